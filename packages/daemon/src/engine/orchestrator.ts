@@ -1,0 +1,39 @@
+import type {
+  CheckpointInfo,
+  ConfigInput,
+  OrcEvent,
+  RollbackStrategy,
+  RunSummary,
+  RunView,
+  StartRunInput,
+} from '@orc/shared';
+
+/**
+ * The engine as one object: everything the daemon's procedures do, in process. A client never sees
+ * this directly; the daemon serves it over tRPC.
+ */
+export interface Orchestrator {
+  startRun(input: StartRunInput): Promise<RunSummary>;
+  listRuns(): RunSummary[];
+  /** Throws OrcError RUN_NOT_FOUND for an unknown id (likewise every method taking a run id). */
+  getRun(runId: string): RunView;
+  pauseRun(runId: string): RunSummary;
+  resumeRun(runId: string): RunSummary;
+  cancelRun(runId: string): Promise<RunSummary>;
+  retryTask(runId: string, taskId: string): RunSummary;
+  skipTask(runId: string, taskId: string): RunSummary;
+  createCheckpoint(runId: string, label?: string): Promise<CheckpointInfo>;
+  listCheckpoints(runId: string): CheckpointInfo[];
+  rollback(runId: string, checkpointId: string, strategy: RollbackStrategy, tasks?: string[]): Promise<RunSummary>;
+  /**
+   * Every event of the run with id greater than `afterId`, replayed from the journal and then live,
+   * without gap or duplicate; ends when the signal aborts.
+   */
+  events(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent>;
+  /** Resolves when the run is completed, failed or cancelled, or paused waiting for a person. */
+  waitForRun(runId: string, signal?: AbortSignal): Promise<RunSummary>;
+  /** The daemon's base config (no secrets). */
+  baseConfig(): ConfigInput;
+  /** Stops dispatch, lets in-flight calls finish within `graceMs` then aborts them, persists everything. */
+  close(graceMs?: number): Promise<void>;
+}

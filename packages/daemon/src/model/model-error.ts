@@ -1,0 +1,45 @@
+import type { ErrorCategory } from '@orc/shared';
+
+export interface ModelErrorDetails {
+  status?: number;
+  /** From a `retry-after` header, when the server sent one. */
+  retryAfterMs?: number;
+  /** 429 and 529: the caller lowers its concurrency until calls succeed again. */
+  rateLimited?: boolean;
+}
+
+/**
+ * A failed model call, classified once: transient (network, 429, 529, 5xx) is retried after a backoff,
+ * recoverable (max_tokens, timeout) is retried with more room, permanent (auth, invalid request) fails
+ * the task. Messages never contain the API key.
+ */
+export class ModelError extends Error {
+  override readonly name = 'ModelError';
+  constructor(
+    readonly category: ErrorCategory,
+    message: string,
+    readonly details: ModelErrorDetails = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Raised when a call is aborted because its run was cancelled or paused for good; never retried. */
+export class CallCancelledError extends Error {
+  override readonly name = 'CallCancelledError';
+}
+
+/** Exponential backoff with full jitter, never shorter than the server's `retry-after`. */
+export function backoffDelay(
+  retry: number,
+  retryAfterMs: number | undefined,
+  random: () => number = Math.random,
+  baseMs = 500,
+  capMs = 60_000,
+): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** retry);
+  const jittered = ceiling / 2 + random() * (ceiling / 2);
+  if (retryAfterMs === undefined) return Math.round(jittered);
+  // The server said when; a little jitter keeps every waiting worker from returning in the same instant.
+  return Math.round(retryAfterMs + random() * Math.min(1000, retryAfterMs * 0.1));
+}

@@ -1,0 +1,45 @@
+import { CheckpointInfo, FinalReview, PauseReason, RunModels, RunStatus, TaskRecord, Usage } from '@orc/shared';
+import * as z from 'zod';
+
+/**
+ * What `runs/<id>/state.json` holds: the run actor's persisted snapshot plus the task records. It is a
+ * projection that is rewritten now and then; `events.jsonl` is the journal that is appended (and synced)
+ * as things happen, so the document may lag the journal and is caught up from it on restore.
+ */
+export const RunDocument = z.object({
+  version: z.literal(1),
+  id: z.string(),
+  goal: z.string(),
+  status: RunStatus,
+  pauseReason: PauseReason.optional(),
+  models: RunModels,
+  /** The resolved config the run was started with (never holds the API key). */
+  config: z.record(z.string(), z.unknown()),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  finishedAt: z.string().optional(),
+  planSummary: z.string().optional(),
+  tasks: z.array(TaskRecord),
+  /** Tasks were given rather than planned: the manager does not re-plan them. */
+  importedTasks: z.boolean(),
+  usage: Usage,
+  costUsd: z.number(),
+  error: z.string().optional(),
+  finalReview: FinalReview.optional(),
+  /** XState's persisted snapshot of the run actor. */
+  runSnapshot: z.unknown(),
+  /** The id of the last event reflected in this document. */
+  lastEventId: z.number().int().nonnegative(),
+  checkpoints: z.array(CheckpointInfo),
+  tasksDoneSinceCheckpoint: z.number().int().nonnegative(),
+});
+export type RunDocument = z.infer<typeof RunDocument>;
+
+/** One line of `runs/index.json`: enough to list runs without opening each document. */
+export const RunIndexEntry = z.object({
+  id: z.string(),
+  goal: z.string(),
+  status: RunStatus,
+  createdAt: z.string(),
+});
+export type RunIndexEntry = z.infer<typeof RunIndexEntry>;

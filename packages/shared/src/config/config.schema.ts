@@ -1,0 +1,94 @@
+import * as z from 'zod';
+
+/** Where each model call goes: the Anthropic API, the `claude` CLI, or the offline simulator. */
+export const ProviderName = z.enum(['anthropic', 'claude-code', 'simulated']);
+export type ProviderName = z.infer<typeof ProviderName>;
+
+const positiveInt = z.number().int().positive();
+const seconds = z.number().positive();
+
+const ModelRole = z.strictObject({
+  model: z.string().min(1),
+  /** Overrides `models.provider` for this role (plan and review through the API, work through Claude Code). */
+  provider: ProviderName.optional(),
+  max_tokens: positiveInt.default(8192),
+});
+
+/** Dollars per million tokens. Cache reads default to a twentieth of input, cache writes to 1.25 × input. */
+export const ModelPrice = z.strictObject({
+  input: z.number().nonnegative(),
+  output: z.number().nonnegative(),
+  cache_read: z.number().nonnegative().optional(),
+  cache_write: z.number().nonnegative().optional(),
+});
+export type ModelPrice = z.infer<typeof ModelPrice>;
+
+export const DEFAULT_PRICES: Record<string, ModelPrice> = {
+  'claude-opus-5-5': { input: 4, output: 20 },
+  'claude-sonnet-5-5': { input: 2, output: 10 },
+};
+
+/**
+ * The configuration file, as users write it. The seed's keys are accepted as written; unknown keys are
+ * errors so a typo never silently falls back to a default.
+ */
+export const ConfigSchema = z.strictObject({
+  $schema: z.string().optional(),
+  models: z
+    .strictObject({
+      /** Unset: `anthropic` when an API key is configured, otherwise `simulated`. */
+      provider: ProviderName.optional(),
+      base_url: z.url().optional(),
+      manager: ModelRole.prefault({ model: 'claude-opus-5-5' }),
+      worker: ModelRole.prefault({ model: 'claude-sonnet-5-5' }),
+      prices: z.record(z.string(), ModelPrice).default(DEFAULT_PRICES),
+    })
+    .prefault({}),
+  execution: z
+    .strictObject({
+      max_workers: positiveInt.max(256).default(3),
+      worker_timeout: seconds.default(1800),
+      manager_timeout: seconds.default(300),
+      max_retries: z.number().int().nonnegative().default(3),
+      /** How many times the manager may send one task back for rework before it fails. */
+      max_reworks: z.number().int().nonnegative().default(2),
+      max_cost_usd: z.number().positive().optional(),
+      /** Daemon-wide cap on model calls in flight, shared by every run. */
+      machine_max_in_flight: positiveInt.default(16),
+    })
+    .prefault({}),
+  monitoring: z
+    .strictObject({
+      progress_interval: seconds.default(10),
+      verbose_logging: z.boolean().default(false),
+      show_progress_bar: z.boolean().default(true),
+    })
+    .prefault({}),
+  checkpoints: z
+    .strictObject({
+      every_n_tasks: z.number().int().nonnegative().default(10),
+    })
+    .prefault({}),
+  simulated: z
+    .strictObject({
+      seed: z.number().int().default(1),
+      /** Per-call latency range in milliseconds; zero for benchmarks. */
+      latency_ms: z
+        .strictObject({ min: z.number().nonnegative().default(200), max: z.number().nonnegative().default(800) })
+        .prefault({}),
+    })
+    .prefault({}),
+});
+
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type ParsedConfig = z.output<typeof ConfigSchema>;
+
+/** Config with every default applied and the provider decided, so nothing downstream checks for undefined. */
+export type ResolvedConfig = ParsedConfig & {
+  models: ParsedConfig['models'] & { provider: ProviderName };
+};
+
+/** The config schema as JSON Schema, for editors (`orc config schema`). */
+export function configJsonSchema(): unknown {
+  return z.toJSONSchema(ConfigSchema, { io: 'input' });
+}

@@ -1,0 +1,179 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type * as z from 'zod';
+import { OrcError } from '../errors.js';
+import { resolveUserConfigPath } from '../paths.js';
+import { apiKeyProblem } from '../redact.js';
+import { ConfigSchema, type ConfigInput, type ResolvedConfig } from './config.schema.js';
+
+/** One layer of configuration and where it came from, for error messages. */
+export interface ConfigLayer {
+  readonly source: string;
+  readonly values: unknown;
+}
+
+export interface LoadConfigOptions {
+  /** Directory holding `orc.config.json` and `.env`; defaults to the process's working directory. */
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Highest layer: command-line flags. */
+  overrides?: ConfigInput;
+  /** Skip `~/.config/…/config.json` (tests and benchmarks). */
+  skipUserConfig?: boolean;
+}
+
+export interface LoadedConfig {
+  config: ResolvedConfig;
+  /** Kept apart from the config so the config can be logged, stored and sent without leaking it. */
+  apiKey: string | undefined;
+  /** The files that contributed, lowest first. */
+  sources: string[];
+}
+
+/** `ORC_*` variables and the config key each one sets. */
+const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'boolean' }> = {
+  ORC_PROVIDER: { path: ['models', 'provider'], type: 'string' },
+  ORC_BASE_URL: { path: ['models', 'base_url'], type: 'string' },
+  ORC_MANAGER_MODEL: { path: ['models', 'manager', 'model'], type: 'string' },
+  ORC_WORKER_MODEL: { path: ['models', 'worker', 'model'], type: 'string' },
+  ORC_MAX_WORKERS: { path: ['execution', 'max_workers'], type: 'number' },
+  ORC_MAX_COST_USD: { path: ['execution', 'max_cost_usd'], type: 'number' },
+  ORC_MAX_RETRIES: { path: ['execution', 'max_retries'], type: 'number' },
+  ORC_WORKER_TIMEOUT: { path: ['execution', 'worker_timeout'], type: 'number' },
+  ORC_MACHINE_MAX_IN_FLIGHT: { path: ['execution', 'machine_max_in_flight'], type: 'number' },
+  ORC_VERBOSE: { path: ['monitoring', 'verbose_logging'], type: 'boolean' },
+};
+
+/**
+ * Builds the configuration from its layers, later wins: defaults < user config < `./orc.config.json`
+ * < `ORC_*` variables < overrides. Throws an OrcError naming the file, the key and what was expected.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const layers: ConfigLayer[] = [];
+  const sources: string[] = [];
+  const files = [...(options.skipUserConfig ? [] : [resolveUserConfigPath(env)]), join(cwd, 'orc.config.json')];
+  for (const file of files) {
+    const values = readJsonFile(file);
+    if (values !== undefined) {
+      layers.push({ source: file, values });
+      sources.push(file);
+    }
+  }
+  if (env['ANTHROPIC_BASE_URL']) {
+    layers.push({ source: 'ANTHROPIC_BASE_URL', values: { models: { base_url: env['ANTHROPIC_BASE_URL'] } } });
+  }
+  layers.push({ source: 'environment', values: envLayer(env) });
+  if (options.overrides) layers.push({ source: 'command-line flags', values: options.overrides });
+
+  const apiKey = env['ANTHROPIC_API_KEY'] || readDotEnv(cwd)['ANTHROPIC_API_KEY'] || undefined;
+  if (apiKey) {
+    const problem = apiKeyProblem(apiKey);
+    if (problem) throw new OrcError('CONFIG_INVALID', `${problem}; fix it or unset it to run on the simulated model`);
+  }
+  return { config: resolveConfig(layers, apiKey !== undefined), apiKey, sources };
+}
+
+/** Validates each layer on its own (so errors name their file), then merges and resolves defaults. */
+export function resolveConfig(layers: readonly ConfigLayer[], hasApiKey: boolean): ResolvedConfig {
+  let merged: Record<string, unknown> = {};
+  for (const layer of layers) {
+    const result = ConfigSchema.safeParse(layer.values);
+    if (!result.success) throw configError(layer.source, result.error, layer.values);
+    merged = deepMerge(merged, layer.values as Record<string, unknown>);
+  }
+  const parsed = ConfigSchema.safeParse(merged);
+  if (!parsed.success) throw configError('the merged configuration', parsed.error, merged);
+  const config = parsed.data;
+  const provider = config.models.provider ?? (hasApiKey ? 'anthropic' : 'simulated');
+  if (provider === 'anthropic' && !hasApiKey && !config.models.base_url) {
+    throw new OrcError(
+      'CONFIG_INVALID',
+      'models.provider is "anthropic" but ANTHROPIC_API_KEY is not set; set it, or use --provider simulated',
+    );
+  }
+  return { ...config, models: { ...config.models, provider } };
+}
+
+function configError(source: string, error: z.ZodError, values: unknown): OrcError {
+  const issue = error.issues[0]!;
+  const path = issue.path.join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const key = [...issue.path, issue.keys[0]].join('.');
+    return new OrcError('CONFIG_INVALID', `${source}: unknown config key ${key}; check its spelling (see orc config schema)`);
+  }
+  const got = valueAt(values, issue.path);
+  const shown = got === undefined ? 'nothing' : JSON.stringify(got);
+  const expected = issue.message.replace(/^Invalid input: /, '');
+  return new OrcError('CONFIG_INVALID', `${source}: config key ${path || '(root)'} ${expected} (got ${shown})`);
+}
+
+function valueAt(values: unknown, path: readonly PropertyKey[]): unknown {
+  let current = values;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+function readJsonFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new OrcError('CONFIG_INVALID', `${file}: cannot be read (${(error as Error).message})`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new OrcError('CONFIG_INVALID', `${file}: is not valid JSON (${(error as Error).message}); fix the syntax`);
+  }
+}
+
+function readDotEnv(cwd: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(resolve(cwd, '.env'), 'utf8');
+  } catch {
+    return {};
+  }
+  const values: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const match = /^\s*(?:export\s+)?([A-Z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (match) values[match[1]!] = match[2]!.replace(/^(['"])(.*)\1$/, '$2');
+  }
+  return values;
+}
+
+function envLayer(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const layer: Record<string, unknown> = {};
+  for (const [name, { path, type }] of Object.entries(ENV_KEYS)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    const value = type === 'number' ? Number(raw) : type === 'boolean' ? raw === '1' || raw === 'true' : raw;
+    if (type === 'number' && Number.isNaN(value)) {
+      throw new OrcError('CONFIG_INVALID', `environment: ${name} must be a number (got ${JSON.stringify(raw)})`);
+    }
+    let node = layer;
+    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    node[path[path.length - 1]!] = value;
+  }
+  return layer;
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const prev = out[key];
+    out[key] =
+      isPlainObject(prev) && isPlainObject(value) && key !== 'prices' ? deepMerge(prev, value) : value;
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,34 @@
+/** Codes every process agrees on; they cross the wire in tRPC error data and pick the CLI's exit code. */
+export const ERROR_CODES = [
+  'CONFIG_INVALID',
+  'TASK_FILE_INVALID',
+  'PLAN_INVALID',
+  'RUN_NOT_FOUND',
+  'TASK_NOT_FOUND',
+  'CHECKPOINT_NOT_FOUND',
+  'INVALID_STATE',
+  'UNAUTHORIZED',
+  'DAEMON_NOT_RUNNING',
+  'DAEMON_ALREADY_RUNNING',
+  'MODEL_ERROR',
+  'STORE_ERROR',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * An error a user can act on: its message names the thing and the fix, and it is shown as one line
+ * without a stack trace.
+ */
+export class OrcError extends Error {
+  override readonly name = 'OrcError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isOrcError(error: unknown): error is OrcError {
+  return error instanceof OrcError;
+}

@@ -1,0 +1,70 @@
+import * as z from 'zod';
+import { Plan, FinalReview } from './plan.js';
+import { RunModels, RunStatus, PauseReason, RollbackStrategy, CheckpointInfo } from './run.js';
+import { AttemptError, TaskReview, TaskStatus, Usage } from './task.js';
+
+/**
+ * Every event of a run, on the bus, in the store (`events.jsonl`) and on the wire. `id` is monotonic per
+ * run; a client that reconnects with the last id it saw receives exactly the events after it.
+ */
+const base = { id: z.number().int().nonnegative(), runId: z.string(), at: z.string() };
+const task = { ...base, taskId: z.string() };
+
+export const OrcEvent = z.discriminatedUnion('type', [
+  z.object({ ...base, type: z.literal('run.created'), goal: z.string(), models: RunModels, maxWorkers: z.number() }),
+  z.object({ ...base, type: z.literal('run.planning'), attempt: z.number().int().positive() }),
+  z.object({ ...base, type: z.literal('run.plan_rejected'), attempt: z.number().int(), error: z.string() }),
+  z.object({ ...base, type: z.literal('run.planned'), summary: z.string(), tasks: Plan.shape.tasks }),
+  z.object({ ...base, type: z.literal('run.status'), status: RunStatus }),
+  z.object({ ...base, type: z.literal('run.paused'), reason: PauseReason, message: z.string().optional() }),
+  z.object({ ...base, type: z.literal('run.resumed') }),
+  z.object({
+    ...base,
+    type: z.literal('run.budget_exceeded'),
+    costUsd: z.number(),
+    limitUsd: z.number(),
+  }),
+  z.object({ ...base, type: z.literal('run.concurrency'), limit: z.number().int(), reason: z.string() }),
+  z.object({ ...base, type: z.literal('run.completed'), review: FinalReview }),
+  z.object({ ...base, type: z.literal('run.failed'), error: z.string() }),
+  z.object({ ...base, type: z.literal('run.cancelled') }),
+  z.object({ ...base, type: z.literal('run.restored'), interruptedTasks: z.array(z.string()) }),
+  z.object({ ...base, type: z.literal('checkpoint.created'), checkpoint: CheckpointInfo }),
+  z.object({
+    ...base,
+    type: z.literal('run.rolled_back'),
+    checkpointId: z.string(),
+    strategy: RollbackStrategy,
+    resetTasks: z.array(z.string()),
+  }),
+  z.object({ ...task, type: z.literal('task.status'), status: TaskStatus, reason: z.string().optional() }),
+  z.object({ ...task, type: z.literal('task.assigned'), worker: z.number().int(), attempt: z.number().int() }),
+  z.object({ ...task, type: z.literal('worker.output'), worker: z.number().int(), text: z.string() }),
+  z.object({
+    ...task,
+    type: z.literal('task.attempt_failed'),
+    attempt: z.number().int(),
+    error: AttemptError,
+    retryInMs: z.number().optional(),
+  }),
+  z.object({
+    ...task,
+    type: z.literal('task.reviewed'),
+    attempt: z.number().int(),
+    review: TaskReview,
+  }),
+  z.object({
+    ...task,
+    type: z.literal('task.completed'),
+    attempt: z.number().int(),
+    result: z.string(),
+    usage: Usage,
+    costUsd: z.number(),
+  }),
+  z.object({ ...task, type: z.literal('task.failed'), error: z.string() }),
+]);
+export type OrcEvent = z.infer<typeof OrcEvent>;
+export type OrcEventType = OrcEvent['type'];
+
+/** An event before the store gives it its id. */
+export type NewEvent = OrcEvent extends infer E ? (E extends OrcEvent ? Omit<E, 'id' | 'runId' | 'at'> : never) : never;

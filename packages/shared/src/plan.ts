@@ -1,0 +1,31 @@
+import * as z from 'zod';
+import { TaskSpec } from './task.js';
+
+/**
+ * What the manager answers when it plans a goal (structured output). Its JSON Schema goes to the model in
+ * `output_config.format`, so every field carries a description the model can read.
+ */
+export const Plan = z.strictObject({
+  summary: z.string().describe('One paragraph: how the work is split and why.'),
+  tasks: z
+    .array(
+      z.strictObject({
+        id: TaskSpec.shape.id.describe('Short unique id such as "t1".'),
+        title: z.string().min(1).describe('Imperative, under 80 characters.'),
+        description: z.string().describe('What the worker must produce, self-contained.'),
+        dependencies: z.array(z.string()).describe('Ids of tasks whose results this task needs.'),
+        priority: TaskSpec.shape.priority.unwrap(),
+      }),
+    )
+    .min(1)
+    .describe('Tasks in any order; dependencies must form no cycle.'),
+});
+export type Plan = z.infer<typeof Plan>;
+
+/** The manager's closing review of a whole run (structured output). */
+export const FinalReview = z.strictObject({
+  verdict: z.enum(['success', 'partial', 'failure']),
+  summary: z.string(),
+  followUps: z.array(z.string()),
+});
+export type FinalReview = z.infer<typeof FinalReview>;

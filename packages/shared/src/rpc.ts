@@ -1,0 +1,40 @@
+import * as z from 'zod';
+import { ConfigSchema } from './config/config.schema.js';
+import { RollbackStrategy } from './run.js';
+import { TaskSpec } from './task.js';
+
+/** Inputs of the daemon's procedures; the daemon validates each, so bad input is a BAD_REQUEST. */
+export const RunId = z.string().min(1, 'a run id is required');
+
+/**
+ * A run starts from a goal (the manager plans it) or from a task list (imported as given). Config holds the
+ * client's layers (its `orc.config.json` and flags); the daemon adds its own API key.
+ */
+export const StartRunInput = z
+  .strictObject({
+    goal: z.string().trim().min(1).optional(),
+    tasks: z.array(TaskSpec).min(1).optional(),
+    config: ConfigSchema.partial().optional(),
+    /** Where the run's tasks came from, for the user: a file path or "goal". */
+    source: z.string().optional(),
+  })
+  .refine((input) => input.goal !== undefined || input.tasks !== undefined, {
+    message: 'give a goal or a task list',
+  });
+export type StartRunInput = z.input<typeof StartRunInput>;
+
+export const RunRef = z.strictObject({ runId: RunId });
+export const TaskRef = z.strictObject({ runId: RunId, taskId: z.string().min(1) });
+export const EventsInput = z.strictObject({
+  runId: RunId,
+  /** Set by tRPC on reconnect: the id of the last event the client received. */
+  lastEventId: z.union([z.string(), z.number()]).nullish(),
+});
+export const CreateCheckpointInput = z.strictObject({ runId: RunId, label: z.string().max(200).optional() });
+export const RollbackInput = z.strictObject({
+  runId: RunId,
+  checkpointId: z.string().min(1),
+  strategy: RollbackStrategy.default('full'),
+  tasks: z.array(z.string().min(1)).optional(),
+});
+export type RollbackInput = z.input<typeof RollbackInput>;

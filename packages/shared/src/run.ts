@@ -1,0 +1,71 @@
+import * as z from 'zod';
+import { ProviderName } from './config/config.schema.js';
+import { FinalReview } from './plan.js';
+import { TaskRecord, Usage } from './task.js';
+
+export const RunStatus = z.enum(['analyzing', 'executing', 'paused', 'reviewing', 'completed', 'failed', 'cancelled']);
+export type RunStatus = z.infer<typeof RunStatus>;
+
+export const FINISHED_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled']);
+
+export const PauseReason = z.enum(['user', 'budget', 'provider']);
+export type PauseReason = z.infer<typeof PauseReason>;
+
+/** Which models a run uses and whether they are real; `simulated` is always shown to the user. */
+export const RunModels = z.object({
+  manager: z.object({ provider: ProviderName, model: z.string() }),
+  worker: z.object({ provider: ProviderName, model: z.string() }),
+  simulated: z.boolean(),
+});
+export type RunModels = z.infer<typeof RunModels>;
+
+/** The counts a list or a header shows, kept up to date as the run goes. */
+export const TaskCounts = z.record(z.string(), z.number().int().nonnegative());
+export type TaskCounts = z.infer<typeof TaskCounts>;
+
+export const RunSummary = z.object({
+  id: z.string(),
+  goal: z.string(),
+  status: RunStatus,
+  pauseReason: PauseReason.optional(),
+  models: RunModels,
+  maxWorkers: z.number().int().positive(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  finishedAt: z.string().optional(),
+  taskCounts: TaskCounts,
+  taskTotal: z.number().int().nonnegative(),
+  usage: Usage,
+  costUsd: z.number().nonnegative(),
+  error: z.string().optional(),
+  lastEventId: z.number().int().nonnegative(),
+});
+export type RunSummary = z.infer<typeof RunSummary>;
+
+/** Everything a client needs to draw a run: the summary plus each task and the reviews. */
+export const RunView = RunSummary.extend({
+  planSummary: z.string().optional(),
+  tasks: z.array(TaskRecord),
+  finalReview: FinalReview.optional(),
+  busyWorkers: z.number().int().nonnegative(),
+});
+export type RunView = z.infer<typeof RunView>;
+
+export const RollbackStrategy = z.enum(['full', 'partial', 'selective']);
+export type RollbackStrategy = z.infer<typeof RollbackStrategy>;
+
+/**
+ * A saved copy of a run's state. `files` is reserved for runs whose workers edit a repository: the
+ * integration branch commit recorded with the state.
+ */
+export const CheckpointInfo = z.object({
+  id: z.string(),
+  runId: z.string(),
+  label: z.string().optional(),
+  createdAt: z.string(),
+  reason: z.enum(['planned', 'progress', 'manual', 'before-rollback']),
+  tasksDone: z.number().int().nonnegative(),
+  lastEventId: z.number().int().nonnegative(),
+  files: z.object({ branch: z.string(), commit: z.string() }).optional(),
+});
+export type CheckpointInfo = z.infer<typeof CheckpointInfo>;

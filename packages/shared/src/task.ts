@@ -1,0 +1,113 @@
+import * as z from 'zod';
+
+export const TaskId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._-]+$/, 'task ids use letters, digits, ".", "_" and "-"');
+export type TaskId = z.infer<typeof TaskId>;
+
+export const Priority = z.enum(['critical', 'high', 'medium', 'low']);
+export type Priority = z.infer<typeof Priority>;
+
+/** A unit of work as planned or imported: what to do and what it waits for. */
+export const TaskSpec = z.strictObject({
+  id: TaskId,
+  title: z.string().trim().min(1, 'title must not be empty'),
+  description: z.string().default(''),
+  dependencies: z.array(TaskId).default([]),
+  priority: Priority.default('medium'),
+  /** Extra instructions for the worker (the manager's detail, or Task Master's `details`). */
+  details: z.string().optional(),
+});
+export type TaskSpec = z.infer<typeof TaskSpec>;
+export type TaskSpecInput = z.input<typeof TaskSpec>;
+
+export const TaskStatus = z.enum([
+  'pending',
+  'ready',
+  'running',
+  'reviewing',
+  'done',
+  'failed',
+  'blocked',
+  'skipped',
+  'cancelled',
+]);
+export type TaskStatus = z.infer<typeof TaskStatus>;
+
+/** Statuses a task does not leave by itself. */
+export const SETTLED_STATUSES: ReadonlySet<TaskStatus> = new Set(['done', 'failed', 'blocked', 'skipped', 'cancelled']);
+
+export const ErrorCategory = z.enum(['transient', 'recoverable', 'permanent']);
+export type ErrorCategory = z.infer<typeof ErrorCategory>;
+
+export const AttemptError = z.object({ category: ErrorCategory, message: z.string() });
+export type AttemptError = z.infer<typeof AttemptError>;
+
+export const Usage = z.object({
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+  cacheReadTokens: z.number().int().nonnegative(),
+  cacheWriteTokens: z.number().int().nonnegative(),
+});
+export type Usage = z.infer<typeof Usage>;
+
+export const ReviewVerdict = z.enum(['accept', 'rework', 'fail']);
+export type ReviewVerdict = z.infer<typeof ReviewVerdict>;
+
+/** What the manager answers when it reviews one task's result (structured output). */
+export const TaskReview = z.strictObject({
+  verdict: ReviewVerdict,
+  feedback: z.string(),
+});
+export type TaskReview = z.infer<typeof TaskReview>;
+
+export const AttemptOutcome = z.enum(['running', 'succeeded', 'failed', 'interrupted', 'cancelled']);
+export type AttemptOutcome = z.infer<typeof AttemptOutcome>;
+
+/** One model call doing a task's work, with the review of its result when there was one. */
+export const Attempt = z.object({
+  n: z.number().int().positive(),
+  worker: z.number().int().nonnegative(),
+  startedAt: z.string(),
+  endedAt: z.string().optional(),
+  outcome: AttemptOutcome,
+  output: z.string().optional(),
+  error: AttemptError.optional(),
+  usage: Usage,
+  costUsd: z.number().nonnegative(),
+  review: TaskReview.optional(),
+});
+export type Attempt = z.infer<typeof Attempt>;
+
+/** A task inside a run: its spec, where it stands, and everything that was tried. */
+export const TaskRecord = z.object({
+  ...TaskSpec.shape,
+  status: TaskStatus,
+  attempts: z.array(Attempt),
+  reworks: z.number().int().nonnegative(),
+  result: z.string().optional(),
+  error: z.string().optional(),
+  worker: z.number().int().nonnegative().optional(),
+  readyAt: z.string().optional(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+});
+export type TaskRecord = z.infer<typeof TaskRecord>;
+
+export const ZERO_USAGE: Usage = Object.freeze({
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+});
+
+export function addUsage(a: Usage, b: Usage): Usage {
+  return {
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
+    cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
+  };
+}
