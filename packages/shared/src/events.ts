@@ -11,7 +11,13 @@ const base = { id: z.number().int().nonnegative(), runId: z.string(), at: z.stri
 const task = { ...base, taskId: z.string() };
 
 export const OrcEvent = z.discriminatedUnion('type', [
-  z.object({ ...base, type: z.literal('run.created'), goal: z.string(), models: RunModels, maxWorkers: z.number() }),
+  z.object({
+    ...base,
+    type: z.literal('run.created'),
+    goal: z.string(),
+    models: RunModels,
+    maxWorkers: z.number(),
+  }),
   z.object({ ...base, type: z.literal('run.planning'), attempt: z.number().int().positive() }),
   z.object({ ...base, type: z.literal('run.plan_rejected'), attempt: z.number().int(), error: z.string() }),
   z.object({ ...base, type: z.literal('run.planned'), summary: z.string(), tasks: Plan.shape.tasks }),
@@ -38,7 +44,12 @@ export const OrcEvent = z.discriminatedUnion('type', [
     resetTasks: z.array(z.string()),
   }),
   z.object({ ...task, type: z.literal('task.status'), status: TaskStatus, reason: z.string().optional() }),
-  z.object({ ...task, type: z.literal('task.assigned'), worker: z.number().int(), attempt: z.number().int() }),
+  z.object({
+    ...task,
+    type: z.literal('task.assigned'),
+    worker: z.number().int(),
+    attempt: z.number().int(),
+  }),
   z.object({ ...task, type: z.literal('worker.output'), worker: z.number().int(), text: z.string() }),
   z.object({
     ...task,
@@ -67,4 +78,8 @@ export type OrcEvent = z.infer<typeof OrcEvent>;
 export type OrcEventType = OrcEvent['type'];
 
 /** An event before the store gives it its id. */
-export type NewEvent = OrcEvent extends infer E ? (E extends OrcEvent ? Omit<E, 'id' | 'runId' | 'at'> : never) : never;
+export type NewEvent = OrcEvent extends infer E
+  ? E extends OrcEvent
+    ? Omit<E, 'id' | 'runId' | 'at'>
+    : never
+  : never;

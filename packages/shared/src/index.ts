@@ -9,3 +9,4 @@ export * from './rpc.js';
 export * from './run.js';
 export * from './task.js';
 export * from './task-graph.js';
+export * from './run-view-reducer.js';

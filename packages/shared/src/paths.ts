@@ -13,7 +13,8 @@ export function resolveStateDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** The user config file: `$XDG_CONFIG_HOME/claude-orchestrator/config.json`, else under `~/.config`. */
 export function resolveUserConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env['XDG_CONFIG_HOME'] ?? join(homedir(), '.config');
+  // XDG: an empty value counts as unset.
+  const base = env['XDG_CONFIG_HOME'] || join(homedir(), '.config');
   return join(base, 'claude-orchestrator', 'config.json');
 }
 

@@ -1,5 +1,8 @@
 /** Anthropic keys (`sk-ant-…`) and anything labelled as a key or token; used by the logger and error paths. */
-const SECRET_PATTERNS: readonly RegExp[] = [/sk-ant-[A-Za-z0-9_-]{8,}/g, /\b(x-api-key|authorization)(["':=\s]+)([^\s"',}]+)/gi];
+const SECRET_PATTERNS: readonly RegExp[] = [
+  /sk-ant-[A-Za-z0-9_-]{8,}/g,
+  /\b(x-api-key|authorization)(["':=\s]+)((?:(?:Bearer|Basic)\s+)?[^\s"',}]+)/gi,
+];
 
 export const REDACTED = '[redacted]';
 

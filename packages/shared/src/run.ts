@@ -3,7 +3,15 @@ import { ProviderName } from './config/config.schema.js';
 import { FinalReview } from './plan.js';
 import { TaskRecord, Usage } from './task.js';
 
-export const RunStatus = z.enum(['analyzing', 'executing', 'paused', 'reviewing', 'completed', 'failed', 'cancelled']);
+export const RunStatus = z.enum([
+  'analyzing',
+  'executing',
+  'paused',
+  'reviewing',
+  'completed',
+  'failed',
+  'cancelled',
+]);
 export type RunStatus = z.infer<typeof RunStatus>;
 
 export const FINISHED_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled']);

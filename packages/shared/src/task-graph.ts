@@ -9,10 +9,15 @@ interface GraphNode {
  * Checks that ids are unique, every dependency names a task in the graph and no dependency chain loops.
  * Throws an OrcError naming the first offending task; `what` says where the graph came from.
  */
-export function assertValidTaskGraph(nodes: readonly GraphNode[], what: string, code: 'PLAN_INVALID' | 'TASK_FILE_INVALID'): void {
+export function assertValidTaskGraph(
+  nodes: readonly GraphNode[],
+  what: string,
+  code: 'PLAN_INVALID' | 'TASK_FILE_INVALID',
+): void {
   const byId = new Map<string, GraphNode>();
   for (const node of nodes) {
-    if (byId.has(node.id)) throw new OrcError(code, `${what}: task id "${node.id}" is used twice; ids must be unique`);
+    if (byId.has(node.id))
+      throw new OrcError(code, `${what}: task id "${node.id}" is used twice; ids must be unique`);
     byId.set(node.id, node);
   }
   for (const node of nodes) {
@@ -24,7 +29,11 @@ export function assertValidTaskGraph(nodes: readonly GraphNode[], what: string, 
     }
   }
   const cycle = findCycle(nodes, byId);
-  if (cycle) throw new OrcError(code, `${what}: dependency cycle ${cycle.join(' -> ')}; remove one of these dependencies`);
+  if (cycle)
+    throw new OrcError(
+      code,
+      `${what}: dependency cycle ${cycle.join(' -> ')}; remove one of these dependencies`,
+    );
 }
 
 /** Iterative DFS (graphs can be deep); returns the ids of one cycle, first id repeated at the end. */

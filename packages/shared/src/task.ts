@@ -37,7 +37,13 @@ export const TaskStatus = z.enum([
 export type TaskStatus = z.infer<typeof TaskStatus>;
 
 /** Statuses a task does not leave by itself. */
-export const SETTLED_STATUSES: ReadonlySet<TaskStatus> = new Set(['done', 'failed', 'blocked', 'skipped', 'cancelled']);
+export const SETTLED_STATUSES: ReadonlySet<TaskStatus> = new Set([
+  'done',
+  'failed',
+  'blocked',
+  'skipped',
+  'cancelled',
+]);
 
 export const ErrorCategory = z.enum(['transient', 'recoverable', 'permanent']);
 export type ErrorCategory = z.infer<typeof ErrorCategory>;

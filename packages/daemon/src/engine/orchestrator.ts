@@ -24,7 +24,12 @@ export interface Orchestrator {
   skipTask(runId: string, taskId: string): RunSummary;
   createCheckpoint(runId: string, label?: string): Promise<CheckpointInfo>;
   listCheckpoints(runId: string): CheckpointInfo[];
-  rollback(runId: string, checkpointId: string, strategy: RollbackStrategy, tasks?: string[]): Promise<RunSummary>;
+  rollback(
+    runId: string,
+    checkpointId: string,
+    strategy: RollbackStrategy,
+    tasks?: string[],
+  ): Promise<RunSummary>;
   /**
    * Every event of the run with id greater than `afterId`, replayed from the journal and then live,
    * without gap or duplicate; ends when the signal aborts.

@@ -1,4 +1,12 @@
-import { CheckpointInfo, FinalReview, PauseReason, RunModels, RunStatus, TaskRecord, Usage } from '@orc/shared';
+import {
+  CheckpointInfo,
+  FinalReview,
+  PauseReason,
+  RunModels,
+  RunStatus,
+  TaskRecord,
+  Usage,
+} from '@orc/shared';
 import * as z from 'zod';
 
 /**

@@ -7,12 +7,16 @@ export type ProviderName = z.infer<typeof ProviderName>;
 const positiveInt = z.number().int().positive();
 const seconds = z.number().positive();
 
-const ModelRole = z.strictObject({
-  model: z.string().min(1),
-  /** Overrides `models.provider` for this role (plan and review through the API, work through Claude Code). */
-  provider: ProviderName.optional(),
-  max_tokens: positiveInt.default(8192),
-});
+/** `model` has a default so one layer can set only `max_tokens` or `provider` of a role. */
+const modelRole = (defaultModel: string) =>
+  z
+    .strictObject({
+      model: z.string().min(1).default(defaultModel),
+      /** Overrides `models.provider` for this role (plan and review through the API, work through Claude Code). */
+      provider: ProviderName.optional(),
+      max_tokens: positiveInt.default(8192),
+    })
+    .prefault({});
 
 /** Dollars per million tokens. Cache reads default to a twentieth of input, cache writes to 1.25 × input. */
 export const ModelPrice = z.strictObject({
@@ -39,9 +43,13 @@ export const ConfigSchema = z.strictObject({
       /** Unset: `anthropic` when an API key is configured, otherwise `simulated`. */
       provider: ProviderName.optional(),
       base_url: z.url().optional(),
-      manager: ModelRole.prefault({ model: 'claude-opus-5-5' }),
-      worker: ModelRole.prefault({ model: 'claude-sonnet-5-5' }),
-      prices: z.record(z.string(), ModelPrice).default(DEFAULT_PRICES),
+      manager: modelRole('claude-opus-5-5'),
+      worker: modelRole('claude-sonnet-5-5'),
+      /** Added to the built-in table, so pricing one more model keeps the current models' prices. */
+      prices: z
+        .record(z.string(), ModelPrice)
+        .default({})
+        .transform((prices) => ({ ...DEFAULT_PRICES, ...prices })),
     })
     .prefault({}),
   execution: z
@@ -74,7 +82,10 @@ export const ConfigSchema = z.strictObject({
       seed: z.number().int().default(1),
       /** Per-call latency range in milliseconds; zero for benchmarks. */
       latency_ms: z
-        .strictObject({ min: z.number().nonnegative().default(200), max: z.number().nonnegative().default(800) })
+        .strictObject({
+          min: z.number().nonnegative().default(200),
+          max: z.number().nonnegative().default(800),
+        })
         .prefault({}),
     })
     .prefault({}),

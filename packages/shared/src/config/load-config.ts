@@ -53,7 +53,10 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const cwd = options.cwd ?? process.cwd();
   const layers: ConfigLayer[] = [];
   const sources: string[] = [];
-  const files = [...(options.skipUserConfig ? [] : [resolveUserConfigPath(env)]), join(cwd, 'orc.config.json')];
+  const files = [
+    ...(options.skipUserConfig ? [] : [resolveUserConfigPath(env)]),
+    join(cwd, 'orc.config.json'),
+  ];
   for (const file of files) {
     const values = readJsonFile(file);
     if (values !== undefined) {
@@ -62,7 +65,10 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     }
   }
   if (env['ANTHROPIC_BASE_URL']) {
-    layers.push({ source: 'ANTHROPIC_BASE_URL', values: { models: { base_url: env['ANTHROPIC_BASE_URL'] } } });
+    layers.push({
+      source: 'ANTHROPIC_BASE_URL',
+      values: { models: { base_url: env['ANTHROPIC_BASE_URL'] } },
+    });
   }
   layers.push({ source: 'environment', values: envLayer(env) });
   if (options.overrides) layers.push({ source: 'command-line flags', values: options.overrides });
@@ -70,7 +76,8 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const apiKey = env['ANTHROPIC_API_KEY'] || readDotEnv(cwd)['ANTHROPIC_API_KEY'] || undefined;
   if (apiKey) {
     const problem = apiKeyProblem(apiKey);
-    if (problem) throw new OrcError('CONFIG_INVALID', `${problem}; fix it or unset it to run on the simulated model`);
+    if (problem)
+      throw new OrcError('CONFIG_INVALID', `${problem}; fix it or unset it to run on the simulated model`);
   }
   return { config: resolveConfig(layers, apiKey !== undefined), apiKey, sources };
 }
@@ -97,16 +104,23 @@ export function resolveConfig(layers: readonly ConfigLayer[], hasApiKey: boolean
 }
 
 function configError(source: string, error: z.ZodError, values: unknown): OrcError {
-  const issue = error.issues[0]!;
+  // A misspelt key also makes its parent miss a required one; the unknown key is the useful report.
+  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0]!;
   const path = issue.path.join('.');
   if (issue.code === 'unrecognized_keys') {
     const key = [...issue.path, issue.keys[0]].join('.');
-    return new OrcError('CONFIG_INVALID', `${source}: unknown config key ${key}; check its spelling (see orc config schema)`);
+    return new OrcError(
+      'CONFIG_INVALID',
+      `${source}: unknown config key ${key}; check its spelling (see orc config schema)`,
+    );
   }
   const got = valueAt(values, issue.path);
   const shown = got === undefined ? 'nothing' : JSON.stringify(got);
   const expected = issue.message.replace(/^Invalid input: /, '');
-  return new OrcError('CONFIG_INVALID', `${source}: config key ${path || '(root)'} ${expected} (got ${shown})`);
+  return new OrcError(
+    'CONFIG_INVALID',
+    `${source}: config key ${path || '(root)'} ${expected} (got ${shown})`,
+  );
 }
 
 function valueAt(values: unknown, path: readonly PropertyKey[]): unknown {
@@ -129,7 +143,10 @@ function readJsonFile(file: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new OrcError('CONFIG_INVALID', `${file}: is not valid JSON (${(error as Error).message}); fix the syntax`);
+    throw new OrcError(
+      'CONFIG_INVALID',
+      `${file}: is not valid JSON (${(error as Error).message}); fix the syntax`,
+    );
   }
 }
 
@@ -155,7 +172,10 @@ function envLayer(env: NodeJS.ProcessEnv): Record<string, unknown> {
     if (raw === undefined || raw === '') continue;
     const value = type === 'number' ? Number(raw) : type === 'boolean' ? raw === '1' || raw === 'true' : raw;
     if (type === 'number' && Number.isNaN(value)) {
-      throw new OrcError('CONFIG_INVALID', `environment: ${name} must be a number (got ${JSON.stringify(raw)})`);
+      throw new OrcError(
+        'CONFIG_INVALID',
+        `environment: ${name} must be a number (got ${JSON.stringify(raw)})`,
+      );
     }
     let node = layer;
     for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
@@ -168,8 +188,9 @@ function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>)
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) {
     const prev = out[key];
-    out[key] =
-      isPlainObject(prev) && isPlainObject(value) && key !== 'prices' ? deepMerge(prev, value) : value;
+    // A price entry is replaced whole (never input from one layer and output from another).
+    if (key === 'prices' && isPlainObject(prev) && isPlainObject(value)) out[key] = { ...prev, ...value };
+    else out[key] = isPlainObject(prev) && isPlainObject(value) ? deepMerge(prev, value) : value;
   }
   return out;
 }

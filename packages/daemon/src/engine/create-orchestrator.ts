@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import {
+  OrcError,
+  StartRunInput,
+  assertValidTaskGraph,
+  loadConfig,
+  resolveConfig,
+  type ConfigInput,
+  type LoadedConfig,
+  type ProviderName,
+  type ResolvedConfig,
+  type RunSummary,
+} from '@orc/shared';
+import { pino, type Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
+import { createAnthropicProvider } from '../model/anthropic-provider.js';
+import type { ModelProvider } from '../model/provider.js';
+import { createSimulatedProvider } from '../model/simulated-provider.js';
+import { openFileRunStore } from '../store/file-run-store.js';
+import type { RunStore } from '../store/store.js';
+import { SlotPool } from './concurrency.js';
+import type { Orchestrator } from './orchestrator.js';
+import { Run, type RunDeps } from './run.js';
+
+/** Builds the provider of one role of one run; tests pass their own. */
+export type ProviderFactory = (
+  name: ProviderName,
+  config: ResolvedConfig,
+  context: { apiKey: string | undefined; clock: Clock },
+) => ModelProvider;
+
+export interface OrchestratorOptions {
+  /** The state directory (`ORC_HOME`). */
+  home: string;
+  /** The base configuration; loaded from the environment and `home/orc.config.json` when absent. */
+  loaded?: LoadedConfig;
+  /** Overrides on top of the base configuration. */
+  config?: ConfigInput;
+  logger?: Logger;
+  clock?: Clock;
+  providers?: ProviderFactory;
+  /** Injected store (tests); the file store under `home` otherwise. */
+  store?: RunStore;
+  /** First backoff step between retries (default 500 ms). */
+  retryBaseMs?: number;
+}
+
+export const defaultProviders: ProviderFactory = (name, config, { apiKey, clock }) => {
+  switch (name) {
+    case 'simulated':
+      return createSimulatedProvider({
+        seed: config.simulated.seed,
+        latencyMs: config.simulated.latency_ms,
+        clock,
+      });
+    case 'anthropic':
+      return createAnthropicProvider({
+        apiKey,
+        ...(config.models.base_url !== undefined && { baseURL: config.models.base_url }),
+      });
+    case 'claude-code':
+      throw new OrcError(
+        'CONFIG_INVALID',
+        'the claude-code provider is not available in this version; use models.provider "anthropic" or "simulated"',
+      );
+  }
+};
+
+/**
+ * Opens the engine on a state directory: every persisted run is restored (runs that were executing go
+ * on by themselves), and new runs can be started from a goal or a task list.
+ */
+export async function createOrchestrator(options: OrchestratorOptions): Promise<Orchestrator> {
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const clock = options.clock ?? systemClock;
+  const loaded = options.loaded ?? loadConfig({ cwd: options.home, skipUserConfig: true });
+  const base = options.config
+    ? resolveConfig(
+        [
+          { source: 'base configuration', values: loaded.config },
+          { source: 'options', values: options.config },
+        ],
+        loaded.apiKey !== undefined,
+      )
+    : loaded.config;
+  const store = options.store ?? (await openFileRunStore(options.home));
+  const slots = new SlotPool(base.execution.machine_max_in_flight);
+  const providers = options.providers ?? defaultProviders;
+  const runs = new Map<string, Run>();
+  let closed = false;
+
+  const depsFor = (config: ResolvedConfig): RunDeps => {
+    const context = { apiKey: loaded.apiKey, clock };
+    const managerProvider = config.models.manager.provider ?? config.models.provider;
+    const workerProvider = config.models.worker.provider ?? config.models.provider;
+    return {
+      store,
+      clock,
+      logger: logger.child({ component: 'run' }),
+      slots,
+      providers: {
+        manager: providers(managerProvider, config, context),
+        worker: providers(workerProvider, config, context),
+      },
+      retryBaseMs: options.retryBaseMs ?? 500,
+    };
+  };
+
+  const { runs: docs, problems } = await store.loadRuns();
+  for (const problem of problems) logger.error({ problem }, 'a persisted run cannot be restored');
+  for (const doc of docs) {
+    try {
+      runs.set(doc.id, await Run.restore(depsFor(doc.config as unknown as ResolvedConfig), doc));
+    } catch (error) {
+      logger.error({ err: error, runId: doc.id }, 'a persisted run cannot be restored');
+    }
+  }
+
+  const runOf = (runId: string): Run => {
+    const run = runs.get(runId);
+    if (!run) throw new OrcError('RUN_NOT_FOUND', `no run ${runId}; orc ls lists the runs`);
+    return run;
+  };
+
+  const newRunId = (): string => {
+    for (;;) {
+      const id = `r${randomBytes(4).toString('hex').slice(0, 7)}`;
+      if (!runs.has(id)) return id;
+    }
+  };
+
+  return {
+    async startRun(rawInput) {
+      if (closed)
+        throw new OrcError('INVALID_STATE', 'the daemon is stopping; start the run again once it is back');
+      const parsed = StartRunInput.safeParse(rawInput);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+        throw new OrcError('TASK_FILE_INVALID', `invalid run: ${where}${issue.message}`);
+      }
+      const input = parsed.data;
+      if (input.tasks)
+        assertValidTaskGraph(input.tasks, input.source ?? 'the task list', 'TASK_FILE_INVALID');
+      const config = input.config
+        ? resolveConfig(
+            [
+              { source: 'daemon configuration', values: base },
+              { source: 'run configuration', values: input.config },
+            ],
+            loaded.apiKey !== undefined,
+          )
+        : base;
+      const deps = depsFor(config);
+      const goal =
+        input.goal ?? `Complete the ${input.tasks!.length} tasks from ${input.source ?? 'the task list'}`;
+      const run = await Run.create(deps, {
+        id: newRunId(),
+        goal,
+        imported: input.tasks,
+        config,
+        simulated: deps.providers.manager.name === 'simulated' || deps.providers.worker.name === 'simulated',
+      });
+      runs.set(run.id, run);
+      logger.info({ runId: run.id, tasks: input.tasks?.length }, 'run started');
+      return run.summary();
+    },
+    listRuns: () => [...runs.values()].map((r) => r.summary()).sort(byCreated),
+    getRun: (runId) => runOf(runId).view(),
+    pauseRun(runId) {
+      const run = runOf(runId);
+      run.pause('user');
+      return run.summary();
+    },
+    resumeRun(runId) {
+      const run = runOf(runId);
+      run.resume();
+      return run.summary();
+    },
+    cancelRun(runId) {
+      const run = runOf(runId);
+      run.cancel();
+      return Promise.resolve(run.summary());
+    },
+    retryTask(runId, taskId) {
+      const run = runOf(runId);
+      run.retryTask(taskId);
+      return run.summary();
+    },
+    skipTask(runId, taskId) {
+      const run = runOf(runId);
+      run.skipTask(taskId);
+      return run.summary();
+    },
+    createCheckpoint: (runId, label) => runOf(runId).checkpoint('manual', label),
+    listCheckpoints: (runId) => runOf(runId).listCheckpoints(),
+    async rollback(runId, checkpointId, strategy, tasks) {
+      const run = runOf(runId);
+      await run.rollback(checkpointId, strategy, tasks);
+      return run.summary();
+    },
+    events: (runId, afterId, signal) => runOf(runId).events(afterId, signal),
+    waitForRun: (runId, signal) => runOf(runId).settled(signal),
+    baseConfig: () => base,
+    async close(graceMs = 10_000) {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...runs.values()].map((run) => run.close(graceMs)));
+      await store.close();
+    },
+  };
+}
+
+function byCreated(a: RunSummary, b: RunSummary): number {
+  return a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id);
+}

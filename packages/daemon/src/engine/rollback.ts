@@ -1,0 +1,119 @@
+import type { RollbackStrategy, TaskRecord } from '@orc/shared';
+
+/**
+ * The task records after a rollback, and the ids of the tasks whose state it changed.
+ * - full: the checkpoint's records, as they were.
+ * - partial: the checkpoint's records, but a task that finished since keeps its result when its inputs
+ *   did not change (same spec, and every dependency kept with the same result).
+ * - selective: the current records, with the named tasks and everything downstream of them reset.
+ */
+export function applyRollback(
+  strategy: RollbackStrategy,
+  current: readonly TaskRecord[],
+  saved: readonly TaskRecord[],
+  named: readonly string[],
+): { tasks: TaskRecord[]; reset: string[] } {
+  const currentById = new Map(current.map((t) => [t.id, t]));
+  const savedById = new Map(saved.map((t) => [t.id, t]));
+  let tasks: TaskRecord[];
+  switch (strategy) {
+    case 'full':
+      tasks = saved.map((t) => structuredClone(t));
+      break;
+    case 'partial': {
+      const kept = new Set<string>();
+      for (const task of topological(saved)) {
+        const now = currentById.get(task.id);
+        const unchangedInputs =
+          now !== undefined &&
+          now.status === 'done' &&
+          sameSpec(now, task) &&
+          task.dependencies.every(
+            (dep) => kept.has(dep) || sameResult(savedById.get(dep), currentById.get(dep)),
+          );
+        if (unchangedInputs) kept.add(task.id);
+      }
+      tasks = saved.map((t) => structuredClone(kept.has(t.id) ? currentById.get(t.id)! : t));
+      break;
+    }
+    case 'selective': {
+      const downstream = downstreamOf(current, named);
+      tasks = current.map((t) => (downstream.has(t.id) ? resetTask(t) : structuredClone(t)));
+      break;
+    }
+  }
+  // Nothing is in flight after a rollback: interrupted work goes back to the queue.
+  for (const task of tasks) {
+    if (task.status === 'running' || task.status === 'reviewing') {
+      task.status = 'pending';
+      delete task.worker;
+    }
+    if (task.status === 'ready') task.status = 'pending';
+  }
+  const reset = tasks
+    .filter((t) => {
+      const before = currentById.get(t.id);
+      return !before || before.status !== t.status || before.result !== t.result;
+    })
+    .map((t) => t.id);
+  return { tasks, reset };
+}
+
+function resetTask(task: TaskRecord): TaskRecord {
+  const copy = structuredClone(task);
+  copy.status = 'pending';
+  copy.reworks = 0;
+  delete copy.result;
+  delete copy.error;
+  delete copy.worker;
+  delete copy.finishedAt;
+  return copy;
+}
+
+function sameSpec(a: TaskRecord, b: TaskRecord): boolean {
+  return (
+    a.title === b.title &&
+    a.description === b.description &&
+    a.details === b.details &&
+    a.dependencies.join('\n') === b.dependencies.join('\n')
+  );
+}
+
+function sameResult(a: TaskRecord | undefined, b: TaskRecord | undefined): boolean {
+  return (
+    a !== undefined && b !== undefined && a.status === 'done' && b.status === 'done' && a.result === b.result
+  );
+}
+
+/** The named tasks and every task that depends on them, directly or not. */
+export function downstreamOf(tasks: readonly TaskRecord[], named: readonly string[]): Set<string> {
+  const dependents = new Map<string, string[]>();
+  for (const task of tasks)
+    for (const dep of task.dependencies) dependents.set(dep, [...(dependents.get(dep) ?? []), task.id]);
+  const out = new Set<string>();
+  const stack = [...named];
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (out.has(id)) continue;
+    out.add(id);
+    stack.push(...(dependents.get(id) ?? []));
+  }
+  return out;
+}
+
+function topological(tasks: readonly TaskRecord[]): TaskRecord[] {
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const seen = new Set<string>();
+  const out: TaskRecord[] = [];
+  const visit = (task: TaskRecord) => {
+    if (seen.has(task.id)) return;
+    seen.add(task.id);
+    for (const dep of task.dependencies) {
+      const d = byId.get(dep);
+      if (d) visit(d);
+    }
+    out.push(task);
+  };
+  for (const task of tasks) visit(task);
+  return out;
+}

@@ -1,0 +1,120 @@
+import type { NewEvent, OrcEvent } from '@orc/shared';
+import type { Logger } from 'pino';
+import { isoAt, type Clock } from '../clock.js';
+import type { RunStore } from '../store/store.js';
+
+/** A subscriber further behind than this stops buffering and catches up from the file instead. */
+const LIVE_BUFFER_LIMIT = 10_000;
+
+/**
+ * A run's event stream. Every event gets the next id, is appended to `events.jsonl` (group-committed and
+ * fsynced) and only then published, so whatever a client sees is durable, and a client that comes back
+ * with the last id it saw can be served the rest from the file, then live, with no gap and no duplicate.
+ */
+export class RunJournal {
+  private nextId: number;
+  private pending: OrcEvent[] = [];
+  private flushing: Promise<void> | undefined;
+  private readonly listeners = new Set<(event: OrcEvent) => void>();
+
+  constructor(
+    private readonly runId: string,
+    lastId: number,
+    private readonly store: RunStore,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {
+    this.nextId = lastId + 1;
+  }
+
+  /** The id of the last event handed out (durable or about to be). */
+  get lastId(): number {
+    return this.nextId - 1;
+  }
+
+  emit(event: NewEvent): OrcEvent {
+    const full = { ...event, id: this.nextId++, runId: this.runId, at: isoAt(this.clock) };
+    this.pending.push(full);
+    this.flushing ??= this.flush();
+    return full;
+  }
+
+  /** Resolves when every event emitted so far is durable and published. */
+  async drain(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  subscribe(listener: (event: OrcEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        await this.store.appendEvents(this.runId, batch);
+      } catch (error) {
+        // Disk full or similar: keep the events and try again rather than publish what is not durable.
+        this.logger.error({ err: error, runId: this.runId }, 'cannot append to the event journal; retrying');
+        this.pending = [...batch, ...this.pending];
+        await this.clock.sleep(500);
+        continue;
+      }
+      for (const event of batch) for (const listener of this.listeners) listener(event);
+    }
+    this.flushing = undefined;
+  }
+
+  /** Events after `afterId`: replayed from the file, then live, until the signal aborts. */
+  async *events(afterId: number, signal: AbortSignal): AsyncGenerator<OrcEvent> {
+    let last = afterId;
+    let live: OrcEvent[] = [];
+    let replay = true;
+    let wake: (() => void) | undefined;
+    const unsubscribe = this.subscribe((event) => {
+      if (event.id <= last) return;
+      if (live.length >= LIVE_BUFFER_LIMIT) {
+        live = [];
+        replay = true;
+      } else {
+        live.push(event);
+      }
+      wake?.();
+    });
+    const onAbort = () => wake?.();
+    signal.addEventListener('abort', onAbort);
+    try {
+      while (!signal.aborted) {
+        if (replay) {
+          replay = false;
+          for await (const event of this.store.readEvents(this.runId, last)) {
+            if (signal.aborted) return;
+            if (event.id <= last) continue;
+            last = event.id;
+            yield event;
+          }
+        }
+        while (live.length > 0 && !replay) {
+          const batch = live;
+          live = [];
+          for (const event of batch) {
+            if (event.id <= last) continue;
+            last = event.id;
+            yield event;
+            if (signal.aborted) return;
+          }
+        }
+        if (replay || live.length > 0) continue;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      unsubscribe();
+    }
+  }
+}

@@ -1,0 +1,10 @@
+export type { Clock } from './clock.js';
+export { systemClock } from './clock.js';
+export { createOrchestrator, defaultProviders } from './engine/create-orchestrator.js';
+export type { OrchestratorOptions, ProviderFactory } from './engine/create-orchestrator.js';
+export type { Orchestrator } from './engine/orchestrator.js';
+export { createAnthropicProvider } from './model/anthropic-provider.js';
+export { ModelError, CallCancelledError } from './model/model-error.js';
+export type { ModelProvider, ModelRequest, ModelResponse } from './model/provider.js';
+export { createSimulatedProvider, SIMULATED_LABEL } from './model/simulated-provider.js';
+export type { AppRouter } from './rpc/app.router.js';

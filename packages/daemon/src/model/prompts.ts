@@ -1,0 +1,88 @@
+import type { Plan, TaskRecord } from '@orc/shared';
+
+/**
+ * Prompts for the manager and the workers. Each is split into a stable `system` part (role, rules, the
+ * goal and the plan), which is the same for every call of a run and is cached, and a short `prompt` part
+ * that changes per call.
+ */
+const MANAGER_ROLE = `You are the manager of a team of AI workers. You plan work as a graph of tasks with dependencies,
+review each worker's result, and judge the whole run. Be concrete and brief.`;
+
+const WORKER_ROLE = `You are a worker on a team managed by a lead. Do exactly the task you are given, using the results
+of the tasks it depends on. Answer with the finished work itself, then a one-paragraph summary.`;
+
+/** How much of each dependency's result a worker sees; longer results are cut with a note. */
+const DEPENDENCY_RESULT_LIMIT = 4000;
+
+export function planPrompt(goal: string, feedback: string | undefined): { system: string; prompt: string } {
+  return {
+    system: `${MANAGER_ROLE}\n\nThe goal of this run:\n${goal}`,
+    prompt: [
+      'Plan this goal as tasks that workers can do in parallel where possible.',
+      'Give each task a short unique id, a title, a self-contained description, the ids it depends on and a priority.',
+      'Dependencies must form no cycle; prefer a wide graph to a long chain.',
+      feedback ? `\nYour previous plan was refused: ${feedback}\nAnswer with a corrected plan.` : '',
+    ].join('\n'),
+  };
+}
+
+export function runContext(goal: string, planSummary: string | undefined): string {
+  return `The goal of this run:\n${goal}${planSummary ? `\n\nThe plan:\n${planSummary}` : ''}`;
+}
+
+export function workPrompt(
+  context: string,
+  task: TaskRecord,
+  dependencies: readonly TaskRecord[],
+  feedback: string | undefined,
+): { system: string; prompt: string } {
+  const deps = dependencies
+    .map((d) => `## Result of ${d.id}: ${d.title}\n${clip(d.result ?? '')}`)
+    .join('\n\n');
+  return {
+    system: `${WORKER_ROLE}\n\n${context}`,
+    prompt: [
+      `# Task ${task.id}: ${task.title}`,
+      task.description,
+      task.details ? `\nDetails:\n${task.details}` : '',
+      deps ? `\n${deps}` : '',
+      feedback ? `\nYour previous answer was sent back by the reviewer: ${feedback}` : '',
+    ].join('\n'),
+  };
+}
+
+export function reviewPrompt(
+  context: string,
+  task: TaskRecord,
+  result: string,
+): { system: string; prompt: string } {
+  return {
+    system: `${MANAGER_ROLE}\n\n${context}`,
+    prompt: [
+      `Review the worker's result for task ${task.id}: ${task.title}`,
+      task.description,
+      `\n## Result\n${clip(result, 20_000)}`,
+      '\nAnswer accept when it does the task, rework with specific feedback when it can be fixed, fail when it cannot.',
+    ].join('\n'),
+  };
+}
+
+export function finalReviewPrompt(
+  context: string,
+  plan: Pick<Plan, 'summary'>,
+  tasks: readonly TaskRecord[],
+) {
+  const lines = tasks.map(
+    (t) => `- ${t.id} [${t.status}] ${t.title}${t.error ? ` (error: ${t.error})` : ''}`,
+  );
+  return {
+    system: `${MANAGER_ROLE}\n\n${context}`,
+    prompt: `The run has ended. Plan: ${plan.summary}\nTasks:\n${lines.join('\n')}\n\nJudge the whole run: did it reach the goal, and what should follow?`,
+  };
+}
+
+function clip(text: string, limit = DEPENDENCY_RESULT_LIMIT): string {
+  return text.length <= limit
+    ? text
+    : `${text.slice(0, limit)}\n[… ${text.length - limit} more characters cut]`;
+}

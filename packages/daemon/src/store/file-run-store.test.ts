@@ -1,0 +1,188 @@
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { statePaths, type CheckpointInfo, type OrcEvent } from '@orc/shared';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openFileRunStore, type FileRunStore } from './file-run-store.js';
+import type { RunDocument } from './run-document.js';
+
+let stateDir: string;
+let store: FileRunStore | undefined;
+beforeEach(async () => {
+  stateDir = join(await mkdtemp(join(tmpdir(), 'orc-store-')), 'state');
+});
+afterEach(async () => {
+  await store?.close();
+  store = undefined;
+  await rm(join(stateDir, '..'), { recursive: true, force: true });
+});
+
+function runDocument(id: string, overrides: Partial<RunDocument> = {}): RunDocument {
+  const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 };
+  return {
+    version: 1,
+    id,
+    goal: `goal of ${id}`,
+    status: 'analyzing',
+    models: {
+      manager: { provider: 'simulated', model: 'opus' },
+      worker: { provider: 'simulated', model: 'sonnet' },
+      simulated: true,
+    },
+    config: {},
+    createdAt: '2025-01-01T00:00:00.000Z',
+    updatedAt: '2025-01-01T00:00:00.000Z',
+    tasks: [],
+    importedTasks: false,
+    usage,
+    costUsd: 0,
+    runSnapshot: { value: 'analyzing' },
+    lastEventId: 0,
+    checkpoints: [],
+    tasksDoneSinceCheckpoint: 0,
+    ...overrides,
+  };
+}
+
+const task = (n: number): RunDocument['tasks'][number] => ({
+  id: `t${n}`,
+  title: `task ${n}`,
+  description: 'd'.repeat(200),
+  dependencies: [],
+  priority: 'medium',
+  status: 'pending',
+  attempts: [],
+  reworks: 0,
+});
+
+const mode = async (path: string) => (await stat(path)).mode & 0o777;
+
+describe('FileRunStore', () => {
+  it('creates the state dir 0700 (tightening an existing one) and every file 0600', async () => {
+    await mkdir(stateDir, { mode: 0o755 });
+    await chmod(stateDir, 0o755);
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    await store.appendEvents('r1', [{ id: 1, runId: 'r1', at: 'now', type: 'run.resumed' }]);
+    await store.writeCheckpoint(checkpoint('r1', 'c1'), runDocument('r1'));
+
+    const paths = statePaths(stateDir);
+    const run = paths.run('r1');
+    for (const dir of [paths.root, paths.runs, run.dir, run.checkpoints]) expect(await mode(dir)).toBe(0o700);
+    for (const file of [paths.index, run.state, run.events, run.checkpoint('c1')]) {
+      expect(await mode(file)).toBe(0o600);
+    }
+    expect((await readdir(run.dir)).sort()).toEqual(['checkpoints', 'events.jsonl', 'state.json']);
+  });
+
+  it('writes a new run and its index entry durably before createRun resolves', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    const paths = statePaths(stateDir);
+    expect(JSON.parse(await readFile(paths.run('r1').state, 'utf8'))).toMatchObject({ id: 'r1' });
+    expect(JSON.parse(await readFile(paths.index, 'utf8'))).toEqual({
+      version: 1,
+      runs: [{ id: 'r1', goal: 'goal of r1', status: 'analyzing', createdAt: '2025-01-01T00:00:00.000Z' }],
+    });
+    await expect(store.createRun(runDocument('r1'))).rejects.toThrow('already exists');
+    await expect(store.createRun(runDocument('../escape'))).rejects.toThrow('cannot name a folder');
+  });
+
+  it('coalesces saves, keeps the index status in step, and restores the latest document', async () => {
+    store = await openFileRunStore(stateDir, { minIntervalMs: 50 });
+    const doc = runDocument('r1');
+    await store.createRun(doc);
+    const before = store.stats().stateWrites;
+    for (let n = 0; n < 200; n++) {
+      doc.tasks.push(task(n));
+      doc.status = 'executing';
+      store.scheduleSave('r1', () => doc);
+    }
+    await store.flush('r1');
+    expect(store.stats().stateWrites - before).toBeLessThanOrEqual(3); // ≤ 2 documents + 1 index
+
+    expect(await store.listIndex()).toMatchObject([{ id: 'r1', status: 'executing' }]);
+    await store.close();
+
+    store = await openFileRunStore(stateDir);
+    const { runs, problems } = await store.loadRuns();
+    expect(problems).toEqual([]);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.tasks).toHaveLength(200);
+    expect(runs[0]!.status).toBe('executing');
+  });
+
+  it('reports a corrupt or missing state.json as a problem and loads the other runs', async () => {
+    store = await openFileRunStore(stateDir);
+    for (const id of ['good', 'corrupt', 'invalid', 'gone']) await store.createRun(runDocument(id));
+    await store.close();
+    const paths = statePaths(stateDir);
+    await writeFile(paths.run('corrupt').state, '{"version": 1, "id": "corr');
+    await writeFile(
+      paths.run('invalid').state,
+      JSON.stringify({ ...runDocument('invalid'), status: 'sleeping' }),
+    );
+    await rm(paths.run('gone').state);
+
+    store = await openFileRunStore(stateDir);
+    const { runs, problems } = await store.loadRuns();
+    expect(runs.map((run) => run.id)).toEqual(['good']);
+    expect(problems).toHaveLength(3);
+    expect(problems.find((p) => p.startsWith('run corrupt:'))).toContain(paths.run('corrupt').state);
+    expect(problems.find((p) => p.startsWith('run invalid:'))).toContain('status');
+    expect(problems.find((p) => p.startsWith('run gone:'))).toContain('missing');
+    expect(() => store!.scheduleSave('corrupt', () => runDocument('corrupt'))).toThrow(
+      /run corrupt not found/,
+    );
+  });
+
+  it('rebuilds an unreadable index from the run folders', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    await store.createRun(runDocument('r2', { status: 'completed' }));
+    await store.close();
+    await writeFile(statePaths(stateDir).index, 'garbage');
+
+    store = await openFileRunStore(stateDir);
+    const { runs, problems } = await store.loadRuns();
+    expect(runs.map((run) => run.id).sort()).toEqual(['r1', 'r2']);
+    expect(problems).toEqual([expect.stringContaining('index.json is unreadable')]);
+    const index = JSON.parse(await readFile(statePaths(stateDir).index, 'utf8')) as {
+      runs: { id: string }[];
+    };
+    expect(index.runs.map((entry) => entry.id).sort()).toEqual(['r1', 'r2']);
+  });
+
+  it('appends, reads and counts events per run', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    const events: OrcEvent[] = [1, 2, 3].map((id) => ({ id, runId: 'r1', at: 'now', type: 'run.resumed' }));
+    await Promise.all(events.map((event) => store!.appendEvents('r1', [event])));
+    const read: number[] = [];
+    for await (const event of store.readEvents('r1', 1)) read.push(event.id);
+    expect(read).toEqual([2, 3]);
+    expect(await store.lastEventId('r1')).toBe(3);
+    expect(store.stats().eventBytes).toBe(events.reduce((sum, e) => sum + JSON.stringify(e).length + 1, 0));
+    expect(() => store!.readEvents('nope', 0)).toThrow(/run nope not found/);
+  });
+
+  it('round-trips a checkpoint and names the run and checkpoint when one is missing', async () => {
+    store = await openFileRunStore(stateDir);
+    const doc = runDocument('r1', { tasks: [task(1)], status: 'executing' });
+    await store.createRun(doc);
+    await store.writeCheckpoint(checkpoint('r1', 'c1'), doc);
+    doc.tasks.push(task(2)); // later changes do not reach the checkpoint
+    expect((await store.readCheckpoint('r1', 'c1')).tasks).toHaveLength(1);
+
+    const missing = await store.readCheckpoint('r1', 'c9').catch((error: unknown) => error);
+    expect(missing).toMatchObject({ code: 'CHECKPOINT_NOT_FOUND' });
+    expect((missing as Error).message).toMatch(/checkpoint c9 of run r1/);
+    await expect(store.readCheckpoint('r1', '../state')).rejects.toMatchObject({
+      code: 'CHECKPOINT_NOT_FOUND',
+    });
+  });
+});
+
+function checkpoint(runId: string, id: string): CheckpointInfo {
+  return { id, runId, createdAt: '2025-01-01T00:00:00.000Z', reason: 'manual', tasksDone: 0, lastEventId: 0 };
+}
