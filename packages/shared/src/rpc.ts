@@ -17,10 +17,15 @@ export const StartRunInput = z
     config: ConfigSchema.partial().optional(),
     /** Where the run's tasks came from, for the user: a file path or "goal". */
     source: z.string().optional(),
+    /** A Task Master project (its directory or tasks.json, absolute): imported, and written back as tasks go. */
+    taskmaster: z.strictObject({ path: z.string().min(1), tag: z.string().min(1).optional() }).optional(),
   })
-  .refine((input) => input.goal !== undefined || input.tasks !== undefined, {
-    message: 'give a goal or a task list',
-  });
+  .refine(
+    (input) => [input.goal, input.tasks, input.taskmaster].filter((x) => x !== undefined).length === 1,
+    {
+      message: 'give exactly one of a goal, a task list or a Task Master project',
+    },
+  );
 export type StartRunInput = z.input<typeof StartRunInput>;
 
 export const RunRef = z.strictObject({ runId: RunId });

@@ -96,6 +96,8 @@ export const TaskRecord = z.object({
   result: z.string().optional(),
   error: z.string().optional(),
   worker: z.number().int().nonnegative().optional(),
+  /** Why an imported task is not run (deferred or blocked in Task Master); it waits for a person. */
+  held: z.string().optional(),
   readyAt: z.string().optional(),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),

@@ -20,7 +20,9 @@ import { openFileRunStore } from '../store/file-run-store.js';
 import type { RunStore } from '../store/store.js';
 import { SlotPool } from './concurrency.js';
 import type { Orchestrator } from './orchestrator.js';
+import { loadTaskMasterProject } from '../taskmaster/import-tasks.js';
 import { Run, type RunDeps } from './run.js';
+import { syncToTaskMaster } from './taskmaster-sync.js';
 
 /** Builds the provider of one role of one run; tests pass their own. */
 export type ProviderFactory = (
@@ -87,6 +89,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const slots = new SlotPool(base.execution.machine_max_in_flight);
   const providers = options.providers ?? defaultProviders;
   const runs = new Map<string, Run>();
+  /** Task Master write-backs, drained on close so no status is lost. */
+  const syncs: { stop: () => void; idle: () => Promise<void> }[] = [];
   let closed = false;
 
   const depsFor = (config: ResolvedConfig): RunDeps => {
@@ -108,9 +112,19 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
 
   const { runs: docs, problems } = await store.loadRuns();
   for (const problem of problems) logger.error({ problem }, 'a persisted run cannot be restored');
+  const track = (run: Run): Run => {
+    runs.set(run.id, run);
+    if (run.source) {
+      syncs.push(
+        syncToTaskMaster(run.source, (listener) => run.onEvent(listener), logger.child({ runId: run.id })),
+      );
+    }
+    return run;
+  };
+
   for (const doc of docs) {
     try {
-      runs.set(doc.id, await Run.restore(depsFor(doc.config as unknown as ResolvedConfig), doc));
+      track(await Run.restore(depsFor(doc.config as unknown as ResolvedConfig), doc));
     } catch (error) {
       logger.error({ err: error, runId: doc.id }, 'a persisted run cannot be restored');
     }
@@ -142,6 +156,15 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       const input = parsed.data;
       if (input.tasks)
         assertValidTaskGraph(input.tasks, input.source ?? 'the task list', 'TASK_FILE_INVALID');
+      const project = input.taskmaster
+        ? await loadTaskMasterProject(input.taskmaster.path, { tag: input.taskmaster.tag })
+        : undefined;
+      if (project && project.specs.length === 0) {
+        throw new OrcError(
+          'TASK_FILE_INVALID',
+          `${project.file} (tag ${project.tag}) has no task to run: ${project.skipped.length} done or cancelled, ${project.notRunnable.length} deferred or blocked`,
+        );
+      }
       const config = input.config
         ? resolveConfig(
             [
@@ -152,17 +175,39 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           )
         : base;
       const deps = depsFor(config);
+      const imported = project
+        ? [
+            ...project.specs,
+            // Deferred and blocked tasks are shown, held, without links the engine could never satisfy.
+            ...project.notRunnable.map((t) => ({
+              id: t.id,
+              title: t.title,
+              description: t.reason,
+              dependencies: [],
+              priority: 'medium' as const,
+            })),
+          ]
+        : input.tasks;
       const goal =
-        input.goal ?? `Complete the ${input.tasks!.length} tasks from ${input.source ?? 'the task list'}`;
-      const run = await Run.create(deps, {
-        id: newRunId(),
-        goal,
-        imported: input.tasks,
-        config,
-        simulated: deps.providers.manager.name === 'simulated' || deps.providers.worker.name === 'simulated',
-      });
-      runs.set(run.id, run);
-      logger.info({ runId: run.id, tasks: input.tasks?.length }, 'run started');
+        input.goal ??
+        (project
+          ? `Complete the Task Master tasks of ${project.file} (tag ${project.tag})`
+          : `Complete the ${input.tasks!.length} tasks from ${input.source ?? 'the task list'}`);
+      const run = track(
+        await Run.create(deps, {
+          id: newRunId(),
+          goal,
+          imported,
+          ...(project && {
+            held: Object.fromEntries(project.notRunnable.map((t) => [t.id, `${t.status}: ${t.reason}`])),
+            source: { kind: 'taskmaster' as const, file: project.file, tag: project.tag },
+          }),
+          config,
+          simulated:
+            deps.providers.manager.name === 'simulated' || deps.providers.worker.name === 'simulated',
+        }),
+      );
+      logger.info({ runId: run.id, tasks: imported?.length }, 'run started');
       return run.summary();
     },
     listRuns: () => [...runs.values()].map((r) => r.summary()).sort(byCreated),
@@ -206,6 +251,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       if (closed) return;
       closed = true;
       await Promise.all([...runs.values()].map((run) => run.close(graceMs)));
+      await Promise.all(syncs.map((sync) => sync.idle()));
+      for (const sync of syncs) sync.stop();
       await store.close();
     },
   };

@@ -37,6 +37,8 @@ import type { ModelProvider } from '../model/provider.js';
 import type { RunDocument } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import { AdaptiveLimit, type SlotPool } from './concurrency.js';
+import { Deadline } from './deadline.js';
+import { OutputBatcher } from './output-batcher.js';
 import { ReadyQueue } from './ready-queue.js';
 import { RunJournal } from './run-journal.js';
 import { applyRollback } from './rollback.js';
@@ -54,7 +56,7 @@ export interface RunDeps {
 
 const PLAN_REPAIRS = 2;
 /** Auto checkpoints are spaced so a run makes about this many at most: each copies the run document. */
-const MAX_AUTO_CHECKPOINTS = 20;
+const MAX_AUTO_CHECKPOINTS = 10;
 
 /**
  * One run: the run machine (its phase), its task records and ready queue, its workers, and its journal.
@@ -103,6 +105,9 @@ export class Run {
       id: string;
       goal: string;
       imported: TaskSpec[] | undefined;
+      /** Imported tasks not to run, with why (they are shown as blocked). */
+      held?: Record<string, string>;
+      source?: RunDocument['source'];
       config: ResolvedConfig;
       simulated: boolean;
     },
@@ -124,6 +129,8 @@ export class Run {
       updatedAt: now,
       tasks: [],
       importedTasks: init.imported !== undefined,
+      heldTasks: init.held ?? {},
+      ...(init.source !== undefined && { source: init.source }),
       usage: ZERO_USAGE,
       costUsd: 0,
       runSnapshot: undefined,
@@ -317,7 +324,7 @@ export class Run {
     signal: AbortSignal,
   ): Promise<string> {
     const release = await this.deps.slots.acquire(signal);
-    const timeout = AbortSignal.timeout(this.config.execution.manager_timeout * 1000);
+    const deadline = new Deadline(signal, this.config.execution.manager_timeout * 1000);
     try {
       const response = await this.deps.providers.manager.complete({
         purpose,
@@ -326,18 +333,19 @@ export class Run {
         prompt,
         maxTokens: this.config.models.manager.max_tokens,
         outputSchema: schema,
-        signal: AbortSignal.any([signal, timeout]),
+        signal: deadline.signal,
       });
       this.chargeRun(response.usage, this.config.models.manager.model);
       return response.text;
     } catch (error) {
-      throw timeout.aborted && !signal.aborted
+      throw deadline.timedOut && !signal.aborted
         ? new ModelError(
             'recoverable',
             `the manager did not answer within ${this.config.execution.manager_timeout}s`,
           )
         : error;
     } finally {
+      deadline.clear();
       release();
     }
   }
@@ -354,6 +362,12 @@ export class Run {
         attempts: [],
         reworks: 0,
       });
+    }
+    for (const [id, reason] of Object.entries(this.doc.heldTasks ?? {})) {
+      const task = this.tasks.get(id);
+      if (!task) continue;
+      task.status = 'blocked';
+      task.held = reason;
     }
     this.emit({ type: 'run.planned', summary: result.plan.summary, tasks: result.plan.tasks });
     this.rebuildGraph(now);
@@ -458,8 +472,12 @@ export class Run {
     return this.counts.get(status) ?? 0;
   }
 
+  /** Done, apart from what was skipped and imported tasks that were never to run. */
   private allTasksDone(): boolean {
-    return this.countOf('done') + this.countOf('skipped') === this.tasks.size;
+    const held = Object.keys(this.doc.heldTasks ?? {}).filter(
+      (id) => this.tasks.get(id)?.status === 'blocked',
+    ).length;
+    return this.countOf('done') + this.countOf('skipped') + held === this.tasks.size;
   }
 
   // ── Workers and dispatch ───────────────────────────────────────────────────────────────────────
@@ -548,11 +566,12 @@ export class Run {
     };
     task.attempts.push(attempt);
     const release = await this.deps.slots.acquire(signal);
-    const timeout = AbortSignal.timeout(this.config.execution.worker_timeout * 1000);
+    const deadline = new Deadline(signal, this.config.execution.worker_timeout * 1000);
     const dependencies = task.dependencies
       .map((id) => this.tasks.get(id)!)
       .filter((d) => d.status === 'done');
     const { system, prompt } = workPrompt(this.context(), task, dependencies, this.feedback.get(taskId));
+    const output = new OutputBatcher((text) => this.emit({ type: 'worker.output', taskId, worker, text }));
     try {
       const response = await this.deps.providers.worker.complete({
         purpose: 'work',
@@ -560,8 +579,8 @@ export class Run {
         system,
         prompt,
         maxTokens,
-        signal: AbortSignal.any([signal, timeout]),
-        onText: (text) => this.emit({ type: 'worker.output', taskId, worker, text }),
+        signal: deadline.signal,
+        onText: (text) => output.push(text),
       });
       this.chargeAttempt(attempt, response.usage, this.config.models.worker.model);
       attempt.output = response.text;
@@ -575,7 +594,7 @@ export class Run {
         throw new CallCancelledError('the attempt was stopped');
       }
       attempt.outcome = 'failed';
-      const failure = timeout.aborted
+      const failure = deadline.timedOut
         ? new ModelError(
             'recoverable',
             `the attempt timed out after ${this.config.execution.worker_timeout}s`,
@@ -584,6 +603,8 @@ export class Run {
       attempt.error = describe(failure);
       throw failure;
     } finally {
+      deadline.clear();
+      output.flush();
       release();
     }
   }
@@ -673,6 +694,8 @@ export class Run {
 
   private completeTask(task: TaskRecord, attempt: Attempt): void {
     task.result = attempt.output ?? '';
+    // The accepted output is the task's result; keeping it twice would double the run document.
+    delete attempt.output;
     task.finishedAt = isoAt(this.deps.clock);
     delete task.worker;
     delete task.error;
@@ -774,6 +797,8 @@ export class Run {
     if (this.status === 'cancelled')
       throw new OrcError('INVALID_STATE', `run ${this.id} was cancelled; start a new run`);
     delete task.error;
+    delete task.held;
+    if (this.doc.heldTasks) delete this.doc.heldTasks[taskId];
     task.reworks = 0;
     this.feedback.delete(taskId);
     this.move(task, 'task.retry');
@@ -831,7 +856,8 @@ export class Run {
     };
     this.doc.checkpoints.push(info);
     this.doc.tasksDoneSinceCheckpoint = 0;
-    await this.deps.store.writeCheckpoint(info, structuredClone(this.toDocument()));
+    // The store serialises the document before its first await, so no copy is needed.
+    await this.deps.store.writeCheckpoint(info, this.toDocument());
     this.emit({ type: 'checkpoint.created', checkpoint: info });
     this.save();
     return info;
@@ -915,6 +941,15 @@ export class Run {
 
   events(afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent> {
     return this.journal.events(afterId, signal);
+  }
+
+  /** Calls `listener` with every event once it is durable, from now on. */
+  onEvent(listener: (event: OrcEvent) => void): () => void {
+    return this.journal.subscribe(listener);
+  }
+
+  get source(): RunDocument['source'] {
+    return this.doc.source;
   }
 
   private context(): string {

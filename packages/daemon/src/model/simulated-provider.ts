@@ -25,12 +25,13 @@ export function createSimulatedProvider(options: SimulatedOptions): ModelProvide
       const { min, max } = options.latencyMs;
       const latency = min + (max - min) * random();
       if (request.signal.aborted) throw new CallCancelledError('the call was cancelled');
-      if (latency > 0) {
-        try {
-          await options.clock.sleep(latency, request.signal);
-        } catch {
-          throw new CallCancelledError('the call was cancelled');
-        }
+      try {
+        // Even at zero latency the answer arrives on a later turn of the event loop, as a network reply
+        // would; otherwise a whole run could execute in one chain of microtasks and starve all I/O.
+        if (latency > 0) await options.clock.sleep(latency, request.signal);
+        else await new Promise((resolve) => setImmediate(resolve));
+      } catch {
+        throw new CallCancelledError('the call was cancelled');
       }
       const text = answer(request, random);
       if (request.onText) {

@@ -30,6 +30,10 @@ export const RunDocument = z.object({
   tasks: z.array(TaskRecord),
   /** Tasks were given rather than planned: the manager does not re-plan them. */
   importedTasks: z.boolean(),
+  /** Imported tasks that are not to be run, with the reason (deferred or blocked at the source). */
+  heldTasks: z.record(z.string(), z.string()).optional(),
+  /** Where imported tasks came from, when their status is written back there. */
+  source: z.object({ kind: z.literal('taskmaster'), file: z.string(), tag: z.string() }).optional(),
   usage: Usage,
   costUsd: z.number(),
   error: z.string().optional(),

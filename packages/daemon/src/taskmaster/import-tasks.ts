@@ -1,0 +1,333 @@
+import { assertValidTaskGraph, isOrcError, OrcError, TaskSpec } from '@orc/shared';
+import type { Priority } from '@orc/shared';
+import type * as z from 'zod';
+import {
+  locateTaskMasterFile,
+  normalizeId,
+  readTaskMasterFile,
+  resolveTag,
+  tagsOf,
+  taskListOf,
+  TaskMasterSubtask,
+  TaskMasterTask,
+} from './taskmaster-file.js';
+import type { TaskMasterLayout, TaskMasterStatus } from './taskmaster-file.js';
+
+export interface NotRunnableTask {
+  id: string;
+  title: string;
+  status: 'deferred' | 'blocked';
+  /** Why it is not run: its own status, its parent's, or the task it waits for. */
+  reason: string;
+}
+
+export interface TaskMasterImport {
+  file: string;
+  tag: string;
+  layout: TaskMasterLayout;
+  /** Tasks to run, ids `"7"` and `"7.2"`; dependencies name other specs only. */
+  specs: TaskSpec[];
+  notRunnable: NotRunnableTask[];
+  /** Ids of tasks already `done` or `cancelled` (with every subtask of such a task). */
+  skipped: string[];
+}
+
+export interface LoadTaskMasterOptions {
+  tag?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+}
+
+/** One task or subtask of the tag with its dependencies resolved to `"7"` / `"7.2"` ids. */
+interface Entry {
+  id: string;
+  parent?: Entry;
+  status: TaskMasterStatus;
+  title: string;
+  description: string;
+  details: string | undefined;
+  testStrategy: string | undefined;
+  priority: Priority | undefined;
+  /** Dependencies as written in the file, resolved. */
+  dependencies: string[];
+  subtasks: Entry[];
+}
+
+/**
+ * Imports one tag of a Task Master project as run tasks. Rules:
+ * - every task and subtask is a run task; a parent waits for its subtasks, and its subtasks wait for the
+ *   parent's own dependencies (Task Master starts a task's subtasks only once the task's dependencies are done);
+ * - `done` and `cancelled` are skipped (with all their subtasks) and dependencies on them are satisfied;
+ * - `deferred` and `blocked` are not run (nor the subtasks of such a task), and neither is anything that
+ *   waits on them, directly or through other tasks: those are listed as `blocked` with the reason, since
+ *   the engine cannot wait for a task it does not run;
+ * - `pending`, `in-progress` and `review` are run (`in-progress` may be left over from a stopped session);
+ * - a subtask without a priority takes its parent's; a task without one is `medium`, as in Task Master.
+ * Nothing is written. Errors are OrcError('TASK_FILE_INVALID') naming the file, the tag and the task.
+ */
+export async function loadTaskMasterProject(
+  pathOrDir: string,
+  options: LoadTaskMasterOptions = {},
+): Promise<TaskMasterImport> {
+  const file = locateTaskMasterFile(pathOrDir);
+  const doc = await readTaskMasterFile(file);
+  const { tag, source } = await resolveTag(file, options);
+  const list = taskListOf(doc.data, doc.layout, tag);
+  if (!list) {
+    const from = source === 'default' ? '' : ` (from ${source === 'option' ? '--tag' : source})`;
+    throw new OrcError(
+      'TASK_FILE_INVALID',
+      `Task Master file ${file} has no tag "${tag}"${from}; its tags are ${tagsOf(doc.data, doc.layout).join(', ')}: pass --tag with one of them`,
+    );
+  }
+  const where = `Task Master file ${file}, tag "${tag}"`;
+  const entries = parseEntries(list, where);
+  checkGraph(entries, where);
+  return { file, tag, layout: doc.layout, ...classify(entries) };
+}
+
+function parseEntries(list: readonly unknown[], where: string): Entry[] {
+  const tasks: Entry[] = [];
+  list.forEach((raw, index) => {
+    const task = parseOne(
+      TaskMasterTask,
+      raw,
+      where,
+      () => `task ${describeRaw(raw, `#${index + 1} in the list`)}`,
+    );
+    const entry = toEntry(task, undefined);
+    (task.subtasks ?? []).forEach((rawSub, subIndex) => {
+      const sub = parseOne(TaskMasterSubtask, rawSub, where, () => {
+        return `subtask ${entry.id}.${describeRaw(rawSub, `#${subIndex + 1}`)}`;
+      });
+      entry.subtasks.push(toEntry(sub, entry));
+    });
+    tasks.push(entry);
+  });
+  return tasks;
+}
+
+function describeRaw(raw: unknown, fallback: string): string {
+  const id = typeof raw === 'object' && raw !== null ? (raw as { id?: unknown }).id : undefined;
+  return typeof id === 'number' || typeof id === 'string' ? String(id) : fallback;
+}
+
+function parseOne<S extends z.ZodType>(
+  schema: S,
+  raw: unknown,
+  where: string,
+  name: () => string,
+): z.infer<S> {
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = issue.path.join('.');
+  const value = issue.path.reduce<unknown>(
+    (at, key) =>
+      typeof at === 'object' && at !== null ? (at as Record<PropertyKey, unknown>)[key] : undefined,
+    raw,
+  );
+  const got =
+    value === undefined ? (field ? ` (${field} is missing)` : '') : ` (got ${JSON.stringify(value)})`;
+  throw new OrcError('TASK_FILE_INVALID', `${where}: ${name()}: ${issue.message}${got}; fix it in the file`);
+}
+
+function toEntry(task: TaskMasterTask | TaskMasterSubtask, parent: Entry | undefined): Entry {
+  const own = normalizeId(task.id);
+  const id = parent ? `${parent.id}.${own}` : own;
+  return {
+    id,
+    ...(parent ? { parent } : {}),
+    status: task.status ?? 'pending',
+    title: task.title,
+    description: task.description ?? '',
+    details: task.details ?? undefined,
+    testStrategy: task.testStrategy ?? undefined,
+    priority: task.priority ?? undefined,
+    dependencies: (task.dependencies ?? []).map((dep) => resolveDependency(dep, id, parent)),
+    subtasks: [],
+  };
+}
+
+/** A task's `7` or `"7"` is task 7; a subtask's bare `2` is its sibling; `"7.2"` is subtask 2 of task 7 anywhere. */
+function resolveDependency(dep: number | string, id: string, parent: Entry | undefined): string {
+  const text = String(dep).trim();
+  if (/^\d+$/.test(text)) return parent ? `${parent.id}.${normalizeId(text)}` : normalizeId(text);
+  const dotted = /^(\d+)\.(\d+)$/.exec(text);
+  if (dotted) return `${normalizeId(dotted[1]!)}.${normalizeId(dotted[2]!)}`;
+  return `?${text}`; // reported as missing by checkGraph, with the text as written
+}
+
+function* allEntries(tasks: readonly Entry[]): Generator<Entry> {
+  for (const task of tasks) {
+    yield task;
+    yield* task.subtasks;
+  }
+}
+
+/** Dependencies as the engine sees them: a parent also waits for its subtasks, a subtask for its parent's dependencies. */
+function effectiveDependencies(entry: Entry): string[] {
+  const deps = entry.parent
+    ? [...entry.dependencies, ...entry.parent.dependencies]
+    : [...entry.dependencies, ...entry.subtasks.map((s) => s.id)];
+  return [...new Set(deps)];
+}
+
+function checkGraph(tasks: readonly Entry[], where: string): void {
+  const ids = new Set<string>();
+  for (const entry of allEntries(tasks)) {
+    if (ids.has(entry.id)) {
+      throw new OrcError(
+        'TASK_FILE_INVALID',
+        `${where}: task ${entry.id} appears twice; give each task its own id`,
+      );
+    }
+    ids.add(entry.id);
+  }
+  for (const entry of allEntries(tasks)) {
+    for (const dep of entry.dependencies) {
+      if (dep === entry.id) {
+        throw new OrcError(
+          'TASK_FILE_INVALID',
+          `${where}: task ${entry.id} depends on itself; remove that dependency`,
+        );
+      }
+      if (!ids.has(dep)) {
+        const shown = dep.startsWith('?')
+          ? `"${dep.slice(1)}", which is not a task id`
+          : `${dep}, which does not exist`;
+        throw new OrcError(
+          'TASK_FILE_INVALID',
+          `${where}: task ${entry.id} depends on ${shown}; fix or remove the dependency (task-master validate-dependencies)`,
+        );
+      }
+    }
+  }
+  const nodes = [...allEntries(tasks)].map((entry) => ({
+    id: entry.id,
+    dependencies: effectiveDependencies(entry),
+  }));
+  try {
+    assertValidTaskGraph(nodes, where, 'TASK_FILE_INVALID');
+  } catch (error) {
+    if (!isOrcError(error) || !error.message.includes('cycle')) throw error;
+    throw new OrcError(
+      'TASK_FILE_INVALID',
+      `${error.message} (a task waits for its subtasks, and subtasks wait for their parent's dependencies)`,
+    );
+  }
+}
+
+type Verdict =
+  { kind: 'skipped' } | { kind: 'run' } | { kind: 'not-run'; status: 'deferred' | 'blocked'; reason: string };
+
+function ownVerdict(entry: Entry): Verdict | undefined {
+  const settled = (status: TaskMasterStatus): Verdict | undefined => {
+    switch (status) {
+      case 'done':
+      case 'cancelled':
+        return { kind: 'skipped' };
+      case 'deferred':
+      case 'blocked':
+        return { kind: 'not-run', status, reason: `${status} in Task Master` };
+      case 'pending':
+      case 'in-progress':
+      case 'review':
+        return undefined;
+    }
+  };
+  if (entry.parent) {
+    const parent = settled(entry.parent.status);
+    if (parent?.kind === 'skipped') return parent;
+    if (parent?.kind === 'not-run') {
+      return {
+        kind: 'not-run',
+        status: parent.status,
+        reason: `its task ${entry.parent.id} is ${parent.status}`,
+      };
+    }
+  }
+  return settled(entry.status);
+}
+
+function classify(tasks: readonly Entry[]): Omit<TaskMasterImport, 'file' | 'tag' | 'layout'> {
+  const entries = [...allEntries(tasks)];
+  const byId = new Map(entries.map((e) => [e.id, e]));
+  const verdicts = new Map<string, Verdict>();
+  // Depth-first over a graph already checked acyclic; an explicit stack because chains can be long.
+  const verdictOf = (root: Entry): Verdict => {
+    const stack: Entry[] = [root];
+    while (stack.length > 0) {
+      const entry = stack[stack.length - 1]!;
+      if (verdicts.has(entry.id)) {
+        stack.pop();
+        continue;
+      }
+      const own = ownVerdict(entry);
+      if (own) {
+        verdicts.set(entry.id, own);
+        stack.pop();
+        continue;
+      }
+      const pending = effectiveDependencies(entry)
+        .map((id) => byId.get(id)!)
+        .filter((dep) => !verdicts.has(dep.id));
+      if (pending.length > 0) {
+        stack.push(...pending);
+        continue;
+      }
+      const waitsFor = effectiveDependencies(entry).find((id) => verdicts.get(id)!.kind === 'not-run');
+      if (waitsFor === undefined) {
+        verdicts.set(entry.id, { kind: 'run' });
+      } else {
+        const dep = verdicts.get(waitsFor) as Extract<Verdict, { kind: 'not-run' }>;
+        verdicts.set(entry.id, {
+          kind: 'not-run',
+          status: 'blocked',
+          reason: `waits for ${waitsFor}, which is ${dep.status}`,
+        });
+      }
+      stack.pop();
+    }
+    return verdicts.get(root.id)!;
+  };
+
+  const specs: TaskSpec[] = [];
+  const notRunnable: NotRunnableTask[] = [];
+  const skipped: string[] = [];
+  for (const entry of entries) {
+    const verdict = verdictOf(entry);
+    switch (verdict.kind) {
+      case 'skipped':
+        skipped.push(entry.id);
+        break;
+      case 'not-run':
+        notRunnable.push({
+          id: entry.id,
+          title: entry.title,
+          status: verdict.status,
+          reason: verdict.reason,
+        });
+        break;
+      case 'run':
+        specs.push(toSpec(entry, (id) => verdicts.get(id)!.kind === 'run'));
+        break;
+    }
+  }
+  return { specs, notRunnable, skipped };
+}
+
+function toSpec(entry: Entry, runs: (id: string) => boolean): TaskSpec {
+  const details = [
+    entry.parent ? `Part of Task Master task ${entry.parent.id}: ${entry.parent.title.trim()}` : undefined,
+    entry.details?.trim() ? entry.details : undefined,
+    entry.testStrategy?.trim() ? `Test strategy: ${entry.testStrategy}` : undefined,
+  ].filter((part) => part !== undefined);
+  return TaskSpec.parse({
+    id: entry.id,
+    title: entry.title,
+    description: entry.description,
+    dependencies: effectiveDependencies(entry).filter(runs),
+    priority: entry.priority ?? entry.parent?.priority ?? 'medium',
+    ...(details.length > 0 ? { details: details.join('\n\n') } : {}),
+  });
+}

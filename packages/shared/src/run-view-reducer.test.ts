@@ -1,0 +1,192 @@
+import { describe, expect, it } from 'vitest';
+import type { NewEvent, OrcEvent } from './events.js';
+import type { RunView } from './run.js';
+import { applyEvent, applyEvents } from './run-view-reducer.js';
+
+const usage = { inputTokens: 100, outputTokens: 40, cacheReadTokens: 0, cacheWriteTokens: 0 };
+
+function emptyView(): RunView {
+  return {
+    id: 'r1',
+    goal: 'write docs',
+    status: 'analyzing',
+    models: {
+      manager: { provider: 'simulated', model: 'm' },
+      worker: { provider: 'simulated', model: 'w' },
+      simulated: true,
+    },
+    maxWorkers: 2,
+    createdAt: '2025-01-01T00:00:00.000Z',
+    updatedAt: '2025-01-01T00:00:00.000Z',
+    taskCounts: {},
+    taskTotal: 0,
+    usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 },
+    costUsd: 0,
+    lastEventId: 0,
+    tasks: [],
+    busyWorkers: 0,
+  };
+}
+
+/** Numbers events in order, as the store does. */
+function stream(events: NewEvent[], firstId = 1): OrcEvent[] {
+  return events.map((e, i) => ({
+    ...e,
+    id: firstId + i,
+    runId: 'r1',
+    at: `2025-01-01T00:00:${10 + i}.000Z`,
+  }));
+}
+
+const planned: NewEvent = {
+  type: 'run.planned',
+  summary: 'two steps',
+  tasks: [
+    { id: 't1', title: 'Outline', description: 'outline it', dependencies: [], priority: 'high' },
+    { id: 't2', title: 'Write', description: 'write it', dependencies: ['t1'], priority: 'medium' },
+  ],
+};
+
+describe('applyEvent', () => {
+  it('follows a task from plan to done, with attempts, usage, cost and counts', () => {
+    const events = stream([
+      planned,
+      { type: 'run.status', status: 'executing' },
+      { type: 'task.status', taskId: 't1', status: 'ready' },
+      { type: 'task.assigned', taskId: 't1', worker: 0, attempt: 1 },
+      { type: 'worker.output', taskId: 't1', worker: 0, text: 'partial' },
+      { type: 'task.completed', taskId: 't1', attempt: 1, result: 'the outline', usage, costUsd: 0.25 },
+      { type: 'task.status', taskId: 't1', status: 'reviewing' },
+    ]);
+    const view = events.reduce(applyEvent, emptyView());
+    expect(view.status).toBe('executing');
+    expect(view.taskTotal).toBe(2);
+    expect(view.busyWorkers).toBe(1);
+    expect(view.taskCounts).toEqual({ reviewing: 1, pending: 1 });
+    const t1 = view.tasks[0]!;
+    expect(t1.worker).toBe(0);
+    expect(t1.result).toBe('the outline');
+    expect(t1.attempts).toEqual([
+      expect.objectContaining({
+        n: 1,
+        worker: 0,
+        outcome: 'succeeded',
+        output: 'the outline',
+        costUsd: 0.25,
+      }),
+    ]);
+    expect(view.usage.inputTokens).toBe(100);
+    expect(view.costUsd).toBe(0.25);
+    expect(view.lastEventId).toBe(7);
+
+    const done = stream(
+      [
+        { type: 'task.reviewed', taskId: 't1', attempt: 1, review: { verdict: 'accept', feedback: 'good' } },
+        { type: 'task.status', taskId: 't1', status: 'done' },
+      ],
+      8,
+    ).reduce(applyEvent, view);
+    expect(done.tasks[0]!.status).toBe('done');
+    expect(done.tasks[0]!.finishedAt).toBe('2025-01-01T00:00:11.000Z');
+    expect(done.tasks[0]!.attempts[0]!.review).toEqual({ verdict: 'accept', feedback: 'good' });
+    expect(done.busyWorkers).toBe(0);
+    expect(done.taskCounts).toEqual({ done: 1, pending: 1 });
+  });
+
+  it('ignores events it already reflects and events of other runs', () => {
+    const view = applyEvents(emptyView(), stream([planned, { type: 'run.status', status: 'executing' }]));
+    const replayed = applyEvent(view, { ...stream([{ type: 'run.status', status: 'failed' }], 2)[0]! });
+    expect(replayed).toBe(view);
+    const other = applyEvent(view, {
+      ...stream([{ type: 'run.status', status: 'failed' }], 9)[0]!,
+      runId: 'r2',
+    });
+    expect(other).toBe(view);
+  });
+
+  it('does not change the view it was given', () => {
+    const view = applyEvents(emptyView(), stream([planned]));
+    const frozen = structuredClone(view);
+    applyEvents(
+      view,
+      stream(
+        [
+          { type: 'task.assigned', taskId: 't1', worker: 1, attempt: 1 },
+          { type: 'run.paused', reason: 'user' },
+        ],
+        2,
+      ),
+    );
+    expect(view).toEqual(frozen);
+  });
+
+  it('records failed attempts with their error category, rework and the task failure', () => {
+    const view = applyEvents(
+      emptyView(),
+      stream([
+        planned,
+        { type: 'task.assigned', taskId: 't2', worker: 1, attempt: 1 },
+        {
+          type: 'task.attempt_failed',
+          taskId: 't2',
+          attempt: 1,
+          error: { category: 'transient', message: '529 overloaded' },
+          retryInMs: 1000,
+        },
+        { type: 'task.assigned', taskId: 't2', worker: 0, attempt: 2 },
+        {
+          type: 'task.reviewed',
+          taskId: 't2',
+          attempt: 2,
+          review: { verdict: 'rework', feedback: 'too short' },
+        },
+        { type: 'task.failed', taskId: 't2', error: 'gave up after 3 reworks' },
+      ]),
+    );
+    const t2 = view.tasks[1]!;
+    expect(t2.status).toBe('failed');
+    expect(t2.error).toBe('gave up after 3 reworks');
+    expect(t2.reworks).toBe(1);
+    expect(t2.attempts.map((a) => [a.n, a.worker, a.outcome, a.error?.category])).toEqual([
+      [1, 1, 'failed', 'transient'],
+      [2, 0, 'running', undefined],
+    ]);
+    expect(view.taskCounts).toEqual({ pending: 1, failed: 1 });
+  });
+
+  it('tracks pause, resume and the end of the run', () => {
+    const paused = applyEvents(
+      emptyView(),
+      stream([
+        { type: 'run.status', status: 'executing' },
+        { type: 'run.paused', reason: 'budget' },
+      ]),
+    );
+    expect([paused.status, paused.pauseReason]).toEqual(['paused', 'budget']);
+    const resumed = applyEvents(paused, stream([{ type: 'run.resumed' }], 3));
+    expect(resumed.status).toBe('executing');
+    expect(resumed.pauseReason).toBeUndefined();
+    const review = { verdict: 'success' as const, summary: 'all good', followUps: [] };
+    const completed = applyEvents(resumed, stream([{ type: 'run.completed', review }], 4));
+    expect(completed.status).toBe('completed');
+    expect(completed.finalReview).toEqual(review);
+    expect(completed.finishedAt).toBeDefined();
+    const failed = applyEvents(resumed, stream([{ type: 'run.failed', error: 'planning failed' }], 4));
+    expect([failed.status, failed.error]).toEqual(['failed', 'planning failed']);
+  });
+
+  it('puts a retried task back in the queue without its old error', () => {
+    const failed = applyEvents(
+      emptyView(),
+      stream([
+        planned,
+        { type: 'task.status', taskId: 't1', status: 'failed', reason: 'permanent: bad request' },
+      ]),
+    );
+    expect(failed.tasks[0]!.error).toBe('permanent: bad request');
+    const retried = applyEvents(failed, stream([{ type: 'task.status', taskId: 't1', status: 'ready' }], 3));
+    expect(retried.tasks[0]!.status).toBe('ready');
+    expect(retried.tasks[0]!.error).toBeUndefined();
+    expect(retried.tasks[0]!.finishedAt).toBeUndefined();
+  });
+});

@@ -1,0 +1,253 @@
+import type { OrcEvent } from './events.js';
+import { FINISHED_RUN_STATUSES, type RunView, type TaskCounts } from './run.js';
+import { addUsage, type Attempt, type TaskRecord, type TaskStatus, ZERO_USAGE } from './task.js';
+
+/**
+ * Keeps a client's copy of a run current from its event stream: a client draws `runs.get` once, then
+ * folds each event of `runs.events` into it. Pure: returns a new view and never touches the one given.
+ * Events the view already reflects (id <= lastEventId) or of another run change nothing.
+ */
+export function applyEvent(view: RunView, event: OrcEvent): RunView {
+  return applyEvents(view, [event]);
+}
+
+/**
+ * Folds a batch of events with one copy of the task list, so a client that applies the events of a frame
+ * together stays cheap on runs with thousands of tasks.
+ */
+export function applyEvents(view: RunView, events: readonly OrcEvent[]): RunView {
+  let draft: Draft | undefined;
+  for (const event of events) {
+    if (event.runId !== view.id || event.id <= (draft?.view.lastEventId ?? view.lastEventId)) continue;
+    draft ??= new Draft(view);
+    draft.apply(event);
+  }
+  return draft ? draft.finish() : view;
+}
+
+/** A mutable copy of a view; a task is replaced when it changes, so unchanged ones stay shared. */
+class Draft {
+  readonly view: RunView;
+  private readonly index = new Map<string, number>();
+  private tasksChanged = false;
+
+  constructor(source: RunView) {
+    this.view = { ...source, tasks: [...source.tasks], usage: { ...source.usage } };
+    this.view.tasks.forEach((task, i) => this.index.set(task.id, i));
+  }
+
+  apply(event: OrcEvent): void {
+    const view = this.view;
+    view.lastEventId = event.id;
+    view.updatedAt = event.at;
+    switch (event.type) {
+      case 'run.created':
+        view.goal = event.goal;
+        view.models = event.models;
+        view.maxWorkers = event.maxWorkers;
+        return;
+      case 'run.planning':
+      case 'run.plan_rejected':
+        if (view.status !== 'paused') view.status = 'analyzing';
+        return;
+      case 'run.planned':
+        view.planSummary = event.summary;
+        for (const spec of event.tasks) {
+          if (this.index.has(spec.id)) continue;
+          this.index.set(spec.id, view.tasks.length);
+          view.tasks.push({ ...spec, status: 'pending', attempts: [], reworks: 0 });
+        }
+        this.tasksChanged = true;
+        return;
+      case 'run.status':
+        this.setRunStatus(event.status, event.at);
+        return;
+      case 'run.paused':
+        view.status = 'paused';
+        view.pauseReason = event.reason;
+        return;
+      case 'run.resumed':
+        if (view.status === 'paused') view.status = 'executing';
+        delete view.pauseReason;
+        return;
+      case 'run.completed':
+        view.finalReview = event.review;
+        this.setRunStatus('completed', event.at);
+        return;
+      case 'run.failed':
+        view.error = event.error;
+        this.setRunStatus('failed', event.at);
+        return;
+      case 'run.cancelled':
+        this.setRunStatus('cancelled', event.at);
+        return;
+      case 'run.restored':
+        for (const id of event.interruptedTasks) {
+          this.updateAttempt(
+            id,
+            (a) => a.outcome === 'running',
+            (a) => ({ ...a, outcome: 'interrupted' }),
+          );
+        }
+        return;
+      case 'run.rolled_back':
+        // The restored state itself is not in the event: clients should fetch the run again. Until then the
+        // reset tasks show as waiting to run.
+        for (const id of event.resetTasks) {
+          this.updateTask(id, (task) => withoutOutcome({ ...task, status: 'pending' }));
+        }
+        if (FINISHED_RUN_STATUSES.has(view.status)) {
+          view.status = 'executing';
+          delete view.finishedAt;
+        }
+        return;
+      case 'task.status':
+        this.updateTask(event.taskId, (task) => taskWithStatus(task, event.status, event.at, event.reason));
+        return;
+      case 'task.assigned':
+        this.updateTask(event.taskId, (task) => {
+          const attempt: Attempt = {
+            n: event.attempt,
+            worker: event.worker,
+            startedAt: event.at,
+            outcome: 'running',
+            usage: { ...ZERO_USAGE },
+            costUsd: 0,
+          };
+          const attempts = [...task.attempts.filter((a) => a.n !== event.attempt), attempt];
+          const next: TaskRecord = { ...task, status: 'running', worker: event.worker, attempts };
+          next.startedAt ??= event.at;
+          return next;
+        });
+        return;
+      case 'task.attempt_failed':
+        this.updateAttempt(
+          event.taskId,
+          (a) => a.n === event.attempt,
+          (a) => ({ ...a, outcome: 'failed', error: event.error, endedAt: event.at }),
+        );
+        this.updateTask(event.taskId, (task) => ({ ...task, error: event.error.message }));
+        return;
+      case 'task.reviewed':
+        this.updateAttempt(
+          event.taskId,
+          (a) => a.n === event.attempt,
+          (a) => ({ ...a, review: event.review }),
+        );
+        if (event.review.verdict === 'rework') {
+          this.updateTask(event.taskId, (task) => ({ ...task, reworks: task.reworks + 1 }));
+        }
+        return;
+      case 'task.completed':
+        this.updateAttempt(
+          event.taskId,
+          (a) => a.n === event.attempt,
+          (a) => ({
+            ...a,
+            outcome: 'succeeded',
+            output: event.result,
+            usage: event.usage,
+            costUsd: event.costUsd,
+            endedAt: event.at,
+          }),
+        );
+        this.updateTask(event.taskId, (task) => ({ ...task, result: event.result }));
+        view.usage = addUsage(view.usage, event.usage);
+        view.costUsd += event.costUsd;
+        return;
+      case 'task.failed':
+        this.updateTask(event.taskId, (task) => ({
+          ...taskWithStatus(task, 'failed', event.at),
+          error: event.error,
+        }));
+        return;
+      case 'worker.output':
+      case 'checkpoint.created':
+      case 'run.budget_exceeded':
+      case 'run.concurrency':
+        return;
+    }
+  }
+
+  finish(): RunView {
+    if (this.tasksChanged) {
+      const counts: TaskCounts = {};
+      let busy = 0;
+      for (const task of this.view.tasks) {
+        counts[task.status] = (counts[task.status] ?? 0) + 1;
+        if (isBusy(task.status)) busy++;
+      }
+      this.view.taskCounts = counts;
+      this.view.taskTotal = this.view.tasks.length;
+      this.view.busyWorkers = busy;
+    }
+    return this.view;
+  }
+
+  private setRunStatus(status: RunView['status'], at: string): void {
+    this.view.status = status;
+    if (status !== 'paused') delete this.view.pauseReason;
+    if (FINISHED_RUN_STATUSES.has(status)) this.view.finishedAt ??= at;
+    else delete this.view.finishedAt;
+  }
+
+  private updateTask(id: string, change: (task: TaskRecord) => TaskRecord): void {
+    const i = this.index.get(id);
+    if (i === undefined) return;
+    const task = this.view.tasks[i]!;
+    this.view.tasks[i] = change(task);
+    this.tasksChanged = true;
+  }
+
+  private updateAttempt(id: string, which: (a: Attempt) => boolean, change: (a: Attempt) => Attempt): void {
+    this.updateTask(id, (task) => ({
+      ...task,
+      attempts: task.attempts.map((a) => (which(a) ? change(a) : a)),
+    }));
+  }
+}
+
+/** A worker holds its task while it works on it and while the manager reviews what it produced. */
+function isBusy(status: TaskStatus): boolean {
+  return status === 'running' || status === 'reviewing';
+}
+
+function taskWithStatus(task: TaskRecord, status: TaskStatus, at: string, reason?: string): TaskRecord {
+  const next: TaskRecord = { ...task, status };
+  switch (status) {
+    case 'pending':
+    case 'ready':
+      // Back in the queue (retry, rework, rollback): the previous ending no longer holds.
+      delete next.finishedAt;
+      delete next.error;
+      if (status === 'ready') next.readyAt = at;
+      return next;
+    case 'running':
+      next.startedAt ??= at;
+      return next;
+    case 'reviewing':
+      return next;
+    case 'done':
+      delete next.error;
+      next.finishedAt = at;
+      return next;
+    case 'failed':
+    case 'blocked':
+    case 'skipped':
+    case 'cancelled':
+      next.finishedAt = at;
+      if (reason !== undefined) next.error = reason;
+      return next;
+  }
+}
+
+function withoutOutcome(task: TaskRecord): TaskRecord {
+  const next = { ...task };
+  delete next.result;
+  delete next.error;
+  delete next.worker;
+  delete next.startedAt;
+  delete next.finishedAt;
+  delete next.readyAt;
+  return next;
+}
