@@ -8,12 +8,18 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['vitest.config.ts'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     plugins: { 'import-x': importX },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+      '@typescript-eslint/switch-exhaustiveness-check': [
+        'error',
+        { considerDefaultExhaustiveForUnions: true },
+      ],
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'import-x/no-cycle': 'error',
@@ -26,7 +32,13 @@ export default tseslint.config(
   },
   {
     // The CLI, scripts, benchmarks and tests own their terminal; library code logs through the logger.
-    files: ['packages/tui/src/cli/**', 'scripts/**', 'tests/**', '**/*.test.ts', 'packages/daemon/src/demo.ts'],
+    files: [
+      'packages/tui/src/cli/**',
+      'scripts/**',
+      'tests/**',
+      '**/*.test.ts',
+      'packages/daemon/src/demo.ts',
+    ],
     rules: { 'no-console': 'off' },
   },
 );

@@ -127,7 +127,13 @@ export class Run {
       config: config,
       createdAt: now,
       updatedAt: now,
-      tasks: [],
+      // Imported tasks are on disk from the start, so a crash before the first save loses nothing.
+      tasks: (init.imported ?? []).map((spec) => ({
+        ...spec,
+        status: 'pending' as const,
+        attempts: [],
+        reworks: 0,
+      })),
       importedTasks: init.imported !== undefined,
       heldTasks: init.held ?? {},
       ...(init.source !== undefined && { source: init.source }),
@@ -179,7 +185,9 @@ export class Run {
     run.rebuildGraph();
     if (!FINISHED_RUN_STATUSES.has(doc.status))
       run.emit({ type: 'run.restored', interruptedTasks: interrupted });
-    run.start(doc.runSnapshot, undefined);
+    // A run killed before its first save has no snapshot yet: it starts over (imported tasks are kept).
+    const imported = doc.importedTasks ? doc.tasks.map(specOf) : undefined;
+    run.start(doc.runSnapshot, doc.runSnapshot === undefined ? imported : undefined);
     return run;
   }
 
@@ -1039,6 +1047,17 @@ export class Run {
     await this.deps.store.flush(this.id);
     this.actor.stop();
   }
+}
+
+function specOf(task: TaskRecord): TaskSpec {
+  return {
+    id: task.id,
+    title: task.title,
+    description: task.description,
+    dependencies: task.dependencies,
+    priority: task.priority,
+    ...(task.details !== undefined && { details: task.details }),
+  };
 }
 
 function safeJson(text: string): unknown {

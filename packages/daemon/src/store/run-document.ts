@@ -39,7 +39,7 @@ export const RunDocument = z.object({
   error: z.string().optional(),
   finalReview: FinalReview.optional(),
   /** XState's persisted snapshot of the run actor. */
-  runSnapshot: z.unknown(),
+  runSnapshot: z.unknown().optional(),
   /** The id of the last event reflected in this document. */
   lastEventId: z.number().int().nonnegative(),
   checkpoints: z.array(CheckpointInfo),

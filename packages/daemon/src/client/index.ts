@@ -1,0 +1,12 @@
+export { createClient, type ClientOptions, type OrcClient } from './create-client.js';
+export {
+  daemonStatus,
+  ensureDaemon,
+  startDaemon,
+  stopDaemon,
+  type DaemonControlOptions,
+  type DaemonStartupMessage,
+  type DaemonStatus,
+} from './daemon-control.js';
+export type { DaemonInfo } from '../daemon/daemon-info.js';
+export type { AppRouter } from '../rpc/app.router.js';

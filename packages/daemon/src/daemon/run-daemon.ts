@@ -1,0 +1,133 @@
+import { createRequire } from 'node:module';
+import { loadConfig, type LoadedConfig, OrcError, statePaths } from '@orc/shared';
+import type pino from 'pino';
+import type { Orchestrator } from '../engine/orchestrator.js';
+import { type RpcServer, startRpcServer } from '../rpc/server.js';
+import {
+  type DaemonInfo,
+  ensureStateDir,
+  readDaemonInfo,
+  readOrCreateToken,
+  removeDaemonInfo,
+  writeDaemonInfo,
+} from './daemon-info.js';
+import { acquireInstanceLock } from './instance-lock.js';
+import { createDaemonLogger } from './logger.js';
+
+export type OpenOrchestrator = (options: {
+  home: string;
+  loaded: LoadedConfig;
+  logger: pino.Logger;
+}) => Promise<Orchestrator>;
+
+export interface RunDaemonOptions {
+  home: string;
+  env?: NodeJS.ProcessEnv;
+  openOrchestrator: OpenOrchestrator;
+  /** How long in-flight model calls may finish on stop before they are aborted. */
+  graceMs?: number;
+  maxBufferedBytes?: number;
+}
+
+export interface RunningDaemon {
+  info: DaemonInfo;
+  logger: pino.Logger;
+  /** Stops dispatch, lets in-flight work finish within the grace period, persists, removes daemon.json. */
+  stop(reason: string): Promise<void>;
+  /** Resolves once the daemon has stopped, whoever asked (a signal, or the daemon.stop procedure). */
+  stopped: Promise<void>;
+}
+
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+/**
+ * The daemon of one state directory: takes the instance lock, opens the engine, serves it on 127.0.0.1,
+ * and only then writes `daemon.json`, so a client that finds the file can connect.
+ */
+export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemon> {
+  const paths = statePaths(options.home);
+  ensureStateDir(paths);
+  const locked = acquireInstanceLock(paths.lock);
+  if (!locked.ok) {
+    const running = readDaemonInfo(paths);
+    const where =
+      running && running.pid === locked.holderPid
+        ? `pid ${running.pid}, port ${running.port}`
+        : `pid ${locked.holderPid}, starting or stopping`;
+    throw new OrcError(
+      'DAEMON_ALREADY_RUNNING',
+      `a daemon is already running for ${options.home} (${where}); use it, or stop it with orc daemon stop`,
+    );
+  }
+  const lock = locked.lock;
+  // We hold the lock, so any daemon.json here was left by a daemon that died.
+  removeDaemonInfo(paths, readDaemonInfo(paths)?.pid ?? 0);
+
+  let loaded: LoadedConfig;
+  let token: string;
+  try {
+    token = readOrCreateToken(paths);
+    loaded = loadConfig({ cwd: options.home, env: options.env ?? process.env });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  const { logger: root, flush } = createDaemonLogger({
+    file: paths.log,
+    level: loaded.config.monitoring.verbose_logging ? 'debug' : 'info',
+    secrets: () => [token, ...(loaded.apiKey ? [loaded.apiKey] : [])],
+  });
+  const logger = root.child({ component: 'daemon' });
+  const startedAt = new Date().toISOString();
+
+  let orchestrator: Orchestrator | undefined;
+  let server: RpcServer | undefined;
+  let stopping: Promise<void> | undefined;
+  let markStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => (markStopped = resolve));
+  const graceMs = options.graceMs ?? 10_000;
+
+  const stop = (reason: string): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info({ reason }, 'stopping');
+      removeDaemonInfo(paths, process.pid);
+      try {
+        await orchestrator?.close(graceMs);
+      } catch (error) {
+        logger.error({ err: error }, 'the engine did not close cleanly');
+      }
+      await server?.close();
+      lock.release();
+      logger.info('stopped');
+      flush();
+      markStopped();
+    })();
+    return stopping;
+  };
+
+  try {
+    orchestrator = await options.openOrchestrator({
+      home: options.home,
+      loaded,
+      logger: root.child({ component: 'engine' }),
+    });
+    server = await startRpcServer({
+      orchestrator,
+      token,
+      logger: root.child({ component: 'rpc' }),
+      daemon: { pid: process.pid, version: VERSION, startedAt },
+      requestStop: () => setImmediate(() => void stop('daemon.stop requested')),
+      ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
+    });
+    writeDaemonInfo(paths, server.info);
+  } catch (error) {
+    logger.fatal({ err: error }, 'could not start');
+    await stop('start failed');
+    throw error;
+  }
+  logger.info(
+    { pid: process.pid, port: server.info.port, version: VERSION, provider: loaded.config.models.provider },
+    'started',
+  );
+  return { info: server.info, logger, stop, stopped };
+}

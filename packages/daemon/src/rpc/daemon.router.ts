@@ -1,0 +1,19 @@
+import { procedure, router } from './trpc.js';
+
+export const daemonRouter = router({
+  /** Who is answering: pid, port, version, and how many runs it holds. */
+  health: procedure.query(({ ctx }) => {
+    const runs = ctx.orchestrator.listRuns();
+    return {
+      ...ctx.daemon,
+      uptimeMs: Date.now() - Date.parse(ctx.daemon.startedAt),
+      runs: runs.length,
+      activeRuns: runs.filter((run) => !['completed', 'failed', 'cancelled'].includes(run.status)).length,
+    };
+  }),
+  /** Stops the daemon gracefully once this reply is on its way. */
+  stop: procedure.mutation(({ ctx }) => {
+    ctx.requestStop();
+    return { pid: ctx.daemon.pid, stopping: true as const };
+  }),
+});

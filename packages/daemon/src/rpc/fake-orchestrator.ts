@@ -1,0 +1,260 @@
+import {
+  type CheckpointInfo,
+  type ConfigInput,
+  type NewEvent,
+  type OrcEvent,
+  OrcError,
+  type RollbackStrategy,
+  type RunSummary,
+  type RunView,
+  StartRunInput,
+  type TaskRecord,
+  TaskSpec,
+  ZERO_USAGE,
+} from '@orc/shared';
+import type { Orchestrator } from '../engine/orchestrator.js';
+
+/**
+ * A small in-memory Orchestrator for the RPC layer's tests: runs finish their tasks one by one on a
+ * timer and every change is an event. Not an engine: no models, no store, no scheduling.
+ */
+export class FakeOrchestrator implements Orchestrator {
+  readonly calls: string[] = [];
+  closed = false;
+  /** Subscriptions being served right now, to see that a dropped client's stream was ended. */
+  activeSubscriptions = 0;
+  /** Events handed to subscribers in total. */
+  delivered = 0;
+  private readonly runs = new Map<string, { view: RunView; events: OrcEvent[]; timer?: NodeJS.Timeout }>();
+  private readonly waiters = new Set<() => void>();
+  private nextRun = 1;
+
+  constructor(private readonly options: { taskMs?: number; taskCount?: number } = {}) {}
+
+  startRun(raw: StartRunInput): Promise<RunSummary> {
+    const input = StartRunInput.parse(raw);
+    this.calls.push('startRun');
+    const id = `run-${this.nextRun++}`;
+    const now = new Date().toISOString();
+    const specs =
+      input.tasks ??
+      Array.from({ length: this.options.taskCount ?? 3 }, (_, i) =>
+        TaskSpec.parse({ id: `t${i + 1}`, title: `part ${i + 1}` }),
+      );
+    const tasks: TaskRecord[] = specs.map((spec) => ({
+      ...spec,
+      status: 'pending',
+      attempts: [],
+      reworks: 0,
+    }));
+    const view: RunView = {
+      id,
+      goal: input.goal ?? 'imported tasks',
+      status: 'executing',
+      models: {
+        manager: { provider: 'simulated', model: 'sim-manager' },
+        worker: { provider: 'simulated', model: 'sim-worker' },
+        simulated: true,
+      },
+      maxWorkers: 1,
+      createdAt: now,
+      updatedAt: now,
+      taskCounts: { pending: tasks.length },
+      taskTotal: tasks.length,
+      usage: ZERO_USAGE,
+      costUsd: 0,
+      lastEventId: 0,
+      tasks,
+      busyWorkers: 0,
+    };
+    this.runs.set(id, { view, events: [] });
+    this.emit(id, { type: 'run.created', goal: view.goal, models: view.models, maxWorkers: 1 });
+    this.emit(id, { type: 'run.status', status: 'executing' });
+    this.schedule(id);
+    return Promise.resolve(this.summary(view));
+  }
+
+  listRuns(): RunSummary[] {
+    return [...this.runs.values()].map((run) => this.summary(run.view));
+  }
+
+  getRun(runId: string): RunView {
+    return this.run(runId).view;
+  }
+
+  pauseRun(runId: string): RunSummary {
+    const run = this.run(runId);
+    if (run.view.status !== 'executing') {
+      throw new OrcError(
+        'INVALID_STATE',
+        `run ${runId} is ${run.view.status}; only an executing run can be paused`,
+      );
+    }
+    clearTimeout(run.timer);
+    run.view.status = 'paused';
+    this.emit(runId, { type: 'run.paused', reason: 'user' });
+    return this.summary(run.view);
+  }
+
+  resumeRun(runId: string): RunSummary {
+    const run = this.run(runId);
+    if (run.view.status !== 'paused') throw new OrcError('INVALID_STATE', `run ${runId} is not paused`);
+    run.view.status = 'executing';
+    this.emit(runId, { type: 'run.resumed' });
+    this.schedule(runId);
+    return this.summary(run.view);
+  }
+
+  cancelRun(runId: string): Promise<RunSummary> {
+    const run = this.run(runId);
+    clearTimeout(run.timer);
+    run.view.status = 'cancelled';
+    this.emit(runId, { type: 'run.cancelled' });
+    return Promise.resolve(this.summary(run.view));
+  }
+
+  retryTask(runId: string, taskId: string): RunSummary {
+    this.task(runId, taskId);
+    return this.summary(this.run(runId).view);
+  }
+
+  skipTask(runId: string, taskId: string): RunSummary {
+    this.task(runId, taskId).status = 'skipped';
+    return this.summary(this.run(runId).view);
+  }
+
+  createCheckpoint(runId: string, label?: string): Promise<CheckpointInfo> {
+    const run = this.run(runId);
+    const info: CheckpointInfo = {
+      id: `cp-${run.events.length}`,
+      runId,
+      createdAt: new Date().toISOString(),
+      reason: 'manual',
+      tasksDone: run.view.tasks.filter((task) => task.status === 'done').length,
+      lastEventId: run.view.lastEventId,
+      ...(label !== undefined ? { label } : {}),
+    };
+    this.emit(runId, { type: 'checkpoint.created', checkpoint: info });
+    return Promise.resolve(info);
+  }
+
+  listCheckpoints(runId: string): CheckpointInfo[] {
+    return this.run(runId).events.flatMap((event) =>
+      event.type === 'checkpoint.created' ? [event.checkpoint] : [],
+    );
+  }
+
+  rollback(runId: string, checkpointId: string, _strategy: RollbackStrategy): Promise<RunSummary> {
+    if (!this.listCheckpoints(runId).some((cp) => cp.id === checkpointId)) {
+      throw new OrcError(
+        'CHECKPOINT_NOT_FOUND',
+        `run ${runId} has no checkpoint ${checkpointId}; see orc checkpoint list`,
+      );
+    }
+    return Promise.resolve(this.summary(this.run(runId).view));
+  }
+
+  async *events(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent> {
+    const run = this.run(runId);
+    this.activeSubscriptions++;
+    try {
+      yield* this.follow(run.events, afterId, signal);
+    } finally {
+      this.activeSubscriptions--;
+    }
+  }
+
+  private async *follow(events: OrcEvent[], afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent> {
+    let next = afterId;
+    while (!signal.aborted) {
+      const pending = events.filter((event) => event.id > next);
+      for (const event of pending) {
+        if (signal.aborted) return;
+        next = event.id;
+        this.delivered++;
+        yield event;
+      }
+      if (pending.length === 0) {
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            this.waiters.delete(wake);
+            signal.removeEventListener('abort', wake);
+            resolve();
+          };
+          this.waiters.add(wake);
+          signal.addEventListener('abort', wake, { once: true });
+        });
+      }
+    }
+  }
+
+  async waitForRun(runId: string, signal?: AbortSignal): Promise<RunSummary> {
+    const done = new AbortController();
+    signal?.addEventListener('abort', () => done.abort(), { once: true });
+    for await (const event of this.events(runId, 0, done.signal)) {
+      if (event.type === 'run.completed' || event.type === 'run.cancelled' || event.type === 'run.paused')
+        break;
+    }
+    done.abort();
+    return this.summary(this.run(runId).view);
+  }
+
+  baseConfig(): ConfigInput {
+    return { execution: { max_workers: 2 } };
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    for (const run of this.runs.values()) clearTimeout(run.timer);
+    return Promise.resolve();
+  }
+
+  /** Appends an event as the engine would (next id, run id, time) and wakes every subscriber. */
+  emit(runId: string, event: NewEvent): OrcEvent {
+    const run = this.run(runId);
+    const full = { ...event, id: run.events.length + 1, runId, at: new Date().toISOString() };
+    run.events.push(full);
+    run.view.lastEventId = full.id;
+    for (const wake of [...this.waiters]) wake();
+    return full;
+  }
+
+  eventLog(runId: string): OrcEvent[] {
+    return [...this.run(runId).events];
+  }
+
+  private schedule(runId: string): void {
+    const run = this.run(runId);
+    const task = run.view.tasks.find((candidate) => candidate.status === 'pending');
+    if (task === undefined) {
+      run.view.status = 'completed';
+      this.emit(runId, {
+        type: 'run.completed',
+        review: { verdict: 'success', summary: 'all done', followUps: [] },
+      });
+      return;
+    }
+    run.timer = setTimeout(() => {
+      task.status = 'done';
+      this.emit(runId, { type: 'task.status', taskId: task.id, status: 'done' });
+      this.schedule(runId);
+    }, this.options.taskMs ?? 10);
+  }
+
+  private run(runId: string) {
+    const run = this.runs.get(runId);
+    if (run === undefined) throw new OrcError('RUN_NOT_FOUND', `no run ${runId}; see orc ls`);
+    return run;
+  }
+
+  private task(runId: string, taskId: string): TaskRecord {
+    const task = this.run(runId).view.tasks.find((candidate) => candidate.id === taskId);
+    if (task === undefined) throw new OrcError('TASK_NOT_FOUND', `run ${runId} has no task ${taskId}`);
+    return task;
+  }
+
+  private summary(view: RunView): RunSummary {
+    const { tasks: _tasks, planSummary: _plan, finalReview: _review, busyWorkers: _busy, ...summary } = view;
+    return { ...summary };
+  }
+}

@@ -1,0 +1,121 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import { TRPCError } from '@trpc/server';
+import { applyWSSHandler, type CreateWSSContextFnOptions } from '@trpc/server/adapters/ws';
+import type pino from 'pino';
+import { WebSocketServer } from 'ws';
+import type { DaemonInfo } from '../daemon/daemon-info.js';
+import type { Orchestrator } from '../engine/orchestrator.js';
+import { appRouter } from './app.router.js';
+import { CLOSE_UNAUTHORIZED } from './close-codes.js';
+import type { RpcContext } from './trpc.js';
+
+export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+export interface RpcServerOptions {
+  orchestrator: Orchestrator;
+  /** The token every connection must present in `connectionParams: { token }`. */
+  token: string;
+  logger: pino.Logger;
+  /** Filled in once listening (the port); procedures see it through `daemon.health`. */
+  daemon: Omit<DaemonInfo, 'port'>;
+  requestStop: () => void;
+  /** Per-connection bound on queued outgoing bytes before a subscriber is dropped. */
+  maxBufferedBytes?: number;
+  /** 0 picks a free port. */
+  port?: number;
+  keepAlive?: { pingMs: number; pongWaitMs: number };
+}
+
+export interface RpcServer {
+  port: number;
+  info: DaemonInfo;
+  /** Closes every connection (subscriptions end; clients may reconnect to a successor) and the listener. */
+  close(): Promise<void>;
+}
+
+/** Serves the app router over WebSocket on 127.0.0.1, token-checked, refusing browser origins. */
+export async function startRpcServer(options: RpcServerOptions): Promise<RpcServer> {
+  const log = options.logger;
+  const maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+  const http: Server = createServer((_req, res) => {
+    res.writeHead(426, { 'content-type': 'text/plain' }).end('this port speaks tRPC over WebSocket only\n');
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+  http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    // A page in a browser could reach 127.0.0.1; browsers always send Origin, our clients never do.
+    if (req.headers.origin !== undefined) {
+      log.warn({ origin: req.headers.origin }, 'refused a WebSocket upgrade from a browser origin');
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+
+  const infoNow = (): DaemonInfo => ({ ...options.daemon, port: (http.address() as AddressInfo).port });
+  const expected = Buffer.from(options.token);
+  const createContext = ({ res, info: request }: CreateWSSContextFnOptions): RpcContext => {
+    const ws = res;
+    const presented = request.connectionParams?.['token'];
+    const given = Buffer.from(typeof presented === 'string' ? presented : '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      log.warn({ hasToken: typeof presented === 'string' }, 'refused a connection without the right token');
+      // Our close code goes out before the adapter's own close, so the client knows not to retry.
+      setImmediate(() => ws.close(CLOSE_UNAUTHORIZED, 'unauthorized'));
+      throw new TRPCError({
+        code: 'UNAUTHORIZED',
+        message:
+          'the daemon refused the connection: missing or wrong token (read it from the state dir token file)',
+      });
+    }
+    return {
+      orchestrator: options.orchestrator,
+      daemon: infoNow(),
+      requestStop: options.requestStop,
+      bufferedAmount: () => ws.bufferedAmount,
+      dropConnection: (reason) => {
+        log.warn({ reason }, 'dropping a slow client');
+        ws.terminate();
+      },
+      maxBufferedBytes,
+    };
+  };
+
+  applyWSSHandler({
+    wss,
+    router: appRouter,
+    createContext,
+    keepAlive: {
+      enabled: true,
+      pingMs: options.keepAlive?.pingMs ?? 30_000,
+      pongWaitMs: options.keepAlive?.pongWaitMs ?? 10_000,
+    },
+    onError: ({ error, path }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error, path }, 'procedure failed');
+      else log.debug({ code: error.code, path, message: error.message }, 'procedure refused');
+    },
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port ?? 0, '127.0.0.1', () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const info = infoNow();
+  const port = info.port;
+  log.info({ port }, 'listening');
+
+  return {
+    port,
+    info,
+    close: async () => {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}

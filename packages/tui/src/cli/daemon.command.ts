@@ -1,0 +1,60 @@
+import { daemonStatus, startDaemon, stopDaemon } from '@orc/daemon/client';
+import { resolveStateDir, statePaths } from '@orc/shared';
+import type { Command } from 'commander';
+import { CommandFailed, EXIT } from './cli-error.js';
+import { emit, printJson } from './output.js';
+
+/** `orc daemon start|stop|status`: the one background process that owns every run. */
+export function registerDaemonCommands(program: Command): void {
+  const daemon = program.command('daemon').description('start, stop or inspect the background daemon');
+
+  daemon
+    .command('start')
+    .description('start the daemon for this state directory (fails if one is running)')
+    .option('--json', 'print one JSON document')
+    .action(async (options: { json?: boolean }) => {
+      const info = await startDaemon();
+      emit(
+        options,
+        { running: true, home: resolveStateDir(), ...info },
+        () => `daemon started (pid ${info.pid}, port ${info.port}, ${resolveStateDir()})`,
+      );
+    });
+
+  daemon
+    .command('stop')
+    .description('stop the daemon; runs are persisted and resume when it starts again')
+    .option('--json', 'print one JSON document')
+    .action(async (options: { json?: boolean }) => {
+      const stopped = await stopDaemon();
+      emit(options, { stopped: stopped !== undefined, ...(stopped ? { pid: stopped.pid } : {}) }, () =>
+        stopped ? `daemon stopped (pid ${stopped.pid})` : 'no daemon was running',
+      );
+    });
+
+  daemon
+    .command('status')
+    .description('whether a daemon is running, with its pid and port; exits 5 when none is')
+    .option('--json', 'print one JSON document')
+    .action(async (options: { json?: boolean }) => {
+      const status = await daemonStatus();
+      const log = statePaths(status.home).log;
+      if (status.running) {
+        emit(
+          options,
+          { running: true, home: status.home, log, ...status.info },
+          () =>
+            `daemon running (pid ${status.info.pid}, port ${status.info.port}, version ${status.info.version}, since ${status.info.startedAt}); state dir ${status.home}`,
+        );
+        return;
+      }
+      if (options.json)
+        printJson({ running: false, home: status.home, ...(status.stale ? { stale: status.stale } : {}) });
+      throw new CommandFailed(
+        status.stale
+          ? `daemon not running (pid ${status.stale.pid} in daemon.json is gone); start it with orc daemon start`
+          : 'daemon not running; start it with orc daemon start',
+        EXIT.daemon,
+      );
+    });
+}

@@ -1,0 +1,65 @@
+import type { OrcEvent } from '@orc/shared';
+import { truncate } from './output.js';
+
+/** One event as one line of text, with its id first so `orc logs --after <id>` can pick up from it. */
+export function eventLine(event: OrcEvent): string {
+  return `#${event.id} ${event.at.slice(11, 19)} ${event.type.padEnd(20)} ${eventDetail(event)}`.trimEnd();
+}
+
+function eventDetail(event: OrcEvent): string {
+  switch (event.type) {
+    case 'run.created':
+      return `${truncate(event.goal, 60)} (${event.models.worker.provider}${event.models.simulated ? ', SIMULATED' : ''})`;
+    case 'run.planning':
+      return `attempt ${event.attempt}`;
+    case 'run.plan_rejected':
+      return `attempt ${event.attempt}: ${truncate(event.error, 80)}`;
+    case 'run.planned':
+      return `${event.tasks.length} tasks`;
+    case 'run.status':
+      return event.status;
+    case 'run.paused':
+      return `${event.reason}${event.message ? `: ${event.message}` : ''}`;
+    case 'run.resumed':
+    case 'run.cancelled':
+      return '';
+    case 'run.budget_exceeded':
+      return `$${event.costUsd.toFixed(2)} of $${event.limitUsd.toFixed(2)}`;
+    case 'run.concurrency':
+      return `limit ${event.limit} (${event.reason})`;
+    case 'run.completed':
+      return `${event.review.verdict}: ${truncate(event.review.summary, 80)}`;
+    case 'run.failed':
+      return truncate(event.error, 100);
+    case 'run.restored':
+      return event.interruptedTasks.length ? `interrupted: ${event.interruptedTasks.join(', ')}` : '';
+    case 'checkpoint.created':
+      return `${event.checkpoint.id}${event.checkpoint.label ? ` "${event.checkpoint.label}"` : ''}`;
+    case 'run.rolled_back':
+      return `to ${event.checkpointId} (${event.strategy}), reset ${event.resetTasks.length} tasks`;
+    case 'task.status':
+      return `${event.taskId} ${event.status}${event.reason ? ` (${truncate(event.reason, 60)})` : ''}`;
+    case 'task.assigned':
+      return `${event.taskId} -> worker ${event.worker} (attempt ${event.attempt})`;
+    case 'worker.output':
+      return `${event.taskId} ${truncate(event.text, 80)}`;
+    case 'task.attempt_failed':
+      return `${event.taskId} attempt ${event.attempt}: ${event.error.category}: ${truncate(event.error.message, 60)}`;
+    case 'task.reviewed':
+      return `${event.taskId} ${event.review.verdict}`;
+    case 'task.completed':
+      return `${event.taskId} attempt ${event.attempt}, $${event.costUsd.toFixed(4)}`;
+    case 'task.failed':
+      return `${event.taskId} ${truncate(event.error, 80)}`;
+  }
+}
+
+/** Whether the run is over (or waits for a person), so an attached command can stop following it. */
+export function endsFollowing(event: OrcEvent): boolean {
+  return (
+    event.type === 'run.completed' ||
+    event.type === 'run.failed' ||
+    event.type === 'run.cancelled' ||
+    (event.type === 'run.paused' && event.reason !== 'user')
+  );
+}

@@ -1,0 +1,51 @@
+import type { OrcClient } from '@orc/daemon/client';
+import type { OrcEvent } from '@orc/shared';
+
+export interface FollowOptions {
+  runId: string;
+  /** Resume after this event id (0: from the start). */
+  afterId: number;
+  onEvent: (event: OrcEvent) => void;
+  /** Return true to stop after this event. */
+  until: (event: OrcEvent) => boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * Streams a run's events until `until` says stop or the signal aborts. The client resumes after the last
+ * event on a reconnect, and events are de-duplicated by id here too, so nothing is shown twice.
+ */
+export function followEvents(client: OrcClient, options: FollowOptions): Promise<number> {
+  let lastId = options.afterId;
+  return new Promise<number>((resolve, reject) => {
+    const subscription = client.trpc.runs.events.subscribe(
+      { runId: options.runId, lastEventId: options.afterId > 0 ? String(options.afterId) : null },
+      {
+        onData: ({ data }) => {
+          if (data.id <= lastId) return;
+          lastId = data.id;
+          options.onEvent(data);
+          if (options.until(data)) finish();
+        },
+        onError: (error) => {
+          subscription.unsubscribe();
+          reject(error);
+        },
+      },
+    );
+    const finish = () => {
+      subscription.unsubscribe();
+      options.signal?.removeEventListener('abort', finish);
+      resolve(lastId);
+    };
+    if (options.signal?.aborted) finish();
+    options.signal?.addEventListener('abort', finish, { once: true });
+  });
+}
+
+/** An AbortSignal that fires on Ctrl-C, so a following command can detach cleanly. */
+export function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  return controller.signal;
+}

@@ -1,0 +1,56 @@
+import { FINISHED_RUN_STATUSES, type OrcEvent } from '@orc/shared';
+import type { Command } from 'commander';
+import { UsageError } from './cli-error.js';
+import { withClient } from './daemon-connection.js';
+import { endsFollowing, eventLine } from './event-line.js';
+import { followEvents, interruptSignal } from './follow-events.js';
+import { printJson } from './output.js';
+
+interface LogsOptions {
+  follow?: boolean;
+  after?: string;
+  json?: boolean;
+}
+
+/**
+ * `orc logs <run>`: the run's events. With --follow it keeps streaming until the run ends or Ctrl-C;
+ * every line starts with the event id, and `--after <id>` picks up exactly after it, so a stopped
+ * follower can be restarted without missing anything. `--json`: one array, or with --follow one event
+ * per line (JSON Lines), since a stream has no end to wait for.
+ */
+export function registerLogsCommand(program: Command): void {
+  program
+    .command('logs')
+    .description("print a run's events; --follow streams them as they happen")
+    .argument('<run>', 'run id')
+    .option('-f, --follow', 'keep streaming until the run ends (Ctrl-C stops, the run goes on)')
+    .option('--after <id>', 'only events after this id (the first number of each line)')
+    .option('--json', 'JSON: an array of events; with --follow, one event per line')
+    .action(async (runId: string, options: LogsOptions) => {
+      const afterId = options.after === undefined ? 0 : Number(options.after);
+      if (!Number.isInteger(afterId) || afterId < 0)
+        throw new UsageError(`--after must be an event id (got "${options.after}")`);
+      await withClient(async (client) => {
+        const run = await client.trpc.runs.get.query({ runId });
+        const collected: OrcEvent[] = [];
+        const print = (event: OrcEvent) => {
+          if (!options.json) process.stdout.write(`${eventLine(event)}\n`);
+          else if (options.follow) process.stdout.write(`${JSON.stringify(event)}\n`);
+          else collected.push(event);
+        };
+        const upTo = run.lastEventId;
+        // A finished run has nothing more to come: following it ends at its last event.
+        const follow = options.follow === true && !FINISHED_RUN_STATUSES.has(run.status);
+        if (follow || upTo > afterId) {
+          await followEvents(client, {
+            runId,
+            afterId,
+            onEvent: print,
+            until: follow ? endsFollowing : (event) => event.id >= upTo,
+            ...(options.follow ? { signal: interruptSignal() } : {}),
+          });
+        }
+        if (options.json && !options.follow) printJson(collected);
+      });
+    });
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { registerAttachCommand } from './attach.command.js';
+import { registerCheckpointCommands } from './checkpoint.command.js';
+import { describeFailure } from './cli-error.js';
+import { registerConfigCommands } from './config.command.js';
+import { registerDaemonCommands } from './daemon.command.js';
+import { registerDoctorCommand } from './doctor.command.js';
+import { registerLogsCommand } from './logs.command.js';
+import { registerRunCommand } from './run.command.js';
+import { registerRunsCommands } from './runs.command.js';
+
+/** The `orc` command. Errors of every command end up in the one catch below. */
+export function buildProgram(): Command {
+  const program = new Command('orc')
+    .description('run a manager model and a pool of workers over a body of work, from a background daemon')
+    .version('0.1.0')
+    .showHelpAfterError(false);
+  registerDaemonCommands(program);
+  registerRunCommand(program);
+  registerRunsCommands(program);
+  registerCheckpointCommands(program);
+  registerLogsCommand(program);
+  registerConfigCommands(program);
+  registerDoctorCommand(program);
+  registerAttachCommand(program);
+  // Commander reports its own usage errors on stderr; we only pick the exit code.
+  const exitOverride = (command: Command) => {
+    command.exitOverride();
+    command.commands.forEach(exitOverride);
+  };
+  exitOverride(program);
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (error) {
+    const { message, exitCode } = describeFailure(error);
+    if (message && !(error instanceof CommanderError))
+      process.stderr.write(`orc: ${message.split('\n')[0]}\n`);
+    if (process.env['ORC_DEBUG'] && error instanceof Error && error.stack)
+      process.stderr.write(`${error.stack}\n`);
+    process.exitCode = exitCode;
+  }
+}
+
+await main();
+// Nothing is left to wait for; a lingering handle must not keep the command from returning.
+process.exit(process.exitCode ?? 0);

@@ -1,0 +1,44 @@
+import type { RunSummary } from '@orc/shared';
+
+/** How a command prints: `--json` writes one document to stdout and nothing else. */
+export interface OutputOptions {
+  json?: boolean;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Prints the JSON document with `--json`, else the human lines. */
+export function emit(options: OutputOptions, json: unknown, human: () => string | string[]): void {
+  if (options.json) return printJson(json);
+  const lines = human();
+  process.stdout.write(`${Array.isArray(lines) ? lines.join('\n') : lines}\n`);
+}
+
+/** A run summary as scripts get it: `simulated` at the top so it cannot be missed. */
+export function summaryJson<T extends RunSummary>(summary: T): T & { simulated: boolean } {
+  return { ...summary, simulated: summary.models.simulated };
+}
+
+/** The label human output carries for runs on the offline simulator. */
+export function simulatedLabel(summary: Pick<RunSummary, 'models'>): string {
+  return summary.models.simulated ? ' [SIMULATED]' : '';
+}
+
+export function formatCounts(summary: RunSummary): string {
+  const done = summary.taskCounts['done'] ?? 0;
+  const parts = Object.entries(summary.taskCounts)
+    .filter(([status, n]) => n > 0 && status !== 'done')
+    .map(([status, n]) => `${n} ${status}`);
+  return [`${done}/${summary.taskTotal} done`, ...parts].join(', ');
+}
+
+export function runLine(summary: RunSummary): string {
+  return `${summary.id}  ${summary.status.padEnd(10)} ${formatCounts(summary)}  ${truncate(summary.goal, 60)}${simulatedLabel(summary)}`;
+}
+
+export function truncate(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}

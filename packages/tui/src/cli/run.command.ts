@@ -1,0 +1,171 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  type ConfigInput,
+  FINISHED_RUN_STATUSES,
+  loadConfig,
+  OrcError,
+  ProviderName,
+  TaskSpec,
+  type TaskSpecInput,
+} from '@orc/shared';
+import type { Command } from 'commander';
+import { CommandFailed, UsageError } from './cli-error.js';
+import { withClient } from './daemon-connection.js';
+import { endsFollowing } from './event-line.js';
+import { followEvents, interruptSignal } from './follow-events.js';
+import { emit, formatCounts, simulatedLabel, summaryJson } from './output.js';
+import { ProgressView } from './progress-view.js';
+
+interface RunOptions {
+  workers?: string;
+  provider?: string;
+  detach?: boolean;
+  json?: boolean;
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('start a run from a goal or a tasks file (JSON) and follow it; --detach returns at once')
+    .argument('<goal-or-tasks-file...>', 'a goal in words, or the path of a JSON tasks file')
+    .option('--workers <n>', 'workers for this run (execution.max_workers)')
+    .option('--provider <name>', `model provider: ${ProviderName.options.join(', ')}`)
+    .option('--detach', 'print the run id and return; the run goes on in the daemon')
+    .option('--json', 'print one JSON document (the run summary) and nothing else')
+    .action(async (words: string[], options: RunOptions) => {
+      await runCommand(words, options);
+    });
+}
+
+async function runCommand(words: string[], options: RunOptions): Promise<void> {
+  const overrides = flagOverrides(options);
+  // Validates the client's layers here, so a mistake names its file before anything is started.
+  const loaded = loadConfig({ overrides });
+  const config: ConfigInput = { ...loaded.config };
+  if (!providerIsExplicit(loaded.sources, overrides))
+    delete (config.models as { provider?: unknown }).provider;
+  const source = words.length === 1 && looksLikeTasksFile(words[0]!) ? resolve(words[0]!) : undefined;
+  const start =
+    source !== undefined
+      ? { tasks: readTasksFile(source), source, config }
+      : { goal: words.join(' '), source: 'goal', config };
+
+  await withClient(async (client) => {
+    const started = await client.trpc.runs.start.mutate(start);
+    if (options.detach) {
+      emit(options, summaryJson(started), () => started.id);
+      return;
+    }
+    const tty = !options.json && process.stdout.isTTY === true;
+    const view = new ProgressView(tty);
+    if (!options.json) {
+      process.stdout.write(
+        `run ${started.id} started${simulatedLabel(started)}; Ctrl-C detaches, the run goes on\n`,
+      );
+      if (tty) view.seed(await client.trpc.runs.get.query({ runId: started.id }));
+    }
+    const signal = interruptSignal();
+    await followEvents(client, {
+      runId: started.id,
+      afterId: 0,
+      onEvent: (event) => {
+        if (!options.json) view.onEvent(event);
+      },
+      until: endsFollowing,
+      signal,
+    });
+    view.end();
+    const final = await client.trpc.runs.get.query({ runId: started.id });
+    const { tasks: _tasks, ...summary } = final;
+    if (signal.aborted && !FINISHED_RUN_STATUSES.has(final.status)) {
+      emit(
+        options,
+        summaryJson(summary),
+        () => `detached from ${final.id} (${final.status}); follow it with orc logs ${final.id} --follow`,
+      );
+      return;
+    }
+    emit(options, { ...summaryJson(summary), finalReview: final.finalReview }, () => [
+      `run ${final.id} ${final.status}${simulatedLabel(final)}: ${formatCounts(final)}, $${final.costUsd.toFixed(4)}`,
+      ...(final.finalReview ? [`review: ${final.finalReview.verdict}: ${final.finalReview.summary}`] : []),
+      ...(final.status === 'paused'
+        ? [`paused (${final.pauseReason ?? 'unknown'}); continue with orc resume ${final.id}`]
+        : []),
+    ]);
+    if (final.status === 'failed')
+      throw new CommandFailed(`run ${final.id} failed: ${final.error ?? 'see orc show'}`);
+    if (final.status === 'cancelled') throw new CommandFailed(`run ${final.id} was cancelled`);
+  });
+}
+
+function flagOverrides(options: RunOptions): ConfigInput {
+  const overrides: ConfigInput = {};
+  if (options.workers !== undefined) {
+    const workers = Number(options.workers);
+    if (!Number.isInteger(workers) || workers < 1)
+      throw new UsageError(`--workers must be a positive integer (got "${options.workers}")`);
+    overrides.execution = { max_workers: workers };
+  }
+  if (options.provider !== undefined) {
+    const provider = ProviderName.safeParse(options.provider);
+    if (!provider.success) {
+      throw new UsageError(
+        `--provider must be one of ${ProviderName.options.join(', ')} (got "${options.provider}")`,
+      );
+    }
+    overrides.models = { provider: provider.data };
+  }
+  return overrides;
+}
+
+/** The provider is sent only when the user chose it; otherwise the daemon decides from its own API key. */
+function providerIsExplicit(sources: string[], overrides: ConfigInput): boolean {
+  if (overrides.models?.provider !== undefined || process.env['ORC_PROVIDER']) return true;
+  return sources.some((file) => {
+    try {
+      const values = JSON.parse(readFileSync(file, 'utf8')) as { models?: { provider?: unknown } };
+      return values.models?.provider !== undefined;
+    } catch {
+      return false;
+    }
+  });
+}
+
+function looksLikeTasksFile(arg: string): boolean {
+  return arg.endsWith('.json') || (existsSync(arg) && !arg.includes(' '));
+}
+
+/** A tasks file is a JSON array of task specs or `{ "tasks": [...] }`; errors name the file and the task. */
+export function readTasksFile(file: string): TaskSpecInput[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new OrcError(
+      'TASK_FILE_INVALID',
+      `${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); check the path`,
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new OrcError('TASK_FILE_INVALID', `${file}: is not valid JSON (${(error as Error).message})`);
+  }
+  const list: unknown = Array.isArray(raw) ? raw : (raw as { tasks?: unknown } | null)?.tasks;
+  if (!Array.isArray(list)) {
+    throw new OrcError('TASK_FILE_INVALID', `${file}: expected a JSON array of tasks or {"tasks": [...]}`);
+  }
+  if (list.length === 0) throw new OrcError('TASK_FILE_INVALID', `${file}: has no tasks`);
+  return list.map((item: unknown, index) => {
+    const parsed = TaskSpec.safeParse(item);
+    if (parsed.success) return item as TaskSpecInput;
+    const issue = parsed.error.issues[0]!;
+    const path = [`tasks[${index}]`, ...issue.path.map(String)].join('.');
+    throw new OrcError(
+      'TASK_FILE_INVALID',
+      `${file}: ${path} ${issue.message.replace(/^Invalid input: /, '')}`,
+    );
+  });
+}

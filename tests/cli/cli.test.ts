@@ -1,0 +1,119 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FAST_SIM, Sandbox } from '../daemon/harness.js';
+
+let box: Sandbox;
+
+afterEach(async () => {
+  await box.cleanup();
+});
+
+describe('orc (built CLI, real daemon)', () => {
+  it('daemon start|status|stop, with --json and exit codes', async () => {
+    box = await Sandbox.create();
+    const before = await box.orc(['daemon', 'status']);
+    expect(before.code).toBe(5);
+    expect(before.stderr.trim()).toBe('orc: daemon not running; start it with orc daemon start');
+    const started = await box.orc(['daemon', 'start', '--json']);
+    expect(started.code).toBe(0);
+    const info = JSON.parse(started.stdout) as { pid: number; port: number };
+    box.pids.add(info.pid);
+    const again = await box.orc(['daemon', 'start']);
+    expect(again.code).toBe(4);
+    expect(again.stderr).toContain(`pid ${info.pid}, port ${info.port}`);
+    expect(again.stderr.trim().split('\n')).toHaveLength(1);
+    const status = await box.orc(['daemon', 'status', '--json']);
+    expect(JSON.parse(status.stdout)).toMatchObject({ running: true, pid: info.pid, port: info.port });
+    const stopped = await box.orc(['daemon', 'stop', '--json']);
+    expect(JSON.parse(stopped.stdout)).toEqual({ stopped: true, pid: info.pid });
+  });
+
+  it('runs a goal to completion (starting the daemon), says SIMULATED, and --json gives one summary', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig(FAST_SIM);
+    const human = await box.orc(['run', 'write', 'a', 'haiku']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain('[SIMULATED]');
+    expect(human.stdout).toMatch(/run \S+ completed \[SIMULATED\]/);
+    // Not a terminal: one line per event, each starting with its id.
+    expect(human.stdout).toMatch(/^#1 .*run\.created/m);
+    const json = await box.orc(['run', 'another haiku', '--json']);
+    expect(json.code).toBe(0);
+    const summary = JSON.parse(json.stdout) as { status: string; simulated: boolean; id: string };
+    expect(summary).toMatchObject({ status: 'completed', simulated: true });
+    const ls = await box.orc(['ls', '--json']);
+    expect((JSON.parse(ls.stdout) as { id: string }[]).map((r) => r.id)).toContain(summary.id);
+  });
+
+  it('runs a tasks file; --detach prints the run id; logs replays and --after resumes without gaps', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig(FAST_SIM);
+    const file = join(box.home, 'tasks.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        tasks: [
+          { id: 'a', title: 'first' },
+          { id: 'b', title: 'second', dependencies: ['a'] },
+        ],
+      }),
+    );
+    const detached = await box.orc(['run', file, '--detach']);
+    expect(detached.code).toBe(0);
+    const runId = detached.stdout.trim();
+    expect(runId).toMatch(/^\S+$/);
+    const followed = await box.orc(['logs', runId, '--follow']);
+    expect(followed.code).toBe(0);
+    const ids = followed.stdout
+      .trim()
+      .split('\n')
+      .map((line) => Number(/^#(\d+)/.exec(line)?.[1]));
+    expect(ids).toEqual(ids.map((_, i) => i + 1));
+    expect(followed.stdout).toContain('run.completed');
+    const cut = Math.floor(ids.length / 2);
+    const resumed = await box.orc(['logs', runId, '--after', String(cut), '--json']);
+    expect((JSON.parse(resumed.stdout) as { id: number }[]).map((e) => e.id)).toEqual(ids.slice(cut));
+    const show = await box.orc(['show', runId, '--json']);
+    expect(JSON.parse(show.stdout)).toMatchObject({ id: runId, status: 'completed', simulated: true });
+  });
+
+  it('reports user mistakes in one line with a distinct exit code and no stack trace', async () => {
+    box = await Sandbox.create();
+    const unknown = await box.orc(['show', 'no-such-run']);
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr.trim()).toMatch(/^orc: no run no-such-run; .*orc ls/);
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
+    const bad = join(box.home, 'bad.json');
+    await writeFile(bad, JSON.stringify([{ id: 'x y', title: 't' }]));
+    const badFile = await box.orc(['run', bad]);
+    expect(badFile.code).toBe(2);
+    expect(badFile.stderr).toMatch(/^orc: .*bad\.json: tasks\[0\]\.id /);
+    const badFlag = await box.orc(['run', 'goal', '--workers', 'three']);
+    expect(badFlag).toMatchObject({ code: 2, stdout: '' });
+    expect(badFlag.stderr.trim()).toBe('orc: --workers must be a positive integer (got "three")');
+    const badRollback = await box.orc(['rollback', 'r', 'cp1', '--strategy', 'selective']);
+    expect(badRollback.code).toBe(2);
+    for (const result of [unknown, badFile, badFlag, badRollback])
+      expect(result.stderr).not.toContain('    at ');
+  });
+
+  it('config show|validate|schema work without a daemon', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({ execution: { max_workers: 'three' } });
+    const invalid = await box.orc(['config', 'validate']);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain('execution.max_workers');
+    await box.writeConfig({ execution: { max_workers: 5 } });
+    const show = await box.orc(['config', 'show', '--json']);
+    expect(JSON.parse(show.stdout)).toMatchObject({
+      config: { execution: { max_workers: 5 } },
+      apiKey: 'not set',
+    });
+    const schema = await box.orc(['config', 'schema']);
+    expect(JSON.parse(schema.stdout)).toHaveProperty('properties');
+    const doctor = await box.orc(['doctor', '--json']);
+    expect(JSON.parse(doctor.stdout)).toHaveProperty('checks');
+    expect(await box.daemonPid()).toBeUndefined();
+  });
+});
