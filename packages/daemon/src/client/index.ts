@@ -10,3 +10,4 @@ export {
 } from './daemon-control.js';
 export type { DaemonInfo } from '../daemon/daemon-info.js';
 export type { AppRouter } from '../rpc/app.router.js';
+export { detectTaskMasterPath } from '../taskmaster/taskmaster-file.js';

@@ -1,19 +1,44 @@
+import { FINISHED_RUN_STATUSES, loadConfig, type RunSummary } from '@orc/shared';
 import type { Command } from 'commander';
+import { attachScreen } from '../screen/screen.js';
 import { UsageError } from './cli-error.js';
+import { clientRunSource } from './client-run-source.js';
+import { withClient } from './daemon-connection.js';
 
-/*
- * HOOK for the terminal UI: `orc attach [run]` belongs to the TUI, which lands later. It should replace
- * this registration (same name and arguments) with one that opens the blessed screen on the run.
- */
 export function registerAttachCommand(program: Command): void {
   program
     .command('attach')
-    .description('open the terminal UI on a run (not available yet)')
+    .description('open the terminal UI on a run (the newest unfinished one by default); q detaches')
     .argument('[run]', 'run id')
-    .option('--json', 'print one JSON document')
-    .action((runId: string | undefined) => {
-      throw new UsageError(
-        `the terminal UI is not available yet; follow the run with orc logs ${runId ?? '<run>'} --follow`,
-      );
+    .action(async (runId: string | undefined) => {
+      await attachCommand(runId, { exitOnFinish: false });
     });
+}
+
+/** Opens the screen on a run; `orc run` on a terminal uses it too, leaving once the run is over. */
+export async function attachCommand(
+  runId: string | undefined,
+  options: { exitOnFinish: boolean },
+): Promise<void> {
+  if (!process.stdout.isTTY || !process.stdin.isTTY) {
+    throw new UsageError(`orc attach needs a terminal; use orc logs ${runId ?? '<run>'} --follow instead`);
+  }
+  const { config } = loadConfig();
+  await withClient(async (client) => {
+    const source = clientRunSource(client);
+    const target = runId ?? pickRun(await source.listRuns());
+    // Fails with the daemon's one-line "no run …" before the screen takes the terminal.
+    await source.getRun(target);
+    await attachScreen(source, target, {
+      showProgressBar: config.monitoring.show_progress_bar,
+      exitOnFinish: options.exitOnFinish,
+    });
+  });
+}
+
+function pickRun(runs: RunSummary[]): string {
+  const newestFirst = [...runs].reverse();
+  const run = newestFirst.find((r) => !FINISHED_RUN_STATUSES.has(r.status)) ?? newestFirst[0];
+  if (!run) throw new UsageError('there is no run to attach to; start one with orc run "<goal>"');
+  return run.id;
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   type ConfigInput,
@@ -9,8 +9,11 @@ import {
   TaskSpec,
   type TaskSpecInput,
 } from '@orc/shared';
+import { detectTaskMasterPath } from '@orc/daemon/client';
 import type { Command } from 'commander';
+import { attachScreen } from '../screen/screen.js';
 import { CommandFailed, UsageError } from './cli-error.js';
+import { clientRunSource } from './client-run-source.js';
 import { withClient } from './daemon-connection.js';
 import { endsFollowing } from './event-line.js';
 import { followEvents, interruptSignal } from './follow-events.js';
@@ -22,15 +25,25 @@ interface RunOptions {
   provider?: string;
   detach?: boolean;
   json?: boolean;
+  taskmaster?: string | boolean;
+  tag?: string;
 }
 
 export function registerRunCommand(program: Command): void {
   program
     .command('run')
     .description('start a run from a goal or a tasks file (JSON) and follow it; --detach returns at once')
-    .argument('<goal-or-tasks-file...>', 'a goal in words, or the path of a JSON tasks file')
+    .argument('[goal-or-tasks-file...]', 'a goal in words, a JSON tasks file, or a Task Master project')
     .option('--workers <n>', 'workers for this run (execution.max_workers)')
     .option('--provider <name>', `model provider: ${ProviderName.options.join(', ')}`)
+    .option(
+      '--taskmaster [dir]',
+      'run a Task Master project (default: the current directory), writing status back',
+    )
+    .option(
+      '--tag <tag>',
+      'the Task Master tag to run (default: TASKMASTER_TAG, the current tag, then master)',
+    )
     .option('--detach', 'print the run id and return; the run goes on in the daemon')
     .option('--json', 'print one JSON document (the run summary) and nothing else')
     .action(async (words: string[], options: RunOptions) => {
@@ -45,16 +58,19 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
   const config: ConfigInput = { ...loaded.config };
   if (!providerIsExplicit(loaded.sources, overrides))
     delete (config.models as { provider?: unknown }).provider;
-  const source = words.length === 1 && looksLikeTasksFile(words[0]!) ? resolve(words[0]!) : undefined;
-  const start =
-    source !== undefined
-      ? { tasks: readTasksFile(source), source, config }
-      : { goal: words.join(' '), source: 'goal', config };
-
+  const start = { ...whatToRun(words, options), config };
   await withClient(async (client) => {
     const started = await client.trpc.runs.start.mutate(start);
     if (options.detach) {
       emit(options, summaryJson(started), () => started.id);
+      return;
+    }
+    if (!options.json && process.stdout.isTTY && process.stdin.isTTY) {
+      // On a terminal the run opens in the terminal UI; q detaches and the run goes on.
+      await attachScreen(clientRunSource(client), started.id, {
+        showProgressBar: loaded.config.monitoring.show_progress_bar,
+        exitOnFinish: true,
+      });
       return;
     }
     const tty = !options.json && process.stdout.isTTY === true;
@@ -97,6 +113,41 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
       throw new CommandFailed(`run ${final.id} failed: ${final.error ?? 'see orc show'}`);
     if (final.status === 'cancelled') throw new CommandFailed(`run ${final.id} was cancelled`);
   });
+}
+
+/** A goal, a tasks file, or a Task Master project (asked for, or found at the path given). */
+function whatToRun(words: string[], options: RunOptions) {
+  if (options.taskmaster !== undefined) {
+    if (words.length > 0) throw new UsageError('--taskmaster takes the project directory, not a goal');
+    const dir = resolve(typeof options.taskmaster === 'string' ? options.taskmaster : '.');
+    return { taskmaster: { path: dir, ...(options.tag !== undefined && { tag: options.tag }) } };
+  }
+  if (words.length === 0) throw new UsageError('give a goal, a tasks file or --taskmaster <dir>');
+  const single = words.length === 1 ? resolve(words[0]!) : undefined;
+  if (single !== undefined && existsSync(single)) {
+    const isDir = statSync(single).isDirectory();
+    const taskmaster = detectTaskMasterPath(single);
+    if (taskmaster !== undefined && (isDir || !looksLikeOurTasksFile(single))) {
+      return { taskmaster: { path: taskmaster, ...(options.tag !== undefined && { tag: options.tag }) } };
+    }
+    if (isDir)
+      throw new UsageError(
+        `${single} is a directory without a Task Master project; give a goal or a tasks file`,
+      );
+  }
+  if (single !== undefined && looksLikeTasksFile(words[0]!))
+    return { tasks: readTasksFile(single), source: single };
+  if (options.tag !== undefined) throw new UsageError('--tag goes with a Task Master project');
+  return { goal: words.join(' '), source: 'goal' };
+}
+
+function looksLikeOurTasksFile(file: string): boolean {
+  try {
+    readTasksFile(file);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function flagOverrides(options: RunOptions): ConfigInput {

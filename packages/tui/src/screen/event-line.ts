@@ -1,0 +1,133 @@
+import type { ErrorCategory, OrcEvent } from '@orc/shared';
+import { formatCost, formatTokens } from './format.js';
+import { ERROR_CATEGORY_COLOR, colored } from './status-style.js';
+import { escapeTags, oneLine } from './text-cells.js';
+
+export type EventLevel = 'info' | 'warn' | 'error';
+
+/** One line of the event pane, before markup. */
+export interface EventLine {
+  id: number;
+  time: string;
+  level: EventLevel;
+  /** The kind of failure when the event reports one, shown as a coloured tag. */
+  category?: ErrorCategory;
+  text: string;
+}
+
+/** Describes an event for the event pane; worker output has panes of its own and gives no line. */
+export function describeEvent(event: OrcEvent): EventLine | undefined {
+  const line = (level: EventLevel, text: string, category?: ErrorCategory): EventLine => ({
+    id: event.id,
+    time: clockTime(event.at),
+    level,
+    text: oneLine(text),
+    ...(category === undefined ? {} : { category }),
+  });
+  switch (event.type) {
+    case 'run.created':
+      return line('info', `run created: ${event.goal}`);
+    case 'run.planning':
+      return line('info', `planning (attempt ${event.attempt})`);
+    case 'run.plan_rejected':
+      return line('warn', `plan rejected (attempt ${event.attempt}): ${event.error}`);
+    case 'run.planned':
+      return line('info', `planned ${event.tasks.length} tasks: ${event.summary}`);
+    case 'run.status':
+      return line(event.status === 'failed' ? 'error' : 'info', `run is ${event.status}`);
+    case 'run.paused':
+      return line(
+        'warn',
+        `paused (${event.reason})${event.message === undefined ? '' : `: ${event.message}`}`,
+      );
+    case 'run.resumed':
+      return line('info', 'resumed');
+    case 'run.budget_exceeded':
+      return line(
+        'error',
+        `cost ${formatCost(event.costUsd)} reached the budget of ${formatCost(event.limitUsd)}; the run is paused`,
+      );
+    case 'run.concurrency':
+      return line('warn', `concurrency now ${event.limit}: ${event.reason}`);
+    case 'run.completed':
+      return line('info', `completed (${event.review.verdict}): ${event.review.summary}`);
+    case 'run.failed':
+      return line('error', `run failed: ${event.error}`);
+    case 'run.cancelled':
+      return line('warn', 'run cancelled');
+    case 'run.restored':
+      return line(
+        'warn',
+        `restored after a daemon restart; ${event.interruptedTasks.length} interrupted task(s) run again`,
+      );
+    case 'checkpoint.created':
+      return line(
+        'info',
+        `checkpoint ${event.checkpoint.id} saved (${event.checkpoint.tasksDone} tasks done)`,
+      );
+    case 'run.rolled_back':
+      return line(
+        'warn',
+        `rolled back to ${event.checkpointId} (${event.strategy}); ${event.resetTasks.length} task(s) reset`,
+      );
+    case 'task.status': {
+      const level = event.status === 'failed' ? 'error' : event.status === 'blocked' ? 'warn' : 'info';
+      return line(
+        level,
+        `${event.taskId} ${event.status}${event.reason === undefined ? '' : `: ${event.reason}`}`,
+      );
+    }
+    case 'task.assigned':
+      return line('info', `${event.taskId} → w${event.worker} (attempt ${event.attempt})`);
+    case 'worker.output':
+      return undefined;
+    case 'task.attempt_failed': {
+      const retry = event.retryInMs === undefined ? '' : `; retry in ${(event.retryInMs / 1000).toFixed(1)}s`;
+      return line(
+        'error',
+        `${event.taskId} attempt ${event.attempt} failed: ${event.error.message}${retry}`,
+        event.error.category,
+      );
+    }
+    case 'task.reviewed': {
+      const { verdict, feedback } = event.review;
+      const level = verdict === 'accept' ? 'info' : verdict === 'rework' ? 'warn' : 'error';
+      const what = verdict === 'accept' ? 'accepted' : verdict === 'rework' ? 'sent back' : 'rejected';
+      return line(level, `${event.taskId} ${what}: ${feedback}`);
+    }
+    case 'task.completed':
+      return line(
+        'info',
+        `${event.taskId} attempt ${event.attempt} answered (${formatTokens(event.usage.inputTokens)} in / ${formatTokens(event.usage.outputTokens)} out, ${formatCost(event.costUsd)})`,
+      );
+    case 'task.failed':
+      return line('error', `${event.taskId} failed: ${event.error}`);
+  }
+}
+
+/** A local failure the user should see among the events (an action the daemon refused, a lost connection). */
+export function noticeLine(level: EventLevel, text: string, now: Date): EventLine {
+  return { id: 0, time: clockTime(now.toISOString()), level, text: oneLine(text) };
+}
+
+export function eventLineMarkup(line: EventLine): string {
+  const category =
+    line.category === undefined
+      ? ''
+      : `{bold}${colored(ERROR_CATEGORY_COLOR[line.category], `[${line.category.toUpperCase()}]`)}{/bold} `;
+  const text = escapeTags(line.text);
+  const body =
+    line.level === 'error'
+      ? `{red-fg}${text}{/red-fg}`
+      : line.level === 'warn'
+        ? colored('yellow', text)
+        : text;
+  return `{gray-fg}${line.time}{/gray-fg} ${category}${body}`;
+}
+
+function clockTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '--:--:--';
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}

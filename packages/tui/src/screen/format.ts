@@ -1,0 +1,51 @@
+import type { RunSummary } from '@orc/shared';
+
+/** Durations as people read them on a status line: 45s, 12m05s, 3h07m. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '-';
+  const total = Math.floor(ms / 1000);
+  const s = total % 60;
+  const m = Math.floor(total / 60) % 60;
+  const h = Math.floor(total / 3600);
+  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m${String(s).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+/** Token counts in at most five characters: 950, 12.3k, 4.56M. */
+export function formatTokens(n: number): string {
+  if (n < 1000) return String(n);
+  if (n < 1_000_000) return `${trim(n / 1000)}k`;
+  return `${trim(n / 1_000_000)}M`;
+}
+
+function trim(x: number): string {
+  return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+}
+
+export function formatCost(usd: number): string {
+  return usd < 10 ? `$${usd.toFixed(3)}` : `$${usd.toFixed(2)}`;
+}
+
+/** `[#####.....] 50%` in exactly `width` cells (the bar takes what the label leaves). */
+export function progressBar(done: number, total: number, width: number): string {
+  const ratio = total > 0 ? Math.min(1, done / total) : 0;
+  const label = ` ${Math.floor(ratio * 100)}%`;
+  const inner = Math.max(0, width - label.length - 2);
+  const filled = Math.round(ratio * inner);
+  return `[${'█'.repeat(filled)}${'░'.repeat(inner - filled)}]${label}`;
+}
+
+/** Time between two ISO instants, or until `now` when the second is missing. */
+export function elapsedMs(from: string | undefined, to: string | undefined, now: number): number | undefined {
+  if (from === undefined) return undefined;
+  const start = Date.parse(from);
+  const end = to === undefined ? now : Date.parse(to);
+  return Number.isNaN(start) || Number.isNaN(end) ? undefined : Math.max(0, end - start);
+}
+
+/** Tasks that will not run again by themselves: done, failed, skipped, cancelled. */
+export function finishedTaskCount(run: Pick<RunSummary, 'taskCounts'>): number {
+  const c = run.taskCounts;
+  return (c.done ?? 0) + (c.failed ?? 0) + (c.skipped ?? 0) + (c.cancelled ?? 0);
+}

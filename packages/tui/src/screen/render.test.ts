@@ -1,0 +1,274 @@
+import type { OrcEvent, RunView, TaskRecord } from '@orc/shared';
+import { describe, expect, it } from 'vitest';
+import { AttachState } from './attach-state.js';
+import { describeEvent, eventLineMarkup } from './event-line.js';
+import { formatCost, formatDuration, formatTokens, progressBar } from './format.js';
+import { renderHeader } from './header.js';
+import { renderTableHeader, renderTaskRow, scrollWindow, tableColumns } from './task-table.js';
+import { renderTaskDetail } from './task-detail.js';
+import { cellWidth, escapeTags, fitCells, plainText } from './text-cells.js';
+import { tailLines } from './worker-output.js';
+
+/** Markup without blessed tags, as the terminal would show the text. */
+const plain = (markup: string) =>
+  markup
+    .replace(/\{(?!open\}|close\})\/?[a-z-]+\}/g, '')
+    .replace(/\{open\}/g, '{')
+    .replace(/\{close\}/g, '}');
+const NOW = Date.parse('2025-01-01T00:10:00.000Z');
+
+function task(over: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    id: 't1',
+    title: 'Write the intro',
+    description: 'An intro',
+    dependencies: [],
+    priority: 'medium',
+    status: 'pending',
+    attempts: [],
+    reworks: 0,
+    ...over,
+  };
+}
+
+function view(over: Partial<RunView> = {}): RunView {
+  return {
+    id: 'r-42',
+    goal: 'Document the {daemon}',
+    status: 'executing',
+    models: {
+      manager: { provider: 'simulated', model: 'opus' },
+      worker: { provider: 'simulated', model: 'sonnet' },
+      simulated: true,
+    },
+    maxWorkers: 3,
+    createdAt: '2025-01-01T00:00:00.000Z',
+    updatedAt: '2025-01-01T00:00:00.000Z',
+    taskCounts: { done: 5, running: 2, pending: 3 },
+    taskTotal: 10,
+    usage: { inputTokens: 12_345, outputTokens: 678, cacheReadTokens: 0, cacheWriteTokens: 0 },
+    costUsd: 0.1234,
+    lastEventId: 9,
+    tasks: [],
+    busyWorkers: 2,
+    ...over,
+  };
+}
+
+describe('formatting', () => {
+  it('formats durations, tokens and cost compactly', () => {
+    expect([
+      formatDuration(0),
+      formatDuration(45_000),
+      formatDuration(725_000),
+      formatDuration(11_220_000),
+    ]).toEqual(['0s', '45s', '12m05s', '3h07m']);
+    expect([formatTokens(950), formatTokens(12_345), formatTokens(4_560_000)]).toEqual([
+      '950',
+      '12.3k',
+      '4.56M',
+    ]);
+    expect([formatCost(0.1234), formatCost(12.5)]).toEqual(['$0.123', '$12.50']);
+  });
+
+  it('draws a progress bar of exactly the width asked', () => {
+    expect(progressBar(5, 10, 20)).toBe('[███████░░░░░░░] 50%');
+    expect(progressBar(0, 0, 12)).toHaveLength(12);
+    expect(progressBar(10, 10, 12)).toBe('[█████] 100%');
+  });
+
+  it('measures wide characters and emoji as two cells and pads to a fixed width', () => {
+    expect(cellWidth('ab日本😀')).toBe(8);
+    expect(cellWidth('e\u0301')).toBe(1);
+    expect(fitCells('日本語のタイトル', 7)).toBe('日本語…');
+    expect(cellWidth(fitCells('日本語のタイトル', 7))).toBe(7);
+    expect(fitCells('ab', 5, 'right')).toBe('   ab');
+  });
+
+  it('removes escape sequences and control characters from model output', () => {
+    expect(plainText('\x1b[31mred\x1b[0m\r\nnext\x07\ttab')).toBe('red\nnext  tab');
+    expect(escapeTags('{bold}')).toBe('{open}bold{close}');
+  });
+});
+
+describe('header', () => {
+  it('shows run, goal, state, elapsed, workers, tokens, cost, provider, SIMULATED and progress', () => {
+    const lines = renderHeader(view(), { width: 120, now: NOW, showProgressBar: true }).map(plain);
+    expect(lines[0]).toMatch(/^run r-42 · Document the \{daemon\} +SIMULATED $/);
+    expect(cellWidth(lines[0]!)).toBe(120);
+    expect(lines[1]).toBe(
+      'EXECUTING  elapsed 10m00s  workers 2/3  tokens 12.3k in / 678 out  cost $0.123  provider simulated (opus / sonnet)',
+    );
+    expect(lines[2]).toMatch(/^\[█+░+\] 50% {2}5\/10 done · 2 running$/);
+    expect(lines).toHaveLength(3);
+  });
+
+  it('leaves out the bar when show_progress_bar is off, and the badge for real models', () => {
+    const real = view({ models: { ...view().models, simulated: false } });
+    const lines = renderHeader(real, { width: 80, now: NOW, showProgressBar: false }).map(plain);
+    expect(lines[0]).not.toContain('SIMULATED');
+    expect(lines[2]).toBe('5/10 finished  5/10 done · 2 running');
+  });
+
+  it('says why a run is paused, and shows an alert above everything else', () => {
+    const paused = renderHeader(view({ status: 'paused', pauseReason: 'budget' }), {
+      width: 100,
+      now: NOW,
+      showProgressBar: true,
+    });
+    expect(plain(paused[1]!)).toMatch(/^PAUSED \(BUDGET\)/);
+    expect(plain(paused[3]!)).toBe('Paused because the cost budget is reached. Press p to resume.');
+    const lost = renderHeader(view(), {
+      width: 100,
+      now: NOW,
+      showProgressBar: true,
+      alert: 'Cannot reach the daemon',
+    });
+    expect(lost[3]).toContain('{red-fg}Cannot reach the daemon');
+  });
+
+  it('drops the model names before cutting the line on a narrow terminal', () => {
+    const line = plain(renderHeader(view(), { width: 100, now: NOW, showProgressBar: true })[1]!);
+    expect(line).toMatch(/provider simulated$/);
+  });
+});
+
+describe('task table', () => {
+  it('renders rows of exactly the table width with coloured status', () => {
+    const cols = tableColumns(70, 3);
+    const header = renderTableHeader(cols);
+    expect(cellWidth(header)).toBe(70);
+    expect(header).toMatch(/^ID +TITLE +STATUS +WORKER +ATT +TIME$/);
+    const running = task({
+      id: 't12',
+      title: 'A very long title that will not fit in the column at all, not even close',
+      status: 'running',
+      worker: 2,
+      startedAt: '2025-01-01T00:09:15.000Z',
+      attempts: [
+        {
+          n: 1,
+          worker: 2,
+          startedAt: '2025-01-01T00:09:15.000Z',
+          outcome: 'running',
+          usage: view().usage,
+          costUsd: 0,
+        },
+      ],
+    });
+    const row = renderTaskRow(running, cols, NOW);
+    expect(row).toContain('{yellow-fg}running');
+    expect(cellWidth(plain(row))).toBe(70);
+    expect(plain(row)).toMatch(/^t12 A very long title .*… running +w2 +1 +45s$/);
+    expect(plain(renderTaskRow(task(), cols, NOW))).toMatch(/pending +- +0 +-$/);
+    expect(renderTaskRow(task({ status: 'failed' }), cols, NOW)).toContain('{red-fg}failed');
+  });
+
+  it('scrolls a window over thousands of rows, keeping the selection visible', () => {
+    expect(scrollWindow(5000, 0, 0, 20)).toBe(0);
+    expect(scrollWindow(5000, 25, 0, 20)).toBe(6);
+    expect(scrollWindow(5000, 10, 6, 20)).toBe(6);
+    expect(scrollWindow(5000, 3, 6, 20)).toBe(3);
+    expect(scrollWindow(5000, 4999, 0, 20)).toBe(4980);
+    expect(scrollWindow(10, 9, 0, 20)).toBe(0);
+  });
+});
+
+describe('task detail', () => {
+  it('lists description, dependencies, each attempt with its error or result, and review feedback', () => {
+    const usage = { inputTokens: 10, outputTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0 };
+    const text = plain(
+      renderTaskDetail(
+        task({
+          dependencies: ['t0'],
+          status: 'done',
+          attempts: [
+            {
+              n: 1,
+              worker: 0,
+              startedAt: '2025-01-01T00:00:00Z',
+              endedAt: '2025-01-01T00:00:04Z',
+              outcome: 'failed',
+              usage,
+              costUsd: 0,
+              error: { category: 'transient', message: '429 rate limited' },
+            },
+            {
+              n: 2,
+              worker: 1,
+              startedAt: '2025-01-01T00:00:05Z',
+              outcome: 'succeeded',
+              usage,
+              costUsd: 0.01,
+              output: 'The intro.',
+              review: { verdict: 'rework', feedback: 'Add an example.' },
+            },
+          ],
+        }),
+        NOW,
+      ),
+    );
+    expect(text).toContain('depends on: t0');
+    expect(text).toContain('An intro');
+    expect(text).toContain('Attempt 1 · w0 · failed · 4s');
+    expect(text).toContain('[TRANSIENT] 429 rate limited');
+    expect(text).toContain('Attempt 2 · w1 · succeeded');
+    expect(text).toContain('review: rework\n  Add an example.');
+    expect(text).toContain('output:\n  The intro.');
+  });
+});
+
+describe('event lines', () => {
+  const base = { id: 3, runId: 'r-42', at: '2025-01-01T00:00:00.000Z' };
+  it('marks errors with their category', () => {
+    const line = describeEvent({
+      ...base,
+      type: 'task.attempt_failed',
+      taskId: 't1',
+      attempt: 2,
+      error: { category: 'permanent', message: 'invalid request' },
+    });
+    expect(line).toMatchObject({
+      level: 'error',
+      category: 'permanent',
+      text: 't1 attempt 2 failed: invalid request',
+    });
+    const markup = eventLineMarkup(line!);
+    expect(markup).toContain('{red-fg}[PERMANENT]{/red-fg}');
+    expect(plain(markup)).toMatch(/^\d\d:\d\d:\d\d \[PERMANENT\] t1 attempt 2 failed: invalid request$/);
+  });
+
+  it('gives worker output no line (it has panes of its own)', () => {
+    expect(
+      describeEvent({ ...base, type: 'worker.output', taskId: 't1', worker: 0, text: 'x' }),
+    ).toBeUndefined();
+  });
+});
+
+describe('attach state', () => {
+  it('folds queued events once per frame, ignoring ones the view already has, and streams worker output', () => {
+    const state = new AttachState();
+    state.reset(
+      view({ tasks: [task(), task({ id: 't2' })], taskCounts: { pending: 2 }, taskTotal: 2, lastEventId: 9 }),
+    );
+    const at = '2025-01-01T00:01:00.000Z';
+    const events: OrcEvent[] = [
+      { id: 8, runId: 'r-42', at, type: 'task.assigned', taskId: 't2', worker: 0, attempt: 1 },
+      { id: 10, runId: 'r-42', at, type: 'task.assigned', taskId: 't1', worker: 1, attempt: 1 },
+      { id: 11, runId: 'r-42', at, type: 'worker.output', taskId: 't1', worker: 1, text: 'hello ' },
+      { id: 12, runId: 'r-42', at, type: 'worker.output', taskId: 't1', worker: 1, text: 'world\x1b[2J' },
+    ];
+    events.forEach((e) => state.push(e));
+    expect(state.view!.tasks[0]!.status).toBe('pending');
+    expect(state.flush()).toBe(true);
+    expect(state.view!.tasks.map((t) => t.status)).toEqual(['running', 'pending']);
+    expect(state.busyWorkers().map((b) => [b.worker, b.task.id])).toEqual([[1, 't1']]);
+    expect(state.outputs.text(1, 't1')).toBe('hello world');
+    expect(state.lines.map((l) => l.text)).toEqual(['t1 → w1 (attempt 1)']);
+    expect(state.flush()).toBe(false);
+  });
+
+  it('keeps the last lines of worker output that fit a pane', () => {
+    expect(tailLines('a\nb\ncdefgh', 3, 4)).toEqual(['b', 'cdef', 'gh']);
+  });
+});

@@ -1,0 +1,35 @@
+import type { CheckpointInfo, OrcEvent, RollbackStrategy, RunSummary, RunView } from '@orc/shared';
+
+/**
+ * What the attach screen needs from the daemon. The CLI implements it on the typed tRPC client
+ * (`runs.get`, `runs.events`, …); tests and the demo implement it in memory. Actions resolve once the
+ * daemon accepted them; their effect reaches the screen through the event stream.
+ */
+export interface RunSource {
+  listRuns(): Promise<RunSummary[]>;
+  getRun(runId: string): Promise<RunView>;
+  /**
+   * Delivers every event of the run with id greater than `afterId`, in order, then live ones, until the
+   * returned function is called. `onError` reports a stream that ended because the daemon went away or
+   * refused; the screen then fetches the run again and follows anew.
+   */
+  follow(
+    runId: string,
+    afterId: number,
+    onEvent: (event: OrcEvent) => void,
+    onError: (error: unknown) => void,
+  ): () => void;
+  pause(runId: string): Promise<unknown>;
+  resume(runId: string): Promise<unknown>;
+  cancel(runId: string): Promise<unknown>;
+  retry(runId: string, taskId: string): Promise<unknown>;
+  skip(runId: string, taskId: string): Promise<unknown>;
+  checkpoint(runId: string, label?: string): Promise<CheckpointInfo>;
+  listCheckpoints(runId: string): Promise<CheckpointInfo[]>;
+  rollback(
+    runId: string,
+    checkpointId: string,
+    strategy: RollbackStrategy,
+    tasks?: string[],
+  ): Promise<unknown>;
+}

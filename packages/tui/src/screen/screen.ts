@@ -1,0 +1,569 @@
+import { FINISHED_RUN_STATUSES, type CheckpointInfo, type RollbackStrategy } from '@orc/shared';
+import blessed from 'blessed';
+import { AttachState } from './attach-state.js';
+import { createTerminalScreen, type TerminalOptions } from './blessed-terminal.js';
+import { eventLineMarkup } from './event-line.js';
+import { FrameScheduler } from './frame-scheduler.js';
+import { renderHeader } from './header.js';
+import { HELP_TEXT, KEY_HINTS } from './help.js';
+import { guardTerminalOutput } from './output-guard.js';
+import type { RunSource } from './run-source.js';
+import { renderTableHeader, renderTaskRow, tableColumns } from './task-table.js';
+import { renderTaskDetail } from './task-detail.js';
+import { escapeTags, fitCells, oneLine } from './text-cells.js';
+import { tailLines } from './worker-output.js';
+
+export interface AttachOptions extends TerminalOptions {
+  /** `monitoring.show_progress_bar`; default true. */
+  showProgressBar?: boolean;
+  /** Leave the screen by itself once the run has finished (for `orc run`); default false. */
+  exitOnFinish?: boolean;
+  /** How the user reattaches, for the line printed on detach; default `orc attach <run>`. */
+  reattachCommand?: (runId: string) => string;
+  /** Shortest time between two frames; default 50 ms (20 frames a second). */
+  frameIntervalMs?: number;
+}
+
+export type AttachOutcome = 'detached' | 'finished' | 'interrupted';
+
+export interface AttachResult {
+  outcome: AttachOutcome;
+  /** The run on screen when it closed (Tab may have switched runs). */
+  runId: string;
+  /** The line printed after the screen was restored. */
+  message: string;
+}
+
+const EVENT_ROWS = 8;
+const MIN_PANE_ROWS = 5;
+const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 5000];
+
+/**
+ * Opens the run on the terminal and follows it live until the user detaches (q), interrupts (Ctrl-C)
+ * or, with `exitOnFinish`, the run ends. The terminal is restored in every case, including a daemon
+ * that goes away (the screen says so and reconnects).
+ */
+export function attachScreen(
+  source: RunSource,
+  runId: string,
+  options: AttachOptions = {},
+): Promise<AttachResult> {
+  return new Promise<AttachResult>((resolve) => {
+    new AttachSession(source, runId, options, resolve).start();
+  });
+}
+
+type Modal = { kind: 'overlay'; box: blessed.Widgets.BoxElement } | { kind: 'picker' } | { kind: 'confirm' };
+
+class AttachSession {
+  private readonly state = new AttachState();
+  private readonly screen: blessed.Widgets.Screen;
+  private readonly header: blessed.Widgets.BoxElement;
+  private readonly table: blessed.Widgets.BoxElement;
+  private readonly events: blessed.Widgets.BoxElement;
+  private readonly footer: blessed.Widgets.BoxElement;
+  private readonly panes = new Map<number, blessed.Widgets.BoxElement>();
+  private readonly frames: FrameScheduler;
+  private readonly guard: { restore(): void };
+  private readonly ticker: NodeJS.Timeout;
+  private unfollow: (() => void) | undefined;
+  /** Bumped on every (re)connect, so callbacks of an older subscription are ignored. */
+  private generation = 0;
+  private retries = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private alert: string | undefined;
+  private modal: Modal | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly source: RunSource,
+    private runId: string,
+    private readonly options: AttachOptions,
+    private readonly resolve: (result: AttachResult) => void,
+  ) {
+    this.screen = createTerminalScreen(options);
+    this.guard = guardTerminalOutput((text) => {
+      this.state.note('warn', text);
+      this.frames.request();
+    });
+    // blessed prints an uncaught exception's stack after restoring the terminal: let it through.
+    this.screen.on('destroy', () => this.guard.restore());
+    const box = (opts: blessed.Widgets.BoxOptions) =>
+      blessed.box({ parent: this.screen, tags: true, wrap: false, ...opts });
+    this.header = box({ top: 0, left: 0, width: '100%', height: 4 });
+    this.table = box({
+      left: 0,
+      border: { type: 'line' },
+      label: ' Tasks ',
+      style: { border: { fg: 'blue' } },
+    });
+    this.events = box({
+      left: 0,
+      width: '100%',
+      border: { type: 'line' },
+      label: ' Events ',
+      style: { border: { fg: 'blue' } },
+    });
+    this.footer = box({ bottom: 0, left: 0, width: '100%', height: 1, style: { fg: 'gray' } });
+    this.frames = new FrameScheduler(() => this.draw(), options.frameIntervalMs ?? 50);
+    this.ticker = setInterval(() => this.frames.request(), 1000);
+    this.bindKeys();
+    this.screen.on('resize', () => this.frames.request());
+  }
+
+  start(): void {
+    this.draw();
+    void this.connect();
+  }
+
+  // ---- connection ---------------------------------------------------------------------------------
+
+  private async connect(): Promise<void> {
+    const generation = ++this.generation;
+    this.unfollow?.();
+    this.unfollow = undefined;
+    const runId = this.runId;
+    try {
+      const view = await this.source.getRun(runId);
+      if (this.closed || generation !== this.generation) return;
+      this.state.reset(view);
+      this.alert = undefined;
+      this.retries = 0;
+      this.unfollow = this.source.follow(
+        runId,
+        view.lastEventId,
+        (event) => {
+          if (generation !== this.generation) return;
+          this.state.push(event);
+          this.frames.request();
+        },
+        (error) => {
+          if (generation === this.generation) this.lost(error);
+        },
+      );
+      this.frames.request();
+    } catch (error) {
+      if (!this.closed && generation === this.generation) this.lost(error);
+    }
+  }
+
+  private lost(error: unknown): void {
+    if (this.closed) return;
+    this.unfollow?.();
+    this.unfollow = undefined;
+    const delay = RETRY_DELAYS_MS[Math.min(this.retries, RETRY_DELAYS_MS.length - 1)]!;
+    this.retries++;
+    this.alert = `Cannot reach the daemon (${messageOf(error)}); retrying in ${(delay / 1000).toFixed(1)}s. q leaves, the run goes on.`;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.connect(), delay);
+    this.frames.request();
+  }
+
+  // ---- drawing ------------------------------------------------------------------------------------
+
+  private draw(): void {
+    if (this.closed) return;
+    this.state.flush();
+    if (this.state.needsRefetch) {
+      this.state.needsRefetch = false;
+      void this.connect();
+    }
+    const view = this.state.view;
+    const width = Math.max(20, this.screen.width as number);
+    const height = Math.max(10, this.screen.height as number);
+    const now = Date.now();
+
+    const headerLines = view
+      ? renderHeader(view, {
+          width,
+          now,
+          showProgressBar: this.options.showProgressBar ?? true,
+          alert: this.alert,
+        })
+      : [
+          `{bold}run ${escapeTags(this.runId)}{/bold}`,
+          this.alert ? `{red-fg}${escapeTags(this.alert)}{/red-fg}` : 'connecting to the daemon…',
+        ];
+    this.header.height = headerLines.length;
+    this.header.setContent(headerLines.join('\n'));
+
+    const eventRows = Math.min(EVENT_ROWS, Math.max(3, Math.floor(height / 4)));
+    const bodyTop = headerLines.length;
+    const bodyHeight = Math.max(3, height - bodyTop - eventRows - 1);
+    const busy = this.state.busyWorkers();
+    const paneWidth = busy.length > 0 && width >= 80 ? Math.floor(width * 0.4) : 0;
+    const tableWidth = width - paneWidth;
+
+    this.table.top = bodyTop;
+    this.table.width = tableWidth;
+    this.table.height = bodyHeight;
+    this.table.setContent(this.tableMarkup(tableWidth - 2, bodyHeight - 2, now));
+
+    this.drawPanes(busy, tableWidth, bodyTop, paneWidth, bodyHeight);
+
+    this.events.top = bodyTop + bodyHeight;
+    this.events.height = eventRows;
+    const lines = this.state.lines.slice(-(eventRows - 2));
+    this.events.setContent(lines.map((l) => eventLineMarkup(l)).join('\n'));
+
+    this.footer.setContent(escapeTags(fitCells(KEY_HINTS, width)));
+    this.screen.render();
+
+    if (
+      view &&
+      this.options.exitOnFinish &&
+      FINISHED_RUN_STATUSES.has(view.status) &&
+      this.modal === undefined
+    ) {
+      this.close('finished');
+    }
+  }
+
+  private tableMarkup(width: number, rows: number, now: number): string {
+    const view = this.state.view;
+    if (view === undefined) return '';
+    if (view.tasks.length === 0)
+      return view.status === 'analyzing' ? ' The manager is planning the tasks…' : ' No tasks.';
+    const cols = tableColumns(width, this.state.longestId);
+    const { first, tasks } = this.state.visibleTasks(rows - 1);
+    const out = [`{bold}${escapeTags(renderTableHeader(cols))}{/bold}`];
+    tasks.forEach((task, i) => {
+      const row = renderTaskRow(task, cols, now);
+      out.push(first + i === this.state.selected ? `{inverse}${row}{/inverse}` : row);
+    });
+    return out.join('\n');
+  }
+
+  /** One pane per busy worker, stacked; those that do not fit are summed up in the last one's label. */
+  private drawPanes(
+    busy: ReturnType<AttachState['busyWorkers']>,
+    left: number,
+    top: number,
+    width: number,
+    height: number,
+  ): void {
+    const fit = width === 0 ? 0 : Math.max(1, Math.min(busy.length, Math.floor(height / MIN_PANE_ROWS)));
+    const shown = busy.slice(0, fit);
+    const seen = new Set<number>();
+    shown.forEach(({ worker, task }, i) => {
+      seen.add(worker);
+      let pane = this.panes.get(worker);
+      if (pane === undefined) {
+        pane = blessed.box({
+          parent: this.screen,
+          tags: false,
+          wrap: false,
+          border: { type: 'line' },
+          style: { border: { fg: 'yellow' } },
+        });
+        this.panes.set(worker, pane);
+      }
+      const paneTop = top + Math.floor((i * height) / fit);
+      const paneHeight = top + Math.floor(((i + 1) * height) / fit) - paneTop;
+      pane.left = left;
+      pane.top = paneTop;
+      pane.width = width;
+      pane.height = paneHeight;
+      const more = i === fit - 1 && busy.length > fit ? ` (+${busy.length - fit} more)` : '';
+      pane.setLabel(` w${worker} · ${task.id} ${task.status}${more} `);
+      const text = this.state.outputs.text(worker, task.id);
+      pane.setContent(tailLines(text, paneHeight - 2, width - 2).join('\n'));
+    });
+    for (const [worker, pane] of this.panes) {
+      if (!seen.has(worker)) {
+        pane.destroy();
+        this.panes.delete(worker);
+      }
+    }
+  }
+
+  // ---- keys ---------------------------------------------------------------------------------------
+
+  private bindKeys(): void {
+    const on = (keys: string[], action: () => void) =>
+      this.screen.key(keys, () => {
+        if (this.modal === undefined && !this.closed) action();
+      });
+    this.screen.key(['C-c'], () => this.close('interrupted'));
+    on(['q'], () => this.close('detached'));
+    on(['up', 'k'], () => this.moveBy(-1));
+    on(['down', 'j'], () => this.moveBy(1));
+    on(['pageup'], () => this.moveBy(-this.pageSize()));
+    on(['pagedown'], () => this.moveBy(this.pageSize()));
+    on(['home', 'g'], () => this.moveBy(-Infinity));
+    on(['end', 'S-g'], () => this.moveBy(Infinity));
+    on(['enter'], () => this.showDetail());
+    on(['?'], () => this.showOverlay(' Help ', HELP_TEXT));
+    on(['p'], () => this.togglePause());
+    on(['c'], () =>
+      this.act(
+        'checkpoint',
+        (id) => this.source.checkpoint(id),
+        (cp) => `checkpoint ${cp.id} saved`,
+      ),
+    );
+    on(['b'], () => void this.chooseRollback());
+    on(['r'], () => this.taskAction('retry', (id, task) => this.source.retry(id, task)));
+    on(['s'], () => this.taskAction('skip', (id, task) => this.source.skip(id, task)));
+    on(['x'], () => this.confirmCancel());
+    on(['tab'], () => void this.nextRun());
+  }
+
+  private pageSize(): number {
+    return Math.max(1, (this.table.height as number) - 3);
+  }
+
+  private moveBy(delta: number): void {
+    const total = this.state.view?.tasks.length ?? 0;
+    if (delta === -Infinity) this.state.moveTo(0);
+    else if (delta === Infinity) this.state.moveTo(total - 1);
+    else this.state.move(delta);
+    this.frames.request();
+  }
+
+  private togglePause(): void {
+    const view = this.state.view;
+    if (view === undefined) return;
+    if (FINISHED_RUN_STATUSES.has(view.status)) {
+      this.state.note('warn', `run ${view.id} is ${view.status}; there is nothing to pause`);
+      this.frames.request();
+      return;
+    }
+    if (view.status === 'paused')
+      this.act(
+        'resume',
+        (id) => this.source.resume(id),
+        () => 'resume requested',
+      );
+    else
+      this.act(
+        'pause',
+        (id) => this.source.pause(id),
+        () => 'pause requested',
+      );
+  }
+
+  private taskAction(what: string, run: (runId: string, taskId: string) => Promise<unknown>): void {
+    const task = this.state.selectedTask();
+    if (task === undefined) return;
+    this.act(
+      what,
+      (id) => run(id, task.id),
+      () => `${what} ${task.id} requested`,
+    );
+  }
+
+  /** Runs an action on the daemon; its effect arrives as events, a refusal is shown with its reason. */
+  private act<T>(what: string, run: (runId: string) => Promise<T>, done: (result: T) => string): void {
+    const runId = this.runId;
+    run(runId).then(
+      (result) => {
+        this.state.note('info', done(result));
+        this.frames.request();
+      },
+      (error: unknown) => {
+        this.state.note('error', `${what} failed: ${messageOf(error)}`);
+        this.frames.request();
+      },
+    );
+  }
+
+  private confirmCancel(): void {
+    const view = this.state.view;
+    if (view === undefined || FINISHED_RUN_STATUSES.has(view.status)) return;
+    this.modal = { kind: 'confirm' };
+    const box = blessed.box({
+      parent: this.screen,
+      top: 'center',
+      left: 'center',
+      width: Math.min(60, (this.screen.width as number) - 4),
+      height: 5,
+      border: { type: 'line' },
+      style: { border: { fg: 'red' } },
+      label: ' Cancel run ',
+      tags: true,
+      content: `Cancel run ${escapeTags(view.id)}? Running work is stopped.\n{bold}y{/bold} cancel the run   {bold}n{/bold} keep it running`,
+    });
+    const answer = (_ch: unknown, key: { name?: string; full?: string }) => {
+      const name = key.full ?? key.name ?? '';
+      if (!['y', 'n', 'escape', 'q', 'enter'].includes(name)) return;
+      this.screen.removeListener('keypress', answer);
+      box.destroy();
+      this.modal = undefined;
+      if (name === 'y')
+        this.act(
+          'cancel',
+          (id) => this.source.cancel(id),
+          () => 'cancel requested',
+        );
+      this.frames.request();
+    };
+    // Registered on the next tick so the x that opened the question does not answer it.
+    setImmediate(() => this.screen.on('keypress', answer));
+    this.frames.request();
+  }
+
+  private showDetail(): void {
+    const task = this.state.selectedTask();
+    if (task === undefined) return;
+    this.showOverlay(` Task ${task.id} `, renderTaskDetail(task, Date.now()));
+  }
+
+  private showOverlay(label: string, content: string): void {
+    const box = blessed.box({
+      parent: this.screen,
+      top: 'center',
+      left: 'center',
+      width: '90%',
+      height: '90%',
+      border: { type: 'line' },
+      style: { border: { fg: 'cyan' } },
+      label: `${label}(Esc closes, arrows scroll) `,
+      tags: true,
+      content,
+      scrollable: true,
+      alwaysScroll: true,
+      keys: true,
+      vi: true,
+      scrollbar: { ch: ' ', style: { bg: 'cyan' } },
+    });
+    this.modal = { kind: 'overlay', box };
+    box.key(['escape', 'q', 'enter', '?'], () => {
+      box.destroy();
+      this.modal = undefined;
+      this.frames.request();
+    });
+    box.focus();
+    this.screen.render();
+  }
+
+  private async chooseRollback(): Promise<void> {
+    const runId = this.runId;
+    let checkpoints: CheckpointInfo[];
+    try {
+      checkpoints = await this.source.listCheckpoints(runId);
+    } catch (error) {
+      this.state.note('error', `listing checkpoints failed: ${messageOf(error)}`);
+      this.frames.request();
+      return;
+    }
+    if (checkpoints.length === 0) {
+      this.state.note('warn', 'no checkpoints yet; press c to save one');
+      this.frames.request();
+      return;
+    }
+    const newest = [...checkpoints].reverse();
+    const items = newest.map(
+      (cp) =>
+        `${cp.id}  ${cp.createdAt.slice(11, 19)}  ${cp.reason}  ${cp.tasksDone} done${cp.label ? `  ${oneLine(cp.label)}` : ''}`,
+    );
+    const cp = await this.pick(' Roll back to which checkpoint? (Esc cancels) ', items);
+    if (cp === undefined) return;
+    const checkpoint = newest[cp]!;
+    const task = this.state.selectedTask();
+    const strategies: { strategy: RollbackStrategy; text: string }[] = [
+      { strategy: 'full', text: 'full: state and files as they were' },
+      { strategy: 'partial', text: 'partial: task state only, files stay' },
+      ...(task
+        ? [
+            {
+              strategy: 'selective' as const,
+              text: `selective: ${task.id} and every task that depends on it`,
+            },
+          ]
+        : []),
+    ];
+    const s = await this.pick(
+      ` Roll back to ${checkpoint.id}: how? `,
+      strategies.map((x) => x.text),
+    );
+    if (s === undefined) return;
+    const { strategy } = strategies[s]!;
+    const tasks = strategy === 'selective' && task ? [task.id] : undefined;
+    this.act(
+      'rollback',
+      (id) => this.source.rollback(id, checkpoint.id, strategy, tasks),
+      () => {
+        void this.connect();
+        return `rolled back to ${checkpoint.id} (${strategy})`;
+      },
+    );
+  }
+
+  /** A list to choose from; resolves with the index chosen, or undefined on Esc. */
+  private pick(label: string, items: string[]): Promise<number | undefined> {
+    return new Promise((resolve) => {
+      this.modal = { kind: 'picker' };
+      const list = blessed.list({
+        parent: this.screen,
+        top: 'center',
+        left: 'center',
+        width: Math.min(90, (this.screen.width as number) - 4),
+        height: Math.min(items.length + 2, (this.screen.height as number) - 4),
+        border: { type: 'line' },
+        label,
+        items: items.map((i) => escapeTags(i)),
+        tags: true,
+        keys: true,
+        vi: true,
+        style: { selected: { inverse: true }, border: { fg: 'cyan' } },
+      });
+      const done = (index: number | undefined) => {
+        list.destroy();
+        this.modal = undefined;
+        this.frames.request();
+        resolve(index);
+      };
+      list.on('select', (_item, index) => done(index));
+      list.key(['escape', 'q'], () => done(undefined));
+      list.focus();
+      this.screen.render();
+    });
+  }
+
+  private async nextRun(): Promise<void> {
+    try {
+      const runs = (await this.source.listRuns()).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+      if (runs.length < 2) {
+        this.state.note('info', 'no other run to switch to');
+        this.frames.request();
+        return;
+      }
+      const at = runs.findIndex((r) => r.id === this.runId);
+      this.runId = runs[(at + 1) % runs.length]!.id;
+      this.state.note('info', `switching to run ${this.runId}`);
+      await this.connect();
+    } catch (error) {
+      this.state.note('error', `listing runs failed: ${messageOf(error)}`);
+      this.frames.request();
+    }
+  }
+
+  // ---- leaving ------------------------------------------------------------------------------------
+
+  private close(outcome: AttachOutcome): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.generation++;
+    this.unfollow?.();
+    clearTimeout(this.retryTimer);
+    clearInterval(this.ticker);
+    this.frames.stop();
+    this.screen.destroy();
+    this.guard.restore();
+    const view = this.state.view;
+    const reattach = (this.options.reattachCommand ?? ((id: string) => `orc attach ${id}`))(this.runId);
+    const message =
+      outcome === 'finished' && view
+        ? `Run ${this.runId} ${view.status}. See it again with: ${reattach}`
+        : view && FINISHED_RUN_STATUSES.has(view.status)
+          ? `Left run ${this.runId} (${view.status}). See it again with: ${reattach}`
+          : `Detached from run ${this.runId}; it goes on. Reattach with: ${reattach}`;
+    (this.options.output ?? process.stdout).write(`${message}\n`);
+    this.resolve({ outcome, runId: this.runId, message });
+  }
+}
+
+function messageOf(error: unknown): string {
+  return oneLine(error instanceof Error ? error.message : String(error));
+}

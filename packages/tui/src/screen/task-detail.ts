@@ -1,0 +1,64 @@
+import type { Attempt, TaskRecord } from '@orc/shared';
+import { elapsedMs, formatCost, formatDuration, formatTokens } from './format.js';
+import { ERROR_CATEGORY_COLOR, TASK_STATUS_COLOR, colored } from './status-style.js';
+import { escapeTags, plainText } from './text-cells.js';
+
+/** Everything known about one task, for the detail view (Enter), as blessed markup. */
+export function renderTaskDetail(task: TaskRecord, now: number): string {
+  const out: string[] = [];
+  out.push(`{bold}${escapeTags(task.id)}  ${escapeTags(plainText(task.title))}{/bold}`);
+  const ms = elapsedMs(task.startedAt, task.finishedAt, now);
+  out.push(
+    [
+      `status ${colored(TASK_STATUS_COLOR[task.status], task.status)}`,
+      `priority ${task.priority}`,
+      `${task.attempts.length} attempt(s)`,
+      `${task.reworks} rework(s)`,
+      ...(ms === undefined ? [] : [`time ${formatDuration(ms)}`]),
+    ].join(' · '),
+  );
+  out.push(
+    `depends on: ${task.dependencies.length === 0 ? 'nothing' : escapeTags(task.dependencies.join(', '))}`,
+  );
+  section(out, 'Description', task.description || '(none)');
+  if (task.details) section(out, 'Details', task.details);
+  if (task.error !== undefined) section(out, '{red-fg}Error{/red-fg}', task.error);
+  if (task.result !== undefined) section(out, 'Result', task.result);
+  for (const attempt of task.attempts) renderAttempt(out, attempt, now);
+  return out.join('\n');
+}
+
+function renderAttempt(out: string[], a: Attempt, now: number): void {
+  const ms = elapsedMs(a.startedAt, a.endedAt, now);
+  out.push('');
+  out.push(
+    `{bold}Attempt ${a.n}{/bold} · w${a.worker} · ${a.outcome}` +
+      (ms === undefined ? '' : ` · ${formatDuration(ms)}`) +
+      ` · ${formatTokens(a.usage.inputTokens)} in / ${formatTokens(a.usage.outputTokens)} out · ${formatCost(a.costUsd)}`,
+  );
+  if (a.error !== undefined) {
+    const tag = colored(ERROR_CATEGORY_COLOR[a.error.category], `[${a.error.category.toUpperCase()}]`);
+    out.push(`  {bold}${tag}{/bold} ${escapeTags(plainText(a.error.message))}`);
+  }
+  if (a.review !== undefined) {
+    out.push(`  review: ${a.review.verdict}`);
+    out.push(indent(a.review.feedback));
+  }
+  if (a.output !== undefined) {
+    out.push('  output:');
+    out.push(indent(a.output));
+  }
+}
+
+function section(out: string[], title: string, body: string): void {
+  out.push('');
+  out.push(`{bold}${title}{/bold}`);
+  out.push(indent(body));
+}
+
+function indent(text: string): string {
+  return escapeTags(plainText(text))
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+}

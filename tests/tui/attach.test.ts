@@ -1,0 +1,99 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TmuxPane } from './tmux.js';
+
+/**
+ * `orc attach` as a user meets it: a real daemon, a run on the simulated provider slow enough to watch,
+ * the screen in a tmux pane, and `orc show --json` to check what the keys did.
+ */
+const root = path.resolve(import.meta.dirname, '../..');
+const orc = path.join(root, 'packages/tui/dist/cli/main.js');
+
+describe('orc attach under tmux', () => {
+  let home: string;
+  let work: string;
+  let pane: TmuxPane | undefined;
+  const env = () => ({ ...process.env, ORC_HOME: home, NO_COLOR: '1' });
+  const cli = (...args: string[]) =>
+    execFileSync('node', [orc, ...args], { cwd: work, env: env(), encoding: 'utf8' });
+  const show = (runId: string) => JSON.parse(cli('show', runId, '--json')) as { status: string };
+
+  beforeEach(() => {
+    home = mkdtempSync(path.join(os.tmpdir(), 'orc-attach-home-'));
+    work = mkdtempSync(path.join(os.tmpdir(), 'orc-attach-work-'));
+    writeFileSync(
+      path.join(work, 'orc.config.json'),
+      JSON.stringify({
+        models: { provider: 'simulated' },
+        execution: { max_workers: 2 },
+        simulated: { latency_ms: { min: 300, max: 500 } },
+      }),
+    );
+  });
+  afterEach(() => {
+    pane?.kill();
+    try {
+      cli('daemon', 'stop');
+    } catch {
+      // not running
+    }
+    rmSync(home, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('shows the run live, pauses and resumes with p, detaches with q while the run goes on', async () => {
+    expect(TmuxPane.available(), 'tmux is needed for the screen tests').toBe(true);
+    expect(existsSync(orc), `${orc} is missing; run npm run build first`).toBe(true);
+    cli('daemon', 'start');
+    const goal =
+      'Write a short guide. Explain installation. Explain configuration. Explain running. Explain attaching. Explain rollback.';
+    const started = JSON.parse(cli('run', goal, '--detach', '--json')) as { id: string };
+    const runId = started.id;
+
+    const attach = () =>
+      new TmuxPane(`node ${orc} attach ${runId}`, {
+        cwd: work,
+        env: { TERM: 'xterm-256color', LANG: 'C.UTF-8', ORC_HOME: home },
+      });
+    pane = attach();
+    const first = await pane.waitFor(
+      (s) => s.includes(`run ${runId}`) && /ID +TITLE +STATUS/.test(s),
+      'header and table',
+      15_000,
+    );
+    expect(first).toContain('SIMULATED');
+    expect(first).toContain('┌─ Tasks');
+    const statuses = (s: string) => (s.match(/\b(pending|ready|running|reviewing|done)\b/g) ?? []).join(',');
+    await pane.waitFor((s) => statuses(s) !== statuses(first), 'task statuses to change', 15_000);
+
+    pane.keys('p');
+    await pane.waitFor((s) => /^PAUSED/m.test(s), 'the screen to show the pause');
+    expect(show(runId).status).toBe('paused');
+    pane.keys('p');
+    await pane.waitFor((s) => !/^PAUSED/m.test(s), 'the screen to show the resume');
+    expect(show(runId).status).not.toBe('paused');
+
+    pane.resize(90, 30);
+    await pane.waitFor((s) => /^└─{88}┘$/m.test(s), 'a redraw at 90 columns');
+
+    pane.keys('q');
+    const detached = await pane.waitFor((s) => s.includes('[exit 0]'), 'orc attach to exit');
+    expect(detached).toContain(`Detached from run ${runId}; it goes on. Reattach with: orc attach ${runId}`);
+    pane.kill();
+
+    const deadline = Date.now() + 60_000;
+    while (show(runId).status !== 'completed' && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 250));
+    expect(show(runId).status).toBe('completed');
+
+    pane = attach();
+    await pane.waitFor(
+      (s) => /^COMPLETED/m.test(s) && s.includes('100%'),
+      'the finished run on reattach',
+      15_000,
+    );
+  }, 120_000);
+});
