@@ -35,6 +35,14 @@ export const OrcEvent = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('run.failed'), error: z.string() }),
   z.object({ ...base, type: z.literal('run.cancelled') }),
   z.object({ ...base, type: z.literal('run.restored'), interruptedTasks: z.array(z.string()) }),
+  /** A run that edits a repository left its work on the integration branch, or merged it. */
+  z.object({
+    ...base,
+    type: z.literal('run.integrated'),
+    branch: z.string(),
+    merged: z.boolean(),
+    message: z.string(),
+  }),
   z.object({ ...base, type: z.literal('checkpoint.created'), checkpoint: CheckpointInfo }),
   z.object({
     ...base,

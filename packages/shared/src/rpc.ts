@@ -19,6 +19,10 @@ export const StartRunInput = z
     source: z.string().optional(),
     /** A Task Master project (its directory or tasks.json, absolute): imported, and written back as tasks go. */
     taskmaster: z.strictObject({ path: z.string().min(1), tag: z.string().min(1).optional() }).optional(),
+    /** The repository claude-code workers edit (absolute); used only when the worker provider is claude-code. */
+    workdir: z.string().min(1).optional(),
+    /** Merge the integration branch into the starting branch when the run completes. */
+    merge: z.boolean().optional(),
   })
   .refine(
     (input) => [input.goal, input.tasks, input.taskmaster].filter((x) => x !== undefined).length === 1,

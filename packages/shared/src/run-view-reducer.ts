@@ -165,6 +165,7 @@ class Draft {
       case 'checkpoint.created':
       case 'run.budget_exceeded':
       case 'run.concurrency':
+      case 'run.integrated':
         return;
     }
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  FINISHED_RUN_STATUSES,
   OrcError,
   StartRunInput,
   assertValidTaskGraph,
@@ -14,6 +15,8 @@ import {
 import { pino, type Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 import { createAnthropicProvider } from '../model/anthropic-provider.js';
+import { createClaudeCodeProvider } from '../model/claude-code-provider.js';
+import { GitWorkspace } from '../workspace/git-workspace.js';
 import type { ModelProvider } from '../model/provider.js';
 import { createSimulatedProvider } from '../model/simulated-provider.js';
 import { openFileRunStore } from '../store/file-run-store.js';
@@ -60,11 +63,22 @@ export const defaultProviders: ProviderFactory = (name, config, { apiKey, clock 
         apiKey,
         ...(config.models.base_url !== undefined && { baseURL: config.models.base_url }),
       });
-    case 'claude-code':
-      throw new OrcError(
-        'CONFIG_INVALID',
-        'the claude-code provider is not available in this version; use models.provider "anthropic" or "simulated"',
-      );
+    case 'claude-code': {
+      const cli = config.claude_cli;
+      return createClaudeCodeProvider({
+        command: cli.command,
+        flags: {
+          permission_mode: cli.permission_mode,
+          dangerously_skip_permissions: cli.dangerously_skip_permissions,
+          ...(cli.allowed_tools && { allowed_tools: cli.allowed_tools }),
+          ...(cli.disallowed_tools && { disallowed_tools: cli.disallowed_tools }),
+          ...(cli.max_turns !== undefined && { max_turns: cli.max_turns }),
+          ...(cli.add_dirs && { add_dirs: cli.add_dirs }),
+        },
+        environment: cli.environment,
+        timeoutMs: config.execution.worker_timeout * 1000,
+      });
+    }
   }
 };
 
@@ -93,7 +107,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const syncs: { stop: () => void; idle: () => Promise<void> }[] = [];
   let closed = false;
 
-  const depsFor = (config: ResolvedConfig): RunDeps => {
+  const depsFor = (config: ResolvedConfig, workspace?: GitWorkspace): RunDeps => {
     const context = { apiKey: loaded.apiKey, clock };
     const managerProvider = config.models.manager.provider ?? config.models.provider;
     const workerProvider = config.models.worker.provider ?? config.models.provider;
@@ -107,6 +121,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         worker: providers(workerProvider, config, context),
       },
       retryBaseMs: options.retryBaseMs ?? 500,
+      ...(workspace && { workspace }),
     };
   };
 
@@ -124,7 +139,13 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
 
   for (const doc of docs) {
     try {
-      track(await Run.restore(depsFor(doc.config as unknown as ResolvedConfig), doc));
+      let workspace: GitWorkspace | undefined;
+      if (doc.workspace && !FINISHED_RUN_STATUSES.has(doc.status)) {
+        workspace = await GitWorkspace.open(doc.workspace.workdir, doc.id);
+        // Worktrees left by the crash: their changes go to attempt branches, then they are removed.
+        await workspace.recover();
+      }
+      track(await Run.restore(depsFor(doc.config as unknown as ResolvedConfig, workspace), doc));
     } catch (error) {
       logger.error({ err: error, runId: doc.id }, 'a persisted run cannot be restored');
     }
@@ -174,7 +195,14 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
             loaded.apiKey !== undefined,
           )
         : base;
-      const deps = depsFor(config);
+      const id = newRunId();
+      const workerProvider = config.models.worker.provider ?? config.models.provider;
+      // Claude Code workers edit a repository: each run works on its own integration branch there.
+      const workspace =
+        workerProvider === 'claude-code'
+          ? await GitWorkspace.open(input.workdir ?? process.cwd(), id)
+          : undefined;
+      const deps = depsFor(config, workspace);
       const imported = project
         ? [
             ...project.specs,
@@ -195,13 +223,14 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           : `Complete the ${input.tasks!.length} tasks from ${input.source ?? 'the task list'}`);
       const run = track(
         await Run.create(deps, {
-          id: newRunId(),
+          id,
           goal,
           imported,
           ...(project && {
             held: Object.fromEntries(project.notRunnable.map((t) => [t.id, `${t.status}: ${t.reason}`])),
             source: { kind: 'taskmaster' as const, file: project.file, tag: project.tag },
           }),
+          ...(workspace && { workspace: { workdir: workspace.repo, merge: input.merge === true } }),
           config,
           simulated:
             deps.providers.manager.name === 'simulated' || deps.providers.worker.name === 'simulated',

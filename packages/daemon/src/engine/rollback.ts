@@ -47,6 +47,8 @@ export function applyRollback(
     if (task.status === 'running' || task.status === 'reviewing') {
       task.status = 'pending';
       delete task.worker;
+      const last = task.attempts.at(-1);
+      if (last?.outcome === 'running') last.outcome = 'interrupted';
     }
     if (task.status === 'ready') task.status = 'pending';
   }

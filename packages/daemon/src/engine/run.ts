@@ -41,7 +41,8 @@ import { Deadline } from './deadline.js';
 import { OutputBatcher } from './output-batcher.js';
 import { ReadyQueue } from './ready-queue.js';
 import { RunJournal } from './run-journal.js';
-import { applyRollback } from './rollback.js';
+import { applyRollback, downstreamOf } from './rollback.js';
+import type { GitWorkspace } from '../workspace/git-workspace.js';
 
 export interface RunDeps {
   store: RunStore;
@@ -52,6 +53,8 @@ export interface RunDeps {
   providers: { manager: ModelProvider; worker: ModelProvider };
   /** First backoff step; tests make it small. */
   retryBaseMs: number;
+  /** The repository claude-code workers edit, one worktree per attempt; absent for runs that only talk. */
+  workspace?: GitWorkspace;
 }
 
 const PLAN_REPAIRS = 2;
@@ -81,6 +84,15 @@ export class Run {
   private closing = false;
   private readonly statusWaiters = new Set<() => void>();
   private attemptCosts = { total: 0, count: 0 };
+  /** Each task's latest diff, for its review (workspace runs). */
+  private readonly diffs = new Map<string, string>();
+  /** Accepted work waiting to be merged; the run is not settled while any is. */
+  private merging = 0;
+  private mergeQueue: Promise<void> = Promise.resolve();
+  /** Checkpoint files being written: a rollback to one waits for it. */
+  private readonly checkpointWrites = new Set<Promise<void>>();
+  /** The run actor's last snapshot once closed; a stopped actor's own snapshot would restore stopped. */
+  private closedSnapshot: unknown;
 
   private constructor(
     private readonly deps: RunDeps,
@@ -108,6 +120,7 @@ export class Run {
       /** Imported tasks not to run, with why (they are shown as blocked). */
       held?: Record<string, string>;
       source?: RunDocument['source'];
+      workspace?: RunDocument['workspace'];
       config: ResolvedConfig;
       simulated: boolean;
     },
@@ -137,6 +150,7 @@ export class Run {
       importedTasks: init.imported !== undefined,
       heldTasks: init.held ?? {},
       ...(init.source !== undefined && { source: init.source }),
+      ...(init.workspace !== undefined && { workspace: init.workspace }),
       usage: ZERO_USAGE,
       costUsd: 0,
       runSnapshot: undefined,
@@ -314,7 +328,25 @@ export class Run {
     return this.callManager('plan', system, prompt, Plan, signal);
   }
 
+  /** Leaves the run's work on its integration branch for review, or merges it when asked and all is done. */
+  private async integrate(): Promise<void> {
+    const { workspace } = this.deps;
+    if (!workspace) return;
+    await this.mergeQueue;
+    const merge = this.doc.workspace?.merge === true && this.allTasksDone();
+    const result = await workspace.finish({ merge });
+    this.emit({
+      type: 'run.integrated',
+      branch: workspace.branch,
+      merged: result.merged,
+      message: result.merged
+        ? `merged ${workspace.branch} into ${result.into} (${result.commit.slice(0, 12)})`
+        : result.message,
+    });
+  }
+
   private async requestFinalReview(signal: AbortSignal): Promise<FinalReview> {
+    await this.integrate();
     const { system, prompt } = finalReviewPrompt(this.context(), { summary: this.doc.planSummary ?? '' }, [
       ...this.tasks.values(),
     ]);
@@ -541,7 +573,12 @@ export class Run {
   }
 
   private checkSettled(): void {
-    if (this.status === 'executing' && this.busyWorkers === 0 && this.queue.size === 0) {
+    if (
+      this.status === 'executing' &&
+      this.busyWorkers === 0 &&
+      this.queue.size === 0 &&
+      this.merging === 0
+    ) {
       this.actor.send({ type: 'run.settled' });
     }
   }
@@ -551,7 +588,9 @@ export class Run {
     const limit = this.config.execution.max_cost_usd;
     if (limit === undefined) return false;
     const average = this.attemptCosts.count > 0 ? this.attemptCosts.total / this.attemptCosts.count : 0;
-    if (this.doc.costUsd + average <= limit && this.doc.costUsd < limit) return false;
+    // What is already in flight will be spent too.
+    if (this.doc.costUsd + average * (this.busyWorkers + 1) <= limit && this.doc.costUsd < limit)
+      return false;
     this.emit({ type: 'run.budget_exceeded', costUsd: this.doc.costUsd, limitUsd: limit });
     this.pause('budget', `spent $${this.doc.costUsd.toFixed(4)} of the $${limit} budget`);
     return true;
@@ -580,7 +619,11 @@ export class Run {
       .filter((d) => d.status === 'done');
     const { system, prompt } = workPrompt(this.context(), task, dependencies, this.feedback.get(taskId));
     const output = new OutputBatcher((text) => this.emit({ type: 'worker.output', taskId, worker, text }));
+    const { workspace } = this.deps;
+    let worktree: string | undefined;
     try {
+      // A fresh worktree from the integration head: the task sees every dependency's merged work.
+      if (workspace) worktree = (await workspace.prepareAttempt(taskId, attempt.n)).path;
       const response = await this.deps.providers.worker.complete({
         purpose: 'work',
         model: this.config.models.worker.model,
@@ -589,8 +632,13 @@ export class Run {
         maxTokens,
         signal: deadline.signal,
         onText: (text) => output.push(text),
+        ...(worktree !== undefined && { workdir: worktree }),
       });
-      this.chargeAttempt(attempt, response.usage, this.config.models.worker.model);
+      this.chargeAttempt(attempt, response.usage, this.config.models.worker.model, response.costUsd);
+      if (workspace) {
+        await workspace.commitAttempt(taskId, attempt.n, `${task.id}: ${task.title}`);
+        this.diffs.set(taskId, await workspace.diff(taskId));
+      }
       attempt.output = response.text;
       attempt.outcome = 'succeeded';
       attempt.endedAt = isoAt(this.deps.clock);
@@ -614,12 +662,18 @@ export class Run {
       deadline.clear();
       output.flush();
       release();
+      // Anything the agent left uncommitted is kept on the attempt branch before the worktree goes.
+      if (workspace && worktree !== undefined) {
+        await workspace.removeAttempt(taskId, attempt.n).catch((error: unknown) => {
+          this.deps.logger.error({ err: error, runId: this.id, taskId }, 'could not remove a worktree');
+        });
+      }
     }
   }
 
   private async review(taskId: string, text: string, signal: AbortSignal): Promise<TaskReview> {
     const task = this.tasks.get(taskId)!;
-    const { system, prompt } = reviewPrompt(this.context(), task, text);
+    const { system, prompt } = reviewPrompt(this.context(), task, text, this.diffs.get(taskId));
     const answer = await this.callManager('review', system, prompt, TaskReview, signal);
     const parsed = TaskReview.safeParse(safeJson(answer));
     if (!parsed.success)
@@ -657,6 +711,12 @@ export class Run {
           attempt: task.attempts.length,
           error: event.error,
         });
+        if (event.pauseRun) {
+          // Logged out, out of credit: every task would fail the same way. Keep the task and wait for a person.
+          this.move(task, 'task.interrupt', event.error.message);
+          if (this.status === 'executing') this.pause('provider', event.error.message);
+          break;
+        }
         this.failTask(task, `${event.error.category} error: ${event.error.message}`);
         break;
       }
@@ -685,7 +745,10 @@ export class Run {
     const attempt = task.attempts.at(-1)!;
     attempt.review = review;
     this.emit({ type: 'task.reviewed', taskId, attempt: attempt.n, review });
-    if (review.verdict === 'accept') return this.completeTask(task, attempt);
+    if (review.verdict === 'accept') {
+      if (this.deps.workspace) return this.mergeThenComplete(task, attempt, this.deps.workspace);
+      return this.completeTask(task, attempt);
+    }
     if (review.verdict === 'rework' && task.reworks < this.config.execution.max_reworks) {
       task.reworks += 1;
       this.feedback.set(taskId, review.feedback);
@@ -698,6 +761,37 @@ export class Run {
         ? `still not accepted after ${task.reworks} rework${task.reworks === 1 ? '' : 's'}: ${review.feedback}`
         : `rejected by the manager: ${review.feedback}`,
     );
+  }
+
+  /**
+   * Accepted work is merged into the integration branch, one task at a time. A conflict sends the task
+   * back for rework on top of the new head with the conflict as feedback; past the rework bound it waits
+   * for a person.
+   */
+  private mergeThenComplete(task: TaskRecord, attempt: Attempt, workspace: GitWorkspace): void {
+    this.merging += 1;
+    this.mergeQueue = this.mergeQueue.then(async () => {
+      try {
+        const merged = await workspace.merge(task.id, `${task.id}: ${task.title}`);
+        if (task.status !== 'reviewing') return;
+        if (merged.ok) return this.completeTask(task, attempt);
+        const feedback = `your change conflicts with work merged meanwhile; redo it on top of the current files.\n${merged.conflict}`;
+        if (task.reworks < this.config.execution.max_reworks) {
+          task.reworks += 1;
+          this.feedback.set(task.id, feedback);
+          this.move(task, 'task.rework', `merge conflict in ${merged.files.join(', ')}`);
+        } else {
+          task.error = `still conflicts after ${task.reworks} reworks (${merged.files.join(', ')}); merge its branch by hand`;
+          this.move(task, 'task.hold', task.error);
+        }
+      } catch (error) {
+        this.failTask(task, `could not merge: ${error instanceof Error ? error.message : String(error)}`);
+      } finally {
+        this.merging -= 1;
+        this.save();
+        this.dispatch();
+      }
+    });
   }
 
   private completeTask(task: TaskRecord, attempt: Attempt): void {
@@ -734,16 +828,17 @@ export class Run {
 
   // ── Usage and cost ─────────────────────────────────────────────────────────────────────────────
 
-  private chargeAttempt(attempt: Attempt, usage: Usage, model: string): void {
-    const cost = this.chargeRun(usage, model);
+  private chargeAttempt(attempt: Attempt, usage: Usage, model: string, reportedCost?: number): void {
+    const cost = this.chargeRun(usage, model, reportedCost);
     attempt.usage = addUsage(attempt.usage, usage);
     attempt.costUsd += cost;
     this.attemptCosts.total += cost;
     this.attemptCosts.count += 1;
   }
 
-  private chargeRun(usage: Usage, model: string): number {
-    const cost = costOf(usage, this.config.models.prices[model]);
+  /** Adds a call's usage to the run; its cost as the provider reported it, else priced from the table. */
+  private chargeRun(usage: Usage, model: string, reportedCost?: number): number {
+    const cost = reportedCost ?? costOf(usage, this.config.models.prices[model]);
     this.doc.usage = addUsage(this.doc.usage, usage);
     this.doc.costUsd += cost;
     return cost;
@@ -853,6 +948,17 @@ export class Run {
   // ── Checkpoints ────────────────────────────────────────────────────────────────────────────────
 
   async checkpoint(reason: CheckpointInfo['reason'], label?: string): Promise<CheckpointInfo> {
+    const { workspace } = this.deps;
+    // The integration commit is read in the merge queue, so the state saved with it matches it.
+    let commit: string | undefined;
+    if (workspace) {
+      const read = this.mergeQueue.then(() => workspace.head());
+      this.mergeQueue = read.then(
+        () => undefined,
+        () => undefined,
+      );
+      commit = await read;
+    }
     const info: CheckpointInfo = {
       id: `cp${this.doc.checkpoints.length + 1}`,
       runId: this.id,
@@ -861,11 +967,18 @@ export class Run {
       reason,
       tasksDone: this.countOf('done'),
       lastEventId: this.journal.lastId,
+      ...(workspace && commit !== undefined && { files: { branch: workspace.branch, commit } }),
     };
     this.doc.checkpoints.push(info);
     this.doc.tasksDoneSinceCheckpoint = 0;
-    // The store serialises the document before its first await, so no copy is needed.
-    await this.deps.store.writeCheckpoint(info, this.toDocument());
+    // A copy: the state must be the one of this instant, whatever happens while the file is written.
+    const write = this.deps.store.writeCheckpoint(info, structuredClone(this.toDocument()));
+    this.checkpointWrites.add(write);
+    try {
+      await write;
+    } finally {
+      this.checkpointWrites.delete(write);
+    }
     this.emit({ type: 'checkpoint.created', checkpoint: info });
     this.save();
     return info;
@@ -892,7 +1005,7 @@ export class Run {
     if (!this.doc.checkpoints.some((c) => c.id === checkpointId)) {
       throw new OrcError(
         'CHECKPOINT_NOT_FOUND',
-        `run ${this.id} has no checkpoint ${checkpointId}; orc checkpoint ls ${this.id} lists them`,
+        `run ${this.id} has no checkpoint ${checkpointId}; orc checkpoint ${this.id} --list shows them`,
       );
     }
     if (this.status === 'analyzing' || this.status === 'cancelled') {
@@ -902,11 +1015,13 @@ export class Run {
       throw new OrcError('INVALID_STATE', 'a selective rollback needs --tasks with the tasks to reset');
     }
     for (const id of taskIds ?? []) this.task(id);
+    await Promise.allSettled([...this.checkpointWrites]);
     const saved = await this.deps.store.readCheckpoint(this.id, checkpointId);
     // Stop what is in flight; its tasks go back to the queue.
     if (this.status === 'executing') this.pause('user', `rolling back to ${checkpointId}`);
     this.interruptWorkers();
     await this.checkpoint('before-rollback', `before rollback to ${checkpointId}`);
+    await this.rollbackFiles(checkpointId, strategy, taskIds ?? []);
     const { tasks, reset } = applyRollback(strategy, [...this.tasks.values()], saved.tasks, taskIds ?? []);
     this.tasks.clear();
     for (const task of tasks) this.tasks.set(task.id, task);
@@ -923,6 +1038,34 @@ export class Run {
     this.doc.pauseReason = 'user';
     this.save();
     await this.deps.store.flush(this.id);
+  }
+
+  /**
+   * The repository side of a rollback: full resets the integration branch to the checkpoint's commit,
+   * selective reverts the merges of the named tasks and everything downstream; partial leaves files alone.
+   */
+  private async rollbackFiles(
+    checkpointId: string,
+    strategy: RollbackStrategy,
+    named: string[],
+  ): Promise<void> {
+    const { workspace } = this.deps;
+    if (!workspace || strategy === 'partial') return;
+    await this.mergeQueue;
+    if (strategy === 'full') {
+      const files = this.doc.checkpoints.find((c) => c.id === checkpointId)?.files;
+      if (files) await workspace.resetTo(files.commit);
+      return;
+    }
+    const downstream = downstreamOf([...this.tasks.values()], named);
+    const merged = [...downstream].filter((id) => this.tasks.get(id)?.status === 'done');
+    const reverted = await workspace.revertTasks(merged);
+    if (!reverted.ok) {
+      throw new OrcError(
+        'INVALID_STATE',
+        `cannot revert task ${reverted.taskId}: later work conflicts with it (${reverted.conflict.split('\n')[0]}); roll back with --strategy full instead`,
+      );
+    }
   }
 
   private interruptWorkers(): void {
@@ -974,7 +1117,7 @@ export class Run {
       ...this.doc,
       status: this.status,
       tasks: [...this.tasks.values()],
-      runSnapshot: this.actor?.getPersistedSnapshot(),
+      runSnapshot: this.closedSnapshot ?? this.actor?.getPersistedSnapshot(),
       lastEventId: this.journal.lastId,
     };
   }
@@ -1045,6 +1188,7 @@ export class Run {
     await this.journal.drain();
     this.save();
     await this.deps.store.flush(this.id);
+    this.closedSnapshot = this.actor.getPersistedSnapshot();
     this.actor.stop();
   }
 }

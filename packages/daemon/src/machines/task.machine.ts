@@ -59,6 +59,8 @@ export const taskMachine = setup({
         'task.fail': 'failed',
         'task.interrupt': 'ready',
         'task.cancel': 'cancelled',
+        // Accepted work that cannot be merged after its reworks waits for a person.
+        'task.hold': 'blocked',
       },
     },
     done: {},

@@ -33,7 +33,15 @@ export type WorkerEmitted =
       error: AttemptError;
       retryInMs: number;
     }
-  | { type: 'worker.gave_up'; worker: number; taskId: string; phase: 'work' | 'review'; error: AttemptError }
+  | {
+      type: 'worker.gave_up';
+      worker: number;
+      taskId: string;
+      phase: 'work' | 'review';
+      error: AttemptError;
+      /** Retrying cannot help until a person acts (logged out, usage limit): the run should pause. */
+      pauseRun: boolean;
+    }
   | { type: 'worker.rate_limited'; worker: number }
   | { type: 'worker.call_succeeded'; worker: number };
 
@@ -51,7 +59,13 @@ export interface WorkerContext {
   /** Where to go back to after a backoff. */
   phase: 'work' | 'review';
   lastError:
-    | { category: AttemptError['category']; message: string; retryAfterMs?: number; rateLimited?: boolean }
+    | {
+        category: AttemptError['category'];
+        message: string;
+        retryAfterMs?: number;
+        rateLimited?: boolean;
+        pauseRun?: boolean;
+      }
     | undefined;
   backoffUntil: number;
   /** Workers are never persisted (a restored run starts fresh ones), so the clock may live here. */
@@ -72,6 +86,7 @@ function toError(error: unknown): WorkerContext['lastError'] {
       message: error.message,
       ...(error.details.retryAfterMs !== undefined && { retryAfterMs: error.details.retryAfterMs }),
       ...(error.details.rateLimited && { rateLimited: true }),
+      ...(error.details.pauseRun && { pauseRun: true }),
     };
   }
   if (error instanceof CallCancelledError) return { category: 'permanent', message: 'cancelled' };
@@ -231,6 +246,7 @@ export const workerMachine = setup({
               taskId: context.assignment!.taskId,
               phase: context.phase,
               error: { category: context.lastError!.category, message: context.lastError!.message },
+              pauseRun: context.lastError!.pauseRun === true,
             })),
             assign({ assignment: undefined, text: '' }),
           ],

@@ -6,6 +6,8 @@ export interface ModelErrorDetails {
   retryAfterMs?: number;
   /** 429 and 529: the caller lowers its concurrency until calls succeed again. */
   rateLimited?: boolean;
+  /** Retrying cannot help until a person acts (logged out, usage limit, no credit): pause the run. */
+  pauseRun?: boolean;
 }
 
 /**

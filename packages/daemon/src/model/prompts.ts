@@ -55,6 +55,8 @@ export function reviewPrompt(
   context: string,
   task: TaskRecord,
   result: string,
+  /** The task's change to the repository, already bounded (workers that edit files). */
+  diff?: string,
 ): { system: string; prompt: string } {
   return {
     system: `${MANAGER_ROLE}\n\n${context}`,
@@ -62,6 +64,7 @@ export function reviewPrompt(
       `Review the worker's result for task ${task.id}: ${task.title}`,
       task.description,
       `\n## Result\n${clip(result, 20_000)}`,
+      diff !== undefined ? `\n## The change it made\n${diff || '(no file changed)'}` : '',
       '\nAnswer accept when it does the task, rework with specific feedback when it can be fixed, fail when it cannot.',
     ].join('\n'),
   };

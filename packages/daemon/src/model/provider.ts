@@ -17,6 +17,8 @@ export interface ModelRequest {
   signal: AbortSignal;
   /** Called with each piece of text as it streams in. */
   onText?: (text: string) => void;
+  /** The directory an agent provider (claude-code) works in: the attempt's git worktree. */
+  workdir?: string;
 }
 
 export interface ModelResponse {
@@ -24,6 +26,10 @@ export interface ModelResponse {
   usage: Usage;
   /** `end_turn`, `max_tokens`, … as the model reported it. */
   stopReason: string;
+  /** What the call cost as the provider reported it (claude-code); otherwise priced from usage. */
+  costUsd?: number;
+  /** Provider-specific facts worth keeping with the attempt (claude-code: sessionId, numTurns, durationMs). */
+  meta?: Record<string, unknown>;
 }
 
 /** One model call, whatever is behind it. Failures are thrown as `ModelError`. */

@@ -34,6 +34,8 @@ export const RunDocument = z.object({
   heldTasks: z.record(z.string(), z.string()).optional(),
   /** Where imported tasks came from, when their status is written back there. */
   source: z.object({ kind: z.literal('taskmaster'), file: z.string(), tag: z.string() }).optional(),
+  /** Workers edit this repository (claude-code): each attempt in a worktree, accepted work merged. */
+  workspace: z.object({ workdir: z.string(), merge: z.boolean() }).optional(),
   usage: Usage,
   costUsd: z.number(),
   error: z.string().optional(),

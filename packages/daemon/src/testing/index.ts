@@ -1,1 +1,3 @@
 export * from './fake-anthropic-server.js';
+export * from './engine-fixtures.js';
+export * from './taskmaster-fixtures.js';

@@ -77,6 +77,21 @@ export const ConfigSchema = z.strictObject({
       every_n_tasks: z.number().int().nonnegative().default(10),
     })
     .prefault({}),
+  /** How workers run the `claude` CLI when a role's provider is `claude-code`. */
+  claude_cli: z
+    .strictObject({
+      command: z.string().min(1).default('claude'),
+      permission_mode: z.enum(['default', 'acceptEdits', 'bypassPermissions', 'plan']).default('acceptEdits'),
+      /** Explicit opt-in: agents may run any tool without asking. */
+      dangerously_skip_permissions: z.boolean().default(false),
+      allowed_tools: z.array(z.string()).optional(),
+      disallowed_tools: z.array(z.string()).optional(),
+      max_turns: z.number().int().positive().optional(),
+      add_dirs: z.array(z.string()).optional(),
+      /** Extra environment variables for the agents. */
+      environment: z.record(z.string(), z.string()).default({}),
+    })
+    .prefault({}),
   simulated: z
     .strictObject({
       seed: z.number().int().default(1),

@@ -27,6 +27,8 @@ function eventDetail(event: OrcEvent): string {
       return `$${event.costUsd.toFixed(2)} of $${event.limitUsd.toFixed(2)}`;
     case 'run.concurrency':
       return `limit ${event.limit} (${event.reason})`;
+    case 'run.integrated':
+      return event.message;
     case 'run.completed':
       return `${event.review.verdict}: ${truncate(event.review.summary, 80)}`;
     case 'run.failed':

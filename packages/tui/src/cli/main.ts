@@ -6,6 +6,7 @@ import { describeFailure } from './cli-error.js';
 import { registerConfigCommands } from './config.command.js';
 import { registerDaemonCommands } from './daemon.command.js';
 import { registerDoctorCommand } from './doctor.command.js';
+import { registerGcCommand } from './gc.command.js';
 import { registerLogsCommand } from './logs.command.js';
 import { registerRunCommand } from './run.command.js';
 import { registerRunsCommands } from './runs.command.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerLogsCommand(program);
   registerConfigCommands(program);
   registerDoctorCommand(program);
+  registerGcCommand(program);
   registerAttachCommand(program);
   // Commander reports its own usage errors on stderr; we only pick the exit code.
   const exitOverride = (command: Command) => {

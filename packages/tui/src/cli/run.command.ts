@@ -27,6 +27,8 @@ interface RunOptions {
   json?: boolean;
   taskmaster?: string | boolean;
   tag?: string;
+  workdir?: string;
+  merge?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -44,6 +46,11 @@ export function registerRunCommand(program: Command): void {
       '--tag <tag>',
       'the Task Master tag to run (default: TASKMASTER_TAG, the current tag, then master)',
     )
+    .option(
+      '--workdir <repo>',
+      'the git repository claude-code workers edit (default: the current directory)',
+    )
+    .option('--merge', 'merge the run into the starting branch when it completes (claude-code workers)')
     .option('--detach', 'print the run id and return; the run goes on in the daemon')
     .option('--json', 'print one JSON document (the run summary) and nothing else')
     .action(async (words: string[], options: RunOptions) => {
@@ -58,7 +65,13 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
   const config: ConfigInput = { ...loaded.config };
   if (!providerIsExplicit(loaded.sources, overrides))
     delete (config.models as { provider?: unknown }).provider;
-  const start = { ...whatToRun(words, options), config };
+  const start = {
+    ...whatToRun(words, options),
+    config,
+    // Used only when workers are claude-code agents, which edit this repository.
+    workdir: resolve(options.workdir ?? '.'),
+    ...(options.merge && { merge: true }),
+  };
   await withClient(async (client) => {
     const started = await client.trpc.runs.start.mutate(start);
     if (options.detach) {

@@ -49,6 +49,8 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
       );
     case 'run.concurrency':
       return line('warn', `concurrency now ${event.limit}: ${event.reason}`);
+    case 'run.integrated':
+      return line('info', event.message);
     case 'run.completed':
       return line('info', `completed (${event.review.verdict}): ${event.review.summary}`);
     case 'run.failed':

@@ -1,0 +1,135 @@
+import type { TaskRecord, TaskStatus } from '@orc/shared';
+import { describe, expect, it } from 'vitest';
+import { applyRollback, downstreamOf } from './rollback.js';
+
+function record(
+  id: string,
+  dependencies: string[],
+  status: TaskStatus,
+  extra: Partial<TaskRecord> = {},
+): TaskRecord {
+  return {
+    id,
+    title: `Task ${id}`,
+    description: `Do ${id}.`,
+    dependencies,
+    priority: 'medium',
+    status,
+    attempts: [],
+    reworks: 0,
+    ...(status === 'done' && { result: `result of ${id}` }),
+    ...extra,
+  };
+}
+
+const byId = (tasks: TaskRecord[]) => new Map(tasks.map((t) => [t.id, t]));
+
+// a → b → c, and d on its own. The checkpoint was taken when only a was done.
+const saved = [
+  record('a', [], 'done'),
+  record('b', ['a'], 'ready'),
+  record('c', ['b'], 'pending'),
+  record('d', [], 'ready'),
+];
+
+describe('applyRollback', () => {
+  it('full: brings back the checkpoint as it was, with queued work pending again', () => {
+    const current = [
+      record('a', [], 'done'),
+      record('b', ['a'], 'done'),
+      record('c', ['b'], 'running', { worker: 1 }),
+      record('d', [], 'failed', { error: 'boom' }),
+    ];
+    const { tasks, reset } = applyRollback('full', current, saved, []);
+    const out = byId(tasks);
+    expect(tasks.map((t) => [t.id, t.status])).toEqual([
+      ['a', 'done'],
+      ['b', 'pending'],
+      ['c', 'pending'],
+      ['d', 'pending'],
+    ]);
+    expect(out.get('b')!.result).toBeUndefined();
+    expect(out.get('d')!.error).toBeUndefined();
+    expect(reset.sort()).toEqual(['b', 'c', 'd']);
+    // The saved records are copied, not shared.
+    expect(saved[1]!.status).toBe('ready');
+  });
+
+  it('partial: keeps tasks done since whose inputs did not change, and resets those downstream of a change', () => {
+    const current = [
+      record('a', [], 'done'),
+      // b's description changed since the checkpoint, so its result (and c's, built on it) cannot stand.
+      record('b', ['a'], 'done', { description: 'Do b differently.' }),
+      record('c', ['b'], 'done'),
+      record('d', [], 'done', { result: 'result of d, kept' }),
+    ];
+    const { tasks, reset } = applyRollback('partial', current, saved, []);
+    const out = byId(tasks);
+    expect(out.get('a')!.status).toBe('done');
+    expect(out.get('d')!).toMatchObject({ status: 'done', result: 'result of d, kept' });
+    expect(out.get('b')!).toMatchObject({ status: 'pending', description: 'Do b.' });
+    expect(out.get('b')!.result).toBeUndefined();
+    expect(out.get('c')!.status).toBe('pending');
+    expect(reset.sort()).toEqual(['b', 'c']);
+  });
+
+  it('partial: a dependency that is no longer done takes its dependents back to the checkpoint', () => {
+    const savedDone = [record('a', [], 'done', { result: 'old a' }), record('b', ['a'], 'pending')];
+    const current = [record('a', [], 'failed', { error: 'redo failed' }), record('b', ['a'], 'done')];
+    const { tasks } = applyRollback('partial', current, savedDone, []);
+    const out = byId(tasks);
+    expect(out.get('a')!).toMatchObject({ status: 'done', result: 'old a' });
+    expect(out.get('b')!.status).toBe('pending');
+  });
+
+  it('selective: resets the named tasks and everything downstream, keeps the rest as it is now', () => {
+    const current = [
+      record('a', [], 'done'),
+      record('b', ['a'], 'done', { reworks: 2 }),
+      record('c', ['b'], 'done'),
+      record('d', [], 'done'),
+      record('e', ['c', 'd'], 'failed', { error: 'bad' }),
+    ];
+    const { tasks, reset } = applyRollback('selective', current, saved, ['b']);
+    const out = byId(tasks);
+    expect(out.get('a')!.status).toBe('done');
+    expect(out.get('d')!.status).toBe('done');
+    for (const id of ['b', 'c', 'e']) {
+      expect(out.get(id)!.status).toBe('pending');
+      expect(out.get(id)!.result).toBeUndefined();
+      expect(out.get(id)!.error).toBeUndefined();
+      expect(out.get(id)!.reworks).toBe(0);
+    }
+    expect(reset.sort()).toEqual(['b', 'c', 'e']);
+  });
+
+  it('marks an attempt that was in flight in the checkpoint as interrupted, not running', () => {
+    const attempt = {
+      n: 1,
+      worker: 0,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      outcome: 'running' as const,
+      usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 },
+      costUsd: 0,
+    };
+    const savedMidRun = [record('a', [], 'running', { worker: 0, attempts: [attempt] })];
+    const current = [record('a', [], 'done')];
+    const { tasks } = applyRollback('full', current, savedMidRun, []);
+    expect(tasks[0]!.status).toBe('pending');
+    expect(tasks[0]!.worker).toBeUndefined();
+    // Nothing runs it after a rollback; a "running" attempt would show forever in `orc show`.
+    expect(tasks[0]!.attempts[0]!.outcome).toBe('interrupted');
+  });
+
+  it('downstreamOf follows dependents transitively and includes the named tasks', () => {
+    const tasks = [
+      record('a', [], 'done'),
+      record('b', ['a'], 'done'),
+      record('c', ['b'], 'done'),
+      record('d', [], 'done'),
+      record('e', ['d', 'c'], 'done'),
+    ];
+    expect([...downstreamOf(tasks, ['b'])].sort()).toEqual(['b', 'c', 'e']);
+    expect([...downstreamOf(tasks, ['d'])].sort()).toEqual(['d', 'e']);
+  });
+});

@@ -1,0 +1,158 @@
+import type { OrcEvent, TaskSpecInput } from '@orc/shared';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ModelError } from '../model/model-error.js';
+import {
+  createScriptedProvider,
+  openTestEngine,
+  readJournal,
+  type ScriptedProvider,
+  type TestEngine,
+} from '../testing/engine-fixtures.js';
+
+let engine: TestEngine | undefined;
+afterEach(async () => {
+  await engine?.close();
+  engine = undefined;
+});
+
+// a → b → c, and d on its own.
+const TASKS: TaskSpecInput[] = [
+  { id: 'a', title: 'A' },
+  { id: 'b', title: 'B', dependencies: ['a'] },
+  { id: 'c', title: 'C', dependencies: ['b'] },
+  { id: 'd', title: 'D' },
+];
+
+const workCounts = (provider: ScriptedProvider) =>
+  Object.fromEntries(['a', 'b', 'c', 'd'].map((id) => [id, provider.callsFor('work', id).length]));
+
+const ofType = <T extends OrcEvent['type']>(events: OrcEvent[], type: T) =>
+  events.filter((e): e is Extract<OrcEvent, { type: T }> => e.type === type);
+
+async function completedRun(provider: ScriptedProvider) {
+  engine = await openTestEngine({ provider, config: { checkpoints: { every_n_tasks: 0 } } });
+  const { orchestrator } = engine;
+  const run = await orchestrator.startRun({ tasks: TASKS });
+  expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+  return { orchestrator, runId: run.id };
+}
+
+describe('checkpoints and rollback through the orchestrator', () => {
+  it('records a checkpoint when the plan is in, and manual ones on request', async () => {
+    const { orchestrator, runId } = await completedRun(createScriptedProvider());
+    const manual = await orchestrator.createCheckpoint(runId, 'after everything');
+    expect(manual).toMatchObject({ runId, label: 'after everything', reason: 'manual', tasksDone: 4 });
+    const list = orchestrator.listCheckpoints(runId);
+    expect(list.map((c) => [c.reason, c.tasksDone])).toEqual([
+      ['planned', 0],
+      ['manual', 4],
+    ]);
+    await expect(orchestrator.rollback(runId, 'cp99', 'full')).rejects.toMatchObject({
+      code: 'CHECKPOINT_NOT_FOUND',
+    });
+  });
+
+  it('full: goes back to the planned checkpoint and runs every task again', async () => {
+    const provider = createScriptedProvider();
+    const { orchestrator, runId } = await completedRun(provider);
+    const planned = orchestrator.listCheckpoints(runId).find((c) => c.reason === 'planned')!;
+    const rolled = await orchestrator.rollback(runId, planned.id, 'full');
+    expect(rolled).toMatchObject({ status: 'paused', pauseReason: 'user' });
+    expect(orchestrator.getRun(runId).tasks.every((t) => t.status !== 'done')).toBe(true);
+    expect(orchestrator.getRun(runId).finalReview).toBeUndefined();
+    orchestrator.resumeRun(runId);
+    expect((await orchestrator.waitForRun(runId)).status).toBe('completed');
+    expect(workCounts(provider)).toEqual({ a: 2, b: 2, c: 2, d: 2 });
+    expect(orchestrator.getRun(runId).tasks.map((t) => t.result)).toEqual([
+      'result of a #2',
+      'result of b #2',
+      'result of c #2',
+      'result of d #2',
+    ]);
+    const events = await readJournal(engine!.home, runId);
+    expect(ofType(events, 'run.rolled_back')).toEqual([
+      expect.objectContaining({
+        checkpointId: planned.id,
+        strategy: 'full',
+        resetTasks: ['a', 'b', 'c', 'd'],
+      }),
+    ]);
+    expect(orchestrator.listCheckpoints(runId).some((c) => c.reason === 'before-rollback')).toBe(true);
+  });
+
+  it('partial: keeps what finished with unchanged inputs and redoes the rest', async () => {
+    // a fails the first time, so the run ends with a failed, b and c never run, d done.
+    const provider = createScriptedProvider({
+      work: (call) => {
+        if (call.taskId === 'a' && call.n === 1) throw new ModelError('permanent', 'bad luck');
+        return `result of ${call.taskId} #${call.n}`;
+      },
+    });
+    engine = await openTestEngine({ provider, config: { checkpoints: { every_n_tasks: 0 } } });
+    const { orchestrator } = engine;
+    const run = await orchestrator.startRun({ tasks: TASKS });
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('failed');
+    const planned = orchestrator.listCheckpoints(run.id)[0]!;
+    await orchestrator.rollback(run.id, planned.id, 'partial');
+    const byId = new Map(orchestrator.getRun(run.id).tasks.map((t) => [t.id, t]));
+    expect(byId.get('d')).toMatchObject({ status: 'done', result: 'result of d #1' });
+    expect(byId.get('a')!.status).toBe('ready');
+    orchestrator.resumeRun(run.id);
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+    expect(workCounts(provider)).toEqual({ a: 2, b: 1, c: 1, d: 1 });
+    const events = await readJournal(engine.home, run.id);
+    expect(ofType(events, 'run.rolled_back')[0]!.resetTasks).toEqual(['a']);
+  });
+
+  it('selective: resets the named tasks and their downstream only', async () => {
+    const provider = createScriptedProvider();
+    const { orchestrator, runId } = await completedRun(provider);
+    const checkpoint = await orchestrator.createCheckpoint(runId);
+    await orchestrator.rollback(runId, checkpoint.id, 'selective', ['b']);
+    const statuses = Object.fromEntries(orchestrator.getRun(runId).tasks.map((t) => [t.id, t.status]));
+    expect(statuses).toEqual({ a: 'done', b: 'ready', c: 'pending', d: 'done' });
+    orchestrator.resumeRun(runId);
+    expect((await orchestrator.waitForRun(runId)).status).toBe('completed');
+    expect(workCounts(provider)).toEqual({ a: 1, b: 2, c: 2, d: 1 });
+    await expect(orchestrator.rollback(runId, checkpoint.id, 'selective', [])).rejects.toThrow(
+      /needs --tasks/,
+    );
+    await expect(orchestrator.rollback(runId, checkpoint.id, 'selective', ['zz'])).rejects.toMatchObject({
+      code: 'TASK_NOT_FOUND',
+    });
+  });
+
+  it('rolls back a run while it executes: in-flight work is stopped and requeued, then resume completes it', async () => {
+    const provider = createScriptedProvider();
+    engine = await openTestEngine({ provider, config: { checkpoints: { every_n_tasks: 0 } } });
+    const { orchestrator } = engine;
+    provider.hold();
+    const run = await orchestrator.startRun({ tasks: TASKS });
+    await provider.whenInFlight(2);
+    const checkpoint = await orchestrator.createCheckpoint(run.id, 'mid-run');
+    const rolled = await orchestrator.rollback(run.id, checkpoint.id, 'full');
+    expect(rolled).toMatchObject({ status: 'paused', pauseReason: 'user' });
+    expect(provider.callsFor('work').every((c) => c.aborted)).toBe(true);
+    expect(orchestrator.getRun(run.id).busyWorkers).toBe(0);
+    const interrupted = orchestrator.getRun(run.id).tasks.find((t) => t.id === 'a')!;
+    expect(interrupted.attempts.at(-1)!.outcome).toBe('interrupted');
+    provider.release();
+    orchestrator.resumeRun(run.id);
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+    expect(orchestrator.getRun(run.id).tasks.every((t) => t.status === 'done')).toBe(true);
+    expect(workCounts(provider)).toEqual({ a: 2, b: 1, c: 1, d: 2 });
+  });
+
+  it('can roll back to a checkpoint as soon as it is listed', async () => {
+    const provider = createScriptedProvider();
+    engine = await openTestEngine({ provider });
+    provider.hold();
+    const run = await engine.orchestrator.startRun({ tasks: TASKS });
+    const [planned] = engine.orchestrator.listCheckpoints(run.id);
+    expect(planned?.reason).toBe('planned');
+    await engine.orchestrator.rollback(run.id, planned!.id, 'full');
+    provider.release();
+    engine.orchestrator.resumeRun(run.id);
+    expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
+  });
+});

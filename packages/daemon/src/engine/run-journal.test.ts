@@ -1,0 +1,113 @@
+import type { OrcEvent } from '@orc/shared';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { Clock } from '../clock.js';
+import type { RunStore } from '../store/store.js';
+import { RunJournal } from './run-journal.js';
+
+/** The journal's side of a store, in memory; appends can be held back or made to fail. */
+class MemoryJournalStore {
+  readonly written: OrcEvent[] = [];
+  appends = 0;
+  failNext = 0;
+  private gate: Promise<void> | undefined;
+  private open: (() => void) | undefined;
+
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+  }
+  release(): void {
+    this.open?.();
+    this.gate = undefined;
+  }
+
+  async appendEvents(_runId: string, events: readonly OrcEvent[]): Promise<void> {
+    this.appends += 1;
+    if (this.gate) await this.gate;
+    if (this.failNext > 0) {
+      this.failNext -= 1;
+      throw new Error('ENOSPC: no space left on device');
+    }
+    this.written.push(...events);
+  }
+
+  async *readEvents(_runId: string, afterId: number): AsyncIterable<OrcEvent> {
+    for (const event of [...this.written]) {
+      await Promise.resolve();
+      if (event.id > afterId) yield event;
+    }
+  }
+}
+
+const clock: Clock = { now: () => 1_700_000_000_000, sleep: () => Promise.resolve() };
+
+function journal(store: MemoryJournalStore, lastId = 0): RunJournal {
+  return new RunJournal('r1', lastId, store as unknown as RunStore, clock, pino({ level: 'silent' }));
+}
+
+const status = (n: number) => ({ type: 'run.concurrency' as const, limit: n, reason: 'test' });
+
+describe('RunJournal', () => {
+  it('numbers events on from the last id and stamps run and time', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store, 41);
+    const event = j.emit(status(1));
+    expect(event).toMatchObject({ id: 42, runId: 'r1', at: '2023-11-14T22:13:20.000Z' });
+    j.emit(status(2));
+    expect(j.lastId).toBe(43);
+    await j.drain();
+    expect(store.written.map((e) => e.id)).toEqual([42, 43]);
+  });
+
+  it('publishes an event only once it is durable, and groups what arrives meanwhile into one append', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store);
+    const seen: number[] = [];
+    j.subscribe((e) => seen.push(e.id));
+    store.hold();
+    j.emit(status(1));
+    j.emit(status(2));
+    j.emit(status(3));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(seen).toEqual([]);
+    store.release();
+    await j.drain();
+    expect(seen).toEqual([1, 2, 3]);
+    expect(store.appends).toBe(2); // the first event alone, then the two that waited
+  });
+
+  it('keeps events through a failed append and writes them, in order, on the retry', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store);
+    const seen: number[] = [];
+    j.subscribe((e) => seen.push(e.id));
+    store.failNext = 2;
+    j.emit(status(1));
+    j.emit(status(2));
+    await j.drain();
+    expect(store.written.map((e) => e.id)).toEqual([1, 2]);
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it('replays from the file after an id, then goes on live, with no gap and no duplicate', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store);
+    for (let i = 0; i < 5; i++) j.emit(status(i));
+    await j.drain();
+    const controller = new AbortController();
+    const received: number[] = [];
+    const reader = (async () => {
+      for await (const event of j.events(2, controller.signal)) {
+        received.push(event.id);
+        // Emitting while the reader is still replaying must not lose or repeat anything.
+        if (event.id === 3) for (let i = 0; i < 3; i++) j.emit(status(i));
+        if (event.id === 10) controller.abort();
+      }
+    })();
+    await j.drain();
+    j.emit(status(9));
+    j.emit(status(10));
+    await reader;
+    expect(received).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+});

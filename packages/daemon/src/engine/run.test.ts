@@ -1,0 +1,230 @@
+import type { OrcEvent, TaskReview, TaskSpecInput } from '@orc/shared';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createScriptedProvider,
+  eventually,
+  openTestEngine,
+  readJournal,
+  type TestEngine,
+} from '../testing/engine-fixtures.js';
+
+let engine: TestEngine | undefined;
+afterEach(async () => {
+  await engine?.close();
+  engine = undefined;
+});
+
+const independent = (n: number): TaskSpecInput[] =>
+  Array.from({ length: n }, (_, i) => ({ id: `t${i + 1}`, title: `Task ${i + 1}` }));
+
+const ofType = <T extends OrcEvent['type']>(events: OrcEvent[], type: T) =>
+  events.filter((e): e is Extract<OrcEvent, { type: T }> => e.type === type);
+
+describe('pause, resume and cancel', () => {
+  it('pause stops new dispatch and lets in-flight work finish; resume goes on to the end', async () => {
+    const provider = createScriptedProvider();
+    engine = await openTestEngine({ provider, config: { execution: { max_workers: 2 } } });
+    const { orchestrator } = engine;
+    provider.hold();
+    const run = await orchestrator.startRun({ tasks: independent(6) });
+    await provider.whenInFlight(2);
+    const paused = orchestrator.pauseRun(run.id);
+    expect(paused).toMatchObject({ status: 'paused', pauseReason: 'user' });
+    provider.release();
+    // The two calls in flight finish, are reviewed and complete while the run stays paused.
+    await eventually(
+      () => orchestrator.getRun(run.id).taskCounts['done'] === 2,
+      'the in-flight tasks to finish',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(provider.callsFor('work')).toHaveLength(2);
+    expect(orchestrator.getRun(run.id)).toMatchObject({ status: 'paused', busyWorkers: 0 });
+
+    expect(orchestrator.resumeRun(run.id).status).toBe('executing');
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+    expect(provider.callsFor('work')).toHaveLength(6);
+    expect(provider.maxInFlight).toBeLessThanOrEqual(2);
+
+    const events = await readJournal(engine.home, run.id);
+    const pausedAt = ofType(events, 'run.paused')[0]!.id;
+    const resumedAt = ofType(events, 'run.resumed')[0]!.id;
+    const assignedWhilePaused = ofType(events, 'task.assigned').filter(
+      (e) => e.id > pausedAt && e.id < resumedAt,
+    );
+    expect(assignedWhilePaused).toEqual([]);
+    const completedWhilePaused = ofType(events, 'task.completed').filter(
+      (e) => e.id > pausedAt && e.id < resumedAt,
+    );
+    expect(completedWhilePaused).toHaveLength(2);
+  });
+
+  it('pausing a finished run or resuming a running one is refused or a no-op', async () => {
+    engine = await openTestEngine({ provider: createScriptedProvider() });
+    const run = await engine.orchestrator.startRun({ tasks: independent(1) });
+    await engine.orchestrator.waitForRun(run.id);
+    expect(() => engine!.orchestrator.pauseRun(run.id)).toThrow(
+      /is completed; only an executing run can be paused/,
+    );
+    expect(() => engine!.orchestrator.resumeRun(run.id)).toThrow(/only a paused run can be resumed/);
+  });
+
+  it('cancel aborts the calls in flight and the run ends cancelled', async () => {
+    const provider = createScriptedProvider();
+    engine = await openTestEngine({ provider, config: { execution: { max_workers: 3 } } });
+    const { orchestrator } = engine;
+    provider.hold();
+    const run = await orchestrator.startRun({ tasks: independent(5) });
+    await provider.whenInFlight(3);
+    await orchestrator.cancelRun(run.id);
+    const summary = await orchestrator.waitForRun(run.id);
+    expect(summary.status).toBe('cancelled');
+    const work = provider.callsFor('work');
+    expect(work).toHaveLength(3);
+    expect(work.every((c) => c.aborted && c.request.signal.aborted)).toBe(true);
+    provider.release();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const view = orchestrator.getRun(run.id);
+    expect(view.tasks.every((t) => t.status === 'cancelled')).toBe(true);
+    expect(view.busyWorkers).toBe(0);
+    expect(provider.callsFor('work')).toHaveLength(3);
+    const events = await readJournal(engine.home, run.id);
+    expect(ofType(events, 'run.cancelled')).toHaveLength(1);
+    expect(ofType(events, 'task.completed')).toEqual([]);
+    expect(() => orchestrator.retryTask(run.id, 't1')).toThrow(/was cancelled; start a new run/);
+  });
+});
+
+describe('cancel while planning', () => {
+  it('aborts the plan call and ends the run cancelled without work', async () => {
+    const provider = createScriptedProvider();
+    engine = await openTestEngine({ provider });
+    provider.hold();
+    const run = await engine.orchestrator.startRun({ goal: 'plan forever' });
+    await provider.whenInFlight(1);
+    await engine.orchestrator.cancelRun(run.id);
+    expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('cancelled');
+    expect(provider.callsFor('plan')[0]!.aborted).toBe(true);
+    provider.release();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(provider.callsFor('work')).toEqual([]);
+    expect(engine.orchestrator.getRun(run.id).status).toBe('cancelled');
+  });
+});
+
+describe('budget', () => {
+  it('pauses with run.budget_exceeded instead of spending past max_cost_usd', async () => {
+    // Each work call costs $1 (100k output tokens of the worker model at $10 per million); reviews are free.
+    const provider = createScriptedProvider({
+      usage: (call) => ({
+        inputTokens: 0,
+        outputTokens: call.purpose === 'work' ? 100_000 : 0,
+        cacheReadTokens: 0,
+        cacheWriteTokens: 0,
+      }),
+    });
+    engine = await openTestEngine({ provider, config: { execution: { max_workers: 1, max_cost_usd: 2.5 } } });
+    const run = await engine.orchestrator.startRun({ tasks: independent(5) });
+    const summary = await engine.orchestrator.waitForRun(run.id);
+    expect(summary).toMatchObject({ status: 'paused', pauseReason: 'budget' });
+    expect(summary.costUsd).toBeCloseTo(2, 6);
+    expect(summary.costUsd).toBeLessThanOrEqual(2.5);
+    expect(provider.callsFor('work')).toHaveLength(2);
+    const events = await readJournal(engine.home, run.id);
+    expect(ofType(events, 'run.budget_exceeded')).toEqual([
+      expect.objectContaining({ costUsd: summary.costUsd, limitUsd: 2.5 }),
+    ]);
+    expect(ofType(events, 'run.paused')[0]).toMatchObject({ reason: 'budget' });
+    // Resuming does not spend past the budget either.
+    engine.orchestrator.resumeRun(run.id);
+    await engine.orchestrator.waitForRun(run.id);
+    expect(provider.callsFor('work')).toHaveLength(2);
+  });
+
+  it('counts the attempts in flight, so parallel workers do not overspend once a cost is known', async () => {
+    const provider = createScriptedProvider({
+      latencyMs: (call) => (call.purpose === 'work' ? 5 + 5 * Number(call.taskId?.slice(1)) : 0),
+      usage: (call) => ({
+        inputTokens: 0,
+        outputTokens: call.purpose === 'work' ? 100_000 : 0,
+        cacheReadTokens: 0,
+        cacheWriteTokens: 0,
+      }),
+    });
+    engine = await openTestEngine({ provider, config: { execution: { max_workers: 3, max_cost_usd: 4.5 } } });
+    const run = await engine.orchestrator.startRun({ tasks: independent(10) });
+    expect((await engine.orchestrator.waitForRun(run.id)).pauseReason).toBe('budget');
+    await eventually(() => engine!.orchestrator.getRun(run.id).busyWorkers === 0, 'in-flight work to end');
+    // The first three go out before any cost is known ($3); after that, what is in flight counts.
+    expect(engine.orchestrator.getRun(run.id).costUsd).toBeLessThanOrEqual(4.5);
+  });
+});
+
+describe('review', () => {
+  const reviewer = (verdicts: Record<string, TaskReview['verdict'][]>) =>
+    createScriptedProvider({
+      review: (call) => {
+        const verdict = verdicts[call.taskId ?? '']?.[call.n - 1] ?? 'accept';
+        return { verdict, feedback: `${verdict} #${call.n} for ${call.taskId}` };
+      },
+    });
+
+  it('reworks a task sent back, with the feedback in the next prompt, then accepts it', async () => {
+    const provider = reviewer({ t1: ['rework', 'accept'] });
+    engine = await openTestEngine({ provider });
+    const run = await engine.orchestrator.startRun({ tasks: independent(2) });
+    expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
+    const t1 = engine.orchestrator.getRun(run.id).tasks.find((t) => t.id === 't1')!;
+    expect(t1).toMatchObject({ status: 'done', reworks: 1, result: 'result of t1 #2' });
+    expect(t1.attempts.map((a) => a.review?.verdict)).toEqual(['rework', 'accept']);
+    const prompts = provider.callsFor('work', 't1').map((c) => c.request.prompt);
+    expect(prompts).toHaveLength(2);
+    expect(prompts[0]).not.toContain('sent back');
+    expect(prompts[1]).toContain('Your previous answer was sent back by the reviewer: rework #1 for t1');
+  });
+
+  it('fails a task still not accepted after max_reworks', async () => {
+    const provider = reviewer({ t1: ['rework', 'rework', 'rework'] });
+    engine = await openTestEngine({ provider, config: { execution: { max_reworks: 1 } } });
+    const run = await engine.orchestrator.startRun({ tasks: independent(2) });
+    expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('failed');
+    const t1 = engine.orchestrator.getRun(run.id).tasks.find((t) => t.id === 't1')!;
+    expect(t1.status).toBe('failed');
+    expect(t1.error).toBe('still not accepted after 1 rework: rework #2 for t1');
+    expect(provider.callsFor('work', 't1')).toHaveLength(2);
+  });
+
+  it('fails a task the manager rejects, and keeps the final review with the run', async () => {
+    const provider = createScriptedProvider({
+      review: (call) =>
+        call.taskId === 't2'
+          ? { verdict: 'fail', feedback: 'cannot be done' }
+          : { verdict: 'accept', feedback: 'ok' },
+      finalReview: () => ({ verdict: 'partial', summary: 't2 was rejected.', followUps: ['Rethink t2.'] }),
+    });
+    engine = await openTestEngine({ provider });
+    const run = await engine.orchestrator.startRun({ tasks: independent(3) });
+    expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('failed');
+    const view = engine.orchestrator.getRun(run.id);
+    expect(view.tasks.find((t) => t.id === 't2')).toMatchObject({
+      status: 'failed',
+      error: 'rejected by the manager: cannot be done',
+    });
+    expect(provider.callsFor('work', 't2')).toHaveLength(1);
+    expect(view.finalReview).toEqual({
+      verdict: 'partial',
+      summary: 't2 was rejected.',
+      followUps: ['Rethink t2.'],
+    });
+    expect(provider.callsFor('final-review')[0]!.request.prompt).toContain('t2 [failed]');
+  });
+
+  it('stores the final review with a completed run and in its run.completed event', async () => {
+    const review = { verdict: 'success' as const, summary: 'All three done.', followUps: ['Ship it.'] };
+    engine = await openTestEngine({ provider: createScriptedProvider({ finalReview: () => review }) });
+    const run = await engine.orchestrator.startRun({ tasks: independent(3) });
+    expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
+    expect(engine.orchestrator.getRun(run.id).finalReview).toEqual(review);
+    const events = await readJournal(engine.home, run.id);
+    expect(ofType(events, 'run.completed')[0]!.review).toEqual(review);
+  });
+});

@@ -1,0 +1,198 @@
+import type { TaskReview } from '@orc/shared';
+import { describe, expect, it } from 'vitest';
+import { createActor, fromPromise, waitFor } from 'xstate';
+import { ModelError } from '../model/model-error.js';
+import { ManualClock } from '../testing/engine-fixtures.js';
+import { workerMachine, type WorkInput, type WorkerEmitted } from './worker.machine.js';
+
+type Step = { fail: ModelError | Error } | { text: string };
+
+/**
+ * A worker whose work and review calls follow a script; waits resolve at once but record the deadline,
+ * so the backoff a real worker would sleep is visible without sleeping.
+ */
+function startWorker(
+  work: Step[],
+  options: { maxRetries?: number; review?: Step[]; retryBaseMs?: number } = {},
+) {
+  const clock = new ManualClock(0);
+  const workInputs: WorkInput[] = [];
+  const waits: number[] = [];
+  const emitted: WorkerEmitted[] = [];
+  const reviews = options.review ?? [{ text: 'accept' }];
+  let reviewCalls = 0;
+  const machine = workerMachine.provide({
+    actors: {
+      work: fromPromise(({ input }: { input: WorkInput }) => {
+        workInputs.push(input);
+        const step = work[workInputs.length - 1] ?? { text: 'more work than scripted' };
+        return 'fail' in step ? Promise.reject(step.fail) : Promise.resolve({ text: step.text });
+      }),
+      review: fromPromise(() => {
+        const step = reviews[reviewCalls++] ?? { text: 'accept' };
+        const review: TaskReview = { verdict: 'accept', feedback: 'fine' };
+        return 'fail' in step ? Promise.reject(step.fail) : Promise.resolve(review);
+      }),
+      waitUntil: fromPromise(({ input }: { input: { until: number } }) => {
+        waits.push(input.until - clock.now());
+        return Promise.resolve();
+      }),
+    },
+  });
+  const actor = createActor(machine, {
+    input: { index: 2, maxRetries: options.maxRetries ?? 3, clock, retryBaseMs: options.retryBaseMs ?? 100 },
+  });
+  actor.on('*', (event) => emitted.push(event));
+  actor.start();
+  actor.send({ type: 'worker.assign', assignment: { taskId: 't7', maxTokens: 1000 } });
+  const idle = () => waitFor(actor, (s) => s.matches('idle') && emitted.some(isFinal), { timeout: 2000 });
+  return { actor, workInputs, waits, emitted, idle, reviewCalls: () => reviewCalls };
+}
+
+const isFinal = (e: WorkerEmitted) => e.type === 'worker.reviewed' || e.type === 'worker.gave_up';
+const types = (emitted: WorkerEmitted[]) => emitted.map((e) => e.type);
+
+describe('worker machine', () => {
+  it('retries transient failures with exponential backoff, then succeeds and is reviewed', async () => {
+    const w = startWorker([
+      { fail: new ModelError('transient', 'overloaded (529)') },
+      { fail: new ModelError('transient', 'server error (500)') },
+      { text: 'the answer' },
+    ]);
+    await w.idle();
+    expect(w.workInputs).toHaveLength(3);
+    expect(types(w.emitted)).toEqual([
+      'worker.attempt_failed',
+      'worker.attempt_failed',
+      'worker.call_succeeded',
+      'worker.work_done',
+      'worker.call_succeeded',
+      'worker.reviewed',
+    ]);
+    // Full jitter over base·2^retry: the first wait in [50, 100], the second in [100, 200].
+    expect(w.waits[0]).toBeGreaterThanOrEqual(50);
+    expect(w.waits[0]).toBeLessThanOrEqual(100);
+    expect(w.waits[1]).toBeGreaterThanOrEqual(100);
+    expect(w.waits[1]).toBeLessThanOrEqual(200);
+    const failed = w.emitted.filter((e) => e.type === 'worker.attempt_failed');
+    expect(failed.map((e) => e.retryInMs)).toEqual(w.waits);
+    expect(failed[0]).toMatchObject({
+      worker: 2,
+      taskId: 't7',
+      phase: 'work',
+      error: { category: 'transient' },
+    });
+    expect(w.emitted.at(-1)).toMatchObject({
+      type: 'worker.reviewed',
+      taskId: 't7',
+      review: { verdict: 'accept' },
+    });
+    // Same tokens each time: only recoverable failures get more room.
+    expect(w.workInputs.map((i) => i.maxTokens)).toEqual([1000, 1000, 1000]);
+  });
+
+  it('honours retry-after and tells the run it was rate limited', async () => {
+    const w = startWorker([
+      { fail: new ModelError('transient', 'rate limited (429)', { retryAfterMs: 3000, rateLimited: true }) },
+      { text: 'ok' },
+    ]);
+    await w.idle();
+    expect(w.waits[0]).toBeGreaterThanOrEqual(3000);
+    expect(w.waits[0]).toBeLessThanOrEqual(3300);
+    expect(types(w.emitted).slice(0, 2)).toEqual(['worker.rate_limited', 'worker.attempt_failed']);
+  });
+
+  it('gives up at once on a permanent error', async () => {
+    const w = startWorker([{ fail: new ModelError('permanent', 'invalid request (400): prompt too long') }]);
+    await w.idle();
+    expect(w.workInputs).toHaveLength(1);
+    expect(w.waits).toEqual([]);
+    expect(w.emitted).toEqual([
+      {
+        type: 'worker.gave_up',
+        worker: 2,
+        taskId: 't7',
+        phase: 'work',
+        error: { category: 'permanent', message: 'invalid request (400): prompt too long' },
+        pauseRun: false,
+      },
+    ]);
+    expect(w.actor.getSnapshot().context.assignment).toBeUndefined();
+  });
+
+  it('asks the run to pause when only a person can fix the error', async () => {
+    const w = startWorker(
+      [new ModelError('permanent', 'usage limit reached', { pauseRun: true })].map((fail) => ({ fail })),
+    );
+    await w.idle();
+    expect(w.emitted).toEqual([expect.objectContaining({ type: 'worker.gave_up', pauseRun: true })]);
+  });
+
+  it('treats an unknown error as permanent', async () => {
+    const w = startWorker([{ fail: new TypeError('cannot read properties of undefined') }]);
+    await w.idle();
+    expect(w.emitted.at(-1)).toMatchObject({ type: 'worker.gave_up', error: { category: 'permanent' } });
+  });
+
+  it('doubles maxTokens after a recoverable failure', async () => {
+    const w = startWorker([
+      { fail: new ModelError('recoverable', 'the answer hit max_tokens (1000)') },
+      { fail: new ModelError('recoverable', 'the answer hit max_tokens (2000)') },
+      { text: 'long answer' },
+    ]);
+    await w.idle();
+    expect(w.workInputs.map((i) => i.maxTokens)).toEqual([1000, 2000, 4000]);
+    expect(w.emitted.at(-1)?.type).toBe('worker.reviewed');
+  });
+
+  it('gives up after maxRetries retries', async () => {
+    const overloaded = { fail: new ModelError('transient', 'overloaded') };
+    const w = startWorker([overloaded, overloaded, overloaded], { maxRetries: 2 });
+    await w.idle();
+    expect(w.workInputs).toHaveLength(3);
+    expect(types(w.emitted)).toEqual(['worker.attempt_failed', 'worker.attempt_failed', 'worker.gave_up']);
+  });
+
+  it('retries a failed review without redoing the work', async () => {
+    const w = startWorker([{ text: 'done' }], {
+      review: [{ fail: new ModelError('transient', 'overloaded') }, { text: 'accept' }],
+    });
+    await w.idle();
+    expect(w.workInputs).toHaveLength(1);
+    expect(w.reviewCalls()).toBe(2);
+    const failed = w.emitted.find((e) => e.type === 'worker.attempt_failed');
+    expect(failed).toMatchObject({ phase: 'review' });
+  });
+
+  it('drops its task on release and takes the next one', () => {
+    const clock = new ManualClock(0);
+    let aborted = false;
+    const machine = workerMachine.provide({
+      actors: {
+        work: fromPromise(
+          ({ signal }) =>
+            new Promise<{ text: string }>((_, reject) =>
+              signal.addEventListener('abort', () => {
+                aborted = true;
+                reject(new Error('aborted'));
+              }),
+            ),
+        ),
+        waitUntil: fromPromise(() => Promise.resolve()),
+      },
+    });
+    const actor = createActor(machine, { input: { index: 0, maxRetries: 1, clock } });
+    const emitted: WorkerEmitted[] = [];
+    actor.on('*', (e) => emitted.push(e));
+    actor.start();
+    actor.send({ type: 'worker.assign', assignment: { taskId: 'x', maxTokens: 10 } });
+    expect(actor.getSnapshot().value).toBe('working');
+    actor.send({ type: 'worker.release' });
+    expect(actor.getSnapshot().value).toBe('idle');
+    expect(aborted).toBe(true);
+    expect(emitted).toEqual([]);
+    actor.send({ type: 'worker.assign', assignment: { taskId: 'y', maxTokens: 10 } });
+    expect(actor.getSnapshot().context.assignment?.taskId).toBe('y');
+    actor.stop();
+  });
+});

@@ -1,0 +1,160 @@
+import { existsSync } from 'node:fs';
+import { basename, sep } from 'node:path';
+import { commitIdentity, git, gitLine } from './git.js';
+import { fullRef, orcBranches, parseTaskBranch } from './orc-branches.js';
+import { mergeTrees } from './tree-merge.js';
+
+export interface WorktreeEntry {
+  path: string;
+  head?: string;
+  /** `refs/heads/…`, absent for a detached worktree. */
+  branch?: string;
+  /** Its folder is gone; `git worktree prune` forgets it. */
+  prunable: boolean;
+}
+
+/** What became of one worktree when it was removed. */
+export interface RemovedWorktree {
+  path: string;
+  branch?: string;
+  /** The branch that now holds work found in it that the integration branch does not have. */
+  keptOn?: string;
+  commit?: string;
+}
+
+export async function listWorktrees(repo: string): Promise<WorktreeEntry[]> {
+  const { stdout } = await git(['worktree', 'list', '--porcelain', '-z'], repo);
+  const entries: WorktreeEntry[] = [];
+  let current: WorktreeEntry | undefined;
+  for (const field of stdout.split('\0')) {
+    if (field === '') {
+      if (current) entries.push(current);
+      current = undefined;
+      continue;
+    }
+    const space = field.indexOf(' ');
+    const key = space === -1 ? field : field.slice(0, space);
+    const value = space === -1 ? '' : field.slice(space + 1);
+    if (key === 'worktree') current = { path: value, prunable: false };
+    else if (!current) continue;
+    else if (key === 'HEAD') current.head = value;
+    else if (key === 'branch') current.branch = value;
+    else if (key === 'prunable') current.prunable = true;
+  }
+  if (current) entries.push(current);
+  return entries;
+}
+
+/**
+ * Removes a worktree without losing what is in it: uncommitted changes (tracked and untracked, ignored
+ * files excepted) become a commit on `attemptBranch`, and so does a committed tip the integration branch
+ * does not contain yet. Only then does the folder go.
+ */
+export async function removeWorktreeKeepingWork(
+  repo: string,
+  worktree: WorktreeEntry,
+  attemptBranch: string,
+  integrationBranch: string,
+  message: string,
+  /** A tip known to be merged already, which spares the content check. */
+  mergedTip?: string,
+): Promise<RemovedWorktree> {
+  const removed: RemovedWorktree = {
+    path: worktree.path,
+    ...(worktree.branch ? { branch: worktree.branch } : {}),
+  };
+  const present = existsSync(worktree.path) && !worktree.prunable;
+  let tip = worktree.head;
+  let uncommitted = false;
+  if (present) {
+    tip ??= await gitLine(['rev-parse', 'HEAD'], worktree.path);
+    const status = await gitLine(['status', '--porcelain', '--untracked-files=all'], worktree.path);
+    if (status !== '') {
+      uncommitted = true;
+      // The worktree's own index is about to go with it, so staging everything there costs nothing.
+      await git(['add', '-A'], worktree.path);
+      const tree = await gitLine(['write-tree'], worktree.path);
+      tip = await gitLine(['commit-tree', tree, '-p', tip, '-m', message], worktree.path, {
+        env: await commitIdentity(repo),
+      });
+    }
+  }
+  if (tip && (uncommitted || (tip !== mergedTip && !(await isContained(repo, integrationBranch, tip))))) {
+    removed.keptOn = await keepOnBranch(repo, attemptBranch, tip);
+    removed.commit = tip;
+  }
+  if (present) await git(['worktree', 'remove', '--force', '--force', worktree.path], repo);
+  else await git(['worktree', 'prune'], repo);
+  return removed;
+}
+
+/**
+ * Whether everything in `commit` is already on `branch`: merging it would change nothing. Squash merges
+ * never make a task's commit an ancestor, so this compares content, not history.
+ */
+async function isContained(repo: string, branch: string, commit: string): Promise<boolean> {
+  const refs = await git(['rev-parse', `${fullRef(branch)}^{commit}`, `${fullRef(branch)}^{tree}`], repo, {
+    okExitCodes: [128],
+  });
+  const [head, headTree] = refs.stdout.trim().split('\n');
+  if (refs.exitCode !== 0 || !head || !headTree) return false;
+  // An ancestor merges to the head's own tree too, so one merge answers both cases.
+  const merged = await mergeTrees(repo, head, commit);
+  return merged.ok && merged.tree === headTree;
+}
+
+/** Points `branch` (or `branch-2`, `-3`, … when it already holds something else) at `commit`. */
+async function keepOnBranch(repo: string, branch: string, commit: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const name = n === 1 ? branch : `${branch}-${n}`;
+    const existing = await git(['rev-parse', '--verify', '--quiet', `${fullRef(name)}^{commit}`], repo, {
+      okExitCodes: [1],
+    });
+    const value = existing.stdout.trim();
+    if (value === commit) return name;
+    if (existing.exitCode !== 0 || value === '') {
+      // An empty old value makes the update fail if someone created the branch in the meantime.
+      await git(['update-ref', fullRef(name), commit, ''], repo);
+      return name;
+    }
+  }
+}
+
+/** `…/attempt-3` → 3; worktrees orc did not name that way get a dated name instead. */
+export function attemptOfPath(path: string): string {
+  const match = /^attempt-(\d+)$/.exec(basename(path));
+  return match ? match[1]! : `recovered-${Date.now()}`;
+}
+
+/**
+ * After a crash, for every run: each worktree on an `orc/<runId>-tasks/*` branch (or under an
+ * `orc-worktrees` folder) is removed, its work kept on the attempt branch first.
+ */
+export async function gcWorktrees(repo: string): Promise<RemovedWorktree[]> {
+  const removed: RemovedWorktree[] = [];
+  for (const worktree of await listWorktrees(repo)) {
+    const owner = worktree.branch ? parseTaskBranch(worktree.branch) : undefined;
+    const underOrcFolder = worktree.path.includes(`${sep}orc-worktrees${sep}`);
+    if (!owner && !underOrcFolder) continue;
+    if (!owner) {
+      // Detached or renamed: orc made it, but it belongs to no task branch; keep its work under a gc name.
+      const name = `orc/gc-${Date.now()}`;
+      removed.push(await removeWorktreeKeepingWork(repo, worktree, name, name, KEPT_MESSAGE));
+      continue;
+    }
+    const attemptBranch = orcBranches.attempt(owner.runId, owner.taskComponent, attemptOfPath(worktree.path));
+    removed.push(
+      await removeWorktreeKeepingWork(
+        repo,
+        worktree,
+        attemptBranch,
+        orcBranches.integration(owner.runId),
+        KEPT_MESSAGE,
+      ),
+    );
+  }
+  await git(['worktree', 'prune'], repo);
+  return removed;
+}
+
+export const KEPT_MESSAGE = 'orc: work left in a worktree when it was removed';
