@@ -63,7 +63,7 @@ describe('the engine on the real Anthropic SDK (fake server)', () => {
     expect(run.models).toMatchObject({ simulated: false, manager: { provider: 'anthropic' } });
     const summary = await orchestrator.waitForRun(run.id);
     expect(summary.status).toBe('completed');
-    const view = orchestrator.getRun(run.id);
+    const view = orchestrator.getRun(run.id, { full: true });
     expect(view.tasks.length).toBeGreaterThan(0);
     expect(view.tasks.every((t) => t.status === 'done' && (t.result ?? '').length > 0)).toBe(true);
     // One plan, one work call and one review per task, one final review.

@@ -40,7 +40,7 @@ describe('createOrchestrator', () => {
     expect(started.status).toBe('analyzing');
     const summary = await orchestrator.waitForRun(started.id);
     expect(summary.status).toBe('completed');
-    const view = orchestrator.getRun(started.id);
+    const view = orchestrator.getRun(started.id, { full: true });
     expect(view.tasks.map((t) => [t.id, t.status, t.result])).toEqual([
       ['a', 'done', 'result of a #1'],
       ['b', 'done', 'result of b #1'],
@@ -127,7 +127,7 @@ describe('createOrchestrator', () => {
     engine = await openTestEngine({ provider });
     const run = await engine.orchestrator.startRun({ tasks: [task('a'), task('b', ['a'])] });
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
-    const a = engine.orchestrator.getRun(run.id).tasks.find((t) => t.id === 'a')!;
+    const a = engine.orchestrator.getRun(run.id, { full: true }).tasks.find((t) => t.id === 'a')!;
     expect(a.attempts.map((x) => x.outcome)).toEqual(['failed', 'failed', 'succeeded']);
     expect(a.attempts[0]!.error).toEqual({ category: 'transient', message: 'overloaded, try 1' });
     const failed = ofType(await readJournal(engine.home, run.id), 'task.attempt_failed');
@@ -153,7 +153,7 @@ describe('createOrchestrator', () => {
     expect(summary.error).toBe(
       '1 task failed, 1 could not run (a dependency failed or is blocked); fix the cause and run orc retry <run> <task>',
     );
-    const view = engine.orchestrator.getRun(run.id);
+    const view = engine.orchestrator.getRun(run.id, { full: true });
     const byId = new Map(view.tasks.map((t) => [t.id, t]));
     expect(byId.get('a')!.status).toBe('failed');
     expect(byId.get('a')!.error).toBe('permanent error: the Anthropic API rejected the request (400)');
@@ -204,7 +204,9 @@ describe('createOrchestrator', () => {
     const summary = await reopened.orchestrator.waitForRun(run.id, AbortSignal.timeout(5000));
     expect(summary.status).toBe('completed');
     for (const id of doneBefore) expect(provider.callsFor('work', id), `${id} ran twice`).toHaveLength(1);
-    expect(reopened.orchestrator.getRun(run.id).tasks.every((t) => t.status === 'done')).toBe(true);
+    expect(reopened.orchestrator.getRun(run.id, { full: true }).tasks.every((t) => t.status === 'done')).toBe(
+      true,
+    );
   });
 
   it('goes on after a reopen when it was closed at once, while its first checkpoint was being written', async () => {

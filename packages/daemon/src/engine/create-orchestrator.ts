@@ -240,7 +240,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       return run.summary();
     },
     listRuns: () => [...runs.values()].map((r) => r.summary()).sort(byCreated),
-    getRun: (runId) => runOf(runId).view(),
+    getRun: (runId, options) => runOf(runId).view(options?.full === true),
+    getTask: (runId, taskId) => runOf(runId).taskRecord(taskId),
     pauseRun(runId) {
       const run = runOf(runId);
       run.pause('user');

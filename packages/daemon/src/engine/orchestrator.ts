@@ -6,6 +6,7 @@ import type {
   RunSummary,
   RunView,
   StartRunInput,
+  TaskRecord,
 } from '@orc/shared';
 
 /**
@@ -16,7 +17,10 @@ export interface Orchestrator {
   startRun(input: StartRunInput): Promise<RunSummary>;
   listRuns(): RunSummary[];
   /** Throws OrcError RUN_NOT_FOUND for an unknown id (likewise every method taking a run id). */
-  getRun(runId: string): RunView;
+  /** Without `full`, tasks come without their results and attempt outputs (see `getTask`). */
+  getRun(runId: string, options?: { full?: boolean }): RunView;
+  /** One task with everything: its result, every attempt with its output or error, the reviews. */
+  getTask(runId: string, taskId: string): TaskRecord;
   pauseRun(runId: string): RunSummary;
   resumeRun(runId: string): RunSummary;
   cancelRun(runId: string): Promise<RunSummary>;
@@ -32,7 +36,8 @@ export interface Orchestrator {
   ): Promise<RunSummary>;
   /**
    * Every event of the run with id greater than `afterId`, replayed from the journal and then live,
-   * without gap or duplicate; ends when the signal aborts.
+   * without gap or duplicate; ends when the signal aborts. An unknown run throws at the call, not on
+   * iteration, so a subscription can refuse it before streaming.
    */
   events(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent>;
   /** Resolves when the run is completed, failed or cancelled, or paused waiting for a person. */

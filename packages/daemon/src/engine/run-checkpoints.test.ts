@@ -58,12 +58,12 @@ describe('checkpoints and rollback through the orchestrator', () => {
     const planned = orchestrator.listCheckpoints(runId).find((c) => c.reason === 'planned')!;
     const rolled = await orchestrator.rollback(runId, planned.id, 'full');
     expect(rolled).toMatchObject({ status: 'paused', pauseReason: 'user' });
-    expect(orchestrator.getRun(runId).tasks.every((t) => t.status !== 'done')).toBe(true);
+    expect(orchestrator.getRun(runId, { full: true }).tasks.every((t) => t.status !== 'done')).toBe(true);
     expect(orchestrator.getRun(runId).finalReview).toBeUndefined();
     orchestrator.resumeRun(runId);
     expect((await orchestrator.waitForRun(runId)).status).toBe('completed');
     expect(workCounts(provider)).toEqual({ a: 2, b: 2, c: 2, d: 2 });
-    expect(orchestrator.getRun(runId).tasks.map((t) => t.result)).toEqual([
+    expect(orchestrator.getRun(runId, { full: true }).tasks.map((t) => t.result)).toEqual([
       'result of a #2',
       'result of b #2',
       'result of c #2',
@@ -94,7 +94,7 @@ describe('checkpoints and rollback through the orchestrator', () => {
     expect((await orchestrator.waitForRun(run.id)).status).toBe('failed');
     const planned = orchestrator.listCheckpoints(run.id)[0]!;
     await orchestrator.rollback(run.id, planned.id, 'partial');
-    const byId = new Map(orchestrator.getRun(run.id).tasks.map((t) => [t.id, t]));
+    const byId = new Map(orchestrator.getRun(run.id, { full: true }).tasks.map((t) => [t.id, t]));
     expect(byId.get('d')).toMatchObject({ status: 'done', result: 'result of d #1' });
     expect(byId.get('a')!.status).toBe('ready');
     orchestrator.resumeRun(run.id);
@@ -109,7 +109,9 @@ describe('checkpoints and rollback through the orchestrator', () => {
     const { orchestrator, runId } = await completedRun(provider);
     const checkpoint = await orchestrator.createCheckpoint(runId);
     await orchestrator.rollback(runId, checkpoint.id, 'selective', ['b']);
-    const statuses = Object.fromEntries(orchestrator.getRun(runId).tasks.map((t) => [t.id, t.status]));
+    const statuses = Object.fromEntries(
+      orchestrator.getRun(runId, { full: true }).tasks.map((t) => [t.id, t.status]),
+    );
     expect(statuses).toEqual({ a: 'done', b: 'ready', c: 'pending', d: 'done' });
     orchestrator.resumeRun(runId);
     expect((await orchestrator.waitForRun(runId)).status).toBe('completed');
@@ -134,12 +136,12 @@ describe('checkpoints and rollback through the orchestrator', () => {
     expect(rolled).toMatchObject({ status: 'paused', pauseReason: 'user' });
     expect(provider.callsFor('work').every((c) => c.aborted)).toBe(true);
     expect(orchestrator.getRun(run.id).busyWorkers).toBe(0);
-    const interrupted = orchestrator.getRun(run.id).tasks.find((t) => t.id === 'a')!;
+    const interrupted = orchestrator.getRun(run.id, { full: true }).tasks.find((t) => t.id === 'a')!;
     expect(interrupted.attempts.at(-1)!.outcome).toBe('interrupted');
     provider.release();
     orchestrator.resumeRun(run.id);
     expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
-    expect(orchestrator.getRun(run.id).tasks.every((t) => t.status === 'done')).toBe(true);
+    expect(orchestrator.getRun(run.id, { full: true }).tasks.every((t) => t.status === 'done')).toBe(true);
     expect(workCounts(provider)).toEqual({ a: 2, b: 1, c: 1, d: 2 });
   });
 

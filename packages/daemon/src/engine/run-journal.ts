@@ -5,6 +5,8 @@ import type { RunStore } from '../store/store.js';
 
 /** A subscriber further behind than this stops buffering and catches up from the file instead. */
 const LIVE_BUFFER_LIMIT = 10_000;
+/** The latest published events kept in memory: a client that reconnects after a blip needs no file read. */
+const RECENT_LIMIT = 4_096;
 
 /**
  * A run's event stream. Every event gets the next id, is appended to `events.jsonl` (group-committed and
@@ -16,6 +18,8 @@ export class RunJournal {
   private pending: OrcEvent[] = [];
   private flushing: Promise<void> | undefined;
   private readonly listeners = new Set<(event: OrcEvent) => void>();
+  /** Published (durable) events, oldest first, at most RECENT_LIMIT; consecutive ids. */
+  private recent: OrcEvent[] = [];
 
   constructor(
     private readonly runId: string,
@@ -62,12 +66,29 @@ export class RunJournal {
         await this.clock.sleep(500);
         continue;
       }
+      this.remember(batch);
       for (const event of batch) for (const listener of this.listeners) listener(event);
     }
     this.flushing = undefined;
   }
 
-  /** Events after `afterId`: replayed from the file, then live, until the signal aborts. */
+  private remember(batch: readonly OrcEvent[]): void {
+    this.recent.push(...batch);
+    if (this.recent.length > RECENT_LIMIT * 2) this.recent = this.recent.slice(-RECENT_LIMIT);
+  }
+
+  /**
+   * The published events after `afterId` when memory holds all of them; undefined when the file must be
+   * read (older ones, or none published since this process started).
+   */
+  private recentAfter(afterId: number): OrcEvent[] | undefined {
+    const first = this.recent[0];
+    if (first === undefined || first.id > afterId + 1) return undefined;
+    const start = this.recent.findIndex((e) => e.id > afterId);
+    return start === -1 ? [] : this.recent.slice(start);
+  }
+
+  /** Events after `afterId`: replayed from memory or the file, then live, until the signal aborts. */
   async *events(afterId: number, signal: AbortSignal): AsyncGenerator<OrcEvent> {
     let last = afterId;
     let live: OrcEvent[] = [];
@@ -89,7 +110,9 @@ export class RunJournal {
       while (!signal.aborted) {
         if (replay) {
           replay = false;
-          for await (const event of this.store.readEvents(this.runId, last)) {
+          const recent = this.recentAfter(last);
+          const source = recent ?? this.store.readEvents(this.runId, last);
+          for await (const event of source) {
             if (signal.aborted) return;
             if (event.id <= last) continue;
             last = event.id;

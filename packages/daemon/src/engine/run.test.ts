@@ -173,7 +173,7 @@ describe('review', () => {
     engine = await openTestEngine({ provider });
     const run = await engine.orchestrator.startRun({ tasks: independent(2) });
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
-    const t1 = engine.orchestrator.getRun(run.id).tasks.find((t) => t.id === 't1')!;
+    const t1 = engine.orchestrator.getRun(run.id, { full: true }).tasks.find((t) => t.id === 't1')!;
     expect(t1).toMatchObject({ status: 'done', reworks: 1, result: 'result of t1 #2' });
     expect(t1.attempts.map((a) => a.review?.verdict)).toEqual(['rework', 'accept']);
     const prompts = provider.callsFor('work', 't1').map((c) => c.request.prompt);
@@ -187,7 +187,7 @@ describe('review', () => {
     engine = await openTestEngine({ provider, config: { execution: { max_reworks: 1 } } });
     const run = await engine.orchestrator.startRun({ tasks: independent(2) });
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('failed');
-    const t1 = engine.orchestrator.getRun(run.id).tasks.find((t) => t.id === 't1')!;
+    const t1 = engine.orchestrator.getRun(run.id, { full: true }).tasks.find((t) => t.id === 't1')!;
     expect(t1.status).toBe('failed');
     expect(t1.error).toBe('still not accepted after 1 rework: rework #2 for t1');
     expect(provider.callsFor('work', 't1')).toHaveLength(2);
@@ -204,7 +204,7 @@ describe('review', () => {
     engine = await openTestEngine({ provider });
     const run = await engine.orchestrator.startRun({ tasks: independent(3) });
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('failed');
-    const view = engine.orchestrator.getRun(run.id);
+    const view = engine.orchestrator.getRun(run.id, { full: true });
     expect(view.tasks.find((t) => t.id === 't2')).toMatchObject({
       status: 'failed',
       error: 'rejected by the manager: cannot be done',

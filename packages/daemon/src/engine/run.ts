@@ -59,7 +59,7 @@ export interface RunDeps {
 
 const PLAN_REPAIRS = 2;
 /** Auto checkpoints are spaced so a run makes about this many at most: each copies the run document. */
-const MAX_AUTO_CHECKPOINTS = 10;
+const MAX_AUTO_CHECKPOINTS = 5;
 
 /**
  * One run: the run machine (its phase), its task records and ready queue, its workers, and its journal.
@@ -935,6 +935,10 @@ export class Run {
     }
   }
 
+  taskRecord(taskId: string): TaskRecord {
+    return this.task(taskId);
+  }
+
   private task(taskId: string): TaskRecord {
     const task = this.tasks.get(taskId);
     if (!task)
@@ -971,8 +975,8 @@ export class Run {
     };
     this.doc.checkpoints.push(info);
     this.doc.tasksDoneSinceCheckpoint = 0;
-    // A copy: the state must be the one of this instant, whatever happens while the file is written.
-    const write = this.deps.store.writeCheckpoint(info, structuredClone(this.toDocument()));
+    // The store serialises the document before its first await: the state of this instant.
+    const write = this.deps.store.writeCheckpoint(info, this.toDocument());
     this.checkpointWrites.add(write);
     try {
       await write;
@@ -1145,11 +1149,12 @@ export class Run {
     };
   }
 
-  view(): RunView {
+  /** The run for a client; without `full`, results and outputs are left out (10,000 of them are megabytes). */
+  view(full = false): RunView {
     return {
       ...this.summary(),
       ...(this.doc.planSummary !== undefined && { planSummary: this.doc.planSummary }),
-      tasks: [...this.tasks.values()],
+      tasks: full ? [...this.tasks.values()] : [...this.tasks.values()].map(withoutOutputs),
       ...(this.doc.finalReview !== undefined && { finalReview: this.doc.finalReview }),
       busyWorkers: this.busyWorkers,
     };
@@ -1191,6 +1196,11 @@ export class Run {
     this.closedSnapshot = this.actor.getPersistedSnapshot();
     this.actor.stop();
   }
+}
+
+function withoutOutputs(task: TaskRecord): TaskRecord {
+  const { result: _result, attempts, ...rest } = task;
+  return { ...rest, attempts: attempts.map(({ output: _output, ...attempt }) => attempt) };
 }
 
 function specOf(task: TaskRecord): TaskSpec {

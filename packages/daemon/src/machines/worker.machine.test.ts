@@ -53,6 +53,28 @@ const isFinal = (e: WorkerEmitted) => e.type === 'worker.reviewed' || e.type ===
 const types = (emitted: WorkerEmitted[]) => emitted.map((e) => e.type);
 
 describe('worker machine', () => {
+  it('waits out rate limits without using up the retries a failing task gets', async () => {
+    const limited = () =>
+      new ModelError('transient', 'rate limited (429)', { rateLimited: true, retryAfterMs: 1000 });
+    const w = startWorker(
+      [
+        { fail: limited() },
+        { fail: limited() },
+        { fail: limited() },
+        { fail: new ModelError('transient', 'server error (500)') },
+        { text: 'the answer' },
+      ],
+      { maxRetries: 1 },
+    );
+    await w.idle();
+    // Three 429s and one 500 with only one retry allowed: the 429s did not count.
+    expect(w.workInputs).toHaveLength(5);
+    expect(types(w.emitted).filter((t) => t === 'worker.rate_limited')).toHaveLength(3);
+    expect(w.emitted.at(-1)?.type).toBe('worker.reviewed');
+    // retry-after is honoured.
+    expect(w.waits.slice(0, 3).every((ms) => ms >= 1000)).toBe(true);
+  });
+
   it('retries transient failures with exponential backoff, then succeeds and is reviewed', async () => {
     const w = startWorker([
       { fail: new ModelError('transient', 'overloaded (529)') },

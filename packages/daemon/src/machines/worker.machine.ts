@@ -45,6 +45,9 @@ export type WorkerEmitted =
   | { type: 'worker.rate_limited'; worker: number }
   | { type: 'worker.call_succeeded'; worker: number };
 
+/** How many times one task waits out a rate limit before it gives up. */
+export const RATE_LIMITED_RETRY_LIMIT = 50;
+
 export type WorkerEvent =
   { type: 'worker.assign'; assignment: WorkerAssignment } | { type: 'worker.release' };
 
@@ -56,6 +59,11 @@ export interface WorkerContext {
   text: string;
   /** Failed calls for the current task, for the backoff and the retry bound. */
   retries: number;
+  /**
+   * Calls refused by a rate limit (429, 529). They say nothing about the task, so they do not use up
+   * `maxRetries`; they have their own, larger bound so a key that is never let through still ends.
+   */
+  rateLimitedRetries: number;
   /** Where to go back to after a backoff. */
   phase: 'work' | 'review';
   lastError:
@@ -121,7 +129,9 @@ export const workerMachine = setup({
     canRetry: ({ context }) =>
       context.lastError !== undefined &&
       context.lastError.category !== 'permanent' &&
-      context.retries < context.maxRetries,
+      (context.lastError.rateLimited === true
+        ? context.rateLimitedRetries < RATE_LIMITED_RETRY_LIMIT
+        : context.retries < context.maxRetries),
     inReview: ({ context }) => context.phase === 'review',
   },
 }).createMachine({
@@ -133,6 +143,7 @@ export const workerMachine = setup({
     assignment: undefined,
     text: '',
     retries: 0,
+    rateLimitedRetries: 0,
     phase: 'work',
     lastError: undefined,
     backoffUntil: 0,
@@ -147,6 +158,7 @@ export const workerMachine = setup({
           actions: assign({
             assignment: ({ event }) => event.assignment,
             retries: 0,
+            rateLimitedRetries: 0,
             text: '',
             lastError: undefined,
           }),
@@ -208,13 +220,15 @@ export const workerMachine = setup({
             assign(({ context }) => {
               const error = context.lastError!;
               const delay = backoffDelay(
-                context.retries,
+                context.retries + context.rateLimitedRetries,
                 error.retryAfterMs,
                 Math.random,
                 context.retryBaseMs,
               );
               return {
-                retries: context.retries + 1,
+                ...(error.rateLimited
+                  ? { rateLimitedRetries: context.rateLimitedRetries + 1 }
+                  : { retries: context.retries + 1 }),
                 backoffUntil: context.clock.now() + delay,
                 // A recoverable failure (the answer hit max_tokens, or timed out) gets more room next time.
                 assignment:

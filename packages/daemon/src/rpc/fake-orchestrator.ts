@@ -82,6 +82,12 @@ export class FakeOrchestrator implements Orchestrator {
     return this.run(runId).view;
   }
 
+  getTask(runId: string, taskId: string): TaskRecord {
+    const task = this.run(runId).view.tasks.find((t) => t.id === taskId);
+    if (!task) throw new OrcError('TASK_NOT_FOUND', `run ${runId} has no task ${taskId}`);
+    return task;
+  }
+
   pauseRun(runId: string): RunSummary {
     const run = this.run(runId);
     if (run.view.status !== 'executing') {
@@ -154,11 +160,15 @@ export class FakeOrchestrator implements Orchestrator {
     return Promise.resolve(this.summary(this.run(runId).view));
   }
 
-  async *events(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent> {
-    const run = this.run(runId);
+  events(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent> {
+    const run = this.run(runId); // throws at once for an unknown run, as the real one does
+    return this.counted(run.events, afterId, signal);
+  }
+
+  private async *counted(events: OrcEvent[], afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent> {
     this.activeSubscriptions++;
     try {
-      yield* this.follow(run.events, afterId, signal);
+      yield* this.follow(events, afterId, signal);
     } finally {
       this.activeSubscriptions--;
     }

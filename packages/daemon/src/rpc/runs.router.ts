@@ -1,11 +1,14 @@
-import { EventsInput, RunRef, StartRunInput } from '@orc/shared';
+import { EventsInput, GetRunInput, RunRef, StartRunInput } from '@orc/shared';
+import type { OrcEvent } from '@orc/shared';
 import { tracked } from '@trpc/server';
 import { procedure, type RpcContext, router } from './trpc.js';
 
 export const runsRouter = router({
   start: procedure.input(StartRunInput).mutation(({ ctx, input }) => ctx.orchestrator.startRun(input)),
   list: procedure.query(({ ctx }) => ctx.orchestrator.listRuns()),
-  get: procedure.input(RunRef).query(({ ctx, input }) => ctx.orchestrator.getRun(input.runId)),
+  get: procedure
+    .input(GetRunInput)
+    .query(({ ctx, input }) => ctx.orchestrator.getRun(input.runId, { full: input.full === true })),
   pause: procedure.input(RunRef).mutation(({ ctx, input }) => ctx.orchestrator.pauseRun(input.runId)),
   resume: procedure.input(RunRef).mutation(({ ctx, input }) => ctx.orchestrator.resumeRun(input.runId)),
   cancel: procedure.input(RunRef).mutation(({ ctx, input }) => ctx.orchestrator.cancelRun(input.runId)),
@@ -14,9 +17,10 @@ export const runsRouter = router({
    * a client that reconnects resumes exactly after the last event it received.
    */
   events: procedure.input(EventsInput).subscription(({ ctx, input, signal }) => {
-    // Checked before the stream starts, so an unknown run is a NOT_FOUND like everywhere else.
-    ctx.orchestrator.getRun(input.runId);
-    return streamEvents(ctx, input.runId, parseEventId(input.lastEventId), signal);
+    // Opened before the stream starts, so an unknown run is a NOT_FOUND like everywhere else.
+    const abort = new AbortController();
+    const events = ctx.orchestrator.events(input.runId, parseEventId(input.lastEventId), abort.signal);
+    return streamEvents(ctx, events, abort, signal);
   }),
 });
 
@@ -28,15 +32,14 @@ function parseEventId(value: string | number | null | undefined): number {
 
 async function* streamEvents(
   ctx: RpcContext,
-  runId: string,
-  afterId: number,
+  events: AsyncIterable<OrcEvent>,
+  abort: AbortController,
   signal: AbortSignal | undefined,
 ) {
-  const abort = new AbortController();
   const onAbort = () => abort.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const event of ctx.orchestrator.events(runId, afterId, abort.signal)) {
+    for await (const event of events) {
       // The ws adapter queues without limit; a client this far behind is dropped and resumes on reconnect.
       if (ctx.bufferedAmount() > ctx.maxBufferedBytes) {
         ctx.dropConnection(`subscriber fell behind (${ctx.bufferedAmount()} bytes queued)`);

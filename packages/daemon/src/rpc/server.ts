@@ -4,7 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import { applyWSSHandler, type CreateWSSContextFnOptions } from '@trpc/server/adapters/ws';
 import type pino from 'pino';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { DaemonInfo } from '../daemon/daemon-info.js';
 import type { Orchestrator } from '../engine/orchestrator.js';
 import { appRouter } from './app.router.js';
@@ -82,6 +82,10 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
     };
   };
 
+  // tRPC sends every message as its own frame; corking the socket until the next turn of the event loop
+  // lets one write carry a burst of events to a subscriber instead of a syscall each.
+  wss.on('connection', (ws) => batchSends(ws));
+
   applyWSSHandler({
     wss,
     router: appRouter,
@@ -118,4 +122,22 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
+}
+
+function batchSends(ws: WebSocket): void {
+  const socket = (ws as unknown as { _socket?: Socket })._socket;
+  if (!socket) return;
+  const send = ws.send.bind(ws);
+  let corked = false;
+  ws.send = ((...args: Parameters<WebSocket['send']>) => {
+    if (!corked && !socket.destroyed) {
+      corked = true;
+      socket.cork();
+      setImmediate(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    send(...args);
+  }) as WebSocket['send'];
 }

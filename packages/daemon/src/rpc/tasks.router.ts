@@ -2,6 +2,10 @@ import { TaskRef } from '@orc/shared';
 import { procedure, router } from './trpc.js';
 
 export const tasksRouter = router({
+  /** One task in full: result, attempts with their output or error, reviews. */
+  get: procedure
+    .input(TaskRef)
+    .query(({ ctx, input }) => ctx.orchestrator.getTask(input.runId, input.taskId)),
   retry: procedure
     .input(TaskRef)
     .mutation(({ ctx, input }) => ctx.orchestrator.retryTask(input.runId, input.taskId)),

@@ -43,14 +43,14 @@ export class DurableJsonFile<T> implements Adapter<T> {
 
   async write(data: T): Promise<void> {
     // Serialise before the first await, so later changes to `data` cannot leak into this write.
-    const bytes = Buffer.from(JSON.stringify(data, null, this.options.space) + '\n');
-    await writeFileDurably(this.filename, bytes);
-    this.options.onWrite?.(bytes.length);
+    const text = JSON.stringify(data, null, this.options.space) + '\n';
+    await writeFileDurably(this.filename, text);
+    this.options.onWrite?.(Buffer.byteLength(text));
   }
 }
 
 /** Replaces `filename` with `bytes` atomically and durably (temp file, fsync, rename, fsync the directory). */
-export async function writeFileDurably(filename: string, bytes: Uint8Array): Promise<void> {
+export async function writeFileDurably(filename: string, bytes: Uint8Array | string): Promise<void> {
   const dir = dirname(filename);
   const temp = join(dir, `.${basename(filename)}.${randomBytes(6).toString('hex')}.tmp`);
   try {

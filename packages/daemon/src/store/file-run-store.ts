@@ -10,9 +10,9 @@ import {
 import { Low } from 'lowdb';
 import * as z from 'zod';
 import { CoalescingWriter, type CoalescingWriterOptions } from './coalescing-writer.js';
-import { DurableJsonFile, fsyncDir } from './durable-json-file.js';
+import { DurableJsonFile, fsyncDir, writeFileDurably } from './durable-json-file.js';
 import { EventLog } from './event-log.js';
-import { RunDocument, RunIndexEntry } from './run-document.js';
+import { RunDocument, RunIndexEntry, parseStoredRunDocument } from './run-document.js';
 import type { RunStore } from './store.js';
 
 /** `runs/index.json`. */
@@ -158,9 +158,12 @@ export class FileRunStore implements RunStore {
         `checkpoint id "${info.id}" cannot name a file: use letters, digits, ".", "_", "-"`,
       );
     }
+    // Serialised at once: the checkpoint is the state of this instant, whatever changes while it is written.
+    const text = JSON.stringify(doc) + '\n';
     const run = this.paths.run(info.runId);
     if (await mkdir(run.checkpoints, { recursive: true, mode: 0o700 })) await fsyncDir(run.dir);
-    await new DurableJsonFile<RunDocument>(run.checkpoint(info.id), { onWrite: this.countState }).write(doc);
+    await writeFileDurably(run.checkpoint(info.id), text);
+    this.countState(Buffer.byteLength(text));
   }
 
   async readCheckpoint(runId: string, checkpointId: string): Promise<RunDocument> {
@@ -203,7 +206,7 @@ export class FileRunStore implements RunStore {
     if (raw === null) {
       return `run ${id}: ${file} is missing; restore it from a checkpoint or remove the run's folder`;
     }
-    const parsed = RunDocument.safeParse(raw);
+    const parsed = parseStoredRunDocument(raw);
     if (!parsed.success) {
       return `run ${id}: ${file} is not a valid run document (${issuesOf(parsed.error)}); restore it from a checkpoint`;
     }

@@ -5,6 +5,7 @@ import {
   RunModels,
   RunStatus,
   TaskRecord,
+  TaskStatus,
   Usage,
 } from '@orc/shared';
 import * as z from 'zod';
@@ -57,3 +58,25 @@ export const RunIndexEntry = z.object({
   createdAt: z.string(),
 });
 export type RunIndexEntry = z.infer<typeof RunIndexEntry>;
+
+/**
+ * What loading checks: every field of the document, but only the shape of each task record that the
+ * engine relies on. A full parse of 10,000 task records with their attempts took about a second, most of
+ * the time a restart takes; the records were validated when they were written.
+ */
+export const StoredRunDocument = RunDocument.extend({
+  tasks: z.array(
+    z.looseObject({
+      id: z.string(),
+      title: z.string(),
+      status: TaskStatus,
+      dependencies: z.array(z.string()),
+      attempts: z.array(z.looseObject({ n: z.number(), outcome: z.string() })),
+    }),
+  ),
+});
+
+export function parseStoredRunDocument(raw: unknown) {
+  const parsed = StoredRunDocument.safeParse(raw);
+  return parsed.success ? { success: true as const, data: parsed.data as RunDocument } : parsed;
+}

@@ -24,6 +24,7 @@ export interface RunStore {
   /** Every run in the index with its document; a missing or unreadable document is reported, not fatal. */
   loadRuns(): Promise<{ runs: RunDocument[]; problems: string[] }>;
   listIndex(): Promise<RunIndexEntry[]>;
+  /** Writes a copy of the document durably; serialises it before anything async, so later changes miss it. */
   writeCheckpoint(info: CheckpointInfo, doc: RunDocument): Promise<void>;
   readCheckpoint(runId: string, checkpointId: string): Promise<RunDocument>;
   close(): Promise<void>;

@@ -5,6 +5,10 @@
 //   WRITE <path>: <content>     create or overwrite (\n in content is a newline)
 //   APPEND <path>: <content>    add to the end
 //   DELETE <path>
+//   COPY <from> <to>            copy a file; fails the call (exit 1) when <from> is missing, so a task can
+//                               prove it sees another task's work
+//   WAIT_FOR <path>             wait until <path> exists (absolute, or relative to the working directory):
+//                               a gate a test opens; with FAKE_CLAUDE_PID_FILE it writes "<own pid>" there
 //   SAY <text>                  an assistant text message
 //
 // and prints stream-json lines shaped like the real CLI's: a system init, assistant messages with text and
@@ -13,13 +17,14 @@
 // Environment switches:
 //   FAKE_CLAUDE_MODE=exit1 | garbage | is_error_auth | usage_limit | max_turns | slow
 //   FAKE_CLAUDE_ARGS_FILE=<file>   write {argv, cwd, stdin} there as JSON
-//   FAKE_CLAUDE_PID_FILE=<file>    (slow) write "<own pid> <child pid>" there once both run
+//   FAKE_CLAUDE_PID_FILE=<file>    (slow) write "<own pid> <child pid>" there once both run;
+//                                  (WAIT_FOR) write "<own pid>" there before waiting
 //   FAKE_CLAUDE_IGNORE_TERM=1      (slow) ignore SIGTERM, so only SIGKILL stops it
 //   FAKE_CLAUDE_DELAY_MS=<n>       pause between events
 import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import process from 'node:process';
 import { setInterval, setTimeout } from 'node:timers';
@@ -164,8 +169,10 @@ async function main() {
   for (const line of prompt.split('\n')) {
     const write = /^(WRITE|APPEND) ([^:]+): (.*)$/.exec(line);
     const remove = /^DELETE (.+)$/.exec(line);
+    const copy = /^COPY (\S+) (\S+)$/.exec(line);
+    const gate = /^WAIT_FOR (.+)$/.exec(line);
     const say = /^SAY (.+)$/.exec(line);
-    if (delayMs > 0 && (write || remove || say)) await sleep(delayMs);
+    if (delayMs > 0 && (write || remove || copy || say)) await sleep(delayMs);
     const id = `toolu_${randomUUID().replaceAll('-', '').slice(0, 24)}`;
     if (write) {
       const [, verb, path, raw] = write;
@@ -201,6 +208,28 @@ async function main() {
       rmSync(target, { force: true });
       toolResult(id, '');
       changes++;
+    } else if (copy) {
+      const [, from, to] = copy;
+      const source = insideCwd(from);
+      if (!existsSync(source)) throw new Error(`${from} is missing in ${cwd}`);
+      const target = insideCwd(to);
+      assistant([
+        {
+          type: 'tool_use',
+          id,
+          name: 'Bash',
+          input: { command: `cp ${from} ${to}`, description: 'Copy a file' },
+        },
+      ]);
+      mkdirSync(dirname(target), { recursive: true });
+      copyFileSync(source, target);
+      toolResult(id, '');
+      changes++;
+    } else if (gate) {
+      const path = resolve(cwd, gate[1].trim());
+      if (process.env.FAKE_CLAUDE_PID_FILE) writeFileSync(process.env.FAKE_CLAUDE_PID_FILE, `${process.pid}`);
+      assistant([{ type: 'text', text: `Waiting for ${path}.` }]);
+      while (!existsSync(path)) await sleep(50);
     } else if (say) {
       assistant([{ type: 'text', text: say[1] }]);
       said += `${say[1]}\n`;

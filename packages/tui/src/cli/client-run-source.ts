@@ -7,6 +7,7 @@ export function clientRunSource(client: OrcClient): RunSource {
   return {
     listRuns: () => trpc.runs.list.query(),
     getRun: (runId) => trpc.runs.get.query({ runId }),
+    getTask: (runId, taskId) => trpc.tasks.get.query({ runId, taskId }),
     follow(runId, afterId, onEvent, onError) {
       const subscription = trpc.runs.events.subscribe(
         { runId, lastEventId: afterId > 0 ? String(afterId) : null },

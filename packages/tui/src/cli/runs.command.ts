@@ -28,7 +28,7 @@ export function registerRunsCommands(program: Command): void {
     .option('--json', 'print one JSON document')
     .action(async (runId: string, options: JsonOption) => {
       await withClient(async (client) => {
-        const run = await client.trpc.runs.get.query({ runId });
+        const run = await client.trpc.runs.get.query({ runId, full: true });
         emit(options, summaryJson(run), () => [
           `run ${run.id} ${run.status}${run.pauseReason ? ` (${run.pauseReason})` : ''}${simulatedLabel(run)}`,
           `goal: ${run.goal}`,

@@ -8,6 +8,7 @@ import {
   type RollbackStrategy,
   type RunSummary,
   type RunView,
+  type TaskRecord,
 } from '@orc/shared';
 import type { RunSource } from './run-source.js';
 
@@ -98,6 +99,15 @@ export class DemoRunSource implements RunSource {
     return this.answer(() => {
       this.check(runId);
       return structuredClone(this.view);
+    });
+  }
+
+  getTask(runId: string, taskId: string): Promise<TaskRecord> {
+    return this.answer(() => {
+      this.check(runId);
+      const task = this.view.tasks.find((t) => t.id === taskId);
+      if (!task) throw new Error(`run ${runId} has no task ${taskId}`);
+      return structuredClone(task);
     });
   }
 

@@ -1,4 +1,11 @@
-import type { CheckpointInfo, OrcEvent, RollbackStrategy, RunSummary, RunView } from '@orc/shared';
+import type {
+  CheckpointInfo,
+  OrcEvent,
+  RollbackStrategy,
+  RunSummary,
+  RunView,
+  TaskRecord,
+} from '@orc/shared';
 
 /**
  * What the attach screen needs from the daemon. The CLI implements it on the typed tRPC client
@@ -8,6 +15,8 @@ import type { CheckpointInfo, OrcEvent, RollbackStrategy, RunSummary, RunView } 
 export interface RunSource {
   listRuns(): Promise<RunSummary[]>;
   getRun(runId: string): Promise<RunView>;
+  /** One task in full (the run view leaves results and outputs out). */
+  getTask(runId: string, taskId: string): Promise<TaskRecord>;
   /**
    * Delivers every event of the run with id greater than `afterId`, in order, then live ones, until the
    * returned function is called. `onError` reports a stream that ended because the daemon went away or

@@ -407,6 +407,16 @@ class AttachSession {
     const task = this.state.selectedTask();
     if (task === undefined) return;
     this.showOverlay(` Task ${task.id} `, renderTaskDetail(task, Date.now()));
+    // The run view leaves results and outputs out; the full record replaces it when it arrives.
+    const runId = this.runId;
+    this.source.getTask(runId, task.id).then(
+      (full) => {
+        if (this.modal?.kind !== 'overlay' || this.runId !== runId) return;
+        this.modal.box.setContent(renderTaskDetail(full, Date.now()));
+        this.frames.request();
+      },
+      () => undefined,
+    );
   }
 
   private showOverlay(label: string, content: string): void {
