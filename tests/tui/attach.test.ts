@@ -29,7 +29,8 @@ describe('orc attach under tmux', () => {
       JSON.stringify({
         models: { provider: 'simulated' },
         execution: { max_workers: 2 },
-        simulated: { latency_ms: { min: 300, max: 500 } },
+        // Slow enough that the run outlasts the keys below even on a loaded machine (about 15 s).
+        simulated: { latency_ms: { min: 1000, max: 1500 } },
       }),
     );
   });
