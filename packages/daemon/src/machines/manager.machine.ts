@@ -1,6 +1,6 @@
 import { Plan, type TaskSpec, assertValidTaskGraph, isOrcError } from '@orc/shared';
 import { assign, fromPromise, setup } from 'xstate';
-import { CallCancelledError, ModelError } from '../model/model-error.js';
+import { describeCallFailure, type CallFailure } from '../model/model-error.js';
 
 export interface ManagerInput {
   goal: string;
@@ -30,9 +30,7 @@ export interface ManagerContext {
   feedback: string | undefined;
   text: string;
   validation: PlanResult | undefined;
-  failure:
-    | { category: 'transient' | 'recoverable' | 'permanent'; message: string; retryAfterMs?: number }
-    | undefined;
+  failure: CallFailure | undefined;
   backoffUntil: number;
 }
 
@@ -59,18 +57,6 @@ export function parsePlanText(text: string): PlanResult {
     throw error;
   }
   return { ok: true, plan: parsed.data };
-}
-
-function describeFailure(error: unknown): ManagerContext['failure'] {
-  if (error instanceof ModelError) {
-    return {
-      category: error.category,
-      message: error.message,
-      ...(error.details.retryAfterMs !== undefined && { retryAfterMs: error.details.retryAfterMs }),
-    };
-  }
-  if (error instanceof CallCancelledError) return { category: 'permanent', message: 'cancelled' };
-  return { category: 'permanent', message: error instanceof Error ? error.message : String(error) };
 }
 
 /**
@@ -154,7 +140,7 @@ export const managerMachine = setup({
         onDone: { target: 'validating', actions: assign({ text: ({ event }) => event.output }) },
         onError: {
           target: 'failing',
-          actions: assign({ failure: ({ event }) => describeFailure(event.error) }),
+          actions: assign({ failure: ({ event }) => describeCallFailure(event.error) }),
         },
       },
     },

@@ -1,7 +1,7 @@
 import type { AttemptError, TaskReview } from '@orc/shared';
 import { assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
 import type { Clock } from '../clock.js';
-import { CallCancelledError, ModelError, backoffDelay } from '../model/model-error.js';
+import { backoffDelay, describeCallFailure, type CallFailure } from '../model/model-error.js';
 
 /** What the worker is handed: one task, and how many tokens its answer may use. */
 export interface WorkerAssignment {
@@ -66,15 +66,7 @@ export interface WorkerContext {
   rateLimitedRetries: number;
   /** Where to go back to after a backoff. */
   phase: 'work' | 'review';
-  lastError:
-    | {
-        category: AttemptError['category'];
-        message: string;
-        retryAfterMs?: number;
-        rateLimited?: boolean;
-        pauseRun?: boolean;
-      }
-    | undefined;
+  lastError: CallFailure | undefined;
   backoffUntil: number;
   /** Workers are never persisted (a restored run starts fresh ones), so the clock may live here. */
   clock: Clock;
@@ -85,20 +77,6 @@ export interface WorkerInput {
   maxRetries: number;
   clock: Clock;
   retryBaseMs?: number;
-}
-
-function toError(error: unknown): WorkerContext['lastError'] {
-  if (error instanceof ModelError) {
-    return {
-      category: error.category,
-      message: error.message,
-      ...(error.details.retryAfterMs !== undefined && { retryAfterMs: error.details.retryAfterMs }),
-      ...(error.details.rateLimited && { rateLimited: true }),
-      ...(error.details.pauseRun && { pauseRun: true }),
-    };
-  }
-  if (error instanceof CallCancelledError) return { category: 'permanent', message: 'cancelled' };
-  return { category: 'permanent', message: error instanceof Error ? error.message : String(error) };
 }
 
 /**
@@ -183,7 +161,10 @@ export const workerMachine = setup({
             })),
           ],
         },
-        onError: { target: 'failing', actions: assign({ lastError: ({ event }) => toError(event.error) }) },
+        onError: {
+          target: 'failing',
+          actions: assign({ lastError: ({ event }) => describeCallFailure(event.error) }),
+        },
       },
     },
     reviewing: {
@@ -208,7 +189,10 @@ export const workerMachine = setup({
             assign({ assignment: undefined, text: '' }),
           ],
         },
-        onError: { target: 'failing', actions: assign({ lastError: ({ event }) => toError(event.error) }) },
+        onError: {
+          target: 'failing',
+          actions: assign({ lastError: ({ event }) => describeCallFailure(event.error) }),
+        },
       },
     },
     failing: {

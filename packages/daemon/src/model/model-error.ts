@@ -45,3 +45,27 @@ export function backoffDelay(
   // The server said when; a little jitter keeps every waiting worker from returning in the same instant.
   return Math.round(retryAfterMs + random() * Math.min(1000, retryAfterMs * 0.1));
 }
+
+/** A failed call as a machine keeps it in its context: serialisable, with what the retry logic needs. */
+export interface CallFailure {
+  category: ErrorCategory;
+  message: string;
+  retryAfterMs?: number;
+  rateLimited?: boolean;
+  pauseRun?: boolean;
+}
+
+/** Anything a call threw, as a CallFailure; what is not a ModelError is permanent (a bug, not the network). */
+export function describeCallFailure(error: unknown): CallFailure {
+  if (error instanceof ModelError) {
+    return {
+      category: error.category,
+      message: error.message,
+      ...(error.details.retryAfterMs !== undefined && { retryAfterMs: error.details.retryAfterMs }),
+      ...(error.details.rateLimited && { rateLimited: true }),
+      ...(error.details.pauseRun && { pauseRun: true }),
+    };
+  }
+  if (error instanceof CallCancelledError) return { category: 'permanent', message: 'cancelled' };
+  return { category: 'permanent', message: error instanceof Error ? error.message : String(error) };
+}
