@@ -103,23 +103,28 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const slots = new SlotPool(base.execution.machine_max_in_flight);
   const providers = options.providers ?? defaultProviders;
   const runs = new Map<string, Run>();
+  /** Providers with processes of their own (claude-code agents), ended on close. */
+  const stoppable: { stop(): unknown }[] = [];
   /** Task Master write-backs, drained on close so no status is lost. */
   const syncs: { stop: () => void; idle: () => Promise<void> }[] = [];
   let closed = false;
 
   const depsFor = (config: ResolvedConfig, workspace?: GitWorkspace): RunDeps => {
     const context = { apiKey: loaded.apiKey, clock };
-    const managerProvider = config.models.manager.provider ?? config.models.provider;
-    const workerProvider = config.models.worker.provider ?? config.models.provider;
+    const made = {
+      manager: providers(config.models.manager.provider ?? config.models.provider, config, context),
+      worker: providers(config.models.worker.provider ?? config.models.provider, config, context),
+    };
+    for (const provider of Object.values(made)) {
+      if ('stop' in provider && typeof provider.stop === 'function')
+        stoppable.push(provider as { stop(): unknown });
+    }
     return {
       store,
       clock,
       logger: logger.child({ component: 'run' }),
       slots,
-      providers: {
-        manager: providers(managerProvider, config, context),
-        worker: providers(workerProvider, config, context),
-      },
+      providers: made,
       retryBaseMs: options.retryBaseMs ?? 500,
       ...(workspace && { workspace }),
     };
@@ -281,6 +286,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       if (closed) return;
       closed = true;
       await Promise.all([...runs.values()].map((run) => run.close(graceMs)));
+      await Promise.all(stoppable.map((provider) => provider.stop()));
       await Promise.all(syncs.map((sync) => sync.idle()));
       for (const sync of syncs) sync.stop();
       await store.close();
