@@ -151,7 +151,8 @@ describe('createOrchestrator', () => {
     const summary = await engine.orchestrator.waitForRun(run.id);
     expect(summary.status).toBe('failed');
     expect(summary.error).toBe(
-      '1 task failed, 1 could not run (a dependency failed or is blocked); fix the cause and run orc retry <run> <task>',
+      `1 task failed (first: a: permanent error: the Anthropic API rejected the request (400)); ` +
+        `1 task never ran because a dependency did not finish; fix the cause, then orc retry ${run.id} <task>`,
     );
     const view = engine.orchestrator.getRun(run.id, { full: true });
     const byId = new Map(view.tasks.map((t) => [t.id, t]));

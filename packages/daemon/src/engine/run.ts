@@ -314,11 +314,22 @@ export class Run {
   }
 
   private failureSummary(): string {
-    const failed = this.countOf('failed');
-    const stuck = this.countOf('pending') + this.countOf('blocked');
-    const parts = [`${failed} task${failed === 1 ? '' : 's'} failed`];
-    if (stuck > 0) parts.push(`${stuck} could not run (a dependency failed or is blocked)`);
-    return `${parts.join(', ')}; fix the cause and run orc retry <run> <task>`;
+    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+    const tasks = [...this.tasks.values()];
+    const failed = tasks.filter((t) => t.status === 'failed');
+    const blocked = tasks.filter((t) => t.status === 'blocked' && t.held === undefined);
+    const waiting = this.countOf('pending');
+    const parts: string[] = [];
+    if (failed.length > 0)
+      parts.push(
+        `${plural(failed.length, 'task')} failed (first: ${failed[0]!.id}: ${failed[0]!.error ?? 'no reason'})`,
+      );
+    if (blocked.length > 0)
+      parts.push(
+        `${plural(blocked.length, 'task')} blocked (first: ${blocked[0]!.id}: ${blocked[0]!.error ?? 'waits for a person'})`,
+      );
+    if (waiting > 0) parts.push(`${plural(waiting, 'task')} never ran because a dependency did not finish`);
+    return `${parts.join('; ')}; fix the cause, then orc retry ${this.id} <task>`;
   }
 
   // ── Planning and the final review (the manager's model) ────────────────────────────────────────

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Usage } from '@orc/shared';
+import { agentPidFile } from '../workspace/agent-pid.js';
 import { CallCancelledError, ModelError } from './model-error.js';
 import type { ModelProvider, ModelRequest, ModelResponse } from './provider.js';
 
@@ -169,6 +170,16 @@ class AgentProcess {
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       this.child = child;
+      // Beside the worktree, for a restarted daemon to stop this agent if this one dies without doing so.
+      const pidFile =
+        request.workdir !== undefined && child.pid !== undefined ? agentPidFile(request.workdir) : undefined;
+      if (pidFile) {
+        try {
+          writeFileSync(pidFile, String(child.pid));
+        } catch {
+          // Best effort: without it a crash leaves this agent running, nothing worse.
+        }
+      }
 
       let spawnError: NodeJS.ErrnoException | undefined;
       let final: ResultLine | undefined;
@@ -242,6 +253,7 @@ class AgentProcess {
         // Whatever the agent started and left behind goes with it.
         this.signalGroup('SIGKILL');
         this.closed = true;
+        if (pidFile) rmSync(pidFile, { force: true });
         try {
           resolve(this.settle({ code, signal, spawnError, final, sessionId, actualModel, lastStderrLine }));
         } catch (error) {

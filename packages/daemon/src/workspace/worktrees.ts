@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { basename, sep } from 'node:path';
+import { stopLeftoverAgent } from './agent-pid.js';
 import { commitIdentity, git, gitLine } from './git.js';
 import { fullRef, orcBranches, parseTaskBranch } from './orc-branches.js';
 import { mergeTrees } from './tree-merge.js';
@@ -63,6 +64,8 @@ export async function removeWorktreeKeepingWork(
     path: worktree.path,
     ...(worktree.branch ? { branch: worktree.branch } : {}),
   };
+  // An agent a killed daemon left running would write on while its work is kept and its folder goes.
+  await stopLeftoverAgent(worktree.path);
   const present = existsSync(worktree.path) && !worktree.prunable;
   let tip = worktree.head;
   let uncommitted = false;

@@ -1,0 +1,53 @@
+import { execFile } from 'node:child_process';
+import { readFile, readlink, realpath, rm } from 'node:fs/promises';
+
+/**
+ * Where the pid of the agent working in `workdir` is kept while it runs: beside the folder, so it is
+ * never committed. A daemon killed before it could stop its agents finds them through it on restart.
+ */
+export function agentPidFile(workdir: string): string {
+  return `${workdir.replace(/\/+$/, '')}.agent-pid`;
+}
+
+/**
+ * Stops the agent a killed daemon left working in `worktree` (its whole process group), so it cannot
+ * write there while the worktree's work is kept and the folder removed. A pid is only trusted while its
+ * process still works in that folder: after a reboot the number may belong to someone else.
+ */
+export async function stopLeftoverAgent(worktree: string): Promise<void> {
+  const file = agentPidFile(worktree);
+  const pid = Number(await readFile(file, 'utf8').catch(() => ''));
+  if (Number.isInteger(pid) && pid > 0 && (await worksIn(pid, worktree))) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // ESRCH: gone meanwhile.
+    }
+    for (let i = 0; i < 40 && alive(pid); i++) await new Promise((done) => setTimeout(done, 50));
+  }
+  await rm(file, { force: true });
+}
+
+async function worksIn(pid: number, folder: string): Promise<boolean> {
+  const real = await realpath(folder).catch(() => folder);
+  const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => lsofCwd(pid));
+  return cwd === real || cwd === folder;
+}
+
+/** Where /proc is missing (macOS): the process's working directory as lsof reports it. */
+function lsofCwd(pid: number): Promise<string | undefined> {
+  return new Promise((done) => {
+    execFile('lsof', ['-a', '-p', String(pid), '-d', 'cwd', '-Fn'], (error, stdout) => {
+      done(error ? undefined : /^n(.*)$/m.exec(stdout)?.[1]);
+    });
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

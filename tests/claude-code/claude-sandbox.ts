@@ -1,0 +1,271 @@
+import { execFile } from 'node:child_process';
+import { chmod, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { OrcClient } from '@orc/daemon/client';
+import type { OrcEvent, RunView } from '@orc/shared';
+import { ROOT, Sandbox } from '../daemon/harness.js';
+
+/** The fake `claude`: applies WRITE/APPEND/COPY/WAIT_FOR lines of its prompt in its working directory. */
+export const FAKE_CLAUDE = join(ROOT, 'packages', 'daemon', 'src', 'testing', 'fake-claude.mjs');
+
+export interface TaskInput {
+  id: string;
+  title?: string;
+  /** The fake claude's instructions, one a line. */
+  lines: string[];
+  dependencies?: string[];
+}
+
+export interface RunConfig {
+  workers?: number;
+  maxRetries?: number;
+  maxReworks?: number;
+  /** `claude_cli.command`; the sandbox's fake by default. */
+  command?: string;
+  /** `claude_cli.environment`, e.g. `{ FAKE_CLAUDE_MODE: 'exit1' }`. */
+  environment?: Record<string, string>;
+}
+
+export type CliResult = { code: number; stdout: string; stderr: string };
+
+/**
+ * A daemon sandbox for Claude Code runs: a temp state dir (the daemon's), a bin dir holding the fake
+ * `claude`, and temp repositories. Each run is started from a folder of its own whose `orc.config.json`
+ * makes the manager simulated and the workers the fake claude.
+ */
+export class ClaudeSandbox {
+  /** Fake claude processes a test learnt the pid of; their groups are killed on cleanup. */
+  readonly agentPids = new Set<number>();
+  private folders = 0;
+  private current: OrcClient | undefined;
+
+  private constructor(
+    readonly box: Sandbox,
+    readonly claude: string,
+  ) {}
+
+  static async create(): Promise<ClaudeSandbox> {
+    const box = await Sandbox.create();
+    const bin = join(box.home, 'bin');
+    await mkdir(bin);
+    const claude = join(bin, 'claude');
+    await copyFile(FAKE_CLAUDE, claude);
+    await chmod(claude, 0o755);
+    return new ClaudeSandbox(box, claude);
+  }
+
+  get home(): string {
+    return this.box.home;
+  }
+
+  /** A folder under the sandbox for anything a test needs (repositories, gates, plain directories). */
+  async folder(name: string): Promise<string> {
+    const path = join(this.home, `${++this.folders}-${name}`);
+    await mkdir(path, { recursive: true });
+    return path;
+  }
+
+  /** A git repository on `main` with one commit holding `files`. */
+  async repo(files: Record<string, string> = { 'README.md': '# project\n' }): Promise<string> {
+    const repo = await this.folder('repo');
+    await git(repo, 'init', '--quiet', '--initial-branch=main');
+    await git(repo, 'config', 'user.name', 'Test User');
+    await git(repo, 'config', 'user.email', 'test@example.com');
+    await git(repo, 'config', 'commit.gpgsign', 'false');
+    for (const [path, content] of Object.entries(files)) {
+      await mkdir(join(repo, path, '..'), { recursive: true });
+      await writeFile(join(repo, path), content);
+    }
+    await git(repo, 'add', '-A');
+    await git(repo, 'commit', '--quiet', '-m', 'initial commit');
+    return repo;
+  }
+
+  /** A folder with `orc.config.json` and `tasks.json`, from which `orc run` is started. */
+  async runFolder(tasks: TaskInput[], config: RunConfig = {}): Promise<string> {
+    const cwd = await this.folder('run');
+    const orcConfig = {
+      models: { manager: { provider: 'simulated' }, worker: { provider: 'claude-code' } },
+      simulated: { latency_ms: { min: 5, max: 20 } },
+      execution: {
+        max_workers: config.workers ?? 5,
+        max_retries: config.maxRetries ?? 0,
+        max_reworks: config.maxReworks ?? 2,
+      },
+      checkpoints: { every_n_tasks: 0 },
+      claude_cli: { command: config.command ?? this.claude, environment: config.environment ?? {} },
+    };
+    await writeFile(join(cwd, 'orc.config.json'), JSON.stringify(orcConfig, null, 2));
+    const specs = tasks.map((task) => ({
+      id: task.id,
+      title: task.title ?? `task ${task.id}`,
+      description: task.lines.join('\n'),
+      dependencies: task.dependencies ?? [],
+    }));
+    await writeFile(join(cwd, 'tasks.json'), JSON.stringify(specs, null, 2));
+    return cwd;
+  }
+
+  orc(args: string[], cwd = this.home, timeoutMs = 45_000): Promise<CliResult> {
+    return this.box.orc(args, { cwd, timeoutMs });
+  }
+
+  /** `orc run tasks.json --workdir <repo> --json` from `cwd`, followed to the end. */
+  async run(cwd: string, repo: string, extra: string[] = []): Promise<CliResult> {
+    const result = await this.orc(['run', 'tasks.json', '--workdir', repo, '--json', ...extra], cwd);
+    await this.box.daemonPid();
+    return result;
+  }
+
+  /** Starts a run and returns its id at once. */
+  async detach(cwd: string, repo: string): Promise<string> {
+    const result = await this.orc(['run', 'tasks.json', '--workdir', repo, '--detach'], cwd);
+    await this.box.daemonPid();
+    if (result.code !== 0) throw new Error(`orc run --detach failed: ${result.stderr}`);
+    return result.stdout.trim();
+  }
+
+  /** `orc show <run> --json`. */
+  async show(runId: string): Promise<RunView> {
+    const result = await this.orc(['show', runId, '--json']);
+    if (result.code !== 0) throw new Error(`orc show failed: ${result.stderr}`);
+    return JSON.parse(result.stdout) as RunView;
+  }
+
+  /**
+   * A client of the running daemon, for looking (each `orc` costs a second or more on a loaded machine);
+   * what the tests do goes through the CLI. A new one after `forgetClient()` (a restarted daemon).
+   */
+  async client(): Promise<OrcClient> {
+    this.current ??= await this.box.client();
+    return this.current;
+  }
+
+  forgetClient(): void {
+    this.current = undefined;
+  }
+
+  async view(runId: string): Promise<RunView> {
+    return (await this.client()).trpc.runs.get.query({ runId });
+  }
+
+  /** Every event of the run so far. */
+  async events(runId: string): Promise<OrcEvent[]> {
+    const client = await this.client();
+    const { lastEventId } = await this.view(runId);
+    const events: OrcEvent[] = [];
+    if (lastEventId === 0) return events;
+    return new Promise((resolve, reject) => {
+      const sub = client.trpc.runs.events.subscribe(
+        { runId, lastEventId: null },
+        {
+          onData: ({ data }) => {
+            events.push(data);
+            if (data.id >= lastEventId) {
+              sub.unsubscribe();
+              resolve(events);
+            }
+          },
+          onError: reject,
+        },
+      );
+    });
+  }
+
+  /** Polls the run until `done` holds for it. */
+  async waitForRun(runId: string, done: (run: RunView) => boolean, timeoutMs = 30_000): Promise<RunView> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const run = await this.view(runId);
+      if (done(run)) return run;
+      if (Date.now() > deadline)
+        throw new Error(`run ${runId} timed out in ${run.status}: ${JSON.stringify(taskStates(run))}`);
+      await sleep(100);
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    for (const pid of this.agentPids) killGroup(pid);
+    await this.box.cleanup();
+  }
+}
+
+export function taskStates(run: RunView): Record<string, string> {
+  return Object.fromEntries(run.tasks.map((task) => [task.id, task.status]));
+}
+
+export function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
+
+/** A git command's output, trimmed. */
+export async function git(repo: string, ...args: string[]): Promise<string> {
+  return (await gitRaw(repo, ...args)).trim();
+}
+
+function gitRaw(repo: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('git', args, { cwd: repo }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`git ${args.join(' ')}: ${stderr || error.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** Everything of a repository a run must not touch: HEAD, its branch, the other branches, the files. */
+export async function userState(repo: string) {
+  const branches = (await git(repo, 'for-each-ref', '--format=%(refname:short) %(objectname)', 'refs/heads'))
+    .split('\n')
+    .filter((line) => line !== '' && !line.startsWith('orc/'));
+  return {
+    head: await git(repo, 'rev-parse', 'HEAD'),
+    branch: await git(repo, 'symbolic-ref', '--short', 'HEAD'),
+    branches,
+    status: await git(repo, 'status', '--porcelain', '--untracked-files=all'),
+    files: await workingFiles(repo),
+  };
+}
+
+/** The working tree's files and contents, `.git` left out. */
+export async function workingFiles(dir: string, root = dir): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.name === '.git') continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) Object.assign(files, await workingFiles(path, root));
+    else files[relative(root, path)] = await readFile(path, 'utf8');
+  }
+  return files;
+}
+
+/** The files of a commit (or branch) and their contents. */
+export async function filesAt(repo: string, rev: string): Promise<Record<string, string>> {
+  const names = (await git(repo, 'ls-tree', '-r', '--name-only', rev)).split('\n').filter(Boolean);
+  const files: Record<string, string> = {};
+  for (const name of names) files[name] = await gitRaw(repo, 'show', `${rev}:${name}`);
+  return files;
+}
+
+/** The repository's orc branches, short names. */
+export async function orcBranchNames(repo: string): Promise<string[]> {
+  const out = await git(repo, 'for-each-ref', '--format=%(refname:short)', 'refs/heads/orc/');
+  return out.split('\n').filter(Boolean);
+}
+
+/** The worktrees other than the main one. */
+export async function extraWorktrees(repo: string): Promise<string[]> {
+  const out = await git(repo, 'worktree', 'list', '--porcelain');
+  return out
+    .split('\n')
+    .filter((line) => line.startsWith('worktree '))
+    .map((line) => line.slice('worktree '.length))
+    .slice(1);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
