@@ -135,9 +135,13 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const track = (run: Run): Run => {
     runs.set(run.id, run);
     if (run.source) {
-      syncs.push(
-        syncToTaskMaster(run.source, (listener) => run.onEvent(listener), logger.child({ runId: run.id })),
+      const sync = syncToTaskMaster(
+        run.source,
+        (listener) => run.onEvent(listener),
+        logger.child({ runId: run.id }),
       );
+      run.beforeFinish(sync.idle);
+      syncs.push(sync);
     }
     return run;
   };

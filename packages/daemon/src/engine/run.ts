@@ -93,6 +93,7 @@ export class Run {
   private readonly checkpointWrites = new Set<Promise<void>>();
   /** The run actor's last snapshot once closed; a stopped actor's own snapshot would restore stopped. */
   private closedSnapshot: unknown;
+  private readonly settleHooks = new Set<() => Promise<void>>();
 
   private constructor(
     private readonly deps: RunDeps,
@@ -358,6 +359,9 @@ export class Run {
 
   private async requestFinalReview(signal: AbortSignal): Promise<FinalReview> {
     await this.integrate();
+    // Whatever follows the events (a Task Master write-back) has caught up before the run is reported over.
+    await this.journal.drain();
+    await Promise.all([...this.settleHooks].map((hook) => hook()));
     const { system, prompt } = finalReviewPrompt(this.context(), { summary: this.doc.planSummary ?? '' }, [
       ...this.tasks.values(),
     ]);
@@ -1107,6 +1111,11 @@ export class Run {
 
   events(afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent> {
     return this.journal.events(afterId, signal);
+  }
+
+  /** `hook` is awaited before the run's final review, after every event so far is published. */
+  beforeFinish(hook: () => Promise<void>): void {
+    this.settleHooks.add(hook);
   }
 
   /** Calls `listener` with every event once it is durable, from now on. */
