@@ -8,6 +8,7 @@ import { RunJournal } from './run-journal.js';
 /** The journal's side of a store, in memory; appends can be held back or made to fail. */
 class MemoryJournalStore {
   readonly written: OrcEvent[] = [];
+  readonly changed: string[] = [];
   appends = 0;
   failNext = 0;
   private gate: Promise<void> | undefined;
@@ -19,6 +20,10 @@ class MemoryJournalStore {
   release(): void {
     this.open?.();
     this.gate = undefined;
+  }
+
+  taskChanged(_runId: string, taskId: string): void {
+    this.changed.push(taskId);
   }
 
   async appendEvents(_runId: string, events: readonly OrcEvent[]): Promise<void> {
@@ -109,5 +114,16 @@ describe('RunJournal', () => {
     j.emit(status(10));
     await reader;
     expect(received).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('tells the store which task each event changed, as it is emitted (before it is durable)', () => {
+    const store = new MemoryJournalStore();
+    store.hold();
+    const j = journal(store);
+    j.emit({ type: 'task.status', taskId: 't1', status: 'ready' });
+    j.emit(status(1));
+    j.emit({ type: 'task.status', taskId: 't2', status: 'ready' });
+    expect(store.changed).toEqual(['t1', 't2']);
+    store.release();
   });
 });

@@ -38,6 +38,8 @@ export class RunJournal {
 
   emit(event: NewEvent): OrcEvent {
     const full = { ...event, id: this.nextId++, runId: this.runId, at: isoAt(this.clock) };
+    // The run changes a task record and tells of it in the same turn: its saved text is stale.
+    if ('taskId' in full) this.store.taskChanged(this.runId, full.taskId);
     this.pending.push(full);
     this.flushing ??= this.flush();
     return full;

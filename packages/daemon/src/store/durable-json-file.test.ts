@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { OrcError } from '@orc/shared';
 import { Low } from 'lowdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DurableJsonFile } from './durable-json-file.js';
+import { DurableJsonFile, writeFileDurably } from './durable-json-file.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -77,5 +77,19 @@ describe('DurableJsonFile', () => {
     expect(error).toBeInstanceOf(OrcError);
     expect(error).toMatchObject({ code: 'STORE_ERROR' });
     expect((error as Error).message).toContain(file);
+  });
+});
+
+describe('writeFileDurably', () => {
+  it('writes text pieces in order, across buffer boundaries, and returns the bytes written', async () => {
+    const file = join(dir, 'pieces.json');
+    // Small pieces, one larger than the write buffer, and multi-byte characters.
+    const pieces = ['{"a":"', 'é€'.repeat(1000), 'x'.repeat(3 * 1024 * 1024), '"', ',"b":[1,2]}\n'];
+    for (let i = 0; i < 3000; i++) pieces.splice(1, 0, 'y'.repeat(500));
+    const bytes = await writeFileDurably(file, pieces);
+    const text = await readFile(file, 'utf8');
+    expect(text).toBe(pieces.join(''));
+    expect(bytes).toBe(Buffer.byteLength(text));
+    expect(await readdir(dir)).toEqual(['pieces.json']);
   });
 });

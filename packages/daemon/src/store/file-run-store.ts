@@ -13,6 +13,7 @@ import { CoalescingWriter, type CoalescingWriterOptions } from './coalescing-wri
 import { DurableJsonFile, fsyncDir, writeFileDurably } from './durable-json-file.js';
 import { EventLog } from './event-log.js';
 import { RunDocument, RunIndexEntry, parseStoredRunDocument } from './run-document.js';
+import { RunDocumentText } from './run-document-text.js';
 import type { RunStore } from './store.js';
 
 /** `runs/index.json`. */
@@ -33,7 +34,9 @@ export interface StoreStats {
 }
 
 interface RunFiles {
-  doc: Low<RunDocument>;
+  state: string;
+  /** The document's text, re-serialised only where tasks changed. */
+  text: RunDocumentText;
   events: EventLog;
 }
 
@@ -51,8 +54,9 @@ export async function openFileRunStore(
 }
 
 /**
- * The run store on disk: a lowdb document per run (`state.json`, rewritten through a coalescing writer),
- * an index of runs, an append-only event journal per run, and checkpoints as copies of the document.
+ * The run store on disk: a document per run (`state.json`, rewritten through a coalescing writer from
+ * text cached per task), an index of runs (lowdb), an append-only event journal per run, and checkpoints
+ * as copies of the document.
  */
 export class FileRunStore implements RunStore {
   private readonly counts: StoreStats = { stateWrites: 0, stateBytes: 0, eventWrites: 0, eventBytes: 0 };
@@ -93,7 +97,7 @@ export class FileRunStore implements RunStore {
       throw new OrcError('STORE_ERROR', `run ${doc.id} already exists in ${this.paths.runs}`);
     }
     await makePrivateDir(this.paths.run(doc.id).dir);
-    this.runs.set(doc.id, this.openRunFiles(doc.id, doc));
+    this.runs.set(doc.id, this.openRunFiles(doc.id));
     this.scheduleSave(doc.id, () => doc);
     await this.writer.flush(runKey(doc.id));
     this.index.data.runs.push({ id: doc.id, goal: doc.goal, status: doc.status, createdAt: doc.createdAt });
@@ -104,10 +108,14 @@ export class FileRunStore implements RunStore {
   scheduleSave(runId: string, snapshot: () => RunDocument): void {
     const files = this.files(runId);
     this.writer.schedule(runKey(runId), async () => {
-      files.doc.data = snapshot();
-      await files.doc.write();
-      this.noteStatus(runId, files.doc.data.status);
+      const doc = snapshot();
+      await this.writeDocument(files.state, files.text.render(doc));
+      this.noteStatus(runId, doc.status);
     });
+  }
+
+  taskChanged(runId: string, taskId: string): void {
+    this.runs.get(runId)?.text.taskChanged(taskId);
   }
 
   async flush(runId?: string): Promise<void> {
@@ -151,7 +159,7 @@ export class FileRunStore implements RunStore {
   }
 
   async writeCheckpoint(info: CheckpointInfo, doc: RunDocument): Promise<void> {
-    this.files(info.runId); // throws for an unknown run
+    const files = this.files(info.runId); // throws for an unknown run
     if (!SAFE_ID.test(info.id)) {
       throw new OrcError(
         'STORE_ERROR',
@@ -159,11 +167,10 @@ export class FileRunStore implements RunStore {
       );
     }
     // Serialised at once: the checkpoint is the state of this instant, whatever changes while it is written.
-    const text = JSON.stringify(doc) + '\n';
+    const text = files.text.render(doc);
     const run = this.paths.run(info.runId);
     if (await mkdir(run.checkpoints, { recursive: true, mode: 0o700 })) await fsyncDir(run.dir);
-    await writeFileDurably(run.checkpoint(info.id), text);
-    this.countState(Buffer.byteLength(text));
+    await this.writeDocument(run.checkpoint(info.id), text);
   }
 
   async readCheckpoint(runId: string, checkpointId: string): Promise<RunDocument> {
@@ -212,7 +219,7 @@ export class FileRunStore implements RunStore {
     }
     const doc = parsed.data;
     if (doc.id !== id) return `run ${id}: ${file} holds run ${doc.id}; move it back to its own folder`;
-    if (!this.runs.has(id)) this.runs.set(id, this.openRunFiles(id, doc));
+    if (!this.runs.has(id)) this.runs.set(id, this.openRunFiles(id));
     if (!this.indexEntry(id)) {
       this.index.data.runs.push({ id, goal: doc.goal, status: doc.status, createdAt: doc.createdAt });
       this.scheduleIndexWrite();
@@ -221,12 +228,17 @@ export class FileRunStore implements RunStore {
     return doc;
   }
 
-  private openRunFiles(id: string, doc: RunDocument): RunFiles {
+  private openRunFiles(id: string): RunFiles {
     const run = this.paths.run(id);
     return {
-      doc: new Low(new DurableJsonFile<RunDocument>(run.state, { onWrite: this.countState }), doc),
+      state: run.state,
+      text: new RunDocumentText(),
       events: new EventLog(run.events, { onWrite: this.countEvents }),
     };
+  }
+
+  private async writeDocument(filename: string, pieces: readonly string[]): Promise<void> {
+    this.countState(await writeFileDurably(filename, pieces));
   }
 
   private files(runId: string): RunFiles {

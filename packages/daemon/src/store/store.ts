@@ -13,6 +13,11 @@ export interface RunStore {
    * one takes the latest document from `snapshot()` when it starts. Cheap to call on every change.
    */
   scheduleSave(runId: string, snapshot: () => RunDocument): void;
+  /**
+   * Tells the store that a task record changed, in the same turn as the change (the journal does, for
+   * every event that names a task), so the next save serialises that record again and not the rest.
+   */
+  taskChanged(runId: string, taskId: string): void;
   /** Resolves once every scheduled save (of one run, or of all) is on disk. */
   flush(runId?: string): Promise<void>;
   /** Appends events to `events.jsonl`; resolves when they are durable (written and fsynced). */
