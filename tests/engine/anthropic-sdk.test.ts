@@ -153,8 +153,13 @@ describe('the engine on the real Anthropic SDK (fake server)', () => {
       retryBaseMs: 1,
     });
     const run = await orchestrator.startRun({ tasks: tasks(1) });
-    expect((await orchestrator.waitForRun(run.id)).status).toBe('failed');
-    expect(orchestrator.getRun(run.id).tasks[0]!.error).toMatch(/^permanent error: .*401/);
+    // A rejected key would fail every task alike: the run pauses for a person instead.
+    const summary = await orchestrator.waitForRun(run.id);
+    expect(summary).toMatchObject({ status: 'paused', pauseReason: 'provider' });
+    const task = orchestrator.getRun(run.id, { full: true }).tasks[0]!;
+    expect(task.status).toBe('ready');
+    expect(task.attempts).toHaveLength(1);
+    expect(task.attempts[0]!.error?.message).toMatch(/401.*ANTHROPIC_API_KEY/);
     await orchestrator.close(0);
     await expectNoKeyIn(home.home);
   });

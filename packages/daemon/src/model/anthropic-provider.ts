@@ -203,7 +203,11 @@ export function classifyAnthropicError(
     if (status >= 500 || status === 408 || status === 409) {
       return new ModelError('transient', `the Anthropic API failed (${status} ${type}): ${detail}`, details);
     }
-    return new ModelError('permanent', permanentReason(status, type, detail), details);
+    // A rejected key fails every call the same way: the run pauses for a person instead of failing each task.
+    return new ModelError('permanent', permanentReason(status, type, detail), {
+      ...details,
+      ...(status === 401 && { pauseRun: true }),
+    });
   }
   if (error instanceof AnthropicError) {
     // A stream cut short, or an answer the SDK could not read: worth another attempt.
