@@ -31,6 +31,11 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
+    // Plain JavaScript runs on Node: its globals are defined.
+    files: ['**/*.js', '**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', URL: 'readonly', console: 'readonly' } },
+  },
+  {
     // The CLI, scripts, benchmarks and tests own their terminal; library code logs through the logger.
     files: [
       'packages/tui/src/cli/**',
