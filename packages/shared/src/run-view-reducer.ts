@@ -88,6 +88,8 @@ class Draft {
             (a) => a.outcome === 'running',
             (a) => ({ ...a, outcome: 'interrupted' }),
           );
+          // The daemon put them back in the queue when it came back.
+          this.updateTask(id, (task) => taskWithStatus(task, 'ready', event.at));
         }
         return;
       case 'run.rolled_back':

@@ -37,12 +37,20 @@ export class RunJournal {
   }
 
   emit(event: NewEvent): OrcEvent {
-    const full = { ...event, id: this.nextId++, runId: this.runId, at: isoAt(this.clock) };
+    // The id goes first in the line: catching up from the file skips older lines without parsing them.
+    const full = { id: this.nextId++, runId: this.runId, at: isoAt(this.clock), ...event };
     // The run changes a task record and tells of it in the same turn: its saved text is stale.
     if ('taskId' in full) this.store.taskChanged(this.runId, full.taskId);
     this.pending.push(full);
     this.flushing ??= this.flush();
     return full;
+  }
+
+  private closed = false;
+
+  /** After this, events that cannot be written are dropped instead of retried (the store is closing). */
+  close(): void {
+    this.closed = true;
   }
 
   /** Resolves when every event emitted so far is durable and published. */
@@ -62,6 +70,15 @@ export class RunJournal {
       try {
         await this.store.appendEvents(this.runId, batch);
       } catch (error) {
+        if (this.closed) {
+          // The store is gone (the daemon is stopping): these events were never published, so no id is seen twice.
+          this.logger.error(
+            { err: error, runId: this.runId, dropped: batch.length },
+            'journal closed; events dropped',
+          );
+          this.pending = [];
+          break;
+        }
         // Disk full or similar: keep the events and try again rather than publish what is not durable.
         this.logger.error({ err: error, runId: this.runId }, 'cannot append to the event journal; retrying');
         this.pending = [...batch, ...this.pending];
@@ -69,9 +86,23 @@ export class RunJournal {
         continue;
       }
       this.remember(batch);
-      for (const event of batch) for (const listener of this.listeners) listener(event);
+      for (const event of batch) {
+        for (const listener of this.listeners) {
+          try {
+            listener(event);
+          } catch (error) {
+            // One subscriber's fault must not stop the journal for the others.
+            this.logger.error({ err: error, runId: this.runId }, 'an event listener failed');
+          }
+        }
+      }
     }
     this.flushing = undefined;
+  }
+
+  /** A finished run's subscribers are rare: its recent events go, and come from the file if asked for. */
+  forgetRecent(): void {
+    this.recent = [];
   }
 
   private remember(batch: readonly OrcEvent[]): void {

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { OrcEvent, TaskReview, TaskSpecInput } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -7,6 +9,7 @@ import {
   readJournal,
   type TestEngine,
 } from '../testing/engine-fixtures.js';
+import { ModelError } from '../model/model-error.js';
 
 let engine: TestEngine | undefined;
 afterEach(async () => {
@@ -134,10 +137,11 @@ describe('budget', () => {
       expect.objectContaining({ costUsd: summary.costUsd, limitUsd: 2.5 }),
     ]);
     expect(ofType(events, 'run.paused')[0]).toMatchObject({ reason: 'budget' });
-    // Resuming does not spend past the budget either.
+    expect(ofType(events, 'run.paused')[0]?.message).toContain('orc resume');
+    // Resuming is the person's decision to go on past the budget: the rest of the run is done.
     engine.orchestrator.resumeRun(run.id);
-    await engine.orchestrator.waitForRun(run.id);
-    expect(provider.callsFor('work')).toHaveLength(2);
+    expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
+    expect(provider.callsFor('work')).toHaveLength(5);
   });
 
   it('counts the attempts in flight, so parallel workers do not overspend once a cost is known', async () => {
@@ -226,5 +230,47 @@ describe('review', () => {
     expect(engine.orchestrator.getRun(run.id).finalReview).toEqual(review);
     const events = await readJournal(engine.home, run.id);
     expect(ofType(events, 'run.completed')[0]!.review).toEqual(review);
+  });
+});
+
+describe('what a person does after a run failed', () => {
+  it('skipping the failed task reopens the run and its dependents run', async () => {
+    const provider = createScriptedProvider({
+      work: (call) => {
+        if (call.taskId === 'a') throw new ModelError('permanent', 'the task cannot be done');
+        return 'fine';
+      },
+    });
+    engine = await openTestEngine({ provider });
+    const run = await engine.orchestrator.startRun({
+      tasks: [
+        { id: 'a', title: 'A' },
+        { id: 'b', title: 'B', dependencies: ['a'] },
+      ],
+    });
+    expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('failed');
+    engine.orchestrator.skipTask(run.id, 'a');
+    const summary = await engine.orchestrator.waitForRun(run.id);
+    expect(summary.status).toBe('completed');
+    expect(summary.taskCounts).toEqual({ skipped: 1, done: 1 });
+  });
+
+  it('announces every attempt, retries after a backoff included', async () => {
+    let calls = 0;
+    const provider = createScriptedProvider({
+      work: () => {
+        calls += 1;
+        if (calls === 1) throw new ModelError('transient', 'server error (500)');
+        return 'fine';
+      },
+    });
+    engine = await openTestEngine({ provider });
+    const run = await engine.orchestrator.startRun({ tasks: independent(1) });
+    expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
+    const events = await readJournal(engine.home, run.id);
+    expect(ofType(events, 'task.assigned').map((e) => e.attempt)).toEqual([1, 2]);
+    // Ids lead each journal line, so a catch-up skips older lines without parsing them.
+    const text = await readFile(join(engine.home, 'runs', run.id, 'events.jsonl'), 'utf8');
+    expect(text.split('\n')[0]).toMatch(/^\{"id":1,/);
   });
 });

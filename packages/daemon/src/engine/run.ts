@@ -94,6 +94,8 @@ export class Run {
   /** The run actor's last snapshot once closed; a stopped actor's own snapshot would restore stopped. */
   private closedSnapshot: unknown;
   private readonly settleHooks = new Set<() => Promise<void>>();
+  /** Set while a rollback awaits: nothing is dispatched and no person's change is taken meanwhile. */
+  private rollingBack = false;
 
   private constructor(
     private readonly deps: RunDeps,
@@ -312,6 +314,17 @@ export class Run {
       this.doc.error = this.actor.getSnapshot().context.error ?? this.failureSummary();
       this.emit({ type: 'run.failed', error: this.doc.error });
     } else if (status === 'cancelled') this.emit({ type: 'run.cancelled' });
+    // A finished run holds no file open and no event buffer; both come back if it is reopened.
+    void this.journal
+      .drain()
+      .then(async () => {
+        if (!FINISHED_RUN_STATUSES.has(this.status)) return;
+        this.journal.forgetRecent();
+        await this.deps.store.releaseRun?.(this.id);
+      })
+      .catch((error: unknown) =>
+        this.deps.logger.warn({ err: error, runId: this.id }, 'could not release a finished run'),
+      );
   }
 
   private failureSummary(): string {
@@ -418,14 +431,14 @@ export class Run {
         reworks: 0,
       });
     }
-    for (const [id, reason] of Object.entries(this.doc.heldTasks ?? {})) {
-      const task = this.tasks.get(id);
-      if (!task) continue;
-      task.status = 'blocked';
-      task.held = reason;
-    }
     this.emit({ type: 'run.planned', summary: result.plan.summary, tasks: result.plan.tasks });
     this.rebuildGraph(now);
+    for (const [id, reason] of Object.entries(this.doc.heldTasks ?? {})) {
+      const task = this.tasks.get(id);
+      if (!task || nextTaskStatus(task.status, 'task.hold') === undefined) continue;
+      task.held = reason;
+      this.move(task, 'task.hold', reason);
+    }
     void this.autoCheckpoint('planned');
   }
 
@@ -569,7 +582,7 @@ export class Run {
 
   /** Hands ready tasks to idle workers, best first, within the run's (adaptive) cap and the budget. */
   private dispatch(): void {
-    if (this.status !== 'executing' || this.closing) return;
+    if (this.status !== 'executing' || this.closing || this.rollingBack) return;
     while (this.queue.size > 0 && this.idle.length > 0 && this.busyWorkers < this.limit.value) {
       if (this.overBudget()) return;
       const next = this.queue.pop()!;
@@ -578,7 +591,6 @@ export class Run {
       this.move(task, 'task.assign');
       task.worker = worker;
       task.startedAt ??= isoAt(this.deps.clock);
-      this.emit({ type: 'task.assigned', taskId: task.id, worker, attempt: task.attempts.length + 1 });
       this.workers[worker]!.send({
         type: 'worker.assign',
         assignment: { taskId: task.id, maxTokens: this.config.models.worker.max_tokens },
@@ -601,13 +613,16 @@ export class Run {
   /** A run that would pass `max_cost_usd` with its next attempt pauses instead of spending more. */
   private overBudget(): boolean {
     const limit = this.config.execution.max_cost_usd;
-    if (limit === undefined) return false;
+    if (limit === undefined || this.doc.budgetLifted) return false;
     const average = this.attemptCosts.count > 0 ? this.attemptCosts.total / this.attemptCosts.count : 0;
     // What is already in flight will be spent too.
     if (this.doc.costUsd + average * (this.busyWorkers + 1) <= limit && this.doc.costUsd < limit)
       return false;
     this.emit({ type: 'run.budget_exceeded', costUsd: this.doc.costUsd, limitUsd: limit });
-    this.pause('budget', `spent $${this.doc.costUsd.toFixed(4)} of the $${limit} budget`);
+    this.pause(
+      'budget',
+      `spent $${this.doc.costUsd.toFixed(4)} of the $${limit} budget; orc resume ${this.id} goes on past it`,
+    );
     return true;
   }
 
@@ -627,6 +642,8 @@ export class Run {
       costUsd: 0,
     };
     task.attempts.push(attempt);
+    // Every attempt, the first and each retry after a backoff, is announced with its number.
+    this.emit({ type: 'task.assigned', taskId, worker, attempt: attempt.n });
     const release = await this.deps.slots.acquire(signal);
     const deadline = new Deadline(signal, this.config.execution.worker_timeout * 1000);
     const dependencies = task.dependencies
@@ -876,7 +893,12 @@ export class Run {
   }
 
   resume(): void {
+    if (this.rollingBack) {
+      throw new OrcError('INVALID_STATE', `run ${this.id} is rolling back; resume it once it is done`);
+    }
     if (this.status === 'executing') return;
+    // Resuming a run the budget paused is the person's decision to spend past it.
+    if (this.status === 'paused' && this.doc.pauseReason === 'budget') this.doc.budgetLifted = true;
     if (this.status !== 'paused') {
       throw new OrcError(
         'INVALID_STATE',
@@ -904,7 +926,27 @@ export class Run {
     }
   }
 
+  /** What a person may not change right now, and why. */
+  private assertChangeable(action: string): void {
+    if (this.rollingBack) {
+      throw new OrcError('INVALID_STATE', `run ${this.id} is rolling back; ${action} once it is done`);
+    }
+    if (this.status === 'reviewing') {
+      throw new OrcError(
+        'INVALID_STATE',
+        `run ${this.id} is writing its final review; ${action} once it has finished`,
+      );
+    }
+    if (this.doc.workspace && !this.deps.workspace) {
+      throw new OrcError(
+        'INVALID_STATE',
+        `run ${this.id} finished before the daemon restarted and its repository is no longer open; start a new run on the branch ${'orc/' + this.id}`,
+      );
+    }
+  }
+
   retryTask(taskId: string): void {
+    this.assertChangeable('retry the task');
     const task = this.task(taskId);
     if (nextTaskStatus(task.status, 'task.retry') === undefined) {
       throw new OrcError(
@@ -927,6 +969,7 @@ export class Run {
   }
 
   skipTask(taskId: string): void {
+    this.assertChangeable('skip the task');
     const task = this.task(taskId);
     if (nextTaskStatus(task.status, 'task.skip') === undefined) {
       throw new OrcError(
@@ -935,6 +978,8 @@ export class Run {
       );
     }
     this.move(task, 'task.skip');
+    // Skipping what made a run fail lets its dependents go on.
+    this.reopenIfFinished();
     this.save();
     this.dispatch();
   }
@@ -1030,10 +1075,24 @@ export class Run {
     if (this.status === 'analyzing' || this.status === 'cancelled') {
       throw new OrcError('INVALID_STATE', `run ${this.id} is ${this.status}; it cannot be rolled back`);
     }
+    this.assertChangeable('roll it back');
     if (strategy === 'selective' && (!taskIds || taskIds.length === 0)) {
       throw new OrcError('INVALID_STATE', 'a selective rollback needs --tasks with the tasks to reset');
     }
     for (const id of taskIds ?? []) this.task(id);
+    this.rollingBack = true;
+    try {
+      await this.rollbackTo(checkpointId, strategy, taskIds);
+    } finally {
+      this.rollingBack = false;
+    }
+  }
+
+  private async rollbackTo(
+    checkpointId: string,
+    strategy: RollbackStrategy,
+    taskIds: string[] | undefined,
+  ): Promise<void> {
     await Promise.allSettled([...this.checkpointWrites]);
     const saved = await this.deps.store.readCheckpoint(this.id, checkpointId);
     // Stop what is in flight; its tasks go back to the queue.
@@ -1046,8 +1105,9 @@ export class Run {
     for (const task of tasks) this.tasks.set(task.id, task);
     if (strategy === 'full') this.doc.planSummary = saved.planSummary;
     this.doc.tasksDoneSinceCheckpoint = 0;
-    this.rebuildGraph();
+    // Announced first: a client resets those tasks, then folds the statuses the rebuild emits.
     this.emit({ type: 'run.rolled_back', checkpointId, strategy, resetTasks: reset });
+    this.rebuildGraph();
     if (this.status === 'completed' || this.status === 'failed') {
       delete this.doc.finishedAt;
       delete this.doc.error;
@@ -1210,9 +1270,13 @@ export class Run {
     while (this.busyWorkers > 0 && this.deps.clock.now() < deadline) await this.deps.clock.sleep(20);
     // Abort what is left; the document is saved while the run actor still runs, so it restores running.
     for (const worker of this.workers) worker.stop();
+    // Accepted work being merged has freed its worker already; it must land before the state is saved.
+    await this.mergeQueue;
+    await Promise.allSettled([...this.checkpointWrites]);
     await this.journal.drain();
     this.save();
     await this.deps.store.flush(this.id);
+    this.journal.close();
     this.closedSnapshot = this.actor.getPersistedSnapshot();
     this.actor.stop();
   }

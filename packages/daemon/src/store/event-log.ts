@@ -97,6 +97,18 @@ export class EventLog {
     }
   }
 
+  /**
+   * Closes the file of a run that has gone quiet (a finished run), so a daemon with many runs does not
+   * hold a descriptor for each; the next append opens it again.
+   */
+  async release(): Promise<void> {
+    await this.committing;
+    if (this.batch.length > 0 || this.closed) return;
+    const file = this.file;
+    this.file = undefined;
+    if (file) await (await file).close().catch(() => undefined);
+  }
+
   /** Waits for appends in flight, then closes the file. */
   async close(): Promise<void> {
     this.closed = true;

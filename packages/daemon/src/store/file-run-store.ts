@@ -124,6 +124,10 @@ export class FileRunStore implements RunStore {
     await this.writer.flush(INDEX_KEY);
   }
 
+  async releaseRun(runId: string): Promise<void> {
+    await this.runs.get(runId)?.events.release();
+  }
+
   appendEvents(runId: string, events: readonly OrcEvent[]): Promise<void> {
     return this.files(runId).events.append(events);
   }

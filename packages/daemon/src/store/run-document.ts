@@ -47,6 +47,8 @@ export const RunDocument = z.object({
   lastEventId: z.number().int().nonnegative(),
   checkpoints: z.array(CheckpointInfo),
   tasksDoneSinceCheckpoint: z.number().int().nonnegative(),
+  /** A person resumed the run after its budget paused it: it goes on past `max_cost_usd`. */
+  budgetLifted: z.boolean().optional(),
 });
 export type RunDocument = z.infer<typeof RunDocument>;
 

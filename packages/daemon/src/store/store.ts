@@ -32,5 +32,7 @@ export interface RunStore {
   /** Writes a copy of the document durably; serialises it before anything async, so later changes miss it. */
   writeCheckpoint(info: CheckpointInfo, doc: RunDocument): Promise<void>;
   readCheckpoint(runId: string, checkpointId: string): Promise<RunDocument>;
+  /** Lets go of what a quiet run holds open (its journal's file); it is opened again when needed. */
+  releaseRun?(runId: string): Promise<void>;
   close(): Promise<void>;
 }
