@@ -1,3 +1,4 @@
+import { seededRandom } from '@orc/daemon/testing';
 import type { TaskSpecInput } from '@orc/shared';
 
 /**
@@ -23,17 +24,6 @@ export const DEFAULT_DAG: Omit<DagShape, 'tasks'> = {
   maxDependencies: 3,
   rootShare: 0.05,
 };
-
-/** Deterministic uniform numbers in [0, 1) from a seed (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function taskId(i: number): string {
   return `t${String(i + 1).padStart(5, '0')}`;

@@ -1,6 +1,7 @@
 import type { Plan, TaskReview, FinalReview, Usage } from '@orc/shared';
 import type { Clock } from '../clock.js';
 import { CallCancelledError } from './model-error.js';
+import { seededRandom } from './seeded-random.js';
 import type { ModelProvider, ModelRequest, ModelResponse } from './provider.js';
 
 export interface SimulatedOptions {
@@ -21,7 +22,7 @@ export function createSimulatedProvider(options: SimulatedOptions): ModelProvide
   return {
     name: 'simulated',
     async complete(request: ModelRequest): Promise<ModelResponse> {
-      const random = mulberry32(hash(`${options.seed}|${request.purpose}|${request.prompt}`));
+      const random = seededRandom(hash(`${options.seed}|${request.purpose}|${request.prompt}`));
       const { min, max } = options.latencyMs;
       const latency = min + (max - min) * random();
       if (request.signal.aborted) throw new CallCancelledError('the call was cancelled');
@@ -135,14 +136,4 @@ function hash(text: string): number {
   let h = 2166136261;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
   return h >>> 0;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

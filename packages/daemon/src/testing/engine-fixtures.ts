@@ -1,3 +1,4 @@
+import { seededRandom } from '../model/seeded-random.js';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -251,17 +252,6 @@ export function randomDag(
   return tasks;
 }
 
-/** mulberry32: a small seeded generator, enough for test data. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A clock that only moves when told; sleeps resolve when `advance` passes their deadline. */
 export class ManualClock implements Clock {
   private time: number;
@@ -480,3 +470,5 @@ function waitFor(
     waiters.add(wake);
   });
 }
+
+export { seededRandom };
