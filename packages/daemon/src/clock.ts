@@ -22,6 +22,18 @@ export const systemClock: Clock = {
     }),
 };
 
+let lastMs = Number.NaN;
+let lastIso = '';
+
+/**
+ * The clock's time as an ISO string. A busy run stamps thousands of events and records a second, most
+ * of them within the same millisecond: the last string is reused rather than formatted again.
+ */
 export function isoAt(clock: Clock): string {
-  return new Date(clock.now()).toISOString();
+  const ms = clock.now();
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
 }
