@@ -29,7 +29,7 @@ import { isoAt, type Clock } from '../clock.js';
 import { managerMachine, type PlanResult } from '../machines/manager.machine.js';
 import { runMachine } from '../machines/run.machine.js';
 import { nextTaskStatus, type TaskEvent } from '../machines/task.machine.js';
-import { workerMachine, type WorkerEmitted } from '../machines/worker.machine.js';
+import { workerCaller, workerMachine, type WorkerEmitted } from '../machines/worker.machine.js';
 import { CallCancelledError, ModelError, backoffDelay } from '../model/model-error.js';
 import { costOf } from '../model/pricing.js';
 import { finalReviewPrompt, planPrompt, reviewPrompt, runContext, workPrompt } from '../model/prompts.js';
@@ -557,10 +557,10 @@ export class Run {
     );
     const machine = workerMachine.provide({
       actors: {
-        work: fromPromise(({ input, signal }) =>
-          this.work(input.taskId, input.worker, input.maxTokens, signal),
-        ),
-        review: fromPromise(({ input, signal }) => this.review(input.taskId, input.text, signal)),
+        caller: workerCaller({
+          work: (input, signal) => this.work(input.taskId, input.worker, input.maxTokens, signal),
+          review: (input, signal) => this.review(input.taskId, input.text, signal),
+        }),
         waitUntil,
       },
     });
@@ -716,11 +716,13 @@ export class Run {
   private onWorker(event: WorkerEmitted): void {
     switch (event.type) {
       case 'worker.work_done': {
+        this.callSucceeded();
         const task = this.tasks.get(event.taskId)!;
         if (task.status === 'running') this.move(task, 'task.work_done');
         break;
       }
       case 'worker.reviewed':
+        this.callSucceeded();
         this.freeWorker(event.worker);
         this.onReviewed(event.taskId, event.review);
         break;
@@ -757,14 +759,16 @@ export class Run {
           this.emit({ type: 'run.concurrency', limit: this.limit.value, reason: 'rate limited by the API' });
         }
         break;
-      case 'worker.call_succeeded':
-        if (this.limit.onSuccess()) {
-          this.emit({ type: 'run.concurrency', limit: this.limit.value, reason: 'calls succeed again' });
-        }
-        break;
     }
     this.save();
     this.dispatch();
+  }
+
+  /** A model call went through: the concurrency cut by rate limits may grow back. */
+  private callSucceeded(): void {
+    if (this.limit.onSuccess()) {
+      this.emit({ type: 'run.concurrency', limit: this.limit.value, reason: 'calls succeed again' });
+    }
   }
 
   private freeWorker(worker: number): void {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import { ModelError } from '../model/model-error.js';
 import { ManualClock } from '../testing/engine-fixtures.js';
-import { workerMachine, type WorkInput, type WorkerEmitted } from './worker.machine.js';
+import { workerCaller, workerMachine, type WorkInput, type WorkerEmitted } from './worker.machine.js';
 
 type Step = { fail: ModelError | Error } | { text: string };
 
@@ -23,15 +23,17 @@ function startWorker(
   let reviewCalls = 0;
   const machine = workerMachine.provide({
     actors: {
-      work: fromPromise(({ input }: { input: WorkInput }) => {
-        workInputs.push(input);
-        const step = work[workInputs.length - 1] ?? { text: 'more work than scripted' };
-        return 'fail' in step ? Promise.reject(step.fail) : Promise.resolve({ text: step.text });
-      }),
-      review: fromPromise(() => {
-        const step = reviews[reviewCalls++] ?? { text: 'accept' };
-        const review: TaskReview = { verdict: 'accept', feedback: 'fine' };
-        return 'fail' in step ? Promise.reject(step.fail) : Promise.resolve(review);
+      caller: workerCaller({
+        work: (input) => {
+          workInputs.push(input);
+          const step = work[workInputs.length - 1] ?? { text: 'more work than scripted' };
+          return 'fail' in step ? Promise.reject(step.fail) : Promise.resolve({ text: step.text });
+        },
+        review: () => {
+          const step = reviews[reviewCalls++] ?? { text: 'accept' };
+          const review: TaskReview = { verdict: 'accept', feedback: 'fine' };
+          return 'fail' in step ? Promise.reject(step.fail) : Promise.resolve(review);
+        },
       }),
       waitUntil: fromPromise(({ input }: { input: { until: number } }) => {
         waits.push(input.until - clock.now());
@@ -86,9 +88,7 @@ describe('worker machine', () => {
     expect(types(w.emitted)).toEqual([
       'worker.attempt_failed',
       'worker.attempt_failed',
-      'worker.call_succeeded',
       'worker.work_done',
-      'worker.call_succeeded',
       'worker.reviewed',
     ]);
     // Full jitter over base·2^retry: the first wait in [50, 100], the second in [100, 200].
@@ -186,20 +186,21 @@ describe('worker machine', () => {
     expect(failed).toMatchObject({ phase: 'review' });
   });
 
-  it('drops its task on release and takes the next one', () => {
+  it('drops its task on release, ignores the late answer of the dropped call, and takes the next one', async () => {
     const clock = new ManualClock(0);
-    let aborted = false;
+    let aborted = 0;
     const machine = workerMachine.provide({
       actors: {
-        work: fromPromise(
-          ({ signal }) =>
+        caller: workerCaller({
+          work: (_input, signal) =>
             new Promise<{ text: string }>((_, reject) =>
               signal.addEventListener('abort', () => {
-                aborted = true;
-                reject(new Error('aborted'));
+                aborted++;
+                reject(new ModelError('transient', 'aborted'));
               }),
             ),
-        ),
+          review: () => Promise.reject(new Error('no review in this test')),
+        }),
         waitUntil: fromPromise(() => Promise.resolve()),
       },
     });
@@ -211,10 +212,15 @@ describe('worker machine', () => {
     expect(actor.getSnapshot().value).toBe('working');
     actor.send({ type: 'worker.release' });
     expect(actor.getSnapshot().value).toBe('idle');
-    expect(aborted).toBe(true);
-    expect(emitted).toEqual([]);
+    expect(aborted).toBe(1);
     actor.send({ type: 'worker.assign', assignment: { taskId: 'y', maxTokens: 10 } });
+    // The aborted call's failure arrives now, while the worker works on y: it is not y's failure.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(emitted).toEqual([]);
+    expect(actor.getSnapshot().value).toBe('working');
     expect(actor.getSnapshot().context.assignment?.taskId).toBe('y');
+    // Stopping the worker aborts the call in flight.
     actor.stop();
+    expect(aborted).toBe(2);
   });
 });

@@ -1,5 +1,5 @@
 import type { AttemptError, TaskReview } from '@orc/shared';
-import { assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
+import { assign, emit, enqueueActions, fromCallback, fromPromise, sendTo, setup } from 'xstate';
 import type { Clock } from '../clock.js';
 import { backoffDelay, describeCallFailure, type CallFailure } from '../model/model-error.js';
 
@@ -42,14 +42,72 @@ export type WorkerEmitted =
       /** Retrying cannot help until a person acts (logged out, usage limit): the run should pause. */
       pauseRun: boolean;
     }
-  | { type: 'worker.rate_limited'; worker: number }
-  | { type: 'worker.call_succeeded'; worker: number };
+  | { type: 'worker.rate_limited'; worker: number };
 
 /** How many times one task waits out a rate limit before it gives up. */
 export const RATE_LIMITED_RETRY_LIMIT = 50;
 
-export type WorkerEvent =
+/** What the run sends a worker. */
+export type WorkerCommand =
   { type: 'worker.assign'; assignment: WorkerAssignment } | { type: 'worker.release' };
+
+/**
+ * The model calls a worker makes; the run provides them. A call's signal aborts when the worker lets
+ * its task go (cancel, pause, rollback) or stops.
+ */
+export interface WorkerCalls {
+  work(input: WorkInput, signal: AbortSignal): Promise<WorkOutput>;
+  review(input: ReviewInput, signal: AbortSignal): Promise<TaskReview>;
+}
+
+/** The worker to its caller. Calls are numbered, so the answer to a call given up on is recognised. */
+type CallRequest =
+  | { type: 'call.work'; callId: number; input: WorkInput }
+  | { type: 'call.review'; callId: number; input: ReviewInput }
+  | { type: 'call.abort' };
+
+/** The caller back to the worker. */
+type CallAnswer =
+  | { type: 'call.worked'; callId: number; output: WorkOutput }
+  | { type: 'call.reviewed'; callId: number; review: TaskReview }
+  | { type: 'call.failed'; callId: number; error: unknown };
+
+export type WorkerEvent = WorkerCommand | CallAnswer;
+
+/**
+ * The worker's caller: one actor for the worker's life that makes each call it is asked for and sends
+ * the answer back. Tasks are short and many: an actor per call (an invoked promise) cost a run of
+ * 10,000 tasks a fifth of its CPU, most of it creating, registering and collecting 20,000 actors.
+ */
+export function workerCaller(calls: WorkerCalls) {
+  return fromCallback<CallRequest>(({ sendBack, receive }) => {
+    let current: AbortController | undefined;
+    receive((request) => {
+      current?.abort();
+      current = undefined;
+      if (request.type === 'call.abort') return;
+      const abort = new AbortController();
+      current = abort;
+      const { callId } = request;
+      const answer = (event: CallAnswer) => {
+        if (current === abort) current = undefined;
+        sendBack(event);
+      };
+      const call =
+        request.type === 'call.work'
+          ? calls
+              .work(request.input, abort.signal)
+              .then((output): CallAnswer => ({ type: 'call.worked', callId, output }))
+          : calls
+              .review(request.input, abort.signal)
+              .then((review): CallAnswer => ({ type: 'call.reviewed', callId, review }));
+      call.then(answer, (error: unknown) => answer({ type: 'call.failed', callId, error }));
+    });
+    return () => current?.abort();
+  });
+}
+
+const notProvided = () => Promise.reject(new Error('worker calls not provided'));
 
 export interface WorkerContext {
   index: number;
@@ -64,6 +122,8 @@ export interface WorkerContext {
    * `maxRetries`; they have their own, larger bound so a key that is never let through still ends.
    */
   rateLimitedRetries: number;
+  /** The number of the call in flight; answers to other calls are stale. */
+  callId: number;
   /** Where to go back to after a backoff. */
   phase: 'work' | 'review';
   lastError: CallFailure | undefined;
@@ -83,8 +143,8 @@ export interface WorkerInput {
  * One worker of a run: idle → working (the task's model call) → reviewing (the manager's verdict on it)
  * → idle, with backoff between retries. Transient and recoverable failures are retried up to
  * `maxRetries` with exponential backoff that honours `retry-after`; permanent ones give the task up.
- * The work and review calls, and the wait, are named actors the run provides, so a restored or tested
- * worker runs whatever it is given.
+ * The calls go through the `caller` actor and the wait is the `waitUntil` actor; the run provides both,
+ * so a restored or tested worker runs whatever it is given.
  */
 export const workerMachine = setup({
   types: {
@@ -94,10 +154,7 @@ export const workerMachine = setup({
     emitted: {} as WorkerEmitted,
   },
   actors: {
-    work: fromPromise<WorkOutput, WorkInput>(() => Promise.reject(new Error('work actor not provided'))),
-    review: fromPromise<TaskReview, ReviewInput>(() =>
-      Promise.reject(new Error('review actor not provided')),
-    ),
+    caller: workerCaller({ work: notProvided, review: notProvided }),
     /** Waits until an absolute time, so a restored wait does not start over. */
     waitUntil: fromPromise<void, { until: number }>(() =>
       Promise.reject(new Error('waitUntil actor not provided')),
@@ -111,6 +168,7 @@ export const workerMachine = setup({
         ? context.rateLimitedRetries < RATE_LIMITED_RETRY_LIMIT
         : context.retries < context.maxRetries),
     inReview: ({ context }) => context.phase === 'review',
+    currentCall: ({ context, event }) => 'callId' in event && event.callId === context.callId,
   },
 }).createMachine({
   id: 'worker',
@@ -122,11 +180,13 @@ export const workerMachine = setup({
     text: '',
     retries: 0,
     rateLimitedRetries: 0,
+    callId: 0,
     phase: 'work',
     lastError: undefined,
     backoffUntil: 0,
     clock: input.clock,
   }),
+  invoke: { id: 'caller', src: 'caller' },
   initial: 'idle',
   states: {
     idle: {
@@ -144,15 +204,20 @@ export const workerMachine = setup({
       },
     },
     working: {
-      entry: assign({ phase: 'work' }),
-      invoke: {
-        src: 'work',
-        input: ({ context }) => ({ ...context.assignment!, worker: context.index }),
-        onDone: {
+      entry: [
+        assign({ phase: 'work', callId: ({ context }) => context.callId + 1 }),
+        sendTo('caller', ({ context }) => ({
+          type: 'call.work' as const,
+          callId: context.callId,
+          input: { ...context.assignment!, worker: context.index },
+        })),
+      ],
+      on: {
+        'call.worked': {
+          guard: 'currentCall',
           target: 'reviewing',
           actions: [
             assign({ text: ({ event }) => event.output.text }),
-            emit(({ context }) => ({ type: 'worker.call_succeeded', worker: context.index })),
             emit(({ context, event }) => ({
               type: 'worker.work_done',
               worker: context.index,
@@ -161,35 +226,38 @@ export const workerMachine = setup({
             })),
           ],
         },
-        onError: {
+        'call.failed': {
+          guard: 'currentCall',
           target: 'failing',
           actions: assign({ lastError: ({ event }) => describeCallFailure(event.error) }),
         },
       },
     },
     reviewing: {
-      entry: assign({ phase: 'review' }),
-      invoke: {
-        src: 'review',
-        input: ({ context }) => ({
-          worker: context.index,
-          taskId: context.assignment!.taskId,
-          text: context.text,
-        }),
-        onDone: {
+      entry: [
+        assign({ phase: 'review', callId: ({ context }) => context.callId + 1 }),
+        sendTo('caller', ({ context }) => ({
+          type: 'call.review' as const,
+          callId: context.callId,
+          input: { worker: context.index, taskId: context.assignment!.taskId, text: context.text },
+        })),
+      ],
+      on: {
+        'call.reviewed': {
+          guard: 'currentCall',
           target: 'idle',
           actions: [
-            emit(({ context }) => ({ type: 'worker.call_succeeded', worker: context.index })),
             emit(({ context, event }) => ({
               type: 'worker.reviewed',
               worker: context.index,
               taskId: context.assignment!.taskId,
-              review: event.output,
+              review: event.review,
             })),
             assign({ assignment: undefined, text: '' }),
           ],
         },
-        onError: {
+        'call.failed': {
+          guard: 'currentCall',
           target: 'failing',
           actions: assign({ lastError: ({ event }) => describeCallFailure(event.error) }),
         },
@@ -260,7 +328,10 @@ export const workerMachine = setup({
     },
   },
   on: {
-    // Cancel, pause-for-good, rollback: stopping the invoked call aborts its signal.
-    'worker.release': { target: '.idle', actions: assign({ assignment: undefined, text: '' }) },
+    // Cancel, pause-for-good, rollback: the call in flight is aborted and its answer, if any, ignored.
+    'worker.release': {
+      target: '.idle',
+      actions: [sendTo('caller', { type: 'call.abort' }), assign({ assignment: undefined, text: '' })],
+    },
   },
 });
