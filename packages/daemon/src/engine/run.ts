@@ -195,7 +195,7 @@ export class Run {
           attempt.endedAt = isoAt(deps.clock);
         }
         task.status = 'ready';
-        delete task.worker;
+        task.worker = undefined;
         interrupted.push(task.id);
       }
     }
@@ -833,10 +833,12 @@ export class Run {
   private completeTask(task: TaskRecord, attempt: Attempt): void {
     task.result = attempt.output ?? '';
     // The accepted output is the task's result; keeping it twice would double the run document.
-    delete attempt.output;
+    // Fields are cleared to undefined, not deleted: JSON drops them alike, and a deleted field turns a
+    // record into a slow dictionary object for every later read, copy and serialisation of it.
+    attempt.output = undefined;
     task.finishedAt = isoAt(this.deps.clock);
-    delete task.worker;
-    delete task.error;
+    task.worker = undefined;
+    task.error = undefined;
     this.feedback.delete(task.id);
     // The journal publishes this only once it is fsynced: a task reported done is on disk.
     this.emit({
@@ -857,7 +859,7 @@ export class Run {
   private failTask(task: TaskRecord, error: string): void {
     task.error = error;
     task.finishedAt = isoAt(this.deps.clock);
-    delete task.worker;
+    task.worker = undefined;
     this.emit({ type: 'task.failed', taskId: task.id, error });
     this.move(task, 'task.fail', error);
   }
@@ -960,8 +962,8 @@ export class Run {
     }
     if (this.status === 'cancelled')
       throw new OrcError('INVALID_STATE', `run ${this.id} was cancelled; start a new run`);
-    delete task.error;
-    delete task.held;
+    task.error = undefined;
+    task.held = undefined;
     if (this.doc.heldTasks) delete this.doc.heldTasks[taskId];
     task.reworks = 0;
     this.feedback.delete(taskId);
