@@ -11,4 +11,4 @@ export {
 export type { DaemonInfo } from '../daemon/daemon-info.js';
 export type { AppRouter } from '../rpc/app.router.js';
 export { detectTaskMasterPath } from '../taskmaster/taskmaster-file.js';
-export { gcWorktrees, type RemovedWorktree } from '../workspace/worktrees.js';
+export { gcWorktrees, type GcResult, type RemovedWorktree } from '../workspace/worktrees.js';

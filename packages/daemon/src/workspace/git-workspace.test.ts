@@ -174,13 +174,36 @@ describe('GitWorkspace', () => {
     const b = await two.prepareAttempt('b', 2);
     await writeFile(join(a.path, 'a.txt'), 'a\n');
     await writeFile(join(b.path, 'b.txt'), 'b\n');
-    const removed = await gcWorktrees(repo);
+    const { removed, inUse } = await gcWorktrees(repo);
     expect(removed.map((entry) => entry.keptOn).sort()).toEqual([
       'orc/r1-attempts/a/1',
       'orc/r2-attempts/b/2',
     ]);
+    expect(inUse).toEqual([]);
     expect(await fileAt('orc/r2-attempts/b/2', 'b.txt')).toBe('b');
     expect(await listWorktrees(repo)).toHaveLength(1);
+  });
+
+  it('gcWorktrees leaves the worktrees of live runs alone, by branch or by folder', async () => {
+    const live = await GitWorkspace.open(repo, 'r1');
+    const dead = await GitWorkspace.open(repo, 'r2');
+    const inFlight = await live.prepareAttempt('a', 1);
+    await writeFile(join(inFlight.path, 'a.txt'), 'still being written\n');
+    const leftover = await dead.prepareAttempt('b', 1);
+    // A worktree whose branch was switched away still belongs to its run through its folder.
+    const detached = await live.prepareAttempt('c', 1);
+    await sh(['checkout', '--quiet', '--detach'], detached.path);
+
+    const { removed, inUse } = await gcWorktrees(repo, { liveRuns: new Set(['r1']) });
+    expect(removed.map((entry) => entry.path)).toEqual([leftover.path]);
+    expect(inUse.map((entry) => [entry.path, entry.runId]).sort()).toEqual(
+      [
+        [inFlight.path, 'r1'],
+        [detached.path, 'r1'],
+      ].sort(),
+    );
+    expect(existsSync(join(inFlight.path, 'a.txt'))).toBe(true);
+    expect(await listWorktrees(repo)).toHaveLength(3);
   });
 
   it('resets the integration branch to a checkpoint and reverts chosen tasks, newest first', async () => {

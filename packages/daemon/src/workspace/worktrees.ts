@@ -129,24 +129,41 @@ export function attemptOfPath(path: string): string {
   return match ? match[1]! : `recovered-${Date.now()}`;
 }
 
+export interface GcOptions {
+  /** Runs still going (a live daemon owns them): their worktrees are in use and are left alone. */
+  liveRuns?: ReadonlySet<string>;
+}
+
+export interface GcResult {
+  removed: RemovedWorktree[];
+  /** Worktrees left alone because their run is live. */
+  inUse: { path: string; runId: string }[];
+}
+
 /**
- * After a crash, for every run: each worktree on an `orc/<runId>-tasks/*` branch (or under an
- * `orc-worktrees` folder) is removed, its work kept on the attempt branch first.
+ * After a crash, for every run that is not live: each worktree on an `orc/<runId>-tasks/*` branch (or
+ * under an `orc-worktrees` folder) is removed, its work kept on the attempt branch first.
  */
-export async function gcWorktrees(repo: string): Promise<RemovedWorktree[]> {
-  const removed: RemovedWorktree[] = [];
+export async function gcWorktrees(repo: string, options: GcOptions = {}): Promise<GcResult> {
+  const result: GcResult = { removed: [], inUse: [] };
   for (const worktree of await listWorktrees(repo)) {
     const owner = worktree.branch ? parseTaskBranch(worktree.branch) : undefined;
-    const underOrcFolder = worktree.path.includes(`${sep}orc-worktrees${sep}`);
-    if (!owner && !underOrcFolder) continue;
+    const folderRun = runOfWorktreeFolder(worktree.path);
+    if (!owner && folderRun === undefined) continue;
+    const runId = owner?.runId ?? folderRun!;
+    if (options.liveRuns?.has(runId)) {
+      // Its agent may be writing in it right now; removing it would stop the agent and fail the attempt.
+      result.inUse.push({ path: worktree.path, runId });
+      continue;
+    }
     if (!owner) {
       // Detached or renamed: orc made it, but it belongs to no task branch; keep its work under a gc name.
       const name = `orc/gc-${Date.now()}`;
-      removed.push(await removeWorktreeKeepingWork(repo, worktree, name, name, KEPT_MESSAGE));
+      result.removed.push(await removeWorktreeKeepingWork(repo, worktree, name, name, KEPT_MESSAGE));
       continue;
     }
     const attemptBranch = orcBranches.attempt(owner.runId, owner.taskComponent, attemptOfPath(worktree.path));
-    removed.push(
+    result.removed.push(
       await removeWorktreeKeepingWork(
         repo,
         worktree,
@@ -157,7 +174,16 @@ export async function gcWorktrees(repo: string): Promise<RemovedWorktree[]> {
     );
   }
   await git(['worktree', 'prune'], repo);
-  return removed;
+  return result;
+}
+
+/** `…/orc-worktrees/<runId>/…` → the run id; undefined for a folder orc did not make. */
+function runOfWorktreeFolder(path: string): string | undefined {
+  const marker = `${sep}orc-worktrees${sep}`;
+  const at = path.lastIndexOf(marker);
+  if (at === -1) return undefined;
+  const runId = path.slice(at + marker.length).split(sep)[0];
+  return runId === undefined || runId === '' ? undefined : runId;
 }
 
 export const KEPT_MESSAGE = 'orc: work left in a worktree when it was removed';
