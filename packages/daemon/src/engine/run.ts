@@ -7,6 +7,7 @@ import {
   ZERO_USAGE,
   addUsage,
   criticalPathLengths,
+  subtractUsage,
   type Attempt,
   type CheckpointInfo,
   type NewEvent,
@@ -188,12 +189,19 @@ export class Run {
     await run.catchUpFromJournal();
     const interrupted: string[] = [];
     for (const task of run.tasks.values()) {
-      if (task.status === 'running' || task.status === 'reviewing') {
-        const attempt = task.attempts.at(-1);
-        if (attempt && attempt.outcome === 'running') {
+      for (const attempt of task.attempts) {
+        // Nothing runs in a process that just started: an attempt still marked running was cut off.
+        if (attempt.outcome === 'running') {
           attempt.outcome = 'interrupted';
           attempt.endedAt = isoAt(deps.clock);
         }
+        // The budget check predicts the next attempt's cost from those before the restart too.
+        if (attempt.costUsd > 0) {
+          run.attemptCosts.total += attempt.costUsd;
+          run.attemptCosts.count += 1;
+        }
+      }
+      if (task.status === 'running' || task.status === 'reviewing') {
         task.status = 'ready';
         task.worker = undefined;
         interrupted.push(task.id);
@@ -208,21 +216,76 @@ export class Run {
     return run;
   }
 
+  /**
+   * The daemon can die after an event is in the journal and before a document with its change is saved.
+   * What the journal holds past the document is applied: results and failures, attempts begun, failed
+   * and reviewed, and what finished attempts cost, so the run's spend survives the crash with its
+   * results. A rollback past the document ends the catch-up: the tasks after it are not these records.
+   */
   private async catchUpFromJournal(): Promise<void> {
     for await (const event of this.deps.store.readEvents(this.doc.id, this.doc.lastEventId)) {
+      if (event.type === 'run.rolled_back') {
+        this.deps.logger.warn(
+          { runId: this.id, eventId: event.id },
+          'the journal has a rollback the saved run does not; later task events are not applied',
+        );
+        return;
+      }
       const task = 'taskId' in event ? this.tasks.get(event.taskId) : undefined;
       if (!task) continue;
-      if (event.type === 'task.completed') {
-        task.status = 'done';
-        task.result = event.result;
-        task.finishedAt = event.at;
-        const attempt = task.attempts.find((a) => a.n === event.attempt);
-        if (attempt) attempt.outcome = 'succeeded';
-      } else if (event.type === 'task.failed') {
-        task.status = 'failed';
-        task.error = event.error;
+      switch (event.type) {
+        case 'task.assigned':
+          attemptOf(task, event.attempt, event.worker, event.at);
+          break;
+        case 'task.attempt_failed': {
+          const attempt = attemptOf(task, event.attempt, task.worker ?? 0, event.at);
+          if (attempt.outcome === 'running') {
+            attempt.outcome = 'failed';
+            attempt.error = event.error;
+            attempt.endedAt = event.at;
+          }
+          break;
+        }
+        case 'task.reviewed':
+          attemptOf(task, event.attempt, task.worker ?? 0, event.at).review = event.review;
+          break;
+        case 'task.completed': {
+          const attempt = attemptOf(task, event.attempt, task.worker ?? 0, event.at);
+          this.recoverCost(attempt, event.usage, event.costUsd);
+          attempt.outcome = 'succeeded';
+          attempt.endedAt ??= event.at;
+          attempt.output = undefined;
+          task.status = 'done';
+          task.result = event.result;
+          task.finishedAt = event.at;
+          task.worker = undefined;
+          task.error = undefined;
+          break;
+        }
+        case 'task.failed':
+          task.status = 'failed';
+          task.error = event.error;
+          task.finishedAt = event.at;
+          task.worker = undefined;
+          break;
+        default:
+          // Statuses on the way (running, reviewing) are undone by the restore anyway. A retry or a skip
+          // made after the last save is not replayed: it may have reopened a finished run, and the run's
+          // own state comes from the saved snapshot, so replaying the task's half would split the two.
+          break;
       }
     }
+  }
+
+  /** What a finished attempt cost beyond what the saved document counted goes onto the run's spend. */
+  private recoverCost(attempt: Attempt, usage: Usage, costUsd: number): void {
+    // The document counts an attempt's cost in its record and in the run's total together, or not at all.
+    if (costUsd > attempt.costUsd) {
+      this.doc.costUsd += costUsd - attempt.costUsd;
+      this.doc.usage = addUsage(this.doc.usage, subtractUsage(usage, attempt.usage));
+    }
+    attempt.usage = usage;
+    attempt.costUsd = costUsd;
   }
 
   // ── The run machine ────────────────────────────────────────────────────────────────────────────
@@ -1298,6 +1361,17 @@ function withoutOutputs(task: TaskRecord): TaskRecord {
     result: undefined,
     attempts: task.attempts.map((attempt) => ({ ...attempt, output: undefined })),
   };
+}
+
+/** The task's attempt number `n`; one begun in the journal only is added, as running. */
+function attemptOf(task: TaskRecord, n: number, worker: number, at: string): Attempt {
+  let attempt = task.attempts.find((a) => a.n === n);
+  if (attempt === undefined) {
+    attempt = { n, worker, startedAt: at, outcome: 'running', usage: ZERO_USAGE, costUsd: 0 };
+    task.attempts.push(attempt);
+    task.attempts.sort((a, b) => a.n - b.n);
+  }
+  return attempt;
 }
 
 function specOf(task: TaskRecord): TaskSpec {

@@ -1,0 +1,131 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { OrcEvent, Usage } from '@orc/shared';
+import { ZERO_USAGE } from '@orc/shared';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openFileRunStore } from '../store/file-run-store.js';
+import type { RunDocument } from '../store/run-document.js';
+import type { RunStore } from '../store/store.js';
+import {
+  createScriptedProvider,
+  eventually,
+  readJournal,
+  tempHome,
+  testConfig,
+} from '../testing/engine-fixtures.js';
+import { createOrchestrator } from './create-orchestrator.js';
+import type { Orchestrator } from './orchestrator.js';
+
+/** A file store whose document saves stop at `freeze()`, as if the daemon died before writing them. */
+function freezable(inner: RunStore): RunStore & { freeze(): void } {
+  let frozen = false;
+  return {
+    freeze: () => (frozen = true),
+    createRun: (doc) => inner.createRun(doc),
+    scheduleSave: (runId, snapshot) => {
+      if (!frozen) inner.scheduleSave(runId, snapshot);
+    },
+    taskChanged: (runId, taskId) => inner.taskChanged(runId, taskId),
+    flush: (runId) => inner.flush(runId),
+    appendEvents: (runId, events) => inner.appendEvents(runId, events),
+    readEvents: (runId, afterId) => inner.readEvents(runId, afterId),
+    lastEventId: (runId) => inner.lastEventId(runId),
+    loadRuns: () => inner.loadRuns(),
+    listIndex: () => inner.listIndex(),
+    writeCheckpoint: (info, doc) => inner.writeCheckpoint(info, doc),
+    readCheckpoint: (runId, id) => inner.readCheckpoint(runId, id),
+    close: () => inner.close(),
+  };
+}
+
+const WORK_USAGE: Usage = { inputTokens: 1000, outputTokens: 400, cacheReadTokens: 0, cacheWriteTokens: 0 };
+const CONFIG = { models: { provider: 'simulated' as const }, execution: { max_workers: 2 } };
+const TASKS = [
+  { id: 'a', title: 'A', description: 'first' },
+  { id: 'b', title: 'B', description: 'slower' },
+  { id: 'c', title: 'C', description: 'after b', dependencies: ['b'] },
+];
+
+let cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  cleanups = [];
+});
+
+describe('restoring a run whose journal is ahead of its saved document', () => {
+  it('applies the results, attempts and spend the journal holds, and runs nothing twice', async () => {
+    const { home, remove } = await tempHome('orc-catch-up-');
+    cleanups.push(remove);
+    // Only work calls cost anything, so the spend is the sum of the finished attempts' costs.
+    const first = createScriptedProvider({
+      usage: (call) => (call.purpose === 'work' ? WORK_USAGE : ZERO_USAGE),
+      latencyMs: (call) =>
+        call.purpose !== 'work' ? 0 : call.taskId === 'b' ? 300 : call.taskId === 'c' ? 60_000 : 0,
+    });
+    const store = freezable(await openFileRunStore(home));
+    let before: Orchestrator | undefined = await createOrchestrator({
+      home,
+      store,
+      loaded: testConfig(home, CONFIG),
+      providers: () => first,
+      retryBaseMs: 1,
+    });
+    cleanups.push(async () => before?.close(0));
+    const { id: runId } = await before.startRun({ tasks: TASKS });
+    const journal = () => readJournal(home, runId);
+    const has = (events: OrcEvent[], type: OrcEvent['type'], taskId: string) =>
+      events.some((e) => e.type === type && 'taskId' in e && e.taskId === taskId);
+
+    await eventually(async () => has(await journal(), 'task.completed', 'a'), 'a done', 5000);
+    // From here the document stays as it is on disk; the journal goes on: b finishes, c begins.
+    store.freeze();
+    await store.flush(runId);
+    await eventually(async () => has(await journal(), 'task.assigned', 'c'), 'c begun', 5000);
+    const spentBefore = before.getRun(runId).costUsd;
+    await before.close(0);
+    before = undefined;
+
+    const saved = JSON.parse(await readFile(join(home, 'runs', runId, 'state.json'), 'utf8')) as RunDocument;
+    const savedTask = (id: string) => saved.tasks.find((t) => t.id === id)!;
+    expect(savedTask('a').status).toBe('done');
+    expect(savedTask('b').status, 'the test needs b done after the last save').not.toBe('done');
+    expect(savedTask('c').attempts).toEqual([]);
+    const events = await journal();
+    const bDone = events.find((e) => e.type === 'task.completed' && e.taskId === 'b');
+    if (bDone?.type !== 'task.completed') throw new Error('b did not complete in the journal');
+    expect(bDone.costUsd).toBeGreaterThan(0);
+
+    const second = createScriptedProvider({
+      usage: (call) => (call.purpose === 'work' ? WORK_USAGE : ZERO_USAGE),
+    });
+    const after = await createOrchestrator({
+      home,
+      loaded: testConfig(home, CONFIG),
+      providers: () => second,
+      retryBaseMs: 1,
+    });
+    cleanups.push(() => after.close(0));
+    const summary = await after.waitForRun(runId);
+    expect(summary.status).toBe('completed');
+    const view = after.getRun(runId, { full: true });
+    const task = (id: string) => view.tasks.find((t) => t.id === id)!;
+
+    // b finished before the crash: its result and cost come from the journal, and it did not run again.
+    expect(second.callsFor('work', 'b')).toEqual([]);
+    expect(task('b').result).toBe(bDone.result);
+    expect(task('b').attempts).toMatchObject([
+      { n: 1, outcome: 'succeeded', costUsd: bDone.costUsd, usage: WORK_USAGE },
+    ]);
+    // c's first attempt, begun after the last save and cut off, is kept; the re-run is attempt 2.
+    expect(task('c').attempts.map((a) => [a.n, a.outcome])).toEqual([
+      [1, 'interrupted'],
+      [2, 'succeeded'],
+    ]);
+    expect(events.filter((e) => e.type === 'task.assigned' && e.taskId === 'c')).toHaveLength(1);
+    // The spend counts every finished attempt once: the saved total, b's attempt, and c's re-run.
+    const attemptCosts = view.tasks.flatMap((t) => t.attempts).reduce((sum, a) => sum + a.costUsd, 0);
+    expect(view.costUsd).toBeCloseTo(attemptCosts, 10);
+    expect(view.costUsd).toBeCloseTo(spentBefore + task('c').attempts[1]!.costUsd, 10);
+    expect(view.usage.inputTokens).toBe(3 * WORK_USAGE.inputTokens);
+  });
+});
