@@ -63,13 +63,28 @@ export function readToken(paths: StatePaths): string | undefined {
 }
 
 /** True when a process with this pid exists (EPERM means it exists but belongs to someone else). */
+/**
+ * Whether the process runs. A zombie does not: a killed daemon whose parent has not reaped it yet (or
+ * never will, under a container init that reaps nothing) still answers signals but holds nothing.
+ */
 export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return !isZombie(pid);
+}
+
+/** Linux: the state letter after the parenthesised command name in /proc/<pid>/stat. */
+function isZombie(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false; // no procfs (macOS), or the process just went
+  }
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
 }
 
 /** Temp file, then rename: a reader sees the old file or the new one, never half of one. */
