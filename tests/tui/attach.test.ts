@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -96,5 +96,33 @@ describe('orc attach under tmux', () => {
       'the finished run on reattach',
       15_000,
     );
+  }, 120_000);
+
+  it('says so when the daemon is killed under it, and follows the restarted daemon', async () => {
+    expect(TmuxPane.available(), 'tmux is needed for the screen tests').toBe(true);
+    cli('daemon', 'start');
+    const goal = 'Write a short guide. Explain installation. Explain configuration. Explain running.';
+    const runId = (JSON.parse(cli('run', goal, '--detach', '--json')) as { id: string }).id;
+    pane = new TmuxPane(`node ${orc} attach ${runId}`, {
+      cwd: work,
+      env: { TERM: 'xterm-256color', LANG: 'C.UTF-8', ORC_HOME: home },
+    });
+    await pane.waitFor((s) => /ID +TITLE +STATUS/.test(s), 'header and table', 15_000);
+
+    const daemon = JSON.parse(readFileSync(path.join(home, 'daemon.json'), 'utf8')) as { pid: number };
+    process.kill(daemon.pid, 'SIGKILL');
+    const lost = await pane.waitFor((s) => s.includes('Cannot reach the daemon'), 'the screen to say so');
+    // The screen stays up and keeps the run's last known state; the terminal is not torn down.
+    expect(lost).toContain(`run ${runId}`);
+    expect(lost).not.toContain('[exit');
+
+    cli('daemon', 'start');
+    await pane.waitFor(
+      (s) => !s.includes('Cannot reach the daemon') && /^COMPLETED/m.test(s) && s.includes('100%'),
+      'the screen to follow the restored run to its end',
+      60_000,
+    );
+    pane.keys('q');
+    await pane.waitFor((s) => s.includes('[exit 0]'), 'orc attach to exit');
   }, 120_000);
 });

@@ -11,6 +11,8 @@ export interface ClientOptions {
   env?: NodeJS.ProcessEnv;
   /** Called whenever the connection closes; the client reconnects by itself unless `refused`. */
   onDisconnect?: (reason: { code: number | undefined; refused: boolean }) => void;
+  /** Called when a connection opens again after one closed (the daemon is back, maybe restarted). */
+  onReconnect?: () => void;
   /** How long the first call may take before the daemon counts as not answering. */
   connectTimeoutMs?: number;
 }
@@ -44,6 +46,7 @@ export async function createClient(options: ClientOptions = {}): Promise<OrcClie
 
   let current = info;
   let refused = false;
+  let lost = false;
   const wsClient = createWSClient({
     // Read at each (re)connect, so a client follows a daemon that restarted on another port.
     url: () => {
@@ -54,7 +57,13 @@ export async function createClient(options: ClientOptions = {}): Promise<OrcClie
     WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
     retryDelayMs: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
     keepAlive: { enabled: true, intervalMs: 10_000, pongTimeoutMs: 5_000 },
+    onOpen: () => {
+      if (!lost) return;
+      lost = false;
+      options.onReconnect?.();
+    },
     onClose: (cause) => {
+      lost = true;
       if (cause?.code === CLOSE_UNAUTHORIZED) {
         // A refused token stays refused: stop here instead of reconnecting forever.
         refused = true;

@@ -1,10 +1,25 @@
 import type { OrcClient } from '@orc/daemon/client';
 import type { RunSource } from '../screen/run-source.js';
 
+/** Connection news for a source: the CLI wires the client's disconnect and reconnect callbacks to it. */
+export class ConnectionWatch {
+  private readonly listeners = new Set<(connected: boolean) => void>();
+
+  notify(connected: boolean): void {
+    for (const listener of this.listeners) listener(connected);
+  }
+
+  watch(listener: (connected: boolean) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
 /** The attach screen's view of the daemon, through the typed client. */
-export function clientRunSource(client: OrcClient): RunSource {
+export function clientRunSource(client: OrcClient, connection?: ConnectionWatch): RunSource {
   const { trpc } = client;
   return {
+    ...(connection && { watchConnection: (onChange) => connection.watch(onChange) }),
     listRuns: () => trpc.runs.list.query(),
     getRun: (runId) => trpc.runs.get.query({ runId }),
     getTask: (runId, taskId) => trpc.tasks.get.query({ runId, taskId }),

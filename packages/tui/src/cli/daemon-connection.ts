@@ -1,9 +1,12 @@
-import { createClient, ensureDaemon, type OrcClient } from '@orc/daemon/client';
+import { createClient, ensureDaemon, type ClientOptions, type OrcClient } from '@orc/daemon/client';
 
 /** Runs `fn` with a client of the daemon, starting the daemon first when none is running. */
-export async function withClient<T>(fn: (client: OrcClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(
+  fn: (client: OrcClient) => Promise<T>,
+  options: Pick<ClientOptions, 'onDisconnect' | 'onReconnect'> = {},
+): Promise<T> {
   await ensureDaemon();
-  const client = await createClient();
+  const client = await createClient(options);
   try {
     return await fn(client);
   } finally {

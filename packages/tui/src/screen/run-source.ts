@@ -28,6 +28,11 @@ export interface RunSource {
     onEvent: (event: OrcEvent) => void,
     onError: (error: unknown) => void,
   ): () => void;
+  /**
+   * Tells when the link to the daemon drops and when it is back, for a source whose client reconnects
+   * by itself (its calls wait rather than fail meanwhile). Sources whose calls fail need not have it.
+   */
+  watchConnection?(onChange: (connected: boolean) => void): () => void;
   pause(runId: string): Promise<unknown>;
   resume(runId: string): Promise<unknown>;
   cancel(runId: string): Promise<unknown>;

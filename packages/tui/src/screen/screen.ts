@@ -67,6 +67,7 @@ class AttachSession {
   private readonly guard: { restore(): void };
   private readonly ticker: NodeJS.Timeout;
   private unfollow: (() => void) | undefined;
+  private unwatch: (() => void) | undefined;
   /** Bumped on every (re)connect, so callbacks of an older subscription are ignored. */
   private generation = 0;
   private retries = 0;
@@ -113,6 +114,17 @@ class AttachSession {
 
   start(): void {
     this.draw();
+    this.unwatch = this.source.watchConnection?.((connected) => {
+      if (this.closed) return;
+      if (connected) {
+        // The daemon may have restarted: fetch the run afresh rather than trust the old stream.
+        void this.connect();
+        return;
+      }
+      this.alert =
+        'Cannot reach the daemon (the connection closed); reconnecting. q leaves, the run goes on.';
+      this.frames.request();
+    });
     void this.connect();
   }
 
@@ -556,6 +568,7 @@ class AttachSession {
     this.closed = true;
     this.generation++;
     this.unfollow?.();
+    this.unwatch?.();
     clearTimeout(this.retryTimer);
     clearInterval(this.ticker);
     this.frames.stop();
