@@ -1,7 +1,16 @@
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FAST_SIM, Sandbox } from '../daemon/harness.js';
+import { CLI, FAST_SIM, Sandbox } from '../daemon/harness.js';
+
+async function until(probe: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 let box: Sandbox;
 
@@ -76,6 +85,45 @@ describe('orc (built CLI, real daemon)', () => {
     expect((JSON.parse(resumed.stdout) as { id: number }[]).map((e) => e.id)).toEqual(ids.slice(cut));
     const show = await box.orc(['show', runId, '--json']);
     expect(JSON.parse(show.stdout)).toMatchObject({ id: runId, status: 'completed', simulated: true });
+  });
+
+  it('logs --follow says when the daemon dies, follows the restarted one, and shows no event twice', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({ ...FAST_SIM, simulated: { latency_ms: { min: 300, max: 400 } } });
+    const file = join(box.home, 'tasks.json');
+    const tasks = ['a', 'b', 'c', 'd', 'e', 'f'].map((id, i, all) => ({
+      id,
+      title: `step ${id}`,
+      dependencies: i === 0 ? [] : [all[i - 1]],
+    }));
+    await writeFile(file, JSON.stringify({ tasks }));
+    const runId = (await box.orc(['run', file, '--detach'])).stdout.trim();
+    const follower = spawn(process.execPath, [CLI, 'logs', runId, '--follow'], { env: box.env });
+    let stdout = '';
+    let stderr = '';
+    follower.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    follower.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((done) => follower.once('exit', done));
+    try {
+      await until(() => stdout.includes('task.completed'), 'a task done before the kill');
+      const daemon = (await box.daemonPid())!;
+      process.kill(daemon, 'SIGKILL');
+      await until(() => stderr.includes('orc: lost the daemon'), 'the follower to say so');
+      const restarted = await box.orc(['daemon', 'start', '--json']);
+      expect(restarted.code, restarted.stderr).toBe(0);
+      box.pids.add((JSON.parse(restarted.stdout) as { pid: number }).pid);
+      expect(await exited).toBe(0);
+    } finally {
+      follower.kill('SIGKILL');
+    }
+    expect(stderr).toContain('orc: the daemon is back; following on');
+    const ids = stdout
+      .trim()
+      .split('\n')
+      .map((line) => Number(/^#(\d+)/.exec(line)?.[1]));
+    expect(ids, 'every event once, in order').toEqual(ids.map((_, i) => i + 1));
+    expect(stdout).toContain('run.restored');
+    expect(stdout).toContain('run.completed');
   });
 
   it('reports user mistakes in one line with a distinct exit code and no stack trace', async () => {

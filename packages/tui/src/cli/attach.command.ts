@@ -2,7 +2,7 @@ import { FINISHED_RUN_STATUSES, loadConfig, type RunSummary } from '@orc/shared'
 import type { Command } from 'commander';
 import { attachScreen } from '../screen/screen.js';
 import { UsageError } from './cli-error.js';
-import { ConnectionWatch, clientRunSource } from './client-run-source.js';
+import { clientRunSource } from './client-run-source.js';
 import { withClient } from './daemon-connection.js';
 
 export function registerAttachCommand(program: Command): void {
@@ -24,12 +24,7 @@ export async function attachCommand(
     throw new UsageError(`orc attach needs a terminal; use orc logs ${runId ?? '<run>'} --follow instead`);
   }
   const { config } = loadConfig();
-  const connection = new ConnectionWatch();
-  const connectionNews = {
-    onDisconnect: () => connection.notify(false),
-    onReconnect: () => connection.notify(true),
-  };
-  await withClient(async (client) => {
+  await withClient(async (client, connection) => {
     const source = clientRunSource(client, connection);
     const target = runId ?? pickRun(await source.listRuns());
     // Fails with the daemon's one-line "no run …" before the screen takes the terminal.
@@ -38,7 +33,7 @@ export async function attachCommand(
       showProgressBar: config.monitoring.show_progress_bar,
       exitOnFinish: options.exitOnFinish,
     });
-  }, connectionNews);
+  });
 }
 
 function pickRun(runs: RunSummary[]): string {

@@ -1,19 +1,6 @@
 import type { OrcClient } from '@orc/daemon/client';
 import type { RunSource } from '../screen/run-source.js';
-
-/** Connection news for a source: the CLI wires the client's disconnect and reconnect callbacks to it. */
-export class ConnectionWatch {
-  private readonly listeners = new Set<(connected: boolean) => void>();
-
-  notify(connected: boolean): void {
-    for (const listener of this.listeners) listener(connected);
-  }
-
-  watch(listener: (connected: boolean) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-}
+import type { ConnectionWatch } from './daemon-connection.js';
 
 /** The attach screen's view of the daemon, through the typed client. */
 export function clientRunSource(client: OrcClient, connection?: ConnectionWatch): RunSource {

@@ -1,5 +1,6 @@
 import type { OrcClient } from '@orc/daemon/client';
 import type { OrcEvent } from '@orc/shared';
+import type { ConnectionWatch } from './daemon-connection.js';
 
 export interface FollowOptions {
   runId: string;
@@ -9,6 +10,8 @@ export interface FollowOptions {
   /** Return true to stop after this event. */
   until: (event: OrcEvent) => boolean;
   signal?: AbortSignal;
+  /** Told when the daemon goes away and comes back; said on stderr, since the stream just waits. */
+  connection?: ConnectionWatch;
 }
 
 /**
@@ -17,6 +20,13 @@ export interface FollowOptions {
  */
 export function followEvents(client: OrcClient, options: FollowOptions): Promise<number> {
   let lastId = options.afterId;
+  const unwatch = options.connection?.watch((connected) => {
+    process.stderr.write(
+      connected
+        ? 'orc: the daemon is back; following on\n'
+        : 'orc: lost the daemon; waiting for it to come back (orc daemon start starts it)\n',
+    );
+  });
   return new Promise<number>((resolve, reject) => {
     const subscription = client.trpc.runs.events.subscribe(
       { runId: options.runId, lastEventId: options.afterId > 0 ? String(options.afterId) : null },
@@ -29,12 +39,14 @@ export function followEvents(client: OrcClient, options: FollowOptions): Promise
         },
         onError: (error) => {
           subscription.unsubscribe();
+          unwatch?.();
           reject(error);
         },
       },
     );
     const finish = () => {
       subscription.unsubscribe();
+      unwatch?.();
       options.signal?.removeEventListener('abort', finish);
       resolve(lastId);
     };

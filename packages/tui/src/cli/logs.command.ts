@@ -30,7 +30,7 @@ export function registerLogsCommand(program: Command): void {
       const afterId = options.after === undefined ? 0 : Number(options.after);
       if (!Number.isInteger(afterId) || afterId < 0)
         throw new UsageError(`--after must be an event id (got "${options.after}")`);
-      await withClient(async (client) => {
+      await withClient(async (client, connection) => {
         const run = await client.trpc.runs.get.query({ runId });
         const collected: OrcEvent[] = [];
         const print = (event: OrcEvent) => {
@@ -47,6 +47,7 @@ export function registerLogsCommand(program: Command): void {
             afterId,
             onEvent: print,
             until: follow ? endsFollowing : (event) => event.id >= upTo,
+            connection,
             ...(options.follow ? { signal: interruptSignal() } : {}),
           });
         }

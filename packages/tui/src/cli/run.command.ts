@@ -72,7 +72,7 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
     workdir: resolve(options.workdir ?? '.'),
     ...(options.merge && { merge: true }),
   };
-  await withClient(async (client) => {
+  await withClient(async (client, connection) => {
     const started = await client.trpc.runs.start.mutate(start);
     if (options.detach) {
       emit(options, summaryJson(started), () => started.id);
@@ -80,7 +80,7 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
     }
     if (!options.json && process.stdout.isTTY && process.stdin.isTTY) {
       // On a terminal the run opens in the terminal UI; q detaches and the run goes on.
-      await attachScreen(clientRunSource(client), started.id, {
+      await attachScreen(clientRunSource(client, connection), started.id, {
         showProgressBar: loaded.config.monitoring.show_progress_bar,
         exitOnFinish: true,
       });
@@ -103,6 +103,7 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
       },
       until: endsFollowing,
       signal,
+      connection,
     });
     view.end();
     const final = await client.trpc.runs.get.query({ runId: started.id });
