@@ -126,6 +126,25 @@ describe('orc (built CLI, real daemon)', () => {
     expect(stdout).toContain('run.completed');
   });
 
+  it('says why a run is simulated when the key was set after the daemon started', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({ simulated: FAST_SIM.simulated });
+    const started = await box.orc(['daemon', 'start', '--json']);
+    box.pids.add((JSON.parse(started.stdout) as { pid: number }).pid);
+    box.env['ANTHROPIC_API_KEY'] = 'sk-ant-api03-test-key-not-real';
+    const run = await box.orc(['run', 'a haiku', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ status: 'completed', simulated: true });
+    expect(run.stderr).toMatch(
+      /^orc: run \S+ is SIMULATED: the daemon was started without ANTHROPIC_API_KEY/,
+    );
+    expect(run.stderr).not.toContain('sk-ant-api03');
+    // Asked for by name, the simulated model needs no explanation.
+    const chosen = await box.orc(['run', 'another haiku', '--provider', 'simulated', '--json']);
+    expect(chosen.code).toBe(0);
+    expect(chosen.stderr).toBe('');
+  });
+
   it('reports user mistakes in one line with a distinct exit code and no stack trace', async () => {
     box = await Sandbox.create();
     const unknown = await box.orc(['show', 'no-such-run']);

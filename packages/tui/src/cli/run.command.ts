@@ -63,8 +63,8 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
   // Validates the client's layers here, so a mistake names its file before anything is started.
   const loaded = loadConfig({ overrides });
   const config: ConfigInput = { ...loaded.config };
-  if (!providerIsExplicit(loaded.sources, overrides))
-    delete (config.models as { provider?: unknown }).provider;
+  const providerChosen = providerIsExplicit(loaded.sources, overrides);
+  if (!providerChosen) delete (config.models as { provider?: unknown }).provider;
   const start = {
     ...whatToRun(words, options),
     config,
@@ -74,6 +74,13 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
   };
   await withClient(async (client, connection) => {
     const started = await client.trpc.runs.start.mutate(start);
+    if (started.models.simulated && loaded.apiKey !== undefined && !providerChosen) {
+      // The key stays in the daemon's environment: one started before the key was set never sees it.
+      process.stderr.write(
+        `orc: run ${started.id} is SIMULATED: the daemon was started without ANTHROPIC_API_KEY and does not see yours; ` +
+          `to use real models, restart it (orc daemon stop) and run again\n`,
+      );
+    }
     if (options.detach) {
       emit(options, summaryJson(started), () => started.id);
       return;
