@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createOrchestrator, type Orchestrator } from '@orc/daemon';
@@ -91,4 +91,46 @@ describe('running a Task Master project', () => {
       }
     },
   );
+
+  it('catches Task Master up after a restart lost the write-back of finished tasks', async () => {
+    const project = await tempProject({ fixture: TASKMASTER_FIXTURES[0] });
+    const home = await mkdtemp(join(tmpdir(), 'orc-home-'));
+    homes.push(home);
+    const loaded = loadConfig({
+      env: {},
+      cwd: home,
+      skipUserConfig: true,
+      overrides: { execution: { max_workers: 4 }, simulated: { latency_ms: { min: 0, max: 2 } } },
+    });
+    orchestrator = await createOrchestrator({ home, loaded });
+    const started = await orchestrator.startRun({ taskmaster: { path: project.dir } });
+    expect((await orchestrator.waitForRun(started.id)).status).toBe('completed');
+    const ran = orchestrator
+      .getRun(started.id)
+      .tasks.filter((t) => t.held === undefined)
+      .map((t) => t.id);
+    await orchestrator.close();
+    orchestrator = undefined;
+
+    // As if the daemon died after the tasks started and before their results were written back.
+    const done = JSON.parse(await readFile(project.file, 'utf8')) as Json;
+    const tag = Object.keys(done).includes('master') ? 'master' : Object.keys(done)[0]!;
+    const lost = ran.slice(0, 2);
+    for (const id of lost) {
+      const entry = flatten(tasksOf(done, tag)).get(id)!;
+      entry.status = 'in-progress';
+      entry.details = '';
+    }
+    await writeFile(project.file, JSON.stringify(done, null, 2));
+
+    orchestrator = await createOrchestrator({ home, loaded });
+    await orchestrator.close();
+    orchestrator = undefined;
+    const after = JSON.parse(await readFile(project.file, 'utf8')) as Json;
+    const entries = flatten(tasksOf(after, tag));
+    for (const id of lost) {
+      expect(entries.get(id)!.status, `task ${id}`).toBe('done');
+      expect(entries.get(id)!.details).toMatch(/^<info added on [^>]+>\n[\s\S]+<\/info added on [^>]+>$/);
+    }
+  });
 });

@@ -132,13 +132,14 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
 
   const { runs: docs, problems } = await store.loadRuns();
   for (const problem of problems) logger.error({ problem }, 'a persisted run cannot be restored');
-  const track = (run: Run): Run => {
+  const track = (run: Run, restored = false): Run => {
     runs.set(run.id, run);
     if (run.source) {
       const sync = syncToTaskMaster(
         run.source,
         (listener) => run.onEvent(listener),
         logger.child({ runId: run.id }),
+        restored ? run.view(true).tasks : undefined,
       );
       run.beforeFinish(sync.idle);
       syncs.push(sync);
@@ -154,7 +155,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         // Worktrees left by the crash: their changes go to attempt branches, then they are removed.
         await workspace.recover();
       }
-      track(await Run.restore(depsFor(doc.config as unknown as ResolvedConfig, workspace), doc));
+      track(await Run.restore(depsFor(doc.config as unknown as ResolvedConfig, workspace), doc), true);
     } catch (error) {
       logger.error({ err: error, runId: doc.id }, 'a persisted run cannot be restored');
     }

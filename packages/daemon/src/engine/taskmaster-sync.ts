@@ -1,6 +1,6 @@
-import type { OrcEvent } from '@orc/shared';
+import type { OrcEvent, TaskRecord } from '@orc/shared';
 import type { Logger } from 'pino';
-import { TaskMasterWriteBack } from '../taskmaster/write-back.js';
+import { TaskMasterWriteBack, type TaskOutcome } from '../taskmaster/write-back.js';
 
 /** How much of a worker's result goes into Task Master's `details`. */
 const SUMMARY_LIMIT = 2000;
@@ -15,9 +15,12 @@ export function syncToTaskMaster(
   source: { file: string; tag: string },
   subscribe: (listener: (event: OrcEvent) => void) => () => void,
   logger: Logger,
+  /** A run restored after a restart: its tasks, to catch the file up with writes the restart lost. */
+  restored?: readonly TaskRecord[],
 ): { stop: () => void; idle: () => Promise<void> } {
   const writeBack = new TaskMasterWriteBack({ file: source.file, tag: source.tag });
   const started = new Set<string>();
+  if (restored) catchUp(writeBack, restored, started, logger);
   const write = (what: string, taskId: string, change: Promise<void>) =>
     change.catch((error: unknown) =>
       logger.warn({ err: error, taskId, file: source.file }, `could not write ${what} back to Task Master`),
@@ -50,6 +53,35 @@ export function syncToTaskMaster(
     }
   });
   return { stop, idle: () => writeBack.idle() };
+}
+
+/** Queued before any new event's write, so the file goes through the same states as the run. */
+function catchUp(
+  writeBack: TaskMasterWriteBack,
+  tasks: readonly TaskRecord[],
+  started: Set<string>,
+  logger: Logger,
+): void {
+  const outcomes: TaskOutcome[] = [];
+  for (const task of tasks) {
+    if (task.status === 'done')
+      outcomes.push({ id: task.id, status: 'done', note: summaryOf(task.result ?? '') });
+    else if (task.status === 'failed')
+      outcomes.push({ id: task.id, status: 'failed', note: task.error ?? 'it failed' });
+    else if (task.status === 'cancelled' && task.attempts.length > 0)
+      outcomes.push({ id: task.id, status: 'failed', note: 'the run was cancelled' });
+    // Begun before the restart and not over: a cancellation later must put it back to pending.
+    else if (task.attempts.length > 0 && task.status !== 'skipped') started.add(task.id);
+  }
+  if (outcomes.length === 0) return;
+  writeBack.reconcile(outcomes).then(
+    (changed) => {
+      if (changed.length > 0)
+        logger.info({ tasks: changed, file: writeBack.file }, 'caught Task Master up after a restart');
+    },
+    (error: unknown) =>
+      logger.warn({ err: error, file: writeBack.file }, 'could not catch Task Master up after a restart'),
+  );
 }
 
 /** The worker's own "Summary:" paragraph when it wrote one, else the start of its result. */

@@ -174,6 +174,37 @@ describe('TaskMasterWriteBack', () => {
     expect((data as { other: { tasks: Item[] } }).other.tasks[0]!.status).toBe('pending');
   });
 
+  it('reconcile finishes only what is still in progress, in one write, passing over missing tasks', async () => {
+    const { file } = await project();
+    const writeBack = new TaskMasterWriteBack({ file, tag: 'master', clock: fixedClock });
+    const at = '2026-05-01T12:00:00.000Z';
+    await writeBack.markStarted('1');
+    await writeBack.markStarted('1.1');
+    const before = JSON.parse(await readFile(file, 'utf8')) as Json;
+
+    const changed = await writeBack.reconcile([
+      { id: '1', status: 'done', note: 'Built it.' },
+      { id: '1.1', status: 'failed', note: 'out of attempts' },
+      // Pending here (a person reopened it, or it never started): left as it is.
+      { id: '2', status: 'done', note: 'not written' },
+      { id: '99', status: 'done', note: 'gone from the file' },
+    ]);
+    expect(changed).toEqual(['1', '1.1']);
+    const data = JSON.parse(await readFile(file, 'utf8')) as Json;
+    expect(findItem(data, '1')).toMatchObject({
+      status: 'done',
+      details: `Original details.\n<info added on ${at}>\nBuilt it.\n</info added on ${at}>`,
+    });
+    expect(findItem(data, '1.1').status).toBe('pending');
+    expect(findItem(data, '1.1').details).toContain(
+      'claude-orchestrator could not finish this task: out of attempts',
+    );
+    expect(findItem(data, '2')).toEqual(findItem(before, '2'));
+    // Run again (another restart), it finds nothing left to do and writes nothing.
+    expect(await writeBack.reconcile([{ id: '1', status: 'done', note: 'Built it.' }])).toEqual([]);
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual(data);
+  });
+
   it('applies calls in the order they were made', async () => {
     const { file } = await project();
     const writeBack = new TaskMasterWriteBack({ file, tag: 'master' });

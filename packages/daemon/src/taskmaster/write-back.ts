@@ -39,6 +39,16 @@ interface Change<T> {
 
 let tempSeq = 0;
 
+/** How a run ended for one task, as the file should show it. */
+export interface TaskOutcome {
+  id: string;
+  status: 'done' | 'failed';
+  /** The worker's summary, or why the task did not finish. */
+  note: string;
+}
+
+const FAILED_PREFIX = 'claude-orchestrator could not finish this task: ';
+
 /**
  * Writes run progress back into a Task Master tasks.json where Task Master and its users see it. Every call
  * takes Task Master's lock, re-reads the file, changes one task or subtask, writes a temp file and renames
@@ -86,9 +96,37 @@ export class TaskMasterWriteBack {
       const entry = findEntry(list, id, this.where);
       const changed = [
         setStatus(entry, 'pending'),
-        appendInfo(entry, `claude-orchestrator could not finish this task: ${reason}`, at),
+        appendInfo(entry, `${FAILED_PREFIX}${reason}`, at),
       ].includes(true);
       return { changed: touched(entry, at, changed), result: undefined };
+    });
+  }
+
+  /**
+   * Catches the file up with what a run finished while its write-backs were lost (the daemon died between
+   * a result and its write): a task still `in-progress` here that the run finished becomes `done` with its
+   * summary, or goes back to `pending` with the reason it failed. Only `in-progress` tasks change, so a
+   * status a person set since is kept. One locked write; tasks no longer in the file are passed over.
+   * Resolves with the ids it changed.
+   */
+  reconcile(outcomes: readonly TaskOutcome[]): Promise<string[]> {
+    return this.enqueue((list, at) => {
+      const changed: string[] = [];
+      for (const outcome of outcomes) {
+        let entry: JsonObject;
+        try {
+          entry = findEntry(list, outcome.id, this.where);
+        } catch {
+          continue;
+        }
+        if (entry.status !== 'in-progress') continue;
+        const done = outcome.status === 'done';
+        setStatus(entry, done ? 'done' : 'pending');
+        appendInfo(entry, done ? outcome.note : `${FAILED_PREFIX}${outcome.note}`, at);
+        touched(entry, at, true);
+        changed.push(outcome.id);
+      }
+      return { changed: changed.length > 0, result: changed };
     });
   }
 
