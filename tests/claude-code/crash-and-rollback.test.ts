@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckpointInfo, RunSummary } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -229,6 +229,46 @@ describe('Claude Code workers: a killed daemon, checkpoints and rollbacks (built
     for (const id of ['a', 'c', 'd']) expect(taskStates(run)[id]).not.toBe('done');
 
     expect(await userState(repo)).toEqual(before);
+    expect(await extraWorktrees(repo)).toEqual([]);
+  });
+
+  it('a run that failed before a daemon restart takes a retry: its repository is opened again', async () => {
+    sb = await ClaudeSandbox.create();
+    const box = sb;
+    const repo = await box.repo();
+    // A committed link to a file outside the repository: copying it fails until the test provides it.
+    const source = join(box.home, 'source.txt');
+    await symlink(source, join(repo, 'link.txt'));
+    await git(repo, 'add', 'link.txt');
+    await git(repo, 'commit', '--quiet', '-m', 'a link');
+    const mainBefore = await git(repo, 'rev-parse', 'main');
+    const cwd = await box.runFolder([
+      { id: 'ok', lines: ['WRITE ok.txt: fine\\n'] },
+      { id: 'needs', lines: ['COPY link.txt copied.txt'] },
+    ]);
+    const first = await box.run(cwd, repo);
+    const runId = (JSON.parse(first.stdout) as RunSummary).id;
+    expect((JSON.parse(first.stdout) as RunSummary).status).toBe('failed');
+
+    const stopped = await box.orc(['daemon', 'stop']);
+    expect(stopped.code, stopped.stderr).toBe(0);
+    box.forgetClient();
+    const started = await box.orc(['daemon', 'start', '--json']);
+    expect(started.code, started.stderr).toBe(0);
+    box.box.pids.add((JSON.parse(started.stdout) as { pid: number }).pid);
+
+    await writeFile(source, 'provided\n');
+    const retried = await box.orc(['retry', runId, 'needs']);
+
+    expect(retried.stderr).toBe('');
+    expect(retried.code).toBe(0);
+    const run = await box.waitForRun(runId, (r) => r.status === 'completed');
+    expect(taskStates(run)).toEqual({ ok: 'done', needs: 'done' });
+    expect(await filesAt(repo, `orc/${runId}`)).toMatchObject({
+      'ok.txt': 'fine\n',
+      'copied.txt': 'provided\n',
+    });
+    expect(await git(repo, 'rev-parse', 'main')).toBe(mainBefore);
     expect(await extraWorktrees(repo)).toEqual([]);
   });
 });

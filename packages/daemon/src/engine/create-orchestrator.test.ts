@@ -176,11 +176,11 @@ describe('createOrchestrator', () => {
     const run = await orchestrator.startRun({ tasks: [task('a'), task('b', ['a'])] });
     expect((await orchestrator.waitForRun(run.id)).status).toBe('failed');
     broken = false;
-    orchestrator.retryTask(run.id, 'a');
+    await orchestrator.retryTask(run.id, 'a');
     const summary = await orchestrator.waitForRun(run.id);
     expect(summary.status).toBe('completed');
     expect(summary.error).toBeUndefined();
-    expect(() => orchestrator.retryTask(run.id, 'a')).toThrow(/task a is done/);
+    await expect(orchestrator.retryTask(run.id, 'a')).rejects.toThrow(/task a is done/);
     expect(() => orchestrator.getRun('nope')).toThrow(OrcError);
   });
 

@@ -161,6 +161,22 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     }
   }
 
+  /** Opens the repository of a finished run that is given work again after a restart. */
+  const withWorkspace = async (run: Run): Promise<Run> => {
+    const closed = run.closedWorkspace;
+    if (!closed) return run;
+    try {
+      run.openWorkspace(await GitWorkspace.open(closed.workdir, run.id));
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new OrcError(
+        'INVALID_STATE',
+        `run ${run.id} works on ${closed.workdir}, which cannot be opened (${reason}); start a new run there`,
+      );
+    }
+    return run;
+  };
+
   const runOf = (runId: string): Run => {
     const run = runs.get(runId);
     if (!run) throw new OrcError('RUN_NOT_FOUND', `no run ${runId}; orc ls lists the runs`);
@@ -267,20 +283,20 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       run.cancel();
       return Promise.resolve(run.summary());
     },
-    retryTask(runId, taskId) {
-      const run = runOf(runId);
+    async retryTask(runId, taskId) {
+      const run = await withWorkspace(runOf(runId));
       run.retryTask(taskId);
       return run.summary();
     },
-    skipTask(runId, taskId) {
-      const run = runOf(runId);
+    async skipTask(runId, taskId) {
+      const run = await withWorkspace(runOf(runId));
       run.skipTask(taskId);
       return run.summary();
     },
     createCheckpoint: (runId, label) => runOf(runId).checkpoint('manual', label),
     listCheckpoints: (runId) => runOf(runId).listCheckpoints(),
     async rollback(runId, checkpointId, strategy, tasks) {
-      const run = runOf(runId);
+      const run = await withWorkspace(runOf(runId));
       await run.rollback(checkpointId, strategy, tasks);
       return run.summary();
     },

@@ -24,8 +24,8 @@ export interface Orchestrator {
   pauseRun(runId: string): RunSummary;
   resumeRun(runId: string): RunSummary;
   cancelRun(runId: string): Promise<RunSummary>;
-  retryTask(runId: string, taskId: string): RunSummary;
-  skipTask(runId: string, taskId: string): RunSummary;
+  retryTask(runId: string, taskId: string): Promise<RunSummary>;
+  skipTask(runId: string, taskId: string): Promise<RunSummary>;
   createCheckpoint(runId: string, label?: string): Promise<CheckpointInfo>;
   listCheckpoints(runId: string): CheckpointInfo[];
   rollback(

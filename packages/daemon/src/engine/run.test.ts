@@ -93,7 +93,7 @@ describe('pause, resume and cancel', () => {
     const events = await readJournal(engine.home, run.id);
     expect(ofType(events, 'run.cancelled')).toHaveLength(1);
     expect(ofType(events, 'task.completed')).toEqual([]);
-    expect(() => orchestrator.retryTask(run.id, 't1')).toThrow(/was cancelled; start a new run/);
+    await expect(orchestrator.retryTask(run.id, 't1')).rejects.toThrow(/was cancelled; start a new run/);
   });
 });
 
@@ -249,7 +249,7 @@ describe('what a person does after a run failed', () => {
       ],
     });
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('failed');
-    engine.orchestrator.skipTask(run.id, 'a');
+    await engine.orchestrator.skipTask(run.id, 'a');
     const summary = await engine.orchestrator.waitForRun(run.id);
     expect(summary.status).toBe('completed');
     expect(summary.taskCounts).toEqual({ skipped: 1, done: 1 });

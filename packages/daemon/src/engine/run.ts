@@ -1006,12 +1006,22 @@ export class Run {
         `run ${this.id} is writing its final review; ${action} once it has finished`,
       );
     }
-    if (this.doc.workspace && !this.deps.workspace) {
-      throw new OrcError(
-        'INVALID_STATE',
-        `run ${this.id} finished before the daemon restarted and its repository is no longer open; start a new run on the branch ${'orc/' + this.id}`,
-      );
+    if (this.closedWorkspace) {
+      // The orchestrator opens it first (openWorkspace); reaching here is a bug, not a user's mistake.
+      throw new OrcError('INVALID_STATE', `run ${this.id}: its repository is not open`);
     }
+  }
+
+  /**
+   * The repository of a run that finished before the daemon restarted: it is not opened on restore (a
+   * finished run needs none), only when a retry, skip or rollback gives the run work again.
+   */
+  get closedWorkspace(): RunDocument['workspace'] | undefined {
+    return this.deps.workspace ? undefined : this.doc.workspace;
+  }
+
+  openWorkspace(workspace: GitWorkspace): void {
+    this.deps.workspace = workspace;
   }
 
   retryTask(taskId: string): void {

@@ -119,14 +119,14 @@ export class FakeOrchestrator implements Orchestrator {
     return Promise.resolve(this.summary(run.view));
   }
 
-  retryTask(runId: string, taskId: string): RunSummary {
+  retryTask(runId: string, taskId: string): Promise<RunSummary> {
     this.task(runId, taskId);
-    return this.summary(this.run(runId).view);
+    return Promise.resolve(this.summary(this.run(runId).view));
   }
 
-  skipTask(runId: string, taskId: string): RunSummary {
+  skipTask(runId: string, taskId: string): Promise<RunSummary> {
     this.task(runId, taskId).status = 'skipped';
-    return this.summary(this.run(runId).view);
+    return Promise.resolve(this.summary(this.run(runId).view));
   }
 
   createCheckpoint(runId: string, label?: string): Promise<CheckpointInfo> {
