@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, renameSync, statSync } from 'node:fs';
 import { redactSecrets } from '@orc/shared';
 import pino from 'pino';
 
@@ -8,7 +8,14 @@ export interface DaemonLoggerOptions {
   level?: pino.LevelWithSilent;
   /** Values that must never reach the log (the API key, the connection token); read at each line. */
   secrets?: () => readonly string[];
+  /** Past this size the file becomes `daemon.log.1` (replacing the previous one) and a new one starts. */
+  maxBytes?: number;
+  /** How often the size is checked (ms). */
+  rotateCheckMs?: number;
 }
+
+const DEFAULT_MAX_BYTES = 10 * 1024 * 1024;
+const DEFAULT_ROTATE_CHECK_MS = 60_000;
 
 export interface DaemonLogger {
   logger: pino.Logger;
@@ -37,8 +44,11 @@ const REDACT_PATHS = [
  * here, not at each call site: by key path (pino's `redact`) and by shape in messages and errors.
  */
 export function createDaemonLogger(options: DaemonLoggerOptions): DaemonLogger {
-  closeSync(openSync(options.file, 'a', 0o600));
-  chmodSync(options.file, 0o600);
+  const createPrivate = () => {
+    closeSync(openSync(options.file, 'a', 0o600));
+    chmodSync(options.file, 0o600);
+  };
+  createPrivate();
   const secrets = options.secrets ?? (() => []);
   const scrub = (text: string) => redactSecrets(text, secrets());
   const destination = pino.destination({ dest: options.file, sync: false, mkdir: true });
@@ -63,6 +73,21 @@ export function createDaemonLogger(options: DaemonLoggerOptions): DaemonLogger {
     },
     destination,
   );
+  // A daemon runs for weeks: the log is kept to two files of at most about maxBytes each.
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const rotate = () => {
+    try {
+      if (statSync(options.file).size <= maxBytes) return;
+      destination.flushSync();
+      renameSync(options.file, `${options.file}.1`);
+      createPrivate(); // the new file is 0600 before the destination opens it
+      destination.reopen();
+    } catch {
+      // A log that cannot rotate keeps growing; the daemon must not stop for it.
+    }
+  };
+  rotate();
+  setInterval(rotate, options.rotateCheckMs ?? DEFAULT_ROTATE_CHECK_MS).unref();
   return {
     logger,
     flush: () => {

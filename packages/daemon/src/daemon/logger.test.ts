@@ -1,0 +1,42 @@
+import { readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createDaemonLogger } from './logger.js';
+
+let dir: string | undefined;
+afterEach(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+const lines = (file: string) => readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
+
+describe('the daemon log', () => {
+  it('rotates past its size into daemon.log.1, both private, and goes on logging', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'orc-log-'));
+    const file = join(dir, 'daemon.log');
+    const { logger, flush } = createDaemonLogger({ file, maxBytes: 4_000, rotateCheckMs: 10 });
+    for (let i = 0; i < 60; i++)
+      logger.info({ i }, 'a line long enough to fill the log in a few dozen writes');
+    flush();
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline) {
+      try {
+        statSync(`${file}.1`);
+        break;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+    logger.info({ i: 'after' }, 'written after the rotation');
+    flush();
+    const rotated = lines(`${file}.1`);
+    expect(rotated.length).toBeGreaterThan(0);
+    expect(JSON.parse(rotated.at(-1)!)).toMatchObject({ i: 59 });
+    expect(lines(file).map((line) => (JSON.parse(line) as { i: unknown }).i)).toEqual(['after']);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(`${file}.1`).mode & 0o777).toBe(0o600);
+  });
+});
