@@ -161,7 +161,12 @@ describe('orc (built CLI, real daemon)', () => {
     expect(badFlag.stderr.trim()).toBe('orc: --workers must be a positive integer (got "three")');
     const badRollback = await box.orc(['rollback', 'r', 'cp1', '--strategy', 'selective']);
     expect(badRollback.code).toBe(2);
-    for (const result of [unknown, badFile, badFlag, badRollback])
+    const badBudget = await box.orc(['resume', 'r', '--budget', 'lots']);
+    expect(badBudget).toMatchObject({ code: 2, stdout: '' });
+    expect(badBudget.stderr.trim()).toBe(
+      'orc: --budget must be a positive amount of US dollars (got "lots")',
+    );
+    for (const result of [unknown, badFile, badFlag, badRollback, badBudget])
       expect(result.stderr).not.toContain('    at ');
   });
 

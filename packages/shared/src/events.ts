@@ -30,6 +30,8 @@ export const OrcEvent = z.discriminatedUnion('type', [
     costUsd: z.number(),
     limitUsd: z.number(),
   }),
+  /** A person set the run's budget (on resume). */
+  z.object({ ...base, type: z.literal('run.budget_set'), limitUsd: z.number() }),
   z.object({ ...base, type: z.literal('run.concurrency'), limit: z.number().int(), reason: z.string() }),
   z.object({ ...base, type: z.literal('run.completed'), review: FinalReview }),
   z.object({ ...base, type: z.literal('run.failed'), error: z.string() }),

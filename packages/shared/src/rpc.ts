@@ -33,6 +33,8 @@ export const StartRunInput = z
 export type StartRunInput = z.input<typeof StartRunInput>;
 
 export const RunRef = z.strictObject({ runId: RunId });
+/** `maxCostUsd` gives a paused run a new budget (in USD) to go on within. */
+export const ResumeRunInput = z.strictObject({ runId: RunId, maxCostUsd: z.number().positive().optional() });
 /** `full` adds every task's result and attempt outputs, which a large run's overview leaves out. */
 export const GetRunInput = z.strictObject({ runId: RunId, full: z.boolean().optional() });
 export const TaskRef = z.strictObject({ runId: RunId, taskId: z.string().min(1) });

@@ -166,6 +166,7 @@ class Draft {
       case 'worker.output':
       case 'checkpoint.created':
       case 'run.budget_exceeded':
+      case 'run.budget_set':
       case 'run.concurrency':
       case 'run.integrated':
         return;

@@ -273,9 +273,9 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       run.pause('user');
       return run.summary();
     },
-    resumeRun(runId) {
+    resumeRun(runId, options) {
       const run = runOf(runId);
-      run.resume();
+      run.resume(options);
       return run.summary();
     },
     cancelRun(runId) {

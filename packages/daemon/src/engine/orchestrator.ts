@@ -22,7 +22,8 @@ export interface Orchestrator {
   /** One task with everything: its result, every attempt with its output or error, the reviews. */
   getTask(runId: string, taskId: string): TaskRecord;
   pauseRun(runId: string): RunSummary;
-  resumeRun(runId: string): RunSummary;
+  /** `maxCostUsd` gives the run a new budget to go on within. */
+  resumeRun(runId: string, options?: { maxCostUsd?: number }): RunSummary;
   cancelRun(runId: string): Promise<RunSummary>;
   retryTask(runId: string, taskId: string): Promise<RunSummary>;
   skipTask(runId: string, taskId: string): Promise<RunSummary>;

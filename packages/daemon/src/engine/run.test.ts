@@ -144,6 +144,39 @@ describe('budget', () => {
     expect(provider.callsFor('work')).toHaveLength(5);
   });
 
+  it('resumes within a new budget given on resume, which pauses the run again when reached', async () => {
+    const provider = createScriptedProvider({
+      usage: (call) => ({
+        inputTokens: 0,
+        outputTokens: call.purpose === 'work' ? 100_000 : 0,
+        cacheReadTokens: 0,
+        cacheWriteTokens: 0,
+      }),
+    });
+    engine = await openTestEngine({ provider, config: { execution: { max_workers: 1, max_cost_usd: 1.5 } } });
+    const run = await engine.orchestrator.startRun({ tasks: independent(6) });
+    expect(await engine.orchestrator.waitForRun(run.id)).toMatchObject({ pauseReason: 'budget', costUsd: 1 });
+    // A budget already spent is refused in one line, and changes nothing.
+    expect(() => engine!.orchestrator.resumeRun(run.id, { maxCostUsd: 1 })).toThrow(
+      /has spent \$1\.0000; a budget of \$1 would pause it again at once/,
+    );
+    expect(engine.orchestrator.getRun(run.id).status).toBe('paused');
+
+    engine.orchestrator.resumeRun(run.id, { maxCostUsd: 3.5 });
+    const again = await engine.orchestrator.waitForRun(run.id);
+    expect(again).toMatchObject({ status: 'paused', pauseReason: 'budget', costUsd: 3 });
+    const events = await readJournal(engine.home, run.id);
+    expect(ofType(events, 'run.budget_set')).toEqual([expect.objectContaining({ limitUsd: 3.5 })]);
+    expect(ofType(events, 'run.budget_exceeded').map((e) => e.limitUsd)).toEqual([1.5, 3.5]);
+
+    // Another run on the same daemon keeps the daemon's own budget.
+    const other = await engine.orchestrator.startRun({ tasks: independent(3) });
+    expect(await engine.orchestrator.waitForRun(other.id)).toMatchObject({
+      pauseReason: 'budget',
+      costUsd: 1,
+    });
+  });
+
   it('counts the attempts in flight, so parallel workers do not overspend once a cost is known', async () => {
     const provider = createScriptedProvider({
       latencyMs: (call) => (call.purpose === 'work' ? 5 + 5 * Number(call.taskId?.slice(1)) : 0),

@@ -101,7 +101,7 @@ export class Run {
   private constructor(
     private readonly deps: RunDeps,
     private readonly doc: RunDocument,
-    private readonly config: ResolvedConfig,
+    private config: ResolvedConfig,
     lastEventId: number,
   ) {
     this.status = doc.status;
@@ -684,7 +684,7 @@ export class Run {
     this.emit({ type: 'run.budget_exceeded', costUsd: this.doc.costUsd, limitUsd: limit });
     this.pause(
       'budget',
-      `spent $${this.doc.costUsd.toFixed(4)} of the $${limit} budget; orc resume ${this.id} goes on past it`,
+      `spent $${this.doc.costUsd.toFixed(4)} of the $${limit} budget; orc resume ${this.id} --budget <usd> goes on within a new one, without --budget past it`,
     );
     return true;
   }
@@ -961,19 +961,36 @@ export class Run {
     this.doc.pauseReason = reason;
   }
 
-  resume(): void {
+  /** `maxCostUsd`: the run goes on within this new budget (USD) rather than past the old one. */
+  resume(options: { maxCostUsd?: number } = {}): void {
     if (this.rollingBack) {
       throw new OrcError('INVALID_STATE', `run ${this.id} is rolling back; resume it once it is done`);
     }
-    if (this.status === 'executing') return;
-    // Resuming a run the budget paused is the person's decision to spend past it.
-    if (this.status === 'paused' && this.doc.pauseReason === 'budget') this.doc.budgetLifted = true;
+    const { maxCostUsd } = options;
+    if (this.status === 'executing' && maxCostUsd === undefined) return;
     if (this.status !== 'paused') {
       throw new OrcError(
         'INVALID_STATE',
         `run ${this.id} is ${this.status}; only a paused run can be resumed`,
       );
     }
+    if (maxCostUsd !== undefined) {
+      if (maxCostUsd <= this.doc.costUsd) {
+        throw new OrcError(
+          'INVALID_STATE',
+          `run ${this.id} has spent $${this.doc.costUsd.toFixed(4)}; a budget of $${maxCostUsd} would pause it again at once: give more`,
+        );
+      }
+      // Its own copy: the configuration object may be the daemon's, shared with other runs.
+      this.config = { ...this.config, execution: { ...this.config.execution, max_cost_usd: maxCostUsd } };
+      this.doc.config = this.config;
+      this.doc.budgetLifted = false;
+      this.emit({ type: 'run.budget_set', limitUsd: maxCostUsd });
+    } else if (this.doc.pauseReason === 'budget') {
+      // Resuming a run the budget paused, without a new budget, is the person's decision to spend past it.
+      this.doc.budgetLifted = true;
+    }
+    this.save();
     this.actor.send({ type: 'run.resume' });
   }
 

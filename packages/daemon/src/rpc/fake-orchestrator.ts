@@ -102,7 +102,7 @@ export class FakeOrchestrator implements Orchestrator {
     return this.summary(run.view);
   }
 
-  resumeRun(runId: string): RunSummary {
+  resumeRun(runId: string, _options?: { maxCostUsd?: number }): RunSummary {
     const run = this.run(runId);
     if (run.view.status !== 'paused') throw new OrcError('INVALID_STATE', `run ${runId} is not paused`);
     run.view.status = 'executing';

@@ -1,4 +1,4 @@
-import { EventsInput, GetRunInput, RunRef, StartRunInput } from '@orc/shared';
+import { EventsInput, GetRunInput, ResumeRunInput, RunRef, StartRunInput } from '@orc/shared';
 import type { OrcEvent } from '@orc/shared';
 import { tracked } from '@trpc/server';
 import { procedure, type RpcContext, router } from './trpc.js';
@@ -10,7 +10,11 @@ export const runsRouter = router({
     .input(GetRunInput)
     .query(({ ctx, input }) => ctx.orchestrator.getRun(input.runId, { full: input.full === true })),
   pause: procedure.input(RunRef).mutation(({ ctx, input }) => ctx.orchestrator.pauseRun(input.runId)),
-  resume: procedure.input(RunRef).mutation(({ ctx, input }) => ctx.orchestrator.resumeRun(input.runId)),
+  resume: procedure.input(ResumeRunInput).mutation(({ ctx, input }) =>
+    ctx.orchestrator.resumeRun(input.runId, {
+      ...(input.maxCostUsd !== undefined && { maxCostUsd: input.maxCostUsd }),
+    }),
+  ),
   cancel: procedure.input(RunRef).mutation(({ ctx, input }) => ctx.orchestrator.cancelRun(input.runId)),
   /**
    * Every event of a run after `lastEventId`, then live ones. Each carries its id through `tracked()`, so

@@ -25,6 +25,8 @@ function eventDetail(event: OrcEvent): string {
       return '';
     case 'run.budget_exceeded':
       return `$${event.costUsd.toFixed(2)} of $${event.limitUsd.toFixed(2)}`;
+    case 'run.budget_set':
+      return `$${event.limitUsd.toFixed(2)}`;
     case 'run.concurrency':
       return `limit ${event.limit} (${event.reason})`;
     case 'run.integrated':

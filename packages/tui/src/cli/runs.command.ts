@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
 import { emit, formatCounts, runLine, simulatedLabel, summaryJson, truncate } from './output.js';
 
@@ -44,21 +45,32 @@ export function registerRunsCommands(program: Command): void {
     });
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {
-    program
+    const command = program
       .command(action)
       .description(`${action} a run`)
       .argument('<run>', 'run id')
-      .option('--json', 'print one JSON document')
-      .action(async (runId: string, options: JsonOption) => {
-        await withClient(async (client) => {
-          const summary = await client.trpc.runs[action].mutate({ runId });
-          emit(
-            options,
-            summaryJson(summary),
-            () => `${summary.id} ${summary.status}${simulatedLabel(summary)}`,
-          );
-        });
+      .option('--json', 'print one JSON document');
+    if (action === 'resume')
+      command.option('--budget <usd>', 'go on within this new cost budget (USD) instead of past the old one');
+    command.action(async (runId: string, options: JsonOption & { budget?: string }) => {
+      const maxCostUsd = options.budget === undefined ? undefined : Number(options.budget);
+      if (maxCostUsd !== undefined && !(Number.isFinite(maxCostUsd) && maxCostUsd > 0))
+        throw new UsageError(`--budget must be a positive amount of US dollars (got "${options.budget}")`);
+      await withClient(async (client) => {
+        const summary =
+          action === 'resume'
+            ? await client.trpc.runs.resume.mutate({
+                runId,
+                ...(maxCostUsd !== undefined && { maxCostUsd }),
+              })
+            : await client.trpc.runs[action].mutate({ runId });
+        emit(
+          options,
+          summaryJson(summary),
+          () => `${summary.id} ${summary.status}${simulatedLabel(summary)}`,
+        );
       });
+    });
   }
 
   for (const action of ['retry', 'skip'] as const) {

@@ -42,6 +42,8 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
       );
     case 'run.resumed':
       return line('info', 'resumed');
+    case 'run.budget_set':
+      return line('info', `budget set to ${formatCost(event.limitUsd)}`);
     case 'run.budget_exceeded':
       return line(
         'error',
