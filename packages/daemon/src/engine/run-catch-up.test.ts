@@ -17,8 +17,8 @@ import { createOrchestrator } from './create-orchestrator.js';
 import type { Orchestrator } from './orchestrator.js';
 
 /** A file store whose document saves stop at `freeze()`, as if the daemon died before writing them. */
-function freezable(inner: RunStore): RunStore & { freeze(): void } {
-  let frozen = false;
+function freezable(inner: RunStore, frozenFromStart = false): RunStore & { freeze(): void } {
+  let frozen = frozenFromStart;
   return {
     freeze: () => (frozen = true),
     createRun: (doc) => inner.createRun(doc),
@@ -127,5 +127,57 @@ describe('restoring a run whose journal is ahead of its saved document', () => {
     expect(view.costUsd).toBeCloseTo(attemptCosts, 10);
     expect(view.costUsd).toBeCloseTo(spentBefore + task('c').attempts[1]!.costUsd, 10);
     expect(view.usage.inputTokens).toBe(3 * WORK_USAGE.inputTokens);
+  });
+
+  it('keeps what the journal says when the run is killed before its first snapshot and starts over', async () => {
+    const { home, remove } = await tempHome('orc-catch-up-');
+    cleanups.push(remove);
+    const first = createScriptedProvider({
+      usage: (call) => (call.purpose === 'work' ? WORK_USAGE : ZERO_USAGE),
+      latencyMs: (call) => (call.purpose === 'work' && call.taskId === 'c' ? 60_000 : 0),
+    });
+    // Only the document written when the run was created reaches the disk: no snapshot of the run.
+    const store = freezable(await openFileRunStore(home), true);
+    let before: Orchestrator | undefined = await createOrchestrator({
+      home,
+      store,
+      loaded: testConfig(home, CONFIG),
+      providers: () => first,
+      retryBaseMs: 1,
+    });
+    cleanups.push(async () => before?.close(0));
+    const { id: runId } = await before.startRun({ tasks: TASKS });
+    await eventually(
+      async () =>
+        (await readJournal(home, runId)).some((e) => e.type === 'task.assigned' && e.taskId === 'c'),
+      'c begun',
+      5000,
+    );
+    await before.close(0);
+    before = undefined;
+    const saved = JSON.parse(await readFile(join(home, 'runs', runId, 'state.json'), 'utf8')) as RunDocument;
+    expect(saved.runSnapshot, 'the test needs a run with no snapshot on disk').toBeUndefined();
+
+    const second = createScriptedProvider({
+      usage: (call) => (call.purpose === 'work' ? WORK_USAGE : ZERO_USAGE),
+    });
+    const after = await createOrchestrator({
+      home,
+      loaded: testConfig(home, CONFIG),
+      providers: () => second,
+      retryBaseMs: 1,
+    });
+    cleanups.push(() => after.close(0));
+    expect((await after.waitForRun(runId)).status).toBe('completed');
+    const view = after.getRun(runId, { full: true });
+    const task = (id: string) => view.tasks.find((t) => t.id === id)!;
+    // a and b were done before the crash: not run again, their results kept.
+    expect(second.callsFor('work').map((c) => c.taskId)).toEqual(['c']);
+    expect(task('a').result).toBe('result of a #1');
+    expect(task('b').result).toBe('result of b #1');
+    expect(task('c').attempts.map((a) => [a.n, a.outcome])).toEqual([
+      [1, 'interrupted'],
+      [2, 'succeeded'],
+    ]);
   });
 });

@@ -485,13 +485,23 @@ export class Run {
     if (!result.ok) return;
     const now = isoAt(this.deps.clock);
     this.doc.planSummary = result.plan.summary;
+    // A run restored before its first snapshot starts over from its imported tasks: what the journal
+    // says they did before the crash stays (finished tasks are not run again, attempt numbers go on).
+    const before = new Map(this.tasks);
     this.tasks.clear();
     for (const spec of result.plan.tasks) {
+      const kept = before.get(spec.id);
+      const finished = kept !== undefined && FINISHED_TASK_STATUSES.has(kept.status);
       this.tasks.set(spec.id, {
         ...spec,
-        status: 'pending',
-        attempts: [],
-        reworks: 0,
+        status: finished ? kept.status : 'pending',
+        attempts: kept?.attempts ?? [],
+        reworks: kept?.reworks ?? 0,
+        ...(finished && {
+          result: kept.result,
+          error: kept.error,
+          finishedAt: kept.finishedAt,
+        }),
       });
     }
     this.emit({ type: 'run.planned', summary: result.plan.summary, tasks: result.plan.tasks });
@@ -1400,6 +1410,8 @@ function attemptOf(task: TaskRecord, n: number, worker: number, at: string): Att
   }
   return attempt;
 }
+
+const FINISHED_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set(['done', 'failed', 'skipped']);
 
 function specOf(task: TaskRecord): TaskSpec {
   return {
