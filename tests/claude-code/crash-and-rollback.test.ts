@@ -5,14 +5,15 @@ import type { CheckpointInfo, RunSummary } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ClaudeSandbox,
+  alive,
   extraWorktrees,
   filesAt,
   git,
   killGroup,
   orcBranchNames,
-  sleep,
   taskStates,
   userState,
+  waitUntil,
 } from './claude-sandbox.js';
 
 let sb: ClaudeSandbox | undefined;
@@ -21,23 +22,6 @@ afterEach(async () => {
   await sb?.cleanup();
   sb = undefined;
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitUntil(what: string, probe: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('Claude Code workers: a killed daemon, checkpoints and rollbacks (built CLI, real daemon)', () => {
   it('kill -9 mid-task: on restart the partial work is kept on the attempt branch and the task runs again', async () => {

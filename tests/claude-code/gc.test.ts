@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClaudeSandbox, extraWorktrees, filesAt, killGroup, sleep } from './claude-sandbox.js';
+import { ClaudeSandbox, alive, extraWorktrees, filesAt, killGroup, waitUntil } from './claude-sandbox.js';
 
 let sb: ClaudeSandbox | undefined;
 
@@ -15,23 +15,6 @@ interface GcOutput {
   repo: string;
   removed: { path: string; keptOn?: string }[];
   inUse: { path: string; runId: string }[];
-}
-
-async function waitUntil(what: string, probe: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(50);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('orc gc (built CLI, real daemon)', () => {
