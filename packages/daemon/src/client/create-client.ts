@@ -86,6 +86,8 @@ export async function createClient(options: ClientOptions = {}): Promise<OrcClie
   try {
     await withTimeout(trpc.daemon.health.query(), options.connectTimeoutMs ?? 5_000);
   } catch (error) {
+    // The call can fail on the socket's error event before its close event brings the refusal's code.
+    if (!refused && errorCode(error) !== 'UNAUTHORIZED') await new Promise((done) => setTimeout(done, 100));
     await wsClient.close().catch(() => undefined);
     if (refused || errorCode(error) === 'UNAUTHORIZED') {
       throw new OrcError('UNAUTHORIZED', `the daemon (pid ${info.pid}) refused the token in ${paths.token}`);
