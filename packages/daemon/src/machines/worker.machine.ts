@@ -82,6 +82,7 @@ export type WorkerEvent = WorkerCommand | CallAnswer;
 export function workerCaller(calls: WorkerCalls) {
   return fromCallback<CallRequest>(({ sendBack, receive }) => {
     let current: AbortController | undefined;
+    let stopped = false;
     receive((request) => {
       current?.abort();
       current = undefined;
@@ -91,7 +92,8 @@ export function workerCaller(calls: WorkerCalls) {
       const { callId } = request;
       const answer = (event: CallAnswer) => {
         if (current === abort) current = undefined;
-        sendBack(event);
+        // The call aborted by the worker's stop answers too: a stopped worker takes no events.
+        if (!stopped) sendBack(event);
       };
       const call =
         request.type === 'call.work'
@@ -103,7 +105,10 @@ export function workerCaller(calls: WorkerCalls) {
               .then((review): CallAnswer => ({ type: 'call.reviewed', callId, review }));
       call.then(answer, (error: unknown) => answer({ type: 'call.failed', callId, error }));
     });
-    return () => current?.abort();
+    return () => {
+      stopped = true;
+      current?.abort();
+    };
   });
 }
 
