@@ -16,7 +16,11 @@ export type RunStatus = z.infer<typeof RunStatus>;
 
 export const FINISHED_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled']);
 
-export const PauseReason = z.enum(['user', 'budget', 'provider']);
+/**
+ * Why a run waits: a person paused it, its budget is spent, the provider refused the key, the quota is
+ * out until a known time, or the state directory cannot be written.
+ */
+export const PauseReason = z.enum(['user', 'budget', 'provider', 'quota', 'storage']);
 export type PauseReason = z.infer<typeof PauseReason>;
 
 /** Which models a run uses and whether they are real; `simulated` is always shown to the user. */

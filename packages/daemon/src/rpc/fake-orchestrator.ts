@@ -12,7 +12,7 @@ import {
   TaskSpec,
   ZERO_USAGE,
 } from '@orc/shared';
-import type { Orchestrator } from '../engine/orchestrator.js';
+import type { Orchestrator } from '../orchestrator/orchestrator.js';
 
 /**
  * A small in-memory Orchestrator for the RPC layer's tests: runs finish their tasks one by one on a

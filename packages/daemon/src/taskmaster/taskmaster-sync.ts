@@ -1,6 +1,6 @@
 import type { OrcEvent, TaskRecord } from '@orc/shared';
 import type { Logger } from 'pino';
-import { TaskMasterWriteBack, type TaskOutcome } from '../taskmaster/write-back.js';
+import { TaskMasterWriteBack, type TaskOutcome } from './write-back.js';
 
 /** How much of a worker's result goes into Task Master's `details`. */
 const SUMMARY_LIMIT = 2000;
