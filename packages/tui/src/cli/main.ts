@@ -8,6 +8,7 @@ import { registerDaemonCommands } from './daemon.command.js';
 import { registerDoctorCommand } from './doctor.command.js';
 import { registerGcCommand } from './gc.command.js';
 import { registerLogsCommand } from './logs.command.js';
+import { endQuietlyOnClosedPipe, flushOutput } from './output-streams.js';
 import { registerRunCommand } from './run.command.js';
 import { registerRunsCommands } from './runs.command.js';
 
@@ -48,6 +49,8 @@ async function main(): Promise<void> {
   }
 }
 
+endQuietlyOnClosedPipe();
 await main();
-// Nothing is left to wait for; a lingering handle must not keep the command from returning.
+// Everything printed reaches the reader first; then a lingering handle must not keep the command alive.
+await flushOutput();
 process.exit(process.exitCode ?? 0);
