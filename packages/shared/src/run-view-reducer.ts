@@ -40,6 +40,11 @@ class Draft {
     const view = this.view;
     view.lastEventId = event.id;
     view.updatedAt = event.at;
+    // The run's own totals, every call counted; older journals lack them and add up task.completed.
+    if ('spent' in event && event.spent !== undefined) {
+      view.usage = event.spent.usage;
+      view.costUsd = event.spent.costUsd;
+    }
     switch (event.type) {
       case 'run.created':
         view.goal = event.goal;
@@ -154,8 +159,10 @@ class Draft {
           }),
         );
         this.updateTask(event.taskId, (task) => ({ ...task, result: event.result }));
-        view.usage = addUsage(view.usage, event.usage);
-        view.costUsd += event.costUsd;
+        if (event.spent === undefined) {
+          view.usage = addUsage(view.usage, event.usage);
+          view.costUsd += event.costUsd;
+        }
         return;
       case 'task.failed':
         this.updateTask(event.taskId, (task) => ({

@@ -42,6 +42,7 @@ import { Deadline } from './deadline.js';
 import { OutputBatcher } from './output-batcher.js';
 import { ReadyQueue } from './ready-queue.js';
 import { RunJournal } from './run-journal.js';
+import { withRunSpend } from './run-spend.js';
 import { applyRollback, downstreamOf } from './rollback.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 
@@ -1272,7 +1273,7 @@ export class Run {
   // ── Views, persistence, shutdown ───────────────────────────────────────────────────────────────
 
   private emit(event: NewEvent): OrcEvent {
-    return this.journal.emit(event);
+    return this.journal.emit(withRunSpend(event, this.doc));
   }
 
   events(afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent> {
