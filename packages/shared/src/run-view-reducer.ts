@@ -103,8 +103,10 @@ class Draft {
         for (const id of event.resetTasks) {
           this.updateTask(id, (task) => withoutOutcome({ ...task, status: 'pending' }));
         }
-        if (FINISHED_RUN_STATUSES.has(view.status)) {
-          view.status = 'executing';
+        // A finished run reopens (paused) only when the rollback gave it work again.
+        if (FINISHED_RUN_STATUSES.has(view.status) && event.resetTasks.length > 0) {
+          view.status = 'paused';
+          view.pauseReason = 'user';
           delete view.finishedAt;
         }
         return;

@@ -17,6 +17,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { createAnthropicProvider } from '../model/anthropic-provider.js';
 import { createClaudeCodeProvider } from '../model/claude-code-provider.js';
 import { GitWorkspace } from '../workspace/git-workspace.js';
+import { taskDiff } from '../workspace/task-diff.js';
 import type { ModelProvider } from '../model/provider.js';
 import { createSimulatedProvider } from '../model/simulated-provider.js';
 import { openFileRunStore } from '../store/file-run-store.js';
@@ -105,8 +106,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const runs = new Map<string, Run>();
   /** Providers with processes of their own (claude-code agents), ended on close. */
   const stoppable: { stop(): unknown }[] = [];
-  /** Task Master write-backs, drained on close so no status is lost. */
-  const syncs: { stop: () => void; idle: () => Promise<void> }[] = [];
+  /** Task Master write-backs by run, drained on close so no status is lost. */
+  const syncs = new Map<string, { stop: () => void; idle: () => Promise<void> }>();
   let closed = false;
 
   const depsFor = (config: ResolvedConfig, workspace?: GitWorkspace): RunDeps => {
@@ -142,7 +143,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         restored ? run.view(true).tasks : undefined,
       );
       run.beforeFinish(sync.idle);
-      syncs.push(sync);
+      syncs.set(run.id, sync);
     }
     return run;
   };
@@ -268,6 +269,11 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     listRuns: () => [...runs.values()].map((r) => r.summary()).sort(byCreated),
     getRun: (runId, options) => runOf(runId).view(options?.full === true),
     getTask: (runId, taskId) => runOf(runId).taskRecord(taskId),
+    async taskDiff(runId, taskId) {
+      const run = runOf(runId);
+      run.taskRecord(taskId); // an unknown task is TASK_NOT_FOUND
+      return run.workdir === undefined ? undefined : taskDiff(run.workdir, runId, taskId);
+    },
     pauseRun(runId) {
       const run = runOf(runId);
       run.pause('user');
@@ -283,6 +289,22 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       run.cancel();
       return Promise.resolve(run.summary());
     },
+    async removeRun(runId) {
+      const run = runOf(runId);
+      const { status } = run.summary();
+      if (!FINISHED_RUN_STATUSES.has(status))
+        throw new OrcError(
+          'INVALID_STATE',
+          `run ${runId} is ${status}; cancel it first (orc cancel ${runId})`,
+        );
+      runs.delete(runId);
+      await run.close(0);
+      await syncs.get(runId)?.idle();
+      syncs.get(runId)?.stop();
+      syncs.delete(runId);
+      await store.removeRun(runId);
+      logger.info({ runId }, 'run removed');
+    },
     async retryTask(runId, taskId) {
       const run = await withWorkspace(runOf(runId));
       run.retryTask(taskId);
@@ -297,8 +319,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     listCheckpoints: (runId) => runOf(runId).listCheckpoints(),
     async rollback(runId, checkpointId, strategy, tasks) {
       const run = await withWorkspace(runOf(runId));
-      await run.rollback(checkpointId, strategy, tasks);
-      return run.summary();
+      const outcome = await run.rollback(checkpointId, strategy, tasks);
+      return { ...run.summary(), rollback: { checkpointId, strategy, ...outcome } };
     },
     events: (runId, afterId, signal) => runOf(runId).events(afterId, signal),
     waitForRun: (runId, signal) => runOf(runId).settled(signal),
@@ -308,8 +330,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       closed = true;
       await Promise.all([...runs.values()].map((run) => run.close(graceMs)));
       await Promise.all(stoppable.map((provider) => provider.stop()));
-      await Promise.all(syncs.map((sync) => sync.idle()));
-      for (const sync of syncs) sync.stop();
+      await Promise.all([...syncs.values()].map((sync) => sync.idle()));
+      for (const sync of syncs.values()) sync.stop();
       await store.close();
     },
   };

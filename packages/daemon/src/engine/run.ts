@@ -1048,6 +1048,11 @@ export class Run {
     return this.deps.workspace ? undefined : this.doc.workspace;
   }
 
+  /** The repository the run's workers edit, open or not. */
+  get workdir(): string | undefined {
+    return this.doc.workspace?.workdir;
+  }
+
   openWorkspace(workspace: GitWorkspace): void {
     this.deps.workspace = workspace;
   }
@@ -1168,11 +1173,12 @@ export class Run {
     return [...this.doc.checkpoints];
   }
 
+  /** Returns the tasks it reset and the done ones it kept (see applyRollback). */
   async rollback(
     checkpointId: string,
     strategy: RollbackStrategy,
     taskIds: string[] | undefined,
-  ): Promise<void> {
+  ): Promise<{ reset: string[]; kept: string[] }> {
     if (!this.doc.checkpoints.some((c) => c.id === checkpointId)) {
       throw new OrcError(
         'CHECKPOINT_NOT_FOUND',
@@ -1186,10 +1192,16 @@ export class Run {
     if (strategy === 'selective' && (!taskIds || taskIds.length === 0)) {
       throw new OrcError('INVALID_STATE', 'a selective rollback needs --tasks with the tasks to reset');
     }
+    if (strategy !== 'selective' && taskIds !== undefined) {
+      throw new OrcError(
+        'INVALID_STATE',
+        `a ${strategy} rollback resets every task; --tasks goes with selective`,
+      );
+    }
     for (const id of taskIds ?? []) this.task(id);
     this.rollingBack = true;
     try {
-      await this.rollbackTo(checkpointId, strategy, taskIds);
+      return await this.rollbackTo(checkpointId, strategy, taskIds);
     } finally {
       this.rollingBack = false;
     }
@@ -1199,7 +1211,7 @@ export class Run {
     checkpointId: string,
     strategy: RollbackStrategy,
     taskIds: string[] | undefined,
-  ): Promise<void> {
+  ): Promise<{ reset: string[]; kept: string[] }> {
     await Promise.allSettled([...this.checkpointWrites]);
     const saved = await this.deps.store.readCheckpoint(this.id, checkpointId);
     // Stop what is in flight; its tasks go back to the queue.
@@ -1207,7 +1219,12 @@ export class Run {
     this.interruptWorkers();
     await this.checkpoint('before-rollback', `before rollback to ${checkpointId}`);
     await this.rollbackFiles(checkpointId, strategy, taskIds ?? []);
-    const { tasks, reset } = applyRollback(strategy, [...this.tasks.values()], saved.tasks, taskIds ?? []);
+    const { tasks, reset, kept } = applyRollback(
+      strategy,
+      [...this.tasks.values()],
+      saved.tasks,
+      taskIds ?? [],
+    );
     this.tasks.clear();
     for (const task of tasks) this.tasks.set(task.id, task);
     if (strategy === 'full') this.doc.planSummary = saved.planSummary;
@@ -1215,15 +1232,17 @@ export class Run {
     // Announced first: a client resets those tasks, then folds the statuses the rebuild emits.
     this.emit({ type: 'run.rolled_back', checkpointId, strategy, resetTasks: reset });
     this.rebuildGraph();
-    if (this.status === 'completed' || this.status === 'failed') {
+    // A finished run that the rollback gave no work stays as it was.
+    if ((this.status === 'completed' || this.status === 'failed') && reset.length > 0) {
       delete this.doc.finishedAt;
       delete this.doc.error;
       delete this.doc.finalReview;
       this.actor.send({ type: 'run.reopen' });
     }
-    this.doc.pauseReason = 'user';
+    if (this.status === 'paused') this.doc.pauseReason = 'user';
     this.save();
     await this.deps.store.flush(this.id);
+    return { reset, kept };
   }
 
   /**

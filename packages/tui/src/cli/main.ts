@@ -8,9 +8,12 @@ import { registerDaemonCommands } from './daemon.command.js';
 import { registerDoctorCommand } from './doctor.command.js';
 import { registerGcCommand } from './gc.command.js';
 import { registerLogsCommand } from './logs.command.js';
+import { registerLsCommand } from './ls.command.js';
 import { endQuietlyOnClosedPipe, flushOutput } from './output-streams.js';
+import { registerRemoveCommands } from './remove.command.js';
 import { registerRunCommand } from './run.command.js';
 import { registerRunsCommands } from './runs.command.js';
+import { registerShowCommand } from './show.command.js';
 
 /** The `orc` command. Errors of every command end up in the one catch below. */
 export function buildProgram(): Command {
@@ -20,7 +23,10 @@ export function buildProgram(): Command {
     .showHelpAfterError(false);
   registerDaemonCommands(program);
   registerRunCommand(program);
+  registerLsCommand(program);
+  registerShowCommand(program);
   registerRunsCommands(program);
+  registerRemoveCommands(program);
   registerCheckpointCommands(program);
   registerLogsCommand(program);
   registerConfigCommands(program);

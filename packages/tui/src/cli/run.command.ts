@@ -86,11 +86,14 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
       return;
     }
     if (!options.json && process.stdout.isTTY && process.stdin.isTTY) {
-      // On a terminal the run opens in the terminal UI; q detaches and the run goes on.
-      await attachScreen(clientRunSource(client, connection), started.id, {
+      // On a terminal the run opens in the terminal UI; q detaches and the run goes on. Once the run is
+      // over the screen closes and leaves its summary in the scrollback.
+      const shown = await attachScreen(clientRunSource(client, connection), started.id, {
         showProgressBar: loaded.config.monitoring.show_progress_bar,
         exitOnFinish: true,
       });
+      if (shown.outcome === 'finished' && (shown.status === 'failed' || shown.status === 'cancelled'))
+        throw new CommandFailed(`run ${started.id} ${shown.status}; orc show ${started.id} says why`);
       return;
     }
     const tty = !options.json && process.stdout.isTTY === true;
