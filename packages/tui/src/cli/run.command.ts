@@ -18,6 +18,7 @@ import { withClient } from './daemon-connection.js';
 import { endsFollowing } from './event-line.js';
 import { followEvents, interruptSignal } from './follow-events.js';
 import { emit, formatCounts, simulatedLabel, summaryJson } from './output.js';
+import { looksLikePath } from './path-argument.js';
 import { ProgressView } from './progress-view.js';
 
 interface RunOptions {
@@ -148,6 +149,11 @@ function whatToRun(words: string[], options: RunOptions) {
   }
   if (words.length === 0) throw new UsageError('give a goal, a tasks file or --taskmaster <dir>');
   const single = words.length === 1 ? resolve(words[0]!) : undefined;
+  if (single !== undefined && looksLikePath(words[0]!) && !existsSync(single)) {
+    throw new UsageError(
+      `${words[0]}: no such file or directory (${single}); give a tasks file or project that exists, or a goal in words`,
+    );
+  }
   if (single !== undefined && existsSync(single)) {
     const isDir = statSync(single).isDirectory();
     const taskmaster = detectTaskMasterPath(single);
