@@ -44,6 +44,7 @@ import { ReadyQueue } from './ready-queue.js';
 import { RunJournal } from './run-journal.js';
 import { withRunSpend } from './run-spend.js';
 import { applyRollback, downstreamOf } from './rollback.js';
+import { unblockingTasks } from './unblocking-tasks.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 
 export interface RunDeps {
@@ -538,16 +539,18 @@ export class Run {
         .sort(collator.compare)
         .map((id, i) => [id, i]),
     );
+    const unblocking = unblockingTasks(this.tasks);
     for (const task of tasks) {
-      const waiting = task.dependencies.filter((dep) => !this.satisfies(this.tasks.get(dep)?.status)).length;
+      const waiting = task.dependencies.filter((dep) => !unblocking.has(dep)).length;
       this.waitingOn.set(task.id, waiting);
       if (task.status === 'pending' && waiting === 0) this.move(task, 'task.unblocked', undefined, now);
       else if (task.status === 'ready') this.enqueue(task);
     }
   }
 
-  private satisfies(status: TaskStatus | undefined): boolean {
-    return status === 'done' || status === 'skipped';
+  /** Whether the task, in `status`, lets its dependents go on (see unblockingTasks). */
+  private unblocks(task: TaskRecord, status: TaskStatus): boolean {
+    return status === 'done' || (status === 'skipped' && (this.waitingOn.get(task.id) ?? 0) === 0);
   }
 
   private enqueue(task: TaskRecord): void {
@@ -590,8 +593,8 @@ export class Run {
       status: next,
       ...(reason !== undefined && { reason }),
     });
-    if (this.satisfies(next) && !this.satisfies(previous)) this.unlockDependents(task, now);
-    if (!this.satisfies(next) && this.satisfies(previous)) this.relockDependents(task);
+    if (this.unblocks(task, next) && !this.unblocks(task, previous)) this.unlockDependents(task, now);
+    if (!this.unblocks(task, next) && this.unblocks(task, previous)) this.relockDependents(task);
   }
 
   private unlockDependents(task: TaskRecord, now: string): void {
@@ -601,12 +604,17 @@ export class Run {
       const dependent = this.tasks.get(id)!;
       if (waiting === 0 && dependent.status === 'pending')
         this.move(dependent, 'task.unblocked', undefined, now);
+      // A skipped task whose own dependencies are now done lets its dependents go on in turn.
+      else if (waiting === 0 && dependent.status === 'skipped') this.unlockDependents(dependent, now);
     }
   }
 
   private relockDependents(task: TaskRecord): void {
     for (const id of this.dependents.get(task.id) ?? []) {
-      this.waitingOn.set(id, (this.waitingOn.get(id) ?? 0) + 1);
+      const waiting = this.waitingOn.get(id) ?? 0;
+      this.waitingOn.set(id, waiting + 1);
+      if (waiting === 0 && this.tasks.get(id)!.status === 'skipped')
+        this.relockDependents(this.tasks.get(id)!);
     }
   }
 

@@ -44,7 +44,9 @@ export function registerRunsCommands(program: Command): void {
     program
       .command(action)
       .description(
-        action === 'retry' ? 'run a failed or blocked task again' : 'skip a task (its dependents may go on)',
+        action === 'retry'
+          ? 'run a failed or blocked task again'
+          : "skip a task: what depends on it goes on once the skipped task's own dependencies are done",
       )
       .argument('<run>', 'run id (or a unique prefix, or last)')
       .argument('<task>', 'task id')
