@@ -325,6 +325,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     events: (runId, afterId, signal) => runOf(runId).events(afterId, signal),
     waitForRun: (runId, signal) => runOf(runId).settled(signal),
     baseConfig: () => base,
+    hasApiKey: () => loaded.apiKey !== undefined,
     async close(graceMs = 10_000) {
       if (closed) return;
       closed = true;

@@ -54,6 +54,8 @@ export interface Orchestrator {
   waitForRun(runId: string, signal?: AbortSignal): Promise<RunSummary>;
   /** The daemon's base config (no secrets). */
   baseConfig(): ConfigInput;
+  /** Whether the daemon has an ANTHROPIC_API_KEY of its own (runs without one cannot use the API). */
+  hasApiKey(): boolean;
   /** Stops dispatch, lets in-flight calls finish within `graceMs` then aborts them, persists everything. */
   close(graceMs?: number): Promise<void>;
 }

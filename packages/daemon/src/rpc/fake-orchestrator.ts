@@ -223,6 +223,10 @@ export class FakeOrchestrator implements Orchestrator {
     return this.summary(this.run(runId).view);
   }
 
+  hasApiKey(): boolean {
+    return false;
+  }
+
   baseConfig(): ConfigInput {
     return { execution: { max_workers: 2 } };
   }

@@ -20,6 +20,7 @@ import { followEvents, interruptSignal } from './follow-events.js';
 import { emit, formatCounts, simulatedLabel, summaryJson } from './output.js';
 import { looksLikePath } from './path-argument.js';
 import { ProgressView } from './progress-view.js';
+import { providerIsExplicit } from './provider-choice.js';
 
 interface RunOptions {
   workers?: string;
@@ -198,19 +199,6 @@ function flagOverrides(options: RunOptions): ConfigInput {
     overrides.models = { provider: provider.data };
   }
   return overrides;
-}
-
-/** The provider is sent only when the user chose it; otherwise the daemon decides from its own API key. */
-function providerIsExplicit(sources: string[], overrides: ConfigInput): boolean {
-  if (overrides.models?.provider !== undefined || process.env['ORC_PROVIDER']) return true;
-  return sources.some((file) => {
-    try {
-      const values = JSON.parse(readFileSync(file, 'utf8')) as { models?: { provider?: unknown } };
-      return values.models?.provider !== undefined;
-    } catch {
-      return false;
-    }
-  });
 }
 
 function looksLikeTasksFile(arg: string): boolean {
