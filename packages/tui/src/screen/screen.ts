@@ -4,7 +4,6 @@ import {
   type CheckpointInfo,
   type RollbackStrategy,
   type RunStatus,
-  type RunView,
 } from '@orc/shared';
 import blessed from 'blessed';
 import { AttachState } from './attach-state.js';
@@ -15,7 +14,7 @@ import { renderHeader } from './header.js';
 import { HELP_TEXT, keyHints } from './help.js';
 import { guardTerminalOutput } from './output-guard.js';
 import type { RunSource } from './run-source.js';
-import { runSummaryLines } from './run-summary.js';
+import { closingMessage, runIsOver } from './run-summary.js';
 import { renderTableHeader, renderTaskRow, tableColumns } from './task-table.js';
 import { renderTaskDetail } from './task-detail.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
@@ -231,7 +230,7 @@ class AttachSession {
     this.footer.setContent(escapeTags(fitCells(keyHints(width), width)));
     this.screen.render();
 
-    if (view && this.options.exitOnFinish && isOver(view) && this.modal === undefined) {
+    if (view && this.options.exitOnFinish && runIsOver(view) && this.modal === undefined) {
       this.close('finished');
     }
   }
@@ -582,25 +581,10 @@ class AttachSession {
     this.guard.restore();
     const view = this.state.view;
     const reattach = (this.options.reattachCommand ?? ((id: string) => `orc attach ${id}`))(this.runId);
-    const message =
-      outcome === 'finished' && view
-        ? [
-            ...runSummaryLines(view, Date.now()),
-            `See it again with: ${reattach} (or orc show ${this.runId})`,
-          ].join('\n')
-        : view && FINISHED_RUN_STATUSES.has(view.status)
-          ? `Left run ${this.runId} (${view.status}). See it again with: ${reattach}`
-          : `Detached from run ${this.runId}; it goes on. Reattach with: ${reattach}`;
+    const message = closingMessage(outcome === 'finished', this.runId, view, reattach, Date.now());
     (this.options.output ?? process.stdout).write(`${message}\n`);
     this.resolve({ outcome, runId: this.runId, message, status: view?.status });
   }
-}
-
-/** Finished, and its last event is in: a completed run's final review, a failed run's error. */
-function isOver(view: RunView): boolean {
-  if (view.status === 'completed') return view.finalReview !== undefined;
-  if (view.status === 'failed') return view.error !== undefined;
-  return view.status === 'cancelled';
 }
 
 function messageOf(error: unknown): string {
