@@ -161,6 +161,13 @@ describe('Claude Code workers: a killed daemon, checkpoints and rollbacks (built
     // More work lands after the checkpoint.
     await writeFile(gate, '');
     await box.waitForRun(runId, (r) => r.status === 'completed');
+    // orc show <run> <task> prints what the task changed: its commit on the integration branch.
+    const shown = await box.orc(['show', runId, 'd']);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(new RegExp(`^diff \\(commit [0-9a-f]{12} on ${branch}\\):$`, 'm'));
+    expect(shown.stdout).toContain('+d was here');
+    expect(shown.stdout).toContain('+from d');
+    expect(shown.stdout).not.toContain('+from c');
     expect(await filesAt(repo, branch)).toEqual({
       ...atCheckpoint,
       'a.txt': 'from a\nd was here\n',

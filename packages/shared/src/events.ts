@@ -10,6 +10,14 @@ import { AttemptError, TaskReview, TaskStatus, Usage } from './task.js';
 const base = { id: z.number().int().nonnegative(), runId: z.string(), at: z.string() };
 const task = { ...base, taskId: z.string() };
 
+/**
+ * What the run has spent so far, all calls counted (the workers' and the manager's plans and reviews).
+ * Carried by the events that follow a model call, so a client's totals match the run's (RUN_SPEND_EVENTS).
+ */
+export const RunSpend = z.object({ usage: Usage, costUsd: z.number().nonnegative() });
+export type RunSpend = z.infer<typeof RunSpend>;
+const spent = { spent: RunSpend.optional() };
+
 export const OrcEvent = z.discriminatedUnion('type', [
   z.object({
     ...base,
@@ -19,8 +27,20 @@ export const OrcEvent = z.discriminatedUnion('type', [
     maxWorkers: z.number(),
   }),
   z.object({ ...base, type: z.literal('run.planning'), attempt: z.number().int().positive() }),
-  z.object({ ...base, type: z.literal('run.plan_rejected'), attempt: z.number().int(), error: z.string() }),
-  z.object({ ...base, type: z.literal('run.planned'), summary: z.string(), tasks: Plan.shape.tasks }),
+  z.object({
+    ...base,
+    ...spent,
+    type: z.literal('run.plan_rejected'),
+    attempt: z.number().int(),
+    error: z.string(),
+  }),
+  z.object({
+    ...base,
+    ...spent,
+    type: z.literal('run.planned'),
+    summary: z.string(),
+    tasks: Plan.shape.tasks,
+  }),
   z.object({ ...base, type: z.literal('run.status'), status: RunStatus }),
   z.object({ ...base, type: z.literal('run.paused'), reason: PauseReason, message: z.string().optional() }),
   z.object({ ...base, type: z.literal('run.resumed') }),
@@ -33,8 +53,8 @@ export const OrcEvent = z.discriminatedUnion('type', [
   /** A person set the run's budget (on resume). */
   z.object({ ...base, type: z.literal('run.budget_set'), limitUsd: z.number() }),
   z.object({ ...base, type: z.literal('run.concurrency'), limit: z.number().int(), reason: z.string() }),
-  z.object({ ...base, type: z.literal('run.completed'), review: FinalReview }),
-  z.object({ ...base, type: z.literal('run.failed'), error: z.string() }),
+  z.object({ ...base, ...spent, type: z.literal('run.completed'), review: FinalReview }),
+  z.object({ ...base, ...spent, type: z.literal('run.failed'), error: z.string() }),
   z.object({ ...base, type: z.literal('run.cancelled') }),
   z.object({ ...base, type: z.literal('run.restored'), interruptedTasks: z.array(z.string()) }),
   /** A run that edits a repository left its work on the integration branch, or merged it. */
@@ -63,6 +83,7 @@ export const OrcEvent = z.discriminatedUnion('type', [
   z.object({ ...task, type: z.literal('worker.output'), worker: z.number().int(), text: z.string() }),
   z.object({
     ...task,
+    ...spent,
     type: z.literal('task.attempt_failed'),
     attempt: z.number().int(),
     error: AttemptError,
@@ -70,12 +91,14 @@ export const OrcEvent = z.discriminatedUnion('type', [
   }),
   z.object({
     ...task,
+    ...spent,
     type: z.literal('task.reviewed'),
     attempt: z.number().int(),
     review: TaskReview,
   }),
   z.object({
     ...task,
+    ...spent,
     type: z.literal('task.completed'),
     attempt: z.number().int(),
     result: z.string(),
@@ -93,3 +116,14 @@ export type NewEvent = OrcEvent extends infer E
     ? Omit<E, 'id' | 'runId' | 'at'>
     : never
   : never;
+
+/** The events that carry the run's spend (`spent`): each follows a model call the run paid for. */
+export const RUN_SPEND_EVENTS: ReadonlySet<OrcEventType> = new Set([
+  'run.plan_rejected',
+  'run.planned',
+  'run.completed',
+  'run.failed',
+  'task.attempt_failed',
+  'task.reviewed',
+  'task.completed',
+]);

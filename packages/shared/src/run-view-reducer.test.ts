@@ -93,6 +93,35 @@ describe('applyEvent', () => {
     expect(done.taskCounts).toEqual({ done: 1, pending: 1 });
   });
 
+  it("takes the run's totals from events that carry them, and adds nothing twice", () => {
+    const spent = (inputTokens: number, costUsd: number) => ({
+      usage: { ...usage, inputTokens },
+      costUsd,
+    });
+    const view = stream([
+      { ...planned, spent: spent(500, 0.01) },
+      { type: 'task.assigned', taskId: 't1', worker: 0, attempt: 1 },
+      {
+        type: 'task.reviewed',
+        taskId: 't1',
+        attempt: 1,
+        review: { verdict: 'accept', feedback: 'ok' },
+        spent: spent(1_100, 0.05),
+      },
+      {
+        type: 'task.completed',
+        taskId: 't1',
+        attempt: 1,
+        result: 'r',
+        usage,
+        costUsd: 0.02,
+        spent: spent(1_100, 0.05),
+      },
+    ]).reduce(applyEvent, emptyView());
+    expect(view.costUsd).toBe(0.05);
+    expect(view.usage.inputTokens).toBe(1_100);
+  });
+
   it('ignores events it already reflects and events of other runs', () => {
     const view = applyEvents(emptyView(), stream([planned, { type: 'run.status', status: 'executing' }]));
     const replayed = applyEvent(view, { ...stream([{ type: 'run.status', status: 'failed' }], 2)[0]! });

@@ -40,6 +40,11 @@ class Draft {
     const view = this.view;
     view.lastEventId = event.id;
     view.updatedAt = event.at;
+    // The run's own totals, every call counted; older journals lack them and add up task.completed.
+    if ('spent' in event && event.spent !== undefined) {
+      view.usage = event.spent.usage;
+      view.costUsd = event.spent.costUsd;
+    }
     switch (event.type) {
       case 'run.created':
         view.goal = event.goal;
@@ -98,8 +103,10 @@ class Draft {
         for (const id of event.resetTasks) {
           this.updateTask(id, (task) => withoutOutcome({ ...task, status: 'pending' }));
         }
-        if (FINISHED_RUN_STATUSES.has(view.status)) {
-          view.status = 'executing';
+        // A finished run reopens (paused) only when the rollback gave it work again.
+        if (FINISHED_RUN_STATUSES.has(view.status) && event.resetTasks.length > 0) {
+          view.status = 'paused';
+          view.pauseReason = 'user';
           delete view.finishedAt;
         }
         return;
@@ -154,8 +161,10 @@ class Draft {
           }),
         );
         this.updateTask(event.taskId, (task) => ({ ...task, result: event.result }));
-        view.usage = addUsage(view.usage, event.usage);
-        view.costUsd += event.costUsd;
+        if (event.spent === undefined) {
+          view.usage = addUsage(view.usage, event.usage);
+          view.costUsd += event.costUsd;
+        }
         return;
       case 'task.failed':
         this.updateTask(event.taskId, (task) => ({

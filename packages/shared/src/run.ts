@@ -63,8 +63,35 @@ export const RunView = RunSummary.extend({
 });
 export type RunView = z.infer<typeof RunView>;
 
+/**
+ * How a rollback treats the tasks (and, for a repository run, the files):
+ * - full: every task as it was at the checkpoint; the integration branch reset to its commit;
+ * - partial: as at the checkpoint, except tasks finished since whose inputs did not change (same spec,
+ *   every dependency kept with the same result) keep their results; files are left alone;
+ * - selective: only the named tasks and every task downstream of them are reset; their merges are reverted.
+ */
 export const RollbackStrategy = z.enum(['full', 'partial', 'selective']);
 export type RollbackStrategy = z.infer<typeof RollbackStrategy>;
+
+/** Each strategy in one line, as the CLI and the terminal UI describe it (see the comment above). */
+export const ROLLBACK_STRATEGY_SUMMARY: Readonly<Record<RollbackStrategy, string>> = {
+  full: 'every task as it was at the checkpoint; a repository run resets its branch to the checkpoint too',
+  partial:
+    'as at the checkpoint, but tasks finished since whose inputs did not change keep their results; files stay',
+  selective:
+    'only the chosen tasks and every task that depends on them; a repository run reverts their merges',
+};
+
+/** What `checkpoints.rollback` answers: the run after it, and which tasks it reset and which done ones it kept. */
+export const RollbackResult = RunSummary.extend({
+  rollback: z.object({
+    checkpointId: z.string(),
+    strategy: RollbackStrategy,
+    reset: z.array(z.string()),
+    kept: z.array(z.string()),
+  }),
+});
+export type RollbackResult = z.infer<typeof RollbackResult>;
 
 /**
  * A saved copy of a run's state. `files` is reserved for runs whose workers edit a repository: the

@@ -108,6 +108,10 @@ export const TaskRecord = z.object({
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
 
+/** A repository run's change for one task, and where it was read from (its commit, or its branch). */
+export const TaskDiff = z.object({ source: z.string(), diff: z.string() });
+export type TaskDiff = z.infer<typeof TaskDiff>;
+
 export const ZERO_USAGE: Usage = Object.freeze({
   inputTokens: 0,
   outputTokens: 0,

@@ -2,7 +2,13 @@ import type { FinalReview, Plan, PauseReason, RunStatus } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
 import { assign, createActor, fromPromise, waitFor } from 'xstate';
 import { managerMachine, type PlanResult } from './manager.machine.js';
-import { pauseReasonOf, runMachine, runStatusOf, type RollbackRequest } from './run.machine.js';
+import {
+  pauseReasonOf,
+  runMachine,
+  runStatusOf,
+  type RollbackOutcome,
+  type RollbackRequest,
+} from './run.machine.js';
 
 const PLAN: Plan = {
   summary: 'One task.',
@@ -14,7 +20,7 @@ interface Options {
   plan?: string;
   allDone?: boolean;
   finalReview?: () => Promise<FinalReview>;
-  rollback?: (request: RollbackRequest) => Promise<void>;
+  rollback?: (request: RollbackRequest) => Promise<RollbackOutcome>;
   /** Resolves the quota wait when called. */
   waitUntil?: (until: number) => Promise<void>;
 }
@@ -46,7 +52,7 @@ function machineFor(options: Options = {}) {
       settle: fromPromise(() => Promise.resolve()),
       finalReview: fromPromise(options.finalReview ?? (() => Promise.resolve(REVIEW))),
       rollback: fromPromise(({ input }: { input: RollbackRequest }) =>
-        (options.rollback ?? (() => Promise.resolve()))(input),
+        (options.rollback ?? (() => Promise.resolve({ reset: [], kept: [] })))(input),
       ),
       waitUntil: fromPromise(({ input }: { input: { until: number } }) =>
         (options.waitUntil ?? (() => new Promise<void>(() => {})))(input.until),
@@ -140,7 +146,9 @@ describe('run machine', () => {
     const { actor } = startRun({
       rollback: (request) => {
         requests.push(request);
-        return fail ? Promise.reject(new Error('revert conflicts')) : Promise.resolve();
+        return fail
+          ? Promise.reject(new Error('revert conflicts'))
+          : Promise.resolve({ reset: ['a'], kept: [] });
       },
     });
     await waitFor(actor, (s) => s.matches('executing'));

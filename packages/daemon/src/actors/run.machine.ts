@@ -10,6 +10,12 @@ export interface RollbackRequest {
   tasks: string[] | undefined;
 }
 
+/** What a rollback did: the tasks it reset, and the done ones it left done with the same result. */
+export interface RollbackOutcome {
+  reset: string[];
+  kept: string[];
+}
+
 export type RunEvent =
   /** A person pauses the run. */
   | { type: 'run.pause'; message?: string }
@@ -91,7 +97,7 @@ export const runMachine = setup({
     /** Accepted work merged, the journal and the write-backs caught up: the run can be reviewed. */
     settle: fromPromise<void>(notProvidedActor('actor settle')),
     finalReview: fromPromise<FinalReview>(notProvidedActor('actor finalReview')),
-    rollback: fromPromise<void, RollbackRequest>(notProvidedActor('actor rollback')),
+    rollback: fromPromise<RollbackOutcome, RollbackRequest>(notProvidedActor('actor rollback')),
     /** Resolves at an absolute time (epoch ms), so a restored wait does not start over. */
     waitUntil: fromPromise<void, { until: number }>(notProvidedActor('actor waitUntil')),
     /** Resolves once the state directory takes a write again. */

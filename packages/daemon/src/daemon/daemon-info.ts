@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { type StatePaths } from '@orc/shared';
+import { OrcError, type StatePaths } from '@orc/shared';
 import * as z from 'zod';
 
 /** What `daemon.json` holds: how a client finds the daemon. Written only once it accepts connections. */
@@ -14,8 +14,17 @@ export type DaemonInfo = z.infer<typeof DaemonInfo>;
 
 /** Creates the state directory with mode 0700 (and tightens it when it already exists). */
 export function ensureStateDir(paths: StatePaths): void {
-  mkdirSync(paths.root, { recursive: true, mode: 0o700 });
-  chmodSync(paths.root, 0o700);
+  try {
+    mkdirSync(paths.root, { recursive: true, mode: 0o700 });
+    chmodSync(paths.root, 0o700);
+  } catch (error) {
+    // Where the state lives is the user's setting (ORC_HOME, XDG_STATE_HOME): a mistake there is theirs.
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new OrcError(
+      'CONFIG_INVALID',
+      `the state directory ${paths.root} cannot be made (${code}); set ORC_HOME to a directory you can write`,
+    );
+  }
 }
 
 /** The daemon's info, or undefined when there is no (readable) `daemon.json`. */

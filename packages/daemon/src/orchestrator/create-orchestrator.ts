@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import {
+  FINISHED_RUN_STATUSES,
   OrcError,
   loadConfig,
   parseResolvedConfig,
@@ -22,6 +23,7 @@ import { openFileRunStore } from '../store/file-run-store.js';
 import type { RunStore } from '../store/store.js';
 import { syncToTaskMaster } from '../taskmaster/taskmaster-sync.js';
 import { GitWorkspace } from '../workspace/git-workspace.js';
+import { taskDiff } from '../workspace/task-diff.js';
 import type { Orchestrator } from './orchestrator.js';
 import { defaultProviders, type ProviderFactory } from './providers.js';
 import { startRun } from './start-run.js';
@@ -72,8 +74,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const runs = new Map<string, Run>();
   /** Providers with processes of their own (claude-code agents), ended on close. */
   const stoppable: { stop(): unknown }[] = [];
-  /** Task Master write-backs, drained on close so no status is lost. */
-  const syncs: { stop: () => void; idle: () => Promise<void> }[] = [];
+  /** Task Master write-backs by run, drained on close so no status is lost. */
+  const syncs = new Map<string, { stop: () => void; idle: () => Promise<void> }>();
 
   const supervisor = createActor(
     orchestratorMachine.provide({
@@ -81,8 +83,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         closeRuns: fromPromise(async ({ input }) => {
           await Promise.all([...runs.values()].map((run) => run.close(input.graceMs)));
           await Promise.all(stoppable.map((provider) => provider.stop()));
-          await Promise.all(syncs.map((sync) => sync.idle()));
-          for (const sync of syncs) sync.stop();
+          await Promise.all([...syncs.values()].map((sync) => sync.idle()));
+          for (const sync of syncs.values()) sync.stop();
           await store.close();
         }),
       },
@@ -126,7 +128,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         restored ? run.view(true).tasks : undefined,
       );
       run.beforeFinish(sync.idle);
-      syncs.push(sync);
+      syncs.set(run.id, sync);
     }
     return run;
   };
@@ -188,6 +190,11 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     listRuns: () => [...runs.values()].map((r) => r.summary()).sort(byCreated),
     getRun: (runId, options) => runOf(runId).view(options?.full === true),
     getTask: (runId, taskId) => runOf(runId).taskRecord(taskId),
+    async taskDiff(runId, taskId) {
+      const run = runOf(runId);
+      run.taskRecord(taskId); // an unknown task is TASK_NOT_FOUND
+      return run.workdir === undefined ? undefined : taskDiff(run.workdir, runId, taskId);
+    },
     pauseRun(runId) {
       const run = runOf(runId);
       pauseRun(run);
@@ -203,6 +210,23 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       cancelRun(run);
       return Promise.resolve(run.summary());
     },
+    async removeRun(runId) {
+      const run = runOf(runId);
+      const { status } = run.summary();
+      if (!FINISHED_RUN_STATUSES.has(status))
+        throw new OrcError(
+          'INVALID_STATE',
+          `run ${runId} is ${status}; cancel it first (orc cancel ${runId})`,
+        );
+      runs.delete(runId);
+      await run.close(0);
+      supervisor.send({ type: 'run.released', runId });
+      await syncs.get(runId)?.idle();
+      syncs.get(runId)?.stop();
+      syncs.delete(runId);
+      await store.removeRun(runId);
+      logger.info({ runId }, 'run removed');
+    },
     async retryTask(runId, taskId) {
       const run = await withWorkspace(runOf(runId));
       retryTask(run, taskId);
@@ -217,12 +241,13 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     listCheckpoints: (runId) => runOf(runId).listCheckpoints(),
     async rollback(runId, checkpointId, strategy, tasks) {
       const run = await withWorkspace(runOf(runId));
-      await rollbackRun(run, checkpointId, strategy, tasks);
-      return run.summary();
+      const outcome = await rollbackRun(run, checkpointId, strategy, tasks);
+      return { ...run.summary(), rollback: { checkpointId, strategy, ...outcome } };
     },
     events: (runId, afterId, signal) => runOf(runId).events(afterId, signal),
     waitForRun: (runId, signal) => runOf(runId).settled(signal),
     baseConfig: () => base,
+    hasApiKey: () => loaded.apiKey !== undefined,
     async close(graceMs = 10_000) {
       if (isOpen()) supervisor.send({ type: 'daemon.close', graceMs });
       await waitFor(supervisor, (s) => s.status === 'done', { timeout: Infinity });

@@ -2,10 +2,12 @@ import type {
   CheckpointInfo,
   ConfigInput,
   OrcEvent,
+  RollbackResult,
   RollbackStrategy,
   RunSummary,
   RunView,
   StartRunInput,
+  TaskDiff,
   TaskRecord,
 } from '@orc/shared';
 
@@ -21,10 +23,17 @@ export interface Orchestrator {
   getRun(runId: string, options?: { full?: boolean }): RunView;
   /** One task with everything: its result, every attempt with its output or error, the reviews. */
   getTask(runId: string, taskId: string): TaskRecord;
+  /** For a run whose workers edit a repository: what the task changed there; undefined otherwise. */
+  taskDiff(runId: string, taskId: string): Promise<TaskDiff | undefined>;
   pauseRun(runId: string): RunSummary;
   /** `maxCostUsd` gives the run a new budget to go on within. */
   resumeRun(runId: string, options?: { maxCostUsd?: number }): RunSummary;
   cancelRun(runId: string): Promise<RunSummary>;
+  /**
+   * Deletes a finished run (completed, failed or cancelled): its files and index entry. A live run is
+   * refused (INVALID_STATE): cancel it first. Branches a repository run made are left alone.
+   */
+  removeRun(runId: string): Promise<void>;
   retryTask(runId: string, taskId: string): Promise<RunSummary>;
   skipTask(runId: string, taskId: string): Promise<RunSummary>;
   createCheckpoint(runId: string, label?: string): Promise<CheckpointInfo>;
@@ -34,7 +43,7 @@ export interface Orchestrator {
     checkpointId: string,
     strategy: RollbackStrategy,
     tasks?: string[],
-  ): Promise<RunSummary>;
+  ): Promise<RollbackResult>;
   /**
    * Every event of the run with id greater than `afterId`, replayed from the journal and then live,
    * without gap or duplicate; ends when the signal aborts. An unknown run throws at the call, not on
@@ -45,6 +54,8 @@ export interface Orchestrator {
   waitForRun(runId: string, signal?: AbortSignal): Promise<RunSummary>;
   /** The daemon's base config (no secrets). */
   baseConfig(): ConfigInput;
+  /** Whether the daemon has an ANTHROPIC_API_KEY of its own (runs without one cannot use the API). */
+  hasApiKey(): boolean;
   /** Stops dispatch, lets in-flight calls finish within `graceMs` then aborts them, persists everything. */
   close(graceMs?: number): Promise<void>;
 }

@@ -9,6 +9,8 @@ export const daemonRouter = router({
       uptimeMs: Date.now() - Date.parse(ctx.daemon.startedAt),
       runs: runs.length,
       activeRuns: runs.filter((run) => !['completed', 'failed', 'cancelled'].includes(run.status)).length,
+      /** Whether the daemon has an API key (never the key): one started without it runs SIMULATED. */
+      apiKey: ctx.orchestrator.hasApiKey(),
     };
   }),
   /** Stops the daemon gracefully once this reply is on its way. */

@@ -4,6 +4,7 @@ import {
   type NewEvent,
   type OrcEvent,
   OrcError,
+  type RollbackResult,
   type RollbackStrategy,
   type RunSummary,
   type RunView,
@@ -88,6 +89,11 @@ export class FakeOrchestrator implements Orchestrator {
     return task;
   }
 
+  taskDiff(runId: string, taskId: string): Promise<undefined> {
+    this.task(runId, taskId);
+    return Promise.resolve(undefined);
+  }
+
   pauseRun(runId: string): RunSummary {
     const run = this.run(runId);
     if (run.view.status !== 'executing') {
@@ -117,6 +123,13 @@ export class FakeOrchestrator implements Orchestrator {
     run.view.status = 'cancelled';
     this.emit(runId, { type: 'run.cancelled' });
     return Promise.resolve(this.summary(run.view));
+  }
+
+  removeRun(runId: string): Promise<void> {
+    this.calls.push('removeRun');
+    this.run(runId);
+    this.runs.delete(runId);
+    return Promise.resolve();
   }
 
   retryTask(runId: string, taskId: string): Promise<RunSummary> {
@@ -150,14 +163,15 @@ export class FakeOrchestrator implements Orchestrator {
     );
   }
 
-  rollback(runId: string, checkpointId: string, _strategy: RollbackStrategy): Promise<RunSummary> {
+  rollback(runId: string, checkpointId: string, strategy: RollbackStrategy): Promise<RollbackResult> {
     if (!this.listCheckpoints(runId).some((cp) => cp.id === checkpointId)) {
       throw new OrcError(
         'CHECKPOINT_NOT_FOUND',
         `run ${runId} has no checkpoint ${checkpointId}; see orc checkpoint list`,
       );
     }
-    return Promise.resolve(this.summary(this.run(runId).view));
+    const rollback = { checkpointId, strategy, reset: [], kept: [] };
+    return Promise.resolve({ ...this.summary(this.run(runId).view), rollback });
   }
 
   events(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent> {
@@ -207,6 +221,10 @@ export class FakeOrchestrator implements Orchestrator {
     }
     done.abort();
     return this.summary(this.run(runId).view);
+  }
+
+  hasApiKey(): boolean {
+    return false;
   }
 
   baseConfig(): ConfigInput {

@@ -16,6 +16,11 @@ export const runsRouter = router({
     }),
   ),
   cancel: procedure.input(RunRef).mutation(({ ctx, input }) => ctx.orchestrator.cancelRun(input.runId)),
+  /** Deletes a finished run's files and index entry; a live one is a CONFLICT (cancel it first). */
+  remove: procedure.input(RunRef).mutation(async ({ ctx, input }) => {
+    await ctx.orchestrator.removeRun(input.runId);
+    return { runId: input.runId, removed: true as const };
+  }),
   /**
    * Every event of a run after `lastEventId`, then live ones. Each carries its id through `tracked()`, so
    * a client that reconnects resumes exactly after the last event it received.

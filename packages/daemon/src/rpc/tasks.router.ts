@@ -6,6 +6,10 @@ export const tasksRouter = router({
   get: procedure
     .input(TaskRef)
     .query(({ ctx, input }) => ctx.orchestrator.getTask(input.runId, input.taskId)),
+  /** What the task changed in a repository run's repository (null for runs that only talk). */
+  diff: procedure
+    .input(TaskRef)
+    .query(async ({ ctx, input }) => (await ctx.orchestrator.taskDiff(input.runId, input.taskId)) ?? null),
   retry: procedure
     .input(TaskRef)
     .mutation(({ ctx, input }) => ctx.orchestrator.retryTask(input.runId, input.taskId)),

@@ -63,8 +63,9 @@ describe('applyRollback', () => {
       record('c', ['b'], 'done'),
       record('d', [], 'done', { result: 'result of d, kept' }),
     ];
-    const { tasks, reset } = applyRollback('partial', current, saved, []);
+    const { tasks, reset, kept } = applyRollback('partial', current, saved, []);
     const out = byId(tasks);
+    expect(kept.sort()).toEqual(['a', 'd']);
     expect(out.get('a')!.status).toBe('done');
     expect(out.get('d')!).toMatchObject({ status: 'done', result: 'result of d, kept' });
     expect(out.get('b')!).toMatchObject({ status: 'pending', description: 'Do b.' });

@@ -1,7 +1,8 @@
 import type { RollbackStrategy, TaskRecord } from '@orc/shared';
 
 /**
- * The task records after a rollback, and the ids of the tasks whose state it changed.
+ * The task records after a rollback, the ids of the tasks whose state it changed (`reset`), and of the
+ * done tasks it left done with the same result (`kept`).
  * - full: the checkpoint's records, as they were.
  * - partial: the checkpoint's records, but a task that finished since keeps its result when its inputs
  *   did not change (same spec, and every dependency kept with the same result).
@@ -12,7 +13,7 @@ export function applyRollback(
   current: readonly TaskRecord[],
   saved: readonly TaskRecord[],
   named: readonly string[],
-): { tasks: TaskRecord[]; reset: string[] } {
+): { tasks: TaskRecord[]; reset: string[]; kept: string[] } {
   const currentById = new Map(current.map((t) => [t.id, t]));
   const savedById = new Map(saved.map((t) => [t.id, t]));
   let tasks: TaskRecord[];
@@ -58,7 +59,8 @@ export function applyRollback(
       return !before || before.status !== t.status || before.result !== t.result;
     })
     .map((t) => t.id);
-  return { tasks, reset };
+  const kept = tasks.filter((t) => sameResult(currentById.get(t.id), t)).map((t) => t.id);
+  return { tasks, reset, kept };
 }
 
 function resetTask(task: TaskRecord): TaskRecord {

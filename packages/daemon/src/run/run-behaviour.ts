@@ -1,7 +1,7 @@
 import { FINISHED_RUN_STATUSES, SETTLED_STATUSES, type FinalReview } from '@orc/shared';
 import { assign, fromPromise } from 'xstate';
 import { managerMachine, type PlanResult } from '../actors/manager.machine.js';
-import { runMachine, type RollbackRequest } from '../actors/run.machine.js';
+import { runMachine, type RollbackOutcome, type RollbackRequest } from '../actors/run.machine.js';
 import { isoAt } from '../clock.js';
 import { backoffDelay } from '../model/model-error.js';
 import type { Run } from './run.js';
@@ -40,7 +40,7 @@ export function provideRunMachine(run: Run) {
       finalReview: fromPromise(({ signal }) =>
         run.manager.finalReview(run.doc.planSummary ?? '', [...run.tasks.values()], signal),
       ),
-      rollback: fromPromise<void, RollbackRequest>(({ input }) => {
+      rollback: fromPromise<RollbackOutcome, RollbackRequest>(({ input }) => {
         run.rollingBack = rollBack(
           {
             runId: run.id,

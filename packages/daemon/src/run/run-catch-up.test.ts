@@ -34,6 +34,7 @@ function freezable(inner: RunStore, frozenFromStart = false): RunStore & { freez
     listIndex: () => inner.listIndex(),
     writeCheckpoint: (info, doc) => inner.writeCheckpoint(info, doc),
     readCheckpoint: (runId, id) => inner.readCheckpoint(runId, id),
+    removeRun: (runId) => inner.removeRun(runId),
     close: () => inner.close(),
   };
 }

@@ -93,7 +93,13 @@ describe('checkpoints and rollback through the orchestrator', () => {
     const run = await orchestrator.startRun({ tasks: TASKS });
     expect((await orchestrator.waitForRun(run.id)).status).toBe('failed');
     const planned = orchestrator.listCheckpoints(run.id)[0]!;
-    await orchestrator.rollback(run.id, planned.id, 'partial');
+    const rolled = await orchestrator.rollback(run.id, planned.id, 'partial');
+    expect(rolled.rollback).toEqual({
+      checkpointId: planned.id,
+      strategy: 'partial',
+      reset: ['a'],
+      kept: ['d'],
+    });
     const byId = new Map(orchestrator.getRun(run.id, { full: true }).tasks.map((t) => [t.id, t]));
     expect(byId.get('d')).toMatchObject({ status: 'done', result: 'result of d #1' });
     expect(byId.get('a')!.status).toBe('ready');
@@ -102,6 +108,36 @@ describe('checkpoints and rollback through the orchestrator', () => {
     expect(workCounts(provider)).toEqual({ a: 2, b: 1, c: 1, d: 1 });
     const events = await readJournal(engine.home, run.id);
     expect(ofType(events, 'run.rolled_back')[0]!.resetTasks).toEqual(['a']);
+  });
+
+  it('leaves a finished run finished when the rollback resets nothing', async () => {
+    const provider = createScriptedProvider();
+    const { orchestrator, runId } = await completedRun(provider);
+    const checkpoint = await orchestrator.createCheckpoint(runId, 'all done');
+    const before = orchestrator.getRun(runId);
+    for (const strategy of ['full', 'partial'] as const) {
+      const rolled = await orchestrator.rollback(runId, checkpoint.id, strategy);
+      expect(rolled).toMatchObject({
+        status: 'completed',
+        rollback: { reset: [], kept: ['a', 'b', 'c', 'd'] },
+      });
+      expect(rolled.pauseReason).toBeUndefined();
+    }
+    expect(orchestrator.getRun(runId).finalReview).toEqual(before.finalReview);
+    expect(orchestrator.getRun(runId).finishedAt).toBe(before.finishedAt);
+    expect(workCounts(provider)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
+  });
+
+  it('refuses --tasks with a strategy that resets every task', async () => {
+    const { orchestrator, runId } = await completedRun(createScriptedProvider());
+    const [planned] = orchestrator.listCheckpoints(runId);
+    for (const strategy of ['full', 'partial'] as const) {
+      await expect(orchestrator.rollback(runId, planned!.id, strategy, ['b'])).rejects.toMatchObject({
+        code: 'INVALID_STATE',
+        message: `a ${strategy} rollback resets every task; --tasks goes with selective`,
+      });
+    }
+    expect(orchestrator.getRun(runId).status).toBe('completed');
   });
 
   it('selective: resets the named tasks and their downstream only', async () => {

@@ -1,5 +1,7 @@
 import { FINISHED_RUN_STATUSES, OrcError, type RollbackStrategy } from '@orc/shared';
 import { isoAt } from '../clock.js';
+import type { RollbackOutcome } from '../actors/run.machine.js';
+import { applyRollback } from './apply-rollback.js';
 import type { Run } from './run.js';
 
 /**
@@ -103,7 +105,7 @@ export async function rollbackRun(
   checkpointId: string,
   strategy: RollbackStrategy,
   taskIds: string[] | undefined,
-): Promise<void> {
+): Promise<RollbackOutcome> {
   if (!run.checkpoints.has(checkpointId)) {
     throw new OrcError(
       'CHECKPOINT_NOT_FOUND',
@@ -115,6 +117,17 @@ export async function rollbackRun(
   run.assertChangeable('roll it back');
   if (strategy === 'selective' && (!taskIds || taskIds.length === 0))
     throw new OrcError('INVALID_STATE', 'a selective rollback needs --tasks with the tasks to reset');
+  if (strategy !== 'selective' && taskIds !== undefined)
+    throw new OrcError(
+      'INVALID_STATE',
+      `a ${strategy} rollback resets every task; --tasks goes with selective`,
+    );
   for (const id of taskIds ?? []) run.taskRecord(id);
-  await run.requestRollback({ checkpointId, strategy, tasks: taskIds });
+  if (run.status === 'completed' || run.status === 'failed') {
+    // A finished run that the rollback would give no work stays as it was: nothing to do, nothing to undo.
+    const saved = await run.checkpoints.read(checkpointId);
+    const outcome = applyRollback(strategy, [...run.tasks.values()], saved.tasks, taskIds ?? []);
+    if (outcome.reset.length === 0) return { reset: [], kept: outcome.kept };
+  }
+  return run.requestRollback({ checkpointId, strategy, tasks: taskIds });
 }

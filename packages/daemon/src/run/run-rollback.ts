@@ -1,5 +1,5 @@
 import { OrcError, type NewEvent, type RollbackStrategy } from '@orc/shared';
-import type { RollbackRequest } from '../actors/run.machine.js';
+import type { RollbackOutcome, RollbackRequest } from '../actors/run.machine.js';
 import type { RunDocument } from '../store/run-document.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 import { applyRollback, downstreamOf } from './apply-rollback.js';
@@ -31,7 +31,7 @@ export interface RollbackDeps {
  * - selective: the named tasks and everything downstream of them start over, their merges reverted.
  * The state before it is kept as a checkpoint of its own, so a rollback can itself be undone.
  */
-export async function rollBack(deps: RollbackDeps, request: RollbackRequest): Promise<void> {
+export async function rollBack(deps: RollbackDeps, request: RollbackRequest): Promise<RollbackOutcome> {
   const { checkpointId, strategy } = request;
   const named = request.tasks ?? [];
   await deps.checkpoints.written();
@@ -41,7 +41,7 @@ export async function rollBack(deps: RollbackDeps, request: RollbackRequest): Pr
   deps.interrupt();
   await deps.checkpoints.create('before-rollback', `before rollback to ${checkpointId}`);
   await rollbackFiles(deps, checkpointId, strategy, named);
-  const { tasks, reset } = applyRollback(strategy, [...deps.tasks.values()], saved.tasks, named);
+  const { tasks, reset, kept } = applyRollback(strategy, [...deps.tasks.values()], saved.tasks, named);
   deps.tasks.replaceAll(tasks);
   if (strategy === 'full') deps.doc.planSummary = saved.planSummary;
   deps.doc.tasksDoneSinceCheckpoint = 0;
@@ -53,6 +53,7 @@ export async function rollBack(deps: RollbackDeps, request: RollbackRequest): Pr
   deps.emit({ type: 'run.rolled_back', checkpointId, strategy, resetTasks: reset });
   deps.reschedule();
   await deps.persist();
+  return { reset, kept };
 }
 
 /**

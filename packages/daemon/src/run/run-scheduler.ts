@@ -38,7 +38,7 @@ export interface SchedulerHost {
  */
 export class RunScheduler {
   readonly tasks: TaskSet;
-  readonly graph = new TaskGraph();
+  readonly graph: TaskGraph;
   readonly pool: WorkerPool;
   readonly merges = new MergeQueue();
   readonly attempts: AttemptRunner;
@@ -57,6 +57,7 @@ export class RunScheduler {
       }),
       (move) => this.onMove(move),
     );
+    this.graph = new TaskGraph((id) => this.tasks.get(id)?.status);
     this.attempts = new AttemptRunner({
       runId: host.id,
       provider: deps.providers.worker,

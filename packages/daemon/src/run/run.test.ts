@@ -288,6 +288,66 @@ describe('what a person does after a run failed', () => {
     expect(summary.taskCounts).toEqual({ skipped: 1, done: 1 });
   });
 
+  it("a skipped task's dependents wait for the skipped task's own dependencies", async () => {
+    const provider = createScriptedProvider({ latencyMs: (call) => (call.taskId === 'a' ? 150 : 0) });
+    engine = await openTestEngine({ provider });
+    const { orchestrator } = engine;
+    // a → b → c → d, and e after b as well; b and c are skipped while a still runs.
+    const run = await orchestrator.startRun({
+      tasks: [
+        { id: 'a', title: 'A' },
+        { id: 'b', title: 'B', dependencies: ['a'] },
+        { id: 'c', title: 'C', dependencies: ['b'] },
+        { id: 'd', title: 'D', dependencies: ['c'] },
+        { id: 'e', title: 'E', dependencies: ['b'] },
+      ],
+    });
+    await provider.whenInFlight(1);
+    await orchestrator.skipTask(run.id, 'b');
+    await orchestrator.skipTask(run.id, 'c');
+    const statuses = () => Object.fromEntries(orchestrator.getRun(run.id).tasks.map((t) => [t.id, t.status]));
+    expect(statuses()).toMatchObject({ b: 'skipped', c: 'skipped', d: 'pending', e: 'pending' });
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+    const events = await readJournal(engine.home, run.id);
+    const at = (type: string, taskId: string, status?: string) =>
+      events.findIndex(
+        (e) =>
+          e.type === type &&
+          'taskId' in e &&
+          e.taskId === taskId &&
+          (!status || ('status' in e && e.status === status)),
+      );
+    const aDone = at('task.completed', 'a');
+    for (const id of ['d', 'e']) expect(at('task.status', id, 'ready'), id).toBeGreaterThan(aDone);
+    expect(
+      provider
+        .callsFor('work')
+        .map((c) => c.taskId)
+        .sort(),
+    ).toEqual(['a', 'd', 'e']);
+  });
+
+  it('a skipped task whose dependencies are done lets its dependents go at once', async () => {
+    const provider = createScriptedProvider({
+      work: (call) => {
+        if (call.taskId === 'b') throw new ModelError('permanent', 'cannot');
+        return 'fine';
+      },
+    });
+    engine = await openTestEngine({ provider });
+    const run = await engine.orchestrator.startRun({
+      tasks: [
+        { id: 'a', title: 'A' },
+        { id: 'b', title: 'B', dependencies: ['a'] },
+        { id: 'c', title: 'C', dependencies: ['b'] },
+      ],
+    });
+    expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('failed');
+    await engine.orchestrator.skipTask(run.id, 'b');
+    const summary = await engine.orchestrator.waitForRun(run.id);
+    expect(summary).toMatchObject({ status: 'completed', taskCounts: { done: 2, skipped: 1 } });
+  });
+
   it('announces every attempt, retries after a backoff included', async () => {
     let calls = 0;
     const provider = createScriptedProvider({

@@ -16,7 +16,13 @@ import {
 import type { Logger } from 'pino';
 import { createActor, waitFor, type Actor, type AnyActorRef } from 'xstate';
 import { isoAt, type Clock } from '../clock.js';
-import type { RollbackRequest, RunEvent, runMachine, RunSnapshot } from '../actors/run.machine.js';
+import type {
+  RollbackOutcome,
+  RollbackRequest,
+  RunEvent,
+  runMachine,
+  RunSnapshot,
+} from '../actors/run.machine.js';
 import type { ModelProvider } from '../model/provider.js';
 import type { Random } from '../model/seeded-random.js';
 import type { SlotPool } from '../scheduling/concurrency.js';
@@ -29,6 +35,7 @@ import { RunCheckpoints } from './run-checkpoints.js';
 import { RunJournal } from './run-journal.js';
 import { provideRunMachine } from './run-behaviour.js';
 import { summaryOf, viewOf, type RunViewSource } from './run-view.js';
+import { withRunSpend } from './run-spend.js';
 import { RunScheduler, type SchedulerHost } from './run-scheduler.js';
 import type { TaskSet } from './task-set.js';
 
@@ -72,7 +79,7 @@ export class Run implements SchedulerHost {
   private closingSnapshot: unknown;
   private readonly statusWaiters = new Set<() => void>();
   /** The rollback under way, for the person who asked for it to hear how it ended. */
-  rollingBack: Promise<void> | undefined;
+  rollingBack: Promise<RollbackOutcome> | undefined;
   /** How long in-flight work may go on once the daemon stops. */
   graceMs = 0;
 
@@ -217,7 +224,7 @@ export class Run implements SchedulerHost {
   // ── Views, persistence, shutdown ─────────────────────────────────────────────────────────────────
 
   emit(event: NewEvent): OrcEvent {
-    return this.journal.emit(event);
+    return this.journal.emit(withRunSpend(event, this.doc));
   }
 
   send(event: RunEvent): void {
@@ -385,6 +392,11 @@ export class Run implements SchedulerHost {
     return this.deps.workspace ? undefined : this.doc.workspace;
   }
 
+  /** The repository the run's workers edit, open or not. */
+  get workdir(): string | undefined {
+    return this.doc.workspace?.workdir;
+  }
+
   openWorkspace(workspace: GitWorkspace): void {
     this.deps.workspace = workspace;
   }
@@ -409,11 +421,11 @@ export class Run implements SchedulerHost {
   }
 
   /** Hands a rollback request to the run actor and waits for it to end; its failure is the caller's. */
-  async requestRollback(request: RollbackRequest): Promise<void> {
+  async requestRollback(request: RollbackRequest): Promise<RollbackOutcome> {
     const before = this.rollingBack;
     this.actor.send({ type: 'run.rollback', ...request });
     if (this.rollingBack === before || this.rollingBack === undefined)
       throw new OrcError('INVALID_STATE', `run ${this.id} is ${this.status}; it cannot be rolled back now`);
-    await this.rollingBack;
+    return this.rollingBack;
   }
 }

@@ -1,10 +1,6 @@
 import { criticalPathLengths, type TaskRecord, type TaskStatus } from '@orc/shared';
 import { ReadyQueue } from './ready-queue.js';
-
-/** A task that lets its dependents go on: done, or skipped by a person. */
-export function satisfiesDependents(status: TaskStatus | undefined): boolean {
-  return status === 'done' || status === 'skipped';
-}
+import { unblockingTasks } from './unblocking-tasks.js';
 
 /**
  * What the scheduler knows of a run's tasks: who waits on whom, how many of each task's dependencies are
@@ -13,6 +9,9 @@ export function satisfiesDependents(status: TaskStatus | undefined): boolean {
  * move and answers which dependents a move frees; it changes no task itself.
  */
 export class TaskGraph {
+  /** The status of a task as the run has it now. */
+  constructor(private readonly statusOf: (id: string) => TaskStatus | undefined) {}
+
   private readonly dependents = new Map<string, string[]>();
   private readonly waitingOn = new Map<string, number>();
   private criticalPath = new Map<string, number>();
@@ -31,11 +30,7 @@ export class TaskGraph {
     this.counts.clear();
     this.queue.clear();
     this.total = tasks.length;
-    const statusOf = new Map<string, TaskStatus>();
-    for (const task of tasks) {
-      this.dependents.set(task.id, []);
-      statusOf.set(task.id, task.status);
-    }
+    for (const task of tasks) this.dependents.set(task.id, []);
     for (const task of tasks) {
       for (const dep of task.dependencies) this.dependents.get(dep)?.push(task.id);
       this.counts.set(task.status, (this.counts.get(task.status) ?? 0) + 1);
@@ -48,9 +43,10 @@ export class TaskGraph {
         .sort(collator.compare)
         .map((id, i) => [id, i]),
     );
+    const unblocking = unblockingTasks(new Map(tasks.map((task) => [task.id, task])));
     const free: string[] = [];
     for (const task of tasks) {
-      const waiting = task.dependencies.filter((dep) => !satisfiesDependents(statusOf.get(dep))).length;
+      const waiting = task.dependencies.filter((dep) => !unblocking.has(dep)).length;
       this.waitingOn.set(task.id, waiting);
       if (task.status === 'pending' && waiting === 0) free.push(task.id);
       else if (task.status === 'ready') this.enqueue(task);
@@ -67,9 +63,19 @@ export class TaskGraph {
     this.counts.set(to, (this.counts.get(to) ?? 0) + 1);
     if (to === 'ready') this.enqueue(task);
     else this.queue.delete(task.id);
-    if (satisfiesDependents(to) && !satisfiesDependents(from)) return this.unlock(task.id);
-    if (!satisfiesDependents(to) && satisfiesDependents(from)) this.relock(task.id);
+    const was = this.unblocks(task.id, from);
+    const is = this.unblocks(task.id, to);
+    if (is && !was) return this.unlock(task.id);
+    if (!is && was) this.relock(task.id);
     return [];
+  }
+
+  /**
+   * Whether a task in `status` lets its dependents go on: done, or skipped once its own dependencies
+   * let it (skipping gives up a task's work, not the order around it).
+   */
+  private unblocks(id: string, status: TaskStatus): boolean {
+    return status === 'done' || (status === 'skipped' && this.waitingFor(id) === 0);
   }
 
   /** The best ready task, taken off the queue. */
@@ -114,19 +120,23 @@ export class TaskGraph {
     });
   }
 
-  private unlock(id: string): string[] {
-    const free: string[] = [];
+  /** The dependents of a task that now unblocks; a skipped one waiting for nothing now frees its own. */
+  private unlock(id: string, free: string[] = []): string[] {
     for (const dependent of this.dependents.get(id) ?? []) {
       const waiting = (this.waitingOn.get(dependent) ?? 1) - 1;
       this.waitingOn.set(dependent, waiting);
-      if (waiting === 0) free.push(dependent);
+      if (waiting !== 0) continue;
+      if (this.statusOf(dependent) === 'skipped') this.unlock(dependent, free);
+      else free.push(dependent);
     }
     return free;
   }
 
   private relock(id: string): void {
     for (const dependent of this.dependents.get(id) ?? []) {
-      this.waitingOn.set(dependent, (this.waitingOn.get(dependent) ?? 0) + 1);
+      const waiting = this.waitingOn.get(dependent) ?? 0;
+      this.waitingOn.set(dependent, waiting + 1);
+      if (waiting === 0 && this.statusOf(dependent) === 'skipped') this.relock(dependent);
     }
   }
 }

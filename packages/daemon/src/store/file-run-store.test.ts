@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { statePaths, type CheckpointInfo, type OrcEvent } from '@orc/shared';
@@ -180,6 +180,37 @@ describe('FileRunStore', () => {
     await expect(store.readCheckpoint('r1', '../state')).rejects.toMatchObject({
       code: 'CHECKPOINT_NOT_FOUND',
     });
+  });
+
+  it('removes a run for good: its folder and index entry, and it does not come back on open', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1', { status: 'completed' }));
+    await store.createRun(runDocument('r2'));
+    await store.appendEvents('r1', [
+      { id: 1, runId: 'r1', at: '2025-01-01T00:00:00.000Z', type: 'run.status', status: 'completed' },
+    ]);
+    await store.removeRun('r1');
+    expect((await store.listIndex()).map((e) => e.id)).toEqual(['r2']);
+    expect((await readdir(statePaths(stateDir).runs)).sort()).toEqual(['index.json', 'r2']);
+    await expect(store.removeRun('r1')).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' });
+    await store.close();
+    store = await openFileRunStore(stateDir);
+    expect((await store.loadRuns()).runs.map((r) => r.id)).toEqual(['r2']);
+  });
+
+  it('finishes a removal a crash cut short after the rename', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1', { status: 'completed' }));
+    await store.close();
+    store = undefined;
+    // As if the daemon died right after renaming the folder: the index still lists the run.
+    const paths = statePaths(stateDir);
+    await rename(paths.run('r1').dir, join(paths.runs, '.removed-r1'));
+    store = await openFileRunStore(stateDir);
+    const loaded = await store.loadRuns();
+    expect(loaded).toEqual({ runs: [], problems: [] });
+    expect(await store.listIndex()).toEqual([]);
+    expect(await readdir(paths.runs)).toEqual(['index.json']);
   });
 });
 

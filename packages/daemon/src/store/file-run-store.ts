@@ -1,4 +1,5 @@
-import { chmod, mkdir, readdir } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   OrcError,
   statePaths,
@@ -23,6 +24,8 @@ type RunIndex = z.infer<typeof RunIndex>;
 /** Run and checkpoint ids become path segments: nothing that could climb out of the state directory. */
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const INDEX_KEY = 'index';
+/** A removed run's folder is renamed to this first; the leading dot keeps it from ever loading again. */
+const REMOVED_PREFIX = '.removed-';
 
 export type FileRunStoreOptions = CoalescingWriterOptions;
 
@@ -145,8 +148,16 @@ export class FileRunStore implements RunStore {
     this.indexProblem = undefined;
     // The index, plus any run folder it lacks (a crash between writing a document and the index).
     const ids = new Set(this.index.data.runs.map((entry) => entry.id));
+    const removed: string[] = [];
     for (const entry of await readdir(this.paths.runs, { withFileTypes: true })) {
       if (entry.isDirectory() && SAFE_ID.test(entry.name)) ids.add(entry.name);
+      if (entry.isDirectory() && entry.name.startsWith(REMOVED_PREFIX)) removed.push(entry.name);
+    }
+    // A removal the daemon did not finish: the run is gone, its index entry and files go now.
+    for (const name of removed) {
+      this.dropIndexEntry(name.slice(REMOVED_PREFIX.length));
+      ids.delete(name.slice(REMOVED_PREFIX.length));
+      await rm(join(this.paths.runs, name), { recursive: true, force: true });
     }
     const loaded = await Promise.all([...ids].map((id) => this.loadRun(id)));
     const runs: RunDocument[] = [];
@@ -156,6 +167,20 @@ export class FileRunStore implements RunStore {
     }
     await this.writer.flush(INDEX_KEY);
     return { runs, problems };
+  }
+
+  async removeRun(runId: string): Promise<void> {
+    const files = this.files(runId); // throws for an unknown run
+    await this.writer.flush(runKey(runId));
+    await files.events.close();
+    this.runs.delete(runId);
+    // Renamed first (one atomic step): a crash after it leaves a run that no longer loads, cleared on open.
+    const trash = join(this.paths.runs, `${REMOVED_PREFIX}${runId}`);
+    await rename(this.paths.run(runId).dir, trash);
+    await fsyncDir(this.paths.runs);
+    this.dropIndexEntry(runId);
+    await this.writer.flush(INDEX_KEY);
+    await rm(trash, { recursive: true, force: true });
   }
 
   listIndex(): Promise<RunIndexEntry[]> {
@@ -265,6 +290,13 @@ export class FileRunStore implements RunStore {
     const entry = this.indexEntry(runId);
     if (!entry || entry.status === status) return;
     entry.status = status;
+    this.scheduleIndexWrite();
+  }
+
+  private dropIndexEntry(runId: string): void {
+    const runs = this.index.data.runs.filter((entry) => entry.id !== runId);
+    if (runs.length === this.index.data.runs.length) return;
+    this.index.data.runs = runs;
     this.scheduleIndexWrite();
   }
 

@@ -32,6 +32,11 @@ export interface RunStore {
   /** Writes a copy of the document durably; serialises it before anything async, so later changes miss it. */
   writeCheckpoint(info: CheckpointInfo, doc: RunDocument): Promise<void>;
   readCheckpoint(runId: string, checkpointId: string): Promise<RunDocument>;
+  /**
+   * Deletes a run's files and its index entry for good. The caller makes sure nothing writes to the run
+   * any more. Atomic against a crash: the run is either still there whole, or gone.
+   */
+  removeRun(runId: string): Promise<void>;
   /** Lets go of what a quiet run holds open (its journal's file); it is opened again when needed. */
   releaseRun?(runId: string): Promise<void>;
   close(): Promise<void>;

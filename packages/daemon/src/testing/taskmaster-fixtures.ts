@@ -4,12 +4,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Test support: real Task Master files from public projects, kept read-only in the shared fixtures folder
- * next to the repository. Tests copy them into a temp dir before anything writes.
+ * Test support: real Task Master files from public projects, kept in the repository under
+ * tests/fixtures/taskmaster (their origin is in the README there). Tests copy them into a temp dir before
+ * anything writes.
  */
 
+// Same depth from src/testing and dist/testing.
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-export const TASKMASTER_FIXTURE_DIR = path.resolve(repoRoot, '../shared/fixtures/taskmaster');
+export const TASKMASTER_FIXTURE_DIR = path.join(repoRoot, 'tests', 'fixtures', 'taskmaster');
 
 export const TASKMASTER_FIXTURES = [
   '0xdolan__tajdin__tasks.json',
@@ -47,7 +49,7 @@ export async function tempProject(
   } else {
     await writeFile(file, 'text' in content ? content.text : JSON.stringify(content.json, null, 2));
   }
-  // Fixtures are read-only on disk; a copy must be writable like a user's file.
+  // A fixture may be read-only on disk (a read-only checkout); a copy must be writable like a user's file.
   await chmod(file, 0o644);
   return { dir, file };
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { basename, sep } from 'node:path';
+import { OrcError } from '@orc/shared';
 import { stopLeftoverAgent } from './agent-pid.js';
 import { commitIdentity, git, gitLine } from './git.js';
 import { fullRef, orcBranches, parseTaskBranch } from './orc-branches.js';
@@ -145,6 +146,15 @@ export interface GcResult {
  * under an `orc-worktrees` folder) is removed, its work kept on the attempt branch first.
  */
 export async function gcWorktrees(repo: string, options: GcOptions = {}): Promise<GcResult> {
+  const inside = existsSync(repo)
+    ? await git(['rev-parse', '--is-inside-work-tree'], repo, { okExitCodes: [128] })
+    : undefined;
+  if (inside?.stdout.trim() !== 'true') {
+    throw new OrcError(
+      'CONFIG_INVALID',
+      `${repo} is not a git repository; run orc gc in the repository or pass --workdir <repo>`,
+    );
+  }
   const result: GcResult = { removed: [], inUse: [] };
   for (const worktree of await listWorktrees(repo)) {
     const owner = worktree.branch ? parseTaskBranch(worktree.branch) : undefined;

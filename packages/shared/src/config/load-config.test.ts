@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OrcError } from '../errors.js';
 import { DEFAULT_PRICES } from './config.schema.js';
-import { loadConfig, resolveConfig, type LoadConfigOptions } from './load-config.js';
+import { findConfigProblems, loadConfig, resolveConfig, type LoadConfigOptions } from './load-config.js';
 
 const API_KEY = 'sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -316,5 +316,47 @@ describe('resolveConfig', () => {
     const error = configErrorOf(() => resolveConfig([{ source: 'layer.json', values: [] }], false));
     expect(error.message).toContain('layer.json');
     expect(error.message).toContain('(root)');
+  });
+});
+
+describe('findConfigProblems', () => {
+  it('lists every mistake of every layer, each naming its file or variable and key', async () => {
+    await writeJson(userConfigPath, { execution: { max_workers: 0 } });
+    await writeJson(projectConfigPath, {
+      modles: {},
+      execution: { max_workers: 'three', max_retries: -1 },
+      monitoring: { verbose: true },
+    });
+    const { sources, problems } = findConfigProblems({
+      cwd,
+      env: { XDG_CONFIG_HOME: xdg, ORC_MAX_COST_USD: 'lots' },
+    });
+    expect(sources).toEqual([userConfigPath, projectConfigPath]);
+    expect(problems).toHaveLength(6);
+    expect(problems[0]).toBe('environment: ORC_MAX_COST_USD must be a number (got "lots")');
+    expect(
+      problems.filter((p) => p.startsWith(`${userConfigPath}: config key execution.max_workers`)),
+    ).toHaveLength(1);
+    for (const key of ['modles', 'monitoring.verbose'])
+      expect(problems).toContain(
+        `${projectConfigPath}: unknown config key ${key}; check its spelling (see orc config schema)`,
+      );
+    for (const key of ['execution.max_workers', 'execution.max_retries'])
+      expect(problems.some((p) => p.startsWith(`${projectConfigPath}: config key ${key} `))).toBe(true);
+    // loadConfig stops at the first.
+    expect(() => loadConfig({ cwd, env: { XDG_CONFIG_HOME: xdg } })).toThrow(OrcError);
+  });
+
+  it('finds nothing in a valid configuration, and checks one file alone when asked', async () => {
+    await writeJson(projectConfigPath, { execution: { max_workers: 4 } });
+    expect(findConfigProblems({ cwd, env: { XDG_CONFIG_HOME: xdg } })).toEqual({
+      sources: [projectConfigPath],
+      problems: [],
+    });
+    const broken = join(cwd, 'broken.json');
+    await writeFile(broken, '{ "execution": ', 'utf8');
+    const one = findConfigProblems({ files: [broken] });
+    expect(one.problems).toHaveLength(1);
+    expect(one.problems[0]).toMatch(/broken\.json: is not valid JSON .*; fix the syntax$/);
   });
 });

@@ -49,37 +49,80 @@ const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'bo
  * < `ORC_*` variables < overrides. Throws an OrcError naming the file, the key and what was expected.
  */
 export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  const { layers, sources, apiKey } = gatherLayers(options, (problem) => {
+    throw new OrcError('CONFIG_INVALID', problem);
+  });
+  return { config: resolveConfig(layers, apiKey !== undefined), apiKey, sources };
+}
+
+/**
+ * Every mistake in the configuration `loadConfig` would read, each one line naming its file (or variable)
+ * and key, rather than the first only; none when it is valid. `files` checks those files alone instead.
+ */
+export function findConfigProblems(options: LoadConfigOptions & { files?: readonly string[] } = {}): {
+  sources: string[];
+  problems: string[];
+} {
+  const problems: string[] = [];
+  const report = (problem: string) => void problems.push(problem);
+  const gathered = options.files
+    ? { ...fileLayers(options.files, report), apiKey: undefined }
+    : gatherLayers(options, report);
+  for (const layer of gathered.layers) {
+    const result = ConfigSchema.safeParse(layer.values);
+    if (!result.success) problems.push(...describeIssues(layer.source, result.error, layer.values));
+  }
+  if (problems.length === 0 && !options.files) {
+    try {
+      resolveConfig(gathered.layers, gathered.apiKey !== undefined);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  return { sources: gathered.sources, problems };
+}
+
+/** The layers of configuration, lowest first; a layer that cannot be read goes to `report`. */
+function gatherLayers(
+  options: LoadConfigOptions,
+  report: (problem: string) => void,
+): { layers: ConfigLayer[]; sources: string[]; apiKey: string | undefined } {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const layers: ConfigLayer[] = [];
-  const sources: string[] = [];
   const files = [
     ...(options.skipUserConfig ? [] : [resolveUserConfigPath(env)]),
     join(cwd, 'orc.config.json'),
   ];
-  for (const file of files) {
-    const values = readJsonFile(file);
-    if (values !== undefined) {
-      layers.push({ source: file, values });
-      sources.push(file);
-    }
-  }
+  const { layers, sources } = fileLayers(files, report);
   if (env['ANTHROPIC_BASE_URL']) {
     layers.push({
       source: 'ANTHROPIC_BASE_URL',
       values: { models: { base_url: env['ANTHROPIC_BASE_URL'] } },
     });
   }
-  layers.push({ source: 'environment', values: envLayer(env) });
+  layers.push({ source: 'environment', values: envLayer(env, report) });
   if (options.overrides) layers.push({ source: 'command-line flags', values: options.overrides });
 
   const apiKey = env['ANTHROPIC_API_KEY'] || readDotEnv(cwd)['ANTHROPIC_API_KEY'] || undefined;
-  if (apiKey) {
-    const problem = apiKeyProblem(apiKey);
-    if (problem)
-      throw new OrcError('CONFIG_INVALID', `${problem}; fix it or unset it to run on the simulated model`);
+  const problem = apiKey ? apiKeyProblem(apiKey) : undefined;
+  if (problem) report(`${problem}; fix it or unset it to run on the simulated model`);
+  return { layers, sources, apiKey };
+}
+
+function fileLayers(
+  files: readonly string[],
+  report: (problem: string) => void,
+): { layers: ConfigLayer[]; sources: string[] } {
+  const layers: ConfigLayer[] = [];
+  const sources: string[] = [];
+  for (const file of files) {
+    const values = readJsonFile(file, report);
+    if (values !== undefined) {
+      layers.push({ source: file, values });
+      sources.push(file);
+    }
   }
-  return { config: resolveConfig(layers, apiKey !== undefined), apiKey, sources };
+  return { layers, sources };
 }
 
 /** Validates each layer on its own (so errors name their file), then merges and resolves defaults. */
@@ -119,23 +162,31 @@ export function parseResolvedConfig(values: unknown, source: string): ResolvedCo
 }
 
 function configError(source: string, error: z.ZodError, values: unknown): OrcError {
-  // A misspelt key also makes its parent miss a required one; the unknown key is the useful report.
-  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0]!;
-  const path = issue.path.join('.');
-  if (issue.code === 'unrecognized_keys') {
-    const key = [...issue.path, issue.keys[0]].join('.');
-    return new OrcError(
-      'CONFIG_INVALID',
-      `${source}: unknown config key ${key}; check its spelling (see orc config schema)`,
-    );
-  }
-  const got = valueAt(values, issue.path);
-  const shown = got === undefined ? 'nothing' : JSON.stringify(got);
-  const expected = issue.message.replace(/^Invalid input: /, '');
-  return new OrcError(
-    'CONFIG_INVALID',
-    `${source}: config key ${path || '(root)'} ${expected} (got ${shown})`,
+  return new OrcError('CONFIG_INVALID', describeIssues(source, error, values)[0]!);
+}
+
+/**
+ * Each issue as a line naming the file and the key. Unknown keys come first: a misspelt key also makes
+ * its parent miss a required one, and the unknown key is the useful report.
+ */
+function describeIssues(source: string, error: z.ZodError, values: unknown): string[] {
+  const unknown = error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map(
+          (key) =>
+            `${source}: unknown config key ${[...issue.path, key].join('.')}; check its spelling (see orc config schema)`,
+        )
+      : [],
   );
+  const others = error.issues
+    .filter((issue) => issue.code !== 'unrecognized_keys')
+    .map((issue) => {
+      const got = valueAt(values, issue.path);
+      const shown = got === undefined ? 'nothing' : JSON.stringify(got);
+      const expected = issue.message.replace(/^Invalid input: /, '');
+      return `${source}: config key ${issue.path.join('.') || '(root)'} ${expected} (got ${shown})`;
+    });
+  return [...unknown, ...others];
 }
 
 function valueAt(values: unknown, path: readonly PropertyKey[]): unknown {
@@ -147,21 +198,21 @@ function valueAt(values: unknown, path: readonly PropertyKey[]): unknown {
   return current;
 }
 
-function readJsonFile(file: string): unknown {
+/** The file's JSON; undefined when it does not exist or cannot be used (then `report` says why). */
+function readJsonFile(file: string, report: (problem: string) => void): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new OrcError('CONFIG_INVALID', `${file}: cannot be read (${(error as Error).message})`);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      report(`${file}: cannot be read (${(error as Error).message})`);
+    return undefined;
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new OrcError(
-      'CONFIG_INVALID',
-      `${file}: is not valid JSON (${(error as Error).message}); fix the syntax`,
-    );
+    report(`${file}: is not valid JSON (${(error as Error).message}); fix the syntax`);
+    return undefined;
   }
 }
 
@@ -180,17 +231,15 @@ function readDotEnv(cwd: string): Record<string, string> {
   return values;
 }
 
-function envLayer(env: NodeJS.ProcessEnv): Record<string, unknown> {
+function envLayer(env: NodeJS.ProcessEnv, report: (problem: string) => void): Record<string, unknown> {
   const layer: Record<string, unknown> = {};
   for (const [name, { path, type }] of Object.entries(ENV_KEYS)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
     const value = type === 'number' ? Number(raw) : type === 'boolean' ? raw === '1' || raw === 'true' : raw;
     if (type === 'number' && Number.isNaN(value)) {
-      throw new OrcError(
-        'CONFIG_INVALID',
-        `environment: ${name} must be a number (got ${JSON.stringify(raw)})`,
-      );
+      report(`environment: ${name} must be a number (got ${JSON.stringify(raw)})`);
+      continue;
     }
     let node = layer;
     for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;

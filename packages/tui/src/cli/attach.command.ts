@@ -4,12 +4,13 @@ import { attachScreen } from '../screen/screen.js';
 import { UsageError } from './cli-error.js';
 import { clientRunSource } from './client-run-source.js';
 import { withClient } from './daemon-connection.js';
+import { matchRunRef } from './run-ref.js';
 
 export function registerAttachCommand(program: Command): void {
   program
     .command('attach')
     .description('open the terminal UI on a run (the newest unfinished one by default); q detaches')
-    .argument('[run]', 'run id')
+    .argument('[run]', 'run id (or a unique prefix, or last)')
     .action(async (runId: string | undefined) => {
       await attachCommand(runId, { exitOnFinish: false });
     });
@@ -26,7 +27,8 @@ export async function attachCommand(
   const { config } = loadConfig();
   await withClient(async (client, connection) => {
     const source = clientRunSource(client, connection);
-    const target = runId ?? pickRun(await source.listRuns());
+    const runs = await source.listRuns();
+    const target = runId === undefined ? pickRun(runs) : matchRunRef(runs, runId).id;
     // Fails with the daemon's one-line "no run …" before the screen takes the terminal.
     await source.getRun(target);
     await attachScreen(source, target, {

@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { configJsonSchema, loadConfig, OrcError, resolveConfig } from '@orc/shared';
+import { configJsonSchema, findConfigProblems, loadConfig } from '@orc/shared';
 import type { Command } from 'commander';
+import { EXIT, UsageError } from './cli-error.js';
 import { emit, printJson } from './output.js';
 
 /** `orc config show|validate|schema`: the configuration as this directory and environment resolve it. */
@@ -24,32 +25,25 @@ export function registerConfigCommands(program: Command): void {
 
   config
     .command('validate')
-    .description('check the configuration (or one file); names the key and the file of any mistake')
+    .description('check the configuration (or one file); lists every mistake, each naming its file and key')
     .argument('[file]', 'a config file to check on its own')
     .option('--json', 'print one JSON document')
     .action((file: string | undefined, options: { json?: boolean }) => {
-      if (file !== undefined) {
-        const path = resolve(file);
-        let values: unknown;
-        try {
-          values = JSON.parse(readFileSync(path, 'utf8'));
-        } catch (error) {
-          throw new OrcError(
-            'CONFIG_INVALID',
-            `${path}: cannot be read as JSON (${(error as Error).message})`,
-          );
-        }
-        resolveConfig([{ source: path, values }], true);
-        emit(options, { valid: true, sources: [path] }, () => `${path} is valid`);
-        return;
-      }
-      const loaded = loadConfig();
-      emit(
-        options,
-        { valid: true, sources: loaded.sources },
-        () =>
-          `configuration is valid (${loaded.sources.length ? loaded.sources.join(', ') : 'defaults only'})`,
-      );
+      const path = file === undefined ? undefined : resolve(file);
+      if (path !== undefined && !existsSync(path))
+        throw new UsageError(`${path}: no such file; give the config file to check`);
+      const { sources, problems } = findConfigProblems(path === undefined ? {} : { files: [path] });
+      const valid = problems.length === 0;
+      if (options.json) printJson({ valid, sources, problems });
+      else if (valid)
+        process.stdout.write(
+          path !== undefined
+            ? `${path} is valid\n`
+            : `configuration is valid (${sources.length ? sources.join(', ') : 'defaults only'})\n`,
+        );
+      // One line per mistake, so every one of them can be fixed in one go.
+      else for (const problem of problems) process.stderr.write(`orc: ${problem}\n`);
+      if (!valid) process.exitCode = EXIT.usage;
     });
 
   config

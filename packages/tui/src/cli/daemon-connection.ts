@@ -1,10 +1,17 @@
 import { createClient, ensureDaemon, type OrcClient } from '@orc/daemon/client';
 
-/** News of the link to the daemon: down (the client reconnects by itself) and back up. */
+/**
+ * News of the link to the daemon: down (the client reconnects by itself) and back up, each once. The
+ * client reports a close for every reconnect attempt that fails (seven in four seconds, measured), so
+ * only a change of state is news.
+ */
 export class ConnectionWatch {
   private readonly listeners = new Set<(connected: boolean) => void>();
+  private connected = true;
 
   notify(connected: boolean): void {
+    if (connected === this.connected) return;
+    this.connected = connected;
     for (const listener of this.listeners) listener(connected);
   }
 

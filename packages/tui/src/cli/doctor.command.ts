@@ -1,17 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
-import { daemonStatus } from '@orc/daemon/client';
+import { delimiter, join } from 'node:path';
+import { createClient, daemonStatus } from '@orc/daemon/client';
 import { loadConfig, resolveStateDir } from '@orc/shared';
 import type { Command } from 'commander';
 import { CommandFailed } from './cli-error.js';
+import { type Check, type CheckStatus, checkModels } from './model-checks.js';
 import { emit } from './output.js';
-
-type CheckStatus = 'ok' | 'warn' | 'fail';
-interface Check {
-  name: string;
-  status: CheckStatus;
-  detail: string;
-}
+import { providerIsExplicit } from './provider-choice.js';
 
 /** `orc doctor`: what would stop a run from working here, each with the fix. Never starts the daemon. */
 export function registerDoctorCommand(program: Command): void {
@@ -20,11 +16,12 @@ export function registerDoctorCommand(program: Command): void {
     .description('check node, the state dir, the config, the API key, the daemon and the tools')
     .option('--json', 'print one JSON document')
     .action(async (options: { json?: boolean }) => {
+      const daemon = await checkDaemon();
       const checks = [
         checkNode(),
         checkStateDir(),
-        ...checkConfig(),
-        await checkDaemon(),
+        ...checkConfig(daemon.apiKey),
+        daemon.check,
         checkTool('git', ['--version']),
         checkTool('claude', ['--version'], 'warn'),
       ];
@@ -71,48 +68,69 @@ function checkStateDir(): Check {
   }
 }
 
-function checkConfig(): Check[] {
+/** The configuration, then what the daemon will really run with it (see checkModels). */
+function checkConfig(daemonKey: boolean | undefined): Check[] {
+  let loaded: ReturnType<typeof loadConfig>;
   try {
-    const loaded = loadConfig();
-    const provider = loaded.config.models.provider;
-    return [
-      {
-        name: 'config',
-        status: 'ok',
-        detail: loaded.sources.length ? loaded.sources.join(', ') : 'defaults',
-      },
-      {
-        name: 'api key',
-        status: loaded.apiKey ? 'ok' : 'warn',
-        detail: loaded.apiKey
-          ? `set; provider ${provider}`
-          : `ANTHROPIC_API_KEY not set: runs use the SIMULATED provider (provider ${provider})`,
-      },
-    ];
+    loaded = loadConfig();
   } catch (error) {
     return [{ name: 'config', status: 'fail', detail: (error as Error).message }];
   }
+  return [
+    { name: 'config', status: 'ok', detail: loaded.sources.length ? loaded.sources.join(', ') : 'defaults' },
+    ...checkModels({
+      config: loaded.config,
+      providerChosen: providerIsExplicit(loaded.sources),
+      clientKey: loaded.apiKey !== undefined,
+      daemonKey,
+      onPath,
+    }),
+  ];
 }
 
-async function checkDaemon(): Promise<Check> {
+/** The daemon, and whether it has an API key of its own when it runs. Never starts one. */
+async function checkDaemon(): Promise<{ check: Check; apiKey: boolean | undefined }> {
   try {
     const status = await daemonStatus();
-    if (status.running)
-      return {
-        name: 'daemon',
-        status: 'ok',
-        detail: `running (pid ${status.info.pid}, port ${status.info.port})`,
-      };
-    return {
-      name: 'daemon',
-      status: 'ok',
-      detail: status.stale
+    if (!status.running) {
+      const detail = status.stale
         ? `not running (stale daemon.json of pid ${status.stale.pid}; replaced on start)`
-        : 'not running (started on demand)',
-    };
+        : 'not running (started on demand)';
+      return { check: { name: 'daemon', status: 'ok', detail }, apiKey: undefined };
+    }
+    const client = await createClient();
+    try {
+      const health = await client.trpc.daemon.health.query();
+      return {
+        check: {
+          name: 'daemon',
+          status: 'ok',
+          detail: `running (pid ${health.pid}, port ${health.port}, ${health.activeRuns} live runs)`,
+        },
+        apiKey: health.apiKey,
+      };
+    } finally {
+      await client.close();
+    }
   } catch (error) {
-    return { name: 'daemon', status: 'fail', detail: (error as Error).message };
+    return { check: { name: 'daemon', status: 'fail', detail: (error as Error).message }, apiKey: undefined };
   }
+}
+
+/** Whether `command` runs: an executable path, or a name found on the PATH. */
+function onPath(command: string): boolean {
+  const runnable = (file: string) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (command.includes('/')) return runnable(command);
+  return (process.env['PATH'] ?? '')
+    .split(delimiter)
+    .some((dir) => dir !== '' && runnable(join(dir, command)));
 }
 
 function checkTool(command: string, args: string[], missing: CheckStatus = 'warn'): Check {

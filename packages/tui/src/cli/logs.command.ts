@@ -5,6 +5,7 @@ import { withClient } from './daemon-connection.js';
 import { endsFollowing, eventLine } from './event-line.js';
 import { followEvents, interruptSignal } from './follow-events.js';
 import { printJson } from './output.js';
+import { resolveRunRef } from './run-ref.js';
 
 interface LogsOptions {
   follow?: boolean;
@@ -22,15 +23,16 @@ export function registerLogsCommand(program: Command): void {
   program
     .command('logs')
     .description("print a run's events; --follow streams them as they happen")
-    .argument('<run>', 'run id')
+    .argument('<run>', 'run id (or a unique prefix, or last)')
     .option('-f, --follow', 'keep streaming until the run ends (Ctrl-C stops, the run goes on)')
     .option('--after <id>', 'only events after this id (the first number of each line)')
     .option('--json', 'JSON: an array of events; with --follow, one event per line')
-    .action(async (runId: string, options: LogsOptions) => {
+    .action(async (ref: string, options: LogsOptions) => {
       const afterId = options.after === undefined ? 0 : Number(options.after);
       if (!Number.isInteger(afterId) || afterId < 0)
         throw new UsageError(`--after must be an event id (got "${options.after}")`);
       await withClient(async (client, connection) => {
+        const runId = (await resolveRunRef(client, ref)).id;
         const run = await client.trpc.runs.get.query({ runId });
         const collected: OrcEvent[] = [];
         const print = (event: OrcEvent) => {

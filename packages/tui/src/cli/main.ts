@@ -8,8 +8,12 @@ import { registerDaemonCommands } from './daemon.command.js';
 import { registerDoctorCommand } from './doctor.command.js';
 import { registerGcCommand } from './gc.command.js';
 import { registerLogsCommand } from './logs.command.js';
+import { registerLsCommand } from './ls.command.js';
+import { endQuietlyOnClosedPipe, flushOutput } from './output-streams.js';
+import { registerRemoveCommands } from './remove.command.js';
 import { registerRunCommand } from './run.command.js';
 import { registerRunsCommands } from './runs.command.js';
+import { registerShowCommand } from './show.command.js';
 
 /** The `orc` command. Errors of every command end up in the one catch below. */
 export function buildProgram(): Command {
@@ -19,7 +23,10 @@ export function buildProgram(): Command {
     .showHelpAfterError(false);
   registerDaemonCommands(program);
   registerRunCommand(program);
+  registerLsCommand(program);
+  registerShowCommand(program);
   registerRunsCommands(program);
+  registerRemoveCommands(program);
   registerCheckpointCommands(program);
   registerLogsCommand(program);
   registerConfigCommands(program);
@@ -48,6 +55,8 @@ async function main(): Promise<void> {
   }
 }
 
+endQuietlyOnClosedPipe();
 await main();
-// Nothing is left to wait for; a lingering handle must not keep the command from returning.
+// Everything printed reaches the reader first; then a lingering handle must not keep the command alive.
+await flushOutput();
 process.exit(process.exitCode ?? 0);

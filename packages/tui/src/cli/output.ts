@@ -34,10 +34,6 @@ export function formatCounts(summary: RunSummary): string {
   return [`${done}/${summary.taskTotal} done`, ...parts].join(', ');
 }
 
-export function runLine(summary: RunSummary): string {
-  return `${summary.id}  ${summary.status.padEnd(10)} ${formatCounts(summary)}  ${truncate(summary.goal, 60)}${simulatedLabel(summary)}`;
-}
-
 export function truncate(text: string, max: number): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;

@@ -18,7 +18,9 @@ import { withClient } from './daemon-connection.js';
 import { endsFollowing } from './event-line.js';
 import { followEvents, interruptSignal } from './follow-events.js';
 import { emit, formatCounts, simulatedLabel, summaryJson } from './output.js';
+import { looksLikePath } from './path-argument.js';
 import { ProgressView } from './progress-view.js';
+import { providerIsExplicit } from './provider-choice.js';
 
 interface RunOptions {
   workers?: string;
@@ -86,11 +88,14 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
       return;
     }
     if (!options.json && process.stdout.isTTY && process.stdin.isTTY) {
-      // On a terminal the run opens in the terminal UI; q detaches and the run goes on.
-      await attachScreen(clientRunSource(client, connection), started.id, {
+      // On a terminal the run opens in the terminal UI; q detaches and the run goes on. Once the run is
+      // over the screen closes and leaves its summary in the scrollback.
+      const shown = await attachScreen(clientRunSource(client, connection), started.id, {
         showProgressBar: loaded.config.monitoring.show_progress_bar,
         exitOnFinish: true,
       });
+      if (shown.outcome === 'finished' && (shown.status === 'failed' || shown.status === 'cancelled'))
+        throw new CommandFailed(`run ${started.id} ${shown.status}; orc show ${started.id} says why`);
       return;
     }
     const tty = !options.json && process.stdout.isTTY === true;
@@ -145,6 +150,11 @@ function whatToRun(words: string[], options: RunOptions) {
   }
   if (words.length === 0) throw new UsageError('give a goal, a tasks file or --taskmaster <dir>');
   const single = words.length === 1 ? resolve(words[0]!) : undefined;
+  if (single !== undefined && looksLikePath(words[0]!) && !existsSync(single)) {
+    throw new UsageError(
+      `${words[0]}: no such file or directory (${single}); give a tasks file or project that exists, or a goal in words`,
+    );
+  }
   if (single !== undefined && existsSync(single)) {
     const isDir = statSync(single).isDirectory();
     const taskmaster = detectTaskMasterPath(single);
@@ -189,19 +199,6 @@ function flagOverrides(options: RunOptions): ConfigInput {
     overrides.models = { provider: provider.data };
   }
   return overrides;
-}
-
-/** The provider is sent only when the user chose it; otherwise the daemon decides from its own API key. */
-function providerIsExplicit(sources: string[], overrides: ConfigInput): boolean {
-  if (overrides.models?.provider !== undefined || process.env['ORC_PROVIDER']) return true;
-  return sources.some((file) => {
-    try {
-      const values = JSON.parse(readFileSync(file, 'utf8')) as { models?: { provider?: unknown } };
-      return values.models?.provider !== undefined;
-    } catch {
-      return false;
-    }
-  });
 }
 
 function looksLikeTasksFile(arg: string): boolean {

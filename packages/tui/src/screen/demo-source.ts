@@ -5,6 +5,7 @@ import {
   type CheckpointInfo,
   type NewEvent,
   type OrcEvent,
+  type RollbackResult,
   type RollbackStrategy,
   type RunSummary,
   type RunView,
@@ -205,7 +206,7 @@ export class DemoRunSource implements RunSource {
     checkpointId: string,
     strategy: RollbackStrategy,
     tasks?: string[],
-  ): Promise<unknown> {
+  ): Promise<RollbackResult> {
     return this.answer(() => {
       this.check(runId);
       const cp = this.checkpoints.find((c) => c.id === checkpointId);
@@ -220,6 +221,7 @@ export class DemoRunSource implements RunSource {
       const reset = strategy === 'selective' ? (tasks ?? []) : [...later];
       this.emit({ type: 'run.rolled_back', checkpointId, strategy, resetTasks: reset });
       for (const id of reset) this.progress.delete(id);
+      return { ...summaryOf(this.view), rollback: { checkpointId, strategy, reset, kept: [] } };
     });
   }
 

@@ -49,3 +49,22 @@ export function finishedTaskCount(run: Pick<RunSummary, 'taskCounts'>): number {
   const c = run.taskCounts;
   return (c.done ?? 0) + (c.failed ?? 0) + (c.skipped ?? 0) + (c.cancelled ?? 0);
 }
+
+/** `5/10 done · 2 running · 1 failed`: done out of all, then every other state a task is in. */
+export function taskCountsText(view: Pick<RunSummary, 'taskCounts' | 'taskTotal'>): string {
+  const c = view.taskCounts;
+  const parts = [`${c.done ?? 0}/${view.taskTotal} done`];
+  for (const status of [
+    'running',
+    'reviewing',
+    'ready',
+    'failed',
+    'blocked',
+    'skipped',
+    'cancelled',
+  ] as const) {
+    const n = c[status] ?? 0;
+    if (n > 0) parts.push(`${n} ${status}`);
+  }
+  return parts.join(' · ');
+}

@@ -6,6 +6,7 @@ import {
   formatDuration,
   formatTokens,
   progressBar,
+  taskCountsText,
 } from './format.js';
 import { RUN_STATUS_COLOR, colored } from './status-style.js';
 import { cellWidth, escapeTags, oneLine, truncateCells } from './text-cells.js';
@@ -36,27 +37,36 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
   const elapsed = elapsedMs(view.createdAt, view.finishedAt, now);
   const state =
     view.status === 'paused' && view.pauseReason !== undefined ? `paused (${view.pauseReason})` : view.status;
-  const stats = (provider: string) =>
+  const tokensIn = formatTokens(view.usage.inputTokens);
+  const tokensOut = formatTokens(view.usage.outputTokens);
+  const stats = (long: boolean, provider: string | undefined) =>
     [
       `elapsed ${elapsed === undefined ? '-' : formatDuration(elapsed)}`,
       `workers ${view.busyWorkers}/${view.maxWorkers}`,
-      `tokens ${formatTokens(view.usage.inputTokens)} in / ${formatTokens(view.usage.outputTokens)} out`,
+      long ? `tokens ${tokensIn} in / ${tokensOut} out` : `tokens ${tokensIn}/${tokensOut}`,
       `cost ${formatCost(view.costUsd)}`,
-      `provider ${provider}`,
+      ...(provider === undefined ? [] : [long ? `provider ${provider}` : provider]),
     ].join('  ');
-  // The model names go first when the line is too long for the terminal.
-  let statsText = stats(providerText(view, true));
-  if (cellWidth(state) + 2 + cellWidth(statsText) > width) statsText = stats(providerText(view, false));
+  // Shorter and shorter until it fits: the model names go first, then the labels, then the provider.
+  const variants = [
+    stats(true, providerText(view, true)),
+    stats(true, providerText(view, false)),
+    stats(false, providerText(view, false)),
+    stats(false, undefined),
+  ];
+  const room = width - cellWidth(state) - 2;
+  const statsText = truncateCells(variants.find((text) => cellWidth(text) <= room) ?? variants.at(-1)!, room);
   const line2 = `{bold}${colored(RUN_STATUS_COLOR[view.status], state.toUpperCase())}{/bold}  ${escapeTags(statsText)}`;
 
   const finished = finishedTaskCount(view);
-  const counts = countsText(view);
+  const counts = taskCountsText(view);
   const lines = [line1, line2];
   if (options.showProgressBar) {
     const barWidth = Math.max(10, Math.min(40, width - cellWidth(counts) - 2));
-    lines.push(`${progressBar(finished, view.taskTotal, barWidth)}  ${escapeTags(counts)}`);
+    const shown = truncateCells(counts, Math.max(0, width - barWidth - 2));
+    lines.push(`${progressBar(finished, view.taskTotal, barWidth)}  ${escapeTags(shown)}`);
   } else {
-    lines.push(escapeTags(`${finished}/${view.taskTotal} finished  ${counts}`));
+    lines.push(escapeTags(truncateCells(`${finished}/${view.taskTotal} finished  ${counts}`, width)));
   }
   const notice = options.alert ?? runNotice(view);
   if (notice !== undefined) {
@@ -76,24 +86,6 @@ function providerText(view: RunView, withModels: boolean): string {
   const provider =
     manager.provider === worker.provider ? worker.provider : `${manager.provider}+${worker.provider}`;
   return withModels ? `${provider} (${manager.model} / ${worker.model})` : provider;
-}
-
-function countsText(view: RunView): string {
-  const c = view.taskCounts;
-  const parts = [`${c.done ?? 0}/${view.taskTotal} done`];
-  for (const status of [
-    'running',
-    'reviewing',
-    'ready',
-    'failed',
-    'blocked',
-    'skipped',
-    'cancelled',
-  ] as const) {
-    const n = c[status] ?? 0;
-    if (n > 0) parts.push(`${n} ${status}`);
-  }
-  return parts.join(' · ');
 }
 
 /** What the user should know about the run's state that the numbers do not say. */

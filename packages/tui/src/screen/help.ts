@@ -1,6 +1,32 @@
-/** The footer: the keys people need most, in one line. */
-export const KEY_HINTS =
-  ' ↑↓/jk move  Enter detail  p pause/resume  c checkpoint  b rollback  r retry  s skip  x cancel  Tab next run  ? help  q detach';
+import { ROLLBACK_STRATEGY_SUMMARY, RollbackStrategy } from '@orc/shared';
+import { cellWidth } from './text-cells.js';
+
+/** The footer's keys, most needed first; those that do not fit are left to `?` (the help overlay). */
+const KEY_HINTS: readonly string[] = [
+  '↑↓ move',
+  'Enter detail',
+  'p pause/resume',
+  'x cancel',
+  'r retry',
+  's skip',
+  'c checkpoint',
+  'b rollback',
+  'Tab next run',
+];
+const ALWAYS = ['? help', 'q detach'];
+const GAP = '  ';
+
+/**
+ * The key line for a terminal `width` cells wide: as many hints as fit, in order, then `? help` and
+ * `q detach`, which always show (`? more keys` when some were left out).
+ */
+export function keyHints(width: number): string {
+  const line = (hints: readonly string[], more: boolean) =>
+    ` ${[...hints, more ? '? more keys' : ALWAYS[0]!, ALWAYS[1]!].join(GAP)}`;
+  let shown = KEY_HINTS.length;
+  while (shown > 0 && cellWidth(line(KEY_HINTS.slice(0, shown), shown < KEY_HINTS.length)) > width) shown--;
+  return line(KEY_HINTS.slice(0, shown), shown < KEY_HINTS.length);
+}
 
 export const HELP_TEXT = [
   '{bold}Moving{/bold}',
@@ -11,9 +37,13 @@ export const HELP_TEXT = [
   '{bold}Acting on the run{/bold}',
   '  p              pause the run, or resume it when it is paused',
   '  c              save a checkpoint now',
-  '  b              roll back: choose a checkpoint, then full, partial or selective',
+  '  b              roll back: choose a checkpoint, then how',
+  ...RollbackStrategy.options.map(
+    (strategy) => `                 ${strategy.padEnd(10)} ${ROLLBACK_STRATEGY_SUMMARY[strategy]}`,
+  ),
+  '                 (selective resets the selected task)',
   '  r              retry the selected task (failed, blocked, skipped or cancelled)',
-  '  s              skip the selected task',
+  '  s              skip the selected task: what depends on it goes on once its own dependencies are done',
   '  x              cancel the run (asks first)',
   '',
   '{bold}Leaving{/bold}',

@@ -4,6 +4,7 @@ import { AttachState } from './attach-state.js';
 import { describeEvent, eventLineMarkup } from './event-line.js';
 import { formatCost, formatDuration, formatTokens, progressBar } from './format.js';
 import { renderHeader } from './header.js';
+import { keyHints } from './help.js';
 import { renderTableHeader, renderTaskRow, scrollWindow, tableColumns } from './task-table.js';
 import { renderTaskDetail } from './task-detail.js';
 import { cellWidth, escapeTags, fitCells, plainText } from './text-cells.js';
@@ -89,6 +90,26 @@ describe('formatting', () => {
     expect(plainText('\x1b[31mred\x1b[0m\r\nnext\x07\ttab')).toBe('red\nnext  tab');
     expect(escapeTags('{bold}')).toBe('{open}bold{close}');
   });
+
+  it('turns glyphs terminals draw at different widths into ones they agree on', () => {
+    // Flag, heart with the emoji selector, thumbs up with a skin tone, a family joined by ZWJs.
+    expect(plainText('🇫🇷 ❤️ 👍🏽 👨\u200d👩\u200d👧')).toBe('FR ❤ 👍 👨');
+    expect(cellWidth(plainText('🇫🇷 ❤️ 👍🏽 👨\u200d👩\u200d👧'))).toBe(2 + 1 + 1 + 1 + 2 + 1 + 2);
+  });
+});
+
+describe('key line', () => {
+  it('fits the terminal, keeps ? and q, and says there are more keys when it left some out', () => {
+    for (const width of [40, 60, 80, 100, 160]) {
+      const line = keyHints(width);
+      expect(cellWidth(line), `${width}`).toBeLessThanOrEqual(width);
+      expect(line, `${width}`).toMatch(/\? (help|more keys) {2}q detach$/);
+    }
+    expect(keyHints(80)).toContain('? more keys');
+    expect(keyHints(80)).toContain('p pause/resume');
+    expect(keyHints(160)).toContain('Tab next run');
+    expect(keyHints(160)).toContain('? help');
+  });
 });
 
 describe('header', () => {
@@ -130,6 +151,32 @@ describe('header', () => {
   it('drops the model names before cutting the line on a narrow terminal', () => {
     const line = plain(renderHeader(view(), { width: 100, now: NOW, showProgressBar: true })[1]!);
     expect(line).toMatch(/provider simulated$/);
+  });
+
+  it('fits every line into 80 columns: shorter labels, then no provider, counts cut last', () => {
+    const busy = view({
+      status: 'paused',
+      pauseReason: 'provider',
+      goal: '写一份迁移指南 📝 for the v2 API, with every endpoint and example',
+      taskCounts: {
+        done: 5,
+        running: 2,
+        reviewing: 3,
+        ready: 4,
+        failed: 1,
+        blocked: 2,
+        skipped: 1,
+        cancelled: 1,
+      },
+      taskTotal: 1000,
+    });
+    const lines = renderHeader(busy, { width: 80, now: NOW, showProgressBar: true }).map(plain);
+    for (const line of lines) expect(cellWidth(line), line).toBeLessThanOrEqual(80);
+    expect(lines[1]).toBe('PAUSED (PROVIDER)  elapsed 10m00s  workers 2/3  tokens 12.3k/678  cost $0.123');
+    const executing = plain(renderHeader(view(), { width: 80, now: NOW, showProgressBar: true })[1]!);
+    expect(executing).toBe(
+      'EXECUTING  elapsed 10m00s  workers 2/3  tokens 12.3k/678  cost $0.123  simulated',
+    );
   });
 });
 

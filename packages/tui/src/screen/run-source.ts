@@ -1,6 +1,7 @@
 import type {
   CheckpointInfo,
   OrcEvent,
+  RollbackResult,
   RollbackStrategy,
   RunSummary,
   RunView,
@@ -45,5 +46,5 @@ export interface RunSource {
     checkpointId: string,
     strategy: RollbackStrategy,
     tasks?: string[],
-  ): Promise<unknown>;
+  ): Promise<RollbackResult>;
 }

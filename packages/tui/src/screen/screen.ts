@@ -1,13 +1,20 @@
-import { FINISHED_RUN_STATUSES, type CheckpointInfo, type RollbackStrategy } from '@orc/shared';
+import {
+  FINISHED_RUN_STATUSES,
+  ROLLBACK_STRATEGY_SUMMARY,
+  type CheckpointInfo,
+  type RollbackStrategy,
+  type RunStatus,
+} from '@orc/shared';
 import blessed from 'blessed';
 import { AttachState } from './attach-state.js';
 import { createTerminalScreen, type TerminalOptions } from './blessed-terminal.js';
 import { eventLineMarkup } from './event-line.js';
 import { FrameScheduler } from './frame-scheduler.js';
 import { renderHeader } from './header.js';
-import { HELP_TEXT, KEY_HINTS } from './help.js';
+import { HELP_TEXT, keyHints } from './help.js';
 import { guardTerminalOutput } from './output-guard.js';
 import type { RunSource } from './run-source.js';
+import { closingMessage, runIsOver } from './run-summary.js';
 import { renderTableHeader, renderTaskRow, tableColumns } from './task-table.js';
 import { renderTaskDetail } from './task-detail.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
@@ -32,6 +39,8 @@ export interface AttachResult {
   runId: string;
   /** The line printed after the screen was restored. */
   message: string;
+  /** The run's status when the screen closed, if it was known. */
+  status: RunStatus | undefined;
 }
 
 const EVENT_ROWS = 8;
@@ -218,15 +227,10 @@ class AttachSession {
     const lines = this.state.lines.slice(-(eventRows - 2));
     this.events.setContent(lines.map((l) => eventLineMarkup(l)).join('\n'));
 
-    this.footer.setContent(escapeTags(fitCells(KEY_HINTS, width)));
+    this.footer.setContent(escapeTags(fitCells(keyHints(width), width)));
     this.screen.render();
 
-    if (
-      view &&
-      this.options.exitOnFinish &&
-      FINISHED_RUN_STATUSES.has(view.status) &&
-      this.modal === undefined
-    ) {
+    if (view && this.options.exitOnFinish && runIsOver(view) && this.modal === undefined) {
       this.close('finished');
     }
   }
@@ -484,13 +488,13 @@ class AttachSession {
     const checkpoint = newest[cp]!;
     const task = this.state.selectedTask();
     const strategies: { strategy: RollbackStrategy; text: string }[] = [
-      { strategy: 'full', text: 'full: state and files as they were' },
-      { strategy: 'partial', text: 'partial: task state only, files stay' },
+      { strategy: 'full', text: `full: ${ROLLBACK_STRATEGY_SUMMARY.full}` },
+      { strategy: 'partial', text: `partial: ${ROLLBACK_STRATEGY_SUMMARY.partial}` },
       ...(task
         ? [
             {
               strategy: 'selective' as const,
-              text: `selective: ${task.id} and every task that depends on it`,
+              text: `selective: ${oneLine(task.id)} and every task that depends on it; a repository run reverts their merges`,
             },
           ]
         : []),
@@ -505,9 +509,10 @@ class AttachSession {
     this.act(
       'rollback',
       (id) => this.source.rollback(id, checkpoint.id, strategy, tasks),
-      () => {
+      ({ rollback, status }) => {
         void this.connect();
-        return `rolled back to ${checkpoint.id} (${strategy})`;
+        const { reset, kept } = rollback;
+        return `rolled back to ${checkpoint.id} (${strategy}): reset ${reset.length} task(s), kept ${kept.length} done; run ${status}`;
       },
     );
   }
@@ -576,14 +581,9 @@ class AttachSession {
     this.guard.restore();
     const view = this.state.view;
     const reattach = (this.options.reattachCommand ?? ((id: string) => `orc attach ${id}`))(this.runId);
-    const message =
-      outcome === 'finished' && view
-        ? `Run ${this.runId} ${view.status}. See it again with: ${reattach}`
-        : view && FINISHED_RUN_STATUSES.has(view.status)
-          ? `Left run ${this.runId} (${view.status}). See it again with: ${reattach}`
-          : `Detached from run ${this.runId}; it goes on. Reattach with: ${reattach}`;
+    const message = closingMessage(outcome === 'finished', this.runId, view, reattach, Date.now());
     (this.options.output ?? process.stdout).write(`${message}\n`);
-    this.resolve({ outcome, runId: this.runId, message });
+    this.resolve({ outcome, runId: this.runId, message, status: view?.status });
   }
 }
 

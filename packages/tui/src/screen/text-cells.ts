@@ -5,7 +5,11 @@
  */
 
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\p{Cf}]$/u;
-const EMOJI = /^\p{Emoji_Presentation}$/u;
+/**
+ * Emoji drawn two cells wide. Regional indicators are not: terminals follow wcwidth, one cell each, so a
+ * flag (a pair of them) takes two (tmux 3.3 measured: 🇫🇷 2 cells, 🇫 1, 📝 2).
+ */
+const EMOJI = /^(?!\p{Regional_Indicator})\p{Emoji_Presentation}$/u;
 
 /** East Asian Wide and Fullwidth ranges (Unicode 15), the ones terminals draw two cells wide. */
 const WIDE_RANGES: readonly (readonly [number, number])[] = [
@@ -32,7 +36,7 @@ const hex = (cp: number) => `\\u{${cp.toString(16)}}`;
 
 /** Matches one character that takes two cells (for blessed, which puts a filler cell after each). */
 export const WIDE_CHAR = new RegExp(
-  `([${WIDE_RANGES.map(([a, b]) => `${hex(a)}-${hex(b)}`).join('')}]|\\p{Emoji_Presentation})`,
+  `([${WIDE_RANGES.map(([a, b]) => `${hex(a)}-${hex(b)}`).join('')}]|(?!\\p{Regional_Indicator})\\p{Emoji_Presentation})`,
   'gu',
 );
 
@@ -79,6 +83,15 @@ const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
 /** A zero-width joiner glues emoji into one glyph terminals disagree on; keep the first of the sequence. */
 const JOINED = /\u200d\p{Extended_Pictographic}\ufe0f?/gu;
+/**
+ * More glyphs terminals draw at different widths: a skin tone after an emoji (tmux 3.3: 4 cells, most
+ * terminals 2), the emoji-style selector (❤️: 1 cell in tmux, 2 in kitty and iTerm2) and flags, a pair of
+ * regional indicators (tmux 3.3 loses what follows one on the line). Tones and selectors are dropped,
+ * flags spelled as their two letters (🇫🇷 → FR), so every terminal draws what the columns assume.
+ */
+const SKIN_TONE_OR_SELECTOR = /[\p{Emoji_Modifier}\ufe0f]/gu;
+const REGIONAL_INDICATOR = /\p{Regional_Indicator}/gu;
+const RI_A = 0x1f1e6;
 
 /**
  * Model output and task text as plain printable text: escape sequences and control characters removed
@@ -90,7 +103,9 @@ export function plainText(text: string): string {
     .replace(/\r\n?/g, '\n')
     .replace(/\t/g, '  ')
     .replace(CONTROL, '')
-    .replace(JOINED, '');
+    .replace(JOINED, '')
+    .replace(SKIN_TONE_OR_SELECTOR, '')
+    .replace(REGIONAL_INDICATOR, (ch) => String.fromCharCode(65 + ch.codePointAt(0)! - RI_A));
 }
 
 /** One line of plain text: newlines become spaces. */

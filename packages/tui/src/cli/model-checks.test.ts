@@ -1,0 +1,65 @@
+import { resolveConfig, type ConfigInput } from '@orc/shared';
+import { describe, expect, it } from 'vitest';
+import { checkModels, type ModelSetup } from './model-checks.js';
+
+const config = (values: ConfigInput, key = false) => resolveConfig([{ source: 'test', values }], key);
+const setup = (over: Partial<ModelSetup>): ModelSetup => ({
+  config: config({}),
+  providerChosen: false,
+  clientKey: false,
+  daemonKey: undefined,
+  onPath: () => true,
+  ...over,
+});
+const models = (checks: ReturnType<typeof checkModels>) => checks.filter((c) => c.name === 'models');
+
+describe('checkModels', () => {
+  it('warns that runs are simulated when no key is anywhere, and is fine with the simulated model chosen', () => {
+    expect(models(checkModels(setup({})))).toEqual([
+      expect.objectContaining({
+        status: 'warn',
+        detail: expect.stringMatching(/^runs will be SIMULATED/) as string,
+      }),
+    ]);
+    const chosen = setup({ config: config({ models: { provider: 'simulated' } }), providerChosen: true });
+    expect(models(checkModels(chosen))).toEqual([{ name: 'models', status: 'ok', detail: 'simulated' }]);
+  });
+
+  it('sees a key only this shell has: simulated runs by default, failing ones with anthropic chosen', () => {
+    const keyless = { clientKey: true, daemonKey: false };
+    expect(models(checkModels(setup({ ...keyless, config: config({}, true) })))[0]).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining('the running daemon was started without it') as string,
+    });
+    const anthropic = setup({
+      ...keyless,
+      config: config({ models: { provider: 'anthropic' } }, true),
+      providerChosen: true,
+    });
+    expect(models(checkModels(anthropic))[0]).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining('only this shell has it') as string,
+    });
+    // A daemon started from this shell would get the key: fine.
+    expect(models(checkModels({ ...anthropic, daemonKey: undefined }))[0]).toMatchObject({ status: 'ok' });
+  });
+
+  it('checks the claude command for a claude-code role, per role', () => {
+    const mixed = setup({
+      config: config({ models: { provider: 'simulated', worker: { provider: 'claude-code' } } }),
+      providerChosen: true,
+      onPath: (command) => command !== 'claude',
+    });
+    expect(models(checkModels(mixed))).toEqual([
+      expect.objectContaining({
+        status: 'fail',
+        detail: expect.stringMatching(
+          /^provider claude-code runs claude, which is not on the PATH/,
+        ) as string,
+      }),
+    ]);
+    expect(models(checkModels({ ...mixed, onPath: () => true }))).toEqual([
+      { name: 'models', status: 'ok', detail: 'manager simulated, worker claude-code' },
+    ]);
+  });
+});

@@ -1,0 +1,83 @@
+import type { ProviderName, ResolvedConfig } from '@orc/shared';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+/** One line of `orc doctor`: what was checked, how it stands, and the fix when it is not ok. */
+export interface Check {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+}
+
+/** What decides the models a run will really use. */
+export interface ModelSetup {
+  /** The configuration as this directory and environment resolve it (the layers a run sends). */
+  config: ResolvedConfig;
+  /** The user chose `models.provider` (flag, ORC_PROVIDER or a config file); else the daemon decides. */
+  providerChosen: boolean;
+  /** ANTHROPIC_API_KEY in this shell (or its `.env`). */
+  clientKey: boolean;
+  /** The running daemon's own key; undefined when none runs (one started now inherits this shell's). */
+  daemonKey: boolean | undefined;
+  /** Whether a command is on the PATH (the daemon's is this shell's when it starts one). */
+  onPath: (command: string) => boolean;
+}
+
+/**
+ * The provider of each role as the daemon will resolve it, and whether it can work there: the API key
+ * lives in the daemon's environment, not the client's, so a key only this shell has does not count.
+ */
+export function checkModels(setup: ModelSetup): Check[] {
+  const { config, providerChosen, clientKey } = setup;
+  const daemonKey = setup.daemonKey ?? clientKey;
+  const chosen = providerChosen ? config.models.provider : undefined;
+  const roles = {
+    manager: config.models.manager.provider ?? chosen ?? (daemonKey ? 'anthropic' : 'simulated'),
+    worker: config.models.worker.provider ?? chosen ?? (daemonKey ? 'anthropic' : 'simulated'),
+  } satisfies Record<string, ProviderName>;
+  const providers = [...new Set(Object.values(roles))];
+  const detail =
+    roles.manager === roles.worker ? roles.worker : `manager ${roles.manager}, worker ${roles.worker}`;
+  const checks: Check[] = [
+    {
+      name: 'api key',
+      status: 'ok',
+      detail: `${clientKey ? 'set' : 'not set'} in this shell; ${
+        setup.daemonKey === undefined
+          ? 'a daemon started from here gets the same'
+          : `the running daemon ${setup.daemonKey ? 'has one' : 'has none'}`
+      }`,
+    },
+  ];
+  const keyless = clientKey && setup.daemonKey === false;
+  for (const provider of providers) {
+    if (provider === 'anthropic' && !daemonKey && config.models.base_url === undefined) {
+      checks.push({
+        name: 'models',
+        status: 'fail',
+        detail: keyless
+          ? 'provider anthropic, but the running daemon was started without ANTHROPIC_API_KEY (only this shell has it): runs would fail; orc daemon stop, then run again from here'
+          : 'provider anthropic needs ANTHROPIC_API_KEY where the daemon starts; set it, or choose --provider simulated',
+      });
+    } else if (provider === 'claude-code' && !setup.onPath(config.claude_cli.command)) {
+      checks.push({
+        name: 'models',
+        status: 'fail',
+        detail: `provider claude-code runs ${config.claude_cli.command}, which is not on the PATH; install Claude Code or set claude_cli.command`,
+      });
+    } else if (provider === 'simulated' && !chosen) {
+      checks.push({
+        name: 'models',
+        status: 'warn',
+        detail: keyless
+          ? 'runs will be SIMULATED: this shell has ANTHROPIC_API_KEY but the running daemon was started without it; orc daemon stop, then run again'
+          : 'runs will be SIMULATED (offline, no real model): set ANTHROPIC_API_KEY for real ones',
+      });
+    }
+  }
+  if (checks.length === 1) {
+    const endpoint =
+      providers.includes('anthropic') && config.models.base_url ? ` at ${config.models.base_url}` : '';
+    checks.push({ name: 'models', status: 'ok', detail: `${detail}${endpoint}` });
+  }
+  return checks;
+}

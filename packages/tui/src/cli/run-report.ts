@@ -1,0 +1,107 @@
+import type { Attempt, RunView, TaskDiff, TaskRecord } from '@orc/shared';
+import { elapsedMs, formatCost, formatDuration, formatTokens } from '../screen/format.js';
+import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
+import { formatCounts, simulatedLabel } from './output.js';
+
+const LONGEST_ID_SHOWN = 16;
+/** Feedback and errors in the per-task lines of `orc show <run>`; `orc show <run> <task>` has them whole. */
+const NOTE_CELLS = 100;
+
+/** `orc show <run>`: the run, then every task with each attempt, its verdict and its error. */
+export function runReport(run: RunView, now: number): string[] {
+  const took = elapsedMs(run.createdAt, run.finishedAt, now);
+  const idWidth = Math.min(LONGEST_ID_SHOWN, Math.max(2, ...run.tasks.map((t) => t.id.length)));
+  const lines = [
+    `run ${run.id} ${run.status}${run.pauseReason ? ` (${run.pauseReason})` : ''}${simulatedLabel(run)}`,
+    `goal: ${oneLine(run.goal)}`,
+    `models: manager ${run.models.manager.provider}/${run.models.manager.model}, worker ${run.models.worker.provider}/${run.models.worker.model}`,
+    `tasks: ${formatCounts(run)}; cost $${run.costUsd.toFixed(4)}; tokens ${tokens(run.usage)}; ` +
+      `time ${took === undefined ? '-' : formatDuration(took)}; last event #${run.lastEventId}`,
+    ...(run.planSummary ? [`plan: ${oneLine(run.planSummary)}`] : []),
+    ...(run.error ? [`error: ${oneLine(run.error)}`] : []),
+  ];
+  for (const task of run.tasks) {
+    lines.push(
+      `  ${task.id.padEnd(idWidth)}  ${task.status.padEnd(9)}  ${truncateCells(oneLine(task.title), 70)}`,
+    );
+    const pad = ' '.repeat(idWidth + 4);
+    for (const attempt of task.attempts) lines.push(`${pad}${attemptLine(attempt, now)}`);
+    if (task.held !== undefined) lines.push(`${pad}held: ${note(task.held)}`);
+    else if (task.error !== undefined && task.status !== 'done')
+      lines.push(`${pad}error: ${note(task.error)}`);
+  }
+  if (run.finalReview) {
+    lines.push(`review: ${run.finalReview.verdict}: ${oneLine(run.finalReview.summary)}`);
+    for (const followUp of run.finalReview.followUps) lines.push(`  follow-up: ${oneLine(followUp)}`);
+  }
+  return lines;
+}
+
+/** `orc show <run> <task>`: everything about one task, its result and outputs whole, then its diff. */
+export function taskReport(
+  runId: string,
+  task: TaskRecord,
+  diff: TaskDiff | undefined,
+  now: number,
+): string[] {
+  const took = elapsedMs(task.startedAt, task.finishedAt, now);
+  const lines = [
+    `task ${task.id} of run ${runId}: ${oneLine(task.title)}`,
+    [
+      `status ${task.status}`,
+      `priority ${task.priority}`,
+      `${task.attempts.length} attempt${task.attempts.length === 1 ? '' : 's'}`,
+      `${task.reworks} rework${task.reworks === 1 ? '' : 's'}`,
+      ...(took === undefined ? [] : [`time ${formatDuration(took)}`]),
+    ].join(' · '),
+    `depends on: ${task.dependencies.length === 0 ? 'nothing' : task.dependencies.join(', ')}`,
+  ];
+  section(lines, 'description', task.description || '(none)');
+  if (task.details) section(lines, 'details', task.details);
+  if (task.held !== undefined) section(lines, 'held', task.held);
+  if (task.error !== undefined) section(lines, 'error', task.error);
+  for (const attempt of task.attempts) {
+    lines.push('', `attempt ${attemptLine(attempt, now, false)}`);
+    if (attempt.error) section(lines, `  ${attempt.error.category} error`, attempt.error.message, '    ');
+    if (attempt.review)
+      section(lines, `  review: ${attempt.review.verdict}`, attempt.review.feedback, '    ');
+    if (attempt.output !== undefined) section(lines, '  output', attempt.output, '    ');
+  }
+  section(lines, 'result', task.result ?? '(none yet)');
+  if (diff) {
+    lines.push('', `diff (${diff.source}):`);
+    lines.push(...plainText(diff.diff).trimEnd().split('\n'));
+  }
+  return lines;
+}
+
+function attemptLine(a: Attempt, now: number, short = true): string {
+  const ms = elapsedMs(a.startedAt, a.endedAt, now);
+  const parts = [
+    `#${a.n}`,
+    `w${a.worker}`,
+    a.outcome,
+    ms === undefined ? '-' : formatDuration(ms),
+    tokens(a.usage),
+    formatCost(a.costUsd),
+  ];
+  if (short && a.error) parts.push(`${a.error.category} error: ${note(a.error.message)}`);
+  if (short && a.review)
+    parts.push(
+      `review ${a.review.verdict}${a.review.verdict === 'accept' ? '' : `: ${note(a.review.feedback)}`}`,
+    );
+  return parts.join(' · ');
+}
+
+function tokens(usage: { inputTokens: number; outputTokens: number }): string {
+  return `${formatTokens(usage.inputTokens)} in / ${formatTokens(usage.outputTokens)} out`;
+}
+
+function note(text: string): string {
+  return truncateCells(oneLine(text), NOTE_CELLS);
+}
+
+function section(lines: string[], title: string, body: string, indent = '  '): void {
+  lines.push(`${title}:`);
+  for (const line of plainText(body).trimEnd().split('\n')) lines.push(`${indent}${line}`);
+}

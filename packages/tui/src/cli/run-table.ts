@@ -1,0 +1,60 @@
+import type { RunSummary } from '@orc/shared';
+import { elapsedMs, formatDuration } from '../screen/format.js';
+import { cellWidth, fitCells, oneLine, truncateCells } from '../screen/text-cells.js';
+
+/** The goal's room when the output is not a terminal (a pipe, a file): lines stay greppable. */
+const GOAL_CELLS_OFF_TERMINAL = 60;
+const MIN_GOAL_CELLS = 20;
+
+interface Column {
+  title: string;
+  align: 'left' | 'right';
+  cell: (run: RunSummary, now: number) => string;
+}
+
+const COLUMNS: Column[] = [
+  { title: 'ID', align: 'left', cell: (run) => run.id },
+  { title: 'STATUS', align: 'left', cell: (run) => run.status },
+  { title: 'AGE', align: 'right', cell: (run, now) => formatAge(now - Date.parse(run.createdAt)) },
+  {
+    title: 'TIME',
+    align: 'right',
+    cell: (run, now) => formatDuration(elapsedMs(run.createdAt, run.finishedAt, now) ?? Number.NaN),
+  },
+  { title: 'COST', align: 'right', cell: (run) => `$${run.costUsd.toFixed(3)}` },
+  { title: 'DONE', align: 'right', cell: (run) => `${run.taskCounts['done'] ?? 0}/${run.taskTotal}` },
+];
+
+/**
+ * `orc ls` as a table: every column as wide as its widest cell, numbers right-aligned, the goal last and
+ * cut to the terminal's width (`width`), with the SIMULATED label kept.
+ */
+export function runTable(runs: readonly RunSummary[], now: number, width?: number): string[] {
+  const cells = runs.map((run) => COLUMNS.map((column) => column.cell(run, now)));
+  const widths = COLUMNS.map((column, i) =>
+    Math.max(cellWidth(column.title), ...cells.map((row) => cellWidth(row[i]!))),
+  );
+  const line = (row: string[]) =>
+    row.map((text, i) => fitCells(text, widths[i]!, COLUMNS[i]!.align)).join('  ');
+  const fixed = widths.reduce((sum, w) => sum + w + 2, 0);
+  const goalRoom =
+    width === undefined ? GOAL_CELLS_OFF_TERMINAL : Math.max(MIN_GOAL_CELLS, width - fixed - 1);
+  return [
+    `${line(COLUMNS.map((column) => column.title))}  GOAL`,
+    ...runs.map((run, r) => {
+      const label = run.models.simulated ? ' [SIMULATED]' : '';
+      const goal = truncateCells(oneLine(run.goal), Math.max(1, goalRoom - label.length));
+      return `${line(cells[r]!)}  ${goal}${label}`;
+    }),
+  ];
+}
+
+/** How long ago, in one unit: 45s, 12m, 5h, 3d, 2w. */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3_600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3_600)}h`;
+  if (s < 14 * 86_400) return `${Math.floor(s / 86_400)}d`;
+  return `${Math.floor(s / 604_800)}w`;
+}

@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { withClient } from './daemon-connection.js';
+import { emit, summaryJson } from './output.js';
+import { runReport, taskReport } from './run-report.js';
+import { resolveRunRef } from './run-ref.js';
+
+/**
+ * `orc show <run>`: the run and every task with its attempts, verdicts and errors. `orc show <run> <task>`:
+ * one task whole (result, every attempt's output and review) and, for a repository run, its diff.
+ */
+export function registerShowCommand(program: Command): void {
+  program
+    .command('show')
+    .description(
+      "show a run: every task's attempts, verdicts and errors; with a task: all of it and its diff",
+    )
+    .argument('<run>', 'run id (or a unique prefix, or last)')
+    .argument('[task]', 'a task id: its result, attempts and diff in full')
+    .option('--json', 'print one JSON document')
+    .action(async (ref: string, taskId: string | undefined, options: { json?: boolean }) => {
+      await withClient(async (client) => {
+        const runId = (await resolveRunRef(client, ref)).id;
+        if (taskId !== undefined) {
+          const [task, diff] = await Promise.all([
+            client.trpc.tasks.get.query({ runId, taskId }),
+            client.trpc.tasks.diff.query({ runId, taskId }),
+          ]);
+          emit(options, { runId, ...task, ...(diff && { diff }) }, () =>
+            taskReport(runId, task, diff ?? undefined, Date.now()),
+          );
+          return;
+        }
+        const run = await client.trpc.runs.get.query({ runId, full: true });
+        emit(options, summaryJson(run), () => runReport(run, Date.now()));
+      });
+    });
+}

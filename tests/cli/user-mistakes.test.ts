@@ -1,0 +1,93 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Sandbox } from '../daemon/harness.js';
+
+/** Mistakes a first-time user makes: each a one-line error with a documented exit code, nothing changed. */
+let box: Sandbox;
+afterEach(async () => {
+  await box.cleanup();
+});
+
+const DOCUMENTED = [1, 2, 3, 4, 5];
+
+describe('orc and the mistakes users make', () => {
+  it('refuses a mistyped path instead of planning a goal named after it', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({ models: { provider: 'simulated' } });
+    for (const arg of ['tasks.txt', './nodir/']) {
+      const result = await box.orc(['run', arg]);
+      expect(result, arg).toMatchObject({ code: 2, stdout: '' });
+      expect(result.stderr, arg).toMatch(
+        new RegExp(
+          `^orc: ${arg.replace(/\./g, '\\.')}: no such file or directory \\(.*\\); give a tasks file or project that exists, or a goal in words\\n$`,
+        ),
+      );
+    }
+    // Nothing was started (the daemon was not even needed).
+    expect(await box.daemonPid()).toBeUndefined();
+  });
+
+  it('config validate lists every mistake, one line each, and exits 2', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({ modles: {}, execution: { max_workers: 'three', max_retries: -1 } });
+    const result = await box.orc(['config', 'validate']);
+    expect(result).toMatchObject({ code: 2, stdout: '' });
+    const lines = result.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    const file = join(box.home, 'orc.config.json');
+    expect(lines[0]).toBe(
+      `orc: ${file}: unknown config key modles; check its spelling (see orc config schema)`,
+    );
+    expect(lines[1]).toMatch(
+      new RegExp(`^orc: ${file}: config key execution\\.max_workers .*\\(got "three"\\)$`),
+    );
+    expect(lines[2]).toMatch(new RegExp(`^orc: ${file}: config key execution\\.max_retries .*\\(got -1\\)$`));
+    const json = await box.orc(['config', 'validate', '--json']);
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout)).toMatchObject({ valid: false, problems: expect.any(Array) as unknown });
+    expect((JSON.parse(json.stdout) as { problems: string[] }).problems).toHaveLength(3);
+  });
+
+  it('exits only with documented codes: gc outside a repository, a state dir that is a file, and more', async () => {
+    box = await Sandbox.create();
+    const outside = join(box.home, 'not-a-repo');
+    await mkdir(outside);
+    const gc = await box.orc(['gc'], { cwd: outside });
+    expect(gc).toMatchObject({ code: 2, stdout: '' });
+    expect(gc.stderr).toBe(
+      `orc: ${outside} is not a git repository; run orc gc in the repository or pass --workdir <repo>\n`,
+    );
+
+    const file = join(box.home, 'a-file');
+    await writeFile(file, '');
+    box.env['ORC_HOME'] = file;
+    const home = await box.orc(['ls']);
+    expect(home).toMatchObject({ code: 2, stdout: '' });
+    expect(home.stderr).toBe(
+      `orc: the state directory ${file} cannot be made (EEXIST); set ORC_HOME to a directory you can write\n`,
+    );
+    box.env['ORC_HOME'] = box.home;
+
+    const attempts = [
+      ['gc', '--workdir', join(box.home, 'missing')],
+      ['show', 'last'],
+      ['rm', 'nothing'],
+      ['logs', 'r1', '--after', 'x'],
+      ['rollback', 'r1', 'cp1', '--strategy', 'sideways'],
+      ['rollback', 'r1', 'cp1', '--tasks', 't1'],
+      ['resume', 'r1', '--budget', '-1'],
+      ['ls', '--status', 'nope'],
+      ['prune'],
+      ['config', 'validate', 'missing.json'],
+      ['run'],
+      ['bogus-command'],
+    ];
+    for (const args of attempts) {
+      const result = await box.orc(args);
+      expect(DOCUMENTED, `${args.join(' ')}: exit ${result.code}: ${result.stderr}`).toContain(result.code);
+      expect(result.stderr.trimEnd().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(result.stderr, args.join(' ')).not.toContain('internal error');
+    }
+  });
+});
