@@ -32,6 +32,7 @@ const TRPC_CODE_OF: Record<ErrorCode, TRPC_ERROR_CODE_KEY> = {
   DAEMON_ALREADY_RUNNING: 'CONFLICT',
   MODEL_ERROR: 'INTERNAL_SERVER_ERROR',
   STORE_ERROR: 'INTERNAL_SERVER_ERROR',
+  LIMIT_EXCEEDED: 'PAYLOAD_TOO_LARGE',
 };
 
 export function trpcCodeOf(code: ErrorCode): TRPC_ERROR_CODE_KEY {
@@ -41,12 +42,14 @@ export function trpcCodeOf(code: ErrorCode): TRPC_ERROR_CODE_KEY {
 const t = initTRPC.context<RpcContext>().create({
   errorFormatter({ shape, error }) {
     const cause = error.cause;
+    const issues = schemaIssues(cause);
     const orcCode: ErrorCode | undefined = isOrcError(cause)
       ? cause.code
       : error.code === 'UNAUTHORIZED'
         ? 'UNAUTHORIZED'
-        : undefined;
-    const issues = schemaIssues(cause);
+        : issues?.some((issue) => issue.code === 'too_big')
+          ? 'LIMIT_EXCEEDED'
+          : undefined;
     const message = issues ? readableInputError(issues) : redactSecrets(shape.message);
     return {
       ...shape,
@@ -57,6 +60,7 @@ const t = initTRPC.context<RpcContext>().create({
 });
 
 interface SchemaIssue {
+  code?: string;
   message: string;
   path?: readonly (PropertyKey | { key: PropertyKey })[];
 }
