@@ -8,6 +8,7 @@ import {
   addUsage,
   criticalPathLengths,
   subtractUsage,
+  summaryGoal,
   type Attempt,
   type CheckpointInfo,
   type NewEvent,
@@ -1317,7 +1318,7 @@ export class Run {
     for (const [status, count] of this.counts) if (count > 0) taskCounts[status] = count;
     return {
       id: this.id,
-      goal: this.doc.goal,
+      goal: summaryGoal(this.doc.goal),
       status: this.status,
       ...(this.doc.pauseReason !== undefined &&
         this.status === 'paused' && { pauseReason: this.doc.pauseReason }),
@@ -1339,6 +1340,7 @@ export class Run {
   view(full = false): RunView {
     return {
       ...this.summary(),
+      goal: this.doc.goal,
       ...(this.doc.planSummary !== undefined && { planSummary: this.doc.planSummary }),
       tasks: full ? [...this.tasks.values()] : [...this.tasks.values()].map(withoutOutputs),
       ...(this.doc.finalReview !== undefined && { finalReview: this.doc.finalReview }),
