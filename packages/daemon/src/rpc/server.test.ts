@@ -10,6 +10,7 @@ import { createClient, type OrcClient } from '../client/index.js';
 import { writeDaemonInfo } from '../daemon/daemon-info.js';
 import type { AppRouter } from './app.router.js';
 import { CLOSE_UNAUTHORIZED } from './close-codes.js';
+import type { ConnectionLimits } from './connection-guard.js';
 import { FakeOrchestrator } from './fake-orchestrator.js';
 import { type RpcServer, startRpcServer } from './server.js';
 
@@ -20,7 +21,7 @@ let server: RpcServer;
 let clients: OrcClient[];
 let stops: number;
 
-async function serve(options: { maxBufferedBytes?: number; taskMs?: number } = {}) {
+async function serve(options: { limits?: Partial<ConnectionLimits>; taskMs?: number } = {}) {
   fake = new FakeOrchestrator({ taskMs: options.taskMs ?? 10 });
   server = await startRpcServer({
     orchestrator: fake,
@@ -28,7 +29,7 @@ async function serve(options: { maxBufferedBytes?: number; taskMs?: number } = {
     logger: pino({ level: 'silent' }),
     daemon: { pid: process.pid, version: 'test', startedAt: new Date().toISOString() },
     requestStop: () => stops++,
-    ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
+    ...(options.limits !== undefined && { limits: options.limits }),
   });
   writeDaemonInfo(statePaths(home), server.info);
   await writeFile(statePaths(home).token, `${TOKEN}\n`, { mode: 0o600 });
@@ -240,7 +241,7 @@ describe('rpc server', () => {
   });
 
   it('drops a subscriber that stops reading once too much is queued for it', async () => {
-    await serve({ maxBufferedBytes: 64 * 1024, taskMs: 60_000 });
+    await serve({ limits: { pacedBytes: 64 * 1024 }, taskMs: 60_000 });
     const run = await fake.startRun({ goal: 'g' });
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}/?connectionParams=1`);
     await new Promise((resolve) => ws.once('open', resolve));
