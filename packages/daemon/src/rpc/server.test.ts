@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type OrcEvent, OrcError, statePaths } from '@orc/shared';
+import { LIMITS, type OrcEvent, OrcError, statePaths } from '@orc/shared';
 import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from '@trpc/client';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -154,6 +154,37 @@ describe('rpc server', () => {
       .catch((e: unknown) => e);
     expect(trpcError(badConfig).code).toBe('BAD_REQUEST');
     expect(trpcError(badConfig).message).toMatch(/^invalid input: config\.execution\.max_workers: /);
+    expect(fake.calls).toEqual([]);
+    expect(await client.trpc.runs.list.query()).toEqual([]);
+  });
+
+  it('refuses input over a limit with BAD_REQUEST and LIMIT_EXCEEDED naming the limit, changing nothing', async () => {
+    await serve();
+    const client = await connect();
+    const refusal = async (input: Parameters<typeof client.trpc.runs.start.mutate>[0]) => {
+      const error = await client.trpc.runs.start.mutate(input).catch((e: unknown) => e);
+      return trpcError(error);
+    };
+    expect(await refusal({ goal: 'g'.repeat(LIMITS.goalChars + 1) })).toEqual({
+      code: 'BAD_REQUEST',
+      orcCode: 'LIMIT_EXCEEDED',
+      message: 'invalid input: goal: 100,001 characters, over the limit of 100,000',
+    });
+    const many = Array.from({ length: LIMITS.tasks + 1 }, (_, i) => ({ id: `t${i}`, title: 't' }));
+    expect(await refusal({ tasks: many })).toEqual({
+      code: 'BAD_REQUEST',
+      orcCode: 'LIMIT_EXCEEDED',
+      message: 'invalid input: tasks: 100,001 tasks, over the limit of 100,000',
+    });
+    const long = [
+      { id: 'a', title: 'ok' },
+      { id: 'b', title: 't'.repeat(LIMITS.titleChars + 1) },
+    ];
+    expect(await refusal({ tasks: long })).toEqual({
+      code: 'BAD_REQUEST',
+      orcCode: 'LIMIT_EXCEEDED',
+      message: 'invalid input: tasks.1.title: 501 characters, over the limit of 500',
+    });
     expect(fake.calls).toEqual([]);
     expect(await client.trpc.runs.list.query()).toEqual([]);
   });
