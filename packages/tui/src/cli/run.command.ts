@@ -4,6 +4,7 @@ import {
   type ConfigInput,
   FINISHED_RUN_STATUSES,
   formatBytes,
+  isOrcError,
   formatCount,
   LIMITS,
   loadConfig,
@@ -176,8 +177,9 @@ function looksLikeOurTasksFile(file: string): boolean {
   try {
     readTasksFile(file);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    // Ours in shape but over a limit: say so, rather than try it as Task Master's.
+    return isOrcError(error) && error.code === 'LIMIT_EXCEEDED';
   }
 }
 
@@ -225,7 +227,7 @@ export function readTasksFile(file: string): TaskSpecInput[] {
     const bytes = statSync(file).size;
     if (bytes > LIMITS.taskFileBytes) {
       throw new OrcError(
-        'TASK_FILE_INVALID',
+        'LIMIT_EXCEEDED',
         `${file}: is ${formatBytes(bytes)}, over the limit of ${formatBytes(LIMITS.taskFileBytes)} ` +
           `for a tasks file; split the work into several runs`,
       );
@@ -251,7 +253,7 @@ export function readTasksFile(file: string): TaskSpecInput[] {
   if (list.length === 0) throw new OrcError('TASK_FILE_INVALID', `${file}: has no tasks`);
   if (list.length > LIMITS.tasks) {
     throw new OrcError(
-      'TASK_FILE_INVALID',
+      'LIMIT_EXCEEDED',
       `${file}: has ${formatCount(list.length)} tasks, over the limit of ${formatCount(LIMITS.tasks)} ` +
         `in one run; split the work into several runs`,
     );
@@ -262,7 +264,7 @@ export function readTasksFile(file: string): TaskSpecInput[] {
     const issue = parsed.error.issues[0]!;
     const path = [`tasks[${index}]`, ...issue.path.map(String)].join('.');
     throw new OrcError(
-      'TASK_FILE_INVALID',
+      issue.code === 'too_big' ? 'LIMIT_EXCEEDED' : 'TASK_FILE_INVALID',
       `${file}: ${path} ${issue.message.replace(/^Invalid input: /, '')}`,
     );
   });
