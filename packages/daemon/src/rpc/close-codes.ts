@@ -4,7 +4,10 @@
  * bound that was passed. Other clients and runs are not affected.
  */
 
-/** The token was missing or wrong: a client that sees it stops reconnecting. */
+/**
+ * The token was missing or wrong, or a frame over 64 KiB came before it: a client that sees it stops
+ * reconnecting.
+ */
 export const CLOSE_UNAUTHORIZED = 4401;
 /**
  * A message over `RPC_LIMITS.requestBytes` (from the client) or over what the client accepts (from the

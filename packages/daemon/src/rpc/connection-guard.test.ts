@@ -15,6 +15,7 @@ import {
   CLOSE_MESSAGE_TOO_BIG,
   CLOSE_PROTOCOL_ERROR,
   CLOSE_TOO_MANY_CALLS,
+  CLOSE_UNAUTHORIZED,
 } from './close-codes.js';
 import type { ConnectionLimits } from './connection-guard.js';
 import { FakeOrchestrator } from './fake-orchestrator.js';
@@ -144,6 +145,22 @@ describe('connection guard', () => {
     ws.send(JSON.stringify(call(1, 'runs.start', { goal: 'x'.repeat(100 * KiB) }, 'mutation')));
     expect((await closed).code).toBe(CLOSE_MESSAGE_TOO_BIG);
     expect(fake.calls).toEqual([]);
+    expect(await healthAnswers()).toBe(true);
+  });
+
+  it('reads no large frame from a client before it has shown the token', async () => {
+    await serve();
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/?connectionParams=1`);
+    sockets.push(ws);
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
+    await once(ws, 'open');
+    ws.send(JSON.stringify({ method: 'connectionParams', data: { token: 'x'.repeat(100 * KiB) } }));
+    expect(await closed).toEqual({
+      code: CLOSE_UNAUTHORIZED,
+      reason: 'a large message before the token; send the connection params first',
+    });
     expect(await healthAnswers()).toBe(true);
   });
 

@@ -4,7 +4,12 @@ import { TRPCError } from '@trpc/server';
 import type { Encoder } from '@trpc/server/adapters/ws';
 import { parseTRPCMessage, TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import type { WebSocket } from 'ws';
-import { CLOSE_CLIENT_BEHIND, CLOSE_PROTOCOL_ERROR, CLOSE_TOO_MANY_CALLS } from './close-codes.js';
+import {
+  CLOSE_CLIENT_BEHIND,
+  CLOSE_PROTOCOL_ERROR,
+  CLOSE_TOO_MANY_CALLS,
+  CLOSE_UNAUTHORIZED,
+} from './close-codes.js';
 
 export type ConnectionLimits = { -readonly [K in keyof typeof RPC_LIMITS]: number };
 
@@ -25,6 +30,11 @@ export interface ConnectionPacing {
 const CLOSE_GRACE_MS = 1_000;
 /** A waiting call looks at the socket again this often, in case a drain event was missed. */
 const RECHECK_MS = 500;
+/**
+ * Largest frame read before the token is accepted: the connection params and a call or two. A client
+ * without the token cannot make the daemon parse a 40 MiB frame.
+ */
+const BEFORE_TOKEN_CHARS = 64 * 1024;
 
 type CallKind = 'call' | 'subscription';
 interface InFlight {
@@ -50,6 +60,7 @@ export class ConnectionGuard implements ConnectionPacing {
   private subscriptions = 0;
   private turn: Promise<void> = Promise.resolve();
   private closed = false;
+  private hasToken = false;
   private readonly waiters = new Set<() => void>();
 
   constructor(
@@ -77,6 +88,11 @@ export class ConnectionGuard implements ConnectionPacing {
     return turn;
   }
 
+  /** The connection presented the token: frames up to `requestBytes` are read from now on. */
+  tokenAccepted(): void {
+    this.hasToken = true;
+  }
+
   behind(): boolean {
     return this.ws.bufferedAmount > this.limits.pacedBytes;
   }
@@ -87,6 +103,10 @@ export class ConnectionGuard implements ConnectionPacing {
 
   private decode(data: string | ArrayBuffer | Uint8Array): unknown {
     if (typeof data !== 'string') throw new Error('expected JSON in a text frame');
+    if (!this.hasToken && data.length > BEFORE_TOKEN_CHARS) {
+      this.close(CLOSE_UNAUTHORIZED, 'a large message before the token; send the connection params first');
+      return [];
+    }
     const message: unknown = JSON.parse(data);
     const items = Array.isArray(message) ? (message as unknown[]) : [message];
     if (items.length > this.limits.callsInFlight) {

@@ -78,11 +78,13 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
           'the daemon refused the connection: missing or wrong token (read it from the state dir token file)',
       });
     }
+    const guard = guards.get(ws)!;
+    guard.tokenAccepted();
     return {
       orchestrator: options.orchestrator,
       daemon: infoNow(),
       requestStop: options.requestStop,
-      connection: guards.get(ws)!,
+      connection: guard,
     };
   };
 
