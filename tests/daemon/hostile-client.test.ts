@@ -81,7 +81,7 @@ describe('a hostile client against the real daemon', () => {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       expect(await flood.closeCode()).toEqual({
         code: 4429,
-        reason: `2,000 calls in one message; the limit is ${RPC_LIMITS.callsInFlight}`,
+        reason: `2,000 calls in one message; the limit is ${RPC_LIMITS.callsPerMessage}`,
       });
 
       // A frame over the size bound: refused by its length, before it is parsed.

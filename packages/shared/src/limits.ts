@@ -45,9 +45,14 @@ export const RPC_LIMITS = {
    * task measured at 10,000 tasks), so every run the input limits admit can be shown.
    */
   replyBytes: 128 * MiB,
-  /** Queries and mutations sent and not yet answered; also the most calls one frame may batch. */
+  /** Queries and mutations sent and not yet answered. */
   callsInFlight: 64,
   subscriptions: 128,
+  /**
+   * Calls one message may batch: everything a connection may have open, since a client that reconnects
+   * sends all its subscriptions again in one message.
+   */
+  callsPerMessage: 64 + 128,
   /**
    * Bytes queued to a client's socket above which its next call waits for the socket to drain and a
    * subscriber is dropped (it reconnects and resumes from its last event).

@@ -124,8 +124,7 @@ describe('limits link', () => {
     );
     for (const error of errors) {
       expect(failure(error)).toEqual({
-        message:
-          'runs.list: the daemon closed the connection (4429): 10 calls in one message; the limit is 4',
+        message: 'runs.list: the daemon closed the connection (4429): 10 calls in flight; the limit is 4',
         code: 'TOO_MANY_REQUESTS',
         orcCode: 'LIMIT_EXCEEDED',
       });

@@ -14,7 +14,10 @@ export const CLOSE_UNAUTHORIZED = 4401;
  * daemon). Sent by the `ws` library itself, without a reason; 1009 is the standard "message too big".
  */
 export const CLOSE_MESSAGE_TOO_BIG = 1009;
-/** More calls in one frame, or in flight, than `RPC_LIMITS.callsInFlight`, or too many subscriptions. */
+/**
+ * More calls in one frame than `RPC_LIMITS.callsPerMessage`, more queries and mutations in flight than
+ * `callsInFlight`, or more subscriptions than `subscriptions`.
+ */
 export const CLOSE_TOO_MANY_CALLS = 4429;
 /**
  * The client stopped reading: more was queued to its socket than `RPC_LIMITS.pacedBytes` plus one

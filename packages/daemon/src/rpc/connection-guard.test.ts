@@ -124,19 +124,44 @@ afterEach(async () => {
 });
 
 describe('connection guard', () => {
-  it('closes a connection whose frame batches more calls than the limit, running none of them', async () => {
+  it('closes a connection whose frame batches more calls than the limits, running none of them', async () => {
     await serve();
-    const { ws, closed } = await rawClient();
-    const calls = Array.from({ length: RPC_LIMITS.callsInFlight + 1 }, (_, i) =>
-      call(i + 1, 'runs.start', { goal: `g${i}` }, 'mutation'),
-    );
-    ws.send(JSON.stringify(calls));
-    expect(await closed).toEqual({
+    const mutations = (n: number) =>
+      Array.from({ length: n }, (_, i) => call(i + 1, 'runs.start', { goal: `g${i}` }, 'mutation'));
+    const batch = await rawClient();
+    batch.ws.send(JSON.stringify(mutations(RPC_LIMITS.callsPerMessage + 1)));
+    expect(await batch.closed).toEqual({
       code: CLOSE_TOO_MANY_CALLS,
-      reason: `${RPC_LIMITS.callsInFlight + 1} calls in one message; the limit is ${RPC_LIMITS.callsInFlight}`,
+      reason: `${RPC_LIMITS.callsPerMessage + 1} calls in one message; the limit is ${RPC_LIMITS.callsPerMessage}`,
+    });
+    const inFlight = await rawClient();
+    inFlight.ws.send(JSON.stringify(mutations(RPC_LIMITS.callsInFlight + 1)));
+    expect(await inFlight.closed).toEqual({
+      code: CLOSE_TOO_MANY_CALLS,
+      reason: `${RPC_LIMITS.callsInFlight + 1} calls in flight; the limit is ${RPC_LIMITS.callsInFlight}`,
     });
     expect(fake.calls).toEqual([]);
     expect(await healthAnswers()).toBe(true);
+  });
+
+  it('lets a client with more subscriptions than calls in flight reconnect and resubscribe in one message', async () => {
+    await serve();
+    const runId = (await fake.startRun({ goal: 'g' })).id;
+    const client = await connect();
+    const count = RPC_LIMITS.callsInFlight + 36;
+    const seen = new Array<number>(count).fill(0);
+    const subscriptions = seen.map((_, i) =>
+      client.trpc.runs.events.subscribe({ runId }, { onData: () => seen[i]!++ }),
+    );
+    await expect.poll(() => Math.min(...seen)).toBeGreaterThan(0);
+    client.dropConnection();
+    await expect.poll(() => fake.activeSubscriptions, { timeout: 5_000 }).toBe(0);
+    await expect.poll(() => fake.activeSubscriptions, { timeout: 5_000 }).toBe(count);
+    const before = [...seen];
+    fake.emit(runId, { type: 'run.resumed' });
+    await expect.poll(() => seen.every((n, i) => n > before[i]!)).toBe(true);
+    for (const subscription of subscriptions) subscription.unsubscribe();
+    expect(closes).toEqual([]);
   });
 
   it('closes a connection that sends a frame over requestBytes with 1009, before parsing it', async () => {

@@ -109,10 +109,10 @@ export class ConnectionGuard implements ConnectionPacing {
     }
     const message: unknown = JSON.parse(data);
     const items = Array.isArray(message) ? (message as unknown[]) : [message];
-    if (items.length > this.limits.callsInFlight) {
+    if (items.length > this.limits.callsPerMessage) {
       this.close(
         CLOSE_TOO_MANY_CALLS,
-        `${formatCount(items.length)} calls in one message; the limit is ${this.limits.callsInFlight}`,
+        `${formatCount(items.length)} calls in one message; the limit is ${this.limits.callsPerMessage}`,
       );
       return [];
     }
