@@ -1,5 +1,6 @@
 import type { CaseContext } from './cases/case-context.js';
 import { fanOutCase } from './cases/fan-out.js';
+import { hostileClientCase } from './cases/hostile-client.js';
 import { largeRunCases } from './cases/large-run.js';
 import { makespanCase } from './cases/makespan.js';
 import { rateLimitCase } from './cases/rate-limit.js';
@@ -25,6 +26,7 @@ const GROUPS: { cases: readonly CaseName[]; run: (ctx: CaseContext) => Promise<C
   { cases: ['fan-out'], run: async (ctx) => [await fanOutCase(ctx)] },
   { cases: ['recovery'], run: async (ctx) => [await recoveryCase(ctx)] },
   { cases: ['rate limit'], run: async (ctx) => [await rateLimitCase(ctx)] },
+  { cases: ['hostile client'], run: async (ctx) => [await hostileClientCase(ctx)] },
 ];
 
 /** Runs the benchmark cases, one daemon (and state dir) per group, and returns every figure. */

@@ -8,6 +8,7 @@ export const CASE_NAMES = [
   'fan-out',
   'recovery',
   'rate limit',
+  'hostile client',
 ] as const;
 export type CaseName = (typeof CASE_NAMES)[number];
 

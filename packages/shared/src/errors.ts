@@ -12,6 +12,8 @@ export const ERROR_CODES = [
   'DAEMON_ALREADY_RUNNING',
   'MODEL_ERROR',
   'STORE_ERROR',
+  /** Input or traffic over one of the documented limits (`LIMITS`, `RPC_LIMITS`). */
+  'LIMIT_EXCEEDED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { LIMITS, tooLongMessage, tooManyMessage } from './limits.js';
 import { TaskSpec } from './task.js';
 
 /**
@@ -11,13 +12,24 @@ export const Plan = z.strictObject({
     .array(
       z.strictObject({
         id: TaskSpec.shape.id.describe('Short unique id such as "t1".'),
-        title: z.string().min(1).describe('Imperative, under 80 characters.'),
-        description: z.string().describe('What the worker must produce, self-contained.'),
-        dependencies: z.array(z.string()).describe('Ids of tasks whose results this task needs.'),
+        title: z
+          .string()
+          .min(1)
+          .max(LIMITS.titleChars, tooLongMessage(LIMITS.titleChars))
+          .describe('Imperative, under 80 characters.'),
+        description: z
+          .string()
+          .max(LIMITS.descriptionChars, tooLongMessage(LIMITS.descriptionChars))
+          .describe('What the worker must produce, self-contained.'),
+        dependencies: z
+          .array(z.string())
+          .max(LIMITS.tasks, tooManyMessage(LIMITS.tasks, 'dependencies'))
+          .describe('Ids of tasks whose results this task needs.'),
         priority: TaskSpec.shape.priority.unwrap(),
       }),
     )
     .min(1)
+    .max(LIMITS.tasks, tooManyMessage(LIMITS.tasks, 'tasks'))
     .describe('Tasks in any order; dependencies must form no cycle.'),
 });
 export type Plan = z.infer<typeof Plan>;

@@ -1,10 +1,17 @@
 import * as z from 'zod';
 import { ConfigSchema } from './config/config.schema.js';
+import { LIMITS, tooLongMessage, tooManyMessage } from './limits.js';
 import { RollbackStrategy } from './run.js';
 import { TaskSpec } from './task.js';
 
 /** Inputs of the daemon's procedures; the daemon validates each, so bad input is a BAD_REQUEST. */
-export const RunId = z.string().min(1, 'a run id is required');
+export const RunId = z
+  .string()
+  .min(1, 'a run id is required')
+  .max(LIMITS.idChars, tooLongMessage(LIMITS.idChars));
+const Path = z.string().min(1).max(LIMITS.pathChars, tooLongMessage(LIMITS.pathChars));
+const Label = z.string().max(LIMITS.labelChars, tooLongMessage(LIMITS.labelChars));
+const LookupId = z.string().min(1).max(LIMITS.idChars, tooLongMessage(LIMITS.idChars));
 
 /**
  * A run starts from a goal (the manager plans it) or from a task list (imported as given). Config holds the
@@ -12,15 +19,16 @@ export const RunId = z.string().min(1, 'a run id is required');
  */
 export const StartRunInput = z
   .strictObject({
-    goal: z.string().trim().min(1).optional(),
-    tasks: z.array(TaskSpec).min(1).optional(),
+    goal: z.string().trim().min(1).max(LIMITS.goalChars, tooLongMessage(LIMITS.goalChars)).optional(),
+    // The count is checked before any task is parsed (zod checks an array's length first).
+    tasks: z.array(TaskSpec).min(1).max(LIMITS.tasks, tooManyMessage(LIMITS.tasks, 'tasks')).optional(),
     config: ConfigSchema.partial().optional(),
     /** Where the run's tasks came from, for the user: a file path or "goal". */
-    source: z.string().optional(),
+    source: Path.optional(),
     /** A Task Master project (its directory or tasks.json, absolute): imported, and written back as tasks go. */
-    taskmaster: z.strictObject({ path: z.string().min(1), tag: z.string().min(1).optional() }).optional(),
+    taskmaster: z.strictObject({ path: Path, tag: Label.min(1).optional() }).optional(),
     /** The repository claude-code workers edit (absolute); used only when the worker provider is claude-code. */
-    workdir: z.string().min(1).optional(),
+    workdir: Path.optional(),
     /** Merge the integration branch into the starting branch when the run completes. */
     merge: z.boolean().optional(),
   })
@@ -37,17 +45,17 @@ export const RunRef = z.strictObject({ runId: RunId });
 export const ResumeRunInput = z.strictObject({ runId: RunId, maxCostUsd: z.number().positive().optional() });
 /** `full` adds every task's result and attempt outputs, which a large run's overview leaves out. */
 export const GetRunInput = z.strictObject({ runId: RunId, full: z.boolean().optional() });
-export const TaskRef = z.strictObject({ runId: RunId, taskId: z.string().min(1) });
+export const TaskRef = z.strictObject({ runId: RunId, taskId: LookupId });
 export const EventsInput = z.strictObject({
   runId: RunId,
   /** Set by tRPC on reconnect: the id of the last event the client received. */
-  lastEventId: z.union([z.string(), z.number()]).nullish(),
+  lastEventId: z.union([z.string().max(LIMITS.idChars), z.number()]).nullish(),
 });
-export const CreateCheckpointInput = z.strictObject({ runId: RunId, label: z.string().max(200).optional() });
+export const CreateCheckpointInput = z.strictObject({ runId: RunId, label: Label.optional() });
 export const RollbackInput = z.strictObject({
   runId: RunId,
-  checkpointId: z.string().min(1),
+  checkpointId: LookupId,
   strategy: RollbackStrategy.default('full'),
-  tasks: z.array(z.string().min(1)).optional(),
+  tasks: z.array(LookupId).max(LIMITS.tasks, tooManyMessage(LIMITS.tasks, 'tasks')).optional(),
 });
 export type RollbackInput = z.input<typeof RollbackInput>;

@@ -37,6 +37,7 @@ export type TaskCounts = z.infer<typeof TaskCounts>;
 
 export const RunSummary = z.object({
   id: z.string(),
+  /** Cut to `LIMITS.summaryGoalChars` with "…" (see `summaryGoal`); a run's view has the whole goal. */
   goal: z.string(),
   status: RunStatus,
   pauseReason: PauseReason.optional(),
@@ -56,6 +57,8 @@ export type RunSummary = z.infer<typeof RunSummary>;
 
 /** Everything a client needs to draw a run: the summary plus each task and the reviews. */
 export const RunView = RunSummary.extend({
+  /** The whole goal, as given. */
+  goal: z.string(),
   planSummary: z.string().optional(),
   tasks: z.array(TaskRecord),
   finalReview: FinalReview.optional(),

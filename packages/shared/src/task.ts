@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { LIMITS, tooLongMessage, tooManyMessage } from './limits.js';
 
 export const TaskId = z
   .string()
@@ -10,8 +11,8 @@ export type TaskId = z.infer<typeof TaskId>;
 export const Priority = z.enum(['critical', 'high', 'medium', 'low']);
 export type Priority = z.infer<typeof Priority>;
 
-/** A unit of work as planned or imported: what to do and what it waits for. */
-export const TaskSpec = z.strictObject({
+/** A task's own fields as stored; runs written before the input limits existed still load. */
+const taskFields = {
   id: TaskId,
   title: z.string().trim().min(1, 'title must not be empty'),
   description: z.string().default(''),
@@ -19,6 +20,15 @@ export const TaskSpec = z.strictObject({
   priority: Priority.default('medium'),
   /** Extra instructions for the worker (the manager's detail, or Task Master's `details`). */
   details: z.string().optional(),
+};
+
+/** A unit of work as planned or imported: what to do and what it waits for, within `LIMITS`. */
+export const TaskSpec = z.strictObject({
+  ...taskFields,
+  title: taskFields.title.max(LIMITS.titleChars, tooLongMessage(LIMITS.titleChars)),
+  description: z.string().max(LIMITS.descriptionChars, tooLongMessage(LIMITS.descriptionChars)).default(''),
+  dependencies: z.array(TaskId).max(LIMITS.tasks, tooManyMessage(LIMITS.tasks, 'dependencies')).default([]),
+  details: z.string().max(LIMITS.detailsChars, tooLongMessage(LIMITS.detailsChars)).optional(),
 });
 export type TaskSpec = z.infer<typeof TaskSpec>;
 export type TaskSpecInput = z.input<typeof TaskSpec>;
@@ -91,7 +101,7 @@ export type Attempt = z.infer<typeof Attempt>;
 
 /** A task inside a run: its spec, where it stands, and everything that was tried. */
 export const TaskRecord = z.object({
-  ...TaskSpec.shape,
+  ...taskFields,
   status: TaskStatus,
   attempts: z.array(Attempt),
   reworks: z.number().int().nonnegative(),

@@ -1,9 +1,10 @@
 import { OrcError, resolveStateDir, statePaths } from '@orc/shared';
 import { createTRPCClient, createWSClient, type TRPCClient, wsLink } from '@trpc/client';
-import { WebSocket } from 'ws';
 import { type DaemonInfo, isProcessAlive, readDaemonInfo, readToken } from '../daemon/daemon-info.js';
 import type { AppRouter } from '../rpc/app.router.js';
 import { CLOSE_UNAUTHORIZED } from '../rpc/close-codes.js';
+import { ClientWebSocket } from './client-web-socket.js';
+import { limitsLink } from './limits-link.js';
 
 export interface ClientOptions {
   /** The state directory; defaults to `$ORC_HOME` and the usual fallbacks. */
@@ -54,7 +55,7 @@ export async function createClient(options: ClientOptions = {}): Promise<OrcClie
       return `ws://127.0.0.1:${current.port}`;
     },
     connectionParams: () => ({ token: readToken(paths) ?? token }),
-    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    WebSocket: ClientWebSocket as unknown as typeof globalThis.WebSocket,
     retryDelayMs: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
     keepAlive: { enabled: true, intervalMs: 10_000, pongTimeoutMs: 5_000 },
     onOpen: () => {
@@ -72,13 +73,13 @@ export async function createClient(options: ClientOptions = {}): Promise<OrcClie
       options.onDisconnect?.({ code: cause?.code, refused });
     },
   });
-  const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] });
+  const trpc = createTRPCClient<AppRouter>({ links: [limitsLink(), wsLink({ client: wsClient })] });
   const client: OrcClient = {
     trpc,
     info,
     close: () => wsClient.close(),
     dropConnection: () => {
-      const ws = wsClient.connection?.ws as unknown as WebSocket | undefined;
+      const ws = wsClient.connection?.ws as unknown as ClientWebSocket | undefined;
       ws?.terminate();
     },
   };

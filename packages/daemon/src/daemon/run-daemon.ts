@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { loadConfig, type LoadedConfig, OrcError, statePaths } from '@orc/shared';
 import type pino from 'pino';
 import type { Orchestrator } from '../orchestrator/orchestrator.js';
+import type { ConnectionLimits } from '../rpc/connection-guard.js';
 import { type RpcServer, startRpcServer } from '../rpc/server.js';
 import {
   type DaemonInfo,
@@ -26,7 +27,8 @@ export interface RunDaemonOptions {
   openOrchestrator: OpenOrchestrator;
   /** How long in-flight model calls may finish on stop before they are aborted. */
   graceMs?: number;
-  maxBufferedBytes?: number;
+  /** Bounds of each client connection; `RPC_LIMITS` unless a test narrows them. */
+  rpcLimits?: Partial<ConnectionLimits>;
 }
 
 export interface RunningDaemon {
@@ -117,7 +119,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
       logger: root.child({ component: 'rpc' }),
       daemon: { pid: process.pid, version: VERSION, startedAt },
       requestStop: () => setImmediate(() => void stop('daemon.stop requested')),
-      ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
+      ...(options.rpcLimits !== undefined && { limits: options.rpcLimits }),
     });
     writeDaemonInfo(paths, server.info);
   } catch (error) {

@@ -49,9 +49,9 @@ async function* streamEvents(
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const event of events) {
-      // The ws adapter queues without limit; a client this far behind is dropped and resumes on reconnect.
-      if (ctx.bufferedAmount() > ctx.maxBufferedBytes) {
-        ctx.dropConnection(`subscriber fell behind (${ctx.bufferedAmount()} bytes queued)`);
+      // Events are not paced like replies: a client this far behind is dropped and resumes on reconnect.
+      if (ctx.connection.behind()) {
+        ctx.connection.dropBehind(`run ${event.runId}, event ${event.id}`);
         return;
       }
       yield tracked(String(event.id), event);

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type OrcEvent, OrcError, statePaths } from '@orc/shared';
+import { LIMITS, type OrcEvent, OrcError, statePaths } from '@orc/shared';
 import { createTRPCClient, createWSClient, TRPCClientError, wsLink } from '@trpc/client';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { createClient, type OrcClient } from '../client/index.js';
 import { writeDaemonInfo } from '../daemon/daemon-info.js';
 import type { AppRouter } from './app.router.js';
 import { CLOSE_UNAUTHORIZED } from './close-codes.js';
+import type { ConnectionLimits } from './connection-guard.js';
 import { FakeOrchestrator } from './fake-orchestrator.js';
 import { type RpcServer, startRpcServer } from './server.js';
 
@@ -20,7 +21,7 @@ let server: RpcServer;
 let clients: OrcClient[];
 let stops: number;
 
-async function serve(options: { maxBufferedBytes?: number; taskMs?: number } = {}) {
+async function serve(options: { limits?: Partial<ConnectionLimits>; taskMs?: number } = {}) {
   fake = new FakeOrchestrator({ taskMs: options.taskMs ?? 10 });
   server = await startRpcServer({
     orchestrator: fake,
@@ -28,7 +29,7 @@ async function serve(options: { maxBufferedBytes?: number; taskMs?: number } = {
     logger: pino({ level: 'silent' }),
     daemon: { pid: process.pid, version: 'test', startedAt: new Date().toISOString() },
     requestStop: () => stops++,
-    ...(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {}),
+    ...(options.limits !== undefined && { limits: options.limits }),
   });
   writeDaemonInfo(statePaths(home), server.info);
   await writeFile(statePaths(home).token, `${TOKEN}\n`, { mode: 0o600 });
@@ -157,6 +158,37 @@ describe('rpc server', () => {
     expect(await client.trpc.runs.list.query()).toEqual([]);
   });
 
+  it('refuses input over a limit with BAD_REQUEST and LIMIT_EXCEEDED naming the limit, changing nothing', async () => {
+    await serve();
+    const client = await connect();
+    const refusal = async (input: Parameters<typeof client.trpc.runs.start.mutate>[0]) => {
+      const error = await client.trpc.runs.start.mutate(input).catch((e: unknown) => e);
+      return trpcError(error);
+    };
+    expect(await refusal({ goal: 'g'.repeat(LIMITS.goalChars + 1) })).toEqual({
+      code: 'BAD_REQUEST',
+      orcCode: 'LIMIT_EXCEEDED',
+      message: 'invalid input: goal: 100,001 characters, over the limit of 100,000',
+    });
+    const many = Array.from({ length: LIMITS.tasks + 1 }, (_, i) => ({ id: `t${i}`, title: 't' }));
+    expect(await refusal({ tasks: many })).toEqual({
+      code: 'BAD_REQUEST',
+      orcCode: 'LIMIT_EXCEEDED',
+      message: 'invalid input: tasks: 100,001 tasks, over the limit of 100,000',
+    });
+    const long = [
+      { id: 'a', title: 'ok' },
+      { id: 'b', title: 't'.repeat(LIMITS.titleChars + 1) },
+    ];
+    expect(await refusal({ tasks: long })).toEqual({
+      code: 'BAD_REQUEST',
+      orcCode: 'LIMIT_EXCEEDED',
+      message: 'invalid input: tasks.1.title: 501 characters, over the limit of 500',
+    });
+    expect(fake.calls).toEqual([]);
+    expect(await client.trpc.runs.list.query()).toEqual([]);
+  });
+
   it('says so for an unknown run (NOT_FOUND, RUN_NOT_FOUND) and maps INVALID_STATE to CONFLICT', async () => {
     await serve();
     const client = await connect();
@@ -240,7 +272,7 @@ describe('rpc server', () => {
   });
 
   it('drops a subscriber that stops reading once too much is queued for it', async () => {
-    await serve({ maxBufferedBytes: 64 * 1024, taskMs: 60_000 });
+    await serve({ limits: { pacedBytes: 64 * 1024 }, taskMs: 60_000 });
     const run = await fake.startRun({ goal: 'g' });
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}/?connectionParams=1`);
     await new Promise((resolve) => ws.once('open', resolve));

@@ -1,17 +1,17 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
+import { RPC_LIMITS } from '@orc/shared';
 import { TRPCError } from '@trpc/server';
-import { applyWSSHandler, type CreateWSSContextFnOptions } from '@trpc/server/adapters/ws';
+import { type CreateWSSContextFnOptions, getWSConnectionHandler } from '@trpc/server/adapters/ws';
 import type pino from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { DaemonInfo } from '../daemon/daemon-info.js';
 import type { Orchestrator } from '../orchestrator/orchestrator.js';
 import { appRouter } from './app.router.js';
 import { CLOSE_UNAUTHORIZED } from './close-codes.js';
+import { ConnectionGuard, type ConnectionLimits } from './connection-guard.js';
 import type { RpcContext } from './trpc.js';
-
-export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 export interface RpcServerOptions {
   orchestrator: Orchestrator;
@@ -21,8 +21,8 @@ export interface RpcServerOptions {
   /** Filled in once listening (the port); procedures see it through `daemon.health`. */
   daemon: Omit<DaemonInfo, 'port'>;
   requestStop: () => void;
-  /** Per-connection bound on queued outgoing bytes before a subscriber is dropped. */
-  maxBufferedBytes?: number;
+  /** Bounds of each connection; `RPC_LIMITS` unless a test narrows them. */
+  limits?: Partial<ConnectionLimits>;
   /** 0 picks a free port. */
   port?: number;
   keepAlive?: { pingMs: number; pongWaitMs: number };
@@ -38,11 +38,13 @@ export interface RpcServer {
 /** Serves the app router over WebSocket on 127.0.0.1, token-checked, refusing browser origins. */
 export async function startRpcServer(options: RpcServerOptions): Promise<RpcServer> {
   const log = options.logger;
-  const maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+  const limits: ConnectionLimits = { ...RPC_LIMITS, ...options.limits };
   const http: Server = createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('this port speaks tRPC over WebSocket only\n');
   });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+  // A larger frame is refused by ws itself, closing with 1009 before any of it is parsed.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.requestBytes });
+  const guards = new WeakMap<WebSocket, ConnectionGuard>();
   http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     // A page in a browser could reach 127.0.0.1; browsers always send Origin, our clients never do.
     if (req.headers.origin !== undefined) {
@@ -50,7 +52,14 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const guard = new ConnectionGuard(ws, socket, limits, (code, reason) =>
+        log.warn({ code, reason }, 'closed a connection past a limit'),
+      );
+      guards.set(ws, guard);
+      batchSends(ws, socket);
+      wss.emit('connection', ws, req);
+    });
   });
 
   const infoNow = (): DaemonInfo => ({ ...options.daemon, port: (http.address() as AddressInfo).port });
@@ -69,36 +78,33 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
           'the daemon refused the connection: missing or wrong token (read it from the state dir token file)',
       });
     }
+    const guard = guards.get(ws)!;
+    guard.tokenAccepted();
     return {
       orchestrator: options.orchestrator,
       daemon: infoNow(),
       requestStop: options.requestStop,
-      bufferedAmount: () => ws.bufferedAmount,
-      dropConnection: (reason) => {
-        log.warn({ reason }, 'dropping a slow client');
-        ws.terminate();
-      },
-      maxBufferedBytes,
+      connection: guard,
     };
   };
 
-  // tRPC sends every message as its own frame; corking the socket until the next turn of the event loop
-  // lets one write carry a burst of events to a subscriber instead of a syscall each.
-  wss.on('connection', (ws) => batchSends(ws));
-
-  applyWSSHandler({
-    wss,
-    router: appRouter,
-    createContext,
-    keepAlive: {
-      enabled: true,
-      pingMs: options.keepAlive?.pingMs ?? 30_000,
-      pongWaitMs: options.keepAlive?.pongWaitMs ?? 10_000,
-    },
-    onError: ({ error, path }) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error, path }, 'procedure failed');
-      else log.debug({ code: error.code, path, message: error.message }, 'procedure refused');
-    },
+  // tRPC's handler for one connection, reading and writing through that connection's guard.
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+    getWSConnectionHandler({
+      wss,
+      router: appRouter,
+      createContext,
+      experimental_encoder: guards.get(ws)!.encoder,
+      keepAlive: {
+        enabled: true,
+        pingMs: options.keepAlive?.pingMs ?? 30_000,
+        pongWaitMs: options.keepAlive?.pongWaitMs ?? 10_000,
+      },
+      onError: ({ error, path }) => {
+        if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error, path }, 'procedure failed');
+        else log.debug({ code: error.code, path, message: error.message }, 'procedure refused');
+      },
+    })(ws, req);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -124,9 +130,11 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   };
 }
 
-function batchSends(ws: WebSocket): void {
-  const socket = (ws as unknown as { _socket?: Socket })._socket;
-  if (!socket) return;
+/**
+ * tRPC sends every message as its own frame; corking the socket until the next turn of the event loop
+ * lets one write carry a burst of events to a subscriber instead of a syscall each.
+ */
+function batchSends(ws: WebSocket, socket: Socket): void {
   const send = ws.send.bind(ws);
   let corked = false;
   ws.send = ((...args: Parameters<WebSocket['send']>) => {

@@ -4,6 +4,7 @@ import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import * as z from 'zod';
 import type { Orchestrator } from '../orchestrator/orchestrator.js';
 import type { DaemonInfo } from '../daemon/daemon-info.js';
+import type { ConnectionPacing } from './connection-guard.js';
 
 /** What every procedure can reach. Built per connection once the token was checked. */
 export interface RpcContext {
@@ -11,11 +12,8 @@ export interface RpcContext {
   daemon: DaemonInfo;
   /** Asks the daemon to stop after the current reply is sent. */
   requestStop: () => void;
-  /** Events a subscription may have queued on its socket before the client is dropped. */
-  bufferedAmount: () => number;
-  /** Drops this connection (a client too far behind); it reconnects and resumes from its last event. */
-  dropConnection: (reason: string) => void;
-  maxBufferedBytes: number;
+  /** This connection's bounds: its calls wait for its socket to drain; a subscriber too far behind is dropped. */
+  connection: ConnectionPacing;
 }
 
 /** How our error codes map onto tRPC's, so a script can act on `error.data.code` alone. */
@@ -32,6 +30,7 @@ const TRPC_CODE_OF: Record<ErrorCode, TRPC_ERROR_CODE_KEY> = {
   DAEMON_ALREADY_RUNNING: 'CONFLICT',
   MODEL_ERROR: 'INTERNAL_SERVER_ERROR',
   STORE_ERROR: 'INTERNAL_SERVER_ERROR',
+  LIMIT_EXCEEDED: 'PAYLOAD_TOO_LARGE',
 };
 
 export function trpcCodeOf(code: ErrorCode): TRPC_ERROR_CODE_KEY {
@@ -41,12 +40,14 @@ export function trpcCodeOf(code: ErrorCode): TRPC_ERROR_CODE_KEY {
 const t = initTRPC.context<RpcContext>().create({
   errorFormatter({ shape, error }) {
     const cause = error.cause;
+    const issues = schemaIssues(cause);
     const orcCode: ErrorCode | undefined = isOrcError(cause)
       ? cause.code
       : error.code === 'UNAUTHORIZED'
         ? 'UNAUTHORIZED'
-        : undefined;
-    const issues = schemaIssues(cause);
+        : issues?.some((issue) => issue.code === 'too_big')
+          ? 'LIMIT_EXCEEDED'
+          : undefined;
     const message = issues ? readableInputError(issues) : redactSecrets(shape.message);
     return {
       ...shape,
@@ -57,6 +58,7 @@ const t = initTRPC.context<RpcContext>().create({
 });
 
 interface SchemaIssue {
+  code?: string;
   message: string;
   path?: readonly (PropertyKey | { key: PropertyKey })[];
 }
@@ -90,5 +92,15 @@ const orcErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
+/**
+ * A connection's queries and mutations run one event-loop turn apart, each once its socket has drained
+ * below `RPC_LIMITS.pacedBytes`: a client that reads slowly is answered slowly, and one that never reads
+ * holds one reply's worth of memory, not one per call.
+ */
+const paced = t.middleware(async ({ ctx, type, next }) => {
+  if (type !== 'subscription') await ctx.connection.admit();
+  return next();
+});
+
 export const router = t.router;
-export const procedure = t.procedure.use(orcErrors);
+export const procedure = t.procedure.use(paced).use(orcErrors);

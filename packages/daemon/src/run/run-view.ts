@@ -1,4 +1,11 @@
-import type { PauseReason, RunStatus, RunSummary, RunView, TaskRecord } from '@orc/shared';
+import {
+  summaryGoal,
+  type PauseReason,
+  type RunStatus,
+  type RunSummary,
+  type RunView,
+  type TaskRecord,
+} from '@orc/shared';
 import type { RunDocument } from '../store/run-document.js';
 
 /** What a summary or a view is made of, read from the run's parts. */
@@ -19,7 +26,8 @@ export function summaryOf(source: RunViewSource): RunSummary {
   const { doc } = source;
   return {
     id: doc.id,
-    goal: doc.goal,
+    // A list of runs never ships whole goals: the view has the whole one.
+    goal: summaryGoal(doc.goal),
     status: source.status,
     ...(source.pauseReason !== undefined && { pauseReason: source.pauseReason }),
     models: doc.models,
@@ -41,6 +49,7 @@ export function viewOf(source: RunViewSource, full: boolean): RunView {
   const tasks = [...source.tasks()];
   return {
     ...summaryOf(source),
+    goal: source.doc.goal,
     ...(source.doc.planSummary !== undefined && { planSummary: source.doc.planSummary }),
     tasks: full ? tasks : tasks.map(withoutOutputs),
     ...(source.doc.finalReview !== undefined && { finalReview: source.doc.finalReview }),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   OrcError,
   statePaths,
+  summaryGoal,
   type CheckpointInfo,
   type OrcEvent,
   type RunStatus,
@@ -103,7 +104,12 @@ export class FileRunStore implements RunStore {
     this.runs.set(doc.id, this.openRunFiles(doc.id));
     this.scheduleSave(doc.id, () => doc);
     await this.writer.flush(runKey(doc.id));
-    this.index.data.runs.push({ id: doc.id, goal: doc.goal, status: doc.status, createdAt: doc.createdAt });
+    this.index.data.runs.push({
+      id: doc.id,
+      goal: summaryGoal(doc.goal),
+      status: doc.status,
+      createdAt: doc.createdAt,
+    });
     this.scheduleIndexWrite();
     await this.writer.flush(INDEX_KEY);
   }
@@ -250,7 +256,12 @@ export class FileRunStore implements RunStore {
     if (doc.id !== id) return `run ${id}: ${file} holds run ${doc.id}; move it back to its own folder`;
     if (!this.runs.has(id)) this.runs.set(id, this.openRunFiles(id));
     if (!this.indexEntry(id)) {
-      this.index.data.runs.push({ id, goal: doc.goal, status: doc.status, createdAt: doc.createdAt });
+      this.index.data.runs.push({
+        id,
+        goal: summaryGoal(doc.goal),
+        status: doc.status,
+        createdAt: doc.createdAt,
+      });
       this.scheduleIndexWrite();
     }
     this.noteStatus(id, doc.status);

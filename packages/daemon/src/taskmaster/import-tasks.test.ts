@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isOrcError } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -325,6 +325,11 @@ describe('files Task Master would reject', () => {
       message: /task abc: id must be a positive integer/,
     },
     {
+      name: 'a title over the limit',
+      content: { json: { tasks: [task(1, 'pending'), { ...task(2, 'pending'), title: 't'.repeat(501) }] } },
+      message: /task 2: title: 501 characters, over the limit of 500; shorten it in the file$/,
+    },
+    {
       name: 'a duplicate id',
       content: { json: { tasks: [task(1, 'pending'), task('1', 'pending')] } },
       message: /task 1 appears twice/,
@@ -349,6 +354,24 @@ describe('files Task Master would reject', () => {
       expect(await readdir(path.dirname(file))).toEqual(['tasks.json']);
     },
   );
+
+  it('refuses more tasks to run than one run takes', async () => {
+    const tasks = Array.from({ length: 100_001 }, (_, i) => ({ id: i + 1, title: 't', status: 'pending' }));
+    const { dir, file } = await tempProject({ text: JSON.stringify({ tasks }) });
+    await expect(loadTaskMasterProject(dir, { env: {} })).rejects.toMatchObject({
+      code: 'TASK_FILE_INVALID',
+      message: `Task Master file ${file}, tag "master": 100,001 tasks to run, over the limit of 100,000 in one run; split them into tags and run one at a time`,
+    });
+  });
+
+  it('refuses a file over the size limit before reading it', async () => {
+    const { dir, file } = await tempProject({ json: { tasks: [task(1, 'pending')] } });
+    await truncate(file, 33 * 1024 * 1024); // sparse: the size is all that is looked at
+    await expect(loadTaskMasterProject(dir, { env: {} })).rejects.toMatchObject({
+      code: 'TASK_FILE_INVALID',
+      message: `Task Master file ${file} is 33 MiB, over the limit of 32 MiB for a tasks file; split it into tags and run one at a time`,
+    });
+  });
 
   it('names a missing file and a dir without one', async () => {
     const { dir } = await tempProject({ json: { tasks: [] } });

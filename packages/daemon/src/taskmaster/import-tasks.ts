@@ -1,4 +1,4 @@
-import { assertValidTaskGraph, isOrcError, OrcError, TaskSpec } from '@orc/shared';
+import { assertValidTaskGraph, formatCount, isOrcError, LIMITS, OrcError, TaskSpec } from '@orc/shared';
 import type { Priority } from '@orc/shared';
 import type * as z from 'zod';
 import {
@@ -82,7 +82,15 @@ export async function loadTaskMasterProject(
   const where = `Task Master file ${file}, tag "${tag}"`;
   const entries = parseEntries(list, where);
   checkGraph(entries, where);
-  return { file, tag, layout: doc.layout, ...classify(entries) };
+  const classified = classify(entries, where);
+  if (classified.specs.length > LIMITS.tasks) {
+    throw new OrcError(
+      'TASK_FILE_INVALID',
+      `${where}: ${formatCount(classified.specs.length)} tasks to run, over the limit of ` +
+        `${formatCount(LIMITS.tasks)} in one run; split them into tags and run one at a time`,
+    );
+  }
+  return { file, tag, layout: doc.layout, ...classified };
 }
 
 function parseEntries(list: readonly unknown[], where: string): Entry[] {
@@ -249,7 +257,7 @@ function ownVerdict(entry: Entry): Verdict | undefined {
   return settled(entry.status);
 }
 
-function classify(tasks: readonly Entry[]): Omit<TaskMasterImport, 'file' | 'tag' | 'layout'> {
+function classify(tasks: readonly Entry[], where: string): Omit<TaskMasterImport, 'file' | 'tag' | 'layout'> {
   const entries = [...allEntries(tasks)];
   const byId = new Map(entries.map((e) => [e.id, e]));
   const verdicts = new Map<string, Verdict>();
@@ -309,20 +317,20 @@ function classify(tasks: readonly Entry[]): Omit<TaskMasterImport, 'file' | 'tag
         });
         break;
       case 'run':
-        specs.push(toSpec(entry, (id) => verdicts.get(id)!.kind === 'run'));
+        specs.push(toSpec(entry, (id) => verdicts.get(id)!.kind === 'run', where));
         break;
     }
   }
   return { specs, notRunnable, skipped };
 }
 
-function toSpec(entry: Entry, runs: (id: string) => boolean): TaskSpec {
+function toSpec(entry: Entry, runs: (id: string) => boolean, where: string): TaskSpec {
   const details = [
     entry.parent ? `Part of Task Master task ${entry.parent.id}: ${entry.parent.title.trim()}` : undefined,
     entry.details?.trim() ? entry.details : undefined,
     entry.testStrategy?.trim() ? `Test strategy: ${entry.testStrategy}` : undefined,
   ].filter((part) => part !== undefined);
-  return TaskSpec.parse({
+  const parsed = TaskSpec.safeParse({
     id: entry.id,
     title: entry.title,
     description: entry.description,
@@ -330,4 +338,12 @@ function toSpec(entry: Entry, runs: (id: string) => boolean): TaskSpec {
     priority: entry.priority ?? entry.parent?.priority ?? 'medium',
     ...(details.length > 0 ? { details: details.join('\n\n') } : {}),
   });
+  if (parsed.success) return parsed.data;
+  // The file's own checks passed; what is left are our limits (a title over LIMITS.titleChars, …).
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.join('.') || 'task';
+  throw new OrcError(
+    'TASK_FILE_INVALID',
+    `${where}: task ${entry.id}: ${field}: ${issue.message}; shorten it in the file`,
+  );
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { OrcError } from '@orc/shared';
+import { formatBytes, LIMITS, OrcError } from '@orc/shared';
 import * as z from 'zod';
 
 /**
@@ -117,8 +117,17 @@ export function taskListOf(data: JsonObject, layout: TaskMasterLayout, tag: stri
 export async function readTaskMasterFile(file: string): Promise<TaskMasterDocument> {
   let text: string;
   try {
+    const bytes = (await stat(file)).size;
+    if (bytes > LIMITS.taskFileBytes) {
+      throw new OrcError(
+        'TASK_FILE_INVALID',
+        `Task Master file ${file} is ${formatBytes(bytes)}, over the limit of ` +
+          `${formatBytes(LIMITS.taskFileBytes)} for a tasks file; split it into tags and run one at a time`,
+      );
+    }
     text = await readFile(file, 'utf8');
   } catch (error) {
+    if (error instanceof OrcError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       throw new OrcError(
@@ -181,6 +190,8 @@ export function detectTaskMasterPath(pathOrDir: string): string | undefined {
 function looksLikeTaskMaster(file: string): boolean {
   let data: unknown;
   try {
+    // Too large to be run either way; the caller's own read says so with the limit.
+    if (statSync(file).size > LIMITS.taskFileBytes) return false;
     data = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
     return false;

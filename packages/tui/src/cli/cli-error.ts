@@ -41,6 +41,7 @@ const EXIT_OF_ORC_CODE: Record<ErrorCode, number> = {
   DAEMON_ALREADY_RUNNING: EXIT.conflict,
   MODEL_ERROR: EXIT.failed,
   STORE_ERROR: EXIT.failed,
+  LIMIT_EXCEEDED: EXIT.usage,
 };
 
 const EXIT_OF_TRPC_CODE: Record<string, number> = {
@@ -48,6 +49,8 @@ const EXIT_OF_TRPC_CODE: Record<string, number> = {
   NOT_FOUND: EXIT.notFound,
   CONFLICT: EXIT.conflict,
   UNAUTHORIZED: EXIT.daemon,
+  PAYLOAD_TOO_LARGE: EXIT.usage,
+  TOO_MANY_REQUESTS: EXIT.usage,
 };
 
 /** Any error to the one line the user sees and the exit code; the single place the CLI decides this. */

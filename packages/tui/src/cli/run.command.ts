@@ -3,6 +3,10 @@ import { resolve } from 'node:path';
 import {
   type ConfigInput,
   FINISHED_RUN_STATUSES,
+  formatBytes,
+  isOrcError,
+  formatCount,
+  LIMITS,
   loadConfig,
   OrcError,
   ProviderName,
@@ -169,15 +173,23 @@ function whatToRun(words: string[], options: RunOptions) {
   if (single !== undefined && looksLikeTasksFile(words[0]!))
     return { tasks: readTasksFile(single), source: single };
   if (options.tag !== undefined) throw new UsageError('--tag goes with a Task Master project');
-  return { goal: words.join(' '), source: 'goal' };
+  const goal = words.join(' ');
+  if (goal.trim().length > LIMITS.goalChars) {
+    throw new UsageError(
+      `the goal is ${formatCount(goal.trim().length)} characters, over the limit of ` +
+        `${formatCount(LIMITS.goalChars)}; shorten it, or give the work as a tasks file`,
+    );
+  }
+  return { goal, source: 'goal' };
 }
 
 function looksLikeOurTasksFile(file: string): boolean {
   try {
     readTasksFile(file);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    // Ours in shape but over a limit: say so, rather than try it as Task Master's.
+    return isOrcError(error) && error.code === 'LIMIT_EXCEEDED';
   }
 }
 
@@ -209,8 +221,17 @@ function looksLikeTasksFile(arg: string): boolean {
 export function readTasksFile(file: string): TaskSpecInput[] {
   let text: string;
   try {
+    const bytes = statSync(file).size;
+    if (bytes > LIMITS.taskFileBytes) {
+      throw new OrcError(
+        'LIMIT_EXCEEDED',
+        `${file}: is ${formatBytes(bytes)}, over the limit of ${formatBytes(LIMITS.taskFileBytes)} ` +
+          `for a tasks file; split the work into several runs`,
+      );
+    }
     text = readFileSync(file, 'utf8');
   } catch (error) {
+    if (error instanceof OrcError) throw error;
     throw new OrcError(
       'TASK_FILE_INVALID',
       `${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); check the path`,
@@ -227,13 +248,20 @@ export function readTasksFile(file: string): TaskSpecInput[] {
     throw new OrcError('TASK_FILE_INVALID', `${file}: expected a JSON array of tasks or {"tasks": [...]}`);
   }
   if (list.length === 0) throw new OrcError('TASK_FILE_INVALID', `${file}: has no tasks`);
+  if (list.length > LIMITS.tasks) {
+    throw new OrcError(
+      'LIMIT_EXCEEDED',
+      `${file}: has ${formatCount(list.length)} tasks, over the limit of ${formatCount(LIMITS.tasks)} ` +
+        `in one run; split the work into several runs`,
+    );
+  }
   return list.map((item: unknown, index) => {
     const parsed = TaskSpec.safeParse(item);
     if (parsed.success) return item as TaskSpecInput;
     const issue = parsed.error.issues[0]!;
     const path = [`tasks[${index}]`, ...issue.path.map(String)].join('.');
     throw new OrcError(
-      'TASK_FILE_INVALID',
+      issue.code === 'too_big' ? 'LIMIT_EXCEEDED' : 'TASK_FILE_INVALID',
       `${file}: ${path} ${issue.message.replace(/^Invalid input: /, '')}`,
     );
   });
