@@ -16,7 +16,8 @@ export type RunStatus = z.infer<typeof RunStatus>;
 
 export const FINISHED_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled']);
 
-export const PauseReason = z.enum(['user', 'budget', 'provider']);
+/** `quota`: a usage or rate limit of the agent's account; the run goes on by itself at `resumeAt` when known. */
+export const PauseReason = z.enum(['user', 'budget', 'provider', 'quota']);
 export type PauseReason = z.infer<typeof PauseReason>;
 
 /** Which models a run uses and whether they are real; `simulated` is always shown to the user. */
@@ -36,6 +37,8 @@ export const RunSummary = z.object({
   goal: z.string(),
   status: RunStatus,
   pauseReason: PauseReason.optional(),
+  /** When a run paused by a usage limit goes on by itself (ISO time). */
+  resumeAt: z.string().optional(),
   models: RunModels,
   maxWorkers: z.number().int().positive(),
   createdAt: z.string(),

@@ -24,6 +24,7 @@ import type { RunStore } from '../store/store.js';
 import { SlotPool } from './concurrency.js';
 import type { Orchestrator } from './orchestrator.js';
 import { loadTaskMasterProject } from '../taskmaster/import-tasks.js';
+import { resumeAfterQuota } from './quota-resume.js';
 import { Run, type RunDeps } from './run.js';
 import { syncToTaskMaster } from './taskmaster-sync.js';
 
@@ -66,7 +67,9 @@ export const defaultProviders: ProviderFactory = (name, config, { apiKey, clock 
     case 'claude-code': {
       const cli = config.claude_cli;
       return createClaudeCodeProvider({
-        command: cli.command,
+        ...(cli.command !== undefined && { command: cli.command }),
+        ...(apiKey !== undefined && { apiKey }),
+        ...(config.models.base_url !== undefined && { baseURL: config.models.base_url }),
         flags: {
           permission_mode: cli.permission_mode,
           dangerously_skip_permissions: cli.dangerously_skip_permissions,
@@ -107,6 +110,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const stoppable: { stop(): unknown }[] = [];
   /** Task Master write-backs, drained on close so no status is lost. */
   const syncs: { stop: () => void; idle: () => Promise<void> }[] = [];
+  /** Timed resumes of runs a usage limit paused, stopped on close. */
+  const quotaResumes: { stop: () => void }[] = [];
   let closed = false;
 
   const depsFor = (config: ResolvedConfig, workspace?: GitWorkspace): RunDeps => {
@@ -134,6 +139,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   for (const problem of problems) logger.error({ problem }, 'a persisted run cannot be restored');
   const track = (run: Run, restored = false): Run => {
     runs.set(run.id, run);
+    quotaResumes.push(resumeAfterQuota(run, clock, logger.child({ runId: run.id })));
     if (run.source) {
       const sync = syncToTaskMaster(
         run.source,
@@ -151,9 +157,11 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     try {
       let workspace: GitWorkspace | undefined;
       if (doc.workspace && !FINISHED_RUN_STATUSES.has(doc.status)) {
-        workspace = await GitWorkspace.open(doc.workspace.workdir, doc.id);
-        // Worktrees left by the crash: their changes go to attempt branches, then they are removed.
-        await workspace.recover();
+        // The run's restore deals with the worktrees the crash left: resumed, or removed with work kept.
+        workspace = await GitWorkspace.open(doc.workspace.workdir, doc.id, {
+          home: options.home,
+          ...(doc.workspace.start && { start: doc.workspace.start }),
+        });
       }
       track(await Run.restore(depsFor(doc.config as unknown as ResolvedConfig, workspace), doc), true);
     } catch (error) {
@@ -166,7 +174,12 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     const closed = run.closedWorkspace;
     if (!closed) return run;
     try {
-      run.openWorkspace(await GitWorkspace.open(closed.workdir, run.id));
+      run.openWorkspace(
+        await GitWorkspace.open(closed.workdir, run.id, {
+          home: options.home,
+          ...(closed.start && { start: closed.start }),
+        }),
+      );
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new OrcError(
@@ -226,7 +239,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       // Claude Code workers edit a repository: each run works on its own integration branch there.
       const workspace =
         workerProvider === 'claude-code'
-          ? await GitWorkspace.open(input.workdir ?? process.cwd(), id)
+          ? await GitWorkspace.open(input.workdir ?? process.cwd(), id, { home: options.home })
           : undefined;
       const deps = depsFor(config, workspace);
       const imported = project
@@ -256,7 +269,13 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
             held: Object.fromEntries(project.notRunnable.map((t) => [t.id, `${t.status}: ${t.reason}`])),
             source: { kind: 'taskmaster' as const, file: project.file, tag: project.tag },
           }),
-          ...(workspace && { workspace: { workdir: workspace.repo, merge: input.merge === true } }),
+          ...(workspace && {
+            workspace: {
+              workdir: workspace.repo,
+              merge: input.merge === true,
+              ...(workspace.start && { start: workspace.start }),
+            },
+          }),
           config,
           simulated:
             deps.providers.manager.name === 'simulated' || deps.providers.worker.name === 'simulated',
@@ -306,6 +325,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     async close(graceMs = 10_000) {
       if (closed) return;
       closed = true;
+      for (const quota of quotaResumes) quota.stop();
       await Promise.all([...runs.values()].map((run) => run.close(graceMs)));
       await Promise.all(stoppable.map((provider) => provider.stop()));
       await Promise.all(syncs.map((sync) => sync.idle()));

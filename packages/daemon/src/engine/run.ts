@@ -37,10 +37,12 @@ import { finalReviewPrompt, planPrompt, reviewPrompt, runContext, workPrompt } f
 import type { ModelProvider } from '../model/provider.js';
 import type { RunDocument } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
+import { AgentAttempts, applyAgentEvent, pausesTheRun, type AgentAttempt } from './agent-attempts.js';
 import { AdaptiveLimit, type SlotPool } from './concurrency.js';
 import { Deadline } from './deadline.js';
 import { OutputBatcher } from './output-batcher.js';
 import { ReadyQueue } from './ready-queue.js';
+import { remainingBudgetUsd } from './run-budget.js';
 import { RunJournal } from './run-journal.js';
 import { applyRollback, downstreamOf } from './rollback.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
@@ -97,6 +99,8 @@ export class Run {
   private readonly settleHooks = new Set<() => Promise<void>>();
   /** Set while a rollback awaits: nothing is dispatched and no person's change is taken meanwhile. */
   private rollingBack = false;
+  /** Claude Code attempts: worktrees, sessions (resumed after a crash), refusals. */
+  private readonly agents: AgentAttempts;
 
   private constructor(
     private readonly deps: RunDeps,
@@ -108,6 +112,11 @@ export class Run {
     this.limit = new AdaptiveLimit(config.execution.max_workers);
     this.journal = new RunJournal(doc.id, lastEventId, deps.store, deps.clock, deps.logger);
     for (const task of doc.tasks) this.tasks.set(task.id, task);
+    this.agents = new AgentAttempts({
+      workspace: () => this.deps.workspace,
+      emit: (event) => this.emit(event),
+      logger: deps.logger,
+    });
   }
 
   get id(): string {
@@ -208,6 +217,8 @@ export class Run {
       }
     }
     run.rebuildGraph();
+    // Sessions cut off by the crash go on in their worktrees; the other worktrees go, their work kept.
+    await run.agents.restore(run.tasks.values());
     if (!FINISHED_RUN_STATUSES.has(doc.status))
       run.emit({ type: 'run.restored', interruptedTasks: interrupted });
     // A run killed before its first save has no snapshot yet: it starts over (imported tasks are kept).
@@ -248,6 +259,10 @@ export class Run {
         }
         case 'task.reviewed':
           attemptOf(task, event.attempt, task.worker ?? 0, event.at).review = event.review;
+          break;
+        case 'task.session':
+        case 'task.tool_refused':
+          applyAgentEvent(attemptOf(task, event.attempt, task.worker ?? 0, event.at), event);
           break;
         case 'task.completed': {
           const attempt = attemptOf(task, event.attempt, task.worker ?? 0, event.at);
@@ -347,7 +362,10 @@ export class Run {
     const previous = this.status;
     this.status = next;
     this.doc.status = next;
-    if (next !== 'paused') delete this.doc.pauseReason;
+    if (next !== 'paused') {
+      delete this.doc.pauseReason;
+      delete this.doc.resumeAt;
+    }
     if (!initial || previous !== next) this.emit({ type: 'run.status', status: next });
     if (next === 'executing') {
       if (previous === 'paused' && !initial) this.emit({ type: 'run.resumed' });
@@ -724,11 +742,16 @@ export class Run {
       .filter((d) => d.status === 'done');
     const { system, prompt } = workPrompt(this.context(), task, dependencies, this.feedback.get(taskId));
     const output = new OutputBatcher((text) => this.emit({ type: 'worker.output', taskId, worker, text }));
-    const { workspace } = this.deps;
-    let worktree: string | undefined;
+    let agent: AgentAttempt | undefined;
+    let thrown: unknown;
     try {
-      // A fresh worktree from the integration head: the task sees every dependency's merged work.
-      if (workspace) worktree = (await workspace.prepareAttempt(taskId, attempt.n)).path;
+      // Its worktree, fresh or the one whose session it resumes, and the hooks that journal the session.
+      agent = await this.agents.begin(task, attempt);
+      const budgetUsd = remainingBudgetUsd(
+        this.config.execution.max_cost_usd,
+        this.doc.budgetLifted,
+        this.doc.costUsd,
+      );
       const response = await this.deps.providers.worker.complete({
         purpose: 'work',
         model: this.config.models.worker.model,
@@ -737,24 +760,25 @@ export class Run {
         maxTokens,
         signal: deadline.signal,
         onText: (text) => output.push(text),
-        ...(worktree !== undefined && { workdir: worktree }),
+        ...(budgetUsd !== undefined && { budgetUsd }),
+        ...agent.request,
       });
       this.chargeAttempt(attempt, response.usage, this.config.models.worker.model, response.costUsd);
-      if (workspace) {
-        await workspace.commitAttempt(taskId, attempt.n, `${task.id}: ${task.title}`);
-        this.diffs.set(taskId, await workspace.diff(taskId));
-      }
+      const diff = await agent.commit(`${task.id}: ${task.title}`);
+      if (diff !== undefined) this.diffs.set(taskId, diff);
       attempt.output = response.text;
       attempt.outcome = 'succeeded';
       attempt.endedAt = isoAt(this.deps.clock);
       return { text: response.text };
     } catch (error) {
+      thrown = error;
       attempt.endedAt = isoAt(this.deps.clock);
       if (signal.aborted) {
         attempt.outcome = this.status === 'cancelled' ? 'cancelled' : 'interrupted';
         throw new CallCancelledError('the attempt was stopped');
       }
-      attempt.outcome = 'failed';
+      // A usage limit or the budget stopped it: the run pauses and the session goes on later.
+      attempt.outcome = pausesTheRun(error) ? 'interrupted' : 'failed';
       const failure = deadline.timedOut
         ? new ModelError(
             'recoverable',
@@ -767,12 +791,8 @@ export class Run {
       deadline.clear();
       output.flush();
       release();
-      // Anything the agent left uncommitted is kept on the attempt branch before the worktree goes.
-      if (workspace && worktree !== undefined) {
-        await workspace.removeAttempt(taskId, attempt.n).catch((error: unknown) => {
-          this.deps.logger.error({ err: error, runId: this.id, taskId }, 'could not remove a worktree');
-        });
-      }
+      // The worktree goes (anything uncommitted kept on the attempt branch), or stays for a resume.
+      await agent?.end({ closing: this.closing, error: thrown });
     }
   }
 
@@ -821,7 +841,8 @@ export class Run {
         if (event.pauseRun) {
           // Logged out, out of credit: every task would fail the same way. Keep the task and wait for a person.
           this.move(task, 'task.interrupt', event.error.message);
-          if (this.status === 'executing') this.pause('provider', event.error.message);
+          if (this.status === 'executing')
+            this.pause(event.pauseReason ?? 'provider', event.error.message, event.resumeAt);
           break;
         }
         this.failTask(task, `${event.error.category} error: ${event.error.message}`);
@@ -957,7 +978,8 @@ export class Run {
 
   // ── What users do ──────────────────────────────────────────────────────────────────────────────
 
-  pause(reason: PauseReason = 'user', message?: string): void {
+  /** `resumeAt` (epoch ms): a usage limit's reset, when the run goes on by itself (quota-resume.ts). */
+  pause(reason: PauseReason = 'user', message?: string, resumeAt?: number): void {
     if (this.status === 'paused') return;
     if (this.status !== 'executing') {
       throw new OrcError(
@@ -966,9 +988,16 @@ export class Run {
       );
     }
     this.doc.pauseReason = reason;
-    this.emit({ type: 'run.paused', reason, ...(message !== undefined && { message }) });
+    const at = resumeAt === undefined ? undefined : new Date(resumeAt).toISOString();
+    this.emit({
+      type: 'run.paused',
+      reason,
+      ...(message !== undefined && { message }),
+      ...(at !== undefined && { resumeAt: at }),
+    });
     this.actor.send({ type: 'run.pause' });
     this.doc.pauseReason = reason;
+    if (at !== undefined) this.doc.resumeAt = at;
   }
 
   /** `maxCostUsd`: the run goes on within this new budget (USD) rather than past the old one. */
@@ -1321,6 +1350,7 @@ export class Run {
       status: this.status,
       ...(this.doc.pauseReason !== undefined &&
         this.status === 'paused' && { pauseReason: this.doc.pauseReason }),
+      ...(this.doc.resumeAt !== undefined && this.status === 'paused' && { resumeAt: this.doc.resumeAt }),
       models: this.doc.models,
       maxWorkers: this.config.execution.max_workers,
       createdAt: this.doc.createdAt,
@@ -1348,8 +1378,10 @@ export class Run {
 
   /** Resolves when the run has finished, or paused for a reason a person must act on. */
   async settled(signal?: AbortSignal): Promise<RunSummary> {
+    // A run that resumes by itself (a usage limit with a known reset) is not waiting for a person.
     const done = () =>
-      FINISHED_RUN_STATUSES.has(this.status) || (this.status === 'paused' && this.doc.pauseReason !== 'user');
+      FINISHED_RUN_STATUSES.has(this.status) ||
+      (this.status === 'paused' && this.doc.pauseReason !== 'user' && this.doc.resumeAt === undefined);
     while (!done()) {
       if (signal?.aborted) throw signal.reason;
       await new Promise<void>((resolve) => {

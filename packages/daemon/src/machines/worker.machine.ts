@@ -1,4 +1,4 @@
-import type { AttemptError, TaskReview } from '@orc/shared';
+import type { AttemptError, PauseReason, TaskReview } from '@orc/shared';
 import { assign, emit, enqueueActions, fromCallback, fromPromise, sendTo, setup } from 'xstate';
 import type { Clock } from '../clock.js';
 import { backoffDelay, describeCallFailure, type CallFailure } from '../model/model-error.js';
@@ -41,6 +41,10 @@ export type WorkerEmitted =
       error: AttemptError;
       /** Retrying cannot help until a person acts (logged out, usage limit): the run should pause. */
       pauseRun: boolean;
+      /** Why, when not `provider`: `quota` (a usage limit) or `budget`. */
+      pauseReason?: PauseReason;
+      /** When the usage limit resets (epoch ms), if known: the run resumes by itself then. */
+      resumeAt?: number;
     }
   | { type: 'worker.rate_limited'; worker: number };
 
@@ -318,6 +322,10 @@ export const workerMachine = setup({
               phase: context.phase,
               error: { category: context.lastError!.category, message: context.lastError!.message },
               pauseRun: context.lastError!.pauseRun === true,
+              ...(context.lastError!.pauseReason !== undefined && {
+                pauseReason: context.lastError!.pauseReason,
+              }),
+              ...(context.lastError!.resumeAt !== undefined && { resumeAt: context.lastError!.resumeAt }),
             })),
             assign({ assignment: undefined, text: '' }),
           ],

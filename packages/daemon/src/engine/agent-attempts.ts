@@ -1,0 +1,174 @@
+import type { Attempt, NewEvent, OrcEvent, TaskRecord } from '@orc/shared';
+import type { Logger } from 'pino';
+import { ModelError } from '../model/model-error.js';
+import { resumePrompt } from '../model/prompts.js';
+import type { ModelRequest } from '../model/provider.js';
+import type { GitWorkspace } from '../workspace/git-workspace.js';
+
+/** What one attempt adds to its worker's model call. */
+export type AgentRequest = Pick<ModelRequest, 'workdir' | 'resume' | 'onSession' | 'onRefusal'> & {
+  /** Replaces the task's prompt when a session goes on: the agent has the task in its conversation. */
+  prompt?: string;
+};
+
+export interface AgentAttemptsDeps {
+  /** The run's repository, when it has one; it may be opened after the run is made (a reopened run). */
+  workspace: () => GitWorkspace | undefined;
+  emit: (event: NewEvent) => void;
+  logger: Logger;
+}
+
+/** Where a session that was cut off goes on: the attempt that began it (its worktree) and its id. */
+interface ResumePoint {
+  attempt: number;
+  sessionId: string;
+}
+
+/**
+ * The agent side of a run's attempts (Claude Code workers in a repository). Each attempt works in a
+ * worktree of its own; when the task's previous attempt was cut off mid-session (the daemon crashed or
+ * stopped, a usage limit or the budget paused the run), the next one goes on with that session in that
+ * worktree instead, so what the agent did is neither lost nor paid for twice. The session id and every
+ * refused tool call are journalled as they happen, the session id before the agent has done any work.
+ */
+export class AgentAttempts {
+  private readonly resumable = new Map<string, ResumePoint>();
+
+  constructor(private readonly deps: AgentAttemptsDeps) {}
+
+  /**
+   * After a restart, with the records caught up from the journal: each task whose last attempt was cut
+   * off in a known session keeps that attempt's worktree for its next one; every other worktree the run
+   * left is removed, its work kept on an attempt branch. Agents a killed daemon left running are stopped.
+   */
+  async restore(tasks: Iterable<TaskRecord>): Promise<void> {
+    const workspace = this.deps.workspace();
+    const keep = new Set<string>();
+    for (const task of tasks) {
+      const last = task.attempts.at(-1);
+      if (task.status !== 'ready' || last?.outcome !== 'interrupted' || last.sessionId === undefined) continue;
+      const point = { attempt: last.resumes ?? last.n, sessionId: last.sessionId };
+      this.resumable.set(task.id, point);
+      if (workspace) keep.add(workspace.worktreePath(task.id, point.attempt));
+    }
+    await workspace?.recover(keep);
+  }
+
+  /** Where attempt `attempt` of `task` works and what its model call is given. */
+  async begin(task: TaskRecord, attempt: Attempt): Promise<AgentAttempt> {
+    const workspace = this.deps.workspace();
+    const point = this.resumable.get(task.id);
+    this.resumable.delete(task.id);
+    const context: AttemptContext = {
+      ...this.deps,
+      workspace,
+      keep: (kept) => this.resumable.set(task.id, kept),
+    };
+    if (!workspace) return new AgentAttempt(context, task.id, attempt, attempt.n, undefined, undefined);
+    const continued = point && (await workspace.resumeAttempt(task.id, point.attempt));
+    if (point && continued) {
+      attempt.resumes = point.attempt;
+      return new AgentAttempt(context, task.id, attempt, point.attempt, continued.path, point.sessionId);
+    }
+    // A fresh worktree from the integration head: the task sees every dependency's merged work.
+    const prepared = await workspace.prepareAttempt(task.id, attempt.n);
+    return new AgentAttempt(context, task.id, attempt, attempt.n, prepared.path, undefined);
+  }
+}
+
+interface AttemptContext {
+  workspace: GitWorkspace | undefined;
+  emit: (event: NewEvent) => void;
+  logger: Logger;
+  /** Keeps the session for the task's next attempt. */
+  keep: (point: ResumePoint) => void;
+}
+
+/** One attempt's worktree and session. */
+export class AgentAttempt {
+  constructor(
+    private readonly context: AttemptContext,
+    private readonly taskId: string,
+    private readonly attempt: Attempt,
+    /** The attempt whose worktree this one works in: its own, or the one whose session it resumes. */
+    private readonly slot: number,
+    private readonly workdir: string | undefined,
+    private readonly resume: string | undefined,
+  ) {}
+
+  get request(): AgentRequest {
+    const { attempt, taskId } = this;
+    return {
+      ...(this.workdir !== undefined && { workdir: this.workdir }),
+      ...(this.resume !== undefined && { resume: this.resume, prompt: resumePrompt() }),
+      onSession: (sessionId) => {
+        attempt.sessionId = sessionId;
+        this.context.emit({
+          type: 'task.session',
+          taskId,
+          attempt: attempt.n,
+          sessionId,
+          ...(attempt.resumes !== undefined && { resumes: attempt.resumes }),
+        });
+      },
+      onRefusal: (refusal) => {
+        attempt.refusals = [...(attempt.refusals ?? []), refusal];
+        this.context.emit({ type: 'task.tool_refused', taskId, attempt: attempt.n, refusal });
+      },
+    };
+  }
+
+  /** Commits what the agent changed on the task branch; the change for the review, without a repository none. */
+  async commit(message: string): Promise<string | undefined> {
+    const { workspace } = this.context;
+    if (!workspace || this.workdir === undefined) return undefined;
+    await workspace.commitAttempt(this.taskId, this.slot, message);
+    return workspace.diff(this.taskId);
+  }
+
+  /**
+   * The attempt is over. Its worktree goes, anything uncommitted kept on an attempt branch, unless its
+   * session was cut off in a way that lets it go on (the daemon is stopping, or the run paused for a usage
+   * limit or the budget): then the task's next attempt resumes it there.
+   */
+  async end(cutOff: { closing: boolean; error: unknown }): Promise<void> {
+    const { workspace } = this.context;
+    if (!workspace || this.workdir === undefined) return;
+    const { attempt } = this;
+    if (
+      attempt.outcome === 'interrupted' &&
+      attempt.sessionId !== undefined &&
+      (cutOff.closing || pausesTheRun(cutOff.error))
+    ) {
+      this.context.keep({ attempt: this.slot, sessionId: attempt.sessionId });
+      return;
+    }
+    await workspace.removeAttempt(this.taskId, this.slot).catch((error: unknown) => {
+      this.context.logger.error({ err: error, taskId: this.taskId }, 'could not remove a worktree');
+    });
+  }
+}
+
+/**
+ * A failure that is no fault of the attempt: a usage limit or the run's budget stopped it, the run pauses,
+ * and the attempt counts as interrupted (its session can go on), not failed.
+ */
+export function pausesTheRun(error: unknown): boolean {
+  return (
+    error instanceof ModelError &&
+    (error.details.pauseReason === 'quota' || error.details.pauseReason === 'budget')
+  );
+}
+
+/** A journalled session id or refusal, applied to the attempt record when a restore catches up. */
+export function applyAgentEvent(
+  attempt: Attempt,
+  event: Extract<OrcEvent, { type: 'task.session' | 'task.tool_refused' }>,
+): void {
+  if (event.type === 'task.session') {
+    attempt.sessionId = event.sessionId;
+    if (event.resumes !== undefined) attempt.resumes = event.resumes;
+  } else {
+    attempt.refusals = [...(attempt.refusals ?? []), event.refusal];
+  }
+}
