@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CallCancelledError, createClaudeCodeProvider, ModelError } from '@orc/daemon';
@@ -122,7 +122,9 @@ describe('the claude-code provider with the real Claude Code', () => {
     const lines = ['WRITE first.txt: one\\n', `HANG ${gate}`, 'WRITE second.txt: two\\n'];
     let session: string | undefined;
     const controller = new AbortController();
-    const first = provider().complete(work(lines, { signal: controller.signal, onSession: (id) => (session = id) }));
+    const first = provider().complete(
+      work(lines, { signal: controller.signal, onSession: (id) => (session = id) }),
+    );
     await waitUntil('the agent waits at the gate', () => standIn.waiting(gate) === 1);
     controller.abort();
     expect(await failure(first)).toBeInstanceOf(CallCancelledError);
@@ -221,7 +223,12 @@ describe('the claude-code provider with the real Claude Code', () => {
 
 describe('the claude-code provider with a broken claude (faults the real one cannot show)', () => {
   const broken = (mode: string, extra: Record<string, string> = {}) =>
-    provider({ command: BROKEN_CLAUDE, environment: { BROKEN_CLAUDE_MODE: mode, ...extra }, timeoutMs: 3_000, killGraceMs: 500 });
+    provider({
+      command: BROKEN_CLAUDE,
+      environment: { BROKEN_CLAUDE_MODE: mode, ...extra },
+      timeoutMs: 3_000,
+      killGraceMs: 500,
+    });
 
   it('a claude that exits 1 fails the call as transient, with what it said', async () => {
     const error = await failure(broken('exit1').complete(work([])));
@@ -238,7 +245,9 @@ describe('the claude-code provider with a broken claude (faults the real one can
 
   it('a claude that ignores SIGTERM is killed with its process group after the grace period', async () => {
     const pidFile = join(dir, 'broken.pid');
-    const error = await failure(broken('ignore-term', { BROKEN_CLAUDE_PID_FILE: pidFile }).complete(work([])));
+    const error = await failure(
+      broken('ignore-term', { BROKEN_CLAUDE_PID_FILE: pidFile }).complete(work([])),
+    );
     expect((error as ModelError).category).toBe('recoverable');
     const [agent, child] = readFileSync(pidFile, 'utf8').split(' ').map(Number);
     await waitUntil('the agent and its child are gone', () => !alive(agent!) && !alive(child!), 5_000);

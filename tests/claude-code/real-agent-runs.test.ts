@@ -71,7 +71,10 @@ describe('runs with the real Claude Code as manager and workers (built CLI, real
     sb = await ClaudeSandbox.create();
     const repo = await sb.repo();
     const cwd = await sb.runFolder([
-      { id: 'fetch', lines: ['BASH curl -s https://example.invalid/data.json', 'WRITE data.txt: made without it\\n'] },
+      {
+        id: 'fetch',
+        lines: ['BASH curl -s https://example.invalid/data.json', 'WRITE data.txt: made without it\\n'],
+      },
     ]);
 
     const result = await sb.run(cwd, repo);
@@ -84,7 +87,9 @@ describe('runs with the real Claude Code as manager and workers (built CLI, real
     ]);
     expect(attempt.refusals![0]!.reason).not.toBe('');
     const log = await sb.orc(['logs', summary.id]);
-    expect(log.stdout).toMatch(/task\.tool_refused\s+fetch attempt 1: Bash curl -s https:\/\/example\.invalid/);
+    expect(log.stdout).toMatch(
+      /task\.tool_refused\s+fetch attempt 1: Bash curl -s https:\/\/example\.invalid/,
+    );
     // The agent went on without it.
     expect(await filesAt(repo, `orc/${summary.id}`)).toMatchObject({ 'data.txt': 'made without it\n' });
   });
@@ -95,7 +100,10 @@ describe('runs with the real Claude Code as manager and workers (built CLI, real
     const repo = await box.repo();
     const cwd = await box.runFolder(
       [
-        { id: 'limited', lines: ['WRITE first.txt: before the limit\\n', 'LIMIT 8', 'WRITE second.txt: after it\\n'] },
+        {
+          id: 'limited',
+          lines: ['WRITE first.txt: before the limit\\n', 'LIMIT 8', 'WRITE second.txt: after it\\n'],
+        },
         { id: 'free', lines: ['WRITE free.txt: no limit here\\n'] },
       ],
       { subscription: true, workers: 1 },
@@ -118,7 +126,9 @@ describe('runs with the real Claude Code as manager and workers (built CLI, real
     // The daemon dies while the run waits (once the pause is saved): only the restored run's own timer can
     // resume it, and it waits for what is left of the same time.
     const saved = join(box.home, 'runs', runId, 'state.json');
-    await waitUntil('the pause is saved', () => JSON.parse(readFileSync(saved, 'utf8')).resumeAt === paused.resumeAt);
+    const savedResumeAt = (): unknown =>
+      (JSON.parse(readFileSync(saved, 'utf8')) as { resumeAt?: unknown }).resumeAt;
+    await waitUntil('the pause is saved', () => savedResumeAt() === paused.resumeAt);
     const daemon = (await box.box.daemonPid())!;
     expect(Date.now()).toBeLessThan(resumeAt);
     process.kill(daemon, 'SIGKILL');

@@ -91,7 +91,10 @@ export async function startAgentStandIn(): Promise<AgentStandIn> {
       return json(res, 200, { input_tokens: tokens(raw) });
     }
     if (req.method !== 'POST' || path !== '/v1/messages') {
-      return json(res, 404, { type: 'error', error: { type: 'not_found_error', message: `${path} is not served here` } });
+      return json(res, 404, {
+        type: 'error',
+        error: { type: 'not_found_error', message: `${path} is not served here` },
+      });
     }
     const body = JSON.parse(raw) as Body;
     const id = ++n;
@@ -127,7 +130,10 @@ export async function startAgentStandIn(): Promise<AgentStandIn> {
       if (answeredTool) return { content: [{ type: 'text', text: 'Done.' }], stop: 'end_turn' };
       record.answer = 'StructuredOutput';
       const input = managerAnswer(record.kind, textOf(body.system));
-      return { content: [{ type: 'tool_use', id: `toolu_so_${id}`, name: 'StructuredOutput', input }], stop: 'tool_use' };
+      return {
+        content: [{ type: 'tool_use', id: `toolu_so_${id}`, name: 'StructuredOutput', input }],
+        stop: 'tool_use',
+      };
     }
     const script = taskScript(body);
     const cwd = /Primary working directory: ([^\n"\\]+)/.exec(JSON.stringify(body))?.[1];
@@ -158,7 +164,10 @@ export async function startAgentStandIn(): Promise<AgentStandIn> {
         }
         if (verb === 'FAIL_UNLESS' && !existsSync(rest)) {
           record.answer = 'error';
-          json(res, 400, { type: 'error', error: { type: 'invalid_request_error', message: `${rest} is missing` } });
+          json(res, 400, {
+            type: 'error',
+            error: { type: 'invalid_request_error', message: `${rest} is missing` },
+          });
           return undefined;
         }
         continue;
@@ -169,7 +178,10 @@ export async function startAgentStandIn(): Promise<AgentStandIn> {
         return { content: [{ type: 'tool_use', id: `toolu_${id}`, ...tool }], stop: 'tool_use' };
       }
     }
-    return { content: [{ type: 'text', text: `Done: ${calls} tool call${calls === 1 ? '' : 's'}.` }], stop: 'end_turn' };
+    return {
+      content: [{ type: 'text', text: `Done: ${calls} tool call${calls === 1 ? '' : 's'}.` }],
+      stop: 'end_turn',
+    };
   };
 
   const server = createServer((req, res) => {
@@ -201,7 +213,11 @@ export async function startAgentStandIn(): Promise<AgentStandIn> {
 }
 
 /** The tool calls one instruction takes; files are read from disk when the turn is answered. */
-function toolCalls(verb: string, rest: string, cwd: string): { name: string; input: Record<string, unknown> }[] {
+function toolCalls(
+  verb: string,
+  rest: string,
+  cwd: string,
+): { name: string; input: Record<string, unknown> }[] {
   const file = (path: string): string => join(cwd, path.trim());
   const current = (path: string): string => (existsSync(file(path)) ? readFileSync(file(path), 'utf8') : '');
   const unescape = (text: string): string => text.replaceAll('\\n', '\n');
@@ -264,12 +280,17 @@ function managerAnswer(kind: StandInRequest['kind'], system: string): Record<str
 /** A subscription's usage limit, as the API sends it: Claude Code reads the reset from the headers. */
 function usageLimit(res: ServerResponse, until: number): void {
   const reset = Math.ceil(until / 1000);
-  json(res, 429, { type: 'error', error: { type: 'rate_limit_error', message: 'Rate limited' } }, {
-    'retry-after': String(Math.max(1, reset - Math.floor(Date.now() / 1000))),
-    'anthropic-ratelimit-unified-status': 'rejected',
-    'anthropic-ratelimit-unified-reset': String(reset),
-    'anthropic-ratelimit-unified-representative-claim': 'five_hour',
-  });
+  json(
+    res,
+    429,
+    { type: 'error', error: { type: 'rate_limit_error', message: 'Rate limited' } },
+    {
+      'retry-after': String(Math.max(1, reset - Math.floor(Date.now() / 1000))),
+      'anthropic-ratelimit-unified-status': 'rejected',
+      'anthropic-ratelimit-unified-reset': String(reset),
+      'anthropic-ratelimit-unified-representative-claim': 'five_hour',
+    },
+  );
 }
 
 function send(
@@ -286,28 +307,50 @@ function send(
     cache_creation_input_tokens: 0,
     cache_read_input_tokens: 0,
   };
-  const message = { id: `msg_stand_in_${id}`, type: 'message', role: 'assistant', model: body.model, content, stop_reason: stop, stop_sequence: null, usage };
+  const message = {
+    id: `msg_stand_in_${id}`,
+    type: 'message',
+    role: 'assistant',
+    model: body.model,
+    content,
+    stop_reason: stop,
+    stop_sequence: null,
+    usage,
+  };
   if (body.stream !== true) return json(res, 200, message);
   res.writeHead(200, { 'content-type': 'text/event-stream', 'request-id': `req_stand_in_${id}` });
   const event = (type: string, data: Record<string, unknown>): boolean =>
     res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
-  event('message_start', { message: { ...message, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } } });
+  event('message_start', {
+    message: { ...message, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } },
+  });
   content.forEach((block, index) => {
     if (block.type === 'text') {
       event('content_block_start', { index, content_block: { type: 'text', text: '' } });
       event('content_block_delta', { index, delta: { type: 'text_delta', text: block.text } });
     } else {
       event('content_block_start', { index, content_block: { ...block, input: {} } });
-      event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(block.input) } });
+      event('content_block_delta', {
+        index,
+        delta: { type: 'input_json_delta', partial_json: JSON.stringify(block.input) },
+      });
     }
     event('content_block_stop', { index });
   });
-  event('message_delta', { delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: usage.output_tokens } });
+  event('message_delta', {
+    delta: { stop_reason: stop, stop_sequence: null },
+    usage: { output_tokens: usage.output_tokens },
+  });
   event('message_stop', {});
   res.end();
 }
 
-function json(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+function json(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(value));
 }
@@ -328,7 +371,8 @@ function isToolResult(block: unknown): boolean {
 function toolResults(body: Body): number {
   let count = 0;
   for (const message of body.messages ?? []) {
-    if (message.role === 'user' && Array.isArray(message.content)) count += message.content.filter(isToolResult).length;
+    if (message.role === 'user' && Array.isArray(message.content))
+      count += message.content.filter(isToolResult).length;
   }
   return count;
 }

@@ -77,7 +77,12 @@ export const OrcEvent = z.discriminatedUnion('type', [
     resumes: z.number().int().optional(),
   }),
   /** The agent was refused a tool call (outside the permission mode and allowed tools). */
-  z.object({ ...task, type: z.literal('task.tool_refused'), attempt: z.number().int(), refusal: ToolRefusal }),
+  z.object({
+    ...task,
+    type: z.literal('task.tool_refused'),
+    attempt: z.number().int(),
+    refusal: ToolRefusal,
+  }),
   z.object({
     ...task,
     type: z.literal('task.attempt_failed'),

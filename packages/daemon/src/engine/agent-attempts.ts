@@ -46,7 +46,8 @@ export class AgentAttempts {
     const keep = new Set<string>();
     for (const task of tasks) {
       const last = task.attempts.at(-1);
-      if (task.status !== 'ready' || last?.outcome !== 'interrupted' || last.sessionId === undefined) continue;
+      if (task.status !== 'ready' || last?.outcome !== 'interrupted' || last.sessionId === undefined)
+        continue;
       const point = { attempt: last.resumes ?? last.n, sessionId: last.sessionId };
       this.resumable.set(task.id, point);
       if (workspace) keep.add(workspace.worktreePath(task.id, point.attempt));

@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { agentPidFile } from '../workspace/agent-pid.js';
@@ -38,10 +37,10 @@ export class AgentProcess {
   ) {}
 
   /** The SDK's spawn hook. */
-  spawn(request: AgentSpawnRequest): ChildProcess & { stdin: Writable; stdout: Readable } {
+  spawn(request: AgentSpawnRequest): ChildProcessWithoutNullStreams {
     const child = spawn(request.command, request.args, {
       cwd: request.cwd,
-      env: { ...request.env, [AGENT_TAG_VARIABLE]: this.tag } as NodeJS.ProcessEnv,
+      env: { ...request.env, [AGENT_TAG_VARIABLE]: this.tag },
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -76,8 +75,7 @@ export class AgentProcess {
       if (this.pidFile) rmSync(this.pidFile, { force: true });
     });
     request.signal?.addEventListener('abort', () => this.stop(), { once: true });
-    // Spawned with three pipes, so the streams are there.
-    return child as ChildProcess & { stdin: Writable; stdout: Readable };
+    return child;
   }
 
   get started(): boolean {

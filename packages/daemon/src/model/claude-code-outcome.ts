@@ -51,7 +51,9 @@ export function classifyFailure(result: SDKResultMessage, context: OutcomeContex
     });
   }
   if (/credit balance|billing/i.test(text)) {
-    return new ModelError('permanent', `Claude Code cannot work until someone acts${said}`, { pauseRun: true });
+    return new ModelError('permanent', `Claude Code cannot work until someone acts${said}`, {
+      pauseRun: true,
+    });
   }
   if (status === 429 || /rate limit|overloaded/i.test(text) || status === 529) {
     return new ModelError('transient', `Claude Code was rate limited${said}`, { rateLimited: true });
@@ -121,7 +123,14 @@ function zoneOffsetMs(timeZone: string, at: number): number {
     second: 'numeric',
   }).formatToParts(new Date(at));
   const part = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  const asUtc = Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'), part('second'));
+  const asUtc = Date.UTC(
+    part('year'),
+    part('month') - 1,
+    part('day'),
+    part('hour'),
+    part('minute'),
+    part('second'),
+  );
   return asUtc - Math.floor(at / 1000) * 1000;
 }
 

@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import type * as AgentSdkModule from '@anthropic-ai/claude-agent-sdk';
 import type {
   Options,
   PermissionMode,
@@ -88,7 +89,7 @@ export function createClaudeCodeProvider(options: ClaudeCodeProviderOptions): Cl
 
 type Ending = { kind: 'cancelled' } | { kind: 'timeout' } | { kind: 'callback'; error: unknown };
 
-type AgentSdk = typeof import('@anthropic-ai/claude-agent-sdk');
+type AgentSdk = typeof AgentSdkModule;
 let sdk: Promise<AgentSdk> | undefined;
 
 /** Loaded on the first call, so a daemon that never runs Claude Code never loads the 1.4 MB module. */
@@ -190,7 +191,9 @@ class AgentCall {
       this.refuse(message.tool_use_id, message.tool_name, {}, message.decision_reason ?? message.message);
     } else if (message.type === 'system' && message.subtype === 'api_retry') {
       const status = message.error_status === null ? message.error : `${message.error_status}`;
-      this.text(`(the API answered ${status}; Claude Code retries in ${Math.ceil(message.retry_delay_ms / 1000)}s)\n`);
+      this.text(
+        `(the API answered ${status}; Claude Code retries in ${Math.ceil(message.retry_delay_ms / 1000)}s)\n`,
+      );
     }
   }
 
@@ -231,7 +234,12 @@ class AgentCall {
       ...(flags.max_turns !== undefined && { maxTurns: flags.max_turns }),
       ...(flags.add_dirs?.length && { additionalDirectories: flags.add_dirs }),
       canUseTool: async (tool, input, asked) => {
-        const call = { tool, input, workdir: this.workdir, ...(asked.decisionReason && { reason: asked.decisionReason }) };
+        const call = {
+          tool,
+          input,
+          workdir: this.workdir,
+          ...(asked.decisionReason && { reason: asked.decisionReason }),
+        };
         const decision = await (options.permissions ?? refuseUnlistedTools).decide(call, asked.signal);
         if (decision.allow) return { behavior: 'allow', updatedInput: input };
         this.refuse(asked.toolUseID, tool, input, asked.decisionReason ?? 'it needs a person’s approval');
@@ -302,7 +310,10 @@ class AgentCall {
       if (known) throw known;
       const said = failure instanceof Error ? failure.message.split('\n')[0] : 'it exited without a result';
       const stderr = this.process.lastStderrLine;
-      throw new ModelError('transient', `Claude Code failed: ${said}${stderr && !said?.includes(stderr) ? ` (${stderr})` : ''}`);
+      throw new ModelError(
+        'transient',
+        `Claude Code failed: ${said}${stderr && !said?.includes(stderr) ? ` (${stderr})` : ''}`,
+      );
     }
     if (result.subtype !== 'success' || result.is_error) {
       throw classifyFailure(result, {

@@ -58,7 +58,11 @@ describe('GitWorkspace', () => {
     );
     for (const { prepared, commit, merged } of results) {
       // Outside every .git directory, where Claude Code may write: under the state directory.
-      expect(prepared.path).toMatch(new RegExp(`^${join(home, 'worktrees')}/repo-[0-9a-f]{12}/r1/${prepared.branch.split('/').at(-1)}/attempt-1$`));
+      expect(prepared.path).toMatch(
+        new RegExp(
+          `^${join(home, 'worktrees')}/repo-[0-9a-f]{12}/r1/${prepared.branch.split('/').at(-1)}/attempt-1$`,
+        ),
+      );
       expect(commit).toMatch(/^[0-9a-f]{40}$/);
       expect(merged).toMatchObject({ ok: true });
     }

@@ -100,7 +100,8 @@ function countsText(view: RunView): string {
 function runNotice(view: RunView): string | undefined {
   if (view.status === 'paused') {
     if (view.pauseReason === 'quota') {
-      const until = view.resumeAt === undefined ? '' : ` It goes on by itself at ${view.resumeAt.slice(11, 16)} UTC.`;
+      const until =
+        view.resumeAt === undefined ? '' : ` It goes on by itself at ${view.resumeAt.slice(11, 16)} UTC.`;
       return `Paused because a usage limit of the account is reached.${until} Press p to resume now.`;
     }
     const why =
