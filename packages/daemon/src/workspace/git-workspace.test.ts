@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -291,6 +291,8 @@ describe('GitWorkspace', () => {
     expect(kept).toMatchObject({ merged: false, branch: 'orc/r1' });
     if (!kept.merged) expect(kept.message).toContain('git merge orc/r1');
     expect(await listWorktrees(repo)).toHaveLength(1);
+    // Nothing of the run is left in the state directory.
+    expect(readdirSync(join(home, 'worktrees'))).toEqual([]);
 
     const merged = await ws.finish({ merge: true });
     expect(merged).toEqual({ merged: true, into: 'main', commit: await ws.head() });
@@ -306,5 +308,52 @@ describe('GitWorkspace', () => {
     expect(moved).toMatchObject({ merged: false, branch: 'orc/r2' });
     if (!moved.merged) expect(moved.message).toContain('main moved since the run started');
     expect(existsSync(join(repo, 'two.txt'))).toBe(false);
+  });
+
+  it('takes up an attempt’s worktree again to resume its session, unless a rollback moved past its start', async () => {
+    const ws = await GitWorkspace.open(repo, 'r1', { home });
+    await runTask(ws, 'base', (path) => writeFile(join(path, 'base.txt'), 'base\n'));
+    const start = await ws.head();
+    const first = await ws.prepareAttempt('t1', 1);
+    await writeFile(join(first.path, 'half.txt'), 'half done\n');
+
+    // After a restart: the recovery keeps that worktree, the agent's files in it as they were.
+    const after = await GitWorkspace.open(repo, 'r1', { home, ...(ws.start && { start: ws.start }) });
+    const recovered = await after.recover(new Set([first.path]));
+    expect(recovered.map((entry) => entry.path)).toEqual([ws.worktreePath('base', 1)]);
+    const resumed = await after.resumeAttempt('t1', 1);
+    expect(resumed).toEqual({ path: first.path, branch: 'orc/r1-tasks/t1', base: start });
+    expect(await readFile(join(resumed!.path, 'half.txt'), 'utf8')).toBe('half done\n');
+    expect(await after.resumeAttempt('t1', 2)).toBeUndefined();
+
+    // A full rollback to before the attempt began: its worktree no longer fits, a new attempt starts.
+    await after.resetTo(ws.start!.commit);
+    expect(await after.resumeAttempt('t1', 1)).toBeUndefined();
+  });
+
+  it('gcWorktrees from anywhere: finds the repositories from the worktrees, leaves a folder whose repository is gone', async () => {
+    const ws = await GitWorkspace.open(repo, 'r1', { home });
+    const leftover = await ws.prepareAttempt('a', 1);
+    await writeFile(join(leftover.path, 'a.txt'), 'a\n');
+    // A second repository whose worktree outlived it.
+    const gone = join(dir, 'gone');
+    await mkdir(gone);
+    await git(['init', '--quiet', '--initial-branch=main'], gone);
+    await git(
+      ['-c', 'user.name=T', '-c', 'user.email=t@t', 'commit', '--quiet', '--allow-empty', '-m', 'x'],
+      gone,
+    );
+    const orphan = (await (await GitWorkspace.open(gone, 'r9', { home })).prepareAttempt('b', 1)).path;
+    await rm(gone, { recursive: true, force: true });
+
+    const { removed, inUse, orphaned } = await gcWorktrees({ home });
+    expect(removed.map((entry) => [entry.path, entry.keptOn])).toEqual([
+      [leftover.path, 'orc/r1-attempts/a/1'],
+    ]);
+    expect(inUse).toEqual([]);
+    expect(orphaned).toEqual([orphan]);
+    expect(existsSync(orphan)).toBe(true);
+    expect(await fileAt('orc/r1-attempts/a/1', 'a.txt')).toBe('a');
+    expect(await listWorktrees(repo)).toHaveLength(1);
   });
 });
