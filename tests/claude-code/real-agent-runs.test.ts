@@ -86,6 +86,8 @@ describe('runs with the real Claude Code as manager and workers (built CLI, real
       expect.objectContaining({ tool: 'Bash', subject: 'curl -s https://example.invalid/data.json' }),
     ]);
     expect(attempt.refusals![0]!.reason).not.toBe('');
+    const human = await sb.orc(['show', summary.id]);
+    expect(human.stdout).toContain('attempt 1 was refused Bash curl -s https://example.invalid/data.json: ');
     const log = await sb.orc(['logs', summary.id]);
     expect(log.stdout).toMatch(
       /task\.tool_refused\s+fetch attempt 1: Bash curl -s https:\/\/example\.invalid/,

@@ -31,14 +31,20 @@ export function registerRunsCommands(program: Command): void {
       await withClient(async (client) => {
         const run = await client.trpc.runs.get.query({ runId, full: true });
         emit(options, summaryJson(run), () => [
-          `run ${run.id} ${run.status}${run.pauseReason ? ` (${run.pauseReason})` : ''}${simulatedLabel(run)}`,
+          `run ${run.id} ${run.status}${run.pauseReason ? ` (${run.pauseReason}${run.resumeAt ? `, resumes by itself at ${run.resumeAt}` : ''})` : ''}${simulatedLabel(run)}`,
           `goal: ${run.goal}`,
           `models: manager ${run.models.manager.provider}/${run.models.manager.model}, worker ${run.models.worker.provider}/${run.models.worker.model}`,
           `tasks: ${formatCounts(run)}; cost $${run.costUsd.toFixed(4)}; last event #${run.lastEventId}`,
           ...(run.error ? [`error: ${run.error}`] : []),
-          ...run.tasks.map(
-            (task) => `  ${task.id.padEnd(12)} ${task.status.padEnd(10)} ${truncate(task.title, 70)}`,
-          ),
+          ...run.tasks.flatMap((task) => [
+            `  ${task.id.padEnd(12)} ${task.status.padEnd(10)} ${truncate(task.title, 70)}`,
+            ...task.attempts.flatMap((attempt) =>
+              (attempt.refusals ?? []).map(
+                (r) =>
+                  `    attempt ${attempt.n} was refused ${r.tool}${r.subject ? ` ${truncate(r.subject, 50)}` : ''}: ${truncate(r.reason, 60)}`,
+              ),
+            ),
+          ]),
           ...(run.finalReview ? [`review: ${run.finalReview.verdict}: ${run.finalReview.summary}`] : []),
         ]);
       });
