@@ -143,6 +143,26 @@ describe('the claude-code provider with the real Claude Code', () => {
     ]);
   });
 
+  it('a session that cannot be found is started afresh in the same working directory', async () => {
+    const sessions: string[] = [];
+    const text: string[] = [];
+    const lost = '3f2b8c1e-1111-4222-8333-444455556666';
+    const response = await provider().complete(
+      work(['WRITE again.txt: again\\n'], {
+        resume: lost,
+        onSession: (id) => sessions.push(id),
+        onText: (piece) => text.push(piece),
+      }),
+    );
+    expect(await readFile(join(workdir, 'again.txt'), 'utf8')).toBe('again\n');
+    expect(sessions).toHaveLength(2);
+    expect(sessions[1]).not.toBe(lost);
+    expect(response.meta?.['sessionId']).toBe(sessions[1]);
+    expect(text).toContain(
+      '(the interrupted session was not found; a new one goes on in the same worktree)\n',
+    );
+  });
+
   it('a usage limit fails the call as a quota pause with the reset time', async () => {
     await home.remove();
     home = await claudeHome(standIn, { subscription: true });

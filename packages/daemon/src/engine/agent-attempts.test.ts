@@ -72,7 +72,7 @@ function attempt(n: number): Attempt {
 describe('AgentAttempts', () => {
   it('journals the session as soon as it is known, and each refusal, on the attempt', async () => {
     const first = attempt(1);
-    const agent = await agents().begin(task([first]), first);
+    const agent = await agents().begin(task([first]), first, 'the task');
     const request = agent.request;
     expect(request.workdir).toBe(workspace.worktreePath('t1', 1));
     expect(request.resume).toBeUndefined();
@@ -93,7 +93,7 @@ describe('AgentAttempts', () => {
   it('after a crash the next attempt goes on with the session in the same worktree; the rest is cleaned up', async () => {
     const first = attempt(1);
     const record = task([first]);
-    const agent = await agents().begin(record, first);
+    const agent = await agents().begin(record, first, 'the task');
     agent.request.onSession?.('session-1');
     await writeFile(join(agent.request.workdir!, 'half.txt'), 'half done\n');
     // Another task's attempt without a session: nothing to resume there.
@@ -111,11 +111,11 @@ describe('AgentAttempts', () => {
 
     const second = attempt(2);
     record.attempts.push(second);
-    const resumed = await restarted.begin(record, second);
+    const resumed = await restarted.begin(record, second, 'the task');
     expect(resumed.request).toMatchObject({
       workdir: workspace.worktreePath('t1', 1),
       resume: 'session-1',
-      prompt: resumePrompt(),
+      prompt: resumePrompt('the task'),
     });
     expect(second.resumes).toBe(1);
     expect(await readFile(join(resumed.request.workdir!, 'half.txt'), 'utf8')).toBe('half done\n');
@@ -153,12 +153,12 @@ describe('AgentAttempts', () => {
     for (const [name, cutOff, kept] of cases) {
       const next = attempt(record.attempts.length + 1);
       record.attempts.push(next);
-      const agent = await set.begin(record, next);
+      const agent = await set.begin(record, next, 'the task');
       agent.request.onSession?.(`session-${next.n}`);
       next.outcome = 'interrupted';
       await agent.end(cutOff);
       const after = attempt(next.n + 1);
-      const probe = await set.begin({ ...record, attempts: [...record.attempts, after] }, after);
+      const probe = await set.begin({ ...record, attempts: [...record.attempts, after] }, after, 'the task');
       expect(probe.request.resume, name).toBe(kept ? `session-${next.n}` : undefined);
       await probe.end({ closing: false, error: undefined });
     }

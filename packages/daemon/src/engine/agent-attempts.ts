@@ -55,8 +55,8 @@ export class AgentAttempts {
     await workspace?.recover(keep);
   }
 
-  /** Where attempt `attempt` of `task` works and what its model call is given. */
-  async begin(task: TaskRecord, attempt: Attempt): Promise<AgentAttempt> {
+  /** Where attempt `attempt` of `task` works and what its model call is given (`prompt`: the task's). */
+  async begin(task: TaskRecord, attempt: Attempt, prompt: string): Promise<AgentAttempt> {
     const workspace = this.deps.workspace();
     const point = this.resumable.get(task.id);
     this.resumable.delete(task.id);
@@ -69,7 +69,8 @@ export class AgentAttempts {
     const continued = point && (await workspace.resumeAttempt(task.id, point.attempt));
     if (point && continued) {
       attempt.resumes = point.attempt;
-      return new AgentAttempt(context, task.id, attempt, point.attempt, continued.path, point.sessionId);
+      const resume = { sessionId: point.sessionId, prompt: resumePrompt(prompt) };
+      return new AgentAttempt(context, task.id, attempt, point.attempt, continued.path, resume);
     }
     // A fresh worktree from the integration head: the task sees every dependency's merged work.
     const prepared = await workspace.prepareAttempt(task.id, attempt.n);
@@ -94,14 +95,14 @@ export class AgentAttempt {
     /** The attempt whose worktree this one works in: its own, or the one whose session it resumes. */
     private readonly slot: number,
     private readonly workdir: string | undefined,
-    private readonly resume: string | undefined,
+    private readonly resume: { sessionId: string; prompt: string } | undefined,
   ) {}
 
   get request(): AgentRequest {
     const { attempt, taskId } = this;
     return {
       ...(this.workdir !== undefined && { workdir: this.workdir }),
-      ...(this.resume !== undefined && { resume: this.resume, prompt: resumePrompt() }),
+      ...(this.resume !== undefined && { resume: this.resume.sessionId, prompt: this.resume.prompt }),
       onSession: (sessionId) => {
         attempt.sessionId = sessionId;
         this.context.emit({

@@ -746,7 +746,7 @@ export class Run {
     let thrown: unknown;
     try {
       // Its worktree, fresh or the one whose session it resumes, and the hooks that journal the session.
-      agent = await this.agents.begin(task, attempt);
+      agent = await this.agents.begin(task, attempt, prompt);
       const budgetUsd = remainingBudgetUsd(
         this.config.execution.max_cost_usd,
         this.doc.budgetLifted,

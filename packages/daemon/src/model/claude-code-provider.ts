@@ -108,7 +108,8 @@ function loadSdk(): Promise<AgentSdk> {
 class AgentCall {
   readonly result: Promise<ModelResponse>;
   private readonly abort = new AbortController();
-  private readonly process: AgentProcess;
+  /** The Claude Code process of the session under way. */
+  private process: AgentProcess;
   private ending: Ending | undefined;
   private readonly workdir: string;
   /** Refused tool calls already reported, by tool_use id: each is reported once whatever tells of it. */
@@ -141,22 +142,47 @@ class AgentCall {
     }
     const command = resolveCommand(options.command, env['PATH']);
     const { query } = await loadSdk();
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timer = setTimeout(() => void this.stop({ kind: 'timeout' }), timeoutMs);
+    const onAbort = (): void => void this.stop({ kind: 'cancelled' });
+    request.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      let session = await this.session(query, command, env, request.resume);
+      if (request.resume !== undefined && !this.ending && lostSession(session.result)) {
+        // Its conversation is gone (another Claude Code home, a cleared history): a new session goes on in
+        // the same worktree, from a prompt that carries the task.
+        this.text('(the interrupted session was not found; a new one goes on in the same worktree)\n');
+        session = await this.session(query, command, env, undefined);
+      }
+      return this.settle(session.result, session.failure, {
+        rateLimit: session.rateLimit,
+        command,
+        timeoutMs,
+      });
+    } finally {
+      clearTimeout(timer);
+      request.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** One Claude Code process: the prompt in, its messages out until it exits. */
+  private async session(
+    query: AgentSdk['query'],
+    command: string | undefined,
+    env: Record<string, string | undefined>,
+    resume: string | undefined,
+  ): Promise<{ result?: SDKResultMessage; rateLimit?: SDKRateLimitInfo; failure?: unknown }> {
+    const { request } = this;
+    this.process = new AgentProcess(request.workdir, this.options.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
     const input = new PromptStream<SDKUserMessage>({
       type: 'user',
       message: { role: 'user', content: request.prompt },
       parent_tool_use_id: null,
     });
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const timer = setTimeout(() => void this.stop({ kind: 'timeout' }), timeoutMs);
-    const onAbort = (): void => void this.stop({ kind: 'cancelled' });
-    request.signal.addEventListener('abort', onAbort, { once: true });
-
-    let result: SDKResultMessage | undefined;
-    let rateLimit: SDKRateLimitInfo | undefined;
+    const outcome: { result?: SDKResultMessage; rateLimit?: SDKRateLimitInfo; failure?: unknown } = {};
     let sessionId: string | undefined;
-    let failure: unknown;
     try {
-      for await (const message of query({ prompt: input, options: this.sdkOptions(command, env) })) {
+      for await (const message of query({ prompt: input, options: this.sdkOptions(command, env, resume) })) {
         if (this.ending) continue;
         if (sessionId === undefined && 'session_id' in message && message.session_id) {
           const known = message.session_id;
@@ -164,23 +190,21 @@ class AgentCall {
           this.callback(() => request.onSession?.(known));
         }
         if (message.type === 'result') {
-          result = message;
+          outcome.result = message;
           // One task, one turn: the agent may exit once its answer is in.
           input.end();
         } else if (message.type === 'rate_limit_event') {
-          if (message.rate_limit_info.status === 'rejected') rateLimit = message.rate_limit_info;
+          if (message.rate_limit_info.status === 'rejected') outcome.rateLimit = message.rate_limit_info;
         } else this.onMessage(message);
       }
     } catch (error) {
-      failure = error;
+      outcome.failure = error;
     } finally {
-      clearTimeout(timer);
-      request.signal.removeEventListener('abort', onAbort);
       input.end();
       this.process.stop();
       await this.process.exited();
     }
-    return this.settle(result, failure, { rateLimit, command, timeoutMs });
+    return outcome;
   }
 
   private onMessage(message: SDKMessage): void {
@@ -197,7 +221,11 @@ class AgentCall {
     }
   }
 
-  private sdkOptions(command: string | undefined, env: Record<string, string | undefined>): Options {
+  private sdkOptions(
+    command: string | undefined,
+    env: Record<string, string | undefined>,
+    resume: string | undefined,
+  ): Options {
     const { request, options } = this;
     const { flags } = options;
     const common: Options = {
@@ -208,7 +236,7 @@ class AgentCall {
       ...(command !== undefined && { pathToClaudeCodeExecutable: command }),
       systemPrompt: { type: 'preset', preset: 'claude_code', append: request.system },
       ...(request.budgetUsd !== undefined && { maxBudgetUsd: Math.max(request.budgetUsd, 0) }),
-      ...(request.resume !== undefined && { resume: request.resume }),
+      ...(resume !== undefined && { resume }),
       spawnClaudeCodeProcess: (spawn) => this.process.spawn(spawn),
     };
     if (request.outputSchema !== undefined || request.purpose !== 'work') {
@@ -332,6 +360,14 @@ class AgentCall {
       meta: { sessionId: result.session_id, numTurns: result.num_turns, durationMs: result.duration_ms },
     };
   }
+}
+
+/** Claude Code could not find the session to resume: it answers at once, having done nothing. */
+function lostSession(result: SDKResultMessage | undefined): boolean {
+  return (
+    result?.subtype === 'error_during_execution' &&
+    result.errors.some((error) => /no conversation found/i.test(error))
+  );
 }
 
 /** The JSON Schema Claude Code's StructuredOutput tool is given, from the zod schema of the answer. */
