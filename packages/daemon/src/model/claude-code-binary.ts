@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { ModelError } from './model-error.js';
 
 /**
  * The Claude Code binary the Agent SDK bundles for this machine, in its optional platform package
@@ -22,4 +23,33 @@ export function bundledClaudeCode(): { package: string; path: string | undefined
   } catch {
     return { package: name, path: undefined };
   }
+}
+
+/**
+ * `claude_cli.command` as an executable path: a path as given, a bare name looked up on PATH; undefined
+ * when unset (the Agent SDK then runs the binary it bundles).
+ */
+export function resolveClaudeCommand(
+  command: string | undefined,
+  path: string | undefined,
+): string | undefined {
+  if (command === undefined) return undefined;
+  const candidates = command.includes('/')
+    ? [resolve(command)]
+    : (path ?? '')
+        .split(delimiter)
+        .filter((dir) => dir !== '' && isAbsolute(dir))
+        .map((dir) => join(dir, command));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not this one
+    }
+  }
+  throw new ModelError(
+    'permanent',
+    `the claude command was not found (claude_cli.command = ${command}); install Claude Code or unset claude_cli.command to use the one the Agent SDK bundles`,
+  );
 }

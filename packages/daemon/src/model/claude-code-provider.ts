@@ -1,6 +1,5 @@
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type * as AgentSdkModule from '@anthropic-ai/claude-agent-sdk';
 import type {
   Options,
@@ -13,6 +12,7 @@ import type {
 import type { ToolRefusal } from '@orc/shared';
 import * as z from 'zod';
 import { AgentProcess } from './agent-process.js';
+import { resolveClaudeCommand } from './claude-code-binary.js';
 import { classifyFailure, startFailure, usageOf } from './claude-code-outcome.js';
 import { CallCancelledError, ModelError } from './model-error.js';
 import { PromptStream } from './prompt-stream.js';
@@ -140,7 +140,7 @@ class AgentCall {
     if (request.workdir !== undefined && !existsSync(request.workdir)) {
       throw new ModelError('permanent', `the agent's working directory ${request.workdir} does not exist`);
     }
-    const command = resolveCommand(options.command, env['PATH']);
+    const command = resolveClaudeCommand(options.command, env['PATH']);
     const { query } = await loadSdk();
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const timer = setTimeout(() => void this.stop({ kind: 'timeout' }), timeoutMs);
@@ -375,30 +375,4 @@ function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
   const json = z.toJSONSchema(schema, { io: 'output' }) as Record<string, unknown>;
   delete json['$schema'];
   return json;
-}
-
-/**
- * `claude_cli.command` as an executable path: a path as given, a bare name looked up on PATH; undefined
- * when unset (the Agent SDK then runs the binary it bundles).
- */
-function resolveCommand(command: string | undefined, path: string | undefined): string | undefined {
-  if (command === undefined) return undefined;
-  const candidates = command.includes('/')
-    ? [resolve(command)]
-    : (path ?? '')
-        .split(delimiter)
-        .filter((dir) => dir !== '' && isAbsolute(dir))
-        .map((dir) => join(dir, command));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not this one
-    }
-  }
-  throw new ModelError(
-    'permanent',
-    `the claude command was not found (claude_cli.command = ${command}); install Claude Code or unset claude_cli.command to use the one the Agent SDK bundles`,
-  );
 }
