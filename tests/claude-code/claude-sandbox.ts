@@ -1,64 +1,62 @@
 import { execFile } from 'node:child_process';
-import { chmod, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { OrcClient } from '@orc/daemon/client';
-import type { OrcEvent, RunView } from '@orc/shared';
-import { ROOT, Sandbox } from '../daemon/harness.js';
-
-/** The fake `claude`: applies WRITE/APPEND/COPY/WAIT_FOR lines of its prompt in its working directory. */
-export const FAKE_CLAUDE = join(ROOT, 'packages', 'daemon', 'src', 'testing', 'fake-claude.mjs');
+import type { ConfigInput, OrcEvent, RunView } from '@orc/shared';
+import { Sandbox } from '../daemon/harness.js';
+import { startAgentStandIn, type AgentStandIn } from '../support/agent-stand-in.js';
+import { claudeEnvironment, stopClaudeProcesses, type ClaudeLogin } from '../support/real-claude.js';
 
 export interface TaskInput {
   id: string;
   title?: string;
-  /** The fake claude's instructions, one a line. */
+  /** The stand-in model's script for the agent, one instruction a line (see agent-stand-in.ts). */
   lines: string[];
   dependencies?: string[];
 }
 
-export interface RunConfig {
+export interface RunConfig extends ClaudeLogin {
   workers?: number;
   maxRetries?: number;
   maxReworks?: number;
-  /** `claude_cli.command`; the sandbox's fake by default. */
+  /** `claude_cli.command`; unset: the real Claude Code the Agent SDK bundles. */
   command?: string;
-  /** `claude_cli.environment`, e.g. `{ FAKE_CLAUDE_MODE: 'exit1' }`. */
+  /** Added to `claude_cli.environment`, e.g. `{ BROKEN_CLAUDE_MODE: 'exit1' }`. */
   environment?: Record<string, string>;
+  /** More `claude_cli` settings (permission_mode, allowed_tools, …). */
+  claude?: NonNullable<ConfigInput['claude_cli']>;
+  /** The manager: simulated (quick), or Claude Code too (plans and reviews through structured output). */
+  manager?: 'simulated' | 'claude-code';
 }
 
 export type CliResult = { code: number; stdout: string; stderr: string };
 
 /**
- * A daemon sandbox for Claude Code runs: a temp state dir (the daemon's), a bin dir holding the fake
- * `claude`, and temp repositories. Each run is started from a folder of its own whose `orc.config.json`
- * makes the manager simulated and the workers the fake claude.
+ * A daemon sandbox for Claude Code runs: a temp state dir (the daemon's), the stand-in model the real
+ * Claude Code talks to, and temp repositories. Each run is started from a folder of its own whose
+ * `orc.config.json` makes the workers Claude Code, pointed at the stand-in, offline.
  */
 export class ClaudeSandbox {
-  /** Fake claude processes a test learnt the pid of; their groups are killed on cleanup. */
-  readonly agentPids = new Set<number>();
   private folders = 0;
   private current: OrcClient | undefined;
 
   private constructor(
     readonly box: Sandbox,
-    readonly claude: string,
+    readonly standIn: AgentStandIn,
   ) {}
 
   static async create(): Promise<ClaudeSandbox> {
     const box = await Sandbox.create();
-    const bin = join(box.home, 'bin');
-    await mkdir(bin);
-    const claude = join(bin, 'claude');
-    await copyFile(FAKE_CLAUDE, claude);
-    await chmod(claude, 0o755);
-    return new ClaudeSandbox(box, claude);
+    await mkdir(join(box.home, 'claude-home'));
+    return new ClaudeSandbox(box, await startAgentStandIn());
   }
 
   get home(): string {
     return this.box.home;
   }
 
-  /** A folder under the sandbox for anything a test needs (repositories, gates, plain directories). */
+  /** A folder under the sandbox for anything a test needs (repositories, plain directories). */
   async folder(name: string): Promise<string> {
     const path = join(this.home, `${++this.folders}-${name}`);
     await mkdir(path, { recursive: true });
@@ -81,11 +79,14 @@ export class ClaudeSandbox {
     return repo;
   }
 
-  /** A folder with `orc.config.json` and `tasks.json`, from which `orc run` is started. */
-  async runFolder(tasks: TaskInput[], config: RunConfig = {}): Promise<string> {
+  /** A folder with `orc.config.json` and `tasks.json` (when given), from which `orc run` is started. */
+  async runFolder(tasks: TaskInput[] | undefined, config: RunConfig = {}): Promise<string> {
     const cwd = await this.folder('run');
     const orcConfig = {
-      models: { manager: { provider: 'simulated' }, worker: { provider: 'claude-code' } },
+      models: {
+        manager: { provider: config.manager ?? 'simulated' },
+        worker: { provider: 'claude-code' },
+      },
       simulated: { latency_ms: { min: 5, max: 20 } },
       execution: {
         max_workers: config.workers ?? 5,
@@ -93,16 +94,25 @@ export class ClaudeSandbox {
         max_reworks: config.maxReworks ?? 2,
       },
       checkpoints: { every_n_tasks: 0 },
-      claude_cli: { command: config.command ?? this.claude, environment: config.environment ?? {} },
+      claude_cli: {
+        ...config.claude,
+        ...(config.command !== undefined && { command: config.command }),
+        environment: {
+          ...claudeEnvironment(this.standIn, join(this.home, 'claude-home'), config),
+          ...config.environment,
+        },
+      },
     };
     await writeFile(join(cwd, 'orc.config.json'), JSON.stringify(orcConfig, null, 2));
-    const specs = tasks.map((task) => ({
-      id: task.id,
-      title: task.title ?? `task ${task.id}`,
-      description: task.lines.join('\n'),
-      dependencies: task.dependencies ?? [],
-    }));
-    await writeFile(join(cwd, 'tasks.json'), JSON.stringify(specs, null, 2));
+    if (tasks) {
+      const specs = tasks.map((task) => ({
+        id: task.id,
+        title: task.title ?? `task ${task.id}`,
+        description: task.lines.join('\n'),
+        dependencies: task.dependencies ?? [],
+      }));
+      await writeFile(join(cwd, 'tasks.json'), JSON.stringify(specs, null, 2));
+    }
     return cwd;
   }
 
@@ -184,22 +194,44 @@ export class ClaudeSandbox {
     }
   }
 
+  /** The worktrees of a run in the state directory: `worktrees/<repo-id>/<runId>`, if it is there. */
+  runWorktrees(runId: string): string | undefined {
+    const root = join(this.home, 'worktrees');
+    if (!existsSync(root)) return undefined;
+    for (const repoDir of readdirSync(root)) {
+      if (existsSync(join(root, repoDir, runId))) return join(root, repoDir, runId);
+    }
+    return undefined;
+  }
+
+  /** The worktree of one attempt, once it is there. */
+  worktree(runId: string, taskId: string, attempt: number): string | undefined {
+    const dir = this.runWorktrees(runId);
+    const path = dir === undefined ? undefined : join(dir, taskId, `attempt-${attempt}`);
+    return path !== undefined && existsSync(path) ? path : undefined;
+  }
+
+  /** The pid of the agent working in a worktree, from the file the daemon keeps beside it. */
+  agentPid(worktree: string): number | undefined {
+    try {
+      return Number(readFileSync(`${worktree}.agent-pid`, 'utf8').split(' ')[0]);
+    } catch {
+      return undefined;
+    }
+  }
+
   async cleanup(): Promise<void> {
-    for (const pid of this.agentPids) killGroup(pid);
+    // The daemon's agents run in process groups of their own; a SIGKILLed daemon leaves them behind.
+    const claudeDir = join(this.home, 'claude-home');
+    stopClaudeProcesses(claudeDir);
     await this.box.cleanup();
+    stopClaudeProcesses(claudeDir);
+    await this.standIn.close();
   }
 }
 
 export function taskStates(run: RunView): Record<string, string> {
   return Object.fromEntries(run.tasks.map((task) => [task.id, task.status]));
-}
-
-export function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // gone already
-  }
 }
 
 /** A git command's output, trimmed. */

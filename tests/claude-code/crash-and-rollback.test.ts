@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { readFile, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckpointInfo, RunSummary } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,8 +9,6 @@ import {
   extraWorktrees,
   filesAt,
   git,
-  killGroup,
-  orcBranchNames,
   taskStates,
   userState,
   waitUntil,
@@ -23,111 +21,72 @@ afterEach(async () => {
   sb = undefined;
 });
 
-describe('Claude Code workers: a killed daemon, checkpoints and rollbacks (built CLI, real daemon)', () => {
-  it('kill -9 mid-task: on restart the partial work is kept on the attempt branch and the task runs again', async () => {
+describe('Claude Code workers: a killed daemon, checkpoints and rollbacks (built CLI, real daemon, real Claude Code)', () => {
+  it('kill -9 mid-attempt: the orphaned agent is stopped and the attempt resumes its session in its worktree', async () => {
     sb = await ClaudeSandbox.create();
     const box = sb;
     const repo = await box.repo();
     const before = await userState(repo);
-    const gate = join(box.home, 'gate');
-    const pidFile = join(box.home, 'agent.pid');
-    const cwd = await box.runFolder(
-      [
-        {
-          id: 'slow',
-          lines: ['WRITE partial.txt: half done\\n', `WAIT_FOR ${gate}`, 'WRITE final.txt: all done\\n'],
-        },
-      ],
-      { environment: { FAKE_CLAUDE_PID_FILE: pidFile } },
-    );
+    const gate = 'slow-gate';
+    const cwd = await box.runFolder([
+      {
+        id: 'slow',
+        lines: ['WRITE partial.txt: half done\\n', `HANG ${gate}`, 'WRITE final.txt: all done\\n'],
+      },
+    ]);
     const runId = await box.detach(cwd, repo);
-    const worktree = join(repo, '.git', 'orc-worktrees', runId, 'slow', 'attempt-1');
-    await waitUntil('the agent wrote its partial file', () => existsSync(join(worktree, 'partial.txt')));
-    await waitUntil('the agent waits at the gate', () => existsSync(pidFile));
-    const agent = Number(await readFile(pidFile, 'utf8'));
-    box.agentPids.add(agent);
+    await waitUntil('the agent waits at the gate', () => box.standIn.waiting(gate) === 1, 30_000);
+    const worktree = box.worktree(runId, 'slow', 1)!;
+    expect(existsSync(join(worktree, 'partial.txt'))).toBe(true);
+    const session = (await box.view(runId)).tasks[0]!.attempts[0]!.sessionId;
+    expect(session).toMatch(/^[0-9a-f-]{36}$/);
+    const orphan = box.agentPid(worktree)!;
     const daemon = (await box.box.daemonPid())!;
+    const beforeCrash = box.standIn.requests.length;
 
-    process.kill(daemon, 'SIGKILL');
-    // The agent runs in a process group of its own and outlives a killed daemon; the crash takes it too.
-    killGroup(agent);
-    await waitUntil('the daemon and the agent are gone', () => !alive(daemon) && !alive(agent));
-    box.forgetClient();
-    expect(existsSync(worktree)).toBe(true);
-
-    // The gate is open for the second attempt; a new daemon restores the run and goes on by itself.
-    await writeFile(gate, '');
-    const started = await box.orc(['daemon', 'start', '--json']);
-    expect(started.code).toBe(0);
-    box.box.pids.add((JSON.parse(started.stdout) as { pid: number }).pid);
-    const run = await box.waitForRun(runId, (r) => r.status === 'completed');
-
-    const task = run.tasks.find((t) => t.id === 'slow')!;
-    expect(task.status).toBe('done');
-    expect(task.attempts.at(-1)!.outcome).toBe('succeeded');
-    expect(task.attempts.length).toBeGreaterThanOrEqual(2);
-    // What the killed attempt left is on its attempt branch, on top of the start commit.
-    const kept = `orc/${runId}-attempts/slow/1`;
-    expect(await orcBranchNames(repo)).toContain(kept);
-    expect(await filesAt(repo, kept)).toEqual({ 'README.md': '# project\n', 'partial.txt': 'half done\n' });
-    expect(await git(repo, 'rev-parse', `${kept}~1`)).toBe(before.head);
-    // Its worktree is gone; the re-run finished the task on the integration branch.
-    expect(existsSync(worktree)).toBe(false);
-    expect(await extraWorktrees(repo)).toEqual([]);
-    expect(await filesAt(repo, `orc/${runId}`)).toEqual({
-      'README.md': '# project\n',
-      'partial.txt': 'half done\n',
-      'final.txt': 'all done\n',
-    });
-    expect(await userState(repo)).toEqual(before);
-  });
-
-  it('kill -9 of the daemon alone: the agent it orphaned is stopped before its worktree is recovered', async () => {
-    sb = await ClaudeSandbox.create();
-    const box = sb;
-    const repo = await box.repo();
-    const gate = join(box.home, 'gate');
-    const pidFile = join(box.home, 'agent.pid');
-    const cwd = await box.runFolder(
-      [
-        {
-          id: 'slow',
-          lines: ['WRITE partial.txt: half done\\n', `WAIT_FOR ${gate}`, 'WRITE final.txt: all done\\n'],
-        },
-      ],
-      { environment: { FAKE_CLAUDE_PID_FILE: pidFile } },
-    );
-    const runId = await box.detach(cwd, repo);
-    const attempts = join(repo, '.git', 'orc-worktrees', runId, 'slow');
-    await waitUntil('the agent waits at the gate', () => existsSync(pidFile));
-    const orphan = Number(await readFile(pidFile, 'utf8'));
-    box.agentPids.add(orphan);
-    const daemon = (await box.box.daemonPid())!;
-
-    // Only the daemon dies, as in a crash of the daemon alone: its agent runs on in its own process group.
+    // Only the daemon dies: its agent runs on in a process group of its own, waiting for its answer.
     process.kill(daemon, 'SIGKILL');
     await waitUntil('the daemon is gone', () => !alive(daemon));
     box.forgetClient();
     expect(alive(orphan)).toBe(true);
 
     const started = await box.orc(['daemon', 'start', '--json']);
-    expect(started.code).toBe(0);
+    expect(started.code, started.stderr).toBe(0);
     box.box.pids.add((JSON.parse(started.stdout) as { pid: number }).pid);
-    // The restored run prepared a new attempt, whose agent now waits at the gate in its place.
-    await waitUntil('the second attempt waits at the gate', () => existsSync(join(attempts, 'attempt-2')));
-    await waitUntil('the new agent wrote its pid', () => Number(readFileSync(pidFile, 'utf8')) !== orphan);
-    box.agentPids.add(Number(readFileSync(pidFile, 'utf8')));
-
-    // Left running, the orphan would go on editing (and spending) after its worktree was removed.
+    // The restored run goes on with the session in the same worktree; the orphan was stopped first.
+    await waitUntil('the resumed session waits at the gate', () => box.standIn.waiting(gate) === 1, 30_000);
     expect(alive(orphan), 'the agent orphaned by the killed daemon still runs after the restart').toBe(false);
-    await writeFile(gate, '');
-    await box.waitForRun(runId, (r) => r.status === 'completed');
-    expect(existsSync(join(attempts, 'attempt-1'))).toBe(false);
+    box.standIn.open(gate);
+    const run = await box.waitForRun(runId, (r) => r.status === 'completed', 60_000);
+
+    const task = run.tasks.find((t) => t.id === 'slow')!;
+    expect(task.attempts.map((a) => [a.n, a.outcome, a.sessionId, a.resumes])).toEqual([
+      [1, 'interrupted', session, undefined],
+      [2, 'succeeded', session, 1],
+    ]);
+    // After the crash the stand-in was asked for the turn that was in flight, then the next: the turn
+    // answered before the crash (the first Write) was not asked for again.
+    const resumed = box.standIn.requests.slice(beforeCrash).filter((r) => r.kind === 'work');
+    expect(resumed.map((r) => [r.session, r.step, r.answer])).toEqual([
+      [session, 1, 'Write'],
+      [session, 2, 'end_turn'],
+    ]);
+    const spentBefore = box.standIn.requests.slice(0, beforeCrash).filter((r) => r.kind === 'work');
+    const reAsked = resumed.filter((r) => spentBefore.some((b) => b.step === r.step && b.answer !== 'held'));
+    expect(reAsked).toEqual([]);
+    console.log(
+      `tokens re-spent after the crash: ${resumed[0]!.inputTokens} input (the turn in flight, sent again), ` +
+        `0 output; a fresh start would have re-sent ${spentBefore[0]!.inputTokens} input and ` +
+        `${spentBefore[0]!.outputTokens} output tokens of the turn already done`,
+    );
     expect(await filesAt(repo, `orc/${runId}`)).toEqual({
       'README.md': '# project\n',
       'partial.txt': 'half done\n',
       'final.txt': 'all done\n',
     });
+    expect(await extraWorktrees(repo)).toEqual([]);
+    expect(box.runWorktrees(runId)).toBeUndefined();
+    expect(await userState(repo)).toEqual(before);
   });
 
   it('checkpoint, more merges, rollback full restores the checkpoint’s files; selective reverts a task and its downstream', async () => {
@@ -135,11 +94,11 @@ describe('Claude Code workers: a killed daemon, checkpoints and rollbacks (built
     const box = sb;
     const repo = await box.repo();
     const before = await userState(repo);
-    const gate = join(box.home, 'gate');
+    const gate = 'c-gate';
     const cwd = await box.runFolder([
       { id: 'a', lines: ['WRITE a.txt: from a\\n'] },
       { id: 'b', lines: ['WRITE b.txt: from b\\n'] },
-      { id: 'c', lines: [`WAIT_FOR ${gate}`, 'WRITE c.txt: from c\\n'], dependencies: ['a'] },
+      { id: 'c', lines: [`HANG ${gate}`, 'WRITE c.txt: from c\\n'], dependencies: ['a'] },
       { id: 'd', lines: ['APPEND a.txt: d was here\\n', 'WRITE d.txt: from d\\n'], dependencies: ['c'] },
     ]);
     const runId = await box.detach(cwd, repo);
@@ -148,6 +107,7 @@ describe('Claude Code workers: a killed daemon, checkpoints and rollbacks (built
       runId,
       (r) =>
         taskStates(r)['a'] === 'done' && taskStates(r)['b'] === 'done' && taskStates(r)['c'] === 'running',
+      60_000,
     );
 
     const made = await box.orc(['checkpoint', runId, '--label', 'a and b', '--json']);
@@ -159,7 +119,7 @@ describe('Claude Code workers: a killed daemon, checkpoints and rollbacks (built
     expect(checkpoint.files!.commit).toBe(await git(repo, 'rev-parse', branch));
 
     // More work lands after the checkpoint.
-    await writeFile(gate, '');
+    box.standIn.open(gate);
     await box.waitForRun(runId, (r) => r.status === 'completed');
     // orc show <run> <task> prints what the task changed: its commit on the integration branch.
     const shown = await box.orc(['show', runId, 'd']);
@@ -227,7 +187,7 @@ describe('Claude Code workers: a killed daemon, checkpoints and rollbacks (built
     sb = await ClaudeSandbox.create();
     const box = sb;
     const repo = await box.repo();
-    // A committed link to a file outside the repository: copying it fails until the test provides it.
+    // A committed link to a file outside the repository; the stand-in fails the task while it is missing.
     const source = join(box.home, 'source.txt');
     await symlink(source, join(repo, 'link.txt'));
     await git(repo, 'add', 'link.txt');
@@ -235,7 +195,7 @@ describe('Claude Code workers: a killed daemon, checkpoints and rollbacks (built
     const mainBefore = await git(repo, 'rev-parse', 'main');
     const cwd = await box.runFolder([
       { id: 'ok', lines: ['WRITE ok.txt: fine\\n'] },
-      { id: 'needs', lines: ['COPY link.txt copied.txt'] },
+      { id: 'needs', lines: [`FAIL_UNLESS ${source}`, 'COPY link.txt copied.txt'] },
     ]);
     const first = await box.run(cwd, repo);
     const runId = (JSON.parse(first.stdout) as RunSummary).id;

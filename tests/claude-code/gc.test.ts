@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClaudeSandbox, alive, extraWorktrees, filesAt, killGroup, waitUntil } from './claude-sandbox.js';
+import { ClaudeSandbox, alive, extraWorktrees, filesAt, waitUntil } from './claude-sandbox.js';
 
 let sb: ClaudeSandbox | undefined;
 
@@ -12,58 +11,54 @@ afterEach(async () => {
 });
 
 interface GcOutput {
-  repo: string;
   removed: { path: string; keptOn?: string }[];
   inUse: { path: string; runId: string }[];
+  orphaned: string[];
 }
 
-describe('orc gc (built CLI, real daemon)', () => {
-  it('keeps the worktree of a live run, and removes a dead run’s keeping its work, without starting a daemon', async () => {
+describe('orc gc (built CLI, real daemon, real Claude Code)', () => {
+  it('from any directory: keeps a live run’s worktree, removes a dead run’s keeping its work, starts no daemon', async () => {
     sb = await ClaudeSandbox.create();
     const box = sb;
     const repo = await box.repo();
-    const gate = join(box.home, 'gate');
-    const pidFile = join(box.home, 'agent.pid');
-    const cwd = await box.runFolder(
-      [
-        {
-          id: 'slow',
-          lines: ['WRITE partial.txt: half done\\n', `WAIT_FOR ${gate}`, 'WRITE final.txt: done\\n'],
-        },
-      ],
-      { environment: { FAKE_CLAUDE_PID_FILE: pidFile } },
-    );
+    const gate = 'gc-gate';
+    const cwd = await box.runFolder([
+      { id: 'slow', lines: ['WRITE partial.txt: half done\\n', `HANG ${gate}`, 'WRITE final.txt: done\\n'] },
+    ]);
     const runId = await box.detach(cwd, repo);
-    const worktree = join(repo, '.git', 'orc-worktrees', runId, 'slow', 'attempt-1');
-    await waitUntil('the agent waits at the gate', () => existsSync(pidFile));
-    const agent = Number(await readFile(pidFile, 'utf8'));
-    box.agentPids.add(agent);
+    await waitUntil('the agent waits at the gate', () => box.standIn.waiting(gate) === 1, 30_000);
+    const worktree = box.worktree(runId, 'slow', 1)!;
+    // In the state directory, outside the repository and its .git directory.
+    expect(worktree.startsWith(join(box.home, 'worktrees'))).toBe(true);
+    const agent = box.agentPid(worktree)!;
+    // Anywhere: gc finds the repositories from the worktrees in the state directory.
+    const elsewhere = await box.folder('elsewhere');
 
     // The run is live: its agent is at work in the worktree, which gc must not pull from under it.
-    const live = await box.orc(['gc', '--workdir', repo, '--json']);
+    const live = await box.orc(['gc', '--json'], elsewhere);
     expect(live.code, live.stderr).toBe(0);
     const kept = JSON.parse(live.stdout) as GcOutput;
-    expect(kept.removed).toEqual([]);
-    expect(kept.inUse).toEqual([{ path: worktree, runId }]);
+    expect(kept).toEqual({ removed: [], inUse: [{ path: worktree, runId }], orphaned: [] });
     expect(existsSync(join(worktree, 'partial.txt'))).toBe(true);
     expect(alive(agent)).toBe(true);
     const human = await box.orc(['gc', '--workdir', repo]);
     expect(human.stdout).toContain(`kept ${worktree}: run ${runId} is still going`);
 
-    // A crash: daemon and agent gone, the worktree left behind. gc now cleans it up by itself.
+    // A crash: the daemon is gone, the worktree left behind. gc stops its agent and cleans it up.
     const daemon = (await box.box.daemonPid())!;
     process.kill(daemon, 'SIGKILL');
-    killGroup(agent);
-    await waitUntil('the daemon and the agent are gone', () => !alive(daemon) && !alive(agent));
+    await waitUntil('the daemon is gone', () => !alive(daemon));
     box.forgetClient();
-    const dead = await box.orc(['gc', '--workdir', repo, '--json']);
+    const dead = await box.orc(['gc', '--json'], elsewhere);
     expect(dead.code, dead.stderr).toBe(0);
     const cleaned = JSON.parse(dead.stdout) as GcOutput;
     expect(cleaned.inUse).toEqual([]);
     expect(cleaned.removed).toEqual([
       expect.objectContaining({ path: worktree, keptOn: `orc/${runId}-attempts/slow/1` }),
     ]);
+    expect(alive(agent)).toBe(false);
     expect(existsSync(worktree)).toBe(false);
+    expect(box.runWorktrees(runId)).toBeUndefined();
     expect(await extraWorktrees(repo)).toEqual([]);
     expect(await filesAt(repo, `orc/${runId}-attempts/slow/1`)).toMatchObject({
       'partial.txt': 'half done\n',
@@ -71,6 +66,5 @@ describe('orc gc (built CLI, real daemon)', () => {
     // gc started no daemon: daemon.json still names the dead one.
     expect(await box.box.daemonPid()).toBe(daemon);
     expect(alive(daemon)).toBe(false);
-    await writeFile(gate, '');
   });
 });

@@ -12,6 +12,7 @@ import {
   workingFiles,
   type RunConfig,
 } from './claude-sandbox.js';
+import { BROKEN_CLAUDE } from '../support/real-claude.js';
 
 // One daemon for every case; each case has its own repository and run folder.
 let sb: ClaudeSandbox;
@@ -49,7 +50,7 @@ describe('Claude Code runs that cannot start or cannot work (built CLI, real dae
     );
     expect(await userState(repo)).toEqual(before);
     expect(await orcBranchNames(repo)).toEqual([]);
-    expect(existsSync(join(repo, '.git', 'orc-worktrees'))).toBe(false);
+    expect(existsSync(join(sb.home, 'worktrees'))).toBe(false);
   });
 
   it('refuses a directory that is not a git repository and creates nothing in it', async () => {
@@ -67,23 +68,23 @@ describe('Claude Code runs that cannot start or cannot work (built CLI, real dae
     expect(existsSync(join(dir, '.git'))).toBe(false);
   });
 
+  // The broken claude stands in for faults the real one cannot be made to show.
   const failures: { name: string; config: (sandbox: ClaudeSandbox) => RunConfig; reason: RegExp }[] = [
     {
       name: 'a missing claude',
       config: (sandbox) => ({ command: join(sandbox.home, 'bin', 'no-such-claude') }),
       reason:
-        /^permanent error: the claude command was not found \(claude_cli\.command = \S+no-such-claude\); install Claude Code or set claude_cli\.command$/,
+        /^permanent error: the claude command was not found \(claude_cli\.command = \S+no-such-claude\); install Claude Code or unset claude_cli\.command to use the one the Agent SDK bundles$/,
     },
     {
       name: 'a claude that exits 1',
-      config: () => ({ environment: { FAKE_CLAUDE_MODE: 'exit1' } }),
-      reason: /^transient error: claude exited with code 1: connect ECONNREFUSED 127\.0\.0\.1:443$/,
+      config: () => ({ command: BROKEN_CLAUDE, environment: { BROKEN_CLAUDE_MODE: 'exit1' } }),
+      reason: /^transient error: Claude Code failed: .*connect ECONNREFUSED 127\.0\.0\.1:443/,
     },
     {
       name: 'a claude that prints garbage',
-      config: () => ({ environment: { FAKE_CLAUDE_MODE: 'garbage' } }),
-      reason:
-        /^permanent error: claude printed something that is not stream-json: Welcome to Claude Code! Type \/help to get started\.$/,
+      config: () => ({ command: BROKEN_CLAUDE, environment: { BROKEN_CLAUDE_MODE: 'garbage' } }),
+      reason: /^transient error: Claude Code failed: /,
     },
   ];
 

@@ -34,7 +34,7 @@ async function taskCommits(repo: string, start: string, branch: string) {
   );
 }
 
-describe('Claude Code workers in git worktrees (built CLI, real daemon, fake claude)', () => {
+describe('Claude Code workers in git worktrees (built CLI, real daemon, the real Claude Code)', () => {
   it('five tasks in parallel on different files: one commit each on orc/<run>, the starting branch untouched', async () => {
     const repo = await sb.repo({ 'README.md': '# project\n', 'src/keep.txt': 'kept\n' });
     const before = await userState(repo);
@@ -157,7 +157,7 @@ describe('Claude Code workers in git worktrees (built CLI, real daemon, fake cla
       { id: 'config', lines: ['WRITE lib/config.txt: value=42\\n'] },
       {
         id: 'app',
-        // COPY fails the agent when lib/config.txt is missing from its worktree.
+        // The agent reads lib/config.txt in its worktree: only there when the dependency's work is.
         lines: ['COPY lib/config.txt app/copied.txt', 'WRITE app/main.txt: uses the config\\n'],
         dependencies: ['config'],
       },

@@ -49,14 +49,17 @@ describe('orc and the mistakes users make', () => {
     expect((JSON.parse(json.stdout) as { problems: string[] }).problems).toHaveLength(3);
   });
 
-  it('exits only with documented codes: gc outside a repository, a state dir that is a file, and more', async () => {
+  it('exits only with documented codes: gc of a folder that is no repository, a state dir that is a file, and more', async () => {
     box = await Sandbox.create();
     const outside = join(box.home, 'not-a-repo');
     await mkdir(outside);
-    const gc = await box.orc(['gc'], { cwd: outside });
+    // Worktrees live in the state directory: gc works from any directory.
+    const anywhere = await box.orc(['gc'], { cwd: outside });
+    expect(anywhere).toMatchObject({ code: 0, stdout: 'no leftover worktree\n', stderr: '' });
+    const gc = await box.orc(['gc', '--workdir', outside]);
     expect(gc).toMatchObject({ code: 2, stdout: '' });
     expect(gc.stderr).toBe(
-      `orc: ${outside} is not a git repository; run orc gc in the repository or pass --workdir <repo>\n`,
+      `orc: ${outside} is not a git repository; pass --workdir <repo>, or leave it out to clean every repository\n`,
     );
 
     const file = join(box.home, 'a-file');

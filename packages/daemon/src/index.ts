@@ -4,6 +4,9 @@ export { createOrchestrator, defaultProviders } from './orchestrator/create-orch
 export type { OrchestratorOptions, ProviderFactory } from './orchestrator/create-orchestrator.js';
 export type { Orchestrator } from './orchestrator/orchestrator.js';
 export { createAnthropicProvider } from './model/anthropic-provider.js';
+export { createClaudeCodeProvider } from './model/claude-code-provider.js';
+export type { ClaudeCodeProvider, ClaudeCodeProviderOptions } from './model/claude-code-provider.js';
+export type { ToolCall, ToolDecision, ToolPermissions } from './model/tool-permissions.js';
 export { ModelError, CallCancelledError } from './model/model-error.js';
 export type { ModelProvider, ModelRequest, ModelResponse } from './model/provider.js';
 export { createSimulatedProvider, SIMULATED_LABEL } from './model/simulated-provider.js';

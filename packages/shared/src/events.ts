@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { Plan, FinalReview } from './plan.js';
 import { RunModels, RunStatus, PauseReason, RollbackStrategy, CheckpointInfo } from './run.js';
-import { AttemptError, TaskReview, TaskStatus, Usage } from './task.js';
+import { AttemptError, TaskReview, TaskStatus, ToolRefusal, Usage } from './task.js';
 
 /**
  * Every event of a run, on the bus, in the store (`events.jsonl`) and on the wire. `id` is monotonic per
@@ -42,7 +42,14 @@ export const OrcEvent = z.discriminatedUnion('type', [
     tasks: Plan.shape.tasks,
   }),
   z.object({ ...base, type: z.literal('run.status'), status: RunStatus }),
-  z.object({ ...base, type: z.literal('run.paused'), reason: PauseReason, message: z.string().optional() }),
+  z.object({
+    ...base,
+    type: z.literal('run.paused'),
+    reason: PauseReason,
+    message: z.string().optional(),
+    /** A quota pause with a known reset: the run resumes by itself then (ISO time). */
+    resumeAt: z.string().optional(),
+  }),
   z.object({ ...base, type: z.literal('run.resumed') }),
   z.object({
     ...base,
@@ -81,6 +88,21 @@ export const OrcEvent = z.discriminatedUnion('type', [
     attempt: z.number().int(),
   }),
   z.object({ ...task, type: z.literal('worker.output'), worker: z.number().int(), text: z.string() }),
+  /** An agent's session id is known (claude-code); `resumes` when it goes on with an earlier attempt's. */
+  z.object({
+    ...task,
+    type: z.literal('task.session'),
+    attempt: z.number().int(),
+    sessionId: z.string(),
+    resumes: z.number().int().optional(),
+  }),
+  /** The agent was refused a tool call (outside the permission mode and allowed tools). */
+  z.object({
+    ...task,
+    type: z.literal('task.tool_refused'),
+    attempt: z.number().int(),
+    refusal: ToolRefusal,
+  }),
   z.object({
     ...task,
     ...spent,

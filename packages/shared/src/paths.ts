@@ -28,6 +28,8 @@ export function statePaths(stateDir: string) {
     lock: join(stateDir, 'daemon.lock'),
     index: join(stateDir, 'runs', 'index.json'),
     runs: join(stateDir, 'runs'),
+    /** Attempt worktrees of repository runs: `worktrees/<repo-id>/<runId>/<task>/attempt-<n>`. */
+    worktrees: join(stateDir, 'worktrees'),
     run: (runId: string) => {
       const dir = join(stateDir, 'runs', runId);
       return {

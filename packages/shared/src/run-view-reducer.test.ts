@@ -218,4 +218,37 @@ describe('applyEvent', () => {
     expect(retried.tasks[0]!.error).toBeUndefined();
     expect(retried.tasks[0]!.finishedAt).toBeUndefined();
   });
+
+  it('keeps a Claude Code attempt’s session and refusals, and a quota pause’s resume time until it resumes', () => {
+    const refusal = {
+      tool: 'Bash',
+      subject: 'curl x',
+      reason: 'needs approval',
+      at: '2025-01-01T00:00:12.000Z',
+    };
+    let view = applyEvents(
+      emptyView(),
+      stream([
+        planned,
+        { type: 'run.status', status: 'executing' },
+        { type: 'task.assigned', taskId: 't1', worker: 0, attempt: 1 },
+        { type: 'task.session', taskId: 't1', attempt: 1, sessionId: 's-1' },
+        { type: 'task.tool_refused', taskId: 't1', attempt: 1, refusal },
+        { type: 'run.paused', reason: 'quota', resumeAt: '2025-01-01T05:00:00.000Z' },
+        { type: 'task.assigned', taskId: 't1', worker: 0, attempt: 2 },
+        { type: 'task.session', taskId: 't1', attempt: 2, sessionId: 's-1', resumes: 1 },
+      ]),
+    );
+    const attempts = view.tasks[0]!.attempts;
+    expect(attempts[0]).toMatchObject({ sessionId: 's-1', refusals: [refusal] });
+    expect(attempts[1]).toMatchObject({ sessionId: 's-1', resumes: 1 });
+    expect(view).toMatchObject({
+      status: 'paused',
+      pauseReason: 'quota',
+      resumeAt: '2025-01-01T05:00:00.000Z',
+    });
+    view = applyEvents(view, stream([{ type: 'run.resumed' }], 9));
+    expect(view.resumeAt).toBeUndefined();
+    expect(view.pauseReason).toBeUndefined();
+  });
 });

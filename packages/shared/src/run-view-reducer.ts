@@ -70,10 +70,13 @@ class Draft {
       case 'run.paused':
         view.status = 'paused';
         view.pauseReason = event.reason;
+        if (event.resumeAt !== undefined) view.resumeAt = event.resumeAt;
+        else delete view.resumeAt;
         return;
       case 'run.resumed':
         if (view.status === 'paused') view.status = 'executing';
         delete view.pauseReason;
+        delete view.resumeAt;
         return;
       case 'run.completed':
         view.finalReview = event.review;
@@ -137,6 +140,24 @@ class Draft {
         );
         this.updateTask(event.taskId, (task) => ({ ...task, error: event.error.message }));
         return;
+      case 'task.session':
+        this.updateAttempt(
+          event.taskId,
+          (a) => a.n === event.attempt,
+          (a) => ({
+            ...a,
+            sessionId: event.sessionId,
+            ...(event.resumes !== undefined && { resumes: event.resumes }),
+          }),
+        );
+        return;
+      case 'task.tool_refused':
+        this.updateAttempt(
+          event.taskId,
+          (a) => a.n === event.attempt,
+          (a) => ({ ...a, refusals: [...(a.refusals ?? []), event.refusal] }),
+        );
+        return;
       case 'task.reviewed':
         this.updateAttempt(
           event.taskId,
@@ -199,7 +220,10 @@ class Draft {
 
   private setRunStatus(status: RunView['status'], at: string): void {
     this.view.status = status;
-    if (status !== 'paused') delete this.view.pauseReason;
+    if (status !== 'paused') {
+      delete this.view.pauseReason;
+      delete this.view.resumeAt;
+    }
     if (FINISHED_RUN_STATUSES.has(status)) this.view.finishedAt ??= at;
     else delete this.view.finishedAt;
   }

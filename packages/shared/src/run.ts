@@ -18,7 +18,8 @@ export const FINISHED_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['completed
 
 /**
  * Why a run waits: a person paused it, its budget is spent, the provider refused the key, the quota is
- * out until a known time, or the state directory cannot be written.
+ * out (a usage or rate limit of the account; the run goes on by itself at `resumeAt` when known), or the
+ * state directory cannot be written.
  */
 export const PauseReason = z.enum(['user', 'budget', 'provider', 'quota', 'storage']);
 export type PauseReason = z.infer<typeof PauseReason>;
@@ -41,6 +42,8 @@ export const RunSummary = z.object({
   goal: z.string(),
   status: RunStatus,
   pauseReason: PauseReason.optional(),
+  /** When a run paused by a usage limit goes on by itself (ISO time). */
+  resumeAt: z.string().optional(),
   models: RunModels,
   maxWorkers: z.number().int().positive(),
   createdAt: z.string(),

@@ -81,6 +81,19 @@ export const TaskReview = z.strictObject({
 });
 export type TaskReview = z.infer<typeof TaskReview>;
 
+/**
+ * A tool call an agent (Claude Code) was refused: outside the run's permission mode and allowed tools,
+ * with nobody to ask yet. The agent is told and goes on without it.
+ */
+export const ToolRefusal = z.object({
+  tool: z.string(),
+  /** What the call was about: the command, the file, the URL (shortened). */
+  subject: z.string(),
+  reason: z.string(),
+  at: z.string(),
+});
+export type ToolRefusal = z.infer<typeof ToolRefusal>;
+
 export const AttemptOutcome = z.enum(['running', 'succeeded', 'failed', 'interrupted', 'cancelled']);
 export type AttemptOutcome = z.infer<typeof AttemptOutcome>;
 
@@ -96,6 +109,12 @@ export const Attempt = z.object({
   usage: Usage,
   costUsd: z.number().nonnegative(),
   review: TaskReview.optional(),
+  /** The agent's session (claude-code): recorded as soon as it is known, so a crash can resume it. */
+  sessionId: z.string().optional(),
+  /** This attempt went on with attempt n's session in n's worktree instead of starting over. */
+  resumes: z.number().int().positive().optional(),
+  /** Tool calls the agent was refused during this attempt. */
+  refusals: z.array(ToolRefusal).optional(),
 });
 export type Attempt = z.infer<typeof Attempt>;
 

@@ -21,8 +21,8 @@ interface Options {
   allDone?: boolean;
   finalReview?: () => Promise<FinalReview>;
   rollback?: (request: RollbackRequest) => Promise<RollbackOutcome>;
-  /** Resolves the quota wait when called. */
-  waitUntil?: (until: number) => Promise<void>;
+  /** The wait for a quota's reset. */
+  quotaReset?: (until: number | undefined) => Promise<void>;
 }
 
 /** A run machine whose actions record what they were asked to do, and whose actors are scripted. */
@@ -54,8 +54,8 @@ function machineFor(options: Options = {}) {
       rollback: fromPromise(({ input }: { input: RollbackRequest }) =>
         (options.rollback ?? (() => Promise.resolve({ reset: [], kept: [] })))(input),
       ),
-      waitUntil: fromPromise(({ input }: { input: { until: number } }) =>
-        (options.waitUntil ?? (() => new Promise<void>(() => {})))(input.until),
+      quotaReset: fromPromise(({ input }: { input: { until: number | undefined } }) =>
+        (options.quotaReset ?? (() => new Promise<void>(() => {})))(input.until),
       ),
       probeStorage: fromPromise(() => new Promise<void>(() => {})),
       drain: fromPromise(() => {
@@ -127,17 +127,24 @@ describe('run machine', () => {
   });
 
   it('waits out a quota pause and goes on by itself at the given time', async () => {
-    const waits: number[] = [];
+    const waits: (number | undefined)[] = [];
     const { actor } = startRun({
-      waitUntil: (until) => {
+      quotaReset: (until) => {
         waits.push(until);
-        return Promise.resolve();
+        return until === undefined ? new Promise<void>(() => {}) : Promise.resolve();
       },
     });
     await waitFor(actor, (s) => s.matches('executing'));
     actor.send({ type: 'run.quota_wait', until: 1_800_000, message: 'resets at 10:30' });
     await waitFor(actor, (s) => s.matches('executing'));
     expect(waits).toEqual([1_800_000]);
+    // Without a known reset, the run waits for a person.
+    actor.send({ type: 'run.quota_wait', message: 'usage limit reached' });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(pauseReasonOf(actor.getSnapshot())).toBe('quota');
+    expect(waits).toEqual([1_800_000, undefined]);
+    actor.send({ type: 'run.resume' });
+    expect(actor.getSnapshot().value).toBe('executing');
   });
 
   it('rolls back in a state of its own, then waits for a person; a failed rollback does too', async () => {

@@ -23,8 +23,8 @@ export type RunEvent =
   | { type: 'run.budget_reached'; message: string }
   /** The provider refused the key or the account: every call would fail alike. */
   | { type: 'run.provider_refused'; message: string }
-  /** The quota is out until `until` (epoch ms): the run goes on by itself then. */
-  | { type: 'run.quota_wait'; until: number; message: string }
+  /** The quota is out; until `until` (epoch ms) when the reset is known: the run goes on by itself then. */
+  | { type: 'run.quota_wait'; until?: number; message: string }
   /** The state directory cannot be written: nothing may be reported done until it can. */
   | { type: 'run.storage_failed'; message: string }
   | { type: 'run.resume' }
@@ -69,6 +69,7 @@ const announcePause = (reason: PauseReason) =>
       status: 'paused' as const,
       reason,
       message: context.pause?.message,
+      resumeAt: context.pause?.until,
     }),
   }) as const;
 
@@ -98,8 +99,11 @@ export const runMachine = setup({
     settle: fromPromise<void>(notProvidedActor('actor settle')),
     finalReview: fromPromise<FinalReview>(notProvidedActor('actor finalReview')),
     rollback: fromPromise<RollbackOutcome, RollbackRequest>(notProvidedActor('actor rollback')),
-    /** Resolves at an absolute time (epoch ms), so a restored wait does not start over. */
-    waitUntil: fromPromise<void, { until: number }>(notProvidedActor('actor waitUntil')),
+    /**
+     * Resolves at the quota's reset (epoch ms; an absolute time, so a restored wait does not start
+     * over), or never when the reset is not known and a person must resume the run.
+     */
+    quotaReset: fromPromise<void, { until: number | undefined }>(notProvidedActor('actor quotaReset')),
     /** Resolves once the state directory takes a write again. */
     probeStorage: fromPromise<void>(notProvidedActor('actor probeStorage')),
     /** Gives in-flight work its grace period, then stops it and saves the run. */
@@ -109,7 +113,7 @@ export const runMachine = setup({
     rememberPause: assign({
       pause: ({ event }) => ({
         ...('message' in event && event.message !== undefined && { message: event.message }),
-        ...(event.type === 'run.quota_wait' && { until: event.until }),
+        ...(event.type === 'run.quota_wait' && event.until !== undefined && { until: event.until }),
       }),
     }),
     rememberRollback: assign({
@@ -119,7 +123,9 @@ export const runMachine = setup({
           : undefined,
     }),
     /** Tells a person what the run now does (the events a client folds), once per change. */
-    announce: notProvided<{ status: RunStatus; reason?: PauseReason; message?: string }>('action announce'),
+    announce: notProvided<{ status: RunStatus; reason?: PauseReason; message?: string; resumeAt?: number }>(
+      'action announce',
+    ),
     applyPlan: notProvided<{ result: PlanResult }>('action applyPlan'),
     /** The final review, or why it could not be written (the run ends either way). */
     storeFinalReview: notProvided<{ review?: FinalReview; error?: unknown }>('action storeFinalReview'),
@@ -198,8 +204,8 @@ export const runMachine = setup({
         quota: {
           entry: announcePause('quota'),
           invoke: {
-            src: 'waitUntil',
-            input: ({ context }) => ({ until: context.pause?.until ?? 0 }),
+            src: 'quotaReset',
+            input: ({ context }) => ({ until: context.pause?.until }),
             onDone: '#run.executing',
           },
         },

@@ -1,4 +1,4 @@
-import type { AttemptError, TaskReview } from '@orc/shared';
+import type { AttemptError, PauseReason, TaskReview } from '@orc/shared';
 import { assign, emit, enqueueActions, fromCallback, fromPromise, sendTo, setup } from 'xstate';
 import type { Clock } from '../clock.js';
 import { backoffDelay, describeCallFailure, type CallFailure } from '../model/model-error.js';
@@ -45,6 +45,10 @@ export type WorkerEmitted =
       pauseRun: boolean;
       /** The call was stopped because its task was taken back; nothing failed. */
       cancelled: boolean;
+      /** Why, when not `provider`: `quota` (a usage limit) or `budget`. */
+      pauseReason?: PauseReason;
+      /** When the usage limit resets (epoch ms), if known: the run resumes by itself then. */
+      resumeAt?: number;
     }
   | { type: 'worker.rate_limited'; worker: number };
 
@@ -331,6 +335,10 @@ export const workerMachine = setup({
               error: { category: context.lastError!.category, message: context.lastError!.message },
               pauseRun: context.lastError!.pauseRun === true,
               cancelled: context.lastError!.cancelled === true,
+              ...(context.lastError!.pauseReason !== undefined && {
+                pauseReason: context.lastError!.pauseReason,
+              }),
+              ...(context.lastError!.resumeAt !== undefined && { resumeAt: context.lastError!.resumeAt }),
             })),
             assign({ assignment: undefined, text: '' }),
           ],

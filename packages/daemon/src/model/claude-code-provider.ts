@@ -1,41 +1,58 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
-import { createInterface } from 'node:readline';
-import type { Usage } from '@orc/shared';
-import { agentPidFile } from '../workspace/agent-pid.js';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import type * as AgentSdkModule from '@anthropic-ai/claude-agent-sdk';
+import type {
+  Options,
+  PermissionMode,
+  SDKMessage,
+  SDKRateLimitInfo,
+  SDKResultMessage,
+  SDKUserMessage,
+} from '@anthropic-ai/claude-agent-sdk';
+import type { ToolRefusal } from '@orc/shared';
+import * as z from 'zod';
+import { AgentProcess } from './agent-process.js';
+import { resolveClaudeCommand } from './claude-code-binary.js';
+import { classifyFailure, startFailure, usageOf } from './claude-code-outcome.js';
 import { CallCancelledError, ModelError } from './model-error.js';
+import { PromptStream } from './prompt-stream.js';
 import type { ModelProvider, ModelRequest, ModelResponse } from './provider.js';
+import { assistantText, refuseUnlistedTools, toolSubject, type ToolPermissions } from './tool-permissions.js';
 
-/** The `claude` flags a user may set in config (`claude_cli.*`), spelled as in the config file. */
+/** The `claude_cli` settings a user may give, spelled as in the config file. */
 export interface ClaudeCliFlags {
-  /** `--permission-mode`: default, acceptEdits, plan, bypassPermissions, … */
-  permission_mode?: string;
-  /** `--dangerously-skip-permissions`, only on explicit opt-in. */
+  /** What the agent may do without asking: default, acceptEdits, dontAsk, plan, bypassPermissions. */
+  permission_mode?: PermissionMode;
+  /** Any tool without asking, only on explicit opt-in. */
   dangerously_skip_permissions?: boolean;
-  /** `--allowedTools`, e.g. `["Edit", "Bash(npm test:*)"]`. */
+  /** Tools allowed without asking, e.g. `["Edit", "Bash(npm test:*)"]`. */
   allowed_tools?: string[];
-  /** `--disallowedTools`. */
   disallowed_tools?: string[];
-  /** `--max-turns`. */
   max_turns?: number;
-  /** `--add-dir`, once per directory. */
+  /** Directories beyond the worktree the agent may use. */
   add_dirs?: string[];
 }
 
 export interface ClaudeCodeProviderOptions {
-  /** The executable, looked up on PATH; default `claude`. */
+  /** A `claude` executable (a path, or a name on PATH); by default the binary the Agent SDK bundles. */
   command?: string;
   flags: ClaudeCliFlags;
   /** Variables added to the agent's environment (`claude_cli.environment`). */
   environment?: Record<string, string>;
   /** The environment the agent starts from; default the daemon's. */
   env?: NodeJS.ProcessEnv;
-  /** Limit for one attempt; past it the process group is killed and the call fails as recoverable. */
+  /** Given to the agent as ANTHROPIC_API_KEY when set (a Claude Code login works without it). */
+  apiKey?: string;
+  /** Given to the agent as ANTHROPIC_BASE_URL when set. */
+  baseURL?: string;
+  /** Limit for one call; past it the process group is stopped and the call fails as recoverable. */
   timeoutMs?: number;
   /** Between SIGTERM and SIGKILL when the process group is stopped. */
   killGraceMs?: number;
+  /** Who answers a tool call outside the permission mode and allowed tools; refused by default. */
+  permissions?: ToolPermissions;
+  /** For reading reset times ("resets 2:16am"); the system clock by default. */
+  now?: () => number;
 }
 
 /** A provider that owns processes: `stop()` ends every agent still running (daemon shutdown). */
@@ -45,387 +62,317 @@ export interface ClaudeCodeProvider extends ModelProvider {
 
 const DEFAULT_TIMEOUT_MS = 30 * 60_000;
 const DEFAULT_KILL_GRACE_MS = 3_000;
-/** After claude exits, how long its output may take to drain before leftover tool processes are killed. */
-const DRAIN_MS = 1_000;
 
 /**
- * The `claude-code` provider: each call runs the Claude Code CLI non-interactively in the request's
- * working directory (the attempt's git worktree) and reads its stream-json output as it comes. The agent
- * runs in a process group of its own, so a timeout, a cancel or a daemon stop ends it together with every
- * tool process it started.
+ * The `claude-code` provider: each call is one Claude Code session through the Agent SDK's `query()`, in
+ * the request's working directory (the attempt's worktree). The session id is reported as soon as it is
+ * known, an interrupted session can be resumed, tool calls outside the rules are refused and reported,
+ * and the result's usage, cost and errors (usage limits included) come back typed.
  */
 export function createClaudeCodeProvider(options: ClaudeCodeProviderOptions): ClaudeCodeProvider {
-  const command = options.command ?? 'claude';
-  const running = new Set<AgentProcess>();
+  const running = new Set<AgentCall>();
   return {
     name: 'claude-code',
     complete(request) {
       if (request.signal.aborted) {
         return Promise.reject(new CallCancelledError('the model call was cancelled before it started'));
       }
-      const agent = new AgentProcess(command, options, request);
-      running.add(agent);
-      liveGroups.add(agent);
-      ensureExitHook();
-      return agent.result.finally(() => {
-        running.delete(agent);
-        liveGroups.delete(agent);
-      });
+      const call = new AgentCall(options, request);
+      running.add(call);
+      return call.result.finally(() => running.delete(call));
     },
     async stop() {
-      await Promise.all([...running].map((agent) => agent.stop()));
+      await Promise.all([...running].map((call) => call.stop()));
     },
   };
 }
 
-/** The argument list for one call; the prompt goes on stdin so no length limit or quoting applies. */
-export function claudeArguments(model: string, flags: ClaudeCliFlags): string[] {
-  const args = ['-p', '--output-format', 'stream-json', '--verbose', '--model', model];
-  if (flags.permission_mode) args.push('--permission-mode', flags.permission_mode);
-  if (flags.dangerously_skip_permissions === true) args.push('--dangerously-skip-permissions');
-  if (flags.allowed_tools?.length) args.push('--allowedTools', ...flags.allowed_tools);
-  if (flags.disallowed_tools?.length) args.push('--disallowedTools', ...flags.disallowed_tools);
-  if (flags.max_turns !== undefined) args.push('--max-turns', String(flags.max_turns));
-  for (const dir of flags.add_dirs ?? []) args.push('--add-dir', dir);
-  return args;
+type Ending = { kind: 'cancelled' } | { kind: 'timeout' } | { kind: 'callback'; error: unknown };
+
+type AgentSdk = typeof AgentSdkModule;
+let sdk: Promise<AgentSdk> | undefined;
+
+/** Loaded on the first call, so a daemon that never runs Claude Code never loads the 1.4 MB module. */
+function loadSdk(): Promise<AgentSdk> {
+  sdk ??= import('@anthropic-ai/claude-agent-sdk').catch((error: unknown) => {
+    sdk = undefined;
+    throw new ModelError(
+      'permanent',
+      `the claude-code provider needs @anthropic-ai/claude-agent-sdk, which could not be loaded (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); run npm install where orc is installed`,
+    );
+  });
+  return sdk;
 }
 
-/** The final `{"type":"result"}` line, as far as we read it. */
-interface ResultLine {
-  subtype?: string;
-  is_error?: boolean;
-  result?: string;
-  num_turns?: number;
-  session_id?: string;
-  duration_ms?: number;
-  total_cost_usd?: number;
-  usage?: {
-    input_tokens?: number;
-    output_tokens?: number;
-    cache_read_input_tokens?: number;
-    cache_creation_input_tokens?: number;
-  };
-}
-
-type Ending =
-  | { kind: 'cancelled' }
-  | { kind: 'timeout' }
-  | { kind: 'garbage'; line: string }
-  | { kind: 'callback'; error: unknown };
-
-/** One run of the CLI, from spawn to the last byte of output. */
-class AgentProcess {
+/** One Claude Code session, from the first message to the process's exit. */
+class AgentCall {
   readonly result: Promise<ModelResponse>;
-  private child: ChildProcess | undefined;
+  private readonly abort = new AbortController();
+  /** The Claude Code process of the session under way. */
+  private process: AgentProcess;
   private ending: Ending | undefined;
-  private killTimer: NodeJS.Timeout | undefined;
-  /** Once the process is reaped its pid (and group id) may be reused: never signal it again. */
-  private closed = false;
+  private readonly workdir: string;
+  /** Refused tool calls already reported, by tool_use id: each is reported once whatever tells of it. */
+  private readonly refused = new Set<string>();
 
   constructor(
-    private readonly command: string,
     private readonly options: ClaudeCodeProviderOptions,
     private readonly request: ModelRequest,
   ) {
+    this.workdir = request.workdir ?? tmpdir();
+    this.process = new AgentProcess(request.workdir, options.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
     this.result = this.run();
   }
 
-  /** Ends the process group: SIGTERM, then SIGKILL after the grace period. */
   stop(reason: Ending = { kind: 'cancelled' }): Promise<void> {
     this.ending ??= reason;
-    this.signalGroup('SIGTERM');
-    this.killTimer ??= setTimeout(
-      () => this.signalGroup('SIGKILL'),
-      this.options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
-    );
+    this.abort.abort();
+    this.process.stop();
     return this.result.then(
       () => undefined,
       () => undefined,
     );
   }
 
-  /** SIGKILL now, for a daemon that is exiting and cannot wait. */
-  killNow(): void {
-    this.signalGroup('SIGKILL');
-  }
-
-  private signalGroup(signal: NodeJS.Signals): void {
-    const pid = this.child?.pid;
-    if (pid === undefined || this.closed) return;
+  private async run(): Promise<ModelResponse> {
+    const { request, options } = this;
+    const env = this.environment();
+    if (request.workdir !== undefined && !existsSync(request.workdir)) {
+      throw new ModelError('permanent', `the agent's working directory ${request.workdir} does not exist`);
+    }
+    const command = resolveClaudeCommand(options.command, env['PATH']);
+    const { query } = await loadSdk();
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timer = setTimeout(() => void this.stop({ kind: 'timeout' }), timeoutMs);
+    const onAbort = (): void => void this.stop({ kind: 'cancelled' });
+    request.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      // A negative pid addresses the whole group: claude and every tool process it started.
-      process.kill(-pid, signal);
-    } catch {
-      // ESRCH: the group is gone already.
+      let session = await this.session(query, command, env, request.resume);
+      if (request.resume !== undefined && !this.ending && lostSession(session.result)) {
+        // Its conversation is gone (another Claude Code home, a cleared history): a new session goes on in
+        // the same worktree, from a prompt that carries the task.
+        this.text('(the interrupted session was not found; a new one goes on in the same worktree)\n');
+        session = await this.session(query, command, env, undefined);
+      }
+      return this.settle(session.result, session.failure, {
+        rateLimit: session.rateLimit,
+        command,
+        timeoutMs,
+      });
+    } finally {
+      clearTimeout(timer);
+      request.signal.removeEventListener('abort', onAbort);
     }
   }
 
-  private run(): Promise<ModelResponse> {
-    const { request, options } = this;
-    return new Promise<ModelResponse>((resolve, reject) => {
-      const child = spawn(this.command, claudeArguments(request.model, options.flags), {
-        cwd: request.workdir ?? process.cwd(),
-        env: { ...(options.env ?? process.env), ...options.environment },
-        detached: true,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      this.child = child;
-      // Beside the worktree, for a restarted daemon to stop this agent if this one dies without doing so.
-      const pidFile =
-        request.workdir !== undefined && child.pid !== undefined ? agentPidFile(request.workdir) : undefined;
-      if (pidFile) {
-        try {
-          writeFileSync(pidFile, String(child.pid));
-        } catch {
-          // Best effort: without it a crash leaves this agent running, nothing worse.
-        }
-      }
-
-      let spawnError: NodeJS.ErrnoException | undefined;
-      let final: ResultLine | undefined;
-      let sessionId: string | undefined;
-      let actualModel: string | undefined;
-      let lastStderrLine = '';
-      const cwd = request.workdir ?? process.cwd();
-
-      const timer = setTimeout(
-        () => void this.stop({ kind: 'timeout' }),
-        options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      );
-      const onAbort = (): void => void this.stop({ kind: 'cancelled' });
-      request.signal.addEventListener('abort', onAbort, { once: true });
-
-      const emitText = (text: string): void => {
-        if (!request.onText || this.ending) return;
-        try {
-          request.onText(text);
-        } catch (error) {
-          void this.stop({ kind: 'callback', error });
-        }
-      };
-
-      child.on('error', (error: NodeJS.ErrnoException) => {
-        spawnError = error;
-      });
-      child.stdin?.on('error', () => {
-        // EPIPE when claude exits without reading its prompt; its exit status says why.
-      });
-      child.stdin?.end(request.system ? `${request.system}\n\n${request.prompt}` : request.prompt);
-
-      createInterface({ input: child.stderr }).on('line', (line) => {
-        if (line.trim() !== '') lastStderrLine = line.trim();
-      });
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        if (line.trim() === '' || this.ending) return;
-        const event = parseEvent(line);
-        if (!event) {
-          void this.stop({ kind: 'garbage', line });
-          return;
-        }
-        switch (event.type) {
-          case 'system':
-            if (event.subtype === 'init') {
-              sessionId = stringField(event, 'session_id') ?? sessionId;
-              actualModel = stringField(event, 'model');
-            }
-            break;
-          case 'assistant':
-            for (const piece of assistantText(event, cwd)) emitText(piece);
-            break;
-          case 'result':
-            final = event as ResultLine;
-            break;
-          default:
-            // user (tool results), stream_event and future types carry nothing the caller needs.
-            break;
-        }
-      });
-
-      child.on('exit', () => {
-        // Tool processes left in the group (a server the agent started) would hold stdout open forever.
-        setTimeout(() => this.signalGroup('SIGKILL'), DRAIN_MS).unref();
-      });
-
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        clearTimeout(this.killTimer);
-        request.signal.removeEventListener('abort', onAbort);
-        // Whatever the agent started and left behind goes with it.
-        this.signalGroup('SIGKILL');
-        this.closed = true;
-        if (pidFile) rmSync(pidFile, { force: true });
-        try {
-          resolve(this.settle({ code, signal, spawnError, final, sessionId, actualModel, lastStderrLine }));
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
-      });
+  /** One Claude Code process: the prompt in, its messages out until it exits. */
+  private async session(
+    query: AgentSdk['query'],
+    command: string | undefined,
+    env: Record<string, string | undefined>,
+    resume: string | undefined,
+  ): Promise<{ result?: SDKResultMessage; rateLimit?: SDKRateLimitInfo; failure?: unknown }> {
+    const { request } = this;
+    this.process = new AgentProcess(request.workdir, this.options.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
+    const input = new PromptStream<SDKUserMessage>({
+      type: 'user',
+      message: { role: 'user', content: request.prompt },
+      parent_tool_use_id: null,
     });
+    const outcome: { result?: SDKResultMessage; rateLimit?: SDKRateLimitInfo; failure?: unknown } = {};
+    let sessionId: string | undefined;
+    try {
+      for await (const message of query({ prompt: input, options: this.sdkOptions(command, env, resume) })) {
+        if (this.ending) continue;
+        if (sessionId === undefined && 'session_id' in message && message.session_id) {
+          const known = message.session_id;
+          sessionId = known;
+          this.callback(() => request.onSession?.(known));
+        }
+        if (message.type === 'result') {
+          outcome.result = message;
+          // One task, one turn: the agent may exit once its answer is in.
+          input.end();
+        } else if (message.type === 'rate_limit_event') {
+          if (message.rate_limit_info.status === 'rejected') outcome.rateLimit = message.rate_limit_info;
+        } else this.onMessage(message);
+      }
+    } catch (error) {
+      outcome.failure = error;
+    } finally {
+      input.end();
+      this.process.stop();
+      await this.process.exited();
+    }
+    return outcome;
   }
 
-  private settle(outcome: {
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    spawnError: NodeJS.ErrnoException | undefined;
-    final: ResultLine | undefined;
-    sessionId: string | undefined;
-    actualModel: string | undefined;
-    lastStderrLine: string;
-  }): ModelResponse {
-    const { code, signal, spawnError, final, lastStderrLine } = outcome;
+  private onMessage(message: SDKMessage): void {
+    if (message.type === 'assistant' && message.parent_tool_use_id === null) {
+      for (const piece of assistantText(message.message.content, this.workdir)) this.text(piece);
+    } else if (message.type === 'system' && message.subtype === 'permission_denied') {
+      // Refused without asking (a deny rule, dontAsk): reported like the refusals canUseTool makes.
+      this.refuse(message.tool_use_id, message.tool_name, {}, message.decision_reason ?? message.message);
+    } else if (message.type === 'system' && message.subtype === 'api_retry') {
+      const status = message.error_status === null ? message.error : `${message.error_status}`;
+      this.text(
+        `(the API answered ${status}; Claude Code retries in ${Math.ceil(message.retry_delay_ms / 1000)}s)\n`,
+      );
+    }
+  }
+
+  private sdkOptions(
+    command: string | undefined,
+    env: Record<string, string | undefined>,
+    resume: string | undefined,
+  ): Options {
+    const { request, options } = this;
+    const { flags } = options;
+    const common: Options = {
+      abortController: this.abort,
+      cwd: this.workdir,
+      model: request.model,
+      env,
+      ...(command !== undefined && { pathToClaudeCodeExecutable: command }),
+      systemPrompt: { type: 'preset', preset: 'claude_code', append: request.system },
+      ...(request.budgetUsd !== undefined && { maxBudgetUsd: Math.max(request.budgetUsd, 0) }),
+      ...(resume !== undefined && { resume }),
+      spawnClaudeCodeProcess: (spawn) => this.process.spawn(spawn),
+    };
+    if (request.outputSchema !== undefined || request.purpose !== 'work') {
+      // The manager plans and reviews from what its prompt says: no tool, no file, nothing kept.
+      return {
+        ...common,
+        tools: [],
+        permissionMode: 'dontAsk',
+        settingSources: [],
+        persistSession: false,
+        ...(request.outputSchema !== undefined && {
+          outputFormat: { type: 'json_schema', schema: jsonSchemaOf(request.outputSchema) },
+        }),
+      };
+    }
+    const bypass = flags.dangerously_skip_permissions === true;
+    return {
+      ...common,
+      permissionMode: bypass ? 'bypassPermissions' : (flags.permission_mode ?? 'acceptEdits'),
+      ...(bypass && { allowDangerouslySkipPermissions: true }),
+      ...(flags.allowed_tools?.length && { allowedTools: flags.allowed_tools }),
+      ...(flags.disallowed_tools?.length && { disallowedTools: flags.disallowed_tools }),
+      ...(flags.max_turns !== undefined && { maxTurns: flags.max_turns }),
+      ...(flags.add_dirs?.length && { additionalDirectories: flags.add_dirs }),
+      canUseTool: async (tool, input, asked) => {
+        const call = {
+          tool,
+          input,
+          workdir: this.workdir,
+          ...(asked.decisionReason && { reason: asked.decisionReason }),
+        };
+        const decision = await (options.permissions ?? refuseUnlistedTools).decide(call, asked.signal);
+        if (decision.allow) return { behavior: 'allow', updatedInput: input };
+        this.refuse(asked.toolUseID, tool, input, asked.decisionReason ?? 'it needs a person’s approval');
+        return { behavior: 'deny', message: decision.message };
+      },
+    };
+  }
+
+  private environment(): Record<string, string | undefined> {
+    const { options } = this;
+    return {
+      ...(options.env ?? process.env),
+      ...(options.apiKey !== undefined && { ANTHROPIC_API_KEY: options.apiKey }),
+      ...(options.baseURL !== undefined && { ANTHROPIC_BASE_URL: options.baseURL }),
+      CLAUDE_AGENT_SDK_CLIENT_APP: 'claude-orchestrator',
+      ...options.environment,
+    };
+  }
+
+  private refuse(toolUseId: string, tool: string, input: Record<string, unknown>, reason: string): void {
+    if (this.refused.has(toolUseId)) return;
+    this.refused.add(toolUseId);
+    const refusal: ToolRefusal = {
+      tool,
+      subject: toolSubject(input, this.workdir),
+      reason,
+      at: new Date(this.options.now?.() ?? Date.now()).toISOString(),
+    };
+    this.callback(() => this.request.onRefusal?.(refusal));
+  }
+
+  private text(piece: string): void {
+    this.callback(() => this.request.onText?.(piece));
+  }
+
+  /** A throwing callback is the caller's bug: the session stops and its error comes back unchanged. */
+  private callback(call: () => void): void {
+    if (this.ending) return;
+    try {
+      call();
+    } catch (error) {
+      void this.stop({ kind: 'callback', error });
+    }
+  }
+
+  private settle(
+    result: SDKResultMessage | undefined,
+    failure: unknown,
+    context: { rateLimit: SDKRateLimitInfo | undefined; command: string | undefined; timeoutMs: number },
+  ): ModelResponse {
     const ending = this.ending;
     if (ending?.kind === 'cancelled') throw new CallCancelledError('the model call was cancelled');
     if (ending?.kind === 'callback') throw ending.error;
     if (ending?.kind === 'timeout') {
-      const seconds = (this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000;
-      throw new ModelError('recoverable', `claude did not finish within ${seconds}s and was stopped`);
-    }
-    if (ending?.kind === 'garbage') {
       throw new ModelError(
-        'permanent',
-        `claude printed something that is not stream-json: ${ending.line.slice(0, 200)}`,
+        'recoverable',
+        `Claude Code did not finish within ${context.timeoutMs / 1000}s and was stopped`,
       );
     }
-    if (spawnError) {
-      // A missing working directory fails the spawn with the same code as a missing command.
-      const cwd = this.request.workdir;
-      if (spawnError.code === 'ENOENT' && cwd !== undefined && !existsSync(cwd)) {
-        throw new ModelError('permanent', `the agent's working directory ${cwd} does not exist`);
+    if (result) {
+      for (const denial of result.permission_denials) {
+        this.refuse(denial.tool_use_id, denial.tool_name, denial.tool_input, 'refused');
       }
-      if (spawnError.code === 'ENOENT') {
-        throw new ModelError(
-          'permanent',
-          `the claude command was not found (claude_cli.command = ${this.command}); install Claude Code or set claude_cli.command`,
-        );
-      }
+    }
+    if (!result) {
+      if (failure instanceof ModelError) throw failure;
+      const known = startFailure(failure, this.options.command);
+      if (known) throw known;
+      const said = failure instanceof Error ? failure.message.split('\n')[0] : 'it exited without a result';
+      const stderr = this.process.lastStderrLine;
       throw new ModelError(
-        'permanent',
-        `claude could not be started (${this.command}): ${spawnError.message}`,
+        'transient',
+        `Claude Code failed: ${said}${stderr && !said?.includes(stderr) ? ` (${stderr})` : ''}`,
       );
     }
-    if (final?.is_error) throw classifyResultError(final, this.options.flags);
-    if (code !== 0) {
-      const how = code === null ? `was killed by ${signal ?? 'a signal'}` : `exited with code ${code}`;
-      throw new ModelError('transient', `claude ${how}${lastStderrLine ? `: ${lastStderrLine}` : ''}`);
+    if (result.subtype !== 'success' || result.is_error) {
+      throw classifyFailure(result, {
+        ...(this.options.flags.max_turns !== undefined && { maxTurns: this.options.flags.max_turns }),
+        ...(this.request.budgetUsd !== undefined && { budgetUsd: this.request.budgetUsd }),
+        ...(context.rateLimit && { rateLimit: context.rateLimit }),
+        now: this.options.now?.() ?? Date.now(),
+      });
     }
-    if (!final) throw new ModelError('transient', 'claude exited without a result line');
+    const structured = result.structured_output;
     return {
-      text: final.result ?? '',
-      usage: usageOf(final),
-      stopReason: final.subtype ?? 'success',
-      ...(typeof final.total_cost_usd === 'number' ? { costUsd: final.total_cost_usd } : {}),
-      meta: {
-        sessionId: final.session_id ?? outcome.sessionId,
-        numTurns: final.num_turns,
-        durationMs: final.duration_ms,
-        ...(outcome.actualModel ? { model: outcome.actualModel } : {}),
-      },
+      text: structured !== undefined ? JSON.stringify(structured) : result.result,
+      usage: usageOf(result),
+      stopReason: result.stop_reason ?? 'end_turn',
+      costUsd: result.total_cost_usd,
+      meta: { sessionId: result.session_id, numTurns: result.num_turns, durationMs: result.duration_ms },
     };
   }
 }
 
-/**
- * A result with `is_error`: logged out, out of credit or past a usage limit needs a person, so the run
- * pauses; hitting max_turns may pass with more room; anything else is worth a retry.
- */
-export function classifyResultError(final: ResultLine, flags: ClaudeCliFlags): ModelError {
-  const text = (final.result ?? '').trim();
-  if (final.subtype === 'error_max_turns') {
-    return new ModelError(
-      'recoverable',
-      `claude stopped at the turn limit (claude_cli.max_turns = ${flags.max_turns ?? 'unset'}, ${final.num_turns ?? '?'} turns)`,
-    );
-  }
-  const said = text ? `: ${text.slice(0, 300)}` : ` (${final.subtype ?? 'error'})`;
-  if (/auth|log ?in|api key|usage limit|credit|billing/i.test(text)) {
-    return new ModelError('permanent', `claude cannot work until someone acts${said}`, { pauseRun: true });
-  }
-  if (/rate limit|overloaded|\b429\b|\b529\b/i.test(text)) {
-    return new ModelError('transient', `claude reported an error${said}`, { rateLimited: true });
-  }
-  return new ModelError('transient', `claude reported an error${said}`);
+/** Claude Code could not find the session to resume: it answers at once, having done nothing. */
+function lostSession(result: SDKResultMessage | undefined): boolean {
+  return (
+    result?.subtype === 'error_during_execution' &&
+    result.errors.some((error) => /no conversation found/i.test(error))
+  );
 }
 
-function usageOf(final: ResultLine): Usage {
-  const usage = final.usage ?? {};
-  return {
-    inputTokens: usage.input_tokens ?? 0,
-    outputTokens: usage.output_tokens ?? 0,
-    cacheReadTokens: usage.cache_read_input_tokens ?? 0,
-    cacheWriteTokens: usage.cache_creation_input_tokens ?? 0,
-  };
-}
-
-type StreamEvent = Record<string, unknown> & { type: string };
-
-function parseEvent(line: string): StreamEvent | undefined {
-  try {
-    const value: unknown = JSON.parse(line);
-    if (
-      typeof value === 'object' &&
-      value !== null &&
-      typeof (value as { type?: unknown }).type === 'string'
-    ) {
-      return value as StreamEvent;
-    }
-  } catch {
-    // Not JSON: the caller reports it.
-  }
-  return undefined;
-}
-
-function stringField(value: Record<string, unknown>, key: string): string | undefined {
-  const field = value[key];
-  return typeof field === 'string' ? field : undefined;
-}
-
-/** The pieces of an assistant message worth showing: its text, and each tool use as `→ Edit src/a.ts`. */
-export function assistantText(event: Record<string, unknown>, cwd: string): string[] {
-  const message = event.message as { content?: unknown } | undefined;
-  if (!Array.isArray(message?.content)) return [];
-  const pieces: string[] = [];
-  for (const block of message.content as Record<string, unknown>[]) {
-    if (block.type === 'text' && typeof block.text === 'string' && block.text !== '') {
-      pieces.push(block.text.endsWith('\n') ? block.text : `${block.text}\n`);
-    } else if (block.type === 'tool_use' && typeof block.name === 'string') {
-      const subject = toolSubject(block.input, cwd);
-      pieces.push(`→ ${block.name}${subject ? ` ${subject}` : ''}\n`);
-    }
-  }
-  return pieces;
-}
-
-function toolSubject(input: unknown, cwd: string): string {
-  if (typeof input !== 'object' || input === null) return '';
-  const fields = input as Record<string, unknown>;
-  for (const key of ['file_path', 'notebook_path', 'path']) {
-    const value = fields[key];
-    if (typeof value === 'string') {
-      const rel = isAbsolute(value) ? relative(cwd, value) : value;
-      return rel.startsWith('..') ? value : rel || '.';
-    }
-  }
-  for (const key of ['command', 'pattern', 'url', 'description', 'prompt']) {
-    const value = fields[key];
-    if (typeof value === 'string') {
-      const firstLine = value.split('\n')[0] ?? '';
-      return firstLine.length > 80 ? `${firstLine.slice(0, 79)}…` : firstLine;
-    }
-  }
-  return '';
-}
-
-/**
- * Agents run detached, so the daemon dying would leave them working. While any runs, an exit hook kills
- * their groups; it is the only synchronous thing that still works at that point.
- */
-const liveGroups = new Set<AgentProcess>();
-let exitHookInstalled = false;
-
-function ensureExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const agent of liveGroups) agent.killNow();
-  });
+/** The JSON Schema Claude Code's StructuredOutput tool is given, from the zod schema of the answer. */
+function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+  const json = z.toJSONSchema(schema, { io: 'output' }) as Record<string, unknown>;
+  delete json['$schema'];
+  return json;
 }

@@ -1,4 +1,4 @@
-import type { ErrorCategory } from '@orc/shared';
+import type { ErrorCategory, PauseReason } from '@orc/shared';
 
 export interface ModelErrorDetails {
   status?: number;
@@ -8,6 +8,10 @@ export interface ModelErrorDetails {
   rateLimited?: boolean;
   /** Retrying cannot help until a person acts (logged out, usage limit, no credit): pause the run. */
   pauseRun?: boolean;
+  /** Why the run pauses (default `provider`): `quota` for a usage limit, `budget` for the run's budget. */
+  pauseReason?: PauseReason;
+  /** When a usage limit resets (epoch ms), if the provider said: the run resumes by itself then. */
+  resumeAt?: number;
 }
 
 /**
@@ -55,6 +59,8 @@ export interface CallFailure {
   pauseRun?: boolean;
   /** The call was stopped on purpose (its task was taken back), not failed. */
   cancelled?: boolean;
+  pauseReason?: PauseReason;
+  resumeAt?: number;
 }
 
 /** Anything a call threw, as a CallFailure; what is not a ModelError is permanent (a bug, not the network). */
@@ -66,6 +72,8 @@ export function describeCallFailure(error: unknown): CallFailure {
       ...(error.details.retryAfterMs !== undefined && { retryAfterMs: error.details.retryAfterMs }),
       ...(error.details.rateLimited && { rateLimited: true }),
       ...(error.details.pauseRun && { pauseRun: true }),
+      ...(error.details.pauseReason !== undefined && { pauseReason: error.details.pauseReason }),
+      ...(error.details.resumeAt !== undefined && { resumeAt: error.details.resumeAt }),
     };
   }
   if (error instanceof CallCancelledError)

@@ -89,3 +89,19 @@ function clip(text: string, limit = DEPENDENCY_RESULT_LIMIT): string {
     ? text
     : `${text.slice(0, limit)}\n[… ${text.length - limit} more characters cut]`;
 }
+
+/**
+ * What an agent is told when its interrupted session goes on (a daemon restart, a usage limit): its
+ * conversation and its worktree are as it left them. The task comes again at the end, for a session whose
+ * conversation is lost and starts afresh in the same worktree.
+ */
+export function resumePrompt(taskPrompt: string): string {
+  return [
+    'Your work on this task was interrupted (the orchestrator restarted, or a usage limit paused the run).',
+    'Go on from where you stopped: the files in the working directory are as you left them.',
+    'When the task is done, answer with the finished work and a one-paragraph summary, as asked before.',
+    '',
+    'The task, as given at the start:',
+    taskPrompt,
+  ].join('\n');
+}

@@ -1,4 +1,4 @@
-import type { ProviderName, Usage } from '@orc/shared';
+import type { ProviderName, ToolRefusal, Usage } from '@orc/shared';
 import type * as z from 'zod';
 
 /** Why the model is called; the simulated provider answers each purpose in kind. */
@@ -19,6 +19,14 @@ export interface ModelRequest {
   onText?: (text: string) => void;
   /** The directory an agent provider (claude-code) works in: the attempt's git worktree. */
   workdir?: string;
+  /** An agent's session to go on with (claude-code), in the same `workdir`: an interrupted attempt's. */
+  resume?: string;
+  /** Called once, as soon as the agent's session id is known, before it has done any work. */
+  onSession?: (sessionId: string) => void;
+  /** Called for each tool call the agent was refused. */
+  onRefusal?: (refusal: ToolRefusal) => void;
+  /** The most the call may spend (USD): the run's remaining budget. */
+  budgetUsd?: number;
 }
 
 export interface ModelResponse {

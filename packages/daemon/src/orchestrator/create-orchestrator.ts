@@ -138,15 +138,12 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   for (const doc of docs) {
     try {
       let workspace: GitWorkspace | undefined;
-      if (
-        doc.workspace &&
-        doc.status !== 'completed' &&
-        doc.status !== 'failed' &&
-        doc.status !== 'cancelled'
-      ) {
-        workspace = await GitWorkspace.open(doc.workspace.workdir, doc.id);
-        // Worktrees left by the crash: their changes go to attempt branches, then they are removed.
-        await workspace.recover();
+      if (doc.workspace && !FINISHED_RUN_STATUSES.has(doc.status)) {
+        // The run's restore deals with the worktrees the crash left: resumed, or removed with work kept.
+        workspace = await GitWorkspace.open(doc.workspace.workdir, doc.id, {
+          home: options.home,
+          ...(doc.workspace.start && { start: doc.workspace.start }),
+        });
       }
       const config = parseResolvedConfig(doc.config, `the configuration saved with run ${doc.id}`);
       track(await restoreRun(depsFor(config, workspace), doc, config), true);
@@ -160,7 +157,12 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     const closed = run.closedWorkspace;
     if (!closed) return run;
     try {
-      run.openWorkspace(await GitWorkspace.open(closed.workdir, run.id));
+      run.openWorkspace(
+        await GitWorkspace.open(closed.workdir, run.id, {
+          home: options.home,
+          ...(closed.start && { start: closed.start }),
+        }),
+      );
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new OrcError(
@@ -182,7 +184,13 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       if (!isOpen())
         throw new OrcError('INVALID_STATE', 'the daemon is stopping; start the run again once it is back');
       const run = track(
-        await startRun(input, { base, hasApiKey: loaded.apiKey !== undefined, runs, depsFor }),
+        await startRun(input, {
+          base,
+          home: options.home,
+          hasApiKey: loaded.apiKey !== undefined,
+          runs,
+          depsFor,
+        }),
       );
       logger.info({ runId: run.id, tasks: run.tasks.size }, 'run started');
       return run.summary();

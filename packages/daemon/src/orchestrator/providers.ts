@@ -29,7 +29,9 @@ export const defaultProviders: ProviderFactory = (name, config, { apiKey, clock 
     case 'claude-code': {
       const cli = config.claude_cli;
       return createClaudeCodeProvider({
-        command: cli.command,
+        ...(cli.command !== undefined && { command: cli.command }),
+        ...(apiKey !== undefined && { apiKey }),
+        ...(config.models.base_url !== undefined && { baseURL: config.models.base_url }),
         flags: {
           permission_mode: cli.permission_mode,
           dangerously_skip_permissions: cli.dangerously_skip_permissions,

@@ -13,6 +13,8 @@ import { GitWorkspace } from '../workspace/git-workspace.js';
 export interface StartRunContext {
   /** The daemon's configuration, under the run's own. */
   base: ResolvedConfig;
+  /** The state directory: attempt worktrees live under it. */
+  home: string;
   hasApiKey: boolean;
   /** The runs there are, so a new id is new. */
   runs: ReadonlyMap<string, unknown>;
@@ -56,7 +58,7 @@ export async function startRun(rawInput: unknown, context: StartRunContext): Pro
   // Claude Code workers edit a repository: each run works on its own integration branch there.
   const workspace =
     workerProvider === 'claude-code'
-      ? await GitWorkspace.open(input.workdir ?? process.cwd(), id)
+      ? await GitWorkspace.open(input.workdir ?? process.cwd(), id, { home: context.home })
       : undefined;
   const deps = context.depsFor(config, workspace);
   const imported = project
@@ -85,7 +87,13 @@ export async function startRun(rawInput: unknown, context: StartRunContext): Pro
       held: Object.fromEntries(project.notRunnable.map((t) => [t.id, `${t.status}: ${t.reason}`])),
       source: { kind: 'taskmaster' as const, file: project.file, tag: project.tag },
     }),
-    ...(workspace && { workspace: { workdir: workspace.repo, merge: input.merge === true } }),
+    ...(workspace && {
+      workspace: {
+        workdir: workspace.repo,
+        merge: input.merge === true,
+        ...(workspace.start && { start: workspace.start }),
+      },
+    }),
     config,
     simulated: deps.providers.manager.name === 'simulated' || deps.providers.worker.name === 'simulated',
   });

@@ -1,4 +1,4 @@
-import { ZERO_USAGE, type Attempt, type NewEvent, type ResolvedConfig } from '@orc/shared';
+import { ZERO_USAGE, type Attempt, type NewEvent, type ResolvedConfig, type TaskRecord } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, type Clock } from '../clock.js';
 import { CallCancelledError, ModelError } from '../model/model-error.js';
@@ -6,12 +6,16 @@ import { workPrompt } from '../model/prompts.js';
 import type { ModelProvider } from '../model/provider.js';
 import type { SlotPool } from '../scheduling/concurrency.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
+import { AgentAttempts, pausesTheRun, type AgentAttempt, type AttemptRecord } from './agent-attempts.js';
+import type { AttemptChange } from '../actors/task.machine.js';
 import { Deadline } from './deadline.js';
 import { OutputBatcher } from './output-batcher.js';
 import type { RunBudget } from './run-budget.js';
 import type { TaskSet } from './task-set.js';
 
 export interface AttemptRunnerDeps {
+  /** The run is closing: an agent cut off now keeps its worktree for its session to go on after a restart. */
+  closing: () => boolean;
   runId: string;
   provider: ModelProvider;
   slots: SlotPool;
@@ -37,8 +41,20 @@ export interface AttemptRunnerDeps {
 export class AttemptRunner {
   /** Each task's latest diff, for its review (repository runs). */
   private readonly diffs = new Map<string, string>();
+  /** Claude Code attempts: worktrees, sessions (resumed after a crash or a pause), refusals. */
+  private readonly agents: AgentAttempts;
 
-  constructor(private readonly deps: AttemptRunnerDeps) {}
+  constructor(private readonly deps: AttemptRunnerDeps) {
+    this.agents = new AgentAttempts({ workspace: deps.workspace, emit: deps.emit, logger: deps.logger });
+  }
+
+  /**
+   * After a restart: sessions cut off by the crash go on in their worktrees, the other worktrees the
+   * run left go, their work kept.
+   */
+  restore(tasks: Iterable<TaskRecord>): Promise<void> {
+    return this.agents.restore(tasks);
+  }
 
   diffOf(taskId: string): string | undefined {
     return this.diffs.get(taskId);
@@ -65,8 +81,13 @@ export class AttemptRunner {
       usage: ZERO_USAGE,
       costUsd: 0,
     };
-    const change = (what: Partial<Attempt>) =>
+    const change = (what: AttemptChange) =>
       tasks.send(taskId, { type: 'task.attempt_changed', n: attempt.n, change: what });
+    const record: AttemptRecord = {
+      n: attempt.n,
+      current: () => tasks.get(taskId)?.attempts.find((a) => a.n === attempt.n),
+      change,
+    };
     tasks.send(taskId, { type: 'task.attempt_began', attempt });
     emit({ type: 'task.assigned', taskId, worker, attempt: attempt.n });
     const release = await this.deps.slots.acquire(signal);
@@ -74,11 +95,12 @@ export class AttemptRunner {
     const dependencies = task.dependencies.map((id) => tasks.get(id)!).filter((d) => d.status === 'done');
     const { system, prompt } = workPrompt(this.deps.context(), task, dependencies, task.feedback);
     const output = new OutputBatcher(clock, (text) => emit({ type: 'worker.output', taskId, worker, text }));
-    const workspace = this.deps.workspace();
-    let worktree: string | undefined;
+    let agent: AgentAttempt | undefined;
+    let thrown: unknown;
     try {
-      // A fresh worktree from the integration head: the task sees every dependency's merged work.
-      if (workspace) worktree = (await workspace.prepareAttempt(taskId, attempt.n)).path;
+      // Its worktree, fresh or the one whose session it resumes, and the hooks that journal the session.
+      agent = await this.agents.begin(task, record, prompt);
+      const budgetUsd = budget.remaining();
       const response = await this.deps.provider.complete({
         purpose: 'work',
         model: config.models.worker.model,
@@ -87,38 +109,38 @@ export class AttemptRunner {
         maxTokens,
         signal: deadline.signal,
         onText: (text) => output.push(text),
-        ...(worktree !== undefined && { workdir: worktree }),
+        ...(budgetUsd !== undefined && { budgetUsd }),
+        ...agent.request,
       });
       const cost = budget.charge(response.usage, config.models.worker.model, response.costUsd);
       budget.countAttempt(cost);
       change({ usage: response.usage, costUsd: cost });
-      if (workspace) {
-        await workspace.commitAttempt(taskId, attempt.n, `${task.id}: ${task.title}`);
-        this.diffs.set(taskId, await workspace.diff(taskId));
-      }
+      const diff = await agent.commit(`${task.id}: ${task.title}`);
+      if (diff !== undefined) this.diffs.set(taskId, diff);
       change({ output: response.text, outcome: 'succeeded', endedAt: isoAt(clock) });
       return { text: response.text };
     } catch (error) {
-      // A task taken back (cancel, pause, rollback) had its attempt marked by its own move.
-      if (signal.aborted) throw new CallCancelledError('the attempt was stopped');
+      thrown = error;
+      if (signal.aborted) {
+        // A task taken back (cancel, pause, rollback) had its attempt marked by its own move; one the
+        // daemon's stop cut off is marked here, so its session can go on after the restart.
+        if (record.current()?.outcome === 'running')
+          change({ outcome: 'interrupted', endedAt: isoAt(clock) });
+        throw new CallCancelledError('the attempt was stopped');
+      }
       const failure = deadline.timedOut
         ? new ModelError('recoverable', `the attempt timed out after ${config.execution.worker_timeout}s`)
         : error;
-      change({ outcome: 'failed', error: describe(failure), endedAt: isoAt(clock) });
+      // A usage limit or the budget stopped it: the run pauses and the session goes on later.
+      const outcome = pausesTheRun(error) ? 'interrupted' : 'failed';
+      change({ outcome, error: describe(failure), endedAt: isoAt(clock) });
       throw failure;
     } finally {
       deadline.clear();
       output.flush();
       release();
-      // Anything the agent left uncommitted is kept on the attempt branch before the worktree goes.
-      if (workspace && worktree !== undefined) {
-        await workspace.removeAttempt(taskId, attempt.n).catch((error: unknown) => {
-          this.deps.logger.error(
-            { err: error, runId: this.deps.runId, taskId },
-            'could not remove a worktree',
-          );
-        });
-      }
+      // The worktree goes (anything uncommitted kept on the attempt branch), or stays for a resume.
+      await agent?.end({ closing: this.deps.closing(), error: thrown });
     }
   }
 }

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { isoAt } from '../clock.js';
 import type { RunDocument } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
+import { applyAgentEvent } from './agent-attempts.js';
 import type { RunBudget } from './run-budget.js';
 import { Run, type RunDeps } from './run.js';
 
@@ -26,6 +27,8 @@ export async function restoreRun(deps: RunDeps, doc: RunDocument, config: Resolv
   for (const task of doc.tasks) for (const attempt of task.attempts) run.budget.countAttempt(attempt.costUsd);
   run.tasks.replaceAll(doc.tasks);
   run.scheduler.reschedule();
+  // Sessions cut off by the crash go on in their worktrees; the other worktrees go, their work kept.
+  await run.scheduler.attempts.restore(run.tasks.values());
   if (!FINISHED_RUN_STATUSES.has(doc.status))
     run.emit({ type: 'run.restored', interruptedTasks: interrupted });
   // A run killed before its first save has no snapshot yet: it starts over (imported tasks are kept).
@@ -73,6 +76,10 @@ export async function catchUpFromJournal(
       }
       case 'task.reviewed':
         attemptOf(task, event.attempt, task.worker ?? 0, event.at).review = event.review;
+        break;
+      case 'task.session':
+      case 'task.tool_refused':
+        applyAgentEvent(attemptOf(task, event.attempt, task.worker ?? 0, event.at), event);
         break;
       case 'task.completed': {
         const attempt = attemptOf(task, event.attempt, task.worker ?? 0, event.at);

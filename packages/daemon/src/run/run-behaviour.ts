@@ -61,7 +61,11 @@ export function provideRunMachine(run: Run) {
         );
         return run.rollingBack;
       }),
-      waitUntil,
+      quotaReset: fromPromise<void, { until: number | undefined }>(({ input, signal }) =>
+        input.until === undefined
+          ? new Promise<void>(() => {}) // no known reset: a person resumes the run
+          : clock.sleep(Math.max(0, input.until - clock.now()), signal),
+      ),
       probeStorage: fromPromise(async ({ signal }) => {
         // Until a write goes through again: the run's document is the write that must succeed.
         for (;;) {
@@ -77,7 +81,7 @@ export function provideRunMachine(run: Run) {
       drain: fromPromise(() => run.drain()),
     },
     actions: {
-      announce: (_, { status, reason, message }) => run.announce(status, reason, message),
+      announce: (_, { status, reason, message, resumeAt }) => run.announce(status, reason, message, resumeAt),
       applyPlan: (_, { result }) => applyPlan(run, result),
       storeFinalReview: (_, { review, error }) => storeFinalReview(run, review, error),
       startWork: () => run.scheduler.startWork(),

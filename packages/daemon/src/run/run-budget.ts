@@ -65,6 +65,15 @@ export class RunBudget {
     return this.spend.costUsd >= limit || this.spend.costUsd + average * (inFlight + 1) > limit;
   }
 
+  /**
+   * What the run may still spend (USD), for a provider that can stop a call at a budget itself (Claude
+   * Code's `maxBudgetUsd`); undefined when the run has no budget, or a person lifted it.
+   */
+  remaining(): number | undefined {
+    if (this.limitUsd === undefined || this.spend.budgetLifted === true) return undefined;
+    return Math.max(0, this.limitUsd - this.spend.costUsd);
+  }
+
   /** The run goes on within a new limit. */
   setLimit(usd: number): void {
     this.limitUsd = usd;

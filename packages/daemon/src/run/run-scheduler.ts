@@ -1,4 +1,10 @@
-import { ZERO_USAGE, type NewEvent, type ResolvedConfig, type TaskRecord } from '@orc/shared';
+import {
+  ZERO_USAGE,
+  type NewEvent,
+  type PauseReason,
+  type ResolvedConfig,
+  type TaskRecord,
+} from '@orc/shared';
 import { isoAt } from '../clock.js';
 import type { RunEvent } from '../actors/run.machine.js';
 import { taskMachine } from '../actors/task.machine.js';
@@ -24,6 +30,8 @@ export interface SchedulerHost {
   /** Tells the run actor (settled, budget reached, provider refused). */
   send(event: RunEvent): void;
   isExecuting(): boolean;
+  /** The daemon is stopping the run. */
+  isClosing(): boolean;
   save(): void;
   /** The run's stable prompt context: the goal and the plan. */
   context(): string;
@@ -60,6 +68,7 @@ export class RunScheduler {
     this.graph = new TaskGraph((id) => this.tasks.get(id)?.status);
     this.attempts = new AttemptRunner({
       runId: host.id,
+      closing: () => host.isClosing(),
       provider: deps.providers.worker,
       slots: deps.slots,
       clock: deps.clock,
@@ -162,9 +171,9 @@ export class RunScheduler {
         const attempt = this.tasks.get(event.taskId)?.attempts.length ?? 0;
         this.host.emit({ type: 'task.attempt_failed', taskId: event.taskId, attempt, error: event.error });
         if (event.pauseRun) {
-          // Logged out, out of credit: every task would fail the same way. Keep the task and wait for a person.
+          // Logged out, out of credit, a usage limit: every task would fail alike. Keep the task and wait.
           this.tasks.send(event.taskId, { type: 'task.interrupt', at }, event.error.message);
-          this.host.send({ type: 'run.provider_refused', message: event.error.message });
+          this.host.send(pauseFor(event.pauseReason, event.error.message, event.resumeAt));
           break;
         }
         this.tasks.send(event.taskId, {
@@ -281,5 +290,17 @@ export class RunScheduler {
       (id) => this.tasks.get(id)?.status === 'blocked',
     );
     return this.graph.count('done') + this.graph.count('skipped') + held.length === this.tasks.size;
+  }
+}
+
+/** The run actor's pause for a call no retry can help: a usage limit, the budget, or the provider. */
+function pauseFor(reason: PauseReason | undefined, message: string, resumeAt: number | undefined): RunEvent {
+  switch (reason) {
+    case 'quota':
+      return { type: 'run.quota_wait', message, ...(resumeAt !== undefined && { until: resumeAt }) };
+    case 'budget':
+      return { type: 'run.budget_reached', message };
+    default:
+      return { type: 'run.provider_refused', message };
   }
 }

@@ -30,6 +30,7 @@ export function summaryOf(source: RunViewSource): RunSummary {
     goal: summaryGoal(doc.goal),
     status: source.status,
     ...(source.pauseReason !== undefined && { pauseReason: source.pauseReason }),
+    ...(source.pauseReason !== undefined && doc.resumeAt !== undefined && { resumeAt: doc.resumeAt }),
     models: doc.models,
     maxWorkers: source.maxWorkers,
     createdAt: doc.createdAt,

@@ -235,6 +235,10 @@ export class Run implements SchedulerHost {
     return this.actor.getSnapshot().matches('executing');
   }
 
+  isClosing(): boolean {
+    return this.actor.getSnapshot().matches('closing');
+  }
+
   taskDone(): void {
     this.checkpoints.taskDone();
   }
@@ -317,9 +321,14 @@ export class Run implements SchedulerHost {
 
   /** Resolves when the run has finished, or paused for a reason a person must act on. */
   async settled(signal?: AbortSignal): Promise<RunSummary> {
+    // A run that goes on by itself (a quota with a known reset, a disk that takes writes again) does not
+    // wait for a person.
+    const waitsForAPerson = () =>
+      this.pauseReason === 'budget' ||
+      this.pauseReason === 'provider' ||
+      (this.pauseReason === 'quota' && this.doc.resumeAt === undefined);
     const done = () =>
-      FINISHED_RUN_STATUSES.has(this.status) ||
-      (this.status === 'paused' && (this.pauseReason === 'budget' || this.pauseReason === 'provider'));
+      FINISHED_RUN_STATUSES.has(this.status) || (this.status === 'paused' && waitsForAPerson());
     while (!done()) {
       if (signal?.aborted) throw signal.reason;
       await new Promise<void>((resolve) => {
@@ -405,17 +414,29 @@ export class Run implements SchedulerHost {
     return this.doc.source;
   }
 
-  /** Announces a new status (and pause reason) once, with the events a client folds. */
-  announce(status: RunStatus, reason?: PauseReason, message?: string): void {
+  /**
+   * Announces a new status (and pause reason) once, with the events a client folds; `resumeAt` (epoch
+   * ms) is when a quota pause ends by itself.
+   */
+  announce(status: RunStatus, reason?: PauseReason, message?: string, resumeAt?: number): void {
     const previous = this.status;
     if (status === previous && reason === this.pauseReason) return;
-    if (status === 'paused')
-      this.emit({ type: 'run.paused', reason: reason ?? 'user', ...(message !== undefined && { message }) });
+    const at = status === 'paused' && resumeAt !== undefined ? new Date(resumeAt).toISOString() : undefined;
+    if (status === 'paused') {
+      this.emit({
+        type: 'run.paused',
+        reason: reason ?? 'user',
+        ...(message !== undefined && { message }),
+        ...(at !== undefined && { resumeAt: at }),
+      });
+    }
     this.status = status;
     this.pauseReason = status === 'paused' ? (reason ?? 'user') : undefined;
     this.doc.status = status;
     if (this.pauseReason === undefined) delete this.doc.pauseReason;
     else this.doc.pauseReason = this.pauseReason;
+    if (at === undefined) delete this.doc.resumeAt;
+    else this.doc.resumeAt = at;
     if (status !== previous) this.emit({ type: 'run.status', status });
     if (previous === 'paused' && status === 'executing') this.emit({ type: 'run.resumed' });
   }

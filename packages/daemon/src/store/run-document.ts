@@ -21,6 +21,8 @@ export const RunDocument = z.object({
   goal: z.string(),
   status: RunStatus,
   pauseReason: PauseReason.optional(),
+  /** A quota pause's reset (ISO time): the run goes on by itself then, after a restart too. */
+  resumeAt: z.string().optional(),
   models: RunModels,
   /** The resolved config the run was started with (never holds the API key). */
   config: z.record(z.string(), z.unknown()),
@@ -36,7 +38,14 @@ export const RunDocument = z.object({
   /** Where imported tasks came from, when their status is written back there. */
   source: z.object({ kind: z.literal('taskmaster'), file: z.string(), tag: z.string() }).optional(),
   /** Workers edit this repository (claude-code): each attempt in a worktree, accepted work merged. */
-  workspace: z.object({ workdir: z.string(), merge: z.boolean() }).optional(),
+  workspace: z
+    .object({
+      workdir: z.string(),
+      merge: z.boolean(),
+      /** Where the run started (branch and commit), for the fast-forward at the end. */
+      start: z.object({ branch: z.string().optional(), commit: z.string() }).optional(),
+    })
+    .optional(),
   usage: Usage,
   costUsd: z.number(),
   error: z.string().optional(),

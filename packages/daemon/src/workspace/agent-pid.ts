@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
 import { readFile, readlink, realpath, rm } from 'node:fs/promises';
+import { killTagged } from '../model/process-tag.js';
 
 /**
- * Where the pid of the agent working in `workdir` is kept while it runs: beside the folder, so it is
- * never committed. A daemon killed before it could stop its agents finds them through it on restart.
+ * Where the pid (and process tag) of the agent working in `workdir` is kept while it runs: beside the
+ * folder, so it is never committed. A daemon killed before it could stop its agents finds them through
+ * it on restart.
  */
 export function agentPidFile(workdir: string): string {
   return `${workdir.replace(/\/+$/, '')}.agent-pid`;
@@ -16,7 +18,8 @@ export function agentPidFile(workdir: string): string {
  */
 export async function stopLeftoverAgent(worktree: string): Promise<void> {
   const file = agentPidFile(worktree);
-  const pid = Number(await readFile(file, 'utf8').catch(() => ''));
+  const [pidText = '', tag] = (await readFile(file, 'utf8').catch(() => '')).trim().split(' ');
+  const pid = Number(pidText);
   if (Number.isInteger(pid) && pid > 0 && (await worksIn(pid, worktree))) {
     try {
       process.kill(-pid, 'SIGKILL');
@@ -25,6 +28,8 @@ export async function stopLeftoverAgent(worktree: string): Promise<void> {
     }
     for (let i = 0; i < 40 && alive(pid); i++) await new Promise((done) => setTimeout(done, 50));
   }
+  // Tool processes that left the agent's group (a background command) carry its tag: none outlives it.
+  if (tag !== undefined && /^[0-9a-f]{16}$/.test(tag)) killTagged(tag);
   await rm(file, { force: true });
 }
 

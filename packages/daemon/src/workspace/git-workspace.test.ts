@@ -1,21 +1,22 @@
-import { existsSync } from 'node:fs';
-import { appendFile, chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { OrcError } from '@orc/shared';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createClaudeCodeProvider } from '../model/claude-code-provider.js';
 import { git, gitLine } from './git.js';
 import { GitWorkspace } from './git-workspace.js';
 import { gcWorktrees, listWorktrees } from './worktrees.js';
 
 let dir: string;
 let repo: string;
+/** The state directory: the worktrees live under its `worktrees/`. */
+let home: string;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'orc-git-workspace-'));
   repo = join(dir, 'repo');
+  home = join(dir, 'home');
   await mkdir(repo);
   await git(['init', '--quiet', '--initial-branch=main'], repo);
   await git(['config', 'user.name', 'Test Person'], repo);
@@ -47,7 +48,7 @@ async function runTask(ws: GitWorkspace, taskId: string, edit: (path: string) =>
 describe('GitWorkspace', () => {
   it('merges five parallel tasks as one commit each and leaves the starting branch alone', async () => {
     const start = await sh(['rev-parse', 'main']);
-    const ws = await GitWorkspace.open(repo, 'r1');
+    const ws = await GitWorkspace.open(repo, 'r1', { home });
     expect(ws.start).toEqual({ branch: 'main', commit: start });
     expect(await ws.head()).toBe(start);
 
@@ -56,7 +57,12 @@ describe('GitWorkspace', () => {
       ids.map((id) => runTask(ws, id, (path) => writeFile(join(path, `${id}.txt`), `work of ${id}\n`))),
     );
     for (const { prepared, commit, merged } of results) {
-      expect(prepared.path.startsWith(join(repo, '.git', 'orc-worktrees'))).toBe(true);
+      // Outside every .git directory, where Claude Code may write: under the state directory.
+      expect(prepared.path).toMatch(
+        new RegExp(
+          `^${join(home, 'worktrees')}/repo-[0-9a-f]{12}/r1/${prepared.branch.split('/').at(-1)}/attempt-1$`,
+        ),
+      );
       expect(commit).toMatch(/^[0-9a-f]{40}$/);
       expect(merged).toMatchObject({ ok: true });
     }
@@ -79,7 +85,7 @@ describe('GitWorkspace', () => {
   });
 
   it('detects a conflict, keeps the branch unchanged, and merges the rework made on the new head', async () => {
-    const ws = await GitWorkspace.open(repo, 'r1');
+    const ws = await GitWorkspace.open(repo, 'r1', { home });
     const a = await ws.prepareAttempt('a', 1);
     const b = await ws.prepareAttempt('b', 1);
     await writeFile(join(a.path, 'shared.txt'), 'line 1\nline 2 by a\nline 3\n');
@@ -112,7 +118,7 @@ describe('GitWorkspace', () => {
   });
 
   it("gives a dependent task a worktree that has its dependency's work", async () => {
-    const ws = await GitWorkspace.open(repo, 'r1');
+    const ws = await GitWorkspace.open(repo, 'r1', { home });
     await runTask(ws, 'schema', (path) => writeFile(join(path, 'schema.sql'), 'create table t (id int);\n'));
     const dependent = await ws.prepareAttempt('migration', 1);
     expect(await readFile(join(dependent.path, 'schema.sql'), 'utf8')).toBe('create table t (id int);\n');
@@ -121,7 +127,7 @@ describe('GitWorkspace', () => {
   });
 
   it('bounds the diff and summarises it with --stat when it is too large', async () => {
-    const ws = await GitWorkspace.open(repo, 'r1');
+    const ws = await GitWorkspace.open(repo, 'r1', { home });
     const small = await ws.prepareAttempt('small', 1);
     await appendFile(join(small.path, 'README.md'), 'More.\n');
     await ws.commitAttempt('small', 1, 'small');
@@ -140,13 +146,13 @@ describe('GitWorkspace', () => {
   });
 
   it('recovers a stale worktree after a crash: partial changes kept on the attempt branch, worktree gone', async () => {
-    const before = await GitWorkspace.open(repo, 'r1');
+    const before = await GitWorkspace.open(repo, 'r1', { home });
     const stale = await before.prepareAttempt('t1', 3);
     await writeFile(join(stale.path, 'shared.txt'), 'half done\n');
     await writeFile(join(stale.path, 'new-file.ts'), 'export const x = 1;\n');
 
     // The daemon restarts: the run's workspace is opened again and cleaned up.
-    const after = await GitWorkspace.open(repo, 'r1');
+    const after = await GitWorkspace.open(repo, 'r1', { home, ...(before.start && { start: before.start }) });
     expect(after.start).toEqual(before.start);
     const recovered = await after.recover();
     expect(recovered).toMatchObject([
@@ -168,13 +174,13 @@ describe('GitWorkspace', () => {
   });
 
   it('gcWorktrees cleans up the worktrees of every run the same way', async () => {
-    const one = await GitWorkspace.open(repo, 'r1');
-    const two = await GitWorkspace.open(repo, 'r2');
+    const one = await GitWorkspace.open(repo, 'r1', { home });
+    const two = await GitWorkspace.open(repo, 'r2', { home });
     const a = await one.prepareAttempt('a', 1);
     const b = await two.prepareAttempt('b', 2);
     await writeFile(join(a.path, 'a.txt'), 'a\n');
     await writeFile(join(b.path, 'b.txt'), 'b\n');
-    const { removed, inUse } = await gcWorktrees(repo);
+    const { removed, inUse } = await gcWorktrees({ home });
     expect(removed.map((entry) => entry.keptOn).sort()).toEqual([
       'orc/r1-attempts/a/1',
       'orc/r2-attempts/b/2',
@@ -185,8 +191,8 @@ describe('GitWorkspace', () => {
   });
 
   it('gcWorktrees leaves the worktrees of live runs alone, by branch or by folder', async () => {
-    const live = await GitWorkspace.open(repo, 'r1');
-    const dead = await GitWorkspace.open(repo, 'r2');
+    const live = await GitWorkspace.open(repo, 'r1', { home });
+    const dead = await GitWorkspace.open(repo, 'r2', { home });
     const inFlight = await live.prepareAttempt('a', 1);
     await writeFile(join(inFlight.path, 'a.txt'), 'still being written\n');
     const leftover = await dead.prepareAttempt('b', 1);
@@ -194,7 +200,7 @@ describe('GitWorkspace', () => {
     const detached = await live.prepareAttempt('c', 1);
     await sh(['checkout', '--quiet', '--detach'], detached.path);
 
-    const { removed, inUse } = await gcWorktrees(repo, { liveRuns: new Set(['r1']) });
+    const { removed, inUse } = await gcWorktrees({ home, repo, liveRuns: new Set(['r1']) });
     expect(removed.map((entry) => entry.path)).toEqual([leftover.path]);
     expect(inUse.map((entry) => [entry.path, entry.runId]).sort()).toEqual(
       [
@@ -207,7 +213,7 @@ describe('GitWorkspace', () => {
   });
 
   it('resets the integration branch to a checkpoint and reverts chosen tasks, newest first', async () => {
-    const ws = await GitWorkspace.open(repo, 'r1');
+    const ws = await GitWorkspace.open(repo, 'r1', { home });
     await runTask(ws, 't1', (path) => writeFile(join(path, 'one.txt'), '1\n'));
     const checkpoint = await ws.head();
     await runTask(ws, 't2', (path) => writeFile(join(path, 'two.txt'), '2\n'));
@@ -240,7 +246,7 @@ describe('GitWorkspace', () => {
   });
 
   it('refuses a revert that conflicts with later work and leaves the branch unchanged', async () => {
-    const ws = await GitWorkspace.open(repo, 'r1');
+    const ws = await GitWorkspace.open(repo, 'r1', { home });
     await runTask(ws, 'create', (path) => writeFile(join(path, 'f.txt'), 'one\n'));
     await runTask(ws, 'change', (path) => writeFile(join(path, 'f.txt'), 'one\ntwo\n'));
     const head = await ws.head();
@@ -253,24 +259,24 @@ describe('GitWorkspace', () => {
   it('refuses uncommitted changes to tracked files and leaves the repository unchanged', async () => {
     await writeFile(join(repo, 'shared.txt'), 'edited by the user\n');
     await writeFile(join(repo, 'untracked.txt'), 'fine\n');
-    const error = await GitWorkspace.open(repo, 'r1').catch((caught: unknown) => caught);
+    const error = await GitWorkspace.open(repo, 'r1', { home }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OrcError);
     expect(error).toMatchObject({ code: 'INVALID_STATE' });
     expect((error as Error).message).toContain('uncommitted changes to tracked files (shared.txt)');
     expect((error as Error).message).toContain('commit them, or stash them (git stash)');
     expect(await branches()).toEqual(['main']);
-    expect(existsSync(join(repo, '.git', 'orc-worktrees'))).toBe(false);
+    expect(existsSync(join(home, 'worktrees'))).toBe(false);
     expect(await readFile(join(repo, 'shared.txt'), 'utf8')).toBe('edited by the user\n');
 
     // Untracked files alone are no reason to refuse.
     await sh(['checkout', '--', 'shared.txt']);
-    await expect(GitWorkspace.open(repo, 'r1')).resolves.toBeInstanceOf(GitWorkspace);
+    await expect(GitWorkspace.open(repo, 'r1', { home })).resolves.toBeInstanceOf(GitWorkspace);
   });
 
   it('refuses a directory that is not a git repository', async () => {
     const plain = join(dir, 'plain');
     await mkdir(plain);
-    await expect(GitWorkspace.open(plain, 'r1')).rejects.toMatchObject({
+    await expect(GitWorkspace.open(plain, 'r1', { home })).rejects.toMatchObject({
       code: 'CONFIG_INVALID',
       message: `${plain} is not a git repository; run orc in a repository or pass --workdir <repo>`,
     });
@@ -278,20 +284,22 @@ describe('GitWorkspace', () => {
   });
 
   it('finishes by fast-forwarding the starting branch, or leaves the work for review when it moved', async () => {
-    const ws = await GitWorkspace.open(repo, 'r1');
+    const ws = await GitWorkspace.open(repo, 'r1', { home });
     await runTask(ws, 't1', (path) => writeFile(join(path, 'one.txt'), '1\n'));
     await ws.prepareAttempt('t2', 1);
     const kept = await ws.finish({ merge: false });
     expect(kept).toMatchObject({ merged: false, branch: 'orc/r1' });
     if (!kept.merged) expect(kept.message).toContain('git merge orc/r1');
     expect(await listWorktrees(repo)).toHaveLength(1);
+    // Nothing of the run is left in the state directory.
+    expect(readdirSync(join(home, 'worktrees'))).toEqual([]);
 
     const merged = await ws.finish({ merge: true });
     expect(merged).toEqual({ merged: true, into: 'main', commit: await ws.head() });
     expect(await sh(['rev-parse', 'main'])).toBe(await ws.head());
     expect(await readFile(join(repo, 'one.txt'), 'utf8')).toBe('1\n');
 
-    const later = await GitWorkspace.open(repo, 'r2');
+    const later = await GitWorkspace.open(repo, 'r2', { home });
     await runTask(later, 't1', (path) => writeFile(join(path, 'two.txt'), '2\n'));
     await writeFile(join(repo, 'mine.txt'), 'mine\n');
     await sh(['add', 'mine.txt']);
@@ -302,35 +310,50 @@ describe('GitWorkspace', () => {
     expect(existsSync(join(repo, 'two.txt'))).toBe(false);
   });
 
-  it('runs a claude-code attempt in its worktree end to end', async () => {
-    const bin = join(dir, 'bin');
-    await mkdir(bin);
-    await copyFile(
-      fileURLToPath(new URL('../testing/fake-claude.mjs', import.meta.url)),
-      join(bin, 'claude'),
-    );
-    await chmod(join(bin, 'claude'), 0o755);
-    const claude = createClaudeCodeProvider({
-      flags: { permission_mode: 'acceptEdits' },
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
-    });
+  it('takes up an attempt’s worktree again to resume its session, unless a rollback moved past its start', async () => {
+    const ws = await GitWorkspace.open(repo, 'r1', { home });
+    await runTask(ws, 'base', (path) => writeFile(join(path, 'base.txt'), 'base\n'));
+    const start = await ws.head();
+    const first = await ws.prepareAttempt('t1', 1);
+    await writeFile(join(first.path, 'half.txt'), 'half done\n');
 
-    const ws = await GitWorkspace.open(repo, 'r1');
-    const attempt = await ws.prepareAttempt('docs', 1);
-    const response = await claude.complete({
-      purpose: 'work',
-      model: 'claude-sonnet-5-5',
-      system: 'You are a worker.',
-      prompt: 'WRITE docs/guide.md: # Guide\nAPPEND README.md: See docs/guide.md.\\n',
-      maxTokens: 1000,
-      signal: new AbortController().signal,
-      workdir: attempt.path,
-    });
-    expect(response.text).toBe('Done: 2 changes.');
-    await ws.commitAttempt('docs', 1, 'docs: add the guide');
-    expect(await ws.diff('docs')).toContain('+See docs/guide.md.');
-    expect(await ws.merge('docs')).toMatchObject({ ok: true });
-    expect(await fileAt('orc/r1', 'docs/guide.md')).toBe('# Guide');
-    expect(await sh(['status', '--porcelain'])).toBe('');
+    // After a restart: the recovery keeps that worktree, the agent's files in it as they were.
+    const after = await GitWorkspace.open(repo, 'r1', { home, ...(ws.start && { start: ws.start }) });
+    const recovered = await after.recover(new Set([first.path]));
+    expect(recovered.map((entry) => entry.path)).toEqual([ws.worktreePath('base', 1)]);
+    const resumed = await after.resumeAttempt('t1', 1);
+    expect(resumed).toEqual({ path: first.path, branch: 'orc/r1-tasks/t1', base: start });
+    expect(await readFile(join(resumed!.path, 'half.txt'), 'utf8')).toBe('half done\n');
+    expect(await after.resumeAttempt('t1', 2)).toBeUndefined();
+
+    // A full rollback to before the attempt began: its worktree no longer fits, a new attempt starts.
+    await after.resetTo(ws.start!.commit);
+    expect(await after.resumeAttempt('t1', 1)).toBeUndefined();
+  });
+
+  it('gcWorktrees from anywhere: finds the repositories from the worktrees, leaves a folder whose repository is gone', async () => {
+    const ws = await GitWorkspace.open(repo, 'r1', { home });
+    const leftover = await ws.prepareAttempt('a', 1);
+    await writeFile(join(leftover.path, 'a.txt'), 'a\n');
+    // A second repository whose worktree outlived it.
+    const gone = join(dir, 'gone');
+    await mkdir(gone);
+    await git(['init', '--quiet', '--initial-branch=main'], gone);
+    await git(
+      ['-c', 'user.name=T', '-c', 'user.email=t@t', 'commit', '--quiet', '--allow-empty', '-m', 'x'],
+      gone,
+    );
+    const orphan = (await (await GitWorkspace.open(gone, 'r9', { home })).prepareAttempt('b', 1)).path;
+    await rm(gone, { recursive: true, force: true });
+
+    const { removed, inUse, orphaned } = await gcWorktrees({ home });
+    expect(removed.map((entry) => [entry.path, entry.keptOn])).toEqual([
+      [leftover.path, 'orc/r1-attempts/a/1'],
+    ]);
+    expect(inUse).toEqual([]);
+    expect(orphaned).toEqual([orphan]);
+    expect(existsSync(orphan)).toBe(true);
+    expect(await fileAt('orc/r1-attempts/a/1', 'a.txt')).toBe('a');
+    expect(await listWorktrees(repo)).toHaveLength(1);
   });
 });

@@ -1,15 +1,23 @@
-import { mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
-import { join, sep } from 'node:path';
-import { OrcError } from '@orc/shared';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, realpath, rm, rmdir, stat } from 'node:fs/promises';
+import { basename, join, sep } from 'node:path';
+import { OrcError, statePaths } from '@orc/shared';
 import { commitIdentity, git, GitError, gitLine, gitSucceeds } from './git.js';
 import { fullRef, orcBranches, refComponent } from './orc-branches.js';
 import { bounded, conflictReport, mergeTrees, treeOf } from './tree-merge.js';
 import type { RemovedWorktree, WorktreeEntry } from './worktrees.js';
 import { attemptOfPath, KEPT_MESSAGE, listWorktrees, removeWorktreeKeepingWork } from './worktrees.js';
+import { stopLeftoverAgent } from './agent-pid.js';
 
 export interface GitWorkspaceOptions {
-  /** Where attempt worktrees go; default `<git common dir>/orc-worktrees`, outside the working tree. */
-  worktreeRoot?: string;
+  /**
+   * The state directory. Attempt worktrees live under its `worktrees/`, outside every `.git` directory:
+   * Claude Code refuses to edit anything under `.git/` (a "sensitive file").
+   */
+  home: string;
+  /** Where the run started, as recorded when it was first opened (a restored run). */
+  start?: RunStart;
 }
 
 /** Where a run started, so `finish({ merge: true })` knows what to merge into. */
@@ -61,6 +69,7 @@ export class GitWorkspace {
     readonly repo: string,
     readonly runId: string,
     readonly start: RunStart | undefined,
+    /** `<state dir>/worktrees/<repo-id>/<runId>`: the run's attempt worktrees, one folder per task. */
     private readonly runDir: string,
   ) {}
 
@@ -73,11 +82,7 @@ export class GitWorkspace {
    * attaches to it when it exists (a daemon restart). Refuses a directory outside git and a working tree
    * with uncommitted changes to tracked files, which the run would silently leave out.
    */
-  static async open(
-    workdir: string,
-    runId: string,
-    options: GitWorkspaceOptions = {},
-  ): Promise<GitWorkspace> {
+  static async open(workdir: string, runId: string, options: GitWorkspaceOptions): Promise<GitWorkspace> {
     if (!/^[A-Za-z0-9_-]+$/.test(runId)) {
       throw new OrcError('INVALID_STATE', `run id "${runId}" cannot name a git branch`);
     }
@@ -99,17 +104,16 @@ export class GitWorkspace {
     const [inside, top = '', commonDir = ''] = where.stdout.trim().split('\n');
     if (where.exitCode !== 0 || inside !== 'true') throw notARepo;
     const repo = await realpath(top);
-    const root = options.worktreeRoot ?? join(commonDir, 'orc-worktrees');
-    // Made only once the run is sure to go ahead, so a refusal leaves the repository as it was.
-    const makeRunDir = async (): Promise<string> => {
-      await mkdir(join(root, runId), { recursive: true });
-      return join(await realpath(root), runId);
+    // Made only once the run is sure to go ahead, so a refusal leaves everything as it was.
+    const runDir = async (): Promise<string> => {
+      const root = statePaths(options.home).worktrees;
+      await mkdir(root, { recursive: true, mode: 0o700 });
+      return join(await realpath(root), await repoId(repo, commonDir), runId);
     };
     const integration = fullRef(orcBranches.integration(runId));
 
     if (await gitSucceeds(['rev-parse', '--verify', '--quiet', `${integration}^{commit}`], repo)) {
-      const runDir = await makeRunDir();
-      return new GitWorkspace(repo, runId, await readRunStart(runDir), runDir);
+      return new GitWorkspace(repo, runId, options.start, await runDir());
     }
 
     const head = await git(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], repo, { okExitCodes: [1] });
@@ -135,11 +139,10 @@ export class GitWorkspace {
       commit,
       ...(branchLine.stdout.trim() ? { branch: branchLine.stdout.trim() } : {}),
     };
-    const runDir = await makeRunDir();
-    await writeFile(join(runDir, 'run.json'), `${JSON.stringify(start, null, 2)}\n`);
+    const dir = await runDir();
     // An empty old value: fail rather than move a branch someone created in the meantime.
     await git(['update-ref', integration, commit, ''], repo);
-    return new GitWorkspace(repo, runId, start, runDir);
+    return new GitWorkspace(repo, runId, start, dir);
   }
 
   /** The integration branch's commit, for checkpoints. */
@@ -285,9 +288,40 @@ export class GitWorkspace {
     });
   }
 
-  /** After a crash: every worktree this run left behind is removed, its work kept on attempt branches. */
-  recover(): Promise<RemovedWorktree[]> {
-    return this.exclusive(() => this.removeAllWorktrees());
+  /**
+   * After a crash: every worktree this run left behind is removed, its work kept on attempt branches,
+   * except those in `keep` (attempts whose agent session goes on there). Agents a killed daemon left
+   * running are stopped in either case.
+   */
+  recover(keep: ReadonlySet<string> = new Set()): Promise<RemovedWorktree[]> {
+    return this.exclusive(async () => {
+      for (const path of keep) await stopLeftoverAgent(path);
+      return this.removeAllWorktrees(keep);
+    });
+  }
+
+  /**
+   * The worktree attempt `attempt` of `taskId` left, taken up again so its agent session can go on there;
+   * undefined when it is gone, or no longer on the task branch.
+   */
+  resumeAttempt(taskId: string, attempt: number): Promise<PreparedAttempt | undefined> {
+    return this.exclusive(async () => {
+      const path = this.worktreePath(taskId, attempt);
+      const branch = orcBranches.task(this.runId, taskId);
+      const worktree = (await listWorktrees(this.repo)).find((entry) => samePath(entry.path, path));
+      if (!worktree || worktree.prunable || worktree.branch !== fullRef(branch) || !existsSync(path)) {
+        return undefined;
+      }
+      const base = await this.baseOf(taskId);
+      // A rollback moved the integration branch back past where the attempt started: start afresh.
+      const head = await this.head();
+      if (base !== head && !(await gitSucceeds(['merge-base', '--is-ancestor', base, head], this.repo))) {
+        return undefined;
+      }
+      this.bases.set(taskId, base);
+      this.mergedTips.delete(taskId);
+      return { path, branch, base };
+    });
   }
 
   /** Full rollback: the integration branch goes back to `commit` (a checkpoint's), nothing else moves. */
@@ -351,6 +385,9 @@ export class GitWorkspace {
   finish(options: { merge: boolean }): Promise<FinishResult> {
     return this.exclusive(async () => {
       await this.removeAllWorktrees();
+      // Nothing of the run stays in the state directory; its repository's folder goes once it is empty.
+      await rm(this.runDir, { recursive: true, force: true });
+      await rmdir(join(this.runDir, '..')).catch(() => undefined);
       const head = await this.head();
       const review = (why: string): FinishResult => ({
         merged: false,
@@ -391,12 +428,14 @@ export class GitWorkspace {
     });
   }
 
-  private async removeAllWorktrees(): Promise<RemovedWorktree[]> {
+  private async removeAllWorktrees(keep: ReadonlySet<string> = new Set()): Promise<RemovedWorktree[]> {
     const removed: RemovedWorktree[] = [];
     const prefix = orcBranches.taskPrefix(this.runId);
+    const kept = [...keep].map((path) => path.replace(/\/+$/, ''));
     for (const worktree of await listWorktrees(this.repo)) {
       const mine = worktree.branch?.startsWith(prefix) || worktree.path.startsWith(`${this.runDir}${sep}`);
-      if (mine) removed.push(await this.removeKeepingWork(undefined, worktree));
+      if (!mine || kept.some((path) => samePath(path, worktree.path))) continue;
+      removed.push(await this.removeKeepingWork(undefined, worktree));
     }
     await git(['worktree', 'prune'], this.repo);
     return removed;
@@ -482,14 +521,14 @@ function requireGitVersion(cwd: string): Promise<void> {
   return gitVersionChecked;
 }
 
-async function readRunStart(runDir: string): Promise<RunStart | undefined> {
-  try {
-    const parsed = JSON.parse(await readFile(join(runDir, 'run.json'), 'utf8')) as Partial<RunStart>;
-    if (typeof parsed.commit !== 'string') return undefined;
-    return { commit: parsed.commit, ...(typeof parsed.branch === 'string' ? { branch: parsed.branch } : {}) };
-  } catch {
-    return undefined;
-  }
+/**
+ * The folder of one repository's worktrees under the state directory: its name, for people, and a hash of
+ * its git directory, so two repositories of the same name never share one.
+ */
+async function repoId(repo: string, commonDir: string): Promise<string> {
+  const gitDir = await realpath(commonDir).catch(() => commonDir);
+  const name = basename(repo).replace(/[^A-Za-z0-9._-]/g, '_') || 'repo';
+  return `${name}-${createHash('sha256').update(gitDir).digest('hex').slice(0, 12)}`;
 }
 
 function samePath(a: string, b: string): boolean {

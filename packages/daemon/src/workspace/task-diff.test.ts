@@ -27,7 +27,7 @@ afterEach(async () => {
 
 describe('taskDiff', () => {
   it("reads a merged task's commit, an unmerged task's branch, and nothing for a task without work", async () => {
-    const ws = await GitWorkspace.open(repo, 'r1');
+    const ws = await GitWorkspace.open(repo, 'r1', { home: join(dir, 'home') });
     // Two tasks whose ids differ only where a regex dot would match anything.
     for (const id of ['a.1', 'ax1']) {
       const prepared = await ws.prepareAttempt(id, 1);

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { basename, sep } from 'node:path';
-import { OrcError } from '@orc/shared';
+import { readdir, realpath, rmdir } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative, sep } from 'node:path';
+import { OrcError, statePaths } from '@orc/shared';
 import { stopLeftoverAgent } from './agent-pid.js';
-import { commitIdentity, git, gitLine } from './git.js';
+import { commitIdentity, git, GitError, gitLine } from './git.js';
 import { fullRef, orcBranches, parseTaskBranch } from './orc-branches.js';
 import { mergeTrees } from './tree-merge.js';
 
@@ -131,6 +132,10 @@ export function attemptOfPath(path: string): string {
 }
 
 export interface GcOptions {
+  /** The state directory: orc's worktrees live under its `worktrees/`. */
+  home: string;
+  /** Only this repository's; by default those of every repository with worktrees in the state directory. */
+  repo?: string;
   /** Runs still going (a live daemon owns them): their worktrees are in use and are left alone. */
   liveRuns?: ReadonlySet<string>;
 }
@@ -139,29 +144,54 @@ export interface GcResult {
   removed: RemovedWorktree[];
   /** Worktrees left alone because their run is live. */
   inUse: { path: string; runId: string }[];
+  /** Folders under the state directory whose repository is gone: their files are the only copy, so they stay. */
+  orphaned: string[];
 }
 
 /**
- * After a crash, for every run that is not live: each worktree on an `orc/<runId>-tasks/*` branch (or
- * under an `orc-worktrees` folder) is removed, its work kept on the attempt branch first.
+ * After a crash, for every run that is not live: each worktree on an `orc/<runId>-tasks/*` branch or in
+ * the state directory's `worktrees/` is removed, its work kept on the attempt branch first. Works from
+ * any directory: the repositories are found from the worktrees themselves.
  */
-export async function gcWorktrees(repo: string, options: GcOptions = {}): Promise<GcResult> {
-  const inside = existsSync(repo)
-    ? await git(['rev-parse', '--is-inside-work-tree'], repo, { okExitCodes: [128] })
-    : undefined;
-  if (inside?.stdout.trim() !== 'true') {
-    throw new OrcError(
-      'CONFIG_INVALID',
-      `${repo} is not a git repository; run orc gc in the repository or pass --workdir <repo>`,
-    );
+export async function gcWorktrees(options: GcOptions): Promise<GcResult> {
+  const result: GcResult = { removed: [], inUse: [], orphaned: [] };
+  const root = await realpath(statePaths(options.home).worktrees).catch(() => undefined);
+  const repos = new Set<string>();
+  if (options.repo !== undefined) {
+    const top = existsSync(options.repo)
+      ? await git(['rev-parse', '--show-toplevel'], options.repo, { okExitCodes: [128] })
+      : undefined;
+    if (top === undefined || top.exitCode !== 0) {
+      throw new OrcError(
+        'CONFIG_INVALID',
+        `${options.repo} is not a git repository; pass --workdir <repo>, or leave it out to clean every repository`,
+      );
+    }
+    repos.add(top.stdout.trim());
+  } else if (root !== undefined) {
+    for (const folder of await attemptFolders(root)) {
+      const repo = await repositoryOf(folder);
+      if (repo === undefined) result.orphaned.push(folder);
+      else repos.add(repo);
+    }
   }
-  const result: GcResult = { removed: [], inUse: [] };
+  for (const repo of repos) await gcRepository(repo, root, options.liveRuns, result);
+  if (root !== undefined) await removeEmptyFolders(root);
+  return result;
+}
+
+async function gcRepository(
+  repo: string,
+  root: string | undefined,
+  liveRuns: ReadonlySet<string> | undefined,
+  result: GcResult,
+): Promise<void> {
   for (const worktree of await listWorktrees(repo)) {
     const owner = worktree.branch ? parseTaskBranch(worktree.branch) : undefined;
-    const folderRun = runOfWorktreeFolder(worktree.path);
+    const folderRun = root === undefined ? undefined : runOfWorktreeFolder(root, worktree.path);
     if (!owner && folderRun === undefined) continue;
     const runId = owner?.runId ?? folderRun!;
-    if (options.liveRuns?.has(runId)) {
+    if (liveRuns?.has(runId)) {
       // Its agent may be writing in it right now; removing it would stop the agent and fail the attempt.
       result.inUse.push({ path: worktree.path, runId });
       continue;
@@ -184,15 +214,56 @@ export async function gcWorktrees(repo: string, options: GcOptions = {}): Promis
     );
   }
   await git(['worktree', 'prune'], repo);
-  return result;
 }
 
-/** `…/orc-worktrees/<runId>/…` → the run id; undefined for a folder orc did not make. */
-function runOfWorktreeFolder(path: string): string | undefined {
-  const marker = `${sep}orc-worktrees${sep}`;
-  const at = path.lastIndexOf(marker);
-  if (at === -1) return undefined;
-  const runId = path.slice(at + marker.length).split(sep)[0];
+/** `<root>/<repo-id>/<runId>/<task>/attempt-<n>`: every attempt folder under the worktree root. */
+async function attemptFolders(root: string): Promise<string[]> {
+  const folders: string[] = [];
+  let level = [root];
+  for (let depth = 0; depth < 4; depth++) {
+    const next: string[] = [];
+    for (const dir of level) {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const entry of entries) if (entry.isDirectory()) next.push(join(dir, entry.name));
+    }
+    level = next;
+  }
+  folders.push(...level);
+  return folders;
+}
+
+/** The main working tree of the repository a worktree folder belongs to; undefined when it is gone. */
+async function repositoryOf(folder: string): Promise<string | undefined> {
+  try {
+    const commonDir = await gitLine(['rev-parse', '--path-format=absolute', '--git-common-dir'], folder);
+    const main = (await listWorktrees(commonDir))[0];
+    return main?.path ?? commonDir;
+  } catch (error) {
+    if (error instanceof GitError) return undefined;
+    throw error;
+  }
+}
+
+/** Folders left empty under the worktree root (runs and repositories whose worktrees all went). */
+async function removeEmptyFolders(root: string): Promise<void> {
+  for (const repoDir of await readdir(root).catch(() => [])) {
+    const repoPath = join(root, repoDir);
+    for (const runDir of await readdir(repoPath).catch(() => [])) {
+      const runPath = join(repoPath, runDir);
+      for (const taskDir of await readdir(runPath).catch(() => [])) {
+        await rmdir(join(runPath, taskDir)).catch(() => undefined);
+      }
+      await rmdir(runPath).catch(() => undefined);
+    }
+    await rmdir(repoPath).catch(() => undefined);
+  }
+}
+
+/** `<root>/<repo-id>/<runId>/…` → the run id; undefined for a folder orc did not make. */
+function runOfWorktreeFolder(root: string, path: string): string | undefined {
+  const rel = relative(root, path);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return undefined;
+  const runId = rel.split(sep)[1];
   return runId === undefined || runId === '' ? undefined : runId;
 }
 

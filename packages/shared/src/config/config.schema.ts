@@ -77,11 +77,18 @@ export const ConfigSchema = z.strictObject({
       every_n_tasks: z.number().int().nonnegative().default(10),
     })
     .prefault({}),
-  /** How workers run the `claude` CLI when a role's provider is `claude-code`. */
+  /** How Claude Code runs when a role's provider is `claude-code`. */
   claude_cli: z
     .strictObject({
-      command: z.string().min(1).default('claude'),
-      permission_mode: z.enum(['default', 'acceptEdits', 'bypassPermissions', 'plan']).default('acceptEdits'),
+      /** A `claude` executable (a path, or a name on PATH); unset: the one the Agent SDK bundles. */
+      command: z.string().min(1).optional(),
+      /**
+       * What the agent may do without asking: `acceptEdits` edits files in its worktree; `default` and
+       * `dontAsk` only what `allowed_tools` lists; `plan` nothing. Anything else is refused and recorded.
+       */
+      permission_mode: z
+        .enum(['default', 'acceptEdits', 'dontAsk', 'bypassPermissions', 'plan'])
+        .default('acceptEdits'),
       /** Explicit opt-in: agents may run any tool without asking. */
       dangerously_skip_permissions: z.boolean().default(false),
       allowed_tools: z.array(z.string()).optional(),

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { createClient, daemonStatus } from '@orc/daemon/client';
+import { bundledClaudeCode, createClient, daemonStatus } from '@orc/daemon/client';
 import { loadConfig, resolveStateDir } from '@orc/shared';
 import type { Command } from 'commander';
 import { CommandFailed } from './cli-error.js';
@@ -23,7 +23,7 @@ export function registerDoctorCommand(program: Command): void {
         ...checkConfig(daemon.apiKey),
         daemon.check,
         checkTool('git', ['--version']),
-        checkTool('claude', ['--version'], 'warn'),
+        checkClaudeCode(),
       ];
       const ok = checks.every((check) => check.status !== 'fail');
       emit(options, { ok, checks }, () =>
@@ -131,6 +131,30 @@ function onPath(command: string): boolean {
   return (process.env['PATH'] ?? '')
     .split(delimiter)
     .some((dir) => dir !== '' && runnable(join(dir, command)));
+}
+
+/** The Claude Code the claude-code provider runs: `claude_cli.command` when set, else the SDK's own. */
+function checkClaudeCode(): Check {
+  let command: string | undefined;
+  try {
+    command = loadConfig().config.claude_cli.command;
+  } catch {
+    // The config check reports it.
+  }
+  if (command !== undefined) {
+    const check = checkTool(command, ['--version']);
+    return { ...check, name: 'claude', detail: `${check.detail} (claude_cli.command)` };
+  }
+  const bundled = bundledClaudeCode();
+  if (bundled.path === undefined) {
+    return {
+      name: 'claude',
+      status: 'warn',
+      detail: `${bundled.package} is not installed (needed only for the claude-code provider); run npm install without --omit=optional, or set claude_cli.command`,
+    };
+  }
+  const check = checkTool(bundled.path, ['--version']);
+  return { ...check, name: 'claude', detail: `${check.detail} (bundled with the Agent SDK)` };
 }
 
 function checkTool(command: string, args: string[], missing: CheckStatus = 'warn'): Check {

@@ -19,7 +19,7 @@ function eventDetail(event: OrcEvent): string {
     case 'run.status':
       return event.status;
     case 'run.paused':
-      return `${event.reason}${event.message ? `: ${event.message}` : ''}`;
+      return `${event.reason}${event.resumeAt ? ` until ${event.resumeAt}` : ''}${event.message ? `: ${event.message}` : ''}`;
     case 'run.resumed':
     case 'run.cancelled':
       return '';
@@ -47,6 +47,10 @@ function eventDetail(event: OrcEvent): string {
       return `${event.taskId} -> worker ${event.worker} (attempt ${event.attempt})`;
     case 'worker.output':
       return `${event.taskId} ${truncate(event.text, 80)}`;
+    case 'task.session':
+      return `${event.taskId} attempt ${event.attempt}: session ${event.sessionId}${event.resumes !== undefined ? ` (resumed from attempt ${event.resumes})` : ''}`;
+    case 'task.tool_refused':
+      return `${event.taskId} attempt ${event.attempt}: ${event.refusal.tool} ${truncate(event.refusal.subject, 50)} (${truncate(event.refusal.reason, 40)})`;
     case 'task.attempt_failed':
       return `${event.taskId} attempt ${event.attempt}: ${event.error.category}: ${truncate(event.error.message, 60)}`;
     case 'task.reviewed':
@@ -58,12 +62,15 @@ function eventDetail(event: OrcEvent): string {
   }
 }
 
-/** Whether the run is over (or waits for a person), so an attached command can stop following it. */
+/**
+ * Whether the run is over (or waits for a person), so an attached command can stop following it. A usage
+ * limit with a known reset does not wait for a person: the run goes on by itself then.
+ */
 export function endsFollowing(event: OrcEvent): boolean {
   return (
     event.type === 'run.completed' ||
     event.type === 'run.failed' ||
     event.type === 'run.cancelled' ||
-    (event.type === 'run.paused' && event.reason !== 'user')
+    (event.type === 'run.paused' && event.reason !== 'user' && event.resumeAt === undefined)
   );
 }

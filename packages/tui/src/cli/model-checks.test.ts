@@ -44,9 +44,12 @@ describe('checkModels', () => {
     expect(models(checkModels({ ...anthropic, daemonKey: undefined }))[0]).toMatchObject({ status: 'ok' });
   });
 
-  it('checks the claude command for a claude-code role, per role', () => {
+  it('checks a claude command of the user’s own for a claude-code role, per role', () => {
     const mixed = setup({
-      config: config({ models: { provider: 'simulated', worker: { provider: 'claude-code' } } }),
+      config: config({
+        models: { provider: 'simulated', worker: { provider: 'claude-code' } },
+        claude_cli: { command: 'claude' },
+      }),
       providerChosen: true,
       onPath: (command) => command !== 'claude',
     });
@@ -59,6 +62,15 @@ describe('checkModels', () => {
       }),
     ]);
     expect(models(checkModels({ ...mixed, onPath: () => true }))).toEqual([
+      { name: 'models', status: 'ok', detail: 'manager simulated, worker claude-code' },
+    ]);
+    // Without one, the provider runs the Agent SDK's bundled Claude Code (orc doctor checks it apart).
+    const bundled = setup({
+      config: config({ models: { provider: 'simulated', worker: { provider: 'claude-code' } } }),
+      providerChosen: true,
+      onPath: () => false,
+    });
+    expect(models(checkModels(bundled))).toEqual([
       { name: 'models', status: 'ok', detail: 'manager simulated, worker claude-code' },
     ]);
   });

@@ -58,7 +58,12 @@ export function checkModels(setup: ModelSetup): Check[] {
           ? 'provider anthropic, but the running daemon was started without ANTHROPIC_API_KEY (only this shell has it): runs would fail; orc daemon stop, then run again from here'
           : 'provider anthropic needs ANTHROPIC_API_KEY where the daemon starts; set it, or choose --provider simulated',
       });
-    } else if (provider === 'claude-code' && !setup.onPath(config.claude_cli.command)) {
+    } else if (
+      provider === 'claude-code' &&
+      // Unset: the Agent SDK's bundled Claude Code, which `orc doctor` checks on its own line.
+      config.claude_cli.command !== undefined &&
+      !setup.onPath(config.claude_cli.command)
+    ) {
       checks.push({
         name: 'models',
         status: 'fail',

@@ -1,4 +1,4 @@
-import type { Attempt, RunView, TaskDiff, TaskRecord } from '@orc/shared';
+import type { Attempt, RunView, TaskDiff, TaskRecord, ToolRefusal } from '@orc/shared';
 import { elapsedMs, formatCost, formatDuration, formatTokens } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
 import { formatCounts, simulatedLabel } from './output.js';
@@ -12,7 +12,7 @@ export function runReport(run: RunView, now: number): string[] {
   const took = elapsedMs(run.createdAt, run.finishedAt, now);
   const idWidth = Math.min(LONGEST_ID_SHOWN, Math.max(2, ...run.tasks.map((t) => t.id.length)));
   const lines = [
-    `run ${run.id} ${run.status}${run.pauseReason ? ` (${run.pauseReason})` : ''}${simulatedLabel(run)}`,
+    `run ${run.id} ${run.status}${pauseNote(run)}${simulatedLabel(run)}`,
     `goal: ${oneLine(run.goal)}`,
     `models: manager ${run.models.manager.provider}/${run.models.manager.model}, worker ${run.models.worker.provider}/${run.models.worker.model}`,
     `tasks: ${formatCounts(run)}; cost $${run.costUsd.toFixed(4)}; tokens ${tokens(run.usage)}; ` +
@@ -25,7 +25,10 @@ export function runReport(run: RunView, now: number): string[] {
       `  ${task.id.padEnd(idWidth)}  ${task.status.padEnd(9)}  ${truncateCells(oneLine(task.title), 70)}`,
     );
     const pad = ' '.repeat(idWidth + 4);
-    for (const attempt of task.attempts) lines.push(`${pad}${attemptLine(attempt, now)}`);
+    for (const attempt of task.attempts) {
+      lines.push(`${pad}${attemptLine(attempt, now)}`);
+      for (const refusal of attempt.refusals ?? []) lines.push(`${pad}  ${refusalLine(attempt, refusal)}`);
+    }
     if (task.held !== undefined) lines.push(`${pad}held: ${note(task.held)}`);
     else if (task.error !== undefined && task.status !== 'done')
       lines.push(`${pad}error: ${note(task.error)}`);
@@ -65,6 +68,7 @@ export function taskReport(
     if (attempt.error) section(lines, `  ${attempt.error.category} error`, attempt.error.message, '    ');
     if (attempt.review)
       section(lines, `  review: ${attempt.review.verdict}`, attempt.review.feedback, '    ');
+    for (const refusal of attempt.refusals ?? []) lines.push(`  ${refusalLine(attempt, refusal)}`);
     if (attempt.output !== undefined) section(lines, '  output', attempt.output, '    ');
   }
   section(lines, 'result', task.result ?? '(none yet)');
@@ -91,6 +95,18 @@ function attemptLine(a: Attempt, now: number, short = true): string {
       `review ${a.review.verdict}${a.review.verdict === 'accept' ? '' : `: ${note(a.review.feedback)}`}`,
     );
   return parts.join(' · ');
+}
+
+/** Why a paused run waits, and when it goes on by itself (a quota with a known reset). */
+function pauseNote(run: RunView): string {
+  if (!run.pauseReason) return '';
+  return ` (${run.pauseReason}${run.resumeAt ? `, resumes by itself at ${run.resumeAt}` : ''})`;
+}
+
+/** A tool call the agent was refused (outside its permission mode and allowed tools). */
+function refusalLine(attempt: Attempt, refusal: ToolRefusal): string {
+  const subject = refusal.subject ? ` ${truncateCells(oneLine(refusal.subject), 50)}` : '';
+  return `attempt ${attempt.n} was refused ${refusal.tool}${subject}: ${note(refusal.reason)}`;
 }
 
 function tokens(usage: { inputTokens: number; outputTokens: number }): string {

@@ -38,7 +38,7 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
     case 'run.paused':
       return line(
         'warn',
-        `paused (${event.reason})${event.message === undefined ? '' : `: ${event.message}`}`,
+        `paused (${event.reason}${event.resumeAt === undefined ? '' : `, resumes at ${clockTime(event.resumeAt)}`})${event.message === undefined ? '' : `: ${event.message}`}`,
       );
     case 'run.resumed':
       return line('info', 'resumed');
@@ -85,6 +85,18 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
       return line('info', `${event.taskId} → w${event.worker} (attempt ${event.attempt})`);
     case 'worker.output':
       return undefined;
+    case 'task.session':
+      return event.resumes === undefined
+        ? undefined
+        : line(
+            'info',
+            `${event.taskId} attempt ${event.attempt} resumes the session of attempt ${event.resumes}`,
+          );
+    case 'task.tool_refused':
+      return line(
+        'warn',
+        `${event.taskId} was refused ${event.refusal.tool}${event.refusal.subject === '' ? '' : ` ${event.refusal.subject}`}: ${event.refusal.reason}`,
+      );
     case 'task.attempt_failed': {
       const retry = event.retryInMs === undefined ? '' : `; retry in ${(event.retryInMs / 1000).toFixed(1)}s`;
       return line(

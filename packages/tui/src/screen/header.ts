@@ -91,6 +91,11 @@ function providerText(view: RunView, withModels: boolean): string {
 /** What the user should know about the run's state that the numbers do not say. */
 function runNotice(view: RunView): string | undefined {
   if (view.status === 'paused') {
+    if (view.pauseReason === 'quota') {
+      const until =
+        view.resumeAt === undefined ? '' : ` It goes on by itself at ${view.resumeAt.slice(11, 16)} UTC.`;
+      return `Paused because a usage limit of the account is reached.${until} Press p to resume now.`;
+    }
     const why =
       view.pauseReason === 'budget'
         ? 'the cost budget is reached'

@@ -139,6 +139,13 @@ describe('header', () => {
     });
     expect(plain(paused[1]!)).toMatch(/^PAUSED \(BUDGET\)/);
     expect(plain(paused[3]!)).toBe('Paused because the cost budget is reached. Press p to resume.');
+    const quota = renderHeader(
+      view({ status: 'paused', pauseReason: 'quota', resumeAt: '2026-11-30T14:05:00.000Z' }),
+      { width: 140, now: NOW, showProgressBar: true },
+    );
+    expect(plain(quota[3]!)).toBe(
+      'Paused because a usage limit of the account is reached. It goes on by itself at 14:05 UTC. Press p to resume now.',
+    );
     const lost = renderHeader(view(), {
       width: 100,
       now: NOW,

@@ -36,6 +36,16 @@ function renderAttempt(out: string[], a: Attempt, now: number): void {
       (ms === undefined ? '' : ` · ${formatDuration(ms)}`) +
       ` · ${formatTokens(a.usage.inputTokens)} in / ${formatTokens(a.usage.outputTokens)} out · ${formatCost(a.costUsd)}`,
   );
+  if (a.sessionId !== undefined) {
+    const resumed = a.resumes === undefined ? '' : ` (goes on with attempt ${a.resumes}'s session)`;
+    out.push(`  session ${escapeTags(a.sessionId)}${resumed}`);
+  }
+  for (const refusal of a.refusals ?? []) {
+    const subject = refusal.subject === '' ? '' : ` ${refusal.subject}`;
+    out.push(
+      `  {yellow-fg}refused{/yellow-fg} ${escapeTags(plainText(`${refusal.tool}${subject}: ${refusal.reason}`))}`,
+    );
+  }
   if (a.error !== undefined) {
     const tag = colored(ERROR_CATEGORY_COLOR[a.error.category], `[${a.error.category.toUpperCase()}]`);
     out.push(`  {bold}${tag}{/bold} ${escapeTags(plainText(a.error.message))}`);
