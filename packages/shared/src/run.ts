@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { ProviderName } from './config/config.schema.js';
 import { FinalReview } from './plan.js';
 import { TaskRecord, Usage } from './task.js';
+import { RunSource } from './task-source.js';
 
 export const RunStatus = z.enum([
   'analyzing',
@@ -16,7 +17,8 @@ export type RunStatus = z.infer<typeof RunStatus>;
 
 export const FINISHED_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled']);
 
-export const PauseReason = z.enum(['user', 'budget', 'provider']);
+/** `source`: the file the run's tasks come from (Task Master) cannot be read; a person must fix it. */
+export const PauseReason = z.enum(['user', 'budget', 'provider', 'source']);
 export type PauseReason = z.infer<typeof PauseReason>;
 
 /** Which models a run uses and whether they are real; `simulated` is always shown to the user. */
@@ -47,6 +49,8 @@ export const RunSummary = z.object({
   costUsd: z.number().nonnegative(),
   error: z.string().optional(),
   lastEventId: z.number().int().nonnegative(),
+  /** Where the tasks came from and whether progress is written back there (Task Master). */
+  source: RunSource.optional(),
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { SourceChange } from './task-source.js';
 
 export const TaskId = z
   .string()
@@ -98,6 +99,8 @@ export const TaskRecord = z.object({
   worker: z.number().int().nonnegative().optional(),
   /** Why an imported task is not run (deferred or blocked in Task Master); it waits for a person. */
   held: z.string().optional(),
+  /** A person changed the task at the run's source (Task Master) while the run went on. */
+  sourceChange: SourceChange.optional(),
   readyAt: z.string().optional(),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),

@@ -20,12 +20,14 @@ import { GitWorkspace } from '../workspace/git-workspace.js';
 import type { ModelProvider } from '../model/provider.js';
 import { createSimulatedProvider } from '../model/simulated-provider.js';
 import { openFileRunStore } from '../store/file-run-store.js';
+import type { RunDocument } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import { SlotPool } from './concurrency.js';
 import type { Orchestrator } from './orchestrator.js';
 import { loadTaskMasterProject } from '../taskmaster/import-tasks.js';
+import { TaskMasterSource } from '../taskmaster/taskmaster-source.js';
 import { Run, type RunDeps } from './run.js';
-import { syncToTaskMaster } from './taskmaster-sync.js';
+import { modelsOf, previewRun, writesBack } from './run-preview.js';
 
 /** Builds the provider of one role of one run; tests pass their own. */
 export type ProviderFactory = (
@@ -105,8 +107,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const runs = new Map<string, Run>();
   /** Providers with processes of their own (claude-code agents), ended on close. */
   const stoppable: { stop(): unknown }[] = [];
-  /** Task Master write-backs, drained on close so no status is lost. */
-  const syncs: { stop: () => void; idle: () => Promise<void> }[] = [];
+  /** Task Master sources and their write-backs, drained on close so no status is lost. */
+  const syncs: TaskMasterSource[] = [];
   let closed = false;
 
   const depsFor = (config: ResolvedConfig, workspace?: GitWorkspace): RunDeps => {
@@ -132,17 +134,26 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
 
   const { runs: docs, problems } = await store.loadRuns();
   for (const problem of problems) logger.error({ problem }, 'a persisted run cannot be restored');
-  const track = (run: Run, restored = false): Run => {
+  /** The Task Master project a run's tasks come from, asked before each task starts and written back. */
+  const sourceFor = (runId: string, source: RunDocument['source']): TaskMasterSource | undefined =>
+    source &&
+    new TaskMasterSource({
+      file: source.file,
+      tag: source.tag,
+      writeBack: source.writeBack !== false,
+      imported: source.imported ?? {},
+      logger: logger.child({ runId }),
+    });
+  const track = (run: Run, source: TaskMasterSource | undefined, restored = false): Run => {
     runs.set(run.id, run);
-    if (run.source) {
-      const sync = syncToTaskMaster(
-        run.source,
+    if (source) {
+      source.follow(
         (listener) => run.onEvent(listener),
-        logger.child({ runId: run.id }),
+        (taskId, change) => run.sourceChanged(taskId, change),
         restored ? run.view(true).tasks : undefined,
       );
-      run.beforeFinish(sync.idle);
-      syncs.push(sync);
+      run.beforeFinish(() => source.idle());
+      syncs.push(source);
     }
     return run;
   };
@@ -155,7 +166,9 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         // Worktrees left by the crash: their changes go to attempt branches, then they are removed.
         await workspace.recover();
       }
-      track(await Run.restore(depsFor(doc.config as unknown as ResolvedConfig, workspace), doc), true);
+      const source = sourceFor(doc.id, doc.source);
+      const deps = depsFor(doc.config as unknown as ResolvedConfig, workspace);
+      track(await Run.restore({ ...deps, ...(source && { source }) }, doc), source, true);
     } catch (error) {
       logger.error({ err: error, runId: doc.id }, 'a persisted run cannot be restored');
     }
@@ -190,37 +203,52 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     }
   };
 
+  /** A run's input checked, its Task Master project read (nothing is written), its config resolved. */
+  const prepare = async (rawInput: StartRunInput) => {
+    const parsed = StartRunInput.safeParse(rawInput);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+      throw new OrcError('TASK_FILE_INVALID', `invalid run: ${where}${issue.message}`);
+    }
+    const input = parsed.data;
+    if (input.tasks) assertValidTaskGraph(input.tasks, input.source ?? 'the task list', 'TASK_FILE_INVALID');
+    const tm = input.taskmaster;
+    // TASKMASTER_TAG is the caller's: the daemon's own environment is not the user's shell.
+    const project = tm
+      ? await loadTaskMasterProject(tm.path, { tag: tm.tag, env: tm.env ?? {}, only: tm.only })
+      : undefined;
+    const config = input.config
+      ? resolveConfig(
+          [
+            { source: 'daemon configuration', values: base },
+            { source: 'run configuration', values: input.config },
+          ],
+          loaded.apiKey !== undefined,
+        )
+      : base;
+    return { input, project, config };
+  };
+
   return {
+    async previewRun(rawInput) {
+      const { input, project, config } = await prepare(rawInput);
+      return previewRun(
+        { tasks: input.tasks, writeSimulated: input.taskmaster?.writeSimulated },
+        project,
+        modelsOf(config),
+      );
+    },
     async startRun(rawInput) {
       if (closed)
         throw new OrcError('INVALID_STATE', 'the daemon is stopping; start the run again once it is back');
-      const parsed = StartRunInput.safeParse(rawInput);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-        throw new OrcError('TASK_FILE_INVALID', `invalid run: ${where}${issue.message}`);
-      }
-      const input = parsed.data;
-      if (input.tasks)
-        assertValidTaskGraph(input.tasks, input.source ?? 'the task list', 'TASK_FILE_INVALID');
-      const project = input.taskmaster
-        ? await loadTaskMasterProject(input.taskmaster.path, { tag: input.taskmaster.tag })
-        : undefined;
+      const { input, project, config } = await prepare(rawInput);
       if (project && project.specs.length === 0) {
         throw new OrcError(
           'TASK_FILE_INVALID',
-          `${project.file} (tag ${project.tag}) has no task to run: ${project.skipped.length} done or cancelled, ${project.notRunnable.length} deferred or blocked`,
+          `${project.file} (tag ${project.tag}) has no task to run: ${project.skipped.length} done or cancelled, ${project.notRunnable.length} deferred, blocked or in review${project.excluded.length > 0 ? `, ${project.excluded.length} left out by --only` : ''}`,
         );
       }
-      const config = input.config
-        ? resolveConfig(
-            [
-              { source: 'daemon configuration', values: base },
-              { source: 'run configuration', values: input.config },
-            ],
-            loaded.apiKey !== undefined,
-          )
-        : base;
       const id = newRunId();
       const workerProvider = config.models.worker.provider ?? config.models.provider;
       // Claude Code workers edit a repository: each run works on its own integration branch there.
@@ -229,6 +257,16 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           ? await GitWorkspace.open(input.workdir ?? process.cwd(), id)
           : undefined;
       const deps = depsFor(config, workspace);
+      const simulated =
+        deps.providers.manager.name === 'simulated' || deps.providers.worker.name === 'simulated';
+      const runSource = project && {
+        kind: 'taskmaster' as const,
+        file: project.file,
+        tag: project.tag,
+        writeBack: writesBack({ ...modelsOf(config), simulated }, input.taskmaster?.writeSimulated),
+        imported: project.statuses,
+      };
+      const source = sourceFor(id, runSource);
       const imported = project
         ? [
             ...project.specs,
@@ -248,21 +286,24 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           ? `Complete the Task Master tasks of ${project.file} (tag ${project.tag})`
           : `Complete the ${input.tasks!.length} tasks from ${input.source ?? 'the task list'}`);
       const run = track(
-        await Run.create(deps, {
-          id,
-          goal,
-          imported,
-          ...(project && {
-            held: Object.fromEntries(project.notRunnable.map((t) => [t.id, `${t.status}: ${t.reason}`])),
-            source: { kind: 'taskmaster' as const, file: project.file, tag: project.tag },
-          }),
-          ...(workspace && { workspace: { workdir: workspace.repo, merge: input.merge === true } }),
-          config,
-          simulated:
-            deps.providers.manager.name === 'simulated' || deps.providers.worker.name === 'simulated',
-        }),
+        await Run.create(
+          { ...deps, ...(source && { source }) },
+          {
+            id,
+            goal,
+            imported,
+            ...(project && {
+              held: Object.fromEntries(project.notRunnable.map((t) => [t.id, `${t.status}: ${t.reason}`])),
+              source: runSource,
+            }),
+            ...(workspace && { workspace: { workdir: workspace.repo, merge: input.merge === true } }),
+            config,
+            simulated,
+          },
+        ),
+        source,
       );
-      logger.info({ runId: run.id, tasks: imported?.length }, 'run started');
+      logger.info({ runId: run.id, tasks: imported?.length, writeBack: runSource?.writeBack }, 'run started');
       return run.summary();
     },
     listRuns: () => [...runs.values()].map((r) => r.summary()).sort(byCreated),

@@ -7,6 +7,7 @@ import {
   ZERO_USAGE,
   addUsage,
   criticalPathLengths,
+  describeSourceChange,
   subtractUsage,
   type Attempt,
   type CheckpointInfo,
@@ -15,9 +16,11 @@ import {
   type PauseReason,
   type ResolvedConfig,
   type RollbackStrategy,
+  type RunSource,
   type RunStatus,
   type RunSummary,
   type RunView,
+  type SourceChange,
   type TaskRecord,
   type TaskSpec,
   type TaskStatus,
@@ -43,6 +46,7 @@ import { OutputBatcher } from './output-batcher.js';
 import { ReadyQueue } from './ready-queue.js';
 import { RunJournal } from './run-journal.js';
 import { applyRollback, downstreamOf } from './rollback.js';
+import type { SourceGuard } from './source-guard.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 
 export interface RunDeps {
@@ -56,6 +60,8 @@ export interface RunDeps {
   retryBaseMs: number;
   /** The repository claude-code workers edit, one worktree per attempt; absent for runs that only talk. */
   workspace?: GitWorkspace;
+  /** Where imported tasks came from (Task Master), asked before each task starts. */
+  source?: SourceGuard;
 }
 
 const PLAN_REPAIRS = 2;
@@ -97,6 +103,8 @@ export class Run {
   private readonly settleHooks = new Set<() => Promise<void>>();
   /** Set while a rollback awaits: nothing is dispatched and no person's change is taken meanwhile. */
   private rollingBack = false;
+  /** Tasks whose source is being asked before they start; each keeps an idle worker for itself. */
+  private claiming = 0;
 
   private constructor(
     private readonly deps: RunDeps,
@@ -650,26 +658,86 @@ export class Run {
   }
 
   private get busyWorkers(): number {
-    return this.workers.length - this.idle.length;
+    return this.workers.length - this.idle.length + this.claiming;
   }
 
   /** Hands ready tasks to idle workers, best first, within the run's (adaptive) cap and the budget. */
   private dispatch(): void {
     if (this.status !== 'executing' || this.closing || this.rollingBack) return;
-    while (this.queue.size > 0 && this.idle.length > 0 && this.busyWorkers < this.limit.value) {
+    while (this.queue.size > 0 && this.idle.length > this.claiming && this.busyWorkers < this.limit.value) {
       if (this.overBudget()) return;
       const next = this.queue.pop()!;
       const task = this.tasks.get(next.id)!;
-      const worker = this.idle.pop()!;
-      this.move(task, 'task.assign');
-      task.worker = worker;
-      task.startedAt ??= isoAt(this.deps.clock);
-      this.workers[worker]!.send({
-        type: 'worker.assign',
-        assignment: { taskId: task.id, maxTokens: this.config.models.worker.max_tokens },
-      });
+      if (this.deps.source) void this.startOnceSourceAgrees(task, this.deps.source);
+      else this.assign(task);
     }
     this.checkSettled();
+  }
+
+  private assign(task: TaskRecord): void {
+    const worker = this.idle.pop()!;
+    this.move(task, 'task.assign');
+    task.worker = worker;
+    task.startedAt ??= isoAt(this.deps.clock);
+    this.workers[worker]!.send({
+      type: 'worker.assign',
+      assignment: { taskId: task.id, maxTokens: this.config.models.worker.max_tokens },
+    });
+  }
+
+  /**
+   * A task from a source people edit (Task Master) starts only once the source agrees: a person may have
+   * changed it there since the run read it. Meanwhile the task is out of the queue and a worker is kept.
+   */
+  private async startOnceSourceAgrees(task: TaskRecord, source: SourceGuard): Promise<void> {
+    this.claiming += 1;
+    const verdict = await source.beforeStart(task.id);
+    this.claiming -= 1;
+    // Cancelled, skipped or rolled back meanwhile: what happened to the task since wins.
+    if (task.status === 'ready' && this.tasks.get(task.id) === task) {
+      const canStart =
+        this.status === 'executing' && !this.closing && !this.rollingBack && this.idle.length > this.claiming;
+      if (verdict.kind === 'changed') this.sourceChanged(task.id, verdict.change);
+      else if (verdict.kind === 'start' && canStart) this.assign(task);
+      else this.enqueue(task);
+      if (verdict.kind === 'unavailable' && this.status === 'executing') this.pause('source', verdict.reason);
+    }
+    this.save();
+    this.dispatch();
+  }
+
+  /**
+   * A person changed the task at the run's source (Task Master): the change is shown on the task. A task
+   * that was about to start does not: done, cancelled or removed there, it is skipped and what waits for
+   * it goes on (as at import); any other status holds it, and what waits for it, for a person.
+   */
+  sourceChanged(taskId: string, change: SourceChange): void {
+    const task = this.tasks.get(taskId);
+    if (!task) return;
+    task.sourceChange = change;
+    this.emit({ type: 'task.source_changed', taskId, change });
+    if (change.action === 'not-started') {
+      const reason = describeSourceChange(change);
+      if (['done', 'cancelled', 'removed'].includes(change.status)) {
+        if (nextTaskStatus(task.status, 'task.skip') !== undefined) this.move(task, 'task.skip', reason);
+      } else {
+        this.holdForPerson(task, reason);
+        const waiting = `waits for ${taskId}, which is ${change.status} in Task Master`;
+        for (const id of downstreamOf([...this.tasks.values()], [taskId])) {
+          const dependent = this.tasks.get(id)!;
+          if (dependent.status === 'pending') this.holdForPerson(dependent, waiting);
+        }
+      }
+    }
+    this.save();
+    this.dispatch();
+  }
+
+  private holdForPerson(task: TaskRecord, reason: string): void {
+    if (nextTaskStatus(task.status, 'task.hold') === undefined) return;
+    task.held = reason;
+    (this.doc.heldTasks ??= {})[task.id] = reason;
+    this.move(task, 'task.hold', reason);
   }
 
   private checkSettled(): void {
@@ -1064,6 +1132,7 @@ export class Run {
       throw new OrcError('INVALID_STATE', `run ${this.id} was cancelled; start a new run`);
     task.error = undefined;
     task.held = undefined;
+    task.sourceChange = undefined;
     if (this.doc.heldTasks) delete this.doc.heldTasks[taskId];
     task.reworks = 0;
     this.feedback.delete(taskId);
@@ -1332,6 +1401,7 @@ export class Run {
       costUsd: this.doc.costUsd,
       ...(this.doc.error !== undefined && { error: this.doc.error }),
       lastEventId: this.journal.lastId,
+      ...(this.doc.source && { source: runSourceOf(this.doc.source) }),
     };
   }
 
@@ -1422,6 +1492,11 @@ function specOf(task: TaskRecord): TaskSpec {
     priority: task.priority,
     ...(task.details !== undefined && { details: task.details }),
   };
+}
+
+/** Runs from before `writeBack` existed wrote back. */
+function runSourceOf(source: NonNullable<RunDocument['source']>): RunSource {
+  return { kind: source.kind, file: source.file, tag: source.tag, writeBack: source.writeBack !== false };
 }
 
 function safeJson(text: string): unknown {

@@ -1,7 +1,9 @@
+import { describeSourceChange } from '@orc/shared';
 import type { Command } from 'commander';
 import { UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
 import { emit, formatCounts, runLine, simulatedLabel, summaryJson, truncate } from './output.js';
+import { writeBackLine } from './run-preview-lines.js';
 
 interface JsonOption {
   json?: boolean;
@@ -35,10 +37,14 @@ export function registerRunsCommands(program: Command): void {
           `goal: ${run.goal}`,
           `models: manager ${run.models.manager.provider}/${run.models.manager.model}, worker ${run.models.worker.provider}/${run.models.worker.model}`,
           `tasks: ${formatCounts(run)}; cost $${run.costUsd.toFixed(4)}; last event #${run.lastEventId}`,
+          ...(run.source
+            ? [`Task Master: ${run.source.file} (tag ${run.source.tag}); ${writeBackLine(run.source)}`]
+            : []),
           ...(run.error ? [`error: ${run.error}`] : []),
-          ...run.tasks.map(
-            (task) => `  ${task.id.padEnd(12)} ${task.status.padEnd(10)} ${truncate(task.title, 70)}`,
-          ),
+          ...run.tasks.flatMap((task) => [
+            `  ${task.id.padEnd(12)} ${task.status.padEnd(10)} ${truncate(task.title, 70)}`,
+            ...(task.sourceChange ? [`  ${''.padEnd(12)} ${describeSourceChange(task.sourceChange)}`] : []),
+          ]),
           ...(run.finalReview ? [`review: ${run.finalReview.verdict}: ${run.finalReview.summary}`] : []),
         ]);
       });
