@@ -293,7 +293,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
             goal,
             imported,
             ...(project && {
-              held: Object.fromEntries(project.notRunnable.map((t) => [t.id, `${t.status}: ${t.reason}`])),
+              held: Object.fromEntries(project.notRunnable.map((t) => [t.id, t.reason])),
               source: runSource,
             }),
             ...(workspace && { workspace: { workdir: workspace.repo, merge: input.merge === true } }),

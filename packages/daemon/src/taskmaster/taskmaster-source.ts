@@ -41,6 +41,9 @@ export class TaskMasterSource implements SourceGuard {
   /** Marked `in-progress` by the run and not finished: a cancelled run puts them back to `pending`. */
   private readonly claimed = new Set<string>();
   private readonly imported: Readonly<Record<string, string>>;
+  /** Results whose write failed (the file could not be read or locked): written with the next write. */
+  private readonly unwritten = new Map<string, { status: 'done' | 'pending'; note: string }>();
+  private changed: (taskId: string, change: SourceChange) => void = () => undefined;
   private stopListening: (() => void) | undefined;
   /** Nothing is answered before `follow` has said where the run stands. */
   private readonly followed: Promise<void>;
@@ -62,6 +65,7 @@ export class TaskMasterSource implements SourceGuard {
 
   async beforeStart(taskId: string): Promise<StartVerdict> {
     await this.followed;
+    this.writeUnwritten();
     const held = this.held.has(taskId);
     const expected = this.expected.get(taskId) ?? ['pending'];
     const accepts = (found: FoundStatus) => (held ? found === 'pending' : expected.includes(found));
@@ -96,6 +100,7 @@ export class TaskMasterSource implements SourceGuard {
     changed: (taskId: string, change: SourceChange) => void,
     restored?: readonly TaskRecord[],
   ): void {
+    this.changed = changed;
     const outcomes: TaskOutcome[] = [];
     for (const task of restored ?? []) this.restore(task, this.imported[task.id] ?? 'pending', outcomes);
     this.markFollowed();
@@ -104,14 +109,14 @@ export class TaskMasterSource implements SourceGuard {
     this.stopListening = subscribe((event) => {
       switch (event.type) {
         case 'task.completed':
-          this.finish(event.taskId, 'done', summaryOf(event.result), changed);
+          this.finish(event.taskId, 'done', summaryOf(event.result));
           break;
         case 'task.failed':
-          this.finish(event.taskId, 'pending', event.error, changed);
+          this.finish(event.taskId, 'pending', event.error);
           break;
         case 'task.status':
           if (event.status === 'cancelled' && this.claimed.has(event.taskId))
-            this.finish(event.taskId, 'pending', 'the run was cancelled', changed);
+            this.finish(event.taskId, 'pending', 'the run was cancelled');
           break;
         default:
           break;
@@ -123,17 +128,20 @@ export class TaskMasterSource implements SourceGuard {
     this.stopListening?.();
   }
 
-  /** Resolves once every write asked for so far has landed (or failed). */
-  idle(): Promise<void> {
-    return this.writeBack.idle();
+  /** Resolves once every write asked for so far has landed (or failed); a failed one is tried once more. */
+  async idle(): Promise<void> {
+    await this.writeBack.idle();
+    this.writeUnwritten();
+    await this.writeBack.idle();
   }
 
-  private finish(
-    taskId: string,
-    status: 'done' | 'pending',
-    note: string,
-    changed: (taskId: string, change: SourceChange) => void,
-  ): void {
+  private writeUnwritten(): void {
+    const unwritten = [...this.unwritten];
+    this.unwritten.clear();
+    for (const [taskId, { status, note }] of unwritten) this.finish(taskId, status, note);
+  }
+
+  private finish(taskId: string, status: 'done' | 'pending', note: string): void {
     this.claimed.delete(taskId);
     const write =
       status === 'done'
@@ -146,13 +154,15 @@ export class TaskMasterSource implements SourceGuard {
           return;
         }
         this.expected.set(taskId, [result.found]);
-        changed(taskId, this.change(result.found, 'in-progress', 'not-written'));
+        this.changed(taskId, this.change(result.found, 'in-progress', 'not-written'));
       },
-      (error: unknown) =>
+      (error: unknown) => {
+        this.unwritten.set(taskId, { status, note });
         this.logger.warn(
           { err: error, taskId, file: this.file },
-          `could not write ${status === 'done' ? 'done' : 'the failure'} back to Task Master`,
-        ),
+          `could not write ${status === 'done' ? 'done' : 'the failure'} back to Task Master; it is tried again with the next write`,
+        );
+      },
     );
   }
 

@@ -5,7 +5,7 @@ import { simulatedLabel, truncate } from './output.js';
 export function previewLines(preview: RunPreview): string[] {
   const lines: string[] = [];
   const { source, order, held, skipped, excluded } = preview;
-  const where = source ? `Task Master ${source.file} (tag ${source.tag})` : 'the task list';
+  const where = source ? sourceName(source) : 'the task list';
   lines.push(
     `${where}: would run ${order.length} task${order.length === 1 ? '' : 's'}${simulatedLabel(preview)}`,
   );
@@ -27,11 +27,16 @@ export function previewLines(preview: RunPreview): string[] {
   return lines;
 }
 
-/** Whether a run writes its progress into the Task Master file, said where the run starts. */
+/** Whether a run writes its progress into the Task Master file (named just before), said where it starts. */
 export function writeBackLine(source: NonNullable<RunSummary['source']>): string {
   return source.writeBack
-    ? `progress is written back to ${source.file} as tasks go`
-    : `nothing is written to ${source.file}: the run is on the simulated model, and a simulated "done" is not work done (--write-simulated writes it)`;
+    ? 'progress is written back there as tasks go'
+    : 'nothing is written there: the run is on the simulated model, and a simulated "done" is not work done (--write-simulated writes it)';
+}
+
+/** `Task Master <file> (tag <tag>)`. */
+export function sourceName(source: NonNullable<RunSummary['source']>): string {
+  return `Task Master ${source.file} (tag ${source.tag})`;
 }
 
 function listed(ids: readonly string[]): string {

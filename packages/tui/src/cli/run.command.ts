@@ -20,7 +20,7 @@ import { endsFollowing } from './event-line.js';
 import { followEvents, interruptSignal } from './follow-events.js';
 import { emit, formatCounts, simulatedLabel, summaryJson } from './output.js';
 import { ProgressView } from './progress-view.js';
-import { previewLines, writeBackLine } from './run-preview-lines.js';
+import { previewLines, sourceName, writeBackLine } from './run-preview-lines.js';
 
 interface RunOptions {
   workers?: string;
@@ -87,9 +87,9 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
       return;
     }
     const started = await client.trpc.runs.start.mutate(start);
-    if (started.source) {
-      const line = writeBackLine(started.source);
-      if (!started.source.writeBack) process.stderr.write(`orc: run ${started.id}: ${line}\n`);
+    if (started.source && !started.source.writeBack) {
+      const { source } = started;
+      process.stderr.write(`orc: run ${started.id} reads ${sourceName(source)}; ${writeBackLine(source)}\n`);
     }
     if (started.models.simulated && loaded.apiKey !== undefined && !providerChosen) {
       // The key stays in the daemon's environment: one started before the key was set never sees it.

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
 import { emit, formatCounts, runLine, simulatedLabel, summaryJson, truncate } from './output.js';
-import { writeBackLine } from './run-preview-lines.js';
+import { sourceName, writeBackLine } from './run-preview-lines.js';
 
 interface JsonOption {
   json?: boolean;
@@ -37,13 +37,15 @@ export function registerRunsCommands(program: Command): void {
           `goal: ${run.goal}`,
           `models: manager ${run.models.manager.provider}/${run.models.manager.model}, worker ${run.models.worker.provider}/${run.models.worker.model}`,
           `tasks: ${formatCounts(run)}; cost $${run.costUsd.toFixed(4)}; last event #${run.lastEventId}`,
-          ...(run.source
-            ? [`Task Master: ${run.source.file} (tag ${run.source.tag}); ${writeBackLine(run.source)}`]
-            : []),
+          ...(run.source ? [`from ${sourceName(run.source)}; ${writeBackLine(run.source)}`] : []),
           ...(run.error ? [`error: ${run.error}`] : []),
           ...run.tasks.flatMap((task) => [
             `  ${task.id.padEnd(12)} ${task.status.padEnd(10)} ${truncate(task.title, 70)}`,
-            ...(task.sourceChange ? [`  ${''.padEnd(12)} ${describeSourceChange(task.sourceChange)}`] : []),
+            ...(task.sourceChange
+              ? [`  ${''.padEnd(12)} ${describeSourceChange(task.sourceChange)}`]
+              : task.held
+                ? [`  ${''.padEnd(12)} held: ${task.held}`]
+                : []),
           ]),
           ...(run.finalReview ? [`review: ${run.finalReview.verdict}: ${run.finalReview.summary}`] : []),
         ]);
