@@ -211,7 +211,9 @@ describe('the real task-master CLI', () => {
     }
     await writeFile(file, JSON.stringify(data, null, 2));
     const only = Array.from({ length: 30 }, (_, i) => String(i + 6)); // 6..35; 36..40 are the people's
-    const provider = createScriptedProvider({ latencyMs: 150 });
+    const edits: { command: string; duringRun: boolean }[] = [];
+    // The run keeps writing back (claims and results every second or so) until the people made six edits.
+    const provider = createScriptedProvider({ latencyMs: () => (edits.length < 6 ? 1500 : 0) });
     engine = await openTestEngine({ provider, config: { execution: { max_workers: 2 } } });
     const run = await engine.orchestrator.startRun({ taskmaster: { path: dir, only } });
     const finished = engine.orchestrator.waitForRun(run.id);
@@ -219,7 +221,6 @@ describe('the real task-master CLI', () => {
     void finished.finally(() => (over = true));
 
     // Two people at once, each command after the last, for as long as the run goes on.
-    const edits: { person: number; command: string }[] = [];
     const person = async (n: number) => {
       for (let i = 0; !over || i < 2; i++) {
         const id = String(36 + ((n * 3 + i) % 5));
@@ -228,11 +229,12 @@ describe('the real task-master CLI', () => {
             ? ['set-status', '--id', id, '--status', i % 4 === 0 ? 'in-progress' : 'review']
             : ['add-task', '--title', `Added by person ${n} #${i}`, '--description', 'during the run'];
         await cli.ok(dir, args);
-        edits.push({ person: n, command: args.join(' ') });
+        edits.push({ command: args.join(' '), duringRun: !over });
       }
     };
     await Promise.all([person(0), person(1), finished]);
     expect((await finished).status).toBe('completed');
+    expect(edits.filter((e) => e.duringRun).length).toBeGreaterThanOrEqual(6);
     await engine.close();
     engine = undefined;
 

@@ -155,6 +155,28 @@ describe('TaskMasterSource', () => {
     ]);
   });
 
+  it('puts a task the run let go of (cancelled, skipped) back to pending, even mid-claim', async () => {
+    const { file } = await project([item(1, 'pending'), item(2, 'pending')]);
+    const source = new TaskMasterSource(options(file, { '1': 'pending', '2': 'pending' }));
+    const { emit } = follow(source);
+    expect(await source.beforeStart('1')).toEqual({ kind: 'start' });
+    emit({ type: 'task.status', taskId: '1', status: 'skipped' });
+    // Cancelled while its claim is being written.
+    const claim = source.beforeStart('2');
+    emit({ type: 'task.status', taskId: '2', status: 'cancelled' });
+    expect(await claim).toEqual({ kind: 'start' });
+    await source.idle();
+    const items = await read(file);
+    expect(items.get(1)).toMatchObject({
+      status: 'pending',
+      details: expect.stringContaining('could not finish this task: it was skipped in the run') as unknown,
+    });
+    expect(items.get(2)).toMatchObject({
+      status: 'pending',
+      details: expect.stringContaining('could not finish this task: the run was cancelled') as unknown,
+    });
+  });
+
   it('only reads on the simulated model: nothing is written, a change still stops a start', async () => {
     const { file } = await project([item(1, 'pending'), item(2, 'pending')]);
     const source = new TaskMasterSource(options(file, { '1': 'pending', '2': 'pending' }, false));

@@ -7,6 +7,12 @@ import { TaskMasterWriteBack, type FoundStatus, type TaskOutcome } from './write
 /** How much of a worker's result goes into Task Master's `details`. */
 const SUMMARY_LIMIT = 2000;
 
+/** A task the run lets go of before it is done goes back to `pending` in the file, with why. */
+const LET_GO: Partial<Record<string, string>> = {
+  cancelled: 'the run was cancelled',
+  skipped: 'it was skipped in the run',
+};
+
 export interface TaskMasterSourceOptions {
   file: string;
   tag: string;
@@ -38,8 +44,10 @@ export class TaskMasterSource implements SourceGuard {
   private readonly expected = new Map<string, readonly FoundStatus[]>();
   /** Tasks a person holds: they start only once the file says `pending` again. */
   private readonly held = new Set<string>();
-  /** Marked `in-progress` by the run and not finished: a cancelled run puts them back to `pending`. */
+  /** Marked `in-progress` by the run and not finished: cancelled or skipped, they go back to `pending`. */
   private readonly claimed = new Set<string>();
+  /** Being claimed right now, with why the run let go of it meanwhile, if it did. */
+  private readonly claiming = new Map<string, string | undefined>();
   private readonly imported: Readonly<Record<string, string>>;
   /** Results whose write failed (the file could not be read or locked): written with the next write. */
   private readonly unwritten = new Map<string, { status: 'done' | 'pending'; note: string }>();
@@ -64,23 +72,30 @@ export class TaskMasterSource implements SourceGuard {
   }
 
   async beforeStart(taskId: string): Promise<StartVerdict> {
+    this.claiming.set(taskId, undefined);
     await this.followed;
     this.writeUnwritten();
     const held = this.held.has(taskId);
     const expected = this.expected.get(taskId) ?? ['pending'];
     const accepts = (found: FoundStatus) => (held ? found === 'pending' : expected.includes(found));
     let claim;
+    let letGo: string | undefined;
     try {
       claim = await this.writeBack.claim(taskId, accepts, this.writes);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       return { kind: 'unavailable', reason: `${reason}; fix it, then resume the run` };
+    } finally {
+      letGo = this.claiming.get(taskId);
+      this.claiming.delete(taskId);
     }
     if (claim.ok) {
       this.held.delete(taskId);
       if (this.writes) {
         this.expected.set(taskId, ['in-progress']);
         this.claimed.add(taskId);
+        // Cancelled or skipped while the claim was being written: it goes back at once.
+        if (letGo !== undefined) this.finish(taskId, 'pending', letGo);
       } else this.expected.set(taskId, [claim.found]);
       return { kind: 'start' };
     }
@@ -114,10 +129,13 @@ export class TaskMasterSource implements SourceGuard {
         case 'task.failed':
           this.finish(event.taskId, 'pending', event.error);
           break;
-        case 'task.status':
-          if (event.status === 'cancelled' && this.claimed.has(event.taskId))
-            this.finish(event.taskId, 'pending', 'the run was cancelled');
+        case 'task.status': {
+          const letGo = LET_GO[event.status];
+          if (letGo === undefined) break;
+          if (this.claimed.has(event.taskId)) this.finish(event.taskId, 'pending', letGo);
+          else if (this.claiming.has(event.taskId)) this.claiming.set(event.taskId, letGo);
           break;
+        }
         default:
           break;
       }
