@@ -263,7 +263,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         kind: 'taskmaster' as const,
         file: project.file,
         tag: project.tag,
-        writeBack: writesBack({ ...modelsOf(config), simulated }, input.taskmaster?.writeSimulated),
+        writeBack: writesBack(simulated, input.taskmaster?.writeSimulated),
         imported: project.statuses,
       };
       const source = sourceFor(id, runSource);

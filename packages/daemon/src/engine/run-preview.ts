@@ -35,7 +35,7 @@ export function previewRun(
         kind: 'taskmaster' as const,
         file: project.file,
         tag: project.tag,
-        writeBack: writesBack(models, input.writeSimulated),
+        writeBack: writesBack(models.simulated, input.writeSimulated),
       },
     }),
     models,
@@ -57,6 +57,6 @@ export function previewRun(
 }
 
 /** A simulated "done" is not work done: a run on the simulated model writes to Task Master only when asked. */
-export function writesBack(models: RunModels, writeSimulated: boolean | undefined): boolean {
-  return !models.simulated || writeSimulated === true;
+export function writesBack(simulated: boolean, writeSimulated: boolean | undefined): boolean {
+  return !simulated || writeSimulated === true;
 }
