@@ -5,9 +5,9 @@ import { simulatedLabel, truncate } from './output.js';
 export function previewLines(preview: RunPreview): string[] {
   const lines: string[] = [];
   const { source, order, held, skipped, excluded } = preview;
-  const where = source ? sourceName(source) : 'the task list';
+  const where = source ? `${sourceName(source)}: ` : '';
   lines.push(
-    `${where}: would run ${order.length} task${order.length === 1 ? '' : 's'}${simulatedLabel(preview)}`,
+    `${where}would run ${order.length} task${order.length === 1 ? '' : 's'}${simulatedLabel(preview)}`,
   );
   if (source) lines.push(writeBackLine(source));
   if (order.length > 0) lines.push('in this order (several at once as workers allow):');
