@@ -691,7 +691,9 @@ export class Run {
    */
   private async startOnceSourceAgrees(task: TaskRecord, source: SourceGuard): Promise<void> {
     this.claiming += 1;
-    const verdict = await source.beforeStart(task.id);
+    const verdict = await source
+      .beforeStart(task.id)
+      .catch((error: unknown) => ({ kind: 'unavailable' as const, reason: describe(error).message }));
     this.claiming -= 1;
     // Cancelled, skipped or rolled back meanwhile: what happened to the task since wins.
     if (task.status === 'ready' && this.tasks.get(task.id) === task) {
