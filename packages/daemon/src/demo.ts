@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, isOrcError, type OrcEvent } from '@orc/shared';
-import { createOrchestrator } from './engine/create-orchestrator.js';
+import { createOrchestrator } from './orchestrator/create-orchestrator.js';
 
 const GOAL =
   process.argv.slice(2).join(' ') ||

@@ -1,8 +1,8 @@
 export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
-export { createOrchestrator, defaultProviders } from './engine/create-orchestrator.js';
-export type { OrchestratorOptions, ProviderFactory } from './engine/create-orchestrator.js';
-export type { Orchestrator } from './engine/orchestrator.js';
+export { createOrchestrator, defaultProviders } from './orchestrator/create-orchestrator.js';
+export type { OrchestratorOptions, ProviderFactory } from './orchestrator/create-orchestrator.js';
+export type { Orchestrator } from './orchestrator/orchestrator.js';
 export { createAnthropicProvider } from './model/anthropic-provider.js';
 export { ModelError, CallCancelledError } from './model/model-error.js';
 export type { ModelProvider, ModelRequest, ModelResponse } from './model/provider.js';

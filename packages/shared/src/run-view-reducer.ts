@@ -234,6 +234,7 @@ function taskWithStatus(task: TaskRecord, status: TaskStatus, at: string, reason
       next.startedAt ??= at;
       return next;
     case 'reviewing':
+    case 'merging':
       return next;
     case 'done':
       delete next.error;

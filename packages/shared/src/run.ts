@@ -17,8 +17,12 @@ export type RunStatus = z.infer<typeof RunStatus>;
 
 export const FINISHED_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled']);
 
-/** `source`: the file the run's tasks come from (Task Master) cannot be read; a person must fix it. */
-export const PauseReason = z.enum(['user', 'budget', 'provider', 'source']);
+/**
+ * Why a run waits: a person paused it, its budget is spent, the provider refused the key, the quota is
+ * out until a known time, the state directory cannot be written, or the file its tasks come from (Task
+ * Master) cannot be read.
+ */
+export const PauseReason = z.enum(['user', 'budget', 'provider', 'quota', 'storage', 'source']);
 export type PauseReason = z.infer<typeof PauseReason>;
 
 /** Which models a run uses and whether they are real; `simulated` is always shown to the user. */

@@ -29,6 +29,8 @@ export const TaskStatus = z.enum([
   'ready',
   'running',
   'reviewing',
+  /** Accepted, its work being merged into the run's repository. */
+  'merging',
   'done',
   'failed',
   'blocked',
@@ -97,6 +99,8 @@ export const TaskRecord = z.object({
   result: z.string().optional(),
   error: z.string().optional(),
   worker: z.number().int().nonnegative().optional(),
+  /** The manager's feedback for the next attempt, after a rework or a merge conflict. */
+  feedback: z.string().optional(),
   /** Why an imported task is not run (deferred or blocked in Task Master); it waits for a person. */
   held: z.string().optional(),
   /** A person changed the task at the run's source (Task Master) while the run went on. */

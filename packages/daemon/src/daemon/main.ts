@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { isOrcError, resolveStateDir } from '@orc/shared';
 import type { DaemonStartupMessage } from '../client/daemon-control.js';
-import { createOrchestrator } from '../engine/create-orchestrator.js';
+import { createOrchestrator } from '../orchestrator/create-orchestrator.js';
 import { type RunningDaemon, runDaemon } from './run-daemon.js';
 
 /**

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { loadConfig, type LoadedConfig, OrcError, statePaths } from '@orc/shared';
 import type pino from 'pino';
-import type { Orchestrator } from '../engine/orchestrator.js';
+import type { Orchestrator } from '../orchestrator/orchestrator.js';
 import { type RpcServer, startRpcServer } from '../rpc/server.js';
 import {
   type DaemonInfo,

@@ -35,7 +35,7 @@ export class CallCancelledError extends Error {
 export function backoffDelay(
   retry: number,
   retryAfterMs: number | undefined,
-  random: () => number = Math.random,
+  random: () => number,
   baseMs = 500,
   capMs = 60_000,
 ): number {
@@ -53,6 +53,8 @@ export interface CallFailure {
   retryAfterMs?: number;
   rateLimited?: boolean;
   pauseRun?: boolean;
+  /** The call was stopped on purpose (its task was taken back), not failed. */
+  cancelled?: boolean;
 }
 
 /** Anything a call threw, as a CallFailure; what is not a ModelError is permanent (a bug, not the network). */
@@ -66,6 +68,7 @@ export function describeCallFailure(error: unknown): CallFailure {
       ...(error.details.pauseRun && { pauseRun: true }),
     };
   }
-  if (error instanceof CallCancelledError) return { category: 'permanent', message: 'cancelled' };
+  if (error instanceof CallCancelledError)
+    return { category: 'permanent', message: 'cancelled', cancelled: true };
   return { category: 'permanent', message: error instanceof Error ? error.message : String(error) };
 }

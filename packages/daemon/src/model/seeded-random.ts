@@ -1,5 +1,8 @@
+/** Uniform numbers in [0, 1): randomness comes in through this seam, seeded, so runs and tests repeat. */
+export type Random = () => number;
+
 /** Deterministic uniform numbers in [0, 1) from a seed (mulberry32): the simulator's, tests' and benchmarks'. */
-export function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): Random {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) | 0;

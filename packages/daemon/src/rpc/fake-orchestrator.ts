@@ -13,8 +13,8 @@ import {
   TaskSpec,
   ZERO_USAGE,
 } from '@orc/shared';
-import type { Orchestrator } from '../engine/orchestrator.js';
-import { previewRun } from '../engine/run-preview.js';
+import type { Orchestrator } from '../orchestrator/orchestrator.js';
+import { previewRun } from '../orchestrator/run-preview.js';
 
 /**
  * A small in-memory Orchestrator for the RPC layer's tests: runs finish their tasks one by one on a

@@ -6,7 +6,7 @@ import { applyWSSHandler, type CreateWSSContextFnOptions } from '@trpc/server/ad
 import type pino from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { DaemonInfo } from '../daemon/daemon-info.js';
-import type { Orchestrator } from '../engine/orchestrator.js';
+import type { Orchestrator } from '../orchestrator/orchestrator.js';
 import { appRouter } from './app.router.js';
 import { CLOSE_UNAUTHORIZED } from './close-codes.js';
 import type { RpcContext } from './trpc.js';

@@ -2,7 +2,7 @@ import { type ErrorCode, isOrcError, redactSecrets } from '@orc/shared';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import * as z from 'zod';
-import type { Orchestrator } from '../engine/orchestrator.js';
+import type { Orchestrator } from '../orchestrator/orchestrator.js';
 import type { DaemonInfo } from '../daemon/daemon-info.js';
 
 /** What every procedure can reach. Built per connection once the token was checked. */

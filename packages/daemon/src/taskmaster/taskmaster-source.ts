@@ -1,7 +1,7 @@
 import type { OrcEvent, SourceChange, TaskRecord } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, systemClock, type Clock } from '../clock.js';
-import type { SourceGuard, StartVerdict } from '../engine/source-guard.js';
+import type { SourceGuard, StartVerdict } from '../run/source-guard.js';
 import { TaskMasterWriteBack, type FoundStatus, type TaskOutcome } from './write-back.js';
 
 /** How much of a worker's result goes into Task Master's `details`. */

@@ -16,8 +16,8 @@ import {
   type Usage,
 } from '@orc/shared';
 import type { Clock } from '../clock.js';
-import { createOrchestrator, type OrchestratorOptions } from '../engine/create-orchestrator.js';
-import type { Orchestrator } from '../engine/orchestrator.js';
+import { createOrchestrator, type OrchestratorOptions } from '../orchestrator/create-orchestrator.js';
+import type { Orchestrator } from '../orchestrator/orchestrator.js';
 import { CallCancelledError } from '../model/model-error.js';
 import type { ModelProvider, ModelPurpose, ModelRequest, ModelResponse } from '../model/provider.js';
 

@@ -103,6 +103,21 @@ export function resolveConfig(layers: readonly ConfigLayer[], hasApiKey: boolean
   return { ...config, models: { ...config.models, provider } };
 }
 
+/**
+ * A configuration that was resolved before and stored (a run's own, in its document), checked again
+ * against the schema as it is now: a document from an older version or edited by hand is caught here,
+ * by key, rather than trusted.
+ */
+export function parseResolvedConfig(values: unknown, source: string): ResolvedConfig {
+  const parsed = ConfigSchema.safeParse(values);
+  if (!parsed.success) throw configError(source, parsed.error, values);
+  const provider = parsed.data.models.provider;
+  if (provider === undefined) {
+    throw new OrcError('CONFIG_INVALID', `${source}: config key models.provider is missing`);
+  }
+  return { ...parsed.data, models: { ...parsed.data.models, provider } };
+}
+
 function configError(source: string, error: z.ZodError, values: unknown): OrcError {
   // A misspelt key also makes its parent miss a required one; the unknown key is the useful report.
   const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0]!;

@@ -6,6 +6,7 @@ export const TASK_STATUS_COLOR: Record<TaskStatus, string> = {
   ready: 'cyan',
   running: 'yellow',
   reviewing: 'magenta',
+  merging: 'magenta',
   done: 'green',
   failed: 'red',
   blocked: 'red',

@@ -1,6 +1,7 @@
 import { Plan, type TaskSpec, assertValidTaskGraph, isOrcError } from '@orc/shared';
 import { assign, fromPromise, setup } from 'xstate';
 import { describeCallFailure, type CallFailure } from '../model/model-error.js';
+import { notProvided, notProvidedActor } from './not-provided.js';
 
 export interface ManagerInput {
   goal: string;
@@ -72,18 +73,15 @@ export const managerMachine = setup({
     output: {} as PlanResult,
   },
   actors: {
-    requestPlan: fromPromise<string, PlanRequestInput>(() =>
-      Promise.reject(new Error('requestPlan not provided')),
-    ),
-    waitUntil: fromPromise<void, { until: number }>(() =>
-      Promise.reject(new Error('waitUntil not provided')),
-    ),
+    requestPlan: fromPromise<string, PlanRequestInput>(notProvidedActor('actor requestPlan')),
+    waitUntil: fromPromise<void, { until: number }>(notProvidedActor('actor waitUntil')),
   },
   actions: {
     /** Provided by the run: tells the user what the manager is doing. */
-    announcePlanning: (_, _params: { attempt: number }) => {},
-    announceRejected: (_, _params: { attempt: number; error: string }) => {},
-    scheduleBackoff: assign({ backoffUntil: 0 }),
+    announcePlanning: notProvided<{ attempt: number }>('action announcePlanning'),
+    announceRejected: notProvided<{ attempt: number; error: string }>('action announceRejected'),
+    /** Provided by the run: sets `backoffUntil` from its clock and its random jitter. */
+    scheduleBackoff: notProvided('action scheduleBackoff'),
   },
   guards: {
     hasImported: ({ context }) => context.imported !== undefined,

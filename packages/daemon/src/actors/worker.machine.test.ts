@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import { ModelError } from '../model/model-error.js';
 import { ManualClock } from '../testing/engine-fixtures.js';
-import { workerCaller, workerMachine, type WorkInput, type WorkerEmitted } from './worker.machine.js';
+import { seededRandom } from '../model/seeded-random.js';
+import {
+  scheduleBackoffOn,
+  workerCaller,
+  workerMachine,
+  type WorkInput,
+  type WorkerEmitted,
+} from './worker.machine.js';
 
 type Step = { fail: ModelError | Error } | { text: string };
 
@@ -40,10 +47,9 @@ function startWorker(
         return Promise.resolve();
       }),
     },
+    actions: { scheduleBackoff: scheduleBackoffOn(clock, seededRandom(7), options.retryBaseMs ?? 100) },
   });
-  const actor = createActor(machine, {
-    input: { index: 2, maxRetries: options.maxRetries ?? 3, clock, retryBaseMs: options.retryBaseMs ?? 100 },
-  });
+  const actor = createActor(machine, { input: { index: 2, maxRetries: options.maxRetries ?? 3 } });
   actor.on('*', (event) => emitted.push(event));
   actor.start();
   actor.send({ type: 'worker.assign', assignment: { taskId: 't7', maxTokens: 1000 } });
@@ -137,6 +143,7 @@ describe('worker machine', () => {
         phase: 'work',
         error: { category: 'permanent', message: 'invalid request (400): prompt too long' },
         pauseRun: false,
+        cancelled: false,
       },
     ]);
     expect(w.actor.getSnapshot().context.assignment).toBeUndefined();
@@ -203,8 +210,9 @@ describe('worker machine', () => {
         }),
         waitUntil: fromPromise(() => Promise.resolve()),
       },
+      actions: { scheduleBackoff: scheduleBackoffOn(clock, seededRandom(7), 100) },
     });
-    const actor = createActor(machine, { input: { index: 0, maxRetries: 1, clock } });
+    const actor = createActor(machine, { input: { index: 0, maxRetries: 1 } });
     const emitted: WorkerEmitted[] = [];
     actor.on('*', (e) => emitted.push(e));
     actor.start();

@@ -44,7 +44,7 @@ export function applyRollback(
   }
   // Nothing is in flight after a rollback: interrupted work goes back to the queue.
   for (const task of tasks) {
-    if (task.status === 'running' || task.status === 'reviewing') {
+    if (task.status === 'running' || task.status === 'reviewing' || task.status === 'merging') {
       task.status = 'pending';
       delete task.worker;
       const last = task.attempts.at(-1);
@@ -69,6 +69,7 @@ function resetTask(task: TaskRecord): TaskRecord {
   delete copy.error;
   delete copy.worker;
   delete copy.finishedAt;
+  delete copy.feedback;
   return copy;
 }
 

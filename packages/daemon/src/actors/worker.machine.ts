@@ -2,6 +2,8 @@ import type { AttemptError, TaskReview } from '@orc/shared';
 import { assign, emit, enqueueActions, fromCallback, fromPromise, sendTo, setup } from 'xstate';
 import type { Clock } from '../clock.js';
 import { backoffDelay, describeCallFailure, type CallFailure } from '../model/model-error.js';
+import type { Random } from '../model/seeded-random.js';
+import { notProvided, notProvidedActor } from './not-provided.js';
 
 /** What the worker is handed: one task, and how many tokens its answer may use. */
 export interface WorkerAssignment {
@@ -41,6 +43,8 @@ export type WorkerEmitted =
       error: AttemptError;
       /** Retrying cannot help until a person acts (logged out, usage limit): the run should pause. */
       pauseRun: boolean;
+      /** The call was stopped because its task was taken back; nothing failed. */
+      cancelled: boolean;
     }
   | { type: 'worker.rate_limited'; worker: number };
 
@@ -112,12 +116,27 @@ export function workerCaller(calls: WorkerCalls) {
   });
 }
 
-const notProvided = () => Promise.reject(new Error('worker calls not provided'));
+/**
+ * The worker's `scheduleBackoff`: exponential backoff from `baseMs` with jitter from `random`, or what the
+ * server's `retry-after` said, timed on `clock`.
+ */
+export function scheduleBackoffOn(clock: Clock, random: Random, baseMs: number) {
+  return assign<WorkerContext, WorkerEvent, undefined, WorkerEvent, never>(({ context }) => {
+    const ms = backoffDelay(
+      context.retries + context.rateLimitedRetries,
+      context.lastError?.retryAfterMs,
+      random,
+      baseMs,
+    );
+    return { backoffMs: ms, backoffUntil: clock.now() + ms };
+  });
+}
+
+const callsNotProvided = () => Promise.reject(new Error('worker calls not provided'));
 
 export interface WorkerContext {
   index: number;
   maxRetries: number;
-  retryBaseMs: number;
   assignment: WorkerAssignment | undefined;
   text: string;
   /** Failed calls for the current task, for the backoff and the retry bound. */
@@ -132,16 +151,14 @@ export interface WorkerContext {
   /** Where to go back to after a backoff. */
   phase: 'work' | 'review';
   lastError: CallFailure | undefined;
+  /** The wait before the next try (ms), and when it ends (epoch ms). */
+  backoffMs: number;
   backoffUntil: number;
-  /** Workers are never persisted (a restored run starts fresh ones), so the clock may live here. */
-  clock: Clock;
 }
 
 export interface WorkerInput {
   index: number;
   maxRetries: number;
-  clock: Clock;
-  retryBaseMs?: number;
 }
 
 /**
@@ -159,11 +176,13 @@ export const workerMachine = setup({
     emitted: {} as WorkerEmitted,
   },
   actors: {
-    caller: workerCaller({ work: notProvided, review: notProvided }),
+    caller: workerCaller({ work: callsNotProvided, review: callsNotProvided }),
     /** Waits until an absolute time, so a restored wait does not start over. */
-    waitUntil: fromPromise<void, { until: number }>(() =>
-      Promise.reject(new Error('waitUntil actor not provided')),
-    ),
+    waitUntil: fromPromise<void, { until: number }>(notProvidedActor('actor waitUntil')),
+  },
+  actions: {
+    /** Provided by the run: sets `backoffMs` and `backoffUntil` from its clock and its random jitter. */
+    scheduleBackoff: notProvided('action scheduleBackoff'),
   },
   guards: {
     canRetry: ({ context }) =>
@@ -180,7 +199,6 @@ export const workerMachine = setup({
   context: ({ input }) => ({
     index: input.index,
     maxRetries: input.maxRetries,
-    retryBaseMs: input.retryBaseMs ?? 500,
     assignment: undefined,
     text: '',
     retries: 0,
@@ -188,8 +206,8 @@ export const workerMachine = setup({
     callId: 0,
     phase: 'work',
     lastError: undefined,
+    backoffMs: 0,
     backoffUntil: 0,
-    clock: input.clock,
   }),
   invoke: { id: 'caller', src: 'caller' },
   initial: 'idle',
@@ -274,19 +292,13 @@ export const workerMachine = setup({
           guard: 'canRetry',
           target: 'backoff',
           actions: [
+            'scheduleBackoff',
             assign(({ context }) => {
               const error = context.lastError!;
-              const delay = backoffDelay(
-                context.retries + context.rateLimitedRetries,
-                error.retryAfterMs,
-                Math.random,
-                context.retryBaseMs,
-              );
               return {
                 ...(error.rateLimited
                   ? { rateLimitedRetries: context.rateLimitedRetries + 1 }
                   : { retries: context.retries + 1 }),
-                backoffUntil: context.clock.now() + delay,
                 // A recoverable failure (the answer hit max_tokens, or timed out) gets more room next time.
                 assignment:
                   error.category === 'recoverable'
@@ -304,7 +316,7 @@ export const workerMachine = setup({
               taskId: context.assignment!.taskId,
               phase: context.phase,
               error: { category: context.lastError!.category, message: context.lastError!.message },
-              retryInMs: Math.max(0, context.backoffUntil - context.clock.now()),
+              retryInMs: context.backoffMs,
             })),
           ],
         },
@@ -318,6 +330,7 @@ export const workerMachine = setup({
               phase: context.phase,
               error: { category: context.lastError!.category, message: context.lastError!.message },
               pauseRun: context.lastError!.pauseRun === true,
+              cancelled: context.lastError!.cancelled === true,
             })),
             assign({ assignment: undefined, text: '' }),
           ],

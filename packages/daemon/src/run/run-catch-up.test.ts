@@ -13,8 +13,8 @@ import {
   tempHome,
   testConfig,
 } from '../testing/engine-fixtures.js';
-import { createOrchestrator } from './create-orchestrator.js';
-import type { Orchestrator } from './orchestrator.js';
+import { createOrchestrator } from '../orchestrator/create-orchestrator.js';
+import type { Orchestrator } from '../orchestrator/orchestrator.js';
 
 /** A file store whose document saves stop at `freeze()`, as if the daemon died before writing them. */
 function freezable(inner: RunStore, frozenFromStart = false): RunStore & { freeze(): void } {

@@ -1,6 +1,6 @@
 import type { Plan } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise, toPromise } from 'xstate';
+import { assign, createActor, fromPromise, toPromise } from 'xstate';
 import { ModelError } from '../model/model-error.js';
 import { managerMachine, parsePlanText, type PlanRequestInput, type PlanResult } from './manager.machine.js';
 
@@ -40,7 +40,9 @@ async function plan(
       waitUntil: fromPromise(() => Promise.resolve()),
     },
     actions: {
+      announcePlanning: () => {},
       announceRejected: (_, params) => rejected.push(params),
+      scheduleBackoff: assign({ backoffUntil: 0 }),
     },
   });
   const actor = createActor(machine, {

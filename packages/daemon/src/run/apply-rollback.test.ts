@@ -1,6 +1,6 @@
 import type { TaskRecord, TaskStatus } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
-import { applyRollback, downstreamOf } from './rollback.js';
+import { applyRollback, downstreamOf } from './apply-rollback.js';
 
 function record(
   id: string,

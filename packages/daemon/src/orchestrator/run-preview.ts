@@ -1,6 +1,6 @@
 import { OrcError, type ResolvedConfig, type RunModels, type RunPreview, type TaskSpec } from '@orc/shared';
 import type { TaskMasterImport } from '../taskmaster/import-tasks.js';
-import { startOrder } from './start-order.js';
+import { startOrder } from '../scheduling/start-order.js';
 
 /** The models a run on `config` would use, as its summary shows them, without making the providers. */
 export function modelsOf(config: ResolvedConfig): RunModels {

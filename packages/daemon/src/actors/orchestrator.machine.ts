@@ -1,0 +1,65 @@
+import { assign, fromPromise, setup, stopChild, type AnyActorRef } from 'xstate';
+import { notProvidedActor } from './not-provided.js';
+
+export type OrchestratorEvent =
+  /** A run actor was made (started or restored) as a child of this one. */
+  | { type: 'run.opened'; runId: string; ref: AnyActorRef }
+  /** A run is let go of: its actor stops, its files stay. */
+  | { type: 'run.released'; runId: string }
+  /** The daemon stops: every run gets `graceMs` for what is in flight, then everything is saved. */
+  | { type: 'daemon.close'; graceMs: number };
+
+export interface OrchestratorContext {
+  /** The run actors, by run id: the children of the daemon's actor tree. */
+  runs: Record<string, AnyActorRef>;
+}
+
+/**
+ * The daemon's root actor (the supervisor): the run actors are its children, and it decides when the
+ * daemon takes runs (open) and when it winds them down (closing → closed). Machine-wide budgets live
+ * beside it: the slots of model calls in flight shared by every run (API limits are per key, not per run).
+ */
+export const orchestratorMachine = setup({
+  types: {
+    context: {} as OrchestratorContext,
+    events: {} as OrchestratorEvent,
+  },
+  actors: {
+    /** Closes every run (each saves the state it was in), then the providers and the store. */
+    closeRuns: fromPromise<void, { graceMs: number }>(notProvidedActor('actor closeRuns')),
+  },
+}).createMachine({
+  id: 'orchestrator',
+  context: { runs: {} },
+  initial: 'open',
+  states: {
+    open: {
+      on: {
+        'run.opened': {
+          actions: assign({ runs: ({ context, event }) => ({ ...context.runs, [event.runId]: event.ref }) }),
+        },
+        'run.released': {
+          actions: [
+            stopChild(({ context, event }) => context.runs[event.runId]!),
+            assign({
+              runs: ({ context, event }) => {
+                const { [event.runId]: _released, ...rest } = context.runs;
+                return rest;
+              },
+            }),
+          ],
+        },
+        'daemon.close': 'closing',
+      },
+    },
+    closing: {
+      invoke: {
+        src: 'closeRuns',
+        input: ({ event }) => ({ graceMs: event.type === 'daemon.close' ? event.graceMs : 0 }),
+        onDone: 'closed',
+        onError: 'closed',
+      },
+    },
+    closed: { type: 'final' },
+  },
+});

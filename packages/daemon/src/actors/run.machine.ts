@@ -1,0 +1,319 @@
+import type { FinalReview, PauseReason, RollbackStrategy, RunStatus, TaskSpec } from '@orc/shared';
+import { assign, fromPromise, setup, type SnapshotFrom } from 'xstate';
+import { managerMachine, type PlanResult } from './manager.machine.js';
+import { notProvided, notProvidedActor } from './not-provided.js';
+
+/** A rollback a person asked for, carried in the state so a rollback cut short by a crash goes on. */
+export interface RollbackRequest {
+  checkpointId: string;
+  strategy: RollbackStrategy;
+  tasks: string[] | undefined;
+}
+
+export type RunEvent =
+  /** A person pauses the run. */
+  | { type: 'run.pause'; message?: string }
+  /** The next attempt would pass `max_cost_usd`. */
+  | { type: 'run.budget_reached'; message: string }
+  /** The provider refused the key or the account: every call would fail alike. */
+  | { type: 'run.provider_refused'; message: string }
+  /** The quota is out until `until` (epoch ms): the run goes on by itself then. */
+  | { type: 'run.quota_wait'; until: number; message: string }
+  /** The state directory cannot be written: nothing may be reported done until it can. */
+  | { type: 'run.storage_failed'; message: string }
+  /** The file the tasks come from (Task Master) cannot be read: a person fixes it and resumes. */
+  | { type: 'run.source_unavailable'; message: string }
+  | { type: 'run.resume' }
+  | { type: 'run.cancel' }
+  /** Every task is settled and nothing is in flight. */
+  | { type: 'run.settled' }
+  /** A retry or a skip gave a finished run work again. */
+  | { type: 'run.reopen' }
+  | ({ type: 'run.rollback' } & RollbackRequest)
+  /** The daemon stops: in-flight work gets its grace, then everything is saved. */
+  | { type: 'run.close' };
+
+export interface RunInput {
+  runId: string;
+  goal: string;
+  imported: TaskSpec[] | undefined;
+  maxRepairs: number;
+  maxRetries: number;
+}
+
+export interface RunContext extends RunInput {
+  error: string | undefined;
+  /** What the pause says to a person, and when a quota pause ends by itself (epoch ms). */
+  pause: { message?: string; until?: number } | undefined;
+  rollback: RollbackRequest | undefined;
+}
+
+/** Every way into a pause, each to the pause of its reason. */
+const pauseTransitions = {
+  'run.pause': { target: '#run.paused.user', actions: 'rememberPause' },
+  'run.budget_reached': { target: '#run.paused.budget', actions: 'rememberPause' },
+  'run.provider_refused': { target: '#run.paused.provider', actions: 'rememberPause' },
+  'run.quota_wait': { target: '#run.paused.quota', actions: 'rememberPause' },
+  'run.storage_failed': { target: '#run.paused.storage', actions: 'rememberPause' },
+  'run.source_unavailable': { target: '#run.paused.source', actions: 'rememberPause' },
+} as const;
+
+/** Entering a pause announces it, with its reason and what it says to a person. */
+const announcePause = (reason: PauseReason) =>
+  ({
+    type: 'announce',
+    params: ({ context }: { context: RunContext }) => ({
+      status: 'paused' as const,
+      reason,
+      message: context.pause?.message,
+    }),
+  }) as const;
+
+const startRollback = { target: '#run.rollingBack', actions: 'rememberRollback' } as const;
+
+/**
+ * One run (the seed's ClaudeOrchestrator). Its states are what a person sees: analyzing (the manager
+ * plans) → executing (workers take ready tasks) → settling (accepted work lands, write-backs catch up) →
+ * reviewing (the manager's final review) → completed | failed, or cancelled; paused for a reason from
+ * executing; rolling back to a checkpoint; closing when the daemon stops.
+ *
+ * The run's tasks, workers and budget belong to the `Run` that provides the actions, guards and actors
+ * (each throws when not provided). What is persisted is this machine's snapshot, never `closing`: a run
+ * closed by a daemon stop comes back in the state it was in. A restored snapshot re-runs what its state
+ * invokes (the manager, the settling, the final review, a quota wait, a rollback), but not entry actions:
+ * the `Run` starts the work of a run restored in `executing` itself.
+ */
+export const runMachine = setup({
+  types: {
+    context: {} as RunContext,
+    input: {} as RunInput,
+    events: {} as RunEvent,
+  },
+  actors: {
+    manager: managerMachine,
+    /** Accepted work merged, the journal and the write-backs caught up: the run can be reviewed. */
+    settle: fromPromise<void>(notProvidedActor('actor settle')),
+    finalReview: fromPromise<FinalReview>(notProvidedActor('actor finalReview')),
+    rollback: fromPromise<void, RollbackRequest>(notProvidedActor('actor rollback')),
+    /** Resolves at an absolute time (epoch ms), so a restored wait does not start over. */
+    waitUntil: fromPromise<void, { until: number }>(notProvidedActor('actor waitUntil')),
+    /** Resolves once the state directory takes a write again. */
+    probeStorage: fromPromise<void>(notProvidedActor('actor probeStorage')),
+    /** Gives in-flight work its grace period, then stops it and saves the run. */
+    drain: fromPromise<void>(notProvidedActor('actor drain')),
+  },
+  actions: {
+    rememberPause: assign({
+      pause: ({ event }) => ({
+        ...('message' in event && event.message !== undefined && { message: event.message }),
+        ...(event.type === 'run.quota_wait' && { until: event.until }),
+      }),
+    }),
+    rememberRollback: assign({
+      rollback: ({ event }) =>
+        event.type === 'run.rollback'
+          ? { checkpointId: event.checkpointId, strategy: event.strategy, tasks: event.tasks }
+          : undefined,
+    }),
+    /** Tells a person what the run now does (the events a client folds), once per change. */
+    announce: notProvided<{ status: RunStatus; reason?: PauseReason; message?: string }>('action announce'),
+    applyPlan: notProvided<{ result: PlanResult }>('action applyPlan'),
+    /** The final review, or why it could not be written (the run ends either way). */
+    storeFinalReview: notProvided<{ review?: FinalReview; error?: unknown }>('action storeFinalReview'),
+    /** Workers take ready tasks (on entering executing). */
+    startWork: notProvided('action startWork'),
+    /** Stops every worker and cancels every task that has not settled. */
+    cancelWork: notProvided('action cancelWork'),
+    /** Stamps and announces the end of the run; `error` is why a run failed before it had tasks. */
+    finish: notProvided<{ error: string | undefined }>('action finish'),
+  },
+  guards: {
+    planOk: (_, params: { result: PlanResult }) => params.result.ok,
+    /** Every task is done, skipped, or held at its source. */
+    allTasksDone: notProvided('guard allTasksDone'),
+  },
+}).createMachine({
+  id: 'run',
+  context: ({ input }) => ({ ...input, error: undefined, pause: undefined, rollback: undefined }),
+  initial: 'analyzing',
+  on: { 'run.close': '.closing' },
+  states: {
+    analyzing: {
+      on: { 'run.cancel': 'cancelled' },
+      invoke: {
+        id: 'manager',
+        src: 'manager',
+        input: ({ context }) => ({
+          goal: context.goal,
+          imported: context.imported,
+          maxRepairs: context.maxRepairs,
+          maxRetries: context.maxRetries,
+        }),
+        onDone: [
+          {
+            guard: { type: 'planOk', params: ({ event }) => ({ result: event.output }) },
+            target: 'executing',
+            actions: [
+              { type: 'applyPlan', params: ({ event }) => ({ result: event.output }) },
+              // The tasks now live in the run's records; the persisted snapshot need not carry them twice.
+              assign({ imported: undefined }),
+            ],
+          },
+          {
+            target: 'failed',
+            actions: assign({ error: ({ event }) => (event.output.ok ? undefined : event.output.error) }),
+          },
+        ],
+      },
+    },
+    executing: {
+      entry: [
+        assign({ pause: undefined }),
+        { type: 'announce', params: { status: 'executing' as const } },
+        'startWork',
+      ],
+      on: {
+        ...pauseTransitions,
+        'run.settled': 'settling',
+        'run.rollback': startRollback,
+        'run.cancel': 'cancelled',
+      },
+    },
+    paused: {
+      // A snapshot saved before pauses had reasons of their own comes back as paused by a person.
+      initial: 'user',
+      on: {
+        ...pauseTransitions,
+        'run.resume': 'executing',
+        'run.rollback': startRollback,
+        'run.cancel': 'cancelled',
+      },
+      states: {
+        user: { entry: announcePause('user') },
+        budget: { entry: announcePause('budget') },
+        provider: { entry: announcePause('provider') },
+        quota: {
+          entry: announcePause('quota'),
+          invoke: {
+            src: 'waitUntil',
+            input: ({ context }) => ({ until: context.pause?.until ?? 0 }),
+            onDone: '#run.executing',
+          },
+        },
+        storage: {
+          entry: announcePause('storage'),
+          invoke: { src: 'probeStorage', onDone: '#run.executing' },
+        },
+        source: { entry: announcePause('source') },
+      },
+    },
+    rollingBack: {
+      entry: {
+        type: 'announce',
+        params: ({ context }) => ({
+          status: 'paused' as const,
+          reason: 'user' as const,
+          message: `rolling back to ${context.rollback?.checkpointId ?? 'a checkpoint'}`,
+        }),
+      },
+      invoke: {
+        src: 'rollback',
+        input: ({ context }) => context.rollback!,
+        onDone: {
+          target: 'paused.user',
+          actions: assign({ rollback: undefined, pause: undefined }),
+        },
+        // The rollback's caller hears why; the run waits for a person either way.
+        onError: { target: 'paused.user', actions: assign({ rollback: undefined, pause: undefined }) },
+      },
+    },
+    settling: {
+      entry: { type: 'announce', params: { status: 'reviewing' as const } },
+      on: { 'run.cancel': 'cancelled' },
+      invoke: { src: 'settle', onDone: 'reviewing', onError: 'reviewing' },
+    },
+    reviewing: {
+      on: { 'run.cancel': 'cancelled' },
+      invoke: {
+        src: 'finalReview',
+        onDone: [
+          {
+            guard: 'allTasksDone',
+            target: 'completed',
+            actions: { type: 'storeFinalReview', params: ({ event }) => ({ review: event.output }) },
+          },
+          {
+            target: 'failed',
+            actions: { type: 'storeFinalReview', params: ({ event }) => ({ review: event.output }) },
+          },
+        ],
+        onError: [
+          {
+            guard: 'allTasksDone',
+            target: 'completed',
+            actions: { type: 'storeFinalReview', params: ({ event }) => ({ error: event.error }) },
+          },
+          {
+            target: 'failed',
+            actions: { type: 'storeFinalReview', params: ({ event }) => ({ error: event.error }) },
+          },
+        ],
+      },
+    },
+    completed: {
+      entry: [
+        { type: 'announce', params: { status: 'completed' as const } },
+        { type: 'finish', params: ({ context }) => ({ error: context.error }) },
+      ],
+      on: { 'run.reopen': 'executing', 'run.rollback': startRollback },
+    },
+    failed: {
+      entry: [
+        { type: 'announce', params: { status: 'failed' as const } },
+        { type: 'finish', params: ({ context }) => ({ error: context.error }) },
+      ],
+      on: { 'run.reopen': 'executing', 'run.rollback': startRollback },
+    },
+    cancelled: {
+      entry: [
+        { type: 'announce', params: { status: 'cancelled' as const } },
+        'cancelWork',
+        { type: 'finish', params: ({ context }) => ({ error: context.error }) },
+      ],
+      type: 'final',
+    },
+    closing: {
+      invoke: { src: 'drain', onDone: 'closed', onError: 'closed' },
+    },
+    closed: { type: 'final' },
+  },
+});
+
+export type RunSnapshot = SnapshotFrom<typeof runMachine>;
+
+/** What a person is told the run is doing, from the state it is in. */
+export function runStatusOf(snapshot: RunSnapshot): RunStatus {
+  const value = snapshot.value;
+  if (typeof value === 'object') return 'paused';
+  switch (value) {
+    case 'settling':
+      return 'reviewing';
+    case 'rollingBack':
+      // Nothing is dispatched while the rollback works; the run is then paused for a person.
+      return 'paused';
+    case 'closing':
+    case 'closed':
+      // Never persisted, never shown: the daemon is going away.
+      return 'executing';
+    default:
+      return value;
+  }
+}
+
+/** Why a paused run waits, from the pause it is in. */
+export function pauseReasonOf(snapshot: RunSnapshot): PauseReason | undefined {
+  const value = snapshot.value;
+  if (typeof value === 'object' && 'paused' in value) return value.paused;
+  if (value === 'rollingBack') return 'user';
+  return undefined;
+}

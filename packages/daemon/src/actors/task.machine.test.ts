@@ -1,0 +1,177 @@
+import { ZERO_USAGE, type Attempt, type TaskReview } from '@orc/shared';
+import { describe, expect, it } from 'vitest';
+import { createActor } from 'xstate';
+import { taskMachine, type TaskContext, type TaskEvent } from './task.machine.js';
+
+const AT = '2026-11-30T10:00:00.000Z';
+const LATER = '2026-11-30T10:05:00.000Z';
+
+const FRESH: TaskContext = {
+  id: 't1',
+  title: 'Write it',
+  description: '',
+  dependencies: [],
+  priority: 'medium',
+  attempts: [],
+  reworks: 0,
+};
+
+/** A task actor within a run that allows `maxReworks` and merges accepted work when `merges`. */
+function task(options: { maxReworks?: number; merges?: boolean } = {}) {
+  const actor = createActor(
+    taskMachine.provide({
+      guards: {
+        canRework: ({ context }) => context.reworks < (options.maxReworks ?? 1),
+        mergesWork: () => options.merges === true,
+      },
+    }),
+    { input: FRESH },
+  );
+  actor.start();
+  const send = (...events: TaskEvent[]) => {
+    for (const event of events) actor.send(event);
+    return actor.getSnapshot();
+  };
+  return { actor, send };
+}
+
+const attempt = (n: number): Attempt => ({
+  n,
+  worker: 0,
+  startedAt: AT,
+  outcome: 'running',
+  usage: ZERO_USAGE,
+  costUsd: 0,
+});
+
+/** One attempt from the queue to its review, succeeding with `output`. */
+function worked(n: number, output: string): TaskEvent[] {
+  return [
+    { type: 'task.assign', worker: 3, at: AT },
+    { type: 'task.attempt_began', attempt: attempt(n) },
+    { type: 'task.attempt_changed', n, change: { outcome: 'succeeded', output, endedAt: AT } },
+    { type: 'task.work_done' },
+  ];
+}
+
+const review = (verdict: TaskReview['verdict'], feedback = 'notes'): TaskEvent => ({
+  type: 'task.reviewed',
+  review: { verdict, feedback },
+  at: LATER,
+});
+
+describe('task machine', () => {
+  it('goes pending → ready → running → reviewing → done, the accepted output becoming its result', () => {
+    const { send } = task();
+    expect(send({ type: 'task.unblocked', at: AT }).value).toBe('ready');
+    const reviewing = send(...worked(1, 'the work'));
+    expect(reviewing.value).toBe('reviewing');
+    expect(reviewing.context).toMatchObject({ worker: 3, startedAt: AT, readyAt: AT });
+    const done = send(review('accept'));
+    expect(done.value).toBe('done');
+    expect(done.context).toMatchObject({ result: 'the work', finishedAt: LATER, worker: undefined });
+    // Kept once: as the result, not again as the attempt's output.
+    expect(done.context.attempts[0]).toMatchObject({
+      outcome: 'succeeded',
+      output: undefined,
+      review: { verdict: 'accept' },
+    });
+  });
+
+  it('waits in merging when the run merges accepted work, and is done once it is merged', () => {
+    const { send } = task({ merges: true });
+    send({ type: 'task.unblocked', at: AT }, ...worked(1, 'diff'));
+    expect(send(review('accept')).value).toBe('merging');
+    expect(send({ type: 'task.merged', at: LATER }).value).toBe('done');
+  });
+
+  it('sends reworked work back with the feedback within the bound, and fails past it', () => {
+    const { send } = task({ maxReworks: 1 });
+    send({ type: 'task.unblocked', at: AT }, ...worked(1, 'first'));
+    const back = send(review('rework', 'add tests'));
+    expect(back.value).toBe('ready');
+    expect(back.context).toMatchObject({
+      reworks: 1,
+      feedback: 'add tests',
+      worker: undefined,
+      readyAt: LATER,
+    });
+    send(...worked(2, 'second'));
+    const failed = send(review('rework', 'still no tests'));
+    expect(failed.value).toBe('failed');
+    expect(failed.context.error).toBe('still not accepted after 1 rework: still no tests');
+  });
+
+  it('fails at once on a fail verdict, with the manager’s reason', () => {
+    const { send } = task();
+    send({ type: 'task.unblocked', at: AT }, ...worked(1, 'x'));
+    expect(send(review('fail', 'wrong goal')).context.error).toBe('rejected by the manager: wrong goal');
+  });
+
+  it('goes back to the queue on a merge conflict within the bound, and waits for a person past it', () => {
+    const { send } = task({ merges: true, maxReworks: 1 });
+    send({ type: 'task.unblocked', at: AT }, ...worked(1, 'x'), review('accept'));
+    const conflict: TaskEvent = {
+      type: 'task.merge_conflict',
+      feedback: 'redo on top',
+      files: ['a.ts'],
+      at: LATER,
+    };
+    expect(send(conflict).value).toBe('ready');
+    send(...worked(2, 'y'), review('accept'));
+    const blocked = send(conflict);
+    expect(blocked.value).toBe('blocked');
+    expect(blocked.context.error).toMatch(/still conflicts after 1 rework \(a\.ts\)/);
+  });
+
+  it('marks a cut-short attempt interrupted and queues the task again', () => {
+    const { send } = task();
+    send({ type: 'task.unblocked', at: AT }, { type: 'task.assign', worker: 1, at: AT });
+    send({ type: 'task.attempt_began', attempt: attempt(1) });
+    const back = send({ type: 'task.interrupt', at: LATER });
+    expect(back.value).toBe('ready');
+    expect(back.context.attempts[0]).toMatchObject({ outcome: 'interrupted', endedAt: LATER });
+    expect(back.context.worker).toBeUndefined();
+  });
+
+  it('lets a person retry a failed task with fresh bounds, and refuses what the state does not allow', () => {
+    const { send, actor } = task({ maxReworks: 0 });
+    send({ type: 'task.unblocked', at: AT }, ...worked(1, 'x'), review('rework', 'no'));
+    expect(actor.getSnapshot().value).toBe('failed');
+    expect(actor.getSnapshot().can({ type: 'task.assign', worker: 0, at: AT })).toBe(false);
+    const retried = send({ type: 'task.retry' });
+    expect(retried.value).toBe('pending');
+    expect(retried.context).toMatchObject({
+      error: undefined,
+      reworks: 0,
+      feedback: undefined,
+      finishedAt: undefined,
+    });
+    // Its attempts stay: they are the task's history.
+    expect(retried.context.attempts).toHaveLength(1);
+  });
+
+  it('holds an imported task with its reason, and a reset takes anything back to the start', () => {
+    const { send } = task();
+    const held = send({ type: 'task.hold', reason: 'deferred: later', imported: true, at: AT });
+    expect(held.value).toBe('blocked');
+    expect(held.context).toMatchObject({ held: 'deferred: later', error: 'deferred: later' });
+    const reset = send({ type: 'task.reset' });
+    expect(reset.value).toBe('pending');
+    expect(reset.context.error).toBeUndefined();
+  });
+
+  it('throws when the run did not provide its guards', () => {
+    const actor = createActor(taskMachine, { input: FRESH });
+    const errors: unknown[] = [];
+    actor.subscribe({ error: (e) => errors.push(e) });
+    actor.start();
+    for (const event of [
+      { type: 'task.unblocked', at: AT },
+      ...worked(1, 'x'),
+      review('accept'),
+    ] as TaskEvent[])
+      actor.send(event);
+    expect(String(errors[0])).toMatch(/guard mergesWork was not provided/);
+  });
+});

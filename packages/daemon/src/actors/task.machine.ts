@@ -1,0 +1,298 @@
+import type { Attempt, SourceChange, TaskRecord, TaskReview, TaskStatus } from '@orc/shared';
+import { assign, not, setup, type SnapshotFrom } from 'xstate';
+import { notProvided } from './not-provided.js';
+
+/** What a task actor remembers: its record without the status, which is the state it is in. */
+export type TaskContext = Omit<TaskRecord, 'status'>;
+
+/** What changes on an attempt as it goes (its charge, its end). */
+export type AttemptChange = Partial<Omit<Attempt, 'n' | 'worker' | 'startedAt'>>;
+
+/** What can happen to a task; its run sends these as its workers, its manager and people act. */
+export type TaskEvent =
+  /** Its last dependency is done (or skipped). */
+  | { type: 'task.unblocked'; at: string }
+  | { type: 'task.assign'; worker: number; at: string }
+  | { type: 'task.attempt_began'; attempt: Attempt }
+  | { type: 'task.attempt_changed'; n: number; change: AttemptChange }
+  | { type: 'task.work_done' }
+  | { type: 'task.reviewed'; review: TaskReview; at: string }
+  /** Accepted work landed on the run's integration branch. */
+  | { type: 'task.merged'; at: string }
+  | { type: 'task.merge_conflict'; feedback: string; files: string[]; at: string }
+  | { type: 'task.fail'; error: string; at: string }
+  /** Its attempt was cut short (a crash, a rollback, a provider that pauses the run): it runs again. */
+  | { type: 'task.interrupt'; at: string }
+  /** It waits for a person: held at its source (Task Master, `imported`), or its work cannot be merged. */
+  | { type: 'task.hold'; reason: string; imported: boolean; at: string }
+  | { type: 'task.cancel'; at: string }
+  | { type: 'task.skip'; at: string }
+  | { type: 'task.retry' }
+  /** A rollback put it back to the start. */
+  | { type: 'task.reset' }
+  /** A person changed it at the run's source (Task Master): shown on it, whatever it is doing. */
+  | { type: 'task.source_changed'; change: SourceChange };
+
+/** Statuses in which a task has a live actor; in the others it is its record only (see TaskSet). */
+export const LIVE_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set([
+  'ready',
+  'running',
+  'reviewing',
+  'merging',
+]);
+
+/** The attempts with attempt `n` changed. */
+function changeAttempt(attempts: Attempt[], n: number, change: AttemptChange): Attempt[] {
+  return attempts.map((a) => (a.n === n ? { ...a, ...change } : a));
+}
+
+function changeLast(attempts: Attempt[], change: AttemptChange, onlyIfRunning = false): Attempt[] {
+  const last = attempts.at(-1);
+  if (!last || (onlyIfRunning && last.outcome !== 'running')) return attempts;
+  return changeAttempt(attempts, last.n, change);
+}
+
+/** The feedback of the review the last attempt got. */
+const reviewFeedback = (context: TaskContext) => context.attempts.at(-1)?.review?.feedback ?? '';
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * The life of one task: pending → ready → running → reviewing → (merging →) done, or failed, blocked
+ * (waits for a person), skipped, cancelled. The task's record is the machine's context and its status
+ * the state, so the record a run saves is the task's persisted snapshot. The machine decides what an
+ * event means: a review's verdict becomes done, merging, a rework or a failure within the run's bounds.
+ *
+ * Fields are cleared to undefined, not deleted: JSON drops them alike, and a record with deleted fields
+ * becomes a slow dictionary-mode object for every later read and serialisation of it.
+ */
+export const taskMachine = setup({
+  types: {
+    context: {} as TaskContext,
+    events: {} as TaskEvent,
+    input: {} as TaskContext,
+  },
+  guards: {
+    /** Provided by the run: its `max_reworks` is not used up by this task. */
+    canRework: notProvided('guard canRework'),
+    /** Provided by the run: accepted work must be merged into a repository before it is done. */
+    mergesWork: notProvided('guard mergesWork'),
+    verdictIs: ({ event }, params: { verdict: TaskReview['verdict'] }) =>
+      event.type === 'task.reviewed' && event.review.verdict === params.verdict,
+  },
+  actions: {
+    recordReview: assign({
+      attempts: ({ context, event }) =>
+        event.type === 'task.reviewed'
+          ? changeLast(context.attempts, { review: event.review })
+          : context.attempts,
+    }),
+    /** Settled: no worker holds it, and when it settled is kept. */
+    settle: assign({
+      worker: undefined,
+      finishedAt: ({ context, event }) => ('at' in event ? event.at : context.finishedAt),
+    }),
+    /** Retried: it starts over within fresh bounds. */
+    retry: assign({
+      error: undefined,
+      held: undefined,
+      sourceChange: undefined,
+      reworks: 0,
+      feedback: undefined,
+      finishedAt: undefined,
+    }),
+    queue: assign({
+      worker: undefined,
+      readyAt: ({ context, event }) => ('at' in event ? event.at : context.readyAt),
+    }),
+  },
+}).createMachine({
+  id: 'task',
+  context: ({ input }) => input,
+  initial: 'pending',
+  on: {
+    // What an attempt cost and how it ended are facts, whatever the task is doing by the time they arrive.
+    'task.attempt_changed': {
+      actions: assign({
+        attempts: ({ context, event }) => changeAttempt(context.attempts, event.n, event.change),
+      }),
+    },
+    'task.source_changed': { actions: assign({ sourceChange: ({ event }) => event.change }) },
+    'task.reset': {
+      target: '.pending',
+      actions: assign({
+        reworks: 0,
+        result: undefined,
+        error: undefined,
+        worker: undefined,
+        feedback: undefined,
+        readyAt: undefined,
+        startedAt: undefined,
+        finishedAt: undefined,
+        attempts: ({ context }) => changeLast(context.attempts, { outcome: 'interrupted' }, true),
+      }),
+    },
+  },
+  states: {
+    pending: {
+      on: {
+        'task.unblocked': 'ready',
+        'task.hold': 'blocked',
+        'task.cancel': 'cancelled',
+        'task.skip': 'skipped',
+      },
+    },
+    ready: {
+      entry: 'queue',
+      on: {
+        'task.assign': {
+          target: 'running',
+          actions: assign({
+            worker: ({ event }) => event.worker,
+            startedAt: ({ context, event }) => context.startedAt ?? event.at,
+          }),
+        },
+        'task.hold': 'blocked',
+        'task.cancel': 'cancelled',
+        'task.skip': 'skipped',
+      },
+    },
+    running: {
+      on: {
+        'task.attempt_began': {
+          actions: assign({ attempts: ({ context, event }) => [...context.attempts, event.attempt] }),
+        },
+        'task.work_done': 'reviewing',
+        'task.fail': 'failed',
+        'task.interrupt': {
+          target: 'ready',
+          actions: assign({
+            attempts: ({ context, event }) =>
+              changeLast(context.attempts, { outcome: 'interrupted', endedAt: event.at }, true),
+          }),
+        },
+        'task.cancel': {
+          target: 'cancelled',
+          actions: assign({
+            attempts: ({ context, event }) =>
+              changeLast(context.attempts, { outcome: 'cancelled', endedAt: event.at }, true),
+          }),
+        },
+      },
+    },
+    reviewing: {
+      on: {
+        'task.reviewed': [
+          {
+            guard: { type: 'verdictIs', params: { verdict: 'accept' } },
+            target: 'merging',
+            actions: 'recordReview',
+          },
+          {
+            guard: { type: 'verdictIs', params: { verdict: 'rework' } },
+            target: 'sentBack',
+            actions: 'recordReview',
+          },
+          {
+            target: 'failed',
+            actions: [
+              'recordReview',
+              assign({ error: ({ event }) => `rejected by the manager: ${event.review.feedback}` }),
+            ],
+          },
+        ],
+        'task.fail': 'failed',
+        'task.interrupt': 'ready',
+        'task.cancel': 'cancelled',
+      },
+    },
+    /** Sent back by its review: another attempt with the feedback within the bound, else it failed. */
+    sentBack: {
+      always: [
+        {
+          guard: 'canRework',
+          target: 'ready',
+          actions: assign(({ context }) => ({
+            reworks: context.reworks + 1,
+            feedback: reviewFeedback(context),
+          })),
+        },
+        {
+          target: 'failed',
+          actions: assign({
+            error: ({ context }) =>
+              `still not accepted after ${plural(context.reworks, 'rework')}: ${reviewFeedback(context)}`,
+          }),
+        },
+      ],
+    },
+    /** Accepted; a task whose run edits a repository is done once its work is merged there. */
+    merging: {
+      always: { guard: not('mergesWork'), target: 'done' },
+      on: {
+        'task.merged': 'done',
+        'task.merge_conflict': [
+          {
+            guard: 'canRework',
+            target: 'ready',
+            actions: assign(({ context, event }) => ({
+              reworks: context.reworks + 1,
+              feedback: event.feedback,
+            })),
+          },
+          {
+            target: 'blocked',
+            actions: assign({
+              error: ({ context, event }) =>
+                `still conflicts after ${plural(context.reworks, 'rework')} (${event.files.join(', ')}); merge its branch by hand`,
+            }),
+          },
+        ],
+        'task.fail': 'failed',
+        'task.interrupt': 'ready',
+        'task.cancel': 'cancelled',
+      },
+    },
+    done: {
+      entry: [
+        'settle',
+        assign(({ context }) => {
+          const last = context.attempts.at(-1);
+          return {
+            // The accepted output is the task's result; keeping it twice would double the run document.
+            result: last?.output ?? '',
+            attempts: changeLast(context.attempts, { output: undefined }),
+            error: undefined,
+            feedback: undefined,
+          };
+        }),
+      ],
+    },
+    failed: {
+      entry: [
+        'settle',
+        assign({ error: ({ context, event }) => (event.type === 'task.fail' ? event.error : context.error) }),
+      ],
+      on: { 'task.retry': { target: 'pending', actions: 'retry' }, 'task.skip': 'skipped' },
+    },
+    blocked: {
+      entry: [
+        'settle',
+        assign(({ context, event }) =>
+          event.type === 'task.hold'
+            ? { error: event.reason, held: event.imported ? event.reason : context.held }
+            : {},
+        ),
+      ],
+      on: {
+        'task.retry': { target: 'pending', actions: 'retry' },
+        'task.skip': 'skipped',
+        'task.cancel': 'cancelled',
+      },
+    },
+    skipped: { entry: 'settle', on: { 'task.retry': { target: 'pending', actions: 'retry' } } },
+    cancelled: { entry: 'settle', on: { 'task.retry': { target: 'pending', actions: 'retry' } } },
+  },
+});
+
+export type TaskSnapshot = SnapshotFrom<typeof taskMachine>;

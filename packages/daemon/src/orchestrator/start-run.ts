@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto';
+import {
+  OrcError,
+  StartRunInput,
+  assertValidTaskGraph,
+  resolveConfig,
+  type ResolvedConfig,
+} from '@orc/shared';
+import { Run, type RunDeps } from '../run/run.js';
+import type { RunDocument } from '../store/run-document.js';
+import { loadTaskMasterProject, type TaskMasterImport } from '../taskmaster/import-tasks.js';
+import type { TaskMasterSource } from '../taskmaster/taskmaster-source.js';
+import { GitWorkspace } from '../workspace/git-workspace.js';
+import { writesBack } from './run-preview.js';
+
+export interface StartRunContext {
+  /** The daemon's configuration, under the run's own. */
+  base: ResolvedConfig;
+  hasApiKey: boolean;
+  /** The runs there are, so a new id is new. */
+  runs: ReadonlyMap<string, unknown>;
+  depsFor: (config: ResolvedConfig, workspace?: GitWorkspace) => RunDeps;
+  /** The Task Master source of a run whose tasks come from a project. */
+  sourceFor: (runId: string, source: RunDocument['source']) => TaskMasterSource | undefined;
+}
+
+/**
+ * What a client asked for, checked: the input, the task list's graph, the Task Master project read (and
+ * nothing written), the run's configuration resolved over the daemon's. Shared by a start and a preview.
+ */
+export async function prepareRun(
+  rawInput: unknown,
+  context: Pick<StartRunContext, 'base' | 'hasApiKey'>,
+): Promise<{
+  parsed: ReturnType<typeof StartRunInput.parse>;
+  project: TaskMasterImport | undefined;
+  config: ResolvedConfig;
+}> {
+  const result = StartRunInput.safeParse(rawInput);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+    throw new OrcError('TASK_FILE_INVALID', `invalid run: ${where}${issue.message}`);
+  }
+  const parsed = result.data;
+  if (parsed.tasks) assertValidTaskGraph(parsed.tasks, parsed.source ?? 'the task list', 'TASK_FILE_INVALID');
+  const tm = parsed.taskmaster;
+  // TASKMASTER_TAG is the caller's: the daemon's own environment is not the user's shell.
+  const project = tm
+    ? await loadTaskMasterProject(tm.path, { tag: tm.tag, env: tm.env ?? {}, only: tm.only })
+    : undefined;
+  const config = parsed.config
+    ? resolveConfig(
+        [
+          { source: 'daemon configuration', values: context.base },
+          { source: 'run configuration', values: parsed.config },
+        ],
+        context.hasApiKey,
+      )
+    : context.base;
+  return { parsed, project, config };
+}
+
+/**
+ * A new run from what a client asked for: the input checked, the task list or Task Master project read
+ * and checked, the run's configuration resolved over the daemon's, the repository opened for runs whose
+ * workers edit one, and the run created and started.
+ */
+export async function startRun(
+  rawInput: unknown,
+  context: StartRunContext,
+): Promise<{ run: Run; source: TaskMasterSource | undefined }> {
+  const { parsed: input, project, config } = await prepareRun(rawInput, context);
+  if (project && project.specs.length === 0) {
+    throw new OrcError(
+      'TASK_FILE_INVALID',
+      `${project.file} (tag ${project.tag}) has no task to run: ${project.skipped.length} done or cancelled, ${project.notRunnable.length} deferred, blocked or in review${project.excluded.length > 0 ? `, ${project.excluded.length} left out by --only` : ''}`,
+    );
+  }
+  const id = newRunId(context.runs);
+  const workerProvider = config.models.worker.provider ?? config.models.provider;
+  // Claude Code workers edit a repository: each run works on its own integration branch there.
+  const workspace =
+    workerProvider === 'claude-code'
+      ? await GitWorkspace.open(input.workdir ?? process.cwd(), id)
+      : undefined;
+  const deps = context.depsFor(config, workspace);
+  const simulated = deps.providers.manager.name === 'simulated' || deps.providers.worker.name === 'simulated';
+  const runSource = project && {
+    kind: 'taskmaster' as const,
+    file: project.file,
+    tag: project.tag,
+    writeBack: writesBack(simulated, input.taskmaster?.writeSimulated),
+    imported: project.statuses,
+  };
+  const source = context.sourceFor(id, runSource);
+  const imported = project
+    ? [
+        ...project.specs,
+        // Deferred and blocked tasks are shown, held, without links the engine could never satisfy.
+        ...project.notRunnable.map((t) => ({
+          id: t.id,
+          title: t.title,
+          description: t.reason,
+          dependencies: [],
+          priority: 'medium' as const,
+        })),
+      ]
+    : input.tasks;
+  const goal =
+    input.goal ??
+    (project
+      ? `Complete the Task Master tasks of ${project.file} (tag ${project.tag})`
+      : `Complete the ${input.tasks!.length} tasks from ${input.source ?? 'the task list'}`);
+  const run = await Run.create(
+    { ...deps, ...(source && { source }) },
+    {
+      id,
+      goal,
+      imported,
+      ...(project && {
+        held: Object.fromEntries(project.notRunnable.map((t) => [t.id, t.reason])),
+        source: runSource,
+      }),
+      ...(workspace && { workspace: { workdir: workspace.repo, merge: input.merge === true } }),
+      config,
+      simulated,
+    },
+  );
+  return { run, source };
+}
+
+function newRunId(runs: ReadonlyMap<string, unknown>): string {
+  for (;;) {
+    const id = `r${randomBytes(4).toString('hex').slice(0, 7)}`;
+    if (!runs.has(id)) return id;
+  }
+}

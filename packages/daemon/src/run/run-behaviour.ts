@@ -1,0 +1,210 @@
+import { FINISHED_RUN_STATUSES, SETTLED_STATUSES, type FinalReview } from '@orc/shared';
+import { assign, fromPromise } from 'xstate';
+import { managerMachine, type PlanResult } from '../actors/manager.machine.js';
+import { runMachine, type RollbackRequest } from '../actors/run.machine.js';
+import { isoAt } from '../clock.js';
+import { backoffDelay } from '../model/model-error.js';
+import type { Run } from './run.js';
+import { rollBack } from './run-rollback.js';
+
+/**
+ * The run machine as one run drives it: each action and actor the machine names, done with the run's
+ * parts. Kept apart from the machine so the machine reads as the run's states, and apart from `Run` so
+ * each piece of behaviour reads as what a state does.
+ */
+export function provideRunMachine(run: Run) {
+  const { clock, random, retryBaseMs, logger } = run.deps;
+  const waitUntil = fromPromise<void, { until: number }>(({ input, signal }) =>
+    clock.sleep(Math.max(0, input.until - clock.now()), signal),
+  );
+  return runMachine.provide({
+    actors: {
+      manager: managerMachine.provide({
+        actors: {
+          requestPlan: fromPromise(({ input, signal }) =>
+            run.manager.plan(run.doc.goal, input.feedback, signal),
+          ),
+          waitUntil,
+        },
+        actions: {
+          announcePlanning: (_, params) => run.emit({ type: 'run.planning', attempt: params.attempt }),
+          announceRejected: (_, params) =>
+            run.emit({ type: 'run.plan_rejected', attempt: params.attempt, error: params.error }),
+          scheduleBackoff: assign({
+            backoffUntil: ({ context }) =>
+              clock.now() + backoffDelay(context.retries, context.failure?.retryAfterMs, random, retryBaseMs),
+          }),
+        },
+      }),
+      settle: fromPromise(() => settle(run)),
+      finalReview: fromPromise(({ signal }) =>
+        run.manager.finalReview(run.doc.planSummary ?? '', [...run.tasks.values()], signal),
+      ),
+      rollback: fromPromise<void, RollbackRequest>(({ input }) => {
+        run.rollingBack = rollBack(
+          {
+            runId: run.id,
+            doc: run.doc,
+            checkpoints: run.checkpoints,
+            merges: run.scheduler.merges,
+            tasks: run.tasks,
+            workspace: () => run.deps.workspace,
+            interrupt: () => run.scheduler.interrupt(),
+            reschedule: () => run.scheduler.reschedule(),
+            emit: (event) => run.emit(event),
+            persist: async () => {
+              run.save();
+              await run.deps.store.flush(run.id);
+            },
+          },
+          input,
+        );
+        return run.rollingBack;
+      }),
+      waitUntil,
+      probeStorage: fromPromise(async ({ signal }) => {
+        // Until a write goes through again: the run's document is the write that must succeed.
+        for (;;) {
+          try {
+            run.save();
+            await run.deps.store.flush(run.id);
+            return;
+          } catch {
+            await clock.sleep(1000, signal);
+          }
+        }
+      }),
+      drain: fromPromise(() => run.drain()),
+    },
+    actions: {
+      announce: (_, { status, reason, message }) => run.announce(status, reason, message),
+      applyPlan: (_, { result }) => applyPlan(run, result),
+      storeFinalReview: (_, { review, error }) => storeFinalReview(run, review, error),
+      startWork: () => run.scheduler.startWork(),
+      cancelWork: () => {
+        run.scheduler.pool.releaseAll();
+        const at = isoAt(clock);
+        for (const task of [...run.tasks.values()]) {
+          // Settled tasks stay as they are; the machine decides for the others (a blocked one is cancelled too).
+          if (task.status === 'blocked' || !SETTLED_STATUSES.has(task.status))
+            run.tasks.send(task.id, { type: 'task.cancel', at });
+        }
+      },
+      finish: (_, { error }) => finish(run, error),
+    },
+    guards: { allTasksDone: () => run.scheduler.allTasksDone() },
+  });
+
+  function storeFinalReview(run: Run, review: FinalReview | undefined, error: unknown): void {
+    if (review) run.doc.finalReview = review;
+    if (error !== undefined)
+      logger.warn(
+        { runId: run.id, error: error instanceof Error ? error.message : JSON.stringify(error) },
+        'final review failed',
+      );
+  }
+}
+
+/** The plan is in: the run's tasks are made from it, held ones wait, and a first checkpoint is taken. */
+function applyPlan(run: Run, result: PlanResult): void {
+  if (!result.ok) return;
+  const at = isoAt(run.deps.clock);
+  run.doc.planSummary = result.plan.summary;
+  // A run restored before its first snapshot starts over from its imported tasks: what the journal
+  // says they did before the crash stays (finished tasks are not run again, attempt numbers go on).
+  const before = new Map([...run.tasks.values()].map((task) => [task.id, task]));
+  run.tasks.replaceAll(
+    result.plan.tasks.map((spec) => {
+      const kept = before.get(spec.id);
+      const finished =
+        kept !== undefined &&
+        (kept.status === 'done' || kept.status === 'failed' || kept.status === 'skipped');
+      return {
+        ...spec,
+        status: finished ? kept.status : 'pending',
+        attempts: kept?.attempts ?? [],
+        reworks: kept?.reworks ?? 0,
+        ...(finished && { result: kept.result, error: kept.error, finishedAt: kept.finishedAt }),
+      };
+    }),
+  );
+  run.emit({ type: 'run.planned', summary: result.plan.summary, tasks: result.plan.tasks });
+  const free = run.scheduler.graph.rebuild([...run.tasks.values()]);
+  for (const [id, reason] of Object.entries(run.doc.heldTasks ?? {})) {
+    run.tasks.send(id, { type: 'task.hold', reason, imported: true, at });
+  }
+  run.scheduler.unblock(free, at);
+  void run.checkpoints.auto('planned');
+}
+
+/**
+ * Before the final review: accepted work has landed, the run's branch is left for review or merged
+ * when asked, and everything that follows the events (a Task Master write-back) has caught up.
+ */
+async function settle(run: Run): Promise<void> {
+  await run.scheduler.merges.idle();
+  const workspace = run.deps.workspace;
+  if (workspace) {
+    const merge = run.doc.workspace?.merge === true && run.scheduler.allTasksDone();
+    const result = await workspace.finish({ merge });
+    run.emit({
+      type: 'run.integrated',
+      branch: workspace.branch,
+      merged: result.merged,
+      message: result.merged
+        ? `merged ${workspace.branch} into ${result.into} (${result.commit.slice(0, 12)})`
+        : result.message,
+    });
+  }
+  await run.journal.drain();
+  await Promise.all([...run.settleHooks].map((hook) => hook()));
+}
+
+/** Stamps the end of the run and announces how it ended; a finished run lets go of its journal file. */
+function finish(run: Run, error: string | undefined): void {
+  const { doc } = run;
+  const status = run.status;
+  doc.finishedAt = isoAt(run.deps.clock);
+  if (status === 'completed') {
+    run.emit({
+      type: 'run.completed',
+      review: doc.finalReview ?? {
+        verdict: 'success',
+        summary: 'Every task is done (the final review could not be written).',
+        followUps: [],
+      },
+    });
+  } else if (status === 'failed') {
+    doc.error = error ?? failureSummary(run);
+    run.emit({ type: 'run.failed', error: doc.error });
+  } else if (status === 'cancelled') run.emit({ type: 'run.cancelled' });
+  void run.journal
+    .drain()
+    .then(async () => {
+      if (!FINISHED_RUN_STATUSES.has(run.status)) return;
+      run.journal.forgetRecent();
+      await run.deps.store.releaseRun?.(run.id);
+    })
+    .catch((error: unknown) =>
+      run.deps.logger.warn({ err: error, runId: run.id }, 'could not release a finished run'),
+    );
+}
+
+function failureSummary(run: Run): string {
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const tasks = [...run.tasks.values()];
+  const failed = tasks.filter((t) => t.status === 'failed');
+  const blocked = tasks.filter((t) => t.status === 'blocked' && t.held === undefined);
+  const waiting = run.scheduler.graph.count('pending');
+  const parts: string[] = [];
+  if (failed.length > 0)
+    parts.push(
+      `${plural(failed.length, 'task')} failed (first: ${failed[0]!.id}: ${failed[0]!.error ?? 'no reason'})`,
+    );
+  if (blocked.length > 0)
+    parts.push(
+      `${plural(blocked.length, 'task')} blocked (first: ${blocked[0]!.id}: ${blocked[0]!.error ?? 'waits for a person'})`,
+    );
+  if (waiting > 0) parts.push(`${plural(waiting, 'task')} never ran because a dependency did not finish`);
+  return `${parts.join('; ')}; fix the cause, then orc retry ${run.id} <task>`;
+}

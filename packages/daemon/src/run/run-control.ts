@@ -1,0 +1,120 @@
+import { FINISHED_RUN_STATUSES, OrcError, type RollbackStrategy } from '@orc/shared';
+import { isoAt } from '../clock.js';
+import type { Run } from './run.js';
+
+/**
+ * What people do to a run, checked first: each refusal says what the run is doing and what to do instead,
+ * and changes nothing. What is allowed is then an event to the run actor or to a task actor.
+ */
+
+export function pauseRun(run: Run): void {
+  if (run.status === 'paused') return;
+  if (!run.actor.getSnapshot().matches('executing')) {
+    throw new OrcError(
+      'INVALID_STATE',
+      `run ${run.id} is ${run.status}; only an executing run can be paused`,
+    );
+  }
+  run.actor.send({ type: 'run.pause' });
+}
+
+/** `maxCostUsd`: the run goes on within this new budget (USD) rather than past the old one. */
+export function resumeRun(run: Run, options: { maxCostUsd?: number } = {}): void {
+  const state = run.actor.getSnapshot();
+  if (state.matches('rollingBack'))
+    throw new OrcError('INVALID_STATE', `run ${run.id} is rolling back; resume it once it is done`);
+  const { maxCostUsd } = options;
+  if (state.matches('executing') && maxCostUsd === undefined) return;
+  if (!state.matches('paused'))
+    throw new OrcError('INVALID_STATE', `run ${run.id} is ${run.status}; only a paused run can be resumed`);
+  if (maxCostUsd !== undefined) {
+    if (maxCostUsd <= run.budget.costUsd) {
+      throw new OrcError(
+        'INVALID_STATE',
+        `run ${run.id} has spent $${run.budget.costUsd.toFixed(4)}; a budget of $${maxCostUsd} would pause it again at once: give more`,
+      );
+    }
+    // Its own copy: the configuration object may be the daemon's, shared with other runs.
+    run.config = { ...run.config, execution: { ...run.config.execution, max_cost_usd: maxCostUsd } };
+    run.doc.config = run.config;
+    run.budget.setLimit(maxCostUsd);
+    run.emit({ type: 'run.budget_set', limitUsd: maxCostUsd });
+  } else if (run.pauseReason === 'budget') {
+    // Resuming a run the budget paused, without a new budget, is the person's decision to spend past it.
+    run.budget.lift();
+  }
+  run.save();
+  run.actor.send({ type: 'run.resume' });
+}
+
+export function cancelRun(run: Run): void {
+  if (FINISHED_RUN_STATUSES.has(run.status)) return;
+  if (run.actor.getSnapshot().matches('rollingBack'))
+    throw new OrcError('INVALID_STATE', `run ${run.id} is rolling back; cancel it once it is done`);
+  run.actor.send({ type: 'run.cancel' });
+}
+
+export function retryTask(run: Run, taskId: string): void {
+  run.assertChangeable('retry the task');
+  const task = run.taskRecord(taskId);
+  if (run.status === 'cancelled')
+    throw new OrcError('INVALID_STATE', `run ${run.id} was cancelled; start a new run`);
+  if (!run.tasks.can(taskId, { type: 'task.retry' })) {
+    throw new OrcError(
+      'INVALID_STATE',
+      `task ${taskId} is ${task.status}; only a failed, blocked, skipped or cancelled task can be retried`,
+    );
+  }
+  if (run.doc.heldTasks) delete run.doc.heldTasks[taskId];
+  run.tasks.send(taskId, { type: 'task.retry' });
+  if (run.scheduler.graph.waitingFor(taskId) === 0) run.scheduler.unblock([taskId]);
+  reopenIfFinished(run);
+  run.save();
+  run.scheduler.dispatch();
+}
+
+export function skipTask(run: Run, taskId: string): void {
+  run.assertChangeable('skip the task');
+  const task = run.taskRecord(taskId);
+  if (!run.tasks.can(taskId, { type: 'task.skip', at: '' })) {
+    throw new OrcError(
+      'INVALID_STATE',
+      `task ${taskId} is ${task.status}; a running or finished task cannot be skipped`,
+    );
+  }
+  run.tasks.send(taskId, { type: 'task.skip', at: isoAt(run.deps.clock) });
+  // Skipping what made a run fail lets its dependents go on.
+  reopenIfFinished(run);
+  run.save();
+  run.scheduler.dispatch();
+}
+
+/** A finished run given more work by a retry or a skip executes again. */
+function reopenIfFinished(run: Run): void {
+  if (run.status !== 'completed' && run.status !== 'failed') return;
+  delete run.doc.finishedAt;
+  delete run.doc.error;
+  delete run.doc.finalReview;
+  run.actor.send({ type: 'run.reopen' });
+}
+
+export async function rollbackRun(
+  run: Run,
+  checkpointId: string,
+  strategy: RollbackStrategy,
+  taskIds: string[] | undefined,
+): Promise<void> {
+  if (!run.checkpoints.has(checkpointId)) {
+    throw new OrcError(
+      'CHECKPOINT_NOT_FOUND',
+      `run ${run.id} has no checkpoint ${checkpointId}; orc checkpoint ${run.id} --list shows them`,
+    );
+  }
+  if (run.status === 'analyzing' || run.status === 'cancelled')
+    throw new OrcError('INVALID_STATE', `run ${run.id} is ${run.status}; it cannot be rolled back`);
+  run.assertChangeable('roll it back');
+  if (strategy === 'selective' && (!taskIds || taskIds.length === 0))
+    throw new OrcError('INVALID_STATE', 'a selective rollback needs --tasks with the tasks to reset');
+  for (const id of taskIds ?? []) run.taskRecord(id);
+  await run.requestRollback({ checkpointId, strategy, tasks: taskIds });
+}

@@ -1,0 +1,364 @@
+import {
+  ZERO_USAGE,
+  describeSourceChange,
+  type NewEvent,
+  type ResolvedConfig,
+  type SourceChange,
+  type TaskRecord,
+} from '@orc/shared';
+import { isoAt } from '../clock.js';
+import type { RunEvent } from '../actors/run.machine.js';
+import { taskMachine } from '../actors/task.machine.js';
+import type { WorkerEmitted } from '../actors/worker.machine.js';
+import { TaskGraph } from '../scheduling/task-graph.js';
+import { WorkerPool } from '../scheduling/worker-pool.js';
+import type { RunDocument } from '../store/run-document.js';
+import { AttemptRunner } from './attempt-runner.js';
+import type { ManagerCalls } from './manager-calls.js';
+import { MergeQueue } from './merge-queue.js';
+import type { RunBudget } from './run-budget.js';
+import type { RunDeps } from './run.js';
+import type { SourceGuard } from './source-guard.js';
+import { TaskSet, type TaskMove } from './task-set.js';
+
+/** What the scheduler needs of its run. */
+export interface SchedulerHost {
+  readonly id: string;
+  readonly deps: RunDeps;
+  readonly doc: RunDocument;
+  readonly config: ResolvedConfig;
+  readonly budget: RunBudget;
+  emit(event: NewEvent): void;
+  /** Tells the run actor (settled, budget reached, provider refused). */
+  send(event: RunEvent): void;
+  isExecuting(): boolean;
+  save(): void;
+  /** The run's stable prompt context: the goal and the plan. */
+  context(): string;
+  /** A task is done (the checkpoints count them). */
+  taskDone(): void;
+}
+
+/**
+ * What a run does with its tasks: it hands ready tasks to its workers, best first, within its cap and its
+ * budget; it follows each task's moves (announcing them, freeing dependents, merging accepted work in a
+ * repository); and it tells the run actor when nothing is left in flight.
+ */
+export class RunScheduler {
+  readonly tasks: TaskSet;
+  readonly graph = new TaskGraph();
+  readonly pool: WorkerPool;
+  readonly merges = new MergeQueue();
+  readonly attempts: AttemptRunner;
+  /** Tasks whose source is being asked before they start; each keeps a worker for itself meanwhile. */
+  private claiming = 0;
+
+  constructor(
+    private readonly host: SchedulerHost,
+    manager: ManagerCalls,
+  ) {
+    const { deps } = host;
+    this.tasks = new TaskSet(
+      taskMachine.provide({
+        guards: {
+          canRework: ({ context }) => context.reworks < host.config.execution.max_reworks,
+          mergesWork: () => host.deps.workspace !== undefined,
+        },
+      }),
+      (move) => this.onMove(move),
+    );
+    this.attempts = new AttemptRunner({
+      runId: host.id,
+      provider: deps.providers.worker,
+      slots: deps.slots,
+      clock: deps.clock,
+      logger: deps.logger,
+      budget: host.budget,
+      tasks: this.tasks,
+      config: () => host.config,
+      context: () => host.context(),
+      emit: (event) => host.emit(event),
+      workspace: () => host.deps.workspace,
+    });
+    this.pool = new WorkerPool({
+      size: host.config.execution.max_workers,
+      maxRetries: host.config.execution.max_retries,
+      clock: deps.clock,
+      random: deps.random,
+      retryBaseMs: deps.retryBaseMs,
+      calls: {
+        work: (input, signal) => this.attempts.work(input.taskId, input.worker, input.maxTokens, signal),
+        review: (input, signal) => {
+          const task = this.tasks.get(input.taskId)!;
+          return manager.review(task, input.text, this.attempts.diffOf(task.id), signal);
+        },
+      },
+      onEvent: (event) => this.onWorker(event),
+    });
+  }
+
+  /** A task changed status: what follows from it is announced, and the dependents it freed go on. */
+  private onMove({ task, from, to, reason }: TaskMove): void {
+    const at = isoAt(this.host.deps.clock);
+    if (to === 'done') {
+      const attempt = task.attempts.at(-1);
+      // The journal publishes this only once it is fsynced: a task reported done is on disk.
+      this.host.emit({
+        type: 'task.completed',
+        taskId: task.id,
+        attempt: attempt?.n ?? 0,
+        result: task.result ?? '',
+        usage: attempt?.usage ?? ZERO_USAGE,
+        costUsd: attempt?.costUsd ?? 0,
+      });
+      this.attempts.forget(task.id);
+      this.host.taskDone();
+    }
+    if (to === 'failed')
+      this.host.emit({ type: 'task.failed', taskId: task.id, error: task.error ?? 'failed' });
+    this.host.emit({
+      type: 'task.status',
+      taskId: task.id,
+      status: to,
+      ...(reason !== undefined && { reason }),
+    });
+    const freed = this.graph.moved(task, from, to);
+    if (to === 'merging') this.merge(task);
+    this.unblock(freed, at);
+  }
+
+  /** Pending tasks that wait for nothing any more become ready. */
+  unblock(ids: readonly string[], at = isoAt(this.host.deps.clock)): void {
+    for (const id of ids) {
+      if (this.tasks.get(id)?.status === 'pending') this.tasks.send(id, { type: 'task.unblocked', at });
+    }
+  }
+
+  /** The records were replaced (a plan, a restore, a rollback): the graph follows, what is free is queued. */
+  reschedule(): void {
+    this.unblock(this.graph.rebuild([...this.tasks.values()]));
+  }
+
+  private onWorker(event: WorkerEmitted): void {
+    const at = isoAt(this.host.deps.clock);
+    switch (event.type) {
+      case 'worker.work_done':
+        this.callSucceeded();
+        this.tasks.send(event.taskId, { type: 'task.work_done' });
+        break;
+      case 'worker.reviewed': {
+        this.callSucceeded();
+        this.pool.freed(event.worker);
+        const task = this.tasks.get(event.taskId);
+        if (task?.status !== 'reviewing') break;
+        const attempt = task.attempts.at(-1)?.n ?? 0;
+        this.host.emit({ type: 'task.reviewed', taskId: task.id, attempt, review: event.review });
+        this.tasks.send(task.id, { type: 'task.reviewed', review: event.review, at });
+        break;
+      }
+      case 'worker.attempt_failed':
+        this.host.emit({
+          type: 'task.attempt_failed',
+          taskId: event.taskId,
+          attempt: this.tasks.get(event.taskId)?.attempts.length ?? 0,
+          error: event.error,
+          retryInMs: event.retryInMs,
+        });
+        break;
+      case 'worker.gave_up': {
+        this.pool.freed(event.worker);
+        if (event.cancelled) break;
+        const attempt = this.tasks.get(event.taskId)?.attempts.length ?? 0;
+        this.host.emit({ type: 'task.attempt_failed', taskId: event.taskId, attempt, error: event.error });
+        if (event.pauseRun) {
+          // Logged out, out of credit: every task would fail the same way. Keep the task and wait for a person.
+          this.tasks.send(event.taskId, { type: 'task.interrupt', at }, event.error.message);
+          this.host.send({ type: 'run.provider_refused', message: event.error.message });
+          break;
+        }
+        this.tasks.send(event.taskId, {
+          type: 'task.fail',
+          error: `${event.error.category} error: ${event.error.message}`,
+          at,
+        });
+        break;
+      }
+      case 'worker.rate_limited':
+        if (this.pool.limit.onRateLimited())
+          this.host.emit({
+            type: 'run.concurrency',
+            limit: this.pool.limit.value,
+            reason: 'rate limited by the API',
+          });
+        break;
+    }
+    this.host.save();
+    this.dispatch();
+  }
+
+  /** A model call went through: the concurrency cut by rate limits may grow back. */
+  private callSucceeded(): void {
+    if (this.pool.limit.onSuccess())
+      this.host.emit({
+        type: 'run.concurrency',
+        limit: this.pool.limit.value,
+        reason: 'calls succeed again',
+      });
+  }
+
+  /** Accepted work is merged into the integration branch, one task at a time. */
+  private merge(task: TaskRecord): void {
+    const workspace = this.host.deps.workspace;
+    if (!workspace) return;
+    const id = task.id;
+    this.merges
+      .enqueue(async () => {
+        const at = () => isoAt(this.host.deps.clock);
+        try {
+          const merged = await workspace.merge(id, `${id}: ${task.title}`);
+          if (this.tasks.get(id)?.status !== 'merging') return;
+          if (merged.ok) this.tasks.send(id, { type: 'task.merged', at: at() });
+          else {
+            this.tasks.send(id, {
+              type: 'task.merge_conflict',
+              feedback: `your change conflicts with work merged meanwhile; redo it on top of the current files.\n${merged.conflict}`,
+              files: merged.files,
+              at: at(),
+            });
+          }
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          this.tasks.send(id, { type: 'task.fail', error: `could not merge: ${message}`, at: at() });
+        } finally {
+          this.host.save();
+          this.dispatch();
+        }
+      })
+      .catch((error: unknown) =>
+        this.host.deps.logger.error({ err: error, runId: this.host.id }, 'merge failed'),
+      );
+  }
+
+  /** Starts the workers if they are not yet, and hands them what is ready (on entering executing). */
+  startWork(): void {
+    this.pool.start();
+    this.fillWorkers();
+  }
+
+  dispatch(): void {
+    if (this.host.isExecuting()) this.fillWorkers();
+  }
+
+  /**
+   * Hands ready tasks to idle workers, best first, within the run's (adaptive) cap and its budget; the
+   * run is settled when nothing is ready, in flight or being merged. Called only while executing.
+   */
+  private fillWorkers(): void {
+    const { max_tokens } = this.host.config.models.worker;
+    while (this.graph.readyCount > 0 && this.pool.free > this.claiming) {
+      if (this.host.budget.wouldExceed(this.pool.busy + this.claiming)) {
+        this.host.emit({
+          type: 'run.budget_exceeded',
+          costUsd: this.host.budget.costUsd,
+          limitUsd: this.host.budget.limit!,
+        });
+        this.host.send({ type: 'run.budget_reached', message: this.host.budget.describe(this.host.id) });
+        return;
+      }
+      const id = this.graph.takeReady()!;
+      const { source } = this.host.deps;
+      if (source) void this.startOnceSourceAgrees(id, source);
+      else this.assign(id, max_tokens);
+    }
+    if (
+      this.pool.busy === 0 &&
+      this.claiming === 0 &&
+      this.graph.readyCount === 0 &&
+      this.graph.count('merging') === 0
+    )
+      this.host.send({ type: 'run.settled' });
+  }
+
+  private assign(id: string, maxTokens: number): void {
+    this.pool.assign({ taskId: id, maxTokens }, (worker) =>
+      this.tasks.send(id, { type: 'task.assign', worker, at: isoAt(this.host.deps.clock) }),
+    );
+  }
+
+  /**
+   * A task from a source people edit (Task Master) starts only once the source agrees: a person may have
+   * changed it there since the run read it. Meanwhile the task is off the queue and a worker is kept.
+   */
+  private async startOnceSourceAgrees(id: string, source: SourceGuard): Promise<void> {
+    this.claiming += 1;
+    const verdict = await source.beforeStart(id).catch((error: unknown) => ({
+      kind: 'unavailable' as const,
+      reason: error instanceof Error ? error.message : String(error),
+    }));
+    this.claiming -= 1;
+    const task = this.tasks.get(id);
+    // Cancelled, skipped or rolled back meanwhile: what happened to the task since wins.
+    if (task?.status === 'ready') {
+      if (verdict.kind === 'changed') this.sourceChanged(id, verdict.change);
+      else if (verdict.kind === 'start' && this.host.isExecuting() && this.pool.free > this.claiming)
+        this.assign(id, this.host.config.models.worker.max_tokens);
+      else this.graph.requeue(task);
+      if (verdict.kind === 'unavailable' && this.host.isExecuting())
+        this.host.send({ type: 'run.source_unavailable', message: verdict.reason });
+    }
+    this.host.save();
+    this.dispatch();
+  }
+
+  /**
+   * A person changed the task at the run's source (Task Master): the change is shown on the task. A task
+   * that was about to start does not: done, cancelled or removed there, it is skipped and what waits for
+   * it goes on (as at import); any other status holds it, and what waits for it, for a person.
+   */
+  sourceChanged(taskId: string, change: SourceChange): void {
+    if (!this.tasks.get(taskId)) return;
+    this.tasks.send(taskId, { type: 'task.source_changed', change });
+    this.host.emit({ type: 'task.source_changed', taskId, change });
+    if (change.action === 'not-started') {
+      const at = isoAt(this.host.deps.clock);
+      const reason = describeSourceChange(change);
+      if (['done', 'cancelled', 'removed'].includes(change.status))
+        this.tasks.send(taskId, { type: 'task.skip', at }, reason);
+      else {
+        this.holdForPerson(taskId, reason, at);
+        const waiting = `waits for ${taskId}, which is ${change.status} in Task Master`;
+        const stack = [...this.graph.dependentsOf(taskId)];
+        for (let id = stack.pop(); id !== undefined; id = stack.pop()) {
+          if (this.tasks.get(id)?.status !== 'pending') continue;
+          this.holdForPerson(id, waiting, at);
+          stack.push(...this.graph.dependentsOf(id));
+        }
+      }
+    }
+    this.host.save();
+    this.dispatch();
+  }
+
+  private holdForPerson(taskId: string, reason: string, at: string): void {
+    if (this.tasks.send(taskId, { type: 'task.hold', reason, imported: true, at }))
+      (this.host.doc.heldTasks ??= {})[taskId] = reason;
+  }
+
+  /** Takes every task back from the workers; they go back to the queue (a rollback, a provider pause). */
+  interrupt(): void {
+    this.pool.releaseAll();
+    const at = isoAt(this.host.deps.clock);
+    for (const task of [...this.tasks.values()]) {
+      if (task.status === 'running' || task.status === 'reviewing' || task.status === 'merging')
+        this.tasks.send(task.id, { type: 'task.interrupt', at });
+    }
+  }
+
+  /** Done, apart from what was skipped and imported tasks that were never to run. */
+  allTasksDone(): boolean {
+    const held = Object.keys(this.host.doc.heldTasks ?? {}).filter(
+      (id) => this.tasks.get(id)?.status === 'blocked',
+    );
+    return this.graph.count('done') + this.graph.count('skipped') + held.length === this.tasks.size;
+  }
+}

@@ -1,0 +1,423 @@
+import {
+  FINISHED_RUN_STATUSES,
+  OrcError,
+  ZERO_USAGE,
+  type CheckpointInfo,
+  type NewEvent,
+  type OrcEvent,
+  type PauseReason,
+  type ResolvedConfig,
+  type RunStatus,
+  type RunSummary,
+  type RunView,
+  type TaskRecord,
+  type TaskSpec,
+} from '@orc/shared';
+import type { Logger } from 'pino';
+import { createActor, waitFor, type Actor, type AnyActorRef } from 'xstate';
+import { isoAt, type Clock } from '../clock.js';
+import type { RollbackRequest, RunEvent, runMachine, RunSnapshot } from '../actors/run.machine.js';
+import type { ModelProvider } from '../model/provider.js';
+import type { Random } from '../model/seeded-random.js';
+import type { SlotPool } from '../scheduling/concurrency.js';
+import type { RunDocument } from '../store/run-document.js';
+import type { RunStore } from '../store/store.js';
+import type { GitWorkspace } from '../workspace/git-workspace.js';
+import { ManagerCalls } from './manager-calls.js';
+import { RunBudget } from './run-budget.js';
+import { RunCheckpoints } from './run-checkpoints.js';
+import { RunJournal } from './run-journal.js';
+import { provideRunMachine } from './run-behaviour.js';
+import { summaryOf, viewOf, type RunViewSource } from './run-view.js';
+import { RunScheduler, type SchedulerHost } from './run-scheduler.js';
+import type { SourceGuard } from './source-guard.js';
+import type { TaskSet } from './task-set.js';
+
+export interface RunDeps {
+  store: RunStore;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  /** The daemon-wide budget of model calls in flight. */
+  slots: SlotPool;
+  providers: { manager: ModelProvider; worker: ModelProvider };
+  /** First backoff step between retries (ms); tests make it small. */
+  retryBaseMs: number;
+  /** The repository claude-code workers edit, one worktree per attempt; absent for runs that only talk. */
+  workspace?: GitWorkspace;
+  /** The orchestrator actor: the run actor is its child. */
+  parent?: AnyActorRef;
+  /** Where imported tasks came from (Task Master), asked before each task starts. */
+  source?: SourceGuard;
+}
+
+/**
+ * One run: the run actor and the parts its states drive. The run machine (actors/run.machine.ts) holds
+ * the run's state; `run-behaviour.ts` gives it its actions and actors; the parts hold the rest: the task
+ * actors and records (TaskSet), who waits on whom and what is ready (TaskGraph), the workers
+ * (WorkerPool), the spend (RunBudget), the journal, the checkpoints, and accepted work being merged.
+ */
+export class Run implements SchedulerHost {
+  readonly scheduler: RunScheduler;
+  /** The run's tasks (the scheduler's): records, and actors for the live ones. */
+  readonly tasks: TaskSet;
+  readonly budget: RunBudget;
+  readonly journal: RunJournal;
+  readonly checkpoints: RunCheckpoints;
+  readonly manager: ManagerCalls;
+  /** Hooks awaited before the final review, once every event so far is published (write-backs). */
+  readonly settleHooks = new Set<() => Promise<void>>();
+  actor!: Actor<typeof runMachine>;
+  /** What the run last announced: its status, and why it is paused. */
+  status: RunStatus;
+  pauseReason: PauseReason | undefined;
+  /** The snapshot saved once the run is closing: the state it was in, never `closing` itself. */
+  private closingSnapshot: unknown;
+  private readonly statusWaiters = new Set<() => void>();
+  /** The rollback under way, for the person who asked for it to hear how it ended. */
+  rollingBack: Promise<void> | undefined;
+  /** How long in-flight work may go on once the daemon stops. */
+  graceMs = 0;
+
+  private constructor(
+    readonly deps: RunDeps,
+    readonly doc: RunDocument,
+    public config: ResolvedConfig,
+    lastEventId: number,
+  ) {
+    this.status = doc.status;
+    this.pauseReason = doc.pauseReason;
+    const { store, clock, logger } = deps;
+    this.journal = new RunJournal(doc.id, lastEventId, store, clock, logger);
+    this.budget = new RunBudget(
+      doc,
+      config.execution.max_cost_usd,
+      (model) => this.config.models.prices[model],
+    );
+    const emit = (event: NewEvent) => this.emit(event);
+    this.manager = new ManagerCalls({
+      provider: deps.providers.manager,
+      slots: deps.slots,
+      clock,
+      budget: this.budget,
+      config: () => this.config,
+      context: () => this.context(),
+    });
+    this.scheduler = new RunScheduler(this, this.manager);
+    this.tasks = this.scheduler.tasks;
+    this.checkpoints = new RunCheckpoints({
+      runId: doc.id,
+      store,
+      clock,
+      logger,
+      merges: this.scheduler.merges,
+      doc,
+      config: () => this.config,
+      workspace: () => this.deps.workspace,
+      toDocument: () => this.toDocument(),
+      tasksDone: () => this.scheduler.graph.count('done'),
+      taskTotal: () => this.tasks.size,
+      lastEventId: () => this.journal.lastId,
+      emit,
+      save: () => this.save(),
+    });
+  }
+
+  get id(): string {
+    return this.doc.id;
+  }
+
+  /** Creates a run, writes it durably, and starts it (planning, or straight to work for imported tasks). */
+  static async create(
+    deps: RunDeps,
+    init: {
+      id: string;
+      goal: string;
+      imported: TaskSpec[] | undefined;
+      /** Imported tasks not to run, with why (they are shown as blocked). */
+      held?: Record<string, string>;
+      source?: RunDocument['source'];
+      workspace?: RunDocument['workspace'];
+      config: ResolvedConfig;
+      simulated: boolean;
+    },
+  ): Promise<Run> {
+    const now = isoAt(deps.clock);
+    const { config } = init;
+    const doc: RunDocument = {
+      version: 1,
+      id: init.id,
+      goal: init.goal,
+      status: 'analyzing',
+      models: {
+        manager: { provider: deps.providers.manager.name, model: config.models.manager.model },
+        worker: { provider: deps.providers.worker.name, model: config.models.worker.model },
+        simulated: init.simulated,
+      },
+      config,
+      createdAt: now,
+      updatedAt: now,
+      // Imported tasks are on disk from the start, so a crash before the first save loses nothing.
+      tasks: (init.imported ?? []).map((spec) => ({
+        ...spec,
+        status: 'pending' as const,
+        attempts: [],
+        reworks: 0,
+      })),
+      importedTasks: init.imported !== undefined,
+      heldTasks: init.held ?? {},
+      ...(init.source !== undefined && { source: init.source }),
+      ...(init.workspace !== undefined && { workspace: init.workspace }),
+      usage: ZERO_USAGE,
+      costUsd: 0,
+      runSnapshot: undefined,
+      lastEventId: 0,
+      checkpoints: [],
+      tasksDoneSinceCheckpoint: 0,
+    };
+    await deps.store.createRun(doc);
+    const run = new Run(deps, doc, config, 0);
+    run.tasks.replaceAll(doc.tasks);
+    run.emit({
+      type: 'run.created',
+      goal: init.goal,
+      models: doc.models,
+      maxWorkers: config.execution.max_workers,
+    });
+    run.start(undefined, init.imported);
+    return run;
+  }
+
+  /** Brings a persisted run back, caught up with its journal (see restore-run.ts). */
+  static async fromDocument(deps: RunDeps, doc: RunDocument, config: ResolvedConfig): Promise<Run> {
+    const journalLast = await deps.store.lastEventId(doc.id);
+    return new Run(deps, doc, config, Math.max(doc.lastEventId, journalLast));
+  }
+
+  /** Starts the run actor, from its persisted snapshot when there is one. */
+  start(snapshot: unknown, imported: TaskSpec[] | undefined): void {
+    this.actor = createActor(provideRunMachine(this), {
+      id: this.id,
+      ...(this.deps.parent && { parent: this.deps.parent }),
+      input: {
+        runId: this.id,
+        goal: this.doc.goal,
+        imported,
+        maxRepairs: 2,
+        maxRetries: this.config.execution.max_retries,
+      },
+      ...(snapshot !== undefined && snapshot !== null ? { snapshot: snapshot as never } : {}),
+    });
+    this.actor.subscribe({
+      next: () => this.changed(),
+      error: (error) => this.deps.logger.error({ err: error, runId: this.id }, 'run actor failed'),
+    });
+    this.actor.start();
+    // A restore does not re-run entry actions: a run restored executing starts its work here.
+    if (this.actor.getSnapshot().matches('executing')) this.scheduler.startWork();
+  }
+
+  // ── Views, persistence, shutdown ─────────────────────────────────────────────────────────────────
+
+  emit(event: NewEvent): OrcEvent {
+    return this.journal.emit(event);
+  }
+
+  send(event: RunEvent): void {
+    this.actor.send(event);
+  }
+
+  isExecuting(): boolean {
+    return this.actor.getSnapshot().matches('executing');
+  }
+
+  taskDone(): void {
+    this.checkpoints.taskDone();
+  }
+
+  events(afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent> {
+    return this.journal.events(afterId, signal);
+  }
+
+  /** Calls `listener` with every event once it is durable, from now on. */
+  onEvent(listener: (event: OrcEvent) => void): () => void {
+    return this.journal.subscribe(listener);
+  }
+
+  /** `hook` is awaited before the run's final review, after every event so far is published. */
+  beforeFinish(hook: () => Promise<void>): void {
+    this.settleHooks.add(hook);
+  }
+
+  context(): string {
+    return `The goal of this run:\n${this.doc.goal}${this.doc.planSummary ? `\n\nThe plan:\n${this.doc.planSummary}` : ''}`;
+  }
+
+  /** The run actor's snapshot changed: whoever waits for the run to settle looks again. */
+  private changed(): void {
+    this.save();
+    for (const wake of this.statusWaiters) wake();
+  }
+
+  save(): void {
+    this.doc.updatedAt = isoAt(this.deps.clock);
+    this.deps.store.scheduleSave(this.id, () => this.toDocument());
+  }
+
+  toDocument(): RunDocument {
+    return {
+      ...this.doc,
+      status: this.status,
+      ...(this.pauseReason !== undefined && { pauseReason: this.pauseReason }),
+      tasks: [...this.tasks.values()],
+      runSnapshot: this.closingSnapshot ?? this.actor?.getPersistedSnapshot(),
+      lastEventId: this.journal.lastId,
+    };
+  }
+
+  private viewSource(): RunViewSource {
+    return {
+      doc: this.doc,
+      status: this.status,
+      pauseReason: this.status === 'paused' ? this.pauseReason : undefined,
+      maxWorkers: this.config.execution.max_workers,
+      taskCounts: this.scheduler.graph.countsByStatus(),
+      tasks: () => this.tasks.values(),
+      taskTotal: this.tasks.size,
+      busyWorkers: this.scheduler.pool.busy,
+      lastEventId: this.journal.lastId,
+    };
+  }
+
+  summary(): RunSummary {
+    return summaryOf(this.viewSource());
+  }
+
+  view(full = false): RunView {
+    return viewOf(this.viewSource(), full);
+  }
+
+  taskRecord(taskId: string): TaskRecord {
+    const task = this.tasks.get(taskId);
+    if (!task)
+      throw new OrcError(
+        'TASK_NOT_FOUND',
+        `run ${this.id} has no task ${taskId}; orc show ${this.id} lists them`,
+      );
+    return task;
+  }
+
+  listCheckpoints(): CheckpointInfo[] {
+    return this.checkpoints.list();
+  }
+
+  /** Resolves when the run has finished, or paused for a reason a person must act on. */
+  async settled(signal?: AbortSignal): Promise<RunSummary> {
+    const done = () =>
+      FINISHED_RUN_STATUSES.has(this.status) ||
+      (this.status === 'paused' &&
+        (this.pauseReason === 'budget' || this.pauseReason === 'provider' || this.pauseReason === 'source'));
+    while (!done()) {
+      if (signal?.aborted) throw signal.reason;
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.statusWaiters.delete(wake);
+          signal?.removeEventListener('abort', wake);
+          resolve();
+        };
+        this.statusWaiters.add(wake);
+        signal?.addEventListener('abort', wake, { once: true });
+      });
+    }
+    await this.journal.drain();
+    return this.summary();
+  }
+
+  /**
+   * Daemon shutdown: no new dispatch; in-flight attempts get `graceMs` to finish, then are aborted (they
+   * run again as new attempts after restart); everything is persisted in the state the run was in.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.graceMs = graceMs;
+    this.closingSnapshot = this.actor.getPersistedSnapshot();
+    if (this.actor.getSnapshot().status === 'done') {
+      // A cancelled run's actor is over already: only its files are left to close.
+      await this.drain();
+      return;
+    }
+    this.actor.send({ type: 'run.close' });
+    await waitFor(this.actor, (s: RunSnapshot) => s.status === 'done');
+  }
+
+  /** The `closing` state's work: in-flight work gets its grace, then everything is stopped and saved. */
+  async drain(): Promise<void> {
+    const { clock, store } = this.deps;
+    const deadline = clock.now() + this.graceMs;
+    const { pool, merges } = this.scheduler;
+    while (pool.busy > 0 && clock.now() < deadline) await clock.sleep(20);
+    pool.stop();
+    this.tasks.stopAll();
+    // Accepted work being merged has freed its worker already; it must land before the state is saved.
+    await merges.idle();
+    await this.checkpoints.written();
+    await this.journal.drain();
+    this.save();
+    await store.flush(this.id);
+    this.journal.close();
+  }
+
+  /** What a person may not change right now, and why. */
+  assertChangeable(action: string): void {
+    const state = this.actor.getSnapshot();
+    if (state.matches('rollingBack'))
+      throw new OrcError('INVALID_STATE', `run ${this.id} is rolling back; ${action} once it is done`);
+    if (state.matches('settling') || state.matches('reviewing'))
+      throw new OrcError(
+        'INVALID_STATE',
+        `run ${this.id} is writing its final review; ${action} once it has finished`,
+      );
+    if (this.closedWorkspace)
+      // The orchestrator opens it first (openWorkspace); reaching here is a bug, not a user's mistake.
+      throw new OrcError('INVALID_STATE', `run ${this.id}: its repository is not open`);
+  }
+
+  /**
+   * The repository of a run that finished before the daemon restarted: it is not opened on restore (a
+   * finished run needs none), only when a retry, skip or rollback gives the run work again.
+   */
+  get closedWorkspace(): RunDocument['workspace'] | undefined {
+    return this.deps.workspace ? undefined : this.doc.workspace;
+  }
+
+  openWorkspace(workspace: GitWorkspace): void {
+    this.deps.workspace = workspace;
+  }
+
+  get source(): RunDocument['source'] {
+    return this.doc.source;
+  }
+
+  /** Announces a new status (and pause reason) once, with the events a client folds. */
+  announce(status: RunStatus, reason?: PauseReason, message?: string): void {
+    const previous = this.status;
+    if (status === previous && reason === this.pauseReason) return;
+    if (status === 'paused')
+      this.emit({ type: 'run.paused', reason: reason ?? 'user', ...(message !== undefined && { message }) });
+    this.status = status;
+    this.pauseReason = status === 'paused' ? (reason ?? 'user') : undefined;
+    this.doc.status = status;
+    if (this.pauseReason === undefined) delete this.doc.pauseReason;
+    else this.doc.pauseReason = this.pauseReason;
+    if (status !== previous) this.emit({ type: 'run.status', status });
+    if (previous === 'paused' && status === 'executing') this.emit({ type: 'run.resumed' });
+  }
+
+  /** Hands a rollback request to the run actor and waits for it to end; its failure is the caller's. */
+  async requestRollback(request: RollbackRequest): Promise<void> {
+    const before = this.rollingBack;
+    this.actor.send({ type: 'run.rollback', ...request });
+    if (this.rollingBack === before || this.rollingBack === undefined)
+      throw new OrcError('INVALID_STATE', `run ${this.id} is ${this.status}; it cannot be rolled back now`);
+    await this.rollingBack;
+  }
+}

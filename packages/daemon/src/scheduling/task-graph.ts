@@ -1,0 +1,137 @@
+import { criticalPathLengths, type TaskRecord, type TaskStatus } from '@orc/shared';
+import { ReadyQueue } from './ready-queue.js';
+
+/** A task that lets its dependents go on: done, or skipped by a person. */
+export function satisfiesDependents(status: TaskStatus | undefined): boolean {
+  return status === 'done' || status === 'skipped';
+}
+
+/**
+ * What the scheduler knows of a run's tasks: who waits on whom, how many of each task's dependencies are
+ * not yet done, the longest chain still ahead of each task, the counts by status, and the ready queue
+ * (longest remaining critical path first, then priority, then natural id order). It is told of every
+ * move and answers which dependents a move frees; it changes no task itself.
+ */
+export class TaskGraph {
+  private readonly dependents = new Map<string, string[]>();
+  private readonly waitingOn = new Map<string, number>();
+  private criticalPath = new Map<string, number>();
+  private order = new Map<string, number>();
+  private readonly counts = new Map<TaskStatus, number>();
+  private readonly queue = new ReadyQueue();
+  private total = 0;
+
+  /**
+   * Rebuilds everything from the records (a plan, a restore, a rollback). Returns the pending tasks
+   * that wait for nothing any more, for the caller to unblock.
+   */
+  rebuild(tasks: readonly TaskRecord[]): string[] {
+    this.dependents.clear();
+    this.waitingOn.clear();
+    this.counts.clear();
+    this.queue.clear();
+    this.total = tasks.length;
+    const statusOf = new Map<string, TaskStatus>();
+    for (const task of tasks) {
+      this.dependents.set(task.id, []);
+      statusOf.set(task.id, task.status);
+    }
+    for (const task of tasks) {
+      for (const dep of task.dependencies) this.dependents.get(dep)?.push(task.id);
+      this.counts.set(task.status, (this.counts.get(task.status) ?? 0) + 1);
+    }
+    this.criticalPath = criticalPathLengths(tasks);
+    const collator = new Intl.Collator('en', { numeric: true });
+    this.order = new Map(
+      tasks
+        .map((t) => t.id)
+        .sort(collator.compare)
+        .map((id, i) => [id, i]),
+    );
+    const free: string[] = [];
+    for (const task of tasks) {
+      const waiting = task.dependencies.filter((dep) => !satisfiesDependents(statusOf.get(dep))).length;
+      this.waitingOn.set(task.id, waiting);
+      if (task.status === 'pending' && waiting === 0) free.push(task.id);
+      else if (task.status === 'ready') this.enqueue(task);
+    }
+    return free;
+  }
+
+  /**
+   * A task moved: counts and queue follow, and the dependents it freed (pending, waiting for nothing
+   * now) are returned for the caller to unblock.
+   */
+  moved(task: TaskRecord, from: TaskStatus, to: TaskStatus): string[] {
+    this.counts.set(from, (this.counts.get(from) ?? 1) - 1);
+    this.counts.set(to, (this.counts.get(to) ?? 0) + 1);
+    if (to === 'ready') this.enqueue(task);
+    else this.queue.delete(task.id);
+    if (satisfiesDependents(to) && !satisfiesDependents(from)) return this.unlock(task.id);
+    if (!satisfiesDependents(to) && satisfiesDependents(from)) this.relock(task.id);
+    return [];
+  }
+
+  /** A ready task taken off the queue and not started goes back in its place. */
+  requeue(task: TaskRecord): void {
+    if (task.status === 'ready') this.enqueue(task);
+  }
+
+  /** The best ready task, taken off the queue. */
+  takeReady(): string | undefined {
+    return this.queue.pop()?.id;
+  }
+
+  get readyCount(): number {
+    return this.queue.size;
+  }
+
+  /** How many of the task's dependencies are not done or skipped. */
+  waitingFor(id: string): number {
+    return this.waitingOn.get(id) ?? 0;
+  }
+
+  dependentsOf(id: string): readonly string[] {
+    return this.dependents.get(id) ?? [];
+  }
+
+  count(status: TaskStatus): number {
+    return this.counts.get(status) ?? 0;
+  }
+
+  /** The non-zero counts by status. */
+  countsByStatus(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [status, n] of this.counts) if (n > 0) out[status] = n;
+    return out;
+  }
+
+  get size(): number {
+    return this.total;
+  }
+
+  private enqueue(task: TaskRecord): void {
+    this.queue.push({
+      id: task.id,
+      criticalPath: this.criticalPath.get(task.id) ?? 1,
+      priority: task.priority,
+      order: this.order.get(task.id) ?? 0,
+    });
+  }
+
+  private unlock(id: string): string[] {
+    const free: string[] = [];
+    for (const dependent of this.dependents.get(id) ?? []) {
+      const waiting = (this.waitingOn.get(dependent) ?? 1) - 1;
+      this.waitingOn.set(dependent, waiting);
+      if (waiting === 0) free.push(dependent);
+    }
+    return free;
+  }
+
+  private relock(id: string): void {
+    for (const dependent of this.dependents.get(id) ?? []) {
+      this.waitingOn.set(dependent, (this.waitingOn.get(dependent) ?? 0) + 1);
+    }
+  }
+}
