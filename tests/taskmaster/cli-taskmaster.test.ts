@@ -33,7 +33,10 @@ describe('orc run --taskmaster (built CLI, real daemon)', () => {
     expect(await readFile(project.file, 'utf8')).toBe(before);
 
     // A project directory given as the argument is detected as Task Master's.
-    const result = await box.orc(['run', project.dir, '--json'], { cwd: project.dir, timeoutMs: 120_000 });
+    const result = await box.orc(['run', project.dir, '--json', '--write-simulated'], {
+      cwd: project.dir,
+      timeoutMs: 120_000,
+    });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const summary = JSON.parse(result.stdout) as RunSummary;

@@ -60,7 +60,9 @@ describe('running a Task Master project', () => {
         overrides: { execution: { max_workers: 8 }, simulated: { latency_ms: { min: 0, max: 2 } } },
       });
       orchestrator = await createOrchestrator({ home, loaded });
-      const started = await orchestrator.startRun({ taskmaster: { path: project.dir } });
+      const started = await orchestrator.startRun({
+        taskmaster: { path: project.dir, writeSimulated: true },
+      });
       const summary = await orchestrator.waitForRun(started.id);
       expect(summary.status).toBe('completed');
       const view = orchestrator.getRun(started.id);
@@ -103,7 +105,7 @@ describe('running a Task Master project', () => {
       overrides: { execution: { max_workers: 4 }, simulated: { latency_ms: { min: 0, max: 2 } } },
     });
     orchestrator = await createOrchestrator({ home, loaded });
-    const started = await orchestrator.startRun({ taskmaster: { path: project.dir } });
+    const started = await orchestrator.startRun({ taskmaster: { path: project.dir, writeSimulated: true } });
     expect((await orchestrator.waitForRun(started.id)).status).toBe('completed');
     const ran = orchestrator
       .getRun(started.id)

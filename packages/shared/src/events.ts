@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { Plan, FinalReview } from './plan.js';
 import { RunModels, RunStatus, PauseReason, RollbackStrategy, CheckpointInfo } from './run.js';
 import { AttemptError, TaskReview, TaskStatus, ToolRefusal, Usage } from './task.js';
+import { SourceChange } from './task-source.js';
 
 /**
  * Every event of a run, on the bus, in the store (`events.jsonl`) and on the wire. `id` is monotonic per
@@ -128,6 +129,8 @@ export const OrcEvent = z.discriminatedUnion('type', [
     costUsd: z.number(),
   }),
   z.object({ ...task, type: z.literal('task.failed'), error: z.string() }),
+  /** A person changed the task at the run's source (Task Master); their change wins. */
+  z.object({ ...task, type: z.literal('task.source_changed'), change: SourceChange }),
 ]);
 export type OrcEvent = z.infer<typeof OrcEvent>;
 export type OrcEventType = OrcEvent['type'];

@@ -10,4 +10,5 @@ export * from './rpc.js';
 export * from './run.js';
 export * from './task.js';
 export * from './task-graph.js';
+export * from './task-source.js';
 export * from './run-view-reducer.js';

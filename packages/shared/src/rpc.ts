@@ -1,8 +1,9 @@
 import * as z from 'zod';
 import { ConfigSchema } from './config/config.schema.js';
 import { LIMITS, tooLongMessage, tooManyMessage } from './limits.js';
-import { RollbackStrategy } from './run.js';
-import { TaskSpec } from './task.js';
+import { RollbackStrategy, RunModels } from './run.js';
+import { Priority, TaskSpec } from './task.js';
+import { RunSource } from './task-source.js';
 
 /** Inputs of the daemon's procedures; the daemon validates each, so bad input is a BAD_REQUEST. */
 export const RunId = z
@@ -12,6 +13,24 @@ export const RunId = z
 const Path = z.string().min(1).max(LIMITS.pathChars, tooLongMessage(LIMITS.pathChars));
 const Label = z.string().max(LIMITS.labelChars, tooLongMessage(LIMITS.labelChars));
 const LookupId = z.string().min(1).max(LIMITS.idChars, tooLongMessage(LIMITS.idChars));
+
+/** A Task Master project to run: imported, and written back as tasks go. */
+export const TaskMasterInput = z.strictObject({
+  /** Its directory or tasks.json, absolute. */
+  path: Path,
+  tag: Label.min(1).optional(),
+  /** The caller's environment as Task Master reads it: the daemon's own is not the user's. */
+  env: z.strictObject({ TASKMASTER_TAG: z.string().optional() }).optional(),
+  /** Only these tasks (`3`, `5.2`) and what they need, directly or through other tasks. */
+  only: z
+    .array(z.string().trim().min(1).max(LIMITS.idChars, tooLongMessage(LIMITS.idChars)))
+    .min(1)
+    .max(LIMITS.tasks, tooManyMessage(LIMITS.tasks, 'tasks'))
+    .optional(),
+  /** Write progress back even on the simulated model (by default a simulated run writes nothing there). */
+  writeSimulated: z.boolean().optional(),
+});
+export type TaskMasterInput = z.input<typeof TaskMasterInput>;
 
 /**
  * A run starts from a goal (the manager plans it) or from a task list (imported as given). Config holds the
@@ -26,7 +45,7 @@ export const StartRunInput = z
     /** Where the run's tasks came from, for the user: a file path or "goal". */
     source: Path.optional(),
     /** A Task Master project (its directory or tasks.json, absolute): imported, and written back as tasks go. */
-    taskmaster: z.strictObject({ path: Path, tag: Label.min(1).optional() }).optional(),
+    taskmaster: TaskMasterInput.optional(),
     /** The repository claude-code workers edit (absolute); used only when the worker provider is claude-code. */
     workdir: Path.optional(),
     /** Merge the integration branch into the starting branch when the run completes. */
@@ -39,6 +58,23 @@ export const StartRunInput = z
     },
   );
 export type StartRunInput = z.input<typeof StartRunInput>;
+
+/** What a run would do, without starting it (`orc run … --dry-run`). */
+export const RunPreview = z.object({
+  source: RunSource.optional(),
+  models: RunModels,
+  /** The tasks in the order the run would start them, one worker at a time. */
+  order: z.array(
+    z.object({ id: z.string(), title: z.string(), priority: Priority, dependencies: z.array(z.string()) }),
+  ),
+  /** Tasks shown but not run, and why: they wait for a person. */
+  held: z.array(z.object({ id: z.string(), title: z.string(), status: z.string(), reason: z.string() })),
+  /** Tasks already done or cancelled at the source. */
+  skipped: z.array(z.string()),
+  /** Tasks left out by `only`. */
+  excluded: z.array(z.string()),
+});
+export type RunPreview = z.infer<typeof RunPreview>;
 
 export const RunRef = z.strictObject({ runId: RunId });
 /** `maxCostUsd` gives a paused run a new budget (in USD) to go on within. */

@@ -251,4 +251,19 @@ describe('applyEvent', () => {
     expect(view.resumeAt).toBeUndefined();
     expect(view.pauseReason).toBeUndefined();
   });
+
+  it('shows a change a person made at the source until the task is queued again', () => {
+    const change = { status: 'deferred', expected: 'pending', action: 'not-started' as const, at: 'then' };
+    const held = applyEvents(
+      emptyView(),
+      stream([
+        planned,
+        { type: 'task.source_changed', taskId: 't2', change },
+        { type: 'task.status', taskId: 't2', status: 'blocked', reason: 'set to deferred' },
+      ]),
+    );
+    expect(held.tasks[1]).toMatchObject({ status: 'blocked', sourceChange: change });
+    const retried = applyEvents(held, stream([{ type: 'task.status', taskId: 't2', status: 'pending' }], 4));
+    expect(retried.tasks[1]!.sourceChange).toBeUndefined();
+  });
 });

@@ -193,6 +193,9 @@ class Draft {
           error: event.error,
         }));
         return;
+      case 'task.source_changed':
+        this.updateTask(event.taskId, (task) => ({ ...task, sourceChange: event.change }));
+        return;
       case 'worker.output':
       case 'checkpoint.created':
       case 'run.budget_exceeded':
@@ -257,6 +260,7 @@ function taskWithStatus(task: TaskRecord, status: TaskStatus, at: string, reason
       // Back in the queue (retry, rework, rollback): the previous ending no longer holds.
       delete next.finishedAt;
       delete next.error;
+      delete next.sourceChange;
       if (status === 'ready') next.readyAt = at;
       return next;
     case 'running':

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { ProviderName } from './config/config.schema.js';
 import { FinalReview } from './plan.js';
 import { TaskRecord, Usage } from './task.js';
+import { RunSource } from './task-source.js';
 
 export const RunStatus = z.enum([
   'analyzing',
@@ -18,10 +19,10 @@ export const FINISHED_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['completed
 
 /**
  * Why a run waits: a person paused it, its budget is spent, the provider refused the key, the quota is
- * out (a usage or rate limit of the account; the run goes on by itself at `resumeAt` when known), or the
- * state directory cannot be written.
+ * out (a usage or rate limit of the account; the run goes on by itself at `resumeAt` when known), the
+ * state directory cannot be written, or the file its tasks come from (Task Master) cannot be read.
  */
-export const PauseReason = z.enum(['user', 'budget', 'provider', 'quota', 'storage']);
+export const PauseReason = z.enum(['user', 'budget', 'provider', 'quota', 'storage', 'source']);
 export type PauseReason = z.infer<typeof PauseReason>;
 
 /** Which models a run uses and whether they are real; `simulated` is always shown to the user. */
@@ -55,6 +56,8 @@ export const RunSummary = z.object({
   costUsd: z.number().nonnegative(),
   error: z.string().optional(),
   lastEventId: z.number().int().nonnegative(),
+  /** Where the tasks came from and whether progress is written back there (Task Master). */
+  source: RunSource.optional(),
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 

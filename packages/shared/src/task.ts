@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { LIMITS, tooLongMessage, tooManyMessage } from './limits.js';
+import { SourceChange } from './task-source.js';
 
 export const TaskId = z
   .string()
@@ -131,6 +132,8 @@ export const TaskRecord = z.object({
   feedback: z.string().optional(),
   /** Why an imported task is not run (deferred or blocked in Task Master); it waits for a person. */
   held: z.string().optional(),
+  /** A person changed the task at the run's source (Task Master) while the run went on. */
+  sourceChange: SourceChange.optional(),
   readyAt: z.string().optional(),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),

@@ -27,6 +27,8 @@ export type RunEvent =
   | { type: 'run.quota_wait'; until?: number; message: string }
   /** The state directory cannot be written: nothing may be reported done until it can. */
   | { type: 'run.storage_failed'; message: string }
+  /** The file the tasks come from (Task Master) cannot be read: a person fixes it and resumes. */
+  | { type: 'run.source_unavailable'; message: string }
   | { type: 'run.resume' }
   | { type: 'run.cancel' }
   /** Every task is settled and nothing is in flight. */
@@ -59,6 +61,7 @@ const pauseTransitions = {
   'run.provider_refused': { target: '#run.paused.provider', actions: 'rememberPause' },
   'run.quota_wait': { target: '#run.paused.quota', actions: 'rememberPause' },
   'run.storage_failed': { target: '#run.paused.storage', actions: 'rememberPause' },
+  'run.source_unavailable': { target: '#run.paused.source', actions: 'rememberPause' },
 } as const;
 
 /** Entering a pause announces it, with its reason and what it says to a person. */
@@ -213,6 +216,7 @@ export const runMachine = setup({
           entry: announcePause('storage'),
           invoke: { src: 'probeStorage', onDone: '#run.executing' },
         },
+        source: { entry: announcePause('source') },
       },
     },
     rollingBack: {

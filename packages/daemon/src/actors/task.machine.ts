@@ -1,4 +1,4 @@
-import type { Attempt, TaskRecord, TaskReview, TaskStatus } from '@orc/shared';
+import type { Attempt, SourceChange, TaskRecord, TaskReview, TaskStatus } from '@orc/shared';
 import { assign, not, setup, type SnapshotFrom } from 'xstate';
 import { notProvided } from './not-provided.js';
 
@@ -29,7 +29,9 @@ export type TaskEvent =
   | { type: 'task.skip'; at: string }
   | { type: 'task.retry' }
   /** A rollback put it back to the start. */
-  | { type: 'task.reset' };
+  | { type: 'task.reset' }
+  /** A person changed it at the run's source (Task Master): shown on it, whatever it is doing. */
+  | { type: 'task.source_changed'; change: SourceChange };
 
 /** Statuses in which a task has a live actor; in the others it is its record only (see TaskSet). */
 export const LIVE_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set([
@@ -94,6 +96,7 @@ export const taskMachine = setup({
     retry: assign({
       error: undefined,
       held: undefined,
+      sourceChange: undefined,
       reworks: 0,
       feedback: undefined,
       finishedAt: undefined,
@@ -114,6 +117,7 @@ export const taskMachine = setup({
         attempts: ({ context, event }) => changeAttempt(context.attempts, event.n, event.change),
       }),
     },
+    'task.source_changed': { actions: assign({ sourceChange: ({ event }) => event.change }) },
     'task.reset': {
       target: '.pending',
       actions: assign({

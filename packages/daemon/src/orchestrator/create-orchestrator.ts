@@ -20,13 +20,15 @@ import { cancelRun, pauseRun, resumeRun, retryTask, rollbackRun, skipTask } from
 import type { Run, RunDeps } from '../run/run.js';
 import { SlotPool } from '../scheduling/concurrency.js';
 import { openFileRunStore } from '../store/file-run-store.js';
+import type { RunDocument } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
-import { syncToTaskMaster } from '../taskmaster/taskmaster-sync.js';
+import { TaskMasterSource } from '../taskmaster/taskmaster-source.js';
 import { GitWorkspace } from '../workspace/git-workspace.js';
 import { taskDiff } from '../workspace/task-diff.js';
 import type { Orchestrator } from './orchestrator.js';
 import { defaultProviders, type ProviderFactory } from './providers.js';
-import { startRun } from './start-run.js';
+import { modelsOf, previewRun } from './run-preview.js';
+import { prepareRun, startRun } from './start-run.js';
 
 export { defaultProviders, type ProviderFactory } from './providers.js';
 
@@ -74,8 +76,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const runs = new Map<string, Run>();
   /** Providers with processes of their own (claude-code agents), ended on close. */
   const stoppable: { stop(): unknown }[] = [];
-  /** Task Master write-backs by run, drained on close so no status is lost. */
-  const syncs = new Map<string, { stop: () => void; idle: () => Promise<void> }>();
+  /** Task Master sources and their write-backs by run, drained on close so no status is lost. */
+  const syncs = new Map<string, TaskMasterSource>();
 
   const supervisor = createActor(
     orchestratorMachine.provide({
@@ -116,19 +118,29 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     };
   };
 
+  /** The Task Master project a run's tasks come from, asked before each task starts and written back. */
+  const sourceFor = (runId: string, source: RunDocument['source']): TaskMasterSource | undefined =>
+    source &&
+    new TaskMasterSource({
+      file: source.file,
+      tag: source.tag,
+      writeBack: source.writeBack !== false,
+      imported: source.imported ?? {},
+      logger: logger.child({ runId }),
+    });
+
   /** Registers a run as the supervisor's child and keeps its Task Master source in step with it. */
-  const track = (run: Run, restored = false): Run => {
+  const track = (run: Run, source: TaskMasterSource | undefined, restored = false): Run => {
     runs.set(run.id, run);
     supervisor.send({ type: 'run.opened', runId: run.id, ref: run.actor });
-    if (run.source) {
-      const sync = syncToTaskMaster(
-        run.source,
+    if (source) {
+      source.follow(
         (listener) => run.onEvent(listener),
-        logger.child({ runId: run.id }),
+        (taskId, change) => run.scheduler.sourceChanged(taskId, change),
         restored ? run.view(true).tasks : undefined,
       );
-      run.beforeFinish(sync.idle);
-      syncs.set(run.id, sync);
+      run.beforeFinish(() => source.idle());
+      syncs.set(run.id, source);
     }
     return run;
   };
@@ -146,7 +158,9 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         });
       }
       const config = parseResolvedConfig(doc.config, `the configuration saved with run ${doc.id}`);
-      track(await restoreRun(depsFor(config, workspace), doc, config), true);
+      const source = sourceFor(doc.id, doc.source);
+      const deps = { ...depsFor(config, workspace), ...(source && { source }) };
+      track(await restoreRun(deps, doc, config), source, true);
     } catch (error) {
       logger.error({ err: error, runId: doc.id }, 'a persisted run cannot be restored');
     }
@@ -179,20 +193,29 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     return run;
   };
 
+  const startContext = {
+    base,
+    home: options.home,
+    hasApiKey: loaded.apiKey !== undefined,
+    runs,
+    depsFor,
+    sourceFor,
+  };
   return {
+    async previewRun(input) {
+      const { parsed, project, config } = await prepareRun(input, startContext);
+      return previewRun(
+        { tasks: parsed.tasks, writeSimulated: parsed.taskmaster?.writeSimulated },
+        project,
+        modelsOf(config),
+      );
+    },
     async startRun(input) {
       if (!isOpen())
         throw new OrcError('INVALID_STATE', 'the daemon is stopping; start the run again once it is back');
-      const run = track(
-        await startRun(input, {
-          base,
-          home: options.home,
-          hasApiKey: loaded.apiKey !== undefined,
-          runs,
-          depsFor,
-        }),
-      );
-      logger.info({ runId: run.id, tasks: run.tasks.size }, 'run started');
+      const { run, source } = await startRun(input, startContext);
+      track(run, source);
+      logger.info({ runId: run.id, tasks: run.tasks.size, writeBack: run.source?.writeBack }, 'run started');
       return run.summary();
     },
     listRuns: () => [...runs.values()].map((r) => r.summary()).sort(byCreated),

@@ -4,6 +4,7 @@ import type {
   OrcEvent,
   RollbackResult,
   RollbackStrategy,
+  RunPreview,
   RunSummary,
   RunView,
   StartRunInput,
@@ -17,6 +18,8 @@ import type {
  */
 export interface Orchestrator {
   startRun(input: StartRunInput): Promise<RunSummary>;
+  /** What `startRun` with this input would run, in what order, and what it would hold; starts nothing. */
+  previewRun(input: StartRunInput): Promise<RunPreview>;
   listRuns(): RunSummary[];
   /** Throws OrcError RUN_NOT_FOUND for an unknown id (likewise every method taking a run id). */
   /** Without `full`, tasks come without their results and attempt outputs (see `getTask`). */

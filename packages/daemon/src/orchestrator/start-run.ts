@@ -7,8 +7,11 @@ import {
   type ResolvedConfig,
 } from '@orc/shared';
 import { Run, type RunDeps } from '../run/run.js';
-import { loadTaskMasterProject } from '../taskmaster/import-tasks.js';
+import type { RunDocument } from '../store/run-document.js';
+import { loadTaskMasterProject, type TaskMasterImport } from '../taskmaster/import-tasks.js';
+import type { TaskMasterSource } from '../taskmaster/taskmaster-source.js';
 import { GitWorkspace } from '../workspace/git-workspace.js';
+import { writesBack } from './run-preview.js';
 
 export interface StartRunContext {
   /** The daemon's configuration, under the run's own. */
@@ -19,6 +22,45 @@ export interface StartRunContext {
   /** The runs there are, so a new id is new. */
   runs: ReadonlyMap<string, unknown>;
   depsFor: (config: ResolvedConfig, workspace?: GitWorkspace) => RunDeps;
+  /** The Task Master source of a run whose tasks come from a project. */
+  sourceFor: (runId: string, source: RunDocument['source']) => TaskMasterSource | undefined;
+}
+
+/**
+ * What a client asked for, checked: the input, the task list's graph, the Task Master project read (and
+ * nothing written), the run's configuration resolved over the daemon's. Shared by a start and a preview.
+ */
+export async function prepareRun(
+  rawInput: unknown,
+  context: Pick<StartRunContext, 'base' | 'hasApiKey'>,
+): Promise<{
+  parsed: ReturnType<typeof StartRunInput.parse>;
+  project: TaskMasterImport | undefined;
+  config: ResolvedConfig;
+}> {
+  const result = StartRunInput.safeParse(rawInput);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+    throw new OrcError('TASK_FILE_INVALID', `invalid run: ${where}${issue.message}`);
+  }
+  const parsed = result.data;
+  if (parsed.tasks) assertValidTaskGraph(parsed.tasks, parsed.source ?? 'the task list', 'TASK_FILE_INVALID');
+  const tm = parsed.taskmaster;
+  // TASKMASTER_TAG is the caller's: the daemon's own environment is not the user's shell.
+  const project = tm
+    ? await loadTaskMasterProject(tm.path, { tag: tm.tag, env: tm.env ?? {}, only: tm.only })
+    : undefined;
+  const config = parsed.config
+    ? resolveConfig(
+        [
+          { source: 'daemon configuration', values: context.base },
+          { source: 'run configuration', values: parsed.config },
+        ],
+        context.hasApiKey,
+      )
+    : context.base;
+  return { parsed, project, config };
 }
 
 /**
@@ -26,33 +68,17 @@ export interface StartRunContext {
  * and checked, the run's configuration resolved over the daemon's, the repository opened for runs whose
  * workers edit one, and the run created and started.
  */
-export async function startRun(rawInput: unknown, context: StartRunContext): Promise<Run> {
-  const parsed = StartRunInput.safeParse(rawInput);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-    throw new OrcError('TASK_FILE_INVALID', `invalid run: ${where}${issue.message}`);
-  }
-  const input = parsed.data;
-  if (input.tasks) assertValidTaskGraph(input.tasks, input.source ?? 'the task list', 'TASK_FILE_INVALID');
-  const project = input.taskmaster
-    ? await loadTaskMasterProject(input.taskmaster.path, { tag: input.taskmaster.tag })
-    : undefined;
+export async function startRun(
+  rawInput: unknown,
+  context: StartRunContext,
+): Promise<{ run: Run; source: TaskMasterSource | undefined }> {
+  const { parsed: input, project, config } = await prepareRun(rawInput, context);
   if (project && project.specs.length === 0) {
     throw new OrcError(
       'TASK_FILE_INVALID',
-      `${project.file} (tag ${project.tag}) has no task to run: ${project.skipped.length} done or cancelled, ${project.notRunnable.length} deferred or blocked`,
+      `${project.file} (tag ${project.tag}) has no task to run: ${project.skipped.length} done or cancelled, ${project.notRunnable.length} deferred, blocked or in review${project.excluded.length > 0 ? `, ${project.excluded.length} left out by --only` : ''}`,
     );
   }
-  const config = input.config
-    ? resolveConfig(
-        [
-          { source: 'daemon configuration', values: context.base },
-          { source: 'run configuration', values: input.config },
-        ],
-        context.hasApiKey,
-      )
-    : context.base;
   const id = newRunId(context.runs);
   const workerProvider = config.models.worker.provider ?? config.models.provider;
   // Claude Code workers edit a repository: each run works on its own integration branch there.
@@ -61,6 +87,15 @@ export async function startRun(rawInput: unknown, context: StartRunContext): Pro
       ? await GitWorkspace.open(input.workdir ?? process.cwd(), id, { home: context.home })
       : undefined;
   const deps = context.depsFor(config, workspace);
+  const simulated = deps.providers.manager.name === 'simulated' || deps.providers.worker.name === 'simulated';
+  const runSource = project && {
+    kind: 'taskmaster' as const,
+    file: project.file,
+    tag: project.tag,
+    writeBack: writesBack(simulated, input.taskmaster?.writeSimulated),
+    imported: project.statuses,
+  };
+  const source = context.sourceFor(id, runSource);
   const imported = project
     ? [
         ...project.specs,
@@ -79,24 +114,28 @@ export async function startRun(rawInput: unknown, context: StartRunContext): Pro
     (project
       ? `Complete the Task Master tasks of ${project.file} (tag ${project.tag})`
       : `Complete the ${input.tasks!.length} tasks from ${input.source ?? 'the task list'}`);
-  return Run.create(deps, {
-    id,
-    goal,
-    imported,
-    ...(project && {
-      held: Object.fromEntries(project.notRunnable.map((t) => [t.id, `${t.status}: ${t.reason}`])),
-      source: { kind: 'taskmaster' as const, file: project.file, tag: project.tag },
-    }),
-    ...(workspace && {
-      workspace: {
-        workdir: workspace.repo,
-        merge: input.merge === true,
-        ...(workspace.start && { start: workspace.start }),
-      },
-    }),
-    config,
-    simulated: deps.providers.manager.name === 'simulated' || deps.providers.worker.name === 'simulated',
-  });
+  const run = await Run.create(
+    { ...deps, ...(source && { source }) },
+    {
+      id,
+      goal,
+      imported,
+      ...(project && {
+        held: Object.fromEntries(project.notRunnable.map((t) => [t.id, t.reason])),
+        source: runSource,
+      }),
+      ...(workspace && {
+        workspace: {
+          workdir: workspace.repo,
+          merge: input.merge === true,
+          ...(workspace.start && { start: workspace.start }),
+        },
+      }),
+      config,
+      simulated,
+    },
+  );
+  return { run, source };
 }
 
 function newRunId(runs: ReadonlyMap<string, unknown>): string {

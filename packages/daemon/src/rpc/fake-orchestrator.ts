@@ -6,6 +6,7 @@ import {
   OrcError,
   type RollbackResult,
   type RollbackStrategy,
+  type RunPreview,
   type RunSummary,
   type RunView,
   StartRunInput,
@@ -14,6 +15,7 @@ import {
   ZERO_USAGE,
 } from '@orc/shared';
 import type { Orchestrator } from '../orchestrator/orchestrator.js';
+import { previewRun } from '../orchestrator/run-preview.js';
 
 /**
  * A small in-memory Orchestrator for the RPC layer's tests: runs finish their tasks one by one on a
@@ -31,6 +33,16 @@ export class FakeOrchestrator implements Orchestrator {
   private nextRun = 1;
 
   constructor(private readonly options: { taskMs?: number; taskCount?: number } = {}) {}
+
+  previewRun(raw: StartRunInput): Promise<RunPreview> {
+    this.calls.push('previewRun');
+    const models = {
+      manager: { provider: 'simulated' as const, model: 'sim-manager' },
+      worker: { provider: 'simulated' as const, model: 'sim-worker' },
+      simulated: true,
+    };
+    return Promise.resolve(previewRun(StartRunInput.parse(raw), undefined, models));
+  }
 
   startRun(raw: StartRunInput): Promise<RunSummary> {
     const input = StartRunInput.parse(raw);

@@ -5,6 +5,8 @@ import { procedure, type RpcContext, router } from './trpc.js';
 
 export const runsRouter = router({
   start: procedure.input(StartRunInput).mutation(({ ctx, input }) => ctx.orchestrator.startRun(input)),
+  /** What `start` would run, in order, and what it would hold; nothing is started or written. */
+  preview: procedure.input(StartRunInput).query(({ ctx, input }) => ctx.orchestrator.previewRun(input)),
   list: procedure.query(({ ctx }) => ctx.orchestrator.listRuns()),
   get: procedure
     .input(GetRunInput)

@@ -1,8 +1,10 @@
 import {
   ZERO_USAGE,
+  describeSourceChange,
   type NewEvent,
   type PauseReason,
   type ResolvedConfig,
+  type SourceChange,
   type TaskRecord,
 } from '@orc/shared';
 import { isoAt } from '../clock.js';
@@ -17,6 +19,7 @@ import type { ManagerCalls } from './manager-calls.js';
 import { MergeQueue } from './merge-queue.js';
 import type { RunBudget } from './run-budget.js';
 import type { RunDeps } from './run.js';
+import type { SourceGuard } from './source-guard.js';
 import { TaskSet, type TaskMove } from './task-set.js';
 
 /** What the scheduler needs of its run. */
@@ -50,6 +53,8 @@ export class RunScheduler {
   readonly pool: WorkerPool;
   readonly merges = new MergeQueue();
   readonly attempts: AttemptRunner;
+  /** Tasks whose source is being asked before they start; each keeps a worker for itself meanwhile. */
+  private claiming = 0;
 
   constructor(
     private readonly host: SchedulerHost,
@@ -255,8 +260,8 @@ export class RunScheduler {
    */
   private fillWorkers(): void {
     const { max_tokens } = this.host.config.models.worker;
-    while (this.graph.readyCount > 0 && this.pool.free > 0) {
-      if (this.host.budget.wouldExceed(this.pool.busy)) {
+    while (this.graph.readyCount > 0 && this.pool.free > this.claiming) {
+      if (this.host.budget.wouldExceed(this.pool.busy + this.claiming)) {
         this.host.emit({
           type: 'run.budget_exceeded',
           costUsd: this.host.budget.costUsd,
@@ -266,12 +271,82 @@ export class RunScheduler {
         return;
       }
       const id = this.graph.takeReady()!;
-      this.pool.assign({ taskId: id, maxTokens: max_tokens }, (worker) =>
-        this.tasks.send(id, { type: 'task.assign', worker, at: isoAt(this.host.deps.clock) }),
-      );
+      const { source } = this.host.deps;
+      if (source) void this.startOnceSourceAgrees(id, source);
+      else this.assign(id, max_tokens);
     }
-    if (this.pool.busy === 0 && this.graph.readyCount === 0 && this.graph.count('merging') === 0)
+    if (
+      this.pool.busy === 0 &&
+      this.claiming === 0 &&
+      this.graph.readyCount === 0 &&
+      this.graph.count('merging') === 0
+    )
       this.host.send({ type: 'run.settled' });
+  }
+
+  private assign(id: string, maxTokens: number): void {
+    this.pool.assign({ taskId: id, maxTokens }, (worker) =>
+      this.tasks.send(id, { type: 'task.assign', worker, at: isoAt(this.host.deps.clock) }),
+    );
+  }
+
+  /**
+   * A task from a source people edit (Task Master) starts only once the source agrees: a person may have
+   * changed it there since the run read it. Meanwhile the task is off the queue and a worker is kept.
+   */
+  private async startOnceSourceAgrees(id: string, source: SourceGuard): Promise<void> {
+    this.claiming += 1;
+    const verdict = await source.beforeStart(id).catch((error: unknown) => ({
+      kind: 'unavailable' as const,
+      reason: error instanceof Error ? error.message : String(error),
+    }));
+    this.claiming -= 1;
+    const task = this.tasks.get(id);
+    // Cancelled, skipped or rolled back meanwhile: what happened to the task since wins.
+    if (task?.status === 'ready') {
+      if (verdict.kind === 'changed') this.sourceChanged(id, verdict.change);
+      else if (verdict.kind === 'start' && this.host.isExecuting() && this.pool.free > this.claiming)
+        this.assign(id, this.host.config.models.worker.max_tokens);
+      else this.graph.requeue(task);
+      if (verdict.kind === 'unavailable' && this.host.isExecuting())
+        this.host.send({ type: 'run.source_unavailable', message: verdict.reason });
+    }
+    this.host.save();
+    this.dispatch();
+  }
+
+  /**
+   * A person changed the task at the run's source (Task Master): the change is shown on the task. A task
+   * that was about to start does not: done, cancelled or removed there, it is skipped and what waits for
+   * it goes on (as at import); any other status holds it, and what waits for it, for a person.
+   */
+  sourceChanged(taskId: string, change: SourceChange): void {
+    if (!this.tasks.get(taskId)) return;
+    this.tasks.send(taskId, { type: 'task.source_changed', change });
+    this.host.emit({ type: 'task.source_changed', taskId, change });
+    if (change.action === 'not-started') {
+      const at = isoAt(this.host.deps.clock);
+      const reason = describeSourceChange(change);
+      if (['done', 'cancelled', 'removed'].includes(change.status))
+        this.tasks.send(taskId, { type: 'task.skip', at }, reason);
+      else {
+        this.holdForPerson(taskId, reason, at);
+        const waiting = `waits for ${taskId}, which is ${change.status} in Task Master`;
+        const stack = [...this.graph.dependentsOf(taskId)];
+        for (let id = stack.pop(); id !== undefined; id = stack.pop()) {
+          if (this.tasks.get(id)?.status !== 'pending') continue;
+          this.holdForPerson(id, waiting, at);
+          stack.push(...this.graph.dependentsOf(id));
+        }
+      }
+    }
+    this.host.save();
+    this.dispatch();
+  }
+
+  private holdForPerson(taskId: string, reason: string, at: string): void {
+    if (this.tasks.send(taskId, { type: 'task.hold', reason, imported: true, at }))
+      (this.host.doc.heldTasks ??= {})[taskId] = reason;
   }
 
   /** Takes every task back from the workers; they go back to the queue (a rollback, a provider pause). */

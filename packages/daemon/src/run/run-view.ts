@@ -1,6 +1,7 @@
 import {
   summaryGoal,
   type PauseReason,
+  type RunSource,
   type RunStatus,
   type RunSummary,
   type RunView,
@@ -42,7 +43,13 @@ export function summaryOf(source: RunViewSource): RunSummary {
     costUsd: doc.costUsd,
     ...(doc.error !== undefined && { error: doc.error }),
     lastEventId: source.lastEventId,
+    ...(doc.source && { source: runSourceOf(doc.source) }),
   };
+}
+
+/** Where the tasks came from, as a client sees it; runs from before `writeBack` existed wrote back. */
+function runSourceOf(source: NonNullable<RunDocument['source']>): RunSource {
+  return { kind: source.kind, file: source.file, tag: source.tag, writeBack: source.writeBack !== false };
 }
 
 /** The run for a client; without `full`, results and outputs are left out (10,000 of them are megabytes). */

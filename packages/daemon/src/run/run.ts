@@ -37,6 +37,7 @@ import { provideRunMachine } from './run-behaviour.js';
 import { summaryOf, viewOf, type RunViewSource } from './run-view.js';
 import { withRunSpend } from './run-spend.js';
 import { RunScheduler, type SchedulerHost } from './run-scheduler.js';
+import type { SourceGuard } from './source-guard.js';
 import type { TaskSet } from './task-set.js';
 
 export interface RunDeps {
@@ -53,6 +54,8 @@ export interface RunDeps {
   workspace?: GitWorkspace;
   /** The orchestrator actor: the run actor is its child. */
   parent?: AnyActorRef;
+  /** Where imported tasks came from (Task Master), asked before each task starts. */
+  source?: SourceGuard;
 }
 
 /**
@@ -326,6 +329,7 @@ export class Run implements SchedulerHost {
     const waitsForAPerson = () =>
       this.pauseReason === 'budget' ||
       this.pauseReason === 'provider' ||
+      this.pauseReason === 'source' ||
       (this.pauseReason === 'quota' && this.doc.resumeAt === undefined);
     const done = () =>
       FINISHED_RUN_STATUSES.has(this.status) || (this.status === 'paused' && waitsForAPerson());

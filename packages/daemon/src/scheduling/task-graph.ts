@@ -78,6 +78,11 @@ export class TaskGraph {
     return status === 'done' || (status === 'skipped' && this.waitingFor(id) === 0);
   }
 
+  /** A ready task taken off the queue and not started goes back in its place. */
+  requeue(task: TaskRecord): void {
+    if (task.status === 'ready') this.enqueue(task);
+  }
+
   /** The best ready task, taken off the queue. */
   takeReady(): string | undefined {
     return this.queue.pop()?.id;

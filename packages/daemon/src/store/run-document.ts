@@ -35,8 +35,18 @@ export const RunDocument = z.object({
   importedTasks: z.boolean(),
   /** Imported tasks that are not to be run, with the reason (deferred or blocked at the source). */
   heldTasks: z.record(z.string(), z.string()).optional(),
-  /** Where imported tasks came from, when their status is written back there. */
-  source: z.object({ kind: z.literal('taskmaster'), file: z.string(), tag: z.string() }).optional(),
+  /** Where imported tasks came from (Task Master). */
+  source: z
+    .object({
+      kind: z.literal('taskmaster'),
+      file: z.string(),
+      tag: z.string(),
+      /** Progress is written back there; absent in runs from before it could be off, which wrote. */
+      writeBack: z.boolean().optional(),
+      /** Each task's status there as read at import: a change a person makes is told from it. */
+      imported: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
   /** Workers edit this repository (claude-code): each attempt in a worktree, accepted work merged. */
   workspace: z
     .object({

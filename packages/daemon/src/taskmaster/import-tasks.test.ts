@@ -130,7 +130,7 @@ const task = (
 });
 
 describe('statuses', () => {
-  it('skips done and cancelled, holds back deferred and blocked and whatever waits on them', async () => {
+  it('skips done and cancelled, holds back deferred, blocked, review and whatever waits on them', async () => {
     const { dir } = await tempProject({
       json: {
         master: {
@@ -171,12 +171,70 @@ describe('statuses', () => {
       { id: '3', status: 'deferred', reason: 'deferred in Task Master' },
       { id: '4', status: 'blocked', reason: 'blocked in Task Master' },
       { id: '6', status: 'blocked', reason: 'waits for 3, which is deferred' },
-      { id: '7', status: 'blocked', reason: 'waits for 6, which is blocked' },
+      // Review waits for a person to look at work already done: it is not run again.
+      { id: '7', status: 'review', reason: 'review in Task Master: waits for a person to look at it' },
       { id: '8', status: 'blocked', reason: 'waits for 8.2, which is deferred' },
       { id: '8.2', status: 'deferred', reason: 'deferred in Task Master' },
       { id: '9', status: 'deferred', reason: 'deferred in Task Master' },
       { id: '9.1', status: 'deferred', reason: 'its task 9 is deferred' },
     ]);
+  });
+
+  it('with only, takes the named tasks and what they need, and names an unknown id', async () => {
+    const { dir } = await tempProject({
+      json: {
+        master: {
+          tasks: [
+            task(1, 'done'),
+            task(2, 'pending', [1]),
+            task(3, 'pending', [2]),
+            task(4, 'deferred'),
+            task(5, 'pending', [3], {
+              subtasks: [
+                { id: 1, title: 'a', status: 'pending', dependencies: [] },
+                { id: 2, title: 'b', status: 'pending', dependencies: [1] },
+                { id: 3, title: 'c', status: 'pending', dependencies: [] },
+              ],
+            }),
+            task(6, 'pending', [4]),
+            task(7, 'pending'),
+          ],
+          metadata: {},
+        },
+      },
+    });
+    // 5.2 needs its sibling 5.1 and, as a subtask, its parent's dependency 3 (which needs 2, then 1).
+    const subtask = await loadTaskMasterProject(dir, { env: {}, only: ['5.2', ' 6 '] });
+    expect(subtask.specs.map((s) => s.id)).toEqual(['2', '3', '5.1', '5.2']);
+    expect(subtask.skipped).toEqual(['1']);
+    expect(subtask.notRunnable.map((t) => [t.id, t.reason])).toEqual([
+      ['4', 'deferred in Task Master'],
+      ['6', 'waits for 4, which is deferred'],
+    ]);
+    expect(subtask.excluded).toEqual(['5', '5.3', '7']);
+    expect(subtask.statuses).toEqual({
+      '1': 'done',
+      '2': 'pending',
+      '3': 'pending',
+      '4': 'deferred',
+      '5.1': 'pending',
+      '5.2': 'pending',
+      '6': 'pending',
+    });
+    // A parent waits for its subtasks, so naming it runs them too.
+    const parent = await loadTaskMasterProject(dir, { env: {}, only: ['5'] });
+    expect(parent.specs.map((s) => s.id)).toEqual(['2', '3', '5', '5.1', '5.2', '5.3']);
+
+    for (const only of [['9'], ['5.7'], ['x']]) {
+      await expect(loadTaskMasterProject(dir, { env: {}, only })).rejects.toMatchObject({
+        code: 'TASK_FILE_INVALID',
+        message: expect.stringMatching(
+          new RegExp(
+            `^--only names ${only[0]}, which is not a task or subtask in Task Master file .*, tag "master"; task-master list --with-subtasks shows the ids$`,
+          ),
+        ) as unknown,
+      });
+    }
   });
 
   it('skips every subtask of a finished task, whatever its own status', async () => {
@@ -375,12 +433,12 @@ describe('files Task Master would reject', () => {
 
   it('names a missing file and a dir without one', async () => {
     const { dir } = await tempProject({ json: { tasks: [] } });
-    await expect(loadTaskMasterProject(path.join(dir, 'gone.json'))).rejects.toMatchObject({
+    await expect(loadTaskMasterProject(path.join(dir, 'gone.json'), { env: {} })).rejects.toMatchObject({
       code: 'TASK_FILE_INVALID',
       message: expect.stringMatching(/gone\.json does not exist/) as unknown,
     });
     await mkdir(path.join(dir, 'empty'));
-    await expect(loadTaskMasterProject(path.join(dir, 'empty'))).rejects.toMatchObject({
+    await expect(loadTaskMasterProject(path.join(dir, 'empty'), { env: {} })).rejects.toMatchObject({
       code: 'TASK_FILE_INVALID',
       message: expect.stringMatching(/no Task Master tasks file in/) as unknown,
     });

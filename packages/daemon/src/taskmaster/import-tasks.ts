@@ -13,10 +13,13 @@ import {
 } from './taskmaster-file.js';
 import type { TaskMasterLayout, TaskMasterStatus } from './taskmaster-file.js';
 
+/** The statuses at which a task waits for a person: Task Master's own, or a task it waits on. */
+export type HeldStatus = 'deferred' | 'blocked' | 'review';
+
 export interface NotRunnableTask {
   id: string;
   title: string;
-  status: 'deferred' | 'blocked';
+  status: HeldStatus;
   /** Why it is not run: its own status, its parent's, or the task it waits for. */
   reason: string;
 }
@@ -30,11 +33,18 @@ export interface TaskMasterImport {
   notRunnable: NotRunnableTask[];
   /** Ids of tasks already `done` or `cancelled` (with every subtask of such a task). */
   skipped: string[];
+  /** Tasks of the tag left out by `only`. */
+  excluded: string[];
+  /** The status of every task and subtask in the run as read (`pending` where the file has none). */
+  statuses: Record<string, TaskMasterStatus>;
 }
 
 export interface LoadTaskMasterOptions {
   tag?: string | undefined;
-  env?: NodeJS.ProcessEnv | undefined;
+  /** Where `TASKMASTER_TAG` is read: the caller's environment, never the daemon's own. */
+  env: Record<string, string | undefined>;
+  /** Only these tasks (`3`, `5.2`) and what they need; an id not in the tag is an error. */
+  only?: readonly string[] | undefined;
 }
 
 /** One task or subtask of the tag with its dependencies resolved to `"7"` / `"7.2"` ids. */
@@ -60,13 +70,16 @@ interface Entry {
  * - `deferred` and `blocked` are not run (nor the subtasks of such a task), and neither is anything that
  *   waits on them, directly or through other tasks: those are listed as `blocked` with the reason, since
  *   the engine cannot wait for a task it does not run;
- * - `pending`, `in-progress` and `review` are run (`in-progress` may be left over from a stopped session);
+ * - `review` is held like them: the work is done and waits for a person to look at it;
+ * - `pending` and `in-progress` are run (`in-progress` may be left over from a stopped session);
+ * - with `only`, just the named tasks and what they need (their dependencies, a parent's subtasks, a
+ *   subtask's parent's dependencies, all the way down) are taken; the rest of the tag is `excluded`;
  * - a subtask without a priority takes its parent's; a task without one is `medium`, as in Task Master.
  * Nothing is written. Errors are OrcError('TASK_FILE_INVALID') naming the file, the tag and the task.
  */
 export async function loadTaskMasterProject(
   pathOrDir: string,
-  options: LoadTaskMasterOptions = {},
+  options: LoadTaskMasterOptions,
 ): Promise<TaskMasterImport> {
   const file = locateTaskMasterFile(pathOrDir);
   const doc = await readTaskMasterFile(file);
@@ -80,9 +93,12 @@ export async function loadTaskMasterProject(
     );
   }
   const where = `Task Master file ${file}, tag "${tag}"`;
-  const entries = parseEntries(list, where);
-  checkGraph(entries, where);
-  const classified = classify(entries, where);
+  const tasks = parseEntries(list, where);
+  checkGraph(tasks, where);
+  const all = [...allEntries(tasks)];
+  const kept = options.only ? closureOf(all, options.only, where) : undefined;
+  const entries = kept ? all.filter((entry) => kept.has(entry.id)) : all;
+  const classified = classify(all, entries, where);
   if (classified.specs.length > LIMITS.tasks) {
     throw new OrcError(
       'TASK_FILE_INVALID',
@@ -90,7 +106,39 @@ export async function loadTaskMasterProject(
         `${formatCount(LIMITS.tasks)} in one run; split them into tags and run one at a time`,
     );
   }
-  return { file, tag, layout: doc.layout, ...classified };
+  return {
+    file,
+    tag,
+    layout: doc.layout,
+    ...classified,
+    excluded: kept ? all.filter((entry) => !kept.has(entry.id)).map((entry) => entry.id) : [],
+    statuses: Object.fromEntries(entries.map((entry) => [entry.id, entry.status])),
+  };
+}
+
+/** The named tasks and everything they need, through dependencies and the parent/subtask links. */
+function closureOf(all: readonly Entry[], only: readonly string[], where: string): Set<string> {
+  const byId = new Map(all.map((entry) => [entry.id, entry]));
+  const kept = new Set<string>();
+  const stack: Entry[] = [];
+  for (const raw of only) {
+    const id = /^\s*\d+(\.\d+)?\s*$/.test(raw) ? raw.trim().split('.').map(normalizeId).join('.') : raw;
+    const entry = byId.get(id);
+    if (!entry) {
+      throw new OrcError(
+        'TASK_FILE_INVALID',
+        `--only names ${raw}, which is not a task or subtask in ${where}; task-master list --with-subtasks shows the ids`,
+      );
+    }
+    stack.push(entry);
+  }
+  while (stack.length > 0) {
+    const entry = stack.pop()!;
+    if (kept.has(entry.id)) continue;
+    kept.add(entry.id);
+    for (const dep of effectiveDependencies(entry)) stack.push(byId.get(dep)!);
+  }
+  return kept;
 }
 
 function parseEntries(list: readonly unknown[], where: string): Entry[] {
@@ -226,7 +274,7 @@ function checkGraph(tasks: readonly Entry[], where: string): void {
 }
 
 type Verdict =
-  { kind: 'skipped' } | { kind: 'run' } | { kind: 'not-run'; status: 'deferred' | 'blocked'; reason: string };
+  { kind: 'skipped' } | { kind: 'run' } | { kind: 'not-run'; status: HeldStatus; reason: string };
 
 function ownVerdict(entry: Entry): Verdict | undefined {
   const settled = (status: TaskMasterStatus): Verdict | undefined => {
@@ -237,9 +285,10 @@ function ownVerdict(entry: Entry): Verdict | undefined {
       case 'deferred':
       case 'blocked':
         return { kind: 'not-run', status, reason: `${status} in Task Master` };
+      case 'review':
+        return { kind: 'not-run', status, reason: 'review in Task Master: waits for a person to look at it' };
       case 'pending':
       case 'in-progress':
-      case 'review':
         return undefined;
     }
   };
@@ -257,9 +306,13 @@ function ownVerdict(entry: Entry): Verdict | undefined {
   return settled(entry.status);
 }
 
-function classify(tasks: readonly Entry[], where: string): Omit<TaskMasterImport, 'file' | 'tag' | 'layout'> {
-  const entries = [...allEntries(tasks)];
-  const byId = new Map(entries.map((e) => [e.id, e]));
+/** Verdicts are worked out over the whole tag (`all`), and reported for `entries`. */
+function classify(
+  all: readonly Entry[],
+  entries: readonly Entry[],
+  where: string,
+): Pick<TaskMasterImport, 'specs' | 'notRunnable' | 'skipped'> {
+  const byId = new Map(all.map((e) => [e.id, e]));
   const verdicts = new Map<string, Verdict>();
   // Depth-first over a graph already checked acyclic; an explicit stack because chains can be long.
   const verdictOf = (root: Entry): Verdict => {

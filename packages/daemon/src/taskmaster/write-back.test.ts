@@ -269,6 +269,64 @@ describe('TaskMasterWriteBack', () => {
     expect((await stat(file)).mode & 0o777).toBe(0o640);
   });
 
+  it('claims a task only at a status it accepts, and guarded writes only over the status expected', async () => {
+    const { file } = await project();
+    const writeBack = new TaskMasterWriteBack({ file, tag: 'master', clock: fixedClock });
+    const pendingOnly = (found: string) => found === 'pending';
+
+    expect(await writeBack.claim('1', pendingOnly)).toEqual({ ok: true, found: 'pending' });
+    expect(findItem(JSON.parse(await readFile(file, 'utf8')) as Json, '1').status).toBe('in-progress');
+    // Read-only (a simulated run): the answer, and not a byte written.
+    const before = await readFile(file);
+    expect(await writeBack.claim('2', pendingOnly, false)).toEqual({ ok: true, found: 'pending' });
+    expect(await readFile(file)).toEqual(before);
+
+    // A person set 1 to review meanwhile, and removed 2: nothing is written over either.
+    const data = JSON.parse(await readFile(file, 'utf8')) as { master: { tasks: Item[] } };
+    data.master.tasks[0]!.status = 'review';
+    data.master.tasks.splice(1, 1);
+    await writeFile(file, JSON.stringify(data, null, 2));
+    const edited = await readFile(file);
+    expect(await writeBack.markDone('1', 'finished', 'in-progress')).toEqual({ ok: false, found: 'review' });
+    expect(await writeBack.markFailed('2', 'gave up', 'in-progress')).toEqual({
+      ok: false,
+      found: 'removed',
+    });
+    expect(await writeBack.claim('2', () => true)).toEqual({ ok: false, found: 'removed' });
+    expect(await readFile(file)).toEqual(edited);
+
+    // The status expected is there: written.
+    expect(await writeBack.markDone('1.1', 'sub finished', 'pending')).toEqual({
+      ok: true,
+      found: 'pending',
+    });
+    expect(findItem(JSON.parse(await readFile(file, 'utf8')) as Json, '1.1').status).toBe('done');
+  });
+
+  it('writes the calls made together in one locked write', async () => {
+    const { file } = await project();
+    let tick = 0;
+    // Each batch stamps its changes once: a new time per batch tells the batches apart.
+    const counting: Clock = {
+      now: () => Date.parse('2026-05-01T12:00:00.000Z') + 1000 * tick++,
+      sleep: (ms, signal) => systemClock.sleep(ms, signal),
+    };
+    const writeBack = new TaskMasterWriteBack({ file, tag: 'master', clock: counting });
+    await Promise.all([
+      writeBack.markDone('1', 'a'),
+      writeBack.markDone('1.1', 'b'),
+      writeBack.markDone('2', 'c'),
+    ]);
+    await writeBack.markDone('2', 'later');
+    const data = JSON.parse(await readFile(file, 'utf8')) as Json;
+    const stamps = ['1', '1.1', '2'].map(
+      (id) => /<info added on ([^>]+)>/.exec(findItem(data, id).details!)![1],
+    );
+    expect(new Set(stamps).size).toBe(1);
+    const last = /<info added on ([^>]+)>\nlater\n/.exec(findItem(data, '2').details!)![1];
+    expect(last).not.toBe(stamps[0]);
+  });
+
   const refusals: {
     name: string;
     run: (w: TaskMasterWriteBack, file: string) => Promise<unknown>;

@@ -1,4 +1,4 @@
-import type { OrcEvent } from '@orc/shared';
+import { describeSourceChange, type OrcEvent } from '@orc/shared';
 import { truncate } from './output.js';
 
 /** One event as one line of text, with its id first so `orc logs --after <id>` can pick up from it. */
@@ -59,6 +59,8 @@ function eventDetail(event: OrcEvent): string {
       return `${event.taskId} attempt ${event.attempt}, $${event.costUsd.toFixed(4)}`;
     case 'task.failed':
       return `${event.taskId} ${truncate(event.error, 80)}`;
+    case 'task.source_changed':
+      return `${event.taskId} ${describeSourceChange(event.change)}`;
   }
 }
 

@@ -1,7 +1,15 @@
-import type { Attempt, RunView, TaskDiff, TaskRecord, ToolRefusal } from '@orc/shared';
+import {
+  describeSourceChange,
+  type Attempt,
+  type RunView,
+  type TaskDiff,
+  type TaskRecord,
+  type ToolRefusal,
+} from '@orc/shared';
 import { elapsedMs, formatCost, formatDuration, formatTokens } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
 import { formatCounts, simulatedLabel } from './output.js';
+import { sourceName, writeBackLine } from './run-preview-lines.js';
 
 const LONGEST_ID_SHOWN = 16;
 /** Feedback and errors in the per-task lines of `orc show <run>`; `orc show <run> <task>` has them whole. */
@@ -17,6 +25,7 @@ export function runReport(run: RunView, now: number): string[] {
     `models: manager ${run.models.manager.provider}/${run.models.manager.model}, worker ${run.models.worker.provider}/${run.models.worker.model}`,
     `tasks: ${formatCounts(run)}; cost $${run.costUsd.toFixed(4)}; tokens ${tokens(run.usage)}; ` +
       `time ${took === undefined ? '-' : formatDuration(took)}; last event #${run.lastEventId}`,
+    ...(run.source ? [`from ${sourceName(run.source)}; ${writeBackLine(run.source)}`] : []),
     ...(run.planSummary ? [`plan: ${oneLine(run.planSummary)}`] : []),
     ...(run.error ? [`error: ${oneLine(run.error)}`] : []),
   ];
@@ -29,7 +38,8 @@ export function runReport(run: RunView, now: number): string[] {
       lines.push(`${pad}${attemptLine(attempt, now)}`);
       for (const refusal of attempt.refusals ?? []) lines.push(`${pad}  ${refusalLine(attempt, refusal)}`);
     }
-    if (task.held !== undefined) lines.push(`${pad}held: ${note(task.held)}`);
+    if (task.sourceChange !== undefined) lines.push(`${pad}${describeSourceChange(task.sourceChange)}`);
+    else if (task.held !== undefined) lines.push(`${pad}held: ${note(task.held)}`);
     else if (task.error !== undefined && task.status !== 'done')
       lines.push(`${pad}error: ${note(task.error)}`);
   }
@@ -61,6 +71,8 @@ export function taskReport(
   ];
   section(lines, 'description', task.description || '(none)');
   if (task.details) section(lines, 'details', task.details);
+  if (task.sourceChange !== undefined)
+    section(lines, 'changed at the source', describeSourceChange(task.sourceChange));
   if (task.held !== undefined) section(lines, 'held', task.held);
   if (task.error !== undefined) section(lines, 'error', task.error);
   for (const attempt of task.attempts) {

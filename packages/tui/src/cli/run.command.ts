@@ -11,6 +11,7 @@ import {
   OrcError,
   ProviderName,
   TaskSpec,
+  type TaskMasterInput,
   type TaskSpecInput,
 } from '@orc/shared';
 import { detectTaskMasterPath } from '@orc/daemon/client';
@@ -25,6 +26,7 @@ import { emit, formatCounts, simulatedLabel, summaryJson } from './output.js';
 import { looksLikePath } from './path-argument.js';
 import { ProgressView } from './progress-view.js';
 import { providerIsExplicit } from './provider-choice.js';
+import { previewLines, sourceName, writeBackLine } from './run-preview-lines.js';
 
 interface RunOptions {
   workers?: string;
@@ -35,6 +37,9 @@ interface RunOptions {
   tag?: string;
   workdir?: string;
   merge?: boolean;
+  only?: string;
+  writeSimulated?: boolean;
+  dryRun?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -57,6 +62,9 @@ export function registerRunCommand(program: Command): void {
       'the git repository claude-code workers edit (default: the current directory)',
     )
     .option('--merge', 'merge the run into the starting branch when it completes (claude-code workers)')
+    .option('--only <ids>', 'run only these Task Master tasks and what they need (e.g. 3,5.2)')
+    .option('--write-simulated', 'write to Task Master even on the simulated model (not done by default)')
+    .option('--dry-run', 'print what would run, in what order, and what is held and why; start nothing')
     .option('--detach', 'print the run id and return; the run goes on in the daemon')
     .option('--json', 'print one JSON document (the run summary) and nothing else')
     .action(async (words: string[], options: RunOptions) => {
@@ -79,7 +87,16 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
     ...(options.merge && { merge: true }),
   };
   await withClient(async (client, connection) => {
+    if (options.dryRun) {
+      const preview = await client.trpc.runs.preview.query(start);
+      emit(options, preview, () => previewLines(preview));
+      return;
+    }
     const started = await client.trpc.runs.start.mutate(start);
+    if (started.source && !started.source.writeBack) {
+      const { source } = started;
+      process.stderr.write(`orc: run ${started.id} reads ${sourceName(source)}; ${writeBackLine(source)}\n`);
+    }
     if (started.models.simulated && loaded.apiKey !== undefined && !providerChosen) {
       // The key stays in the daemon's environment: one started before the key was set never sees it.
       process.stderr.write(
@@ -147,10 +164,36 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
 
 /** A goal, a tasks file, or a Task Master project (asked for, or found at the path given). */
 function whatToRun(words: string[], options: RunOptions) {
+  const what = whatToRunFrom(words, options);
+  if (!('taskmaster' in what)) {
+    if (options.only !== undefined)
+      throw new UsageError('--only picks tasks of a Task Master project; give --taskmaster <dir>');
+    if (options.writeSimulated)
+      throw new UsageError('--write-simulated goes with a Task Master project; give --taskmaster <dir>');
+  }
+  return what;
+}
+
+/** The Task Master side of a run: the caller's TASKMASTER_TAG travels with it (the daemon's is not yours). */
+function taskMasterInput(path: string, options: RunOptions): TaskMasterInput {
+  const envTag = process.env['TASKMASTER_TAG'];
+  const only = options.only?.split(',').map((id) => id.trim());
+  if (only?.some((id) => id === ''))
+    throw new UsageError(`--only takes task ids separated by commas, e.g. 3,5.2 (got "${options.only}")`);
+  return {
+    path,
+    ...(options.tag !== undefined && { tag: options.tag }),
+    ...(envTag !== undefined && { env: { TASKMASTER_TAG: envTag } }),
+    ...(only && { only }),
+    ...(options.writeSimulated && { writeSimulated: true }),
+  };
+}
+
+function whatToRunFrom(words: string[], options: RunOptions) {
   if (options.taskmaster !== undefined) {
     if (words.length > 0) throw new UsageError('--taskmaster takes the project directory, not a goal');
     const dir = resolve(typeof options.taskmaster === 'string' ? options.taskmaster : '.');
-    return { taskmaster: { path: dir, ...(options.tag !== undefined && { tag: options.tag }) } };
+    return { taskmaster: taskMasterInput(dir, options) };
   }
   if (words.length === 0) throw new UsageError('give a goal, a tasks file or --taskmaster <dir>');
   const single = words.length === 1 ? resolve(words[0]!) : undefined;
@@ -163,7 +206,7 @@ function whatToRun(words: string[], options: RunOptions) {
     const isDir = statSync(single).isDirectory();
     const taskmaster = detectTaskMasterPath(single);
     if (taskmaster !== undefined && (isDir || !looksLikeOurTasksFile(single))) {
-      return { taskmaster: { path: taskmaster, ...(options.tag !== undefined && { tag: options.tag }) } };
+      return { taskmaster: taskMasterInput(taskmaster, options) };
     }
     if (isDir)
       throw new UsageError(

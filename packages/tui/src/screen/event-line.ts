@@ -1,4 +1,4 @@
-import type { ErrorCategory, OrcEvent } from '@orc/shared';
+import { describeSourceChange, type ErrorCategory, type OrcEvent } from '@orc/shared';
 import { formatCost, formatTokens } from './format.js';
 import { ERROR_CATEGORY_COLOR, colored } from './status-style.js';
 import { escapeTags, oneLine } from './text-cells.js';
@@ -118,6 +118,8 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
       );
     case 'task.failed':
       return line('error', `${event.taskId} failed: ${event.error}`);
+    case 'task.source_changed':
+      return line('warn', `${event.taskId} ${describeSourceChange(event.change)}`);
   }
 }
 

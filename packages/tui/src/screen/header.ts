@@ -101,7 +101,9 @@ function runNotice(view: RunView): string | undefined {
         ? 'the cost budget is reached'
         : view.pauseReason === 'provider'
           ? 'the model provider is unavailable'
-          : 'you paused it';
+          : view.pauseReason === 'source'
+            ? 'the Task Master file cannot be read'
+            : 'you paused it';
     return `Paused because ${why}. Press p to resume.`;
   }
   if (view.status === 'failed') return `Run failed${view.error === undefined ? '' : `: ${view.error}`}`;
@@ -109,5 +111,7 @@ function runNotice(view: RunView): string | undefined {
     const review = view.finalReview;
     return `Run ${view.status}${review === undefined ? '' : ` (${review.verdict}): ${review.summary}`}`;
   }
+  if (view.source?.writeBack === false)
+    return 'Simulated: nothing is written to Task Master (--write-simulated writes it).';
   return undefined;
 }

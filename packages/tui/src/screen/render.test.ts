@@ -153,6 +153,22 @@ describe('header', () => {
       alert: 'Cannot reach the daemon',
     });
     expect(lost[3]).toContain('{red-fg}Cannot reach the daemon');
+    const source = renderHeader(view({ status: 'paused', pauseReason: 'source' }), {
+      width: 100,
+      now: NOW,
+      showProgressBar: true,
+    });
+    expect(plain(source[3]!)).toBe('Paused because the Task Master file cannot be read. Press p to resume.');
+  });
+
+  it('says a simulated run writes nothing to Task Master', () => {
+    const lines = renderHeader(
+      view({ source: { kind: 'taskmaster', file: '/p/tasks.json', tag: 'master', writeBack: false } }),
+      { width: 100, now: NOW, showProgressBar: true },
+    );
+    expect(plain(lines[3]!)).toBe(
+      'Simulated: nothing is written to Task Master (--write-simulated writes it).',
+    );
   });
 
   it('drops the model names before cutting the line on a narrow terminal', () => {
@@ -269,6 +285,41 @@ describe('task detail', () => {
     expect(text).toContain('Attempt 2 · w1 · succeeded');
     expect(text).toContain('review: rework\n  Add an example.');
     expect(text).toContain('output:\n  The intro.');
+  });
+
+  it('says when a person changed the task in Task Master, and why a task is held', () => {
+    const changed = task({
+      status: 'blocked',
+      held: 'set to deferred in Task Master (was pending): not started',
+      sourceChange: {
+        status: 'deferred',
+        expected: 'pending',
+        action: 'not-started',
+        at: '2025-01-01T00:00:00Z',
+      },
+    });
+    const text = plain(renderTaskDetail(changed, NOW));
+    expect(text).toContain(
+      'Changed at the source\n  set to deferred in Task Master (was pending): not started',
+    );
+    expect(text).toContain('Held\n  set to deferred in Task Master (was pending): not started');
+    const line = describeEvent({
+      id: 9,
+      runId: 'r-42',
+      at: '2025-01-01T00:00:00.000Z',
+      type: 'task.source_changed',
+      taskId: 't1',
+      change: {
+        status: 'removed',
+        expected: 'in-progress',
+        action: 'not-written',
+        at: '2025-01-01T00:00:00Z',
+      },
+    });
+    expect(line).toMatchObject({
+      level: 'warn',
+      text: 't1 removed from Task Master (was in-progress): its result was not written back over the change',
+    });
   });
 });
 

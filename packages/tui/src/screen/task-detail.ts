@@ -1,4 +1,4 @@
-import type { Attempt, TaskRecord } from '@orc/shared';
+import { describeSourceChange, type Attempt, type TaskRecord } from '@orc/shared';
 import { elapsedMs, formatCost, formatDuration, formatTokens } from './format.js';
 import { ERROR_CATEGORY_COLOR, TASK_STATUS_COLOR, colored } from './status-style.js';
 import { escapeTags, plainText } from './text-cells.js';
@@ -20,6 +20,9 @@ export function renderTaskDetail(task: TaskRecord, now: number): string {
   out.push(
     `depends on: ${task.dependencies.length === 0 ? 'nothing' : escapeTags(task.dependencies.join(', '))}`,
   );
+  if (task.sourceChange !== undefined)
+    section(out, '{yellow-fg}Changed at the source{/yellow-fg}', describeSourceChange(task.sourceChange));
+  if (task.held !== undefined) section(out, '{yellow-fg}Held{/yellow-fg}', task.held);
   section(out, 'Description', task.description || '(none)');
   if (task.details) section(out, 'Details', task.details);
   if (task.error !== undefined) section(out, '{red-fg}Error{/red-fg}', task.error);

@@ -1,0 +1,236 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import type { OrcEvent, SourceChange, TaskRecord } from '@orc/shared';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { removeTempProjects, tempProject } from '../testing/taskmaster-fixtures.js';
+import { TaskMasterSource } from './taskmaster-source.js';
+
+afterEach(removeTempProjects);
+
+interface Item {
+  id: number;
+  title: string;
+  status: string;
+  details?: string;
+  dependencies: number[];
+}
+
+const item = (id: number, status: string): Item => ({ id, title: `Task ${id}`, status, dependencies: [] });
+
+async function project(items: Item[]) {
+  return tempProject({ json: { master: { tasks: items, metadata: {} } } });
+}
+
+async function read(file: string): Promise<Map<number, Item>> {
+  const data = JSON.parse(await readFile(file, 'utf8')) as { master: { tasks: Item[] } };
+  return new Map(data.master.tasks.map((t) => [t.id, t]));
+}
+
+/** A person's edit, as `task-master set-status` would leave it (remove: `task-master remove-task`). */
+async function edit(file: string, id: number, status: string): Promise<void> {
+  const data = JSON.parse(await readFile(file, 'utf8')) as { master: { tasks: Item[] } };
+  const tasks = data.master.tasks;
+  if (status === 'removed')
+    tasks.splice(
+      tasks.findIndex((t) => t.id === id),
+      1,
+    );
+  else tasks.find((t) => t.id === id)!.status = status;
+  await writeFile(file, JSON.stringify(data, null, 2));
+}
+
+/** The source, followed by a fake run that records the changes it reports. */
+function follow(source: TaskMasterSource, restored?: TaskRecord[]) {
+  const listeners = new Set<(event: OrcEvent) => void>();
+  const changes: [string, SourceChange][] = [];
+  source.follow(
+    (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    (taskId, change) => changes.push([taskId, change]),
+    restored,
+  );
+  let id = 0;
+  const emit = (event: Record<string, unknown>) => {
+    for (const listener of listeners)
+      listener({ id: ++id, runId: 'r1', at: new Date().toISOString(), ...event } as OrcEvent);
+  };
+  return { changes, emit };
+}
+
+const completed = (taskId: string) => ({
+  type: 'task.completed',
+  taskId,
+  attempt: 1,
+  result: 'Summary: built it',
+  usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 },
+  costUsd: 0,
+});
+
+const options = (file: string, imported: Record<string, string>, writeBack = true) => ({
+  file,
+  tag: 'master',
+  writeBack,
+  imported,
+  logger: pino({ level: 'silent' }),
+});
+
+describe('TaskMasterSource', () => {
+  it('starts a task whose status is as imported, marking it in-progress, and not one a person changed', async () => {
+    const { file } = await project([item(1, 'pending'), item(2, 'pending'), item(3, 'in-progress')]);
+    const source = new TaskMasterSource(
+      options(file, { '1': 'pending', '2': 'pending', '3': 'in-progress' }),
+    );
+    follow(source);
+    await edit(file, 2, 'cancelled');
+
+    expect(await source.beforeStart('1')).toEqual({ kind: 'start' });
+    // Left in progress by an earlier session: as imported, so it starts.
+    expect(await source.beforeStart('3')).toEqual({ kind: 'start' });
+    const verdict = await source.beforeStart('2');
+    expect(verdict).toMatchObject({
+      kind: 'changed',
+      change: { status: 'cancelled', expected: 'pending', action: 'not-started' },
+    });
+    const items = await read(file);
+    expect([1, 2, 3].map((id) => items.get(id)!.status)).toEqual(['in-progress', 'cancelled', 'in-progress']);
+  });
+
+  it('starts a held task only once the file says pending again', async () => {
+    const { file } = await project([item(1, 'review'), item(2, 'pending')]);
+    const source = new TaskMasterSource(options(file, { '1': 'review', '2': 'pending' }));
+    follow(source, [
+      {
+        id: '1',
+        title: 'Task 1',
+        description: '',
+        dependencies: [],
+        priority: 'medium',
+        status: 'blocked',
+        held: 'review',
+        attempts: [],
+        reworks: 0,
+      },
+    ]);
+    // A person starts task 2 themselves: a change.
+    await edit(file, 2, 'in-progress');
+    expect(await source.beforeStart('2')).toMatchObject({
+      kind: 'changed',
+      change: { status: 'in-progress' },
+    });
+    expect(await source.beforeStart('1')).toMatchObject({
+      kind: 'changed',
+      change: { status: 'review', expected: 'pending' },
+    });
+    await edit(file, 1, 'pending');
+    await edit(file, 2, 'pending');
+    expect(await source.beforeStart('1')).toEqual({ kind: 'start' });
+    expect(await source.beforeStart('2')).toEqual({ kind: 'start' });
+  });
+
+  it('writes done, or reports a person change and keeps it, when a task finishes', async () => {
+    const { file } = await project([item(1, 'pending'), item(2, 'pending'), item(3, 'pending')]);
+    const source = new TaskMasterSource(options(file, { '1': 'pending', '2': 'pending', '3': 'pending' }));
+    const { changes, emit } = follow(source);
+    for (const id of ['1', '2', '3']) expect(await source.beforeStart(id)).toEqual({ kind: 'start' });
+    await edit(file, 2, 'deferred');
+    await edit(file, 3, 'removed');
+
+    emit(completed('1'));
+    emit(completed('2'));
+    emit({ type: 'task.failed', taskId: '3', error: 'gave up' });
+    await source.idle();
+
+    const items = await read(file);
+    expect(items.get(1)).toMatchObject({
+      status: 'done',
+      details: expect.stringContaining('built it') as unknown,
+    });
+    expect(items.get(2)).toEqual(item(2, 'deferred'));
+    expect(items.has(3)).toBe(false);
+    expect(changes.map(([id, c]) => [id, c.status, c.expected, c.action])).toEqual([
+      ['2', 'deferred', 'in-progress', 'not-written'],
+      ['3', 'removed', 'in-progress', 'not-written'],
+    ]);
+  });
+
+  it('puts a task the run let go of (cancelled, skipped) back to pending, even mid-claim', async () => {
+    const { file } = await project([item(1, 'pending'), item(2, 'pending')]);
+    const source = new TaskMasterSource(options(file, { '1': 'pending', '2': 'pending' }));
+    const { emit } = follow(source);
+    expect(await source.beforeStart('1')).toEqual({ kind: 'start' });
+    emit({ type: 'task.status', taskId: '1', status: 'skipped' });
+    // Cancelled while its claim is being written.
+    const claim = source.beforeStart('2');
+    emit({ type: 'task.status', taskId: '2', status: 'cancelled' });
+    expect(await claim).toEqual({ kind: 'start' });
+    await source.idle();
+    const items = await read(file);
+    expect(items.get(1)).toMatchObject({
+      status: 'pending',
+      details: expect.stringContaining('could not finish this task: it was skipped in the run') as unknown,
+    });
+    expect(items.get(2)).toMatchObject({
+      status: 'pending',
+      details: expect.stringContaining('could not finish this task: the run was cancelled') as unknown,
+    });
+  });
+
+  it('only reads on the simulated model: nothing is written, a change still stops a start', async () => {
+    const { file } = await project([item(1, 'pending'), item(2, 'pending')]);
+    const source = new TaskMasterSource(options(file, { '1': 'pending', '2': 'pending' }, false));
+    const { emit } = follow(source);
+    const before = await readFile(file);
+    expect(await source.beforeStart('1')).toEqual({ kind: 'start' });
+    emit(completed('1'));
+    await source.idle();
+    expect(await readFile(file)).toEqual(before);
+    await edit(file, 2, 'done');
+    expect(await source.beforeStart('2')).toMatchObject({ kind: 'changed', change: { status: 'done' } });
+  });
+
+  it('says the file is unavailable, naming it, when it cannot be read', async () => {
+    const { file } = await project([item(1, 'pending')]);
+    const source = new TaskMasterSource(options(file, { '1': 'pending' }));
+    follow(source);
+    await writeFile(file, '{ "master": ');
+    const verdict = await source.beforeStart('1');
+    expect(verdict.kind).toBe('unavailable');
+    expect(verdict.kind === 'unavailable' && verdict.reason).toMatch(
+      /^Task Master file .*tasks\.json is not valid JSON .*; fix it, then resume the run$/,
+    );
+  });
+
+  it('after a restart, takes the run own in-progress for its own and catches up a lost done', async () => {
+    const { file } = await project([item(1, 'in-progress'), item(2, 'in-progress'), item(3, 'in-progress')]);
+    const source = new TaskMasterSource(options(file, { '1': 'pending', '2': 'pending', '3': 'pending' }));
+    const record = (id: string, status: TaskRecord['status'], attempts: number): TaskRecord => ({
+      id,
+      title: `Task ${id}`,
+      description: '',
+      dependencies: [],
+      priority: 'medium',
+      status,
+      reworks: 0,
+      ...(status === 'done' && { result: 'Summary: it was done before the restart' }),
+      attempts: Array.from({ length: attempts }, (_, i) => ({
+        n: i + 1,
+        worker: 0,
+        startedAt: '2026-05-01T12:00:00.000Z',
+        outcome: 'interrupted' as const,
+        usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 },
+        costUsd: 0,
+      })),
+    });
+    // 1 finished (its done was lost), 2 had begun, 3 was marked in-progress before its start was recorded.
+    follow(source, [record('1', 'done', 1), record('2', 'ready', 1), record('3', 'ready', 0)]);
+    expect(await source.beforeStart('2')).toEqual({ kind: 'start' });
+    expect(await source.beforeStart('3')).toEqual({ kind: 'start' });
+    await source.idle();
+    expect((await read(file)).get(1)).toMatchObject({
+      status: 'done',
+      details: expect.stringContaining('it was done before the restart') as unknown,
+    });
+  });
+});

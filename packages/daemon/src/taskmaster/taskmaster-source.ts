@@ -1,0 +1,241 @@
+import type { OrcEvent, SourceChange, TaskRecord } from '@orc/shared';
+import type { Logger } from 'pino';
+import { isoAt, systemClock, type Clock } from '../clock.js';
+import type { SourceGuard, StartVerdict } from '../run/source-guard.js';
+import { TaskMasterWriteBack, type FoundStatus, type TaskOutcome } from './write-back.js';
+
+/** How much of a worker's result goes into Task Master's `details`. */
+const SUMMARY_LIMIT = 2000;
+
+/** A task the run lets go of before it is done goes back to `pending` in the file, with why. */
+const LET_GO: Partial<Record<string, string>> = {
+  cancelled: 'the run was cancelled',
+  skipped: 'it was skipped in the run',
+};
+
+export interface TaskMasterSourceOptions {
+  file: string;
+  tag: string;
+  /** Write progress into the file; false on the simulated model unless asked (then it is only read). */
+  writeBack: boolean;
+  /** Each task's status as read at import. */
+  imported: Readonly<Record<string, string>>;
+  logger: Logger;
+  clock?: Clock;
+}
+
+/**
+ * A Task Master project as the source of a run's tasks, where a person's edits win:
+ * - before a task starts, its status is read under Task Master's lock; when it is what the run read at
+ *   import or last wrote, it is marked `in-progress` and starts, else it is not started (`changed`);
+ * - a task held for a person (deferred, blocked, review, or changed since) starts only once its status
+ *   is `pending` again;
+ * - a result is written back (`done` with the worker's summary, or back to `pending` with the reason it
+ *   failed or the run was cancelled) only while the file still says `in-progress`; otherwise the change
+ *   is reported and the file keeps the person's status.
+ * Writes are queued in order and a failed one is logged: the run's own records stay the truth.
+ */
+export class TaskMasterSource implements SourceGuard {
+  private readonly writeBack: TaskMasterWriteBack;
+  private readonly writes: boolean;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  /** The statuses the file may show for each task without a person having changed it. */
+  private readonly expected = new Map<string, readonly FoundStatus[]>();
+  /** Tasks a person holds: they start only once the file says `pending` again. */
+  private readonly held = new Set<string>();
+  /** Marked `in-progress` by the run and not finished: cancelled or skipped, they go back to `pending`. */
+  private readonly claimed = new Set<string>();
+  /** Being claimed right now, with why the run let go of it meanwhile, if it did. */
+  private readonly claiming = new Map<string, string | undefined>();
+  private readonly imported: Readonly<Record<string, string>>;
+  /** Results whose write failed (the file could not be read or locked): written with the next write. */
+  private readonly unwritten = new Map<string, { status: 'done' | 'pending'; note: string }>();
+  private changed: (taskId: string, change: SourceChange) => void = () => undefined;
+  private stopListening: (() => void) | undefined;
+  /** Nothing is answered before `follow` has said where the run stands. */
+  private readonly followed: Promise<void>;
+  private markFollowed!: () => void;
+
+  constructor(options: TaskMasterSourceOptions) {
+    this.writeBack = new TaskMasterWriteBack({ file: options.file, tag: options.tag });
+    this.writes = options.writeBack;
+    this.logger = options.logger;
+    this.clock = options.clock ?? systemClock;
+    this.imported = options.imported;
+    for (const [id, status] of Object.entries(options.imported)) this.expected.set(id, [status]);
+    this.followed = new Promise((resolve) => (this.markFollowed = resolve));
+  }
+
+  get file(): string {
+    return this.writeBack.file;
+  }
+
+  async beforeStart(taskId: string): Promise<StartVerdict> {
+    this.claiming.set(taskId, undefined);
+    await this.followed;
+    this.writeUnwritten();
+    const held = this.held.has(taskId);
+    const expected = this.expected.get(taskId) ?? ['pending'];
+    const accepts = (found: FoundStatus) => (held ? found === 'pending' : expected.includes(found));
+    let claim;
+    let letGo: string | undefined;
+    try {
+      claim = await this.writeBack.claim(taskId, accepts, this.writes);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return { kind: 'unavailable', reason: `${reason}; fix it, then resume the run` };
+    } finally {
+      letGo = this.claiming.get(taskId);
+      this.claiming.delete(taskId);
+    }
+    if (claim.ok) {
+      this.held.delete(taskId);
+      if (this.writes) {
+        this.expected.set(taskId, ['in-progress']);
+        this.claimed.add(taskId);
+        // Cancelled or skipped while the claim was being written: it goes back at once.
+        if (letGo !== undefined) this.finish(taskId, 'pending', letGo);
+      } else this.expected.set(taskId, [claim.found]);
+      return { kind: 'start' };
+    }
+    this.held.add(taskId);
+    this.expected.set(taskId, [claim.found]);
+    const change = this.change(claim.found, held ? 'pending' : expected[0]!, 'not-started');
+    return { kind: 'changed', change };
+  }
+
+  /**
+   * Writes the run's progress as its events come (nothing when the source is only read), and reports a
+   * result not written over a person's change through `changed`. A restored run passes its tasks (as
+   * restored, the journal caught up): the file is first caught up with results the restart kept from it.
+   */
+  follow(
+    subscribe: (listener: (event: OrcEvent) => void) => () => void,
+    changed: (taskId: string, change: SourceChange) => void,
+    restored?: readonly TaskRecord[],
+  ): void {
+    this.changed = changed;
+    const outcomes: TaskOutcome[] = [];
+    for (const task of restored ?? []) this.restore(task, this.imported[task.id] ?? 'pending', outcomes);
+    this.markFollowed();
+    if (!this.writes) return;
+    this.catchUp(outcomes);
+    this.stopListening = subscribe((event) => {
+      switch (event.type) {
+        case 'task.completed':
+          this.finish(event.taskId, 'done', summaryOf(event.result));
+          break;
+        case 'task.failed':
+          this.finish(event.taskId, 'pending', event.error);
+          break;
+        case 'task.status': {
+          const letGo = LET_GO[event.status];
+          if (letGo === undefined) break;
+          if (this.claimed.has(event.taskId)) this.finish(event.taskId, 'pending', letGo);
+          else if (this.claiming.has(event.taskId)) this.claiming.set(event.taskId, letGo);
+          break;
+        }
+        default:
+          break;
+      }
+    });
+  }
+
+  stop(): void {
+    this.stopListening?.();
+  }
+
+  /** Resolves once every write asked for so far has landed (or failed); a failed one is tried once more. */
+  async idle(): Promise<void> {
+    await this.writeBack.idle();
+    this.writeUnwritten();
+    await this.writeBack.idle();
+  }
+
+  private writeUnwritten(): void {
+    const unwritten = [...this.unwritten];
+    this.unwritten.clear();
+    for (const [taskId, { status, note }] of unwritten) this.finish(taskId, status, note);
+  }
+
+  private finish(taskId: string, status: 'done' | 'pending', note: string): void {
+    this.claimed.delete(taskId);
+    const write =
+      status === 'done'
+        ? this.writeBack.markDone(taskId, note, 'in-progress')
+        : this.writeBack.markFailed(taskId, note, 'in-progress');
+    write.then(
+      (result) => {
+        if (result.ok) {
+          this.expected.set(taskId, [status]);
+          return;
+        }
+        this.expected.set(taskId, [result.found]);
+        this.changed(taskId, this.change(result.found, 'in-progress', 'not-written'));
+      },
+      (error: unknown) => {
+        this.unwritten.set(taskId, { status, note });
+        this.logger.warn(
+          { err: error, taskId, file: this.file },
+          `could not write ${status === 'done' ? 'done' : 'the failure'} back to Task Master; it is tried again with the next write`,
+        );
+      },
+    );
+  }
+
+  private change(status: FoundStatus, expected: string, action: SourceChange['action']): SourceChange {
+    return { status, expected, action, at: isoAt(this.clock) };
+  }
+
+  /** What the file should say for a task of a run restored after a restart. */
+  private restore(task: TaskRecord, imported: string, outcomes: TaskOutcome[]): void {
+    const set = (...statuses: FoundStatus[]) => this.expected.set(task.id, statuses);
+    if (task.sourceChange) {
+      set(task.sourceChange.status);
+      // Skipped (done, cancelled or removed there) or held: either way it waits for the file to say pending.
+      if (task.sourceChange.action === 'not-started') this.held.add(task.id);
+      return;
+    }
+    if (task.held !== undefined && task.status === 'blocked') {
+      this.held.add(task.id);
+      return;
+    }
+    if (!this.writes) return;
+    const begun = task.attempts.length > 0;
+    if (task.status === 'done') {
+      set('done');
+      outcomes.push({ id: task.id, status: 'done', note: summaryOf(task.result ?? '') });
+    } else if (task.status === 'failed' || (task.status === 'cancelled' && begun)) {
+      set('pending');
+      const note = task.status === 'failed' ? (task.error ?? 'it failed') : 'the run was cancelled';
+      outcomes.push({ id: task.id, status: 'failed', note });
+    } else if (begun && task.status !== 'skipped') {
+      set('in-progress');
+      this.claimed.add(task.id);
+    } else {
+      // The run may have marked it in-progress and stopped before the task's start was journalled.
+      set(imported, 'in-progress');
+    }
+  }
+
+  /** Results the restart kept from the file: a task still `in-progress` there is finished now. */
+  private catchUp(outcomes: TaskOutcome[]): void {
+    if (outcomes.length === 0) return;
+    this.writeBack.reconcile(outcomes).then(
+      (changed) => {
+        if (changed.length > 0)
+          this.logger.info({ tasks: changed, file: this.file }, 'caught Task Master up after a restart');
+      },
+      (error: unknown) =>
+        this.logger.warn({ err: error, file: this.file }, 'could not catch Task Master up after a restart'),
+    );
+  }
+}
+
+/** The worker's own "Summary:" paragraph when it wrote one, else the start of its result. */
+export function summaryOf(result: string): string {
+  const match = /^\s*\**summary\**:\s*([\s\S]+)$/im.exec(result);
+  const text = (match?.[1] ?? result).trim();
+  return text.length <= SUMMARY_LIMIT ? text : `${text.slice(0, SUMMARY_LIMIT)}…`;
+}
