@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { Plan, FinalReview } from './plan.js';
-import { RunModels, RunStatus, PauseReason, RollbackStrategy, CheckpointInfo } from './run.js';
+import { RunModels, RunStatus, PauseReason, RollbackStrategy, CheckpointInfo, RunSetup } from './run.js';
 import { AttemptError, TaskReview, TaskStatus, Usage } from './task.js';
 
 /**
@@ -17,6 +17,8 @@ export const OrcEvent = z.discriminatedUnion('type', [
     goal: z.string(),
     models: RunModels,
     maxWorkers: z.number(),
+    /** Absent in journals written before it was added. */
+    setup: RunSetup.optional(),
   }),
   z.object({ ...base, type: z.literal('run.planning'), attempt: z.number().int().positive() }),
   z.object({ ...base, type: z.literal('run.plan_rejected'), attempt: z.number().int(), error: z.string() }),
@@ -73,6 +75,9 @@ export const OrcEvent = z.discriminatedUnion('type', [
     type: z.literal('task.reviewed'),
     attempt: z.number().int(),
     review: TaskReview,
+    /** What the reviewed attempt cost (absent in journals written before it was added). */
+    usage: Usage.optional(),
+    costUsd: z.number().optional(),
   }),
   z.object({
     ...task,

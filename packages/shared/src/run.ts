@@ -11,10 +11,27 @@ export const RunStatus = z.enum([
   'completed',
   'failed',
   'cancelled',
+  /** Its files on disk could not be read back and the run could not be rebuilt: kept as it is, not run. */
+  'damaged',
 ]);
 export type RunStatus = z.infer<typeof RunStatus>;
 
 export const FINISHED_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled']);
+
+/**
+ * A damaged file of a run: which one and what is wrong with it. `rebuiltFrom` says what the run was
+ * rebuilt from (a checkpoint and the journal, or the journal alone); without it the run is `damaged`.
+ */
+export const RunDamage = z.object({
+  file: z.string(),
+  reason: z.string(),
+  rebuiltFrom: z.string().optional(),
+  /** Where the damaged file was copied before the rebuilt one replaced it. */
+  keptAs: z.string().optional(),
+  /** When the damage was found. */
+  at: z.string(),
+});
+export type RunDamage = z.infer<typeof RunDamage>;
 
 export const PauseReason = z.enum(['user', 'budget', 'provider']);
 export type PauseReason = z.infer<typeof PauseReason>;
@@ -47,6 +64,8 @@ export const RunSummary = z.object({
   costUsd: z.number().nonnegative(),
   error: z.string().optional(),
   lastEventId: z.number().int().nonnegative(),
+  /** Set when a file of the run was found damaged: the run was rebuilt, or it is `damaged`. */
+  damage: RunDamage.optional(),
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 
@@ -58,6 +77,29 @@ export const RunView = RunSummary.extend({
   busyWorkers: z.number().int().nonnegative(),
 });
 export type RunView = z.infer<typeof RunView>;
+
+/** Where a run's imported tasks came from, when their status is written back there. */
+export const RunSource = z.object({ kind: z.literal('taskmaster'), file: z.string(), tag: z.string() });
+export type RunSource = z.infer<typeof RunSource>;
+
+/** The repository a run's workers edit (claude-code): each attempt in a worktree, accepted work merged. */
+export const RunWorkspace = z.object({ workdir: z.string(), merge: z.boolean() });
+export type RunWorkspace = z.infer<typeof RunWorkspace>;
+
+/**
+ * What a run was started with beyond its goal and models, as `run.created` records it: with it the
+ * journal alone can rebuild the run when its document and checkpoints are lost.
+ */
+export const RunSetup = z.object({
+  /** The resolved config (never holds the API key). */
+  config: z.record(z.string(), z.unknown()),
+  /** Tasks were given rather than planned. */
+  importedTasks: z.boolean(),
+  heldTasks: z.record(z.string(), z.string()).optional(),
+  source: RunSource.optional(),
+  workspace: RunWorkspace.optional(),
+});
+export type RunSetup = z.infer<typeof RunSetup>;
 
 export const RollbackStrategy = z.enum(['full', 'partial', 'selective']);
 export type RollbackStrategy = z.infer<typeof RollbackStrategy>;

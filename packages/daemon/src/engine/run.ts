@@ -35,7 +35,7 @@ import { CallCancelledError, ModelError, backoffDelay } from '../model/model-err
 import { costOf } from '../model/pricing.js';
 import { finalReviewPrompt, planPrompt, reviewPrompt, runContext, workPrompt } from '../model/prompts.js';
 import type { ModelProvider } from '../model/provider.js';
-import type { RunDocument } from '../store/run-document.js';
+import { costOfAttempt, runSetupOf, type RunDocument } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import { AdaptiveLimit, type SlotPool } from './concurrency.js';
 import { Deadline } from './deadline.js';
@@ -169,6 +169,7 @@ export class Run {
       goal: init.goal,
       models: doc.models,
       maxWorkers: config.execution.max_workers,
+      setup: runSetupOf(doc),
     });
     run.start(undefined, init.imported);
     return run;
@@ -853,7 +854,7 @@ export class Run {
     if (task.status !== 'reviewing') return;
     const attempt = task.attempts.at(-1)!;
     attempt.review = review;
-    this.emit({ type: 'task.reviewed', taskId, attempt: attempt.n, review });
+    this.emit({ type: 'task.reviewed', taskId, attempt: attempt.n, review, ...costOfAttempt(attempt) });
     if (review.verdict === 'accept') {
       if (this.deps.workspace) return this.mergeThenComplete(task, attempt, this.deps.workspace);
       return this.completeTask(task, attempt);
