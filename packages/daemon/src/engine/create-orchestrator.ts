@@ -10,7 +10,6 @@ import {
   type LoadedConfig,
   type ProviderName,
   type ResolvedConfig,
-  type RunSummary,
 } from '@orc/shared';
 import { pino, type Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
@@ -20,10 +19,12 @@ import { GitWorkspace } from '../workspace/git-workspace.js';
 import type { ModelProvider } from '../model/provider.js';
 import { createSimulatedProvider } from '../model/simulated-provider.js';
 import { openFileRunStore } from '../store/file-run-store.js';
+import type { RunDocument } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import { SlotPool } from './concurrency.js';
 import type { Orchestrator } from './orchestrator.js';
 import { loadTaskMasterProject } from '../taskmaster/import-tasks.js';
+import { RunRegistry } from './run-registry.js';
 import { Run, type RunDeps } from './run.js';
 import { syncToTaskMaster } from './taskmaster-sync.js';
 
@@ -48,6 +49,8 @@ export interface OrchestratorOptions {
   store?: RunStore;
   /** First backoff step between retries (default 500 ms). */
   retryBaseMs?: number;
+  /** How long a finished run stays in memory after its last use (default 30 s). */
+  finishedRunIdleMs?: number;
 }
 
 export const defaultProviders: ProviderFactory = (name, config, { apiKey, clock }) => {
@@ -102,11 +105,10 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const store = options.store ?? (await openFileRunStore(options.home));
   const slots = new SlotPool(base.execution.machine_max_in_flight);
   const providers = options.providers ?? defaultProviders;
-  const runs = new Map<string, Run>();
   /** Providers with processes of their own (claude-code agents), ended on close. */
   const stoppable: { stop(): unknown }[] = [];
-  /** Task Master write-backs, drained on close so no status is lost. */
-  const syncs: { stop: () => void; idle: () => Promise<void> }[] = [];
+  /** Task Master write-backs by run, drained on close so no status is lost. */
+  const syncs = new Map<string, { stop: () => void; idle: () => Promise<void> }>();
   let closed = false;
 
   const depsFor = (config: ResolvedConfig, workspace?: GitWorkspace): RunDeps => {
@@ -130,10 +132,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     };
   };
 
-  const { runs: docs, problems } = await store.loadRuns();
-  for (const problem of problems) logger.error({ problem }, 'a persisted run cannot be restored');
   const track = (run: Run, restored = false): Run => {
-    runs.set(run.id, run);
     if (run.source) {
       const sync = syncToTaskMaster(
         run.source,
@@ -142,24 +141,35 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         restored ? run.view(true).tasks : undefined,
       );
       run.beforeFinish(sync.idle);
-      syncs.push(sync);
+      syncs.set(run.id, sync);
     }
     return run;
   };
 
-  for (const doc of docs) {
-    try {
-      let workspace: GitWorkspace | undefined;
-      if (doc.workspace && !FINISHED_RUN_STATUSES.has(doc.status)) {
-        workspace = await GitWorkspace.open(doc.workspace.workdir, doc.id);
-        // Worktrees left by the crash: their changes go to attempt branches, then they are removed.
-        await workspace.recover();
-      }
-      track(await Run.restore(depsFor(doc.config as unknown as ResolvedConfig, workspace), doc), true);
-    } catch (error) {
-      logger.error({ err: error, runId: doc.id }, 'a persisted run cannot be restored');
+  const restore = async (doc: RunDocument): Promise<Run> => {
+    let workspace: GitWorkspace | undefined;
+    if (doc.workspace && !FINISHED_RUN_STATUSES.has(doc.status)) {
+      workspace = await GitWorkspace.open(doc.workspace.workdir, doc.id);
+      // Worktrees left by the crash: their changes go to attempt branches, then they are removed.
+      await workspace.recover();
     }
-  }
+    return track(await Run.restore(depsFor(doc.config as unknown as ResolvedConfig, workspace), doc), true);
+  };
+  // Active runs are restored now; finished ones stay on disk until a call needs them.
+  const runs = new RunRegistry({
+    store,
+    clock,
+    logger,
+    restore,
+    onUnload: async (runId) => {
+      const sync = syncs.get(runId);
+      syncs.delete(runId);
+      await sync?.idle();
+      sync?.stop();
+    },
+    ...(options.finishedRunIdleMs !== undefined && { idleMs: options.finishedRunIdleMs }),
+  });
+  await runs.open();
 
   /** Opens the repository of a finished run that is given work again after a restart. */
   const withWorkspace = async (run: Run): Promise<Run> => {
@@ -174,12 +184,6 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         `run ${run.id} works on ${closed.workdir}, which cannot be opened (${reason}); start a new run there`,
       );
     }
-    return run;
-  };
-
-  const runOf = (runId: string): Run => {
-    const run = runs.get(runId);
-    if (!run) throw new OrcError('RUN_NOT_FOUND', `no run ${runId}; orc ls lists the runs`);
     return run;
   };
 
@@ -262,59 +266,56 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
             deps.providers.manager.name === 'simulated' || deps.providers.worker.name === 'simulated',
         }),
       );
+      runs.add(run);
       logger.info({ runId: run.id, tasks: imported?.length }, 'run started');
       return run.summary();
     },
-    listRuns: () => [...runs.values()].map((r) => r.summary()).sort(byCreated),
-    getRun: (runId, options) => runOf(runId).view(options?.full === true),
-    getTask: (runId, taskId) => runOf(runId).taskRecord(taskId),
-    pauseRun(runId) {
-      const run = runOf(runId);
-      run.pause('user');
-      return run.summary();
-    },
-    resumeRun(runId, options) {
-      const run = runOf(runId);
-      run.resume(options);
-      return run.summary();
-    },
-    cancelRun(runId) {
-      const run = runOf(runId);
-      run.cancel();
-      return Promise.resolve(run.summary());
-    },
-    async retryTask(runId, taskId) {
-      const run = await withWorkspace(runOf(runId));
-      run.retryTask(taskId);
-      return run.summary();
-    },
-    async skipTask(runId, taskId) {
-      const run = await withWorkspace(runOf(runId));
-      run.skipTask(taskId);
-      return run.summary();
-    },
-    createCheckpoint: (runId, label) => runOf(runId).checkpoint('manual', label),
-    listCheckpoints: (runId) => runOf(runId).listCheckpoints(),
-    async rollback(runId, checkpointId, strategy, tasks) {
-      const run = await withWorkspace(runOf(runId));
-      await run.rollback(checkpointId, strategy, tasks);
-      return run.summary();
-    },
-    events: (runId, afterId, signal) => runOf(runId).events(afterId, signal),
-    waitForRun: (runId, signal) => runOf(runId).settled(signal),
+    listRuns: () => runs.summaries(),
+    getRun: (runId, options) => runs.view(runId, options?.full === true),
+    getTask: (runId, taskId) => runs.use(runId, (run) => run.taskRecord(taskId)),
+    pauseRun: (runId) =>
+      runs.use(runId, (run) => {
+        run.pause('user');
+        return run.summary();
+      }),
+    resumeRun: (runId, options) =>
+      runs.use(runId, (run) => {
+        run.resume(options);
+        return run.summary();
+      }),
+    cancelRun: (runId) =>
+      runs.use(runId, (run) => {
+        run.cancel();
+        return run.summary();
+      }),
+    retryTask: (runId, taskId) =>
+      runs.use(runId, async (run) => {
+        (await withWorkspace(run)).retryTask(taskId);
+        return run.summary();
+      }),
+    skipTask: (runId, taskId) =>
+      runs.use(runId, async (run) => {
+        (await withWorkspace(run)).skipTask(taskId);
+        return run.summary();
+      }),
+    createCheckpoint: (runId, label) => runs.use(runId, (run) => run.checkpoint('manual', label)),
+    listCheckpoints: (runId) => runs.use(runId, (run) => run.listCheckpoints()),
+    rollback: (runId, checkpointId, strategy, tasks) =>
+      runs.use(runId, async (run) => {
+        await (await withWorkspace(run)).rollback(checkpointId, strategy, tasks);
+        return run.summary();
+      }),
+    events: (runId, afterId, signal) => runs.events(runId, afterId, signal),
+    waitForRun: (runId, signal) => runs.settled(runId, signal),
     baseConfig: () => base,
     async close(graceMs = 10_000) {
       if (closed) return;
       closed = true;
-      await Promise.all([...runs.values()].map((run) => run.close(graceMs)));
+      await runs.close(graceMs);
       await Promise.all(stoppable.map((provider) => provider.stop()));
-      await Promise.all(syncs.map((sync) => sync.idle()));
-      for (const sync of syncs) sync.stop();
+      await Promise.all([...syncs.values()].map((sync) => sync.idle()));
+      for (const sync of syncs.values()) sync.stop();
       await store.close();
     },
   };
-}
-
-function byCreated(a: RunSummary, b: RunSummary): number {
-  return a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id);
 }
