@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
-import { daemonStatus } from '@orc/daemon/client';
-import { loadConfig, resolveStateDir } from '@orc/shared';
+import { createClient, daemonStatus } from '@orc/daemon/client';
+import { loadConfig, resolveStateDir, type RunSummary } from '@orc/shared';
 import type { Command } from 'commander';
 import { CommandFailed } from './cli-error.js';
 import { emit } from './output.js';
@@ -20,16 +20,19 @@ export function registerDoctorCommand(program: Command): void {
     .description('check node, the state dir, the config, the API key, the daemon and the tools')
     .option('--json', 'print one JSON document')
     .action(async (options: { json?: boolean }) => {
+      const daemon = await checkDaemon();
+      const runs = await checkRuns(daemon.running);
       const checks = [
         checkNode(),
         checkStateDir(),
         ...checkConfig(),
-        await checkDaemon(),
+        daemon.check,
+        runs.check,
         checkTool('git', ['--version']),
         checkTool('claude', ['--version'], 'warn'),
       ];
       const ok = checks.every((check) => check.status !== 'fail');
-      emit(options, { ok, checks }, () =>
+      emit(options, { ok, checks, damagedRuns: runs.damaged }, () =>
         checks.map(
           (c) =>
             `${c.status === 'ok' ? 'ok  ' : c.status === 'warn' ? 'warn' : 'FAIL'}  ${c.name.padEnd(10)} ${c.detail}`,
@@ -94,25 +97,78 @@ function checkConfig(): Check[] {
   }
 }
 
-async function checkDaemon(): Promise<Check> {
+async function checkDaemon(): Promise<{ check: Check; running: boolean }> {
   try {
     const status = await daemonStatus();
     if (status.running)
       return {
-        name: 'daemon',
-        status: 'ok',
-        detail: `running (pid ${status.info.pid}, port ${status.info.port})`,
+        running: true,
+        check: {
+          name: 'daemon',
+          status: 'ok',
+          detail: `running (pid ${status.info.pid}, port ${status.info.port})`,
+        },
       };
     return {
-      name: 'daemon',
-      status: 'ok',
-      detail: status.stale
-        ? `not running (stale daemon.json of pid ${status.stale.pid}; replaced on start)`
-        : 'not running (started on demand)',
+      running: false,
+      check: {
+        name: 'daemon',
+        status: 'ok',
+        detail: status.stale
+          ? `not running (stale daemon.json of pid ${status.stale.pid}; replaced on start)`
+          : 'not running (started on demand)',
+      },
     };
   } catch (error) {
-    return { name: 'daemon', status: 'fail', detail: (error as Error).message };
+    return { running: false, check: { name: 'daemon', status: 'fail', detail: (error as Error).message } };
   }
+}
+
+/**
+ * The runs as the running daemon found them on disk: damaged ones fail the check (by id, with the file
+ * and why), runs rebuilt from damaged files are named. The daemon reads every run when it starts.
+ */
+async function checkRuns(running: boolean): Promise<{ check: Check; damaged: string[] }> {
+  if (!running) {
+    return {
+      damaged: [],
+      check: {
+        name: 'runs',
+        status: 'warn',
+        detail: 'not checked: the daemon is not running (orc ls starts it)',
+      },
+    };
+  }
+  let runs: RunSummary[];
+  try {
+    const client = await createClient({ connectTimeoutMs: 5_000 });
+    try {
+      runs = await client.trpc.runs.list.query();
+    } finally {
+      await client.close();
+    }
+  } catch (error) {
+    return { damaged: [], check: { name: 'runs', status: 'fail', detail: (error as Error).message } };
+  }
+  const damaged = runs.filter((run) => run.status === 'damaged');
+  const rebuilt = runs.filter((run) => run.status !== 'damaged' && run.damage?.rebuiltFrom !== undefined);
+  const rebuiltText =
+    rebuilt.length > 0 ? `; rebuilt from damaged files: ${rebuilt.map((run) => run.id).join(', ')}` : '';
+  if (damaged.length === 0) {
+    return {
+      damaged: [],
+      check: { name: 'runs', status: 'ok', detail: `${runs.length} runs${rebuiltText}` },
+    };
+  }
+  const each = damaged.map((run) => `${run.id} (${run.damage!.file} ${run.damage!.reason})`);
+  return {
+    damaged: damaged.map((run) => run.id),
+    check: {
+      name: 'runs',
+      status: 'fail',
+      detail: `${damaged.length} damaged, kept as they are and not run: ${each.join('; ')}${rebuiltText}`,
+    },
+  };
 }
 
 function checkTool(command: string, args: string[], missing: CheckStatus = 'warn'): Check {

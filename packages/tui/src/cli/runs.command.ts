@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
-import { emit, formatCounts, runLine, simulatedLabel, summaryJson, truncate } from './output.js';
+import { damageText, emit, formatCounts, runLine, simulatedLabel, summaryJson, truncate } from './output.js';
 
 interface JsonOption {
   json?: boolean;
@@ -36,6 +36,7 @@ export function registerRunsCommands(program: Command): void {
           `models: manager ${run.models.manager.provider}/${run.models.manager.model}, worker ${run.models.worker.provider}/${run.models.worker.model}`,
           `tasks: ${formatCounts(run)}; cost $${run.costUsd.toFixed(4)}; last event #${run.lastEventId}`,
           ...(run.error ? [`error: ${run.error}`] : []),
+          ...(run.damage ? [damageText(run.damage)] : []),
           ...run.tasks.map(
             (task) => `  ${task.id.padEnd(12)} ${task.status.padEnd(10)} ${truncate(task.title, 70)}`,
           ),

@@ -61,7 +61,7 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
   const notice = options.alert ?? runNotice(view);
   if (notice !== undefined) {
     const color =
-      options.alert !== undefined || view.status === 'failed'
+      options.alert !== undefined || view.status === 'failed' || view.status === 'damaged'
         ? 'red'
         : view.status === 'completed'
           ? 'green'
@@ -98,6 +98,10 @@ function countsText(view: RunView): string {
 
 /** What the user should know about the run's state that the numbers do not say. */
 function runNotice(view: RunView): string | undefined {
+  const { damage } = view;
+  if (view.status === 'damaged' && damage) {
+    return `Damaged: ${damage.file} ${damage.reason}. The run is kept as it is and not run.`;
+  }
   if (view.status === 'paused') {
     const why =
       view.pauseReason === 'budget'
@@ -111,6 +115,9 @@ function runNotice(view: RunView): string | undefined {
   if (FINISHED_RUN_STATUSES.has(view.status)) {
     const review = view.finalReview;
     return `Run ${view.status}${review === undefined ? '' : ` (${review.verdict}): ${review.summary}`}`;
+  }
+  if (damage?.rebuiltFrom !== undefined) {
+    return `Rebuilt from ${damage.rebuiltFrom} after ${damage.file} ${damage.reason}.`;
   }
   return undefined;
 }
