@@ -7,6 +7,7 @@ export const CASE_NAMES = [
   'reattach',
   'fan-out',
   'recovery',
+  'history',
   'rate limit',
 ] as const;
 export type CaseName = (typeof CASE_NAMES)[number];

@@ -1,0 +1,118 @@
+import type { OrcClient } from '@orc/daemon/client';
+import type { OrcEvent } from '@orc/shared';
+import { sleep, startBenchDaemon } from '../bench-daemon.js';
+import { DEFAULT_DAG, randomDag } from '../dag.js';
+import type { CaseResult } from '../report.js';
+import { doneCount, failedCount, waitForRun } from '../run-watch.js';
+import { daemonOptions, elapsedSince, type CaseContext } from './case-context.js';
+import { ZERO_LATENCY } from './measured-run.js';
+
+const MB = 1024 * 1024;
+/** The new run started on a daemon with history: small, so it measures the daemon and not the run. */
+const PROBE_TASKS = 20;
+
+/**
+ * A daemon whose state directory holds one finished run of 100,000 tasks (made by the engine itself, on
+ * the zero-latency model) is stopped and started again. Measured: from the start until a new run
+ * dispatches its first task, and the daemon's resident set once it is idle again. Neither should grow
+ * with finished history.
+ */
+export async function historyCase(ctx: CaseContext): Promise<CaseResult> {
+  const started = Date.now();
+  const size = ctx.quick ? 2000 : 100_000;
+  const daemon = await startBenchDaemon(daemonOptions(ctx));
+  try {
+    ctx.log(`history: a finished run of ${size} tasks`);
+    const made = Date.now();
+    const history = await daemon.client.trpc.runs.start.mutate({
+      tasks: randomDag({ ...DEFAULT_DAG, tasks: size }),
+      config: ZERO_LATENCY,
+      source: 'bench history',
+    });
+    const finished = await waitForRun(daemon.client, history.id, {
+      timeoutMs: ctx.quick ? 60_000 : 1_800_000,
+      pollMs: 250,
+    });
+    const madeSeconds = elapsedSince(made);
+    await daemon.stop();
+    const historyBytes = daemon.runDirBytes(history.id);
+    ctx.log(
+      `history: ${(historyBytes / MB).toFixed(0)} MB on disk after ${madeSeconds.toFixed(0)} s; restarting`,
+    );
+
+    const restartAt = Date.now();
+    const client = await daemon.restart();
+    const answeringMs = Date.now() - restartAt;
+    const probe = await client.trpc.runs.start.mutate({
+      tasks: randomDag({ ...DEFAULT_DAG, tasks: PROBE_TASKS }),
+      config: ZERO_LATENCY,
+      source: 'bench history probe',
+    });
+    const dispatched = await firstEvent(client, probe.id, 'task.assigned');
+    const dispatchMs = Date.parse(dispatched.at) - restartAt;
+    const probeSummary = await waitForRun(client, probe.id, { timeoutMs: 60_000, pollMs: 25 });
+    // Idle: no run is active. Give timers and the collector a moment before reading the resident set.
+    await sleep(2000);
+    const idleRss = daemon.rss();
+
+    const listAt = Date.now();
+    const listed = await client.trpc.runs.list.query();
+    const listMs = Date.now() - listAt;
+    const showAt = Date.now();
+    const shown = await client.trpc.runs.get.query({ runId: history.id });
+    const showMs = Date.now() - showAt;
+    const shownDone = doneCount(shown);
+
+    return {
+      name: 'history',
+      metrics: [
+        {
+          label: `daemon start to a new run's first dispatch, ${size / 1000}k finished tasks on disk`,
+          value: dispatchMs,
+          unit: 'ms',
+          target: { op: '<=', value: 1000 },
+        },
+        {
+          label: 'idle daemon RSS with that history',
+          value: idleRss / MB,
+          unit: 'MB',
+          target: { op: '<=', value: 150 },
+        },
+        { label: 'daemon answering after start', value: answeringMs, unit: 'ms' },
+        { label: 'runs.list', value: listMs, unit: 'ms' },
+        { label: 'runs.get of the finished run', value: showMs, unit: 'ms' },
+      ],
+      tasks: {
+        total: finished.taskTotal + probeSummary.taskTotal,
+        done: doneCount(finished) + doneCount(probeSummary),
+        failed: failedCount(finished) + failedCount(probeSummary),
+      },
+      // The finished run, read back after the restart, still has every task done.
+      lost: finished.taskTotal - shownDone,
+      seconds: elapsedSince(started),
+      notes: [
+        `history made in ${madeSeconds.toFixed(0)} s, ${(historyBytes / MB).toFixed(0)} MB on disk; ` +
+          `${listed.length} runs listed after the restart`,
+      ],
+    };
+  } finally {
+    await daemon.dispose();
+  }
+}
+
+/** The run's first event of a type, from a subscription opened now (it replays from the start). */
+function firstEvent(client: OrcClient, runId: string, type: OrcEvent['type']): Promise<OrcEvent> {
+  return new Promise((resolve, reject) => {
+    const subscription = client.trpc.runs.events.subscribe(
+      { runId, lastEventId: null },
+      {
+        onData: ({ data }) => {
+          if (data.type !== type) return;
+          subscription.unsubscribe();
+          resolve(data);
+        },
+        onError: (error) => reject(error instanceof Error ? error : new Error(String(error))),
+      },
+    );
+  });
+}
