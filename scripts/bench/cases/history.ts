@@ -1,6 +1,6 @@
 import type { OrcClient } from '@orc/daemon/client';
 import type { OrcEvent } from '@orc/shared';
-import { sleep, startBenchDaemon } from '../bench-daemon.js';
+import { sleep, startBenchDaemon, type BenchDaemon } from '../bench-daemon.js';
 import { DEFAULT_DAG, randomDag } from '../dag.js';
 import type { CaseResult } from '../report.js';
 import { doneCount, failedCount, waitForRun } from '../run-watch.js';
@@ -22,6 +22,10 @@ export async function historyCase(ctx: CaseContext): Promise<CaseResult> {
   const size = ctx.quick ? 2000 : 100_000;
   const daemon = await startBenchDaemon(daemonOptions(ctx));
   try {
+    // The same measure on the empty state directory: what starting node and the daemon costs anyway.
+    await daemon.stop();
+    const empty = await startToDispatch(daemon);
+    ctx.log(`history: ${empty.dispatchMs} ms to the first dispatch with no history`);
     ctx.log(`history: a finished run of ${size} tasks`);
     const made = Date.now();
     const history = await daemon.client.trpc.runs.start.mutate({
@@ -40,17 +44,7 @@ export async function historyCase(ctx: CaseContext): Promise<CaseResult> {
       `history: ${(historyBytes / MB).toFixed(0)} MB on disk after ${madeSeconds.toFixed(0)} s; restarting`,
     );
 
-    const restartAt = Date.now();
-    const client = await daemon.restart();
-    const answeringMs = Date.now() - restartAt;
-    const probe = await client.trpc.runs.start.mutate({
-      tasks: randomDag({ ...DEFAULT_DAG, tasks: PROBE_TASKS }),
-      config: ZERO_LATENCY,
-      source: 'bench history probe',
-    });
-    const dispatched = await firstEvent(client, probe.id, 'task.assigned');
-    const dispatchMs = Date.parse(dispatched.at) - restartAt;
-    const probeSummary = await waitForRun(client, probe.id, { timeoutMs: 60_000, pollMs: 25 });
+    const { client, answeringMs, dispatchMs, probe } = await startToDispatch(daemon);
     // Idle: no run is active. Give timers and the collector a moment before reading the resident set.
     await sleep(2000);
     const idleRss = daemon.rss();
@@ -73,6 +67,11 @@ export async function historyCase(ctx: CaseContext): Promise<CaseResult> {
           target: { op: '<=', value: 1000 },
         },
         {
+          label: 'the same with no history (starting node and the daemon)',
+          value: empty.dispatchMs,
+          unit: 'ms',
+        },
+        {
           label: 'idle daemon RSS with that history',
           value: idleRss / MB,
           unit: 'MB',
@@ -83,9 +82,9 @@ export async function historyCase(ctx: CaseContext): Promise<CaseResult> {
         { label: 'runs.get of the finished run', value: showMs, unit: 'ms' },
       ],
       tasks: {
-        total: finished.taskTotal + probeSummary.taskTotal,
-        done: doneCount(finished) + doneCount(probeSummary),
-        failed: failedCount(finished) + failedCount(probeSummary),
+        total: finished.taskTotal + probe.taskTotal + empty.probe.taskTotal,
+        done: doneCount(finished) + doneCount(probe) + doneCount(empty.probe),
+        failed: failedCount(finished) + failedCount(probe) + failedCount(empty.probe),
       },
       // The finished run, read back after the restart, still has every task done.
       lost: finished.taskTotal - shownDone,
@@ -98,6 +97,25 @@ export async function historyCase(ctx: CaseContext): Promise<CaseResult> {
   } finally {
     await daemon.dispose();
   }
+}
+
+/**
+ * Starts the stopped daemon and a small run on it: from the start until the run's first dispatch, and
+ * until the daemon answered. Resolves once the run is over, with its summary.
+ */
+async function startToDispatch(daemon: BenchDaemon) {
+  const restartAt = Date.now();
+  const client = await daemon.restart();
+  const answeringMs = Date.now() - restartAt;
+  const started = await client.trpc.runs.start.mutate({
+    tasks: randomDag({ ...DEFAULT_DAG, tasks: PROBE_TASKS }),
+    config: ZERO_LATENCY,
+    source: 'bench history probe',
+  });
+  const dispatched = await firstEvent(client, started.id, 'task.assigned');
+  const dispatchMs = Date.parse(dispatched.at) - restartAt;
+  const probe = await waitForRun(client, started.id, { timeoutMs: 60_000, pollMs: 25 });
+  return { client, answeringMs, dispatchMs, probe };
 }
 
 /** The run's first event of a type, from a subscription opened now (it replays from the start). */
