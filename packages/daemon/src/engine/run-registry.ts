@@ -99,24 +99,6 @@ export class RunRegistry {
     }
   }
 
-  /**
-   * What looks wrong with a finished run's files at a glance (their first and last bytes): a document
-   * that does not begin or end as one, or a journal whose last event is not the one the index knows.
-   */
-  private async suspect(runId: string, summary: RunSummary): Promise<string | undefined> {
-    const { store } = this.options;
-    try {
-      const damage = await store.probeRun(runId);
-      if (damage) return damage.message;
-      const last = await store.lastEventId(runId);
-      return last === summary.lastEventId
-        ? undefined
-        : `the journal ends at event ${last}, not ${summary.lastEventId}`;
-    } catch (error) {
-      return messageOf(error);
-    }
-  }
-
   has(runId: string): boolean {
     return this.entries.has(runId);
   }
@@ -164,9 +146,12 @@ export class RunRegistry {
     return this.stream(runId, afterId, signal);
   }
 
-  /** Resolves when the run has finished or waits for a person; a damaged run waits for one already. */
+  /**
+   * Resolves when the run has finished or waits for a person: at once for a run on disk (finished) or
+   * damaged (it waits for a person already).
+   */
   async settled(runId: string, signal?: AbortSignal): Promise<RunSummary> {
-    if (this.entry(runId).kind !== 'damaged') {
+    if (this.entry(runId).kind === 'live') {
       try {
         return await this.use(runId, async (run, live) => withDamage(await run.settled(signal), live.damage));
       } catch (error) {
@@ -179,6 +164,11 @@ export class RunRegistry {
   /** Stops every run in memory (see Run.close); nothing is loaded any more. */
   async close(graceMs: number): Promise<void> {
     this.closed = true;
+    // Loads under way end first, so what they brought back is closed too.
+    const loading = [...this.entries.values()].flatMap((e) =>
+      e.kind === 'dormant' && e.loading ? [e.loading] : [],
+    );
+    await Promise.allSettled(loading);
     const live: Run[] = [];
     const unloading: Promise<void>[] = [];
     for (const entry of this.entries.values()) {
@@ -212,6 +202,24 @@ export class RunRegistry {
       throw error;
     } finally {
       this.release(entry);
+    }
+  }
+
+  /**
+   * What looks wrong with a finished run's files at a glance (their first and last bytes): a document
+   * that does not begin or end as one, or a journal whose last event is not the one the index knows.
+   */
+  private async suspect(runId: string, summary: RunSummary): Promise<string | undefined> {
+    const { store } = this.options;
+    try {
+      const damage = await store.probeRun(runId);
+      if (damage) return damage.message;
+      const last = await store.lastEventId(runId);
+      return last === summary.lastEventId
+        ? undefined
+        : `the journal ends at event ${last}, not ${summary.lastEventId}`;
+    } catch (error) {
+      return messageOf(error);
     }
   }
 
