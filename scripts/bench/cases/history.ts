@@ -56,6 +56,8 @@ export async function historyCase(ctx: CaseContext): Promise<CaseResult> {
     const shown = await client.trpc.runs.get.query({ runId: history.id });
     const showMs = Date.now() - showAt;
     const shownDone = doneCount(shown);
+    // The finished run, loaded for runs.get, is let go 30 s after; the full run waits to see it go.
+    const releasedRss = ctx.quick ? undefined : await settledRss(daemon, 60_000);
 
     return {
       name: 'history',
@@ -79,7 +81,17 @@ export async function historyCase(ctx: CaseContext): Promise<CaseResult> {
         },
         { label: 'daemon answering after start', value: answeringMs, unit: 'ms' },
         { label: 'runs.list', value: listMs, unit: 'ms' },
-        { label: 'runs.get of the finished run', value: showMs, unit: 'ms' },
+        { label: 'runs.get of the finished run (loads it)', value: showMs, unit: 'ms' },
+        ...(releasedRss === undefined
+          ? []
+          : [
+              {
+                label: 'daemon RSS once that run is let go again',
+                value: releasedRss / MB,
+                unit: 'MB',
+                target: { op: '<=' as const, value: 150 },
+              },
+            ]),
       ],
       tasks: {
         total: finished.taskTotal + probe.taskTotal + empty.probe.taskTotal,
@@ -116,6 +128,23 @@ async function startToDispatch(daemon: BenchDaemon) {
   const dispatchMs = Date.parse(dispatched.at) - restartAt;
   const probe = await waitForRun(client, started.id, { timeoutMs: 60_000, pollMs: 25 });
   return { client, answeringMs, dispatchMs, probe };
+}
+
+/**
+ * The daemon's RSS after a loaded finished run's idle time (30 s) has passed and the collector has had a
+ * few seconds: the first reading within 5 % of the one before, or the last after `timeoutMs`.
+ */
+async function settledRss(daemon: BenchDaemon, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  await sleep(35_000);
+  let last = daemon.rss();
+  while (Date.now() < deadline) {
+    await sleep(2000);
+    const now = daemon.rss();
+    if (Math.abs(now - last) <= last * 0.05) return now;
+    last = now;
+  }
+  return last;
 }
 
 /** The run's first event of a type, from a subscription opened now (it replays from the start). */
