@@ -52,7 +52,7 @@ describe('damaged runs through the CLI', () => {
       file(damaged, 'events.jsonl'),
       journal.filter((line) => !line.startsWith(`{"id":${hole},`)).join('\n'),
     );
-    await writeFile(file(damaged, 'state.json'), '{"version":1,"id":"garbled');
+    await writeFile(file(damaged, 'state.json'), 'garbled\n{"version":1');
 
     // ls starts the daemon, which finds both.
     const ls = await box.orc(['ls']);
@@ -83,6 +83,9 @@ describe('damaged runs through the CLI', () => {
     expect(showRebuilt.stdout).toMatch(/^ {2}t3 +done/m);
     const showDamaged = await box.orc(['show', damaged]);
     expect(showDamaged.code).toBe(0);
+    expect(showDamaged.stdout).toMatch(
+      /^damaged: .*state\.json is not valid JSON .*; the run is kept as it is and not run$/m,
+    );
     expect(showDamaged.stdout).toMatch(new RegExp(`^run ${damaged} damaged`, 'm'));
     expect(showDamaged.stdout).toContain('the run is kept as it is and not run');
 

@@ -423,7 +423,9 @@ function parseDocument(file: string, text: string | undefined, runId: string): R
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new DamagedFileError(file, `is not valid JSON (${(error as Error).message})`);
+    // The parser quotes the text it stopped at, line ends and all: the reason stays on one line.
+    const why = (error as Error).message.split(/\s+/).join(' ');
+    throw new DamagedFileError(file, `is not valid JSON (${why})`);
   }
   const parsed = parseStoredRunDocument(raw);
   if (!parsed.success) {
