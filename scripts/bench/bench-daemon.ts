@@ -15,6 +15,8 @@ export interface BenchDaemon {
   readonly client: OrcClient;
   /** Peak resident set of the daemon process so far (VmHWM), in bytes. */
   peakRss(): number;
+  /** Resident set of the daemon process now (VmRSS), in bytes. */
+  rss(): number;
   /** The daemon's I/O counters from /proc/<pid>/io. */
   io(): ProcIo;
   /** CPU time the daemon has used (user + system), in ms, from /proc/<pid>/stat. */
@@ -23,6 +25,8 @@ export interface BenchDaemon {
   connect(): Promise<OrcClient>;
   /** `kill -9` the daemon; its client is closed. */
   kill(): Promise<void>;
+  /** Stops the daemon as `orc daemon stop` does and waits for its process to end; its client is closed. */
+  stop(): Promise<void>;
   /** Starts the daemon again on the same state directory; resolves with the new client. */
   restart(): Promise<OrcClient>;
   /** Bytes of every file under `runs/<runId>/` (state, events, checkpoints). */
@@ -99,6 +103,7 @@ export async function startBenchDaemon(options: BenchDaemonOptions = {}): Promis
       return client;
     },
     peakRss: () => statusField(pid, 'VmHWM') * 1024,
+    rss: () => statusField(pid, 'VmRSS') * 1024,
     io: () => procIo(pid),
     cpuMs: () => procCpuMs(pid),
     async connect() {
@@ -110,6 +115,11 @@ export async function startBenchDaemon(options: BenchDaemonOptions = {}): Promis
       killQuietly(pid);
       await waitForExit(pid);
       await closeClients();
+    },
+    async stop() {
+      await closeClients();
+      await stopDaemon({ home, env, timeoutMs: STOP_TIMEOUT_MS });
+      await waitForExit(pid);
     },
     restart: start,
     runDirBytes: (runId) => dirBytes(join(home, 'runs', runId)),

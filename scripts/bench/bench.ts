@@ -1,6 +1,7 @@
 import type { CaseContext } from './cases/case-context.js';
 import { fanOutCase } from './cases/fan-out.js';
 import { hostileClientCase } from './cases/hostile-client.js';
+import { historyCase } from './cases/history.js';
 import { largeRunCases } from './cases/large-run.js';
 import { makespanCase } from './cases/makespan.js';
 import { rateLimitCase } from './cases/rate-limit.js';
@@ -25,6 +26,7 @@ const GROUPS: { cases: readonly CaseName[]; run: (ctx: CaseContext) => Promise<C
   { cases: ['overhead', 'persistence', 'reattach'], run: largeRunCases },
   { cases: ['fan-out'], run: async (ctx) => [await fanOutCase(ctx)] },
   { cases: ['recovery'], run: async (ctx) => [await recoveryCase(ctx)] },
+  { cases: ['history'], run: async (ctx) => [await historyCase(ctx)] },
   { cases: ['rate limit'], run: async (ctx) => [await rateLimitCase(ctx)] },
   { cases: ['hostile client'], run: async (ctx) => [await hostileClientCase(ctx)] },
 ];

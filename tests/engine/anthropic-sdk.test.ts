@@ -63,7 +63,7 @@ describe('the engine on the real Anthropic SDK (fake server)', () => {
     expect(run.models).toMatchObject({ simulated: false, manager: { provider: 'anthropic' } });
     const summary = await orchestrator.waitForRun(run.id);
     expect(summary.status).toBe('completed');
-    const view = orchestrator.getRun(run.id, { full: true });
+    const view = await orchestrator.getRun(run.id, { full: true });
     expect(view.tasks.length).toBeGreaterThan(0);
     expect(view.tasks.every((t) => t.status === 'done' && (t.result ?? '').length > 0)).toBe(true);
     // One plan, one work call and one review per task, one final review.
@@ -108,7 +108,7 @@ describe('the engine on the real Anthropic SDK (fake server)', () => {
     // The rate limit halved the run's concurrency, and success brought it back.
     expect(ofType(events, 'run.concurrency').map((e) => e.limit)).toEqual([1, 2]);
 
-    const t1 = orchestrator.getRun(run.id).tasks.find((t) => t.id === 't1')!;
+    const t1 = (await orchestrator.getRun(run.id)).tasks.find((t) => t.id === 't1')!;
     expect(t1.attempts.map((a) => a.outcome)).toEqual(['failed', 'failed', 'failed', 'failed', 'succeeded']);
     expect(t1.status).toBe('done');
     await orchestrator.close(0);
@@ -121,7 +121,7 @@ describe('the engine on the real Anthropic SDK (fake server)', () => {
     const run = await orchestrator.startRun({ tasks: tasks(1) });
     const summary = await orchestrator.waitForRun(run.id);
     expect(summary.status).toBe('failed');
-    const t1 = orchestrator.getRun(run.id).tasks[0]!;
+    const t1 = (await orchestrator.getRun(run.id)).tasks[0]!;
     expect(t1.status).toBe('failed');
     expect(t1.error).toMatch(/^permanent error: .*400.*prompt is too long: 250000 tokens > 200000 maximum/);
     expect(t1.attempts).toHaveLength(1);
@@ -156,7 +156,7 @@ describe('the engine on the real Anthropic SDK (fake server)', () => {
     // A rejected key would fail every task alike: the run pauses for a person instead.
     const summary = await orchestrator.waitForRun(run.id);
     expect(summary).toMatchObject({ status: 'paused', pauseReason: 'provider' });
-    const task = orchestrator.getRun(run.id, { full: true }).tasks[0]!;
+    const task = (await orchestrator.getRun(run.id, { full: true })).tasks[0]!;
     expect(task.status).toBe('ready');
     expect(task.attempts).toHaveLength(1);
     expect(task.attempts[0]!.error?.message).toMatch(/401.*ANTHROPIC_API_KEY/);

@@ -41,7 +41,7 @@ it('runs a seeded 1,000-task random graph in dependency order within the worker 
   const summary = await orchestrator.waitForRun(run.id);
   expect(summary.status).toBe('completed');
   expect(summary.taskCounts).toEqual({ done: 1000 });
-  const view = orchestrator.getRun(run.id);
+  const view = await orchestrator.getRun(run.id);
   expect(view.tasks.every((t) => t.status === 'done')).toBe(true);
   expect(counter!.maxInFlight).toBeLessThanOrEqual(MAX_WORKERS);
   expect(counter!.maxInFlight).toBeGreaterThan(1);

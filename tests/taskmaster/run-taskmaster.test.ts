@@ -65,7 +65,7 @@ describe('running a Task Master project', () => {
       });
       const summary = await orchestrator.waitForRun(started.id);
       expect(summary.status).toBe('completed');
-      const view = orchestrator.getRun(started.id);
+      const view = await orchestrator.getRun(started.id);
       const ran = view.tasks.filter((t) => t.held === undefined);
       expect(ran.length).toBeGreaterThan(0);
       expect(ran.every((t) => t.status === 'done')).toBe(true);
@@ -107,9 +107,8 @@ describe('running a Task Master project', () => {
     orchestrator = await createOrchestrator({ home, loaded });
     const started = await orchestrator.startRun({ taskmaster: { path: project.dir, writeSimulated: true } });
     expect((await orchestrator.waitForRun(started.id)).status).toBe('completed');
-    const ran = orchestrator
-      .getRun(started.id)
-      .tasks.filter((t) => t.held === undefined)
+    const ran = (await orchestrator.getRun(started.id)).tasks
+      .filter((t) => t.held === undefined)
       .map((t) => t.id);
     await orchestrator.close();
     orchestrator = undefined;

@@ -72,11 +72,11 @@ describe('a run whose Task Master file people edit', () => {
         /^Task Master file .*tasks\.json is not valid JSON .*; fix it, then resume the run$/,
       ) as unknown,
     });
-    expect(engine.orchestrator.getRun(run.id).tasks.find((t) => t.id === '2')!.status).toBe('ready');
+    expect((await engine.orchestrator.getRun(run.id)).tasks.find((t) => t.id === '2')!.status).toBe('ready');
 
     // The file is fixed as it was, with task 1 still in progress (its done could not be written).
     await writeFile(file, good);
-    engine.orchestrator.resumeRun(run.id);
+    await engine.orchestrator.resumeRun(run.id);
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
     await engine.close();
     engine = undefined;
@@ -103,7 +103,7 @@ describe('a run whose Task Master file people edit', () => {
     await setStatus(file, 2, 'deferred');
     provider.release();
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
-    expect(engine.orchestrator.getRun(run.id).tasks.map((t) => [t.id, t.status, t.held])).toEqual([
+    expect((await engine.orchestrator.getRun(run.id)).tasks.map((t) => [t.id, t.status, t.held])).toEqual([
       ['1', 'done', undefined],
       ['2', 'blocked', 'set to deferred in Task Master (was pending): not started'],
       ['3', 'blocked', 'waits for 2, which is deferred in Task Master'],
@@ -114,7 +114,8 @@ describe('a run whose Task Master file people edit', () => {
     engine = await openTestEngine({ provider, home, config: { execution: { max_workers: 1 } } });
     await engine.orchestrator.retryTask(run.id, '2');
     await eventually(
-      () => engine!.orchestrator.getRun(run.id).tasks.find((t) => t.id === '2')!.status === 'blocked',
+      async () =>
+        (await engine!.orchestrator.getRun(run.id)).tasks.find((t) => t.id === '2')!.status === 'blocked',
       'task 2 held again',
     );
     expect(provider.callsFor('work', '2')).toEqual([]);

@@ -108,7 +108,7 @@ describe('the real task-master CLI', () => {
 
     const rest = await engine.orchestrator.startRun({ taskmaster: { path: dir } });
     expect((await engine.orchestrator.waitForRun(rest.id)).status).toBe('completed');
-    const docs = engine.orchestrator.getRun(rest.id).tasks.find((t) => t.id === '3')!;
+    const docs = (await engine.orchestrator.getRun(rest.id)).tasks.find((t) => t.id === '3')!;
     expect(docs.dependencies).toEqual(['2.2']);
     await engine.close();
     engine = undefined;
@@ -151,7 +151,7 @@ describe('the real task-master CLI', () => {
     provider.release();
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
 
-    const view = engine.orchestrator.getRun(run.id);
+    const view = await engine.orchestrator.getRun(run.id);
     const byId = new Map(view.tasks.map((t): [string, TaskRecord] => [t.id, t]));
     const shown = (id: string) => {
       const task = byId.get(id)!;

@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     const summary = await orchestrator.waitForRun(run.id);
     controller.abort();
     await follow;
-    const view = orchestrator.getRun(run.id);
+    const view = await orchestrator.getRun(run.id);
     console.log(
       `\nrun ${summary.status}: ${view.tasks.filter((t) => t.status === 'done').length}/${view.tasks.length} tasks done`,
     );

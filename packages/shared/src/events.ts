@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { Plan, FinalReview } from './plan.js';
-import { RunModels, RunStatus, PauseReason, RollbackStrategy, CheckpointInfo } from './run.js';
+import { RunModels, RunStatus, PauseReason, RollbackStrategy, CheckpointInfo, RunSetup } from './run.js';
 import { AttemptError, TaskReview, TaskStatus, ToolRefusal, Usage } from './task.js';
 import { SourceChange } from './task-source.js';
 
@@ -26,6 +26,8 @@ export const OrcEvent = z.discriminatedUnion('type', [
     goal: z.string(),
     models: RunModels,
     maxWorkers: z.number(),
+    /** Absent in journals written before it was added. */
+    setup: RunSetup.optional(),
   }),
   z.object({ ...base, type: z.literal('run.planning'), attempt: z.number().int().positive() }),
   z.object({
@@ -118,6 +120,9 @@ export const OrcEvent = z.discriminatedUnion('type', [
     type: z.literal('task.reviewed'),
     attempt: z.number().int(),
     review: TaskReview,
+    /** What the reviewed attempt cost (absent in journals written before it was added). */
+    usage: Usage.optional(),
+    costUsd: z.number().optional(),
   }),
   z.object({
     ...task,

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { ProviderName } from './config/config.schema.js';
 import { FinalReview } from './plan.js';
 import { TaskRecord, Usage } from './task.js';
-import { RunSource } from './task-source.js';
+import { RunSource, StoredRunSource } from './task-source.js';
 
 export const RunStatus = z.enum([
   'analyzing',
@@ -12,10 +12,27 @@ export const RunStatus = z.enum([
   'completed',
   'failed',
   'cancelled',
+  /** Its files on disk could not be read back and the run could not be rebuilt: kept as it is, not run. */
+  'damaged',
 ]);
 export type RunStatus = z.infer<typeof RunStatus>;
 
 export const FINISHED_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled']);
+
+/**
+ * A damaged file of a run: which one and what is wrong with it. `rebuiltFrom` says what the run was
+ * rebuilt from (a checkpoint and the journal, or the journal alone); without it the run is `damaged`.
+ */
+export const RunDamage = z.object({
+  file: z.string(),
+  reason: z.string(),
+  rebuiltFrom: z.string().optional(),
+  /** Where the damaged file was copied before the rebuilt one replaced it. */
+  keptAs: z.string().optional(),
+  /** When the damage was found. */
+  at: z.string(),
+});
+export type RunDamage = z.infer<typeof RunDamage>;
 
 /**
  * Why a run waits: a person paused it, its budget is spent, the provider refused the key, the quota is
@@ -58,6 +75,8 @@ export const RunSummary = z.object({
   lastEventId: z.number().int().nonnegative(),
   /** Where the tasks came from and whether progress is written back there (Task Master). */
   source: RunSource.optional(),
+  /** Set when a file of the run was found damaged: the run was rebuilt, or it is `damaged`. */
+  damage: RunDamage.optional(),
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 
@@ -71,6 +90,30 @@ export const RunView = RunSummary.extend({
   busyWorkers: z.number().int().nonnegative(),
 });
 export type RunView = z.infer<typeof RunView>;
+
+/** The repository a run's workers edit (claude-code): each attempt in a worktree, accepted work merged. */
+export const RunWorkspace = z.object({
+  workdir: z.string(),
+  merge: z.boolean(),
+  /** Where the run started (branch and commit), for the fast-forward at the end. */
+  start: z.object({ branch: z.string().optional(), commit: z.string() }).optional(),
+});
+export type RunWorkspace = z.infer<typeof RunWorkspace>;
+
+/**
+ * What a run was started with beyond its goal and models, as `run.created` records it: with it the
+ * journal alone can rebuild the run when its document and checkpoints are lost.
+ */
+export const RunSetup = z.object({
+  /** The resolved config (never holds the API key). */
+  config: z.record(z.string(), z.unknown()),
+  /** Tasks were given rather than planned. */
+  importedTasks: z.boolean(),
+  heldTasks: z.record(z.string(), z.string()).optional(),
+  source: StoredRunSource.optional(),
+  workspace: RunWorkspace.optional(),
+});
+export type RunSetup = z.infer<typeof RunSetup>;
 
 /**
  * How a rollback treats the tasks (and, for a repository run, the files):

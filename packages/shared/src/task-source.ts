@@ -18,6 +18,15 @@ export const RunSource = z.object({
 });
 export type RunSource = z.infer<typeof RunSource>;
 
+/** The source as a run's document keeps it: with each task's status there as read at import. */
+export const StoredRunSource = RunSource.extend({
+  /** Progress is written back there; absent in runs from before it could be off, which wrote. */
+  writeBack: z.boolean().optional(),
+  /** Each task's status there as read at import: a change a person makes is told from it. */
+  imported: z.record(z.string(), z.string()).optional(),
+});
+export type StoredRunSource = z.infer<typeof StoredRunSource>;
+
 /**
  * A task whose status at its source is no longer what the run read there at import or last wrote: a
  * person changed it. A person's edit wins: a task not yet started is not started, and a result is not

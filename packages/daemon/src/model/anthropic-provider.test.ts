@@ -3,9 +3,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { startFakeAnthropicServer } from '../testing/fake-anthropic-server.js';
 import type { FakeAnthropicServer, FakeAnthropicServerOptions } from '../testing/fake-anthropic-server.js';
-import { createAnthropicProvider, parseRetryAfter } from './anthropic-provider.js';
+import { createAnthropicProvider } from './anthropic-provider.js';
 import { CallCancelledError, ModelError } from './model-error.js';
 import type { ModelProvider, ModelRequest } from './provider.js';
+import { parseRetryAfter } from './retry-after.js';
 
 // A made-up key: tests never use a real one, but the provider must still keep this one out of messages.
 const KEY = 'sk-ant-api03-FAKEfakeFAKEfake0123456789';

@@ -40,7 +40,7 @@ describe('createOrchestrator', () => {
     expect(started.status).toBe('analyzing');
     const summary = await orchestrator.waitForRun(started.id);
     expect(summary.status).toBe('completed');
-    const view = orchestrator.getRun(started.id, { full: true });
+    const view = await orchestrator.getRun(started.id, { full: true });
     expect(view.tasks.map((t) => [t.id, t.status, t.result])).toEqual([
       ['a', 'done', 'result of a #1'],
       ['b', 'done', 'result of b #1'],
@@ -127,7 +127,7 @@ describe('createOrchestrator', () => {
     engine = await openTestEngine({ provider });
     const run = await engine.orchestrator.startRun({ tasks: [task('a'), task('b', ['a'])] });
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
-    const a = engine.orchestrator.getRun(run.id, { full: true }).tasks.find((t) => t.id === 'a')!;
+    const a = (await engine.orchestrator.getRun(run.id, { full: true })).tasks.find((t) => t.id === 'a')!;
     expect(a.attempts.map((x) => x.outcome)).toEqual(['failed', 'failed', 'succeeded']);
     expect(a.attempts[0]!.error).toEqual({ category: 'transient', message: 'overloaded, try 1' });
     const failed = ofType(await readJournal(engine.home, run.id), 'task.attempt_failed');
@@ -154,7 +154,7 @@ describe('createOrchestrator', () => {
       `1 task failed (first: a: permanent error: the Anthropic API rejected the request (400)); ` +
         `1 task never ran because a dependency did not finish; fix the cause, then orc retry ${run.id} <task>`,
     );
-    const view = engine.orchestrator.getRun(run.id, { full: true });
+    const view = await engine.orchestrator.getRun(run.id, { full: true });
     const byId = new Map(view.tasks.map((t) => [t.id, t]));
     expect(byId.get('a')!.status).toBe('failed');
     expect(byId.get('a')!.error).toBe('permanent error: the Anthropic API rejected the request (400)');
@@ -181,7 +181,7 @@ describe('createOrchestrator', () => {
     expect(summary.status).toBe('completed');
     expect(summary.error).toBeUndefined();
     await expect(orchestrator.retryTask(run.id, 'a')).rejects.toThrow(/task a is done/);
-    expect(() => orchestrator.getRun('nope')).toThrow(OrcError);
+    await expect(orchestrator.getRun('nope')).rejects.toThrow(OrcError);
   });
 
   it('goes on after a clean close and reopen on the same home, without redoing finished tasks', async () => {
@@ -190,7 +190,7 @@ describe('createOrchestrator', () => {
     const tasks = Array.from({ length: 12 }, (_, i) => task(`t${i + 1}`, i > 1 ? [`t${i - 1}`] : []));
     const run = await engine.orchestrator.startRun({ tasks });
     await eventually(
-      () => (engine!.orchestrator.getRun(run.id).taskCounts['done'] ?? 0) >= 3,
+      async () => ((await engine!.orchestrator.getRun(run.id)).taskCounts['done'] ?? 0) >= 3,
       'three tasks done',
     );
     await engine.orchestrator.close(0);
@@ -205,9 +205,9 @@ describe('createOrchestrator', () => {
     const summary = await reopened.orchestrator.waitForRun(run.id, AbortSignal.timeout(5000));
     expect(summary.status).toBe('completed');
     for (const id of doneBefore) expect(provider.callsFor('work', id), `${id} ran twice`).toHaveLength(1);
-    expect(reopened.orchestrator.getRun(run.id, { full: true }).tasks.every((t) => t.status === 'done')).toBe(
-      true,
-    );
+    expect(
+      (await reopened.orchestrator.getRun(run.id, { full: true })).tasks.every((t) => t.status === 'done'),
+    ).toBe(true);
   });
 
   it('goes on after a reopen when it was closed at once, while its first checkpoint was being written', async () => {

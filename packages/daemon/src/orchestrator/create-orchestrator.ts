@@ -8,7 +8,6 @@ import {
   type ConfigInput,
   type LoadedConfig,
   type ResolvedConfig,
-  type RunSummary,
 } from '@orc/shared';
 import { pino, type Logger } from 'pino';
 import { createActor, fromPromise, waitFor } from 'xstate';
@@ -17,6 +16,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { seededRandom, type Random } from '../model/seeded-random.js';
 import { restoreRun } from '../run/restore-run.js';
 import { cancelRun, pauseRun, resumeRun, retryTask, rollbackRun, skipTask } from '../run/run-control.js';
+import { RunRegistry } from '../run/run-registry.js';
 import type { Run, RunDeps } from '../run/run.js';
 import { SlotPool } from '../scheduling/concurrency.js';
 import { openFileRunStore } from '../store/file-run-store.js';
@@ -48,6 +48,8 @@ export interface OrchestratorOptions {
   store?: RunStore;
   /** First backoff step between retries (default 500 ms). */
   retryBaseMs?: number;
+  /** How long a finished run loaded for a call stays in memory after its last use (default 30 s). */
+  finishedRunIdleMs?: number;
 }
 
 /**
@@ -73,7 +75,6 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const store = options.store ?? (await openFileRunStore(options.home));
   const slots = new SlotPool(base.execution.machine_max_in_flight);
   const providers = options.providers ?? defaultProviders;
-  const runs = new Map<string, Run>();
   /** Providers with processes of their own (claude-code agents), ended on close. */
   const stoppable: { stop(): unknown }[] = [];
   /** Task Master sources and their write-backs by run, drained on close so no status is lost. */
@@ -83,7 +84,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     orchestratorMachine.provide({
       actors: {
         closeRuns: fromPromise(async ({ input }) => {
-          await Promise.all([...runs.values()].map((run) => run.close(input.graceMs)));
+          await runs.close(input.graceMs);
           await Promise.all(stoppable.map((provider) => provider.stop()));
           await Promise.all([...syncs.values()].map((sync) => sync.idle()));
           for (const sync of syncs.values()) sync.stop();
@@ -131,7 +132,6 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
 
   /** Registers a run as the supervisor's child and keeps its Task Master source in step with it. */
   const track = (run: Run, source: TaskMasterSource | undefined, restored = false): Run => {
-    runs.set(run.id, run);
     supervisor.send({ type: 'run.opened', runId: run.id, ref: run.actor });
     if (source) {
       source.follow(
@@ -145,26 +145,37 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     return run;
   };
 
-  const { runs: docs, problems } = await store.loadRuns();
-  for (const problem of problems) logger.error({ problem }, 'a persisted run cannot be restored');
-  for (const doc of docs) {
-    try {
-      let workspace: GitWorkspace | undefined;
-      if (doc.workspace && !FINISHED_RUN_STATUSES.has(doc.status)) {
-        // The run's restore deals with the worktrees the crash left: resumed, or removed with work kept.
-        workspace = await GitWorkspace.open(doc.workspace.workdir, doc.id, {
-          home: options.home,
-          ...(doc.workspace.start && { start: doc.workspace.start }),
-        });
-      }
-      const config = parseResolvedConfig(doc.config, `the configuration saved with run ${doc.id}`);
-      const source = sourceFor(doc.id, doc.source);
-      const deps = { ...depsFor(config, workspace), ...(source && { source }) };
-      track(await restoreRun(deps, doc, config), source, true);
-    } catch (error) {
-      logger.error({ err: error, runId: doc.id }, 'a persisted run cannot be restored');
+  /** Brings a run back from its document: its repository, its Task Master source, its actor. */
+  const restore = async (doc: RunDocument): Promise<Run> => {
+    let workspace: GitWorkspace | undefined;
+    if (doc.workspace && !FINISHED_RUN_STATUSES.has(doc.status)) {
+      // The run's restore deals with the worktrees the crash left: resumed, or removed with work kept.
+      workspace = await GitWorkspace.open(doc.workspace.workdir, doc.id, {
+        home: options.home,
+        ...(doc.workspace.start && { start: doc.workspace.start }),
+      });
     }
-  }
+    const config = parseResolvedConfig(doc.config, `the configuration saved with run ${doc.id}`);
+    const source = sourceFor(doc.id, doc.source);
+    const deps = { ...depsFor(config, workspace), ...(source && { source }) };
+    return track(await restoreRun(deps, doc, config), source, true);
+  };
+  // Active runs are restored now; finished ones stay on disk until a call needs them.
+  const runs = new RunRegistry({
+    store,
+    clock,
+    logger,
+    restore,
+    onUnload: async (runId) => {
+      supervisor.send({ type: 'run.released', runId });
+      const source = syncs.get(runId);
+      syncs.delete(runId);
+      await source?.idle();
+      source?.stop();
+    },
+    ...(options.finishedRunIdleMs !== undefined && { idleMs: options.finishedRunIdleMs }),
+  });
+  await runs.open();
 
   /** Opens the repository of a finished run that is given work again after a restart. */
   const withWorkspace = async (run: Run): Promise<Run> => {
@@ -184,12 +195,6 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         `run ${run.id} works on ${closed.workdir}, which cannot be opened (${reason}); start a new run there`,
       );
     }
-    return run;
-  };
-
-  const runOf = (runId: string): Run => {
-    const run = runs.get(runId);
-    if (!run) throw new OrcError('RUN_NOT_FOUND', `no run ${runId}; orc ls lists the runs`);
     return run;
   };
 
@@ -214,69 +219,57 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       if (!isOpen())
         throw new OrcError('INVALID_STATE', 'the daemon is stopping; start the run again once it is back');
       const { run, source } = await startRun(input, startContext);
-      track(run, source);
+      runs.add(track(run, source));
       logger.info({ runId: run.id, tasks: run.tasks.size, writeBack: run.source?.writeBack }, 'run started');
       return run.summary();
     },
-    listRuns: () => [...runs.values()].map((r) => r.summary()).sort(byCreated),
-    getRun: (runId, options) => runOf(runId).view(options?.full === true),
-    getTask: (runId, taskId) => runOf(runId).taskRecord(taskId),
-    async taskDiff(runId, taskId) {
-      const run = runOf(runId);
-      run.taskRecord(taskId); // an unknown task is TASK_NOT_FOUND
-      return run.workdir === undefined ? undefined : taskDiff(run.workdir, runId, taskId);
-    },
-    pauseRun(runId) {
-      const run = runOf(runId);
-      pauseRun(run);
-      return run.summary();
-    },
-    resumeRun(runId, options) {
-      const run = runOf(runId);
-      resumeRun(run, options);
-      return run.summary();
-    },
-    cancelRun(runId) {
-      const run = runOf(runId);
-      cancelRun(run);
-      return Promise.resolve(run.summary());
-    },
+    listRuns: () => runs.summaries(),
+    getRun: (runId, options) => runs.view(runId, options?.full === true),
+    getTask: (runId, taskId) => runs.use(runId, (run) => run.taskRecord(taskId)),
+    taskDiff: (runId, taskId) =>
+      runs.use(runId, (run) => {
+        run.taskRecord(taskId); // an unknown task is TASK_NOT_FOUND
+        return run.workdir === undefined ? undefined : taskDiff(run.workdir, runId, taskId);
+      }),
+    pauseRun: (runId) =>
+      runs.use(runId, (run) => {
+        pauseRun(run);
+        return run.summary();
+      }),
+    resumeRun: (runId, options) =>
+      runs.use(runId, (run) => {
+        resumeRun(run, options);
+        return run.summary();
+      }),
+    cancelRun: (runId) =>
+      runs.use(runId, (run) => {
+        cancelRun(run);
+        return run.summary();
+      }),
     async removeRun(runId) {
-      const run = runOf(runId);
-      const { status } = run.summary();
-      if (!FINISHED_RUN_STATUSES.has(status))
-        throw new OrcError(
-          'INVALID_STATE',
-          `run ${runId} is ${status}; cancel it first (orc cancel ${runId})`,
-        );
-      runs.delete(runId);
-      await run.close(0);
-      supervisor.send({ type: 'run.released', runId });
-      await syncs.get(runId)?.idle();
-      syncs.get(runId)?.stop();
-      syncs.delete(runId);
+      await runs.remove(runId);
       await store.removeRun(runId);
       logger.info({ runId }, 'run removed');
     },
-    async retryTask(runId, taskId) {
-      const run = await withWorkspace(runOf(runId));
-      retryTask(run, taskId);
-      return run.summary();
-    },
-    async skipTask(runId, taskId) {
-      const run = await withWorkspace(runOf(runId));
-      skipTask(run, taskId);
-      return run.summary();
-    },
-    createCheckpoint: (runId, label) => runOf(runId).checkpoints.create('manual', label),
-    listCheckpoints: (runId) => runOf(runId).listCheckpoints(),
-    async rollback(runId, checkpointId, strategy, tasks) {
-      const run = await withWorkspace(runOf(runId));
-      const outcome = await rollbackRun(run, checkpointId, strategy, tasks);
-      return { ...run.summary(), rollback: { checkpointId, strategy, ...outcome } };
-    },
-    events: (runId, afterId, signal) => runOf(runId).events(afterId, signal),
-    waitForRun: (runId, signal) => runOf(runId).settled(signal),
+    retryTask: (runId, taskId) =>
+      runs.use(runId, async (run) => {
+        retryTask(await withWorkspace(run), taskId);
+        return run.summary();
+      }),
+    skipTask: (runId, taskId) =>
+      runs.use(runId, async (run) => {
+        skipTask(await withWorkspace(run), taskId);
+        return run.summary();
+      }),
+    createCheckpoint: (runId, label) => runs.use(runId, (run) => run.checkpoints.create('manual', label)),
+    listCheckpoints: (runId) => runs.use(runId, (run) => run.listCheckpoints()),
+    rollback: (runId, checkpointId, strategy, tasks) =>
+      runs.use(runId, async (run) => {
+        const outcome = await rollbackRun(await withWorkspace(run), checkpointId, strategy, tasks);
+        return { ...run.summary(), rollback: { checkpointId, strategy, ...outcome } };
+      }),
+    events: (runId, afterId, signal) => runs.events(runId, afterId, signal),
+    waitForRun: (runId, signal) => runs.settled(runId, signal),
     baseConfig: () => base,
     hasApiKey: () => loaded.apiKey !== undefined,
     async close(graceMs = 10_000) {
@@ -284,8 +277,4 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       await waitFor(supervisor, (s) => s.status === 'done', { timeout: Infinity });
     },
   };
-}
-
-function byCreated(a: RunSummary, b: RunSummary): number {
-  return a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id);
 }

@@ -20,17 +20,21 @@ export interface Orchestrator {
   startRun(input: StartRunInput): Promise<RunSummary>;
   /** What `startRun` with this input would run, in what order, and what it would hold; starts nothing. */
   previewRun(input: StartRunInput): Promise<RunPreview>;
+  /** Every run, finished ones from the index (no run is loaded to list it). */
   listRuns(): RunSummary[];
-  /** Throws OrcError RUN_NOT_FOUND for an unknown id (likewise every method taking a run id). */
-  /** Without `full`, tasks come without their results and attempt outputs (see `getTask`). */
-  getRun(runId: string, options?: { full?: boolean }): RunView;
+  /**
+   * Rejects with OrcError RUN_NOT_FOUND for an unknown id (likewise every method taking a run id). A
+   * finished run is loaded from disk for the call; a damaged run is shown, and refused anything else.
+   * Without `full`, tasks come without their results and attempt outputs (see `getTask`).
+   */
+  getRun(runId: string, options?: { full?: boolean }): Promise<RunView>;
   /** One task with everything: its result, every attempt with its output or error, the reviews. */
-  getTask(runId: string, taskId: string): TaskRecord;
+  getTask(runId: string, taskId: string): Promise<TaskRecord>;
   /** For a run whose workers edit a repository: what the task changed there; undefined otherwise. */
   taskDiff(runId: string, taskId: string): Promise<TaskDiff | undefined>;
-  pauseRun(runId: string): RunSummary;
+  pauseRun(runId: string): Promise<RunSummary>;
   /** `maxCostUsd` gives the run a new budget to go on within. */
-  resumeRun(runId: string, options?: { maxCostUsd?: number }): RunSummary;
+  resumeRun(runId: string, options?: { maxCostUsd?: number }): Promise<RunSummary>;
   cancelRun(runId: string): Promise<RunSummary>;
   /**
    * Deletes a finished run (completed, failed or cancelled): its files and index entry. A live run is
@@ -40,7 +44,7 @@ export interface Orchestrator {
   retryTask(runId: string, taskId: string): Promise<RunSummary>;
   skipTask(runId: string, taskId: string): Promise<RunSummary>;
   createCheckpoint(runId: string, label?: string): Promise<CheckpointInfo>;
-  listCheckpoints(runId: string): CheckpointInfo[];
+  listCheckpoints(runId: string): Promise<CheckpointInfo[]>;
   rollback(
     runId: string,
     checkpointId: string,

@@ -20,7 +20,7 @@ export interface StartRunContext {
   home: string;
   hasApiKey: boolean;
   /** The runs there are, so a new id is new. */
-  runs: ReadonlyMap<string, unknown>;
+  runs: { has(runId: string): boolean };
   depsFor: (config: ResolvedConfig, workspace?: GitWorkspace) => RunDeps;
   /** The Task Master source of a run whose tasks come from a project. */
   sourceFor: (runId: string, source: RunDocument['source']) => TaskMasterSource | undefined;
@@ -138,7 +138,7 @@ export async function startRun(
   return { run, source };
 }
 
-function newRunId(runs: ReadonlyMap<string, unknown>): string {
+function newRunId(runs: { has(runId: string): boolean }): string {
   for (;;) {
     const id = `r${randomBytes(4).toString('hex').slice(0, 7)}`;
     if (!runs.has(id)) return id;

@@ -27,7 +27,7 @@ const KiB = 1024;
 /** Counts the run views it builds: how many `runs.get` calls actually ran. */
 class CountingOrchestrator extends FakeOrchestrator {
   views = 0;
-  override getRun(runId: string): RunView {
+  override getRun(runId: string): Promise<RunView> {
     this.views++;
     return super.getRun(runId);
   }

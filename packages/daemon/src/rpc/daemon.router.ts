@@ -8,7 +8,8 @@ export const daemonRouter = router({
       ...ctx.daemon,
       uptimeMs: Date.now() - Date.parse(ctx.daemon.startedAt),
       runs: runs.length,
-      activeRuns: runs.filter((run) => !['completed', 'failed', 'cancelled'].includes(run.status)).length,
+      activeRuns: runs.filter((run) => !['completed', 'failed', 'cancelled', 'damaged'].includes(run.status))
+        .length,
       /** Whether the daemon has an API key (never the key): one started without it runs SIMULATED. */
       apiKey: ctx.orchestrator.hasApiKey(),
     };

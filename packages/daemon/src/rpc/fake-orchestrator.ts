@@ -91,14 +91,14 @@ export class FakeOrchestrator implements Orchestrator {
     return [...this.runs.values()].map((run) => this.summary(run.view));
   }
 
-  getRun(runId: string): RunView {
-    return this.run(runId).view;
+  getRun(runId: string): Promise<RunView> {
+    return Promise.resolve().then(() => this.run(runId).view);
   }
 
-  getTask(runId: string, taskId: string): TaskRecord {
+  async getTask(runId: string, taskId: string): Promise<TaskRecord> {
     const task = this.run(runId).view.tasks.find((t) => t.id === taskId);
     if (!task) throw new OrcError('TASK_NOT_FOUND', `run ${runId} has no task ${taskId}`);
-    return task;
+    return Promise.resolve(task);
   }
 
   taskDiff(runId: string, taskId: string): Promise<undefined> {
@@ -106,7 +106,7 @@ export class FakeOrchestrator implements Orchestrator {
     return Promise.resolve(undefined);
   }
 
-  pauseRun(runId: string): RunSummary {
+  async pauseRun(runId: string): Promise<RunSummary> {
     const run = this.run(runId);
     if (run.view.status !== 'executing') {
       throw new OrcError(
@@ -117,16 +117,16 @@ export class FakeOrchestrator implements Orchestrator {
     clearTimeout(run.timer);
     run.view.status = 'paused';
     this.emit(runId, { type: 'run.paused', reason: 'user' });
-    return this.summary(run.view);
+    return Promise.resolve(this.summary(run.view));
   }
 
-  resumeRun(runId: string, _options?: { maxCostUsd?: number }): RunSummary {
+  async resumeRun(runId: string, _options?: { maxCostUsd?: number }): Promise<RunSummary> {
     const run = this.run(runId);
     if (run.view.status !== 'paused') throw new OrcError('INVALID_STATE', `run ${runId} is not paused`);
     run.view.status = 'executing';
     this.emit(runId, { type: 'run.resumed' });
     this.schedule(runId);
-    return this.summary(run.view);
+    return Promise.resolve(this.summary(run.view));
   }
 
   cancelRun(runId: string): Promise<RunSummary> {
@@ -169,14 +169,18 @@ export class FakeOrchestrator implements Orchestrator {
     return Promise.resolve(info);
   }
 
-  listCheckpoints(runId: string): CheckpointInfo[] {
+  listCheckpoints(runId: string): Promise<CheckpointInfo[]> {
+    return Promise.resolve().then(() => this.checkpoints(runId));
+  }
+
+  private checkpoints(runId: string): CheckpointInfo[] {
     return this.run(runId).events.flatMap((event) =>
       event.type === 'checkpoint.created' ? [event.checkpoint] : [],
     );
   }
 
   rollback(runId: string, checkpointId: string, strategy: RollbackStrategy): Promise<RollbackResult> {
-    if (!this.listCheckpoints(runId).some((cp) => cp.id === checkpointId)) {
+    if (!this.checkpoints(runId).some((cp) => cp.id === checkpointId)) {
       throw new OrcError(
         'CHECKPOINT_NOT_FOUND',
         `run ${runId} has no checkpoint ${checkpointId}; see orc checkpoint list`,

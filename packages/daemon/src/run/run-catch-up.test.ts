@@ -30,8 +30,16 @@ function freezable(inner: RunStore, frozenFromStart = false): RunStore & { freez
     appendEvents: (runId, events) => inner.appendEvents(runId, events),
     readEvents: (runId, afterId) => inner.readEvents(runId, afterId),
     lastEventId: (runId) => inner.lastEventId(runId),
-    loadRuns: () => inner.loadRuns(),
+    journalDamage: (runId) => inner.journalDamage(runId),
+    listRuns: () => inner.listRuns(),
     listIndex: () => inner.listIndex(),
+    loadRun: (runId) => inner.loadRun(runId),
+    probeRun: (runId) => inner.probeRun(runId),
+    checkpointIds: (runId) => inner.checkpointIds(runId),
+    keepDamagedCopy: (runId) => inner.keepDamagedCopy(runId),
+    saveRebuilt: (doc) => inner.saveRebuilt(doc),
+    stateFile: (runId) => inner.stateFile(runId),
+    unloadRun: (runId) => inner.unloadRun(runId),
     writeCheckpoint: (info, doc) => inner.writeCheckpoint(info, doc),
     readCheckpoint: (runId, id) => inner.readCheckpoint(runId, id),
     removeRun: (runId) => inner.removeRun(runId),
@@ -82,7 +90,7 @@ describe('restoring a run whose journal is ahead of its saved document', () => {
     store.freeze();
     await store.flush(runId);
     await eventually(async () => has(await journal(), 'task.assigned', 'c'), 'c begun', 5000);
-    const spentBefore = before.getRun(runId).costUsd;
+    const spentBefore = (await before.getRun(runId)).costUsd;
     await before.close(0);
     before = undefined;
 
@@ -108,7 +116,7 @@ describe('restoring a run whose journal is ahead of its saved document', () => {
     cleanups.push(() => after.close(0));
     const summary = await after.waitForRun(runId);
     expect(summary.status).toBe('completed');
-    const view = after.getRun(runId, { full: true });
+    const view = await after.getRun(runId, { full: true });
     const task = (id: string) => view.tasks.find((t) => t.id === id)!;
 
     // b finished before the crash: its result and cost come from the journal, and it did not run again.
@@ -170,7 +178,7 @@ describe('restoring a run whose journal is ahead of its saved document', () => {
     });
     cleanups.push(() => after.close(0));
     expect((await after.waitForRun(runId)).status).toBe('completed');
-    const view = after.getRun(runId, { full: true });
+    const view = await after.getRun(runId, { full: true });
     const task = (id: string) => view.tasks.find((t) => t.id === id)!;
     // a and b were done before the crash: not run again, their results kept.
     expect(second.callsFor('work').map((c) => c.taskId)).toEqual(['c']);

@@ -42,7 +42,7 @@ describe('checkpoints and rollback through the orchestrator', () => {
     const { orchestrator, runId } = await completedRun(createScriptedProvider());
     const manual = await orchestrator.createCheckpoint(runId, 'after everything');
     expect(manual).toMatchObject({ runId, label: 'after everything', reason: 'manual', tasksDone: 4 });
-    const list = orchestrator.listCheckpoints(runId);
+    const list = await orchestrator.listCheckpoints(runId);
     expect(list.map((c) => [c.reason, c.tasksDone])).toEqual([
       ['planned', 0],
       ['manual', 4],
@@ -55,15 +55,17 @@ describe('checkpoints and rollback through the orchestrator', () => {
   it('full: goes back to the planned checkpoint and runs every task again', async () => {
     const provider = createScriptedProvider();
     const { orchestrator, runId } = await completedRun(provider);
-    const planned = orchestrator.listCheckpoints(runId).find((c) => c.reason === 'planned')!;
+    const planned = (await orchestrator.listCheckpoints(runId)).find((c) => c.reason === 'planned')!;
     const rolled = await orchestrator.rollback(runId, planned.id, 'full');
     expect(rolled).toMatchObject({ status: 'paused', pauseReason: 'user' });
-    expect(orchestrator.getRun(runId, { full: true }).tasks.every((t) => t.status !== 'done')).toBe(true);
-    expect(orchestrator.getRun(runId).finalReview).toBeUndefined();
-    orchestrator.resumeRun(runId);
+    expect((await orchestrator.getRun(runId, { full: true })).tasks.every((t) => t.status !== 'done')).toBe(
+      true,
+    );
+    expect((await orchestrator.getRun(runId)).finalReview).toBeUndefined();
+    await orchestrator.resumeRun(runId);
     expect((await orchestrator.waitForRun(runId)).status).toBe('completed');
     expect(workCounts(provider)).toEqual({ a: 2, b: 2, c: 2, d: 2 });
-    expect(orchestrator.getRun(runId, { full: true }).tasks.map((t) => t.result)).toEqual([
+    expect((await orchestrator.getRun(runId, { full: true })).tasks.map((t) => t.result)).toEqual([
       'result of a #2',
       'result of b #2',
       'result of c #2',
@@ -77,7 +79,9 @@ describe('checkpoints and rollback through the orchestrator', () => {
         resetTasks: ['a', 'b', 'c', 'd'],
       }),
     ]);
-    expect(orchestrator.listCheckpoints(runId).some((c) => c.reason === 'before-rollback')).toBe(true);
+    expect((await orchestrator.listCheckpoints(runId)).some((c) => c.reason === 'before-rollback')).toBe(
+      true,
+    );
   });
 
   it('partial: keeps what finished with unchanged inputs and redoes the rest', async () => {
@@ -92,7 +96,7 @@ describe('checkpoints and rollback through the orchestrator', () => {
     const { orchestrator } = engine;
     const run = await orchestrator.startRun({ tasks: TASKS });
     expect((await orchestrator.waitForRun(run.id)).status).toBe('failed');
-    const planned = orchestrator.listCheckpoints(run.id)[0]!;
+    const planned = (await orchestrator.listCheckpoints(run.id))[0]!;
     const rolled = await orchestrator.rollback(run.id, planned.id, 'partial');
     expect(rolled.rollback).toEqual({
       checkpointId: planned.id,
@@ -100,10 +104,10 @@ describe('checkpoints and rollback through the orchestrator', () => {
       reset: ['a'],
       kept: ['d'],
     });
-    const byId = new Map(orchestrator.getRun(run.id, { full: true }).tasks.map((t) => [t.id, t]));
+    const byId = new Map((await orchestrator.getRun(run.id, { full: true })).tasks.map((t) => [t.id, t]));
     expect(byId.get('d')).toMatchObject({ status: 'done', result: 'result of d #1' });
     expect(byId.get('a')!.status).toBe('ready');
-    orchestrator.resumeRun(run.id);
+    await orchestrator.resumeRun(run.id);
     expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
     expect(workCounts(provider)).toEqual({ a: 2, b: 1, c: 1, d: 1 });
     const events = await readJournal(engine.home, run.id);
@@ -114,7 +118,7 @@ describe('checkpoints and rollback through the orchestrator', () => {
     const provider = createScriptedProvider();
     const { orchestrator, runId } = await completedRun(provider);
     const checkpoint = await orchestrator.createCheckpoint(runId, 'all done');
-    const before = orchestrator.getRun(runId);
+    const before = await orchestrator.getRun(runId);
     for (const strategy of ['full', 'partial'] as const) {
       const rolled = await orchestrator.rollback(runId, checkpoint.id, strategy);
       expect(rolled).toMatchObject({
@@ -123,21 +127,21 @@ describe('checkpoints and rollback through the orchestrator', () => {
       });
       expect(rolled.pauseReason).toBeUndefined();
     }
-    expect(orchestrator.getRun(runId).finalReview).toEqual(before.finalReview);
-    expect(orchestrator.getRun(runId).finishedAt).toBe(before.finishedAt);
+    expect((await orchestrator.getRun(runId)).finalReview).toEqual(before.finalReview);
+    expect((await orchestrator.getRun(runId)).finishedAt).toBe(before.finishedAt);
     expect(workCounts(provider)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
   });
 
   it('refuses --tasks with a strategy that resets every task', async () => {
     const { orchestrator, runId } = await completedRun(createScriptedProvider());
-    const [planned] = orchestrator.listCheckpoints(runId);
+    const [planned] = await orchestrator.listCheckpoints(runId);
     for (const strategy of ['full', 'partial'] as const) {
       await expect(orchestrator.rollback(runId, planned!.id, strategy, ['b'])).rejects.toMatchObject({
         code: 'INVALID_STATE',
         message: `a ${strategy} rollback resets every task; --tasks goes with selective`,
       });
     }
-    expect(orchestrator.getRun(runId).status).toBe('completed');
+    expect((await orchestrator.getRun(runId)).status).toBe('completed');
   });
 
   it('selective: resets the named tasks and their downstream only', async () => {
@@ -146,10 +150,10 @@ describe('checkpoints and rollback through the orchestrator', () => {
     const checkpoint = await orchestrator.createCheckpoint(runId);
     await orchestrator.rollback(runId, checkpoint.id, 'selective', ['b']);
     const statuses = Object.fromEntries(
-      orchestrator.getRun(runId, { full: true }).tasks.map((t) => [t.id, t.status]),
+      (await orchestrator.getRun(runId, { full: true })).tasks.map((t) => [t.id, t.status]),
     );
     expect(statuses).toEqual({ a: 'done', b: 'ready', c: 'pending', d: 'done' });
-    orchestrator.resumeRun(runId);
+    await orchestrator.resumeRun(runId);
     expect((await orchestrator.waitForRun(runId)).status).toBe('completed');
     expect(workCounts(provider)).toEqual({ a: 1, b: 2, c: 2, d: 1 });
     await expect(orchestrator.rollback(runId, checkpoint.id, 'selective', [])).rejects.toThrow(
@@ -171,13 +175,15 @@ describe('checkpoints and rollback through the orchestrator', () => {
     const rolled = await orchestrator.rollback(run.id, checkpoint.id, 'full');
     expect(rolled).toMatchObject({ status: 'paused', pauseReason: 'user' });
     expect(provider.callsFor('work').every((c) => c.aborted)).toBe(true);
-    expect(orchestrator.getRun(run.id).busyWorkers).toBe(0);
-    const interrupted = orchestrator.getRun(run.id, { full: true }).tasks.find((t) => t.id === 'a')!;
+    expect((await orchestrator.getRun(run.id)).busyWorkers).toBe(0);
+    const interrupted = (await orchestrator.getRun(run.id, { full: true })).tasks.find((t) => t.id === 'a')!;
     expect(interrupted.attempts.at(-1)!.outcome).toBe('interrupted');
     provider.release();
-    orchestrator.resumeRun(run.id);
+    await orchestrator.resumeRun(run.id);
     expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
-    expect(orchestrator.getRun(run.id, { full: true }).tasks.every((t) => t.status === 'done')).toBe(true);
+    expect((await orchestrator.getRun(run.id, { full: true })).tasks.every((t) => t.status === 'done')).toBe(
+      true,
+    );
     expect(workCounts(provider)).toEqual({ a: 2, b: 1, c: 1, d: 2 });
   });
 
@@ -186,11 +192,11 @@ describe('checkpoints and rollback through the orchestrator', () => {
     engine = await openTestEngine({ provider });
     provider.hold();
     const run = await engine.orchestrator.startRun({ tasks: TASKS });
-    const [planned] = engine.orchestrator.listCheckpoints(run.id);
+    const [planned] = await engine.orchestrator.listCheckpoints(run.id);
     expect(planned?.reason).toBe('planned');
     await engine.orchestrator.rollback(run.id, planned!.id, 'full');
     provider.release();
-    engine.orchestrator.resumeRun(run.id);
+    await engine.orchestrator.resumeRun(run.id);
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
   });
 });

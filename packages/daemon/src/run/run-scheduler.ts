@@ -13,7 +13,7 @@ import { taskMachine } from '../actors/task.machine.js';
 import type { WorkerEmitted } from '../actors/worker.machine.js';
 import { TaskGraph } from '../scheduling/task-graph.js';
 import { WorkerPool } from '../scheduling/worker-pool.js';
-import type { RunDocument } from '../store/run-document.js';
+import { costOfAttempt, type RunDocument } from '../store/run-document.js';
 import { AttemptRunner } from './attempt-runner.js';
 import type { ManagerCalls } from './manager-calls.js';
 import { MergeQueue } from './merge-queue.js';
@@ -156,8 +156,15 @@ export class RunScheduler {
         this.pool.freed(event.worker);
         const task = this.tasks.get(event.taskId);
         if (task?.status !== 'reviewing') break;
-        const attempt = task.attempts.at(-1)?.n ?? 0;
-        this.host.emit({ type: 'task.reviewed', taskId: task.id, attempt, review: event.review });
+        const attempt = task.attempts.at(-1);
+        // With the attempt's cost: a reworked attempt's spend is in the journal too (a rebuild counts it).
+        this.host.emit({
+          type: 'task.reviewed',
+          taskId: task.id,
+          attempt: attempt?.n ?? 0,
+          review: event.review,
+          ...(attempt && costOfAttempt(attempt)),
+        });
         this.tasks.send(task.id, { type: 'task.reviewed', review: event.review, at });
         break;
       }

@@ -31,7 +31,7 @@ describe('the run spend events carry', () => {
     engine = await openTestEngine({ provider });
     const started = await engine.orchestrator.startRun({ goal: 'do two things' });
     await engine.orchestrator.waitForRun(started.id);
-    const final = engine.orchestrator.getRun(started.id);
+    const final = await engine.orchestrator.getRun(started.id);
     expect(final.status).toBe('completed');
     // plan + 3 attempts + 3 reviews + final review
     expect(provider.calls).toHaveLength(8);

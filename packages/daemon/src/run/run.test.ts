@@ -31,19 +31,19 @@ describe('pause, resume and cancel', () => {
     provider.hold();
     const run = await orchestrator.startRun({ tasks: independent(6) });
     await provider.whenInFlight(2);
-    const paused = orchestrator.pauseRun(run.id);
+    const paused = await orchestrator.pauseRun(run.id);
     expect(paused).toMatchObject({ status: 'paused', pauseReason: 'user' });
     provider.release();
     // The two calls in flight finish, are reviewed and complete while the run stays paused.
     await eventually(
-      () => orchestrator.getRun(run.id).taskCounts['done'] === 2,
+      async () => (await orchestrator.getRun(run.id)).taskCounts['done'] === 2,
       'the in-flight tasks to finish',
     );
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(provider.callsFor('work')).toHaveLength(2);
-    expect(orchestrator.getRun(run.id)).toMatchObject({ status: 'paused', busyWorkers: 0 });
+    expect(await orchestrator.getRun(run.id)).toMatchObject({ status: 'paused', busyWorkers: 0 });
 
-    expect(orchestrator.resumeRun(run.id).status).toBe('executing');
+    expect((await orchestrator.resumeRun(run.id)).status).toBe('executing');
     expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
     expect(provider.callsFor('work')).toHaveLength(6);
     expect(provider.maxInFlight).toBeLessThanOrEqual(2);
@@ -65,10 +65,10 @@ describe('pause, resume and cancel', () => {
     engine = await openTestEngine({ provider: createScriptedProvider() });
     const run = await engine.orchestrator.startRun({ tasks: independent(1) });
     await engine.orchestrator.waitForRun(run.id);
-    expect(() => engine!.orchestrator.pauseRun(run.id)).toThrow(
+    await expect(engine.orchestrator.pauseRun(run.id)).rejects.toThrow(
       /is completed; only an executing run can be paused/,
     );
-    expect(() => engine!.orchestrator.resumeRun(run.id)).toThrow(/only a paused run can be resumed/);
+    await expect(engine.orchestrator.resumeRun(run.id)).rejects.toThrow(/only a paused run can be resumed/);
   });
 
   it('cancel aborts the calls in flight and the run ends cancelled', async () => {
@@ -86,7 +86,7 @@ describe('pause, resume and cancel', () => {
     expect(work.every((c) => c.aborted && c.request.signal.aborted)).toBe(true);
     provider.release();
     await new Promise((resolve) => setTimeout(resolve, 30));
-    const view = orchestrator.getRun(run.id);
+    const view = await orchestrator.getRun(run.id);
     expect(view.tasks.every((t) => t.status === 'cancelled')).toBe(true);
     expect(view.busyWorkers).toBe(0);
     expect(provider.callsFor('work')).toHaveLength(3);
@@ -110,7 +110,7 @@ describe('cancel while planning', () => {
     provider.release();
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(provider.callsFor('work')).toEqual([]);
-    expect(engine.orchestrator.getRun(run.id).status).toBe('cancelled');
+    expect((await engine.orchestrator.getRun(run.id)).status).toBe('cancelled');
   });
 });
 
@@ -139,7 +139,7 @@ describe('budget', () => {
     expect(ofType(events, 'run.paused')[0]).toMatchObject({ reason: 'budget' });
     expect(ofType(events, 'run.paused')[0]?.message).toContain('orc resume');
     // Resuming is the person's decision to go on past the budget: the rest of the run is done.
-    engine.orchestrator.resumeRun(run.id);
+    await engine.orchestrator.resumeRun(run.id);
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
     expect(provider.callsFor('work')).toHaveLength(5);
   });
@@ -157,12 +157,12 @@ describe('budget', () => {
     const run = await engine.orchestrator.startRun({ tasks: independent(6) });
     expect(await engine.orchestrator.waitForRun(run.id)).toMatchObject({ pauseReason: 'budget', costUsd: 1 });
     // A budget already spent is refused in one line, and changes nothing.
-    expect(() => engine!.orchestrator.resumeRun(run.id, { maxCostUsd: 1 })).toThrow(
+    await expect(engine.orchestrator.resumeRun(run.id, { maxCostUsd: 1 })).rejects.toThrow(
       /has spent \$1\.0000; a budget of \$1 would pause it again at once/,
     );
-    expect(engine.orchestrator.getRun(run.id).status).toBe('paused');
+    expect((await engine.orchestrator.getRun(run.id)).status).toBe('paused');
 
-    engine.orchestrator.resumeRun(run.id, { maxCostUsd: 3.5 });
+    await engine.orchestrator.resumeRun(run.id, { maxCostUsd: 3.5 });
     const again = await engine.orchestrator.waitForRun(run.id);
     expect(again).toMatchObject({ status: 'paused', pauseReason: 'budget', costUsd: 3 });
     const events = await readJournal(engine.home, run.id);
@@ -190,9 +190,12 @@ describe('budget', () => {
     engine = await openTestEngine({ provider, config: { execution: { max_workers: 3, max_cost_usd: 4.5 } } });
     const run = await engine.orchestrator.startRun({ tasks: independent(10) });
     expect((await engine.orchestrator.waitForRun(run.id)).pauseReason).toBe('budget');
-    await eventually(() => engine!.orchestrator.getRun(run.id).busyWorkers === 0, 'in-flight work to end');
+    await eventually(
+      async () => (await engine!.orchestrator.getRun(run.id)).busyWorkers === 0,
+      'in-flight work to end',
+    );
     // The first three go out before any cost is known ($3); after that, what is in flight counts.
-    expect(engine.orchestrator.getRun(run.id).costUsd).toBeLessThanOrEqual(4.5);
+    expect((await engine.orchestrator.getRun(run.id)).costUsd).toBeLessThanOrEqual(4.5);
   });
 });
 
@@ -210,7 +213,7 @@ describe('review', () => {
     engine = await openTestEngine({ provider });
     const run = await engine.orchestrator.startRun({ tasks: independent(2) });
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
-    const t1 = engine.orchestrator.getRun(run.id, { full: true }).tasks.find((t) => t.id === 't1')!;
+    const t1 = (await engine.orchestrator.getRun(run.id, { full: true })).tasks.find((t) => t.id === 't1')!;
     expect(t1).toMatchObject({ status: 'done', reworks: 1, result: 'result of t1 #2' });
     expect(t1.attempts.map((a) => a.review?.verdict)).toEqual(['rework', 'accept']);
     const prompts = provider.callsFor('work', 't1').map((c) => c.request.prompt);
@@ -224,7 +227,7 @@ describe('review', () => {
     engine = await openTestEngine({ provider, config: { execution: { max_reworks: 1 } } });
     const run = await engine.orchestrator.startRun({ tasks: independent(2) });
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('failed');
-    const t1 = engine.orchestrator.getRun(run.id, { full: true }).tasks.find((t) => t.id === 't1')!;
+    const t1 = (await engine.orchestrator.getRun(run.id, { full: true })).tasks.find((t) => t.id === 't1')!;
     expect(t1.status).toBe('failed');
     expect(t1.error).toBe('still not accepted after 1 rework: rework #2 for t1');
     expect(provider.callsFor('work', 't1')).toHaveLength(2);
@@ -241,7 +244,7 @@ describe('review', () => {
     engine = await openTestEngine({ provider });
     const run = await engine.orchestrator.startRun({ tasks: independent(3) });
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('failed');
-    const view = engine.orchestrator.getRun(run.id, { full: true });
+    const view = await engine.orchestrator.getRun(run.id, { full: true });
     expect(view.tasks.find((t) => t.id === 't2')).toMatchObject({
       status: 'failed',
       error: 'rejected by the manager: cannot be done',
@@ -260,7 +263,7 @@ describe('review', () => {
     engine = await openTestEngine({ provider: createScriptedProvider({ finalReview: () => review }) });
     const run = await engine.orchestrator.startRun({ tasks: independent(3) });
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
-    expect(engine.orchestrator.getRun(run.id).finalReview).toEqual(review);
+    expect((await engine.orchestrator.getRun(run.id)).finalReview).toEqual(review);
     const events = await readJournal(engine.home, run.id);
     expect(ofType(events, 'run.completed')[0]!.review).toEqual(review);
   });
@@ -305,8 +308,9 @@ describe('what a person does after a run failed', () => {
     await provider.whenInFlight(1);
     await orchestrator.skipTask(run.id, 'b');
     await orchestrator.skipTask(run.id, 'c');
-    const statuses = () => Object.fromEntries(orchestrator.getRun(run.id).tasks.map((t) => [t.id, t.status]));
-    expect(statuses()).toMatchObject({ b: 'skipped', c: 'skipped', d: 'pending', e: 'pending' });
+    const statuses = async () =>
+      Object.fromEntries((await orchestrator.getRun(run.id)).tasks.map((t) => [t.id, t.status]));
+    expect(await statuses()).toMatchObject({ b: 'skipped', c: 'skipped', d: 'pending', e: 'pending' });
     expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
     const events = await readJournal(engine.home, run.id);
     const at = (type: string, taskId: string, status?: string) =>

@@ -26,7 +26,7 @@ import type {
 import type { ModelProvider } from '../model/provider.js';
 import type { Random } from '../model/seeded-random.js';
 import type { SlotPool } from '../scheduling/concurrency.js';
-import type { RunDocument } from '../store/run-document.js';
+import { runSetupOf, type RunDocument } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 import { ManagerCalls } from './manager-calls.js';
@@ -190,6 +190,8 @@ export class Run implements SchedulerHost {
       goal: init.goal,
       models: doc.models,
       maxWorkers: config.execution.max_workers,
+      // With its setup, the journal alone can rebuild the run when its document and checkpoints are lost.
+      setup: runSetupOf(doc),
     });
     run.start(undefined, init.imported);
     return run;

@@ -98,6 +98,8 @@ export class WorkerPool {
 
   /** Takes every task back: calls in flight are aborted and their answers ignored. */
   releaseAll(): void {
+    // Workers not yet started hold nothing (and are not idle yet either).
+    if (!this.started) return;
     for (const [index, worker] of this.workers.entries()) {
       if (this.idle.includes(index)) continue;
       worker.send({ type: 'worker.release' });

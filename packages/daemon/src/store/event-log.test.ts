@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OrcEvent } from '@orc/shared';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DamagedFileError } from './damaged-file-error.js';
 import { EventLog } from './event-log.js';
 
 let dir: string;
@@ -77,7 +78,55 @@ describe('EventLog', () => {
   it('fails with the line number when a line in the middle is damaged', async () => {
     await writeFile(file, `${JSON.stringify(event(1))}\nnot json\n${JSON.stringify(event(3))}\n`);
     const log = new EventLog(file);
-    await expect(collect(log, 0)).rejects.toThrow(`${file}: line 2 is not valid JSON`);
+    await expect(collect(log, 0)).rejects.toThrow(
+      `${file} has a hole: event 2 is missing before line 3 (line 2 is not valid JSON)`,
+    );
+  });
+
+  it('never replays a journal with a hole as if it were whole', async () => {
+    const lines = (ids: number[]) => ids.map((id) => JSON.stringify(event(id))).join('\n') + '\n';
+    await writeFile(file, lines([1, 2, 3, 6, 7]));
+    const log = new EventLog(file);
+    const seen: number[] = [];
+    const read = (async () => {
+      for await (const e of log.read(0)) seen.push(e.id);
+    })();
+    await expect(read).rejects.toBeInstanceOf(DamagedFileError);
+    await expect(collect(log, 0)).rejects.toThrow(`${file} has a hole: events 4–5 are missing before line 4`);
+    expect(seen).toEqual([1, 2, 3]); // what comes before the hole, and nothing after it
+    // A reader that has everything up to the hole and past it reads on, and is told of the hole behind it.
+    let told: DamagedFileError | undefined;
+    const after: number[] = [];
+    for await (const e of log.read(6, { onEarlierDamage: (damage) => (told = damage) })) after.push(e.id);
+    expect(after).toEqual([7]);
+    expect(told?.reason).toBe('has a hole: events 4–5 are missing before line 4');
+    // Asking from inside the hole is refused too.
+    await expect(collect(log, 4)).rejects.toThrow('event 5 is missing before line 4');
+  });
+
+  it('refuses ids out of order or twice, and a damaged last line, but passes over junk that hid nothing', async () => {
+    const line = (id: number) => JSON.stringify(event(id));
+    await writeFile(file, [line(1), line(2), line(2), line(3)].join('\n') + '\n');
+    await expect(collect(new EventLog(file), 0)).rejects.toThrow(
+      'is out of order: event 2 at line 3 comes after event 2',
+    );
+    await writeFile(file, [line(1), 'junk', line(2), '{"id": "x"}', line(3)].join('\n') + '\n');
+    expect(await collect(new EventLog(file), 0)).toEqual([1, 2, 3]);
+    await writeFile(file, [line(1), line(2), 'junk'].join('\n') + '\n');
+    await expect(collect(new EventLog(file), 0)).rejects.toThrow(
+      'is damaged from event 3 on: line 3 is not valid JSON',
+    );
+    await expect(new EventLog(file).lastId()).rejects.toThrow('has a last line that is not valid JSON');
+  });
+
+  it('knows the last event on disk: read from the tail once, then from its own appends', async () => {
+    await writeFile(file, [1, 2, 3].map((id) => JSON.stringify(event(id))).join('\n') + '\n');
+    const log = new EventLog(file);
+    expect(await log.durableId()).toBe(3);
+    await log.append([event(4), event(5)]);
+    expect(await log.durableId()).toBe(5);
+    await log.close();
+    expect(await new EventLog(join(dir, 'none.jsonl')).durableId()).toBe(0);
   });
 
   it('handles a 100k-line journal quickly, and a last line longer than the tail it first reads', async () => {

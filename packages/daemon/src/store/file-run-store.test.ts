@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { statePaths, type CheckpointInfo, type OrcEvent } from '@orc/shared';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DamagedFileError } from './damaged-file-error.js';
 import { openFileRunStore, type FileRunStore } from './file-run-store.js';
 import type { RunDocument } from './run-document.js';
 
@@ -105,35 +106,52 @@ describe('FileRunStore', () => {
     await store.close();
 
     store = await openFileRunStore(stateDir);
-    const { runs, problems } = await store.loadRuns();
+    const { runs, problems } = await store.listRuns();
     expect(problems).toEqual([]);
-    expect(runs).toHaveLength(1);
-    expect(runs[0]!.tasks).toHaveLength(200);
-    expect(runs[0]!.status).toBe('executing');
+    expect(runs.map((run) => run.id)).toEqual(['r1']);
+    const loaded = await store.loadRun('r1');
+    expect(loaded.tasks).toHaveLength(200);
+    expect(loaded.status).toBe('executing');
   });
 
-  it('reports a corrupt or missing state.json as a problem and loads the other runs', async () => {
+  it('names the file and what is wrong with a damaged state.json, and opens nothing of that run', async () => {
     store = await openFileRunStore(stateDir);
-    for (const id of ['good', 'corrupt', 'invalid', 'gone']) await store.createRun(runDocument(id));
+    for (const id of ['good', 'corrupt', 'invalid', 'gone', 'empty']) await store.createRun(runDocument(id));
     await store.close();
     const paths = statePaths(stateDir);
-    await writeFile(paths.run('corrupt').state, '{"version": 1, "id": "corr');
+    const whole = await readFile(paths.run('corrupt').state, 'utf8');
+    await writeFile(paths.run('corrupt').state, whole.slice(0, whole.length / 2)); // truncated
     await writeFile(
       paths.run('invalid').state,
       JSON.stringify({ ...runDocument('invalid'), status: 'sleeping' }),
     );
     await rm(paths.run('gone').state);
+    await writeFile(paths.run('empty').state, '');
 
     store = await openFileRunStore(stateDir);
-    const { runs, problems } = await store.loadRuns();
-    expect(runs.map((run) => run.id)).toEqual(['good']);
-    expect(problems).toHaveLength(3);
-    expect(problems.find((p) => p.startsWith('run corrupt:'))).toContain(paths.run('corrupt').state);
-    expect(problems.find((p) => p.startsWith('run invalid:'))).toContain('status');
-    expect(problems.find((p) => p.startsWith('run gone:'))).toContain('missing');
+    const { runs } = await store.listRuns();
+    expect(runs.map((run) => run.id).sort()).toEqual(['corrupt', 'empty', 'gone', 'good', 'invalid']);
+    expect((await store.loadRun('good')).id).toBe('good');
+    const damage = async (id: string) => {
+      const error = await store!.loadRun(id).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DamagedFileError);
+      return error as DamagedFileError;
+    };
+    expect(await damage('corrupt')).toMatchObject({ file: paths.run('corrupt').state });
+    expect((await damage('corrupt')).reason).toMatch(/^is not valid JSON/);
+    expect((await damage('invalid')).reason).toMatch(/^is not a valid run document \(status: /);
+    expect((await damage('gone')).reason).toBe('is missing');
+    expect((await damage('empty')).reason).toBe('is empty');
     expect(() => store!.scheduleSave('corrupt', () => runDocument('corrupt'))).toThrow(
       /run corrupt not found/,
     );
+    // The quick look at the file's ends tells the same, without reading it.
+    expect(await store.probeRun('good')).toBeUndefined();
+    expect((await store.probeRun('corrupt'))?.reason).toBe('does not end like a whole run document');
+    expect((await store.probeRun('gone'))?.reason).toBe('is missing');
+    expect((await store.probeRun('empty'))?.reason).toBe('is empty');
+    await writeFile(paths.run('invalid').state, `  ${whole}`);
+    expect((await store.probeRun('invalid'))?.reason).toBe('does not begin like a run document');
   });
 
   it('rebuilds an unreadable index from the run folders', async () => {
@@ -144,9 +162,11 @@ describe('FileRunStore', () => {
     await writeFile(statePaths(stateDir).index, 'garbage');
 
     store = await openFileRunStore(stateDir);
-    const { runs, problems } = await store.loadRuns();
+    const { runs, problems } = await store.listRuns();
     expect(runs.map((run) => run.id).sort()).toEqual(['r1', 'r2']);
     expect(problems).toEqual([expect.stringContaining('index.json is unreadable')]);
+    for (const run of runs) await store.loadRun(run.id);
+    await store.flush();
     const index = JSON.parse(await readFile(statePaths(stateDir).index, 'utf8')) as {
       runs: { id: string }[];
     };
@@ -163,7 +183,11 @@ describe('FileRunStore', () => {
     expect(read).toEqual([2, 3]);
     expect(await store.lastEventId('r1')).toBe(3);
     expect(store.stats().eventBytes).toBe(events.reduce((sum, e) => sum + JSON.stringify(e).length + 1, 0));
-    expect(() => store!.readEvents('nope', 0)).toThrow(/run nope not found/);
+    // Any run folder's journal can be read; nothing outside the state directory can be named.
+    const none: OrcEvent[] = [];
+    for await (const event of store.readEvents('nope', 0)) none.push(event);
+    expect(none).toEqual([]);
+    expect(() => store!.readEvents('../nope', 0)).toThrow(/run \.\.\/nope not found/);
   });
 
   it('round-trips a checkpoint and names the run and checkpoint when one is missing', async () => {
@@ -195,7 +219,7 @@ describe('FileRunStore', () => {
     await expect(store.removeRun('r1')).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' });
     await store.close();
     store = await openFileRunStore(stateDir);
-    expect((await store.loadRuns()).runs.map((r) => r.id)).toEqual(['r2']);
+    expect((await store.listRuns()).runs.map((r) => r.id)).toEqual(['r2']);
   });
 
   it('finishes a removal a crash cut short after the rename', async () => {
@@ -207,8 +231,8 @@ describe('FileRunStore', () => {
     const paths = statePaths(stateDir);
     await rename(paths.run('r1').dir, join(paths.runs, '.removed-r1'));
     store = await openFileRunStore(stateDir);
-    const loaded = await store.loadRuns();
-    expect(loaded).toEqual({ runs: [], problems: [] });
+    const listed = await store.listRuns();
+    expect(listed).toEqual({ runs: [], problems: [] });
     expect(await store.listIndex()).toEqual([]);
     expect(await readdir(paths.runs)).toEqual(['index.json']);
   });

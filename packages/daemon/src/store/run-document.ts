@@ -1,9 +1,15 @@
+import type { RunSetup } from '@orc/shared';
 import {
+  type Attempt,
   CheckpointInfo,
   FinalReview,
   PauseReason,
+  RunDamage,
   RunModels,
+  StoredRunSource,
   RunStatus,
+  RunSummary,
+  RunWorkspace,
   TaskRecord,
   TaskStatus,
   Usage,
@@ -36,26 +42,9 @@ export const RunDocument = z.object({
   /** Imported tasks that are not to be run, with the reason (deferred or blocked at the source). */
   heldTasks: z.record(z.string(), z.string()).optional(),
   /** Where imported tasks came from (Task Master). */
-  source: z
-    .object({
-      kind: z.literal('taskmaster'),
-      file: z.string(),
-      tag: z.string(),
-      /** Progress is written back there; absent in runs from before it could be off, which wrote. */
-      writeBack: z.boolean().optional(),
-      /** Each task's status there as read at import: a change a person makes is told from it. */
-      imported: z.record(z.string(), z.string()).optional(),
-    })
-    .optional(),
+  source: StoredRunSource.optional(),
   /** Workers edit this repository (claude-code): each attempt in a worktree, accepted work merged. */
-  workspace: z
-    .object({
-      workdir: z.string(),
-      merge: z.boolean(),
-      /** Where the run started (branch and commit), for the fast-forward at the end. */
-      start: z.object({ branch: z.string().optional(), commit: z.string() }).optional(),
-    })
-    .optional(),
+  workspace: RunWorkspace.optional(),
   usage: Usage,
   costUsd: z.number(),
   error: z.string().optional(),
@@ -68,15 +57,23 @@ export const RunDocument = z.object({
   tasksDoneSinceCheckpoint: z.number().int().nonnegative(),
   /** A person resumed the run after its budget paused it: it goes on past `max_cost_usd`. */
   budgetLifted: z.boolean().optional(),
+  /** The run was rebuilt after a file of it was found damaged: which, why, and from what. */
+  damage: RunDamage.optional(),
 });
 export type RunDocument = z.infer<typeof RunDocument>;
 
-/** One line of `runs/index.json`: enough to list runs without opening each document. */
+/**
+ * One line of `runs/index.json`: enough to list runs without opening each document. A finished run's
+ * entry carries the rest of its summary, so the daemon neither loads it on start nor to list it.
+ */
 export const RunIndexEntry = z.object({
   id: z.string(),
   goal: z.string(),
   status: RunStatus,
   createdAt: z.string(),
+  summary: RunSummary.omit({ id: true, goal: true, status: true, createdAt: true }).optional(),
+  /** Where the run writes its tasks' progress back: such a run is restored on start to catch up. */
+  source: StoredRunSource.optional(),
 });
 export type RunIndexEntry = z.infer<typeof RunIndexEntry>;
 
@@ -100,4 +97,20 @@ export const StoredRunDocument = RunDocument.extend({
 export function parseStoredRunDocument(raw: unknown) {
   const parsed = StoredRunDocument.safeParse(raw);
   return parsed.success ? { success: true as const, data: parsed.data as RunDocument } : parsed;
+}
+
+/** What `run.created` records of the document, so the journal alone can rebuild the run. */
+export function runSetupOf(doc: RunDocument): RunSetup {
+  return {
+    config: doc.config,
+    importedTasks: doc.importedTasks,
+    ...(doc.heldTasks !== undefined && Object.keys(doc.heldTasks).length > 0 && { heldTasks: doc.heldTasks }),
+    ...(doc.source !== undefined && { source: doc.source }),
+    ...(doc.workspace !== undefined && { workspace: doc.workspace }),
+  };
+}
+
+/** What an attempt cost, as `task.reviewed` records it: a reworked attempt's cost is in the journal too. */
+export function costOfAttempt(attempt: Attempt): { usage: Usage; costUsd: number } {
+  return { usage: attempt.usage, costUsd: attempt.costUsd };
 }

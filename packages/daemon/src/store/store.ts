@@ -1,9 +1,20 @@
-import type { CheckpointInfo, OrcEvent } from '@orc/shared';
+import type { CheckpointInfo, OrcEvent, RunSummary } from '@orc/shared';
+import type { DamagedFileError } from './damaged-file-error.js';
 import type { RunDocument, RunIndexEntry } from './run-document.js';
+
+/** A run the state directory holds, as the index knows it (a finished run with its summary). */
+export interface StoredRun {
+  id: string;
+  /** Absent for a run folder the index lacks. */
+  entry?: RunIndexEntry;
+  /** A finished run's summary from the index: it can be listed without loading it. */
+  summary?: RunSummary;
+}
 
 /**
  * Everything a run persists, under one state directory (`runs/<id>/…`). Implementations must be safe
- * against a crash at any instant: a file is either the old or the new version, never torn.
+ * against a crash at any instant: a file is either the old or the new version, never torn. A run is open
+ * (written to, its document's text cached) from `createRun` or `loadRun` until `unloadRun`.
  */
 export interface RunStore {
   /** Writes a new run's document and index entry durably before resolving. */
@@ -22,13 +33,36 @@ export interface RunStore {
   flush(runId?: string): Promise<void>;
   /** Appends events to `events.jsonl`; resolves when they are durable (written and fsynced). */
   appendEvents(runId: string, events: readonly OrcEvent[]): Promise<void>;
-  /** Events with id greater than `afterId`, in order, as written. */
+  /**
+   * Events with id greater than `afterId`, in order, as written; any run's, open or not. A hole in the
+   * ids or a damaged line ends the iteration with a DamagedFileError.
+   */
   readEvents(runId: string, afterId: number): AsyncIterable<OrcEvent>;
   /** The highest event id in the run's journal (0 when empty). */
   lastEventId(runId: string): Promise<number>;
-  /** Every run in the index with its document; a missing or unreadable document is reported, not fatal. */
-  loadRuns(): Promise<{ runs: RunDocument[]; problems: string[] }>;
+  /** Damage the last read of an open run's journal found before the events it asked for. */
+  journalDamage(runId: string): DamagedFileError | undefined;
+  /** Every run the state directory holds; an unreadable index or a vanished folder is reported. */
+  listRuns(): Promise<{ runs: StoredRun[]; problems: string[] }>;
   listIndex(): Promise<RunIndexEntry[]>;
+  /**
+   * Reads and opens a run; a document that cannot be used, or a journal whose last line cannot be read,
+   * throws a DamagedFileError. A journal that ends before the document's last event is recorded as the
+   * document's damage, and the document goes on from the journal's last event.
+   */
+  loadRun(runId: string): Promise<RunDocument>;
+  /** A look at the first and last bytes of `state.json`: what is surely wrong with it, or undefined. */
+  probeRun(runId: string): Promise<DamagedFileError | undefined>;
+  /** The run's checkpoint ids, newest first. */
+  checkpointIds(runId: string): Promise<string[]>;
+  /** Copies a damaged `state.json` beside it (`state.json.damaged-<time>`); its path, or undefined if none. */
+  keepDamagedCopy(runId: string): Promise<string | undefined>;
+  /** Writes a document rebuilt for a run whose `state.json` was damaged, and opens the run. */
+  saveRebuilt(doc: RunDocument): Promise<void>;
+  /** Where the run's document is (`runs/<id>/state.json`), to name it. */
+  stateFile(runId: string): string;
+  /** Writes what is scheduled for the run, then lets go of it: `loadRun` opens it again. */
+  unloadRun(runId: string): Promise<void>;
   /** Writes a copy of the document durably; serialises it before anything async, so later changes miss it. */
   writeCheckpoint(info: CheckpointInfo, doc: RunDocument): Promise<void>;
   readCheckpoint(runId: string, checkpointId: string): Promise<RunDocument>;

@@ -40,7 +40,8 @@ export async function attachCommand(
 
 function pickRun(runs: RunSummary[]): string {
   const newestFirst = [...runs].reverse();
-  const run = newestFirst.find((r) => !FINISHED_RUN_STATUSES.has(r.status)) ?? newestFirst[0];
+  const active = (r: RunSummary) => !FINISHED_RUN_STATUSES.has(r.status) && r.status !== 'damaged';
+  const run = newestFirst.find(active) ?? newestFirst[0];
   if (!run) throw new UsageError('there is no run to attach to; start one with orc run "<goal>"');
   return run.id;
 }

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { bundledClaudeCode, createClient, daemonStatus } from '@orc/daemon/client';
-import { loadConfig, resolveStateDir } from '@orc/shared';
+import { loadConfig, resolveStateDir, type RunSummary } from '@orc/shared';
 import type { Command } from 'commander';
 import { CommandFailed } from './cli-error.js';
 import { type Check, type CheckStatus, checkModels } from './model-checks.js';
@@ -17,16 +17,18 @@ export function registerDoctorCommand(program: Command): void {
     .option('--json', 'print one JSON document')
     .action(async (options: { json?: boolean }) => {
       const daemon = await checkDaemon();
+      const runs = await checkRuns(daemon.running);
       const checks = [
         checkNode(),
         checkStateDir(),
         ...checkConfig(daemon.apiKey),
         daemon.check,
+        runs.check,
         checkTool('git', ['--version']),
         checkClaudeCode(),
       ];
       const ok = checks.every((check) => check.status !== 'fail');
-      emit(options, { ok, checks }, () =>
+      emit(options, { ok, checks, damagedRuns: runs.damaged }, () =>
         checks.map(
           (c) =>
             `${c.status === 'ok' ? 'ok  ' : c.status === 'warn' ? 'warn' : 'FAIL'}  ${c.name.padEnd(10)} ${c.detail}`,
@@ -89,14 +91,14 @@ function checkConfig(daemonKey: boolean | undefined): Check[] {
 }
 
 /** The daemon, and whether it has an API key of its own when it runs. Never starts one. */
-async function checkDaemon(): Promise<{ check: Check; apiKey: boolean | undefined }> {
+async function checkDaemon(): Promise<{ check: Check; apiKey: boolean | undefined; running: boolean }> {
   try {
     const status = await daemonStatus();
     if (!status.running) {
       const detail = status.stale
         ? `not running (stale daemon.json of pid ${status.stale.pid}; replaced on start)`
         : 'not running (started on demand)';
-      return { check: { name: 'daemon', status: 'ok', detail }, apiKey: undefined };
+      return { check: { name: 'daemon', status: 'ok', detail }, apiKey: undefined, running: false };
     }
     const client = await createClient();
     try {
@@ -108,12 +110,17 @@ async function checkDaemon(): Promise<{ check: Check; apiKey: boolean | undefine
           detail: `running (pid ${health.pid}, port ${health.port}, ${health.activeRuns} live runs)`,
         },
         apiKey: health.apiKey,
+        running: true,
       };
     } finally {
       await client.close();
     }
   } catch (error) {
-    return { check: { name: 'daemon', status: 'fail', detail: (error as Error).message }, apiKey: undefined };
+    return {
+      check: { name: 'daemon', status: 'fail', detail: (error as Error).message },
+      apiKey: undefined,
+      running: false,
+    };
   }
 }
 
@@ -155,6 +162,53 @@ function checkClaudeCode(): Check {
   }
   const check = checkTool(bundled.path, ['--version']);
   return { ...check, name: 'claude', detail: `${check.detail} (bundled with the Agent SDK)` };
+}
+
+/**
+ * The runs as the running daemon found them on disk: damaged ones fail the check (by id, with the file
+ * and why), runs rebuilt from damaged files are named. The daemon reads every run when it starts.
+ */
+async function checkRuns(running: boolean): Promise<{ check: Check; damaged: string[] }> {
+  if (!running) {
+    return {
+      damaged: [],
+      check: {
+        name: 'runs',
+        status: 'warn',
+        detail: 'not checked: the daemon is not running (orc ls starts it)',
+      },
+    };
+  }
+  let runs: RunSummary[];
+  try {
+    const client = await createClient({ connectTimeoutMs: 5_000 });
+    try {
+      runs = await client.trpc.runs.list.query();
+    } finally {
+      await client.close();
+    }
+  } catch (error) {
+    return { damaged: [], check: { name: 'runs', status: 'fail', detail: (error as Error).message } };
+  }
+  const damaged = runs.filter((run) => run.status === 'damaged');
+  const rebuilt = runs.filter((run) => run.status !== 'damaged' && run.damage?.rebuiltFrom !== undefined);
+  const rebuiltText =
+    rebuilt.length > 0 ? `; rebuilt from damaged files: ${rebuilt.map((run) => run.id).join(', ')}` : '';
+  if (damaged.length === 0) {
+    return {
+      damaged: [],
+      check: { name: 'runs', status: 'ok', detail: `${runs.length} runs${rebuiltText}` },
+    };
+  }
+  const each = damaged.map((run) => `${run.id} (${run.damage!.file} ${run.damage!.reason})`);
+  return {
+    damaged: damaged.map((run) => run.id),
+    check: {
+      name: 'runs',
+      status: 'fail',
+      detail: `${damaged.length} damaged, kept as they are and not run: ${each.join('; ')}${rebuiltText}`,
+    },
+  };
 }
 
 function checkTool(command: string, args: string[], missing: CheckStatus = 'warn'): Check {

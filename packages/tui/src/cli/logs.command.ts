@@ -41,8 +41,9 @@ export function registerLogsCommand(program: Command): void {
           else collected.push(event);
         };
         const upTo = run.lastEventId;
-        // A finished run has nothing more to come: following it ends at its last event.
-        const follow = options.follow === true && !FINISHED_RUN_STATUSES.has(run.status);
+        // A finished or damaged run has nothing more to come: following it ends at its last event.
+        const follow =
+          options.follow === true && !FINISHED_RUN_STATUSES.has(run.status) && run.status !== 'damaged';
         if (follow || upTo > afterId) {
           await followEvents(client, {
             runId,

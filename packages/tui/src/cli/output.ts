@@ -1,4 +1,4 @@
-import type { RunSummary } from '@orc/shared';
+import type { RunDamage, RunSummary } from '@orc/shared';
 
 /** How a command prints: `--json` writes one document to stdout and nothing else. */
 export interface OutputOptions {
@@ -32,6 +32,21 @@ export function formatCounts(summary: RunSummary): string {
     .filter(([status, n]) => n > 0 && status !== 'done')
     .map(([status, n]) => `${n} ${status}`);
   return [`${done}/${summary.taskTotal} done`, ...parts].join(', ');
+}
+
+export function runLine(summary: RunSummary): string {
+  const line = `${summary.id}  ${summary.status.padEnd(10)} ${formatCounts(summary)}  ${truncate(summary.goal, 60)}${simulatedLabel(summary)}`;
+  return summary.status === 'damaged' && summary.damage
+    ? `${line}\n  ${truncate(damageText(summary.damage), 110)}`
+    : line;
+}
+
+/** A damaged file of a run in one line: the file, what is wrong, and what became of the run. */
+export function damageText(damage: RunDamage): string {
+  const what = `${damage.file} ${damage.reason}`;
+  if (damage.rebuiltFrom === undefined) return `damaged: ${what}; the run is kept as it is and not run`;
+  const kept = damage.keptAs === undefined ? '' : `; the damaged file is kept as ${damage.keptAs}`;
+  return `rebuilt from ${damage.rebuiltFrom} after ${what}${kept}`;
 }
 
 export function truncate(text: string, max: number): string {

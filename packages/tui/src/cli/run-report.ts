@@ -8,7 +8,7 @@ import {
 } from '@orc/shared';
 import { elapsedMs, formatCost, formatDuration, formatTokens } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
-import { formatCounts, simulatedLabel } from './output.js';
+import { damageText, formatCounts, simulatedLabel } from './output.js';
 import { sourceName, writeBackLine } from './run-preview-lines.js';
 
 const LONGEST_ID_SHOWN = 16;
@@ -28,6 +28,7 @@ export function runReport(run: RunView, now: number): string[] {
     ...(run.source ? [`from ${sourceName(run.source)}; ${writeBackLine(run.source)}`] : []),
     ...(run.planSummary ? [`plan: ${oneLine(run.planSummary)}`] : []),
     ...(run.error ? [`error: ${oneLine(run.error)}`] : []),
+    ...(run.damage ? [damageText(run.damage)] : []),
   ];
   for (const task of run.tasks) {
     lines.push(

@@ -1,3 +1,4 @@
+import { damageText } from './output.js';
 import type { RunSummary } from '@orc/shared';
 import { elapsedMs, formatDuration } from '../screen/format.js';
 import { cellWidth, fitCells, oneLine, truncateCells } from '../screen/text-cells.js';
@@ -41,10 +42,14 @@ export function runTable(runs: readonly RunSummary[], now: number, width?: numbe
     width === undefined ? GOAL_CELLS_OFF_TERMINAL : Math.max(MIN_GOAL_CELLS, width - fixed - 1);
   return [
     `${line(COLUMNS.map((column) => column.title))}  GOAL`,
-    ...runs.map((run, r) => {
+    ...runs.flatMap((run, r) => {
       const label = run.models.simulated ? ' [SIMULATED]' : '';
       const goal = truncateCells(oneLine(run.goal), Math.max(1, goalRoom - label.length));
-      return `${line(cells[r]!)}  ${goal}${label}`;
+      const row = `${line(cells[r]!)}  ${goal}${label}`;
+      // A damaged run says what is wrong on a line of its own.
+      return run.status === 'damaged' && run.damage
+        ? [row, `  ${truncateCells(damageText(run.damage), Math.max(20, (width ?? 112) - 2))}`]
+        : [row];
     }),
   ];
 }

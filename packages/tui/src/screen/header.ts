@@ -71,7 +71,7 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
   const notice = options.alert ?? runNotice(view);
   if (notice !== undefined) {
     const color =
-      options.alert !== undefined || view.status === 'failed'
+      options.alert !== undefined || view.status === 'failed' || view.status === 'damaged'
         ? 'red'
         : view.status === 'completed'
           ? 'green'
@@ -90,6 +90,10 @@ function providerText(view: RunView, withModels: boolean): string {
 
 /** What the user should know about the run's state that the numbers do not say. */
 function runNotice(view: RunView): string | undefined {
+  const { damage } = view;
+  if (view.status === 'damaged' && damage) {
+    return `Damaged: ${damage.file} ${damage.reason}. The run is kept as it is and not run.`;
+  }
   if (view.status === 'paused') {
     if (view.pauseReason === 'quota') {
       const until =
@@ -110,6 +114,9 @@ function runNotice(view: RunView): string | undefined {
   if (FINISHED_RUN_STATUSES.has(view.status)) {
     const review = view.finalReview;
     return `Run ${view.status}${review === undefined ? '' : ` (${review.verdict}): ${review.summary}`}`;
+  }
+  if (damage?.rebuiltFrom !== undefined) {
+    return `Rebuilt from ${damage.rebuiltFrom} after ${damage.file} ${damage.reason}.`;
   }
   if (view.source?.writeBack === false)
     return 'Simulated: nothing is written to Task Master (--write-simulated writes it).';

@@ -22,6 +22,7 @@ export const RUN_STATUS_COLOR: Record<RunStatus, string> = {
   completed: 'green',
   failed: 'red',
   cancelled: 'gray',
+  damaged: 'red',
 };
 
 /** Transient errors are retried by themselves; permanent ones need a person. */

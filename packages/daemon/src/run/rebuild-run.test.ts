@@ -1,0 +1,187 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ZERO_USAGE, type OrcEvent, type Usage } from '@orc/shared';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ModelError } from '../model/model-error.js';
+import { openFileRunStore, type FileRunStore } from '../store/file-run-store.js';
+import type { RunDocument } from '../store/run-document.js';
+import { createScriptedProvider, openTestEngine, type TestEngine } from '../testing/engine-fixtures.js';
+import { RebuildImpossible, rebuildRunDocument } from './rebuild-run.js';
+
+const WORK_USAGE: Usage = { inputTokens: 1000, outputTokens: 400, cacheReadTokens: 0, cacheWriteTokens: 0 };
+const TASKS = [
+  { id: 'a', title: 'A' },
+  { id: 'b', title: 'B', dependencies: ['a'] },
+  { id: 'c', title: 'C' },
+  { id: 'd', title: 'D', dependencies: ['c'] },
+];
+
+let engine: TestEngine | undefined;
+let store: FileRunStore | undefined;
+afterEach(async () => {
+  await store?.close();
+  await engine?.close();
+  engine = store = undefined;
+});
+
+/**
+ * A run with a bit of everything the journal tells: a rework, a retried transient failure, a task that
+ * fails the run and is retried, a manual checkpoint and a selective rollback, to the end.
+ */
+async function eventfulRun(): Promise<{ home: string; runId: string; saved: RunDocument }> {
+  const provider = createScriptedProvider({
+    // Only work costs anything: the manager's calls are what the journal does not price.
+    usage: (call) => (call.purpose === 'work' ? WORK_USAGE : ZERO_USAGE),
+    work: (call) => {
+      if (call.taskId === 'c' && call.n === 1) throw new ModelError('transient', 'overloaded');
+      if (call.taskId === 'd' && call.n === 1) throw new ModelError('permanent', 'refused');
+      return `result of ${call.taskId} #${call.n}`;
+    },
+    review: (call) =>
+      call.taskId === 'b' && call.n === 1
+        ? { verdict: 'rework', feedback: 'say more' }
+        : { verdict: 'accept', feedback: 'fine' },
+  });
+  engine = await openTestEngine({ provider });
+  const { orchestrator, home } = engine;
+  const run = await orchestrator.startRun({ tasks: TASKS });
+  expect((await orchestrator.waitForRun(run.id)).status).toBe('failed');
+  await orchestrator.retryTask(run.id, 'd');
+  expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+  const checkpoint = await orchestrator.createCheckpoint(run.id, 'done once');
+  await orchestrator.rollback(run.id, checkpoint.id, 'selective', ['c']);
+  await orchestrator.resumeRun(run.id);
+  expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+  await orchestrator.close(0);
+  const saved = JSON.parse(await readFile(join(home, 'runs', run.id, 'state.json'), 'utf8')) as RunDocument;
+  return { home, runId: run.id, saved };
+}
+
+/** What a rebuilt document must agree on with the saved one (times are the events', not the records'). */
+function essentials(doc: RunDocument) {
+  return {
+    status: doc.status,
+    planSummary: doc.planSummary,
+    costUsd: Number(doc.costUsd.toFixed(9)),
+    usage: doc.usage,
+    error: doc.error,
+    finalReview: doc.finalReview,
+    lastEventId: doc.lastEventId,
+    checkpoints: doc.checkpoints.map((c) => c.id),
+    tasksDoneSinceCheckpoint: doc.tasksDoneSinceCheckpoint,
+    phase: (doc.runSnapshot as { value?: unknown } | undefined)?.value,
+    tasks: doc.tasks.map((t) => ({
+      id: t.id,
+      status: t.status,
+      result: t.result,
+      error: t.error,
+      reworks: t.reworks,
+      attempts: t.attempts.map((a) => ({
+        n: a.n,
+        outcome: a.outcome,
+        verdict: a.review?.verdict,
+        costUsd: a.costUsd,
+        error: a.error,
+      })),
+    })),
+  };
+}
+
+describe('rebuildRunDocument', () => {
+  it('rebuilds from the journal alone, and from every checkpoint, the document the run saved', async () => {
+    const { home, runId, saved } = await eventfulRun();
+    store = await openFileRunStore(home);
+    const readCheckpoint = (id: string) => store!.readCheckpoint(runId, id);
+
+    const fromJournal = await rebuildRunDocument(runId, {
+      base: undefined,
+      events: store.readEvents(runId, 0),
+      readCheckpoint,
+    });
+    expect(essentials(fromJournal)).toEqual(essentials(saved));
+    expect(fromJournal).toMatchObject({
+      goal: saved.goal,
+      models: saved.models,
+      config: saved.config,
+      importedTasks: true,
+    });
+    // Created when run.created was written, a moment after the document was.
+    expect(Date.parse(fromJournal.createdAt) - Date.parse(saved.createdAt)).toBeLessThan(1000);
+    // A sanity check of the scenario itself: b was reworked once, c's first attempt failed, d retried.
+    const byId = new Map(fromJournal.tasks.map((t) => [t.id, t]));
+    expect(byId.get('b')!.attempts.map((a) => a.review?.verdict)).toEqual(['rework', 'accept']);
+    expect(byId.get('c')!.attempts[0]!.outcome).toBe('failed');
+    expect(byId.get('d')!.attempts.length).toBeGreaterThanOrEqual(2);
+
+    const checkpoints = await store.checkpointIds(runId);
+    expect(checkpoints.length).toBeGreaterThanOrEqual(3); // planned, manual, before-rollback
+    for (const id of checkpoints) {
+      const base = await readCheckpoint(id);
+      const rebuilt = await rebuildRunDocument(runId, {
+        base,
+        events: store.readEvents(runId, base.lastEventId),
+        readCheckpoint,
+      });
+      expect(essentials(rebuilt), `from checkpoint ${id}`).toEqual(essentials(saved));
+    }
+  });
+
+  it('says why when the journal cannot rebuild the run', async () => {
+    // An AsyncIterable of the events, as the store gives them.
+    const events = (list: OrcEvent[]): AsyncIterable<OrcEvent> => ({
+      [Symbol.asyncIterator]: () => {
+        const it = list[Symbol.iterator]();
+        return { next: () => Promise.resolve(it.next()) };
+      },
+    });
+    const readCheckpoint = () => Promise.reject(new Error('no checkpoint here'));
+    const at = '2025-01-01T00:00:00.000Z';
+    const rebuild = (list: OrcEvent[]) =>
+      rebuildRunDocument('r1', { base: undefined, events: events(list), readCheckpoint });
+    await expect(rebuild([])).rejects.toThrow(new RebuildImpossible('the journal has no event'));
+    await expect(rebuild([{ id: 1, runId: 'r1', at, type: 'run.resumed' }])).rejects.toThrow(
+      'the journal starts with run.resumed, not run.created',
+    );
+    const models = {
+      manager: { provider: 'simulated' as const, model: 'm' },
+      worker: { provider: 'simulated' as const, model: 'w' },
+      simulated: true,
+    };
+    // Journals from before runs recorded their setup do not know the run's configuration.
+    await expect(
+      rebuild([{ id: 1, runId: 'r1', at, type: 'run.created', goal: 'g', models, maxWorkers: 2 }]),
+    ).rejects.toThrow(/has no setup/);
+    const created: OrcEvent = {
+      id: 1,
+      runId: 'r1',
+      at,
+      type: 'run.created',
+      goal: 'g',
+      models,
+      maxWorkers: 2,
+      setup: { config: {}, importedTasks: false },
+    };
+    await expect(
+      rebuild([
+        created,
+        {
+          id: 2,
+          runId: 'r1',
+          at,
+          type: 'run.rolled_back',
+          checkpointId: 'cp1',
+          strategy: 'full',
+          resetTasks: [],
+        },
+      ]),
+    ).rejects.toThrow(
+      'the journal rolls back to checkpoint cp1 (event 2), which cannot be read: no checkpoint here',
+    );
+    // A run that had not planned yet plans afresh: no snapshot, still analyzing.
+    expect(await rebuild([created])).toMatchObject({
+      status: 'analyzing',
+      runSnapshot: undefined,
+      tasks: [],
+    });
+  });
+});

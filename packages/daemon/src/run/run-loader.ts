@@ -1,0 +1,123 @@
+import type { RunDamage } from '@orc/shared';
+import type { Logger } from 'pino';
+import { isDamagedFileError, type DamagedFileError } from '../store/damaged-file-error.js';
+import type { RunDocument } from '../store/run-document.js';
+import type { RunStore } from '../store/store.js';
+import {
+  RebuildImpossible,
+  documentFromCreated,
+  rebuildRunDocument,
+  type RebuildSource,
+} from './rebuild-run.js';
+
+/**
+ * A run's document to restore the run from, or why there is none: the run is `damaged`, and `known` is
+ * the best that could be read of it (a checkpoint, or what `run.created` says), to show it by.
+ */
+export type LoadedRun = { doc: RunDocument } | { damage: RunDamage; known?: RunDocument };
+
+/**
+ * Reads a run's document for the engine, never losing a run to a damaged file. A good `state.json` is
+ * used as it is. A missing, empty, cut or invalid one is rebuilt from the newest checkpoint that can be
+ * read and the journal after it (or from the journal alone), written in its place with a copy of the
+ * damaged file kept beside it, and the damage recorded in the document. When neither can rebuild it
+ * (the journal has a hole or a damaged line, or starts without the run's setup), the run is damaged: the
+ * reason and the file are returned and nothing of the run is written.
+ */
+export async function loadRunDocument(
+  store: RunStore,
+  runId: string,
+  context: { now: string; logger: Logger },
+): Promise<LoadedRun> {
+  let problem: DamagedFileError;
+  try {
+    return { doc: await store.loadRun(runId) };
+  } catch (error) {
+    if (!isDamagedFileError(error)) throw error;
+    problem = error;
+  }
+  await store.unloadRun(runId);
+
+  let known: RunDocument | undefined;
+  const damaged = (why: string): LoadedRun => ({
+    ...(known && { known }),
+    damage: {
+      file: problem.file,
+      reason:
+        why === problem.message
+          ? problem.reason // the journal itself is what is damaged
+          : `${problem.reason}; the run cannot be rebuilt: ${why}`,
+      at: context.now,
+    },
+  });
+  let journalLast: number;
+  try {
+    journalLast = await store.lastEventId(runId);
+  } catch (error) {
+    return damaged(messageOf(error));
+  }
+  const readCheckpoint = (checkpointId: string) => store.readCheckpoint(runId, checkpointId);
+  const tried: string[] = [];
+  const bases: { from: string; base: () => Promise<RunDocument | undefined> }[] = [
+    ...(await store.checkpointIds(runId)).map((id) => ({
+      from: `checkpoint ${id} and the journal`,
+      base: () => readCheckpoint(id),
+    })),
+    { from: 'the journal alone', base: () => Promise.resolve(undefined) },
+  ];
+  for (const { from, base: read } of bases) {
+    let base: RunDocument | undefined;
+    try {
+      base = await read();
+    } catch (error) {
+      tried.push(messageOf(error));
+      continue;
+    }
+    // Shown by if the run turns out damaged; its tasks are not, being those of an older state.
+    if (base) known ??= { ...base, tasks: [] };
+    // A checkpoint records the id of the last event handed out, which a crash may have kept off disk.
+    if (base) base.lastEventId = Math.min(base.lastEventId, journalLast);
+    const source: RebuildSource = {
+      base,
+      events: store.readEvents(runId, base?.lastEventId ?? 0),
+      readCheckpoint,
+    };
+    let doc: RunDocument;
+    try {
+      doc = await rebuildRunDocument(runId, source);
+    } catch (error) {
+      // A damaged journal stops every rebuild: each one reads it past the damage.
+      if (isDamagedFileError(error)) return damaged(error.message);
+      if (!(error instanceof RebuildImpossible)) throw error;
+      tried.push(`from ${from}: ${error.message}`);
+      continue;
+    }
+    const keptAs = await store.keepDamagedCopy(runId);
+    doc.damage = {
+      file: problem.file,
+      reason: problem.reason,
+      rebuiltFrom: from,
+      ...(keptAs !== undefined && { keptAs }),
+      at: context.now,
+    };
+    await store.saveRebuilt(doc);
+    context.logger.warn({ runId, damage: doc.damage }, 'rebuilt a run whose document was damaged');
+    return { doc };
+  }
+  known ??= await documentFromJournal(store, runId);
+  return damaged(tried.join('; ') || 'nothing to rebuild it from');
+}
+
+/** What the journal's first event says of the run, if it can be read. */
+async function documentFromJournal(store: RunStore, runId: string): Promise<RunDocument | undefined> {
+  try {
+    for await (const event of store.readEvents(runId, 0)) return documentFromCreated(runId, event);
+  } catch {
+    // Nothing more to show the run by.
+  }
+  return undefined;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,77 @@
+import {
+  summaryGoal,
+  type PauseReason,
+  type RunSource,
+  type RunStatus,
+  type RunSummary,
+  type TaskRecord,
+} from '@orc/shared';
+import type { RunDocument } from './run-document.js';
+
+/** What a summary or a view is made of, read from the run's parts. */
+export interface RunViewSource {
+  doc: RunDocument;
+  status: RunStatus;
+  pauseReason: PauseReason | undefined;
+  maxWorkers: number;
+  taskCounts: Record<string, number>;
+  tasks: () => Iterable<TaskRecord>;
+  taskTotal: number;
+  busyWorkers: number;
+  lastEventId: number;
+}
+
+/** The run in a line of `orc ls`: no task records. */
+export function summaryOf(source: RunViewSource): RunSummary {
+  const { doc } = source;
+  return {
+    id: doc.id,
+    // A list of runs never ships whole goals: the view has the whole one.
+    goal: summaryGoal(doc.goal),
+    status: source.status,
+    ...(source.pauseReason !== undefined && { pauseReason: source.pauseReason }),
+    ...(source.pauseReason !== undefined && doc.resumeAt !== undefined && { resumeAt: doc.resumeAt }),
+    models: doc.models,
+    maxWorkers: source.maxWorkers,
+    createdAt: doc.createdAt,
+    updatedAt: doc.updatedAt,
+    ...(doc.finishedAt !== undefined && { finishedAt: doc.finishedAt }),
+    taskCounts: source.taskCounts,
+    taskTotal: source.taskTotal,
+    usage: doc.usage,
+    costUsd: doc.costUsd,
+    ...(doc.error !== undefined && { error: doc.error }),
+    lastEventId: source.lastEventId,
+    ...(doc.source && { source: runSourceOf(doc.source) }),
+  };
+}
+
+/** Where the tasks came from, as a client sees it; runs from before `writeBack` existed wrote back. */
+function runSourceOf(source: NonNullable<RunDocument['source']>): RunSource {
+  return { kind: source.kind, file: source.file, tag: source.tag, writeBack: source.writeBack !== false };
+}
+
+/**
+ * A run's summary read off its document, as the run itself would give it once settled: what the index
+ * keeps for a finished run, so listing it needs neither its document nor the run in memory.
+ */
+export function summarizeRun(doc: RunDocument): RunSummary {
+  const taskCounts: Record<string, number> = {};
+  for (const task of doc.tasks) taskCounts[task.status] = (taskCounts[task.status] ?? 0) + 1;
+  const execution = doc.config['execution'] as { max_workers?: unknown } | undefined;
+  const maxWorkers = execution?.max_workers;
+  return {
+    ...summaryOf({
+      doc,
+      status: doc.status,
+      pauseReason: doc.status === 'paused' ? doc.pauseReason : undefined,
+      maxWorkers: typeof maxWorkers === 'number' && maxWorkers > 0 ? maxWorkers : 1,
+      taskCounts,
+      tasks: () => doc.tasks,
+      taskTotal: doc.tasks.length,
+      busyWorkers: 0,
+      lastEventId: doc.lastEventId,
+    }),
+    ...(doc.damage !== undefined && { damage: doc.damage }),
+  };
+}
