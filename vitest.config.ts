@@ -5,6 +5,10 @@ export default defineConfig({
     // Workspace packages resolve to their TypeScript sources, so unit tests need no build.
     conditions: ['source'],
   },
+  // The same for what tests import from the workspace's packages (test support imports @orc/daemon):
+  // one copy of the engine, not its source beside its dist (an error class from one would not be the
+  // other's).
+  ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'tests/**/*.test.ts', 'scripts/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],

@@ -1,4 +1,4 @@
-import { seededRandom } from '@orc/daemon/testing';
+import { seededRandom } from '@orc/test-support';
 import type { TaskSpecInput } from '@orc/shared';
 
 /**

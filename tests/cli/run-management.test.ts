@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startFakeAnthropicServer } from '@orc/daemon/testing';
+import { startFakeAnthropicServer } from '@orc/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Sandbox } from '../daemon/harness.js';
 

@@ -1,4 +1,4 @@
-import { startFakeAnthropicServer } from '@orc/daemon/testing';
+import { startFakeAnthropicServer } from '@orc/test-support';
 import type { OrcEvent } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventsUntilEnd, FAST_SIM, Sandbox, taskSpecs, waitFor } from './harness.js';

@@ -7,7 +7,7 @@ import {
   testConfig,
   type FakeAnthropicServer,
   type FakeAnthropicServerOptions,
-} from '@orc/daemon/testing';
+} from '@orc/test-support';
 import type { ConfigInput, OrcEvent, TaskSpecInput } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createOrchestrator, type Orchestrator } from '@orc/daemon';
-import { eventually, randomDag, readJournal, tempHome, testConfig } from '@orc/daemon/testing';
+import { eventually, randomDag, readJournal, tempHome, testConfig } from '@orc/test-support';
 import type { ConfigInput, OrcEvent } from '@orc/shared';
 import { afterEach, expect, it } from 'vitest';
 

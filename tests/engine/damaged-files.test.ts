@@ -8,7 +8,7 @@ import {
   tempHome,
   testConfig,
   type ScriptedProvider,
-} from '@orc/daemon/testing';
+} from '@orc/test-support';
 import type { OrcEvent, RunSummary } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 

@@ -6,7 +6,7 @@ import {
   tempHome,
   testConfig,
   type CountingProvider,
-} from '@orc/daemon/testing';
+} from '@orc/test-support';
 import { afterEach, expect, it } from 'vitest';
 
 let cleanup: (() => Promise<void>) | undefined;

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { removeTempProjects, tempProject } from '@orc/daemon/testing';
+import { removeTempProjects, tempProject } from '@orc/test-support';
 import type { RunSummary } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Sandbox } from '../daemon/harness.js';

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createOrchestrator, type Orchestrator } from '@orc/daemon';
-import { TASKMASTER_FIXTURES, removeTempProjects, tempProject } from '@orc/daemon/testing';
+import { TASKMASTER_FIXTURES, removeTempProjects, tempProject } from '@orc/test-support';
 import { loadConfig } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 

@@ -8,7 +8,7 @@ import {
   tempHome,
   tempProject,
   type TestEngine,
-} from '@orc/daemon/testing';
+} from '@orc/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 
 /** The engine and a real tasks.json a person edits between the run's steps (as set-status would). */

@@ -1,7 +1,7 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createScriptedProvider, openTestEngine, type TestEngine } from '@orc/daemon/testing';
+import { createScriptedProvider, openTestEngine, type TestEngine } from '@orc/test-support';
 import type { TaskRecord } from '@orc/shared';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listTasks, TaskMasterCli, type ListedTask } from '../support/task-master-cli.js';

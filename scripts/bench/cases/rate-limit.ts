@@ -1,4 +1,4 @@
-import { startFakeAnthropicServer } from '@orc/daemon/testing';
+import { startFakeAnthropicServer } from '@orc/test-support';
 import { startBenchDaemon } from '../bench-daemon.js';
 import { flatTasks } from '../dag.js';
 import type { CaseResult } from '../report.js';

@@ -2,7 +2,7 @@ import type { TaskReview } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import { ModelError } from '../model/model-error.js';
-import { ManualClock } from '../testing/engine-fixtures.js';
+import { ManualClock } from '@orc/test-support';
 import { seededRandom } from '../model/seeded-random.js';
 import {
   scheduleBackoffOn,

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { writeDaemonInfo } from '../daemon/daemon-info.js';
 import type { ConnectionLimits } from '../rpc/connection-guard.js';
-import { FakeOrchestrator } from '../rpc/fake-orchestrator.js';
+import { FakeOrchestrator } from '@orc/test-support';
 import { type RpcServer, startRpcServer } from '../rpc/server.js';
 import { createClient, type OrcClient } from './create-client.js';
 

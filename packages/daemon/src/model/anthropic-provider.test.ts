@@ -1,8 +1,8 @@
 import { FinalReview, Plan, TaskReview } from '@orc/shared';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { startFakeAnthropicServer } from '../testing/fake-anthropic-server.js';
-import type { FakeAnthropicServer, FakeAnthropicServerOptions } from '../testing/fake-anthropic-server.js';
+import { startFakeAnthropicServer } from '@orc/test-support';
+import type { FakeAnthropicServer, FakeAnthropicServerOptions } from '@orc/test-support';
 import { createAnthropicProvider } from './anthropic-provider.js';
 import { CallCancelledError, ModelError } from './model-error.js';
 import type { ModelProvider, ModelRequest } from './provider.js';

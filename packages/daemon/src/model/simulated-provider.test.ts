@@ -1,7 +1,7 @@
 import { FinalReview, Plan, TaskReview, assertValidTaskGraph } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../clock.js';
-import { ManualClock } from '../testing/engine-fixtures.js';
+import { ManualClock } from '@orc/test-support';
 import { CallCancelledError } from './model-error.js';
 import { planPrompt } from './prompts.js';
 import type { ModelRequest } from './provider.js';

@@ -9,7 +9,7 @@ import {
   quietTree,
   readTree,
   type TestEngine,
-} from '../testing/engine-fixtures.js';
+} from '@orc/test-support';
 
 let engine: TestEngine | undefined;
 afterEach(async () => {

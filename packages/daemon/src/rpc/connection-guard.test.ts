@@ -18,7 +18,7 @@ import {
   CLOSE_UNAUTHORIZED,
 } from './close-codes.js';
 import type { ConnectionLimits } from './connection-guard.js';
-import { FakeOrchestrator } from './fake-orchestrator.js';
+import { FakeOrchestrator } from '@orc/test-support';
 import { type RpcServer, startRpcServer } from './server.js';
 
 const TOKEN = 'c'.repeat(64);

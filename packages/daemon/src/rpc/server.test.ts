@@ -11,7 +11,7 @@ import { writeDaemonInfo } from '../daemon/daemon-info.js';
 import type { AppRouter } from './app.router.js';
 import { CLOSE_UNAUTHORIZED } from './close-codes.js';
 import type { ConnectionLimits } from './connection-guard.js';
-import { FakeOrchestrator } from './fake-orchestrator.js';
+import { FakeOrchestrator } from '@orc/test-support';
 import { type RpcServer, startRpcServer } from './server.js';
 
 const TOKEN = 'a'.repeat(64);

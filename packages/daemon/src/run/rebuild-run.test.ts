@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ModelError } from '../model/model-error.js';
 import { openFileRunStore, type FileRunStore } from '../store/file-run-store.js';
 import type { RunDocument } from '../store/run-document.js';
-import { createScriptedProvider, openTestEngine, type TestEngine } from '../testing/engine-fixtures.js';
+import { createScriptedProvider, openTestEngine, type TestEngine } from '@orc/test-support';
 import { RebuildImpossible, rebuildRunDocument } from './rebuild-run.js';
 
 const WORK_USAGE: Usage = { inputTokens: 1000, outputTokens: 400, cacheReadTokens: 0, cacheWriteTokens: 0 };

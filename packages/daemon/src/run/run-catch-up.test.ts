@@ -6,13 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openFileRunStore } from '../store/file-run-store.js';
 import type { RunDocument } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
-import {
-  createScriptedProvider,
-  eventually,
-  readJournal,
-  tempHome,
-  testConfig,
-} from '../testing/engine-fixtures.js';
+import { createScriptedProvider, eventually, readJournal, tempHome, testConfig } from '@orc/test-support';
 import { createOrchestrator } from '../orchestrator/create-orchestrator.js';
 import type { Orchestrator } from '../orchestrator/orchestrator.js';
 

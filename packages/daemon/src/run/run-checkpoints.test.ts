@@ -7,7 +7,7 @@ import {
   readJournal,
   type ScriptedProvider,
   type TestEngine,
-} from '../testing/engine-fixtures.js';
+} from '@orc/test-support';
 
 let engine: TestEngine | undefined;
 afterEach(async () => {

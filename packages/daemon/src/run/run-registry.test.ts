@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openFileRunStore } from '../store/file-run-store.js';
 import type { RunStore } from '../store/store.js';
-import { createScriptedProvider, eventually, tempHome, testConfig } from '../testing/engine-fixtures.js';
+import { createScriptedProvider, eventually, tempHome, testConfig } from '@orc/test-support';
 import { createOrchestrator } from '../orchestrator/create-orchestrator.js';
 import type { Orchestrator } from '../orchestrator/orchestrator.js';
 

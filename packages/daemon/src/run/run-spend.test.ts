@@ -1,11 +1,6 @@
 import { applyEvents, ZERO_USAGE, type RunView } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createScriptedProvider,
-  openTestEngine,
-  readJournal,
-  type TestEngine,
-} from '../testing/engine-fixtures.js';
+import { createScriptedProvider, openTestEngine, readJournal, type TestEngine } from '@orc/test-support';
 
 let engine: TestEngine | undefined;
 afterEach(async () => {

@@ -8,7 +8,7 @@ import {
   openTestEngine,
   readJournal,
   type TestEngine,
-} from '../testing/engine-fixtures.js';
+} from '@orc/test-support';
 import { ModelError } from '../model/model-error.js';
 
 let engine: TestEngine | undefined;

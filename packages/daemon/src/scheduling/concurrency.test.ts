@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../testing/engine-fixtures.js';
+import { seededRandom } from '@orc/test-support';
 import { AdaptiveLimit, SlotPool } from './concurrency.js';
 
 describe('AdaptiveLimit', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../testing/engine-fixtures.js';
+import { seededRandom } from '@orc/test-support';
 import { ReadyQueue, type QueuedTask } from './ready-queue.js';
 
 function drain(queue: ReadyQueue): string[] {

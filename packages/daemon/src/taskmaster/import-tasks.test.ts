@@ -3,13 +3,8 @@ import path from 'node:path';
 import { isOrcError } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadTaskMasterProject } from './import-tasks.js';
-import {
-  fixturePath,
-  removeTempProjects,
-  tempProject,
-  TASKMASTER_FIXTURES,
-} from '../testing/taskmaster-fixtures.js';
-import type { TaskMasterFixture } from '../testing/taskmaster-fixtures.js';
+import { fixturePath, removeTempProjects, tempProject, TASKMASTER_FIXTURES } from '@orc/test-support';
+import type { TaskMasterFixture } from '@orc/test-support';
 
 afterEach(removeTempProjects);
 

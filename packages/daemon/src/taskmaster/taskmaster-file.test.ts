@@ -9,12 +9,7 @@ import {
   resolveTag,
   serializeJson,
 } from './taskmaster-file.js';
-import {
-  fixturePath,
-  removeTempProjects,
-  tempProject,
-  TASKMASTER_FIXTURES,
-} from '../testing/taskmaster-fixtures.js';
+import { fixturePath, removeTempProjects, tempProject, TASKMASTER_FIXTURES } from '@orc/test-support';
 
 afterEach(removeTempProjects);
 

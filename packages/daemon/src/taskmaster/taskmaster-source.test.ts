@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { OrcEvent, SourceChange, TaskRecord } from '@orc/shared';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { removeTempProjects, tempProject } from '../testing/taskmaster-fixtures.js';
+import { removeTempProjects, tempProject } from '@orc/test-support';
 import { TaskMasterSource } from './taskmaster-source.js';
 
 afterEach(removeTempProjects);

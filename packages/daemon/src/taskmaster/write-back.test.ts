@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
 import { loadTaskMasterProject } from './import-tasks.js';
-import { removeTempProjects, tempProject, TASKMASTER_FIXTURES } from '../testing/taskmaster-fixtures.js';
+import { removeTempProjects, tempProject, TASKMASTER_FIXTURES } from '@orc/test-support';
 import { TaskMasterWriteBack } from './write-back.js';
 
 afterEach(removeTempProjects);

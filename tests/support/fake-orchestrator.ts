@@ -14,8 +14,7 @@ import {
   TaskSpec,
   ZERO_USAGE,
 } from '@orc/shared';
-import type { Orchestrator } from '../orchestrator/orchestrator.js';
-import { previewRun } from '../orchestrator/run-preview.js';
+import { previewRun, type Orchestrator } from '@orc/daemon';
 
 /**
  * A small in-memory Orchestrator for the RPC layer's tests: runs finish their tasks one by one on a

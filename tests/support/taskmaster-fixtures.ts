@@ -9,9 +9,12 @@ import { fileURLToPath } from 'node:url';
  * anything writes.
  */
 
-// Same depth from src/testing and dist/testing.
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-export const TASKMASTER_FIXTURE_DIR = path.join(repoRoot, 'tests', 'fixtures', 'taskmaster');
+/** tests/fixtures/taskmaster, found from here (tests/support, or its dist/ when compiled). */
+export const TASKMASTER_FIXTURE_DIR = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (path.basename(dir) !== 'tests' && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return path.join(dir, 'fixtures', 'taskmaster');
+})();
 
 export const TASKMASTER_FIXTURES = [
   '0xdolan__tajdin__tasks.json',

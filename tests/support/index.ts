@@ -1,3 +1,4 @@
 export * from './fake-anthropic-server.js';
 export * from './engine-fixtures.js';
 export * from './taskmaster-fixtures.js';
+export * from './fake-orchestrator.js';

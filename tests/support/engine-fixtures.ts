@@ -1,4 +1,3 @@
-import { seededRandom } from '../model/seeded-random.js';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,11 +14,18 @@ import {
   type TaskSpecInput,
   type Usage,
 } from '@orc/shared';
-import type { Clock } from '../clock.js';
-import { createOrchestrator, type OrchestratorOptions } from '../orchestrator/create-orchestrator.js';
-import type { Orchestrator } from '../orchestrator/orchestrator.js';
-import { CallCancelledError } from '../model/model-error.js';
-import type { ModelProvider, ModelPurpose, ModelRequest, ModelResponse } from '../model/provider.js';
+import {
+  CallCancelledError,
+  createOrchestrator,
+  seededRandom,
+  type Clock,
+  type ModelProvider,
+  type ModelPurpose,
+  type ModelRequest,
+  type ModelResponse,
+  type Orchestrator,
+  type OrchestratorOptions,
+} from '@orc/daemon';
 
 /**
  * Fakes and helpers for engine tests: a scripted model provider that records what it is asked, a seeded
