@@ -18,6 +18,8 @@ function eventDetail(event: OrcEvent): string {
       return `${event.tasks.length} tasks`;
     case 'run.status':
       return event.status;
+    case 'run.plan_answered':
+      return `${event.decision}${event.note ? `: ${truncate(event.note, 80)}` : ''}`;
     case 'run.paused':
       return `${event.reason}${event.resumeAt ? ` until ${event.resumeAt}` : ''}${event.message ? `: ${event.message}` : ''}`;
     case 'run.resumed':
