@@ -9,6 +9,8 @@ import type { GitWorkspace } from '../workspace/git-workspace.js';
 import { AgentAttempts, pausesTheRun, type AgentAttempt, type AttemptRecord } from './agent-attempts.js';
 import type { AttemptChange } from '../actors/task.machine.js';
 import { Deadline } from './deadline.js';
+import type { PermissionDesk } from '../inbox/permission-desk.js';
+import type { ToolPermissions } from '../model/tool-permissions.js';
 import { OutputBatcher } from './output-batcher.js';
 import type { RunBudget } from './run-budget.js';
 import type { TaskSet } from './task-set.js';
@@ -28,6 +30,8 @@ export interface AttemptRunnerDeps {
   emit: (event: NewEvent) => void;
   /** The repository the run's agents edit, one worktree per attempt; absent for runs that only talk. */
   workspace: () => GitWorkspace | undefined;
+  /** Where an agent's tool call outside its rules is put to a person (the daemon's inbox). */
+  permissions?: PermissionDesk;
 }
 
 /**
@@ -64,6 +68,41 @@ export class AttemptRunner {
     this.diffs.delete(taskId);
   }
 
+  /**
+   * A person is asked about the agent's tool call through the inbox. The attempt lets go of its slot of
+   * the daemon's calls in flight meanwhile (a person may take minutes; the agent sends nothing while it
+   * waits), so other workers and runs go on, and takes one again before the agent goes on.
+   */
+  private permissionsFor(
+    taskId: string,
+    attempt: Attempt,
+    slot: SlotHold,
+    signal: AbortSignal,
+  ): { permissions?: ToolPermissions } {
+    const desk = this.deps.permissions;
+    if (!desk) return {};
+    const asker = {
+      runId: this.deps.runId,
+      taskId,
+      attempt: attempt.n,
+      worker: attempt.worker,
+      timeoutMs: this.deps.config().claude_cli.permission_timeout * 1000,
+    };
+    return {
+      permissions: {
+        decide: async (call, asked) => {
+          slot.release();
+          slot.release = () => {};
+          try {
+            return await desk.ask(asker, call, asked);
+          } finally {
+            slot.release = await this.deps.slots.acquire(signal).catch(() => () => {});
+          }
+        },
+      },
+    };
+  }
+
   async work(
     taskId: string,
     worker: number,
@@ -90,7 +129,7 @@ export class AttemptRunner {
     };
     tasks.send(taskId, { type: 'task.attempt_began', attempt });
     emit({ type: 'task.assigned', taskId, worker, attempt: attempt.n });
-    const release = await this.deps.slots.acquire(signal);
+    const slot = { release: await this.deps.slots.acquire(signal) };
     const deadline = new Deadline(clock, signal, config.execution.worker_timeout * 1000);
     const dependencies = task.dependencies.map((id) => tasks.get(id)!).filter((d) => d.status === 'done');
     const { system, prompt } = workPrompt(this.deps.context(), task, dependencies, task.feedback);
@@ -111,6 +150,7 @@ export class AttemptRunner {
         onText: (text) => output.push(text),
         ...(budgetUsd !== undefined && { budgetUsd }),
         ...agent.request,
+        ...this.permissionsFor(taskId, attempt, slot, deadline.signal),
       });
       const cost = budget.charge(response.usage, config.models.worker.model, response.costUsd);
       budget.countAttempt(cost);
@@ -138,12 +178,15 @@ export class AttemptRunner {
     } finally {
       deadline.clear();
       output.flush();
-      release();
+      slot.release();
       // The worktree goes (anything uncommitted kept on the attempt branch), or stays for a resume.
       await agent?.end({ closing: this.deps.closing(), error: thrown });
     }
   }
 }
+
+/** Set on each attempt's call: a tool call outside the agent's rules goes to a person. */
+type SlotHold = { release: () => void };
 
 export function describe(error: unknown): {
   category: 'transient' | 'recoverable' | 'permanent';
