@@ -352,7 +352,8 @@ export class Inbox {
     const { clock, notify } = this.options;
     const timers = new AbortController();
     this.timers.set(item.id, timers);
-    if (notify.types.has(item.type)) {
+    // An item pushed before a restart is not pushed again.
+    if (notify.types.has(item.type) && item.notifiedAt === undefined) {
       const grace = item.type === 'permission' ? notify.permissionGraceMs : 0;
       if (grace === 0) this.notified(item);
       else
