@@ -40,13 +40,13 @@ async function openItems(box: ClaudeSandbox): Promise<InboxItem[]> {
 }
 
 async function waitForItems(box: ClaudeSandbox, count: number): Promise<InboxItem[]> {
-  let items: InboxItem[] = [];
   const deadline = Date.now() + 60_000;
-  while ((items = await openItems(box)).length < count) {
+  for (;;) {
+    const items = await openItems(box);
+    if (items.length >= count) return items;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${count} inbox items`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return items;
 }
 
 /** Runs the agent's Bash command after asking, then writes a file either way. */
