@@ -143,8 +143,10 @@ export const NotificationChannelStatus = z.object({
   failed: z.number().int().nonnegative(),
   /** Waiting to be delivered or retried. */
   pending: z.number().int().nonnegative(),
+  /** The last try that failed (retried or given up), and when. */
   lastError: z.string().optional(),
   lastErrorAt: z.string().optional(),
+  lastDeliveredAt: z.string().optional(),
 });
 export type NotificationChannelStatus = z.infer<typeof NotificationChannelStatus>;
 

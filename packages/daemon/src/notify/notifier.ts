@@ -45,6 +45,7 @@ interface ChannelState {
   pending: number;
   lastError?: string;
   lastErrorAt?: string;
+  lastDeliveredAt?: string;
 }
 
 /**
@@ -92,6 +93,7 @@ export class Notifier {
       pending: state.pending,
       ...(state.lastError !== undefined && { lastError: state.lastError }),
       ...(state.lastErrorAt !== undefined && { lastErrorAt: state.lastErrorAt }),
+      ...(state.lastDeliveredAt !== undefined && { lastDeliveredAt: state.lastDeliveredAt }),
     }));
   }
 
@@ -126,6 +128,7 @@ export class Notifier {
       try {
         await state.channel.deliver(notification, call.signal);
         state.delivered++;
+        state.lastDeliveredAt = isoAt(clock);
         return;
       } catch (error) {
         const reason = call.signal.aborted ? (call.signal.reason as Error) : error;
@@ -133,6 +136,9 @@ export class Notifier {
           this.failed(state, notification, reason);
           return;
         }
+        // Shown by orc doctor while the retries go on, not only once they are given up.
+        state.lastError = messageOf(reason);
+        state.lastErrorAt = isoAt(clock);
         logger.warn(
           { channel: state.channel.name, target: state.channel.target, attempt, err: reason },
           'a notification was not delivered; retrying',
@@ -155,11 +161,15 @@ export class Notifier {
 
   private failed(state: ChannelState, notification: Notification, error: unknown): void {
     state.failed++;
-    state.lastError = error instanceof Error ? error.message : String(error);
+    state.lastError = messageOf(error);
     state.lastErrorAt = isoAt(this.options.clock);
     this.options.logger.error(
       { channel: state.channel.name, target: state.channel.target, kind: notification.kind, err: error },
       'a notification could not be delivered',
     );
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

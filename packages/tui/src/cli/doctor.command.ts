@@ -241,7 +241,10 @@ async function checkNotifications(running: boolean): Promise<Check[]> {
     const target = `${channel.channel} ${channel.target}`;
     if (!channel.available) return { name, status: 'warn', detail: `${target}; nothing is pushed there` };
     const counts = `${channel.delivered} delivered, ${channel.failed} failed${channel.pending > 0 ? `, ${channel.pending} pending` : ''}`;
-    if (channel.failed === 0) return { name, status: 'ok', detail: `${target}: ${counts}` };
+    const failing =
+      channel.lastErrorAt !== undefined &&
+      (channel.lastDeliveredAt === undefined || channel.lastErrorAt > channel.lastDeliveredAt);
+    if (!failing) return { name, status: 'ok', detail: `${target}: ${counts}` };
     return {
       name,
       status: 'warn',
