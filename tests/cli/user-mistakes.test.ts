@@ -28,6 +28,29 @@ describe('orc and the mistakes users make', () => {
     expect(await box.daemonPid()).toBeUndefined();
   });
 
+  it('a file that is not JSON, as a tasks file or as the config, is one line that keeps its fix', async () => {
+    box = await Sandbox.create();
+    // V8's JSON.parse message quotes the text, newlines included: the first line alone lost the fix.
+    await writeFile(join(box.home, 'NOTES.md'), '# Notes\n\nWrite the migration guide.\n');
+    const notes = await box.orc(['run', 'NOTES.md']);
+    expect(notes).toMatchObject({ code: 2, stdout: '' });
+    expect(notes.stderr).toBe(
+      `orc: ${join(box.home, 'NOTES.md')}: is not valid JSON (Unexpected token '#'); ` +
+        `a tasks file is a JSON array of tasks, a goal is words in quotes\n`,
+    );
+
+    await writeFile(join(box.home, 'orc.config.json'), '# settings\nmodels: simulated\n');
+    const file = join(box.home, 'orc.config.json');
+    const expected = `orc: ${file}: is not valid JSON (Unexpected token '#'); fix the syntax\n`;
+    expect(await box.orc(['config', 'validate'])).toMatchObject({ code: 2, stderr: expected });
+    expect(await box.orc(['run', 'a goal'])).toMatchObject({ code: 2, stdout: '', stderr: expected });
+    await writeFile(file, '{\n  "models": {\n    "provider": "simulated",\n  }\n}\n');
+    expect((await box.orc(['config', 'validate'])).stderr).toBe(
+      `orc: ${file}: is not valid JSON (Expected double-quoted property name at line 4, column 3); fix the syntax\n`,
+    );
+    expect(await box.daemonPid()).toBeUndefined();
+  });
+
   it('config validate lists every mistake, one line each, and exits 2', async () => {
     box = await Sandbox.create();
     await box.writeConfig({ modles: {}, execution: { max_workers: 'three', max_retries: -1 } });

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { formatBytes, LIMITS, OrcError } from '@orc/shared';
+import { formatBytes, jsonSyntaxProblem, LIMITS, OrcError } from '@orc/shared';
 import * as z from 'zod';
 
 /**
@@ -156,7 +156,7 @@ export function parseTaskMasterText(file: string, text: string): TaskMasterDocum
   } catch (error) {
     throw new OrcError(
       'TASK_FILE_INVALID',
-      `Task Master file ${file} is not valid JSON (${(error as Error).message}); fix it or restore it from git`,
+      `Task Master file ${file} is not valid JSON (${jsonSyntaxProblem(error, text)}); fix it or restore it from git`,
     );
   }
   const layout = layoutOf(data);
@@ -258,7 +258,7 @@ export async function resolveTag(
     } catch (error) {
       throw new OrcError(
         'TASK_FILE_INVALID',
-        `${stateFile} is not valid JSON (${(error as Error).message}); fix it or pass --tag`,
+        `${stateFile} is not valid JSON (${jsonSyntaxProblem(error, text)}); fix it or pass --tag`,
       );
     }
     const current = isJsonObject(state) ? state.currentTag : undefined;

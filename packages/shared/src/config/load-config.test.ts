@@ -358,5 +358,10 @@ describe('findConfigProblems', () => {
     const one = findConfigProblems({ files: [broken] });
     expect(one.problems).toHaveLength(1);
     expect(one.problems[0]).toMatch(/broken\.json: is not valid JSON .*; fix the syntax$/);
+    // V8 quotes the file in its message: neither its lines nor what it holds reach the problem.
+    await writeFile(broken, '# settings\napi_key: sk-ant-api03-abcdefghijklmnop\n', 'utf8');
+    expect(findConfigProblems({ files: [broken] }).problems).toEqual([
+      `${broken}: is not valid JSON (Unexpected token '#'); fix the syntax`,
+    ]);
   });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type * as z from 'zod';
 import { OrcError } from '../errors.js';
+import { jsonSyntaxProblem } from '../json-syntax.js';
 import { resolveUserConfigPath } from '../paths.js';
 import { apiKeyProblem } from '../redact.js';
 import { ConfigSchema, type ConfigInput, type ResolvedConfig } from './config.schema.js';
@@ -211,7 +212,7 @@ function readJsonFile(file: string, report: (problem: string) => void): unknown 
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    report(`${file}: is not valid JSON (${(error as Error).message}); fix the syntax`);
+    report(`${file}: is not valid JSON (${jsonSyntaxProblem(error, text)}); fix the syntax`);
     return undefined;
   }
 }

@@ -5,6 +5,7 @@ import {
   FINISHED_RUN_STATUSES,
   formatBytes,
   isOrcError,
+  jsonSyntaxProblem,
   formatCount,
   LIMITS,
   loadConfig,
@@ -284,7 +285,11 @@ export function readTasksFile(file: string): TaskSpecInput[] {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new OrcError('TASK_FILE_INVALID', `${file}: is not valid JSON (${(error as Error).message})`);
+    throw new OrcError(
+      'TASK_FILE_INVALID',
+      `${file}: is not valid JSON (${jsonSyntaxProblem(error, text)}); a tasks file is a JSON array of tasks, ` +
+        `a goal is words in quotes`,
+    );
   }
   const list: unknown = Array.isArray(raw) ? raw : (raw as { tasks?: unknown } | null)?.tasks;
   if (!Array.isArray(list)) {
