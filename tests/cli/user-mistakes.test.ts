@@ -51,6 +51,26 @@ describe('orc and the mistakes users make', () => {
     expect(await box.daemonPid()).toBeUndefined();
   });
 
+  it('a project task-master init made has no tasks yet: says so, and not to run init again', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({ models: { provider: 'simulated' } });
+    // What `task-master init` (0.43) leaves: .taskmaster/ and its folders, no tasks.json.
+    const project = join(box.home, 'project');
+    await mkdir(join(project, '.taskmaster', 'tasks'), { recursive: true });
+    const expected =
+      `orc: the Task Master project in ${project} has no tasks yet (no .taskmaster/tasks/tasks.json); ` +
+      'make them with `task-master parse-prd`, or write that file\n';
+    for (const args of [
+      ['run', 'project'],
+      ['run', '--taskmaster', 'project'],
+      ['run', '--taskmaster'],
+    ]) {
+      const cwd = args.length === 2 && args[1] === '--taskmaster' ? project : box.home;
+      const result = await box.orc(args, { cwd });
+      expect(result, args.join(' ')).toMatchObject({ code: 2, stdout: '', stderr: expected });
+    }
+  });
+
   it('config validate lists every mistake, one line each, and exits 2', async () => {
     box = await Sandbox.create();
     await box.writeConfig({ modles: {}, execution: { max_workers: 'three', max_retries: -1 } });

@@ -216,6 +216,13 @@ export function locateTaskMasterFile(pathOrDir: string): string {
     const file = path.join(target, candidate);
     if (existsSync(file)) return file;
   }
+  // `task-master init` (0.43) makes .taskmaster/ but no tasks.json: telling that user to init again is wrong.
+  if (existsSync(path.join(target, '.taskmaster'))) {
+    throw new OrcError(
+      'TASK_FILE_INVALID',
+      `the Task Master project in ${target} has no tasks yet (no ${CURRENT_TASKS_PATH}); make them with \`task-master parse-prd\`, or write that file`,
+    );
+  }
   throw new OrcError(
     'TASK_FILE_INVALID',
     `no Task Master tasks file in ${target} (looked for ${CURRENT_TASKS_PATH} and ${LEGACY_TASKS_PATH}); run \`task-master init\` there or pass the path of tasks.json`,

@@ -15,7 +15,7 @@ import {
   type TaskMasterInput,
   type TaskSpecInput,
 } from '@orc/shared';
-import { detectTaskMasterPath } from '@orc/daemon/client';
+import { detectTaskMasterPath, locateTaskMasterFile } from '@orc/daemon/client';
 import type { Command } from 'commander';
 import { attachScreen } from '../screen/screen.js';
 import { CommandFailed, UsageError } from './cli-error.js';
@@ -209,10 +209,13 @@ function whatToRunFrom(words: string[], options: RunOptions) {
     if (taskmaster !== undefined && (isDir || !looksLikeOurTasksFile(single))) {
       return { taskmaster: taskMasterInput(taskmaster, options) };
     }
-    if (isDir)
+    if (isDir) {
+      // A project `task-master init` made has no tasks file yet: that says so, with how to make one.
+      if (existsSync(resolve(single, '.taskmaster'))) locateTaskMasterFile(single);
       throw new UsageError(
         `${single} is a directory without a Task Master project; give a goal or a tasks file`,
       );
+    }
   }
   if (single !== undefined && looksLikeTasksFile(words[0]!))
     return { tasks: readTasksFile(single), source: single };
