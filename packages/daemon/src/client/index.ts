@@ -1,4 +1,5 @@
 export { createClient, type ClientOptions, type OrcClient } from './create-client.js';
+export { CLOSE_CLIENT_BEHIND } from '../rpc/close-codes.js';
 export {
   daemonStatus,
   ensureDaemon,
