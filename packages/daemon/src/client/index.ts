@@ -13,4 +13,5 @@ export type { DaemonInfo } from '../daemon/daemon-info.js';
 export type { AppRouter } from '../rpc/app.router.js';
 export { detectTaskMasterPath, locateTaskMasterFile } from '../taskmaster/taskmaster-file.js';
 export { gcWorktrees, type GcResult, type RemovedWorktree } from '../workspace/worktrees.js';
+export { unfinishedRunsIn } from '../store/run-index.js';
 export { bundledClaudeCode } from '../model/claude-code-binary.js';
