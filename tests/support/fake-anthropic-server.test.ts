@@ -151,8 +151,8 @@ describe('fake Anthropic server', () => {
     expect([...sizes].sort()).toEqual([3, 4]);
   });
 
-  it('limits requests per window and says when the next slot frees', async () => {
-    const server = await start({ rateLimitPerMinute: 3 });
+  it('limits requests as a token bucket and says when the next one fits', async () => {
+    const server = await start({ rateLimits: { requestsPerMinute: 3 } });
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push((await post(server, valid)).status);
 
@@ -162,8 +162,15 @@ describe('fake Anthropic server', () => {
       headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
       body: JSON.stringify(valid),
     });
-    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(59);
+    expect(limited.status).toBe(429);
+    // One request refills in 20 s: the bucket holds 3 a minute.
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(19);
+    expect(retryAfter).toBeLessThanOrEqual(20);
+    expect(limited.headers.get('anthropic-ratelimit-requests-limit')).toBe('3');
     expect(limited.headers.get('anthropic-ratelimit-requests-remaining')).toBe('0');
+    const reset = Date.parse(limited.headers.get('anthropic-ratelimit-requests-reset') ?? '');
+    expect(reset - Date.now()).toBeGreaterThan(55_000);
     await limited.arrayBuffer();
   });
 
