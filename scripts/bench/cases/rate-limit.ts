@@ -24,7 +24,7 @@ export const BENCH_LIMITS: RateLimits = {
   minuteMs: 10_000,
 };
 /** A quick run's 60 tasks keep smaller limits busy for a few of its 2-second minutes. */
-const QUICK_LIMITS: RateLimits = {
+export const QUICK_LIMITS: RateLimits = {
   requestsPerMinute: 60,
   inputTokensPerMinute: 4_000,
   outputTokensPerMinute: 3_000,
