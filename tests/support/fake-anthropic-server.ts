@@ -53,6 +53,8 @@ export interface FakeAnthropicServerOptions {
   respond?: (body: FakeMessagesRequest) => string;
   /** For latency jitter; Math.random by default. */
   random?: () => number;
+  /** The time the limits and the cache go by (epoch ms); the system clock by default, a test's manual one. */
+  now?: () => number;
 }
 
 export interface FakeAnthropicServer {
@@ -125,6 +127,7 @@ export async function startFakeAnthropicServer(
   options: FakeAnthropicServerOptions = {},
 ): Promise<FakeAnthropicServer> {
   const random = options.random ?? Math.random;
+  const clock = options.now ?? Date.now;
   const requests: FakeMessagesRequest[] = [];
   const log: FakeRequestRecord[] = [];
   const faults: FakeFault[] = [];
@@ -218,7 +221,7 @@ export async function startFakeAnthropicServer(
       if (fault.retryAfterSec !== undefined) headers['retry-after'] = String(fault.retryAfterSec);
       return sendError(res, requestId, fault.status, fault.message, headers);
     }
-    const now = Date.now();
+    const now = clock();
     const model = String(body.model);
     const answer = buildAnswer(body, n, options.respond, cache, now);
     const { usage } = answer.message;
@@ -245,7 +248,7 @@ export async function startFakeAnthropicServer(
     }
     const headers = { 'request-id': requestId, ...limits?.headers(model, now) };
     const ended = (): void => {
-      record.endedAt = Date.now();
+      record.endedAt = clock();
       record.outputTokens = answer.message.usage.output_tokens;
       limits?.answered(model, record.outputTokens, record.endedAt);
     };
@@ -258,7 +261,7 @@ export async function startFakeAnthropicServer(
 
     if (body.stream !== true) {
       if (!(await hold(latency(), res))) return;
-      answer.began(Date.now());
+      answer.began(clock());
       writeHead(res, 200, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(answer.message));
       ended();
@@ -275,7 +278,7 @@ export async function startFakeAnthropicServer(
     });
     res.flushHeaders();
     if (!(await hold(latency(), res))) return ended();
-    answer.began(Date.now());
+    answer.began(clock());
     const send = (event: string, data: unknown): void => {
       res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };

@@ -297,7 +297,8 @@ export class QuotaGovernor {
     return {
       onRateLimits: (report) => {
         if (ended || !quota) return;
-        quota.report(call, report, sentAt);
+        // Stamped on the governor's clock: the provider reads headers on the system's.
+        quota.report(call, { ...report, at: this.clock.now() }, sentAt);
         this.pump();
       },
       onAnswer: () => {
@@ -323,7 +324,7 @@ export class QuotaGovernor {
   private refused(quota: ModelQuota, call: number, sentAt: number, error: ModelError, ask: QuotaAsk): void {
     const now = this.clock.now();
     const { details } = error;
-    if (details.rateLimits) quota.report(call, details.rateLimits, sentAt);
+    if (details.rateLimits) quota.report(call, { ...details.rateLimits, at: now }, sentAt);
     let until: number | undefined;
     let reason = '';
     if (details.status === 429) {
