@@ -80,7 +80,8 @@ export class RunBudget {
     const spent = taskCost(task);
     const seen = next === 'attempt' ? this.attempts : this.reviews;
     const expected = seen.count > 0 ? seen.total / seen.count : 0;
-    if (spent < limit && spent + expected <= limit) return;
+    // Within a millionth of a dollar is within: sums of prices are not exact in floating point.
+    if (spent < limit - 1e-6 && spent + expected <= limit + 1e-6) return;
     const about =
       expected > 0
         ? `, and ${next === 'attempt' ? 'an attempt' : 'a review'} costs about $${expected.toFixed(4)}`

@@ -18,7 +18,7 @@ const modelRole = (defaultModel: string) =>
     })
     .prefault({});
 
-/** Dollars per million tokens. Cache reads default to a twentieth of input, cache writes to 1.25 × input. */
+/** Dollars per million tokens. Cache reads default to a tenth of input, cache writes to 1.25 × input (the API's prices). */
 export const ModelPrice = z.strictObject({
   input: z.number().nonnegative(),
   output: z.number().nonnegative(),
