@@ -86,6 +86,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       actors: {
         closeRuns: fromPromise(async ({ input }) => {
           await runs.close(input.graceMs);
+          governor.close();
           await Promise.all(stoppable.map((provider) => provider.stop()));
           await Promise.all([...syncs.values()].map((sync) => sync.idle()));
           for (const sync of syncs.values()) sync.stop();

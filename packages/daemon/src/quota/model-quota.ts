@@ -166,7 +166,7 @@ export class ModelQuota {
       if (flight.call > this.readingCall && atArrival > 0) charges.push({ at: flight.at, amount: atArrival });
       reserved += atEnd;
     }
-    if (CHARGES[dimension]({ input: 0, output: 1 })[1] > 0) {
+    if (dimension === 'output-tokens' || dimension === 'tokens') {
       for (const ended of this.lateOutputs)
         if (ended.at > readAt) charges.push({ at: ended.at, amount: ended.tokens });
     }

@@ -101,6 +101,16 @@ describe('QuotaGovernor: the machine-wide cap', () => {
     await expect(governor.admit(ask(), AbortSignal.abort())).rejects.toBeInstanceOf(CallCancelledError);
   });
 
+  it('cancels the calls still waiting when the daemon stops', async () => {
+    const clock = new ManualClock();
+    const governor = new QuotaGovernor(clock, 1);
+    await governor.admit(ask({ quota: undefined }));
+    const waiting = track(governor.admit(ask({ quota: undefined })));
+    governor.close();
+    await settle();
+    expect(waiting.error).toBeInstanceOf(CallCancelledError);
+  });
+
   it('lets runs waiting on the same quota take turns', async () => {
     const governor = new QuotaGovernor(new ManualClock(), 1);
     const holder = await governor.admit(ask({ quota: undefined }));

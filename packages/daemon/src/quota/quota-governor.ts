@@ -54,6 +54,7 @@ interface Waiter {
   since: number;
   notifiedUntil: number | undefined;
   admit: (permit: QuotaPermit) => void;
+  cancel: () => void;
 }
 
 /** The waiting calls of one quota, one queue per run, served in turn so runs share it fairly. */
@@ -112,16 +113,29 @@ export class QuotaGovernor {
           signal?.removeEventListener('abort', onAbort);
           resolve(permit);
         },
+        cancel: () => {
+          signal?.removeEventListener('abort', onAbort);
+          this.remove(waiter);
+          reject(cancelled());
+        },
       };
       const onAbort = () => {
-        this.remove(waiter);
-        reject(cancelled());
+        waiter.cancel();
         this.pump();
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.enqueue(waiter);
       this.pump();
     });
+  }
+
+  /** The daemon stops: calls still waiting are cancelled, and no timer is left behind. */
+  close(): void {
+    this.wake?.stop.abort();
+    this.wake = undefined;
+    for (const lane of [...this.lanes.values()]) {
+      for (const queue of [...lane.runs.values()]) for (const waiter of [...queue]) waiter.cancel();
+    }
   }
 
   /** Every quota the daemon has seen, for a person (`daemon.health`). */
