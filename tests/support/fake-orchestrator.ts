@@ -242,6 +242,10 @@ export class FakeOrchestrator implements Orchestrator {
     return false;
   }
 
+  quotaStatus(): ReturnType<Orchestrator['quotaStatus']> {
+    return { models: [], inputEstimateError: 0, estimatedCalls: 0 };
+  }
+
   baseConfig(): ConfigInput {
     return { execution: { max_workers: 2 } };
   }

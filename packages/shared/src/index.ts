@@ -13,3 +13,4 @@ export * from './task.js';
 export * from './task-graph.js';
 export * from './task-source.js';
 export * from './run-view-reducer.js';
+export * from './quota.js';

@@ -2,6 +2,7 @@ import type {
   CheckpointInfo,
   ConfigInput,
   OrcEvent,
+  QuotaStatus,
   RollbackResult,
   RollbackStrategy,
   RunPreview,
@@ -63,6 +64,11 @@ export interface Orchestrator {
   baseConfig(): ConfigInput;
   /** Whether the daemon has an ANTHROPIC_API_KEY of its own (runs without one cannot use the API). */
   hasApiKey(): boolean;
+  /**
+   * The quotas the daemon paces, as their answers' headers describe them, and how far off its local
+   * estimate of a call's input tokens has been (mean relative error over `estimatedCalls` calls).
+   */
+  quotaStatus(): { models: QuotaStatus[]; inputEstimateError: number; estimatedCalls: number };
   /** Stops dispatch, lets in-flight calls finish within `graceMs` then aborts them, persists everything. */
   close(graceMs?: number): Promise<void>;
 }

@@ -39,6 +39,7 @@ const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'bo
   ORC_WORKER_MODEL: { path: ['models', 'worker', 'model'], type: 'string' },
   ORC_MAX_WORKERS: { path: ['execution', 'max_workers'], type: 'number' },
   ORC_MAX_COST_USD: { path: ['execution', 'max_cost_usd'], type: 'number' },
+  ORC_MAX_TASK_COST_USD: { path: ['execution', 'max_task_cost_usd'], type: 'number' },
   ORC_MAX_RETRIES: { path: ['execution', 'max_retries'], type: 'number' },
   ORC_WORKER_TIMEOUT: { path: ['execution', 'worker_timeout'], type: 'number' },
   ORC_MACHINE_MAX_IN_FLIGHT: { path: ['execution', 'machine_max_in_flight'], type: 'number' },
