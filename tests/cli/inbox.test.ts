@@ -179,6 +179,7 @@ describe('orc inbox and orc answer (built CLI, real daemon)', () => {
   it('inbox.events replays exactly what a client missed and goes on live', async () => {
     box = await Sandbox.create();
     await box.writeConfig(APPROVE);
+    await box.startDaemon();
     const client = await box.client();
     const seen: InboxEvent[] = [];
     const first = client.trpc.inbox.events.subscribe(

@@ -265,6 +265,10 @@ export class FakeOrchestrator implements Orchestrator {
     return [];
   }
 
+  quotaStatus(): ReturnType<Orchestrator['quotaStatus']> {
+    return { models: [], inputEstimateError: 0, estimatedCalls: 0 };
+  }
+
   baseConfig(): ConfigInput {
     return { execution: { max_workers: 2 } };
   }

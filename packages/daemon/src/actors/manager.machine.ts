@@ -1,4 +1,4 @@
-import { Plan, type TaskSpec, assertValidTaskGraph, isOrcError } from '@orc/shared';
+import { Plan, type TaskSpec, assertValidTaskGraph, formatCount, isOrcError } from '@orc/shared';
 import { assign, fromPromise, setup } from 'xstate';
 import { describeCallFailure, type CallFailure } from '../model/model-error.js';
 import { notProvided, notProvidedActor } from './not-provided.js';
@@ -116,7 +116,7 @@ export const managerMachine = setup({
             validation: ({ context }) => ({
               ok: true as const,
               plan: {
-                summary: `${context.imported!.length} imported tasks, run as given.`,
+                summary: `${formatCount(context.imported!.length)} imported task${context.imported!.length === 1 ? '' : 's'}, run as given.`,
                 tasks: context.imported!.map((t) => ({ ...t, description: t.description })),
               },
             }),

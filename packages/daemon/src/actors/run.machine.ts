@@ -23,8 +23,11 @@ export type RunEvent =
   | { type: 'run.budget_reached'; message: string }
   /** The provider refused the key or the account: every call would fail alike. */
   | { type: 'run.provider_refused'; message: string }
-  /** The quota is out; until `until` (epoch ms) when the reset is known: the run goes on by itself then. */
-  | { type: 'run.quota_wait'; until?: number; message: string }
+  /**
+   * The quota is out; until `until` (epoch ms) when the reset is known: the run goes on by itself then.
+   * `model` is the model whose quota it waits for.
+   */
+  | { type: 'run.quota_wait'; until?: number; model?: string; message: string }
   /** The state directory cannot be written: nothing may be reported done until it can. */
   | { type: 'run.storage_failed'; message: string }
   /** The file the tasks come from (Task Master) cannot be read: a person fixes it and resumes. */
@@ -57,8 +60,8 @@ export interface RunContext extends RunInput {
   error: string | undefined;
   /** What a person asked the manager to change in its plan, for the next planning. */
   planFeedback?: string | undefined;
-  /** What the pause says to a person, and when a quota pause ends by itself (epoch ms). */
-  pause: { message?: string; until?: number } | undefined;
+  /** What the pause says to a person, and when a quota pause ends by itself (epoch ms), for which model. */
+  pause: { message?: string; until?: number; model?: string } | undefined;
   rollback: RollbackRequest | undefined;
 }
 
@@ -81,6 +84,7 @@ const announcePause = (reason: PauseReason) =>
       reason,
       message: context.pause?.message,
       resumeAt: context.pause?.until,
+      model: context.pause?.model,
     }),
   }) as const;
 
@@ -125,6 +129,7 @@ export const runMachine = setup({
       pause: ({ event }) => ({
         ...('message' in event && event.message !== undefined && { message: event.message }),
         ...(event.type === 'run.quota_wait' && event.until !== undefined && { until: event.until }),
+        ...(event.type === 'run.quota_wait' && event.model !== undefined && { model: event.model }),
       }),
     }),
     rememberRollback: assign({
@@ -134,9 +139,13 @@ export const runMachine = setup({
           : undefined,
     }),
     /** Tells a person what the run now does (the events a client folds), once per change. */
-    announce: notProvided<{ status: RunStatus; reason?: PauseReason; message?: string; resumeAt?: number }>(
-      'action announce',
-    ),
+    announce: notProvided<{
+      status: RunStatus;
+      reason?: PauseReason;
+      message?: string;
+      resumeAt?: number;
+      model?: string;
+    }>('action announce'),
     applyPlan: notProvided<{ result: PlanResult }>('action applyPlan'),
     /** The final review, or why it could not be written (the run ends either way). */
     storeFinalReview: notProvided<{ review?: FinalReview; error?: unknown }>('action storeFinalReview'),

@@ -83,6 +83,8 @@ export function createClaudeCodeProvider(options: ClaudeCodeProviderOptions): Cl
   const running = new Set<AgentCall>();
   return {
     name: 'claude-code',
+    // A usage limit is the account's, whatever the model: every Claude Code call waits for its reset.
+    quotaOf: () => ({ key: `claude-code ${options.baseURL ?? 'account'}`, metered: false }),
     complete(request) {
       if (request.signal.aborted) {
         return Promise.reject(new CallCancelledError('the model call was cancelled before it started'));

@@ -18,7 +18,7 @@ import { restoreRun } from '../run/restore-run.js';
 import { cancelRun, pauseRun, resumeRun, retryTask, rollbackRun, skipTask } from '../run/run-control.js';
 import { RunRegistry } from '../run/run-registry.js';
 import type { Run, RunDeps } from '../run/run.js';
-import { SlotPool } from '../scheduling/concurrency.js';
+import { QuotaGovernor } from '../quota/quota-governor.js';
 import { openFileRunStore } from '../store/file-run-store.js';
 import type { RunDocument } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
@@ -77,7 +77,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       )
     : loaded.config;
   const store = options.store ?? (await openFileRunStore(options.home));
-  const slots = new SlotPool(base.execution.machine_max_in_flight);
+  // One for the daemon: every call of every run is admitted against the same quotas and the same cap.
+  const governor = new QuotaGovernor(clock, base.execution.machine_max_in_flight);
   const providers = options.providers ?? defaultProviders;
   /** Providers with processes of their own (claude-code agents), ended on close. */
   const stoppable: { stop(): unknown }[] = [];
@@ -101,6 +102,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           // A closing run no longer waits for anything, but what it waits for outlives the stop.
           inbox.unfollowAll();
           await runs.close(input.graceMs);
+          governor.close();
           await Promise.all(stoppable.map((provider) => provider.stop()));
           await Promise.all([...syncs.values()].map((sync) => sync.idle()));
           for (const sync of syncs.values()) sync.stop();
@@ -128,7 +130,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       clock,
       random,
       logger: logger.child({ component: 'run' }),
-      slots,
+      governor,
       providers: made,
       retryBaseMs: options.retryBaseMs ?? 500,
       parent: supervisor,
@@ -297,6 +299,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     waitForRun: (runId, signal) => runs.settled(runId, signal),
     baseConfig: () => base,
     hasApiKey: () => loaded.apiKey !== undefined,
+    quotaStatus: () => governor.status(),
     async close(graceMs = 10_000) {
       if (isOpen()) supervisor.send({ type: 'daemon.close', graceMs });
       await waitFor(supervisor, (s) => s.status === 'done', { timeout: Infinity });

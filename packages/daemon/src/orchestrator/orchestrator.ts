@@ -6,6 +6,7 @@ import type {
   InboxList,
   NotificationChannelStatus,
   OrcEvent,
+  QuotaStatus,
   RollbackResult,
   RollbackStrategy,
   RunPreview,
@@ -81,6 +82,11 @@ export interface Orchestrator {
   baseConfig(): ConfigInput;
   /** Whether the daemon has an ANTHROPIC_API_KEY of its own (runs without one cannot use the API). */
   hasApiKey(): boolean;
+  /**
+   * The quotas the daemon paces, as their answers' headers describe them, and how far off its local
+   * estimate of a call's input tokens has been (mean relative error over `estimatedCalls` calls).
+   */
+  quotaStatus(): { models: QuotaStatus[]; inputEstimateError: number; estimatedCalls: number };
   /** Stops dispatch, lets in-flight calls finish within `graceMs` then aborts them, persists everything. */
   close(graceMs?: number): Promise<void>;
 }

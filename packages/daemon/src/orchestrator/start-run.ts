@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   OrcError,
+  formatCount,
   StartRunInput,
   assertValidTaskGraph,
   resolveConfig,
@@ -115,7 +116,7 @@ export async function startRun(
     input.goal ??
     (project
       ? `Complete the Task Master tasks of ${project.file} (tag ${project.tag})`
-      : `Complete the ${input.tasks!.length} tasks from ${input.source ?? 'the task list'}`);
+      : `Complete the ${tasksOf(input.tasks!.length)} from ${input.source ?? 'the task list'}`);
   const run = await Run.create(
     { ...deps, ...(source && { source }) },
     {
@@ -145,4 +146,9 @@ function newRunId(runs: { has(runId: string): boolean }): string {
     const id = `r${randomBytes(4).toString('hex').slice(0, 7)}`;
     if (!runs.has(id)) return id;
   }
+}
+
+/** `1 task`, `10,000 tasks`: a goal made for a task list reads as words. */
+function tasksOf(n: number): string {
+  return `${formatCount(n)} task${n === 1 ? '' : 's'}`;
 }

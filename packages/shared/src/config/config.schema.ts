@@ -27,7 +27,7 @@ export type NotifyOn = z.infer<typeof NotifyOn>;
 export const ToolRule = z.enum(['allow', 'deny', 'ask']);
 export type ToolRule = z.infer<typeof ToolRule>;
 
-/** Dollars per million tokens. Cache reads default to a twentieth of input, cache writes to 1.25 × input. */
+/** Dollars per million tokens. Cache reads default to a tenth of input, cache writes to 1.25 × input (the API's prices). */
 export const ModelPrice = z.strictObject({
   input: z.number().nonnegative(),
   output: z.number().nonnegative(),
@@ -70,6 +70,8 @@ export const ConfigSchema = z.strictObject({
       /** How many times the manager may send one task back for rework before it fails. */
       max_reworks: z.number().int().nonnegative().default(2),
       max_cost_usd: z.number().positive().optional(),
+      /** The most one task may cost (its attempts and their reviews); a task that would pass it fails. */
+      max_task_cost_usd: z.number().positive().optional(),
       /** Daemon-wide cap on model calls in flight, shared by every run. */
       machine_max_in_flight: positiveInt.default(16),
       /** A planned run waits after planning until a person approves, edits or refuses the plan. */

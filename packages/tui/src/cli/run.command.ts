@@ -5,6 +5,7 @@ import {
   FINISHED_RUN_STATUSES,
   formatBytes,
   isOrcError,
+  jsonSyntaxProblem,
   formatCount,
   LIMITS,
   loadConfig,
@@ -14,7 +15,7 @@ import {
   type TaskMasterInput,
   type TaskSpecInput,
 } from '@orc/shared';
-import { detectTaskMasterPath } from '@orc/daemon/client';
+import { detectTaskMasterPath, locateTaskMasterFile } from '@orc/daemon/client';
 import type { Command } from 'commander';
 import { attachScreen } from '../screen/screen.js';
 import { CommandFailed, UsageError } from './cli-error.js';
@@ -213,10 +214,13 @@ function whatToRunFrom(words: string[], options: RunOptions) {
     if (taskmaster !== undefined && (isDir || !looksLikeOurTasksFile(single))) {
       return { taskmaster: taskMasterInput(taskmaster, options) };
     }
-    if (isDir)
+    if (isDir) {
+      // A project `task-master init` made has no tasks file yet: that says so, with how to make one.
+      if (existsSync(resolve(single, '.taskmaster'))) locateTaskMasterFile(single);
       throw new UsageError(
         `${single} is a directory without a Task Master project; give a goal or a tasks file`,
       );
+    }
   }
   if (single !== undefined && looksLikeTasksFile(words[0]!))
     return { tasks: readTasksFile(single), source: single };
@@ -289,7 +293,11 @@ export function readTasksFile(file: string): TaskSpecInput[] {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new OrcError('TASK_FILE_INVALID', `${file}: is not valid JSON (${(error as Error).message})`);
+    throw new OrcError(
+      'TASK_FILE_INVALID',
+      `${file}: is not valid JSON (${jsonSyntaxProblem(error, text)}); a tasks file is a JSON array of tasks, ` +
+        `a goal is words in quotes`,
+    );
   }
   const list: unknown = Array.isArray(raw) ? raw : (raw as { tasks?: unknown } | null)?.tasks;
   if (!Array.isArray(list)) {
