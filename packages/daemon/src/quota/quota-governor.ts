@@ -42,6 +42,11 @@ export interface QuotaPermit {
   succeeded(usage: Usage): void;
   /** The call ended without one (refused, failed, aborted). */
   failed(error: unknown): void;
+  /**
+   * The call waits on a person (a tool permission): its place among the calls in flight is let go so
+   * other calls go on; the function returned takes it back when the agent goes on.
+   */
+  standBy(): () => void;
 }
 
 interface Waiter {
@@ -330,6 +335,17 @@ export class QuotaGovernor {
         if (!end({ answered: false, outputTokens: 0 })) return;
         if (quota && error instanceof ModelError) this.refused(quota, call, sentAt, error, ask);
         this.pump();
+      },
+      standBy: () => {
+        if (ended) return () => {};
+        this.inFlight -= 1;
+        this.pump();
+        // Taken back at once, past the cap if need be: the agent is already mid-call and cannot wait.
+        return () => {
+          if (ended) return;
+          this.inFlight += 1;
+          this.peak = Math.max(this.peak, this.inFlight);
+        };
       },
     };
   }
