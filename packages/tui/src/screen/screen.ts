@@ -18,7 +18,7 @@ import { closingMessage, runIsOver } from './run-summary.js';
 import { renderTableHeader, renderTaskRow, tableColumns } from './task-table.js';
 import { renderTaskDetail } from './task-detail.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
-import { tailLines } from './worker-output.js';
+import { WorkerPanes } from './worker-panes.js';
 
 export interface AttachOptions extends TerminalOptions {
   /** `monitoring.show_progress_bar`; default true. */
@@ -44,7 +44,6 @@ export interface AttachResult {
 }
 
 const EVENT_ROWS = 8;
-const MIN_PANE_ROWS = 5;
 const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 5000];
 
 /**
@@ -71,7 +70,7 @@ class AttachSession {
   private readonly table: blessed.Widgets.BoxElement;
   private readonly events: blessed.Widgets.BoxElement;
   private readonly footer: blessed.Widgets.BoxElement;
-  private readonly panes = new Map<number, blessed.Widgets.BoxElement>();
+  private readonly workerPanes: WorkerPanes;
   private readonly frames: FrameScheduler;
   private readonly guard: { restore(): void };
   private readonly ticker: NodeJS.Timeout;
@@ -114,6 +113,7 @@ class AttachSession {
       label: ' Events ',
       style: { border: { fg: 'blue' } },
     });
+    this.workerPanes = new WorkerPanes(this.screen);
     this.footer = box({ bottom: 0, left: 0, width: '100%', height: 1, style: { fg: 'gray' } });
     this.frames = new FrameScheduler(() => this.draw(), options.frameIntervalMs ?? 50);
     this.ticker = setInterval(() => this.frames.request(), 1000);
@@ -220,7 +220,12 @@ class AttachSession {
     this.table.height = bodyHeight;
     this.table.setContent(this.tableMarkup(tableWidth - 2, bodyHeight - 2, now));
 
-    this.drawPanes(busy, tableWidth, bodyTop, paneWidth, bodyHeight);
+    this.workerPanes.draw(busy, this.state.outputs, {
+      left: tableWidth,
+      top: bodyTop,
+      width: paneWidth,
+      height: bodyHeight,
+    });
 
     this.events.top = bodyTop + bodyHeight;
     this.events.height = eventRows;
@@ -248,49 +253,6 @@ class AttachSession {
       out.push(first + i === this.state.selected ? `{inverse}${row}{/inverse}` : row);
     });
     return out.join('\n');
-  }
-
-  /** One pane per busy worker, stacked; those that do not fit are summed up in the last one's label. */
-  private drawPanes(
-    busy: ReturnType<AttachState['busyWorkers']>,
-    left: number,
-    top: number,
-    width: number,
-    height: number,
-  ): void {
-    const fit = width === 0 ? 0 : Math.max(1, Math.min(busy.length, Math.floor(height / MIN_PANE_ROWS)));
-    const shown = busy.slice(0, fit);
-    const seen = new Set<number>();
-    shown.forEach(({ worker, task }, i) => {
-      seen.add(worker);
-      let pane = this.panes.get(worker);
-      if (pane === undefined) {
-        pane = blessed.box({
-          parent: this.screen,
-          tags: false,
-          wrap: false,
-          border: { type: 'line' },
-          style: { border: { fg: 'yellow' } },
-        });
-        this.panes.set(worker, pane);
-      }
-      const paneTop = top + Math.floor((i * height) / fit);
-      const paneHeight = top + Math.floor(((i + 1) * height) / fit) - paneTop;
-      pane.left = left;
-      pane.top = paneTop;
-      pane.width = width;
-      pane.height = paneHeight;
-      const more = i === fit - 1 && busy.length > fit ? ` (+${busy.length - fit} more)` : '';
-      pane.setLabel(` w${worker} · ${task.id} ${task.status}${more} `);
-      const text = this.state.outputs.text(worker, task.id);
-      pane.setContent(tailLines(text, paneHeight - 2, width - 2).join('\n'));
-    });
-    for (const [worker, pane] of this.panes) {
-      if (!seen.has(worker)) {
-        pane.destroy();
-        this.panes.delete(worker);
-      }
-    }
   }
 
   // ---- keys ---------------------------------------------------------------------------------------
