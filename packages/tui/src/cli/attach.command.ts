@@ -34,6 +34,7 @@ export async function attachCommand(
     await attachScreen(source, target, {
       showProgressBar: config.monitoring.show_progress_bar,
       exitOnFinish: options.exitOnFinish,
+      bell: config.notifications.bell,
     });
   });
 }

@@ -7,6 +7,7 @@ export function clientRunSource(client: OrcClient, connection?: ConnectionWatch)
   const { trpc } = client;
   return {
     ...(connection && { watchConnection: (onChange) => connection.watch(onChange) }),
+    inbox: trpc.inbox,
     listRuns: () => trpc.runs.list.query(),
     getRun: (runId) => trpc.runs.get.query({ runId }),
     getTask: (runId, taskId) => trpc.tasks.get.query({ runId, taskId }),

@@ -7,6 +7,7 @@ import type {
   RunView,
   TaskRecord,
 } from '@orc/shared';
+import type { InboxClient } from './inbox-client.js';
 
 /**
  * What the attach screen needs from the daemon. The CLI implements it on the typed tRPC client
@@ -34,6 +35,8 @@ export interface RunSource {
    * by itself (its calls wait rather than fail meanwhile). Sources whose calls fail need not have it.
    */
   watchConnection?(onChange: (connected: boolean) => void): () => void;
+  /** The daemon's inbox, for the header's count and the `i` panel; a source without one shows neither. */
+  inbox?: InboxClient;
   pause(runId: string): Promise<unknown>;
   resume(runId: string): Promise<unknown>;
   cancel(runId: string): Promise<unknown>;

@@ -8,10 +8,13 @@ import {
 import blessed from 'blessed';
 import { AttachState } from './attach-state.js';
 import { createTerminalScreen, type TerminalOptions } from './blessed-terminal.js';
+import { askYesNo, openOverlay, pickFrom } from './dialogs.js';
 import { eventLineMarkup } from './event-line.js';
 import { FrameScheduler } from './frame-scheduler.js';
 import { renderHeader } from './header.js';
 import { HELP_TEXT, keyHints } from './help.js';
+import { InboxFeed } from './inbox-feed.js';
+import { InboxPanel } from './inbox-panel.js';
 import { guardTerminalOutput } from './output-guard.js';
 import type { RunSource } from './run-source.js';
 import { closingMessage, runIsOver } from './run-summary.js';
@@ -29,6 +32,8 @@ export interface AttachOptions extends TerminalOptions {
   reattachCommand?: (runId: string) => string;
   /** Shortest time between two frames; default 50 ms (20 frames a second). */
   frameIntervalMs?: number;
+  /** `notifications.bell`: ring the terminal bell when an inbox item is pushed; default false. */
+  bell?: boolean;
 }
 
 export type AttachOutcome = 'detached' | 'finished' | 'interrupted';
@@ -61,7 +66,11 @@ export function attachScreen(
   });
 }
 
-type Modal = { kind: 'overlay'; box: blessed.Widgets.BoxElement } | { kind: 'picker' } | { kind: 'confirm' };
+type Modal =
+  | { kind: 'overlay'; box: blessed.Widgets.BoxElement }
+  | { kind: 'picker' }
+  | { kind: 'confirm' }
+  | { kind: 'inbox'; panel: InboxPanel };
 
 class AttachSession {
   private readonly state = new AttachState();
@@ -74,6 +83,8 @@ class AttachSession {
   private readonly frames: FrameScheduler;
   private readonly guard: { restore(): void };
   private readonly ticker: NodeJS.Timeout;
+  /** What waits for a person, in every run of the daemon (a source without an inbox has none). */
+  private readonly inbox: InboxFeed | undefined;
   private unfollow: (() => void) | undefined;
   private unwatch: (() => void) | undefined;
   /** Bumped on every (re)connect, so callbacks of an older subscription are ignored. */
@@ -117,6 +128,14 @@ class AttachSession {
     this.footer = box({ bottom: 0, left: 0, width: '100%', height: 1, style: { fg: 'gray' } });
     this.frames = new FrameScheduler(() => this.draw(), options.frameIntervalMs ?? 50);
     this.ticker = setInterval(() => this.frames.request(), 1000);
+    this.inbox =
+      source.inbox &&
+      new InboxFeed(source.inbox, {
+        onChange: () => this.frames.request(),
+        onNotified: () => {
+          if (this.options.bell) this.screen.program.bell();
+        },
+      });
     this.bindKeys();
     this.screen.on('resize', () => this.frames.request());
   }
@@ -128,6 +147,7 @@ class AttachSession {
       if (connected) {
         // The daemon may have restarted: fetch the run afresh rather than trust the old stream.
         void this.connect();
+        this.inbox?.restart();
         return;
       }
       this.alert =
@@ -135,6 +155,7 @@ class AttachSession {
       this.frames.request();
     });
     void this.connect();
+    this.inbox?.start();
   }
 
   // ---- connection ---------------------------------------------------------------------------------
@@ -200,6 +221,7 @@ class AttachSession {
           now,
           showProgressBar: this.options.showProgressBar ?? true,
           alert: this.alert,
+          ...(this.inbox && { waiting: this.inbox.count(this.runId) }),
         })
       : [
           `{bold}run ${escapeTags(this.runId)}{/bold}`,
@@ -233,6 +255,7 @@ class AttachSession {
     this.events.setContent(lines.map((l) => eventLineMarkup(l)).join('\n'));
 
     this.footer.setContent(escapeTags(fitCells(keyHints(width), width)));
+    if (this.modal?.kind === 'inbox') this.modal.panel.update(now);
     this.screen.render();
 
     if (view && this.options.exitOnFinish && runIsOver(view) && this.modal === undefined) {
@@ -285,6 +308,7 @@ class AttachSession {
     on(['s'], () => this.taskAction('skip', (id, task) => this.source.skip(id, task)));
     on(['x'], () => this.confirmCancel());
     on(['tab'], () => void this.nextRun());
+    on(['i'], () => this.openInbox());
   }
 
   private pageSize(): number {
@@ -350,34 +374,38 @@ class AttachSession {
     const view = this.state.view;
     if (view === undefined || FINISHED_RUN_STATUSES.has(view.status)) return;
     this.modal = { kind: 'confirm' };
-    const box = blessed.box({
-      parent: this.screen,
-      top: 'center',
-      left: 'center',
-      width: Math.min(60, (this.screen.width as number) - 4),
-      height: 5,
-      border: { type: 'line' },
-      style: { border: { fg: 'red' } },
-      label: ' Cancel run ',
-      tags: true,
-      content: `Cancel run ${escapeTags(view.id)}? Running work is stopped.\n{bold}y{/bold} cancel the run   {bold}n{/bold} keep it running`,
-    });
-    const answer = (_ch: unknown, key: { name?: string; full?: string }) => {
-      const name = key.full ?? key.name ?? '';
-      if (!['y', 'n', 'escape', 'q', 'enter'].includes(name)) return;
-      this.screen.removeListener('keypress', answer);
-      box.destroy();
+    const question = `Cancel run ${escapeTags(view.id)}? Running work is stopped.\n{bold}y{/bold} cancel the run   {bold}n{/bold} keep it running`;
+    void askYesNo(this.screen, ' Cancel run ', question).then((yes) => {
       this.modal = undefined;
-      if (name === 'y')
+      if (yes)
         this.act(
           'cancel',
           (id) => this.source.cancel(id),
           () => 'cancel requested',
         );
       this.frames.request();
-    };
-    // Registered on the next tick so the x that opened the question does not answer it.
-    setImmediate(() => this.screen.on('keypress', answer));
+    });
+    this.frames.request();
+  }
+
+  private openInbox(): void {
+    if (this.inbox === undefined) {
+      this.state.note('warn', 'this screen has no inbox to show');
+      this.frames.request();
+      return;
+    }
+    const panel = new InboxPanel({
+      screen: this.screen,
+      feed: this.inbox,
+      runId: this.runId,
+      note: (level, text) => this.state.note(level, text),
+      redraw: () => this.frames.request(),
+      onClose: () => {
+        this.modal = undefined;
+        this.frames.request();
+      },
+    });
+    this.modal = { kind: 'inbox', panel };
     this.frames.request();
   }
 
@@ -398,31 +426,11 @@ class AttachSession {
   }
 
   private showOverlay(label: string, content: string): void {
-    const box = blessed.box({
-      parent: this.screen,
-      top: 'center',
-      left: 'center',
-      width: '90%',
-      height: '90%',
-      border: { type: 'line' },
-      style: { border: { fg: 'cyan' } },
-      label: `${label}(Esc closes, arrows scroll) `,
-      tags: true,
-      content,
-      scrollable: true,
-      alwaysScroll: true,
-      keys: true,
-      vi: true,
-      scrollbar: { ch: ' ', style: { bg: 'cyan' } },
-    });
-    this.modal = { kind: 'overlay', box };
-    box.key(['escape', 'q', 'enter', '?'], () => {
-      box.destroy();
+    const box = openOverlay(this.screen, label, content, () => {
       this.modal = undefined;
       this.frames.request();
     });
-    box.focus();
-    this.screen.render();
+    this.modal = { kind: 'overlay', box };
   }
 
   private async chooseRollback(): Promise<void> {
@@ -480,34 +488,12 @@ class AttachSession {
   }
 
   /** A list to choose from; resolves with the index chosen, or undefined on Esc. */
-  private pick(label: string, items: string[]): Promise<number | undefined> {
-    return new Promise((resolve) => {
-      this.modal = { kind: 'picker' };
-      const list = blessed.list({
-        parent: this.screen,
-        top: 'center',
-        left: 'center',
-        width: Math.min(90, (this.screen.width as number) - 4),
-        height: Math.min(items.length + 2, (this.screen.height as number) - 4),
-        border: { type: 'line' },
-        label,
-        items: items.map((i) => escapeTags(i)),
-        tags: true,
-        keys: true,
-        vi: true,
-        style: { selected: { inverse: true }, border: { fg: 'cyan' } },
-      });
-      const done = (index: number | undefined) => {
-        list.destroy();
-        this.modal = undefined;
-        this.frames.request();
-        resolve(index);
-      };
-      list.on('select', (_item, index) => done(index));
-      list.key(['escape', 'q'], () => done(undefined));
-      list.focus();
-      this.screen.render();
-    });
+  private async pick(label: string, items: string[]): Promise<number | undefined> {
+    this.modal = { kind: 'picker' };
+    const index = await pickFrom(this.screen, label, items);
+    this.modal = undefined;
+    this.frames.request();
+    return index;
   }
 
   private async nextRun(): Promise<void> {
@@ -536,6 +522,7 @@ class AttachSession {
     this.generation++;
     this.unfollow?.();
     this.unwatch?.();
+    this.inbox?.stop();
     clearTimeout(this.retryTimer);
     clearInterval(this.ticker);
     this.frames.stop();
