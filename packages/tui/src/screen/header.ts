@@ -30,10 +30,9 @@ const SIMULATED_BADGE = ' SIMULATED ';
 export function renderHeader(view: RunView, options: HeaderOptions): string[] {
   const { width, now } = options;
   const badge = view.models.simulated ? SIMULATED_BADGE : '';
-  const label = options.waiting && waitingLabel(options.waiting);
-  const waiting = label === undefined ? '' : ` ${label} `;
-  const badges = cellWidth(waiting) + (waiting && badge ? 1 : 0) + cellWidth(badge);
   const title = `run ${view.id} · `;
+  const waiting = waitingBadge(options.waiting, width - cellWidth(title) - cellWidth(badge) - 2);
+  const badges = cellWidth(waiting) + (waiting && badge ? 1 : 0) + cellWidth(badge);
   const goalRoom = Math.max(0, width - cellWidth(title) - badges - 1);
   const goal = truncateCells(oneLine(view.goal), goalRoom);
   const gap = ' '.repeat(Math.max(1, width - cellWidth(title) - cellWidth(goal) - badges));
@@ -104,6 +103,14 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
     lines.push(`{bold}${colored(color, escapeTags(truncateCells(oneLine(notice), width)))}{/bold}`);
   }
   return lines;
+}
+
+/** The inbox count as a badge in at most `room` cells: the run's and the others' apart, else the sum. */
+function waitingBadge(count: WaitingCount | undefined, room: number): string {
+  const label = count && waitingLabel(count);
+  if (count === undefined || label === undefined) return '';
+  const badges = [label, `${count.all} waiting · i`, `${count.all} waiting`].map((text) => ` ${text} `);
+  return badges.find((text) => cellWidth(text) <= room) ?? badges.at(-1)!;
 }
 
 function providerText(view: RunView, withModels: boolean): string {

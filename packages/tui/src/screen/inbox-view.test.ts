@@ -127,5 +127,14 @@ describe('the waiting count', () => {
     expect(lines[0]).toMatch(/^run r1 · A goal long.*… +1 waiting · i {3}SIMULATED $/);
     expect(cellWidth(lines[0]!)).toBe(80);
     expect(lines.at(-1)).toBe('The plan waits for your approval: press i to answer.');
+    // Where the count of each does not fit, the sum does.
+    const narrow = renderHeader(view, {
+      width: 50,
+      now: NOW,
+      showProgressBar: true,
+      waiting: { run: 1, all: 3 },
+    });
+    expect(plain(narrow[0]!)).toMatch(/^run r1 · A goal.*… +3 waiting · i {3}SIMULATED $/);
+    expect(cellWidth(plain(narrow[0]!))).toBe(50);
   });
 });
