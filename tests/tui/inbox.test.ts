@@ -172,6 +172,12 @@ describe('the inbox in orc attach under tmux', () => {
 
     pane.keys('Escape');
     await pane.waitFor((s) => !s.includes('─ Inbox ('), 'the panel closed by Esc');
+    // The new plan waits for approval again, and the screen says so as it did for the first.
+    await pane.waitFor(
+      (s) => /^AWAITING_APPROVAL/m.test(s) && s.includes('The plan waits for your approval'),
+      'the new plan waiting',
+    );
+    expect(status(first)).toBe('awaiting_approval');
     pane.keys('q');
     await pane.waitFor((s) => s.includes('[exit 0]'), 'orc attach to exit');
   }, 150_000);
