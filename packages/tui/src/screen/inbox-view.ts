@@ -48,17 +48,20 @@ export function renderInbox(input: InboxViewInput): string {
     lines.push('');
     const rows = Math.min(items.length, Math.max(3, Math.floor((height - 10) / 2)));
     const first = Math.max(0, Math.min(input.selected - Math.floor(rows / 2), items.length - rows));
+    // As wide as the longest run/task shown, within reason: the question gets the rest.
+    const whereWidth = Math.min(24, Math.max(8, ...items.map((item) => cellWidth(whereOf(item)))));
+    const itemRow = ([id, type, where, waited, question]: string[]) =>
+      `${fitCells(id!, 5)} ${fitCells(type!, 13)} ${fitCells(where!, whereWidth)} ${fitCells(waited!, 7)} ${question!}`;
     lines.push(
       `{bold}${escapeTags(fitCells(itemRow(['ID', 'TYPE', 'RUN/TASK', 'WAITED', 'WHAT IS ASKED']), width))}{/bold}`,
     );
     for (const [i, item] of items.slice(first, first + rows).entries()) {
-      const where = item.taskId === undefined ? item.runId : `${item.runId}/${item.taskId}`;
       const row = escapeTags(
         fitCells(
           itemRow([
             item.id,
             item.type,
-            where,
+            whereOf(item),
             formatDuration(now - Date.parse(item.openedAt)),
             oneLine(item.question),
           ]),
@@ -105,9 +108,8 @@ function summary(all: number, here: number): string {
   return `${them}: ${here} in this run (listed first), ${all - here} in other runs`;
 }
 
-/** Columns of the item list: id, type, where, waited, question. */
-function itemRow([id, type, where, waited, question]: string[]): string {
-  return `${fitCells(id!, 5)} ${fitCells(type!, 13)} ${fitCells(where!, 22)} ${fitCells(waited!, 7)} ${question!}`;
+function whereOf(item: InboxItem): string {
+  return item.taskId === undefined ? item.runId : `${item.runId}/${item.taskId}`;
 }
 
 /** The selected item: where it is, what it asks in full, and the keys that answer it. */
