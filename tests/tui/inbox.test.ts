@@ -172,6 +172,17 @@ describe('the inbox in orc attach under tmux', () => {
 
     pane.keys('Escape');
     await pane.waitFor((s) => !s.includes('─ Inbox ('), 'the panel closed by Esc');
+    // i and q close the panel too, and only the panel.
+    pane.keys('i');
+    await pane.waitFor((s) => s.includes('─ Inbox ('), 'the panel again');
+    pane.keys('i');
+    await pane.waitFor((s) => !s.includes('─ Inbox ('), 'the panel closed by i');
+    pane.keys('i');
+    await pane.waitFor((s) => s.includes('─ Inbox ('), 'the panel once more');
+    pane.keys('q');
+    await pane.waitFor((s) => !s.includes('─ Inbox ('), 'the panel closed by q');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(pane.capture()).not.toContain('[exit');
     // The new plan waits for approval again, and the screen says so as it did for the first.
     await pane.waitFor(
       (s) => /^AWAITING_APPROVAL/m.test(s) && s.includes('The plan waits for your approval'),

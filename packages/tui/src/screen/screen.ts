@@ -400,10 +400,12 @@ class AttachSession {
       runId: this.runId,
       note: (level, text) => this.state.note(level, text),
       redraw: () => this.frames.request(),
-      onClose: () => {
-        this.modal = undefined;
-        this.frames.request();
-      },
+      // Once the key that closed it has gone through: its q or i must not detach or reopen.
+      onClose: () =>
+        setImmediate(() => {
+          this.modal = undefined;
+          this.frames.request();
+        }),
     });
     this.modal = { kind: 'inbox', panel };
     this.frames.request();
