@@ -510,7 +510,6 @@ class AttachSession {
       'rollback',
       (id) => this.source.rollback(id, checkpoint.id, strategy, tasks),
       ({ rollback, status }) => {
-        void this.connect();
         const { reset, kept } = rollback;
         return `rolled back to ${checkpoint.id} (${strategy}): reset ${reset.length} task(s), kept ${kept.length} done; run ${status}`;
       },
