@@ -1,6 +1,7 @@
 export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
 export { createOrchestrator, defaultProviders } from './orchestrator/create-orchestrator.js';
+export { runDaemon, type RunDaemonOptions, type RunningDaemon } from './daemon/run-daemon.js';
 export type { OrchestratorOptions, ProviderFactory } from './orchestrator/create-orchestrator.js';
 export type { Orchestrator } from './orchestrator/orchestrator.js';
 export type { RunStore } from './store/store.js';
