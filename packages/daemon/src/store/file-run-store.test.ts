@@ -234,6 +234,8 @@ describe('FileRunStore', () => {
     const listed = await store.listRuns();
     expect(listed).toEqual({ runs: [], problems: [] });
     expect(await store.listIndex()).toEqual([]);
+    // The index's new version may still be on its way to disk (its temp file beside it).
+    await store.flush();
     expect(await readdir(paths.runs)).toEqual(['index.json']);
   });
 });
