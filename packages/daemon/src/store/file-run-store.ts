@@ -10,6 +10,7 @@ import {
   type RunStatus,
   type StatePaths,
 } from '@orc/shared';
+import { isoAt, systemClock, type Clock } from '../clock.js';
 import { CoalescingWriter, type CoalescingWriterOptions } from './coalescing-writer.js';
 import { DamagedFileError } from './damaged-file-error.js';
 import { fsyncDir, isErrno } from './durable-json-file.js';
@@ -76,11 +77,14 @@ export class FileRunStore implements RunStore {
   private readonly index: RunIndex;
   private readonly runs = new Map<string, RunFiles>();
   private indexProblem: string | undefined;
+  /** When damage is found and copies are named. */
+  private readonly clock: Clock;
 
   constructor(
     private readonly paths: StatePaths,
     options: FileRunStoreOptions = {},
   ) {
+    this.clock = options.clock ?? systemClock;
     this.writer = new CoalescingWriter(options);
     this.index = new RunIndex(paths.index, this.writer, this.countState);
   }
@@ -219,7 +223,7 @@ export class FileRunStore implements RunStore {
       doc.damage ??= {
         file: files.events.filename,
         reason: `ends at event ${journalLast}, but state.json reflects events up to ${doc.lastEventId}; the run goes on from event ${journalLast + 1}`,
-        at: new Date().toISOString(),
+        at: isoAt(this.clock),
       };
       doc.lastEventId = journalLast;
     }
@@ -276,7 +280,7 @@ export class FileRunStore implements RunStore {
   async keepDamagedCopy(runId: string): Promise<string | undefined> {
     if (!SAFE_ID.test(runId)) throw this.notFound(runId);
     const { state } = this.paths.run(runId);
-    const kept = `${state}.damaged-${new Date().toISOString().replace(/[:.]/g, '')}`;
+    const kept = `${state}.damaged-${isoAt(this.clock).replace(/[:.]/g, '')}`;
     try {
       await copyFile(state, kept, constants.COPYFILE_EXCL);
     } catch (error) {
