@@ -1,6 +1,14 @@
 import * as z from 'zod';
 import { Plan, FinalReview } from './plan.js';
-import { RunModels, RunStatus, PauseReason, RollbackStrategy, CheckpointInfo, RunSetup } from './run.js';
+import {
+  RunModels,
+  RunStatus,
+  PauseReason,
+  RollbackStrategy,
+  CheckpointInfo,
+  RunSetup,
+  RunForecast,
+} from './run.js';
 import {
   AttemptError,
   AttemptOutcome,
@@ -17,7 +25,12 @@ import { SourceChange } from './task-source.js';
  * Carried by the first event after the run's totals changed (a model call was paid for), so a client's
  * totals match the run's.
  */
-export const RunSpend = z.object({ usage: Usage, costUsd: z.number().nonnegative() });
+export const RunSpend = z.object({
+  usage: Usage,
+  costUsd: z.number().nonnegative(),
+  /** Where the run is heading after this call (absent until a task has finished). */
+  forecast: RunForecast.optional(),
+});
 export type RunSpend = z.infer<typeof RunSpend>;
 
 /**
@@ -58,6 +71,13 @@ export const OrcEvent = z.discriminatedUnion('type', [
     tasks: Plan.shape.tasks,
   }),
   z.object({ ...base, type: z.literal('run.status'), status: RunStatus }),
+  /** A person answered the plan: approved it, asked the manager to change it (the note says how), or refused it. */
+  z.object({
+    ...base,
+    type: z.literal('run.plan_answered'),
+    decision: z.enum(['approve', 'edit', 'refuse']),
+    note: z.string().optional(),
+  }),
   z.object({
     ...base,
     type: z.literal('run.paused'),
@@ -65,6 +85,8 @@ export const OrcEvent = z.discriminatedUnion('type', [
     message: z.string().optional(),
     /** A quota pause with a known reset: the run resumes by itself then (ISO time). */
     resumeAt: z.string().optional(),
+    /** A quota pause: the model whose quota is out. */
+    model: z.string().optional(),
   }),
   z.object({ ...base, type: z.literal('run.resumed') }),
   z.object({

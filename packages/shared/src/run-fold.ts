@@ -13,6 +13,8 @@ export interface FoldedRun {
   status: RunStatus;
   pauseReason?: PauseReason | undefined;
   resumeAt?: string | undefined;
+  /** The model a quota pause waits for. */
+  quotaModel?: string | undefined;
   models: RunModels;
   createdAt: string;
   updatedAt: string;
@@ -78,6 +80,8 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
         run.pauseReason = event.reason;
         if (event.resumeAt !== undefined) run.resumeAt = event.resumeAt;
         else delete run.resumeAt;
+        if (event.model !== undefined) run.quotaModel = event.model;
+        else delete run.quotaModel;
         return;
       case 'run.completed':
         this.setStatus('completed');
@@ -127,6 +131,7 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
       case 'run.budget_set':
       case 'run.concurrency':
       case 'run.integrated':
+      case 'run.plan_answered':
       case 'checkpoint.created':
         return;
     }
@@ -156,6 +161,7 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
     if (status !== 'paused') {
       delete run.pauseReason;
       delete run.resumeAt;
+      delete run.quotaModel;
     }
     run.status = status;
   }

@@ -1,7 +1,7 @@
 import type { OrcEvent } from './events.js';
 import { RunFold } from './run-fold.js';
 import type { RunSource, StoredRunSource } from './task-source.js';
-import type { RunView, TaskCounts } from './run.js';
+import { FINISHED_RUN_STATUSES, type RunView, type TaskCounts } from './run.js';
 import type { TaskStatus } from './task.js';
 
 /**
@@ -38,6 +38,7 @@ export function foldView(view: RunView, events: readonly OrcEvent[]): { view: Ru
       const source = event.setup?.source;
       if (source) fold.run.source = runSourceOf(source);
     }
+    viewOnly(fold.run, event);
   }
   if (!fold) return { view, incomplete: false };
   const next = fold.run;
@@ -53,6 +54,12 @@ export function foldView(view: RunView, events: readonly OrcEvent[]): { view: Ru
     next.busyWorkers = busy;
   }
   return { view: next, incomplete: fold.incomplete };
+}
+
+/** What only a client's view holds, not the run's document: where a live run is heading. */
+function viewOnly(view: RunView, event: OrcEvent): void {
+  if (event.spent?.forecast !== undefined) view.forecast = event.spent.forecast;
+  if (FINISHED_RUN_STATUSES.has(view.status)) delete view.forecast;
 }
 
 /** Where a run's tasks came from, as a client sees it; runs from before `writeBack` existed wrote back. */

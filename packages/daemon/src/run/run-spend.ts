@@ -1,4 +1,4 @@
-import type { NewEvent, RunSpend, Usage } from '@orc/shared';
+import type { NewEvent, RunForecast, RunSpend, Usage } from '@orc/shared';
 
 /**
  * Gives the run's spend so far to the first event after it changed. Without it a client could only add
@@ -15,11 +15,13 @@ export class RunSpendTeller {
     this.told = { usage: spend.usage, costUsd: spend.costUsd };
   }
 
-  tell(event: NewEvent): NewEvent {
+  /** `forecast`: where the run is heading, told with the totals it follows from. */
+  tell(event: NewEvent, forecast?: () => RunForecast | undefined): NewEvent {
     const { usage, costUsd } = this.spend;
     if (costUsd === this.told.costUsd && sameUsage(usage, this.told.usage)) return event;
     this.told = { usage, costUsd };
-    return { ...event, spent: { usage, costUsd } };
+    const ahead = forecast?.();
+    return { ...event, spent: { usage, costUsd, ...(ahead !== undefined && { forecast: ahead }) } };
   }
 }
 
