@@ -186,6 +186,14 @@ export const OrcEvent = z.discriminatedUnion('type', [
     error: AttemptError,
     retryInMs: z.number().optional(),
   }),
+  /** The manager's review of an attempt was paid for: part of what the attempt cost. */
+  z.object({
+    ...task,
+    type: z.literal('task.review_charged'),
+    attempt: z.number().int(),
+    usage: Usage,
+    costUsd: z.number().nonnegative(),
+  }),
   z.object({
     ...task,
     type: z.literal('task.reviewed'),

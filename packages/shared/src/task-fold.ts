@@ -1,6 +1,13 @@
 import type { TaskEventOf } from './events.js';
 import type { Plan } from './plan.js';
-import { SETTLED_STATUSES, ZERO_USAGE, type Attempt, type TaskRecord, type TaskStatus } from './task.js';
+import {
+  addUsage,
+  SETTLED_STATUSES,
+  ZERO_USAGE,
+  type Attempt,
+  type TaskRecord,
+  type TaskStatus,
+} from './task.js';
 
 /**
  * What one event does to one task record, as the daemon's task machine did it when it told of it: the
@@ -55,6 +62,12 @@ export function foldTaskEvent(task: TaskRecord, event: TaskEventOf): TaskRecord 
       return changeAttempt(task, event.attempt, (a) => ({
         ...a,
         refusals: [...(a.refusals ?? []), event.refusal],
+      }));
+    case 'task.review_charged':
+      return changeAttempt(task, event.attempt, (a) => ({
+        ...a,
+        usage: addUsage(a.usage, event.usage),
+        costUsd: a.costUsd + event.costUsd,
       }));
     case 'task.reviewed':
       return changeAttempt(task, event.attempt, (a) => ({

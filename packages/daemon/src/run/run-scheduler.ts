@@ -106,9 +106,10 @@ export class RunScheduler {
           const task = this.tasks.get(input.taskId)!;
           host.budget.checkTask(task, 'review');
           const answer = await manager.review(task, input.text, this.attempts.diffOf(task.id), signal);
-          // A review is part of what its attempt cost: the task's budget and its record count it.
+          // A review is part of what its attempt cost: the task's budget and its record count it, and the
+          // journal tells it in the same turn.
           const attempt = this.tasks.get(input.taskId)?.attempts.at(-1);
-          if (attempt)
+          if (attempt) {
             this.tasks.send(input.taskId, {
               type: 'task.attempt_changed',
               n: attempt.n,
@@ -117,6 +118,14 @@ export class RunScheduler {
                 costUsd: attempt.costUsd + answer.costUsd,
               },
             });
+            host.emit({
+              type: 'task.review_charged',
+              taskId: input.taskId,
+              attempt: attempt.n,
+              usage: answer.usage,
+              costUsd: answer.costUsd,
+            });
+          }
           return answer.review;
         },
       },

@@ -57,6 +57,8 @@ function eventDetail(event: OrcEvent): string {
       return `${event.taskId} attempt ${event.attempt} ${event.outcome}, $${event.costUsd.toFixed(4)}`;
     case 'task.attempt_failed':
       return `${event.taskId} attempt ${event.attempt}: ${event.error.category}: ${truncate(event.error.message, 60)}`;
+    case 'task.review_charged':
+      return `${event.taskId} attempt ${event.attempt} review, $${event.costUsd.toFixed(4)}`;
     case 'task.reviewed':
       return `${event.taskId} ${event.review.verdict}`;
     case 'task.completed':
