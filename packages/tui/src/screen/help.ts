@@ -5,6 +5,7 @@ import { cellWidth } from './text-cells.js';
 const KEY_HINTS: readonly string[] = [
   '↑↓ move',
   'Enter detail',
+  'i inbox',
   'p pause/resume',
   'x cancel',
   'r retry',
@@ -33,6 +34,10 @@ export const HELP_TEXT = [
   '  ↑ ↓ or k j     select a task (PgUp, PgDn, g/Home, G/End jump)',
   '  Enter          the selected task: description, dependencies, every attempt, review feedback',
   '  Tab            switch to the next run of the daemon',
+  '',
+  '{bold}What waits for you{/bold}',
+  '  i              the inbox: what waits for you in every run, this one first (the header counts it)',
+  '                 ↑ ↓ choose an item, its choice key answers it (asking for a note where needed)',
   '',
   '{bold}Acting on the run{/bold}',
   '  p              pause the run, or resume it when it is paused',
