@@ -4,9 +4,12 @@ import {
   type NewEvent,
   type OrcEvent,
   OrcError,
+  type Rating,
   type RollbackResult,
   type RollbackStrategy,
   type RunPreview,
+  type RunReport,
+  type RunsReport,
   type RunSummary,
   type RunView,
   StartRunInput,
@@ -14,7 +17,7 @@ import {
   TaskSpec,
   ZERO_USAGE,
 } from '@orc/shared';
-import { previewRun, type Orchestrator } from '@orc/daemon';
+import { previewRun, RunReportBuilder, RunsReportBuilder, type Orchestrator } from '@orc/daemon';
 
 /**
  * A small in-memory Orchestrator for the RPC layer's tests: runs finish their tasks one by one on a
@@ -240,6 +243,31 @@ export class FakeOrchestrator implements Orchestrator {
 
   hasApiKey(): boolean {
     return false;
+  }
+
+  addFeedback(runId: string, input: { score: number; taskId?: string; comment?: string }): Promise<Rating> {
+    if (input.taskId !== undefined) this.task(runId, input.taskId);
+    const rating: Rating = { ...input, at: new Date().toISOString() };
+    const run = this.run(runId);
+    run.view = { ...run.view, ratings: [...(run.view.ratings ?? []), rating] };
+    this.emit(runId, { type: 'feedback.rated', rating });
+    return Promise.resolve(rating);
+  }
+
+  /** The daemon's own report builder over this fake's events. */
+  runReport(runId: string): Promise<RunReport> {
+    const run = this.run(runId);
+    const builder = new RunReportBuilder();
+    for (const event of run.events) builder.add(event);
+    return Promise.resolve(builder.finish(run.view, Date.now()));
+  }
+
+  async runsReport(sinceMs: number): Promise<RunsReport> {
+    const now = Date.now();
+    const builder = new RunsReportBuilder();
+    for (const [id, run] of this.runs)
+      if (Date.parse(run.view.createdAt) >= now - sinceMs) builder.add(await this.runReport(id));
+    return builder.finish(now - sinceMs, now);
   }
 
   baseConfig(): ConfigInput {

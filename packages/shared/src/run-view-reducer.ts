@@ -196,6 +196,9 @@ class Draft {
       case 'task.source_changed':
         this.updateTask(event.taskId, (task) => ({ ...task, sourceChange: event.change }));
         return;
+      case 'feedback.rated':
+        view.ratings = [...(view.ratings ?? []), event.rating];
+        return;
       case 'worker.output':
       case 'checkpoint.created':
       case 'run.budget_exceeded':

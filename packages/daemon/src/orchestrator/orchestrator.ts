@@ -2,9 +2,12 @@ import type {
   CheckpointInfo,
   ConfigInput,
   OrcEvent,
+  Rating,
   RollbackResult,
   RollbackStrategy,
   RunPreview,
+  RunReport,
+  RunsReport,
   RunSummary,
   RunView,
   StartRunInput,
@@ -57,6 +60,12 @@ export interface Orchestrator {
    * iteration, so a subscription can refuse it before streaming.
    */
   events(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent>;
+  /** A person rates the run, or one task of it (TASK_NOT_FOUND for a task it lacks); journalled. */
+  addFeedback(runId: string, rating: { score: number; taskId?: string; comment?: string }): Promise<Rating>;
+  /** The run's report, from its journal: outcome, reasons, spend, time, timeline, feedback. */
+  runReport(runId: string): Promise<RunReport>;
+  /** Every run created in the last `sinceMs`, summed up; damaged runs are named in it. */
+  runsReport(sinceMs: number): Promise<RunsReport>;
   /** Resolves when the run is completed, failed or cancelled, or paused waiting for a person. */
   waitForRun(runId: string, signal?: AbortSignal): Promise<RunSummary>;
   /** The daemon's base config (no secrets). */

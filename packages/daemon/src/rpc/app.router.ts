@@ -1,6 +1,8 @@
 import { checkpointsRouter } from './checkpoints.router.js';
 import { configRouter } from './config.router.js';
 import { daemonRouter } from './daemon.router.js';
+import { feedbackRouter } from './feedback.router.js';
+import { reportsRouter } from './reports.router.js';
 import { runsRouter } from './runs.router.js';
 import { tasksRouter } from './tasks.router.js';
 import { router } from './trpc.js';
@@ -12,6 +14,8 @@ export const appRouter = router({
   tasks: tasksRouter,
   checkpoints: checkpointsRouter,
   config: configRouter,
+  feedback: feedbackRouter,
+  reports: reportsRouter,
 });
 
 export type AppRouter = typeof appRouter;

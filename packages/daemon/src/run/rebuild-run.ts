@@ -140,6 +140,9 @@ class DocumentFold {
         return;
       case 'run.restored':
         return this.restored(event.interruptedTasks, event.at);
+      case 'feedback.rated':
+        doc.ratings = [...(doc.ratings ?? []), event.rating];
+        return;
       case 'checkpoint.created':
         if (!doc.checkpoints.some((c) => c.id === event.checkpoint.id))
           doc.checkpoints.push(event.checkpoint);

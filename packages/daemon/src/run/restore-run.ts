@@ -41,8 +41,9 @@ export async function restoreRun(deps: RunDeps, doc: RunDocument, config: Resolv
  * The daemon can die after an event is in the journal and before a document with its change is saved.
  * What the journal holds past the document is applied to the document's task records: results and
  * failures, attempts begun, failed and reviewed, and what finished attempts cost, so the run's spend
- * survives the crash with its results. A rollback past the document ends the catch-up: the tasks after
- * it are not these records. The records are changed in place, before any task actor is made from them.
+ * survives the crash with its results, and people's ratings. Task events past a rollback the document
+ * lacks are not applied: the tasks after it are not these records. The records are changed in place,
+ * before any task actor is made from them.
  */
 export async function catchUpFromJournal(
   store: RunStore,
@@ -51,15 +52,18 @@ export async function catchUpFromJournal(
   logger: Logger,
 ): Promise<void> {
   const tasks = new Map(doc.tasks.map((task) => [task.id, task]));
+  let rolledBack = false;
   for await (const event of store.readEvents(doc.id, doc.lastEventId)) {
     if (event.type === 'run.rolled_back') {
       logger.warn(
         { runId: doc.id, eventId: event.id },
         'the journal has a rollback the saved run does not; later task events are not applied',
       );
-      return;
+      rolledBack = true;
     }
-    const task = 'taskId' in event ? tasks.get(event.taskId) : undefined;
+    // People's ratings are the run's, not its tasks': a rollback leaves them as they were.
+    if (event.type === 'feedback.rated') doc.ratings = [...(doc.ratings ?? []), event.rating];
+    const task = 'taskId' in event && !rolledBack ? tasks.get(event.taskId) : undefined;
     if (!task) continue;
     switch (event.type) {
       case 'task.assigned':
