@@ -12,7 +12,7 @@ export interface Bar {
 }
 
 const ROW = 22;
-const LABEL_WIDTH = 220;
+const LABEL_WIDTH = 300;
 const TEXT_WIDTH = 90;
 
 /** Horizontal bars, largest first as given, in an inline SVG of `width` pixels. */
@@ -30,7 +30,7 @@ export function barChart(
     const title = escapeMarkup(bar.title ?? `${bar.label}: ${bar.text}`);
     return (
       `<g class="bar"><title>${title}</title>` +
-      `<text x="${LABEL_WIDTH - 8}" y="${y + 15}" text-anchor="end">${escapeMarkup(clip(bar.label, 32))}</text>` +
+      `<text x="${LABEL_WIDTH - 8}" y="${y + 15}" text-anchor="end">${escapeMarkup(clip(bar.label, 44))}</text>` +
       `<rect x="${LABEL_WIDTH}" y="${y + 3}" width="${px(w)}" height="${ROW - 6}" rx="2" fill="${bar.color ?? options.color}"/>` +
       `<text x="${px(LABEL_WIDTH + w + 6)}" y="${y + 15}">${escapeMarkup(bar.text)}</text></g>`
     );

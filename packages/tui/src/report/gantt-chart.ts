@@ -41,7 +41,7 @@ export function ganttChart(report: RunReport, width: number): string {
     const tx = GUTTER + (i / TICKS) * plot;
     parts.push(
       `<line x1="${px(tx)}" y1="${AXIS - 4}" x2="${px(tx)}" y2="${height - 6}" stroke="#c9ced4" stroke-width="0.5"/>`,
-      `<text x="${px(tx)}" y="${AXIS - 8}" text-anchor="middle" class="tick">${formatDuration((i / TICKS) * (end - start))}</text>`,
+      `<text x="${px(tx)}" y="${AXIS - 8}" text-anchor="middle" class="tick">${tickText((i / TICKS) * (end - start), end - start)}</text>`,
     );
   }
   for (const attempt of report.timeline) {
@@ -63,6 +63,11 @@ export function ganttChart(report: RunReport, width: number): string {
     `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="timeline of the workers' attempts" ` +
     `id="timeline" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${parts.join('')}</svg>`
   );
+}
+
+/** Whole seconds and up read as durations; a run shorter than a minute needs tenths to tell ticks apart. */
+function tickText(ms: number, spanMs: number): string {
+  return spanMs < 60_000 ? `${(ms / 1000).toFixed(1)}s` : formatDuration(ms);
 }
 
 export function colorOf(attempt: TimelineAttempt): string {
