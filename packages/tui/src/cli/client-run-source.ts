@@ -22,6 +22,7 @@ export function clientRunSource(client: OrcClient, connection?: ConnectionWatch)
     cancel: (runId) => trpc.runs.cancel.mutate({ runId }),
     retry: (runId, taskId) => trpc.tasks.retry.mutate({ runId, taskId }),
     skip: (runId, taskId) => trpc.tasks.skip.mutate({ runId, taskId }),
+    rate: (runId, taskId, score) => trpc.feedback.add.mutate({ runId, taskId, rating: score }),
     checkpoint: (runId, label) =>
       trpc.checkpoints.create.mutate({ runId, ...(label !== undefined && { label }) }),
     listCheckpoints: (runId) => trpc.checkpoints.list.query({ runId }),

@@ -176,6 +176,13 @@ export class DemoRunSource implements RunSource {
     });
   }
 
+  rate(runId: string, taskId: string, score: number): Promise<unknown> {
+    return this.answer(() => {
+      this.task(runId, taskId);
+      this.emit({ type: 'feedback.rated', rating: { taskId, score, at: new Date().toISOString() } });
+    });
+  }
+
   checkpoint(runId: string, label?: string): Promise<CheckpointInfo> {
     return this.answer(() => {
       this.check(runId);

@@ -39,6 +39,8 @@ export interface RunSource {
   cancel(runId: string): Promise<unknown>;
   retry(runId: string, taskId: string): Promise<unknown>;
   skip(runId: string, taskId: string): Promise<unknown>;
+  /** A person's rating (1–5) of a task's work, kept in the run's journal (`feedback.rated`). */
+  rate(runId: string, taskId: string, score: number): Promise<unknown>;
   checkpoint(runId: string, label?: string): Promise<CheckpointInfo>;
   listCheckpoints(runId: string): Promise<CheckpointInfo[]>;
   rollback(

@@ -13,6 +13,7 @@ import { FrameScheduler } from './frame-scheduler.js';
 import { renderHeader } from './header.js';
 import { HELP_TEXT, keyHints } from './help.js';
 import { guardTerminalOutput } from './output-guard.js';
+import { pickFrom } from './picker.js';
 import type { RunSource } from './run-source.js';
 import { closingMessage, runIsOver } from './run-summary.js';
 import { renderTableHeader, renderTaskRow, tableColumns } from './task-table.js';
@@ -321,6 +322,7 @@ class AttachSession {
     on(['b'], () => void this.chooseRollback());
     on(['r'], () => this.taskAction('retry', (id, task) => this.source.retry(id, task)));
     on(['s'], () => this.taskAction('skip', (id, task) => this.source.skip(id, task)));
+    on(['f'], () => void this.rateTask());
     on(['x'], () => this.confirmCancel());
     on(['tab'], () => void this.nextRun());
   }
@@ -366,6 +368,19 @@ class AttachSession {
       what,
       (id) => run(id, task.id),
       () => `${what} ${task.id} requested`,
+    );
+  }
+
+  /** `f`: the selected task's work rated 1–5, for `orc report` (a comment needs `orc feedback`). */
+  private async rateTask(): Promise<void> {
+    const task = this.state.selectedTask();
+    const scores = ['5 just right', '4 good', '3 usable', '2 poor', '1 useless'];
+    const picked = task && (await this.pick(` Rate ${task.id}'s work (Esc cancels) `, scores));
+    if (task === undefined || picked === undefined) return;
+    this.act(
+      'rating',
+      (id) => this.source.rate(id, task.id, 5 - picked),
+      () => `rated ${task.id} ${5 - picked}/5`,
     );
   }
 
@@ -518,34 +533,12 @@ class AttachSession {
   }
 
   /** A list to choose from; resolves with the index chosen, or undefined on Esc. */
-  private pick(label: string, items: string[]): Promise<number | undefined> {
-    return new Promise((resolve) => {
-      this.modal = { kind: 'picker' };
-      const list = blessed.list({
-        parent: this.screen,
-        top: 'center',
-        left: 'center',
-        width: Math.min(90, (this.screen.width as number) - 4),
-        height: Math.min(items.length + 2, (this.screen.height as number) - 4),
-        border: { type: 'line' },
-        label,
-        items: items.map((i) => escapeTags(i)),
-        tags: true,
-        keys: true,
-        vi: true,
-        style: { selected: { inverse: true }, border: { fg: 'cyan' } },
-      });
-      const done = (index: number | undefined) => {
-        list.destroy();
-        this.modal = undefined;
-        this.frames.request();
-        resolve(index);
-      };
-      list.on('select', (_item, index) => done(index));
-      list.key(['escape', 'q'], () => done(undefined));
-      list.focus();
-      this.screen.render();
-    });
+  private async pick(label: string, items: string[]): Promise<number | undefined> {
+    this.modal = { kind: 'picker' };
+    const index = await pickFrom(this.screen, label, items);
+    this.modal = undefined;
+    this.frames.request();
+    return index;
   }
 
   private async nextRun(): Promise<void> {
