@@ -11,6 +11,8 @@ import { RunsReportBuilder } from './runs-report.js';
  */
 export async function reportRun(run: Run, now: number, lines: boolean): Promise<RunReport> {
   const builder = new RunReportBuilder();
+  // Events emitted but not yet written (a rating a moment ago) are in the report too.
+  await run.journal.drain();
   for await (const event of run.deps.store.readEvents(run.id, 0)) builder.add(event);
   const view = run.view(false);
   const changed =

@@ -143,7 +143,6 @@ const EVENTS = journal([
       taskId: 'd',
       attempt: 1,
       error: { category: 'permanent', message: 'boom' },
-      spent: { usage: usage(5000, 500), costUsd: 0.75 },
     },
   ],
   [50, { type: 'task.status', taskId: 'd', status: 'failed', reason: 'boom' }],
@@ -180,7 +179,14 @@ function build(events = EVENTS, extra: Partial<RunView> = {}) {
     task('a', [], 'done', 11),
     task('b', ['a'], 'done', 41),
     task('c', ['a'], 'failed', 26),
-    task('d', ['b'], 'done', 71),
+    {
+      ...task('d', ['b'], 'done', 71),
+      // Its first attempt failed after its answer was paid for: only the record has the cost.
+      attempts: [
+        { n: 1, worker: 1, startedAt: at(42), outcome: 'failed', usage: usage(5000, 500), costUsd: 0.75 },
+        { n: 2, worker: 1, startedAt: at(61), outcome: 'succeeded', usage: usage(1000, 100), costUsd: 0.1 },
+      ],
+    },
   ];
   return builder.finish(view(tasks, { ratings, ...extra }), T0 + 200_000);
 }
@@ -204,7 +210,7 @@ describe('RunReportBuilder', () => {
     expect(b.spend.costUsd).toBeCloseTo(0.3);
     expect(b.attempts).toBe(3);
     expect(b.reworks).toBe(2);
-    // d's failed attempt cost what the run's spend grew by (0.75 since nothing before carried it).
+    // d's failed attempt is priced from its record.
     expect(report.tasks.find((t) => t.id === 'd')!.spend.costUsd).toBeCloseTo(0.85);
     expect(report.spend.workers.costUsd).toBeCloseTo(0.1 + 0.3 + 0.05 + 0.85);
     expect(report.spend.manager.costUsd).toBe(0);

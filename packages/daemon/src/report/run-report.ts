@@ -43,14 +43,11 @@ export class RunReportBuilder {
   private readonly reviews = { accept: 0, rework: 0, fail: 0 };
   private readonly reviewed = new Set<string>();
   private readonly reworked = new Set<string>();
-  private spent: Spend = NO_SPEND;
   private lastAt: string | undefined;
 
   add(event: OrcEvent): void {
     const previousAt = this.lastAt;
     this.lastAt = event.at;
-    const spentBefore = this.spent;
-    if ('spent' in event && event.spent !== undefined) this.spent = event.spent;
     switch (event.type) {
       case 'task.assigned': {
         const entry: AttemptEntry = {
@@ -72,11 +69,6 @@ export class RunReportBuilder {
         if (entry) {
           entry.outcome = 'failed';
           entry.endedAt ??= event.at;
-          // A failed attempt's cost is not in its event; the run's spend grew by it since the last call.
-          entry.spend = {
-            usage: subtractUsage(this.spent.usage, spentBefore.usage),
-            costUsd: Math.max(0, this.spent.costUsd - spentBefore.costUsd),
-          };
         }
         this.note(event.at, 'attempt_failed', event.error.message, event.taskId, event.attempt);
         return;
@@ -144,6 +136,7 @@ export class RunReportBuilder {
         0,
         (entry.endedAt !== undefined ? Date.parse(entry.endedAt) : end) - Date.parse(entry.startedAt),
       );
+    this.priceUnreviewed(view);
     const byTask = new Map<string, AttemptEntry[]>();
     for (const entry of this.attempts) {
       const list = byTask.get(entry.taskId);
@@ -220,6 +213,22 @@ export class RunReportBuilder {
         ...(scores.length > 0 && { average: scores.reduce((a, b) => a + b, 0) / scores.length }),
       },
     };
+  }
+
+  /**
+   * An attempt that failed or was cut off has no cost in its events. A failed model call costs nothing
+   * (the budget charges answers only), but an attempt can fail after its answer (a repository commit):
+   * the task record has what it cost, for the attempts since the last rollback.
+   */
+  private priceUnreviewed(view: RunView): void {
+    const recorded = new Map<string, Spend>();
+    for (const task of view.tasks)
+      for (const attempt of task.attempts)
+        recorded.set(key(task.id, attempt.n), { usage: attempt.usage, costUsd: attempt.costUsd });
+    for (const [at, entry] of this.current) {
+      const spend = recorded.get(at);
+      if (entry.spend.costUsd === 0 && spend !== undefined) entry.spend = spend;
+    }
   }
 
   private moved(taskId: string, status: TaskStatus, at: string, reason: string | undefined): void {

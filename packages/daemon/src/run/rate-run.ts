@@ -5,9 +5,13 @@ import type { Run } from './run.js';
 /**
  * A person rates the run's work, or one task's: journalled (`feedback.rated`) and kept with the run, so the
  * report shows it beside the manager's verdicts. Any run can be rated, finished ones most of all; an
- * unknown task is TASK_NOT_FOUND and changes nothing.
+ * unknown task is TASK_NOT_FOUND and changes nothing. Resolves once the rating is durable, so a report
+ * asked for next has it.
  */
-export function rateRun(run: Run, input: { taskId?: string; score: number; comment?: string }): Rating {
+export async function rateRun(
+  run: Run,
+  input: { taskId?: string; score: number; comment?: string },
+): Promise<Rating> {
   if (input.taskId !== undefined) run.taskRecord(input.taskId);
   const rating: Rating = {
     ...(input.taskId !== undefined && { taskId: input.taskId }),
@@ -18,5 +22,6 @@ export function rateRun(run: Run, input: { taskId?: string; score: number; comme
   run.emit({ type: 'feedback.rated', rating });
   run.doc.ratings = [...(run.doc.ratings ?? []), rating];
   run.save();
+  await run.journal.drain();
   return rating;
 }
