@@ -36,6 +36,8 @@ export class RunReportBuilder {
   private readonly attempts: AttemptEntry[] = [];
   /** The latest attempt per task and number (a rollback can number a task's attempts from 1 again). */
   private readonly current = new Map<string, AttemptEntry>();
+  /** Each task's latest attempt, whose work a move to `reviewing` ends. */
+  private readonly latest = new Map<string, AttemptEntry>();
   private readonly statuses = new Map<string, TaskStatus>();
   private readonly feedback: FeedbackEntry[] = [];
   private readonly reworkReasons = new ReasonGroups();
@@ -60,6 +62,7 @@ export class RunReportBuilder {
         };
         this.attempts.push(entry);
         this.current.set(key(event.taskId, event.attempt), entry);
+        this.latest.set(event.taskId, entry);
         return;
       }
       case 'task.status':
@@ -236,8 +239,8 @@ export class RunReportBuilder {
     this.statuses.set(taskId, status);
     if (status === 'reviewing') {
       // The worker's part ended; the review that follows is the manager's time.
-      for (const entry of this.current.values())
-        if (entry.taskId === taskId && entry.outcome === 'running') entry.endedAt ??= at;
+      const entry = this.latest.get(taskId);
+      if (entry?.outcome === 'running') entry.endedAt ??= at;
     }
     if ((status === 'ready' || status === 'pending') && before !== undefined && SETTLED_STATUSES.has(before))
       this.note(at, 'retry', reason ?? `retried after it was ${before}`, taskId);
