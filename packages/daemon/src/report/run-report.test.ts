@@ -183,8 +183,22 @@ function build(events = EVENTS, extra: Partial<RunView> = {}) {
       ...task('d', ['b'], 'done', 71),
       // Its first attempt failed after its answer was paid for: only the record has the cost.
       attempts: [
-        { n: 1, worker: 1, startedAt: at(42), outcome: 'failed', usage: usage(5000, 500), costUsd: 0.75 },
-        { n: 2, worker: 1, startedAt: at(61), outcome: 'succeeded', usage: usage(1000, 100), costUsd: 0.1 },
+        {
+          n: 1,
+          worker: 1,
+          startedAt: at(42),
+          outcome: 'failed' as const,
+          usage: usage(5000, 500),
+          costUsd: 0.75,
+        },
+        {
+          n: 2,
+          worker: 1,
+          startedAt: at(61),
+          outcome: 'succeeded' as const,
+          usage: usage(1000, 100),
+          costUsd: 0.1,
+        },
       ],
     },
   ];
