@@ -2,6 +2,7 @@ import { checkpointsRouter } from './checkpoints.router.js';
 import { configRouter } from './config.router.js';
 import { daemonRouter } from './daemon.router.js';
 import { feedbackRouter } from './feedback.router.js';
+import { inboxRouter } from './inbox.router.js';
 import { reportsRouter } from './reports.router.js';
 import { runsRouter } from './runs.router.js';
 import { tasksRouter } from './tasks.router.js';
@@ -16,6 +17,7 @@ export const appRouter = router({
   config: configRouter,
   feedback: feedbackRouter,
   reports: reportsRouter,
+  inbox: inboxRouter,
 });
 
 export type AppRouter = typeof appRouter;

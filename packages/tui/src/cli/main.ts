@@ -8,6 +8,7 @@ import { registerDaemonCommands } from './daemon.command.js';
 import { registerDoctorCommand } from './doctor.command.js';
 import { registerFeedbackCommand } from './feedback.command.js';
 import { registerGcCommand } from './gc.command.js';
+import { registerInboxCommands } from './inbox.command.js';
 import { registerLogsCommand } from './logs.command.js';
 import { registerLsCommand } from './ls.command.js';
 import { endQuietlyOnClosedPipe, flushOutput } from './output-streams.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerReportCommand(program);
   registerFeedbackCommand(program);
   registerRunsCommands(program);
+  registerInboxCommands(program);
   registerRemoveCommands(program);
   registerCheckpointCommands(program);
   registerLogsCommand(program);
