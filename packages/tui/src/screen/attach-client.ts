@@ -14,6 +14,8 @@ export interface AttachClient {
     runs: Pick<Procedures['runs'], 'list' | 'get' | 'events' | 'pause' | 'resume' | 'cancel'>;
     tasks: Pick<Procedures['tasks'], 'get' | 'retry' | 'skip'>;
     checkpoints: Pick<Procedures['checkpoints'], 'create' | 'list' | 'rollback'>;
+    /** A person's rating of a task (`f`). */
+    feedback: Pick<Procedures['feedback'], 'add'>;
     /** The daemon's inbox, for the header's count and the `i` panel. */
     inbox: InboxClient;
   };

@@ -306,6 +306,7 @@ class AttachSession {
     on(['b'], () => void this.chooseRollback());
     on(['r'], () => this.taskAction('retry', this.client.trpc.tasks.retry));
     on(['s'], () => this.taskAction('skip', this.client.trpc.tasks.skip));
+    on(['f'], () => void this.rateTask());
     on(['x'], () => this.confirmCancel());
     on(['tab'], () => void this.nextRun());
     on(['i'], () => this.openInbox());
@@ -351,6 +352,19 @@ class AttachSession {
       what,
       (runId) => procedure.mutate({ runId, taskId: task.id }),
       () => `${what} ${task.id} requested`,
+    );
+  }
+
+  /** `f`: the selected task's work rated 1–5, for `orc report` (a comment needs `orc feedback`). */
+  private async rateTask(): Promise<void> {
+    const task = this.state.selectedTask();
+    const scores = ['5 just right', '4 good', '3 usable', '2 poor', '1 useless'];
+    const picked = task && (await this.pick(` Rate ${task.id}'s work (Esc cancels) `, scores));
+    if (task === undefined || picked === undefined) return;
+    this.act(
+      'rating',
+      (runId) => this.client.trpc.feedback.add.mutate({ runId, taskId: task.id, rating: 5 - picked }),
+      () => `rated ${task.id} ${5 - picked}/5`,
     );
   }
 
