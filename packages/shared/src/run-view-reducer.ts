@@ -196,7 +196,25 @@ class Draft {
       case 'task.source_changed':
         this.updateTask(event.taskId, (task) => ({ ...task, sourceChange: event.change }));
         return;
+      case 'train.verifying':
+        view.train = {
+          ...view.train,
+          verifying: { taskIds: event.taskIds, commit: event.commit, since: event.at },
+        };
+        return;
+      case 'train.verified':
+        view.train = {
+          last: {
+            taskIds: event.taskIds,
+            commit: event.commit,
+            passed: event.passed,
+            at: event.at,
+            ...(event.reason !== undefined && { reason: event.reason }),
+          },
+        };
+        return;
       case 'worker.output':
+      case 'train.landed':
       case 'checkpoint.created':
       case 'run.budget_exceeded':
       case 'run.budget_set':

@@ -13,6 +13,7 @@ export function viewOf(source: RunViewSource, full: boolean): RunView {
     tasks: full ? tasks : tasks.map(withoutOutputs),
     ...(source.doc.finalReview !== undefined && { finalReview: source.doc.finalReview }),
     busyWorkers: source.busyWorkers,
+    ...(source.train !== undefined && { train: source.train }),
   };
 }
 

@@ -5,6 +5,7 @@ import {
   type RunStatus,
   type RunSummary,
   type TaskRecord,
+  type TrainView,
 } from '@orc/shared';
 import type { RunDocument } from './run-document.js';
 
@@ -18,6 +19,8 @@ export interface RunViewSource {
   tasks: () => Iterable<TaskRecord>;
   taskTotal: number;
   busyWorkers: number;
+  /** The merge train of a repository run with `integration.verify`. */
+  train?: TrainView | undefined;
   lastEventId: number;
 }
 
