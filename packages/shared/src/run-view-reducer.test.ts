@@ -266,4 +266,41 @@ describe('applyEvent', () => {
     const retried = applyEvents(held, stream([{ type: 'task.status', taskId: 't2', status: 'pending' }], 4));
     expect(retried.tasks[1]!.sourceChange).toBeUndefined();
   });
+
+  it('shows what the merge train verifies, then its last verdict', () => {
+    const verifying = applyEvents(
+      emptyView(),
+      stream([{ type: 'train.verifying', taskIds: ['t1', 't2'], commit: 'abc' }]),
+    );
+    expect(verifying.train).toEqual({
+      verifying: { taskIds: ['t1', 't2'], commit: 'abc', since: '2025-01-01T00:00:10.000Z' },
+    });
+    const verdict = applyEvents(
+      verifying,
+      stream(
+        [
+          {
+            type: 'train.verified',
+            taskIds: ['t1', 't2'],
+            commit: 'abc',
+            passed: false,
+            exitCode: 1,
+            timedOut: false,
+            durationMs: 1200,
+            reason: 'exited 1: 2 failing',
+          },
+        ],
+        2,
+      ),
+    );
+    expect(verdict.train).toEqual({
+      last: {
+        taskIds: ['t1', 't2'],
+        commit: 'abc',
+        passed: false,
+        at: '2025-01-01T00:00:10.000Z',
+        reason: 'exited 1: 2 failing',
+      },
+    });
+  });
 });
