@@ -1,9 +1,11 @@
 import {
   type CheckpointInfo,
   type ConfigInput,
+  type GoalPlan,
   type NewEvent,
   type OrcEvent,
   OrcError,
+  type PlanGoalInput,
   type RollbackResult,
   type RollbackStrategy,
   type RunPreview,
@@ -41,6 +43,23 @@ export class FakeOrchestrator implements Orchestrator {
       simulated: true,
     };
     return Promise.resolve(previewRun(StartRunInput.parse(raw), undefined, models));
+  }
+
+  planGoal(input: PlanGoalInput): Promise<GoalPlan> {
+    this.calls.push('planGoal');
+    return Promise.resolve({
+      goal: input.goal,
+      summary: 'one step',
+      tasks: [TaskSpec.parse({ id: 't1', title: input.goal })],
+      models: {
+        manager: { provider: 'simulated', model: 'sim-manager' },
+        worker: { provider: 'simulated', model: 'sim-worker' },
+        simulated: true,
+      },
+      usage: ZERO_USAGE,
+      costUsd: 0,
+      repairs: 0,
+    });
   }
 
   startRun(raw: StartRunInput): Promise<RunSummary> {

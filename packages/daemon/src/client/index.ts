@@ -10,6 +10,6 @@ export {
 } from './daemon-control.js';
 export type { DaemonInfo } from '../daemon/daemon-info.js';
 export type { AppRouter } from '../rpc/app.router.js';
-export { detectTaskMasterPath } from '../taskmaster/taskmaster-file.js';
+export { detectTaskMasterPath, resolveTag } from '../taskmaster/taskmaster-file.js';
 export { gcWorktrees, type GcResult, type RemovedWorktree } from '../workspace/worktrees.js';
 export { bundledClaudeCode } from '../model/claude-code-binary.js';

@@ -1,7 +1,9 @@
 import type {
   CheckpointInfo,
   ConfigInput,
+  GoalPlan,
   OrcEvent,
+  PlanGoalInput,
   RollbackResult,
   RollbackStrategy,
   RunPreview,
@@ -18,6 +20,8 @@ import type {
  */
 export interface Orchestrator {
   startRun(input: StartRunInput): Promise<RunSummary>;
+  /** `orc plan`: the manager's plan for a goal, checked as a run's would be; nothing runs. */
+  planGoal(input: PlanGoalInput): Promise<GoalPlan>;
   /** What `startRun` with this input would run, in what order, and what it would hold; starts nothing. */
   previewRun(input: StartRunInput): Promise<RunPreview>;
   /** Every run, finished ones from the index (no run is loaded to list it). */
