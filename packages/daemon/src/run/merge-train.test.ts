@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { git, gitLine } from '../workspace/git.js';
 import { GitWorkspace } from '../workspace/git-workspace.js';
 import { listWorktrees } from '../workspace/worktrees.js';
+import { MergeQueue } from './merge-queue.js';
 import { MergeTrain, type TrainHost } from './merge-train.js';
 
 /** Fails when any tracked file holds the marker: a test suite that a change can break. */
@@ -88,6 +89,8 @@ class RecordingHost implements TrainHost {
     this.pauses.push(message);
   };
   changed = () => undefined;
+  private readonly queue = new MergeQueue();
+  inTurn = <T>(work: () => Promise<T>) => this.queue.enqueue(work);
 
   of<T extends NewEvent['type']>(type: T): Extract<NewEvent, { type: T }>[] {
     return this.events.filter((event): event is Extract<NewEvent, { type: T }> => event.type === type);
@@ -195,6 +198,30 @@ describe('MergeTrain (real git, real shell commands)', () => {
     expect(running(sleeper)).toBe(false);
     expect(await ws.head()).toBe(start);
     expect(host.of('train.verified').at(-1)).toMatchObject({ passed: false, timedOut: true, exitCode: null });
+  });
+
+  it('a cancelled run stops the verify under way at once, and nothing of it lands', async () => {
+    const ws = await GitWorkspace.open(repo, 'r1', { home });
+    const host = new RecordingHost(ws);
+    const pidFile = join(dir, 'sleeper.pid');
+    host.settingsNow = {
+      command: `if [ -f t1.txt ]; then sleep 30 & echo $! > ${pidFile}; wait; fi`,
+      timeoutSeconds: 60,
+      batch: 4,
+    };
+    const train = new MergeTrain(host);
+    await accepted(ws, 't1', { 't1.txt': 'x\n' });
+    joinTrain(train, host, ['t1']);
+    while (!existsSync(pidFile) || (await readFile(pidFile, 'utf8')) === '')
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const started = Date.now();
+    host.merging.delete('t1');
+    train.interrupt();
+    await train.idle();
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(running(Number(await readFile(pidFile, 'utf8')))).toBe(false);
+    expect(host.landedIds).toEqual([]);
+    expect(await ws.head()).toBe(start);
   });
 
   it('a verify that cannot run pauses the run, sends nothing back, and goes on once it is fixed', async () => {

@@ -25,6 +25,8 @@ export interface TrainHost {
   broken(message: string): void;
   /** After each verdict: save, and let the scheduler go on (or settle). */
   changed(): void;
+  /** Runs `work` in turn with the run's other reads and moves of the integration head (a checkpoint's). */
+  inTurn<T>(work: () => Promise<T>): Promise<T>;
 }
 
 type Verdict = 'landed' | 'rejected' | 'paused';
@@ -46,6 +48,8 @@ export class MergeTrain {
   private knownGood: string | undefined;
   private running: Promise<void> | undefined;
   private stopping = new AbortController();
+  /** Stops the verify under way without stopping the train (its tasks were taken back). */
+  private current: AbortController | undefined;
 
   constructor(private readonly host: TrainHost) {}
 
@@ -78,9 +82,15 @@ export class MergeTrain {
     while (this.running) await this.running;
   }
 
+  /** Its tasks were taken back (cancel, rollback): the verify under way is killed and nothing of it lands. */
+  interrupt(): void {
+    this.current?.abort();
+  }
+
   /** The daemon stops: the verify under way is killed; its tasks stay merging for the restore to redo. */
   async stop(): Promise<void> {
     this.stopping.abort();
+    this.current?.abort();
     await this.idle();
   }
 
@@ -176,17 +186,20 @@ export class MergeTrain {
     return this.tryBatch(workspace, await workspace.head(), stacked.slice(half));
   }
 
-  private async land(workspace: GitWorkspace, head: string, stack: StackResult): Promise<Verdict> {
-    // Only tasks still merging land: one interrupted meanwhile (a rollback) restacks on the next turn.
-    const gone = stack.stacked.filter((entry) => !this.host.stillMerging(entry.taskId));
-    if (gone.length > 0) return 'rejected';
-    if (!(await workspace.land(stack.tip, head, stack.stacked))) return 'rejected';
-    this.knownGood = stack.tip;
-    const taskIds = stack.stacked.map((entry) => entry.taskId);
-    if (stack.tip !== head) this.host.emit({ type: 'train.landed', taskIds, commit: stack.tip });
-    for (const id of taskIds) this.host.landed(id);
-    this.host.changed();
-    return 'landed';
+  private land(workspace: GitWorkspace, head: string, stack: StackResult): Promise<Verdict> {
+    // The branch moves and the tasks are done in one turn: a checkpoint never sees one without the other.
+    return this.host.inTurn(async () => {
+      // Only tasks still merging land: one interrupted meanwhile (a rollback) restacks on the next turn.
+      const gone = stack.stacked.filter((entry) => !this.host.stillMerging(entry.taskId));
+      if (gone.length > 0) return 'rejected';
+      if (!(await workspace.land(stack.tip, head, stack.stacked))) return 'rejected';
+      this.knownGood = stack.tip;
+      const taskIds = stack.stacked.map((entry) => entry.taskId);
+      if (stack.tip !== head) this.host.emit({ type: 'train.landed', taskIds, commit: stack.tip });
+      for (const id of taskIds) this.host.landed(id);
+      this.host.changed();
+      return 'landed';
+    });
   }
 
   /** Runs the verify on `commit` in the train's worktree; undefined when the train was stopped. */
@@ -200,11 +213,12 @@ export class MergeTrain {
     this.verifying = { taskIds, commit, since };
     this.host.emit({ type: 'train.verifying', taskIds, commit });
     let outcome: VerifyOutcome;
+    const current = (this.current = new AbortController());
     try {
       const path = await workspace.checkoutTrain(commit);
       outcome = await runVerify(command, path, {
         timeoutMs: timeoutSeconds * 1000,
-        signal: this.stopping.signal,
+        signal: current.signal,
       });
     } catch (error) {
       // The checkout itself failed (a full disk, a locked worktree): no task's fault either.
@@ -212,8 +226,9 @@ export class MergeTrain {
       outcome = { passed: false, exitCode: null, timedOut: false, cannotRun: true, tail, durationMs: 0 };
     } finally {
       this.verifying = undefined;
+      this.current = undefined;
     }
-    if (this.stopping.signal.aborted) return undefined;
+    if (this.stopping.signal.aborted || current.signal.aborted) return undefined;
     const reason = outcome.passed ? undefined : verifyReason(outcome, timeoutSeconds);
     this.last = {
       taskIds,

@@ -295,6 +295,7 @@ export class RunScheduler {
         host.save();
         this.dispatch();
       },
+      inTurn: (work) => this.merges.enqueue(work),
     });
   }
 
@@ -407,6 +408,7 @@ export class RunScheduler {
   /** Takes every task back from the workers; they go back to the queue (a rollback, a provider pause). */
   interrupt(): void {
     this.pool.releaseAll();
+    this.train?.interrupt();
     const at = isoAt(this.host.deps.clock);
     for (const task of [...this.tasks.values()]) {
       if (task.status === 'running' || task.status === 'reviewing' || task.status === 'merging')

@@ -59,7 +59,8 @@ export function runVerify(command: string, cwd: string, options: VerifyOptions):
       killGroup();
     }, options.timeoutMs);
     const onAbort = () => killGroup();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) killGroup();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
     const finish = (exitCode: number | null, spawnError?: Error) => {
       if (settled) return;
       settled = true;
