@@ -3,6 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunSummary } from '@orc/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from '../daemon/harness.js';
+import { TmuxPane } from '../tui/tmux.js';
 import { ClaudeSandbox, extraWorktrees, filesAt, git, taskStates, userState } from './claude-sandbox.js';
 
 let sb: ClaudeSandbox;
@@ -58,6 +60,24 @@ describe('the merge train (built CLI, real daemon, the real Claude Code, real gi
     );
     const json = await sb.show(runId);
     expect(json.train?.verifying).toMatchObject({ taskIds: [], commit: before.head });
+    // The terminal UI's header says the same, live.
+    expect(TmuxPane.available(), 'tmux is needed for the screen tests').toBe(true);
+    const pane = new TmuxPane(`node ${CLI} attach ${runId}`, {
+      cwd: sb.home,
+      env: { TERM: 'xterm-256color', LANG: 'C.UTF-8', ORC_HOME: sb.home },
+    });
+    try {
+      const screen = await pane.waitFor(
+        (s) => /^train: verifying/m.test(s),
+        'the train in the header',
+        20_000,
+      );
+      expect(screen).toMatch(/^train: verifying the integration head at [0-9a-f]{12} \(\d+s\) · waiting /m);
+      pane.keys('q');
+      await pane.waitFor((s) => s.includes('[exit 0]'), 'orc attach to exit');
+    } finally {
+      pane.kill();
+    }
 
     await writeFile(gate, '');
     const run = await sb.waitForRun(runId, (r) => r.status === 'failed', 60_000);
