@@ -147,4 +147,44 @@ describe('the merge train (built CLI, real daemon, the real Claude Code, real gi
 
     expect((await sb.orc(['cancel', summary.id])).code).toBe(0);
   });
+
+  it('a run paused because its verify cannot run goes on once a person fixes the branch and resumes', async () => {
+    const repo = await sb.repo({ 'README.md': '# project\n' });
+    const before = await userState(repo);
+    const cwd = await sb.runFolder([{ id: 't1', lines: ['WRITE t1.txt: fine\\n'] }], {
+      workers: 1,
+      integration: { verify: './check-tool' },
+    });
+    const runId = await sb.detach(cwd, repo);
+    await sb.waitForRun(runId, (r) => r.status === 'paused');
+    expect((await sb.view(runId)).pauseReason).toBe('verify');
+
+    // The person adds the missing tool to the run's branch, as a commit of their own, then resumes.
+    const branch = `orc/${runId}`;
+    const fix = join(await sb.folder('fix'), 'tree');
+    await git(repo, 'worktree', 'add', '--quiet', fix, branch);
+    await writeFile(join(fix, 'check-tool'), '#!/bin/sh\ntest -f README.md\n', { mode: 0o755 });
+    await git(fix, 'add', 'check-tool');
+    await git(fix, 'commit', '--quiet', '-m', 'add the check tool');
+    const fixed = await git(fix, 'rev-parse', 'HEAD');
+    await git(repo, 'worktree', 'remove', fix);
+    expect((await sb.orc(['resume', runId])).code).toBe(0);
+
+    const run = await sb.waitForRun(runId, (r) => r.status === 'completed', 40_000);
+    expect(taskStates(run)).toEqual({ t1: 'done' });
+    expect(run.tasks[0]!.reworks).toBe(0);
+    const log = await sb.events(runId);
+    // The fixed head was verified before t1 landed on it.
+    const verdicts = log.flatMap((e) =>
+      e.type === 'train.verified' ? [[e.taskIds.join(','), e.passed]] : [],
+    );
+    expect(verdicts).toEqual([
+      ['', false],
+      ['', true],
+      ['t1', true],
+    ]);
+    expect(await git(repo, 'rev-parse', `${branch}~1`)).toBe(fixed);
+    expect(await filesAt(repo, branch)).toMatchObject({ 't1.txt': 'fine\n' });
+    expect(await userState(repo)).toEqual(before);
+  }, 120_000);
 });
