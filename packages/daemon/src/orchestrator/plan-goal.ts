@@ -17,13 +17,16 @@ const MAX_REPAIRS = 2;
 export async function planGoal(
   goal: string,
   config: ResolvedConfig,
-  deps: Pick<RunDeps, 'providers' | 'slots' | 'clock' | 'random' | 'retryBaseMs'>,
+  deps: Pick<RunDeps, 'providers' | 'governor' | 'clock' | 'random' | 'retryBaseMs'>,
 ): Promise<GoalPlan> {
   const spend: SpendRecord = { usage: { ...ZERO_USAGE }, costUsd: 0 };
   const budget = new RunBudget(spend, undefined, (model) => config.models.prices[model]);
   const manager = new ManagerCalls({
+    // Admitted by the daemon's quota governor like any run's calls; a plan has no run to pause.
+    runId: 'plan',
     provider: deps.providers.manager,
-    slots: deps.slots,
+    governor: deps.governor,
+    onQuotaWait: () => undefined,
     clock: deps.clock,
     budget,
     config: () => config,

@@ -1,6 +1,7 @@
 import {
   summaryGoal,
   type PauseReason,
+  type RunForecast,
   type RunSource,
   type RunStatus,
   type RunSummary,
@@ -22,6 +23,8 @@ export interface RunViewSource {
   /** The merge train of a repository run with `integration.verify`. */
   train?: TrainView | undefined;
   lastEventId: number;
+  /** A live run's forecast (run/run-forecast.ts). */
+  forecast?: RunForecast | undefined;
 }
 
 /** The run in a line of `orc ls`: no task records. */
@@ -34,6 +37,7 @@ export function summaryOf(source: RunViewSource): RunSummary {
     status: source.status,
     ...(source.pauseReason !== undefined && { pauseReason: source.pauseReason }),
     ...(source.pauseReason !== undefined && doc.resumeAt !== undefined && { resumeAt: doc.resumeAt }),
+    ...(source.pauseReason === 'quota' && doc.quotaModel !== undefined && { quotaModel: doc.quotaModel }),
     models: doc.models,
     maxWorkers: source.maxWorkers,
     createdAt: doc.createdAt,
@@ -44,6 +48,7 @@ export function summaryOf(source: RunViewSource): RunSummary {
     usage: doc.usage,
     costUsd: doc.costUsd,
     ...(doc.error !== undefined && { error: doc.error }),
+    ...(source.forecast !== undefined && { forecast: source.forecast }),
     lastEventId: source.lastEventId,
     ...(doc.source && { source: runSourceOf(doc.source) }),
   };
