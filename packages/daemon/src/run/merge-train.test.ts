@@ -175,6 +175,24 @@ describe('MergeTrain (real git, real shell commands)', () => {
     expect(tasks.split('\n').filter(Boolean).sort()).toEqual(['t1', 't2', 't4']);
   });
 
+  it('tasks waiting together land with one verify, where one at a time takes one each', async () => {
+    const verifies = async (batch: number, runId: string) => {
+      const ws = await GitWorkspace.open(repo, runId, { home });
+      const host = new RecordingHost(ws);
+      host.settingsNow = { ...host.settingsNow, batch };
+      const train = new MergeTrain(host);
+      const ids = ['t1', 't2', 't3', 't4'];
+      for (const id of ids) await accepted(ws, id, { [`${id}.txt`]: 'fine\n' });
+      joinTrain(train, host, ids);
+      await train.idle();
+      expect(host.landedIds.sort()).toEqual(ids);
+      return host.of('train.verified').length;
+    };
+    // The head, then the four together; or the head, then each alone.
+    expect(await verifies(4, 'rb4')).toBe(2);
+    expect(await verifies(1, 'rb1')).toBe(5);
+  });
+
   it('a verify that runs past its timeout is killed with what it started, and fails the task', async () => {
     const ws = await GitWorkspace.open(repo, 'r1', { home });
     const host = new RecordingHost(ws);
