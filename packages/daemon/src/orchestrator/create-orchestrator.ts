@@ -31,6 +31,7 @@ import { DaemonInbox } from '../inbox/daemon-inbox.js';
 import type { NotificationChannel } from '../notify/notifier.js';
 import type { Orchestrator } from './orchestrator.js';
 import { defaultProviders, type ProviderFactory } from './providers.js';
+import { planGoal } from './plan-goal.js';
 import { modelsOf, previewRun } from './run-preview.js';
 import { prepareRun, startRun } from './start-run.js';
 
@@ -238,6 +239,18 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         project,
         modelsOf(config),
       );
+    },
+    async planGoal(input) {
+      const config = input.config
+        ? resolveConfig(
+            [
+              { source: 'daemon configuration', values: base },
+              { source: 'plan configuration', values: input.config },
+            ],
+            loaded.apiKey !== undefined,
+          )
+        : base;
+      return planGoal(input.goal, config, depsFor(config));
     },
     async startRun(input) {
       if (!isOpen())

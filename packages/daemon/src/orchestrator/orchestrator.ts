@@ -1,11 +1,13 @@
 import type {
   CheckpointInfo,
   ConfigInput,
+  GoalPlan,
   InboxEvent,
   InboxItem,
   InboxList,
   NotificationChannelStatus,
   OrcEvent,
+  PlanGoalInput,
   QuotaStatus,
   Rating,
   RollbackResult,
@@ -26,6 +28,8 @@ import type {
  */
 export interface Orchestrator {
   startRun(input: StartRunInput): Promise<RunSummary>;
+  /** `orc plan`: the manager's plan for a goal, checked as a run's would be; nothing runs. */
+  planGoal(input: PlanGoalInput): Promise<GoalPlan>;
   /** What `startRun` with this input would run, in what order, and what it would hold; starts nothing. */
   previewRun(input: StartRunInput): Promise<RunPreview>;
   /** Every run, finished ones from the index (no run is loaded to list it). */

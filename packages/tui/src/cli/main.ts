@@ -14,6 +14,7 @@ import { registerLsCommand } from './ls.command.js';
 import { endQuietlyOnClosedPipe, flushOutput } from './output-streams.js';
 import { registerRemoveCommands } from './remove.command.js';
 import { registerReportCommand } from './report.command.js';
+import { registerPlanCommand } from './plan.command.js';
 import { registerRunCommand } from './run.command.js';
 import { registerRunsCommands } from './runs.command.js';
 import { registerShowCommand } from './show.command.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .showHelpAfterError(false);
   registerDaemonCommands(program);
   registerRunCommand(program);
+  registerPlanCommand(program);
   registerLsCommand(program);
   registerShowCommand(program);
   registerReportCommand(program);
