@@ -14,3 +14,4 @@ export * from './task-graph.js';
 export * from './task-source.js';
 export * from './run-view-reducer.js';
 export * from './quota.js';
+export * from './vitals.js';

@@ -133,8 +133,8 @@ export class AttemptRunner {
         ...(budgetUsd !== undefined && { budgetUsd }),
         ...agent.request,
       });
-      permit.succeeded(response.usage);
       const cost = budget.charge(response.usage, model, response.costUsd);
+      permit.succeeded(response.usage, cost);
       budget.countAttempt(cost);
       change({ usage: response.usage, costUsd: cost });
       const diff = await agent.commit(`${task.id}: ${task.title}`);

@@ -34,7 +34,7 @@ import type { GitWorkspace } from '../workspace/git-workspace.js';
 import { ManagerCalls } from './manager-calls.js';
 import { RunBudget } from './run-budget.js';
 import { RunCheckpoints } from './run-checkpoints.js';
-import { RunJournal } from './run-journal.js';
+import { RunJournal, type JournalObserver } from './run-journal.js';
 import { provideRunMachine } from './run-behaviour.js';
 import { summaryOf, viewOf, type RunViewSource } from './run-view.js';
 import { withRunSpend } from './run-spend.js';
@@ -58,6 +58,8 @@ export interface RunDeps {
   parent?: AnyActorRef;
   /** Where imported tasks came from (Task Master), asked before each task starts. */
   source?: SourceGuard;
+  /** The daemon's metrics, told of every journal write and live delivery. */
+  metrics?: JournalObserver;
 }
 
 /**
@@ -99,7 +101,7 @@ export class Run implements SchedulerHost {
     this.status = doc.status;
     this.pauseReason = doc.pauseReason;
     const { store, clock, logger } = deps;
-    this.journal = new RunJournal(doc.id, lastEventId, store, clock, logger);
+    this.journal = new RunJournal(doc.id, lastEventId, store, clock, logger, deps.metrics);
     this.budget = new RunBudget(
       doc,
       config.execution.max_cost_usd,

@@ -1,0 +1,285 @@
+import {
+  PauseReason,
+  RunStatus,
+  TaskStatus,
+  type DaemonVitals,
+  type OrcEvent,
+  type RunSummary,
+} from '@orc/shared';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Clock } from '../clock.js';
+import { CallCancelledError, ModelError } from '../model/model-error.js';
+import type { CallShape } from '../quota/token-estimator.js';
+import type { CallObserver, CallOutcome } from '../quota/quota-governor.js';
+import type { JournalObserver } from '../run/run-journal.js';
+import { vitalsOf } from './vitals-of.js';
+
+/** What a scrape reads from the engine at that moment. */
+export interface EngineReadings {
+  /** Every run the daemon knows (finished ones from the index). */
+  runs(): Iterable<Pick<RunSummary, 'status' | 'pauseReason' | 'taskCounts'>>;
+  /** Over the runs in memory: ready tasks, and the workers of executing runs. */
+  workload(): { ready: number; busyWorkers: number; workers: number };
+  /** The quota governor: calls sent and not answered, calls waiting to be admitted. */
+  calls(): { inFlight: number; waiting: number };
+}
+
+const FINISHED = new Set<string>(['completed', 'failed', 'cancelled', 'damaged']);
+const TOKEN_KINDS = [
+  ['input', 'inputTokens'],
+  ['output', 'outputTokens'],
+  ['cache_read', 'cacheReadTokens'],
+  ['cache_write', 'cacheWriteTokens'],
+] as const;
+
+/**
+ * The daemon's Prometheus metrics, in a registry of its own (several engines in one process stay apart).
+ * Counters and histograms are fed as things happen: every model call by the quota governor, every group
+ * commit and live delivery by the runs' journals. Gauges (runs, tasks, workers, calls in flight) are read
+ * from the engine when scraped, so they cost nothing between scrapes.
+ */
+export class DaemonMetrics implements CallObserver, JournalObserver {
+  readonly registry = new Registry();
+  /** The loopback port the metrics are served on, once the daemon serves them. */
+  port: number | undefined;
+  private readings: EngineReadings | undefined;
+  private readonly calls: Counter<'role' | 'model' | 'outcome'>;
+  private readonly refusals: Counter<'model' | 'status'>;
+  private readonly tokens: Counter<'role' | 'model' | 'kind'>;
+  private readonly cost: Counter<'role' | 'model'>;
+  private readonly quotaWait: Histogram<'model'>;
+  private readonly subscribers: Gauge;
+  private readonly delivery: Histogram;
+  private readonly journalWrite: Histogram;
+  private readonly events: Counter<'type'>;
+  /** `events.labels(type)` once per type: a label lookup hashes its labels, and there are ~60k events a second. */
+  private readonly eventCounters = new Map<string, Counter.Internal>();
+
+  constructor(
+    private readonly clock: Clock,
+    options: { processMetrics?: boolean } = {},
+  ) {
+    const registers = [this.registry];
+    const readings = () => this.readings;
+    new Gauge({
+      name: 'orc_runs',
+      help: 'Runs the daemon knows, by status (finished ones included).',
+      labelNames: ['status'],
+      registers,
+      collect() {
+        const counts = zeroes(RunStatus.options);
+        for (const run of readings()?.runs() ?? []) counts[run.status] = (counts[run.status] ?? 0) + 1;
+        for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
+      },
+    });
+    new Gauge({
+      name: 'orc_runs_paused',
+      help: 'Paused runs, by why they wait (quota: the quota governor holds them until a time).',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        const counts = zeroes(PauseReason.options);
+        for (const run of readings()?.runs() ?? []) {
+          if (run.status === 'paused' && run.pauseReason) counts[run.pauseReason]! += 1;
+        }
+        for (const [reason, n] of Object.entries(counts)) this.set({ reason }, n);
+      },
+    });
+    new Gauge({
+      name: 'orc_tasks',
+      help: 'Tasks of the runs not yet finished, by status.',
+      labelNames: ['status'],
+      registers,
+      collect() {
+        const counts = zeroes(TaskStatus.options);
+        for (const run of readings()?.runs() ?? []) {
+          if (FINISHED.has(run.status)) continue;
+          for (const [status, n] of Object.entries(run.taskCounts))
+            counts[status] = (counts[status] ?? 0) + n;
+        }
+        for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
+      },
+    });
+    new Gauge({
+      name: 'orc_ready_tasks',
+      help: 'Tasks ready for a worker (the ready queues of every run).',
+      registers,
+      collect() {
+        this.set(readings()?.workload().ready ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'orc_workers',
+      help: 'Workers of executing runs: busy (holding a task) or idle.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const load = readings()?.workload() ?? { busyWorkers: 0, workers: 0 };
+        this.set({ state: 'busy' }, load.busyWorkers);
+        this.set({ state: 'idle' }, load.workers - load.busyWorkers);
+      },
+    });
+    new Gauge({
+      name: 'orc_worker_utilization',
+      help: 'The share of the workers of executing runs holding a task (0 when none run).',
+      registers,
+      collect() {
+        const load = readings()?.workload() ?? { busyWorkers: 0, workers: 0 };
+        this.set(load.workers === 0 ? 0 : load.busyWorkers / load.workers);
+      },
+    });
+    new Gauge({
+      name: 'orc_model_calls_in_flight',
+      help: 'Model calls sent and not yet answered, over every run.',
+      registers,
+      collect() {
+        this.set(readings()?.calls().inFlight ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'orc_model_calls_waiting',
+      help: 'Model calls waiting in the quota governor for their quota or a place among the calls in flight.',
+      registers,
+      collect() {
+        this.set(readings()?.calls().waiting ?? 0);
+      },
+    });
+    this.calls = new Counter({
+      name: 'orc_model_calls_total',
+      help: 'Model calls ended, by role (manager, worker), model and outcome (succeeded, failed, cancelled).',
+      labelNames: ['role', 'model', 'outcome'],
+      registers,
+    });
+    this.refusals = new Counter({
+      name: 'orc_model_refusals_total',
+      help: 'Answers the API refused: 429 (rate limited) and 529 (overloaded), by model.',
+      labelNames: ['model', 'status'],
+      registers,
+    });
+    this.tokens = new Counter({
+      name: 'orc_tokens_total',
+      help: 'Tokens of answered model calls, by role, model and kind (input, output, cache_read, cache_write).',
+      labelNames: ['role', 'model', 'kind'],
+      registers,
+    });
+    this.cost = new Counter({
+      name: 'orc_cost_usd_total',
+      help: 'Dollars spent on model calls, by role and model.',
+      labelNames: ['role', 'model'],
+      registers,
+    });
+    this.quotaWait = new Histogram({
+      name: 'orc_quota_wait_seconds',
+      help: 'How long each call waited in the quota governor before it was sent, by model.',
+      labelNames: ['model'],
+      buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+      registers,
+    });
+    this.subscribers = new Gauge({
+      name: 'orc_event_subscribers',
+      help: 'Open event subscriptions (runs.events, orc logs --follow, attached terminals).',
+      registers,
+    });
+    this.delivery = new Histogram({
+      name: 'orc_event_delivery_seconds',
+      help: "From an event's emit to its hand-over to a live subscriber, the journal's fsync included.",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.journalWrite = new Histogram({
+      name: 'orc_journal_write_seconds',
+      help: "One group commit of a run's journal: append and fsync.",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.events = new Counter({
+      name: 'orc_events_total',
+      help: "Events written to the runs' journals, by type (task.completed counts finished tasks).",
+      labelNames: ['type'],
+      registers,
+    });
+    // CPU, memory, event-loop delay, GC: the daemon process's own, not an in-process engine's.
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Where the gauges read from, once the engine is open. */
+  read(readings: EngineReadings): void {
+    this.readings = readings;
+  }
+
+  // ── Fed by the quota governor ────────────────────────────────────────────────────────────────────
+
+  admitted(call: CallShape, waitedMs: number): void {
+    this.quotaWait.observe({ model: call.model }, waitedMs / 1000);
+  }
+
+  ended(call: CallShape, outcome: CallOutcome): void {
+    const role = call.purpose === 'work' ? 'worker' : 'manager';
+    const { model } = call;
+    if (outcome.kind === 'succeeded') {
+      this.calls.inc({ role, model, outcome: 'succeeded' });
+      for (const [kind, field] of TOKEN_KINDS) {
+        const n = outcome.usage[field];
+        if (n > 0) this.tokens.inc({ role, model, kind }, n);
+      }
+      if (outcome.costUsd > 0) this.cost.inc({ role, model }, outcome.costUsd);
+      return;
+    }
+    const { error } = outcome;
+    this.calls.inc({ role, model, outcome: error instanceof CallCancelledError ? 'cancelled' : 'failed' });
+    const status = error instanceof ModelError ? error.details.status : undefined;
+    if (status === 429 || status === 529) this.refusals.inc({ model, status: String(status) });
+  }
+
+  // ── Fed by the runs' journals ────────────────────────────────────────────────────────────────────
+
+  written(events: readonly OrcEvent[], ms: number): void {
+    this.journalWrite.observe(ms / 1000);
+    for (const event of events) {
+      let counter = this.eventCounters.get(event.type);
+      if (!counter) {
+        counter = this.events.labels({ type: event.type });
+        this.eventCounters.set(event.type, counter);
+      }
+      counter.inc();
+    }
+  }
+
+  delivered(event: OrcEvent): void {
+    this.delivery.observe(Math.max(0, this.clock.now() - Date.parse(event.at)) / 1000);
+  }
+
+  subscribed(delta: 1 | -1): void {
+    this.subscribers.inc(delta);
+  }
+
+  // ── Read ─────────────────────────────────────────────────────────────────────────────────────────
+
+  /** Prometheus' text format, as the metrics port serves it. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The same metrics as prom-client's JSON (name, help, type, values with their labels). */
+  async json(): Promise<unknown[]> {
+    return (await this.registry.getMetricsAsJSON()).map(({ name, help, type, values }) => ({
+      name,
+      help,
+      type,
+      values,
+    }));
+  }
+
+  /** The essentials, summed over their labels, for `daemon.health`. */
+  async vitals(): Promise<DaemonVitals> {
+    return vitalsOf(await this.registry.getMetricsAsJSON(), this.port);
+  }
+}
+
+function zeroes(keys: readonly string[]): Record<string, number> {
+  return Object.fromEntries(keys.map((key) => [key, 0]));
+}
