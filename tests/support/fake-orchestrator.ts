@@ -14,7 +14,7 @@ import {
   TaskSpec,
   ZERO_USAGE,
 } from '@orc/shared';
-import { previewRun, type Orchestrator } from '@orc/daemon';
+import { DaemonMetrics, previewRun, systemClock, type Orchestrator } from '@orc/daemon';
 
 /**
  * A small in-memory Orchestrator for the RPC layer's tests: runs finish their tasks one by one on a
@@ -27,6 +27,8 @@ export class FakeOrchestrator implements Orchestrator {
   activeSubscriptions = 0;
   /** Events handed to subscribers in total. */
   delivered = 0;
+  /** Real metrics with nothing feeding them: the RPC layer's tests need only that they answer. */
+  readonly metrics = new DaemonMetrics(systemClock);
   private readonly runs = new Map<string, { view: RunView; events: OrcEvent[]; timer?: NodeJS.Timeout }>();
   private readonly waiters = new Set<() => void>();
   private nextRun = 1;

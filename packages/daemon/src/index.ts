@@ -3,6 +3,7 @@ export { systemClock } from './clock.js';
 export { createOrchestrator, defaultProviders } from './orchestrator/create-orchestrator.js';
 export type { OrchestratorOptions, ProviderFactory } from './orchestrator/create-orchestrator.js';
 export type { Orchestrator } from './orchestrator/orchestrator.js';
+export { DaemonMetrics } from './metrics/daemon-metrics.js';
 export { createAnthropicProvider } from './model/anthropic-provider.js';
 export { createClaudeCodeProvider } from './model/claude-code-provider.js';
 export type { ClaudeCodeProvider, ClaudeCodeProviderOptions } from './model/claude-code-provider.js';

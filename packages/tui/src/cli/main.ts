@@ -9,6 +9,7 @@ import { registerDoctorCommand } from './doctor.command.js';
 import { registerGcCommand } from './gc.command.js';
 import { registerLogsCommand } from './logs.command.js';
 import { registerLsCommand } from './ls.command.js';
+import { registerMetricsCommand } from './metrics.command.js';
 import { endQuietlyOnClosedPipe, flushOutput } from './output-streams.js';
 import { registerRemoveCommands } from './remove.command.js';
 import { registerRunCommand } from './run.command.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerLogsCommand(program);
   registerConfigCommands(program);
   registerDoctorCommand(program);
+  registerMetricsCommand(program);
   registerGcCommand(program);
   registerAttachCommand(program);
   // Commander reports its own usage errors on stderr; we only pick the exit code.
