@@ -1,4 +1,4 @@
-import type { OrcEvent, Usage } from '@orc/shared';
+import type { OrcEvent, RunSummary, Usage } from '@orc/shared';
 import { ManualClock } from '@orc/test-support';
 import { describe, expect, it } from 'vitest';
 import { CallCancelledError, ModelError } from '../model/model-error.js';
@@ -77,7 +77,7 @@ describe('DaemonMetrics', () => {
     const second = governor.admit({ runId: 'r2', quota: undefined, call: work });
     expect((await metrics.vitals()).calls).toEqual({ inFlight: 0, waiting: 0 }); // no readings yet
     metrics.read({
-      runs: () => [],
+      runs: (): Pick<RunSummary, 'status' | 'pauseReason' | 'taskCounts'>[] => [],
       workload: () => ({ ready: 0, busyWorkers: 0, workers: 0 }),
       calls: () => ({ inFlight: governor.inFlightCalls, waiting: governor.waitingCalls }),
     });
@@ -95,7 +95,7 @@ describe('DaemonMetrics', () => {
   it('reads runs, tasks, workers and the ready queue from the engine when scraped', async () => {
     const metrics = new DaemonMetrics(new ManualClock());
     const readings: EngineReadings = {
-      runs: () => [
+      runs: (): Pick<RunSummary, 'status' | 'pauseReason' | 'taskCounts'>[] => [
         { status: 'executing', taskCounts: { done: 2, running: 3, ready: 4 } },
         { status: 'paused', pauseReason: 'quota', taskCounts: { pending: 5 } },
         { status: 'completed', taskCounts: { done: 7 } },
