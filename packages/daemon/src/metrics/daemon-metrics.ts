@@ -43,6 +43,7 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
   /** The loopback port the metrics are served on, once the daemon serves them. */
   port: number | undefined;
   private readings: EngineReadings | undefined;
+  private readonly scrape = new Map<string, unknown>();
   private readonly calls: Counter<'role' | 'model' | 'outcome'>;
   private readonly refusals: Counter<'model' | 'status'>;
   private readonly tokens: Counter<'role' | 'model' | 'kind'>;
@@ -54,13 +55,18 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
   private readonly events: Counter<'type'>;
   /** `events.labels(type)` once per type: a label lookup hashes its labels, and there are ~60k events a second. */
   private readonly eventCounters = new Map<string, Counter.Internal>();
+  /** The names of our metrics (not the process's). */
+  private readonly own: string[];
 
   constructor(
     private readonly clock: Clock,
     options: { processMetrics?: boolean } = {},
   ) {
     const registers = [this.registry];
-    const readings = () => this.readings;
+    const runs = () => this.reading('runs', (r) => [...r.runs()], []);
+    const calls = () => this.readings?.calls() ?? { inFlight: 0, waiting: 0 };
+    const workload = () =>
+      this.reading('workload', (r) => r.workload(), { ready: 0, busyWorkers: 0, workers: 0 });
     new Gauge({
       name: 'orc_runs',
       help: 'Runs the daemon knows, by status (finished ones included).',
@@ -68,7 +74,7 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
       registers,
       collect() {
         const counts = zeroes(RunStatus.options);
-        for (const run of readings()?.runs() ?? []) counts[run.status] = (counts[run.status] ?? 0) + 1;
+        for (const run of runs()) counts[run.status] = (counts[run.status] ?? 0) + 1;
         for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
       },
     });
@@ -79,7 +85,7 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
       registers,
       collect() {
         const counts = zeroes(PauseReason.options);
-        for (const run of readings()?.runs() ?? []) {
+        for (const run of runs()) {
           if (run.status === 'paused' && run.pauseReason) counts[run.pauseReason]! += 1;
         }
         for (const [reason, n] of Object.entries(counts)) this.set({ reason }, n);
@@ -92,7 +98,7 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
       registers,
       collect() {
         const counts = zeroes(TaskStatus.options);
-        for (const run of readings()?.runs() ?? []) {
+        for (const run of runs()) {
           if (FINISHED.has(run.status)) continue;
           for (const [status, n] of Object.entries(run.taskCounts))
             counts[status] = (counts[status] ?? 0) + n;
@@ -105,7 +111,7 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
       help: 'Tasks ready for a worker (the ready queues of every run).',
       registers,
       collect() {
-        this.set(readings()?.workload().ready ?? 0);
+        this.set(workload().ready);
       },
     });
     new Gauge({
@@ -114,7 +120,7 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
       labelNames: ['state'],
       registers,
       collect() {
-        const load = readings()?.workload() ?? { busyWorkers: 0, workers: 0 };
+        const load = workload();
         this.set({ state: 'busy' }, load.busyWorkers);
         this.set({ state: 'idle' }, load.workers - load.busyWorkers);
       },
@@ -124,7 +130,7 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
       help: 'The share of the workers of executing runs holding a task (0 when none run).',
       registers,
       collect() {
-        const load = readings()?.workload() ?? { busyWorkers: 0, workers: 0 };
+        const load = workload();
         this.set(load.workers === 0 ? 0 : load.busyWorkers / load.workers);
       },
     });
@@ -133,7 +139,7 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
       help: 'Model calls sent and not yet answered, over every run.',
       registers,
       collect() {
-        this.set(readings()?.calls().inFlight ?? 0);
+        this.set(calls().inFlight);
       },
     });
     new Gauge({
@@ -141,7 +147,7 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
       help: 'Model calls waiting in the quota governor for their quota or a place among the calls in flight.',
       registers,
       collect() {
-        this.set(readings()?.calls().waiting ?? 0);
+        this.set(calls().waiting);
       },
     });
     this.calls = new Counter({
@@ -198,8 +204,22 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
       labelNames: ['type'],
       registers,
     });
+    this.own = this.registry.getMetricsAsArray().map((metric) => metric.name);
     // CPU, memory, event-loop delay, GC: the daemon process's own, not an in-process engine's.
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * The engine read once per scrape: three gauges go over the runs, two over the workload. Kept until
+   * the next turn of the event loop, which a scrape (all of it in promise callbacks) does not reach.
+   */
+  private reading<T>(key: string, read: (readings: EngineReadings) => T, none: T): T {
+    if (!this.readings) return none;
+    if (!this.scrape.has(key)) {
+      if (this.scrape.size === 0) setImmediate(() => this.scrape.clear());
+      this.scrape.set(key, read(this.readings));
+    }
+    return this.scrape.get(key) as T;
   }
 
   /** Where the gauges read from, once the engine is open. */
@@ -276,7 +296,9 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
 
   /** The essentials, summed over their labels, for `daemon.health`. */
   async vitals(): Promise<DaemonVitals> {
-    return vitalsOf(await this.registry.getMetricsAsJSON(), this.port);
+    // Only ours: the process's own read /proc, and `daemon.health` is every client's first call.
+    const read = await Promise.all(this.own.map((name) => this.registry.getSingleMetric(name)!.get()));
+    return vitalsOf(read, this.port);
   }
 }
 
