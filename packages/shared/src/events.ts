@@ -58,6 +58,13 @@ export const OrcEvent = z.discriminatedUnion('type', [
     tasks: Plan.shape.tasks,
   }),
   z.object({ ...base, type: z.literal('run.status'), status: RunStatus }),
+  /** A person answered the plan: approved it, asked the manager to change it (the note says how), or refused it. */
+  z.object({
+    ...base,
+    type: z.literal('run.plan_answered'),
+    decision: z.enum(['approve', 'edit', 'refuse']),
+    note: z.string().optional(),
+  }),
   z.object({
     ...base,
     type: z.literal('run.paused'),

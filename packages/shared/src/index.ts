@@ -2,6 +2,7 @@ export * from './config/config.schema.js';
 export * from './config/load-config.js';
 export * from './errors.js';
 export * from './events.js';
+export * from './inbox.js';
 export * from './json-syntax.js';
 export * from './limits.js';
 export * from './paths.js';

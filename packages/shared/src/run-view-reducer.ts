@@ -206,6 +206,7 @@ class Draft {
       case 'run.budget_set':
       case 'run.concurrency':
       case 'run.integrated':
+      case 'run.plan_answered':
         return;
     }
   }

@@ -6,6 +6,8 @@ import { RunSource, StoredRunSource } from './task-source.js';
 
 export const RunStatus = z.enum([
   'analyzing',
+  /** Planned, and waiting for a person to approve, edit or refuse the plan (`execution.approve_plan`). */
+  'awaiting_approval',
   'executing',
   'paused',
   'reviewing',

@@ -9,6 +9,8 @@ export interface ManagerInput {
   imported: TaskSpec[] | undefined;
   maxRepairs: number;
   maxRetries: number;
+  /** What a person asked to change in the previous plan (the run waited for approval). */
+  feedback?: string | undefined;
 }
 
 export type PlanResult = { ok: true; plan: Plan } | { ok: false; error: string };
@@ -97,7 +99,7 @@ export const managerMachine = setup({
     attempt: 0,
     repairs: 0,
     retries: 0,
-    feedback: undefined,
+    feedback: input.feedback,
     text: '',
     validation: undefined,
     failure: undefined,

@@ -1,5 +1,6 @@
 import type { ProviderName, ToolRefusal, Usage } from '@orc/shared';
 import type * as z from 'zod';
+import type { ToolPermissions } from './tool-permissions.js';
 import type { RateLimitReport } from '../quota/rate-limit-report.js';
 
 /** Why the model is called; the simulated provider answers each purpose in kind. */
@@ -26,6 +27,11 @@ export interface ModelRequest {
   onSession?: (sessionId: string) => void;
   /** Called for each tool call the agent was refused. */
   onRefusal?: (refusal: ToolRefusal) => void;
+  /**
+   * Who is asked about a tool call outside the permission mode, allowed tools and per-tool rules (the
+   * run's inbox); the provider's own (refusing) when absent.
+   */
+  permissions?: ToolPermissions;
   /** The most the call may spend (USD): the run's remaining budget, or its task's when that is less. */
   budgetUsd?: number;
   /** Called when the answer's headers arrive, with what they say of the quota (the governor reads them). */

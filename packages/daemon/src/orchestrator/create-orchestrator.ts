@@ -27,6 +27,8 @@ import type { RunStore } from '../store/store.js';
 import { TaskMasterSource } from '../taskmaster/taskmaster-source.js';
 import { GitWorkspace } from '../workspace/git-workspace.js';
 import { taskDiff } from '../workspace/task-diff.js';
+import { DaemonInbox } from '../inbox/daemon-inbox.js';
+import type { NotificationChannel } from '../notify/notifier.js';
 import type { Orchestrator } from './orchestrator.js';
 import { defaultProviders, type ProviderFactory } from './providers.js';
 import { modelsOf, previewRun } from './run-preview.js';
@@ -54,6 +56,8 @@ export interface OrchestratorOptions {
   finishedRunIdleMs?: number;
   /** The metrics include the process's own (CPU, memory, event-loop delay): the daemon's engine. */
   processMetrics?: boolean;
+  /** Where notifications go instead of the channels `notifications` configures (tests). */
+  notificationChannels?: NotificationChannel[];
 }
 
 /**
@@ -85,16 +89,29 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const stoppable: { stop(): unknown }[] = [];
   /** Task Master sources and their write-backs by run, drained on close so no status is lost. */
   const syncs = new Map<string, TaskMasterSource>();
+  /** What waits for a person, beside the orchestrator actor: fed by the runs, answered by people. */
+  const inbox = await DaemonInbox.open({
+    home: options.home,
+    notifications: base.notifications,
+    clock,
+    logger: logger.child({ component: 'inbox' }),
+    ...(options.notificationChannels && { channels: options.notificationChannels }),
+    use: (runId, fn) => runs.use(runId, (run) => fn(run)),
+    openForWork: (run) => withWorkspace(run),
+  });
 
   const supervisor = createActor(
     orchestratorMachine.provide({
       actors: {
         closeRuns: fromPromise(async ({ input }) => {
+          // A closing run no longer waits for anything, but what it waits for outlives the stop.
+          inbox.unfollowAll();
           await runs.close(input.graceMs);
           governor.close();
           await Promise.all(stoppable.map((provider) => provider.stop()));
           await Promise.all([...syncs.values()].map((sync) => sync.idle()));
           for (const sync of syncs.values()) sync.stop();
+          await inbox.stop();
           await store.close();
         }),
       },
@@ -123,6 +140,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       retryBaseMs: options.retryBaseMs ?? 500,
       parent: supervisor,
       metrics,
+      permissions: inbox.permissions,
       ...(workspace && { workspace }),
     };
   };
@@ -141,6 +159,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   /** Registers a run as the supervisor's child and keeps its Task Master source in step with it. */
   const track = (run: Run, source: TaskMasterSource | undefined, restored = false): Run => {
     supervisor.send({ type: 'run.opened', runId: run.id, ref: run.actor });
+    inbox.follow(run);
     if (source) {
       source.follow(
         (listener) => run.onEvent(listener),
@@ -175,6 +194,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     logger,
     restore,
     onUnload: async (runId) => {
+      inbox.unfollow(runId);
       supervisor.send({ type: 'run.released', runId });
       const source = syncs.get(runId);
       syncs.delete(runId);
@@ -258,6 +278,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     async removeRun(runId) {
       await runs.remove(runId);
       await store.removeRun(runId);
+      inbox.forget(runId);
       logger.info({ runId }, 'run removed');
     },
     retryTask: (runId, taskId) =>
@@ -278,6 +299,10 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         return { ...run.summary(), rollback: { checkpointId, strategy, ...outcome } };
       }),
     events: (runId, afterId, signal) => runs.events(runId, afterId, signal),
+    listInbox: (filter) => inbox.inbox.list(filter),
+    answerInbox: (itemId, answer) => inbox.inbox.answer(itemId, answer),
+    inboxEvents: (afterId, signal) => inbox.inbox.events(afterId, signal),
+    notificationStatus: () => inbox.notifier.status(),
     waitForRun: (runId, signal) => runs.settled(runId, signal),
     baseConfig: () => base,
     hasApiKey: () => loaded.apiKey !== undefined,

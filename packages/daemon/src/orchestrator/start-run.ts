@@ -97,15 +97,17 @@ export async function startRun(
     imported: project.statuses,
   };
   const source = context.sourceFor(id, runSource);
+  const heldIds = new Set(project?.notRunnable.map((t) => t.id));
   const imported = project
     ? [
         ...project.specs,
-        // Deferred and blocked tasks are shown, held, without links the engine could never satisfy.
+        // Deferred and blocked tasks are shown, held. A task held because it waits for another held one
+        // keeps that link (who holds whom up, for the inbox; a retry of it waits for that task), no other.
         ...project.notRunnable.map((t) => ({
           id: t.id,
           title: t.title,
           description: t.reason,
-          dependencies: [],
+          dependencies: t.waitsFor !== undefined && heldIds.has(t.waitsFor) ? [t.waitsFor] : [],
           priority: 'medium' as const,
         })),
       ]

@@ -52,6 +52,11 @@ export interface QuotaPermit {
   succeeded(usage: Usage, costUsd?: number): void;
   /** The call ended without one (refused, failed, aborted). */
   failed(error: unknown): void;
+  /**
+   * The call waits on a person (a tool permission): its place among the calls in flight is let go so
+   * other calls go on; the function returned takes it back when the agent goes on.
+   */
+  standBy(): () => void;
 }
 
 interface Waiter {
@@ -356,6 +361,17 @@ export class QuotaGovernor {
         this.observer?.ended(ask.call, { kind: 'failed', error });
         if (quota && error instanceof ModelError) this.refused(quota, call, sentAt, error, ask);
         this.pump();
+      },
+      standBy: () => {
+        if (ended) return () => {};
+        this.inFlight -= 1;
+        this.pump();
+        // Taken back at once, past the cap if need be: the agent is already mid-call and cannot wait.
+        return () => {
+          if (ended) return;
+          this.inFlight += 1;
+          this.peak = Math.max(this.peak, this.inFlight);
+        };
       },
     };
   }

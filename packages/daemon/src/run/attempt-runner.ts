@@ -4,11 +4,13 @@ import { isoAt, type Clock } from '../clock.js';
 import { CallCancelledError, ModelError } from '../model/model-error.js';
 import { workPrompt } from '../model/prompts.js';
 import type { ModelProvider } from '../model/provider.js';
-import type { QuotaGovernor, QuotaWait } from '../quota/quota-governor.js';
+import type { QuotaGovernor, QuotaPermit, QuotaWait } from '../quota/quota-governor.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 import { AgentAttempts, pausesTheRun, type AgentAttempt, type AttemptRecord } from './agent-attempts.js';
 import type { AttemptChange } from '../actors/task.machine.js';
 import { Deadline } from './deadline.js';
+import type { PermissionDesk } from '../inbox/permission-desk.js';
+import type { ToolPermissions } from '../model/tool-permissions.js';
 import { OutputBatcher } from './output-batcher.js';
 import type { RunBudget } from './run-budget.js';
 import type { TaskSet } from './task-set.js';
@@ -31,6 +33,8 @@ export interface AttemptRunnerDeps {
   emit: (event: NewEvent) => void;
   /** The repository the run's agents edit, one worktree per attempt; absent for runs that only talk. */
   workspace: () => GitWorkspace | undefined;
+  /** Where an agent's tool call outside its rules is put to a person (the daemon's inbox). */
+  permissions?: PermissionDesk;
 }
 
 /**
@@ -65,6 +69,39 @@ export class AttemptRunner {
 
   forget(taskId: string): void {
     this.diffs.delete(taskId);
+  }
+
+  /**
+   * A person is asked about the agent's tool call through the inbox. The attempt lets go of its place
+   * among the daemon's calls in flight meanwhile (a person may take minutes; the agent sends nothing
+   * while it waits), so other workers and runs go on, and takes it back before the agent goes on.
+   */
+  private permissionsFor(
+    taskId: string,
+    attempt: Attempt,
+    permit: QuotaPermit,
+  ): { permissions?: ToolPermissions } {
+    const desk = this.deps.permissions;
+    if (!desk) return {};
+    const asker = {
+      runId: this.deps.runId,
+      taskId,
+      attempt: attempt.n,
+      worker: attempt.worker,
+      timeoutMs: this.deps.config().claude_cli.permission_timeout * 1000,
+    };
+    return {
+      permissions: {
+        decide: async (call, asked) => {
+          const resume = permit.standBy();
+          try {
+            return await desk.ask(asker, call, asked);
+          } finally {
+            resume();
+          }
+        },
+      },
+    };
   }
 
   async work(
@@ -132,6 +169,7 @@ export class AttemptRunner {
         onAnswer: permit.onAnswer,
         ...(budgetUsd !== undefined && { budgetUsd }),
         ...agent.request,
+        ...this.permissionsFor(taskId, attempt, permit),
       });
       const cost = budget.charge(response.usage, model, response.costUsd);
       permit.succeeded(response.usage, cost);

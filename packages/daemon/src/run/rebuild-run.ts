@@ -208,7 +208,12 @@ class DocumentFold {
       rollback: undefined,
     };
     // A pause is a state of its reason; a run paused for a quota with a known reset goes on by itself then.
-    const value = status === 'paused' ? { paused: doc.pauseReason ?? 'user' } : status;
+    const value =
+      status === 'paused'
+        ? { paused: doc.pauseReason ?? 'user' }
+        : status === 'awaiting_approval'
+          ? 'awaitingApproval'
+          : status;
     if (status === 'paused' && doc.resumeAt !== undefined)
       context.pause = { until: Date.parse(doc.resumeAt) };
     return runMachine.getPersistedSnapshot(runMachine.resolveState({ value, context }));

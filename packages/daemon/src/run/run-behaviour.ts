@@ -97,7 +97,11 @@ export function provideRunMachine(run: Run) {
       },
       finish: (_, { error }) => finish(run, error),
     },
-    guards: { allTasksDone: () => run.scheduler.allTasksDone() },
+    guards: {
+      allTasksDone: () => run.scheduler.allTasksDone(),
+      // Tasks a person gave (a task list, Task Master) are approved already: only a plan waits.
+      approvalRequired: () => run.config.execution.approve_plan && !run.doc.importedTasks,
+    },
   });
 
   function storeFinalReview(run: Run, review: FinalReview | undefined, error: unknown): void {

@@ -91,6 +91,7 @@ export class RunScheduler {
       context: () => host.context(),
       emit: (event) => host.emit(event),
       workspace: () => host.deps.workspace,
+      ...(deps.permissions && { permissions: deps.permissions }),
     });
     this.pool = new WorkerPool({
       size: host.config.execution.max_workers,

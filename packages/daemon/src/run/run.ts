@@ -31,6 +31,7 @@ import type { QuotaGovernor, QuotaWait } from '../quota/quota-governor.js';
 import { runSetupOf, type RunDocument } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
+import type { PermissionDesk } from '../inbox/permission-desk.js';
 import { ManagerCalls } from './manager-calls.js';
 import { RunBudget } from './run-budget.js';
 import { RunCheckpoints } from './run-checkpoints.js';
@@ -60,6 +61,8 @@ export interface RunDeps {
   source?: SourceGuard;
   /** The daemon's metrics, told of every journal write and live delivery. */
   metrics?: JournalObserver;
+  /** Where an agent's tool call outside its rules is put to a person (the daemon's inbox). */
+  permissions?: PermissionDesk;
 }
 
 /**
@@ -386,7 +389,9 @@ export class Run implements SchedulerHost {
       this.pauseReason === 'source' ||
       (this.pauseReason === 'quota' && this.doc.resumeAt === undefined);
     const done = () =>
-      FINISHED_RUN_STATUSES.has(this.status) || (this.status === 'paused' && waitsForAPerson());
+      FINISHED_RUN_STATUSES.has(this.status) ||
+      this.status === 'awaiting_approval' ||
+      (this.status === 'paused' && waitsForAPerson());
     while (!done()) {
       if (signal?.aborted) throw signal.reason;
       await new Promise<void>((resolve) => {

@@ -16,8 +16,11 @@ const LONGEST_ID_SHOWN = 16;
 /** Feedback and errors in the per-task lines of `orc show <run>`; `orc show <run> <task>` has them whole. */
 const NOTE_CELLS = 100;
 
-/** `orc show <run>`: the run, then every task with each attempt, its verdict and its error. */
-export function runReport(run: RunView, now: number): string[] {
+/**
+ * `orc show <run>`: the run, then every task with each attempt, its verdict and its error. `notes` follow
+ * the run's own lines (what waits for a person, and how long the run waited for one).
+ */
+export function runReport(run: RunView, now: number, notes: readonly string[] = []): string[] {
   const took = elapsedMs(run.createdAt, run.finishedAt, now);
   const idWidth = Math.min(LONGEST_ID_SHOWN, Math.max(2, ...run.tasks.map((t) => t.id.length)));
   const lines = [
@@ -31,6 +34,7 @@ export function runReport(run: RunView, now: number): string[] {
     ...(run.planSummary ? [`plan: ${oneLine(run.planSummary)}`] : []),
     ...(run.error ? [`error: ${oneLine(run.error)}`] : []),
     ...(run.damage ? [damageText(run.damage)] : []),
+    ...notes,
   ];
   for (const task of run.tasks) {
     lines.push(

@@ -142,6 +142,7 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
     view.end();
     const final = await client.trpc.runs.get.query({ runId: started.id });
     const { tasks: _tasks, ...summary } = final;
+    const waiting = (await client.trpc.inbox.list.query({ runId: final.id })).items;
     if (signal.aborted && !FINISHED_RUN_STATUSES.has(final.status)) {
       emit(
         options,
@@ -156,6 +157,10 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
       ...(final.status === 'paused'
         ? [`paused (${final.pauseReason ?? 'unknown'}); continue with orc resume ${final.id}`]
         : []),
+      ...waiting.map(
+        (item) =>
+          `needs you: ${item.question} (orc answer ${item.id} ${item.choices.map((c) => c.id).join('|')})`,
+      ),
     ]);
     if (final.status === 'failed')
       throw new CommandFailed(`run ${final.id} failed: ${final.error ?? 'see orc show'}`);
