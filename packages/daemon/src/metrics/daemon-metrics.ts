@@ -32,6 +32,18 @@ const TOKEN_KINDS = [
   ['cache_write', 'cacheWriteTokens'],
 ] as const;
 
+type TokenKind = (typeof TOKEN_KINDS)[number][0];
+
+/** One role and model's calls, counted in plain numbers and handed to the counters when scraped. */
+interface CallSeries {
+  role: string;
+  model: string;
+  outcomes: { succeeded: number; failed: number; cancelled: number };
+  tokens: Record<TokenKind, number>;
+  costUsd: number;
+  quotaWait: Histogram.Internal<'model'>;
+}
+
 /**
  * The daemon's Prometheus metrics, in a registry of its own (several engines in one process stay apart).
  * Counters and histograms are fed as things happen: every model call by the quota governor, every group
@@ -44,17 +56,17 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
   port: number | undefined;
   private readings: EngineReadings | undefined;
   private readonly scrape = new Map<string, unknown>();
-  private readonly calls: Counter<'role' | 'model' | 'outcome'>;
   private readonly refusals: Counter<'model' | 'status'>;
-  private readonly tokens: Counter<'role' | 'model' | 'kind'>;
-  private readonly cost: Counter<'role' | 'model'>;
   private readonly quotaWait: Histogram<'model'>;
   private readonly subscribers: Gauge;
   private readonly delivery: Histogram;
   private readonly journalWrite: Histogram;
-  private readonly events: Counter<'type'>;
-  /** `events.labels(type)` once per type: a label lookup hashes its labels, and there are ~60k events a second. */
-  private readonly eventCounters = new Map<string, Counter.Internal>();
+  /**
+   * Counts kept in plain numbers on the engine's paths and handed to prom-client when scraped: its `inc`
+   * with labels hashes them each time (1.5 µs, measured), and every task makes a dozen such counts.
+   */
+  private readonly eventCounts = new Map<string, number>();
+  private readonly callSeries = new Map<string, CallSeries>();
   /** The names of our metrics (not the process's). */
   private readonly own: string[];
 
@@ -150,11 +162,18 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
         this.set(calls().waiting);
       },
     });
-    this.calls = new Counter({
+    const series = () => this.callSeries.values();
+    new Counter({
       name: 'orc_model_calls_total',
       help: 'Model calls ended, by role (manager, worker), model and outcome (succeeded, failed, cancelled).',
       labelNames: ['role', 'model', 'outcome'],
       registers,
+      collect() {
+        this.reset();
+        for (const { role, model, outcomes } of series()) {
+          for (const [outcome, n] of Object.entries(outcomes)) this.inc({ role, model, outcome }, n);
+        }
+      },
     });
     this.refusals = new Counter({
       name: 'orc_model_refusals_total',
@@ -162,17 +181,27 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
       labelNames: ['model', 'status'],
       registers,
     });
-    this.tokens = new Counter({
+    new Counter({
       name: 'orc_tokens_total',
       help: 'Tokens of answered model calls, by role, model and kind (input, output, cache_read, cache_write).',
       labelNames: ['role', 'model', 'kind'],
       registers,
+      collect() {
+        this.reset();
+        for (const { role, model, tokens } of series()) {
+          for (const [kind, n] of Object.entries(tokens)) this.inc({ role, model, kind }, n);
+        }
+      },
     });
-    this.cost = new Counter({
+    new Counter({
       name: 'orc_cost_usd_total',
       help: 'Dollars spent on model calls, by role and model.',
       labelNames: ['role', 'model'],
       registers,
+      collect() {
+        this.reset();
+        for (const { role, model, costUsd } of series()) this.inc({ role, model }, costUsd);
+      },
     });
     this.quotaWait = new Histogram({
       name: 'orc_quota_wait_seconds',
@@ -198,11 +227,16 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
-    this.events = new Counter({
+    const eventCounts = this.eventCounts;
+    new Counter({
       name: 'orc_events_total',
       help: "Events written to the runs' journals, by type (task.completed counts finished tasks).",
       labelNames: ['type'],
       registers,
+      collect() {
+        this.reset();
+        for (const [type, n] of eventCounts) this.inc({ type }, n);
+      },
     });
     this.own = this.registry.getMetricsAsArray().map((metric) => metric.name);
     // CPU, memory, event-loop delay, GC: the daemon process's own, not an in-process engine's.
@@ -230,39 +264,49 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
   // ── Fed by the quota governor ────────────────────────────────────────────────────────────────────
 
   admitted(call: CallShape, waitedMs: number): void {
-    this.quotaWait.observe({ model: call.model }, waitedMs / 1000);
+    this.seriesOf(call).quotaWait.observe(waitedMs / 1000);
   }
 
   ended(call: CallShape, outcome: CallOutcome): void {
-    const role = call.purpose === 'work' ? 'worker' : 'manager';
-    const { model } = call;
+    const series = this.seriesOf(call);
     if (outcome.kind === 'succeeded') {
-      this.calls.inc({ role, model, outcome: 'succeeded' });
-      for (const [kind, field] of TOKEN_KINDS) {
-        const n = outcome.usage[field];
-        if (n > 0) this.tokens.inc({ role, model, kind }, n);
-      }
-      if (outcome.costUsd > 0) this.cost.inc({ role, model }, outcome.costUsd);
+      series.outcomes.succeeded += 1;
+      for (const [kind, field] of TOKEN_KINDS) series.tokens[kind] += outcome.usage[field];
+      series.costUsd += outcome.costUsd;
       return;
     }
     const { error } = outcome;
-    this.calls.inc({ role, model, outcome: error instanceof CallCancelledError ? 'cancelled' : 'failed' });
+    if (error instanceof CallCancelledError) series.outcomes.cancelled += 1;
+    else series.outcomes.failed += 1;
     const status = error instanceof ModelError ? error.details.status : undefined;
-    if (status === 429 || status === 529) this.refusals.inc({ model, status: String(status) });
+    if (status === 429 || status === 529) this.refusals.inc({ model: call.model, status: String(status) });
+  }
+
+  /** A role and model's counts, made on its first call. */
+  private seriesOf(call: CallShape): CallSeries {
+    const role = call.purpose === 'work' ? 'worker' : 'manager';
+    const { model } = call;
+    const key = `${role}\u0000${model}`;
+    let series = this.callSeries.get(key);
+    if (!series) {
+      series = {
+        role,
+        model,
+        outcomes: { succeeded: 0, failed: 0, cancelled: 0 },
+        tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
+        costUsd: 0,
+        quotaWait: this.quotaWait.labels({ model }),
+      };
+      this.callSeries.set(key, series);
+    }
+    return series;
   }
 
   // ── Fed by the runs' journals ────────────────────────────────────────────────────────────────────
 
   written(events: readonly OrcEvent[], ms: number): void {
     this.journalWrite.observe(ms / 1000);
-    for (const event of events) {
-      let counter = this.eventCounters.get(event.type);
-      if (!counter) {
-        counter = this.events.labels({ type: event.type });
-        this.eventCounters.set(event.type, counter);
-      }
-      counter.inc();
-    }
+    for (const event of events) this.eventCounts.set(event.type, (this.eventCounts.get(event.type) ?? 0) + 1);
   }
 
   delivered(event: OrcEvent): void {
