@@ -48,7 +48,9 @@ interface CallSeries {
  * The daemon's Prometheus metrics, in a registry of its own (several engines in one process stay apart).
  * Counters and histograms are fed as things happen: every model call by the quota governor, every group
  * commit and live delivery by the runs' journals. Gauges (runs, tasks, workers, calls in flight) are read
- * from the engine when scraped, so they cost nothing between scrapes.
+ * from the engine when scraped, so they cost nothing between scrapes. Measured with the quick bench,
+ * main against this, alternated twice on a shared machine (load 16-19): the daemon's CPU for 1,000 tasks
+ * 1,730 and 1,500 ms before, 1,590 and 1,470 ms after; peak RSS 140 MB before, 146 MB after.
  */
 export class DaemonMetrics implements CallObserver, JournalObserver {
   readonly registry = new Registry();
