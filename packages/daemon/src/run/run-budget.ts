@@ -1,11 +1,4 @@
-import {
-  addUsage,
-  subtractUsage,
-  type Attempt,
-  type ModelPrice,
-  type TaskRecord,
-  type Usage,
-} from '@orc/shared';
+import { addUsage, type ModelPrice, type TaskRecord, type Usage } from '@orc/shared';
 import { ModelError } from '../model/model-error.js';
 import { costOf } from '../model/pricing.js';
 
@@ -47,9 +40,14 @@ export class RunBudget {
     return this.limitUsd;
   }
 
+  /** What a call costs: as the provider reported it, else priced from the table. */
+  costOf(usage: Usage, model: string, reportedCost?: number): number {
+    return reportedCost ?? costOf(usage, this.prices(model));
+  }
+
   /** Adds a call to the run; its cost as the provider reported it, else priced from the table. */
   charge(usage: Usage, model: string, reportedCost?: number): number {
-    const cost = reportedCost ?? costOf(usage, this.prices(model));
+    const cost = this.costOf(usage, model, reportedCost);
     this.spend.usage = addUsage(this.spend.usage, usage);
     this.spend.costUsd += cost;
     return cost;
@@ -96,18 +94,6 @@ export class RunBudget {
   /** What the task may still spend (USD) under `max_task_cost_usd`; undefined without one. */
   taskRemaining(task: Pick<TaskRecord, 'attempts'>): number | undefined {
     return this.taskLimitUsd === undefined ? undefined : Math.max(0, this.taskLimitUsd - taskCost(task));
-  }
-
-  /**
-   * What a finished attempt cost beyond what the saved document counted, recovered from the journal
-   * after a crash: the document counts an attempt's cost in its record and the run's total together.
-   */
-  recover(attempt: Attempt, usage: Usage, costUsd: number): Attempt {
-    if (costUsd > attempt.costUsd) {
-      this.spend.costUsd += costUsd - attempt.costUsd;
-      this.spend.usage = addUsage(this.spend.usage, subtractUsage(usage, attempt.usage));
-    }
-    return { ...attempt, usage, costUsd };
   }
 
   /** Whether one more attempt, with `inFlight` others still to be paid for, would pass the limit. */
