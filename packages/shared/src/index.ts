@@ -19,3 +19,4 @@ export * from './run-view-reducer.js';
 export * from './task-fold.js';
 export * from './quota.js';
 export * from './report.js';
+export * from './vitals.js';

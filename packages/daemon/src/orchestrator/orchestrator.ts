@@ -1,3 +1,4 @@
+import type { DaemonMetrics } from '../metrics/daemon-metrics.js';
 import type {
   CheckpointInfo,
   ConfigInput,
@@ -100,6 +101,8 @@ export interface Orchestrator {
    * estimate of a call's input tokens has been (mean relative error over `estimatedCalls` calls).
    */
   quotaStatus(): { models: QuotaStatus[]; inputEstimateError: number; estimatedCalls: number };
+  /** The daemon's Prometheus metrics (a registry of this engine's own): `orc metrics`, the metrics port. */
+  readonly metrics: DaemonMetrics;
   /** Stops dispatch, lets in-flight calls finish within `graceMs` then aborts them, persists everything. */
   close(graceMs?: number): Promise<void>;
 }

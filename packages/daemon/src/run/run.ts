@@ -35,7 +35,7 @@ import type { PermissionDesk } from '../inbox/permission-desk.js';
 import { ManagerCalls } from './manager-calls.js';
 import { RunBudget } from './run-budget.js';
 import { RunCheckpoints } from './run-checkpoints.js';
-import { RunJournal } from './run-journal.js';
+import { RunJournal, type JournalObserver } from './run-journal.js';
 import { provideRunMachine } from './run-behaviour.js';
 import { summaryOf, viewOf, type RunViewSource } from './run-view.js';
 import { RunSpendTeller } from './run-spend.js';
@@ -59,6 +59,8 @@ export interface RunDeps {
   parent?: AnyActorRef;
   /** Where imported tasks came from (Task Master), asked before each task starts. */
   source?: SourceGuard;
+  /** The daemon's metrics, told of every journal write and live delivery. */
+  metrics?: JournalObserver;
   /** Where an agent's tool call outside its rules is put to a person (the daemon's inbox). */
   permissions?: PermissionDesk;
 }
@@ -105,7 +107,7 @@ export class Run implements SchedulerHost {
     this.pauseReason = doc.pauseReason;
     this.spend = new RunSpendTeller(doc);
     const { store, clock, logger } = deps;
-    this.journal = new RunJournal(doc.id, lastEventId, store, clock, logger);
+    this.journal = new RunJournal(doc.id, lastEventId, store, clock, logger, deps.metrics);
     this.budget = new RunBudget(
       doc,
       config.execution.max_cost_usd,

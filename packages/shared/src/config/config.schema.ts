@@ -83,6 +83,11 @@ export const ConfigSchema = z.strictObject({
       progress_interval: seconds.default(10),
       verbose_logging: z.boolean().default(false),
       show_progress_bar: z.boolean().default(true),
+      /**
+       * Serve Prometheus metrics on this port of 127.0.0.1 (never another address), to clients that show
+       * the daemon's token as a bearer; 0 picks a free port (see `orc daemon status`). Unset: not served.
+       */
+      metrics_port: z.number().int().min(0).max(65_535).optional(),
     })
     .prefault({}),
   checkpoints: z

@@ -11,6 +11,7 @@ import { registerGcCommand } from './gc.command.js';
 import { registerInboxCommands } from './inbox.command.js';
 import { registerLogsCommand } from './logs.command.js';
 import { registerLsCommand } from './ls.command.js';
+import { registerMetricsCommand } from './metrics.command.js';
 import { endQuietlyOnClosedPipe, flushOutput } from './output-streams.js';
 import { registerRemoveCommands } from './remove.command.js';
 import { registerReportCommand } from './report.command.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerLogsCommand(program);
   registerConfigCommands(program);
   registerDoctorCommand(program);
+  registerMetricsCommand(program);
   registerGcCommand(program);
   registerAttachCommand(program);
   // Commander reports its own usage errors on stderr; we only pick the exit code.
