@@ -70,12 +70,15 @@ class Draft {
       case 'run.paused':
         view.status = 'paused';
         view.pauseReason = event.reason;
+        if (event.message !== undefined) view.pauseMessage = event.message;
+        else delete view.pauseMessage;
         if (event.resumeAt !== undefined) view.resumeAt = event.resumeAt;
         else delete view.resumeAt;
         return;
       case 'run.resumed':
         if (view.status === 'paused') view.status = 'executing';
         delete view.pauseReason;
+        delete view.pauseMessage;
         delete view.resumeAt;
         return;
       case 'run.completed':
@@ -225,6 +228,7 @@ class Draft {
     this.view.status = status;
     if (status !== 'paused') {
       delete this.view.pauseReason;
+      delete this.view.pauseMessage;
       delete this.view.resumeAt;
     }
     if (FINISHED_RUN_STATUSES.has(status)) this.view.finishedAt ??= at;

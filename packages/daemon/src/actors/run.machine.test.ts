@@ -23,6 +23,10 @@ interface Options {
   rollback?: (request: RollbackRequest) => Promise<RollbackOutcome>;
   /** The wait for a quota's reset. */
   quotaReset?: (until: number | undefined) => Promise<void>;
+  /** The wait for a disk that takes writes again. */
+  probeStorage?: () => Promise<void>;
+  /** The settling before the final review. */
+  settle?: () => Promise<void>;
 }
 
 /** A run machine whose actions record what they were asked to do, and whose actors are scripted. */
@@ -35,6 +39,7 @@ function machineFor(options: Options = {}) {
     cancelled: 0,
     finished: 0,
     drained: 0,
+    probes: 0,
   };
   const machine = runMachine.provide({
     actors: {
@@ -49,7 +54,7 @@ function machineFor(options: Options = {}) {
           scheduleBackoff: assign({ backoffUntil: 0 }),
         },
       }),
-      settle: fromPromise(() => Promise.resolve()),
+      settle: fromPromise(options.settle ?? (() => Promise.resolve())),
       finalReview: fromPromise(options.finalReview ?? (() => Promise.resolve(REVIEW))),
       rollback: fromPromise(({ input }: { input: RollbackRequest }) =>
         (options.rollback ?? (() => Promise.resolve({ reset: [], kept: [] })))(input),
@@ -57,7 +62,10 @@ function machineFor(options: Options = {}) {
       quotaReset: fromPromise(({ input }: { input: { until: number | undefined } }) =>
         (options.quotaReset ?? (() => new Promise<void>(() => {})))(input.until),
       ),
-      probeStorage: fromPromise(() => new Promise<void>(() => {})),
+      probeStorage: fromPromise(() => {
+        log.probes++;
+        return (options.probeStorage ?? (() => new Promise<void>(() => {})))();
+      }),
       drain: fromPromise(() => {
         log.drained++;
         return Promise.resolve();
@@ -124,6 +132,35 @@ describe('run machine', () => {
       expect(pauseReasonOf(actor.getSnapshot())).toBe('storage');
       expect(runStatusOf(actor.getSnapshot())).toBe('paused');
     });
+  });
+
+  it('waits for its disk from executing, settling or the final review, and goes on once the probe finds it back', async () => {
+    let diskBack!: () => void;
+    const { machine, log } = machineFor({
+      probeStorage: () => new Promise<void>((resolve) => (diskBack = resolve)),
+      // Settling waits for the journal, which waits for the disk.
+      settle: () => new Promise<void>(() => {}),
+    });
+    const actor = createActor(machine, { input: INPUT }).start();
+    await waitFor(actor, (s) => s.matches('executing'));
+    actor.send({ type: 'run.settled' });
+    expect(actor.getSnapshot().value).toBe('settling');
+    actor.send({ type: 'run.storage_failed', message: 'cannot write events.jsonl: ENOSPC' });
+    expect(actor.getSnapshot().value).toEqual({ paused: 'storage' });
+    expect(log.announced.at(-1)).toEqual({
+      status: 'paused',
+      reason: 'storage',
+      message: 'cannot write events.jsonl: ENOSPC',
+    });
+    // Another run's failed write while it waits: the same probe goes on.
+    actor.send({ type: 'run.storage_failed', message: 'cannot write state.json: ENOSPC' });
+    expect(log.probes).toBe(1);
+    expect(actor.getSnapshot().context.pause?.message).toBe('cannot write state.json: ENOSPC');
+    const started = log.started;
+    diskBack();
+    await waitFor(actor, (s) => s.matches('executing'));
+    expect(log.started).toBe(started + 1);
+    actor.stop();
   });
 
   it('waits out a quota pause and goes on by itself at the given time', async () => {

@@ -214,6 +214,8 @@ export const runMachine = setup({
         },
         storage: {
           entry: announcePause('storage'),
+          // Another failed write while it waits: the probe goes on, with the latest reason.
+          on: { 'run.storage_failed': { actions: 'rememberPause' } },
           invoke: { src: 'probeStorage', onDone: '#run.executing' },
         },
         source: { entry: announcePause('source') },
@@ -241,11 +243,13 @@ export const runMachine = setup({
     },
     settling: {
       entry: { type: 'announce', params: { status: 'reviewing' as const } },
-      on: { 'run.cancel': 'cancelled' },
+      // What settling waits for (the journal, write-backs) needs the disk: the run waits for it paused,
+      // then settles again from executing.
+      on: { 'run.cancel': 'cancelled', 'run.storage_failed': pauseTransitions['run.storage_failed'] },
       invoke: { src: 'settle', onDone: 'reviewing', onError: 'reviewing' },
     },
     reviewing: {
-      on: { 'run.cancel': 'cancelled' },
+      on: { 'run.cancel': 'cancelled', 'run.storage_failed': pauseTransitions['run.storage_failed'] },
       invoke: {
         src: 'finalReview',
         onDone: [
@@ -320,6 +324,13 @@ export function runStatusOf(snapshot: RunSnapshot): RunStatus {
     default:
       return value;
   }
+}
+
+/** What the pause says to a person: its message, or the checkpoint a rollback goes back to. */
+export function pauseMessageOf(snapshot: RunSnapshot): string | undefined {
+  if (snapshot.value === 'rollingBack')
+    return `rolling back to ${snapshot.context.rollback?.checkpointId ?? 'a checkpoint'}`;
+  return typeof snapshot.value === 'object' ? snapshot.context.pause?.message : undefined;
 }
 
 /** Why a paused run waits, from the pause it is in. */

@@ -67,15 +67,9 @@ export function provideRunMachine(run: Run) {
           : clock.sleep(Math.max(0, input.until - clock.now()), signal),
       ),
       probeStorage: fromPromise(async ({ signal }) => {
-        // Until a write goes through again: the run's document is the write that must succeed.
-        for (;;) {
-          try {
-            run.save();
-            await run.deps.store.flush(run.id);
-            return;
-          } catch {
-            await clock.sleep(1000, signal);
-          }
+        for (let wait = PROBE_FIRST_MS; ; wait = Math.min(wait * 2, PROBE_MAX_MS)) {
+          if (await storageTakesWrites(run)) return;
+          await clock.sleep(wait, signal);
         }
       }),
       drain: fromPromise(() => run.drain()),
@@ -106,6 +100,27 @@ export function provideRunMachine(run: Run) {
         { runId: run.id, error: error instanceof Error ? error.message : JSON.stringify(error) },
         'final review failed',
       );
+  }
+}
+
+/** How often a run paused for its disk asks whether it takes writes again: soon at first, then less. */
+const PROBE_FIRST_MS = 500;
+const PROBE_MAX_MS = 5_000;
+
+/**
+ * Whether the state directory takes the run's writes again, from the cheapest question to the one that
+ * must succeed: a small file, then the events waiting in the journal, then the run's document.
+ */
+async function storageTakesWrites(run: Run): Promise<boolean> {
+  const { store } = run.deps;
+  try {
+    await store.probeWrite(run.id);
+    await run.journal.retryNow();
+    run.save();
+    await store.flush(run.id);
+    return true;
+  } catch {
+    return false;
   }
 }
 

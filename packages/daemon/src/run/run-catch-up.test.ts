@@ -37,6 +37,8 @@ function freezable(inner: RunStore, frozenFromStart = false): RunStore & { freez
     writeCheckpoint: (info, doc) => inner.writeCheckpoint(info, doc),
     readCheckpoint: (runId, id) => inner.readCheckpoint(runId, id),
     removeRun: (runId) => inner.removeRun(runId),
+    onWriteFailure: (listener) => inner.onWriteFailure(listener),
+    probeWrite: (runId) => inner.probeWrite(runId),
     close: () => inner.close(),
   };
 }

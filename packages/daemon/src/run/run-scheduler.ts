@@ -33,6 +33,8 @@ export interface SchedulerHost {
   /** Tells the run actor (settled, budget reached, provider refused). */
   send(event: RunEvent): void;
   isExecuting(): boolean;
+  /** Why the run's journal cannot be written, while it cannot: no journal, no progress. */
+  storageFailure(): string | undefined;
   /** The daemon is stopping the run. */
   isClosing(): boolean;
   save(): void;
@@ -266,6 +268,12 @@ export class RunScheduler {
    * run is settled when nothing is ready, in flight or being merged. Called only while executing.
    */
   private fillWorkers(): void {
+    const failure = this.host.storageFailure();
+    if (failure !== undefined) {
+      // Nothing it did now could be recorded: the run waits for the disk instead.
+      this.host.send({ type: 'run.storage_failed', message: failure });
+      return;
+    }
     const { max_tokens } = this.host.config.models.worker;
     while (this.graph.readyCount > 0 && this.pool.free > this.claiming) {
       if (this.host.budget.wouldExceed(this.pool.busy + this.claiming)) {

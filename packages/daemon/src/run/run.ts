@@ -16,12 +16,13 @@ import {
 import type { Logger } from 'pino';
 import { createActor, waitFor, type Actor, type AnyActorRef } from 'xstate';
 import { isoAt, type Clock } from '../clock.js';
-import type {
-  RollbackOutcome,
-  RollbackRequest,
-  RunEvent,
-  runMachine,
-  RunSnapshot,
+import {
+  pauseMessageOf,
+  type RollbackOutcome,
+  type RollbackRequest,
+  type RunEvent,
+  type runMachine,
+  type RunSnapshot,
 } from '../actors/run.machine.js';
 import type { ModelProvider } from '../model/provider.js';
 import type { Random } from '../model/seeded-random.js';
@@ -244,6 +245,10 @@ export class Run implements SchedulerHost {
     return this.actor.getSnapshot().matches('closing');
   }
 
+  storageFailure(): string | undefined {
+    return this.journal.failure;
+  }
+
   taskDone(): void {
     this.checkpoints.taskDone();
   }
@@ -289,13 +294,31 @@ export class Run implements SchedulerHost {
   }
 
   private viewSource(): RunViewSource {
+    const paused = this.status === 'paused';
+    const message = paused && this.actor ? pauseMessageOf(this.actor.getSnapshot()) : undefined;
+    // A task is shown done once its completion is on disk; until then it is still being reviewed.
+    const unconfirmed = this.journal.unconfirmedDone();
+    const taskCounts = this.scheduler.graph.countsByStatus();
+    if (unconfirmed.size > 0) {
+      taskCounts['done'] = (taskCounts['done'] ?? 0) - unconfirmed.size;
+      if (taskCounts['done'] === 0) delete taskCounts['done'];
+      taskCounts['reviewing'] = (taskCounts['reviewing'] ?? 0) + unconfirmed.size;
+    }
+    const records = () => this.tasks.values();
     return {
       doc: this.doc,
       status: this.status,
-      pauseReason: this.status === 'paused' ? this.pauseReason : undefined,
+      pauseReason: paused ? this.pauseReason : undefined,
+      ...(message !== undefined && { pauseMessage: message }),
       maxWorkers: this.config.execution.max_workers,
-      taskCounts: this.scheduler.graph.countsByStatus(),
-      tasks: () => this.tasks.values(),
+      taskCounts,
+      tasks:
+        unconfirmed.size === 0
+          ? records
+          : function* () {
+              for (const task of records())
+                yield unconfirmed.has(task.id) ? { ...task, status: 'reviewing' as const } : task;
+            },
       taskTotal: this.tasks.size,
       busyWorkers: this.scheduler.pool.busy,
       lastEventId: this.journal.lastId,
@@ -378,10 +401,18 @@ export class Run implements SchedulerHost {
     // Accepted work being merged has freed its worker already; it must land before the state is saved.
     await merges.idle();
     await this.checkpoints.written();
-    await this.journal.drain();
+    // Events not on disk yet get what is left of the grace: a disk that takes no writes does not hold
+    // the daemon up. What cannot be written is dropped, and then so is the document that reflects it.
+    await this.journal.close(Math.max(0, deadline - clock.now()));
     this.save();
-    await store.flush(this.id);
-    this.journal.close();
+    await store
+      .flush(this.id)
+      .catch((error: unknown) =>
+        this.deps.logger.warn(
+          { err: error, runId: this.id },
+          'the run document was not written on close; its journal holds what happened',
+        ),
+      );
   }
 
   /** What a person may not change right now, and why. */

@@ -29,6 +29,7 @@ import { parseStoredRunDocument, type RunDocument, type RunIndexEntry } from './
 import { RunDocumentText } from './run-document-text.js';
 import { RunIndex } from './run-index.js';
 import type { RunStore, StoredRun } from './store.js';
+import { JournalBehindError, writeFailureOf, type WriteFailure } from './write-failure.js';
 
 /** Run and checkpoint ids become path segments: nothing that could climb out of the state directory. */
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -51,8 +52,6 @@ interface RunFiles {
   snapshot?: () => RunDocument;
   /** What the document on disk says: its status and the last event it reflects. */
   onDisk?: { status: RunStatus; lastEventId: number };
-  /** The last document written was ahead of the journal: it is written again once the journal has this id. */
-  behind?: number;
   /** Damage a read found in the journal before the events it asked for (a hole in old history). */
   historyDamage?: DamagedFileError;
 }
@@ -84,13 +83,21 @@ export class FileRunStore implements RunStore {
   private readonly writer: CoalescingWriter;
   private readonly index: RunIndex;
   private readonly runs = new Map<string, RunFiles>();
+  private readonly failureListeners = new Set<(failure: WriteFailure) => void>();
   private indexProblem: string | undefined;
 
   constructor(
     private readonly paths: StatePaths,
     options: FileRunStoreOptions = {},
   ) {
-    this.writer = new CoalescingWriter(options);
+    this.writer = new CoalescingWriter({
+      ...options,
+      onError: (error, key) => {
+        options.onError?.(error, key);
+        const runId = key.startsWith(RUN_KEY) ? key.slice(RUN_KEY.length) : undefined;
+        this.failed(runId === undefined ? paths.index : paths.run(runId).state, error, runId);
+      },
+    });
     this.index = new RunIndex(paths.index, this.writer, this.countState);
   }
 
@@ -109,7 +116,12 @@ export class FileRunStore implements RunStore {
     if (this.runs.has(doc.id) || this.index.has(doc.id)) {
       throw new OrcError('STORE_ERROR', `run ${doc.id} already exists in ${this.paths.runs}`);
     }
-    await makePrivateDir(this.paths.run(doc.id).dir);
+    try {
+      await makePrivateDir(this.paths.run(doc.id).dir);
+    } catch (error) {
+      this.failed(this.paths.run(doc.id).dir, error, doc.id);
+      throw error;
+    }
     this.runs.set(doc.id, this.openRunFiles(doc.id));
     this.scheduleSave(doc.id, () => doc);
     await this.writer.flush(runKey(doc.id));
@@ -117,10 +129,21 @@ export class FileRunStore implements RunStore {
     await this.index.flush();
   }
 
+  onWriteFailure(listener: (failure: WriteFailure) => void): () => void {
+    this.failureListeners.add(listener);
+    return () => this.failureListeners.delete(listener);
+  }
+
+  async probeWrite(runId: string): Promise<void> {
+    const file = join(this.paths.run(runId).dir, '.write-probe');
+    await writeFileDurably(file, PROBE_BYTES);
+    await rm(file, { force: true });
+  }
+
   scheduleSave(runId: string, snapshot: () => RunDocument): void {
     const files = this.files(runId);
     files.snapshot = snapshot;
-    this.writer.schedule(runKey(runId), () => this.saveDocument(runId, files));
+    this.writer.schedule(runKey(runId), () => this.saveDocument(files));
   }
 
   taskChanged(runId: string, taskId: string): void {
@@ -159,8 +182,12 @@ export class FileRunStore implements RunStore {
 
   async appendEvents(runId: string, events: readonly OrcEvent[]): Promise<void> {
     const files = this.files(runId);
-    await files.events.append(events);
-    if (files.behind !== undefined) this.catchUpDocument(runId, files, events.at(-1)?.id ?? 0);
+    try {
+      await files.events.append(events);
+    } catch (error) {
+      this.failed(files.events.filename, error, runId);
+      throw error;
+    }
   }
 
   readEvents(runId: string, afterId: number): AsyncIterable<OrcEvent> {
@@ -322,9 +349,17 @@ export class FileRunStore implements RunStore {
     }
     // Serialised at once: the checkpoint is the state of this instant, whatever changes while it is written.
     const text = files.text.render(doc);
+    // Like the document, a checkpoint never reflects an event the journal does not hold.
+    await files.events.waitDurable(doc.lastEventId);
     const run = this.paths.run(info.runId);
-    if (await mkdir(run.checkpoints, { recursive: true, mode: 0o700 })) await fsyncDir(run.dir);
-    await this.writeDocument(run.checkpoint(info.id), text);
+    const file = run.checkpoint(info.id);
+    try {
+      if (await mkdir(run.checkpoints, { recursive: true, mode: 0o700 })) await fsyncDir(run.dir);
+      await this.writeDocument(file, text);
+    } catch (error) {
+      this.failed(file, error, info.runId);
+      throw error;
+    }
   }
 
   async readCheckpoint(runId: string, checkpointId: string): Promise<RunDocument> {
@@ -352,7 +387,7 @@ export class FileRunStore implements RunStore {
     return { ...this.counts };
   }
 
-  private async saveDocument(runId: string, files: RunFiles): Promise<void> {
+  private async saveDocument(files: RunFiles): Promise<void> {
     const doc = files.snapshot!();
     const { onDisk } = files;
     // A finished run loaded to be looked at is not rewritten: nothing an event would tell of changed.
@@ -364,23 +399,22 @@ export class FileRunStore implements RunStore {
     ) {
       return;
     }
-    // The document never claims an event the journal does not hold yet (ids would jump after a crash);
-    // it is written again once the journal has caught up.
-    const durable = await files.events.durableId();
-    const written = doc.lastEventId > durable ? { ...doc, lastEventId: durable } : doc;
-    files.behind = written === doc ? undefined : doc.lastEventId;
-    await this.index.beforeDocument(written);
-    await this.writeDocument(files.state, files.text.render(written));
-    files.onDisk = { status: written.status, lastEventId: written.lastEventId };
-    this.index.noteDocument(written);
-    if (files.behind !== undefined) this.catchUpDocument(runId, files, await files.events.durableId());
+    const pieces = files.text.render(doc);
+    // The document is the journal folded up to its last event: it is written only once the journal
+    // holds that event, so a crash never leaves a document ahead of its journal (a restore applies each
+    // event past the document exactly once).
+    await files.events.waitDurable(doc.lastEventId);
+    await this.index.beforeDocument(doc);
+    await this.writeDocument(files.state, pieces);
+    files.onDisk = { status: doc.status, lastEventId: doc.lastEventId };
+    this.index.noteDocument(doc);
   }
 
-  /** Writes the document again when the journal now holds every event it reflects. */
-  private catchUpDocument(runId: string, files: RunFiles, durable: number): void {
-    if (files.behind === undefined || durable < files.behind || !files.snapshot) return;
-    files.behind = undefined;
-    if (this.runs.get(runId) === files) this.scheduleSave(runId, files.snapshot);
+  /** Tells the listeners a write failed (not one held back for the journal: that failure is told already). */
+  private failed(file: string, error: unknown, runId?: string): void {
+    if (error instanceof JournalBehindError) return;
+    const failure = writeFailureOf(file, error, runId);
+    for (const listener of this.failureListeners) listener(failure);
   }
 
   private openRunFiles(id: string): RunFiles {
@@ -429,7 +463,11 @@ export class FileRunStore implements RunStore {
 /** How every document the store writes ends (see RunDocumentText): a cheap sign it was not cut short. */
 const DOCUMENT_END = ']}\n';
 
-const runKey = (runId: string) => `run:${runId}`;
+const RUN_KEY = 'run:';
+const runKey = (runId: string) => `${RUN_KEY}${runId}`;
+
+/** What `probeWrite` writes: small, so asking whether a full disk takes writes again costs next to nothing. */
+const PROBE_BYTES = Buffer.alloc(16 * 1024, 0x20);
 
 async function makePrivateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });

@@ -100,6 +100,10 @@ function runNotice(view: RunView): string | undefined {
         view.resumeAt === undefined ? '' : ` It goes on by itself at ${view.resumeAt.slice(11, 16)} UTC.`;
       return `Paused because a usage limit of the account is reached.${until} Press p to resume now.`;
     }
+    if (view.pauseReason === 'storage') {
+      const detail = view.pauseMessage === undefined ? '' : ` (${view.pauseMessage})`;
+      return `Paused: the state directory takes no writes${detail}. It goes on by itself once it does.`;
+    }
     const why =
       view.pauseReason === 'budget'
         ? 'the cost budget is reached'

@@ -13,6 +13,7 @@ import { FrameScheduler } from './frame-scheduler.js';
 import { renderHeader } from './header.js';
 import { HELP_TEXT, keyHints } from './help.js';
 import { guardTerminalOutput } from './output-guard.js';
+import { QuietStreamWatch } from './quiet-stream-watch.js';
 import type { RunSource } from './run-source.js';
 import { closingMessage, runIsOver } from './run-summary.js';
 import { renderTableHeader, renderTaskRow, tableColumns } from './task-table.js';
@@ -75,6 +76,7 @@ class AttachSession {
   private readonly frames: FrameScheduler;
   private readonly guard: { restore(): void };
   private readonly ticker: NodeJS.Timeout;
+  private readonly quiet: QuietStreamWatch;
   private unfollow: (() => void) | undefined;
   private unwatch: (() => void) | undefined;
   /** Bumped on every (re)connect, so callbacks of an older subscription are ignored. */
@@ -116,7 +118,11 @@ class AttachSession {
     });
     this.footer = box({ bottom: 0, left: 0, width: '100%', height: 1, style: { fg: 'gray' } });
     this.frames = new FrameScheduler(() => this.draw(), options.frameIntervalMs ?? 50);
-    this.ticker = setInterval(() => this.frames.request(), 1000);
+    this.quiet = new QuietStreamWatch(source);
+    this.ticker = setInterval(() => {
+      this.frames.request();
+      this.quiet.tick(this.state, () => this.frames.request());
+    }, 1000);
     this.bindKeys();
     this.screen.on('resize', () => this.frames.request());
   }
@@ -155,6 +161,7 @@ class AttachSession {
         view.lastEventId,
         (event) => {
           if (generation !== this.generation) return;
+          this.quiet.heard();
           this.state.push(event);
           this.frames.request();
         },
