@@ -32,7 +32,7 @@ export class RunJournal {
   /** The wait before the next try, cut short by `retryNow` or `close`. */
   private retryWait: AbortController | undefined;
   /** Told how each try to append ended (undefined: it worked). */
-  private tried: ((error: unknown) => void)[] = [];
+  private tried: ((error: Error | undefined) => void)[] = [];
   /** Tasks whose `task.completed` is not on disk yet, and how many such events each has in flight. */
   private readonly unconfirmed = new Map<string, number>();
   private closed = false;
@@ -169,7 +169,8 @@ export class RunJournal {
   }
 
   private told(error: unknown): void {
-    for (const resolve of this.tried.splice(0)) resolve(error);
+    const failure = error === undefined || error instanceof Error ? error : new Error(JSON.stringify(error));
+    for (const resolve of this.tried.splice(0)) resolve(failure);
   }
 
   private confirmed(event: OrcEvent): void {
