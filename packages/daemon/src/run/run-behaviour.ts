@@ -153,7 +153,9 @@ function applyPlan(run: Run, result: PlanResult): void {
     run.tasks.send(id, { type: 'task.hold', reason, imported: true, at });
   }
   run.scheduler.unblock(free, at);
-  void run.checkpoints.auto('planned');
+  // Taken once the run is executing: the snapshot then no longer carries the plan and the imported tasks
+  // (a 10,000-task plan made the first checkpoint three times the size of the run document).
+  queueMicrotask(() => void run.checkpoints.auto('planned'));
 }
 
 /**

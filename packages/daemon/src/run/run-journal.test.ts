@@ -109,7 +109,7 @@ describe('RunJournal', () => {
     store.failNext = 1_000;
     j.emit({ type: 'task.completed', taskId: 't1', attempt: 1, result: 'r', usage: ZERO_USAGE, costUsd: 0 });
     await eventually(() => j.failure !== undefined, 'the failure');
-    expect(j.failure).toMatch(/^cannot write the journal of run r1: ENOSPC: no space left on device;/);
+    expect(j.failure).toMatch(/^ENOSPC: no space left on device: cannot write the journal of run r1;/);
     expect([...j.unconfirmedDone()]).toEqual(['t1']);
     j.emit(status(2));
     await expect(j.retryNow()).rejects.toThrow(/ENOSPC/);

@@ -95,11 +95,14 @@ export class RunJournal {
   }
 
   /**
-   * The daemon stops: events not yet written get `graceMs` (one more try at least); what still cannot be
-   * written then is dropped. It was never published, so no client has seen an id that is then reused.
+   * The daemon stops: events not yet written get `graceMs` to be, or one more try when the disk already
+   * failed them (waiting on it holds the daemon up for nothing); what still cannot be written is dropped.
+   * It was never published, so no client has seen an id that is then reused.
    */
   async close(graceMs = 0): Promise<void> {
-    if (this.flushing) {
+    if (this.failed !== undefined) {
+      await this.retryNow().catch(() => undefined);
+    } else if (this.flushing) {
       const timer = new AbortController();
       await Promise.race([this.drain(), this.clock.sleep(graceMs, timer.signal).catch(() => undefined)]);
       timer.abort();

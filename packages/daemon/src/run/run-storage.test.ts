@@ -81,7 +81,9 @@ describe('a disk that takes no writes', () => {
     const pausedForDisk = (run: RunSummary) => run.status === 'paused' && run.pauseReason === 'storage';
     await eventually(() => orchestrator.listRuns().every(pausedForDisk), 'both runs paused for storage');
     for (const run of orchestrator.listRuns())
-      expect(run.pauseMessage).toMatch(/^cannot write .*: no space left on the device \(ENOSPC\);/);
+      expect(run.pauseMessage).toMatch(
+        /^no space left on the device \(ENOSPC\): cannot write .*events\.jsonl;/,
+      );
 
     // Dispatch stopped: no attempt starts while the disk is full (those in flight may end).
     const started = provider.callsFor('work').length;

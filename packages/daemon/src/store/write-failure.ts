@@ -12,7 +12,7 @@ export interface WriteFailure {
 const REASONS: Record<string, string> = {
   ENOSPC: 'no space left on the device',
   EDQUOT: 'the disk quota is used up',
-  EFBIG: 'the file is at the size limit of the process (ulimit -f)',
+  EFBIG: 'file size limit reached (ulimit -f)',
   EROFS: 'the file system is read-only',
   EIO: 'the disk reported an input/output error',
   EACCES: 'permission denied',
@@ -28,7 +28,8 @@ export function writeFailureOf(file: string, error: unknown, runId?: string): Wr
     ...(runId !== undefined && { runId }),
     file,
     ...(code !== undefined && { code }),
-    message: `cannot write ${file}: ${why}${code !== undefined && REASONS[code] ? ` (${code})` : ''}; runs wait and go on by themselves once it can be written`,
+    // The reason first: a one-line listing that cuts the line keeps it.
+    message: `${why}${code !== undefined && REASONS[code] ? ` (${code})` : ''}: cannot write ${file}; runs wait and go on by themselves once it can be written`,
   };
 }
 
