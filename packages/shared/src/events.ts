@@ -76,6 +76,20 @@ export const OrcEvent = z.discriminatedUnion('type', [
     message: z.string(),
   }),
   z.object({ ...base, type: z.literal('checkpoint.created'), checkpoint: CheckpointInfo }),
+  /**
+   * A person asked for a rollback and the run began it: once this is in the journal the rollback happens,
+   * after a crash too (the restored run finishes it), unless `run.rollback_failed` follows.
+   */
+  z.object({
+    ...base,
+    type: z.literal('run.rollback_started'),
+    checkpointId: z.string(),
+    strategy: RollbackStrategy,
+    tasks: z.array(z.string()).optional(),
+  }),
+  /** A rollback could not be done (a revert that conflicts, a checkpoint that cannot be read): nothing changed. */
+  z.object({ ...base, type: z.literal('run.rollback_failed'), checkpointId: z.string(), error: z.string() }),
+  /** The rollback is done: the tasks are as `strategy` makes them from the checkpoint. */
   z.object({
     ...base,
     type: z.literal('run.rolled_back'),
@@ -124,6 +138,20 @@ export const OrcEvent = z.discriminatedUnion('type', [
     usage: Usage.optional(),
     costUsd: z.number().optional(),
   }),
+  /**
+   * A worker's attempt succeeded: its output (and for a repository run its diff, bounded), journalled as
+   * it arrives, so a restart sends the task to its review rather than to another worker.
+   */
+  z.object({
+    ...task,
+    ...spent,
+    type: z.literal('task.worked'),
+    attempt: z.number().int(),
+    output: z.string(),
+    diff: z.string().optional(),
+    usage: Usage,
+    costUsd: z.number(),
+  }),
   z.object({
     ...task,
     ...spent,
@@ -155,5 +183,6 @@ export const RUN_SPEND_EVENTS: ReadonlySet<OrcEventType> = new Set([
   'run.failed',
   'task.attempt_failed',
   'task.reviewed',
+  'task.worked',
   'task.completed',
 ]);

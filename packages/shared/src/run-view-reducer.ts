@@ -171,6 +171,19 @@ class Draft {
           this.updateTask(event.taskId, (task) => ({ ...task, reworks: task.reworks + 1 }));
         }
         return;
+      case 'task.worked':
+        this.updateAttempt(
+          event.taskId,
+          (a) => a.n === event.attempt,
+          (a) => ({
+            ...a,
+            outcome: 'succeeded',
+            usage: event.usage,
+            costUsd: event.costUsd,
+            endedAt: event.at,
+          }),
+        );
+        return;
       case 'task.completed':
         this.updateAttempt(
           event.taskId,
@@ -199,6 +212,9 @@ class Draft {
       case 'task.source_changed':
         this.updateTask(event.taskId, (task) => ({ ...task, sourceChange: event.change }));
         return;
+      // A rollback begun or failed: the pause that comes with it (run.paused) tells a client what it needs.
+      case 'run.rollback_started':
+      case 'run.rollback_failed':
       case 'worker.output':
       case 'checkpoint.created':
       case 'run.budget_exceeded':

@@ -6,7 +6,7 @@ import {
   pauseReasonOf,
   runMachine,
   runStatusOf,
-  type RollbackOutcome,
+  type RollbackPlan,
   type RollbackRequest,
 } from './run.machine.js';
 
@@ -15,12 +15,13 @@ const PLAN: Plan = {
   tasks: [{ id: 'a', title: 'A', description: '', dependencies: [], priority: 'medium' }],
 };
 const REVIEW: FinalReview = { verdict: 'success', summary: 'All good.', followUps: [] };
+const NO_ROLLBACK: RollbackPlan = { tasks: [], reset: [], kept: [], planSummary: undefined };
 
 interface Options {
   plan?: string;
   allDone?: boolean;
   finalReview?: () => Promise<FinalReview>;
-  rollback?: (request: RollbackRequest) => Promise<RollbackOutcome>;
+  rollback?: (request: RollbackRequest) => Promise<RollbackPlan>;
   /** The wait for a quota's reset. */
   quotaReset?: (until: number | undefined) => Promise<void>;
   /** The wait for a disk that takes writes again. */
@@ -40,6 +41,8 @@ function machineFor(options: Options = {}) {
     finished: 0,
     drained: 0,
     probes: 0,
+    /** What the rollback actions were asked, in order. */
+    rollbacks: [] as string[],
   };
   const machine = runMachine.provide({
     actors: {
@@ -57,7 +60,7 @@ function machineFor(options: Options = {}) {
       settle: fromPromise(options.settle ?? (() => Promise.resolve())),
       finalReview: fromPromise(options.finalReview ?? (() => Promise.resolve(REVIEW))),
       rollback: fromPromise(({ input }: { input: RollbackRequest }) =>
-        (options.rollback ?? (() => Promise.resolve({ reset: [], kept: [] })))(input),
+        (options.rollback ?? (() => Promise.resolve(NO_ROLLBACK)))(input),
       ),
       quotaReset: fromPromise(({ input }: { input: { until: number | undefined } }) =>
         (options.quotaReset ?? (() => new Promise<void>(() => {})))(input.until),
@@ -74,6 +77,11 @@ function machineFor(options: Options = {}) {
     actions: {
       announce: (_, params) => log.announced.push(params),
       applyPlan: (_, { result }) => log.applied.push(result),
+      beginRollback: ({ context }) => log.rollbacks.push(`begin ${context.rollback?.checkpointId}`),
+      commitRollback: ({ context }, { plan }) =>
+        log.rollbacks.push(`commit ${context.rollback?.checkpointId} reset ${plan.reset.join(',')}`),
+      rollbackFailed: ({ context }, { error }) =>
+        log.rollbacks.push(`failed ${context.rollback?.checkpointId}: ${(error as Error).message}`),
       storeFinalReview: (_, params) => log.stored.push(params),
       startWork: () => log.started++,
       cancelWork: () => log.cancelled++,
@@ -187,12 +195,12 @@ describe('run machine', () => {
   it('rolls back in a state of its own, then waits for a person; a failed rollback does too', async () => {
     const requests: RollbackRequest[] = [];
     let fail = false;
-    const { actor } = startRun({
+    const { actor, log } = startRun({
       rollback: (request) => {
         requests.push(request);
         return fail
           ? Promise.reject(new Error('revert conflicts'))
-          : Promise.resolve({ reset: ['a'], kept: [] });
+          : Promise.resolve({ ...NO_ROLLBACK, reset: ['a'] });
       },
     });
     await waitFor(actor, (s) => s.matches('executing'));
@@ -208,6 +216,13 @@ describe('run machine', () => {
     actor.send({ type: 'run.rollback', checkpointId: 'cp2', strategy: 'selective', tasks: ['a'] });
     await waitFor(actor, (s) => s.matches({ paused: 'user' }));
     expect(requests.map((r) => r.checkpointId)).toEqual(['cp1', 'cp2']);
+    // Begun (journalled) as it is asked for; taken in only as it leaves rollingBack, or told it failed.
+    expect(log.rollbacks).toEqual([
+      'begin cp1',
+      'commit cp1 reset a',
+      'begin cp2',
+      'failed cp2: revert conflicts',
+    ]);
   });
 
   it('fails with the planning error when no valid plan comes', async () => {

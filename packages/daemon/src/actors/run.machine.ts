@@ -1,5 +1,12 @@
-import type { FinalReview, PauseReason, RollbackStrategy, RunStatus, TaskSpec } from '@orc/shared';
-import { assign, fromPromise, setup, type SnapshotFrom } from 'xstate';
+import type {
+  FinalReview,
+  PauseReason,
+  RollbackStrategy,
+  RunStatus,
+  TaskRecord,
+  TaskSpec,
+} from '@orc/shared';
+import { assign, fromPromise, setup, transition, type SnapshotFrom } from 'xstate';
 import { managerMachine, type PlanResult } from './manager.machine.js';
 import { notProvided, notProvidedActor } from './not-provided.js';
 
@@ -14,6 +21,16 @@ export interface RollbackRequest {
 export interface RollbackOutcome {
   reset: string[];
   kept: string[];
+}
+
+/**
+ * A rollback ready to be made: the task records it leaves (and the plan's summary, for a full one). Made
+ * by the `rollback` actor without changing the run; the run takes it in the same step as it leaves
+ * `rollingBack`, so a saved run is either before the rollback or after it, never half-way.
+ */
+export interface RollbackPlan extends RollbackOutcome {
+  tasks: TaskRecord[];
+  planSummary: string | undefined;
 }
 
 export type RunEvent =
@@ -76,7 +93,10 @@ const announcePause = (reason: PauseReason) =>
     }),
   }) as const;
 
-const startRollback = { target: '#run.rollingBack', actions: 'rememberRollback' } as const;
+const startRollback = {
+  target: '#run.rollingBack',
+  actions: ['rememberRollback', 'beginRollback'],
+} as const;
 
 /**
  * One run (the seed's ClaudeOrchestrator). Its states are what a person sees: analyzing (the manager
@@ -101,7 +121,11 @@ export const runMachine = setup({
     /** Accepted work merged, the journal and the write-backs caught up: the run can be reviewed. */
     settle: fromPromise<void>(notProvidedActor('actor settle')),
     finalReview: fromPromise<FinalReview>(notProvidedActor('actor finalReview')),
-    rollback: fromPromise<RollbackOutcome, RollbackRequest>(notProvidedActor('actor rollback')),
+    /**
+     * Makes the rollback ready (the repository's side included) and resolves with what it leaves; safe
+     * to run again after a crash (a restored run in `rollingBack` does).
+     */
+    rollback: fromPromise<RollbackPlan, RollbackRequest>(notProvidedActor('actor rollback')),
     /**
      * Resolves at the quota's reset (epoch ms; an absolute time, so a restored wait does not start
      * over), or never when the reset is not known and a person must resume the run.
@@ -130,6 +154,12 @@ export const runMachine = setup({
       'action announce',
     ),
     applyPlan: notProvided<{ result: PlanResult }>('action applyPlan'),
+    /** Journals that the rollback began (`run.rollback_started`): from then on it happens, crash or not. */
+    beginRollback: notProvided('action beginRollback'),
+    /** Takes the rollback in: the task records, and `run.rolled_back` journalled. */
+    commitRollback: notProvided<{ plan: RollbackPlan }>('action commitRollback'),
+    /** Journals that the rollback could not be made (`run.rollback_failed`); nothing changed. */
+    rollbackFailed: notProvided<{ error: unknown }>('action rollbackFailed'),
     /** The final review, or why it could not be written (the run ends either way). */
     storeFinalReview: notProvided<{ review?: FinalReview; error?: unknown }>('action storeFinalReview'),
     /** Workers take ready tasks (on entering executing). */
@@ -235,10 +265,19 @@ export const runMachine = setup({
         input: ({ context }) => context.rollback!,
         onDone: {
           target: 'paused.user',
-          actions: assign({ rollback: undefined, pause: undefined }),
+          actions: [
+            { type: 'commitRollback', params: ({ event }) => ({ plan: event.output }) },
+            assign({ rollback: undefined, pause: undefined }),
+          ],
         },
         // The rollback's caller hears why; the run waits for a person either way.
-        onError: { target: 'paused.user', actions: assign({ rollback: undefined, pause: undefined }) },
+        onError: {
+          target: 'paused.user',
+          actions: [
+            { type: 'rollbackFailed', params: ({ event }) => ({ error: event.error }) },
+            assign({ rollback: undefined, pause: undefined }),
+          ],
+        },
       },
     },
     settling: {
@@ -306,6 +345,51 @@ export const runMachine = setup({
 });
 
 export type RunSnapshot = SnapshotFrom<typeof runMachine>;
+
+/** Where a run read back from its journal is: a status, a pause with its reason, or a rollback begun. */
+export type RunPlace =
+  | { status: Exclude<RunStatus, 'paused' | 'reviewing' | 'damaged'> }
+  | { paused: PauseReason; message?: string; until?: number }
+  | { rollingBack: RollbackRequest };
+
+/**
+ * The persisted snapshot of a run at `place`, for a run whose state is read back from its journal. A
+ * pause or a rollback is entered from executing by the event that leads there, so the snapshot holds what
+ * that state invokes (a quota's wait, a storage probe, the rollback), which a restore then runs; a
+ * snapshot merely resolved to the state would hold none and wait forever. Nothing runs here: the step is
+ * XState's pure `transition`.
+ */
+export function persistedRunIn(place: RunPlace, context: RunContext): unknown {
+  const executing = runMachine.resolveState({
+    value: 'executing',
+    context: { ...context, pause: undefined, rollback: undefined },
+  });
+  if ('status' in place) {
+    if (place.status === 'executing') return runMachine.getPersistedSnapshot(executing);
+    return runMachine.getPersistedSnapshot(runMachine.resolveState({ value: place.status, context }));
+  }
+  const [entered] = transition(runMachine, executing, enteringEvent(place));
+  return runMachine.getPersistedSnapshot(entered);
+}
+
+function enteringEvent(place: Exclude<RunPlace, { status: unknown }>): RunEvent {
+  if ('rollingBack' in place) return { type: 'run.rollback', ...place.rollingBack };
+  const message = place.message ?? '';
+  switch (place.paused) {
+    case 'user':
+      return { type: 'run.pause', ...(place.message !== undefined && { message }) };
+    case 'budget':
+      return { type: 'run.budget_reached', message };
+    case 'provider':
+      return { type: 'run.provider_refused', message };
+    case 'quota':
+      return { type: 'run.quota_wait', message, ...(place.until !== undefined && { until: place.until }) };
+    case 'storage':
+      return { type: 'run.storage_failed', message };
+    case 'source':
+      return { type: 'run.source_unavailable', message };
+  }
+}
 
 /** What a person is told the run is doing, from the state it is in. */
 export function runStatusOf(snapshot: RunSnapshot): RunStatus {

@@ -33,14 +33,12 @@ export interface AttemptRunnerDeps {
 /**
  * One attempt at a task: a fresh worktree from the integration head for agents that edit a repository,
  * the worker model's call with the task, its dependencies' results and any feedback, the attempt's
- * charge, and its commit and diff for the review. Every attempt, the first and each retry, is its own
+ * charge, and its commit and diff for the review, journalled with the answer (`task.worked`). Every attempt, the first and each retry, is its own
  * numbered record on the task, announced with `task.assigned`.
  *
  * This is the seam where an attempt leaves the run: a remote worker backend runs the same call elsewhere.
  */
 export class AttemptRunner {
-  /** Each task's latest diff, for its review (repository runs). */
-  private readonly diffs = new Map<string, string>();
   /** Claude Code attempts: worktrees, sessions (resumed after a crash or a pause), refusals. */
   private readonly agents: AgentAttempts;
 
@@ -54,14 +52,6 @@ export class AttemptRunner {
    */
   restore(tasks: Iterable<TaskRecord>): Promise<void> {
     return this.agents.restore(tasks);
-  }
-
-  diffOf(taskId: string): string | undefined {
-    return this.diffs.get(taskId);
-  }
-
-  forget(taskId: string): void {
-    this.diffs.delete(taskId);
   }
 
   async work(
@@ -116,8 +106,22 @@ export class AttemptRunner {
       budget.countAttempt(cost);
       change({ usage: response.usage, costUsd: cost });
       const diff = await agent.commit(`${task.id}: ${task.title}`);
-      if (diff !== undefined) this.diffs.set(taskId, diff);
-      change({ output: response.text, outcome: 'succeeded', endedAt: isoAt(clock) });
+      change({
+        output: response.text,
+        outcome: 'succeeded',
+        endedAt: isoAt(clock),
+        ...(diff !== undefined && { diff }),
+      });
+      // Journalled as it arrives: after a crash the answer goes to its review, not to another worker.
+      emit({
+        type: 'task.worked',
+        taskId,
+        attempt: attempt.n,
+        output: response.text,
+        ...(diff !== undefined && { diff }),
+        usage: response.usage,
+        costUsd: cost,
+      });
       return { text: response.text };
     } catch (error) {
       thrown = error;

@@ -1,11 +1,11 @@
 import { FINISHED_RUN_STATUSES, SETTLED_STATUSES, type FinalReview } from '@orc/shared';
 import { assign, fromPromise } from 'xstate';
 import { managerMachine, type PlanResult } from '../actors/manager.machine.js';
-import { runMachine, type RollbackOutcome, type RollbackRequest } from '../actors/run.machine.js';
+import { runMachine, type RollbackPlan, type RollbackRequest } from '../actors/run.machine.js';
 import { isoAt } from '../clock.js';
 import { backoffDelay } from '../model/model-error.js';
 import type { Run } from './run.js';
-import { rollBack } from './run-rollback.js';
+import { commitRollback, prepareRollback, type RollbackDeps } from './run-rollback.js';
 
 /**
  * The run machine as one run drives it: each action and actor the machine names, done with the run's
@@ -40,25 +40,8 @@ export function provideRunMachine(run: Run) {
       finalReview: fromPromise(({ signal }) =>
         run.manager.finalReview(run.doc.planSummary ?? '', [...run.tasks.values()], signal),
       ),
-      rollback: fromPromise<RollbackOutcome, RollbackRequest>(({ input }) => {
-        run.rollingBack = rollBack(
-          {
-            runId: run.id,
-            doc: run.doc,
-            checkpoints: run.checkpoints,
-            merges: run.scheduler.merges,
-            tasks: run.tasks,
-            workspace: () => run.deps.workspace,
-            interrupt: () => run.scheduler.interrupt(),
-            reschedule: () => run.scheduler.reschedule(),
-            emit: (event) => run.emit(event),
-            persist: async () => {
-              run.save();
-              await run.deps.store.flush(run.id);
-            },
-          },
-          input,
-        );
+      rollback: fromPromise<RollbackPlan, RollbackRequest>(({ input }) => {
+        run.rollingBack = prepareRollback(rollbackDeps(run), input);
         return run.rollingBack;
       }),
       quotaReset: fromPromise<void, { until: number | undefined }>(({ input, signal }) =>
@@ -77,6 +60,25 @@ export function provideRunMachine(run: Run) {
     actions: {
       announce: (_, { status, reason, message, resumeAt }) => run.announce(status, reason, message, resumeAt),
       applyPlan: (_, { result }) => applyPlan(run, result),
+      beginRollback: ({ context }) => {
+        const request = context.rollback!;
+        run.emit({
+          type: 'run.rollback_started',
+          checkpointId: request.checkpointId,
+          strategy: request.strategy,
+          ...(request.tasks !== undefined && { tasks: request.tasks }),
+        });
+      },
+      commitRollback: ({ context }, { plan }) => commitRollback(rollbackDeps(run), context.rollback!, plan),
+      rollbackFailed: ({ context }, { error }) => {
+        const message = error instanceof Error ? error.message : String(error);
+        logger.warn({ runId: run.id, error: message }, 'rollback failed; nothing changed');
+        run.emit({
+          type: 'run.rollback_failed',
+          checkpointId: context.rollback!.checkpointId,
+          error: message,
+        });
+      },
       storeFinalReview: (_, { review, error }) => storeFinalReview(run, review, error),
       startWork: () => run.scheduler.startWork(),
       cancelWork: () => {
@@ -101,6 +103,22 @@ export function provideRunMachine(run: Run) {
         'final review failed',
       );
   }
+}
+
+/** What a rollback works with: the run's parts. */
+function rollbackDeps(run: Run): RollbackDeps {
+  return {
+    runId: run.id,
+    doc: run.doc,
+    checkpoints: run.checkpoints,
+    merges: run.scheduler.merges,
+    tasks: run.tasks,
+    workspace: () => run.deps.workspace,
+    interrupt: () => run.scheduler.interrupt(),
+    reschedule: () => run.scheduler.reschedule(),
+    emit: (event) => run.emit(event),
+    journalled: () => run.journal.drain(),
+  };
 }
 
 /** How often a run paused for its disk asks whether it takes writes again: soon at first, then less. */

@@ -1,4 +1,4 @@
-import { addUsage, subtractUsage, type Attempt, type ModelPrice, type Usage } from '@orc/shared';
+import { addUsage, type ModelPrice, type Usage } from '@orc/shared';
 import { costOf } from '../model/pricing.js';
 
 /** What the budget reads and writes of the run's document. */
@@ -43,18 +43,6 @@ export class RunBudget {
     if (costUsd <= 0) return;
     this.attempts.total += costUsd;
     this.attempts.count += 1;
-  }
-
-  /**
-   * What a finished attempt cost beyond what the saved document counted, recovered from the journal
-   * after a crash: the document counts an attempt's cost in its record and the run's total together.
-   */
-  recover(attempt: Attempt, usage: Usage, costUsd: number): Attempt {
-    if (costUsd > attempt.costUsd) {
-      this.spend.costUsd += costUsd - attempt.costUsd;
-      this.spend.usage = addUsage(this.spend.usage, subtractUsage(usage, attempt.usage));
-    }
-    return { ...attempt, usage, costUsd };
   }
 
   /** Whether one more attempt, with `inFlight` others still to be paid for, would pass the limit. */

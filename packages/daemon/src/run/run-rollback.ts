@@ -1,5 +1,5 @@
 import { OrcError, type NewEvent, type RollbackStrategy } from '@orc/shared';
-import type { RollbackOutcome, RollbackRequest } from '../actors/run.machine.js';
+import type { RollbackPlan, RollbackRequest } from '../actors/run.machine.js';
 import type { RunDocument } from '../store/run-document.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 import { applyRollback, downstreamOf } from './apply-rollback.js';
@@ -19,41 +19,52 @@ export interface RollbackDeps {
   /** The task records were replaced: the graph is rebuilt and what is free is queued. */
   reschedule: () => void;
   emit: (event: NewEvent) => void;
-  /** Saves the document and waits until it is on disk. */
-  persist: () => Promise<void>;
+  /** Resolves once every event emitted so far is in the journal. */
+  journalled: () => Promise<void>;
 }
 
 /**
- * A run goes back to a checkpoint (the run is in its `rollingBack` state, so nothing is dispatched):
+ * Makes a rollback ready while the run is in its `rollingBack` state (nothing is dispatched):
  * - full: every task as the checkpoint had it, and the integration branch reset to its commit;
  * - partial: the checkpoint's tasks, but a task that finished since keeps its result when its inputs did
  *   not change; files are left alone;
  * - selective: the named tasks and everything downstream of them start over, their merges reverted.
- * The state before it is kept as a checkpoint of its own, so a rollback can itself be undone.
+ *
+ * All or nothing across a crash: `run.rollback_started` is in the journal before anything is touched, so
+ * a run killed half-way is restored rolling back and this runs again; what it does to the repository is
+ * safe to do twice (a reset to the same commit, reverts that skip what is reverted already); and the run
+ * itself changes only in `commitRollback`, with `run.rolled_back`, in the step that leaves `rollingBack`.
  */
-export async function rollBack(deps: RollbackDeps, request: RollbackRequest): Promise<RollbackOutcome> {
+export async function prepareRollback(deps: RollbackDeps, request: RollbackRequest): Promise<RollbackPlan> {
   const { checkpointId, strategy } = request;
   const named = request.tasks ?? [];
-  await deps.checkpoints.written();
+  await deps.journalled();
   const saved = await deps.checkpoints.read(checkpointId);
   // Work being merged lands (or not) before anything is taken back.
   await deps.merges.idle();
   deps.interrupt();
-  await deps.checkpoints.create('before-rollback', `before rollback to ${checkpointId}`);
   await rollbackFiles(deps, checkpointId, strategy, named);
   const { tasks, reset, kept } = applyRollback(strategy, [...deps.tasks.values()], saved.tasks, named);
-  deps.tasks.replaceAll(tasks);
-  if (strategy === 'full') deps.doc.planSummary = saved.planSummary;
+  return { tasks, reset, kept, planSummary: strategy === 'full' ? saved.planSummary : deps.doc.planSummary };
+}
+
+/** The run takes the rollback: its task records, and `run.rolled_back`, which makes it so after a crash. */
+export function commitRollback(deps: RollbackDeps, request: RollbackRequest, plan: RollbackPlan): void {
+  deps.tasks.replaceAll(plan.tasks);
+  deps.doc.planSummary = plan.planSummary;
   deps.doc.tasksDoneSinceCheckpoint = 0;
   // A finished run rolled back has work again: how it ended no longer holds.
   delete deps.doc.finishedAt;
   delete deps.doc.error;
   delete deps.doc.finalReview;
   // Announced first: a client resets those tasks, then folds the statuses the rescheduling emits.
-  deps.emit({ type: 'run.rolled_back', checkpointId, strategy, resetTasks: reset });
+  deps.emit({
+    type: 'run.rolled_back',
+    checkpointId: request.checkpointId,
+    strategy: request.strategy,
+    resetTasks: plan.reset,
+  });
   deps.reschedule();
-  await deps.persist();
-  return { reset, kept };
 }
 
 /**

@@ -9,7 +9,7 @@ import {
 } from '@orc/shared';
 import { isoAt } from '../clock.js';
 import type { RunEvent } from '../actors/run.machine.js';
-import { taskMachine } from '../actors/task.machine.js';
+import { awaitsReview, taskMachine } from '../actors/task.machine.js';
 import type { WorkerEmitted } from '../actors/worker.machine.js';
 import { TaskGraph } from '../scheduling/task-graph.js';
 import { WorkerPool } from '../scheduling/worker-pool.js';
@@ -97,7 +97,7 @@ export class RunScheduler {
         work: (input, signal) => this.attempts.work(input.taskId, input.worker, input.maxTokens, signal),
         review: (input, signal) => {
           const task = this.tasks.get(input.taskId)!;
-          return manager.review(task, input.text, this.attempts.diffOf(task.id), signal);
+          return manager.review(task, input.text, task.attempts.at(-1)?.diff, signal);
         },
       },
       onEvent: (event) => this.onWorker(event),
@@ -118,7 +118,6 @@ export class RunScheduler {
         usage: attempt?.usage ?? ZERO_USAGE,
         costUsd: attempt?.costUsd ?? 0,
       });
-      this.attempts.forget(task.id);
       this.host.taskDone();
     }
     if (to === 'failed')
@@ -299,10 +298,14 @@ export class RunScheduler {
       this.host.send({ type: 'run.settled' });
   }
 
+  /** A task whose answer is in (see `awaitsReview`) goes to its review: its work is not paid twice. */
   private assign(id: string, maxTokens: number): void {
-    this.pool.assign({ taskId: id, maxTokens }, (worker) =>
-      this.tasks.send(id, { type: 'task.assign', worker, at: isoAt(this.host.deps.clock) }),
-    );
+    const task = this.tasks.get(id)!;
+    const worked = awaitsReview(task) ? task.attempts.at(-1)!.output : undefined;
+    this.pool.assign({ taskId: id, maxTokens, ...(worked !== undefined && { worked }) }, (worker) => {
+      const at = isoAt(this.host.deps.clock);
+      this.tasks.send(id, { type: worked !== undefined ? 'task.assign_review' : 'task.assign', worker, at });
+    });
   }
 
   /**

@@ -19,6 +19,7 @@ import { isoAt, type Clock } from '../clock.js';
 import {
   pauseMessageOf,
   type RollbackOutcome,
+  type RollbackPlan,
   type RollbackRequest,
   type RunEvent,
   type runMachine,
@@ -82,8 +83,8 @@ export class Run implements SchedulerHost {
   /** The snapshot saved once the run is closing: the state it was in, never `closing` itself. */
   private closingSnapshot: unknown;
   private readonly statusWaiters = new Set<() => void>();
-  /** The rollback under way, for the person who asked for it to hear how it ended. */
-  rollingBack: Promise<RollbackOutcome> | undefined;
+  /** The rollback being made ready, for the person who asked for it to hear how it ended. */
+  rollingBack: Promise<RollbackPlan> | undefined;
   /** How long in-flight work may go on once the daemon stops. */
   graceMs = 0;
 
@@ -478,12 +479,24 @@ export class Run implements SchedulerHost {
     if (previous === 'paused' && status === 'executing') this.emit({ type: 'run.resumed' });
   }
 
-  /** Hands a rollback request to the run actor and waits for it to end; its failure is the caller's. */
+  /**
+   * Hands a rollback request to the run actor and waits for it to end, the rollback in the journal; its
+   * failure is the caller's.
+   */
   async requestRollback(request: RollbackRequest): Promise<RollbackOutcome> {
     const before = this.rollingBack;
     this.actor.send({ type: 'run.rollback', ...request });
-    if (this.rollingBack === before || this.rollingBack === undefined)
+    const preparing = this.rollingBack;
+    if (preparing === before || preparing === undefined)
       throw new OrcError('INVALID_STATE', `run ${this.id} is ${this.status}; it cannot be rolled back now`);
-    return this.rollingBack;
+    const plan = await preparing;
+    await waitFor(this.actor, (s: RunSnapshot) => !s.matches('rollingBack'));
+    if (this.actor.getSnapshot().matches('closing'))
+      throw new OrcError(
+        'INVALID_STATE',
+        `the daemon stopped while run ${this.id} was rolling back; the rollback finishes once it is back`,
+      );
+    await this.journal.drain();
+    return { reset: plan.reset, kept: plan.kept };
   }
 }
