@@ -10,6 +10,7 @@ export const CASE_NAMES = [
   'history',
   'rate limit',
   'hostile client',
+  'chaos',
 ] as const;
 export type CaseName = (typeof CASE_NAMES)[number];
 
