@@ -5,7 +5,9 @@ import { hostileClientCase } from './cases/hostile-client.js';
 import { historyCase } from './cases/history.js';
 import { largeRunCases } from './cases/large-run.js';
 import { makespanCase } from './cases/makespan.js';
+import { promptCacheCase } from './cases/prompt-cache.js';
 import { rateLimitCase } from './cases/rate-limit.js';
+import { sharedLimitCase } from './cases/shared-limit.js';
 import { recoveryCase } from './cases/recovery.js';
 import { CASE_NAMES, machineInfo, type BenchReport, type CaseName, type CaseResult } from './report.js';
 
@@ -29,6 +31,8 @@ const GROUPS: { cases: readonly CaseName[]; run: (ctx: CaseContext) => Promise<C
   { cases: ['recovery'], run: async (ctx) => [await recoveryCase(ctx)] },
   { cases: ['history'], run: async (ctx) => [await historyCase(ctx)] },
   { cases: ['rate limit'], run: async (ctx) => [await rateLimitCase(ctx)] },
+  { cases: ['shared limit'], run: async (ctx) => [await sharedLimitCase(ctx)] },
+  { cases: ['prompt cache'], run: async (ctx) => [await promptCacheCase(ctx)] },
   { cases: ['hostile client'], run: async (ctx) => [await hostileClientCase(ctx)] },
   { cases: ['chaos'], run: async (ctx) => [await chaosCase(ctx)] },
 ];

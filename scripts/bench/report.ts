@@ -9,6 +9,8 @@ export const CASE_NAMES = [
   'recovery',
   'history',
   'rate limit',
+  'shared limit',
+  'prompt cache',
   'hostile client',
   'chaos',
 ] as const;

@@ -44,6 +44,7 @@ class Draft {
     if ('spent' in event && event.spent !== undefined) {
       view.usage = event.spent.usage;
       view.costUsd = event.spent.costUsd;
+      if (event.spent.forecast !== undefined) view.forecast = event.spent.forecast;
     }
     switch (event.type) {
       case 'run.created':
@@ -74,12 +75,15 @@ class Draft {
         else delete view.pauseMessage;
         if (event.resumeAt !== undefined) view.resumeAt = event.resumeAt;
         else delete view.resumeAt;
+        if (event.model !== undefined) view.quotaModel = event.model;
+        else delete view.quotaModel;
         return;
       case 'run.resumed':
         if (view.status === 'paused') view.status = 'executing';
         delete view.pauseReason;
         delete view.pauseMessage;
         delete view.resumeAt;
+        delete view.quotaModel;
         return;
       case 'run.completed':
         view.finalReview = event.review;
@@ -221,6 +225,7 @@ class Draft {
       case 'run.budget_set':
       case 'run.concurrency':
       case 'run.integrated':
+      case 'run.plan_answered':
         return;
     }
   }
@@ -246,9 +251,12 @@ class Draft {
       delete this.view.pauseReason;
       delete this.view.pauseMessage;
       delete this.view.resumeAt;
+      delete this.view.quotaModel;
     }
-    if (FINISHED_RUN_STATUSES.has(status)) this.view.finishedAt ??= at;
-    else delete this.view.finishedAt;
+    if (FINISHED_RUN_STATUSES.has(status)) {
+      this.view.finishedAt ??= at;
+      delete this.view.forecast;
+    } else delete this.view.finishedAt;
   }
 
   private updateTask(id: string, change: (task: TaskRecord) => TaskRecord): void {

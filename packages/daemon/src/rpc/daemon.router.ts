@@ -18,6 +18,8 @@ export const daemonRouter = router({
       storage: storage
         ? { ok: false as const, error: storage.pauseMessage ?? 'the state directory cannot be written' }
         : { ok: true as const },
+      /** The quotas the daemon paces, from the answers' rate-limit headers. */
+      quota: ctx.orchestrator.quotaStatus(),
     };
   }),
   /** Stops the daemon gracefully once this reply is on its way. */

@@ -59,6 +59,16 @@ export class DocumentFold {
   }
 
   async apply(event: OrcEvent, readCheckpoint: ReadCheckpoint): Promise<void> {
+    await this.applyEvent(event, readCheckpoint);
+    // The run's spend as the event recorded it: the manager's plans and reviews are no attempt's cost, so
+    // adding up the attempts left them out (a rebuilt run showed $0.0071 of its $0.0118).
+    if ('spent' in event && event.spent) {
+      this.doc.usage = event.spent.usage;
+      this.doc.costUsd = event.spent.costUsd;
+    }
+  }
+
+  private async applyEvent(event: OrcEvent, readCheckpoint: ReadCheckpoint): Promise<void> {
     const { doc } = this;
     doc.lastEventId = event.id;
     doc.updatedAt = event.at;

@@ -1,6 +1,7 @@
 import {
   summaryGoal,
   type PauseReason,
+  type RunForecast,
   type RunSource,
   type RunStatus,
   type RunSummary,
@@ -21,6 +22,8 @@ export interface RunViewSource {
   taskTotal: number;
   busyWorkers: number;
   lastEventId: number;
+  /** A live run's forecast (run/run-forecast.ts). */
+  forecast?: RunForecast | undefined;
 }
 
 /** The run in a line of `orc ls`: no task records. */
@@ -35,6 +38,7 @@ export function summaryOf(source: RunViewSource): RunSummary {
     ...(source.pauseReason !== undefined &&
       source.pauseMessage !== undefined && { pauseMessage: source.pauseMessage }),
     ...(source.pauseReason !== undefined && doc.resumeAt !== undefined && { resumeAt: doc.resumeAt }),
+    ...(source.pauseReason === 'quota' && doc.quotaModel !== undefined && { quotaModel: doc.quotaModel }),
     models: doc.models,
     maxWorkers: source.maxWorkers,
     createdAt: doc.createdAt,
@@ -45,6 +49,7 @@ export function summaryOf(source: RunViewSource): RunSummary {
     usage: doc.usage,
     costUsd: doc.costUsd,
     ...(doc.error !== undefined && { error: doc.error }),
+    ...(source.forecast !== undefined && { forecast: source.forecast }),
     lastEventId: source.lastEventId,
     ...(doc.source && { source: runSourceOf(doc.source) }),
   };

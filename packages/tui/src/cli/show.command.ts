@@ -3,6 +3,8 @@ import { withClient } from './daemon-connection.js';
 import { emit, summaryJson } from './output.js';
 import { runReport, taskReport } from './run-report.js';
 import { resolveRunRef } from './run-ref.js';
+import { waitsLine } from './inbox.command.js';
+import { oneLine } from '../screen/text-cells.js';
 
 /**
  * `orc show <run>`: the run and every task with its attempts, verdicts and errors. `orc show <run> <task>`:
@@ -30,8 +32,21 @@ export function registerShowCommand(program: Command): void {
           );
           return;
         }
-        const run = await client.trpc.runs.get.query({ runId, full: true });
-        emit(options, summaryJson(run), () => runReport(run, Date.now()));
+        const [run, inbox] = await Promise.all([
+          client.trpc.runs.get.query({ runId, full: true }),
+          client.trpc.inbox.list.query({ runId }),
+        ]);
+        const now = Date.now();
+        const notes = [
+          ...inbox.items.map(
+            (item) =>
+              `needs you: ${item.id} ${item.type}: ${oneLine(item.question)} (orc answer ${item.id} ${item.choices.map((c) => c.id).join('|')})`,
+          ),
+          ...[waitsLine(inbox.waits)].filter((line) => line !== undefined),
+        ];
+        emit(options, { ...summaryJson(run), inbox: { items: inbox.items, waits: inbox.waits } }, () =>
+          runReport(run, now, notes),
+        );
       });
     });
 }
