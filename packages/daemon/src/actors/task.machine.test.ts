@@ -135,7 +135,10 @@ describe('task machine', () => {
       files: ['a.ts'],
       at: LATER,
     };
-    expect(send(conflict).value).toBe('ready');
+    const requeued = send(conflict);
+    expect(requeued.value).toBe('ready');
+    // Its answer no longer merges: a worker works it again rather than have it reviewed again.
+    expect(awaitsReview(recordOf(requeued))).toBe(false);
     send(...worked(2, 'y'), review('accept'));
     const blocked = send(conflict);
     expect(blocked.value).toBe('blocked');

@@ -255,9 +255,11 @@ export const taskMachine = setup({
           {
             guard: 'canRework',
             target: 'ready',
+            // Its answer no longer merges: the task is worked again, not sent back to its review.
             actions: assign(({ context, event }) => ({
               reworks: context.reworks + 1,
               feedback: event.feedback,
+              attempts: changeLast(context.attempts, { output: undefined, diff: undefined }),
             })),
           },
           {

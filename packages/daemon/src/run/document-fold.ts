@@ -355,6 +355,12 @@ export class DocumentFold {
             last.endedAt = at;
           }
         }
+        // Back from merging, mostly a merge conflict: the answer no longer merges and is worked again
+        // (the task machine drops it too; an interruption there, rare, is then worked again as well).
+        if (previous === 'merging' && last) {
+          last.output = undefined;
+          last.diff = undefined;
+        }
         return;
       case 'reviewing':
       case 'merging':
