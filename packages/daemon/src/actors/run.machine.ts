@@ -1,10 +1,11 @@
-import type {
-  FinalReview,
-  PauseReason,
-  RollbackStrategy,
-  RunStatus,
-  TaskRecord,
-  TaskSpec,
+import {
+  rollingBackMessage,
+  type FinalReview,
+  type PauseReason,
+  type RollbackStrategy,
+  type RunStatus,
+  type TaskRecord,
+  type TaskSpec,
 } from '@orc/shared';
 import { assign, fromPromise, setup, transition, type SnapshotFrom } from 'xstate';
 import { managerMachine, type PlanResult } from './manager.machine.js';
@@ -298,7 +299,7 @@ export const runMachine = setup({
         params: ({ context }) => ({
           status: 'paused' as const,
           reason: 'user' as const,
-          message: `rolling back to ${context.rollback?.checkpointId ?? 'a checkpoint'}`,
+          message: rollingBackMessage(context.rollback?.checkpointId ?? 'a checkpoint'),
         }),
       },
       invoke: {
@@ -390,7 +391,7 @@ export type RunSnapshot = SnapshotFrom<typeof runMachine>;
 /** Where a run read back from its journal is: a status, a pause with its reason, or a rollback begun. */
 export type RunPlace =
   | { status: Exclude<RunStatus, 'paused' | 'reviewing' | 'damaged'> }
-  | { paused: PauseReason; message?: string; until?: number }
+  | { paused: PauseReason; message?: string; until?: number; model?: string }
   | { rollingBack: RollbackRequest };
 
 /**
@@ -425,7 +426,12 @@ function enteringEvent(place: Exclude<RunPlace, { status: unknown }>): RunEvent 
     case 'provider':
       return { type: 'run.provider_refused', message };
     case 'quota':
-      return { type: 'run.quota_wait', message, ...(place.until !== undefined && { until: place.until }) };
+      return {
+        type: 'run.quota_wait',
+        message,
+        ...(place.until !== undefined && { until: place.until }),
+        ...(place.model !== undefined && { model: place.model }),
+      };
     case 'storage':
       return { type: 'run.storage_failed', message };
     case 'source':
@@ -457,7 +463,7 @@ export function runStatusOf(snapshot: RunSnapshot): RunStatus {
 /** What the pause says to a person: its message, or the checkpoint a rollback goes back to. */
 export function pauseMessageOf(snapshot: RunSnapshot): string | undefined {
   if (snapshot.value === 'rollingBack')
-    return `rolling back to ${snapshot.context.rollback?.checkpointId ?? 'a checkpoint'}`;
+    return rollingBackMessage(snapshot.context.rollback?.checkpointId ?? 'a checkpoint');
   return typeof snapshot.value === 'object' ? snapshot.context.pause?.message : undefined;
 }
 

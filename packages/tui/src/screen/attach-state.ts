@@ -1,4 +1,4 @@
-import { applyEvents, type OrcEvent, type RunSummary, type RunView, type TaskRecord } from '@orc/shared';
+import { foldView, type OrcEvent, type RunSummary, type RunView, type TaskRecord } from '@orc/shared';
 import { describeEvent, type EventLevel, type EventLine, noticeLine } from './event-line.js';
 import { scrollWindow } from './task-table.js';
 import { WorkerOutputs } from './worker-output.js';
@@ -22,7 +22,7 @@ export class AttachState {
   selected = 0;
   offset = 0;
   longestId = 2;
-  /** Set by an event the client cannot fold in (a rollback): fetch the run again. */
+  /** Set by an event the client cannot fold in (a rollback too large to carry its records): fetch the run again. */
   needsRefetch = false;
   private queue: OrcEvent[] = [];
 
@@ -56,12 +56,13 @@ export class AttachState {
     for (const event of fresh) {
       if (event.type === 'worker.output') this.outputs.append(event.worker, event.taskId, event.text);
       else if (event.type === 'task.assigned') this.outputs.start(event.worker, event.taskId);
-      else if (event.type === 'run.rolled_back') this.needsRefetch = true;
       const line = describeEvent(event);
       if (line !== undefined) this.addLine(line);
     }
     const before = view.tasks.length;
-    this.view = applyEvents(view, fresh);
+    const folded = foldView(view, fresh);
+    this.view = folded.view;
+    if (folded.incomplete) this.needsRefetch = true;
     if (this.view.tasks.length !== before) this.measureIds();
     return true;
   }

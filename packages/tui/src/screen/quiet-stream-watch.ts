@@ -1,6 +1,6 @@
 import { FINISHED_RUN_STATUSES, type RunSummary } from '@orc/shared';
+import type { AttachClient } from './attach-client.js';
 import type { AttachState } from './attach-state.js';
-import type { RunSource } from './run-source.js';
 
 /**
  * A run whose disk takes no writes pauses without an event: its journal cannot take one, and an event is
@@ -12,7 +12,7 @@ export class QuietStreamWatch {
   private asking = false;
 
   constructor(
-    private readonly source: Pick<RunSource, 'listRuns'>,
+    private readonly client: AttachClient,
     private readonly quietMs = 2_000,
   ) {}
 
@@ -35,7 +35,7 @@ export class QuietStreamWatch {
     if (this.asking || Date.now() - this.lastHeard < this.quietMs) return;
     this.asking = true;
     try {
-      const summary = (await this.source.listRuns()).find((run) => run.id === runId);
+      const summary = (await this.client.trpc.runs.list.query()).find((run) => run.id === runId);
       if (summary) seen(summary);
     } catch {
       // The connection's own watch tells of a daemon that went away.
