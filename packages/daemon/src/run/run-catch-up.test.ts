@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { OrcEvent, Usage } from '@orc/shared';
+import type { OrcEvent, RunView, Usage } from '@orc/shared';
 import { ZERO_USAGE } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openFileRunStore } from '../store/file-run-store.js';
@@ -8,7 +8,9 @@ import type { RunDocument } from '../store/run-document.js';
 import {
   createScriptedProvider,
   eventually,
+  foldJournal,
   freezableStore as freezable,
+  onTheWire,
   readJournal,
   tempHome,
   testConfig,
@@ -212,6 +214,24 @@ describe('restoring a run whose journal is ahead of its saved document', () => {
     const events = await readJournal(home, runId);
     expect(events.filter((e) => e.type === 'task.completed' && e.taskId === 'b')).toHaveLength(1);
     expect(worked(events).filter((e) => e.taskId === 'b')).toHaveLength(1);
+    // The journal tells which worker took the answer to its review, so a client's view has it too.
+    const restoredAt = events.findIndex((e) => e.type === 'run.restored');
+    expect(
+      events
+        .slice(restoredAt)
+        .find((e) => e.type === 'task.status' && e.taskId === 'b' && e.status === 'reviewing'),
+    ).toMatchObject({ worker: expect.any(Number) });
+    // And a client folding the journal from the first event holds what runs.get answers.
+    let full!: RunView;
+    let journal!: OrcEvent[];
+    await eventually(async () => {
+      full = await after.getRun(runId, { full: true });
+      journal = await readJournal(home, runId);
+      return journal.at(-1)?.id === full.lastEventId;
+    }, 'the journal to hold every event of the view');
+    expect(onTheWire({ ...foldJournal(runId, journal), forecast: undefined })).toEqual(
+      onTheWire({ ...full, forecast: undefined }),
+    );
   });
 
   it('keeps a quota pause the journal holds past the saved document, and goes on at its reset', async () => {

@@ -1,8 +1,16 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { OrcEvent, TaskSpecInput } from '@orc/shared';
-import { createScriptedProvider, eventually, readJournal, tempHome, testConfig } from '@orc/test-support';
+import type { OrcEvent, RunView, TaskSpecInput } from '@orc/shared';
+import {
+  createScriptedProvider,
+  eventually,
+  foldJournal,
+  onTheWire,
+  readJournal,
+  tempHome,
+  testConfig,
+} from '@orc/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createOrchestrator } from '../orchestrator/create-orchestrator.js';
 import type { Orchestrator } from '../orchestrator/orchestrator.js';
@@ -122,6 +130,17 @@ describe('a rollback or a checkpoint cut short by a crash', () => {
       }
       // The checkpoint before the rollback exists once its event is in, and only then.
       expect((await restored.listCheckpoints(runId)).length, label).toBe(cut > checkpointed ? 2 : 1);
+      // A client folding the journal from its first event holds what runs.get answers.
+      let full!: RunView;
+      let told!: OrcEvent[];
+      await eventually(async () => {
+        full = await restored.getRun(runId, { full: true });
+        told = await readJournal(copy, runId);
+        return told.at(-1)?.id === full.lastEventId;
+      }, `${label}: the journal to hold every event of the view`);
+      expect(onTheWire({ ...foldJournal(runId, told), forecast: undefined }), label).toEqual(
+        onTheWire({ ...full, forecast: undefined }),
+      );
       await restored.close(0);
 
       const replayed = await readJournal(copy, runId);
