@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { Rating } from './feedback.js';
 import { Plan, FinalReview } from './plan.js';
 import {
   RunModels,
@@ -115,6 +116,32 @@ export const OrcEvent = z.discriminatedUnion('type', [
     branch: z.string(),
     merged: z.boolean(),
     message: z.string(),
+  }),
+  /** The merge train runs `integration.verify` on `commit`: these tasks merged onto the integration head. */
+  z.object({
+    ...base,
+    type: z.literal('train.verifying'),
+    taskIds: z.array(z.string()),
+    commit: z.string(),
+  }),
+  /** Its verdict; a failure's output tail goes to the task as rework feedback, `reason` says it in a line. */
+  z.object({
+    ...base,
+    type: z.literal('train.verified'),
+    taskIds: z.array(z.string()),
+    commit: z.string(),
+    passed: z.boolean(),
+    exitCode: z.number().int().nullable(),
+    timedOut: z.boolean(),
+    durationMs: z.number().nonnegative(),
+    reason: z.string().optional(),
+  }),
+  /** The integration branch moved to `commit`, which passed the verify, with these tasks' work. */
+  z.object({
+    ...base,
+    type: z.literal('train.landed'),
+    taskIds: z.array(z.string()),
+    commit: z.string(),
   }),
   z.object({ ...base, type: z.literal('checkpoint.created'), checkpoint: CheckpointInfo }),
   /**
@@ -245,6 +272,8 @@ export const OrcEvent = z.discriminatedUnion('type', [
   z.object({ ...task, type: z.literal('task.failed'), error: z.string() }),
   /** A person changed the task at the run's source (Task Master); their change wins. */
   z.object({ ...task, type: z.literal('task.source_changed'), change: SourceChange }),
+  /** A person rated the run's work, or one task's (`rating.taskId`): kept with the run and in its report. */
+  z.object({ ...base, type: z.literal('feedback.rated'), rating: Rating }),
 ]);
 export type OrcEvent = z.infer<typeof OrcEvent>;
 export type OrcEventType = OrcEvent['type'];

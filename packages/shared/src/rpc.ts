@@ -1,8 +1,9 @@
 import * as z from 'zod';
 import { ConfigSchema } from './config/config.schema.js';
+import { RatingScore } from './feedback.js';
 import { LIMITS, tooLongMessage, tooManyMessage } from './limits.js';
 import { RollbackStrategy, RunModels } from './run.js';
-import { Priority, TaskSpec } from './task.js';
+import { Priority, TaskId, TaskSpec, Usage } from './task.js';
 import { RunSource } from './task-source.js';
 
 /** Inputs of the daemon's procedures; the daemon validates each, so bad input is a BAD_REQUEST. */
@@ -59,6 +60,26 @@ export const StartRunInput = z
   );
 export type StartRunInput = z.input<typeof StartRunInput>;
 
+/** `orc plan`: the manager plans a goal, and nothing runs. */
+export const PlanGoalInput = z.strictObject({
+  goal: z.string().trim().min(1).max(LIMITS.goalChars, tooLongMessage(LIMITS.goalChars)),
+  config: ConfigSchema.partial().optional(),
+});
+export type PlanGoalInput = z.input<typeof PlanGoalInput>;
+
+/** The manager's plan for a goal, with what it cost and which models made it (`simulated` is labelled). */
+export const GoalPlan = z.object({
+  goal: z.string(),
+  summary: z.string(),
+  tasks: z.array(TaskSpec),
+  models: RunModels,
+  usage: Usage,
+  costUsd: z.number().nonnegative(),
+  /** Plans the manager was asked to repair before one passed the checks. */
+  repairs: z.number().int().nonnegative(),
+});
+export type GoalPlan = z.infer<typeof GoalPlan>;
+
 /** What a run would do, without starting it (`orc run … --dry-run`). */
 export const RunPreview = z.object({
   source: RunSource.optional(),
@@ -95,3 +116,17 @@ export const RollbackInput = z.strictObject({
   tasks: z.array(LookupId).max(LIMITS.tasks, tooManyMessage(LIMITS.tasks, 'tasks')).optional(),
 });
 export type RollbackInput = z.input<typeof RollbackInput>;
+
+/** `feedback.add`: a person rates a run, or one task of it (`orc feedback`). */
+export const AddFeedbackInput = z.strictObject({
+  runId: RunId,
+  taskId: TaskId.optional(),
+  rating: RatingScore,
+  comment: z
+    .string()
+    .trim()
+    .min(1)
+    .max(LIMITS.descriptionChars, tooLongMessage(LIMITS.descriptionChars))
+    .optional(),
+});
+export type AddFeedbackInput = z.input<typeof AddFeedbackInput>;

@@ -1,4 +1,5 @@
 import type { OrcEvent } from './events.js';
+import type { Rating } from './feedback.js';
 import type { FinalReview } from './plan.js';
 import { FINISHED_RUN_STATUSES, type PauseReason, type RunModels, type RunStatus } from './run.js';
 import { foldTaskEvent, plannedTasks, restoredTask } from './task-fold.js';
@@ -28,6 +29,8 @@ export interface FoldedRun {
   costUsd: number;
   lastEventId: number;
   tasks: TaskRecord[];
+  /** People's ratings, oldest first: the run's, so a rollback leaves them as they were. */
+  ratings?: Rating[] | undefined;
 }
 
 /**
@@ -142,6 +145,9 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
           }
         }
         return;
+      case 'feedback.rated':
+        run.ratings = [...(run.ratings ?? []), event.rating];
+        return;
       case 'run.planning':
       case 'run.plan_rejected':
       case 'run.resumed':
@@ -151,6 +157,10 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
       case 'run.integrated':
       case 'run.plan_answered':
       case 'checkpoint.created':
+      case 'train.verifying':
+      case 'train.verified':
+      case 'train.landed':
+        // The merge train is the live run's, not its document's: a client's view follows it (viewOnly).
         return;
     }
   }

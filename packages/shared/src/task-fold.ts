@@ -148,7 +148,8 @@ function moved(
       if (event.feedback !== undefined) {
         next.reworks = task.reworks + 1;
         next.feedback = event.feedback;
-        // Its answer no longer merges (a conflict): the task is worked again, not sent back to its review.
+        // Its answer no longer merges (a conflict) or fails the verify: the task is worked again, not
+        // sent back to its review.
         if (from === 'merging')
           next.attempts = changeLast(task.attempts, { output: undefined, diff: undefined });
       }

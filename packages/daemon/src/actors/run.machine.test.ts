@@ -146,6 +146,16 @@ describe('run machine', () => {
       actor.send({ type: 'run.storage_failed', message: 'ENOSPC' });
       expect(pauseReasonOf(actor.getSnapshot())).toBe('storage');
       expect(runStatusOf(actor.getSnapshot())).toBe('paused');
+      actor.send({ type: 'run.resume' });
+      actor.send({ type: 'run.verify_broken', message: 'integration.verify cannot run (exited 127)' });
+      expect(pauseReasonOf(actor.getSnapshot())).toBe('verify');
+      expect(log.announced.at(-1)).toEqual({
+        status: 'paused',
+        reason: 'verify',
+        message: 'integration.verify cannot run (exited 127)',
+      });
+      actor.send({ type: 'run.resume' });
+      expect(actor.getSnapshot().matches('executing')).toBe(true);
     });
   });
 
@@ -330,6 +340,11 @@ describe('run machine', () => {
       actor.send({ type: 'run.replan', feedback: 'split the second part in two' });
       await waitFor(actor, (s) => s.matches('awaitingApproval') && log.applied.length === 2);
       expect(feedbacks).toEqual([undefined, 'split the second part in two']);
+      expect(log.announced.map((a) => a.status)).toEqual([
+        'awaiting_approval',
+        'analyzing',
+        'awaiting_approval',
+      ]);
       expect(actor.getSnapshot().context.planFeedback).toBeUndefined();
       expect(log.started).toBe(0);
     });

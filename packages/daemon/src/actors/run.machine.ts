@@ -50,6 +50,8 @@ export type RunEvent =
   | { type: 'run.storage_failed'; message: string }
   /** The file the tasks come from (Task Master) cannot be read: a person fixes it and resumes. */
   | { type: 'run.source_unavailable'; message: string }
+  /** The merge train's verify cannot run, or fails on the integration head itself: a person fixes it. */
+  | { type: 'run.verify_broken'; message: string }
   | { type: 'run.resume' }
   | { type: 'run.cancel' }
   /** A person approved the plan the run waits with (`execution.approve_plan`). */
@@ -91,6 +93,7 @@ const pauseTransitions = {
   'run.quota_wait': { target: '#run.paused.quota', actions: 'rememberPause' },
   'run.storage_failed': { target: '#run.paused.storage', actions: 'rememberPause' },
   'run.source_unavailable': { target: '#run.paused.source', actions: 'rememberPause' },
+  'run.verify_broken': { target: '#run.paused.verify', actions: 'rememberPause' },
 } as const;
 
 /** Entering a pause announces it, with its reason and what it says to a person. */
@@ -244,7 +247,13 @@ export const runMachine = setup({
         'run.approve': 'executing',
         'run.replan': {
           target: 'analyzing',
-          actions: assign({ planFeedback: ({ event }) => event.feedback }),
+          // Announced here, not on entering analyzing (a new run already is): without it the run would
+          // stay awaiting_approval to itself while its clients fold `run.planning` into analyzing, and
+          // the new plan's awaiting_approval would never be announced.
+          actions: [
+            assign({ planFeedback: ({ event }) => event.feedback }),
+            { type: 'announce', params: { status: 'analyzing' as const } },
+          ],
         },
         'run.refuse': 'cancelled',
         'run.cancel': 'cancelled',
@@ -291,6 +300,7 @@ export const runMachine = setup({
           invoke: { src: 'probeStorage', onDone: '#run.executing' },
         },
         source: { entry: announcePause('source') },
+        verify: { entry: announcePause('verify') },
       },
     },
     rollingBack: {
@@ -436,6 +446,8 @@ function enteringEvent(place: Exclude<RunPlace, { status: unknown }>): RunEvent 
       return { type: 'run.storage_failed', message };
     case 'source':
       return { type: 'run.source_unavailable', message };
+    case 'verify':
+      return { type: 'run.verify_broken', message };
   }
 }
 

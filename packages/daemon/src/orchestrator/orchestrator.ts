@@ -1,15 +1,20 @@
 import type {
   CheckpointInfo,
   ConfigInput,
+  GoalPlan,
   InboxEvent,
   InboxItem,
   InboxList,
   NotificationChannelStatus,
   OrcEvent,
+  PlanGoalInput,
   QuotaStatus,
+  Rating,
   RollbackResult,
   RollbackStrategy,
   RunPreview,
+  RunReport,
+  RunsReport,
   RunSummary,
   RunView,
   StartRunInput,
@@ -23,6 +28,8 @@ import type {
  */
 export interface Orchestrator {
   startRun(input: StartRunInput): Promise<RunSummary>;
+  /** `orc plan`: the manager's plan for a goal, checked as a run's would be; nothing runs. */
+  planGoal(input: PlanGoalInput): Promise<GoalPlan>;
   /** What `startRun` with this input would run, in what order, and what it would hold; starts nothing. */
   previewRun(input: StartRunInput): Promise<RunPreview>;
   /** Every run, finished ones from the index (no run is loaded to list it). */
@@ -62,6 +69,12 @@ export interface Orchestrator {
    * iteration, so a subscription can refuse it before streaming.
    */
   events(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent>;
+  /** A person rates the run, or one task of it (TASK_NOT_FOUND for a task it lacks); journalled. */
+  addFeedback(runId: string, rating: { score: number; taskId?: string; comment?: string }): Promise<Rating>;
+  /** The run's report, from its journal: outcome, reasons, spend, time, timeline, feedback. */
+  runReport(runId: string): Promise<RunReport>;
+  /** Every run created in the last `sinceMs`, summed up; damaged runs are named in it. */
+  runsReport(sinceMs: number): Promise<RunsReport>;
   /** What waits for a person: the open items (closed ones too with `all`), and where to follow from. */
   listInbox(filter?: { runId?: string; all?: boolean }): InboxList;
   /**

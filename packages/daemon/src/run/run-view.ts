@@ -13,6 +13,8 @@ export function viewOf(source: RunViewSource, full: boolean): RunView {
     tasks: full ? tasks : tasks.map(withoutOutputs),
     ...(source.doc.finalReview !== undefined && { finalReview: source.doc.finalReview }),
     busyWorkers: source.busyWorkers,
+    ...(source.doc.ratings !== undefined && { ratings: source.doc.ratings }),
+    ...(source.train !== undefined && { train: source.train }),
   };
 }
 

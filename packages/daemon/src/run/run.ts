@@ -372,6 +372,7 @@ export class Run implements SchedulerHost {
             },
       taskTotal: this.tasks.size,
       busyWorkers: this.scheduler.pool.busy,
+      train: this.scheduler.train?.view(),
       lastEventId: this.journal.lastId,
       forecast: this.forecast(),
     };
@@ -423,6 +424,7 @@ export class Run implements SchedulerHost {
       this.pauseReason === 'budget' ||
       this.pauseReason === 'provider' ||
       this.pauseReason === 'source' ||
+      this.pauseReason === 'verify' ||
       (this.pauseReason === 'quota' && this.doc.resumeAt === undefined);
     const done = () =>
       FINISHED_RUN_STATUSES.has(this.status) ||
@@ -467,6 +469,8 @@ export class Run implements SchedulerHost {
     const { pool, merges } = this.scheduler;
     while (pool.busy > 0 && clock.now() < deadline) await clock.sleep(20);
     pool.stop();
+    // A verify can take minutes: it is killed, and its tasks are merged and verified again on restore.
+    await this.scheduler.train?.stop();
     this.tasks.stopAll();
     // Accepted work being merged has freed its worker already; it must land before the state is saved.
     await merges.idle();

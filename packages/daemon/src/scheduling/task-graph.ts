@@ -98,6 +98,11 @@ export class TaskGraph {
     return this.waitingOn.get(id) ?? 0;
   }
 
+  /** The longest chain of tasks still ahead of `id`, itself included. */
+  criticalPathOf(id: string): number {
+    return this.criticalPath.get(id) ?? 1;
+  }
+
   dependentsOf(id: string): readonly string[] {
     return this.dependents.get(id) ?? [];
   }

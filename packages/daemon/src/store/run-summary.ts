@@ -6,6 +6,7 @@ import {
   type RunStatus,
   type RunSummary,
   type TaskRecord,
+  type TrainView,
 } from '@orc/shared';
 import type { RunDocument } from './run-document.js';
 
@@ -21,6 +22,8 @@ export interface RunViewSource {
   tasks: () => Iterable<TaskRecord>;
   taskTotal: number;
   busyWorkers: number;
+  /** The merge train of a repository run with `integration.verify`. */
+  train?: TrainView | undefined;
   lastEventId: number;
   /** A live run's forecast (run/run-forecast.ts). */
   forecast?: RunForecast | undefined;

@@ -137,6 +137,17 @@ export const ConfigSchema = z.strictObject({
       grace_seconds: z.number().nonnegative().default(30),
     })
     .prefault({}),
+  /** The merge train of a repository run: accepted work lands on `orc/<run>` only once this passes. */
+  integration: z
+    .strictObject({
+      /** A shell command (`sh -c`) run in the merged tree, e.g. "npm test"; unset: work lands unverified. */
+      verify: z.string().trim().min(1).optional(),
+      /** Seconds before a verify is killed and counted as failed. */
+      verify_timeout: seconds.default(600),
+      /** How many waiting tasks one verify may take together (split on failure to find the culprit). */
+      verify_batch: positiveInt.max(64).default(4),
+    })
+    .prefault({}),
   simulated: z
     .strictObject({
       seed: z.number().int().default(1),
