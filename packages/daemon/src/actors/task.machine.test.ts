@@ -160,6 +160,8 @@ describe('task machine', () => {
       reworks: 1,
       feedback: 'npm test failed with your change:\n1 failing',
     });
+    // Its answer breaks the verify: a worker works it again rather than have it reviewed again.
+    expect(awaitsReview(recordOf(back))).toBe(false);
     send(...worked(2, 'y'), review('accept'));
     const gaveUp = send(failed);
     expect(gaveUp.value).toBe('failed');
