@@ -13,6 +13,8 @@ export type TaskEvent =
   /** Its last dependency is done (or skipped). */
   | { type: 'task.unblocked'; at: string }
   | { type: 'task.assign'; worker: number; at: string }
+  /** A worker takes a task whose answer waits for its review (see `awaitsReview`): it goes to the review. */
+  | { type: 'task.assign_review'; worker: number; at: string }
   | { type: 'task.attempt_began'; attempt: Attempt }
   | { type: 'task.attempt_changed'; n: number; change: AttemptChange }
   | { type: 'task.work_done' }
@@ -42,6 +44,20 @@ export const LIVE_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set([
   'reviewing',
   'merging',
 ]);
+
+/**
+ * Whether the task's last attempt succeeded and its answer waits for a review: the review was cut off
+ * (a crash, a pause, a rollback of the run's state). A worker then starts at the review, not at the work.
+ */
+export function awaitsReview(task: TaskRecord): boolean {
+  const last = task.attempts.at(-1);
+  return (
+    task.status === 'ready' &&
+    last?.outcome === 'succeeded' &&
+    last.output !== undefined &&
+    (last.review === undefined || last.review.verdict === 'accept')
+  );
+}
 
 /** The attempts with attempt `n` changed. */
 function changeAttempt(attempts: Attempt[], n: number, change: AttemptChange): Attempt[] {
@@ -154,6 +170,10 @@ export const taskMachine = setup({
             startedAt: ({ context, event }) => context.startedAt ?? event.at,
           }),
         },
+        'task.assign_review': {
+          target: 'reviewing',
+          actions: assign({ worker: ({ event }) => event.worker }),
+        },
         'task.hold': 'blocked',
         'task.cancel': 'cancelled',
         'task.skip': 'skipped',
@@ -237,9 +257,11 @@ export const taskMachine = setup({
           {
             guard: 'canRework',
             target: 'ready',
+            // Its answer no longer merges: the task is worked again, not sent back to its review.
             actions: assign(({ context, event }) => ({
               reworks: context.reworks + 1,
               feedback: event.feedback,
+              attempts: changeLast(context.attempts, { output: undefined, diff: undefined }),
             })),
           },
           {
@@ -254,9 +276,11 @@ export const taskMachine = setup({
           {
             guard: 'canRework',
             target: 'ready',
+            // Its answer breaks the verify: the task is worked again, not sent back to its review.
             actions: assign(({ context, event }) => ({
               reworks: context.reworks + 1,
               feedback: event.feedback,
+              attempts: changeLast(context.attempts, { output: undefined, diff: undefined }),
             })),
           },
           {
@@ -280,7 +304,7 @@ export const taskMachine = setup({
           return {
             // The accepted output is the task's result; keeping it twice would double the run document.
             result: last?.output ?? '',
-            attempts: changeLast(context.attempts, { output: undefined }),
+            attempts: changeLast(context.attempts, { output: undefined, diff: undefined }),
             error: undefined,
             feedback: undefined,
           };

@@ -1,11 +1,11 @@
 import { FINISHED_RUN_STATUSES, SETTLED_STATUSES, type FinalReview } from '@orc/shared';
 import { assign, fromPromise } from 'xstate';
 import { managerMachine, type PlanResult } from '../actors/manager.machine.js';
-import { runMachine, type RollbackOutcome, type RollbackRequest } from '../actors/run.machine.js';
+import { runMachine, type RollbackPlan, type RollbackRequest } from '../actors/run.machine.js';
 import { isoAt } from '../clock.js';
 import { backoffDelay } from '../model/model-error.js';
 import type { Run } from './run.js';
-import { rollBack } from './run-rollback.js';
+import { commitRollback, prepareRollback, type RollbackDeps } from './run-rollback.js';
 
 /**
  * The run machine as one run drives it: each action and actor the machine names, done with the run's
@@ -40,25 +40,8 @@ export function provideRunMachine(run: Run) {
       finalReview: fromPromise(({ signal }) =>
         run.manager.finalReview(run.doc.planSummary ?? '', [...run.tasks.values()], signal),
       ),
-      rollback: fromPromise<RollbackOutcome, RollbackRequest>(({ input }) => {
-        run.rollingBack = rollBack(
-          {
-            runId: run.id,
-            doc: run.doc,
-            checkpoints: run.checkpoints,
-            merges: run.scheduler.merges,
-            tasks: run.tasks,
-            workspace: () => run.deps.workspace,
-            interrupt: () => run.scheduler.interrupt(),
-            reschedule: () => run.scheduler.reschedule(),
-            emit: (event) => run.emit(event),
-            persist: async () => {
-              run.save();
-              await run.deps.store.flush(run.id);
-            },
-          },
-          input,
-        );
+      rollback: fromPromise<RollbackPlan, RollbackRequest>(({ input }) => {
+        run.rollingBack = prepareRollback(rollbackDeps(run), input);
         return run.rollingBack;
       }),
       quotaReset: fromPromise<void, { until: number | undefined }>(({ input, signal }) =>
@@ -67,15 +50,9 @@ export function provideRunMachine(run: Run) {
           : clock.sleep(Math.max(0, input.until - clock.now()), signal),
       ),
       probeStorage: fromPromise(async ({ signal }) => {
-        // Until a write goes through again: the run's document is the write that must succeed.
-        for (;;) {
-          try {
-            run.save();
-            await run.deps.store.flush(run.id);
-            return;
-          } catch {
-            await clock.sleep(1000, signal);
-          }
+        for (let wait = PROBE_FIRST_MS; ; wait = Math.min(wait * 2, PROBE_MAX_MS)) {
+          if (await storageTakesWrites(run)) return;
+          await clock.sleep(wait, signal);
         }
       }),
       drain: fromPromise(() => run.drain()),
@@ -84,6 +61,25 @@ export function provideRunMachine(run: Run) {
       announce: (_, { status, reason, message, resumeAt, model }) =>
         run.announce(status, reason, message, resumeAt, model),
       applyPlan: (_, { result }) => applyPlan(run, result),
+      beginRollback: ({ context }) => {
+        const request = context.rollback!;
+        run.emit({
+          type: 'run.rollback_started',
+          checkpointId: request.checkpointId,
+          strategy: request.strategy,
+          ...(request.tasks !== undefined && { tasks: request.tasks }),
+        });
+      },
+      commitRollback: ({ context }, { plan }) => commitRollback(rollbackDeps(run), context.rollback!, plan),
+      rollbackFailed: ({ context }, { error }) => {
+        const message = error instanceof Error ? error.message : String(error);
+        logger.warn({ runId: run.id, error: message }, 'rollback failed; nothing changed');
+        run.emit({
+          type: 'run.rollback_failed',
+          checkpointId: context.rollback!.checkpointId,
+          error: message,
+        });
+      },
       storeFinalReview: (_, { review, error }) => storeFinalReview(run, review, error),
       startWork: () => run.scheduler.startWork(),
       cancelWork: () => {
@@ -112,6 +108,43 @@ export function provideRunMachine(run: Run) {
         { runId: run.id, error: error instanceof Error ? error.message : JSON.stringify(error) },
         'final review failed',
       );
+  }
+}
+
+/** What a rollback works with: the run's parts. */
+function rollbackDeps(run: Run): RollbackDeps {
+  return {
+    runId: run.id,
+    doc: run.doc,
+    checkpoints: run.checkpoints,
+    merges: run.scheduler.merges,
+    tasks: run.tasks,
+    workspace: () => run.deps.workspace,
+    interrupt: () => run.scheduler.interrupt(),
+    reschedule: () => run.scheduler.reschedule(),
+    emit: (event) => run.emit(event),
+    journalled: () => run.journal.drain(),
+  };
+}
+
+/** How often a run paused for its disk asks whether it takes writes again: soon at first, then less. */
+const PROBE_FIRST_MS = 500;
+const PROBE_MAX_MS = 5_000;
+
+/**
+ * Whether the state directory takes the run's writes again, from the cheapest question to the one that
+ * must succeed: a small file, then the events waiting in the journal, then the run's document.
+ */
+async function storageTakesWrites(run: Run): Promise<boolean> {
+  const { store } = run.deps;
+  try {
+    await store.probeWrite(run.id);
+    await run.journal.retryNow();
+    run.save();
+    await store.flush(run.id);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -144,7 +177,9 @@ function applyPlan(run: Run, result: PlanResult): void {
     run.tasks.send(id, { type: 'task.hold', reason, imported: true, at });
   }
   run.scheduler.unblock(free, at);
-  void run.checkpoints.auto('planned');
+  // Taken once the run is executing: the snapshot then no longer carries the plan and the imported tasks
+  // (a 10,000-task plan made the first checkpoint three times the size of the run document).
+  queueMicrotask(() => void run.checkpoints.auto('planned'));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { criticalPathLengths, type TaskRecord, type TaskStatus } from '@orc/shared';
+import { awaitsReview } from '../actors/task.machine.js';
 import { ReadyQueue } from './ready-queue.js';
 import { unblockingTasks } from './unblocking-tasks.js';
 
@@ -124,6 +125,7 @@ export class TaskGraph {
   private enqueue(task: TaskRecord): void {
     this.queue.push({
       id: task.id,
+      toReview: awaitsReview(task),
       criticalPath: this.criticalPath.get(task.id) ?? 1,
       priority: task.priority,
       order: this.order.get(task.id) ?? 0,

@@ -15,6 +15,8 @@ export interface RunViewSource {
   doc: RunDocument;
   status: RunStatus;
   pauseReason: PauseReason | undefined;
+  /** What the pause says to a person (why the disk takes no writes, the checkpoint a rollback goes to). */
+  pauseMessage?: string;
   maxWorkers: number;
   taskCounts: Record<string, number>;
   tasks: () => Iterable<TaskRecord>;
@@ -36,6 +38,8 @@ export function summaryOf(source: RunViewSource): RunSummary {
     goal: summaryGoal(doc.goal),
     status: source.status,
     ...(source.pauseReason !== undefined && { pauseReason: source.pauseReason }),
+    ...(source.pauseReason !== undefined &&
+      source.pauseMessage !== undefined && { pauseMessage: source.pauseMessage }),
     ...(source.pauseReason !== undefined && doc.resumeAt !== undefined && { resumeAt: doc.resumeAt }),
     ...(source.pauseReason === 'quota' && doc.quotaModel !== undefined && { quotaModel: doc.quotaModel }),
     models: doc.models,

@@ -34,6 +34,7 @@ export function runReport(run: RunView, now: number, notes: readonly string[] = 
     ...(run.source ? [`from ${sourceName(run.source)}; ${writeBackLine(run.source)}`] : []),
     ...(run.planSummary ? [`plan: ${oneLine(run.planSummary)}`] : []),
     ...(run.error ? [`error: ${oneLine(run.error)}`] : []),
+    ...(run.status === 'paused' && run.pauseMessage ? [`paused: ${oneLine(run.pauseMessage)}`] : []),
     ...(run.damage ? [damageText(run.damage)] : []),
     ...notes,
   ];

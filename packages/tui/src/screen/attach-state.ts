@@ -1,4 +1,4 @@
-import { foldView, type OrcEvent, type RunView, type TaskRecord } from '@orc/shared';
+import { foldView, type OrcEvent, type RunSummary, type RunView, type TaskRecord } from '@orc/shared';
 import { describeEvent, type EventLevel, type EventLine, noticeLine } from './event-line.js';
 import { scrollWindow } from './task-table.js';
 import { WorkerOutputs } from './worker-output.js';
@@ -64,6 +64,28 @@ export class AttachState {
     this.view = folded.view;
     if (folded.incomplete) this.needsRefetch = true;
     if (this.view.tasks.length !== before) this.measureIds();
+    return true;
+  }
+
+  /**
+   * The run's summary, asked for because the stream went quiet: a pause for a disk that takes no writes
+   * has no event to tell of it (see QuietStreamWatch). Its events fold in once the disk is back.
+   */
+  noteSummary(summary: RunSummary): boolean {
+    const view = this.view;
+    if (view === undefined || summary.id !== view.id || summary.pauseReason !== 'storage') return false;
+    if (
+      view.status === 'paused' &&
+      view.pauseReason === 'storage' &&
+      view.pauseMessage === summary.pauseMessage
+    )
+      return false;
+    this.view = {
+      ...view,
+      status: 'paused',
+      pauseReason: 'storage',
+      ...(summary.pauseMessage !== undefined && { pauseMessage: summary.pauseMessage }),
+    };
     return true;
   }
 
