@@ -104,6 +104,15 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
           `to use real models, restart it (orc daemon stop) and run again\n`,
       );
     }
+    const verify = loaded.config.integration?.verify;
+    if (verify !== undefined && started.models.worker.provider !== 'claude-code') {
+      // Only Claude Code workers edit a repository; other workers' runs have nothing to merge or verify.
+      process.stderr.write(
+        `orc: integration.verify is set, but run ${started.id}'s workers (${started.models.worker.provider}) ` +
+          `edit no repository, so nothing is merged or verified; set models.worker.provider to claude-code ` +
+          `for the merge train\n`,
+      );
+    }
     if (options.detach) {
       emit(options, summaryJson(started), () => started.id);
       return;
