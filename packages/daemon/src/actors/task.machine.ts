@@ -119,6 +119,15 @@ export const taskMachine = setup({
       feedback: undefined,
       finishedAt: undefined,
     }),
+    /** Sent back after its review accepted it (a merge conflict, a failed verify): its answer is dropped. */
+    reworkAfresh: assign(({ context, event }) => ({
+      reworks: context.reworks + 1,
+      feedback:
+        event.type === 'task.merge_conflict' || event.type === 'task.verify_failed'
+          ? event.feedback
+          : context.feedback,
+      attempts: changeLast(context.attempts, { output: undefined, diff: undefined }),
+    })),
     queue: assign({
       worker: undefined,
       readyAt: ({ context, event }) => ('at' in event ? event.at : context.readyAt),
@@ -258,11 +267,7 @@ export const taskMachine = setup({
             guard: 'canRework',
             target: 'ready',
             // Its answer no longer merges: the task is worked again, not sent back to its review.
-            actions: assign(({ context, event }) => ({
-              reworks: context.reworks + 1,
-              feedback: event.feedback,
-              attempts: changeLast(context.attempts, { output: undefined, diff: undefined }),
-            })),
+            actions: 'reworkAfresh',
           },
           {
             target: 'blocked',
@@ -277,11 +282,7 @@ export const taskMachine = setup({
             guard: 'canRework',
             target: 'ready',
             // Its answer breaks the verify: the task is worked again, not sent back to its review.
-            actions: assign(({ context, event }) => ({
-              reworks: context.reworks + 1,
-              feedback: event.feedback,
-              attempts: changeLast(context.attempts, { output: undefined, diff: undefined }),
-            })),
+            actions: 'reworkAfresh',
           },
           {
             target: 'failed',

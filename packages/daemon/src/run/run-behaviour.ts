@@ -1,4 +1,4 @@
-import { FINISHED_RUN_STATUSES, SETTLED_STATUSES, type FinalReview } from '@orc/shared';
+import { FINISHED_RUN_STATUSES, SETTLED_STATUSES, plannedTasks, type FinalReview } from '@orc/shared';
 import { assign, fromPromise } from 'xstate';
 import { managerMachine, type PlanResult } from '../actors/manager.machine.js';
 import { runMachine, type RollbackPlan, type RollbackRequest } from '../actors/run.machine.js';
@@ -156,21 +156,7 @@ function applyPlan(run: Run, result: PlanResult): void {
   // A run restored before its first snapshot starts over from its imported tasks: what the journal
   // says they did before the crash stays (finished tasks are not run again, attempt numbers go on).
   const before = new Map([...run.tasks.values()].map((task) => [task.id, task]));
-  run.tasks.replaceAll(
-    result.plan.tasks.map((spec) => {
-      const kept = before.get(spec.id);
-      const finished =
-        kept !== undefined &&
-        (kept.status === 'done' || kept.status === 'failed' || kept.status === 'skipped');
-      return {
-        ...spec,
-        status: finished ? kept.status : 'pending',
-        attempts: kept?.attempts ?? [],
-        reworks: kept?.reworks ?? 0,
-        ...(finished && { result: kept.result, error: kept.error, finishedAt: kept.finishedAt }),
-      };
-    }),
-  );
+  run.tasks.replaceAll(plannedTasks(result.plan.tasks, before));
   run.emit({ type: 'run.planned', summary: result.plan.summary, tasks: result.plan.tasks });
   const free = run.scheduler.rebuild();
   for (const [id, reason] of Object.entries(run.doc.heldTasks ?? {})) {
