@@ -64,3 +64,19 @@ export const PlanEditResult = z.object({
   removed: z.array(z.string()),
 });
 export type PlanEditResult = z.infer<typeof PlanEditResult>;
+
+/** A person's changes to a task in a few words, for event lines: `title, deps a, b, priority high`. */
+export function describeTaskChanges(changes: TaskChanges): string {
+  const parts: string[] = [];
+  if (changes.title !== undefined) parts.push(`title "${changes.title}"`);
+  if (changes.description !== undefined) parts.push('description');
+  if (changes.dependencies !== undefined)
+    parts.push(changes.dependencies.length === 0 ? 'no deps' : `deps ${changes.dependencies.join(', ')}`);
+  if (changes.priority !== undefined) parts.push(`priority ${changes.priority}`);
+  return parts.join(', ');
+}
+
+/** Who made a plan edit, as an event line says it. */
+export function editedBy(origin: PlanEditOrigin): string {
+  return origin === 'source' ? 'at its source' : 'by a person';
+}
