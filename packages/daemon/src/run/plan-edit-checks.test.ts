@@ -61,13 +61,13 @@ describe('adding tasks', () => {
     const tasks = plan();
     expect(refusal(() => checkNewTasks('run1', tasks, 5, [{ id: 'a', title: 'x' }], 'names'))).toMatchObject({
       code: 'INVALID_STATE',
-      message: expect.stringContaining('has a task a already'),
+      message: expect.stringContaining('has a task a already') as string,
     });
     expect(
       refusal(() =>
         checkNewTasks('run1', tasks, 5, [{ id: 'n', title: 'x', dependencies: ['zz'] }], 'names'),
       ),
-    ).toMatchObject({ code: 'TASK_NOT_FOUND', message: expect.stringContaining('depends on zz') });
+    ).toMatchObject({ code: 'TASK_NOT_FOUND', message: expect.stringContaining('depends on zz') as string });
     expect(
       refusal(() =>
         checkNewTasks(
@@ -81,12 +81,15 @@ describe('adding tasks', () => {
           'names',
         ),
       ),
-    ).toMatchObject({ code: 'INVALID_STATE', message: expect.stringContaining('cycle n1 -> n2 -> n1') });
+    ).toMatchObject({
+      code: 'INVALID_STATE',
+      message: expect.stringContaining('cycle n1 -> n2 -> n1') as string,
+    });
     expect(
       refusal(() => checkNewTasks('run1', tasks, 5, [{ id: 'x', title: 'x' }], 'numbers')),
     ).toMatchObject({
       code: 'INVALID_STATE',
-      message: expect.stringContaining('numbers'),
+      message: expect.stringContaining('numbers') as string,
     });
   });
 
@@ -109,7 +112,7 @@ describe('changing a task', () => {
   it('refuses a cycle through the plan, naming it', () => {
     expect(refusal(() => checkChanges('run1', plan(), 'a', { dependencies: ['c'] }))).toMatchObject({
       code: 'INVALID_STATE',
-      message: expect.stringContaining('cycle a -> c -> b -> a'),
+      message: expect.stringContaining('cycle a -> c -> b -> a') as string,
     });
     expect(refusal(() => checkChanges('run1', plan(), 'a', { dependencies: ['a'] })).code).toBe(
       'INVALID_STATE',
@@ -123,7 +126,7 @@ describe('changing a task', () => {
     );
     expect(refusal(() => checkChanges('run1', plan(), 'r', { title: 'x' }))).toMatchObject({
       code: 'INVALID_STATE',
-      message: expect.stringContaining('cancel it first (orc task cancel run1 r)'),
+      message: expect.stringContaining('cancel it first (orc task cancel run1 r)') as string,
     });
     expect(refusal(() => checkChanges('run1', plan(), 'd', { priority: 'high' })).message).toContain('done');
   });
@@ -137,7 +140,7 @@ describe('removing a task', () => {
   it('refuses a task with dependents unless told what becomes of them, naming them', () => {
     expect(refusal(() => tasksToRemove('run1', plan(), 'a', 'refuse'))).toMatchObject({
       code: 'INVALID_STATE',
-      message: expect.stringContaining('has dependents b; add --cascade'),
+      message: expect.stringContaining('has dependents b; add --cascade') as string,
     });
     expect(tasksToRemove('run1', plan(), 'a', 'keep')).toEqual(['a']);
     expect(tasksToRemove('run1', plan(), 'a', 'cascade')).toEqual(['a', 'b', 'c']);
