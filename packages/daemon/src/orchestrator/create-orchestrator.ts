@@ -16,7 +16,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { DaemonMetrics } from '../metrics/daemon-metrics.js';
 import { engineReadings } from '../metrics/engine-readings.js';
 import { seededRandom, type Random } from '../model/seeded-random.js';
-import { addTasks, cancelTask, removeTask, updateTask } from '../run/plan-edits.js';
+import { addFromSource, addTasks, cancelTask, removeTask, updateTask } from '../run/plan-edits.js';
 import { rateRun } from '../run/rate-run.js';
 import { restoreRun } from '../run/restore-run.js';
 import { cancelRun, pauseRun, resumeRun, retryTask, rollbackRun, skipTask } from '../run/run-control.js';
@@ -178,6 +178,11 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         (listener) => run.onEvent(listener),
         (taskId, change) => run.scheduler.sourceChanged(taskId, change),
         restored ? run.view(true).tasks : undefined,
+      );
+      source.watchForAdditions(
+        (listener) => run.onEvent(listener),
+        (id) => run.tasks.get(id) !== undefined,
+        (specs) => addFromSource(run, specs),
       );
       run.beforeFinish(() => source.idle());
       syncs.set(run.id, source);

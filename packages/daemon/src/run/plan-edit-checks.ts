@@ -53,7 +53,7 @@ export function checkNewTasks(
         'INVALID_STATE',
         `run ${runId} has a task ${task.id} already; give the new one another id, or leave the id out`,
       );
-    if (scheme === 'numbers' && !/^[1-9][0-9]*$/.test(task.id))
+    if (scheme === 'numbers' && !/^[1-9][0-9]*(\.[1-9][0-9]*)?$/.test(task.id))
       throw new OrcError(
         'INVALID_STATE',
         `run ${runId} runs a Task Master project, whose task ids are numbers (got "${task.id}"); give a number or leave the id out`,

@@ -1,4 +1,5 @@
 import {
+  FINISHED_RUN_STATUSES,
   OrcError,
   type NewTask,
   type PlanEditOrigin,
@@ -6,6 +7,7 @@ import {
   type RemoveDependents,
   type TaskChanges,
   type TaskRecord,
+  type TaskSpec,
 } from '@orc/shared';
 import { isoAt } from '../clock.js';
 import { checkCancel, checkChanges, checkNewTasks, dependentsOf, tasksToRemove } from './plan-edit-checks.js';
@@ -39,6 +41,23 @@ export function addTasks(
   run.tasks.add(specs.map((spec) => ({ ...spec, status: 'pending' as const, attempts: [], reworks: 0 })));
   applied(run);
   return result(run, { added: specs.map((spec) => spec.id) });
+}
+
+/**
+ * Tasks a person added at the run's source (`task-master add-task`) while it runs: added as through orc,
+ * and not written back. A finished run leaves them for the next run; a refusal is logged (the file is
+ * looked at again when it next changes).
+ */
+export function addFromSource(run: Run, specs: readonly TaskSpec[]): void {
+  if (FINISHED_RUN_STATUSES.has(run.status)) return;
+  try {
+    addTasks(run, specs, 'source');
+  } catch (error) {
+    run.deps.logger.warn(
+      { runId: run.id, tasks: specs.map((spec) => spec.id), err: error },
+      'tasks added to Task Master could not be added to the run',
+    );
+  }
 }
 
 export function updateTask(

@@ -1,8 +1,18 @@
-import type { OrcEvent, SourceChange, TaskRecord } from '@orc/shared';
+import { unwatchFile, watchFile, type Stats } from 'node:fs';
+import type { OrcEvent, SourceChange, TaskRecord, TaskSpec } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, systemClock, type Clock } from '../clock.js';
 import type { SourceGuard, StartVerdict } from '../run/source-guard.js';
+import { loadTaskMasterProject } from './import-tasks.js';
+import { addToList, editInList, removeFromList } from './plan-in-file.js';
 import { TaskMasterWriteBack, type FoundStatus, type TaskOutcome } from './write-back.js';
+
+/**
+ * How often the file is looked at for tasks a person added (ms). A stat every second costs nothing; the
+ * file is read only when its mtime moved, and Task Master replaces it whole (a rename), which fs.watch on
+ * the file itself stops seeing after the first time.
+ */
+const WATCH_INTERVAL_MS = 1000;
 
 /** How much of a worker's result goes into Task Master's `details`. */
 const SUMMARY_LIMIT = 2000;
@@ -55,6 +65,7 @@ export class TaskMasterSource implements SourceGuard {
   private readonly written = new Map<string, TaskOutcome>();
   private changed: (taskId: string, change: SourceChange) => void = () => undefined;
   private stopListening: (() => void) | undefined;
+  private stopWatching: (() => void) | undefined;
   /** Nothing is answered before `follow` has said where the run stands. */
   private readonly followed: Promise<void>;
   private markFollowed!: () => void;
@@ -139,6 +150,21 @@ export class TaskMasterSource implements SourceGuard {
           else if (this.claiming.has(event.taskId)) this.claiming.set(event.taskId, letGo);
           break;
         }
+        // A person's edits through orc are the file's too; edits that came from the file are there already.
+        case 'plan.tasks_added':
+          if (event.origin === 'person')
+            this.writePlanEdit('add tasks', (list) => addToList(list, event.tasks));
+          break;
+        case 'task.edited':
+          if (event.origin === 'person')
+            this.writePlanEdit(`edit task ${event.taskId}`, (list, at) =>
+              editInList(list, event.taskId, event.changes, at),
+            );
+          break;
+        case 'plan.tasks_removed':
+          if (event.origin === 'person')
+            this.writePlanEdit('remove tasks', (list) => removeFromList(list, event.taskIds));
+          break;
         default:
           break;
       }
@@ -147,6 +173,48 @@ export class TaskMasterSource implements SourceGuard {
 
   stop(): void {
     this.stopListening?.();
+    this.stopWatching?.();
+  }
+
+  /**
+   * Tasks a person adds to the file while the run goes on (`task-master add-task`): each time the file
+   * changes, the tag is read as at import, and the runnable tasks the run does not have (`known`) are
+   * handed to `added`. Tasks the run let go of (removed) are not its any more, and stay out unless a
+   * person adds them again under a new id.
+   */
+  watchForAdditions(
+    subscribe: (listener: (event: OrcEvent) => void) => () => void,
+    known: (id: string) => boolean,
+    added: (specs: TaskSpec[]) => void,
+  ): void {
+    const removed = new Set<string>();
+    const unsubscribe = subscribe((event) => {
+      if (event.type === 'plan.tasks_removed') event.taskIds.forEach((id) => removed.add(id));
+    });
+    const look = (now: Stats, before: Stats) => {
+      if (now.mtimeMs === before.mtimeMs) return;
+      void loadTaskMasterProject(this.file, { tag: this.writeBack.tag, env: {} }).then(
+        (project) => {
+          const fresh = project.specs.filter((spec) => !known(spec.id) && !removed.has(spec.id));
+          if (fresh.length > 0) added(fresh);
+        },
+        (error: unknown) =>
+          this.logger.warn({ err: error, file: this.file }, 'could not read Task Master for added tasks'),
+      );
+    };
+    watchFile(this.file, { interval: WATCH_INTERVAL_MS, persistent: false }, look);
+    this.stopWatching = () => {
+      unwatchFile(this.file, look);
+      unsubscribe();
+    };
+  }
+
+  private writePlanEdit(what: string, edit: Parameters<TaskMasterWriteBack['change']>[0]): void {
+    this.writeBack
+      .change(edit)
+      .catch((error: unknown) =>
+        this.logger.warn({ err: error, file: this.file }, `could not ${what} in Task Master`),
+      );
   }
 
   /** Resolves once every write asked for so far has landed (or failed); a failed one is tried once more. */
