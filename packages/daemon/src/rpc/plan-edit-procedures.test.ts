@@ -118,11 +118,11 @@ it('adds, edits, cancels and removes tasks over the wire; refusals are CONFLICT 
 
   const cancelled = await editor.trpc.tasks.cancel.mutate({ runId: run.id, taskId: 'a' });
   expect(cancelled.run.taskCounts['cancelled']).toBe(1);
-  // Nothing else can go on: the run ends, naming the task a person holds; removing it reopens the run.
+  // Everything left waits for the task a person holds: the run waits; removing it lets the run go on.
   provider.release();
   await eventually(
-    async () => (await editor.trpc.runs.get.query({ runId: run.id })).status === 'failed',
-    'the run to end on the held task',
+    async () => (await editor.trpc.runs.get.query({ runId: run.id })).pauseReason === 'held',
+    'the run to wait for the held task',
   );
   await editor.trpc.runs.removeTask.mutate({ runId: run.id, taskId: 'a', dependents: 'keep' });
 

@@ -161,15 +161,19 @@ describe('editing a running plan', () => {
     // Cancelling a task that is not running holds it too: what waits for it waits.
     await orchestrator.cancelTask(run.id, 'later');
     expect((await orchestrator.cancelTask(run.id, 'later')).changed).toEqual([]);
-    const failed = await orchestrator.waitForRun(run.id);
-    expect(failed.status).toBe('failed');
-    expect((await orchestrator.getRun(run.id)).error).toContain('1 task cancelled by a person (first: later');
+    // Once slow is done, everything left waits for the held task: the run waits for a person, paid nothing more.
+    const held = await orchestrator.waitForRun(run.id);
+    expect(held).toMatchObject({ status: 'paused', pauseReason: 'held' });
+    expect((await orchestrator.getRun(run.id)).pauseMessage).toBe(
+      'the tasks left wait for later, cancelled by a person: edit or retry it (orc task edit, orc retry), or remove it (orc task rm)',
+    );
+    expect(provider.callsFor('final-review')).toEqual([]);
     expect((await refusal(orchestrator.cancelTask(run.id, 'slow'))).message).toContain('slow is done');
     expect((await refusal(orchestrator.updateTask(run.id, 'slow', { title: 'x' }))).message).toContain(
       'done',
     );
 
-    // Edited, the cancelled task waits to run again: the failed run goes on and completes.
+    // Edited, the cancelled task waits to run again: the run goes on by itself and completes.
     const edited = await orchestrator.updateTask(run.id, 'later', { description: 'Now with more detail.' });
     expect(edited.run.status).toBe('executing');
     expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
@@ -184,6 +188,12 @@ describe('editing a running plan', () => {
     expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
     expect((await orchestrator.getTask(run.id, 'more')).status).toBe('done');
     await expectFoldIsView(orchestrator, home, run.id);
+
+    // A held task nothing waits for: the run ends without it, failed, naming it.
+    await orchestrator.addTasks(run.id, [{ id: 'aside', title: 'Aside', dependencies: ['more'] }]);
+    await orchestrator.cancelTask(run.id, 'aside');
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('failed');
+    expect((await orchestrator.getRun(run.id)).error).toContain('1 task cancelled by a person (first: aside');
 
     // A cancelled run takes no new tasks.
     const other = await orchestrator.startRun({ tasks: [{ id: 'x', title: 'X' }] });

@@ -130,8 +130,19 @@ function applied(run: Run): void {
   const hasWork = [...run.tasks.values()].some(waitsToRun);
   if (hasWork && (run.status === 'completed' || run.status === 'failed'))
     run.actor.send({ type: 'run.reopen' });
+  resumeIfReleased(run);
   run.save();
   run.scheduler.dispatch();
+}
+
+/**
+ * A run paused because its work waited for tasks a person held goes on by itself once that no longer
+ * holds (the task was edited, retried or removed) or new work is ready.
+ */
+export function resumeIfReleased(run: Run): void {
+  if (run.pauseReason !== 'held') return;
+  if (run.scheduler.graph.readyCount > 0 || run.scheduler.heldByPerson() === undefined)
+    run.actor.send({ type: 'run.resume' });
 }
 
 function waitsToRun(task: TaskRecord): boolean {

@@ -427,6 +427,7 @@ export class Run implements SchedulerHost {
       this.pauseReason === 'provider' ||
       this.pauseReason === 'source' ||
       this.pauseReason === 'verify' ||
+      this.pauseReason === 'held' ||
       (this.pauseReason === 'quota' && this.doc.resumeAt === undefined);
     const done = () =>
       FINISHED_RUN_STATUSES.has(this.status) ||
