@@ -195,6 +195,18 @@ describe('editing a running plan', () => {
     expect((await orchestrator.waitForRun(run.id)).status).toBe('failed');
     expect((await orchestrator.getRun(run.id)).error).toContain('1 task cancelled by a person (first: aside');
 
+    // The report tells every edit a person made, in order.
+    const report = await orchestrator.runReport(run.id);
+    expect(
+      report.feedback.filter((f) => f.kind === 'plan_edit').map((f) => `${f.taskId ?? 'run'}: ${f.text}`),
+    ).toEqual([
+      'later: cancelled by a person',
+      'later: edited by a person: description',
+      'run: added more by a person',
+      'run: added aside by a person',
+      'aside: cancelled by a person',
+    ]);
+
     // A cancelled run takes no new tasks.
     const other = await orchestrator.startRun({ tasks: [{ id: 'x', title: 'X' }] });
     await orchestrator.cancelRun(other.id);
