@@ -144,8 +144,10 @@ export class TaskMasterSource implements SourceGuard {
           this.finish(event.taskId, 'pending', event.error);
           break;
         case 'task.status': {
-          const letGo = LET_GO[event.status];
-          if (letGo === undefined) break;
+          const why = LET_GO[event.status];
+          if (why === undefined) break;
+          // A task a person cancelled in the run says so; a cancelled run's tasks say the run was.
+          const letGo = event.status === 'cancelled' && event.reason !== undefined ? event.reason : why;
           if (this.claimed.has(event.taskId)) this.finish(event.taskId, 'pending', letGo);
           else if (this.claiming.has(event.taskId)) this.claiming.set(event.taskId, letGo);
           break;
