@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -100,3 +100,66 @@ it('takes in a task added with task-master add-task mid-run, and writes orc edit
   expect(valid.code, valid.stdout + valid.stderr).toBe(0);
   expect(valid.stdout).toContain('No invalid dependencies found');
 }, 300_000);
+
+it('numbers a task added through orc above every task in the file, done ones too; a task added by hand joins', async () => {
+  dir = await mkdtemp(join(tmpdir(), 'orc-tm-edit-'));
+  const file = join(dir, '.taskmaster', 'tasks', 'tasks.json');
+  await mkdir(join(dir, '.taskmaster', 'tasks'), { recursive: true });
+  const task = (id: number, status: string, dependencies: number[] = []) => ({
+    id,
+    title: `Task ${id}`,
+    description: `Do ${id}`,
+    status,
+    dependencies,
+    priority: 'medium',
+    subtasks: [],
+  });
+  const write = (tasks: unknown[]) =>
+    writeFile(file, JSON.stringify({ master: { tasks, metadata: {} } }, null, 2));
+  // Task 3 is done: the run leaves it out, and its number stays taken.
+  await write([task(1, 'pending'), task(2, 'pending', [1]), task(3, 'done')]);
+  const provider = createScriptedProvider();
+  provider.hold();
+  engine = await openTestEngine({ provider, config: { execution: { max_workers: 1 } } });
+  const { orchestrator } = engine;
+  const run = await orchestrator.startRun({ taskmaster: { path: dir } });
+  await provider.whenInFlight(1, 30_000);
+  // The source reads the file once it follows the run: wait for its numbers.
+  await eventually(async () => {
+    const probe = await orchestrator.addTasks(run.id, [{ title: 'Probe', dependencies: ['2'] }]);
+    if (probe.added[0] === '4') return true;
+    // Numbered before the file was read (3, the done task's): it goes, and the file keeps the person's 3.
+    await orchestrator.removeTask(run.id, probe.added[0]!, 'refuse');
+    return false;
+  }, 'the run to number above the done task 3');
+  const added = await orchestrator.addTasks(run.id, [{ title: 'Extra', dependencies: ['2'] }]);
+  expect(added.added).toEqual(['5']);
+
+  // A person adds a task by hand, as Task Master would write it: the run takes it in.
+  await eventually(async () => {
+    const text = await readFile(file, 'utf8');
+    return (JSON.parse(text) as { master: { tasks: { id: number }[] } }).master.tasks.some((t) => t.id === 5);
+  }, 'task 5 written to the file');
+  const now = JSON.parse(await readFile(file, 'utf8')) as { master: { tasks: unknown[] } };
+  await write([...now.master.tasks, task(6, 'pending', [5])]);
+  await eventually(
+    async () => (await orchestrator.getRun(run.id)).tasks.some((t) => t.id === '6'),
+    'the run to take in task 6',
+    15_000,
+  );
+  provider.release();
+  expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+  // 5 before 4: task 6 waits for it, so its chain is the longer.
+  expect(provider.callsFor('work').map((c) => c.taskId)).toEqual(['1', '2', '5', '4', '6']);
+  const final = JSON.parse(await readFile(file, 'utf8')) as {
+    master: { tasks: { id: number; status: string }[] };
+  };
+  expect(final.master.tasks.map((t) => [t.id, t.status])).toEqual([
+    [1, 'done'],
+    [2, 'done'],
+    [3, 'done'],
+    [4, 'done'],
+    [5, 'done'],
+    [6, 'done'],
+  ]);
+}, 120_000);

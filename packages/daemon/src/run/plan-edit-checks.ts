@@ -38,6 +38,8 @@ export function checkNewTasks(
   size: number,
   added: readonly NewTask[],
   scheme: IdScheme,
+  /** Numbers at or below it are taken at the source (scheme `numbers`). */
+  floor = 0,
 ): TaskSpec[] {
   if (size + added.length > LIMITS.tasks)
     throw new OrcError(
@@ -60,7 +62,7 @@ export function checkNewTasks(
       );
     taken.add(task.id);
   }
-  const next = newIds(tasks, size, scheme, isTaken);
+  const next = newIds(tasks, size, scheme, isTaken, floor);
   const specs = added.map((task) => {
     const id = task.id ?? next();
     taken.add(id);
@@ -91,10 +93,11 @@ function newIds(
   size: number,
   scheme: IdScheme,
   isTaken: (id: string) => boolean,
+  floor: number,
 ): () => string {
   let n = size;
   if (scheme === 'numbers') {
-    n = 0;
+    n = floor;
     for (const task of tasks.values()) n = Math.max(n, Number.parseInt(task.id, 10) || 0);
   }
   return () => {

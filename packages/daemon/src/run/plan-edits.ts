@@ -36,7 +36,8 @@ export function addTasks(
 ): PlanEditResult {
   assertPlanEditable(run, 'add tasks');
   const scheme = run.source?.kind === 'taskmaster' ? 'numbers' : 'names';
-  const specs = checkNewTasks(run.id, run.tasks, run.tasks.size, added, scheme);
+  const floor = run.deps.source?.highestId?.() ?? 0;
+  const specs = checkNewTasks(run.id, run.tasks, run.tasks.size, added, scheme, floor);
   run.emit({ type: 'plan.tasks_added', tasks: specs, origin });
   run.tasks.add(specs.map((spec) => ({ ...spec, status: 'pending' as const, attempts: [], reworks: 0 })));
   applied(run);

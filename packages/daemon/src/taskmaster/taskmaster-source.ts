@@ -66,6 +66,13 @@ export class TaskMasterSource implements SourceGuard {
   private changed: (taskId: string, change: SourceChange) => void = () => undefined;
   private stopListening: (() => void) | undefined;
   private stopWatching: (() => void) | undefined;
+  /**
+   * Tasks added through orc whose number the file had already (a person's task added meanwhile): the
+   * file's task is not the run's, so the run's edits and removals of it are not written there.
+   */
+  private readonly notInFile = new Set<string>();
+  /** The highest top-level task number in the file when last read (done and left-out tasks included). */
+  private highest = 0;
   /** Nothing is answered before `follow` has said where the run stands. */
   private readonly followed: Promise<void>;
   private markFollowed!: () => void;
@@ -82,6 +89,10 @@ export class TaskMasterSource implements SourceGuard {
 
   get file(): string {
     return this.writeBack.file;
+  }
+
+  highestId(): number {
+    return this.highest;
   }
 
   async beforeStart(taskId: string): Promise<StartVerdict> {
@@ -154,18 +165,32 @@ export class TaskMasterSource implements SourceGuard {
         }
         // A person's edits through orc are the file's too; edits that came from the file are there already.
         case 'plan.tasks_added':
+          for (const task of event.tasks)
+            this.highest = Math.max(this.highest, Number.parseInt(task.id, 10) || 0);
           if (event.origin === 'person')
-            this.writePlanEdit('add tasks', (list) => addToList(list, event.tasks));
+            this.writePlanEdit('add tasks', (list) => {
+              const added = addToList(list, event.tasks);
+              for (const task of event.tasks)
+                if (!added.result.includes(task.id)) this.notInFile.add(task.id);
+              return added;
+            });
           break;
         case 'task.edited':
           if (event.origin === 'person')
             this.writePlanEdit(`edit task ${event.taskId}`, (list, at) =>
-              editInList(list, event.taskId, event.changes, at),
+              this.notInFile.has(event.taskId)
+                ? { changed: false, result: false }
+                : editInList(list, event.taskId, event.changes, at),
             );
           break;
         case 'plan.tasks_removed':
           if (event.origin === 'person')
-            this.writePlanEdit('remove tasks', (list) => removeFromList(list, event.taskIds));
+            this.writePlanEdit('remove tasks', (list) =>
+              removeFromList(
+                list,
+                event.taskIds.filter((id) => !this.notInFile.has(id)),
+              ),
+            );
           break;
         default:
           break;
@@ -193,17 +218,27 @@ export class TaskMasterSource implements SourceGuard {
     const unsubscribe = subscribe((event) => {
       if (event.type === 'plan.tasks_removed') event.taskIds.forEach((id) => removed.add(id));
     });
-    const look = (now: Stats, before: Stats) => {
-      if (now.mtimeMs === before.mtimeMs) return;
+    const read = () =>
       void loadTaskMasterProject(this.file, { tag: this.writeBack.tag, env: {} }).then(
         (project) => {
+          const ids = [
+            ...project.specs.map((spec) => spec.id),
+            ...project.notRunnable.map((task) => task.id),
+            ...project.skipped,
+            ...project.excluded,
+          ];
+          for (const id of ids) this.highest = Math.max(this.highest, Number.parseInt(id, 10) || 0);
           const fresh = project.specs.filter((spec) => !known(spec.id) && !removed.has(spec.id));
           if (fresh.length > 0) added(fresh);
         },
         (error: unknown) =>
           this.logger.warn({ err: error, file: this.file }, 'could not read Task Master for added tasks'),
       );
+    const look = (now: Stats, before: Stats) => {
+      if (now.mtimeMs !== before.mtimeMs) read();
     };
+    // Read once now: the numbers the file uses, and tasks added between the import and this.
+    read();
     watchFile(this.file, { interval: WATCH_INTERVAL_MS, persistent: false }, look);
     this.stopWatching = () => {
       unwatchFile(this.file, look);
