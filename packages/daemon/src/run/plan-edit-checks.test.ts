@@ -55,6 +55,10 @@ describe('adding tasks', () => {
     expect(
       checkNewTasks('run1', numbered, 3, [{ title: 'x' }, { title: 'y' }], 'numbers').map((s) => s.id),
     ).toEqual(['13', '14']);
+    // Numbers the source holds beyond the run's (done tasks it left out) are taken too.
+    expect(checkNewTasks('run1', numbered, 3, [{ title: 'x' }], 'numbers', 20).map((s) => s.id)).toEqual([
+      '21',
+    ]);
   });
 
   it('refuses a taken id, an unknown dependency, a cycle in the batch, and a name where Task Master has numbers', () => {
