@@ -36,6 +36,8 @@ export interface TaskMove {
 export class TaskSet {
   private readonly records = new Map<string, TaskRecord>();
   private readonly live = new Map<string, Actor<typeof taskMachine>>();
+  /** Counts changes to the plan's shape (tasks added, removed, edited), for what is made from it once. */
+  revision = 0;
 
   constructor(
     private readonly logic: typeof taskMachine,
@@ -93,9 +95,6 @@ export class TaskSet {
     }
     this.revision += 1;
   }
-
-  /** Counts changes to the plan's shape (tasks added, removed, edited), for what is made from it once. */
-  revision = 0;
 
   /** Whether the task's machine takes the event in the state the task is in. */
   can(id: string, event: TaskEvent): boolean {
