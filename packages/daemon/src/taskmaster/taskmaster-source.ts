@@ -205,9 +205,10 @@ export class TaskMasterSource implements SourceGuard {
 
   /**
    * Tasks a person adds to the file while the run goes on (`task-master add-task`): each time the file
-   * changes, the tag is read as at import, and the runnable tasks the run does not have (`known`) are
-   * handed to `added`. Tasks the run let go of (removed) are not its any more, and stay out unless a
-   * person adds them again under a new id.
+   * changes, the tag is read as at import, and the runnable tasks that were not there when the watch
+   * began (tasks left out by --only, done ones set back to pending, tasks added while the daemon was
+   * down are not additions) and the run does not have (`known`) are handed to `added`. Tasks the run let
+   * go of (removed) stay out unless a person adds them again under a new id.
    */
   watchForAdditions(
     subscribe: (listener: (event: OrcEvent) => void) => () => void,
@@ -218,26 +219,39 @@ export class TaskMasterSource implements SourceGuard {
     const unsubscribe = subscribe((event) => {
       if (event.type === 'plan.tasks_removed') event.taskIds.forEach((id) => removed.add(id));
     });
-    const read = () =>
-      void loadTaskMasterProject(this.file, { tag: this.writeBack.tag, env: {} }).then(
-        (project) => {
-          const ids = [
-            ...project.specs.map((spec) => spec.id),
-            ...project.notRunnable.map((task) => task.id),
-            ...project.skipped,
-            ...project.excluded,
-          ];
-          for (const id of ids) this.highest = Math.max(this.highest, Number.parseInt(id, 10) || 0);
-          const fresh = project.specs.filter((spec) => !known(spec.id) && !removed.has(spec.id));
-          if (fresh.length > 0) added(fresh);
-        },
-        (error: unknown) =>
-          this.logger.warn({ err: error, file: this.file }, 'could not read Task Master for added tasks'),
+    /** Every id of the tag when the run began to watch it (left-out and done ones too): not additions. */
+    let baseline: Set<string> | undefined;
+    const readOnce = async () => {
+      const project = await loadTaskMasterProject(this.file, { tag: this.writeBack.tag, env: {} });
+      const ids = [
+        ...project.specs.map((spec) => spec.id),
+        ...project.notRunnable.map((task) => task.id),
+        ...project.skipped,
+        ...project.excluded,
+      ];
+      for (const id of ids) this.highest = Math.max(this.highest, Number.parseInt(id, 10) || 0);
+      if (baseline === undefined) {
+        baseline = new Set(ids);
+        return;
+      }
+      const fresh = project.specs.filter(
+        (spec) => !known(spec.id) && !baseline!.has(spec.id) && !removed.has(spec.id),
       );
+      if (fresh.length > 0) added(fresh);
+    };
+    // One read at a time, in order: the first one is the baseline.
+    let reading = Promise.resolve();
+    const read = () => {
+      reading = reading
+        .then(readOnce)
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error, file: this.file }, 'could not read Task Master for added tasks'),
+        );
+    };
     const look = (now: Stats, before: Stats) => {
       if (now.mtimeMs !== before.mtimeMs) read();
     };
-    // Read once now: the numbers the file uses, and tasks added between the import and this.
+    // Read once now: the tasks the run found there, and the numbers the file uses.
     read();
     watchFile(this.file, { interval: WATCH_INTERVAL_MS, persistent: false }, look);
     this.stopWatching = () => {
