@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { Rating } from './feedback.js';
 import { Plan, FinalReview } from './plan.js';
+import { PlanEditOrigin, TaskChanges } from './plan-edit.js';
 import {
   RunModels,
   RunStatus,
@@ -15,6 +16,7 @@ import {
   AttemptOutcome,
   TaskRecord,
   TaskReview,
+  TaskSpec,
   TaskStatus,
   ToolRefusal,
   Usage,
@@ -174,6 +176,25 @@ export const OrcEvent = z.discriminatedUnion('type', [
     /** The checkpoint's plan summary, when a full rollback brought back another one. */
     planSummary: z.string().optional(),
   }),
+  /** Tasks added to the running plan (by a person through orc, or at the run's source): they wait to run. */
+  z.object({
+    ...base,
+    type: z.literal('plan.tasks_added'),
+    tasks: z.array(TaskSpec),
+    origin: PlanEditOrigin,
+  }),
+  /**
+   * Tasks removed from the running plan, with every task that waited for them (a cascade) named in
+   * `taskIds`; the tasks left lose their dependencies on them.
+   */
+  z.object({
+    ...base,
+    type: z.literal('plan.tasks_removed'),
+    taskIds: z.array(z.string()),
+    origin: PlanEditOrigin,
+  }),
+  /** A person changed a task's spec; a cancelled task goes back to waiting (its `task.status` tells it). */
+  z.object({ ...task, type: z.literal('task.edited'), changes: TaskChanges, origin: PlanEditOrigin }),
   z.object({
     ...task,
     type: z.literal('task.status'),

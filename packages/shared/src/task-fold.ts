@@ -1,11 +1,13 @@
 import type { TaskEventOf } from './events.js';
 import type { Plan } from './plan.js';
+import type { TaskChanges } from './plan-edit.js';
 import {
   addUsage,
   SETTLED_STATUSES,
   ZERO_USAGE,
   type Attempt,
   type TaskRecord,
+  type TaskSpec,
   type TaskStatus,
 } from './task.js';
 
@@ -108,6 +110,8 @@ export function foldTaskEvent(task: TaskRecord, event: TaskEventOf): TaskRecord 
       return { ...task, error: event.error };
     case 'task.source_changed':
       return { ...task, sourceChange: event.change };
+    case 'task.edited':
+      return editedTask(task, event.changes);
     case 'worker.output':
       return task;
   }
@@ -258,3 +262,30 @@ export function restoredTask(task: TaskRecord, interrupted: boolean, at: string)
 
 /** Statuses a task is in flight in: a daemon that starts again puts such tasks back in the queue. */
 export const IN_FLIGHT_STATUSES: ReadonlySet<TaskStatus> = new Set(['running', 'reviewing', 'merging']);
+
+/** A task with a person's changes to its spec; what the run did with it stays. */
+export function editedTask(task: TaskRecord, changes: TaskChanges): TaskRecord {
+  return {
+    ...task,
+    ...(changes.title !== undefined && { title: changes.title }),
+    ...(changes.description !== undefined && { description: changes.description }),
+    ...(changes.dependencies !== undefined && { dependencies: changes.dependencies }),
+    ...(changes.priority !== undefined && { priority: changes.priority }),
+  };
+}
+
+/** A task a person added to a running plan, waiting to run. */
+export function addedTask(spec: TaskSpec): TaskRecord {
+  return { ...spec, status: 'pending', attempts: [], reworks: 0 };
+}
+
+/** The tasks left once `removed` are taken out of the plan, without their dependencies on them. */
+export function withoutRemoved(tasks: readonly TaskRecord[], removed: ReadonlySet<string>): TaskRecord[] {
+  return tasks
+    .filter((task) => !removed.has(task.id))
+    .map((task) =>
+      task.dependencies.some((dep) => removed.has(dep))
+        ? { ...task, dependencies: task.dependencies.filter((dep) => !removed.has(dep)) }
+        : task,
+    );
+}

@@ -1,4 +1,12 @@
-import type { Attempt, SourceChange, TaskRecord, TaskReview, TaskStatus } from '@orc/shared';
+import {
+  editedTask,
+  type Attempt,
+  type SourceChange,
+  type TaskChanges,
+  type TaskRecord,
+  type TaskReview,
+  type TaskStatus,
+} from '@orc/shared';
 import { assign, not, setup, type SnapshotFrom } from 'xstate';
 import { notProvided } from './not-provided.js';
 
@@ -35,7 +43,14 @@ export type TaskEvent =
   /** A rollback put it back to the start. */
   | { type: 'task.reset' }
   /** A person changed it at the run's source (Task Master): shown on it, whatever it is doing. */
-  | { type: 'task.source_changed'; change: SourceChange };
+  | { type: 'task.source_changed'; change: SourceChange }
+  /**
+   * A person changed its spec; not while it is in flight or done. `waits`: a dependency it now has is not
+   * done, so a ready task goes back to waiting. A cancelled task is held until it is edited or retried.
+   */
+  | { type: 'task.edit'; changes: TaskChanges; waits: boolean }
+  /** Tasks it waited for left the plan: it no longer waits for them, whatever it is doing. */
+  | { type: 'task.unlink'; removed: readonly string[] };
 
 /** Statuses in which a task has a live actor; in the others it is its record only (see TaskSet). */
 export const LIVE_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set([
@@ -128,6 +143,9 @@ export const taskMachine = setup({
           : context.feedback,
       attempts: changeLast(context.attempts, { output: undefined, diff: undefined }),
     })),
+    edit: assign(({ context, event }) =>
+      event.type === 'task.edit' ? editedContext(context, event.changes) : {},
+    ),
     queue: assign({
       worker: undefined,
       readyAt: ({ context, event }) => ('at' in event ? event.at : context.readyAt),
@@ -145,6 +163,12 @@ export const taskMachine = setup({
       }),
     },
     'task.source_changed': { actions: assign({ sourceChange: ({ event }) => event.change }) },
+    'task.unlink': {
+      actions: assign({
+        dependencies: ({ context, event }) =>
+          context.dependencies.filter((dep) => !event.removed.includes(dep)),
+      }),
+    },
     'task.reset': {
       target: '.pending',
       actions: assign({
@@ -163,6 +187,7 @@ export const taskMachine = setup({
   states: {
     pending: {
       on: {
+        'task.edit': { actions: 'edit' },
         'task.unblocked': 'ready',
         'task.hold': 'blocked',
         'task.cancel': 'cancelled',
@@ -172,6 +197,14 @@ export const taskMachine = setup({
     ready: {
       entry: 'queue',
       on: {
+        'task.edit': [
+          {
+            guard: ({ event }) => event.type === 'task.edit' && event.waits,
+            target: 'pending',
+            actions: 'edit',
+          },
+          { actions: 'edit' },
+        ],
         'task.assign': {
           target: 'running',
           actions: assign({
@@ -317,7 +350,11 @@ export const taskMachine = setup({
         'settle',
         assign({ error: ({ context, event }) => (event.type === 'task.fail' ? event.error : context.error) }),
       ],
-      on: { 'task.retry': { target: 'pending', actions: 'retry' }, 'task.skip': 'skipped' },
+      on: {
+        'task.retry': { target: 'pending', actions: 'retry' },
+        'task.skip': 'skipped',
+        'task.edit': { actions: 'edit' },
+      },
     },
     blocked: {
       entry: [
@@ -332,11 +369,28 @@ export const taskMachine = setup({
         'task.retry': { target: 'pending', actions: 'retry' },
         'task.skip': 'skipped',
         'task.cancel': 'cancelled',
+        'task.edit': { actions: 'edit' },
       },
     },
-    skipped: { entry: 'settle', on: { 'task.retry': { target: 'pending', actions: 'retry' } } },
-    cancelled: { entry: 'settle', on: { 'task.retry': { target: 'pending', actions: 'retry' } } },
+    skipped: {
+      entry: 'settle',
+      on: { 'task.retry': { target: 'pending', actions: 'retry' }, 'task.edit': { actions: 'edit' } },
+    },
+    /** Held until a person edits or retries it: either sends it back to waiting, within fresh bounds. */
+    cancelled: {
+      entry: 'settle',
+      on: {
+        'task.retry': { target: 'pending', actions: 'retry' },
+        'task.edit': { target: 'pending', actions: ['edit', 'retry'] },
+      },
+    },
   },
 });
 
 export type TaskSnapshot = SnapshotFrom<typeof taskMachine>;
+
+/** The context with a person's changes to the spec (the fold's own rule, so both sides agree). */
+function editedContext(context: TaskContext, changes: TaskChanges): Partial<TaskContext> {
+  const { status: _status, ...edited } = editedTask({ ...context, status: 'pending' }, changes);
+  return edited;
+}

@@ -13,6 +13,10 @@ export const tasksRouter = router({
   retry: procedure
     .input(TaskRef)
     .mutation(({ ctx, input }) => ctx.orchestrator.retryTask(input.runId, input.taskId)),
+  /** Stops the task's attempt and holds it until a person edits or retries it. */
+  cancel: procedure
+    .input(TaskRef)
+    .mutation(({ ctx, input }) => ctx.orchestrator.cancelTask(input.runId, input.taskId)),
   skip: procedure
     .input(TaskRef)
     .mutation(({ ctx, input }) => ctx.orchestrator.skipTask(input.runId, input.taskId)),

@@ -226,6 +226,7 @@ function failureSummary(run: Run): string {
   const tasks = [...run.tasks.values()];
   const failed = tasks.filter((t) => t.status === 'failed');
   const blocked = tasks.filter((t) => t.status === 'blocked' && t.held === undefined);
+  const cancelled = tasks.filter((t) => t.status === 'cancelled');
   const waiting = run.scheduler.graph.count('pending');
   const parts: string[] = [];
   if (failed.length > 0)
@@ -235,6 +236,10 @@ function failureSummary(run: Run): string {
   if (blocked.length > 0)
     parts.push(
       `${plural(blocked.length, 'task')} blocked (first: ${blocked[0]!.id}: ${blocked[0]!.error ?? 'waits for a person'})`,
+    );
+  if (cancelled.length > 0)
+    parts.push(
+      `${plural(cancelled.length, 'task')} cancelled by a person (first: ${cancelled[0]!.id}; edit or retry it)`,
     );
   if (waiting > 0) parts.push(`${plural(waiting, 'task')} never ran because a dependency did not finish`);
   return `${parts.join('; ')}; fix the cause, then orc retry ${run.id} <task>`;

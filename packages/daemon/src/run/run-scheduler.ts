@@ -393,8 +393,31 @@ export class RunScheduler {
       this.claiming === 0 &&
       this.graph.readyCount === 0 &&
       this.graph.count('merging') === 0
-    )
-      this.host.send({ type: 'run.settled' });
+    ) {
+      const held = this.heldByPerson();
+      // Work waits for a task a person cancelled: the run waits for them rather than end without it.
+      if (held !== undefined) this.host.send({ type: 'run.held', message: held });
+      else this.host.send({ type: 'run.settled' });
+    }
+  }
+
+  /**
+   * What the run says when the tasks still waiting wait for tasks a person cancelled (and holds until they
+   * edit or retry them); undefined when nothing waits, or nothing is held.
+   */
+  heldByPerson(): string | undefined {
+    if (this.graph.count('cancelled') === 0 || this.graph.count('pending') === 0) return undefined;
+    const held = [...this.tasks.values()]
+      .filter((task) => task.status === 'cancelled' && this.anyPendingAfter(task.id))
+      .map((task) => task.id);
+    if (held.length === 0) return undefined;
+    const shown = held.slice(0, 5).join(', ') + (held.length > 5 ? ', …' : '');
+    return `the tasks left wait for ${shown}, cancelled by a person: edit or retry ${held.length === 1 ? 'it' : 'them'} (orc task edit, orc retry), or remove ${held.length === 1 ? 'it' : 'them'} (orc task rm)`;
+  }
+
+  /** Whether a task waiting to run waits for `id`. */
+  private anyPendingAfter(id: string): boolean {
+    return this.graph.dependentsOf(id).some((dependent) => this.tasks.get(dependent)?.status === 'pending');
   }
 
   /** A task whose answer is in (see `awaitsReview`) goes to its review: its work is not paid twice. */

@@ -300,7 +300,7 @@ export class Run implements SchedulerHost {
    * same text in every worker and review call, so the API serves it from its cache; made once per plan.
    */
   context(): string {
-    const key = `${this.tasks.size}\u0000${this.doc.planSummary ?? ''}`;
+    const key = `${this.tasks.size}\u0000${this.tasks.revision}\u0000${this.doc.planSummary ?? ''}`;
     if (this.contextCache?.key !== key)
       this.contextCache = {
         key,
@@ -427,6 +427,7 @@ export class Run implements SchedulerHost {
       this.pauseReason === 'provider' ||
       this.pauseReason === 'source' ||
       this.pauseReason === 'verify' ||
+      this.pauseReason === 'held' ||
       (this.pauseReason === 'quota' && this.doc.resumeAt === undefined);
     const done = () =>
       FINISHED_RUN_STATUSES.has(this.status) ||

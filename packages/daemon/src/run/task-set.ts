@@ -36,6 +36,8 @@ export interface TaskMove {
 export class TaskSet {
   private readonly records = new Map<string, TaskRecord>();
   private readonly live = new Map<string, Actor<typeof taskMachine>>();
+  /** Counts changes to the plan's shape (tasks added, removed, edited), for what is made from it once. */
+  revision = 0;
 
   constructor(
     private readonly logic: typeof taskMachine,
@@ -70,6 +72,28 @@ export class TaskSet {
       this.records.set(record.id, record);
       if (LIVE_TASK_STATUSES.has(record.status)) this.live.set(record.id, this.spawn(record));
     }
+  }
+
+  /**
+   * Tasks a person added to the plan, waiting to run (not live: the scheduler unblocks them). Their
+   * ids are new to the run (the caller checked).
+   */
+  add(records: Iterable<TaskRecord>): void {
+    for (const record of records) {
+      this.records.set(record.id, record);
+      if (LIVE_TASK_STATUSES.has(record.status)) this.live.set(record.id, this.spawn(record));
+    }
+    this.revision += 1;
+  }
+
+  /** Tasks a person removed from the plan (none in flight: the caller checked), actors and records. */
+  remove(ids: Iterable<string>): void {
+    for (const id of ids) {
+      const actor = this.live.get(id);
+      if (actor) this.forget(id, actor);
+      this.records.delete(id);
+    }
+    this.revision += 1;
   }
 
   /** Whether the task's machine takes the event in the state the task is in. */
@@ -109,6 +133,7 @@ export class TaskSet {
     }
     const after = recordOf(next);
     this.records.set(id, after);
+    if (event.type === 'task.edit' || event.type === 'task.unlink') this.revision += 1;
     const isLive = LIVE_TASK_STATUSES.has(after.status);
     if (actor && !isLive) this.forget(id, actor);
     else if (!actor && isLive) {

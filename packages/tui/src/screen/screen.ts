@@ -313,6 +313,7 @@ class AttachSession {
     on(['b'], () => void this.chooseRollback());
     on(['r'], () => this.taskAction('retry', this.client.trpc.tasks.retry));
     on(['s'], () => this.taskAction('skip', this.client.trpc.tasks.skip));
+    on(['S-x'], () => this.taskAction('cancel', this.client.trpc.tasks.cancel));
     on(['f'], () => void this.rateTask());
     on(['x'], () => this.confirmCancel());
     on(['tab'], () => void this.nextRun());
