@@ -7,7 +7,7 @@ import {
   type TaskReview,
   type TaskStatus,
 } from '@orc/shared';
-import { assign, not, setup, type SnapshotFrom } from 'xstate';
+import { and, assign, not, setup, type SnapshotFrom } from 'xstate';
 import { notProvided } from './not-provided.js';
 
 /** What a task actor remembers: its record without the status, which is the state it is in. */
@@ -248,6 +248,13 @@ export const taskMachine = setup({
       on: {
         'task.reviewed': [
           {
+            // Straight to done when nothing is to be merged: one step, not a stop in merging (a second
+            // microstep for every task of a run that only talks).
+            guard: and([{ type: 'verdictIs', params: { verdict: 'accept' as const } }, not('mergesWork')]),
+            target: 'done',
+            actions: 'recordReview',
+          },
+          {
             guard: { type: 'verdictIs', params: { verdict: 'accept' } },
             target: 'merging',
             actions: 'recordReview',
@@ -331,19 +338,19 @@ export const taskMachine = setup({
       },
     },
     done: {
-      entry: [
-        'settle',
-        assign(({ context }) => {
-          const last = context.attempts.at(-1);
-          return {
-            // The accepted output is the task's result; keeping it twice would double the run document.
-            result: last?.output ?? '',
-            attempts: changeLast(context.attempts, { output: undefined, diff: undefined }),
-            error: undefined,
-            feedback: undefined,
-          };
-        }),
-      ],
+      // Settled as `settle` does, in the same assign: every assign copies the context.
+      entry: assign(({ context, event }) => {
+        const last = context.attempts.at(-1);
+        return {
+          worker: undefined,
+          finishedAt: 'at' in event ? event.at : context.finishedAt,
+          // The accepted output is the task's result; keeping it twice would double the run document.
+          result: last?.output ?? '',
+          attempts: changeLast(context.attempts, { output: undefined, diff: undefined }),
+          error: undefined,
+          feedback: undefined,
+        };
+      }),
     },
     failed: {
       entry: [

@@ -383,12 +383,12 @@ export class Run implements SchedulerHost {
   /** Where the run is heading (cost, finish time), while it is live. */
   forecast(): RunForecast | undefined {
     if (FINISHED_RUN_STATUSES.has(this.status) || this.status === 'analyzing') return undefined;
-    const counts = this.scheduler.graph.countsByStatus();
+    const { graph } = this.scheduler;
     const resumeAt = this.doc.resumeAt === undefined ? undefined : Date.parse(this.doc.resumeAt);
     return this.scheduler.forecaster.forecast({
       now: this.deps.clock.now(),
       spentUsd: this.doc.costUsd,
-      counts,
+      count: (status) => graph.count(status),
       total: this.tasks.size,
       resumeAt,
       waitsForAPerson: this.status === 'paused' && resumeAt === undefined,
