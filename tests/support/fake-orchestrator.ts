@@ -10,8 +10,11 @@ import {
   type RunSummary,
   type RunView,
   StartRunInput,
+  type TaskPage,
+  type TaskQuery,
   type TaskRecord,
   TaskSpec,
+  taskMatches,
   ZERO_USAGE,
 } from '@orc/shared';
 import { previewRun, type Orchestrator } from '@orc/daemon';
@@ -92,6 +95,18 @@ export class FakeOrchestrator implements Orchestrator {
 
   getRun(runId: string): Promise<RunView> {
     return Promise.resolve().then(() => this.run(runId).view);
+  }
+
+  pageTasks(runId: string, query: TaskQuery): Promise<TaskPage> {
+    const { view } = this.run(runId);
+    const matching = view.tasks.filter((task) => taskMatches(task, query));
+    return Promise.resolve({
+      runId,
+      lastEventId: view.lastEventId,
+      offset: query.offset,
+      total: matching.length,
+      tasks: matching.slice(query.offset, query.offset + query.limit),
+    });
   }
 
   async getTask(runId: string, taskId: string): Promise<TaskRecord> {

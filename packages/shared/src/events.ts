@@ -83,7 +83,14 @@ export const OrcEvent = z.discriminatedUnion('type', [
     strategy: RollbackStrategy,
     resetTasks: z.array(z.string()),
   }),
-  z.object({ ...task, type: z.literal('task.status'), status: TaskStatus, reason: z.string().optional() }),
+  z.object({
+    ...task,
+    type: z.literal('task.status'),
+    status: TaskStatus,
+    /** The status it left, so a client holding a page of the tasks keeps the counts (absent in older journals). */
+    from: TaskStatus.optional(),
+    reason: z.string().optional(),
+  }),
   z.object({
     ...task,
     type: z.literal('task.assigned'),

@@ -10,5 +10,6 @@ export * from './rpc.js';
 export * from './run.js';
 export * from './task.js';
 export * from './task-graph.js';
+export * from './task-page.js';
 export * from './task-source.js';
 export * from './run-view-reducer.js';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { NewEvent, OrcEvent } from './events.js';
 import type { RunView } from './run.js';
-import { applyEvent, applyEvents } from './run-view-reducer.js';
+import { applyEvent, applyEvents, wantsFreshView } from './run-view-reducer.js';
+import type { TaskRecord, TaskStatus } from './task.js';
 
 const usage = { inputTokens: 100, outputTokens: 40, cacheReadTokens: 0, cacheWriteTokens: 0 };
 
@@ -265,5 +266,63 @@ describe('applyEvent', () => {
     expect(held.tasks[1]).toMatchObject({ status: 'blocked', sourceChange: change });
     const retried = applyEvents(held, stream([{ type: 'task.status', taskId: 't2', status: 'pending' }], 4));
     expect(retried.tasks[1]!.sourceChange).toBeUndefined();
+  });
+});
+
+describe('a view holding a page of the tasks', () => {
+  const held = (id: string, status: TaskStatus): TaskRecord => ({
+    id,
+    title: id,
+    description: '',
+    dependencies: [],
+    priority: 'medium',
+    status,
+    attempts: [],
+    reworks: 0,
+  });
+  // Three tasks, the view holds t1 only.
+  const page = (): RunView => ({
+    ...emptyView(),
+    status: 'executing',
+    taskTotal: 3,
+    taskCounts: { ready: 2, pending: 1 },
+    tasks: [held('t1', 'ready')],
+  });
+
+  it('keeps the counts from the moves of tasks it does not hold, and changes only the ones it holds', () => {
+    const events = stream([
+      { type: 'task.status', taskId: 't2', from: 'ready', status: 'running' },
+      { type: 'task.status', taskId: 't1', from: 'ready', status: 'running' },
+      { type: 'task.status', taskId: 't2', from: 'running', status: 'reviewing' },
+      { type: 'task.status', taskId: 't3', from: 'pending', status: 'ready' },
+      { type: 'task.completed', taskId: 't2', attempt: 1, result: 'two', usage, costUsd: 0.5 },
+    ]);
+    const view = applyEvents(page(), events);
+    expect(view.taskCounts).toEqual({ ready: 1, running: 1, reviewing: 1 });
+    expect(view.busyWorkers).toBe(2);
+    expect(view.taskTotal).toBe(3);
+    expect(view.tasks.map((t) => [t.id, t.status])).toEqual([['t1', 'running']]);
+    expect(view.costUsd).toBe(0.5);
+    // The view given is untouched.
+    expect(page().taskCounts).toEqual({ ready: 2, pending: 1 });
+  });
+
+  it('asks to be fetched again after a new plan, a restart or a rollback', () => {
+    const [planned_, restored, rolledBack, status] = stream([
+      planned,
+      { type: 'run.restored', interruptedTasks: ['t2'] },
+      { type: 'run.rolled_back', checkpointId: 'cp1', strategy: 'full', resetTasks: [] },
+      { type: 'task.status', taskId: 't2', from: 'ready', status: 'running' },
+    ]);
+    expect([planned_, restored, rolledBack, status].map((e) => wantsFreshView(page(), e!))).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
+    // A view that holds every task folds a plan and a restart itself; a rollback still asks.
+    expect(wantsFreshView(emptyView(), planned_!)).toBe(false);
+    expect(wantsFreshView(emptyView(), restored!)).toBe(false);
+    expect(wantsFreshView(emptyView(), rolledBack!)).toBe(true);
   });
 });

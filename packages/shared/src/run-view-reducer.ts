@@ -6,6 +6,10 @@ import { addUsage, type Attempt, type TaskRecord, type TaskStatus, ZERO_USAGE } 
  * Keeps a client's copy of a run current from its event stream: a client draws `runs.get` once, then
  * folds each event of `runs.events` into it. Pure: returns a new view and never touches the one given.
  * Events the view already reflects (id <= lastEventId) or of another run change nothing.
+ *
+ * A view of a large run holds a page of its tasks (`tasks.length < taskTotal`): events about tasks it
+ * holds change them, and the counts follow every task's moves (`task.status` says what a task left). What
+ * such a view cannot fold exactly, `wantsFreshView` names.
  */
 export function applyEvent(view: RunView, event: OrcEvent): RunView {
   return applyEvents(view, [event]);
@@ -25,14 +29,37 @@ export function applyEvents(view: RunView, events: readonly OrcEvent[]): RunView
   return draft ? draft.finish() : view;
 }
 
+/**
+ * Events after which a client should fetch the view again: a rollback (the state it restored is not in
+ * the event), and, for a view holding a page of the tasks, a new plan and a restart, which move tasks
+ * it does not hold in ways the events do not spell out.
+ */
+export function wantsFreshView(view: RunView, event: OrcEvent): boolean {
+  if (event.type === 'run.rolled_back') return true;
+  return holdsPage(view) && (event.type === 'run.planned' || event.type === 'run.restored');
+}
+
+/** The view holds some of the run's tasks, not all of them. */
+function holdsPage(view: RunView): boolean {
+  return view.tasks.length < view.taskTotal;
+}
+
 /** A mutable copy of a view; a task is replaced when it changes, so unchanged ones stay shared. */
 class Draft {
   readonly view: RunView;
   private readonly index = new Map<string, number>();
   private tasksChanged = false;
+  /** The view holds a page: counts follow the moves, since the tasks cannot be counted. */
+  private readonly page: boolean;
 
   constructor(source: RunView) {
-    this.view = { ...source, tasks: [...source.tasks], usage: { ...source.usage } };
+    this.page = holdsPage(source);
+    this.view = {
+      ...source,
+      tasks: [...source.tasks],
+      usage: { ...source.usage },
+      ...(this.page && { taskCounts: { ...source.taskCounts } }),
+    };
     this.view.tasks.forEach((task, i) => this.index.set(task.id, i));
   }
 
@@ -57,6 +84,8 @@ class Draft {
         return;
       case 'run.planned':
         view.planSummary = event.summary;
+        // A page stays as it is: the new tasks are fetched (see wantsFreshView).
+        if (this.page) return;
         for (const spec of event.tasks) {
           if (this.index.has(spec.id)) continue;
           this.index.set(spec.id, view.tasks.length);
@@ -114,6 +143,7 @@ class Draft {
         }
         return;
       case 'task.status':
+        if (this.page) this.countMove(event.from ?? this.heldStatus(event.taskId), event.status);
         this.updateTask(event.taskId, (task) => taskWithStatus(task, event.status, event.at, event.reason));
         return;
       case 'task.assigned':
@@ -207,7 +237,10 @@ class Draft {
   }
 
   finish(): RunView {
-    if (this.tasksChanged) {
+    if (this.page) {
+      const counts = this.view.taskCounts;
+      this.view.busyWorkers = (counts['running'] ?? 0) + (counts['reviewing'] ?? 0);
+    } else if (this.tasksChanged) {
       const counts: TaskCounts = {};
       let busy = 0;
       for (const task of this.view.tasks) {
@@ -229,6 +262,21 @@ class Draft {
     }
     if (FINISHED_RUN_STATUSES.has(status)) this.view.finishedAt ??= at;
     else delete this.view.finishedAt;
+  }
+
+  /** A task the view may not hold moved: the counts follow (a move from an unknown status is not counted). */
+  private countMove(from: TaskStatus | undefined, to: TaskStatus): void {
+    const counts = this.view.taskCounts;
+    if (from === undefined || from === to) return;
+    const left = (counts[from] ?? 0) - 1;
+    if (left > 0) counts[from] = left;
+    else delete counts[from];
+    counts[to] = (counts[to] ?? 0) + 1;
+  }
+
+  private heldStatus(id: string): TaskStatus | undefined {
+    const i = this.index.get(id);
+    return i === undefined ? undefined : this.view.tasks[i]!.status;
   }
 
   private updateTask(id: string, change: (task: TaskRecord) => TaskRecord): void {

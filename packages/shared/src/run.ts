@@ -80,7 +80,11 @@ export const RunSummary = z.object({
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 
-/** Everything a client needs to draw a run: the summary plus each task and the reviews. */
+/**
+ * Everything a client needs to draw a run: the summary, the reviews, and its tasks in the run's order from
+ * the first: every one (`tasks.length === taskTotal`) with `full` or in a run of at most
+ * `TASK_PAGE_LIMIT`, else the first page, and `tasks.page` serves the rest.
+ */
 export const RunView = RunSummary.extend({
   /** The whole goal, as given. */
   goal: z.string(),

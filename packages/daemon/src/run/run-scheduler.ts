@@ -125,6 +125,7 @@ export class RunScheduler {
       type: 'task.status',
       taskId: task.id,
       status: to,
+      from,
       ...(reason !== undefined && { reason }),
     });
     const freed = this.graph.moved(task, from, to);

@@ -10,6 +10,8 @@ import {
   type RunStatus,
   type RunSummary,
   type RunView,
+  type TaskPage,
+  type TaskQuery,
   type TaskRecord,
   type TaskSpec,
 } from '@orc/shared';
@@ -34,7 +36,7 @@ import { RunBudget } from './run-budget.js';
 import { RunCheckpoints } from './run-checkpoints.js';
 import { RunJournal } from './run-journal.js';
 import { provideRunMachine } from './run-behaviour.js';
-import { summaryOf, viewOf, type RunViewSource } from './run-view.js';
+import { pageOf, summaryOf, viewOf, type RunViewSource } from './run-view.js';
 import { withRunSpend } from './run-spend.js';
 import { RunScheduler, type SchedulerHost } from './run-scheduler.js';
 import type { SourceGuard } from './source-guard.js';
@@ -308,6 +310,11 @@ export class Run implements SchedulerHost {
 
   view(full = false): RunView {
     return viewOf(this.viewSource(), full);
+  }
+
+  /** A page of the task table (see `tasks.page`). */
+  taskPage(query: TaskQuery): TaskPage {
+    return pageOf(this.viewSource(), query);
   }
 
   taskRecord(taskId: string): TaskRecord {
