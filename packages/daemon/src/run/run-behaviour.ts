@@ -1,4 +1,10 @@
-import { FINISHED_RUN_STATUSES, SETTLED_STATUSES, type FinalReview } from '@orc/shared';
+import {
+  FINISHED_RUN_STATUSES,
+  SETTLED_STATUSES,
+  type FinalReview,
+  type TaskRecord,
+  type TaskSpec,
+} from '@orc/shared';
 import { assign, fromPromise } from 'xstate';
 import { managerMachine, type PlanResult } from '../actors/manager.machine.js';
 import { runMachine, type RollbackOutcome, type RollbackRequest } from '../actors/run.machine.js';
@@ -88,11 +94,11 @@ export function provideRunMachine(run: Run) {
       cancelWork: () => {
         run.scheduler.pool.releaseAll();
         const at = isoAt(clock);
-        for (const task of [...run.tasks.values()]) {
-          // Settled tasks stay as they are; the machine decides for the others (a blocked one is cancelled too).
-          if (task.status === 'blocked' || !SETTLED_STATUSES.has(task.status))
-            run.tasks.send(task.id, { type: 'task.cancel', at });
-        }
+        // Settled tasks stay as they are; the machine decides for the others (a blocked one is cancelled too).
+        const open = [...run.tasks.rows()].filter(
+          (task) => task.status === 'blocked' || !SETTLED_STATUSES.has(task.status),
+        );
+        for (const task of open) run.tasks.send(task.id, { type: 'task.cancel', at });
       },
       finish: (_, { error }) => finish(run, error),
     },
@@ -117,28 +123,40 @@ function applyPlan(run: Run, result: PlanResult): void {
   // A run restored before its first snapshot starts over from its imported tasks: what the journal
   // says they did before the crash stays (finished tasks are not run again, attempt numbers go on).
   const before = new Map([...run.tasks.values()].map((task) => [task.id, task]));
-  run.tasks.replaceAll(
-    result.plan.tasks.map((spec) => {
-      const kept = before.get(spec.id);
-      const finished =
-        kept !== undefined &&
-        (kept.status === 'done' || kept.status === 'failed' || kept.status === 'skipped');
-      return {
-        ...spec,
-        status: finished ? kept.status : 'pending',
-        attempts: kept?.attempts ?? [],
-        reworks: kept?.reworks ?? 0,
-        ...(finished && { result: kept.result, error: kept.error, finishedAt: kept.finishedAt }),
-      };
-    }),
-  );
+  const records = result.plan.tasks.map((spec): TaskRecord => {
+    const kept = before.get(spec.id);
+    // An imported task not begun stays the record the run made of it, whose text the document has.
+    if (kept?.status === 'pending' && kept.attempts.length === 0 && sameSpec(kept, spec)) return kept;
+    const finished =
+      kept !== undefined && (kept.status === 'done' || kept.status === 'failed' || kept.status === 'skipped');
+    return {
+      ...spec,
+      status: finished ? kept.status : 'pending',
+      attempts: kept?.attempts ?? [],
+      reworks: kept?.reworks ?? 0,
+      ...(finished && { result: kept.result, error: kept.error, finishedAt: kept.finishedAt }),
+    };
+  });
+  run.tasks.replaceAll(records);
   run.emit({ type: 'run.planned', summary: result.plan.summary, tasks: result.plan.tasks });
-  const free = run.scheduler.graph.rebuild([...run.tasks.values()]);
+  const free = run.scheduler.graph.rebuild(records);
   for (const [id, reason] of Object.entries(run.doc.heldTasks ?? {})) {
     run.tasks.send(id, { type: 'task.hold', reason, imported: true, at });
   }
   run.scheduler.unblock(free, at);
   void run.checkpoints.auto('planned');
+}
+
+/** The record was made from this spec: the same task, to do the same way. */
+function sameSpec(record: TaskRecord, spec: TaskSpec): boolean {
+  return (
+    record.title === spec.title &&
+    record.description === spec.description &&
+    record.priority === spec.priority &&
+    record.details === spec.details &&
+    record.dependencies.length === spec.dependencies.length &&
+    record.dependencies.every((dep, i) => dep === spec.dependencies[i])
+  );
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   type TaskQuery,
   type TaskRecord,
 } from '@orc/shared';
+import { TaskText, recordOfTask, type DocumentTask } from '../store/run-document.js';
 import { summaryOf, type RunViewSource } from '../store/run-summary.js';
 
 export { summaryOf, type RunViewSource } from '../store/run-summary.js';
@@ -23,12 +24,9 @@ const FULL_PAGE_TEXT_CHARS = 16 * 1024 * 1024;
  */
 export function viewOf(source: RunViewSource, full: boolean): RunView {
   const tasks: TaskRecord[] = [];
-  if (full) tasks.push(...source.tasks());
-  else {
-    for (const task of source.tasks()) {
-      if (tasks.length === TASK_PAGE_LIMIT) break;
-      tasks.push(withoutOutputs(task));
-    }
+  for (const task of source.tasks()) {
+    if (!full && tasks.length === TASK_PAGE_LIMIT) break;
+    tasks.push(full ? recordOfTask(task) : withoutOutputs(task));
   }
   return {
     ...summaryOf(source),
@@ -42,7 +40,8 @@ export function viewOf(source: RunViewSource, full: boolean): RunView {
 
 /**
  * A page of the run's task table: the tasks that match, in the run's order, from `offset`. One pass over
- * the records (100,000 of them: a few ms, a search about 15 ms), nothing kept between calls.
+ * the tasks (100,000 of them: a few ms, a search about 15 ms), nothing kept between calls; only the rows
+ * of the page are parsed from a settled task's text.
  */
 export function pageOf(source: RunViewSource, query: TaskQuery): TaskPage {
   const tasks: TaskRecord[] = [];
@@ -59,13 +58,14 @@ export function pageOf(source: RunViewSource, query: TaskQuery): TaskPage {
       continue;
     }
     if (query.full === true) {
-      text += textChars(task);
+      const record = recordOfTask(task);
+      text += textChars(record);
       // The first row always comes, however large, so a client paging on always moves.
       if (text > FULL_PAGE_TEXT_CHARS && tasks.length > 0) {
         full = true;
         continue;
       }
-      tasks.push(task);
+      tasks.push(record);
     } else tasks.push(withoutOutputs(task));
   }
   return {
@@ -88,10 +88,17 @@ function textChars(task: TaskRecord): number {
  * The task without its result and attempt outputs. Set to undefined rather than left out with a rest
  * pattern: the wire drops them all the same, and copying 10,000 records goes 5–10× faster.
  */
-function withoutOutputs(task: TaskRecord): TaskRecord {
+function withoutOutputs(stored: DocumentTask): TaskRecord {
+  if (stored instanceof TaskText) {
+    // Parsed afresh: nothing else holds these objects.
+    const task = stored.record();
+    task.result = undefined;
+    for (const attempt of task.attempts) attempt.output = undefined;
+    return task;
+  }
   return {
-    ...task,
+    ...stored,
     result: undefined,
-    attempts: task.attempts.map((attempt) => ({ ...attempt, output: undefined })),
+    attempts: stored.attempts.map((attempt) => ({ ...attempt, output: undefined })),
   };
 }

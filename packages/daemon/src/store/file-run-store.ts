@@ -25,7 +25,12 @@ import { CoalescingWriter, type CoalescingWriterOptions } from './coalescing-wri
 import { DamagedFileError } from './damaged-file-error.js';
 import { fsyncDir, isErrno, writeFileDurably } from './durable-json-file.js';
 import { EventLog } from './event-log.js';
-import { parseStoredRunDocument, type RunDocument, type RunIndexEntry } from './run-document.js';
+import {
+  parseStoredRunDocument,
+  type RunDocument,
+  type RunDocumentToWrite,
+  type RunIndexEntry,
+} from './run-document.js';
 import { RunDocumentText } from './run-document-text.js';
 import { RunIndex } from './run-index.js';
 import type { RunStore, StoredRun } from './store.js';
@@ -48,7 +53,7 @@ interface RunFiles {
   text: RunDocumentText;
   events: EventLog;
   /** Where the latest document to save comes from. */
-  snapshot?: () => RunDocument;
+  snapshot?: () => RunDocumentToWrite;
   /** What the document on disk says: its status and the last event it reflects. */
   onDisk?: { status: RunStatus; lastEventId: number };
   /** The last document written was ahead of the journal: it is written again once the journal has this id. */
@@ -117,7 +122,7 @@ export class FileRunStore implements RunStore {
     await this.index.flush();
   }
 
-  scheduleSave(runId: string, snapshot: () => RunDocument): void {
+  scheduleSave(runId: string, snapshot: () => RunDocumentToWrite): void {
     const files = this.files(runId);
     files.snapshot = snapshot;
     this.writer.schedule(runKey(runId), () => this.saveDocument(runId, files));
@@ -312,7 +317,7 @@ export class FileRunStore implements RunStore {
     await this.index.flush();
   }
 
-  async writeCheckpoint(info: CheckpointInfo, doc: RunDocument): Promise<void> {
+  async writeCheckpoint(info: CheckpointInfo, doc: RunDocumentToWrite): Promise<void> {
     const files = this.files(info.runId); // throws for an unknown run
     if (!SAFE_ID.test(info.id)) {
       throw new OrcError(

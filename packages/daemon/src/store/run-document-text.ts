@@ -1,5 +1,5 @@
 import type { RunStatus, TaskRecord } from '@orc/shared';
-import type { RunDocument } from './run-document.js';
+import { TaskText, type DocumentTask, type RunDocumentToWrite } from './run-document.js';
 
 /** Task statuses whose records change without an event (an attempt's usage, output, outcome). */
 const IN_FLIGHT: ReadonlySet<TaskRecord['status']> = new Set(['running', 'reviewing']);
@@ -13,6 +13,7 @@ interface CachedTask {
  * The text of one run's document, serialised a task at a time: each task record's JSON is kept and
  * only records that changed since the last rendering are serialised again, so rewriting a document of
  * 10,000 tasks costs the main thread the changed tasks, not a 10 MB JSON.stringify (a 20–140 ms stall).
+ * A settled task the run keeps as its text (TaskText) is written as it is, and nothing is kept for it.
  *
  * A record is serialised again when the run said it changed (`taskChanged`, told of every event that
  * names a task, in the same turn as the change), when it is in flight (running or reviewing: attempts
@@ -34,7 +35,7 @@ export class RunDocumentText {
    * serialised before this returns: the caller may write them over several turns while the run goes on
    * changing. The pieces are the cached texts themselves, so rendering copies nothing.
    */
-  render(doc: RunDocument): string[] {
+  render(doc: RunDocumentToWrite): string[] {
     const everything = doc.status !== 'executing' || doc.status !== this.lastStatus;
     this.lastStatus = doc.status;
     const { tasks, ...rest } = doc;
@@ -54,7 +55,16 @@ export class RunDocumentText {
     return pieces;
   }
 
-  private taskJson(task: TaskRecord, everything: boolean): string {
+  private taskJson(task: DocumentTask, everything: boolean): string {
+    if (task instanceof TaskText) {
+      // The run keeps its text: what was cached for its record goes.
+      this.cache.delete(task.id);
+      return task.json;
+    }
+    return this.recordJson(task, everything);
+  }
+
+  private recordJson(task: TaskRecord, everything: boolean): string {
     const cached = this.cache.get(task.id);
     if (
       cached !== undefined &&

@@ -1,21 +1,15 @@
-import {
-  summaryGoal,
-  type PauseReason,
-  type RunSource,
-  type RunStatus,
-  type RunSummary,
-  type TaskRecord,
-} from '@orc/shared';
-import type { RunDocument } from './run-document.js';
+import { summaryGoal, type PauseReason, type RunSource, type RunStatus, type RunSummary } from '@orc/shared';
+import type { DocumentTask, RunDocument, RunDocumentToWrite } from './run-document.js';
 
 /** What a summary or a view is made of, read from the run's parts. */
 export interface RunViewSource {
-  doc: RunDocument;
+  doc: Omit<RunDocument, 'tasks'>;
   status: RunStatus;
   pauseReason: PauseReason | undefined;
   maxWorkers: number;
   taskCounts: Record<string, number>;
-  tasks: () => Iterable<TaskRecord>;
+  /** The tasks in the run's order: records, or settled tasks' text (parsed only where a view shows them). */
+  tasks: () => Iterable<DocumentTask>;
   taskTotal: number;
   busyWorkers: number;
   lastEventId: number;
@@ -55,7 +49,7 @@ function runSourceOf(source: NonNullable<RunDocument['source']>): RunSource {
  * A run's summary read off its document, as the run itself would give it once settled: what the index
  * keeps for a finished run, so listing it needs neither its document nor the run in memory.
  */
-export function summarizeRun(doc: RunDocument): RunSummary {
+export function summarizeRun(doc: RunDocumentToWrite): RunSummary {
   const taskCounts: Record<string, number> = {};
   for (const task of doc.tasks) taskCounts[task.status] = (taskCounts[task.status] ?? 0) + 1;
   const execution = doc.config['execution'] as { max_workers?: unknown } | undefined;
