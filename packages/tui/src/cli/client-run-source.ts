@@ -9,6 +9,7 @@ export function clientRunSource(client: OrcClient, connection?: ConnectionWatch)
     ...(connection && { watchConnection: (onChange) => connection.watch(onChange) }),
     listRuns: () => trpc.runs.list.query(),
     getRun: (runId) => trpc.runs.get.query({ runId }),
+    pageTasks: (runId, query) => trpc.tasks.page.query({ ...query, runId }),
     getTask: (runId, taskId) => trpc.tasks.get.query({ runId, taskId }),
     follow(runId, afterId, onEvent, onError) {
       const subscription = trpc.runs.events.subscribe(

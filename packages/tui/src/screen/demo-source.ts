@@ -2,6 +2,8 @@ import {
   applyEvent,
   FINISHED_RUN_STATUSES,
   OrcError,
+  taskMatches,
+  TASK_PAGE_LIMIT,
   type CheckpointInfo,
   type NewEvent,
   type OrcEvent,
@@ -9,6 +11,8 @@ import {
   type RollbackStrategy,
   type RunSummary,
   type RunView,
+  type TaskPage,
+  type TaskPageInput,
   type TaskRecord,
 } from '@orc/shared';
 import type { RunSource } from './run-source.js';
@@ -100,6 +104,21 @@ export class DemoRunSource implements RunSource {
     return this.answer(() => {
       this.check(runId);
       return structuredClone(this.view);
+    });
+  }
+
+  pageTasks(runId: string, query: Omit<TaskPageInput, 'runId'>): Promise<TaskPage> {
+    return this.answer(() => {
+      this.check(runId);
+      const matching = this.view.tasks.filter((task) => taskMatches(task, query));
+      const offset = query.offset ?? 0;
+      return {
+        runId,
+        lastEventId: this.view.lastEventId,
+        offset,
+        total: matching.length,
+        tasks: structuredClone(matching.slice(offset, offset + (query.limit ?? TASK_PAGE_LIMIT))),
+      };
     });
   }
 

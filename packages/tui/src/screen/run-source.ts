@@ -5,6 +5,8 @@ import type {
   RollbackStrategy,
   RunSummary,
   RunView,
+  TaskPage,
+  TaskPageInput,
   TaskRecord,
 } from '@orc/shared';
 
@@ -15,7 +17,10 @@ import type {
  */
 export interface RunSource {
   listRuns(): Promise<RunSummary[]>;
+  /** The run's summary and, for a large run, only the first page of its tasks. */
   getRun(runId: string): Promise<RunView>;
+  /** A page of the run's task table (`tasks.page`): the rows a screen of a large run shows. */
+  pageTasks(runId: string, query: Omit<TaskPageInput, 'runId'>): Promise<TaskPage>;
   /** One task in full (the run view leaves results and outputs out). */
   getTask(runId: string, taskId: string): Promise<TaskRecord>;
   /**
