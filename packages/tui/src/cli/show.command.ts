@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { withClient } from './daemon-connection.js';
 import { emit, summaryJson } from './output.js';
+import { writeRunJson } from './run-json-stream.js';
 import { runReport, taskReport } from './run-report.js';
 import { resolveRunRef } from './run-ref.js';
 
@@ -28,6 +29,10 @@ export function registerShowCommand(program: Command): void {
           emit(options, { runId, ...task, ...(diff && { diff }) }, () =>
             taskReport(runId, task, diff ?? undefined, Date.now()),
           );
+          return;
+        }
+        if (options.json) {
+          await writeRunJson(client, runId, process.stdout);
           return;
         }
         const run = await client.trpc.runs.get.query({ runId, full: true });
