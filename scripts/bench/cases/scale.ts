@@ -1,10 +1,11 @@
 import { cpus, loadavg } from 'node:os';
 import { DEFAULT_DAG, randomDag } from '../dag.js';
 import type { CaseResult } from '../report.js';
-import { doneCount, failedCount } from '../run-watch.js';
+import { doneCount, failedCount, percentile } from '../run-watch.js';
 import { elapsedSince, withDaemon, type CaseContext } from './case-context.js';
 import { reattachTo } from './large-run.js';
 import { ZERO_LATENCY, measuredRun } from './measured-run.js';
+import { liveScreen } from './live-screen.js';
 import { killMidRun } from './recovery.js';
 
 const MB = 1024 * 1024;
@@ -38,12 +39,14 @@ export async function scaleCase(ctx: CaseContext): Promise<CaseResult> {
     const peakRss = daemon.peakRss();
     ctx.log(`scale: a new client on run ${run.runId}`);
     const reattach = await reattachTo(daemon, run.runId, { replay: false });
+    ctx.log(`scale: orc attach under tmux on another ${size}-task run at full speed`);
+    const live = await liveScreen(daemon, size, ctx.log);
     ctx.log(`scale: kill -9 halfway through another ${size}-task run`);
     const recovery = await killMidRun(daemon, size, timeoutMs, ctx.log);
-    return { run, peakRss, reattach, recovery };
+    return { run, peakRss, reattach, live, recovery };
   });
 
-  const { run, peakRss, reattach, recovery } = measured;
+  const { run, peakRss, reattach, live, recovery } = measured;
   const bytes = (r: typeof run) => r.io.wchar / r.summary.taskTotal;
   return {
     name: 'scale',
@@ -68,7 +71,24 @@ export async function scaleCase(ctx: CaseContext): Promise<CaseResult> {
         unit: 'ms',
         target: { op: '<=', value: 500 },
       },
-      { label: "the run's view (runs.get)", value: reattach.viewBytes / 1024, unit: 'KB' },
+      {
+        label: "the run's view (runs.get)",
+        value: reattach.viewBytes / 1024,
+        unit: 'KB',
+        target: { op: '<=', value: 1024 },
+      },
+      {
+        label: `orc attach under tmux: key to screen, p95 (End/Home on a ${k(size)} run at full speed)`,
+        value: percentile(live.keyMs, 95),
+        unit: 'ms',
+        target: { op: '<=', value: 100 },
+      },
+      {
+        label: 'delivery latency p99, the screen and 10 subscribers attached',
+        value: percentile(live.deliveryMs, 99),
+        unit: 'ms',
+        target: { op: '<=', value: 25 },
+      },
       {
         label: 'recovery: restart until dispatch resumes',
         value: recovery.resumeMs,
@@ -90,6 +110,9 @@ export async function scaleCase(ctx: CaseContext): Promise<CaseResult> {
       `bytes written per task: ${Math.round(bytes(baseline))} B at ${k(small)}, ${Math.round(bytes(run))} B at ${k(size)}; ` +
         `on disk ${Math.round(run.diskBytes / run.summary.taskTotal)} B per task at ${k(size)}`,
       `reattach: connect ${reattach.connectMs} ms, runs.get ${reattach.getMs} ms (${reattach.viewBytes} bytes), subscription caught up ${reattach.subscribeMs} ms`,
+      `orc attach: keys ${live.keyMs.map(Math.round).join(', ')} ms (max ${Math.round(Math.max(...live.keyMs))}); ` +
+        `${live.screensPerSecond} distinct screens a second polled; ${live.deliveryMs.length} deliveries, p50 ${percentile(live.deliveryMs, 50)} ms; ` +
+        `${live.doneWhileMeasured} tasks done meanwhile`,
       `recovery: ${recovery.note}`,
     ],
   };
