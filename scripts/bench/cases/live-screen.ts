@@ -6,7 +6,6 @@ import { TmuxScreen } from '../tmux-screen.js';
 import { ZERO_LATENCY } from './measured-run.js';
 
 const SUBSCRIBERS = 10;
-const KEY_PRESSES = 20;
 /** A key not answered in this long counts as this long (the target is 100 ms). */
 const KEY_TIMEOUT_MS = 5_000;
 
@@ -28,6 +27,7 @@ export interface LiveScreen {
 export async function liveScreen(
   daemon: BenchDaemon,
   size: number,
+  keyPresses: number,
   log: (line: string) => void,
 ): Promise<LiveScreen> {
   const run = await daemon.client.trpc.runs.start.mutate({
@@ -65,9 +65,9 @@ export async function liveScreen(
       throw new Error(`the screen did not show run ${run.id}:\n${await screen.capture()}`);
     const doneBefore = await doneNow(daemon.client, run.id);
     measuring = true;
-    log(`live screen: ${KEY_PRESSES} keys on run ${run.id}, ${SUBSCRIBERS} subscribers`);
+    log(`live screen: ${keyPresses} keys on run ${run.id}, ${SUBSCRIBERS} subscribers`);
     const keyMs: number[] = [];
-    for (let i = 0; i < KEY_PRESSES; i++) {
+    for (let i = 0; i < keyPresses; i++) {
       const toEnd = i % 2 === 0;
       screen.keys(toEnd ? 'End' : 'Home');
       const ms = await screen.waitFor((s) => (toEnd ? last : first).test(s), KEY_TIMEOUT_MS);

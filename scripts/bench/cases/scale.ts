@@ -40,7 +40,7 @@ export async function scaleCase(ctx: CaseContext): Promise<CaseResult> {
     ctx.log(`scale: a new client on run ${run.runId}`);
     const reattach = await reattachTo(daemon, run.runId, { replay: false });
     ctx.log(`scale: orc attach under tmux on another ${size}-task run at full speed`);
-    const live = await liveScreen(daemon, size, ctx.log);
+    const live = await liveScreen(daemon, size, ctx.quick ? 6 : 20, ctx.log);
     ctx.log(`scale: kill -9 halfway through another ${size}-task run`);
     const recovery = await killMidRun(daemon, size, timeoutMs, ctx.log);
     return { run, peakRss, reattach, live, recovery };
