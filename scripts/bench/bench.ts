@@ -4,7 +4,9 @@ import { hostileClientCase } from './cases/hostile-client.js';
 import { historyCase } from './cases/history.js';
 import { largeRunCases } from './cases/large-run.js';
 import { makespanCase } from './cases/makespan.js';
+import { promptCacheCase } from './cases/prompt-cache.js';
 import { rateLimitCase } from './cases/rate-limit.js';
+import { sharedLimitCase } from './cases/shared-limit.js';
 import { recoveryCase } from './cases/recovery.js';
 import { scaleCase } from './cases/scale.js';
 import { CASE_NAMES, machineInfo, type BenchReport, type CaseName, type CaseResult } from './report.js';
@@ -30,6 +32,8 @@ const GROUPS: { cases: readonly CaseName[]; run: (ctx: CaseContext) => Promise<C
   { cases: ['scale'], run: async (ctx) => [await scaleCase(ctx)] },
   { cases: ['history'], run: async (ctx) => [await historyCase(ctx)] },
   { cases: ['rate limit'], run: async (ctx) => [await rateLimitCase(ctx)] },
+  { cases: ['shared limit'], run: async (ctx) => [await sharedLimitCase(ctx)] },
+  { cases: ['prompt cache'], run: async (ctx) => [await promptCacheCase(ctx)] },
   { cases: ['hostile client'], run: async (ctx) => [await hostileClientCase(ctx)] },
 ];
 

@@ -10,6 +10,8 @@ export const CASE_NAMES = [
   'scale',
   'history',
   'rate limit',
+  'shared limit',
+  'prompt cache',
   'hostile client',
 ] as const;
 export type CaseName = (typeof CASE_NAMES)[number];

@@ -67,15 +67,18 @@ describe('runs with the real Claude Code as manager and workers (built CLI, real
     expect(await userState(repo)).toEqual(before);
   });
 
-  it('a tool the permission mode does not allow is refused, and the refusal shows in the task’s attempt', async () => {
+  it('a tool claude_cli.permissions denies is refused without asking, and the refusal shows in the task’s attempt', async () => {
     sb = await ClaudeSandbox.create();
     const repo = await sb.repo();
-    const cwd = await sb.runFolder([
-      {
-        id: 'fetch',
-        lines: ['BASH curl -s https://example.invalid/data.json', 'WRITE data.txt: made without it\\n'],
-      },
-    ]);
+    const cwd = await sb.runFolder(
+      [
+        {
+          id: 'fetch',
+          lines: ['BASH curl -s https://example.invalid/data.json', 'WRITE data.txt: made without it\\n'],
+        },
+      ],
+      { claude: { permissions: { Bash: 'deny' } } },
+    );
 
     const result = await sb.run(cwd, repo);
     expect(result.code, result.stderr).toBe(0);
@@ -85,9 +88,13 @@ describe('runs with the real Claude Code as manager and workers (built CLI, real
     expect(attempt.refusals).toEqual([
       expect.objectContaining({ tool: 'Bash', subject: 'curl -s https://example.invalid/data.json' }),
     ]);
-    expect(attempt.refusals![0]!.reason).not.toBe('');
+    expect(attempt.refusals![0]!.reason).toBe('claude_cli.permissions denies Bash');
+    // Nobody was asked.
+    expect((await (await sb.client()).trpc.inbox.list.query({ all: true })).items).toEqual([]);
     const human = await sb.orc(['show', summary.id]);
-    expect(human.stdout).toContain('attempt 1 was refused Bash curl -s https://example.invalid/data.json: ');
+    expect(human.stdout).toContain(
+      'attempt 1 was refused Bash curl -s https://example.invalid/data.json: claude_cli.permissions denies Bash',
+    );
     const log = await sb.orc(['logs', summary.id]);
     expect(log.stdout).toMatch(
       /task\.tool_refused\s+fetch attempt 1: Bash curl -s https:\/\/example\.invalid/,

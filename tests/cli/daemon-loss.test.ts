@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI, Sandbox } from '../daemon/harness.js';
@@ -54,4 +54,36 @@ describe('a foreground orc run that loses the daemon', () => {
     );
     expect(stdout).toMatch(/^run \S+ completed \[SIMULATED\]: 8\/8 done/m);
   }, 90_000);
+
+  it('says nothing when the daemon only drops a subscriber behind, which resumes where it was', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({
+      models: { provider: 'simulated' },
+      simulated: { latency_ms: { min: 0, max: 0 } },
+    });
+    // run.created and run.planned carry every task: 500 of 20,000 characters make each about 10 MB, past
+    // the 8 MiB a subscriber may fall behind by, so the daemon drops the replay (4408) and it resumes.
+    const tasks = Array.from({ length: 500 }, (_, i) => ({
+      id: `t${i}`,
+      title: `task ${i}`,
+      description: 'd'.repeat(20_000),
+    }));
+    await writeFile(join(box.home, 'tasks.json'), JSON.stringify(tasks));
+    const run = await box.orc(['run', 'tasks.json', '--detach']);
+    expect(run.code, run.stderr).toBe(0);
+    const runId = run.stdout.trim();
+    const done = await box.orc(['logs', runId, '--follow'], { timeoutMs: 120_000 });
+    expect(done.code, done.stderr).toBe(0);
+    const logs = await box.orc(['logs', runId], { timeoutMs: 60_000 });
+    expect(logs).toMatchObject({ code: 0, stderr: '' });
+    const ids = logs.stdout
+      .trim()
+      .split('\n')
+      .map((line) => Number(/^#(\d+)/.exec(line)?.[1]));
+    expect(ids).toEqual(ids.map((_, i) => i + 1));
+    expect(logs.stdout).toMatch(/run\.completed/);
+    const log = await readFile(join(box.home, 'daemon.log'), 'utf8');
+    // The case this is about happened: the daemon dropped the slow replay at least once.
+    expect(log).toMatch(/"code":4408/);
+  }, 180_000);
 });

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunSummary } from '@orc/shared';
@@ -134,5 +135,12 @@ describe('damaged runs through the CLI', () => {
     expect(screen).toMatch(/Damaged: .*state\.json is not valid JSON/);
     pane.keys('q');
     await pane.waitFor((s) => s.includes('[exit 0]'), 'attach to exit');
+
+    // A damaged run is not live: orc rm removes it (it told the user to cancel it, which is refused too).
+    const rm = await box.orc(['rm', damaged]);
+    expect(rm, rm.stderr).toMatchObject({ code: 0, stderr: '' });
+    expect(rm.stdout).toMatch(new RegExp(`^removed ${damaged} \\(damaged, `));
+    expect(existsSync(join(box.home, 'runs', damaged))).toBe(false);
+    expect((await box.orc(['ls'])).stdout).not.toContain(damaged);
   });
 });

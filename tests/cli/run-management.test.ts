@@ -41,7 +41,7 @@ describe('managing runs from the command line', () => {
     const ls = await box.orc(['ls']);
     expect(ls.code, ls.stderr).toBe(0);
     const [header, ...rows] = ls.stdout.trimEnd().split('\n');
-    expect(header).toMatch(/^ID +STATUS +AGE +TIME +COST +DONE +GOAL$/);
+    expect(header).toMatch(/^ID +STATUS +AGE +TIME +COST +FORECAST +DONE +GOAL$/);
     expect(rows.map((row) => row.split(' ')[0])).toEqual(ids);
     // Left-aligned columns start where their title starts; right-aligned ones end where it ends.
     for (const row of rows) {

@@ -28,6 +28,49 @@ describe('orc and the mistakes users make', () => {
     expect(await box.daemonPid()).toBeUndefined();
   });
 
+  it('a file that is not JSON, as a tasks file or as the config, is one line that keeps its fix', async () => {
+    box = await Sandbox.create();
+    // V8's JSON.parse message quotes the text, newlines included: the first line alone lost the fix.
+    await writeFile(join(box.home, 'NOTES.md'), '# Notes\n\nWrite the migration guide.\n');
+    const notes = await box.orc(['run', 'NOTES.md']);
+    expect(notes).toMatchObject({ code: 2, stdout: '' });
+    expect(notes.stderr).toBe(
+      `orc: ${join(box.home, 'NOTES.md')}: is not valid JSON (Unexpected token '#'); ` +
+        `a tasks file is a JSON array of tasks, a goal is words in quotes\n`,
+    );
+
+    await writeFile(join(box.home, 'orc.config.json'), '# settings\nmodels: simulated\n');
+    const file = join(box.home, 'orc.config.json');
+    const expected = `orc: ${file}: is not valid JSON (Unexpected token '#'); fix the syntax\n`;
+    expect(await box.orc(['config', 'validate'])).toMatchObject({ code: 2, stderr: expected });
+    expect(await box.orc(['run', 'a goal'])).toMatchObject({ code: 2, stdout: '', stderr: expected });
+    await writeFile(file, '{\n  "models": {\n    "provider": "simulated",\n  }\n}\n');
+    expect((await box.orc(['config', 'validate'])).stderr).toBe(
+      `orc: ${file}: is not valid JSON (Expected double-quoted property name at line 4, column 3); fix the syntax\n`,
+    );
+    expect(await box.daemonPid()).toBeUndefined();
+  });
+
+  it('a project task-master init made has no tasks yet: says so, and not to run init again', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({ models: { provider: 'simulated' } });
+    // What `task-master init` (0.43) leaves: .taskmaster/ and its folders, no tasks.json.
+    const project = join(box.home, 'project');
+    await mkdir(join(project, '.taskmaster', 'tasks'), { recursive: true });
+    const expected =
+      `orc: the Task Master project in ${project} has no tasks yet (no .taskmaster/tasks/tasks.json); ` +
+      'make them with `task-master parse-prd`, or write that file\n';
+    for (const args of [
+      ['run', 'project'],
+      ['run', '--taskmaster', 'project'],
+      ['run', '--taskmaster'],
+    ]) {
+      const cwd = args.length === 2 && args[1] === '--taskmaster' ? project : box.home;
+      const result = await box.orc(args, { cwd });
+      expect(result, args.join(' ')).toMatchObject({ code: 2, stdout: '', stderr: expected });
+    }
+  });
+
   it('config validate lists every mistake, one line each, and exits 2', async () => {
     box = await Sandbox.create();
     await box.writeConfig({ modles: {}, execution: { max_workers: 'three', max_retries: -1 } });

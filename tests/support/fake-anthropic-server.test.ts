@@ -151,8 +151,8 @@ describe('fake Anthropic server', () => {
     expect([...sizes].sort()).toEqual([3, 4]);
   });
 
-  it('limits requests per window and says when the next slot frees', async () => {
-    const server = await start({ rateLimitPerMinute: 3 });
+  it('limits requests as a token bucket and says when the next one fits', async () => {
+    const server = await start({ rateLimits: { requestsPerMinute: 3 } });
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push((await post(server, valid)).status);
 
@@ -162,8 +162,15 @@ describe('fake Anthropic server', () => {
       headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
       body: JSON.stringify(valid),
     });
-    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(59);
+    expect(limited.status).toBe(429);
+    // One request refills in 20 s: the bucket holds 3 a minute.
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(19);
+    expect(retryAfter).toBeLessThanOrEqual(20);
+    expect(limited.headers.get('anthropic-ratelimit-requests-limit')).toBe('3');
     expect(limited.headers.get('anthropic-ratelimit-requests-remaining')).toBe('0');
+    const reset = Date.parse(limited.headers.get('anthropic-ratelimit-requests-reset') ?? '');
+    expect(reset - Date.now()).toBeGreaterThan(55_000);
     await limited.arrayBuffer();
   });
 
@@ -173,5 +180,53 @@ describe('fake Anthropic server', () => {
 
     expect(response.status).toBe(404);
     expect(((await response.json()) as { error: { type: string } }).error.type).toBe('not_found_error');
+  });
+
+  it('limits input and output tokens per model; output is charged as an answer ends and may leave a debt', async () => {
+    const server = await start({ rateLimits: { inputTokensPerMinute: 100, outputTokensPerMinute: 50 } });
+    // 60 input tokens a request (240 characters): the second would pass 100.
+    const body = { ...valid, messages: [{ role: 'user', content: 'Task: ' + 'x'.repeat(234) }] };
+    expect((await post(server, body)).status).toBe(200);
+    expect((await post(server, body)).status).toBe(429);
+    // Another model has buckets of its own; its answer (about 90 tokens) leaves its output 40 in debt.
+    const other = { ...body, model: 'claude-opus-5-5' };
+    expect((await post(server, other)).status).toBe(200);
+    const refused = await post(server, { ...other, messages: [{ role: 'user', content: 'Task: a' }] });
+    expect(refused.status).toBe(429);
+    expect(server.log.map((r) => [r.model, r.status, r.inputTokens])).toEqual([
+      ['claude-sonnet-5-5', 200, 60],
+      ['claude-sonnet-5-5', 429, 60],
+      ['claude-opus-5-5', 200, 60],
+      ['claude-opus-5-5', 429, 2],
+    ]);
+    expect(server.log[2]!.outputTokens).toBeGreaterThan(50);
+  });
+
+  it('caches a marked prefix of at least the minimum length once the answer that wrote it has begun', async () => {
+    const server = await start({ latencyMs: 100 });
+    const client = new Anthropic({ apiKey: KEY, baseURL: server.url, maxRetries: 0, logLevel: 'off' });
+    const ask = (text: string, model = 'claude-sonnet-5-5') =>
+      client.messages
+        .stream({
+          model,
+          max_tokens: 500,
+          system: [{ type: 'text', text, cache_control: { type: 'ephemeral' } }],
+          messages: [{ role: 'user', content: 'Task: a part' }],
+        })
+        .finalMessage();
+    const long = 'The plan of the run, task by task. '.repeat(150); // about 1,300 tokens
+    // Two at once: the second arrives before the first answer began, so both write.
+    const [first, second] = await Promise.all([ask(long), ask(long)]);
+    expect(first.usage.cache_creation_input_tokens).toBeGreaterThan(1024);
+    expect(second.usage.cache_creation_input_tokens).toBe(first.usage.cache_creation_input_tokens);
+    const third = await ask(long);
+    expect(third.usage.cache_read_input_tokens).toBe(first.usage.cache_creation_input_tokens);
+    expect(third.usage.cache_creation_input_tokens).toBe(0);
+    // Each model caches its own; a prefix under the minimum is never cached, only charged as input.
+    expect((await ask(long, 'claude-opus-5-5')).usage.cache_read_input_tokens).toBe(0);
+    const short = await ask('A short system prompt.');
+    const again = await ask('A short system prompt.');
+    expect([short.usage.cache_creation_input_tokens, again.usage.cache_read_input_tokens]).toEqual([0, 0]);
+    expect(again.usage.input_tokens).toBe(short.usage.input_tokens);
   });
 });

@@ -1,6 +1,10 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { PromptCache } from './prompt-cache.js';
+import { RateLimitBuckets, type RateLimits } from './rate-limit-buckets.js';
+
+export type { RateLimits } from './rate-limit-buckets.js';
 
 /**
  * A local stand-in for the Anthropic Messages API (`POST /v1/messages`), speaking its wire protocol closely
@@ -41,14 +45,16 @@ export interface FakeAnthropicServerOptions {
   latencyMs?: number | readonly [number, number];
   /** Pause between streamed text chunks (ms), so a test can act while a stream is open. */
   chunkDelayMs?: number;
-  /** Past this many admitted requests in the window, answer 429 with a correct `retry-after`. */
-  rateLimitPerMinute?: number;
-  /** The sliding window for `rateLimitPerMinute` (ms); a benchmark may shorten the minute. */
-  rateLimitWindowMs?: number;
+  /** Requests, input and output tokens per minute, per model; past them a request is answered 429. */
+  rateLimits?: RateLimits;
+  /** Names each request in `log` (which run sent it, say). */
+  label?: (body: FakeMessagesRequest) => string;
   /** Replaces the default answer text. */
   respond?: (body: FakeMessagesRequest) => string;
   /** For latency jitter; Math.random by default. */
   random?: () => number;
+  /** The time the limits and the cache go by (epoch ms); the system clock by default, a test's manual one. */
+  now?: () => number;
 }
 
 export interface FakeAnthropicServer {
@@ -64,9 +70,26 @@ export interface FakeAnthropicServer {
   readonly statusCounts: Readonly<Record<number, number>>;
   /** Streams ended by an SSE `error` event. */
   readonly midStreamErrors: number;
+  /** Every request that passed validation, with what it was charged, in arrival order. */
+  readonly log: readonly FakeRequestRecord[];
   /** Queues faults; each one is used by one later request, in order. */
   failNext(...faults: FakeFault[]): void;
   close(): Promise<void>;
+}
+
+/** One request as the limits saw it. */
+export interface FakeRequestRecord {
+  model: string;
+  label: string | undefined;
+  /** When it arrived (epoch ms), and when its answer ended. */
+  at: number;
+  endedAt?: number;
+  status: number;
+  /** Input charged against the limit: input tokens and cache writes (cache reads are free). */
+  inputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  outputTokens: number;
 }
 
 const ERROR_TYPES: Readonly<Record<number, string>> = {
@@ -104,12 +127,13 @@ export async function startFakeAnthropicServer(
   options: FakeAnthropicServerOptions = {},
 ): Promise<FakeAnthropicServer> {
   const random = options.random ?? Math.random;
-  const windowMs = options.rateLimitWindowMs ?? 60_000;
+  const clock = options.now ?? Date.now;
   const requests: FakeMessagesRequest[] = [];
+  const log: FakeRequestRecord[] = [];
   const faults: FakeFault[] = [];
   const statusCounts: Record<number, number> = {};
-  const admitted: number[] = [];
-  const cachedPrefixes = new Set<string>();
+  const limits = options.rateLimits && new RateLimitBuckets(options.rateLimits);
+  const cache = new PromptCache();
   const sockets = new Set<Socket>();
   /** Pending holds, so close() can end them at once. */
   const holds = new Map<NodeJS.Timeout, (ok: boolean) => void>();
@@ -159,30 +183,6 @@ export async function startFakeAnthropicServer(
     res.end(JSON.stringify(body));
   };
 
-  const rateLimitHeaders = (now: number): Record<string, string> => {
-    const limit = options.rateLimitPerMinute;
-    if (limit === undefined) return {};
-    const oldest = admitted[0];
-    const reset = new Date(oldest === undefined ? now : oldest + windowMs).toISOString();
-    return {
-      'anthropic-ratelimit-requests-limit': String(limit),
-      'anthropic-ratelimit-requests-remaining': String(Math.max(0, limit - admitted.length)),
-      'anthropic-ratelimit-requests-reset': reset,
-    };
-  };
-
-  /** Sliding window: past the limit, the wait is until the oldest admitted request leaves the window. */
-  const rateLimitWaitMs = (now: number): number | undefined => {
-    const limit = options.rateLimitPerMinute;
-    if (limit === undefined) return undefined;
-    while (admitted.length > 0 && admitted[0]! <= now - windowMs) admitted.shift();
-    if (admitted.length < limit) {
-      admitted.push(now);
-      return undefined;
-    }
-    return Math.max(1, admitted[0]! + windowMs - now);
-  };
-
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const n = ++sequence;
     const requestId = `req_fake_${String(n).padStart(6, '0')}`;
@@ -221,43 +221,64 @@ export async function startFakeAnthropicServer(
       if (fault.retryAfterSec !== undefined) headers['retry-after'] = String(fault.retryAfterSec);
       return sendError(res, requestId, fault.status, fault.message, headers);
     }
-    const now = Date.now();
-    const waitMs = rateLimitWaitMs(now);
-    if (waitMs !== undefined) {
+    const now = clock();
+    const model = String(body.model);
+    const answer = buildAnswer(body, n, options.respond, cache, now);
+    const { usage } = answer.message;
+    const record: FakeRequestRecord = {
+      model,
+      label: options.label?.(body),
+      at: now,
+      status: 200,
+      inputTokens: usage.input_tokens + usage.cache_creation_input_tokens,
+      cacheReadTokens: usage.cache_read_input_tokens,
+      cacheWriteTokens: usage.cache_creation_input_tokens,
+      outputTokens: 0,
+    };
+    log.push(record);
+    const admission = limits?.arrive({ model, inputTokens: record.inputTokens }, now);
+    if (admission && !admission.ok) {
       // A mid-stream fault waits for a request that gets as far as streaming.
       if (fault !== undefined) faults.unshift(fault);
+      record.status = 429;
       return sendError(res, requestId, 429, undefined, {
-        'retry-after': String(Math.ceil(waitMs / 1000)),
-        'retry-after-ms': String(waitMs),
-        ...rateLimitHeaders(now),
+        'retry-after': String(Math.max(1, Math.ceil(admission.waitMs / 1000))),
+        ...limits!.headers(model, now),
       });
     }
+    const headers = { 'request-id': requestId, ...limits?.headers(model, now) };
+    const ended = (): void => {
+      record.endedAt = clock();
+      record.outputTokens = answer.message.usage.output_tokens;
+      limits?.answered(model, record.outputTokens, record.endedAt);
+    };
 
     if (fault !== undefined && body.stream !== true) {
       // Without a stream there is no middle to fail in: the same error arrives as an HTTP answer.
-      return sendError(
-        res,
-        requestId,
-        fault.midStreamError === 'overloaded_error' ? 529 : 500,
-        fault.message,
-      );
+      record.status = fault.midStreamError === 'overloaded_error' ? 529 : 500;
+      return sendError(res, requestId, record.status, fault.message);
     }
 
-    const answer = buildAnswer(body, n, options.respond, cachedPrefixes);
-    if (!(await hold(latency(), res))) return;
-    const headers = { 'request-id': requestId, ...rateLimitHeaders(now) };
     if (body.stream !== true) {
+      if (!(await hold(latency(), res))) return;
+      answer.began(clock());
       writeHead(res, 200, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(answer.message));
+      ended();
       return;
     }
 
+    // A stream's headers (the rate limits among them) go out at once; the text follows once the prompt
+    // has been read (the latency), which is when a prefix it wrote becomes readable from the cache.
     writeHead(res, 200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       ...headers,
     });
+    res.flushHeaders();
+    if (!(await hold(latency(), res))) return ended();
+    answer.began(clock());
     const send = (event: string, data: unknown): void => {
       res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
@@ -291,6 +312,7 @@ export async function startFakeAnthropicServer(
           request_id: requestId,
         });
         res.end();
+        ended();
         return;
       }
       send('content_block_delta', {
@@ -298,7 +320,7 @@ export async function startFakeAnthropicServer(
         index: 0,
         delta: { type: 'text_delta', text: chunk },
       });
-      if (!(await hold(options.chunkDelayMs ?? 0, res))) return;
+      if (!(await hold(options.chunkDelayMs ?? 0, res))) return ended();
     }
     send('content_block_stop', { type: 'content_block_stop', index: 0 });
     send('message_delta', {
@@ -308,6 +330,7 @@ export async function startFakeAnthropicServer(
     });
     send('message_stop', { type: 'message_stop' });
     res.end();
+    ended();
   };
 
   const server = createServer((req, res) => {
@@ -339,6 +362,7 @@ export async function startFakeAnthropicServer(
       return maxInFlight;
     },
     statusCounts,
+    log,
     get midStreamErrors() {
       return midStreamErrors;
     },
@@ -416,6 +440,8 @@ function validate(body: FakeMessagesRequest): void {
 
 interface Answer {
   text: string;
+  /** The answer begins: a prefix this request wrote is readable from the cache from now on. */
+  began: (now: number) => void;
   message: {
     id: string;
     type: 'message';
@@ -444,7 +470,8 @@ function buildAnswer(
   body: FakeMessagesRequest,
   n: number,
   respond: ((body: FakeMessagesRequest) => string) | undefined,
-  cachedPrefixes: Set<string>,
+  cache: PromptCache,
+  now: number,
 ): Answer {
   const model = String(body.model);
   const maxTokens = body.max_tokens as number;
@@ -460,30 +487,18 @@ function buildAnswer(
   const breakpoint =
     Array.isArray(body.system) &&
     (body.system as Array<{ cache_control?: unknown }>).some((b) => b.cache_control);
-  const promptTokens = tokens(userText(body.messages));
-  let usage = {
-    input_tokens: tokens(system) + promptTokens,
-    cache_creation_input_tokens: 0,
-    cache_read_input_tokens: 0,
+  const prefix = cache.charge(model, system, tokens(system), breakpoint, now);
+  const usage = {
+    input_tokens: prefix.uncached + tokens(userText(body.messages)),
+    cache_creation_input_tokens: prefix.cacheWrite,
+    cache_read_input_tokens: prefix.cacheRead,
   };
-  if (breakpoint) {
-    const key = `${model}\u0000${system}`;
-    usage = cachedPrefixes.has(key)
-      ? {
-          input_tokens: promptTokens,
-          cache_creation_input_tokens: 0,
-          cache_read_input_tokens: tokens(system),
-        }
-      : {
-          input_tokens: promptTokens,
-          cache_creation_input_tokens: tokens(system),
-          cache_read_input_tokens: 0,
-        };
-    cachedPrefixes.add(key);
-  }
 
   return {
     text,
+    began: (at) => {
+      if (prefix.cacheWrite > 0 || prefix.cacheRead > 0) cache.written(model, system, at);
+    },
     message: {
       id: `msg_fake_${String(n).padStart(6, '0')}`,
       type: 'message',

@@ -1,6 +1,10 @@
 import {
   type CheckpointInfo,
   type ConfigInput,
+  type InboxEvent,
+  type InboxItem,
+  type InboxList,
+  type NotificationChannelStatus,
   type NewEvent,
   type OrcEvent,
   OrcError,
@@ -255,6 +259,29 @@ export class FakeOrchestrator implements Orchestrator {
 
   hasApiKey(): boolean {
     return false;
+  }
+
+  /** Nothing waits for a person here: the inbox's own tests use the real engine. */
+  listInbox(): InboxList {
+    return { items: [], lastEventId: 0 };
+  }
+
+  answerInbox(itemId: string): Promise<InboxItem> {
+    return Promise.reject(new OrcError('ITEM_NOT_FOUND', `there is no inbox item ${itemId}`));
+  }
+
+  async *inboxEvents(_afterId: number, signal: AbortSignal): AsyncIterable<InboxEvent> {
+    if (!signal.aborted)
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    yield* [];
+  }
+
+  notificationStatus(): NotificationChannelStatus[] {
+    return [];
+  }
+
+  quotaStatus(): ReturnType<Orchestrator['quotaStatus']> {
+    return { models: [], inputEstimateError: 0, estimatedCalls: 0 };
   }
 
   baseConfig(): ConfigInput {

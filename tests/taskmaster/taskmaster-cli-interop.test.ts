@@ -212,8 +212,15 @@ describe('the real task-master CLI', () => {
     await writeFile(file, JSON.stringify(data, null, 2));
     const only = Array.from({ length: 30 }, (_, i) => String(i + 6)); // 6..35; 36..40 are the people's
     const edits: { command: string; duringRun: boolean }[] = [];
-    // The run keeps writing back (claims and results every second or so) until the people made six edits.
-    const provider = createScriptedProvider({ latencyMs: () => (edits.length < 6 ? 1500 : 0) });
+    // The run keeps writing back (claims and results every second or so) until the people made six edits;
+    // on a loaded machine (each task-master call took 7 s) it could end first, so its last works wait for them.
+    const provider = createScriptedProvider({
+      latencyMs: (call) => {
+        if (edits.length >= 6) return 0;
+        if (call.purpose === 'work' && provider.callsFor('work').length >= 25) provider.hold();
+        return 1500;
+      },
+    });
     engine = await openTestEngine({ provider, config: { execution: { max_workers: 2 } } });
     const run = await engine.orchestrator.startRun({ taskmaster: { path: dir, only } });
     const finished = engine.orchestrator.waitForRun(run.id);
@@ -230,6 +237,7 @@ describe('the real task-master CLI', () => {
             : ['add-task', '--title', `Added by person ${n} #${i}`, '--description', 'during the run'];
         await cli.ok(dir, args);
         edits.push({ command: args.join(' '), duringRun: !over });
+        if (edits.length >= 6) provider.release();
       }
     };
     await Promise.all([person(0), person(1), finished]);

@@ -14,6 +14,10 @@ export const ERROR_CODES = [
   'STORE_ERROR',
   /** Input or traffic over one of the documented limits (`LIMITS`, `RPC_LIMITS`). */
   'LIMIT_EXCEEDED',
+  /** No such inbox item, or it is closed already (answered, timed out, or no longer applies). */
+  'ITEM_NOT_FOUND',
+  /** An answer the inbox item does not offer; the message lists the ones it does. */
+  'INVALID_CHOICE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -1,6 +1,14 @@
 import * as z from 'zod';
 import { Plan, FinalReview } from './plan.js';
-import { RunModels, RunStatus, PauseReason, RollbackStrategy, CheckpointInfo, RunSetup } from './run.js';
+import {
+  RunModels,
+  RunStatus,
+  PauseReason,
+  RollbackStrategy,
+  CheckpointInfo,
+  RunSetup,
+  RunForecast,
+} from './run.js';
 import { AttemptError, TaskReview, TaskStatus, ToolRefusal, Usage } from './task.js';
 import { SourceChange } from './task-source.js';
 
@@ -15,7 +23,12 @@ const task = { ...base, taskId: z.string() };
  * What the run has spent so far, all calls counted (the workers' and the manager's plans and reviews).
  * Carried by the events that follow a model call, so a client's totals match the run's (RUN_SPEND_EVENTS).
  */
-export const RunSpend = z.object({ usage: Usage, costUsd: z.number().nonnegative() });
+export const RunSpend = z.object({
+  usage: Usage,
+  costUsd: z.number().nonnegative(),
+  /** Where the run is heading after this call (absent until a task has finished). */
+  forecast: RunForecast.optional(),
+});
 export type RunSpend = z.infer<typeof RunSpend>;
 const spent = { spent: RunSpend.optional() };
 
@@ -45,6 +58,13 @@ export const OrcEvent = z.discriminatedUnion('type', [
     tasks: Plan.shape.tasks,
   }),
   z.object({ ...base, type: z.literal('run.status'), status: RunStatus }),
+  /** A person answered the plan: approved it, asked the manager to change it (the note says how), or refused it. */
+  z.object({
+    ...base,
+    type: z.literal('run.plan_answered'),
+    decision: z.enum(['approve', 'edit', 'refuse']),
+    note: z.string().optional(),
+  }),
   z.object({
     ...base,
     type: z.literal('run.paused'),
@@ -52,6 +72,8 @@ export const OrcEvent = z.discriminatedUnion('type', [
     message: z.string().optional(),
     /** A quota pause with a known reset: the run resumes by itself then (ISO time). */
     resumeAt: z.string().optional(),
+    /** A quota pause: the model whose quota is out. */
+    model: z.string().optional(),
   }),
   z.object({ ...base, type: z.literal('run.resumed') }),
   z.object({

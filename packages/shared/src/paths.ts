@@ -26,6 +26,8 @@ export function statePaths(stateDir: string) {
     token: join(stateDir, 'token'),
     log: join(stateDir, 'daemon.log'),
     lock: join(stateDir, 'daemon.lock'),
+    /** What waits for a person: every open inbox item, the recently closed ones, the waits per run. */
+    inbox: join(stateDir, 'inbox.json'),
     index: join(stateDir, 'runs', 'index.json'),
     runs: join(stateDir, 'runs'),
     /** Attempt worktrees of repository runs: `worktrees/<repo-id>/<runId>/<task>/attempt-<n>`. */

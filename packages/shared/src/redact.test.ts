@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, apiKeyProblem, redactSecrets } from './redact.js';
+import { REDACTED, apiKeyProblem, redactSecrets, redactUrl } from './redact.js';
 
 const KEY = 'sk-ant-api03-Abc_def-0123456789xyzXYZ';
 
@@ -66,5 +66,19 @@ describe('apiKeyProblem', () => {
     const problem = apiKeyProblem(key);
     expect(problem).toMatch(/^ANTHROPIC_API_KEY /);
     expect(problem).not.toContain(key.trim());
+  });
+});
+
+describe('redactUrl', () => {
+  it('keeps the origin of a webhook and hides its secret path and query', () => {
+    const url = 'https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX?thread=1';
+    expect(redactUrl(url)).toBe('https://hooks.slack.com/[redacted]');
+    expect(redactUrl(url)).not.toContain('SECRET');
+    expect(redactUrl('http://127.0.0.1:8080/')).toBe('http://127.0.0.1:8080');
+    expect(redactUrl('https://user:pw@example.com/')).toBe('https://example.com/[redacted]');
+  });
+
+  it('hides a string that is not a URL altogether', () => {
+    expect(redactUrl('not a url with a token')).toBe('[redacted]');
   });
 });

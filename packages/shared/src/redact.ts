@@ -23,3 +23,17 @@ export function apiKeyProblem(key: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * A URL to name in a log or on screen without what may be a secret in it: a webhook's path and query
+ * are its password (`https://hooks.slack.com/services/T0/B0/XXXX`), so only the origin is kept.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const hidden = parsed.pathname !== '/' || parsed.search !== '' || parsed.username !== '';
+    return `${parsed.protocol}//${parsed.host}${hidden ? `/${REDACTED}` : ''}`;
+  } catch {
+    return REDACTED;
+  }
+}

@@ -71,6 +71,7 @@ class Draft {
     if ('spent' in event && event.spent !== undefined) {
       view.usage = event.spent.usage;
       view.costUsd = event.spent.costUsd;
+      if (event.spent.forecast !== undefined) view.forecast = event.spent.forecast;
     }
     switch (event.type) {
       case 'run.created':
@@ -101,11 +102,14 @@ class Draft {
         view.pauseReason = event.reason;
         if (event.resumeAt !== undefined) view.resumeAt = event.resumeAt;
         else delete view.resumeAt;
+        if (event.model !== undefined) view.quotaModel = event.model;
+        else delete view.quotaModel;
         return;
       case 'run.resumed':
         if (view.status === 'paused') view.status = 'executing';
         delete view.pauseReason;
         delete view.resumeAt;
+        delete view.quotaModel;
         return;
       case 'run.completed':
         view.finalReview = event.review;
@@ -232,6 +236,7 @@ class Draft {
       case 'run.budget_set':
       case 'run.concurrency':
       case 'run.integrated':
+      case 'run.plan_answered':
         return;
     }
   }
@@ -259,9 +264,12 @@ class Draft {
     if (status !== 'paused') {
       delete this.view.pauseReason;
       delete this.view.resumeAt;
+      delete this.view.quotaModel;
     }
-    if (FINISHED_RUN_STATUSES.has(status)) this.view.finishedAt ??= at;
-    else delete this.view.finishedAt;
+    if (FINISHED_RUN_STATUSES.has(status)) {
+      this.view.finishedAt ??= at;
+      delete this.view.forecast;
+    } else delete this.view.finishedAt;
   }
 
   /** A task the view may not hold moved: the counts follow (a move from an unknown status is not counted). */

@@ -6,6 +6,8 @@ import { RunSource, StoredRunSource } from './task-source.js';
 
 export const RunStatus = z.enum([
   'analyzing',
+  /** Planned, and waiting for a person to approve, edit or refuse the plan (`execution.approve_plan`). */
+  'awaiting_approval',
   'executing',
   'paused',
   'reviewing',
@@ -50,6 +52,18 @@ export const RunModels = z.object({
 });
 export type RunModels = z.infer<typeof RunModels>;
 
+/**
+ * Where a live run is heading, from its spend so far: its total cost (what it spent, and what each
+ * finished task cost on average times the tasks left) and when it finishes (the tasks left at the pace
+ * of the recent ones, after a quota wait's end). Absent until a task has finished.
+ */
+export const RunForecast = z.object({
+  costUsd: z.number().nonnegative(),
+  /** ISO time; absent while the run waits for a person. */
+  finishAt: z.string().optional(),
+});
+export type RunForecast = z.infer<typeof RunForecast>;
+
 /** The counts a list or a header shows, kept up to date as the run goes. */
 export const TaskCounts = z.record(z.string(), z.number().int().nonnegative());
 export type TaskCounts = z.infer<typeof TaskCounts>;
@@ -62,6 +76,8 @@ export const RunSummary = z.object({
   pauseReason: PauseReason.optional(),
   /** When a run paused by a usage limit goes on by itself (ISO time). */
   resumeAt: z.string().optional(),
+  /** The model whose quota a run paused for `quota` waits for. */
+  quotaModel: z.string().optional(),
   models: RunModels,
   maxWorkers: z.number().int().positive(),
   createdAt: z.string(),
@@ -72,6 +88,8 @@ export const RunSummary = z.object({
   usage: Usage,
   costUsd: z.number().nonnegative(),
   error: z.string().optional(),
+  /** A live run's expected total cost and finish time. */
+  forecast: RunForecast.optional(),
   lastEventId: z.number().int().nonnegative(),
   /** Where the tasks came from and whether progress is written back there (Task Master). */
   source: RunSource.optional(),

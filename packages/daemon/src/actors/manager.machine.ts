@@ -1,4 +1,4 @@
-import { Plan, type TaskSpec, assertValidTaskGraph, isOrcError } from '@orc/shared';
+import { Plan, type TaskSpec, assertValidTaskGraph, formatCount, isOrcError } from '@orc/shared';
 import { assign, fromPromise, setup } from 'xstate';
 import { describeCallFailure, type CallFailure } from '../model/model-error.js';
 import { notProvided, notProvidedActor } from './not-provided.js';
@@ -9,6 +9,8 @@ export interface ManagerInput {
   imported: TaskSpec[] | undefined;
   maxRepairs: number;
   maxRetries: number;
+  /** What a person asked to change in the previous plan (the run waited for approval). */
+  feedback?: string | undefined;
 }
 
 export type PlanResult = { ok: true; plan: Plan } | { ok: false; error: string };
@@ -97,7 +99,7 @@ export const managerMachine = setup({
     attempt: 0,
     repairs: 0,
     retries: 0,
-    feedback: undefined,
+    feedback: input.feedback,
     text: '',
     validation: undefined,
     failure: undefined,
@@ -114,7 +116,7 @@ export const managerMachine = setup({
             validation: ({ context }) => ({
               ok: true as const,
               plan: {
-                summary: `${context.imported!.length} imported tasks, run as given.`,
+                summary: `${formatCount(context.imported!.length)} imported task${context.imported!.length === 1 ? '' : 's'}, run as given.`,
                 tasks: context.imported!.map((t) => ({ ...t, description: t.description })),
               },
             }),

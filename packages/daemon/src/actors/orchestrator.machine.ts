@@ -16,8 +16,9 @@ export interface OrchestratorContext {
 
 /**
  * The daemon's root actor (the supervisor): the run actors are its children, and it decides when the
- * daemon takes runs (open) and when it winds them down (closing → closed). Machine-wide budgets live
- * beside it: the slots of model calls in flight shared by every run (API limits are per key, not per run).
+ * daemon takes runs (open) and when it winds them down (closing → closed). Machine-wide parts live
+ * beside it, made by create-orchestrator and handed to every run: the quota governor (quota/), which
+ * admits every model call of every run against the API's limits and the cap on calls in flight.
  */
 export const orchestratorMachine = setup({
   types: {

@@ -1,7 +1,7 @@
 import type { FinalReview, Plan, PauseReason, RunStatus } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
 import { assign, createActor, fromPromise, waitFor } from 'xstate';
-import { managerMachine, type PlanResult } from './manager.machine.js';
+import { managerMachine, type PlanRequestInput, type PlanResult } from './manager.machine.js';
 import {
   pauseReasonOf,
   runMachine,
@@ -23,6 +23,10 @@ interface Options {
   rollback?: (request: RollbackRequest) => Promise<RollbackOutcome>;
   /** The wait for a quota's reset. */
   quotaReset?: (until: number | undefined) => Promise<void>;
+  /** `execution.approve_plan`: the plan waits for a person. */
+  approve?: boolean;
+  /** Called with the feedback of each planning. */
+  onPlan?: (feedback: string | undefined) => void;
 }
 
 /** A run machine whose actions record what they were asked to do, and whose actors are scripted. */
@@ -40,7 +44,10 @@ function machineFor(options: Options = {}) {
     actors: {
       manager: managerMachine.provide({
         actors: {
-          requestPlan: fromPromise(() => Promise.resolve(options.plan ?? JSON.stringify(PLAN))),
+          requestPlan: fromPromise(({ input }: { input: PlanRequestInput }) => {
+            options.onPlan?.(input.feedback);
+            return Promise.resolve(options.plan ?? JSON.stringify(PLAN));
+          }),
           waitUntil: fromPromise(() => Promise.resolve()),
         },
         actions: {
@@ -71,7 +78,7 @@ function machineFor(options: Options = {}) {
       cancelWork: () => log.cancelled++,
       finish: () => log.finished++,
     },
-    guards: { allTasksDone: () => options.allDone ?? true },
+    guards: { allTasksDone: () => options.allDone ?? true, approvalRequired: () => options.approve ?? false },
   });
   return { machine, log };
 }
@@ -238,5 +245,54 @@ describe('run machine', () => {
     actor.subscribe({ error: (e) => errors.push(e) });
     actor.start();
     expect(String(errors[0])).toMatch(/not provided/);
+  });
+
+  describe('with execution.approve_plan', () => {
+    it('waits after planning, dispatching nothing, until a person approves; the wait is a state that is persisted', async () => {
+      const { machine, log } = machineFor({ approve: true });
+      const actor = createActor(machine, { input: INPUT });
+      actor.start();
+      await waitFor(actor, (s) => s.matches('awaitingApproval'));
+      expect(runStatusOf(actor.getSnapshot())).toBe('awaiting_approval');
+      expect(log.applied).toHaveLength(1);
+      expect(log.started).toBe(0);
+      actor.send({ type: 'run.settled' }); // nothing runs, nothing settles
+      expect(actor.getSnapshot().value).toBe('awaitingApproval');
+
+      // A daemon restart: the persisted snapshot comes back waiting, and nothing starts by itself.
+      const persisted = actor.getPersistedSnapshot();
+      actor.stop();
+      const restored = createActor(machine, { input: INPUT, snapshot: persisted });
+      restored.start();
+      expect(restored.getSnapshot().value).toBe('awaitingApproval');
+      expect(log.started).toBe(0);
+      restored.send({ type: 'run.approve' });
+      expect(restored.getSnapshot().value).toBe('executing');
+      expect(log.started).toBe(1);
+    });
+
+    it('an edit sends the plan back to the manager with the note, and the new plan waits again', async () => {
+      const feedbacks: (string | undefined)[] = [];
+      const { actor, log } = startRun({ approve: true, onPlan: (feedback) => feedbacks.push(feedback) });
+      await waitFor(actor, (s) => s.matches('awaitingApproval'));
+      actor.send({ type: 'run.replan', feedback: 'split the second part in two' });
+      await waitFor(actor, (s) => s.matches('awaitingApproval') && log.applied.length === 2);
+      expect(feedbacks).toEqual([undefined, 'split the second part in two']);
+      expect(actor.getSnapshot().context.planFeedback).toBeUndefined();
+      expect(log.started).toBe(0);
+    });
+
+    it('a refused plan cancels the run; without approve_plan the run goes straight to work', async () => {
+      const { actor, log } = startRun({ approve: true });
+      await waitFor(actor, (s) => s.matches('awaitingApproval'));
+      actor.send({ type: 'run.refuse' });
+      expect(actor.getSnapshot().value).toBe('cancelled');
+      expect(log.cancelled).toBe(1);
+      expect(log.started).toBe(0);
+
+      const plain = startRun({ approve: false });
+      await waitFor(plain.actor, (s) => s.matches('executing'));
+      expect(plain.log.announced.map((a) => a.status)).not.toContain('awaiting_approval');
+    });
   });
 });

@@ -23,14 +23,23 @@ export type RunEvent =
   | { type: 'run.budget_reached'; message: string }
   /** The provider refused the key or the account: every call would fail alike. */
   | { type: 'run.provider_refused'; message: string }
-  /** The quota is out; until `until` (epoch ms) when the reset is known: the run goes on by itself then. */
-  | { type: 'run.quota_wait'; until?: number; message: string }
+  /**
+   * The quota is out; until `until` (epoch ms) when the reset is known: the run goes on by itself then.
+   * `model` is the model whose quota it waits for.
+   */
+  | { type: 'run.quota_wait'; until?: number; model?: string; message: string }
   /** The state directory cannot be written: nothing may be reported done until it can. */
   | { type: 'run.storage_failed'; message: string }
   /** The file the tasks come from (Task Master) cannot be read: a person fixes it and resumes. */
   | { type: 'run.source_unavailable'; message: string }
   | { type: 'run.resume' }
   | { type: 'run.cancel' }
+  /** A person approved the plan the run waits with (`execution.approve_plan`). */
+  | { type: 'run.approve' }
+  /** A person asked the manager to plan again, with what to change. */
+  | { type: 'run.replan'; feedback: string }
+  /** A person refused the plan: the run is cancelled. */
+  | { type: 'run.refuse' }
   /** Every task is settled and nothing is in flight. */
   | { type: 'run.settled' }
   /** A retry or a skip gave a finished run work again. */
@@ -49,8 +58,10 @@ export interface RunInput {
 
 export interface RunContext extends RunInput {
   error: string | undefined;
-  /** What the pause says to a person, and when a quota pause ends by itself (epoch ms). */
-  pause: { message?: string; until?: number } | undefined;
+  /** What a person asked the manager to change in its plan, for the next planning. */
+  planFeedback?: string | undefined;
+  /** What the pause says to a person, and when a quota pause ends by itself (epoch ms), for which model. */
+  pause: { message?: string; until?: number; model?: string } | undefined;
   rollback: RollbackRequest | undefined;
 }
 
@@ -73,6 +84,7 @@ const announcePause = (reason: PauseReason) =>
       reason,
       message: context.pause?.message,
       resumeAt: context.pause?.until,
+      model: context.pause?.model,
     }),
   }) as const;
 
@@ -117,6 +129,7 @@ export const runMachine = setup({
       pause: ({ event }) => ({
         ...('message' in event && event.message !== undefined && { message: event.message }),
         ...(event.type === 'run.quota_wait' && event.until !== undefined && { until: event.until }),
+        ...(event.type === 'run.quota_wait' && event.model !== undefined && { model: event.model }),
       }),
     }),
     rememberRollback: assign({
@@ -126,9 +139,13 @@ export const runMachine = setup({
           : undefined,
     }),
     /** Tells a person what the run now does (the events a client folds), once per change. */
-    announce: notProvided<{ status: RunStatus; reason?: PauseReason; message?: string; resumeAt?: number }>(
-      'action announce',
-    ),
+    announce: notProvided<{
+      status: RunStatus;
+      reason?: PauseReason;
+      message?: string;
+      resumeAt?: number;
+      model?: string;
+    }>('action announce'),
     applyPlan: notProvided<{ result: PlanResult }>('action applyPlan'),
     /** The final review, or why it could not be written (the run ends either way). */
     storeFinalReview: notProvided<{ review?: FinalReview; error?: unknown }>('action storeFinalReview'),
@@ -140,9 +157,11 @@ export const runMachine = setup({
     finish: notProvided<{ error: string | undefined }>('action finish'),
   },
   guards: {
-    planOk: (_, params: { result: PlanResult }) => params.result.ok,
+    planFailed: (_, params: { result: PlanResult }) => !params.result.ok,
     /** Every task is done, skipped, or held at its source. */
     allTasksDone: notProvided('guard allTasksDone'),
+    /** A person approves the plan before work starts (`execution.approve_plan`, planned runs). */
+    approvalRequired: notProvided('guard approvalRequired'),
   },
 }).createMachine({
   id: 'run',
@@ -160,22 +179,44 @@ export const runMachine = setup({
           imported: context.imported,
           maxRepairs: context.maxRepairs,
           maxRetries: context.maxRetries,
+          feedback: context.planFeedback,
         }),
         onDone: [
           {
-            guard: { type: 'planOk', params: ({ event }) => ({ result: event.output }) },
+            guard: { type: 'planFailed', params: ({ event }) => ({ result: event.output }) },
+            target: 'failed',
+            actions: assign({ error: ({ event }) => (event.output.ok ? undefined : event.output.error) }),
+          },
+          {
+            guard: 'approvalRequired',
+            target: 'awaitingApproval',
+            actions: [
+              { type: 'applyPlan', params: ({ event }) => ({ result: event.output }) },
+              assign({ imported: undefined, planFeedback: undefined }),
+            ],
+          },
+          {
             target: 'executing',
             actions: [
               { type: 'applyPlan', params: ({ event }) => ({ result: event.output }) },
               // The tasks now live in the run's records; the persisted snapshot need not carry them twice.
-              assign({ imported: undefined }),
+              assign({ imported: undefined, planFeedback: undefined }),
             ],
           },
-          {
-            target: 'failed',
-            actions: assign({ error: ({ event }) => (event.output.ok ? undefined : event.output.error) }),
-          },
         ],
+      },
+    },
+    /** Planned; nothing is dispatched until a person approves the plan, has it changed, or refuses it. */
+    awaitingApproval: {
+      entry: { type: 'announce', params: { status: 'awaiting_approval' as const } },
+      on: {
+        'run.approve': 'executing',
+        'run.replan': {
+          target: 'analyzing',
+          actions: assign({ planFeedback: ({ event }) => event.feedback }),
+        },
+        'run.refuse': 'cancelled',
+        'run.cancel': 'cancelled',
       },
     },
     executing: {
@@ -310,6 +351,8 @@ export function runStatusOf(snapshot: RunSnapshot): RunStatus {
   switch (value) {
     case 'settling':
       return 'reviewing';
+    case 'awaitingApproval':
+      return 'awaiting_approval';
     case 'rollingBack':
       // Nothing is dispatched while the rollback works; the run is then paused for a person.
       return 'paused';

@@ -1,4 +1,5 @@
 export { createClient, type ClientOptions, type OrcClient } from './create-client.js';
+export { CLOSE_CLIENT_BEHIND } from '../rpc/close-codes.js';
 export {
   daemonStatus,
   ensureDaemon,
@@ -10,6 +11,7 @@ export {
 } from './daemon-control.js';
 export type { DaemonInfo } from '../daemon/daemon-info.js';
 export type { AppRouter } from '../rpc/app.router.js';
-export { detectTaskMasterPath } from '../taskmaster/taskmaster-file.js';
+export { detectTaskMasterPath, locateTaskMasterFile } from '../taskmaster/taskmaster-file.js';
 export { gcWorktrees, type GcResult, type RemovedWorktree } from '../workspace/worktrees.js';
+export { unfinishedRunsIn } from '../store/run-index.js';
 export { bundledClaudeCode } from '../model/claude-code-binary.js';

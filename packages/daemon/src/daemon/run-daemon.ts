@@ -77,7 +77,12 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
   const { logger: root, flush } = createDaemonLogger({
     file: paths.log,
     level: loaded.config.monitoring.verbose_logging ? 'debug' : 'info',
-    secrets: () => [token, ...(loaded.apiKey ? [loaded.apiKey] : [])],
+    // A webhook's URL is its password: never in the log, whatever carries it there.
+    secrets: () => [
+      token,
+      ...(loaded.apiKey ? [loaded.apiKey] : []),
+      ...(loaded.config.notifications.webhook ? [loaded.config.notifications.webhook] : []),
+    ],
   });
   const logger = root.child({ component: 'daemon' });
   const startedAt = new Date().toISOString();

@@ -11,6 +11,7 @@ import { redactSecrets } from '@orc/shared';
 import type * as z from 'zod';
 import { CallCancelledError, ModelError } from './model-error.js';
 import type { ModelRequest, ModelResponse } from './provider.js';
+import { readRateLimitHeaders } from '../quota/rate-limit-report.js';
 import { parseRetryAfter } from './retry-after.js';
 
 /**
@@ -54,7 +55,17 @@ async function streamMessage(
   let message: Anthropic.Message;
   try {
     const stream = client.messages.stream(messageParams(request), { signal: controller.signal });
+    // The answer's headers say where the quota stands: the governor reads them as soon as they arrive.
+    stream.on('connect', () => {
+      const report = readRateLimitHeaders(stream.response?.headers, Date.now());
+      if (report && request.onRateLimits) request.onRateLimits(report);
+    });
+    let answering = false;
     stream.on('text', (delta) => {
+      if (!answering) {
+        answering = true;
+        request.onAnswer?.();
+      }
       if (callbackFailure || !request.onText) return;
       try {
         request.onText(delta);
@@ -161,8 +172,16 @@ export function classifyAnthropicError(
         rateLimited,
       });
     }
-    const retryAfterMs = parseRetryAfter(error.headers as Headers | undefined);
-    const details = { status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+    const headers = error.headers as Headers | undefined;
+    const retryAfterMs = parseRetryAfter(headers);
+    const rateLimits = readRateLimitHeaders(headers, Date.now());
+    const details = {
+      status,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      ...(rateLimits !== undefined &&
+        Object.keys(rateLimits.buckets).length > 0 &&
+        (status === 429 || status === 529) && { rateLimits }),
+    };
     if (status === 429) {
       return new ModelError('transient', `the Anthropic API rate limit was reached (429): ${detail}`, {
         ...details,

@@ -7,6 +7,7 @@ import { createAnthropicProvider } from './anthropic-provider.js';
 import { CallCancelledError, ModelError } from './model-error.js';
 import type { ModelProvider, ModelRequest } from './provider.js';
 import { parseRetryAfter } from './retry-after.js';
+import type { RateLimitReport } from '../quota/rate-limit-report.js';
 
 // A made-up key: tests never use a real one, but the provider must still keep this one out of messages.
 const KEY = 'sk-ant-api03-FAKEfakeFAKEfake0123456789';
@@ -73,13 +74,35 @@ describe('anthropic provider against the fake Messages API', () => {
   });
 
   it('writes the prompt cache on the first call and reads it on the next one with the same system', async () => {
-    const first = await provider.complete(request());
-    const second = await provider.complete(request({ prompt: 'Task: another one' }));
+    // Long enough to be cached (1,024 tokens for Sonnet); a short system prompt is never cached.
+    const system = `${request().system}\n${'- a task of the plan, with its description\n'.repeat(120)}`;
+    const first = await provider.complete(request({ system }));
+    const second = await provider.complete(request({ system, prompt: 'Task: another one' }));
+    const short = await provider.complete(request());
+    const shortAgain = await provider.complete(request());
 
-    expect(first.usage.cacheWriteTokens).toBeGreaterThan(0);
+    expect(first.usage.cacheWriteTokens).toBeGreaterThan(1024);
     expect(first.usage.cacheReadTokens).toBe(0);
     expect(second.usage.cacheReadTokens).toBe(first.usage.cacheWriteTokens);
     expect(second.usage.cacheWriteTokens).toBe(0);
+    expect(shortAgain.usage).toEqual({ ...short.usage, outputTokens: shortAgain.usage.outputTokens });
+    expect(shortAgain.usage.cacheReadTokens + shortAgain.usage.cacheWriteTokens).toBe(0);
+  });
+
+  it('reports the rate-limit headers of each answer as it begins', async () => {
+    await start({
+      rateLimits: { requestsPerMinute: 50, inputTokensPerMinute: 40_000, outputTokensPerMinute: 8_000 },
+    });
+    const reports: RateLimitReport[] = [];
+    await provider.complete(request({ onRateLimits: (report) => reports.push(report) }));
+
+    expect(reports).toHaveLength(1);
+    const { buckets } = reports[0]!;
+    expect(buckets.requests).toMatchObject({ limit: 50, remaining: 49 });
+    expect(buckets['input-tokens']?.limit).toBe(40_000);
+    expect(buckets['input-tokens']?.remaining).toBeLessThan(40_000);
+    expect(buckets['output-tokens']).toMatchObject({ limit: 8_000, remaining: 8_000 });
+    expect(buckets.tokens?.limit).toBeGreaterThan(0);
   });
 
   it('sends the system with a cache breakpoint, the schema as output_config.format, and no forbidden params', async () => {
@@ -134,15 +157,16 @@ describe('anthropic provider error classification', () => {
     expect(error.details).toEqual({ status: 429, rateLimited: true, retryAfterMs: 7000 });
   });
 
-  it('the sliding-window rate limit answers 429 with the time until a slot frees', async () => {
-    await start({ rateLimitPerMinute: 2, rateLimitWindowMs: 3000 });
+  it('a 429 from the limit carries retry-after and what the headers say of the quota', async () => {
+    await start({ rateLimits: { requestsPerMinute: 2, minuteMs: 3000 } });
     await provider.complete(request());
     await provider.complete(request());
     const error = await modelError(provider.complete(request()));
 
     expect(error.details.rateLimited).toBe(true);
-    expect(error.details.retryAfterMs).toBeGreaterThan(2000);
-    expect(error.details.retryAfterMs).toBeLessThanOrEqual(3000);
+    // One request refills in 1.5 s; retry-after is whole seconds, as the API sends it.
+    expect(error.details.retryAfterMs).toBe(2000);
+    expect(error.details.rateLimits?.buckets.requests).toMatchObject({ limit: 2, remaining: 0 });
   });
 
   it('529: transient and rate limited', async () => {

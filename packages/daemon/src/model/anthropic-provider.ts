@@ -22,8 +22,11 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Mode
   let call:
     Promise<(request: ModelRequest, secrets: readonly string[]) => Promise<ModelResponse>> | undefined;
 
+  // Limits are per key and per model; one daemon has one key, so the endpoint and the model name them.
+  const endpoint = options.baseURL ?? process.env['ANTHROPIC_BASE_URL'] ?? 'default';
   return {
     name: 'anthropic',
+    quotaOf: (model) => ({ key: `anthropic ${endpoint} ${model}`, metered: true }),
     async complete(request) {
       if (!apiKey) {
         throw new ModelError(

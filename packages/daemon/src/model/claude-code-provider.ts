@@ -9,7 +9,7 @@ import type {
   SDKResultMessage,
   SDKUserMessage,
 } from '@anthropic-ai/claude-agent-sdk';
-import type { ToolRefusal } from '@orc/shared';
+import type { ToolRefusal, ToolRule } from '@orc/shared';
 import * as z from 'zod';
 import { AgentProcess } from './agent-process.js';
 import { resolveClaudeCommand } from './claude-code-binary.js';
@@ -17,7 +17,15 @@ import { classifyFailure, startFailure, usageOf } from './claude-code-outcome.js
 import { CallCancelledError, ModelError } from './model-error.js';
 import { PromptStream } from './prompt-stream.js';
 import type { ModelProvider, ModelRequest, ModelResponse } from './provider.js';
-import { assistantText, refuseUnlistedTools, toolSubject, type ToolPermissions } from './tool-permissions.js';
+import {
+  assistantText,
+  refusalMessage,
+  refuseUnlistedTools,
+  toolRule,
+  toolSubject,
+  type ToolDecision,
+  type ToolPermissions,
+} from './tool-permissions.js';
 
 /** The `claude_cli` settings a user may give, spelled as in the config file. */
 export interface ClaudeCliFlags {
@@ -31,6 +39,8 @@ export interface ClaudeCliFlags {
   max_turns?: number;
   /** Directories beyond the worktree the agent may use. */
   add_dirs?: string[];
+  /** Calls outside the rules above: allowed, denied or asked about, by tool name or `*` (default ask). */
+  permissions?: Record<string, ToolRule>;
 }
 
 export interface ClaudeCodeProviderOptions {
@@ -73,6 +83,8 @@ export function createClaudeCodeProvider(options: ClaudeCodeProviderOptions): Cl
   const running = new Set<AgentCall>();
   return {
     name: 'claude-code',
+    // A usage limit is the account's, whatever the model: every Claude Code call waits for its reset.
+    quotaOf: () => ({ key: `claude-code ${options.baseURL ?? 'account'}`, metered: false }),
     complete(request) {
       if (request.signal.aborted) {
         return Promise.reject(new CallCancelledError('the model call was cancelled before it started'));
@@ -262,18 +274,41 @@ class AgentCall {
       ...(flags.max_turns !== undefined && { maxTurns: flags.max_turns }),
       ...(flags.add_dirs?.length && { additionalDirectories: flags.add_dirs }),
       canUseTool: async (tool, input, asked) => {
-        const call = {
-          tool,
-          input,
-          workdir: this.workdir,
-          ...(asked.decisionReason && { reason: asked.decisionReason }),
-        };
-        const decision = await (options.permissions ?? refuseUnlistedTools).decide(call, asked.signal);
-        if (decision.allow) return { behavior: 'allow', updatedInput: input };
-        this.refuse(asked.toolUseID, tool, input, asked.decisionReason ?? 'it needs a person’s approval');
+        const decision = await this.decide(tool, input, asked);
+        if (decision.allow) {
+          return {
+            behavior: 'allow',
+            updatedInput: input,
+            ...(decision.forSession && asked.suggestions && { updatedPermissions: asked.suggestions }),
+          };
+        }
+        this.refuse(asked.toolUseID, tool, input, decision.reason);
         return { behavior: 'deny', message: decision.message };
       },
     };
+  }
+
+  /** A call outside the permission mode and allowed tools: its rule in `claude_cli.permissions`, or a person. */
+  private async decide(
+    tool: string,
+    input: Record<string, unknown>,
+    asked: { signal: AbortSignal; decisionReason?: string; toolUseID: string },
+  ): Promise<ToolDecision> {
+    const rule = toolRule(this.options.flags.permissions, tool);
+    if (rule === 'allow') return { allow: true };
+    if (rule === 'deny') {
+      const why = `claude_cli.permissions denies ${tool}`;
+      return { allow: false, reason: why, message: refusalMessage(tool, why) };
+    }
+    const call = {
+      id: asked.toolUseID,
+      tool,
+      input,
+      workdir: this.workdir,
+      ...(asked.decisionReason && { reason: asked.decisionReason }),
+    };
+    const asker = this.request.permissions ?? this.options.permissions ?? refuseUnlistedTools;
+    return asker.decide(call, asked.signal);
   }
 
   private environment(): Record<string, string | undefined> {

@@ -1,4 +1,5 @@
 import type { ErrorCategory, PauseReason } from '@orc/shared';
+import type { RateLimitReport } from '../quota/rate-limit-report.js';
 
 export interface ModelErrorDetails {
   status?: number;
@@ -12,6 +13,10 @@ export interface ModelErrorDetails {
   pauseReason?: PauseReason;
   /** When a usage limit resets (epoch ms), if the provider said: the run resumes by itself then. */
   resumeAt?: number;
+  /** The task's own budget (`max_task_cost_usd`) stopped it: the task fails, the run goes on. */
+  taskBudget?: boolean;
+  /** What the refusal's rate-limit headers said (a 429 carries them), for the quota governor. */
+  rateLimits?: RateLimitReport;
 }
 
 /**

@@ -26,8 +26,46 @@ export function planPrompt(goal: string, feedback: string | undefined): { system
   };
 }
 
-export function runContext(goal: string, planSummary: string | undefined): string {
-  return `The goal of this run:\n${goal}${planSummary ? `\n\nThe plan:\n${planSummary}` : ''}`;
+/**
+ * The plan in the prefix is bounded: every call carries it (read from the cache at a tenth of the input
+ * price, but carried all the same), so a plan of thousands of tasks shows its first ones and a count.
+ * 24,000 characters is about 6,000 tokens: a 50-task plan fits whole with 400-character descriptions.
+ */
+const PLAN_PREFIX_CHARS = 24_000;
+const PLAN_DESCRIPTION_CHARS = 400;
+
+/**
+ * The run's stable context, the same in every worker and review call: the goal and the plan, every task
+ * by id, title and description. It follows the role in the system prompt, whose end carries the cache
+ * breakpoint; what changes from call to call (the task, its inputs, feedback) comes after, in the prompt.
+ */
+export function runContext(
+  goal: string,
+  planSummary: string | undefined,
+  tasks: readonly Pick<TaskRecord, 'id' | 'title' | 'description'>[],
+): string {
+  const parts = [`The goal of this run:\n${goal}`];
+  if (planSummary) parts.push(`The plan:\n${planSummary}`);
+  if (tasks.length > 0) {
+    const lines: string[] = [];
+    let size = 0;
+    for (const task of tasks) {
+      const description = oneLine(clip(task.description, PLAN_DESCRIPTION_CHARS));
+      const line = `- ${task.id}: ${oneLine(task.title)}${description ? ` — ${description}` : ''}`;
+      if (size + line.length > PLAN_PREFIX_CHARS) {
+        lines.push(`- … and ${tasks.length - lines.length} more tasks`);
+        break;
+      }
+      lines.push(line);
+      size += line.length + 1;
+    }
+    parts.push(`Its tasks (${tasks.length}; each worker does one of them):\n${lines.join('\n')}`);
+  }
+  return parts.join('\n\n');
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
 }
 
 export function workPrompt(

@@ -1,5 +1,7 @@
 import type { ProviderName, ToolRefusal, Usage } from '@orc/shared';
 import type * as z from 'zod';
+import type { ToolPermissions } from './tool-permissions.js';
+import type { RateLimitReport } from '../quota/rate-limit-report.js';
 
 /** Why the model is called; the simulated provider answers each purpose in kind. */
 export type ModelPurpose = 'plan' | 'work' | 'review' | 'final-review';
@@ -25,8 +27,17 @@ export interface ModelRequest {
   onSession?: (sessionId: string) => void;
   /** Called for each tool call the agent was refused. */
   onRefusal?: (refusal: ToolRefusal) => void;
-  /** The most the call may spend (USD): the run's remaining budget. */
+  /**
+   * Who is asked about a tool call outside the permission mode, allowed tools and per-tool rules (the
+   * run's inbox); the provider's own (refusing) when absent.
+   */
+  permissions?: ToolPermissions;
+  /** The most the call may spend (USD): the run's remaining budget, or its task's when that is less. */
   budgetUsd?: number;
+  /** Called when the answer's headers arrive, with what they say of the quota (the governor reads them). */
+  onRateLimits?: (report: RateLimitReport) => void;
+  /** Called once when the answer's first text arrives: the prompt has been read (and its prefix cached). */
+  onAnswer?: () => void;
 }
 
 export interface ModelResponse {
@@ -40,8 +51,17 @@ export interface ModelResponse {
   meta?: Record<string, unknown>;
 }
 
+/** Whose quota a call spends: calls with the same key share one set of limits. */
+export interface QuotaIdentity {
+  key: string;
+  /** Answers carry the API's rate-limit headers, so the quota can be paced; otherwise only waits apply. */
+  metered: boolean;
+}
+
 /** One model call, whatever is behind it. Failures are thrown as `ModelError`. */
 export interface ModelProvider {
   readonly name: ProviderName;
   complete(request: ModelRequest): Promise<ModelResponse>;
+  /** The quota a call on `model` spends; none for a provider without one (the simulation). */
+  quotaOf?(model: string): QuotaIdentity | undefined;
 }

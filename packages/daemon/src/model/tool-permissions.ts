@@ -1,7 +1,10 @@
 import { isAbsolute, relative } from 'node:path';
+import type { ToolRule } from '@orc/shared';
 
 /** A tool call Claude Code wants to make that the permission mode and allowed tools do not cover. */
 export interface ToolCall {
+  /** Claude Code's id of the tool use, when it gives one. */
+  id?: string;
   tool: string;
   input: Record<string, unknown>;
   /** The agent's working directory, for showing paths short. */
@@ -10,27 +13,43 @@ export interface ToolCall {
   reason?: string;
 }
 
-export type ToolDecision = { allow: true } | { allow: false; message: string };
+/**
+ * What a tool call gets. `forSession`: allowed for the rest of the agent's session, as Claude Code
+ * suggests it (the same tool and rule are not asked about again). A refusal carries what the agent is told
+ * and why it was refused, which is recorded on the attempt.
+ */
+export type ToolDecision =
+  { allow: true; forSession?: boolean } | { allow: false; message: string; reason: string };
 
 /**
- * Who answers such a call. The inbox will ask a person (through the Agent SDK's `canUseTool`, which is
- * why the prompt is streaming input); until it exists every such call is refused, and the agent is told
- * to go on without it.
+ * Who answers such a call: a person through the inbox (the Agent SDK's `canUseTool` waits for the answer,
+ * which is why the prompt is streaming input), or nobody, and the call is refused.
  */
 export interface ToolPermissions {
   decide(call: ToolCall, signal: AbortSignal): Promise<ToolDecision>;
+}
+
+/** What the agent is told when a call is refused: go on without it, and say what it was for. */
+export function refusalMessage(tool: string, why: string): string {
+  return `${tool} is not allowed: ${why}. Do the task without it, and say in your answer what you needed it for.`;
 }
 
 export const refuseUnlistedTools: ToolPermissions = {
   decide: (call) =>
     Promise.resolve({
       allow: false,
-      message:
-        `${call.tool} is not allowed in this run (claude_cli.permission_mode and claude_cli.allowed_tools ` +
-        `do not cover it) and nobody is there to approve it. Do the task without it, and say in your ` +
-        `answer what you needed it for.`,
+      reason: 'it needs a person’s approval and nobody is there to give it',
+      message: refusalMessage(
+        call.tool,
+        'claude_cli.permission_mode and claude_cli.allowed_tools do not cover it, and nobody is there to approve it',
+      ),
     }),
 };
+
+/** The rule `claude_cli.permissions` gives a tool: by its name, else `*`, else ask. */
+export function toolRule(rules: Readonly<Record<string, ToolRule>> | undefined, tool: string): ToolRule {
+  return rules?.[tool] ?? rules?.['*'] ?? 'ask';
+}
 
 /** What a tool call is about, in a few words: the file (relative to the worktree), the command, the URL. */
 export function toolSubject(input: unknown, workdir: string): string {

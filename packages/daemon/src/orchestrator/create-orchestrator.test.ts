@@ -65,6 +65,14 @@ describe('createOrchestrator', () => {
     expect(provider.callsFor('plan')).toEqual([]);
     expect(provider.callsFor('work').map((c) => c.taskId)).toEqual(['x', 'y']);
     expect(run.goal).toBe('Complete the 2 tasks from tasks.json');
+    // One task reads as one, not '1 tasks'.
+    const one = await engine.orchestrator.startRun({ tasks: [task('z')], source: 'one.json' });
+    await engine.orchestrator.waitForRun(one.id);
+    const done = await engine.orchestrator.getRun(one.id);
+    expect([one.goal, done.planSummary]).toEqual([
+      'Complete the 1 task from one.json',
+      '1 imported task, run as given.',
+    ]);
   });
 
   it('sends an invalid plan back with the validation error at most twice, then fails the run with it', async () => {

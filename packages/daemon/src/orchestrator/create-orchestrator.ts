@@ -18,13 +18,15 @@ import { restoreRun } from '../run/restore-run.js';
 import { cancelRun, pauseRun, resumeRun, retryTask, rollbackRun, skipTask } from '../run/run-control.js';
 import { RunRegistry } from '../run/run-registry.js';
 import type { Run, RunDeps } from '../run/run.js';
-import { SlotPool } from '../scheduling/concurrency.js';
+import { QuotaGovernor } from '../quota/quota-governor.js';
 import { openFileRunStore } from '../store/file-run-store.js';
 import type { RunDocument } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import { TaskMasterSource } from '../taskmaster/taskmaster-source.js';
 import { GitWorkspace } from '../workspace/git-workspace.js';
 import { taskDiff } from '../workspace/task-diff.js';
+import { DaemonInbox } from '../inbox/daemon-inbox.js';
+import type { NotificationChannel } from '../notify/notifier.js';
 import type { Orchestrator } from './orchestrator.js';
 import { defaultProviders, type ProviderFactory } from './providers.js';
 import { modelsOf, previewRun } from './run-preview.js';
@@ -50,6 +52,8 @@ export interface OrchestratorOptions {
   retryBaseMs?: number;
   /** How long a finished run loaded for a call stays in memory after its last use (default 30 s). */
   finishedRunIdleMs?: number;
+  /** Where notifications go instead of the channels `notifications` configures (tests). */
+  notificationChannels?: NotificationChannel[];
 }
 
 /**
@@ -73,21 +77,36 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       )
     : loaded.config;
   const store = options.store ?? (await openFileRunStore(options.home));
-  const slots = new SlotPool(base.execution.machine_max_in_flight);
+  // One for the daemon: every call of every run is admitted against the same quotas and the same cap.
+  const governor = new QuotaGovernor(clock, base.execution.machine_max_in_flight);
   const providers = options.providers ?? defaultProviders;
   /** Providers with processes of their own (claude-code agents), ended on close. */
   const stoppable: { stop(): unknown }[] = [];
   /** Task Master sources and their write-backs by run, drained on close so no status is lost. */
   const syncs = new Map<string, TaskMasterSource>();
+  /** What waits for a person, beside the orchestrator actor: fed by the runs, answered by people. */
+  const inbox = await DaemonInbox.open({
+    home: options.home,
+    notifications: base.notifications,
+    clock,
+    logger: logger.child({ component: 'inbox' }),
+    ...(options.notificationChannels && { channels: options.notificationChannels }),
+    use: (runId, fn) => runs.use(runId, (run) => fn(run)),
+    openForWork: (run) => withWorkspace(run),
+  });
 
   const supervisor = createActor(
     orchestratorMachine.provide({
       actors: {
         closeRuns: fromPromise(async ({ input }) => {
+          // A closing run no longer waits for anything, but what it waits for outlives the stop.
+          inbox.unfollowAll();
           await runs.close(input.graceMs);
+          governor.close();
           await Promise.all(stoppable.map((provider) => provider.stop()));
           await Promise.all([...syncs.values()].map((sync) => sync.idle()));
           for (const sync of syncs.values()) sync.stop();
+          await inbox.stop();
           await store.close();
         }),
       },
@@ -111,10 +130,11 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       clock,
       random,
       logger: logger.child({ component: 'run' }),
-      slots,
+      governor,
       providers: made,
       retryBaseMs: options.retryBaseMs ?? 500,
       parent: supervisor,
+      permissions: inbox.permissions,
       ...(workspace && { workspace }),
     };
   };
@@ -133,6 +153,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   /** Registers a run as the supervisor's child and keeps its Task Master source in step with it. */
   const track = (run: Run, source: TaskMasterSource | undefined, restored = false): Run => {
     supervisor.send({ type: 'run.opened', runId: run.id, ref: run.actor });
+    inbox.follow(run);
     if (source) {
       source.follow(
         (listener) => run.onEvent(listener),
@@ -167,6 +188,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     logger,
     restore,
     onUnload: async (runId) => {
+      inbox.unfollow(runId);
       supervisor.send({ type: 'run.released', runId });
       const source = syncs.get(runId);
       syncs.delete(runId);
@@ -250,6 +272,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     async removeRun(runId) {
       await runs.remove(runId);
       await store.removeRun(runId);
+      inbox.forget(runId);
       logger.info({ runId }, 'run removed');
     },
     retryTask: (runId, taskId) =>
@@ -270,9 +293,14 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         return { ...run.summary(), rollback: { checkpointId, strategy, ...outcome } };
       }),
     events: (runId, afterId, signal) => runs.events(runId, afterId, signal),
+    listInbox: (filter) => inbox.inbox.list(filter),
+    answerInbox: (itemId, answer) => inbox.inbox.answer(itemId, answer),
+    inboxEvents: (afterId, signal) => inbox.inbox.events(afterId, signal),
+    notificationStatus: () => inbox.notifier.status(),
     waitForRun: (runId, signal) => runs.settled(runId, signal),
     baseConfig: () => base,
     hasApiKey: () => loaded.apiKey !== undefined,
+    quotaStatus: () => governor.status(),
     async close(graceMs = 10_000) {
       if (isOpen()) supervisor.send({ type: 'daemon.close', graceMs });
       await waitFor(supervisor, (s) => s.status === 'done', { timeout: Infinity });

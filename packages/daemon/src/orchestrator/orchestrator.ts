@@ -1,7 +1,12 @@
 import type {
   CheckpointInfo,
   ConfigInput,
+  InboxEvent,
+  InboxItem,
+  InboxList,
+  NotificationChannelStatus,
   OrcEvent,
+  QuotaStatus,
   RollbackResult,
   RollbackStrategy,
   RunPreview,
@@ -64,12 +69,31 @@ export interface Orchestrator {
    * iteration, so a subscription can refuse it before streaming.
    */
   events(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent>;
+  /** What waits for a person: the open items (closed ones too with `all`), and where to follow from. */
+  listInbox(filter?: { runId?: string; all?: boolean }): InboxList;
+  /**
+   * A person's answer to an item, carried out and the item closed. Rejects with ITEM_NOT_FOUND for an
+   * unknown or closed item, INVALID_CHOICE for a choice it does not offer, or the run's own refusal.
+   */
+  answerInbox(
+    itemId: string,
+    answer: { choice: string; note?: string; budgetUsd?: number },
+  ): Promise<InboxItem>;
+  /** Every inbox event after `afterId` the inbox still holds, then live ones, until the signal aborts. */
+  inboxEvents(afterId: number, signal: AbortSignal): AsyncIterable<InboxEvent>;
+  /** What became of the notifications pushed so far, per channel. */
+  notificationStatus(): NotificationChannelStatus[];
   /** Resolves when the run is completed, failed or cancelled, or paused waiting for a person. */
   waitForRun(runId: string, signal?: AbortSignal): Promise<RunSummary>;
   /** The daemon's base config (no secrets). */
   baseConfig(): ConfigInput;
   /** Whether the daemon has an ANTHROPIC_API_KEY of its own (runs without one cannot use the API). */
   hasApiKey(): boolean;
+  /**
+   * The quotas the daemon paces, as their answers' headers describe them, and how far off its local
+   * estimate of a call's input tokens has been (mean relative error over `estimatedCalls` calls).
+   */
+  quotaStatus(): { models: QuotaStatus[]; inputEstimateError: number; estimatedCalls: number };
   /** Stops dispatch, lets in-flight calls finish within `graceMs` then aborts them, persists everything. */
   close(graceMs?: number): Promise<void>;
 }

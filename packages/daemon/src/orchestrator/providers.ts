@@ -39,6 +39,7 @@ export const defaultProviders: ProviderFactory = (name, config, { apiKey, clock 
           ...(cli.disallowed_tools && { disallowed_tools: cli.disallowed_tools }),
           ...(cli.max_turns !== undefined && { max_turns: cli.max_turns }),
           ...(cli.add_dirs && { add_dirs: cli.add_dirs }),
+          permissions: cli.permissions,
         },
         environment: cli.environment,
         timeoutMs: config.execution.worker_timeout * 1000,

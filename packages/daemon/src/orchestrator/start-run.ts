@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   OrcError,
+  formatCount,
   StartRunInput,
   assertValidTaskGraph,
   resolveConfig,
@@ -96,15 +97,17 @@ export async function startRun(
     imported: project.statuses,
   };
   const source = context.sourceFor(id, runSource);
+  const heldIds = new Set(project?.notRunnable.map((t) => t.id));
   const imported = project
     ? [
         ...project.specs,
-        // Deferred and blocked tasks are shown, held, without links the engine could never satisfy.
+        // Deferred and blocked tasks are shown, held. A task held because it waits for another held one
+        // keeps that link (who holds whom up, for the inbox; a retry of it waits for that task), no other.
         ...project.notRunnable.map((t) => ({
           id: t.id,
           title: t.title,
           description: t.reason,
-          dependencies: [],
+          dependencies: t.waitsFor !== undefined && heldIds.has(t.waitsFor) ? [t.waitsFor] : [],
           priority: 'medium' as const,
         })),
       ]
@@ -113,7 +116,7 @@ export async function startRun(
     input.goal ??
     (project
       ? `Complete the Task Master tasks of ${project.file} (tag ${project.tag})`
-      : `Complete the ${input.tasks!.length} tasks from ${input.source ?? 'the task list'}`);
+      : `Complete the ${tasksOf(input.tasks!.length)} from ${input.source ?? 'the task list'}`);
   const run = await Run.create(
     { ...deps, ...(source && { source }) },
     {
@@ -143,4 +146,9 @@ function newRunId(runs: { has(runId: string): boolean }): string {
     const id = `r${randomBytes(4).toString('hex').slice(0, 7)}`;
     if (!runs.has(id)) return id;
   }
+}
+
+/** `1 task`, `10,000 tasks`: a goal made for a task list reads as words. */
+function tasksOf(n: number): string {
+  return `${formatCount(n)} task${n === 1 ? '' : 's'}`;
 }

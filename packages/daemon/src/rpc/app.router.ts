@@ -1,6 +1,7 @@
 import { checkpointsRouter } from './checkpoints.router.js';
 import { configRouter } from './config.router.js';
 import { daemonRouter } from './daemon.router.js';
+import { inboxRouter } from './inbox.router.js';
 import { runsRouter } from './runs.router.js';
 import { tasksRouter } from './tasks.router.js';
 import { router } from './trpc.js';
@@ -12,6 +13,7 @@ export const appRouter = router({
   tasks: tasksRouter,
   checkpoints: checkpointsRouter,
   config: configRouter,
+  inbox: inboxRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -12,6 +12,8 @@ export const daemonRouter = router({
         .length,
       /** Whether the daemon has an API key (never the key): one started without it runs SIMULATED. */
       apiKey: ctx.orchestrator.hasApiKey(),
+      /** The quotas the daemon paces, from the answers' rate-limit headers. */
+      quota: ctx.orchestrator.quotaStatus(),
     };
   }),
   /** Stops the daemon gracefully once this reply is on its way. */

@@ -35,7 +35,8 @@ export const runsRouter = router({
   }),
 });
 
-function parseEventId(value: string | number | null | undefined): number {
+/** The `lastEventId` tRPC hands back on reconnect, as a number (0 from the start). */
+export function parseEventId(value: string | number | null | undefined): number {
   if (value === null || value === undefined) return 0;
   const id = Number(value);
   return Number.isInteger(id) && id >= 0 ? id : 0;

@@ -4,11 +4,13 @@ import { isoAt, type Clock } from '../clock.js';
 import { CallCancelledError, ModelError } from '../model/model-error.js';
 import { workPrompt } from '../model/prompts.js';
 import type { ModelProvider } from '../model/provider.js';
-import type { SlotPool } from '../scheduling/concurrency.js';
+import type { QuotaGovernor, QuotaPermit, QuotaWait } from '../quota/quota-governor.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 import { AgentAttempts, pausesTheRun, type AgentAttempt, type AttemptRecord } from './agent-attempts.js';
 import type { AttemptChange } from '../actors/task.machine.js';
 import { Deadline } from './deadline.js';
+import type { PermissionDesk } from '../inbox/permission-desk.js';
+import type { ToolPermissions } from '../model/tool-permissions.js';
 import { OutputBatcher } from './output-batcher.js';
 import type { RunBudget } from './run-budget.js';
 import type { TaskSet } from './task-set.js';
@@ -18,7 +20,10 @@ export interface AttemptRunnerDeps {
   closing: () => boolean;
   runId: string;
   provider: ModelProvider;
-  slots: SlotPool;
+  /** The daemon's admission controller: every call waits for its quota and a place among the calls in flight. */
+  governor: QuotaGovernor;
+  /** A call of the run will wait a minute or more for its quota. */
+  onQuotaWait: (wait: QuotaWait) => void;
   clock: Clock;
   logger: Logger;
   budget: RunBudget;
@@ -28,6 +33,8 @@ export interface AttemptRunnerDeps {
   emit: (event: NewEvent) => void;
   /** The repository the run's agents edit, one worktree per attempt; absent for runs that only talk. */
   workspace: () => GitWorkspace | undefined;
+  /** Where an agent's tool call outside its rules is put to a person (the daemon's inbox). */
+  permissions?: PermissionDesk;
 }
 
 /**
@@ -64,14 +71,62 @@ export class AttemptRunner {
     this.diffs.delete(taskId);
   }
 
+  /**
+   * A person is asked about the agent's tool call through the inbox. The attempt lets go of its place
+   * among the daemon's calls in flight meanwhile (a person may take minutes; the agent sends nothing
+   * while it waits), so other workers and runs go on, and takes it back before the agent goes on.
+   */
+  private permissionsFor(
+    taskId: string,
+    attempt: Attempt,
+    permit: QuotaPermit,
+  ): { permissions?: ToolPermissions } {
+    const desk = this.deps.permissions;
+    if (!desk) return {};
+    const asker = {
+      runId: this.deps.runId,
+      taskId,
+      attempt: attempt.n,
+      worker: attempt.worker,
+      timeoutMs: this.deps.config().claude_cli.permission_timeout * 1000,
+    };
+    return {
+      permissions: {
+        decide: async (call, asked) => {
+          const resume = permit.standBy();
+          try {
+            return await desk.ask(asker, call, asked);
+          } finally {
+            resume();
+          }
+        },
+      },
+    };
+  }
+
   async work(
     taskId: string,
     worker: number,
     maxTokens: number,
     signal: AbortSignal,
   ): Promise<{ text: string }> {
-    const { tasks, clock, budget, emit } = this.deps;
+    const { tasks, clock, budget, emit, provider } = this.deps;
     const config = this.deps.config();
+    const model = config.models.worker.model;
+    const before = tasks.get(taskId)!;
+    budget.checkTask(before, 'attempt');
+    const dependencies = before.dependencies.map((id) => tasks.get(id)!).filter((d) => d.status === 'done');
+    const { system, prompt } = workPrompt(this.deps.context(), before, dependencies, before.feedback);
+    // The attempt begins once the call may go: a wait for quota is not an attempt.
+    const permit = await this.deps.governor.admit(
+      {
+        runId: this.deps.runId,
+        quota: provider.quotaOf?.(model),
+        call: { purpose: 'work', model, system, prompt, maxTokens },
+        onLongWait: this.deps.onQuotaWait,
+      },
+      signal,
+    );
     const task = tasks.get(taskId)!;
     const attempt: Attempt = {
       n: task.attempts.length + 1,
@@ -90,29 +145,34 @@ export class AttemptRunner {
     };
     tasks.send(taskId, { type: 'task.attempt_began', attempt });
     emit({ type: 'task.assigned', taskId, worker, attempt: attempt.n });
-    const release = await this.deps.slots.acquire(signal);
     const deadline = new Deadline(clock, signal, config.execution.worker_timeout * 1000);
-    const dependencies = task.dependencies.map((id) => tasks.get(id)!).filter((d) => d.status === 'done');
-    const { system, prompt } = workPrompt(this.deps.context(), task, dependencies, task.feedback);
     const output = new OutputBatcher(clock, (text) => emit({ type: 'worker.output', taskId, worker, text }));
     let agent: AgentAttempt | undefined;
     let thrown: unknown;
+    // The most the call may spend: the run's remainder, or the task's when that is less.
+    const runLeft = budget.remaining();
+    const taskLeft = budget.taskRemaining(task);
+    const budgetUsd =
+      runLeft === undefined ? taskLeft : taskLeft === undefined ? runLeft : Math.min(runLeft, taskLeft);
     try {
       // Its worktree, fresh or the one whose session it resumes, and the hooks that journal the session.
       agent = await this.agents.begin(task, record, prompt);
-      const budgetUsd = budget.remaining();
-      const response = await this.deps.provider.complete({
+      const response = await provider.complete({
         purpose: 'work',
-        model: config.models.worker.model,
+        model,
         system,
         prompt,
         maxTokens,
         signal: deadline.signal,
         onText: (text) => output.push(text),
+        onRateLimits: permit.onRateLimits,
+        onAnswer: permit.onAnswer,
         ...(budgetUsd !== undefined && { budgetUsd }),
         ...agent.request,
+        ...this.permissionsFor(taskId, attempt, permit),
       });
-      const cost = budget.charge(response.usage, config.models.worker.model, response.costUsd);
+      permit.succeeded(response.usage);
+      const cost = budget.charge(response.usage, model, response.costUsd);
       budget.countAttempt(cost);
       change({ usage: response.usage, costUsd: cost });
       const diff = await agent.commit(`${task.id}: ${task.title}`);
@@ -120,6 +180,7 @@ export class AttemptRunner {
       change({ output: response.text, outcome: 'succeeded', endedAt: isoAt(clock) });
       return { text: response.text };
     } catch (error) {
+      permit.failed(error);
       thrown = error;
       if (signal.aborted) {
         // A task taken back (cancel, pause, rollback) had its attempt marked by its own move; one the
@@ -130,19 +191,38 @@ export class AttemptRunner {
       }
       const failure = deadline.timedOut
         ? new ModelError('recoverable', `the attempt timed out after ${config.execution.worker_timeout}s`)
-        : error;
-      // A usage limit or the budget stopped it: the run pauses and the session goes on later.
-      const outcome = pausesTheRun(error) ? 'interrupted' : 'failed';
+        : taskBudgetStop(error, task.id, taskLeft, runLeft);
+      // A usage limit or the run's budget stopped it: the run pauses and the session goes on later.
+      const outcome = pausesTheRun(failure) ? 'interrupted' : 'failed';
       change({ outcome, error: describe(failure), endedAt: isoAt(clock) });
       throw failure;
     } finally {
       deadline.clear();
       output.flush();
-      release();
       // The worktree goes (anything uncommitted kept on the attempt branch), or stays for a resume.
       await agent?.end({ closing: this.deps.closing(), error: thrown });
     }
   }
+}
+
+/**
+ * An agent stopped at its budget (Claude Code's `maxBudgetUsd`): when the task's remainder was the
+ * smaller one, the task is out of budget, not the run: it fails, and the run goes on.
+ */
+function taskBudgetStop(
+  error: unknown,
+  taskId: string,
+  taskLeft: number | undefined,
+  runLeft: number | undefined,
+): unknown {
+  if (!(error instanceof ModelError) || error.details.pauseReason !== 'budget' || taskLeft === undefined)
+    return error;
+  if (runLeft !== undefined && runLeft < taskLeft) return error;
+  return new ModelError(
+    'permanent',
+    `task ${taskId} reached its budget: the agent stopped at the $${taskLeft.toFixed(4)} execution.max_task_cost_usd left it`,
+    { taskBudget: true },
+  );
 }
 
 export function describe(error: unknown): {

@@ -1,16 +1,20 @@
-import { FinalReview, Plan, TaskReview, type ResolvedConfig, type TaskRecord } from '@orc/shared';
+import { FinalReview, Plan, TaskReview, type ResolvedConfig, type TaskRecord, type Usage } from '@orc/shared';
 import type * as z from 'zod';
 import { ModelError } from '../model/model-error.js';
 import { finalReviewPrompt, planPrompt, reviewPrompt } from '../model/prompts.js';
 import type { ModelProvider } from '../model/provider.js';
-import type { SlotPool } from '../scheduling/concurrency.js';
+import type { QuotaGovernor, QuotaWait } from '../quota/quota-governor.js';
 import type { Clock } from '../clock.js';
 import { Deadline } from './deadline.js';
 import type { RunBudget } from './run-budget.js';
 
 export interface ManagerCallsDeps {
+  runId: string;
   provider: ModelProvider;
-  slots: SlotPool;
+  /** The daemon's admission controller: every call waits for its quota and a place among the calls in flight. */
+  governor: QuotaGovernor;
+  /** A call of the run will wait a minute or more for its quota. */
+  onQuotaWait: (wait: QuotaWait) => void;
   clock: Clock;
   budget: RunBudget;
   config: () => ResolvedConfig;
@@ -18,16 +22,23 @@ export interface ManagerCallsDeps {
   context: () => string;
 }
 
+/** A review and what it cost, for the task it reviewed (its budget counts reviews). */
+export interface ReviewAnswer {
+  review: TaskReview;
+  usage: Usage;
+  costUsd: number;
+}
+
 /**
  * The calls a run makes on the manager's model: the plan, the review of each task's result, and the
- * final review. Each takes a slot of the daemon's budget of calls in flight and is charged to the run.
+ * final review. Each is admitted by the daemon's quota governor and charged to the run.
  */
 export class ManagerCalls {
   constructor(private readonly deps: ManagerCallsDeps) {}
 
-  plan(goal: string, feedback: string | undefined, signal: AbortSignal): Promise<string> {
+  async plan(goal: string, feedback: string | undefined, signal: AbortSignal): Promise<string> {
     const { system, prompt } = planPrompt(goal, feedback);
-    return this.call('plan', system, prompt, Plan, signal);
+    return (await this.call('plan', system, prompt, Plan, signal)).text;
   }
 
   async review(
@@ -35,13 +46,14 @@ export class ManagerCalls {
     result: string,
     diff: string | undefined,
     signal: AbortSignal,
-  ): Promise<TaskReview> {
+  ): Promise<ReviewAnswer> {
     const { system, prompt } = reviewPrompt(this.deps.context(), task, result, diff);
     const answer = await this.call('review', system, prompt, TaskReview, signal);
-    const parsed = TaskReview.safeParse(safeJson(answer));
+    this.deps.budget.countReview(answer.costUsd);
+    const parsed = TaskReview.safeParse(safeJson(answer.text));
     if (!parsed.success)
       throw new ModelError('recoverable', `the review of task ${task.id} did not match its schema`);
-    return parsed.data;
+    return { review: parsed.data, usage: answer.usage, costUsd: answer.costUsd };
   }
 
   async finalReview(
@@ -50,7 +62,7 @@ export class ManagerCalls {
     signal: AbortSignal,
   ): Promise<FinalReview> {
     const { system, prompt } = finalReviewPrompt(this.deps.context(), { summary: planSummary }, tasks);
-    const text = await this.call('final-review', system, prompt, FinalReview, signal);
+    const { text } = await this.call('final-review', system, prompt, FinalReview, signal);
     const parsed = FinalReview.safeParse(safeJson(text));
     if (!parsed.success) throw new ModelError('recoverable', 'the final review did not match its schema');
     return parsed.data;
@@ -62,11 +74,19 @@ export class ManagerCalls {
     prompt: string,
     schema: z.ZodType,
     signal: AbortSignal,
-  ): Promise<string> {
-    const { provider, slots, clock, budget } = this.deps;
+  ): Promise<{ text: string; usage: Usage; costUsd: number }> {
+    const { provider, governor, clock, budget } = this.deps;
     const { manager } = this.deps.config().models;
     const timeoutS = this.deps.config().execution.manager_timeout;
-    const release = await slots.acquire(signal);
+    const permit = await governor.admit(
+      {
+        runId: this.deps.runId,
+        quota: provider.quotaOf?.(manager.model),
+        call: { purpose, model: manager.model, system, prompt, maxTokens: manager.max_tokens },
+        onLongWait: this.deps.onQuotaWait,
+      },
+      signal,
+    );
     const deadline = new Deadline(clock, signal, timeoutS * 1000);
     try {
       const response = await provider.complete({
@@ -77,16 +97,19 @@ export class ManagerCalls {
         maxTokens: manager.max_tokens,
         outputSchema: schema,
         signal: deadline.signal,
+        onRateLimits: permit.onRateLimits,
+        onAnswer: permit.onAnswer,
       });
-      budget.charge(response.usage, manager.model, response.costUsd);
-      return response.text;
+      permit.succeeded(response.usage);
+      const costUsd = budget.charge(response.usage, manager.model, response.costUsd);
+      return { text: response.text, usage: response.usage, costUsd };
     } catch (error) {
+      permit.failed(error);
       throw deadline.timedOut && !signal.aborted
         ? new ModelError('recoverable', `the manager did not answer within ${timeoutS}s`)
         : error;
     } finally {
       deadline.clear();
-      release();
     }
   }
 }

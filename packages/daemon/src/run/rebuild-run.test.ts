@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ZERO_USAGE, type OrcEvent, type Usage } from '@orc/shared';
+import { type OrcEvent, type Usage } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ModelError } from '../model/model-error.js';
 import { openFileRunStore, type FileRunStore } from '../store/file-run-store.js';
@@ -9,6 +9,12 @@ import { createScriptedProvider, openTestEngine, type TestEngine } from '@orc/te
 import { RebuildImpossible, rebuildRunDocument } from './rebuild-run.js';
 
 const WORK_USAGE: Usage = { inputTokens: 1000, outputTokens: 400, cacheReadTokens: 0, cacheWriteTokens: 0 };
+const MANAGER_USAGE: Usage = {
+  inputTokens: 3000,
+  outputTokens: 200,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+};
 const TASKS = [
   { id: 'a', title: 'A' },
   { id: 'b', title: 'B', dependencies: ['a'] },
@@ -30,8 +36,8 @@ afterEach(async () => {
  */
 async function eventfulRun(): Promise<{ home: string; runId: string; saved: RunDocument }> {
   const provider = createScriptedProvider({
-    // Only work costs anything: the manager's calls are what the journal does not price.
-    usage: (call) => (call.purpose === 'work' ? WORK_USAGE : ZERO_USAGE),
+    // The manager's plans and reviews cost too: the journal prices them only in the run's spend (`spent`).
+    usage: (call) => (call.purpose === 'work' ? WORK_USAGE : MANAGER_USAGE),
     work: (call) => {
       if (call.taskId === 'c' && call.n === 1) throw new ModelError('transient', 'overloaded');
       if (call.taskId === 'd' && call.n === 1) throw new ModelError('permanent', 'refused');

@@ -103,6 +103,16 @@ class DocumentFold {
   }
 
   async apply(event: OrcEvent, readCheckpoint: RebuildSource['readCheckpoint']): Promise<void> {
+    await this.applyEvent(event, readCheckpoint);
+    // The run's spend as the event recorded it: the manager's plans and reviews are no attempt's cost, so
+    // adding up the attempts left them out (a rebuilt run showed $0.0071 of its $0.0118).
+    if ('spent' in event && event.spent) {
+      this.doc.usage = event.spent.usage;
+      this.doc.costUsd = event.spent.costUsd;
+    }
+  }
+
+  private async applyEvent(event: OrcEvent, readCheckpoint: RebuildSource['readCheckpoint']): Promise<void> {
     const { doc } = this;
     doc.lastEventId = event.id;
     doc.updatedAt = event.at;
@@ -198,7 +208,12 @@ class DocumentFold {
       rollback: undefined,
     };
     // A pause is a state of its reason; a run paused for a quota with a known reset goes on by itself then.
-    const value = status === 'paused' ? { paused: doc.pauseReason ?? 'user' } : status;
+    const value =
+      status === 'paused'
+        ? { paused: doc.pauseReason ?? 'user' }
+        : status === 'awaiting_approval'
+          ? 'awaitingApproval'
+          : status;
     if (status === 'paused' && doc.resumeAt !== undefined)
       context.pause = { until: Date.parse(doc.resumeAt) };
     return runMachine.getPersistedSnapshot(runMachine.resolveState({ value, context }));

@@ -87,7 +87,8 @@ export function provideRunMachine(run: Run) {
       drain: fromPromise(() => run.drain()),
     },
     actions: {
-      announce: (_, { status, reason, message, resumeAt }) => run.announce(status, reason, message, resumeAt),
+      announce: (_, { status, reason, message, resumeAt, model }) =>
+        run.announce(status, reason, message, resumeAt, model),
       applyPlan: (_, { result }) => applyPlan(run, result),
       storeFinalReview: (_, { review, error }) => storeFinalReview(run, review, error),
       startWork: () => run.scheduler.startWork(),
@@ -102,7 +103,11 @@ export function provideRunMachine(run: Run) {
       },
       finish: (_, { error }) => finish(run, error),
     },
-    guards: { allTasksDone: () => run.scheduler.allTasksDone() },
+    guards: {
+      allTasksDone: () => run.scheduler.allTasksDone(),
+      // Tasks a person gave (a task list, Task Master) are approved already: only a plan waits.
+      approvalRequired: () => run.config.execution.approve_plan && !run.doc.importedTasks,
+    },
   });
 
   function storeFinalReview(run: Run, review: FinalReview | undefined, error: unknown): void {
@@ -139,7 +144,7 @@ function applyPlan(run: Run, result: PlanResult): void {
   });
   run.tasks.replaceAll(records);
   run.emit({ type: 'run.planned', summary: result.plan.summary, tasks: result.plan.tasks });
-  const free = run.scheduler.graph.rebuild(records);
+  const free = run.scheduler.rebuild();
   for (const [id, reason] of Object.entries(run.doc.heldTasks ?? {})) {
     run.tasks.send(id, { type: 'task.hold', reason, imported: true, at });
   }

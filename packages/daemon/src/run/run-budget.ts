@@ -1,4 +1,12 @@
-import { addUsage, subtractUsage, type Attempt, type ModelPrice, type Usage } from '@orc/shared';
+import {
+  addUsage,
+  subtractUsage,
+  type Attempt,
+  type ModelPrice,
+  type TaskRecord,
+  type Usage,
+} from '@orc/shared';
+import { ModelError } from '../model/model-error.js';
 import { costOf } from '../model/pricing.js';
 
 /** What the budget reads and writes of the run's document. */
@@ -9,17 +17,26 @@ export interface SpendRecord {
   budgetLifted?: boolean | undefined;
 }
 
+/** What a task has cost: each attempt's work and its review. */
+export function taskCost(task: Pick<TaskRecord, 'attempts'>): number {
+  return task.attempts.reduce((sum, attempt) => sum + attempt.costUsd, 0);
+}
+
 /**
- * A run's spend: every call's usage and cost added to the run's totals, the average cost of an attempt,
- * and the check that pauses a run before its next attempt would pass `max_cost_usd`.
+ * A run's spend: every call's usage and cost added to the run's totals, the average cost of an attempt
+ * and of a review, the check that pauses a run before its next attempt would pass `max_cost_usd`, and the
+ * one that fails a task before its next call would pass `max_task_cost_usd`.
  */
 export class RunBudget {
   private attempts = { total: 0, count: 0 };
+  private reviews = { total: 0, count: 0 };
 
   constructor(
     private readonly spend: SpendRecord,
     private limitUsd: number | undefined,
     private readonly prices: (model: string) => ModelPrice | undefined,
+    /** `execution.max_task_cost_usd`. */
+    private readonly taskLimitUsd: number | undefined = undefined,
   ) {}
 
   get costUsd(): number {
@@ -43,6 +60,42 @@ export class RunBudget {
     if (costUsd <= 0) return;
     this.attempts.total += costUsd;
     this.attempts.count += 1;
+  }
+
+  /** A finished review's cost counts towards the next review's forecast. */
+  countReview(costUsd: number): void {
+    if (costUsd <= 0) return;
+    this.reviews.total += costUsd;
+    this.reviews.count += 1;
+  }
+
+  /**
+   * Fails the task's next call (its attempt or the review of it) before it is made when, at what such a
+   * call costs on average, it would take the task past `max_task_cost_usd`: thrown as a permanent
+   * ModelError, so the task fails with the reason and the run goes on.
+   */
+  checkTask(task: Pick<TaskRecord, 'id' | 'attempts'>, next: 'attempt' | 'review'): void {
+    const limit = this.taskLimitUsd;
+    if (limit === undefined) return;
+    const spent = taskCost(task);
+    const seen = next === 'attempt' ? this.attempts : this.reviews;
+    const expected = seen.count > 0 ? seen.total / seen.count : 0;
+    // Within a millionth of a dollar is within: sums of prices are not exact in floating point.
+    if (spent < limit - 1e-6 && spent + expected <= limit + 1e-6) return;
+    const about =
+      expected > 0
+        ? `, and ${next === 'attempt' ? 'an attempt' : 'a review'} costs about $${expected.toFixed(4)}`
+        : '';
+    throw new ModelError(
+      'permanent',
+      `task ${task.id} would pass its budget: it has cost $${spent.toFixed(4)} of execution.max_task_cost_usd $${limit}${about}`,
+      { taskBudget: true },
+    );
+  }
+
+  /** What the task may still spend (USD) under `max_task_cost_usd`; undefined without one. */
+  taskRemaining(task: Pick<TaskRecord, 'attempts'>): number | undefined {
+    return this.taskLimitUsd === undefined ? undefined : Math.max(0, this.taskLimitUsd - taskCost(task));
   }
 
   /**

@@ -49,6 +49,34 @@ export function resumeRun(run: Run, options: { maxCostUsd?: number } = {}): void
   run.actor.send({ type: 'run.resume' });
 }
 
+/**
+ * A person's answer to the plan a run waits with: approved, it goes to work; edited, the manager plans
+ * again with the note (the plan it made is in the note's context); refused, the run is cancelled.
+ */
+export function answerPlan(run: Run, decision: 'approve' | 'edit' | 'refuse', note?: string): void {
+  if (!run.actor.getSnapshot().matches('awaitingApproval'))
+    throw new OrcError(
+      'INVALID_STATE',
+      `run ${run.id} is ${run.status}; its plan is not waiting for approval`,
+    );
+  run.emit({ type: 'run.plan_answered', decision, ...(note !== undefined && note !== '' && { note }) });
+  if (decision === 'approve') run.actor.send({ type: 'run.approve' });
+  else if (decision === 'refuse') run.actor.send({ type: 'run.refuse' });
+  else run.actor.send({ type: 'run.replan', feedback: replanFeedback(run, note ?? '') });
+}
+
+/** What the manager is told when a person asks for changes: their note, and the plan they saw. */
+function replanFeedback(run: Run, note: string): string {
+  const tasks = [...run.tasks.values()].map(
+    (t) => `- ${t.id}: ${t.title}${t.dependencies.length > 0 ? ` (after ${t.dependencies.join(', ')})` : ''}`,
+  );
+  return [
+    `a person reviewed it and asked for this change: ${note}`,
+    `The plan was: ${run.doc.planSummary ?? ''}`,
+    ...tasks,
+  ].join('\n');
+}
+
 export function cancelRun(run: Run): void {
   if (FINISHED_RUN_STATUSES.has(run.status)) return;
   if (run.actor.getSnapshot().matches('rollingBack'))

@@ -1,5 +1,6 @@
 import {
   ZERO_USAGE,
+  addUsage,
   describeSourceChange,
   type NewEvent,
   type PauseReason,
@@ -16,8 +17,10 @@ import { WorkerPool } from '../scheduling/worker-pool.js';
 import { costOfAttempt, type RunDocument } from '../store/run-document.js';
 import { AttemptRunner } from './attempt-runner.js';
 import type { ManagerCalls } from './manager-calls.js';
+import type { QuotaWait } from '../quota/quota-governor.js';
 import { MergeQueue } from './merge-queue.js';
 import type { RunBudget } from './run-budget.js';
+import { RunForecaster } from './run-forecast.js';
 import type { RunDeps } from './run.js';
 import type { SourceGuard } from './source-guard.js';
 import { TaskSet, type TaskMove } from './task-set.js';
@@ -40,6 +43,8 @@ export interface SchedulerHost {
   context(): string;
   /** A task is done (the checkpoints count them). */
   taskDone(): void;
+  /** A call will wait a minute or more for its quota: the run pauses until then. */
+  quotaWait(wait: QuotaWait): void;
 }
 
 /**
@@ -53,6 +58,7 @@ export class RunScheduler {
   readonly pool: WorkerPool;
   readonly merges = new MergeQueue();
   readonly attempts: AttemptRunner;
+  readonly forecaster = new RunForecaster();
   /** Tasks whose source is being asked before they start; each keeps a worker for itself meanwhile. */
   private claiming = 0;
 
@@ -75,7 +81,8 @@ export class RunScheduler {
       runId: host.id,
       closing: () => host.isClosing(),
       provider: deps.providers.worker,
-      slots: deps.slots,
+      governor: deps.governor,
+      onQuotaWait: (wait) => host.quotaWait(wait),
       clock: deps.clock,
       logger: deps.logger,
       budget: host.budget,
@@ -84,6 +91,7 @@ export class RunScheduler {
       context: () => host.context(),
       emit: (event) => host.emit(event),
       workspace: () => host.deps.workspace,
+      ...(deps.permissions && { permissions: deps.permissions }),
     });
     this.pool = new WorkerPool({
       size: host.config.execution.max_workers,
@@ -93,9 +101,22 @@ export class RunScheduler {
       retryBaseMs: deps.retryBaseMs,
       calls: {
         work: (input, signal) => this.attempts.work(input.taskId, input.worker, input.maxTokens, signal),
-        review: (input, signal) => {
+        review: async (input, signal) => {
           const task = this.tasks.get(input.taskId)!;
-          return manager.review(task, input.text, this.attempts.diffOf(task.id), signal);
+          host.budget.checkTask(task, 'review');
+          const answer = await manager.review(task, input.text, this.attempts.diffOf(task.id), signal);
+          // A review is part of what its attempt cost: the task's budget and its record count it.
+          const attempt = this.tasks.get(input.taskId)?.attempts.at(-1);
+          if (attempt)
+            this.tasks.send(input.taskId, {
+              type: 'task.attempt_changed',
+              n: attempt.n,
+              change: {
+                usage: addUsage(attempt.usage, answer.usage),
+                costUsd: attempt.costUsd + answer.costUsd,
+              },
+            });
+          return answer.review;
         },
       },
       onEvent: (event) => this.onWorker(event),
@@ -105,6 +126,7 @@ export class RunScheduler {
   /** A task changed status: what follows from it is announced, and the dependents it freed go on. */
   private onMove({ task, from, to, reason }: TaskMove): void {
     const at = isoAt(this.host.deps.clock);
+    this.forecaster.moved(task, from, to, this.host.deps.clock.now());
     if (to === 'done') {
       const attempt = task.attempts.at(-1);
       // The journal publishes this only once it is fsynced: a task reported done is on disk.
@@ -142,7 +164,14 @@ export class RunScheduler {
 
   /** The records were replaced (a plan, a restore, a rollback): the graph follows, what is free is queued. */
   reschedule(): void {
-    this.unblock(this.graph.rebuild([...this.tasks.values()]));
+    this.unblock(this.rebuild());
+  }
+
+  /** The graph and the forecast made afresh from the records; returns the tasks that wait for nothing. */
+  rebuild(): string[] {
+    const records = [...this.tasks.values()];
+    this.forecaster.reset(records);
+    return this.graph.rebuild(records);
   }
 
   private onWorker(event: WorkerEmitted): void {

@@ -7,6 +7,7 @@ import {
   type OrcEvent,
   type PauseReason,
   type ResolvedConfig,
+  type RunForecast,
   type RunStatus,
   type RunSummary,
   type RunView,
@@ -27,10 +28,12 @@ import type {
 } from '../actors/run.machine.js';
 import type { ModelProvider } from '../model/provider.js';
 import type { Random } from '../model/seeded-random.js';
-import type { SlotPool } from '../scheduling/concurrency.js';
+import { runContext } from '../model/prompts.js';
+import type { QuotaGovernor, QuotaWait } from '../quota/quota-governor.js';
 import { runSetupOf, type RunDocument, type RunDocumentToWrite } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
+import type { PermissionDesk } from '../inbox/permission-desk.js';
 import { ManagerCalls } from './manager-calls.js';
 import { RunBudget } from './run-budget.js';
 import { RunCheckpoints } from './run-checkpoints.js';
@@ -47,8 +50,8 @@ export interface RunDeps {
   clock: Clock;
   random: Random;
   logger: Logger;
-  /** The daemon-wide budget of model calls in flight. */
-  slots: SlotPool;
+  /** The daemon's one admission controller: quotas and the cap on model calls in flight, for every run. */
+  governor: QuotaGovernor;
   providers: { manager: ModelProvider; worker: ModelProvider };
   /** First backoff step between retries (ms); tests make it small. */
   retryBaseMs: number;
@@ -58,6 +61,8 @@ export interface RunDeps {
   parent?: AnyActorRef;
   /** Where imported tasks came from (Task Master), asked before each task starts. */
   source?: SourceGuard;
+  /** Where an agent's tool call outside its rules is put to a person (the daemon's inbox). */
+  permissions?: PermissionDesk;
 }
 
 /**
@@ -87,6 +92,8 @@ export class Run implements SchedulerHost {
   rollingBack: Promise<RollbackOutcome> | undefined;
   /** How long in-flight work may go on once the daemon stops. */
   graceMs = 0;
+  /** The stable prompt prefix, made once per plan (see `context`). */
+  private contextCache: { key: string; text: string } | undefined;
 
   private constructor(
     readonly deps: RunDeps,
@@ -102,11 +109,14 @@ export class Run implements SchedulerHost {
       doc,
       config.execution.max_cost_usd,
       (model) => this.config.models.prices[model],
+      config.execution.max_task_cost_usd,
     );
     const emit = (event: NewEvent) => this.emit(event);
     this.manager = new ManagerCalls({
+      runId: doc.id,
       provider: deps.providers.manager,
-      slots: deps.slots,
+      governor: deps.governor,
+      onQuotaWait: (wait) => this.quotaWait(wait),
       clock,
       budget: this.budget,
       config: () => this.config,
@@ -245,7 +255,7 @@ export class Run implements SchedulerHost {
   // ── Views, persistence, shutdown ─────────────────────────────────────────────────────────────────
 
   emit(event: NewEvent): OrcEvent {
-    return this.journal.emit(withRunSpend(event, this.doc));
+    return this.journal.emit(withRunSpend(event, this.doc, () => this.forecast()));
   }
 
   send(event: RunEvent): void {
@@ -278,8 +288,34 @@ export class Run implements SchedulerHost {
     this.settleHooks.add(hook);
   }
 
+  /**
+   * The run's stable prompt context: the goal and the plan (every task's id, title and description). The
+   * same text in every worker and review call, so the API serves it from its cache; made once per plan.
+   */
   context(): string {
-    return `The goal of this run:\n${this.doc.goal}${this.doc.planSummary ? `\n\nThe plan:\n${this.doc.planSummary}` : ''}`;
+    const key = `${this.tasks.size}\u0000${this.doc.planSummary ?? ''}`;
+    if (this.contextCache?.key !== key)
+      this.contextCache = {
+        key,
+        text: runContext(this.doc.goal, this.doc.planSummary, [...this.tasks.values()]),
+      };
+    return this.contextCache.text;
+  }
+
+  /**
+   * A call will wait a minute or more for its quota: an executing run pauses until then and goes on by
+   * itself (the call keeps its place with the governor). A run a person paused stays as it is; a run
+   * planning or writing its final review just waits.
+   */
+  quotaWait(wait: QuotaWait): void {
+    if (!this.isExecuting()) return;
+    const at = new Date(wait.until).toISOString();
+    this.send({
+      type: 'run.quota_wait',
+      until: wait.until,
+      model: wait.model,
+      message: `the quota of ${wait.model} is used up (${wait.reason}); the run goes on by itself at ${at}`,
+    });
   }
 
   /** The run actor's snapshot changed: whoever waits for the run to settle looks again. */
@@ -315,7 +351,24 @@ export class Run implements SchedulerHost {
       taskTotal: this.tasks.size,
       busyWorkers: this.scheduler.pool.busy,
       lastEventId: this.journal.lastId,
+      forecast: this.forecast(),
     };
+  }
+
+  /** Where the run is heading (cost, finish time), while it is live. */
+  forecast(): RunForecast | undefined {
+    if (FINISHED_RUN_STATUSES.has(this.status) || this.status === 'analyzing') return undefined;
+    const counts = this.scheduler.graph.countsByStatus();
+    const resumeAt = this.doc.resumeAt === undefined ? undefined : Date.parse(this.doc.resumeAt);
+    return this.scheduler.forecaster.forecast({
+      now: this.deps.clock.now(),
+      spentUsd: this.doc.costUsd,
+      counts,
+      total: this.tasks.size,
+      resumeAt,
+      waitsForAPerson: this.status === 'paused' && resumeAt === undefined,
+      task: (id) => this.tasks.get(id),
+    });
   }
 
   summary(): RunSummary {
@@ -355,7 +408,9 @@ export class Run implements SchedulerHost {
       this.pauseReason === 'source' ||
       (this.pauseReason === 'quota' && this.doc.resumeAt === undefined);
     const done = () =>
-      FINISHED_RUN_STATUSES.has(this.status) || (this.status === 'paused' && waitsForAPerson());
+      FINISHED_RUN_STATUSES.has(this.status) ||
+      this.status === 'awaiting_approval' ||
+      (this.status === 'paused' && waitsForAPerson());
     while (!done()) {
       if (signal?.aborted) throw signal.reason;
       await new Promise<void>((resolve) => {
@@ -445,18 +500,29 @@ export class Run implements SchedulerHost {
    * Announces a new status (and pause reason) once, with the events a client folds; `resumeAt` (epoch
    * ms) is when a quota pause ends by itself.
    */
-  announce(status: RunStatus, reason?: PauseReason, message?: string, resumeAt?: number): void {
+  announce(
+    status: RunStatus,
+    reason?: PauseReason,
+    message?: string,
+    resumeAt?: number,
+    model?: string,
+  ): void {
     const previous = this.status;
-    if (status === previous && reason === this.pauseReason) return;
     const at = status === 'paused' && resumeAt !== undefined ? new Date(resumeAt).toISOString() : undefined;
+    // A quota wait that moved to a new end is announced again: its time is what a person sees.
+    if (status === previous && reason === this.pauseReason && at === this.doc.resumeAt) return;
+    const quotaModel = status === 'paused' && reason === 'quota' ? model : undefined;
     if (status === 'paused') {
       this.emit({
         type: 'run.paused',
         reason: reason ?? 'user',
         ...(message !== undefined && { message }),
         ...(at !== undefined && { resumeAt: at }),
+        ...(quotaModel !== undefined && { model: quotaModel }),
       });
     }
+    if (quotaModel === undefined) delete this.doc.quotaModel;
+    else this.doc.quotaModel = quotaModel;
     this.status = status;
     this.pauseReason = status === 'paused' ? (reason ?? 'user') : undefined;
     this.doc.status = status;

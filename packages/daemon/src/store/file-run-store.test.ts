@@ -234,6 +234,8 @@ describe('FileRunStore', () => {
     const listed = await store.listRuns();
     expect(listed).toEqual({ runs: [], problems: [] });
     expect(await store.listIndex()).toEqual([]);
+    // The index without it is written as every index change is: coalesced, so wait for it.
+    await store.flush();
     expect(await readdir(paths.runs)).toEqual(['index.json']);
   });
 });

@@ -189,11 +189,13 @@ export class FileRunStore implements RunStore {
     const problems = this.indexProblem ? [this.indexProblem] : [];
     this.indexProblem = undefined;
     const folders = new Set<string>();
+    let repaired = false;
     for (const entry of await readdir(this.paths.runs, { withFileTypes: true })) {
       if (entry.isDirectory() && SAFE_ID.test(entry.name)) folders.add(entry.name);
       // A removal the daemon did not finish: the run is gone, its index entry and files go now.
       if (entry.isDirectory() && entry.name.startsWith(REMOVED_PREFIX)) {
         this.index.remove(entry.name.slice(REMOVED_PREFIX.length));
+        repaired = true;
         await rm(join(this.paths.runs, entry.name), { recursive: true, force: true });
       }
     }
@@ -202,6 +204,7 @@ export class FileRunStore implements RunStore {
       if (!folders.delete(entry.id)) {
         // Its folder was removed: so is the run.
         this.index.remove(entry.id);
+        repaired = true;
         problems.push(
           `run ${entry.id}: its folder ${this.paths.run(entry.id).dir} is gone; removed it from the index`,
         );
@@ -212,6 +215,8 @@ export class FileRunStore implements RunStore {
     }
     // Folders the index lacks: a crash between writing a new run's document and the index.
     for (const id of folders) runs.push({ id });
+    // The repairs are on disk before anyone is told what the list holds.
+    if (repaired) await this.index.flush();
     return { runs, problems };
   }
 

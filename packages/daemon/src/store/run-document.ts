@@ -29,6 +29,8 @@ export const RunDocument = z.object({
   pauseReason: PauseReason.optional(),
   /** A quota pause's reset (ISO time): the run goes on by itself then, after a restart too. */
   resumeAt: z.string().optional(),
+  /** A quota pause: the model whose quota it waits for. */
+  quotaModel: z.string().optional(),
   models: RunModels,
   /** The resolved config the run was started with (never holds the API key). */
   config: z.record(z.string(), z.unknown()),

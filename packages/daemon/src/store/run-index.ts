@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { FINISHED_RUN_STATUSES, summaryGoal, type RunSummary } from '@orc/shared';
 import { Low } from 'lowdb';
 import * as z from 'zod';
@@ -11,6 +12,24 @@ const RunIndexFile = z.object({ version: z.literal(1), runs: z.array(RunIndexEnt
 type RunIndexFile = z.infer<typeof RunIndexFile>;
 
 const KEY = 'index';
+
+/**
+ * The runs an index file does not call finished, read without the store (orc gc, with no daemon to ask);
+ * none when there is no index yet, undefined when it cannot be read.
+ */
+export function unfinishedRunsIn(file: string): Set<string> | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? new Set() : undefined;
+  }
+  const index = RunIndexFile.safeParse(raw);
+  if (!index.success) return undefined;
+  return new Set(
+    index.data.runs.filter((run) => !FINISHED_RUN_STATUSES.has(run.status)).map((run) => run.id),
+  );
+}
 
 /**
  * The index of runs (lowdb over a durable file): each run's id, goal, status and creation, and a

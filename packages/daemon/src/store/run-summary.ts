@@ -1,4 +1,11 @@
-import { summaryGoal, type PauseReason, type RunSource, type RunStatus, type RunSummary } from '@orc/shared';
+import {
+  summaryGoal,
+  type PauseReason,
+  type RunForecast,
+  type RunSource,
+  type RunStatus,
+  type RunSummary,
+} from '@orc/shared';
 import type { DocumentTask, RunDocument, RunDocumentToWrite } from './run-document.js';
 
 /** What a summary or a view is made of, read from the run's parts. */
@@ -13,6 +20,8 @@ export interface RunViewSource {
   taskTotal: number;
   busyWorkers: number;
   lastEventId: number;
+  /** A live run's forecast (run/run-forecast.ts). */
+  forecast?: RunForecast | undefined;
 }
 
 /** The run in a line of `orc ls`: no task records. */
@@ -25,6 +34,7 @@ export function summaryOf(source: RunViewSource): RunSummary {
     status: source.status,
     ...(source.pauseReason !== undefined && { pauseReason: source.pauseReason }),
     ...(source.pauseReason !== undefined && doc.resumeAt !== undefined && { resumeAt: doc.resumeAt }),
+    ...(source.pauseReason === 'quota' && doc.quotaModel !== undefined && { quotaModel: doc.quotaModel }),
     models: doc.models,
     maxWorkers: source.maxWorkers,
     createdAt: doc.createdAt,
@@ -35,6 +45,7 @@ export function summaryOf(source: RunViewSource): RunSummary {
     usage: doc.usage,
     costUsd: doc.costUsd,
     ...(doc.error !== undefined && { error: doc.error }),
+    ...(source.forecast !== undefined && { forecast: source.forecast }),
     lastEventId: source.lastEventId,
     ...(doc.source && { source: runSourceOf(doc.source) }),
   };

@@ -165,10 +165,10 @@ describe('statuses', () => {
     expect(result.notRunnable.map(({ title: _title, ...rest }) => rest)).toEqual([
       { id: '3', status: 'deferred', reason: 'deferred in Task Master' },
       { id: '4', status: 'blocked', reason: 'blocked in Task Master' },
-      { id: '6', status: 'blocked', reason: 'waits for 3, which is deferred' },
+      { id: '6', status: 'blocked', reason: 'waits for 3, which is deferred', waitsFor: '3' },
       // Review waits for a person to look at work already done: it is not run again.
       { id: '7', status: 'review', reason: 'review in Task Master: waits for a person to look at it' },
-      { id: '8', status: 'blocked', reason: 'waits for 8.2, which is deferred' },
+      { id: '8', status: 'blocked', reason: 'waits for 8.2, which is deferred', waitsFor: '8.2' },
       { id: '8.2', status: 'deferred', reason: 'deferred in Task Master' },
       { id: '9', status: 'deferred', reason: 'deferred in Task Master' },
       { id: '9.1', status: 'deferred', reason: 'its task 9 is deferred' },

@@ -22,6 +22,8 @@ export interface NotRunnableTask {
   status: HeldStatus;
   /** Why it is not run: its own status, its parent's, or the task it waits for. */
   reason: string;
+  /** The held task it waits for, when that is why it is held (one of its dependencies). */
+  waitsFor?: string;
 }
 
 export interface TaskMasterImport {
@@ -274,7 +276,9 @@ function checkGraph(tasks: readonly Entry[], where: string): void {
 }
 
 type Verdict =
-  { kind: 'skipped' } | { kind: 'run' } | { kind: 'not-run'; status: HeldStatus; reason: string };
+  | { kind: 'skipped' }
+  | { kind: 'run' }
+  | { kind: 'not-run'; status: HeldStatus; reason: string; waitsFor?: string };
 
 function ownVerdict(entry: Entry): Verdict | undefined {
   const settled = (status: TaskMasterStatus): Verdict | undefined => {
@@ -345,6 +349,7 @@ function classify(
           kind: 'not-run',
           status: 'blocked',
           reason: `waits for ${waitsFor}, which is ${dep.status}`,
+          waitsFor,
         });
       }
       stack.pop();
@@ -367,6 +372,7 @@ function classify(
           title: entry.title,
           status: verdict.status,
           reason: verdict.reason,
+          ...(verdict.waitsFor !== undefined && { waitsFor: verdict.waitsFor }),
         });
         break;
       case 'run':

@@ -55,6 +55,12 @@ describe('detectTaskMasterPath', () => {
     expect(() => locateTaskMasterFile(empty)).toThrow(
       /no Task Master tasks file in .*empty.*task-master init/,
     );
+    // What `task-master init` leaves: .taskmaster/ without a tasks.json. Running init again makes none.
+    await mkdir(path.join(empty, '.taskmaster', 'tasks'), { recursive: true });
+    expect(detectTaskMasterPath(empty)).toBeUndefined();
+    expect(() => locateTaskMasterFile(empty)).toThrow(
+      `the Task Master project in ${empty} has no tasks yet (no .taskmaster/tasks/tasks.json); make them with \`task-master parse-prd\`, or write that file`,
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { formatBytes, LIMITS, OrcError } from '@orc/shared';
+import { formatBytes, jsonSyntaxProblem, LIMITS, OrcError } from '@orc/shared';
 import * as z from 'zod';
 
 /**
@@ -156,7 +156,7 @@ export function parseTaskMasterText(file: string, text: string): TaskMasterDocum
   } catch (error) {
     throw new OrcError(
       'TASK_FILE_INVALID',
-      `Task Master file ${file} is not valid JSON (${(error as Error).message}); fix it or restore it from git`,
+      `Task Master file ${file} is not valid JSON (${jsonSyntaxProblem(error, text)}); fix it or restore it from git`,
     );
   }
   const layout = layoutOf(data);
@@ -216,6 +216,13 @@ export function locateTaskMasterFile(pathOrDir: string): string {
     const file = path.join(target, candidate);
     if (existsSync(file)) return file;
   }
+  // `task-master init` (0.43) makes .taskmaster/ but no tasks.json: telling that user to init again is wrong.
+  if (existsSync(path.join(target, '.taskmaster'))) {
+    throw new OrcError(
+      'TASK_FILE_INVALID',
+      `the Task Master project in ${target} has no tasks yet (no ${CURRENT_TASKS_PATH}); make them with \`task-master parse-prd\`, or write that file`,
+    );
+  }
   throw new OrcError(
     'TASK_FILE_INVALID',
     `no Task Master tasks file in ${target} (looked for ${CURRENT_TASKS_PATH} and ${LEGACY_TASKS_PATH}); run \`task-master init\` there or pass the path of tasks.json`,
@@ -258,7 +265,7 @@ export async function resolveTag(
     } catch (error) {
       throw new OrcError(
         'TASK_FILE_INVALID',
-        `${stateFile} is not valid JSON (${(error as Error).message}); fix it or pass --tag`,
+        `${stateFile} is not valid JSON (${jsonSyntaxProblem(error, text)}); fix it or pass --tag`,
       );
     }
     const current = isJsonObject(state) ? state.currentTag : undefined;

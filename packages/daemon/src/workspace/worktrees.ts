@@ -138,18 +138,24 @@ export interface GcOptions {
   repo?: string;
   /** Runs still going (a live daemon owns them): their worktrees are in use and are left alone. */
   liveRuns?: ReadonlySet<string>;
+  /**
+   * Runs not finished while no daemon runs (a crash, a stop): the daemon resumes them when it starts, each
+   * interrupted attempt's session in its worktree, so those stay; an agent a crash left running in one is
+   * stopped.
+   */
+  resumableRuns?: ReadonlySet<string>;
 }
 
 export interface GcResult {
   removed: RemovedWorktree[];
-  /** Worktrees left alone because their run is live. */
+  /** Worktrees left alone because their run is live, or resumes there when the daemon starts. */
   inUse: { path: string; runId: string }[];
   /** Folders under the state directory whose repository is gone: their files are the only copy, so they stay. */
   orphaned: string[];
 }
 
 /**
- * After a crash, for every run that is not live: each worktree on an `orc/<runId>-tasks/*` branch or in
+ * After a crash, for every run that is over or gone: each worktree on an `orc/<runId>-tasks/*` branch or in
  * the state directory's `worktrees/` is removed, its work kept on the attempt branch first. Works from
  * any directory: the repositories are found from the worktrees themselves.
  */
@@ -175,7 +181,7 @@ export async function gcWorktrees(options: GcOptions): Promise<GcResult> {
       else repos.add(repo);
     }
   }
-  for (const repo of repos) await gcRepository(repo, root, options.liveRuns, result);
+  for (const repo of repos) await gcRepository(repo, root, options, result);
   if (root !== undefined) await removeEmptyFolders(root);
   return result;
 }
@@ -183,7 +189,7 @@ export async function gcWorktrees(options: GcOptions): Promise<GcResult> {
 async function gcRepository(
   repo: string,
   root: string | undefined,
-  liveRuns: ReadonlySet<string> | undefined,
+  { liveRuns, resumableRuns }: GcOptions,
   result: GcResult,
 ): Promise<void> {
   for (const worktree of await listWorktrees(repo)) {
@@ -193,6 +199,11 @@ async function gcRepository(
     const runId = owner?.runId ?? folderRun!;
     if (liveRuns?.has(runId)) {
       // Its agent may be writing in it right now; removing it would stop the agent and fail the attempt.
+      result.inUse.push({ path: worktree.path, runId });
+      continue;
+    }
+    if (resumableRuns?.has(runId)) {
+      await stopLeftoverAgent(worktree.path);
       result.inUse.push({ path: worktree.path, runId });
       continue;
     }

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { InboxItemType } from '../inbox.js';
 
 /** Where each model call goes: the Anthropic API, the `claude` CLI, or the offline simulator. */
 export const ProviderName = z.enum(['anthropic', 'claude-code', 'simulated']);
@@ -18,7 +19,15 @@ const modelRole = (defaultModel: string) =>
     })
     .prefault({});
 
-/** Dollars per million tokens. Cache reads default to a twentieth of input, cache writes to 1.25 × input. */
+/** What pushes a notification: each kind of inbox item, and each way a run ends. */
+export const NotifyOn = z.enum([...InboxItemType.options, 'run_completed', 'run_failed', 'run_cancelled']);
+export type NotifyOn = z.infer<typeof NotifyOn>;
+
+/** What a tool call outside the permission mode and allowed tools gets: allowed, denied, or a person asked. */
+export const ToolRule = z.enum(['allow', 'deny', 'ask']);
+export type ToolRule = z.infer<typeof ToolRule>;
+
+/** Dollars per million tokens. Cache reads default to a tenth of input, cache writes to 1.25 × input (the API's prices). */
 export const ModelPrice = z.strictObject({
   input: z.number().nonnegative(),
   output: z.number().nonnegative(),
@@ -61,8 +70,12 @@ export const ConfigSchema = z.strictObject({
       /** How many times the manager may send one task back for rework before it fails. */
       max_reworks: z.number().int().nonnegative().default(2),
       max_cost_usd: z.number().positive().optional(),
+      /** The most one task may cost (its attempts and their reviews); a task that would pass it fails. */
+      max_task_cost_usd: z.number().positive().optional(),
       /** Daemon-wide cap on model calls in flight, shared by every run. */
       machine_max_in_flight: positiveInt.default(16),
+      /** A planned run waits after planning until a person approves, edits or refuses the plan. */
+      approve_plan: z.boolean().default(false),
     })
     .prefault({}),
   monitoring: z
@@ -97,6 +110,31 @@ export const ConfigSchema = z.strictObject({
       add_dirs: z.array(z.string()).optional(),
       /** Extra environment variables for the agents. */
       environment: z.record(z.string(), z.string()).default({}),
+      /**
+       * What a tool call outside the permission mode and allowed tools gets, by tool name (`Bash`,
+       * `WebFetch`, `mcp__server__tool`) or `*` for any other: `allow`, `deny`, or `ask` a person through
+       * the inbox (the default).
+       */
+      permissions: z.record(z.string().min(1), ToolRule).default({}),
+      /** Seconds a permission waits for a person before it is denied. */
+      permission_timeout: seconds.default(600),
+    })
+    .prefault({}),
+  /** Pushes when something waits for a person, and when a run ends (the daemon's own config). */
+  notifications: z
+    .strictObject({
+      /** Run with `sh -c`, the notification as JSON on its stdin. */
+      command: z.string().min(1).optional(),
+      /** POSTed JSON with a `text` field (a Slack or Discord incoming webhook works as is). */
+      webhook: z.url().optional(),
+      /** `notify-send` where it exists. */
+      desktop: z.boolean().default(false),
+      /** The terminal bell in an attached terminal UI. */
+      bell: z.boolean().default(true),
+      /** What notifies; by default every kind of inbox item and every run end. */
+      on: z.array(NotifyOn).default([...NotifyOn.options]),
+      /** A permission notifies only if nobody answered it within this many seconds. */
+      grace_seconds: z.number().nonnegative().default(30),
     })
     .prefault({}),
   simulated: z

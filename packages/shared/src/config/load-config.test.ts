@@ -343,8 +343,12 @@ describe('findConfigProblems', () => {
       );
     for (const key of ['execution.max_workers', 'execution.max_retries'])
       expect(problems.some((p) => p.startsWith(`${projectConfigPath}: config key ${key} `))).toBe(true);
-    // loadConfig stops at the first.
-    expect(() => loadConfig({ cwd, env: { XDG_CONFIG_HOME: xdg } })).toThrow(OrcError);
+    // loadConfig stops at the first, and says how many more there are.
+    const env = { XDG_CONFIG_HOME: xdg, ORC_MAX_COST_USD: 'lots' };
+    expect(() => loadConfig({ cwd, env })).toThrow(OrcError);
+    expect(() => loadConfig({ cwd, env })).toThrow(
+      'environment: ORC_MAX_COST_USD must be a number (got "lots") (and 5 more: orc config validate lists them)',
+    );
   });
 
   it('finds nothing in a valid configuration, and checks one file alone when asked', async () => {
@@ -358,5 +362,10 @@ describe('findConfigProblems', () => {
     const one = findConfigProblems({ files: [broken] });
     expect(one.problems).toHaveLength(1);
     expect(one.problems[0]).toMatch(/broken\.json: is not valid JSON .*; fix the syntax$/);
+    // V8 quotes the file in its message: neither its lines nor what it holds reach the problem.
+    await writeFile(broken, '# settings\napi_key: sk-ant-api03-abcdefghijklmnop\n', 'utf8');
+    expect(findConfigProblems({ files: [broken] }).problems).toEqual([
+      `${broken}: is not valid JSON (Unexpected token '#'); fix the syntax`,
+    ]);
   });
 });

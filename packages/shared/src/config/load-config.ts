@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type * as z from 'zod';
-import { OrcError } from '../errors.js';
+import { isOrcError, OrcError } from '../errors.js';
+import { jsonSyntaxProblem } from '../json-syntax.js';
 import { resolveUserConfigPath } from '../paths.js';
 import { apiKeyProblem } from '../redact.js';
 import { ConfigSchema, type ConfigInput, type ResolvedConfig } from './config.schema.js';
@@ -38,6 +39,7 @@ const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'bo
   ORC_WORKER_MODEL: { path: ['models', 'worker', 'model'], type: 'string' },
   ORC_MAX_WORKERS: { path: ['execution', 'max_workers'], type: 'number' },
   ORC_MAX_COST_USD: { path: ['execution', 'max_cost_usd'], type: 'number' },
+  ORC_MAX_TASK_COST_USD: { path: ['execution', 'max_task_cost_usd'], type: 'number' },
   ORC_MAX_RETRIES: { path: ['execution', 'max_retries'], type: 'number' },
   ORC_WORKER_TIMEOUT: { path: ['execution', 'worker_timeout'], type: 'number' },
   ORC_MACHINE_MAX_IN_FLIGHT: { path: ['execution', 'machine_max_in_flight'], type: 'number' },
@@ -49,10 +51,21 @@ const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'bo
  * < `ORC_*` variables < overrides. Throws an OrcError naming the file, the key and what was expected.
  */
 export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
-  const { layers, sources, apiKey } = gatherLayers(options, (problem) => {
-    throw new OrcError('CONFIG_INVALID', problem);
-  });
-  return { config: resolveConfig(layers, apiKey !== undefined), apiKey, sources };
+  try {
+    const { layers, sources, apiKey } = gatherLayers(options, (problem) => {
+      throw new OrcError('CONFIG_INVALID', problem);
+    });
+    return { config: resolveConfig(layers, apiKey !== undefined), apiKey, sources };
+  } catch (error) {
+    if (!isOrcError(error) || error.code !== 'CONFIG_INVALID') throw error;
+    // One line, the first mistake; a user who fixed it met the next one at each try (7 in a row, measured).
+    const more = findConfigProblems(options).problems.length - 1;
+    if (more <= 0) throw error;
+    throw new OrcError(
+      'CONFIG_INVALID',
+      `${error.message} (and ${more} more: orc config validate lists them)`,
+    );
+  }
 }
 
 /**
@@ -211,7 +224,7 @@ function readJsonFile(file: string, report: (problem: string) => void): unknown 
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    report(`${file}: is not valid JSON (${(error as Error).message}); fix the syntax`);
+    report(`${file}: is not valid JSON (${jsonSyntaxProblem(error, text)}); fix the syntax`);
     return undefined;
   }
 }

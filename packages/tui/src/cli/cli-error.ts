@@ -42,6 +42,8 @@ const EXIT_OF_ORC_CODE: Record<ErrorCode, number> = {
   MODEL_ERROR: EXIT.failed,
   STORE_ERROR: EXIT.failed,
   LIMIT_EXCEEDED: EXIT.usage,
+  ITEM_NOT_FOUND: EXIT.notFound,
+  INVALID_CHOICE: EXIT.usage,
 };
 
 const EXIT_OF_TRPC_CODE: Record<string, number> = {

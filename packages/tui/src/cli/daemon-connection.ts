@@ -1,4 +1,4 @@
-import { createClient, ensureDaemon, type OrcClient } from '@orc/daemon/client';
+import { CLOSE_CLIENT_BEHIND, createClient, ensureDaemon, type OrcClient } from '@orc/daemon/client';
 
 /**
  * News of the link to the daemon: down (the client reconnects by itself) and back up, each once. The
@@ -32,8 +32,10 @@ export async function withClient<T>(
   const connection = new ConnectionWatch();
   let closing = false;
   const client = await createClient({
-    onDisconnect: () => {
-      if (!closing) connection.notify(false);
+    // A subscriber the daemon dropped for falling behind (a replay of 10 MB events) reconnects at once
+    // and resumes after its last event: the daemon was never lost, and saying so alarmed for nothing.
+    onDisconnect: ({ code }) => {
+      if (!closing && code !== CLOSE_CLIENT_BEHIND) connection.notify(false);
     },
     onReconnect: () => {
       if (!closing) connection.notify(true);

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { bundledClaudeCode, createClient, daemonStatus } from '@orc/daemon/client';
-import { loadConfig, resolveStateDir, type RunSummary } from '@orc/shared';
+import { loadConfig, resolveStateDir, type NotificationChannelStatus, type RunSummary } from '@orc/shared';
 import type { Command } from 'commander';
 import { CommandFailed } from './cli-error.js';
 import { type Check, type CheckStatus, checkModels } from './model-checks.js';
@@ -18,12 +18,14 @@ export function registerDoctorCommand(program: Command): void {
     .action(async (options: { json?: boolean }) => {
       const daemon = await checkDaemon();
       const runs = await checkRuns(daemon.running);
+      const notifications = await checkNotifications(daemon.running);
       const checks = [
         checkNode(),
         checkStateDir(),
         ...checkConfig(daemon.apiKey),
         daemon.check,
         runs.check,
+        ...notifications,
         checkTool('git', ['--version']),
         checkClaudeCode(),
       ];
@@ -209,6 +211,46 @@ async function checkRuns(running: boolean): Promise<{ check: Check; damaged: str
       detail: `${damaged.length} damaged, kept as they are and not run: ${each.join('; ')}${rebuiltText}`,
     },
   };
+}
+
+/**
+ * Each notification channel the daemon pushes to: what it delivered, and the last failure if one keeps
+ * failing (a warning: a push that fails never stops a run). Asked of the running daemon, which pushes.
+ */
+async function checkNotifications(running: boolean): Promise<Check[]> {
+  if (!running) return [];
+  let channels: NotificationChannelStatus[];
+  try {
+    const client = await createClient({ connectTimeoutMs: 5_000 });
+    try {
+      channels = await client.trpc.inbox.notifications.query();
+    } finally {
+      await client.close();
+    }
+  } catch (error) {
+    return [
+      { name: 'notify', status: 'warn', detail: `could not ask the daemon (${(error as Error).message})` },
+    ];
+  }
+  if (channels.length === 0)
+    return [
+      { name: 'notify', status: 'ok', detail: 'no command, webhook or desktop configured (notifications)' },
+    ];
+  return channels.map((channel) => {
+    const name = 'notify';
+    const target = `${channel.channel} ${channel.target}`;
+    if (!channel.available) return { name, status: 'warn', detail: `${target}; nothing is pushed there` };
+    const counts = `${channel.delivered} delivered, ${channel.failed} failed${channel.pending > 0 ? `, ${channel.pending} pending` : ''}`;
+    const failing =
+      channel.lastErrorAt !== undefined &&
+      (channel.lastDeliveredAt === undefined || channel.lastErrorAt > channel.lastDeliveredAt);
+    if (!failing) return { name, status: 'ok', detail: `${target}: ${counts}` };
+    return {
+      name,
+      status: 'warn',
+      detail: `${target}: ${counts}; last failure ${channel.lastErrorAt ?? ''}: ${channel.lastError ?? ''}`,
+    };
+  });
 }
 
 function checkTool(command: string, args: string[], missing: CheckStatus = 'warn'): Check {

@@ -18,6 +18,8 @@ function eventDetail(event: OrcEvent): string {
       return `${event.tasks.length} tasks`;
     case 'run.status':
       return event.status;
+    case 'run.plan_answered':
+      return `${event.decision}${event.note ? `: ${truncate(event.note, 80)}` : ''}`;
     case 'run.paused':
       return `${event.reason}${event.resumeAt ? ` until ${event.resumeAt}` : ''}${event.message ? `: ${event.message}` : ''}`;
     case 'run.resumed':
@@ -65,7 +67,8 @@ function eventDetail(event: OrcEvent): string {
 }
 
 /**
- * Whether the run is over (or waits for a person), so an attached command can stop following it. A usage
+ * Whether the run is over (or waits for a person: a plan to approve, a pause only a person ends), so an
+ * attached command can stop following it. A usage
  * limit with a known reset does not wait for a person: the run goes on by itself then.
  */
 export function endsFollowing(event: OrcEvent): boolean {
@@ -73,6 +76,7 @@ export function endsFollowing(event: OrcEvent): boolean {
     event.type === 'run.completed' ||
     event.type === 'run.failed' ||
     event.type === 'run.cancelled' ||
+    (event.type === 'run.status' && event.status === 'awaiting_approval') ||
     (event.type === 'run.paused' && event.reason !== 'user' && event.resumeAt === undefined)
   );
 }

@@ -1,14 +1,15 @@
 import { resolve } from 'node:path';
-import { createClient, daemonStatus, gcWorktrees } from '@orc/daemon/client';
-import { FINISHED_RUN_STATUSES, resolveStateDir } from '@orc/shared';
+import { createClient, daemonStatus, gcWorktrees, unfinishedRunsIn } from '@orc/daemon/client';
+import { FINISHED_RUN_STATUSES, resolveStateDir, statePaths } from '@orc/shared';
 import type { Command } from 'commander';
+import { CommandFailed } from './cli-error.js';
 import { emit } from './output.js';
 
 /**
  * `orc gc`: removes worktrees that runs left behind (a crash, a killed daemon). They live in the state
  * directory, so it works from any directory: every repository with worktrees there, or only the one
  * given. Work found in a worktree is first committed to its attempt branch, so nothing an agent wrote is
- * lost. Worktrees of runs the daemon is still running are in use and stay.
+ * lost. Worktrees of runs that have not finished stay: the daemon runs them, or resumes them when it starts.
  */
 export function registerGcCommand(program: Command): void {
   program
@@ -18,24 +19,28 @@ export function registerGcCommand(program: Command): void {
     .option('--json', 'print one JSON document')
     .action(async (options: { workdir?: string; json?: boolean }) => {
       const repo = options.workdir === undefined ? undefined : resolve(options.workdir);
+      const home = resolveStateDir();
+      const daemon = await daemonStatus();
+      const unfinished = daemon.running ? await liveRuns() : unfinishedRuns(home);
       const { removed, inUse, orphaned } = await gcWorktrees({
-        home: resolveStateDir(),
+        home,
         ...(repo !== undefined && { repo }),
-        liveRuns: await liveRuns(),
+        ...(daemon.running ? { liveRuns: unfinished } : { resumableRuns: unfinished }),
       });
+      const why = daemon.running
+        ? 'is still going'
+        : 'has not finished: it goes on there when the daemon starts (orc daemon start)';
       emit(options, { ...(repo !== undefined && { repo }), removed, inUse, orphaned }, () => [
         ...(removed.length === 0 ? [`no leftover worktree${repo === undefined ? '' : ` in ${repo}`}`] : []),
         ...removed.map((w) => `removed ${w.path}${w.keptOn ? `; its work is on ${w.keptOn}` : ''}`),
-        ...inUse.map((w) => `kept ${w.path}: run ${w.runId} is still going`),
+        ...inUse.map((w) => `kept ${w.path}: run ${w.runId} ${why}`),
         ...orphaned.map((path) => `left ${path}: its repository is gone, so its files are the only copy`),
       ]);
     });
 }
 
-/** The runs a running daemon has not finished; none when no daemon runs (then no run can be going). */
+/** The runs the running daemon has not finished. */
 async function liveRuns(): Promise<Set<string>> {
-  const status = await daemonStatus();
-  if (!status.running) return new Set();
   const client = await createClient();
   try {
     const runs = await client.trpc.runs.list.query();
@@ -43,4 +48,20 @@ async function liveRuns(): Promise<Set<string>> {
   } finally {
     await client.close();
   }
+}
+
+/**
+ * With no daemon, the runs its index (`runs/index.json`) does not call finished: a crash or a stop left
+ * them, and the daemon resumes each where it was, its sessions in their worktrees. Removing those
+ * worktrees made the resumed attempts start over.
+ */
+function unfinishedRuns(home: string): Set<string> {
+  const file = statePaths(home).index;
+  const runs = unfinishedRunsIn(file);
+  if (runs === undefined) {
+    throw new CommandFailed(
+      `${file} cannot be read, so which runs will resume is unknown; start the daemon (orc daemon start rebuilds it), then orc gc`,
+    );
+  }
+  return runs;
 }

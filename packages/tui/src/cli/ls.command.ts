@@ -24,11 +24,23 @@ export function registerLsCommand(program: Command): void {
     .action(async (options: { status?: string; json?: boolean }) => {
       const wanted = options.status === undefined ? undefined : statusFilter(options.status);
       await withClient(async (client) => {
-        const all = await client.trpc.runs.list.query();
+        const [all, inbox] = await Promise.all([
+          client.trpc.runs.list.query(),
+          client.trpc.inbox.list.query(),
+        ]);
         const runs = wanted ? all.filter((run) => wanted(run.status)) : all;
         emit(options, runs.map(summaryJson), () => {
+          const waiting = inbox.items.length;
           if (runs.length > 0)
-            return runTable(runs, Date.now(), process.stdout.isTTY ? process.stdout.columns : undefined);
+            return [
+              ...runTable(runs, Date.now(), process.stdout.isTTY ? process.stdout.columns : undefined),
+              // For a person at a terminal; a script reading the table gets the table.
+              ...(waiting > 0 && process.stdout.isTTY
+                ? [
+                    `${waiting} item${waiting === 1 ? '' : 's'} wait${waiting === 1 ? 's' : ''} for you: orc inbox`,
+                  ]
+                : []),
+            ];
           return all.length === 0
             ? 'no runs yet; start one with orc run <goal>'
             : `no run is ${options.status}; orc ls lists all ${all.length}`;

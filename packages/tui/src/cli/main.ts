@@ -7,6 +7,7 @@ import { registerConfigCommands } from './config.command.js';
 import { registerDaemonCommands } from './daemon.command.js';
 import { registerDoctorCommand } from './doctor.command.js';
 import { registerGcCommand } from './gc.command.js';
+import { registerInboxCommands } from './inbox.command.js';
 import { registerLogsCommand } from './logs.command.js';
 import { registerLsCommand } from './ls.command.js';
 import { endQuietlyOnClosedPipe, flushOutput } from './output-streams.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerLsCommand(program);
   registerShowCommand(program);
   registerRunsCommands(program);
+  registerInboxCommands(program);
   registerRemoveCommands(program);
   registerCheckpointCommands(program);
   registerLogsCommand(program);

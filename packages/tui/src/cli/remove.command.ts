@@ -8,7 +8,7 @@ import { matchRunRef } from './run-ref.js';
 
 /**
  * `orc rm` and `orc prune`: delete finished runs (their state, events and checkpoints in the state
- * directory). A live run is never removed: it is cancelled first. Branches a repository run left in the
+ * directory), or damaged ones. A live run is never removed: it is cancelled first. Branches a repository run left in the
  * repository are the user's and stay.
  */
 export function registerRemoveCommands(program: Command): void {
@@ -21,8 +21,9 @@ export function registerRemoveCommands(program: Command): void {
       await withClient(async (client) => {
         const all = await client.trpc.runs.list.query();
         const runs = [...new Map(refs.map((ref) => matchRunRef(all, ref)).map((r) => [r.id, r])).values()];
-        // Every run is checked before any is removed: a mistake changes nothing.
-        const live = runs.find((run) => !FINISHED_RUN_STATUSES.has(run.status));
+        // Every run is checked before any is removed: a mistake changes nothing. A damaged run is not
+        // live (it is never run, and cannot be cancelled): it may go.
+        const live = runs.find((run) => !FINISHED_RUN_STATUSES.has(run.status) && run.status !== 'damaged');
         if (live) {
           throw new CommandFailed(
             `run ${live.id} is ${live.status}; cancel it first (orc cancel ${live.id}), then remove it`,

@@ -1,5 +1,6 @@
 import {
   describeSourceChange,
+  quotaWaitText,
   type Attempt,
   type RunView,
   type TaskDiff,
@@ -15,20 +16,25 @@ const LONGEST_ID_SHOWN = 16;
 /** Feedback and errors in the per-task lines of `orc show <run>`; `orc show <run> <task>` has them whole. */
 const NOTE_CELLS = 100;
 
-/** `orc show <run>`: the run, then every task with each attempt, its verdict and its error. */
-export function runReport(run: RunView, now: number): string[] {
+/**
+ * `orc show <run>`: the run, then every task with each attempt, its verdict and its error. `notes` follow
+ * the run's own lines (what waits for a person, and how long the run waited for one).
+ */
+export function runReport(run: RunView, now: number, notes: readonly string[] = []): string[] {
   const took = elapsedMs(run.createdAt, run.finishedAt, now);
   const idWidth = Math.min(LONGEST_ID_SHOWN, Math.max(2, ...run.tasks.map((t) => t.id.length)));
   const lines = [
-    `run ${run.id} ${run.status}${pauseNote(run)}${simulatedLabel(run)}`,
+    `run ${run.id} ${statusNote(run, now)}${simulatedLabel(run)}`,
     `goal: ${oneLine(run.goal)}`,
     `models: manager ${run.models.manager.provider}/${run.models.manager.model}, worker ${run.models.worker.provider}/${run.models.worker.model}`,
-    `tasks: ${formatCounts(run)}; cost $${run.costUsd.toFixed(4)}; tokens ${tokens(run.usage)}; ` +
+    `tasks: ${formatCounts(run)}; cost $${run.costUsd.toFixed(4)}; tokens ${tokens(run.usage)}${cacheShare(run.usage)}; ` +
       `time ${took === undefined ? '-' : formatDuration(took)}; last event #${run.lastEventId}`,
+    ...(run.forecast ? [forecastLine(run.forecast)] : []),
     ...(run.source ? [`from ${sourceName(run.source)}; ${writeBackLine(run.source)}`] : []),
     ...(run.planSummary ? [`plan: ${oneLine(run.planSummary)}`] : []),
     ...(run.error ? [`error: ${oneLine(run.error)}`] : []),
     ...(run.damage ? [damageText(run.damage)] : []),
+    ...notes,
   ];
   for (const task of run.tasks) {
     lines.push(
@@ -110,10 +116,31 @@ function attemptLine(a: Attempt, now: number, short = true): string {
   return parts.join(' · ');
 }
 
-/** Why a paused run waits, and when it goes on by itself (a quota with a known reset). */
-function pauseNote(run: RunView): string {
-  if (!run.pauseReason) return '';
-  return ` (${run.pauseReason}${run.resumeAt ? `, resumes by itself at ${run.resumeAt}` : ''})`;
+/**
+ * The run's status and why a paused run waits: a quota wait says until when and for which model
+ * (`waiting for quota until 14:05 (claude-sonnet-5-5 …)`).
+ */
+function statusNote(run: RunView, now: number): string {
+  if (!run.pauseReason) return run.status;
+  if (run.pauseReason === 'quota' && run.resumeAt !== undefined)
+    return `${quotaWaitText(run.resumeAt, now)} (${run.quotaModel ?? 'quota'}, at ${run.resumeAt}; orc resume goes on now)`;
+  return `${run.status} (${run.pauseReason}${run.resumeAt ? `, resumes by itself at ${run.resumeAt}` : ''})`;
+}
+
+/** The share of the run's input tokens read from the prompt cache. */
+function cacheShare(usage: RunView['usage']): string {
+  const input = usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens;
+  if (usage.cacheReadTokens === 0 || input === 0) return '';
+  return ` (${Math.round((100 * usage.cacheReadTokens) / input)} % of input from cache)`;
+}
+
+/** `forecast: $1.2345 in all, finishing at 14:05 (…)`. */
+function forecastLine(forecast: NonNullable<RunView['forecast']>): string {
+  const finish =
+    forecast.finishAt === undefined
+      ? 'no finish time while it waits for a person'
+      : `finishing at ${forecast.finishAt}`;
+  return `forecast: $${forecast.costUsd.toFixed(4)} in all, ${finish}`;
 }
 
 /** A tool call the agent was refused (outside its permission mode and allowed tools). */

@@ -1,5 +1,5 @@
 import { damageText } from './output.js';
-import type { RunSummary } from '@orc/shared';
+import { localTime, quotaWaitText, type RunSummary } from '@orc/shared';
 import { elapsedMs, formatDuration } from '../screen/format.js';
 import { cellWidth, fitCells, oneLine, truncateCells } from '../screen/text-cells.js';
 
@@ -15,7 +15,7 @@ interface Column {
 
 const COLUMNS: Column[] = [
   { title: 'ID', align: 'left', cell: (run) => run.id },
-  { title: 'STATUS', align: 'left', cell: (run) => run.status },
+  { title: 'STATUS', align: 'left', cell: (run, now) => statusText(run, now) },
   { title: 'AGE', align: 'right', cell: (run, now) => formatAge(now - Date.parse(run.createdAt)) },
   {
     title: 'TIME',
@@ -23,6 +23,7 @@ const COLUMNS: Column[] = [
     cell: (run, now) => formatDuration(elapsedMs(run.createdAt, run.finishedAt, now) ?? Number.NaN),
   },
   { title: 'COST', align: 'right', cell: (run) => `$${run.costUsd.toFixed(3)}` },
+  { title: 'FORECAST', align: 'right', cell: (run) => forecastText(run) },
   { title: 'DONE', align: 'right', cell: (run) => `${run.taskCounts['done'] ?? 0}/${run.taskTotal}` },
 ];
 
@@ -52,6 +53,20 @@ export function runTable(runs: readonly RunSummary[], now: number, width?: numbe
         : [row];
     }),
   ];
+}
+
+/** The run's status; a run waiting for its quota says until when (`waiting for quota until 14:05`). */
+export function statusText(run: RunSummary, now: number): string {
+  if (run.status === 'paused' && run.pauseReason === 'quota' && run.resumeAt !== undefined)
+    return quotaWaitText(run.resumeAt, now);
+  return run.status;
+}
+
+/** Where a live run is heading: its expected total cost and the time it should finish, `-` when unknown. */
+export function forecastText(run: Pick<RunSummary, 'forecast'>): string {
+  const { forecast } = run;
+  if (!forecast) return '-';
+  return `$${forecast.costUsd.toFixed(3)}${forecast.finishAt === undefined ? '' : ` ${localTime(forecast.finishAt)}`}`;
 }
 
 /** How long ago, in one unit: 45s, 12m, 5h, 3d, 2w. */

@@ -5,6 +5,7 @@ import {
   FINISHED_RUN_STATUSES,
   formatBytes,
   isOrcError,
+  jsonSyntaxProblem,
   formatCount,
   LIMITS,
   loadConfig,
@@ -14,7 +15,7 @@ import {
   type TaskMasterInput,
   type TaskSpecInput,
 } from '@orc/shared';
-import { detectTaskMasterPath } from '@orc/daemon/client';
+import { detectTaskMasterPath, locateTaskMasterFile } from '@orc/daemon/client';
 import type { Command } from 'commander';
 import { attachScreen } from '../screen/screen.js';
 import { CommandFailed, UsageError } from './cli-error.js';
@@ -141,6 +142,7 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
     view.end();
     const final = await client.trpc.runs.get.query({ runId: started.id });
     const { tasks: _tasks, ...summary } = final;
+    const waiting = (await client.trpc.inbox.list.query({ runId: final.id })).items;
     if (signal.aborted && !FINISHED_RUN_STATUSES.has(final.status)) {
       emit(
         options,
@@ -155,6 +157,10 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
       ...(final.status === 'paused'
         ? [`paused (${final.pauseReason ?? 'unknown'}); continue with orc resume ${final.id}`]
         : []),
+      ...waiting.map(
+        (item) =>
+          `needs you: ${item.question} (orc answer ${item.id} ${item.choices.map((c) => c.id).join('|')})`,
+      ),
     ]);
     if (final.status === 'failed')
       throw new CommandFailed(`run ${final.id} failed: ${final.error ?? 'see orc show'}`);
@@ -208,10 +214,13 @@ function whatToRunFrom(words: string[], options: RunOptions) {
     if (taskmaster !== undefined && (isDir || !looksLikeOurTasksFile(single))) {
       return { taskmaster: taskMasterInput(taskmaster, options) };
     }
-    if (isDir)
+    if (isDir) {
+      // A project `task-master init` made has no tasks file yet: that says so, with how to make one.
+      if (existsSync(resolve(single, '.taskmaster'))) locateTaskMasterFile(single);
       throw new UsageError(
         `${single} is a directory without a Task Master project; give a goal or a tasks file`,
       );
+    }
   }
   if (single !== undefined && looksLikeTasksFile(words[0]!))
     return { tasks: readTasksFile(single), source: single };
@@ -284,7 +293,11 @@ export function readTasksFile(file: string): TaskSpecInput[] {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new OrcError('TASK_FILE_INVALID', `${file}: is not valid JSON (${(error as Error).message})`);
+    throw new OrcError(
+      'TASK_FILE_INVALID',
+      `${file}: is not valid JSON (${jsonSyntaxProblem(error, text)}); a tasks file is a JSON array of tasks, ` +
+        `a goal is words in quotes`,
+    );
   }
   const list: unknown = Array.isArray(raw) ? raw : (raw as { tasks?: unknown } | null)?.tasks;
   if (!Array.isArray(list)) {

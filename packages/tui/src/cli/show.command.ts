@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { withClient } from './daemon-connection.js';
-import { emit, summaryJson } from './output.js';
+import { emit } from './output.js';
 import { writeRunJson } from './run-json-stream.js';
 import { runReport, taskReport } from './run-report.js';
 import { resolveRunRef } from './run-ref.js';
+import { waitsLine } from './inbox.command.js';
+import { oneLine } from '../screen/text-cells.js';
 
 /**
  * `orc show <run>`: the run and every task with its attempts, verdicts and errors. `orc show <run> <task>`:
@@ -32,11 +34,25 @@ export function registerShowCommand(program: Command): void {
           return;
         }
         if (options.json) {
-          await writeRunJson(client, runId, process.stdout);
+          const inbox = await client.trpc.inbox.list.query({ runId });
+          await writeRunJson(client, runId, process.stdout, {
+            inbox: { items: inbox.items, waits: inbox.waits },
+          });
           return;
         }
-        const run = await client.trpc.runs.get.query({ runId, full: true });
-        emit(options, summaryJson(run), () => runReport(run, Date.now()));
+        const [run, inbox] = await Promise.all([
+          client.trpc.runs.get.query({ runId, full: true }),
+          client.trpc.inbox.list.query({ runId }),
+        ]);
+        const now = Date.now();
+        const notes = [
+          ...inbox.items.map(
+            (item) =>
+              `needs you: ${item.id} ${item.type}: ${oneLine(item.question)} (orc answer ${item.id} ${item.choices.map((c) => c.id).join('|')})`,
+          ),
+          ...[waitsLine(inbox.waits)].filter((line) => line !== undefined),
+        ];
+        process.stdout.write(`${runReport(run, now, notes).join('\n')}\n`);
       });
     });
 }

@@ -34,7 +34,17 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
     case 'run.planned':
       return line('info', `planned ${event.tasks.length} tasks: ${event.summary}`);
     case 'run.status':
-      return line(event.status === 'failed' ? 'error' : 'info', `run is ${event.status}`);
+      return line(
+        event.status === 'failed' ? 'error' : event.status === 'awaiting_approval' ? 'warn' : 'info',
+        event.status === 'awaiting_approval'
+          ? 'the plan waits for your approval (i opens the inbox)'
+          : `run is ${event.status}`,
+      );
+    case 'run.plan_answered':
+      return line(
+        event.decision === 'refuse' ? 'warn' : 'info',
+        `plan ${event.decision === 'approve' ? 'approved' : event.decision === 'edit' ? 'sent back to the manager' : 'refused'}${event.note === undefined ? '' : `: ${event.note}`}`,
+      );
     case 'run.paused':
       return line(
         'warn',

@@ -1,4 +1,4 @@
-import { FINISHED_RUN_STATUSES, type RunView } from '@orc/shared';
+import { FINISHED_RUN_STATUSES, localTime, quotaWaitText, type RunView } from '@orc/shared';
 import {
   elapsedMs,
   finishedTaskCount,
@@ -36,7 +36,21 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
 
   const elapsed = elapsedMs(view.createdAt, view.finishedAt, now);
   const state =
-    view.status === 'paused' && view.pauseReason !== undefined ? `paused (${view.pauseReason})` : view.status;
+    view.status === 'paused' && view.pauseReason === 'quota' && view.resumeAt !== undefined
+      ? quotaWaitText(view.resumeAt, now)
+      : view.status === 'paused' && view.pauseReason !== undefined
+        ? `paused (${view.pauseReason})`
+        : view.status;
+  const { forecast } = view;
+  const ahead = (long: boolean) =>
+    forecast === undefined
+      ? []
+      : [
+          `${long ? 'forecast ' : '→'}${formatCost(forecast.costUsd)}` +
+            (forecast.finishAt === undefined
+              ? ''
+              : `${long ? ', done ' : ' '}${localTime(forecast.finishAt)}`),
+        ];
   const tokensIn = formatTokens(view.usage.inputTokens);
   const tokensOut = formatTokens(view.usage.outputTokens);
   const stats = (long: boolean, provider: string | undefined) =>
@@ -45,6 +59,7 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
       `workers ${view.busyWorkers}/${view.maxWorkers}`,
       long ? `tokens ${tokensIn} in / ${tokensOut} out` : `tokens ${tokensIn}/${tokensOut}`,
       `cost ${formatCost(view.costUsd)}`,
+      ...ahead(long),
       ...(provider === undefined ? [] : [long ? `provider ${provider}` : provider]),
     ].join('  ');
   // Shorter and shorter until it fits: the model names go first, then the labels, then the provider.
@@ -96,9 +111,10 @@ function runNotice(view: RunView): string | undefined {
   }
   if (view.status === 'paused') {
     if (view.pauseReason === 'quota') {
+      const whose = view.quotaModel === undefined ? 'the account' : view.quotaModel;
       const until =
-        view.resumeAt === undefined ? '' : ` It goes on by itself at ${view.resumeAt.slice(11, 16)} UTC.`;
-      return `Paused because a usage limit of the account is reached.${until} Press p to resume now.`;
+        view.resumeAt === undefined ? '' : ` It goes on by itself at ${localTime(view.resumeAt)}.`;
+      return `Waiting for the quota of ${whose}.${until} Press p to resume now.`;
     }
     const why =
       view.pauseReason === 'budget'

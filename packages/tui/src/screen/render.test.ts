@@ -1,4 +1,4 @@
-import type { OrcEvent, RunView, TaskRecord, TaskStatus } from '@orc/shared';
+import { localTime, type OrcEvent, type RunView, type TaskRecord, type TaskStatus } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
 import { AttachState } from './attach-state.js';
 import { describeEvent, eventLineMarkup } from './event-line.js';
@@ -124,6 +124,15 @@ describe('header', () => {
     expect(lines).toHaveLength(3);
   });
 
+  it('shows where the run is heading: its forecast cost and finish time', () => {
+    const finishAt = '2025-01-01T00:25:00.000Z';
+    const ahead = view({ forecast: { costUsd: 0.5, finishAt } });
+    const wide = renderHeader(ahead, { width: 160, now: NOW, showProgressBar: true }).map(plain);
+    expect(wide[1]).toContain(`cost $0.123  forecast $0.500, done ${localTime(finishAt)}`);
+    const narrow = renderHeader(ahead, { width: 90, now: NOW, showProgressBar: true }).map(plain);
+    expect(narrow[1]).toContain(`→$0.500 ${localTime(finishAt)}`);
+  });
+
   it('leaves out the bar when show_progress_bar is off, and the badge for real models', () => {
     const real = view({ models: { ...view().models, simulated: false } });
     const lines = renderHeader(real, { width: 80, now: NOW, showProgressBar: false }).map(plain);
@@ -139,12 +148,15 @@ describe('header', () => {
     });
     expect(plain(paused[1]!)).toMatch(/^PAUSED \(BUDGET\)/);
     expect(plain(paused[3]!)).toBe('Paused because the cost budget is reached. Press p to resume.');
+    const resumeAt = '2025-01-01T01:05:00.000Z';
     const quota = renderHeader(
-      view({ status: 'paused', pauseReason: 'quota', resumeAt: '2026-11-30T14:05:00.000Z' }),
+      view({ status: 'paused', pauseReason: 'quota', resumeAt, quotaModel: 'claude-sonnet-5-5' }),
       { width: 140, now: NOW, showProgressBar: true },
     );
+    // The reader's own clock: the time is shown as local time.
+    expect(plain(quota[1]!)).toMatch(new RegExp(`^WAITING FOR QUOTA UNTIL ${localTime(resumeAt)}  elapsed`));
     expect(plain(quota[3]!)).toBe(
-      'Paused because a usage limit of the account is reached. It goes on by itself at 14:05 UTC. Press p to resume now.',
+      `Waiting for the quota of claude-sonnet-5-5. It goes on by itself at ${localTime(resumeAt)}. Press p to resume now.`,
     );
     const lost = renderHeader(view(), {
       width: 100,

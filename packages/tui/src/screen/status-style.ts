@@ -16,6 +16,7 @@ export const TASK_STATUS_COLOR: Record<TaskStatus, string> = {
 
 export const RUN_STATUS_COLOR: Record<RunStatus, string> = {
   analyzing: 'cyan',
+  awaiting_approval: 'yellow',
   executing: 'green',
   paused: 'yellow',
   reviewing: 'magenta',

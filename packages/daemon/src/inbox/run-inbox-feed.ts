@@ -1,0 +1,74 @@
+import { RUN_ITEM_TYPES, type InboxItemType, type OrcEvent } from '@orc/shared';
+import type { Clock } from '../clock.js';
+import type { Run } from '../run/run.js';
+import type { Inbox } from './inbox.js';
+import { runNeeds, taskNeeds } from './run-needs.js';
+
+const TASK_ITEM_TYPES: ReadonlySet<InboxItemType> = new Set(['task_failed', 'held']);
+
+/**
+ * Keeps the inbox in step with one run: its whole-run item follows the run actor's state as it changes
+ * (the state, not the journal, so a storage pause that cannot be journalled is still seen), its task items
+ * follow each task's moves as the journal tells them (only the task that moved and what it holds up are
+ * looked at, so a 100,000-task run pays nothing per move), and everything is looked at again after a
+ * restore or a rollback. Returns what stops following.
+ */
+export function feedInbox(inbox: Inbox, run: Run, clock: Clock): () => void {
+  const inRun = (item: { runId: string }) => item.runId === run.id;
+  const syncRun = () => {
+    // A run closed for a daemon stop or unloaded still waits for what it waited for when it comes back.
+    const state = run.actor.getSnapshot();
+    if (state.matches('closing') || state.matches('closed')) return;
+    inbox.settle(
+      (item) => inRun(item) && RUN_ITEM_TYPES.has(item.type),
+      runNeeds(run, clock.now()),
+      `run ${run.id} is ${run.status} now`,
+    );
+  };
+  const syncTask = (taskId: string) => {
+    const task = run.tasks.get(taskId);
+    inbox.settle(
+      (item) => inRun(item) && item.taskId === taskId && TASK_ITEM_TYPES.has(item.type),
+      task ? taskNeeds(run, task) : [],
+      `task ${taskId} is ${task?.status ?? 'gone'} now`,
+    );
+  };
+  const syncTasks = () =>
+    inbox.settle(
+      (item) => inRun(item) && TASK_ITEM_TYPES.has(item.type),
+      [...run.tasks.values()].flatMap((task) =>
+        task.status === 'failed' || task.status === 'blocked' ? taskNeeds(run, task) : [],
+      ),
+      `run ${run.id} changed its tasks`,
+    );
+  const onEvent = (event: OrcEvent) => {
+    switch (event.type) {
+      case 'task.status': {
+        syncTask(event.taskId);
+        // A held task's item counts who waits for it: a task that moved may have been one of them.
+        for (const id of run.tasks.get(event.taskId)?.dependencies ?? []) {
+          const dependency = run.tasks.get(id);
+          if (dependency?.status === 'blocked' && dependency.held !== undefined) syncTask(id);
+        }
+        return;
+      }
+      case 'run.rolled_back':
+      case 'run.planned':
+        syncTasks();
+        return;
+      case 'run.cancelled':
+        inbox.dropRun(run.id, `run ${run.id} was cancelled`);
+        return;
+      default:
+        return;
+    }
+  };
+  syncRun();
+  syncTasks();
+  const subscription = run.actor.subscribe(syncRun);
+  const unfollow = run.onEvent(onEvent);
+  return () => {
+    subscription.unsubscribe();
+    unfollow();
+  };
+}

@@ -1,0 +1,186 @@
+import { describeSourceChange, type InboxChoice, type TaskRecord, type TaskStatus } from '@orc/shared';
+import type { Run } from '../run/run.js';
+import { itemKey, type ItemSpec } from './inbox.js';
+
+/**
+ * What a run waits for a person on, read off its state: at most one whole-run item (its plan, or the pause
+ * it is in), and per task an item for a task out of retries or reworks, or a task held in Task Master that
+ * others wait on. Only what really stops something: a pause a person chose, a quota that resets soon or a
+ * held task nothing waits on is no item.
+ */
+
+/** A quota pause shorter than this goes on by itself before a person could act: no item. */
+export const LONG_QUOTA_WAIT_MS = 15 * 60_000;
+
+/** Plan lines an item shows; `orc show` has the rest. */
+const PLAN_LINES = 60;
+
+const choice = (id: string, key: string, label: string, needsNote?: boolean): InboxChoice => ({
+  id,
+  key,
+  label,
+  ...(needsNote && { needsNote }),
+});
+const RESUME = choice('resume', 'r', 'resume the run');
+const CANCEL = choice('cancel', 'c', 'cancel the run');
+
+/** The whole-run item the run's state asks for, if any. */
+export function runNeeds(run: Run, now: number): ItemSpec[] {
+  const snapshot = run.actor.getSnapshot();
+  const id = run.id;
+  const message = snapshot.context.pause?.message;
+  const spec = (
+    type: ItemSpec['type'],
+    question: string,
+    choices: InboxChoice[],
+    detail?: string,
+  ): ItemSpec[] => [
+    {
+      type,
+      runId: id,
+      key: itemKey(type, id),
+      question,
+      choices,
+      ...(detail !== undefined && detail !== '' && { detail }),
+    },
+  ];
+  if (snapshot.matches('awaitingApproval')) {
+    const tasks = [...run.tasks.values()];
+    return spec(
+      'plan_approval',
+      `run ${id} planned ${tasks.length} task${tasks.length === 1 ? '' : 's'}: approve the plan?`,
+      [
+        choice('approve', 'a', 'approve: the workers start'),
+        choice('edit', 'e', 'have the manager change it (say how in a note)', true),
+        choice('refuse', 'x', 'refuse: the run is cancelled'),
+      ],
+      planText(run.doc.planSummary, tasks),
+    );
+  }
+  if (snapshot.matches({ paused: 'budget' }))
+    return spec('budget', `run ${id} is paused at its budget: ${message ?? run.budget.describe(id)}`, [
+      choice('resume', 'r', 'go on past the budget (or give a new one: --budget <usd>)'),
+      CANCEL,
+    ]);
+  if (snapshot.matches({ paused: 'quota' })) {
+    const until = snapshot.context.pause?.until;
+    if (until !== undefined && until - now < LONG_QUOTA_WAIT_MS) return [];
+    const when = until === undefined ? 'until someone resumes it' : `until ${new Date(until).toISOString()}`;
+    return spec(
+      'quota',
+      `run ${id} waits for a usage limit of the account, ${when}`,
+      [
+        ...(until === undefined ? [] : [choice('wait', 'w', 'let it go on by itself then')]),
+        choice('resume', 'r', 'try again now'),
+        CANCEL,
+      ],
+      message,
+    );
+  }
+  if (snapshot.matches({ paused: 'provider' }))
+    return spec(
+      'provider',
+      `run ${id} is paused: the model provider refused it (log in, or add credit, then resume)`,
+      [RESUME, CANCEL],
+      message,
+    );
+  if (snapshot.matches({ paused: 'source' }))
+    return spec(
+      'source',
+      `run ${id} is paused: its Task Master file cannot be read (fix it, then resume)`,
+      [RESUME, CANCEL],
+      message,
+    );
+  if (snapshot.matches({ paused: 'storage' }))
+    return spec(
+      'storage',
+      `run ${id} is paused: the state directory cannot be written (free space or fix permissions; it goes on by itself once it can write)`,
+      [choice('resume', 'r', 'try again now'), CANCEL],
+      message,
+    );
+  return [];
+}
+
+/** The item one task asks for, if any (`run` decides what its tasks mean: failed, held, waited on). */
+export function taskNeeds(run: Run, task: TaskRecord): ItemSpec[] {
+  if (run.status === 'cancelled') return [];
+  const base = { runId: run.id, taskId: task.id };
+  if (task.status === 'failed' || (task.status === 'blocked' && task.held === undefined)) {
+    return [
+      {
+        ...base,
+        type: 'task_failed',
+        key: itemKey('task_failed', run.id, task.id),
+        question: `task ${task.id} of run ${run.id} ${task.status === 'failed' ? 'failed' : 'is blocked'}: ${clip(task.error ?? 'no reason given', 200)}`,
+        ...(task.error !== undefined && task.error.length > 200 && { detail: task.error }),
+        choices: [
+          choice('retry', 'r', 'run it again'),
+          choice('skip', 's', 'skip it: what waits for it goes on'),
+          CANCEL,
+        ],
+      },
+    ];
+  }
+  if (task.status !== 'blocked' || task.held === undefined || !isHeldRoot(run, task)) return [];
+  const waiting = waitingOn(run, task.id);
+  if (waiting.length === 0) return [];
+  const status = task.sourceChange?.status ?? run.doc.source?.imported?.[task.id] ?? 'held';
+  return [
+    {
+      ...base,
+      type: 'held',
+      key: itemKey('held', run.id, task.id),
+      question: `task ${task.id} is ${status} in Task Master and ${waiting.length} task${waiting.length === 1 ? ' waits' : 's wait'} for it`,
+      detail: [
+        task.sourceChange ? describeSourceChange(task.sourceChange) : task.held,
+        `waiting: ${waiting.slice(0, 20).join(', ')}${waiting.length > 20 ? `, and ${waiting.length - 20} more` : ''}`,
+        'To run it, set it to pending in Task Master, then answer retry.',
+      ].join('\n'),
+      choices: [
+        choice('retry', 'r', 'run it and what waits for it (once it is pending in Task Master)'),
+        choice('skip', 's', 'skip it: what waits for it goes on'),
+      ],
+    },
+  ];
+}
+
+const SETTLED_FOR_GOOD: ReadonlySet<TaskStatus> = new Set(['done', 'skipped', 'cancelled']);
+
+/** Held for its own status, not because it waits for another held task. */
+function isHeldRoot(run: Run, task: TaskRecord): boolean {
+  return !task.dependencies.some((id) => {
+    const dependency = run.tasks.get(id);
+    return dependency?.status === 'blocked' && dependency.held !== undefined;
+  });
+}
+
+/** Tasks that wait for `taskId`, directly or through others, and are not settled for good. */
+export function waitingOn(run: Run, taskId: string): string[] {
+  const graph = run.scheduler.graph;
+  const seen = new Set<string>();
+  const stack = [...graph.dependentsOf(taskId)];
+  for (let id = stack.pop(); id !== undefined; id = stack.pop()) {
+    if (seen.has(id)) continue;
+    const status = run.tasks.get(id)?.status;
+    if (status === undefined || SETTLED_FOR_GOOD.has(status)) continue;
+    seen.add(id);
+    stack.push(...graph.dependentsOf(id));
+  }
+  return [...seen];
+}
+
+function planText(summary: string | undefined, tasks: readonly TaskRecord[]): string {
+  const lines = tasks
+    .slice(0, PLAN_LINES)
+    .map(
+      (t) =>
+        `${t.id}: ${clip(t.title, 100)}${t.dependencies.length > 0 ? ` (after ${t.dependencies.join(', ')})` : ''}`,
+    );
+  if (tasks.length > PLAN_LINES) lines.push(`… and ${tasks.length - PLAN_LINES} more (orc show <run>)`);
+  return [summary ?? '', ...lines].filter((line) => line !== '').join('\n');
+}
+
+function clip(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}

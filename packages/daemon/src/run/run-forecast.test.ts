@@ -1,0 +1,81 @@
+import type { Attempt, TaskRecord, TaskStatus } from '@orc/shared';
+import { ZERO_USAGE } from '@orc/shared';
+import { describe, expect, it } from 'vitest';
+import { RunForecaster } from './run-forecast.js';
+
+const T0 = Date.parse('2026-11-30T10:00:00.000Z');
+
+function record(id: string, status: TaskStatus, costs: number[]): TaskRecord {
+  const attempts: Attempt[] = costs.map((costUsd, i) => ({
+    n: i + 1,
+    worker: 0,
+    startedAt: new Date(T0).toISOString(),
+    outcome: 'succeeded',
+    usage: ZERO_USAGE,
+    costUsd,
+  }));
+  return {
+    id,
+    title: id,
+    description: '',
+    dependencies: [],
+    priority: 'medium',
+    status,
+    attempts,
+    reworks: 0,
+  };
+}
+
+describe('RunForecaster', () => {
+  it('forecasts the cost from what finished tasks cost and the finish from their recent pace', () => {
+    const forecaster = new RunForecaster();
+    const tasks = new Map<string, TaskRecord>();
+    const move = (task: TaskRecord, from: TaskStatus, to: TaskStatus, at: number) => {
+      tasks.set(task.id, task);
+      forecaster.moved(task, from, to, at);
+    };
+    const input = (now: number, spentUsd: number, counts: Record<string, number>) => ({
+      now,
+      spentUsd,
+      counts,
+      total: 10,
+      resumeAt: undefined,
+      waitsForAPerson: false,
+      task: (id: string) => tasks.get(id),
+    });
+    expect(forecaster.forecast(input(T0, 0, { ready: 10 }))).toBeUndefined();
+    // Four tasks done, one a second from T0, at $0.10 each; a fifth under way has cost $0.04 so far.
+    for (let i = 0; i < 4; i++) {
+      move(record(`t${i}`, 'running', []), 'ready', 'running', T0);
+      move(record(`t${i}`, 'done', [0.1]), 'reviewing', 'done', T0 + (i + 1) * 1000);
+    }
+    move(record('t4', 'running', [0.04]), 'ready', 'running', T0 + 4000);
+    const at = T0 + 4000;
+    const forecast = forecaster.forecast(input(at, 0.44, { done: 4, running: 1, ready: 5 }))!;
+    // 0.44 spent + 6 tasks left × 0.10 − 0.04 already spent on the one under way.
+    expect(forecast.costUsd).toBeCloseTo(1.0);
+    // One a second: six more seconds.
+    expect(forecast.finishAt).toBe(new Date(at + 6000).toISOString());
+  });
+
+  it('starts a quota wait’s tasks at its end, and has no finish time while a person is awaited', () => {
+    const forecaster = new RunForecaster();
+    const done = record('a', 'done', [0.2]);
+    forecaster.reset([
+      { ...done, attempts: [{ ...done.attempts[0]!, startedAt: new Date(T0).toISOString() }] },
+    ]);
+    const base = {
+      now: T0 + 10_000,
+      spentUsd: 0.2,
+      counts: { done: 1, ready: 1 },
+      total: 2,
+      task: () => undefined,
+    };
+    const waiting = forecaster.forecast({ ...base, resumeAt: T0 + 3_600_000, waitsForAPerson: false })!;
+    expect(waiting.costUsd).toBeCloseTo(0.4);
+    expect(waiting.finishAt).toBe(new Date(T0 + 3_600_000 + 10_000).toISOString());
+    expect(forecaster.forecast({ ...base, resumeAt: undefined, waitsForAPerson: true })).toEqual({
+      costUsd: expect.closeTo(0.4) as number,
+    });
+  });
+});

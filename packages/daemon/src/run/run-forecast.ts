@@ -1,0 +1,103 @@
+import type { RunForecast, TaskRecord, TaskStatus } from '@orc/shared';
+import { taskCost } from './run-budget.js';
+
+/** Finished tasks whose pace predicts the rest: the recent ones, not the start (a full quota, a cold cache). */
+const RECENT = 50;
+
+/** Statuses that end a task's spend: finished, or given up on. */
+const FINISHED: ReadonlySet<TaskStatus> = new Set(['done', 'failed']);
+/** Statuses in which a task is not work left to do. */
+const NOT_LEFT: ReadonlySet<TaskStatus> = new Set(['done', 'failed', 'skipped', 'cancelled', 'blocked']);
+
+/** What a forecast is made from at one instant. */
+export interface ForecastInput {
+  now: number;
+  /** Everything the run has spent (USD). */
+  spentUsd: number;
+  /** The run's tasks by status. */
+  counts: Record<string, number>;
+  total: number;
+  /** A quota wait's end (epoch ms): nothing finishes before it. */
+  resumeAt: number | undefined;
+  /** The run waits for a person: it has no finish time. */
+  waitsForAPerson: boolean;
+  /** A task's record, for what a task under way has cost so far. */
+  task: (id: string) => Pick<TaskRecord, 'attempts'> | undefined;
+}
+
+/**
+ * A run's forecast, kept as tasks move so making one costs O(tasks under way): the cost is what was spent
+ * plus, for the tasks left, what a finished task cost on average (its attempts and their reviews) less
+ * what the ones under way have cost already; the finish time is the tasks left at the pace of the last 50
+ * that finished. Planning and the final review are not in it (a few calls against hundreds).
+ */
+export class RunForecaster {
+  private finished = { count: 0, costUsd: 0 };
+  /** Tasks begun and not finished: their spend so far is part of their cost. */
+  private readonly begun = new Set<string>();
+  private readonly recent: number[] = [];
+  private firstStart: number | undefined;
+
+  /** The records were replaced (a plan, a restore, a rollback): counted afresh, pace from the start. */
+  reset(tasks: Iterable<TaskRecord>): void {
+    this.finished = { count: 0, costUsd: 0 };
+    this.begun.clear();
+    this.recent.length = 0;
+    this.firstStart = undefined;
+    for (const task of tasks) {
+      const started = task.attempts[0] && Date.parse(task.attempts[0].startedAt);
+      if (started !== undefined && !Number.isNaN(started))
+        this.firstStart = Math.min(this.firstStart ?? started, started);
+      if (FINISHED.has(task.status)) this.add(task, 1);
+      else if (task.attempts.length > 0 && !NOT_LEFT.has(task.status)) this.begun.add(task.id);
+    }
+  }
+
+  moved(task: TaskRecord, from: TaskStatus, to: TaskStatus, now: number): void {
+    if (to === 'running') this.firstStart ??= now;
+    if (FINISHED.has(from) && !FINISHED.has(to)) this.add(task, -1);
+    if (FINISHED.has(to) && !FINISHED.has(from)) {
+      this.add(task, 1);
+      this.recent.push(now);
+      if (this.recent.length > RECENT) this.recent.shift();
+    }
+    if (NOT_LEFT.has(to)) this.begun.delete(task.id);
+    else if (to === 'running') this.begun.add(task.id);
+  }
+
+  forecast(input: ForecastInput): RunForecast | undefined {
+    if (this.finished.count === 0) return undefined;
+    const { now, counts } = input;
+    const left = input.total - [...NOT_LEFT].reduce((sum, status) => sum + (counts[status] ?? 0), 0);
+    const perTask = this.finished.costUsd / this.finished.count;
+    let underWay = 0;
+    for (const id of this.begun) {
+      const task = input.task(id);
+      if (task) underWay += Math.min(perTask, taskCost(task));
+    }
+    const costUsd = input.spentUsd + Math.max(0, left * perTask - underWay);
+    if (input.waitsForAPerson) return { costUsd };
+    const pace = this.pace(now);
+    if (pace === undefined) return { costUsd };
+    const from = Math.max(now, input.resumeAt ?? now);
+    return { costUsd, finishAt: new Date(from + left / pace).toISOString() };
+  }
+
+  /** Tasks finished per ms, recently. */
+  private pace(now: number): number | undefined {
+    if (this.recent.length >= RECENT) {
+      const span = now - this.recent[0]!;
+      return span > 0 ? (this.recent.length - 1) / span : undefined;
+    }
+    const since = this.firstStart ?? this.recent[0];
+    if (since === undefined || now <= since) return undefined;
+    return this.finished.count / (now - since);
+  }
+
+  private add(task: Pick<TaskRecord, 'attempts'>, sign: 1 | -1): void {
+    this.finished = {
+      count: this.finished.count + sign,
+      costUsd: this.finished.costUsd + sign * taskCost(task),
+    };
+  }
+}

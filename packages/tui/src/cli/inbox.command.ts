@@ -1,0 +1,104 @@
+import type { InboxItem, RunWaits } from '@orc/shared';
+import type { Command } from 'commander';
+import { formatDuration } from '../screen/format.js';
+import { oneLine, truncateCells } from '../screen/text-cells.js';
+import { UsageError } from './cli-error.js';
+import { withClient } from './daemon-connection.js';
+import { emit } from './output.js';
+import { resolveRunRef } from './run-ref.js';
+import { formatAge } from './run-table.js';
+
+/**
+ * `orc inbox`: what waits for you, across every run of the daemon. `orc answer <item> <choice>`: your
+ * answer, carried out at once (the run goes on, the task runs again, the agent gets its tool…).
+ */
+export function registerInboxCommands(program: Command): void {
+  program
+    .command('inbox')
+    .description('what waits for you: permissions, plans to approve, paused runs, failed and held tasks')
+    .option('--all', 'the recently closed items too, with how they closed')
+    .option('--run <run>', "only this run's items (id, unique prefix, or last)")
+    .option('--json', 'print one JSON document')
+    .action(async (options: { all?: boolean; run?: string; json?: boolean }) => {
+      await withClient(async (client) => {
+        const runId = options.run === undefined ? undefined : (await resolveRunRef(client, options.run)).id;
+        const list = await client.trpc.inbox.list.query({
+          ...(runId !== undefined && { runId }),
+          ...(options.all && { all: true }),
+        });
+        emit(options, list, () => {
+          if (list.items.length === 0)
+            return options.all
+              ? 'the inbox is empty'
+              : 'nothing waits for you (orc inbox --all shows what did)';
+          const now = Date.now();
+          return list.items.flatMap((item) => itemLines(item, now));
+        });
+      });
+    });
+
+  program
+    .command('answer')
+    .description('answer an inbox item: orc answer i4 allow, orc answer i7 edit --note "split task 3"')
+    .argument('<item>', 'the item id, as orc inbox shows it (i4)')
+    .argument('<choice>', "one of the item's choices")
+    .option(
+      '--note <text>',
+      'what to tell: the agent a tool was denied, the manager what to change in a plan',
+    )
+    .option('--budget <usd>', "with resume on a budget item: the run's new budget in US dollars")
+    .option('--json', 'print one JSON document')
+    .action(
+      async (itemId: string, choice: string, options: { note?: string; budget?: string; json?: boolean }) => {
+        const budgetUsd = options.budget === undefined ? undefined : Number(options.budget);
+        if (budgetUsd !== undefined && !(Number.isFinite(budgetUsd) && budgetUsd > 0))
+          throw new UsageError(`--budget must be a positive amount of US dollars (got "${options.budget}")`);
+        await withClient(async (client) => {
+          const item = await client.trpc.inbox.answer.mutate({
+            itemId,
+            choice,
+            ...(options.note !== undefined && { note: options.note }),
+            ...(budgetUsd !== undefined && { budgetUsd }),
+          });
+          emit(options, item, () => `${item.id} answered ${choice}: ${oneLine(item.question)}`);
+        });
+      },
+    );
+}
+
+/** An item in two or three lines: what, where, since when, and how to answer it. */
+export function itemLines(item: InboxItem, now: number): string[] {
+  const where = item.taskId === undefined ? item.runId : `${item.runId}/${item.taskId}`;
+  const age = formatAge(now - Date.parse(item.openedAt));
+  const lines = [`${item.id.padEnd(4)} ${item.type.padEnd(13)} ${where}  ${age} ago`];
+  lines.push(`     ${truncateCells(oneLine(item.question), 200)}`);
+  if (item.status === 'open') {
+    lines.push(`     orc answer ${item.id} ${item.choices.map((c) => c.id).join('|')}`);
+    if (item.expiresAt !== undefined)
+      lines[2] += `  (denied by itself in ${formatDuration(Date.parse(item.expiresAt) - now)})`;
+  } else {
+    lines.push(`     ${closedLine(item)}`);
+  }
+  return lines;
+}
+
+function closedLine(item: InboxItem): string {
+  const closed = item.closed;
+  const took = formatDuration(Date.parse(item.closedAt ?? item.openedAt) - Date.parse(item.openedAt));
+  if (closed?.reason === 'answered')
+    return `answered ${closed.choice ?? ''} after ${took}${closed.note ? `: ${oneLine(closed.note)}` : ''}`;
+  if (closed?.reason === 'expired') return `nobody answered within ${took}: ${closed.why ?? 'expired'}`;
+  return `closed after ${took}: ${closed?.why ?? 'it no longer applies'}`;
+}
+
+/** How long a run waited for a person, for `orc show`; undefined when it never did. */
+export function waitsLine(waits: RunWaits | undefined): string | undefined {
+  if (waits === undefined || (waits.permissions === 0 && waits.runMs === 0)) return undefined;
+  const parts: string[] = [];
+  if (waits.permissions > 0)
+    parts.push(
+      `agents waited ${(waits.agentMs / 60_000).toFixed(1)} agent-minutes on ${waits.permissions} permission request${waits.permissions === 1 ? '' : 's'}`,
+    );
+  if (waits.runMs > 0) parts.push(`the run stood still ${formatDuration(waits.runMs)} for a person`);
+  return `waited for you: ${parts.join('; ')}`;
+}

@@ -1,0 +1,69 @@
+import { localTime, type RunSummary, type RunView } from '@orc/shared';
+import { describe, expect, it } from 'vitest';
+import { runReport } from './run-report.js';
+import { forecastText, runTable, statusText } from './run-table.js';
+
+const NOW = Date.parse('2026-11-30T10:00:00.000Z');
+
+function summary(over: Partial<RunSummary> = {}): RunSummary {
+  return {
+    id: 'r1',
+    goal: 'Write the guide',
+    status: 'executing',
+    models: {
+      manager: { provider: 'anthropic', model: 'claude-opus-5-5' },
+      worker: { provider: 'anthropic', model: 'claude-sonnet-5-5' },
+      simulated: false,
+    },
+    maxWorkers: 4,
+    createdAt: '2026-11-30T09:50:00.000Z',
+    updatedAt: '2026-11-30T09:59:00.000Z',
+    taskCounts: { done: 10, ready: 30 },
+    taskTotal: 40,
+    usage: { inputTokens: 1000, outputTokens: 500, cacheReadTokens: 3000, cacheWriteTokens: 0 },
+    costUsd: 0.25,
+    lastEventId: 40,
+    ...over,
+  };
+}
+
+describe('orc ls and orc show on quota waits and forecasts', () => {
+  it('says until when a run waits for its quota, in the reader’s time', () => {
+    const resumeAt = '2026-11-30T11:30:00.000Z';
+    const waiting = summary({ status: 'paused', pauseReason: 'quota', resumeAt });
+    expect(statusText(waiting, NOW)).toBe(`waiting for quota until ${localTime(resumeAt)}`);
+    expect(statusText(summary({ status: 'paused', pauseReason: 'user' }), NOW)).toBe('paused');
+    const [header, row] = runTable([waiting], NOW);
+    expect(header).toMatch(/^ID +STATUS +AGE +TIME +COST +FORECAST +DONE +GOAL$/);
+    expect(row).toContain(`waiting for quota until ${localTime(resumeAt)}`);
+  });
+
+  it('shows the forecast cost and finish time of a live run, and - without one', () => {
+    const finishAt = '2026-11-30T10:20:00.000Z';
+    expect(forecastText(summary({ forecast: { costUsd: 1.5, finishAt } }))).toBe(
+      `$1.500 ${localTime(finishAt)}`,
+    );
+    expect(forecastText(summary({ forecast: { costUsd: 1.5 } }))).toBe('$1.500');
+    expect(forecastText(summary())).toBe('-');
+  });
+
+  it('orc show gives the forecast, the share of input read from the cache, and the quota wait', () => {
+    const view: RunView = {
+      ...summary({
+        status: 'paused',
+        pauseReason: 'quota',
+        resumeAt: '2026-11-30T11:30:00.000Z',
+        quotaModel: 'claude-sonnet-5-5',
+        forecast: { costUsd: 1.5, finishAt: '2026-11-30T12:00:00.000Z' },
+      }),
+      tasks: [],
+      busyWorkers: 0,
+    };
+    const lines = runReport(view, NOW);
+    expect(lines[0]).toBe(
+      `run r1 waiting for quota until ${localTime('2026-11-30T11:30:00.000Z')} (claude-sonnet-5-5, at 2026-11-30T11:30:00.000Z; orc resume goes on now)`,
+    );
+    expect(lines).toContain('forecast: $1.5000 in all, finishing at 2026-11-30T12:00:00.000Z');
+    expect(lines.find((l) => l.startsWith('tasks:'))).toContain('(75 % of input from cache)');
+  });
+});

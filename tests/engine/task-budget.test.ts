@@ -1,0 +1,56 @@
+import { createScriptedProvider, openTestEngine, type TestEngine } from '@orc/test-support';
+import { ZERO_USAGE } from '@orc/shared';
+import { afterEach, describe, expect, it } from 'vitest';
+
+let engine: TestEngine | undefined;
+afterEach(async () => {
+  await engine?.close();
+  engine = undefined;
+});
+
+describe('execution.max_task_cost_usd', () => {
+  it('fails a task whose next call would pass its budget, counting its reviews, and the run goes on', async () => {
+    // A work call costs $0.02 (10,000 input tokens of Sonnet), a review $0.01 (2,500 of Opus); the
+    // manager sends task a back every time.
+    const provider = createScriptedProvider({
+      plan: () => ({
+        summary: 'Two tasks.',
+        tasks: [
+          { id: 'a', title: 'Never good enough', description: '', dependencies: [], priority: 'medium' },
+          { id: 'b', title: 'Fine at once', description: '', dependencies: [], priority: 'medium' },
+        ],
+      }),
+      review: (call) =>
+        call.taskId === 'a'
+          ? { verdict: 'rework', feedback: 'Again.' }
+          : { verdict: 'accept', feedback: 'Good.' },
+      usage: (call) => ({
+        ...ZERO_USAGE,
+        inputTokens: call.purpose === 'work' ? 10_000 : call.purpose === 'review' ? 2_500 : 0,
+      }),
+    });
+    engine = await openTestEngine({
+      provider,
+      config: {
+        execution: { max_task_cost_usd: 0.06, max_reworks: 10, max_workers: 1 },
+      },
+    });
+    const run = await engine.orchestrator.startRun({ goal: 'Two tasks' });
+    const summary = await engine.orchestrator.waitForRun(run.id);
+    const view = await engine.orchestrator.getRun(run.id, { full: true });
+    const [a, b] = [view.tasks.find((t) => t.id === 'a')!, view.tasks.find((t) => t.id === 'b')!];
+
+    expect(b.status).toBe('done');
+    expect(a.status).toBe('failed');
+    // Attempt 1: $0.02 + review $0.01; attempt 2 likewise: $0.06, so a third attempt would pass $0.06.
+    expect(a.attempts.map((attempt) => Number(attempt.costUsd.toFixed(4)))).toEqual([0.03, 0.03]);
+    expect(a.error).toMatch(
+      /task a would pass its budget: it has cost \$0\.0600 of execution\.max_task_cost_usd \$0\.06/,
+    );
+    expect(summary.status).toBe('failed');
+    // Each work call was given what the task had left: a Claude Code agent stops itself there.
+    expect(provider.callsFor('work', 'a').map((call) => Number(call.request.budgetUsd?.toFixed(4)))).toEqual([
+      0.06, 0.03,
+    ]);
+  });
+});
