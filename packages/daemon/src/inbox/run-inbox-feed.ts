@@ -46,9 +46,9 @@ export function feedInbox(inbox: Inbox, run: Run, clock: Clock): () => void {
       case 'task.status': {
         syncTask(event.taskId);
         // A held task's item counts who waits for it: a task that moved may have been one of them.
+        // The status first: a settled dependency is kept as text (TaskSet), parsed only when needed.
         for (const id of run.tasks.get(event.taskId)?.dependencies ?? []) {
-          const dependency = run.tasks.get(id);
-          if (dependency?.status === 'blocked' && dependency.held !== undefined) syncTask(id);
+          if (run.tasks.statusOf(id) === 'blocked' && run.tasks.get(id)?.held !== undefined) syncTask(id);
         }
         return;
       }
