@@ -43,15 +43,20 @@ export async function liveScreen(
   const clients: OrcClient[] = [];
   const subscriptions: { unsubscribe(): void }[] = [];
   const deliveryMs: number[] = [];
-  let measuring = false;
+  // Events emitted from then on count, as in the fan-out case: the clients join where the run is (a
+  // replay from the first event, with the plan of 100,000 tasks in it, measures the replay instead).
+  let measureFrom = Infinity;
+  let measureTo = Infinity;
+  const { lastEventId } = await daemon.client.trpc.runs.get.query({ runId: run.id });
   for (let i = 0; i < SUBSCRIBERS; i++) clients.push(await daemon.connect());
   for (const client of clients) {
     subscriptions.push(
       client.trpc.runs.events.subscribe(
-        { runId: run.id, lastEventId: null },
+        { runId: run.id, lastEventId: String(lastEventId) },
         {
           onData: ({ data }) => {
-            if (measuring) deliveryMs.push(Date.now() - Date.parse(data.at));
+            const at = Date.parse(data.at);
+            if (at >= measureFrom && at < measureTo) deliveryMs.push(Date.now() - at);
           },
         },
       ),
@@ -64,7 +69,7 @@ export async function liveScreen(
     if ((await screen.waitFor((s) => first.test(s), 30_000)) === undefined)
       throw new Error(`the screen did not show run ${run.id}:\n${await screen.capture()}`);
     const doneBefore = await doneNow(daemon.client, run.id);
-    measuring = true;
+    measureFrom = Date.now();
     log(`live screen: ${keyPresses} keys on run ${run.id}, ${SUBSCRIBERS} subscribers`);
     const keyMs: number[] = [];
     for (let i = 0; i < keyPresses; i++) {
@@ -79,7 +84,7 @@ export async function liveScreen(
       seen.add(await screen.capture());
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    measuring = false;
+    measureTo = Date.now();
     const doneWhileMeasured = (await doneNow(daemon.client, run.id)) - doneBefore;
     return { keyMs, screensPerSecond: seen.size / 2, deliveryMs, doneWhileMeasured };
   } finally {
