@@ -193,10 +193,15 @@ describe('Claude Code workers: a killed daemon, checkpoints and rollbacks (built
     await git(repo, 'add', 'link.txt');
     await git(repo, 'commit', '--quiet', '-m', 'a link');
     const mainBefore = await git(repo, 'rev-parse', 'main');
-    const cwd = await box.runFolder([
-      { id: 'ok', lines: ['WRITE ok.txt: fine\\n'] },
-      { id: 'needs', lines: [`FAIL_UNLESS ${source}`, 'COPY link.txt copied.txt'] },
-    ]);
+    // Claude Code asks before reading through a link out of its worktree; nobody answers here, so it is
+    // refused at once (the stand-in writes the content it knows) instead of waiting on the inbox.
+    const cwd = await box.runFolder(
+      [
+        { id: 'ok', lines: ['WRITE ok.txt: fine\\n'] },
+        { id: 'needs', lines: [`FAIL_UNLESS ${source}`, 'COPY link.txt copied.txt'] },
+      ],
+      { claude: { permissions: { Read: 'deny' } } },
+    );
     const first = await box.run(cwd, repo);
     const runId = (JSON.parse(first.stdout) as RunSummary).id;
     expect((JSON.parse(first.stdout) as RunSummary).status).toBe('failed');

@@ -4,7 +4,15 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createOrchestrator, type Orchestrator } from '@orc/daemon';
-import { eventually, randomDag, readJournal, tempHome, testConfig } from '@orc/test-support';
+import {
+  eventually,
+  foldJournal,
+  onTheWire,
+  randomDag,
+  readJournal,
+  tempHome,
+  testConfig,
+} from '@orc/test-support';
 import type { ConfigInput, OrcEvent } from '@orc/shared';
 import { afterEach, expect, it } from 'vitest';
 
@@ -106,4 +114,12 @@ it('a run killed with SIGKILL mid-run finishes after a restore without redoing f
       expect(depDone.id, `${task.id} ran before ${dep} was done`).toBeLessThan(assigned.id);
     }
   }
+  // A client that folds the journal, the killed daemon's events and the restored one's, has the run
+  // exactly as the daemon does.
+  const view = await orchestrator.getRun(runId, { full: true });
+  await eventually(
+    async () => (await readJournal(home, runId)).at(-1)?.id === view.lastEventId,
+    'the journal',
+  );
+  expect(onTheWire(foldJournal(runId, await readJournal(home, runId)))).toEqual(onTheWire(view));
 });

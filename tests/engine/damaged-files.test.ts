@@ -290,3 +290,34 @@ describe('a damaged journal', () => {
     expect(events.map((e) => e.id)).toEqual(Array.from({ length: events.length }, (_, i) => i + 1));
   });
 });
+
+describe('a configuration saved with a run', () => {
+  it('is checked against the schema on load: a wrong value is a damaged run naming the key, not a crash', async () => {
+    const runId = await finishedRun();
+    const saved = await readFile(stateFile(runId), 'utf8');
+    // As a person editing state.json by hand might leave it.
+    const edited = saved.replace(/"max_workers":\d+/, '"max_workers":"many"');
+    expect(edited).not.toBe(saved);
+    await writeFile(stateFile(runId), edited);
+    const before = await readTree(runDir(runId));
+
+    const provider = createScriptedProvider();
+    const orchestrator = await open(provider);
+    expect(await orchestrator.getRun(runId)).toMatchObject({ status: 'damaged' });
+    const summary = listed(orchestrator, runId);
+    expect(summary.damage).toMatchObject({ file: stateFile(runId) });
+    expect(summary.damage!.reason).toMatch(
+      new RegExp(
+        `^cannot be restored: the configuration saved with run ${runId}: config key execution\\.max_workers .*\\(got "many"\\)$`,
+      ),
+    );
+    await orchestrator.close(0);
+    expect(provider.calls).toEqual([]);
+    expect(await readTree(runDir(runId))).toEqual(before);
+
+    // Put right, the run loads again.
+    await writeFile(stateFile(runId), saved);
+    const again = await open();
+    expect(await again.getRun(runId)).toMatchObject({ status: 'completed' });
+  });
+});

@@ -5,13 +5,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TmuxPane } from './tmux.js';
 
 /**
- * The attach screen in a real terminal, on the in-memory demo run (no daemon): what a user sees, the
- * keys, a resize, and a clean exit. attach.test.ts does the same against the real daemon and CLI.
+ * The attach screen in a real terminal, on the demo (a daemon in its process, the simulated model, the
+ * screen its client): what a user sees, the keys, a resize, and a clean exit. attach.test.ts does the
+ * same against the daemon the CLI starts.
  */
 const root = path.resolve(import.meta.dirname, '../..');
 const demo = path.join(root, 'packages/tui/dist/screen/demo.js');
 
-describe('attach screen under tmux (demo run)', () => {
+describe('attach screen under tmux (the demo)', () => {
   let dir: string;
   let pane: TmuxPane | undefined;
 
@@ -36,7 +37,7 @@ describe('attach screen under tmux (demo run)', () => {
       (s) => s.includes('SIMULATED') && s.includes('running'),
       'the header and a running task',
     );
-    expect(first).toMatch(/^run demo-run · Demonstrate the orc terminal UI/m);
+    expect(first).toMatch(/^run r[0-9a-f]+ · Complete the 30 tasks from the task list/m);
     expect(first).toMatch(/ID +TITLE +STATUS +WORKER +ATT +TIME/);
     expect(first).toContain('┌─ Tasks');
     expect(first).not.toMatch(/lqq|qqk/);
@@ -70,7 +71,7 @@ describe('attach screen under tmux (demo run)', () => {
 
     pane.keys('q');
     const after = await pane.waitFor((s) => s.includes('[exit 0]'), 'the demo to exit');
-    expect(after).toContain('Detached from run demo-run; it goes on. Reattach with:');
+    expect(after).toMatch(/Detached from run r[0-9a-f]+; it goes on\. Reattach with:/);
     expect(after).not.toContain('┌─ Tasks');
     expect(readFileSync(stderr, 'utf8')).toBe('');
   });

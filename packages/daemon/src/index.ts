@@ -1,8 +1,11 @@
 export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
 export { createOrchestrator, defaultProviders } from './orchestrator/create-orchestrator.js';
+export { runDaemon, type RunDaemonOptions, type RunningDaemon } from './daemon/run-daemon.js';
 export type { OrchestratorOptions, ProviderFactory } from './orchestrator/create-orchestrator.js';
 export type { Orchestrator } from './orchestrator/orchestrator.js';
+export type { RunStore } from './store/store.js';
+export { openFileRunStore } from './store/file-run-store.js';
 export { createAnthropicProvider } from './model/anthropic-provider.js';
 export { createClaudeCodeProvider } from './model/claude-code-provider.js';
 export type { ClaudeCodeProvider, ClaudeCodeProviderOptions } from './model/claude-code-provider.js';

@@ -9,19 +9,21 @@ import {
   RunSetup,
   RunForecast,
 } from './run.js';
-import { AttemptError, TaskReview, TaskStatus, ToolRefusal, Usage } from './task.js';
+import {
+  AttemptError,
+  AttemptOutcome,
+  TaskRecord,
+  TaskReview,
+  TaskStatus,
+  ToolRefusal,
+  Usage,
+} from './task.js';
 import { SourceChange } from './task-source.js';
 
 /**
- * Every event of a run, on the bus, in the store (`events.jsonl`) and on the wire. `id` is monotonic per
- * run; a client that reconnects with the last id it saw receives exactly the events after it.
- */
-const base = { id: z.number().int().nonnegative(), runId: z.string(), at: z.string() };
-const task = { ...base, taskId: z.string() };
-
-/**
  * What the run has spent so far, all calls counted (the workers' and the manager's plans and reviews).
- * Carried by the events that follow a model call, so a client's totals match the run's (RUN_SPEND_EVENTS).
+ * Carried by the first event after the run's totals changed (a model call was paid for), so a client's
+ * totals match the run's.
  */
 export const RunSpend = z.object({
   usage: Usage,
@@ -30,7 +32,20 @@ export const RunSpend = z.object({
   forecast: RunForecast.optional(),
 });
 export type RunSpend = z.infer<typeof RunSpend>;
-const spent = { spent: RunSpend.optional() };
+
+/**
+ * Every event of a run, on the bus, in the store (`events.jsonl`) and on the wire. `id` is monotonic per
+ * run; a client that reconnects with the last id it saw receives exactly the events after it. Every
+ * change to a run's task records is told by an event, so folding the journal (run-fold.ts) gives the
+ * run as the daemon has it.
+ */
+const base = {
+  id: z.number().int().nonnegative(),
+  runId: z.string(),
+  at: z.string(),
+  spent: RunSpend.optional(),
+};
+const task = { ...base, taskId: z.string() };
 
 export const OrcEvent = z.discriminatedUnion('type', [
   z.object({
@@ -45,14 +60,12 @@ export const OrcEvent = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('run.planning'), attempt: z.number().int().positive() }),
   z.object({
     ...base,
-    ...spent,
     type: z.literal('run.plan_rejected'),
     attempt: z.number().int(),
     error: z.string(),
   }),
   z.object({
     ...base,
-    ...spent,
     type: z.literal('run.planned'),
     summary: z.string(),
     tasks: Plan.shape.tasks,
@@ -85,8 +98,14 @@ export const OrcEvent = z.discriminatedUnion('type', [
   /** A person set the run's budget (on resume). */
   z.object({ ...base, type: z.literal('run.budget_set'), limitUsd: z.number() }),
   z.object({ ...base, type: z.literal('run.concurrency'), limit: z.number().int(), reason: z.string() }),
-  z.object({ ...base, ...spent, type: z.literal('run.completed'), review: FinalReview }),
-  z.object({ ...base, ...spent, type: z.literal('run.failed'), error: z.string() }),
+  z.object({ ...base, type: z.literal('run.completed'), review: FinalReview }),
+  z.object({
+    ...base,
+    type: z.literal('run.failed'),
+    error: z.string(),
+    /** The manager's final review of a run that did not complete, when it wrote one. */
+    review: FinalReview.optional(),
+  }),
   z.object({ ...base, type: z.literal('run.cancelled') }),
   z.object({ ...base, type: z.literal('run.restored'), interruptedTasks: z.array(z.string()) }),
   /** A run that edits a repository left its work on the integration branch, or merged it. */
@@ -104,6 +123,15 @@ export const OrcEvent = z.discriminatedUnion('type', [
     checkpointId: z.string(),
     strategy: RollbackStrategy,
     resetTasks: z.array(z.string()),
+    /**
+     * Every task record the rollback changed, as it is after it; with `allTasks`, every task of the run
+     * in order (the rollback changed which tasks there are). Absent in journals written before it was
+     * added, and when the records would make too large an event: a client then fetches the run again.
+     */
+    tasks: z.array(TaskRecord).optional(),
+    allTasks: z.boolean().optional(),
+    /** The checkpoint's plan summary, when a full rollback brought back another one. */
+    planSummary: z.string().optional(),
   }),
   z.object({
     ...task,
@@ -112,6 +140,10 @@ export const OrcEvent = z.discriminatedUnion('type', [
     /** The status it left, so a client holding a page of the tasks keeps the counts (absent in older journals). */
     from: TaskStatus.optional(),
     reason: z.string().optional(),
+    /** Back to ready with this feedback for its next attempt (a rework, a merge conflict): one more rework. */
+    feedback: z.string().optional(),
+    /** Blocked because it is held at its source (Task Master): `reason` says why. */
+    held: z.boolean().optional(),
   }),
   z.object({
     ...task,
@@ -135,27 +167,46 @@ export const OrcEvent = z.discriminatedUnion('type', [
     attempt: z.number().int(),
     refusal: ToolRefusal,
   }),
+  /**
+   * An attempt ended (its record is final): how, what it cost, and what it answered or why it failed.
+   * `at` is when it ended. Absent in journals written before it was added.
+   */
   z.object({
     ...task,
-    ...spent,
+    type: z.literal('task.attempt_ended'),
+    attempt: z.number().int(),
+    outcome: AttemptOutcome,
+    usage: Usage,
+    costUsd: z.number(),
+    output: z.string().optional(),
+    error: AttemptError.optional(),
+  }),
+  z.object({
+    ...task,
     type: z.literal('task.attempt_failed'),
     attempt: z.number().int(),
     error: AttemptError,
     retryInMs: z.number().optional(),
   }),
+  /** The manager's review of an attempt was paid for: part of what the attempt cost. */
   z.object({
     ...task,
-    ...spent,
+    type: z.literal('task.review_charged'),
+    attempt: z.number().int(),
+    usage: Usage,
+    costUsd: z.number().nonnegative(),
+  }),
+  z.object({
+    ...task,
     type: z.literal('task.reviewed'),
     attempt: z.number().int(),
     review: TaskReview,
-    /** What the reviewed attempt cost (absent in journals written before it was added). */
+    /** What the reviewed attempt cost, in journals written before `task.attempt_ended` told it. */
     usage: Usage.optional(),
     costUsd: z.number().optional(),
   }),
   z.object({
     ...task,
-    ...spent,
     type: z.literal('task.completed'),
     attempt: z.number().int(),
     result: z.string(),
@@ -176,13 +227,5 @@ export type NewEvent = OrcEvent extends infer E
     : never
   : never;
 
-/** The events that carry the run's spend (`spent`): each follows a model call the run paid for. */
-export const RUN_SPEND_EVENTS: ReadonlySet<OrcEventType> = new Set([
-  'run.plan_rejected',
-  'run.planned',
-  'run.completed',
-  'run.failed',
-  'task.attempt_failed',
-  'task.reviewed',
-  'task.completed',
-]);
+/** An event about one task. */
+export type TaskEventOf = Extract<OrcEvent, { taskId: string }>;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { NewEvent, OrcEvent } from './events.js';
 import type { RunView } from './run.js';
-import { applyEvent, applyEvents, wantsFreshView } from './run-view-reducer.js';
-import type { TaskRecord, TaskStatus } from './task.js';
+import { applyEvent, applyEvents, foldView, wantsFreshView } from './run-view-reducer.js';
+import { type TaskRecord, type TaskStatus, ZERO_USAGE } from './task.js';
 
 const usage = { inputTokens: 100, outputTokens: 40, cacheReadTokens: 0, cacheWriteTokens: 0 };
 
@@ -49,14 +49,24 @@ const planned: NewEvent = {
 };
 
 describe('applyEvent', () => {
-  it('follows a task from plan to done, with attempts, usage, cost and counts', () => {
+  it('follows a task from plan to done, as the daemon tells it', () => {
     const events = stream([
       planned,
       { type: 'run.status', status: 'executing' },
       { type: 'task.status', taskId: 't1', status: 'ready' },
+      { type: 'task.status', taskId: 't1', status: 'running' },
       { type: 'task.assigned', taskId: 't1', worker: 0, attempt: 1 },
       { type: 'worker.output', taskId: 't1', worker: 0, text: 'partial' },
-      { type: 'task.completed', taskId: 't1', attempt: 1, result: 'the outline', usage, costUsd: 0.25 },
+      {
+        type: 'task.attempt_ended',
+        taskId: 't1',
+        attempt: 1,
+        outcome: 'succeeded',
+        usage,
+        costUsd: 0.25,
+        output: 'the outline',
+        spent: { usage, costUsd: 0.25 },
+      },
       { type: 'task.status', taskId: 't1', status: 'reviewing' },
     ]);
     const view = events.reduce(applyEvent, emptyView());
@@ -65,36 +75,52 @@ describe('applyEvent', () => {
     expect(view.busyWorkers).toBe(1);
     expect(view.taskCounts).toEqual({ reviewing: 1, pending: 1 });
     const t1 = view.tasks[0]!;
-    expect(t1.worker).toBe(0);
-    expect(t1.result).toBe('the outline');
+    expect(t1).toMatchObject({
+      worker: 0,
+      readyAt: '2025-01-01T00:00:12.000Z',
+      startedAt: '2025-01-01T00:00:13.000Z',
+    });
     expect(t1.attempts).toEqual([
-      expect.objectContaining({
+      {
         n: 1,
         worker: 0,
+        startedAt: '2025-01-01T00:00:14.000Z',
+        endedAt: '2025-01-01T00:00:16.000Z',
         outcome: 'succeeded',
         output: 'the outline',
+        usage,
         costUsd: 0.25,
-      }),
+      },
     ]);
     expect(view.usage.inputTokens).toBe(100);
     expect(view.costUsd).toBe(0.25);
-    expect(view.lastEventId).toBe(7);
+    expect(view.lastEventId).toBe(8);
 
     const done = stream(
       [
         { type: 'task.reviewed', taskId: 't1', attempt: 1, review: { verdict: 'accept', feedback: 'good' } },
+        { type: 'task.completed', taskId: 't1', attempt: 1, result: 'the outline', usage, costUsd: 0.25 },
         { type: 'task.status', taskId: 't1', status: 'done' },
       ],
-      8,
+      9,
     ).reduce(applyEvent, view);
-    expect(done.tasks[0]!.status).toBe('done');
-    expect(done.tasks[0]!.finishedAt).toBe('2025-01-01T00:00:11.000Z');
-    expect(done.tasks[0]!.attempts[0]!.review).toEqual({ verdict: 'accept', feedback: 'good' });
+    const t1Done = done.tasks[0]!;
+    expect(t1Done).toMatchObject({
+      status: 'done',
+      result: 'the outline',
+      finishedAt: '2025-01-01T00:00:12.000Z',
+    });
+    expect(t1Done.worker).toBeUndefined();
+    // The accepted output is the result; the attempt does not keep it twice.
+    expect(t1Done.attempts[0]).toMatchObject({
+      review: { verdict: 'accept', feedback: 'good' },
+      output: undefined,
+    });
     expect(done.busyWorkers).toBe(0);
     expect(done.taskCounts).toEqual({ done: 1, pending: 1 });
   });
 
-  it("takes the run's totals from events that carry them, and adds nothing twice", () => {
+  it("takes the run's totals from the events that carry them, and adds nothing itself", () => {
     const spent = (inputTokens: number, costUsd: number) => ({
       usage: { ...usage, inputTokens },
       costUsd,
@@ -109,15 +135,7 @@ describe('applyEvent', () => {
         review: { verdict: 'accept', feedback: 'ok' },
         spent: spent(1_100, 0.05),
       },
-      {
-        type: 'task.completed',
-        taskId: 't1',
-        attempt: 1,
-        result: 'r',
-        usage,
-        costUsd: 0.02,
-        spent: spent(1_100, 0.05),
-      },
+      { type: 'task.completed', taskId: 't1', attempt: 1, result: 'r', usage, costUsd: 0.02 },
     ]).reduce(applyEvent, emptyView());
     expect(view.costUsd).toBe(0.05);
     expect(view.usage.inputTokens).toBe(1_100);
@@ -150,12 +168,23 @@ describe('applyEvent', () => {
     expect(view).toEqual(frozen);
   });
 
-  it('records failed attempts with their error category, rework and the task failure', () => {
+  it('records a failed attempt, a rework with its feedback, and the task failure past the bound', () => {
     const view = applyEvents(
       emptyView(),
       stream([
         planned,
+        { type: 'task.status', taskId: 't2', status: 'ready' },
+        { type: 'task.status', taskId: 't2', status: 'running' },
         { type: 'task.assigned', taskId: 't2', worker: 1, attempt: 1 },
+        {
+          type: 'task.attempt_ended',
+          taskId: 't2',
+          attempt: 1,
+          outcome: 'failed',
+          usage: ZERO_USAGE,
+          costUsd: 0,
+          error: { category: 'transient', message: '529 overloaded' },
+        },
         {
           type: 'task.attempt_failed',
           taskId: 't2',
@@ -163,23 +192,64 @@ describe('applyEvent', () => {
           error: { category: 'transient', message: '529 overloaded' },
           retryInMs: 1000,
         },
-        { type: 'task.assigned', taskId: 't2', worker: 0, attempt: 2 },
+        { type: 'task.assigned', taskId: 't2', worker: 1, attempt: 2 },
+        {
+          type: 'task.attempt_ended',
+          taskId: 't2',
+          attempt: 2,
+          outcome: 'succeeded',
+          usage,
+          costUsd: 0.1,
+          output: 'short',
+        },
+        { type: 'task.status', taskId: 't2', status: 'reviewing' },
         {
           type: 'task.reviewed',
           taskId: 't2',
           attempt: 2,
           review: { verdict: 'rework', feedback: 'too short' },
         },
-        { type: 'task.failed', taskId: 't2', error: 'gave up after 3 reworks' },
+        {
+          type: 'task.status',
+          taskId: 't2',
+          status: 'ready',
+          reason: 'rework: too short',
+          feedback: 'too short',
+        },
+        { type: 'task.status', taskId: 't2', status: 'running' },
+        { type: 'task.assigned', taskId: 't2', worker: 0, attempt: 3 },
+        {
+          type: 'task.attempt_ended',
+          taskId: 't2',
+          attempt: 3,
+          outcome: 'succeeded',
+          usage,
+          costUsd: 0.1,
+          output: 'still short',
+        },
+        { type: 'task.status', taskId: 't2', status: 'reviewing' },
+        { type: 'task.reviewed', taskId: 't2', attempt: 3, review: { verdict: 'rework', feedback: 'no' } },
+        { type: 'task.failed', taskId: 't2', error: 'still not accepted after 1 rework: no' },
+        {
+          type: 'task.status',
+          taskId: 't2',
+          status: 'failed',
+          reason: 'still not accepted after 1 rework: no',
+        },
       ]),
     );
     const t2 = view.tasks[1]!;
-    expect(t2.status).toBe('failed');
-    expect(t2.error).toBe('gave up after 3 reworks');
-    expect(t2.reworks).toBe(1);
-    expect(t2.attempts.map((a) => [a.n, a.worker, a.outcome, a.error?.category])).toEqual([
-      [1, 1, 'failed', 'transient'],
-      [2, 0, 'running', undefined],
+    expect(t2).toMatchObject({
+      status: 'failed',
+      error: 'still not accepted after 1 rework: no',
+      reworks: 1,
+      feedback: 'too short',
+      worker: undefined,
+    });
+    expect(t2.attempts.map((a) => [a.n, a.worker, a.outcome, a.error?.category, a.review?.verdict])).toEqual([
+      [1, 1, 'failed', 'transient', undefined],
+      [2, 1, 'succeeded', undefined, 'rework'],
+      [3, 0, 'succeeded', undefined, 'rework'],
     ]);
     expect(view.taskCounts).toEqual({ pending: 1, failed: 1 });
   });
@@ -190,19 +260,38 @@ describe('applyEvent', () => {
       stream([
         { type: 'run.status', status: 'executing' },
         { type: 'run.paused', reason: 'budget' },
+        { type: 'run.status', status: 'paused' },
       ]),
     );
     expect([paused.status, paused.pauseReason]).toEqual(['paused', 'budget']);
-    const resumed = applyEvents(paused, stream([{ type: 'run.resumed' }], 3));
+    const resumed = applyEvents(
+      paused,
+      stream([{ type: 'run.status', status: 'executing' }, { type: 'run.resumed' }], 4),
+    );
     expect(resumed.status).toBe('executing');
     expect(resumed.pauseReason).toBeUndefined();
     const review = { verdict: 'success' as const, summary: 'all good', followUps: [] };
-    const completed = applyEvents(resumed, stream([{ type: 'run.completed', review }], 4));
-    expect(completed.status).toBe('completed');
-    expect(completed.finalReview).toEqual(review);
-    expect(completed.finishedAt).toBeDefined();
-    const failed = applyEvents(resumed, stream([{ type: 'run.failed', error: 'planning failed' }], 4));
+    const completed = applyEvents(
+      resumed,
+      stream(
+        [
+          { type: 'run.status', status: 'completed' },
+          { type: 'run.completed', review },
+        ],
+        6,
+      ),
+    );
+    expect(completed).toMatchObject({
+      status: 'completed',
+      finalReview: review,
+      finishedAt: '2025-01-01T00:00:11.000Z',
+    });
+    const failed = applyEvents(resumed, stream([{ type: 'run.failed', error: 'planning failed' }], 6));
     expect([failed.status, failed.error]).toEqual(['failed', 'planning failed']);
+    // Reopened by a retry: how it ended no longer holds.
+    const reopened = applyEvents(completed, stream([{ type: 'run.status', status: 'executing' }], 8));
+    expect(reopened.finishedAt).toBeUndefined();
+    expect(reopened.finalReview).toBeUndefined();
   });
 
   it('puts a retried task back in the queue without its old error', () => {
@@ -214,7 +303,16 @@ describe('applyEvent', () => {
       ]),
     );
     expect(failed.tasks[0]!.error).toBe('permanent: bad request');
-    const retried = applyEvents(failed, stream([{ type: 'task.status', taskId: 't1', status: 'ready' }], 3));
+    const retried = applyEvents(
+      failed,
+      stream(
+        [
+          { type: 'task.status', taskId: 't1', status: 'pending' },
+          { type: 'task.status', taskId: 't1', status: 'ready' },
+        ],
+        3,
+      ),
+    );
     expect(retried.tasks[0]!.status).toBe('ready');
     expect(retried.tasks[0]!.error).toBeUndefined();
     expect(retried.tasks[0]!.finishedAt).toBeUndefined();
@@ -248,7 +346,10 @@ describe('applyEvent', () => {
       pauseReason: 'quota',
       resumeAt: '2025-01-01T05:00:00.000Z',
     });
-    view = applyEvents(view, stream([{ type: 'run.resumed' }], 9));
+    view = applyEvents(
+      view,
+      stream([{ type: 'run.status', status: 'executing' }, { type: 'run.resumed' }], 9),
+    );
     expect(view.resumeAt).toBeUndefined();
     expect(view.pauseReason).toBeUndefined();
   });
@@ -260,12 +361,49 @@ describe('applyEvent', () => {
       stream([
         planned,
         { type: 'task.source_changed', taskId: 't2', change },
-        { type: 'task.status', taskId: 't2', status: 'blocked', reason: 'set to deferred' },
+        { type: 'task.status', taskId: 't2', status: 'blocked', reason: 'set to deferred', held: true },
       ]),
     );
-    expect(held.tasks[1]).toMatchObject({ status: 'blocked', sourceChange: change });
+    expect(held.tasks[1]).toMatchObject({ status: 'blocked', sourceChange: change, held: 'set to deferred' });
     const retried = applyEvents(held, stream([{ type: 'task.status', taskId: 't2', status: 'pending' }], 4));
     expect(retried.tasks[1]!.sourceChange).toBeUndefined();
+    expect(retried.tasks[1]!.held).toBeUndefined();
+  });
+
+  it('replaces the records a rollback carries; an older rollback without them asks for a refetch', () => {
+    const view = applyEvents(
+      emptyView(),
+      stream([planned, { type: 'task.status', taskId: 't1', status: 'failed', reason: 'no' }]),
+    );
+    const restored = {
+      ...view.tasks[0]!,
+      status: 'pending' as const,
+      error: undefined,
+      finishedAt: undefined,
+    };
+    const rolled = foldView(
+      view,
+      stream(
+        [
+          {
+            type: 'run.rolled_back',
+            checkpointId: 'cp1',
+            strategy: 'full',
+            resetTasks: ['t1'],
+            tasks: [restored],
+          },
+        ],
+        3,
+      ),
+    );
+    expect(rolled.incomplete).toBe(false);
+    expect(rolled.view.tasks[0]).toEqual(restored);
+    const older = foldView(
+      view,
+      stream([{ type: 'run.rolled_back', checkpointId: 'cp1', strategy: 'full', resetTasks: ['t1'] }], 3),
+    );
+    expect(older.incomplete).toBe(true);
+    expect(older.view.tasks[0]!.status).toBe('pending');
   });
 });
 
@@ -295,7 +433,15 @@ describe('a view holding a page of the tasks', () => {
       { type: 'task.status', taskId: 't1', from: 'ready', status: 'running' },
       { type: 'task.status', taskId: 't2', from: 'running', status: 'reviewing' },
       { type: 'task.status', taskId: 't3', from: 'pending', status: 'ready' },
-      { type: 'task.completed', taskId: 't2', attempt: 1, result: 'two', usage, costUsd: 0.5 },
+      {
+        type: 'task.completed',
+        taskId: 't2',
+        attempt: 1,
+        result: 'two',
+        usage,
+        costUsd: 0.5,
+        spent: { usage, costUsd: 0.5 },
+      },
     ]);
     const view = applyEvents(page(), events);
     expect(view.taskCounts).toEqual({ ready: 1, running: 1, reviewing: 1 });
@@ -320,9 +466,34 @@ describe('a view holding a page of the tasks', () => {
       true,
       false,
     ]);
-    // A view that holds every task folds a plan and a restart itself; a rollback still asks.
+    // A view that holds every task folds a plan and a restart itself; a rollback without its records asks.
     expect(wantsFreshView(emptyView(), planned_!)).toBe(false);
     expect(wantsFreshView(emptyView(), restored!)).toBe(false);
     expect(wantsFreshView(emptyView(), rolledBack!)).toBe(true);
+    const carried = { ...rolledBack!, tasks: [held('t1', 'pending')], allTasks: true } as OrcEvent;
+    expect(wantsFreshView(emptyView(), carried)).toBe(false);
+    expect(wantsFreshView(page(), carried)).toBe(true);
+  });
+
+  it('keeps its page through a plan and a rollback of every task, and says it is short of the run', () => {
+    const [planned_, rolledBack] = stream([
+      planned,
+      {
+        type: 'run.rolled_back',
+        checkpointId: 'cp1',
+        strategy: 'full',
+        resetTasks: ['t1'],
+        tasks: [held('t1', 'pending'), held('t2', 'pending'), held('t3', 'pending')],
+        allTasks: true,
+      },
+    ]);
+    const afterPlan = foldView(page(), [planned_!]);
+    expect(afterPlan.incomplete).toBe(true);
+    expect(afterPlan.view.planSummary).toBe('two steps');
+    expect(afterPlan.view.tasks.map((t) => t.id)).toEqual(['t1']);
+    expect(afterPlan.view.taskTotal).toBe(3);
+    const afterRollback = foldView(page(), [rolledBack!]);
+    expect(afterRollback.incomplete).toBe(true);
+    expect(afterRollback.view.tasks.map((t) => [t.id, t.status])).toEqual([['t1', 'pending']]);
   });
 });

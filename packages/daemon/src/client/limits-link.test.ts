@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { writeDaemonInfo } from '../daemon/daemon-info.js';
 import type { ConnectionLimits } from '../rpc/connection-guard.js';
-import { FakeOrchestrator } from '@orc/test-support';
+import { createScriptedProvider, openTestEngine, type TestEngine } from '@orc/test-support';
 import { type RpcServer, startRpcServer } from '../rpc/server.js';
 import { createClient, type OrcClient } from './create-client.js';
 
@@ -18,14 +18,17 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 let home: string;
-let fake: FakeOrchestrator;
+let engine: TestEngine | undefined;
 let server: RpcServer | undefined;
 let clients: OrcClient[];
 
+/** The real engine on a temp home, its model holding every call: runs stay as they were started. */
 async function serve(limits: Partial<ConnectionLimits> = {}) {
-  fake = new FakeOrchestrator({ taskMs: 60_000 });
+  const held = createScriptedProvider();
+  held.hold();
+  engine = await openTestEngine({ home, provider: held });
   server = await startRpcServer({
-    orchestrator: fake,
+    orchestrator: engine.orchestrator,
     token: TOKEN,
     logger: pino({ level: 'silent' }),
     daemon: { pid: process.pid, version: 'test', startedAt: new Date().toISOString() },
@@ -76,6 +79,8 @@ beforeEach(async () => {
 afterEach(async () => {
   await Promise.all(clients.map((client) => client.close()));
   await server?.close();
+  await engine?.close();
+  engine = undefined;
   await rm(home, { recursive: true, force: true });
 });
 
@@ -102,7 +107,7 @@ describe('limits link', () => {
       code: 'PAYLOAD_TOO_LARGE',
       orcCode: 'LIMIT_EXCEEDED',
     });
-    expect(fake.calls).toEqual([]);
+    expect(engine!.orchestrator.listRuns()).toEqual([]);
     expect((await client.trpc.daemon.health.query()).pid).toBe(process.pid);
   });
 

@@ -36,8 +36,9 @@ export function feedInbox(inbox: Inbox, run: Run, clock: Clock): () => void {
   const syncTasks = () =>
     inbox.settle(
       (item) => inRun(item) && TASK_ITEM_TYPES.has(item.type),
-      [...run.tasks.values()].flatMap((task) =>
-        task.status === 'failed' || task.status === 'blocked' ? taskNeeds(run, task) : [],
+      // Statuses read as kept: only failed and blocked tasks' records are parsed from their text.
+      [...run.tasks.rows()].flatMap((row) =>
+        row.status === 'failed' || row.status === 'blocked' ? taskNeeds(run, run.tasks.get(row.id)!) : [],
       ),
       `run ${run.id} changed its tasks`,
     );

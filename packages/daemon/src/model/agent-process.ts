@@ -62,7 +62,8 @@ export class AgentProcess {
       });
     }
     child.on('exit', () => {
-      // Tool processes left in the group (a server the agent started) would hold its pipes open.
+      // Tool processes left in the group (a server the agent started) would hold its pipes open. Real
+      // time, as in stop(): the group lives in the operating system's time.
       setTimeout(() => this.signalGroup('SIGKILL'), DRAIN_MS).unref();
     });
     child.on('close', () => {
@@ -82,7 +83,11 @@ export class AgentProcess {
     return this.child !== undefined;
   }
 
-  /** Ends the process group: SIGTERM, then SIGKILL after the grace period. */
+  /**
+   * Ends the process group: SIGTERM, then SIGKILL after the grace period. The grace is the operating
+   * system's real time, not the engine's Clock: a process lives in real time, and a simulated clock
+   * could only kill it before it had a chance to exit.
+   */
   stop(): void {
     if (!this.child || this.closed) return;
     this.signalGroup('SIGTERM');

@@ -43,6 +43,8 @@ async function streamMessage(
   if (request.signal.aborted) throw new CallCancelledError('the model call was cancelled before it started');
   const controller = new AbortController();
   let timedOut = false;
+  // The call crosses a real network in real time, as the SDK's own timeout does: a real timer (the run's
+  // deadline for the whole attempt goes through the Clock, run/deadline.ts).
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort();

@@ -155,6 +155,8 @@ class AgentCall {
     const command = resolveClaudeCommand(options.command, env['PATH']);
     const { query } = await loadSdk();
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // The agent is a process running in real time: its limit is a real timer (the run's own deadline
+    // for the attempt goes through the Clock, run/deadline.ts).
     const timer = setTimeout(() => void this.stop({ kind: 'timeout' }), timeoutMs);
     const onAbort = (): void => void this.stop({ kind: 'cancelled' });
     request.signal.addEventListener('abort', onAbort, { once: true });

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
  */
 export const AGENT_TAG_VARIABLE = 'ORC_AGENT_TAG';
 
+/** Unguessable and unique across daemons, hence the system's randomness rather than the run's seeded one. */
 export function newAgentTag(): string {
   return randomBytes(8).toString('hex');
 }

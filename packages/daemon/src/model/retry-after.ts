@@ -1,4 +1,7 @@
-/** `retry-after-ms` (milliseconds), else `retry-after` in seconds or as an HTTP date. */
+/**
+ * `retry-after-ms` (milliseconds), else `retry-after` in seconds or as an HTTP date. An HTTP date is the
+ * server's wall time, so it is measured against the wall clock, never the run's Clock (which a test moves).
+ */
 export function parseRetryAfter(
   headers: { get(name: string): string | null } | undefined,
   now: number = Date.now(),

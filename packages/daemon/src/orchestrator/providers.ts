@@ -43,6 +43,8 @@ export const defaultProviders: ProviderFactory = (name, config, { apiKey, clock 
         },
         environment: cli.environment,
         timeoutMs: config.execution.worker_timeout * 1000,
+        // A usage limit's reset is an instant the run waits for on the same Clock.
+        now: () => clock.now(),
       });
     }
   }

@@ -141,6 +141,10 @@ export async function startRun(
   return { run, source };
 }
 
+/**
+ * A new run's id. From the system's randomness, not the daemon's seeded Random: ids must not repeat
+ * across daemons that share a state directory, and a seed would replay them.
+ */
 function newRunId(runs: { has(runId: string): boolean }): string {
   for (;;) {
     const id = `r${randomBytes(4).toString('hex').slice(0, 7)}`;

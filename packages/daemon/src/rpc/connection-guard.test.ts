@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RPC_LIMITS, statePaths, type RunView } from '@orc/shared';
+import { RPC_LIMITS, statePaths } from '@orc/shared';
 import { TRPCClientError } from '@trpc/client';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -18,31 +18,38 @@ import {
   CLOSE_UNAUTHORIZED,
 } from './close-codes.js';
 import type { ConnectionLimits } from './connection-guard.js';
-import { FakeOrchestrator } from '@orc/test-support';
+import type { ModelProvider } from '../model/provider.js';
+import {
+  countingOrchestrator,
+  createScriptedProvider,
+  floodingProvider,
+  openTestEngine,
+  type CountingOrchestrator,
+  type TestEngine,
+} from '@orc/test-support';
 import { type RpcServer, startRpcServer } from './server.js';
 
 const TOKEN = 'c'.repeat(64);
 const KiB = 1024;
 
-/** Counts the run views it builds: how many `runs.get` calls actually ran. */
-class CountingOrchestrator extends FakeOrchestrator {
-  views = 0;
-  override getRun(runId: string): Promise<RunView> {
-    this.views++;
-    return super.getRun(runId);
-  }
-}
-
 let home: string;
-let fake: CountingOrchestrator;
-let server: RpcServer;
+let engine: TestEngine | undefined;
+let orchestrator: CountingOrchestrator;
+let server: RpcServer | undefined;
 let clients: OrcClient[];
 let sockets: WebSocket[];
 /** What the server logged when it closed a connection past a limit. */
 let closes: { code: number; reason: string }[];
 
-async function serve(limits: Partial<ConnectionLimits> = {}) {
-  fake = new CountingOrchestrator({ taskMs: 60_000 });
+/**
+ * The real engine on a temp home, served by the real server on a free port. Its model does not answer
+ * (until the test ends) unless given one: runs stay as they were started.
+ */
+async function serve(limits: Partial<ConnectionLimits> = {}, provider?: ModelProvider) {
+  const held = createScriptedProvider();
+  held.hold();
+  engine = await openTestEngine({ home, provider: provider ?? held });
+  orchestrator = countingOrchestrator(engine.orchestrator);
   const logger = pino(
     { level: 'warn' },
     {
@@ -54,7 +61,7 @@ async function serve(limits: Partial<ConnectionLimits> = {}) {
     },
   );
   server = await startRpcServer({
-    orchestrator: fake,
+    orchestrator,
     token: TOKEN,
     logger,
     daemon: { pid: process.pid, version: 'test', startedAt: new Date().toISOString() },
@@ -73,7 +80,7 @@ async function connect(): Promise<OrcClient> {
 
 /** A hand-made tRPC client on a bare socket: it sends what it likes and reads only if asked to. */
 async function rawClient() {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/?connectionParams=1`);
+  const ws = new WebSocket(`ws://127.0.0.1:${server!.port}/?connectionParams=1`);
   sockets.push(ws);
   ws.on('error', () => undefined);
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
@@ -101,7 +108,7 @@ async function bigRun(mb: number): Promise<string> {
     title: `task ${i}`,
     description: 'x'.repeat(16 * KiB),
   }));
-  return (await fake.startRun({ tasks })).id;
+  return (await orchestrator.startRun({ tasks })).id;
 }
 
 async function healthAnswers(): Promise<boolean> {
@@ -120,6 +127,8 @@ afterEach(async () => {
   for (const ws of sockets) ws.terminate();
   await Promise.all(clients.map((client) => client.close()));
   await server?.close();
+  await engine?.close();
+  engine = server = undefined;
   await rm(home, { recursive: true, force: true });
 });
 
@@ -140,13 +149,13 @@ describe('connection guard', () => {
       code: CLOSE_TOO_MANY_CALLS,
       reason: `${RPC_LIMITS.callsInFlight + 1} calls in flight; the limit is ${RPC_LIMITS.callsInFlight}`,
     });
-    expect(fake.calls).toEqual([]);
+    expect(orchestrator.listRuns()).toEqual([]);
     expect(await healthAnswers()).toBe(true);
   });
 
   it('lets a client with more subscriptions than calls in flight reconnect and resubscribe in one message', async () => {
     await serve();
-    const runId = (await fake.startRun({ goal: 'g' })).id;
+    const runId = (await orchestrator.startRun({ goal: 'g' })).id;
     const client = await connect();
     const count = RPC_LIMITS.callsInFlight + 36;
     const seen = new Array<number>(count).fill(0);
@@ -155,10 +164,10 @@ describe('connection guard', () => {
     );
     await expect.poll(() => Math.min(...seen)).toBeGreaterThan(0);
     client.dropConnection();
-    await expect.poll(() => fake.activeSubscriptions, { timeout: 5_000 }).toBe(0);
-    await expect.poll(() => fake.activeSubscriptions, { timeout: 5_000 }).toBe(count);
+    await expect.poll(() => orchestrator.counts.subscriptions, { timeout: 5_000 }).toBe(0);
+    await expect.poll(() => orchestrator.counts.subscriptions, { timeout: 5_000 }).toBe(count);
     const before = [...seen];
-    fake.emit(runId, { type: 'run.resumed' });
+    await orchestrator.createCheckpoint(runId, 'news for every subscriber');
     await expect.poll(() => seen.every((n, i) => n > before[i]!)).toBe(true);
     for (const subscription of subscriptions) subscription.unsubscribe();
     expect(closes).toEqual([]);
@@ -169,13 +178,13 @@ describe('connection guard', () => {
     const { ws, closed } = await rawClient();
     ws.send(JSON.stringify(call(1, 'runs.start', { goal: 'x'.repeat(100 * KiB) }, 'mutation')));
     expect((await closed).code).toBe(CLOSE_MESSAGE_TOO_BIG);
-    expect(fake.calls).toEqual([]);
+    expect(orchestrator.listRuns()).toEqual([]);
     expect(await healthAnswers()).toBe(true);
   });
 
   it('reads no large frame from a client before it has shown the token', async () => {
     await serve();
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/?connectionParams=1`);
+    const ws = new WebSocket(`ws://127.0.0.1:${server!.port}/?connectionParams=1`);
     sockets.push(ws);
     const closed = new Promise<{ code: number; reason: string }>((resolve) =>
       ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
@@ -197,8 +206,8 @@ describe('connection guard', () => {
     attacker.ws.send(JSON.stringify(Array.from({ length: 8 }, (_, i) => call(i + 1, 'runs.get', { runId }))));
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     // 8 MiB replies: the kernel's buffers and the paced bound hold one or two; the rest wait their turn.
-    expect(fake.views).toBeGreaterThanOrEqual(1);
-    expect(fake.views).toBeLessThanOrEqual(3);
+    expect(orchestrator.counts.views).toBeGreaterThanOrEqual(1);
+    expect(orchestrator.counts.views).toBeLessThanOrEqual(3);
     expect(await healthAnswers()).toBe(true);
 
     attacker.ws.send(JSON.stringify(Array.from({ length: 8 }, (_, i) => call(i + 9, 'runs.get', { runId }))));
@@ -208,11 +217,11 @@ describe('connection guard', () => {
       reason: expect.stringMatching(/^\d+ calls in flight; the limit is 8$/) as string,
     });
     // The waiting calls end with the connection; none of them runs.
-    const ran = fake.views;
+    const ran = orchestrator.counts.views;
     attacker.resumeReading();
     await attacker.closed;
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(fake.views).toBe(ran);
+    expect(orchestrator.counts.views).toBe(ran);
     expect(await healthAnswers()).toBe(true);
   });
 
@@ -227,7 +236,7 @@ describe('connection guard', () => {
 
   it('closes a connection past the subscription limit', async () => {
     await serve({ subscriptions: 2 });
-    const runId = (await fake.startRun({ goal: 'g' })).id;
+    const runId = (await orchestrator.startRun({ goal: 'g' })).id;
     const { ws, closed } = await rawClient();
     for (let id = 1; id <= 3; id++)
       ws.send(JSON.stringify(call(id, 'runs.events', { runId }, 'subscription')));
@@ -236,7 +245,7 @@ describe('connection guard', () => {
 
   it('counts a stopped subscription out, so a client may subscribe again', async () => {
     await serve({ subscriptions: 1 });
-    const runId = (await fake.startRun({ goal: 'g' })).id;
+    const runId = (await orchestrator.startRun({ goal: 'g' })).id;
     const client = await connect();
     for (let i = 0; i < 3; i++) {
       await new Promise<void>((resolve, reject) => {
@@ -251,14 +260,14 @@ describe('connection guard', () => {
           },
         );
       });
-      await expect.poll(() => fake.activeSubscriptions).toBe(0);
+      await expect.poll(() => orchestrator.counts.subscriptions).toBe(0);
     }
     expect(closes).toEqual([]);
   });
 
   it('closes a connection that reuses the id of a call in flight', async () => {
     await serve();
-    const runId = (await fake.startRun({ goal: 'g' })).id;
+    const runId = (await orchestrator.startRun({ goal: 'g' })).id;
     const { ws, closed } = await rawClient();
     ws.send(JSON.stringify(call(7, 'runs.events', { runId }, 'subscription')));
     ws.send(JSON.stringify(call(7, 'runs.get', { runId })));
@@ -281,17 +290,14 @@ describe('connection guard', () => {
   });
 
   it('drops a subscriber that stops reading with CLOSE_CLIENT_BEHIND, and only that one', async () => {
-    await serve({ pacedBytes: 64 * KiB });
-    const runId = (await fake.startRun({ goal: 'g' })).id;
+    // Its worker streams 64 KiB after 64 KiB until it is cut off.
+    await serve({ pacedBytes: 64 * KiB }, floodingProvider('x'.repeat(64 * KiB)));
+    const runId = (await orchestrator.startRun({ goal: 'g' })).id;
     const attacker = await rawClient();
     attacker.ws.send(JSON.stringify(call(1, 'runs.events', { runId }, 'subscription')));
     await once(attacker.ws, 'message');
     attacker.stopReading();
-    const chunk = 'x'.repeat(64 * KiB);
-    for (let i = 0; i < 400 && closes.length === 0; i++) {
-      fake.emit(runId, { type: 'worker.output', taskId: 't1', worker: 0, text: chunk });
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    await expect.poll(() => closes.length, { timeout: 10_000 }).toBeGreaterThan(0);
     expect(closes).toEqual([
       { code: CLOSE_CLIENT_BEHIND, reason: expect.stringMatching(/^subscriber fell behind: run /) as string },
     ]);

@@ -8,23 +8,39 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createClient, type OrcClient } from '../client/index.js';
 import { writeDaemonInfo } from '../daemon/daemon-info.js';
+import type { ModelProvider } from '../model/provider.js';
 import type { AppRouter } from './app.router.js';
 import { CLOSE_UNAUTHORIZED } from './close-codes.js';
 import type { ConnectionLimits } from './connection-guard.js';
-import { FakeOrchestrator } from '@orc/test-support';
+import {
+  countingOrchestrator,
+  createScriptedProvider,
+  floodingProvider,
+  openTestEngine,
+  readJournal,
+  type CountingOrchestrator,
+  type TestEngine,
+} from '@orc/test-support';
 import { type RpcServer, startRpcServer } from './server.js';
 
 const TOKEN = 'a'.repeat(64);
 let home: string;
-let fake: FakeOrchestrator;
-let server: RpcServer;
+let engine: TestEngine | undefined;
+let orchestrator: CountingOrchestrator;
+let server: RpcServer | undefined;
 let clients: OrcClient[];
 let stops: number;
 
-async function serve(options: { limits?: Partial<ConnectionLimits>; taskMs?: number } = {}) {
-  fake = new FakeOrchestrator({ taskMs: options.taskMs ?? 10 });
+/** The real engine on a temp home (the model scripted), served by the real server on a free port. */
+async function serve(options: { limits?: Partial<ConnectionLimits>; provider?: ModelProvider } = {}) {
+  engine = await openTestEngine({
+    home,
+    provider: options.provider ?? createScriptedProvider({ latencyMs: 5 }),
+    config: { execution: { max_workers: 2 } },
+  });
+  orchestrator = countingOrchestrator(engine.orchestrator);
   server = await startRpcServer({
-    orchestrator: fake,
+    orchestrator,
     token: TOKEN,
     logger: pino({ level: 'silent' }),
     daemon: { pid: process.pid, version: 'test', startedAt: new Date().toISOString() },
@@ -50,6 +66,8 @@ beforeEach(async () => {
 afterEach(async () => {
   await Promise.all(clients.map((client) => client.close()));
   await server?.close();
+  await engine?.close();
+  engine = server = undefined;
   await rm(home, { recursive: true, force: true });
 });
 
@@ -64,7 +82,7 @@ describe('rpc server', () => {
     await serve();
     const client = await connect();
     const health = await client.trpc.daemon.health.query();
-    expect(health).toMatchObject({ pid: process.pid, port: server.port, version: 'test', runs: 0 });
+    expect(health).toMatchObject({ pid: process.pid, port: server!.port, version: 'test', runs: 0 });
     await client.trpc.daemon.stop.mutate();
     expect(stops).toBe(1);
   });
@@ -73,7 +91,7 @@ describe('rpc server', () => {
     await serve();
     const closes: (number | undefined)[] = [];
     const wsClient = createWSClient({
-      url: `ws://127.0.0.1:${server.port}`,
+      url: `ws://127.0.0.1:${server!.port}`,
       WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
       retryDelayMs: () => 20,
       onClose: (cause) => {
@@ -91,7 +109,7 @@ describe('rpc server', () => {
 
   it('tells a client without a token UNAUTHORIZED on the wire before closing with the refusal code', async () => {
     await serve();
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}`);
+    const ws = new WebSocket(`ws://127.0.0.1:${server!.port}`);
     const messages: unknown[] = [];
     ws.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString())));
     const code = await new Promise<number>((resolve) => ws.once('close', resolve));
@@ -120,13 +138,13 @@ describe('rpc server', () => {
     expect((error as OrcError).code).toBe('UNAUTHORIZED');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(disconnects).toEqual([true]);
-    expect(fake.calls).toEqual([]);
+    expect(orchestrator.listRuns()).toEqual([]);
   });
 
   it('refuses a WebSocket upgrade that carries a browser Origin with 403', async () => {
     await serve();
     const status = await new Promise<number | undefined>((resolve) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${server.port}`, {
+      const ws = new WebSocket(`ws://127.0.0.1:${server!.port}`, {
         headers: { origin: 'http://evil.example' },
       });
       ws.on('unexpected-response', (_req, res) => resolve(res.statusCode));
@@ -154,7 +172,6 @@ describe('rpc server', () => {
       .catch((e: unknown) => e);
     expect(trpcError(badConfig).code).toBe('BAD_REQUEST');
     expect(trpcError(badConfig).message).toMatch(/^invalid input: config\.execution\.max_workers: /);
-    expect(fake.calls).toEqual([]);
     expect(await client.trpc.runs.list.query()).toEqual([]);
   });
 
@@ -185,7 +202,6 @@ describe('rpc server', () => {
       orcCode: 'LIMIT_EXCEEDED',
       message: 'invalid input: tasks.1.title: 501 characters, over the limit of 500',
     });
-    expect(fake.calls).toEqual([]);
     expect(await client.trpc.runs.list.query()).toEqual([]);
   });
 
@@ -196,7 +212,7 @@ describe('rpc server', () => {
     expect(trpcError(missing)).toMatchObject({
       code: 'NOT_FOUND',
       orcCode: 'RUN_NOT_FOUND',
-      message: 'no run nope; see orc ls',
+      message: 'no run nope; orc ls lists the runs',
     });
     const events = await new Promise<unknown>((resolve) => {
       client.trpc.runs.events.subscribe(
@@ -212,7 +228,7 @@ describe('rpc server', () => {
   });
 
   it('streams tracked events; after a dropped socket the client resumes with lastEventId, no gap, no duplicate', async () => {
-    await serve({ taskMs: 15 });
+    await serve({ provider: createScriptedProvider({ latencyMs: 15 }) });
     const client = await connect();
     const run = await client.trpc.runs.start.mutate({
       tasks: Array.from({ length: 12 }, (_, i) => ({ id: `t${i}`, title: `t${i}` })),
@@ -240,14 +256,17 @@ describe('rpc server', () => {
       );
     });
     expect(dropped).toBe(true);
-    expect(seen.map((e) => e.id)).toEqual(fake.eventLog(run.id).map((e) => e.id));
+    const journal = await readJournal(home, run.id);
+    expect(seen.map((e) => e.id)).toEqual(
+      journal.slice(0, journal.findIndex((e) => e.type === 'run.completed') + 1).map((e) => e.id),
+    );
   });
 
   it('resumes a new subscription after the lastEventId it is given', async () => {
     await serve();
     const client = await connect();
     const run = await client.trpc.runs.start.mutate({ goal: 'g' });
-    await fake.waitForRun(run.id);
+    await orchestrator.waitForRun(run.id);
     const ids: number[] = [];
     await new Promise<void>((resolve) => {
       const sub = client.trpc.runs.events.subscribe(
@@ -263,18 +282,17 @@ describe('rpc server', () => {
         },
       );
     });
+    const journal = await readJournal(home, run.id);
     expect(ids).toEqual(
-      fake
-        .eventLog(run.id)
-        .slice(3)
-        .map((e) => e.id),
+      journal.slice(3, journal.findIndex((e) => e.type === 'run.completed') + 1).map((e) => e.id),
     );
   });
 
   it('drops a subscriber that stops reading once too much is queued for it', async () => {
-    await serve({ limits: { pacedBytes: 64 * 1024 }, taskMs: 60_000 });
-    const run = await fake.startRun({ goal: 'g' });
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/?connectionParams=1`);
+    // Its worker streams 64 KiB after 64 KiB until it is cut off.
+    await serve({ limits: { pacedBytes: 64 * 1024 }, provider: floodingProvider('x'.repeat(64 * 1024)) });
+    const run = await orchestrator.startRun({ goal: 'g' });
+    const ws = new WebSocket(`ws://127.0.0.1:${server!.port}/?connectionParams=1`);
     await new Promise((resolve) => ws.once('open', resolve));
     ws.send(JSON.stringify({ method: 'connectionParams', data: { token: TOKEN } }));
     ws.send(
@@ -287,14 +305,11 @@ describe('rpc server', () => {
     await new Promise((resolve) => ws.once('message', resolve));
     // The client stops reading; the daemon keeps producing.
     (ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    const chunk = 'x'.repeat(64 * 1024);
-    const total = 400; // 25 MB, far more than the kernel's socket buffers hold
-    for (let i = 0; i < total && fake.activeSubscriptions > 0; i++) {
-      fake.emit(run.id, { type: 'worker.output', taskId: 't1', worker: 0, text: chunk });
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    await expect.poll(() => fake.activeSubscriptions, { timeout: 5_000 }).toBe(0);
-    expect(fake.delivered).toBeLessThan(total);
+    await expect.poll(() => orchestrator.counts.subscriptions, { timeout: 10_000 }).toBe(0);
+    // Dropped, not buffered for: the run goes on producing what it is no longer sent.
+    const delivered = orchestrator.counts.delivered;
+    await expect.poll(async () => (await readJournal(home, run.id)).length).toBeGreaterThan(delivered);
+    expect(orchestrator.counts.delivered).toBe(delivered);
     ws.terminate();
   });
 });

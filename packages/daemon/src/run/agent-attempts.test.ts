@@ -2,7 +2,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ZERO_USAGE, type Attempt, type NewEvent, type TaskRecord } from '@orc/shared';
+import {
+  ZERO_USAGE,
+  foldTaskEvent,
+  type Attempt,
+  type NewEvent,
+  type OrcEvent,
+  type TaskRecord,
+} from '@orc/shared';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ModelError } from '../model/model-error.js';
@@ -10,7 +17,7 @@ import { resumePrompt } from '../model/prompts.js';
 import { git } from '../workspace/git.js';
 import { GitWorkspace } from '../workspace/git-workspace.js';
 import { listWorktrees } from '../workspace/worktrees.js';
-import { AgentAttempts, applyAgentEvent, type AttemptRecord } from './agent-attempts.js';
+import { AgentAttempts, type AttemptRecord } from './agent-attempts.js';
 
 let dir: string;
 let repo: string;
@@ -89,10 +96,16 @@ describe('AgentAttempts', () => {
       { type: 'task.session', taskId: 't1', attempt: 1, sessionId: 'session-1' },
       { type: 'task.tool_refused', taskId: 't1', attempt: 1, refusal },
     ]);
-    // A restore applies the same events to a record that missed them.
-    const caughtUp = attempt(1);
-    for (const event of events) applyAgentEvent(caughtUp, event as Parameters<typeof applyAgentEvent>[1]);
-    expect(caughtUp).toMatchObject({ sessionId: 'session-1', refusals: [refusal] });
+    // Folding the same events into a record that missed them (a client, a restore) gives the same attempt.
+    const caughtUp = events.reduce(
+      (record, event, i) =>
+        foldTaskEvent(record, { ...event, id: i + 1, runId: 'r1', at: refusal.at } as Extract<
+          OrcEvent,
+          { taskId: string }
+        >),
+      task([attempt(1)]),
+    );
+    expect(caughtUp.attempts[0]).toMatchObject({ sessionId: 'session-1', refusals: [refusal] });
   });
 
   it('after a crash the next attempt goes on with the session in the same worktree; the rest is cleaned up', async () => {
@@ -122,7 +135,15 @@ describe('AgentAttempts', () => {
       resume: 'session-1',
       prompt: resumePrompt('the task'),
     });
-    expect(second.resumes).toBe(1);
+    expect(second).toMatchObject({ resumes: 1, sessionId: 'session-1' });
+    // Told at once, before the agent says anything: the attempt goes on with that session.
+    expect(events.at(-1)).toEqual({
+      type: 'task.session',
+      taskId: 't1',
+      attempt: 2,
+      sessionId: 'session-1',
+      resumes: 1,
+    });
     expect(await readFile(join(resumed.request.workdir!, 'half.txt'), 'utf8')).toBe('half done\n');
     resumed.request.onSession?.('session-1');
     expect(events.at(-1)).toEqual({

@@ -1,4 +1,4 @@
-import type { Attempt, NewEvent, OrcEvent, TaskRecord } from '@orc/shared';
+import type { Attempt, NewEvent, TaskRecord } from '@orc/shared';
 import type { AttemptChange } from '../actors/task.machine.js';
 import type { Logger } from 'pino';
 import { ModelError } from '../model/model-error.js';
@@ -72,7 +72,15 @@ export class AgentAttempts {
     if (!workspace) return new AgentAttempt(context, task.id, record, record.n, undefined, undefined);
     const continued = point && (await workspace.resumeAttempt(task.id, point.attempt));
     if (point && continued) {
-      record.change({ resumes: point.attempt });
+      // Told at once: the attempt goes on with that session from its first turn.
+      record.change({ resumes: point.attempt, sessionId: point.sessionId });
+      this.deps.emit({
+        type: 'task.session',
+        taskId: task.id,
+        attempt: record.n,
+        sessionId: point.sessionId,
+        resumes: point.attempt,
+      });
       const resume = { sessionId: point.sessionId, prompt: resumePrompt(prompt) };
       return new AgentAttempt(context, task.id, record, point.attempt, continued.path, resume);
     }
@@ -172,17 +180,4 @@ export function pausesTheRun(error: unknown): boolean {
     error instanceof ModelError &&
     (error.details.pauseReason === 'quota' || error.details.pauseReason === 'budget')
   );
-}
-
-/** A journalled session id or refusal, applied to the attempt record when a restore catches up. */
-export function applyAgentEvent(
-  attempt: Attempt,
-  event: Extract<OrcEvent, { type: 'task.session' | 'task.tool_refused' }>,
-): void {
-  if (event.type === 'task.session') {
-    attempt.sessionId = event.sessionId;
-    if (event.resumes !== undefined) attempt.resumes = event.resumes;
-  } else {
-    attempt.refusals = [...(attempt.refusals ?? []), event.refusal];
-  }
 }

@@ -1,9 +1,16 @@
-import { ZERO_USAGE, type Attempt, type NewEvent, type ResolvedConfig, type TaskRecord } from '@orc/shared';
+import {
+  ZERO_USAGE,
+  type Attempt,
+  type AttemptError,
+  type NewEvent,
+  type ResolvedConfig,
+  type TaskRecord,
+} from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, type Clock } from '../clock.js';
 import { CallCancelledError, ModelError } from '../model/model-error.js';
 import { workPrompt } from '../model/prompts.js';
-import type { ModelProvider } from '../model/provider.js';
+import type { ModelProvider, ModelResponse } from '../model/provider.js';
 import type { QuotaGovernor, QuotaPermit, QuotaWait } from '../quota/quota-governor.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 import { AgentAttempts, pausesTheRun, type AgentAttempt, type AttemptRecord } from './agent-attempts.js';
@@ -30,7 +37,8 @@ export interface AttemptRunnerDeps {
   tasks: TaskSet;
   config: () => ResolvedConfig;
   context: () => string;
-  emit: (event: NewEvent) => void;
+  /** `at`: the time the change the event tells was stamped with. */
+  emit: (event: NewEvent, at?: string) => void;
   /** The repository the run's agents edit, one worktree per attempt; absent for runs that only talk. */
   workspace: () => GitWorkspace | undefined;
   /** Where an agent's tool call outside its rules is put to a person (the daemon's inbox). */
@@ -144,9 +152,39 @@ export class AttemptRunner {
       change,
     };
     tasks.send(taskId, { type: 'task.attempt_began', attempt });
-    emit({ type: 'task.assigned', taskId, worker, attempt: attempt.n });
-    const deadline = new Deadline(clock, signal, config.execution.worker_timeout * 1000);
+    emit({ type: 'task.assigned', taskId, worker, attempt: attempt.n }, attempt.startedAt);
     const output = new OutputBatcher(clock, (text) => emit({ type: 'worker.output', taskId, worker, text }));
+    let response: ModelResponse | undefined;
+    /**
+     * Ends the attempt: what its call cost is charged to the run, its record made final and the event
+     * that tells of it journalled, in one turn, so the journal tells every change of the record and the
+     * run's totals with it. An attempt its task's move ended already (taken back) keeps how and when.
+     */
+    const end = (outcome: 'succeeded' | 'failed' | 'interrupted', detail: AttemptDetail = {}) => {
+      output.flush();
+      const current = record.current();
+      const ended = current === undefined || current.outcome !== 'running';
+      if (ended && response === undefined) return;
+      const usage = response?.usage ?? ZERO_USAGE;
+      const costUsd = response ? budget.charge(usage, model, response.costUsd) : 0;
+      if (response) budget.countAttempt(costUsd);
+      const endedAt = (ended ? current?.endedAt : undefined) ?? isoAt(clock);
+      const told = ended ? {} : { ...detail, outcome };
+      change({ ...told, usage, costUsd, endedAt });
+      emit(
+        {
+          type: 'task.attempt_ended',
+          taskId,
+          attempt: attempt.n,
+          outcome: current !== undefined && ended ? current.outcome : outcome,
+          usage,
+          costUsd,
+          ...told,
+        },
+        endedAt,
+      );
+    };
+    const deadline = new Deadline(clock, signal, config.execution.worker_timeout * 1000);
     let agent: AgentAttempt | undefined;
     let thrown: unknown;
     // The most the call may spend: the run's remainder, or the task's when that is less.
@@ -157,7 +195,7 @@ export class AttemptRunner {
     try {
       // Its worktree, fresh or the one whose session it resumes, and the hooks that journal the session.
       agent = await this.agents.begin(task, record, prompt);
-      const response = await provider.complete({
+      response = await provider.complete({
         purpose: 'work',
         model,
         system,
@@ -172,37 +210,38 @@ export class AttemptRunner {
         ...this.permissionsFor(taskId, attempt, permit),
       });
       permit.succeeded(response.usage);
-      const cost = budget.charge(response.usage, model, response.costUsd);
-      budget.countAttempt(cost);
-      change({ usage: response.usage, costUsd: cost });
       const diff = await agent.commit(`${task.id}: ${task.title}`);
       if (diff !== undefined) this.diffs.set(taskId, diff);
-      change({ output: response.text, outcome: 'succeeded', endedAt: isoAt(clock) });
+      end('succeeded', { output: response.text });
       return { text: response.text };
     } catch (error) {
       permit.failed(error);
       thrown = error;
       if (signal.aborted) {
-        // A task taken back (cancel, pause, rollback) had its attempt marked by its own move; one the
-        // daemon's stop cut off is marked here, so its session can go on after the restart.
-        if (record.current()?.outcome === 'running')
-          change({ outcome: 'interrupted', endedAt: isoAt(clock) });
+        // A task taken back (cancel, pause, rollback) had its attempt ended by its own move; one the
+        // daemon's stop cut off ends here, so its session can go on after the restart.
+        end('interrupted');
         throw new CallCancelledError('the attempt was stopped');
       }
       const failure = deadline.timedOut
         ? new ModelError('recoverable', `the attempt timed out after ${config.execution.worker_timeout}s`)
         : taskBudgetStop(error, task.id, taskLeft, runLeft);
       // A usage limit or the run's budget stopped it: the run pauses and the session goes on later.
-      const outcome = pausesTheRun(failure) ? 'interrupted' : 'failed';
-      change({ outcome, error: describe(failure), endedAt: isoAt(clock) });
+      end(pausesTheRun(failure) ? 'interrupted' : 'failed', { error: describe(failure) });
       throw failure;
     } finally {
       deadline.clear();
       output.flush();
-      // The worktree goes (anything uncommitted kept on the attempt branch), or stays for a resume.
+      // The worktree goes (anything uncommitted kept on an attempt branch), or stays for a resume.
       await agent?.end({ closing: this.deps.closing(), error: thrown });
     }
   }
+}
+
+/** How an attempt ended beyond its outcome: what it answered, or why it failed. */
+interface AttemptDetail {
+  output?: string;
+  error?: AttemptError;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Clock } from '../clock.js';
+import { WAIT_CALLED_OFF, type Clock } from '../clock.js';
 
 /**
  * An abort signal that fires when the caller's signal aborts or `ms` pass on the clock, whichever is
@@ -34,7 +34,7 @@ export class Deadline {
   }
 
   clear(): void {
-    this.timer.abort();
+    this.timer.abort(WAIT_CALLED_OFF);
     this.parent.removeEventListener('abort', this.onAbort);
   }
 }

@@ -1,4 +1,4 @@
-import type { Clock } from '../clock.js';
+import { WAIT_CALLED_OFF, type Clock } from '../clock.js';
 
 /**
  * Streamed model output arrives a few characters at a time; every piece would otherwise be its own
@@ -27,7 +27,7 @@ export class OutputBatcher {
   }
 
   flush(): void {
-    this.timer?.abort();
+    this.timer?.abort(WAIT_CALLED_OFF);
     this.timer = undefined;
     if (this.pending === '') return;
     const text = this.pending;

@@ -191,20 +191,20 @@ async function settle(run: Run): Promise<void> {
 function finish(run: Run, error: string | undefined): void {
   const { doc } = run;
   const status = run.status;
-  doc.finishedAt = isoAt(run.deps.clock);
+  const at = isoAt(run.deps.clock);
+  doc.finishedAt = at;
   if (status === 'completed') {
-    run.emit({
-      type: 'run.completed',
-      review: doc.finalReview ?? {
-        verdict: 'success',
-        summary: 'Every task is done (the final review could not be written).',
-        followUps: [],
-      },
-    });
+    doc.finalReview ??= {
+      verdict: 'success',
+      summary: 'Every task is done (the final review could not be written).',
+      followUps: [],
+    };
+    run.emit({ type: 'run.completed', review: doc.finalReview }, at);
   } else if (status === 'failed') {
     doc.error = error ?? failureSummary(run);
-    run.emit({ type: 'run.failed', error: doc.error });
-  } else if (status === 'cancelled') run.emit({ type: 'run.cancelled' });
+    const { finalReview } = doc;
+    run.emit({ type: 'run.failed', error: doc.error, ...(finalReview && { review: finalReview }) }, at);
+  } else if (status === 'cancelled') run.emit({ type: 'run.cancelled' }, at);
   void run.journal
     .drain()
     .then(async () => {

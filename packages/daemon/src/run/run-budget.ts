@@ -1,11 +1,4 @@
-import {
-  addUsage,
-  subtractUsage,
-  type Attempt,
-  type ModelPrice,
-  type TaskRecord,
-  type Usage,
-} from '@orc/shared';
+import { addUsage, type ModelPrice, type TaskRecord, type Usage } from '@orc/shared';
 import { ModelError } from '../model/model-error.js';
 import { costOf } from '../model/pricing.js';
 
@@ -96,18 +89,6 @@ export class RunBudget {
   /** What the task may still spend (USD) under `max_task_cost_usd`; undefined without one. */
   taskRemaining(task: Pick<TaskRecord, 'attempts'>): number | undefined {
     return this.taskLimitUsd === undefined ? undefined : Math.max(0, this.taskLimitUsd - taskCost(task));
-  }
-
-  /**
-   * What a finished attempt cost beyond what the saved document counted, recovered from the journal
-   * after a crash: the document counts an attempt's cost in its record and the run's total together.
-   */
-  recover(attempt: Attempt, usage: Usage, costUsd: number): Attempt {
-    if (costUsd > attempt.costUsd) {
-      this.spend.costUsd += costUsd - attempt.costUsd;
-      this.spend.usage = addUsage(this.spend.usage, subtractUsage(usage, attempt.usage));
-    }
-    return { ...attempt, usage, costUsd };
   }
 
   /** Whether one more attempt, with `inFlight` others still to be paid for, would pass the limit. */

@@ -5,41 +5,16 @@ import { ZERO_USAGE } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openFileRunStore } from '../store/file-run-store.js';
 import type { RunDocument } from '../store/run-document.js';
-import type { RunStore } from '../store/store.js';
-import { createScriptedProvider, eventually, readJournal, tempHome, testConfig } from '@orc/test-support';
+import {
+  createScriptedProvider,
+  eventually,
+  freezableStore as freezable,
+  readJournal,
+  tempHome,
+  testConfig,
+} from '@orc/test-support';
 import { createOrchestrator } from '../orchestrator/create-orchestrator.js';
 import type { Orchestrator } from '../orchestrator/orchestrator.js';
-
-/** A file store whose document saves stop at `freeze()`, as if the daemon died before writing them. */
-function freezable(inner: RunStore, frozenFromStart = false): RunStore & { freeze(): void } {
-  let frozen = frozenFromStart;
-  return {
-    freeze: () => (frozen = true),
-    createRun: (doc) => inner.createRun(doc),
-    scheduleSave: (runId, snapshot) => {
-      if (!frozen) inner.scheduleSave(runId, snapshot);
-    },
-    taskChanged: (runId, taskId) => inner.taskChanged(runId, taskId),
-    flush: (runId) => inner.flush(runId),
-    appendEvents: (runId, events) => inner.appendEvents(runId, events),
-    readEvents: (runId, afterId) => inner.readEvents(runId, afterId),
-    lastEventId: (runId) => inner.lastEventId(runId),
-    journalDamage: (runId) => inner.journalDamage(runId),
-    listRuns: () => inner.listRuns(),
-    listIndex: () => inner.listIndex(),
-    loadRun: (runId) => inner.loadRun(runId),
-    probeRun: (runId) => inner.probeRun(runId),
-    checkpointIds: (runId) => inner.checkpointIds(runId),
-    keepDamagedCopy: (runId) => inner.keepDamagedCopy(runId),
-    saveRebuilt: (doc) => inner.saveRebuilt(doc),
-    stateFile: (runId) => inner.stateFile(runId),
-    unloadRun: (runId) => inner.unloadRun(runId),
-    writeCheckpoint: (info, doc) => inner.writeCheckpoint(info, doc),
-    readCheckpoint: (runId, id) => inner.readCheckpoint(runId, id),
-    removeRun: (runId) => inner.removeRun(runId),
-    close: () => inner.close(),
-  };
-}
 
 const WORK_USAGE: Usage = { inputTokens: 1000, outputTokens: 400, cacheReadTokens: 0, cacheWriteTokens: 0 };
 const CONFIG = { models: { provider: 'simulated' as const }, execution: { max_workers: 2 } };
@@ -63,7 +38,7 @@ describe('restoring a run whose journal is ahead of its saved document', () => {
     const first = createScriptedProvider({
       usage: (call) => (call.purpose === 'work' ? WORK_USAGE : ZERO_USAGE),
       latencyMs: (call) =>
-        call.purpose !== 'work' ? 0 : call.taskId === 'b' ? 300 : call.taskId === 'c' ? 60_000 : 0,
+        call.purpose !== 'work' ? 0 : call.taskId === 'b' ? 1_000 : call.taskId === 'c' ? 60_000 : 0,
     });
     const store = freezable(await openFileRunStore(home));
     let before: Orchestrator | undefined = await createOrchestrator({

@@ -119,12 +119,9 @@ export function skipTask(run: Run, taskId: string): void {
   run.scheduler.dispatch();
 }
 
-/** A finished run given more work by a retry or a skip executes again. */
+/** A finished run given more work by a retry or a skip executes again (how it ended no longer holds). */
 function reopenIfFinished(run: Run): void {
   if (run.status !== 'completed' && run.status !== 'failed') return;
-  delete run.doc.finishedAt;
-  delete run.doc.error;
-  delete run.doc.finalReview;
   run.actor.send({ type: 'run.reopen' });
 }
 

@@ -36,9 +36,10 @@ export class RunJournal {
     return this.nextId - 1;
   }
 
-  emit(event: NewEvent): OrcEvent {
+  /** Journals the event; `at` is its time when the change it tells was stamped before (default: now). */
+  emit(event: NewEvent, at?: string): OrcEvent {
     // The id goes first in the line: catching up from the file skips older lines without parsing them.
-    const full = { id: this.nextId++, runId: this.runId, at: isoAt(this.clock), ...event };
+    const full = { id: this.nextId++, runId: this.runId, at: at ?? isoAt(this.clock), ...event };
     // The run changes a task record and tells of it in the same turn: its saved text is stale.
     if ('taskId' in full) this.store.taskChanged(this.runId, full.taskId);
     this.pending.push(full);

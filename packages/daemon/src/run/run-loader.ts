@@ -18,7 +18,8 @@ export type LoadedRun = { doc: RunDocument } | { damage: RunDamage; known?: RunD
 
 /**
  * Reads a run's document for the engine, never losing a run to a damaged file. A good `state.json` is
- * used as it is. A missing, empty, cut or invalid one is rebuilt from the newest checkpoint that can be
+ * caught up with what the journal holds past it (the daemon can die after an event is journalled and
+ * before a document with its change is saved), by the same fold that rebuilds a damaged one. A missing, empty, cut or invalid one is rebuilt from the newest checkpoint that can be
  * read and the journal after it (or from the journal alone), written in its place with a copy of the
  * damaged file kept beside it, and the damage recorded in the document. When neither can rebuild it
  * (the journal has a hole or a damaged line, or starts without the run's setup), the run is damaged: the
@@ -30,12 +31,50 @@ export async function loadRunDocument(
   context: { now: string; logger: Logger },
 ): Promise<LoadedRun> {
   let problem: DamagedFileError;
+  let saved: RunDocument;
   try {
-    return { doc: await store.loadRun(runId) };
+    saved = await store.loadRun(runId);
   } catch (error) {
     if (!isDamagedFileError(error)) throw error;
     problem = error;
+    return rebuild(store, runId, problem, context);
   }
+  return catchUp(store, saved, context);
+}
+
+/** The saved document with the journal's events past it applied; a journal damaged there damages the run. */
+async function catchUp(
+  store: RunStore,
+  saved: RunDocument,
+  context: { now: string; logger: Logger },
+): Promise<LoadedRun> {
+  const runId = saved.id;
+  const events = store.readEvents(runId, saved.lastEventId);
+  const readCheckpoint = (checkpointId: string) => store.readCheckpoint(runId, checkpointId);
+  try {
+    const doc = await rebuildRunDocument(
+      runId,
+      { base: saved, events, readCheckpoint },
+      { keepSnapshot: true },
+    );
+    return { doc };
+  } catch (error) {
+    if (isDamagedFileError(error))
+      return { damage: { file: error.file, reason: error.reason, at: context.now }, known: saved };
+    if (!(error instanceof RebuildImpossible)) throw error;
+    // An older journal rolls back to a checkpoint that cannot be read: the run goes on from before it.
+    context.logger.warn({ runId, reason: error.message }, 'the journal past the saved run cannot be applied');
+    return { doc: saved };
+  }
+}
+
+/** A damaged document rebuilt from a checkpoint and the journal, or the journal alone. */
+async function rebuild(
+  store: RunStore,
+  runId: string,
+  problem: DamagedFileError,
+  context: { now: string; logger: Logger },
+): Promise<LoadedRun> {
   await store.unloadRun(runId);
 
   let known: RunDocument | undefined;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openFileRunStore } from '../store/file-run-store.js';
 import type { RunStore } from '../store/store.js';
-import { createScriptedProvider, eventually, tempHome, testConfig } from '@orc/test-support';
+import { ManualClock, createScriptedProvider, eventually, tempHome, testConfig } from '@orc/test-support';
 import { createOrchestrator } from '../orchestrator/create-orchestrator.js';
 import type { Orchestrator } from '../orchestrator/orchestrator.js';
 
@@ -36,7 +36,12 @@ afterEach(async () => {
   cleanups = [];
 });
 
-async function open(home: string, store?: RunStore, idleMs?: number): Promise<Orchestrator> {
+async function open(
+  home: string,
+  store?: RunStore,
+  idleMs?: number,
+  clock?: ManualClock,
+): Promise<Orchestrator> {
   const orchestrator = await createOrchestrator({
     home,
     loaded: testConfig(home, { models: { provider: 'simulated' } }),
@@ -44,6 +49,7 @@ async function open(home: string, store?: RunStore, idleMs?: number): Promise<Or
     retryBaseMs: 1,
     ...(store && { store }),
     ...(idleMs !== undefined && { finishedRunIdleMs: idleMs }),
+    ...(clock && { clock }),
   });
   cleanups.push(() => orchestrator.close(0));
   return orchestrator;
@@ -67,7 +73,15 @@ describe('finished runs stay on disk until a call needs them', () => {
     cleanups.push(remove);
     const [runId] = await finishedRuns(home, 1);
     const store = observed(await openFileRunStore(home));
-    const orchestrator = await open(home, store, 50);
+    // Idle time passes only when the test says so.
+    const clock = new ManualClock();
+    const orchestrator = await open(home, store, 50, clock);
+    /** Moves the clock on by the idle time until the run is let go `times` times. */
+    const idleUntilLetGo = (times: number) =>
+      eventually(() => {
+        clock.advance(50);
+        return store.unloaded.filter((id) => id === runId).length >= times;
+      }, `the run to be let go (${times})`);
 
     expect(store.loaded).toEqual([]);
     expect(orchestrator.listRuns()).toMatchObject([
@@ -78,7 +92,10 @@ describe('finished runs stay on disk until a call needs them', () => {
       'result of b #1',
     ]);
     expect(store.loaded).toEqual([runId]);
-    await eventually(() => store.unloaded.includes(runId!), 'the run to be let go');
+    clock.advance(49);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(store.unloaded).toEqual([]);
+    await idleUntilLetGo(1);
     expect(orchestrator.listRuns()).toMatchObject([{ id: runId, status: 'completed' }]);
 
     // A stream keeps it in memory for as long as it is read.
@@ -89,11 +106,12 @@ describe('finished runs stay on disk until a call needs them', () => {
     })();
     await eventually(() => seen.includes('run.completed'), 'the replay');
     const unloads = store.unloaded.length;
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    clock.advance(60 * 60_000);
+    await new Promise((resolve) => setImmediate(resolve));
     expect(store.unloaded).toHaveLength(unloads);
     controller.abort();
     await reading;
-    await eventually(() => store.unloaded.length > unloads, 'the run to be let go after the stream');
+    await idleUntilLetGo(2);
 
     // Given work again, it is loaded, runs, and is let go once it has finished again.
     const checkpoint = await orchestrator.createCheckpoint(runId!);
@@ -103,7 +121,7 @@ describe('finished runs stay on disk until a call needs them', () => {
     const view = await orchestrator.getRun(runId!, { full: true });
     expect(view.tasks.find((t) => t.id === 'b')!.attempts).toHaveLength(2);
     const loads = store.loaded.length;
-    await eventually(() => store.unloaded.filter((id) => id === runId).length >= 3, 'the third let-go');
+    await idleUntilLetGo(3);
     expect(store.loaded).toHaveLength(loads);
   });
 
@@ -123,10 +141,14 @@ describe('finished runs stay on disk until a call needs them', () => {
     const { home, remove } = await tempHome('orc-registry-');
     cleanups.push(remove);
     const store = observed(await openFileRunStore(home));
-    const orchestrator = await open(home, store, 50);
+    const clock = new ManualClock();
+    const orchestrator = await open(home, store, 50, clock);
     const run = await orchestrator.startRun({ tasks: TASKS });
     expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
-    await eventually(() => store.unloaded.includes(run.id), 'the finished run to be let go');
+    await eventually(() => {
+      clock.advance(50);
+      return store.unloaded.includes(run.id);
+    }, 'the finished run to be let go');
     expect(await orchestrator.getRun(run.id)).toMatchObject({ status: 'completed', taskTotal: 2 });
   });
 });

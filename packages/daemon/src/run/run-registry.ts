@@ -10,7 +10,7 @@ import {
   type TaskQuery,
 } from '@orc/shared';
 import type { Logger } from 'pino';
-import { isoAt, type Clock } from '../clock.js';
+import { isoAt, WAIT_CALLED_OFF, type Clock } from '../clock.js';
 import { isDamagedFileError } from '../store/damaged-file-error.js';
 import type { RunDocument, RunIndexEntry } from '../store/run-document.js';
 import { summarizeRun } from '../store/run-summary.js';
@@ -191,7 +191,7 @@ export class RunRegistry {
         );
       }
       this.entries.delete(runId);
-      entry.idle?.abort();
+      entry.idle?.abort(WAIT_CALLED_OFF);
       await entry.run.close(0);
       await this.options.onUnload?.(runId);
     } else {
@@ -213,7 +213,7 @@ export class RunRegistry {
     const unloading: Promise<void>[] = [];
     for (const entry of this.entries.values()) {
       if (entry.kind === 'live') {
-        entry.idle?.abort();
+        entry.idle?.abort(WAIT_CALLED_OFF);
         live.push(entry.run);
       } else if (entry.kind === 'dormant' && entry.unloading) {
         unloading.push(entry.unloading);
@@ -277,7 +277,7 @@ export class RunRegistry {
           throw damagedError(entry.summary);
         case 'live':
           entry.leases++;
-          entry.idle?.abort();
+          entry.idle?.abort(WAIT_CALLED_OFF);
           entry.idle = undefined;
           return entry;
         case 'dormant':
@@ -367,7 +367,7 @@ export class RunRegistry {
       .sort((a, b) => a.lastUsed - b.lastUsed);
     for (const oldest of idle.slice(0, Math.max(0, idle.length - this.maxIdle))) this.unload(oldest);
     if (this.entries.get(entry.run.id) !== entry) return;
-    entry.idle?.abort();
+    entry.idle?.abort(WAIT_CALLED_OFF);
     const idleFor = new AbortController();
     entry.idle = idleFor;
     this.options.clock.sleep(this.idleMs, idleFor.signal).then(
@@ -383,7 +383,7 @@ export class RunRegistry {
   private unload(entry: LiveEntry): void {
     const runId = entry.run.id;
     if (this.closed || this.entries.get(runId) !== entry || entry.leases > 0 || !this.finished(entry)) return;
-    entry.idle?.abort();
+    entry.idle?.abort(WAIT_CALLED_OFF);
     const unloading = (async () => {
       await entry.run.close(0);
       await this.options.onUnload?.(runId);

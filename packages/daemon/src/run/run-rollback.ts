@@ -1,4 +1,4 @@
-import { OrcError, type NewEvent, type RollbackStrategy } from '@orc/shared';
+import { OrcError, type NewEvent, type RollbackStrategy, type TaskRecord } from '@orc/shared';
 import type { RollbackOutcome, RollbackRequest } from '../actors/run.machine.js';
 import type { RunDocument } from '../store/run-document.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
@@ -41,19 +41,51 @@ export async function rollBack(deps: RollbackDeps, request: RollbackRequest): Pr
   deps.interrupt();
   await deps.checkpoints.create('before-rollback', `before rollback to ${checkpointId}`);
   await rollbackFiles(deps, checkpointId, strategy, named);
-  const { tasks, reset, kept } = applyRollback(strategy, [...deps.tasks.values()], saved.tasks, named);
+  const before = [...deps.tasks.values()];
+  const { tasks, reset, kept } = applyRollback(strategy, before, saved.tasks, named);
   deps.tasks.replaceAll(tasks);
-  if (strategy === 'full') deps.doc.planSummary = saved.planSummary;
+  const planSummary =
+    strategy === 'full' && saved.planSummary !== deps.doc.planSummary ? saved.planSummary : undefined;
+  if (planSummary !== undefined) deps.doc.planSummary = planSummary;
   deps.doc.tasksDoneSinceCheckpoint = 0;
-  // A finished run rolled back has work again: how it ended no longer holds.
-  delete deps.doc.finishedAt;
-  delete deps.doc.error;
-  delete deps.doc.finalReview;
-  // Announced first: a client resets those tasks, then folds the statuses the rescheduling emits.
-  deps.emit({ type: 'run.rolled_back', checkpointId, strategy, resetTasks: reset });
+  // Told with the records it changed, so a client's view and a restore need nothing else; announced
+  // first: a client replaces those records, then folds the statuses the rescheduling emits.
+  deps.emit({
+    type: 'run.rolled_back',
+    checkpointId,
+    strategy,
+    resetTasks: reset,
+    ...changedRecords(before, tasks),
+    ...(planSummary !== undefined && { planSummary }),
+  });
   deps.reschedule();
   await deps.persist();
   return { reset, kept };
+}
+
+/**
+ * Records a rollback carries at most (their JSON): past it a client fetches the run again and a restore
+ * works the records out from the checkpoint. A full rollback of a 100,000-task run is about 55 MB of
+ * records, more than one event line should be.
+ */
+const MAX_CARRIED_RECORD_CHARS = 16 * 1024 * 1024;
+
+/** The records a rollback changed (all of them, in order, when it changed which tasks there are). */
+function changedRecords(
+  before: readonly TaskRecord[],
+  after: TaskRecord[],
+): { tasks?: TaskRecord[]; allTasks?: true } {
+  const sameTasks = before.length === after.length && before.every((task, i) => task.id === after[i]!.id);
+  let chars = 0;
+  const changed: TaskRecord[] = [];
+  after.forEach((task, i) => {
+    const json = JSON.stringify(task);
+    if (sameTasks && json === JSON.stringify(before[i])) return;
+    chars += json.length;
+    changed.push(task);
+  });
+  if (chars > MAX_CARRIED_RECORD_CHARS) return {};
+  return sameTasks ? { tasks: changed } : { tasks: changed, allTasks: true };
 }
 
 /**

@@ -14,7 +14,7 @@ import { taskMachine } from '../actors/task.machine.js';
 import type { WorkerEmitted } from '../actors/worker.machine.js';
 import { TaskGraph } from '../scheduling/task-graph.js';
 import { WorkerPool } from '../scheduling/worker-pool.js';
-import { costOfAttempt, type RunDocument } from '../store/run-document.js';
+import type { RunDocument } from '../store/run-document.js';
 import { AttemptRunner } from './attempt-runner.js';
 import type { ManagerCalls } from './manager-calls.js';
 import type { QuotaWait } from '../quota/quota-governor.js';
@@ -32,7 +32,8 @@ export interface SchedulerHost {
   readonly doc: RunDocument;
   readonly config: ResolvedConfig;
   readonly budget: RunBudget;
-  emit(event: NewEvent): void;
+  /** `at`: the time the change the event tells was stamped with. */
+  emit(event: NewEvent, at?: string): void;
   /** Tells the run actor (settled, budget reached, provider refused). */
   send(event: RunEvent): void;
   isExecuting(): boolean;
@@ -89,7 +90,7 @@ export class RunScheduler {
       tasks: this.tasks,
       config: () => host.config,
       context: () => host.context(),
-      emit: (event) => host.emit(event),
+      emit: (event, at) => host.emit(event, at),
       workspace: () => host.deps.workspace,
       ...(deps.permissions && { permissions: deps.permissions }),
     });
@@ -105,9 +106,10 @@ export class RunScheduler {
           const task = this.tasks.get(input.taskId)!;
           host.budget.checkTask(task, 'review');
           const answer = await manager.review(task, input.text, this.attempts.diffOf(task.id), signal);
-          // A review is part of what its attempt cost: the task's budget and its record count it.
+          // A review is part of what its attempt cost: the task's budget and its record count it, and the
+          // journal tells it in the same turn.
           const attempt = this.tasks.get(input.taskId)?.attempts.at(-1);
-          if (attempt)
+          if (attempt) {
             this.tasks.send(input.taskId, {
               type: 'task.attempt_changed',
               n: attempt.n,
@@ -116,6 +118,14 @@ export class RunScheduler {
                 costUsd: attempt.costUsd + answer.costUsd,
               },
             });
+            host.emit({
+              type: 'task.review_charged',
+              taskId: input.taskId,
+              attempt: attempt.n,
+              usage: answer.usage,
+              costUsd: answer.costUsd,
+            });
+          }
           return answer.review;
         },
       },
@@ -123,33 +133,45 @@ export class RunScheduler {
     });
   }
 
-  /** A task changed status: what follows from it is announced, and the dependents it freed go on. */
-  private onMove({ task, from, to, reason }: TaskMove): void {
-    const at = isoAt(this.host.deps.clock);
+  /**
+   * A task changed status: what follows from it is announced, with the time the move stamped on the
+   * record and what else it changed, and the dependents it freed go on.
+   */
+  private onMove({ task, before, from, to, reason, at: stamped }: TaskMove): void {
+    const at = stamped ?? isoAt(this.host.deps.clock);
     this.forecaster.moved(task, from, to, this.host.deps.clock.now());
     if (to === 'done') {
       const attempt = task.attempts.at(-1);
       // The journal publishes this only once it is fsynced: a task reported done is on disk.
-      this.host.emit({
-        type: 'task.completed',
-        taskId: task.id,
-        attempt: attempt?.n ?? 0,
-        result: task.result ?? '',
-        usage: attempt?.usage ?? ZERO_USAGE,
-        costUsd: attempt?.costUsd ?? 0,
-      });
+      this.host.emit(
+        {
+          type: 'task.completed',
+          taskId: task.id,
+          attempt: attempt?.n ?? 0,
+          result: task.result ?? '',
+          usage: attempt?.usage ?? ZERO_USAGE,
+          costUsd: attempt?.costUsd ?? 0,
+        },
+        at,
+      );
       this.attempts.forget(task.id);
       this.host.taskDone();
     }
     if (to === 'failed')
-      this.host.emit({ type: 'task.failed', taskId: task.id, error: task.error ?? 'failed' });
-    this.host.emit({
-      type: 'task.status',
-      taskId: task.id,
-      status: to,
-      from,
-      ...(reason !== undefined && { reason }),
-    });
+      this.host.emit({ type: 'task.failed', taskId: task.id, error: task.error ?? 'failed' }, at);
+    this.host.emit(
+      {
+        type: 'task.status',
+        taskId: task.id,
+        status: to,
+        from,
+        ...(reason !== undefined && { reason }),
+        // Sent back with feedback for its next attempt (a rework, a merge conflict).
+        ...(to === 'ready' && task.reworks > before.reworks && { feedback: task.feedback ?? '' }),
+        ...(to === 'blocked' && task.held !== undefined && { held: true }),
+      },
+      at,
+    );
     const freed = this.graph.moved(task, from, to);
     if (to === 'merging') this.merge(task);
     this.unblock(freed, at);
@@ -186,14 +208,11 @@ export class RunScheduler {
         this.pool.freed(event.worker);
         const task = this.tasks.get(event.taskId);
         if (task?.status !== 'reviewing') break;
-        const attempt = task.attempts.at(-1);
-        // With the attempt's cost: a reworked attempt's spend is in the journal too (a rebuild counts it).
         this.host.emit({
           type: 'task.reviewed',
           taskId: task.id,
-          attempt: attempt?.n ?? 0,
+          attempt: task.attempts.at(-1)?.n ?? 0,
           review: event.review,
-          ...(attempt && costOfAttempt(attempt)),
         });
         this.tasks.send(task.id, { type: 'task.reviewed', review: event.review, at });
         break;

@@ -1,19 +1,35 @@
-import { RUN_SPEND_EVENTS, type NewEvent, type RunForecast, type RunSpend } from '@orc/shared';
+import type { NewEvent, RunForecast, RunSpend, Usage } from '@orc/shared';
 
 /**
- * The event with the run's spend so far (and its forecast) when it is one that follows a model call. Without it a client
- * could only add up what `task.completed` carries, and missed the manager's plans and reviews and every
- * reworked attempt: live $0.021 against $0.047 in `orc show` for the same run.
+ * Gives the run's spend so far to the first event after it changed. Without it a client could only add
+ * up what `task.completed` carries, and missed the manager's plans and reviews and every reworked
+ * attempt (live $0.021 against $0.047 in `orc show` for the same run); with it on every event it cost
+ * 150 bytes an event. A charge and the event that tells of it are made in one turn (AttemptRunner,
+ * the manager's calls), so a client's totals are the run's at every event.
  */
-export function withRunSpend(
-  event: NewEvent,
-  spend: RunSpend,
-  forecast?: () => RunForecast | undefined,
-): NewEvent {
-  if (!RUN_SPEND_EVENTS.has(event.type)) return event;
-  const ahead = forecast?.();
-  return {
-    ...event,
-    spent: { usage: spend.usage, costUsd: spend.costUsd, ...(ahead !== undefined && { forecast: ahead }) },
-  } as NewEvent;
+export class RunSpendTeller {
+  private told: RunSpend;
+
+  constructor(private readonly spend: RunSpend) {
+    // A restored run's totals are what its journal last told (the document was caught up from it).
+    this.told = { usage: spend.usage, costUsd: spend.costUsd };
+  }
+
+  /** `forecast`: where the run is heading, told with the totals it follows from. */
+  tell(event: NewEvent, forecast?: () => RunForecast | undefined): NewEvent {
+    const { usage, costUsd } = this.spend;
+    if (costUsd === this.told.costUsd && sameUsage(usage, this.told.usage)) return event;
+    this.told = { usage, costUsd };
+    const ahead = forecast?.();
+    return { ...event, spent: { usage, costUsd, ...(ahead !== undefined && { forecast: ahead }) } };
+  }
+}
+
+function sameUsage(a: Usage, b: Usage): boolean {
+  return (
+    a.inputTokens === b.inputTokens &&
+    a.outputTokens === b.outputTokens &&
+    a.cacheReadTokens === b.cacheReadTokens &&
+    a.cacheWriteTokens === b.cacheWriteTokens
+  );
 }

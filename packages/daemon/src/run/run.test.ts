@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { OrcEvent, TaskReview, TaskSpecInput } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  ManualClock,
   createScriptedProvider,
   eventually,
   openTestEngine,
@@ -369,5 +370,40 @@ describe('what a person does after a run failed', () => {
     // Ids lead each journal line, so a catch-up skips older lines without parsing them.
     const text = await readFile(join(engine.home, 'runs', run.id, 'events.jsonl'), 'utf8');
     expect(text.split('\n')[0]).toMatch(/^\{"id":1,/);
+  });
+
+  it('fails a work call past worker_timeout as recoverable and retries it after a backoff, all on the run clock', async () => {
+    const clock = new ManualClock();
+    const provider = createScriptedProvider();
+    provider.hold();
+    engine = await openTestEngine({
+      provider,
+      clock,
+      retryBaseMs: 1_000,
+      config: { execution: { max_workers: 1, worker_timeout: 60 } },
+    });
+    const run = await engine.orchestrator.startRun({ tasks: independent(1) });
+    await provider.whenInFlight(1);
+    const [first] = provider.callsFor('work');
+    clock.advance(59_999);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(first!.aborted).toBe(false);
+    clock.advance(1);
+    const ended = async () => ofType(await readJournal(engine!.home, run.id), 'task.attempt_ended');
+    await eventually(async () => (await ended()).length === 1, 'the attempt to time out');
+    expect((await ended())[0]).toMatchObject({
+      outcome: 'failed',
+      error: { category: 'recoverable', message: 'the attempt timed out after 60s' },
+    });
+    expect(first!.aborted).toBe(true);
+    // The retry waits its backoff on the same clock: no second call until it has passed.
+    provider.release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(provider.callsFor('work')).toHaveLength(1);
+    await eventually(() => {
+      clock.advance(500);
+      return provider.callsFor('work').length === 2;
+    }, 'the retry');
+    expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
   });
 });

@@ -40,7 +40,7 @@ import { RunCheckpoints } from './run-checkpoints.js';
 import { RunJournal } from './run-journal.js';
 import { provideRunMachine } from './run-behaviour.js';
 import { pageOf, summaryOf, viewOf, type RunViewSource } from './run-view.js';
-import { withRunSpend } from './run-spend.js';
+import { RunSpendTeller } from './run-spend.js';
 import { RunScheduler, type SchedulerHost } from './run-scheduler.js';
 import type { SourceGuard } from './source-guard.js';
 import type { TaskSet } from './task-set.js';
@@ -92,6 +92,8 @@ export class Run implements SchedulerHost {
   rollingBack: Promise<RollbackOutcome> | undefined;
   /** How long in-flight work may go on once the daemon stops. */
   graceMs = 0;
+  /** Tells the run's totals with the first event after they changed. */
+  private readonly spend: RunSpendTeller;
   /** The stable prompt prefix, made once per plan (see `context`). */
   private contextCache: { key: string; text: string } | undefined;
 
@@ -103,6 +105,7 @@ export class Run implements SchedulerHost {
   ) {
     this.status = doc.status;
     this.pauseReason = doc.pauseReason;
+    this.spend = new RunSpendTeller(doc);
     const { store, clock, logger } = deps;
     this.journal = new RunJournal(doc.id, lastEventId, store, clock, logger);
     this.budget = new RunBudget(
@@ -197,14 +200,17 @@ export class Run implements SchedulerHost {
     await deps.store.createRun(doc);
     const run = new Run(deps, doc, config, 0);
     run.adoptTasks();
-    run.emit({
-      type: 'run.created',
-      goal: init.goal,
-      models: doc.models,
-      maxWorkers: config.execution.max_workers,
-      // With its setup, the journal alone can rebuild the run when its document and checkpoints are lost.
-      setup: runSetupOf(doc),
-    });
+    run.emit(
+      {
+        type: 'run.created',
+        goal: init.goal,
+        models: doc.models,
+        maxWorkers: config.execution.max_workers,
+        // With its setup, the journal alone can rebuild the run when its document and checkpoints are lost.
+        setup: runSetupOf(doc),
+      },
+      now,
+    );
     run.start(undefined, init.imported);
     return run;
   }
@@ -254,8 +260,17 @@ export class Run implements SchedulerHost {
 
   // ── Views, persistence, shutdown ─────────────────────────────────────────────────────────────────
 
-  emit(event: NewEvent): OrcEvent {
-    return this.journal.emit(withRunSpend(event, this.doc, () => this.forecast()));
+  /**
+   * Journals an event (with the run's totals when they changed); `at` is the time a change it tells was
+   * stamped with, so a record and the event that tells of it agree.
+   */
+  emit(event: NewEvent, at?: string): OrcEvent {
+    const told = this.journal.emit(
+      this.spend.tell(event, () => this.forecast()),
+      at,
+    );
+    this.doc.updatedAt = told.at;
+    return told;
   }
 
   send(event: RunEvent): void {
@@ -325,7 +340,6 @@ export class Run implements SchedulerHost {
   }
 
   save(): void {
-    this.doc.updatedAt = isoAt(this.deps.clock);
     this.deps.store.scheduleSave(this.id, () => this.toDocument());
   }
 
@@ -520,6 +534,12 @@ export class Run implements SchedulerHost {
         ...(at !== undefined && { resumeAt: at }),
         ...(quotaModel !== undefined && { model: quotaModel }),
       });
+    }
+    if (FINISHED_RUN_STATUSES.has(previous) && !FINISHED_RUN_STATUSES.has(status)) {
+      // Reopened (a retry, a skip, a rollback): how it ended no longer holds.
+      delete this.doc.finishedAt;
+      delete this.doc.error;
+      delete this.doc.finalReview;
     }
     if (quotaModel === undefined) delete this.doc.quotaModel;
     else this.doc.quotaModel = quotaModel;

@@ -9,12 +9,16 @@ import {
   type taskMachine,
 } from '../actors/task.machine.js';
 
-/** A task changed status: what it is now, what it was, and why when there is a why. */
+/** A task changed status: what it is now, what it was, why when there is a why, and when. */
 export interface TaskMove {
   task: TaskRecord;
+  /** The record before the move. */
+  before: TaskRecord;
   from: TaskStatus;
   to: TaskStatus;
   reason: string | undefined;
+  /** The time the move stamped on the record (the event's `at`), when it stamped one. */
+  at: string | undefined;
 }
 
 /**
@@ -147,9 +151,11 @@ export class TaskSet {
     if (after.status !== before.status) {
       this.onMove({
         task: after,
+        before,
         from: before.status,
         to: after.status,
         reason: reason ?? reasonOf(after, event),
+        at: 'at' in event ? event.at : undefined,
       });
     }
     return true;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '@orc/test-support';
 import { CoalescingWriter } from './coalescing-writer.js';
 
 function deferred() {
@@ -8,6 +9,9 @@ function deferred() {
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+/** Lets every promise that can settle now settle (no time passes on a manual clock meanwhile). */
+const settled = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('CoalescingWriter', () => {
   it('collapses requests made during a slow write into one next write that takes the latest state', async () => {
@@ -60,31 +64,43 @@ describe('CoalescingWriter', () => {
   });
 
   it('spaces writes of a key by the minimum interval, or by k times the last write', async () => {
+    const clock = new ManualClock(0);
     const starts: number[] = [];
-    const writer = new CoalescingWriter({ minIntervalMs: 60, durationFactor: 3 });
+    const writer = new CoalescingWriter({ minIntervalMs: 60, durationFactor: 3, clock });
+    // A write that takes 40 ms of the clock's time.
     const slowWrite = async () => {
-      starts.push(Date.now());
-      await new Promise((resolve) => setTimeout(resolve, 40));
+      starts.push(clock.now());
+      await clock.sleep(40);
     };
     writer.schedule('doc', slowWrite);
-    await tick();
     writer.schedule('doc', slowWrite);
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    expect(starts).toHaveLength(2);
-    // 40 ms write × 3 = 120 ms gap after it ended, more than the 60 ms minimum.
-    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(40 + 115);
+    await settled();
+    expect(starts).toEqual([0]);
+    clock.advance(40); // the first write ends; the next waits 3 × 40 ms = 120 ms, more than the 60 ms minimum
+    await settled();
+    clock.advance(119);
+    await settled();
+    expect(starts).toEqual([0]);
+    clock.advance(1);
+    await settled();
+    expect(starts).toEqual([0, 160]);
 
     const quick: number[] = [];
-    const fast = new CoalescingWriter({ minIntervalMs: 60, durationFactor: 3 });
+    const quickClock = new ManualClock(0);
+    const fast = new CoalescingWriter({ minIntervalMs: 60, durationFactor: 3, clock: quickClock });
     const quickWrite = () => {
-      quick.push(Date.now());
+      quick.push(quickClock.now());
       return Promise.resolve();
     };
     fast.schedule('doc', quickWrite);
     fast.schedule('doc', quickWrite);
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    expect(quick).toHaveLength(2);
-    expect(quick[1]! - quick[0]!).toBeGreaterThanOrEqual(55);
+    await settled();
+    quickClock.advance(59);
+    await settled();
+    expect(quick).toEqual([0]);
+    quickClock.advance(1);
+    await settled();
+    expect(quick).toEqual([0, 60]);
   });
 
   it('flush forces a waiting write at once, skipping the interval', async () => {

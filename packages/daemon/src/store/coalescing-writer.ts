@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock, WAIT_CALLED_OFF, type Clock } from '../clock.js';
 
 export interface CoalescingWriterOptions {
   /** The shortest gap between the end of one write of a key and the start of the next (ms). */
@@ -95,7 +95,7 @@ export class CoalescingWriter {
   }
 
   private start(slot: Slot): Promise<void> {
-    slot.delay?.abort();
+    slot.delay?.abort(WAIT_CALLED_OFF);
     slot.delay = undefined;
     const write = slot.pending;
     const covers = slot.requested;

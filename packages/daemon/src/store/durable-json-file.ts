@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { OrcError } from '@orc/shared';
 import type { Adapter } from 'lowdb';
@@ -9,13 +9,16 @@ export interface DurableJsonFileOptions {
   space?: number;
   /** Told the size of every completed write (the store counts bytes per task). */
   onWrite?: (bytes: number) => void;
+  /** Make the file's directory (0700) on a write that finds it missing (a run's first checkpoint). */
+  makeDir?: boolean;
 }
 
 /**
  * A lowdb adapter that survives a crash at any instant: each write goes to a temp file of its own in the
  * same directory, is fsynced, renamed over the target and the directory is fsynced, so the file on disk is
  * always the old version or the new one, never a torn one. lowdb's JSONFile uses a fixed temp name and
- * never fsyncs, hence this.
+ * never fsyncs, hence this. A kind of file with its own text (a run document, written from text cached
+ * per task) overrides `serialize` and `parse`.
  */
 export class DurableJsonFile<T> implements Adapter<T> {
   constructor(
@@ -23,6 +26,7 @@ export class DurableJsonFile<T> implements Adapter<T> {
     private readonly options: DurableJsonFileOptions = {},
   ) {}
 
+  /** The data, or null when there is no file. */
   async read(): Promise<T | null> {
     let text: string;
     try {
@@ -31,6 +35,21 @@ export class DurableJsonFile<T> implements Adapter<T> {
       if (isErrno(error, 'ENOENT')) return null;
       throw error;
     }
+    return this.parse(text);
+  }
+
+  async write(data: T): Promise<void> {
+    // Serialised before the first await, so later changes to `data` cannot leak into this write.
+    const text = this.serialize(data);
+    if (this.options.makeDir === true) {
+      const dir = dirname(this.filename);
+      if (await mkdir(dir, { recursive: true, mode: 0o700 })) await fsyncDir(dirname(dir));
+    }
+    const bytes = await writeFileDurably(this.filename, text);
+    this.options.onWrite?.(bytes);
+  }
+
+  protected parse(text: string): T {
     try {
       return JSON.parse(text) as T;
     } catch (error) {
@@ -41,11 +60,9 @@ export class DurableJsonFile<T> implements Adapter<T> {
     }
   }
 
-  async write(data: T): Promise<void> {
-    // Serialise before the first await, so later changes to `data` cannot leak into this write.
-    const text = JSON.stringify(data, null, this.options.space) + '\n';
-    await writeFileDurably(this.filename, text);
-    this.options.onWrite?.(Buffer.byteLength(text));
+  /** The file's text, whole or as pieces written one after another. */
+  protected serialize(data: T): string | readonly string[] {
+    return JSON.stringify(data, null, this.options.space) + '\n';
   }
 }
 

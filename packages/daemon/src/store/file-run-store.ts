@@ -1,15 +1,5 @@
 import { constants } from 'node:fs';
-import {
-  chmod,
-  copyFile,
-  mkdir,
-  open,
-  readFile,
-  readdir,
-  rename,
-  rm,
-  type FileHandle,
-} from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   FINISHED_RUN_STATUSES,
@@ -20,17 +10,13 @@ import {
   type RunStatus,
   type StatePaths,
 } from '@orc/shared';
-import type * as z from 'zod';
+import { isoAt, systemClock, type Clock } from '../clock.js';
 import { CoalescingWriter, type CoalescingWriterOptions } from './coalescing-writer.js';
 import { DamagedFileError } from './damaged-file-error.js';
-import { fsyncDir, isErrno, writeFileDurably } from './durable-json-file.js';
+import { fsyncDir, isErrno } from './durable-json-file.js';
 import { EventLog } from './event-log.js';
-import {
-  parseStoredRunDocument,
-  type RunDocument,
-  type RunDocumentToWrite,
-  type RunIndexEntry,
-} from './run-document.js';
+import type { RunDocument, RunDocumentToWrite, RunIndexEntry } from './run-document.js';
+import { RunDocumentFile, readRunDocument, type RunDocumentDb } from './run-document-file.js';
 import { RunDocumentText } from './run-document-text.js';
 import { RunIndex } from './run-index.js';
 import type { RunStore, StoredRun } from './store.js';
@@ -48,8 +34,9 @@ export interface StoreStats {
 }
 
 interface RunFiles {
-  state: string;
-  /** The document's text, re-serialised only where tasks changed. */
+  /** `state.json` through lowdb, written from `text`. */
+  document: RunDocumentDb;
+  /** The document's text, re-serialised only where tasks changed (its checkpoints' too). */
   text: RunDocumentText;
   events: EventLog;
   /** Where the latest document to save comes from. */
@@ -90,11 +77,14 @@ export class FileRunStore implements RunStore {
   private readonly index: RunIndex;
   private readonly runs = new Map<string, RunFiles>();
   private indexProblem: string | undefined;
+  /** When damage is found and copies are named. */
+  private readonly clock: Clock;
 
   constructor(
     private readonly paths: StatePaths,
     options: FileRunStoreOptions = {},
   ) {
+    this.clock = options.clock ?? systemClock;
     this.writer = new CoalescingWriter(options);
     this.index = new RunIndex(paths.index, this.writer, this.countState);
   }
@@ -226,13 +216,10 @@ export class FileRunStore implements RunStore {
 
   async loadRun(runId: string): Promise<RunDocument> {
     if (!SAFE_ID.test(runId)) throw this.notFound(runId);
-    const file = this.paths.run(runId).state;
-    const doc = parseDocument(file, await readText(file), runId);
-    let files = this.runs.get(runId);
-    if (!files) {
-      files = this.openRunFiles(runId);
-      this.runs.set(runId, files);
-    }
+    const files = this.runs.get(runId) ?? this.openRunFiles(runId);
+    const doc = await readRunDocument(files.document);
+    if (doc === null) throw new DamagedFileError(this.paths.run(runId).state, 'is missing');
+    this.runs.set(runId, files);
     files.onDisk = { status: doc.status, lastEventId: doc.lastEventId };
     // A journal that ends before the last event the document reflects lost its end (or was moved
     // aside): the run goes on from the journal's last event, so its ids have no hole, and the loss is told.
@@ -241,7 +228,7 @@ export class FileRunStore implements RunStore {
       doc.damage ??= {
         file: files.events.filename,
         reason: `ends at event ${journalLast}, but state.json reflects events up to ${doc.lastEventId}; the run goes on from event ${journalLast + 1}`,
-        at: new Date().toISOString(),
+        at: isoAt(this.clock),
       };
       doc.lastEventId = journalLast;
     }
@@ -298,7 +285,7 @@ export class FileRunStore implements RunStore {
   async keepDamagedCopy(runId: string): Promise<string | undefined> {
     if (!SAFE_ID.test(runId)) throw this.notFound(runId);
     const { state } = this.paths.run(runId);
-    const kept = `${state}.damaged-${new Date().toISOString().replace(/[:.]/g, '')}`;
+    const kept = `${state}.damaged-${isoAt(this.clock).replace(/[:.]/g, '')}`;
     try {
       await copyFile(state, kept, constants.COPYFILE_EXCL);
     } catch (error) {
@@ -315,7 +302,8 @@ export class FileRunStore implements RunStore {
       files = this.openRunFiles(doc.id);
       this.runs.set(doc.id, files);
     }
-    await this.writeDocument(files.state, files.text.render(doc));
+    files.document.data = doc;
+    await files.document.write();
     files.onDisk = { status: doc.status, lastEventId: doc.lastEventId };
     this.index.add(doc);
     this.index.noteDocument(doc);
@@ -330,11 +318,14 @@ export class FileRunStore implements RunStore {
         `checkpoint id "${info.id}" cannot name a file: use letters, digits, ".", "_", "-"`,
       );
     }
-    // Serialised at once: the checkpoint is the state of this instant, whatever changes while it is written.
-    const text = files.text.render(doc);
-    const run = this.paths.run(info.runId);
-    if (await mkdir(run.checkpoints, { recursive: true, mode: 0o700 })) await fsyncDir(run.dir);
-    await this.writeDocument(run.checkpoint(info.id), text);
+    const file = this.paths.run(info.runId).checkpoint(info.id);
+    const checkpoint = new RunDocumentFile(file, info.runId, files.text, {
+      onWrite: this.countState,
+      makeDir: true,
+    }).open();
+    checkpoint.data = doc;
+    // Serialised as the write starts: the checkpoint is the state of this instant, whatever changes while it is written.
+    await checkpoint.write();
   }
 
   async readCheckpoint(runId: string, checkpointId: string): Promise<RunDocument> {
@@ -344,9 +335,9 @@ export class FileRunStore implements RunStore {
     );
     if (!SAFE_ID.test(runId) || !SAFE_ID.test(checkpointId)) throw notFound;
     const file = this.paths.run(runId).checkpoint(checkpointId);
-    const text = await readText(file);
-    if (text === undefined) throw notFound;
-    return parseDocument(file, text, runId);
+    const doc = await readRunDocument(new RunDocumentFile(file, runId, new RunDocumentText()).open());
+    if (doc === null) throw notFound;
+    return doc;
   }
 
   async close(): Promise<void> {
@@ -380,7 +371,8 @@ export class FileRunStore implements RunStore {
     const written = doc.lastEventId > durable ? { ...doc, lastEventId: durable } : doc;
     files.behind = written === doc ? undefined : doc.lastEventId;
     await this.index.beforeDocument(written);
-    await this.writeDocument(files.state, files.text.render(written));
+    files.document.data = written;
+    await files.document.write();
     files.onDisk = { status: written.status, lastEventId: written.lastEventId };
     this.index.noteDocument(written);
     if (files.behind !== undefined) this.catchUpDocument(runId, files, await files.events.durableId());
@@ -395,9 +387,10 @@ export class FileRunStore implements RunStore {
 
   private openRunFiles(id: string): RunFiles {
     const run = this.paths.run(id);
+    const text = new RunDocumentText();
     return {
-      state: run.state,
-      text: new RunDocumentText(),
+      document: new RunDocumentFile(run.state, id, text, { onWrite: this.countState }).open(),
+      text,
       events: new EventLog(run.events, { onWrite: this.countEvents }),
     };
   }
@@ -406,10 +399,6 @@ export class FileRunStore implements RunStore {
   private journal(runId: string): EventLog {
     if (!SAFE_ID.test(runId)) throw this.notFound(runId);
     return new EventLog(this.paths.run(runId).events);
-  }
-
-  private async writeDocument(filename: string, pieces: readonly string[]): Promise<void> {
-    this.countState(await writeFileDurably(filename, pieces));
   }
 
   private files(runId: string): RunFiles {
@@ -444,54 +433,4 @@ const runKey = (runId: string) => `run:${runId}`;
 async function makePrivateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700); // an existing one may have been created looser
-}
-
-/** A file's text, or undefined when it does not exist. */
-async function readText(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return undefined;
-    throw error;
-  }
-}
-
-/** A run document read from `file`, checked; a DamagedFileError says what is wrong with it. */
-function parseDocument(file: string, text: string | undefined, runId: string): RunDocument {
-  if (text === undefined) throw new DamagedFileError(file, 'is missing');
-  if (isBlank(text)) throw new DamagedFileError(file, 'is empty');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    // The parser quotes the text it stopped at, line ends and all: the reason stays on one line.
-    const why = (error as Error).message.split(/\s+/).join(' ');
-    throw new DamagedFileError(file, `is not valid JSON (${why})`);
-  }
-  const parsed = parseStoredRunDocument(raw);
-  if (!parsed.success) {
-    throw new DamagedFileError(file, `is not a valid run document (${issuesOf(parsed.error)})`);
-  }
-  if (parsed.data.id !== runId) throw new DamagedFileError(file, `holds run ${parsed.data.id}, not ${runId}`);
-  return parsed.data;
-}
-
-/**
- * Only spaces and line ends. Not a regular expression: V8 keeps the subject of the last match alive, and
- * a test of an 85 MB document kept it in memory after its run was let go.
- */
-function isBlank(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
-  }
-  return true;
-}
-
-function issuesOf(error: z.ZodError): string {
-  const shown = error.issues
-    .slice(0, 3)
-    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  const more = error.issues.length > 3 ? `; and ${error.issues.length - 3} more` : '';
-  return shown.join('; ') + more;
 }

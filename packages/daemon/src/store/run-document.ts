@@ -1,6 +1,5 @@
 import type { RunSetup } from '@orc/shared';
 import {
-  type Attempt,
   CheckpointInfo,
   FinalReview,
   PauseReason,
@@ -151,9 +150,4 @@ export function runSetupOf(doc: RunDocument): RunSetup {
     ...(doc.source !== undefined && { source: doc.source }),
     ...(doc.workspace !== undefined && { workspace: doc.workspace }),
   };
-}
-
-/** What an attempt cost, as `task.reviewed` records it: a reworked attempt's cost is in the journal too. */
-export function costOfAttempt(attempt: Attempt): { usage: Usage; costUsd: number } {
-  return { usage: attempt.usage, costUsd: attempt.costUsd };
 }

@@ -1,8 +1,8 @@
 import {
+  runSourceOf,
   summaryGoal,
   type PauseReason,
   type RunForecast,
-  type RunSource,
   type RunStatus,
   type RunSummary,
 } from '@orc/shared';
@@ -49,11 +49,6 @@ export function summaryOf(source: RunViewSource): RunSummary {
     lastEventId: source.lastEventId,
     ...(doc.source && { source: runSourceOf(doc.source) }),
   };
-}
-
-/** Where the tasks came from, as a client sees it; runs from before `writeBack` existed wrote back. */
-function runSourceOf(source: NonNullable<RunDocument['source']>): RunSource {
-  return { kind: source.kind, file: source.file, tag: source.tag, writeBack: source.writeBack !== false };
 }
 
 /**

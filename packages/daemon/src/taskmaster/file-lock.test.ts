@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promise
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ManualClock, eventually } from '@orc/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lockPathFor, withFileLock } from './file-lock.js';
 
@@ -45,17 +46,24 @@ describe('withFileLock', () => {
     const lock = lockPathFor(file);
     await take(lock);
     let entered = false;
+    // Its waits are on a clock the test moves: five of them, and the lock is still held.
+    const clock = new ManualClock();
     const done = withFileLock(
       file,
       () => {
         entered = true;
         return Promise.resolve();
       },
-      { retryDelayMs: 10 },
+      { retryDelayMs: 10, clock },
     );
-    await sleep(150);
+    for (let wait = 1; wait <= 5; wait++) {
+      await eventually(() => clock.sleeps.length === wait, `wait ${wait}`);
+      clock.advance(10);
+    }
+    await eventually(() => clock.sleeps.length === 6, 'the sixth wait');
     expect(entered).toBe(false);
     await rm(lock, { recursive: true });
+    clock.advance(10);
     await done;
     expect(entered).toBe(true);
     expect(existsSync(lock)).toBe(false);
@@ -77,15 +85,18 @@ describe('withFileLock', () => {
 
   it('gives up on a lock that stays fresh, naming it', async () => {
     await mkdir(lockPathFor(file));
-    await expect(
-      withFileLock(file, () => Promise.resolve(), { timeoutMs: 100, retryDelayMs: 10 }),
-    ).rejects.toMatchObject({
+    const clock = new ManualClock();
+    const attempt = withFileLock(file, () => Promise.resolve(), { timeoutMs: 100, retryDelayMs: 10, clock });
+    await eventually(() => clock.sleeps.length === 1, 'the first wait');
+    clock.advance(100);
+    await expect(attempt).rejects.toMatchObject({
       code: 'STORE_ERROR',
       message: expect.stringContaining(`${file}.lock`) as unknown,
     });
     expect(existsSync(lockPathFor(file))).toBe(true);
   });
 
+  // Real time on purpose: the heartbeat beats in the file system's time (see holdLock).
   it('keeps a long-held lock fresh so nobody takes it for stale', async () => {
     const order: string[] = [];
     const options = { staleMs: 200, retryDelayMs: 10 };

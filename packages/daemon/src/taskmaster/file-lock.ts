@@ -86,6 +86,8 @@ export async function acquireFileLock(file: string, options: FileLockOptions = {
 
 function holdLock(lockPath: string, identity: string, staleMs: number): HeldFileLock {
   // Keep the lock fresh while held, as proper-lockfile does, so a long hold is never taken for abandoned.
+  // Real time on purpose: Task Master, another process, judges the lock's age by its mtime against its
+  // own clock, so the heartbeat must beat in the file system's time, not the engine's Clock.
   const refresh = setInterval(() => {
     const now = new Date();
     utimes(lockPath, now, now).catch(() => undefined);

@@ -26,6 +26,7 @@ export async function stopLeftoverAgent(worktree: string): Promise<void> {
     } catch {
       // ESRCH: gone meanwhile.
     }
+    // The operating system's real time: the killed process exits in it, whatever the engine's Clock says.
     for (let i = 0; i < 40 && alive(pid); i++) await new Promise((done) => setTimeout(done, 50));
   }
   // Tool processes that left the agent's group (a background command) carry its tag: none outlives it.

@@ -125,7 +125,11 @@ async function keepOnBranch(repo: string, branch: string, commit: string): Promi
   }
 }
 
-/** `…/attempt-3` → 3; worktrees orc did not name that way get a dated name instead. */
+/**
+ * `…/attempt-3` → 3; worktrees orc did not name that way get a dated name instead. Wall time, not the
+ * run's Clock: the name must differ from every branch an earlier daemon made, which a clock a test
+ * starts at 0 would repeat.
+ */
 export function attemptOfPath(path: string): string {
   const match = /^attempt-(\d+)$/.exec(basename(path));
   return match ? match[1]! : `recovered-${Date.now()}`;
@@ -208,7 +212,8 @@ async function gcRepository(
       continue;
     }
     if (!owner) {
-      // Detached or renamed: orc made it, but it belongs to no task branch; keep its work under a gc name.
+      // Detached or renamed: orc made it, but it belongs to no task branch; keep its work under a gc name
+      // (dated by the wall clock, as attemptOfPath's names are, so it never repeats an earlier one).
       const name = `orc/gc-${Date.now()}`;
       result.removed.push(await removeWorktreeKeepingWork(repo, worktree, name, name, KEPT_MESSAGE));
       continue;

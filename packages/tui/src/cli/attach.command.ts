@@ -2,7 +2,6 @@ import { FINISHED_RUN_STATUSES, loadConfig, type RunSummary } from '@orc/shared'
 import type { Command } from 'commander';
 import { attachScreen } from '../screen/screen.js';
 import { UsageError } from './cli-error.js';
-import { clientRunSource } from './client-run-source.js';
 import { withClient } from './daemon-connection.js';
 import { matchRunRef } from './run-ref.js';
 
@@ -26,12 +25,11 @@ export async function attachCommand(
   }
   const { config } = loadConfig();
   await withClient(async (client, connection) => {
-    const source = clientRunSource(client, connection);
-    const runs = await source.listRuns();
+    const runs = await client.trpc.runs.list.query();
     const target = runId === undefined ? pickRun(runs) : matchRunRef(runs, runId).id;
     // Fails with the daemon's one-line "no run …" before the screen takes the terminal.
-    await source.getRun(target);
-    await attachScreen(source, target, {
+    await client.trpc.runs.get.query({ runId: target });
+    await attachScreen({ trpc: client.trpc, connection }, target, {
       showProgressBar: config.monitoring.show_progress_bar,
       exitOnFinish: options.exitOnFinish,
     });

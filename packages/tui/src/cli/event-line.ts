@@ -53,8 +53,12 @@ function eventDetail(event: OrcEvent): string {
       return `${event.taskId} attempt ${event.attempt}: session ${event.sessionId}${event.resumes !== undefined ? ` (resumed from attempt ${event.resumes})` : ''}`;
     case 'task.tool_refused':
       return `${event.taskId} attempt ${event.attempt}: ${event.refusal.tool} ${truncate(event.refusal.subject, 50)} (${truncate(event.refusal.reason, 40)})`;
+    case 'task.attempt_ended':
+      return `${event.taskId} attempt ${event.attempt} ${event.outcome}, $${event.costUsd.toFixed(4)}`;
     case 'task.attempt_failed':
       return `${event.taskId} attempt ${event.attempt}: ${event.error.category}: ${truncate(event.error.message, 60)}`;
+    case 'task.review_charged':
+      return `${event.taskId} attempt ${event.attempt} review, $${event.costUsd.toFixed(4)}`;
     case 'task.reviewed':
       return `${event.taskId} ${event.review.verdict}`;
     case 'task.completed':

@@ -19,7 +19,6 @@ import { detectTaskMasterPath, locateTaskMasterFile } from '@orc/daemon/client';
 import type { Command } from 'commander';
 import { attachScreen } from '../screen/screen.js';
 import { CommandFailed, UsageError } from './cli-error.js';
-import { clientRunSource } from './client-run-source.js';
 import { withClient } from './daemon-connection.js';
 import { endsFollowing } from './event-line.js';
 import { followEvents, interruptSignal } from './follow-events.js';
@@ -112,7 +111,7 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
     if (!options.json && process.stdout.isTTY && process.stdin.isTTY) {
       // On a terminal the run opens in the terminal UI; q detaches and the run goes on. Once the run is
       // over the screen closes and leaves its summary in the scrollback.
-      const shown = await attachScreen(clientRunSource(client, connection), started.id, {
+      const shown = await attachScreen({ trpc: client.trpc, connection }, started.id, {
         showProgressBar: loaded.config.monitoring.show_progress_bar,
         exitOnFinish: true,
       });

@@ -1,7 +1,7 @@
 import {
   applyEvents,
+  foldView,
   TASK_PAGE_LIMIT,
-  wantsFreshView,
   type OrcEvent,
   type RunView,
   type TaskPage,
@@ -45,7 +45,10 @@ export class AttachState {
   selected = 0;
   offset = 0;
   longestId = 2;
-  /** Set by an event the client cannot fold in (a rollback, a new plan of a paged run): fetch the run again. */
+  /**
+   * Set by an event the client cannot fold in (a rollback too large to carry its records, a new plan of a
+   * paged run): fetch the run again.
+   */
   needsRefetch = false;
   /** Which row of the run `view.tasks[0]` is. */
   private first = 0;
@@ -94,14 +97,15 @@ export class AttachState {
     for (const event of fresh) {
       if (event.type === 'worker.output') this.outputs.append(event.worker, event.taskId, event.text);
       else if (event.type === 'task.assigned') this.outputs.start(event.worker, event.taskId);
-      if (wantsFreshView(view, event)) this.needsRefetch = true;
       const line = describeEvent(event);
       if (line !== undefined) this.addLine(line);
     }
     this.followWorkers(this.workers, fresh);
     this.recent.add(fresh);
     const before = view.tasks.length;
-    this.view = applyEvents(view, fresh);
+    const folded = foldView(view, fresh);
+    this.view = folded.view;
+    if (folded.incomplete) this.needsRefetch = true;
     // A plan too large to hold whole (the view was empty while the manager planned): held a window at a time.
     if (!this.paged && this.view.tasks.length > TASK_PAGE_LIMIT) this.needsRefetch = true;
     if (this.view.tasks.length !== before) this.measureIds();

@@ -107,6 +107,10 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
         'warn',
         `${event.taskId} was refused ${event.refusal.tool}${event.refusal.subject === '' ? '' : ` ${event.refusal.subject}`}: ${event.refusal.reason}`,
       );
+    case 'task.attempt_ended':
+    case 'task.review_charged':
+      // How it ended is told by what follows: the review, the failure, the retry; its cost by the totals.
+      return undefined;
     case 'task.attempt_failed': {
       const retry = event.retryInMs === undefined ? '' : `; retry in ${(event.retryInMs / 1000).toFixed(1)}s`;
       return line(

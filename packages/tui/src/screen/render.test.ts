@@ -371,9 +371,10 @@ describe('attach state', () => {
     const at = '2025-01-01T00:01:00.000Z';
     const events: OrcEvent[] = [
       { id: 8, runId: 'r-42', at, type: 'task.assigned', taskId: 't2', worker: 0, attempt: 1 },
-      { id: 10, runId: 'r-42', at, type: 'task.assigned', taskId: 't1', worker: 1, attempt: 1 },
-      { id: 11, runId: 'r-42', at, type: 'worker.output', taskId: 't1', worker: 1, text: 'hello ' },
-      { id: 12, runId: 'r-42', at, type: 'worker.output', taskId: 't1', worker: 1, text: 'world\x1b[2J' },
+      { id: 10, runId: 'r-42', at, type: 'task.status', taskId: 't1', status: 'running' },
+      { id: 11, runId: 'r-42', at, type: 'task.assigned', taskId: 't1', worker: 1, attempt: 1 },
+      { id: 12, runId: 'r-42', at, type: 'worker.output', taskId: 't1', worker: 1, text: 'hello ' },
+      { id: 13, runId: 'r-42', at, type: 'worker.output', taskId: 't1', worker: 1, text: 'world\x1b[2J' },
     ];
     events.forEach((e) => state.push(e));
     expect(state.view!.tasks[0]!.status).toBe('pending');
@@ -381,7 +382,7 @@ describe('attach state', () => {
     expect(state.view!.tasks.map((t) => t.status)).toEqual(['running', 'pending']);
     expect(state.busyWorkers().map((b) => [b.worker, b.taskId])).toEqual([[1, 't1']]);
     expect(state.outputs.text(1, 't1')).toBe('hello world');
-    expect(state.lines.map((l) => l.text)).toEqual(['t1 → w1 (attempt 1)']);
+    expect(state.lines.map((l) => l.text)).toEqual(['t1 running', 't1 → w1 (attempt 1)']);
     expect(state.flush()).toBe(false);
   });
 

@@ -9,11 +9,12 @@ import blessed from 'blessed';
 import { AttachState } from './attach-state.js';
 import { createTerminalScreen, type TerminalOptions } from './blessed-terminal.js';
 import { eventLineMarkup } from './event-line.js';
+import { followRun } from './follow-run.js';
 import { FrameScheduler } from './frame-scheduler.js';
 import { renderHeader } from './header.js';
 import { HELP_TEXT, keyHints } from './help.js';
 import { guardTerminalOutput } from './output-guard.js';
-import type { RunSource } from './run-source.js';
+import type { AttachClient } from './attach-client.js';
 import { closingMessage, runIsOver } from './run-summary.js';
 import { renderTableHeader, renderTaskRow, tableColumns } from './task-table.js';
 import { renderTaskDetail } from './task-detail.js';
@@ -53,12 +54,12 @@ const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 5000];
  * that goes away (the screen says so and reconnects).
  */
 export function attachScreen(
-  source: RunSource,
+  client: AttachClient,
   runId: string,
   options: AttachOptions = {},
 ): Promise<AttachResult> {
   return new Promise<AttachResult>((resolve) => {
-    new AttachSession(source, runId, options, resolve).start();
+    new AttachSession(client, runId, options, resolve).start();
   });
 }
 
@@ -88,7 +89,7 @@ class AttachSession {
   private closed = false;
 
   constructor(
-    private readonly source: RunSource,
+    private readonly client: AttachClient,
     private runId: string,
     private readonly options: AttachOptions,
     private readonly resolve: (result: AttachResult) => void,
@@ -125,7 +126,7 @@ class AttachSession {
 
   start(): void {
     this.draw();
-    this.unwatch = this.source.watchConnection?.((connected) => {
+    this.unwatch = this.client.connection?.watch((connected) => {
       if (this.closed) return;
       if (connected) {
         // The daemon may have restarted: fetch the run afresh rather than trust the old stream.
@@ -147,14 +148,14 @@ class AttachSession {
     this.unfollow = undefined;
     const runId = this.runId;
     try {
-      const view = await this.source.getRun(runId);
+      const view = await this.client.trpc.runs.get.query({ runId });
       if (this.closed || generation !== this.generation) return;
       this.state.reset(view);
       this.alert = undefined;
       this.retries = 0;
       // A view holding a window of the tasks does not hold every busy task: the workers' panes need them.
       if (this.state.holdsWindow)
-        this.source.pageTasks(runId, { status: ['running', 'reviewing'] }).then(
+        this.client.trpc.tasks.page.query({ runId, status: ['running', 'reviewing'] }).then(
           (page) => {
             if (generation !== this.generation) return;
             this.state.takeBusy(page);
@@ -164,7 +165,8 @@ class AttachSession {
             if (generation === this.generation) this.lost(error);
           },
         );
-      this.unfollow = this.source.follow(
+      this.unfollow = followRun(
+        this.client,
         runId,
         view.lastEventId,
         (event) => {
@@ -256,7 +258,7 @@ class AttachSession {
     if (wanted === undefined || this.fetchingRows) return;
     this.fetchingRows = true;
     const generation = this.generation;
-    this.source.pageTasks(this.runId, wanted).then(
+    this.client.trpc.tasks.page.query({ ...wanted, runId: this.runId }).then(
       (page) => {
         this.fetchingRows = false;
         if (generation !== this.generation) return;
@@ -350,13 +352,13 @@ class AttachSession {
     on(['c'], () =>
       this.act(
         'checkpoint',
-        (id) => this.source.checkpoint(id),
+        (runId) => this.client.trpc.checkpoints.create.mutate({ runId }),
         (cp) => `checkpoint ${cp.id} saved`,
       ),
     );
     on(['b'], () => void this.chooseRollback());
-    on(['r'], () => this.taskAction('retry', (id, task) => this.source.retry(id, task)));
-    on(['s'], () => this.taskAction('skip', (id, task) => this.source.skip(id, task)));
+    on(['r'], () => this.taskAction('retry', this.client.trpc.tasks.retry));
+    on(['s'], () => this.taskAction('skip', this.client.trpc.tasks.skip));
     on(['x'], () => this.confirmCancel());
     on(['tab'], () => void this.nextRun());
   }
@@ -380,26 +382,25 @@ class AttachSession {
       this.frames.request();
       return;
     }
-    if (view.status === 'paused')
-      this.act(
-        'resume',
-        (id) => this.source.resume(id),
-        () => 'resume requested',
-      );
-    else
-      this.act(
-        'pause',
-        (id) => this.source.pause(id),
-        () => 'pause requested',
-      );
+    const what = view.status === 'paused' ? 'resume' : 'pause';
+    const { runs } = this.client.trpc;
+    this.act(
+      what,
+      (runId) => runs[what].mutate({ runId }),
+      () => `${what} requested`,
+    );
   }
 
-  private taskAction(what: string, run: (runId: string, taskId: string) => Promise<unknown>): void {
+  /** Asks the daemon to do `what` to the selected task. */
+  private taskAction(
+    what: string,
+    procedure: { mutate(input: { runId: string; taskId: string }): Promise<unknown> },
+  ): void {
     const task = this.state.selectedTask();
     if (task === undefined) return;
     this.act(
       what,
-      (id) => run(id, task.id),
+      (runId) => procedure.mutate({ runId, taskId: task.id }),
       () => `${what} ${task.id} requested`,
     );
   }
@@ -444,7 +445,7 @@ class AttachSession {
       if (name === 'y')
         this.act(
           'cancel',
-          (id) => this.source.cancel(id),
+          (runId) => this.client.trpc.runs.cancel.mutate({ runId }),
           () => 'cancel requested',
         );
       this.frames.request();
@@ -460,7 +461,7 @@ class AttachSession {
     this.showOverlay(` Task ${task.id} `, renderTaskDetail(task, Date.now()));
     // The run view leaves results and outputs out; the full record replaces it when it arrives.
     const runId = this.runId;
-    this.source.getTask(runId, task.id).then(
+    this.client.trpc.tasks.get.query({ runId, taskId: task.id }).then(
       (full) => {
         if (this.modal?.kind !== 'overlay' || this.runId !== runId) return;
         this.modal.box.setContent(renderTaskDetail(full, Date.now()));
@@ -502,7 +503,7 @@ class AttachSession {
     const runId = this.runId;
     let checkpoints: CheckpointInfo[];
     try {
-      checkpoints = await this.source.listCheckpoints(runId);
+      checkpoints = await this.client.trpc.checkpoints.list.query({ runId });
     } catch (error) {
       this.state.note('error', `listing checkpoints failed: ${messageOf(error)}`);
       this.frames.request();
@@ -543,9 +544,14 @@ class AttachSession {
     const tasks = strategy === 'selective' && task ? [task.id] : undefined;
     this.act(
       'rollback',
-      (id) => this.source.rollback(id, checkpoint.id, strategy, tasks),
+      (runId) =>
+        this.client.trpc.checkpoints.rollback.mutate({
+          runId,
+          checkpointId: checkpoint.id,
+          strategy,
+          ...(tasks !== undefined && { tasks }),
+        }),
       ({ rollback, status }) => {
-        void this.connect();
         const { reset, kept } = rollback;
         return `rolled back to ${checkpoint.id} (${strategy}): reset ${reset.length} task(s), kept ${kept.length} done; run ${status}`;
       },
@@ -585,7 +591,9 @@ class AttachSession {
 
   private async nextRun(): Promise<void> {
     try {
-      const runs = (await this.source.listRuns()).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+      const runs = (await this.client.trpc.runs.list.query()).sort((a, b) =>
+        a.createdAt.localeCompare(b.createdAt),
+      );
       if (runs.length < 2) {
         this.state.note('info', 'no other run to switch to');
         this.frames.request();

@@ -1,0 +1,186 @@
+import type { OrcEvent } from './events.js';
+import type { FinalReview } from './plan.js';
+import { FINISHED_RUN_STATUSES, type PauseReason, type RunModels, type RunStatus } from './run.js';
+import { foldTaskEvent, plannedTasks, restoredTask } from './task-fold.js';
+import type { TaskRecord, Usage } from './task.js';
+
+/**
+ * What the journal tells of a run: the fields a client's view (`runs.get`) and the daemon's run document
+ * share. Both are folded from the events by `RunFold`, so the semantics of an event live once.
+ */
+export interface FoldedRun {
+  goal: string;
+  status: RunStatus;
+  pauseReason?: PauseReason | undefined;
+  resumeAt?: string | undefined;
+  /** The model a quota pause waits for. */
+  quotaModel?: string | undefined;
+  models: RunModels;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt?: string | undefined;
+  planSummary?: string | undefined;
+  finalReview?: FinalReview | undefined;
+  error?: string | undefined;
+  usage: Usage;
+  costUsd: number;
+  lastEventId: number;
+  tasks: TaskRecord[];
+}
+
+/**
+ * Folds a run's events, in order, into a run (changed in place: pass a copy to keep the original). A
+ * task record is replaced when it changes, never changed in place, so records shared with an earlier
+ * copy stay as they were. Each event's `at` stamps what it changes; `spent` carries the run's totals.
+ */
+export class RunFold<R extends FoldedRun = FoldedRun> {
+  private index = new Map<string, number>();
+  /** Whether a task was added, removed or replaced since the fold began. */
+  tasksChanged = false;
+  /** A rollback whose records the event did not carry (an older journal): fetch the run again. */
+  incomplete = false;
+
+  constructor(readonly run: R) {
+    this.reindex();
+  }
+
+  task(id: string): TaskRecord | undefined {
+    const i = this.index.get(id);
+    return i === undefined ? undefined : this.run.tasks[i];
+  }
+
+  apply(event: OrcEvent): void {
+    const { run } = this;
+    run.lastEventId = event.id;
+    run.updatedAt = event.at;
+    if (event.spent !== undefined) {
+      run.usage = event.spent.usage;
+      run.costUsd = event.spent.costUsd;
+    }
+    if ('taskId' in event) {
+      const task = this.task(event.taskId);
+      if (task !== undefined) this.replace(task, foldTaskEvent(task, event));
+      return;
+    }
+    switch (event.type) {
+      case 'run.created':
+        run.goal = event.goal;
+        run.models = event.models;
+        run.createdAt = event.at;
+        return;
+      case 'run.planned':
+        run.planSummary = event.summary;
+        this.replaceAll(plannedTasks(event.tasks, new Map(run.tasks.map((task) => [task.id, task]))));
+        return;
+      case 'run.status':
+        this.setStatus(event.status);
+        return;
+      case 'run.paused':
+        this.setStatus('paused');
+        run.pauseReason = event.reason;
+        if (event.resumeAt !== undefined) run.resumeAt = event.resumeAt;
+        else delete run.resumeAt;
+        if (event.model !== undefined) run.quotaModel = event.model;
+        else delete run.quotaModel;
+        return;
+      case 'run.completed':
+        this.setStatus('completed');
+        run.finalReview = event.review;
+        run.finishedAt = event.at;
+        return;
+      case 'run.failed':
+        this.setStatus('failed');
+        run.error = event.error;
+        if (event.review !== undefined) run.finalReview = event.review;
+        run.finishedAt = event.at;
+        return;
+      case 'run.cancelled':
+        this.setStatus('cancelled');
+        run.finishedAt = event.at;
+        return;
+      case 'run.restored': {
+        const interrupted = new Set(event.interruptedTasks);
+        run.tasks.forEach((task) =>
+          this.replace(task, restoredTask(task, interrupted.has(task.id), event.at)),
+        );
+        return;
+      }
+      case 'run.rolled_back':
+        if (event.planSummary !== undefined) run.planSummary = event.planSummary;
+        if (event.tasks === undefined) {
+          // An older journal: the restored records are not in it. Until they are fetched, the reset
+          // tasks show as waiting to run.
+          this.incomplete = true;
+          for (const id of event.resetTasks) {
+            const task = this.task(id);
+            if (task) this.replace(task, waiting(task));
+          }
+        } else if (event.allTasks === true) {
+          this.replaceAll(event.tasks);
+        } else {
+          for (const record of event.tasks) {
+            const task = this.task(record.id);
+            if (task) this.replace(task, record);
+          }
+        }
+        return;
+      case 'run.planning':
+      case 'run.plan_rejected':
+      case 'run.resumed':
+      case 'run.budget_exceeded':
+      case 'run.budget_set':
+      case 'run.concurrency':
+      case 'run.integrated':
+      case 'run.plan_answered':
+      case 'checkpoint.created':
+        return;
+    }
+  }
+
+  /** Replaces every task (a plan, a rollback to another task list). */
+  replaceAll(tasks: TaskRecord[]): void {
+    this.run.tasks = tasks;
+    this.tasksChanged = true;
+    this.reindex();
+  }
+
+  private replace(task: TaskRecord, next: TaskRecord): void {
+    if (next === task) return;
+    this.run.tasks[this.index.get(task.id)!] = next;
+    this.tasksChanged = true;
+  }
+
+  /** The run's status; one that leaves a finished status reopens it, and only a pause has a reason. */
+  private setStatus(status: RunStatus): void {
+    const { run } = this;
+    if (FINISHED_RUN_STATUSES.has(run.status) && !FINISHED_RUN_STATUSES.has(status)) {
+      delete run.finishedAt;
+      delete run.error;
+      delete run.finalReview;
+    }
+    if (status !== 'paused') {
+      delete run.pauseReason;
+      delete run.resumeAt;
+      delete run.quotaModel;
+    }
+    run.status = status;
+  }
+
+  private reindex(): void {
+    this.index = new Map(this.run.tasks.map((task, i) => [task.id, i]));
+  }
+}
+
+/** A task a rollback reset, as far as an event without its record tells: waiting to run. */
+function waiting(task: TaskRecord): TaskRecord {
+  return {
+    ...task,
+    status: 'pending',
+    result: undefined,
+    error: undefined,
+    worker: undefined,
+    startedAt: undefined,
+    finishedAt: undefined,
+    readyAt: undefined,
+  };
+}

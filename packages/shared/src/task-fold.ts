@@ -1,0 +1,227 @@
+import type { TaskEventOf } from './events.js';
+import type { Plan } from './plan.js';
+import {
+  addUsage,
+  SETTLED_STATUSES,
+  ZERO_USAGE,
+  type Attempt,
+  type TaskRecord,
+  type TaskStatus,
+} from './task.js';
+
+/**
+ * What one event does to one task record, as the daemon's task machine did it when it told of it: the
+ * record after the event, or the same object when the event changes nothing. Pure. Fields are cleared
+ * to undefined, as the machine clears them (JSON drops them alike).
+ *
+ * Events carry what the record cannot be told otherwise: an attempt's end (`task.attempt_ended`), the
+ * feedback a task goes back to ready with, whether a block is a hold at the source. Each time in a record
+ * is the `at` of the event that set it. Journals written before those fields existed are folded as well
+ * as they tell (an attempt then ends at the move to reviewing or at `task.attempt_failed`).
+ */
+export function foldTaskEvent(task: TaskRecord, event: TaskEventOf): TaskRecord {
+  switch (event.type) {
+    case 'task.status':
+      return moved(task, event);
+    case 'task.assigned': {
+      const attempt: Attempt = {
+        n: event.attempt,
+        worker: event.worker,
+        startedAt: event.at,
+        outcome: 'running',
+        usage: ZERO_USAGE,
+        costUsd: 0,
+      };
+      const attempts = [...task.attempts.filter((a) => a.n !== event.attempt), attempt].sort(
+        (a, b) => a.n - b.n,
+      );
+      return { ...task, worker: event.worker, startedAt: task.startedAt ?? event.at, attempts };
+    }
+    case 'task.attempt_ended':
+      return changeAttempt(task, event.attempt, (a) => ({
+        ...a,
+        outcome: event.outcome,
+        usage: event.usage,
+        costUsd: event.costUsd,
+        endedAt: event.at,
+        ...(event.output !== undefined && { output: event.output }),
+        ...(event.error !== undefined && { error: event.error }),
+      }));
+    case 'task.attempt_failed':
+      // An attempt that `task.attempt_ended` did not end already (an older journal).
+      return changeAttempt(task, event.attempt, (a) =>
+        a.outcome === 'running' ? { ...a, outcome: 'failed', error: event.error, endedAt: event.at } : a,
+      );
+    case 'task.session':
+      return changeAttempt(task, event.attempt, (a) => ({
+        ...a,
+        sessionId: event.sessionId,
+        ...(event.resumes !== undefined && { resumes: event.resumes }),
+      }));
+    case 'task.tool_refused':
+      return changeAttempt(task, event.attempt, (a) => ({
+        ...a,
+        refusals: [...(a.refusals ?? []), event.refusal],
+      }));
+    case 'task.review_charged':
+      return changeAttempt(task, event.attempt, (a) => ({
+        ...a,
+        usage: addUsage(a.usage, event.usage),
+        costUsd: a.costUsd + event.costUsd,
+      }));
+    case 'task.reviewed':
+      return changeAttempt(task, event.attempt, (a) => ({
+        ...a,
+        review: event.review,
+        // What the attempt cost, in journals from before `task.attempt_ended`.
+        ...(event.usage !== undefined &&
+          event.costUsd !== undefined &&
+          a.costUsd === 0 && { usage: event.usage, costUsd: event.costUsd }),
+      }));
+    case 'task.completed': {
+      // The accepted output is the task's result; the record does not keep it twice.
+      const next = changeAttempt(task, event.attempt, (a) => ({
+        ...a,
+        outcome: 'succeeded',
+        output: undefined,
+        usage: event.usage,
+        costUsd: event.costUsd,
+        endedAt: a.endedAt ?? event.at,
+      }));
+      return { ...next, result: event.result };
+    }
+    case 'task.failed':
+      return { ...task, error: event.error };
+    case 'task.source_changed':
+      return { ...task, sourceChange: event.change };
+    case 'worker.output':
+      return task;
+  }
+}
+
+/** A task's move, with what the task machine does on it. */
+function moved(task: TaskRecord, event: Extract<TaskEventOf, { type: 'task.status' }>): TaskRecord {
+  const { at } = event;
+  const from = task.status;
+  const next: TaskRecord = { ...task, status: event.status };
+  const settle = () => {
+    next.worker = undefined;
+    next.finishedAt = at;
+  };
+  switch (event.status) {
+    case 'pending':
+      if (SETTLED_STATUSES.has(from)) {
+        // Retried: it starts over within fresh bounds.
+        next.error = undefined;
+        next.held = undefined;
+        next.sourceChange = undefined;
+        next.reworks = 0;
+        next.feedback = undefined;
+        next.finishedAt = undefined;
+      }
+      return next;
+    case 'ready':
+      next.worker = undefined;
+      next.readyAt = at;
+      // Taken back from its worker: the attempt under way is cut short.
+      if (from === 'running') next.attempts = endRunning(task.attempts, 'interrupted', at);
+      if (event.feedback !== undefined) {
+        next.reworks = task.reworks + 1;
+        next.feedback = event.feedback;
+      }
+      return next;
+    case 'running':
+      next.startedAt = task.startedAt ?? at;
+      return next;
+    case 'reviewing':
+    case 'merging':
+      // An older journal ends the attempt here: its work came back.
+      next.attempts = endRunning(task.attempts, 'succeeded', at);
+      return next;
+    case 'done':
+      settle();
+      next.error = undefined;
+      next.feedback = undefined;
+      return next;
+    case 'failed':
+      settle();
+      if (event.reason !== undefined) next.error = event.reason;
+      return next;
+    case 'blocked':
+      settle();
+      if (event.reason !== undefined) next.error = event.reason;
+      if (event.held === true) next.held = event.reason;
+      return next;
+    case 'cancelled':
+      settle();
+      next.attempts = endRunning(task.attempts, 'cancelled', at);
+      return next;
+    case 'skipped':
+      settle();
+      return next;
+  }
+}
+
+/** The attempts with a running last one ended as `outcome` at `at`; the same array when none runs. */
+function endRunning(attempts: Attempt[], outcome: Attempt['outcome'], at: string): Attempt[] {
+  const last = attempts.at(-1);
+  if (last?.outcome !== 'running') return attempts;
+  return [...attempts.slice(0, -1), { ...last, outcome, endedAt: at }];
+}
+
+function changeAttempt(task: TaskRecord, n: number, change: (a: Attempt) => Attempt): TaskRecord {
+  let changed = false;
+  const attempts = task.attempts.map((a) => {
+    if (a.n !== n) return a;
+    const next = change(a);
+    changed ||= next !== a;
+    return next;
+  });
+  return changed ? { ...task, attempts } : task;
+}
+
+/**
+ * The task records after a plan: one per planned task in the plan's order; a task of the same id that
+ * had finished (done, failed, skipped: a run restarted before its first snapshot) keeps what it did,
+ * and every kept task its attempts, so attempt numbers go on.
+ */
+export function plannedTasks(specs: Plan['tasks'], before: ReadonlyMap<string, TaskRecord>): TaskRecord[] {
+  return specs.map((spec) => {
+    const kept = before.get(spec.id);
+    const finished =
+      kept !== undefined && (kept.status === 'done' || kept.status === 'failed' || kept.status === 'skipped');
+    return {
+      ...spec,
+      status: finished ? kept.status : 'pending',
+      attempts: kept?.attempts ?? [],
+      reworks: kept?.reworks ?? 0,
+      ...(finished && { result: kept.result, error: kept.error, finishedAt: kept.finishedAt }),
+    };
+  });
+}
+
+/**
+ * A daemon that starts again finds nothing running: attempts still running were cut off at `at`, and
+ * the tasks that were in flight (`interrupted`) go back to the queue.
+ */
+export function restoredTask(task: TaskRecord, interrupted: boolean, at: string): TaskRecord {
+  const running = task.attempts.some((a) => a.outcome === 'running');
+  if (!running && !interrupted) return task;
+  const next: TaskRecord = running
+    ? {
+        ...task,
+        attempts: task.attempts.map((a) =>
+          a.outcome === 'running' ? { ...a, outcome: 'interrupted', endedAt: at } : a,
+        ),
+      }
+    : { ...task };
+  if (interrupted) {
+    next.status = 'ready';
+    next.worker = undefined;
+    next.readyAt = at;
+  }
+  return next;
+}
+
+/** Statuses a task is in flight in: a daemon that starts again puts such tasks back in the queue. */
+export const IN_FLIGHT_STATUSES: ReadonlySet<TaskStatus> = new Set(['running', 'reviewing', 'merging']);

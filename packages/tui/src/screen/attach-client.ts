@@ -1,0 +1,22 @@
+import type { OrcClient } from '@orc/daemon/client';
+
+type Procedures = OrcClient['trpc'];
+
+/**
+ * What the attach screen needs of the daemon: the procedures it calls, picked from the typed tRPC
+ * client (the router's own types, so the screen cannot drift from what the daemon serves), and news of
+ * the connection. The CLI gives it its client; the demo a client of a daemon it runs in process.
+ * Actions resolve once the daemon accepted them; their effect reaches the screen through the events.
+ */
+export interface AttachClient {
+  trpc: {
+    runs: Pick<Procedures['runs'], 'list' | 'get' | 'events' | 'pause' | 'resume' | 'cancel'>;
+    tasks: Pick<Procedures['tasks'], 'get' | 'page' | 'retry' | 'skip'>;
+    checkpoints: Pick<Procedures['checkpoints'], 'create' | 'list' | 'rollback'>;
+  };
+  /**
+   * Tells when the link to the daemon drops and when it is back; the client reconnects by itself and
+   * its calls wait meanwhile. Without it a lost stream is noticed by its error.
+   */
+  connection?: { watch(onChange: (connected: boolean) => void): () => void };
+}
