@@ -5,3 +5,5 @@ export * from './freezable-store.js';
 export * from './journal-view.js';
 export * from './counting-orchestrator.js';
 export * from './flooding-provider.js';
+export * from './png-image.js';
+export * from './headless-browser.js';

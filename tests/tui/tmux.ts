@@ -41,6 +41,11 @@ export class TmuxPane {
     return this.tmux('capture-pane', '-p', '-t', 'orc');
   }
 
+  /** A tmux format of the window, such as `#{window_bell_flag}` (1 once the program rang the bell). */
+  format(format: string): string {
+    return this.tmux('display-message', '-p', '-t', 'orc', format).trim();
+  }
+
   keys(...keys: string[]): void {
     this.tmux('send-keys', '-t', 'orc', ...keys);
   }

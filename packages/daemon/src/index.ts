@@ -16,3 +16,5 @@ export { seededRandom, type Random } from './model/seeded-random.js';
 export { previewRun } from './orchestrator/run-preview.js';
 export { createSimulatedProvider, SIMULATED_LABEL } from './model/simulated-provider.js';
 export type { AppRouter } from './rpc/app.router.js';
+export { RunReportBuilder } from './report/run-report.js';
+export { RunsReportBuilder } from './report/runs-report.js';

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { Rating } from './feedback.js';
 import { Plan, FinalReview } from './plan.js';
 import {
   RunModels,
@@ -216,6 +217,8 @@ export const OrcEvent = z.discriminatedUnion('type', [
   z.object({ ...task, type: z.literal('task.failed'), error: z.string() }),
   /** A person changed the task at the run's source (Task Master); their change wins. */
   z.object({ ...task, type: z.literal('task.source_changed'), change: SourceChange }),
+  /** A person rated the run's work, or one task's (`rating.taskId`): kept with the run and in its report. */
+  z.object({ ...base, type: z.literal('feedback.rated'), rating: Rating }),
 ]);
 export type OrcEvent = z.infer<typeof OrcEvent>;
 export type OrcEventType = OrcEvent['type'];

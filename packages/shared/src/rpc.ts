@@ -1,8 +1,9 @@
 import * as z from 'zod';
 import { ConfigSchema } from './config/config.schema.js';
+import { RatingScore } from './feedback.js';
 import { LIMITS, tooLongMessage, tooManyMessage } from './limits.js';
 import { RollbackStrategy, RunModels } from './run.js';
-import { Priority, TaskSpec } from './task.js';
+import { Priority, TaskId, TaskSpec } from './task.js';
 import { RunSource } from './task-source.js';
 
 /** Inputs of the daemon's procedures; the daemon validates each, so bad input is a BAD_REQUEST. */
@@ -95,3 +96,17 @@ export const RollbackInput = z.strictObject({
   tasks: z.array(LookupId).max(LIMITS.tasks, tooManyMessage(LIMITS.tasks, 'tasks')).optional(),
 });
 export type RollbackInput = z.input<typeof RollbackInput>;
+
+/** `feedback.add`: a person rates a run, or one task of it (`orc feedback`). */
+export const AddFeedbackInput = z.strictObject({
+  runId: RunId,
+  taskId: TaskId.optional(),
+  rating: RatingScore,
+  comment: z
+    .string()
+    .trim()
+    .min(1)
+    .max(LIMITS.descriptionChars, tooLongMessage(LIMITS.descriptionChars))
+    .optional(),
+});
+export type AddFeedbackInput = z.input<typeof AddFeedbackInput>;

@@ -1,4 +1,5 @@
 import type { OrcEvent } from './events.js';
+import type { Rating } from './feedback.js';
 import type { FinalReview } from './plan.js';
 import { FINISHED_RUN_STATUSES, type PauseReason, type RunModels, type RunStatus } from './run.js';
 import { foldTaskEvent, plannedTasks, restoredTask } from './task-fold.js';
@@ -26,6 +27,8 @@ export interface FoldedRun {
   costUsd: number;
   lastEventId: number;
   tasks: TaskRecord[];
+  /** People's ratings, oldest first: the run's, so a rollback leaves them as they were. */
+  ratings?: Rating[] | undefined;
 }
 
 /**
@@ -123,6 +126,9 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
             if (task) this.replace(task, record);
           }
         }
+        return;
+      case 'feedback.rated':
+        run.ratings = [...(run.ratings ?? []), event.rating];
         return;
       case 'run.planning':
       case 'run.plan_rejected':

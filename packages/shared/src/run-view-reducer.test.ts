@@ -405,6 +405,22 @@ describe('applyEvent', () => {
     expect(older.incomplete).toBe(true);
     expect(older.view.tasks[0]!.status).toBe('pending');
   });
+
+  it("keeps people's ratings in order, whatever the tasks do after them", () => {
+    const first = { taskId: 't1', score: 2, comment: 'too short', at: 'then' };
+    const second = { score: 5, at: 'later' };
+    const view = applyEvents(
+      emptyView(),
+      stream([
+        planned,
+        { type: 'feedback.rated', rating: first },
+        { type: 'task.status', taskId: 't1', status: 'pending' },
+        { type: 'feedback.rated', rating: second },
+      ]),
+    );
+    expect(view.ratings).toEqual([first, second]);
+    expect(emptyView().ratings).toBeUndefined();
+  });
 });
 
 describe('a view holding a page of the tasks', () => {

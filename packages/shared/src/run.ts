@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ProviderName } from './config/config.schema.js';
+import { Rating } from './feedback.js';
 import { FinalReview } from './plan.js';
 import { TaskRecord, Usage } from './task.js';
 import { RunSource, StoredRunSource } from './task-source.js';
@@ -110,6 +111,8 @@ export const RunView = RunSummary.extend({
   tasks: z.array(TaskRecord),
   finalReview: FinalReview.optional(),
   busyWorkers: z.number().int().nonnegative(),
+  /** People's ratings of the run and its tasks, oldest first (`orc feedback`). */
+  ratings: z.array(Rating).optional(),
 });
 export type RunView = z.infer<typeof RunView>;
 

@@ -278,6 +278,11 @@ describe('run machine', () => {
       actor.send({ type: 'run.replan', feedback: 'split the second part in two' });
       await waitFor(actor, (s) => s.matches('awaitingApproval') && log.applied.length === 2);
       expect(feedbacks).toEqual([undefined, 'split the second part in two']);
+      expect(log.announced.map((a) => a.status)).toEqual([
+        'awaiting_approval',
+        'analyzing',
+        'awaiting_approval',
+      ]);
       expect(actor.getSnapshot().context.planFeedback).toBeUndefined();
       expect(log.started).toBe(0);
     });

@@ -213,7 +213,13 @@ export const runMachine = setup({
         'run.approve': 'executing',
         'run.replan': {
           target: 'analyzing',
-          actions: assign({ planFeedback: ({ event }) => event.feedback }),
+          // Announced here, not on entering analyzing (a new run already is): without it the run would
+          // stay awaiting_approval to itself while its clients fold `run.planning` into analyzing, and
+          // the new plan's awaiting_approval would never be announced.
+          actions: [
+            assign({ planFeedback: ({ event }) => event.feedback }),
+            { type: 'announce', params: { status: 'analyzing' as const } },
+          ],
         },
         'run.refuse': 'cancelled',
         'run.cancel': 'cancelled',

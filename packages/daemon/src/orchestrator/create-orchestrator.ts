@@ -14,10 +14,12 @@ import { createActor, fromPromise, waitFor } from 'xstate';
 import { orchestratorMachine } from '../actors/orchestrator.machine.js';
 import { systemClock, type Clock } from '../clock.js';
 import { seededRandom, type Random } from '../model/seeded-random.js';
+import { rateRun } from '../run/rate-run.js';
 import { restoreRun } from '../run/restore-run.js';
 import { cancelRun, pauseRun, resumeRun, retryTask, rollbackRun, skipTask } from '../run/run-control.js';
 import { RunRegistry } from '../run/run-registry.js';
 import type { Run, RunDeps } from '../run/run.js';
+import { reportRun, reportRuns } from '../report/report-runs.js';
 import { QuotaGovernor } from '../quota/quota-governor.js';
 import { openFileRunStore } from '../store/file-run-store.js';
 import type { RunDocument } from '../store/run-document.js';
@@ -292,6 +294,9 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         const outcome = await rollbackRun(await withWorkspace(run), checkpointId, strategy, tasks);
         return { ...run.summary(), rollback: { checkpointId, strategy, ...outcome } };
       }),
+    addFeedback: (runId, rating) => runs.use(runId, (run) => rateRun(run, rating)),
+    runReport: (runId) => runs.use(runId, (run) => reportRun(run, clock.now(), true)),
+    runsReport: (sinceMs) => reportRuns(runs, clock.now() - sinceMs, clock.now()),
     events: (runId, afterId, signal) => runs.events(runId, afterId, signal),
     listInbox: (filter) => inbox.inbox.list(filter),
     answerInbox: (itemId, answer) => inbox.inbox.answer(itemId, answer),

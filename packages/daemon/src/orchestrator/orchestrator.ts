@@ -7,9 +7,12 @@ import type {
   NotificationChannelStatus,
   OrcEvent,
   QuotaStatus,
+  Rating,
   RollbackResult,
   RollbackStrategy,
   RunPreview,
+  RunReport,
+  RunsReport,
   RunSummary,
   RunView,
   StartRunInput,
@@ -69,6 +72,12 @@ export interface Orchestrator {
    * iteration, so a subscription can refuse it before streaming.
    */
   events(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent>;
+  /** A person rates the run, or one task of it (TASK_NOT_FOUND for a task it lacks); journalled. */
+  addFeedback(runId: string, rating: { score: number; taskId?: string; comment?: string }): Promise<Rating>;
+  /** The run's report, from its journal: outcome, reasons, spend, time, timeline, feedback. */
+  runReport(runId: string): Promise<RunReport>;
+  /** Every run created in the last `sinceMs`, summed up; damaged runs are named in it. */
+  runsReport(sinceMs: number): Promise<RunsReport>;
   /** What waits for a person: the open items (closed ones too with `all`), and where to follow from. */
   listInbox(filter?: { runId?: string; all?: boolean }): InboxList;
   /**

@@ -54,10 +54,13 @@ async function eventfulRun(): Promise<{ home: string; runId: string; saved: RunD
   expect((await orchestrator.waitForRun(run.id)).status).toBe('failed');
   await orchestrator.retryTask(run.id, 'd');
   expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+  await orchestrator.addFeedback(run.id, { taskId: 'b', score: 2, comment: 'needed a second try' });
   const checkpoint = await orchestrator.createCheckpoint(run.id, 'done once');
   await orchestrator.rollback(run.id, checkpoint.id, 'selective', ['c']);
   await orchestrator.resumeRun(run.id);
   expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+  // A rating after the rollback: the checkpoints before it do not hold it, the journal does.
+  await orchestrator.addFeedback(run.id, { score: 4 });
   await orchestrator.close(0);
   const saved = JSON.parse(await readFile(join(home, 'runs', run.id, 'state.json'), 'utf8')) as RunDocument;
   return { home, runId: run.id, saved };
@@ -75,6 +78,7 @@ function essentials(doc: RunDocument) {
     lastEventId: doc.lastEventId,
     checkpoints: doc.checkpoints.map((c) => c.id),
     tasksDoneSinceCheckpoint: doc.tasksDoneSinceCheckpoint,
+    ratings: doc.ratings?.map((r) => `${r.taskId ?? 'run'} ${r.score} ${r.comment ?? ''}`),
     phase: (doc.runSnapshot as { value?: unknown } | undefined)?.value,
     tasks: doc.tasks.map((t) => ({
       id: t.id,
@@ -118,6 +122,7 @@ describe('rebuildRunDocument', () => {
     expect(byId.get('b')!.attempts.map((a) => a.review?.verdict)).toEqual(['rework', 'accept']);
     expect(byId.get('c')!.attempts[0]!.outcome).toBe('failed');
     expect(byId.get('d')!.attempts.length).toBeGreaterThanOrEqual(2);
+    expect(fromJournal.ratings?.map((r) => r.score)).toEqual([2, 4]);
 
     const checkpoints = await store.checkpointIds(runId);
     expect(checkpoints.length).toBeGreaterThanOrEqual(3); // planned, manual, before-rollback

@@ -131,10 +131,13 @@ describe('restoring a run whose journal is ahead of its saved document', () => {
       'c begun',
       5000,
     );
+    // A person's rating after the last save: in the journal only.
+    await before.addFeedback(runId, { taskId: 'a', score: 5, comment: 'spot on' });
     await before.close(0);
     before = undefined;
     const saved = JSON.parse(await readFile(join(home, 'runs', runId, 'state.json'), 'utf8')) as RunDocument;
     expect(saved.runSnapshot, 'the test needs a run with no snapshot on disk').toBeUndefined();
+    expect(saved.ratings).toBeUndefined();
 
     const second = createScriptedProvider({
       usage: (call) => (call.purpose === 'work' ? WORK_USAGE : ZERO_USAGE),
@@ -157,5 +160,6 @@ describe('restoring a run whose journal is ahead of its saved document', () => {
       [1, 'interrupted'],
       [2, 'succeeded'],
     ]);
+    expect(view.ratings).toEqual([expect.objectContaining({ taskId: 'a', score: 5, comment: 'spot on' })]);
   });
 });

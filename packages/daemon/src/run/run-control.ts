@@ -96,7 +96,8 @@ export function retryTask(run: Run, taskId: string): void {
     );
   }
   if (run.doc.heldTasks) delete run.doc.heldTasks[taskId];
-  run.tasks.send(taskId, { type: 'task.retry' });
+  // The reason goes into the journal, so a report tells a person's retry from the engine's own.
+  run.tasks.send(taskId, { type: 'task.retry' }, 'retried by a person');
   if (run.scheduler.graph.waitingFor(taskId) === 0) run.scheduler.unblock([taskId]);
   reopenIfFinished(run);
   run.save();

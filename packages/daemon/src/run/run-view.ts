@@ -35,6 +35,7 @@ export function viewOf(source: RunViewSource, full: boolean): RunView {
     tasks,
     ...(source.doc.finalReview !== undefined && { finalReview: source.doc.finalReview }),
     busyWorkers: source.busyWorkers,
+    ...(source.doc.ratings !== undefined && { ratings: source.doc.ratings }),
   };
 }
 

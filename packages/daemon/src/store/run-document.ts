@@ -3,6 +3,7 @@ import {
   CheckpointInfo,
   FinalReview,
   PauseReason,
+  Rating,
   RunDamage,
   RunModels,
   StoredRunSource,
@@ -60,6 +61,8 @@ export const RunDocument = z.object({
   budgetLifted: z.boolean().optional(),
   /** The run was rebuilt after a file of it was found damaged: which, why, and from what. */
   damage: RunDamage.optional(),
+  /** People's ratings of the run and its tasks (`feedback.rated`), oldest first. */
+  ratings: z.array(Rating).optional(),
 });
 export type RunDocument = z.infer<typeof RunDocument>;
 

@@ -32,6 +32,7 @@ export async function attachCommand(
     await attachScreen({ trpc: client.trpc, connection }, target, {
       showProgressBar: config.monitoring.show_progress_bar,
       exitOnFinish: options.exitOnFinish,
+      bell: config.notifications.bell,
     });
   });
 }

@@ -114,6 +114,7 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
       const shown = await attachScreen({ trpc: client.trpc, connection }, started.id, {
         showProgressBar: loaded.config.monitoring.show_progress_bar,
         exitOnFinish: true,
+        bell: loaded.config.notifications.bell,
       });
       if (shown.outcome === 'finished' && (shown.status === 'failed' || shown.status === 'cancelled'))
         throw new CommandFailed(`run ${started.id} ${shown.status}; orc show ${started.id} says why`);

@@ -1,4 +1,5 @@
 import type { OrcClient } from '@orc/daemon/client';
+import type { InboxClient } from './inbox-client.js';
 
 type Procedures = OrcClient['trpc'];
 
@@ -13,6 +14,10 @@ export interface AttachClient {
     runs: Pick<Procedures['runs'], 'list' | 'get' | 'events' | 'pause' | 'resume' | 'cancel'>;
     tasks: Pick<Procedures['tasks'], 'get' | 'page' | 'retry' | 'skip'>;
     checkpoints: Pick<Procedures['checkpoints'], 'create' | 'list' | 'rollback'>;
+    /** A person's rating of a task (`f`). */
+    feedback: Pick<Procedures['feedback'], 'add'>;
+    /** The daemon's inbox, for the header's count and the `i` panel. */
+    inbox: InboxClient;
   };
   /**
    * Tells when the link to the daemon drops and when it is back; the client reconnects by itself and

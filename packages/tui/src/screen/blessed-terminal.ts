@@ -98,5 +98,7 @@ export function createTerminalScreen(options: TerminalOptions = {}): blessed.Wid
     autoPadding: true,
     dockBorders: true,
     title: 'orc',
+    // Ctrl-C leaves even while a text prompt (a note for an inbox answer) holds the keys.
+    ignoreLocked: ['C-c'],
   });
 }

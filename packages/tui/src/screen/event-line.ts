@@ -134,6 +134,10 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
       return line('error', `${event.taskId} failed: ${event.error}`);
     case 'task.source_changed':
       return line('warn', `${event.taskId} ${describeSourceChange(event.change)}`);
+    case 'feedback.rated': {
+      const { taskId, score, comment } = event.rating;
+      return line('info', `${taskId ?? 'run'} rated ${score}/5${comment ? `: ${comment}` : ''}`);
+    }
   }
 }
 

@@ -8,6 +8,8 @@ import {
   progressBar,
   taskCountsText,
 } from './format.js';
+import type { WaitingCount } from './inbox-feed.js';
+import { waitingLabel } from './inbox-view.js';
 import { RUN_STATUS_COLOR, colored } from './status-style.js';
 import { cellWidth, escapeTags, oneLine, truncateCells } from './text-cells.js';
 
@@ -18,6 +20,8 @@ export interface HeaderOptions {
   showProgressBar: boolean;
   /** Shown on its own line in red when set: the daemon went away, an action failed. */
   alert?: string;
+  /** Inbox items waiting for a person: this run's and every run's (`i` opens them). */
+  waiting?: WaitingCount;
 }
 
 const SIMULATED_BADGE = ' SIMULATED ';
@@ -27,12 +31,17 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
   const { width, now } = options;
   const badge = view.models.simulated ? SIMULATED_BADGE : '';
   const title = `run ${view.id} · `;
-  const goalRoom = Math.max(0, width - cellWidth(title) - cellWidth(badge) - 1);
+  const waiting = waitingBadge(options.waiting, width - cellWidth(title) - cellWidth(badge) - 2);
+  const badges = cellWidth(waiting) + (waiting && badge ? 1 : 0) + cellWidth(badge);
+  const goalRoom = Math.max(0, width - cellWidth(title) - badges - 1);
   const goal = truncateCells(oneLine(view.goal), goalRoom);
-  const gap = ' '.repeat(Math.max(1, width - cellWidth(title) - cellWidth(goal) - cellWidth(badge)));
+  const gap = ' '.repeat(Math.max(1, width - cellWidth(title) - cellWidth(goal) - badges));
   const line1 =
     `{bold}${escapeTags(title)}${escapeTags(goal)}{/bold}` +
-    (badge ? `${gap}{black-fg}{yellow-bg}{bold}${badge}{/bold}{/yellow-bg}{/black-fg}` : '');
+    (badges > 0 ? gap : '') +
+    (waiting ? `{white-fg}{magenta-bg}{bold}${escapeTags(waiting)}{/bold}{/magenta-bg}{/white-fg}` : '') +
+    (waiting && badge ? ' ' : '') +
+    (badge ? `{black-fg}{yellow-bg}{bold}${badge}{/bold}{/yellow-bg}{/black-fg}` : '');
 
   const elapsed = elapsedMs(view.createdAt, view.finishedAt, now);
   const state =
@@ -96,6 +105,14 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
   return lines;
 }
 
+/** The inbox count as a badge in at most `room` cells: the run's and the others' apart, else the sum. */
+function waitingBadge(count: WaitingCount | undefined, room: number): string {
+  const label = count && waitingLabel(count);
+  if (count === undefined || label === undefined) return '';
+  const badges = [label, `${count.all} waiting · i`, `${count.all} waiting`].map((text) => ` ${text} `);
+  return badges.find((text) => cellWidth(text) <= room) ?? badges.at(-1)!;
+}
+
 function providerText(view: RunView, withModels: boolean): string {
   const { manager, worker } = view.models;
   const provider =
@@ -109,6 +126,7 @@ function runNotice(view: RunView): string | undefined {
   if (view.status === 'damaged' && damage) {
     return `Damaged: ${damage.file} ${damage.reason}. The run is kept as it is and not run.`;
   }
+  if (view.status === 'awaiting_approval') return 'The plan waits for your approval: press i to answer.';
   if (view.status === 'paused') {
     if (view.pauseReason === 'quota') {
       const whose = view.quotaModel === undefined ? 'the account' : view.quotaModel;

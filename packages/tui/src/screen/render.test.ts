@@ -108,6 +108,7 @@ describe('key line', () => {
     expect(keyHints(80)).toContain('? more keys');
     expect(keyHints(80)).toContain('p pause/resume');
     expect(keyHints(160)).toContain('Tab next run');
+    expect(keyHints(100)).toContain('i inbox');
     expect(keyHints(160)).toContain('? help');
   });
 });

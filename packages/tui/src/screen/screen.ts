@@ -8,18 +8,21 @@ import {
 import blessed from 'blessed';
 import { AttachState } from './attach-state.js';
 import { createTerminalScreen, type TerminalOptions } from './blessed-terminal.js';
+import { askYesNo, openOverlay, pickFrom } from './dialogs.js';
 import { eventLineMarkup } from './event-line.js';
 import { followRun } from './follow-run.js';
 import { FrameScheduler } from './frame-scheduler.js';
 import { renderHeader } from './header.js';
 import { HELP_TEXT, keyHints } from './help.js';
+import { InboxFeed } from './inbox-feed.js';
+import { InboxPanel } from './inbox-panel.js';
 import { guardTerminalOutput } from './output-guard.js';
 import type { AttachClient } from './attach-client.js';
 import { closingMessage, runIsOver } from './run-summary.js';
 import { renderTableHeader, renderTaskRow, tableColumns } from './task-table.js';
 import { renderTaskDetail } from './task-detail.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
-import { tailLines } from './worker-output.js';
+import { WorkerPanes } from './worker-panes.js';
 
 export interface AttachOptions extends TerminalOptions {
   /** `monitoring.show_progress_bar`; default true. */
@@ -30,6 +33,8 @@ export interface AttachOptions extends TerminalOptions {
   reattachCommand?: (runId: string) => string;
   /** Shortest time between two frames; default 50 ms (20 frames a second). */
   frameIntervalMs?: number;
+  /** `notifications.bell`: ring the terminal bell when an inbox item is pushed; default false. */
+  bell?: boolean;
 }
 
 export type AttachOutcome = 'detached' | 'finished' | 'interrupted';
@@ -45,7 +50,6 @@ export interface AttachResult {
 }
 
 const EVENT_ROWS = 8;
-const MIN_PANE_ROWS = 5;
 const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 5000];
 
 /**
@@ -63,7 +67,11 @@ export function attachScreen(
   });
 }
 
-type Modal = { kind: 'overlay'; box: blessed.Widgets.BoxElement } | { kind: 'picker' } | { kind: 'confirm' };
+type Modal =
+  | { kind: 'overlay'; box: blessed.Widgets.BoxElement }
+  | { kind: 'picker' }
+  | { kind: 'confirm' }
+  | { kind: 'inbox'; panel: InboxPanel };
 
 class AttachSession {
   private readonly state = new AttachState();
@@ -72,10 +80,12 @@ class AttachSession {
   private readonly table: blessed.Widgets.BoxElement;
   private readonly events: blessed.Widgets.BoxElement;
   private readonly footer: blessed.Widgets.BoxElement;
-  private readonly panes = new Map<number, blessed.Widgets.BoxElement>();
+  private readonly workerPanes: WorkerPanes;
   private readonly frames: FrameScheduler;
   private readonly guard: { restore(): void };
   private readonly ticker: NodeJS.Timeout;
+  /** What waits for a person, in every run of the daemon. */
+  private readonly inbox: InboxFeed;
   private unfollow: (() => void) | undefined;
   private unwatch: (() => void) | undefined;
   /** Bumped on every (re)connect, so callbacks of an older subscription are ignored. */
@@ -117,9 +127,16 @@ class AttachSession {
       label: ' Events ',
       style: { border: { fg: 'blue' } },
     });
+    this.workerPanes = new WorkerPanes(this.screen);
     this.footer = box({ bottom: 0, left: 0, width: '100%', height: 1, style: { fg: 'gray' } });
     this.frames = new FrameScheduler(() => this.draw(), options.frameIntervalMs ?? 50);
     this.ticker = setInterval(() => this.frames.request(), 1000);
+    this.inbox = new InboxFeed(client.trpc.inbox, {
+      onChange: () => this.frames.request(),
+      onNotified: () => {
+        if (this.options.bell) this.screen.program.bell();
+      },
+    });
     this.bindKeys();
     this.screen.on('resize', () => this.frames.request());
   }
@@ -131,6 +148,7 @@ class AttachSession {
       if (connected) {
         // The daemon may have restarted: fetch the run afresh rather than trust the old stream.
         void this.connect();
+        this.inbox.restart();
         return;
       }
       this.alert =
@@ -138,6 +156,7 @@ class AttachSession {
       this.frames.request();
     });
     void this.connect();
+    this.inbox.start();
   }
 
   // ---- connection ---------------------------------------------------------------------------------
@@ -216,6 +235,7 @@ class AttachSession {
           now,
           showProgressBar: this.options.showProgressBar ?? true,
           alert: this.alert,
+          waiting: this.inbox.count(this.runId),
         })
       : [
           `{bold}run ${escapeTags(this.runId)}{/bold}`,
@@ -236,7 +256,12 @@ class AttachSession {
     this.table.height = bodyHeight;
     this.table.setContent(this.tableMarkup(tableWidth - 2, bodyHeight - 2, now));
 
-    this.drawPanes(busy, tableWidth, bodyTop, paneWidth, bodyHeight);
+    this.workerPanes.draw(busy, this.state.outputs, {
+      left: tableWidth,
+      top: bodyTop,
+      width: paneWidth,
+      height: bodyHeight,
+    });
 
     this.events.top = bodyTop + bodyHeight;
     this.events.height = eventRows;
@@ -244,6 +269,7 @@ class AttachSession {
     this.events.setContent(lines.map((l) => eventLineMarkup(l)).join('\n'));
 
     this.footer.setContent(escapeTags(fitCells(keyHints(width), width)));
+    if (this.modal?.kind === 'inbox') this.modal.panel.update(now);
     this.screen.render();
     this.fetchRows();
 
@@ -288,49 +314,6 @@ class AttachSession {
     return out.join('\n');
   }
 
-  /** One pane per busy worker, stacked; those that do not fit are summed up in the last one's label. */
-  private drawPanes(
-    busy: ReturnType<AttachState['busyWorkers']>,
-    left: number,
-    top: number,
-    width: number,
-    height: number,
-  ): void {
-    const fit = width === 0 ? 0 : Math.max(1, Math.min(busy.length, Math.floor(height / MIN_PANE_ROWS)));
-    const shown = busy.slice(0, fit);
-    const seen = new Set<number>();
-    shown.forEach(({ worker, taskId, status }, i) => {
-      seen.add(worker);
-      let pane = this.panes.get(worker);
-      if (pane === undefined) {
-        pane = blessed.box({
-          parent: this.screen,
-          tags: false,
-          wrap: false,
-          border: { type: 'line' },
-          style: { border: { fg: 'yellow' } },
-        });
-        this.panes.set(worker, pane);
-      }
-      const paneTop = top + Math.floor((i * height) / fit);
-      const paneHeight = top + Math.floor(((i + 1) * height) / fit) - paneTop;
-      pane.left = left;
-      pane.top = paneTop;
-      pane.width = width;
-      pane.height = paneHeight;
-      const more = i === fit - 1 && busy.length > fit ? ` (+${busy.length - fit} more)` : '';
-      pane.setLabel(` w${worker} · ${taskId} ${status}${more} `);
-      const text = this.state.outputs.text(worker, taskId);
-      pane.setContent(tailLines(text, paneHeight - 2, width - 2).join('\n'));
-    });
-    for (const [worker, pane] of this.panes) {
-      if (!seen.has(worker)) {
-        pane.destroy();
-        this.panes.delete(worker);
-      }
-    }
-  }
-
   // ---- keys ---------------------------------------------------------------------------------------
 
   private bindKeys(): void {
@@ -359,8 +342,10 @@ class AttachSession {
     on(['b'], () => void this.chooseRollback());
     on(['r'], () => this.taskAction('retry', this.client.trpc.tasks.retry));
     on(['s'], () => this.taskAction('skip', this.client.trpc.tasks.skip));
+    on(['f'], () => void this.rateTask());
     on(['x'], () => this.confirmCancel());
     on(['tab'], () => void this.nextRun());
+    on(['i'], () => this.openInbox());
   }
 
   private pageSize(): number {
@@ -405,6 +390,19 @@ class AttachSession {
     );
   }
 
+  /** `f`: the selected task's work rated 1–5, for `orc report` (a comment needs `orc feedback`). */
+  private async rateTask(): Promise<void> {
+    const task = this.state.selectedTask();
+    const scores = ['5 just right', '4 good', '3 usable', '2 poor', '1 useless'];
+    const picked = task && (await this.pick(` Rate ${task.id}'s work (Esc cancels) `, scores));
+    if (task === undefined || picked === undefined) return;
+    this.act(
+      'rating',
+      (runId) => this.client.trpc.feedback.add.mutate({ runId, taskId: task.id, rating: 5 - picked }),
+      () => `rated ${task.id} ${5 - picked}/5`,
+    );
+  }
+
   /** Runs an action on the daemon; its effect arrives as events, a refusal is shown with its reason. */
   private act<T>(what: string, run: (runId: string) => Promise<T>, done: (result: T) => string): void {
     const runId = this.runId;
@@ -424,34 +422,35 @@ class AttachSession {
     const view = this.state.view;
     if (view === undefined || FINISHED_RUN_STATUSES.has(view.status)) return;
     this.modal = { kind: 'confirm' };
-    const box = blessed.box({
-      parent: this.screen,
-      top: 'center',
-      left: 'center',
-      width: Math.min(60, (this.screen.width as number) - 4),
-      height: 5,
-      border: { type: 'line' },
-      style: { border: { fg: 'red' } },
-      label: ' Cancel run ',
-      tags: true,
-      content: `Cancel run ${escapeTags(view.id)}? Running work is stopped.\n{bold}y{/bold} cancel the run   {bold}n{/bold} keep it running`,
-    });
-    const answer = (_ch: unknown, key: { name?: string; full?: string }) => {
-      const name = key.full ?? key.name ?? '';
-      if (!['y', 'n', 'escape', 'q', 'enter'].includes(name)) return;
-      this.screen.removeListener('keypress', answer);
-      box.destroy();
+    const question = `Cancel run ${escapeTags(view.id)}? Running work is stopped.\n{bold}y{/bold} cancel the run   {bold}n{/bold} keep it running`;
+    void askYesNo(this.screen, ' Cancel run ', question).then((yes) => {
       this.modal = undefined;
-      if (name === 'y')
+      if (yes)
         this.act(
           'cancel',
           (runId) => this.client.trpc.runs.cancel.mutate({ runId }),
           () => 'cancel requested',
         );
       this.frames.request();
-    };
-    // Registered on the next tick so the x that opened the question does not answer it.
-    setImmediate(() => this.screen.on('keypress', answer));
+    });
+    this.frames.request();
+  }
+
+  private openInbox(): void {
+    const panel = new InboxPanel({
+      screen: this.screen,
+      feed: this.inbox,
+      runId: this.runId,
+      note: (level, text) => this.state.note(level, text),
+      redraw: () => this.frames.request(),
+      // Once the key that closed it has gone through: its q or i must not detach or reopen.
+      onClose: () =>
+        setImmediate(() => {
+          this.modal = undefined;
+          this.frames.request();
+        }),
+    });
+    this.modal = { kind: 'inbox', panel };
     this.frames.request();
   }
 
@@ -472,31 +471,11 @@ class AttachSession {
   }
 
   private showOverlay(label: string, content: string): void {
-    const box = blessed.box({
-      parent: this.screen,
-      top: 'center',
-      left: 'center',
-      width: '90%',
-      height: '90%',
-      border: { type: 'line' },
-      style: { border: { fg: 'cyan' } },
-      label: `${label}(Esc closes, arrows scroll) `,
-      tags: true,
-      content,
-      scrollable: true,
-      alwaysScroll: true,
-      keys: true,
-      vi: true,
-      scrollbar: { ch: ' ', style: { bg: 'cyan' } },
-    });
-    this.modal = { kind: 'overlay', box };
-    box.key(['escape', 'q', 'enter', '?'], () => {
-      box.destroy();
+    const box = openOverlay(this.screen, label, content, () => {
       this.modal = undefined;
       this.frames.request();
     });
-    box.focus();
-    this.screen.render();
+    this.modal = { kind: 'overlay', box };
   }
 
   private async chooseRollback(): Promise<void> {
@@ -559,34 +538,12 @@ class AttachSession {
   }
 
   /** A list to choose from; resolves with the index chosen, or undefined on Esc. */
-  private pick(label: string, items: string[]): Promise<number | undefined> {
-    return new Promise((resolve) => {
-      this.modal = { kind: 'picker' };
-      const list = blessed.list({
-        parent: this.screen,
-        top: 'center',
-        left: 'center',
-        width: Math.min(90, (this.screen.width as number) - 4),
-        height: Math.min(items.length + 2, (this.screen.height as number) - 4),
-        border: { type: 'line' },
-        label,
-        items: items.map((i) => escapeTags(i)),
-        tags: true,
-        keys: true,
-        vi: true,
-        style: { selected: { inverse: true }, border: { fg: 'cyan' } },
-      });
-      const done = (index: number | undefined) => {
-        list.destroy();
-        this.modal = undefined;
-        this.frames.request();
-        resolve(index);
-      };
-      list.on('select', (_item, index) => done(index));
-      list.key(['escape', 'q'], () => done(undefined));
-      list.focus();
-      this.screen.render();
-    });
+  private async pick(label: string, items: string[]): Promise<number | undefined> {
+    this.modal = { kind: 'picker' };
+    const index = await pickFrom(this.screen, label, items);
+    this.modal = undefined;
+    this.frames.request();
+    return index;
   }
 
   private async nextRun(): Promise<void> {
@@ -617,6 +574,7 @@ class AttachSession {
     this.generation++;
     this.unfollow?.();
     this.unwatch?.();
+    this.inbox.stop();
     clearTimeout(this.retryTimer);
     clearInterval(this.ticker);
     this.frames.stop();

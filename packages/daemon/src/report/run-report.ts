@@ -1,0 +1,296 @@
+import {
+  addUsage,
+  SETTLED_STATUSES,
+  subtractUsage,
+  ZERO_USAGE,
+  type FeedbackEntry,
+  type OrcEvent,
+  type RunReport,
+  type RunView,
+  type Spend,
+  type TaskReportRow,
+  type TaskStatus,
+  type TimelineAttempt,
+} from '@orc/shared';
+import { criticalPath } from './critical-path.js';
+import { ReasonGroups } from './reason-groups.js';
+
+/** What a repository run's task changed, from its diff. */
+export interface LinesChanged {
+  added: number;
+  removed: number;
+}
+
+interface AttemptEntry extends TimelineAttempt {
+  spend: Spend;
+}
+
+const NO_SPEND: Spend = { usage: ZERO_USAGE, costUsd: 0 };
+
+/**
+ * Folds a run's journal into its report. The journal, not the run document, is the source: a rollback
+ * resets task records, but the attempts, verdicts and money before it happened all the same. The view
+ * gives what the journal may not hold (imported tasks' specs) and where the run stands now.
+ */
+export class RunReportBuilder {
+  private readonly attempts: AttemptEntry[] = [];
+  /** The latest attempt per task and number (a rollback can number a task's attempts from 1 again). */
+  private readonly current = new Map<string, AttemptEntry>();
+  /** Each task's latest attempt, whose work a move to `reviewing` ends. */
+  private readonly latest = new Map<string, AttemptEntry>();
+  private readonly statuses = new Map<string, TaskStatus>();
+  private readonly feedback: FeedbackEntry[] = [];
+  private readonly reworkReasons = new ReasonGroups();
+  private readonly failureReasons = new ReasonGroups();
+  private readonly reviews = { accept: 0, rework: 0, fail: 0 };
+  private readonly reviewed = new Set<string>();
+  private readonly reworked = new Set<string>();
+  private lastAt: string | undefined;
+
+  add(event: OrcEvent): void {
+    const previousAt = this.lastAt;
+    this.lastAt = event.at;
+    switch (event.type) {
+      case 'task.assigned': {
+        const entry: AttemptEntry = {
+          taskId: event.taskId,
+          n: event.attempt,
+          worker: event.worker,
+          startedAt: event.at,
+          outcome: 'running',
+          spend: NO_SPEND,
+        };
+        this.attempts.push(entry);
+        this.current.set(key(event.taskId, event.attempt), entry);
+        this.latest.set(event.taskId, entry);
+        return;
+      }
+      case 'task.status':
+        return this.moved(event.taskId, event.status, event.at, event.reason);
+      case 'task.attempt_failed': {
+        const entry = this.current.get(key(event.taskId, event.attempt));
+        if (entry) {
+          entry.outcome = 'failed';
+          entry.endedAt ??= event.at;
+        }
+        this.note(event.at, 'attempt_failed', event.error.message, event.taskId, event.attempt);
+        return;
+      }
+      case 'task.reviewed': {
+        const entry = this.current.get(key(event.taskId, event.attempt));
+        if (entry) {
+          entry.verdict = event.review.verdict;
+          entry.endedAt ??= event.at;
+          if (event.usage !== undefined && event.costUsd !== undefined)
+            entry.spend = { usage: event.usage, costUsd: event.costUsd };
+        }
+        const { verdict, feedback } = event.review;
+        this.reviews[verdict] += 1;
+        this.reviewed.add(event.taskId);
+        if (verdict === 'rework') {
+          this.reworked.add(event.taskId);
+          this.reworkReasons.add(feedback, event.taskId);
+        }
+        this.note(event.at, verdict, feedback, event.taskId, event.attempt);
+        return;
+      }
+      case 'task.completed': {
+        const entry = this.current.get(key(event.taskId, event.attempt));
+        if (entry) {
+          entry.outcome = 'succeeded';
+          entry.endedAt ??= event.at;
+          entry.spend = { usage: event.usage, costUsd: event.costUsd };
+        }
+        return;
+      }
+      case 'task.failed':
+        this.failureReasons.add(event.error, event.taskId);
+        return;
+      case 'run.restored':
+        // The daemon stopped while these ran: they ended with the last event before the restore.
+        for (const entry of this.attempts) {
+          if (entry.outcome !== 'running' || !event.interruptedTasks.includes(entry.taskId)) continue;
+          entry.outcome = 'interrupted';
+          entry.endedAt = previousAt ?? event.at;
+        }
+        return;
+      case 'run.rolled_back':
+        this.note(
+          event.at,
+          'rollback',
+          `rolled back to ${event.checkpointId} (${event.strategy}); ${event.resetTasks.length} task(s) reset`,
+        );
+        return;
+      case 'feedback.rated': {
+        const { rating } = event;
+        this.note(event.at, 'rating', rating.comment ?? '', rating.taskId, undefined, rating.score);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** The report of `view` with what the journal told; `lines` for repository runs; `now` ends open attempts. */
+  finish(view: RunView, now: number, lines?: ReadonlyMap<string, LinesChanged>): RunReport {
+    const end = view.finishedAt !== undefined ? Date.parse(view.finishedAt) : now;
+    const spanOf = (entry: TimelineAttempt) =>
+      Math.max(
+        0,
+        (entry.endedAt !== undefined ? Date.parse(entry.endedAt) : end) - Date.parse(entry.startedAt),
+      );
+    this.priceUnreviewed(view);
+    const byTask = new Map<string, AttemptEntry[]>();
+    for (const entry of this.attempts) {
+      const list = byTask.get(entry.taskId);
+      if (list) list.push(entry);
+      else byTask.set(entry.taskId, [entry]);
+    }
+    const ratings = view.ratings ?? [];
+    const elapsed = new Map<string, number>();
+    const rows: TaskReportRow[] = view.tasks.map((task) => {
+      const attempts = byTask.get(task.id) ?? [];
+      const first = attempts[0];
+      const taskEnd = task.finishedAt !== undefined ? Date.parse(task.finishedAt) : end;
+      const elapsedMs = first ? Math.max(0, taskEnd - Date.parse(first.startedAt)) : 0;
+      elapsed.set(task.id, elapsedMs);
+      const changed = lines?.get(task.id);
+      return {
+        id: task.id,
+        title: task.title,
+        status: task.status,
+        attempts: attempts.length,
+        reworks: attempts.filter((a) => a.verdict === 'rework').length,
+        spend: sumSpend(attempts.map((a) => a.spend)),
+        workMs: attempts.reduce((sum, a) => sum + spanOf(a), 0),
+        elapsedMs,
+        onCriticalPath: false,
+        ...(changed && { lines: changed }),
+        ratings: ratings.filter((r) => r.taskId === task.id),
+      };
+    });
+    const path = criticalPath(view.tasks, (id) => elapsed.get(id) ?? 0);
+    const onPath = new Set(path.path);
+    for (const row of rows) row.onCriticalPath = onPath.has(row.id);
+
+    const total: Spend = { usage: view.usage, costUsd: view.costUsd };
+    const workers = sumSpend(this.attempts.map((a) => a.spend));
+    const manager: Spend = {
+      usage: subtractUsage(total.usage, workers.usage),
+      costUsd: Math.max(0, total.costUsd - workers.costUsd),
+    };
+    const makespanMs = Math.max(0, end - Date.parse(view.createdAt));
+    const busyMs = this.attempts.reduce((sum, a) => sum + spanOf(a), 0);
+    const counts = view.taskCounts;
+    const failed = counts['failed'] ?? 0;
+    const finishedTasks = failed + (counts['done'] ?? 0);
+    const scores = ratings.map((r) => r.score);
+    return {
+      runId: view.id,
+      goal: view.goal,
+      status: view.status,
+      models: view.models,
+      maxWorkers: view.maxWorkers,
+      createdAt: view.createdAt,
+      ...(view.finishedAt !== undefined && { finishedAt: view.finishedAt }),
+      at: new Date(now).toISOString(),
+      taskCounts: counts,
+      taskTotal: view.taskTotal,
+      reviews: { ...this.reviews },
+      reworkRate: ratio(this.reworked.size, this.reviewed.size),
+      failureRate: ratio(failed, finishedTasks),
+      reworkReasons: this.reworkReasons.top(),
+      failureReasons: this.failureReasons.top(),
+      spend: { total, manager, workers, byModel: byModel(view, manager, workers) },
+      time: {
+        makespanMs,
+        criticalPathMs: path.ms,
+        criticalPath: path.path,
+        utilisation: Math.min(1, ratio(busyMs, makespanMs * view.maxWorkers)),
+      },
+      tasks: rows,
+      timeline: this.attempts.map(({ spend: _spend, ...entry }) => entry),
+      feedback: this.feedback,
+      ratings: {
+        count: scores.length,
+        ...(scores.length > 0 && { average: scores.reduce((a, b) => a + b, 0) / scores.length }),
+      },
+    };
+  }
+
+  /**
+   * An attempt that failed or was cut off has no cost in its events. A failed model call costs nothing
+   * (the budget charges answers only), but an attempt can fail after its answer (a repository commit):
+   * the task record has what it cost, for the attempts since the last rollback.
+   */
+  private priceUnreviewed(view: RunView): void {
+    const recorded = new Map<string, Spend>();
+    for (const task of view.tasks)
+      for (const attempt of task.attempts)
+        recorded.set(key(task.id, attempt.n), { usage: attempt.usage, costUsd: attempt.costUsd });
+    for (const [at, entry] of this.current) {
+      const spend = recorded.get(at);
+      if (entry.spend.costUsd === 0 && spend !== undefined) entry.spend = spend;
+    }
+  }
+
+  private moved(taskId: string, status: TaskStatus, at: string, reason: string | undefined): void {
+    const before = this.statuses.get(taskId);
+    this.statuses.set(taskId, status);
+    if (status === 'reviewing') {
+      // The worker's part ended; the review that follows is the manager's time.
+      const entry = this.latest.get(taskId);
+      if (entry?.outcome === 'running') entry.endedAt ??= at;
+    }
+    if ((status === 'ready' || status === 'pending') && before !== undefined && SETTLED_STATUSES.has(before))
+      this.note(at, 'retry', reason ?? `retried after it was ${before}`, taskId);
+    if (status === 'skipped') this.note(at, 'skip', reason ?? 'skipped', taskId);
+  }
+
+  private note(
+    at: string,
+    kind: FeedbackEntry['kind'],
+    text: string,
+    taskId?: string,
+    attempt?: number,
+    score?: number,
+  ): void {
+    this.feedback.push({
+      at,
+      kind,
+      text,
+      ...(taskId !== undefined && { taskId }),
+      ...(attempt !== undefined && { attempt }),
+      ...(score !== undefined && { score }),
+    });
+  }
+}
+
+function key(taskId: string, attempt: number): string {
+  return `${taskId}\u0000${attempt}`;
+}
+
+function ratio(part: number, whole: number): number {
+  return whole > 0 ? part / whole : 0;
+}
+
+function sumSpend(spends: readonly Spend[]): Spend {
+  let usage = ZERO_USAGE;
+  let costUsd = 0;
+  for (const spend of spends) {
+    usage = addUsage(usage, spend.usage);
+    costUsd += spend.costUsd;
+  }
+  return { usage, costUsd };
+}
+
+function byModel(view: RunView, manager: Spend, workers: Spend): RunReport['spend']['byModel'] {
+  const managerModel = view.models.manager.model;
+  const workerModel = view.models.worker.model;
+  if (managerModel === workerModel)
+    return [{ model: managerModel, roles: ['manager', 'worker'], ...sumSpend([manager, workers]) }];
+  return [
+    { model: managerModel, roles: ['manager'], ...manager },
+    { model: workerModel, roles: ['worker'], ...workers },
+  ];
+}

@@ -1,0 +1,117 @@
+import type { ReasonGroup, ReworkRate, RunReport, RunsReport, Spend } from '@orc/shared';
+import { formatCost, formatDuration, formatTokens } from '../screen/format.js';
+import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
+
+/** Task rows printed; `--json` and `--html` have them all. */
+const MOST_TASK_ROWS = 40;
+const REASON_CELLS = 90;
+
+/** `orc report <run>`: outcome, rates and reasons, spend, time, then every task and the latest feedback. */
+export function runReportLines(report: RunReport): string[] {
+  const { spend, time } = report;
+  const simulated = report.models.simulated ? ' [SIMULATED]' : '';
+  const counts = Object.entries(report.taskCounts)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${n} ${status}`)
+    .join(', ');
+  const lines = [
+    `run ${report.runId} ${report.status}${simulated}: ${truncateCells(oneLine(report.goal), 80)}`,
+    `tasks: ${report.taskTotal} (${counts || 'none'})`,
+    `reviews: ${report.reviews.accept} accepted, ${report.reviews.rework} sent back, ${report.reviews.fail} failed; ` +
+      `rework rate ${percent(report.reworkRate)}, failure rate ${percent(report.failureRate)}`,
+    ...reasonLines('rework reasons', report.reworkReasons),
+    ...reasonLines('failure reasons', report.failureReasons),
+    `spend: ${spendText(spend.total)} — manager ${spendText(spend.manager)}, workers ${spendText(spend.workers)}`,
+    ...spend.byModel.map((m) => `  ${m.model} (${m.roles.join(', ')}): ${spendText(m)}`),
+    `time: makespan ${formatDuration(time.makespanMs)}, critical path ${formatDuration(time.criticalPathMs)}` +
+      ` (${time.criticalPath.length} task${time.criticalPath.length === 1 ? '' : 's'}), ` +
+      `worker utilisation ${percent(time.utilisation)} of ${report.maxWorkers}`,
+  ];
+  if (report.ratings.average !== undefined)
+    lines.push(`ratings: ${report.ratings.count}, average ${report.ratings.average.toFixed(1)}/5`);
+  const idWidth = Math.min(16, Math.max(4, ...report.tasks.map((t) => t.id.length)));
+  const withLines = report.tasks.some((t) => t.lines !== undefined);
+  lines.push(
+    `  ${'task'.padEnd(idWidth)}  ${'status'.padEnd(9)}  tries  ${'cost'.padStart(7)}  ${'tokens'.padStart(6)}  ${'work'.padStart(6)}${withLines ? '  lines' : ''}`,
+  );
+  for (const task of report.tasks.slice(0, MOST_TASK_ROWS)) {
+    const tokens = task.spend.usage.inputTokens + task.spend.usage.outputTokens;
+    const changed = task.lines ? `  +${task.lines.added}/-${task.lines.removed}` : withLines ? '  -' : '';
+    lines.push(
+      `${task.onCriticalPath ? '*' : ' '} ${truncateCells(task.id, idWidth).padEnd(idWidth)}  ${task.status.padEnd(9)}  ` +
+        `${String(task.attempts).padStart(5)}  ${formatCost(task.spend.costUsd).padStart(7)}  ` +
+        `${formatTokens(tokens).padStart(6)}  ${formatDuration(task.workMs).padStart(6)}${changed}`,
+    );
+  }
+  if (report.tasks.length > MOST_TASK_ROWS)
+    lines.push(`  … ${report.tasks.length - MOST_TASK_ROWS} more (--json or --html has them all)`);
+  if (time.criticalPath.length > 0) lines.push('  * on the critical path');
+  const latest = report.feedback.filter((f) => f.kind !== 'accept').slice(-10);
+  if (latest.length > 0) {
+    lines.push('feedback (latest):');
+    for (const entry of latest) {
+      const what = entry.kind === 'rating' ? `rated ${entry.score}/5` : entry.kind.replace('_', ' ');
+      const where = entry.taskId !== undefined ? ` ${entry.taskId}` : '';
+      const text = entry.text ? `: ${truncateCells(oneLine(plainText(entry.text)), REASON_CELLS)}` : '';
+      lines.push(`  ${entry.at.slice(0, 19).replace('T', ' ')} ${what}${where}${text}`);
+    }
+  }
+  return lines;
+}
+
+/** `orc report --since 7d`: the runs, spend, rework rates by model and kind of task, top reasons. */
+export function runsReportLines(report: RunsReport): string[] {
+  const statuses = Object.entries(report.byStatus)
+    .map(([status, n]) => `${n} ${status}`)
+    .join(', ');
+  const lines = [
+    `since ${report.since.slice(0, 16).replace('T', ' ')}: ${report.runs.length} run${report.runs.length === 1 ? '' : 's'}${statuses ? ` (${statuses})` : ''}, spend ${spendText(report.spend)}`,
+    ...rateLines('rework by worker model', report.reworkByModel),
+    ...rateLines('rework by kind of task', report.reworkByKind),
+    ...reasonLines('failure reasons', report.failureReasons),
+    ...reasonLines('rework reasons', report.reworkReasons),
+  ];
+  if (report.runs.length > 0) lines.push('runs:');
+  for (const run of report.runs) {
+    lines.push(
+      `  ${run.id}  ${run.status.padEnd(10)} ${formatCost(run.costUsd).padStart(7)}  ${String(run.tasks).padStart(4)} tasks  rework ${percent(run.reworkRate).padStart(4)}  ${truncateCells(oneLine(run.goal), 50)}`,
+    );
+  }
+  for (const run of report.unreadable) lines.push(`  ${run.id}  could not be read: ${oneLine(run.reason)}`);
+  return lines;
+}
+
+function reasonLines(title: string, groups: readonly ReasonGroup[]): string[] {
+  if (groups.length === 0) return [];
+  return [
+    `${title}:`,
+    ...groups
+      .slice(0, 5)
+      .map(
+        (g) =>
+          `  ${String(g.count).padStart(3)}× ${truncateCells(oneLine(plainText(g.reason)), REASON_CELLS)}`,
+      ),
+  ];
+}
+
+function rateLines(title: string, rates: readonly ReworkRate[]): string[] {
+  if (rates.length === 0) return [];
+  return [
+    `${title}:`,
+    ...rates
+      .slice(0, 8)
+      .map(
+        (r) =>
+          `  ${truncateCells(r.key, 40).padEnd(40)} ${percent(r.rate).padStart(4)} of ${r.reviewed} reviewed`,
+      ),
+  ];
+}
+
+function spendText(spend: Spend): string {
+  const { inputTokens, outputTokens } = spend.usage;
+  return `${formatCost(spend.costUsd)} (${formatTokens(inputTokens)} in, ${formatTokens(outputTokens)} out)`;
+}
+
+export function percent(ratio: number): string {
+  return `${Math.round(ratio * 100)}%`;
+}

@@ -1,0 +1,101 @@
+import blessed from 'blessed';
+import { escapeTags } from './text-cells.js';
+
+/**
+ * The screen's small dialogs over the run: a text to read, a list to choose from, a yes/no question.
+ * Each takes the keys while it is open and tells its caller when it closes; the caller keeps its own
+ * keys quiet meanwhile.
+ */
+
+/** A scrollable text (help, a task's detail); `onClose` runs once Esc, q, Enter or ? closes it. */
+export function openOverlay(
+  screen: blessed.Widgets.Screen,
+  label: string,
+  content: string,
+  onClose: () => void,
+): blessed.Widgets.BoxElement {
+  const box = blessed.box({
+    parent: screen,
+    top: 'center',
+    left: 'center',
+    width: '90%',
+    height: '90%',
+    border: { type: 'line' },
+    style: { border: { fg: 'cyan' } },
+    label: `${label}(Esc closes, arrows scroll) `,
+    tags: true,
+    content,
+    scrollable: true,
+    alwaysScroll: true,
+    keys: true,
+    vi: true,
+    scrollbar: { ch: ' ', style: { bg: 'cyan' } },
+  });
+  box.key(['escape', 'q', 'enter', '?'], () => {
+    box.destroy();
+    onClose();
+  });
+  box.focus();
+  screen.render();
+  return box;
+}
+
+/** A list to choose from; resolves with the index chosen, or undefined on Esc. */
+export function pickFrom(
+  screen: blessed.Widgets.Screen,
+  label: string,
+  items: string[],
+): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const list = blessed.list({
+      parent: screen,
+      top: 'center',
+      left: 'center',
+      width: Math.min(90, (screen.width as number) - 4),
+      height: Math.min(items.length + 2, (screen.height as number) - 4),
+      border: { type: 'line' },
+      label,
+      items: items.map((i) => escapeTags(i)),
+      tags: true,
+      keys: true,
+      vi: true,
+      style: { selected: { inverse: true }, border: { fg: 'cyan' } },
+    });
+    const done = (index: number | undefined) => {
+      list.destroy();
+      resolve(index);
+    };
+    list.on('select', (_item, index) => done(index));
+    list.key(['escape', 'q'], () => done(undefined));
+    list.focus();
+    screen.render();
+  });
+}
+
+/** A question in red (`content` is markup); resolves true on y, false on n, Esc, q or Enter. */
+export function askYesNo(screen: blessed.Widgets.Screen, label: string, content: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const box = blessed.box({
+      parent: screen,
+      top: 'center',
+      left: 'center',
+      width: Math.min(60, (screen.width as number) - 4),
+      height: 5,
+      border: { type: 'line' },
+      style: { border: { fg: 'red' } },
+      label,
+      tags: true,
+      content,
+    });
+    const answer = (_ch: unknown, key: { name?: string; full?: string }) => {
+      const name = key.full ?? key.name ?? '';
+      if (!['y', 'n', 'escape', 'q', 'enter'].includes(name)) return;
+      screen.removeListener('keypress', answer);
+      box.destroy();
+      resolve(name === 'y');
+    };
+    // Registered on the next tick so the key that opened the question does not answer it.
+    setImmediate(() => screen.on('keypress', answer));
+    screen.render();
+  });
+}

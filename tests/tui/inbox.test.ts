@@ -1,0 +1,195 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TmuxPane } from './tmux.js';
+
+/**
+ * The inbox in the terminal UI as a user meets it: a real daemon, runs on the simulated model whose plans
+ * wait for approval (`execution.approve_plan`), `orc attach` in a tmux pane. tmux flags a window whose
+ * program rang the bell (`#{window_bell_flag}`, set for a session nobody is attached to), which is how
+ * the bell is seen here.
+ */
+const root = path.resolve(import.meta.dirname, '../..');
+const orc = path.join(root, 'packages/tui/dist/cli/main.js');
+
+interface InboxJson {
+  items: { id: string; type: string; runId: string }[];
+}
+
+describe('the inbox in orc attach under tmux', () => {
+  let home: string;
+  let work: string;
+  let pane: TmuxPane | undefined;
+  const env = () => ({ ...process.env, ORC_HOME: home, NO_COLOR: '1' });
+  const cli = (...args: string[]) =>
+    execFileSync('node', [orc, ...args], { cwd: work, env: env(), encoding: 'utf8' });
+  const status = (runId: string) => (JSON.parse(cli('show', runId, '--json')) as { status: string }).status;
+  const inbox = () => JSON.parse(cli('inbox', '--json')) as InboxJson;
+  const start = (goal: string) => (JSON.parse(cli('run', goal, '--detach', '--json')) as { id: string }).id;
+  const until = async (what: string, test: () => boolean, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!test()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const attach = (runId: string) =>
+    new TmuxPane(`node ${orc} attach ${runId}`, {
+      cwd: work,
+      env: { TERM: 'xterm-256color', LANG: 'C.UTF-8', ORC_HOME: home },
+    });
+  const configure = (notifications: Record<string, unknown>) =>
+    writeFileSync(
+      path.join(work, 'orc.config.json'),
+      JSON.stringify({
+        models: { provider: 'simulated' },
+        execution: { max_workers: 2, approve_plan: true },
+        simulated: { latency_ms: { min: 200, max: 400 } },
+        notifications,
+      }),
+    );
+
+  beforeEach(() => {
+    home = mkdtempSync(path.join(os.tmpdir(), 'orc-inbox-home-'));
+    work = mkdtempSync(path.join(os.tmpdir(), 'orc-inbox-work-'));
+  });
+  afterEach(() => {
+    pane?.kill();
+    pane = undefined;
+    try {
+      cli('daemon', 'stop');
+    } catch {
+      // not running
+    }
+    rmSync(home, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('counts what waits in the header, answers it with i and a key, and rings the bell when an item opens', async () => {
+    expect(TmuxPane.available(), 'tmux is needed for the screen tests').toBe(true);
+    expect(existsSync(orc), `${orc} is missing; run npm run build first`).toBe(true);
+    configure({});
+    cli('daemon', 'start');
+    const first = start('Write a short guide. Explain installation. Explain running.');
+    await until('the plan to wait for approval', () => inbox().items.length === 1);
+
+    pane = attach(first);
+    await pane.waitFor(
+      (s) => /^run \S+ · .* 1 waiting · i /m.test(s) && s.includes('The plan waits for your approval'),
+      'the header to count the waiting plan',
+      15_000,
+    );
+    // The item was open before the screen came: nothing to ring for.
+    expect(pane.format('#{window_bell_flag}')).toBe('0');
+
+    pane.keys('i');
+    const open = await pane.waitFor((s) => s.includes('─ Inbox ('), 'the inbox panel');
+    expect(open).toContain('1 item waits for you, in this run');
+    expect(open).toMatch(/i1 +plan_approval +\S+ +\d+s +run \S+ planned \d tasks: approve the plan\?/);
+    expect(open).toMatch(/a {2}approve: the workers start/);
+    expect(open).toMatch(/e {2}have the manager change it .*\(asks for a note\)/);
+
+    // A key that answers nothing says which keys do, and changes nothing.
+    pane.keys('z');
+    await pane.waitFor((s) => s.includes('z answers nothing here: i1 takes a, e, x'), 'the wrong key hint');
+    expect(inbox().items.map((item) => item.id)).toEqual(['i1']);
+    expect(status(first)).toBe('awaiting_approval');
+
+    pane.keys('a');
+    await pane.waitFor(
+      (s) => !s.includes('─ Inbox (') && s.includes('i1 answered approve'),
+      'the panel to close on the answer',
+    );
+    await pane.waitFor((s) => /^COMPLETED/m.test(s) && s.includes('100%'), 'the run to complete', 60_000);
+    expect(status(first)).toBe('completed');
+    expect(inbox().items).toEqual([]);
+    expect(pane.capture()).not.toContain('waiting · i');
+
+    // Another run's plan opens while the screen is attached: counted apart, and the bell rings.
+    const second = start('Write a note. Explain one thing.');
+    await pane.waitFor((s) => /^run \S+ · .* 1 waiting in other runs · i /m.test(s), 'the other run counted');
+    await until('the bell', () => pane!.format('#{window_bell_flag}') === '1', 5_000);
+
+    pane.keys('i');
+    await pane.waitFor(
+      (s) => s.includes('1 item waits for you, in other runs') && s.includes(`run ${second} planned`),
+      "the other run's plan in the panel",
+    );
+    pane.keys('x');
+    await until('the refused run to be cancelled', () => status(second) === 'cancelled');
+    await pane.waitFor((s) => !s.includes('─ Inbox (') && !s.includes('waiting'), 'an empty inbox');
+
+    pane.keys('q');
+    await pane.waitFor((s) => s.includes('[exit 0]'), 'orc attach to exit');
+  }, 150_000);
+
+  it('asks for a note where the choice needs one, and keeps quiet with notifications.bell false', async () => {
+    expect(TmuxPane.available(), 'tmux is needed for the screen tests').toBe(true);
+    configure({ bell: false });
+    cli('daemon', 'start');
+    const first = start('Write a short guide. Explain installation. Explain running.');
+    await until('the plan to wait for approval', () => inbox().items.length === 1);
+    pane = attach(first);
+    await pane.waitFor((s) => s.includes('1 waiting · i'), 'the header to count the plan', 15_000);
+
+    const second = start('Write a note. Explain one thing.');
+    await pane.waitFor((s) => s.includes('1 waiting, 1 in other runs · i'), 'both runs counted');
+
+    pane.keys('i');
+    await pane.waitFor(
+      (s) => s.includes('2 items wait for you: 1 in this run (listed first), 1 in other runs'),
+      'both items, this run first',
+    );
+    pane.keys('e');
+    await pane.waitFor(
+      (s) => s.includes('edit i1: your note (Enter sends, Esc goes back)'),
+      'the note prompt',
+    );
+    // An empty note sends nothing.
+    pane.keys('Enter');
+    await pane.waitFor((s) => s.includes('edit needs a note'), 'the empty note refused');
+    expect(status(first)).toBe('awaiting_approval');
+    pane.keys('e');
+    await pane.waitFor((s) => s.includes('your note (Enter sends'), 'the note prompt again');
+    pane.keys('-l', 'one task per section');
+    pane.keys('Enter');
+    await pane.waitFor((s) => s.includes('i1 answered edit'), 'the edit sent');
+    const answered = JSON.parse(cli('inbox', '--all', '--json')) as {
+      items: { id: string; closed?: { choice?: string; note?: string } }[];
+    };
+    expect(answered.items.find((item) => item.id === 'i1')?.closed).toMatchObject({
+      choice: 'edit',
+      note: 'one task per section',
+    });
+
+    // The second run's plan is still there; the run on screen replans and asks again.
+    expect(inbox().items.some((item) => item.runId === second)).toBe(true);
+    await until('the new plan', () => inbox().items.filter((item) => item.runId === first).length === 1);
+    await pane.waitFor((s) => s.includes('1 in other runs'), 'the new plan counted');
+    expect(pane.format('#{window_bell_flag}')).toBe('0');
+
+    pane.keys('Escape');
+    await pane.waitFor((s) => !s.includes('─ Inbox ('), 'the panel closed by Esc');
+    // i and q close the panel too, and only the panel.
+    pane.keys('i');
+    await pane.waitFor((s) => s.includes('─ Inbox ('), 'the panel again');
+    pane.keys('i');
+    await pane.waitFor((s) => !s.includes('─ Inbox ('), 'the panel closed by i');
+    pane.keys('i');
+    await pane.waitFor((s) => s.includes('─ Inbox ('), 'the panel once more');
+    pane.keys('q');
+    await pane.waitFor((s) => !s.includes('─ Inbox ('), 'the panel closed by q');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(pane.capture()).not.toContain('[exit');
+    // The new plan waits for approval again, and the screen says so as it did for the first.
+    await pane.waitFor(
+      (s) => /^AWAITING_APPROVAL/m.test(s) && s.includes('The plan waits for your approval'),
+      'the new plan waiting',
+    );
+    expect(status(first)).toBe('awaiting_approval');
+    pane.keys('q');
+    await pane.waitFor((s) => s.includes('[exit 0]'), 'orc attach to exit');
+  }, 150_000);
+});
