@@ -28,6 +28,8 @@ export interface RunConfig extends ClaudeLogin {
   claude?: NonNullable<ConfigInput['claude_cli']>;
   /** The manager: simulated (quick), or Claude Code too (plans and reviews through structured output). */
   manager?: 'simulated' | 'claude-code';
+  /** The merge train (`integration.verify`, …). */
+  integration?: ConfigInput['integration'];
 }
 
 export type CliResult = { code: number; stdout: string; stderr: string };
@@ -94,6 +96,7 @@ export class ClaudeSandbox {
         max_reworks: config.maxReworks ?? 2,
       },
       checkpoints: { every_n_tasks: 0 },
+      ...(config.integration !== undefined && { integration: config.integration }),
       claude_cli: {
         ...config.claude,
         ...(config.command !== undefined && { command: config.command }),

@@ -4,6 +4,7 @@ export { createOrchestrator, defaultProviders } from './orchestrator/create-orch
 export { runDaemon, type RunDaemonOptions, type RunningDaemon } from './daemon/run-daemon.js';
 export type { OrchestratorOptions, ProviderFactory } from './orchestrator/create-orchestrator.js';
 export type { Orchestrator } from './orchestrator/orchestrator.js';
+export { DaemonMetrics } from './metrics/daemon-metrics.js';
 export type { RunStore } from './store/store.js';
 export { openFileRunStore } from './store/file-run-store.js';
 export { createAnthropicProvider } from './model/anthropic-provider.js';

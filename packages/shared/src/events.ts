@@ -117,6 +117,32 @@ export const OrcEvent = z.discriminatedUnion('type', [
     merged: z.boolean(),
     message: z.string(),
   }),
+  /** The merge train runs `integration.verify` on `commit`: these tasks merged onto the integration head. */
+  z.object({
+    ...base,
+    type: z.literal('train.verifying'),
+    taskIds: z.array(z.string()),
+    commit: z.string(),
+  }),
+  /** Its verdict; a failure's output tail goes to the task as rework feedback, `reason` says it in a line. */
+  z.object({
+    ...base,
+    type: z.literal('train.verified'),
+    taskIds: z.array(z.string()),
+    commit: z.string(),
+    passed: z.boolean(),
+    exitCode: z.number().int().nullable(),
+    timedOut: z.boolean(),
+    durationMs: z.number().nonnegative(),
+    reason: z.string().optional(),
+  }),
+  /** The integration branch moved to `commit`, which passed the verify, with these tasks' work. */
+  z.object({
+    ...base,
+    type: z.literal('train.landed'),
+    taskIds: z.array(z.string()),
+    commit: z.string(),
+  }),
   z.object({ ...base, type: z.literal('checkpoint.created'), checkpoint: CheckpointInfo }),
   z.object({
     ...base,

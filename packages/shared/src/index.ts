@@ -20,3 +20,4 @@ export * from './run-view-reducer.js';
 export * from './task-fold.js';
 export * from './quota.js';
 export * from './report.js';
+export * from './vitals.js';

@@ -3,7 +3,7 @@ import { ConfigSchema } from './config/config.schema.js';
 import { RatingScore } from './feedback.js';
 import { LIMITS, tooLongMessage, tooManyMessage } from './limits.js';
 import { RollbackStrategy, RunModels } from './run.js';
-import { Priority, TaskId, TaskSpec } from './task.js';
+import { Priority, TaskId, TaskSpec, Usage } from './task.js';
 import { RunSource } from './task-source.js';
 
 /** Inputs of the daemon's procedures; the daemon validates each, so bad input is a BAD_REQUEST. */
@@ -59,6 +59,26 @@ export const StartRunInput = z
     },
   );
 export type StartRunInput = z.input<typeof StartRunInput>;
+
+/** `orc plan`: the manager plans a goal, and nothing runs. */
+export const PlanGoalInput = z.strictObject({
+  goal: z.string().trim().min(1).max(LIMITS.goalChars, tooLongMessage(LIMITS.goalChars)),
+  config: ConfigSchema.partial().optional(),
+});
+export type PlanGoalInput = z.input<typeof PlanGoalInput>;
+
+/** The manager's plan for a goal, with what it cost and which models made it (`simulated` is labelled). */
+export const GoalPlan = z.object({
+  goal: z.string(),
+  summary: z.string(),
+  tasks: z.array(TaskSpec),
+  models: RunModels,
+  usage: Usage,
+  costUsd: z.number().nonnegative(),
+  /** Plans the manager was asked to repair before one passed the checks. */
+  repairs: z.number().int().nonnegative(),
+});
+export type GoalPlan = z.infer<typeof GoalPlan>;
 
 /** What a run would do, without starting it (`orc run … --dry-run`). */
 export const RunPreview = z.object({

@@ -139,6 +139,10 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
       case 'run.integrated':
       case 'run.plan_answered':
       case 'checkpoint.created':
+      case 'train.verifying':
+      case 'train.verified':
+      case 'train.landed':
+        // The merge train is the live run's, not its document's: a client's view follows it (viewOnly).
         return;
     }
   }

@@ -421,6 +421,43 @@ describe('applyEvent', () => {
     expect(view.ratings).toEqual([first, second]);
     expect(emptyView().ratings).toBeUndefined();
   });
+
+  it('shows what the merge train verifies, then its last verdict', () => {
+    const verifying = applyEvents(
+      emptyView(),
+      stream([{ type: 'train.verifying', taskIds: ['t1', 't2'], commit: 'abc' }]),
+    );
+    expect(verifying.train).toEqual({
+      verifying: { taskIds: ['t1', 't2'], commit: 'abc', since: '2025-01-01T00:00:10.000Z' },
+    });
+    const verdict = applyEvents(
+      verifying,
+      stream(
+        [
+          {
+            type: 'train.verified',
+            taskIds: ['t1', 't2'],
+            commit: 'abc',
+            passed: false,
+            exitCode: 1,
+            timedOut: false,
+            durationMs: 1200,
+            reason: 'exited 1: 2 failing',
+          },
+        ],
+        2,
+      ),
+    );
+    expect(verdict.train).toEqual({
+      last: {
+        taskIds: ['t1', 't2'],
+        commit: 'abc',
+        passed: false,
+        at: '2025-01-01T00:00:10.000Z',
+        reason: 'exited 1: 2 failing',
+      },
+    });
+  });
 });
 
 describe('a view holding a page of the tasks', () => {

@@ -118,10 +118,25 @@ function countMove(counts: TaskCounts, from: TaskStatus | undefined, to: TaskSta
   counts[to] = (counts[to] ?? 0) + 1;
 }
 
-/** What only a client's view holds, not the run's document: where a live run is heading. */
+/** What only a client's view holds, not the run's document: where a live run is heading, its merge train. */
 function viewOnly(view: RunView, event: OrcEvent): void {
   if (event.spent?.forecast !== undefined) view.forecast = event.spent.forecast;
   if (FINISHED_RUN_STATUSES.has(view.status)) delete view.forecast;
+  if (event.type === 'train.verifying')
+    view.train = {
+      ...view.train,
+      verifying: { taskIds: event.taskIds, commit: event.commit, since: event.at },
+    };
+  if (event.type === 'train.verified')
+    view.train = {
+      last: {
+        taskIds: event.taskIds,
+        commit: event.commit,
+        passed: event.passed,
+        at: event.at,
+        ...(event.reason !== undefined && { reason: event.reason }),
+      },
+    };
 }
 
 /** Where a run's tasks came from, as a client sees it; runs from before `writeBack` existed wrote back. */

@@ -40,9 +40,10 @@ export type RunDamage = z.infer<typeof RunDamage>;
 /**
  * Why a run waits: a person paused it, its budget is spent, the provider refused the key, the quota is
  * out (a usage or rate limit of the account; the run goes on by itself at `resumeAt` when known), the
- * state directory cannot be written, or the file its tasks come from (Task Master) cannot be read.
+ * state directory cannot be written, the file its tasks come from (Task Master) cannot be read, or the
+ * merge train's verify command cannot run or fails on the integration branch before any merge.
  */
-export const PauseReason = z.enum(['user', 'budget', 'provider', 'quota', 'storage', 'source']);
+export const PauseReason = z.enum(['user', 'budget', 'provider', 'quota', 'storage', 'source', 'verify']);
 export type PauseReason = z.infer<typeof PauseReason>;
 
 /** Which models a run uses and whether they are real; `simulated` is always shown to the user. */
@@ -99,6 +100,29 @@ export const RunSummary = z.object({
 });
 export type RunSummary = z.infer<typeof RunSummary>;
 
+/** What the merge train is verifying now, and the last verdict it reached. */
+export const TrainView = z.object({
+  verifying: z
+    .object({
+      /** Empty: the integration head itself, checked before anything is merged onto it. */
+      taskIds: z.array(z.string()),
+      commit: z.string(),
+      since: z.string(),
+    })
+    .optional(),
+  last: z
+    .object({
+      taskIds: z.array(z.string()),
+      commit: z.string(),
+      passed: z.boolean(),
+      at: z.string(),
+      /** Why it failed, in one line. */
+      reason: z.string().optional(),
+    })
+    .optional(),
+});
+export type TrainView = z.infer<typeof TrainView>;
+
 /**
  * Everything a client needs to draw a run: the summary, the reviews, and its tasks in the run's order from
  * the first: every one (`tasks.length === taskTotal`) with `full` or in a run of at most
@@ -113,6 +137,8 @@ export const RunView = RunSummary.extend({
   busyWorkers: z.number().int().nonnegative(),
   /** People's ratings of the run and its tasks, oldest first (`orc feedback`). */
   ratings: z.array(Rating).optional(),
+  /** The merge train (a repository run with `integration.verify`); waiting tasks are those `merging` not in it. */
+  train: TrainView.optional(),
 });
 export type RunView = z.infer<typeof RunView>;
 

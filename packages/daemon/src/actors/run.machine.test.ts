@@ -130,6 +130,16 @@ describe('run machine', () => {
       actor.send({ type: 'run.storage_failed', message: 'ENOSPC' });
       expect(pauseReasonOf(actor.getSnapshot())).toBe('storage');
       expect(runStatusOf(actor.getSnapshot())).toBe('paused');
+      actor.send({ type: 'run.resume' });
+      actor.send({ type: 'run.verify_broken', message: 'integration.verify cannot run (exited 127)' });
+      expect(pauseReasonOf(actor.getSnapshot())).toBe('verify');
+      expect(log.announced.at(-1)).toEqual({
+        status: 'paused',
+        reason: 'verify',
+        message: 'integration.verify cannot run (exited 127)',
+      });
+      actor.send({ type: 'run.resume' });
+      expect(actor.getSnapshot().matches('executing')).toBe(true);
     });
   });
 

@@ -32,6 +32,8 @@ export type RunEvent =
   | { type: 'run.storage_failed'; message: string }
   /** The file the tasks come from (Task Master) cannot be read: a person fixes it and resumes. */
   | { type: 'run.source_unavailable'; message: string }
+  /** The merge train's verify cannot run, or fails on the integration head itself: a person fixes it. */
+  | { type: 'run.verify_broken'; message: string }
   | { type: 'run.resume' }
   | { type: 'run.cancel' }
   /** A person approved the plan the run waits with (`execution.approve_plan`). */
@@ -73,6 +75,7 @@ const pauseTransitions = {
   'run.quota_wait': { target: '#run.paused.quota', actions: 'rememberPause' },
   'run.storage_failed': { target: '#run.paused.storage', actions: 'rememberPause' },
   'run.source_unavailable': { target: '#run.paused.source', actions: 'rememberPause' },
+  'run.verify_broken': { target: '#run.paused.verify', actions: 'rememberPause' },
 } as const;
 
 /** Entering a pause announces it, with its reason and what it says to a person. */
@@ -264,6 +267,7 @@ export const runMachine = setup({
           invoke: { src: 'probeStorage', onDone: '#run.executing' },
         },
         source: { entry: announcePause('source') },
+        verify: { entry: announcePause('verify') },
       },
     },
     rollingBack: {

@@ -124,6 +124,27 @@ describe('task machine', () => {
     expect(blocked.context.error).toMatch(/still conflicts after 1 rework \(a\.ts\)/);
   });
 
+  it('goes back to its worker when the merge train verify fails, and fails past the bound', () => {
+    const { send } = task({ merges: true, maxReworks: 1 });
+    send({ type: 'task.unblocked', at: AT }, ...worked(1, 'x'), review('accept'));
+    const failed: TaskEvent = {
+      type: 'task.verify_failed',
+      feedback: 'npm test failed with your change:\n1 failing',
+      reason: 'exited 1: 1 failing',
+      at: LATER,
+    };
+    const back = send(failed);
+    expect(back.value).toBe('ready');
+    expect(back.context).toMatchObject({
+      reworks: 1,
+      feedback: 'npm test failed with your change:\n1 failing',
+    });
+    send(...worked(2, 'y'), review('accept'));
+    const gaveUp = send(failed);
+    expect(gaveUp.value).toBe('failed');
+    expect(gaveUp.context.error).toBe('integration.verify still fails after 1 rework: exited 1: 1 failing');
+  });
+
   it('marks a cut-short attempt interrupted and queues the task again', () => {
     const { send } = task();
     send({ type: 'task.unblocked', at: AT }, { type: 'task.assign', worker: 1, at: AT });

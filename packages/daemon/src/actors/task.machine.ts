@@ -20,6 +20,8 @@ export type TaskEvent =
   /** Accepted work landed on the run's integration branch. */
   | { type: 'task.merged'; at: string }
   | { type: 'task.merge_conflict'; feedback: string; files: string[]; at: string }
+  /** Merged onto the integration head, `integration.verify` failed: the output tail is the feedback. */
+  | { type: 'task.verify_failed'; feedback: string; reason: string; at: string }
   | { type: 'task.fail'; error: string; at: string }
   /** Its attempt was cut short (a crash, a rollback, a provider that pauses the run): it runs again. */
   | { type: 'task.interrupt'; at: string }
@@ -245,6 +247,23 @@ export const taskMachine = setup({
             actions: assign({
               error: ({ context, event }) =>
                 `still conflicts after ${plural(context.reworks, 'rework')} (${event.files.join(', ')}); merge its branch by hand`,
+            }),
+          },
+        ],
+        'task.verify_failed': [
+          {
+            guard: 'canRework',
+            target: 'ready',
+            actions: assign(({ context, event }) => ({
+              reworks: context.reworks + 1,
+              feedback: event.feedback,
+            })),
+          },
+          {
+            target: 'failed',
+            actions: assign({
+              error: ({ context, event }) =>
+                `integration.verify still fails after ${plural(context.reworks, 'rework')}: ${event.reason}`,
             }),
           },
         ],

@@ -11,7 +11,7 @@ export {
 } from './daemon-control.js';
 export type { DaemonInfo } from '../daemon/daemon-info.js';
 export type { AppRouter } from '../rpc/app.router.js';
-export { detectTaskMasterPath, locateTaskMasterFile } from '../taskmaster/taskmaster-file.js';
+export { detectTaskMasterPath, locateTaskMasterFile, resolveTag } from '../taskmaster/taskmaster-file.js';
 export { gcWorktrees, type GcResult, type RemovedWorktree } from '../workspace/worktrees.js';
 export { unfinishedRunsIn } from '../store/run-index.js';
 export { bundledClaudeCode } from '../model/claude-code-binary.js';

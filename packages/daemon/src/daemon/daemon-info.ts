@@ -9,6 +9,8 @@ export const DaemonInfo = z.object({
   port: z.number().int().positive(),
   version: z.string(),
   startedAt: z.string(),
+  /** The loopback port Prometheus metrics are served on (`monitoring.metrics_port`), when they are. */
+  metricsPort: z.number().int().positive().optional(),
 });
 export type DaemonInfo = z.infer<typeof DaemonInfo>;
 

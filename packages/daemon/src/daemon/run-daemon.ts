@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { loadConfig, type LoadedConfig, OrcError, statePaths } from '@orc/shared';
 import type pino from 'pino';
+import { type MetricsServer, startMetricsServer } from '../metrics/metrics-server.js';
 import type { Orchestrator } from '../orchestrator/orchestrator.js';
 import type { ConnectionLimits } from '../rpc/connection-guard.js';
 import { type RpcServer, startRpcServer } from '../rpc/server.js';
@@ -19,6 +20,8 @@ export type OpenOrchestrator = (options: {
   home: string;
   loaded: LoadedConfig;
   logger: pino.Logger;
+  /** The metrics include the process's own (CPU, memory, event-loop delay). */
+  processMetrics: boolean;
 }) => Promise<Orchestrator>;
 
 export interface RunDaemonOptions {
@@ -89,6 +92,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
 
   let orchestrator: Orchestrator | undefined;
   let server: RpcServer | undefined;
+  let metricsServer: MetricsServer | undefined;
   let stopping: Promise<void> | undefined;
   let markStopped!: () => void;
   const stopped = new Promise<void>((resolve) => (markStopped = resolve));
@@ -104,6 +108,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
         logger.error({ err: error }, 'the engine did not close cleanly');
       }
       await server?.close();
+      await metricsServer?.close();
       lock.release();
       logger.info('stopped');
       flush();
@@ -117,12 +122,28 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
       home: options.home,
       loaded,
       logger: root.child({ component: 'engine' }),
+      processMetrics: true,
     });
+    const metricsPort = loaded.config.monitoring.metrics_port;
+    if (metricsPort !== undefined) {
+      metricsServer = await startMetricsServer({
+        metrics: orchestrator.metrics,
+        token,
+        port: metricsPort,
+        logger: root.child({ component: 'metrics' }),
+      });
+      orchestrator.metrics.port = metricsServer.port;
+    }
     server = await startRpcServer({
       orchestrator,
       token,
       logger: root.child({ component: 'rpc' }),
-      daemon: { pid: process.pid, version: VERSION, startedAt },
+      daemon: {
+        pid: process.pid,
+        version: VERSION,
+        startedAt,
+        ...(metricsServer && { metricsPort: metricsServer.port }),
+      },
       requestStop: () => setImmediate(() => void stop('daemon.stop requested')),
       ...(options.rpcLimits !== undefined && { limits: options.rpcLimits }),
     });
@@ -133,7 +154,13 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
     throw error;
   }
   logger.info(
-    { pid: process.pid, port: server.info.port, version: VERSION, provider: loaded.config.models.provider },
+    {
+      pid: process.pid,
+      port: server.info.port,
+      metricsPort: metricsServer?.port,
+      version: VERSION,
+      provider: loaded.config.models.provider,
+    },
     'started',
   );
   return { info: server.info, logger, stop, stopped };

@@ -13,6 +13,8 @@ import { pino, type Logger } from 'pino';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import { orchestratorMachine } from '../actors/orchestrator.machine.js';
 import { systemClock, type Clock } from '../clock.js';
+import { DaemonMetrics } from '../metrics/daemon-metrics.js';
+import { engineReadings } from '../metrics/engine-readings.js';
 import { seededRandom, type Random } from '../model/seeded-random.js';
 import { rateRun } from '../run/rate-run.js';
 import { restoreRun } from '../run/restore-run.js';
@@ -31,6 +33,7 @@ import { DaemonInbox } from '../inbox/daemon-inbox.js';
 import type { NotificationChannel } from '../notify/notifier.js';
 import type { Orchestrator } from './orchestrator.js';
 import { defaultProviders, type ProviderFactory } from './providers.js';
+import { planGoal } from './plan-goal.js';
 import { modelsOf, previewRun } from './run-preview.js';
 import { prepareRun, startRun } from './start-run.js';
 
@@ -54,6 +57,8 @@ export interface OrchestratorOptions {
   retryBaseMs?: number;
   /** How long a finished run loaded for a call stays in memory after its last use (default 30 s). */
   finishedRunIdleMs?: number;
+  /** The metrics include the process's own (CPU, memory, event-loop delay): the daemon's engine. */
+  processMetrics?: boolean;
   /** Where notifications go instead of the channels `notifications` configures (tests). */
   notificationChannels?: NotificationChannel[];
 }
@@ -80,7 +85,8 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     : loaded.config;
   const store = options.store ?? (await openFileRunStore(options.home));
   // One for the daemon: every call of every run is admitted against the same quotas and the same cap.
-  const governor = new QuotaGovernor(clock, base.execution.machine_max_in_flight);
+  const metrics = new DaemonMetrics(clock, { processMetrics: options.processMetrics === true });
+  const governor = new QuotaGovernor(clock, base.execution.machine_max_in_flight, metrics);
   const providers = options.providers ?? defaultProviders;
   /** Providers with processes of their own (claude-code agents), ended on close. */
   const stoppable: { stop(): unknown }[] = [];
@@ -136,6 +142,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       providers: made,
       retryBaseMs: options.retryBaseMs ?? 500,
       parent: supervisor,
+      metrics,
       permissions: inbox.permissions,
       ...(workspace && { workspace }),
     };
@@ -200,6 +207,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     ...(options.finishedRunIdleMs !== undefined && { idleMs: options.finishedRunIdleMs }),
   });
   await runs.open();
+  metrics.read(engineReadings(runs, governor));
 
   /** Opens the repository of a finished run that is given work again after a restart. */
   const withWorkspace = async (run: Run): Promise<Run> => {
@@ -238,6 +246,18 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         project,
         modelsOf(config),
       );
+    },
+    async planGoal(input) {
+      const config = input.config
+        ? resolveConfig(
+            [
+              { source: 'daemon configuration', values: base },
+              { source: 'plan configuration', values: input.config },
+            ],
+            loaded.apiKey !== undefined,
+          )
+        : base;
+      return planGoal(input.goal, config, depsFor(config));
     },
     async startRun(input) {
       if (!isOpen())
@@ -306,6 +326,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     baseConfig: () => base,
     hasApiKey: () => loaded.apiKey !== undefined,
     quotaStatus: () => governor.status(),
+    metrics,
     async close(graceMs = 10_000) {
       if (isOpen()) supervisor.send({ type: 'daemon.close', graceMs });
       await waitFor(supervisor, (s) => s.status === 'done', { timeout: Infinity });

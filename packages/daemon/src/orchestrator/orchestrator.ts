@@ -1,11 +1,14 @@
+import type { DaemonMetrics } from '../metrics/daemon-metrics.js';
 import type {
   CheckpointInfo,
   ConfigInput,
+  GoalPlan,
   InboxEvent,
   InboxItem,
   InboxList,
   NotificationChannelStatus,
   OrcEvent,
+  PlanGoalInput,
   QuotaStatus,
   Rating,
   RollbackResult,
@@ -28,6 +31,8 @@ import type {
  */
 export interface Orchestrator {
   startRun(input: StartRunInput): Promise<RunSummary>;
+  /** `orc plan`: the manager's plan for a goal, checked as a run's would be; nothing runs. */
+  planGoal(input: PlanGoalInput): Promise<GoalPlan>;
   /** What `startRun` with this input would run, in what order, and what it would hold; starts nothing. */
   previewRun(input: StartRunInput): Promise<RunPreview>;
   /** Every run, finished ones from the index (no run is loaded to list it). */
@@ -103,6 +108,8 @@ export interface Orchestrator {
    * estimate of a call's input tokens has been (mean relative error over `estimatedCalls` calls).
    */
   quotaStatus(): { models: QuotaStatus[]; inputEstimateError: number; estimatedCalls: number };
+  /** The daemon's Prometheus metrics (a registry of this engine's own): `orc metrics`, the metrics port. */
+  readonly metrics: DaemonMetrics;
   /** Stops dispatch, lets in-flight calls finish within `graceMs` then aborts them, persists everything. */
   close(graceMs?: number): Promise<void>;
 }

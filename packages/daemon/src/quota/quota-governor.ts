@@ -32,14 +32,24 @@ export interface QuotaWait {
   reason: string;
 }
 
+/** Told of every call the governor admits and of its end (the daemon's metrics). */
+export interface CallObserver {
+  /** The call was admitted after waiting `waitedMs` for its quota or a place. */
+  admitted(call: CallShape, waitedMs: number): void;
+  ended(call: CallShape, outcome: CallOutcome): void;
+}
+
+export type CallOutcome =
+  { kind: 'succeeded'; usage: Usage; costUsd: number } | { kind: 'failed'; error: unknown };
+
 /** An admitted call: it reports its answer's headers and its end. */
 export interface QuotaPermit {
   /** Give to the provider's request: the answer's rate-limit headers come back through it. */
   readonly onRateLimits: (report: RateLimitReport) => void;
   /** Give to the provider's request: the answer began, so a prefix it wrote can be read from the cache. */
   readonly onAnswer: () => void;
-  /** The call ended with an answer. */
-  succeeded(usage: Usage): void;
+  /** The call ended with an answer; `costUsd` is what it was charged. */
+  succeeded(usage: Usage, costUsd?: number): void;
   /** The call ended without one (refused, failed, aborted). */
   failed(error: unknown): void;
   /**
@@ -94,7 +104,20 @@ export class QuotaGovernor {
   constructor(
     private readonly clock: Clock,
     readonly maxInFlight: number,
+    private readonly observer?: CallObserver,
   ) {}
+
+  /** Calls admitted and not yet ended, over every quota. */
+  get inFlightCalls(): number {
+    return this.inFlight;
+  }
+
+  /** Calls waiting to be admitted, over every quota (the unmetered ones too). */
+  get waitingCalls(): number {
+    let waiting = 0;
+    for (const lane of this.lanes.values()) for (const queue of lane.runs.values()) waiting += queue.length;
+    return waiting;
+  }
 
   /** Waits until the call may go; rejects with CallCancelledError when `signal` aborts first. */
   admit(ask: QuotaAsk, signal?: AbortSignal): Promise<QuotaPermit> {
@@ -292,6 +315,7 @@ export class QuotaGovernor {
       if (prefix !== undefined) quota.prefixes.sent(prefix, call, now);
       this.count(quota.key).admitted += 1;
     }
+    this.observer?.admitted(waiter.ask.call, now - waiter.since);
     waiter.admit(this.permit(call, waiter));
   }
 
@@ -325,14 +349,16 @@ export class QuotaGovernor {
         answer();
         this.pump();
       },
-      succeeded: (usage) => {
+      succeeded: (usage, costUsd = 0) => {
         answer();
         if (!end({ answered: true, outputTokens: usage.outputTokens })) return;
+        this.observer?.ended(ask.call, { kind: 'succeeded', usage, costUsd });
         if (ask.quota?.metered) this.estimator.learn(ask.call, usage);
         this.pump();
       },
       failed: (error) => {
         if (!end({ answered: false, outputTokens: 0 })) return;
+        this.observer?.ended(ask.call, { kind: 'failed', error });
         if (quota && error instanceof ModelError) this.refused(quota, call, sentAt, error, ask);
         this.pump();
       },

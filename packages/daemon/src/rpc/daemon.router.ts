@@ -1,8 +1,9 @@
+import { MetricsInput } from '@orc/shared';
 import { procedure, router } from './trpc.js';
 
 export const daemonRouter = router({
   /** Who is answering: pid, port, version, and how many runs it holds. */
-  health: procedure.query(({ ctx }) => {
+  health: procedure.query(async ({ ctx }) => {
     const runs = ctx.orchestrator.listRuns();
     return {
       ...ctx.daemon,
@@ -14,7 +15,16 @@ export const daemonRouter = router({
       apiKey: ctx.orchestrator.hasApiKey(),
       /** The quotas the daemon paces, from the answers' rate-limit headers. */
       quota: ctx.orchestrator.quotaStatus(),
+      /** The essentials of the Prometheus metrics (`daemon.metrics` has them all). */
+      metrics: await ctx.orchestrator.metrics.vitals(),
     };
+  }),
+  /** The Prometheus metrics: the text the metrics port serves, or the same as JSON. */
+  metrics: procedure.input(MetricsInput).query(async ({ ctx, input }) => {
+    const { metrics } = ctx.orchestrator;
+    return input.format === 'json'
+      ? { format: 'json' as const, metrics: await metrics.json() }
+      : { format: 'prometheus' as const, contentType: metrics.contentType, text: await metrics.text() };
   }),
   /** Stops the daemon gracefully once this reply is on its way. */
   stop: procedure.mutation(({ ctx }) => {

@@ -1,4 +1,4 @@
-import { EventsInput, GetRunInput, ResumeRunInput, RunRef, StartRunInput } from '@orc/shared';
+import { EventsInput, GetRunInput, PlanGoalInput, ResumeRunInput, RunRef, StartRunInput } from '@orc/shared';
 import type { OrcEvent } from '@orc/shared';
 import { tracked } from '@trpc/server';
 import { procedure, type RpcContext, router } from './trpc.js';
@@ -7,6 +7,8 @@ export const runsRouter = router({
   start: procedure.input(StartRunInput).mutation(({ ctx, input }) => ctx.orchestrator.startRun(input)),
   /** What `start` would run, in order, and what it would hold; nothing is started or written. */
   preview: procedure.input(StartRunInput).query(({ ctx, input }) => ctx.orchestrator.previewRun(input)),
+  /** The manager plans a goal (`orc plan`); nothing runs and nothing is written. */
+  plan: procedure.input(PlanGoalInput).mutation(({ ctx, input }) => ctx.orchestrator.planGoal(input)),
   list: procedure.query(({ ctx }) => ctx.orchestrator.listRuns()),
   get: procedure
     .input(GetRunInput)

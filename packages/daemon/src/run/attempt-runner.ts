@@ -209,7 +209,8 @@ export class AttemptRunner {
         ...agent.request,
         ...this.permissionsFor(taskId, attempt, permit),
       });
-      permit.succeeded(response.usage);
+      // Charged to the run when the attempt ends (below); the daemon's metrics count it now, with the call.
+      permit.succeeded(response.usage, budget.costOf(response.usage, model, response.costUsd));
       const diff = await agent.commit(`${task.id}: ${task.title}`);
       if (diff !== undefined) this.diffs.set(taskId, diff);
       end('succeeded', { output: response.text });

@@ -100,8 +100,8 @@ export class ManagerCalls {
         onRateLimits: permit.onRateLimits,
         onAnswer: permit.onAnswer,
       });
-      permit.succeeded(response.usage);
       const costUsd = budget.charge(response.usage, manager.model, response.costUsd);
+      permit.succeeded(response.usage, costUsd);
       return { text: response.text, usage: response.usage, costUsd };
     } catch (error) {
       permit.failed(error);

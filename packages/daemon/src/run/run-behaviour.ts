@@ -94,6 +94,7 @@ export function provideRunMachine(run: Run) {
       startWork: () => run.scheduler.startWork(),
       cancelWork: () => {
         run.scheduler.pool.releaseAll();
+        run.scheduler.train?.interrupt();
         const at = isoAt(clock);
         // Settled tasks stay as they are; the machine decides for the others (a blocked one is cancelled too).
         const open = [...run.tasks.rows()].filter(

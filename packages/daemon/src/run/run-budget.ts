@@ -40,9 +40,14 @@ export class RunBudget {
     return this.limitUsd;
   }
 
+  /** What a call costs: as the provider reported it, else priced from the table. */
+  costOf(usage: Usage, model: string, reportedCost?: number): number {
+    return reportedCost ?? costOf(usage, this.prices(model));
+  }
+
   /** Adds a call to the run; its cost as the provider reported it, else priced from the table. */
   charge(usage: Usage, model: string, reportedCost?: number): number {
-    const cost = reportedCost ?? costOf(usage, this.prices(model));
+    const cost = this.costOf(usage, model, reportedCost);
     this.spend.usage = addUsage(this.spend.usage, usage);
     this.spend.costUsd += cost;
     return cost;

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { NewEvent, OrcEvent } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, type Clock } from '../clock.js';
@@ -7,6 +8,18 @@ import type { RunStore } from '../store/store.js';
 const LIVE_BUFFER_LIMIT = 10_000;
 /** The latest published events kept in memory: a client that reconnects after a blip needs no file read. */
 const RECENT_LIMIT = 4_096;
+
+/** Told of the journal's work (the daemon's metrics). */
+export interface JournalObserver {
+  /** A group commit of `events` took `ms` (append and fsync). */
+  written(events: readonly OrcEvent[], ms: number): void;
+  /** A live event was handed to a subscriber (replayed ones are catching up, not delivered late). */
+  delivered(event: OrcEvent): void;
+  /** A subscriber came (1) or went (-1). */
+  subscribed(delta: 1 | -1): void;
+}
+
+const UNOBSERVED: JournalObserver = { written() {}, delivered() {}, subscribed() {} };
 
 /**
  * A run's event stream. Every event gets the next id, is appended to `events.jsonl` (group-committed and
@@ -27,6 +40,7 @@ export class RunJournal {
     private readonly store: RunStore,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly observer: JournalObserver = UNOBSERVED,
   ) {
     this.nextId = lastId + 1;
   }
@@ -68,8 +82,10 @@ export class RunJournal {
     while (this.pending.length > 0) {
       const batch = this.pending;
       this.pending = [];
+      const started = performance.now();
       try {
         await this.store.appendEvents(this.runId, batch);
+        this.observer.written(batch, performance.now() - started);
       } catch (error) {
         if (this.closed) {
           // The store is gone (the daemon is stopping): these events were never published, so no id is seen twice.
@@ -140,6 +156,7 @@ export class RunJournal {
     });
     const onAbort = () => wake?.();
     signal.addEventListener('abort', onAbort);
+    this.observer.subscribed(1);
     try {
       while (!signal.aborted) {
         if (replay) {
@@ -159,6 +176,7 @@ export class RunJournal {
           for (const event of batch) {
             if (event.id <= last) continue;
             last = event.id;
+            this.observer.delivered(event);
             yield event;
             if (signal.aborted) return;
           }
@@ -170,6 +188,7 @@ export class RunJournal {
         wake = undefined;
       }
     } finally {
+      this.observer.subscribed(-1);
       signal.removeEventListener('abort', onAbort);
       unsubscribe();
     }

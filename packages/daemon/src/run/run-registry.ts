@@ -112,6 +112,11 @@ export class RunRegistry {
     this.watch(entry);
   }
 
+  /** The runs in memory (active ones, and finished ones loaded for a call). */
+  *loaded(): Iterable<Run> {
+    for (const entry of this.entries.values()) if (entry.kind === 'live') yield entry.run;
+  }
+
   summaries(): RunSummary[] {
     return [...this.entries.values()].map((entry) => this.summaryOf(entry)).sort(byCreated);
   }

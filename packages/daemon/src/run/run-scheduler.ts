@@ -19,6 +19,7 @@ import { AttemptRunner } from './attempt-runner.js';
 import type { ManagerCalls } from './manager-calls.js';
 import type { QuotaWait } from '../quota/quota-governor.js';
 import { MergeQueue } from './merge-queue.js';
+import { MergeTrain } from './merge-train.js';
 import type { RunBudget } from './run-budget.js';
 import { RunForecaster } from './run-forecast.js';
 import type { RunDeps } from './run.js';
@@ -58,6 +59,8 @@ export class RunScheduler {
   readonly graph: TaskGraph;
   readonly pool: WorkerPool;
   readonly merges = new MergeQueue();
+  /** Present when `integration.verify` is set: accepted work lands only once it passes. */
+  readonly train: MergeTrain | undefined;
   readonly attempts: AttemptRunner;
   readonly forecaster = new RunForecaster();
   /** Tasks whose source is being asked before they start; each keeps a worker for itself meanwhile. */
@@ -78,6 +81,7 @@ export class RunScheduler {
       (move) => this.onMove(move),
     );
     this.graph = new TaskGraph((id) => this.tasks.statusOf(id));
+    this.train = host.config.integration.verify === undefined ? undefined : this.makeTrain();
     this.attempts = new AttemptRunner({
       runId: host.id,
       closing: () => host.isClosing(),
@@ -267,10 +271,14 @@ export class RunScheduler {
       });
   }
 
-  /** Accepted work is merged into the integration branch, one task at a time. */
+  /** Accepted work is merged into the integration branch, one task at a time, or through the train. */
   private merge(task: TaskRecord): void {
     const workspace = this.host.deps.workspace;
     if (!workspace) return;
+    if (this.train) {
+      this.train.enqueue(task.id);
+      return;
+    }
     const id = task.id;
     this.merges
       .enqueue(async () => {
@@ -300,9 +308,50 @@ export class RunScheduler {
       );
   }
 
+  private makeTrain(): MergeTrain {
+    const { host } = this;
+    const at = () => isoAt(host.deps.clock);
+    return new MergeTrain({
+      runId: host.id,
+      logger: host.deps.logger,
+      workspace: () => host.deps.workspace,
+      settings: () => ({
+        command: host.config.integration.verify ?? 'true',
+        timeoutSeconds: host.config.integration.verify_timeout,
+        batch: host.config.integration.verify_batch,
+      }),
+      mayRun: () => host.isExecuting(),
+      stillMerging: (id) => this.tasks.statusOf(id) === 'merging',
+      rank: (id) => this.graph.criticalPathOf(id),
+      emit: (event) => host.emit(event),
+      landed: (id) => this.tasks.send(id, { type: 'task.merged', at: at() }),
+      conflicted: (id, conflict, files) =>
+        this.tasks.send(id, {
+          type: 'task.merge_conflict',
+          feedback: `your change conflicts with work merged meanwhile; redo it on top of the current files.\n${conflict}`,
+          files,
+          at: at(),
+        }),
+      rejected: (id, feedback, reason) =>
+        this.tasks.send(
+          id,
+          { type: 'task.verify_failed', feedback, reason, at: at() },
+          `integration.verify ${reason}`,
+        ),
+      failed: (id, error) => this.tasks.send(id, { type: 'task.fail', error, at: at() }),
+      broken: (message) => host.send({ type: 'run.verify_broken', message }),
+      changed: () => {
+        host.save();
+        this.dispatch();
+      },
+      inTurn: (work) => this.merges.enqueue(work),
+    });
+  }
+
   /** Starts the workers if they are not yet, and hands them what is ready (on entering executing). */
   startWork(): void {
     this.pool.start();
+    this.train?.kick();
     this.fillWorkers();
   }
 
@@ -408,6 +457,7 @@ export class RunScheduler {
   /** Takes every task back from the workers; they go back to the queue (a rollback, a provider pause). */
   interrupt(): void {
     this.pool.releaseAll();
+    this.train?.interrupt();
     const at = isoAt(this.host.deps.clock);
     const held = [...this.tasks.rows()].filter(
       (task) => task.status === 'running' || task.status === 'reviewing' || task.status === 'merging',

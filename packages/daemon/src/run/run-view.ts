@@ -36,6 +36,7 @@ export function viewOf(source: RunViewSource, full: boolean): RunView {
     ...(source.doc.finalReview !== undefined && { finalReview: source.doc.finalReview }),
     busyWorkers: source.busyWorkers,
     ...(source.doc.ratings !== undefined && { ratings: source.doc.ratings }),
+    ...(source.train !== undefined && { train: source.train }),
   };
 }
 

@@ -37,7 +37,7 @@ import type { PermissionDesk } from '../inbox/permission-desk.js';
 import { ManagerCalls } from './manager-calls.js';
 import { RunBudget } from './run-budget.js';
 import { RunCheckpoints } from './run-checkpoints.js';
-import { RunJournal } from './run-journal.js';
+import { RunJournal, type JournalObserver } from './run-journal.js';
 import { provideRunMachine } from './run-behaviour.js';
 import { pageOf, summaryOf, viewOf, type RunViewSource } from './run-view.js';
 import { RunSpendTeller } from './run-spend.js';
@@ -61,6 +61,8 @@ export interface RunDeps {
   parent?: AnyActorRef;
   /** Where imported tasks came from (Task Master), asked before each task starts. */
   source?: SourceGuard;
+  /** The daemon's metrics, told of every journal write and live delivery. */
+  metrics?: JournalObserver;
   /** Where an agent's tool call outside its rules is put to a person (the daemon's inbox). */
   permissions?: PermissionDesk;
 }
@@ -107,7 +109,7 @@ export class Run implements SchedulerHost {
     this.pauseReason = doc.pauseReason;
     this.spend = new RunSpendTeller(doc);
     const { store, clock, logger } = deps;
-    this.journal = new RunJournal(doc.id, lastEventId, store, clock, logger);
+    this.journal = new RunJournal(doc.id, lastEventId, store, clock, logger, deps.metrics);
     this.budget = new RunBudget(
       doc,
       config.execution.max_cost_usd,
@@ -364,6 +366,7 @@ export class Run implements SchedulerHost {
       tasks: () => this.tasks.rows(),
       taskTotal: this.tasks.size,
       busyWorkers: this.scheduler.pool.busy,
+      train: this.scheduler.train?.view(),
       lastEventId: this.journal.lastId,
       forecast: this.forecast(),
     };
@@ -420,6 +423,7 @@ export class Run implements SchedulerHost {
       this.pauseReason === 'budget' ||
       this.pauseReason === 'provider' ||
       this.pauseReason === 'source' ||
+      this.pauseReason === 'verify' ||
       (this.pauseReason === 'quota' && this.doc.resumeAt === undefined);
     const done = () =>
       FINISHED_RUN_STATUSES.has(this.status) ||
@@ -464,6 +468,8 @@ export class Run implements SchedulerHost {
     const { pool, merges } = this.scheduler;
     while (pool.busy > 0 && clock.now() < deadline) await clock.sleep(20);
     pool.stop();
+    // A verify can take minutes: it is killed, and its tasks are merged and verified again on restore.
+    await this.scheduler.train?.stop();
     this.tasks.stopAll();
     // Accepted work being merged has freed its worker already; it must land before the state is saved.
     await merges.idle();

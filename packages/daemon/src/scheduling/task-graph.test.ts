@@ -28,6 +28,16 @@ function graphOf(tasks: TaskRecord[]) {
 }
 
 describe('TaskGraph', () => {
+  it("tells a task's longest chain still ahead, itself included (the merge train's rank)", () => {
+    const { graph } = graphOf([
+      record('a', 'pending'),
+      record('b', 'pending', ['a']),
+      record('c', 'pending', ['b']),
+      record('d', 'pending', ['a']),
+    ]);
+    expect(['a', 'b', 'c', 'd', 'zz'].map((id) => graph.criticalPathOf(id))).toEqual([3, 2, 1, 1, 1]);
+  });
+
   it('frees what waits on done tasks, and on skipped ones only once what they wait on is done', () => {
     const { graph, free } = graphOf([
       record('a', 'done'),

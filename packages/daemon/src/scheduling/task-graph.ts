@@ -118,6 +118,12 @@ export class TaskGraph {
     return i === undefined ? 0 : this.waitingOn[i]!;
   }
 
+  /** The longest chain of tasks still ahead of `id`, itself included. */
+  criticalPathOf(id: string): number {
+    const i = this.index.get(id);
+    return i === undefined ? 1 : this.criticalPath[i]!;
+  }
+
   dependentsOf(id: string): readonly string[] {
     const i = this.index.get(id);
     if (i === undefined) return [];

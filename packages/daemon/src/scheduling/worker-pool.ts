@@ -62,6 +62,11 @@ export class WorkerPool {
     }
   }
 
+  /** How many workers the run has (`max_workers`). */
+  get size(): number {
+    return this.workers.length;
+  }
+
   /** Workers holding a task (working on it, backing off, or waiting for its review). */
   get busy(): number {
     return this.started ? this.workers.length - this.idle.length : 0;

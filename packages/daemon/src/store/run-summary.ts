@@ -5,6 +5,7 @@ import {
   type RunForecast,
   type RunStatus,
   type RunSummary,
+  type TrainView,
 } from '@orc/shared';
 import type { DocumentTask, RunDocument, RunDocumentToWrite } from './run-document.js';
 
@@ -19,6 +20,8 @@ export interface RunViewSource {
   tasks: () => Iterable<DocumentTask>;
   taskTotal: number;
   busyWorkers: number;
+  /** The merge train of a repository run with `integration.verify`. */
+  train?: TrainView | undefined;
   lastEventId: number;
   /** A live run's forecast (run/run-forecast.ts). */
   forecast?: RunForecast | undefined;

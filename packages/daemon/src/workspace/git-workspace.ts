@@ -9,6 +9,7 @@ import { bounded, conflictReport, mergeTrees, treeOf } from './tree-merge.js';
 import type { RemovedWorktree, WorktreeEntry } from './worktrees.js';
 import { attemptOfPath, KEPT_MESSAGE, listWorktrees, removeWorktreeKeepingWork } from './worktrees.js';
 import { stopLeftoverAgent } from './agent-pid.js';
+import { checkoutTrain, removeTrainWorktree } from './train-worktree.js';
 
 export interface GitWorkspaceOptions {
   /**
@@ -42,6 +43,13 @@ export type MergeResult =
     }
   | { ok: false; conflict: string; files: string[] };
 
+/** What `stack` made: the candidate's tip, the tasks in it (with the task tips merged), and the conflicts. */
+export interface StackResult {
+  tip: string;
+  stacked: { taskId: string; tip: string }[];
+  conflicts: { taskId: string; conflict: string; files: string[] }[];
+}
+
 export type RevertResult =
   | { ok: true; reverted: { taskId: string; commit: string; revert: string }[]; notFound: string[] }
   | { ok: false; taskId: string; conflict: string };
@@ -50,6 +58,8 @@ export type FinishResult =
   { merged: true; into: string; commit: string } | { merged: false; branch: string; message: string };
 
 const MIN_GIT = [2, 38] as const;
+/** The merge train's worktree folder in the run's; no task's folder starts with "." (refComponent). */
+const TRAIN_FOLDER = '.train';
 
 /**
  * The git side of one run in one repository. Every attempt works in its own worktree on a task branch
@@ -228,52 +238,101 @@ export class GitWorkspace {
    */
   merge(taskId: string, message?: string): Promise<MergeResult> {
     return this.exclusive(async () => {
-      const taskRef = fullRef(orcBranches.task(this.runId, taskId));
-      const refs = await git(
-        [
-          'rev-parse',
-          `${fullRef(this.branch)}^{commit}`,
-          `${fullRef(this.branch)}^{tree}`,
-          `${taskRef}^{commit}`,
-        ],
-        this.repo,
-        // 128: one of them does not exist (the task branch, when no attempt was prepared).
-        { okExitCodes: [128] },
-      );
-      const [head = '', headTree = '', tip = ''] = refs.stdout.trim().split('\n');
-      if (refs.exitCode !== 0 || !tip) {
-        throw new OrcError(
-          'INVALID_STATE',
-          `task ${taskId} has no branch in run ${this.runId}; prepare an attempt first`,
-        );
-      }
-      const base = this.bases.get(taskId);
-      if (
-        base &&
-        base !== head &&
-        !(await gitSucceeds(['merge-base', '--is-ancestor', base, head], this.repo))
-      ) {
-        return {
-          ok: false,
-          files: [],
-          conflict: `the integration branch was rolled back past ${base.slice(0, 12)}, where this attempt started; prepare a new attempt`,
-        };
-      }
-      const merged = await mergeTrees(this.repo, head, tip);
-      if (!merged.ok) {
-        return { ok: false, files: merged.files, conflict: await conflictReport(this.repo, head, merged) };
-      }
-      this.mergedTips.set(taskId, tip);
-      if (merged.tree === headTree) return { ok: true };
-      const subject = message ?? (await gitLine(['log', '-1', '--format=%s', tip], this.repo));
-      const commit = await this.commitTree(
-        merged.tree,
-        head,
-        `${subject}\n\nOrc-Run: ${this.runId}\nOrc-Task: ${taskId}`,
-      );
-      await this.moveIntegration(commit, head);
-      return { ok: true, commit };
+      const head = await this.head();
+      const step = await this.mergeOnto(head, taskId, message);
+      if (!step.ok) return step;
+      this.mergedTips.set(taskId, step.tip);
+      if (step.commit === undefined) return { ok: true };
+      await this.moveIntegration(step.commit, head);
+      return { ok: true, commit: step.commit };
     });
+  }
+
+  /**
+   * The merge train's candidate: the tasks' work merged onto `head` one after another, one commit each,
+   * without moving any ref. Tasks that conflict (with `head` or with those before them) are left out.
+   */
+  stack(head: string, taskIds: readonly string[]): Promise<StackResult> {
+    return this.exclusive(async () => {
+      let tip = head;
+      const stacked: StackResult['stacked'] = [];
+      const conflicts: StackResult['conflicts'] = [];
+      for (const taskId of taskIds) {
+        const step = await this.mergeOnto(tip, taskId);
+        if (!step.ok) conflicts.push({ taskId, conflict: step.conflict, files: step.files });
+        else {
+          tip = step.commit ?? tip;
+          stacked.push({ taskId, tip: step.tip });
+        }
+      }
+      return { tip, stacked, conflicts };
+    });
+  }
+
+  /** Moves the integration branch from `from` to a verified `tip` made by `stack`; false if it moved meanwhile. */
+  land(tip: string, from: string, stacked: StackResult['stacked']): Promise<boolean> {
+    return this.exclusive(async () => {
+      if ((await this.head()) !== from) return false;
+      if (tip !== from) await this.moveIntegration(tip, from);
+      for (const { taskId, tip: taskTip } of stacked) this.mergedTips.set(taskId, taskTip);
+      return true;
+    });
+  }
+
+  /** Where the merge train checks out what it verifies: a detached worktree of its own. */
+  get trainPath(): string {
+    return join(this.runDir, TRAIN_FOLDER);
+  }
+
+  /** Checks out `commit` in the train's worktree for a verify; returns its path. */
+  checkoutTrain(commit: string): Promise<string> {
+    return this.exclusive(() => checkoutTrain(this.repo, this.trainPath, commit).then(() => this.trainPath));
+  }
+
+  /** One task's work merged onto `onto`: the commit (none when it changes nothing), or its conflict. */
+  private async mergeOnto(
+    onto: string,
+    taskId: string,
+    message?: string,
+  ): Promise<{ ok: true; commit?: string; tip: string } | { ok: false; conflict: string; files: string[] }> {
+    const taskRef = fullRef(orcBranches.task(this.runId, taskId));
+    const refs = await git(
+      ['rev-parse', `${onto}^{tree}`, `${taskRef}^{commit}`],
+      this.repo,
+      // 128: the task branch does not exist (no attempt was prepared).
+      { okExitCodes: [128] },
+    );
+    const [ontoTree = '', tip = ''] = refs.stdout.trim().split('\n');
+    if (refs.exitCode !== 0 || !tip) {
+      throw new OrcError(
+        'INVALID_STATE',
+        `task ${taskId} has no branch in run ${this.runId}; prepare an attempt first`,
+      );
+    }
+    const base = this.bases.get(taskId);
+    if (
+      base &&
+      base !== onto &&
+      !(await gitSucceeds(['merge-base', '--is-ancestor', base, onto], this.repo))
+    ) {
+      return {
+        ok: false,
+        files: [],
+        conflict: `the integration branch was rolled back past ${base.slice(0, 12)}, where this attempt started; prepare a new attempt`,
+      };
+    }
+    const merged = await mergeTrees(this.repo, onto, tip);
+    if (!merged.ok) {
+      return { ok: false, files: merged.files, conflict: await conflictReport(this.repo, onto, merged) };
+    }
+    if (merged.tree === ontoTree) return { ok: true, tip };
+    const subject = message ?? (await gitLine(['log', '-1', '--format=%s', tip], this.repo));
+    const commit = await this.commitTree(
+      merged.tree,
+      onto,
+      `${subject}\n\nOrc-Run: ${this.runId}\nOrc-Task: ${taskId}`,
+    );
+    return { ok: true, commit, tip };
   }
 
   /**
@@ -435,7 +494,9 @@ export class GitWorkspace {
     for (const worktree of await listWorktrees(this.repo)) {
       const mine = worktree.branch?.startsWith(prefix) || worktree.path.startsWith(`${this.runDir}${sep}`);
       if (!mine || kept.some((path) => samePath(path, worktree.path))) continue;
-      removed.push(await this.removeKeepingWork(undefined, worktree));
+      // The train's checkout holds only verified commits and what the verify built: nothing to keep.
+      if (samePath(worktree.path, this.trainPath)) await removeTrainWorktree(this.repo, worktree.path);
+      else removed.push(await this.removeKeepingWork(undefined, worktree));
     }
     await git(['worktree', 'prune'], this.repo);
     return removed;

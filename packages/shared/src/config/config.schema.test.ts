@@ -41,6 +41,7 @@ describe('ConfigSchema', () => {
     expect(parsed.models.prices).toEqual(DEFAULT_PRICES);
     expect(parsed.execution.max_workers).toBe(3);
     expect(parsed.checkpoints.every_n_tasks).toBe(10);
+    expect(parsed.integration).toEqual({ verify_timeout: 600, verify_batch: 4 });
   });
 
   it('prices every default model', () => {
@@ -58,6 +59,8 @@ describe('ConfigSchema', () => {
     ['a negative cost cap', { execution: { max_cost_usd: -1 } }],
     ['a price without output', { models: { prices: { m: { input: 1 } } } }],
     ['a string boolean', { monitoring: { verbose_logging: 'yes' } }],
+    ['an empty verify command', { integration: { verify: '  ' } }],
+    ['a zero verify timeout', { integration: { verify_timeout: 0 } }],
   ])('rejects %s', (_what, value) => {
     expect(ConfigSchema.safeParse(value).success).toBe(false);
   });

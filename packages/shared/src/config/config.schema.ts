@@ -83,6 +83,11 @@ export const ConfigSchema = z.strictObject({
       progress_interval: seconds.default(10),
       verbose_logging: z.boolean().default(false),
       show_progress_bar: z.boolean().default(true),
+      /**
+       * Serve Prometheus metrics on this port of 127.0.0.1 (never another address), to clients that show
+       * the daemon's token as a bearer; 0 picks a free port (see `orc daemon status`). Unset: not served.
+       */
+      metrics_port: z.number().int().min(0).max(65_535).optional(),
     })
     .prefault({}),
   checkpoints: z
@@ -135,6 +140,17 @@ export const ConfigSchema = z.strictObject({
       on: z.array(NotifyOn).default([...NotifyOn.options]),
       /** A permission notifies only if nobody answered it within this many seconds. */
       grace_seconds: z.number().nonnegative().default(30),
+    })
+    .prefault({}),
+  /** The merge train of a repository run: accepted work lands on `orc/<run>` only once this passes. */
+  integration: z
+    .strictObject({
+      /** A shell command (`sh -c`) run in the merged tree, e.g. "npm test"; unset: work lands unverified. */
+      verify: z.string().trim().min(1).optional(),
+      /** Seconds before a verify is killed and counted as failed. */
+      verify_timeout: seconds.default(600),
+      /** How many waiting tasks one verify may take together (split on failure to find the culprit). */
+      verify_batch: positiveInt.max(64).default(4),
     })
     .prefault({}),
   simulated: z

@@ -44,6 +44,7 @@ const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'bo
   ORC_WORKER_TIMEOUT: { path: ['execution', 'worker_timeout'], type: 'number' },
   ORC_MACHINE_MAX_IN_FLIGHT: { path: ['execution', 'machine_max_in_flight'], type: 'number' },
   ORC_VERBOSE: { path: ['monitoring', 'verbose_logging'], type: 'boolean' },
+  ORC_METRICS_PORT: { path: ['monitoring', 'metrics_port'], type: 'number' },
 };
 
 /**

@@ -44,7 +44,7 @@ export function registerDaemonCommands(program: Command): void {
           options,
           { running: true, home: status.home, log, ...status.info },
           () =>
-            `daemon running (pid ${status.info.pid}, port ${status.info.port}, version ${status.info.version}, since ${status.info.startedAt}); state dir ${status.home}`,
+            `daemon running (pid ${status.info.pid}, port ${status.info.port}, version ${status.info.version}, since ${status.info.startedAt}); state dir ${status.home}${metricsText(status.info.metricsPort)}`,
         );
         return;
       }
@@ -57,4 +57,9 @@ export function registerDaemonCommands(program: Command): void {
         EXIT.daemon,
       );
     });
+}
+
+/** Where a scraper finds the metrics, when the daemon serves them. */
+function metricsText(port: number | undefined): string {
+  return port === undefined ? '' : `; metrics at http://127.0.0.1:${port}/metrics (bearer: the token file)`;
 }

@@ -39,6 +39,12 @@ function eventDetail(event: OrcEvent): string {
       return truncate(event.error, 100);
     case 'run.restored':
       return event.interruptedTasks.length ? `interrupted: ${event.interruptedTasks.join(', ')}` : '';
+    case 'train.verifying':
+      return `${trainTasks(event.taskIds)} at ${event.commit.slice(0, 12)}`;
+    case 'train.verified':
+      return `${trainTasks(event.taskIds)} ${event.passed ? 'passed' : `failed: ${truncate(event.reason ?? '', 70)}`} (${(event.durationMs / 1000).toFixed(1)} s)`;
+    case 'train.landed':
+      return `${event.taskIds.join(', ')} -> ${event.commit.slice(0, 12)}`;
     case 'checkpoint.created':
       return `${event.checkpoint.id}${event.checkpoint.label ? ` "${event.checkpoint.label}"` : ''}`;
     case 'run.rolled_back':
@@ -70,6 +76,11 @@ function eventDetail(event: OrcEvent): string {
     case 'feedback.rated':
       return `${event.rating.taskId ?? 'run'} ${event.rating.score}/5${event.rating.comment ? `: ${truncate(event.rating.comment, 70)}` : ''}`;
   }
+}
+
+/** What a verify was about: tasks merged onto the head, or the head alone. */
+export function trainTasks(taskIds: readonly string[]): string {
+  return taskIds.length === 0 ? 'integration head' : taskIds.join(', ');
 }
 
 /**

@@ -11,9 +11,11 @@ import { registerGcCommand } from './gc.command.js';
 import { registerInboxCommands } from './inbox.command.js';
 import { registerLogsCommand } from './logs.command.js';
 import { registerLsCommand } from './ls.command.js';
+import { registerMetricsCommand } from './metrics.command.js';
 import { endQuietlyOnClosedPipe, flushOutput } from './output-streams.js';
 import { registerRemoveCommands } from './remove.command.js';
 import { registerReportCommand } from './report.command.js';
+import { registerPlanCommand } from './plan.command.js';
 import { registerRunCommand } from './run.command.js';
 import { registerRunsCommands } from './runs.command.js';
 import { registerShowCommand } from './show.command.js';
@@ -26,6 +28,7 @@ export function buildProgram(): Command {
     .showHelpAfterError(false);
   registerDaemonCommands(program);
   registerRunCommand(program);
+  registerPlanCommand(program);
   registerLsCommand(program);
   registerShowCommand(program);
   registerReportCommand(program);
@@ -37,6 +40,7 @@ export function buildProgram(): Command {
   registerLogsCommand(program);
   registerConfigCommands(program);
   registerDoctorCommand(program);
+  registerMetricsCommand(program);
   registerGcCommand(program);
   registerAttachCommand(program);
   // Commander reports its own usage errors on stderr; we only pick the exit code.

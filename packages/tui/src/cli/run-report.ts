@@ -9,6 +9,7 @@ import {
 } from '@orc/shared';
 import { elapsedMs, formatCost, formatDuration, formatTokens } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
+import { trainLine } from '../screen/train-line.js';
 import { damageText, formatCounts, simulatedLabel } from './output.js';
 import { sourceName, writeBackLine } from './run-preview-lines.js';
 
@@ -36,6 +37,8 @@ export function runReport(run: RunView, now: number, notes: readonly string[] = 
     ...(run.damage ? [damageText(run.damage)] : []),
     ...notes,
   ];
+  const train = trainLine(run, now);
+  if (train !== undefined) lines.push(train);
   for (const task of run.tasks) {
     lines.push(
       `  ${task.id.padEnd(idWidth)}  ${task.status.padEnd(9)}  ${truncateCells(oneLine(task.title), 70)}`,

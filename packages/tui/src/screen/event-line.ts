@@ -74,6 +74,23 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
         'warn',
         `restored after a daemon restart; ${event.interruptedTasks.length} interrupted task(s) run again`,
       );
+    case 'train.verifying':
+      return line(
+        'info',
+        `verifying ${event.taskIds.length === 0 ? 'the integration head' : event.taskIds.join(', ')} at ${event.commit.slice(0, 12)}`,
+      );
+    case 'train.verified':
+      return event.passed
+        ? line(
+            'info',
+            `verify passed: ${event.taskIds.length === 0 ? 'the integration head' : event.taskIds.join(', ')}`,
+          )
+        : line(
+            'warn',
+            `verify failed: ${event.taskIds.length === 0 ? 'the integration head' : event.taskIds.join(', ')} (${event.reason ?? ''})`,
+          );
+    case 'train.landed':
+      return line('info', `landed ${event.taskIds.join(', ')} at ${event.commit.slice(0, 12)}`);
     case 'checkpoint.created':
       return line(
         'info',

@@ -11,6 +11,7 @@ import {
 import type { WaitingCount } from './inbox-feed.js';
 import { waitingLabel } from './inbox-view.js';
 import { RUN_STATUS_COLOR, colored } from './status-style.js';
+import { trainLine } from './train-line.js';
 import { cellWidth, escapeTags, oneLine, truncateCells } from './text-cells.js';
 
 export interface HeaderOptions {
@@ -92,6 +93,8 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
   } else {
     lines.push(escapeTags(truncateCells(`${finished}/${view.taskTotal} finished  ${counts}`, width)));
   }
+  const train = trainLine(view, now);
+  if (train !== undefined) lines.push(escapeTags(truncateCells(train, width)));
   const notice = options.alert ?? runNotice(view);
   if (notice !== undefined) {
     const color =
@@ -141,7 +144,9 @@ function runNotice(view: RunView): string | undefined {
           ? 'the model provider is unavailable'
           : view.pauseReason === 'source'
             ? 'the Task Master file cannot be read'
-            : 'you paused it';
+            : view.pauseReason === 'verify'
+              ? `integration.verify cannot pass: ${view.train?.last?.reason ?? 'see the events'}`
+              : 'you paused it';
     return `Paused because ${why}. Press p to resume.`;
   }
   if (view.status === 'failed') return `Run failed${view.error === undefined ? '' : `: ${view.error}`}`;

@@ -141,6 +141,33 @@ describe('header', () => {
     expect(lines[2]).toBe('5/10 finished  5/10 done · 2 running');
   });
 
+  it('shows the merge train: what is verified and for how long, what waits, the last verdict', () => {
+    const lines = renderHeader(
+      view({
+        tasks: [task({ id: 't1', status: 'merging' }), task({ id: 't2', status: 'merging' })],
+        train: {
+          verifying: { taskIds: ['t1'], commit: 'a'.repeat(40), since: '2025-01-01T00:09:30.000Z' },
+          last: { taskIds: ['t0'], commit: 'b'.repeat(40), passed: false, at: '', reason: 'exited 1' },
+        },
+      }),
+      { width: 140, now: NOW, showProgressBar: true },
+    ).map(plain);
+    expect(lines[3]).toBe(
+      `train: verifying t1 at ${'a'.repeat(12)} (30s) · waiting t2 · last: t0 failed (exited 1)`,
+    );
+    const paused = renderHeader(
+      view({
+        status: 'paused',
+        pauseReason: 'verify',
+        train: { last: { taskIds: [], commit: 'c', passed: false, at: '', reason: 'exited 127: not found' } },
+      }),
+      { width: 140, now: NOW, showProgressBar: true },
+    ).map(plain);
+    expect(paused[4]).toBe(
+      'Paused because integration.verify cannot pass: exited 127: not found. Press p to resume.',
+    );
+  });
+
   it('says why a run is paused, and shows an alert above everything else', () => {
     const paused = renderHeader(view({ status: 'paused', pauseReason: 'budget' }), {
       width: 100,

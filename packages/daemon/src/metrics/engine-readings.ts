@@ -1,0 +1,24 @@
+import type { QuotaGovernor } from '../quota/quota-governor.js';
+import type { RunRegistry } from '../run/run-registry.js';
+import type { EngineReadings } from './daemon-metrics.js';
+
+/** What a scrape reads of the engine: the runs (summaries), the runs in memory, the quota governor. */
+export function engineReadings(runs: RunRegistry, governor: QuotaGovernor): EngineReadings {
+  return {
+    runs: () => runs.summaries(),
+    workload() {
+      let ready = 0;
+      let busyWorkers = 0;
+      let workers = 0;
+      for (const run of runs.loaded()) {
+        const { graph, pool } = run.scheduler;
+        ready += graph.readyCount;
+        if (!run.isExecuting()) continue;
+        busyWorkers += pool.busy;
+        workers += pool.size;
+      }
+      return { ready, busyWorkers, workers };
+    },
+    calls: () => ({ inFlight: governor.inFlightCalls, waiting: governor.waitingCalls }),
+  };
+}
