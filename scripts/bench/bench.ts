@@ -1,4 +1,5 @@
 import type { CaseContext } from './cases/case-context.js';
+import { chaosCase } from './cases/chaos.js';
 import { fanOutCase } from './cases/fan-out.js';
 import { hostileClientCase } from './cases/hostile-client.js';
 import { historyCase } from './cases/history.js';
@@ -35,6 +36,7 @@ const GROUPS: { cases: readonly CaseName[]; run: (ctx: CaseContext) => Promise<C
   { cases: ['shared limit'], run: async (ctx) => [await sharedLimitCase(ctx)] },
   { cases: ['prompt cache'], run: async (ctx) => [await promptCacheCase(ctx)] },
   { cases: ['hostile client'], run: async (ctx) => [await hostileClientCase(ctx)] },
+  { cases: ['chaos'], run: async (ctx) => [await chaosCase(ctx)] },
 ];
 
 /** Runs the benchmark cases, one daemon (and state dir) per group, and returns every figure. */

@@ -13,6 +13,7 @@ export const CASE_NAMES = [
   'shared limit',
   'prompt cache',
   'hostile client',
+  'chaos',
 ] as const;
 export type CaseName = (typeof CASE_NAMES)[number];
 

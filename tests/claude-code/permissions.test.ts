@@ -140,7 +140,9 @@ describe('permission requests through the inbox, with the real Claude Code (buil
     expect(files['ignored.ran']).toBeUndefined();
 
     const closed = (await (await box.client()).trpc.inbox.list.query({ all: true })).items;
-    expect(closed.map((i) => [i.taskId, i.closed?.reason, i.closed?.choice])).toEqual([
+    // Listed in the order they opened: which of the two agents asked first is up to them.
+    const byTask = [...closed].sort((a, b) => (a.taskId ?? '').localeCompare(b.taskId ?? ''));
+    expect(byTask.map((i) => [i.taskId, i.closed?.reason, i.closed?.choice])).toEqual([
       ['asked', 'answered', 'deny'],
       ['ignored', 'expired', undefined],
     ]);

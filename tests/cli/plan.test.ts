@@ -84,6 +84,8 @@ describe('orc plan', () => {
     const shown = JSON.parse((await box.orc(['show', summary.id, '--json'])).stdout) as TasksFile;
     expect(shown.tasks.map((t) => [t.id, t.title])).toEqual(file.tasks.map((t) => [t.id, t.title]));
     expect(shown.tasks[0]!.title).toBe('Read the code first');
+    // The run keeps the plan's goal, not "Complete the 4 tasks from …".
+    expect(shown.goal).toBe('write the user guide');
   });
 
   it('keeps an existing file (exit 4) without asking the manager, and replaces it with --force', async () => {

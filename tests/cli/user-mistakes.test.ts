@@ -28,6 +28,20 @@ describe('orc and the mistakes users make', () => {
     expect(await box.daemonPid()).toBeUndefined();
   });
 
+  it('says integration.verify does nothing when the workers edit no repository', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({ models: { provider: 'simulated' }, integration: { verify: 'npm test' } });
+    const result = await box.orc(['run', 'write a haiku', '--detach']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toBe(
+      `orc: integration.verify is set, but run ${result.stdout.trim()}'s workers (simulated) edit no ` +
+        `repository, so nothing is merged or verified; set models.worker.provider to claude-code for the merge train\n`,
+    );
+    // Without the key, no such line.
+    await box.writeConfig({ models: { provider: 'simulated' } });
+    expect((await box.orc(['run', 'write a haiku', '--detach'])).stderr).toBe('');
+  });
+
   it('a file that is not JSON, as a tasks file or as the config, is one line that keeps its fix', async () => {
     box = await Sandbox.create();
     // V8's JSON.parse message quotes the text, newlines included: the first line alone lost the fix.

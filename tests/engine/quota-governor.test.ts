@@ -80,6 +80,11 @@ describe('the quota governor against the stand-in', () => {
     expect(until - clock.now()).toBeGreaterThan(4 * 60_000);
     expect(until - clock.now()).toBeLessThanOrEqual(5 * 60_000 + 1_000);
     expect(quotaWaitText(paused.resumeAt!, clock.now())).toMatch(/^waiting for quota until \d\d:\d\d/);
+    // A task is shown done once its completion is on disk (#13 point 1): the journal may trail the pause.
+    await eventually(
+      async () => (await orchestrator.getRun(run.id)).tasks.every((t) => t.status !== 'reviewing'),
+      'the completions on disk',
+    );
     const view = await orchestrator.getRun(run.id);
     expect(view.tasks.map((t) => t.status)).toEqual(['done', 'done', 'running']);
     // The waiting call is not an attempt: nothing was sent for it.

@@ -36,6 +36,8 @@ export function freezableStore(inner: RunStore, frozenFromStart = false): Freeza
     writeCheckpoint: (info, doc) => inner.writeCheckpoint(info, doc),
     readCheckpoint: (runId, id) => inner.readCheckpoint(runId, id),
     removeRun: (runId) => inner.removeRun(runId),
+    onWriteFailure: (listener) => inner.onWriteFailure(listener),
+    probeWrite: (runId) => inner.probeWrite(runId),
     close: () => inner.close(),
   };
 }

@@ -144,6 +144,20 @@ export const OrcEvent = z.discriminatedUnion('type', [
     commit: z.string(),
   }),
   z.object({ ...base, type: z.literal('checkpoint.created'), checkpoint: CheckpointInfo }),
+  /**
+   * A person asked for a rollback and the run began it: once this is in the journal the rollback happens,
+   * after a crash too (the restored run finishes it), unless `run.rollback_failed` follows.
+   */
+  z.object({
+    ...base,
+    type: z.literal('run.rollback_started'),
+    checkpointId: z.string(),
+    strategy: RollbackStrategy,
+    tasks: z.array(z.string()).optional(),
+  }),
+  /** A rollback could not be made (a revert that conflicts, a checkpoint that cannot be read): nothing changed. */
+  z.object({ ...base, type: z.literal('run.rollback_failed'), checkpointId: z.string(), error: z.string() }),
+  /** The rollback is done: the tasks are as `strategy` makes them from the checkpoint. */
   z.object({
     ...base,
     type: z.literal('run.rolled_back'),
@@ -171,6 +185,8 @@ export const OrcEvent = z.discriminatedUnion('type', [
     feedback: z.string().optional(),
     /** Blocked because it is held at its source (Task Master): `reason` says why. */
     held: z.boolean().optional(),
+    /** To reviewing straight from ready, by this worker: its answer was journalled before a restart. */
+    worker: z.number().int().optional(),
   }),
   z.object({
     ...task,
@@ -195,8 +211,9 @@ export const OrcEvent = z.discriminatedUnion('type', [
     refusal: ToolRefusal,
   }),
   /**
-   * An attempt ended (its record is final): how, what it cost, and what it answered or why it failed.
-   * `at` is when it ended. Absent in journals written before it was added.
+   * An attempt ended without an answer (its record is final): how, what it cost, and why it failed. `at`
+   * is when it ended. An answer is `task.worked`; journals written before it tell one here, with its
+   * `output`. Absent in journals written before it was added.
    */
   z.object({
     ...task,
@@ -207,6 +224,20 @@ export const OrcEvent = z.discriminatedUnion('type', [
     costUsd: z.number(),
     output: z.string().optional(),
     error: AttemptError.optional(),
+  }),
+  /**
+   * A worker's attempt succeeded (its record is final): what it cost, its output, and for a repository
+   * run its diff (bounded), journalled as it arrives, so a restart sends the task to its review rather
+   * than to another worker.
+   */
+  z.object({
+    ...task,
+    type: z.literal('task.worked'),
+    attempt: z.number().int(),
+    output: z.string(),
+    diff: z.string().optional(),
+    usage: Usage,
+    costUsd: z.number(),
   }),
   z.object({
     ...task,

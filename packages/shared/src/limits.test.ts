@@ -79,6 +79,20 @@ describe('input limits', () => {
     expect(StartRunInput.safeParse({ goal: 'g'.repeat(LIMITS.goalChars) }).success).toBe(true);
   });
 
+  it('takes a task list with its goal (a plan orc plan wrote), and refuses a goal beside a Task Master project', () => {
+    const tasks = [{ id: 'a', title: 'A' }];
+    expect(StartRunInput.safeParse({ goal: 'Ship v2', tasks }).success).toBe(true);
+    expect(firstIssue(StartRunInput.safeParse({ goal: 'Ship v2', taskmaster: { path: '/p' } }))).toMatch(
+      /give exactly one of a goal, a task list/,
+    );
+    expect(firstIssue(StartRunInput.safeParse({ tasks, taskmaster: { path: '/p' } }))).toMatch(
+      /give exactly one of/,
+    );
+    expect(firstIssue(StartRunInput.safeParse({ goal: 'g'.repeat(LIMITS.goalChars + 1), tasks }))).toMatch(
+      /^goal: /,
+    );
+  });
+
   it('bounds the lists and ids of the other inputs', () => {
     const ids = Array.from({ length: LIMITS.tasks + 1 }, (_, i) => `t${i}`);
     expect(

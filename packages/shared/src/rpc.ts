@@ -34,8 +34,9 @@ export const TaskMasterInput = z.strictObject({
 export type TaskMasterInput = z.input<typeof TaskMasterInput>;
 
 /**
- * A run starts from a goal (the manager plans it) or from a task list (imported as given). Config holds the
- * client's layers (its `orc.config.json` and flags); the daemon adds its own API key.
+ * A run starts from a goal (the manager plans it) or from a task list (imported as given), which may carry
+ * its goal (a plan `orc plan` wrote): the run's goal then, which every worker's prompt starts with. Config
+ * holds the client's layers (its `orc.config.json` and flags); the daemon adds its own API key.
  */
 export const StartRunInput = z
   .strictObject({
@@ -53,9 +54,11 @@ export const StartRunInput = z
     merge: z.boolean().optional(),
   })
   .refine(
-    (input) => [input.goal, input.tasks, input.taskmaster].filter((x) => x !== undefined).length === 1,
+    (input) =>
+      [input.tasks === undefined ? input.goal : input.tasks, input.taskmaster].filter((x) => x !== undefined)
+        .length === 1,
     {
-      message: 'give exactly one of a goal, a task list or a Task Master project',
+      message: 'give exactly one of a goal, a task list (with its goal or not) or a Task Master project',
     },
   );
 export type StartRunInput = z.input<typeof StartRunInput>;

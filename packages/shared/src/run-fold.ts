@@ -13,6 +13,8 @@ export interface FoldedRun {
   goal: string;
   status: RunStatus;
   pauseReason?: PauseReason | undefined;
+  /** What the pause says to a person (why the disk takes no writes, the checkpoint a rollback goes to, …). */
+  pauseMessage?: string | undefined;
   resumeAt?: string | undefined;
   /** The model a quota pause waits for. */
   quotaModel?: string | undefined;
@@ -81,6 +83,8 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
       case 'run.paused':
         this.setStatus('paused');
         run.pauseReason = event.reason;
+        if (event.message !== undefined) run.pauseMessage = event.message;
+        else delete run.pauseMessage;
         if (event.resumeAt !== undefined) run.resumeAt = event.resumeAt;
         else delete run.resumeAt;
         if (event.model !== undefined) run.quotaModel = event.model;
@@ -108,7 +112,21 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
         );
         return;
       }
+      case 'run.rollback_started':
+        // The run waits for a person while it rolls back, and after (the pause that comes with it may
+        // be told before or not at all: the run was paused already).
+        this.setStatus('paused');
+        run.pauseReason = 'user';
+        run.pauseMessage = rollingBackMessage(event.checkpointId);
+        delete run.resumeAt;
+        delete run.quotaModel;
+        return;
+      case 'run.rollback_failed':
+        // Nothing changed; the run waits for a person.
+        delete run.pauseMessage;
+        return;
       case 'run.rolled_back':
+        delete run.pauseMessage;
         if (event.planSummary !== undefined) run.planSummary = event.planSummary;
         if (event.tasks === undefined) {
           // An older journal: the restored records are not in it. Until they are fetched, the reset
@@ -170,6 +188,7 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
     }
     if (status !== 'paused') {
       delete run.pauseReason;
+      delete run.pauseMessage;
       delete run.resumeAt;
       delete run.quotaModel;
     }
@@ -179,6 +198,11 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
   private reindex(): void {
     this.index = new Map(this.run.tasks.map((task, i) => [task.id, i]));
   }
+}
+
+/** What a run rolling back says to a person while it waits. */
+export function rollingBackMessage(checkpointId: string): string {
+  return `rolling back to ${checkpointId}`;
 }
 
 /** A task a rollback reset, as far as an event without its record tells: waiting to run. */

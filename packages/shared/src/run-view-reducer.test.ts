@@ -406,6 +406,111 @@ describe('applyEvent', () => {
     expect(older.view.tasks[0]!.status).toBe('pending');
   });
 
+  it('keeps an answer journalled for its review (task.worked), reviewed after a restart by the worker told', () => {
+    const view = stream([
+      planned,
+      { type: 'run.status', status: 'executing' },
+      { type: 'task.status', taskId: 't1', status: 'ready' },
+      { type: 'task.status', taskId: 't1', status: 'running' },
+      { type: 'task.assigned', taskId: 't1', worker: 0, attempt: 1 },
+      {
+        type: 'task.worked',
+        taskId: 't1',
+        attempt: 1,
+        output: 'the outline',
+        diff: '+ outline',
+        usage,
+        costUsd: 0.25,
+      },
+      { type: 'task.status', taskId: 't1', status: 'reviewing' },
+      // The daemon died here and came back: the task waits again, and a worker takes it to its review.
+      { type: 'run.restored', interruptedTasks: ['t1'] },
+      { type: 'task.status', taskId: 't1', status: 'reviewing', worker: 1 },
+    ]).reduce(applyEvent, emptyView());
+    const t1 = view.tasks[0]!;
+    expect(t1).toMatchObject({ status: 'reviewing', worker: 1 });
+    expect(t1.attempts).toEqual([
+      {
+        n: 1,
+        worker: 0,
+        startedAt: '2025-01-01T00:00:14.000Z',
+        endedAt: '2025-01-01T00:00:15.000Z',
+        outcome: 'succeeded',
+        output: 'the outline',
+        diff: '+ outline',
+        usage,
+        costUsd: 0.25,
+      },
+    ]);
+    // Accepted: the answer is the result, and neither it nor its diff stays on the attempt.
+    const done = stream(
+      [
+        { type: 'task.reviewed', taskId: 't1', attempt: 1, review: { verdict: 'accept', feedback: 'good' } },
+        { type: 'task.completed', taskId: 't1', attempt: 1, result: 'the outline', usage, costUsd: 0.25 },
+      ],
+      10,
+    ).reduce(applyEvent, view);
+    // Done with its completion, even without the task.status that follows it.
+    expect(done.tasks[0]).toMatchObject({ status: 'done', result: 'the outline', worker: undefined });
+    expect(done.tasks[0]!.attempts[0]).toMatchObject({ output: undefined, diff: undefined });
+  });
+
+  it('drops the answer of a task sent back by a merge conflict: it is worked again', () => {
+    const view = stream([
+      planned,
+      { type: 'task.status', taskId: 't1', status: 'running' },
+      { type: 'task.assigned', taskId: 't1', worker: 0, attempt: 1 },
+      { type: 'task.worked', taskId: 't1', attempt: 1, output: 'x', diff: '+x', usage, costUsd: 0.1 },
+      { type: 'task.status', taskId: 't1', status: 'reviewing' },
+      { type: 'task.status', taskId: 't1', status: 'merging' },
+      { type: 'task.status', taskId: 't1', status: 'ready', feedback: 'conflicts in a.txt' },
+    ]).reduce(applyEvent, emptyView());
+    expect(view.tasks[0]).toMatchObject({ status: 'ready', reworks: 1, feedback: 'conflicts in a.txt' });
+    expect(view.tasks[0]!.attempts[0]).toMatchObject({
+      outcome: 'succeeded',
+      output: undefined,
+      diff: undefined,
+    });
+  });
+
+  it('shows a rollback begun as a pause that says so, and drops that once it is done or failed', () => {
+    const paused = stream([
+      planned,
+      { type: 'run.status', status: 'completed' },
+      { type: 'run.rollback_started', checkpointId: 'cp2', strategy: 'full' },
+    ]).reduce(applyEvent, { ...emptyView(), finishedAt: '2025-01-01T00:00:01.000Z' });
+    expect(paused).toMatchObject({
+      status: 'paused',
+      pauseReason: 'user',
+      pauseMessage: 'rolling back to cp2',
+    });
+    expect(paused.finishedAt).toBeUndefined();
+    const failed = stream(
+      [{ type: 'run.rollback_failed', checkpointId: 'cp2', error: 'conflicts' }],
+      4,
+    ).reduce(applyEvent, paused);
+    expect(failed).toMatchObject({ status: 'paused', pauseReason: 'user' });
+    expect(failed.pauseMessage).toBeUndefined();
+    const done = stream(
+      [{ type: 'run.rolled_back', checkpointId: 'cp2', strategy: 'full', resetTasks: [], tasks: [] }],
+      4,
+    ).reduce(applyEvent, paused);
+    expect(done.pauseMessage).toBeUndefined();
+    // A pause tells its message; the run going on drops it.
+    const storage = stream(
+      [
+        { type: 'run.paused', reason: 'storage', message: 'the disk is full' },
+        { type: 'run.status', status: 'executing' },
+      ],
+      5,
+    );
+    expect(applyEvent(done, storage[0]!)).toMatchObject({
+      pauseReason: 'storage',
+      pauseMessage: 'the disk is full',
+    });
+    expect(storage.reduce(applyEvent, done).pauseMessage).toBeUndefined();
+  });
+
   it("keeps people's ratings in order, whatever the tasks do after them", () => {
     const first = { taskId: 't1', score: 2, comment: 'too short', at: 'then' };
     const second = { score: 5, at: 'later' };

@@ -76,6 +76,8 @@ export const RunSummary = z.object({
   goal: z.string(),
   status: RunStatus,
   pauseReason: PauseReason.optional(),
+  /** What the pause says to a person: why the disk takes no writes, what the provider answered, … */
+  pauseMessage: z.string().optional(),
   /** When a run paused by a usage limit goes on by itself (ISO time). */
   resumeAt: z.string().optional(),
   /** The model whose quota a run paused for `quota` waits for. */

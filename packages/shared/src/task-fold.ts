@@ -47,6 +47,17 @@ export function foldTaskEvent(task: TaskRecord, event: TaskEventOf): TaskRecord 
         ...(event.output !== undefined && { output: event.output }),
         ...(event.error !== undefined && { error: event.error }),
       }));
+    case 'task.worked':
+      // The answer, waiting for its review: a restored run reviews it rather than work the task again.
+      return changeAttempt(task, event.attempt, (a) => ({
+        ...a,
+        outcome: 'succeeded',
+        usage: event.usage,
+        costUsd: event.costUsd,
+        endedAt: event.at,
+        output: event.output,
+        ...(event.diff !== undefined && { diff: event.diff }),
+      }));
     case 'task.attempt_failed':
       // An attempt that `task.attempt_ended` did not end already (an older journal).
       return changeAttempt(task, event.attempt, (a) =>
@@ -79,16 +90,19 @@ export function foldTaskEvent(task: TaskRecord, event: TaskEventOf): TaskRecord 
           a.costUsd === 0 && { usage: event.usage, costUsd: event.costUsd }),
       }));
     case 'task.completed': {
-      // The accepted output is the task's result; the record does not keep it twice.
+      // The accepted output is the task's result; the record does not keep it (or its diff) twice.
       const next = changeAttempt(task, event.attempt, (a) => ({
         ...a,
         outcome: 'succeeded',
         output: undefined,
+        diff: undefined,
         usage: event.usage,
         costUsd: event.costUsd,
         endedAt: a.endedAt ?? event.at,
       }));
-      return { ...next, result: event.result };
+      const completed = { ...next, result: event.result };
+      // Done with its result, even when the `task.status` that follows it did not reach the disk.
+      return task.status === 'done' ? completed : moved(completed, { status: 'done', at: event.at });
     }
     case 'task.failed':
       return { ...task, error: event.error };
@@ -100,7 +114,13 @@ export function foldTaskEvent(task: TaskRecord, event: TaskEventOf): TaskRecord 
 }
 
 /** A task's move, with what the task machine does on it. */
-function moved(task: TaskRecord, event: Extract<TaskEventOf, { type: 'task.status' }>): TaskRecord {
+function moved(
+  task: TaskRecord,
+  event: Pick<
+    Extract<TaskEventOf, { type: 'task.status' }>,
+    'status' | 'at' | 'reason' | 'feedback' | 'held' | 'worker'
+  >,
+): TaskRecord {
   const { at } = event;
   const from = task.status;
   const next: TaskRecord = { ...task, status: event.status };
@@ -128,6 +148,10 @@ function moved(task: TaskRecord, event: Extract<TaskEventOf, { type: 'task.statu
       if (event.feedback !== undefined) {
         next.reworks = task.reworks + 1;
         next.feedback = event.feedback;
+        // Its answer no longer merges (a conflict) or fails the verify: the task is worked again, not
+        // sent back to its review.
+        if (from === 'merging')
+          next.attempts = changeLast(task.attempts, { output: undefined, diff: undefined });
       }
       return next;
     case 'running':
@@ -137,6 +161,8 @@ function moved(task: TaskRecord, event: Extract<TaskEventOf, { type: 'task.statu
     case 'merging':
       // An older journal ends the attempt here: its work came back.
       next.attempts = endRunning(task.attempts, 'succeeded', at);
+      // Its answer was in before a restart: a worker took it straight to its review.
+      if (event.worker !== undefined) next.worker = event.worker;
       return next;
     case 'done':
       settle();
@@ -169,6 +195,13 @@ function endRunning(attempts: Attempt[], outcome: Attempt['outcome'], at: string
   return [...attempts.slice(0, -1), { ...last, outcome, endedAt: at }];
 }
 
+/** The attempts with the last one changed; the same array when there is none. */
+function changeLast(attempts: Attempt[], change: Partial<Attempt>): Attempt[] {
+  const last = attempts.at(-1);
+  if (last === undefined) return attempts;
+  return [...attempts.slice(0, -1), { ...last, ...change }];
+}
+
 function changeAttempt(task: TaskRecord, n: number, change: (a: Attempt) => Attempt): TaskRecord {
   let changed = false;
   const attempts = task.attempts.map((a) => {
@@ -183,11 +216,13 @@ function changeAttempt(task: TaskRecord, n: number, change: (a: Attempt) => Atte
 /**
  * The task records after a plan: one per planned task in the plan's order; a task of the same id that
  * had finished (done, failed, skipped: a run restarted before its first snapshot) keeps what it did,
- * and every kept task its attempts, so attempt numbers go on.
+ * and every kept task its attempts, so attempt numbers go on. An imported task not begun, planned the
+ * same way, stays the very record it was (the daemon keeps one copy of its text at 100,000 tasks).
  */
 export function plannedTasks(specs: Plan['tasks'], before: ReadonlyMap<string, TaskRecord>): TaskRecord[] {
   return specs.map((spec) => {
     const kept = before.get(spec.id);
+    if (kept?.status === 'pending' && kept.attempts.length === 0 && sameSpec(kept, spec)) return kept;
     const finished =
       kept !== undefined && (kept.status === 'done' || kept.status === 'failed' || kept.status === 'skipped');
     return {
@@ -198,6 +233,18 @@ export function plannedTasks(specs: Plan['tasks'], before: ReadonlyMap<string, T
       ...(finished && { result: kept.result, error: kept.error, finishedAt: kept.finishedAt }),
     };
   });
+}
+
+/** The record was made from this spec (an imported one has `details`): the same task, the same way. */
+function sameSpec(record: TaskRecord, spec: Plan['tasks'][number] & { details?: string }): boolean {
+  return (
+    record.title === spec.title &&
+    record.description === spec.description &&
+    record.priority === spec.priority &&
+    record.details === spec.details &&
+    record.dependencies.length === spec.dependencies.length &&
+    record.dependencies.every((dep, i) => dep === spec.dependencies[i])
+  );
 }
 
 /**

@@ -106,6 +106,11 @@ export const Attempt = z.object({
   endedAt: z.string().optional(),
   outcome: AttemptOutcome,
   output: z.string().optional(),
+  /**
+   * What the attempt changed in the run's repository, for its review (bounded); kept until the task is
+   * done, so a review cut off by a crash is made again from it.
+   */
+  diff: z.string().optional(),
   error: AttemptError.optional(),
   usage: Usage,
   costUsd: z.number().nonnegative(),

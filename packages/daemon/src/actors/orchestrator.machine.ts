@@ -1,4 +1,4 @@
-import { assign, fromPromise, setup, stopChild, type AnyActorRef } from 'xstate';
+import { assign, enqueueActions, fromPromise, setup, stopChild, type AnyActorRef } from 'xstate';
 import { notProvidedActor } from './not-provided.js';
 
 export type OrchestratorEvent =
@@ -6,6 +6,11 @@ export type OrchestratorEvent =
   | { type: 'run.opened'; runId: string; ref: AnyActorRef }
   /** A run is let go of: its actor stops, its files stay. */
   | { type: 'run.released'; runId: string }
+  /**
+   * A write of the state directory failed (a full disk, a size limit, an I/O error): one run's failed
+   * write means the disk fails them all, so every run pauses until a write goes through again.
+   */
+  | { type: 'storage.failed'; message: string }
   /** The daemon stops: every run gets `graceMs` for what is in flight, then everything is saved. */
   | { type: 'daemon.close'; graceMs: number };
 
@@ -49,6 +54,12 @@ export const orchestratorMachine = setup({
               },
             }),
           ],
+        },
+        'storage.failed': {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            for (const run of Object.values(context.runs))
+              enqueue.sendTo(run, { type: 'run.storage_failed', message: event.message });
+          }),
         },
         'daemon.close': 'closing',
       },

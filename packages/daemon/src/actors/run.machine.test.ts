@@ -6,7 +6,7 @@ import {
   pauseReasonOf,
   runMachine,
   runStatusOf,
-  type RollbackOutcome,
+  type RollbackPlan,
   type RollbackRequest,
 } from './run.machine.js';
 
@@ -15,14 +15,19 @@ const PLAN: Plan = {
   tasks: [{ id: 'a', title: 'A', description: '', dependencies: [], priority: 'medium' }],
 };
 const REVIEW: FinalReview = { verdict: 'success', summary: 'All good.', followUps: [] };
+const NO_ROLLBACK: RollbackPlan = { tasks: [], reset: [], kept: [], planSummary: undefined };
 
 interface Options {
   plan?: string;
   allDone?: boolean;
   finalReview?: () => Promise<FinalReview>;
-  rollback?: (request: RollbackRequest) => Promise<RollbackOutcome>;
+  rollback?: (request: RollbackRequest) => Promise<RollbackPlan>;
   /** The wait for a quota's reset. */
   quotaReset?: (until: number | undefined) => Promise<void>;
+  /** The wait for a disk that takes writes again. */
+  probeStorage?: () => Promise<void>;
+  /** The settling before the final review. */
+  settle?: () => Promise<void>;
   /** `execution.approve_plan`: the plan waits for a person. */
   approve?: boolean;
   /** Called with the feedback of each planning. */
@@ -39,6 +44,9 @@ function machineFor(options: Options = {}) {
     cancelled: 0,
     finished: 0,
     drained: 0,
+    probes: 0,
+    /** What the rollback actions were asked, in order. */
+    rollbacks: [] as string[],
   };
   const machine = runMachine.provide({
     actors: {
@@ -56,15 +64,18 @@ function machineFor(options: Options = {}) {
           scheduleBackoff: assign({ backoffUntil: 0 }),
         },
       }),
-      settle: fromPromise(() => Promise.resolve()),
+      settle: fromPromise(options.settle ?? (() => Promise.resolve())),
       finalReview: fromPromise(options.finalReview ?? (() => Promise.resolve(REVIEW))),
       rollback: fromPromise(({ input }: { input: RollbackRequest }) =>
-        (options.rollback ?? (() => Promise.resolve({ reset: [], kept: [] })))(input),
+        (options.rollback ?? (() => Promise.resolve(NO_ROLLBACK)))(input),
       ),
       quotaReset: fromPromise(({ input }: { input: { until: number | undefined } }) =>
         (options.quotaReset ?? (() => new Promise<void>(() => {})))(input.until),
       ),
-      probeStorage: fromPromise(() => new Promise<void>(() => {})),
+      probeStorage: fromPromise(() => {
+        log.probes++;
+        return (options.probeStorage ?? (() => new Promise<void>(() => {})))();
+      }),
       drain: fromPromise(() => {
         log.drained++;
         return Promise.resolve();
@@ -73,6 +84,11 @@ function machineFor(options: Options = {}) {
     actions: {
       announce: (_, params) => log.announced.push(params),
       applyPlan: (_, { result }) => log.applied.push(result),
+      beginRollback: ({ context }) => log.rollbacks.push(`begin ${context.rollback?.checkpointId}`),
+      commitRollback: ({ context }, { plan }) =>
+        log.rollbacks.push(`commit ${context.rollback?.checkpointId} reset ${plan.reset.join(',')}`),
+      rollbackFailed: ({ context }, { error }) =>
+        log.rollbacks.push(`failed ${context.rollback?.checkpointId}: ${(error as Error).message}`),
       storeFinalReview: (_, params) => log.stored.push(params),
       startWork: () => log.started++,
       cancelWork: () => log.cancelled++,
@@ -143,6 +159,35 @@ describe('run machine', () => {
     });
   });
 
+  it('waits for its disk from executing, settling or the final review, and goes on once the probe finds it back', async () => {
+    let diskBack!: () => void;
+    const { machine, log } = machineFor({
+      probeStorage: () => new Promise<void>((resolve) => (diskBack = resolve)),
+      // Settling waits for the journal, which waits for the disk.
+      settle: () => new Promise<void>(() => {}),
+    });
+    const actor = createActor(machine, { input: INPUT }).start();
+    await waitFor(actor, (s) => s.matches('executing'));
+    actor.send({ type: 'run.settled' });
+    expect(actor.getSnapshot().value).toBe('settling');
+    actor.send({ type: 'run.storage_failed', message: 'cannot write events.jsonl: ENOSPC' });
+    expect(actor.getSnapshot().value).toEqual({ paused: 'storage' });
+    expect(log.announced.at(-1)).toEqual({
+      status: 'paused',
+      reason: 'storage',
+      message: 'cannot write events.jsonl: ENOSPC',
+    });
+    // Another run's failed write while it waits: the same probe goes on.
+    actor.send({ type: 'run.storage_failed', message: 'cannot write state.json: ENOSPC' });
+    expect(log.probes).toBe(1);
+    expect(actor.getSnapshot().context.pause?.message).toBe('cannot write state.json: ENOSPC');
+    const started = log.started;
+    diskBack();
+    await waitFor(actor, (s) => s.matches('executing'));
+    expect(log.started).toBe(started + 1);
+    actor.stop();
+  });
+
   it('waits out a quota pause and goes on by itself at the given time', async () => {
     const waits: (number | undefined)[] = [];
     const { actor } = startRun({
@@ -167,12 +212,12 @@ describe('run machine', () => {
   it('rolls back in a state of its own, then waits for a person; a failed rollback does too', async () => {
     const requests: RollbackRequest[] = [];
     let fail = false;
-    const { actor } = startRun({
+    const { actor, log } = startRun({
       rollback: (request) => {
         requests.push(request);
         return fail
           ? Promise.reject(new Error('revert conflicts'))
-          : Promise.resolve({ reset: ['a'], kept: [] });
+          : Promise.resolve({ ...NO_ROLLBACK, reset: ['a'] });
       },
     });
     await waitFor(actor, (s) => s.matches('executing'));
@@ -188,6 +233,13 @@ describe('run machine', () => {
     actor.send({ type: 'run.rollback', checkpointId: 'cp2', strategy: 'selective', tasks: ['a'] });
     await waitFor(actor, (s) => s.matches({ paused: 'user' }));
     expect(requests.map((r) => r.checkpointId)).toEqual(['cp1', 'cp2']);
+    // Begun (journalled) as it is asked for; taken in only as it leaves rollingBack, or told it failed.
+    expect(log.rollbacks).toEqual([
+      'begin cp1',
+      'commit cp1 reset a',
+      'begin cp2',
+      'failed cp2: revert conflicts',
+    ]);
   });
 
   it('fails with the planning error when no valid plan comes', async () => {

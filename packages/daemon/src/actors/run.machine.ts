@@ -1,5 +1,13 @@
-import type { FinalReview, PauseReason, RollbackStrategy, RunStatus, TaskSpec } from '@orc/shared';
-import { assign, fromPromise, setup, type SnapshotFrom } from 'xstate';
+import {
+  rollingBackMessage,
+  type FinalReview,
+  type PauseReason,
+  type RollbackStrategy,
+  type RunStatus,
+  type TaskRecord,
+  type TaskSpec,
+} from '@orc/shared';
+import { assign, fromPromise, setup, transition, type SnapshotFrom } from 'xstate';
 import { managerMachine, type PlanResult } from './manager.machine.js';
 import { notProvided, notProvidedActor } from './not-provided.js';
 
@@ -14,6 +22,16 @@ export interface RollbackRequest {
 export interface RollbackOutcome {
   reset: string[];
   kept: string[];
+}
+
+/**
+ * A rollback ready to be made: the task records it leaves (and the plan's summary, for a full one). Made
+ * by the `rollback` actor without changing the run; the run takes it in the same step as it leaves
+ * `rollingBack`, so a saved run is either before the rollback or after it, never half-way.
+ */
+export interface RollbackPlan extends RollbackOutcome {
+  tasks: TaskRecord[];
+  planSummary: string | undefined;
 }
 
 export type RunEvent =
@@ -91,7 +109,10 @@ const announcePause = (reason: PauseReason) =>
     }),
   }) as const;
 
-const startRollback = { target: '#run.rollingBack', actions: 'rememberRollback' } as const;
+const startRollback = {
+  target: '#run.rollingBack',
+  actions: ['rememberRollback', 'beginRollback'],
+} as const;
 
 /**
  * One run (the seed's ClaudeOrchestrator). Its states are what a person sees: analyzing (the manager
@@ -116,7 +137,11 @@ export const runMachine = setup({
     /** Accepted work merged, the journal and the write-backs caught up: the run can be reviewed. */
     settle: fromPromise<void>(notProvidedActor('actor settle')),
     finalReview: fromPromise<FinalReview>(notProvidedActor('actor finalReview')),
-    rollback: fromPromise<RollbackOutcome, RollbackRequest>(notProvidedActor('actor rollback')),
+    /**
+     * Makes the rollback ready (the repository's side included) and resolves with what it leaves; safe
+     * to run again after a crash (a restored run in `rollingBack` does).
+     */
+    rollback: fromPromise<RollbackPlan, RollbackRequest>(notProvidedActor('actor rollback')),
     /**
      * Resolves at the quota's reset (epoch ms; an absolute time, so a restored wait does not start
      * over), or never when the reset is not known and a person must resume the run.
@@ -150,6 +175,12 @@ export const runMachine = setup({
       model?: string;
     }>('action announce'),
     applyPlan: notProvided<{ result: PlanResult }>('action applyPlan'),
+    /** Journals that the rollback began (`run.rollback_started`): from then on it happens, crash or not. */
+    beginRollback: notProvided('action beginRollback'),
+    /** Takes the rollback in: the task records, and `run.rolled_back` journalled. */
+    commitRollback: notProvided<{ plan: RollbackPlan }>('action commitRollback'),
+    /** Journals that the rollback could not be made (`run.rollback_failed`); nothing changed. */
+    rollbackFailed: notProvided<{ error: unknown }>('action rollbackFailed'),
     /** The final review, or why it could not be written (the run ends either way). */
     storeFinalReview: notProvided<{ review?: FinalReview; error?: unknown }>('action storeFinalReview'),
     /** Workers take ready tasks (on entering executing). */
@@ -264,6 +295,8 @@ export const runMachine = setup({
         },
         storage: {
           entry: announcePause('storage'),
+          // Another failed write while it waits: the probe goes on, with the latest reason.
+          on: { 'run.storage_failed': { actions: 'rememberPause' } },
           invoke: { src: 'probeStorage', onDone: '#run.executing' },
         },
         source: { entry: announcePause('source') },
@@ -276,7 +309,7 @@ export const runMachine = setup({
         params: ({ context }) => ({
           status: 'paused' as const,
           reason: 'user' as const,
-          message: `rolling back to ${context.rollback?.checkpointId ?? 'a checkpoint'}`,
+          message: rollingBackMessage(context.rollback?.checkpointId ?? 'a checkpoint'),
         }),
       },
       invoke: {
@@ -284,19 +317,30 @@ export const runMachine = setup({
         input: ({ context }) => context.rollback!,
         onDone: {
           target: 'paused.user',
-          actions: assign({ rollback: undefined, pause: undefined }),
+          actions: [
+            { type: 'commitRollback', params: ({ event }) => ({ plan: event.output }) },
+            assign({ rollback: undefined, pause: undefined }),
+          ],
         },
         // The rollback's caller hears why; the run waits for a person either way.
-        onError: { target: 'paused.user', actions: assign({ rollback: undefined, pause: undefined }) },
+        onError: {
+          target: 'paused.user',
+          actions: [
+            { type: 'rollbackFailed', params: ({ event }) => ({ error: event.error }) },
+            assign({ rollback: undefined, pause: undefined }),
+          ],
+        },
       },
     },
     settling: {
       entry: { type: 'announce', params: { status: 'reviewing' as const } },
-      on: { 'run.cancel': 'cancelled' },
+      // What settling waits for (the journal, write-backs) needs the disk: the run waits for it paused,
+      // then settles again from executing.
+      on: { 'run.cancel': 'cancelled', 'run.storage_failed': pauseTransitions['run.storage_failed'] },
       invoke: { src: 'settle', onDone: 'reviewing', onError: 'reviewing' },
     },
     reviewing: {
-      on: { 'run.cancel': 'cancelled' },
+      on: { 'run.cancel': 'cancelled', 'run.storage_failed': pauseTransitions['run.storage_failed'] },
       invoke: {
         src: 'finalReview',
         onDone: [
@@ -354,6 +398,59 @@ export const runMachine = setup({
 
 export type RunSnapshot = SnapshotFrom<typeof runMachine>;
 
+/** Where a run read back from its journal is: a status, a pause with its reason, or a rollback begun. */
+export type RunPlace =
+  | { status: Exclude<RunStatus, 'paused' | 'reviewing' | 'damaged'> }
+  | { paused: PauseReason; message?: string; until?: number; model?: string }
+  | { rollingBack: RollbackRequest };
+
+/**
+ * The persisted snapshot of a run at `place`, for a run whose state is read back from its journal. A
+ * pause or a rollback is entered from executing by the event that leads there, so the snapshot holds what
+ * that state invokes (a quota's wait, a storage probe, the rollback), which a restore then runs; a
+ * snapshot merely resolved to the state would hold none and wait forever. Nothing runs here: the step is
+ * XState's pure `transition`.
+ */
+export function persistedRunIn(place: RunPlace, context: RunContext): unknown {
+  const executing = runMachine.resolveState({
+    value: 'executing',
+    context: { ...context, pause: undefined, rollback: undefined },
+  });
+  if ('status' in place) {
+    if (place.status === 'executing') return runMachine.getPersistedSnapshot(executing);
+    const value = place.status === 'awaiting_approval' ? 'awaitingApproval' : place.status;
+    return runMachine.getPersistedSnapshot(runMachine.resolveState({ value, context }));
+  }
+  const [entered] = transition(runMachine, executing, enteringEvent(place));
+  return runMachine.getPersistedSnapshot(entered);
+}
+
+function enteringEvent(place: Exclude<RunPlace, { status: unknown }>): RunEvent {
+  if ('rollingBack' in place) return { type: 'run.rollback', ...place.rollingBack };
+  const message = place.message ?? '';
+  switch (place.paused) {
+    case 'user':
+      return { type: 'run.pause', ...(place.message !== undefined && { message }) };
+    case 'budget':
+      return { type: 'run.budget_reached', message };
+    case 'provider':
+      return { type: 'run.provider_refused', message };
+    case 'quota':
+      return {
+        type: 'run.quota_wait',
+        message,
+        ...(place.until !== undefined && { until: place.until }),
+        ...(place.model !== undefined && { model: place.model }),
+      };
+    case 'storage':
+      return { type: 'run.storage_failed', message };
+    case 'source':
+      return { type: 'run.source_unavailable', message };
+    case 'verify':
+      return { type: 'run.verify_broken', message };
+  }
+}
+
 /** What a person is told the run is doing, from the state it is in. */
 export function runStatusOf(snapshot: RunSnapshot): RunStatus {
   const value = snapshot.value;
@@ -373,6 +470,13 @@ export function runStatusOf(snapshot: RunSnapshot): RunStatus {
     default:
       return value;
   }
+}
+
+/** What the pause says to a person: its message, or the checkpoint a rollback goes back to. */
+export function pauseMessageOf(snapshot: RunSnapshot): string | undefined {
+  if (snapshot.value === 'rollingBack')
+    return rollingBackMessage(snapshot.context.rollback?.checkpointId ?? 'a checkpoint');
+  return typeof snapshot.value === 'object' ? snapshot.context.pause?.message : undefined;
 }
 
 /** Why a paused run waits, from the pause it is in. */

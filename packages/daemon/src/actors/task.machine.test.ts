@@ -1,7 +1,8 @@
 import { ZERO_USAGE, type Attempt, type TaskReview } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
-import { taskMachine, type TaskContext, type TaskEvent } from './task.machine.js';
+import { recordOf } from '../run/task-set.js';
+import { awaitsReview, taskMachine, type TaskContext, type TaskEvent } from './task.machine.js';
 
 const AT = '2026-11-30T10:00:00.000Z';
 const LATER = '2026-11-30T10:05:00.000Z';
@@ -78,6 +79,23 @@ describe('task machine', () => {
     });
   });
 
+  it('goes from the queue straight to its review when its answer is in, and keeps it once as its result', () => {
+    const { actor, send } = task();
+    send({ type: 'task.unblocked', at: AT }, ...worked(1, 'the work'));
+    // The review was cut off (a pause, a crash): back in the queue, the answer kept.
+    const queued = send({ type: 'task.interrupt', at: LATER });
+    expect(queued.value).toBe('ready');
+    expect(awaitsReview(recordOf(queued))).toBe(true);
+    expect(send({ type: 'task.assign_review', worker: 5, at: LATER }).context).toMatchObject({ worker: 5 });
+    expect(actor.getSnapshot().value).toBe('reviewing');
+    const done = send(review('accept'));
+    expect(done.value).toBe('done');
+    expect(done.context.result).toBe('the work');
+    expect(done.context.attempts).toHaveLength(1);
+    expect(done.context.attempts[0]!.output).toBeUndefined();
+    expect(awaitsReview(recordOf(done))).toBe(false);
+  });
+
   it('waits in merging when the run merges accepted work, and is done once it is merged', () => {
     const { send } = task({ merges: true });
     send({ type: 'task.unblocked', at: AT }, ...worked(1, 'diff'));
@@ -117,7 +135,10 @@ describe('task machine', () => {
       files: ['a.ts'],
       at: LATER,
     };
-    expect(send(conflict).value).toBe('ready');
+    const requeued = send(conflict);
+    expect(requeued.value).toBe('ready');
+    // Its answer no longer merges: a worker works it again rather than have it reviewed again.
+    expect(awaitsReview(recordOf(requeued))).toBe(false);
     send(...worked(2, 'y'), review('accept'));
     const blocked = send(conflict);
     expect(blocked.value).toBe('blocked');
@@ -139,6 +160,8 @@ describe('task machine', () => {
       reworks: 1,
       feedback: 'npm test failed with your change:\n1 failing',
     });
+    // Its answer breaks the verify: a worker works it again rather than have it reviewed again.
+    expect(awaitsReview(recordOf(back))).toBe(false);
     send(...worked(2, 'y'), review('accept'));
     const gaveUp = send(failed);
     expect(gaveUp.value).toBe('failed');

@@ -13,6 +13,8 @@ export type TaskEvent =
   /** Its last dependency is done (or skipped). */
   | { type: 'task.unblocked'; at: string }
   | { type: 'task.assign'; worker: number; at: string }
+  /** A worker takes a task whose answer waits for its review (see `awaitsReview`): it goes to the review. */
+  | { type: 'task.assign_review'; worker: number; at: string }
   | { type: 'task.attempt_began'; attempt: Attempt }
   | { type: 'task.attempt_changed'; n: number; change: AttemptChange }
   | { type: 'task.work_done' }
@@ -42,6 +44,20 @@ export const LIVE_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set([
   'reviewing',
   'merging',
 ]);
+
+/**
+ * Whether the task's last attempt succeeded and its answer waits for a review: the review was cut off
+ * (a crash, a pause, a rollback of the run's state). A worker then starts at the review, not at the work.
+ */
+export function awaitsReview(task: TaskRecord): boolean {
+  const last = task.attempts.at(-1);
+  return (
+    task.status === 'ready' &&
+    last?.outcome === 'succeeded' &&
+    last.output !== undefined &&
+    (last.review === undefined || last.review.verdict === 'accept')
+  );
+}
 
 /** The attempts with attempt `n` changed. */
 function changeAttempt(attempts: Attempt[], n: number, change: AttemptChange): Attempt[] {
@@ -103,6 +119,15 @@ export const taskMachine = setup({
       feedback: undefined,
       finishedAt: undefined,
     }),
+    /** Sent back after its review accepted it (a merge conflict, a failed verify): its answer is dropped. */
+    reworkAfresh: assign(({ context, event }) => ({
+      reworks: context.reworks + 1,
+      feedback:
+        event.type === 'task.merge_conflict' || event.type === 'task.verify_failed'
+          ? event.feedback
+          : context.feedback,
+      attempts: changeLast(context.attempts, { output: undefined, diff: undefined }),
+    })),
     queue: assign({
       worker: undefined,
       readyAt: ({ context, event }) => ('at' in event ? event.at : context.readyAt),
@@ -153,6 +178,10 @@ export const taskMachine = setup({
             worker: ({ event }) => event.worker,
             startedAt: ({ context, event }) => context.startedAt ?? event.at,
           }),
+        },
+        'task.assign_review': {
+          target: 'reviewing',
+          actions: assign({ worker: ({ event }) => event.worker }),
         },
         'task.hold': 'blocked',
         'task.cancel': 'cancelled',
@@ -237,10 +266,8 @@ export const taskMachine = setup({
           {
             guard: 'canRework',
             target: 'ready',
-            actions: assign(({ context, event }) => ({
-              reworks: context.reworks + 1,
-              feedback: event.feedback,
-            })),
+            // Its answer no longer merges: the task is worked again, not sent back to its review.
+            actions: 'reworkAfresh',
           },
           {
             target: 'blocked',
@@ -254,10 +281,8 @@ export const taskMachine = setup({
           {
             guard: 'canRework',
             target: 'ready',
-            actions: assign(({ context, event }) => ({
-              reworks: context.reworks + 1,
-              feedback: event.feedback,
-            })),
+            // Its answer breaks the verify: the task is worked again, not sent back to its review.
+            actions: 'reworkAfresh',
           },
           {
             target: 'failed',
@@ -280,7 +305,7 @@ export const taskMachine = setup({
           return {
             // The accepted output is the task's result; keeping it twice would double the run document.
             result: last?.output ?? '',
-            attempts: changeLast(context.attempts, { output: undefined }),
+            attempts: changeLast(context.attempts, { output: undefined, diff: undefined }),
             error: undefined,
             feedback: undefined,
           };

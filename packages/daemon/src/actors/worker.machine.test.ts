@@ -20,7 +20,7 @@ type Step = { fail: ModelError | Error } | { text: string };
  */
 function startWorker(
   work: Step[],
-  options: { maxRetries?: number; review?: Step[]; retryBaseMs?: number } = {},
+  options: { maxRetries?: number; review?: Step[]; retryBaseMs?: number; worked?: string } = {},
 ) {
   const clock = new ManualClock(0);
   const workInputs: WorkInput[] = [];
@@ -28,6 +28,7 @@ function startWorker(
   const emitted: WorkerEmitted[] = [];
   const reviews = options.review ?? [{ text: 'accept' }];
   let reviewCalls = 0;
+  const reviewed: string[] = [];
   const machine = workerMachine.provide({
     actors: {
       caller: workerCaller({
@@ -36,7 +37,8 @@ function startWorker(
           const step = work[workInputs.length - 1] ?? { text: 'more work than scripted' };
           return 'fail' in step ? Promise.reject(step.fail) : Promise.resolve({ text: step.text });
         },
-        review: () => {
+        review: (input) => {
+          reviewed.push(input.text);
           const step = reviews[reviewCalls++] ?? { text: 'accept' };
           const review: TaskReview = { verdict: 'accept', feedback: 'fine' };
           return 'fail' in step ? Promise.reject(step.fail) : Promise.resolve(review);
@@ -52,9 +54,16 @@ function startWorker(
   const actor = createActor(machine, { input: { index: 2, maxRetries: options.maxRetries ?? 3 } });
   actor.on('*', (event) => emitted.push(event));
   actor.start();
-  actor.send({ type: 'worker.assign', assignment: { taskId: 't7', maxTokens: 1000 } });
+  actor.send({
+    type: 'worker.assign',
+    assignment: {
+      taskId: 't7',
+      maxTokens: 1000,
+      ...(options.worked !== undefined && { worked: options.worked }),
+    },
+  });
   const idle = () => waitFor(actor, (s) => s.matches('idle') && emitted.some(isFinal), { timeout: 2000 });
-  return { actor, workInputs, waits, emitted, idle, reviewCalls: () => reviewCalls };
+  return { actor, workInputs, waits, emitted, idle, reviewed, reviewCalls: () => reviewCalls };
 }
 
 const isFinal = (e: WorkerEmitted) => e.type === 'worker.reviewed' || e.type === 'worker.gave_up';
@@ -180,6 +189,14 @@ describe('worker machine', () => {
     await w.idle();
     expect(w.workInputs).toHaveLength(3);
     expect(types(w.emitted)).toEqual(['worker.attempt_failed', 'worker.attempt_failed', 'worker.gave_up']);
+  });
+
+  it('starts at the review when handed an answer that is in already, and never calls the work', async () => {
+    const w = startWorker([], { worked: 'the answer from before the crash' });
+    await w.idle();
+    expect(w.workInputs).toEqual([]);
+    expect(w.reviewed).toEqual(['the answer from before the crash']);
+    expect(types(w.emitted)).toEqual(['worker.reviewed']);
   });
 
   it('retries a failed review without redoing the work', async () => {

@@ -9,6 +9,8 @@ import { notProvided, notProvidedActor } from './not-provided.js';
 export interface WorkerAssignment {
   taskId: string;
   maxTokens: number;
+  /** The answer of an attempt that already succeeded: the worker starts at its review. */
+  worked?: string;
 }
 
 export interface WorkInput extends WorkerAssignment {
@@ -218,16 +220,29 @@ export const workerMachine = setup({
   states: {
     idle: {
       on: {
-        'worker.assign': {
-          target: 'working',
-          actions: assign({
-            assignment: ({ event }) => event.assignment,
-            retries: 0,
-            rateLimitedRetries: 0,
-            text: '',
-            lastError: undefined,
-          }),
-        },
+        'worker.assign': [
+          {
+            guard: ({ event }) => event.assignment.worked !== undefined,
+            target: 'reviewing',
+            actions: assign({
+              assignment: ({ event }) => event.assignment,
+              retries: 0,
+              rateLimitedRetries: 0,
+              text: ({ event }) => event.assignment.worked ?? '',
+              lastError: undefined,
+            }),
+          },
+          {
+            target: 'working',
+            actions: assign({
+              assignment: ({ event }) => event.assignment,
+              retries: 0,
+              rateLimitedRetries: 0,
+              text: '',
+              lastError: undefined,
+            }),
+          },
+        ],
       },
     },
     working: {

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type LoadedConfig, OrcError, statePaths } from '@orc/shared';
 import type pino from 'pino';
 import { type MetricsServer, startMetricsServer } from '../metrics/metrics-server.js';
@@ -42,6 +43,9 @@ export interface RunningDaemon {
   /** Resolves once the daemon has stopped, whoever asked (a signal, or the daemon.stop procedure). */
   stopped: Promise<void>;
 }
+
+/** How long past its grace period the engine may take to save before the daemon stops without it. */
+const CLOSE_MARGIN_MS = 5_000;
 
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
@@ -102,10 +106,17 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
     stopping ??= (async () => {
       logger.info({ reason }, 'stopping');
       removeDaemonInfo(paths, process.pid);
+      // Bounded whatever the engine waits for (a disk that takes no writes): the daemon always goes.
+      const overdue = new AbortController();
       try {
-        await orchestrator?.close(graceMs);
+        const closed = orchestrator?.close(graceMs).then(() => true);
+        const late = sleep(graceMs + CLOSE_MARGIN_MS, false, { signal: overdue.signal }).catch(() => true);
+        if ((await Promise.race([closed, late])) === false)
+          logger.error({ graceMs }, 'the engine did not close within its grace period; stopping anyway');
       } catch (error) {
         logger.error({ err: error }, 'the engine did not close cleanly');
+      } finally {
+        overdue.abort();
       }
       await server?.close();
       await metricsServer?.close();

@@ -5,7 +5,7 @@ import { ManualClock } from '@orc/test-support';
 import { CallCancelledError } from './model-error.js';
 import { planPrompt } from './prompts.js';
 import type { ModelRequest } from './provider.js';
-import { SIMULATED_LABEL, createSimulatedProvider, planFor } from './simulated-provider.js';
+import { SIMULATED_LABEL, createSimulatedProvider, finalReviewOf, planFor } from './simulated-provider.js';
 
 /** A clock whose sleeps resolve at once and are recorded: latency without waiting. */
 function instantClock(): Clock & { slept: number[] } {
@@ -81,6 +81,19 @@ describe('simulated provider', () => {
       JSON.parse((await provider.complete(request({ purpose: 'final-review' }))).text),
     );
     expect(final.summary).toContain(SIMULATED_LABEL);
+  });
+
+  it('judges the run by its tasks: success when all are done, partial or failure naming the rest', () => {
+    const done = finalReviewOf('Tasks:\n- t1 [done] Analyse\n- t2 [done] Write\n\nJudge the whole run');
+    expect(done.verdict).toBe('success');
+    const partial = finalReviewOf(
+      'Tasks:\n- t1 [done] Analyse\n- t2 [failed] Write (error: over budget)\n- t3 [pending] Integrate',
+    );
+    expect(partial).toMatchObject({
+      verdict: 'partial',
+      summary: `${SIMULATED_LABEL} 1 of 3 tasks were completed; not done: t2 (failed), t3 (pending). No real model was called.`,
+    });
+    expect(finalReviewOf('Tasks:\n- t1 [failed] Analyse\n- t2 [skipped] Write').verdict).toBe('failure');
   });
 
   it('plans a goal into a valid labelled graph: analysis, the parts in parallel, integration', async () => {

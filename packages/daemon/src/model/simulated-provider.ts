@@ -57,14 +57,8 @@ function answer(request: ModelRequest, random: () => number): string {
       };
       return JSON.stringify(review);
     }
-    case 'final-review': {
-      const review: FinalReview = {
-        verdict: 'success',
-        summary: `${SIMULATED_LABEL} Every task was completed and reviewed; no real model was called.`,
-        followUps: ['Set ANTHROPIC_API_KEY to run the same goal on real models.'],
-      };
-      return JSON.stringify(review);
-    }
+    case 'final-review':
+      return JSON.stringify(finalReviewOf(request.prompt));
     case 'work': {
       const title = /^# Task (\S+): (.*)$/m.exec(request.prompt);
       const openers = ['Done.', 'Completed.', 'Finished the task.'];
@@ -72,6 +66,31 @@ function answer(request: ModelRequest, random: () => number): string {
       return `${SIMULATED_LABEL} ${opener} Work for task ${title?.[1] ?? '?'} (${title?.[2] ?? 'untitled'}): the steps were carried out as described and the result is ready for review.\n\nSummary: ${title?.[2] ?? 'the task'} is complete (simulated, no model was called).`;
     }
   }
+}
+
+/**
+ * Judges the run by the task lines of the final-review prompt (`- t2 [failed] Title`), so a run whose tasks
+ * failed is not told "every task was completed" (it was, before: `run failed` beside `review: success`).
+ */
+export function finalReviewOf(prompt: string): FinalReview {
+  const tasks = [...prompt.matchAll(/^- (\S+) \[([a-z_]+)\]/gm)].map(([, id, status]) => ({ id, status }));
+  const notDone = tasks.filter((t) => t.status !== 'done');
+  const followUps = ['Set ANTHROPIC_API_KEY to run the same goal on real models.'];
+  if (notDone.length === 0) {
+    return {
+      verdict: 'success',
+      summary: `${SIMULATED_LABEL} Every task was completed and reviewed; no real model was called.`,
+      followUps,
+    };
+  }
+  const listed = notDone.map((t) => `${t.id} (${t.status})`).join(', ');
+  return {
+    verdict: notDone.length === tasks.length ? 'failure' : 'partial',
+    summary:
+      `${SIMULATED_LABEL} ${tasks.length - notDone.length} of ${tasks.length} tasks were completed; ` +
+      `not done: ${listed}. No real model was called.`,
+    followUps,
+  };
 }
 
 function goalOf(system: string): string {

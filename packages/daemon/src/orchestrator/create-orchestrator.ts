@@ -122,6 +122,15 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   );
   supervisor.start();
   const isOpen = () => supervisor.getSnapshot().matches('open');
+  // No journal, no progress: a failed write anywhere pauses every run until the disk takes writes again.
+  let lastFailure = { message: '', at: -Infinity };
+  store.onWriteFailure((failure) => {
+    if (failure.message !== lastFailure.message || clock.now() - lastFailure.at > 10_000) {
+      logger.error({ file: failure.file, code: failure.code, runId: failure.runId }, failure.message);
+      lastFailure = { message: failure.message, at: clock.now() };
+    }
+    supervisor.send({ type: 'storage.failed', message: failure.message });
+  });
 
   const depsFor = (config: ResolvedConfig, workspace?: GitWorkspace): RunDeps => {
     const context = { apiKey: loaded.apiKey, clock };

@@ -5,6 +5,8 @@ export const daemonRouter = router({
   /** Who is answering: pid, port, version, and how many runs it holds. */
   health: procedure.query(async ({ ctx }) => {
     const runs = ctx.orchestrator.listRuns();
+    // A failed write pauses every run for storage, with why: the daemon's disk says the same.
+    const storage = runs.find((run) => run.status === 'paused' && run.pauseReason === 'storage');
     return {
       ...ctx.daemon,
       uptimeMs: Date.now() - Date.parse(ctx.daemon.startedAt),
@@ -13,6 +15,10 @@ export const daemonRouter = router({
         .length,
       /** Whether the daemon has an API key (never the key): one started without it runs SIMULATED. */
       apiKey: ctx.orchestrator.hasApiKey(),
+      /** Whether the state directory takes writes; when not, why (every run waits for it). */
+      storage: storage
+        ? { ok: false as const, error: storage.pauseMessage ?? 'the state directory cannot be written' }
+        : { ok: true as const },
       /** The quotas the daemon paces, from the answers' rate-limit headers. */
       quota: ctx.orchestrator.quotaStatus(),
       /** The essentials of the Prometheus metrics (`daemon.metrics` has them all). */

@@ -122,6 +122,33 @@ describe('applyRollback', () => {
     expect(tasks[0]!.attempts[0]!.outcome).toBe('interrupted');
   });
 
+  it('starts over a task it resets, rather than review an answer it had waiting; one it leaves keeps its answer', () => {
+    const answered = {
+      n: 1,
+      worker: 0,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      outcome: 'succeeded' as const,
+      output: 'an answer',
+      diff: 'a diff',
+      usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 },
+      costUsd: 0,
+    };
+    const current = [
+      record('a', [], 'reviewing', { attempts: [answered] }),
+      record('d', [], 'reviewing', { attempts: [answered] }),
+    ];
+    const { tasks } = applyRollback('selective', current, current, ['a']);
+    const out = byId(tasks);
+    expect(out.get('a')!.attempts[0]).toMatchObject({
+      outcome: 'succeeded',
+      output: undefined,
+      diff: undefined,
+    });
+    expect(out.get('d')!.attempts[0]).toMatchObject({ output: 'an answer', diff: 'a diff' });
+    const full = applyRollback('full', current, current, []).tasks;
+    expect(full.every((t) => t.attempts[0]!.output === undefined)).toBe(true);
+  });
+
   it('downstreamOf follows dependents transitively and includes the named tasks', () => {
     const tasks = [
       record('a', [], 'done'),

@@ -19,7 +19,7 @@ export function applyRollback(
   let tasks: TaskRecord[];
   switch (strategy) {
     case 'full':
-      tasks = saved.map((t) => structuredClone(t));
+      tasks = saved.map((t) => withoutAnswer(structuredClone(t)));
       break;
     case 'partial': {
       const kept = new Set<string>();
@@ -34,7 +34,9 @@ export function applyRollback(
           );
         if (unchangedInputs) kept.add(task.id);
       }
-      tasks = saved.map((t) => structuredClone(kept.has(t.id) ? currentById.get(t.id)! : t));
+      tasks = saved.map((t) =>
+        kept.has(t.id) ? structuredClone(currentById.get(t.id)!) : withoutAnswer(structuredClone(t)),
+      );
       break;
     }
     case 'selective': {
@@ -63,8 +65,21 @@ export function applyRollback(
   return { tasks, reset, kept };
 }
 
+/**
+ * A task the rollback starts over does not take up an answer that was waiting for its review then: it
+ * is worked again. (A task the rollback leaves alone keeps its answer, and goes to its review.)
+ */
+function withoutAnswer(task: TaskRecord): TaskRecord {
+  const last = task.attempts.at(-1);
+  if (last && task.status !== 'done' && last.output !== undefined) {
+    last.output = undefined;
+    last.diff = undefined;
+  }
+  return task;
+}
+
 function resetTask(task: TaskRecord): TaskRecord {
-  const copy = structuredClone(task);
+  const copy = withoutAnswer(structuredClone(task));
   copy.status = 'pending';
   copy.reworks = 0;
   delete copy.result;

@@ -48,14 +48,13 @@ export interface AttemptRunnerDeps {
 /**
  * One attempt at a task: a fresh worktree from the integration head for agents that edit a repository,
  * the worker model's call with the task, its dependencies' results and any feedback, the attempt's
- * charge, and its commit and diff for the review. Every attempt, the first and each retry, is its own
- * numbered record on the task, announced with `task.assigned`.
+ * charge, and its commit and diff for the review, journalled with the answer (`task.worked`). Every
+ * attempt, the first and each retry, is its own numbered record on the task, announced with
+ * `task.assigned`.
  *
  * This is the seam where an attempt leaves the run: a remote worker backend runs the same call elsewhere.
  */
 export class AttemptRunner {
-  /** Each task's latest diff, for its review (repository runs). */
-  private readonly diffs = new Map<string, string>();
   /** Claude Code attempts: worktrees, sessions (resumed after a crash or a pause), refusals. */
   private readonly agents: AgentAttempts;
 
@@ -69,14 +68,6 @@ export class AttemptRunner {
    */
   restore(tasks: Iterable<TaskRecord>): Promise<void> {
     return this.agents.restore(tasks);
-  }
-
-  diffOf(taskId: string): string | undefined {
-    return this.diffs.get(taskId);
-  }
-
-  forget(taskId: string): void {
-    this.diffs.delete(taskId);
   }
 
   /**
@@ -157,8 +148,9 @@ export class AttemptRunner {
     let response: ModelResponse | undefined;
     /**
      * Ends the attempt: what its call cost is charged to the run, its record made final and the event
-     * that tells of it journalled, in one turn, so the journal tells every change of the record and the
-     * run's totals with it. An attempt its task's move ended already (taken back) keeps how and when.
+     * that tells of it journalled (`task.worked` for an answer, `task.attempt_ended` otherwise), in one
+     * turn, so the journal tells every change of the record and the run's totals with it. An attempt its
+     * task's move ended already (taken back) keeps how and when.
      */
     const end = (outcome: 'succeeded' | 'failed' | 'interrupted', detail: AttemptDetail = {}) => {
       output.flush();
@@ -171,6 +163,23 @@ export class AttemptRunner {
       const endedAt = (ended ? current?.endedAt : undefined) ?? isoAt(clock);
       const told = ended ? {} : { ...detail, outcome };
       change({ ...told, usage, costUsd, endedAt });
+      if (!ended && outcome === 'succeeded') {
+        // The answer, journalled as it arrives: after a crash it goes to its review, not to another worker.
+        const { output: text = '', diff } = detail;
+        emit(
+          {
+            type: 'task.worked',
+            taskId,
+            attempt: attempt.n,
+            output: text,
+            ...(diff !== undefined && { diff }),
+            usage,
+            costUsd,
+          },
+          endedAt,
+        );
+        return;
+      }
       emit(
         {
           type: 'task.attempt_ended',
@@ -179,7 +188,7 @@ export class AttemptRunner {
           outcome: current !== undefined && ended ? current.outcome : outcome,
           usage,
           costUsd,
-          ...told,
+          ...(!ended && detail.error !== undefined && { error: detail.error }),
         },
         endedAt,
       );
@@ -212,8 +221,7 @@ export class AttemptRunner {
       // Charged to the run when the attempt ends (below); the daemon's metrics count it now, with the call.
       permit.succeeded(response.usage, budget.costOf(response.usage, model, response.costUsd));
       const diff = await agent.commit(`${task.id}: ${task.title}`);
-      if (diff !== undefined) this.diffs.set(taskId, diff);
-      end('succeeded', { output: response.text });
+      end('succeeded', { output: response.text, ...(diff !== undefined && { diff }) });
       return { text: response.text };
     } catch (error) {
       permit.failed(error);
@@ -239,9 +247,10 @@ export class AttemptRunner {
   }
 }
 
-/** How an attempt ended beyond its outcome: what it answered, or why it failed. */
+/** How an attempt ended beyond its outcome: what it answered (and changed in the repository), or why it failed. */
 interface AttemptDetail {
   output?: string;
+  diff?: string;
   error?: AttemptError;
 }
 

@@ -1,17 +1,11 @@
-import {
-  FINISHED_RUN_STATUSES,
-  SETTLED_STATUSES,
-  type FinalReview,
-  type TaskRecord,
-  type TaskSpec,
-} from '@orc/shared';
+import { FINISHED_RUN_STATUSES, SETTLED_STATUSES, plannedTasks, type FinalReview } from '@orc/shared';
 import { assign, fromPromise } from 'xstate';
 import { managerMachine, type PlanResult } from '../actors/manager.machine.js';
-import { runMachine, type RollbackOutcome, type RollbackRequest } from '../actors/run.machine.js';
+import { runMachine, type RollbackPlan, type RollbackRequest } from '../actors/run.machine.js';
 import { isoAt } from '../clock.js';
 import { backoffDelay } from '../model/model-error.js';
 import type { Run } from './run.js';
-import { rollBack } from './run-rollback.js';
+import { commitRollback, prepareRollback, type RollbackDeps } from './run-rollback.js';
 
 /**
  * The run machine as one run drives it: each action and actor the machine names, done with the run's
@@ -46,25 +40,8 @@ export function provideRunMachine(run: Run) {
       finalReview: fromPromise(({ signal }) =>
         run.manager.finalReview(run.doc.planSummary ?? '', [...run.tasks.values()], signal),
       ),
-      rollback: fromPromise<RollbackOutcome, RollbackRequest>(({ input }) => {
-        run.rollingBack = rollBack(
-          {
-            runId: run.id,
-            doc: run.doc,
-            checkpoints: run.checkpoints,
-            merges: run.scheduler.merges,
-            tasks: run.tasks,
-            workspace: () => run.deps.workspace,
-            interrupt: () => run.scheduler.interrupt(),
-            reschedule: () => run.scheduler.reschedule(),
-            emit: (event) => run.emit(event),
-            persist: async () => {
-              run.save();
-              await run.deps.store.flush(run.id);
-            },
-          },
-          input,
-        );
+      rollback: fromPromise<RollbackPlan, RollbackRequest>(({ input }) => {
+        run.rollingBack = prepareRollback(rollbackDeps(run), input);
         return run.rollingBack;
       }),
       quotaReset: fromPromise<void, { until: number | undefined }>(({ input, signal }) =>
@@ -73,15 +50,9 @@ export function provideRunMachine(run: Run) {
           : clock.sleep(Math.max(0, input.until - clock.now()), signal),
       ),
       probeStorage: fromPromise(async ({ signal }) => {
-        // Until a write goes through again: the run's document is the write that must succeed.
-        for (;;) {
-          try {
-            run.save();
-            await run.deps.store.flush(run.id);
-            return;
-          } catch {
-            await clock.sleep(1000, signal);
-          }
+        for (let wait = PROBE_FIRST_MS; ; wait = Math.min(wait * 2, PROBE_MAX_MS)) {
+          if (await storageTakesWrites(run)) return;
+          await clock.sleep(wait, signal);
         }
       }),
       drain: fromPromise(() => run.drain()),
@@ -90,6 +61,25 @@ export function provideRunMachine(run: Run) {
       announce: (_, { status, reason, message, resumeAt, model }) =>
         run.announce(status, reason, message, resumeAt, model),
       applyPlan: (_, { result }) => applyPlan(run, result),
+      beginRollback: ({ context }) => {
+        const request = context.rollback!;
+        run.emit({
+          type: 'run.rollback_started',
+          checkpointId: request.checkpointId,
+          strategy: request.strategy,
+          ...(request.tasks !== undefined && { tasks: request.tasks }),
+        });
+      },
+      commitRollback: ({ context }, { plan }) => commitRollback(rollbackDeps(run), context.rollback!, plan),
+      rollbackFailed: ({ context }, { error }) => {
+        const message = error instanceof Error ? error.message : String(error);
+        logger.warn({ runId: run.id, error: message }, 'rollback failed; nothing changed');
+        run.emit({
+          type: 'run.rollback_failed',
+          checkpointId: context.rollback!.checkpointId,
+          error: message,
+        });
+      },
       storeFinalReview: (_, { review, error }) => storeFinalReview(run, review, error),
       startWork: () => run.scheduler.startWork(),
       cancelWork: () => {
@@ -121,6 +111,43 @@ export function provideRunMachine(run: Run) {
   }
 }
 
+/** What a rollback works with: the run's parts. */
+function rollbackDeps(run: Run): RollbackDeps {
+  return {
+    runId: run.id,
+    doc: run.doc,
+    checkpoints: run.checkpoints,
+    merges: run.scheduler.merges,
+    tasks: run.tasks,
+    workspace: () => run.deps.workspace,
+    interrupt: () => run.scheduler.interrupt(),
+    reschedule: () => run.scheduler.reschedule(),
+    emit: (event) => run.emit(event),
+    journalled: () => run.journal.drain(),
+  };
+}
+
+/** How often a run paused for its disk asks whether it takes writes again: soon at first, then less. */
+const PROBE_FIRST_MS = 500;
+const PROBE_MAX_MS = 5_000;
+
+/**
+ * Whether the state directory takes the run's writes again, from the cheapest question to the one that
+ * must succeed: a small file, then the events waiting in the journal, then the run's document.
+ */
+async function storageTakesWrites(run: Run): Promise<boolean> {
+  const { store } = run.deps;
+  try {
+    await store.probeWrite(run.id);
+    await run.journal.retryNow();
+    run.save();
+    await store.flush(run.id);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The plan is in: the run's tasks are made from it, held ones wait, and a first checkpoint is taken. */
 function applyPlan(run: Run, result: PlanResult): void {
   if (!result.ok) return;
@@ -129,40 +156,16 @@ function applyPlan(run: Run, result: PlanResult): void {
   // A run restored before its first snapshot starts over from its imported tasks: what the journal
   // says they did before the crash stays (finished tasks are not run again, attempt numbers go on).
   const before = new Map([...run.tasks.values()].map((task) => [task.id, task]));
-  const records = result.plan.tasks.map((spec): TaskRecord => {
-    const kept = before.get(spec.id);
-    // An imported task not begun stays the record the run made of it, whose text the document has.
-    if (kept?.status === 'pending' && kept.attempts.length === 0 && sameSpec(kept, spec)) return kept;
-    const finished =
-      kept !== undefined && (kept.status === 'done' || kept.status === 'failed' || kept.status === 'skipped');
-    return {
-      ...spec,
-      status: finished ? kept.status : 'pending',
-      attempts: kept?.attempts ?? [],
-      reworks: kept?.reworks ?? 0,
-      ...(finished && { result: kept.result, error: kept.error, finishedAt: kept.finishedAt }),
-    };
-  });
-  run.tasks.replaceAll(records);
+  run.tasks.replaceAll(plannedTasks(result.plan.tasks, before));
   run.emit({ type: 'run.planned', summary: result.plan.summary, tasks: result.plan.tasks });
   const free = run.scheduler.rebuild();
   for (const [id, reason] of Object.entries(run.doc.heldTasks ?? {})) {
     run.tasks.send(id, { type: 'task.hold', reason, imported: true, at });
   }
   run.scheduler.unblock(free, at);
-  void run.checkpoints.auto('planned');
-}
-
-/** The record was made from this spec: the same task, to do the same way. */
-function sameSpec(record: TaskRecord, spec: TaskSpec): boolean {
-  return (
-    record.title === spec.title &&
-    record.description === spec.description &&
-    record.priority === spec.priority &&
-    record.details === spec.details &&
-    record.dependencies.length === spec.dependencies.length &&
-    record.dependencies.every((dep, i) => dep === spec.dependencies[i])
-  );
+  // Taken once the run is executing: the snapshot then no longer carries the plan and the imported tasks
+  // (a 10,000-task plan made the first checkpoint three times the size of the run document).
+  queueMicrotask(() => void run.checkpoints.auto('planned'));
 }
 
 /**

@@ -6,6 +6,9 @@ import type { RunStore } from '../store/store.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 import type { MergeQueue } from './merge-queue.js';
 
+/** The number of checkpoint `cpN`. */
+const numberOf = (id: string) => Number(id.slice(2));
+
 /** Auto checkpoints are spaced so a run makes about this many at most: each copies the run document. */
 const MAX_AUTO_CHECKPOINTS = 5;
 
@@ -35,30 +38,43 @@ export interface RunCheckpointsDeps {
  * size makes about five (each one copies the run: spacing by N alone made a 10,000-task run quadratic).
  */
 export class RunCheckpoints {
-  /** Checkpoint files being written: a rollback to one waits for it. */
-  private readonly writes = new Set<Promise<void>>();
+  /** Checkpoints being written, by id: listed once their `checkpoint.created` is journalled. */
+  private readonly writing = new Map<string, { info: CheckpointInfo; write: Promise<void> }>();
+  /** Checkpoints made or being made, for the next one's number. */
+  private made: number;
 
-  constructor(private readonly deps: RunCheckpointsDeps) {}
-
-  list(): CheckpointInfo[] {
-    return [...this.deps.doc.checkpoints];
+  constructor(private readonly deps: RunCheckpointsDeps) {
+    this.made = deps.doc.checkpoints.length;
   }
 
+  /** The checkpoints, those being written included (a rollback to one waits for it). */
+  list(): CheckpointInfo[] {
+    const all = [...this.deps.doc.checkpoints, ...[...this.writing.values()].map((each) => each.info)];
+    return all.sort((a, b) => numberOf(a.id) - numberOf(b.id));
+  }
+
+  /** Whether the checkpoint exists, or is being written (a rollback to it waits for it). */
   has(id: string): boolean {
-    return this.deps.doc.checkpoints.some((c) => c.id === id);
+    return this.info(id) !== undefined;
   }
 
   info(id: string): CheckpointInfo | undefined {
-    return this.deps.doc.checkpoints.find((c) => c.id === id);
+    return this.deps.doc.checkpoints.find((c) => c.id === id) ?? this.writing.get(id)?.info;
   }
 
+  /**
+   * Writes a copy of the run as it is now. The file is written first (atomically), then the
+   * `checkpoint.created` event: a checkpoint exists once that event is in the journal, so a crash in
+   * between leaves no checkpoint anyone lists (a file no one names, overwritten by the next one).
+   */
   async create(reason: CheckpointInfo['reason'], label?: string): Promise<CheckpointInfo> {
     const { doc, clock, store } = this.deps;
     const workspace = this.deps.workspace();
+    const id = `cp${++this.made}`;
     // The integration commit is read in the merge queue, so the state saved with it matches it.
     const commit = workspace ? await this.deps.merges.enqueue(() => workspace.head()) : undefined;
     const info: CheckpointInfo = {
-      id: `cp${doc.checkpoints.length + 1}`,
+      id,
       runId: this.deps.runId,
       ...(label !== undefined && { label }),
       createdAt: isoAt(clock),
@@ -67,16 +83,18 @@ export class RunCheckpoints {
       lastEventId: this.deps.lastEventId(),
       ...(workspace && commit !== undefined && { files: { branch: workspace.branch, commit } }),
     };
-    doc.checkpoints.push(info);
     doc.tasksDoneSinceCheckpoint = 0;
     // The store serialises the document before its first await: the state of this instant.
     const write = store.writeCheckpoint(info, this.deps.toDocument());
-    this.writes.add(write);
+    this.writing.set(id, { info, write });
     try {
       await write;
     } finally {
-      this.writes.delete(write);
+      this.writing.delete(id);
     }
+    // In order of their numbers, whichever finished writing first.
+    doc.checkpoints.push(info);
+    doc.checkpoints.sort((a, b) => numberOf(a.id) - numberOf(b.id));
     this.deps.emit({ type: 'checkpoint.created', checkpoint: info });
     this.deps.save();
     return info;
@@ -103,10 +121,12 @@ export class RunCheckpoints {
 
   /** Resolves once every checkpoint being written is on disk (or failed). */
   async written(): Promise<void> {
-    await Promise.allSettled([...this.writes]);
+    await Promise.allSettled([...this.writing.values()].map((each) => each.write));
   }
 
-  read(id: string): Promise<RunDocument> {
+  /** The checkpoint's copy of the run; one being written is waited for. */
+  async read(id: string): Promise<RunDocument> {
+    await this.writing.get(id)?.write;
     return this.deps.store.readCheckpoint(this.deps.runId, id);
   }
 }

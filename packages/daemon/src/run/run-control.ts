@@ -155,5 +155,8 @@ export async function rollbackRun(
     const outcome = applyRollback(strategy, [...run.tasks.values()], saved.tasks, taskIds ?? []);
     if (outcome.reset.length === 0) return { reset: [], kept: outcome.kept };
   }
+  // The state before it, kept so the rollback can itself be undone; taken before the rollback begins, so
+  // a rollback finished after a crash does not take it again (of a repository already reset).
+  await run.checkpoints.create('before-rollback', `before rollback to ${checkpointId}`);
   return run.requestRollback({ checkpointId, strategy, tasks: taskIds });
 }

@@ -1,4 +1,5 @@
-import type { OrcEvent } from '@orc/shared';
+import { ZERO_USAGE, type OrcEvent } from '@orc/shared';
+import { eventually } from '@orc/test-support';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../clock.js';
@@ -92,6 +93,49 @@ describe('RunJournal', () => {
     await j.drain();
     expect(store.written.map((e) => e.id)).toEqual([1, 2]);
     expect(seen).toEqual([1, 2]);
+  });
+
+  it('while the disk fails: says why, publishes nothing, does not count a completion done, and goes on when a probe finds it back', async () => {
+    const store = new MemoryJournalStore();
+    // Never-ending backoff: only retryNow tries again.
+    const waiting: Clock = {
+      now: () => clock.now(),
+      sleep: (_ms, signal) =>
+        new Promise((_, reject) => signal?.addEventListener('abort', () => reject(new Error('aborted')))),
+    };
+    const j = new RunJournal('r1', 0, store as unknown as RunStore, waiting, pino({ level: 'silent' }));
+    const seen: number[] = [];
+    j.subscribe((e) => seen.push(e.id));
+    store.failNext = 1_000;
+    j.emit({ type: 'task.completed', taskId: 't1', attempt: 1, result: 'r', usage: ZERO_USAGE, costUsd: 0 });
+    await eventually(() => j.failure !== undefined, 'the failure');
+    expect(j.failure).toMatch(/^ENOSPC: no space left on device: cannot write the journal of run r1;/);
+    expect([...j.unconfirmedDone()]).toEqual(['t1']);
+    j.emit(status(2));
+    await expect(j.retryNow()).rejects.toThrow(/ENOSPC/);
+    expect(seen).toEqual([]);
+    const appendsWhileFailing = store.appends;
+    // No retry loop of its own beyond the backoff: nothing more was tried meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(store.appends).toBe(appendsWhileFailing);
+    store.failNext = 0;
+    await j.retryNow();
+    await j.drain();
+    expect(j.failure).toBeUndefined();
+    expect(seen).toEqual([1, 2]);
+    expect([...j.unconfirmedDone()]).toEqual([]);
+  });
+
+  it('closing drops what a failed disk cannot take once the grace is over, and never publishes it', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store);
+    const seen: number[] = [];
+    j.subscribe((e) => seen.push(e.id));
+    store.failNext = 1_000;
+    j.emit(status(1));
+    await j.close(10);
+    expect(seen).toEqual([]);
+    expect(store.written).toEqual([]);
   });
 
   it('replays from the file after an id, then goes on live, with no gap and no duplicate', async () => {

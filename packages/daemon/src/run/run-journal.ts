@@ -3,11 +3,18 @@ import type { NewEvent, OrcEvent } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, type Clock } from '../clock.js';
 import type { RunStore } from '../store/store.js';
+import { writeFailureOf } from '../store/write-failure.js';
 
 /** A subscriber further behind than this stops buffering and catches up from the file instead. */
 const LIVE_BUFFER_LIMIT = 10_000;
 /** The latest published events kept in memory: a client that reconnects after a blip needs no file read. */
 const RECENT_LIMIT = 4_096;
+/**
+ * Backoff between tries to append to a journal whose disk failed. The run pauses meanwhile, so only a few
+ * events wait and each try is cheap; a storage probe asks sooner (retryNow).
+ */
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 10_000;
 
 /** Told of the journal's work (the daemon's metrics). */
 export interface JournalObserver {
@@ -33,6 +40,15 @@ export class RunJournal {
   private readonly listeners = new Set<(event: OrcEvent) => void>();
   /** Published (durable) events, oldest first, at most RECENT_LIMIT; consecutive ids. */
   private recent: OrcEvent[] = [];
+  /** Why the last append failed, until one succeeds again; the events wait in memory meanwhile. */
+  private failed: unknown;
+  /** The wait before the next try, cut short by `retryNow` or `close`. */
+  private retryWait: AbortController | undefined;
+  /** Told how each try to append ended (undefined: it worked). */
+  private tried: ((error: Error | undefined) => void)[] = [];
+  /** Tasks whose `task.completed` is not on disk yet, and how many such events each has in flight. */
+  private readonly unconfirmed = new Map<string, number>();
+  private closed = false;
 
   constructor(
     private readonly runId: string,
@@ -50,27 +66,65 @@ export class RunJournal {
     return this.nextId - 1;
   }
 
+  /** Why the journal cannot be written, while it cannot: nothing the run does now would be on disk. */
+  get failure(): string | undefined {
+    return this.failed === undefined
+      ? undefined
+      : writeFailureOf(`the journal of run ${this.runId}`, this.failed, this.runId).message;
+  }
+
+  /** Whether the task's completion is told in memory only, not yet on disk: it does not count as done. */
+  unconfirmedDone(): ReadonlySet<string> {
+    return new Set(this.unconfirmed.keys());
+  }
+
   /** Journals the event; `at` is its time when the change it tells was stamped before (default: now). */
   emit(event: NewEvent, at?: string): OrcEvent {
     // The id goes first in the line: catching up from the file skips older lines without parsing them.
     const full = { id: this.nextId++, runId: this.runId, at: at ?? isoAt(this.clock), ...event };
     // The run changes a task record and tells of it in the same turn: its saved text is stale.
     if ('taskId' in full) this.store.taskChanged(this.runId, full.taskId);
+    if (full.type === 'task.completed')
+      this.unconfirmed.set(full.taskId, (this.unconfirmed.get(full.taskId) ?? 0) + 1);
     this.pending.push(full);
     this.flushing ??= this.flush();
     return full;
   }
 
-  private closed = false;
-
-  /** After this, events that cannot be written are dropped instead of retried (the store is closing). */
-  close(): void {
-    this.closed = true;
-  }
-
-  /** Resolves when every event emitted so far is durable and published. */
+  /** Resolves when every event emitted so far is durable and published (however long the disk takes). */
   async drain(): Promise<void> {
     while (this.flushing) await this.flushing;
+  }
+
+  /**
+   * For a storage probe: tries the events waiting for a failed disk now, rather than at the next retry.
+   * Resolves once they are written; rejects if this try fails too. Nothing failed: resolves at once.
+   */
+  async retryNow(): Promise<void> {
+    if (this.failed === undefined) return;
+    const tried = new Promise<void>((resolve, reject) =>
+      this.tried.push((error) => (error === undefined ? resolve() : reject(error))),
+    );
+    this.retryWait?.abort();
+    await tried;
+  }
+
+  /**
+   * The daemon stops: events not yet written get `graceMs` to be, or one more try when the disk already
+   * failed them (waiting on it holds the daemon up for nothing); what still cannot be written is dropped.
+   * It was never published, so no client has seen an id that is then reused.
+   */
+  async close(graceMs = 0): Promise<void> {
+    if (this.failed !== undefined) {
+      await this.retryNow().catch(() => undefined);
+    } else if (this.flushing) {
+      const timer = new AbortController();
+      await Promise.race([this.drain(), this.clock.sleep(graceMs, timer.signal).catch(() => undefined)]);
+      timer.abort();
+    }
+    this.closed = true;
+    this.retryWait?.abort();
+    await this.drain();
   }
 
   subscribe(listener: (event: OrcEvent) => void): () => void {
@@ -79,6 +133,7 @@ export class RunJournal {
   }
 
   private async flush(): Promise<void> {
+    let wait = RETRY_FIRST_MS;
     while (this.pending.length > 0) {
       const batch = this.pending;
       this.pending = [];
@@ -87,23 +142,39 @@ export class RunJournal {
         await this.store.appendEvents(this.runId, batch);
         this.observer.written(batch, performance.now() - started);
       } catch (error) {
+        this.told(error);
         if (this.closed) {
           // The store is gone (the daemon is stopping): these events were never published, so no id is seen twice.
           this.logger.error(
-            { err: error, runId: this.runId, dropped: batch.length },
+            { err: error, runId: this.runId, dropped: batch.length + this.pending.length },
             'journal closed; events dropped',
           );
+          for (const event of batch) this.confirmed(event);
           this.pending = [];
           break;
         }
-        // Disk full or similar: keep the events and try again rather than publish what is not durable.
-        this.logger.error({ err: error, runId: this.runId }, 'cannot append to the event journal; retrying');
+        // Disk full or similar: the events wait (never published before they are durable) and the run is
+        // told by the store, so it stops making more; tried again with backoff, or when a probe asks.
+        if (this.failed === undefined)
+          this.logger.error({ err: error, runId: this.runId }, 'cannot append to the event journal; waiting');
+        this.failed = error;
         this.pending = [...batch, ...this.pending];
-        await this.clock.sleep(500);
+        const retryWait = new AbortController();
+        this.retryWait = retryWait;
+        await this.clock.sleep(wait, retryWait.signal).catch(() => undefined);
+        this.retryWait = undefined;
+        wait = Math.min(wait * 2, RETRY_MAX_MS);
         continue;
       }
+      if (this.failed !== undefined) {
+        this.logger.info({ runId: this.runId }, 'the event journal takes writes again');
+        this.failed = undefined;
+        wait = RETRY_FIRST_MS;
+      }
+      this.told(undefined);
       this.remember(batch);
       for (const event of batch) {
+        this.confirmed(event);
         for (const listener of this.listeners) {
           try {
             listener(event);
@@ -115,6 +186,18 @@ export class RunJournal {
       }
     }
     this.flushing = undefined;
+  }
+
+  private told(error: unknown): void {
+    const failure = error === undefined || error instanceof Error ? error : new Error(JSON.stringify(error));
+    for (const resolve of this.tried.splice(0)) resolve(failure);
+  }
+
+  private confirmed(event: OrcEvent): void {
+    if (event.type !== 'task.completed') return;
+    const left = (this.unconfirmed.get(event.taskId) ?? 1) - 1;
+    if (left > 0) this.unconfirmed.set(event.taskId, left);
+    else this.unconfirmed.delete(event.taskId);
   }
 
   /** A finished run's subscribers are rare: its recent events go, and come from the file if asked for. */

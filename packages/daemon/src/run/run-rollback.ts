@@ -1,5 +1,5 @@
 import { OrcError, type NewEvent, type RollbackStrategy, type TaskRecord } from '@orc/shared';
-import type { RollbackOutcome, RollbackRequest } from '../actors/run.machine.js';
+import type { RollbackPlan, RollbackRequest } from '../actors/run.machine.js';
 import type { RunDocument } from '../store/run-document.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 import { applyRollback, downstreamOf } from './apply-rollback.js';
@@ -19,48 +19,55 @@ export interface RollbackDeps {
   /** The task records were replaced: the graph is rebuilt and what is free is queued. */
   reschedule: () => void;
   emit: (event: NewEvent) => void;
-  /** Saves the document and waits until it is on disk. */
-  persist: () => Promise<void>;
+  /** Resolves once every event emitted so far is in the journal. */
+  journalled: () => Promise<void>;
 }
 
 /**
- * A run goes back to a checkpoint (the run is in its `rollingBack` state, so nothing is dispatched):
+ * Makes a rollback ready while the run is in its `rollingBack` state (nothing is dispatched):
  * - full: every task as the checkpoint had it, and the integration branch reset to its commit;
  * - partial: the checkpoint's tasks, but a task that finished since keeps its result when its inputs did
  *   not change; files are left alone;
  * - selective: the named tasks and everything downstream of them start over, their merges reverted.
- * The state before it is kept as a checkpoint of its own, so a rollback can itself be undone.
+ *
+ * All or nothing across a crash: `run.rollback_started` is in the journal before anything is touched, so
+ * a run killed half-way is restored rolling back and this runs again; what it does to the repository is
+ * safe to do twice (a reset to the same commit, reverts that skip what is reverted already); and the run
+ * itself changes only in `commitRollback`, with `run.rolled_back`, in the step that leaves `rollingBack`.
  */
-export async function rollBack(deps: RollbackDeps, request: RollbackRequest): Promise<RollbackOutcome> {
+export async function prepareRollback(deps: RollbackDeps, request: RollbackRequest): Promise<RollbackPlan> {
   const { checkpointId, strategy } = request;
   const named = request.tasks ?? [];
-  await deps.checkpoints.written();
+  await deps.journalled();
   const saved = await deps.checkpoints.read(checkpointId);
   // Work being merged lands (or not) before anything is taken back.
   await deps.merges.idle();
   deps.interrupt();
-  await deps.checkpoints.create('before-rollback', `before rollback to ${checkpointId}`);
   await rollbackFiles(deps, checkpointId, strategy, named);
+  const { tasks, reset, kept } = applyRollback(strategy, [...deps.tasks.values()], saved.tasks, named);
+  return { tasks, reset, kept, planSummary: strategy === 'full' ? saved.planSummary : deps.doc.planSummary };
+}
+
+/** The run takes the rollback: its task records, and `run.rolled_back`, which makes it so after a crash. */
+export function commitRollback(deps: RollbackDeps, request: RollbackRequest, plan: RollbackPlan): void {
   const before = [...deps.tasks.values()];
-  const { tasks, reset, kept } = applyRollback(strategy, before, saved.tasks, named);
-  deps.tasks.replaceAll(tasks);
-  const planSummary =
-    strategy === 'full' && saved.planSummary !== deps.doc.planSummary ? saved.planSummary : undefined;
+  deps.tasks.replaceAll(plan.tasks);
+  // A full rollback brings back the checkpoint's plan summary, when it has another one.
+  const planSummary = plan.planSummary !== deps.doc.planSummary ? plan.planSummary : undefined;
   if (planSummary !== undefined) deps.doc.planSummary = planSummary;
   deps.doc.tasksDoneSinceCheckpoint = 0;
   // Told with the records it changed, so a client's view and a restore need nothing else; announced
-  // first: a client replaces those records, then folds the statuses the rescheduling emits.
+  // first: a client replaces those records, then folds the statuses the rescheduling emits. (How a
+  // finished run ended was dropped as it entered `rollingBack`, which reopened it.)
   deps.emit({
     type: 'run.rolled_back',
-    checkpointId,
-    strategy,
-    resetTasks: reset,
-    ...changedRecords(before, tasks),
+    checkpointId: request.checkpointId,
+    strategy: request.strategy,
+    resetTasks: plan.reset,
+    ...changedRecords(before, plan.tasks),
     ...(planSummary !== undefined && { planSummary }),
   });
   deps.reschedule();
-  await deps.persist();
-  return { reset, kept };
 }
 
 /**

@@ -10,7 +10,7 @@ import {
 } from '@orc/shared';
 import { isoAt } from '../clock.js';
 import type { RunEvent } from '../actors/run.machine.js';
-import { taskMachine } from '../actors/task.machine.js';
+import { awaitsReview, taskMachine } from '../actors/task.machine.js';
 import type { WorkerEmitted } from '../actors/worker.machine.js';
 import { TaskGraph } from '../scheduling/task-graph.js';
 import { WorkerPool } from '../scheduling/worker-pool.js';
@@ -38,6 +38,8 @@ export interface SchedulerHost {
   /** Tells the run actor (settled, budget reached, provider refused). */
   send(event: RunEvent): void;
   isExecuting(): boolean;
+  /** Why the run's journal cannot be written, while it cannot: no journal, no progress. */
+  storageFailure(): string | undefined;
   /** The daemon is stopping the run. */
   isClosing(): boolean;
   save(): void;
@@ -109,7 +111,7 @@ export class RunScheduler {
         review: async (input, signal) => {
           const task = this.tasks.get(input.taskId)!;
           host.budget.checkTask(task, 'review');
-          const answer = await manager.review(task, input.text, this.attempts.diffOf(task.id), signal);
+          const answer = await manager.review(task, input.text, task.attempts.at(-1)?.diff, signal);
           // A review is part of what its attempt cost: the task's budget and its record count it, and the
           // journal tells it in the same turn.
           const attempt = this.tasks.get(input.taskId)?.attempts.at(-1);
@@ -158,7 +160,6 @@ export class RunScheduler {
         },
         at,
       );
-      this.attempts.forget(task.id);
       this.host.taskDone();
     }
     if (to === 'failed')
@@ -173,6 +174,8 @@ export class RunScheduler {
         // Sent back with feedback for its next attempt (a rework, a merge conflict).
         ...(to === 'ready' && task.reworks > before.reworks && { feedback: task.feedback ?? '' }),
         ...(to === 'blocked' && task.held !== undefined && { held: true }),
+        // Straight to its review, its answer journalled before a restart: the worker that reviews it.
+        ...(to === 'reviewing' && from === 'ready' && task.worker !== undefined && { worker: task.worker }),
       },
       at,
     );
@@ -364,6 +367,12 @@ export class RunScheduler {
    * run is settled when nothing is ready, in flight or being merged. Called only while executing.
    */
   private fillWorkers(): void {
+    const failure = this.host.storageFailure();
+    if (failure !== undefined) {
+      // Nothing it did now could be recorded: the run waits for the disk instead.
+      this.host.send({ type: 'run.storage_failed', message: failure });
+      return;
+    }
     const { max_tokens } = this.host.config.models.worker;
     while (this.graph.readyCount > 0 && this.pool.free > this.claiming) {
       if (this.host.budget.wouldExceed(this.pool.busy + this.claiming)) {
@@ -389,10 +398,14 @@ export class RunScheduler {
       this.host.send({ type: 'run.settled' });
   }
 
+  /** A task whose answer is in (see `awaitsReview`) goes to its review: its work is not paid twice. */
   private assign(id: string, maxTokens: number): void {
-    this.pool.assign({ taskId: id, maxTokens }, (worker) =>
-      this.tasks.send(id, { type: 'task.assign', worker, at: isoAt(this.host.deps.clock) }),
-    );
+    const task = this.tasks.get(id)!;
+    const worked = awaitsReview(task) ? task.attempts.at(-1)!.output : undefined;
+    this.pool.assign({ taskId: id, maxTokens, ...(worked !== undefined && { worked }) }, (worker) => {
+      const at = isoAt(this.host.deps.clock);
+      this.tasks.send(id, { type: worked !== undefined ? 'task.assign_review' : 'task.assign', worker, at });
+    });
   }
 
   /**

@@ -19,18 +19,25 @@ import {
 import type { Logger } from 'pino';
 import { createActor, waitFor, type Actor, type AnyActorRef } from 'xstate';
 import { isoAt, type Clock } from '../clock.js';
-import type {
-  RollbackOutcome,
-  RollbackRequest,
-  RunEvent,
-  runMachine,
-  RunSnapshot,
+import {
+  pauseMessageOf,
+  type RollbackOutcome,
+  type RollbackPlan,
+  type RollbackRequest,
+  type RunEvent,
+  type runMachine,
+  type RunSnapshot,
 } from '../actors/run.machine.js';
 import type { ModelProvider } from '../model/provider.js';
 import type { Random } from '../model/seeded-random.js';
 import { runContext } from '../model/prompts.js';
 import type { QuotaGovernor, QuotaWait } from '../quota/quota-governor.js';
-import { runSetupOf, type RunDocument, type RunDocumentToWrite } from '../store/run-document.js';
+import {
+  recordOfTask,
+  runSetupOf,
+  type RunDocument,
+  type RunDocumentToWrite,
+} from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 import type { PermissionDesk } from '../inbox/permission-desk.js';
@@ -90,8 +97,8 @@ export class Run implements SchedulerHost {
   /** The snapshot saved once the run is closing: the state it was in, never `closing` itself. */
   private closingSnapshot: unknown;
   private readonly statusWaiters = new Set<() => void>();
-  /** The rollback under way, for the person who asked for it to hear how it ended. */
-  rollingBack: Promise<RollbackOutcome> | undefined;
+  /** The rollback being made ready, for the person who asked for it to hear how it ended. */
+  rollingBack: Promise<RollbackPlan> | undefined;
   /** How long in-flight work may go on once the daemon stops. */
   graceMs = 0;
   /** Tells the run's totals with the first event after they changed. */
@@ -287,6 +294,10 @@ export class Run implements SchedulerHost {
     return this.actor.getSnapshot().matches('closing');
   }
 
+  storageFailure(): string | undefined {
+    return this.journal.failure;
+  }
+
   taskDone(): void {
     this.checkpoints.taskDone();
   }
@@ -357,13 +368,34 @@ export class Run implements SchedulerHost {
   }
 
   private viewSource(): RunViewSource {
+    const paused = this.status === 'paused';
+    const message = paused && this.actor ? pauseMessageOf(this.actor.getSnapshot()) : undefined;
+    // A task is shown done once its completion is on disk; until then it is still being reviewed.
+    const unconfirmed = this.journal.unconfirmedDone();
+    const taskCounts = this.scheduler.graph.countsByStatus();
+    if (unconfirmed.size > 0) {
+      taskCounts['done'] = (taskCounts['done'] ?? 0) - unconfirmed.size;
+      if (taskCounts['done'] === 0) delete taskCounts['done'];
+      taskCounts['reviewing'] = (taskCounts['reviewing'] ?? 0) + unconfirmed.size;
+    }
+    // Records, and settled tasks as their text: parsed only where the view shows them.
+    const records = () => this.tasks.rows();
     return {
       doc: this.doc,
       status: this.status,
-      pauseReason: this.status === 'paused' ? this.pauseReason : undefined,
+      pauseReason: paused ? this.pauseReason : undefined,
+      ...(message !== undefined && { pauseMessage: message }),
       maxWorkers: this.config.execution.max_workers,
-      taskCounts: this.scheduler.graph.countsByStatus(),
-      tasks: () => this.tasks.rows(),
+      taskCounts,
+      tasks:
+        unconfirmed.size === 0
+          ? records
+          : function* () {
+              for (const task of records())
+                yield unconfirmed.has(task.id)
+                  ? { ...recordOfTask(task), status: 'reviewing' as const }
+                  : task;
+            },
       taskTotal: this.tasks.size,
       busyWorkers: this.scheduler.pool.busy,
       train: this.scheduler.train?.view(),
@@ -474,10 +506,18 @@ export class Run implements SchedulerHost {
     // Accepted work being merged has freed its worker already; it must land before the state is saved.
     await merges.idle();
     await this.checkpoints.written();
-    await this.journal.drain();
+    // Events not on disk yet get what is left of the grace: a disk that takes no writes does not hold
+    // the daemon up. What cannot be written is dropped, and then so is the document that reflects it.
+    await this.journal.close(Math.max(0, deadline - clock.now()));
     this.save();
-    await store.flush(this.id);
-    this.journal.close();
+    await store
+      .flush(this.id)
+      .catch((error: unknown) =>
+        this.deps.logger.warn(
+          { err: error, runId: this.id },
+          'the run document was not written on close; its journal holds what happened',
+        ),
+      );
   }
 
   /** What a person may not change right now, and why. */
@@ -560,12 +600,24 @@ export class Run implements SchedulerHost {
     if (previous === 'paused' && status === 'executing') this.emit({ type: 'run.resumed' });
   }
 
-  /** Hands a rollback request to the run actor and waits for it to end; its failure is the caller's. */
+  /**
+   * Hands a rollback request to the run actor and waits for it to end, the rollback in the journal; its
+   * failure is the caller's.
+   */
   async requestRollback(request: RollbackRequest): Promise<RollbackOutcome> {
     const before = this.rollingBack;
     this.actor.send({ type: 'run.rollback', ...request });
-    if (this.rollingBack === before || this.rollingBack === undefined)
+    const preparing = this.rollingBack;
+    if (preparing === before || preparing === undefined)
       throw new OrcError('INVALID_STATE', `run ${this.id} is ${this.status}; it cannot be rolled back now`);
-    return this.rollingBack;
+    const plan = await preparing;
+    await waitFor(this.actor, (s: RunSnapshot) => !s.matches('rollingBack'));
+    if (this.actor.getSnapshot().matches('closing'))
+      throw new OrcError(
+        'INVALID_STATE',
+        `the daemon stopped while run ${this.id} was rolling back; the rollback finishes once it is back`,
+      );
+    await this.journal.drain();
+    return { reset: plan.reset, kept: plan.kept };
   }
 }

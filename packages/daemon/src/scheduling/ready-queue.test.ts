@@ -15,6 +15,7 @@ const task = (
   order: number,
 ): QueuedTask => ({
   id,
+  toReview: false,
   criticalPath,
   priority,
   order,
@@ -31,6 +32,13 @@ describe('ReadyQueue', () => {
     queue.push(task('high-long', 5, 'high', 7));
     queue.push(task('mid', 3, 'low', 6));
     expect(drain(queue)).toEqual(['high-long', 'low-long', 'mid', 'crit', 't1', 't2', 't10']);
+  });
+
+  it('serves a task whose answer waits for its review before any other: its work is paid for', () => {
+    const queue = new ReadyQueue();
+    queue.push(task('long', 9, 'critical', 0));
+    queue.push({ ...task('answered', 1, 'low', 5), toReview: true });
+    expect(drain(queue)).toEqual(['answered', 'long']);
   });
 
   it('matches a full sort on random input', () => {

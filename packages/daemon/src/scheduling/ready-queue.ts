@@ -4,6 +4,8 @@ const PRIORITY_RANK: Record<Priority, number> = { critical: 0, high: 1, medium: 
 
 export interface QueuedTask {
   id: string;
+  /** Its answer is in and waits for its review: it goes first, the work is paid for already. */
+  toReview: boolean;
   /** Tasks on the longest remaining chain go first: they bound the run's makespan. */
   criticalPath: number;
   priority: Priority;
@@ -12,6 +14,7 @@ export interface QueuedTask {
 }
 
 function before(a: QueuedTask, b: QueuedTask): boolean {
+  if (a.toReview !== b.toReview) return a.toReview;
   if (a.criticalPath !== b.criticalPath) return a.criticalPath > b.criticalPath;
   const pa = PRIORITY_RANK[a.priority];
   const pb = PRIORITY_RANK[b.priority];

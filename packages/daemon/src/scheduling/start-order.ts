@@ -18,6 +18,7 @@ export function startOrder(specs: readonly TaskSpec[]): TaskSpec[] {
   const push = (spec: TaskSpec) =>
     queue.push({
       id: spec.id,
+      toReview: false,
       criticalPath: critical.get(spec.id) ?? 1,
       priority: spec.priority,
       order: order.get(spec.id) ?? 0,

@@ -1,4 +1,5 @@
 import type { TaskRecord, TaskStatus } from '@orc/shared';
+import { awaitsReview } from '../actors/task.machine.js';
 import { naturalRanks } from './natural-order.js';
 import { ReadyQueue } from './ready-queue.js';
 
@@ -152,6 +153,7 @@ export class TaskGraph {
     const i = this.index.get(task.id);
     this.queue.push({
       id: task.id,
+      toReview: awaitsReview(task),
       criticalPath: i === undefined ? 1 : this.criticalPath[i]!,
       priority: task.priority,
       order: i === undefined ? 0 : this.order[i]!,

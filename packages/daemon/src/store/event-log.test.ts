@@ -5,6 +5,7 @@ import type { OrcEvent } from '@orc/shared';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DamagedFileError } from './damaged-file-error.js';
 import { EventLog } from './event-log.js';
+import { JournalBehindError } from './write-failure.js';
 
 let dir: string;
 let file: string;
@@ -35,6 +36,29 @@ async function collect(log: EventLog, afterId: number): Promise<number[]> {
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('EventLog', () => {
+  it('tells when an event is on disk, and that it will not be when the append fails or the log closes', async () => {
+    const log = new EventLog(file);
+    const second = log.waitDurable(2);
+    let settled = false;
+    void second.then(() => (settled = true));
+    await log.append([event(1)]);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(settled).toBe(false);
+    await log.append([event(2)]);
+    await second;
+    await log.waitDurable(2); // at once now
+    await log.close();
+    await expect(log.waitDurable(3)).rejects.toBeInstanceOf(JournalBehindError);
+
+    // A journal that cannot be written: what waits for its events hears why, at once.
+    const broken = new EventLog(join(dir, 'no-such-dir', 'events.jsonl'));
+    const waiting = broken.waitDurable(1);
+    await expect(broken.append([event(1)])).rejects.toThrow(/ENOENT/);
+    await expect(waiting).rejects.toThrow(/the journal does not hold event 1 yet: ENOENT/);
+    await expect(broken.waitDurable(1)).rejects.toBeInstanceOf(JournalBehindError);
+    await broken.close();
+  });
+
   it('group-commits concurrent appends: few fsyncs, every line in order, file 0600', async () => {
     let commits = 0;
     const log = new EventLog(file, { onWrite: () => commits++ });

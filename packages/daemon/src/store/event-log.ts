@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { OrcError, type OrcEvent } from '@orc/shared';
 import { DamagedFileError } from './damaged-file-error.js';
 import { fsyncDir, isErrno } from './durable-json-file.js';
+import { JournalBehindError } from './write-failure.js';
 
 export interface EventLogOptions {
   /** Told the size of every group commit (the store counts bytes per task). */
@@ -18,6 +19,11 @@ export interface ReadOptions {
 interface Waiter {
   resolve: () => void;
   reject: (error: unknown) => void;
+}
+
+/** Someone waiting for the log to hold event `id` (a document that reflects it, before it is written). */
+interface DurableWaiter extends Waiter {
+  id: number;
 }
 
 const NEWLINE = 0x0a;
@@ -39,6 +45,9 @@ export class EventLog {
   private waiters: Waiter[] = [];
   private committing: Promise<void> | undefined;
   private closed = false;
+  /** Why the last append failed, until one succeeds again. */
+  private failure: unknown;
+  private durableWaiters: DurableWaiter[] = [];
 
   constructor(
     readonly filename: string,
@@ -187,6 +196,21 @@ export class EventLog {
   }
 
   /**
+   * Resolves once event `id` is on disk. Rejects with a JournalBehindError, at once or later, when the
+   * last append failed (the journal's writer retries it on its own time) or the log closes: a document
+   * that reflects the event must not be written before the journal holds it.
+   */
+  async waitDurable(id: number): Promise<void> {
+    if (id <= 0) return;
+    await this.durableId();
+    // Read after the await: an append may have landed meanwhile.
+    if ((this.durable ?? 0) >= id) return;
+    if (this.closed) throw new JournalBehindError(id, new Error(`${this.filename} is closed`));
+    if (this.failure !== undefined && !this.committing) throw new JournalBehindError(id, this.failure);
+    return new Promise((resolve, reject) => this.durableWaiters.push({ id, resolve, reject }));
+  }
+
+  /**
    * Closes the file of a run that has gone quiet (a finished run), so a daemon with many runs does not
    * hold a descriptor for each; the next append opens it again.
    */
@@ -202,6 +226,7 @@ export class EventLog {
   async close(): Promise<void> {
     this.closed = true;
     await this.committing;
+    this.settleDurableWaiters(new Error(`${this.filename} is closed`));
     const file = this.file;
     this.file = undefined;
     if (file) await (await file).close();
@@ -230,13 +255,29 @@ export class EventLog {
         }
         this.size += bytes.length;
         if (lastId !== undefined) this.durable = Math.max(this.durable ?? 0, lastId);
+        this.failure = undefined;
         this.options.onWrite?.(bytes.length);
         for (const waiter of waiters) waiter.resolve();
+        this.settleDurableWaiters();
       } catch (error) {
+        this.failure = error;
         for (const waiter of waiters) waiter.reject(error);
+        this.settleDurableWaiters(error);
       }
     }
     this.committing = undefined;
+  }
+
+  /** Those waiting for events now on disk go on; with `failure`, every other one is told it failed. */
+  private settleDurableWaiters(failure?: unknown): void {
+    const durable = this.durable ?? 0;
+    const waiting: DurableWaiter[] = [];
+    for (const waiter of this.durableWaiters) {
+      if (waiter.id <= durable) waiter.resolve();
+      else if (failure !== undefined) waiter.reject(new JournalBehindError(waiter.id, failure));
+      else waiting.push(waiter);
+    }
+    this.durableWaiters = waiting;
   }
 
   private async openForAppend(): Promise<FileHandle> {

@@ -13,13 +13,14 @@ import {
 import { isoAt, systemClock, type Clock } from '../clock.js';
 import { CoalescingWriter, type CoalescingWriterOptions } from './coalescing-writer.js';
 import { DamagedFileError } from './damaged-file-error.js';
-import { fsyncDir, isErrno } from './durable-json-file.js';
+import { fsyncDir, isErrno, writeFileDurably } from './durable-json-file.js';
 import { EventLog } from './event-log.js';
 import type { RunDocument, RunDocumentToWrite, RunIndexEntry } from './run-document.js';
 import { RunDocumentFile, readRunDocument, type RunDocumentDb } from './run-document-file.js';
 import { RunDocumentText } from './run-document-text.js';
 import { RunIndex } from './run-index.js';
 import type { RunStore, StoredRun } from './store.js';
+import { JournalBehindError, writeFailureOf, type WriteFailure } from './write-failure.js';
 
 /** Run and checkpoint ids become path segments: nothing that could climb out of the state directory. */
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -43,8 +44,6 @@ interface RunFiles {
   snapshot?: () => RunDocumentToWrite;
   /** What the document on disk says: its status and the last event it reflects. */
   onDisk?: { status: RunStatus; lastEventId: number };
-  /** The last document written was ahead of the journal: it is written again once the journal has this id. */
-  behind?: number;
   /** Damage a read found in the journal before the events it asked for (a hole in old history). */
   historyDamage?: DamagedFileError;
 }
@@ -76,6 +75,7 @@ export class FileRunStore implements RunStore {
   private readonly writer: CoalescingWriter;
   private readonly index: RunIndex;
   private readonly runs = new Map<string, RunFiles>();
+  private readonly failureListeners = new Set<(failure: WriteFailure) => void>();
   private indexProblem: string | undefined;
   /** When damage is found and copies are named. */
   private readonly clock: Clock;
@@ -85,7 +85,14 @@ export class FileRunStore implements RunStore {
     options: FileRunStoreOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
-    this.writer = new CoalescingWriter(options);
+    this.writer = new CoalescingWriter({
+      ...options,
+      onError: (error, key) => {
+        options.onError?.(error, key);
+        const runId = key.startsWith(RUN_KEY) ? key.slice(RUN_KEY.length) : undefined;
+        this.failed(runId === undefined ? paths.index : paths.run(runId).state, error, runId);
+      },
+    });
     this.index = new RunIndex(paths.index, this.writer, this.countState);
   }
 
@@ -104,7 +111,12 @@ export class FileRunStore implements RunStore {
     if (this.runs.has(doc.id) || this.index.has(doc.id)) {
       throw new OrcError('STORE_ERROR', `run ${doc.id} already exists in ${this.paths.runs}`);
     }
-    await makePrivateDir(this.paths.run(doc.id).dir);
+    try {
+      await makePrivateDir(this.paths.run(doc.id).dir);
+    } catch (error) {
+      this.failed(this.paths.run(doc.id).dir, error, doc.id);
+      throw error;
+    }
     this.runs.set(doc.id, this.openRunFiles(doc.id));
     this.scheduleSave(doc.id, () => doc);
     await this.writer.flush(runKey(doc.id));
@@ -112,10 +124,21 @@ export class FileRunStore implements RunStore {
     await this.index.flush();
   }
 
+  onWriteFailure(listener: (failure: WriteFailure) => void): () => void {
+    this.failureListeners.add(listener);
+    return () => this.failureListeners.delete(listener);
+  }
+
+  async probeWrite(runId: string): Promise<void> {
+    const file = join(this.paths.run(runId).dir, '.write-probe');
+    await writeFileDurably(file, PROBE_BYTES);
+    await rm(file, { force: true });
+  }
+
   scheduleSave(runId: string, snapshot: () => RunDocumentToWrite): void {
     const files = this.files(runId);
     files.snapshot = snapshot;
-    this.writer.schedule(runKey(runId), () => this.saveDocument(runId, files));
+    this.writer.schedule(runKey(runId), () => this.saveDocument(files));
   }
 
   taskChanged(runId: string, taskId: string): void {
@@ -154,8 +177,12 @@ export class FileRunStore implements RunStore {
 
   async appendEvents(runId: string, events: readonly OrcEvent[]): Promise<void> {
     const files = this.files(runId);
-    await files.events.append(events);
-    if (files.behind !== undefined) this.catchUpDocument(runId, files, events.at(-1)?.id ?? 0);
+    try {
+      await files.events.append(events);
+    } catch (error) {
+      this.failed(files.events.filename, error, runId);
+      throw error;
+    }
   }
 
   readEvents(runId: string, afterId: number): AsyncIterable<OrcEvent> {
@@ -324,8 +351,15 @@ export class FileRunStore implements RunStore {
       makeDir: true,
     }).open();
     checkpoint.data = doc;
-    // Serialised as the write starts: the checkpoint is the state of this instant, whatever changes while it is written.
-    await checkpoint.write();
+    // Like the document, a checkpoint never reflects an event the journal does not hold.
+    await files.events.waitDurable(doc.lastEventId);
+    try {
+      // Serialised as the write starts: the checkpoint is the state of this instant, whatever changes while it is written.
+      await checkpoint.write();
+    } catch (error) {
+      this.failed(file, error, info.runId);
+      throw error;
+    }
   }
 
   async readCheckpoint(runId: string, checkpointId: string): Promise<RunDocument> {
@@ -353,7 +387,7 @@ export class FileRunStore implements RunStore {
     return { ...this.counts };
   }
 
-  private async saveDocument(runId: string, files: RunFiles): Promise<void> {
+  private async saveDocument(files: RunFiles): Promise<void> {
     const doc = files.snapshot!();
     const { onDisk } = files;
     // A finished run loaded to be looked at is not rewritten: nothing an event would tell of changed.
@@ -365,24 +399,23 @@ export class FileRunStore implements RunStore {
     ) {
       return;
     }
-    // The document never claims an event the journal does not hold yet (ids would jump after a crash);
-    // it is written again once the journal has caught up.
-    const durable = await files.events.durableId();
-    const written = doc.lastEventId > durable ? { ...doc, lastEventId: durable } : doc;
-    files.behind = written === doc ? undefined : doc.lastEventId;
-    await this.index.beforeDocument(written);
-    files.document.data = written;
+    // The document is the journal folded up to its last event: it is written only once the journal
+    // holds that event, so a crash never leaves a document ahead of its journal (a restore applies each
+    // event past the document exactly once). Its task records are fixed in `doc`; what may change while
+    // it waits (the checkpoint list, held tasks) is told by events a restore applies again harmlessly.
+    await files.events.waitDurable(doc.lastEventId);
+    await this.index.beforeDocument(doc);
+    files.document.data = doc;
     await files.document.write();
-    files.onDisk = { status: written.status, lastEventId: written.lastEventId };
-    this.index.noteDocument(written);
-    if (files.behind !== undefined) this.catchUpDocument(runId, files, await files.events.durableId());
+    files.onDisk = { status: doc.status, lastEventId: doc.lastEventId };
+    this.index.noteDocument(doc);
   }
 
-  /** Writes the document again when the journal now holds every event it reflects. */
-  private catchUpDocument(runId: string, files: RunFiles, durable: number): void {
-    if (files.behind === undefined || durable < files.behind || !files.snapshot) return;
-    files.behind = undefined;
-    if (this.runs.get(runId) === files) this.scheduleSave(runId, files.snapshot);
+  /** Tells the listeners a write failed (not one held back for the journal: that failure is told already). */
+  private failed(file: string, error: unknown, runId?: string): void {
+    if (error instanceof JournalBehindError) return;
+    const failure = writeFailureOf(file, error, runId);
+    for (const listener of this.failureListeners) listener(failure);
   }
 
   private openRunFiles(id: string): RunFiles {
@@ -428,7 +461,11 @@ export class FileRunStore implements RunStore {
 /** How every document the store writes ends (see RunDocumentText): a cheap sign it was not cut short. */
 const DOCUMENT_END = ']}\n';
 
-const runKey = (runId: string) => `run:${runId}`;
+const RUN_KEY = 'run:';
+const runKey = (runId: string) => `${RUN_KEY}${runId}`;
+
+/** What `probeWrite` writes: small, so asking whether a full disk takes writes again costs next to nothing. */
+const PROBE_BYTES = Buffer.alloc(16 * 1024, 0x20);
 
 async function makePrivateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });

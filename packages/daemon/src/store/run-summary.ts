@@ -14,6 +14,8 @@ export interface RunViewSource {
   doc: Omit<RunDocument, 'tasks'>;
   status: RunStatus;
   pauseReason: PauseReason | undefined;
+  /** What the pause says to a person (why the disk takes no writes, the checkpoint a rollback goes to). */
+  pauseMessage?: string;
   maxWorkers: number;
   taskCounts: Record<string, number>;
   /** The tasks in the run's order: records, or settled tasks' text (parsed only where a view shows them). */
@@ -36,6 +38,8 @@ export function summaryOf(source: RunViewSource): RunSummary {
     goal: summaryGoal(doc.goal),
     status: source.status,
     ...(source.pauseReason !== undefined && { pauseReason: source.pauseReason }),
+    ...(source.pauseReason !== undefined &&
+      source.pauseMessage !== undefined && { pauseMessage: source.pauseMessage }),
     ...(source.pauseReason !== undefined && doc.resumeAt !== undefined && { resumeAt: doc.resumeAt }),
     ...(source.pauseReason === 'quota' && doc.quotaModel !== undefined && { quotaModel: doc.quotaModel }),
     models: doc.models,

@@ -1,6 +1,7 @@
 import type { CheckpointInfo, OrcEvent, RunSummary } from '@orc/shared';
 import type { DamagedFileError } from './damaged-file-error.js';
 import type { RunDocument, RunDocumentToWrite, RunIndexEntry } from './run-document.js';
+import type { WriteFailure } from './write-failure.js';
 
 /** A run the state directory holds, as the index knows it (a finished run with its summary). */
 export interface StoredRun {
@@ -21,7 +22,8 @@ export interface RunStore {
   createRun(doc: RunDocument): Promise<void>;
   /**
    * Asks for the run's document to be written. Writes are coalesced: one in flight per run, and the next
-   * one takes the latest document from `snapshot()` when it starts. Cheap to call on every change.
+   * one takes the latest document from `snapshot()` when it starts. Cheap to call on every change. A
+   * document is written only once the journal holds every event it reflects (its `lastEventId`).
    */
   scheduleSave(runId: string, snapshot: () => RunDocumentToWrite): void;
   /**
@@ -73,5 +75,15 @@ export interface RunStore {
   removeRun(runId: string): Promise<void>;
   /** Lets go of what a quiet run holds open (its journal's file); it is opened again when needed. */
   releaseRun?(runId: string): Promise<void>;
+  /**
+   * `listener` hears of every write that fails (an append, a document, a checkpoint, the index), as it
+   * fails: a full or broken disk stops every run. Returns the unsubscribe.
+   */
+  onWriteFailure(listener: (failure: WriteFailure) => void): () => void;
+  /**
+   * Writes and removes a small file in the run's folder: a cheap first question to a disk that failed
+   * whether it takes writes again. Rejects as the write does; a failure here is not told to listeners.
+   */
+  probeWrite(runId: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -155,6 +155,29 @@ describe('TaskMasterSource', () => {
     ]);
   });
 
+  it('writes done again where a stale Task Master write put the claim back, and keeps a person status', async () => {
+    const { file } = await project([item(1, 'pending'), item(2, 'pending')]);
+    const source = new TaskMasterSource(options(file, { '1': 'pending', '2': 'pending' }));
+    const { emit } = follow(source);
+    for (const id of ['1', '2']) expect(await source.beforeStart(id)).toEqual({ kind: 'start' });
+    // A task-master command read the file here, while both were claimed ...
+    const stale = await readFile(file, 'utf8');
+    emit(completed('1'));
+    emit(completed('2'));
+    await source.idle();
+    // ... and wrote it whole after our writes: both are in-progress again; then a person sets 2 to review.
+    await writeFile(file, stale);
+    await edit(file, 2, 'review');
+
+    await source.idle();
+    const items = await read(file);
+    expect(items.get(1)).toMatchObject({
+      status: 'done',
+      details: expect.stringContaining('built it') as unknown,
+    });
+    expect(items.get(2)!.status).toBe('review');
+  });
+
   it('puts a task the run let go of (cancelled, skipped) back to pending, even mid-claim', async () => {
     const { file } = await project([item(1, 'pending'), item(2, 'pending')]);
     const source = new TaskMasterSource(options(file, { '1': 'pending', '2': 'pending' }));

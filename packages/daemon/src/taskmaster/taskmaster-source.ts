@@ -51,6 +51,8 @@ export class TaskMasterSource implements SourceGuard {
   private readonly imported: Readonly<Record<string, string>>;
   /** Results whose write failed (the file could not be read or locked): written with the next write. */
   private readonly unwritten = new Map<string, { status: 'done' | 'pending'; note: string }>();
+  /** Tasks the run wrote back as done, to write again if a stale write of Task Master's undid it. */
+  private readonly written = new Map<string, TaskOutcome>();
   private changed: (taskId: string, change: SourceChange) => void = () => undefined;
   private stopListening: (() => void) | undefined;
   /** Nothing is answered before `follow` has said where the run stands. */
@@ -91,6 +93,7 @@ export class TaskMasterSource implements SourceGuard {
     }
     if (claim.ok) {
       this.held.delete(taskId);
+      this.written.delete(taskId);
       if (this.writes) {
         this.expected.set(taskId, ['in-progress']);
         this.claimed.add(taskId);
@@ -151,6 +154,27 @@ export class TaskMasterSource implements SourceGuard {
     await this.writeBack.idle();
     this.writeUnwritten();
     await this.writeBack.idle();
+    await this.rewriteUndone();
+  }
+
+  /**
+   * Task Master's commands read tasks.json before they take its lock and write it whole after, so one that
+   * ran across our write of a task's end puts back our claim (`in-progress`): seen with the real CLI, two
+   * people editing during a run. Where the file shows our claim again for a task we finished, the end is
+   * written again, as the restart catch-up does; any other status there is a person's and is kept.
+   */
+  private async rewriteUndone(): Promise<void> {
+    if (this.written.size === 0) return;
+    try {
+      const changed = await this.writeBack.reconcile([...this.written.values()]);
+      if (changed.length > 0)
+        this.logger.info(
+          { tasks: changed, file: this.file },
+          'wrote again what a stale Task Master write undid',
+        );
+    } catch (error) {
+      this.logger.warn({ err: error, file: this.file }, 'could not check Task Master for undone write-backs');
+    }
   }
 
   private writeUnwritten(): void {
@@ -169,6 +193,7 @@ export class TaskMasterSource implements SourceGuard {
       (result) => {
         if (result.ok) {
           this.expected.set(taskId, [status]);
+          if (status === 'done') this.written.set(taskId, { id: taskId, status, note });
           return;
         }
         this.expected.set(taskId, [result.found]);

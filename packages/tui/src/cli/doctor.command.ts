@@ -24,6 +24,7 @@ export function registerDoctorCommand(program: Command): void {
         checkStateDir(),
         ...checkConfig(daemon.apiKey),
         daemon.check,
+        ...(daemon.storage ? [daemon.storage] : []),
         runs.check,
         ...notifications,
         checkTool('git', ['--version']),
@@ -93,7 +94,13 @@ function checkConfig(daemonKey: boolean | undefined): Check[] {
 }
 
 /** The daemon, and whether it has an API key of its own when it runs. Never starts one. */
-async function checkDaemon(): Promise<{ check: Check; apiKey: boolean | undefined; running: boolean }> {
+async function checkDaemon(): Promise<{
+  check: Check;
+  apiKey: boolean | undefined;
+  running: boolean;
+  /** Whether the running daemon can write its state directory (its runs wait when it cannot). */
+  storage?: Check;
+}> {
   try {
     const status = await daemonStatus();
     if (!status.running) {
@@ -113,6 +120,9 @@ async function checkDaemon(): Promise<{ check: Check; apiKey: boolean | undefine
         },
         apiKey: health.apiKey,
         running: true,
+        storage: health.storage.ok
+          ? { name: 'storage', status: 'ok', detail: 'the daemon writes its state directory' }
+          : { name: 'storage', status: 'fail', detail: health.storage.error },
       };
     } finally {
       await client.close();

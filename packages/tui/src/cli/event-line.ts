@@ -47,6 +47,10 @@ function eventDetail(event: OrcEvent): string {
       return `${event.taskIds.join(', ')} -> ${event.commit.slice(0, 12)}`;
     case 'checkpoint.created':
       return `${event.checkpoint.id}${event.checkpoint.label ? ` "${event.checkpoint.label}"` : ''}`;
+    case 'run.rollback_started':
+      return `to ${event.checkpointId} (${event.strategy})${event.tasks ? `: ${event.tasks.join(', ')}` : ''}`;
+    case 'run.rollback_failed':
+      return `to ${event.checkpointId}: ${truncate(event.error, 80)}`;
     case 'run.rolled_back':
       return `to ${event.checkpointId} (${event.strategy}), reset ${event.resetTasks.length} tasks`;
     case 'task.status':
@@ -67,6 +71,8 @@ function eventDetail(event: OrcEvent): string {
       return `${event.taskId} attempt ${event.attempt} review, $${event.costUsd.toFixed(4)}`;
     case 'task.reviewed':
       return `${event.taskId} ${event.review.verdict}`;
+    case 'task.worked':
+      return `${event.taskId} attempt ${event.attempt}, $${event.costUsd.toFixed(4)}: ${truncate(event.output, 60)}`;
     case 'task.completed':
       return `${event.taskId} attempt ${event.attempt}, $${event.costUsd.toFixed(4)}`;
     case 'task.failed':
@@ -94,6 +100,10 @@ export function endsFollowing(event: OrcEvent): boolean {
     event.type === 'run.failed' ||
     event.type === 'run.cancelled' ||
     (event.type === 'run.status' && event.status === 'awaiting_approval') ||
-    (event.type === 'run.paused' && event.reason !== 'user' && event.resumeAt === undefined)
+    // A person's pause, or one that ends by itself (a quota with a known reset, a disk back), goes on.
+    (event.type === 'run.paused' &&
+      event.reason !== 'user' &&
+      event.reason !== 'storage' &&
+      event.resumeAt === undefined)
   );
 }

@@ -1,5 +1,6 @@
 import {
   describeSourceChange,
+  localTime,
   quotaWaitText,
   type Attempt,
   type RunView,
@@ -34,6 +35,7 @@ export function runReport(run: RunView, now: number, notes: readonly string[] = 
     ...(run.source ? [`from ${sourceName(run.source)}; ${writeBackLine(run.source)}`] : []),
     ...(run.planSummary ? [`plan: ${oneLine(run.planSummary)}`] : []),
     ...(run.error ? [`error: ${oneLine(run.error)}`] : []),
+    ...(run.status === 'paused' && run.pauseMessage ? [`paused: ${oneLine(run.pauseMessage)}`] : []),
     ...(run.damage ? [damageText(run.damage)] : []),
     ...notes,
   ];
@@ -137,12 +139,12 @@ function cacheShare(usage: RunView['usage']): string {
   return ` (${Math.round((100 * usage.cacheReadTokens) / input)} % of input from cache)`;
 }
 
-/** `forecast: $1.2345 in all, finishing at 14:05 (…)`. */
+/** `forecast: $1.2345 in all, finishing at 14:05 (2026-11-30T14:05:00.000Z)`: the reader's time, as `orc ls` shows it, then the exact instant. */
 function forecastLine(forecast: NonNullable<RunView['forecast']>): string {
   const finish =
     forecast.finishAt === undefined
       ? 'no finish time while it waits for a person'
-      : `finishing at ${forecast.finishAt}`;
+      : `finishing at ${localTime(forecast.finishAt)} (${forecast.finishAt})`;
   return `forecast: $${forecast.costUsd.toFixed(4)} in all, ${finish}`;
 }
 

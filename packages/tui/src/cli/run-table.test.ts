@@ -63,7 +63,9 @@ describe('orc ls and orc show on quota waits and forecasts', () => {
     expect(lines[0]).toBe(
       `run r1 waiting for quota until ${localTime('2026-11-30T11:30:00.000Z')} (claude-sonnet-5-5, at 2026-11-30T11:30:00.000Z; orc resume goes on now)`,
     );
-    expect(lines).toContain('forecast: $1.5000 in all, finishing at 2026-11-30T12:00:00.000Z');
+    expect(lines).toContain(
+      `forecast: $1.5000 in all, finishing at ${localTime('2026-11-30T12:00:00.000Z')} (2026-11-30T12:00:00.000Z)`,
+    );
     expect(lines.find((l) => l.startsWith('tasks:'))).toContain('(75 % of input from cache)');
   });
 });

@@ -47,10 +47,13 @@ export function runTable(runs: readonly RunSummary[], now: number, width?: numbe
       const label = run.models.simulated ? ' [SIMULATED]' : '';
       const goal = truncateCells(oneLine(run.goal), Math.max(1, goalRoom - label.length));
       const row = `${line(cells[r]!)}  ${goal}${label}`;
-      // A damaged run says what is wrong on a line of its own.
-      return run.status === 'damaged' && run.damage
-        ? [row, `  ${truncateCells(damageText(run.damage), Math.max(20, (width ?? 112) - 2))}`]
-        : [row];
+      // A damaged run, or one waiting for its disk, says what is wrong on a line of its own.
+      const room = Math.max(20, (width ?? 112) - 2);
+      if (run.status === 'damaged' && run.damage)
+        return [row, `  ${truncateCells(damageText(run.damage), room)}`];
+      if (run.status === 'paused' && run.pauseReason === 'storage' && run.pauseMessage !== undefined)
+        return [row, `  ${truncateCells(oneLine(run.pauseMessage), room)}`];
+      return [row];
     }),
   ];
 }
@@ -59,6 +62,8 @@ export function runTable(runs: readonly RunSummary[], now: number, width?: numbe
 export function statusText(run: RunSummary, now: number): string {
   if (run.status === 'paused' && run.pauseReason === 'quota' && run.resumeAt !== undefined)
     return quotaWaitText(run.resumeAt, now);
+  // A run waiting for its disk says so in its status: it goes on by itself.
+  if (run.status === 'paused' && run.pauseReason === 'storage') return 'paused (storage)';
   return run.status;
 }
 

@@ -104,6 +104,15 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
           `to use real models, restart it (orc daemon stop) and run again\n`,
       );
     }
+    const verify = loaded.config.integration?.verify;
+    if (verify !== undefined && started.models.worker.provider !== 'claude-code') {
+      // Only Claude Code workers edit a repository; other workers' runs have nothing to merge or verify.
+      process.stderr.write(
+        `orc: integration.verify is set, but run ${started.id}'s workers (${started.models.worker.provider}) ` +
+          `edit no repository, so nothing is merged or verified; set models.worker.provider to claude-code ` +
+          `for the merge train\n`,
+      );
+    }
     if (options.detach) {
       emit(options, summaryJson(started), () => started.id);
       return;
@@ -222,8 +231,12 @@ function whatToRunFrom(words: string[], options: RunOptions) {
       );
     }
   }
-  if (single !== undefined && looksLikeTasksFile(words[0]!))
-    return { tasks: readTasksFile(single), source: single };
+  if (single !== undefined && looksLikeTasksFile(words[0]!)) {
+    // A plan `orc plan` wrote keeps its goal: the workers' prompts start with it, and orc ls shows it.
+    const tasks = readTasksFile(single);
+    const goal = tasksFileGoal(single);
+    return { tasks, source: single, ...(goal !== undefined && { goal }) };
+  }
   if (options.tag !== undefined) throw new UsageError('--tag goes with a Task Master project');
   const goal = words.join(' ');
   if (goal.trim().length > LIMITS.goalChars) {
@@ -267,6 +280,20 @@ function flagOverrides(options: RunOptions): ConfigInput {
 
 function looksLikeTasksFile(arg: string): boolean {
   return arg.endsWith('.json') || (existsSync(arg) && !arg.includes(' '));
+}
+
+/** The goal of a `{ "goal", "tasks": [...] }` file (what `orc plan` writes), once `readTasksFile` took it. */
+function tasksFileGoal(file: string): string | undefined {
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  const goal = Array.isArray(raw) ? undefined : (raw as { goal?: unknown }).goal;
+  if (typeof goal !== 'string' || goal.trim() === '') return undefined;
+  if (goal.trim().length > LIMITS.goalChars) {
+    throw new UsageError(
+      `${file}: its goal is ${formatCount(goal.trim().length)} characters, over the limit of ` +
+        `${formatCount(LIMITS.goalChars)}; shorten it`,
+    );
+  }
+  return goal;
 }
 
 /** A tasks file is a JSON array of task specs or `{ "tasks": [...] }`; errors name the file and the task. */

@@ -3,6 +3,7 @@ import {
   foldView,
   TASK_PAGE_LIMIT,
   type OrcEvent,
+  type RunSummary,
   type RunView,
   type TaskPage,
   type TaskRecord,
@@ -110,6 +111,28 @@ export class AttachState {
     if (!this.paged && this.view.tasks.length > TASK_PAGE_LIMIT) this.needsRefetch = true;
     if (this.view.tasks.length !== before) this.measureIds();
     this.putEarlyPages();
+    return true;
+  }
+
+  /**
+   * The run's summary, asked for because the stream went quiet: a pause for a disk that takes no writes
+   * has no event to tell of it (see QuietStreamWatch). Its events fold in once the disk is back.
+   */
+  noteSummary(summary: RunSummary): boolean {
+    const view = this.view;
+    if (view === undefined || summary.id !== view.id || summary.pauseReason !== 'storage') return false;
+    if (
+      view.status === 'paused' &&
+      view.pauseReason === 'storage' &&
+      view.pauseMessage === summary.pauseMessage
+    )
+      return false;
+    this.view = {
+      ...view,
+      status: 'paused',
+      pauseReason: 'storage',
+      ...(summary.pauseMessage !== undefined && { pauseMessage: summary.pauseMessage }),
+    };
     return true;
   }
 

@@ -96,6 +96,10 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
         'info',
         `checkpoint ${event.checkpoint.id} saved (${event.checkpoint.tasksDone} tasks done)`,
       );
+    case 'run.rollback_started':
+      return line('warn', `rolling back to ${event.checkpointId} (${event.strategy})`);
+    case 'run.rollback_failed':
+      return line('error', `rollback to ${event.checkpointId} failed: ${event.error}`);
     case 'run.rolled_back':
       return line(
         'warn',
@@ -142,6 +146,9 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
       const what = verdict === 'accept' ? 'accepted' : verdict === 'rework' ? 'sent back' : 'rejected';
       return line(level, `${event.taskId} ${what}: ${feedback}`);
     }
+    case 'task.worked':
+      // Told by the answer's own line once the task is done (task.completed).
+      return undefined;
     case 'task.completed':
       return line(
         'info',

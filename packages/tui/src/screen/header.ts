@@ -137,6 +137,10 @@ function runNotice(view: RunView): string | undefined {
         view.resumeAt === undefined ? '' : ` It goes on by itself at ${localTime(view.resumeAt)}.`;
       return `Waiting for the quota of ${whose}.${until} Press p to resume now.`;
     }
+    if (view.pauseReason === 'storage') {
+      const detail = view.pauseMessage === undefined ? '' : ` (${view.pauseMessage})`;
+      return `Paused: the state directory takes no writes${detail}. It goes on by itself once it does.`;
+    }
     const why =
       view.pauseReason === 'budget'
         ? 'the cost budget is reached'

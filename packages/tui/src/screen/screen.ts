@@ -17,6 +17,7 @@ import { HELP_TEXT, keyHints } from './help.js';
 import { InboxFeed } from './inbox-feed.js';
 import { InboxPanel } from './inbox-panel.js';
 import { guardTerminalOutput } from './output-guard.js';
+import { QuietStreamWatch } from './quiet-stream-watch.js';
 import type { AttachClient } from './attach-client.js';
 import { closingMessage, runIsOver } from './run-summary.js';
 import { renderTableHeader, renderTaskRow, tableColumns } from './task-table.js';
@@ -84,6 +85,7 @@ class AttachSession {
   private readonly frames: FrameScheduler;
   private readonly guard: { restore(): void };
   private readonly ticker: NodeJS.Timeout;
+  private readonly quiet: QuietStreamWatch;
   /** What waits for a person, in every run of the daemon. */
   private readonly inbox: InboxFeed;
   private unfollow: (() => void) | undefined;
@@ -130,7 +132,11 @@ class AttachSession {
     this.workerPanes = new WorkerPanes(this.screen);
     this.footer = box({ bottom: 0, left: 0, width: '100%', height: 1, style: { fg: 'gray' } });
     this.frames = new FrameScheduler(() => this.draw(), options.frameIntervalMs ?? 50);
-    this.ticker = setInterval(() => this.frames.request(), 1000);
+    this.quiet = new QuietStreamWatch(client);
+    this.ticker = setInterval(() => {
+      this.frames.request();
+      this.quiet.tick(this.state, () => this.frames.request());
+    }, 1000);
     this.inbox = new InboxFeed(client.trpc.inbox, {
       onChange: () => this.frames.request(),
       onNotified: () => {
@@ -190,6 +196,7 @@ class AttachSession {
         view.lastEventId,
         (event) => {
           if (generation !== this.generation) return;
+          this.quiet.heard();
           this.state.push(event);
           this.frames.request();
         },
