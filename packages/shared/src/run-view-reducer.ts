@@ -72,11 +72,14 @@ export function foldView(view: RunView, events: readonly OrcEvent[]): { view: Ru
 }
 
 /**
- * Events after which a client should fetch the view again: a rollback that does not carry the records
- * it restored (an older journal), and, for a view holding a page of the tasks, a new plan, a restart and
- * any rollback, which move tasks it does not hold in ways the events do not spell out.
+ * Events after which a client should fetch the view again: any, after a view that held back tasks done
+ * while the disk took no writes (`unconfirmed`: their completion comes before the view's `lastEventId`);
+ * a rollback that does not carry the records it restored (an older journal), and, for a view holding a
+ * page of the tasks, a new plan, a restart and any rollback, which move tasks it does not hold in ways
+ * the events do not spell out.
  */
 export function wantsFreshView(view: RunView, event: OrcEvent): boolean {
+  if (view.unconfirmed !== undefined) return true;
   if (event.type === 'run.rolled_back' && event.tasks === undefined) return true;
   return (
     holdsPage(view) &&

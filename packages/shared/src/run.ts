@@ -141,6 +141,12 @@ export const RunView = RunSummary.extend({
   ratings: z.array(Rating).optional(),
   /** The merge train (a repository run with `integration.verify`); waiting tasks are those `merging` not in it. */
   train: TrainView.optional(),
+  /**
+   * Tasks done whose completion is not on disk yet, shown as still reviewing: set only while the run's
+   * journal cannot be written (a full disk). Their completion is not among the events after
+   * `lastEventId`, so a client fetches the view again once events come (`wantsFreshView`).
+   */
+  unconfirmed: z.array(z.string()).optional(),
 });
 export type RunView = z.infer<typeof RunView>;
 

@@ -125,7 +125,9 @@ export class RunRegistry {
   async view(runId: string, full: boolean): Promise<RunView> {
     if (this.entry(runId).kind !== 'damaged') {
       try {
-        return await this.use(runId, (run, live) => withDamage(run.view(full), live.damage));
+        return await this.use(runId, async (run, live) =>
+          withDamage(await run.clientView(full), live.damage),
+        );
       } catch (error) {
         if (this.entry(runId).kind !== 'damaged') throw error;
       }

@@ -52,6 +52,9 @@ import { RunScheduler, type SchedulerHost } from './run-scheduler.js';
 import type { SourceGuard } from './source-guard.js';
 import type { TaskSet } from './task-set.js';
 
+/** A view of what the run knows, every task done as it is. */
+const NONE_UNCONFIRMED: ReadonlySet<string> = new Set();
+
 export interface RunDeps {
   store: RunStore;
   clock: Clock;
@@ -367,11 +370,13 @@ export class Run implements SchedulerHost {
     };
   }
 
-  private viewSource(): RunViewSource {
+  /**
+   * The run as of its last event, showing the tasks in `unconfirmed` (done, their completion not on disk
+   * yet) as still being reviewed.
+   */
+  private viewSource(unconfirmed: ReadonlySet<string>): RunViewSource {
     const paused = this.status === 'paused';
     const message = paused && this.actor ? pauseMessageOf(this.actor.getSnapshot()) : undefined;
-    // A task is shown done once its completion is on disk; until then it is still being reviewed.
-    const unconfirmed = this.journal.unconfirmedDone();
     const taskCounts = this.scheduler.graph.countsByStatus();
     if (unconfirmed.size > 0) {
       taskCounts['done'] = (taskCounts['done'] ?? 0) - unconfirmed.size;
@@ -420,17 +425,43 @@ export class Run implements SchedulerHost {
     });
   }
 
+  /** A task is shown done once its completion is on disk; until then it is still being reviewed. */
   summary(): RunSummary {
-    return summaryOf(this.viewSource());
+    return summaryOf(this.viewSource(this.journal.unconfirmedDone()));
   }
 
+  /** The run as far as the disk has it, at once (see `summary`), for the daemon's own use. */
   view(full = false): RunView {
-    return viewOf(this.viewSource(), full);
+    return viewOf(this.viewSource(this.journal.unconfirmedDone()), full);
   }
 
-  /** A page of the task table (see `tasks.page`). */
-  taskPage(query: TaskQuery): TaskPage {
-    return pageOf(this.viewSource(), query);
+  /** The run for a client, who then follows its events from the view's `lastEventId` (see `onDisk`). */
+  clientView(full = false): Promise<RunView> {
+    return this.onDisk((unconfirmed) => {
+      const view = viewOf(this.viewSource(unconfirmed), full);
+      return unconfirmed.size === 0 ? view : { ...view, unconfirmed: [...unconfirmed] };
+    });
+  }
+
+  /** A page of the task table (see `tasks.page`), for a client as `clientView`. */
+  taskPage(query: TaskQuery): Promise<TaskPage> {
+    return this.onDisk((unconfirmed) => pageOf(this.viewSource(unconfirmed), query));
+  }
+
+  /**
+   * What a client folds the run's events into must show exactly the events up to its `lastEventId`: made
+   * as of the last event, it is answered once that event is on disk (a group commit: milliseconds), so it
+   * shows nothing a crash could undo and a subscription from its `lastEventId` misses nothing. Shown
+   * before (tasks done in memory as still reviewing), a client that followed the events from there never
+   * saw those tasks done. While the journal cannot be written the answer cannot wait for it: it is made
+   * again with those tasks as still reviewing, and names them, for the client to fetch the view again
+   * once events come (`wantsFreshView`).
+   */
+  private async onDisk<T>(make: (unconfirmed: ReadonlySet<string>) => T): Promise<T> {
+    const through = this.journal.lastId;
+    const answer = make(NONE_UNCONFIRMED);
+    if (await this.journal.written(through)) return answer;
+    return make(this.journal.unconfirmedDone());
   }
 
   taskRecord(taskId: string): TaskRecord {
