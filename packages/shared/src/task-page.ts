@@ -35,6 +35,8 @@ export const TaskPage = z.object({
   /** How many tasks match (every task of the run without `status` and `search`). */
   total: z.number().int().nonnegative(),
   tasks: z.array(TaskRecord),
+  /** As a view's `unconfirmed`: tasks done, not yet on disk, shown as reviewing (a full disk only). */
+  unconfirmed: z.array(z.string()).optional(),
 });
 export type TaskPage = z.infer<typeof TaskPage>;
 

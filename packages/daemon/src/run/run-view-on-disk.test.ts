@@ -101,14 +101,23 @@ describe("a client's view while events are on their way to disk", () => {
 
     // Asked while a's completion is written: answered once it is on disk, as of the events it shows.
     const viewing = orchestrator.getRun(runId);
+    const paging = orchestrator.pageTasks(runId, { runId, offset: 0, limit: 10 });
     await new Promise((resolve) => setTimeout(resolve, 50));
     journal.release();
     let view: RunView = await viewing;
-    const upTo = (await readJournal(home, runId)).filter((e) => e.id <= view.lastEventId);
-    const asOfJournal = foldJournal(runId, upTo);
+    const journalUpTo = async (id: number) =>
+      foldJournal(
+        runId,
+        (await readJournal(home, runId)).filter((e) => e.id <= id),
+      );
+    const asOfJournal = await journalUpTo(view.lastEventId);
     expect(view.taskCounts).toEqual(asOfJournal.taskCounts);
     expect(view.tasks.map((t) => [t.id, t.status])).toEqual(asOfJournal.tasks.map((t) => [t.id, t.status]));
     expect(view.unconfirmed).toBeUndefined();
+    const page = await paging;
+    expect(page.tasks.map((t) => [t.id, t.status])).toEqual(
+      (await journalUpTo(page.lastEventId)).tasks.map((t) => [t.id, t.status]),
+    );
 
     const events: OrcEvent[] = [];
     const abort = new AbortController();

@@ -40,6 +40,46 @@ export function viewOf(source: RunViewSource, full: boolean): RunView {
   };
 }
 
+/** What `onDisk` asks of the run's journal. */
+export interface JournalWrites {
+  readonly lastId: number;
+  unconfirmedDone(): ReadonlySet<string>;
+  written(id: number): Promise<boolean>;
+}
+
+/** A view of what the run knows, every task done as it is. */
+const NONE_UNCONFIRMED: ReadonlySet<string> = new Set();
+
+/**
+ * What a client folds the run's events into must show exactly the events up to its `lastEventId`, and
+ * no task done before its completion is on disk. Made as of the last event, it is answered at once
+ * unless it shows a task whose completion is still being written (`shows`); then once that is on disk
+ * (a group commit: milliseconds). Shown before as still reviewing, such a task was never seen done by a
+ * client that followed the events from there. While the journal cannot be written the answer cannot
+ * wait: it is made again with those tasks as still reviewing (`make` names them, `withUnconfirmed`), for
+ * the client to fetch it again once events come (`wantsFreshView`).
+ */
+export async function onDisk<T>(
+  journal: JournalWrites,
+  make: (unconfirmed: ReadonlySet<string>) => T,
+  shows: (answer: T, unconfirmed: ReadonlySet<string>) => boolean,
+): Promise<T> {
+  const through = journal.lastId;
+  const answer = make(NONE_UNCONFIRMED);
+  const unconfirmed = journal.unconfirmedDone();
+  if (unconfirmed.size === 0 || !shows(answer, unconfirmed)) return answer;
+  if (await journal.written(through)) return answer;
+  return make(journal.unconfirmedDone());
+}
+
+/** A view or page that holds tasks back says which. */
+export function withUnconfirmed<T extends RunView | TaskPage>(
+  answer: T,
+  unconfirmed: ReadonlySet<string>,
+): T {
+  return unconfirmed.size === 0 ? answer : { ...answer, unconfirmed: [...unconfirmed] };
+}
+
 /**
  * A page of the run's task table: the tasks that match, in the run's order, from `offset`. One pass over
  * the tasks (100,000 of them: a few ms, a search about 15 ms), nothing kept between calls; only the rows

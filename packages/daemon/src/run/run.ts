@@ -19,25 +19,19 @@ import {
 import type { Logger } from 'pino';
 import { createActor, waitFor, type Actor, type AnyActorRef } from 'xstate';
 import { isoAt, type Clock } from '../clock.js';
-import {
-  pauseMessageOf,
-  type RollbackOutcome,
-  type RollbackPlan,
-  type RollbackRequest,
-  type RunEvent,
-  type runMachine,
-  type RunSnapshot,
+import type {
+  RollbackOutcome,
+  RollbackPlan,
+  RollbackRequest,
+  RunEvent,
+  runMachine,
+  RunSnapshot,
 } from '../actors/run.machine.js';
 import type { ModelProvider } from '../model/provider.js';
 import type { Random } from '../model/seeded-random.js';
 import { runContext } from '../model/prompts.js';
 import type { QuotaGovernor, QuotaWait } from '../quota/quota-governor.js';
-import {
-  recordOfTask,
-  runSetupOf,
-  type RunDocument,
-  type RunDocumentToWrite,
-} from '../store/run-document.js';
+import { runSetupOf, type RunDocument, type RunDocumentToWrite } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 import type { PermissionDesk } from '../inbox/permission-desk.js';
@@ -46,14 +40,12 @@ import { RunBudget } from './run-budget.js';
 import { RunCheckpoints } from './run-checkpoints.js';
 import { RunJournal, type JournalObserver } from './run-journal.js';
 import { provideRunMachine } from './run-behaviour.js';
-import { pageOf, summaryOf, viewOf, type RunViewSource } from './run-view.js';
+import { onDisk, pageOf, summaryOf, viewOf, withUnconfirmed } from './run-view.js';
+import { forecastOf, viewSourceOf } from './run-view-source.js';
 import { RunSpendTeller } from './run-spend.js';
 import { RunScheduler, type SchedulerHost } from './run-scheduler.js';
 import type { SourceGuard } from './source-guard.js';
 import type { TaskSet } from './task-set.js';
-
-/** A view of what the run knows, every task done as it is. */
-const NONE_UNCONFIRMED: ReadonlySet<string> = new Set();
 
 export interface RunDeps {
   store: RunStore;
@@ -370,98 +362,40 @@ export class Run implements SchedulerHost {
     };
   }
 
-  /**
-   * The run as of its last event, showing the tasks in `unconfirmed` (done, their completion not on disk
-   * yet) as still being reviewed.
-   */
-  private viewSource(unconfirmed: ReadonlySet<string>): RunViewSource {
-    const paused = this.status === 'paused';
-    const message = paused && this.actor ? pauseMessageOf(this.actor.getSnapshot()) : undefined;
-    const taskCounts = this.scheduler.graph.countsByStatus();
-    if (unconfirmed.size > 0) {
-      taskCounts['done'] = (taskCounts['done'] ?? 0) - unconfirmed.size;
-      if (taskCounts['done'] === 0) delete taskCounts['done'];
-      taskCounts['reviewing'] = (taskCounts['reviewing'] ?? 0) + unconfirmed.size;
-    }
-    // Records, and settled tasks as their text: parsed only where the view shows them.
-    const records = () => this.tasks.rows();
-    return {
-      doc: this.doc,
-      status: this.status,
-      pauseReason: paused ? this.pauseReason : undefined,
-      ...(message !== undefined && { pauseMessage: message }),
-      maxWorkers: this.config.execution.max_workers,
-      taskCounts,
-      tasks:
-        unconfirmed.size === 0
-          ? records
-          : function* () {
-              for (const task of records())
-                yield unconfirmed.has(task.id)
-                  ? { ...recordOfTask(task), status: 'reviewing' as const }
-                  : task;
-            },
-      taskTotal: this.tasks.size,
-      busyWorkers: this.scheduler.pool.busy,
-      train: this.scheduler.train?.view(),
-      lastEventId: this.journal.lastId,
-      forecast: this.forecast(),
-    };
-  }
-
   /** Where the run is heading (cost, finish time), while it is live. */
   forecast(): RunForecast | undefined {
-    if (FINISHED_RUN_STATUSES.has(this.status) || this.status === 'analyzing') return undefined;
-    const counts = this.scheduler.graph.countsByStatus();
-    const resumeAt = this.doc.resumeAt === undefined ? undefined : Date.parse(this.doc.resumeAt);
-    return this.scheduler.forecaster.forecast({
-      now: this.deps.clock.now(),
-      spentUsd: this.doc.costUsd,
-      counts,
-      total: this.tasks.size,
-      resumeAt,
-      waitsForAPerson: this.status === 'paused' && resumeAt === undefined,
-      task: (id) => this.tasks.get(id),
-    });
+    return forecastOf(this);
   }
 
   /** A task is shown done once its completion is on disk; until then it is still being reviewed. */
   summary(): RunSummary {
-    return summaryOf(this.viewSource(this.journal.unconfirmedDone()));
+    return summaryOf(viewSourceOf(this, this.journal.unconfirmedDone()));
   }
 
   /** The run as far as the disk has it, at once (see `summary`), for the daemon's own use. */
   view(full = false): RunView {
-    return viewOf(this.viewSource(this.journal.unconfirmedDone()), full);
+    return viewOf(viewSourceOf(this, this.journal.unconfirmedDone()), full);
   }
 
   /** The run for a client, who then follows its events from the view's `lastEventId` (see `onDisk`). */
   clientView(full = false): Promise<RunView> {
-    return this.onDisk((unconfirmed) => {
-      const view = viewOf(this.viewSource(unconfirmed), full);
-      return unconfirmed.size === 0 ? view : { ...view, unconfirmed: [...unconfirmed] };
-    });
+    return onDisk(
+      this.journal,
+      (unconfirmed) => withUnconfirmed(viewOf(viewSourceOf(this, unconfirmed), full), unconfirmed),
+      // Its counts tell every task's status.
+      () => true,
+    );
   }
 
   /** A page of the task table (see `tasks.page`), for a client as `clientView`. */
   taskPage(query: TaskQuery): Promise<TaskPage> {
-    return this.onDisk((unconfirmed) => pageOf(this.viewSource(unconfirmed), query));
-  }
-
-  /**
-   * What a client folds the run's events into must show exactly the events up to its `lastEventId`: made
-   * as of the last event, it is answered once that event is on disk (a group commit: milliseconds), so it
-   * shows nothing a crash could undo and a subscription from its `lastEventId` misses nothing. Shown
-   * before (tasks done in memory as still reviewing), a client that followed the events from there never
-   * saw those tasks done. While the journal cannot be written the answer cannot wait for it: it is made
-   * again with those tasks as still reviewing, and names them, for the client to fetch the view again
-   * once events come (`wantsFreshView`).
-   */
-  private async onDisk<T>(make: (unconfirmed: ReadonlySet<string>) => T): Promise<T> {
-    const through = this.journal.lastId;
-    const answer = make(NONE_UNCONFIRMED);
-    if (await this.journal.written(through)) return answer;
-    return make(this.journal.unconfirmedDone());
+    return onDisk(
+      this.journal,
+      (unconfirmed) => withUnconfirmed(pageOf(viewSourceOf(this, unconfirmed), query), unconfirmed),
+      // Its rows, and with a status asked for, how many tasks have it.
+      (page, unconfirmed) =>
+        query.status !== undefined || page.tasks.some((task) => unconfirmed.has(task.id)),
+    );
   }
 
   taskRecord(taskId: string): TaskRecord {

@@ -59,6 +59,11 @@ export class AttachState {
   private queue: OrcEvent[] = [];
   private readonly recent = new RecentEvents();
   private readonly workers = new Map<number, { taskId: string; status: TaskStatus }>();
+  /**
+   * Rows put in from a page that held back tasks done while the disk took no writes: their completion
+   * is before the page's lastEventId, so the run is fetched again once events come.
+   */
+  private heldBack = false;
   /** Pages that answered ahead of the event stream, put in once it has caught up. */
   private early: { page: TaskPage; put: (tasks: TaskRecord[], after: OrcEvent[]) => void }[] = [];
 
@@ -69,6 +74,7 @@ export class AttachState {
     this.queue = [];
     this.early = [];
     this.needsRefetch = false;
+    this.heldBack = false;
     this.first = 0;
     this.paged = view.tasks.length < view.taskTotal;
     this.recent.reset(view.lastEventId);
@@ -106,7 +112,7 @@ export class AttachState {
     const before = view.tasks.length;
     const folded = foldView(view, fresh);
     this.view = folded.view;
-    if (folded.incomplete) this.needsRefetch = true;
+    if (folded.incomplete || this.heldBack) this.needsRefetch = true;
     // A plan too large to hold whole (the view was empty while the manager planned): held a window at a time.
     if (!this.paged && this.view.tasks.length > TASK_PAGE_LIMIT) this.needsRefetch = true;
     if (this.view.tasks.length !== before) this.measureIds();
@@ -234,6 +240,7 @@ export class AttachState {
     }
     const after = this.recent.after(page.lastEventId);
     if (after === undefined) return; // the screen asks again: the rows are still wanted
+    if (page.unconfirmed !== undefined) this.heldBack = true;
     put(page.tasks, after);
   }
 

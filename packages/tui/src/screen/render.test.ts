@@ -496,6 +496,29 @@ describe('attach state', () => {
     expect(state.needsRefetch).toBe(true);
   });
 
+  it('fetches the run again once events come after rows a full disk held back', () => {
+    const state = new AttachState();
+    const ids = Array.from({ length: 1000 }, (_, i) => `t${i + 1}`);
+    const rows = (offset: number) => ids.slice(offset, offset + 20).map((id) => task({ id, title: id }));
+    state.reset(view({ tasks: rows(0), lastEventId: 5, taskCounts: { pending: 1000 }, taskTotal: 1000 }));
+    // t981 is done in memory, its completion not on disk: shown reviewing, and its events are before 5.
+    const held = rows(980);
+    held[0] = { ...held[0]!, status: 'reviewing' };
+    state.takeRows({
+      runId: 'r-42',
+      lastEventId: 5,
+      offset: 980,
+      total: 1000,
+      tasks: held,
+      unconfirmed: ['t981'],
+    });
+    expect(state.needsRefetch).toBe(false);
+    const at = '2025-01-01T00:01:00.000Z';
+    state.push({ id: 6, runId: 'r-42', at, type: 'run.resumed' });
+    state.flush();
+    expect(state.needsRefetch).toBe(true);
+  });
+
   it('keeps the last lines of worker output that fit a pane', () => {
     expect(tailLines('a\nb\ncdefgh', 3, 4)).toEqual(['b', 'cdef', 'gh']);
   });
