@@ -1,22 +1,24 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const run = promisify(execFile);
 
 /** The built `orc` command, as a user runs it. */
-const ORC = join(
-  fileURLToPath(new URL('.', import.meta.url)),
-  '..',
-  '..',
-  '..',
-  'packages',
-  'tui',
-  'dist',
-  'cli',
-  'main.js',
-);
+const ORC = join(repositoryRoot(), 'packages', 'tui', 'dist', 'cli', 'main.js');
+
+/** The repository this file is in, whether it runs built (scripts/dist/bench) or from source (scripts/bench). */
+function repositoryRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'packages', 'tui'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no repository above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+  return dir;
+}
 
 /**
  * `orc attach <run>` in a real terminal: a tmux server of its own (its own socket, so a user's tmux is
