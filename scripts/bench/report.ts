@@ -7,6 +7,7 @@ export const CASE_NAMES = [
   'reattach',
   'fan-out',
   'recovery',
+  'scale',
   'history',
   'rate limit',
   'shared limit',

@@ -199,6 +199,8 @@ export const OrcEvent = z.discriminatedUnion('type', [
     ...task,
     type: z.literal('task.status'),
     status: TaskStatus,
+    /** The status it left, so a client holding a page of the tasks keeps the counts (absent in older journals). */
+    from: TaskStatus.optional(),
     reason: z.string().optional(),
     /** Back to ready with this feedback for its next attempt (a rework, a merge conflict): one more rework. */
     feedback: z.string().optional(),

@@ -135,7 +135,11 @@ export const TrainView = z.object({
 });
 export type TrainView = z.infer<typeof TrainView>;
 
-/** Everything a client needs to draw a run: the summary plus each task and the reviews. */
+/**
+ * Everything a client needs to draw a run: the summary, the reviews, and its tasks in the run's order from
+ * the first: every one (`tasks.length === taskTotal`) with `full` or in a run of at most
+ * `TASK_PAGE_LIMIT`, else the first page, and `tasks.page` serves the rest.
+ */
 export const RunView = RunSummary.extend({
   /** The whole goal, as given. */
   goal: z.string(),
@@ -147,6 +151,12 @@ export const RunView = RunSummary.extend({
   ratings: z.array(Rating).optional(),
   /** The merge train (a repository run with `integration.verify`); waiting tasks are those `merging` not in it. */
   train: TrainView.optional(),
+  /**
+   * Tasks done whose completion is not on disk yet, shown as still reviewing: set only while the run's
+   * journal cannot be written (a full disk). Their completion is not among the events after
+   * `lastEventId`, so a client fetches the view again once events come (`wantsFreshView`).
+   */
+  unconfirmed: z.array(z.string()).optional(),
 });
 export type RunView = z.infer<typeof RunView>;
 

@@ -220,11 +220,13 @@ function changeAttempt(task: TaskRecord, n: number, change: (a: Attempt) => Atte
 /**
  * The task records after a plan: one per planned task in the plan's order; a task of the same id that
  * had finished (done, failed, skipped: a run restarted before its first snapshot) keeps what it did,
- * and every kept task its attempts, so attempt numbers go on.
+ * and every kept task its attempts, so attempt numbers go on. An imported task not begun, planned the
+ * same way, stays the very record it was (the daemon keeps one copy of its text at 100,000 tasks).
  */
 export function plannedTasks(specs: Plan['tasks'], before: ReadonlyMap<string, TaskRecord>): TaskRecord[] {
   return specs.map((spec) => {
     const kept = before.get(spec.id);
+    if (kept?.status === 'pending' && kept.attempts.length === 0 && sameSpec(kept, spec)) return kept;
     const finished =
       kept !== undefined && (kept.status === 'done' || kept.status === 'failed' || kept.status === 'skipped');
     return {
@@ -235,6 +237,18 @@ export function plannedTasks(specs: Plan['tasks'], before: ReadonlyMap<string, T
       ...(finished && { result: kept.result, error: kept.error, finishedAt: kept.finishedAt }),
     };
   });
+}
+
+/** The record was made from this spec (an imported one has `details`): the same task, the same way. */
+function sameSpec(record: TaskRecord, spec: Plan['tasks'][number] & { details?: string }): boolean {
+  return (
+    record.title === spec.title &&
+    record.description === spec.description &&
+    record.priority === spec.priority &&
+    record.details === spec.details &&
+    record.dependencies.length === spec.dependencies.length &&
+    record.dependencies.every((dep, i) => dep === spec.dependencies[i])
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import { RUN_ITEM_TYPES, type InboxItemType, type OrcEvent, type TaskRecord } from '@orc/shared';
+import { RUN_ITEM_TYPES, type InboxItemType, type OrcEvent, type TaskStatus } from '@orc/shared';
 import type { Clock } from '../clock.js';
 import type { Run } from '../run/run.js';
 import type { Inbox } from './inbox.js';
@@ -31,7 +31,7 @@ export function feedInbox(inbox: Inbox, run: Run, clock: Clock): () => void {
    * 40,000 moves of a 10,000-task run cost ~0.1 s of the daemon's CPU (CPU profile of the bench).
    */
   const watched = new Set<string>();
-  const watch = (task: TaskRecord) => {
+  const watch = (task: { id: string; status: TaskStatus }) => {
     if (task.status === 'failed' || task.status === 'blocked') watched.add(task.id);
     else watched.delete(task.id);
   };
@@ -47,11 +47,12 @@ export function feedInbox(inbox: Inbox, run: Run, clock: Clock): () => void {
   };
   const syncTasks = () => {
     watched.clear();
-    for (const task of run.tasks.values()) watch(task);
+    for (const row of run.tasks.rows()) watch(row);
     inbox.settle(
       (item) => inRun(item) && TASK_ITEM_TYPES.has(item.type),
-      [...run.tasks.values()].flatMap((task) =>
-        task.status === 'failed' || task.status === 'blocked' ? taskNeeds(run, task) : [],
+      // Statuses read as kept: only failed and blocked tasks' records are parsed from their text.
+      [...run.tasks.rows()].flatMap((row) =>
+        row.status === 'failed' || row.status === 'blocked' ? taskNeeds(run, run.tasks.get(row.id)!) : [],
       ),
       `run ${run.id} changed its tasks`,
     );
@@ -63,10 +64,10 @@ export function feedInbox(inbox: Inbox, run: Run, clock: Clock): () => void {
         if (watched.has(taskId) || status === 'failed' || status === 'blocked') syncTask(taskId);
         if (watched.size === 0) return;
         // A held task's item counts who waits for it: a task that moved may have been one of them.
+        // The status first: a settled dependency is kept as text (TaskSet), parsed only when needed.
         for (const id of run.tasks.get(taskId)?.dependencies ?? []) {
           if (!watched.has(id)) continue;
-          const dependency = run.tasks.get(id);
-          if (dependency?.status === 'blocked' && dependency.held !== undefined) syncTask(id);
+          if (run.tasks.statusOf(id) === 'blocked' && run.tasks.get(id)?.held !== undefined) syncTask(id);
         }
         return;
       }

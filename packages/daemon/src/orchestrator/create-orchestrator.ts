@@ -284,6 +284,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     },
     listRuns: () => runs.summaries(),
     getRun: (runId, options) => runs.view(runId, options?.full === true),
+    pageTasks: (runId, query) => runs.page(runId, query),
     getTask: (runId, taskId) => runs.use(runId, (run) => run.taskRecord(taskId)),
     taskDiff: (runId, taskId) =>
       runs.use(runId, (run) => {

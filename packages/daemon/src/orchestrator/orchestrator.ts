@@ -24,6 +24,8 @@ import type {
   StartRunInput,
   TaskChanges,
   TaskDiff,
+  TaskPage,
+  TaskQuery,
   TaskRecord,
 } from '@orc/shared';
 
@@ -45,6 +47,11 @@ export interface Orchestrator {
    * Without `full`, tasks come without their results and attempt outputs (see `getTask`).
    */
   getRun(runId: string, options?: { full?: boolean }): Promise<RunView>;
+  /**
+   * A page of the run's task table: the tasks matching the query's statuses and search, in the run's
+   * order, from its offset (see `TaskPageInput`).
+   */
+  pageTasks(runId: string, query: TaskQuery): Promise<TaskPage>;
   /** One task with everything: its result, every attempt with its output or error, the reviews. */
   getTask(runId: string, taskId: string): Promise<TaskRecord>;
   /** For a run whose workers edit a repository: what the task changed there; undefined otherwise. */

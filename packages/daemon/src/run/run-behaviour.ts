@@ -86,11 +86,11 @@ export function provideRunMachine(run: Run) {
         run.scheduler.pool.releaseAll();
         run.scheduler.train?.interrupt();
         const at = isoAt(clock);
-        for (const task of [...run.tasks.values()]) {
-          // Settled tasks stay as they are; the machine decides for the others (a blocked one is cancelled too).
-          if (task.status === 'blocked' || !SETTLED_STATUSES.has(task.status))
-            run.tasks.send(task.id, { type: 'task.cancel', at });
-        }
+        // Settled tasks stay as they are; the machine decides for the others (a blocked one is cancelled too).
+        const open = [...run.tasks.rows()].filter(
+          (task) => task.status === 'blocked' || !SETTLED_STATUSES.has(task.status),
+        );
+        for (const task of open) run.tasks.send(task.id, { type: 'task.cancel', at });
       },
       finish: (_, { error }) => finish(run, error),
     },

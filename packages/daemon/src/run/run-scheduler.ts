@@ -82,7 +82,7 @@ export class RunScheduler {
       }),
       (move) => this.onMove(move),
     );
-    this.graph = new TaskGraph((id) => this.tasks.get(id)?.status);
+    this.graph = new TaskGraph((id) => this.tasks.statusOf(id));
     this.train = host.config.integration.verify === undefined ? undefined : this.makeTrain();
     this.attempts = new AttemptRunner({
       runId: host.id,
@@ -169,6 +169,7 @@ export class RunScheduler {
         type: 'task.status',
         taskId: task.id,
         status: to,
+        from,
         ...(reason !== undefined && { reason }),
         // Sent back with feedback for its next attempt (a rework, a merge conflict).
         ...(to === 'ready' && task.reworks > before.reworks && { feedback: task.feedback ?? '' }),
@@ -186,7 +187,7 @@ export class RunScheduler {
   /** Pending tasks that wait for nothing any more become ready. */
   unblock(ids: readonly string[], at = isoAt(this.host.deps.clock)): void {
     for (const id of ids) {
-      if (this.tasks.get(id)?.status === 'pending') this.tasks.send(id, { type: 'task.unblocked', at });
+      if (this.tasks.statusOf(id) === 'pending') this.tasks.send(id, { type: 'task.unblocked', at });
     }
   }
 
@@ -287,7 +288,7 @@ export class RunScheduler {
         const at = () => isoAt(this.host.deps.clock);
         try {
           const merged = await workspace.merge(id, `${id}: ${task.title}`);
-          if (this.tasks.get(id)?.status !== 'merging') return;
+          if (this.tasks.statusOf(id) !== 'merging') return;
           if (merged.ok) this.tasks.send(id, { type: 'task.merged', at: at() });
           else {
             this.tasks.send(id, {
@@ -323,7 +324,7 @@ export class RunScheduler {
         batch: host.config.integration.verify_batch,
       }),
       mayRun: () => host.isExecuting(),
-      stillMerging: (id) => this.tasks.get(id)?.status === 'merging',
+      stillMerging: (id) => this.tasks.statusOf(id) === 'merging',
       rank: (id) => this.graph.criticalPathOf(id),
       emit: (event) => host.emit(event),
       landed: (id) => this.tasks.send(id, { type: 'task.merged', at: at() }),
@@ -474,7 +475,7 @@ export class RunScheduler {
         const waiting = `waits for ${taskId}, which is ${change.status} in Task Master`;
         const stack = [...this.graph.dependentsOf(taskId)];
         for (let id = stack.pop(); id !== undefined; id = stack.pop()) {
-          if (this.tasks.get(id)?.status !== 'pending') continue;
+          if (this.tasks.statusOf(id) !== 'pending') continue;
           this.holdForPerson(id, waiting, at);
           stack.push(...this.graph.dependentsOf(id));
         }
@@ -494,16 +495,16 @@ export class RunScheduler {
     this.pool.releaseAll();
     this.train?.interrupt();
     const at = isoAt(this.host.deps.clock);
-    for (const task of [...this.tasks.values()]) {
-      if (task.status === 'running' || task.status === 'reviewing' || task.status === 'merging')
-        this.tasks.send(task.id, { type: 'task.interrupt', at });
-    }
+    const held = [...this.tasks.rows()].filter(
+      (task) => task.status === 'running' || task.status === 'reviewing' || task.status === 'merging',
+    );
+    for (const task of held) this.tasks.send(task.id, { type: 'task.interrupt', at });
   }
 
   /** Done, apart from what was skipped and imported tasks that were never to run. */
   allTasksDone(): boolean {
     const held = Object.keys(this.host.doc.heldTasks ?? {}).filter(
-      (id) => this.tasks.get(id)?.status === 'blocked',
+      (id) => this.tasks.statusOf(id) === 'blocked',
     );
     return this.graph.count('done') + this.graph.count('skipped') + held.length === this.tasks.size;
   }

@@ -1,5 +1,6 @@
-import type { TaskRecord, TaskStatus } from '@orc/shared';
+import { SETTLED_STATUSES, type TaskRecord, type TaskStatus } from '@orc/shared';
 import { createActor, transition, type Actor } from 'xstate';
+import { TaskText, recordOfTask, type DocumentTask } from '../store/run-document.js';
 import {
   LIVE_TASK_STATUSES,
   type TaskContext,
@@ -38,9 +39,12 @@ export interface TaskMove {
  * of CPU (10,000 tasks, 16 in flight: freed and spawned ~25, assigned ~12, the three attempt facts ~7
  * each, worked ~8, accepted and stopped ~18), and ~40% of the daemon's allocations over the bench's
  * 10,000-task run: most of the CPU the daemon spends beyond the engine before the actor tree (06afc09).
+ *
+ * A settled task is kept as the text of its record (TaskText) once the document was written with it:
+ * what the document needs, and a fifth of the memory of the record's objects. It is parsed when asked for.
  */
 export class TaskSet {
-  private readonly records = new Map<string, TaskRecord>();
+  private readonly records = new Map<string, DocumentTask>();
   private readonly live = new Map<string, Actor<typeof taskMachine>>();
   /** Counts changes to the plan's shape (tasks added, removed, edited), for what is made from it once. */
   revision = 0;
@@ -54,12 +58,41 @@ export class TaskSet {
     return this.records.size;
   }
 
+  /** The task's record (a settled task's parsed from its text). */
   get(id: string): TaskRecord | undefined {
-    return this.records.get(id);
+    const task = this.records.get(id);
+    return task === undefined ? undefined : recordOfTask(task);
   }
 
-  values(): IterableIterator<TaskRecord> {
+  statusOf(id: string): TaskStatus | undefined {
+    return this.records.get(id)?.status;
+  }
+
+  /** Every task's record, in the run's order (settled ones parsed from their text). */
+  *values(): Generator<TaskRecord> {
+    for (const task of this.records.values()) yield recordOfTask(task);
+  }
+
+  /** Every task as it is kept, records and texts, in the run's order: ids, titles and statuses are read as they are. */
+  rows(): IterableIterator<DocumentTask> {
     return this.records.values();
+  }
+
+  /**
+   * Every task for the document to write: a settled task's record becomes its text first, and is kept
+   * so from now on (the document's writer serialises records anyway; it takes a text as it is).
+   */
+  stored(): DocumentTask[] {
+    const tasks: DocumentTask[] = [];
+    for (const [id, task] of this.records) {
+      if (task instanceof TaskText || !SETTLED_STATUSES.has(task.status)) tasks.push(task);
+      else {
+        const text = TaskText.of(task);
+        this.records.set(id, text);
+        tasks.push(text);
+      }
+    }
+    return tasks;
   }
 
   /** How many task actors are alive (the live tasks). */
@@ -104,7 +137,7 @@ export class TaskSet {
 
   /** Whether the task's machine takes the event in the state the task is in. */
   can(id: string, event: TaskEvent): boolean {
-    const record = this.records.get(id);
+    const record = this.get(id);
     if (!record) return false;
     return (this.live.get(id)?.getSnapshot() ?? this.snapshotOf(record)).can(event);
   }
@@ -114,7 +147,7 @@ export class TaskSet {
    * reported to `onMove` once the record is current, so a listener reading the set sees the new state.
    */
   send(id: string, event: TaskEvent, reason?: string): boolean {
-    const before = this.records.get(id);
+    const before = this.get(id);
     if (!before) return false;
     let actor = this.live.get(id);
     // A task being unblocked becomes live: its actor is made first and takes the event itself.

@@ -1,5 +1,5 @@
 import type { TaskRecord } from '@orc/shared';
-import type { RunDocument } from './run-document.js';
+import { TaskText, type DocumentTask, type RunDocumentToWrite } from './run-document.js';
 
 interface CachedTask {
   record: TaskRecord;
@@ -10,6 +10,7 @@ interface CachedTask {
  * The text of one run's document, serialised a task at a time: each task record's JSON is kept and
  * only records that changed since the last rendering are serialised again, so rewriting a document of
  * 10,000 tasks costs the main thread the changed tasks, not a 10 MB JSON.stringify (a 20–140 ms stall).
+ * A settled task the run keeps as its text (TaskText) is written as it is, and nothing is kept for it.
  *
  * A task record is immutable (a task changes by an event to its actor, which replaces the record), so
  * a record is serialised again when it is a different object, or when the run said it changed
@@ -30,7 +31,7 @@ export class RunDocumentText {
    * serialised before this returns: the caller may write them over several turns while the run goes on
    * changing. The pieces are the cached texts themselves, so rendering copies nothing.
    */
-  render(doc: RunDocument): string[] {
+  render(doc: RunDocumentToWrite): string[] {
     const { tasks, ...rest } = doc;
     const head = JSON.stringify(rest);
     const pieces: string[] = [head.slice(0, -1), head.length > 2 ? ',"tasks":[' : '"tasks":['];
@@ -48,7 +49,16 @@ export class RunDocumentText {
     return pieces;
   }
 
-  private taskJson(task: TaskRecord): string {
+  private taskJson(task: DocumentTask): string {
+    if (task instanceof TaskText) {
+      // The run keeps its text: what was cached for its record goes.
+      this.cache.delete(task.id);
+      return task.json;
+    }
+    return this.recordJson(task);
+  }
+
+  private recordJson(task: TaskRecord): string {
     const cached = this.cache.get(task.id);
     if (cached !== undefined && cached.record === task && !this.changed.has(task.id)) return cached.json;
     const json = JSON.stringify(task);
