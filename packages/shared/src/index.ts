@@ -8,6 +8,7 @@ export * from './json-syntax.js';
 export * from './limits.js';
 export * from './paths.js';
 export * from './plan.js';
+export * from './remote-workers.js';
 export * from './redact.js';
 export * from './rpc.js';
 export * from './run.js';

@@ -43,7 +43,17 @@ export type RunDamage = z.infer<typeof RunDamage>;
  * state directory cannot be written, the file its tasks come from (Task Master) cannot be read, or the
  * merge train's verify command cannot run or fails on the integration branch before any merge.
  */
-export const PauseReason = z.enum(['user', 'budget', 'provider', 'quota', 'storage', 'source', 'verify']);
+export const PauseReason = z.enum([
+  'user',
+  'budget',
+  'provider',
+  'quota',
+  'storage',
+  'source',
+  'verify',
+  /** The Redis server of `execution.backend: "redis"` cannot be reached: the run goes on once it can. */
+  'backend',
+]);
 export type PauseReason = z.infer<typeof PauseReason>;
 
 /** Which models a run uses and whether they are real; `simulated` is always shown to the user. */

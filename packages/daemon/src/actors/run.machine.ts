@@ -52,6 +52,8 @@ export type RunEvent =
   | { type: 'run.source_unavailable'; message: string }
   /** The merge train's verify cannot run, or fails on the integration head itself: a person fixes it. */
   | { type: 'run.verify_broken'; message: string }
+  /** The Redis server attempts go through cannot be reached: the run goes on by itself once it can. */
+  | { type: 'run.backend_lost'; message: string }
   | { type: 'run.resume' }
   | { type: 'run.cancel' }
   /** A person approved the plan the run waits with (`execution.approve_plan`). */
@@ -94,6 +96,7 @@ const pauseTransitions = {
   'run.storage_failed': { target: '#run.paused.storage', actions: 'rememberPause' },
   'run.source_unavailable': { target: '#run.paused.source', actions: 'rememberPause' },
   'run.verify_broken': { target: '#run.paused.verify', actions: 'rememberPause' },
+  'run.backend_lost': { target: '#run.paused.backend', actions: 'rememberPause' },
 } as const;
 
 /** Entering a pause announces it, with its reason and what it says to a person. */
@@ -149,6 +152,7 @@ export const runMachine = setup({
     quotaReset: fromPromise<void, { until: number | undefined }>(notProvidedActor('actor quotaReset')),
     /** Resolves once the state directory takes a write again. */
     probeStorage: fromPromise<void>(notProvidedActor('actor probeStorage')),
+    probeBackend: fromPromise<void>(notProvidedActor('actor probeBackend')),
     /** Gives in-flight work its grace period, then stops it and saves the run. */
     drain: fromPromise<void>(notProvidedActor('actor drain')),
   },
@@ -301,6 +305,11 @@ export const runMachine = setup({
         },
         source: { entry: announcePause('source') },
         verify: { entry: announcePause('verify') },
+        backend: {
+          entry: announcePause('backend'),
+          on: { 'run.backend_lost': { actions: 'rememberPause' } },
+          invoke: { src: 'probeBackend', onDone: '#run.executing' },
+        },
       },
     },
     rollingBack: {
@@ -448,6 +457,8 @@ function enteringEvent(place: Exclude<RunPlace, { status: unknown }>): RunEvent 
       return { type: 'run.source_unavailable', message };
     case 'verify':
       return { type: 'run.verify_broken', message };
+    case 'backend':
+      return { type: 'run.backend_lost', message };
   }
 }
 

@@ -11,6 +11,8 @@ export interface AttemptJob {
   attempt: number;
   /** The provider the run names for its workers; a remote worker makes its own, with its own key. */
   provider: ProviderName;
+  /** The run's limit on the attempt (`execution.worker_timeout`), for a remote worker to stop at too. */
+  timeoutMs: number;
   /**
    * The job of the task's previous attempt, when that attempt was cut off (the daemon stopped, the
    * backend went away): a remote worker may have finished it meanwhile, and its answer is taken instead
@@ -30,6 +32,8 @@ export interface AttemptBackend {
   admit(ask: Omit<QuotaAsk, 'quota'>, signal: AbortSignal): Promise<QuotaPermit>;
   /** The worker model's call for `job`; failures are thrown as `ModelError`. */
   complete(job: AttemptJob, request: ModelRequest): Promise<ModelResponse>;
+  /** Resolves once the backend can take calls again (a run paused for it goes on then). */
+  whenReachable?(signal: AbortSignal): Promise<void>;
 }
 
 /** Attempts made in the daemon: the daemon's quota governor admits them, the run's provider makes them. */

@@ -136,6 +136,7 @@ export class AttemptRunner {
       taskId,
       attempt: task.attempts.length + 1,
       provider: this.deps.provider,
+      timeoutMs: config.execution.worker_timeout * 1000,
       ...(last?.outcome === 'interrupted' && { previous: attemptJobId(runId, taskId, last.n) }),
     };
     const attempt: Attempt = {

@@ -494,6 +494,8 @@ function pauseFor(reason: PauseReason | undefined, message: string, resumeAt: nu
       return { type: 'run.quota_wait', message, ...(resumeAt !== undefined && { until: resumeAt }) };
     case 'budget':
       return { type: 'run.budget_reached', message };
+    case 'backend':
+      return { type: 'run.backend_lost', message };
     default:
       return { type: 'run.provider_refused', message };
   }
