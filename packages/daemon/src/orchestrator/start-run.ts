@@ -52,7 +52,7 @@ export async function prepareRun(
   const project = tm
     ? await loadTaskMasterProject(tm.path, { tag: tm.tag, env: tm.env ?? {}, only: tm.only })
     : undefined;
-  const config = parsed.config
+  const resolved = parsed.config
     ? resolveConfig(
         [
           { source: 'daemon configuration', values: context.base },
@@ -61,6 +61,9 @@ export async function prepareRun(
         context.hasApiKey,
       )
     : context.base;
+  // Where attempts run is the daemon's choice: it holds the Redis connection its workers serve.
+  const { backend } = context.base.execution;
+  const config = { ...resolved, execution: { ...resolved.execution, backend }, redis: context.base.redis };
   return { parsed, project, config };
 }
 
