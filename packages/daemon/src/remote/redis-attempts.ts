@@ -175,8 +175,14 @@ export class RedisAttempts implements AttemptBackend {
     const { url, queue, connection, clock } = this.options;
     const shown = { url: shownUrl(url), queue, reachable: this.reachable };
     if (!this.reachable) return { ...shown, workers: [] };
-    const values = await connection.hgetall(workersKey(queue)).catch(() => ({}));
-    return { ...shown, workers: livePresences(values, WorkerPresence, clock.now()) };
+    const [values, clients] = await Promise.all([
+      connection.hgetall(workersKey(queue)).catch(() => ({})),
+      this.queue.getWorkers().catch(() => undefined),
+    ]);
+    // A worker killed without a word is gone as soon as its connection is, not when its presence ages out.
+    const connected = clients && new Set(clients.map((client) => client['rawname']?.split(':w:').at(-1)));
+    const live = livePresences(values, WorkerPresence, clock.now());
+    return { ...shown, workers: live.filter((worker) => !connected || connected.has(worker.id)) };
   }
 
   async close(): Promise<void> {

@@ -181,6 +181,8 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   const worker = new Worker(queue, runJob, {
     connection: connection.duplicate(),
     prefix: KEY_PREFIX,
+    // Named, so the daemon sees it among the queue's connections (and sees it gone with them).
+    name: id,
     concurrency: options.concurrency,
     // A job's lock lasts the stall interval and is renewed at half of it; a dead worker's job is found
     // stalled at the next check and handed on.
