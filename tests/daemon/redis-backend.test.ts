@@ -1,7 +1,10 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTestRedis, type TestRedis } from '@orc/test-support';
 import { eventsUntilEnd, Sandbox, taskSpecs, waitFor } from './harness.js';
 import {
+  spawnRemoteWorker,
   doneCounts,
   journalOf,
   startRemoteWorker,
@@ -83,4 +86,101 @@ describe('the Redis backend', () => {
     const waiting = await client.trpc.runs.get.query({ runId: idle.id });
     expect(waiting.tasks.filter((task) => task.status === 'done')).toHaveLength(0);
   }, 180_000);
+
+  it('goes on when Redis restarts mid-run, even one that kept nothing', async () => {
+    await sandbox.writeConfig(daemonConfig(redis.url, 4));
+    await sandbox.startDaemon();
+    const client = await sandbox.client();
+    await startRemoteWorker(['--redis', redis.url, '--concurrency', '4'], undefined, workers);
+    const run = await client.trpc.runs.start.mutate({ tasks: taskSpecs(40) });
+    const ended = eventsUntilEnd(client, run.id);
+    await waitFor(async () => {
+      const view = await client.trpc.runs.get.query({ runId: run.id });
+      return view.tasks.filter((task) => task.status === 'done').length >= 8 ? true : undefined;
+    }, 60_000);
+    // Killed, down for a second, back empty: the queue, its jobs and the presences are gone.
+    await redis.restart({ downMs: 1_000 });
+    const events = await ended;
+    expect(events.at(-1)?.type).toBe('run.completed');
+    const { completed, worked } = doneCounts(await journalOf(sandbox.home, run.id));
+    expect(completed.size).toBe(40);
+    expect([...completed.values()].every((count) => count === 1)).toBe(true);
+    expect([...worked.values()].every((count) => count === 1)).toBe(true);
+    // Both sides are back on it: the daemon lists the worker again.
+    const remote = await waitFor(async () => {
+      const status = await client.trpc.daemon.workers.query();
+      return status?.workers.length === 1 ? status : undefined;
+    }, 20_000);
+    expect(remote.reachable).toBe(true);
+  }, 120_000);
+
+  it('takes the answers workers finished while the daemon was down', async () => {
+    await sandbox.writeConfig(daemonConfig(redis.url, 4));
+    await sandbox.startDaemon();
+    const client = await sandbox.client();
+    const slow = { models: { provider: 'simulated' }, simulated: { latency_ms: { min: 1_500, max: 2_000 } } };
+    await startRemoteWorker(['--redis', redis.url, '--concurrency', '4'], slow, workers);
+    const run = await client.trpc.runs.start.mutate({ tasks: taskSpecs(8) });
+    await waitFor(async () => {
+      const remote = await client.trpc.daemon.workers.query();
+      return (remote?.workers[0]?.running.length ?? 0) >= 2 ? true : undefined;
+    }, 30_000);
+    const pid = await sandbox.daemonPid();
+    process.kill(pid!, 'SIGKILL');
+    // The workers finish the jobs in hand meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await sandbox.startDaemon();
+    const again = await sandbox.client();
+    const view = await waitFor(async () => {
+      const current = await again.trpc.runs.get.query({ runId: run.id });
+      return current.status === 'completed' ? current : undefined;
+    }, 60_000);
+    expect(view.tasks.every((task) => task.status === 'done')).toBe(true);
+    const { completed } = doneCounts(await journalOf(sandbox.home, run.id));
+    expect([...completed.values()].every((count) => count === 1)).toBe(true);
+    // At least one attempt cut off by the crash was answered by the job its worker finished.
+    const log = await readFile(join(sandbox.home, 'daemon.log'), 'utf8');
+    expect(log).toContain('took the answer of an attempt a worker finished meanwhile');
+  }, 120_000);
+});
+
+describe('an unreachable Redis', () => {
+  it('makes orc worker exit 5 with one line', async () => {
+    await redis.kill();
+    const worker = await spawnRemoteWorker(['--redis', redis.url], undefined, workers);
+    expect(await worker.exited).toBe(5);
+    const lines = worker.said().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^orc: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); start it/,
+    );
+  });
+
+  it('pauses the runs of the daemon with the reason, and they go on once it answers', async () => {
+    await redis.kill();
+    await sandbox.writeConfig(daemonConfig(redis.url, 2));
+    await sandbox.startDaemon();
+    const client = await sandbox.client();
+    const run = await client.trpc.runs.start.mutate({ tasks: taskSpecs(4) });
+    const paused = await waitFor(async () => {
+      const view = await client.trpc.runs.get.query({ runId: run.id });
+      return view.status === 'paused' ? view : undefined;
+    }, 30_000);
+    expect(paused.pauseReason).toBe('backend');
+    expect(paused.pauseMessage).toContain('cannot be reached');
+    const inbox = await client.trpc.inbox.list.query();
+    expect(inbox.items.some((item) => item.type === 'backend' && item.runId === run.id)).toBe(true);
+    const ls = await sandbox.orc(['ls']);
+    expect(ls.stdout).toContain('cannot be reached; runs wait for it');
+    // Nothing failed for it.
+    expect(paused.tasks.some((task) => task.status === 'failed')).toBe(false);
+
+    await redis.restart();
+    await startRemoteWorker(['--redis', redis.url], undefined, workers);
+    const done = await waitFor(async () => {
+      const view = await client.trpc.runs.get.query({ runId: run.id });
+      return view.status === 'completed' ? view : undefined;
+    }, 60_000);
+    expect(done.tasks.every((task) => task.status === 'done')).toBe(true);
+  }, 120_000);
 });
