@@ -90,7 +90,7 @@ function launch(args: string[]): Promise<ChildProcess> {
       child.kill('SIGKILL');
       reject(new Error(`redis-server did not start: ${said.slice(-500)}`));
     }, 10_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       said += chunk.toString();
       if (said.includes('Ready to accept connections')) {
         clearTimeout(timer);

@@ -4,7 +4,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import { CallCancelledError, ModelError, type ModelErrorDetails } from '../model/model-error.js';
+import { CallCancelledError, ModelError } from '../model/model-error.js';
 import type { ModelRequest, ModelResponse } from '../model/provider.js';
 import type { QuotaPermit } from '../quota/quota-governor.js';
 import type { AttemptBackend, AttemptJob } from '../run/attempt-backend.js';
@@ -158,7 +158,7 @@ export class RedisAttempts implements AttemptBackend {
       throw new ModelError(
         result.error.category,
         result.error.message,
-        result.error.details as ModelErrorDetails,
+        result.error.details,
       );
     }
   }
