@@ -1,4 +1,4 @@
-import { ProviderName, RemoteWorker, ToolRefusal, Usage } from '@orc/shared';
+import { PauseReason, ProviderName, RemoteWorker, ToolRefusal, Usage } from '@orc/shared';
 import * as z from 'zod';
 
 /**
@@ -41,8 +41,18 @@ export type AttemptJobData = z.infer<typeof AttemptJobData>;
 export const AttemptFailure = z.object({
   category: z.enum(['transient', 'recoverable', 'permanent']),
   message: z.string(),
-  /** `ModelError` details that steer the run (rate limited, pause the run, retry after). */
-  details: z.record(z.string(), z.unknown()).default({}),
+  /** The `ModelError` details that steer the run (rate limited, pause it, retry after); the rest stay on the worker. */
+  details: z
+    .object({
+      status: z.number().optional(),
+      retryAfterMs: z.number().optional(),
+      rateLimited: z.boolean().optional(),
+      pauseRun: z.boolean().optional(),
+      pauseReason: PauseReason.optional(),
+      resumeAt: z.number().optional(),
+      taskBudget: z.boolean().optional(),
+    })
+    .default({}),
 });
 
 /** A job's return value: the model's answer, or why there is none. Never thrown, so nothing is lost in BullMQ's failure text. */

@@ -9,6 +9,7 @@ import type { ModelProvider } from '../model/provider.js';
 import type { ProviderFactory } from '../orchestrator/providers.js';
 import { QuotaGovernor } from '../quota/quota-governor.js';
 import {
+  AttemptFailure,
   AttemptJobData,
   DAEMONS_KEY,
   DaemonPresence,
@@ -165,7 +166,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
       if (error instanceof ModelError)
         return {
           ok: false,
-          error: { category: error.category, message: error.message, details: { ...error.details } },
+          error: { category: error.category, message: error.message, details: AttemptFailure.shape.details.parse(error.details) },
           worker: id,
         };
       logger.error({ err: error, jobId: job.id }, 'an attempt failed unexpectedly');
