@@ -21,7 +21,7 @@ import {
   type AttemptJobData,
   type DaemonPresence,
 } from './attempt-wire.js';
-import { shownUrl } from './redis-connection.js';
+import { quiet, shownUrl } from './redis-connection.js';
 
 export interface RedisAttemptsOptions {
   /** A ready connection (`connectRedis`); it reconnects by itself, and is closed with this. */
@@ -38,8 +38,12 @@ export interface RedisAttemptsOptions {
   pollMs?: number;
 }
 
-/** Completed jobs a daemon never came back for go after a day, so Redis does not fill up. */
-const KEEP_RESULTS_S = 24 * 3600;
+/**
+ * Answers are kept for an hour, the last 2,000 at most, so a daemon that comes back takes what its
+ * workers finished meanwhile, and Redis does not fill up with prompts (a job holds its task's prompt
+ * and answer, a few KB). An answer gone by then is made again.
+ */
+const KEEP_ANSWERS = { age: 3600, count: 2000 };
 
 /**
  * The Redis backend of a daemon: each attempt is a BullMQ job on the daemon's queue, with the attempt's
@@ -55,10 +59,11 @@ const KEEP_RESULTS_S = 24 * 3600;
 export class RedisAttempts implements AttemptBackend {
   private readonly queue: Queue;
   private readonly events: QueueEvents;
+  private readonly eventsConnection: Redis;
   /** What a job in flight is told as it goes (its text, its session), by job id. */
   private readonly listeners = new Map<string, ModelRequest>();
   /** Calls waiting for a job to end, woken by BullMQ's events. */
-  private readonly wakers = new Map<string, () => void>();
+  private readonly wakers = new Map<string, Set<() => void>>();
   private readonly presence: NodeJS.Timeout;
   private downSince: number | undefined;
   private closed = false;
@@ -67,13 +72,16 @@ export class RedisAttempts implements AttemptBackend {
   constructor(private readonly options: RedisAttemptsOptions) {
     const { connection, queue } = options;
     this.queue = new Queue(queue, { connection, prefix: KEY_PREFIX });
-    this.events = new QueueEvents(queue, { connection: connection.duplicate(), prefix: KEY_PREFIX });
+    // BullMQ leaves a connection it was given open: this one is closed with the rest in `close`.
+    this.eventsConnection = quiet(connection.duplicate());
+    this.events = new QueueEvents(queue, { connection: this.eventsConnection, prefix: KEY_PREFIX });
     // Errors are the connection's going and coming; the calls in flight see them as waits.
     this.queue.on('error', () => {});
     this.events.on('error', () => {});
     this.events.on('progress', ({ jobId, data }) => this.progress(jobId, data));
-    this.events.on('completed', ({ jobId }) => this.wakers.get(jobId)?.());
-    this.events.on('failed', ({ jobId }) => this.wakers.get(jobId)?.());
+    const wake = (jobId: string) => this.wakers.get(jobId)?.forEach((waker) => waker());
+    this.events.on('completed', ({ jobId }) => wake(jobId));
+    this.events.on('failed', ({ jobId }) => wake(jobId));
     connection.on('ready', () => {
       this.downSince = undefined;
       this.announce();
@@ -155,11 +163,7 @@ export class RedisAttempts implements AttemptBackend {
           meta: { ...meta, worker: result.worker },
         };
       }
-      throw new ModelError(
-        result.error.category,
-        result.error.message,
-        result.error.details,
-      );
+      throw new ModelError(result.error.category, result.error.message, result.error.details);
     }
   }
 
@@ -188,11 +192,12 @@ export class RedisAttempts implements AttemptBackend {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.presence);
-    for (const wake of this.wakers.values()) wake();
+    for (const wakers of this.wakers.values()) wakers.forEach((waker) => waker());
     if (this.reachable)
       await this.options.connection.hdel(DAEMONS_KEY, this.options.queue).catch(() => undefined);
     await this.events.close().catch(() => undefined);
     await this.queue.close().catch(() => undefined);
+    this.eventsConnection.disconnect();
     this.options.connection.disconnect();
   }
 
@@ -201,10 +206,7 @@ export class RedisAttempts implements AttemptBackend {
     const state = await this.step(() => this.queue.getJobState(id), signal);
     if (state === 'unknown' || state === 'failed') return undefined;
     const result = await this.until(id, undefined, signal);
-    if (!result.ok) {
-      await this.forget(id);
-      return undefined;
-    }
+    if (!result.ok) return undefined;
     this.options.logger.info({ jobId: id }, 'took the answer of an attempt a worker finished meanwhile');
     return result;
   }
@@ -220,15 +222,15 @@ export class RedisAttempts implements AttemptBackend {
       jobId: id,
       // The run retries, with its review's feedback and its backoff; BullMQ only hands a dead worker's job on.
       attempts: 1,
-      removeOnComplete: { age: KEEP_RESULTS_S },
-      removeOnFail: { age: KEEP_RESULTS_S },
+      removeOnComplete: KEEP_ANSWERS,
+      removeOnFail: KEEP_ANSWERS,
     });
   }
 
   /**
    * Waits for job `id` to end, woken by BullMQ's events and asking every `pollMs` in case an event was
    * missed while Redis was away. A job Redis lost (restarted without persistence) is added again from
-   * `data`. The job is removed once its answer is read: the caller journals it before anything else.
+   * `data`. Waiting twice for one job gets its one answer twice: the job is the attempt.
    */
   private async until(
     id: string,
@@ -240,7 +242,6 @@ export class RedisAttempts implements AttemptBackend {
       const state = await this.step(() => this.queue.getJobState(id), signal);
       if (state === 'completed' || state === 'failed') {
         const job = await this.step(() => this.queue.getJob(id), signal);
-        await this.forget(id);
         if (state === 'completed') {
           const parsed = AttemptResult.safeParse(job?.returnvalue);
           if (parsed.success) return parsed.data;
@@ -285,12 +286,16 @@ export class RedisAttempts implements AttemptBackend {
       const done = () => {
         clearTimeout(timer);
         signal.removeEventListener('abort', done);
-        this.wakers.delete(id);
+        const wakers = this.wakers.get(id);
+        wakers?.delete(done);
+        if (wakers?.size === 0) this.wakers.delete(id);
         resolve();
       };
       const timer = setTimeout(done, ms);
       signal.addEventListener('abort', done, { once: true });
-      this.wakers.set(id, done);
+      const wakers = this.wakers.get(id) ?? new Set();
+      wakers.add(done);
+      this.wakers.set(id, wakers);
     });
   }
 
@@ -313,10 +318,6 @@ export class RedisAttempts implements AttemptBackend {
     const { connection, queue } = this.options;
     void connection.publish(cancelChannel(queue), id).catch(() => undefined);
     void this.queue.remove(id).catch(() => undefined);
-  }
-
-  private async forget(id: string): Promise<void> {
-    await this.queue.remove(id).catch(() => undefined);
   }
 
   private progress(jobId: string, data: unknown): void {

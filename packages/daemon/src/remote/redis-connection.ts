@@ -41,7 +41,7 @@ export function shownUrl(url: string): string {
  */
 export function openRedis(target: RedisTarget, options: RedisOptions = {}): Redis {
   const tls = target.tls || target.url.startsWith('rediss://');
-  return new Redis(target.url, {
+  const redis = new Redis(target.url, {
     maxRetriesPerRequest: null,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
     connectTimeout: 5_000,
@@ -52,6 +52,16 @@ export function openRedis(target: RedisTarget, options: RedisOptions = {}): Redi
     ...(tls && { tls: {} }),
     ...options,
   });
+  return quiet(redis);
+}
+
+/**
+ * A connection whose errors are its going and coming (watched through `status`, `close` and `ready`),
+ * not news: without a listener ioredis prints each failed reconnect on stderr.
+ */
+export function quiet(redis: Redis): Redis {
+  redis.on('error', () => {});
+  return redis;
 }
 
 /**

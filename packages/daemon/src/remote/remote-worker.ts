@@ -22,7 +22,7 @@ import {
   type AttemptResult,
   type WorkerPresence,
 } from './attempt-wire.js';
-import { connectRedis, shownUrl, type RedisTarget } from './redis-connection.js';
+import { connectRedis, quiet, shownUrl, type RedisTarget } from './redis-connection.js';
 
 export interface RemoteWorkerOptions {
   target: RedisTarget;
@@ -87,11 +87,24 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     { controller: AbortController; presence: WorkerPresence['running'][number] }
   >();
 
-  const subscriber = connection.duplicate();
-  subscriber.on('error', () => {});
+  const subscriber = quiet(connection.duplicate());
   await subscriber.subscribe(cancelChannel(queue));
   subscriber.on('message', (_channel: string, jobId: string) => running.get(jobId)?.controller.abort());
 
+  const presence = (): WorkerPresence => ({
+    id,
+    host: hostname(),
+    pid: process.pid,
+    concurrency: options.concurrency,
+    startedAt,
+    seenAt: clock.now(),
+    running: [...running.values()].map((entry) => entry.presence),
+  });
+  /** Says what it runs now; on every job taken and ended, and every few seconds as a heartbeat. */
+  const announce = () => {
+    if (connection.status !== 'ready') return;
+    void connection.hset(workersKey(queue), id, JSON.stringify(presence())).catch(() => undefined);
+  };
   const runJob = async (job: Job): Promise<AttemptResult> => {
     const parsed = AttemptJobData.safeParse(job.data);
     if (!parsed.success)
@@ -108,6 +121,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
       controller,
       presence: { runId: data.runId, taskId: data.taskId, attempt: data.attempt, since: clock.now() },
     });
+    announce();
     const tell = (progress: AttemptProgress) => job.updateProgress(progress).catch(() => undefined);
     let text = '';
     let flushing: NodeJS.Timeout | undefined;
@@ -166,7 +180,11 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
       if (error instanceof ModelError)
         return {
           ok: false,
-          error: { category: error.category, message: error.message, details: AttemptFailure.shape.details.parse(error.details) },
+          error: {
+            category: error.category,
+            message: error.message,
+            details: AttemptFailure.shape.details.parse(error.details),
+          },
           worker: id,
         };
       logger.error({ err: error, jobId: job.id }, 'an attempt failed unexpectedly');
@@ -176,11 +194,14 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
       if (flushing) clearTimeout(flushing);
       flush();
       running.delete(job.id!);
+      announce();
     }
   };
 
+  // BullMQ leaves a connection it was given open: this one is closed in `stop`.
+  const workerConnection = quiet(connection.duplicate());
   const worker = new Worker(queue, runJob, {
-    connection: connection.duplicate(),
+    connection: workerConnection,
     prefix: KEY_PREFIX,
     // Named, so the daemon sees it among the queue's connections (and sees it gone with them).
     name: id,
@@ -194,19 +215,6 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   });
   worker.on('error', (error) => logger.debug({ err: error.message }, 'BullMQ worker'));
 
-  const presence = (): WorkerPresence => ({
-    id,
-    host: hostname(),
-    pid: process.pid,
-    concurrency: options.concurrency,
-    startedAt,
-    seenAt: clock.now(),
-    running: [...running.values()].map((entry) => entry.presence),
-  });
-  const announce = () => {
-    if (connection.status !== 'ready') return;
-    void connection.hset(workersKey(queue), id, JSON.stringify(presence())).catch(() => undefined);
-  };
   announce();
   const beat = setInterval(announce, PRESENCE_EVERY_MS);
   let wasDown = false;
@@ -239,6 +247,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
           if ('stop' in provider && typeof provider.stop === 'function')
             await (provider.stop as () => unknown)();
         subscriber.disconnect();
+        workerConnection.disconnect();
         connection.disconnect();
       })();
       return stopping;
