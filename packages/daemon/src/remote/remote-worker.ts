@@ -23,6 +23,7 @@ import {
   type WorkerPresence,
 } from './attempt-wire.js';
 import { connectRedis, quiet, shownUrl, type RedisTarget } from './redis-connection.js';
+import { shareQuotaHolds } from './shared-holds.js';
 
 export interface RemoteWorkerOptions {
   target: RedisTarget;
@@ -73,6 +74,8 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   const id = `${hostname()}-${process.pid}`;
   const startedAt = clock.now();
   const governor = new QuotaGovernor(clock, options.concurrency);
+  // A wait the API asks of one worker on this key is kept by every worker on it.
+  const stopSharing = await shareQuotaHolds({ connection, governor, apiKey: options.apiKey, worker: id });
   const providers = new Map<ProviderName, ModelProvider>();
   const providerFor = (name: ProviderName): ModelProvider => {
     let provider = providers.get(name);
@@ -242,6 +245,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
         await worker.close(force).catch(() => undefined);
         if (connection.status === 'ready')
           await connection.hdel(workersKey(queue), id).catch(() => undefined);
+        stopSharing();
         governor.close();
         for (const provider of providers.values())
           if ('stop' in provider && typeof provider.stop === 'function')
