@@ -8,3 +8,4 @@ export * from './flooding-provider.js';
 export * from './png-image.js';
 export * from './headless-browser.js';
 export * from './redis-server.js';
+export * from './orphaned-processes.js';
