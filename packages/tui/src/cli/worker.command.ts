@@ -1,14 +1,11 @@
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { defaultProviders, redisTargetOf, startRemoteWorker, systemClock } from '@orc/daemon';
-import { loadConfig, resolveStateDir } from '@orc/shared';
+import { loadConfig } from '@orc/shared';
 import type { Command } from 'commander';
 import { UsageError } from './cli-error.js';
 
 interface WorkerOptions {
   redis?: string;
   concurrency: string;
-  workdirRoot?: string;
   queue?: string;
 }
 
@@ -23,10 +20,6 @@ export function registerWorkerCommand(program: Command): void {
     .description("take a daemon's attempts from Redis and run them here, with this machine's key")
     .option('--redis <url>', 'the Redis server the daemon uses (default: redis.url of the config)')
     .option('--concurrency <n>', 'attempts run at once', '4')
-    .option(
-      '--workdir-root <dir>',
-      'where Claude Code attempts get their worktrees (default: $ORC_HOME/worktrees)',
-    )
     .option('--queue <name>', 'the daemon queue to serve, when several daemons share the Redis server')
     .action(async (options: WorkerOptions) => {
       const concurrency = Number(options.concurrency);
@@ -39,8 +32,6 @@ export function registerWorkerCommand(program: Command): void {
       if (options.queue !== undefined && !/^[A-Za-z0-9_.-]+$/.test(options.queue))
         throw new UsageError(`--queue takes letters, digits, _ . or - (got "${options.queue}")`);
       const { config, apiKey } = loadConfig();
-      const workdirRoot = resolve(options.workdirRoot ?? resolve(resolveStateDir(), 'worktrees'));
-      mkdirSync(workdirRoot, { recursive: true, mode: 0o700 });
       const say = (line: string) => process.stderr.write(`orc worker: ${line}\n`);
       const worker = await startRemoteWorker({
         target: redisTargetOf(config.redis, process.env, options.redis),
