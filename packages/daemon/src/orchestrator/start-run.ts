@@ -85,6 +85,11 @@ export async function startRun(
   }
   const id = newRunId(context.runs);
   const workerProvider = config.models.worker.provider ?? config.models.provider;
+  if (workerProvider === 'claude-code' && config.execution.backend === 'redis')
+    throw new OrcError(
+      'CONFIG_INVALID',
+      'Claude Code workers do not run on the Redis backend yet; start this run on a daemon with execution.backend "local", or use models.worker.provider "anthropic"',
+    );
   // Claude Code workers edit a repository: each run works on its own integration branch there.
   const workspace =
     workerProvider === 'claude-code'

@@ -221,8 +221,9 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   announce();
   const beat = setInterval(announce, PRESENCE_EVERY_MS);
   let wasDown = false;
+  let stopping: Promise<void> | undefined;
   connection.on('close', () => {
-    if (!wasDown) say(`lost Redis at ${shownUrl(target.url)}; reconnecting`);
+    if (!wasDown && stopping === undefined) say(`lost Redis at ${shownUrl(target.url)}; reconnecting`);
     wasDown = true;
   });
   connection.on('ready', () => {
@@ -234,7 +235,6 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     `worker ${id} takes attempts from queue ${queue} on ${shownUrl(target.url)} (concurrency ${options.concurrency})`,
   );
 
-  let stopping: Promise<void> | undefined;
   return {
     id,
     queue,
