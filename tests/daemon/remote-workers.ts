@@ -26,8 +26,9 @@ export async function startRemoteWorker(
   args: string[],
   config: unknown = WORKER_SIM,
   started: RemoteWorkerProcess[] = [],
+  env: NodeJS.ProcessEnv = {},
 ): Promise<RemoteWorkerProcess> {
-  const worker = await spawnRemoteWorker(args, config, started);
+  const worker = await spawnRemoteWorker(args, config, started, env);
   const deadline = Date.now() + 20_000;
   while (!worker.said().includes('takes attempts from queue')) {
     if (worker.child.exitCode !== null || Date.now() > deadline)
@@ -42,12 +43,19 @@ export async function spawnRemoteWorker(
   args: string[],
   config: unknown = WORKER_SIM,
   started: RemoteWorkerProcess[] = [],
+  env: NodeJS.ProcessEnv = {},
 ): Promise<RemoteWorkerProcess> {
   const home = await mkdtemp(join(tmpdir(), 'orc-worker-'));
   await writeFile(join(home, 'orc.config.json'), JSON.stringify(config));
   const child = spawn(process.execPath, [CLI, 'worker', ...args], {
     cwd: home,
-    env: { PATH: process.env['PATH'], HOME: home, ORC_HOME: home, XDG_CONFIG_HOME: join(home, 'xdg') },
+    env: {
+      PATH: process.env['PATH'],
+      HOME: home,
+      ORC_HOME: home,
+      XDG_CONFIG_HOME: join(home, 'xdg'),
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -163,6 +163,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
         ...(data.budgetUsd !== undefined && { budgetUsd: data.budgetUsd }),
       });
       permit.succeeded(response.usage, response.costUsd);
+      logger.debug({ jobId: job.id, runId: data.runId, taskId: data.taskId }, 'attempt answered');
       return {
         ok: true,
         text: response.text,
