@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { OrcEvent } from '@orc/shared';
 import { startTestRedis, type TestRedis } from '@orc/test-support';
@@ -10,9 +10,10 @@ import type { CaseResult, Metric } from '../report.js';
 import { doneCount, failedCount, percentile, waitForRun } from '../run-watch.js';
 import { daemonOptions, elapsedSince, type CaseContext } from './case-context.js';
 
-const CLI = resolve(
-  fileURLToPath(new URL('.', import.meta.url)),
-  '../../../../packages/tui/dist/cli/main.js',
+/** The built `orc`, found from here both in the sources (vitest) and in `scripts/dist` (`npm run bench`). */
+const CLI = join(
+  repositoryRoot(fileURLToPath(new URL('.', import.meta.url))),
+  'packages/tui/dist/cli/main.js',
 );
 /** Each worker process runs this many attempts at once. */
 const CONCURRENCY = 4;
@@ -159,4 +160,11 @@ function attemptMs(home: string, runId: string): number[] {
     }
   }
   return durations;
+}
+
+function repositoryRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'packages', 'tui', 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no repository root above ${from}`);
+  }
 }
