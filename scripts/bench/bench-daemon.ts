@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,8 @@ export interface BenchDaemonOptions {
   keep?: boolean;
   /** Run the daemon under `node --cpu-prof`, writing its profile here when it exits. */
   profileDir?: string;
+  /** The daemon's own `orc.config.json` (the execution backend, its Redis server). */
+  config?: unknown;
 }
 
 const STOP_TIMEOUT_MS = 15_000;
@@ -58,6 +60,8 @@ const PROFILED_ENTRY = fileURLToPath(new URL('./profiled-daemon.js', import.meta
 export async function startBenchDaemon(options: BenchDaemonOptions = {}): Promise<BenchDaemon> {
   const home = mkdtempSync(join(tmpdir(), 'orc-bench-'));
   if (options.profileDir !== undefined) mkdirSync(options.profileDir, { recursive: true });
+  if (options.config !== undefined)
+    writeFileSync(join(home, 'orc.config.json'), JSON.stringify(options.config), { mode: 0o600 });
   const env = daemonEnv(home, {
     ...options.env,
     ...(options.profileDir !== undefined && { ORC_BENCH_PROFILE_DIR: options.profileDir }),

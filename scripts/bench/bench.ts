@@ -10,6 +10,7 @@ import { rateLimitCase } from './cases/rate-limit.js';
 import { sharedLimitCase } from './cases/shared-limit.js';
 import { recoveryCase } from './cases/recovery.js';
 import { scaleCase } from './cases/scale.js';
+import { scaleOutCase } from './cases/scale-out.js';
 import { CASE_NAMES, machineInfo, type BenchReport, type CaseName, type CaseResult } from './report.js';
 
 export interface BenchOptions {
@@ -37,6 +38,7 @@ const GROUPS: { cases: readonly CaseName[]; run: (ctx: CaseContext) => Promise<C
   { cases: ['prompt cache'], run: async (ctx) => [await promptCacheCase(ctx)] },
   { cases: ['hostile client'], run: async (ctx) => [await hostileClientCase(ctx)] },
   { cases: ['chaos'], run: async (ctx) => [await chaosCase(ctx)] },
+  { cases: ['scale out'], run: async (ctx) => [await scaleOutCase(ctx)] },
 ];
 
 /** Runs the benchmark cases, one daemon (and state dir) per group, and returns every figure. */

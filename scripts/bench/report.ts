@@ -14,6 +14,7 @@ export const CASE_NAMES = [
   'prompt cache',
   'hostile client',
   'chaos',
+  'scale out',
 ] as const;
 export type CaseName = (typeof CASE_NAMES)[number];
 

@@ -7,4 +7,5 @@ export * from './counting-orchestrator.js';
 export * from './flooding-provider.js';
 export * from './png-image.js';
 export * from './headless-browser.js';
+export * from './redis-server.js';
 export * from './orphaned-processes.js';

@@ -19,3 +19,5 @@ export { createSimulatedProvider, SIMULATED_LABEL } from './model/simulated-prov
 export type { AppRouter } from './rpc/app.router.js';
 export { RunReportBuilder } from './report/run-report.js';
 export { RunsReportBuilder } from './report/runs-report.js';
+export { startRemoteWorker, type RemoteWorkerOptions, type RunningWorker } from './remote/remote-worker.js';
+export { redisTargetOf, type RedisTarget } from './remote/redis-connection.js';

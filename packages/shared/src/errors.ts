@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   'ITEM_NOT_FOUND',
   /** An answer the inbox item does not offer; the message lists the ones it does. */
   'INVALID_CHOICE',
+  /** The Redis server of `execution.backend: "redis"` cannot be reached (or refused our credentials). */
+  'BACKEND_UNREACHABLE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -15,6 +15,7 @@ export const InboxItemType = z.enum([
   'provider',
   'source',
   'storage',
+  'backend',
   'task_failed',
   'held',
 ]);
@@ -28,6 +29,7 @@ export const RUN_ITEM_TYPES: ReadonlySet<InboxItemType> = new Set([
   'provider',
   'source',
   'storage',
+  'backend',
 ]);
 
 /** One answer a person may give, with the key that gives it in the terminal UI. */

@@ -9,6 +9,7 @@ export * from './limits.js';
 export * from './paths.js';
 export * from './plan.js';
 export * from './plan-edit.js';
+export * from './remote-workers.js';
 export * from './redact.js';
 export * from './rpc.js';
 export * from './run.js';

@@ -41,9 +41,10 @@ export type RunDamage = z.infer<typeof RunDamage>;
  * Why a run waits: a person paused it, its budget is spent, the provider refused the key, the quota is
  * out (a usage or rate limit of the account; the run goes on by itself at `resumeAt` when known), the
  * state directory cannot be written, the file its tasks come from (Task Master) cannot be read, or the
- * merge train's verify command cannot run or fails on the integration branch before any merge.
+ * merge train's verify command cannot run or fails on the integration branch before any merge, all the
+ * work left waits for a task a person cancelled (`held`: edit, retry or remove it), or the Redis server
+ * attempts go through cannot be reached (`backend`).
  */
-/** Why a run waits; `held`: all the work left waits for a task a person cancelled (edit, retry or remove it). */
 export const PauseReason = z.enum([
   'user',
   'budget',
@@ -53,6 +54,8 @@ export const PauseReason = z.enum([
   'source',
   'verify',
   'held',
+  /** The Redis server of `execution.backend: "redis"` cannot be reached: the run goes on once it can. */
+  'backend',
 ]);
 export type PauseReason = z.infer<typeof PauseReason>;
 

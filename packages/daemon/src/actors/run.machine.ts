@@ -54,6 +54,8 @@ export type RunEvent =
   | { type: 'run.verify_broken'; message: string }
   /** Every task left waits for one a person cancelled and holds: the run waits for them to edit, retry or remove it. */
   | { type: 'run.held'; message: string }
+  /** The Redis server attempts go through cannot be reached: the run goes on by itself once it can. */
+  | { type: 'run.backend_lost'; message: string }
   | { type: 'run.resume' }
   | { type: 'run.cancel' }
   /** A person approved the plan the run waits with (`execution.approve_plan`). */
@@ -97,6 +99,7 @@ const pauseTransitions = {
   'run.source_unavailable': { target: '#run.paused.source', actions: 'rememberPause' },
   'run.verify_broken': { target: '#run.paused.verify', actions: 'rememberPause' },
   'run.held': { target: '#run.paused.held', actions: 'rememberPause' },
+  'run.backend_lost': { target: '#run.paused.backend', actions: 'rememberPause' },
 } as const;
 
 /** Entering a pause announces it, with its reason and what it says to a person. */
@@ -152,6 +155,7 @@ export const runMachine = setup({
     quotaReset: fromPromise<void, { until: number | undefined }>(notProvidedActor('actor quotaReset')),
     /** Resolves once the state directory takes a write again. */
     probeStorage: fromPromise<void>(notProvidedActor('actor probeStorage')),
+    probeBackend: fromPromise<void>(notProvidedActor('actor probeBackend')),
     /** Gives in-flight work its grace period, then stops it and saves the run. */
     drain: fromPromise<void>(notProvidedActor('actor drain')),
   },
@@ -305,6 +309,11 @@ export const runMachine = setup({
         source: { entry: announcePause('source') },
         verify: { entry: announcePause('verify') },
         held: { entry: announcePause('held') },
+        backend: {
+          entry: announcePause('backend'),
+          on: { 'run.backend_lost': { actions: 'rememberPause' } },
+          invoke: { src: 'probeBackend', onDone: '#run.executing' },
+        },
       },
     },
     rollingBack: {
@@ -454,6 +463,8 @@ function enteringEvent(place: Exclude<RunPlace, { status: unknown }>): RunEvent 
       return { type: 'run.verify_broken', message };
     case 'held':
       return { type: 'run.held', message };
+    case 'backend':
+      return { type: 'run.backend_lost', message };
   }
 }
 

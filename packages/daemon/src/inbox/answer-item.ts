@@ -34,6 +34,7 @@ function act(run: Run, item: InboxItem, answer: Answer): void {
     case 'provider':
     case 'source':
     case 'storage':
+    case 'backend':
       if (answer.choice === 'cancel') return cancelRun(run);
       // Waiting out a quota is the run's own plan: the answer only says a person knows.
       if (answer.choice === 'wait') return;

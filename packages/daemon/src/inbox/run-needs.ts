@@ -98,6 +98,13 @@ export function runNeeds(run: Run, now: number): ItemSpec[] {
       [choice('resume', 'r', 'try again now'), CANCEL],
       message,
     );
+  if (snapshot.matches({ paused: 'backend' }))
+    return spec(
+      'backend',
+      `run ${id} is paused: the Redis server its workers use cannot be reached (start it or fix redis.url; it goes on by itself once it answers)`,
+      [choice('resume', 'r', 'try again now'), CANCEL],
+      message,
+    );
   return [];
 }
 

@@ -25,6 +25,8 @@ import type { Run, RunDeps } from '../run/run.js';
 import { reportRun, reportRuns } from '../report/report-runs.js';
 import { QuotaGovernor } from '../quota/quota-governor.js';
 import { openFileRunStore } from '../store/file-run-store.js';
+import { openRedisAttempts } from '../remote/open-redis-attempts.js';
+import type { RedisAttempts } from '../remote/redis-attempts.js';
 import type { RunDocument } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import { TaskMasterSource } from '../taskmaster/taskmaster-source.js';
@@ -89,6 +91,19 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const metrics = new DaemonMetrics(clock, { processMetrics: options.processMetrics === true });
   const governor = new QuotaGovernor(clock, base.execution.machine_max_in_flight, metrics);
   const providers = options.providers ?? defaultProviders;
+  /** The Redis backend, opened when a run's config first chooses it (with the daemon's `redis` section). */
+  let remote: RedisAttempts | undefined;
+  const remoteFor = (config: ResolvedConfig): RedisAttempts | undefined =>
+    config.execution.backend !== 'redis'
+      ? undefined
+      : (remote ??= openRedisAttempts({
+          home: options.home,
+          config: base,
+          env: process.env,
+          clock,
+          logger: logger.child({ component: 'redis' }),
+        }));
+  if (base.execution.backend === 'redis') remoteFor(base);
   /** Providers with processes of their own (claude-code agents), ended on close. */
   const stoppable: { stop(): unknown }[] = [];
   /** Task Master sources and their write-backs by run, drained on close so no status is lost. */
@@ -110,7 +125,10 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         closeRuns: fromPromise(async ({ input }) => {
           // A closing run no longer waits for anything, but what it waits for outlives the stop.
           inbox.unfollowAll();
+          // Jobs in flight are the workers' to finish; the daemon takes their answers when it is back.
+          remote?.detach();
           await runs.close(input.graceMs);
+          await remote?.close();
           governor.close();
           await Promise.all(stoppable.map((provider) => provider.stop()));
           await Promise.all([...syncs.values()].map((sync) => sync.idle()));
@@ -139,6 +157,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       manager: providers(config.models.manager.provider ?? config.models.provider, config, context),
       worker: providers(config.models.worker.provider ?? config.models.provider, config, context),
     };
+    const backend = remoteFor(config);
     for (const provider of Object.values(made)) {
       if ('stop' in provider && typeof provider.stop === 'function')
         stoppable.push(provider as { stop(): unknown });
@@ -155,6 +174,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       metrics,
       permissions: inbox.permissions,
       ...(workspace && { workspace }),
+      ...(backend && { backend }),
     };
   };
 
@@ -347,6 +367,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     baseConfig: () => base,
     hasApiKey: () => loaded.apiKey !== undefined,
     quotaStatus: () => governor.status(),
+    remoteWorkers: async () => remote && (await remote.status()),
     metrics,
     async close(graceMs = 10_000) {
       if (isOpen()) supervisor.send({ type: 'daemon.close', graceMs });

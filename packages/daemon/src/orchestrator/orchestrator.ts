@@ -13,6 +13,7 @@ import type {
   PlanGoalInput,
   QuotaStatus,
   Rating,
+  RemoteWorkers,
   RollbackResult,
   RemoveDependents,
   RollbackStrategy,
@@ -122,6 +123,8 @@ export interface Orchestrator {
    * estimate of a call's input tokens has been (mean relative error over `estimatedCalls` calls).
    */
   quotaStatus(): { models: QuotaStatus[]; inputEstimateError: number; estimatedCalls: number };
+  /** The Redis backend's queue and the `orc worker` processes on it; none with the local backend. */
+  remoteWorkers(): Promise<RemoteWorkers | undefined>;
   /** The daemon's Prometheus metrics (a registry of this engine's own): `orc metrics`, the metrics port. */
   readonly metrics: DaemonMetrics;
   /** Stops dispatch, lets in-flight calls finish within `graceMs` then aborts them, persists everything. */

@@ -52,7 +52,7 @@ export async function prepareRun(
   const project = tm
     ? await loadTaskMasterProject(tm.path, { tag: tm.tag, env: tm.env ?? {}, only: tm.only })
     : undefined;
-  const config = parsed.config
+  const resolved = parsed.config
     ? resolveConfig(
         [
           { source: 'daemon configuration', values: context.base },
@@ -61,6 +61,9 @@ export async function prepareRun(
         context.hasApiKey,
       )
     : context.base;
+  // Where attempts run is the daemon's choice: it holds the Redis connection its workers serve.
+  const { backend } = context.base.execution;
+  const config = { ...resolved, execution: { ...resolved.execution, backend }, redis: context.base.redis };
   return { parsed, project, config };
 }
 
@@ -82,6 +85,11 @@ export async function startRun(
   }
   const id = newRunId(context.runs);
   const workerProvider = config.models.worker.provider ?? config.models.provider;
+  if (workerProvider === 'claude-code' && config.execution.backend === 'redis')
+    throw new OrcError(
+      'CONFIG_INVALID',
+      'Claude Code workers do not run on the Redis backend yet; start this run on a daemon with execution.backend "local", or use models.worker.provider "anthropic"',
+    );
   // Claude Code workers edit a repository: each run works on its own integration branch there.
   const workspace =
     workerProvider === 'claude-code'

@@ -32,6 +32,15 @@ export interface QuotaWait {
   reason: string;
 }
 
+/** Every call of a quota waits until `until` (epoch ms), for `reason`. */
+export interface QuotaHold {
+  key: string;
+  model: string;
+  metered: boolean;
+  until: number;
+  reason: string;
+}
+
 /** Told of every call the governor admits and of its end (the daemon's metrics). */
 export interface CallObserver {
   /** The call was admitted after waiting `waitedMs` for its quota or a place. */
@@ -95,6 +104,7 @@ export class QuotaGovernor {
   private readonly estimator = new TokenEstimator();
   private readonly counts = new Map<string, { admitted: number; refused: number }>();
   private inFlight = 0;
+  private readonly holdListeners: ((hold: QuotaHold) => void)[] = [];
   private admissions = 0;
   private laneCursor = 0;
   private wake: { at: number; stop: AbortController } | undefined;
@@ -117,6 +127,21 @@ export class QuotaGovernor {
     let waiting = 0;
     for (const lane of this.lanes.values()) for (const queue of lane.runs.values()) waiting += queue.length;
     return waiting;
+  }
+
+  /** Tells `listener` of every hold a refusal puts on a quota, so other processes on the same key can keep it. */
+  onHold(listener: (hold: QuotaHold) => void): void {
+    this.holdListeners.push(listener);
+  }
+
+  /**
+   * Holds every call of the quota until `until` (epoch ms): a hold another process on the same key was
+   * told of (a `retry-after`, a usage limit's reset). Not told to `onHold` listeners again.
+   */
+  hold(quota: QuotaIdentity, model: string, until: number, reason: string): void {
+    if (until <= this.clock.now()) return;
+    this.quotaFor(quota, model).blockUntil(until, reason);
+    this.pump();
   }
 
   /** Waits until the call may go; rejects with CallCancelledError when `signal` aborts first. */
@@ -404,6 +429,8 @@ export class QuotaGovernor {
     }
     if (until === undefined || until <= now) return;
     quota.blockUntil(until, reason);
+    for (const listener of this.holdListeners)
+      listener({ key: quota.key, model: quota.model, metered: ask.quota?.metered === true, until, reason });
     // The refused call itself waits in its worker's backoff; its run hears of a long wait too.
     if (until - now >= LONG_WAIT_MS && details.pauseRun !== true)
       ask.onLongWait?.({ model: quota.model, until, reason });

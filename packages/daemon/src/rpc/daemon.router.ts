@@ -25,6 +25,8 @@ export const daemonRouter = router({
       metrics: await ctx.orchestrator.metrics.vitals(),
     };
   }),
+  /** The Redis backend's queue and the `orc worker` processes on it; null with the local backend. */
+  workers: procedure.query(async ({ ctx }) => (await ctx.orchestrator.remoteWorkers()) ?? null),
   /** The Prometheus metrics: the text the metrics port serves, or the same as JSON. */
   metrics: procedure.input(MetricsInput).query(async ({ ctx, input }) => {
     const { metrics } = ctx.orchestrator;

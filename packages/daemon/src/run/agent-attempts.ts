@@ -172,12 +172,11 @@ export class AgentAttempt {
 }
 
 /**
- * A failure that is no fault of the attempt: a usage limit or the run's budget stopped it, the run pauses,
- * and the attempt counts as interrupted (its session can go on), not failed.
+ * A failure that is no fault of the attempt: a usage limit, the run's budget or a lost Redis (whose
+ * worker may still finish the job) stopped it, the run pauses, and the attempt counts as interrupted (its
+ * session or its job can go on), not failed.
  */
 export function pausesTheRun(error: unknown): boolean {
-  return (
-    error instanceof ModelError &&
-    (error.details.pauseReason === 'quota' || error.details.pauseReason === 'budget')
-  );
+  const reason = error instanceof ModelError ? error.details.pauseReason : undefined;
+  return reason === 'quota' || reason === 'budget' || reason === 'backend';
 }

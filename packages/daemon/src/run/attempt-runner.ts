@@ -3,6 +3,7 @@ import {
   type Attempt,
   type AttemptError,
   type NewEvent,
+  type ProviderName,
   type ResolvedConfig,
   type TaskRecord,
 } from '@orc/shared';
@@ -10,8 +11,9 @@ import type { Logger } from 'pino';
 import { isoAt, type Clock } from '../clock.js';
 import { CallCancelledError, ModelError } from '../model/model-error.js';
 import { workPrompt } from '../model/prompts.js';
-import type { ModelProvider, ModelResponse } from '../model/provider.js';
-import type { QuotaGovernor, QuotaPermit, QuotaWait } from '../quota/quota-governor.js';
+import type { ModelResponse } from '../model/provider.js';
+import type { QuotaPermit, QuotaWait } from '../quota/quota-governor.js';
+import { attemptJobId, type AttemptBackend, type AttemptJob } from './attempt-backend.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 import { AgentAttempts, pausesTheRun, type AgentAttempt, type AttemptRecord } from './agent-attempts.js';
 import type { AttemptChange } from '../actors/task.machine.js';
@@ -26,9 +28,10 @@ export interface AttemptRunnerDeps {
   /** The run is closing: an agent cut off now keeps its worktree for its session to go on after a restart. */
   closing: () => boolean;
   runId: string;
-  provider: ModelProvider;
-  /** The daemon's admission controller: every call waits for its quota and a place among the calls in flight. */
-  governor: QuotaGovernor;
+  /** The provider the run names for its workers. */
+  provider: ProviderName;
+  /** Where attempts are admitted and made: in the daemon, or by workers elsewhere. */
+  backend: AttemptBackend;
   /** A call of the run will wait a minute or more for its quota. */
   onQuotaWait: (wait: QuotaWait) => void;
   clock: Clock;
@@ -109,7 +112,7 @@ export class AttemptRunner {
     maxTokens: number,
     signal: AbortSignal,
   ): Promise<{ text: string }> {
-    const { tasks, clock, budget, emit, provider } = this.deps;
+    const { tasks, clock, budget, emit, backend, runId } = this.deps;
     const config = this.deps.config();
     const model = config.models.worker.model;
     const before = tasks.get(taskId)!;
@@ -117,16 +120,25 @@ export class AttemptRunner {
     const dependencies = before.dependencies.map((id) => tasks.get(id)!).filter((d) => d.status === 'done');
     const { system, prompt } = workPrompt(this.deps.context(), before, dependencies, before.feedback);
     // The attempt begins once the call may go: a wait for quota is not an attempt.
-    const permit = await this.deps.governor.admit(
+    const permit = await backend.admit(
       {
-        runId: this.deps.runId,
-        quota: provider.quotaOf?.(model),
+        runId,
         call: { purpose: 'work', model, system, prompt, maxTokens },
         onLongWait: this.deps.onQuotaWait,
       },
       signal,
     );
     const task = tasks.get(taskId)!;
+    const last = task.attempts.at(-1);
+    const job: AttemptJob = {
+      id: attemptJobId(runId, taskId, task.attempts.length + 1),
+      runId,
+      taskId,
+      attempt: task.attempts.length + 1,
+      provider: this.deps.provider,
+      timeoutMs: config.execution.worker_timeout * 1000,
+      ...(last?.outcome === 'interrupted' && { previous: attemptJobId(runId, taskId, last.n) }),
+    };
     const attempt: Attempt = {
       n: task.attempts.length + 1,
       worker,
@@ -204,7 +216,7 @@ export class AttemptRunner {
     try {
       // Its worktree, fresh or the one whose session it resumes, and the hooks that journal the session.
       agent = await this.agents.begin(task, record, prompt);
-      response = await provider.complete({
+      response = await backend.complete(job, {
         purpose: 'work',
         model,
         system,

@@ -55,6 +55,9 @@ export function provideRunMachine(run: Run) {
           await clock.sleep(wait, signal);
         }
       }),
+      probeBackend: fromPromise(async ({ signal }) => {
+        await run.deps.backend?.whenReachable?.(signal);
+      }),
       drain: fromPromise(() => run.drain()),
     },
     actions: {

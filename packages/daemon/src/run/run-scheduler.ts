@@ -16,6 +16,7 @@ import { TaskGraph } from '../scheduling/task-graph.js';
 import { WorkerPool } from '../scheduling/worker-pool.js';
 import type { RunDocument } from '../store/run-document.js';
 import { AttemptRunner } from './attempt-runner.js';
+import { localBackend } from './attempt-backend.js';
 import type { ManagerCalls } from './manager-calls.js';
 import type { QuotaWait } from '../quota/quota-governor.js';
 import { MergeQueue } from './merge-queue.js';
@@ -87,8 +88,8 @@ export class RunScheduler {
     this.attempts = new AttemptRunner({
       runId: host.id,
       closing: () => host.isClosing(),
-      provider: deps.providers.worker,
-      governor: deps.governor,
+      provider: deps.providers.worker.name,
+      backend: deps.backend ?? localBackend(deps.providers.worker, deps.governor),
       onQuotaWait: (wait) => host.quotaWait(wait),
       clock: deps.clock,
       logger: deps.logger,
@@ -517,6 +518,8 @@ function pauseFor(reason: PauseReason | undefined, message: string, resumeAt: nu
       return { type: 'run.quota_wait', message, ...(resumeAt !== undefined && { until: resumeAt }) };
     case 'budget':
       return { type: 'run.budget_reached', message };
+    case 'backend':
+      return { type: 'run.backend_lost', message };
     default:
       return { type: 'run.provider_refused', message };
   }

@@ -28,6 +28,7 @@ import type {
   RunSnapshot,
 } from '../actors/run.machine.js';
 import type { ModelProvider } from '../model/provider.js';
+import type { AttemptBackend } from './attempt-backend.js';
 import type { Random } from '../model/seeded-random.js';
 import { runContext } from '../model/prompts.js';
 import type { QuotaGovernor, QuotaWait } from '../quota/quota-governor.js';
@@ -55,6 +56,8 @@ export interface RunDeps {
   /** The daemon's one admission controller: quotas and the cap on model calls in flight, for every run. */
   governor: QuotaGovernor;
   providers: { manager: ModelProvider; worker: ModelProvider };
+  /** Where attempts are made when not in the daemon (`execution.backend: "redis"`). */
+  backend?: AttemptBackend;
   /** First backoff step between retries (ms); tests make it small. */
   retryBaseMs: number;
   /** The repository claude-code workers edit, one worktree per attempt; absent for runs that only talk. */

@@ -44,6 +44,20 @@ describe('ConfigSchema', () => {
     expect(parsed.integration).toEqual({ verify_timeout: 600, verify_batch: 4 });
   });
 
+  it('runs attempts in the daemon unless the Redis backend is chosen', () => {
+    const parsed = ConfigSchema.parse({});
+    expect(parsed.execution.backend).toBe('local');
+    expect(parsed.redis).toEqual({
+      url: 'redis://127.0.0.1:6379',
+      password_env: 'ORC_REDIS_PASSWORD',
+      tls: false,
+      stall_seconds: 30,
+    });
+    const remote = ConfigSchema.parse({ execution: { backend: 'redis' }, redis: { url: 'rediss://q:6380' } });
+    expect(remote.execution.backend).toBe('redis');
+    expect(remote.redis.url).toBe('rediss://q:6380');
+  });
+
   it('prices every default model', () => {
     const parsed = ConfigSchema.parse({});
     expect(parsed.models.prices[parsed.models.manager.model]).toBeDefined();
@@ -61,6 +75,10 @@ describe('ConfigSchema', () => {
     ['a string boolean', { monitoring: { verbose_logging: 'yes' } }],
     ['an empty verify command', { integration: { verify: '  ' } }],
     ['a zero verify timeout', { integration: { verify_timeout: 0 } }],
+    ['an unknown backend', { execution: { backend: 'kafka' } }],
+    ['a Redis URL of another scheme', { redis: { url: 'http://cache:6379' } }],
+    ['a misspelt Redis key', { redis: { pasword: 'x' } }],
+    ['a queue name with a colon', { redis: { queue: 'orc:1' } }],
   ])('rejects %s', (_what, value) => {
     expect(ConfigSchema.safeParse(value).success).toBe(false);
   });

@@ -76,6 +76,37 @@ export const ConfigSchema = z.strictObject({
       machine_max_in_flight: positiveInt.default(16),
       /** A planned run waits after planning until a person approves, edits or refuses the plan. */
       approve_plan: z.boolean().default(false),
+      /**
+       * Where attempts run: `local` in the daemon (the fastest on one machine), or `redis`: each attempt
+       * is a BullMQ job on the `redis` server and `orc worker` processes on any machine run them.
+       */
+      backend: z.enum(['local', 'redis']).default('local'),
+    })
+    .prefault({}),
+  /** The Redis server of `execution.backend: "redis"` (the daemon's own config). */
+  redis: z
+    .strictObject({
+      /** `redis://host:port/db`, or `rediss://` for TLS. A password belongs in `password_env`, not here. */
+      url: z
+        .string()
+        .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+        .default('redis://127.0.0.1:6379'),
+      /** An ACL user (Redis 6+); unset: the default user. */
+      username: z.string().min(1).optional(),
+      /** The environment variable holding the password, so it is never written in a file we keep. */
+      password_env: z.string().min(1).default('ORC_REDIS_PASSWORD'),
+      /** TLS even with a `redis://` URL; `rediss://` implies it. */
+      tls: z.boolean().default(false),
+      /** The daemon's queue; unset: `orc-<daemon id>`, made once per state directory. */
+      queue: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . or -')
+        .optional(),
+      /**
+       * Seconds after which a job whose worker stopped renewing its lock (killed, cut off) is handed to
+       * another worker: BullMQ's stall interval.
+       */
+      stall_seconds: seconds.default(30),
     })
     .prefault({}),
   monitoring: z

@@ -257,6 +257,15 @@ describe('loadConfig errors', () => {
     expect(message).toContain('unknown config key models.manager.modle');
   });
 
+  it('names a misspelt key of the Redis section, and a wrong backend, in one line', async () => {
+    await writeJson(projectConfigPath, { execution: { backend: 'redis' }, redis: { pasword: 'x' } });
+    const { message } = configErrorOf(() => load());
+    expect(message).toContain('unknown config key redis.pasword');
+    expect(message).not.toContain('\n');
+    await writeJson(projectConfigPath, { execution: { backend: 'remote' } });
+    expect(configErrorOf(() => load()).message).toContain('execution.backend');
+  });
+
   it('names an unknown top-level key', async () => {
     await writeJson(userConfigPath, { exectuion: {} });
     const { message } = configErrorOf(() => load());

@@ -44,6 +44,7 @@ const EXIT_OF_ORC_CODE: Record<ErrorCode, number> = {
   LIMIT_EXCEEDED: EXIT.usage,
   ITEM_NOT_FOUND: EXIT.notFound,
   INVALID_CHOICE: EXIT.usage,
+  BACKEND_UNREACHABLE: EXIT.daemon,
 };
 
 const EXIT_OF_TRPC_CODE: Record<string, number> = {

@@ -4,6 +4,7 @@ import { UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
 import { emit, summaryJson } from './output.js';
 import { runTable } from './run-table.js';
+import { workerLines } from './worker-lines.js';
 
 /** Names `--status` takes besides the statuses themselves. */
 const STATUS_GROUPS: Record<string, (status: RunStatus) => boolean> = {
@@ -24,10 +25,12 @@ export function registerLsCommand(program: Command): void {
     .action(async (options: { status?: string; json?: boolean }) => {
       const wanted = options.status === undefined ? undefined : statusFilter(options.status);
       await withClient(async (client) => {
-        const [all, inbox] = await Promise.all([
+        const [all, inbox, remote] = await Promise.all([
           client.trpc.runs.list.query(),
           client.trpc.inbox.list.query(),
+          client.trpc.daemon.workers.query(),
         ]);
+        const workers = remote ? ['', ...workerLines(remote)] : [];
         const runs = wanted ? all.filter((run) => wanted(run.status)) : all;
         emit(options, runs.map(summaryJson), () => {
           const waiting = inbox.items.length;
@@ -40,10 +43,14 @@ export function registerLsCommand(program: Command): void {
                     `${waiting} item${waiting === 1 ? '' : 's'} wait${waiting === 1 ? 's' : ''} for you: orc inbox`,
                   ]
                 : []),
+              ...workers,
             ];
-          return all.length === 0
-            ? 'no runs yet; start one with orc run <goal>'
-            : `no run is ${options.status}; orc ls lists all ${all.length}`;
+          return [
+            all.length === 0
+              ? 'no runs yet; start one with orc run <goal>'
+              : `no run is ${options.status}; orc ls lists all ${all.length}`,
+            ...workers,
+          ];
         });
       });
     });

@@ -20,6 +20,7 @@ import { registerRunCommand } from './run.command.js';
 import { registerRunsCommands } from './runs.command.js';
 import { registerShowCommand } from './show.command.js';
 import { registerTaskCommands } from './task.command.js';
+import { registerWorkerCommand } from './worker.command.js';
 
 /** The `orc` command. Errors of every command end up in the one catch below. */
 export function buildProgram(): Command {
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerMetricsCommand(program);
   registerGcCommand(program);
   registerAttachCommand(program);
+  registerWorkerCommand(program);
   // Commander reports its own usage errors on stderr; we only pick the exit code.
   const exitOverride = (command: Command) => {
     command.exitOverride();

@@ -18,6 +18,8 @@ export interface AttachClient {
     feedback: Pick<Procedures['feedback'], 'add'>;
     /** The daemon's inbox, for the header's count and the `i` panel. */
     inbox: InboxClient;
+    /** The Redis backend's workers, for a line of the header (none: not shown). */
+    daemon?: Pick<Procedures['daemon'], 'workers'>;
   };
   /**
    * Tells when the link to the daemon drops and when it is back; the client reconnects by itself and

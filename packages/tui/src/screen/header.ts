@@ -23,6 +23,8 @@ export interface HeaderOptions {
   alert?: string;
   /** Inbox items waiting for a person: this run's and every run's (`i` opens them). */
   waiting?: WaitingCount;
+  /** The Redis backend's workers in a line (`remoteLine`); absent with the local backend. */
+  remote?: string;
 }
 
 const SIMULATED_BADGE = ' SIMULATED ';
@@ -95,6 +97,7 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
   }
   const train = trainLine(view, now);
   if (train !== undefined) lines.push(escapeTags(truncateCells(train, width)));
+  if (options.remote !== undefined) lines.push(escapeTags(truncateCells(options.remote, width)));
   const notice = options.alert ?? runNotice(view);
   if (notice !== undefined) {
     const color =

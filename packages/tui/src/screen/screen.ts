@@ -13,6 +13,7 @@ import { eventLineMarkup } from './event-line.js';
 import { followRun } from './follow-run.js';
 import { FrameScheduler } from './frame-scheduler.js';
 import { renderHeader } from './header.js';
+import { remoteLine } from './remote-line.js';
 import { HELP_TEXT, keyHints } from './help.js';
 import { InboxFeed } from './inbox-feed.js';
 import { InboxPanel } from './inbox-panel.js';
@@ -95,6 +96,9 @@ class AttachSession {
   private retries = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private alert: string | undefined;
+  /** The Redis backend's workers as the header shows them; asked for every second, one ask at a time. */
+  private remote: string | undefined;
+  private askingRemote = false;
   private modal: Modal | undefined;
   /** A page of rows asked for and not answered yet (one at a time). */
   private fetchingRows = false;
@@ -136,6 +140,7 @@ class AttachSession {
     this.ticker = setInterval(() => {
       this.frames.request();
       this.quiet.tick(this.state, () => this.frames.request());
+      this.pollRemote();
     }, 1000);
     this.inbox = new InboxFeed(client.trpc.inbox, {
       onChange: () => this.frames.request(),
@@ -163,6 +168,23 @@ class AttachSession {
     });
     void this.connect();
     this.inbox.start();
+  }
+
+  private pollRemote(): void {
+    const daemon = this.client.trpc.daemon;
+    if (!daemon || this.askingRemote || this.closed) return;
+    this.askingRemote = true;
+    daemon.workers
+      .query()
+      .then((status) => {
+        const line = status === null ? undefined : remoteLine(status);
+        if (line !== this.remote) {
+          this.remote = line;
+          this.frames.request();
+        }
+      })
+      .catch(() => undefined)
+      .finally(() => (this.askingRemote = false));
   }
 
   // ---- connection ---------------------------------------------------------------------------------
@@ -243,6 +265,7 @@ class AttachSession {
           showProgressBar: this.options.showProgressBar ?? true,
           alert: this.alert,
           waiting: this.inbox.count(this.runId),
+          ...(this.remote !== undefined && { remote: this.remote }),
         })
       : [
           `{bold}run ${escapeTags(this.runId)}{/bold}`,

@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ResolvedConfig } from '@orc/shared';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { RedisAttempts } from './redis-attempts.js';
+import { openRedis, redisTargetOf } from './redis-connection.js';
+
+/**
+ * The daemon's Redis backend, when its config chooses it. The daemon starts whether Redis answers or
+ * not: the connection keeps trying, and a run whose call cannot reach it pauses until it can.
+ */
+export function openRedisAttempts(options: {
+  home: string;
+  config: ResolvedConfig;
+  env: NodeJS.ProcessEnv;
+  clock: Clock;
+  logger: Logger;
+}): RedisAttempts {
+  const { config, logger } = options;
+  const connection = openRedis(redisTargetOf(config.redis, options.env));
+  connection.on('error', (error: Error) => logger.debug({ err: error.message }, 'Redis connection'));
+  return new RedisAttempts({
+    connection,
+    url: config.redis.url,
+    queue: config.redis.queue ?? `orc-${daemonId(options.home)}`,
+    stallMs: config.redis.stall_seconds * 1000,
+    clock: options.clock,
+    logger,
+  });
+}
+
+/**
+ * The state directory's id, made once: its queue keeps its name across restarts, so a restarted daemon
+ * finds the jobs (and answers) its workers went on with.
+ */
+function daemonId(home: string): string {
+  const file = join(home, 'daemon-id');
+  try {
+    const id = readFileSync(file, 'utf8').trim();
+    if (/^[a-f0-9]{8,}$/.test(id)) return id;
+  } catch {
+    // Made below.
+  }
+  const id = randomBytes(4).toString('hex');
+  writeFileSync(file, `${id}\n`, { mode: 0o600 });
+  return id;
+}

@@ -1,0 +1,212 @@
+import { resolveConfig, ZERO_USAGE } from '@orc/shared';
+import { startTestRedis, type TestRedis } from '@orc/test-support';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../clock.js';
+import { CallCancelledError, ModelError } from '../model/model-error.js';
+import type { ModelProvider, ModelRequest } from '../model/provider.js';
+import { attemptJobId, type AttemptJob } from '../run/attempt-backend.js';
+import { RedisAttempts } from './redis-attempts.js';
+import { connectRedis } from './redis-connection.js';
+import { startRemoteWorker, type RunningWorker } from './remote-worker.js';
+
+/**
+ * The daemon's side and a worker's side of the Redis backend in one process, on a real redis-server,
+ * with a provider the test drives: what crosses the wire and what comes back.
+ */
+let redis: TestRedis;
+let attempts: RedisAttempts;
+let worker: RunningWorker | undefined;
+const logger = pino({ level: 'silent' });
+
+/** A provider whose calls the test sees and ends. */
+function heldProvider() {
+  const calls: { request: ModelRequest; answer: (text: string) => void; fail: (error: Error) => void }[] = [];
+  const provider: ModelProvider = {
+    name: 'anthropic',
+    complete: (request) =>
+      new Promise((resolve, reject) => {
+        request.signal.addEventListener('abort', () => reject(new CallCancelledError('aborted')), {
+          once: true,
+        });
+        calls.push({
+          request,
+          answer: (text) => {
+            request.onText?.(text);
+            resolve({ text, usage: { ...ZERO_USAGE, outputTokens: 7 }, stopReason: 'end_turn' });
+          },
+          fail: reject,
+        });
+      }),
+  };
+  return { provider, calls };
+}
+
+async function startWorker(provider: ModelProvider): Promise<RunningWorker> {
+  worker = await startRemoteWorker({
+    target: { url: redis.url, tls: false },
+    concurrency: 2,
+    config: resolveConfig([], false),
+    apiKey: 'the-worker-key',
+    providers: () => provider,
+    clock: systemClock,
+    logger,
+    say: () => {},
+  });
+  return worker;
+}
+
+function request(signal = new AbortController().signal, onText?: (text: string) => void): ModelRequest {
+  return {
+    purpose: 'work',
+    model: 'claude-sonnet-5-5',
+    system: 'sys',
+    prompt: 'do task t1',
+    maxTokens: 100,
+    signal,
+    ...(onText && { onText }),
+  };
+}
+
+function job(taskId: string, attempt = 1, previous?: string): AttemptJob {
+  return {
+    id: attemptJobId('r1', taskId, attempt),
+    runId: 'r1',
+    taskId,
+    attempt,
+    provider: 'anthropic',
+    timeoutMs: 60_000,
+    ...(previous !== undefined && { previous }),
+  };
+}
+
+async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+beforeEach(async () => {
+  redis = await startTestRedis();
+  attempts = new RedisAttempts({
+    connection: await connectRedis({ url: redis.url, tls: false }, 5_000),
+    url: redis.url,
+    queue: 'orc-test',
+    stallMs: 2_000,
+    clock: systemClock,
+    logger,
+    pollMs: 200,
+  });
+});
+
+afterEach(async () => {
+  await worker?.stop(true);
+  worker = undefined;
+  await attempts.close();
+  await redis.stop();
+});
+
+describe('RedisAttempts with a worker', () => {
+  it('sends the prompt, never a key, and brings back the answer and its text as it streams', async () => {
+    const { provider, calls } = heldProvider();
+    await startWorker(provider);
+    const streamed: string[] = [];
+    const answer = attempts.complete(
+      job('t1'),
+      request(undefined, (text) => streamed.push(text)),
+    );
+    await until(() => calls.length === 1);
+    expect(calls[0]!.request.prompt).toBe('do task t1');
+    calls[0]!.answer('done it');
+    const response = await answer;
+    expect(response.text).toBe('done it');
+    expect(response.usage.outputTokens).toBe(7);
+    expect(response.meta?.['worker']).toBe(worker!.id);
+    await until(() => streamed.join('') === 'done it');
+  });
+
+  it('makes an attempt once however often it is asked: the job id is the attempt id', async () => {
+    const { provider, calls } = heldProvider();
+    await startWorker(provider);
+    const first = attempts.complete(job('t1'), request());
+    const second = attempts.complete(job('t1'), request());
+    await until(() => calls.length === 1);
+    calls[0]!.answer('once');
+    expect((await first).text).toBe('once');
+    expect((await second).text).toBe('once');
+    expect(calls).toHaveLength(1);
+  });
+
+  it('stops the worker on a task taken back', async () => {
+    const { provider, calls } = heldProvider();
+    await startWorker(provider);
+    const controller = new AbortController();
+    const answer = attempts.complete(job('t1'), request(controller.signal));
+    await until(() => calls.length === 1);
+    controller.abort();
+    await expect(answer).rejects.toBeInstanceOf(CallCancelledError);
+    await until(() => calls[0]!.request.signal.aborted);
+  });
+
+  it("brings a worker's model error back as one, with what steers the run", async () => {
+    const { provider, calls } = heldProvider();
+    await startWorker(provider);
+    const answer = attempts.complete(job('t1'), request());
+    await until(() => calls.length === 1);
+    calls[0]!.fail(
+      new ModelError('permanent', 'the key was refused', {
+        status: 401,
+        pauseRun: true,
+        pauseReason: 'provider',
+      }),
+    );
+    const error = await answer.catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ModelError);
+    expect((error as ModelError).message).toBe('the key was refused');
+    expect((error as ModelError).details).toEqual({ status: 401, pauseRun: true, pauseReason: 'provider' });
+  });
+
+  it("takes a cut-off attempt's answer for the next attempt instead of making it again", async () => {
+    const { provider, calls } = heldProvider();
+    await startWorker(provider);
+    const controller = new AbortController();
+    attempts.detach(); // the daemon stops: the job is the worker's to finish
+    const cut = attempts.complete(job('t1', 1), request(controller.signal));
+    await until(() => calls.length === 1);
+    controller.abort();
+    await expect(cut).rejects.toBeInstanceOf(CallCancelledError);
+    calls[0]!.answer('finished while the daemon was away');
+    const next = await attempts.complete(job('t1', 2, attemptJobId('r1', 't1', 1)), request());
+    expect(next.text).toBe('finished while the daemon was away');
+    expect(calls).toHaveLength(1);
+  });
+
+  it('lists the worker and what it runs', async () => {
+    const { provider, calls } = heldProvider();
+    await startWorker(provider);
+    void attempts.complete(job('t9'), request()).catch(() => undefined);
+    await until(() => calls.length === 1);
+    let status = await attempts.status();
+    const deadline = Date.now() + 10_000;
+    while (status.workers[0]?.running.length !== 1 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      status = await attempts.status();
+    }
+    expect(status.queue).toBe('orc-test');
+    expect(status.workers).toHaveLength(1);
+    expect(status.workers[0]!.running).toEqual([
+      expect.objectContaining({ runId: 'r1', taskId: 't9', attempt: 1 }),
+    ]);
+    calls[0]!.answer('ok');
+  });
+});
+
+describe('attemptJobId', () => {
+  it('never holds a colon or is all digits, and tells attempts apart', () => {
+    expect(attemptJobId('r1', '3.2', 1)).toBe('r1.3%2E2.1');
+    expect(attemptJobId('r1', 'a:b', 2)).toBe('r1.a%3Ab.2');
+    expect(attemptJobId('r1', '3', 1)).not.toBe(attemptJobId('r1', '3', 2));
+  });
+});

@@ -1,0 +1,384 @@
+import { hostname } from 'node:os';
+import type { RemoteWorkers } from '@orc/shared';
+import { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { CallCancelledError, ModelError } from '../model/model-error.js';
+import type { ModelRequest, ModelResponse } from '../model/provider.js';
+import type { QuotaPermit } from '../quota/quota-governor.js';
+import type { AttemptBackend, AttemptJob } from '../run/attempt-backend.js';
+import {
+  AttemptProgress,
+  AttemptResult,
+  DAEMONS_KEY,
+  KEY_PREFIX,
+  PRESENCE_EVERY_MS,
+  WorkerPresence,
+  cancelChannel,
+  livePresences,
+  workersKey,
+  type AttemptJobData,
+  type DaemonPresence,
+} from './attempt-wire.js';
+import { quiet, shownUrl } from './redis-connection.js';
+
+export interface RedisAttemptsOptions {
+  /** A ready connection (`connectRedis`); it reconnects by itself, and is closed with this. */
+  connection: Redis;
+  url: string;
+  queue: string;
+  /** BullMQ's stall interval the workers use (ms): a dead worker's job goes to another after about twice it. */
+  stallMs: number;
+  clock: Clock;
+  logger: Logger;
+  /** How long Redis may be gone before a call gives up and its run pauses (default 10 s). */
+  lostAfterMs?: number;
+  /** How often a waiting call asks for its job's state, beside BullMQ's events (default 1 s). */
+  pollMs?: number;
+}
+
+/**
+ * Answers are kept for an hour, the last 2,000 at most, so a daemon that comes back takes what its
+ * workers finished meanwhile, and Redis does not fill up with prompts (a job holds its task's prompt
+ * and answer, a few KB). An answer gone by then is made again.
+ */
+const KEEP_ANSWERS = { age: 3600, count: 2000 };
+
+/**
+ * The Redis backend of a daemon: each attempt is a BullMQ job on the daemon's queue, with the attempt's
+ * id as the job's id, and `orc worker` processes on any machine take them. The daemon stays the one
+ * brain: it plans, reviews and journals; a job carries the prompt, and its return value (the answer, or
+ * why there is none) comes back here. Adding a job whose id exists does nothing, and an answer is taken
+ * from the job by id, so an attempt is never made or counted twice; a task whose previous attempt was cut
+ * off (the daemon stopped, Redis went away) takes that job's answer when a worker finished it meanwhile.
+ *
+ * The daemon says it is alive in `orc:daemons` (so workers find its queue with no flag) and reads the
+ * workers' presence for `orc ls`.
+ */
+export class RedisAttempts implements AttemptBackend {
+  private readonly queue: Queue;
+  private readonly events: QueueEvents;
+  private readonly eventsConnection: Redis;
+  /** What a job in flight is told as it goes (its text, its session), by job id. */
+  private readonly listeners = new Map<string, ModelRequest>();
+  /** Calls waiting for a job to end, woken by BullMQ's events. */
+  private readonly wakers = new Map<string, Set<() => void>>();
+  private readonly presence: NodeJS.Timeout;
+  private downSince: number | undefined;
+  private closed = false;
+  private detached = false;
+
+  constructor(private readonly options: RedisAttemptsOptions) {
+    const { connection, queue } = options;
+    this.queue = new Queue(queue, { connection, prefix: KEY_PREFIX });
+    // BullMQ leaves a connection it was given open: this one is closed with the rest in `close`.
+    this.eventsConnection = quiet(connection.duplicate());
+    this.events = new QueueEvents(queue, { connection: this.eventsConnection, prefix: KEY_PREFIX });
+    // Errors are the connection's going and coming; the calls in flight see them as waits.
+    this.queue.on('error', () => {});
+    this.events.on('error', () => {});
+    this.events.on('progress', ({ jobId, data }) => this.progress(jobId, data));
+    const wake = (jobId: string) => this.wakers.get(jobId)?.forEach((waker) => waker());
+    this.events.on('completed', ({ jobId }) => wake(jobId));
+    this.events.on('failed', ({ jobId }) => wake(jobId));
+    connection.on('ready', () => {
+      this.downSince = undefined;
+      this.announce();
+    });
+    connection.on('close', () => (this.downSince ??= options.clock.now()));
+    if (!this.reachable) this.downSince = options.clock.now();
+    this.presence = setInterval(() => this.announce(), PRESENCE_EVERY_MS);
+    this.presence.unref();
+    this.announce();
+  }
+
+  get queueName(): string {
+    return this.options.queue;
+  }
+
+  /** Whether Redis answers now. */
+  get reachable(): boolean {
+    return this.options.connection.status === 'ready';
+  }
+
+  /** Workers are the daemon's cap: a job waits on the queue for one, so the daemon admits every call at once. */
+  admit(): Promise<QuotaPermit> {
+    return Promise.resolve(FREE_PERMIT);
+  }
+
+  async complete(job: AttemptJob, request: ModelRequest): Promise<ModelResponse> {
+    const data: AttemptJobData = {
+      v: 1,
+      runId: job.runId,
+      taskId: job.taskId,
+      attempt: job.attempt,
+      provider: job.provider,
+      purpose: 'work',
+      model: request.model,
+      system: request.system,
+      prompt: request.prompt,
+      maxTokens: request.maxTokens,
+      ...(request.budgetUsd !== undefined && { budgetUsd: request.budgetUsd }),
+      timeoutMs: job.timeoutMs,
+    };
+    this.listeners.set(job.id, request);
+    if (job.previous) this.listeners.set(job.previous, request);
+    try {
+      return await this.answer(job, data, request);
+    } catch (error) {
+      // Taken back (cancelled, paused, timed out): its worker stops. Not when the daemon stops: the
+      // workers finish, and the daemon takes their answers when it is back.
+      if (request.signal.aborted && !this.detached) {
+        this.takeBack(job.id);
+        if (job.previous) this.takeBack(job.previous);
+      }
+      throw error;
+    } finally {
+      this.listeners.delete(job.id);
+      if (job.previous) this.listeners.delete(job.previous);
+    }
+  }
+
+  /**
+   * The daemon is stopping: calls cut off from now on leave their jobs to the workers, whose answers the
+   * daemon takes when it is back.
+   */
+  detach(): void {
+    this.detached = true;
+  }
+
+  private async answer(job: AttemptJob, data: AttemptJobData, request: ModelRequest): Promise<ModelResponse> {
+    {
+      const result =
+        (job.previous !== undefined && (await this.collect(job.previous, request.signal))) ||
+        (await this.run(job.id, data, request.signal));
+      if (result.ok) {
+        const { text, usage, stopReason, costUsd, meta } = result;
+        return {
+          text,
+          usage,
+          stopReason,
+          ...(costUsd !== undefined && { costUsd }),
+          meta: { ...meta, worker: result.worker },
+        };
+      }
+      throw new ModelError(result.error.category, result.error.message, result.error.details);
+    }
+  }
+
+  /** Waits until Redis answers again (a run paused for it goes on then). */
+  async whenReachable(signal: AbortSignal): Promise<void> {
+    while (!this.reachable) {
+      await sleepFor(this.options.pollMs ?? 1_000, signal);
+    }
+  }
+
+  /** The queue, whether Redis answers, and the workers that said they are alive lately with what each runs. */
+  async status(): Promise<RemoteWorkers> {
+    const { url, queue, connection, clock } = this.options;
+    const shown = { url: shownUrl(url), queue, reachable: this.reachable };
+    if (!this.reachable) return { ...shown, workers: [] };
+    const [values, clients] = await Promise.all([
+      connection.hgetall(workersKey(queue)).catch(() => ({})),
+      this.queue.getWorkers().catch(() => undefined),
+    ]);
+    // A worker killed without a word is gone as soon as its connection is, not when its presence ages out.
+    const connected = clients && new Set(clients.map((client) => client['rawname']?.split(':w:').at(-1)));
+    const live = livePresences(values, WorkerPresence, clock.now());
+    return { ...shown, workers: live.filter((worker) => !connected || connected.has(worker.id)) };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.presence);
+    for (const wakers of this.wakers.values()) wakers.forEach((waker) => waker());
+    if (this.reachable)
+      await this.options.connection.hdel(DAEMONS_KEY, this.options.queue).catch(() => undefined);
+    await this.events.close().catch(() => undefined);
+    await this.queue.close().catch(() => undefined);
+    this.eventsConnection.disconnect();
+    this.options.connection.disconnect();
+  }
+
+  /** The answer of an earlier attempt's job a worker finished or still works on; none if it is gone or failed. */
+  private async collect(id: string, signal: AbortSignal): Promise<AttemptResult | undefined> {
+    const state = await this.step(() => this.queue.getJobState(id), signal);
+    if (state === 'unknown' || state === 'failed') return undefined;
+    const result = await this.until(id, undefined, signal);
+    if (!result.ok) return undefined;
+    this.options.logger.info({ jobId: id }, 'took the answer of an attempt a worker finished meanwhile');
+    return result;
+  }
+
+  /** Adds the job (nothing if it exists) and waits for its answer. */
+  private async run(id: string, data: AttemptJobData, signal: AbortSignal): Promise<AttemptResult> {
+    await this.step(() => this.add(id, data), signal);
+    return this.until(id, data, signal);
+  }
+
+  private add(id: string, data: AttemptJobData): Promise<unknown> {
+    return this.queue.add('attempt', data, {
+      jobId: id,
+      // The run retries, with its review's feedback and its backoff; BullMQ only hands a dead worker's job on.
+      attempts: 1,
+      removeOnComplete: KEEP_ANSWERS,
+      removeOnFail: KEEP_ANSWERS,
+    });
+  }
+
+  /**
+   * Waits for job `id` to end, woken by BullMQ's events and asking every `pollMs` in case an event was
+   * missed while Redis was away. A job Redis lost (restarted without persistence) is added again from
+   * `data`. Waiting twice for one job gets its one answer twice: the job is the attempt.
+   */
+  private async until(
+    id: string,
+    data: AttemptJobData | undefined,
+    signal: AbortSignal,
+  ): Promise<AttemptResult> {
+    const { pollMs = 1_000 } = this.options;
+    for (;;) {
+      const state = await this.step(() => this.queue.getJobState(id), signal);
+      if (state === 'completed' || state === 'failed') {
+        const job = await this.step(() => this.queue.getJob(id), signal);
+        if (state === 'completed') {
+          const parsed = AttemptResult.safeParse(job?.returnvalue);
+          if (parsed.success) return parsed.data;
+          return failure('permanent', `worker answered job ${id} in a form this daemon does not read`);
+        }
+        // BullMQ failed it itself: its workers stalled on it more times than allowed.
+        return failure(
+          'transient',
+          `the job was given up by its workers: ${job?.failedReason ?? 'no reason'}`,
+        );
+      }
+      if (state === 'unknown') {
+        if (data === undefined) return failure('transient', `job ${id} is gone`);
+        this.options.logger.warn({ jobId: id }, 'Redis lost a job in flight; adding it again');
+        await this.step(() => this.add(id, data), signal);
+      }
+      await this.wait(id, pollMs, signal);
+    }
+  }
+
+  /** One Redis command, given up when the call is taken back or Redis stays away past `lostAfterMs`. */
+  private async step<T>(command: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    const { lostAfterMs = 10_000, clock } = this.options;
+    const stop = new AbortController();
+    const gone = async (): Promise<never> => {
+      for (;;) {
+        if (signal.aborted) throw this.cancelled();
+        if (this.downSince !== undefined && clock.now() - this.downSince >= lostAfterMs) throw this.lost();
+        await sleepFor(250, stop.signal).catch(() => undefined);
+        if (stop.signal.aborted) return new Promise<never>(() => {});
+      }
+    };
+    try {
+      return await Promise.race([command(), gone()]);
+    } finally {
+      stop.abort();
+    }
+  }
+
+  private wait(id: string, ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        const wakers = this.wakers.get(id);
+        wakers?.delete(done);
+        if (wakers?.size === 0) this.wakers.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      const wakers = this.wakers.get(id) ?? new Set();
+      wakers.add(done);
+      this.wakers.set(id, wakers);
+    });
+  }
+
+  /** The daemon took the task back: the job goes if no worker has it, and a worker that has it is told to stop. */
+  private cancelled(): CallCancelledError {
+    return new CallCancelledError('the attempt was taken back');
+  }
+
+  private lost(): ModelError {
+    return new ModelError(
+      'transient',
+      `Redis at ${shownUrl(this.options.url)} cannot be reached; the run goes on once it can`,
+      { pauseRun: true, pauseReason: 'backend' },
+    );
+  }
+
+  /** Tells the job's workers to stop and drops it; best effort, since the answer is ignored either way. */
+  takeBack(id: string): void {
+    if (!this.reachable) return;
+    const { connection, queue } = this.options;
+    void connection.publish(cancelChannel(queue), id).catch(() => undefined);
+    void this.queue.remove(id).catch(() => undefined);
+  }
+
+  private progress(jobId: string, data: unknown): void {
+    const request = this.listeners.get(jobId);
+    const parsed = AttemptProgress.safeParse(data);
+    if (!request || !parsed.success) return;
+    const told = parsed.data;
+    switch (told.kind) {
+      case 'text':
+        request.onText?.(told.text);
+        return;
+      case 'session':
+        request.onSession?.(told.sessionId);
+        return;
+      case 'refusal':
+        request.onRefusal?.(told.refusal);
+        return;
+      case 'started':
+        this.options.logger.debug({ jobId, worker: told.worker }, 'a worker took the job');
+        return;
+    }
+  }
+
+  private announce(): void {
+    if (this.closed || !this.reachable) return;
+    const presence: DaemonPresence = {
+      queue: this.options.queue,
+      host: hostname(),
+      pid: process.pid,
+      seenAt: this.options.clock.now(),
+      stallMs: this.options.stallMs,
+    };
+    void this.options.connection
+      .hset(DAEMONS_KEY, this.options.queue, JSON.stringify(presence))
+      .catch(() => undefined);
+  }
+}
+
+const FREE_PERMIT: QuotaPermit = {
+  onRateLimits: () => {},
+  onAnswer: () => {},
+  succeeded: () => {},
+  failed: () => {},
+  standBy: () => () => {},
+};
+
+function failure(category: 'transient' | 'permanent', message: string): AttemptResult {
+  return { ok: false, error: { category, message, details: {} }, worker: '' };
+}
+
+function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new Error('aborted'));
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', abort);
+      resolve();
+    }, ms);
+    const abort = () => {
+      clearTimeout(timer);
+      reject(new Error('aborted'));
+    };
+    signal.addEventListener('abort', abort, { once: true });
+  });
+}

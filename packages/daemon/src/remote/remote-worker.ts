@@ -1,0 +1,294 @@
+import { hostname } from 'node:os';
+import { OrcError, type ProviderName, type ResolvedConfig } from '@orc/shared';
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { pino, type Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { CallCancelledError, ModelError } from '../model/model-error.js';
+import type { ModelProvider } from '../model/provider.js';
+import type { ProviderFactory } from '../orchestrator/providers.js';
+import { QuotaGovernor } from '../quota/quota-governor.js';
+import {
+  AttemptFailure,
+  AttemptJobData,
+  DAEMONS_KEY,
+  DaemonPresence,
+  KEY_PREFIX,
+  PRESENCE_EVERY_MS,
+  cancelChannel,
+  livePresences,
+  workersKey,
+  type AttemptProgress,
+  type AttemptResult,
+  type WorkerPresence,
+} from './attempt-wire.js';
+import { connectRedis, quiet, shownUrl, type RedisTarget } from './redis-connection.js';
+import { shareQuotaHolds } from './shared-holds.js';
+
+export interface RemoteWorkerOptions {
+  target: RedisTarget;
+  /** The daemon's queue; unset: the one daemon that says it is alive on this Redis. */
+  queue?: string;
+  concurrency: number;
+  /** This machine's configuration: its providers, its key, its simulated latency. */
+  config: ResolvedConfig;
+  apiKey: string | undefined;
+  providers: ProviderFactory;
+  clock: Clock;
+  /** Where what goes wrong is logged; pino on stderr at `logLevel` (default `warn`) when absent. */
+  logger?: Logger;
+  logLevel?: string;
+  /** What a person running `orc worker` is told (connected, waiting for a daemon, stopping). */
+  say: (line: string) => void;
+  /** How long the first connection may take before the worker gives up (default 5 s). */
+  connectTimeoutMs?: number;
+}
+
+/** A worker that took its queue and runs jobs until `stop`. */
+export interface RunningWorker {
+  readonly id: string;
+  readonly queue: string;
+  /** Stops taking jobs; the jobs in hand finish first unless `force`. */
+  stop(force?: boolean): Promise<void>;
+}
+
+/** Text is sent on in batches: one progress event per job per this many ms. */
+const TEXT_BATCH_MS = 250;
+
+/**
+ * `orc worker`: takes attempts from a daemon's queue on Redis and makes each worker model call with this
+ * machine's own provider and key (a job carries the prompt, never a credential). The answer, or why there
+ * is none, is the job's return value; what the model writes as it goes is the job's progress. A job this
+ * worker holds renews its lock while it runs: if the process dies, BullMQ hands the job to another worker
+ * after the stall interval the daemon publishes. A job the daemon takes back is aborted here.
+ */
+export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<RunningWorker> {
+  const { target, say, clock } = options;
+  const logger = options.logger ?? pino({ level: options.logLevel ?? 'warn' }, pino.destination(2));
+  const connection = await connectRedis(target, options.connectTimeoutMs ?? 5_000);
+  const found = await findQueue(connection, options).catch((error: unknown) => {
+    connection.disconnect();
+    throw error;
+  });
+  const { queue, stallMs } = found;
+  const id = `${hostname()}-${process.pid}`;
+  const startedAt = clock.now();
+  const governor = new QuotaGovernor(clock, options.concurrency);
+  // A wait the API asks of one worker on this key is kept by every worker on it.
+  const stopSharing = await shareQuotaHolds({ connection, governor, apiKey: options.apiKey, worker: id });
+  const providers = new Map<ProviderName, ModelProvider>();
+  const providerFor = (name: ProviderName): ModelProvider => {
+    let provider = providers.get(name);
+    if (!provider) {
+      provider = options.providers(name, options.config, { apiKey: options.apiKey, clock });
+      providers.set(name, provider);
+    }
+    return provider;
+  };
+  const running = new Map<
+    string,
+    { controller: AbortController; presence: WorkerPresence['running'][number] }
+  >();
+
+  const subscriber = quiet(connection.duplicate());
+  await subscriber.subscribe(cancelChannel(queue));
+  subscriber.on('message', (_channel: string, jobId: string) => running.get(jobId)?.controller.abort());
+
+  const presence = (): WorkerPresence => ({
+    id,
+    host: hostname(),
+    pid: process.pid,
+    concurrency: options.concurrency,
+    startedAt,
+    seenAt: clock.now(),
+    running: [...running.values()].map((entry) => entry.presence),
+  });
+  /** Says what it runs now; on every job taken and ended, and every few seconds as a heartbeat. */
+  const announce = () => {
+    if (connection.status !== 'ready') return;
+    void connection.hset(workersKey(queue), id, JSON.stringify(presence())).catch(() => undefined);
+  };
+  const runJob = async (job: Job): Promise<AttemptResult> => {
+    const parsed = AttemptJobData.safeParse(job.data);
+    if (!parsed.success)
+      return refuse(id, `job ${job.id} is not an attempt this worker reads (a newer daemon?)`);
+    const data = parsed.data;
+    if (data.provider === 'claude-code')
+      return refuse(
+        id,
+        'claude-code attempts do not run on remote workers yet; use the local backend for repository runs',
+      );
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), data.timeoutMs);
+    running.set(job.id!, {
+      controller,
+      presence: { runId: data.runId, taskId: data.taskId, attempt: data.attempt, since: clock.now() },
+    });
+    announce();
+    const tell = (progress: AttemptProgress) => job.updateProgress(progress).catch(() => undefined);
+    let text = '';
+    let flushing: NodeJS.Timeout | undefined;
+    const flush = () => {
+      flushing = undefined;
+      if (text === '') return;
+      void tell({ kind: 'text', text });
+      text = '';
+    };
+    void tell({ kind: 'started', worker: id });
+    let permit: Awaited<ReturnType<QuotaGovernor['admit']>> | undefined;
+    try {
+      const provider = providerFor(data.provider);
+      const call = {
+        purpose: 'work' as const,
+        model: data.model,
+        system: data.system,
+        prompt: data.prompt,
+        maxTokens: data.maxTokens,
+      };
+      permit = await governor.admit(
+        { runId: data.runId, quota: provider.quotaOf?.(data.model), call },
+        controller.signal,
+      );
+      const response = await provider.complete({
+        ...call,
+        signal: controller.signal,
+        onText: (piece) => {
+          text += piece;
+          flushing ??= setTimeout(flush, TEXT_BATCH_MS);
+        },
+        onSession: (sessionId) => void tell({ kind: 'session', sessionId }),
+        onRefusal: (refusal) => void tell({ kind: 'refusal', refusal }),
+        onRateLimits: permit.onRateLimits,
+        onAnswer: permit.onAnswer,
+        ...(data.budgetUsd !== undefined && { budgetUsd: data.budgetUsd }),
+      });
+      permit.succeeded(response.usage, response.costUsd);
+      logger.debug({ jobId: job.id, runId: data.runId, taskId: data.taskId }, 'attempt answered');
+      return {
+        ok: true,
+        text: response.text,
+        usage: response.usage,
+        stopReason: response.stopReason,
+        ...(response.costUsd !== undefined && { costUsd: response.costUsd }),
+        ...(response.meta !== undefined && { meta: response.meta }),
+        worker: id,
+      };
+    } catch (error) {
+      permit?.failed(error);
+      if (controller.signal.aborted || error instanceof CallCancelledError)
+        return {
+          ok: false,
+          error: { category: 'transient', message: 'the attempt was taken back or timed out', details: {} },
+          worker: id,
+        };
+      if (error instanceof ModelError)
+        return {
+          ok: false,
+          error: {
+            category: error.category,
+            message: error.message,
+            details: AttemptFailure.shape.details.parse(error.details),
+          },
+          worker: id,
+        };
+      logger.error({ err: error, jobId: job.id }, 'an attempt failed unexpectedly');
+      return refuse(id, error instanceof Error ? error.message : String(error));
+    } finally {
+      clearTimeout(timer);
+      if (flushing) clearTimeout(flushing);
+      flush();
+      running.delete(job.id!);
+      announce();
+    }
+  };
+
+  // BullMQ leaves a connection it was given open: this one is closed in `stop`.
+  const workerConnection = quiet(connection.duplicate());
+  const worker = new Worker(queue, runJob, {
+    connection: workerConnection,
+    prefix: KEY_PREFIX,
+    // Named, so the daemon sees it among the queue's connections (and sees it gone with them).
+    name: id,
+    concurrency: options.concurrency,
+    // A job's lock lasts the stall interval and is renewed at half of it; a dead worker's job is found
+    // stalled at the next check and handed on.
+    lockDuration: stallMs,
+    stalledInterval: stallMs,
+    // Each stall is a worker that died holding it; only a job that kills every worker should fail.
+    maxStalledCount: 10,
+  });
+  worker.on('error', (error) => logger.debug({ err: error.message }, 'BullMQ worker'));
+
+  announce();
+  const beat = setInterval(announce, PRESENCE_EVERY_MS);
+  let wasDown = false;
+  let stopping: Promise<void> | undefined;
+  connection.on('close', () => {
+    if (!wasDown && stopping === undefined) say(`lost Redis at ${shownUrl(target.url)}; reconnecting`);
+    wasDown = true;
+  });
+  connection.on('ready', () => {
+    if (wasDown) say(`reconnected to Redis at ${shownUrl(target.url)}`);
+    wasDown = false;
+    announce();
+  });
+  say(
+    `worker ${id} takes attempts from queue ${queue} on ${shownUrl(target.url)} (concurrency ${options.concurrency})`,
+  );
+
+  return {
+    id,
+    queue,
+    stop(force = false) {
+      if (force) for (const entry of running.values()) entry.controller.abort();
+      stopping ??= (async () => {
+        clearInterval(beat);
+        await worker.close(force).catch(() => undefined);
+        if (connection.status === 'ready')
+          await connection.hdel(workersKey(queue), id).catch(() => undefined);
+        stopSharing();
+        governor.close();
+        for (const provider of providers.values())
+          if ('stop' in provider && typeof provider.stop === 'function')
+            await (provider.stop as () => unknown)();
+        subscriber.disconnect();
+        workerConnection.disconnect();
+        connection.disconnect();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** The queue to take jobs from: the one named, or the one daemon alive on this Redis (waiting for one). */
+async function findQueue(
+  connection: Redis,
+  options: RemoteWorkerOptions,
+): Promise<{ queue: string; stallMs: number }> {
+  const daemons = async () =>
+    livePresences(await connection.hgetall(DAEMONS_KEY), DaemonPresence, options.clock.now());
+  if (options.queue !== undefined) {
+    const named = (await daemons()).find((daemon) => daemon.queue === options.queue);
+    return { queue: options.queue, stallMs: named?.stallMs ?? 30_000 };
+  }
+  let told = false;
+  for (;;) {
+    const live = await daemons();
+    if (live.length === 1) return { queue: live[0]!.queue, stallMs: live[0]!.stallMs };
+    if (live.length > 1) {
+      const names = live.map((daemon) => `${daemon.queue} (${daemon.host}, pid ${daemon.pid})`).join(', ');
+      throw new OrcError(
+        'CONFIG_INVALID',
+        `several daemons use Redis at ${shownUrl(options.target.url)}: ${names}; pick one with --queue`,
+      );
+    }
+    if (!told)
+      options.say(`waiting for a daemon with execution.backend "redis" on ${shownUrl(options.target.url)}`);
+    told = true;
+    await options.clock.sleep(1_000);
+  }
+}
+
+function refuse(worker: string, message: string): AttemptResult {
+  return { ok: false, error: { category: 'permanent', message, details: {} }, worker };
+}

@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import * as z from 'zod';
+import type { QuotaGovernor } from '../quota/quota-governor.js';
+import { KEY_PREFIX } from './attempt-wire.js';
+import { quiet } from './redis-connection.js';
+
+const SharedHold = z.object({
+  from: z.string(),
+  key: z.string(),
+  model: z.string(),
+  metered: z.boolean(),
+  until: z.number(),
+  reason: z.string(),
+});
+
+/**
+ * The channel of the workers that call the model with one API key: a fingerprint of the key (16 hex
+ * digits of its SHA-256), never the key. Workers with another key, or none, hear nothing of it.
+ */
+export function holdsChannel(apiKey: string | undefined): string {
+  const fingerprint = apiKey ? createHash('sha256').update(apiKey).digest('hex').slice(0, 16) : 'no-key';
+  return `${KEY_PREFIX}:quota:${fingerprint}`;
+}
+
+/**
+ * Shares the quota governor's holds among the workers of one API key through Redis: when the API tells
+ * one worker to wait (a 429's `retry-after`, a usage limit until its reset), every worker on that key
+ * holds its calls of that quota until then, instead of each finding out with a refusal of its own.
+ * Resolves with the function that stops sharing.
+ */
+export async function shareQuotaHolds(options: {
+  connection: Redis;
+  governor: QuotaGovernor;
+  apiKey: string | undefined;
+  /** This worker, so it ignores its own holds coming back. */
+  worker: string;
+}): Promise<() => void> {
+  const { connection, governor, worker } = options;
+  const channel = holdsChannel(options.apiKey);
+  const subscriber = quiet(connection.duplicate());
+  subscriber.on('message', (_channel: string, message: string) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return;
+    }
+    const hold = SharedHold.safeParse(parsed);
+    if (!hold.success || hold.data.from === worker) return;
+    const { key, metered, model, until, reason } = hold.data;
+    governor.hold({ key, metered }, model, until, `${reason} (told by worker ${hold.data.from})`);
+  });
+  await subscriber.subscribe(channel);
+  let sharing = true;
+  governor.onHold((hold) => {
+    if (!sharing || connection.status !== 'ready') return;
+    void connection.publish(channel, JSON.stringify({ ...hold, from: worker })).catch(() => undefined);
+  });
+  return () => {
+    sharing = false;
+    subscriber.disconnect();
+  };
+}

@@ -1,0 +1,62 @@
+import { defaultProviders, redisTargetOf, startRemoteWorker, systemClock } from '@orc/daemon';
+import { loadConfig } from '@orc/shared';
+import type { Command } from 'commander';
+import { UsageError } from './cli-error.js';
+
+interface WorkerOptions {
+  redis?: string;
+  concurrency: string;
+  queue?: string;
+}
+
+/**
+ * `orc worker`: this machine takes attempts from a daemon whose `execution.backend` is `redis`, and makes
+ * the model calls with its own configuration and key. Runs until interrupted; the first Ctrl-C lets the
+ * attempts in hand finish, a second stops them (BullMQ hands them to another worker).
+ */
+export function registerWorkerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description("take a daemon's attempts from Redis and run them here, with this machine's key")
+    .option('--redis <url>', 'the Redis server the daemon uses (default: redis.url of the config)')
+    .option('--concurrency <n>', 'attempts run at once', '4')
+    .option('--queue <name>', 'the daemon queue to serve, when several daemons share the Redis server')
+    .action(async (options: WorkerOptions) => {
+      const concurrency = Number(options.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256)
+        throw new UsageError(
+          `--concurrency takes a whole number from 1 to 256 (got "${options.concurrency}")`,
+        );
+      if (options.redis !== undefined && !/^rediss?:\/\//.test(options.redis))
+        throw new UsageError(`--redis takes a redis:// or rediss:// URL (got "${options.redis}")`);
+      if (options.queue !== undefined && !/^[A-Za-z0-9_.-]+$/.test(options.queue))
+        throw new UsageError(`--queue takes letters, digits, _ . or - (got "${options.queue}")`);
+      const { config, apiKey } = loadConfig();
+      const say = (line: string) => process.stderr.write(`orc worker: ${line}\n`);
+      const worker = await startRemoteWorker({
+        target: redisTargetOf(config.redis, process.env, options.redis),
+        ...(options.queue !== undefined && { queue: options.queue }),
+        concurrency,
+        config,
+        apiKey,
+        providers: defaultProviders,
+        clock: systemClock,
+        logLevel: process.env['ORC_DEBUG'] ? 'debug' : 'warn',
+        say,
+      });
+      await new Promise<void>((done) => {
+        let signals = 0;
+        const stop = () => {
+          signals += 1;
+          say(
+            signals === 1
+              ? 'stopping once the attempts in hand finish (Ctrl-C again to stop now)'
+              : 'stopping now',
+          );
+          void worker.stop(signals > 1).then(done);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}

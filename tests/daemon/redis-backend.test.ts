@@ -1,0 +1,206 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startTestRedis, type TestRedis } from '@orc/test-support';
+import { eventsUntilEnd, Sandbox, taskSpecs, waitFor } from './harness.js';
+import {
+  spawnRemoteWorker,
+  doneCounts,
+  journalOf,
+  startRemoteWorker,
+  stopRemoteWorkers,
+  type RemoteWorkerProcess,
+} from './remote-workers.js';
+
+/**
+ * A daemon with `execution.backend: "redis"` and `orc worker` processes with homes of their own, on a
+ * real redis-server: attempts run only on the workers, a worker killed mid-job has its jobs taken over,
+ * and every task is done exactly once.
+ */
+let redis: TestRedis;
+let sandbox: Sandbox;
+const workers: RemoteWorkerProcess[] = [];
+
+beforeEach(async () => {
+  redis = await startTestRedis();
+  sandbox = await Sandbox.create();
+});
+
+afterEach(async () => {
+  await stopRemoteWorkers(workers);
+  await sandbox.cleanup();
+  await redis.stop();
+});
+
+/** The daemon's config: attempts on Redis, a short stall interval, reviews on the simulated model. */
+function daemonConfig(url: string, maxWorkers = 8) {
+  return {
+    models: { provider: 'simulated' },
+    simulated: { latency_ms: { min: 0, max: 0 } },
+    execution: { backend: 'redis', max_workers: maxWorkers },
+    redis: { url, stall_seconds: 2 },
+  };
+}
+
+describe('the Redis backend', () => {
+  it('runs 200 tasks on two workers, one killed mid-run, each task done exactly once', async () => {
+    await sandbox.writeConfig(daemonConfig(redis.url));
+    await sandbox.startDaemon();
+    const client = await sandbox.client();
+    const keep = await startRemoteWorker(['--redis', redis.url, '--concurrency', '4'], undefined, workers);
+    const doomed = await startRemoteWorker(['--redis', redis.url, '--concurrency', '4'], undefined, workers);
+
+    const run = await client.trpc.runs.start.mutate({ tasks: taskSpecs(200) });
+    const ended = eventsUntilEnd(client, run.id);
+    // Both are seen by the daemon, and the one to be killed holds jobs when it dies.
+    const busy = await waitFor(async () => {
+      const remote = await client.trpc.daemon.workers.query();
+      const view = await client.trpc.runs.get.query({ runId: run.id });
+      const done = view.tasks.filter((task) => task.status === 'done').length;
+      const victim = remote?.workers.find((worker) => worker.pid === doomed.child.pid);
+      return remote?.workers.length === 2 && done >= 20 && (victim?.running.length ?? 0) > 0
+        ? victim!.running
+        : undefined;
+    }, 60_000);
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+
+    const events = await ended;
+    expect(events.at(-1)?.type).toBe('run.completed');
+    const journal = await journalOf(sandbox.home, run.id);
+    const { completed, worked } = doneCounts(journal);
+    expect(completed.size).toBe(200);
+    expect([...completed.values()].every((count) => count === 1)).toBe(true);
+    // No attempt's answer was taken twice, the killed worker's jobs included.
+    expect([...worked.values()].every((count) => count === 1)).toBe(true);
+    for (const job of busy) expect(completed.get(job.taskId)).toBe(1);
+    const view = await client.trpc.runs.get.query({ runId: run.id });
+    expect(view.tasks.every((task) => task.status === 'done')).toBe(true);
+    // The worker that lived took over: it is the one connected now.
+    const remote = await client.trpc.daemon.workers.query();
+    expect(remote?.workers.map((worker) => worker.pid)).toEqual([keep.child.pid]);
+    // The daemon made no attempt itself: with no worker, a run waits.
+    await stopRemoteWorkers(workers);
+    const idle = await client.trpc.runs.start.mutate({ tasks: taskSpecs(2) });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const waiting = await client.trpc.runs.get.query({ runId: idle.id });
+    expect(waiting.tasks.filter((task) => task.status === 'done')).toHaveLength(0);
+  }, 180_000);
+
+  it('goes on when Redis restarts mid-run, even one that kept nothing', async () => {
+    await sandbox.writeConfig(daemonConfig(redis.url, 4));
+    await sandbox.startDaemon();
+    const client = await sandbox.client();
+    await startRemoteWorker(['--redis', redis.url, '--concurrency', '4'], undefined, workers);
+    const run = await client.trpc.runs.start.mutate({ tasks: taskSpecs(40) });
+    const ended = eventsUntilEnd(client, run.id);
+    await waitFor(async () => {
+      const view = await client.trpc.runs.get.query({ runId: run.id });
+      return view.tasks.filter((task) => task.status === 'done').length >= 8 ? true : undefined;
+    }, 60_000);
+    // Killed, down for a second, back empty: the queue, its jobs and the presences are gone.
+    await redis.restart({ downMs: 1_000 });
+    const events = await ended;
+    expect(events.at(-1)?.type).toBe('run.completed');
+    const { completed, worked } = doneCounts(await journalOf(sandbox.home, run.id));
+    expect(completed.size).toBe(40);
+    expect([...completed.values()].every((count) => count === 1)).toBe(true);
+    expect([...worked.values()].every((count) => count === 1)).toBe(true);
+    // Both sides are back on it: the daemon lists the worker again.
+    const remote = await waitFor(async () => {
+      const status = await client.trpc.daemon.workers.query();
+      return status?.workers.length === 1 ? status : undefined;
+    }, 20_000);
+    expect(remote.reachable).toBe(true);
+  }, 120_000);
+
+  it('takes the answers workers finished while the daemon was down', async () => {
+    await sandbox.writeConfig(daemonConfig(redis.url, 4));
+    await sandbox.startDaemon();
+    const client = await sandbox.client();
+    const slow = { models: { provider: 'simulated' }, simulated: { latency_ms: { min: 1_500, max: 2_000 } } };
+    // ORC_DEBUG: the worker logs each answer it made, to count them.
+    const worker = await startRemoteWorker(['--redis', redis.url, '--concurrency', '4'], slow, workers, {
+      ORC_DEBUG: '1',
+    });
+    const run = await client.trpc.runs.start.mutate({ tasks: taskSpecs(8) });
+    await waitFor(async () => {
+      const remote = await client.trpc.daemon.workers.query();
+      return (remote?.workers[0]?.running.length ?? 0) >= 2 ? true : undefined;
+    }, 30_000);
+    const pid = await sandbox.daemonPid();
+    process.kill(pid!, 'SIGKILL');
+    // The workers finish the jobs in hand meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await sandbox.startDaemon();
+    const again = await sandbox.client();
+    const view = await waitFor(async () => {
+      const current = await again.trpc.runs.get.query({ runId: run.id });
+      return current.status === 'completed' ? current : undefined;
+    }, 60_000);
+    expect(view.tasks.every((task) => task.status === 'done')).toBe(true);
+    const { completed, worked } = doneCounts(await journalOf(sandbox.home, run.id));
+    expect([...completed.values()].every((count) => count === 1)).toBe(true);
+    // Every answer the worker made was taken, those of the attempts the crash cut off included: none
+    // was made again. (A cut-off attempt the journal had not told yet is taken by its own id; one it
+    // had told, by the next attempt, which says so in the daemon's log.)
+    const answered = worker
+      .said()
+      .split('\n')
+      .filter((line) => line.includes('"msg":"attempt answered"'));
+    expect(answered.length).toBe([...worked.values()].reduce((sum, count) => sum + count, 0));
+  }, 120_000);
+});
+
+describe('a repository run on the Redis backend', () => {
+  it('is refused with what to do, since Claude Code workers do not run remotely yet', async () => {
+    await sandbox.writeConfig(daemonConfig(redis.url));
+    await sandbox.startDaemon();
+    const client = await sandbox.client();
+    const start = client.trpc.runs.start.mutate({
+      tasks: taskSpecs(1),
+      config: { models: { worker: { provider: 'claude-code' } } },
+    });
+    await expect(start).rejects.toThrow(/Claude Code workers do not run on the Redis backend yet/);
+    expect(await client.trpc.runs.list.query()).toHaveLength(0);
+  });
+});
+
+describe('an unreachable Redis', () => {
+  it('makes orc worker exit 5 with one line', async () => {
+    await redis.kill();
+    const worker = await spawnRemoteWorker(['--redis', redis.url], undefined, workers);
+    expect(await worker.exited).toBe(5);
+    const lines = worker.said().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^orc: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\); start it/,
+    );
+  });
+
+  it('pauses the runs of the daemon with the reason, and they go on once it answers', async () => {
+    await redis.kill();
+    await sandbox.writeConfig(daemonConfig(redis.url, 2));
+    await sandbox.startDaemon();
+    const client = await sandbox.client();
+    const run = await client.trpc.runs.start.mutate({ tasks: taskSpecs(4) });
+    const paused = await waitFor(async () => {
+      const view = await client.trpc.runs.get.query({ runId: run.id });
+      return view.status === 'paused' ? view : undefined;
+    }, 30_000);
+    expect(paused.pauseReason).toBe('backend');
+    expect(paused.pauseMessage).toContain('cannot be reached');
+    const inbox = await client.trpc.inbox.list.query();
+    expect(inbox.items.some((item) => item.type === 'backend' && item.runId === run.id)).toBe(true);
+    const ls = await sandbox.orc(['ls']);
+    expect(ls.stdout).toContain('cannot be reached; runs wait for it');
+    // Nothing failed for it.
+    expect(paused.tasks.some((task) => task.status === 'failed')).toBe(false);
+
+    await redis.restart();
+    await startRemoteWorker(['--redis', redis.url], undefined, workers);
+    const done = await waitFor(async () => {
+      const view = await client.trpc.runs.get.query({ runId: run.id });
+      return view.status === 'completed' ? view : undefined;
+    }, 60_000);
+    expect(done.tasks.every((task) => task.status === 'done')).toBe(true);
+  }, 120_000);
+});
