@@ -108,6 +108,8 @@ export function foldTaskEvent(task: TaskRecord, event: TaskEventOf): TaskRecord 
       return { ...task, error: event.error };
     case 'task.source_changed':
       return { ...task, sourceChange: event.change };
+    case 'task.touched':
+      return { ...task, touched: event.files };
     case 'worker.output':
       return task;
   }

@@ -35,7 +35,9 @@ export type TaskEvent =
   /** A rollback put it back to the start. */
   | { type: 'task.reset' }
   /** A person changed it at the run's source (Task Master): shown on it, whatever it is doing. */
-  | { type: 'task.source_changed'; change: SourceChange };
+  | { type: 'task.source_changed'; change: SourceChange }
+  /** The files its accepted change touched (a repository run). */
+  | { type: 'task.touched'; files: string[] };
 
 /** Statuses in which a task has a live actor; in the others it is its record only (see TaskSet). */
 export const LIVE_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set([
@@ -145,6 +147,7 @@ export const taskMachine = setup({
       }),
     },
     'task.source_changed': { actions: assign({ sourceChange: ({ event }) => event.change }) },
+    'task.touched': { actions: assign({ touched: ({ event }) => event.files }) },
     'task.reset': {
       target: '.pending',
       actions: assign({

@@ -383,7 +383,9 @@ export class RunScheduler {
         this.host.send({ type: 'run.budget_reached', message: this.host.budget.describe(this.host.id) });
         return;
       }
-      const id = this.graph.takeReady()!;
+      const id = this.graph.takeReady();
+      // Every ready task left waits for another's files: they start as those tasks let go.
+      if (id === undefined) break;
       const { source } = this.host.deps;
       if (source) void this.startOnceSourceAgrees(id, source);
       else this.assign(id, max_tokens);

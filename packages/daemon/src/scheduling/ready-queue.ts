@@ -1,4 +1,4 @@
-import type { Priority } from '@orc/shared';
+import type { ParsedTouch, Priority } from '@orc/shared';
 
 const PRIORITY_RANK: Record<Priority, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
@@ -11,6 +11,8 @@ export interface QueuedTask {
   priority: Priority;
   /** The task's place in natural id order ("t2" before "t10"), the last tie-breaker. */
   order: number;
+  /** What it will touch (planned and learned), when it says. */
+  touches?: readonly ParsedTouch[];
 }
 
 function before(a: QueuedTask, b: QueuedTask): boolean {

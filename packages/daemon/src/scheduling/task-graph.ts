@@ -1,13 +1,23 @@
-import { criticalPathLengths, type TaskRecord, type TaskStatus } from '@orc/shared';
+import {
+  IN_FLIGHT_STATUSES,
+  criticalPathLengths,
+  parseTouches,
+  touchesOf,
+  type FileWait,
+  type TaskRecord,
+  type TaskStatus,
+} from '@orc/shared';
 import { awaitsReview } from '../actors/task.machine.js';
-import { ReadyQueue } from './ready-queue.js';
+import { FileClaims } from './file-claims.js';
+import { ReadyQueue, type QueuedTask } from './ready-queue.js';
 import { unblockingTasks } from './unblocking-tasks.js';
 
 /**
  * What the scheduler knows of a run's tasks: who waits on whom, how many of each task's dependencies are
  * not yet done, the longest chain still ahead of each task, the counts by status, and the ready queue
  * (longest remaining critical path first, then priority, then natural id order). It is told of every
- * move and answers which dependents a move frees; it changes no task itself.
+ * move and answers which dependents a move frees; it changes no task itself. A ready task whose touches
+ * overlap a task's in flight waits for it off the queue (`FileClaims`) while the others go first.
  */
 export class TaskGraph {
   /** The status of a task as the run has it now. */
@@ -19,6 +29,9 @@ export class TaskGraph {
   private order = new Map<string, number>();
   private readonly counts = new Map<TaskStatus, number>();
   private readonly queue = new ReadyQueue();
+  private readonly claims = new FileClaims();
+  /** The queue entries of the tasks waiting for another's files, to queue again as they were. */
+  private readonly parked = new Map<string, QueuedTask>();
   private total = 0;
 
   /**
@@ -30,6 +43,8 @@ export class TaskGraph {
     this.waitingOn.clear();
     this.counts.clear();
     this.queue.clear();
+    this.claims.clear();
+    this.parked.clear();
     this.total = tasks.length;
     for (const task of tasks) this.dependents.set(task.id, []);
     for (const task of tasks) {
@@ -51,6 +66,7 @@ export class TaskGraph {
       this.waitingOn.set(task.id, waiting);
       if (task.status === 'pending' && waiting === 0) free.push(task.id);
       else if (task.status === 'ready') this.enqueue(task);
+      else if (IN_FLIGHT_STATUSES.has(task.status)) this.claims.hold(task.id, parsedTouchesOf(task));
     }
     return free;
   }
@@ -63,7 +79,11 @@ export class TaskGraph {
     this.counts.set(from, (this.counts.get(from) ?? 1) - 1);
     this.counts.set(to, (this.counts.get(to) ?? 0) + 1);
     if (to === 'ready') this.enqueue(task);
-    else this.queue.delete(task.id);
+    else {
+      this.queue.delete(task.id);
+      this.unpark(task.id);
+    }
+    if (!IN_FLIGHT_STATUSES.has(to)) this.release(task.id);
     const was = this.unblocks(task.id, from);
     const is = this.unblocks(task.id, to);
     if (is && !was) return this.unlock(task.id);
@@ -81,16 +101,46 @@ export class TaskGraph {
 
   /** A ready task taken off the queue and not started goes back in its place. */
   requeue(task: TaskRecord): void {
+    this.release(task.id);
     if (task.status === 'ready') this.enqueue(task);
   }
 
-  /** The best ready task, taken off the queue. */
+  /**
+   * The best ready task that may start now, taken off the queue: it holds its touches from now on. A
+   * task whose touches overlap a holder's waits for it instead (a task sent to its review never does:
+   * its work is done).
+   */
   takeReady(): string | undefined {
-    return this.queue.pop()?.id;
+    for (let next = this.queue.pop(); next !== undefined; next = this.queue.pop()) {
+      const wait = next.toReview ? undefined : this.claims.blocker(next.touches);
+      if (wait === undefined) {
+        this.claims.hold(next.id, next.touches);
+        return next.id;
+      }
+      this.claims.park(next.id, wait);
+      this.parked.set(next.id, next);
+    }
+    return undefined;
   }
 
+  /** A task in flight learned the files its change touched. */
+  learned(id: string, files: readonly string[]): void {
+    this.claims.learned(id, files);
+  }
+
+  /** What a ready task waits for, when it waits for another's files. */
+  fileWaitOf(id: string): FileWait | undefined {
+    return this.claims.waitOf(id);
+  }
+
+  /** Ready tasks that may start now (not counting those waiting for another's files). */
   get readyCount(): number {
     return this.queue.size;
+  }
+
+  /** Ready tasks waiting for a task in flight to let go of files they touch. */
+  get waitingForFiles(): number {
+    return this.claims.parked;
   }
 
   /** How many of the task's dependencies are not done or skipped. */
@@ -123,13 +173,29 @@ export class TaskGraph {
   }
 
   private enqueue(task: TaskRecord): void {
+    this.unpark(task.id);
+    const touches = parsedTouchesOf(task);
     this.queue.push({
       id: task.id,
       toReview: awaitsReview(task),
       criticalPath: this.criticalPath.get(task.id) ?? 1,
       priority: task.priority,
       order: this.order.get(task.id) ?? 0,
+      ...(touches && { touches }),
     });
+  }
+
+  private unpark(id: string): void {
+    if (this.parked.delete(id)) this.claims.unpark(id);
+  }
+
+  /** The task holds no files now: the ready tasks that waited for it go back to the queue. */
+  private release(id: string): void {
+    for (const freed of this.claims.release(id)) {
+      const entry = this.parked.get(freed);
+      this.parked.delete(freed);
+      if (entry && this.statusOf(freed) === 'ready') this.queue.push(entry);
+    }
   }
 
   /** The dependents of a task that now unblocks; a skipped one waiting for nothing now frees its own. */
@@ -151,4 +217,10 @@ export class TaskGraph {
       if (waiting === 0 && this.statusOf(dependent) === 'skipped') this.relock(dependent);
     }
   }
+}
+
+/** What the task will touch, parsed once; undefined when it names nothing. */
+function parsedTouchesOf(task: TaskRecord) {
+  const touches = touchesOf(task);
+  return touches.length === 0 ? undefined : parseTouches(touches);
 }

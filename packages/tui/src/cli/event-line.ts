@@ -79,6 +79,8 @@ function eventDetail(event: OrcEvent): string {
       return `${event.taskId} ${truncate(event.error, 80)}`;
     case 'task.source_changed':
       return `${event.taskId} ${describeSourceChange(event.change)}`;
+    case 'task.touched':
+      return `${event.taskId} changed ${truncate(event.files.join(', '), 80)}`;
     case 'feedback.rated':
       return `${event.rating.taskId ?? 'run'} ${event.rating.score}/5${event.rating.comment ? `: ${truncate(event.rating.comment, 70)}` : ''}`;
   }

@@ -158,6 +158,9 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
       return line('error', `${event.taskId} failed: ${event.error}`);
     case 'task.source_changed':
       return line('warn', `${event.taskId} ${describeSourceChange(event.change)}`);
+    case 'task.touched':
+      // Shown on the task (its files), not as a line of its own: one per accepted task would be noise.
+      return undefined;
     case 'feedback.rated': {
       const { taskId, score, comment } = event.rating;
       return line('info', `${taskId ?? 'run'} rated ${score}/5${comment ? `: ${comment}` : ''}`);
