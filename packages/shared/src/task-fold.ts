@@ -1,5 +1,5 @@
 import type { TaskEventOf } from './events.js';
-import type { Plan } from './plan.js';
+import { withoutEmptyTouches, type Plan } from './plan.js';
 import {
   addUsage,
   SETTLED_STATUSES,
@@ -226,7 +226,7 @@ export function plannedTasks(specs: Plan['tasks'], before: ReadonlyMap<string, T
     const finished =
       kept !== undefined && (kept.status === 'done' || kept.status === 'failed' || kept.status === 'skipped');
     return {
-      ...spec,
+      ...withoutEmptyTouches(spec),
       status: finished ? kept.status : 'pending',
       attempts: kept?.attempts ?? [],
       reworks: kept?.reworks ?? 0,
