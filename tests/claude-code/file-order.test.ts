@@ -1,5 +1,7 @@
 import type { OrcEvent, RunSummary, RunView } from '@orc/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from '../daemon/harness.js';
+import { TmuxPane } from '../tui/tmux.js';
 import { ClaudeSandbox, filesAt, taskStates, type TaskInput } from './claude-sandbox.js';
 
 let sb: ClaudeSandbox;
@@ -70,6 +72,25 @@ describe('tasks that touch the same files (built CLI, real daemon, the real Clau
       expect(shown.stdout).toMatch(
         new RegExp(`^  ${id} +ready +task ${id}\\n +waits for src/shared\\.txt held by a$`, 'm'),
       );
+    // The terminal UI marks them in the task table, live.
+    expect(TmuxPane.available(), 'tmux is needed for the screen tests').toBe(true);
+    const pane = new TmuxPane(`node ${CLI} attach ${runId}`, {
+      cwd: sb.home,
+      env: { TERM: 'xterm-256color', LANG: 'C.UTF-8', ORC_HOME: sb.home },
+    });
+    try {
+      const screen = await pane.waitFor(
+        (s) => s.includes('waits for src/shared.txt'),
+        'the wait in the table',
+        20_000,
+      );
+      for (const id of ['b', 'c', 'd'])
+        expect(screen).toMatch(new RegExp(`│${id} +waits for src/shared\\.txt held by a ·… +ready +-`));
+      pane.keys('q');
+      await pane.waitFor((s) => s.includes('[exit 0]'), 'orc attach to exit');
+    } finally {
+      pane.kill();
+    }
     sb.standIn.open('first');
 
     const done = await sb.waitForRun(runId, (run) => run.status === 'completed', 90_000);
