@@ -100,9 +100,9 @@ function goalOf(system: string): string {
 
 /**
  * Splits a goal into parts at "and", commas and semicolons: an analysis task first, one task per part in
- * parallel, then an integration task that depends on all of them. Each part touches its own folder and
- * the shared index, as parts of a real change do, so the scheduler's file order shows: the parts take
- * turns on `src/index.ts` ("waits for src/index.ts held by t2").
+ * parallel, then an integration task that depends on all of them. Each part touches its own folder, and
+ * the first two the shared index too, as parts of a real change do, so the scheduler's file order shows:
+ * t3 waits for t2 ("waits for src/index.ts held by t2") while the other parts run.
  */
 export function planFor(goal: string): Plan {
   const parts = goal
@@ -126,7 +126,8 @@ export function planFor(goal: string): Plan {
       description: `Do this part of the goal: ${piece}.`,
       dependencies: ['t1'],
       priority: 'medium' as const,
-      touches: [`src/${slug(piece, i + 2)}/**`, 'src/index.ts'],
+      // The first two parts both register in the shared index, so the second waits for the first.
+      touches: [`src/${slug(piece, i + 2)}/**`, ...(i < 2 ? ['src/index.ts'] : [])],
     })),
   ];
   tasks.push({
