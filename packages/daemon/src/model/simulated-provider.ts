@@ -144,13 +144,13 @@ export function planFor(goal: string): Plan {
   };
 }
 
-/** A folder name for a part: its first words, lower case, dashed ("part-2" when none are left). */
+/** A folder name for a part: its last words, lower case, dashed ("part-2" when it has none). */
 function slug(piece: string, n: number): string {
   const words =
     piece
       .toLowerCase()
       .match(/[a-z0-9]+/g)
-      ?.slice(0, 3) ?? [];
+      ?.slice(-3) ?? [];
   return words.length > 0 ? words.join('-') : `part-${n}`;
 }
 
