@@ -15,6 +15,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Kills what a timed-out test started after its cleanup (processes in removed temp homes).
+    globalSetup: ['tests/support/global-teardown.ts'],
     env: { ORC_HOME: '/nonexistent/orc-home-set-by-each-test' },
   },
 });

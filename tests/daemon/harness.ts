@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createClient, type OrcClient, startDaemon } from '@orc/daemon/client';
 import type { OrcEvent, RunSummary } from '@orc/shared';
+import { killOrphanedProcesses } from '@orc/test-support';
 
 /** The repository root (tests run from it) and the built entry points the tests spawn. */
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -92,6 +93,8 @@ export class Sandbox {
       }
     }
     await rm(this.home, { recursive: true, force: true });
+    // A daemon started while this ran (by a test body past its timeout) wrote no daemon.json we read.
+    await killOrphanedProcesses();
   }
 }
 

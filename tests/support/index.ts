@@ -7,3 +7,4 @@ export * from './counting-orchestrator.js';
 export * from './flooding-provider.js';
 export * from './png-image.js';
 export * from './headless-browser.js';
+export * from './orphaned-processes.js';

@@ -39,9 +39,11 @@ export function ganttChart(report: RunReport, width: number): string {
   }
   for (let i = 0; i <= TICKS; i++) {
     const tx = GUTTER + (i / TICKS) * plot;
+    // The last label ends at its tick: centred, its right half fell outside the picture.
+    const anchor = i === TICKS ? 'end' : 'middle';
     parts.push(
       `<line x1="${px(tx)}" y1="${AXIS - 4}" x2="${px(tx)}" y2="${height - 6}" stroke="#c9ced4" stroke-width="0.5"/>`,
-      `<text x="${px(tx)}" y="${AXIS - 8}" text-anchor="middle" class="tick">${tickText((i / TICKS) * (end - start), end - start)}</text>`,
+      `<text x="${px(tx)}" y="${AXIS - 8}" text-anchor="${anchor}" class="tick">${tickText((i / TICKS) * (end - start), end - start)}</text>`,
     );
   }
   for (const attempt of report.timeline) {

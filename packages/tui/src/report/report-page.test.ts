@@ -110,4 +110,14 @@ describe('reportPage', () => {
     expect(Number(width![2]) / plot).toBeCloseTo(350 / 600, 2);
     expect(page).toContain('+10/−2');
   });
+
+  it('keeps every axis label inside the picture: the last one ends at its tick', () => {
+    const ticks = [
+      ...reportPage(report()).matchAll(/<text x="([\d.]+)" y="[\d.]+" text-anchor="(\w+)" class="tick">/g),
+    ];
+    expect(ticks.length).toBeGreaterThan(2);
+    expect(ticks.slice(0, -1).every((tick) => tick[2] === 'middle')).toBe(true);
+    expect(ticks.at(-1)![2]).toBe('end');
+    expect(Number(ticks.at(-1)![1])).toBeLessThanOrEqual(960);
+  });
 });
