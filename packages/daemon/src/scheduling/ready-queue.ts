@@ -15,7 +15,8 @@ export interface QueuedTask {
   touches?: readonly ParsedTouch[];
 }
 
-function before(a: QueuedTask, b: QueuedTask): boolean {
+/** Whether `a` goes before `b`: the queue's order, for callers that merge queues. */
+export function before(a: QueuedTask, b: QueuedTask): boolean {
   if (a.toReview !== b.toReview) return a.toReview;
   if (a.criticalPath !== b.criticalPath) return a.criticalPath > b.criticalPath;
   const pa = PRIORITY_RANK[a.priority];
@@ -51,6 +52,19 @@ export class ReadyQueue {
   /** Removes the task from the queue (it is dropped from the heap when it reaches the top). */
   delete(id: string): void {
     this.members.delete(id);
+  }
+
+  /** The best task, left in the queue. */
+  peek(): QueuedTask | undefined {
+    const heap = this.heap;
+    while (heap.length > 0 && !this.members.has(heap[0]!.id)) {
+      const last = heap.pop()!;
+      if (heap.length > 0) {
+        heap[0] = last;
+        this.siftDown(0);
+      }
+    }
+    return heap[0];
   }
 
   pop(): QueuedTask | undefined {

@@ -81,6 +81,57 @@ describe('TaskGraph: tasks that touch the same files', () => {
     expect(board.graph.waitingForFiles).toBe(0);
   });
 
+  it('a crowd waiting on one file takes turns in queue order, and always names the task it waits for now', () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `c${i + 1}`);
+    const board = new Board([
+      ...ids.map((id) => ({ id, touches: ['src/shared.ts', `src/${id}.ts`] })),
+      { id: 'free', priority: 'low' as const },
+    ]);
+    const order: string[] = [];
+    expect(board.start(4)).toEqual(['c1', 'free']);
+    order.push('c1');
+    for (let holder = 'c1'; ;) {
+      expect(board.graph.fileWaitOf('c20')).toEqual({ path: 'src/shared.ts', holder });
+      expect(board.graph.waitingForFiles).toBe(20 - order.length);
+      board.move(holder, 'done');
+      const started = board.start(4);
+      if (started.length === 0) break;
+      expect(started).toHaveLength(1);
+      order.push(started[0]!);
+      holder = started[0]!;
+      if (order.length === 20) {
+        board.move(holder, 'done');
+        break;
+      }
+    }
+    expect(order).toEqual(ids);
+    expect(board.graph.waitingForFiles).toBe(0);
+    expect(board.graph.readyCount).toBe(0);
+  });
+
+  it('a woken task blocked on another of its paths waits for that holder alone; its group goes on', () => {
+    const crowd = Array.from({ length: 12 }, (_, i) => `w${String(i + 1).padStart(2, '0')}`);
+    const board = new Board([
+      { id: 'h1', touches: ['src/a.ts'], priority: 'critical' },
+      { id: 'h2', touches: ['docs/**'], priority: 'critical' },
+      ...crowd.map((id, i) => ({
+        id,
+        touches: ['src/a.ts', ...(i === 0 ? ['docs/w.md'] : [`src/${id}.ts`])],
+      })),
+    ]);
+    expect(board.start(3)).toEqual(['h1', 'h2']);
+    board.move('h1', 'done');
+    // w01 is first, but docs/w.md is h2's: w02 goes, and w01 waits for h2 alone.
+    expect(board.start(3)).toEqual(['w02']);
+    expect(board.graph.fileWaitOf('w01')).toEqual({ path: 'docs/w.md', holder: 'h2' });
+    expect(board.graph.fileWaitOf('w03')).toEqual({ path: 'src/a.ts', holder: 'w02' });
+    board.move('h2', 'done');
+    expect(board.start(3)).toEqual([]);
+    expect(board.graph.fileWaitOf('w01')).toEqual({ path: 'src/a.ts', holder: 'w02' });
+    board.move('w02', 'done');
+    expect(board.start(3)).toEqual(['w01']);
+  });
+
   it('a task with no touches runs freely beside anything', () => {
     const board = new Board([
       { id: 'all', touches: ['**'], priority: 'critical' },

@@ -9,7 +9,7 @@ import {
 } from '@orc/shared';
 import { awaitsReview } from '../actors/task.machine.js';
 import { FileClaims } from './file-claims.js';
-import { ReadyQueue, type QueuedTask } from './ready-queue.js';
+import { ReadyQueue } from './ready-queue.js';
 import { unblockingTasks } from './unblocking-tasks.js';
 
 /**
@@ -30,8 +30,6 @@ export class TaskGraph {
   private readonly counts = new Map<TaskStatus, number>();
   private readonly queue = new ReadyQueue();
   private readonly claims = new FileClaims();
-  /** The queue entries of the tasks waiting for another's files, to queue again as they were. */
-  private readonly parked = new Map<string, QueuedTask>();
   private total = 0;
 
   /**
@@ -44,7 +42,6 @@ export class TaskGraph {
     this.counts.clear();
     this.queue.clear();
     this.claims.clear();
-    this.parked.clear();
     this.total = tasks.length;
     for (const task of tasks) this.dependents.set(task.id, []);
     for (const task of tasks) {
@@ -111,16 +108,16 @@ export class TaskGraph {
    * its work is done).
    */
   takeReady(): string | undefined {
-    for (let next = this.queue.pop(); next !== undefined; next = this.queue.pop()) {
+    for (;;) {
+      const next = this.claims.takeWoken(this.queue.peek()) ?? this.queue.pop();
+      if (next === undefined) return undefined;
       const wait = next.toReview ? undefined : this.claims.blocker(next.touches);
       if (wait === undefined) {
         this.claims.hold(next.id, next.touches);
         return next.id;
       }
-      this.claims.park(next.id, wait);
-      this.parked.set(next.id, next);
+      this.claims.park(next, wait);
     }
-    return undefined;
   }
 
   /** A task in flight learned the files its change touched. */
@@ -135,12 +132,12 @@ export class TaskGraph {
 
   /** Ready tasks that may start now (not counting those waiting for another's files). */
   get readyCount(): number {
-    return this.queue.size;
+    return this.queue.size + this.claims.wokenCount;
   }
 
   /** Ready tasks waiting for a task in flight to let go of files they touch. */
   get waitingForFiles(): number {
-    return this.claims.parked;
+    return this.claims.waitingCount;
   }
 
   /** How many of the task's dependencies are not done or skipped. */
@@ -186,16 +183,12 @@ export class TaskGraph {
   }
 
   private unpark(id: string): void {
-    if (this.parked.delete(id)) this.claims.unpark(id);
+    this.claims.unpark(id);
   }
 
-  /** The task holds no files now: the ready tasks that waited for it go back to the queue. */
+  /** The task holds no files now: the ready tasks that waited for it may start. */
   private release(id: string): void {
-    for (const freed of this.claims.release(id)) {
-      const entry = this.parked.get(freed);
-      this.parked.delete(freed);
-      if (entry && this.statusOf(freed) === 'ready') this.queue.push(entry);
-    }
+    for (const task of this.claims.release(id)) this.queue.push(task);
   }
 
   /** The dependents of a task that now unblocks; a skipped one waiting for nothing now frees its own. */
