@@ -10,6 +10,7 @@ import { rateLimitCase } from './cases/rate-limit.js';
 import { sharedLimitCase } from './cases/shared-limit.js';
 import { recoveryCase } from './cases/recovery.js';
 import { touchesCase } from './cases/touches.js';
+import { scaleCase } from './cases/scale.js';
 import { CASE_NAMES, machineInfo, type BenchReport, type CaseName, type CaseResult } from './report.js';
 
 export interface BenchOptions {
@@ -31,6 +32,7 @@ const GROUPS: { cases: readonly CaseName[]; run: (ctx: CaseContext) => Promise<C
   { cases: ['touches'], run: async (ctx) => [await touchesCase(ctx)] },
   { cases: ['fan-out'], run: async (ctx) => [await fanOutCase(ctx)] },
   { cases: ['recovery'], run: async (ctx) => [await recoveryCase(ctx)] },
+  { cases: ['scale'], run: async (ctx) => [await scaleCase(ctx)] },
   { cases: ['history'], run: async (ctx) => [await historyCase(ctx)] },
   { cases: ['rate limit'], run: async (ctx) => [await rateLimitCase(ctx)] },
   { cases: ['shared limit'], run: async (ctx) => [await sharedLimitCase(ctx)] },

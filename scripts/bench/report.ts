@@ -8,6 +8,7 @@ export const CASE_NAMES = [
   'touches',
   'fan-out',
   'recovery',
+  'scale',
   'history',
   'rate limit',
   'shared limit',

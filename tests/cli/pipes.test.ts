@@ -55,8 +55,16 @@ describe('orc in a pipe', () => {
     const wc = await sh(`${orc} show ${runId} --json | wc -c`);
     expect(Number(wc.stdout.trim())).toBe(bytes);
     const text = await sh(`${orc} show ${runId} --json | (sleep 0.5; cat)`);
-    const shown = JSON.parse(text.stdout) as { tasks: unknown[] };
-    expect(shown.tasks).toHaveLength(TASKS);
+    // Streamed a page at a time (600 tasks are two pages): every task whole, in the run's order.
+    const shown = JSON.parse(text.stdout) as {
+      id: string;
+      simulated: boolean;
+      taskTotal: number;
+      tasks: { id: string; status: string; result?: string }[];
+    };
+    expect(shown).toMatchObject({ id: runId, simulated: true, taskTotal: TASKS });
+    expect(shown.tasks.map((t) => t.id)).toEqual(Array.from({ length: TASKS }, (_, i) => `t${i + 1}`));
+    expect(shown.tasks.every((t) => t.status === 'done' && typeof t.result === 'string')).toBe(true);
   });
 
   it('gives a slow reader every event of `logs --json` and every line of `logs`', async () => {

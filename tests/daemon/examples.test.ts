@@ -46,4 +46,27 @@ describe('scripts/examples', () => {
     expect(ids).toEqual(ids.map((_, i) => i + 1));
     expect(ids.length).toBeGreaterThan(3);
   });
+
+  it('follow-ups adds a checking task for each task as it starts, and the run does them all', async () => {
+    box = await Sandbox.create();
+    // A task's work and review take long enough for the follow-up to arrive while it is in flight.
+    await box.writeConfig({ ...FAST_SIM, simulated: { latency_ms: { min: 200, max: 300 } } });
+    const grown = await example('follow-ups', ['two', 'short', 'notes']);
+    expect(grown.stderr).toBe('');
+    expect(grown.code).toBe(0);
+    const last = JSON.parse(grown.stdout.trim().split('\n').at(-1)!) as {
+      status: string;
+      tasks: { id: string; status: string; dependencies: string[] }[];
+    };
+    expect(last.status).toBe('completed');
+    const planned = last.tasks.filter((task) => !task.id.startsWith('check-'));
+    expect(planned.length).toBeGreaterThan(0);
+    // Added in the order the tasks started.
+    const checks = last.tasks.filter((task) => task.id.startsWith('check-'));
+    const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+    expect(checks.sort(byId)).toEqual(
+      planned.map((task) => ({ id: `check-${task.id}`, status: 'done', dependencies: [task.id] })).sort(byId),
+    );
+    expect(last.tasks.every((task) => task.status === 'done')).toBe(true);
+  });
 });

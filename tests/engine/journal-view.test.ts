@@ -156,6 +156,17 @@ it('a client folding the journal holds what runs.get answers: retries, reworks, 
   expect((await after.waitForRun(runId)).status).toBe('completed');
   await expectFoldIsView(after, home, runId, 'completed again');
 
+  // A person edits the finished plan: a task added (the run reopens), one changed, one removed.
+  await after.addTasks(runId, [
+    { id: 'i', title: 'I', dependencies: ['h', 'j'], priority: 'high' },
+    { id: 'j', title: 'J' },
+    { id: 'k', title: 'K', dependencies: ['i'] },
+  ]);
+  await after.updateTask(runId, 'i', { description: 'I, explained' });
+  await after.removeTask(runId, 'k', 'refuse');
+  expect((await after.waitForRun(runId)).status).toBe('completed');
+  await expectFoldIsView(after, home, runId, 'after plan edits');
+
   // A full rollback to the plan: every task as it was then.
   await after.rollback(runId, checkpoints[0]!.id, 'full');
   await quiet(after, runId);

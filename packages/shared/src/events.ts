@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { Rating } from './feedback.js';
 import { Plan, FinalReview } from './plan.js';
+import { PlanEditOrigin, TaskChanges } from './plan-edit.js';
 import {
   RunModels,
   RunStatus,
@@ -15,6 +16,7 @@ import {
   AttemptOutcome,
   TaskRecord,
   TaskReview,
+  TaskSpec,
   TaskStatus,
   ToolRefusal,
   Usage,
@@ -174,10 +176,31 @@ export const OrcEvent = z.discriminatedUnion('type', [
     /** The checkpoint's plan summary, when a full rollback brought back another one. */
     planSummary: z.string().optional(),
   }),
+  /** Tasks added to the running plan (by a person through orc, or at the run's source): they wait to run. */
+  z.object({
+    ...base,
+    type: z.literal('plan.tasks_added'),
+    tasks: z.array(TaskSpec),
+    origin: PlanEditOrigin,
+  }),
+  /**
+   * Tasks removed from the running plan, with every task that waited for them (a cascade) named in
+   * `taskIds`; the tasks left lose their dependencies on them.
+   */
+  z.object({
+    ...base,
+    type: z.literal('plan.tasks_removed'),
+    taskIds: z.array(z.string()),
+    origin: PlanEditOrigin,
+  }),
+  /** A person changed a task's spec; a cancelled task goes back to waiting (its `task.status` tells it). */
+  z.object({ ...task, type: z.literal('task.edited'), changes: TaskChanges, origin: PlanEditOrigin }),
   z.object({
     ...task,
     type: z.literal('task.status'),
     status: TaskStatus,
+    /** The status it left, so a client holding a page of the tasks keeps the counts (absent in older journals). */
+    from: TaskStatus.optional(),
     reason: z.string().optional(),
     /** Back to ready with this feedback for its next attempt (a rework, a merge conflict): one more rework. */
     feedback: z.string().optional(),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, LIMITS, RPC_LIMITS, summaryGoal } from './limits.js';
+import { formatBytes, formatCount, LIMITS, RPC_LIMITS, summaryGoal } from './limits.js';
 import { Plan } from './plan.js';
 import { RollbackInput, StartRunInput } from './rpc.js';
 import { TaskRecord, TaskSpec } from './task.js';
@@ -152,5 +152,12 @@ describe('formatBytes', () => {
     expect(formatBytes(1.5 * 1024 * 1024)).toBe('1.5 MiB');
     expect(formatBytes(256 * 1024)).toBe('256 KiB');
     expect(formatBytes(12)).toBe('12 bytes');
+  });
+});
+
+describe('formatCount', () => {
+  it('groups as en-US does, whole numbers by hand', () => {
+    for (const n of [0, 7, 999, 1000, 12_345, 100_000, 1_234_567, -1234, -999, 1.5, 12_345.25, 2 ** 60])
+      expect(formatCount(n)).toBe(n.toLocaleString('en-US'));
   });
 });

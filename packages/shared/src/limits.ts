@@ -65,9 +65,13 @@ export function summaryGoal(goal: string): string {
   return goal.length <= LIMITS.summaryGoalChars ? goal : `${goal.slice(0, LIMITS.summaryGoalChars - 1)}…`;
 }
 
-/** `12,345` for counts in messages. */
+/**
+ * `12,345` for counts in messages. Whole numbers are grouped by hand: toLocaleString's first call
+ * loads ICU's number formats, 80 ms of the CPU of a daemon's first run (CPU profile of the bench).
+ */
 export function formatCount(n: number): string {
-  return n.toLocaleString('en-US');
+  if (!Number.isSafeInteger(n)) return n.toLocaleString('en-US');
+  return String(n).replace(/\B(?=(\d{3})+$)/g, ',');
 }
 
 /** `40 MiB`, `1.5 MiB`, `900 KiB` for sizes in messages. */

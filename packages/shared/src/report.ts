@@ -16,10 +16,23 @@ export const ReasonGroup = z.object({
 });
 export type ReasonGroup = z.infer<typeof ReasonGroup>;
 
-/** One entry of a run's feedback: a manager's verdict, a retry, a skip, a rollback, or a person's rating. */
+/**
+ * One entry of a run's feedback: a manager's verdict, a retry, a skip, a rollback, a person's edit of the
+ * plan (tasks added, changed, removed or cancelled), or a person's rating.
+ */
 export const FeedbackEntry = z.object({
   at: z.string(),
-  kind: z.enum(['accept', 'rework', 'fail', 'attempt_failed', 'retry', 'skip', 'rollback', 'rating']),
+  kind: z.enum([
+    'accept',
+    'rework',
+    'fail',
+    'attempt_failed',
+    'retry',
+    'skip',
+    'rollback',
+    'plan_edit',
+    'rating',
+  ]),
   taskId: z.string().optional(),
   attempt: z.number().int().optional(),
   text: z.string(),

@@ -2,7 +2,7 @@ import type { OrcEvent } from './events.js';
 import type { Rating } from './feedback.js';
 import type { FinalReview } from './plan.js';
 import { FINISHED_RUN_STATUSES, type PauseReason, type RunModels, type RunStatus } from './run.js';
-import { foldTaskEvent, plannedTasks, restoredTask } from './task-fold.js';
+import { addedTask, foldTaskEvent, plannedTasks, restoredTask, withoutRemoved } from './task-fold.js';
 import type { TaskRecord, Usage } from './task.js';
 
 /**
@@ -144,6 +144,12 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
             if (task) this.replace(task, record);
           }
         }
+        return;
+      case 'plan.tasks_added':
+        this.replaceAll([...run.tasks, ...event.tasks.map(addedTask)]);
+        return;
+      case 'plan.tasks_removed':
+        this.replaceAll(withoutRemoved(run.tasks, new Set(event.taskIds)));
         return;
       case 'feedback.rated':
         run.ratings = [...(run.ratings ?? []), event.rating];

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { NewEvent, OrcEvent } from './events.js';
 import type { RunView } from './run.js';
-import { applyEvent, applyEvents, foldView } from './run-view-reducer.js';
-import { ZERO_USAGE } from './task.js';
+import { applyEvent, applyEvents, foldView, wantsFreshView } from './run-view-reducer.js';
+import { type TaskRecord, type TaskStatus, ZERO_USAGE } from './task.js';
 
 const usage = { inputTokens: 100, outputTokens: 40, cacheReadTokens: 0, cacheWriteTokens: 0 };
 
@@ -562,5 +562,96 @@ describe('applyEvent', () => {
         reason: 'exited 1: 2 failing',
       },
     });
+  });
+});
+
+describe('a view holding a page of the tasks', () => {
+  const held = (id: string, status: TaskStatus): TaskRecord => ({
+    id,
+    title: id,
+    description: '',
+    dependencies: [],
+    priority: 'medium',
+    status,
+    attempts: [],
+    reworks: 0,
+  });
+  // Three tasks, the view holds t1 only.
+  const page = (): RunView => ({
+    ...emptyView(),
+    status: 'executing',
+    taskTotal: 3,
+    taskCounts: { ready: 2, pending: 1 },
+    tasks: [held('t1', 'ready')],
+  });
+
+  it('keeps the counts from the moves of tasks it does not hold, and changes only the ones it holds', () => {
+    const events = stream([
+      { type: 'task.status', taskId: 't2', from: 'ready', status: 'running' },
+      { type: 'task.status', taskId: 't1', from: 'ready', status: 'running' },
+      { type: 'task.status', taskId: 't2', from: 'running', status: 'reviewing' },
+      { type: 'task.status', taskId: 't3', from: 'pending', status: 'ready' },
+      {
+        type: 'task.completed',
+        taskId: 't2',
+        attempt: 1,
+        result: 'two',
+        usage,
+        costUsd: 0.5,
+        spent: { usage, costUsd: 0.5 },
+      },
+    ]);
+    const view = applyEvents(page(), events);
+    expect(view.taskCounts).toEqual({ ready: 1, running: 1, reviewing: 1 });
+    expect(view.busyWorkers).toBe(2);
+    expect(view.taskTotal).toBe(3);
+    expect(view.tasks.map((t) => [t.id, t.status])).toEqual([['t1', 'running']]);
+    expect(view.costUsd).toBe(0.5);
+    // The view given is untouched.
+    expect(page().taskCounts).toEqual({ ready: 2, pending: 1 });
+  });
+
+  it('asks to be fetched again after a new plan, a restart or a rollback', () => {
+    const [planned_, restored, rolledBack, status] = stream([
+      planned,
+      { type: 'run.restored', interruptedTasks: ['t2'] },
+      { type: 'run.rolled_back', checkpointId: 'cp1', strategy: 'full', resetTasks: [] },
+      { type: 'task.status', taskId: 't2', from: 'ready', status: 'running' },
+    ]);
+    expect([planned_, restored, rolledBack, status].map((e) => wantsFreshView(page(), e!))).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
+    // A view that holds every task folds a plan and a restart itself; a rollback without its records asks.
+    expect(wantsFreshView(emptyView(), planned_!)).toBe(false);
+    expect(wantsFreshView(emptyView(), restored!)).toBe(false);
+    expect(wantsFreshView(emptyView(), rolledBack!)).toBe(true);
+    const carried = { ...rolledBack!, tasks: [held('t1', 'pending')], allTasks: true } as OrcEvent;
+    expect(wantsFreshView(emptyView(), carried)).toBe(false);
+    expect(wantsFreshView(page(), carried)).toBe(true);
+  });
+
+  it('keeps its page through a plan and a rollback of every task, and says it is short of the run', () => {
+    const [planned_, rolledBack] = stream([
+      planned,
+      {
+        type: 'run.rolled_back',
+        checkpointId: 'cp1',
+        strategy: 'full',
+        resetTasks: ['t1'],
+        tasks: [held('t1', 'pending'), held('t2', 'pending'), held('t3', 'pending')],
+        allTasks: true,
+      },
+    ]);
+    const afterPlan = foldView(page(), [planned_!]);
+    expect(afterPlan.incomplete).toBe(true);
+    expect(afterPlan.view.planSummary).toBe('two steps');
+    expect(afterPlan.view.tasks.map((t) => t.id)).toEqual(['t1']);
+    expect(afterPlan.view.taskTotal).toBe(3);
+    const afterRollback = foldView(page(), [rolledBack!]);
+    expect(afterRollback.incomplete).toBe(true);
+    expect(afterRollback.view.tasks.map((t) => [t.id, t.status])).toEqual([['t1', 'pending']]);
   });
 });

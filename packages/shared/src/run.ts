@@ -43,7 +43,17 @@ export type RunDamage = z.infer<typeof RunDamage>;
  * state directory cannot be written, the file its tasks come from (Task Master) cannot be read, or the
  * merge train's verify command cannot run or fails on the integration branch before any merge.
  */
-export const PauseReason = z.enum(['user', 'budget', 'provider', 'quota', 'storage', 'source', 'verify']);
+/** Why a run waits; `held`: all the work left waits for a task a person cancelled (edit, retry or remove it). */
+export const PauseReason = z.enum([
+  'user',
+  'budget',
+  'provider',
+  'quota',
+  'storage',
+  'source',
+  'verify',
+  'held',
+]);
 export type PauseReason = z.infer<typeof PauseReason>;
 
 /** Which models a run uses and whether they are real; `simulated` is always shown to the user. */
@@ -125,7 +135,11 @@ export const TrainView = z.object({
 });
 export type TrainView = z.infer<typeof TrainView>;
 
-/** Everything a client needs to draw a run: the summary plus each task and the reviews. */
+/**
+ * Everything a client needs to draw a run: the summary, the reviews, and its tasks in the run's order from
+ * the first: every one (`tasks.length === taskTotal`) with `full` or in a run of at most
+ * `TASK_PAGE_LIMIT`, else the first page, and `tasks.page` serves the rest.
+ */
 export const RunView = RunSummary.extend({
   /** The whole goal, as given. */
   goal: z.string(),
@@ -137,6 +151,12 @@ export const RunView = RunSummary.extend({
   ratings: z.array(Rating).optional(),
   /** The merge train (a repository run with `integration.verify`); waiting tasks are those `merging` not in it. */
   train: TrainView.optional(),
+  /**
+   * Tasks done whose completion is not on disk yet, shown as still reviewing: set only while the run's
+   * journal cannot be written (a full disk). Their completion is not among the events after
+   * `lastEventId`, so a client fetches the view again once events come (`wantsFreshView`).
+   */
+  unconfirmed: z.array(z.string()).optional(),
 });
 export type RunView = z.infer<typeof RunView>;
 

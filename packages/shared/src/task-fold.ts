@@ -1,11 +1,13 @@
 import type { TaskEventOf } from './events.js';
 import { withoutEmptyTouches, type Plan } from './plan.js';
+import type { TaskChanges } from './plan-edit.js';
 import {
   addUsage,
   SETTLED_STATUSES,
   ZERO_USAGE,
   type Attempt,
   type TaskRecord,
+  type TaskSpec,
   type TaskStatus,
 } from './task.js';
 
@@ -110,6 +112,8 @@ export function foldTaskEvent(task: TaskRecord, event: TaskEventOf): TaskRecord 
       return { ...task, sourceChange: event.change };
     case 'task.touched':
       return { ...task, touched: event.files };
+    case 'task.edited':
+      return editedTask(task, event.changes);
     case 'worker.output':
       return task;
   }
@@ -218,11 +222,13 @@ function changeAttempt(task: TaskRecord, n: number, change: (a: Attempt) => Atte
 /**
  * The task records after a plan: one per planned task in the plan's order; a task of the same id that
  * had finished (done, failed, skipped: a run restarted before its first snapshot) keeps what it did,
- * and every kept task its attempts, so attempt numbers go on.
+ * and every kept task its attempts, so attempt numbers go on. An imported task not begun, planned the
+ * same way, stays the very record it was (the daemon keeps one copy of its text at 100,000 tasks).
  */
 export function plannedTasks(specs: Plan['tasks'], before: ReadonlyMap<string, TaskRecord>): TaskRecord[] {
   return specs.map((spec) => {
     const kept = before.get(spec.id);
+    if (kept?.status === 'pending' && kept.attempts.length === 0 && sameSpec(kept, spec)) return kept;
     const finished =
       kept !== undefined && (kept.status === 'done' || kept.status === 'failed' || kept.status === 'skipped');
     return {
@@ -233,6 +239,18 @@ export function plannedTasks(specs: Plan['tasks'], before: ReadonlyMap<string, T
       ...(finished && { result: kept.result, error: kept.error, finishedAt: kept.finishedAt }),
     };
   });
+}
+
+/** The record was made from this spec (an imported one has `details`): the same task, the same way. */
+function sameSpec(record: TaskRecord, spec: Plan['tasks'][number] & { details?: string }): boolean {
+  return (
+    record.title === spec.title &&
+    record.description === spec.description &&
+    record.priority === spec.priority &&
+    record.details === spec.details &&
+    record.dependencies.length === spec.dependencies.length &&
+    record.dependencies.every((dep, i) => dep === spec.dependencies[i])
+  );
 }
 
 /**
@@ -260,3 +278,30 @@ export function restoredTask(task: TaskRecord, interrupted: boolean, at: string)
 
 /** Statuses a task is in flight in: a daemon that starts again puts such tasks back in the queue. */
 export const IN_FLIGHT_STATUSES: ReadonlySet<TaskStatus> = new Set(['running', 'reviewing', 'merging']);
+
+/** A task with a person's changes to its spec; what the run did with it stays. */
+export function editedTask(task: TaskRecord, changes: TaskChanges): TaskRecord {
+  return {
+    ...task,
+    ...(changes.title !== undefined && { title: changes.title }),
+    ...(changes.description !== undefined && { description: changes.description }),
+    ...(changes.dependencies !== undefined && { dependencies: changes.dependencies }),
+    ...(changes.priority !== undefined && { priority: changes.priority }),
+  };
+}
+
+/** A task a person added to a running plan, waiting to run. */
+export function addedTask(spec: TaskSpec): TaskRecord {
+  return { ...spec, status: 'pending', attempts: [], reworks: 0 };
+}
+
+/** The tasks left once `removed` are taken out of the plan, without their dependencies on them. */
+export function withoutRemoved(tasks: readonly TaskRecord[], removed: ReadonlySet<string>): TaskRecord[] {
+  return tasks
+    .filter((task) => !removed.has(task.id))
+    .map((task) =>
+      task.dependencies.some((dep) => removed.has(dep))
+        ? { ...task, dependencies: task.dependencies.filter((dep) => !removed.has(dep)) }
+        : task,
+    );
+}

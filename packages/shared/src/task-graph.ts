@@ -36,6 +36,11 @@ export function assertValidTaskGraph(
     );
 }
 
+/** One dependency cycle of the graph (its ids, the first repeated at the end), or undefined; every dependency must name a node. */
+export function findDependencyCycle(nodes: readonly GraphNode[]): string[] | undefined {
+  return findCycle(nodes, new Map(nodes.map((node) => [node.id, node])));
+}
+
 /** Iterative DFS (graphs can be deep); returns the ids of one cycle, first id repeated at the end. */
 function findCycle(nodes: readonly GraphNode[], byId: ReadonlyMap<string, GraphNode>): string[] | undefined {
   const state = new Map<string, 'open' | 'closed'>();

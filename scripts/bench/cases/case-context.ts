@@ -1,3 +1,5 @@
+import { startBenchDaemon, type BenchDaemon } from '../bench-daemon.js';
+
 /** What every case is given. */
 export interface CaseContext {
   /** Small versions of every case, for `npm test`: seconds, not minutes. */
@@ -17,4 +19,14 @@ export function daemonOptions(ctx: CaseContext, env: Record<string, string> = {}
 
 export function elapsedSince(start: number): number {
   return (Date.now() - start) / 1000;
+}
+
+/** Runs `body` on a fresh daemon, disposed of afterwards whatever happens. */
+export async function withDaemon<T>(ctx: CaseContext, body: (daemon: BenchDaemon) => Promise<T>): Promise<T> {
+  const daemon = await startBenchDaemon(daemonOptions(ctx));
+  try {
+    return await body(daemon);
+  } finally {
+    await daemon.dispose();
+  }
 }

@@ -1,10 +1,10 @@
 import { cpus, loadavg } from 'node:os';
 import type { OrcEvent } from '@orc/shared';
-import { startBenchDaemon } from '../bench-daemon.js';
+import type { BenchDaemon } from '../bench-daemon.js';
 import { DEFAULT_DAG, randomDag } from '../dag.js';
 import type { CaseResult, Metric } from '../report.js';
 import { doneCount, failedCount } from '../run-watch.js';
-import { daemonOptions, elapsedSince, type CaseContext } from './case-context.js';
+import { elapsedSince, withDaemon, type CaseContext } from './case-context.js';
 import { ZERO_LATENCY, measuredRun, type MeasuredRun } from './measured-run.js';
 
 const MB = 1024 * 1024;
@@ -123,24 +123,12 @@ export async function largeRunCases(ctx: CaseContext): Promise<CaseResult[]> {
   ];
 }
 
-async function withDaemon<T>(
-  ctx: CaseContext,
-  body: (daemon: Awaited<ReturnType<typeof startBenchDaemon>>) => Promise<T>,
-): Promise<T> {
-  const daemon = await startBenchDaemon(daemonOptions(ctx));
-  try {
-    return await body(daemon);
-  } finally {
-    await daemon.dispose();
-  }
-}
-
 /**
  * What `orc attach` does on a finished run: connect, read the run's state, subscribe after the state's
  * last event. The subscription counts as caught up when the run's last event arrives (it asks from one
  * before it), which proves the daemon served the journal to its end.
  */
-async function reattachTo(daemon: Awaited<ReturnType<typeof startBenchDaemon>>, runId: string) {
+export async function reattachTo(daemon: BenchDaemon, runId: string, options = { replay: true }) {
   const t0 = performance.now();
   const client = await daemon.connect();
   const t1 = performance.now();
@@ -152,10 +140,12 @@ async function reattachTo(daemon: Awaited<ReturnType<typeof startBenchDaemon>>, 
   // For reference: a client that replays the whole journal instead of reading the state.
   const replayStart = performance.now();
   let replayed = 0;
-  await untilEvent(client, runId, 0, (event) => {
-    replayed++;
-    return event.id >= view.lastEventId;
-  });
+  if (options.replay) {
+    await untilEvent(client, runId, 0, (event) => {
+      replayed++;
+      return event.id >= view.lastEventId;
+    });
+  }
   const replayMs = Math.round(performance.now() - replayStart);
   return {
     connectMs: Math.round(t1 - t0),
@@ -170,7 +160,7 @@ async function reattachTo(daemon: Awaited<ReturnType<typeof startBenchDaemon>>, 
 
 /** Subscribes to a run's events after `afterId` and resolves once `done` says so. */
 export function untilEvent(
-  client: Awaited<ReturnType<typeof startBenchDaemon>>['client'],
+  client: BenchDaemon['client'],
   runId: string,
   afterId: number,
   done: (event: OrcEvent) => boolean,

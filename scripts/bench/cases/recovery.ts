@@ -1,4 +1,5 @@
-import { startBenchDaemon } from '../bench-daemon.js';
+import type { RunSummary } from '@orc/shared';
+import { startBenchDaemon, type BenchDaemon } from '../bench-daemon.js';
 import { DEFAULT_DAG, randomDag } from '../dag.js';
 import type { CaseResult } from '../report.js';
 import { doneCount, failedCount, waitForRun } from '../run-watch.js';
@@ -15,65 +16,14 @@ export async function recoveryCase(ctx: CaseContext): Promise<CaseResult> {
   const size = ctx.quick ? 1000 : 10_000;
   const daemon = await startBenchDaemon(daemonOptions(ctx));
   try {
-    const tasks = randomDag({ ...DEFAULT_DAG, tasks: size });
-    const run = await daemon.client.trpc.runs.start.mutate({
-      tasks,
-      config: ZERO_LATENCY,
-      source: 'bench recovery',
-    });
-    const completed = new Set<string>();
-    let lastSeen = 0;
-    const watcher = await daemon.connect();
-    const before = watcher.trpc.runs.events.subscribe(
-      { runId: run.id, lastEventId: null },
-      {
-        onData: ({ data }) => {
-          const event = data;
-          lastSeen = event.id;
-          if (event.type === 'task.completed') completed.add(event.taskId);
-        },
-      },
-    );
-    await waitForRun(daemon.client, run.id, {
-      timeoutMs: ctx.quick ? 60_000 : 300_000,
-      pollMs: 10,
-      until: (s) => doneCount(s) >= size / 2 || s.status !== 'executing',
-    });
-    before.unsubscribe();
-    const seenDone = new Set(completed);
-    await daemon.kill();
-    ctx.log(`recovery: killed the daemon with ${seenDone.size} completions seen`);
-
-    const restartAt = Date.now();
-    const client = await daemon.restart();
-    const readyMs = Date.now() - restartAt;
-    const restored = await client.trpc.runs.get.query({ runId: run.id });
-    const notDone = restored.tasks.filter((t) => seenDone.has(t.id) && t.status !== 'done').length;
-
-    // Wait for the first dispatch after the restart, then for the run to finish.
-    const reassigned = new Set<string>();
-    let resumedAt: number | undefined;
-    const after = client.trpc.runs.events.subscribe(
-      { runId: run.id, lastEventId: lastSeen },
-      {
-        onData: ({ data }) => {
-          const event = data;
-          if (event.type !== 'task.assigned' || Date.parse(event.at) < restartAt) return;
-          resumedAt ??= Date.parse(event.at);
-          reassigned.add(event.taskId);
-        },
-      },
-    );
-    const summary = await waitForRun(client, run.id, { timeoutMs: ctx.quick ? 60_000 : 300_000 });
-    after.unsubscribe();
-    const rerun = [...seenDone].filter((id) => reassigned.has(id)).length;
-    const lost = Math.max(notDone, rerun);
+    const recovery = await killMidRun(daemon, size, ctx.quick ? 60_000 : 300_000, ctx.log);
+    const { summary, lost } = recovery;
     return {
       name: 'recovery',
       metrics: [
         {
           label: 'restart until dispatch resumes',
-          value: resumedAt === undefined ? NaN : resumedAt - restartAt,
+          value: recovery.resumeMs,
           unit: 'ms',
           target: { op: '<=', value: 2000 },
         },
@@ -82,12 +32,92 @@ export async function recoveryCase(ctx: CaseContext): Promise<CaseResult> {
       tasks: { total: summary.taskTotal, done: doneCount(summary), failed: failedCount(summary) },
       lost,
       seconds: elapsedSince(started),
-      notes: [
-        `killed at ${seenDone.size} of ${size} completions seen; daemon answering after ${readyMs} ms; ` +
-          `${notDone} seen-done tasks not done after restart, ${rerun} run again`,
-      ],
+      notes: [recovery.note],
     };
   } finally {
     await daemon.dispose();
   }
+}
+
+export interface Recovery {
+  /** From the restart until the run's first dispatch after it (NaN if none came). */
+  resumeMs: number;
+  /** Tasks a client saw completed that are not done after the restart, or were run again. */
+  lost: number;
+  /** The run once it finished after the restart. */
+  summary: RunSummary;
+  note: string;
+}
+
+/**
+ * Starts a run of `size` tasks on the zero-latency model, kills the daemon with `kill -9` once half of
+ * them are done, restarts it and waits for the run to finish.
+ */
+export async function killMidRun(
+  daemon: BenchDaemon,
+  size: number,
+  timeoutMs: number,
+  log: (line: string) => void,
+): Promise<Recovery> {
+  const tasks = randomDag({ ...DEFAULT_DAG, tasks: size });
+  const run = await daemon.client.trpc.runs.start.mutate({
+    tasks,
+    config: ZERO_LATENCY,
+    source: 'bench recovery',
+  });
+  const completed = new Set<string>();
+  let lastSeen = 0;
+  const watcher = await daemon.connect();
+  const before = watcher.trpc.runs.events.subscribe(
+    { runId: run.id, lastEventId: null },
+    {
+      onData: ({ data }) => {
+        const event = data;
+        lastSeen = event.id;
+        if (event.type === 'task.completed') completed.add(event.taskId);
+      },
+    },
+  );
+  await waitForRun(daemon.client, run.id, {
+    timeoutMs,
+    pollMs: 10,
+    until: (s) => doneCount(s) >= size / 2 || s.status !== 'executing',
+  });
+  before.unsubscribe();
+  const seenDone = new Set(completed);
+  await daemon.kill();
+  log(`recovery: killed the daemon with ${seenDone.size} completions seen`);
+
+  const restartAt = Date.now();
+  const client = await daemon.restart();
+  const readyMs = Date.now() - restartAt;
+
+  // Wait for the first dispatch after the restart, then for the run to finish.
+  const reassigned = new Set<string>();
+  let resumedAt: number | undefined;
+  const after = client.trpc.runs.events.subscribe(
+    { runId: run.id, lastEventId: lastSeen },
+    {
+      onData: ({ data }) => {
+        const event = data;
+        if (event.type !== 'task.assigned' || Date.parse(event.at) < restartAt) return;
+        resumedAt ??= Date.parse(event.at);
+        reassigned.add(event.taskId);
+      },
+    },
+  );
+  const summary = await waitForRun(client, run.id, { timeoutMs });
+  after.unsubscribe();
+  // Every task a client saw completed is done at the end, and none of them was run again.
+  const restored = await client.trpc.runs.get.query({ runId: run.id, full: true });
+  const notDone = restored.tasks.filter((t) => seenDone.has(t.id) && t.status !== 'done').length;
+  const rerun = [...seenDone].filter((id) => reassigned.has(id)).length;
+  return {
+    resumeMs: resumedAt === undefined ? NaN : resumedAt - restartAt,
+    lost: Math.max(notDone, rerun),
+    summary,
+    note:
+      `killed at ${seenDone.size} of ${size} completions seen; daemon answering after ${readyMs} ms; ` +
+      `${notDone} seen-done tasks not done after restart, ${rerun} run again`,
+  };
 }

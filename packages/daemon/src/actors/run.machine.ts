@@ -52,6 +52,8 @@ export type RunEvent =
   | { type: 'run.source_unavailable'; message: string }
   /** The merge train's verify cannot run, or fails on the integration head itself: a person fixes it. */
   | { type: 'run.verify_broken'; message: string }
+  /** Every task left waits for one a person cancelled and holds: the run waits for them to edit, retry or remove it. */
+  | { type: 'run.held'; message: string }
   | { type: 'run.resume' }
   | { type: 'run.cancel' }
   /** A person approved the plan the run waits with (`execution.approve_plan`). */
@@ -94,6 +96,7 @@ const pauseTransitions = {
   'run.storage_failed': { target: '#run.paused.storage', actions: 'rememberPause' },
   'run.source_unavailable': { target: '#run.paused.source', actions: 'rememberPause' },
   'run.verify_broken': { target: '#run.paused.verify', actions: 'rememberPause' },
+  'run.held': { target: '#run.paused.held', actions: 'rememberPause' },
 } as const;
 
 /** Entering a pause announces it, with its reason and what it says to a person. */
@@ -301,6 +304,7 @@ export const runMachine = setup({
         },
         source: { entry: announcePause('source') },
         verify: { entry: announcePause('verify') },
+        held: { entry: announcePause('held') },
       },
     },
     rollingBack: {
@@ -448,6 +452,8 @@ function enteringEvent(place: Exclude<RunPlace, { status: unknown }>): RunEvent 
       return { type: 'run.source_unavailable', message };
     case 'verify':
       return { type: 'run.verify_broken', message };
+    case 'held':
+      return { type: 'run.held', message };
   }
 }
 

@@ -1,5 +1,13 @@
-import type { Attempt, SourceChange, TaskRecord, TaskReview, TaskStatus } from '@orc/shared';
-import { assign, not, setup, type SnapshotFrom } from 'xstate';
+import {
+  editedTask,
+  type Attempt,
+  type SourceChange,
+  type TaskChanges,
+  type TaskRecord,
+  type TaskReview,
+  type TaskStatus,
+} from '@orc/shared';
+import { and, assign, not, setup, type SnapshotFrom } from 'xstate';
 import { notProvided } from './not-provided.js';
 
 /** What a task actor remembers: its record without the status, which is the state it is in. */
@@ -37,7 +45,14 @@ export type TaskEvent =
   /** A person changed it at the run's source (Task Master): shown on it, whatever it is doing. */
   | { type: 'task.source_changed'; change: SourceChange }
   /** The files its accepted change touched (a repository run). */
-  | { type: 'task.touched'; files: string[] };
+  | { type: 'task.touched'; files: string[] }
+  /**
+   * A person changed its spec; not while it is in flight or done. `waits`: a dependency it now has is not
+   * done, so a ready task goes back to waiting. A cancelled task is held until it is edited or retried.
+   */
+  | { type: 'task.edit'; changes: TaskChanges; waits: boolean }
+  /** Tasks it waited for left the plan: it no longer waits for them, whatever it is doing. */
+  | { type: 'task.unlink'; removed: readonly string[] };
 
 /** Statuses in which a task has a live actor; in the others it is its record only (see TaskSet). */
 export const LIVE_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set([
@@ -130,6 +145,9 @@ export const taskMachine = setup({
           : context.feedback,
       attempts: changeLast(context.attempts, { output: undefined, diff: undefined }),
     })),
+    edit: assign(({ context, event }) =>
+      event.type === 'task.edit' ? editedContext(context, event.changes) : {},
+    ),
     queue: assign({
       worker: undefined,
       readyAt: ({ context, event }) => ('at' in event ? event.at : context.readyAt),
@@ -148,6 +166,12 @@ export const taskMachine = setup({
     },
     'task.source_changed': { actions: assign({ sourceChange: ({ event }) => event.change }) },
     'task.touched': { actions: assign({ touched: ({ event }) => event.files }) },
+    'task.unlink': {
+      actions: assign({
+        dependencies: ({ context, event }) =>
+          context.dependencies.filter((dep) => !event.removed.includes(dep)),
+      }),
+    },
     'task.reset': {
       target: '.pending',
       actions: assign({
@@ -166,6 +190,7 @@ export const taskMachine = setup({
   states: {
     pending: {
       on: {
+        'task.edit': { actions: 'edit' },
         'task.unblocked': 'ready',
         'task.hold': 'blocked',
         'task.cancel': 'cancelled',
@@ -175,6 +200,14 @@ export const taskMachine = setup({
     ready: {
       entry: 'queue',
       on: {
+        'task.edit': [
+          {
+            guard: ({ event }) => event.type === 'task.edit' && event.waits,
+            target: 'pending',
+            actions: 'edit',
+          },
+          { actions: 'edit' },
+        ],
         'task.assign': {
           target: 'running',
           actions: assign({
@@ -217,6 +250,13 @@ export const taskMachine = setup({
     reviewing: {
       on: {
         'task.reviewed': [
+          {
+            // Straight to done when nothing is to be merged: one step, not a stop in merging (a second
+            // microstep for every task of a run that only talks).
+            guard: and([{ type: 'verdictIs', params: { verdict: 'accept' as const } }, not('mergesWork')]),
+            target: 'done',
+            actions: 'recordReview',
+          },
           {
             guard: { type: 'verdictIs', params: { verdict: 'accept' } },
             target: 'merging',
@@ -301,26 +341,30 @@ export const taskMachine = setup({
       },
     },
     done: {
-      entry: [
-        'settle',
-        assign(({ context }) => {
-          const last = context.attempts.at(-1);
-          return {
-            // The accepted output is the task's result; keeping it twice would double the run document.
-            result: last?.output ?? '',
-            attempts: changeLast(context.attempts, { output: undefined, diff: undefined }),
-            error: undefined,
-            feedback: undefined,
-          };
-        }),
-      ],
+      // Settled as `settle` does, in the same assign: every assign copies the context.
+      entry: assign(({ context, event }) => {
+        const last = context.attempts.at(-1);
+        return {
+          worker: undefined,
+          finishedAt: 'at' in event ? event.at : context.finishedAt,
+          // The accepted output is the task's result; keeping it twice would double the run document.
+          result: last?.output ?? '',
+          attempts: changeLast(context.attempts, { output: undefined, diff: undefined }),
+          error: undefined,
+          feedback: undefined,
+        };
+      }),
     },
     failed: {
       entry: [
         'settle',
         assign({ error: ({ context, event }) => (event.type === 'task.fail' ? event.error : context.error) }),
       ],
-      on: { 'task.retry': { target: 'pending', actions: 'retry' }, 'task.skip': 'skipped' },
+      on: {
+        'task.retry': { target: 'pending', actions: 'retry' },
+        'task.skip': 'skipped',
+        'task.edit': { actions: 'edit' },
+      },
     },
     blocked: {
       entry: [
@@ -335,11 +379,28 @@ export const taskMachine = setup({
         'task.retry': { target: 'pending', actions: 'retry' },
         'task.skip': 'skipped',
         'task.cancel': 'cancelled',
+        'task.edit': { actions: 'edit' },
       },
     },
-    skipped: { entry: 'settle', on: { 'task.retry': { target: 'pending', actions: 'retry' } } },
-    cancelled: { entry: 'settle', on: { 'task.retry': { target: 'pending', actions: 'retry' } } },
+    skipped: {
+      entry: 'settle',
+      on: { 'task.retry': { target: 'pending', actions: 'retry' }, 'task.edit': { actions: 'edit' } },
+    },
+    /** Held until a person edits or retries it: either sends it back to waiting, within fresh bounds. */
+    cancelled: {
+      entry: 'settle',
+      on: {
+        'task.retry': { target: 'pending', actions: 'retry' },
+        'task.edit': { target: 'pending', actions: ['edit', 'retry'] },
+      },
+    },
   },
 });
 
 export type TaskSnapshot = SnapshotFrom<typeof taskMachine>;
+
+/** The context with a person's changes to the spec (the fold's own rule, so both sides agree). */
+function editedContext(context: TaskContext, changes: TaskChanges): Partial<TaskContext> {
+  const { status: _status, ...edited } = editedTask({ ...context, status: 'pending' }, changes);
+  return edited;
+}

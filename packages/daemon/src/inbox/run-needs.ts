@@ -161,7 +161,7 @@ export function waitingOn(run: Run, taskId: string): string[] {
   const stack = [...graph.dependentsOf(taskId)];
   for (let id = stack.pop(); id !== undefined; id = stack.pop()) {
     if (seen.has(id)) continue;
-    const status = run.tasks.get(id)?.status;
+    const status = run.tasks.statusOf(id);
     if (status === undefined || SETTLED_FOR_GOOD.has(status)) continue;
     seen.add(id);
     stack.push(...graph.dependentsOf(id));

@@ -16,6 +16,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { DaemonMetrics } from '../metrics/daemon-metrics.js';
 import { engineReadings } from '../metrics/engine-readings.js';
 import { seededRandom, type Random } from '../model/seeded-random.js';
+import { addFromSource, addTasks, cancelTask, removeTask, updateTask } from '../run/plan-edits.js';
 import { rateRun } from '../run/rate-run.js';
 import { restoreRun } from '../run/restore-run.js';
 import { cancelRun, pauseRun, resumeRun, retryTask, rollbackRun, skipTask } from '../run/run-control.js';
@@ -178,6 +179,11 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         (taskId, change) => run.scheduler.sourceChanged(taskId, change),
         restored ? run.view(true).tasks : undefined,
       );
+      source.watchForAdditions(
+        (listener) => run.onEvent(listener),
+        (id) => run.tasks.get(id) !== undefined,
+        (specs) => addFromSource(run, specs),
+      );
       run.beforeFinish(() => source.idle());
       syncs.set(run.id, source);
     }
@@ -278,6 +284,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     },
     listRuns: () => runs.summaries(),
     getRun: (runId, options) => runs.view(runId, options?.full === true),
+    pageTasks: (runId, query) => runs.page(runId, query),
     getTask: (runId, taskId) => runs.use(runId, (run) => run.taskRecord(taskId)),
     taskDiff: (runId, taskId) =>
       runs.use(runId, (run) => {
@@ -315,6 +322,12 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         skipTask(await withWorkspace(run), taskId);
         return run.summary();
       }),
+    addTasks: (runId, tasks) => runs.use(runId, async (run) => addTasks(await withWorkspace(run), tasks)),
+    updateTask: (runId, taskId, changes) =>
+      runs.use(runId, async (run) => updateTask(await withWorkspace(run), taskId, changes)),
+    removeTask: (runId, taskId, dependents) =>
+      runs.use(runId, async (run) => removeTask(await withWorkspace(run), taskId, dependents)),
+    cancelTask: (runId, taskId) => runs.use(runId, (run) => cancelTask(run, taskId)),
     createCheckpoint: (runId, label) => runs.use(runId, (run) => run.checkpoints.create('manual', label)),
     listCheckpoints: (runId) => runs.use(runId, (run) => run.listCheckpoints()),
     rollback: (runId, checkpointId, strategy, tasks) =>

@@ -7,11 +7,14 @@ import type {
   InboxItem,
   InboxList,
   NotificationChannelStatus,
+  NewTask,
   OrcEvent,
+  PlanEditResult,
   PlanGoalInput,
   QuotaStatus,
   Rating,
   RollbackResult,
+  RemoveDependents,
   RollbackStrategy,
   RunPreview,
   RunReport,
@@ -19,7 +22,10 @@ import type {
   RunSummary,
   RunView,
   StartRunInput,
+  TaskChanges,
   TaskDiff,
+  TaskPage,
+  TaskQuery,
   TaskRecord,
 } from '@orc/shared';
 
@@ -41,6 +47,11 @@ export interface Orchestrator {
    * Without `full`, tasks come without their results and attempt outputs (see `getTask`).
    */
   getRun(runId: string, options?: { full?: boolean }): Promise<RunView>;
+  /**
+   * A page of the run's task table: the tasks matching the query's statuses and search, in the run's
+   * order, from its offset (see `TaskPageInput`).
+   */
+  pageTasks(runId: string, query: TaskQuery): Promise<TaskPage>;
   /** One task with everything: its result, every attempt with its output or error, the reviews. */
   getTask(runId: string, taskId: string): Promise<TaskRecord>;
   /** For a run whose workers edit a repository: what the task changed there; undefined otherwise. */
@@ -56,6 +67,16 @@ export interface Orchestrator {
   removeRun(runId: string): Promise<void>;
   retryTask(runId: string, taskId: string): Promise<RunSummary>;
   skipTask(runId: string, taskId: string): Promise<RunSummary>;
+  /**
+   * A person's edits of a running plan (run/plan-edits.ts): checked first (TASK_NOT_FOUND for an unknown
+   * task or dependency, INVALID_STATE for a cycle, a task in flight or done, a removal with dependents and
+   * no choice for them), then applied at once and journalled. A finished run given work executes again.
+   */
+  addTasks(runId: string, tasks: NewTask[]): Promise<PlanEditResult>;
+  updateTask(runId: string, taskId: string, changes: TaskChanges): Promise<PlanEditResult>;
+  removeTask(runId: string, taskId: string, dependents: RemoveDependents): Promise<PlanEditResult>;
+  /** Stops the task's attempt and holds it until a person edits or retries it. */
+  cancelTask(runId: string, taskId: string): Promise<PlanEditResult>;
   createCheckpoint(runId: string, label?: string): Promise<CheckpointInfo>;
   listCheckpoints(runId: string): Promise<CheckpointInfo[]>;
   rollback(

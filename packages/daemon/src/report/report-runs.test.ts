@@ -1,4 +1,4 @@
-import { ZERO_USAGE, type Usage } from '@orc/shared';
+import { TASK_PAGE_LIMIT, ZERO_USAGE, type Usage } from '@orc/shared';
 import { createScriptedProvider, openTestEngine, tempHome, type TestEngine } from '@orc/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ModelError } from '../model/model-error.js';
@@ -84,6 +84,22 @@ describe('reports from the engine', () => {
       expect.objectContaining({ taskId: 'b', score: 2, comment: 'needed a second try' }),
     ]);
     expect((await second.orchestrator.runReport(runId)).feedback).toEqual(report.feedback);
+  });
+
+  it('reports every task of a run larger than the page a view carries', async () => {
+    const engine = await openTestEngine({
+      provider: createScriptedProvider(),
+      config: { execution: { max_workers: 8 } },
+    });
+    engines.push(engine);
+    const size = TASK_PAGE_LIMIT + 20;
+    const tasks = Array.from({ length: size }, (_, i) => ({ id: `t${i + 1}`, title: `Task ${i + 1}` }));
+    const { id: runId } = await engine.orchestrator.startRun({ tasks });
+    expect((await engine.orchestrator.waitForRun(runId)).status).toBe('completed');
+    const report = await engine.orchestrator.runReport(runId);
+    expect(report.tasks).toHaveLength(size);
+    expect(report.tasks.at(-1)!.id).toBe(`t${size}`);
+    expect(report.reviews.accept).toBe(size);
   });
 
   it('refuses to report or rate a run it does not have', async () => {

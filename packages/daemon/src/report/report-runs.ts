@@ -14,7 +14,9 @@ export async function reportRun(run: Run, now: number, lines: boolean): Promise<
   // Events emitted but not yet written (a rating a moment ago) are in the report too.
   await run.journal.drain();
   for await (const event of run.deps.store.readEvents(run.id, 0)) builder.add(event);
-  const view = run.view(false);
+  // Every task (the view without `full` carries a large run's first page only); the records are the
+  // run's own, a settled task's parsed from its text, not copies without their outputs.
+  const view = run.view(true);
   const changed =
     lines && run.workdir !== undefined ? await linesChanged(run.workdir, run.id, view.tasks) : undefined;
   return builder.finish(view, now, changed);

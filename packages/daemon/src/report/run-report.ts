@@ -1,5 +1,7 @@
 import {
   addUsage,
+  describeTaskChanges,
+  editedBy,
   SETTLED_STATUSES,
   subtractUsage,
   ZERO_USAGE,
@@ -119,6 +121,24 @@ export class RunReportBuilder {
           event.at,
           'rollback',
           `rolled back to ${event.checkpointId} (${event.strategy}); ${event.resetTasks.length} task(s) reset`,
+        );
+        return;
+      case 'plan.tasks_added':
+        this.note(
+          event.at,
+          'plan_edit',
+          `added ${event.tasks.map((t) => t.id).join(', ')} ${editedBy(event.origin)}`,
+        );
+        return;
+      case 'plan.tasks_removed':
+        this.note(event.at, 'plan_edit', `removed ${event.taskIds.join(', ')} ${editedBy(event.origin)}`);
+        return;
+      case 'task.edited':
+        this.note(
+          event.at,
+          'plan_edit',
+          `edited ${editedBy(event.origin)}: ${describeTaskChanges(event.changes)}`,
+          event.taskId,
         );
         return;
       case 'feedback.rated': {
@@ -245,6 +265,8 @@ export class RunReportBuilder {
     if ((status === 'ready' || status === 'pending') && before !== undefined && SETTLED_STATUSES.has(before))
       this.note(at, 'retry', reason ?? `retried after it was ${before}`, taskId);
     if (status === 'skipped') this.note(at, 'skip', reason ?? 'skipped', taskId);
+    // A task a person cancelled says so; the tasks of a cancelled run do not, one by one.
+    if (status === 'cancelled' && reason !== undefined) this.note(at, 'plan_edit', reason, taskId);
   }
 
   private note(

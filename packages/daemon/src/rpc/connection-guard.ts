@@ -15,8 +15,11 @@ export type ConnectionLimits = { -readonly [K in keyof typeof RPC_LIMITS]: numbe
 
 /** What a procedure sees of its connection's bounds (see `RpcContext.connection`). */
 export interface ConnectionPacing {
-  /** Resolves when this connection's next query or mutation may run: its socket has drained enough. */
-  admit(): Promise<void>;
+  /**
+   * Resolves when this connection's next query or mutation may run (its socket has drained enough) with
+   * what to call once it has answered.
+   */
+  admit(): Promise<() => void>;
   /** More is queued to the socket than a subscriber may fall behind by. */
   behind(): boolean;
   /** Closes the connection of a subscriber too far behind; it reconnects and resumes from its last event. */
@@ -30,6 +33,12 @@ export interface ConnectionPacing {
 const CLOSE_GRACE_MS = 1_000;
 /** A waiting call looks at the socket again this often, in case a drain event was missed. */
 const RECHECK_MS = 500;
+/**
+ * How long a call that has not answered holds up the connection's next one: a view waits for a group
+ * commit of the journal (milliseconds), while a plan or a report may take seconds and must not stall
+ * the screen's other calls.
+ */
+const SLOW_CALL_MS = 100;
 /**
  * Largest frame read before the token is accepted: the connection params and a call or two. A client
  * without the token cannot make the daemon parse a 40 MiB frame.
@@ -81,11 +90,19 @@ export class ConnectionGuard implements ConnectionPacing {
     });
   }
 
-  admit(): Promise<void> {
+  admit(): Promise<() => void> {
     const turn = this.turn.then(() => this.drained());
-    // The next call goes a turn later, once this one's reply (a query answers at once) is queued and counted.
-    this.turn = turn.then(nextTurn, () => undefined);
-    return turn;
+    let answered = () => {};
+    const answer = new Promise<void>((resolve) => (answered = resolve));
+    // The next call goes once this one has answered, a turn later: its reply is then queued and counted
+    // (built and waiting for the disk, it would not be). A slow one holds it up for SLOW_CALL_MS at most.
+    this.turn = turn
+      .then(
+        () => answerOrAfter(answer, SLOW_CALL_MS),
+        () => undefined,
+      )
+      .then(nextTurn);
+    return turn.then(() => answered);
   }
 
   /** The connection presented the token: frames up to `requestBytes` are read from now on. */
@@ -268,6 +285,12 @@ function tooLargeShape(bytes: number, limit: number, path: string | undefined) {
       orcCode: 'LIMIT_EXCEEDED',
     },
   };
+}
+
+function answerOrAfter(answer: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([answer, late]).finally(() => clearTimeout(timer));
 }
 
 function nextTurn(): Promise<void> {

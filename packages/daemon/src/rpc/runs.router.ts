@@ -1,4 +1,14 @@
-import { EventsInput, GetRunInput, PlanGoalInput, ResumeRunInput, RunRef, StartRunInput } from '@orc/shared';
+import {
+  AddTasksInput,
+  EventsInput,
+  GetRunInput,
+  PlanGoalInput,
+  RemoveTaskInput,
+  ResumeRunInput,
+  RunRef,
+  StartRunInput,
+  UpdateTaskInput,
+} from '@orc/shared';
 import type { OrcEvent } from '@orc/shared';
 import { tracked } from '@trpc/server';
 import { procedure, type RpcContext, router } from './trpc.js';
@@ -20,6 +30,18 @@ export const runsRouter = router({
     }),
   ),
   cancel: procedure.input(RunRef).mutation(({ ctx, input }) => ctx.orchestrator.cancelRun(input.runId)),
+  /** A person adds tasks to a running plan (ids chosen by the run where none is given); journalled. */
+  addTasks: procedure
+    .input(AddTasksInput)
+    .mutation(({ ctx, input }) => ctx.orchestrator.addTasks(input.runId, input.tasks)),
+  /** A person changes a task's title, description, dependencies or priority (not while it is in flight). */
+  updateTask: procedure
+    .input(UpdateTaskInput)
+    .mutation(({ ctx, input }) => ctx.orchestrator.updateTask(input.runId, input.taskId, input.changes)),
+  /** A person removes a task; `dependents` says what becomes of the tasks that wait for it. */
+  removeTask: procedure
+    .input(RemoveTaskInput)
+    .mutation(({ ctx, input }) => ctx.orchestrator.removeTask(input.runId, input.taskId, input.dependents)),
   /** Deletes a finished run's files and index entry; a live one is a CONFLICT (cancel it first). */
   remove: procedure.input(RunRef).mutation(async ({ ctx, input }) => {
     await ctx.orchestrator.removeRun(input.runId);

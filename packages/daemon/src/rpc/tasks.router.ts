@@ -1,7 +1,14 @@
-import { TaskRef } from '@orc/shared';
+import { TaskPageInput, TaskRef } from '@orc/shared';
 import { procedure, router } from './trpc.js';
 
 export const tasksRouter = router({
+  /**
+   * A page of the run's task table, by a window of rows, by status, by a search of ids and titles: what a
+   * client of a large run shows, without the whole run (`runs.get` carries only the first page).
+   */
+  page: procedure
+    .input(TaskPageInput)
+    .query(({ ctx, input }) => ctx.orchestrator.pageTasks(input.runId, input)),
   /** One task in full: result, attempts with their output or error, reviews. */
   get: procedure
     .input(TaskRef)
@@ -13,6 +20,10 @@ export const tasksRouter = router({
   retry: procedure
     .input(TaskRef)
     .mutation(({ ctx, input }) => ctx.orchestrator.retryTask(input.runId, input.taskId)),
+  /** Stops the task's attempt and holds it until a person edits or retries it. */
+  cancel: procedure
+    .input(TaskRef)
+    .mutation(({ ctx, input }) => ctx.orchestrator.cancelTask(input.runId, input.taskId)),
   skip: procedure
     .input(TaskRef)
     .mutation(({ ctx, input }) => ctx.orchestrator.skipTask(input.runId, input.taskId)),

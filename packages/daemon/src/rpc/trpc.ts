@@ -95,13 +95,19 @@ const orcErrors = t.middleware(async ({ next }) => {
 });
 
 /**
- * A connection's queries and mutations run one event-loop turn apart, each once its socket has drained
- * below `RPC_LIMITS.pacedBytes`: a client that reads slowly is answered slowly, and one that never reads
- * holds one reply's worth of memory, not one per call.
+ * A connection's queries and mutations run one after another (a slow one holds the next up briefly, see
+ * ConnectionGuard.admit), each once its socket has drained below `RPC_LIMITS.pacedBytes`: a client that
+ * reads slowly is answered slowly, and one that never reads holds one reply's worth of memory, not one
+ * per call.
  */
 const paced = t.middleware(async ({ ctx, type, next }) => {
-  if (type !== 'subscription') await ctx.connection.admit();
-  return next();
+  if (type === 'subscription') return next();
+  const answered = await ctx.connection.admit();
+  try {
+    return await next();
+  } finally {
+    answered();
+  }
 });
 
 export const router = t.router;

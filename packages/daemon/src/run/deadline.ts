@@ -1,4 +1,4 @@
-import { WAIT_CALLED_OFF, type Clock } from '../clock.js';
+import { after, type Clock } from '../clock.js';
 
 /**
  * An abort signal that fires when the caller's signal aborts or `ms` pass on the clock, whichever is
@@ -8,7 +8,7 @@ import { WAIT_CALLED_OFF, type Clock } from '../clock.js';
 export class Deadline {
   private readonly controller = new AbortController();
   /** Ends the wait on the clock when the call is over first. */
-  private readonly timer = new AbortController();
+  private readonly cancelTimer: () => void;
   private readonly onAbort: () => void;
   timedOut = false;
 
@@ -18,15 +18,13 @@ export class Deadline {
     ms: number,
   ) {
     this.onAbort = () => this.controller.abort(parent.reason);
+    // An abort fires once, and clear() takes the listener off: no `{ once: true }` to parse per call.
     if (parent.aborted) this.controller.abort(parent.reason);
-    else parent.addEventListener('abort', this.onAbort, { once: true });
-    clock.sleep(ms, this.timer.signal).then(
-      () => {
-        this.timedOut = true;
-        this.controller.abort(new Error(`timed out after ${ms} ms`));
-      },
-      () => {}, // cleared
-    );
+    else parent.addEventListener('abort', this.onAbort);
+    this.cancelTimer = after(clock, ms, () => {
+      this.timedOut = true;
+      this.controller.abort(new Error(`timed out after ${ms} ms`));
+    });
   }
 
   get signal(): AbortSignal {
@@ -34,7 +32,7 @@ export class Deadline {
   }
 
   clear(): void {
-    this.timer.abort(WAIT_CALLED_OFF);
+    this.cancelTimer();
     this.parent.removeEventListener('abort', this.onAbort);
   }
 }

@@ -145,6 +145,9 @@ export class DocumentFold {
         if (event.status === 'pending' && before !== undefined && SETTLED_STATUSES.has(before.status))
           delete doc.heldTasks?.[event.taskId];
         return;
+      case 'plan.tasks_removed':
+        for (const id of event.taskIds) delete doc.heldTasks?.[id];
+        return;
       default:
         return;
     }

@@ -1,4 +1,4 @@
-import { WAIT_CALLED_OFF, type Clock } from '../clock.js';
+import { after, type Clock } from '../clock.js';
 
 /**
  * Streamed model output arrives a few characters at a time; every piece would otherwise be its own
@@ -7,7 +7,8 @@ import { WAIT_CALLED_OFF, type Clock } from '../clock.js';
  */
 export class OutputBatcher {
   private pending = '';
-  private timer: AbortController | undefined;
+  /** Calls off the wait for the interval's end, while one is on. */
+  private cancel: (() => void) | undefined;
 
   constructor(
     private readonly clock: Clock,
@@ -17,18 +18,16 @@ export class OutputBatcher {
 
   push(text: string): void {
     this.pending += text;
-    if (this.timer) return;
-    const timer = new AbortController();
-    this.timer = timer;
-    this.clock.sleep(this.intervalMs, timer.signal).then(
-      () => this.flush(),
-      () => {}, // flushed before the interval ended
-    );
+    if (this.cancel) return;
+    this.cancel = after(this.clock, this.intervalMs, () => {
+      this.cancel = undefined;
+      this.flush();
+    });
   }
 
   flush(): void {
-    this.timer?.abort(WAIT_CALLED_OFF);
-    this.timer = undefined;
+    this.cancel?.();
+    this.cancel = undefined;
     if (this.pending === '') return;
     const text = this.pending;
     this.pending = '';

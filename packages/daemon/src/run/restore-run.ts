@@ -30,13 +30,13 @@ export async function restoreRun(deps: RunDeps, doc: RunDocument, config: Resolv
   }
   // The budget predicts the next attempt's cost from those before the restart too.
   for (const task of doc.tasks) for (const attempt of task.attempts) run.budget.countAttempt(attempt.costUsd);
-  run.tasks.replaceAll(doc.tasks);
+  // A run killed before its first save has no snapshot yet: it starts over (imported tasks are kept).
+  const imported = doc.importedTasks && doc.runSnapshot === undefined ? doc.tasks.map(specOf) : undefined;
+  run.adoptTasks();
   run.scheduler.reschedule();
   // Sessions cut off by the crash go on in their worktrees; the other worktrees go, their work kept.
   await run.scheduler.attempts.restore(run.tasks.values());
   if (!finished) run.emit({ type: 'run.restored', interruptedTasks: interrupted }, at);
-  // A run killed before its first save has no snapshot yet: it starts over (imported tasks are kept).
-  const imported = doc.importedTasks && doc.runSnapshot === undefined ? doc.tasks.map(specOf) : undefined;
   run.start(doc.runSnapshot, imported);
   return run;
 }

@@ -86,11 +86,11 @@ export function provideRunMachine(run: Run) {
         run.scheduler.pool.releaseAll();
         run.scheduler.train?.interrupt();
         const at = isoAt(clock);
-        for (const task of [...run.tasks.values()]) {
-          // Settled tasks stay as they are; the machine decides for the others (a blocked one is cancelled too).
-          if (task.status === 'blocked' || !SETTLED_STATUSES.has(task.status))
-            run.tasks.send(task.id, { type: 'task.cancel', at });
-        }
+        // Settled tasks stay as they are; the machine decides for the others (a blocked one is cancelled too).
+        const open = [...run.tasks.rows()].filter(
+          (task) => task.status === 'blocked' || !SETTLED_STATUSES.has(task.status),
+        );
+        for (const task of open) run.tasks.send(task.id, { type: 'task.cancel', at });
       },
       finish: (_, { error }) => finish(run, error),
     },
@@ -226,6 +226,7 @@ function failureSummary(run: Run): string {
   const tasks = [...run.tasks.values()];
   const failed = tasks.filter((t) => t.status === 'failed');
   const blocked = tasks.filter((t) => t.status === 'blocked' && t.held === undefined);
+  const cancelled = tasks.filter((t) => t.status === 'cancelled');
   const waiting = run.scheduler.graph.count('pending');
   const parts: string[] = [];
   if (failed.length > 0)
@@ -235,6 +236,10 @@ function failureSummary(run: Run): string {
   if (blocked.length > 0)
     parts.push(
       `${plural(blocked.length, 'task')} blocked (first: ${blocked[0]!.id}: ${blocked[0]!.error ?? 'waits for a person'})`,
+    );
+  if (cancelled.length > 0)
+    parts.push(
+      `${plural(cancelled.length, 'task')} cancelled by a person (first: ${cancelled[0]!.id}; edit or retry it)`,
     );
   if (waiting > 0) parts.push(`${plural(waiting, 'task')} never ran because a dependency did not finish`);
   return `${parts.join('; ')}; fix the cause, then orc retry ${run.id} <task>`;

@@ -1,7 +1,7 @@
 import type { CheckpointInfo, NewEvent, ResolvedConfig } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, type Clock } from '../clock.js';
-import type { RunDocument } from '../store/run-document.js';
+import type { RunDocument, RunDocumentToWrite } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 import type { MergeQueue } from './merge-queue.js';
@@ -23,7 +23,7 @@ export interface RunCheckpointsDeps {
   config: () => ResolvedConfig;
   workspace: () => GitWorkspace | undefined;
   /** The whole run as it would be saved now (the persisted actor tree and every task). */
-  toDocument: () => RunDocument;
+  toDocument: () => RunDocumentToWrite;
   tasksDone: () => number;
   taskTotal: () => number;
   lastEventId: () => number;

@@ -2,6 +2,7 @@ import { FINISHED_RUN_STATUSES, OrcError, type RollbackStrategy } from '@orc/sha
 import { isoAt } from '../clock.js';
 import type { RollbackOutcome } from '../actors/run.machine.js';
 import { applyRollback } from './apply-rollback.js';
+import { resumeIfReleased } from './plan-edits.js';
 import type { Run } from './run.js';
 
 /**
@@ -100,6 +101,7 @@ export function retryTask(run: Run, taskId: string): void {
   run.tasks.send(taskId, { type: 'task.retry' }, 'retried by a person');
   if (run.scheduler.graph.waitingFor(taskId) === 0) run.scheduler.unblock([taskId]);
   reopenIfFinished(run);
+  resumeIfReleased(run);
   run.save();
   run.scheduler.dispatch();
 }

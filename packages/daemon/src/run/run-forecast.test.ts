@@ -37,7 +37,7 @@ describe('RunForecaster', () => {
     const input = (now: number, spentUsd: number, counts: Record<string, number>) => ({
       now,
       spentUsd,
-      counts,
+      count: (status: TaskStatus) => counts[status] ?? 0,
       total: 10,
       resumeAt: undefined,
       waitsForAPerson: false,
@@ -67,7 +67,7 @@ describe('RunForecaster', () => {
     const base = {
       now: T0 + 10_000,
       spentUsd: 0.2,
-      counts: { done: 1, ready: 1 },
+      count: (status: TaskStatus) => ({ done: 1, ready: 1 })[status as string] ?? 0,
       total: 2,
       task: () => undefined,
     };
@@ -77,5 +77,28 @@ describe('RunForecaster', () => {
     expect(forecaster.forecast({ ...base, resumeAt: undefined, waitsForAPerson: true })).toEqual({
       costUsd: expect.closeTo(0.4) as number,
     });
+  });
+
+  it('is made afresh at most every 100 ms; in between the spend it adds to is current', () => {
+    const forecaster = new RunForecaster();
+    forecaster.reset([record('a', 'done', [0.2])]);
+    let total = 3;
+    const at = (now: number, spentUsd: number) =>
+      forecaster.forecast({
+        now,
+        spentUsd,
+        count: (status: TaskStatus) => (status === 'done' ? 1 : 0),
+        total,
+        resumeAt: undefined,
+        waitsForAPerson: true,
+        task: () => undefined,
+      })!.costUsd;
+    // Two tasks left at $0.20 each.
+    expect(at(T0, 0.2)).toBeCloseTo(0.6);
+    total = 5;
+    // Within 100 ms: the remainder made at T0, the spend of now.
+    expect(at(T0 + 99, 0.3)).toBeCloseTo(0.7);
+    // Past it: four tasks left.
+    expect(at(T0 + 100, 0.3)).toBeCloseTo(1.1);
   });
 });

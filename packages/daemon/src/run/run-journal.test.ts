@@ -47,6 +47,13 @@ class MemoryJournalStore {
 
 const clock: Clock = { now: () => 1_700_000_000_000, sleep: () => Promise.resolve() };
 
+/** A clock whose backoff never ends: only `retryNow` tries a failed append again. */
+const neverRetries: Clock = {
+  now: () => clock.now(),
+  sleep: (_ms, signal) =>
+    new Promise((_, reject) => signal?.addEventListener('abort', () => reject(new Error('aborted')))),
+};
+
 function journal(store: MemoryJournalStore, lastId = 0): RunJournal {
   return new RunJournal('r1', lastId, store as unknown as RunStore, clock, pino({ level: 'silent' }));
 }
@@ -124,6 +131,37 @@ describe('RunJournal', () => {
     expect(j.failure).toBeUndefined();
     expect(seen).toEqual([1, 2]);
     expect([...j.unconfirmedDone()]).toEqual([]);
+  });
+
+  it('tells whoever waits for an event when it is on disk, and at once when the disk fails', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store, 5);
+    await expect(j.written(5)).resolves.toBe(true);
+    store.hold();
+    j.emit(status(1));
+    j.emit(status(2));
+    let told: boolean | undefined;
+    void j.written(7).then((written) => (told = written));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(told).toBeUndefined();
+    store.release();
+    await j.drain();
+    expect(told).toBe(true);
+
+    // A write that fails tells the waiter false, and a wait asked for meanwhile gets false at once.
+    const stuck = new RunJournal(
+      'r1',
+      0,
+      store as unknown as RunStore,
+      neverRetries,
+      pino({ level: 'silent' }),
+    );
+    store.failNext = 1_000;
+    stuck.emit(status(1));
+    const waiting = stuck.written(1);
+    await expect(waiting).resolves.toBe(false);
+    await expect(stuck.written(1)).resolves.toBe(false);
+    await stuck.close();
   });
 
   it('closing drops what a failed disk cannot take once the grace is over, and never publishes it', async () => {

@@ -48,6 +48,10 @@ export class RunJournal {
   private tried: ((error: Error | undefined) => void)[] = [];
   /** Tasks whose `task.completed` is not on disk yet, and how many such events each has in flight. */
   private readonly unconfirmed = new Map<string, number>();
+  /** The id of the last event on disk (and published). */
+  private writtenId: number;
+  /** Who waits for an event to be on disk (`written`): told true once it is, false once a write fails. */
+  private writeWaiters: { id: number; resolve: (written: boolean) => void }[] = [];
   private closed = false;
 
   constructor(
@@ -59,6 +63,7 @@ export class RunJournal {
     private readonly observer: JournalObserver = UNOBSERVED,
   ) {
     this.nextId = lastId + 1;
+    this.writtenId = lastId;
   }
 
   /** The id of the last event handed out (durable or about to be). */
@@ -76,6 +81,17 @@ export class RunJournal {
   /** Whether the task's completion is told in memory only, not yet on disk: it does not count as done. */
   unconfirmedDone(): ReadonlySet<string> {
     return new Set(this.unconfirmed.keys());
+  }
+
+  /**
+   * Resolves true once the event `id` (and every one before it) is on disk, at once if it is; false as
+   * soon as the journal cannot be written (it may be for minutes: a full disk) or is closed, so a caller
+   * never waits on a failed disk.
+   */
+  written(id: number): Promise<boolean> {
+    if (id <= this.writtenId) return Promise.resolve(true);
+    if (this.failed !== undefined || this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => this.writeWaiters.push({ id, resolve }));
   }
 
   /** Journals the event; `at` is its time when the change it tells was stamped before (default: now). */
@@ -125,6 +141,7 @@ export class RunJournal {
     this.closed = true;
     this.retryWait?.abort();
     await this.drain();
+    this.tellWaiters(false);
   }
 
   subscribe(listener: (event: OrcEvent) => void): () => void {
@@ -151,6 +168,7 @@ export class RunJournal {
           );
           for (const event of batch) this.confirmed(event);
           this.pending = [];
+          this.tellWaiters(false);
           break;
         }
         // Disk full or similar: the events wait (never published before they are durable) and the run is
@@ -158,6 +176,7 @@ export class RunJournal {
         if (this.failed === undefined)
           this.logger.error({ err: error, runId: this.runId }, 'cannot append to the event journal; waiting');
         this.failed = error;
+        this.tellWaiters(false);
         this.pending = [...batch, ...this.pending];
         const retryWait = new AbortController();
         this.retryWait = retryWait;
@@ -173,6 +192,7 @@ export class RunJournal {
       }
       this.told(undefined);
       this.remember(batch);
+      this.writtenId = batch.at(-1)!.id;
       for (const event of batch) {
         this.confirmed(event);
         for (const listener of this.listeners) {
@@ -184,8 +204,17 @@ export class RunJournal {
           }
         }
       }
+      this.tellWaiters(true);
     }
     this.flushing = undefined;
+  }
+
+  /** Tells the waiters for events now on disk (or, on a failure, every waiter) how it went. */
+  private tellWaiters(written: boolean): void {
+    if (this.writeWaiters.length === 0) return;
+    const told = written ? this.writeWaiters.filter((w) => w.id <= this.writtenId) : this.writeWaiters;
+    this.writeWaiters = written ? this.writeWaiters.filter((w) => w.id > this.writtenId) : [];
+    for (const waiter of told) waiter.resolve(written);
   }
 
   private told(error: unknown): void {

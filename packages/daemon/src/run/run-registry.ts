@@ -6,6 +6,8 @@ import {
   type RunDamage,
   type RunSummary,
   type RunView,
+  type TaskPage,
+  type TaskQuery,
 } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, WAIT_CALLED_OFF, type Clock } from '../clock.js';
@@ -123,12 +125,27 @@ export class RunRegistry {
   async view(runId: string, full: boolean): Promise<RunView> {
     if (this.entry(runId).kind !== 'damaged') {
       try {
-        return await this.use(runId, (run, live) => withDamage(run.view(full), live.damage));
+        return await this.use(runId, async (run, live) =>
+          withDamage(await run.clientView(full), live.damage),
+        );
       } catch (error) {
         if (this.entry(runId).kind !== 'damaged') throw error;
       }
     }
     return { ...this.summaryOf(this.entry(runId)), tasks: [], busyWorkers: 0 };
+  }
+
+  /** A page of the run's tasks; a damaged run has none to show. */
+  async page(runId: string, query: TaskQuery): Promise<TaskPage> {
+    if (this.entry(runId).kind !== 'damaged') {
+      try {
+        return await this.use(runId, (run) => run.taskPage(query));
+      } catch (error) {
+        if (this.entry(runId).kind !== 'damaged') throw error;
+      }
+    }
+    const { lastEventId } = this.summaryOf(this.entry(runId));
+    return { runId, lastEventId, offset: query.offset, total: 0, tasks: [] };
   }
 
   /** Runs `act` on the run, loading it first if it is on disk; a damaged run is refused. */

@@ -113,7 +113,7 @@ async function rollbackFiles(
     return;
   }
   const downstream = downstreamOf([...deps.tasks.values()], named);
-  const merged = [...downstream].filter((id) => deps.tasks.get(id)?.status === 'done');
+  const merged = [...downstream].filter((id) => deps.tasks.statusOf(id) === 'done');
   const reverted = await workspace.revertTasks(merged);
   if (!reverted.ok) {
     throw new OrcError(

@@ -84,7 +84,7 @@ export class RunScheduler {
       }),
       (move) => this.onMove(move),
     );
-    this.graph = new TaskGraph((id) => this.tasks.get(id)?.status);
+    this.graph = new TaskGraph((id) => this.tasks.statusOf(id));
     this.train = host.config.integration.verify === undefined ? undefined : this.makeTrain();
     this.attempts = new AttemptRunner({
       runId: host.id,
@@ -171,6 +171,7 @@ export class RunScheduler {
         type: 'task.status',
         taskId: task.id,
         status: to,
+        from,
         ...(reason !== undefined && { reason }),
         // Sent back with feedback for its next attempt (a rework, a merge conflict).
         ...(to === 'ready' && task.reworks > before.reworks && { feedback: task.feedback ?? '' }),
@@ -191,7 +192,7 @@ export class RunScheduler {
   /** Pending tasks that wait for nothing any more become ready. */
   unblock(ids: readonly string[], at = isoAt(this.host.deps.clock)): void {
     for (const id of ids) {
-      if (this.tasks.get(id)?.status === 'pending') this.tasks.send(id, { type: 'task.unblocked', at });
+      if (this.tasks.statusOf(id) === 'pending') this.tasks.send(id, { type: 'task.unblocked', at });
     }
   }
 
@@ -317,7 +318,7 @@ export class RunScheduler {
         const at = () => isoAt(this.host.deps.clock);
         try {
           const merged = await workspace.merge(id, `${id}: ${task.title}`);
-          if (this.tasks.get(id)?.status !== 'merging') return;
+          if (this.tasks.statusOf(id) !== 'merging') return;
           if (merged.ok) this.tasks.send(id, { type: 'task.merged', at: at() });
           else {
             this.tasks.send(id, {
@@ -353,7 +354,7 @@ export class RunScheduler {
         batch: host.config.integration.verify_batch,
       }),
       mayRun: () => host.isExecuting(),
-      stillMerging: (id) => this.tasks.get(id)?.status === 'merging',
+      stillMerging: (id) => this.tasks.statusOf(id) === 'merging',
       rank: (id) => this.graph.criticalPathOf(id),
       emit: (event) => host.emit(event),
       landed: (id) => this.tasks.send(id, { type: 'task.merged', at: at() }),
@@ -425,8 +426,31 @@ export class RunScheduler {
       this.claiming === 0 &&
       this.graph.readyCount === 0 &&
       this.graph.count('merging') === 0
-    )
-      this.host.send({ type: 'run.settled' });
+    ) {
+      const held = this.heldByPerson();
+      // Work waits for a task a person cancelled: the run waits for them rather than end without it.
+      if (held !== undefined) this.host.send({ type: 'run.held', message: held });
+      else this.host.send({ type: 'run.settled' });
+    }
+  }
+
+  /**
+   * What the run says when the tasks still waiting wait for tasks a person cancelled (and holds until they
+   * edit or retry them); undefined when nothing waits, or nothing is held.
+   */
+  heldByPerson(): string | undefined {
+    if (this.graph.count('cancelled') === 0 || this.graph.count('pending') === 0) return undefined;
+    const held = [...this.tasks.values()]
+      .filter((task) => task.status === 'cancelled' && this.anyPendingAfter(task.id))
+      .map((task) => task.id);
+    if (held.length === 0) return undefined;
+    const shown = held.slice(0, 5).join(', ') + (held.length > 5 ? ', …' : '');
+    return `the tasks left wait for ${shown}, cancelled by a person: edit or retry ${held.length === 1 ? 'it' : 'them'} (orc task edit, orc retry), or remove ${held.length === 1 ? 'it' : 'them'} (orc task rm)`;
+  }
+
+  /** Whether a task waiting to run waits for `id`. */
+  private anyPendingAfter(id: string): boolean {
+    return this.graph.dependentsOf(id).some((dependent) => this.tasks.get(dependent)?.status === 'pending');
   }
 
   /** A task whose answer is in (see `awaitsReview`) goes to its review: its work is not paid twice. */
@@ -483,7 +507,7 @@ export class RunScheduler {
         const waiting = `waits for ${taskId}, which is ${change.status} in Task Master`;
         const stack = [...this.graph.dependentsOf(taskId)];
         for (let id = stack.pop(); id !== undefined; id = stack.pop()) {
-          if (this.tasks.get(id)?.status !== 'pending') continue;
+          if (this.tasks.statusOf(id) !== 'pending') continue;
           this.holdForPerson(id, waiting, at);
           stack.push(...this.graph.dependentsOf(id));
         }
@@ -503,16 +527,16 @@ export class RunScheduler {
     this.pool.releaseAll();
     this.train?.interrupt();
     const at = isoAt(this.host.deps.clock);
-    for (const task of [...this.tasks.values()]) {
-      if (task.status === 'running' || task.status === 'reviewing' || task.status === 'merging')
-        this.tasks.send(task.id, { type: 'task.interrupt', at });
-    }
+    const held = [...this.tasks.rows()].filter(
+      (task) => task.status === 'running' || task.status === 'reviewing' || task.status === 'merging',
+    );
+    for (const task of held) this.tasks.send(task.id, { type: 'task.interrupt', at });
   }
 
   /** Done, apart from what was skipped and imported tasks that were never to run. */
   allTasksDone(): boolean {
     const held = Object.keys(this.host.doc.heldTasks ?? {}).filter(
-      (id) => this.tasks.get(id)?.status === 'blocked',
+      (id) => this.tasks.statusOf(id) === 'blocked',
     );
     return this.graph.count('done') + this.graph.count('skipped') + held.length === this.tasks.size;
   }

@@ -11,26 +11,27 @@ import {
   type RunStatus,
   type RunSummary,
   type RunView,
+  type TaskPage,
+  type TaskQuery,
   type TaskRecord,
   type TaskSpec,
 } from '@orc/shared';
 import type { Logger } from 'pino';
 import { createActor, waitFor, type Actor, type AnyActorRef } from 'xstate';
 import { isoAt, type Clock } from '../clock.js';
-import {
-  pauseMessageOf,
-  type RollbackOutcome,
-  type RollbackPlan,
-  type RollbackRequest,
-  type RunEvent,
-  type runMachine,
-  type RunSnapshot,
+import type {
+  RollbackOutcome,
+  RollbackPlan,
+  RollbackRequest,
+  RunEvent,
+  runMachine,
+  RunSnapshot,
 } from '../actors/run.machine.js';
 import type { ModelProvider } from '../model/provider.js';
 import type { Random } from '../model/seeded-random.js';
 import { runContext } from '../model/prompts.js';
 import type { QuotaGovernor, QuotaWait } from '../quota/quota-governor.js';
-import { runSetupOf, type RunDocument } from '../store/run-document.js';
+import { runSetupOf, type RunDocument, type RunDocumentToWrite } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 import type { PermissionDesk } from '../inbox/permission-desk.js';
@@ -39,7 +40,8 @@ import { RunBudget } from './run-budget.js';
 import { RunCheckpoints } from './run-checkpoints.js';
 import { RunJournal, type JournalObserver } from './run-journal.js';
 import { provideRunMachine } from './run-behaviour.js';
-import { summaryOf, viewOf, type RunViewSource } from './run-view.js';
+import { onDisk, pageOf, summaryOf, viewOf, withUnconfirmed } from './run-view.js';
+import { forecastOf, viewSourceOf } from './run-view-source.js';
 import { RunSpendTeller } from './run-spend.js';
 import { RunScheduler, type SchedulerHost } from './run-scheduler.js';
 import type { SourceGuard } from './source-guard.js';
@@ -201,7 +203,7 @@ export class Run implements SchedulerHost {
     };
     await deps.store.createRun(doc);
     const run = new Run(deps, doc, config, 0);
-    run.tasks.replaceAll(doc.tasks);
+    run.adoptTasks();
     run.emit(
       {
         type: 'run.created',
@@ -223,18 +225,29 @@ export class Run implements SchedulerHost {
     return new Run(deps, doc, config, Math.max(doc.lastEventId, journalLast));
   }
 
+  /**
+   * The document's task records become the run's (TaskSet's), and the document lets go of them: it is
+   * the run's other fields from now on, and `toDocument` puts the current records in. Kept, the records
+   * as they were loaded or imported stayed in memory beside the current ones: 45 MB at 100,000 tasks.
+   */
+  adoptTasks(): void {
+    this.tasks.replaceAll(this.doc.tasks);
+    this.doc.tasks = [];
+  }
+
   /** Starts the run actor, from its persisted snapshot when there is one. */
   start(snapshot: unknown, imported: TaskSpec[] | undefined): void {
+    const input = {
+      runId: this.id,
+      goal: this.doc.goal,
+      imported,
+      maxRepairs: 2,
+      maxRetries: this.config.execution.max_retries,
+    };
     this.actor = createActor(provideRunMachine(this), {
       id: this.id,
       ...(this.deps.parent && { parent: this.deps.parent }),
-      input: {
-        runId: this.id,
-        goal: this.doc.goal,
-        imported,
-        maxRepairs: 2,
-        maxRetries: this.config.execution.max_retries,
-      },
+      input,
       ...(snapshot !== undefined && snapshot !== null ? { snapshot: snapshot as never } : {}),
     });
     this.actor.subscribe({
@@ -242,6 +255,9 @@ export class Run implements SchedulerHost {
       error: (error) => this.deps.logger.error({ err: error, runId: this.id }, 'run actor failed'),
     });
     this.actor.start();
+    // XState keeps an actor's input for the actor's life; the imported tasks (100,000 specs: 10 MB) are
+    // in its context now, which lets go of them once they are planned.
+    input.imported = undefined;
     // A restore does not re-run entry actions: a run restored executing starts its work here.
     if (this.actor.getSnapshot().matches('executing')) this.scheduler.startWork();
   }
@@ -300,7 +316,7 @@ export class Run implements SchedulerHost {
    * same text in every worker and review call, so the API serves it from its cache; made once per plan.
    */
   context(): string {
-    const key = `${this.tasks.size}\u0000${this.doc.planSummary ?? ''}`;
+    const key = `${this.tasks.size}\u0000${this.tasks.revision}\u0000${this.doc.planSummary ?? ''}`;
     if (this.contextCache?.key !== key)
       this.contextCache = {
         key,
@@ -335,73 +351,51 @@ export class Run implements SchedulerHost {
     this.deps.store.scheduleSave(this.id, () => this.toDocument());
   }
 
-  toDocument(): RunDocument {
+  toDocument(): RunDocumentToWrite {
     return {
       ...this.doc,
       status: this.status,
       ...(this.pauseReason !== undefined && { pauseReason: this.pauseReason }),
-      tasks: [...this.tasks.values()],
+      tasks: this.tasks.stored(),
       runSnapshot: this.closingSnapshot ?? this.actor?.getPersistedSnapshot(),
       lastEventId: this.journal.lastId,
     };
   }
 
-  private viewSource(): RunViewSource {
-    const paused = this.status === 'paused';
-    const message = paused && this.actor ? pauseMessageOf(this.actor.getSnapshot()) : undefined;
-    // A task is shown done once its completion is on disk; until then it is still being reviewed.
-    const unconfirmed = this.journal.unconfirmedDone();
-    const taskCounts = this.scheduler.graph.countsByStatus();
-    if (unconfirmed.size > 0) {
-      taskCounts['done'] = (taskCounts['done'] ?? 0) - unconfirmed.size;
-      if (taskCounts['done'] === 0) delete taskCounts['done'];
-      taskCounts['reviewing'] = (taskCounts['reviewing'] ?? 0) + unconfirmed.size;
-    }
-    const records = () => this.tasks.values();
-    return {
-      doc: this.doc,
-      status: this.status,
-      pauseReason: paused ? this.pauseReason : undefined,
-      ...(message !== undefined && { pauseMessage: message }),
-      maxWorkers: this.config.execution.max_workers,
-      taskCounts,
-      tasks:
-        unconfirmed.size === 0
-          ? records
-          : function* () {
-              for (const task of records())
-                yield unconfirmed.has(task.id) ? { ...task, status: 'reviewing' as const } : task;
-            },
-      taskTotal: this.tasks.size,
-      busyWorkers: this.scheduler.pool.busy,
-      train: this.scheduler.train?.view(),
-      lastEventId: this.journal.lastId,
-      forecast: this.forecast(),
-    };
-  }
-
   /** Where the run is heading (cost, finish time), while it is live. */
   forecast(): RunForecast | undefined {
-    if (FINISHED_RUN_STATUSES.has(this.status) || this.status === 'analyzing') return undefined;
-    const counts = this.scheduler.graph.countsByStatus();
-    const resumeAt = this.doc.resumeAt === undefined ? undefined : Date.parse(this.doc.resumeAt);
-    return this.scheduler.forecaster.forecast({
-      now: this.deps.clock.now(),
-      spentUsd: this.doc.costUsd,
-      counts,
-      total: this.tasks.size,
-      resumeAt,
-      waitsForAPerson: this.status === 'paused' && resumeAt === undefined,
-      task: (id) => this.tasks.get(id),
-    });
+    return forecastOf(this);
   }
 
+  /** A task is shown done once its completion is on disk; until then it is still being reviewed. */
   summary(): RunSummary {
-    return summaryOf(this.viewSource());
+    return summaryOf(viewSourceOf(this, this.journal.unconfirmedDone()));
   }
 
+  /** The run as far as the disk has it, at once (see `summary`), for the daemon's own use. */
   view(full = false): RunView {
-    return viewOf(this.viewSource(), full);
+    return viewOf(viewSourceOf(this, this.journal.unconfirmedDone()), full);
+  }
+
+  /** The run for a client, who then follows its events from the view's `lastEventId` (see `onDisk`). */
+  clientView(full = false): Promise<RunView> {
+    return onDisk(
+      this.journal,
+      (unconfirmed) => withUnconfirmed(viewOf(viewSourceOf(this, unconfirmed), full), unconfirmed),
+      // Its counts tell every task's status.
+      () => true,
+    );
+  }
+
+  /** A page of the task table (see `tasks.page`), for a client as `clientView`. */
+  taskPage(query: TaskQuery): Promise<TaskPage> {
+    return onDisk(
+      this.journal,
+      (unconfirmed) => withUnconfirmed(pageOf(viewSourceOf(this, unconfirmed), query), unconfirmed),
+      // Its rows, and with a status asked for, how many tasks have it.
+      (page, unconfirmed) =>
+        query.status !== undefined || page.tasks.some((task) => unconfirmed.has(task.id)),
+    );
   }
 
   taskRecord(taskId: string): TaskRecord {
@@ -427,6 +421,7 @@ export class Run implements SchedulerHost {
       this.pauseReason === 'provider' ||
       this.pauseReason === 'source' ||
       this.pauseReason === 'verify' ||
+      this.pauseReason === 'held' ||
       (this.pauseReason === 'quota' && this.doc.resumeAt === undefined);
     const done = () =>
       FINISHED_RUN_STATUSES.has(this.status) ||

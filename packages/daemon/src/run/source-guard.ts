@@ -15,4 +15,9 @@ export type StartVerdict =
  */
 export interface SourceGuard {
   beforeStart(taskId: string): Promise<StartVerdict>;
+  /**
+   * The highest top-level task number the source holds, tasks the run left out (done ones) included, as
+   * last read: a task a person adds through orc is numbered above it.
+   */
+  highestId?(): number;
 }

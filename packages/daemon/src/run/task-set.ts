@@ -1,5 +1,6 @@
-import type { TaskRecord, TaskStatus } from '@orc/shared';
+import { SETTLED_STATUSES, type TaskRecord, type TaskStatus } from '@orc/shared';
 import { createActor, transition, type Actor } from 'xstate';
+import { TaskText, recordOfTask, type DocumentTask } from '../store/run-document.js';
 import {
   LIVE_TASK_STATUSES,
   type TaskContext,
@@ -32,10 +33,21 @@ export interface TaskMove {
  * 10,000 spawned one at a time took 32 s. As independent roots, alive only while live, a 10,000-task
  * run holds at most its ready queue and its workers' tasks as actors, and a 100,000-task restore spawns
  * only those. A task that is not live moves through the same machine with XState's pure `transition`.
+ *
+ * What that costs a run: a task's life without a hitch (spawned as it is freed, assigned, its attempt
+ * begun and ended, worked, its review charged, accepted, stopped) is 7 events, 4 of them moves, ~90 µs
+ * of CPU (10,000 tasks, 16 in flight: freed and spawned ~25, assigned ~12, the three attempt facts ~7
+ * each, worked ~8, accepted and stopped ~18), and ~40% of the daemon's allocations over the bench's
+ * 10,000-task run: most of the CPU the daemon spends beyond the engine before the actor tree (06afc09).
+ *
+ * A settled task is kept as the text of its record (TaskText) once the document was written with it:
+ * what the document needs, and a fifth of the memory of the record's objects. It is parsed when asked for.
  */
 export class TaskSet {
-  private readonly records = new Map<string, TaskRecord>();
+  private readonly records = new Map<string, DocumentTask>();
   private readonly live = new Map<string, Actor<typeof taskMachine>>();
+  /** Counts changes to the plan's shape (tasks added, removed, edited), for what is made from it once. */
+  revision = 0;
 
   constructor(
     private readonly logic: typeof taskMachine,
@@ -46,12 +58,41 @@ export class TaskSet {
     return this.records.size;
   }
 
+  /** The task's record (a settled task's parsed from its text). */
   get(id: string): TaskRecord | undefined {
-    return this.records.get(id);
+    const task = this.records.get(id);
+    return task === undefined ? undefined : recordOfTask(task);
   }
 
-  values(): IterableIterator<TaskRecord> {
+  statusOf(id: string): TaskStatus | undefined {
+    return this.records.get(id)?.status;
+  }
+
+  /** Every task's record, in the run's order (settled ones parsed from their text). */
+  *values(): Generator<TaskRecord> {
+    for (const task of this.records.values()) yield recordOfTask(task);
+  }
+
+  /** Every task as it is kept, records and texts, in the run's order: ids, titles and statuses are read as they are. */
+  rows(): IterableIterator<DocumentTask> {
     return this.records.values();
+  }
+
+  /**
+   * Every task for the document to write: a settled task's record becomes its text first, and is kept
+   * so from now on (the document's writer serialises records anyway; it takes a text as it is).
+   */
+  stored(): DocumentTask[] {
+    const tasks: DocumentTask[] = [];
+    for (const [id, task] of this.records) {
+      if (task instanceof TaskText || !SETTLED_STATUSES.has(task.status)) tasks.push(task);
+      else {
+        const text = TaskText.of(task);
+        this.records.set(id, text);
+        tasks.push(text);
+      }
+    }
+    return tasks;
   }
 
   /** How many task actors are alive (the live tasks). */
@@ -72,9 +113,31 @@ export class TaskSet {
     }
   }
 
+  /**
+   * Tasks a person added to the plan, waiting to run (not live: the scheduler unblocks them). Their
+   * ids are new to the run (the caller checked).
+   */
+  add(records: Iterable<TaskRecord>): void {
+    for (const record of records) {
+      this.records.set(record.id, record);
+      if (LIVE_TASK_STATUSES.has(record.status)) this.live.set(record.id, this.spawn(record));
+    }
+    this.revision += 1;
+  }
+
+  /** Tasks a person removed from the plan (none in flight: the caller checked), actors and records. */
+  remove(ids: Iterable<string>): void {
+    for (const id of ids) {
+      const actor = this.live.get(id);
+      if (actor) this.forget(id, actor);
+      this.records.delete(id);
+    }
+    this.revision += 1;
+  }
+
   /** Whether the task's machine takes the event in the state the task is in. */
   can(id: string, event: TaskEvent): boolean {
-    const record = this.records.get(id);
+    const record = this.get(id);
     if (!record) return false;
     return (this.live.get(id)?.getSnapshot() ?? this.snapshotOf(record)).can(event);
   }
@@ -84,7 +147,7 @@ export class TaskSet {
    * reported to `onMove` once the record is current, so a listener reading the set sees the new state.
    */
   send(id: string, event: TaskEvent, reason?: string): boolean {
-    const before = this.records.get(id);
+    const before = this.get(id);
     if (!before) return false;
     let actor = this.live.get(id);
     // A task being unblocked becomes live: its actor is made first and takes the event itself.
@@ -109,6 +172,7 @@ export class TaskSet {
     }
     const after = recordOf(next);
     this.records.set(id, after);
+    if (event.type === 'task.edit' || event.type === 'task.unlink') this.revision += 1;
     const isLive = LIVE_TASK_STATUSES.has(after.status);
     if (actor && !isLive) this.forget(id, actor);
     else if (!actor && isLive) {

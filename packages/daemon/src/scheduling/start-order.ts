@@ -1,4 +1,5 @@
 import { criticalPathLengths, type TaskSpec } from '@orc/shared';
+import { naturalRanks } from './natural-order.js';
 import { ReadyQueue } from './ready-queue.js';
 
 /**
@@ -9,13 +10,8 @@ import { ReadyQueue } from './ready-queue.js';
 export function startOrder(specs: readonly TaskSpec[]): TaskSpec[] {
   const byId = new Map(specs.map((spec) => [spec.id, spec]));
   const critical = criticalPathLengths(specs);
-  const collator = new Intl.Collator('en', { numeric: true });
-  const order = new Map(
-    specs
-      .map((spec) => spec.id)
-      .sort(collator.compare)
-      .map((id, i) => [id, i]),
-  );
+  const ranks = naturalRanks(specs.map((spec) => spec.id));
+  const order = new Map(specs.map((spec, i) => [spec.id, ranks[i]!]));
   const dependents = new Map<string, string[]>();
   const waiting = new Map<string, number>();
   const queue = new ReadyQueue();

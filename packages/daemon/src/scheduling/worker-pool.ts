@@ -101,6 +101,13 @@ export class WorkerPool {
     if (!this.idle.includes(worker)) this.idle.push(worker);
   }
 
+  /** Takes one worker's task back (a person cancelled it): its call in flight is aborted, its answer ignored. */
+  release(worker: number): void {
+    if (!this.started || this.idle.includes(worker)) return;
+    this.workers[worker]?.send({ type: 'worker.release' });
+    this.idle.push(worker);
+  }
+
   /** Takes every task back: calls in flight are aborted and their answers ignored. */
   releaseAll(): void {
     // Workers not yet started hold nothing (and are not idle yet either).

@@ -15,7 +15,7 @@ import { CoalescingWriter, type CoalescingWriterOptions } from './coalescing-wri
 import { DamagedFileError } from './damaged-file-error.js';
 import { fsyncDir, isErrno, writeFileDurably } from './durable-json-file.js';
 import { EventLog } from './event-log.js';
-import type { RunDocument, RunIndexEntry } from './run-document.js';
+import type { RunDocument, RunDocumentToWrite, RunIndexEntry } from './run-document.js';
 import { RunDocumentFile, readRunDocument, type RunDocumentDb } from './run-document-file.js';
 import { RunDocumentText } from './run-document-text.js';
 import { RunIndex } from './run-index.js';
@@ -41,7 +41,7 @@ interface RunFiles {
   text: RunDocumentText;
   events: EventLog;
   /** Where the latest document to save comes from. */
-  snapshot?: () => RunDocument;
+  snapshot?: () => RunDocumentToWrite;
   /** What the document on disk says: its status and the last event it reflects. */
   onDisk?: { status: RunStatus; lastEventId: number };
   /** Damage a read found in the journal before the events it asked for (a hole in old history). */
@@ -135,7 +135,7 @@ export class FileRunStore implements RunStore {
     await rm(file, { force: true });
   }
 
-  scheduleSave(runId: string, snapshot: () => RunDocument): void {
+  scheduleSave(runId: string, snapshot: () => RunDocumentToWrite): void {
     const files = this.files(runId);
     files.snapshot = snapshot;
     this.writer.schedule(runKey(runId), () => this.saveDocument(files));
@@ -337,7 +337,7 @@ export class FileRunStore implements RunStore {
     await this.index.flush();
   }
 
-  async writeCheckpoint(info: CheckpointInfo, doc: RunDocument): Promise<void> {
+  async writeCheckpoint(info: CheckpointInfo, doc: RunDocumentToWrite): Promise<void> {
     const files = this.files(info.runId); // throws for an unknown run
     if (!SAFE_ID.test(info.id)) {
       throw new OrcError(

@@ -2,14 +2,15 @@ import { Low } from 'lowdb';
 import type * as z from 'zod';
 import { DamagedFileError } from './damaged-file-error.js';
 import { DurableJsonFile, type DurableJsonFileOptions } from './durable-json-file.js';
-import { parseStoredRunDocument, type RunDocument } from './run-document.js';
+import { parseStoredRunDocument, type RunDocument, type RunDocumentToWrite } from './run-document.js';
 import type { RunDocumentText } from './run-document-text.js';
 
 /**
  * A run document as lowdb holds it: null until it is read or given (lowdb wants default data), and a
- * file that does not exist reads as null.
+ * file that does not exist reads as null. A run gives it with its settled tasks as their text (TaskText);
+ * a read gives records.
  */
-export type RunDocumentDb = Low<RunDocument | null>;
+export type RunDocumentDb = Low<RunDocumentToWrite | null>;
 
 /** Reads the document afresh through lowdb; null when there is no file. */
 export async function readRunDocument(db: RunDocumentDb): Promise<RunDocument | null> {
@@ -18,9 +19,12 @@ export async function readRunDocument(db: RunDocumentDb): Promise<RunDocument | 
   return dataOf(db);
 }
 
-/** What the db holds now (a call, so a check made before an await does not narrow it). */
+/**
+ * What the db holds now (a call, so a check made before an await does not narrow it): after a read, what
+ * `RunDocumentFile.parse` made, a document of records.
+ */
 function dataOf(db: RunDocumentDb): RunDocument | null {
-  return db.data;
+  return db.data as RunDocument | null;
 }
 
 /**
@@ -28,7 +32,7 @@ function dataOf(db: RunDocumentDb): RunDocument | null {
  * file the store writes, written from the run's per-task text cache (RunDocumentText: a save serialises
  * the tasks that changed, not 10 MB), and read back checked, a damaged file said so precisely.
  */
-export class RunDocumentFile extends DurableJsonFile<RunDocument | null> {
+export class RunDocumentFile extends DurableJsonFile<RunDocumentToWrite | null> {
   constructor(
     filename: string,
     private readonly runId: string,
@@ -40,7 +44,7 @@ export class RunDocumentFile extends DurableJsonFile<RunDocument | null> {
 
   /** lowdb over this file. */
   open(): RunDocumentDb {
-    return new Low<RunDocument | null>(this, null);
+    return new Low<RunDocumentToWrite | null>(this, null);
   }
 
   /** The document checked (throws DamagedFileError saying what is wrong with it). */
@@ -65,7 +69,7 @@ export class RunDocumentFile extends DurableJsonFile<RunDocument | null> {
   }
 
   /** The document's JSON as pieces, all serialised now (see RunDocumentText). */
-  protected override serialize(doc: RunDocument | null): readonly string[] {
+  protected override serialize(doc: RunDocumentToWrite | null): readonly string[] {
     if (doc === null) throw new Error(`no run document to write to ${this.filename}`);
     return this.text.render(doc);
   }

@@ -4,7 +4,7 @@ import { Low } from 'lowdb';
 import * as z from 'zod';
 import type { CoalescingWriter } from './coalescing-writer.js';
 import { DurableJsonFile } from './durable-json-file.js';
-import { RunIndexEntry, type RunDocument } from './run-document.js';
+import { RunIndexEntry, type RunDocumentToWrite } from './run-document.js';
 import { summarizeRun } from './run-summary.js';
 
 /** `runs/index.json`. */
@@ -88,7 +88,7 @@ export class RunIndex {
   }
 
   /** Adds the run when the index lacks it (a new run, or a folder a crash left out of the index). */
-  add(doc: RunDocument): void {
+  add(doc: RunDocumentToWrite): void {
     if (this.byId.has(doc.id)) return;
     const entry: RunIndexEntry = {
       id: doc.id,
@@ -111,7 +111,7 @@ export class RunIndex {
   }
 
   /** Before a document is written: a run leaving a finished status is first said so here, on disk. */
-  async beforeDocument(doc: RunDocument): Promise<void> {
+  async beforeDocument(doc: RunDocumentToWrite): Promise<void> {
     const entry = this.byId.get(doc.id);
     if (!entry || !FINISHED_RUN_STATUSES.has(entry.status) || FINISHED_RUN_STATUSES.has(doc.status)) return;
     entry.status = doc.status;
@@ -121,7 +121,7 @@ export class RunIndex {
   }
 
   /** After a document is written: the entry follows its status, and a finished run's summary. */
-  noteDocument(doc: RunDocument): void {
+  noteDocument(doc: RunDocumentToWrite): void {
     const entry = this.byId.get(doc.id);
     if (!entry) return;
     const finished = FINISHED_RUN_STATUSES.has(doc.status);

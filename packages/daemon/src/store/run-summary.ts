@@ -5,21 +5,21 @@ import {
   type RunForecast,
   type RunStatus,
   type RunSummary,
-  type TaskRecord,
   type TrainView,
 } from '@orc/shared';
-import type { RunDocument } from './run-document.js';
+import type { DocumentTask, RunDocument, RunDocumentToWrite } from './run-document.js';
 
 /** What a summary or a view is made of, read from the run's parts. */
 export interface RunViewSource {
-  doc: RunDocument;
+  doc: Omit<RunDocument, 'tasks'>;
   status: RunStatus;
   pauseReason: PauseReason | undefined;
   /** What the pause says to a person (why the disk takes no writes, the checkpoint a rollback goes to). */
   pauseMessage?: string;
   maxWorkers: number;
   taskCounts: Record<string, number>;
-  tasks: () => Iterable<TaskRecord>;
+  /** The tasks in the run's order: records, or settled tasks' text (parsed only where a view shows them). */
+  tasks: () => Iterable<DocumentTask>;
   taskTotal: number;
   busyWorkers: number;
   /** The merge train of a repository run with `integration.verify`. */
@@ -62,7 +62,7 @@ export function summaryOf(source: RunViewSource): RunSummary {
  * A run's summary read off its document, as the run itself would give it once settled: what the index
  * keeps for a finished run, so listing it needs neither its document nor the run in memory.
  */
-export function summarizeRun(doc: RunDocument): RunSummary {
+export function summarizeRun(doc: RunDocumentToWrite): RunSummary {
   const taskCounts: Record<string, number> = {};
   for (const task of doc.tasks) taskCounts[task.status] = (taskCounts[task.status] ?? 0) + 1;
   const execution = doc.config['execution'] as { max_workers?: unknown } | undefined;

@@ -1,6 +1,6 @@
 import type { CheckpointInfo, OrcEvent, RunSummary } from '@orc/shared';
 import type { DamagedFileError } from './damaged-file-error.js';
-import type { RunDocument, RunIndexEntry } from './run-document.js';
+import type { RunDocument, RunDocumentToWrite, RunIndexEntry } from './run-document.js';
 import type { WriteFailure } from './write-failure.js';
 
 /** A run the state directory holds, as the index knows it (a finished run with its summary). */
@@ -25,7 +25,7 @@ export interface RunStore {
    * one takes the latest document from `snapshot()` when it starts. Cheap to call on every change. A
    * document is written only once the journal holds every event it reflects (its `lastEventId`).
    */
-  scheduleSave(runId: string, snapshot: () => RunDocument): void;
+  scheduleSave(runId: string, snapshot: () => RunDocumentToWrite): void;
   /**
    * Tells the store that a task record changed, in the same turn as the change (the journal does, for
    * every event that names a task), so the next save serialises that record again and not the rest.
@@ -66,7 +66,7 @@ export interface RunStore {
   /** Writes what is scheduled for the run, then lets go of it: `loadRun` opens it again. */
   unloadRun(runId: string): Promise<void>;
   /** Writes a copy of the document durably; serialises it before anything async, so later changes miss it. */
-  writeCheckpoint(info: CheckpointInfo, doc: RunDocument): Promise<void>;
+  writeCheckpoint(info: CheckpointInfo, doc: RunDocumentToWrite): Promise<void>;
   readCheckpoint(runId: string, checkpointId: string): Promise<RunDocument>;
   /**
    * Deletes a run's files and its index entry for good. The caller makes sure nothing writes to the run

@@ -1,8 +1,18 @@
-import type { OrcEvent, SourceChange, TaskRecord } from '@orc/shared';
+import { unwatchFile, watchFile, type Stats } from 'node:fs';
+import type { OrcEvent, SourceChange, TaskRecord, TaskSpec } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, systemClock, type Clock } from '../clock.js';
 import type { SourceGuard, StartVerdict } from '../run/source-guard.js';
+import { loadTaskMasterProject } from './import-tasks.js';
+import { addToList, editInList, removeFromList } from './plan-in-file.js';
 import { TaskMasterWriteBack, type FoundStatus, type TaskOutcome } from './write-back.js';
+
+/**
+ * How often the file is looked at for tasks a person added (ms). A stat every second costs nothing; the
+ * file is read only when its mtime moved, and Task Master replaces it whole (a rename), which fs.watch on
+ * the file itself stops seeing after the first time.
+ */
+const WATCH_INTERVAL_MS = 1000;
 
 /** How much of a worker's result goes into Task Master's `details`. */
 const SUMMARY_LIMIT = 2000;
@@ -55,6 +65,14 @@ export class TaskMasterSource implements SourceGuard {
   private readonly written = new Map<string, TaskOutcome>();
   private changed: (taskId: string, change: SourceChange) => void = () => undefined;
   private stopListening: (() => void) | undefined;
+  private stopWatching: (() => void) | undefined;
+  /**
+   * Tasks added through orc whose number the file had already (a person's task added meanwhile): the
+   * file's task is not the run's, so the run's edits and removals of it are not written there.
+   */
+  private readonly notInFile = new Set<string>();
+  /** The highest top-level task number in the file when last read (done and left-out tasks included). */
+  private highest = 0;
   /** Nothing is answered before `follow` has said where the run stands. */
   private readonly followed: Promise<void>;
   private markFollowed!: () => void;
@@ -71,6 +89,10 @@ export class TaskMasterSource implements SourceGuard {
 
   get file(): string {
     return this.writeBack.file;
+  }
+
+  highestId(): number {
+    return this.highest;
   }
 
   async beforeStart(taskId: string): Promise<StartVerdict> {
@@ -133,12 +155,43 @@ export class TaskMasterSource implements SourceGuard {
           this.finish(event.taskId, 'pending', event.error);
           break;
         case 'task.status': {
-          const letGo = LET_GO[event.status];
-          if (letGo === undefined) break;
+          const why = LET_GO[event.status];
+          if (why === undefined) break;
+          // A task a person cancelled in the run says so; a cancelled run's tasks say the run was.
+          const letGo = event.status === 'cancelled' && event.reason !== undefined ? event.reason : why;
           if (this.claimed.has(event.taskId)) this.finish(event.taskId, 'pending', letGo);
           else if (this.claiming.has(event.taskId)) this.claiming.set(event.taskId, letGo);
           break;
         }
+        // A person's edits through orc are the file's too; edits that came from the file are there already.
+        case 'plan.tasks_added':
+          for (const task of event.tasks)
+            this.highest = Math.max(this.highest, Number.parseInt(task.id, 10) || 0);
+          if (event.origin === 'person')
+            this.writePlanEdit('add tasks', (list) => {
+              const added = addToList(list, event.tasks);
+              for (const task of event.tasks)
+                if (!added.result.includes(task.id)) this.notInFile.add(task.id);
+              return added;
+            });
+          break;
+        case 'task.edited':
+          if (event.origin === 'person')
+            this.writePlanEdit(`edit task ${event.taskId}`, (list, at) =>
+              this.notInFile.has(event.taskId)
+                ? { changed: false, result: false }
+                : editInList(list, event.taskId, event.changes, at),
+            );
+          break;
+        case 'plan.tasks_removed':
+          if (event.origin === 'person')
+            this.writePlanEdit('remove tasks', (list) =>
+              removeFromList(
+                list,
+                event.taskIds.filter((id) => !this.notInFile.has(id)),
+              ),
+            );
+          break;
         default:
           break;
       }
@@ -147,6 +200,72 @@ export class TaskMasterSource implements SourceGuard {
 
   stop(): void {
     this.stopListening?.();
+    this.stopWatching?.();
+  }
+
+  /**
+   * Tasks a person adds to the file while the run goes on (`task-master add-task`): each time the file
+   * changes, the tag is read as at import, and the runnable tasks that were not there when the watch
+   * began (tasks left out by --only, done ones set back to pending, tasks added while the daemon was
+   * down are not additions) and the run does not have (`known`) are handed to `added`. Tasks the run let
+   * go of (removed) stay out unless a person adds them again under a new id.
+   */
+  watchForAdditions(
+    subscribe: (listener: (event: OrcEvent) => void) => () => void,
+    known: (id: string) => boolean,
+    added: (specs: TaskSpec[]) => void,
+  ): void {
+    const removed = new Set<string>();
+    const unsubscribe = subscribe((event) => {
+      if (event.type === 'plan.tasks_removed') event.taskIds.forEach((id) => removed.add(id));
+    });
+    /** Every id of the tag when the run began to watch it (left-out and done ones too): not additions. */
+    let baseline: Set<string> | undefined;
+    const readOnce = async () => {
+      const project = await loadTaskMasterProject(this.file, { tag: this.writeBack.tag, env: {} });
+      const ids = [
+        ...project.specs.map((spec) => spec.id),
+        ...project.notRunnable.map((task) => task.id),
+        ...project.skipped,
+        ...project.excluded,
+      ];
+      for (const id of ids) this.highest = Math.max(this.highest, Number.parseInt(id, 10) || 0);
+      if (baseline === undefined) {
+        baseline = new Set(ids);
+        return;
+      }
+      const fresh = project.specs.filter(
+        (spec) => !known(spec.id) && !baseline!.has(spec.id) && !removed.has(spec.id),
+      );
+      if (fresh.length > 0) added(fresh);
+    };
+    // One read at a time, in order: the first one is the baseline.
+    let reading = Promise.resolve();
+    const read = () => {
+      reading = reading
+        .then(readOnce)
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error, file: this.file }, 'could not read Task Master for added tasks'),
+        );
+    };
+    const look = (now: Stats, before: Stats) => {
+      if (now.mtimeMs !== before.mtimeMs) read();
+    };
+    // Read once now: the tasks the run found there, and the numbers the file uses.
+    read();
+    watchFile(this.file, { interval: WATCH_INTERVAL_MS, persistent: false }, look);
+    this.stopWatching = () => {
+      unwatchFile(this.file, look);
+      unsubscribe();
+    };
+  }
+
+  private writePlanEdit(what: string, edit: Parameters<TaskMasterWriteBack['change']>[0]): void {
+    this.writeBack
+      .change(edit)
+      .catch((error: unknown) =>
+        this.logger.warn({ err: error, file: this.file }, `could not ${what} in Task Master`),
+      );
   }
 
   /** Resolves once every write asked for so far has landed (or failed); a failed one is tried once more. */

@@ -32,7 +32,7 @@ export interface TaskMasterWriteBackOptions {
   gapMs?: number;
 }
 
-interface Change<T> {
+export interface Change<T> {
   changed: boolean;
   result: T;
 }
@@ -217,6 +217,11 @@ export class TaskMasterWriteBack {
     });
   }
 
+  /** Any change to the tag's task list, in turn with the others, under the lock (a person's plan edits). */
+  change<T>(edit: (list: unknown[], at: string) => Change<T>): Promise<T> {
+    return this.enqueue(edit);
+  }
+
   /** Resolves once every call made so far has been written (or has failed). */
   async idle(): Promise<void> {
     while (this.flushing) await this.flushing;
@@ -293,14 +298,14 @@ export class TaskMasterWriteBack {
   }
 }
 
-function idOf(id: unknown): string | undefined {
+export function idOf(id: unknown): string | undefined {
   if (typeof id === 'number' && Number.isInteger(id)) return String(id);
   if (typeof id === 'string' && /^\s*\d+\s*$/.test(id)) return normalizeId(id);
   return undefined;
 }
 
 /** The live object for `"7"` or `"7.2"`, or undefined when the file no longer has it. */
-function tryFindEntry(list: readonly unknown[], id: string): JsonObject | undefined {
+export function tryFindEntry(list: readonly unknown[], id: string): JsonObject | undefined {
   try {
     return findEntry(list, id, '');
   } catch {
@@ -340,7 +345,7 @@ function setStatus(entry: JsonObject, status: TaskMasterStatus): boolean {
 }
 
 /** Newer Task Master files stamp changes; keep such a stamp true, but add none where there was none. */
-function touched(entry: JsonObject, at: string, changed: boolean): boolean {
+export function touched(entry: JsonObject, at: string, changed: boolean): boolean {
   if (changed && typeof entry.updatedAt === 'string') entry.updatedAt = at;
   return changed;
 }

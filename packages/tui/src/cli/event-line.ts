@@ -1,4 +1,4 @@
-import { describeSourceChange, type OrcEvent } from '@orc/shared';
+import { describeSourceChange, describeTaskChanges, editedBy, type OrcEvent } from '@orc/shared';
 import { truncate } from './output.js';
 
 /** One event as one line of text, with its id first so `orc logs --after <id>` can pick up from it. */
@@ -81,6 +81,12 @@ function eventDetail(event: OrcEvent): string {
       return `${event.taskId} ${describeSourceChange(event.change)}`;
     case 'task.touched':
       return `${event.taskId} changed ${truncate(event.files.join(', '), 80)}`;
+    case 'plan.tasks_added':
+      return `${event.tasks.map((task) => task.id).join(', ')} ${editedBy(event.origin)}`;
+    case 'plan.tasks_removed':
+      return `${event.taskIds.join(', ')} ${editedBy(event.origin)}`;
+    case 'task.edited':
+      return `${event.taskId} ${truncate(describeTaskChanges(event.changes), 70)} ${editedBy(event.origin)}`;
     case 'feedback.rated':
       return `${event.rating.taskId ?? 'run'} ${event.rating.score}/5${event.rating.comment ? `: ${truncate(event.rating.comment, 70)}` : ''}`;
   }

@@ -19,6 +19,7 @@ import { registerPlanCommand } from './plan.command.js';
 import { registerRunCommand } from './run.command.js';
 import { registerRunsCommands } from './runs.command.js';
 import { registerShowCommand } from './show.command.js';
+import { registerTaskCommands } from './task.command.js';
 
 /** The `orc` command. Errors of every command end up in the one catch below. */
 export function buildProgram(): Command {
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerReportCommand(program);
   registerFeedbackCommand(program);
   registerRunsCommands(program);
+  registerTaskCommands(program);
   registerInboxCommands(program);
   registerRemoveCommands(program);
   registerCheckpointCommands(program);

@@ -164,7 +164,11 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
       `run ${final.id} ${final.status}${simulatedLabel(final)}: ${formatCounts(final)}, $${final.costUsd.toFixed(4)}`,
       ...(final.finalReview ? [`review: ${final.finalReview.verdict}: ${final.finalReview.summary}`] : []),
       ...(final.status === 'paused'
-        ? [`paused (${final.pauseReason ?? 'unknown'}); continue with orc resume ${final.id}`]
+        ? [
+            final.pauseReason === 'held'
+              ? `paused (held): ${final.pauseMessage ?? 'the work left waits for tasks you cancelled'}`
+              : `paused (${final.pauseReason ?? 'unknown'}); continue with orc resume ${final.id}`,
+          ]
         : []),
       ...waiting.map(
         (item) =>

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { withClient } from './daemon-connection.js';
-import { emit, summaryJson } from './output.js';
+import { emit } from './output.js';
+import { writeRunJson } from './run-json-stream.js';
 import { runReport, taskReport } from './run-report.js';
 import { resolveRunRef } from './run-ref.js';
 import { waitsLine } from './inbox.command.js';
@@ -32,6 +33,13 @@ export function registerShowCommand(program: Command): void {
           );
           return;
         }
+        if (options.json) {
+          const inbox = await client.trpc.inbox.list.query({ runId });
+          await writeRunJson(client, runId, process.stdout, {
+            inbox: { items: inbox.items, waits: inbox.waits },
+          });
+          return;
+        }
         const [run, inbox] = await Promise.all([
           client.trpc.runs.get.query({ runId, full: true }),
           client.trpc.inbox.list.query({ runId }),
@@ -44,9 +52,7 @@ export function registerShowCommand(program: Command): void {
           ),
           ...[waitsLine(inbox.waits)].filter((line) => line !== undefined),
         ];
-        emit(options, { ...summaryJson(run), inbox: { items: inbox.items, waits: inbox.waits } }, () =>
-          runReport(run, now, notes),
-        );
+        process.stdout.write(`${runReport(run, now, notes).join('\n')}\n`);
       });
     });
 }

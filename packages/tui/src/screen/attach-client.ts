@@ -12,7 +12,7 @@ type Procedures = OrcClient['trpc'];
 export interface AttachClient {
   trpc: {
     runs: Pick<Procedures['runs'], 'list' | 'get' | 'events' | 'pause' | 'resume' | 'cancel'>;
-    tasks: Pick<Procedures['tasks'], 'get' | 'retry' | 'skip'>;
+    tasks: Pick<Procedures['tasks'], 'get' | 'page' | 'retry' | 'skip' | 'cancel'>;
     checkpoints: Pick<Procedures['checkpoints'], 'create' | 'list' | 'rollback'>;
     /** A person's rating of a task (`f`). */
     feedback: Pick<Procedures['feedback'], 'add'>;

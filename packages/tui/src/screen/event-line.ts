@@ -1,4 +1,10 @@
-import { describeSourceChange, type ErrorCategory, type OrcEvent } from '@orc/shared';
+import {
+  describeSourceChange,
+  describeTaskChanges,
+  editedBy,
+  type ErrorCategory,
+  type OrcEvent,
+} from '@orc/shared';
 import { formatCost, formatTokens } from './format.js';
 import { ERROR_CATEGORY_COLOR, colored } from './status-style.js';
 import { escapeTags, oneLine } from './text-cells.js';
@@ -161,6 +167,15 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
     case 'task.touched':
       // Shown on the task (its files), not as a line of its own: one per accepted task would be noise.
       return undefined;
+    case 'plan.tasks_added':
+      return line('info', `added ${event.tasks.map((task) => task.id).join(', ')} ${editedBy(event.origin)}`);
+    case 'plan.tasks_removed':
+      return line('info', `removed ${event.taskIds.join(', ')} ${editedBy(event.origin)}`);
+    case 'task.edited':
+      return line(
+        'info',
+        `${event.taskId} edited ${editedBy(event.origin)}: ${describeTaskChanges(event.changes)}`,
+      );
     case 'feedback.rated': {
       const { taskId, score, comment } = event.rating;
       return line('info', `${taskId ?? 'run'} rated ${score}/5${comment ? `: ${comment}` : ''}`);

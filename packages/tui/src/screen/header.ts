@@ -150,7 +150,9 @@ function runNotice(view: RunView): string | undefined {
             ? 'the Task Master file cannot be read'
             : view.pauseReason === 'verify'
               ? `integration.verify cannot pass: ${view.train?.last?.reason ?? 'see the events'}`
-              : 'you paused it';
+              : view.pauseReason === 'held'
+                ? 'the work left waits for a task you cancelled: edit, retry or remove it'
+                : 'you paused it';
     return `Paused because ${why}. Press p to resume.`;
   }
   if (view.status === 'failed') return `Run failed${view.error === undefined ? '' : `: ${view.error}`}`;

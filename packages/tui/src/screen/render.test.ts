@@ -1,4 +1,4 @@
-import { localTime, type OrcEvent, type RunView, type TaskRecord } from '@orc/shared';
+import { localTime, type OrcEvent, type RunView, type TaskRecord, type TaskStatus } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
 import { AttachState } from './attach-state.js';
 import { describeEvent, eventLineMarkup } from './event-line.js';
@@ -420,10 +420,115 @@ describe('attach state', () => {
     expect(state.view!.tasks[0]!.status).toBe('pending');
     expect(state.flush()).toBe(true);
     expect(state.view!.tasks.map((t) => t.status)).toEqual(['running', 'pending']);
-    expect(state.busyWorkers().map((b) => [b.worker, b.task.id])).toEqual([[1, 't1']]);
+    expect(state.busyWorkers().map((b) => [b.worker, b.taskId])).toEqual([[1, 't1']]);
     expect(state.outputs.text(1, 't1')).toBe('hello world');
     expect(state.lines.map((l) => l.text)).toEqual(['t1 running', 't1 → w1 (attempt 1)']);
     expect(state.flush()).toBe(false);
+  });
+
+  it('holds a window of a large run: asks for the rows it shows, brings late pages up to the stream', () => {
+    const state = new AttachState();
+    const ids = Array.from({ length: 1000 }, (_, i) => `t${i + 1}`);
+    const page = (offset: number, limit: number, lastEventId: number) => ({
+      runId: 'r-42',
+      lastEventId,
+      offset,
+      total: ids.length,
+      tasks: ids.slice(offset, offset + limit).map((id) => task({ id, title: id })),
+    });
+    // The view carries the first rows only; the counts are the whole run's.
+    state.reset(view({ ...page(0, 20, 5), taskCounts: { pending: 1000 }, taskTotal: 1000 }));
+    expect(state.total).toBe(1000);
+    expect(state.visibleTasks(10).tasks.every((t) => t !== undefined)).toBe(true);
+    expect(state.wantedRows()).toBeUndefined();
+    // End jumps past what is held: the rows shown are not here yet, a window around them is wanted.
+    state.moveTo(999);
+    const shown = state.visibleTasks(10);
+    expect(shown.first).toBe(990);
+    expect(shown.tasks).toEqual(Array.from({ length: 10 }, () => undefined));
+    expect(state.wantedRows()).toEqual({ offset: 980, limit: 20 });
+    const at = '2025-01-01T00:01:00.000Z';
+    const moved = (id: number, taskId: string, from: TaskStatus, status: TaskStatus): OrcEvent => ({
+      id,
+      runId: 'r-42',
+      at,
+      type: 'task.status',
+      taskId,
+      from,
+      status,
+    });
+    // The stream is at event 7 when a page as of event 5 arrives: events 6 and 7 are folded into it.
+    state.push(moved(6, 't1000', 'pending', 'ready'));
+    state.push(moved(7, 't1', 'pending', 'ready'));
+    state.flush();
+    expect(state.view!.taskCounts).toEqual({ pending: 998, ready: 2 });
+    state.takeRows(page(980, 20, 5));
+    expect(state.visibleTasks(10).tasks.map((t) => t?.status)).toEqual([
+      ...Array<TaskStatus>(9).fill('pending'),
+      'ready',
+    ]);
+    expect(state.wantedRows()).toBeUndefined();
+    expect(state.selectedTask()!.id).toBe('t1000');
+    // A page ahead of the stream waits for it.
+    state.moveTo(0);
+    state.visibleTasks(10);
+    expect(state.wantedRows()).toEqual({ offset: 0, limit: 20 });
+    const ahead = page(0, 20, 8);
+    ahead.tasks[1]!.status = 'ready';
+    state.takeRows(ahead);
+    expect(state.visibleTasks(10).tasks[0]).toBeUndefined();
+    state.push(moved(8, 't2', 'pending', 'ready'));
+    state.flush();
+    expect(
+      state
+        .visibleTasks(10)
+        .tasks.map((t) => t?.status)
+        .slice(0, 3),
+    ).toEqual(['pending', 'ready', 'pending']);
+    // Workers: the busy tasks come as a page of their own, and follow the stream.
+    state.takeBusy({
+      ...page(0, 0, 8),
+      total: 1,
+      tasks: [task({ id: 't500', status: 'running', worker: 3 })],
+    });
+    state.push({ id: 9, runId: 'r-42', at, type: 'task.assigned', taskId: 't2', worker: 1, attempt: 1 });
+    state.push(moved(10, 't500', 'running', 'reviewing'));
+    state.flush();
+    expect(state.busyWorkers()).toEqual([
+      { worker: 1, taskId: 't2', status: 'running' },
+      { worker: 3, taskId: 't500', status: 'reviewing' },
+    ]);
+    state.push(moved(11, 't500', 'reviewing', 'done'));
+    state.flush();
+    expect(state.busyWorkers().map((b) => b.worker)).toEqual([1]);
+    // A new plan moves rows the window does not hold: the run is fetched again.
+    expect(state.needsRefetch).toBe(false);
+    state.push({ id: 12, runId: 'r-42', at, type: 'run.planned', summary: 'again', tasks: [] });
+    state.flush();
+    expect(state.needsRefetch).toBe(true);
+  });
+
+  it('fetches the run again once events come after rows a full disk held back', () => {
+    const state = new AttachState();
+    const ids = Array.from({ length: 1000 }, (_, i) => `t${i + 1}`);
+    const rows = (offset: number) => ids.slice(offset, offset + 20).map((id) => task({ id, title: id }));
+    state.reset(view({ tasks: rows(0), lastEventId: 5, taskCounts: { pending: 1000 }, taskTotal: 1000 }));
+    // t981 is done in memory, its completion not on disk: shown reviewing, and its events are before 5.
+    const held = rows(980);
+    held[0] = { ...held[0]!, status: 'reviewing' };
+    state.takeRows({
+      runId: 'r-42',
+      lastEventId: 5,
+      offset: 980,
+      total: 1000,
+      tasks: held,
+      unconfirmed: ['t981'],
+    });
+    expect(state.needsRefetch).toBe(false);
+    const at = '2025-01-01T00:01:00.000Z';
+    state.push({ id: 6, runId: 'r-42', at, type: 'run.resumed' });
+    state.flush();
+    expect(state.needsRefetch).toBe(true);
   });
 
   it('keeps the last lines of worker output that fit a pane', () => {

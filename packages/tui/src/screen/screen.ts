@@ -97,6 +97,8 @@ class AttachSession {
   private retryTimer: NodeJS.Timeout | undefined;
   private alert: string | undefined;
   private modal: Modal | undefined;
+  /** A page of rows asked for and not answered yet (one at a time). */
+  private fetchingRows = false;
   private closed = false;
 
   constructor(
@@ -177,6 +179,18 @@ class AttachSession {
       this.state.reset(view);
       this.alert = undefined;
       this.retries = 0;
+      // A view holding a window of the tasks does not hold every busy task: the workers' panes need them.
+      if (this.state.holdsWindow)
+        this.client.trpc.tasks.page.query({ runId, status: ['running', 'reviewing'] }).then(
+          (page) => {
+            if (generation !== this.generation) return;
+            this.state.takeBusy(page);
+            this.frames.request();
+          },
+          (error: unknown) => {
+            if (generation === this.generation) this.lost(error);
+          },
+        );
       this.unfollow = followRun(
         this.client,
         runId,
@@ -265,23 +279,46 @@ class AttachSession {
     this.footer.setContent(escapeTags(fitCells(keyHints(width), width)));
     if (this.modal?.kind === 'inbox') this.modal.panel.update(now);
     this.screen.render();
+    this.fetchRows();
 
     if (view && this.options.exitOnFinish && runIsOver(view) && this.modal === undefined) {
       this.close('finished');
     }
   }
 
+  /** Asks the daemon for the rows the table shows and the view does not hold (a large run's window). */
+  private fetchRows(): void {
+    const wanted = this.state.wantedRows();
+    if (wanted === undefined || this.fetchingRows) return;
+    this.fetchingRows = true;
+    const generation = this.generation;
+    this.client.trpc.tasks.page.query({ ...wanted, runId: this.runId }).then(
+      (page) => {
+        this.fetchingRows = false;
+        if (generation !== this.generation) return;
+        this.state.takeRows(page);
+        this.frames.request();
+      },
+      (error: unknown) => {
+        this.fetchingRows = false;
+        if (generation === this.generation) this.lost(error);
+      },
+    );
+  }
+
   private tableMarkup(width: number, rows: number, now: number): string {
     const view = this.state.view;
     if (view === undefined) return '';
-    if (view.tasks.length === 0)
+    if (this.state.total === 0)
       return view.status === 'analyzing' ? ' The manager is planning the tasks…' : ' No tasks.';
     const cols = tableColumns(width, this.state.longestId);
     const { first, tasks } = this.state.visibleTasks(rows - 1);
     const waits = fileWaits(view.tasks);
     const out = [`{bold}${escapeTags(renderTableHeader(cols))}{/bold}`];
     tasks.forEach((task, i) => {
-      const row = renderTaskRow(task, cols, now, waits.get(task.id));
+      // A row of a large run not fetched yet: it arrives within a frame or two.
+      const row =
+        task === undefined ? '{gray-fg}…{/gray-fg}' : renderTaskRow(task, cols, now, waits.get(task.id));
       out.push(first + i === this.state.selected ? `{inverse}${row}{/inverse}` : row);
     });
     return out.join('\n');
@@ -315,6 +352,7 @@ class AttachSession {
     on(['b'], () => void this.chooseRollback());
     on(['r'], () => this.taskAction('retry', this.client.trpc.tasks.retry));
     on(['s'], () => this.taskAction('skip', this.client.trpc.tasks.skip));
+    on(['S-x'], () => this.taskAction('cancel', this.client.trpc.tasks.cancel));
     on(['f'], () => void this.rateTask());
     on(['x'], () => this.confirmCancel());
     on(['tab'], () => void this.nextRun());
@@ -326,9 +364,8 @@ class AttachSession {
   }
 
   private moveBy(delta: number): void {
-    const total = this.state.view?.tasks.length ?? 0;
     if (delta === -Infinity) this.state.moveTo(0);
-    else if (delta === Infinity) this.state.moveTo(total - 1);
+    else if (delta === Infinity) this.state.moveTo(this.state.total - 1);
     else this.state.move(delta);
     this.frames.request();
   }

@@ -21,7 +21,7 @@ export class WorkerPanes {
     const fit = width === 0 ? 0 : Math.max(1, Math.min(busy.length, Math.floor(height / MIN_PANE_ROWS)));
     const shown = busy.slice(0, fit);
     const seen = new Set<number>();
-    shown.forEach(({ worker, task }, i) => {
+    shown.forEach(({ worker, taskId, status }, i) => {
       seen.add(worker);
       let pane = this.panes.get(worker);
       if (pane === undefined) {
@@ -41,8 +41,8 @@ export class WorkerPanes {
       pane.width = width;
       pane.height = paneHeight;
       const more = i === fit - 1 && busy.length > fit ? ` (+${busy.length - fit} more)` : '';
-      pane.setLabel(` w${worker} · ${task.id} ${task.status}${more} `);
-      pane.setContent(tailLines(outputs.text(worker, task.id), paneHeight - 2, width - 2).join('\n'));
+      pane.setLabel(` w${worker} · ${taskId} ${status}${more} `);
+      pane.setContent(tailLines(outputs.text(worker, taskId), paneHeight - 2, width - 2).join('\n'));
     });
     for (const [worker, pane] of this.panes) {
       if (!seen.has(worker)) {

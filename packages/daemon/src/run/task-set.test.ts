@@ -1,0 +1,47 @@
+import type { TaskRecord, TaskStatus } from '@orc/shared';
+import { describe, expect, it } from 'vitest';
+import { taskMachine } from '../actors/task.machine.js';
+import { TaskText } from '../store/run-document.js';
+import { TaskSet, type TaskMove } from './task-set.js';
+
+const record = (id: string, status: TaskStatus, over: Partial<TaskRecord> = {}): TaskRecord => ({
+  id,
+  title: `Task ${id}`,
+  description: 'd',
+  dependencies: [],
+  priority: 'medium',
+  status,
+  attempts: [],
+  reworks: 0,
+  ...over,
+});
+
+describe('TaskSet', () => {
+  it('keeps a settled task as its text once written, reads its status without it, and parses it when asked', () => {
+    const moves: TaskMove[] = [];
+    const tasks = new TaskSet(taskMachine, (move) => moves.push(move));
+    const failed = record('b', 'failed', { error: 'it broke', finishedAt: '2026-01-01T00:00:00.000Z' });
+    tasks.replaceAll([record('a', 'pending'), failed, record('c', 'done', { result: 'ok' })]);
+
+    const stored = tasks.stored();
+    // The pending task stays a record; the settled ones become their text, written as they are.
+    expect(stored.map((t) => t instanceof TaskText)).toEqual([false, true, true]);
+    expect(JSON.parse(JSON.stringify(stored))).toEqual([
+      record('a', 'pending'),
+      failed,
+      record('c', 'done', { result: 'ok' }),
+    ]);
+    expect([...tasks.rows()].map((t) => t instanceof TaskText)).toEqual([false, true, true]);
+    expect(tasks.statusOf('b')).toBe('failed');
+    expect(tasks.get('b')).toEqual(failed);
+    expect([...tasks.values()].map((t) => t.id)).toEqual(['a', 'b', 'c']);
+    // Each parse is afresh: nothing holds on to a settled task's objects.
+    expect(tasks.get('b')).not.toBe(tasks.get('b'));
+
+    // A settled task moves on from its text: a retry makes it a record again, pending.
+    expect(tasks.send('b', { type: 'task.retry' })).toBe(true);
+    expect(moves.map((m) => [m.task.id, m.from, m.to])).toEqual([['b', 'failed', 'pending']]);
+    expect(tasks.statusOf('b')).toBe('pending');
+    expect([...tasks.rows()].map((t) => t instanceof TaskText)).toEqual([false, false, true]);
+  });
+});

@@ -1,0 +1,101 @@
+import type { OrcClient } from '@orc/daemon/client';
+import type { BenchDaemon } from '../bench-daemon.js';
+import { DEFAULT_DAG, randomDag, taskId } from '../dag.js';
+import { waitForRun } from '../run-watch.js';
+import { TmuxScreen } from '../tmux-screen.js';
+import { ZERO_LATENCY } from './measured-run.js';
+
+const SUBSCRIBERS = 10;
+/** A key not answered in this long counts as this long (the target is 100 ms). */
+const KEY_TIMEOUT_MS = 5_000;
+
+export interface LiveScreen {
+  /** From a key sent to the pane to the screen showing what it asked for (End, Home), each press. */
+  keyMs: number[];
+  /** Distinct screens seen a second while polling for 2 s (the screen draws at most 20 frames a second). */
+  screensPerSecond: number;
+  /** Delivery latency of every event to 10 subscribers while the screen was attached. */
+  deliveryMs: number[];
+  doneWhileMeasured: number;
+}
+
+/**
+ * `orc attach` under tmux on a run of `size` tasks at full speed (zero-latency model, 16 workers), with
+ * ten more clients following the run's events: End and Home alternately, each timed until the table shows
+ * the last task (fetched from the daemon, not held) or the first again; then the run is cancelled.
+ */
+export async function liveScreen(
+  daemon: BenchDaemon,
+  size: number,
+  keyPresses: number,
+  log: (line: string) => void,
+): Promise<LiveScreen> {
+  const run = await daemon.client.trpc.runs.start.mutate({
+    tasks: randomDag({ ...DEFAULT_DAG, tasks: size }),
+    config: ZERO_LATENCY,
+    source: 'bench live screen',
+  });
+  await waitForRun(daemon.client, run.id, {
+    timeoutMs: 120_000,
+    pollMs: 20,
+    until: (s) => s.status === 'executing',
+  });
+  const clients: OrcClient[] = [];
+  const subscriptions: { unsubscribe(): void }[] = [];
+  const deliveryMs: number[] = [];
+  // Events emitted from then on count, as in the fan-out case: the clients join where the run is (a
+  // replay from the first event, with the plan of 100,000 tasks in it, measures the replay instead).
+  let measureFrom = Infinity;
+  let measureTo = Infinity;
+  const { lastEventId } = await daemon.client.trpc.runs.get.query({ runId: run.id });
+  for (let i = 0; i < SUBSCRIBERS; i++) clients.push(await daemon.connect());
+  for (const client of clients) {
+    subscriptions.push(
+      client.trpc.runs.events.subscribe(
+        { runId: run.id, lastEventId: String(lastEventId) },
+        {
+          onData: ({ data }) => {
+            const at = Date.parse(data.at);
+            if (at >= measureFrom && at < measureTo) deliveryMs.push(Date.now() - at);
+          },
+        },
+      ),
+    );
+  }
+  const screen = new TmuxScreen(daemon.home, run.id);
+  try {
+    const first = new RegExp(`^│${taskId(0)}\\s`, 'm');
+    const last = new RegExp(`^│${taskId(size - 1)}\\s`, 'm');
+    if ((await screen.waitFor((s) => first.test(s), 30_000)) === undefined)
+      throw new Error(`the screen did not show run ${run.id}:\n${await screen.capture()}`);
+    const doneBefore = await doneNow(daemon.client, run.id);
+    measureFrom = Date.now();
+    log(`live screen: ${keyPresses} keys on run ${run.id}, ${SUBSCRIBERS} subscribers`);
+    const keyMs: number[] = [];
+    for (let i = 0; i < keyPresses; i++) {
+      const toEnd = i % 2 === 0;
+      screen.keys(toEnd ? 'End' : 'Home');
+      const ms = await screen.waitFor((s) => (toEnd ? last : first).test(s), KEY_TIMEOUT_MS);
+      keyMs.push(ms ?? KEY_TIMEOUT_MS);
+    }
+    const seen = new Set<string>();
+    const pollStarted = Date.now();
+    while (Date.now() - pollStarted < 2_000) {
+      seen.add(await screen.capture());
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    measureTo = Date.now();
+    const doneWhileMeasured = (await doneNow(daemon.client, run.id)) - doneBefore;
+    return { keyMs, screensPerSecond: seen.size / 2, deliveryMs, doneWhileMeasured };
+  } finally {
+    screen.kill();
+    for (const s of subscriptions) s.unsubscribe();
+    await daemon.client.trpc.runs.cancel.mutate({ runId: run.id }).catch(() => undefined);
+    await waitForRun(daemon.client, run.id, { timeoutMs: 60_000 }).catch(() => undefined);
+  }
+}
+
+async function doneNow(client: OrcClient, runId: string): Promise<number> {
+  const view = await client.trpc.runs.get.query({ runId });
+  return view.taskCounts['done'] ?? 0;
+}
