@@ -9,6 +9,7 @@ import { promptCacheCase } from './cases/prompt-cache.js';
 import { rateLimitCase } from './cases/rate-limit.js';
 import { sharedLimitCase } from './cases/shared-limit.js';
 import { recoveryCase } from './cases/recovery.js';
+import { touchesCase } from './cases/touches.js';
 import { scaleCase } from './cases/scale.js';
 import { scaleOutCase } from './cases/scale-out.js';
 import { CASE_NAMES, machineInfo, type BenchReport, type CaseName, type CaseResult } from './report.js';
@@ -29,6 +30,7 @@ export interface BenchOptions {
 const GROUPS: { cases: readonly CaseName[]; run: (ctx: CaseContext) => Promise<CaseResult[]> }[] = [
   { cases: ['makespan'], run: async (ctx) => [await makespanCase(ctx)] },
   { cases: ['overhead', 'persistence', 'reattach'], run: largeRunCases },
+  { cases: ['touches'], run: async (ctx) => [await touchesCase(ctx)] },
   { cases: ['fan-out'], run: async (ctx) => [await fanOutCase(ctx)] },
   { cases: ['recovery'], run: async (ctx) => [await recoveryCase(ctx)] },
   { cases: ['scale'], run: async (ctx) => [await scaleCase(ctx)] },

@@ -5,6 +5,7 @@ export const CASE_NAMES = [
   'overhead',
   'persistence',
   'reattach',
+  'touches',
   'fan-out',
   'recovery',
   'scale',

@@ -14,6 +14,8 @@ export interface TaskInput {
   /** The stand-in model's script for the agent, one instruction a line (see agent-stand-in.ts). */
   lines: string[];
   dependencies?: string[];
+  /** The paths or globs the task will touch (the task file's `touches`). */
+  touches?: string[];
 }
 
 export interface RunConfig extends ClaudeLogin {
@@ -113,6 +115,7 @@ export class ClaudeSandbox {
         title: task.title ?? `task ${task.id}`,
         description: task.lines.join('\n'),
         dependencies: task.dependencies ?? [],
+        ...(task.touches !== undefined && { touches: task.touches }),
       }));
       await writeFile(join(cwd, 'tasks.json'), JSON.stringify(specs, null, 2));
     }

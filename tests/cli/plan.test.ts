@@ -51,7 +51,7 @@ interface TasksFile {
   summary: string;
   plannedBy: string;
   simulated: boolean;
-  tasks: { id: string; title: string; dependencies: string[] }[];
+  tasks: { id: string; title: string; dependencies: string[]; touches?: string[] }[];
 }
 
 describe('orc plan', () => {
@@ -71,6 +71,13 @@ describe('orc plan', () => {
       simulated: true,
       plannedBy: 'simulated/claude-opus-5-5',
     });
+    // Each task says what it will touch; the two parts share the index, so the second waits for the first.
+    expect(file.tasks.map((t) => t.touches)).toEqual([
+      ['docs/plan.md'],
+      ['src/guide-part-one/**', 'src/index.ts'],
+      ['src/guide-part-two/**', 'src/index.ts'],
+      ['src/**', 'README.md'],
+    ]);
     // Nothing ran: the daemon has no run.
     expect(JSON.parse((await box.orc(['ls', '--json'])).stdout)).toEqual([]);
 
@@ -199,6 +206,13 @@ describe('orc plan', () => {
       ['4', 'pending', ['2', '3']],
     ]);
     expect(listed[1]!.title).toBe('Ship the release (part one)');
+    // Touches go in Task Master's own field for other tools' data, which it reads back as it is.
+    expect(listed.map((t) => (t as { metadata?: { touches?: string[] } }).metadata?.touches)).toEqual([
+      ['docs/plan.md'],
+      ['src/release-part-one/**', 'src/index.ts'],
+      ['src/release-part-two/**', 'src/index.ts'],
+      ['src/**', 'README.md'],
+    ]);
     expect((await taskMasterList(project)).map((t) => t.title)).toEqual(['Keep me']);
 
     // The tag has tasks now: kept unless --force.
@@ -209,7 +223,14 @@ describe('orc plan', () => {
 
     const run = await box.orc(['run', '--taskmaster', project, '--tag', 'release', '--json']);
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ status: 'completed', taskTotal: 4 });
+    const summary = JSON.parse(run.stdout) as { id: string };
+    expect(summary).toMatchObject({ status: 'completed', taskTotal: 4 });
+    // orc run read them from there.
+    const shown = JSON.parse((await box.orc(['show', summary.id, '--json'])).stdout) as TasksFile;
+    expect(shown.tasks.find((t) => t.id === '2')?.touches).toEqual([
+      'src/release-part-one/**',
+      'src/index.ts',
+    ]);
   }, 240_000);
 
   it('writes into a directory that is not a Task Master project yet, which task-master then reads', async () => {

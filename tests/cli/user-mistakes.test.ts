@@ -65,6 +65,23 @@ describe('orc and the mistakes users make', () => {
     expect(await box.daemonPid()).toBeUndefined();
   });
 
+  it('a touched path outside the repository names the task, the field and what is wrong', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({ models: { provider: 'simulated' } });
+    const file = join(box.home, 'tasks.json');
+    await writeFile(
+      file,
+      JSON.stringify([
+        { id: 'a', title: 'fine', touches: ['src/**'] },
+        { id: 'b', title: 'outside', touches: ['src/a.ts', '../other/x.ts'] },
+      ]),
+    );
+    const result = await box.orc(['run', 'tasks.json']);
+    expect(result).toMatchObject({ code: 2, stdout: '' });
+    expect(result.stderr).toBe(`orc: ${file}: tasks[1].touches.1 touched paths may not contain ".."\n`);
+    expect(await box.daemonPid()).toBeUndefined();
+  });
+
   it('a project task-master init made has no tasks yet: says so, and not to run init again', async () => {
     box = await Sandbox.create();
     await box.writeConfig({ models: { provider: 'simulated' } });

@@ -273,6 +273,12 @@ function managerAnswer(kind: StandInRequest['kind'], system: string): Record<str
     description: (text ?? '').split(' | ').join('\n'),
     dependencies: after ? after.split(',') : [],
     priority: 'medium',
+    // Required by the plan's schema, which Claude Code holds its structured output to: the files the
+    // task's instructions write, as a model would name them.
+    touches: (text ?? '')
+      .split(' | ')
+      .map((line) => /^(?:WRITE|APPEND) (\S+):/.exec(line)?.[1] ?? /^COPY \S+ (\S+)$/.exec(line)?.[1])
+      .filter((path) => path !== undefined),
   }));
   return { summary: `${tasks.length} tasks from the goal.`, tasks };
 }

@@ -295,6 +295,11 @@ export const OrcEvent = z.discriminatedUnion('type', [
   z.object({ ...task, type: z.literal('task.failed'), error: z.string() }),
   /** A person changed the task at the run's source (Task Master); their change wins. */
   z.object({ ...task, type: z.literal('task.source_changed'), change: SourceChange }),
+  /**
+   * The files a repository run's task changed, read from its accepted diff: the scheduler keeps the task
+   * apart from others touching them when it runs again.
+   */
+  z.object({ ...task, type: z.literal('task.touched'), files: z.array(z.string()) }),
   /** A person rated the run's work, or one task's (`rating.taskId`): kept with the run and in its report. */
   z.object({ ...base, type: z.literal('feedback.rated'), rating: Rating }),
 ]);

@@ -17,6 +17,7 @@ export * from './task.js';
 export * from './task-graph.js';
 export * from './task-page.js';
 export * from './task-source.js';
+export * from './touches.js';
 export * from './run-fold.js';
 export * from './run-view-reducer.js';
 export * from './task-fold.js';

@@ -1,6 +1,27 @@
 import * as z from 'zod';
 import { LIMITS, tooLongMessage, tooManyMessage } from './limits.js';
 import { TaskSpec } from './task.js';
+import { Touches } from './touches.js';
+
+/**
+ * The model must answer `touches` (structured output wants every field required), `[]` when it cannot
+ * tell; a plan written before the field existed reads as `[]`. Typed optional all the same: plans made
+ * in code (an import, the simulated model, a test's script) may leave it out, and `withoutEmptyTouches`
+ * drops the `[]` again so records carry only what a task names.
+ */
+const plannedTouches = z.preprocess(
+  (value) => value ?? [],
+  Touches.describe(
+    'Repository paths or globs this task will create or edit, e.g. ["src/ui/list.ts", "src/ui/**"]; tasks whose paths overlap are not run at the same time. [] when unknown.',
+  ),
+) as unknown as z.ZodOptional<typeof Touches>;
+
+/** The task without `touches` when it names none. */
+export function withoutEmptyTouches<T extends { touches?: readonly string[] | undefined }>(task: T): T {
+  if (task.touches === undefined || task.touches.length > 0) return task;
+  const { touches: _none, ...rest } = task;
+  return rest as T;
+}
 
 /**
  * What the manager answers when it plans a goal (structured output). Its JSON Schema goes to the model in
@@ -26,6 +47,7 @@ export const Plan = z.strictObject({
           .max(LIMITS.tasks, tooManyMessage(LIMITS.tasks, 'dependencies'))
           .describe('Ids of tasks whose results this task needs.'),
         priority: TaskSpec.shape.priority.unwrap(),
+        touches: plannedTouches,
       }),
     )
     .min(1)

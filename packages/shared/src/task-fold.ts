@@ -1,5 +1,5 @@
 import type { TaskEventOf } from './events.js';
-import type { Plan } from './plan.js';
+import { withoutEmptyTouches, type Plan } from './plan.js';
 import type { TaskChanges } from './plan-edit.js';
 import {
   addUsage,
@@ -110,6 +110,8 @@ export function foldTaskEvent(task: TaskRecord, event: TaskEventOf): TaskRecord 
       return { ...task, error: event.error };
     case 'task.source_changed':
       return { ...task, sourceChange: event.change };
+    case 'task.touched':
+      return { ...task, touched: event.files };
     case 'task.edited':
       return editedTask(task, event.changes);
     case 'worker.output':
@@ -230,7 +232,7 @@ export function plannedTasks(specs: Plan['tasks'], before: ReadonlyMap<string, T
     const finished =
       kept !== undefined && (kept.status === 'done' || kept.status === 'failed' || kept.status === 'skipped');
     return {
-      ...spec,
+      ...withoutEmptyTouches(spec),
       status: finished ? kept.status : 'pending',
       attempts: kept?.attempts ?? [],
       reworks: kept?.reworks ?? 0,

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { LIMITS, tooLongMessage, tooManyMessage } from './limits.js';
 import { SourceChange } from './task-source.js';
+import { Touches } from './touches.js';
 
 export const TaskId = z
   .string()
@@ -21,6 +22,11 @@ const taskFields = {
   priority: Priority.default('medium'),
   /** Extra instructions for the worker (the manager's detail, or Task Master's `details`). */
   details: z.string().optional(),
+  /**
+   * The paths or globs the task will touch in the repository (the plan's or the task file's): the
+   * scheduler does not run two tasks whose touches overlap at the same time.
+   */
+  touches: Touches.optional(),
 };
 
 /** A unit of work as planned or imported: what to do and what it waits for, within `LIMITS`. */
@@ -139,6 +145,12 @@ export const TaskRecord = z.object({
   held: z.string().optional(),
   /** A person changed the task at the run's source (Task Master) while the run went on. */
   sourceChange: SourceChange.optional(),
+  /**
+   * The files the task's accepted change touched (a repository run learns them from its diff): the
+   * scheduler counts them with `touches` when the task runs again (a rework after a merge conflict or a
+   * failed verify, a retry, a rollback).
+   */
+  touched: z.array(z.string()).optional(),
   readyAt: z.string().optional(),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),

@@ -1,4 +1,11 @@
-import { Plan, type TaskSpec, assertValidTaskGraph, formatCount, isOrcError } from '@orc/shared';
+import {
+  Plan,
+  type TaskSpec,
+  assertValidTaskGraph,
+  formatCount,
+  isOrcError,
+  withoutEmptyTouches,
+} from '@orc/shared';
 import { assign, fromPromise, setup } from 'xstate';
 import { describeCallFailure, type CallFailure } from '../model/model-error.js';
 import { notProvided, notProvidedActor } from './not-provided.js';
@@ -53,6 +60,7 @@ export function parsePlanText(text: string): PlanResult {
       error: `the plan does not match the schema: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
     };
   }
+  parsed.data.tasks = parsed.data.tasks.map(withoutEmptyTouches);
   try {
     assertValidTaskGraph(parsed.data.tasks, 'the plan', 'PLAN_INVALID');
   } catch (error) {

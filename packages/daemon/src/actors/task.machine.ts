@@ -44,6 +44,8 @@ export type TaskEvent =
   | { type: 'task.reset' }
   /** A person changed it at the run's source (Task Master): shown on it, whatever it is doing. */
   | { type: 'task.source_changed'; change: SourceChange }
+  /** The files its accepted change touched (a repository run). */
+  | { type: 'task.touched'; files: string[] }
   /**
    * A person changed its spec; not while it is in flight or done. `waits`: a dependency it now has is not
    * done, so a ready task goes back to waiting. A cancelled task is held until it is edited or retried.
@@ -163,6 +165,7 @@ export const taskMachine = setup({
       }),
     },
     'task.source_changed': { actions: assign({ sourceChange: ({ event }) => event.change }) },
+    'task.touched': { actions: assign({ touched: ({ event }) => event.files }) },
     'task.unlink': {
       actions: assign({
         dependencies: ({ context, event }) =>

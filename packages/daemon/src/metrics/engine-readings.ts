@@ -12,7 +12,7 @@ export function engineReadings(runs: RunRegistry, governor: QuotaGovernor): Engi
       let workers = 0;
       for (const run of runs.loaded()) {
         const { graph, pool } = run.scheduler;
-        ready += graph.readyCount;
+        ready += graph.readyCount + graph.waitingForFiles;
         if (!run.isExecuting()) continue;
         busyWorkers += pool.busy;
         workers += pool.size;

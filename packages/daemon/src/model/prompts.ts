@@ -21,6 +21,7 @@ export function planPrompt(goal: string, feedback: string | undefined): { system
       'Plan this goal as tasks that workers can do in parallel where possible.',
       'Give each task a short unique id, a title, a self-contained description, the ids it depends on and a priority.',
       'Dependencies must form no cycle; prefer a wide graph to a long chain.',
+      'Where tasks edit a repository, give each the paths or globs it will create or edit (`touches`, e.g. "src/ui/**"), [] when unknown: tasks whose touches overlap are not run at the same time, so name what each really changes and split shared files out where you can.',
       feedback ? `\nYour previous plan was refused: ${feedback}\nAnswer with a corrected plan.` : '',
     ].join('\n'),
   };

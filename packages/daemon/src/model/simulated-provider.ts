@@ -100,7 +100,9 @@ function goalOf(system: string): string {
 
 /**
  * Splits a goal into parts at "and", commas and semicolons: an analysis task first, one task per part in
- * parallel, then an integration task that depends on all of them.
+ * parallel, then an integration task that depends on all of them. Each part touches its own folder, and
+ * the first two the shared index too, as parts of a real change do, so the scheduler's file order shows:
+ * t3 waits for t2 ("waits for src/index.ts held by t2") while the other parts run.
  */
 export function planFor(goal: string): Plan {
   const parts = goal
@@ -116,6 +118,7 @@ export function planFor(goal: string): Plan {
       description: `Work out what "${goal}" requires.`,
       dependencies: [],
       priority: 'high',
+      touches: ['docs/plan.md'],
     },
     ...pieces.map((piece, i) => ({
       id: `t${i + 2}`,
@@ -123,6 +126,8 @@ export function planFor(goal: string): Plan {
       description: `Do this part of the goal: ${piece}.`,
       dependencies: ['t1'],
       priority: 'medium' as const,
+      // The first two parts both register in the shared index, so the second waits for the first.
+      touches: [`src/${slug(piece, i + 2)}/**`, ...(i < 2 ? ['src/index.ts'] : [])],
     })),
   ];
   tasks.push({
@@ -131,11 +136,22 @@ export function planFor(goal: string): Plan {
     description: 'Bring the parts together and check them against the goal.',
     dependencies: pieces.map((_, i) => `t${i + 2}`),
     priority: 'medium',
+    touches: ['src/**', 'README.md'],
   });
   return {
     summary: `${SIMULATED_LABEL} ${tasks.length} tasks: analysis, ${pieces.length} parts in parallel, integration.`,
     tasks,
   };
+}
+
+/** A folder name for a part: its last words, lower case, dashed ("part-2" when it has none). */
+function slug(piece: string, n: number): string {
+  const words =
+    piece
+      .toLowerCase()
+      .match(/[a-z0-9]+/g)
+      ?.slice(-3) ?? [];
+  return words.length > 0 ? words.join('-') : `part-${n}`;
 }
 
 function capitalise(text: string): string {

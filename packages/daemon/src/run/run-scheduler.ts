@@ -1,4 +1,5 @@
 import {
+  MAX_TOUCHES,
   ZERO_USAGE,
   addUsage,
   describeSourceChange,
@@ -14,6 +15,7 @@ import { awaitsReview, taskMachine } from '../actors/task.machine.js';
 import type { WorkerEmitted } from '../actors/worker.machine.js';
 import { TaskGraph } from '../scheduling/task-graph.js';
 import { WorkerPool } from '../scheduling/worker-pool.js';
+import { changedFiles } from '../workspace/changed-files.js';
 import type { RunDocument } from '../store/run-document.js';
 import { AttemptRunner } from './attempt-runner.js';
 import { localBackend } from './attempt-backend.js';
@@ -181,7 +183,10 @@ export class RunScheduler {
       at,
     );
     const freed = this.graph.moved(task, from, to);
-    if (to === 'merging') this.merge(task);
+    if (to === 'merging') {
+      this.learnTouches(task.id);
+      this.merge(task);
+    }
     this.unblock(freed, at);
   }
 
@@ -273,6 +278,31 @@ export class RunScheduler {
         limit: this.pool.limit.value,
         reason: 'calls succeed again',
       });
+  }
+
+  /**
+   * The files an accepted task changed become its `touched`: while it is merged they hold it apart from
+   * ready tasks touching them, and they go with it if it runs again (a conflict, a failed verify, a retry,
+   * a rollback). Only the task learns them: its dependents inherit nothing, since a fan-out after a shared
+   * first task would run one at a time. Queued before its merge, so a conflict's rework knows them.
+   */
+  private learnTouches(id: string): void {
+    const workspace = this.host.deps.workspace;
+    if (!workspace) return;
+    this.merges
+      .enqueue(async () => {
+        const files = await changedFiles(workspace, id, MAX_TOUCHES);
+        if (files.length === 0 || !this.tasks.send(id, { type: 'task.touched', files })) return;
+        this.graph.learned(id, files);
+        this.host.emit({ type: 'task.touched', taskId: id, files });
+        this.host.save();
+      })
+      .catch((error: unknown) =>
+        this.host.deps.logger.warn(
+          { err: error, runId: this.host.id, taskId: id },
+          'could not read changed files',
+        ),
+      );
   }
 
   /** Accepted work is merged into the integration branch, one task at a time, or through the train. */
@@ -385,7 +415,9 @@ export class RunScheduler {
         this.host.send({ type: 'run.budget_reached', message: this.host.budget.describe(this.host.id) });
         return;
       }
-      const id = this.graph.takeReady()!;
+      const id = this.graph.takeReady();
+      // Every ready task left waits for another's files: they start as those tasks let go.
+      if (id === undefined) break;
       const { source } = this.host.deps;
       if (source) void this.startOnceSourceAgrees(id, source);
       else this.assign(id, max_tokens);

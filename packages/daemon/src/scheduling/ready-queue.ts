@@ -1,4 +1,4 @@
-import type { Priority } from '@orc/shared';
+import type { ParsedTouch, Priority } from '@orc/shared';
 
 const PRIORITY_RANK: Record<Priority, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
@@ -11,9 +11,12 @@ export interface QueuedTask {
   priority: Priority;
   /** The task's place in natural id order ("t2" before "t10"), the last tie-breaker. */
   order: number;
+  /** What it will touch (planned and learned), when it says. */
+  touches?: readonly ParsedTouch[];
 }
 
-function before(a: QueuedTask, b: QueuedTask): boolean {
+/** Whether `a` goes before `b`: the queue's order, for callers that merge queues. */
+export function before(a: QueuedTask, b: QueuedTask): boolean {
   if (a.toReview !== b.toReview) return a.toReview;
   if (a.criticalPath !== b.criticalPath) return a.criticalPath > b.criticalPath;
   const pa = PRIORITY_RANK[a.priority];
@@ -49,6 +52,19 @@ export class ReadyQueue {
   /** Removes the task from the queue (it is dropped from the heap when it reaches the top). */
   delete(id: string): void {
     this.members.delete(id);
+  }
+
+  /** The best task, left in the queue. */
+  peek(): QueuedTask | undefined {
+    const heap = this.heap;
+    while (heap.length > 0 && !this.members.has(heap[0]!.id)) {
+      const last = heap.pop()!;
+      if (heap.length > 0) {
+        heap[0] = last;
+        this.siftDown(0);
+      }
+    }
+    return heap[0];
   }
 
   pop(): QueuedTask | undefined {

@@ -1,5 +1,13 @@
-import type { TaskRecord, TaskStatus } from '@orc/shared';
+import {
+  IN_FLIGHT_STATUSES,
+  parseTouches,
+  touchesOf,
+  type FileWait,
+  type TaskRecord,
+  type TaskStatus,
+} from '@orc/shared';
 import { awaitsReview } from '../actors/task.machine.js';
+import { FileClaims } from './file-claims.js';
 import { naturalRanks } from './natural-order.js';
 import { ReadyQueue } from './ready-queue.js';
 
@@ -7,7 +15,8 @@ import { ReadyQueue } from './ready-queue.js';
  * What the scheduler knows of a run's tasks: who waits on whom, how many of each task's dependencies are
  * not yet done, the longest chain still ahead of each task, the counts by status, and the ready queue
  * (longest remaining critical path first, then priority, then natural id order). It is told of every
- * move and answers which dependents a move frees; it changes no task itself.
+ * move and answers which dependents a move frees; it changes no task itself. A ready task whose touches
+ * overlap a task's in flight waits for it off the queue (`FileClaims`) while the others go first.
  *
  * Tasks are numbered once per rebuild and everything per task is a typed array indexed by that number,
  * the dependents in one flat array: at 100,000 tasks four maps of ids and an array of dependents per
@@ -27,6 +36,7 @@ export class TaskGraph {
   private order: Int32Array = new Int32Array(0);
   private readonly counts = new Map<TaskStatus, number>();
   private readonly queue = new ReadyQueue();
+  private readonly claims = new FileClaims();
 
   /**
    * Rebuilds everything from the records (a plan, a restore, a rollback). Returns the pending tasks
@@ -38,6 +48,7 @@ export class TaskGraph {
     this.index = new Map(this.ids.map((id, i) => [id, i]));
     this.counts.clear();
     this.queue.clear();
+    this.claims.clear();
     // The dependencies as numbers (unknown ones dropped), and the dependents counted, then filled in.
     const deps = tasks.map((task) => {
       const known: number[] = [];
@@ -69,6 +80,7 @@ export class TaskGraph {
       this.waitingOn[i] = waiting;
       if (task.status === 'pending' && waiting === 0) free.push(task.id);
       else if (task.status === 'ready') this.enqueue(task);
+      else if (IN_FLIGHT_STATUSES.has(task.status)) this.claims.hold(task.id, parsedTouchesOf(task));
     });
     return free;
   }
@@ -81,7 +93,11 @@ export class TaskGraph {
     this.counts.set(from, (this.counts.get(from) ?? 1) - 1);
     this.counts.set(to, (this.counts.get(to) ?? 0) + 1);
     if (to === 'ready') this.enqueue(task);
-    else this.queue.delete(task.id);
+    else {
+      this.queue.delete(task.id);
+      this.claims.unpark(task.id);
+    }
+    if (!IN_FLIGHT_STATUSES.has(to)) this.release(task.id);
     const i = this.index.get(task.id);
     if (i === undefined) return [];
     const was = this.unblocks(i, from);
@@ -101,16 +117,46 @@ export class TaskGraph {
 
   /** A ready task taken off the queue and not started goes back in its place. */
   requeue(task: TaskRecord): void {
+    this.release(task.id);
     if (task.status === 'ready') this.enqueue(task);
   }
 
-  /** The best ready task, taken off the queue. */
+  /**
+   * The best ready task that may start now, taken off the queue: it holds its touches from now on. A
+   * task whose touches overlap a holder's waits for it instead (a task sent to its review never does:
+   * its work is done).
+   */
   takeReady(): string | undefined {
-    return this.queue.pop()?.id;
+    for (;;) {
+      const next = this.claims.takeWoken(this.queue.peek()) ?? this.queue.pop();
+      if (next === undefined) return undefined;
+      const wait = next.toReview ? undefined : this.claims.blocker(next.touches);
+      if (wait === undefined) {
+        this.claims.hold(next.id, next.touches);
+        return next.id;
+      }
+      this.claims.park(next, wait);
+    }
   }
 
+  /** A task in flight learned the files its change touched. */
+  learned(id: string, files: readonly string[]): void {
+    this.claims.learned(id, files);
+  }
+
+  /** What a ready task waits for, when it waits for another's files. */
+  fileWaitOf(id: string): FileWait | undefined {
+    return this.claims.waitOf(id);
+  }
+
+  /** Ready tasks that may start now (not counting those waiting for another's files). */
   get readyCount(): number {
-    return this.queue.size;
+    return this.queue.size + this.claims.wokenCount;
+  }
+
+  /** Ready tasks waiting for a task in flight to let go of files they touch. */
+  get waitingForFiles(): number {
+    return this.claims.waitingCount;
   }
 
   /** How many of the task's dependencies are not done or skipped. */
@@ -150,14 +196,22 @@ export class TaskGraph {
   }
 
   private enqueue(task: TaskRecord): void {
+    this.claims.unpark(task.id);
     const i = this.index.get(task.id);
+    const touches = parsedTouchesOf(task);
     this.queue.push({
       id: task.id,
       toReview: awaitsReview(task),
       criticalPath: i === undefined ? 1 : this.criticalPath[i]!,
       priority: task.priority,
       order: i === undefined ? 0 : this.order[i]!,
+      ...(touches && { touches }),
     });
+  }
+
+  /** The task holds no files now: the ready tasks that waited for it may start. */
+  private release(id: string): void {
+    for (const task of this.claims.release(id)) this.queue.push(task);
   }
 
   /** The dependents of a task that now unblocks; a skipped one waiting for nothing now frees its own. */
@@ -227,4 +281,10 @@ function unblockingTasks(tasks: readonly TaskRecord[], deps: readonly number[][]
   const out = new Uint8Array(tasks.length);
   for (let i = 0; i < tasks.length; i++) out[i] = unblocks(i) ? 1 : 0;
   return out;
+}
+
+/** What the task will touch, parsed once; undefined when it names nothing. */
+function parsedTouchesOf(task: TaskRecord) {
+  const touches = touchesOf(task);
+  return touches.length === 0 ? undefined : parseTouches(touches);
 }

@@ -259,6 +259,40 @@ describe('statuses', () => {
   });
 });
 
+describe('touches in metadata', () => {
+  it("reads a task's metadata.touches (Task Master's place for other tools' data), normalised", async () => {
+    const { dir } = await tempProject({
+      json: {
+        tasks: [
+          { id: 1, title: 'ui', metadata: { touches: ['./src/ui/', 'src/ui/**'], sprint: 'Q1' } },
+          { id: 2, title: 'plain', metadata: { sprint: 'Q1' } },
+          { id: 3, title: 'sub', subtasks: [{ id: 1, title: 'part', metadata: { touches: ['lib/a.ts'] } }] },
+        ],
+      },
+    });
+    const specs = (await loadTaskMasterProject(dir, { env: {} })).specs;
+    const byId = new Map(specs.map((spec) => [spec.id, spec]));
+    expect(byId.get('1')!.touches).toEqual(['src/ui', 'src/ui/**']);
+    expect(byId.get('2')!.touches).toBeUndefined();
+    expect(byId.get('3.1')!.touches).toEqual(['lib/a.ts']);
+  });
+
+  it('names a bad touched path and the fix', async () => {
+    const { dir } = await tempProject({
+      json: { tasks: [{ id: 4, title: 'bad', metadata: { touches: ['../outside'] } }] },
+    });
+    await expect(loadTaskMasterProject(dir, { env: {} })).rejects.toThrow(
+      /task 4: metadata\.touches\.0: touched paths may not contain "\.\."; fix it in the file/,
+    );
+    const { dir: other } = await tempProject({
+      json: { tasks: [{ id: 5, title: 'bad', metadata: { touches: 'src' } }] },
+    });
+    await expect(loadTaskMasterProject(other, { env: {} })).rejects.toThrow(
+      /metadata\.touches must be a list of paths or globs/,
+    );
+  });
+});
+
 describe('tags and layouts', () => {
   const tagged = {
     master: { tasks: [task(1, 'pending')], metadata: { created: 'x' } },

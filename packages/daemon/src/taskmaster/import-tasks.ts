@@ -59,6 +59,8 @@ interface Entry {
   details: string | undefined;
   testStrategy: string | undefined;
   priority: Priority | undefined;
+  /** `metadata.touches`: the paths or globs it will touch. */
+  touches: string[] | undefined;
   /** Dependencies as written in the file, resolved. */
   dependencies: string[];
   subtasks: Entry[];
@@ -201,6 +203,7 @@ function toEntry(task: TaskMasterTask | TaskMasterSubtask, parent: Entry | undef
     details: task.details ?? undefined,
     testStrategy: task.testStrategy ?? undefined,
     priority: task.priority ?? undefined,
+    touches: task.metadata?.touches ?? undefined,
     dependencies: (task.dependencies ?? []).map((dep) => resolveDependency(dep, id, parent)),
     subtasks: [],
   };
@@ -396,13 +399,15 @@ function toSpec(entry: Entry, runs: (id: string) => boolean, where: string): Tas
     dependencies: effectiveDependencies(entry).filter(runs),
     priority: entry.priority ?? entry.parent?.priority ?? 'medium',
     ...(details.length > 0 ? { details: details.join('\n\n') } : {}),
+    ...(entry.touches !== undefined && entry.touches.length > 0 && { touches: entry.touches }),
   });
   if (parsed.success) return parsed.data;
   // The file's own checks passed; what is left are our limits (a title over LIMITS.titleChars, …).
   const issue = parsed.error.issues[0]!;
   const field = issue.path.join('.') || 'task';
+  const touches = issue.path[0] === 'touches';
   throw new OrcError(
     'TASK_FILE_INVALID',
-    `${where}: task ${entry.id}: ${field}: ${issue.message}; shorten it in the file`,
+    `${where}: task ${entry.id}: ${touches ? `metadata.${field}` : field}: ${issue.message}; ${touches ? 'fix' : 'shorten'} it in the file`,
   );
 }

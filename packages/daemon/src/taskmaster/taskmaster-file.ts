@@ -49,6 +49,18 @@ const fields = {
       error: 'dependencies must be a list of task ids (numbers or strings)',
     })
     .nullish(),
+  // Task Master's place for other tools' data (0.43): orc reads the paths a task touches from it and
+  // leaves the rest, and any other field, as it is.
+  metadata: z
+    .looseObject(
+      {
+        touches: z
+          .array(z.string(), { error: 'metadata.touches must be a list of paths or globs' })
+          .nullish(),
+      },
+      { error: 'metadata must be an object' },
+    )
+    .nullish(),
 };
 
 export const TaskMasterSubtask = z.looseObject({

@@ -537,7 +537,8 @@ export class GitWorkspace {
     return commits;
   }
 
-  private async baseOf(taskId: string): Promise<string> {
+  /** The integration commit the task's current attempt started from. */
+  async baseOf(taskId: string): Promise<string> {
     const known = this.bases.get(taskId);
     if (known) return known;
     // After a restart: the task branch was made from an integration commit, which is their merge base.

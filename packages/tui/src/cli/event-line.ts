@@ -79,6 +79,8 @@ function eventDetail(event: OrcEvent): string {
       return `${event.taskId} ${truncate(event.error, 80)}`;
     case 'task.source_changed':
       return `${event.taskId} ${describeSourceChange(event.change)}`;
+    case 'task.touched':
+      return `${event.taskId} changed ${truncate(event.files.join(', '), 80)}`;
     case 'plan.tasks_added':
       return `${event.tasks.map((task) => task.id).join(', ')} ${editedBy(event.origin)}`;
     case 'plan.tasks_removed':

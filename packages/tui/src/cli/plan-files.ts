@@ -41,7 +41,8 @@ export async function writeWhole(file: string, text: string): Promise<void> {
 
 /**
  * The plan as Task Master tasks: ids 1..n in plan order (Task Master numbers its tasks), dependencies
- * renumbered, every task pending. The plan's own id is kept in `details` so a person can match them.
+ * renumbered, every task pending. The plan's own id is kept in `details` so a person can match them,
+ * and the paths a task touches in `metadata.touches`.
  */
 export function taskMasterTasks(plan: GoalPlan): Record<string, unknown>[] {
   const number = new Map(plan.tasks.map((task, i) => [task.id, i + 1]));
@@ -54,6 +55,8 @@ export function taskMasterTasks(plan: GoalPlan): Record<string, unknown>[] {
     status: 'pending',
     dependencies: task.dependencies.map((dep) => number.get(dep)!),
     priority: task.priority,
+    // Task Master's own place for data of other tools: kept through its AI rewrites, read back by orc run.
+    ...(task.touches !== undefined && task.touches.length > 0 && { metadata: { touches: task.touches } }),
     subtasks: [],
   }));
 }

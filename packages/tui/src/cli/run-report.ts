@@ -1,5 +1,7 @@
 import {
+  describeFileWait,
   describeSourceChange,
+  fileWaits,
   localTime,
   quotaWaitText,
   type Attempt,
@@ -41,6 +43,7 @@ export function runReport(run: RunView, now: number, notes: readonly string[] = 
   ];
   const train = trainLine(run, now);
   if (train !== undefined) lines.push(train);
+  const waits = fileWaits(run.tasks);
   for (const task of run.tasks) {
     lines.push(
       `  ${task.id.padEnd(idWidth)}  ${task.status.padEnd(9)}  ${truncateCells(oneLine(task.title), 70)}`,
@@ -50,6 +53,8 @@ export function runReport(run: RunView, now: number, notes: readonly string[] = 
       lines.push(`${pad}${attemptLine(attempt, now)}`);
       for (const refusal of attempt.refusals ?? []) lines.push(`${pad}  ${refusalLine(attempt, refusal)}`);
     }
+    const wait = waits.get(task.id);
+    if (wait !== undefined) lines.push(`${pad}${describeFileWait(wait)}`);
     if (task.sourceChange !== undefined) lines.push(`${pad}${describeSourceChange(task.sourceChange)}`);
     else if (task.held !== undefined) lines.push(`${pad}held: ${note(task.held)}`);
     else if (task.error !== undefined && task.status !== 'done')
@@ -80,6 +85,8 @@ export function taskReport(
       ...(took === undefined ? [] : [`time ${formatDuration(took)}`]),
     ].join(' · '),
     `depends on: ${task.dependencies.length === 0 ? 'nothing' : task.dependencies.join(', ')}`,
+    ...(task.touches?.length ? [`touches: ${task.touches.join(', ')}`] : []),
+    ...(task.touched?.length ? [`changed: ${task.touched.join(', ')}`] : []),
   ];
   section(lines, 'description', task.description || '(none)');
   if (task.details) section(lines, 'details', task.details);

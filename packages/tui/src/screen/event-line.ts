@@ -164,6 +164,9 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
       return line('error', `${event.taskId} failed: ${event.error}`);
     case 'task.source_changed':
       return line('warn', `${event.taskId} ${describeSourceChange(event.change)}`);
+    case 'task.touched':
+      // Shown on the task (its files), not as a line of its own: one per accepted task would be noise.
+      return undefined;
     case 'plan.tasks_added':
       return line('info', `added ${event.tasks.map((task) => task.id).join(', ')} ${editedBy(event.origin)}`);
     case 'plan.tasks_removed':

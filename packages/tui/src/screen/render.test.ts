@@ -244,6 +244,18 @@ describe('header', () => {
 });
 
 describe('task table', () => {
+  it("marks a ready task waiting for another task's files, in the row and in the detail", () => {
+    const cols = tableColumns(100, 3);
+    const ready = task({ id: 't5', status: 'ready', touches: ['src/{a,b}.ts'] });
+    const row = renderTaskRow(ready, cols, NOW, { path: 'src/{a,b}.ts', holder: 't3' });
+    expect(cellWidth(plain(row))).toBe(100);
+    expect(plain(row)).toMatch(/^t5 +waits for src\/\{a,b\}\.ts held by t3 · Write the intro +ready /);
+    expect(row).toContain('{yellow-fg}waits for src/{open}a,b{close}.ts held by t3');
+    const detail = plain(renderTaskDetail(ready, NOW, { path: 'src/{a,b}.ts', holder: 't3' }));
+    expect(detail).toContain('Waits for files\n  waits for src/{a,b}.ts held by t3');
+    expect(detail).toContain('Touches\n  src/{a,b}.ts');
+  });
+
   it('renders rows of exactly the table width with coloured status', () => {
     const cols = tableColumns(70, 3);
     const header = renderTableHeader(cols);

@@ -1,6 +1,7 @@
 import {
   FINISHED_RUN_STATUSES,
   ROLLBACK_STRATEGY_SUMMARY,
+  fileWaits,
   type CheckpointInfo,
   type RollbackStrategy,
   type RunStatus,
@@ -335,10 +336,12 @@ class AttachSession {
       return view.status === 'analyzing' ? ' The manager is planning the tasks…' : ' No tasks.';
     const cols = tableColumns(width, this.state.longestId);
     const { first, tasks } = this.state.visibleTasks(rows - 1);
+    const waits = fileWaits(view.tasks);
     const out = [`{bold}${escapeTags(renderTableHeader(cols))}{/bold}`];
     tasks.forEach((task, i) => {
       // A row of a large run not fetched yet: it arrives within a frame or two.
-      const row = task === undefined ? '{gray-fg}…{/gray-fg}' : renderTaskRow(task, cols, now);
+      const row =
+        task === undefined ? '{gray-fg}…{/gray-fg}' : renderTaskRow(task, cols, now, waits.get(task.id));
       out.push(first + i === this.state.selected ? `{inverse}${row}{/inverse}` : row);
     });
     return out.join('\n');
@@ -488,13 +491,14 @@ class AttachSession {
   private showDetail(): void {
     const task = this.state.selectedTask();
     if (task === undefined) return;
-    this.showOverlay(` Task ${task.id} `, renderTaskDetail(task, Date.now()));
+    const wait = fileWaits(this.state.view?.tasks ?? []).get(task.id);
+    this.showOverlay(` Task ${task.id} `, renderTaskDetail(task, Date.now(), wait));
     // The run view leaves results and outputs out; the full record replaces it when it arrives.
     const runId = this.runId;
     this.client.trpc.tasks.get.query({ runId, taskId: task.id }).then(
       (full) => {
         if (this.modal?.kind !== 'overlay' || this.runId !== runId) return;
-        this.modal.box.setContent(renderTaskDetail(full, Date.now()));
+        this.modal.box.setContent(renderTaskDetail(full, Date.now(), wait));
         this.frames.request();
       },
       () => undefined,

@@ -1,10 +1,19 @@
-import { describeSourceChange, type Attempt, type TaskRecord } from '@orc/shared';
+import {
+  describeFileWait,
+  describeSourceChange,
+  type Attempt,
+  type FileWait,
+  type TaskRecord,
+} from '@orc/shared';
 import { elapsedMs, formatCost, formatDuration, formatTokens } from './format.js';
 import { ERROR_CATEGORY_COLOR, TASK_STATUS_COLOR, colored } from './status-style.js';
 import { escapeTags, plainText } from './text-cells.js';
 
-/** Everything known about one task, for the detail view (Enter), as blessed markup. */
-export function renderTaskDetail(task: TaskRecord, now: number): string {
+/**
+ * Everything known about one task, for the detail view (Enter), as blessed markup: with the files it
+ * touches and, when it waits for another task's, which.
+ */
+export function renderTaskDetail(task: TaskRecord, now: number, wait?: FileWait): string {
   const out: string[] = [];
   out.push(`{bold}${escapeTags(task.id)}  ${escapeTags(plainText(task.title))}{/bold}`);
   const ms = elapsedMs(task.startedAt, task.finishedAt, now);
@@ -23,6 +32,10 @@ export function renderTaskDetail(task: TaskRecord, now: number): string {
   if (task.sourceChange !== undefined)
     section(out, '{yellow-fg}Changed at the source{/yellow-fg}', describeSourceChange(task.sourceChange));
   if (task.held !== undefined) section(out, '{yellow-fg}Held{/yellow-fg}', task.held);
+  if (wait !== undefined) section(out, '{yellow-fg}Waits for files{/yellow-fg}', describeFileWait(wait));
+  if (task.touches !== undefined && task.touches.length > 0) section(out, 'Touches', task.touches.join('\n'));
+  if (task.touched !== undefined && task.touched.length > 0)
+    section(out, 'Changed (its accepted diff)', task.touched.join('\n'));
   section(out, 'Description', task.description || '(none)');
   if (task.details) section(out, 'Details', task.details);
   if (task.error !== undefined) section(out, '{red-fg}Error{/red-fg}', task.error);

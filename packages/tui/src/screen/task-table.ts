@@ -1,4 +1,4 @@
-import type { TaskRecord } from '@orc/shared';
+import { describeFileWait, type FileWait, type TaskRecord } from '@orc/shared';
 import { elapsedMs, formatDuration } from './format.js';
 import { TASK_STATUS_COLOR, colored } from './status-style.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
@@ -44,13 +44,21 @@ export function renderTableHeader(cols: TableColumns): string {
   ].join(' ');
 }
 
-/** One task as a table row of exactly the table's width, status coloured, as blessed markup. */
-export function renderTaskRow(task: TaskRecord, cols: TableColumns, now: number): string {
+/**
+ * One task as a table row of exactly the table's width, status coloured, as blessed markup. A ready task
+ * waiting for another's files says so before its title, in yellow.
+ */
+export function renderTaskRow(task: TaskRecord, cols: TableColumns, now: number, wait?: FileWait): string {
   const ms = elapsedMs(task.startedAt, task.finishedAt, now);
   const worker = task.worker !== undefined && task.startedAt !== undefined ? `w${task.worker}` : '-';
+  const waits = wait === undefined ? '' : `${describeFileWait(wait)} · `;
+  const title = fitCells(`${waits}${oneLine(task.title)}`, cols.title);
+  const waitCells = Math.min(waits.length, title.length);
   return [
     escapeTags(fitCells(task.id, cols.id)),
-    escapeTags(fitCells(oneLine(task.title), cols.title)),
+    waitCells === 0
+      ? escapeTags(title)
+      : `${colored('yellow', escapeTags(title.slice(0, waitCells)))}${escapeTags(title.slice(waitCells))}`,
     colored(TASK_STATUS_COLOR[task.status], fitCells(task.status, cols.status)),
     fitCells(worker, cols.worker),
     fitCells(String(task.attempts.length), cols.attempts, 'right'),
