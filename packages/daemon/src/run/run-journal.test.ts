@@ -164,6 +164,25 @@ describe('RunJournal', () => {
     await stuck.close();
   });
 
+  it('a stream aborted while its reader holds the last replayed event ends at the next read', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store);
+    j.emit(status(1));
+    j.emit(status(2));
+    await j.drain();
+    j.forgetRecent(); // replayed from the file, as a finished run's events are
+    const controller = new AbortController();
+    const stream = j.events(0, controller.signal);
+    expect((await stream.next()).value).toMatchObject({ id: 1 });
+    expect((await stream.next()).value).toMatchObject({ id: 2 });
+    controller.abort();
+    const next = await Promise.race([
+      stream.next(),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 1_000)),
+    ]);
+    expect(next).toEqual({ done: true, value: undefined });
+  });
+
   it('closing drops what a failed disk cannot take once the grace is over, and never publishes it', async () => {
     const store = new MemoryJournalStore();
     const j = journal(store);

@@ -294,6 +294,8 @@ export class RunJournal {
           }
         }
         if (replay || live.length > 0) continue;
+        // Aborted while the consumer held the last replayed event: no wake will come for it.
+        if (signal.aborted) return;
         await new Promise<void>((resolve) => {
           wake = resolve;
         });
