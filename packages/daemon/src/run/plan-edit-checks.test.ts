@@ -155,8 +155,19 @@ describe('removing a task', () => {
     const tasks = plan();
     tasks.set('w', record('w', ['a'], 'running'));
     expect(refusal(() => tasksToRemove('run1', tasks, 'a', 'cascade')).message).toContain('w (running)');
-    expect(refusal(() => tasksToRemove('run1', tasks, 'd', 'refuse')).message).toContain('d (done)');
+    expect(refusal(() => tasksToRemove('run1', tasks, 'd', 'refuse')).message).toContain('task d is done');
     expect(refusal(() => tasksToRemove('run1', tasks, 'zz', 'refuse')).code).toBe('TASK_NOT_FOUND');
+  });
+
+  it('refuses a done task for being done, not for its dependents: no flag would make it removable', () => {
+    const tasks = plan();
+    tasks.set('e', record('e', ['d']));
+    for (const dependents of ['refuse', 'cascade', 'keep'] as const) {
+      expect(refusal(() => tasksToRemove('run1', tasks, 'd', dependents))).toMatchObject({
+        code: 'INVALID_STATE',
+        message: 'task d is done and its work stands; it is not removed',
+      });
+    }
   });
 });
 

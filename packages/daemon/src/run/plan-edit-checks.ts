@@ -174,7 +174,10 @@ export function tasksToRemove(
   taskId: string,
   dependents: RemoveDependents,
 ): string[] {
-  known(runId, tasks, taskId);
+  const task = known(runId, tasks, taskId);
+  // Before its dependents: no flag for them makes a done task removable (one in flight is, once cancelled).
+  if (task.status === 'done')
+    throw new OrcError('INVALID_STATE', `task ${taskId} is done and its work stands; it is not removed`);
   const waiting = dependentsOf(tasks);
   const direct = waiting.get(taskId) ?? [];
   if (direct.length > 0 && dependents === 'refuse')
