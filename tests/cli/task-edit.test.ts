@@ -149,3 +149,54 @@ it('adds, edits, cancels and removes tasks of a live run; refuses what it must; 
   expect(logs.stdout).toMatch(/plan\.tasks_added +t4 by a person/);
   expect(logs.stdout).toMatch(/plan\.tasks_removed +a by a person/);
 }, 150_000);
+
+it('adds a task with the files it touches: it waits for the task in flight that holds them', async () => {
+  box = await Sandbox.create();
+  await box.writeConfig({
+    models: { provider: 'simulated' },
+    simulated: { latency_ms: { min: 30_000, max: 30_000 } },
+    execution: { max_workers: 2 },
+  });
+  await writeFile(
+    join(box.home, 'tasks.json'),
+    JSON.stringify([{ id: 'a', title: 'API', touches: ['src/api/**'] }]),
+  );
+  const started = await box.orc(['run', 'tasks.json', '--detach']);
+  expect(started.code, started.stderr).toBe(0);
+  const runId = started.stdout.trim();
+
+  // A glob's braces hold commas of their own, so --touches is given once a path.
+  const [outside, added] = await Promise.all([
+    box.orc(['task', 'add', runId, '--title', 'Escape', '--touches', 'src/x.ts', '--touches', '../x']),
+    box.orc([
+      'task',
+      'add',
+      runId,
+      '--title',
+      'Routes',
+      '--id',
+      'routes',
+      '--touches',
+      'src/api/routes.ts',
+      '--touches',
+      'docs/{api,routes}.md',
+    ]),
+  ]);
+  expect(outside).toMatchObject({
+    code: 2,
+    stdout: '',
+    stderr: 'orc: --touches "../x": touched paths may not contain ".."\n',
+  });
+  expect(added, added.stderr).toMatchObject({ code: 0 });
+  const shown = await waitFor(async () => {
+    const text = (await box.orc(['show', runId])).stdout;
+    return text.includes('waits for src/api/routes.ts held by a') ? text : undefined;
+  }, 20_000);
+  expect(shown).toMatch(/routes +ready +Routes/);
+  const view = JSON.parse((await box.orc(['show', runId, '--json'])).stdout) as RunView;
+  expect(view.tasks.map((t) => [t.id, t.touches])).toEqual([
+    ['a', ['src/api/**']],
+    ['routes', ['src/api/routes.ts', 'docs/{api,routes}.md']],
+  ]);
+  expect((await box.orc(['cancel', runId])).code).toBe(0);
+}, 90_000);

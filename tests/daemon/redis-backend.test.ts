@@ -150,6 +150,30 @@ describe('the Redis backend', () => {
   }, 120_000);
 });
 
+describe('a run on the Redis backend without a worker', () => {
+  it('says in orc show that no worker takes its attempts, and how to start one', async () => {
+    await sandbox.writeConfig(daemonConfig(redis.url));
+    await sandbox.startDaemon();
+    const client = await sandbox.client();
+    const run = await client.trpc.runs.start.mutate({ tasks: taskSpecs(1) });
+    // Its attempt is a job nobody takes: the task shows running, and the run says why nothing moves.
+    const shown = await waitFor(async () => {
+      const text = (await sandbox.orc(['show', run.id])).stdout;
+      return / running /.test(text) ? text : undefined;
+    });
+    expect(shown).toContain(
+      `workers: none on ${redis.url} (queue ${(await client.trpc.daemon.workers.query())!.queue}); start one with orc worker --redis ${redis.url}`,
+    );
+    await startRemoteWorker(['--redis', redis.url, '--concurrency', '1'], undefined, workers);
+    const done = await waitFor(async () => {
+      const view = await client.trpc.runs.get.query({ runId: run.id });
+      return view.status === 'completed' ? view : undefined;
+    });
+    expect(done.status).toBe('completed');
+    expect((await sandbox.orc(['show', run.id])).stdout).not.toContain('workers:');
+  }, 60_000);
+});
+
 describe('a repository run on the Redis backend', () => {
   it('is refused with what to do, since Claude Code workers do not run remotely yet', async () => {
     await sandbox.writeConfig(daemonConfig(redis.url));

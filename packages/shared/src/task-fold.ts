@@ -279,14 +279,38 @@ export function restoredTask(task: TaskRecord, interrupted: boolean, at: string)
 /** Statuses a task is in flight in: a daemon that starts again puts such tasks back in the queue. */
 export const IN_FLIGHT_STATUSES: ReadonlySet<TaskStatus> = new Set(['running', 'reviewing', 'merging']);
 
-/** A task with a person's changes to its spec; what the run did with it stays. */
+/**
+ * Whether the task's last attempt succeeded and its answer waits for a review (not yet reviewed, or
+ * accepted and not yet landed): a review cut off by a crash, a pause, a rollback or a person's cancel.
+ */
+export function hasAnswerToReview(task: Pick<TaskRecord, 'attempts'>): boolean {
+  const last = task.attempts.at(-1);
+  return (
+    last?.outcome === 'succeeded' &&
+    last.output !== undefined &&
+    (last.review === undefined || last.review.verdict === 'accept')
+  );
+}
+
+/**
+ * A task with a person's changes to its spec; what the run did with it stays, except an answer that waits
+ * for its review (a review cancelled or cut off): it answered the old title, description or inputs, so a
+ * changed task is worked again rather than have that answer reviewed and accepted. A new priority keeps it.
+ */
 export function editedTask(task: TaskRecord, changes: TaskChanges): TaskRecord {
+  const respecified =
+    changes.title !== undefined || changes.description !== undefined || changes.dependencies !== undefined;
+  const last = task.attempts.at(-1);
+  const stale = respecified && hasAnswerToReview(task);
   return {
     ...task,
     ...(changes.title !== undefined && { title: changes.title }),
     ...(changes.description !== undefined && { description: changes.description }),
     ...(changes.dependencies !== undefined && { dependencies: changes.dependencies }),
     ...(changes.priority !== undefined && { priority: changes.priority }),
+    ...(stale && {
+      attempts: task.attempts.map((a) => (a === last ? { ...a, output: undefined, diff: undefined } : a)),
+    }),
   };
 }
 

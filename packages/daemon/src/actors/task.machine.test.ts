@@ -1,4 +1,4 @@
-import { ZERO_USAGE, type Attempt, type TaskReview } from '@orc/shared';
+import { ZERO_USAGE, type Attempt, type TaskChanges, type TaskReview } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { recordOf } from '../run/task-set.js';
@@ -94,6 +94,30 @@ describe('task machine', () => {
     expect(done.context.attempts).toHaveLength(1);
     expect(done.context.attempts[0]!.output).toBeUndefined();
     expect(awaitsReview(recordOf(done))).toBe(false);
+  });
+
+  it('drops an answer waiting for its review once a person changes what the task is, not its priority', () => {
+    const cancelledInReview = () => {
+      const t = task();
+      t.send({ type: 'task.unblocked', at: AT }, ...worked(1, 'old answer'), {
+        type: 'task.cancel',
+        at: LATER,
+      });
+      return t;
+    };
+    const edited = (changes: TaskChanges) => {
+      const { send } = cancelledInReview();
+      send({ type: 'task.edit', changes, waits: false });
+      return send({ type: 'task.unblocked', at: LATER });
+    };
+    expect(awaitsReview(recordOf(edited({ priority: 'high' })))).toBe(true);
+    for (const changes of [{ title: 'New' }, { description: 'New' }, { dependencies: [] }]) {
+      const queued = edited(changes);
+      expect(queued.value).toBe('ready');
+      expect(awaitsReview(recordOf(queued))).toBe(false);
+      // The attempt stays in the history, without the answer to the old spec.
+      expect(queued.context.attempts).toMatchObject([{ n: 1, outcome: 'succeeded', output: undefined }]);
+    }
   });
 
   it('waits in merging when the run merges accepted work, and is done once it is merged', () => {

@@ -1,5 +1,6 @@
 import {
   editedTask,
+  hasAnswerToReview,
   type Attempt,
   type SourceChange,
   type TaskChanges,
@@ -67,13 +68,7 @@ export const LIVE_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set([
  * (a crash, a pause, a rollback of the run's state). A worker then starts at the review, not at the work.
  */
 export function awaitsReview(task: TaskRecord): boolean {
-  const last = task.attempts.at(-1);
-  return (
-    task.status === 'ready' &&
-    last?.outcome === 'succeeded' &&
-    last.output !== undefined &&
-    (last.review === undefined || last.review.verdict === 'accept')
-  );
+  return task.status === 'ready' && hasAnswerToReview(task);
 }
 
 /** The attempts with attempt `n` changed. */

@@ -71,7 +71,15 @@ describe('adding tasks', () => {
       refusal(() =>
         checkNewTasks('run1', tasks, 5, [{ id: 'n', title: 'x', dependencies: ['zz'] }], 'names'),
       ),
-    ).toMatchObject({ code: 'TASK_NOT_FOUND', message: expect.stringContaining('depends on zz') as string });
+    ).toMatchObject({
+      code: 'TASK_NOT_FOUND',
+      message: 'task n depends on zz, which run run1 does not have; orc show run1 lists its tasks',
+    });
+    // Without an id of its own, the task is named by its title, not by an id it was never given.
+    expect(
+      refusal(() => checkNewTasks('run1', tasks, 5, [{ title: 'Extra', dependencies: ['zz'] }], 'names'))
+        .message,
+    ).toBe('the new task "Extra" depends on zz, which run run1 does not have; orc show run1 lists its tasks');
     expect(
       refusal(() =>
         checkNewTasks(
@@ -155,8 +163,19 @@ describe('removing a task', () => {
     const tasks = plan();
     tasks.set('w', record('w', ['a'], 'running'));
     expect(refusal(() => tasksToRemove('run1', tasks, 'a', 'cascade')).message).toContain('w (running)');
-    expect(refusal(() => tasksToRemove('run1', tasks, 'd', 'refuse')).message).toContain('d (done)');
+    expect(refusal(() => tasksToRemove('run1', tasks, 'd', 'refuse')).message).toContain('task d is done');
     expect(refusal(() => tasksToRemove('run1', tasks, 'zz', 'refuse')).code).toBe('TASK_NOT_FOUND');
+  });
+
+  it('refuses a done task for being done, not for its dependents: no flag would make it removable', () => {
+    const tasks = plan();
+    tasks.set('e', record('e', ['d']));
+    for (const dependents of ['refuse', 'cascade', 'keep'] as const) {
+      expect(refusal(() => tasksToRemove('run1', tasks, 'd', dependents))).toMatchObject({
+        code: 'INVALID_STATE',
+        message: 'task d is done and its work stands; it is not removed',
+      });
+    }
   });
 });
 

@@ -69,13 +69,15 @@ export function checkNewTasks(
     return TaskSpec.parse({ ...task, id });
   });
   const batch = new Map(specs.map((spec) => [spec.id, spec]));
-  for (const spec of specs) {
+  for (const [i, spec] of specs.entries()) {
+    // An id the run chose names nothing the person knows yet: such a task is "the new task" (by title).
+    const name = added[i]!.id === undefined ? `the new task "${spec.title}"` : `task ${spec.id}`;
     for (const dep of spec.dependencies) {
       if (dep === spec.id) throw new OrcError('INVALID_STATE', `task ${spec.id} cannot depend on itself`);
       if (!batch.has(dep) && tasks.get(dep) === undefined)
         throw new OrcError(
           'TASK_NOT_FOUND',
-          `task ${spec.id} depends on ${dep}, which run ${runId} does not have; orc show ${runId} lists its tasks`,
+          `${name} depends on ${dep}, which run ${runId} does not have; orc show ${runId} lists its tasks`,
         );
     }
   }
@@ -174,7 +176,10 @@ export function tasksToRemove(
   taskId: string,
   dependents: RemoveDependents,
 ): string[] {
-  known(runId, tasks, taskId);
+  const task = known(runId, tasks, taskId);
+  // Before its dependents: no flag for them makes a done task removable (one in flight is, once cancelled).
+  if (task.status === 'done')
+    throw new OrcError('INVALID_STATE', `task ${taskId} is done and its work stands; it is not removed`);
   const waiting = dependentsOf(tasks);
   const direct = waiting.get(taskId) ?? [];
   if (direct.length > 0 && dependents === 'refuse')

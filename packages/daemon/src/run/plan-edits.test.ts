@@ -215,6 +215,34 @@ describe('editing a running plan', () => {
     );
   });
 
+  it('a task cancelled in its review and then edited is worked again, not accepted on its old answer', async () => {
+    // Its first review never answers by itself: the person cancels it while it is reviewed (b waiting for
+    // it holds the run meanwhile).
+    const provider = createScriptedProvider({
+      latencyMs: (call) => (call.purpose === 'review' && call.taskId === 'a' && call.n === 1 ? 60_000 : 0),
+    });
+    const { orchestrator, home } = await engine(provider);
+    const run = await orchestrator.startRun({
+      tasks: [
+        { id: 'a', title: 'A', description: 'Old spec.' },
+        { id: 'b', title: 'B', dependencies: ['a'] },
+      ],
+    });
+    await eventually(
+      async () => (await orchestrator.getTask(run.id, 'a')).status === 'reviewing',
+      'a to be reviewed',
+    );
+    await orchestrator.cancelTask(run.id, 'a');
+    await orchestrator.updateTask(run.id, 'a', { description: 'New spec.' });
+
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+    const work = provider.callsFor('work', 'a');
+    expect(work).toHaveLength(2);
+    expect(work[1]!.request.prompt).toContain('New spec.');
+    expect((await orchestrator.getTask(run.id, 'a')).result).toBe('result of a #2');
+    await expectFoldIsView(orchestrator, home, run.id);
+  });
+
   it('removes a task with everything that waits for it (--cascade), and nothing when refused', async () => {
     const provider = createScriptedProvider();
     provider.hold();

@@ -1,3 +1,4 @@
+import { FINISHED_RUN_STATUSES } from '@orc/shared';
 import type { Command } from 'commander';
 import { withClient } from './daemon-connection.js';
 import { emit } from './output.js';
@@ -5,6 +6,7 @@ import { writeRunJson } from './run-json-stream.js';
 import { runReport, taskReport } from './run-report.js';
 import { resolveRunRef } from './run-ref.js';
 import { waitsLine } from './inbox.command.js';
+import { workerLines } from './worker-lines.js';
 import { oneLine } from '../screen/text-cells.js';
 
 /**
@@ -40,17 +42,24 @@ export function registerShowCommand(program: Command): void {
           });
           return;
         }
-        const [run, inbox] = await Promise.all([
+        const [run, inbox, remote] = await Promise.all([
           client.trpc.runs.get.query({ runId, full: true }),
           client.trpc.inbox.list.query({ runId }),
+          client.trpc.daemon.workers.query(),
         ]);
         const now = Date.now();
+        // On the Redis backend a live run's attempts wait, shown running, until an orc worker takes them.
+        const idle =
+          remote &&
+          !FINISHED_RUN_STATUSES.has(run.status) &&
+          (!remote.reachable || remote.workers.length === 0);
         const notes = [
           ...inbox.items.map(
             (item) =>
               `needs you: ${item.id} ${item.type}: ${oneLine(item.question)} (orc answer ${item.id} ${item.choices.map((c) => c.id).join('|')})`,
           ),
           ...[waitsLine(inbox.waits)].filter((line) => line !== undefined),
+          ...(idle ? workerLines(remote) : []),
         ];
         process.stdout.write(`${runReport(run, now, notes).join('\n')}\n`);
       });

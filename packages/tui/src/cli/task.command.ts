@@ -1,4 +1,11 @@
-import { Priority, TaskId, type PlanEditResult, type RemoveDependents, type TaskChanges } from '@orc/shared';
+import {
+  Priority,
+  TaskId,
+  Touches,
+  type PlanEditResult,
+  type RemoveDependents,
+  type TaskChanges,
+} from '@orc/shared';
 import type { Command } from 'commander';
 import { UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
@@ -29,15 +36,23 @@ export function registerTaskCommands(program: Command): void {
     .option('--deps <ids>', 'comma-separated ids of the tasks it waits for')
     .option('--priority <priority>', Priority.options.join(', '), 'medium')
     .option('--id <id>', 'its id (default: the next free one)')
+    // Repeated, not comma-separated: a glob's {a,b} has commas of its own.
+    .option(
+      '--touches <path>',
+      'a path or glob it edits; give it again for more (tasks whose touches overlap take turns)',
+      (path: string, paths: string[] = []) => [...paths, path],
+    )
     .option('--json', 'print one JSON document')
-    .action(async (ref: string, options: SpecOptions & { id?: string }) => {
+    .action(async (ref: string, options: SpecOptions & { id?: string; touches?: string[] }) => {
       const id = options.id === undefined ? undefined : taskIdOption(options.id);
+      const touches = options.touches === undefined ? undefined : touchesOption(options.touches);
       const spec = {
         title: nonEmpty('--title', options.title ?? ''),
         description: options.description ?? '',
         dependencies: depsOption(options.deps) ?? [],
         priority: priorityOption(options.priority ?? 'medium'),
         ...(id !== undefined && { id }),
+        ...(touches !== undefined && { touches }),
       };
       await withClient(async (client) => {
         const runId = (await resolveRunRef(client, ref)).id;
@@ -145,6 +160,16 @@ function taskIdOption(id: string, option = '--id'): string {
   if (!TaskId.safeParse(id).success)
     throw new UsageError(`${option}: "${id}" is not a task id (letters, digits, ".", "_" and "-")`);
   return id;
+}
+
+function touchesOption(paths: string[]): string[] {
+  const parsed = Touches.safeParse(paths);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const at = issue.path[0];
+    throw new UsageError(`--touches${typeof at === 'number' ? ` "${paths[at]}"` : ''}: ${issue.message}`);
+  }
+  return parsed.data;
 }
 
 function priorityOption(value: string): Priority {
