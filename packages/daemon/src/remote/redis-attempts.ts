@@ -68,6 +68,7 @@ export class RedisAttempts implements AttemptBackend {
   private downSince: number | undefined;
   private closed = false;
   private detached = false;
+  readonly runsElsewhere = true;
 
   constructor(private readonly options: RedisAttemptsOptions) {
     const { connection, queue } = options;
@@ -121,6 +122,7 @@ export class RedisAttempts implements AttemptBackend {
       maxTokens: request.maxTokens,
       ...(request.budgetUsd !== undefined && { budgetUsd: request.budgetUsd }),
       timeoutMs: job.timeoutMs,
+      ...(job.checkout && { checkout: job.checkout }),
     };
     this.listeners.set(job.id, request);
     if (job.previous) this.listeners.set(job.previous, request);
@@ -154,13 +156,14 @@ export class RedisAttempts implements AttemptBackend {
         (job.previous !== undefined && (await this.collect(job.previous, request.signal))) ||
         (await this.run(job.id, data, request.signal));
       if (result.ok) {
-        const { text, usage, stopReason, costUsd, meta } = result;
+        const { text, usage, stopReason, costUsd, meta, pushed } = result;
         return {
           text,
           usage,
           stopReason,
           ...(costUsd !== undefined && { costUsd }),
-          meta: { ...meta, worker: result.worker },
+          // An agent's pushed commit goes to its attempt (PushedAttempt), which fetches it.
+          meta: { ...meta, worker: result.worker, ...(pushed && { pushed }) },
         };
       }
       throw new ModelError(result.error.category, result.error.message, result.error.details);

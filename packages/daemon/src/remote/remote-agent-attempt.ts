@@ -1,0 +1,98 @@
+import type { ResolvedConfig } from '@orc/shared';
+import type { Clock } from '../clock.js';
+import { ModelError } from '../model/model-error.js';
+import type { ModelProvider, ModelRequest, ModelResponse } from '../model/provider.js';
+import { refusalMessage, type ToolPermissions } from '../model/tool-permissions.js';
+import type { ProviderFactory } from '../orchestrator/providers.js';
+import { WorkerClones } from '../workspace/worker-clones.js';
+import type { AgentCheckout, AgentTools, PushedWork } from './attempt-wire.js';
+
+export interface RemoteAgentsOptions {
+  /** Where this worker keeps its clones and attempt worktrees; unset: it takes no Claude Code attempts. */
+  workdirRoot: string | undefined;
+  /** This machine's configuration: its `claude_cli.command` and `environment`, its key. */
+  config: ResolvedConfig;
+  apiKey: string | undefined;
+  providers: ProviderFactory;
+  clock: Clock;
+}
+
+/** An agent's answer, with the work it pushed. */
+export type PushedResponse = ModelResponse & { pushed: PushedWork };
+
+/**
+ * A tool call outside the run's rules cannot wait for a person here: nobody watches an `orc worker`,
+ * and the daemon's inbox is on another machine. It is refused, and the refusal is told to the daemon
+ * (journalled on the attempt as any refusal is), so the person sees what the agent wanted and can allow
+ * it for the next attempt.
+ */
+const REMOTE_ASK_REFUSED: ToolPermissions = {
+  decide: (call) =>
+    Promise.resolve({
+      allow: false,
+      reason: 'it needs a person’s approval, which an agent on a remote worker cannot ask for',
+      message: refusalMessage(
+        call.tool,
+        'the run’s claude_cli.permissions and claude_cli.allowed_tools do not cover it, and an agent on a remote worker cannot ask a person',
+      ),
+    }),
+};
+
+/**
+ * The Claude Code side of `orc worker`: each agent attempt works in a worktree of this machine's clone of
+ * the run's remote, at the integration commit the job names, under the run's tool rules (sent with the
+ * job) and this machine's Claude Code (its command, its environment, its key). Once the agent answers,
+ * its work is committed and pushed to the task branch before the answer is given: a worker killed
+ * mid-attempt has pushed nothing for it, and the worker that takes the job over starts afresh.
+ */
+export class RemoteAgents {
+  private readonly clones: WorkerClones | undefined;
+  /** One provider per set of tool rules (a run's), made on first use. */
+  private readonly providers = new Map<string, ModelProvider>();
+
+  constructor(private readonly options: RemoteAgentsOptions) {
+    this.clones = options.workdirRoot === undefined ? undefined : new WorkerClones(options.workdirRoot);
+  }
+
+  async complete(jobId: string, checkout: AgentCheckout, request: ModelRequest): Promise<PushedResponse> {
+    if (!this.clones)
+      throw new ModelError(
+        'permanent',
+        'this worker was started without a workdir root for Claude Code agents; start orc worker with --workdir-root <dir>',
+      );
+    const provider = this.providerFor(checkout.tools);
+    const worktree = await this.clones.checkout(jobId, checkout);
+    try {
+      const response = await provider.complete({
+        ...request,
+        workdir: worktree.path,
+        permissions: REMOTE_ASK_REFUSED,
+      });
+      // Pushed before the answer goes back: the answer names a commit that is on the remote.
+      if (request.signal.aborted) throw new ModelError('transient', 'the attempt was taken back');
+      return { ...response, pushed: await worktree.publish() };
+    } finally {
+      await worktree.remove().catch(() => undefined);
+    }
+  }
+
+  /** Stops every agent still running (the worker stops now). */
+  async stop(): Promise<void> {
+    for (const provider of this.providers.values())
+      if ('stop' in provider && typeof provider.stop === 'function') await (provider.stop as () => unknown)();
+  }
+
+  private providerFor(tools: AgentTools): ModelProvider {
+    const key = JSON.stringify(tools);
+    let provider = this.providers.get(key);
+    if (!provider) {
+      const { config, apiKey, clock } = this.options;
+      // The run's rules replace the machine's; what is the machine's (command, environment, dirs) stays.
+      const { allowed_tools: _a, disallowed_tools: _d, max_turns: _m, ...machine } = config.claude_cli;
+      const claude = { ...machine, ...tools };
+      provider = this.options.providers('claude-code', { ...config, claude_cli: claude }, { apiKey, clock });
+      this.providers.set(key, provider);
+    }
+    return provider;
+  }
+}
