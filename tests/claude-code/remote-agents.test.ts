@@ -202,6 +202,6 @@ async function waitForValue<T>(probe: () => Promise<T | undefined>, timeoutMs = 
 
 function run(command: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) =>
-    execFile(command, args, (error) => (error ? reject(error) : resolve())),
+    execFile(command, args, (error) => (error ? reject(new Error(error.message)) : resolve())),
   );
 }
