@@ -166,6 +166,34 @@ describe('Claude Code agents on remote workers (real redis-server, real git, the
   }, 180_000);
 });
 
+describe('a remote agent that asks for a permission', () => {
+  it('asks through the daemon inbox, and goes on with the answer', async () => {
+    const { repo } = await repoWithRemote();
+    await claudeWorker();
+    const cwd = await sb.runFolder([
+      {
+        id: 'asks',
+        lines: ['BASH curl -s http://127.0.0.1:9/ ; touch asked.ran', 'WRITE asked.done: went on\\n'],
+      },
+    ]);
+    const runId = await sb.detach(cwd, repo);
+    const client = await sb.client();
+    const item = await waitForValue(async () => {
+      const { items } = await client.trpc.inbox.list.query();
+      return items.find((entry) => entry.type === 'permission');
+    }, 90_000);
+    expect(item).toMatchObject({ runId, taskId: 'asks', attempt: 1, status: 'open' });
+    expect(item.question).toBe(
+      'worker 0 on task asks asks to use Bash: curl -s http://127.0.0.1:9/ ; touch asked.ran',
+    );
+    const answered = await sb.orc(['answer', item.id, 'allow']);
+    expect(answered.code, answered.stderr).toBe(0);
+    const done = await sb.waitForRun(runId, (view) => view.status === 'completed', 90_000);
+    expect(done.tasks[0]!.attempts[0]!.refusals).toBeUndefined();
+    expect(await filesAt(repo, `orc/${runId}`)).toMatchObject({ 'asked.ran': '', 'asked.done': 'went on\n' });
+  }, 180_000);
+});
+
 describe('a repository run on the Redis backend without a remote', () => {
   it('is refused in one line that names the fix, and changes nothing', async () => {
     await sb.box.startDaemon();

@@ -135,9 +135,36 @@ export const AttemptResult = z.discriminatedUnion('ok', [
 ]);
 export type AttemptResult = z.infer<typeof AttemptResult>;
 
+/** Pub/sub: answers to the permission asks of agents on workers (`ToolAnswer`). */
+export const answersChannel = (queue: string) => `${KEY_PREFIX}:${queue}:answers`;
+
+/** A remote agent's tool call outside the run's rules, put to the daemon's inbox. */
+export const ToolAsk = z.object({
+  /** Unique within its job. */
+  id: z.string(),
+  tool: z.string(),
+  input: z.record(z.string(), z.unknown()),
+  /** The agent's worktree on the worker, for showing paths short. */
+  workdir: z.string(),
+  reason: z.string().optional(),
+});
+export type ToolAsk = z.infer<typeof ToolAsk>;
+
+/** What the person (or the timeout) decided about one ask. */
+export const ToolAnswer = z.object({
+  jobId: z.string(),
+  id: z.string(),
+  decision: z.discriminatedUnion('allow', [
+    z.object({ allow: z.literal(true), forSession: z.boolean().optional() }),
+    z.object({ allow: z.literal(false), message: z.string(), reason: z.string() }),
+  ]),
+});
+export type ToolAnswer = z.infer<typeof ToolAnswer>;
+
 /** What a worker tells while it works, as the job's progress. */
 export const AttemptProgress = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('text'), text: z.string() }),
+  z.object({ kind: z.literal('ask'), ask: ToolAsk }),
   z.object({ kind: z.literal('session'), sessionId: z.string() }),
   z.object({ kind: z.literal('refusal'), refusal: ToolRefusal }),
   z.object({ kind: z.literal('started'), worker: z.string() }),

@@ -2,7 +2,6 @@ import type { ResolvedConfig } from '@orc/shared';
 import type { Clock } from '../clock.js';
 import { ModelError } from '../model/model-error.js';
 import type { ModelProvider, ModelRequest, ModelResponse } from '../model/provider.js';
-import { refusalMessage, type ToolPermissions } from '../model/tool-permissions.js';
 import type { ProviderFactory } from '../orchestrator/providers.js';
 import { WorkerClones } from '../workspace/worker-clones.js';
 import type { AgentCheckout, AgentTools, PushedWork } from './attempt-wire.js';
@@ -19,24 +18,6 @@ export interface RemoteAgentsOptions {
 
 /** An agent's answer, with the work it pushed. */
 export type PushedResponse = ModelResponse & { pushed: PushedWork };
-
-/**
- * A tool call outside the run's rules cannot wait for a person here: nobody watches an `orc worker`,
- * and the daemon's inbox is on another machine. It is refused, and the refusal is told to the daemon
- * (journalled on the attempt as any refusal is), so the person sees what the agent wanted and can allow
- * it for the next attempt.
- */
-const REMOTE_ASK_REFUSED: ToolPermissions = {
-  decide: (call) =>
-    Promise.resolve({
-      allow: false,
-      reason: 'it needs a person’s approval, which an agent on a remote worker cannot ask for',
-      message: refusalMessage(
-        call.tool,
-        'the run’s claude_cli.permissions and claude_cli.allowed_tools do not cover it, and an agent on a remote worker cannot ask a person',
-      ),
-    }),
-};
 
 /**
  * The Claude Code side of `orc worker`: each agent attempt works in a worktree of this machine's clone of
@@ -63,11 +44,8 @@ export class RemoteAgents {
     const provider = this.providerFor(checkout.tools);
     const worktree = await this.clones.checkout(jobId, checkout);
     try {
-      const response = await provider.complete({
-        ...request,
-        workdir: worktree.path,
-        permissions: REMOTE_ASK_REFUSED,
-      });
+      // `request.permissions` puts a call outside the run's rules to the daemon's inbox.
+      const response = await provider.complete({ ...request, workdir: worktree.path });
       // Pushed before the answer goes back: the answer names a commit that is on the remote.
       if (request.signal.aborted) throw new ModelError('transient', 'the attempt was taken back');
       return { ...response, pushed: await worktree.publish() };

@@ -24,6 +24,7 @@ import {
   type WorkerPresence,
 } from './attempt-wire.js';
 import { RemoteAgents } from './remote-agent-attempt.js';
+import { WorkerAsks } from './remote-permissions.js';
 import { connectRedis, quiet, shownUrl, type RedisTarget } from './redis-connection.js';
 import { shareQuotaHolds } from './shared-holds.js';
 
@@ -95,9 +96,12 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     { controller: AbortController; presence: WorkerPresence['running'][number] }
   >();
 
+  const asks = new WorkerAsks(queue);
   const subscriber = quiet(connection.duplicate());
-  await subscriber.subscribe(cancelChannel(queue));
-  subscriber.on('message', (_channel: string, jobId: string) => running.get(jobId)?.controller.abort());
+  await subscriber.subscribe(cancelChannel(queue), asks.channel);
+  subscriber.on('message', (channel: string, message: string) =>
+    channel === asks.channel ? asks.answered(message) : running.get(message)?.controller.abort(),
+  );
 
   const presence = (): WorkerPresence => ({
     id,
@@ -169,7 +173,10 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
       };
       // An agent works in a clone of the run's remote and pushes its work before it answers.
       const response: ModelResponse & { pushed?: PushedWork } = data.checkout
-        ? await agents.complete(job.id!, data.checkout, request)
+        ? await agents.complete(job.id!, data.checkout, {
+            ...request,
+            permissions: asks.permissionsFor(job.id!, (progress) => void tell(progress)),
+          })
         : await provider.complete(request);
       permit.succeeded(response.usage, response.costUsd);
       logger.debug({ jobId: job.id, runId: data.runId, taskId: data.taskId }, 'attempt answered');
