@@ -140,8 +140,11 @@ describe('Claude Code agents on remote workers (real redis-server, real git, the
     // The user's side is untouched; the surviving worker left no worktree behind.
     expect(await userState(repo)).toEqual(before);
     const survivorRoot = survivor === first ? root : join(survivor.worker.home, 'worker-clones');
-    for (const clone of await readdir(survivorRoot))
-      expect(await readdir(join(survivorRoot, clone, 'attempts'))).toEqual([]);
+    const clones = (await readdir(survivorRoot, { withFileTypes: true })).filter((entry) =>
+      entry.isDirectory(),
+    );
+    expect(clones).toHaveLength(1);
+    expect(await readdir(join(survivorRoot, clones[0]!.name, 'attempts'))).toEqual([]);
   }, 240_000);
 
   it('sends a rework back through the remote: two tasks appending to one file both land', async () => {

@@ -54,8 +54,14 @@ export class RemoteAgents {
     }
   }
 
-  /** Stops every agent still running (the worker stops now). */
+  /** Takes the workdir root and clears what a killed worker left in it. */
+  async open(): Promise<void> {
+    await this.clones?.open();
+  }
+
+  /** Stops every agent still running (the worker stops now) and lets go of the workdir root. */
   async stop(): Promise<void> {
+    await this.clones?.close();
     for (const provider of this.providers.values())
       if ('stop' in provider && typeof provider.stop === 'function') await (provider.stop as () => unknown)();
   }

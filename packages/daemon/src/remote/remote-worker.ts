@@ -91,6 +91,11 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     return provider;
   };
   const agents = new RemoteAgents({ ...options, workdirRoot: options.workdirRoot });
+  await agents.open().catch((error: unknown) => {
+    stopSharing();
+    connection.disconnect();
+    throw error;
+  });
   const running = new Map<
     string,
     { controller: AbortController; presence: WorkerPresence['running'][number] }

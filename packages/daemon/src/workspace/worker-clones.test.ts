@@ -122,6 +122,22 @@ describe('WorkerClones and RunRemote', () => {
     expect(await readdir(join(root, clone!, 'attempts'))).toEqual([]);
   });
 
+  it('a worker opening its root clears what a killed worker left, and refuses a root another worker holds', async () => {
+    const ws = await GitWorkspace.open(repo, 'r1', { home, remote });
+    const left = await new WorkerClones(root).checkout('r1.t1.1', await begin(ws, 't1'));
+    await writeFile(join(left.path, 'half.txt'), 'half done\n');
+    const clones = new WorkerClones(root);
+    await clones.open();
+    expect(existsSync(left.path)).toBe(false);
+    // A live process holds it (this test's parent stands in for another worker).
+    await writeFile(join(root, 'worker.pid'), `${process.ppid}\n`);
+    const refused = await new WorkerClones(root).open().catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(OrcError);
+    expect((refused as OrcError).message).toBe(
+      `the workdir root ${root} is in use by the orc worker with pid ${process.ppid}; give this worker its own with --workdir-root <dir>`,
+    );
+  });
+
   it('says which remote a worker cannot reach, as a failure the run retries', async () => {
     const clones = new WorkerClones(root);
     const checkout = {

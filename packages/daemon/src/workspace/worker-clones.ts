@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, realpath, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { OrcError } from '@orc/shared';
 import { ModelError } from '../model/model-error.js';
 import { stopLeftoverAgent } from './agent-pid.js';
 import { commitIdentity, git, GitError, gitLine, gitSucceeds } from './git.js';
@@ -42,6 +43,41 @@ export class WorkerClones {
   private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(private readonly root: string) {}
+
+  /**
+   * Takes the workdir root for this process (a second worker on the same root would clear the first's
+   * worktrees) and clears the attempt worktrees a killed worker left there, stopping their agents: their
+   * jobs went to other workers, and nothing in them was pushed as done.
+   */
+  async open(): Promise<void> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    const lock = join(this.root, 'worker.pid');
+    const holder = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder))
+      throw new OrcError(
+        'INVALID_STATE',
+        `the workdir root ${this.root} is in use by the orc worker with pid ${holder}; give this worker its own with --workdir-root <dir>`,
+      );
+    await writeFile(lock, `${process.pid}\n`, { mode: 0o600 });
+    for (const clone of await readdir(this.root, { withFileTypes: true })) {
+      if (!clone.isDirectory()) continue;
+      const repo = join(this.root, clone.name, 'repo.git');
+      const attempts = join(this.root, clone.name, 'attempts');
+      for (const entry of await readdir(attempts).catch(() => [])) {
+        if (entry.endsWith('.agent-pid')) continue;
+        await clearWorktree(repo, join(attempts, entry)).catch(() =>
+          rm(join(attempts, entry), { recursive: true, force: true }),
+        );
+      }
+    }
+  }
+
+  /** Lets go of the workdir root. */
+  async close(): Promise<void> {
+    const lock = join(this.root, 'worker.pid');
+    if ((await readFile(lock, 'utf8').catch(() => '')).trim() === String(process.pid))
+      await rm(lock, { force: true });
+  }
 
   /**
    * A worktree for job `jobId` at the checkout's base commit (detached: the push names the task branch).
@@ -168,6 +204,16 @@ function unreachable(error: unknown, what: string): unknown {
     'transient',
     `this worker could not ${what}${said ? ` (${said})` : ''}; check the worker machine's access to it (its git credentials, its network)`,
   );
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** A job id as a folder name: BullMQ ids of ours hold letters, digits, `.`, `%` and `-`. */

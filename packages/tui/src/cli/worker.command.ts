@@ -1,4 +1,5 @@
 import { defaultProviders, redisTargetOf, startRemoteWorker, systemClock } from '@orc/daemon';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfig, resolveStateDir } from '@orc/shared';
 import type { Command } from 'commander';
@@ -37,6 +38,12 @@ export function registerWorkerCommand(program: Command): void {
         throw new UsageError(`--redis takes a redis:// or rediss:// URL (got "${options.redis}")`);
       if (options.queue !== undefined && !/^[A-Za-z0-9_.-]+$/.test(options.queue))
         throw new UsageError(`--queue takes letters, digits, _ . or - (got "${options.queue}")`);
+      if (
+        options.workdirRoot !== undefined &&
+        existsSync(options.workdirRoot) &&
+        !statSync(options.workdirRoot).isDirectory()
+      )
+        throw new UsageError(`--workdir-root takes a directory (${options.workdirRoot} is a file)`);
       const { config, apiKey } = loadConfig();
       const say = (line: string) => process.stderr.write(`orc worker: ${line}\n`);
       const worker = await startRemoteWorker({
