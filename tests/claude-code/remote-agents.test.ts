@@ -169,6 +169,35 @@ describe('Claude Code agents on remote workers (real redis-server, real git, the
   }, 180_000);
 });
 
+describe('a daemon killed while a remote agent works', () => {
+  it('the worker finishes and pushes; the restarted daemon takes that answer and merges it, with no second agent', async () => {
+    const { repo } = await repoWithRemote();
+    await claudeWorker();
+    const cwd = await sb.runFolder([
+      { id: 'long', lines: ['WRITE first.txt: one\\n', 'HANG g2', 'WRITE second.txt: two\\n'] },
+    ]);
+    const runId = await sb.detach(cwd, repo);
+    await waitUntil('the agent waits at its gate', () => sb.standIn.waiting('g2') >= 1, 90_000);
+    const sessions = () =>
+      new Set(
+        sb.standIn.requests.filter((r) => r.kind === 'work' && r.task === 'long').map((r) => r.session),
+      );
+    process.kill((await sb.box.daemonPid())!, 'SIGKILL');
+    sb.forgetClient();
+    // The worker goes on without the daemon: its agent finishes and the task branch is pushed.
+    sb.standIn.open('g2');
+    await sb.box.startDaemon();
+    const done = await sb.waitForRun(runId, (view) => view.status === 'completed', 120_000);
+    expect(taskStates(done)).toEqual({ long: 'done' });
+    expect(await filesAt(repo, `orc/${runId}`)).toMatchObject({
+      'first.txt': 'one\n',
+      'second.txt': 'two\n',
+    });
+    // One agent session did the work: the answer was taken, not made again.
+    expect(sessions().size).toBe(1);
+  }, 180_000);
+});
+
 describe('a remote agent that asks for a permission', () => {
   it('asks through the daemon inbox, and goes on with the answer', async () => {
     const { repo } = await repoWithRemote();
