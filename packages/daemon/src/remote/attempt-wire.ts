@@ -67,6 +67,8 @@ export const AgentCheckout = z.object({
   branch: z.string(),
   /** The commit's message. */
   message: z.string(),
+  /** Where a failed attempt's work is pushed, so nothing an agent did is lost (`orc/<run>-attempts/…`). */
+  keep: z.string().optional(),
   /** The run's rules for what its agents may do; the worker's own config gives the rest (command, environment). */
   tools: AgentTools,
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { resolveConfig, ZERO_USAGE, type ResolvedConfig } from '@orc/shared';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../clock.js';
+import { ModelError } from '../model/model-error.js';
 import type { ModelProvider, ModelRequest } from '../model/provider.js';
 import type { ProviderFactory } from '../orchestrator/providers.js';
 import { git, gitLine } from '../workspace/git.js';
@@ -65,6 +66,17 @@ function checkout(tools: AgentCheckout['tools']): AgentCheckout {
   };
 }
 
+function request(): ModelRequest {
+  return {
+    purpose: 'work',
+    model: 'm',
+    system: 's',
+    prompt: 'p',
+    maxTokens: 1,
+    signal: new AbortController().signal,
+  };
+}
+
 describe('RemoteAgents', () => {
   it('runs the agent under the run’s rules and this machine’s Claude Code, and pushes before it answers', async () => {
     const seen: { config: ResolvedConfig; request: ModelRequest }[] = [];
@@ -119,6 +131,39 @@ describe('RemoteAgents', () => {
     await agents.stop();
   });
 
+  it('keeps a failed attempt’s work on its attempt branch of the remote, and says so', async () => {
+    const providers: ProviderFactory = () => ({
+      name: 'claude-code',
+      async complete(request) {
+        await writeFile(join(request.workdir!, 'half.txt'), 'half\n');
+        throw new ModelError('recoverable', 'Claude Code stopped at max_turns');
+      },
+    });
+    const agents = new RemoteAgents({
+      workdirRoot: join(dir, 'root'),
+      config: machine,
+      apiKey: undefined,
+      providers,
+      clock: systemClock,
+    });
+    const tools = {
+      permission_mode: 'acceptEdits' as const,
+      dangerously_skip_permissions: false,
+      permissions: {},
+    };
+    const failure = await agents
+      .complete('r1.t1.1', { ...checkout(tools), keep: 'orc/r1-attempts/t1/1' }, request())
+      .catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ModelError);
+    expect((failure as ModelError).category).toBe('recoverable');
+    expect((failure as ModelError).message).toBe(
+      `Claude Code stopped at max_turns (what the agent did is on orc/r1-attempts/t1/1 of ${remote})`,
+    );
+    expect(await gitLine(['show', 'orc/r1-attempts/t1/1:half.txt'], remote)).toBe('half');
+    // Nothing went to the task branch: a failed attempt is no answer.
+    expect(await gitLine(['for-each-ref', 'refs/heads/orc/r1-tasks/'], remote)).toBe('');
+  });
+
   it('refuses an agent attempt when the worker has no workdir root', async () => {
     const agents = new RemoteAgents({
       workdirRoot: undefined,
@@ -134,15 +179,7 @@ describe('RemoteAgents', () => {
       dangerously_skip_permissions: false,
       permissions: {},
     };
-    const request = {
-      purpose: 'work' as const,
-      model: 'm',
-      system: 's',
-      prompt: 'p',
-      maxTokens: 1,
-      signal: new AbortController().signal,
-    };
-    await expect(agents.complete('r1.t1.1', checkout(tools), request)).rejects.toThrow(
+    await expect(agents.complete('r1.t1.1', checkout(tools), request())).rejects.toThrow(
       /start orc worker with --workdir-root <dir>/,
     );
   });

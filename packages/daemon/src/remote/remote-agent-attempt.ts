@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import { ModelError } from '../model/model-error.js';
 import type { ModelProvider, ModelRequest, ModelResponse } from '../model/provider.js';
 import type { ProviderFactory } from '../orchestrator/providers.js';
-import { WorkerClones } from '../workspace/worker-clones.js';
+import { WorkerClones, type CloneWorktree } from '../workspace/worker-clones.js';
 import type { AgentCheckout, AgentTools, PushedWork } from './attempt-wire.js';
 
 export interface RemoteAgentsOptions {
@@ -49,6 +49,8 @@ export class RemoteAgents {
       // Pushed before the answer goes back: the answer names a commit that is on the remote.
       if (request.signal.aborted) throw new ModelError('transient', 'the attempt was taken back');
       return { ...response, pushed: await worktree.publish() };
+    } catch (error) {
+      throw await keptWork(error, worktree, checkout);
     } finally {
       await worktree.remove().catch(() => undefined);
     }
@@ -79,4 +81,18 @@ export class RemoteAgents {
     }
     return provider;
   }
+}
+
+/**
+ * What the agent did before its attempt failed is pushed to the attempt's own branch, and the failure
+ * says where: as on the daemon's machine, nothing an agent did is lost with its worktree.
+ */
+async function keptWork(error: unknown, worktree: CloneWorktree, checkout: AgentCheckout): Promise<unknown> {
+  const kept = await worktree.keep().catch(() => undefined);
+  if (kept === undefined || !(error instanceof ModelError)) return error;
+  return new ModelError(
+    error.category,
+    `${error.message} (what the agent did is on ${kept} of ${checkout.remote})`,
+    error.details,
+  );
 }

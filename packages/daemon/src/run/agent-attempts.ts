@@ -86,7 +86,8 @@ export class AgentAttempts {
     const hooks = new AgentAttempt(context, task.id, record, record.n, undefined, undefined);
     if (!workspace) return hooks;
     // On another machine: a cut-off session's worker finishes its job, whose answer the next attempt takes.
-    if (this.deps.elsewhere) return PushedAttempt.begin(workspace, hooks, task, this.deps.elsewhere.tools());
+    if (this.deps.elsewhere)
+      return PushedAttempt.begin(workspace, hooks, task, record.n, this.deps.elsewhere.tools());
     const continued = point && (await workspace.resumeAttempt(task.id, point.attempt));
     if (point && continued) {
       // Told at once: the attempt goes on with that session from its first turn.

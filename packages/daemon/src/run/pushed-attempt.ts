@@ -26,6 +26,7 @@ export class PushedAttempt implements AgentSide {
     workspace: GitWorkspace,
     hooks: AgentAttempt,
     task: TaskRecord,
+    attempt: number,
     tools: AgentTools,
   ): Promise<PushedAttempt> {
     const remote = workspace.remote;
@@ -44,6 +45,7 @@ export class PushedAttempt implements AgentSide {
       baseBranch: remote.baseBranch,
       branch: orcBranches.task(workspace.runId, task.id),
       message: `${task.id}: ${task.title}`,
+      keep: orcBranches.attempt(workspace.runId, task.id, attempt),
       tools,
     });
   }

@@ -6,6 +6,7 @@ import { OrcError } from '@orc/shared';
 import { ModelError } from '../model/model-error.js';
 import { stopLeftoverAgent } from './agent-pid.js';
 import { commitIdentity, git, GitError, gitLine, gitSucceeds } from './git.js';
+import { KEPT_MESSAGE } from './worktrees.js';
 
 /** What a worker's attempt starts from and where its work goes (the wire's `AgentCheckout`). */
 export interface CloneCheckout {
@@ -15,6 +16,7 @@ export interface CloneCheckout {
   baseBranch: string;
   branch: string;
   message: string;
+  keep?: string;
 }
 
 /** What an attempt left on the remote: its commit on the task branch, none when it changed nothing. */
@@ -152,6 +154,27 @@ export class CloneWorktree {
       throw unreachable(error, `push ${branch} to ${remote}`);
     }
     return { base, branch, commit };
+  }
+
+  /**
+   * A failed attempt's work, pushed to the checkout's `keep` branch as one commit on its base (the
+   * worker's side of what `removeWorktreeKeepingWork` does on the daemon's machine). Returns the branch,
+   * or undefined when the agent changed nothing or there is no such branch.
+   */
+  async keep(): Promise<string | undefined> {
+    const { keep, base, remote } = this.checkout;
+    if (keep === undefined || !existsSync(this.path)) return undefined;
+    await git(['add', '-A'], this.path);
+    await git(['commit', '--quiet', '--no-verify', '-m', KEPT_MESSAGE], this.path, {
+      env: await commitIdentity(this.repo),
+      okExitCodes: [1],
+    });
+    const tip = await gitLine(['rev-parse', 'HEAD'], this.path);
+    if (tip === base) return undefined;
+    await git(['push', '--quiet', '--force', remote, `${tip}:refs/heads/${keep}`], this.repo, {
+      timeoutMs: NETWORK_TIMEOUT_MS,
+    });
+    return keep;
   }
 
   /** The worktree goes, its agent stopped first; what it held is on the remote already, or is given up. */
