@@ -255,7 +255,10 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     announce();
   });
   say(
-    `worker ${id} takes attempts from queue ${queue} on ${shownUrl(target.url)} (concurrency ${options.concurrency})`,
+    `worker ${id} takes attempts from queue ${queue} on ${shownUrl(target.url)} (concurrency ${options.concurrency})` +
+      (options.workdirRoot === undefined
+        ? ''
+        : `; Claude Code agents work in clones under ${options.workdirRoot}`),
   );
 
   return {
