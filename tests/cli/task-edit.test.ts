@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunView } from '@orc/shared';
+import { startFakeAnthropicServer, type FakeAnthropicServer } from '@orc/test-support';
 import { afterEach, expect, it } from 'vitest';
 import { Sandbox, waitFor } from '../daemon/harness.js';
 
@@ -10,22 +11,33 @@ import { Sandbox, waitFor } from '../daemon/harness.js';
  * SIGKILL right after an edit comes back with it.
  */
 let box: Sandbox;
+let server: FakeAnthropicServer | undefined;
 afterEach(async () => {
   await box.cleanup();
+  await server?.close();
+  server = undefined;
 });
 
+const HELD_TITLE = 'First, held';
+
 it('adds, edits, cancels and removes tasks of a live run; refuses what it must; survives kill -9 after an edit', async () => {
-  box = await Sandbox.create();
-  // Each call takes seconds, so the first task is still running while a person edits the plan.
+  // The stand-in holds the first task's worker call until it is cancelled, so that task is in flight
+  // however long the edits take on a loaded machine; every other call is answered at once.
+  server = await startFakeAnthropicServer({
+    latencyMs: (body) =>
+      String(body.model).includes('sonnet') && JSON.stringify(body.messages).includes(HELD_TITLE)
+        ? 600_000
+        : 200,
+  });
+  box = await Sandbox.create({ ANTHROPIC_API_KEY: 'sk-ant-test-0123456789abcdef' });
   await box.writeConfig({
-    models: { provider: 'simulated' },
-    simulated: { latency_ms: { min: 6000, max: 7000 } },
+    models: { provider: 'anthropic', base_url: server.url },
     execution: { max_workers: 2 },
   });
   await writeFile(
     join(box.home, 'tasks.json'),
     JSON.stringify([
-      { id: 'a', title: 'First' },
+      { id: 'a', title: HELD_TITLE },
       { id: 'b', title: 'Second', dependencies: ['a'] },
       { id: 'c', title: 'Third', dependencies: ['b'] },
     ]),
@@ -54,11 +66,11 @@ it('adds, edits, cancels and removes tasks of a live run; refuses what it must; 
     'high',
   ]);
   expect(added, added.stderr).toMatchObject({ code: 0, stderr: '' });
-  expect(added.stdout).toBe(`added t4 to ${runId} (executing) [SIMULATED]\n`);
+  expect(added.stdout).toBe(`added t4 to ${runId} (executing)\n`);
   const edited = await box.orc(['task', 'edit', runId, 'c', '--title', 'Third, alone', '--deps', '']);
   expect(edited, edited.stderr).toMatchObject({
     code: 0,
-    stdout: `edited c in ${runId} (executing) [SIMULATED]\n`,
+    stdout: `edited c in ${runId} (executing)\n`,
   });
 
   // Refusals: one line each, nothing changed.
@@ -114,7 +126,10 @@ it('adds, edits, cancels and removes tasks of a live run; refuses what it must; 
   // Cancel stops a's attempt and holds it; the daemon is killed at once, before it saves its document.
   const cancelled = await box.orc(['task', 'cancel', runId, 'a', '--json']);
   expect(cancelled.code, cancelled.stderr).toBe(0);
-  expect(JSON.parse(cancelled.stdout)).toMatchObject({ changed: ['a'], run: { id: runId, simulated: true } });
+  expect(JSON.parse(cancelled.stdout)).toMatchObject({
+    changed: ['a'],
+    run: { id: runId, simulated: false },
+  });
   process.kill((await box.daemonPid())!, 'SIGKILL');
 
   // The next command starts a new daemon, which replays the journal: every edit is there.
@@ -133,7 +148,7 @@ it('adds, edits, cancels and removes tasks of a live run; refuses what it must; 
   const removed = await box.orc(['task', 'rm', runId, 'a', '--keep-dependents']);
   expect(removed, removed.stderr).toMatchObject({
     code: 0,
-    stdout: `removed a from ${runId} (executing) [SIMULATED]\n`,
+    stdout: `removed a from ${runId} (executing)\n`,
   });
   const done = await waitFor(async () => {
     const view = await show();

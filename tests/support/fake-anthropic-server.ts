@@ -41,8 +41,11 @@ export type FakeFault =
 export interface FakeAnthropicServerOptions {
   /** The only key accepted (`x-api-key` or `Authorization: Bearer`); by default any non-empty key is. */
   apiKey?: string;
-  /** Holds each successful answer this long (ms), or a random time in `[min, max]`. */
-  latencyMs?: number | readonly [number, number];
+  /**
+   * Holds each successful answer this long (ms), or a random time in `[min, max]`, or the time this
+   * function gives for the request (so one task can be held in flight while others go on).
+   */
+  latencyMs?: number | readonly [number, number] | ((body: FakeMessagesRequest) => number);
   /** Pause between streamed text chunks (ms), so a test can act while a stream is open. */
   chunkDelayMs?: number;
   /** Requests, input and output tokens per minute, per model; past them a request is answered 429. */
@@ -154,10 +157,11 @@ export async function startFakeAnthropicServer(
       holds.set(timer, resolve);
     });
 
-  const latency = (): number => {
+  const latency = (body: FakeMessagesRequest): number => {
     const l = options.latencyMs;
     if (l === undefined) return 0;
     if (typeof l === 'number') return l;
+    if (typeof l === 'function') return l(body);
     return l[0] + random() * (l[1] - l[0]);
   };
 
@@ -260,7 +264,7 @@ export async function startFakeAnthropicServer(
     }
 
     if (body.stream !== true) {
-      if (!(await hold(latency(), res))) return;
+      if (!(await hold(latency(body), res))) return;
       answer.began(clock());
       writeHead(res, 200, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(answer.message));
@@ -277,7 +281,7 @@ export async function startFakeAnthropicServer(
       ...headers,
     });
     res.flushHeaders();
-    if (!(await hold(latency(), res))) return ended();
+    if (!(await hold(latency(body), res))) return ended();
     answer.began(clock());
     const send = (event: string, data: unknown): void => {
       res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
