@@ -27,16 +27,17 @@ export class RunDocumentText {
   }
 
   /**
-   * The document's JSON (one line, newline-terminated) as pieces to be written one after another, all
-   * serialised before this returns: the caller may write them over several turns while the run goes on
-   * changing. The pieces are the cached texts themselves, so rendering copies nothing.
+   * The document's JSON, newline-terminated, as pieces to be written one after another, all serialised
+   * before this returns: the caller may write them over several turns while the run goes on changing.
+   * The pieces are the cached texts themselves, so rendering copies nothing. Every task is on a line of
+   * its own (TASK_LINES), so a load reads each task's text as it was written (see RunDocumentFile).
    */
   render(doc: RunDocumentToWrite): string[] {
     const { tasks, ...rest } = doc;
     const head = JSON.stringify(rest);
     const pieces: string[] = [head.slice(0, -1), head.length > 2 ? ',"tasks":[' : '"tasks":['];
     tasks.forEach((task, i) => {
-      if (i > 0) pieces.push(',');
+      pieces.push(i > 0 ? ',\n' : '\n');
       pieces.push(this.taskJson(task));
     });
     pieces.push(']}\n');
