@@ -76,8 +76,8 @@ export class RunDocumentFile extends DurableJsonFile<RunDocumentToWrite | null> 
     return parsed.data;
   }
 
-  /** The document's JSON as pieces, all serialised now (see RunDocumentText). */
-  protected override serialize(doc: RunDocumentToWrite | null): readonly string[] {
+  /** The document's JSON as pieces, its tasks serialised as they are written (see RunDocumentText). */
+  protected override serialize(doc: RunDocumentToWrite | null): Iterable<string> {
     if (doc === null) throw new Error(`no run document to write to ${this.filename}`);
     return this.text.render(doc);
   }
