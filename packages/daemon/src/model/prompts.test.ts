@@ -18,7 +18,7 @@ function task(i: number, description = `Write part ${i} with two examples.`): Ta
 describe('the stable prompt prefix', () => {
   it('holds the goal and every task of the plan, the same for every worker and review call', () => {
     const tasks = Array.from({ length: 50 }, (_, i) => task(i + 1));
-    const context = runContext('Write the field guide', 'Fifty parts.', tasks);
+    const context = runContext('Write the field guide', 'Fifty parts.', tasks, tasks.length);
     expect(context).toContain('The goal of this run:\nWrite the field guide');
     expect(context).toContain('Its tasks (50; each worker does one of them):');
     for (const t of tasks) expect(context).toContain(`- ${t.id}: ${t.title} — ${t.description}`);
@@ -40,7 +40,7 @@ describe('the stable prompt prefix', () => {
 
   it('is bounded: a long plan shows its first tasks and how many more, descriptions are cut', () => {
     const tasks = Array.from({ length: 2000 }, (_, i) => task(i + 1, 'x'.repeat(1000)));
-    const context = runContext('A big goal', undefined, tasks);
+    const context = runContext('A big goal', undefined, tasks, tasks.length);
     expect(context.length).toBeLessThan(25_000);
     expect(context).toMatch(/- … and \d+ more tasks$/);
     expect(context).not.toContain('x'.repeat(500));

@@ -43,24 +43,26 @@ const PLAN_DESCRIPTION_CHARS = 400;
 export function runContext(
   goal: string,
   planSummary: string | undefined,
-  tasks: readonly Pick<TaskRecord, 'id' | 'title' | 'description'>[],
+  tasks: Iterable<Pick<TaskRecord, 'id' | 'title' | 'description'>>,
+  /** How many tasks there are: only the first ones are read. */
+  taskCount: number,
 ): string {
   const parts = [`The goal of this run:\n${goal}`];
   if (planSummary) parts.push(`The plan:\n${planSummary}`);
-  if (tasks.length > 0) {
+  if (taskCount > 0) {
     const lines: string[] = [];
     let size = 0;
     for (const task of tasks) {
       const description = oneLine(clip(task.description, PLAN_DESCRIPTION_CHARS));
       const line = `- ${task.id}: ${oneLine(task.title)}${description ? ` — ${description}` : ''}`;
       if (size + line.length > PLAN_PREFIX_CHARS) {
-        lines.push(`- … and ${tasks.length - lines.length} more tasks`);
+        lines.push(`- … and ${taskCount - lines.length} more tasks`);
         break;
       }
       lines.push(line);
       size += line.length + 1;
     }
-    parts.push(`Its tasks (${tasks.length}; each worker does one of them):\n${lines.join('\n')}`);
+    parts.push(`Its tasks (${taskCount}; each worker does one of them):\n${lines.join('\n')}`);
   }
   return parts.join('\n\n');
 }

@@ -39,7 +39,8 @@ export class DurableJsonFile<T> implements Adapter<T> {
   }
 
   async write(data: T): Promise<void> {
-    // Serialised before the first await, so later changes to `data` cannot leak into this write.
+    // Serialised before the first await, so later changes to `data` cannot leak into this write (pieces
+    // made as they are written are made from what cannot change: see RunDocumentText).
     const text = this.serialize(data);
     if (this.options.makeDir === true) {
       const dir = dirname(this.filename);
@@ -61,7 +62,7 @@ export class DurableJsonFile<T> implements Adapter<T> {
   }
 
   /** The file's text, whole or as pieces written one after another. */
-  protected serialize(data: T): string | readonly string[] {
+  protected serialize(data: T): string | Iterable<string> {
     return JSON.stringify(data, null, this.options.space) + '\n';
   }
 }
@@ -71,13 +72,13 @@ const WRITE_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * Replaces `filename` with `bytes` atomically and durably (temp file, fsync, rename, fsync the directory).
- * Pieces of text are written one after another, a megabyte per turn of the event loop, without joining
- * them into one string first (a document of 10 MB would otherwise be copied twice). Resolves with the
- * number of bytes written.
+ * Pieces of text are taken and written one after another, a megabyte per turn of the event loop, without
+ * joining them into one string first (a document of 10 MB would otherwise be copied twice). Resolves with
+ * the number of bytes written.
  */
 export async function writeFileDurably(
   filename: string,
-  bytes: Uint8Array | string | readonly string[],
+  bytes: Uint8Array | string | Iterable<string>,
 ): Promise<number> {
   let written: number;
   const dir = dirname(filename);
@@ -85,12 +86,11 @@ export async function writeFileDurably(
   try {
     const file = await open(temp, 'wx', 0o600);
     try {
-      if (Array.isArray(bytes)) {
-        written = await writePieces(file, bytes as readonly string[]);
+      if (typeof bytes === 'string' || bytes instanceof Uint8Array) {
+        await file.writeFile(bytes);
+        written = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
       } else {
-        const whole = bytes as Uint8Array | string;
-        await file.writeFile(whole);
-        written = typeof whole === 'string' ? Buffer.byteLength(whole) : whole.byteLength;
+        written = await writePieces(file, bytes);
       }
       await file.sync();
     } finally {
@@ -106,7 +106,7 @@ export async function writeFileDurably(
 }
 
 /** Writes text pieces in order through one reused buffer; returns the bytes written. */
-async function writePieces(file: FileHandle, pieces: readonly string[]): Promise<number> {
+async function writePieces(file: FileHandle, pieces: Iterable<string>): Promise<number> {
   const buffer = Buffer.allocUnsafe(WRITE_CHUNK_BYTES);
   let used = 0;
   let total = 0;

@@ -153,6 +153,26 @@ describe('EventLog', () => {
     expect(await new EventLog(join(dir, 'none.jsonl')).durableId()).toBe(0);
   });
 
+  it('reads the events after an id in a long journal from near them, and tells a hole past them by its line', async () => {
+    // Long lines, one of them longer than a probe's read, and a hole near the end.
+    const ids = [...range(1, 3_000), ...range(3_002, 3_010)];
+    const text = (id: number) =>
+      JSON.stringify(event(id, id === 1_500 ? 'z'.repeat(100_000) : 'y'.repeat(300)));
+    await writeFile(file, ids.map(text).join('\n') + '\n');
+    const log = new EventLog(file);
+    for (const afterId of [1, 1_499, 1_500, 2_000, 2_990]) {
+      const read: number[] = [];
+      for await (const e of log.read(afterId)) {
+        read.push(e.id);
+        if (e.id === 3_000) break;
+      }
+      expect(read).toEqual(range(afterId + 1, 3_000));
+    }
+    await expect(collect(log, 2_990)).rejects.toThrow(
+      `${file} has a hole: event 3001 is missing before line 3001`,
+    );
+  });
+
   it('handles a 100k-line journal quickly, and a last line longer than the tail it first reads', async () => {
     const lines = range(1, 100_000).map((id) => JSON.stringify(event(id)));
     lines.push(JSON.stringify(event(100_001, 'y'.repeat(200_000))));

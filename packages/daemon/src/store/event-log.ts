@@ -85,7 +85,13 @@ export class EventLog {
     // Nothing after `afterId`: the file is not read at all (catching up a finished run of 100,000 tasks
     // would otherwise read 180 MB to find nothing). Damage before it then goes unseen until a replay.
     if (afterId > 0 && (await this.lastId()) <= afterId) return;
-    const stream = createReadStream(this.filename, { encoding: 'utf8', highWaterMark: 256 * 1024 });
+    // A restore catches up from the saved document's event: the lines before it are not read either.
+    const from = afterId > 0 ? await this.lineBefore(afterId) : 0;
+    const stream = createReadStream(this.filename, {
+      encoding: 'utf8',
+      highWaterMark: 256 * 1024,
+      start: from,
+    });
     let rest = '';
     let lineNumber = 0;
     /** The id of the last event seen, and the one the read must yield next. */
@@ -125,7 +131,15 @@ export class EventLog {
             passed(event.id);
             continue;
           }
-          if (event.id !== expected) throw this.continuityDamage(expected, event.id, lineNumber, unreadable);
+          if (event.id !== expected) {
+            const skipped = from > 0 ? await this.linesBefore(from) : 0;
+            throw this.continuityDamage(
+              expected,
+              event.id,
+              skipped + lineNumber,
+              unreadable === undefined ? undefined : skipped + unreadable,
+            );
+          }
           previous = event.id;
           unreadable = undefined;
           expected++;
@@ -141,10 +155,62 @@ export class EventLog {
     }
     // Whatever is left in `rest` has no newline: torn by a crash, or still being written.
     if (unreadable !== undefined) {
+      const line = unreadable + (from > 0 ? await this.linesBefore(from) : 0);
       throw new DamagedFileError(
         this.filename,
-        `is damaged from event ${previous + 1} on: line ${unreadable} is not valid JSON and no event after it shows what it held`,
+        `is damaged from event ${previous + 1} on: line ${line} is not valid JSON and no event after it shows what it held`,
       );
+    }
+  }
+
+  /**
+   * Where to start reading for the events after `afterId`: the start of a line whose event is `afterId` or
+   * before it, found by bisecting the file on the ids lines start with, near enough (SEEK_SLACK) that
+   * what is read before the wanted events is small. Catching up a 100,000-task run killed halfway read
+   * 158 MB of journal to apply its last few thousand events (≈0.4 s of a 4 s restore at load 6). Lines
+   * whose id cannot be read where a probe lands send the read back to the start, which reads them as before.
+   */
+  private async lineBefore(afterId: number): Promise<number> {
+    let file: FileHandle;
+    try {
+      file = await open(this.filename, 'r');
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return 0;
+      throw error;
+    }
+    try {
+      let low = 0;
+      let high = (await file.stat()).size;
+      while (high - low > SEEK_SLACK) {
+        const middle = low + Math.floor((high - low) / 2);
+        const line = await lineStartingAfter(file, middle, high);
+        if (line === undefined) high = middle;
+        else if (line.id === undefined) return 0;
+        else if (line.id <= afterId) low = line.start;
+        else high = middle;
+      }
+      return low;
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** How many lines the file has before byte `offset` (a line start): for where a damage is told. */
+  private async linesBefore(offset: number): Promise<number> {
+    const file = await open(this.filename, 'r');
+    try {
+      const chunk = Buffer.alloc(1024 * 1024);
+      let count = 0;
+      for (let at = 0; at < offset;) {
+        const { bytesRead } = await file.read(chunk, 0, Math.min(chunk.length, offset - at), at);
+        if (bytesRead === 0) break;
+        for (let i = chunk.indexOf(NEWLINE); i !== -1 && i < bytesRead; i = chunk.indexOf(NEWLINE, i + 1))
+          count++;
+        at += bytesRead;
+      }
+      return count;
+    } finally {
+      await file.close();
     }
   }
 
@@ -294,6 +360,33 @@ export class EventLog {
       throw error;
     }
   }
+}
+
+/** A read that seeks stops bisecting within this many bytes of the line it looks for (≈100 events). */
+const SEEK_SLACK = 64 * 1024;
+
+/**
+ * The first line that starts after byte `at` and before `end`: where it starts, and the id it starts with
+ * (undefined when it does not start like an event); undefined when no line starts there.
+ */
+async function lineStartingAfter(
+  file: FileHandle,
+  at: number,
+  end: number,
+): Promise<{ start: number; id: number | undefined } | undefined> {
+  const chunk = Buffer.alloc(16 * 1024);
+  for (let from = at; from < end; from += chunk.length) {
+    const { bytesRead } = await file.read(chunk, 0, Math.min(chunk.length, end - from), from);
+    if (bytesRead === 0) return undefined;
+    const newline = chunk.subarray(0, bytesRead).indexOf(NEWLINE);
+    if (newline === -1) continue;
+    const start = from + newline + 1;
+    const head = Buffer.alloc(32);
+    const read = await file.read(head, 0, head.length, start);
+    if (read.bytesRead === 0) return undefined;
+    return { start, id: leadingId(head.subarray(0, read.bytesRead).toString('utf8')) };
+  }
+  return undefined;
 }
 
 /** The event on a line, or undefined when the line is not an event. */

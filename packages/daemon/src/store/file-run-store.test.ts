@@ -2,6 +2,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { statePaths, type CheckpointInfo, type OrcEvent } from '@orc/shared';
+import { eventually } from '@orc/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DamagedFileError } from './damaged-file-error.js';
 import { openFileRunStore, type FileRunStore } from './file-run-store.js';
@@ -171,6 +172,66 @@ describe('FileRunStore', () => {
       runs: { id: string }[];
     };
     expect(index.runs.map((entry) => entry.id).sort()).toEqual(['r1', 'r2']);
+  });
+
+  it('rewrites a document over a megabyte only once the journal has grown by its size, or the run changed status', async () => {
+    store = await openFileRunStore(stateDir, { minIntervalMs: 0, durationFactor: 0 });
+    const doc = runDocument('r1', {
+      status: 'executing',
+      tasks: Array.from({ length: 5_000 }, (_, n) => task(n)),
+    });
+    await store.createRun(doc);
+    const documentBytes = (await stat(store.stateFile('r1'))).size;
+    expect(documentBytes).toBeGreaterThan(1024 * 1024);
+    let id = 0;
+    const append = async (bytes: number) => {
+      const event = {
+        id: ++id,
+        runId: 'r1',
+        at: 'now',
+        type: 'run.concurrency' as const,
+        limit: 1,
+        reason: '',
+      };
+      event.reason = 'x'.repeat(Math.max(0, Math.ceil(bytes) - JSON.stringify(event).length - 1));
+      await store!.appendEvents('r1', [event]);
+      doc.lastEventId = id;
+    };
+    const writes = () => store!.stats().stateWrites;
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+    const start = writes();
+    store.scheduleSave('r1', () => doc);
+    await append(documentBytes / 2);
+    await settle();
+    expect(writes()).toBe(start); // held: the journal has grown by half the document
+    await append(documentBytes / 2 + 10);
+    await eventually(() => writes() === start + 1, 'the document written');
+
+    // A status change is written at once, and a flush writes what is held.
+    store.scheduleSave('r1', () => doc);
+    await append(100);
+    await settle();
+    expect(writes()).toBe(start + 1);
+    doc.status = 'paused';
+    id++;
+    await store.appendEvents('r1', [{ id, runId: 'r1', at: 'now', type: 'run.status', status: 'paused' }]);
+    doc.lastEventId = id;
+    await eventually(
+      async () =>
+        (JSON.parse(await readFile(store!.stateFile('r1'), 'utf8')) as RunDocument).status === 'paused',
+      'the paused document written',
+    );
+    doc.goal = 'held, then flushed';
+    store.scheduleSave('r1', () => doc);
+    await settle();
+    expect((JSON.parse(await readFile(store.stateFile('r1'), 'utf8')) as RunDocument).goal).toBe(
+      'goal of r1',
+    );
+    await store.flush('r1');
+    expect((JSON.parse(await readFile(store.stateFile('r1'), 'utf8')) as RunDocument).goal).toBe(
+      'held, then flushed',
+    );
   });
 
   it('appends, reads and counts events per run', async () => {

@@ -1,9 +1,9 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DamagedFileError } from './damaged-file-error.js';
-import type { RunDocument } from './run-document.js';
+import { TaskText, type RunDocument } from './run-document.js';
 import { RunDocumentFile, readRunDocument } from './run-document-file.js';
 import { RunDocumentText } from './run-document-text.js';
 
@@ -63,6 +63,34 @@ describe('RunDocumentFile', () => {
     expect(text.endsWith(']}\n')).toBe(true);
     const again = new RunDocumentFile(file, 'r1', new RunDocumentText()).open();
     expect(await readRunDocument(again)).toEqual(doc(3));
+  });
+
+  it("reads a task per line, keeping each task's text for the next write, and checks the lines as zod would", async () => {
+    const file = join(dir, 'state.json');
+    const db = new RunDocumentFile(file, 'r1', new RunDocumentText()).open();
+    const written = doc(3);
+    written.tasks[1] = { ...written.tasks[1]!, status: 'done', title: 'ünïcode, "quoted"\nand a line end' };
+    db.data = written;
+    await db.write();
+    const text = await readFile(file, 'utf8');
+    const lines = text.split('\n');
+    expect(lines).toHaveLength(5); // the fields, three tasks, and the end
+    expect(JSON.parse(text)).toEqual(written);
+    const read = (await readRunDocument(new RunDocumentFile(file, 'r1', new RunDocumentText()).open()))!;
+    expect(read).toEqual(written);
+    // The text the record was read from, not a new serialisation; a changed record is serialised afresh.
+    expect(TaskText.of(read.tasks[1]!).json).toBe(lines[2]!.slice(0, -1));
+    const stringify = vi.spyOn(JSON, 'stringify');
+    TaskText.of(read.tasks[0]!);
+    expect(stringify).not.toHaveBeenCalled();
+    stringify.mockRestore();
+    expect(TaskText.of({ ...read.tasks[1]! }).json).toBe(JSON.stringify(read.tasks[1]));
+    // A task line that fails the check is told as the whole document's zod check tells it.
+    await writeFile(file, text.replace('"status":"done"', '"status":"finished"'));
+    const error = await readRunDocument(new RunDocumentFile(file, 'r1', new RunDocumentText()).open()).catch(
+      (e: unknown) => e,
+    );
+    expect((error as DamagedFileError).reason).toMatch(/^is not a valid run document \(tasks\.1\.status: /);
   });
 
   it('says what is wrong with a damaged document, by name', async () => {
