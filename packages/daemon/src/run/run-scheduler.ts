@@ -1,6 +1,7 @@
 import {
   MAX_TOUCHES,
   ZERO_USAGE,
+  addUsage,
   describeSourceChange,
   type NewEvent,
   type PauseReason,
@@ -116,7 +117,7 @@ export class RunScheduler {
           const task = this.tasks.get(input.taskId)!;
           host.budget.checkTask(task, 'review');
           const answer = await manager.review(task, input.text, task.attempts.at(-1)?.diff, signal);
-          this.reviewed(input.taskId, answer);
+          this.reviewed(input.taskId, answer, signal.aborted);
           return answer.review;
         },
       },
@@ -126,17 +127,26 @@ export class RunScheduler {
 
   /**
    * A review's answer is in: what it cost is part of its attempt's (the task's budget and its record count
-   * it, and the journal tells it in the same turn), and its verdict, while the task still waits for it,
-   * moves the task: one event to the task's actor, as the answer arrives (its worker is freed after).
+   * it, and the journal tells it in the same turn), and its verdict moves the task while it waits for it:
+   * one event to the task's actor, as the answer arrives (its worker is freed after). A verdict its worker
+   * let go of (`stale`: the task was taken back meanwhile) is not applied; its charge is.
    */
-  private reviewed(taskId: string, answer: { review: TaskReview; usage: Usage; costUsd: number }): void {
+  private reviewed(
+    taskId: string,
+    answer: { review: TaskReview; usage: Usage; costUsd: number },
+    stale: boolean,
+  ): void {
     const task = this.tasks.get(taskId);
     const attempt = task?.attempts.at(-1);
     if (!task || !attempt) return;
     const { review, usage, costUsd } = answer;
     this.host.emit({ type: 'task.review_charged', taskId, attempt: attempt.n, usage, costUsd });
-    if (task.status === 'reviewing')
-      this.host.emit({ type: 'task.reviewed', taskId, attempt: attempt.n, review });
+    if (stale || task.status !== 'reviewing') {
+      const change = { usage: addUsage(attempt.usage, usage), costUsd: attempt.costUsd + costUsd };
+      this.tasks.send(taskId, { type: 'task.attempt_changed', n: attempt.n, change });
+      return;
+    }
+    this.host.emit({ type: 'task.reviewed', taskId, attempt: attempt.n, review });
     const at = isoAt(this.host.deps.clock);
     this.tasks.send(taskId, { type: 'task.reviewed', review, charge: { usage, costUsd }, at });
   }
