@@ -9,11 +9,11 @@ type TaskLogic = typeof taskMachine;
  * persisted state: the task's record is its context with the state as its status.
  *
  * Why not XState's `createActor`: an XState actor brings a mailbox, an actor system, observers and an
- * inspection stream, none of which a task uses (it sends nothing, spawns nothing, is observed by its run
- * through `send`'s answer). Measured on the 2-core machine over the bench's 10,000-task run: creating,
- * starting and stopping one cost ~35 µs of CPU per task and ~10% of the daemon's allocations, more than
- * the task's five events through the machine. XState's pure `transition()` is no cheaper: it builds an
- * actor for every call (~70 µs). A task actor runs the same machine on a scope its run's actors share.
+ * inspection stream, none of which a task uses (it sends nothing, spawns nothing, and its run reads what
+ * `send` returns). Measured alone on the shared 2-core machine (load ~12): creating, starting and
+ * stopping one cost ~38 µs of CPU, more than half of what the task's five events through the machine
+ * cost. XState's pure `transition()` is dearer still: it builds an actor for every call (~60-90 µs). A
+ * task actor runs the same machine on a scope its run's task actors share.
  */
 export class TaskActor {
   constructor(
