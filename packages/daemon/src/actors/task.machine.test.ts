@@ -2,7 +2,13 @@ import { ZERO_USAGE, type Attempt, type TaskChanges, type TaskReview } from '@or
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { recordOf } from '../run/task-set.js';
-import { awaitsReview, taskMachine, type TaskContext, type TaskEvent } from './task.machine.js';
+import {
+  awaitsReview,
+  taskMachine,
+  type AttemptCharge,
+  type TaskContext,
+  type TaskEvent,
+} from './task.machine.js';
 
 const AT = '2026-11-30T10:00:00.000Z';
 const LATER = '2026-11-30T10:05:00.000Z';
@@ -50,14 +56,18 @@ function worked(n: number, output: string): TaskEvent[] {
   return [
     { type: 'task.assign', worker: 3, at: AT },
     { type: 'task.attempt_began', attempt: attempt(n) },
-    { type: 'task.attempt_changed', n, change: { outcome: 'succeeded', output, endedAt: AT } },
-    { type: 'task.work_done' },
+    { type: 'task.answered', n, change: { outcome: 'succeeded', output, endedAt: AT } },
   ];
 }
 
-const review = (verdict: TaskReview['verdict'], feedback = 'notes'): TaskEvent => ({
+const review = (
+  verdict: TaskReview['verdict'],
+  feedback = 'notes',
+  charge: AttemptCharge = { usage: ZERO_USAGE, costUsd: 0 },
+): TaskEvent => ({
   type: 'task.reviewed',
   review: { verdict, feedback },
+  charge,
   at: LATER,
 });
 
@@ -200,6 +210,31 @@ describe('task machine', () => {
     expect(back.value).toBe('ready');
     expect(back.context.attempts[0]).toMatchObject({ outcome: 'interrupted', endedAt: LATER });
     expect(back.context.worker).toBeUndefined();
+  });
+
+  it('keeps what an attempt and its review cost whatever the task does by the time the answers arrive', () => {
+    const usage = { inputTokens: 100, outputTokens: 10, cacheReadTokens: 0, cacheWriteTokens: 0 };
+    const reviewCost = { usage, costUsd: 0.5 };
+    // The review's answer arrives after the task was taken back: charged, and no verdict applied.
+    const { send } = task();
+    send({ type: 'task.unblocked', at: AT }, ...worked(1, 'the work'), { type: 'task.interrupt', at: AT });
+    const charged = send(review('accept', 'notes', reviewCost));
+    expect(charged.value).toBe('ready');
+    expect(charged.context.attempts[0]).toMatchObject({ usage, costUsd: 0.5 });
+    expect(charged.context.attempts[0]!.review).toBeUndefined();
+    // The attempt's answer arrives after the task was cancelled: its end is kept, the task stays.
+    const other = task();
+    other.send({ type: 'task.unblocked', at: AT }, { type: 'task.assign', worker: 1, at: AT });
+    other.send({ type: 'task.attempt_began', attempt: attempt(1) }, { type: 'task.cancel', at: AT });
+    const ended = other.send({ type: 'task.answered', n: 1, change: { usage, costUsd: 0.25 } });
+    expect(ended.value).toBe('cancelled');
+    expect(ended.context.attempts[0]).toMatchObject({ outcome: 'cancelled', usage, costUsd: 0.25 });
+    // In review, the charge and the verdict land together, on the last attempt.
+    const third = task();
+    third.send({ type: 'task.unblocked', at: AT }, ...worked(1, 'the work'));
+    const done = third.send(review('accept', 'notes', reviewCost));
+    expect(done.value).toBe('done');
+    expect(done.context.attempts[0]).toMatchObject({ usage, costUsd: 0.5, review: { verdict: 'accept' } });
   });
 
   it('lets a person retry a failed task with fresh bounds, and refuses what the state does not allow', () => {

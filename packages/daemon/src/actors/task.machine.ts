@@ -1,4 +1,5 @@
 import {
+  addUsage,
   editedTask,
   hasAnswerToReview,
   type Attempt,
@@ -7,6 +8,7 @@ import {
   type TaskRecord,
   type TaskReview,
   type TaskStatus,
+  type Usage,
 } from '@orc/shared';
 import { and, assign, not, setup, type SnapshotFrom } from 'xstate';
 import { notProvided } from './not-provided.js';
@@ -17,6 +19,12 @@ export type TaskContext = Omit<TaskRecord, 'status'>;
 /** What changes on an attempt as it goes (its charge, its end). */
 export type AttemptChange = Partial<Omit<Attempt, 'n' | 'worker' | 'startedAt'>>;
 
+/** What a call cost, added to the attempt it belongs to. */
+export interface AttemptCharge {
+  usage: Usage;
+  costUsd: number;
+}
+
 /** What can happen to a task; its run sends these as its workers, its manager and people act. */
 export type TaskEvent =
   /** Its last dependency is done (or skipped). */
@@ -26,8 +34,13 @@ export type TaskEvent =
   | { type: 'task.assign_review'; worker: number; at: string }
   | { type: 'task.attempt_began'; attempt: Attempt }
   | { type: 'task.attempt_changed'; n: number; change: AttemptChange }
-  | { type: 'task.work_done' }
-  | { type: 'task.reviewed'; review: TaskReview; at: string }
+  /**
+   * Its attempt `n` answered: the attempt's end (`change`) and, while the task runs, on to its review.
+   * One event, not a change and a move: a task's life is a handful of events, each a macrostep of XState.
+   */
+  | { type: 'task.answered'; n: number; change: AttemptChange }
+  /** Its review's verdict, and what the review cost (`charge`, on its last attempt whatever it is doing). */
+  | { type: 'task.reviewed'; review: TaskReview; charge: AttemptCharge; at: string }
   /** Accepted work landed on the run's integration branch. */
   | { type: 'task.merged'; at: string }
   | { type: 'task.merge_conflict'; feedback: string; files: string[]; at: string }
@@ -82,6 +95,17 @@ function changeLast(attempts: Attempt[], change: AttemptChange, onlyIfRunning = 
   return changeAttempt(attempts, last.n, change);
 }
 
+/** The attempts with the last one charged `charge` more and, when given, its review recorded. */
+function chargeLast(attempts: Attempt[], charge: AttemptCharge, review?: TaskReview): Attempt[] {
+  const last = attempts.at(-1);
+  if (!last) return attempts;
+  return changeLast(attempts, {
+    usage: addUsage(last.usage, charge.usage),
+    costUsd: last.costUsd + charge.costUsd,
+    ...(review && { review }),
+  });
+}
+
 /** The feedback of the review the last attempt got. */
 const reviewFeedback = (context: TaskContext) => context.attempts.at(-1)?.review?.feedback ?? '';
 
@@ -111,10 +135,17 @@ export const taskMachine = setup({
       event.type === 'task.reviewed' && event.review.verdict === params.verdict,
   },
   actions: {
+    /** The review's verdict and what it cost, on the last attempt. */
     recordReview: assign({
       attempts: ({ context, event }) =>
         event.type === 'task.reviewed'
-          ? changeLast(context.attempts, { review: event.review })
+          ? chargeLast(context.attempts, event.charge, event.review)
+          : context.attempts,
+    }),
+    changeAttempt: assign({
+      attempts: ({ context, event }) =>
+        event.type === 'task.attempt_changed' || event.type === 'task.answered'
+          ? changeAttempt(context.attempts, event.n, event.change)
           : context.attempts,
     }),
     /** Settled: no worker holds it, and when it settled is kept. */
@@ -154,10 +185,10 @@ export const taskMachine = setup({
   initial: 'pending',
   on: {
     // What an attempt cost and how it ended are facts, whatever the task is doing by the time they arrive.
-    'task.attempt_changed': {
-      actions: assign({
-        attempts: ({ context, event }) => changeAttempt(context.attempts, event.n, event.change),
-      }),
+    'task.attempt_changed': { actions: 'changeAttempt' },
+    'task.answered': { actions: 'changeAttempt' },
+    'task.reviewed': {
+      actions: assign({ attempts: ({ context, event }) => chargeLast(context.attempts, event.charge) }),
     },
     'task.source_changed': { actions: assign({ sourceChange: ({ event }) => event.change }) },
     'task.touched': { actions: assign({ touched: ({ event }) => event.files }) },
@@ -224,7 +255,7 @@ export const taskMachine = setup({
         'task.attempt_began': {
           actions: assign({ attempts: ({ context, event }) => [...context.attempts, event.attempt] }),
         },
-        'task.work_done': 'reviewing',
+        'task.answered': { target: 'reviewing', actions: 'changeAttempt' },
         'task.fail': 'failed',
         'task.interrupt': {
           target: 'ready',

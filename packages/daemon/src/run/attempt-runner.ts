@@ -182,7 +182,6 @@ export class AttemptRunner {
       if (response) budget.countAttempt(costUsd);
       const endedAt = (ended ? current?.endedAt : undefined) ?? isoAt(clock);
       const told = ended ? {} : { ...detail, outcome };
-      change({ ...told, usage, costUsd, endedAt });
       if (!ended && outcome === 'succeeded') {
         // The answer, journalled as it arrives: after a crash it goes to its review, not to another worker.
         const { output: text = '', diff } = detail;
@@ -198,8 +197,15 @@ export class AttemptRunner {
           },
           endedAt,
         );
+        // The attempt's end and the task's move to its review, in one event.
+        tasks.send(taskId, {
+          type: 'task.answered',
+          n: attempt.n,
+          change: { ...told, usage, costUsd, endedAt },
+        });
         return;
       }
+      change({ ...told, usage, costUsd, endedAt });
       emit(
         {
           type: 'task.attempt_ended',

@@ -8,6 +8,8 @@ import {
   type ResolvedConfig,
   type SourceChange,
   type TaskRecord,
+  type TaskReview,
+  type Usage,
 } from '@orc/shared';
 import { isoAt } from '../clock.js';
 import type { RunEvent } from '../actors/run.machine.js';
@@ -115,31 +117,38 @@ export class RunScheduler {
           const task = this.tasks.get(input.taskId)!;
           host.budget.checkTask(task, 'review');
           const answer = await manager.review(task, input.text, task.attempts.at(-1)?.diff, signal);
-          // A review is part of what its attempt cost: the task's budget and its record count it, and the
-          // journal tells it in the same turn.
-          const attempt = this.tasks.get(input.taskId)?.attempts.at(-1);
-          if (attempt) {
-            this.tasks.send(input.taskId, {
-              type: 'task.attempt_changed',
-              n: attempt.n,
-              change: {
-                usage: addUsage(attempt.usage, answer.usage),
-                costUsd: attempt.costUsd + answer.costUsd,
-              },
-            });
-            host.emit({
-              type: 'task.review_charged',
-              taskId: input.taskId,
-              attempt: attempt.n,
-              usage: answer.usage,
-              costUsd: answer.costUsd,
-            });
-          }
+          this.reviewed(input.taskId, answer, signal.aborted);
           return answer.review;
         },
       },
       onEvent: (event) => this.onWorker(event),
     });
+  }
+
+  /**
+   * A review's answer is in: what it cost is part of its attempt's (the task's budget and its record count
+   * it, and the journal tells it in the same turn), and its verdict moves the task while it waits for it:
+   * one event to the task's actor, as the answer arrives (its worker is freed after). A verdict its worker
+   * let go of (`stale`: the task was taken back meanwhile) is not applied; its charge is.
+   */
+  private reviewed(
+    taskId: string,
+    answer: { review: TaskReview; usage: Usage; costUsd: number },
+    stale: boolean,
+  ): void {
+    const task = this.tasks.get(taskId);
+    const attempt = task?.attempts.at(-1);
+    if (!task || !attempt) return;
+    const { review, usage, costUsd } = answer;
+    this.host.emit({ type: 'task.review_charged', taskId, attempt: attempt.n, usage, costUsd });
+    if (stale || task.status !== 'reviewing') {
+      const change = { usage: addUsage(attempt.usage, usage), costUsd: attempt.costUsd + costUsd };
+      this.tasks.send(taskId, { type: 'task.attempt_changed', n: attempt.n, change });
+      return;
+    }
+    this.host.emit({ type: 'task.reviewed', taskId, attempt: attempt.n, review });
+    const at = isoAt(this.host.deps.clock);
+    this.tasks.send(taskId, { type: 'task.reviewed', review, charge: { usage, costUsd }, at });
   }
 
   /**
@@ -212,24 +221,14 @@ export class RunScheduler {
   private onWorker(event: WorkerEmitted): void {
     const at = isoAt(this.host.deps.clock);
     switch (event.type) {
+      // The task moved as the answer arrived (`task.answered` from the attempt, `reviewed` above).
       case 'worker.work_done':
         this.callSucceeded();
-        this.tasks.send(event.taskId, { type: 'task.work_done' });
         break;
-      case 'worker.reviewed': {
+      case 'worker.reviewed':
         this.callSucceeded();
         this.pool.freed(event.worker);
-        const task = this.tasks.get(event.taskId);
-        if (task?.status !== 'reviewing') break;
-        this.host.emit({
-          type: 'task.reviewed',
-          taskId: task.id,
-          attempt: task.attempts.at(-1)?.n ?? 0,
-          review: event.review,
-        });
-        this.tasks.send(task.id, { type: 'task.reviewed', review: event.review, at });
         break;
-      }
       case 'worker.attempt_failed':
         this.host.emit({
           type: 'task.attempt_failed',

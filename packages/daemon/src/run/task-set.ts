@@ -1,6 +1,6 @@
 import { SETTLED_STATUSES, type TaskRecord, type TaskStatus } from '@orc/shared';
-import { createActor, transition, type Actor } from 'xstate';
 import { TaskText, recordOfTask, type DocumentTask } from '../store/run-document.js';
+import { TaskActor, taskScope, type TaskScope } from '../actors/task-actor.js';
 import {
   LIVE_TASK_STATUSES,
   type TaskContext,
@@ -25,34 +25,39 @@ export interface TaskMove {
  * A run's tasks: every task's record, and an actor for each task that is live (ready, running, reviewing,
  * merging). A record is its task's persisted snapshot (the machine's context, with the state as its
  * status), so a settled or waiting task needs no actor: one is made from its record when it becomes
- * live, and stopped when it settles. Restore makes actors for the live tasks only.
+ * live, and let go when it settles. Restore makes actors for the live tasks only. A task that is not
+ * live moves through the same machine, from the snapshot its record makes.
  *
- * Why not an actor for every task: XState 5 (measured on the 2-core machine, a 9-state task machine)
- * takes ~30 µs to create and start a root actor, ~7 µs per event and ~11 µs to persist and stop one.
- * Spawned as children of the run actor they cost more: each spawn copies the parent's children map, so
- * 10,000 spawned one at a time took 32 s. As independent roots, alive only while live, a 10,000-task
- * run holds at most its ready queue and its workers' tasks as actors, and a 100,000-task restore spawns
- * only those. A task that is not live moves through the same machine with XState's pure `transition`.
+ * Why not an actor for every task: with an actor per task held from the plan on, a 100,000-task run
+ * would hold 100,000 snapshots beside the records, and a settled task is kept as text (below). Why not
+ * XState children of the run actor: each spawn copies the parent's children map, so 10,000 spawned one
+ * at a time took 32 s; and a child is persisted with its parent, where the run's document keeps records.
  *
- * What that costs a run: a task's life without a hitch (spawned as it is freed, assigned, its attempt
- * begun and ended, worked, its review charged, accepted, stopped) is 7 events, 4 of them moves, ~90 µs
- * of CPU (10,000 tasks, 16 in flight: freed and spawned ~25, assigned ~12, the three attempt facts ~7
- * each, worked ~8, accepted and stopped ~18), and ~40% of the daemon's allocations over the bench's
- * 10,000-task run: most of the CPU the daemon spends beyond the engine before the actor tree (06afc09).
+ * What a task's life costs: 5 events through its machine (freed, assigned, its attempt begun, its answer,
+ * its review with its charge), 4 of them moves, each an XState macrostep; its actor made from its record
+ * and let go (TaskActor: a snapshot, no XState actor system); its record made from the snapshot at each
+ * change. Measured alone on the shared 2-core machine (load ~10): ~45 µs of CPU a task (freed ~9,
+ * assigned ~10, begun ~7, answered ~12, reviewed ~14, the snapshot made ~3), against ~150 µs in the same
+ * sitting with an XState actor per live task and 7 events (the attempt's end and the review's charge
+ * were events of their own). The macrostep is XState's floor: a two-state machine costs about as much.
  *
  * A settled task is kept as the text of its record (TaskText) once the document was written with it:
  * what the document needs, and a fifth of the memory of the record's objects. It is parsed when asked for.
  */
 export class TaskSet {
   private readonly records = new Map<string, DocumentTask>();
-  private readonly live = new Map<string, Actor<typeof taskMachine>>();
+  private readonly live = new Map<string, TaskActor>();
+  /** What the run's task actors share (see TaskActor). */
+  private readonly scope: TaskScope;
   /** Counts changes to the plan's shape (tasks added, removed, edited), for what is made from it once. */
   revision = 0;
 
   constructor(
     private readonly logic: typeof taskMachine,
     private readonly onMove: (move: TaskMove) => void,
-  ) {}
+  ) {
+    this.scope = taskScope(logic);
+  }
 
   get size(): number {
     return this.records.size;
@@ -128,8 +133,7 @@ export class TaskSet {
   /** Tasks a person removed from the plan (none in flight: the caller checked), actors and records. */
   remove(ids: Iterable<string>): void {
     for (const id of ids) {
-      const actor = this.live.get(id);
-      if (actor) this.forget(id, actor);
+      this.forget(id);
       this.records.delete(id);
     }
     this.revision += 1;
@@ -156,25 +160,17 @@ export class TaskSet {
       this.live.set(id, actor);
     }
     // An event the machine does not take leaves the snapshot as it was, the same object.
-    let previous: TaskSnapshot;
-    let next: TaskSnapshot;
-    if (actor) {
-      previous = actor.getSnapshot();
-      actor.send(event);
-      next = actor.getSnapshot();
-    } else {
-      previous = this.snapshotOf(before);
-      [next] = transition(this.logic, previous, event);
-    }
+    const previous = actor ? actor.getSnapshot() : this.snapshotOf(before);
+    const next = actor ? actor.send(event) : this.logic.transition(previous, event, this.scope);
     if (next === previous) {
-      if (actor && !LIVE_TASK_STATUSES.has(before.status)) this.forget(id, actor);
+      if (actor && !LIVE_TASK_STATUSES.has(before.status)) this.forget(id);
       return false;
     }
     const after = recordOf(next);
     this.records.set(id, after);
     if (event.type === 'task.edit' || event.type === 'task.unlink') this.revision += 1;
     const isLive = LIVE_TASK_STATUSES.has(after.status);
-    if (actor && !isLive) this.forget(id, actor);
+    if (actor && !isLive) this.forget(id);
     else if (!actor && isLive) {
       actor = this.spawn(after);
       this.live.set(id, actor);
@@ -192,22 +188,17 @@ export class TaskSet {
     return true;
   }
 
-  /** Stops every task actor; their records stay (a closing or rolling-back run). */
+  /** Lets every task actor go; their records stay (a closing or rolling-back run). */
   stopAll(): void {
-    for (const actor of this.live.values()) actor.stop();
     this.live.clear();
   }
 
-  private forget(id: string, actor: Actor<typeof taskMachine>): void {
-    actor.stop();
+  private forget(id: string): void {
     this.live.delete(id);
   }
 
-  private spawn(record: TaskRecord): Actor<typeof taskMachine> {
-    const { status: _status, ...context } = record;
-    const actor = createActor(this.logic, { input: context, snapshot: this.snapshotOf(record) });
-    actor.start();
-    return actor;
+  private spawn(record: TaskRecord): TaskActor {
+    return new TaskActor(this.logic, this.scope, this.snapshotOf(record));
   }
 
   private snapshotOf(record: TaskRecord): TaskSnapshot {
