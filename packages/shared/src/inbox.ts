@@ -5,7 +5,8 @@ import { LIMITS, tooLongMessage } from './limits.js';
  * What waits for a person, one kind per situation: a Claude Code worker asks to use a tool, a plan waits
  * for approval, a run is paused at its budget, at a long usage limit, because the provider refused the
  * key, because its Task Master file cannot be read or because the state directory cannot be written, a
- * task is out of retries or reworks, a task held in Task Master holds up others.
+ * run's work left waits for tasks a person cancelled (`run_held`), a task is out of retries or reworks, a
+ * task held in Task Master holds up others.
  */
 export const InboxItemType = z.enum([
   'permission',
@@ -16,6 +17,7 @@ export const InboxItemType = z.enum([
   'source',
   'storage',
   'backend',
+  'run_held',
   'task_failed',
   'held',
 ]);
@@ -30,6 +32,7 @@ export const RUN_ITEM_TYPES: ReadonlySet<InboxItemType> = new Set([
   'source',
   'storage',
   'backend',
+  'run_held',
 ]);
 
 /** One answer a person may give, with the key that gives it in the terminal UI. */

@@ -124,6 +124,62 @@ describe('the inbox, fed by the runs', () => {
     });
   });
 
+  it('a run held by tasks a person cancelled is an item; retry runs them, the run goes on and it closes', async () => {
+    const provider = createScriptedProvider({
+      latencyMs: (call) => (call.purpose === 'work' && call.taskId === 'slow' ? 200 : 0),
+    });
+    const { orchestrator } = await open(provider);
+    const run = await orchestrator.startRun({
+      tasks: [
+        { id: 'slow', title: 'Slow' },
+        { id: 'later', title: 'Later', dependencies: ['slow'] },
+        { id: 'other', title: 'Other', dependencies: ['slow'] },
+        { id: 'then', title: 'Then', dependencies: ['later', 'other'] },
+      ],
+    });
+    await orchestrator.cancelTask(run.id, 'later');
+    await orchestrator.cancelTask(run.id, 'other');
+    expect(await orchestrator.waitForRun(run.id)).toMatchObject({ status: 'paused', pauseReason: 'held' });
+    const [item] = await until(orchestrator, 'the held run', (items) => items.length === 1);
+    expect(item).toMatchObject({
+      type: 'run_held',
+      runId: run.id,
+      question: `run ${run.id} is paused (held): the work left waits for tasks later, other, cancelled by a person`,
+      detail:
+        'the tasks left wait for later, other, cancelled by a person: edit or retry them (orc task edit, orc retry), or remove them (orc task rm)',
+    });
+    expect(item!.choices.map((c) => [c.id, c.label])).toEqual([
+      ['retry', 'run the cancelled tasks again, then what waits'],
+      ['cancel', 'cancel the run'],
+    ]);
+
+    await orchestrator.answerInbox(item!.id, { choice: 'retry' });
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+    expect(provider.callsFor('work', 'other')).toHaveLength(1);
+    expect(open_(orchestrator)).toEqual([]);
+  });
+
+  it('a held run left another way (a task edited) closes its item as no longer applying', async () => {
+    const provider = createScriptedProvider({
+      latencyMs: (call) => (call.purpose === 'work' && call.taskId === 'slow' ? 200 : 0),
+    });
+    const { orchestrator } = await open(provider);
+    const run = await orchestrator.startRun({
+      tasks: [
+        { id: 'slow', title: 'Slow' },
+        { id: 'later', title: 'Later', dependencies: ['slow'] },
+        { id: 'then', title: 'Then', dependencies: ['later'] },
+      ],
+    });
+    await orchestrator.cancelTask(run.id, 'later');
+    expect(await orchestrator.waitForRun(run.id)).toMatchObject({ pauseReason: 'held' });
+    await until(orchestrator, 'the held run', (items) => items.length === 1);
+    await orchestrator.updateTask(run.id, 'later', { description: 'With more detail.' });
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+    await until(orchestrator, 'the item to close', (items) => items.length === 0);
+    expect(orchestrator.listInbox({ all: true }).items[0]!.closed?.reason).toBe('obsolete');
+  });
+
   it('a failed task retried from the command line instead closes as no longer applying', async () => {
     let fail = true;
     const provider = createScriptedProvider({
