@@ -85,6 +85,11 @@ export const InboxEvent = z.discriminatedUnion('type', [
   z.object({ ...eventBase, type: z.literal('inbox.opened'), item: InboxItem }),
   /** It was pushed to the configured notifications (and rings the bell of an attached terminal UI). */
   z.object({ ...eventBase, type: z.literal('inbox.notified'), item: InboxItem }),
+  /**
+   * Its question or choices changed with its run (a task_failed item of a run that has since ended no
+   * longer offers to cancel it): the item as it is now, so nobody is offered an answer that is refused.
+   */
+  z.object({ ...eventBase, type: z.literal('inbox.revised'), item: InboxItem }),
   z.object({ ...eventBase, type: z.literal('inbox.closed'), item: InboxItem }),
 ]);
 export type InboxEvent = z.infer<typeof InboxEvent>;

@@ -180,6 +180,53 @@ describe('the inbox, fed by the runs', () => {
     expect(orchestrator.listInbox({ all: true }).items[0]!.closed?.reason).toBe('obsolete');
   });
 
+  it("a failed task's item offers to cancel the run only while the run is live, and says so when that changes", async () => {
+    const failing = new Set(['t1', 't2']);
+    const provider = createScriptedProvider({
+      latencyMs: (call) => (call.purpose === 'work' && call.taskId === 't1' ? 200 : 0),
+      work: (call) => {
+        if (failing.has(call.taskId ?? '')) throw new ModelError('permanent', 'the input file is missing');
+        return 'ok';
+      },
+    });
+    const { orchestrator } = await open(provider, { execution: { max_workers: 2 } });
+    const seen: string[] = [];
+    const stop = new AbortController();
+    const following = (async () => {
+      for await (const event of orchestrator.inboxEvents(0, stop.signal))
+        if (event.item.taskId === 't2')
+          seen.push(`${event.type} ${event.item.choices.map((c) => c.id).join()}`);
+    })();
+    const run = await orchestrator.startRun({ tasks: tasks(3) });
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('failed');
+    const choicesOf = (taskId: string) =>
+      open_(orchestrator)
+        .find((item) => item.taskId === taskId)
+        ?.choices.map((c) => c.id)
+        .join();
+    await until(orchestrator, 'both items, for an ended run', () => choicesOf('t1') === 'retry,skip');
+    expect(choicesOf('t2')).toBe('retry,skip');
+    const t2 = open_(orchestrator).find((item) => item.taskId === 't2')!;
+    const refused = await orchestrator.answerInbox(t2.id, { choice: 'cancel' }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'INVALID_CHOICE' });
+
+    // t1 retried: the run is live again, and t2's item offers to cancel it until the run ends again.
+    failing.delete('t1');
+    await orchestrator.retryTask(run.id, 't1');
+    await until(orchestrator, 'cancel offered again', () => choicesOf('t2') === 'retry,skip,cancel');
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('failed');
+    await until(orchestrator, 'cancel withdrawn', () => choicesOf('t2') === 'retry,skip');
+    stop.abort();
+    await following;
+    expect(seen).toEqual([
+      'inbox.opened retry,skip,cancel',
+      'inbox.notified retry,skip,cancel',
+      'inbox.revised retry,skip',
+      'inbox.revised retry,skip,cancel',
+      'inbox.revised retry,skip',
+    ]);
+  });
+
   it('a failed task retried from the command line instead closes as no longer applying', async () => {
     let fail = true;
     const provider = createScriptedProvider({

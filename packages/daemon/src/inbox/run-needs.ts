@@ -1,4 +1,10 @@
-import { describeSourceChange, type InboxChoice, type TaskRecord, type TaskStatus } from '@orc/shared';
+import {
+  describeSourceChange,
+  FINISHED_RUN_STATUSES,
+  type InboxChoice,
+  type TaskRecord,
+  type TaskStatus,
+} from '@orc/shared';
 import type { Run } from '../run/run.js';
 import { itemKey, type ItemSpec } from './inbox.js';
 
@@ -152,7 +158,8 @@ export function taskNeeds(run: Run, task: TaskRecord): ItemSpec[] {
         choices: [
           choice('retry', 'r', 'run it again'),
           choice('skip', 's', 'skip it: what waits for it goes on'),
-          CANCEL,
+          // A run that has ended cannot be cancelled: offered, the answer would do nothing.
+          ...(FINISHED_RUN_STATUSES.has(run.status) ? [] : [CANCEL]),
         ],
       },
     ];
