@@ -189,6 +189,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       tag: source.tag,
       writeBack: source.writeBack !== false,
       imported: source.imported ?? {},
+      ...(source.excluded && { excluded: source.excluded }),
       logger: logger.child({ runId }),
     });
 
@@ -206,6 +207,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         (listener) => run.onEvent(listener),
         (id) => run.tasks.get(id) !== undefined,
         (specs) => addFromSource(run, specs),
+        restored,
       );
       run.beforeFinish(() => source.idle());
       syncs.set(run.id, source);

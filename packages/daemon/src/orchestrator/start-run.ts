@@ -87,6 +87,7 @@ export async function startRun(
     tag: project.tag,
     writeBack: writesBack(simulated, input.taskmaster?.writeSimulated),
     imported: project.statuses,
+    ...(project.excluded.length > 0 && { excluded: project.excluded }),
   };
   const source = context.sourceFor(id, runSource);
   const heldIds = new Set(project?.notRunnable.map((t) => t.id));
