@@ -124,7 +124,11 @@ describe('the inbox, fed by the runs', () => {
     });
   });
 
-  it('a run held by tasks a person cancelled is an item; retry runs them, the run goes on and it closes', async () => {
+  /**
+   * A run whose tasks after `slow` are all cancelled by a person while it runs: once slow is done, the
+   * work left waits for them and the run is paused (held).
+   */
+  async function heldRun(cancelled: string[]) {
     const provider = createScriptedProvider({
       latencyMs: (call) => (call.purpose === 'work' && call.taskId === 'slow' ? 200 : 0),
     });
@@ -132,14 +136,17 @@ describe('the inbox, fed by the runs', () => {
     const run = await orchestrator.startRun({
       tasks: [
         { id: 'slow', title: 'Slow' },
-        { id: 'later', title: 'Later', dependencies: ['slow'] },
-        { id: 'other', title: 'Other', dependencies: ['slow'] },
-        { id: 'then', title: 'Then', dependencies: ['later', 'other'] },
+        ...cancelled.map((id) => ({ id, title: id, dependencies: ['slow'] })),
+        { id: 'then', title: 'Then', dependencies: cancelled },
       ],
     });
-    await orchestrator.cancelTask(run.id, 'later');
-    await orchestrator.cancelTask(run.id, 'other');
+    for (const id of cancelled) await orchestrator.cancelTask(run.id, id);
     expect(await orchestrator.waitForRun(run.id)).toMatchObject({ status: 'paused', pauseReason: 'held' });
+    return { provider, orchestrator, run };
+  }
+
+  it('a run held by tasks a person cancelled is an item; retry runs them, the run goes on and it closes', async () => {
+    const { provider, orchestrator, run } = await heldRun(['later', 'other']);
     const [item] = await until(orchestrator, 'the held run', (items) => items.length === 1);
     expect(item).toMatchObject({
       type: 'run_held',
@@ -160,19 +167,7 @@ describe('the inbox, fed by the runs', () => {
   });
 
   it('a held run left another way (a task edited) closes its item as no longer applying', async () => {
-    const provider = createScriptedProvider({
-      latencyMs: (call) => (call.purpose === 'work' && call.taskId === 'slow' ? 200 : 0),
-    });
-    const { orchestrator } = await open(provider);
-    const run = await orchestrator.startRun({
-      tasks: [
-        { id: 'slow', title: 'Slow' },
-        { id: 'later', title: 'Later', dependencies: ['slow'] },
-        { id: 'then', title: 'Then', dependencies: ['later'] },
-      ],
-    });
-    await orchestrator.cancelTask(run.id, 'later');
-    expect(await orchestrator.waitForRun(run.id)).toMatchObject({ pauseReason: 'held' });
+    const { orchestrator, run } = await heldRun(['later']);
     await until(orchestrator, 'the held run', (items) => items.length === 1);
     await orchestrator.updateTask(run.id, 'later', { description: 'With more detail.' });
     expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');

@@ -1,4 +1,10 @@
-import { OrcError, resolveConfig, type ConfigInput, type ResolvedConfig } from '@orc/shared';
+import {
+  daemonSettingDiffering,
+  OrcError,
+  resolveConfig,
+  type ConfigInput,
+  type ResolvedConfig,
+} from '@orc/shared';
 
 /**
  * A run's (or a plan's) configuration: what the user set (their config files, `ORC_*` variables and
@@ -21,7 +27,7 @@ export function runConfigOver(
     ],
     hasApiKey,
   );
-  const differs = daemonOnlyDifference(base, config);
+  const differs = daemonSettingDiffering(base, config);
   if (differs !== undefined) {
     throw new OrcError(
       'CONFIG_INVALID',
@@ -31,20 +37,4 @@ export function runConfigOver(
     );
   }
   return config;
-}
-
-/** The first daemon-wide key (the backend, the Redis server) on which the run's config differs. */
-function daemonOnlyDifference(
-  base: ResolvedConfig,
-  config: ResolvedConfig,
-): { key: string; run: unknown; daemon: unknown } | undefined {
-  if (config.execution.backend !== base.execution.backend)
-    return { key: 'execution.backend', run: config.execution.backend, daemon: base.execution.backend };
-  const keys = new Set([...Object.keys(base.redis), ...Object.keys(config.redis)]);
-  for (const key of keys) {
-    const run = (config.redis as Record<string, unknown>)[key];
-    const daemon = (base.redis as Record<string, unknown>)[key];
-    if (run !== daemon) return { key: `redis.${key}`, run: run ?? null, daemon: daemon ?? null };
-  }
-  return undefined;
 }

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import {
+  daemonSettingDiffering,
   findConfigProblems,
   loadConfig,
   resolveConfig,
@@ -86,7 +87,7 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
   } catch (error) {
     lines.push(fail((error as Error).message));
   }
-  const differs = config && daemonOnlyDifference(daemon.config, config);
+  const differs = config && daemonSettingDiffering(daemon.config, config)?.key;
   if (differs) {
     lines.push(
       fail(
@@ -101,17 +102,6 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
     providerChosen: client.providerChosen || daemon.providerChosen,
     clientKey,
   };
-}
-
-/** The first daemon-wide key a run's config differs on: the daemon refuses such a run (its run-config.ts). */
-function daemonOnlyDifference(daemon: ResolvedConfig, run: ResolvedConfig): string | undefined {
-  if (daemon.execution.backend !== run.execution.backend) return 'execution.backend';
-  const keys = new Set([...Object.keys(daemon.redis), ...Object.keys(run.redis)]);
-  for (const key of keys) {
-    const at = (config: ResolvedConfig) => (config.redis as Record<string, unknown>)[key];
-    if (at(daemon) !== at(run)) return `redis.${key}`;
-  }
-  return undefined;
 }
 
 /** The keys a layer sets, as `section.key` (a section's records, such as prices, count as one key). */
