@@ -174,20 +174,6 @@ describe('a run on the Redis backend without a worker', () => {
   }, 60_000);
 });
 
-describe('a repository run on the Redis backend', () => {
-  it('is refused with what to do, since Claude Code workers do not run remotely yet', async () => {
-    await sandbox.writeConfig(daemonConfig(redis.url));
-    await sandbox.startDaemon();
-    const client = await sandbox.client();
-    const start = client.trpc.runs.start.mutate({
-      tasks: taskSpecs(1),
-      config: { models: { worker: { provider: 'claude-code' } } },
-    });
-    await expect(start).rejects.toThrow(/Claude Code workers do not run on the Redis backend yet/);
-    expect(await client.trpc.runs.list.query()).toHaveLength(0);
-  });
-});
-
 describe('an unreachable Redis', () => {
   it('makes orc worker exit 5 with one line', async () => {
     await redis.kill();

@@ -169,6 +169,8 @@ export const RunWorkspace = z.object({
   merge: z.boolean(),
   /** Where the run started (branch and commit), for the fast-forward at the end. */
   start: z.object({ branch: z.string().optional(), commit: z.string() }).optional(),
+  /** The git URL `orc worker` processes clone and push to, for a run whose agents run on other machines. */
+  remote: z.string().optional(),
 });
 export type RunWorkspace = z.infer<typeof RunWorkspace>;
 

@@ -223,6 +223,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       workspace = await GitWorkspace.open(doc.workspace.workdir, doc.id, {
         home: options.home,
         ...(doc.workspace.start && { start: doc.workspace.start }),
+        ...(doc.workspace.remote !== undefined && { remote: doc.workspace.remote }),
       });
     }
     const config = withEnvironment(
@@ -261,6 +262,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         await GitWorkspace.open(closed.workdir, run.id, {
           home: options.home,
           ...(closed.start && { start: closed.start }),
+          ...(closed.remote !== undefined && { remote: closed.remote }),
         }),
       );
     } catch (error) {

@@ -5,6 +5,7 @@ import type { RunDocument } from '../store/run-document.js';
 import { loadTaskMasterProject, type TaskMasterImport } from '../taskmaster/import-tasks.js';
 import type { TaskMasterSource } from '../taskmaster/taskmaster-source.js';
 import { GitWorkspace } from '../workspace/git-workspace.js';
+import { resolveRunRemote } from '../workspace/run-remote.js';
 import { runConfigOver } from './run-config.js';
 import { keepRunEnvironment } from './run-environment.js';
 import { writesBack } from './run-preview.js';
@@ -69,15 +70,16 @@ export async function startRun(
   }
   const id = newRunId(context.runs);
   const workerProvider = config.models.worker.provider ?? config.models.provider;
-  if (workerProvider === 'claude-code' && config.execution.backend === 'redis')
-    throw new OrcError(
-      'CONFIG_INVALID',
-      'Claude Code workers do not run on the Redis backend yet; start this run on a daemon with execution.backend "local", or use models.worker.provider "anthropic"',
-    );
+  const workdir = input.workdir ?? process.cwd();
+  // Agents on other machines (`orc worker`) clone the repository's remote and push their task branches there.
+  const remote =
+    workerProvider === 'claude-code' && config.execution.backend === 'redis'
+      ? await resolveRunRemote(workdir, config.repository.remote)
+      : undefined;
   // Claude Code workers edit a repository: each run works on its own integration branch there.
   const workspace =
     workerProvider === 'claude-code'
-      ? await GitWorkspace.open(input.workdir ?? process.cwd(), id, { home: context.home })
+      ? await GitWorkspace.open(workdir, id, { home: context.home, ...(remote !== undefined && { remote }) })
       : undefined;
   const deps = context.depsFor(config, workspace);
   const simulated = deps.providers.manager.name === 'simulated' || deps.providers.worker.name === 'simulated';
@@ -126,6 +128,7 @@ export async function startRun(
           workdir: workspace.repo,
           merge: input.merge === true,
           ...(workspace.start && { start: workspace.start }),
+          ...(remote !== undefined && { remote }),
         },
       }),
       config,

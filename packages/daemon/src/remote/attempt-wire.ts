@@ -1,4 +1,12 @@
-import { PauseReason, ProviderName, RemoteWorker, ToolRefusal, Usage } from '@orc/shared';
+import {
+  PauseReason,
+  ProviderName,
+  RemoteWorker,
+  ToolRefusal,
+  ToolRule,
+  Usage,
+  type ResolvedConfig,
+} from '@orc/shared';
 import * as z from 'zod';
 
 /**
@@ -20,6 +28,60 @@ export const PRESENCE_TTL_MS = 15_000;
 /** How often a daemon and a worker say they are alive. */
 export const PRESENCE_EVERY_MS = 3_000;
 
+/** What a run's agents may do (its `claude_cli` tool settings), the same on every machine. */
+export const AgentTools = z.object({
+  permission_mode: z.enum(['default', 'acceptEdits', 'dontAsk', 'bypassPermissions', 'plan']),
+  dangerously_skip_permissions: z.boolean(),
+  allowed_tools: z.array(z.string()).optional(),
+  disallowed_tools: z.array(z.string()).optional(),
+  max_turns: z.number().int().positive().optional(),
+  permissions: z.record(z.string(), ToolRule),
+});
+export type AgentTools = z.infer<typeof AgentTools>;
+
+/** A run's agent rules as they travel: the tool settings of its `claude_cli`, nothing of the machine. */
+export function agentToolsOf(claude: ResolvedConfig['claude_cli']): AgentTools {
+  return {
+    permission_mode: claude.permission_mode,
+    dangerously_skip_permissions: claude.dangerously_skip_permissions,
+    ...(claude.allowed_tools !== undefined && { allowed_tools: claude.allowed_tools }),
+    ...(claude.disallowed_tools !== undefined && { disallowed_tools: claude.disallowed_tools }),
+    ...(claude.max_turns !== undefined && { max_turns: claude.max_turns }),
+    permissions: claude.permissions,
+  };
+}
+
+/**
+ * Where a Claude Code attempt works on a remote worker: a git remote both sides reach (its URL, never a
+ * credential: each side uses its own machine's), the integration commit to start from, the branch it
+ * fetches that commit by, and the task branch it pushes its work to.
+ */
+export const AgentCheckout = z.object({
+  remote: z.string().min(1),
+  runId: z.string(),
+  /** The integration commit the attempt starts from (`orc/<runId>`'s head when it began). */
+  base: z.string().regex(/^[0-9a-f]{40,64}$/),
+  /** The branch on the remote that holds `base`. */
+  baseBranch: z.string(),
+  /** The task branch the worker pushes its commit to. */
+  branch: z.string(),
+  /** The commit's message. */
+  message: z.string(),
+  /** Where a failed attempt's work is pushed, so nothing an agent did is lost (`orc/<run>-attempts/…`). */
+  keep: z.string().optional(),
+  /** The run's rules for what its agents may do; the worker's own config gives the rest (command, environment). */
+  tools: AgentTools,
+});
+export type AgentCheckout = z.infer<typeof AgentCheckout>;
+
+/** What an agent's attempt left on the remote: its commit on the task branch, none when it changed nothing. */
+export const PushedWork = z.object({
+  base: z.string(),
+  branch: z.string(),
+  commit: z.string().optional(),
+});
+export type PushedWork = z.infer<typeof PushedWork>;
+
 export const AttemptJobData = z.object({
   /** The wire format's version: a worker refuses what it does not know. */
   v: z.literal(1),
@@ -35,6 +97,8 @@ export const AttemptJobData = z.object({
   budgetUsd: z.number().optional(),
   /** The daemon's limit on the attempt; the worker aborts past it too, in case the daemon is gone. */
   timeoutMs: z.number().positive(),
+  /** A Claude Code attempt's repository: the worker clones, works in a worktree and pushes. */
+  checkout: AgentCheckout.optional(),
 });
 export type AttemptJobData = z.infer<typeof AttemptJobData>;
 
@@ -64,6 +128,8 @@ export const AttemptResult = z.discriminatedUnion('ok', [
     stopReason: z.string(),
     costUsd: z.number().optional(),
     meta: z.record(z.string(), z.unknown()).optional(),
+    /** An agent's work, pushed before the answer was given. */
+    pushed: PushedWork.optional(),
     /** Which worker answered. */
     worker: z.string(),
   }),
@@ -71,9 +137,36 @@ export const AttemptResult = z.discriminatedUnion('ok', [
 ]);
 export type AttemptResult = z.infer<typeof AttemptResult>;
 
+/** Pub/sub: answers to the permission asks of agents on workers (`ToolAnswer`). */
+export const answersChannel = (queue: string) => `${KEY_PREFIX}:${queue}:answers`;
+
+/** A remote agent's tool call outside the run's rules, put to the daemon's inbox. */
+export const ToolAsk = z.object({
+  /** Unique within its job. */
+  id: z.string(),
+  tool: z.string(),
+  input: z.record(z.string(), z.unknown()),
+  /** The agent's worktree on the worker, for showing paths short. */
+  workdir: z.string(),
+  reason: z.string().optional(),
+});
+export type ToolAsk = z.infer<typeof ToolAsk>;
+
+/** What the person (or the timeout) decided about one ask. */
+export const ToolAnswer = z.object({
+  jobId: z.string(),
+  id: z.string(),
+  decision: z.discriminatedUnion('allow', [
+    z.object({ allow: z.literal(true), forSession: z.boolean().optional() }),
+    z.object({ allow: z.literal(false), message: z.string(), reason: z.string() }),
+  ]),
+});
+export type ToolAnswer = z.infer<typeof ToolAnswer>;
+
 /** What a worker tells while it works, as the job's progress. */
 export const AttemptProgress = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('text'), text: z.string() }),
+  z.object({ kind: z.literal('ask'), ask: ToolAsk }),
   z.object({ kind: z.literal('session'), sessionId: z.string() }),
   z.object({ kind: z.literal('refusal'), refusal: ToolRefusal }),
   z.object({ kind: z.literal('started'), worker: z.string() }),

@@ -22,6 +22,7 @@ import {
   type DaemonPresence,
 } from './attempt-wire.js';
 import { quiet, shownUrl } from './redis-connection.js';
+import { DaemonAsks } from './remote-permissions.js';
 
 export interface RedisAttemptsOptions {
   /** A ready connection (`connectRedis`); it reconnects by itself, and is closed with this. */
@@ -65,13 +66,17 @@ export class RedisAttempts implements AttemptBackend {
   /** Calls waiting for a job to end, woken by BullMQ's events. */
   private readonly wakers = new Map<string, Set<() => void>>();
   private readonly presence: NodeJS.Timeout;
+  /** Remote agents' permission asks, put to each attempt's inbox. */
+  private readonly asks: DaemonAsks;
   private downSince: number | undefined;
   private closed = false;
   private detached = false;
+  readonly runsElsewhere = true;
 
   constructor(private readonly options: RedisAttemptsOptions) {
     const { connection, queue } = options;
     this.queue = new Queue(queue, { connection, prefix: KEY_PREFIX });
+    this.asks = new DaemonAsks(connection, queue);
     // BullMQ leaves a connection it was given open: this one is closed with the rest in `close`.
     this.eventsConnection = quiet(connection.duplicate());
     this.events = new QueueEvents(queue, { connection: this.eventsConnection, prefix: KEY_PREFIX });
@@ -121,6 +126,7 @@ export class RedisAttempts implements AttemptBackend {
       maxTokens: request.maxTokens,
       ...(request.budgetUsd !== undefined && { budgetUsd: request.budgetUsd }),
       timeoutMs: job.timeoutMs,
+      ...(job.checkout && { checkout: job.checkout }),
     };
     this.listeners.set(job.id, request);
     if (job.previous) this.listeners.set(job.previous, request);
@@ -136,7 +142,11 @@ export class RedisAttempts implements AttemptBackend {
       throw error;
     } finally {
       this.listeners.delete(job.id);
-      if (job.previous) this.listeners.delete(job.previous);
+      this.asks.forget(job.id);
+      if (job.previous) {
+        this.listeners.delete(job.previous);
+        this.asks.forget(job.previous);
+      }
     }
   }
 
@@ -154,13 +164,14 @@ export class RedisAttempts implements AttemptBackend {
         (job.previous !== undefined && (await this.collect(job.previous, request.signal))) ||
         (await this.run(job.id, data, request.signal));
       if (result.ok) {
-        const { text, usage, stopReason, costUsd, meta } = result;
+        const { text, usage, stopReason, costUsd, meta, pushed } = result;
         return {
           text,
           usage,
           stopReason,
           ...(costUsd !== undefined && { costUsd }),
-          meta: { ...meta, worker: result.worker },
+          // An agent's pushed commit goes to its attempt (PushedAttempt), which fetches it.
+          meta: { ...meta, worker: result.worker, ...(pushed && { pushed }) },
         };
       }
       throw new ModelError(result.error.category, result.error.message, result.error.details);
@@ -334,6 +345,9 @@ export class RedisAttempts implements AttemptBackend {
         return;
       case 'refusal':
         request.onRefusal?.(told.refusal);
+        return;
+      case 'ask':
+        this.asks.ask(jobId, told.ask, request);
         return;
       case 'started':
         this.options.logger.debug({ jobId, worker: told.worker }, 'a worker took the job');

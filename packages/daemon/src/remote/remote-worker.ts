@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { CallCancelledError, ModelError } from '../model/model-error.js';
-import type { ModelProvider } from '../model/provider.js';
+import type { ModelProvider, ModelRequest, ModelResponse } from '../model/provider.js';
 import type { ProviderFactory } from '../orchestrator/providers.js';
 import { QuotaGovernor } from '../quota/quota-governor.js';
 import {
@@ -20,8 +20,11 @@ import {
   workersKey,
   type AttemptProgress,
   type AttemptResult,
+  type PushedWork,
   type WorkerPresence,
 } from './attempt-wire.js';
+import { RemoteAgents } from './remote-agent-attempt.js';
+import { WorkerAsks } from './remote-permissions.js';
 import { connectRedis, quiet, shownUrl, type RedisTarget } from './redis-connection.js';
 import { shareQuotaHolds } from './shared-holds.js';
 
@@ -42,6 +45,8 @@ export interface RemoteWorkerOptions {
   say: (line: string) => void;
   /** How long the first connection may take before the worker gives up (default 5 s). */
   connectTimeoutMs?: number;
+  /** Where Claude Code attempts clone their run's remote and work (`--workdir-root`); unset: none taken. */
+  workdirRoot?: string;
 }
 
 /** A worker that took its queue and runs jobs until `stop`. */
@@ -85,14 +90,23 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     }
     return provider;
   };
+  const agents = new RemoteAgents({ ...options, workdirRoot: options.workdirRoot });
+  await agents.open().catch((error: unknown) => {
+    stopSharing();
+    connection.disconnect();
+    throw error;
+  });
   const running = new Map<
     string,
     { controller: AbortController; presence: WorkerPresence['running'][number] }
   >();
 
+  const asks = new WorkerAsks(queue);
   const subscriber = quiet(connection.duplicate());
-  await subscriber.subscribe(cancelChannel(queue));
-  subscriber.on('message', (_channel: string, jobId: string) => running.get(jobId)?.controller.abort());
+  await subscriber.subscribe(cancelChannel(queue), asks.channel);
+  subscriber.on('message', (channel: string, message: string) =>
+    channel === asks.channel ? asks.answered(message) : running.get(message)?.controller.abort(),
+  );
 
   const presence = (): WorkerPresence => ({
     id,
@@ -113,10 +127,10 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     if (!parsed.success)
       return refuse(id, `job ${job.id} is not an attempt this worker reads (a newer daemon?)`);
     const data = parsed.data;
-    if (data.provider === 'claude-code')
+    if (data.provider === 'claude-code' && data.checkout === undefined)
       return refuse(
         id,
-        'claude-code attempts do not run on remote workers yet; use the local backend for repository runs',
+        `job ${job.id} is a Claude Code attempt without its repository (a daemon of another version?)`,
       );
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), data.timeoutMs);
@@ -149,7 +163,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
         { runId: data.runId, quota: provider.quotaOf?.(data.model), call },
         controller.signal,
       );
-      const response = await provider.complete({
+      const request: ModelRequest = {
         ...call,
         signal: controller.signal,
         onText: (piece) => {
@@ -161,7 +175,14 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
         onRateLimits: permit.onRateLimits,
         onAnswer: permit.onAnswer,
         ...(data.budgetUsd !== undefined && { budgetUsd: data.budgetUsd }),
-      });
+      };
+      // An agent works in a clone of the run's remote and pushes its work before it answers.
+      const response: ModelResponse & { pushed?: PushedWork } = data.checkout
+        ? await agents.complete(job.id!, data.checkout, {
+            ...request,
+            permissions: asks.permissionsFor(job.id!, (progress) => void tell(progress)),
+          })
+        : await provider.complete(request);
       permit.succeeded(response.usage, response.costUsd);
       logger.debug({ jobId: job.id, runId: data.runId, taskId: data.taskId }, 'attempt answered');
       return {
@@ -171,6 +192,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
         stopReason: response.stopReason,
         ...(response.costUsd !== undefined && { costUsd: response.costUsd }),
         ...(response.meta !== undefined && { meta: response.meta }),
+        ...(response.pushed !== undefined && { pushed: response.pushed }),
         worker: id,
       };
     } catch (error) {
@@ -233,7 +255,10 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     announce();
   });
   say(
-    `worker ${id} takes attempts from queue ${queue} on ${shownUrl(target.url)} (concurrency ${options.concurrency})`,
+    `worker ${id} takes attempts from queue ${queue} on ${shownUrl(target.url)} (concurrency ${options.concurrency})` +
+      (options.workdirRoot === undefined
+        ? ''
+        : `; Claude Code agents work in clones under ${options.workdirRoot}`),
   );
 
   return {
@@ -248,6 +273,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
           await connection.hdel(workersKey(queue), id).catch(() => undefined);
         stopSharing();
         governor.close();
+        await agents.stop();
         for (const provider of providers.values())
           if ('stop' in provider && typeof provider.stop === 'function')
             await (provider.stop as () => unknown)();

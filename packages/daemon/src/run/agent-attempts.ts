@@ -3,8 +3,10 @@ import type { AttemptChange } from '../actors/task.machine.js';
 import type { Logger } from 'pino';
 import { ModelError } from '../model/model-error.js';
 import { resumePrompt } from '../model/prompts.js';
-import type { ModelRequest } from '../model/provider.js';
+import type { ModelRequest, ModelResponse } from '../model/provider.js';
+import type { AgentCheckout, AgentTools } from '../remote/attempt-wire.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
+import { PushedAttempt } from './pushed-attempt.js';
 
 /** What one attempt adds to its worker's model call. */
 export type AgentRequest = Pick<ModelRequest, 'workdir' | 'resume' | 'onSession' | 'onRefusal'> & {
@@ -17,6 +19,18 @@ export interface AgentAttemptsDeps {
   workspace: () => GitWorkspace | undefined;
   emit: (event: NewEvent) => void;
   logger: Logger;
+  /** Present when agents work on other machines (`orc worker`): the run's rules they get with each job. */
+  elsewhere?: { tools: () => AgentTools };
+}
+
+/** An attempt's repository side, wherever its agent works: what the call adds, its commit, its end. */
+export interface AgentSide {
+  readonly request: AgentRequest;
+  /** What a worker on another machine clones, starts from and pushes to; absent for an agent here. */
+  readonly checkout?: AgentCheckout;
+  /** The attempt's work on the task branch, after the agent's answer; the change for the review (none without a repository). */
+  commit(message: string, response?: ModelResponse): Promise<string | undefined>;
+  end(cutOff: { closing: boolean; error: unknown }): Promise<void>;
 }
 
 /** Where a session that was cut off goes on: the attempt that began it (its worktree) and its id. */
@@ -60,7 +74,7 @@ export class AgentAttempts {
    * Where attempt `record.n` of `task` works and what its model call is given (`prompt`: the task's).
    * The attempt's record changes through `record`: the task actor keeps it.
    */
-  async begin(task: TaskRecord, record: AttemptRecord, prompt: string): Promise<AgentAttempt> {
+  async begin(task: TaskRecord, record: AttemptRecord, prompt: string): Promise<AgentSide> {
     const workspace = this.deps.workspace();
     const point = this.resumable.get(task.id);
     this.resumable.delete(task.id);
@@ -69,7 +83,11 @@ export class AgentAttempts {
       workspace,
       keep: (kept) => this.resumable.set(task.id, kept),
     };
-    if (!workspace) return new AgentAttempt(context, task.id, record, record.n, undefined, undefined);
+    const hooks = new AgentAttempt(context, task.id, record, record.n, undefined, undefined);
+    if (!workspace) return hooks;
+    // On another machine: a cut-off session's worker finishes its job, whose answer the next attempt takes.
+    if (this.deps.elsewhere)
+      return PushedAttempt.begin(workspace, hooks, task, record.n, this.deps.elsewhere.tools());
     const continued = point && (await workspace.resumeAttempt(task.id, point.attempt));
     if (point && continued) {
       // Told at once: the attempt goes on with that session from its first turn.
@@ -106,7 +124,7 @@ interface AttemptContext {
 }
 
 /** One attempt's worktree and session. */
-export class AgentAttempt {
+export class AgentAttempt implements AgentSide {
   constructor(
     private readonly context: AttemptContext,
     private readonly taskId: string,

@@ -1,5 +1,6 @@
 import type { ProviderName } from '@orc/shared';
 import type { ModelProvider, ModelRequest, ModelResponse } from '../model/provider.js';
+import type { AgentCheckout } from '../remote/attempt-wire.js';
 import type { QuotaAsk, QuotaGovernor, QuotaPermit } from '../quota/quota-governor.js';
 
 /** Which attempt a call is: what a remote backend names its job by, so a result is taken once. */
@@ -13,6 +14,8 @@ export interface AttemptJob {
   provider: ProviderName;
   /** The run's limit on the attempt (`execution.worker_timeout`), for a remote worker to stop at too. */
   timeoutMs: number;
+  /** A Claude Code attempt's repository, for a worker on another machine (`PushedAttempt`). */
+  checkout?: AgentCheckout;
   /**
    * The job of the task's previous attempt, when that attempt was cut off (the daemon stopped, the
    * backend went away): a remote worker may have finished it meanwhile, and its answer is taken instead
@@ -28,6 +31,8 @@ export interface AttemptJob {
  * (`redis`).
  */
 export interface AttemptBackend {
+  /** Attempts run on other machines: agents there clone the run's remote and push their work. */
+  readonly runsElsewhere: boolean;
   /** Waits until the call may go (its quota, a place among the calls in flight). */
   admit(ask: Omit<QuotaAsk, 'quota'>, signal: AbortSignal): Promise<QuotaPermit>;
   /** The worker model's call for `job`; failures are thrown as `ModelError`. */
@@ -39,6 +44,7 @@ export interface AttemptBackend {
 /** Attempts made in the daemon: the daemon's quota governor admits them, the run's provider makes them. */
 export function localBackend(provider: ModelProvider, governor: QuotaGovernor): AttemptBackend {
   return {
+    runsElsewhere: false,
     admit: (ask, signal) => governor.admit({ ...ask, quota: provider.quotaOf?.(ask.call.model) }, signal),
     complete: (_job, request) => provider.complete(request),
   };

@@ -15,7 +15,8 @@ import type { ModelResponse } from '../model/provider.js';
 import type { QuotaPermit, QuotaWait } from '../quota/quota-governor.js';
 import { attemptJobId, type AttemptBackend, type AttemptJob } from './attempt-backend.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
-import { AgentAttempts, pausesTheRun, type AgentAttempt, type AttemptRecord } from './agent-attempts.js';
+import { AgentAttempts, pausesTheRun, type AgentSide, type AttemptRecord } from './agent-attempts.js';
+import { agentToolsOf } from '../remote/attempt-wire.js';
 import type { AttemptChange } from '../actors/task.machine.js';
 import { Deadline } from './deadline.js';
 import type { PermissionDesk } from '../inbox/permission-desk.js';
@@ -62,7 +63,14 @@ export class AttemptRunner {
   private readonly agents: AgentAttempts;
 
   constructor(private readonly deps: AttemptRunnerDeps) {
-    this.agents = new AgentAttempts({ workspace: deps.workspace, emit: deps.emit, logger: deps.logger });
+    this.agents = new AgentAttempts({
+      workspace: deps.workspace,
+      emit: deps.emit,
+      logger: deps.logger,
+      ...(deps.backend.runsElsewhere && {
+        elsewhere: { tools: () => agentToolsOf(deps.config().claude_cli) },
+      }),
+    });
   }
 
   /**
@@ -206,7 +214,7 @@ export class AttemptRunner {
       );
     };
     const deadline = new Deadline(clock, signal, config.execution.worker_timeout * 1000);
-    let agent: AgentAttempt | undefined;
+    let agent: AgentSide | undefined;
     let thrown: unknown;
     // The most the call may spend: the run's remainder, or the task's when that is less.
     const runLeft = budget.remaining();
@@ -216,7 +224,7 @@ export class AttemptRunner {
     try {
       // Its worktree, fresh or the one whose session it resumes, and the hooks that journal the session.
       agent = await this.agents.begin(task, record, prompt);
-      response = await backend.complete(job, {
+      response = await backend.complete(agent.checkout ? { ...job, checkout: agent.checkout } : job, {
         purpose: 'work',
         model,
         system,
@@ -232,7 +240,7 @@ export class AttemptRunner {
       });
       // Charged to the run when the attempt ends (below); the daemon's metrics count it now, with the call.
       permit.succeeded(response.usage, budget.costOf(response.usage, model, response.costUsd));
-      const diff = await agent.commit(`${task.id}: ${task.title}`);
+      const diff = await agent.commit(`${task.id}: ${task.title}`, response);
       end('succeeded', { output: response.text, ...(diff !== undefined && { diff }) });
       return { text: response.text };
     } catch (error) {

@@ -3,13 +3,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, realpath, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import { OrcError, statePaths } from '@orc/shared';
-import { commitIdentity, git, GitError, gitLine, gitSucceeds } from './git.js';
+import { commitIdentity, git, GitError, gitLine, gitSucceeds, requireGitVersion } from './git.js';
 import { fullRef, orcBranches, refComponent } from './orc-branches.js';
 import { bounded, conflictReport, mergeTrees, treeOf } from './tree-merge.js';
 import type { RemovedWorktree, WorktreeEntry } from './worktrees.js';
 import { attemptOfPath, KEPT_MESSAGE, listWorktrees, removeWorktreeKeepingWork } from './worktrees.js';
 import { stopLeftoverAgent } from './agent-pid.js';
 import { checkoutTrain, removeTrainWorktree } from './train-worktree.js';
+import { RunRemote } from './run-remote.js';
 
 export interface GitWorkspaceOptions {
   /**
@@ -19,6 +20,8 @@ export interface GitWorkspaceOptions {
   home: string;
   /** Where the run started, as recorded when it was first opened (a restored run). */
   start?: RunStart;
+  /** The git URL of a run whose agents work on other machines (`RunRemote`). */
+  remote?: string;
 }
 
 /** Where a run started, so `finish({ merge: true })` knows what to merge into. */
@@ -57,7 +60,6 @@ export type RevertResult =
 export type FinishResult =
   { merged: true; into: string; commit: string } | { merged: false; branch: string; message: string };
 
-const MIN_GIT = [2, 38] as const;
 /** The merge train's worktree folder in the run's; no task's folder starts with "." (refComponent). */
 const TRAIN_FOLDER = '.train';
 
@@ -74,6 +76,8 @@ export class GitWorkspace {
   /** Task tips merged since the attempt began: their worktrees hold nothing the branch lacks. */
   private readonly mergedTips = new Map<string, string>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Where agents on other machines fetch the integration head and push their work; absent: they work here. */
+  readonly remote: RunRemote | undefined;
 
   private constructor(
     readonly repo: string,
@@ -81,7 +85,10 @@ export class GitWorkspace {
     readonly start: RunStart | undefined,
     /** `<state dir>/worktrees/<repo-id>/<runId>`: the run's attempt worktrees, one folder per task. */
     private readonly runDir: string,
-  ) {}
+    remote: string | undefined,
+  ) {
+    this.remote = remote === undefined ? undefined : new RunRemote(repo, runId, remote);
+  }
 
   get branch(): string {
     return orcBranches.integration(this.runId);
@@ -123,7 +130,7 @@ export class GitWorkspace {
     const integration = fullRef(orcBranches.integration(runId));
 
     if (await gitSucceeds(['rev-parse', '--verify', '--quiet', `${integration}^{commit}`], repo)) {
-      return new GitWorkspace(repo, runId, options.start, await runDir());
+      return new GitWorkspace(repo, runId, options.start, await runDir(), options.remote);
     }
 
     const head = await git(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], repo, { okExitCodes: [1] });
@@ -152,7 +159,7 @@ export class GitWorkspace {
     const dir = await runDir();
     // An empty old value: fail rather than move a branch someone created in the meantime.
     await git(['update-ref', integration, commit, ''], repo);
-    return new GitWorkspace(repo, runId, start, dir);
+    return new GitWorkspace(repo, runId, start, dir, options.remote);
   }
 
   /** The integration branch's commit, for checkpoints. */
@@ -191,6 +198,15 @@ export class GitWorkspace {
       this.bases.set(taskId, base);
       this.mergedTips.delete(taskId);
       return { path, branch, base };
+    });
+  }
+
+  /** Points the task branch at `tip` for an attempt begun at `base` (an agent's on another machine). */
+  setTaskTip(taskId: string, base: string, tip: string): Promise<void> {
+    return this.exclusive(async () => {
+      await git(['update-ref', fullRef(orcBranches.task(this.runId, taskId)), tip], this.repo);
+      this.bases.set(taskId, base);
+      this.mergedTips.delete(taskId);
     });
   }
 
@@ -564,23 +580,6 @@ export class GitWorkspace {
     this.queue = result.catch(() => undefined);
     return result;
   }
-}
-
-let gitVersionChecked: Promise<void> | undefined;
-
-function requireGitVersion(cwd: string): Promise<void> {
-  gitVersionChecked ??= gitLine(['version'], cwd).then((version) => {
-    const [major = 0, minor = 0] = (/(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
-    if (major < MIN_GIT[0] || (major === MIN_GIT[0] && minor < MIN_GIT[1])) {
-      throw new OrcError(
-        'CONFIG_INVALID',
-        `${version} is too old for orc's worktrees; install git ${MIN_GIT.join('.')} or newer`,
-      );
-    }
-  });
-  // A missing git is worth asking again about once someone installs it.
-  gitVersionChecked.catch(() => (gitVersionChecked = undefined));
-  return gitVersionChecked;
 }
 
 /**

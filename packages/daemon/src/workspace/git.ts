@@ -124,6 +124,24 @@ export async function gitSucceeds(args: readonly string[], cwd: string): Promise
   }
 }
 
+const MIN_GIT = [2, 38] as const;
+let gitVersionChecked: Promise<void> | undefined;
+
+export function requireGitVersion(cwd: string): Promise<void> {
+  gitVersionChecked ??= gitLine(['version'], cwd).then((version) => {
+    const [major = 0, minor = 0] = (/(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
+    if (major < MIN_GIT[0] || (major === MIN_GIT[0] && minor < MIN_GIT[1])) {
+      throw new OrcError(
+        'CONFIG_INVALID',
+        `${version} is too old for orc's worktrees; install git ${MIN_GIT.join('.')} or newer`,
+      );
+    }
+  });
+  // A missing git is worth asking again about once someone installs it.
+  gitVersionChecked.catch(() => (gitVersionChecked = undefined));
+  return gitVersionChecked;
+}
+
 const identities = new Map<string, Promise<Record<string, string>>>();
 
 /**

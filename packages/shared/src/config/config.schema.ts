@@ -109,6 +109,16 @@ export const ConfigSchema = z.strictObject({
       stall_seconds: seconds.default(30),
     })
     .prefault({}),
+  /** The repository of a run whose workers are Claude Code agents. */
+  repository: z
+    .strictObject({
+      /**
+       * Where `orc worker` processes on other machines fetch the run and push its task branches
+       * (`execution.backend: "redis"`): a remote of the repository by name, or a git URL.
+       */
+      remote: z.string().trim().min(1).default('origin'),
+    })
+    .prefault({}),
   monitoring: z
     .strictObject({
       progress_interval: seconds.default(10),

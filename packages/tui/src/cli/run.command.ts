@@ -36,6 +36,7 @@ interface RunOptions {
   tag?: string;
   workdir?: string;
   merge?: boolean;
+  remote?: string;
   only?: string;
   writeSimulated?: boolean;
   dryRun?: boolean;
@@ -61,6 +62,10 @@ export function registerRunCommand(program: Command): void {
       'the git repository claude-code workers edit (default: the current directory)',
     )
     .option('--merge', 'merge the run into the starting branch when it completes (claude-code workers)')
+    .option(
+      '--remote <name-or-url>',
+      'the git remote orc workers on other machines fetch and push (execution.backend redis; default origin)',
+    )
     .option('--only <ids>', 'run only these Task Master tasks and what they need (e.g. 3,5.2)')
     .option('--write-simulated', 'write to Task Master even on the simulated model (not done by default)')
     .option('--dry-run', 'print what would run, in what order, and what is held and why; start nothing')
@@ -277,6 +282,11 @@ function flagOverrides(options: RunOptions): ConfigInput {
       );
     }
     overrides.models = { provider: provider.data };
+  }
+  if (options.remote !== undefined) {
+    if (options.remote.trim() === '')
+      throw new UsageError('--remote takes the name of a git remote of the repository, or a git URL');
+    overrides.repository = { remote: options.remote };
   }
   return overrides;
 }

@@ -1,5 +1,7 @@
 import { defaultProviders, redisTargetOf, startRemoteWorker, systemClock } from '@orc/daemon';
-import { loadConfig } from '@orc/shared';
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadConfig, resolveStateDir } from '@orc/shared';
 import type { Command } from 'commander';
 import { UsageError } from './cli-error.js';
 
@@ -7,6 +9,7 @@ interface WorkerOptions {
   redis?: string;
   concurrency: string;
   queue?: string;
+  workdirRoot?: string;
 }
 
 /**
@@ -21,6 +24,10 @@ export function registerWorkerCommand(program: Command): void {
     .option('--redis <url>', 'the Redis server the daemon uses (default: redis.url of the config)')
     .option('--concurrency <n>', 'attempts run at once', '4')
     .option('--queue <name>', 'the daemon queue to serve, when several daemons share the Redis server')
+    .option(
+      '--workdir-root <dir>',
+      "where Claude Code attempts keep their clones of the runs' remotes and work (default: <state dir>/worker-clones)",
+    )
     .action(async (options: WorkerOptions) => {
       const concurrency = Number(options.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256)
@@ -31,11 +38,18 @@ export function registerWorkerCommand(program: Command): void {
         throw new UsageError(`--redis takes a redis:// or rediss:// URL (got "${options.redis}")`);
       if (options.queue !== undefined && !/^[A-Za-z0-9_.-]+$/.test(options.queue))
         throw new UsageError(`--queue takes letters, digits, _ . or - (got "${options.queue}")`);
+      if (
+        options.workdirRoot !== undefined &&
+        existsSync(options.workdirRoot) &&
+        !statSync(options.workdirRoot).isDirectory()
+      )
+        throw new UsageError(`--workdir-root takes a directory (${options.workdirRoot} is a file)`);
       const { config, apiKey } = loadConfig();
       const say = (line: string) => process.stderr.write(`orc worker: ${line}\n`);
       const worker = await startRemoteWorker({
         target: redisTargetOf(config.redis, process.env, options.redis),
         ...(options.queue !== undefined && { queue: options.queue }),
+        workdirRoot: resolve(options.workdirRoot ?? join(resolveStateDir(), 'worker-clones')),
         concurrency,
         config,
         apiKey,
