@@ -1,3 +1,5 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Sandbox } from '../daemon/harness.js';
 
@@ -38,5 +40,37 @@ describe('orc doctor', () => {
     expect(fixed.stdout).toMatch(/^ok {4}models {5}anthropic$/m);
     expect(fixed.stdout).toMatch(/the running daemon has one$/m);
     await box.daemonPid();
+  });
+});
+
+describe('orc doctor on the configuration files', () => {
+  it("names this directory's file and the daemon's, the keys each sets, and which wins", async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({
+      models: { provider: 'simulated' },
+      execution: { max_workers: 8, max_reworks: 4 },
+    });
+    const dir = join(box.home, 'project');
+    await mkdir(dir);
+    await writeFile(join(dir, 'orc.config.json'), JSON.stringify({ execution: { max_workers: 2 } }));
+
+    const doctor = await box.orc(['doctor'], { cwd: dir });
+    expect(doctor.code, doctor.stderr).toBe(0);
+    const lines = doctor.stdout.split('\n').filter((line) => / config /.test(line));
+    expect(lines).toEqual([
+      `ok    config     ${box.home}/orc.config.json (the daemon's) sets models.provider, execution.max_workers, execution.max_reworks; under what a run sets`,
+      `ok    config     ${dir}/orc.config.json (here) sets execution.max_workers; sent with each run started here, over the daemon's`,
+      `ok    config     both set execution.max_workers: this directory's wins for runs started here`,
+    ]);
+
+    // A backend of its own here is refused by the daemon at each run: doctor says so first.
+    await writeFile(join(dir, 'orc.config.json'), JSON.stringify({ execution: { backend: 'redis' } }));
+    const conflict = await box.orc(['doctor'], { cwd: dir });
+    expect(conflict.code).toBe(1);
+    expect(conflict.stdout).toContain(
+      `FAIL  config     execution.backend differs here from the daemon's (${box.home}/orc.config.json); ` +
+        `where attempts run is the daemon's choice, so runs started here are refused: drop it from ` +
+        `${dir}/orc.config.json, or set it there and restart the daemon\n`,
+    );
   });
 });

@@ -9,3 +9,4 @@ export * from './png-image.js';
 export * from './headless-browser.js';
 export * from './redis-server.js';
 export * from './orphaned-processes.js';
+export * from './temp-git-repo.js';

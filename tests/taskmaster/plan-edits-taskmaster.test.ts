@@ -163,3 +163,50 @@ it('numbers a task added through orc above every task in the file, done ones too
     [6, 'done'],
   ]);
 }, 120_000);
+
+it('takes in a task added with task-master add-task while the daemon was down, once the run is restored', async () => {
+  cli = await TaskMasterCli.create();
+  dir = await mkdtemp(join(tmpdir(), 'orc-tm-down-'));
+  await cli.init(dir);
+  const add = (...args: string[]) => cli!.ok(dir!, ['add-task', ...args]);
+  await add('--title', 'Schema', '--description', 'Design the schema'); // 1
+  await add('--title', 'API', '--description', 'Write the API', '--dependencies', '1'); // 2
+  await add('--title', 'Notes', '--description', 'Done before the run'); // 3
+  await cli.ok(dir, ['set-status', '--id', '3', '--status', 'done']);
+
+  const provider = createScriptedProvider();
+  provider.hold();
+  engine = await openTestEngine({ provider, config: { execution: { max_workers: 1 } } });
+  const { home } = engine;
+  const run = await engine.orchestrator.startRun({ taskmaster: { path: dir } });
+  await provider.whenInFlight(1, 30_000);
+  // The daemon stops while task 1 runs; meanwhile a person adds a task with Task Master.
+  await engine.orchestrator.close(0);
+  await add('--title', 'Tests', '--description', 'Write the tests', '--dependencies', '2'); // 4
+
+  const reopened = await openTestEngine({ provider, home, config: { execution: { max_workers: 1 } } });
+  const first = engine;
+  engine = { ...reopened, close: async () => (await reopened.close(), await first.close()) };
+  await eventually(
+    async () => (await reopened.orchestrator.getRun(run.id)).tasks.some((t) => t.id === '4'),
+    'the restored run to take in task 4',
+    15_000,
+  );
+  const taken = (await readJournal(home, run.id)).filter((e) => e.type === 'plan.tasks_added');
+  expect(taken).toMatchObject([
+    { origin: 'source', tasks: [{ id: '4', title: 'Tests', dependencies: ['2'] }] },
+  ]);
+  provider.release();
+  expect((await reopened.orchestrator.waitForRun(run.id)).status).toBe('completed');
+  // The done task 3 was not the run's at import, and is not an addition now.
+  expect((await reopened.orchestrator.getRun(run.id)).tasks.map((t) => t.id)).toEqual(['1', '2', '4']);
+  await engine.close();
+  engine = undefined;
+  const listed = await listTasks(cli, dir);
+  expect(listed.map((t) => [String(t.id), t.status])).toEqual([
+    ['1', 'done'],
+    ['2', 'done'],
+    ['3', 'done'],
+    ['4', 'done'],
+  ]);
+}, 300_000);

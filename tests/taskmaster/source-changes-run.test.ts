@@ -128,4 +128,35 @@ describe('a run whose Task Master file people edit', () => {
     await engine.orchestrator.close();
     expect([await statusOf(file, 2), await statusOf(file, 3)]).toEqual(['done', 'done']);
   });
+  it('restored, it takes in what a person added meanwhile, but not the tasks --only left out', async () => {
+    const { dir, file } = await tempProject({
+      json: { master: { tasks: [task(1, 'pending'), task(2, 'pending'), task(3, 'pending')], metadata: {} } },
+    });
+    const { home, remove } = await tempHome();
+    homes.push(remove);
+    const provider = createScriptedProvider();
+    provider.hold();
+    engine = await openTestEngine({ provider, home, config: { execution: { max_workers: 1 } } });
+    const run = await engine.orchestrator.startRun({ taskmaster: { path: dir, only: ['1', '2'] } });
+    await provider.whenInFlight(1);
+    await engine.orchestrator.close(0);
+    // While the daemon is down a person adds task 4 (after 2), as Task Master would write it.
+    const data = JSON.parse(await readFile(file, 'utf8')) as { master: { tasks: unknown[] } };
+    data.master.tasks.push(task(4, 'pending', [2]));
+    await writeFile(file, JSON.stringify(data, null, 2));
+
+    engine = await openTestEngine({ provider, home, config: { execution: { max_workers: 1 } } });
+    provider.release();
+    await eventually(
+      async () => (await engine!.orchestrator.getRun(run.id)).tasks.some((t) => t.id === '4'),
+      'the restored run to take in task 4',
+    );
+    expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
+    expect((await engine.orchestrator.getRun(run.id)).tasks.map((t) => [t.id, t.status])).toEqual([
+      ['1', 'done'],
+      ['2', 'done'],
+      ['4', 'done'],
+    ]);
+    expect(provider.callsFor('work', '3')).toEqual([]);
+  });
 });

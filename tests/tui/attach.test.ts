@@ -1,65 +1,36 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TmuxPane } from './tmux.js';
+import { expectScreenTools, ScreenSandbox } from './screen-sandbox.js';
 
 /**
  * `orc attach` as a user meets it: a real daemon, a run on the simulated provider slow enough to watch,
  * the screen in a tmux pane, and `orc show --json` to check what the keys did.
  */
-const root = path.resolve(import.meta.dirname, '../..');
-const orc = path.join(root, 'packages/tui/dist/cli/main.js');
-
 describe('orc attach under tmux', () => {
-  let home: string;
-  let work: string;
-  let pane: TmuxPane | undefined;
-  const env = () => ({ ...process.env, ORC_HOME: home, NO_COLOR: '1' });
-  const cli = (...args: string[]) =>
-    execFileSync('node', [orc, ...args], { cwd: work, env: env(), encoding: 'utf8' });
+  let box: ScreenSandbox;
+  const cli = (...args: string[]) => box.cli(...args);
   const show = (runId: string) => JSON.parse(cli('show', runId, '--json')) as { status: string };
 
   beforeEach(() => {
-    home = mkdtempSync(path.join(os.tmpdir(), 'orc-attach-home-'));
-    work = mkdtempSync(path.join(os.tmpdir(), 'orc-attach-work-'));
-    writeFileSync(
-      path.join(work, 'orc.config.json'),
-      JSON.stringify({
-        models: { provider: 'simulated' },
-        execution: { max_workers: 2 },
-        // Slow enough that the run outlasts the keys below even on a loaded machine (about 15 s).
-        simulated: { latency_ms: { min: 1000, max: 1500 } },
-      }),
-    );
+    box = new ScreenSandbox('attach');
+    box.writeConfig({
+      models: { provider: 'simulated' },
+      execution: { max_workers: 2 },
+      // Slow enough that the run outlasts the keys below even on a loaded machine (about 15 s).
+      simulated: { latency_ms: { min: 1000, max: 1500 } },
+    });
   });
-  afterEach(() => {
-    pane?.kill();
-    try {
-      cli('daemon', 'stop');
-    } catch {
-      // not running
-    }
-    rmSync(home, { recursive: true, force: true });
-    rmSync(work, { recursive: true, force: true });
-  });
+  afterEach(() => box.cleanup());
 
   it('shows the run live, pauses and resumes with p, detaches with q while the run goes on', async () => {
-    expect(TmuxPane.available(), 'tmux is needed for the screen tests').toBe(true);
-    expect(existsSync(orc), `${orc} is missing; run npm run build first`).toBe(true);
+    expectScreenTools();
     cli('daemon', 'start');
-    const goal =
-      'Write a short guide. Explain installation. Explain configuration. Explain running. Explain attaching. Explain rollback.';
-    const started = JSON.parse(cli('run', goal, '--detach', '--json')) as { id: string };
-    const runId = started.id;
+    const runId = box.start(
+      'Write a short guide. Explain installation. Explain configuration. Explain running. Explain attaching. Explain rollback.',
+    );
 
-    const attach = () =>
-      new TmuxPane(`node ${orc} attach ${runId}`, {
-        cwd: work,
-        env: { TERM: 'xterm-256color', LANG: 'C.UTF-8', ORC_HOME: home },
-      });
-    pane = attach();
+    let pane = box.attach(runId);
     const first = await pane.waitFor(
       (s) => s.includes(`run ${runId}`) && /ID +TITLE +STATUS/.test(s),
       'header and table',
@@ -90,7 +61,7 @@ describe('orc attach under tmux', () => {
       await new Promise((r) => setTimeout(r, 250));
     expect(show(runId).status).toBe('completed');
 
-    pane = attach();
+    pane = box.attach(runId);
     await pane.waitFor(
       (s) => /^COMPLETED/m.test(s) && s.includes('100%'),
       'the finished run on reattach',
@@ -113,17 +84,15 @@ describe('orc attach under tmux', () => {
   }, 120_000);
 
   it('says so when the daemon is killed under it, and follows the restarted daemon', async () => {
-    expect(TmuxPane.available(), 'tmux is needed for the screen tests').toBe(true);
+    expectScreenTools();
     cli('daemon', 'start');
-    const goal = 'Write a short guide. Explain installation. Explain configuration. Explain running.';
-    const runId = (JSON.parse(cli('run', goal, '--detach', '--json')) as { id: string }).id;
-    pane = new TmuxPane(`node ${orc} attach ${runId}`, {
-      cwd: work,
-      env: { TERM: 'xterm-256color', LANG: 'C.UTF-8', ORC_HOME: home },
-    });
+    const runId = box.start(
+      'Write a short guide. Explain installation. Explain configuration. Explain running.',
+    );
+    const pane = box.attach(runId);
     await pane.waitFor((s) => /ID +TITLE +STATUS/.test(s), 'header and table', 15_000);
 
-    const daemon = JSON.parse(readFileSync(path.join(home, 'daemon.json'), 'utf8')) as { pid: number };
+    const daemon = JSON.parse(readFileSync(path.join(box.home, 'daemon.json'), 'utf8')) as { pid: number };
     process.kill(daemon.pid, 'SIGKILL');
     const lost = await pane.waitFor((s) => s.includes('Cannot reach the daemon'), 'the screen to say so');
     // The screen stays up and keeps the run's last known state; the terminal is not torn down.

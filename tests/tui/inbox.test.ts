@@ -1,9 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TmuxPane } from './tmux.js';
+import { expectScreenTools, ScreenSandbox } from './screen-sandbox.js';
 
 /**
  * The inbox in the terminal UI as a user meets it: a real daemon, runs on the simulated model whose plans
@@ -11,23 +7,16 @@ import { TmuxPane } from './tmux.js';
  * program rang the bell (`#{window_bell_flag}`, set for a session nobody is attached to), which is how
  * the bell is seen here.
  */
-const root = path.resolve(import.meta.dirname, '../..');
-const orc = path.join(root, 'packages/tui/dist/cli/main.js');
-
 interface InboxJson {
   items: { id: string; type: string; runId: string }[];
 }
 
 describe('the inbox in orc attach under tmux', () => {
-  let home: string;
-  let work: string;
-  let pane: TmuxPane | undefined;
-  const env = () => ({ ...process.env, ORC_HOME: home, NO_COLOR: '1' });
-  const cli = (...args: string[]) =>
-    execFileSync('node', [orc, ...args], { cwd: work, env: env(), encoding: 'utf8' });
+  let box: ScreenSandbox;
+  const cli = (...args: string[]) => box.cli(...args);
   const status = (runId: string) => (JSON.parse(cli('show', runId, '--json')) as { status: string }).status;
   const inbox = () => JSON.parse(cli('inbox', '--json')) as InboxJson;
-  const start = (goal: string) => (JSON.parse(cli('run', goal, '--detach', '--json')) as { id: string }).id;
+  const start = (goal: string) => box.start(goal);
   const until = async (what: string, test: () => boolean, timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
     while (!test()) {
@@ -35,47 +24,28 @@ describe('the inbox in orc attach under tmux', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
   };
-  const attach = (runId: string) =>
-    new TmuxPane(`node ${orc} attach ${runId}`, {
-      cwd: work,
-      env: { TERM: 'xterm-256color', LANG: 'C.UTF-8', ORC_HOME: home },
-    });
+  const attach = (runId: string) => box.attach(runId);
   const configure = (notifications: Record<string, unknown>) =>
-    writeFileSync(
-      path.join(work, 'orc.config.json'),
-      JSON.stringify({
-        models: { provider: 'simulated' },
-        execution: { max_workers: 2, approve_plan: true },
-        simulated: { latency_ms: { min: 200, max: 400 } },
-        notifications,
-      }),
-    );
+    box.writeConfig({
+      models: { provider: 'simulated' },
+      execution: { max_workers: 2, approve_plan: true },
+      simulated: { latency_ms: { min: 200, max: 400 } },
+      notifications,
+    });
 
   beforeEach(() => {
-    home = mkdtempSync(path.join(os.tmpdir(), 'orc-inbox-home-'));
-    work = mkdtempSync(path.join(os.tmpdir(), 'orc-inbox-work-'));
+    box = new ScreenSandbox('inbox');
   });
-  afterEach(() => {
-    pane?.kill();
-    pane = undefined;
-    try {
-      cli('daemon', 'stop');
-    } catch {
-      // not running
-    }
-    rmSync(home, { recursive: true, force: true });
-    rmSync(work, { recursive: true, force: true });
-  });
+  afterEach(() => box.cleanup());
 
   it('counts what waits in the header, answers it with i and a key, and rings the bell when an item opens', async () => {
-    expect(TmuxPane.available(), 'tmux is needed for the screen tests').toBe(true);
-    expect(existsSync(orc), `${orc} is missing; run npm run build first`).toBe(true);
+    expectScreenTools();
     configure({});
     cli('daemon', 'start');
     const first = start('Write a short guide. Explain installation. Explain running.');
     await until('the plan to wait for approval', () => inbox().items.length === 1);
 
-    pane = attach(first);
+    const pane = attach(first);
     await pane.waitFor(
       (s) => /^run \S+ · .* 1 waiting · i /m.test(s) && s.includes('The plan waits for your approval'),
       'the header to count the waiting plan',
@@ -110,7 +80,7 @@ describe('the inbox in orc attach under tmux', () => {
     // Another run's plan opens while the screen is attached: counted apart, and the bell rings.
     const second = start('Write a note. Explain one thing.');
     await pane.waitFor((s) => /^run \S+ · .* 1 waiting in other runs · i /m.test(s), 'the other run counted');
-    await until('the bell', () => pane!.format('#{window_bell_flag}') === '1', 5_000);
+    await until('the bell', () => pane.format('#{window_bell_flag}') === '1', 5_000);
 
     pane.keys('i');
     await pane.waitFor(
@@ -126,12 +96,12 @@ describe('the inbox in orc attach under tmux', () => {
   }, 150_000);
 
   it('asks for a note where the choice needs one, and keeps quiet with notifications.bell false', async () => {
-    expect(TmuxPane.available(), 'tmux is needed for the screen tests').toBe(true);
+    expectScreenTools();
     configure({ bell: false });
     cli('daemon', 'start');
     const first = start('Write a short guide. Explain installation. Explain running.');
     await until('the plan to wait for approval', () => inbox().items.length === 1);
-    pane = attach(first);
+    const pane = attach(first);
     await pane.waitFor((s) => s.includes('1 waiting · i'), 'the header to count the plan', 15_000);
 
     const second = start('Write a note. Explain one thing.');

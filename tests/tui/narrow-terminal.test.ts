@@ -1,17 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expectScreenTools, ORC as orc, ScreenSandbox } from './screen-sandbox.js';
 import { terminalCells } from './terminal-cells.js';
-import { TmuxPane } from './tmux.js';
 
 /**
  * The screen where many users meet it: an 80×24 terminal, titles with emoji and CJK, and `orc run` in a
  * terminal from start to end. A real daemon, the built CLI, tmux as the terminal.
  */
-const root = path.resolve(import.meta.dirname, '../..');
-const orc = path.join(root, 'packages/tui/dist/cli/main.js');
 const TITLES = [
   '📝 intro',
   '文档を書く',
@@ -23,54 +17,31 @@ const TITLES = [
 ];
 
 describe('the screen at 80×24', () => {
-  let home: string;
-  let pane: TmuxPane | undefined;
-  const env = () => ({ ...process.env, ORC_HOME: home, NO_COLOR: '1' });
-  const cli = (...args: string[]) =>
-    execFileSync('node', [orc, ...args], { cwd: home, env: env(), encoding: 'utf8' });
-  const terminal = (command: string) =>
-    new TmuxPane(command, {
-      cwd: home,
-      env: { TERM: 'xterm-256color', LANG: 'C.UTF-8', ORC_HOME: home },
-      width: 80,
-      height: 24,
-    });
+  let box: ScreenSandbox;
+  const cli = (...args: string[]) => box.cli(...args);
+  const terminal = (command: string) => box.terminal(command, { width: 80, height: 24 });
   const config = (latency: { min: number; max: number }) =>
-    writeFileSync(
-      path.join(home, 'orc.config.json'),
-      JSON.stringify({
-        models: { provider: 'simulated' },
-        execution: { max_workers: 2 },
-        simulated: { latency_ms: latency },
-      }),
-    );
+    box.writeConfig({
+      models: { provider: 'simulated' },
+      execution: { max_workers: 2 },
+      simulated: { latency_ms: latency },
+    });
 
   beforeEach(() => {
-    home = mkdtempSync(path.join(os.tmpdir(), 'orc-narrow-'));
-    writeFileSync(
-      path.join(home, 'tasks.json'),
-      JSON.stringify(
-        TITLES.map((title, i) => ({ id: `t${i + 1}`, title, dependencies: i >= 2 ? ['t1'] : [] })),
-      ),
+    box = new ScreenSandbox('narrow', { shared: true });
+    box.write(
+      'tasks.json',
+      TITLES.map((title, i) => ({ id: `t${i + 1}`, title, dependencies: i >= 2 ? ['t1'] : [] })),
     );
   });
-  afterEach(() => {
-    pane?.kill();
-    pane = undefined;
-    try {
-      cli('daemon', 'stop');
-    } catch {
-      // not running
-    }
-    rmSync(home, { recursive: true, force: true });
-  });
+  afterEach(() => box.cleanup());
 
   it('fits header and key line, keeps the columns straight under wide titles, and ? shows the other keys', async () => {
-    expect(TmuxPane.available(), 'tmux is needed for the screen tests').toBe(true);
+    expectScreenTools();
     // Slow enough that the table is up while tasks wait and run.
     config({ min: 4000, max: 6000 });
     const runId = cli('run', 'tasks.json', '--detach').trim();
-    pane = terminal(`node ${orc} attach ${runId}`);
+    const pane = terminal(`node ${orc} attach ${runId}`);
     const screen = await pane.waitFor(
       (s) => TITLES.every((_, i) => new RegExp(`│t${i + 1} `).test(s)) && s.includes('running'),
       'every task in the table, one running',
@@ -108,9 +79,9 @@ describe('the screen at 80×24', () => {
   }, 60_000);
 
   it('orc run in a terminal closes the screen at the end and leaves the summary in the scrollback', async () => {
-    expect(TmuxPane.available(), 'tmux is needed for the screen tests').toBe(true);
+    expectScreenTools();
     config({ min: 100, max: 300 });
-    pane = terminal(`node ${orc} run tasks.json`);
+    const pane = terminal(`node ${orc} run tasks.json`);
     const end = await pane.waitFor((s) => s.includes('[exit'), 'orc run to exit', 30_000);
     expect(end).toContain('[exit 0]');
     const text = end.replace(/\n(?=\S)/g, '\n').split('\n');

@@ -1,63 +1,42 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startFakeAnthropicServer, type FakeAnthropicServer } from '@orc/test-support';
 import type { RunSummary } from '@orc/shared';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TmuxPane } from './tmux.js';
+import { expectScreenTools, ScreenSandbox } from './screen-sandbox.js';
 
 /**
  * A run waiting for its quota as a user sees it: a real daemon on the Anthropic stand-in, whose first
  * answer is a 429 asking to retry in an hour. `orc ls`, `orc show` and the terminal UI say until when.
  */
-const root = path.resolve(import.meta.dirname, '../..');
-const orc = path.join(root, 'packages/tui/dist/cli/main.js');
 const KEY = 'sk-ant-test-quota-wait-000000000000';
 
 describe('a run waiting for its quota', () => {
-  let home: string;
+  let box: ScreenSandbox;
   let server: FakeAnthropicServer;
-  let pane: TmuxPane | undefined;
-  // Times are shown in the reader's zone: UTC here, so the test knows what to expect.
-  const env = () => ({ ...process.env, ORC_HOME: home, NO_COLOR: '1', TZ: 'UTC', ANTHROPIC_API_KEY: KEY });
-  const cli = (...args: string[]) =>
-    execFileSync('node', [orc, ...args], { cwd: home, env: env(), encoding: 'utf8' });
+  const cli = (...args: string[]) => box.cli(...args);
 
   beforeEach(async () => {
-    home = mkdtempSync(path.join(os.tmpdir(), 'orc-quota-home-'));
+    // Times are shown in the reader's zone: UTC here, so the test knows what to expect.
+    box = new ScreenSandbox('quota', { shared: true, env: { TZ: 'UTC', ANTHROPIC_API_KEY: KEY } });
     server = await startFakeAnthropicServer({ apiKey: KEY, latencyMs: 50 });
-    writeFileSync(
-      path.join(home, 'orc.config.json'),
-      JSON.stringify({
-        models: { provider: 'anthropic', base_url: server.url },
-        execution: { max_workers: 2 },
-      }),
-    );
-    writeFileSync(
-      path.join(home, 'tasks.json'),
-      JSON.stringify([
-        { id: 'a', title: 'First section' },
-        { id: 'b', title: 'Second section' },
-      ]),
-    );
+    box.writeConfig({
+      models: { provider: 'anthropic', base_url: server.url },
+      execution: { max_workers: 2 },
+    });
+    box.write('tasks.json', [
+      { id: 'a', title: 'First section' },
+      { id: 'b', title: 'Second section' },
+    ]);
   });
   afterEach(async () => {
-    pane?.kill();
-    try {
-      cli('daemon', 'stop');
-    } catch {
-      // not running
-    }
+    box.cleanup();
     await server.close();
-    rmSync(home, { recursive: true, force: true });
   });
 
   it('shows "waiting for quota until HH:MM" in ls, show and the terminal UI', async () => {
-    expect(TmuxPane.available(), 'tmux is needed for the screen tests').toBe(true);
+    expectScreenTools();
     cli('daemon', 'start');
     server.failNext({ status: 429, retryAfterSec: 3600 });
-    const runId = (JSON.parse(cli('run', 'tasks.json', '--detach', '--json')) as { id: string }).id;
+    const runId = box.start('tasks.json');
     let summary: RunSummary | undefined;
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
@@ -82,10 +61,7 @@ describe('a run waiting for its quota', () => {
       `run ${runId} waiting for quota until ${hhmm} (claude-sonnet-5-5, at ${until}; orc resume goes on now)`,
     );
 
-    pane = new TmuxPane(`node ${orc} attach ${runId}`, {
-      cwd: home,
-      env: { TERM: 'xterm-256color', LANG: 'C.UTF-8', ORC_HOME: home, TZ: 'UTC' },
-    });
+    const pane = box.attach(runId);
     const screen = await pane.waitFor((s) => /ID +TITLE +STATUS/.test(s), 'header and table', 15_000);
     expect(screen).toMatch(new RegExp(`^WAITING FOR QUOTA UNTIL ${hhmm} `, 'm'));
     expect(screen).toContain(`Waiting for the quota of claude-sonnet-5-5. It goes on by itself at ${hhmm}.`);

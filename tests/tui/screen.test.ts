@@ -1,7 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expectScreenTools, ROOT as root } from './screen-sandbox.js';
 import { TmuxPane } from './tmux.js';
 
 /**
@@ -9,7 +10,6 @@ import { TmuxPane } from './tmux.js';
  * screen its client): what a user sees, the keys, a resize, and a clean exit. attach.test.ts does the
  * same against the daemon the CLI starts.
  */
-const root = path.resolve(import.meta.dirname, '../..');
 const demo = path.join(root, 'packages/tui/dist/screen/demo.js');
 
 describe('attach screen under tmux (the demo)', () => {
@@ -25,8 +25,7 @@ describe('attach screen under tmux (the demo)', () => {
   });
 
   it('draws header, table, panes with real box lines; p pauses and resumes; resize redraws; q restores', async () => {
-    expect(TmuxPane.available(), 'tmux is needed for the screen tests').toBe(true);
-    expect(existsSync(demo), `${demo} is missing; run npm run build first`).toBe(true);
+    expectScreenTools(demo);
     const stderr = path.join(dir, 'stderr.txt');
     pane = new TmuxPane(`node ${demo} 30 3 100 2>${stderr}`, {
       cwd: root,

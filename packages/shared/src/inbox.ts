@@ -5,7 +5,8 @@ import { LIMITS, tooLongMessage } from './limits.js';
  * What waits for a person, one kind per situation: a Claude Code worker asks to use a tool, a plan waits
  * for approval, a run is paused at its budget, at a long usage limit, because the provider refused the
  * key, because its Task Master file cannot be read or because the state directory cannot be written, a
- * task is out of retries or reworks, a task held in Task Master holds up others.
+ * run's work left waits for tasks a person cancelled (`run_held`), a task is out of retries or reworks, a
+ * task held in Task Master holds up others.
  */
 export const InboxItemType = z.enum([
   'permission',
@@ -16,6 +17,7 @@ export const InboxItemType = z.enum([
   'source',
   'storage',
   'backend',
+  'run_held',
   'task_failed',
   'held',
 ]);
@@ -30,6 +32,7 @@ export const RUN_ITEM_TYPES: ReadonlySet<InboxItemType> = new Set([
   'source',
   'storage',
   'backend',
+  'run_held',
 ]);
 
 /** One answer a person may give, with the key that gives it in the terminal UI. */
@@ -82,6 +85,11 @@ export const InboxEvent = z.discriminatedUnion('type', [
   z.object({ ...eventBase, type: z.literal('inbox.opened'), item: InboxItem }),
   /** It was pushed to the configured notifications (and rings the bell of an attached terminal UI). */
   z.object({ ...eventBase, type: z.literal('inbox.notified'), item: InboxItem }),
+  /**
+   * Its question or choices changed with its run (a task_failed item of a run that has since ended no
+   * longer offers to cancel it): the item as it is now, so nobody is offered an answer that is refused.
+   */
+  z.object({ ...eventBase, type: z.literal('inbox.revised'), item: InboxItem }),
   z.object({ ...eventBase, type: z.literal('inbox.closed'), item: InboxItem }),
 ]);
 export type InboxEvent = z.infer<typeof InboxEvent>;

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { ConfigSchema } from './config/config.schema.js';
+import { ConfigSchema, type ConfigInput } from './config/config.schema.js';
 import { RatingScore } from './feedback.js';
 import { LIMITS, tooLongMessage, tooManyMessage } from './limits.js';
 import { RollbackStrategy, RunModels } from './run.js';
@@ -34,16 +34,28 @@ export const TaskMasterInput = z.strictObject({
 export type TaskMasterInput = z.input<typeof TaskMasterInput>;
 
 /**
+ * The configuration keys a user set, as written, for the daemon to put over its own: checked against the
+ * schema here, but passed on unparsed, since the schema's defaults would fill every section and hide the
+ * daemon's settings under them.
+ */
+const RunConfigValues = z.custom<ConfigInput>().superRefine((values, ctx) => {
+  const checked = ConfigSchema.safeParse(values);
+  if (checked.success) return;
+  for (const issue of checked.error.issues)
+    ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+});
+
+/**
  * A run starts from a goal (the manager plans it) or from a task list (imported as given), which may carry
  * its goal (a plan `orc plan` wrote): the run's goal then, which every worker's prompt starts with. Config
- * holds the client's layers (its `orc.config.json` and flags); the daemon adds its own API key.
+ * holds what the user set (see `RunConfigValues`); the daemon adds its own configuration and API key.
  */
 export const StartRunInput = z
   .strictObject({
     goal: z.string().trim().min(1).max(LIMITS.goalChars, tooLongMessage(LIMITS.goalChars)).optional(),
     // The count is checked before any task is parsed (zod checks an array's length first).
     tasks: z.array(TaskSpec).min(1).max(LIMITS.tasks, tooManyMessage(LIMITS.tasks, 'tasks')).optional(),
-    config: ConfigSchema.partial().optional(),
+    config: RunConfigValues.optional(),
     /** Where the run's tasks came from, for the user: a file path or "goal". */
     source: Path.optional(),
     /** A Task Master project (its directory or tasks.json, absolute): imported, and written back as tasks go. */
@@ -66,7 +78,7 @@ export type StartRunInput = z.input<typeof StartRunInput>;
 /** `orc plan`: the manager plans a goal, and nothing runs. */
 export const PlanGoalInput = z.strictObject({
   goal: z.string().trim().min(1).max(LIMITS.goalChars, tooLongMessage(LIMITS.goalChars)),
-  config: ConfigSchema.partial().optional(),
+  config: RunConfigValues.optional(),
 });
 export type PlanGoalInput = z.input<typeof PlanGoalInput>;
 

@@ -24,6 +24,8 @@ export const StoredRunSource = RunSource.extend({
   writeBack: z.boolean().optional(),
   /** Each task's status there as read at import: a change a person makes is told from it. */
   imported: z.record(z.string(), z.string()).optional(),
+  /** Tasks of the tag that `--only` left out: not the run's, and no additions when it is restored either. */
+  excluded: z.array(z.string()).optional(),
 });
 export type StoredRunSource = z.infer<typeof StoredRunSource>;
 

@@ -2,7 +2,7 @@ import type { InboxItem } from '@orc/shared';
 import type { Run } from '../run/run.js';
 import { answerPlan, cancelRun, resumeRun, retryTask, skipTask } from '../run/run-control.js';
 import type { Answer, AnswerAction } from './inbox.js';
-import { waitingOn } from './run-needs.js';
+import { cancelledHoldingWork, waitingOn } from './run-needs.js';
 
 /** Calls `fn` with the run, loaded when it is not in memory and with its repository open for work. */
 export type UseRun = <T>(runId: string, fn: (run: Run) => T | Promise<T>) => Promise<T>;
@@ -15,7 +15,9 @@ export function answerRunItems(use: UseRun, openForWork: (run: Run) => Promise<R
   return (item, answer) =>
     use(item.runId, async (run) => {
       // A retry or a skip gives a finished run work again: its repository must be open for it.
-      const gives = (item.type === 'task_failed' || item.type === 'held') && answer.choice !== 'cancel';
+      const gives =
+        (item.type === 'task_failed' || item.type === 'held' || item.type === 'run_held') &&
+        answer.choice !== 'cancel';
       act(gives ? await openForWork(run) : run, item, answer);
     });
 }
@@ -39,6 +41,11 @@ function act(run: Run, item: InboxItem, answer: Answer): void {
       // Waiting out a quota is the run's own plan: the answer only says a person knows.
       if (answer.choice === 'wait') return;
       return resumeRun(run, answer.budgetUsd === undefined ? {} : { maxCostUsd: answer.budgetUsd });
+    case 'run_held':
+      if (answer.choice === 'cancel') return cancelRun(run);
+      // The first retry resumes the run; the others are then retried on a run that executes.
+      for (const id of cancelledHoldingWork(run)) retryTask(run, id);
+      return;
     case 'task_failed':
       if (answer.choice === 'cancel') return cancelRun(run);
       if (answer.choice === 'skip') return skipTask(run, taskId);

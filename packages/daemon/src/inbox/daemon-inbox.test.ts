@@ -124,6 +124,104 @@ describe('the inbox, fed by the runs', () => {
     });
   });
 
+  /**
+   * A run whose tasks after `slow` are all cancelled by a person while it runs: once slow is done, the
+   * work left waits for them and the run is paused (held).
+   */
+  async function heldRun(cancelled: string[]) {
+    const provider = createScriptedProvider({
+      latencyMs: (call) => (call.purpose === 'work' && call.taskId === 'slow' ? 200 : 0),
+    });
+    const { orchestrator } = await open(provider);
+    const run = await orchestrator.startRun({
+      tasks: [
+        { id: 'slow', title: 'Slow' },
+        ...cancelled.map((id) => ({ id, title: id, dependencies: ['slow'] })),
+        { id: 'then', title: 'Then', dependencies: cancelled },
+      ],
+    });
+    for (const id of cancelled) await orchestrator.cancelTask(run.id, id);
+    expect(await orchestrator.waitForRun(run.id)).toMatchObject({ status: 'paused', pauseReason: 'held' });
+    return { provider, orchestrator, run };
+  }
+
+  it('a run held by tasks a person cancelled is an item; retry runs them, the run goes on and it closes', async () => {
+    const { provider, orchestrator, run } = await heldRun(['later', 'other']);
+    const [item] = await until(orchestrator, 'the held run', (items) => items.length === 1);
+    expect(item).toMatchObject({
+      type: 'run_held',
+      runId: run.id,
+      question: `run ${run.id} is paused (held): the work left waits for tasks later, other, cancelled by a person`,
+      detail:
+        'the tasks left wait for later, other, cancelled by a person: edit or retry them (orc task edit, orc retry), or remove them (orc task rm)',
+    });
+    expect(item!.choices.map((c) => [c.id, c.label])).toEqual([
+      ['retry', 'run the cancelled tasks again, then what waits'],
+      ['cancel', 'cancel the run'],
+    ]);
+
+    await orchestrator.answerInbox(item!.id, { choice: 'retry' });
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+    expect(provider.callsFor('work', 'other')).toHaveLength(1);
+    expect(open_(orchestrator)).toEqual([]);
+  });
+
+  it('a held run left another way (a task edited) closes its item as no longer applying', async () => {
+    const { orchestrator, run } = await heldRun(['later']);
+    await until(orchestrator, 'the held run', (items) => items.length === 1);
+    await orchestrator.updateTask(run.id, 'later', { description: 'With more detail.' });
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+    await until(orchestrator, 'the item to close', (items) => items.length === 0);
+    expect(orchestrator.listInbox({ all: true }).items[0]!.closed?.reason).toBe('obsolete');
+  });
+
+  it("a failed task's item offers to cancel the run only while the run is live, and says so when that changes", async () => {
+    const failing = new Set(['t1', 't2']);
+    const provider = createScriptedProvider({
+      latencyMs: (call) => (call.purpose === 'work' && call.taskId === 't1' ? 200 : 0),
+      work: (call) => {
+        if (failing.has(call.taskId ?? '')) throw new ModelError('permanent', 'the input file is missing');
+        return 'ok';
+      },
+    });
+    const { orchestrator } = await open(provider, { execution: { max_workers: 2 } });
+    const seen: string[] = [];
+    const stop = new AbortController();
+    const following = (async () => {
+      for await (const event of orchestrator.inboxEvents(0, stop.signal))
+        if (event.item.taskId === 't2')
+          seen.push(`${event.type} ${event.item.choices.map((c) => c.id).join()}`);
+    })();
+    const run = await orchestrator.startRun({ tasks: tasks(3) });
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('failed');
+    const choicesOf = (taskId: string) =>
+      open_(orchestrator)
+        .find((item) => item.taskId === taskId)
+        ?.choices.map((c) => c.id)
+        .join();
+    await until(orchestrator, 'both items, for an ended run', () => choicesOf('t1') === 'retry,skip');
+    expect(choicesOf('t2')).toBe('retry,skip');
+    const t2 = open_(orchestrator).find((item) => item.taskId === 't2')!;
+    const refused = await orchestrator.answerInbox(t2.id, { choice: 'cancel' }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'INVALID_CHOICE' });
+
+    // t1 retried: the run is live again, and t2's item offers to cancel it until the run ends again.
+    failing.delete('t1');
+    await orchestrator.retryTask(run.id, 't1');
+    await until(orchestrator, 'cancel offered again', () => choicesOf('t2') === 'retry,skip,cancel');
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('failed');
+    await until(orchestrator, 'cancel withdrawn', () => choicesOf('t2') === 'retry,skip');
+    stop.abort();
+    await following;
+    expect(seen).toEqual([
+      'inbox.opened retry,skip,cancel',
+      'inbox.notified retry,skip,cancel',
+      'inbox.revised retry,skip',
+      'inbox.revised retry,skip,cancel',
+      'inbox.revised retry,skip',
+    ]);
+  });
+
   it('a failed task retried from the command line instead closes as no longer applying', async () => {
     let fail = true;
     const provider = createScriptedProvider({

@@ -10,9 +10,13 @@ import { isErrno, writeFileDurably } from '../store/durable-json-file.js';
 export const StoredItem = InboxItem.extend({
   /** One open item per key; an answered one is not opened again while its situation lasts. */
   key: z.string(),
+  /** When it was last revised (its `inbox.revised`, replayed). */
+  revisedAt: z.string().optional(),
   events: z.object({
     opened: z.number().int().positive(),
     notified: z.number().int().positive().optional(),
+    /** The last revision's: what it shows now (see `inbox.revised`). */
+    revised: z.number().int().positive().optional(),
     closed: z.number().int().positive().optional(),
   }),
 });

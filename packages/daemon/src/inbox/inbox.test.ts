@@ -242,6 +242,41 @@ describe('the inbox', () => {
     expect(replayed[0]!.item.closed).toBeUndefined();
   });
 
+  it('revises an open item to what its key asks for now, once, and keeps and replays the revision', async () => {
+    const path = join(home.home, 'inbox.json');
+    const { inbox } = await openInbox(path);
+    inbox.open(failed('a'));
+    const events: InboxEvent[] = [];
+    inbox.subscribe((event) => events.push(event));
+    const fewer = {
+      ...failed('a'),
+      question: 'task a failed; its run has ended',
+      choices: failed('a').choices.slice(0, 1),
+    };
+    expect(inbox.open(fewer)).toMatchObject({ id: 'i1', question: fewer.question, choices: fewer.choices });
+    inbox.open(fewer);
+    expect(events.map((e) => [e.id, e.type, e.item.choices.length])).toEqual([[3, 'inbox.revised', 1]]);
+    expect(((await failure(inbox.answer('i1', { choice: 'skip' }))) as Error).message).toBe(
+      'inbox item i1 (task_failed) takes retry; got "skip"',
+    );
+    await inbox.stop();
+
+    const second = await openInbox(path);
+    expect(second.inbox.list().items[0]).toMatchObject({ question: fewer.question, choices: fewer.choices });
+    const replayed: InboxEvent[] = [];
+    const done = new AbortController();
+    for await (const event of second.inbox.events(0, done.signal)) {
+      replayed.push(event);
+      if (replayed.length === 3) done.abort();
+    }
+    expect(replayed.map((e) => [e.id, e.type])).toEqual([
+      [1, 'inbox.opened'],
+      [2, 'inbox.notified'],
+      [3, 'inbox.revised'],
+    ]);
+    expect(replayed[2]!.item).not.toHaveProperty('revisedAt');
+  });
+
   it('survives a restart: items, ids and the event count go on; a permission of the dead daemon closes', async () => {
     const path = join(home.home, 'inbox.json');
     const first = await openInbox(path);

@@ -127,12 +127,13 @@ export class Inbox {
   }
 
   /**
-   * Opens an item for `spec` unless its key has one open (returned as it is) or was answered while the
-   * situation lasts (undefined). `onClose` is told when it closes, however it does.
+   * Opens an item for `spec` unless its key has one open (returned revised to `spec`: its question,
+   * detail and choices follow its run) or was answered while the situation lasts (undefined). `onClose`
+   * is told when it closes, however it does.
    */
   open(spec: ItemSpec, onClose?: (item: InboxItem) => void): InboxItem | undefined {
     const existing = this.openByKey.get(spec.key);
-    if (existing !== undefined) return publicItem(this.items.get(existing)!);
+    if (existing !== undefined) return publicItem(this.revise(this.items.get(existing)!, spec));
     if (this.standing.has(spec.key)) return undefined;
     const { clock } = this.options;
     const id = `i${this.nextItem++}`;
@@ -158,6 +159,29 @@ export class Inbox {
     this.schedule(item);
     this.save();
     return publicItem(item);
+  }
+
+  /** An open item made to say what `spec` says now, with an `inbox.revised` when that changed anything. */
+  private revise(item: StoredItem, spec: ItemSpec): StoredItem {
+    const same =
+      item.question === spec.question &&
+      item.detail === spec.detail &&
+      JSON.stringify(item.choices) === JSON.stringify(spec.choices);
+    if (same) return item;
+    item.question = spec.question;
+    if (spec.detail === undefined) delete item.detail;
+    else item.detail = spec.detail;
+    item.choices = spec.choices;
+    item.events.revised = ++this.lastEventId;
+    item.revisedAt = isoAt(this.options.clock);
+    this.publish({
+      id: item.events.revised,
+      at: item.revisedAt,
+      type: 'inbox.revised',
+      item: publicItem(item),
+    });
+    this.save();
+    return item;
   }
 
   /** Closes an open item; a closed or unknown one is left as it is. */
@@ -322,11 +346,14 @@ export class Inbox {
     await this.options.file.close();
   }
 
-  /** The events of the kept items after `afterId`, as they were when they happened. */
+  /**
+   * The events of the kept items after `afterId`, as they were when they happened, but for what a revision
+   * changed: an item keeps only what it says now, so each of its events shows that.
+   */
   private replay(afterId: number): InboxEvent[] {
     const events: InboxEvent[] = [];
     for (const item of this.items.values()) {
-      const { opened, notified, closed } = item.events;
+      const { opened, notified, revised, closed } = item.events;
       const shown = publicItem(item);
       const asOpened: InboxItem = { ...shown, status: 'open' };
       delete asOpened.closedAt;
@@ -341,6 +368,8 @@ export class Inbox {
           type: 'inbox.notified',
           item: { ...asOpened, notifiedAt: item.notifiedAt },
         });
+      if (revised !== undefined && revised > afterId && item.revisedAt !== undefined)
+        events.push({ id: revised, at: item.revisedAt, type: 'inbox.revised', item: asOpened });
       if (closed !== undefined && closed > afterId && item.closedAt !== undefined)
         events.push({ id: closed, at: item.closedAt, type: 'inbox.closed', item: shown });
     }
@@ -433,7 +462,7 @@ export class Inbox {
 
 /** The item as clients see it: without the inbox's own bookkeeping. */
 function publicItem(item: StoredItem): InboxItem {
-  const { key: _key, events: _events, ...shown } = item;
+  const { key: _key, events: _events, revisedAt: _revisedAt, ...shown } = item;
   return { ...shown, choices: [...shown.choices] };
 }
 

@@ -1,4 +1,10 @@
-import { RUN_ITEM_TYPES, type InboxItemType, type OrcEvent, type TaskStatus } from '@orc/shared';
+import {
+  FINISHED_RUN_STATUSES,
+  RUN_ITEM_TYPES,
+  type InboxItemType,
+  type OrcEvent,
+  type TaskStatus,
+} from '@orc/shared';
 import type { Clock } from '../clock.js';
 import type { Run } from '../run/run.js';
 import type { Inbox } from './inbox.js';
@@ -15,6 +21,8 @@ const TASK_ITEM_TYPES: ReadonlySet<InboxItemType> = new Set(['task_failed', 'hel
  */
 export function feedInbox(inbox: Inbox, run: Run, clock: Clock): () => void {
   const inRun = (item: { runId: string }) => item.runId === run.id;
+  /** Whether the run had ended when last looked at: a task's item offers to cancel only a live run. */
+  let ended = FINISHED_RUN_STATUSES.has(run.status);
   const syncRun = () => {
     // A run closed for a daemon stop or unloaded still waits for what it waited for when it comes back.
     const state = run.actor.getSnapshot();
@@ -24,6 +32,10 @@ export function feedInbox(inbox: Inbox, run: Run, clock: Clock): () => void {
       runNeeds(run, clock.now()),
       `run ${run.id} is ${run.status} now`,
     );
+    // A cancelled run's items all close with it (run.cancelled), saying so.
+    if (run.status === 'cancelled' || FINISHED_RUN_STATUSES.has(run.status) === ended) return;
+    ended = !ended;
+    for (const taskId of [...watched]) syncTask(taskId);
   };
   /**
    * The tasks that may have items (or answers that stand): the failed and blocked ones when last looked

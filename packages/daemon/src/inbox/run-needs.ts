@@ -1,4 +1,10 @@
-import { describeSourceChange, type InboxChoice, type TaskRecord, type TaskStatus } from '@orc/shared';
+import {
+  describeSourceChange,
+  FINISHED_RUN_STATUSES,
+  type InboxChoice,
+  type TaskRecord,
+  type TaskStatus,
+} from '@orc/shared';
 import type { Run } from '../run/run.js';
 import { itemKey, type ItemSpec } from './inbox.js';
 
@@ -105,7 +111,36 @@ export function runNeeds(run: Run, now: number): ItemSpec[] {
       [choice('resume', 'r', 'try again now'), CANCEL],
       message,
     );
+  if (snapshot.matches({ paused: 'held' })) {
+    const cancelled = cancelledHoldingWork(run);
+    const shown = cancelled.slice(0, 20).join(', ') + (cancelled.length > 20 ? ', …' : '');
+    return spec(
+      'run_held',
+      `run ${id} is paused (held): the work left waits for ${cancelled.length === 1 ? 'task' : 'tasks'} ${shown}, cancelled by a person`,
+      [
+        choice(
+          'retry',
+          'r',
+          `run the cancelled ${cancelled.length === 1 ? 'task' : 'tasks'} again, then what waits`,
+        ),
+        CANCEL,
+      ],
+      message,
+    );
+  }
   return [];
+}
+
+/** The cancelled tasks a task still waiting to run waits for: what holds a run in `paused.held`. */
+export function cancelledHoldingWork(run: Run): string[] {
+  const { graph } = run.scheduler;
+  return [...run.tasks.rows()]
+    .filter(
+      (row) =>
+        row.status === 'cancelled' &&
+        graph.dependentsOf(row.id).some((dependent) => run.tasks.statusOf(dependent) === 'pending'),
+    )
+    .map((row) => row.id);
 }
 
 /** The item one task asks for, if any (`run` decides what its tasks mean: failed, held, waited on). */
@@ -123,7 +158,8 @@ export function taskNeeds(run: Run, task: TaskRecord): ItemSpec[] {
         choices: [
           choice('retry', 'r', 'run it again'),
           choice('skip', 's', 'skip it: what waits for it goes on'),
-          CANCEL,
+          // A run that has ended cannot be cancelled: offered, the answer would do nothing.
+          ...(FINISHED_RUN_STATUSES.has(run.status) ? [] : [CANCEL]),
         ],
       },
     ];

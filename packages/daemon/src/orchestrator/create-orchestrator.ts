@@ -8,6 +8,7 @@ import {
   type ConfigInput,
   type LoadedConfig,
   type ResolvedConfig,
+  withEnvironment,
 } from '@orc/shared';
 import { pino, type Logger } from 'pino';
 import { createActor, fromPromise, waitFor } from 'xstate';
@@ -38,6 +39,8 @@ import type { Orchestrator } from './orchestrator.js';
 import { defaultProviders, type ProviderFactory } from './providers.js';
 import { planGoal } from './plan-goal.js';
 import { modelsOf, previewRun } from './run-preview.js';
+import { runConfigOver } from './run-config.js';
+import { readRunEnvironment } from './run-environment.js';
 import { prepareRun, startRun } from './start-run.js';
 
 export { defaultProviders, type ProviderFactory } from './providers.js';
@@ -186,6 +189,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       tag: source.tag,
       writeBack: source.writeBack !== false,
       imported: source.imported ?? {},
+      ...(source.excluded && { excluded: source.excluded }),
       logger: logger.child({ runId }),
     });
 
@@ -203,6 +207,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         (listener) => run.onEvent(listener),
         (id) => run.tasks.get(id) !== undefined,
         (specs) => addFromSource(run, specs),
+        restored,
       );
       run.beforeFinish(() => source.idle());
       syncs.set(run.id, source);
@@ -221,7 +226,10 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         ...(doc.workspace.remote !== undefined && { remote: doc.workspace.remote }),
       });
     }
-    const config = parseResolvedConfig(doc.config, `the configuration saved with run ${doc.id}`);
+    const config = withEnvironment(
+      parseResolvedConfig(doc.config, `the configuration saved with run ${doc.id}`),
+      await readRunEnvironment(options.home, doc.id),
+    );
     const source = sourceFor(doc.id, doc.source);
     const deps = { ...depsFor(config, workspace), ...(source && { source }) };
     return track(await restoreRun(deps, doc, config), source, true);
@@ -285,15 +293,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       );
     },
     async planGoal(input) {
-      const config = input.config
-        ? resolveConfig(
-            [
-              { source: 'daemon configuration', values: base },
-              { source: 'plan configuration', values: input.config },
-            ],
-            loaded.apiKey !== undefined,
-          )
-        : base;
+      const config = runConfigOver(base, input.config, loaded.apiKey !== undefined, options.home);
       return planGoal(input.goal, config, depsFor(config));
     },
     async startRun(input) {

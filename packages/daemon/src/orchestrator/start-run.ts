@@ -1,18 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import {
-  OrcError,
-  formatCount,
-  StartRunInput,
-  assertValidTaskGraph,
-  resolveConfig,
-  type ResolvedConfig,
-} from '@orc/shared';
+import { OrcError, formatCount, StartRunInput, assertValidTaskGraph, type ResolvedConfig } from '@orc/shared';
 import { Run, type RunDeps } from '../run/run.js';
 import type { RunDocument } from '../store/run-document.js';
 import { loadTaskMasterProject, type TaskMasterImport } from '../taskmaster/import-tasks.js';
 import type { TaskMasterSource } from '../taskmaster/taskmaster-source.js';
 import { GitWorkspace } from '../workspace/git-workspace.js';
 import { resolveRunRemote } from '../workspace/run-remote.js';
+import { runConfigOver } from './run-config.js';
+import { keepRunEnvironment } from './run-environment.js';
 import { writesBack } from './run-preview.js';
 
 export interface StartRunContext {
@@ -34,7 +29,7 @@ export interface StartRunContext {
  */
 export async function prepareRun(
   rawInput: unknown,
-  context: Pick<StartRunContext, 'base' | 'hasApiKey'>,
+  context: Pick<StartRunContext, 'base' | 'hasApiKey' | 'home'>,
 ): Promise<{
   parsed: ReturnType<typeof StartRunInput.parse>;
   project: TaskMasterImport | undefined;
@@ -53,18 +48,7 @@ export async function prepareRun(
   const project = tm
     ? await loadTaskMasterProject(tm.path, { tag: tm.tag, env: tm.env ?? {}, only: tm.only })
     : undefined;
-  const resolved = parsed.config
-    ? resolveConfig(
-        [
-          { source: 'daemon configuration', values: context.base },
-          { source: 'run configuration', values: parsed.config },
-        ],
-        context.hasApiKey,
-      )
-    : context.base;
-  // Where attempts run is the daemon's choice: it holds the Redis connection its workers serve.
-  const { backend } = context.base.execution;
-  const config = { ...resolved, execution: { ...resolved.execution, backend }, redis: context.base.redis };
+  const config = runConfigOver(context.base, parsed.config, context.hasApiKey, context.home);
   return { parsed, project, config };
 }
 
@@ -105,6 +89,7 @@ export async function startRun(
     tag: project.tag,
     writeBack: writesBack(simulated, input.taskmaster?.writeSimulated),
     imported: project.statuses,
+    ...(project.excluded.length > 0 && { excluded: project.excluded }),
   };
   const source = context.sourceFor(id, runSource);
   const heldIds = new Set(project?.notRunnable.map((t) => t.id));
@@ -127,6 +112,7 @@ export async function startRun(
     (project
       ? `Complete the Task Master tasks of ${project.file} (tag ${project.tag})`
       : `Complete the ${tasksOf(input.tasks!.length)} from ${input.source ?? 'the task list'}`);
+  await keepRunEnvironment(context.home, id, config.claude_cli.environment);
   const run = await Run.create(
     { ...deps, ...(source && { source }) },
     {

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   ZERO_USAGE,
@@ -11,37 +10,30 @@ import {
   type TaskRecord,
 } from '@orc/shared';
 import { pino } from 'pino';
+import { tempGitRepo, type TempGitRepo } from '@orc/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ModelError } from '../model/model-error.js';
 import { resumePrompt } from '../model/prompts.js';
-import { git } from '../workspace/git.js';
 import { GitWorkspace } from '../workspace/git-workspace.js';
 import { listWorktrees } from '../workspace/worktrees.js';
 import { AgentAttempts, type AttemptRecord } from './agent-attempts.js';
 
-let dir: string;
 let repo: string;
 let home: string;
 let workspace: GitWorkspace;
 let events: NewEvent[];
 
+let fixture: TempGitRepo;
+
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'orc-agent-attempts-'));
-  repo = join(dir, 'repo');
-  home = join(dir, 'home');
-  await mkdir(repo);
-  await git(['init', '--quiet', '--initial-branch=main'], repo);
-  await git(['config', 'user.name', 'Test Person'], repo);
-  await git(['config', 'user.email', 'test@example.test'], repo);
-  await writeFile(join(repo, 'README.md'), '# Project\n');
-  await git(['add', '-A'], repo);
-  await git(['commit', '--quiet', '-m', 'initial'], repo);
+  fixture = await tempGitRepo('orc-agent-attempts-');
+  ({ repo, home } = fixture);
   workspace = await GitWorkspace.open(repo, 'r1', { home });
   events = [];
 });
 
 afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
+  await fixture.remove();
 });
 
 function agents(): AgentAttempts {

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NewEvent } from '@orc/shared';
 import pino from 'pino';
+import { tempGitRepo, type TempGitRepo } from '@orc/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { git, gitLine } from '../workspace/git.js';
 import { GitWorkspace } from '../workspace/git-workspace.js';
@@ -20,22 +20,15 @@ let repo: string;
 let home: string;
 let start: string;
 
+let fixture: TempGitRepo;
+
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'orc-merge-train-'));
-  repo = join(dir, 'repo');
-  home = join(dir, 'home');
-  await mkdir(repo);
-  await git(['init', '--quiet', '--initial-branch=main'], repo);
-  await git(['config', 'user.name', 'Test Person'], repo);
-  await git(['config', 'user.email', 'test@example.test'], repo);
-  await writeFile(join(repo, 'README.md'), '# Project\n');
-  await git(['add', '-A'], repo);
-  await git(['commit', '--quiet', '-m', 'initial'], repo);
-  start = await gitLine(['rev-parse', 'HEAD'], repo);
+  fixture = await tempGitRepo('orc-merge-train-');
+  ({ dir, repo, home, start } = fixture);
 });
 
 afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
+  await fixture.remove();
 });
 
 /** A task's accepted attempt: its worktree, the worker's files, its commit on the task branch. */

@@ -1,4 +1,4 @@
-import { FINISHED_RUN_STATUSES, OrcError, type RollbackStrategy } from '@orc/shared';
+import { FINISHED_RUN_STATUSES, OrcError, storedConfig, type RollbackStrategy } from '@orc/shared';
 import { isoAt } from '../clock.js';
 import type { RollbackOutcome } from '../actors/run.machine.js';
 import { applyRollback } from './apply-rollback.js';
@@ -39,7 +39,7 @@ export function resumeRun(run: Run, options: { maxCostUsd?: number } = {}): void
     }
     // Its own copy: the configuration object may be the daemon's, shared with other runs.
     run.config = { ...run.config, execution: { ...run.config.execution, max_cost_usd: maxCostUsd } };
-    run.doc.config = run.config;
+    run.doc.config = storedConfig(run.config);
     run.budget.setLimit(maxCostUsd);
     run.emit({ type: 'run.budget_set', limitUsd: maxCostUsd });
   } else if (run.pauseReason === 'budget') {

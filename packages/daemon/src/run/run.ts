@@ -2,6 +2,7 @@ import {
   FINISHED_RUN_STATUSES,
   OrcError,
   ZERO_USAGE,
+  storedConfig,
   type CheckpointInfo,
   type NewEvent,
   type OrcEvent,
@@ -183,7 +184,8 @@ export class Run implements SchedulerHost {
         worker: { provider: deps.providers.worker.name, model: config.models.worker.model },
         simulated: init.simulated,
       },
-      config,
+      // Without its secrets: the document is copied into checkpoints and its config sent to clients.
+      config: storedConfig(config),
       createdAt: now,
       updatedAt: now,
       // Imported tasks are on disk from the start, so a crash before the first save loses nothing.

@@ -30,6 +30,8 @@ export interface TaskMasterSourceOptions {
   writeBack: boolean;
   /** Each task's status as read at import. */
   imported: Readonly<Record<string, string>>;
+  /** Tasks of the tag `--only` left out at import. */
+  excluded?: readonly string[];
   logger: Logger;
   clock?: Clock;
 }
@@ -59,6 +61,7 @@ export class TaskMasterSource implements SourceGuard {
   /** Being claimed right now, with why the run let go of it meanwhile, if it did. */
   private readonly claiming = new Map<string, string | undefined>();
   private readonly imported: Readonly<Record<string, string>>;
+  private readonly excluded: readonly string[];
   /** Results whose write failed (the file could not be read or locked): written with the next write. */
   private readonly unwritten = new Map<string, { status: 'done' | 'pending'; note: string }>();
   /** Tasks the run wrote back as done, to write again if a stale write of Task Master's undid it. */
@@ -83,6 +86,7 @@ export class TaskMasterSource implements SourceGuard {
     this.logger = options.logger;
     this.clock = options.clock ?? systemClock;
     this.imported = options.imported;
+    this.excluded = options.excluded ?? [];
     for (const [id, status] of Object.entries(options.imported)) this.expected.set(id, [status]);
     this.followed = new Promise((resolve) => (this.markFollowed = resolve));
   }
@@ -206,21 +210,28 @@ export class TaskMasterSource implements SourceGuard {
   /**
    * Tasks a person adds to the file while the run goes on (`task-master add-task`): each time the file
    * changes, the tag is read as at import, and the runnable tasks that were not there when the watch
-   * began (tasks left out by --only, done ones set back to pending, tasks added while the daemon was
-   * down are not additions) and the run does not have (`known`) are handed to `added`. Tasks the run let
-   * go of (removed) stay out unless a person adds them again under a new id.
+   * began (tasks left out by --only and done ones set back to pending are not additions) and the run does
+   * not have (`known`) are handed to `added`. A restored run's watch begins where its import did, so the
+   * tasks a person added while the daemon was down are taken in at once. Tasks the run let go of
+   * (removed) stay out unless a person adds them again under a new id.
    */
   watchForAdditions(
     subscribe: (listener: (event: OrcEvent) => void) => () => void,
     known: (id: string) => boolean,
     added: (specs: TaskSpec[]) => void,
+    restored = false,
   ): void {
     const removed = new Set<string>();
     const unsubscribe = subscribe((event) => {
       if (event.type === 'plan.tasks_removed') event.taskIds.forEach((id) => removed.add(id));
     });
-    /** Every id of the tag when the run began to watch it (left-out and done ones too): not additions. */
-    let baseline: Set<string> | undefined;
+    /**
+     * Every id of the tag when the run began to watch it (left-out and done ones too): not additions. A
+     * restored run's is its import's: what the file has beyond it, and the run does not, was added (a
+     * run from before imports were kept has none, and begins at the file as it is).
+     */
+    const imported = Object.keys(this.imported);
+    let baseline = restored && imported.length > 0 ? new Set([...imported, ...this.excluded]) : undefined;
     const readOnce = async () => {
       const project = await loadTaskMasterProject(this.file, { tag: this.writeBack.tag, env: {} });
       const ids = [

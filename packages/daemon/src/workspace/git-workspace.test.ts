@@ -1,34 +1,29 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OrcError } from '@orc/shared';
+import { tempGitRepo, type TempGitRepo } from '@orc/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { git, gitLine } from './git.js';
 import { GitWorkspace } from './git-workspace.js';
 import { gcWorktrees, listWorktrees } from './worktrees.js';
 
+let fixture: TempGitRepo;
 let dir: string;
 let repo: string;
 /** The state directory: the worktrees live under its `worktrees/`. */
 let home: string;
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'orc-git-workspace-'));
-  repo = join(dir, 'repo');
-  home = join(dir, 'home');
-  await mkdir(repo);
-  await git(['init', '--quiet', '--initial-branch=main'], repo);
-  await git(['config', 'user.name', 'Test Person'], repo);
-  await git(['config', 'user.email', 'test@example.test'], repo);
-  await writeFile(join(repo, 'README.md'), '# Project\n');
-  await writeFile(join(repo, 'shared.txt'), 'line 1\nline 2\nline 3\n');
-  await git(['add', '-A'], repo);
-  await git(['commit', '--quiet', '-m', 'initial'], repo);
+  fixture = await tempGitRepo('orc-git-workspace-', {
+    'README.md': '# Project\n',
+    'shared.txt': 'line 1\nline 2\nline 3\n',
+  });
+  ({ dir, repo, home } = fixture);
 });
 
 afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
+  await fixture.remove();
 });
 
 const sh = (args: string[], cwd = repo): Promise<string> => gitLine(args, cwd);

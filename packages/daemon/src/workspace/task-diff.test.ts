@@ -1,28 +1,21 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tempGitRepo, type TempGitRepo } from '@orc/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { git } from './git.js';
 import { GitWorkspace } from './git-workspace.js';
 import { taskDiff } from './task-diff.js';
 
+let fixture: TempGitRepo;
 let dir: string;
 let repo: string;
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'orc-task-diff-'));
-  repo = join(dir, 'repo');
-  await mkdir(repo);
-  await git(['init', '--quiet', '--initial-branch=main'], repo);
-  await git(['config', 'user.name', 'Test Person'], repo);
-  await git(['config', 'user.email', 'test@example.test'], repo);
-  await writeFile(join(repo, 'README.md'), '# Project\n');
-  await git(['add', '-A'], repo);
-  await git(['commit', '--quiet', '-m', 'initial'], repo);
+  fixture = await tempGitRepo('orc-task-diff-');
+  ({ dir, repo } = fixture);
 });
 
 afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
+  await fixture.remove();
 });
 
 describe('taskDiff', () => {

@@ -378,3 +378,19 @@ describe('findConfigProblems', () => {
     ]);
   });
 });
+
+describe('what a run sends (set)', () => {
+  it('is what this directory, the variables and the flags set, without defaults or the user config', async () => {
+    await writeJson(userConfigPath, { models: { provider: 'simulated' }, execution: { max_retries: 7 } });
+    await writeJson(projectConfigPath, { execution: { max_workers: 2 } });
+    const loaded = load({ ORC_MAX_COST_USD: '3' }, { overrides: { checkpoints: { every_n_tasks: 0 } } });
+    // The daemon reads the user config itself, under its own file; sent, it would win over that file.
+    expect(loaded.set).toEqual({
+      execution: { max_workers: 2, max_cost_usd: 3 },
+      checkpoints: { every_n_tasks: 0 },
+    });
+    expect(loaded.providerChosen).toBe(true);
+    await writeJson(userConfigPath, {});
+    expect(load().providerChosen).toBe(false);
+  });
+});

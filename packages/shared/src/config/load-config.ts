@@ -29,6 +29,17 @@ export interface LoadedConfig {
   apiKey: string | undefined;
   /** The files that contributed, lowest first. */
   sources: string[];
+  /**
+   * What this side sets over the daemon's configuration, merged, without defaults: `./orc.config.json`,
+   * `ORC_*` variables and flags. It is what a run sends; the daemon puts it over its own (its file in the
+   * state directory over the user config, which it reads itself), and a resolved config would hide the
+   * daemon's settings under this side's defaults.
+   */
+  set: ConfigInput;
+  /** A layer (the user config included) chose `models.provider`; else the daemon's API key decides. */
+  providerChosen: boolean;
+  /** Every layer read, lowest first, each with where it came from. */
+  layers: ConfigLayer[];
 }
 
 /** `ORC_*` variables and the config key each one sets. */
@@ -56,7 +67,17 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     const { layers, sources, apiKey } = gatherLayers(options, (problem) => {
       throw new OrcError('CONFIG_INVALID', problem);
     });
-    return { config: resolveConfig(layers, apiKey !== undefined), apiKey, sources };
+    const userConfig = options.skipUserConfig ? undefined : resolveUserConfigPath(options.env ?? process.env);
+    return {
+      config: resolveConfig(layers, apiKey !== undefined),
+      apiKey,
+      sources,
+      set: mergeLayers(layers.filter((layer) => layer.source !== userConfig)),
+      providerChosen: layers.some(
+        (layer) => (layer.values as { models?: { provider?: unknown } }).models?.provider !== undefined,
+      ),
+      layers,
+    };
   } catch (error) {
     if (!isOrcError(error) || error.code !== 'CONFIG_INVALID') throw error;
     // One line, the first mistake; a user who fixed it met the next one at each try (7 in a row, measured).
@@ -141,12 +162,11 @@ function fileLayers(
 
 /** Validates each layer on its own (so errors name their file), then merges and resolves defaults. */
 export function resolveConfig(layers: readonly ConfigLayer[], hasApiKey: boolean): ResolvedConfig {
-  let merged: Record<string, unknown> = {};
   for (const layer of layers) {
     const result = ConfigSchema.safeParse(layer.values);
     if (!result.success) throw configError(layer.source, result.error, layer.values);
-    merged = deepMerge(merged, layer.values as Record<string, unknown>);
   }
+  const merged = mergeLayers(layers);
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) throw configError('the merged configuration', parsed.error, merged);
   const config = parsed.data;
@@ -260,6 +280,13 @@ function envLayer(env: NodeJS.ProcessEnv, report: (problem: string) => void): Re
     node[path[path.length - 1]!] = value;
   }
   return layer;
+}
+
+/** The layers' values, later over earlier, as written (no defaults). */
+function mergeLayers(layers: readonly ConfigLayer[]): Record<string, unknown> {
+  let merged: Record<string, unknown> = {};
+  for (const layer of layers) merged = deepMerge(merged, layer.values as Record<string, unknown>);
+  return merged;
 }
 
 function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {

@@ -5,9 +5,9 @@ import { bundledClaudeCode, createClient, daemonStatus } from '@orc/daemon/clien
 import { loadConfig, resolveStateDir, type NotificationChannelStatus, type RunSummary } from '@orc/shared';
 import type { Command } from 'commander';
 import { CommandFailed } from './cli-error.js';
+import { checkConfigFiles } from './config-checks.js';
 import { type Check, type CheckStatus, checkModels } from './model-checks.js';
 import { emit } from './output.js';
-import { providerIsExplicit } from './provider-choice.js';
 
 /** `orc doctor`: what would stop a run from working here, each with the fix. Never starts the daemon. */
 export function registerDoctorCommand(program: Command): void {
@@ -73,20 +73,16 @@ function checkStateDir(): Check {
   }
 }
 
-/** The configuration, then what the daemon will really run with it (see checkModels). */
+/** The configuration files and which wins where, then what the daemon will really run (see checkModels). */
 function checkConfig(daemonKey: boolean | undefined): Check[] {
-  let loaded: ReturnType<typeof loadConfig>;
-  try {
-    loaded = loadConfig();
-  } catch (error) {
-    return [{ name: 'config', status: 'fail', detail: (error as Error).message }];
-  }
+  const found = checkConfigFiles();
+  if (!found.config) return found.checks;
   return [
-    { name: 'config', status: 'ok', detail: loaded.sources.length ? loaded.sources.join(', ') : 'defaults' },
+    ...found.checks,
     ...checkModels({
-      config: loaded.config,
-      providerChosen: providerIsExplicit(loaded.sources),
-      clientKey: loaded.apiKey !== undefined,
+      config: found.config,
+      providerChosen: found.providerChosen,
+      clientKey: found.clientKey,
       daemonKey,
       onPath,
     }),

@@ -10,7 +10,7 @@ export interface Check {
 
 /** What decides the models a run will really use. */
 export interface ModelSetup {
-  /** The configuration as this directory and environment resolve it (the layers a run sends). */
+  /** The configuration a run started here gets: the daemon's, with what this directory sets over it. */
   config: ResolvedConfig;
   /** The user chose `models.provider` (flag, ORC_PROVIDER or a config file); else the daemon decides. */
   providerChosen: boolean;

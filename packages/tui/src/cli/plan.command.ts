@@ -13,7 +13,6 @@ import {
   tasksFileText,
   writeWhole,
 } from './plan-files.js';
-import { providerIsExplicit } from './provider-choice.js';
 
 interface PlanOptions {
   out?: string;
@@ -70,10 +69,8 @@ async function planCommand(goal: string, options: PlanOptions): Promise<void> {
       );
     overrides.models = { provider: provider.data };
   }
-  const loaded = loadConfig({ overrides });
-  const config: ConfigInput = { ...loaded.config };
-  if (!providerIsExplicit(loaded.sources, overrides))
-    delete (config.models as { provider?: unknown }).provider;
+  // Only what the user set: the daemon puts it over its own configuration (see orc run).
+  const config = loadConfig({ overrides }).set;
 
   // What would be replaced is checked before the manager is asked: a refusal costs nothing.
   const target = await targetOf(options);

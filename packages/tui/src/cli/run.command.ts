@@ -25,7 +25,6 @@ import { followEvents, interruptSignal } from './follow-events.js';
 import { emit, formatCounts, simulatedLabel, summaryJson } from './output.js';
 import { looksLikePath } from './path-argument.js';
 import { ProgressView } from './progress-view.js';
-import { providerIsExplicit } from './provider-choice.js';
 import { previewLines, sourceName, writeBackLine } from './run-preview-lines.js';
 
 interface RunOptions {
@@ -79,14 +78,14 @@ export function registerRunCommand(program: Command): void {
 
 async function runCommand(words: string[], options: RunOptions): Promise<void> {
   const overrides = flagOverrides(options);
-  // Validates the client's layers here, so a mistake names its file before anything is started.
+  // Validates the client's layers here, so a mistake names its file before anything is started. Only
+  // what the user set goes: the daemon puts it over its own configuration, whose settings a default
+  // here would hide (its backend; its API key deciding the provider when none is chosen).
   const loaded = loadConfig({ overrides });
-  const config: ConfigInput = { ...loaded.config };
-  const providerChosen = providerIsExplicit(loaded.sources, overrides);
-  if (!providerChosen) delete (config.models as { provider?: unknown }).provider;
+  const { providerChosen } = loaded;
   const start = {
     ...whatToRun(words, options),
-    config,
+    config: loaded.set,
     // Used only when workers are claude-code agents, which edit this repository.
     workdir: resolve(options.workdir ?? '.'),
     ...(options.merge && { merge: true }),

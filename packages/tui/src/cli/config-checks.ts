@@ -1,0 +1,130 @@
+import { join, resolve } from 'node:path';
+import {
+  daemonSettingDiffering,
+  findConfigProblems,
+  loadConfig,
+  resolveConfig,
+  resolveStateDir,
+  resolveUserConfigPath,
+  type ConfigLayer,
+  type LoadedConfig,
+  type ResolvedConfig,
+} from '@orc/shared';
+import type { Check } from './model-checks.js';
+
+/** What `orc doctor` learns of the configuration: its lines, and what a run started here would use. */
+export interface ConfigFindings {
+  checks: Check[];
+  /** The daemon's configuration with this directory's over it; undefined when either cannot be read. */
+  config?: ResolvedConfig;
+  providerChosen: boolean;
+  clientKey: boolean;
+}
+
+/**
+ * The configuration files a run is made from, each with the keys it sets, and which wins where: this
+ * directory's `orc.config.json` (with `ORC_*` variables) is sent with each run started here, over the
+ * daemon's (its `orc.config.json` in the state directory, over the user config).
+ */
+export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
+  const home = resolveStateDir();
+  const daemonFile = join(home, 'orc.config.json');
+  const here = join(resolve(cwd), 'orc.config.json');
+  let client: LoadedConfig;
+  let daemon: LoadedConfig;
+  try {
+    client = loadConfig({ cwd });
+  } catch (error) {
+    return { checks: [fail((error as Error).message)], providerChosen: false, clientKey: false };
+  }
+  const clientKey = client.apiKey !== undefined;
+  try {
+    daemon = loadConfig({ cwd: home });
+  } catch {
+    const problems = findConfigProblems({ files: [daemonFile] }).problems;
+    const detail = `the daemon's ${problems[0] ?? `${daemonFile} cannot be used`}; the daemon will not start until it is fixed`;
+    return { checks: [fail(detail)], providerChosen: client.providerChosen, clientKey };
+  }
+  const keysOf = (source: string) => keysSet(client.layers.concat(daemon.layers), source);
+  const userFile = resolveUserConfigPath();
+  const lines: Check[] = [];
+  if (keysOf(userFile).length > 0)
+    lines.push(
+      ok(`${userFile} (user config) sets ${list(keysOf(userFile))}; the daemon's base, under both files`),
+    );
+  if (here === daemonFile) {
+    lines.push(ok(`${here} (here and the daemon's) sets ${list(keysOf(here))}`));
+  } else {
+    const daemonKeys = keysOf(daemonFile);
+    lines.push(
+      ok(
+        daemonKeys.length > 0
+          ? `${daemonFile} (the daemon's) sets ${list(daemonKeys)}; under what a run sets`
+          : `${daemonFile} (the daemon's): not there or empty; the daemon uses the defaults`,
+      ),
+    );
+    const sent = keysOf(here).concat(keysOf('environment'));
+    lines.push(
+      ok(
+        keysOf(here).length > 0
+          ? `${here} (here) sets ${list(keysOf(here))}; sent with each run started here, over the daemon's`
+          : `${here}: not there or empty; runs started here use the daemon's configuration`,
+      ),
+    );
+    const both = sent.filter((key) => daemonKeys.includes(key));
+    if (both.length > 0)
+      lines.push(ok(`both set ${list(both)}: this directory's wins for runs started here`));
+  }
+  let config: ResolvedConfig | undefined;
+  try {
+    config = resolveConfig(
+      [
+        { source: daemonFile, values: daemon.config },
+        { source: here, values: client.set },
+      ],
+      clientKey,
+    );
+  } catch (error) {
+    lines.push(fail((error as Error).message));
+  }
+  const differs = config && daemonSettingDiffering(daemon.config, config)?.key;
+  if (differs) {
+    lines.push(
+      fail(
+        `${differs} differs here from the daemon's (${daemonFile}); where attempts run is the daemon's ` +
+          `choice, so runs started here are refused: drop it from ${here}, or set it there and restart the daemon`,
+      ),
+    );
+  }
+  return {
+    checks: lines,
+    ...(config && { config }),
+    providerChosen: client.providerChosen || daemon.providerChosen,
+    clientKey,
+  };
+}
+
+/** The keys a layer sets, as `section.key` (a section's records, such as prices, count as one key). */
+function keysSet(layers: readonly ConfigLayer[], source: string): string[] {
+  const layer = layers.find((candidate) => candidate.source === source);
+  if (!layer || typeof layer.values !== 'object' || layer.values === null) return [];
+  return Object.entries(layer.values as Record<string, unknown>).flatMap(([section, value]) =>
+    section === '$schema'
+      ? []
+      : typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? Object.keys(value).map((key) => `${section}.${key}`)
+        : [section],
+  );
+}
+
+function list(keys: readonly string[]): string {
+  return keys.length === 0 ? 'nothing' : [...new Set(keys)].join(', ');
+}
+
+function ok(detail: string): Check {
+  return { name: 'config', status: 'ok', detail };
+}
+
+function fail(detail: string): Check {
+  return { name: 'config', status: 'fail', detail };
+}
