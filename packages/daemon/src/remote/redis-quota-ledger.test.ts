@@ -123,7 +123,7 @@ describe('the quota ledger on Redis', () => {
     const doomed = await worker(KEY_ONE, { leaseMs: 600 });
     const quota = createAnthropicProvider({ apiKey: KEY_ONE, baseURL: server.url }).quotaOf!(MODEL);
     // Its first call holds the only place until an answer tells the limits; then the worker dies.
-    const held = await doomed.ledger!.reserve(quota.key, MODEL, { input: 10, output: 1024 });
+    const held = await doomed.ledger!.reserve(quota!.key, MODEL, { input: 10, output: 1024 });
     expect(held.ok).toBe(true);
     doomed.ledger!.close();
 
