@@ -77,6 +77,8 @@ export const AttemptProgress = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('session'), sessionId: z.string() }),
   z.object({ kind: z.literal('refusal'), refusal: ToolRefusal }),
   z.object({ kind: z.literal('started'), worker: z.string() }),
+  /** The worker's quota governor let the call go after `waitedMs` (the daemon's metrics count it). */
+  z.object({ kind: z.literal('admitted'), waitedMs: z.number().nonnegative() }),
 ]);
 export type AttemptProgress = z.infer<typeof AttemptProgress>;
 

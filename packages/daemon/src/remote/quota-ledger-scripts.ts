@@ -4,7 +4,8 @@
  * still agree on when a bucket refills and when a place expires.
  *
  * KEYS[1] the state hash: `seq` (admissions so far), `readseq` (the admission whose answer gave the
- * latest reading), `metering` (unknown | headers | none), `admitted`, `refused`, `ident`, `model`, and per
+ * latest reading), `metering` (unknown | headers | none), `admitted`, `refused`, `ident`, `model`,
+ * `blocked`/`blockedFor` (a hold the API asked for: until when, why), and per
  * bucket `<dimension>:limit|level|at|fill` (the level at `at`, refilling at limit/fill per ms).
  * KEYS[2] the flights hash: admission → "<input> <output> <heard>" (the output reserved until it ends;
  * heard 1 once its answer's headers came, so the server has counted its arrival).
@@ -54,6 +55,9 @@ end
  */
 export const RESERVE = `${COMMON}
 local input, output, lease = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+-- A worker that joins after the API said to wait is held as the others are.
+local blocked = tonumber(redis.call('HGET', S, 'blocked') or '0')
+if blocked > now then return {0, blocked - now, 1, 'held:' .. (redis.call('HGET', S, 'blockedFor') or '')} end
 local flights = redis.call('HVALS', F)
 local metering = redis.call('HGET', S, 'metering') or 'unknown'
 if metering == 'unknown' and #flights > 0 then return {0, 0, 0, 'first'} end

@@ -1,12 +1,13 @@
 import { hostname } from 'node:os';
-import type { RemoteWorkers } from '@orc/shared';
+import type { QuotaStatus, RemoteWorkers } from '@orc/shared';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { CallCancelledError, ModelError } from '../model/model-error.js';
 import type { ModelRequest, ModelResponse } from '../model/provider.js';
-import type { QuotaPermit } from '../quota/quota-governor.js';
+import type { CallObserver, CallOutcome, QuotaAsk, QuotaPermit } from '../quota/quota-governor.js';
+import type { CallShape } from '../quota/token-estimator.js';
 import type { AttemptBackend, AttemptJob } from '../run/attempt-backend.js';
 import {
   AttemptProgress,
@@ -22,6 +23,7 @@ import {
   type DaemonPresence,
 } from './attempt-wire.js';
 import { quiet, shownUrl } from './redis-connection.js';
+import { readSharedQuotas } from './shared-quota-status.js';
 
 export interface RedisAttemptsOptions {
   /** A ready connection (`connectRedis`); it reconnects by itself, and is closed with this. */
@@ -36,6 +38,14 @@ export interface RedisAttemptsOptions {
   lostAfterMs?: number;
   /** How often a waiting call asks for its job's state, beside BullMQ's events (default 1 s). */
   pollMs?: number;
+  /** Told of every call the workers make for this daemon, as the local governor tells it of its own. */
+  observer?: CallObserver;
+}
+
+/** A remote call as the daemon follows it: on the queue, taken by a worker and waiting for its quota, or sent. */
+interface RemoteCall {
+  call: CallShape;
+  state: 'queued' | 'waiting' | 'sent';
 }
 
 /**
@@ -65,6 +75,10 @@ export class RedisAttempts implements AttemptBackend {
   /** Calls waiting for a job to end, woken by BullMQ's events. */
   private readonly wakers = new Map<string, Set<() => void>>();
   private readonly presence: NodeJS.Timeout;
+  /** The calls in flight on the workers, by job id (a job's previous id too). */
+  private readonly calls = new Map<string, RemoteCall>();
+  /** The quotas the workers keep in Redis, as last read (every presence beat). */
+  private quotas: QuotaStatus[] = [];
   private downSince: number | undefined;
   private closed = false;
   private detached = false;
@@ -102,9 +116,43 @@ export class RedisAttempts implements AttemptBackend {
     return this.options.connection.status === 'ready';
   }
 
-  /** Workers are the daemon's cap: a job waits on the queue for one, so the daemon admits every call at once. */
-  admit(): Promise<QuotaPermit> {
-    return Promise.resolve(FREE_PERMIT);
+  /**
+   * Workers are the daemon's cap and each worker's governor paces its key's quota, so the daemon admits
+   * every call at once; the permit tells the daemon's metrics how the call ended.
+   */
+  admit(ask: Omit<QuotaAsk, 'quota'>): Promise<QuotaPermit> {
+    const { observer } = this.options;
+    if (!observer) return Promise.resolve(FREE_PERMIT);
+    let ended = false;
+    const end = (outcome: CallOutcome) => {
+      if (ended) return;
+      ended = true;
+      observer.ended(ask.call, outcome);
+    };
+    return Promise.resolve({
+      ...FREE_PERMIT,
+      succeeded: (usage, costUsd = 0) => end({ kind: 'succeeded', usage, costUsd }),
+      failed: (error) => end({ kind: 'failed', error }),
+    });
+  }
+
+  /** Calls sent by the workers and not answered, and calls queued or waiting at a worker for their quota. */
+  get callCounts(): { inFlight: number; waiting: number } {
+    let inFlight = 0;
+    let waiting = 0;
+    for (const call of new Set(this.calls.values())) {
+      if (call.state === 'sent') inFlight += 1;
+      else waiting += 1;
+    }
+    return { inFlight, waiting };
+  }
+
+  /** The workers' shared quotas, with this daemon's calls waiting at a worker for each model. */
+  sharedQuotas(): QuotaStatus[] {
+    const waiting = new Map<string, number>();
+    for (const { call, state } of new Set(this.calls.values()))
+      if (state === 'waiting') waiting.set(call.model, (waiting.get(call.model) ?? 0) + 1);
+    return this.quotas.map((quota) => ({ ...quota, waiting: waiting.get(quota.model) ?? 0 }));
   }
 
   async complete(job: AttemptJob, request: ModelRequest): Promise<ModelResponse> {
@@ -124,6 +172,9 @@ export class RedisAttempts implements AttemptBackend {
     };
     this.listeners.set(job.id, request);
     if (job.previous) this.listeners.set(job.previous, request);
+    const followed: RemoteCall = { call: request, state: 'queued' };
+    this.calls.set(job.id, followed);
+    if (job.previous) this.calls.set(job.previous, followed);
     try {
       return await this.answer(job, data, request);
     } catch (error) {
@@ -137,6 +188,8 @@ export class RedisAttempts implements AttemptBackend {
     } finally {
       this.listeners.delete(job.id);
       if (job.previous) this.listeners.delete(job.previous);
+      this.calls.delete(job.id);
+      if (job.previous) this.calls.delete(job.previous);
     }
   }
 
@@ -335,14 +388,27 @@ export class RedisAttempts implements AttemptBackend {
       case 'refusal':
         request.onRefusal?.(told.refusal);
         return;
-      case 'started':
+      case 'started': {
         this.options.logger.debug({ jobId, worker: told.worker }, 'a worker took the job');
+        const followed = this.calls.get(jobId);
+        if (followed) followed.state = 'waiting';
         return;
+      }
+      case 'admitted': {
+        const followed = this.calls.get(jobId);
+        if (followed) followed.state = 'sent';
+        this.options.observer?.admitted(request, told.waitedMs);
+        return;
+      }
     }
   }
 
   private announce(): void {
     if (this.closed || !this.reachable) return;
+    readSharedQuotas(this.options.connection).then(
+      (quotas) => (this.quotas = quotas),
+      () => undefined,
+    );
     const presence: DaemonPresence = {
       queue: this.options.queue,
       host: hostname(),

@@ -87,6 +87,7 @@ export class RedisQuotaLedger implements QuotaLedger {
       void this.connection.sadd(SHARED_QUOTAS_KEY, keys[0]).catch(() => undefined);
       return { ok: true, flight };
     }
+    if (reason?.startsWith('held:')) return { ok: false, ms: a, known: true, reason: reason.slice(5) };
     const why =
       reason === 'first'
         ? 'the first answer, which tells the limits'
@@ -148,6 +149,20 @@ export class RedisQuotaLedger implements QuotaLedger {
     }
     return flights;
   }
+}
+
+/**
+ * Keeps a hold the API asked for (a 429's `retry-after`, a usage limit) in the quota's state, so a
+ * worker that starts later waits for it too (the workers running now hear of it on the holds channel).
+ */
+export async function storeHold(
+  connection: Redis,
+  quota: string,
+  until: number,
+  reason: string,
+): Promise<void> {
+  const [state] = ledgerKeys(quota);
+  await connection.multi().hset(state, 'blocked', until, 'blockedFor', reason).pexpire(state, IDLE_MS).exec();
 }
 
 /** The state of a shared quota as a person is shown it: its state hash with its calls in flight and Redis' time. */

@@ -4,6 +4,7 @@ import { keyFingerprint } from '../quota/key-fingerprint.js';
 import type { QuotaGovernor } from '../quota/quota-governor.js';
 import { KEY_PREFIX } from './attempt-wire.js';
 import { quiet } from './redis-connection.js';
+import { storeHold } from './redis-quota-ledger.js';
 
 const SharedHold = z.object({
   from: z.string(),
@@ -55,6 +56,7 @@ export async function shareQuotaHolds(options: {
   governor.onHold((hold) => {
     if (!sharing || connection.status !== 'ready') return;
     void connection.publish(channel, JSON.stringify({ ...hold, from: worker })).catch(() => undefined);
+    if (hold.metered) void storeHold(connection, hold.key, hold.until, hold.reason).catch(() => undefined);
   });
   return () => {
     sharing = false;
