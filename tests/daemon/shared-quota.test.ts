@@ -132,10 +132,11 @@ describe('one API key on several workers', () => {
   }, 120_000);
 
   it('does not let a worker killed mid-call hold the key’s quota for ever', async () => {
-    // Slow answers: the first worker is killed while its call is out, before any answer told the
-    // limits, so it holds the key's only place (one call at a time until the limits are known).
+    // 10,000 output tokens a minute, and a call holds back its max_tokens (8,192) of output until
+    // similar answers have come back: one call at a time, the next when it ends. The first worker is
+    // killed while its call is out (slow answers), so its place is never given back by its end.
     server = await startFakeAnthropicServer({
-      rateLimits: { requestsPerMinute: 100, minuteMs: 60_000 },
+      rateLimits: { requestsPerMinute: 100, outputTokensPerMinute: 10_000, minuteMs: 60_000 },
       latencyMs: 6_000,
     });
     await sandbox.writeConfig(daemonConfig(redis.url));

@@ -17,7 +17,7 @@ export const LONG_WAIT_MS = 60_000;
 const PREFIX_WAIT_MS = 15_000;
 /**
  * How soon a call the ledger cannot place yet asks again when no time is known (a call in flight
- * elsewhere must end first; its end also wakes it, this is for an end not heard of).
+ * elsewhere must end first; its end also wakes it, this is for an end not heard of: a lease expired).
  */
 const LEDGER_RETRY_MS = 1_000;
 
@@ -370,7 +370,9 @@ export class QuotaGovernor {
       this.inFlight -= 1;
       const at = this.clock.now();
       if (!answer.ok) {
-        const ms = answer.known ? answer.ms : Math.max(answer.ms, LEDGER_RETRY_MS);
+        // Not known: a call must end first, here (heard of on the room channel) or in a process that
+        // died holding its place (no one says when that expires): asked again soon either way.
+        const ms = answer.known ? answer.ms : LEDGER_RETRY_MS;
         quota.ledgerSaid({ until: at + ms, known: answer.known, reason: answer.reason });
       } else if (waiter.settled) {
         this.ledger!.release(quota.key, answer.flight, {
