@@ -145,7 +145,7 @@ describe('one API key on several workers', () => {
     const doomed = await worker(KEY, 2);
     const run = await client.trpc.runs.start.mutate({ tasks: taskSpecs(3) });
     const ended = eventsUntilEnd(client, run.id);
-    await waitFor(async () => (server!.inFlight > 0 ? true : undefined), 20_000);
+    await waitFor(() => Promise.resolve(server!.inFlight > 0 ? true : undefined), 20_000);
     const survivor = await worker(KEY, 2);
     doomed.child.kill('SIGKILL');
     await doomed.exited;
