@@ -129,6 +129,12 @@ describe('one API key on several workers', () => {
     expect(shared.rateLimited).toBe(0);
     expect(shared.key).not.toContain(KEY);
     expect(JSON.stringify(health)).not.toContain(KEY);
+    // orc ls shows it under the workers, as a person reads it.
+    const ls = (await sandbox.orc(['ls'])).stdout;
+    expect(ls).toContain('quotas the workers share:');
+    expect(ls).toMatch(
+      / {2}\S+ \(key [0-9a-f]{16}\): \d of 4 requests left, 0 in flight, 24 sent, 0 refused \(429\)/,
+    );
   }, 120_000);
 
   it('does not let a worker killed mid-call hold the key’s quota for ever', async () => {

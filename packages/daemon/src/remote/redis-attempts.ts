@@ -239,7 +239,11 @@ export class RedisAttempts implements AttemptBackend {
     // A worker killed without a word is gone as soon as its connection is, not when its presence ages out.
     const connected = clients && new Set(clients.map((client) => client['rawname']?.split(':w:').at(-1)));
     const live = livePresences(values, WorkerPresence, clock.now());
-    return { ...shown, workers: live.filter((worker) => !connected || connected.has(worker.id)) };
+    return {
+      ...shown,
+      workers: live.filter((worker) => !connected || connected.has(worker.id)),
+      quotas: this.sharedQuotas(),
+    };
   }
 
   async close(): Promise<void> {
