@@ -168,6 +168,29 @@ describe('one API key on several workers', () => {
     expect(server.statusCounts[429]).toBeUndefined();
   }, 90_000);
 
+  it('pauses the run with the time when its worker will wait a minute or more for the key’s quota', async () => {
+    // Two requests every ten minutes: the third call would wait five minutes at its worker.
+    server = await startFakeAnthropicServer({ rateLimits: { requestsPerMinute: 2, minuteMs: 600_000 } });
+    await sandbox.writeConfig(daemonConfig(redis.url));
+    await sandbox.startDaemon();
+    const client = await sandbox.client();
+    await worker(KEY, 1);
+    const run = await client.trpc.runs.start.mutate({ tasks: taskSpecs(3) });
+    const paused = await waitFor(async () => {
+      const view = await client.trpc.runs.get.query({ runId: run.id });
+      return view.status === 'paused' ? view : undefined;
+    }, 30_000);
+    expect(paused.pauseReason).toBe('quota');
+    const wait = Date.parse(paused.resumeAt!) - Date.now();
+    expect(wait).toBeGreaterThan(4 * 60_000);
+    expect(wait).toBeLessThanOrEqual(5 * 60_000 + 1_000);
+    expect(paused.pauseMessage).toContain('at its worker');
+    expect((await sandbox.orc(['ls'])).stdout).toMatch(/waiting for quota until \d\d:\d\d/);
+    // Nothing was refused: the worker waits instead of asking.
+    expect(server.log).toHaveLength(2);
+    expect(server.statusCounts[429]).toBeUndefined();
+  }, 60_000);
+
   it('never holds the workers of one key for another key’s limit', async () => {
     // Two requests a minute per key: a key's third call would wait half a minute.
     server = await startFakeAnthropicServer({

@@ -46,6 +46,8 @@ export interface RedisAttemptsOptions {
 interface RemoteCall {
   call: CallShape;
   state: 'queued' | 'waiting' | 'sent';
+  /** The run's word for a long wait for quota (`QuotaAsk.onLongWait`), told when the worker's governor says so. */
+  onLongWait: QuotaAsk['onLongWait'];
 }
 
 /**
@@ -77,6 +79,11 @@ export class RedisAttempts implements AttemptBackend {
   private readonly presence: NodeJS.Timeout;
   /** The calls in flight on the workers, by job id (a job's previous id too). */
   private readonly calls = new Map<string, RemoteCall>();
+  /**
+   * The asks of the permits given, by the permit's `onRateLimits`: the run hands that function to
+   * `complete` with the call, which is how a job finds its ask (its run's `onLongWait`).
+   */
+  private readonly asks = new WeakMap<QuotaPermit['onRateLimits'], Omit<QuotaAsk, 'quota'>>();
   /** The quotas the workers keep in Redis, as last read (every presence beat). */
   private quotas: QuotaStatus[] = [];
   private downSince: number | undefined;
@@ -122,15 +129,17 @@ export class RedisAttempts implements AttemptBackend {
    */
   admit(ask: Omit<QuotaAsk, 'quota'>): Promise<QuotaPermit> {
     const { observer } = this.options;
-    if (!observer) return Promise.resolve(FREE_PERMIT);
     let ended = false;
     const end = (outcome: CallOutcome) => {
       if (ended) return;
       ended = true;
-      observer.ended(ask.call, outcome);
+      observer?.ended(ask.call, outcome);
     };
+    const onRateLimits = () => {};
+    this.asks.set(onRateLimits, ask);
     return Promise.resolve({
       ...FREE_PERMIT,
+      onRateLimits,
       succeeded: (usage, costUsd = 0) => end({ kind: 'succeeded', usage, costUsd }),
       failed: (error) => end({ kind: 'failed', error }),
     });
@@ -172,7 +181,8 @@ export class RedisAttempts implements AttemptBackend {
     };
     this.listeners.set(job.id, request);
     if (job.previous) this.listeners.set(job.previous, request);
-    const followed: RemoteCall = { call: request, state: 'queued' };
+    const ask = request.onRateLimits && this.asks.get(request.onRateLimits);
+    const followed: RemoteCall = { call: request, state: 'queued', onLongWait: ask?.onLongWait };
     this.calls.set(job.id, followed);
     if (job.previous) this.calls.set(job.previous, followed);
     try {
@@ -396,6 +406,11 @@ export class RedisAttempts implements AttemptBackend {
         this.options.logger.debug({ jobId, worker: told.worker }, 'a worker took the job');
         const followed = this.calls.get(jobId);
         if (followed) followed.state = 'waiting';
+        return;
+      }
+      case 'quota-wait': {
+        const { model, until, reason } = told;
+        this.calls.get(jobId)?.onLongWait?.({ model, until, reason: `${reason}, at its worker` });
         return;
       }
       case 'admitted': {

@@ -151,7 +151,13 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
       };
       const asked = clock.now();
       permit = await governor.admit(
-        { runId: data.runId, quota: provider.quotaOf?.(data.model), call },
+        {
+          runId: data.runId,
+          quota: provider.quotaOf?.(data.model),
+          call,
+          // The daemon's run pauses for it, as for a local call's long wait.
+          onLongWait: (wait) => void tell({ kind: 'quota-wait', ...wait }),
+        },
         controller.signal,
       );
       void tell({ kind: 'admitted', waitedMs: clock.now() - asked });
