@@ -48,7 +48,7 @@ export interface FakeAnthropicServerOptions {
   latencyMs?: number | readonly [number, number] | ((body: FakeMessagesRequest) => number);
   /** Pause between streamed text chunks (ms), so a test can act while a stream is open. */
   chunkDelayMs?: number;
-  /** Requests, input and output tokens per minute, per model; past them a request is answered 429. */
+  /** Requests, input and output tokens per minute, per API key and model; past them a request is answered 429. */
   rateLimits?: RateLimits;
   /** Names each request in `log` (which run sent it, say). */
   label?: (body: FakeMessagesRequest) => string;
@@ -83,6 +83,8 @@ export interface FakeAnthropicServer {
 /** One request as the limits saw it. */
 export interface FakeRequestRecord {
   model: string;
+  /** The key it was sent with (a test's made-up key: whose quota it spent). */
+  apiKey: string;
   label: string | undefined;
   /** When it arrived (epoch ms), and when its answer ended. */
   at: number;
@@ -231,6 +233,7 @@ export async function startFakeAnthropicServer(
     const { usage } = answer.message;
     const record: FakeRequestRecord = {
       model,
+      apiKey: key,
       label: options.label?.(body),
       at: now,
       status: 200,
@@ -240,21 +243,23 @@ export async function startFakeAnthropicServer(
       outputTokens: 0,
     };
     log.push(record);
-    const admission = limits?.arrive({ model, inputTokens: record.inputTokens }, now);
+    // The limits are the key's: two keys never spend each other's.
+    const quota = `${key} ${model}`;
+    const admission = limits?.arrive({ model: quota, inputTokens: record.inputTokens }, now);
     if (admission && !admission.ok) {
       // A mid-stream fault waits for a request that gets as far as streaming.
       if (fault !== undefined) faults.unshift(fault);
       record.status = 429;
       return sendError(res, requestId, 429, undefined, {
         'retry-after': String(Math.max(1, Math.ceil(admission.waitMs / 1000))),
-        ...limits!.headers(model, now),
+        ...limits!.headers(quota, now),
       });
     }
-    const headers = { 'request-id': requestId, ...limits?.headers(model, now) };
+    const headers = { 'request-id': requestId, ...limits?.headers(quota, now) };
     const ended = (): void => {
       record.endedAt = clock();
       record.outputTokens = answer.message.usage.output_tokens;
-      limits?.answered(model, record.outputTokens, record.endedAt);
+      limits?.answered(quota, record.outputTokens, record.endedAt);
     };
 
     if (fault !== undefined && body.stream !== true) {

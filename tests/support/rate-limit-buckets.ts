@@ -1,5 +1,5 @@
 /**
- * The stand-in's rate limits, enforced as the Anthropic API describes its own: per model, a token bucket
+ * The stand-in's rate limits, enforced as the Anthropic API describes its own: per model (per API key and model, as the stand-in calls it), a token bucket
  * each for requests, input tokens and output tokens, refilled continuously so that an empty bucket is
  * full again after a minute. Cache reads do not count as input. A request is refused (429, with
  * `retry-after` and the headers) when a bucket cannot cover it as it arrives: a request, its uncached

@@ -3,7 +3,9 @@ import * as z from 'zod';
 /**
  * One quota the daemon paces (an account's limits for one model), as `daemon.health` shows it: the
  * limits its answers reported, the calls in flight and waiting, how many went and how many the API
- * still refused (429), and until when it holds every call (a `retry-after`, a usage limit).
+ * still refused (429), and until when it holds every call (a `retry-after`, a usage limit). A `shared`
+ * quota is the one the `orc worker`s on one API key keep together in Redis (their calls, not the
+ * daemon's); its `key` names the API key by a fingerprint, never the key.
  */
 export const QuotaStatus = z.object({
   key: z.string(),
@@ -14,6 +16,8 @@ export const QuotaStatus = z.object({
       limit: z.number(),
       /** How long an empty bucket takes to fill again (ms); 60,000 for the API's per-minute limits. */
       fillMs: z.number(),
+      /** What is left now, less what calls in flight hold (shared quotas). */
+      remaining: z.number().optional(),
     }),
   ),
   inFlight: z.number().int().nonnegative(),
@@ -21,6 +25,7 @@ export const QuotaStatus = z.object({
   admitted: z.number().int().nonnegative(),
   rateLimited: z.number().int().nonnegative(),
   blockedUntil: z.string().optional(),
+  shared: z.boolean().optional(),
 });
 export type QuotaStatus = z.infer<typeof QuotaStatus>;
 

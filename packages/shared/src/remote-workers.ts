@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { QuotaStatus } from './quota.js';
 
 /** An `orc worker` process taking a daemon's attempts from Redis, as it last said it is. */
 export const RemoteWorker = z.object({
@@ -25,5 +26,7 @@ export const RemoteWorkers = z.object({
   queue: z.string(),
   reachable: z.boolean(),
   workers: z.array(RemoteWorker),
+  /** The quotas the workers keep together in Redis, one per API key and model (`QuotaStatus.shared`). */
+  quotas: z.array(QuotaStatus).optional(),
 });
 export type RemoteWorkers = z.infer<typeof RemoteWorkers>;

@@ -150,7 +150,7 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
     });
     new Gauge({
       name: 'orc_model_calls_in_flight',
-      help: 'Model calls sent and not yet answered, over every run.',
+      help: 'Model calls sent and not yet answered, over every run (those of the Redis backend’s workers too).',
       registers,
       collect() {
         this.set(calls().inFlight);
@@ -158,7 +158,7 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
     });
     new Gauge({
       name: 'orc_model_calls_waiting',
-      help: 'Model calls waiting in the quota governor for their quota or a place among the calls in flight.',
+      help: 'Model calls waiting for their quota or a place among the calls in flight (in the daemon, or queued and waiting at a worker).',
       registers,
       collect() {
         this.set(calls().waiting);
@@ -207,7 +207,7 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
     });
     this.quotaWait = new Histogram({
       name: 'orc_quota_wait_seconds',
-      help: 'How long each call waited in the quota governor before it was sent, by model.',
+      help: 'How long each call waited in the quota governor (the daemon’s, or its worker’s) before it was sent, by model.',
       labelNames: ['model'],
       buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
       registers,

@@ -1,9 +1,17 @@
 import type { QuotaGovernor } from '../quota/quota-governor.js';
+import type { RedisAttempts } from '../remote/redis-attempts.js';
 import type { RunRegistry } from '../run/run-registry.js';
 import type { EngineReadings } from './daemon-metrics.js';
 
-/** What a scrape reads of the engine: the runs (summaries), the runs in memory, the quota governor. */
-export function engineReadings(runs: RunRegistry, governor: QuotaGovernor): EngineReadings {
+/**
+ * What a scrape reads of the engine: the runs (summaries), the runs in memory, the quota governor and
+ * the calls on the Redis backend's workers (opened when a run first chooses it).
+ */
+export function engineReadings(
+  runs: RunRegistry,
+  governor: QuotaGovernor,
+  remote: () => RedisAttempts | undefined = () => undefined,
+): EngineReadings {
   return {
     runs: () => runs.summaries(),
     workload() {
@@ -19,6 +27,12 @@ export function engineReadings(runs: RunRegistry, governor: QuotaGovernor): Engi
       }
       return { ready, busyWorkers, workers };
     },
-    calls: () => ({ inFlight: governor.inFlightCalls, waiting: governor.waitingCalls }),
+    calls() {
+      const workers = remote()?.callCounts ?? { inFlight: 0, waiting: 0 };
+      return {
+        inFlight: governor.inFlightCalls + workers.inFlight,
+        waiting: governor.waitingCalls + workers.waiting,
+      };
+    },
   };
 }

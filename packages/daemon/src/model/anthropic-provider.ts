@@ -1,3 +1,4 @@
+import { keyFingerprint } from '../quota/key-fingerprint.js';
 import { ModelError } from './model-error.js';
 import type { ModelProvider, ModelRequest, ModelResponse } from './provider.js';
 
@@ -22,11 +23,12 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Mode
   let call:
     Promise<(request: ModelRequest, secrets: readonly string[]) => Promise<ModelResponse>> | undefined;
 
-  // Limits are per key and per model; one daemon has one key, so the endpoint and the model name them.
+  // Limits are per key and per model: two keys on one endpoint have two quotas, one key on two machines
+  // (workers on Redis) one. The key is named by its fingerprint, made on the first call (a scrypt).
   const endpoint = options.baseURL ?? process.env['ANTHROPIC_BASE_URL'] ?? 'default';
   return {
     name: 'anthropic',
-    quotaOf: (model) => ({ key: `anthropic ${endpoint} ${model}`, metered: true }),
+    quotaOf: (model) => ({ key: `anthropic ${endpoint} ${keyFingerprint(apiKey)} ${model}`, metered: true }),
     async complete(request) {
       if (!apiKey) {
         throw new ModelError(

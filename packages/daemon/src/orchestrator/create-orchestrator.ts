@@ -105,6 +105,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           env: process.env,
           clock,
           logger: logger.child({ component: 'redis' }),
+          observer: metrics,
         }));
   if (base.execution.backend === 'redis') remoteFor(base);
   /** Providers with processes of their own (claude-code agents), ended on close. */
@@ -251,7 +252,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     ...(options.finishedRunIdleMs !== undefined && { idleMs: options.finishedRunIdleMs }),
   });
   await runs.open();
-  metrics.read(engineReadings(runs, governor));
+  metrics.read(engineReadings(runs, governor, () => remote));
 
   /** Opens the repository of a finished run that is given work again after a restart. */
   const withWorkspace = async (run: Run): Promise<Run> => {
@@ -368,7 +369,11 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     waitForRun: (runId, signal) => runs.settled(runId, signal),
     baseConfig: () => base,
     hasApiKey: () => loaded.apiKey !== undefined,
-    quotaStatus: () => governor.status(),
+    quotaStatus: () => {
+      const own = governor.status();
+      // The workers' quotas on Redis beside the daemon's own.
+      return remote ? { ...own, models: [...own.models, ...remote.sharedQuotas()] } : own;
+    },
     remoteWorkers: async () => remote && (await remote.status()),
     metrics,
     async close(graceMs = 10_000) {

@@ -1,5 +1,6 @@
 import { PrefixCache } from './prefix-cache.js';
 import { QuotaBucket } from './quota-bucket.js';
+import type { LedgerReading } from './quota-ledger.js';
 import type { QuotaDimension, RateLimitReport } from './rate-limit-report.js';
 
 /** One admitted call, as the quota counts it. */
@@ -47,6 +48,9 @@ const WORDS: Record<QuotaDimension, string> = {
  * expected output of every call in flight is held back as well.
  * Calls whose answers carry no headers (a compatible server without limits) are not metered at all; until
  * the first answer says which, one call goes at a time.
+ *
+ * A `shared` quota's buckets are kept in a `QuotaLedger` with the other processes on its key: here it
+ * keeps only its blocks, the fill times it measures and the ledger's last answer.
  */
 export class ModelQuota {
   readonly prefixes = new PrefixCache();
@@ -57,12 +61,16 @@ export class ModelQuota {
   private readonly flights = new Map<number, Flight>();
   private lateOutputs: { at: number; tokens: number }[] = [];
   private block: { until: number; reason: string } | undefined;
+  /** A call's place asked of the ledger and not yet answered: the next waits for that answer. */
+  asking = false;
+  private ledgerWait: { until: number; known: boolean; reason: string } | undefined;
 
   constructor(
     readonly key: string,
     readonly model: string,
     /** The provider's answers carry rate-limit headers (the Anthropic API); otherwise only blocks apply. */
     metered: boolean,
+    readonly shared = false,
   ) {
     this.metering = metered ? 'unknown' : 'none';
   }
@@ -88,6 +96,13 @@ export class ModelQuota {
   waitFor(need: Pick<Flight, 'input' | 'output'>, now: number): QuotaWaitEstimate {
     if (this.block !== undefined && this.block.until > now)
       return { ms: this.block.until - now, known: true, reason: this.block.reason };
+    if (this.shared) {
+      const said = this.ledgerWait;
+      if (this.asking) return { ms: 0, known: false, reason: '' };
+      if (said !== undefined && said.until > now)
+        return { ms: said.until - now, known: said.known, reason: said.reason };
+      return { ms: 0, known: true, reason: '' };
+    }
     if (this.metering === 'unknown')
       return this.flights.size === 0
         ? { ms: 0, known: true, reason: '' }
@@ -108,6 +123,25 @@ export class ModelQuota {
       }
     }
     return wait;
+  }
+
+  /** The ledger's answer to the last ask: nothing goes before `until` (none: ask again at once). */
+  ledgerSaid(wait: { until: number; known: boolean; reason: string } | undefined): void {
+    this.ledgerWait = wait;
+  }
+
+  /** The buckets of a report as the ledger takes them, with the fill times measured here. */
+  ledgerReadings(report: RateLimitReport): LedgerReading[] {
+    const readings: LedgerReading[] = [];
+    for (const [dimension, reading] of Object.entries(report.buckets) as [
+      QuotaDimension,
+      NonNullable<RateLimitReport['buckets'][QuotaDimension]>,
+    ][]) {
+      const fillMs = this.buckets.get(dimension)?.fillTimeMs;
+      if (fillMs !== undefined)
+        readings.push({ dimension, limit: reading.limit, remaining: reading.remaining, fillMs });
+    }
+    return readings;
   }
 
   admit(flight: Flight): void {

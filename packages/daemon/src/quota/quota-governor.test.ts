@@ -138,7 +138,8 @@ describe('QuotaGovernor: pacing from the rate-limit headers', () => {
     const second = track(governor.admit(ask()));
     await settle();
     expect(second.permit).toBeUndefined();
-    // 60 requests a minute, 2 left: two more go at once, the next a second later.
+    // 60 requests a minute, 2 left: two more go at once, the next a second later (1,018 ms: 58 taken
+    // may be 57 and a fraction, as the count is rounded down, so the refill is taken as 57 in 58 s).
     probe.onRateLimits(reading(clock.now(), { requests: [60, 2] }));
     await settle();
     expect(second.permit).toBeDefined();
@@ -147,7 +148,7 @@ describe('QuotaGovernor: pacing from the rate-limit headers', () => {
     await settle();
     expect(third.permit).toBeDefined();
     expect(fourth.permit).toBeUndefined();
-    clock.advance(999);
+    clock.advance(1_017);
     await settle();
     expect(fourth.permit).toBeUndefined();
     clock.advance(2);
@@ -159,13 +160,14 @@ describe('QuotaGovernor: pacing from the rate-limit headers', () => {
     const clock = new ManualClock();
     const governor = new QuotaGovernor(clock, 16);
     const probe = await governor.admit(ask());
-    // 6,000 input tokens a minute (100 a second), 50 left: a 100-token prompt waits half a second.
+    // 6,000 input tokens a minute (100 a second), 50 left: a 100-token prompt waits half a second (and
+    // a millisecond: the count is rounded down).
     probe.onRateLimits(reading(clock.now(), { 'input-tokens': [6000, 50] }));
     probe.succeeded(usage(10));
     const next = track(governor.admit(ask()));
     await settle();
     expect(next.permit).toBeUndefined();
-    clock.advance(500);
+    clock.advance(501);
     await settle();
     expect(next.permit).toBeDefined();
   });

@@ -4,6 +4,7 @@ import { CallCancelledError, ModelError } from '../model/model-error.js';
 import type { QuotaIdentity } from '../model/provider.js';
 import { ModelQuota } from './model-quota.js';
 import { minimumCacheableTokens, prefixHash } from './prefix-cache.js';
+import type { LedgerAnswer, QuotaLedger } from './quota-ledger.js';
 import type { RateLimitReport } from './rate-limit-report.js';
 import { TokenEstimator, type CallEstimate, type CallShape } from './token-estimator.js';
 
@@ -14,6 +15,11 @@ export const LONG_WAIT_MS = 60_000;
  * readable once that answer begins (a second or two); past this the call goes and writes it too.
  */
 const PREFIX_WAIT_MS = 15_000;
+/**
+ * How soon a call the ledger cannot place yet asks again when no time is known (a call in flight
+ * elsewhere must end first; its end also wakes it, this is for an end not heard of: a lease expired).
+ */
+const LEDGER_RETRY_MS = 1_000;
 
 /** A call asking to go. */
 export interface QuotaAsk {
@@ -77,6 +83,8 @@ interface Waiter {
   prefix: string | undefined;
   since: number;
   notifiedUntil: number | undefined;
+  /** Admitted or cancelled: an answer of the ledger that comes later gives its place back. */
+  settled: boolean;
   admit: (permit: QuotaPermit) => void;
   cancel: () => void;
 }
@@ -115,7 +123,16 @@ export class QuotaGovernor {
     private readonly clock: Clock,
     readonly maxInFlight: number,
     private readonly observer?: CallObserver,
-  ) {}
+    /** Where metered quotas' buckets are kept with other processes on the same key (`orc worker`). */
+    private readonly ledger?: QuotaLedger,
+  ) {
+    ledger?.onRoom((key) => {
+      const quota = this.quotas.get(key);
+      if (!quota) return;
+      quota.ledgerSaid(undefined);
+      this.pump();
+    });
+  }
 
   /** Calls admitted and not yet ended, over every quota. */
   get inFlightCalls(): number {
@@ -168,13 +185,16 @@ export class QuotaGovernor {
         prefix: cacheable ? prefixHash(ask.call.system) : undefined,
         since: this.clock.now(),
         notifiedUntil: undefined,
+        settled: false,
         admit: (permit) => {
           waiting = false;
+          waiter.settled = true;
           if (listening) signal?.removeEventListener('abort', onAbort);
           resolve(permit);
         },
         cancel: () => {
           waiting = false;
+          waiter.settled = true;
           if (listening) signal?.removeEventListener('abort', onAbort);
           this.remove(waiter);
           reject(cancelled());
@@ -224,7 +244,12 @@ export class QuotaGovernor {
   private quotaFor(identity: QuotaIdentity, model: string): ModelQuota {
     let quota = this.quotas.get(identity.key);
     if (!quota) {
-      quota = new ModelQuota(identity.key, model, identity.metered);
+      quota = new ModelQuota(
+        identity.key,
+        model,
+        identity.metered,
+        this.ledger !== undefined && identity.metered,
+      );
       this.quotas.set(identity.key, quota);
     }
     return quota;
@@ -276,8 +301,12 @@ export class QuotaGovernor {
         if (!waiter) break;
         const wait = waiter.quota?.waitFor(this.need(waiter, now), now);
         if (wait === undefined || (wait.ms === 0 && wait.known)) {
-          this.admitNow(waiter, lane, now);
-          continue;
+          if (!waiter.quota?.shared) {
+            this.admitNow(waiter, lane, now);
+            continue;
+          }
+          this.reserve(waiter, now);
+          break;
         }
         if (wait.ms > 0) wakeAt = Math.min(wakeAt, now + wait.ms);
         if (wait.known && wait.ms >= LONG_WAIT_MS)
@@ -328,6 +357,47 @@ export class QuotaGovernor {
     }
   }
 
+  /**
+   * Asks the ledger for the call's place in its shared quota; the quota's next call waits for the
+   * answer. The call holds a place among the calls in flight meanwhile, so the cap holds.
+   */
+  private reserve(waiter: Waiter, now: number): void {
+    const quota = waiter.quota!;
+    quota.asking = true;
+    this.inFlight += 1;
+    const answered = (answer: LedgerAnswer) => {
+      quota.asking = false;
+      this.inFlight -= 1;
+      const at = this.clock.now();
+      if (!answer.ok) {
+        // Not known: a call must end first, here (heard of on the room channel) or in a process that
+        // died holding its place (no one says when that expires): asked again soon either way.
+        const ms = answer.known ? answer.ms : LEDGER_RETRY_MS;
+        quota.ledgerSaid({ until: at + ms, known: answer.known, reason: answer.reason });
+      } else if (waiter.settled) {
+        this.ledger!.release(quota.key, answer.flight, {
+          outputTokens: 0,
+          answered: false,
+          sent: false,
+          refused: false,
+        });
+      } else {
+        quota.ledgerSaid(undefined);
+        this.remove(waiter);
+        this.admitted(waiter, at, answer.flight);
+      }
+      this.pump();
+    };
+    this.ledger!.reserve(quota.key, quota.model, this.need(waiter, now)).then(answered, () =>
+      answered({
+        ok: false,
+        ms: LEDGER_RETRY_MS,
+        known: true,
+        reason: 'the shared quota on Redis to answer',
+      }),
+    );
+  }
+
   private admitNow(waiter: Waiter, lane: Lane, now: number): void {
     const runId = waiter.ask.runId;
     const queue = lane.runs.get(runId)!;
@@ -339,7 +409,11 @@ export class QuotaGovernor {
       lane.next = lane.order.length === 0 ? 0 : at % lane.order.length;
       if (lane.order.length === 0) this.lanes.delete(waiter.quota?.key ?? UNMETERED);
     } else lane.next = (at + 1) % lane.order.length;
+    this.admitted(waiter, now);
+  }
 
+  /** The call goes: counted, and given its permit (`flight`: its place in the ledger's quota). */
+  private admitted(waiter: Waiter, now: number, flight?: string): void {
     const call = ++this.admissions;
     this.inFlight += 1;
     this.peak = Math.max(this.peak, this.inFlight);
@@ -350,19 +424,25 @@ export class QuotaGovernor {
       this.count(quota.key).admitted += 1;
     }
     this.observer?.admitted(waiter.ask.call, now - waiter.since);
-    waiter.admit(this.permit(call, waiter));
+    waiter.admit(this.permit(call, waiter, flight));
   }
 
-  private permit(call: number, waiter: Waiter): QuotaPermit {
+  private permit(call: number, waiter: Waiter, flight: string | undefined): QuotaPermit {
     const { quota, prefix, ask } = waiter;
     const sentAt = this.clock.now();
     let answered = false;
     let ended = false;
-    const end = (outcome: { answered: boolean; outputTokens: number }) => {
+    const end = (outcome: { answered: boolean; outputTokens: number; refused?: boolean }) => {
       if (ended) return false;
       ended = true;
       this.inFlight -= 1;
       quota?.finished(call, outcome, this.clock.now());
+      if (flight !== undefined)
+        this.ledger!.release(quota!.key, flight, {
+          ...outcome,
+          sent: true,
+          refused: outcome.refused === true,
+        });
       if (prefix !== undefined && !answered) quota!.prefixes.failed(prefix, call);
       return true;
     };
@@ -375,7 +455,9 @@ export class QuotaGovernor {
       onRateLimits: (report) => {
         if (ended || !quota) return;
         // Stamped on the governor's clock: the provider reads headers on the system's.
-        quota.report(call, { ...report, at: this.clock.now() }, sentAt);
+        const stamped = { ...report, at: this.clock.now() };
+        quota.report(call, stamped, sentAt);
+        if (flight !== undefined) this.ledger!.observe(quota.key, flight, quota.ledgerReadings(stamped));
         this.pump();
       },
       onAnswer: () => {
@@ -391,9 +473,10 @@ export class QuotaGovernor {
         this.pump();
       },
       failed: (error) => {
-        if (!end({ answered: false, outputTokens: 0 })) return;
+        const refused = error instanceof ModelError && error.details.status === 429;
+        if (!end({ answered: false, outputTokens: 0, refused })) return;
         this.observer?.ended(ask.call, { kind: 'failed', error });
-        if (quota && error instanceof ModelError) this.refused(quota, call, sentAt, error, ask);
+        if (quota && error instanceof ModelError) this.refused(quota, call, sentAt, error, ask, flight);
         this.pump();
       },
       standBy: () => {
@@ -411,10 +494,21 @@ export class QuotaGovernor {
   }
 
   /** A refusal: its headers are read, and a `retry-after` or a usage limit holds every call of the quota. */
-  private refused(quota: ModelQuota, call: number, sentAt: number, error: ModelError, ask: QuotaAsk): void {
+  private refused(
+    quota: ModelQuota,
+    call: number,
+    sentAt: number,
+    error: ModelError,
+    ask: QuotaAsk,
+    flight: string | undefined,
+  ): void {
     const now = this.clock.now();
     const { details } = error;
-    if (details.rateLimits) quota.report(call, { ...details.rateLimits, at: now }, sentAt);
+    if (details.rateLimits) {
+      const stamped = { ...details.rateLimits, at: now };
+      quota.report(call, stamped, sentAt);
+      if (flight !== undefined) this.ledger!.observe(quota.key, flight, quota.ledgerReadings(stamped));
+    }
     let until: number | undefined;
     let reason = '';
     if (details.status === 429) {

@@ -170,6 +170,10 @@ export const AttemptProgress = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('session'), sessionId: z.string() }),
   z.object({ kind: z.literal('refusal'), refusal: ToolRefusal }),
   z.object({ kind: z.literal('started'), worker: z.string() }),
+  /** The worker's quota governor let the call go after `waitedMs` (the daemon's metrics count it). */
+  z.object({ kind: z.literal('admitted'), waitedMs: z.number().nonnegative() }),
+  /** The call will wait a minute or more for its key's quota: until when (epoch ms), and why. */
+  z.object({ kind: z.literal('quota-wait'), model: z.string(), until: z.number(), reason: z.string() }),
 ]);
 export type AttemptProgress = z.infer<typeof AttemptProgress>;
 

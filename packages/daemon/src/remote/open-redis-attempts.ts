@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { ResolvedConfig } from '@orc/shared';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
+import type { CallObserver } from '../quota/quota-governor.js';
 import { RedisAttempts } from './redis-attempts.js';
 import { openRedis, redisTargetOf } from './redis-connection.js';
 
@@ -17,6 +18,8 @@ export function openRedisAttempts(options: {
   env: NodeJS.ProcessEnv;
   clock: Clock;
   logger: Logger;
+  /** The daemon's metrics: they count the workers' calls as the local governor's. */
+  observer?: CallObserver;
 }): RedisAttempts {
   const { config, logger } = options;
   const connection = openRedis(redisTargetOf(config.redis, options.env));
@@ -28,6 +31,7 @@ export function openRedisAttempts(options: {
     stallMs: config.redis.stall_seconds * 1000,
     clock: options.clock,
     logger,
+    ...(options.observer && { observer: options.observer }),
   });
 }
 

@@ -1,12 +1,13 @@
 import { hostname } from 'node:os';
-import type { RemoteWorkers } from '@orc/shared';
+import type { QuotaStatus, RemoteWorkers } from '@orc/shared';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { CallCancelledError, ModelError } from '../model/model-error.js';
 import type { ModelRequest, ModelResponse } from '../model/provider.js';
-import type { QuotaPermit } from '../quota/quota-governor.js';
+import type { CallObserver, CallOutcome, QuotaAsk, QuotaPermit } from '../quota/quota-governor.js';
+import type { CallShape } from '../quota/token-estimator.js';
 import type { AttemptBackend, AttemptJob } from '../run/attempt-backend.js';
 import {
   AttemptProgress,
@@ -23,6 +24,7 @@ import {
 } from './attempt-wire.js';
 import { quiet, shownUrl } from './redis-connection.js';
 import { DaemonAsks } from './remote-permissions.js';
+import { readSharedQuotas } from './shared-quota-status.js';
 
 export interface RedisAttemptsOptions {
   /** A ready connection (`connectRedis`); it reconnects by itself, and is closed with this. */
@@ -37,6 +39,16 @@ export interface RedisAttemptsOptions {
   lostAfterMs?: number;
   /** How often a waiting call asks for its job's state, beside BullMQ's events (default 1 s). */
   pollMs?: number;
+  /** Told of every call the workers make for this daemon, as the local governor tells it of its own. */
+  observer?: CallObserver;
+}
+
+/** A remote call as the daemon follows it: on the queue, taken by a worker and waiting for its quota, or sent. */
+interface RemoteCall {
+  call: CallShape;
+  state: 'queued' | 'waiting' | 'sent';
+  /** The run's word for a long wait for quota (`QuotaAsk.onLongWait`), told when the worker's governor says so. */
+  onLongWait: QuotaAsk['onLongWait'];
 }
 
 /**
@@ -68,6 +80,15 @@ export class RedisAttempts implements AttemptBackend {
   private readonly presence: NodeJS.Timeout;
   /** Remote agents' permission asks, put to each attempt's inbox. */
   private readonly asks: DaemonAsks;
+  /** The calls in flight on the workers, by job id (a job's previous id too). */
+  private readonly calls = new Map<string, RemoteCall>();
+  /**
+   * The asks of the permits given, by the permit's `onRateLimits`: the run hands that function to
+   * `complete` with the call, which is how a job finds its ask (its run's `onLongWait`).
+   */
+  private readonly quotaAsks = new WeakMap<QuotaPermit['onRateLimits'], Omit<QuotaAsk, 'quota'>>();
+  /** The quotas the workers keep in Redis, as last read (every presence beat). */
+  private quotas: QuotaStatus[] = [];
   private downSince: number | undefined;
   private closed = false;
   private detached = false;
@@ -107,9 +128,45 @@ export class RedisAttempts implements AttemptBackend {
     return this.options.connection.status === 'ready';
   }
 
-  /** Workers are the daemon's cap: a job waits on the queue for one, so the daemon admits every call at once. */
-  admit(): Promise<QuotaPermit> {
-    return Promise.resolve(FREE_PERMIT);
+  /**
+   * Workers are the daemon's cap and each worker's governor paces its key's quota, so the daemon admits
+   * every call at once; the permit tells the daemon's metrics how the call ended.
+   */
+  admit(ask: Omit<QuotaAsk, 'quota'>): Promise<QuotaPermit> {
+    const { observer } = this.options;
+    let ended = false;
+    const end = (outcome: CallOutcome) => {
+      if (ended) return;
+      ended = true;
+      observer?.ended(ask.call, outcome);
+    };
+    const onRateLimits = () => {};
+    this.quotaAsks.set(onRateLimits, ask);
+    return Promise.resolve({
+      ...FREE_PERMIT,
+      onRateLimits,
+      succeeded: (usage, costUsd = 0) => end({ kind: 'succeeded', usage, costUsd }),
+      failed: (error) => end({ kind: 'failed', error }),
+    });
+  }
+
+  /** Calls sent by the workers and not answered, and calls queued or waiting at a worker for their quota. */
+  get callCounts(): { inFlight: number; waiting: number } {
+    let inFlight = 0;
+    let waiting = 0;
+    for (const call of new Set(this.calls.values())) {
+      if (call.state === 'sent') inFlight += 1;
+      else waiting += 1;
+    }
+    return { inFlight, waiting };
+  }
+
+  /** The workers' shared quotas, with this daemon's calls waiting at a worker for each model. */
+  sharedQuotas(): QuotaStatus[] {
+    const waiting = new Map<string, number>();
+    for (const { call, state } of new Set(this.calls.values()))
+      if (state === 'waiting') waiting.set(call.model, (waiting.get(call.model) ?? 0) + 1);
+    return this.quotas.map((quota) => ({ ...quota, waiting: waiting.get(quota.model) ?? 0 }));
   }
 
   async complete(job: AttemptJob, request: ModelRequest): Promise<ModelResponse> {
@@ -130,6 +187,10 @@ export class RedisAttempts implements AttemptBackend {
     };
     this.listeners.set(job.id, request);
     if (job.previous) this.listeners.set(job.previous, request);
+    const ask = request.onRateLimits && this.quotaAsks.get(request.onRateLimits);
+    const followed: RemoteCall = { call: request, state: 'queued', onLongWait: ask?.onLongWait };
+    this.calls.set(job.id, followed);
+    if (job.previous) this.calls.set(job.previous, followed);
     try {
       return await this.answer(job, data, request);
     } catch (error) {
@@ -143,9 +204,11 @@ export class RedisAttempts implements AttemptBackend {
     } finally {
       this.listeners.delete(job.id);
       this.asks.forget(job.id);
+      this.calls.delete(job.id);
       if (job.previous) {
         this.listeners.delete(job.previous);
         this.asks.forget(job.previous);
+        this.calls.delete(job.previous);
       }
     }
   }
@@ -197,7 +260,11 @@ export class RedisAttempts implements AttemptBackend {
     // A worker killed without a word is gone as soon as its connection is, not when its presence ages out.
     const connected = clients && new Set(clients.map((client) => client['rawname']?.split(':w:').at(-1)));
     const live = livePresences(values, WorkerPresence, clock.now());
-    return { ...shown, workers: live.filter((worker) => !connected || connected.has(worker.id)) };
+    return {
+      ...shown,
+      workers: live.filter((worker) => !connected || connected.has(worker.id)),
+      quotas: this.sharedQuotas(),
+    };
   }
 
   async close(): Promise<void> {
@@ -349,14 +416,32 @@ export class RedisAttempts implements AttemptBackend {
       case 'ask':
         this.asks.ask(jobId, told.ask, request);
         return;
-      case 'started':
+      case 'started': {
         this.options.logger.debug({ jobId, worker: told.worker }, 'a worker took the job');
+        const followed = this.calls.get(jobId);
+        if (followed) followed.state = 'waiting';
         return;
+      }
+      case 'quota-wait': {
+        const { model, until, reason } = told;
+        this.calls.get(jobId)?.onLongWait?.({ model, until, reason: `${reason}, at its worker` });
+        return;
+      }
+      case 'admitted': {
+        const followed = this.calls.get(jobId);
+        if (followed) followed.state = 'sent';
+        this.options.observer?.admitted(request, told.waitedMs);
+        return;
+      }
     }
   }
 
   private announce(): void {
     if (this.closed || !this.reachable) return;
+    readSharedQuotas(this.options.connection).then(
+      (quotas) => (this.quotas = quotas),
+      () => undefined,
+    );
     const presence: DaemonPresence = {
       queue: this.options.queue,
       host: hostname(),

@@ -26,6 +26,7 @@ import {
 import { RemoteAgents } from './remote-agent-attempt.js';
 import { WorkerAsks } from './remote-permissions.js';
 import { connectRedis, quiet, shownUrl, type RedisTarget } from './redis-connection.js';
+import { RedisQuotaLedger } from './redis-quota-ledger.js';
 import { shareQuotaHolds } from './shared-holds.js';
 
 export interface RemoteWorkerOptions {
@@ -78,7 +79,10 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   const { queue, stallMs } = found;
   const id = `${hostname()}-${process.pid}`;
   const startedAt = clock.now();
-  const governor = new QuotaGovernor(clock, options.concurrency);
+  // The key's buckets are every worker's on it: a place lasts as a job's lock, so a killed worker's
+  // places go when its jobs do.
+  const ledger = await RedisQuotaLedger.open(connection, stallMs);
+  const governor = new QuotaGovernor(clock, options.concurrency, undefined, ledger);
   // A wait the API asks of one worker on this key is kept by every worker on it.
   const stopSharing = await shareQuotaHolds({ connection, governor, apiKey: options.apiKey, worker: id });
   const providers = new Map<ProviderName, ModelProvider>();
@@ -159,10 +163,18 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
         prompt: data.prompt,
         maxTokens: data.maxTokens,
       };
+      const asked = clock.now();
       permit = await governor.admit(
-        { runId: data.runId, quota: provider.quotaOf?.(data.model), call },
+        {
+          runId: data.runId,
+          quota: provider.quotaOf?.(data.model),
+          call,
+          // The daemon's run pauses for it, as for a local call's long wait.
+          onLongWait: (wait) => void tell({ kind: 'quota-wait', ...wait }),
+        },
         controller.signal,
       );
+      void tell({ kind: 'admitted', waitedMs: clock.now() - asked });
       const request: ModelRequest = {
         ...call,
         signal: controller.signal,
@@ -272,6 +284,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
         if (connection.status === 'ready')
           await connection.hdel(workersKey(queue), id).catch(() => undefined);
         stopSharing();
+        ledger.close();
         governor.close();
         await agents.stop();
         for (const provider of providers.values())

@@ -1,9 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import * as z from 'zod';
+import { keyFingerprint } from '../quota/key-fingerprint.js';
 import type { QuotaGovernor } from '../quota/quota-governor.js';
 import { KEY_PREFIX } from './attempt-wire.js';
 import { quiet } from './redis-connection.js';
+import { storeHold } from './redis-quota-ledger.js';
 
 const SharedHold = z.object({
   from: z.string(),
@@ -15,12 +16,11 @@ const SharedHold = z.object({
 });
 
 /**
- * The channel of the workers that call the model with one API key: a fingerprint of the key (16 hex
- * digits of its SHA-256), never the key. Workers with another key, or none, hear nothing of it.
+ * The channel of the workers that call the model with one API key: named by the key's fingerprint
+ * (`keyFingerprint`), never the key. Workers with another key, or none, hear nothing of it.
  */
 export function holdsChannel(apiKey: string | undefined): string {
-  const fingerprint = apiKey ? createHash('sha256').update(apiKey).digest('hex').slice(0, 16) : 'no-key';
-  return `${KEY_PREFIX}:quota:${fingerprint}`;
+  return `${KEY_PREFIX}:quota:${keyFingerprint(apiKey)}`;
 }
 
 /**
@@ -56,6 +56,7 @@ export async function shareQuotaHolds(options: {
   governor.onHold((hold) => {
     if (!sharing || connection.status !== 'ready') return;
     void connection.publish(channel, JSON.stringify({ ...hold, from: worker })).catch(() => undefined);
+    if (hold.metered) void storeHold(connection, hold.key, hold.until, hold.reason).catch(() => undefined);
   });
   return () => {
     sharing = false;

@@ -26,6 +26,32 @@ describe('workerLines', () => {
     ]);
   });
 
+  it('shows the quotas the workers share: per key and model, what is left and what went', () => {
+    const lines = workerLines({
+      ...base,
+      workers: [worker('b2-7', 1)],
+      quotas: [
+        {
+          key: 'anthropic https://api 3fa9c0e1d2b4a5f6 claude-sonnet-5-5',
+          model: 'claude-sonnet-5-5',
+          limits: [
+            { dimension: 'requests', limit: 50, fillMs: 60_000, remaining: 12 },
+            { dimension: 'output-tokens', limit: 8_000, fillMs: 60_000, remaining: 7_812.6 },
+          ],
+          inFlight: 1,
+          waiting: 2,
+          admitted: 240,
+          rateLimited: 0,
+          shared: true,
+        },
+      ],
+    });
+    expect(lines.slice(2)).toEqual([
+      'quotas the workers share:',
+      '  claude-sonnet-5-5 (key 3fa9c0e1d2b4a5f6): 12 of 50 requests, 7,812 of 8,000 output tokens left, 1 in flight, 2 waiting, 240 sent, 0 refused (429)',
+    ]);
+  });
+
   it('says how to start one when none is connected, and when Redis cannot be reached', () => {
     expect(workerLines({ ...base, workers: [] })).toEqual([
       'workers: none on redis://10.0.0.5:6379 (queue orc-82b5f777); start one with orc worker --redis redis://10.0.0.5:6379',
