@@ -1,3 +1,4 @@
+import { startFakeAnthropicServer, type FakeAnthropicServer } from '@orc/test-support';
 import type { RunView } from '@orc/shared';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { expectScreenTools, ScreenSandbox } from './screen-sandbox.js';
@@ -6,24 +7,38 @@ import { expectScreenTools, ScreenSandbox } from './screen-sandbox.js';
  * Editing a running plan from the screen: X cancels the selected task (its attempt stops, it is held),
  * and a task another client adds with `orc task add` shows up on the attached screen as it happens.
  */
+const KEY = 'sk-ant-test-task-cancel-0000000000';
+const HELD_TITLE = 'First task';
+
 let box: ScreenSandbox;
+let server: FakeAnthropicServer;
 const cli = (...args: string[]) => box.cli(...args);
 const show = (runId: string) => JSON.parse(cli('show', runId, '--json')) as RunView;
 
-beforeEach(() => {
-  box = new ScreenSandbox('edit');
+beforeEach(async () => {
+  // The stand-in holds the first task's worker call until X cancels it, so that task is in flight however
+  // long the screen takes on a loaded machine (simulated latency of 8-9 s was outlasted); others are quick.
+  server = await startFakeAnthropicServer({
+    apiKey: KEY,
+    latencyMs: (body) =>
+      String(body.model).includes('sonnet') && JSON.stringify(body.messages).includes(HELD_TITLE)
+        ? 600_000
+        : 100,
+  });
+  box = new ScreenSandbox('edit', { env: { ANTHROPIC_API_KEY: KEY } });
   box.writeConfig({
-    models: { provider: 'simulated' },
+    models: { provider: 'anthropic', base_url: server.url },
     execution: { max_workers: 1 },
-    // The first task is still running when X is pressed, even on a loaded machine.
-    simulated: { latency_ms: { min: 8000, max: 9000 } },
   });
   box.write('tasks.json', [
-    { id: 'first', title: 'First task' },
+    { id: 'first', title: HELD_TITLE },
     { id: 'second', title: 'Second task', dependencies: ['first'] },
   ]);
 });
-afterEach(() => box.cleanup());
+afterEach(async () => {
+  box.cleanup();
+  await server.close();
+});
 
 it('X cancels the selected task on the attached screen; a task added elsewhere appears live', async () => {
   expectScreenTools();
