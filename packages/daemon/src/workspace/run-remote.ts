@@ -109,14 +109,18 @@ export async function resolveRunRemote(workdir: string, configured: string): Pro
     );
   url = withoutPassword(isLocalPath(url) && !isAbsolute(url) ? resolve(top, url) : url);
   const reached = await git(['ls-remote', '--quiet', url, 'HEAD'], top, {
-    timeoutMs: 60_000,
+    // A remote that does not answer should not keep `orc run` waiting for minutes (an SSH host that drops
+    // packets takes the system's connect timeout, ~2 min); 20 s is ample for a listing of one ref.
+    timeoutMs: 20_000,
     okExitCodes: [1, 2, 128],
   }).catch((error: unknown) => {
     if (error instanceof GitError) return { exitCode: -1, stderr: error.stderr };
     throw error;
   });
   if (reached.exitCode !== 0) {
-    const said = reached.stderr.trim().split('\n').at(-1) ?? '';
+    // git's first `fatal:` line says what is wrong; its last line is boilerplate ("…and the repository exists.").
+    const lines = reached.stderr.trim().split('\n');
+    const said = (lines.find((line) => line.startsWith('fatal: ')) ?? lines.at(-1) ?? '').replace(/^fatal: /, '');
     throw new OrcError(
       'CONFIG_INVALID',
       `the daemon cannot reach the git remote ${url}${said ? ` (${said})` : ''}; fix the daemon machine's access to it, or name another with --remote (repository.remote)`,

@@ -173,6 +173,14 @@ describe('resolveRunRemote', () => {
     expect((refused as OrcError).message).toContain('https://me@127.0.0.1:1/x.git');
   });
 
+  it('says what git found wrong with an unreachable remote, not its closing boilerplate', async () => {
+    const missing = join(dir, 'nowhere.git');
+    const failure = await resolveRunRemote(repo, missing).catch((error: unknown) => error);
+    expect((failure as OrcError).message).toBe(
+      `the daemon cannot reach the git remote ${missing} ('${missing}' does not appear to be a git repository); fix the daemon machine's access to it, or name another with --remote (repository.remote)`,
+    );
+  });
+
   it('names the missing remote and the fix', async () => {
     const failure = await resolveRunRemote(repo, 'origin').catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(OrcError);
