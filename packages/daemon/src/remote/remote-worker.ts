@@ -155,6 +155,18 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     void tell({ kind: 'started', worker: id });
     let permit: Awaited<ReturnType<QuotaGovernor['admit']>> | undefined;
     try {
+      // A keyless worker cannot make a run's API calls: it says so by its name (the daemon's key is no use
+      // here), and as a transient failure, so the attempt is retried, where a worker with a key may take it.
+      if (data.provider === 'anthropic' && !options.apiKey)
+        return {
+          ok: false,
+          error: {
+            category: 'transient',
+            message: `orc worker ${id} has no Anthropic API key; set ANTHROPIC_API_KEY where that worker runs and start it again`,
+            details: {},
+          },
+          worker: id,
+        };
       const provider = providerFor(data.provider);
       const call = {
         purpose: 'work' as const,
@@ -272,6 +284,8 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
         ? ''
         : `; Claude Code agents work in clones under ${options.workdirRoot}`),
   );
+  if (!options.apiKey)
+    say('no ANTHROPIC_API_KEY here: jobs of runs on the anthropic provider fail at this worker and are retried');
 
   return {
     id,
