@@ -58,7 +58,7 @@ describe('orc doctor on the configuration files', () => {
     expect(doctor.code, doctor.stderr).toBe(0);
     const lines = doctor.stdout.split('\n').filter((line) => / config /.test(line));
     expect(lines).toEqual([
-      `ok    config     ${box.home}/orc.config.json (the daemon's) sets models.provider, execution.max_workers, execution.max_reworks; under what a run sets`,
+      `ok    config     ${box.home}/orc.config.json (the daemon's) sets models.provider, execution.max_workers, execution.max_reworks; a run's own keys go over it`,
       `ok    config     ${dir}/orc.config.json (here) sets execution.max_workers; sent with each run started here, over the daemon's`,
       `ok    config     both set execution.max_workers: this directory's wins for runs started here`,
     ]);

@@ -59,7 +59,7 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
     lines.push(
       ok(
         daemonKeys.length > 0
-          ? `${daemonFile} (the daemon's) sets ${list(daemonKeys)}; under what a run sets`
+          ? `${daemonFile} (the daemon's) sets ${list(daemonKeys)}; a run's own keys go over it`
           : `${daemonFile} (the daemon's): not there or empty; the daemon uses the defaults`,
       ),
     );
@@ -71,7 +71,10 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
           : `${here}: not there or empty; runs started here use the daemon's configuration`,
       ),
     );
-    const both = sent.filter((key) => daemonKeys.includes(key));
+    // Where attempts run is the daemon's alone (a differing value is refused below), so it never wins here.
+    const both = sent.filter(
+      (key) => daemonKeys.includes(key) && key !== 'execution.backend' && !key.startsWith('redis.'),
+    );
     if (both.length > 0)
       lines.push(ok(`both set ${list(both)}: this directory's wins for runs started here`));
   }

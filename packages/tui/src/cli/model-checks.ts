@@ -34,7 +34,12 @@ export function checkModels(setup: ModelSetup): Check[] {
     manager: config.models.manager.provider ?? chosen ?? (daemonKey ? 'anthropic' : 'simulated'),
     worker: config.models.worker.provider ?? chosen ?? (daemonKey ? 'anthropic' : 'simulated'),
   } satisfies Record<string, ProviderName>;
-  const providers = [...new Set(Object.values(roles))];
+  // On the Redis backend the worker role's calls and agents run at `orc worker`s, with their keys and their
+  // Claude Code: the daemon needs neither for them.
+  const onWorkers = config.execution.backend === 'redis';
+  const providers = [
+    ...new Set([roles.manager, ...(onWorkers && roles.worker !== 'simulated' ? [] : [roles.worker])]),
+  ];
   const detail =
     roles.manager === roles.worker ? roles.worker : `manager ${roles.manager}, worker ${roles.worker}`;
   const checks: Check[] = [
@@ -84,5 +89,13 @@ export function checkModels(setup: ModelSetup): Check[] {
       providers.includes('anthropic') && config.models.base_url ? ` at ${config.models.base_url}` : '';
     checks.push({ name: 'models', status: 'ok', detail: `${detail}${endpoint}` });
   }
+  if (onWorkers && roles.worker !== 'simulated')
+    checks.push({
+      name: 'models',
+      status: 'ok',
+      detail: `worker ${roles.worker} runs at orc workers (execution.backend "redis"), with their own ${
+        roles.worker === 'anthropic' ? 'ANTHROPIC_API_KEY' : 'Claude Code and key'
+      }`,
+    });
   return checks;
 }
