@@ -127,10 +127,11 @@ export class RedisQuotaLedger implements QuotaLedger {
   /** Runs a script that may make room, then says so to every process on the quota. */
   private tell(quota: string, script: string, args: (string | number)[]): void {
     const keys = ledgerKeys(quota);
-    run(this.connection, script, keys, args).then(
-      () => this.connection.publish(QUOTA_ROOM_CHANNEL, keys[0]),
-      () => undefined,
-    );
+    // Nothing may reject unhandled: a connection closed mid-script (Redis gone, or this process stopping)
+    // would otherwise end the whole worker or daemon. The places expire by their lease.
+    run(this.connection, script, keys, args)
+      .then(() => this.connection.publish(QUOTA_ROOM_CHANNEL, keys[0]))
+      .catch(() => undefined);
   }
 
   private renew(): void {

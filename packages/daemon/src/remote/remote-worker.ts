@@ -285,7 +285,9 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
         : `; Claude Code agents work in clones under ${options.workdirRoot}`),
   );
   if (!options.apiKey)
-    say('no ANTHROPIC_API_KEY here: jobs of runs on the anthropic provider fail at this worker and are retried');
+    say(
+      'no ANTHROPIC_API_KEY here: jobs of runs on the anthropic provider fail at this worker and are retried',
+    );
 
   return {
     id,

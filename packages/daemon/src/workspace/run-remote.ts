@@ -120,7 +120,10 @@ export async function resolveRunRemote(workdir: string, configured: string): Pro
   if (reached.exitCode !== 0) {
     // git's first `fatal:` line says what is wrong; its last line is boilerplate ("…and the repository exists.").
     const lines = reached.stderr.trim().split('\n');
-    const said = (lines.find((line) => line.startsWith('fatal: ')) ?? lines.at(-1) ?? '').replace(/^fatal: /, '');
+    const said = (lines.find((line) => line.startsWith('fatal: ')) ?? lines.at(-1) ?? '').replace(
+      /^fatal: /,
+      '',
+    );
     throw new OrcError(
       'CONFIG_INVALID',
       `the daemon cannot reach the git remote ${url}${said ? ` (${said})` : ''}; fix the daemon machine's access to it, or name another with --remote (repository.remote)`,

@@ -75,7 +75,7 @@ describe('checkModels', () => {
     ]);
   });
 
-  it('leaves the worker role to the orc workers on the Redis backend: their keys, not the daemon\'s', () => {
+  it("leaves the worker role to the orc workers on the Redis backend: their keys, not the daemon's", () => {
     const redis = (worker: 'anthropic' | 'claude-code') =>
       setup({
         config: config({
@@ -85,17 +85,23 @@ describe('checkModels', () => {
         }),
       });
     expect(models(checkModels(redis('anthropic')))).toEqual([
-      expect.objectContaining({ status: 'warn', detail: expect.stringMatching(/^runs will be SIMULATED/) as string }),
+      expect.objectContaining({
+        status: 'warn',
+        detail: expect.stringMatching(/^runs will be SIMULATED/) as string,
+      }),
       {
         name: 'models',
         status: 'ok',
-        detail: 'worker anthropic runs at orc workers (execution.backend "redis"), with their own ANTHROPIC_API_KEY',
+        detail:
+          'worker anthropic runs at orc workers (execution.backend "redis"), with their own ANTHROPIC_API_KEY',
       },
     ]);
     const agents = checkModels({ ...redis('claude-code'), onPath: () => false });
     expect(models(agents).map((c) => c.status)).toEqual(['warn', 'ok']);
     // On the local backend the same worker role needs the daemon's key.
-    const local = setup({ config: config({ models: { manager: { provider: 'simulated' }, worker: { provider: 'anthropic' } } }) });
+    const local = setup({
+      config: config({ models: { manager: { provider: 'simulated' }, worker: { provider: 'anthropic' } } }),
+    });
     expect(models(checkModels(local)).map((c) => c.status)).toContain('fail');
   });
 });
