@@ -171,13 +171,8 @@ export class EventLog {
    * whose id cannot be read where a probe lands send the read back to the start, which reads them as before.
    */
   private async lineBefore(afterId: number): Promise<number> {
-    let file: FileHandle;
-    try {
-      file = await open(this.filename, 'r');
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return 0;
-      throw error;
-    }
+    const file = await this.openToRead();
+    if (file === undefined) return 0;
     try {
       let low = 0;
       let high = (await file.stat()).size;
@@ -230,13 +225,8 @@ export class EventLog {
 
   /** The id of the last complete line (0 for an empty or missing log), read from the file's tail. */
   async lastId(): Promise<number> {
-    let file: FileHandle;
-    try {
-      file = await open(this.filename, 'r');
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return 0;
-      throw error;
-    }
+    const file = await this.openToRead();
+    if (file === undefined) return 0;
     try {
       const { line } = await lastCompleteLine(file, (await file.stat()).size);
       if (line === undefined) return 0;
@@ -344,6 +334,16 @@ export class EventLog {
       else waiting.push(waiter);
     }
     this.durableWaiters = waiting;
+  }
+
+  /** The log opened for reading; undefined when there is none yet. */
+  private async openToRead(): Promise<FileHandle | undefined> {
+    try {
+      return await open(this.filename, 'r');
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return undefined;
+      throw error;
+    }
   }
 
   private async openForAppend(): Promise<FileHandle> {
