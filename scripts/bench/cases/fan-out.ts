@@ -11,9 +11,10 @@ const WARM_UP_MS = 500;
 
 /**
  * Ten clients, each on its own connection, follow one run whose tasks produce about 1,000 events a
- * second (16 workers, 45–70 ms per model call, about five events per task). Delivery latency is the time
- * from the event's `at` (stamped by the daemon when it is emitted, before it is made durable) to its
- * arrival at a subscriber; daemon and subscribers share the machine's clock.
+ * second (16 workers, 45–70 ms per model call, about five events per task), in batches (`eventBatches`,
+ * one per group commit of the journal). Delivery latency is, per event, the time from its `at` (stamped by
+ * the daemon when it is emitted, before it is made durable) to the arrival of the batch that holds it at a
+ * subscriber; daemon and subscribers share the machine's clock.
  */
 export async function fanOutCase(ctx: CaseContext): Promise<CaseResult> {
   const started = Date.now();
@@ -36,16 +37,18 @@ export async function fanOutCase(ctx: CaseContext): Promise<CaseResult> {
     let windowEnd = Infinity;
     clients.forEach((client, i) => {
       subscriptions.push(
-        client.trpc.runs.events.subscribe(
+        client.trpc.runs.eventBatches.subscribe(
           { runId: run.id, lastEventId: null },
           {
             onData: ({ data }) => {
               const now = Date.now();
-              const event = data;
-              const at = Date.parse(event.at);
-              if (at < windowStart || at >= windowEnd) return;
-              latencies.push(now - at);
-              received[i]!++;
+              // Each event of the batch counts, as delivered when the batch holding it arrived.
+              for (const event of data) {
+                const at = Date.parse(event.at);
+                if (at < windowStart || at >= windowEnd) continue;
+                latencies.push(now - at);
+                received[i]!++;
+              }
             },
           },
         ),

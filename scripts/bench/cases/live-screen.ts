@@ -51,12 +51,16 @@ export async function liveScreen(
   for (let i = 0; i < SUBSCRIBERS; i++) clients.push(await daemon.connect());
   for (const client of clients) {
     subscriptions.push(
-      client.trpc.runs.events.subscribe(
+      client.trpc.runs.eventBatches.subscribe(
         { runId: run.id, lastEventId: String(lastEventId) },
         {
           onData: ({ data }) => {
-            const at = Date.parse(data.at);
-            if (at >= measureFrom && at < measureTo) deliveryMs.push(Date.now() - at);
+            // Per event: from its `at` to the arrival of the batch that holds it.
+            const now = Date.now();
+            for (const event of data) {
+              const at = Date.parse(event.at);
+              if (at >= measureFrom && at < measureTo) deliveryMs.push(now - at);
+            }
           },
         },
       ),

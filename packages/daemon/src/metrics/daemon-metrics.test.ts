@@ -128,7 +128,7 @@ describe('DaemonMetrics', () => {
     metrics.subscribed(1);
     metrics.subscribed(1);
     metrics.subscribed(-1);
-    metrics.delivered(event('task.completed', clock.now() - 30));
+    metrics.delivered([event('task.completed', clock.now() - 30)]);
     const text = await metrics.text();
     expect(sample(text, 'orc_events_total{type="task.completed"}')).toBe(2);
     expect(sample(text, 'orc_journal_write_seconds_count')).toBe(2);

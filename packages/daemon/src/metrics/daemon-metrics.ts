@@ -311,8 +311,9 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
     for (const event of events) this.eventCounts.set(event.type, (this.eventCounts.get(event.type) ?? 0) + 1);
   }
 
-  delivered(event: OrcEvent): void {
-    this.delivery.observe(Math.max(0, this.clock.now() - Date.parse(event.at)) / 1000);
+  delivered(events: readonly OrcEvent[]): void {
+    const now = this.clock.now();
+    for (const event of events) this.delivery.observe(Math.max(0, now - Date.parse(event.at)) / 1000);
   }
 
   subscribed(delta: 1 | -1): void {

@@ -302,8 +302,9 @@ export class Run implements SchedulerHost {
     this.checkpoints.taskDone();
   }
 
-  events(afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent> {
-    return this.journal.events(afterId, signal);
+  /** The run's events after `afterId` in batches, one per group commit once live (see RunJournal). */
+  eventBatches(afterId: number, signal: AbortSignal): AsyncIterable<readonly OrcEvent[]> {
+    return this.journal.eventBatches(afterId, signal);
   }
 
   /** Calls `listener` with every event once it is durable, from now on. */
