@@ -114,7 +114,7 @@ async function* streamBatches(
       const last = batch.at(-1)!;
       // As for single events: a client this far behind is dropped and resumes on reconnect.
       if (ctx.connection.behind()) {
-        ctx.connection.dropBehind(`run ${last.runId}, events ${batch[0]!.id}–${last.id}`);
+        ctx.connection.dropBehind(`run ${last.runId}, events ${batch[0]!.id} to ${last.id}`);
         return;
       }
       yield tracked(String(last.id), share(batch));
