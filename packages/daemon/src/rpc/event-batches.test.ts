@@ -138,7 +138,7 @@ describe('runs.eventBatches', () => {
   it('gives several subscribers every event once, in order, a group commit a message, tracked by its last id', async () => {
     await serve();
     const subscribers = await Promise.all([connect(), connect(), connect()]);
-    const run = await subscribers[0]!.trpc.runs.start.mutate({ tasks: tasks(40) });
+    const run = await subscribers[0].trpc.runs.start.mutate({ tasks: tasks(40) });
     const followed = subscribers.map((client) => follow(client, run.id, null));
     await Promise.all(followed.map((f) => f.done));
     for (const f of followed) {
