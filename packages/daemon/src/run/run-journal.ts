@@ -21,7 +21,7 @@ const RETRY_MAX_MS = 10_000;
 export interface JournalObserver {
   /** A group commit of `events` took `ms` (append and fsync). */
   written(events: readonly OrcEvent[], ms: number): void;
-  /** Live events were handed to a subscriber (replayed ones are catching up, not delivered late). */
+  /** A live batch was handed to a subscriber (replayed ones are catching up, not delivered late). */
   delivered(events: readonly OrcEvent[]): void;
   /** A subscriber came (1) or went (-1). */
   subscribed(delta: 1 | -1): void;
