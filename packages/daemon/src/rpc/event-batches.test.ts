@@ -70,6 +70,8 @@ interface Followed {
   batches: OrcEvent[][];
   /** Every tracked id, in order: the id a reconnect resumes after. */
   trackedIds: string[];
+  /** Each batch's `committedAt` (live batches have one, replayed ones none). */
+  committedAt: (number | undefined)[];
   done: Promise<void>;
 }
 
@@ -83,16 +85,17 @@ function follow(
   lastEventId: number | null,
   onBatch: (batch: OrcEvent[]) => void = () => undefined,
 ): Followed {
-  const followed: Followed = { batches: [], trackedIds: [], done: Promise.resolve() };
+  const followed: Followed = { batches: [], trackedIds: [], committedAt: [], done: Promise.resolve() };
   followed.done = new Promise<void>((resolve, reject) => {
     const sub = client.trpc.runs.eventBatches.subscribe(
       { runId, lastEventId: lastEventId === null ? null : String(lastEventId) },
       {
         onData: ({ id, data }) => {
           followed.trackedIds.push(id);
-          followed.batches.push([...data]);
-          onBatch([...data]);
-          if (data.some((e) => e.type === 'run.completed')) {
+          followed.batches.push(data.events);
+          followed.committedAt.push(data.committedAt);
+          onBatch(data.events);
+          if (data.events.some((e) => e.type === 'run.completed')) {
             sub.unsubscribe();
             resolve();
           }
@@ -147,6 +150,13 @@ describe('runs.eventBatches', () => {
       // Eight workers finish tasks together: their events are made durable, and sent, together.
       expect(Math.max(...f.batches.map((batch) => batch.length))).toBeGreaterThan(1);
       expect(f.batches.length).toBeLessThan(ids(f).length);
+      // A live batch says when it was made durable: after its events were emitted.
+      f.batches.forEach((batch, i) => {
+        const committedAt = f.committedAt[i];
+        if (committedAt !== undefined)
+          expect(committedAt).toBeGreaterThanOrEqual(Date.parse(batch.at(-1)!.at));
+      });
+      expect(f.committedAt.filter((at) => at !== undefined).length).toBeGreaterThan(0);
     }
   });
 
@@ -172,6 +182,7 @@ describe('runs.eventBatches', () => {
     const after = follow(await connect(), run.id, middle!);
     await after.done;
     await expectJournal(after, run.id, middle);
+    expect(after.committedAt.every((at) => at === undefined)).toBe(true);
   });
 
   it('resumes after the last batch it received when the socket drops', async () => {
@@ -216,7 +227,7 @@ describe('runs.eventBatches', () => {
     let readerEvents = 0;
     const readerSub = reader.trpc.runs.eventBatches.subscribe(
       { runId: run.id },
-      { onData: ({ data }) => (readerEvents += data.length) },
+      { onData: ({ data }) => (readerEvents += data.events.length) },
     );
     await expect.poll(() => slowIds.length).toBeGreaterThan(0);
     (ws as unknown as { _socket: Socket })._socket.pause();
@@ -238,7 +249,7 @@ describe('runs.eventBatches', () => {
         {
           onData: ({ data }) => {
             sub.unsubscribe();
-            resolve([...data]);
+            resolve(data.events);
           },
           onError: reject,
         },

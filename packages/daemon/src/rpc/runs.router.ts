@@ -9,7 +9,7 @@ import {
   StartRunInput,
   UpdateTaskInput,
 } from '@orc/shared';
-import type { OrcEvent } from '@orc/shared';
+import type { EventBatch, OrcEvent } from '@orc/shared';
 import { tracked } from '@trpc/server';
 import { share } from './shared-json.js';
 import { procedure, type RpcContext, router } from './trpc.js';
@@ -59,8 +59,8 @@ export const runsRouter = router({
     return streamEvents(ctx, events, abort, signal);
   }),
   /**
-   * The same events in batches (`OrcEvent[]`): a replay a thousand at a time, then one batch per group
-   * commit of the journal, serialised once for every subscriber of the run. Each batch is tracked by its
+   * The same events in batches (`EventBatch`): a replay a thousand at a time, then one batch per group
+   * commit of the journal with the time it was made durable, serialised once for every subscriber of the run. Each batch is tracked by its
    * last event's id, so a client that reconnects resumes after the last batch it received. Screens and
    * anything that follows a busy run use this; `events` is the simpler one-event-a-message form.
    */
@@ -103,7 +103,7 @@ async function* streamEvents(
 
 async function* streamBatches(
   ctx: RpcContext,
-  batches: AsyncIterable<readonly OrcEvent[]>,
+  batches: AsyncIterable<EventBatch>,
   abort: AbortController,
   signal: AbortSignal | undefined,
 ) {
@@ -111,10 +111,10 @@ async function* streamBatches(
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const batch of batches) {
-      const last = batch.at(-1)!;
+      const last = batch.events.at(-1)!;
       // As for single events: a client this far behind is dropped and resumes on reconnect.
       if (ctx.connection.behind()) {
-        ctx.connection.dropBehind(`run ${last.runId}, events ${batch[0]!.id} to ${last.id}`);
+        ctx.connection.dropBehind(`run ${last.runId}, events ${batch.events[0]!.id} to ${last.id}`);
         return;
       }
       yield tracked(String(last.id), share(batch));

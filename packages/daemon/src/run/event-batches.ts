@@ -1,4 +1,4 @@
-import type { OrcEvent } from '@orc/shared';
+import type { EventBatch, OrcEvent } from '@orc/shared';
 
 /**
  * Most events in one batch of a subscription. A group commit of a run at full speed makes a few hundred
@@ -12,7 +12,7 @@ export async function* batchesOf(
   events: AsyncIterable<OrcEvent>,
   afterId: number,
   signal?: AbortSignal,
-): AsyncGenerator<readonly OrcEvent[]> {
+): AsyncGenerator<EventBatch> {
   let last = afterId;
   let batch: OrcEvent[] = [];
   for await (const event of events) {
@@ -21,38 +21,40 @@ export async function* batchesOf(
     last = event.id;
     batch.push(event);
     if (batch.length >= EVENT_BATCH_LIMIT) {
-      yield batch;
+      yield { events: batch };
       batch = [];
     }
   }
-  if (batch.length > 0 && !signal?.aborted) yield batch;
+  if (batch.length > 0 && !signal?.aborted) yield { events: batch };
 }
 
 /** The events of a stream of batches one at a time, ending at the next read once the signal aborts. */
 export async function* eventsOf(
-  batches: AsyncIterable<readonly OrcEvent[]>,
+  batches: AsyncIterable<EventBatch>,
   signal: AbortSignal,
 ): AsyncGenerator<OrcEvent> {
   for await (const batch of batches) {
-    for (const event of batch) {
+    for (const event of batch.events) {
       if (signal.aborted) return;
       yield event;
     }
   }
 }
 
-/** Slices of at most EVENT_BATCH_LIMIT events; the array itself when it is no longer (shared as it is). */
-export function splitBatch(events: readonly OrcEvent[]): (readonly OrcEvent[])[] {
-  if (events.length <= EVENT_BATCH_LIMIT) return [events];
-  const parts: OrcEvent[][] = [];
-  for (let i = 0; i < events.length; i += EVENT_BATCH_LIMIT)
-    parts.push(events.slice(i, i + EVENT_BATCH_LIMIT));
-  return parts;
+/** Batches of at most EVENT_BATCH_LIMIT of `events`, made durable at `committedAt` (none: replayed). */
+export function batchesFrom(events: OrcEvent[], committedAt?: number): EventBatch[] {
+  const batches: EventBatch[] = [];
+  for (let i = 0; i < events.length; i += EVENT_BATCH_LIMIT) {
+    const part = events.length <= EVENT_BATCH_LIMIT ? events : events.slice(i, i + EVENT_BATCH_LIMIT);
+    batches.push(committedAt === undefined ? { events: part } : { events: part, committedAt });
+  }
+  return batches;
 }
 
 /** The events of `batch` after `afterId` (ids are consecutive and rising): the batch itself when all are. */
-export function after(batch: readonly OrcEvent[], afterId: number): readonly OrcEvent[] {
-  if (batch.length === 0 || batch[0]!.id > afterId) return batch;
-  const start = batch.findIndex((e) => e.id > afterId);
-  return start === -1 ? [] : batch.slice(start);
+export function after(batch: EventBatch, afterId: number): EventBatch {
+  const { events } = batch;
+  if (events.length === 0 || events[0]!.id > afterId) return batch;
+  const start = events.findIndex((e) => e.id > afterId);
+  return { ...batch, events: start === -1 ? [] : events.slice(start) };
 }

@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import type { NewEvent, OrcEvent } from '@orc/shared';
+import type { EventBatch, NewEvent, OrcEvent } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, type Clock } from '../clock.js';
 import type { RunStore } from '../store/store.js';
 import { writeFailureOf } from '../store/write-failure.js';
-import { after, batchesOf, eventsOf, splitBatch } from './event-batches.js';
+import { after, batchesFrom, batchesOf, eventsOf } from './event-batches.js';
 
 /** A subscriber further behind than this stops buffering and catches up from the file instead. */
 const LIVE_BUFFER_LIMIT = 10_000;
@@ -22,7 +22,7 @@ export interface JournalObserver {
   /** A group commit of `events` took `ms` (append and fsync). */
   written(events: readonly OrcEvent[], ms: number): void;
   /** A live batch was handed to a subscriber (replayed ones are catching up, not delivered late). */
-  delivered(events: readonly OrcEvent[]): void;
+  delivered(batch: EventBatch): void;
   /** A subscriber came (1) or went (-1). */
   subscribed(delta: 1 | -1): void;
 }
@@ -40,7 +40,7 @@ export class RunJournal {
   private flushing: Promise<void> | undefined;
   private readonly listeners = new Set<(event: OrcEvent) => void>();
   /** Told each group commit's events at once (in slices of at most EVENT_BATCH_LIMIT), the same array each. */
-  private readonly batchListeners = new Set<(batch: readonly OrcEvent[]) => void>();
+  private readonly batchListeners = new Set<(batch: EventBatch) => void>();
   /** Published (durable) events, oldest first, at most RECENT_LIMIT; consecutive ids. */
   private recent: OrcEvent[] = [];
   /** Why the last append failed, until one succeeds again; the events wait in memory meanwhile. */
@@ -152,8 +152,8 @@ export class RunJournal {
     return () => this.listeners.delete(listener);
   }
 
-  private publishBatch(batch: readonly OrcEvent[]): void {
-    for (const part of splitBatch(batch)) {
+  private publishBatch(events: OrcEvent[]): void {
+    for (const part of batchesFrom(events, this.clock.now())) {
       for (const listener of this.batchListeners) {
         try {
           listener(part);
@@ -276,21 +276,21 @@ export class RunJournal {
    * live, one batch per group commit, until the signal aborts. A live batch is the array every subscriber
    * gets, so the RPC layer serialises it once for all of them; one cut at `afterId` is this stream's own.
    */
-  async *eventBatches(afterId: number, signal: AbortSignal): AsyncGenerator<readonly OrcEvent[]> {
+  async *eventBatches(afterId: number, signal: AbortSignal): AsyncGenerator<EventBatch> {
     let last = afterId;
-    let live: (readonly OrcEvent[])[] = [];
+    let live: EventBatch[] = [];
     let liveEvents = 0;
     let replay = true;
     let wake: (() => void) | undefined;
-    const listener = (batch: readonly OrcEvent[]) => {
-      if (batch.at(-1)!.id <= last) return;
-      if (liveEvents + batch.length > LIVE_BUFFER_LIMIT) {
+    const listener = (batch: EventBatch) => {
+      if (batch.events.at(-1)!.id <= last) return;
+      if (liveEvents + batch.events.length > LIVE_BUFFER_LIMIT) {
         live = [];
         liveEvents = 0;
         replay = true;
       } else {
         live.push(batch);
-        liveEvents += batch.length;
+        liveEvents += batch.events.length;
       }
       wake?.();
     };
@@ -304,13 +304,13 @@ export class RunJournal {
           replay = false;
           const recent = this.recentAfter(last);
           const source = recent
-            ? splitBatch(recent)
+            ? batchesFrom(recent)
             : batchesOf(this.store.readEvents(this.runId, last), last);
           for await (const replayed of source) {
             if (signal.aborted) return;
             const fresh = after(replayed, last);
-            if (fresh.length === 0) continue;
-            last = fresh.at(-1)!.id;
+            if (fresh.events.length === 0) continue;
+            last = fresh.events.at(-1)!.id;
             yield fresh;
           }
         }
@@ -320,8 +320,8 @@ export class RunJournal {
           liveEvents = 0;
           for (const batch of batches) {
             const fresh = after(batch, last);
-            if (fresh.length === 0) continue;
-            last = fresh.at(-1)!.id;
+            if (fresh.events.length === 0) continue;
+            last = fresh.events.at(-1)!.id;
             this.observer.delivered(fresh);
             yield fresh;
             if (signal.aborted) return;

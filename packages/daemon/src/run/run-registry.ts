@@ -8,6 +8,7 @@ import {
   type RunView,
   type TaskPage,
   type TaskQuery,
+  type EventBatch,
 } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, WAIT_CALLED_OFF, type Clock } from '../clock.js';
@@ -170,7 +171,7 @@ export class RunRegistry {
   }
 
   /** The same stream in batches: one per group commit once live (see RunJournal.eventBatches). */
-  eventBatches(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<readonly OrcEvent[]> {
+  eventBatches(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<EventBatch> {
     this.entry(runId);
     return this.stream(runId, afterId, signal);
   }
@@ -236,11 +237,7 @@ export class RunRegistry {
     await Promise.all([...unloading, ...live.map((run) => run.close(graceMs))]);
   }
 
-  private async *stream(
-    runId: string,
-    afterId: number,
-    signal: AbortSignal,
-  ): AsyncGenerator<readonly OrcEvent[]> {
+  private async *stream(runId: string, afterId: number, signal: AbortSignal): AsyncGenerator<EventBatch> {
     const known = this.entry(runId);
     if (known.kind === 'damaged') {
       yield* batchesOf(this.options.store.readEvents(runId, afterId), afterId, signal);

@@ -16,6 +16,7 @@ import {
   type TaskQuery,
   type TaskRecord,
   type TaskSpec,
+  type EventBatch,
 } from '@orc/shared';
 import type { Logger } from 'pino';
 import { createActor, waitFor, type Actor, type AnyActorRef } from 'xstate';
@@ -303,7 +304,7 @@ export class Run implements SchedulerHost {
   }
 
   /** The run's events after `afterId` in batches, one per group commit once live (see RunJournal). */
-  eventBatches(afterId: number, signal: AbortSignal): AsyncIterable<readonly OrcEvent[]> {
+  eventBatches(afterId: number, signal: AbortSignal): AsyncIterable<EventBatch> {
     return this.journal.eventBatches(afterId, signal);
   }
 

@@ -33,7 +33,7 @@ export function followEvents(client: OrcClient, options: FollowOptions): Promise
       { runId: options.runId, lastEventId: options.afterId > 0 ? String(options.afterId) : null },
       {
         onData: ({ data }) => {
-          for (const event of data) {
+          for (const event of data.events) {
             if (finished) return;
             if (event.id <= lastId) continue;
             lastId = event.id;

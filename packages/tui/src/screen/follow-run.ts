@@ -16,7 +16,7 @@ export function followRun(
 ): () => void {
   const subscription = client.trpc.runs.eventBatches.subscribe(
     { runId, lastEventId: afterId > 0 ? String(afterId) : null },
-    { onData: ({ data }) => onEvents(data), onError },
+    { onData: ({ data }) => onEvents(data.events), onError },
   );
   return () => subscription.unsubscribe();
 }
