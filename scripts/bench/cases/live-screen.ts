@@ -3,7 +3,7 @@ import type { OrcClient } from '@orc/daemon/client';
 import type { BenchDaemon } from '../bench-daemon.js';
 import { DEFAULT_DAG, randomDag, taskId } from '../dag.js';
 import type { CaseResult } from '../report.js';
-import { percentile, waitForRun } from '../run-watch.js';
+import { doneCount, failedCount, percentile, waitForRun } from '../run-watch.js';
 import { elapsedSince, withDaemon, type CaseContext } from './case-context.js';
 import { TmuxScreen } from '../tmux-screen.js';
 import { ZERO_LATENCY } from './measured-run.js';
@@ -51,7 +51,8 @@ export async function liveScreenCase(ctx: CaseContext): Promise<CaseResult> {
       },
     ],
     // The run is cancelled once measured.
-    tasks: { total: size, done: live.doneWhileMeasured, failed: 0 },
+    // The run is cancelled once measured: its finished tasks are what counts here.
+    tasks: { total: live.done, done: live.done, failed: live.failed },
     lost: 0,
     seconds: elapsedSince(started),
     notes: [
@@ -72,6 +73,9 @@ export interface LiveScreen {
   /** The same from each event's emit (`at`): the group commit's wait and fsync count too. */
   fromEmitMs: number[];
   doneWhileMeasured: number;
+  /** Tasks done and failed in the run once it was cancelled. */
+  done: number;
+  failed: number;
 }
 
 /**
@@ -125,6 +129,7 @@ export async function liveScreen(
     );
   }
   const screen = new TmuxScreen(daemon.home, run.id);
+  let measured: Omit<LiveScreen, 'done' | 'failed'>;
   try {
     const first = new RegExp(`^│${taskId(0)}\\s`, 'm');
     const last = new RegExp(`^│${taskId(size - 1)}\\s`, 'm');
@@ -148,13 +153,15 @@ export async function liveScreen(
     }
     measureTo = Date.now();
     const doneWhileMeasured = (await doneNow(daemon.client, run.id)) - doneBefore;
-    return { keyMs, screensPerSecond: seen.size / 2, deliveryMs, fromEmitMs, doneWhileMeasured };
+    measured = { keyMs, screensPerSecond: seen.size / 2, deliveryMs, fromEmitMs, doneWhileMeasured };
   } finally {
     screen.kill();
     for (const s of subscriptions) s.unsubscribe();
     await daemon.client.trpc.runs.cancel.mutate({ runId: run.id }).catch(() => undefined);
     await waitForRun(daemon.client, run.id, { timeoutMs: 60_000 }).catch(() => undefined);
   }
+  const summary = await waitForRun(daemon.client, run.id, { timeoutMs: 1_000 });
+  return { ...measured, done: doneCount(summary), failed: failedCount(summary) };
 }
 
 async function doneNow(client: OrcClient, runId: string): Promise<number> {
