@@ -7,7 +7,10 @@ import type { EventBatch, OrcEvent } from '@orc/shared';
  */
 export const EVENT_BATCH_LIMIT = 1_000;
 
-/** A stream of events after `afterId`, in batches of at most EVENT_BATCH_LIMIT, in order. */
+/**
+ * A stream of events after `afterId`, in batches of at most EVENT_BATCH_LIMIT, in order. When the stream
+ * fails (a hole in a damaged journal), the events read before it are handed over first, then the error.
+ */
 export async function* batchesOf(
   events: AsyncIterable<OrcEvent>,
   afterId: number,
@@ -15,15 +18,20 @@ export async function* batchesOf(
 ): AsyncGenerator<EventBatch> {
   let last = afterId;
   let batch: OrcEvent[] = [];
-  for await (const event of events) {
-    if (signal?.aborted) return;
-    if (event.id <= last) continue;
-    last = event.id;
-    batch.push(event);
-    if (batch.length >= EVENT_BATCH_LIMIT) {
-      yield { events: batch };
-      batch = [];
+  try {
+    for await (const event of events) {
+      if (signal?.aborted) return;
+      if (event.id <= last) continue;
+      last = event.id;
+      batch.push(event);
+      if (batch.length >= EVENT_BATCH_LIMIT) {
+        yield { events: batch };
+        batch = [];
+      }
     }
+  } catch (error) {
+    if (batch.length > 0 && !signal?.aborted) yield { events: batch };
+    throw error;
   }
   if (batch.length > 0 && !signal?.aborted) yield { events: batch };
 }
