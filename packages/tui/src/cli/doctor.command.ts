@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { bundledClaudeCode, createClient, daemonStatus } from '@orc/daemon/client';
+import { bundledClaudeCode, createClient, daemonStatus, type OrcClient } from '@orc/daemon/client';
 import {
   loadConfig,
   resolveStateDir,
@@ -227,25 +227,34 @@ async function checkRuns(running: boolean): Promise<{ check: Check; damaged: str
   };
 }
 
+/** One question to the running daemon; when it cannot be asked, a warning under `name` says why. */
+async function askDaemon<T>(
+  name: string,
+  ask: (client: OrcClient) => Promise<T>,
+): Promise<{ answer: T } | { check: Check }> {
+  try {
+    const client = await createClient({ connectTimeoutMs: 5_000 });
+    try {
+      return { answer: await ask(client) };
+    } finally {
+      await client.close();
+    }
+  } catch (error) {
+    return {
+      check: { name, status: 'warn', detail: `could not ask the daemon (${(error as Error).message})` },
+    };
+  }
+}
+
 /**
  * Each notification channel the daemon pushes to: what it delivered, and the last failure if one keeps
  * failing (a warning: a push that fails never stops a run). Asked of the running daemon, which pushes.
  */
 async function checkNotifications(running: boolean): Promise<Check[]> {
   if (!running) return [];
-  let channels: NotificationChannelStatus[];
-  try {
-    const client = await createClient({ connectTimeoutMs: 5_000 });
-    try {
-      channels = await client.trpc.inbox.notifications.query();
-    } finally {
-      await client.close();
-    }
-  } catch (error) {
-    return [
-      { name: 'notify', status: 'warn', detail: `could not ask the daemon (${(error as Error).message})` },
-    ];
-  }
+  const asked = await askDaemon('notify', (client) => client.trpc.inbox.notifications.query());
+  if ('check' in asked) return [asked.check];
+  const channels: NotificationChannelStatus[] = asked.answer;
   if (channels.length === 0)
     return [
       { name: 'notify', status: 'ok', detail: 'no command, webhook or desktop configured (notifications)' },
@@ -273,19 +282,9 @@ async function checkNotifications(running: boolean): Promise<Check[]> {
  */
 async function checkWorkers(running: boolean): Promise<Check[]> {
   if (!running) return [];
-  let remote: RemoteWorkers | null;
-  try {
-    const client = await createClient({ connectTimeoutMs: 5_000 });
-    try {
-      remote = await client.trpc.daemon.workers.query();
-    } finally {
-      await client.close();
-    }
-  } catch (error) {
-    return [
-      { name: 'workers', status: 'warn', detail: `could not ask the daemon (${(error as Error).message})` },
-    ];
-  }
+  const asked = await askDaemon('workers', (client) => client.trpc.daemon.workers.query());
+  if ('check' in asked) return [asked.check];
+  const remote: RemoteWorkers | null = asked.answer;
   if (!remote) return [];
   const where = `${remote.url} (queue ${remote.queue})`;
   if (!remote.reachable)
