@@ -69,6 +69,12 @@ function answer(request: ModelRequest, random: () => number): string {
 }
 
 /**
+ * True whether the workers were simulated too or were real agents (a simulated manager over Claude Code
+ * workers): only the review itself is known to be simulated.
+ */
+const NOT_JUDGED = 'This review was simulated: no model judged the work.';
+
+/**
  * Judges the run by the task lines of the final-review prompt (`- t2 [failed] Title`), so a run whose tasks
  * failed is not told "every task was completed" (it was, before: `run failed` beside `review: success`).
  */
@@ -79,7 +85,7 @@ export function finalReviewOf(prompt: string): FinalReview {
   if (notDone.length === 0) {
     return {
       verdict: 'success',
-      summary: `${SIMULATED_LABEL} Every task was completed and reviewed; no real model was called.`,
+      summary: `${SIMULATED_LABEL} Every task was completed. ${NOT_JUDGED}`,
       followUps,
     };
   }
@@ -88,7 +94,7 @@ export function finalReviewOf(prompt: string): FinalReview {
     verdict: notDone.length === tasks.length ? 'failure' : 'partial',
     summary:
       `${SIMULATED_LABEL} ${tasks.length - notDone.length} of ${tasks.length} tasks were completed; ` +
-      `not done: ${listed}. No real model was called.`,
+      `not done: ${listed}. ${NOT_JUDGED}`,
     followUps,
   };
 }

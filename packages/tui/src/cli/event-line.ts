@@ -1,4 +1,10 @@
-import { describeSourceChange, describeTaskChanges, editedBy, type OrcEvent } from '@orc/shared';
+import {
+  describeSourceChange,
+  describeTaskChanges,
+  editedBy,
+  type OrcEvent,
+  simulatedRoles,
+} from '@orc/shared';
 import { truncate } from './output.js';
 
 /** One event as one line of text, with its id first so `orc logs --after <id>` can pick up from it. */
@@ -9,7 +15,7 @@ export function eventLine(event: OrcEvent): string {
 function eventDetail(event: OrcEvent): string {
   switch (event.type) {
     case 'run.created':
-      return `${truncate(event.goal, 60)} (${event.models.worker.provider}${event.models.simulated ? ', SIMULATED' : ''})`;
+      return `${truncate(event.goal, 60)} (${event.models.worker.provider}${simulatedRoles(event.models) ? `, ${simulatedRoles(event.models)}` : ''})`;
     case 'run.planning':
       return `attempt ${event.attempt}`;
     case 'run.plan_rejected':
