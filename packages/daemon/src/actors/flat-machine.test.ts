@@ -1,9 +1,58 @@
-import { ZERO_USAGE, type Attempt, type TaskRecord, type TaskStatus } from '@orc/shared';
+import { ZERO_USAGE, type Attempt, type TaskRecord } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
-import { assign, createMachine, emit, getNextSnapshot, setup } from 'xstate';
+import {
+  assign,
+  createMachine,
+  emit,
+  fromPromise,
+  getNextSnapshot,
+  setup,
+  type AnyStateMachine,
+  type EventObject,
+} from 'xstate';
+import { ModelError } from '../model/model-error.js';
 import { FlatMachine } from './flat-machine.js';
 import { taskMachine, type TaskContext, type TaskEvent } from './task.machine.js';
-import { workerMachine } from './worker.machine.js';
+import type { WorkerRecord } from './worker-actor.js';
+import {
+  initialWorkerContext,
+  workerMachine,
+  type WorkerContext,
+  type WorkerEvent,
+} from './worker.machine.js';
+
+/**
+ * Every state × context × event through XState and through the FlatMachine: the same record (strictly:
+ * fields set to undefined too), the same `can`, and nothing taken alike. Returns how many were taken.
+ */
+function compareWithXState<C extends object, E extends EventObject>(
+  machine: AnyStateMachine,
+  contexts: C[],
+  events: E[],
+): number {
+  const flat = new FlatMachine<C & { status: string }, E>(machine);
+  let taken = 0;
+  for (const status of Object.keys(machine.root.states)) {
+    for (const context of contexts) {
+      for (const event of events) {
+        const snapshot = machine.resolveState({ value: status, context });
+        const next = getNextSnapshot(machine, snapshot, event);
+        const record = { ...context, status };
+        const ours = flat.transition(record, event);
+        const where = `${status} + ${event.type}`;
+        expect(flat.can(record, event), where).toBe(snapshot.can(event));
+        if (next === snapshot) expect(ours, where).toBeUndefined();
+        else {
+          taken++;
+          expect(ours, where).toStrictEqual({ ...(next.context as C), status: next.value as string });
+          // The record it came from is left as it was.
+          expect(record, where).toStrictEqual({ ...context, status });
+        }
+      }
+    }
+  }
+  return taken;
+}
 
 const AT = '2026-11-30T10:00:00.000Z';
 const LATER = '2026-11-30T10:05:00.000Z';
@@ -101,33 +150,57 @@ describe('FlatMachine', () => {
       const machine = taskMachine.provide({
         guards: { canRework: ({ context }) => context.reworks < 1, mergesWork: () => merges },
       });
-      const flat = new FlatMachine<TaskRecord, TaskEvent>(machine);
-      let compared = 0;
-      let taken = 0;
-      for (const status of Object.keys(machine.root.states) as TaskStatus[]) {
-        for (const context of CONTEXTS) {
-          for (const event of EVENTS) {
-            const snapshot = machine.resolveState({ value: status, context });
-            const next = getNextSnapshot(machine, snapshot, event);
-            const record = { ...context, status };
-            const ours = flat.transition(record, event);
-            const where = `${status} + ${event.type}`;
-            expect(flat.can(record, event), where).toBe(snapshot.can(event));
-            if (next === snapshot) expect(ours, where).toBeUndefined();
-            else {
-              taken++;
-              expect(ours, where).toStrictEqual({ ...next.context, status: next.value });
-              // The record it came from is left as it was.
-              expect(record, where).toStrictEqual({ ...context, status });
-            }
-            compared++;
-          }
-        }
-      }
-      expect(compared).toBe(Object.keys(machine.root.states).length * CONTEXTS.length * EVENTS.length);
+      const taken = compareWithXState<TaskContext, TaskEvent>(machine, CONTEXTS, EVENTS);
+      const compared = Object.keys(machine.root.states).length * CONTEXTS.length * EVENTS.length;
       expect(taken).toBeGreaterThan(compared / 4);
     });
   }
+
+  it('gives what XState gives for every state, event and context of the worker machine', () => {
+    const machine = workerMachine.provide({
+      actions: { scheduleBackoff: assign({ backoffMs: 100, backoffUntil: 1100 }) },
+    });
+    const base = initialWorkerContext({ index: 1, maxRetries: 1 });
+    const assignment = { taskId: 't1', maxTokens: 100 };
+    const contexts: WorkerContext[] = [
+      base,
+      { ...base, assignment, callId: 3, phase: 'work' },
+      { ...base, assignment, callId: 3, phase: 'review', text: 'the answer', retries: 1 },
+      {
+        ...base,
+        assignment,
+        callId: 3,
+        lastError: { category: 'recoverable', message: 'max_tokens' },
+      },
+      {
+        ...base,
+        assignment,
+        callId: 3,
+        phase: 'review',
+        lastError: { category: 'transient', message: '429', rateLimited: true },
+      },
+    ];
+    const events: WorkerEvent[] = [
+      { type: 'worker.assign', assignment },
+      { type: 'worker.assign', assignment: { ...assignment, worked: 'from before' } },
+      { type: 'worker.release' },
+      { type: 'call.worked', callId: 3, output: { text: 'it' } },
+      { type: 'call.worked', callId: 2, output: { text: 'stale' } },
+      { type: 'call.reviewed', callId: 3, review: { verdict: 'accept', feedback: 'ok' } },
+      { type: 'call.failed', callId: 3, error: new ModelError('transient', 'overloaded') },
+      { type: 'call.failed', callId: 3, error: new ModelError('permanent', 'bad request') },
+      { type: 'call.failed', callId: 3, error: new ModelError('transient', '429', { rateLimited: true }) },
+      { type: 'worker.waited' },
+    ];
+    const taken = compareWithXState<WorkerContext, WorkerEvent>(machine, contexts, events);
+    expect(taken).toBeGreaterThan(40);
+    // The records the worker's actor keeps are these.
+    const record: WorkerRecord = { ...base, status: 'idle' };
+    expect(new FlatMachine<WorkerRecord, WorkerEvent>(machine).transition(record, events[0]!)).toMatchObject({
+      status: 'working',
+      callId: 1,
+    });
+  });
 
   it('throws what the guard throws when the run did not provide it', () => {
     const flat = new FlatMachine<TaskRecord, TaskEvent>(taskMachine);
@@ -151,7 +224,12 @@ describe('FlatMachine', () => {
     expect(() => new FlatMachine(nested)).toThrow(
       /machine nested cannot run as a flat machine: state a is compound/,
     );
-    expect(() => new FlatMachine(workerMachine)).toThrow(/invokes actors/);
+    const invoking = createMachine({
+      id: 'invoking',
+      initial: 'a',
+      states: { a: { invoke: { src: fromPromise(() => Promise.resolve()) } } },
+    });
+    expect(() => new FlatMachine(invoking)).toThrow(/state a invokes actors/);
     const emitting = setup({ types: { emitted: {} as { type: 'said' } } }).createMachine({
       id: 'emitting',
       initial: 'a',
