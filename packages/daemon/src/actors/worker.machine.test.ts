@@ -230,17 +230,20 @@ describe('worker machine', () => {
     const clock = new ManualClock(0);
     let aborted = 0;
     const emitted: WorkerEmitted[] = [];
+    const signals: AbortSignal[] = [];
     const actor = new WorkerActor(
       {
         logic: logicOn(clock, 100),
         calls: {
-          work: (_input, signal) =>
-            new Promise<{ text: string }>((_, reject) =>
+          work: (_input, signal) => {
+            signals.push(signal);
+            return new Promise<{ text: string }>((_, reject) =>
               signal.addEventListener('abort', () => {
                 aborted++;
                 reject(new ModelError('transient', 'aborted'));
               }),
-            ),
+            );
+          },
           review: () => Promise.reject(new Error('no review in this test')),
         },
         waitUntil: () => Promise.resolve(),
@@ -259,6 +262,8 @@ describe('worker machine', () => {
     expect(emitted).toEqual([]);
     expect(actor.getSnapshot().status).toBe('working');
     expect(actor.getSnapshot().assignment?.taskId).toBe('y');
+    // The call for y is not born aborted: the released call's signal is not reused.
+    expect(signals.map((signal) => signal.aborted)).toEqual([true, false]);
     // Stopping the worker aborts the call in flight.
     actor.stop();
     expect(aborted).toBe(2);
