@@ -76,7 +76,7 @@ function eventDetail(event: OrcEvent): string {
     case 'task.review_charged':
       return `${event.taskId} attempt ${event.attempt} review, $${event.costUsd.toFixed(4)}`;
     case 'task.reviewed':
-      return `${event.taskId} ${event.review.verdict}`;
+      return `${event.taskId} ${event.review.verdict}${event.charge ? `, review $${event.charge.costUsd.toFixed(4)}` : ''}`;
     case 'task.worked':
       return `${event.taskId} attempt ${event.attempt}, $${event.costUsd.toFixed(4)}: ${truncate(event.output, 60)}`;
     case 'task.completed':
