@@ -182,6 +182,19 @@ describe('worker machine', () => {
     expect(w.emitted).toEqual([expect.objectContaining({ type: 'worker.gave_up', pauseRun: true })]);
   });
 
+  it('does not retry a transient error that pauses the run (its backend is gone): the run waits instead', async () => {
+    const lost = new ModelError('transient', 'Redis at redis://127.0.0.1:6379 cannot be reached', {
+      pauseRun: true,
+      pauseReason: 'backend',
+    });
+    const w = startWorker([{ fail: lost }, { fail: lost }]);
+    await w.idle();
+    expect(w.workInputs).toHaveLength(1);
+    expect(w.emitted).toEqual([
+      expect.objectContaining({ type: 'worker.gave_up', pauseRun: true, pauseReason: 'backend' }),
+    ]);
+  });
+
   it('treats an unknown error as permanent', async () => {
     const w = startWorker([{ fail: new TypeError('cannot read properties of undefined') }]);
     await w.idle();

@@ -169,9 +169,12 @@ export const workerMachine = setup({
     ),
   },
   guards: {
+    // An error that pauses the run (Redis gone, a usage limit) fails every try alike: a retry would only
+    // spend the task's attempts (4 in 2 s each, seen with Redis down).
     canRetry: ({ context }) =>
       context.lastError !== undefined &&
       context.lastError.category !== 'permanent' &&
+      context.lastError.pauseRun !== true &&
       (context.lastError.rateLimited === true
         ? context.rateLimitedRetries < RATE_LIMITED_RETRY_LIMIT
         : context.retries < context.maxRetries),

@@ -81,7 +81,10 @@ const NOT_JUDGED = 'This review was simulated: no model judged the work.';
 export function finalReviewOf(prompt: string): FinalReview {
   const tasks = [...prompt.matchAll(/^- (\S+) \[([a-z_]+)\]/gm)].map(([, id, status]) => ({ id, status }));
   const notDone = tasks.filter((t) => t.status !== 'done');
-  const followUps = ['Set ANTHROPIC_API_KEY to run the same goal on real models.'];
+  const followUps = [
+    'Run the same goal on real models: set ANTHROPIC_API_KEY, and leave models.provider and ' +
+      'models.manager.provider unset (or set them to anthropic).',
+  ];
   if (notDone.length === 0) {
     return {
       verdict: 'success',

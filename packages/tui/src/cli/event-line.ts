@@ -14,8 +14,13 @@ export function eventLine(event: OrcEvent): string {
 
 function eventDetail(event: OrcEvent): string {
   switch (event.type) {
-    case 'run.created':
-      return `${truncate(event.goal, 60)} (${event.models.worker.provider}${simulatedRoles(event.models) ? `, ${simulatedRoles(event.models)}` : ''})`;
+    case 'run.created': {
+      // All simulated says it once; else the workers' provider, and which role is simulated if one is.
+      const roles = simulatedRoles(event.models);
+      const models =
+        roles === 'SIMULATED' ? roles : [event.models.worker.provider, ...(roles ? [roles] : [])].join(', ');
+      return `${truncate(event.goal, 60)} (${models})`;
+    }
     case 'run.planning':
       return `attempt ${event.attempt}`;
     case 'run.plan_rejected':
