@@ -40,6 +40,11 @@ function daemonConfig(url: string, maxWorkers = 8) {
   };
 }
 
+async function doctorChecks(): Promise<{ name: string; status: string; detail: string }[]> {
+  const doctor = await sandbox.orc(['doctor', '--json'], { timeoutMs: 20_000 });
+  return (JSON.parse(doctor.stdout) as { checks: { name: string; status: string; detail: string }[] }).checks;
+}
+
 describe('the Redis backend', () => {
   it('runs 200 tasks on two workers, one killed mid-run, each task done exactly once', async () => {
     await sandbox.writeConfig(daemonConfig(redis.url));
@@ -77,12 +82,23 @@ describe('the Redis backend', () => {
     // The worker that lived took over: it is the one connected now.
     const remote = await client.trpc.daemon.workers.query();
     expect(remote?.workers.map((worker) => worker.pid)).toEqual([keep.child.pid]);
+    // orc doctor sees what the daemon sees: its Redis, and the worker left.
+    const seen = await doctorChecks();
+    expect(seen.find((check) => check.name === 'redis')).toMatchObject({ status: 'ok' });
+    expect(seen.find((check) => check.name === 'workers')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(/^1 \(4 attempts at once\): /) as unknown,
+    });
     // The daemon made no attempt itself: with no worker, a run waits.
     await stopRemoteWorkers(workers);
     const idle = await client.trpc.runs.start.mutate({ tasks: taskSpecs(2) });
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     const waiting = await client.trpc.runs.get.query({ runId: idle.id });
     expect(waiting.tasks.filter((task) => task.status === 'done')).toHaveLength(0);
+    expect((await doctorChecks()).find((check) => check.name === 'workers')).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining('no orc worker serves') as unknown,
+    });
   }, 180_000);
 
   it('goes on when Redis restarts mid-run, even one that kept nothing', async () => {

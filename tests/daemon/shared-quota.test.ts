@@ -141,10 +141,12 @@ describe('one API key on several workers', () => {
   it('does not let a worker killed mid-call hold the key’s quota for ever', async () => {
     // 10,000 output tokens a minute, and a call holds back its max_tokens (8,192) of output until
     // similar answers have come back: one call at a time, the next when it ends. The first worker is
-    // killed while its call is out (slow answers), so its place is never given back by its end.
+    // killed while its call is out (the first answer takes 40 s), so its place is never given back by
+    // its end; the others take a second.
+    let calls = 0;
     server = await startFakeAnthropicServer({
       rateLimits: { requestsPerMinute: 100, outputTokensPerMinute: 10_000, minuteMs: 60_000 },
-      latencyMs: 6_000,
+      latencyMs: () => (++calls === 1 ? 40_000 : 1_000),
     });
     await sandbox.writeConfig(daemonConfig(redis.url));
     await sandbox.startDaemon();
@@ -161,10 +163,11 @@ describe('one API key on several workers', () => {
     const events = await ended;
     expect(events.at(-1)?.type).toBe('run.completed');
     // The survivor's first call went once the dead worker's place expired (its lease: the 2 s stall
-    // interval), not after the dead call's answer would have come, and not never.
+    // interval), not after the dead call's answer would have come (40 s), and not never. The bound
+    // leaves a loaded machine room (it was 5 s with 6 s answers, and failed at load 11).
     const after = server.log.filter((record) => record.at >= killedAt);
     expect(after.length).toBeGreaterThanOrEqual(3);
-    expect(after[0]!.at - killedAt).toBeLessThan(5_000);
+    expect(after[0]!.at - killedAt).toBeLessThan(20_000);
     expect(answeredBy(survivor)).toBe(3);
     expect(server.statusCounts[429]).toBeUndefined();
   }, 90_000);

@@ -267,7 +267,11 @@ export const OrcEvent = z.discriminatedUnion('type', [
     error: AttemptError,
     retryInMs: z.number().optional(),
   }),
-  /** The manager's review of an attempt was paid for: part of what the attempt cost. */
+  /**
+   * The manager's review of an attempt was paid for: part of what the attempt cost. Told alone for a
+   * review whose verdict was not applied (its task was taken back meanwhile); an applied one's charge is
+   * in its `task.reviewed`. Every review's, in journals written before `task.reviewed` carried it.
+   */
   z.object({
     ...task,
     type: z.literal('task.review_charged'),
@@ -280,6 +284,11 @@ export const OrcEvent = z.discriminatedUnion('type', [
     type: z.literal('task.reviewed'),
     attempt: z.number().int(),
     review: TaskReview,
+    /**
+     * What the review cost, added to the attempt's (absent in journals that told it in a
+     * `task.review_charged` before this event). One event, not two: a task's life is a handful of events.
+     */
+    charge: z.object({ usage: Usage, costUsd: z.number().nonnegative() }).optional(),
     /** What the reviewed attempt cost, in journals written before `task.attempt_ended` told it. */
     usage: Usage.optional(),
     costUsd: z.number().optional(),

@@ -120,6 +120,33 @@ describe('applyEvent', () => {
     expect(done.taskCounts).toEqual({ done: 1, pending: 1 });
   });
 
+  it("adds a review's charge to its attempt whether the journal tells it in task.reviewed or, older, in task.review_charged", () => {
+    const charge = { usage: { ...usage, inputTokens: 30 }, costUsd: 0.1 };
+    const review = { verdict: 'rework' as const, feedback: 'more' };
+    const worked = stream([
+      planned,
+      { type: 'task.status', taskId: 't1', status: 'ready' },
+      { type: 'task.status', taskId: 't1', status: 'running' },
+      { type: 'task.assigned', taskId: 't1', worker: 0, attempt: 1 },
+      { type: 'task.worked', taskId: 't1', attempt: 1, output: 'draft', usage, costUsd: 0.25 },
+      { type: 'task.status', taskId: 't1', status: 'reviewing' },
+    ]).reduce(applyEvent, emptyView());
+    const now = stream([{ type: 'task.reviewed', taskId: 't1', attempt: 1, review, charge }], 7).reduce(
+      applyEvent,
+      worked,
+    );
+    const before = stream(
+      [
+        { type: 'task.review_charged', taskId: 't1', attempt: 1, ...charge },
+        { type: 'task.reviewed', taskId: 't1', attempt: 1, review },
+      ],
+      7,
+    ).reduce(applyEvent, worked);
+    const attempt = { review, costUsd: 0.35, usage: { ...usage, inputTokens: 130, outputTokens: 80 } };
+    expect(now.tasks[0]!.attempts[0]).toMatchObject(attempt);
+    expect(before.tasks[0]!.attempts[0]).toEqual(now.tasks[0]!.attempts[0]);
+  });
+
   it("takes the run's totals from the events that carry them, and adds nothing itself", () => {
     const spent = (inputTokens: number, costUsd: number) => ({
       usage: { ...usage, inputTokens },

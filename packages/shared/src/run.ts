@@ -68,6 +68,25 @@ export const RunModels = z.object({
 export type RunModels = z.infer<typeof RunModels>;
 
 /**
+ * The label a run's models earn, always shown: `SIMULATED` when no real model works on it, `SIMULATED
+ * manager` or `SIMULATED workers` when only one role is (real Claude Code agents under a simulated
+ * manager did real work); undefined when both are real.
+ */
+export function simulatedRoles(models: RunModels): string | undefined {
+  const manager = models.manager.provider === 'simulated';
+  const worker = models.worker.provider === 'simulated';
+  if (manager && worker) return 'SIMULATED';
+  if (manager) return 'SIMULATED manager';
+  return worker ? 'SIMULATED workers' : undefined;
+}
+
+/** ` [SIMULATED]` (or which role is) after a run's name in a line of text; empty for real models. */
+export function simulatedLabel(run: { models: RunModels }): string {
+  const roles = simulatedRoles(run.models);
+  return roles === undefined ? '' : ` [${roles}]`;
+}
+
+/**
  * Where a live run is heading, from its spend so far: its total cost (what it spent, and what each
  * finished task cost on average times the tasks left) and when it finishes (the tasks left at the pace
  * of the recent ones, after a quota wait's end). Absent until a task has finished.

@@ -85,6 +85,11 @@ export function foldTaskEvent(task: TaskRecord, event: TaskEventOf): TaskRecord 
     case 'task.reviewed':
       return changeAttempt(task, event.attempt, (a) => ({
         ...a,
+        // What the review cost (journals from before it was told here tell it in `task.review_charged`).
+        ...(event.charge !== undefined && {
+          usage: addUsage(a.usage, event.charge.usage),
+          costUsd: a.costUsd + event.charge.costUsd,
+        }),
         review: event.review,
         // What the attempt cost, in journals from before `task.attempt_ended`.
         ...(event.usage !== undefined &&

@@ -1,10 +1,12 @@
 import { ZERO_USAGE } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
-import { TaskActor, taskScope } from './task-actor.js';
-import { taskMachine, type TaskContext } from './task.machine.js';
+import type { TaskRecord, TaskStatus } from '@orc/shared';
+import { FlatMachine } from './flat-machine.js';
+import { TaskActor } from './task-actor.js';
+import { taskMachine } from './task.machine.js';
 
 const AT = '2026-11-30T10:00:00.000Z';
-const FRESH: TaskContext = {
+const FRESH: Omit<TaskRecord, 'status'> = {
   id: 't1',
   title: 'Write it',
   description: '',
@@ -16,16 +18,15 @@ const FRESH: TaskContext = {
 
 describe('TaskActor', () => {
   const logic = taskMachine.provide({ guards: { canRework: () => true, mergesWork: () => false } });
-  const actorIn = (value: string, machine = logic) =>
-    new TaskActor(machine, taskScope(machine), machine.resolveState({ value, context: FRESH }));
+  const actorIn = (status: TaskStatus, machine = logic) =>
+    new TaskActor(new FlatMachine(machine), { ...FRESH, status });
 
   it('takes each event through its machine, and leaves the same snapshot for one its state refuses', () => {
     const actor = actorIn('ready');
     const ready = actor.getSnapshot();
     expect(actor.send({ type: 'task.retry' })).toBe(ready);
     const running = actor.send({ type: 'task.assign', worker: 2, at: AT });
-    expect(running.value).toBe('running');
-    expect(running.context).toMatchObject({ worker: 2, startedAt: AT });
+    expect(running).toMatchObject({ status: 'running', worker: 2, startedAt: AT });
     actor.send({
       type: 'task.attempt_began',
       attempt: { n: 1, worker: 2, startedAt: AT, outcome: 'running', usage: ZERO_USAGE, costUsd: 0 },
@@ -37,8 +38,7 @@ describe('TaskActor', () => {
       charge: { usage: ZERO_USAGE, costUsd: 0.1 },
       at: AT,
     });
-    expect(done.value).toBe('done');
-    expect(done.context).toMatchObject({ result: 'it', worker: undefined, finishedAt: AT });
+    expect(done).toMatchObject({ status: 'done', result: 'it', worker: undefined, finishedAt: AT });
     expect(actor.getSnapshot()).toBe(done);
   });
 

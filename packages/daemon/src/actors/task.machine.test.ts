@@ -1,14 +1,27 @@
-import { ZERO_USAGE, type Attempt, type TaskChanges, type TaskReview } from '@orc/shared';
+import {
+  ZERO_USAGE,
+  type Attempt,
+  type TaskChanges,
+  type TaskRecord,
+  type TaskReview,
+  type TaskStatus,
+} from '@orc/shared';
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
-import { recordOf } from '../run/task-set.js';
 import {
   awaitsReview,
   taskMachine,
   type AttemptCharge,
   type TaskContext,
   type TaskEvent,
+  type TaskSnapshot,
 } from './task.machine.js';
+
+/** The task's record: the machine's context, with the state it is in as its status. */
+const recordOf = (snapshot: TaskSnapshot): TaskRecord => ({
+  ...snapshot.context,
+  status: snapshot.value as TaskStatus,
+});
 
 const AT = '2026-11-30T10:00:00.000Z';
 const LATER = '2026-11-30T10:05:00.000Z';

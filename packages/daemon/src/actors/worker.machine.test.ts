@@ -1,16 +1,35 @@
 import type { TaskReview } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise, waitFor } from 'xstate';
 import { ModelError } from '../model/model-error.js';
 import { ManualClock } from '@orc/test-support';
 import { seededRandom } from '../model/seeded-random.js';
+import { FlatMachine } from './flat-machine.js';
+import { WorkerActor, type WorkerActorDeps, type WorkerRecord } from './worker-actor.js';
 import {
   scheduleBackoffOn,
-  workerCaller,
   workerMachine,
   type WorkInput,
   type WorkerEmitted,
+  type WorkerEvent,
 } from './worker.machine.js';
+
+/** The worker machine with the run's backoff, as a run's workers run it. */
+function logicOn(clock: ManualClock, retryBaseMs: number) {
+  return new FlatMachine<WorkerRecord, WorkerEvent>(
+    workerMachine.provide({
+      actions: { scheduleBackoff: scheduleBackoffOn(clock, seededRandom(7), retryBaseMs) },
+    }),
+  );
+}
+
+/** Resolves once `done` holds, letting the calls' promises run meanwhile; fails after 2 s. */
+async function until(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('the worker did not get there within 2 s');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 type Step = { fail: ModelError | Error } | { text: string };
 
@@ -29,31 +48,28 @@ function startWorker(
   const reviews = options.review ?? [{ text: 'accept' }];
   let reviewCalls = 0;
   const reviewed: string[] = [];
-  const machine = workerMachine.provide({
-    actors: {
-      caller: workerCaller({
-        work: (input) => {
-          workInputs.push(input);
-          const step = work[workInputs.length - 1] ?? { text: 'more work than scripted' };
-          return 'fail' in step ? Promise.reject(step.fail) : Promise.resolve({ text: step.text });
-        },
-        review: (input) => {
-          reviewed.push(input.text);
-          const step = reviews[reviewCalls++] ?? { text: 'accept' };
-          const review: TaskReview = { verdict: 'accept', feedback: 'fine' };
-          return 'fail' in step ? Promise.reject(step.fail) : Promise.resolve(review);
-        },
-      }),
-      waitUntil: fromPromise(({ input }: { input: { until: number } }) => {
-        waits.push(input.until - clock.now());
-        return Promise.resolve();
-      }),
+  const deps: WorkerActorDeps = {
+    logic: logicOn(clock, options.retryBaseMs ?? 100),
+    calls: {
+      work: (input) => {
+        workInputs.push(input);
+        const step = work[workInputs.length - 1] ?? { text: 'more work than scripted' };
+        return 'fail' in step ? Promise.reject(step.fail) : Promise.resolve({ text: step.text });
+      },
+      review: (input) => {
+        reviewed.push(input.text);
+        const step = reviews[reviewCalls++] ?? { text: 'accept' };
+        const review: TaskReview = { verdict: 'accept', feedback: 'fine' };
+        return 'fail' in step ? Promise.reject(step.fail) : Promise.resolve(review);
+      },
     },
-    actions: { scheduleBackoff: scheduleBackoffOn(clock, seededRandom(7), options.retryBaseMs ?? 100) },
-  });
-  const actor = createActor(machine, { input: { index: 2, maxRetries: options.maxRetries ?? 3 } });
-  actor.on('*', (event) => emitted.push(event));
-  actor.start();
+    waitUntil: (at) => {
+      waits.push(at - clock.now());
+      return Promise.resolve();
+    },
+    onEvent: (event) => emitted.push(event),
+  };
+  const actor = new WorkerActor(deps, { index: 2, maxRetries: options.maxRetries ?? 3 });
   actor.send({
     type: 'worker.assign',
     assignment: {
@@ -62,7 +78,7 @@ function startWorker(
       ...(options.worked !== undefined && { worked: options.worked }),
     },
   });
-  const idle = () => waitFor(actor, (s) => s.matches('idle') && emitted.some(isFinal), { timeout: 2000 });
+  const idle = () => until(() => actor.getSnapshot().status === 'idle' && emitted.some(isFinal));
   return { actor, workInputs, waits, emitted, idle, reviewed, reviewCalls: () => reviewCalls };
 }
 
@@ -155,7 +171,7 @@ describe('worker machine', () => {
         cancelled: false,
       },
     ]);
-    expect(w.actor.getSnapshot().context.assignment).toBeUndefined();
+    expect(w.actor.getSnapshot().assignment).toBeUndefined();
   });
 
   it('asks the run to pause when only a person can fix the error', async () => {
@@ -164,6 +180,19 @@ describe('worker machine', () => {
     );
     await w.idle();
     expect(w.emitted).toEqual([expect.objectContaining({ type: 'worker.gave_up', pauseRun: true })]);
+  });
+
+  it('does not retry a transient error that pauses the run (its backend is gone): the run waits instead', async () => {
+    const lost = new ModelError('transient', 'Redis at redis://127.0.0.1:6379 cannot be reached', {
+      pauseRun: true,
+      pauseReason: 'backend',
+    });
+    const w = startWorker([{ fail: lost }, { fail: lost }]);
+    await w.idle();
+    expect(w.workInputs).toHaveLength(1);
+    expect(w.emitted).toEqual([
+      expect.objectContaining({ type: 'worker.gave_up', pauseRun: true, pauseReason: 'backend' }),
+    ]);
   });
 
   it('treats an unknown error as permanent', async () => {
@@ -213,39 +242,78 @@ describe('worker machine', () => {
   it('drops its task on release, ignores the late answer of the dropped call, and takes the next one', async () => {
     const clock = new ManualClock(0);
     let aborted = 0;
-    const machine = workerMachine.provide({
-      actors: {
-        caller: workerCaller({
-          work: (_input, signal) =>
-            new Promise<{ text: string }>((_, reject) =>
+    const emitted: WorkerEmitted[] = [];
+    const signals: AbortSignal[] = [];
+    const actor = new WorkerActor(
+      {
+        logic: logicOn(clock, 100),
+        calls: {
+          work: (_input, signal) => {
+            signals.push(signal);
+            return new Promise<{ text: string }>((_, reject) =>
               signal.addEventListener('abort', () => {
                 aborted++;
                 reject(new ModelError('transient', 'aborted'));
               }),
-            ),
+            );
+          },
           review: () => Promise.reject(new Error('no review in this test')),
-        }),
-        waitUntil: fromPromise(() => Promise.resolve()),
+        },
+        waitUntil: () => Promise.resolve(),
+        onEvent: (e) => emitted.push(e),
       },
-      actions: { scheduleBackoff: scheduleBackoffOn(clock, seededRandom(7), 100) },
-    });
-    const actor = createActor(machine, { input: { index: 0, maxRetries: 1 } });
-    const emitted: WorkerEmitted[] = [];
-    actor.on('*', (e) => emitted.push(e));
-    actor.start();
+      { index: 0, maxRetries: 1 },
+    );
     actor.send({ type: 'worker.assign', assignment: { taskId: 'x', maxTokens: 10 } });
-    expect(actor.getSnapshot().value).toBe('working');
+    expect(actor.getSnapshot().status).toBe('working');
     actor.send({ type: 'worker.release' });
-    expect(actor.getSnapshot().value).toBe('idle');
+    expect(actor.getSnapshot().status).toBe('idle');
     expect(aborted).toBe(1);
     actor.send({ type: 'worker.assign', assignment: { taskId: 'y', maxTokens: 10 } });
     // The aborted call's failure arrives now, while the worker works on y: it is not y's failure.
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(emitted).toEqual([]);
-    expect(actor.getSnapshot().value).toBe('working');
-    expect(actor.getSnapshot().context.assignment?.taskId).toBe('y');
+    expect(actor.getSnapshot().status).toBe('working');
+    expect(actor.getSnapshot().assignment?.taskId).toBe('y');
+    // The call for y is not born aborted: the released call's signal is not reused.
+    expect(signals.map((signal) => signal.aborted)).toEqual([true, false]);
     // Stopping the worker aborts the call in flight.
     actor.stop();
     expect(aborted).toBe(2);
+  });
+
+  it('takes what its run sends while it tells of a move once that move is over (a mailbox, as XState)', async () => {
+    const clock = new ManualClock(0);
+    const seen: string[] = [];
+    const inputs: string[] = [];
+    const actor: WorkerActor = new WorkerActor(
+      {
+        logic: logicOn(clock, 100),
+        calls: {
+          work: (input) => {
+            inputs.push(input.taskId);
+            return Promise.resolve({ text: `did ${input.taskId}` });
+          },
+          review: () => Promise.resolve({ verdict: 'accept', feedback: 'ok' }),
+        },
+        waitUntil: () => Promise.resolve(),
+        onEvent: (event) => {
+          seen.push(`${event.type} in ${actor.getSnapshot().status}`);
+          // The run hands the free worker its next task as it hears of the review.
+          if (event.type === 'worker.reviewed' && inputs.length < 2)
+            actor.send({ type: 'worker.assign', assignment: { taskId: 'b', maxTokens: 10 } });
+        },
+      },
+      { index: 0, maxRetries: 1 },
+    );
+    actor.send({ type: 'worker.assign', assignment: { taskId: 'a', maxTokens: 10 } });
+    await until(() => seen.length === 4);
+    expect(seen).toEqual([
+      'worker.work_done in reviewing',
+      'worker.reviewed in idle',
+      'worker.work_done in reviewing',
+      'worker.reviewed in idle',
+    ]);
+    expect(inputs).toEqual(['a', 'b']);
   });
 });

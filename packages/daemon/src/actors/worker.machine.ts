@@ -1,9 +1,9 @@
 import type { AttemptError, PauseReason, TaskReview } from '@orc/shared';
-import { assign, emit, enqueueActions, fromCallback, fromPromise, sendTo, setup } from 'xstate';
+import { assign, setup } from 'xstate';
 import type { Clock } from '../clock.js';
 import { backoffDelay, describeCallFailure, type CallFailure } from '../model/model-error.js';
 import type { Random } from '../model/seeded-random.js';
-import { notProvided, notProvidedActor } from './not-provided.js';
+import { notProvided } from './not-provided.js';
 
 /** What the worker is handed: one task, and how many tokens its answer may use. */
 export interface WorkerAssignment {
@@ -25,7 +25,7 @@ export interface ReviewInput {
   text: string;
 }
 
-/** Emitted to the run, which owns the task records. */
+/** What a worker tells its run (see WorkerActor), which owns the task records. */
 export type WorkerEmitted =
   | { type: 'worker.work_done'; worker: number; taskId: string; text: string }
   | { type: 'worker.reviewed'; worker: number; taskId: string; review: TaskReview }
@@ -70,57 +70,16 @@ export interface WorkerCalls {
   review(input: ReviewInput, signal: AbortSignal): Promise<TaskReview>;
 }
 
-/** The worker to its caller. Calls are numbered, so the answer to a call given up on is recognised. */
-type CallRequest =
-  | { type: 'call.work'; callId: number; input: WorkInput }
-  | { type: 'call.review'; callId: number; input: ReviewInput }
-  | { type: 'call.abort' };
-
-/** The caller back to the worker. */
+/** The answers to the worker's calls, numbered so the answer to a call given up on is recognised. */
 type CallAnswer =
   | { type: 'call.worked'; callId: number; output: WorkOutput }
   | { type: 'call.reviewed'; callId: number; review: TaskReview }
   | { type: 'call.failed'; callId: number; error: unknown };
 
-export type WorkerEvent = WorkerCommand | CallAnswer;
+/** Its backoff is over: it tries again. */
+type Waited = { type: 'worker.waited' };
 
-/**
- * The worker's caller: one actor for the worker's life that makes each call it is asked for and sends
- * the answer back. Tasks are short and many: an actor per call (an invoked promise) cost a run of
- * 10,000 tasks a fifth of its CPU, most of it creating, registering and collecting 20,000 actors.
- */
-export function workerCaller(calls: WorkerCalls) {
-  return fromCallback<CallRequest>(({ sendBack, receive }) => {
-    let current: AbortController | undefined;
-    let stopped = false;
-    receive((request) => {
-      current?.abort();
-      current = undefined;
-      if (request.type === 'call.abort') return;
-      const abort = new AbortController();
-      current = abort;
-      const { callId } = request;
-      const answer = (event: CallAnswer) => {
-        if (current === abort) current = undefined;
-        // The call aborted by the worker's stop answers too: a stopped worker takes no events.
-        if (!stopped) sendBack(event);
-      };
-      const call =
-        request.type === 'call.work'
-          ? calls
-              .work(request.input, abort.signal)
-              .then((output): CallAnswer => ({ type: 'call.worked', callId, output }))
-          : calls
-              .review(request.input, abort.signal)
-              .then((review): CallAnswer => ({ type: 'call.reviewed', callId, review }));
-      call.then(answer, (error: unknown) => answer({ type: 'call.failed', callId, error }));
-    });
-    return () => {
-      stopped = true;
-      current?.abort();
-    };
-  });
-}
+export type WorkerEvent = WorkerCommand | CallAnswer | Waited;
 
 /**
  * The worker's `scheduleBackoff`: exponential backoff from `baseMs` with jitter from `random`, or what the
@@ -137,8 +96,6 @@ export function scheduleBackoffOn(clock: Clock, random: Random, baseMs: number) 
     return { backoffMs: ms, backoffUntil: clock.now() + ms };
   });
 }
-
-const callsNotProvided = () => Promise.reject(new Error('worker calls not provided'));
 
 export interface WorkerContext {
   index: number;
@@ -167,42 +124,9 @@ export interface WorkerInput {
   maxRetries: number;
 }
 
-/**
- * One worker of a run: idle → working (the task's model call) → reviewing (the manager's verdict on it)
- * → idle, with backoff between retries. Transient and recoverable failures are retried up to
- * `maxRetries` with exponential backoff that honours `retry-after`; permanent ones give the task up.
- * The calls go through the `caller` actor and the wait is the `waitUntil` actor; the run provides both,
- * so a restored or tested worker runs whatever it is given.
- */
-export const workerMachine = setup({
-  types: {
-    context: {} as WorkerContext,
-    events: {} as WorkerEvent,
-    input: {} as WorkerInput,
-    emitted: {} as WorkerEmitted,
-  },
-  actors: {
-    caller: workerCaller({ work: callsNotProvided, review: callsNotProvided }),
-    /** Waits until an absolute time, so a restored wait does not start over. */
-    waitUntil: fromPromise<void, { until: number }>(notProvidedActor('actor waitUntil')),
-  },
-  actions: {
-    /** Provided by the run: sets `backoffMs` and `backoffUntil` from its clock and its random jitter. */
-    scheduleBackoff: notProvided('action scheduleBackoff'),
-  },
-  guards: {
-    canRetry: ({ context }) =>
-      context.lastError !== undefined &&
-      context.lastError.category !== 'permanent' &&
-      (context.lastError.rateLimited === true
-        ? context.rateLimitedRetries < RATE_LIMITED_RETRY_LIMIT
-        : context.retries < context.maxRetries),
-    inReview: ({ context }) => context.phase === 'review',
-    currentCall: ({ context, event }) => 'callId' in event && event.callId === context.callId,
-  },
-}).createMachine({
-  id: 'worker',
-  context: ({ input }) => ({
+/** What a worker starts with. */
+export function initialWorkerContext(input: WorkerInput): WorkerContext {
+  return {
     index: input.index,
     maxRetries: input.maxRetries,
     assignment: undefined,
@@ -214,8 +138,52 @@ export const workerMachine = setup({
     lastError: undefined,
     backoffMs: 0,
     backoffUntil: 0,
-  }),
-  invoke: { id: 'caller', src: 'caller' },
+  };
+}
+
+/** The states of a worker (its record's `status`). */
+export type WorkerState = 'idle' | 'working' | 'reviewing' | 'failing' | 'backoff';
+
+/**
+ * One worker of a run: idle → working (the task's model call) → reviewing (the manager's verdict on it)
+ * → idle, with backoff between retries. Transient and recoverable failures are retried up to
+ * `maxRetries` with exponential backoff that honours `retry-after`; permanent ones give the task up.
+ *
+ * Its actions are all assigns; what its states mean is carried out by its actor (WorkerActor): in
+ * `working` and `reviewing` a call is in flight (call `callId`, answered by `call.*`), in `backoff` a
+ * wait until `backoffUntil` (ended by `worker.waited`), and a release aborts the call. Its actor tells
+ * the run what its moves mean: `worker.work_done` (working → reviewing), `worker.reviewed` (reviewing →
+ * idle), `worker.attempt_failed` (→ backoff, after `worker.rate_limited` for a rate limit) and
+ * `worker.gave_up` (a failure → idle).
+ */
+export const workerMachine = setup({
+  types: {
+    context: {} as WorkerContext,
+    events: {} as WorkerEvent,
+    input: {} as WorkerInput,
+  },
+  actions: {
+    /** Provided by the run: sets `backoffMs` and `backoffUntil` from its clock and its random jitter. */
+    scheduleBackoff: assign<WorkerContext, WorkerEvent, undefined, WorkerEvent, never>(
+      notProvided('action scheduleBackoff'),
+    ),
+  },
+  guards: {
+    // An error that pauses the run (Redis gone, a usage limit) fails every try alike: a retry would only
+    // spend the task's attempts (4 in 2 s each, seen with Redis down).
+    canRetry: ({ context }) =>
+      context.lastError !== undefined &&
+      context.lastError.category !== 'permanent' &&
+      context.lastError.pauseRun !== true &&
+      (context.lastError.rateLimited === true
+        ? context.rateLimitedRetries < RATE_LIMITED_RETRY_LIMIT
+        : context.retries < context.maxRetries),
+    inReview: ({ context }) => context.phase === 'review',
+    currentCall: ({ context, event }) => 'callId' in event && event.callId === context.callId,
+  },
+}).createMachine({
+  id: 'worker',
+  context: ({ input }) => initialWorkerContext(input),
   initial: 'idle',
   states: {
     idle: {
@@ -246,27 +214,12 @@ export const workerMachine = setup({
       },
     },
     working: {
-      entry: [
-        assign({ phase: 'work', callId: ({ context }) => context.callId + 1 }),
-        sendTo('caller', ({ context }) => ({
-          type: 'call.work' as const,
-          callId: context.callId,
-          input: { ...context.assignment!, worker: context.index },
-        })),
-      ],
+      entry: assign({ phase: 'work', callId: ({ context }) => context.callId + 1 }),
       on: {
         'call.worked': {
           guard: 'currentCall',
           target: 'reviewing',
-          actions: [
-            assign({ text: ({ event }) => event.output.text }),
-            emit(({ context, event }) => ({
-              type: 'worker.work_done',
-              worker: context.index,
-              taskId: context.assignment!.taskId,
-              text: event.output.text,
-            })),
-          ],
+          actions: assign({ text: ({ event }) => event.output.text }),
         },
         'call.failed': {
           guard: 'currentCall',
@@ -276,27 +229,12 @@ export const workerMachine = setup({
       },
     },
     reviewing: {
-      entry: [
-        assign({ phase: 'review', callId: ({ context }) => context.callId + 1 }),
-        sendTo('caller', ({ context }) => ({
-          type: 'call.review' as const,
-          callId: context.callId,
-          input: { worker: context.index, taskId: context.assignment!.taskId, text: context.text },
-        })),
-      ],
+      entry: assign({ phase: 'review', callId: ({ context }) => context.callId + 1 }),
       on: {
         'call.reviewed': {
           guard: 'currentCall',
           target: 'idle',
-          actions: [
-            emit(({ context, event }) => ({
-              type: 'worker.reviewed',
-              worker: context.index,
-              taskId: context.assignment!.taskId,
-              review: event.review,
-            })),
-            assign({ assignment: undefined, text: '' }),
-          ],
+          actions: assign({ assignment: undefined, text: '' }),
         },
         'call.failed': {
           guard: 'currentCall',
@@ -325,54 +263,17 @@ export const workerMachine = setup({
                     : context.assignment,
               };
             }),
-            enqueueActions(({ context, enqueue }) => {
-              if (context.lastError!.rateLimited)
-                enqueue.emit({ type: 'worker.rate_limited', worker: context.index });
-            }),
-            emit(({ context }) => ({
-              type: 'worker.attempt_failed',
-              worker: context.index,
-              taskId: context.assignment!.taskId,
-              phase: context.phase,
-              error: { category: context.lastError!.category, message: context.lastError!.message },
-              retryInMs: context.backoffMs,
-            })),
           ],
         },
-        {
-          target: 'idle',
-          actions: [
-            emit(({ context }) => ({
-              type: 'worker.gave_up',
-              worker: context.index,
-              taskId: context.assignment!.taskId,
-              phase: context.phase,
-              error: { category: context.lastError!.category, message: context.lastError!.message },
-              pauseRun: context.lastError!.pauseRun === true,
-              cancelled: context.lastError!.cancelled === true,
-              ...(context.lastError!.pauseReason !== undefined && {
-                pauseReason: context.lastError!.pauseReason,
-              }),
-              ...(context.lastError!.resumeAt !== undefined && { resumeAt: context.lastError!.resumeAt }),
-            })),
-            assign({ assignment: undefined, text: '' }),
-          ],
-        },
+        { target: 'idle', actions: assign({ assignment: undefined, text: '' }) },
       ],
     },
     backoff: {
-      invoke: {
-        src: 'waitUntil',
-        input: ({ context }) => ({ until: context.backoffUntil }),
-        onDone: [{ guard: 'inReview', target: 'reviewing' }, { target: 'working' }],
-      },
+      on: { 'worker.waited': [{ guard: 'inReview', target: 'reviewing' }, { target: 'working' }] },
     },
   },
   on: {
     // Cancel, pause-for-good, rollback: the call in flight is aborted and its answer, if any, ignored.
-    'worker.release': {
-      target: '.idle',
-      actions: [sendTo('caller', { type: 'call.abort' }), assign({ assignment: undefined, text: '' })],
-    },
+    'worker.release': { target: '.idle', actions: assign({ assignment: undefined, text: '' }) },
   },
 });

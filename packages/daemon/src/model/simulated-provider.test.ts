@@ -91,7 +91,7 @@ describe('simulated provider', () => {
     );
     expect(partial).toMatchObject({
       verdict: 'partial',
-      summary: `${SIMULATED_LABEL} 1 of 3 tasks were completed; not done: t2 (failed), t3 (pending). No real model was called.`,
+      summary: `${SIMULATED_LABEL} 1 of 3 tasks were completed; not done: t2 (failed), t3 (pending). This review was simulated: no model judged the work.`,
     });
     expect(finalReviewOf('Tasks:\n- t1 [failed] Analyse\n- t2 [skipped] Write').verdict).toBe('failure');
   });

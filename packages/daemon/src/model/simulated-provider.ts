@@ -69,17 +69,26 @@ function answer(request: ModelRequest, random: () => number): string {
 }
 
 /**
+ * True whether the workers were simulated too or were real agents (a simulated manager over Claude Code
+ * workers): only the review itself is known to be simulated.
+ */
+const NOT_JUDGED = 'This review was simulated: no model judged the work.';
+
+/**
  * Judges the run by the task lines of the final-review prompt (`- t2 [failed] Title`), so a run whose tasks
  * failed is not told "every task was completed" (it was, before: `run failed` beside `review: success`).
  */
 export function finalReviewOf(prompt: string): FinalReview {
   const tasks = [...prompt.matchAll(/^- (\S+) \[([a-z_]+)\]/gm)].map(([, id, status]) => ({ id, status }));
   const notDone = tasks.filter((t) => t.status !== 'done');
-  const followUps = ['Set ANTHROPIC_API_KEY to run the same goal on real models.'];
+  const followUps = [
+    'Run the same goal on real models: set ANTHROPIC_API_KEY, and leave models.provider and ' +
+      'models.manager.provider unset (or set them to anthropic).',
+  ];
   if (notDone.length === 0) {
     return {
       verdict: 'success',
-      summary: `${SIMULATED_LABEL} Every task was completed and reviewed; no real model was called.`,
+      summary: `${SIMULATED_LABEL} Every task was completed. ${NOT_JUDGED}`,
       followUps,
     };
   }
@@ -88,7 +97,7 @@ export function finalReviewOf(prompt: string): FinalReview {
     verdict: notDone.length === tasks.length ? 'failure' : 'partial',
     summary:
       `${SIMULATED_LABEL} ${tasks.length - notDone.length} of ${tasks.length} tasks were completed; ` +
-      `not done: ${listed}. No real model was called.`,
+      `not done: ${listed}. ${NOT_JUDGED}`,
     followUps,
   };
 }

@@ -83,7 +83,16 @@ describe("a run's configuration", () => {
       /^config key notifications\.on is \["permission"\] .*: the daemon sends the notifications of all its runs;/,
     );
     expect(await refusal({ monitoring: { metrics_port: 9100 } })).toMatch(
-      /^config key monitoring\.metrics_port is 9100 in your configuration, but the daemon's is null/,
+      /^config key monitoring\.metrics_port is 9100 in your configuration, but the daemon's is unset/,
+    );
+    // Several at once are named at once, to be fixed at once.
+    expect(
+      await refusal({ execution: { machine_max_in_flight: 2 }, monitoring: { metrics_port: 9100 } }),
+    ).toBe(
+      `config keys only the daemon decides differ from its own (${home}/orc.config.json): ` +
+        `execution.machine_max_in_flight (2 here, the daemon's 16: it caps the model calls of every run of the ` +
+        `daemon); monitoring.metrics_port (9100 here, the daemon's unset: the daemon serves one metrics endpoint ` +
+        `for all its runs); drop them, or set them there and restart the daemon (orc daemon stop)`,
     );
     expect(orchestrator.listRuns()).toEqual([]);
     // What is the run's own goes through, the bell (the terminal's) among them.

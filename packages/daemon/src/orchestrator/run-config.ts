@@ -1,5 +1,5 @@
 import {
-  daemonSettingDiffering,
+  daemonSettingsDiffering,
   OrcError,
   resolveConfig,
   type ConfigInput,
@@ -27,13 +27,22 @@ export function runConfigOver(
     ],
     hasApiKey,
   );
-  const differs = daemonSettingDiffering(base, config);
-  if (differs !== undefined) {
+  const differing = daemonSettingsDiffering(base, config);
+  const [first] = differing;
+  if (first && differing.length === 1) {
     throw new OrcError(
       'CONFIG_INVALID',
-      `config key ${differs.key} is ${JSON.stringify(differs.run)} in your configuration, but the daemon's is ` +
-        `${JSON.stringify(differs.daemon)} (${home}/orc.config.json): ${differs.why}; ` +
-        `drop the key, or set it there and restart the daemon (orc daemon stop)`,
+      `config key ${first.key} is ${first.run} in your configuration, but the daemon's is ${first.daemon} ` +
+        `(${home}/orc.config.json): ${first.why}; drop the key, or set it there and restart the daemon ` +
+        `(orc daemon stop)`,
+    );
+  }
+  if (differing.length > 1) {
+    const each = differing.map((d) => `${d.key} (${d.run} here, the daemon's ${d.daemon}: ${d.why})`);
+    throw new OrcError(
+      'CONFIG_INVALID',
+      `config keys only the daemon decides differ from its own (${home}/orc.config.json): ${each.join('; ')}; ` +
+        `drop them, or set them there and restart the daemon (orc daemon stop)`,
     );
   }
   return config;

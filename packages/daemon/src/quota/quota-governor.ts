@@ -171,6 +171,33 @@ export class QuotaGovernor {
       ask.quota?.metered === true &&
       ask.call.system !== '' &&
       estimate.prefixTokens >= minimumCacheableTokens(ask.call.model);
+    const prefix = cacheable ? prefixHash(ask.call.system) : undefined;
+    const now = this.clock.now();
+    // Nothing waits and there is room: the call goes now, as the queue would send it, without one.
+    // (Most calls of a run go at once; the queue and its turn cost ~4 µs a call, 2 calls a task.)
+    if (this.lanes.size === 0 && this.inFlight < this.maxInFlight && !quota?.shared) {
+      let permit: QuotaPermit | undefined;
+      const waiter: Waiter = {
+        ask,
+        quota,
+        estimate,
+        prefix,
+        since: now,
+        notifiedUntil: undefined,
+        settled: false,
+        admit: (given) => {
+          waiter.settled = true;
+          permit = given;
+        },
+        cancel: () => undefined,
+      };
+      const gated = prefix !== undefined && quota!.prefixes.state(prefix, now) === 'writing';
+      const wait = gated ? undefined : quota?.waitFor(this.need(waiter, now), now);
+      if (!gated && (wait === undefined || (wait.ms === 0 && wait.known))) {
+        this.admitted(waiter, now);
+        return Promise.resolve(permit!);
+      }
+    }
     return new Promise<QuotaPermit>((resolve, reject) => {
       let waiting = true;
       let listening = false;
@@ -182,8 +209,8 @@ export class QuotaGovernor {
         ask,
         quota,
         estimate,
-        prefix: cacheable ? prefixHash(ask.call.system) : undefined,
-        since: this.clock.now(),
+        prefix,
+        since: now,
         notifiedUntil: undefined,
         settled: false,
         admit: (permit) => {

@@ -44,7 +44,11 @@ describe('remote permission asks', () => {
     const worker = new WorkerAsks('q1');
     const subscriber = await connect();
     await subscriber.subscribe(worker.channel);
-    subscriber.on('message', (_channel: string, message: string) => worker.answered(message));
+    let published = 0;
+    subscriber.on('message', (_channel: string, message: string) => {
+      published += 1;
+      worker.answered(message);
+    });
 
     const decided: ToolCall[] = [];
     let answer: (decision: ToolDecision) => void = () => {};
@@ -75,6 +79,13 @@ describe('remote permission asks', () => {
     expect(decided).toEqual([call]);
     answer({ allow: true, forSession: true });
     expect(await waiting).toEqual({ allow: true, forSession: true });
+    // Told twice while it waited, the answer went out once; told again once answered (a worker that
+    // missed it), it goes again.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(published).toBe(1);
+    daemon.ask('r1.t1.1', { ...call, id: call.id! }, request);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect([published, decided.length]).toEqual([2, 1]);
   });
 
   it('an attempt that ends stops the wait with a refusal', async () => {

@@ -71,10 +71,13 @@ export class WorkerAsks {
 
 /**
  * The daemon's side: each ask of a job is put once to the attempt's own permissions (the inbox, as for
- * an agent here), and its answer published to the workers; an ask told again gets the same answer.
+ * an agent here), and its answer published to the workers once it comes. An ask told again while it waits
+ * changes nothing (it is sent every 10 s: a ten-minute wait would publish its answer 60 times); told
+ * again once answered, the answer is published again, for a worker that missed it.
  */
 export class DaemonAsks {
-  private readonly decisions = new Map<string, Promise<ToolDecision>>();
+  /** Each ask's answer, undefined while a person (or the timeout) has not given it. */
+  private readonly decisions = new Map<string, ToolDecision | undefined>();
 
   constructor(
     private readonly connection: Redis,
@@ -83,21 +86,26 @@ export class DaemonAsks {
 
   ask(jobId: string, ask: ToolAsk, request: ModelRequest): void {
     const askKey = key(jobId, ask.id);
-    let decision = this.decisions.get(askKey);
-    if (!decision) {
-      const { reason, ...call } = ask;
-      decision = (request.permissions ?? refuseUnlistedTools).decide(
-        { ...call, ...(reason !== undefined && { reason }) },
-        request.signal,
-      );
-      this.decisions.set(askKey, decision);
+    if (this.decisions.has(askKey)) {
+      const answer = this.decisions.get(askKey);
+      if (answer !== undefined) this.publish(jobId, ask.id, answer);
+      return;
     }
-    void decision.then((answer) => {
-      const message: ToolAnswer = { jobId, id: ask.id, decision: answer };
-      return this.connection
-        .publish(answersChannel(this.queue), JSON.stringify(message))
-        .catch(() => undefined);
-    });
+    this.decisions.set(askKey, undefined);
+    const { reason, ...call } = ask;
+    void (request.permissions ?? refuseUnlistedTools)
+      .decide({ ...call, ...(reason !== undefined && { reason }) }, request.signal)
+      .then((answer) => {
+        // Forgotten meanwhile: the attempt ended, and nobody waits for it.
+        if (!this.decisions.has(askKey)) return;
+        this.decisions.set(askKey, answer);
+        this.publish(jobId, ask.id, answer);
+      });
+  }
+
+  private publish(jobId: string, id: string, decision: ToolDecision): void {
+    const message: ToolAnswer = { jobId, id, decision };
+    void this.connection.publish(answersChannel(this.queue), JSON.stringify(message)).catch(() => undefined);
   }
 
   /** The job's attempt ended: its asks are forgotten. */

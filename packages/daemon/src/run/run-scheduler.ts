@@ -140,15 +140,17 @@ export class RunScheduler {
     const attempt = task?.attempts.at(-1);
     if (!task || !attempt) return;
     const { review, usage, costUsd } = answer;
-    this.host.emit({ type: 'task.review_charged', taskId, attempt: attempt.n, usage, costUsd });
     if (stale || task.status !== 'reviewing') {
+      this.host.emit({ type: 'task.review_charged', taskId, attempt: attempt.n, usage, costUsd });
       const change = { usage: addUsage(attempt.usage, usage), costUsd: attempt.costUsd + costUsd };
       this.tasks.send(taskId, { type: 'task.attempt_changed', n: attempt.n, change });
       return;
     }
-    this.host.emit({ type: 'task.reviewed', taskId, attempt: attempt.n, review });
+    // The verdict and what it cost, in one event (a task's life is a handful of events: each costs CPU).
+    const charge = { usage, costUsd };
+    this.host.emit({ type: 'task.reviewed', taskId, attempt: attempt.n, review, charge });
     const at = isoAt(this.host.deps.clock);
-    this.tasks.send(taskId, { type: 'task.reviewed', review, charge: { usage, costUsd }, at });
+    this.tasks.send(taskId, { type: 'task.reviewed', review, charge, at });
   }
 
   /**

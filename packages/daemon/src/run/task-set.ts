@@ -1,13 +1,8 @@
 import { SETTLED_STATUSES, type TaskRecord, type TaskStatus } from '@orc/shared';
 import { TaskText, recordOfTask, type DocumentTask } from '../store/run-document.js';
-import { TaskActor, taskScope, type TaskScope } from '../actors/task-actor.js';
-import {
-  LIVE_TASK_STATUSES,
-  type TaskContext,
-  type TaskEvent,
-  type TaskSnapshot,
-  type taskMachine,
-} from '../actors/task.machine.js';
+import { FlatMachine } from '../actors/flat-machine.js';
+import { TaskActor, type TaskLogic } from '../actors/task-actor.js';
+import { LIVE_TASK_STATUSES, type TaskEvent, type taskMachine } from '../actors/task.machine.js';
 
 /** A task changed status: what it is now, what it was, why when there is a why, and when. */
 export interface TaskMove {
@@ -34,12 +29,11 @@ export interface TaskMove {
  * at a time took 32 s; and a child is persisted with its parent, where the run's document keeps records.
  *
  * What a task's life costs: 5 events through its machine (freed, assigned, its attempt begun, its answer,
- * its review with its charge), 4 of them moves, each an XState macrostep; its actor made from its record
- * and let go (TaskActor: a snapshot, no XState actor system); its record made from the snapshot at each
- * change. Measured alone on the shared 2-core machine (load ~10): ~45 µs of CPU a task (freed ~9,
- * assigned ~10, begun ~7, answered ~12, reviewed ~14, the snapshot made ~3), against ~150 µs in the same
- * sitting with an XState actor per live task and 7 events (the attempt's end and the review's charge
- * were events of their own). The macrostep is XState's floor: a two-state machine costs about as much.
+ * its review with its charge), 4 of them moves; its actor made from its record and let go (TaskActor:
+ * the record as its snapshot, no XState actor system). Measured alone on the shared 2-core machine: ~4 µs
+ * of CPU a task with the machine run as a FlatMachine, against ~45 µs with each event an XState
+ * macrostep and the record made from XState's snapshot at each change (and ~150 µs with an XState actor
+ * per live task and 7 events).
  *
  * A settled task is kept as the text of its record (TaskText) once the document was written with it:
  * what the document needs, and a fifth of the memory of the record's objects. It is parsed when asked for.
@@ -47,16 +41,21 @@ export interface TaskMove {
 export class TaskSet {
   private readonly records = new Map<string, DocumentTask>();
   private readonly live = new Map<string, TaskActor>();
-  /** What the run's task actors share (see TaskActor). */
-  private readonly scope: TaskScope;
+  /**
+   * Settled tasks still kept as records, to become text at the next `stored()`: only they are looked
+   * at then, not every task (each save went over all 10,000 of a run's records, ~3% of its CPU).
+   */
+  private readonly settledRecords = new Set<string>();
+  /** The task machine, as the run's task actors run it. */
+  private readonly logic: TaskLogic;
   /** Counts changes to the plan's shape (tasks added, removed, edited), for what is made from it once. */
   revision = 0;
 
   constructor(
-    private readonly logic: typeof taskMachine,
+    machine: typeof taskMachine,
     private readonly onMove: (move: TaskMove) => void,
   ) {
-    this.scope = taskScope(logic);
+    this.logic = new FlatMachine(machine);
   }
 
   get size(): number {
@@ -88,16 +87,19 @@ export class TaskSet {
    * so from now on (the document's writer serialises records anyway; it takes a text as it is).
    */
   stored(): DocumentTask[] {
-    const tasks: DocumentTask[] = [];
-    for (const [id, task] of this.records) {
-      if (task instanceof TaskText || !SETTLED_STATUSES.has(task.status)) tasks.push(task);
-      else {
-        const text = TaskText.of(task);
-        this.records.set(id, text);
-        tasks.push(text);
-      }
+    for (const id of this.settledRecords) {
+      const task = this.records.get(id);
+      // Set again under its own id: the map keeps the run's order.
+      if (task !== undefined && !(task instanceof TaskText) && SETTLED_STATUSES.has(task.status))
+        this.records.set(id, TaskText.of(task));
     }
-    return tasks;
+    this.settledRecords.clear();
+    return [...this.records.values()];
+  }
+
+  /** Notes a record just kept, so that a settled one becomes text at the next `stored()`. */
+  private kept(record: TaskRecord): void {
+    if (SETTLED_STATUSES.has(record.status)) this.settledRecords.add(record.id);
   }
 
   /** How many task actors are alive (the live tasks). */
@@ -112,8 +114,10 @@ export class TaskSet {
   replaceAll(records: Iterable<TaskRecord>): void {
     this.stopAll();
     this.records.clear();
+    this.settledRecords.clear();
     for (const record of records) {
       this.records.set(record.id, record);
+      this.kept(record);
       if (LIVE_TASK_STATUSES.has(record.status)) this.live.set(record.id, this.spawn(record));
     }
   }
@@ -125,6 +129,7 @@ export class TaskSet {
   add(records: Iterable<TaskRecord>): void {
     for (const record of records) {
       this.records.set(record.id, record);
+      this.kept(record);
       if (LIVE_TASK_STATUSES.has(record.status)) this.live.set(record.id, this.spawn(record));
     }
     this.revision += 1;
@@ -143,7 +148,7 @@ export class TaskSet {
   can(id: string, event: TaskEvent): boolean {
     const record = this.get(id);
     if (!record) return false;
-    return (this.live.get(id)?.getSnapshot() ?? this.snapshotOf(record)).can(event);
+    return this.logic.can(this.live.get(id)?.getSnapshot() ?? record, event);
   }
 
   /**
@@ -160,14 +165,14 @@ export class TaskSet {
       this.live.set(id, actor);
     }
     // An event the machine does not take leaves the snapshot as it was, the same object.
-    const previous = actor ? actor.getSnapshot() : this.snapshotOf(before);
-    const next = actor ? actor.send(event) : this.logic.transition(previous, event, this.scope);
-    if (next === previous) {
+    const previous = actor ? actor.getSnapshot() : before;
+    const after = actor ? actor.send(event) : (this.logic.transition(before, event) ?? before);
+    if (after === previous) {
       if (actor && !LIVE_TASK_STATUSES.has(before.status)) this.forget(id);
       return false;
     }
-    const after = recordOf(next);
     this.records.set(id, after);
+    this.kept(after);
     if (event.type === 'task.edit' || event.type === 'task.unlink') this.revision += 1;
     const isLive = LIVE_TASK_STATUSES.has(after.status);
     if (actor && !isLive) this.forget(id);
@@ -198,18 +203,8 @@ export class TaskSet {
   }
 
   private spawn(record: TaskRecord): TaskActor {
-    return new TaskActor(this.logic, this.scope, this.snapshotOf(record));
+    return new TaskActor(this.logic, record);
   }
-
-  private snapshotOf(record: TaskRecord): TaskSnapshot {
-    const { status, ...context } = record;
-    return this.logic.resolveState({ value: status, context: context satisfies TaskContext });
-  }
-}
-
-/** The task's record: its machine's context, with the state it is in as its status. */
-export function recordOf(snapshot: TaskSnapshot): TaskRecord {
-  return { ...snapshot.context, status: snapshot.value as TaskStatus };
 }
 
 /** Why the task moved, for the event that tells of it. */

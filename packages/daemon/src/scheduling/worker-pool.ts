@@ -1,13 +1,14 @@
-import { createActor, fromPromise, type Actor } from 'xstate';
 import type { Clock } from '../clock.js';
 import type { Random } from '../model/seeded-random.js';
+import { FlatMachine } from '../actors/flat-machine.js';
+import { WorkerActor, type WorkerRecord } from '../actors/worker-actor.js';
 import {
   scheduleBackoffOn,
-  workerCaller,
   workerMachine,
   type WorkerAssignment,
   type WorkerCalls,
   type WorkerEmitted,
+  type WorkerEvent,
 } from '../actors/worker.machine.js';
 import { AdaptiveLimit } from './concurrency.js';
 
@@ -29,37 +30,32 @@ export interface WorkerPoolOptions {
  * in flight (halved on rate limits, grown back on success). The run hands a ready task to `assign` and
  * hears back through `onEvent`; where an attempt runs is the business of the `calls` it was given.
  *
- * Workers are independent actors rather than children of the run actor: a child is persisted and
- * restored with its parent, and a worker restored mid-call would wait for an answer that never comes
- * (a restore does not re-run entry actions). A restored run starts fresh workers; its interrupted tasks
- * are queued again.
+ * Workers are independent actors (WorkerActor) rather than children of the run actor: a child is
+ * persisted and restored with its parent, and a worker restored mid-call would wait for an answer that
+ * never comes (a restore does not re-run entry actions). A restored run starts fresh workers; its
+ * interrupted tasks are queued again.
  */
 export class WorkerPool {
-  private readonly workers: Actor<typeof workerMachine>[] = [];
+  private readonly workers: WorkerActor[] = [];
   private readonly idle: number[] = [];
-  private readonly machine: typeof workerMachine;
   private started = false;
   readonly limit: AdaptiveLimit;
 
-  constructor(private readonly options: WorkerPoolOptions) {
+  constructor(options: WorkerPoolOptions) {
     this.limit = new AdaptiveLimit(options.size);
     const { clock, random, retryBaseMs } = options;
-    this.machine = workerMachine.provide({
-      actors: {
-        caller: workerCaller(options.calls),
-        waitUntil: fromPromise<void, { until: number }>(({ input, signal }) =>
-          clock.sleep(Math.max(0, input.until - clock.now()), signal),
-        ),
-      },
-      actions: { scheduleBackoff: scheduleBackoffOn(clock, random, retryBaseMs) },
-    });
-    // Made here, not when the run starts executing: creating an actor inside another actor's action
-    // runs XState's own initial `assign` there, which it warns against.
-    for (let index = 0; index < options.size; index++) {
-      const worker = createActor(this.machine, { input: { index, maxRetries: options.maxRetries } });
-      worker.on('*', (event) => options.onEvent(event));
-      this.workers.push(worker);
-    }
+    const logic = new FlatMachine<WorkerRecord, WorkerEvent>(
+      workerMachine.provide({ actions: { scheduleBackoff: scheduleBackoffOn(clock, random, retryBaseMs) } }),
+    );
+    const deps = {
+      logic,
+      calls: options.calls,
+      waitUntil: (until: number, signal: AbortSignal) =>
+        clock.sleep(Math.max(0, until - clock.now()), signal),
+      onEvent: options.onEvent,
+    };
+    for (let index = 0; index < options.size; index++)
+      this.workers.push(new WorkerActor(deps, { index, maxRetries: options.maxRetries }));
   }
 
   /** How many workers the run has (`max_workers`). */
@@ -81,7 +77,6 @@ export class WorkerPool {
   start(): void {
     if (this.started) return;
     this.started = true;
-    for (const worker of this.workers) worker.start();
     for (let index = this.workers.length - 1; index >= 0; index--) this.idle.push(index);
   }
 

@@ -22,14 +22,22 @@ export function isDaemonSetting(key: string): boolean {
   return DAEMON_SETTINGS.some((setting) => matches(setting.key, key));
 }
 
+/** A key only the daemon decides that a run's configuration sets otherwise: both values, and why. */
+export interface DifferingSetting {
+  key: string;
+  /** As JSON, or `unset`. */
+  run: string;
+  daemon: string;
+  why: string;
+}
+
 /**
- * The first key on which a run's configuration differs from its daemon's where only the daemon decides
- * (`DAEMON_SETTINGS`), with why. The daemon refuses such a run; `orc doctor` says so first.
+ * Every key on which a run's configuration differs from its daemon's where only the daemon decides
+ * (`DAEMON_SETTINGS`), with why, all at once so they are fixed at once. The daemon refuses such a run;
+ * `orc doctor` says so first.
  */
-export function daemonSettingDiffering(
-  daemon: ResolvedConfig,
-  run: ResolvedConfig,
-): { key: string; run: unknown; daemon: unknown; why: string } | undefined {
+export function daemonSettingsDiffering(daemon: ResolvedConfig, run: ResolvedConfig): DifferingSetting[] {
+  const differing: DifferingSetting[] = [];
   for (const { key: pattern, why } of DAEMON_SETTINGS) {
     const [section, name] = pattern.split('.') as [keyof ResolvedConfig, string];
     const ofDaemon = daemon[section] as Record<string, unknown>;
@@ -37,10 +45,19 @@ export function daemonSettingDiffering(
     const names = name === '*' ? new Set([...Object.keys(ofDaemon), ...Object.keys(ofRun)]) : [name];
     for (const key of names) {
       if (JSON.stringify(ofRun[key]) !== JSON.stringify(ofDaemon[key]))
-        return { key: `${section}.${key}`, run: ofRun[key] ?? null, daemon: ofDaemon[key] ?? null, why };
+        differing.push({
+          key: `${section}.${key}`,
+          run: shown(ofRun[key]),
+          daemon: shown(ofDaemon[key]),
+          why,
+        });
     }
   }
-  return undefined;
+  return differing;
+}
+
+function shown(value: unknown): string {
+  return value === undefined || value === null ? 'unset' : JSON.stringify(value);
 }
 
 function matches(pattern: string, key: string): boolean {

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import {
-  daemonSettingDiffering,
+  daemonSettingsDiffering,
   findConfigProblems,
   isDaemonSetting,
   loadConfig,
@@ -89,8 +89,8 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
   } catch (error) {
     lines.push(fail((error as Error).message));
   }
-  const differs = config && daemonSettingDiffering(daemon.config, config);
-  if (differs) {
+  // Each key only the daemon decides and set otherwise here: all of them, to be fixed at once.
+  for (const differs of config ? daemonSettingsDiffering(daemon.config, config) : []) {
     lines.push(
       fail(
         `${differs.key} differs here from the daemon's (${daemonFile}); ${differs.why}, so runs started ` +

@@ -1,8 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { bundledClaudeCode, createClient, daemonStatus } from '@orc/daemon/client';
-import { loadConfig, resolveStateDir, type NotificationChannelStatus, type RunSummary } from '@orc/shared';
+import { bundledClaudeCode, createClient, daemonStatus, type OrcClient } from '@orc/daemon/client';
+import {
+  loadConfig,
+  resolveStateDir,
+  type NotificationChannelStatus,
+  type RemoteWorkers,
+  type RunSummary,
+} from '@orc/shared';
 import type { Command } from 'commander';
 import { CommandFailed } from './cli-error.js';
 import { checkConfigFiles } from './config-checks.js';
@@ -19,6 +25,7 @@ export function registerDoctorCommand(program: Command): void {
       const daemon = await checkDaemon();
       const runs = await checkRuns(daemon.running);
       const notifications = await checkNotifications(daemon.running);
+      const workers = await checkWorkers(daemon.running);
       const checks = [
         checkNode(),
         checkStateDir(),
@@ -26,6 +33,7 @@ export function registerDoctorCommand(program: Command): void {
         daemon.check,
         ...(daemon.storage ? [daemon.storage] : []),
         runs.check,
+        ...workers,
         ...notifications,
         checkTool('git', ['--version']),
         checkClaudeCode(),
@@ -219,25 +227,34 @@ async function checkRuns(running: boolean): Promise<{ check: Check; damaged: str
   };
 }
 
+/** One question to the running daemon; when it cannot be asked, a warning under `name` says why. */
+async function askDaemon<T>(
+  name: string,
+  ask: (client: OrcClient) => Promise<T>,
+): Promise<{ answer: T } | { check: Check }> {
+  try {
+    const client = await createClient({ connectTimeoutMs: 5_000 });
+    try {
+      return { answer: await ask(client) };
+    } finally {
+      await client.close();
+    }
+  } catch (error) {
+    return {
+      check: { name, status: 'warn', detail: `could not ask the daemon (${(error as Error).message})` },
+    };
+  }
+}
+
 /**
  * Each notification channel the daemon pushes to: what it delivered, and the last failure if one keeps
  * failing (a warning: a push that fails never stops a run). Asked of the running daemon, which pushes.
  */
 async function checkNotifications(running: boolean): Promise<Check[]> {
   if (!running) return [];
-  let channels: NotificationChannelStatus[];
-  try {
-    const client = await createClient({ connectTimeoutMs: 5_000 });
-    try {
-      channels = await client.trpc.inbox.notifications.query();
-    } finally {
-      await client.close();
-    }
-  } catch (error) {
-    return [
-      { name: 'notify', status: 'warn', detail: `could not ask the daemon (${(error as Error).message})` },
-    ];
-  }
+  const asked = await askDaemon('notify', (client) => client.trpc.inbox.notifications.query());
+  if ('check' in asked) return [asked.check];
+  const channels: NotificationChannelStatus[] = asked.answer;
   if (channels.length === 0)
     return [
       { name: 'notify', status: 'ok', detail: 'no command, webhook or desktop configured (notifications)' },
@@ -257,6 +274,47 @@ async function checkNotifications(running: boolean): Promise<Check[]> {
       detail: `${target}: ${counts}; last failure ${channel.lastErrorAt ?? ''}: ${channel.lastError ?? ''}`,
     };
   });
+}
+
+/**
+ * On the Redis backend: whether the running daemon reaches its Redis server, and which `orc worker`
+ * processes serve its queue (with none, a run's attempts wait). Nothing on the local backend.
+ */
+async function checkWorkers(running: boolean): Promise<Check[]> {
+  if (!running) return [];
+  const asked = await askDaemon('workers', (client) => client.trpc.daemon.workers.query());
+  if ('check' in asked) return [asked.check];
+  const remote: RemoteWorkers | null = asked.answer;
+  if (!remote) return [];
+  const where = `${remote.url} (queue ${remote.queue})`;
+  if (!remote.reachable)
+    return [
+      {
+        name: 'redis',
+        status: 'fail',
+        detail: `the daemon cannot reach Redis at ${remote.url}; runs wait for it: start the server, or fix redis.url in the daemon's orc.config.json and restart the daemon`,
+      },
+    ];
+  const redis: Check = { name: 'redis', status: 'ok', detail: `the daemon reaches ${where}` };
+  if (remote.workers.length === 0)
+    return [
+      redis,
+      {
+        name: 'workers',
+        status: 'warn',
+        detail: `no orc worker serves ${where}: attempts wait until one starts (orc worker --redis ${remote.url})`,
+      },
+    ];
+  const slots = remote.workers.reduce((sum, worker) => sum + worker.concurrency, 0);
+  const names = remote.workers.map((worker) => worker.id).join(', ');
+  return [
+    redis,
+    {
+      name: 'workers',
+      status: 'ok',
+      detail: `${remote.workers.length} (${slots} attempts at once): ${names}`,
+    },
+  ];
 }
 
 function checkTool(command: string, args: string[], missing: CheckStatus = 'warn'): Check {

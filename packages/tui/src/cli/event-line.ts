@@ -1,4 +1,10 @@
-import { describeSourceChange, describeTaskChanges, editedBy, type OrcEvent } from '@orc/shared';
+import {
+  describeSourceChange,
+  describeTaskChanges,
+  editedBy,
+  type OrcEvent,
+  simulatedRoles,
+} from '@orc/shared';
 import { truncate } from './output.js';
 
 /** One event as one line of text, with its id first so `orc logs --after <id>` can pick up from it. */
@@ -8,8 +14,13 @@ export function eventLine(event: OrcEvent): string {
 
 function eventDetail(event: OrcEvent): string {
   switch (event.type) {
-    case 'run.created':
-      return `${truncate(event.goal, 60)} (${event.models.worker.provider}${event.models.simulated ? ', SIMULATED' : ''})`;
+    case 'run.created': {
+      // All simulated says it once; else the workers' provider, and which role is simulated if one is.
+      const roles = simulatedRoles(event.models);
+      const models =
+        roles === 'SIMULATED' ? roles : [event.models.worker.provider, ...(roles ? [roles] : [])].join(', ');
+      return `${truncate(event.goal, 60)} (${models})`;
+    }
     case 'run.planning':
       return `attempt ${event.attempt}`;
     case 'run.plan_rejected':
@@ -70,7 +81,7 @@ function eventDetail(event: OrcEvent): string {
     case 'task.review_charged':
       return `${event.taskId} attempt ${event.attempt} review, $${event.costUsd.toFixed(4)}`;
     case 'task.reviewed':
-      return `${event.taskId} ${event.review.verdict}`;
+      return `${event.taskId} ${event.review.verdict}${event.charge ? `, review $${event.charge.costUsd.toFixed(4)}` : ''}`;
     case 'task.worked':
       return `${event.taskId} attempt ${event.attempt}, $${event.costUsd.toFixed(4)}: ${truncate(event.output, 60)}`;
     case 'task.completed':

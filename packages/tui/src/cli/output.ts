@@ -1,3 +1,4 @@
+import { simulatedLabel } from '@orc/shared';
 import type { RunDamage, RunSummary } from '@orc/shared';
 
 /** How a command prints: `--json` writes one document to stdout and nothing else. */
@@ -22,10 +23,6 @@ export function summaryJson<T extends RunSummary>(summary: T): T & { simulated: 
 }
 
 /** The label human output carries for runs on the offline simulator. */
-export function simulatedLabel(summary: Pick<RunSummary, 'models'>): string {
-  return summary.models.simulated ? ' [SIMULATED]' : '';
-}
-
 export function formatCounts(summary: RunSummary): string {
   const done = summary.taskCounts['done'] ?? 0;
   const parts = Object.entries(summary.taskCounts)

@@ -16,7 +16,7 @@ export function tasksFileText(plan: GoalPlan): string {
     goal: plan.goal,
     summary: plan.summary,
     plannedBy: `${plan.models.manager.provider}/${plan.models.manager.model}`,
-    simulated: plan.models.simulated,
+    simulated: plan.models.manager.provider === 'simulated',
     tasks: plan.tasks,
   };
   return `${JSON.stringify(document, null, 2)}\n`;
@@ -101,7 +101,7 @@ export function taskMasterText(
   plan: GoalPlan,
   now: string,
 ): string {
-  const simulated = plan.models.simulated ? ' [SIMULATED plan]' : '';
+  const simulated = plan.models.manager.provider === 'simulated' ? ' [SIMULATED plan]' : '';
   const next = {
     ...data,
     [tag]: {

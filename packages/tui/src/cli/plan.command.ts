@@ -76,15 +76,17 @@ async function planCommand(goal: string, options: PlanOptions): Promise<void> {
   const target = await targetOf(options);
   const plan = await withClient((client) => client.trpc.runs.plan.mutate({ goal, config }));
   const written = await target?.write(plan);
+  // A plan is the manager's alone: it is simulated when the manager is, whatever the workers are.
+  const simulated = plan.models.manager.provider === 'simulated';
   if (!target) {
     if (options.json) printJson(plan);
     else process.stdout.write(tasksFileText(plan));
-    if (plan.models.simulated && !options.json)
+    if (simulated && !options.json)
       process.stderr.write('orc: this plan is SIMULATED (the offline model), not a real plan\n');
     return;
   }
-  emit(options, { ...plan, simulated: plan.models.simulated, written }, () => [
-    `${plan.models.simulated ? '[SIMULATED] ' : ''}planned ${plan.tasks.length} task${plan.tasks.length === 1 ? '' : 's'}: ${plan.summary}`,
+  emit(options, { ...plan, simulated, written }, () => [
+    `${simulated ? '[SIMULATED] ' : ''}planned ${plan.tasks.length} task${plan.tasks.length === 1 ? '' : 's'}: ${plan.summary}`,
     ...plan.tasks.map(
       (task) =>
         `  ${task.id}  ${task.title}${task.dependencies.length ? ` (after ${task.dependencies.join(', ')})` : ''}`,

@@ -1,5 +1,6 @@
+import { simulatedLabel } from '@orc/shared';
 import type { RunPreview, RunSummary } from '@orc/shared';
-import { simulatedLabel, truncate } from './output.js';
+import { truncate } from './output.js';
 
 /** `orc run … --dry-run` for people: what would run, in what order, and what is held and why. */
 export function previewLines(preview: RunPreview): string[] {

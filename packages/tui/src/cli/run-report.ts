@@ -9,11 +9,12 @@ import {
   type TaskDiff,
   type TaskRecord,
   type ToolRefusal,
+  simulatedLabel,
 } from '@orc/shared';
 import { elapsedMs, formatCost, formatDuration, formatTokens } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
 import { trainLine } from '../screen/train-line.js';
-import { damageText, formatCounts, simulatedLabel } from './output.js';
+import { damageText, formatCounts } from './output.js';
 import { sourceName, writeBackLine } from './run-preview-lines.js';
 
 const LONGEST_ID_SHOWN = 16;

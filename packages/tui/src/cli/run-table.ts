@@ -1,5 +1,5 @@
 import { damageText } from './output.js';
-import { localTime, quotaWaitText, type RunSummary } from '@orc/shared';
+import { localTime, quotaWaitText, type RunSummary, simulatedLabel } from '@orc/shared';
 import { elapsedMs, formatDuration } from '../screen/format.js';
 import { cellWidth, fitCells, oneLine, truncateCells } from '../screen/text-cells.js';
 
@@ -44,7 +44,7 @@ export function runTable(runs: readonly RunSummary[], now: number, width?: numbe
   return [
     `${line(COLUMNS.map((column) => column.title))}  GOAL`,
     ...runs.flatMap((run, r) => {
-      const label = run.models.simulated ? ' [SIMULATED]' : '';
+      const label = simulatedLabel(run);
       const goal = truncateCells(oneLine(run.goal), Math.max(1, goalRoom - label.length));
       const row = `${line(cells[r]!)}  ${goal}${label}`;
       // A damaged run, or one waiting for its disk, says what is wrong on a line of its own.

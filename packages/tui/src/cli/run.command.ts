@@ -14,6 +14,7 @@ import {
   TaskSpec,
   type TaskMasterInput,
   type TaskSpecInput,
+  simulatedLabel,
 } from '@orc/shared';
 import { detectTaskMasterPath, locateTaskMasterFile } from '@orc/daemon/client';
 import type { Command } from 'commander';
@@ -22,7 +23,7 @@ import { CommandFailed, UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
 import { endsFollowing } from './event-line.js';
 import { followEvents, interruptSignal } from './follow-events.js';
-import { emit, formatCounts, simulatedLabel, summaryJson } from './output.js';
+import { emit, formatCounts, summaryJson } from './output.js';
 import { looksLikePath } from './path-argument.js';
 import { ProgressView } from './progress-view.js';
 import { previewLines, sourceName, writeBackLine } from './run-preview-lines.js';

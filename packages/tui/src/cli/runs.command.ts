@@ -1,7 +1,8 @@
+import { simulatedLabel } from '@orc/shared';
 import type { Command } from 'commander';
 import { UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
-import { emit, simulatedLabel, summaryJson } from './output.js';
+import { emit, summaryJson } from './output.js';
 import { resolveRunRef } from './run-ref.js';
 
 interface JsonOption {

@@ -6,7 +6,7 @@ import { writeRunJson } from './run-json-stream.js';
 import { runReport, taskReport } from './run-report.js';
 import { resolveRunRef } from './run-ref.js';
 import { waitsLine } from './inbox.command.js';
-import { workerLines } from './worker-lines.js';
+import { unplacedLine, workerLines } from './worker-lines.js';
 import { oneLine } from '../screen/text-cells.js';
 
 /**
@@ -60,6 +60,13 @@ export function registerShowCommand(program: Command): void {
           ),
           ...[waitsLine(inbox.waits)].filter((line) => line !== undefined),
           ...(idle ? workerLines(remote) : []),
+          ...(remote && !idle && !FINISHED_RUN_STATUSES.has(run.status)
+            ? unplacedLine(
+                run.id,
+                run.tasks.filter((task) => task.status === 'running').map((task) => task.id),
+                remote,
+              )
+            : []),
         ];
         process.stdout.write(`${runReport(run, now, notes).join('\n')}\n`);
       });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { workerLines } from './worker-lines.js';
+import { unplacedLine, workerLines } from './worker-lines.js';
 
 const base = { url: 'redis://10.0.0.5:6379', queue: 'orc-82b5f777', reachable: true };
 const worker = (id: string, running: number) => ({
@@ -59,5 +59,17 @@ describe('workerLines', () => {
     expect(workerLines({ ...base, reachable: false, workers: [] })[0]).toContain(
       'cannot be reached; runs wait',
     );
+  });
+
+  it('names the running tasks no live worker runs: queued, or their worker died and the queue hands them on', () => {
+    const remote = { ...base, workers: [worker('b2-7', 2)] };
+    // b2-7 runs r1's t1 and t2; t3 is on nobody, and another run's t3 changes nothing.
+    remote.workers[0]!.running.push({ runId: 'r2', taskId: 't3', attempt: 1, since: 0 });
+    expect(unplacedLine('r1', ['t1', 't2'], remote)).toEqual([]);
+    expect(unplacedLine('r1', ['t1', 't3'], remote)).toEqual([
+      'not on a worker: t3 (queued, or their worker stopped answering: the queue hands them on once redis.stall_seconds pass)',
+    ]);
+    const many = Array.from({ length: 11 }, (_, i) => `u${i}`);
+    expect(unplacedLine('r1', many, remote)[0]).toMatch(/^not on a worker: u0, u1, .*, u7 and 3 more \(/);
   });
 });

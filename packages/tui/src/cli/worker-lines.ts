@@ -25,6 +25,29 @@ export function workerLines(remote: RemoteWorkers): string[] {
   ];
 }
 
+/**
+ * A live run's running tasks that no live worker says it runs: queued still, or their worker stopped
+ * answering and BullMQ hands the job on once it stalls. Without this line `orc show` says only
+ * "running" for a minute or more after a worker dies.
+ */
+export function unplacedLine(runId: string, running: readonly string[], remote: RemoteWorkers): string[] {
+  const placed = new Set(
+    remote.workers.flatMap((worker) =>
+      worker.running.filter((job) => job.runId === runId).map((job) => job.taskId),
+    ),
+  );
+  const waiting = running.filter((taskId) => !placed.has(taskId));
+  if (waiting.length === 0) return [];
+  const shown =
+    waiting.length > 8
+      ? `${waiting.slice(0, 8).join(', ')} and ${waiting.length - 8} more`
+      : waiting.join(', ');
+  return [
+    `not on a worker: ${shown} (queued, or their worker stopped answering: the queue hands them on once ` +
+      `redis.stall_seconds pass)`,
+  ];
+}
+
 const UNITS: Record<QuotaStatus['limits'][number]['dimension'], string> = {
   requests: 'requests',
   'input-tokens': 'input tokens',

@@ -1,3 +1,4 @@
+import { simulatedRoles } from '@orc/shared';
 import type { FeedbackEntry, RunReport } from '@orc/shared';
 import { formatCost, formatDuration, formatTokens } from '../screen/format.js';
 import { barChart, clip } from './bar-chart.js';
@@ -58,7 +59,7 @@ export function reportPage(report: RunReport): string {
 <title>orc report ${e(report.runId)}</title>
 <style>${STYLE}</style></head>
 <body>
-<header><h1>Run ${e(report.runId)}${report.models.simulated ? ' <span class="sim">SIMULATED</span>' : ''}</h1>
+<header><h1>Run ${e(report.runId)}${simulatedRoles(report.models) ? ` <span class="sim">${e(simulatedRoles(report.models)!)}</span>` : ''}</h1>
 <p class="goal">${e(clip(report.goal, 400))}</p>
 <p class="meta">manager ${e(report.models.manager.provider)}/${e(report.models.manager.model)} · workers ${e(report.models.worker.provider)}/${e(report.models.worker.model)} × ${report.maxWorkers} · started ${e(report.createdAt)}${report.finishedAt ? ` · finished ${e(report.finishedAt)}` : ''}</p>
 <dl class="figures">${figures.map(([k, v]) => `<div><dt>${e(k)}</dt><dd>${e(v)}</dd></div>`).join('')}</dl></header>

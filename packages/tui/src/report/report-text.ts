@@ -1,3 +1,4 @@
+import { simulatedLabel } from '@orc/shared';
 import type { ReasonGroup, ReworkRate, RunReport, RunsReport, Spend } from '@orc/shared';
 import { formatCost, formatDuration, formatTokens } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
@@ -9,7 +10,7 @@ const REASON_CELLS = 90;
 /** `orc report <run>`: outcome, rates and reasons, spend, time, then every task and the latest feedback. */
 export function runReportLines(report: RunReport): string[] {
   const { spend, time } = report;
-  const simulated = report.models.simulated ? ' [SIMULATED]' : '';
+  const simulated = simulatedLabel(report);
   const counts = Object.entries(report.taskCounts)
     .filter(([, n]) => n > 0)
     .map(([status, n]) => `${n} ${status}`)

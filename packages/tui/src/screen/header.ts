@@ -1,4 +1,4 @@
-import { FINISHED_RUN_STATUSES, localTime, quotaWaitText, type RunView } from '@orc/shared';
+import { FINISHED_RUN_STATUSES, localTime, quotaWaitText, type RunView, simulatedRoles } from '@orc/shared';
 import {
   elapsedMs,
   finishedTaskCount,
@@ -32,7 +32,8 @@ const SIMULATED_BADGE = ' SIMULATED ';
 /** The header's lines as blessed markup: who, what state, how far, how much it costs. */
 export function renderHeader(view: RunView, options: HeaderOptions): string[] {
   const { width, now } = options;
-  const badge = view.models.simulated ? SIMULATED_BADGE : '';
+  const roles = simulatedRoles(view.models);
+  const badge = roles === undefined ? '' : roles === 'SIMULATED' ? SIMULATED_BADGE : ` ${roles} `;
   const title = `run ${view.id} · `;
   const waiting = waitingBadge(options.waiting, width - cellWidth(title) - cellWidth(badge) - 2);
   const badges = cellWidth(waiting) + (waiting && badge ? 1 : 0) + cellWidth(badge);

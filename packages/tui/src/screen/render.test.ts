@@ -135,7 +135,13 @@ describe('header', () => {
   });
 
   it('leaves out the bar when show_progress_bar is off, and the badge for real models', () => {
-    const real = view({ models: { ...view().models, simulated: false } });
+    const real = view({
+      models: {
+        manager: { provider: 'anthropic', model: 'claude-opus-5-5' },
+        worker: { provider: 'anthropic', model: 'claude-sonnet-5-5' },
+        simulated: false,
+      },
+    });
     const lines = renderHeader(real, { width: 80, now: NOW, showProgressBar: false }).map(plain);
     expect(lines[0]).not.toContain('SIMULATED');
     expect(lines[2]).toBe('5/10 finished  5/10 done · 2 running');

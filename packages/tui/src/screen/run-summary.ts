@@ -1,4 +1,4 @@
-import { FINISHED_RUN_STATUSES, type RunView } from '@orc/shared';
+import { FINISHED_RUN_STATUSES, type RunView, simulatedLabel } from '@orc/shared';
 import { elapsedMs, formatCost, formatDuration, formatTokens, taskCountsText } from './format.js';
 import { oneLine } from './text-cells.js';
 
@@ -9,7 +9,7 @@ import { oneLine } from './text-cells.js';
 export function runSummaryLines(view: RunView, now: number): string[] {
   const took = elapsedMs(view.createdAt, view.finishedAt, now);
   const lines = [
-    `Run ${view.id} ${view.status}${view.models.simulated ? ' [SIMULATED]' : ''}: ` +
+    `Run ${view.id} ${view.status}${simulatedLabel(view)}: ` +
       [
         taskCountsText(view),
         `cost ${formatCost(view.costUsd)}`,
