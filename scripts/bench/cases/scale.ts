@@ -1,11 +1,10 @@
 import { cpus, loadavg } from 'node:os';
 import { DEFAULT_DAG, randomDag } from '../dag.js';
 import type { CaseResult } from '../report.js';
-import { doneCount, failedCount, percentile } from '../run-watch.js';
+import { doneCount, failedCount } from '../run-watch.js';
 import { elapsedSince, withDaemon, type CaseContext } from './case-context.js';
 import { reattachTo } from './large-run.js';
 import { ZERO_LATENCY, measuredRun } from './measured-run.js';
-import { liveScreen } from './live-screen.js';
 import { killMidRun } from './recovery.js';
 
 const MB = 1024 * 1024;
@@ -14,8 +13,8 @@ const MB = 1024 * 1024;
  * 100k: the large-run cases ten times larger. One run of 100,000 tasks through a fresh daemon (zero-latency
  * model, 16 workers): throughput, the daemon's peak RSS, bytes written per task against a 1,000-task run on
  * another fresh daemon, a new client's reattach; then a second run of the same size on the same daemon,
- * killed with `kill -9` halfway and restarted: until dispatch resumes, and no finished result lost. Last,
- * on a third daemon, `orc attach` under tmux and ten subscribers on a run of the same size at full speed.
+ * killed with `kill -9` halfway and restarted: until dispatch resumes, and no finished result lost. The
+ * screen on a run of this size is the `live screen` case.
  */
 export async function scaleCase(ctx: CaseContext): Promise<CaseResult> {
   const started = Date.now();
@@ -43,12 +42,6 @@ export async function scaleCase(ctx: CaseContext): Promise<CaseResult> {
     ctx.log(`scale: kill -9 halfway through another ${size}-task run`);
     const recovery = await killMidRun(daemon, size, timeoutMs, ctx.log);
     return { run, peakRss, reattach, recovery };
-  });
-
-  // On a daemon of its own: one that already holds two runs of this size is not what a user attaches to.
-  const live = await withDaemon(ctx, (daemon) => {
-    ctx.log(`scale: orc attach under tmux on a ${size}-task run at full speed`);
-    return liveScreen(daemon, size, ctx.quick ? 6 : 20, ctx.log);
   });
 
   const { run, peakRss, reattach, recovery } = measured;
@@ -83,18 +76,6 @@ export async function scaleCase(ctx: CaseContext): Promise<CaseResult> {
         target: { op: '<=', value: 1024 },
       },
       {
-        label: `orc attach under tmux: key to screen, p95 (End/Home on a ${k(size)} run at full speed)`,
-        value: percentile(live.keyMs, 95),
-        unit: 'ms',
-        target: { op: '<=', value: 100 },
-      },
-      {
-        label: 'delivery latency p99, the screen and 10 subscribers attached',
-        value: percentile(live.deliveryMs, 99),
-        unit: 'ms',
-        target: { op: '<=', value: 25 },
-      },
-      {
         label: 'recovery: restart until dispatch resumes',
         value: recovery.resumeMs,
         unit: 'ms',
@@ -115,9 +96,6 @@ export async function scaleCase(ctx: CaseContext): Promise<CaseResult> {
       `bytes written per task: ${Math.round(bytes(baseline))} B at ${k(small)}, ${Math.round(bytes(run))} B at ${k(size)}; ` +
         `on disk ${Math.round(run.diskBytes / run.summary.taskTotal)} B per task at ${k(size)}`,
       `reattach: connect ${reattach.connectMs} ms, runs.get ${reattach.getMs} ms (${reattach.viewBytes} bytes), subscription caught up ${reattach.subscribeMs} ms`,
-      `orc attach: keys ${live.keyMs.map(Math.round).join(', ')} ms (max ${Math.round(Math.max(...live.keyMs))}); ` +
-        `${live.screensPerSecond} distinct screens a second polled; ${live.deliveryMs.length} deliveries, p50 ${percentile(live.deliveryMs, 50)} ms; ` +
-        `${live.doneWhileMeasured} tasks done meanwhile`,
       `recovery: ${recovery.note}`,
     ],
   };

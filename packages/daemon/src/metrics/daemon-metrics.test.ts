@@ -128,7 +128,10 @@ describe('DaemonMetrics', () => {
     metrics.subscribed(1);
     metrics.subscribed(1);
     metrics.subscribed(-1);
-    metrics.delivered(event('task.completed', clock.now() - 30));
+    // A batch counts once, for its oldest event.
+    metrics.delivered({
+      events: [event('task.completed', clock.now() - 30), event('task.completed', clock.now() - 5)],
+    });
     const text = await metrics.text();
     expect(sample(text, 'orc_events_total{type="task.completed"}')).toBe(2);
     expect(sample(text, 'orc_journal_write_seconds_count')).toBe(2);

@@ -5,6 +5,7 @@ import {
   type DaemonVitals,
   type OrcEvent,
   type RunSummary,
+  type EventBatch,
 } from '@orc/shared';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
@@ -219,7 +220,7 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
     });
     this.delivery = new Histogram({
       name: 'orc_event_delivery_seconds',
-      help: "From an event's emit to its hand-over to a live subscriber, the journal's fsync included.",
+      help: "From the emit of a batch's oldest event to the batch's hand-over to a live subscriber, the journal's fsync included (one per batch and subscriber).",
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
@@ -311,8 +312,14 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
     for (const event of events) this.eventCounts.set(event.type, (this.eventCounts.get(event.type) ?? 0) + 1);
   }
 
-  delivered(event: OrcEvent): void {
-    this.delivery.observe(Math.max(0, this.clock.now() - Date.parse(event.at)) / 1000);
+  /**
+   * Once per batch, for its oldest event (the longest wait in it): per event, parsing each `at` and
+   * observing it for every subscriber was 7 % of the daemon's CPU with ten subscribers on a 100k run.
+   */
+  delivered(batch: EventBatch): void {
+    const oldest = batch.events[0];
+    if (oldest === undefined) return;
+    this.delivery.observe(Math.max(0, this.clock.now() - Date.parse(oldest.at)) / 1000);
   }
 
   subscribed(delta: 1 | -1): void {

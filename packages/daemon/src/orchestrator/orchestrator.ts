@@ -28,6 +28,7 @@ import type {
   TaskPage,
   TaskQuery,
   TaskRecord,
+  EventBatch,
 } from '@orc/shared';
 
 /**
@@ -92,6 +93,11 @@ export interface Orchestrator {
    * iteration, so a subscription can refuse it before streaming.
    */
   events(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent>;
+  /**
+   * The same events in batches: replayed ones up to a thousand a batch, then one batch per group commit
+   * of the journal, the same array for every subscriber (the RPC layer serialises it once).
+   */
+  eventBatches(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<EventBatch>;
   /** A person rates the run, or one task of it (TASK_NOT_FOUND for a task it lacks); journalled. */
   addFeedback(runId: string, rating: { score: number; taskId?: string; comment?: string }): Promise<Rating>;
   /** The run's report, from its journal: outcome, reasons, spend, time, timeline, feedback. */

@@ -10,6 +10,7 @@ import {
   CLOSE_TOO_MANY_CALLS,
   CLOSE_UNAUTHORIZED,
 } from './close-codes.js';
+import { type MessageText, stringifyMessage } from './shared-json.js';
 
 export type ConnectionLimits = { -readonly [K in keyof typeof RPC_LIMITS]: number };
 
@@ -178,8 +179,9 @@ export class ConnectionGuard implements ConnectionPacing {
       else this.subscriptions--;
     }
     if (this.closed) return '';
-    let text = stringify(data);
-    let bytes = text === undefined ? Infinity : Buffer.byteLength(text);
+    const message = stringify(data);
+    let text = message?.text;
+    let bytes = message?.bytes ?? Infinity;
     if (text === undefined || bytes > this.limits.replyBytes) {
       text = JSON.stringify({
         id: response.id ?? null,
@@ -260,9 +262,9 @@ function ended(response: { error?: unknown }): boolean {
 }
 
 /** JSON text, or undefined past V8's longest string (about 512 MiB). */
-function stringify(data: unknown): string | undefined {
+function stringify(data: unknown): MessageText | undefined {
   try {
-    return JSON.stringify(data);
+    return stringifyMessage(data);
   } catch (error) {
     if (error instanceof RangeError) return undefined;
     throw error;

@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import type { NewEvent, OrcEvent } from '@orc/shared';
+import type { EventBatch, NewEvent, OrcEvent } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, type Clock } from '../clock.js';
 import type { RunStore } from '../store/store.js';
 import { writeFailureOf } from '../store/write-failure.js';
+import { after, batchesFrom, batchesOf, eventsOf } from './event-batches.js';
 
 /** A subscriber further behind than this stops buffering and catches up from the file instead. */
 const LIVE_BUFFER_LIMIT = 10_000;
@@ -20,8 +21,8 @@ const RETRY_MAX_MS = 10_000;
 export interface JournalObserver {
   /** A group commit of `events` took `ms` (append and fsync). */
   written(events: readonly OrcEvent[], ms: number): void;
-  /** A live event was handed to a subscriber (replayed ones are catching up, not delivered late). */
-  delivered(event: OrcEvent): void;
+  /** A live batch was handed to a subscriber (replayed ones are catching up, not delivered late). */
+  delivered(batch: EventBatch): void;
   /** A subscriber came (1) or went (-1). */
   subscribed(delta: 1 | -1): void;
 }
@@ -38,6 +39,8 @@ export class RunJournal {
   private pending: OrcEvent[] = [];
   private flushing: Promise<void> | undefined;
   private readonly listeners = new Set<(event: OrcEvent) => void>();
+  /** Told each group commit's events at once (in slices of at most EVENT_BATCH_LIMIT), the same array each. */
+  private readonly batchListeners = new Set<(batch: EventBatch) => void>();
   /** Published (durable) events, oldest first, at most RECENT_LIMIT; consecutive ids. */
   private recent: OrcEvent[] = [];
   /** Why the last append failed, until one succeeds again; the events wait in memory meanwhile. */
@@ -149,6 +152,18 @@ export class RunJournal {
     return () => this.listeners.delete(listener);
   }
 
+  private publishBatch(events: OrcEvent[]): void {
+    for (const part of batchesFrom(events, this.clock.now())) {
+      for (const listener of this.batchListeners) {
+        try {
+          listener(part);
+        } catch (error) {
+          this.logger.error({ err: error, runId: this.runId }, 'an event listener failed');
+        }
+      }
+    }
+  }
+
   private async flush(): Promise<void> {
     let wait = RETRY_FIRST_MS;
     while (this.pending.length > 0) {
@@ -204,6 +219,7 @@ export class RunJournal {
           }
         }
       }
+      if (this.batchListeners.size > 0) this.publishBatch(batch);
       this.tellWaiters(true);
     }
     this.flushing = undefined;
@@ -251,21 +267,34 @@ export class RunJournal {
   }
 
   /** Events after `afterId`: replayed from memory or the file, then live, until the signal aborts. */
-  async *events(afterId: number, signal: AbortSignal): AsyncGenerator<OrcEvent> {
+  events(afterId: number, signal: AbortSignal): AsyncGenerator<OrcEvent> {
+    return eventsOf(this.eventBatches(afterId, signal), signal);
+  }
+
+  /**
+   * Events after `afterId` in batches: replayed from memory or the file (EVENT_BATCH_LIMIT a batch), then
+   * live, one batch per group commit, until the signal aborts. A live batch is the array every subscriber
+   * gets, so the RPC layer serialises it once for all of them; one cut at `afterId` is this stream's own.
+   */
+  async *eventBatches(afterId: number, signal: AbortSignal): AsyncGenerator<EventBatch> {
     let last = afterId;
-    let live: OrcEvent[] = [];
+    let live: EventBatch[] = [];
+    let liveEvents = 0;
     let replay = true;
     let wake: (() => void) | undefined;
-    const unsubscribe = this.subscribe((event) => {
-      if (event.id <= last) return;
-      if (live.length >= LIVE_BUFFER_LIMIT) {
+    const listener = (batch: EventBatch) => {
+      if (batch.events.at(-1)!.id <= last) return;
+      if (liveEvents + batch.events.length > LIVE_BUFFER_LIMIT) {
         live = [];
+        liveEvents = 0;
         replay = true;
       } else {
-        live.push(event);
+        live.push(batch);
+        liveEvents += batch.events.length;
       }
       wake?.();
-    });
+    };
+    this.batchListeners.add(listener);
     const onAbort = () => wake?.();
     signal.addEventListener('abort', onAbort);
     this.observer.subscribed(1);
@@ -274,27 +303,32 @@ export class RunJournal {
         if (replay) {
           replay = false;
           const recent = this.recentAfter(last);
-          const source = recent ?? this.store.readEvents(this.runId, last);
-          for await (const event of source) {
+          const source = recent
+            ? batchesFrom(recent)
+            : batchesOf(this.store.readEvents(this.runId, last), last);
+          for await (const replayed of source) {
             if (signal.aborted) return;
-            if (event.id <= last) continue;
-            last = event.id;
-            yield event;
+            const fresh = after(replayed, last);
+            if (fresh.events.length === 0) continue;
+            last = fresh.events.at(-1)!.id;
+            yield fresh;
           }
         }
         while (live.length > 0 && !replay) {
-          const batch = live;
+          const batches = live;
           live = [];
-          for (const event of batch) {
-            if (event.id <= last) continue;
-            last = event.id;
-            this.observer.delivered(event);
-            yield event;
+          liveEvents = 0;
+          for (const batch of batches) {
+            const fresh = after(batch, last);
+            if (fresh.events.length === 0) continue;
+            last = fresh.events.at(-1)!.id;
+            this.observer.delivered(fresh);
+            yield fresh;
             if (signal.aborted) return;
           }
         }
         if (replay || live.length > 0) continue;
-        // Aborted while the consumer held the last replayed event: no wake will come for it.
+        // Aborted while the consumer held the last replayed batch: no wake will come for it.
         if (signal.aborted) return;
         await new Promise<void>((resolve) => {
           wake = resolve;
@@ -304,7 +338,7 @@ export class RunJournal {
     } finally {
       this.observer.subscribed(-1);
       signal.removeEventListener('abort', onAbort);
-      unsubscribe();
+      this.batchListeners.delete(listener);
     }
   }
 }

@@ -8,6 +8,7 @@ import {
   type RunView,
   type TaskPage,
   type TaskQuery,
+  type EventBatch,
 } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, WAIT_CALLED_OFF, type Clock } from '../clock.js';
@@ -15,6 +16,7 @@ import { isDamagedFileError } from '../store/damaged-file-error.js';
 import type { RunDocument, RunIndexEntry } from '../store/run-document.js';
 import { summarizeRun } from '../store/run-summary.js';
 import type { RunStore, StoredRun } from '../store/store.js';
+import { batchesOf, eventsOf } from './event-batches.js';
 import { loadRunDocument, type LoadedRun } from './run-loader.js';
 import type { Run } from './run.js';
 
@@ -165,6 +167,12 @@ export class RunRegistry {
    */
   events(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent> {
     this.entry(runId);
+    return eventsOf(this.stream(runId, afterId, signal), signal);
+  }
+
+  /** The same stream in batches: one per group commit once live (see RunJournal.eventBatches). */
+  eventBatches(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<EventBatch> {
+    this.entry(runId);
     return this.stream(runId, afterId, signal);
   }
 
@@ -229,10 +237,10 @@ export class RunRegistry {
     await Promise.all([...unloading, ...live.map((run) => run.close(graceMs))]);
   }
 
-  private async *stream(runId: string, afterId: number, signal: AbortSignal): AsyncGenerator<OrcEvent> {
+  private async *stream(runId: string, afterId: number, signal: AbortSignal): AsyncGenerator<EventBatch> {
     const known = this.entry(runId);
     if (known.kind === 'damaged') {
-      yield* this.options.store.readEvents(runId, afterId);
+      yield* batchesOf(this.options.store.readEvents(runId, afterId), afterId, signal);
       if (!signal.aborted) {
         await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
       }
@@ -240,7 +248,7 @@ export class RunRegistry {
     }
     const entry = await this.acquire(runId);
     try {
-      yield* entry.run.events(afterId, signal);
+      yield* entry.run.eventBatches(afterId, signal);
     } catch (error) {
       // A hole in the history a client asked for: the run is told to be damaged from now on.
       if (isDamagedFileError(error)) {

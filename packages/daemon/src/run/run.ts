@@ -16,6 +16,7 @@ import {
   type TaskQuery,
   type TaskRecord,
   type TaskSpec,
+  type EventBatch,
 } from '@orc/shared';
 import type { Logger } from 'pino';
 import { createActor, waitFor, type Actor, type AnyActorRef } from 'xstate';
@@ -302,8 +303,9 @@ export class Run implements SchedulerHost {
     this.checkpoints.taskDone();
   }
 
-  events(afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent> {
-    return this.journal.events(afterId, signal);
+  /** The run's events after `afterId` in batches, one per group commit once live (see RunJournal). */
+  eventBatches(afterId: number, signal: AbortSignal): AsyncIterable<EventBatch> {
+    return this.journal.eventBatches(afterId, signal);
   }
 
   /** Calls `listener` with every event once it is durable, from now on. */

@@ -15,7 +15,7 @@ export interface FollowOptions {
 }
 
 /**
- * Streams a run's events until `until` says stop or the signal aborts. The client resumes after the last
+ * Streams a run's events (received in batches, told one at a time) until `until` says stop or the signal aborts. The client resumes after the last
  * event on a reconnect, and events are de-duplicated by id here too, so nothing is shown twice.
  */
 export function followEvents(client: OrcClient, options: FollowOptions): Promise<number> {
@@ -28,14 +28,18 @@ export function followEvents(client: OrcClient, options: FollowOptions): Promise
     );
   });
   return new Promise<number>((resolve, reject) => {
-    const subscription = client.trpc.runs.events.subscribe(
+    let finished = false;
+    const subscription = client.trpc.runs.eventBatches.subscribe(
       { runId: options.runId, lastEventId: options.afterId > 0 ? String(options.afterId) : null },
       {
         onData: ({ data }) => {
-          if (data.id <= lastId) return;
-          lastId = data.id;
-          options.onEvent(data);
-          if (options.until(data)) finish();
+          for (const event of data.events) {
+            if (finished) return;
+            if (event.id <= lastId) continue;
+            lastId = event.id;
+            options.onEvent(event);
+            if (options.until(event)) finish();
+          }
         },
         onError: (error) => {
           subscription.unsubscribe();
@@ -45,6 +49,7 @@ export function followEvents(client: OrcClient, options: FollowOptions): Promise
       },
     );
     const finish = () => {
+      finished = true;
       subscription.unsubscribe();
       unwatch?.();
       options.signal?.removeEventListener('abort', finish);

@@ -11,7 +11,7 @@ type Procedures = OrcClient['trpc'];
  */
 export interface AttachClient {
   trpc: {
-    runs: Pick<Procedures['runs'], 'list' | 'get' | 'events' | 'pause' | 'resume' | 'cancel'>;
+    runs: Pick<Procedures['runs'], 'list' | 'get' | 'eventBatches' | 'pause' | 'resume' | 'cancel'>;
     tasks: Pick<Procedures['tasks'], 'get' | 'page' | 'retry' | 'skip' | 'cancel'>;
     checkpoints: Pick<Procedures['checkpoints'], 'create' | 'list' | 'rollback'>;
     /** A person's rating of a task (`f`). */

@@ -94,6 +94,11 @@ export class AttachState {
     this.queue.push(event);
   }
 
+  /** Queues a batch of the stream, folded in with the rest at the next frame. */
+  pushBatch(events: readonly OrcEvent[]): void {
+    for (const event of events) this.queue.push(event);
+  }
+
   /** Folds queued events into the view; true when something changed. */
   flush(): boolean {
     const view = this.view;

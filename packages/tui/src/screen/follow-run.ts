@@ -3,18 +3,20 @@ import type { AttachClient } from './attach-client.js';
 
 /**
  * Every event of a run after `afterId` (the view's last), in order, then live ones, until the returned
- * function is called. `onError` hears of a stream that ended because the daemon went away or refused.
+ * function is called: in batches (a replay a thousand at a time, then one per group commit of the
+ * journal), which the screen folds in at its next frame. `onError` hears of a stream that ended because
+ * the daemon went away or refused.
  */
 export function followRun(
   client: AttachClient,
   runId: string,
   afterId: number,
-  onEvent: (event: OrcEvent) => void,
+  onEvents: (events: readonly OrcEvent[]) => void,
   onError: (error: unknown) => void,
 ): () => void {
-  const subscription = client.trpc.runs.events.subscribe(
+  const subscription = client.trpc.runs.eventBatches.subscribe(
     { runId, lastEventId: afterId > 0 ? String(afterId) : null },
-    { onData: ({ data }) => onEvent(data), onError },
+    { onData: ({ data }) => onEvents(data.events), onError },
   );
   return () => subscription.unsubscribe();
 }

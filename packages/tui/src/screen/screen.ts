@@ -217,10 +217,10 @@ class AttachSession {
         this.client,
         runId,
         view.lastEventId,
-        (event) => {
+        (events) => {
           if (generation !== this.generation) return;
           this.quiet.heard();
-          this.state.push(event);
+          this.state.pushBatch(events);
           this.frames.request();
         },
         (error) => {
