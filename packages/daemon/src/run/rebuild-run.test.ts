@@ -1,10 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { type OrcEvent, type Usage } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ModelError } from '../model/model-error.js';
 import { openFileRunStore, type FileRunStore } from '../store/file-run-store.js';
-import type { RunDocument } from '../store/run-document.js';
+import { recordOfTask, type KeptRunDocument } from '../store/run-document.js';
 import { createScriptedProvider, openTestEngine, type TestEngine } from '@orc/test-support';
 import { RebuildImpossible, rebuildRunDocument } from './rebuild-run.js';
 
@@ -34,7 +32,7 @@ afterEach(async () => {
  * A run with a bit of everything the journal tells: a rework, a retried transient failure, a task that
  * fails the run and is retried, a manual checkpoint and a selective rollback, to the end.
  */
-async function eventfulRun(): Promise<{ home: string; runId: string; saved: RunDocument }> {
+async function eventfulRun(): Promise<{ home: string; runId: string; saved: KeptRunDocument }> {
   const provider = createScriptedProvider({
     // The manager's plans and reviews cost too: the journal prices them only in the run's spend (`spent`).
     usage: (call) => (call.purpose === 'work' ? WORK_USAGE : MANAGER_USAGE),
@@ -62,12 +60,16 @@ async function eventfulRun(): Promise<{ home: string; runId: string; saved: RunD
   // A rating after the rollback: the checkpoints before it do not hold it, the journal does.
   await orchestrator.addFeedback(run.id, { score: 4 });
   await orchestrator.close(0);
-  const saved = JSON.parse(await readFile(join(home, 'runs', run.id, 'state.json'), 'utf8')) as RunDocument;
+  // Read as the daemon reads it: settled tasks from the settled segment.
+  const reader = await openFileRunStore(home);
+  const saved = await reader.loadRun(run.id);
+  await reader.close();
   return { home, runId: run.id, saved };
 }
 
 /** What a rebuilt document must agree on with the saved one (times are the events', not the records'). */
-function essentials(doc: RunDocument) {
+function essentials(kept: KeptRunDocument) {
+  const doc = { ...kept, tasks: kept.tasks.map(recordOfTask) };
   return {
     status: doc.status,
     planSummary: doc.planSummary,
@@ -118,7 +120,7 @@ describe('rebuildRunDocument', () => {
     // Created when run.created was written, a moment after the document was.
     expect(Date.parse(fromJournal.createdAt) - Date.parse(saved.createdAt)).toBeLessThan(1000);
     // A sanity check of the scenario itself: b was reworked once, c's first attempt failed, d retried.
-    const byId = new Map(fromJournal.tasks.map((t) => [t.id, t]));
+    const byId = new Map(fromJournal.tasks.map((t) => [t.id, recordOfTask(t)]));
     expect(byId.get('b')!.attempts.map((a) => a.review?.verdict)).toEqual(['rework', 'accept']);
     expect(byId.get('c')!.attempts[0]!.outcome).toBe('failed');
     expect(byId.get('d')!.attempts.length).toBeGreaterThanOrEqual(2);

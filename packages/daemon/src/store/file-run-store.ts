@@ -15,10 +15,18 @@ import { CoalescingWriter, type CoalescingWriterOptions } from './coalescing-wri
 import { DamagedFileError } from './damaged-file-error.js';
 import { fsyncDir, isErrno, writeFileDurably } from './durable-json-file.js';
 import { EventLog } from './event-log.js';
-import type { RunDocument, RunDocumentToWrite, RunIndexEntry } from './run-document.js';
+import {
+  TaskText,
+  recordOfTask,
+  type KeptRunDocument,
+  type RunDocument,
+  type RunDocumentToWrite,
+  type RunIndexEntry,
+} from './run-document.js';
 import { RunDocumentFile, readRunDocument, type RunDocumentDb } from './run-document-file.js';
 import { RunDocumentText } from './run-document-text.js';
 import { RunIndex } from './run-index.js';
+import { SettledSegment } from './settled-segment.js';
 import type { RunStore, StoredRun } from './store.js';
 import { JournalBehindError, writeFailureOf, type WriteFailure } from './write-failure.js';
 
@@ -39,6 +47,8 @@ interface RunFiles {
   document: RunDocumentDb;
   /** The document's text, re-serialised only where tasks changed (its checkpoints' too). */
   text: RunDocumentText;
+  /** Settled tasks, written once: the document names them by id (its checkpoints are whole). */
+  segment: SettledSegment;
   events: EventLog;
   /** Where the latest document to save comes from. */
   snapshot?: () => RunDocumentToWrite;
@@ -275,7 +285,7 @@ export class FileRunStore implements RunStore {
     return Promise.resolve(this.index.entries());
   }
 
-  async loadRun(runId: string): Promise<RunDocument> {
+  async loadRun(runId: string): Promise<KeptRunDocument> {
     if (!SAFE_ID.test(runId)) throw this.notFound(runId);
     const files = this.runs.get(runId) ?? this.openRunFiles(runId);
     const doc = await readRunDocument(files.document);
@@ -357,13 +367,13 @@ export class FileRunStore implements RunStore {
     return kept;
   }
 
-  async saveRebuilt(doc: RunDocument): Promise<void> {
+  async saveRebuilt(doc: KeptRunDocument): Promise<void> {
     let files = this.runs.get(doc.id);
     if (!files) {
       files = this.openRunFiles(doc.id);
       this.runs.set(doc.id, files);
     }
-    files.document.data = doc;
+    files.document.data = await this.withSettled(files, doc);
     await files.document.write();
     files.onDisk = { status: doc.status, lastEventId: doc.lastEventId };
     this.index.add(doc);
@@ -405,7 +415,8 @@ export class FileRunStore implements RunStore {
     const file = this.paths.run(runId).checkpoint(checkpointId);
     const doc = await readRunDocument(new RunDocumentFile(file, runId, new RunDocumentText()).open());
     if (doc === null) throw notFound;
-    return doc;
+    // A checkpoint is whole in itself (read without a segment): its tasks are all records.
+    return { ...doc, tasks: doc.tasks.map(recordOfTask) };
   }
 
   async close(): Promise<void> {
@@ -439,12 +450,23 @@ export class FileRunStore implements RunStore {
     // it waits (the checkpoint list, held tasks) is told by events a restore applies again harmlessly.
     await files.events.waitDurable(doc.lastEventId);
     await this.index.beforeDocument(doc);
-    files.document.data = doc;
+    files.document.data = await this.withSettled(files, doc);
     const journalBytes = files.journalBytes;
     await files.document.write();
     files.journalBytesAtSave = journalBytes;
     files.onDisk = { status: doc.status, lastEventId: doc.lastEventId };
     this.index.noteDocument(doc);
+  }
+
+  /**
+   * The document to write, once the settled tasks it holds as text are in the segment (written and
+   * synced first: a document never names a task the segment does not hold).
+   */
+  private async withSettled(files: RunFiles, doc: RunDocumentToWrite): Promise<RunDocumentToWrite> {
+    const settled = doc.tasks.filter((task): task is TaskText => task instanceof TaskText);
+    if (settled.length === 0) return doc;
+    await files.segment.write(settled);
+    return { ...doc, settled: files.segment.ref };
   }
 
   /** Tells the listeners a write failed (not one held back for the journal: that failure is told already). */
@@ -457,14 +479,22 @@ export class FileRunStore implements RunStore {
   private openRunFiles(id: string): RunFiles {
     const run = this.paths.run(id);
     const text = new RunDocumentText();
+    const segment = new SettledSegment(join(run.dir, SETTLED_FILE), SETTLED_FILE, this.countState);
     const files: RunFiles = {
-      document: new RunDocumentFile(run.state, id, text, {
-        onWrite: (bytes) => {
-          this.countState(bytes);
-          files.documentBytes = bytes;
+      document: new RunDocumentFile(
+        run.state,
+        id,
+        text,
+        {
+          onWrite: (bytes) => {
+            this.countState(bytes);
+            files.documentBytes = bytes;
+          },
         },
-      }).open(),
+        segment,
+      ).open(),
       text,
+      segment,
       events: new EventLog(run.events, {
         onWrite: (bytes) => {
           this.countEvents(bytes);
@@ -519,6 +549,9 @@ function journalTooShort(files: RunFiles): boolean {
 
 /** How every document the store writes ends (see RunDocumentText): a cheap sign it was not cut short. */
 const DOCUMENT_END = ']}\n';
+
+/** The run's settled tasks (SettledSegment), beside `state.json`. */
+const SETTLED_FILE = 'settled.jsonl';
 
 const RUN_KEY = 'run:';
 const runKey = (runId: string) => `${RUN_KEY}${runId}`;

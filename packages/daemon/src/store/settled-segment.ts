@@ -1,0 +1,163 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { TaskStatus } from '@orc/shared';
+import { DamagedFileError } from './damaged-file-error.js';
+import { fsyncDir, isErrno } from './durable-json-file.js';
+import { TaskText } from './run-document.js';
+
+/** How a document names the segment it takes its settled tasks from, and how much of it. */
+export interface SegmentRef {
+  /** The file's name in the run's folder. */
+  file: string;
+  /** The bytes of it the document relies on: what lies past them (a torn append) is not read. */
+  bytes: number;
+}
+
+const TASK_STATUSES: ReadonlySet<unknown> = new Set(TaskStatus.options);
+
+/**
+ * A run's settled tasks, append-only (`settled.jsonl`): a settled task's record is written here once,
+ * and the run document names it by its id instead of carrying its record at every rewrite. At 100,000
+ * tasks, settled records were three quarters of a 45 MB document rewritten all run long; restoring it
+ * parsed them all. A line is `[id, status, title, attempt costs]` (what a restore reads of a settled
+ * task), a tab, and the record's JSON, kept as its text (TaskText) and parsed only when asked for.
+ *
+ * A task that settles again (a retry, a rollback and a rerun) is appended again: the last line of an id
+ * within the document's bytes is its record. Lines are written at the end of the bytes written before,
+ * not appended blindly, so a write cut short by a crash or a full disk is written over by the next; the
+ * document names the bytes it relies on, written and fsynced before it is.
+ */
+export class SettledSegment {
+  /** The text each id was last written with. */
+  private readonly written = new Map<string, string>();
+  /** The bytes of whole lines written (and synced): where the next write goes. */
+  private size = 0;
+  /** The size the file is cut to before the next write: it may hold a torn write past `size`. */
+  private untrimmed = true;
+
+  constructor(
+    readonly filename: string,
+    readonly name: string,
+    private readonly onWrite?: (bytes: number) => void,
+  ) {}
+
+  /** What a document written now refers to. */
+  get ref(): SegmentRef {
+    return { file: this.name, bytes: this.size };
+  }
+
+  /** Whether the segment holds this text for the task: the document names it by its id. */
+  holds(task: TaskText): boolean {
+    return this.written.get(task.id) === task.json;
+  }
+
+  /** Writes the texts the segment does not hold yet (each as it is now) and syncs them. */
+  async write(tasks: readonly TaskText[]): Promise<void> {
+    const fresh = tasks.filter((task) => !this.holds(task));
+    if (fresh.length === 0) return;
+    const lines = fresh.map(lineOf);
+    const bytes = Buffer.from(lines.join(''), 'utf8');
+    // Written at an offset (not opened to append, where Linux ignores the offset).
+    let created = false;
+    const handle = await open(this.filename, 'r+').catch((error: unknown) => {
+      if (!isErrno(error, 'ENOENT')) throw error;
+      created = true;
+      return open(this.filename, 'wx', 0o600);
+    });
+    try {
+      if (this.untrimmed) {
+        await handle.truncate(this.size);
+        this.untrimmed = false;
+      }
+      for (let at = 0; at < bytes.length;) {
+        at += (await handle.write(bytes, at, bytes.length - at, this.size + at)).bytesWritten;
+      }
+      await handle.sync();
+    } catch (error) {
+      // What was written past `size` is written over next time.
+      this.untrimmed = true;
+      throw error;
+    } finally {
+      await handle.close();
+    }
+    // Its name is on disk before a document that needs it.
+    if (created) await fsyncDir(dirname(this.filename));
+    this.size += bytes.length;
+    for (const task of fresh) this.written.set(task.id, task.json);
+    this.onWrite?.(bytes.length);
+  }
+
+  /**
+   * The settled tasks the first `bytes` of the file hold, by id (an id's last line wins). Throws a
+   * DamagedFileError when the file is missing, shorter, or holds a line that is not a settled task.
+   */
+  async read(bytes: number): Promise<Map<string, TaskText>> {
+    let text: string;
+    let handle: FileHandle;
+    try {
+      handle = await open(this.filename, 'r');
+    } catch (error) {
+      if (isErrno(error, 'ENOENT') && bytes === 0) return new Map();
+      if (isErrno(error, 'ENOENT'))
+        throw new DamagedFileError(this.filename, `is missing; the run document takes ${bytes} bytes of it`);
+      throw error;
+    }
+    try {
+      const buffer = Buffer.allocUnsafe(bytes);
+      let read = 0;
+      while (read < bytes) {
+        const { bytesRead } = await handle.read(buffer, read, bytes - read, read);
+        if (bytesRead === 0) break;
+        read += bytesRead;
+      }
+      if (read < bytes) {
+        throw new DamagedFileError(
+          this.filename,
+          `holds ${read} bytes, but the run document takes ${bytes}; it was cut short`,
+        );
+      }
+      text = buffer.toString('utf8');
+    } finally {
+      await handle.close();
+    }
+    const tasks = new Map<string, TaskText>();
+    let lineNo = 0;
+    for (let start = 0; start < text.length;) {
+      lineNo++;
+      const end = text.indexOf('\n', start);
+      const task = end === -1 ? undefined : taskOfLine(text, start, end);
+      if (task === undefined) {
+        throw new DamagedFileError(this.filename, `line ${lineNo} is not a settled task's record`);
+      }
+      tasks.set(task.id, task);
+      this.written.set(task.id, task.json);
+      start = end + 1;
+    }
+    this.size = bytes;
+    this.untrimmed = true;
+    return tasks;
+  }
+}
+
+function lineOf(task: TaskText): string {
+  return `${JSON.stringify([task.id, task.status, task.title, task.attemptCosts])}\t${task.json}\n`;
+}
+
+/** The task a line holds, or undefined when it is not one (its record is checked when it is parsed). */
+function taskOfLine(text: string, start: number, end: number): TaskText | undefined {
+  const tab = text.indexOf('\t', start);
+  if (tab === -1 || tab > end) return undefined;
+  let head: unknown;
+  try {
+    head = JSON.parse(text.slice(start, tab));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(head) || head.length !== 4) return undefined;
+  const [id, status, title, costs] = head as unknown[];
+  if (typeof id !== 'string' || typeof title !== 'string' || !TASK_STATUSES.has(status)) return undefined;
+  if (!Array.isArray(costs) || !costs.every((c) => typeof c === 'number')) return undefined;
+  const json = text.slice(tab + 1, end);
+  if (!json.startsWith('{') || !json.endsWith('}')) return undefined;
+  return TaskText.sealed(id, title, status as TaskStatus, json, costs);
+}
