@@ -2,7 +2,7 @@ import { type OrcEvent, type Usage } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ModelError } from '../model/model-error.js';
 import { openFileRunStore, type FileRunStore } from '../store/file-run-store.js';
-import { recordOfTask, type KeptRunDocument } from '../store/run-document.js';
+import { TaskText, recordOfTask, type KeptRunDocument } from '../store/run-document.js';
 import { createScriptedProvider, openTestEngine, type TestEngine } from '@orc/test-support';
 import { RebuildImpossible, rebuildRunDocument } from './rebuild-run.js';
 
@@ -196,5 +196,50 @@ describe('rebuildRunDocument', () => {
       runSnapshot: undefined,
       tasks: [],
     });
+  });
+});
+
+describe('rebuildRunDocument over settled tasks kept as text', () => {
+  it('parses a settled task only when an event reads it, and all of them for one that reads them all', async () => {
+    const { home, runId, saved } = await eventfulRun();
+    store = await openFileRunStore(home);
+    const records = saved.tasks.map(recordOfTask);
+    const base = (): KeptRunDocument => ({
+      ...saved,
+      status: 'executing',
+      tasks: records.map((record) => (record.status === 'done' ? TaskText.of(record) : record)),
+    });
+    const [a, b] = records;
+    const at = '2030-01-01T00:00:00.000Z';
+    const from = saved.lastEventId;
+    const event = (n: number, fields: object) => ({ id: from + n, runId, at, ...fields }) as OrcEvent;
+    const replay = (events: OrcEvent[]) =>
+      rebuildRunDocument(
+        runId,
+        {
+          base: base(),
+          events: (async function* () {
+            for (const e of events) yield await Promise.resolve(e);
+          })(),
+          readCheckpoint: (id) => store!.readCheckpoint(runId, id),
+        },
+        { keepSnapshot: true },
+      );
+
+    // A retry of a: its record is parsed and folded; b stays text.
+    const retried = await replay([
+      event(1, { type: 'task.status', taskId: a!.id, status: 'pending', from: 'done' }),
+      event(2, { type: 'run.status', status: 'executing' }),
+    ]);
+    expect(retried.tasks[0]).not.toBeInstanceOf(TaskText);
+    expect(recordOfTask(retried.tasks[0]!).status).toBe('pending');
+    expect(retried.tasks[1]).toBeInstanceOf(TaskText);
+    expect(retried.tasks[1]).toEqual(base().tasks[1]);
+    expect(retried.lastEventId).toBe(from + 2);
+
+    // A restore reads every task: none is left as text, and the records are what they were.
+    const restored = await replay([event(1, { type: 'run.restored', interruptedTasks: [] })]);
+    expect(restored.tasks.some((t) => t instanceof TaskText)).toBe(false);
+    expect(restored.tasks[1]).toEqual(b);
   });
 });

@@ -1,12 +1,32 @@
-import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  chmod,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { statePaths, type CheckpointInfo, type OrcEvent } from '@orc/shared';
+import { statePaths, type CheckpointInfo, type OrcEvent, type TaskRecord } from '@orc/shared';
 import { eventually } from '@orc/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DamagedFileError } from './damaged-file-error.js';
 import { openFileRunStore, type FileRunStore } from './file-run-store.js';
-import type { RunDocument } from './run-document.js';
+import {
+  TaskText,
+  recordOfTask,
+  type KeptRunDocument,
+  type RunDocument,
+  type RunDocumentToWrite,
+} from './run-document.js';
+import { RunDocumentFile } from './run-document-file.js';
+import { RunDocumentText } from './run-document-text.js';
 
 let stateDir: string;
 let store: FileRunStore | undefined;
@@ -304,3 +324,121 @@ describe('FileRunStore', () => {
 function checkpoint(runId: string, id: string): CheckpointInfo {
   return { id, runId, createdAt: '2025-01-01T00:00:00.000Z', reason: 'manual', tasksDone: 0, lastEventId: 0 };
 }
+
+describe('FileRunStore: settled tasks in their segment', () => {
+  const done = (n: number, result = `result ${n}`): TaskRecord => ({ ...task(n), status: 'done', result });
+  /** The document as the run hands it: settled tasks as their text. */
+  const kept = (id: string, tasks: RunDocument['tasks']): RunDocumentToWrite => ({
+    ...runDocument(id, { status: 'executing' }),
+    tasks: tasks.map((t) => (t.status === 'done' ? TaskText.of(t) : t)),
+  });
+  const statusesOf = (doc: KeptRunDocument) => doc.tasks.map((t) => `${t.id} ${t.status}`);
+  const runFile = (name: string) => join(stateDir, 'runs', 'r1', name);
+
+  async function reopened(): Promise<KeptRunDocument> {
+    await store!.close();
+    store = await openFileRunStore(stateDir);
+    return store.loadRun('r1');
+  }
+
+  it('writes a settled task once to settled.jsonl, names it by id in state.json, and loads it as its text', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    const first = kept('r1', [done(1), task(2), done(3)]);
+    store.scheduleSave('r1', () => first);
+    await store.flush('r1');
+    const state = await readFile(runFile('state.json'), 'utf8');
+    expect(state.split('\n').slice(1, 4)).toEqual(['"t1",', JSON.stringify(task(2)) + ',', '"t3"]}']);
+    const segmentBytes = (await stat(runFile('settled.jsonl'))).size;
+    expect((JSON.parse(state.split('\n')[0]! + ']}') as RunDocument).settled).toEqual({
+      file: 'settled.jsonl',
+      bytes: segmentBytes,
+    });
+    // A later document with the same settled tasks writes none of them again.
+    store.scheduleSave('r1', () => ({ ...first, lastEventId: 0, goal: 'again' }));
+    await store.flush('r1');
+    expect((await stat(runFile('settled.jsonl'))).size).toBe(segmentBytes);
+    // A checkpoint stays a whole document.
+    await store.writeCheckpoint(checkpoint('r1', 'cp1'), first);
+    const whole = JSON.parse(await readFile(runFile('checkpoints/cp1.json'), 'utf8')) as RunDocument;
+    expect(whole.tasks).toEqual([done(1), task(2), done(3)]);
+    expect(whole.settled).toBeUndefined();
+
+    const loaded = await reopened();
+    expect(loaded.settled).toBeUndefined();
+    expect(loaded.tasks[0]).toBeInstanceOf(TaskText);
+    expect(loaded.tasks[1]).not.toBeInstanceOf(TaskText);
+    expect(loaded.tasks.map(recordOfTask)).toEqual([done(1), task(2), done(3)]);
+  });
+
+  it('loads a task un-settled by a rollback as the document has it, and settled again as it was last', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    const save = async (doc: RunDocumentToWrite) => {
+      store!.scheduleSave('r1', () => doc);
+      await store!.flush('r1');
+    };
+    await save(kept('r1', [done(1, 'first'), done(2)]));
+    // Rolled back: t1 waits to run again.
+    await save(kept('r1', [task(1), done(2)]));
+    expect(statusesOf(await reopened())).toEqual(['t1 pending', 't2 done']);
+    // Run again, with another result.
+    await save(kept('r1', [done(1, 'second'), done(2)]));
+    const again = await reopened();
+    expect(again.tasks.map((t) => recordOfTask(t).result)).toEqual(['second', 'result 2']);
+    // And the checkpoint from before still gives the first.
+    await store.writeCheckpoint(checkpoint('r1', 'cp1'), kept('r1', [done(1, 'first'), done(2)]));
+    expect(recordOfTask((await store.readCheckpoint('r1', 'cp1')).tasks[0]!).result).toBe('first');
+  });
+
+  it('loads a document written before settled tasks had their segment (every task whole)', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    await store.close();
+    store = undefined;
+    // Written as earlier versions wrote it: no segment, every record in the document.
+    const old = new RunDocumentFile(runFile('state.json'), 'r1', new RunDocumentText()).open();
+    old.data = runDocument('r1', { status: 'executing', tasks: [done(1), task(2)] });
+    await old.write();
+    store = await openFileRunStore(stateDir);
+    const loaded = await store.loadRun('r1');
+    expect(loaded.tasks).toEqual([done(1), task(2)]);
+    // Its next save moves the settled task to the segment.
+    store.scheduleSave('r1', () => kept('r1', [done(1), task(2)]));
+    await store.flush('r1');
+    expect((await readFile(runFile('state.json'), 'utf8')).split('\n')[1]).toBe('"t1",');
+    expect((await reopened()).tasks.map(recordOfTask)).toEqual([done(1), task(2)]);
+  });
+
+  it('loads past a torn segment write (a kill -9 before the document), and goes on writing after it', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    store.scheduleSave('r1', () => kept('r1', [done(1), task(2)]));
+    await store.flush('r1');
+    await appendFile(runFile('settled.jsonl'), '["t2","done","task 2",[]]\t{"id":"t2","sta');
+    expect(statusesOf(await reopened())).toEqual(['t1 done', 't2 pending']);
+    store.scheduleSave('r1', () => kept('r1', [done(1), done(2)]));
+    await store.flush('r1');
+    expect((await readFile(runFile('settled.jsonl'), 'utf8')).split('\n').filter(Boolean)).toHaveLength(2);
+    expect(statusesOf(await reopened())).toEqual(['t1 done', 't2 done']);
+  });
+
+  it('says the run is damaged, naming settled.jsonl, when the segment lost what the document names', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    store.scheduleSave('r1', () => kept('r1', [done(1), done(2)]));
+    await store.flush('r1');
+    await store.close();
+    const bytes = (await stat(runFile('settled.jsonl'))).size;
+    await truncate(runFile('settled.jsonl'), 20);
+    store = await openFileRunStore(stateDir);
+    const error = await store.loadRun('r1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DamagedFileError);
+    expect((error as DamagedFileError).message).toBe(
+      `${runFile('settled.jsonl')} holds 20 bytes, but the run document takes ${bytes}; it was cut short`,
+    );
+    await rm(runFile('settled.jsonl'));
+    const missing = await store.loadRun('r1').catch((e: unknown) => e);
+    expect((missing as DamagedFileError).reason).toMatch(/^is missing; the run document takes/);
+  });
+});
