@@ -2,7 +2,9 @@ import { type OrcEvent, type Usage } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ModelError } from '../model/model-error.js';
 import { openFileRunStore, type FileRunStore } from '../store/file-run-store.js';
+import { join } from 'node:path';
 import { TaskText, recordOfTask, type KeptRunDocument } from '../store/run-document.js';
+import { readRunFolder } from '../store/run-document-file.js';
 import { createScriptedProvider, openTestEngine, type TestEngine } from '@orc/test-support';
 import { RebuildImpossible, rebuildRunDocument } from './rebuild-run.js';
 
@@ -61,9 +63,7 @@ async function eventfulRun(): Promise<{ home: string; runId: string; saved: Kept
   await orchestrator.addFeedback(run.id, { score: 4 });
   await orchestrator.close(0);
   // Read as the daemon reads it: settled tasks from the settled segment.
-  const reader = await openFileRunStore(home);
-  const saved = await reader.loadRun(run.id);
-  await reader.close();
+  const saved = (await readRunFolder(join(home, 'runs', run.id), run.id))!;
   return { home, runId: run.id, saved };
 }
 

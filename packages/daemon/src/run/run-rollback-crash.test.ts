@@ -16,7 +16,7 @@ import { createOrchestrator } from '../orchestrator/create-orchestrator.js';
 import type { Orchestrator } from '../orchestrator/orchestrator.js';
 import type { KeptRunDocument, RunDocument } from '../store/run-document.js';
 import { rebuildRunDocument } from './rebuild-run.js';
-import { openFileRunStore } from '../store/file-run-store.js';
+import { readRunFolder } from '../store/run-document-file.js';
 
 // a → b → c, and d on its own.
 const TASKS: TaskSpecInput[] = [
@@ -152,9 +152,7 @@ describe('a rollback or a checkpoint cut short by a crash', () => {
       ).toBe(true);
       // The document written on close and the journal agree.
       // Read as the daemon reads it: settled tasks from the settled segment.
-      const reader = await openFileRunStore(copy);
-      const saved = await reader.loadRun(runId);
-      await reader.close();
+      const saved = (await readRunFolder(copyDir, runId))!;
       expect(statuses(saved.tasks), label).toEqual(statuses((await journalFold(copy, runId)).tasks));
       expect(saved.lastEventId, label).toBe(replayed.at(-1)!.id);
     }

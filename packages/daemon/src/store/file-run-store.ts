@@ -26,7 +26,7 @@ import {
 import { RunDocumentFile, readRunDocument, type RunDocumentDb } from './run-document-file.js';
 import { RunDocumentText } from './run-document-text.js';
 import { RunIndex } from './run-index.js';
-import { SettledSegment } from './settled-segment.js';
+import { SETTLED_FILE, SettledSegment } from './settled-segment.js';
 import type { RunStore, StoredRun } from './store.js';
 import { JournalBehindError, writeFailureOf, type WriteFailure } from './write-failure.js';
 
@@ -559,9 +559,6 @@ function journalTooShort(files: RunFiles): boolean {
 
 /** How every document the store writes ends (see RunDocumentText): a cheap sign it was not cut short. */
 const DOCUMENT_END = ']}\n';
-
-/** The run's settled tasks (SettledSegment), beside `state.json`. */
-const SETTLED_FILE = 'settled.jsonl';
 
 const RUN_KEY = 'run:';
 const runKey = (runId: string) => `${RUN_KEY}${runId}`;

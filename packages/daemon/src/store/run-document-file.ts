@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Low } from 'lowdb';
 import type * as z from 'zod';
 import { DamagedFileError } from './damaged-file-error.js';
@@ -11,8 +12,8 @@ import {
   type KeptRunDocument,
   type RunDocumentToWrite,
 } from './run-document.js';
-import type { RunDocumentText } from './run-document-text.js';
-import type { SettledSegment } from './settled-segment.js';
+import { RunDocumentText } from './run-document-text.js';
+import { SETTLED_FILE, SettledSegment } from './settled-segment.js';
 
 /**
  * A run document as lowdb holds it: null until it is read or given (lowdb wants default data), and a
@@ -26,6 +27,16 @@ export async function readRunDocument(db: RunDocumentDb): Promise<KeptRunDocumen
   db.data = null;
   await db.read();
   return dataOf(db);
+}
+
+/**
+ * A run's `state.json` in `dir` as the store reads it (its settled tasks from their segment, as text),
+ * without opening the run: null when there is none.
+ */
+export function readRunFolder(dir: string, runId: string): Promise<KeptRunDocument | null> {
+  const segment = new SettledSegment(join(dir, SETTLED_FILE), SETTLED_FILE);
+  const file = new RunDocumentFile(join(dir, 'state.json'), runId, new RunDocumentText(), {}, segment);
+  return readRunDocument(file.open());
 }
 
 /**

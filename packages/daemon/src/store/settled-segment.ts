@@ -13,6 +13,9 @@ export interface SegmentRef {
   bytes: number;
 }
 
+/** The segment's name in the run's folder, beside `state.json`. */
+export const SETTLED_FILE = 'settled.jsonl';
+
 const TASK_STATUSES: ReadonlySet<unknown> = new Set(TaskStatus.options);
 
 /**
