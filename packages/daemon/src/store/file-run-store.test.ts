@@ -371,6 +371,29 @@ describe('FileRunStore: settled tasks in their segment', () => {
     expect(loaded.tasks.map(recordOfTask)).toEqual([done(1), task(2), done(3)]);
   });
 
+  it("writes a finished run's document whole, as scripts read it, and lets the segment go", async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    store.scheduleSave('r1', () => kept('r1', [done(1), task(2)]));
+    await store.flush('r1');
+    expect((await readdir(join(stateDir, 'runs', 'r1'))).sort()).toContain('settled.jsonl');
+    const finished = {
+      ...kept('r1', [done(1), { ...done(2), status: 'skipped' as const }]),
+      status: 'completed' as const,
+    };
+    store.scheduleSave('r1', () => finished);
+    await store.flush('r1');
+    const whole = JSON.parse(await readFile(runFile('state.json'), 'utf8')) as RunDocument;
+    expect(whole.tasks).toEqual([done(1), { ...done(2), status: 'skipped' }]);
+    expect(whole.settled).toBeUndefined();
+    expect((await readdir(join(stateDir, 'runs', 'r1'))).sort()).toEqual(['state.json']);
+    // Reopened (a task retried), its settled tasks go to a new segment.
+    store.scheduleSave('r1', () => kept('r1', [done(1), task(2)]));
+    await store.flush('r1');
+    expect((await readFile(runFile('state.json'), 'utf8')).split('\n')[1]).toBe('"t1",');
+    expect(statusesOf(await reopened())).toEqual(['t1 done', 't2 pending']);
+  });
+
   it('loads a task un-settled by a rollback as the document has it, and settled again as it was last', async () => {
     store = await openFileRunStore(stateDir);
     await store.createRun(runDocument('r1'));

@@ -466,13 +466,17 @@ export class FileRunStore implements RunStore {
     await files.document.write();
     files.onDisk = { status: doc.status, lastEventId: doc.lastEventId };
     this.index.noteDocument(doc);
+    if (files.document.data.settled === undefined) await files.segment.remove();
   }
 
   /**
    * The document to write, once the settled tasks it holds as text are in the segment (written and
-   * synced first: a document never names a task the segment does not hold).
+   * synced first: a document never names a task the segment does not hold). A finished run's is whole,
+   * and once it is written the segment goes.
    */
   private async withSettled(files: RunFiles, doc: RunDocumentToWrite): Promise<RunDocumentToWrite> {
+    // A finished run's document is whole, as scripts read it (the README's state directory).
+    if (FINISHED_RUN_STATUSES.has(doc.status)) return doc;
     const settled = doc.tasks.filter((task): task is TaskText => task instanceof TaskText);
     if (settled.length === 0) return doc;
     await files.segment.write(settled);

@@ -116,7 +116,8 @@ export class RunDocumentFile extends DurableJsonFile<RunDocumentToWrite | null> 
   /** The document's JSON as pieces, its tasks serialised as they are written (see RunDocumentText). */
   protected override serialize(doc: RunDocumentToWrite | null): Iterable<string> {
     if (doc === null) throw new Error(`no run document to write to ${this.filename}`);
-    return this.text.render(doc, this.segment);
+    // Only a document that names its segment names settled tasks by id (a finished run's is whole).
+    return this.text.render(doc, doc.settled === undefined ? undefined : this.segment);
   }
 }
 

@@ -1,4 +1,4 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { TaskStatus } from '@orc/shared';
 import { DamagedFileError } from './damaged-file-error.js';
@@ -88,6 +88,19 @@ export class SettledSegment {
     this.size += bytes.length;
     for (const task of fresh) this.written.set(task.id, task.json);
     this.onWrite?.(bytes.length);
+  }
+
+  /**
+   * Lets go of the file once a document that names none of it is on disk (a finished run's, whole):
+   * the next write starts a new one.
+   */
+  async remove(): Promise<void> {
+    this.written.clear();
+    this.size = 0;
+    this.untrimmed = true;
+    await unlink(this.filename).catch((error: unknown) => {
+      if (!isErrno(error, 'ENOENT')) throw error;
+    });
   }
 
   /**
