@@ -194,11 +194,12 @@ describe('FileRunStore', () => {
     expect(index.runs.map((entry) => entry.id).sort()).toEqual(['r1', 'r2']);
   });
 
-  it('rewrites a document over a megabyte only once the journal has grown by its size, or the run changed status', async () => {
+  it('rewrites a document over a megabyte only once the journal has grown by four times its size, or the run changed status', async () => {
     store = await openFileRunStore(stateDir, { minIntervalMs: 0, durationFactor: 0 });
     const doc = runDocument('r1', {
       status: 'executing',
-      tasks: Array.from({ length: 5_000 }, (_, n) => task(n)),
+      // Ready: live tasks, written whole (a waiting one is named by its id).
+      tasks: Array.from({ length: 5_000 }, (_, n) => ({ ...task(n), status: 'ready' as const })),
     });
     await store.createRun(doc);
     const documentBytes = (await stat(store.stateFile('r1'))).size;
@@ -222,9 +223,9 @@ describe('FileRunStore', () => {
 
     const start = writes();
     store.scheduleSave('r1', () => doc);
-    await append(documentBytes / 2);
+    await append(documentBytes * 3.5);
     await settle();
-    expect(writes()).toBe(start); // held: the journal has grown by half the document
+    expect(writes()).toBe(start); // held: the journal has grown by 3.5 documents
     await append(documentBytes / 2 + 10);
     await eventually(() => writes() === start + 1, 'the document written');
 
@@ -341,14 +342,16 @@ describe('FileRunStore: settled tasks in their segment', () => {
     return store.loadRun('r1');
   }
 
-  it('writes a settled task once to settled.jsonl, names it by id in state.json, and loads it as its text', async () => {
+  it('writes settled and waiting tasks once to settled.jsonl, names them by id in state.json, and loads them as text', async () => {
     store = await openFileRunStore(stateDir);
     await store.createRun(runDocument('r1'));
-    const first = kept('r1', [done(1), task(2), done(3)]);
+    const ready = { ...task(4), status: 'ready' as const };
+    const first = kept('r1', [done(1), task(2), done(3), ready]);
     store.scheduleSave('r1', () => first);
     await store.flush('r1');
     const state = await readFile(runFile('state.json'), 'utf8');
-    expect(state.split('\n').slice(1, 4)).toEqual(['"t1",', JSON.stringify(task(2)) + ',', '"t3"]}']);
+    // A live (ready) task is written whole.
+    expect(state.split('\n').slice(1, 5)).toEqual(['"t1",', '"t2",', '"t3",', JSON.stringify(ready) + ']}']);
     const segmentBytes = (await stat(runFile('settled.jsonl'))).size;
     expect((JSON.parse(state.split('\n')[0]! + ']}') as RunDocument).settled).toEqual({
       file: 'settled.jsonl',
@@ -361,14 +364,13 @@ describe('FileRunStore: settled tasks in their segment', () => {
     // A checkpoint stays a whole document.
     await store.writeCheckpoint(checkpoint('r1', 'cp1'), first);
     const whole = JSON.parse(await readFile(runFile('checkpoints/cp1.json'), 'utf8')) as RunDocument;
-    expect(whole.tasks).toEqual([done(1), task(2), done(3)]);
+    expect(whole.tasks).toEqual([done(1), task(2), done(3), ready]);
     expect(whole.settled).toBeUndefined();
 
     const loaded = await reopened();
     expect(loaded.settled).toBeUndefined();
-    expect(loaded.tasks[0]).toBeInstanceOf(TaskText);
-    expect(loaded.tasks[1]).not.toBeInstanceOf(TaskText);
-    expect(loaded.tasks.map(recordOfTask)).toEqual([done(1), task(2), done(3)]);
+    expect(loaded.tasks.map((t) => t instanceof TaskText)).toEqual([true, true, true, false]);
+    expect(loaded.tasks.map(recordOfTask)).toEqual([done(1), task(2), done(3), ready]);
   });
 
   it("writes a finished run's document whole, as scripts read it, and lets the segment go", async () => {
@@ -442,7 +444,8 @@ describe('FileRunStore: settled tasks in their segment', () => {
     expect(statusesOf(await reopened())).toEqual(['t1 done', 't2 pending']);
     store.scheduleSave('r1', () => kept('r1', [done(1), done(2)]));
     await store.flush('r1');
-    expect((await readFile(runFile('settled.jsonl'), 'utf8')).split('\n').filter(Boolean)).toHaveLength(2);
+    // t1 done, t2 waiting, t2 done: the torn line is written over.
+    expect((await readFile(runFile('settled.jsonl'), 'utf8')).split('\n').filter(Boolean)).toHaveLength(3);
     expect(statusesOf(await reopened())).toEqual(['t1 done', 't2 done']);
   });
 

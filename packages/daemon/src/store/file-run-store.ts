@@ -16,7 +16,6 @@ import { DamagedFileError } from './damaged-file-error.js';
 import { fsyncDir, isErrno, writeFileDurably } from './durable-json-file.js';
 import { EventLog } from './event-log.js';
 import {
-  TaskText,
   recordOfTask,
   type KeptRunDocument,
   type RunDocument,
@@ -66,15 +65,18 @@ interface RunFiles {
 }
 
 /**
- * A document this large is rewritten only once the journal has grown by as many bytes as the document
- * has since its last write, however quickly the disk writes it; a smaller one as soon as the writer's
- * spacing lets it. Spaced by time alone (10× the last write's duration), the rewrites of a 100,000-task
- * document (45–85 MB) came as often as the disk allowed: bytes written per task at 100k were 1.45–1.60×
- * those at 1k, moving with the machine's load. Held back by the journal's growth, the document's share
- * is at most the journal's (≈3 KB a task), at any load; a restore replays at most a document's size of
- * journal past it, about what the time spacing left at 100k (135,000 events when killed at half).
+ * A document this large is rewritten only once the journal has grown by JOURNAL_PER_DOCUMENT times the
+ * document's size since its last write began, however quickly the disk writes it; a smaller one as soon
+ * as the writer's spacing lets it. Spaced by time alone (10× the last write's duration), the rewrites of a
+ * 100,000-task document (45–85 MB) came as often as the disk allowed: bytes written per task at 100k were
+ * 1.45–1.60× those at 1k, moving with the machine's load. Held back by the journal's growth, the
+ * document's share is at most a quarter of the journal's (≈3 KB a task), at any load; a restore replays
+ * at most four documents' size of journal past it. With settled and waiting tasks named by id (their
+ * records in the settled segment), the document of a 100,000-task run is a few MB, so that is a few
+ * tens of thousands of events.
  */
 const HOLD_DOCUMENTS_OVER = 1024 * 1024;
+const JOURNAL_PER_DOCUMENT = 4;
 
 /** Opens (creating it, mode 0700) the state directory's run store. */
 /** A removed run's folder is renamed to this first; the leading dot keeps it from ever loading again. */
@@ -232,7 +234,7 @@ export class FileRunStore implements RunStore {
   /**
    * A large document is spaced by the journal's growth (`journalTooShort`) and written as soon as it has
    * grown enough; spaced by time as well (10× the last write, which took 0.3–0.5 s for 12 MB at load 10),
-   * a 100,000-task run killed at half had 102,000 events to replay past its document, not 39,000.
+   * a 100,000-task run killed at half had 102,000 events to replay past its document, not 31,000.
    */
   private scheduleWrite(runId: string, files: RunFiles): void {
     const spacing = files.documentBytes > HOLD_DOCUMENTS_OVER ? 'unspaced' : 'spaced';
@@ -477,10 +479,8 @@ export class FileRunStore implements RunStore {
   private async withSettled(files: RunFiles, doc: RunDocumentToWrite): Promise<RunDocumentToWrite> {
     // A finished run's document is whole, as scripts read it (the README's state directory).
     if (FINISHED_RUN_STATUSES.has(doc.status)) return doc;
-    const settled = doc.tasks.filter((task): task is TaskText => task instanceof TaskText);
-    if (settled.length === 0) return doc;
-    await files.segment.write(settled);
-    return { ...doc, settled: files.segment.ref };
+    await files.segment.write(doc.tasks);
+    return files.segment.ref.bytes === 0 ? doc : { ...doc, settled: files.segment.ref };
   }
 
   /** Tells the listeners a write failed (not one held back for the journal: that failure is told already). */
@@ -557,7 +557,7 @@ export class FileRunStore implements RunStore {
 function journalTooShort(files: RunFiles): boolean {
   return (
     files.documentBytes > HOLD_DOCUMENTS_OVER &&
-    files.journalBytes - files.journalBytesAtSave < files.documentBytes
+    files.journalBytes - files.journalBytesAtSave < JOURNAL_PER_DOCUMENT * files.documentBytes
   );
 }
 

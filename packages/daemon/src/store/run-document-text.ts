@@ -1,9 +1,9 @@
 import type { TaskRecord } from '@orc/shared';
 import { TaskText, type DocumentTask, type RunDocumentToWrite } from './run-document.js';
 
-/** Where settled tasks are written once (SettledSegment): the document names those it holds. */
+/** Where tasks that stay as they are are written once (SettledSegment): the document names those it holds. */
 export interface SettledTasks {
-  holds(task: TaskText): boolean;
+  holds(task: DocumentTask): boolean;
 }
 
 interface CachedTask {
@@ -66,12 +66,14 @@ export class RunDocumentText {
   }
 
   private taskJson(task: DocumentTask, changed: ReadonlySet<string>, segment?: SettledTasks): string {
+    // A task the segment holds as it is is named by its id: its record is not written again.
+    const held = segment?.holds(task) === true;
     if (task instanceof TaskText) {
       // The run keeps its text: what was cached for its record goes.
       this.cache.delete(task.id);
-      // A settled task the segment holds is named by its id: its record is not written again.
-      return segment?.holds(task) === true ? JSON.stringify(task.id) : task.json;
+      return held ? JSON.stringify(task.id) : task.json;
     }
+    if (held) return JSON.stringify(task.id);
     return this.recordJson(task, changed);
   }
 

@@ -124,3 +124,26 @@ describe('SettledSegment', () => {
     expect(line.message.split('\n')).toHaveLength(1);
   });
 });
+
+describe('SettledSegment: waiting tasks', () => {
+  it('holds a waiting record as the object written, and writes it again once it is replaced', async () => {
+    const writer = segment();
+    const waiting: TaskRecord = {
+      ...settled('w').record(),
+      status: 'pending',
+      result: undefined,
+      attempts: [],
+    };
+    await writer.write([waiting]);
+    expect(writer.holds(waiting)).toBe(true);
+    // A record is replaced, never changed, when its task moves: a copy is not the one written.
+    const freed = { ...waiting, status: 'ready' as const };
+    expect(writer.holds(freed)).toBe(false);
+    await writer.write([freed]); // live: not written
+    const bytes = writer.ref.bytes;
+    expect(writer.holds(waiting)).toBe(false);
+    const read = await segment().read(bytes);
+    expect(read.get('w')!.status).toBe('pending');
+    expect(read.get('w')!.record()).toEqual(JSON.parse(JSON.stringify(waiting)));
+  });
+});

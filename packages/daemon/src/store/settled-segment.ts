@@ -1,9 +1,9 @@
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { TaskStatus } from '@orc/shared';
+import { TaskStatus, type TaskRecord } from '@orc/shared';
 import { DamagedFileError } from './damaged-file-error.js';
 import { fsyncDir, isErrno } from './durable-json-file.js';
-import { TaskText } from './run-document.js';
+import { TaskText, type DocumentTask } from './run-document.js';
 
 /** How a document names the segment it takes its settled tasks from, and how much of it. */
 export interface SegmentRef {
@@ -19,20 +19,23 @@ export const SETTLED_FILE = 'settled.jsonl';
 const TASK_STATUSES: ReadonlySet<unknown> = new Set(TaskStatus.options);
 
 /**
- * A run's settled tasks, append-only (`settled.jsonl`): a settled task's record is written here once,
- * and the run document names it by its id instead of carrying its record at every rewrite. At 100,000
- * tasks, settled records were three quarters of a 45 MB document rewritten all run long; restoring it
- * parsed them all. A line is `[id, status, title, attempt costs]` (what a restore reads of a settled
+ * A run's tasks whose records stay as they are, append-only (`settled.jsonl`): a settled task's record,
+ * and a waiting (pending) task's until it is freed, are written here once, and the run document names
+ * them by their id instead of carrying their records at every rewrite. At 100,000 tasks, settled records
+ * were three quarters of a 45 MB document rewritten all run long, waiting ones most of the rest; restoring
+ * it parsed them all. A line is `[id, status, title, attempt costs]` (what a restore reads of such a
  * task), a tab, and the record's JSON, kept as its text (TaskText) and parsed only when asked for.
  *
- * A task that settles again (a retry, a rollback and a rerun) is appended again: the last line of an id
- * within the document's bytes is its record. Lines are written at the end of the bytes written before,
+ * A task written again (freed and settled, retried, rolled back) is appended again: the last line of an
+ * id within the document's bytes is its record. Lines are written at the end of the bytes written before,
  * not appended blindly, so a write cut short by a crash or a full disk is written over by the next; the
  * document names the bytes it relies on, written and fsynced before it is.
  */
 export class SettledSegment {
   /** The text each id was last written with. */
   private readonly written = new Map<string, string>();
+  /** The waiting records written as they are (a record is replaced, never changed, when its task moves). */
+  private readonly records = new Map<string, TaskRecord>();
   /** The bytes of whole lines written (and synced): where the next write goes. */
   private size = 0;
   /** The size the file is cut to before the next write: it may hold a torn write past `size`. */
@@ -49,14 +52,28 @@ export class SettledSegment {
     return { file: this.name, bytes: this.size };
   }
 
-  /** Whether the segment holds this text for the task: the document names it by its id. */
-  holds(task: TaskText): boolean {
-    return this.written.get(task.id) === task.json;
+  /** Whether the segment holds the task as it is: the document names it by its id. */
+  holds(task: DocumentTask): boolean {
+    return task instanceof TaskText
+      ? this.written.get(task.id) === task.json
+      : this.records.get(task.id) === task;
   }
 
-  /** Writes the texts the segment does not hold yet (each as it is now) and syncs them. */
-  async write(tasks: readonly TaskText[]): Promise<void> {
-    const fresh = tasks.filter((task) => !this.holds(task));
+  /**
+   * Writes the tasks of a document that stay as they are (settled ones, as their text, and waiting ones)
+   * and that the segment does not hold yet, and syncs them.
+   */
+  async write(tasks: readonly DocumentTask[]): Promise<void> {
+    const fresh: TaskText[] = [];
+    const freshRecords: TaskRecord[] = [];
+    for (const task of tasks) {
+      if (this.holds(task)) continue;
+      if (task instanceof TaskText) fresh.push(task);
+      else if (task.status === 'pending') freshRecords.push(task);
+      // Live: nothing of it is kept.
+      else this.records.delete(task.id);
+    }
+    for (const record of freshRecords) fresh.push(TaskText.of(record));
     if (fresh.length === 0) return;
     const lines = fresh.map(lineOf);
     const bytes = Buffer.from(lines.join(''), 'utf8');
@@ -87,6 +104,7 @@ export class SettledSegment {
     if (created) await fsyncDir(dirname(this.filename));
     this.size += bytes.length;
     for (const task of fresh) this.written.set(task.id, task.json);
+    for (const record of freshRecords) this.records.set(record.id, record);
     this.onWrite?.(bytes.length);
   }
 
@@ -96,6 +114,7 @@ export class SettledSegment {
    */
   async remove(): Promise<void> {
     this.written.clear();
+    this.records.clear();
     this.size = 0;
     this.untrimmed = true;
     await unlink(this.filename).catch((error: unknown) => {
