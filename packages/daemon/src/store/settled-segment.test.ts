@@ -53,7 +53,8 @@ describe('SettledSegment', () => {
   it('writes each settled text once, 0600, and reads back texts that parse to the same records', async () => {
     const writer = segment();
     const a = settled('a');
-    const b = settled('b');
+    // An id with a quote and a backslash in it.
+    const b = settled('b"\\x');
     await writer.write([a, b]);
     const size = writer.ref.bytes;
     expect(size).toBe((await stat(file)).size);
@@ -64,7 +65,7 @@ describe('SettledSegment', () => {
     expect(writer.ref.bytes).toBe(size);
 
     const read = await segment().read(size);
-    expect([...read.keys()]).toEqual(['a', 'b']);
+    expect([...read.keys()]).toEqual(['a', 'b"\\x']);
     const readA = read.get('a')!;
     expect(readA.json).toBe(a.json);
     expect(readA.title).toBe(a.title);
