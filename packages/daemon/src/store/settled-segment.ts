@@ -32,10 +32,11 @@ const TASK_STATUSES: ReadonlySet<unknown> = new Set(TaskStatus.options);
  * document names the bytes it relies on, written and fsynced before it is.
  */
 export class SettledSegment {
-  /** What each id was last written as. */
-  private written = new Map<string, TaskText>();
-  /** The waiting records written as they are (a record is replaced, never changed, when its task moves). */
-  private readonly records = new Map<string, TaskRecord>();
+  /**
+   * What each id was last written as: a settled task's text, or a waiting task's record itself (a record
+   * is replaced, never changed, when its task moves). The run holds the same objects: nothing is copied.
+   */
+  private written = new Map<string, DocumentTask>();
   /** The bytes of whole lines written (and synced): where the next write goes. */
   private size = 0;
   /** The size the file is cut to before the next write: it may hold a torn write past `size`. */
@@ -54,9 +55,10 @@ export class SettledSegment {
 
   /** Whether the segment holds the task as it is: the document names it by its id. */
   holds(task: DocumentTask): boolean {
+    const written = this.written.get(task.id);
     return task instanceof TaskText
-      ? this.written.get(task.id)?.json === task.json
-      : this.records.get(task.id) === task;
+      ? written instanceof TaskText && written.json === task.json
+      : written === task;
   }
 
   /**
@@ -71,11 +73,10 @@ export class SettledSegment {
       if (task instanceof TaskText) fresh.push(task);
       else if (task.status === 'pending') freshRecords.push(task);
       // Live: nothing of it is kept.
-      else this.records.delete(task.id);
+      else this.written.delete(task.id);
     }
-    for (const record of freshRecords) fresh.push(TaskText.of(record));
-    if (fresh.length === 0) return;
-    const lines = fresh.map(lineOf);
+    if (fresh.length === 0 && freshRecords.length === 0) return;
+    const lines = [...fresh.map(lineOf), ...freshRecords.map((record) => lineOf(TaskText.of(record)))];
     const bytes = Buffer.from(lines.join(''), 'utf8');
     // Written at an offset (not opened to append, where Linux ignores the offset).
     let created = false;
@@ -104,7 +105,7 @@ export class SettledSegment {
     if (created) await fsyncDir(dirname(this.filename));
     this.size += bytes.length;
     for (const task of fresh) this.written.set(task.id, task);
-    for (const record of freshRecords) this.records.set(record.id, record);
+    for (const record of freshRecords) this.written.set(record.id, record);
     this.onWrite?.(bytes.length);
   }
 
@@ -114,7 +115,6 @@ export class SettledSegment {
    */
   async remove(): Promise<void> {
     this.written.clear();
-    this.records.clear();
     this.size = 0;
     this.untrimmed = true;
     await unlink(this.filename).catch((error: unknown) => {
@@ -168,12 +168,13 @@ export class SettledSegment {
       start = end + 1;
     }
     const tasks = new Map<string, TaskText>();
+    this.written = new Map();
     for (const [id, start] of last) {
       const task = taskOfLine(text, start, text.indexOf('\n', start));
       if (task?.id !== id) throw this.damagedLine(lineNumberAt(text, start));
       tasks.set(id, task);
+      this.written.set(id, task);
     }
-    this.written = tasks;
     this.size = bytes;
     this.untrimmed = true;
     return tasks;
