@@ -40,13 +40,20 @@ describe('orc (built CLI, real daemon)', () => {
 
   it('runs a goal to completion (starting the daemon), says SIMULATED, and --json gives one summary', async () => {
     box = await Sandbox.create();
-    await box.writeConfig(FAST_SIM);
+    // Slow enough for a few of the progress lines printed every 50 ms.
+    await box.writeConfig({
+      models: { provider: 'simulated' },
+      simulated: { latency_ms: { min: 150, max: 200 } },
+      monitoring: { progress_interval: 0.05 },
+    });
     const human = await box.orc(['run', 'write', 'a', 'haiku']);
     expect(human.code).toBe(0);
     expect(human.stdout).toContain('[SIMULATED]');
     expect(human.stdout).toMatch(/run \S+ completed \[SIMULATED\]/);
-    // Not a terminal: one line per event, each starting with its id.
+    // Not a terminal: one line per event, each starting with its id, and where the run stands now and then.
     expect(human.stdout).toMatch(/^#1 .*run\.created/m);
+    expect(human.stdout).toMatch(/^progress: \d+\/\d+ settled.*, \d+ running, \d+s in$/m);
+    await box.writeConfig(FAST_SIM);
     const json = await box.orc(['run', 'another haiku', '--json']);
     expect(json.code).toBe(0);
     const summary = JSON.parse(json.stdout) as { status: string; simulated: boolean; id: string };

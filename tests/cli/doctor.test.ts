@@ -72,5 +72,17 @@ describe('orc doctor on the configuration files', () => {
         `where attempts run is the daemon's choice, so runs started here are refused: drop it from ` +
         `${dir}/orc.config.json, or set it there and restart the daemon\n`,
     );
+    // So is any other key that is the daemon's alone, with its own why.
+    await writeFile(
+      join(dir, 'orc.config.json'),
+      JSON.stringify({ execution: { machine_max_in_flight: 3 } }),
+    );
+    const cap = await box.orc(['doctor'], { cwd: dir });
+    expect(cap.code).toBe(1);
+    expect(cap.stdout).toContain(
+      `FAIL  config     execution.machine_max_in_flight differs here from the daemon's ` +
+        `(${box.home}/orc.config.json); it caps the model calls of every run of the daemon, so runs started ` +
+        `here are refused`,
+    );
   });
 });

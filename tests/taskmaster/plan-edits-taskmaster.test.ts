@@ -192,7 +192,10 @@ it('takes in a task added with task-master add-task while the daemon was down, o
     'the restored run to take in task 4',
     15_000,
   );
-  const taken = (await readJournal(home, run.id)).filter((e) => e.type === 'plan.tasks_added');
+  // The journal's group commit may land a moment after the view moved.
+  const added = async () => (await readJournal(home, run.id)).filter((e) => e.type === 'plan.tasks_added');
+  await eventually(async () => (await added()).length > 0, 'task 4 journalled', 15_000);
+  const taken = await added();
   expect(taken).toMatchObject([
     { origin: 'source', tasks: [{ id: '4', title: 'Tests', dependencies: ['2'] }] },
   ]);

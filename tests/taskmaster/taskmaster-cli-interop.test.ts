@@ -227,7 +227,10 @@ describe('the real task-master CLI', () => {
     let over = false;
     void finished.finally(() => (over = true));
 
-    // Two people at once, each command after the last, for as long as the run goes on.
+    // Two people, each command after the last, for as long as the run goes on. They take turns: Task
+    // Master's own commands lose each other's writes when two run at once (each reads the file before it
+    // takes the lock and writes its whole tag after), which is between them, not the run's to mend.
+    let turn = Promise.resolve();
     const person = async (n: number) => {
       for (let i = 0; !over || i < 2; i++) {
         const id = String(36 + ((n * 3 + i) % 5));
@@ -235,7 +238,9 @@ describe('the real task-master CLI', () => {
           i % 2 === 0
             ? ['set-status', '--id', id, '--status', i % 4 === 0 ? 'in-progress' : 'review']
             : ['add-task', '--title', `Added by person ${n} #${i}`, '--description', 'during the run'];
-        await cli.ok(dir, args);
+        const command = turn.then(() => cli.ok(dir, args));
+        turn = command.then(() => undefined);
+        await command;
         edits.push({ command: args.join(' '), duringRun: !over });
         if (edits.length >= 6) provider.release();
       }

@@ -1,6 +1,7 @@
 import type { ProviderName, ToolRefusal, Usage } from '@orc/shared';
 import type * as z from 'zod';
 import type { ToolPermissions } from './tool-permissions.js';
+import type { QuotaWait } from '../quota/quota-governor.js';
 import type { RateLimitReport } from '../quota/rate-limit-report.js';
 
 /** Why the model is called; the simulated provider answers each purpose in kind. */
@@ -36,6 +37,11 @@ export interface ModelRequest {
   budgetUsd?: number;
   /** Called when the answer's headers arrive, with what they say of the quota (the governor reads them). */
   onRateLimits?: (report: RateLimitReport) => void;
+  /**
+   * The run's word for a long wait for quota where the call is made: a remote worker's governor holds the
+   * call after the daemon admitted it. A local call's waits are told at its admission instead.
+   */
+  onQuotaWait?: (wait: QuotaWait) => void;
   /** Called once when the answer's first text arrives: the prompt has been read (and its prefix cached). */
   onAnswer?: () => void;
 }

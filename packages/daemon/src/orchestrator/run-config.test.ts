@@ -71,6 +71,26 @@ describe("a run's configuration", () => {
       .catch((error: unknown) => (error as Error).message);
     expect(other).toMatch(/^config key redis\.url is "redis:\/\/elsewhere:6379" in your configuration/);
     expect(orchestrator.listRuns()).toEqual([]);
+    // The rest of the daemon's own keys: a run's value would be quietly ignored, so it is refused too.
+    const refusal = (config: Parameters<Orchestrator['startRun']>[0]['config']) =>
+      orchestrator
+        .startRun({ tasks, ...(config && { config }) })
+        .catch((error: unknown) => (error as Error).message);
+    expect(await refusal({ execution: { machine_max_in_flight: 2 } })).toMatch(
+      /^config key execution\.machine_max_in_flight is 2 in your configuration, but the daemon's is 16 .*: it caps the model calls of every run of the daemon; drop the key/,
+    );
+    expect(await refusal({ notifications: { on: ['permission'] } })).toMatch(
+      /^config key notifications\.on is \["permission"\] .*: the daemon sends the notifications of all its runs;/,
+    );
+    expect(await refusal({ monitoring: { metrics_port: 9100 } })).toMatch(
+      /^config key monitoring\.metrics_port is 9100 in your configuration, but the daemon's is null/,
+    );
+    expect(orchestrator.listRuns()).toEqual([]);
+    // What is the run's own goes through, the bell (the terminal's) among them.
+    await orchestrator.startRun({
+      tasks,
+      config: { notifications: { bell: false }, execution: { max_workers: 1 } },
+    });
     // The same backend, said again, is no conflict.
     await orchestrator.startRun({ tasks, config: { execution: { backend: 'local' } } });
   });

@@ -47,8 +47,8 @@ export interface RedisAttemptsOptions {
 interface RemoteCall {
   call: CallShape;
   state: 'queued' | 'waiting' | 'sent';
-  /** The run's word for a long wait for quota (`QuotaAsk.onLongWait`), told when the worker's governor says so. */
-  onLongWait: QuotaAsk['onLongWait'];
+  /** The run's word for a long wait for quota, told when the worker's governor says so. */
+  onLongWait: ModelRequest['onQuotaWait'];
 }
 
 /**
@@ -82,11 +82,6 @@ export class RedisAttempts implements AttemptBackend {
   private readonly asks: DaemonAsks;
   /** The calls in flight on the workers, by job id (a job's previous id too). */
   private readonly calls = new Map<string, RemoteCall>();
-  /**
-   * The asks of the permits given, by the permit's `onRateLimits`: the run hands that function to
-   * `complete` with the call, which is how a job finds its ask (its run's `onLongWait`).
-   */
-  private readonly quotaAsks = new WeakMap<QuotaPermit['onRateLimits'], Omit<QuotaAsk, 'quota'>>();
   /** The quotas the workers keep in Redis, as last read (every presence beat). */
   private quotas: QuotaStatus[] = [];
   private downSince: number | undefined;
@@ -140,11 +135,8 @@ export class RedisAttempts implements AttemptBackend {
       ended = true;
       observer?.ended(ask.call, outcome);
     };
-    const onRateLimits = () => {};
-    this.quotaAsks.set(onRateLimits, ask);
     return Promise.resolve({
       ...FREE_PERMIT,
-      onRateLimits,
       succeeded: (usage, costUsd = 0) => end({ kind: 'succeeded', usage, costUsd }),
       failed: (error) => end({ kind: 'failed', error }),
     });
@@ -187,8 +179,7 @@ export class RedisAttempts implements AttemptBackend {
     };
     this.listeners.set(job.id, request);
     if (job.previous) this.listeners.set(job.previous, request);
-    const ask = request.onRateLimits && this.quotaAsks.get(request.onRateLimits);
-    const followed: RemoteCall = { call: request, state: 'queued', onLongWait: ask?.onLongWait };
+    const followed: RemoteCall = { call: request, state: 'queued', onLongWait: request.onQuotaWait };
     this.calls.set(job.id, followed);
     if (job.previous) this.calls.set(job.previous, followed);
     try {

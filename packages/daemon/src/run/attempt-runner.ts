@@ -240,6 +240,7 @@ export class AttemptRunner {
         onText: (text) => output.push(text),
         onRateLimits: permit.onRateLimits,
         onAnswer: permit.onAnswer,
+        onQuotaWait: this.deps.onQuotaWait,
         ...(budgetUsd !== undefined && { budgetUsd }),
         ...agent.request,
         ...this.permissionsFor(taskId, attempt, permit),

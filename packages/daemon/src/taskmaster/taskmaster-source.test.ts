@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { OrcEvent, SourceChange, TaskRecord } from '@orc/shared';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { removeTempProjects, tempProject } from '@orc/test-support';
+import { eventually, removeTempProjects, tempProject } from '@orc/test-support';
 import { TaskMasterSource } from './taskmaster-source.js';
 
 afterEach(removeTempProjects);
@@ -13,6 +13,7 @@ interface Item {
   status: string;
   details?: string;
   dependencies: number[];
+  updatedAt?: string;
 }
 
 const item = (id: number, status: string): Item => ({ id, title: `Task ${id}`, status, dependencies: [] });
@@ -26,7 +27,12 @@ async function read(file: string): Promise<Map<number, Item>> {
   return new Map(data.master.tasks.map((t) => [t.id, t]));
 }
 
-/** A person's edit, as `task-master set-status` would leave it (remove: `task-master remove-task`). */
+let editedAt = Date.parse('2026-05-01T12:00:00.000Z');
+
+/**
+ * A person's edit, as `task-master set-status` would leave it: the status, and a new `updatedAt` on the
+ * task (Task Master 0.43 stamps every task it changes). Remove: `task-master remove-task`.
+ */
 async function edit(file: string, id: number, status: string): Promise<void> {
   const data = JSON.parse(await readFile(file, 'utf8')) as { master: { tasks: Item[] } };
   const tasks = data.master.tasks;
@@ -35,7 +41,14 @@ async function edit(file: string, id: number, status: string): Promise<void> {
       tasks.findIndex((t) => t.id === id),
       1,
     );
-  else tasks.find((t) => t.id === id)!.status = status;
+  else
+    Object.assign(
+      tasks.find((t) => t.id === id)!,
+      {
+        status,
+        updatedAt: new Date((editedAt += 1000)).toISOString(),
+      },
+    );
   await writeFile(file, JSON.stringify(data, null, 2));
 }
 
@@ -147,7 +160,7 @@ describe('TaskMasterSource', () => {
       status: 'done',
       details: expect.stringContaining('built it') as unknown,
     });
-    expect(items.get(2)).toEqual(item(2, 'deferred'));
+    expect(items.get(2)).toEqual({ ...item(2, 'deferred'), updatedAt: expect.any(String) as unknown });
     expect(items.has(3)).toBe(false);
     expect(changes.map(([id, c]) => [id, c.status, c.expected, c.action])).toEqual([
       ['2', 'deferred', 'in-progress', 'not-written'],
@@ -176,6 +189,82 @@ describe('TaskMasterSource', () => {
       details: expect.stringContaining('built it') as unknown,
     });
     expect(items.get(2)!.status).toBe('review');
+  });
+
+  // Task Master's commands read tasks.json before they take its lock and write their whole tag after: one
+  // that read before our claim and wrote after it puts the task back exactly as it was. The real CLI shows
+  // this only by chance (taskmaster-cli-interop.test.ts lost a result so, 2 runs in 3 under load), so the
+  // stale write is made here by hand: the file as it was, written back over our claim.
+  it('finishes a task whose claim a stale Task Master write undid, and keeps a pending a person set', async () => {
+    const { file } = await project([item(1, 'pending'), item(2, 'pending')]);
+    const source = new TaskMasterSource(options(file, { '1': 'pending', '2': 'pending' }));
+    const { changes, emit } = follow(source);
+    const beforeClaims = await readFile(file, 'utf8');
+    for (const id of ['1', '2']) expect(await source.beforeStart(id)).toEqual({ kind: 'start' });
+    await writeFile(file, beforeClaims);
+    // A person sets 2 to pending on purpose (a new stamp): theirs, though the status is the same.
+    await edit(file, 2, 'pending');
+
+    emit(completed('1'));
+    emit(completed('2'));
+    await source.idle();
+    const items = await read(file);
+    expect(items.get(1)).toMatchObject({
+      status: 'done',
+      details: expect.stringContaining('built it') as unknown,
+    });
+    expect([items.get(2)!.status, items.get(2)!.details]).toEqual(['pending', undefined]);
+    expect(changes.map(([id, c]) => [id, c.status, c.action])).toEqual([['2', 'pending', 'not-written']]);
+  });
+
+  it('writes done again where a stale write put the task back as it was before the claim', async () => {
+    const { file } = await project([
+      item(1, 'pending'),
+      { ...item(2, 'pending'), updatedAt: '2026-01-01T00:00:00.000Z' },
+    ]);
+    const source = new TaskMasterSource(options(file, { '1': 'pending', '2': 'pending' }));
+    const { emit } = follow(source);
+    const beforeClaims = await readFile(file, 'utf8');
+    for (const id of ['1', '2']) expect(await source.beforeStart(id)).toEqual({ kind: 'start' });
+    emit(completed('1'));
+    emit(completed('2'));
+    await source.idle();
+    // A command that read before the claims wrote after both ends.
+    await writeFile(file, beforeClaims);
+
+    await source.idle();
+    const items = await read(file);
+    expect([items.get(1)!.status, items.get(2)!.status]).toEqual(['done', 'done']);
+  });
+
+  it('claims again, as the file changes, a task a stale write put back while the run works it', async () => {
+    const { file } = await project([item(1, 'pending'), item(2, 'pending')]);
+    const source = new TaskMasterSource(options(file, { '1': 'pending', '2': 'pending' }));
+    const listeners = new Set<(event: OrcEvent) => void>();
+    const subscribe = (listener: (event: OrcEvent) => void) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    };
+    source.follow(subscribe, () => undefined);
+    source.watchForAdditions(
+      subscribe,
+      () => true,
+      () => undefined,
+    );
+    try {
+      const beforeClaims = await readFile(file, 'utf8');
+      for (const id of ['1', '2']) expect(await source.beforeStart(id)).toEqual({ kind: 'start' });
+      await writeFile(file, beforeClaims);
+      await edit(file, 2, 'deferred');
+
+      await eventually(
+        async () => (await read(file)).get(1)!.status === 'in-progress',
+        'task 1 claimed again',
+      );
+      expect((await read(file)).get(2)!.status).toBe('deferred');
+    } finally {
+      source.stop();
+    }
   });
 
   it('puts a task the run let go of (cancelled, skipped) back to pending, even mid-claim', async () => {

@@ -5,7 +5,15 @@ import { isoAt, systemClock, type Clock } from '../clock.js';
 import type { SourceGuard, StartVerdict } from '../run/source-guard.js';
 import { loadTaskMasterProject } from './import-tasks.js';
 import { addToList, editInList, removeFromList } from './plan-in-file.js';
-import { TaskMasterWriteBack, type FoundStatus, type TaskOutcome } from './write-back.js';
+import { readTaskMasterFile, taskListOf } from './taskmaster-file.js';
+import {
+  isUnclaimed,
+  TaskMasterWriteBack,
+  tryFindEntry,
+  type FoundStatus,
+  type TaskOutcome,
+  type Unclaimed,
+} from './write-back.js';
 
 /**
  * How often the file is looked at for tasks a person added (ms). A stat every second costs nothing; the
@@ -66,6 +74,8 @@ export class TaskMasterSource implements SourceGuard {
   private readonly unwritten = new Map<string, { status: 'done' | 'pending'; note: string }>();
   /** Tasks the run wrote back as done, to write again if a stale write of Task Master's undid it. */
   private readonly written = new Map<string, TaskOutcome>();
+  /** Each claimed task as it was before the claim: a stale Task Master write that undid the claim puts it back. */
+  private readonly unclaimed = new Map<string, Unclaimed>();
   private changed: (taskId: string, change: SourceChange) => void = () => undefined;
   private stopListening: (() => void) | undefined;
   private stopWatching: (() => void) | undefined;
@@ -120,6 +130,8 @@ export class TaskMasterSource implements SourceGuard {
     if (claim.ok) {
       this.held.delete(taskId);
       this.written.delete(taskId);
+      if (claim.unclaimed) this.unclaimed.set(taskId, claim.unclaimed);
+      else this.unclaimed.delete(taskId);
       if (this.writes) {
         this.expected.set(taskId, ['in-progress']);
         this.claimed.add(taskId);
@@ -260,7 +272,10 @@ export class TaskMasterSource implements SourceGuard {
         );
     };
     const look = (now: Stats, before: Stats) => {
-      if (now.mtimeMs !== before.mtimeMs) read();
+      if (now.mtimeMs === before.mtimeMs) return;
+      read();
+      // A person's command may have written a whole tag it read before our last write.
+      reading = reading.then(() => this.putBackUndone());
     };
     // Read once now: the tasks the run found there, and the numbers the file uses.
     read();
@@ -289,9 +304,10 @@ export class TaskMasterSource implements SourceGuard {
 
   /**
    * Task Master's commands read tasks.json before they take its lock and write it whole after, so one that
-   * ran across our write of a task's end puts back our claim (`in-progress`): seen with the real CLI, two
-   * people editing during a run. Where the file shows our claim again for a task we finished, the end is
-   * written again, as the restart catch-up does; any other status there is a person's and is kept.
+   * ran across our write of a task's end puts back our claim (`in-progress`), or the task as it was before
+   * the claim: seen with the real CLI, two people editing during a run. Where the file shows either for a
+   * task we finished, the end is written again, as the restart catch-up does; any other status there is a
+   * person's and is kept.
    */
   private async rewriteUndone(): Promise<void> {
     if (this.written.size === 0) return;
@@ -307,6 +323,39 @@ export class TaskMasterSource implements SourceGuard {
     }
   }
 
+  /**
+   * After the file changed: where a stale write undid what the run wrote (a claim of a task it still works,
+   * or a task's end), it is written again now rather than when the run ends. The file is read without the
+   * lock first, so a change that undid nothing costs no lock.
+   */
+  private async putBackUndone(): Promise<void> {
+    if (!this.writes || (this.written.size === 0 && this.claimed.size === 0)) return;
+    try {
+      const doc = await readTaskMasterFile(this.file);
+      const list = taskListOf(doc.data, doc.layout, this.writeBack.tag) ?? [];
+      const undone = (id: string, orStatus?: FoundStatus) => {
+        const entry = tryFindEntry(list, id);
+        const before = this.unclaimed.get(id);
+        if (!entry) return false;
+        return entry.status === orStatus || (before !== undefined && isUnclaimed(entry, before));
+      };
+      const reclaims = [...this.claimed]
+        .filter((id) => undone(id))
+        .map((id) => ({ id, unclaimed: this.unclaimed.get(id)! }));
+      if (reclaims.length > 0) {
+        const changed = await this.writeBack.reclaim(reclaims);
+        if (changed.length > 0)
+          this.logger.info(
+            { tasks: changed, file: this.file },
+            'claimed again what a stale Task Master write undid',
+          );
+      }
+      if ([...this.written.keys()].some((id) => undone(id, 'in-progress'))) await this.rewriteUndone();
+    } catch (error) {
+      this.logger.warn({ err: error, file: this.file }, 'could not check Task Master for undone write-backs');
+    }
+  }
+
   private writeUnwritten(): void {
     const unwritten = [...this.unwritten];
     this.unwritten.clear();
@@ -315,15 +364,18 @@ export class TaskMasterSource implements SourceGuard {
 
   private finish(taskId: string, status: 'done' | 'pending', note: string): void {
     this.claimed.delete(taskId);
+    // Still the run's: our claim, or the task put back as it was before it by a stale Task Master write.
+    const unclaimed = this.unclaimed.get(taskId);
+    const expected = { status: 'in-progress', unclaimed };
     const write =
       status === 'done'
-        ? this.writeBack.markDone(taskId, note, 'in-progress')
-        : this.writeBack.markFailed(taskId, note, 'in-progress');
+        ? this.writeBack.markDone(taskId, note, expected)
+        : this.writeBack.markFailed(taskId, note, expected);
     write.then(
       (result) => {
         if (result.ok) {
           this.expected.set(taskId, [status]);
-          if (status === 'done') this.written.set(taskId, { id: taskId, status, note });
+          if (status === 'done') this.written.set(taskId, { id: taskId, status, note, unclaimed });
           return;
         }
         this.expected.set(taskId, [result.found]);

@@ -274,7 +274,12 @@ describe('TaskMasterWriteBack', () => {
     const writeBack = new TaskMasterWriteBack({ file, tag: 'master', clock: fixedClock });
     const pendingOnly = (found: string) => found === 'pending';
 
-    expect(await writeBack.claim('1', pendingOnly)).toEqual({ ok: true, found: 'pending' });
+    // What the task was before the claim comes back, to know a stale Task Master write that undid it.
+    expect(await writeBack.claim('1', pendingOnly)).toEqual({
+      ok: true,
+      found: 'pending',
+      unclaimed: { status: 'pending' },
+    });
     expect(findItem(JSON.parse(await readFile(file, 'utf8')) as Json, '1').status).toBe('in-progress');
     // Read-only (a simulated run): the answer, and not a byte written.
     const before = await readFile(file);

@@ -55,12 +55,40 @@ export interface Guarded {
   found: FoundStatus;
 }
 
+/**
+ * A task as it was in the file just before the run claimed it. Task Master's commands read the file before
+ * they take its lock and write their whole tag after, so one that ran across our claim puts exactly this
+ * back: the status and the `updatedAt` (or none) it had. A person's `task-master set-status` stamps a new
+ * `updatedAt` (0.43 does, on every task it changes), so the two are told apart. A hand edit that puts the
+ * old status back and leaves the stamp is taken for a stale write.
+ */
+export interface Unclaimed {
+  status: FoundStatus;
+  updatedAt?: string;
+}
+
+/** A claim's answer: what it found and, when it wrote, how to know a stale write undid it. */
+export interface Claim extends Guarded {
+  unclaimed?: Unclaimed;
+}
+
+/**
+ * The status a guarded write expects, and optionally the task as it was before the run claimed it: that
+ * too is the run's to write over, as a stale Task Master write put it back.
+ */
+export interface Expected {
+  status: FoundStatus;
+  unclaimed?: Unclaimed | undefined;
+}
+
 /** How a run ended for one task, as the file should show it. */
 export interface TaskOutcome {
   id: string;
   status: 'done' | 'failed';
   /** The worker's summary, or why the task did not finish. */
   note: string;
+  /** The task before the run claimed it, when known: found so again, a stale write undid the claim. */
+  unclaimed?: Unclaimed | undefined;
 }
 
 const FAILED_PREFIX = 'claude-orchestrator could not finish this task: ';
@@ -106,13 +134,33 @@ export class TaskMasterWriteBack {
    * (only reads when `write` is false). A status it does not accept, or a task no longer in the file, is
    * left as it is: `ok` is false and `found` says what is there.
    */
-  claim(id: string, accepts: (found: FoundStatus) => boolean, write = true): Promise<Guarded> {
-    return this.enqueue<Guarded>((list, at) => {
+  claim(id: string, accepts: (found: FoundStatus) => boolean, write = true): Promise<Claim> {
+    return this.enqueue<Claim>((list, at) => {
       const entry = tryFindEntry(list, id);
       const found = statusOf(entry);
       if (!entry || !accepts(found)) return { changed: false, result: { ok: false, found } };
-      const changed = write && touched(entry, at, setStatus(entry, 'in-progress'));
-      return { changed, result: { ok: true, found } };
+      if (!write) return { changed: false, result: { ok: true, found } };
+      const unclaimed = unclaimedOf(entry);
+      const changed = touched(entry, at, setStatus(entry, 'in-progress'));
+      return { changed, result: { ok: true, found, ...(changed && { unclaimed }) } };
+    });
+  }
+
+  /**
+   * Marks `in-progress` again the tasks a stale Task Master write put back to how they were before the run
+   * claimed them, while the run still works them; a status a person set since is kept. Resolves with the
+   * ids it changed.
+   */
+  reclaim(claims: readonly { id: string; unclaimed: Unclaimed }[]): Promise<string[]> {
+    return this.enqueue((list, at) => {
+      const changed: string[] = [];
+      for (const { id, unclaimed } of claims) {
+        const entry = tryFindEntry(list, id);
+        if (!entry || !isUnclaimed(entry, unclaimed)) continue;
+        touched(entry, at, setStatus(entry, 'in-progress'));
+        changed.push(id);
+      }
+      return { changed: changed.length > 0, result: changed };
     });
   }
 
@@ -120,14 +168,14 @@ export class TaskMasterWriteBack {
    * `done`, with the worker's summary appended to `details` the way `task-master update-subtask` appends.
    * Given `expected`, writes only while the task's status is that (else `ok` is false and nothing changes).
    */
-  markDone(id: string, summary: string, expected?: FoundStatus): Promise<Guarded> {
+  markDone(id: string, summary: string, expected?: FoundStatus | Expected): Promise<Guarded> {
     return this.guarded(id, expected, (entry, at) =>
       [setStatus(entry, 'done'), appendInfo(entry, summary, at)].includes(true),
     );
   }
 
   /** Back to `pending`, so Task Master (or a later run) picks it up again, with the failure appended. */
-  markFailed(id: string, reason: string, expected?: FoundStatus): Promise<Guarded> {
+  markFailed(id: string, reason: string, expected?: FoundStatus | Expected): Promise<Guarded> {
     return this.guarded(id, expected, (entry, at) =>
       [setStatus(entry, 'pending'), appendInfo(entry, `${FAILED_PREFIX}${reason}`, at)].includes(true),
     );
@@ -135,14 +183,18 @@ export class TaskMasterWriteBack {
 
   private guarded(
     id: string,
-    expected: FoundStatus | undefined,
+    expected: FoundStatus | Expected | undefined,
     edit: (entry: JsonObject, at: string) => boolean,
   ): Promise<Guarded> {
+    const want = typeof expected === 'string' ? { status: expected } : expected;
     return this.enqueue<Guarded>((list, at) => {
-      const entry = expected === undefined ? findEntry(list, id, this.where) : tryFindEntry(list, id);
+      const entry = want === undefined ? findEntry(list, id, this.where) : tryFindEntry(list, id);
       const found = statusOf(entry);
-      if (!entry || (expected !== undefined && found !== expected))
-        return { changed: false, result: { ok: false, found } };
+      const ours =
+        want === undefined ||
+        found === want.status ||
+        (entry !== undefined && want.unclaimed !== undefined && isUnclaimed(entry, want.unclaimed));
+      if (!entry || !ours) return { changed: false, result: { ok: false, found } };
       return { changed: touched(entry, at, edit(entry, at)), result: { ok: true, found } };
     });
   }
@@ -150,9 +202,9 @@ export class TaskMasterWriteBack {
   /**
    * Catches the file up with what a run finished while its write-backs were lost (the daemon died between
    * a result and its write): a task still `in-progress` here that the run finished becomes `done` with its
-   * summary, or goes back to `pending` with the reason it failed. Only `in-progress` tasks change, so a
-   * status a person set since is kept. One locked write; tasks no longer in the file are passed over.
-   * Resolves with the ids it changed.
+   * summary, or goes back to `pending` with the reason it failed. Only `in-progress` tasks change (and
+   * those put back as they were before the run claimed them), so a status a person set since is kept. One
+   * locked write; tasks no longer in the file are passed over. Resolves with the ids it changed.
    */
   reconcile(outcomes: readonly TaskOutcome[]): Promise<string[]> {
     return this.enqueue((list, at) => {
@@ -164,7 +216,10 @@ export class TaskMasterWriteBack {
         } catch {
           continue;
         }
-        if (entry.status !== 'in-progress') continue;
+        const undone =
+          entry.status === 'in-progress' ||
+          (outcome.unclaimed !== undefined && isUnclaimed(entry, outcome.unclaimed));
+        if (!undone) continue;
         const done = outcome.status === 'done';
         setStatus(entry, done ? 'done' : 'pending');
         appendInfo(entry, done ? outcome.note : `${FAILED_PREFIX}${outcome.note}`, at);
@@ -311,6 +366,17 @@ export function tryFindEntry(list: readonly unknown[], id: string): JsonObject |
   } catch {
     return undefined;
   }
+}
+
+function unclaimedOf(entry: JsonObject): Unclaimed {
+  const stamp = entry.updatedAt;
+  return { status: statusOf(entry), ...(typeof stamp === 'string' && { updatedAt: stamp }) };
+}
+
+/** The task is as it was before the run claimed it: a stale write put it back. */
+export function isUnclaimed(entry: JsonObject, unclaimed: Unclaimed): boolean {
+  const now = unclaimedOf(entry);
+  return now.status === unclaimed.status && now.updatedAt === unclaimed.updatedAt;
 }
 
 /** Task Master takes a missing status as `pending`. */

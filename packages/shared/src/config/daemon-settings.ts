@@ -1,20 +1,48 @@
 import type { ResolvedConfig } from './config.schema.js';
 
 /**
- * The first key on which a run's configuration differs from its daemon's where only the daemon decides:
- * where attempts run (`execution.backend`) and the Redis server it holds a connection to (`redis.*`).
- * The daemon refuses such a run; `orc doctor` says so first.
+ * Keys only the daemon decides, for every run it holds, with why in the words a refusal gives. A run's
+ * configuration can set them only to the daemon's own value: anything else would be quietly ignored.
+ * A trailing `*` takes every key of the section.
+ */
+const DAEMON_SETTINGS: readonly { key: string; why: string }[] = [
+  { key: 'execution.backend', why: "where attempts run is the daemon's choice" },
+  { key: 'redis.*', why: "where attempts run is the daemon's choice" },
+  { key: 'execution.machine_max_in_flight', why: 'it caps the model calls of every run of the daemon' },
+  { key: 'monitoring.metrics_port', why: 'the daemon serves one metrics endpoint for all its runs' },
+  { key: 'monitoring.verbose_logging', why: 'the daemon keeps one log for all its runs' },
+  ...['command', 'webhook', 'desktop', 'on', 'grace_seconds'].map((name) => ({
+    key: `notifications.${name}`,
+    why: 'the daemon sends the notifications of all its runs',
+  })),
+];
+
+/** Whether `section.key` is one only the daemon decides. */
+export function isDaemonSetting(key: string): boolean {
+  return DAEMON_SETTINGS.some((setting) => matches(setting.key, key));
+}
+
+/**
+ * The first key on which a run's configuration differs from its daemon's where only the daemon decides
+ * (`DAEMON_SETTINGS`), with why. The daemon refuses such a run; `orc doctor` says so first.
  */
 export function daemonSettingDiffering(
   daemon: ResolvedConfig,
   run: ResolvedConfig,
-): { key: string; run: unknown; daemon: unknown } | undefined {
-  if (run.execution.backend !== daemon.execution.backend)
-    return { key: 'execution.backend', run: run.execution.backend, daemon: daemon.execution.backend };
-  const redis = (config: ResolvedConfig) => config.redis as Record<string, unknown>;
-  for (const key of new Set([...Object.keys(redis(daemon)), ...Object.keys(redis(run))])) {
-    if (redis(run)[key] !== redis(daemon)[key])
-      return { key: `redis.${key}`, run: redis(run)[key] ?? null, daemon: redis(daemon)[key] ?? null };
+): { key: string; run: unknown; daemon: unknown; why: string } | undefined {
+  for (const { key: pattern, why } of DAEMON_SETTINGS) {
+    const [section, name] = pattern.split('.') as [keyof ResolvedConfig, string];
+    const ofDaemon = daemon[section] as Record<string, unknown>;
+    const ofRun = run[section] as Record<string, unknown>;
+    const names = name === '*' ? new Set([...Object.keys(ofDaemon), ...Object.keys(ofRun)]) : [name];
+    for (const key of names) {
+      if (JSON.stringify(ofRun[key]) !== JSON.stringify(ofDaemon[key]))
+        return { key: `${section}.${key}`, run: ofRun[key] ?? null, daemon: ofDaemon[key] ?? null, why };
+    }
   }
   return undefined;
+}
+
+function matches(pattern: string, key: string): boolean {
+  return pattern.endsWith('.*') ? key.startsWith(pattern.slice(0, -1)) : pattern === key;
 }

@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import {
   daemonSettingDiffering,
   findConfigProblems,
+  isDaemonSetting,
   loadConfig,
   resolveConfig,
   resolveStateDir,
@@ -71,10 +72,8 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
           : `${here}: not there or empty; runs started here use the daemon's configuration`,
       ),
     );
-    // Where attempts run is the daemon's alone (a differing value is refused below), so it never wins here.
-    const both = sent.filter(
-      (key) => daemonKeys.includes(key) && key !== 'execution.backend' && !key.startsWith('redis.'),
-    );
+    // The daemon's own settings (a differing value is refused below) never win here.
+    const both = sent.filter((key) => daemonKeys.includes(key) && !isDaemonSetting(key));
     if (both.length > 0)
       lines.push(ok(`both set ${list(both)}: this directory's wins for runs started here`));
   }
@@ -90,12 +89,12 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
   } catch (error) {
     lines.push(fail((error as Error).message));
   }
-  const differs = config && daemonSettingDiffering(daemon.config, config)?.key;
+  const differs = config && daemonSettingDiffering(daemon.config, config);
   if (differs) {
     lines.push(
       fail(
-        `${differs} differs here from the daemon's (${daemonFile}); where attempts run is the daemon's ` +
-          `choice, so runs started here are refused: drop it from ${here}, or set it there and restart the daemon`,
+        `${differs.key} differs here from the daemon's (${daemonFile}); ${differs.why}, so runs started ` +
+          `here are refused: drop it from ${here}, or set it there and restart the daemon`,
       ),
     );
   }

@@ -134,7 +134,8 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
       return;
     }
     const tty = !options.json && process.stdout.isTTY === true;
-    const view = new ProgressView(tty);
+    const everyMs = loaded.config.monitoring.progress_interval * 1000;
+    const view = new ProgressView(tty, undefined, everyMs);
     if (!options.json) {
       process.stdout.write(
         `run ${started.id} started${simulatedLabel(started)}; Ctrl-C detaches, the run goes on\n`,
