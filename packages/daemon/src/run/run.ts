@@ -33,13 +33,8 @@ import type { AttemptBackend } from './attempt-backend.js';
 import type { Random } from '../model/seeded-random.js';
 import { runContext } from '../model/prompts.js';
 import type { QuotaGovernor, QuotaWait } from '../quota/quota-governor.js';
-import {
-  runSetupOf,
-  type DocumentTask,
-  type KeptRunDocument,
-  type RunDocument,
-  type RunDocumentToWrite,
-} from '../store/run-document.js';
+import { runSetupOf, type KeptRunDocument, type RunDocument } from '../store/run-document.js';
+import type { RunDocumentToWrite } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 import type { PermissionDesk } from '../inbox/permission-desk.js';
@@ -242,7 +237,7 @@ export class Run implements SchedulerHost {
    * the run's other fields from now on, and `toDocument` puts the current records in. Kept, the records
    * as they were loaded or imported stayed in memory beside the current ones: 45 MB at 100,000 tasks.
    */
-  adoptTasks(tasks: Iterable<DocumentTask> = this.doc.tasks): void {
+  adoptTasks(tasks: KeptRunDocument['tasks'] = this.doc.tasks): void {
     this.tasks.replaceAll(tasks);
     this.doc.tasks = [];
   }
