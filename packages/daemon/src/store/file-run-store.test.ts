@@ -194,7 +194,7 @@ describe('FileRunStore', () => {
     expect(index.runs.map((entry) => entry.id).sort()).toEqual(['r1', 'r2']);
   });
 
-  it('rewrites a document over a megabyte only once the journal has grown by four times its size, or the run changed status', async () => {
+  it('rewrites a document over 64 KB only once the journal has grown by four times its size, or the run changed status', async () => {
     store = await openFileRunStore(stateDir, { minIntervalMs: 0, durationFactor: 0 });
     const doc = runDocument('r1', {
       status: 'executing',
@@ -203,7 +203,7 @@ describe('FileRunStore', () => {
     });
     await store.createRun(doc);
     const documentBytes = (await stat(store.stateFile('r1'))).size;
-    expect(documentBytes).toBeGreaterThan(1024 * 1024);
+    expect(documentBytes).toBeGreaterThan(64 * 1024);
     let id = 0;
     const append = async (bytes: number) => {
       const event = {
