@@ -76,7 +76,8 @@ export type RunDocument = z.infer<typeof RunDocument>;
  * and what is read of it without parsing it. A settled task changes rarely (a retry, a late attempt's
  * cost), so a run keeps it as this text rather than as objects: at 100,000 tasks the records with their
  * attempts, and their text cached for the document beside them, held about 3 KB a task; the text alone
- * is about 600 bytes.
+ * is about 600 bytes. A restore also brings waiting tasks back as their text, from the settled segment
+ * (SettledSegment), until they are freed.
  */
 export class TaskText {
   private constructor(
