@@ -15,7 +15,13 @@ afterEach(async () => {
 });
 
 /** Every name the store may put in a run's folder. */
-const RUN_FOLDER = [/^state\.json$/, /^events\.jsonl$/, /^checkpoints$/, /^state\.json\.damaged-[0-9TZ-]+$/];
+const RUN_FOLDER = [
+  /^state\.json$/,
+  /^settled\.jsonl$/,
+  /^events\.jsonl$/,
+  /^checkpoints$/,
+  /^state\.json\.damaged-[0-9TZ-]+$/,
+];
 
 describe('the state directory, as scripts rely on it', () => {
   it('runs/<id>/state.json is the run, runs/<id>/events.jsonl one event a line', async () => {
@@ -47,7 +53,8 @@ describe('the state directory, as scripts rely on it', () => {
     for (const name of ['state.json', 'events.jsonl'])
       expect((await stat(join(dir, name))).mode & 0o777).toBe(0o600);
 
-    // state.json: one JSON document, the run and every task with its status and result.
+    // state.json: one JSON document, the run and every task with its status and result (a finished run's is
+    // whole: a live one names its settled tasks by id, in settled.jsonl).
     const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as {
       version: number;
       id: string;

@@ -28,7 +28,7 @@ import { QuotaGovernor } from '../quota/quota-governor.js';
 import { openFileRunStore } from '../store/file-run-store.js';
 import { openRedisAttempts } from '../remote/open-redis-attempts.js';
 import type { RedisAttempts } from '../remote/redis-attempts.js';
-import type { RunDocument } from '../store/run-document.js';
+import type { KeptRunDocument, RunDocument } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import { TaskMasterSource } from '../taskmaster/taskmaster-source.js';
 import { GitWorkspace } from '../workspace/git-workspace.js';
@@ -217,7 +217,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   };
 
   /** Brings a run back from its document: its repository, its Task Master source, its actor. */
-  const restore = async (doc: RunDocument): Promise<Run> => {
+  const restore = async (doc: KeptRunDocument): Promise<Run> => {
     let workspace: GitWorkspace | undefined;
     if (doc.workspace && !FINISHED_RUN_STATUSES.has(doc.status)) {
       // The run's restore deals with the worktrees the crash left: resumed, or removed with work kept.

@@ -13,8 +13,33 @@ import {
   type RunContext,
   type RunPlace,
 } from '../actors/run.machine.js';
-import type { RunDocument } from '../store/run-document.js';
+import { TaskText, type KeptRunDocument, type RunDocument } from '../store/run-document.js';
 import { applyRollback } from './apply-rollback.js';
+
+/** Events that neither read nor replace task records (RunFold's and this fold's): settled texts stay text. */
+const TASKLESS_EVENTS: ReadonlySet<OrcEvent['type']> = new Set<OrcEvent['type']>([
+  'run.created',
+  'run.planning',
+  'run.plan_rejected',
+  'run.plan_answered',
+  'run.status',
+  'run.paused',
+  'run.resumed',
+  'run.completed',
+  'run.failed',
+  'run.cancelled',
+  'run.rollback_started',
+  'run.rollback_failed',
+  'run.budget_exceeded',
+  'run.budget_set',
+  'run.concurrency',
+  'run.integrated',
+  'checkpoint.created',
+  'feedback.rated',
+  'train.verifying',
+  'train.verified',
+  'train.landed',
+]);
 
 /** Reads a checkpoint the journal rolls back to. */
 export type ReadCheckpoint = (checkpointId: string) => Promise<RunDocument>;
@@ -38,6 +63,11 @@ export class RebuildImpossible extends Error {
  */
 export class DocumentFold {
   private readonly fold: RunFold<RunDocument>;
+  /**
+   * Where the settled tasks the document holds as their text are in its task list: parsed only when an
+   * event reads their record (see `unseal`), so a restore does not parse 50,000 settled records.
+   */
+  private sealed = new Map<string, number>();
   /** Why the run last paused: resuming a budget pause without a new budget lifts the budget. */
   private lastPause: PauseReason | undefined;
   private budgetSetSincePause = false;
@@ -46,13 +76,36 @@ export class DocumentFold {
   /** The events moved the run itself (its status, a pause, a plan, a rollback): the base's snapshot no longer holds. */
   private runMoved = false;
 
-  constructor(doc: RunDocument) {
-    this.fold = new RunFold(doc);
+  constructor(doc: KeptRunDocument) {
+    doc.tasks.forEach((task, i) => {
+      if (task instanceof TaskText) this.sealed.set(task.id, i);
+    });
+    // The texts are never read as records by the fold: `unseal` parses each before an event reads it.
+    this.fold = new RunFold(doc as RunDocument);
     this.lastPause = doc.pauseReason;
   }
 
   private get doc(): RunDocument {
     return this.fold.run;
+  }
+
+  /**
+   * Parses the settled tasks the event reads: the one it names, or all of them for an event that reads
+   * or replaces the task list (a plan, a restore, a rollback, an edit of the plan: rare).
+   */
+  private unseal(event: OrcEvent): void {
+    if (this.sealed.size === 0) return;
+    const tasks = this.doc.tasks as (RunDocument['tasks'][number] | TaskText)[];
+    if ('taskId' in event) {
+      const i = this.sealed.get(event.taskId);
+      if (i === undefined) return;
+      tasks[i] = (tasks[i] as TaskText).record();
+      this.sealed.delete(event.taskId);
+      return;
+    }
+    if (TASKLESS_EVENTS.has(event.type)) return;
+    for (const i of this.sealed.values()) tasks[i] = (tasks[i] as TaskText).record();
+    this.sealed.clear();
   }
 
   /** The fold of a run from its `run.created` event (throws RebuildImpossible). */
@@ -89,6 +142,7 @@ export class DocumentFold {
   }
 
   async apply(event: OrcEvent, readCheckpoint: ReadCheckpoint): Promise<void> {
+    this.unseal(event);
     if (event.type === 'run.rolled_back' && event.tasks === undefined) {
       // Written before rollbacks carried their records (or too many to carry): they come from the checkpoint.
       event = await this.withCheckpointRecords(event, readCheckpoint);
@@ -158,7 +212,7 @@ export class DocumentFold {
    * itself: a run caught up after a crash goes on in the state it was saved in, a rollback cut short
    * included. Otherwise the snapshot is made for where the journal leaves the run (a rebuild).
    */
-  finish(keepSnapshot: boolean): RunDocument {
+  finish(keepSnapshot: boolean): KeptRunDocument {
     const { doc } = this;
     // What the pause says lives in the run actor's snapshot, not beside it in the document.
     const message = (doc as FoldedRun).pauseMessage;

@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { type OrcEvent, type Usage } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ModelError } from '../model/model-error.js';
 import { openFileRunStore, type FileRunStore } from '../store/file-run-store.js';
-import type { RunDocument } from '../store/run-document.js';
+import { join } from 'node:path';
+import { TaskText, recordOfTask, type KeptRunDocument } from '../store/run-document.js';
+import { readRunFolder } from '../store/run-document-file.js';
 import { createScriptedProvider, openTestEngine, type TestEngine } from '@orc/test-support';
 import { RebuildImpossible, rebuildRunDocument } from './rebuild-run.js';
 
@@ -34,7 +34,7 @@ afterEach(async () => {
  * A run with a bit of everything the journal tells: a rework, a retried transient failure, a task that
  * fails the run and is retried, a manual checkpoint and a selective rollback, to the end.
  */
-async function eventfulRun(): Promise<{ home: string; runId: string; saved: RunDocument }> {
+async function eventfulRun(): Promise<{ home: string; runId: string; saved: KeptRunDocument }> {
   const provider = createScriptedProvider({
     // The manager's plans and reviews cost too: the journal prices them only in the run's spend (`spent`).
     usage: (call) => (call.purpose === 'work' ? WORK_USAGE : MANAGER_USAGE),
@@ -62,12 +62,14 @@ async function eventfulRun(): Promise<{ home: string; runId: string; saved: RunD
   // A rating after the rollback: the checkpoints before it do not hold it, the journal does.
   await orchestrator.addFeedback(run.id, { score: 4 });
   await orchestrator.close(0);
-  const saved = JSON.parse(await readFile(join(home, 'runs', run.id, 'state.json'), 'utf8')) as RunDocument;
+  // Read as the daemon reads it: settled tasks from the settled segment.
+  const saved = (await readRunFolder(join(home, 'runs', run.id), run.id))!;
   return { home, runId: run.id, saved };
 }
 
 /** What a rebuilt document must agree on with the saved one (times are the events', not the records'). */
-function essentials(doc: RunDocument) {
+function essentials(kept: KeptRunDocument) {
+  const doc = { ...kept, tasks: kept.tasks.map(recordOfTask) };
   return {
     status: doc.status,
     planSummary: doc.planSummary,
@@ -118,7 +120,7 @@ describe('rebuildRunDocument', () => {
     // Created when run.created was written, a moment after the document was.
     expect(Date.parse(fromJournal.createdAt) - Date.parse(saved.createdAt)).toBeLessThan(1000);
     // A sanity check of the scenario itself: b was reworked once, c's first attempt failed, d retried.
-    const byId = new Map(fromJournal.tasks.map((t) => [t.id, t]));
+    const byId = new Map(fromJournal.tasks.map((t) => [t.id, recordOfTask(t)]));
     expect(byId.get('b')!.attempts.map((a) => a.review?.verdict)).toEqual(['rework', 'accept']);
     expect(byId.get('c')!.attempts[0]!.outcome).toBe('failed');
     expect(byId.get('d')!.attempts.length).toBeGreaterThanOrEqual(2);
@@ -194,5 +196,50 @@ describe('rebuildRunDocument', () => {
       runSnapshot: undefined,
       tasks: [],
     });
+  });
+});
+
+describe('rebuildRunDocument over settled tasks kept as text', () => {
+  it('parses a settled task only when an event reads it, and all of them for one that reads them all', async () => {
+    const { home, runId, saved } = await eventfulRun();
+    store = await openFileRunStore(home);
+    const records = saved.tasks.map(recordOfTask);
+    const base = (): KeptRunDocument => ({
+      ...saved,
+      status: 'executing',
+      tasks: records.map((record) => (record.status === 'done' ? TaskText.of(record) : record)),
+    });
+    const [a, b] = records;
+    const at = '2030-01-01T00:00:00.000Z';
+    const from = saved.lastEventId;
+    const event = (n: number, fields: object) => ({ id: from + n, runId, at, ...fields }) as OrcEvent;
+    const replay = (events: OrcEvent[]) =>
+      rebuildRunDocument(
+        runId,
+        {
+          base: base(),
+          events: (async function* () {
+            for (const e of events) yield await Promise.resolve(e);
+          })(),
+          readCheckpoint: (id) => store!.readCheckpoint(runId, id),
+        },
+        { keepSnapshot: true },
+      );
+
+    // A retry of a: its record is parsed and folded; b stays text.
+    const retried = await replay([
+      event(1, { type: 'task.status', taskId: a!.id, status: 'pending', from: 'done' }),
+      event(2, { type: 'run.status', status: 'executing' }),
+    ]);
+    expect(retried.tasks[0]).not.toBeInstanceOf(TaskText);
+    expect(recordOfTask(retried.tasks[0]!).status).toBe('pending');
+    expect(retried.tasks[1]).toBeInstanceOf(TaskText);
+    expect(retried.tasks[1]).toEqual(base().tasks[1]);
+    expect(retried.lastEventId).toBe(from + 2);
+
+    // A restore reads every task: none is left as text, and the records are what they were.
+    const restored = await replay([event(1, { type: 'run.restored', interruptedTasks: [] })]);
+    expect(restored.tasks.some((t) => t instanceof TaskText)).toBe(false);
+    expect(restored.tasks[1]).toEqual(b);
   });
 });

@@ -1,12 +1,12 @@
 import type { OrcEvent } from '@orc/shared';
-import type { RunDocument } from '../store/run-document.js';
+import type { KeptRunDocument } from '../store/run-document.js';
 import { DocumentFold, RebuildImpossible, type ReadCheckpoint } from './document-fold.js';
 
 export { RebuildImpossible } from './document-fold.js';
 
 export interface RebuildSource {
   /** A copy of the document to start from (the saved one, a checkpoint), or undefined to start from `run.created`. */
-  base: RunDocument | undefined;
+  base: KeptRunDocument | undefined;
   /** The journal's events after the base's last one (all of them without a base), in order. */
   events: AsyncIterable<OrcEvent>;
   /** A checkpoint the journal rolls back to (read only for rollbacks from before events carried their records). */
@@ -34,7 +34,7 @@ export async function rebuildRunDocument(
   runId: string,
   source: RebuildSource,
   options: RebuildOptions = {},
-): Promise<RunDocument> {
+): Promise<KeptRunDocument> {
   let fold = source.base ? new DocumentFold(source.base) : undefined;
   for await (const event of source.events) {
     if (!fold) {
@@ -48,6 +48,6 @@ export async function rebuildRunDocument(
 }
 
 /** The document a run starts with, as its `run.created` event records it (throws RebuildImpossible). */
-export function documentFromCreated(runId: string, event: OrcEvent): RunDocument {
+export function documentFromCreated(runId: string, event: OrcEvent): KeptRunDocument {
   return DocumentFold.fromCreated(runId, event).finish(false);
 }

@@ -7,7 +7,7 @@ import {
   type TaskSpec,
 } from '@orc/shared';
 import { isoAt } from '../clock.js';
-import type { RunDocument } from '../store/run-document.js';
+import { TaskText, recordOfTask, type DocumentTask, type KeptRunDocument } from '../store/run-document.js';
 import { Run, type RunDeps } from './run.js';
 
 /**
@@ -16,7 +16,7 @@ import { Run, type RunDeps } from './run.js';
  * off: their tasks go back to the queue, as `run.restored` tells. The run actor is restored from its
  * snapshot; a run that was executing goes on by itself.
  */
-export async function restoreRun(deps: RunDeps, doc: RunDocument, config: ResolvedConfig): Promise<Run> {
+export async function restoreRun(deps: RunDeps, doc: KeptRunDocument, config: ResolvedConfig): Promise<Run> {
   const run = await Run.fromDocument(deps, doc, config);
   const finished = FINISHED_RUN_STATUSES.has(doc.status);
   const at = isoAt(deps.clock);
@@ -26,19 +26,33 @@ export async function restoreRun(deps: RunDeps, doc: RunDocument, config: Resolv
   if (!finished) {
     // Nothing runs in a process that just started, as the fold of `run.restored` has it.
     const cut = new Set(interrupted);
-    doc.tasks = doc.tasks.map((task) => restoredTask(task, cut.has(task.id), at));
+    // A settled task kept as its text was in flight no more when it was written.
+    doc.tasks = doc.tasks.map((task) =>
+      task instanceof TaskText ? task : restoredTask(task, cut.has(task.id), at),
+    );
   }
   // The budget predicts the next attempt's cost from those before the restart too.
-  for (const task of doc.tasks) for (const attempt of task.attempts) run.budget.countAttempt(attempt.costUsd);
+  for (const task of doc.tasks) {
+    const costs = task instanceof TaskText ? task.attemptCosts : task.attempts.map((a) => a.costUsd);
+    for (const cost of costs) run.budget.countAttempt(cost);
+  }
   // A run killed before its first save has no snapshot yet: it starts over (imported tasks are kept).
-  const imported = doc.importedTasks && doc.runSnapshot === undefined ? doc.tasks.map(specOf) : undefined;
-  run.adoptTasks();
+  const imported =
+    doc.importedTasks && doc.runSnapshot === undefined
+      ? doc.tasks.map((task) => specOf(recordOfTask(task)))
+      : undefined;
+  run.adoptTasks(doc.tasks);
   run.scheduler.reschedule();
   // Sessions cut off by the crash go on in their worktrees; the other worktrees go, their work kept.
-  await run.scheduler.attempts.restore(run.tasks.values());
+  // Only a task waiting to run again can have one: settled tasks kept as text are not parsed for it.
+  await run.scheduler.attempts.restore(recordsOf(run.tasks.rows()));
   if (!finished) run.emit({ type: 'run.restored', interruptedTasks: interrupted }, at);
   run.start(doc.runSnapshot, imported);
   return run;
+}
+
+function* recordsOf(tasks: Iterable<DocumentTask>): Generator<TaskRecord> {
+  for (const task of tasks) if (!(task instanceof TaskText)) yield task;
 }
 
 function specOf(task: TaskRecord): TaskSpec {

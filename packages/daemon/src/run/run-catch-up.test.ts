@@ -4,7 +4,8 @@ import type { OrcEvent, RunView, Usage } from '@orc/shared';
 import { ZERO_USAGE } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openFileRunStore } from '../store/file-run-store.js';
-import type { RunDocument } from '../store/run-document.js';
+import { recordOfTask, type RunDocument } from '../store/run-document.js';
+import { readRunFolder } from '../store/run-document-file.js';
 import {
   createScriptedProvider,
   eventually,
@@ -66,8 +67,8 @@ describe('restoring a run whose journal is ahead of its saved document', () => {
     await before.close(0);
     before = undefined;
 
-    const saved = JSON.parse(await readFile(join(home, 'runs', runId, 'state.json'), 'utf8')) as RunDocument;
-    const savedTask = (id: string) => saved.tasks.find((t) => t.id === id)!;
+    const saved = (await readRunFolder(join(home, 'runs', runId), runId))!;
+    const savedTask = (id: string) => recordOfTask(saved.tasks.find((t) => t.id === id)!);
     expect(savedTask('a').status).toBe('done');
     expect(savedTask('b').status, 'the test needs b done after the last save').not.toBe('done');
     expect(savedTask('c').attempts).toEqual([]);

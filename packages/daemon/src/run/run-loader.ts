@@ -1,7 +1,7 @@
 import type { RunDamage } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isDamagedFileError, type DamagedFileError } from '../store/damaged-file-error.js';
-import type { RunDocument } from '../store/run-document.js';
+import type { KeptRunDocument } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import {
   RebuildImpossible,
@@ -14,7 +14,7 @@ import {
  * A run's document to restore the run from, or why there is none: the run is `damaged`, and `known` is
  * the best that could be read of it (a checkpoint, or what `run.created` says), to show it by.
  */
-export type LoadedRun = { doc: RunDocument } | { damage: RunDamage; known?: RunDocument };
+export type LoadedRun = { doc: KeptRunDocument } | { damage: RunDamage; known?: KeptRunDocument };
 
 /**
  * Reads a run's document for the engine, never losing a run to a damaged file. A good `state.json` is
@@ -31,7 +31,7 @@ export async function loadRunDocument(
   context: { now: string; logger: Logger },
 ): Promise<LoadedRun> {
   let problem: DamagedFileError;
-  let saved: RunDocument;
+  let saved: KeptRunDocument;
   try {
     saved = await store.loadRun(runId);
   } catch (error) {
@@ -45,7 +45,7 @@ export async function loadRunDocument(
 /** The saved document with the journal's events past it applied; a journal damaged there damages the run. */
 async function catchUp(
   store: RunStore,
-  saved: RunDocument,
+  saved: KeptRunDocument,
   context: { now: string; logger: Logger },
 ): Promise<LoadedRun> {
   const runId = saved.id;
@@ -77,7 +77,7 @@ async function rebuild(
 ): Promise<LoadedRun> {
   await store.unloadRun(runId);
 
-  let known: RunDocument | undefined;
+  let known: KeptRunDocument | undefined;
   const damaged = (why: string): LoadedRun => ({
     ...(known && { known }),
     damage: {
@@ -97,7 +97,7 @@ async function rebuild(
   }
   const readCheckpoint = (checkpointId: string) => store.readCheckpoint(runId, checkpointId);
   const tried: string[] = [];
-  const bases: { from: string; base: () => Promise<RunDocument | undefined> }[] = [
+  const bases: { from: string; base: () => Promise<KeptRunDocument | undefined> }[] = [
     ...(await store.checkpointIds(runId)).map((id) => ({
       from: `checkpoint ${id} and the journal`,
       base: () => readCheckpoint(id),
@@ -105,7 +105,7 @@ async function rebuild(
     { from: 'the journal alone', base: () => Promise.resolve(undefined) },
   ];
   for (const { from, base: read } of bases) {
-    let base: RunDocument | undefined;
+    let base: KeptRunDocument | undefined;
     try {
       base = await read();
     } catch (error) {
@@ -121,7 +121,7 @@ async function rebuild(
       events: store.readEvents(runId, base?.lastEventId ?? 0),
       readCheckpoint,
     };
-    let doc: RunDocument;
+    let doc: KeptRunDocument;
     try {
       doc = await rebuildRunDocument(runId, source);
     } catch (error) {
@@ -148,7 +148,7 @@ async function rebuild(
 }
 
 /** What the journal's first event says of the run, if it can be read. */
-async function documentFromJournal(store: RunStore, runId: string): Promise<RunDocument | undefined> {
+async function documentFromJournal(store: RunStore, runId: string): Promise<KeptRunDocument | undefined> {
   try {
     for await (const event of store.readEvents(runId, 0)) return documentFromCreated(runId, event);
   } catch {

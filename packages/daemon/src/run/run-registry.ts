@@ -13,7 +13,7 @@ import {
 import type { Logger } from 'pino';
 import { isoAt, WAIT_CALLED_OFF, type Clock } from '../clock.js';
 import { isDamagedFileError } from '../store/damaged-file-error.js';
-import type { RunDocument, RunIndexEntry } from '../store/run-document.js';
+import type { KeptRunDocument, RunIndexEntry } from '../store/run-document.js';
 import { summarizeRun } from '../store/run-summary.js';
 import type { RunStore, StoredRun } from '../store/store.js';
 import { batchesOf, eventsOf } from './event-batches.js';
@@ -25,7 +25,7 @@ export interface RunRegistryOptions {
   clock: Clock;
   logger: Logger;
   /** Brings a run back from its document (with its providers, workspace and write-backs). */
-  restore(doc: RunDocument): Promise<Run>;
+  restore(doc: KeptRunDocument): Promise<Run>;
   /** Told when a finished run is let go, to finish and drop what was attached to it. */
   onUnload?(runId: string): Promise<void> | void;
   /**
@@ -358,7 +358,11 @@ export class RunRegistry {
     return entry;
   }
 
-  private async damaged(stored: StoredRun, damage: RunDamage, known?: RunDocument): Promise<DamagedEntry> {
+  private async damaged(
+    stored: StoredRun,
+    damage: RunDamage,
+    known?: KeptRunDocument,
+  ): Promise<DamagedEntry> {
     const { store, logger } = this.options;
     logger.error({ runId: stored.id, damage }, 'a run is damaged; it is kept as it is, not run');
     await store.unloadRun(stored.id);
@@ -419,7 +423,11 @@ function withDamage<T extends RunSummary>(summary: T, damage: RunDamage | undefi
 }
 
 /** What is known of a damaged run: its document's head, or its index entry, and the damage. */
-function damagedSummary(stored: StoredRun, damage: RunDamage, known: RunDocument | undefined): RunSummary {
+function damagedSummary(
+  stored: StoredRun,
+  damage: RunDamage,
+  known: KeptRunDocument | undefined,
+): RunSummary {
   const base: RunSummary = known
     ? summarizeRun({ ...known, tasks: [] })
     : (stored.summary ?? placeholderSummary(stored.id, stored.entry));

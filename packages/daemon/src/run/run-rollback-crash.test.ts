@@ -14,8 +14,9 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import { createOrchestrator } from '../orchestrator/create-orchestrator.js';
 import type { Orchestrator } from '../orchestrator/orchestrator.js';
-import type { RunDocument } from '../store/run-document.js';
+import type { KeptRunDocument, RunDocument } from '../store/run-document.js';
 import { rebuildRunDocument } from './rebuild-run.js';
+import { readRunFolder } from '../store/run-document-file.js';
 
 // a → b → c, and d on its own.
 const TASKS: TaskSpecInput[] = [
@@ -44,7 +45,7 @@ async function open(home: string): Promise<Orchestrator> {
 }
 
 /** The run's document as the journal alone makes it: what the saved document must agree with. */
-async function journalFold(home: string, runId: string): Promise<RunDocument> {
+async function journalFold(home: string, runId: string): Promise<KeptRunDocument> {
   const events = await readJournal(home, runId);
   return rebuildRunDocument(runId, {
     base: undefined,
@@ -150,7 +151,8 @@ describe('a rollback or a checkpoint cut short by a crash', () => {
         label,
       ).toBe(true);
       // The document written on close and the journal agree.
-      const saved = JSON.parse(await readFile(join(copyDir, 'state.json'), 'utf8')) as RunDocument;
+      // Read as the daemon reads it: settled tasks from the settled segment.
+      const saved = (await readRunFolder(copyDir, runId))!;
       expect(statuses(saved.tasks), label).toEqual(statuses((await journalFold(copy, runId)).tasks));
       expect(saved.lastEventId, label).toBe(replayed.at(-1)!.id);
     }

@@ -34,7 +34,8 @@ import type { AttemptBackend } from './attempt-backend.js';
 import type { Random } from '../model/seeded-random.js';
 import { runContext } from '../model/prompts.js';
 import type { QuotaGovernor, QuotaWait } from '../quota/quota-governor.js';
-import { runSetupOf, type RunDocument, type RunDocumentToWrite } from '../store/run-document.js';
+import { runSetupOf, type KeptRunDocument, type RunDocument } from '../store/run-document.js';
+import type { RunDocumentToWrite } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import type { GitWorkspace } from '../workspace/git-workspace.js';
 import type { PermissionDesk } from '../inbox/permission-desk.js';
@@ -226,9 +227,10 @@ export class Run implements SchedulerHost {
   }
 
   /** Brings a persisted run back, caught up with its journal (see restore-run.ts). */
-  static async fromDocument(deps: RunDeps, doc: RunDocument, config: ResolvedConfig): Promise<Run> {
+  static async fromDocument(deps: RunDeps, doc: KeptRunDocument, config: ResolvedConfig): Promise<Run> {
     const journalLast = await deps.store.lastEventId(doc.id);
-    return new Run(deps, doc, config, Math.max(doc.lastEventId, journalLast));
+    // Its tasks, settled ones as text, are handed over by `adoptTasks`.
+    return new Run(deps, { ...doc, tasks: [] }, config, Math.max(doc.lastEventId, journalLast));
   }
 
   /**
@@ -236,8 +238,8 @@ export class Run implements SchedulerHost {
    * the run's other fields from now on, and `toDocument` puts the current records in. Kept, the records
    * as they were loaded or imported stayed in memory beside the current ones: 45 MB at 100,000 tasks.
    */
-  adoptTasks(): void {
-    this.tasks.replaceAll(this.doc.tasks);
+  adoptTasks(tasks: KeptRunDocument['tasks'] = this.doc.tasks): void {
+    this.tasks.replaceAll(tasks);
     this.doc.tasks = [];
   }
 

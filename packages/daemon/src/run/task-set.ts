@@ -111,12 +111,14 @@ export class TaskSet {
    * Replaces every task (a plan, a restore, a rollback). Records are taken as they are: their moves were
    * announced when they happened, or the caller announces the change. Live ones get their actors.
    */
-  replaceAll(records: Iterable<TaskRecord>): void {
+  replaceAll(records: Iterable<DocumentTask>): void {
     this.stopAll();
     this.records.clear();
     this.settledRecords.clear();
     for (const record of records) {
       this.records.set(record.id, record);
+      // A text is a settled task's (restored from the settled segment): never live, and text already.
+      if (record instanceof TaskText) continue;
       this.kept(record);
       if (LIVE_TASK_STATUSES.has(record.status)) this.live.set(record.id, this.spawn(record));
     }

@@ -16,6 +16,8 @@ interface Slot {
   key: string;
   /** The latest write asked for and not yet started. */
   pending: Write | undefined;
+  /** Whether it waits for the gap after the previous write. */
+  spaced: boolean;
   running: Promise<void> | undefined;
   /** Aborts the wait before the next write. */
   delay: AbortController | undefined;
@@ -45,14 +47,18 @@ export class CoalescingWriter {
     this.clock = options.clock ?? systemClock;
   }
 
-  /** Asks for `write` to run; it replaces any request of the same key that has not started yet. */
-  schedule(key: string, write: Write): void {
+  /**
+   * Asks for `write` to run; it replaces any request of the same key that has not started yet. Unspaced,
+   * it starts as soon as the write in flight ends: the caller spaces the writes itself.
+   */
+  schedule(key: string, write: Write, spacing: 'spaced' | 'unspaced' = 'spaced'): void {
     let slot = this.slots.get(key);
     if (!slot) {
       slot = newSlot(key);
       this.slots.set(key, slot);
     }
     slot.pending = write;
+    slot.spaced = spacing === 'spaced';
     slot.requested++;
     if (!slot.running && !slot.delay) this.arrange(slot);
   }
@@ -78,7 +84,7 @@ export class CoalescingWriter {
   /** Starts the pending write now, or after the gap since the previous one. */
   private arrange(slot: Slot): void {
     if (!slot.pending) return;
-    const gap = Math.max(this.minIntervalMs, this.durationFactor * slot.lastDuration);
+    const gap = slot.spaced ? Math.max(this.minIntervalMs, this.durationFactor * slot.lastDuration) : 0;
     const wait = slot.lastEnd + gap - this.clock.now();
     if (wait <= 0) {
       void this.start(slot);
@@ -124,6 +130,7 @@ function newSlot(key: string): Slot {
   return {
     key,
     pending: undefined,
+    spaced: true,
     running: undefined,
     delay: undefined,
     requested: 0,

@@ -1,12 +1,32 @@
-import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  chmod,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { statePaths, type CheckpointInfo, type OrcEvent } from '@orc/shared';
+import { statePaths, type CheckpointInfo, type OrcEvent, type TaskRecord } from '@orc/shared';
 import { eventually } from '@orc/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DamagedFileError } from './damaged-file-error.js';
 import { openFileRunStore, type FileRunStore } from './file-run-store.js';
-import type { RunDocument } from './run-document.js';
+import {
+  TaskText,
+  recordOfTask,
+  type KeptRunDocument,
+  type RunDocument,
+  type RunDocumentToWrite,
+} from './run-document.js';
+import { RunDocumentFile } from './run-document-file.js';
+import { RunDocumentText } from './run-document-text.js';
 
 let stateDir: string;
 let store: FileRunStore | undefined;
@@ -174,15 +194,16 @@ describe('FileRunStore', () => {
     expect(index.runs.map((entry) => entry.id).sort()).toEqual(['r1', 'r2']);
   });
 
-  it('rewrites a document over a megabyte only once the journal has grown by its size, or the run changed status', async () => {
+  it('rewrites a document over 64 KB only once the journal has grown by four times its size, or the run changed status', async () => {
     store = await openFileRunStore(stateDir, { minIntervalMs: 0, durationFactor: 0 });
     const doc = runDocument('r1', {
       status: 'executing',
-      tasks: Array.from({ length: 5_000 }, (_, n) => task(n)),
+      // Ready: live tasks, written whole (a waiting one is named by its id).
+      tasks: Array.from({ length: 5_000 }, (_, n) => ({ ...task(n), status: 'ready' as const })),
     });
     await store.createRun(doc);
     const documentBytes = (await stat(store.stateFile('r1'))).size;
-    expect(documentBytes).toBeGreaterThan(1024 * 1024);
+    expect(documentBytes).toBeGreaterThan(64 * 1024);
     let id = 0;
     const append = async (bytes: number) => {
       const event = {
@@ -202,9 +223,9 @@ describe('FileRunStore', () => {
 
     const start = writes();
     store.scheduleSave('r1', () => doc);
-    await append(documentBytes / 2);
+    await append(documentBytes * 3.5);
     await settle();
-    expect(writes()).toBe(start); // held: the journal has grown by half the document
+    expect(writes()).toBe(start); // held: the journal has grown by 3.5 documents
     await append(documentBytes / 2 + 10);
     await eventually(() => writes() === start + 1, 'the document written');
 
@@ -304,3 +325,146 @@ describe('FileRunStore', () => {
 function checkpoint(runId: string, id: string): CheckpointInfo {
   return { id, runId, createdAt: '2025-01-01T00:00:00.000Z', reason: 'manual', tasksDone: 0, lastEventId: 0 };
 }
+
+describe('FileRunStore: settled tasks in their segment', () => {
+  const done = (n: number, result = `result ${n}`): TaskRecord => ({ ...task(n), status: 'done', result });
+  /** The document as the run hands it: settled tasks as their text. */
+  const kept = (id: string, tasks: RunDocument['tasks']): RunDocumentToWrite => ({
+    ...runDocument(id, { status: 'executing' }),
+    tasks: tasks.map((t) => (t.status === 'done' ? TaskText.of(t) : t)),
+  });
+  const statusesOf = (doc: KeptRunDocument) => doc.tasks.map((t) => `${t.id} ${t.status}`);
+  const runFile = (name: string) => join(stateDir, 'runs', 'r1', name);
+
+  async function reopened(): Promise<KeptRunDocument> {
+    await store!.close();
+    store = await openFileRunStore(stateDir);
+    return store.loadRun('r1');
+  }
+
+  it('writes settled and waiting tasks once to settled.jsonl, names them by id in state.json, and loads them as text', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    const ready = { ...task(4), status: 'ready' as const };
+    const first = kept('r1', [done(1), task(2), done(3), ready]);
+    store.scheduleSave('r1', () => first);
+    await store.flush('r1');
+    const state = await readFile(runFile('state.json'), 'utf8');
+    // A live (ready) task is written whole.
+    expect(state.split('\n').slice(1, 5)).toEqual(['"t1",', '"t2",', '"t3",', JSON.stringify(ready) + ']}']);
+    const segmentBytes = (await stat(runFile('settled.jsonl'))).size;
+    expect((JSON.parse(state.split('\n')[0]! + ']}') as RunDocument).settled).toEqual({
+      file: 'settled.jsonl',
+      bytes: segmentBytes,
+    });
+    // A later document with the same settled tasks writes none of them again.
+    store.scheduleSave('r1', () => ({ ...first, lastEventId: 0, goal: 'again' }));
+    await store.flush('r1');
+    expect((await stat(runFile('settled.jsonl'))).size).toBe(segmentBytes);
+    // A checkpoint stays a whole document.
+    await store.writeCheckpoint(checkpoint('r1', 'cp1'), first);
+    const whole = JSON.parse(await readFile(runFile('checkpoints/cp1.json'), 'utf8')) as RunDocument;
+    expect(whole.tasks).toEqual([done(1), task(2), done(3), ready]);
+    expect(whole.settled).toBeUndefined();
+
+    const loaded = await reopened();
+    expect(loaded.settled).toBeUndefined();
+    expect(loaded.tasks.map((t) => t instanceof TaskText)).toEqual([true, true, true, false]);
+    expect(loaded.tasks.map(recordOfTask)).toEqual([done(1), task(2), done(3), ready]);
+  });
+
+  it("writes a finished run's document whole, as scripts read it, and lets the segment go", async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    store.scheduleSave('r1', () => kept('r1', [done(1), task(2)]));
+    await store.flush('r1');
+    expect((await readdir(join(stateDir, 'runs', 'r1'))).sort()).toContain('settled.jsonl');
+    const finished = {
+      ...kept('r1', [done(1), { ...done(2), status: 'skipped' as const }]),
+      status: 'completed' as const,
+    };
+    store.scheduleSave('r1', () => finished);
+    await store.flush('r1');
+    const whole = JSON.parse(await readFile(runFile('state.json'), 'utf8')) as RunDocument;
+    expect(whole.tasks).toEqual([done(1), { ...done(2), status: 'skipped' }]);
+    expect(whole.settled).toBeUndefined();
+    expect((await readdir(join(stateDir, 'runs', 'r1'))).sort()).toEqual(['state.json']);
+    // Reopened (a task retried), its settled tasks go to a new segment.
+    store.scheduleSave('r1', () => kept('r1', [done(1), task(2)]));
+    await store.flush('r1');
+    expect((await readFile(runFile('state.json'), 'utf8')).split('\n')[1]).toBe('"t1",');
+    expect(statusesOf(await reopened())).toEqual(['t1 done', 't2 pending']);
+  });
+
+  it('loads a task un-settled by a rollback as the document has it, and settled again as it was last', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    const save = async (doc: RunDocumentToWrite) => {
+      store!.scheduleSave('r1', () => doc);
+      await store!.flush('r1');
+    };
+    await save(kept('r1', [done(1, 'first'), done(2)]));
+    // Rolled back: t1 waits to run again.
+    await save(kept('r1', [task(1), done(2)]));
+    expect(statusesOf(await reopened())).toEqual(['t1 pending', 't2 done']);
+    // Run again, with another result.
+    await save(kept('r1', [done(1, 'second'), done(2)]));
+    const again = await reopened();
+    expect(again.tasks.map((t) => recordOfTask(t).result)).toEqual(['second', 'result 2']);
+    // And the checkpoint from before still gives the first.
+    await store.writeCheckpoint(checkpoint('r1', 'cp1'), kept('r1', [done(1, 'first'), done(2)]));
+    expect(recordOfTask((await store.readCheckpoint('r1', 'cp1')).tasks[0]!).result).toBe('first');
+  });
+
+  it('loads a document written before settled tasks had their segment (every task whole)', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    await store.close();
+    store = undefined;
+    // Written as earlier versions wrote it: no segment, every record in the document.
+    const old = new RunDocumentFile(runFile('state.json'), 'r1', new RunDocumentText()).open();
+    old.data = runDocument('r1', { status: 'executing', tasks: [done(1), task(2)] });
+    await old.write();
+    store = await openFileRunStore(stateDir);
+    const loaded = await store.loadRun('r1');
+    expect(loaded.tasks).toEqual([done(1), task(2)]);
+    // Its next save moves the settled task to the segment.
+    store.scheduleSave('r1', () => kept('r1', [done(1), task(2)]));
+    await store.flush('r1');
+    expect((await readFile(runFile('state.json'), 'utf8')).split('\n')[1]).toBe('"t1",');
+    expect((await reopened()).tasks.map(recordOfTask)).toEqual([done(1), task(2)]);
+  });
+
+  it('loads past a torn segment write (a kill -9 before the document), and goes on writing after it', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    store.scheduleSave('r1', () => kept('r1', [done(1), task(2)]));
+    await store.flush('r1');
+    await appendFile(runFile('settled.jsonl'), '["t2","done","task 2",[]]\t{"id":"t2","sta');
+    expect(statusesOf(await reopened())).toEqual(['t1 done', 't2 pending']);
+    store.scheduleSave('r1', () => kept('r1', [done(1), done(2)]));
+    await store.flush('r1');
+    // t1 done, t2 waiting, t2 done: the torn line is written over.
+    expect((await readFile(runFile('settled.jsonl'), 'utf8')).split('\n').filter(Boolean)).toHaveLength(3);
+    expect(statusesOf(await reopened())).toEqual(['t1 done', 't2 done']);
+  });
+
+  it('says the run is damaged, naming settled.jsonl, when the segment lost what the document names', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    store.scheduleSave('r1', () => kept('r1', [done(1), done(2)]));
+    await store.flush('r1');
+    await store.close();
+    const bytes = (await stat(runFile('settled.jsonl'))).size;
+    await truncate(runFile('settled.jsonl'), 20);
+    store = await openFileRunStore(stateDir);
+    const error = await store.loadRun('r1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DamagedFileError);
+    expect((error as DamagedFileError).message).toBe(
+      `${runFile('settled.jsonl')} holds 20 bytes, but the run document takes ${bytes}; it was cut short`,
+    );
+    await rm(runFile('settled.jsonl'));
+    const missing = await store.loadRun('r1').catch((e: unknown) => e);
+    expect((missing as DamagedFileError).reason).toMatch(/^is missing; the run document takes/);
+  });
+});

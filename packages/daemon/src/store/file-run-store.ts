@@ -15,10 +15,17 @@ import { CoalescingWriter, type CoalescingWriterOptions } from './coalescing-wri
 import { DamagedFileError } from './damaged-file-error.js';
 import { fsyncDir, isErrno, writeFileDurably } from './durable-json-file.js';
 import { EventLog } from './event-log.js';
-import type { RunDocument, RunDocumentToWrite, RunIndexEntry } from './run-document.js';
+import {
+  recordOfTask,
+  type KeptRunDocument,
+  type RunDocument,
+  type RunDocumentToWrite,
+  type RunIndexEntry,
+} from './run-document.js';
 import { RunDocumentFile, readRunDocument, type RunDocumentDb } from './run-document-file.js';
 import { RunDocumentText } from './run-document-text.js';
 import { RunIndex } from './run-index.js';
+import { SETTLED_FILE, SettledSegment } from './settled-segment.js';
 import type { RunStore, StoredRun } from './store.js';
 import { JournalBehindError, writeFailureOf, type WriteFailure } from './write-failure.js';
 
@@ -39,6 +46,8 @@ interface RunFiles {
   document: RunDocumentDb;
   /** The document's text, re-serialised only where tasks changed (its checkpoints' too). */
   text: RunDocumentText;
+  /** Settled tasks, written once: the document names them by id (its checkpoints are whole). */
+  segment: SettledSegment;
   events: EventLog;
   /** Where the latest document to save comes from. */
   snapshot?: () => RunDocumentToWrite;
@@ -56,15 +65,20 @@ interface RunFiles {
 }
 
 /**
- * A document this large is rewritten only once the journal has grown by as many bytes as the document
- * has since its last write, however quickly the disk writes it; a smaller one as soon as the writer's
- * spacing lets it. Spaced by time alone (10× the last write's duration), the rewrites of a 100,000-task
- * document (45–85 MB) came as often as the disk allowed: bytes written per task at 100k were 1.45–1.60×
- * those at 1k, moving with the machine's load. Held back by the journal's growth, the document's share
- * is at most the journal's (≈3 KB a task), at any load; a restore replays at most a document's size of
- * journal past it, about what the time spacing left at 100k (135,000 events when killed at half).
+ * A document this large is rewritten only once the journal has grown by JOURNAL_PER_DOCUMENT times the
+ * document's size since its last write began, however quickly the disk writes it; a smaller one as soon
+ * as the writer's spacing lets it. Spaced by time alone (10× the last write's duration), the rewrites of a
+ * 100,000-task document (45–85 MB) came as often as the disk allowed: bytes written per task at 100k were
+ * 1.45–1.60× those at 1k, moving with the machine's load. Held back by the journal's growth, the
+ * document's share is at most a quarter of the journal's (≈3 KB a task), at any load; a restore replays
+ * at most four documents' size of journal past it. With settled and waiting tasks named by id (their
+ * records in the settled segment), the document of a 100,000-task run is a few MB, so that is a few
+ * tens of thousands of events. Held from 64 KB: a 10,000-task run's document is about 200 KB, and spaced by
+ * time (a write of the segment and the document took up to 0.6 s at load 10, so 6 s between writes) it was
+ * killed at half with 39,000 events past it, against 8,000 for its whole 4.8 MB document on main.
  */
-const HOLD_DOCUMENTS_OVER = 1024 * 1024;
+const HOLD_DOCUMENTS_OVER = 64 * 1024;
+const JOURNAL_PER_DOCUMENT = 4;
 
 /** Opens (creating it, mode 0700) the state directory's run store. */
 /** A removed run's folder is renamed to this first; the leading dot keeps it from ever loading again. */
@@ -162,7 +176,7 @@ export class FileRunStore implements RunStore {
       return;
     }
     files.held = false;
-    this.writer.schedule(runKey(runId), () => this.saveDocument(files));
+    this.scheduleWrite(runId, files);
   }
 
   taskChanged(runId: string, taskId: string): void {
@@ -173,7 +187,7 @@ export class FileRunStore implements RunStore {
     for (const [id, files] of this.runs) {
       if (!files.held || (runId !== undefined && id !== runId)) continue;
       files.held = false;
-      this.writer.schedule(runKey(id), () => this.saveDocument(files));
+      this.scheduleWrite(id, files);
     }
     await this.writer.flush(runId === undefined ? undefined : runKey(runId));
     // A document write may have just asked for an index write (its status changed).
@@ -215,8 +229,18 @@ export class FileRunStore implements RunStore {
     // A run that changed status (finished, paused) is written at once: what lists it reads the index.
     if (files.held && (!journalTooShort(files) || events.some((event) => event.type === 'run.status'))) {
       files.held = false;
-      this.writer.schedule(runKey(runId), () => this.saveDocument(files));
+      this.scheduleWrite(runId, files);
     }
+  }
+
+  /**
+   * A large document is spaced by the journal's growth (`journalTooShort`) and written as soon as it has
+   * grown enough; spaced by time as well (10× the last write, which took 0.3–0.5 s for 12 MB at load 10),
+   * a 100,000-task run killed at half had 102,000 events to replay past its document, not 31,000.
+   */
+  private scheduleWrite(runId: string, files: RunFiles): void {
+    const spacing = files.documentBytes > HOLD_DOCUMENTS_OVER ? 'unspaced' : 'spaced';
+    this.writer.schedule(runKey(runId), () => this.saveDocument(files), spacing);
   }
 
   readEvents(runId: string, afterId: number): AsyncIterable<OrcEvent> {
@@ -275,7 +299,7 @@ export class FileRunStore implements RunStore {
     return Promise.resolve(this.index.entries());
   }
 
-  async loadRun(runId: string): Promise<RunDocument> {
+  async loadRun(runId: string): Promise<KeptRunDocument> {
     if (!SAFE_ID.test(runId)) throw this.notFound(runId);
     const files = this.runs.get(runId) ?? this.openRunFiles(runId);
     const doc = await readRunDocument(files.document);
@@ -357,13 +381,13 @@ export class FileRunStore implements RunStore {
     return kept;
   }
 
-  async saveRebuilt(doc: RunDocument): Promise<void> {
+  async saveRebuilt(doc: KeptRunDocument): Promise<void> {
     let files = this.runs.get(doc.id);
     if (!files) {
       files = this.openRunFiles(doc.id);
       this.runs.set(doc.id, files);
     }
-    files.document.data = doc;
+    files.document.data = await this.withSettled(files, doc);
     await files.document.write();
     files.onDisk = { status: doc.status, lastEventId: doc.lastEventId };
     this.index.add(doc);
@@ -405,7 +429,8 @@ export class FileRunStore implements RunStore {
     const file = this.paths.run(runId).checkpoint(checkpointId);
     const doc = await readRunDocument(new RunDocumentFile(file, runId, new RunDocumentText()).open());
     if (doc === null) throw notFound;
-    return doc;
+    // A checkpoint is whole in itself (read without a segment): its tasks are all records.
+    return { ...doc, tasks: doc.tasks.map(recordOfTask) };
   }
 
   async close(): Promise<void> {
@@ -439,12 +464,25 @@ export class FileRunStore implements RunStore {
     // it waits (the checkpoint list, held tasks) is told by events a restore applies again harmlessly.
     await files.events.waitDurable(doc.lastEventId);
     await this.index.beforeDocument(doc);
-    files.document.data = doc;
-    const journalBytes = files.journalBytes;
+    // Counted from now: asked for while this one is written, the next write waits for the journal to grow.
+    files.journalBytesAtSave = files.journalBytes;
+    files.document.data = await this.withSettled(files, doc);
     await files.document.write();
-    files.journalBytesAtSave = journalBytes;
     files.onDisk = { status: doc.status, lastEventId: doc.lastEventId };
     this.index.noteDocument(doc);
+    if (files.document.data.settled === undefined) await files.segment.remove();
+  }
+
+  /**
+   * The document to write, once the settled tasks it holds as text are in the segment (written and
+   * synced first: a document never names a task the segment does not hold). A finished run's is whole,
+   * and once it is written the segment goes.
+   */
+  private async withSettled(files: RunFiles, doc: RunDocumentToWrite): Promise<RunDocumentToWrite> {
+    // A finished run's document is whole, as scripts read it (the README's state directory).
+    if (FINISHED_RUN_STATUSES.has(doc.status)) return doc;
+    await files.segment.write(doc.tasks);
+    return files.segment.ref.bytes === 0 ? doc : { ...doc, settled: files.segment.ref };
   }
 
   /** Tells the listeners a write failed (not one held back for the journal: that failure is told already). */
@@ -457,14 +495,22 @@ export class FileRunStore implements RunStore {
   private openRunFiles(id: string): RunFiles {
     const run = this.paths.run(id);
     const text = new RunDocumentText();
+    const segment = new SettledSegment(join(run.dir, SETTLED_FILE), SETTLED_FILE, this.countState);
     const files: RunFiles = {
-      document: new RunDocumentFile(run.state, id, text, {
-        onWrite: (bytes) => {
-          this.countState(bytes);
-          files.documentBytes = bytes;
+      document: new RunDocumentFile(
+        run.state,
+        id,
+        text,
+        {
+          onWrite: (bytes) => {
+            this.countState(bytes);
+            files.documentBytes = bytes;
+          },
         },
-      }).open(),
+        segment,
+      ).open(),
       text,
+      segment,
       events: new EventLog(run.events, {
         onWrite: (bytes) => {
           this.countEvents(bytes);
@@ -513,7 +559,7 @@ export class FileRunStore implements RunStore {
 function journalTooShort(files: RunFiles): boolean {
   return (
     files.documentBytes > HOLD_DOCUMENTS_OVER &&
-    files.journalBytes - files.journalBytesAtSave < files.documentBytes
+    files.journalBytes - files.journalBytesAtSave < JOURNAL_PER_DOCUMENT * files.documentBytes
   );
 }
 

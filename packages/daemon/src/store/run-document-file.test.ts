@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DamagedFileError } from './damaged-file-error.js';
-import { TaskText, type RunDocument } from './run-document.js';
+import { TaskText, recordOfTask, type RunDocument } from './run-document.js';
 import { RunDocumentFile, readRunDocument } from './run-document-file.js';
 import { RunDocumentText } from './run-document-text.js';
 
@@ -79,12 +79,12 @@ describe('RunDocumentFile', () => {
     const read = (await readRunDocument(new RunDocumentFile(file, 'r1', new RunDocumentText()).open()))!;
     expect(read).toEqual(written);
     // The text the record was read from, not a new serialisation; a changed record is serialised afresh.
-    expect(TaskText.of(read.tasks[1]!).json).toBe(lines[2]!.slice(0, -1));
+    expect(TaskText.of(recordOfTask(read.tasks[1]!)).json).toBe(lines[2]!.slice(0, -1));
     const stringify = vi.spyOn(JSON, 'stringify');
-    TaskText.of(read.tasks[0]!);
+    TaskText.of(recordOfTask(read.tasks[0]!));
     expect(stringify).not.toHaveBeenCalled();
     stringify.mockRestore();
-    expect(TaskText.of({ ...read.tasks[1]! }).json).toBe(JSON.stringify(read.tasks[1]));
+    expect(TaskText.of({ ...recordOfTask(read.tasks[1]!) }).json).toBe(JSON.stringify(read.tasks[1]));
     // A task line that fails the check is told as the whole document's zod check tells it.
     await writeFile(file, text.replace('"status":"done"', '"status":"finished"'));
     const error = await readRunDocument(new RunDocumentFile(file, 'r1', new RunDocumentText()).open()).catch(

@@ -1,15 +1,19 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Low } from 'lowdb';
 import type * as z from 'zod';
 import { DamagedFileError } from './damaged-file-error.js';
-import { DurableJsonFile, type DurableJsonFileOptions } from './durable-json-file.js';
+import { DurableJsonFile, isErrno, type DurableJsonFileOptions } from './durable-json-file.js';
 import { TaskStatus, type TaskRecord } from '@orc/shared';
 import {
   TaskText,
   parseStoredRunDocument,
-  type RunDocument,
+  type DocumentTask,
+  type KeptRunDocument,
   type RunDocumentToWrite,
 } from './run-document.js';
-import type { RunDocumentText } from './run-document-text.js';
+import { RunDocumentText } from './run-document-text.js';
+import { SETTLED_FILE, SettledSegment } from './settled-segment.js';
 
 /**
  * A run document as lowdb holds it: null until it is read or given (lowdb wants default data), and a
@@ -19,18 +23,28 @@ import type { RunDocumentText } from './run-document-text.js';
 export type RunDocumentDb = Low<RunDocumentToWrite | null>;
 
 /** Reads the document afresh through lowdb; null when there is no file. */
-export async function readRunDocument(db: RunDocumentDb): Promise<RunDocument | null> {
+export async function readRunDocument(db: RunDocumentDb): Promise<KeptRunDocument | null> {
   db.data = null;
   await db.read();
   return dataOf(db);
 }
 
 /**
+ * A run's `state.json` in `dir` as the store reads it (its settled tasks from their segment, as text),
+ * without opening the run: null when there is none.
+ */
+export function readRunFolder(dir: string, runId: string): Promise<KeptRunDocument | null> {
+  const segment = new SettledSegment(join(dir, SETTLED_FILE), SETTLED_FILE);
+  const file = new RunDocumentFile(join(dir, 'state.json'), runId, new RunDocumentText(), {}, segment);
+  return readRunDocument(file.open());
+}
+
+/**
  * What the db holds now (a call, so a check made before an await does not narrow it): after a read, what
  * `RunDocumentFile.parse` made, a document of records.
  */
-function dataOf(db: RunDocumentDb): RunDocument | null {
-  return db.data as RunDocument | null;
+function dataOf(db: RunDocumentDb): KeptRunDocument | null {
+  return db.data as KeptRunDocument | null;
 }
 
 /**
@@ -44,8 +58,30 @@ export class RunDocumentFile extends DurableJsonFile<RunDocumentToWrite | null> 
     private readonly runId: string,
     private readonly text: RunDocumentText,
     options: DurableJsonFileOptions = {},
+    /** Where settled tasks go once (the run's `state.json`; a checkpoint is whole in itself). */
+    private readonly segment?: SettledSegment,
   ) {
     super(filename, options);
+  }
+
+  /**
+   * The document checked, its settled tasks taken from the segment it names (as their text); null when
+   * there is no file.
+   */
+  override async read(): Promise<KeptRunDocument | null> {
+    let text: string;
+    try {
+      text = await readFile(this.filename, 'utf8');
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return null;
+      throw error;
+    }
+    const ref = settledRefOf(text);
+    if (ref === undefined) return this.parse(text);
+    if (this.segment === undefined || ref.file !== this.segment.name) {
+      throw new DamagedFileError(this.filename, `names a settled-task file it cannot have (${ref.file})`);
+    }
+    return this.parse(text, await this.segment.read(ref.bytes));
   }
 
   /** lowdb over this file. */
@@ -54,10 +90,10 @@ export class RunDocumentFile extends DurableJsonFile<RunDocumentToWrite | null> 
   }
 
   /** The document checked (throws DamagedFileError saying what is wrong with it). */
-  protected override parse(text: string): RunDocument {
+  protected override parse(text: string, settled?: ReadonlyMap<string, TaskText>): KeptRunDocument {
     const file = this.filename;
     if (isBlank(text)) throw new DamagedFileError(file, 'is empty');
-    const read = readTaskLines(text);
+    const read = readTaskLines(text, settled ?? NO_SETTLED, file);
     if (read !== undefined && read.doc.id === this.runId) return read.doc;
     let raw: unknown;
     try {
@@ -73,13 +109,39 @@ export class RunDocumentFile extends DurableJsonFile<RunDocumentToWrite | null> 
     }
     if (parsed.data.id !== this.runId)
       throw new DamagedFileError(file, `holds run ${parsed.data.id}, not ${this.runId}`);
-    return parsed.data;
+    const { settled: _ref, ...doc } = parsed.data;
+    return doc;
   }
 
   /** The document's JSON as pieces, its tasks serialised as they are written (see RunDocumentText). */
   protected override serialize(doc: RunDocumentToWrite | null): Iterable<string> {
     if (doc === null) throw new Error(`no run document to write to ${this.filename}`);
-    return this.text.render(doc);
+    // Only a document that names its segment names settled tasks by id (a finished run's is whole).
+    return this.text.render(doc, doc.settled === undefined ? undefined : this.segment);
+  }
+}
+
+const NO_SETTLED: ReadonlyMap<string, TaskText> = new Map();
+
+/**
+ * The settled segment the document names (in its first line, among its fields), or undefined when it
+ * names none (a document of an earlier version, or a checkpoint). A damaged first line names none: the
+ * document's check says what is wrong with it.
+ */
+function settledRefOf(text: string): { file: string; bytes: number } | undefined {
+  const headEnd = text.indexOf('\n');
+  const at = text.lastIndexOf(',"settled":{', headEnd === -1 ? undefined : headEnd);
+  if (at === -1 || (headEnd !== -1 && at > headEnd)) return undefined;
+  const end = text.indexOf('}', at);
+  try {
+    const ref = JSON.parse(text.slice(at + ',"settled":'.length, end + 1)) as unknown;
+    if (typeof ref !== 'object' || ref === null) return undefined;
+    const { file, bytes } = ref as Record<string, unknown>;
+    if (typeof file !== 'string' || typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0)
+      return undefined;
+    return { file, bytes };
+  } catch {
+    return undefined;
   }
 }
 
@@ -91,7 +153,11 @@ export class RunDocumentFile extends DurableJsonFile<RunDocumentToWrite | null> 
  * 100,000-task restore. Undefined when the text is laid out otherwise or anything fails a check: then the
  * whole document is parsed and checked by zod, which says what is wrong.
  */
-function readTaskLines(text: string): { doc: RunDocument } | undefined {
+function readTaskLines(
+  text: string,
+  settled: ReadonlyMap<string, TaskText>,
+  file: string,
+): { doc: KeptRunDocument } | undefined {
   const headEnd = text.indexOf('\n');
   if (headEnd === -1 || !text.startsWith('"tasks":[', headEnd - 9)) return undefined;
   let head: unknown;
@@ -102,13 +168,32 @@ function readTaskLines(text: string): { doc: RunDocument } | undefined {
   }
   const parsed = parseStoredRunDocument(head);
   if (!parsed.success || parsed.data.tasks.length > 0) return undefined;
-  const tasks: TaskRecord[] = [];
+  // The store's own field: the run never sees it (nor does a checkpoint written from the run's document).
+  const { settled: _ref, ...fields } = parsed.data;
+  const tasks: DocumentTask[] = [];
   for (let start = headEnd + 1; ;) {
     const end = text.indexOf('\n', start);
     if (end === -1) return undefined;
     const last = text.endsWith(']}', end);
     if (!last && text.charCodeAt(end - 1) !== 0x2c /* , */) return undefined;
     const json = text.slice(start, last ? end - 2 : end - 1);
+    if (json.charCodeAt(0) === 0x22 /* " */) {
+      // A settled task named by its id: its record is in the segment.
+      let id: unknown;
+      try {
+        id = JSON.parse(json);
+      } catch {
+        return undefined;
+      }
+      const sealed = typeof id === 'string' ? settled.get(id) : undefined;
+      if (sealed === undefined) {
+        throw new DamagedFileError(file, `names settled task ${json}, which its settled-task file lacks`);
+      }
+      tasks.push(sealed);
+      start = end + 1;
+      if (last) return start === text.length ? { doc: { ...fields, tasks } } : undefined;
+      continue;
+    }
     let task: unknown;
     try {
       task = JSON.parse(json);
@@ -119,7 +204,7 @@ function readTaskLines(text: string): { doc: RunDocument } | undefined {
     TaskText.readFrom(task, json);
     tasks.push(task);
     start = end + 1;
-    if (last) return start === text.length ? { doc: { ...parsed.data, tasks } } : undefined;
+    if (last) return start === text.length ? { doc: { ...fields, tasks } } : undefined;
   }
 }
 

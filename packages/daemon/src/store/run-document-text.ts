@@ -1,6 +1,11 @@
 import type { TaskRecord } from '@orc/shared';
 import { TaskText, type DocumentTask, type RunDocumentToWrite } from './run-document.js';
 
+/** Where tasks that stay as they are are written once (SettledSegment): the document names those it holds. */
+export interface SettledTasks {
+  holds(task: DocumentTask): boolean;
+}
+
 interface CachedTask {
   record: TaskRecord;
   json: string;
@@ -35,7 +40,7 @@ export class RunDocumentText {
    * 70–340 ms per save (load 12, 2 cores), even with every task's text cached. Every task is on a line
    * of its own (see RunDocumentFile's read). The pieces are the cached texts themselves: nothing is copied.
    */
-  render(doc: RunDocumentToWrite): Iterable<string> {
+  render(doc: RunDocumentToWrite, segment?: SettledTasks): Iterable<string> {
     const { tasks: list, ...rest } = doc;
     const head = JSON.stringify(rest);
     // This instant's list, whatever becomes of the caller's array (100,000 entries: under a millisecond).
@@ -48,7 +53,7 @@ export class RunDocumentText {
       yield head.length > 2 ? ',"tasks":[' : '"tasks":[';
       for (let i = 0; i < tasks.length; i++) {
         yield i > 0 ? ',\n' : '\n';
-        yield this.taskJson(tasks[i]!, changed);
+        yield this.taskJson(tasks[i]!, changed, segment);
       }
       yield ']}\n';
       if (this.cache.size > tasks.length) {
@@ -60,12 +65,15 @@ export class RunDocumentText {
     return pieces.call(this);
   }
 
-  private taskJson(task: DocumentTask, changed: ReadonlySet<string>): string {
+  private taskJson(task: DocumentTask, changed: ReadonlySet<string>, segment?: SettledTasks): string {
+    // A task the segment holds as it is is named by its id: its record is not written again.
+    const held = segment?.holds(task) === true;
     if (task instanceof TaskText) {
       // The run keeps its text: what was cached for its record goes.
       this.cache.delete(task.id);
-      return task.json;
+      return held ? JSON.stringify(task.id) : task.json;
     }
+    if (held) return JSON.stringify(task.id);
     return this.recordJson(task, changed);
   }
 

@@ -63,6 +63,11 @@ export const RunDocument = z.object({
   damage: RunDamage.optional(),
   /** People's ratings of the run and its tasks (`feedback.rated`), oldest first. */
   ratings: z.array(Rating).optional(),
+  /**
+   * Where the tasks the document names by their id alone are (SettledSegment): the store's own, set as
+   * it writes the document and gone once it is read.
+   */
+  settled: z.object({ file: z.string(), bytes: z.number().int().nonnegative() }).optional(),
 });
 export type RunDocument = z.infer<typeof RunDocument>;
 
@@ -71,7 +76,8 @@ export type RunDocument = z.infer<typeof RunDocument>;
  * and what is read of it without parsing it. A settled task changes rarely (a retry, a late attempt's
  * cost), so a run keeps it as this text rather than as objects: at 100,000 tasks the records with their
  * attempts, and their text cached for the document beside them, held about 3 KB a task; the text alone
- * is about 600 bytes.
+ * is about 600 bytes. A restore also brings waiting tasks back as their text, from the settled segment
+ * (SettledSegment), until they are freed.
  */
 export class TaskText {
   private constructor(
@@ -79,11 +85,25 @@ export class TaskText {
     readonly title: string,
     readonly status: TaskStatus,
     readonly json: string,
+    /** Its attempts' costs: a restore counts them towards the budget's forecast without parsing the record. */
+    readonly attemptCosts: readonly number[],
   ) {}
 
   static of(record: TaskRecord): TaskText {
     const json = READ_FROM.get(record) ?? JSON.stringify(record);
-    return new TaskText(record.id, record.title, record.status, json);
+    const costs = record.attempts.map((attempt) => attempt.costUsd);
+    return new TaskText(record.id, record.title, record.status, json, costs);
+  }
+
+  /** A task as the settled segment holds it (SettledSegment), its record still text. */
+  static sealed(
+    id: string,
+    title: string,
+    status: TaskStatus,
+    json: string,
+    attemptCosts: readonly number[],
+  ): TaskText {
+    return new TaskText(id, title, status, json, attemptCosts);
   }
 
   /**
@@ -113,6 +133,12 @@ export type DocumentTask = TaskRecord | TaskText;
 
 /** A run document as the run hands it to the store to write: settled tasks may come as their text. */
 export type RunDocumentToWrite = Omit<RunDocument, 'tasks'> & { tasks: readonly DocumentTask[] };
+
+/**
+ * A run document as the store reads it and a run is restored from: the tasks the settled segment holds
+ * come as their text (TaskText), parsed only where something reads their record.
+ */
+export type KeptRunDocument = Omit<RunDocument, 'tasks'> & { tasks: DocumentTask[] };
 
 /** The task's record, parsing a text. */
 export function recordOfTask(task: DocumentTask): TaskRecord {

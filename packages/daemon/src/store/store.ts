@@ -1,6 +1,6 @@
 import type { CheckpointInfo, OrcEvent, RunSummary } from '@orc/shared';
 import type { DamagedFileError } from './damaged-file-error.js';
-import type { RunDocument, RunDocumentToWrite, RunIndexEntry } from './run-document.js';
+import type { KeptRunDocument, RunDocument, RunDocumentToWrite, RunIndexEntry } from './run-document.js';
 import type { WriteFailure } from './write-failure.js';
 
 /** A run the state directory holds, as the index knows it (a finished run with its summary). */
@@ -48,11 +48,12 @@ export interface RunStore {
   listRuns(): Promise<{ runs: StoredRun[]; problems: string[] }>;
   listIndex(): Promise<RunIndexEntry[]>;
   /**
-   * Reads and opens a run; a document that cannot be used, or a journal whose last line cannot be read,
+   * Reads and opens a run, its settled tasks as their text (from the settled segment: see
+   * SettledSegment); a document that cannot be used, or a journal whose last line cannot be read,
    * throws a DamagedFileError. A journal that ends before the document's last event is recorded as the
    * document's damage, and the document goes on from the journal's last event.
    */
-  loadRun(runId: string): Promise<RunDocument>;
+  loadRun(runId: string): Promise<KeptRunDocument>;
   /** A look at the first and last bytes of `state.json`: what is surely wrong with it, or undefined. */
   probeRun(runId: string): Promise<DamagedFileError | undefined>;
   /** The run's checkpoint ids, newest first. */
@@ -60,7 +61,7 @@ export interface RunStore {
   /** Copies a damaged `state.json` beside it (`state.json.damaged-<time>`); its path, or undefined if none. */
   keepDamagedCopy(runId: string): Promise<string | undefined>;
   /** Writes a document rebuilt for a run whose `state.json` was damaged, and opens the run. */
-  saveRebuilt(doc: RunDocument): Promise<void>;
+  saveRebuilt(doc: KeptRunDocument): Promise<void>;
   /** Where the run's document is (`runs/<id>/state.json`), to name it. */
   stateFile(runId: string): string;
   /** Writes what is scheduled for the run, then lets go of it: `loadRun` opens it again. */
