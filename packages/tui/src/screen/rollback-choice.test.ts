@@ -2,8 +2,14 @@ import type { CheckpointInfo, TaskRecord } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
 import { chooseRollback } from './rollback-choice.js';
 
-const checkpoint = (id: string, tasksDone: number) =>
-  ({ id, createdAt: '2026-05-01T12:00:00.000Z', reason: 'auto', tasksDone }) as CheckpointInfo;
+const checkpoint = (id: string, tasksDone: number): CheckpointInfo => ({
+  id,
+  runId: 'r1',
+  createdAt: '2026-05-01T12:00:00.000Z',
+  reason: 'progress',
+  tasksDone,
+  lastEventId: tasksDone * 5,
+});
 const task = { id: 't3' } as TaskRecord;
 
 /** A person who picks `choices` in turn, and the lists they were shown. */
