@@ -1,11 +1,4 @@
-import {
-  FINISHED_RUN_STATUSES,
-  ROLLBACK_STRATEGY_SUMMARY,
-  fileWaits,
-  type CheckpointInfo,
-  type RollbackStrategy,
-  type RunStatus,
-} from '@orc/shared';
+import { FINISHED_RUN_STATUSES, fileWaits, type CheckpointInfo, type RunStatus } from '@orc/shared';
 import blessed from 'blessed';
 import { AttachState } from './attach-state.js';
 import { createTerminalScreen, type TerminalOptions } from './blessed-terminal.js';
@@ -24,6 +17,7 @@ import type { AttachClient } from './attach-client.js';
 import { closingMessage, runIsOver } from './run-summary.js';
 import { renderTableHeader, renderTaskRow, tableColumns } from './task-table.js';
 import { renderTaskDetail } from './task-detail.js';
+import { chooseRollback } from './rollback-choice.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
 import { WorkerPanes } from './worker-panes.js';
 
@@ -528,34 +522,11 @@ class AttachSession {
       this.frames.request();
       return;
     }
-    const newest = [...checkpoints].reverse();
-    const items = newest.map(
-      (cp) =>
-        `${cp.id}  ${cp.createdAt.slice(11, 19)}  ${cp.reason}  ${cp.tasksDone} done${cp.label ? `  ${oneLine(cp.label)}` : ''}`,
+    const choice = await chooseRollback(checkpoints, this.state.selectedTask(), (label, items) =>
+      this.pick(label, items),
     );
-    const cp = await this.pick(' Roll back to which checkpoint? (Esc cancels) ', items);
-    if (cp === undefined) return;
-    const checkpoint = newest[cp]!;
-    const task = this.state.selectedTask();
-    const strategies: { strategy: RollbackStrategy; text: string }[] = [
-      { strategy: 'full', text: `full: ${ROLLBACK_STRATEGY_SUMMARY.full}` },
-      { strategy: 'partial', text: `partial: ${ROLLBACK_STRATEGY_SUMMARY.partial}` },
-      ...(task
-        ? [
-            {
-              strategy: 'selective' as const,
-              text: `selective: ${oneLine(task.id)} and every task that depends on it; a repository run reverts their merges`,
-            },
-          ]
-        : []),
-    ];
-    const s = await this.pick(
-      ` Roll back to ${checkpoint.id}: how? `,
-      strategies.map((x) => x.text),
-    );
-    if (s === undefined) return;
-    const { strategy } = strategies[s]!;
-    const tasks = strategy === 'selective' && task ? [task.id] : undefined;
+    if (choice === undefined) return;
+    const { checkpoint, strategy, tasks } = choice;
     this.act(
       'rollback',
       (runId) =>

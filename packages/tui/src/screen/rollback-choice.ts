@@ -1,0 +1,55 @@
+import {
+  ROLLBACK_STRATEGY_SUMMARY,
+  type CheckpointInfo,
+  type RollbackStrategy,
+  type TaskRecord,
+} from '@orc/shared';
+import { oneLine } from './text-cells.js';
+
+/** A rollback as the person chose it: to which checkpoint, how, and for a selective one, from which task. */
+export interface RollbackChoice {
+  checkpoint: CheckpointInfo;
+  strategy: RollbackStrategy;
+  tasks?: string[];
+}
+
+/** A list to choose from; resolves with the index chosen, or undefined on Esc. */
+export type Pick = (label: string, items: string[]) => Promise<number | undefined>;
+
+/**
+ * What the rollback key asks, in two lists: which checkpoint (newest first), then how (full, partial, or
+ * selective from the selected task). Undefined when the person pressed Esc at either.
+ */
+export async function chooseRollback(
+  checkpoints: readonly CheckpointInfo[],
+  selected: TaskRecord | undefined,
+  pick: Pick,
+): Promise<RollbackChoice | undefined> {
+  const newest = [...checkpoints].reverse();
+  const items = newest.map(
+    (cp) =>
+      `${cp.id}  ${cp.createdAt.slice(11, 19)}  ${cp.reason}  ${cp.tasksDone} done${cp.label ? `  ${oneLine(cp.label)}` : ''}`,
+  );
+  const cp = await pick(' Roll back to which checkpoint? (Esc cancels) ', items);
+  if (cp === undefined) return undefined;
+  const checkpoint = newest[cp]!;
+  const strategies: { strategy: RollbackStrategy; text: string }[] = [
+    { strategy: 'full', text: `full: ${ROLLBACK_STRATEGY_SUMMARY.full}` },
+    { strategy: 'partial', text: `partial: ${ROLLBACK_STRATEGY_SUMMARY.partial}` },
+    ...(selected
+      ? [
+          {
+            strategy: 'selective' as const,
+            text: `selective: ${oneLine(selected.id)} and every task that depends on it; a repository run reverts their merges`,
+          },
+        ]
+      : []),
+  ];
+  const how = await pick(
+    ` Roll back to ${checkpoint.id}: how? `,
+    strategies.map((x) => x.text),
+  );
+  if (how === undefined) return undefined;
+  const { strategy } = strategies[how]!;
+  return { checkpoint, strategy, ...(strategy === 'selective' && selected && { tasks: [selected.id] }) };
+}
