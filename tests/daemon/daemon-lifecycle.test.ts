@@ -66,6 +66,10 @@ describe('daemon process', () => {
     // Three exit with an error; the winner keeps running.
     expect(exits).toEqual([1, 1, 1]);
     expect(children.filter((child) => child.exitCode === null && child.signalCode === null)).toHaveLength(1);
+    // The losers give up on the lock while the winner may still be opening its store: it answers soon after.
+    const deadline = Date.now() + 15_000;
+    while (!(await daemonStatus({ home: box.home, env: box.env })).running && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     expect((await daemonStatus({ home: box.home, env: box.env })).running).toBe(true);
   });
 
