@@ -145,8 +145,39 @@ describe('applyRollback', () => {
       diff: undefined,
     });
     expect(out.get('d')!.attempts[0]).toMatchObject({ output: 'an answer', diff: 'a diff' });
+    // Full, to a checkpoint that had these answers: they are still the tasks' last attempts, so kept.
     const full = applyRollback('full', current, current, []).tasks;
-    expect(full.every((t) => t.attempts[0]!.output === undefined)).toBe(true);
+    expect(full.every((t) => t.attempts[0]!.output === 'an answer')).toBe(true);
+    // ... unless the task was tried again since: then it is worked again.
+    const retried = { ...answered, n: 2, outcome: 'failed' as const, output: undefined };
+    const since = [record('a', [], 'ready', { attempts: [answered, retried] }), current[1]!];
+    const fullSince = byId(applyRollback('full', since, current, []).tasks);
+    expect(fullSince.get('a')!.attempts[0]!.output).toBeUndefined();
+    expect(fullSince.get('d')!.attempts[0]!.output).toBe('an answer');
+  });
+
+  it('partial: keeps an answer given since to unchanged inputs; full to before it works the task again', () => {
+    const answered = {
+      n: 1,
+      worker: 0,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      outcome: 'succeeded' as const,
+      output: 'an answer',
+      usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 },
+      costUsd: 0,
+    };
+    const current = [
+      record('a', [], 'done'),
+      record('b', ['a'], 'reviewing', { attempts: [answered] }),
+      record('c', ['b'], 'pending'),
+      record('d', [], 'reviewing', { attempts: [answered], description: 'Do d differently.' }),
+    ];
+    const partial = byId(applyRollback('partial', current, saved, []).tasks);
+    expect(partial.get('b')!).toMatchObject({ status: 'pending', attempts: [{ output: 'an answer' }] });
+    // d's spec changed since the checkpoint: its answer answered another question.
+    expect(partial.get('d')!.attempts).toEqual([]);
+    const full = byId(applyRollback('full', current, saved, []).tasks);
+    expect(full.get('b')!.attempts).toEqual([]);
   });
 
   it('downstreamOf follows dependents transitively and includes the named tasks', () => {

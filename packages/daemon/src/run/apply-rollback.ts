@@ -1,12 +1,17 @@
-import type { RollbackStrategy, TaskRecord } from '@orc/shared';
+import { hasAnswerToReview, type RollbackStrategy, type TaskRecord } from '@orc/shared';
 
 /**
  * The task records after a rollback, the ids of the tasks whose state it changed (`reset`), and of the
  * done tasks it left done with the same result (`kept`).
  * - full: the checkpoint's records, as they were.
  * - partial: the checkpoint's records, but a task that finished since keeps its result when its inputs
- *   did not change (same spec, and every dependency kept with the same result).
+ *   did not change (same spec, and every dependency kept with the same result); so does an answer given
+ *   since that waits for its review.
  * - selective: the current records, with the named tasks and everything downstream of them reset.
+ *
+ * Work is not paid twice: a task the rollback does not start over keeps an answer that waits for its
+ * review, and goes to that review (as after a crash). A task the checkpoint had not yet answered is
+ * worked again by a full rollback: that is what going back to the checkpoint means.
  */
 export function applyRollback(
   strategy: RollbackStrategy,
@@ -19,23 +24,28 @@ export function applyRollback(
   let tasks: TaskRecord[];
   switch (strategy) {
     case 'full':
-      tasks = saved.map((t) => withoutAnswer(structuredClone(t)));
+      tasks = saved.map((t) => fromCheckpoint(t, currentById.get(t.id)));
       break;
     case 'partial': {
       const kept = new Set<string>();
+      // Answered since, with inputs unchanged: the answer goes to its review.
+      const answered = new Set<string>();
+      const depsKept = (task: TaskRecord) =>
+        task.dependencies.every(
+          (dep) => kept.has(dep) || sameResult(savedById.get(dep), currentById.get(dep)),
+        );
       for (const task of topological(saved)) {
         const now = currentById.get(task.id);
         const unchangedInputs =
-          now !== undefined &&
-          now.status === 'done' &&
-          sameSpec(now, task) &&
-          task.dependencies.every(
-            (dep) => kept.has(dep) || sameResult(savedById.get(dep), currentById.get(dep)),
-          );
+          now !== undefined && now.status === 'done' && sameSpec(now, task) && depsKept(task);
         if (unchangedInputs) kept.add(task.id);
+        else if (now !== undefined && sameSpec(now, task) && hasAnswerToReview(now) && depsKept(task))
+          answered.add(task.id);
       }
       tasks = saved.map((t) =>
-        kept.has(t.id) ? structuredClone(currentById.get(t.id)!) : withoutAnswer(structuredClone(t)),
+        kept.has(t.id) || answered.has(t.id)
+          ? structuredClone(currentById.get(t.id)!)
+          : fromCheckpoint(t, currentById.get(t.id)),
       );
       break;
     }
@@ -66,8 +76,20 @@ export function applyRollback(
 }
 
 /**
+ * The checkpoint's record of a task. An answer it had waiting for its review is kept when that attempt
+ * is still the task's last (nothing newer was tried, and in a repository run its branch still holds that
+ * work); otherwise the task is worked again.
+ */
+function fromCheckpoint(saved: TaskRecord, now: TaskRecord | undefined): TaskRecord {
+  const copy = structuredClone(saved);
+  const answer = copy.attempts.at(-1);
+  const sameAttempt = answer !== undefined && now?.attempts.at(-1)?.n === answer.n;
+  return sameAttempt ? copy : withoutAnswer(copy);
+}
+
+/**
  * A task the rollback starts over does not take up an answer that was waiting for its review then: it
- * is worked again. (A task the rollback leaves alone keeps its answer, and goes to its review.)
+ * is worked again.
  */
 function withoutAnswer(task: TaskRecord): TaskRecord {
   const last = task.attempts.at(-1);
