@@ -115,7 +115,6 @@ export class RunScheduler {
         work: (input, signal) => this.attempts.work(input.taskId, input.worker, input.maxTokens, signal),
         review: async (input, signal) => {
           const task = this.tasks.get(input.taskId)!;
-          host.budget.checkTask(task, 'review');
           const answer = await manager.review(task, input.text, task.attempts.at(-1)?.diff, signal);
           this.reviewed(input.taskId, answer, signal.aborted);
           return answer.review;
