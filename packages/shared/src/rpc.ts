@@ -119,6 +119,12 @@ export const ResumeRunInput = z.strictObject({ runId: RunId, maxCostUsd: z.numbe
 /** `full` adds every task's result and attempt outputs, which a large run's overview leaves out. */
 export const GetRunInput = z.strictObject({ runId: RunId, full: z.boolean().optional() });
 export const TaskRef = z.strictObject({ runId: RunId, taskId: LookupId });
+/** `maxTaskCostUsd` raises the run's cap on a task's cost (`execution.max_task_cost_usd`) first. */
+export const RetryTaskInput = z.strictObject({
+  runId: RunId,
+  taskId: LookupId,
+  maxTaskCostUsd: z.number().positive().optional(),
+});
 export const EventsInput = z.strictObject({
   runId: RunId,
   /** Set by tRPC on reconnect: the id of the last event the client received. */

@@ -159,6 +159,7 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
       case 'run.resumed':
       case 'run.budget_exceeded':
       case 'run.budget_set':
+      case 'run.task_budget_set':
       case 'run.concurrency':
       case 'run.integrated':
       case 'run.plan_answered':

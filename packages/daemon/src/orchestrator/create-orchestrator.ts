@@ -335,9 +335,9 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       inbox.forget(runId);
       logger.info({ runId }, 'run removed');
     },
-    retryTask: (runId, taskId) =>
+    retryTask: (runId, taskId, options) =>
       runs.use(runId, async (run) => {
-        retryTask(await withWorkspace(run), taskId);
+        retryTask(await withWorkspace(run), taskId, options);
         return run.summary();
       }),
     skipTask: (runId, taskId) =>

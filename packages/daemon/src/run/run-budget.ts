@@ -43,7 +43,7 @@ export class RunBudget {
     private limitUsd: number | undefined,
     private readonly prices: (model: string) => ModelPrice | undefined,
     /** `execution.max_task_cost_usd`. */
-    private readonly taskLimitUsd: number | undefined = undefined,
+    private taskLimitUsd: number | undefined = undefined,
   ) {}
 
   get costUsd(): number {
@@ -111,6 +111,29 @@ export class RunBudget {
   private leastCostOf(call: NextCall): number {
     const inputTokens = Math.ceil((call.system.length + call.prompt.length) * TOKENS_PER_CHAR);
     return costOf({ ...ZERO_USAGE, inputTokens }, this.prices(call.model));
+  }
+
+  /**
+   * Why a retry of the task would fail at once under a cap of `limit` (`max_task_cost_usd`: its spend so
+   * far, plus what an attempt costs on average, passes it), with the fix; undefined when it would not.
+   */
+  retryRefusal(
+    runId: string,
+    task: Pick<TaskRecord, 'id' | 'attempts'>,
+    limit = this.taskLimitUsd,
+  ): string | undefined {
+    if (limit === undefined) return undefined;
+    const spent = taskCost(task);
+    const expected = this.attempts.count > 0 ? this.attempts.total / this.attempts.count : 0;
+    if (spent < limit - 1e-6 && spent + expected <= limit + 1e-6) return undefined;
+    // Rounded up to a cent's hundredth, so the figure given is enough.
+    const enough = Math.ceil((spent + expected) * 10_000 + 1) / 10_000;
+    return `task ${task.id} has cost $${spent.toFixed(4)} of a $${limit} cap (execution.max_task_cost_usd), so a retry would fail at once: orc retry ${runId} ${task.id} --task-budget ${enough.toFixed(4)} (or more) raises the run's cap`;
+  }
+
+  /** The run's cap on one task's cost becomes `usd` (a person raised it). */
+  setTaskLimit(usd: number): void {
+    this.taskLimitUsd = usd;
   }
 
   /** What the task may still spend (USD) under `max_task_cost_usd`; undefined without one. */

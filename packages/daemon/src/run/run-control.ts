@@ -85,7 +85,12 @@ export function cancelRun(run: Run): void {
   run.actor.send({ type: 'run.cancel' });
 }
 
-export function retryTask(run: Run, taskId: string): void {
+/**
+ * `maxTaskCostUsd`: the run's cap on a task's cost (`execution.max_task_cost_usd`) becomes this first. A
+ * retry that the cap would fail at once is refused, with that fix: it would reopen the run, fail the task
+ * again and pay for the run's final review again, every time.
+ */
+export function retryTask(run: Run, taskId: string, options: { maxTaskCostUsd?: number } = {}): void {
   run.assertChangeable('retry the task');
   const task = run.taskRecord(taskId);
   if (run.status === 'cancelled')
@@ -95,6 +100,23 @@ export function retryTask(run: Run, taskId: string): void {
       'INVALID_STATE',
       `task ${taskId} is ${task.status}; only a failed, blocked, skipped or cancelled task can be retried`,
     );
+  }
+  const { maxTaskCostUsd } = options;
+  const refusal = run.budget.retryRefusal(
+    run.id,
+    task,
+    maxTaskCostUsd ?? run.config.execution.max_task_cost_usd,
+  );
+  if (refusal !== undefined) throw new OrcError('INVALID_STATE', refusal);
+  if (maxTaskCostUsd !== undefined) {
+    // Its own copy: the configuration object may be the daemon's, shared with other runs.
+    run.config = {
+      ...run.config,
+      execution: { ...run.config.execution, max_task_cost_usd: maxTaskCostUsd },
+    };
+    run.doc.config = storedConfig(run.config);
+    run.budget.setTaskLimit(maxTaskCostUsd);
+    run.emit({ type: 'run.task_budget_set', limitUsd: maxTaskCostUsd });
   }
   if (run.doc.heldTasks) delete run.doc.heldTasks[taskId];
   // The reason goes into the journal, so a report tells a person's retry from the engine's own.
