@@ -80,6 +80,65 @@ export function simulatedRoles(models: RunModels): string | undefined {
   return worker ? 'SIMULATED workers' : undefined;
 }
 
+/** What a run's time is made of: its life, less the time it did no work (see `trackIdle`). */
+export interface RunSpan {
+  createdAt: string;
+  finishedAt?: string | undefined;
+  idleMs?: number | undefined;
+  idleSince?: string | undefined;
+}
+
+/**
+ * How long a run has worked (ms) by `now`: from its creation to its end, less the time it was paused or
+ * finished before a retry or rollback reopened it. A run rolled back after an hour's pause worked for
+ * what it ran, not for the hour (`orc ls` TIME, `orc show`, the report's makespan).
+ */
+export function runWorkMs(run: RunSpan, now: number): number {
+  const end = run.finishedAt ?? run.idleSince;
+  const to = end !== undefined ? Date.parse(end) : now;
+  return Math.max(0, to - Date.parse(run.createdAt) - (run.idleMs ?? 0));
+}
+
+/** How long the run has not worked by `now` (ms): its closed idle spans and the pause it is in. */
+export function runIdleMs(run: Pick<RunSpan, 'idleMs' | 'idleSince'>, now: number): number {
+  const open = run.idleSince !== undefined ? Math.max(0, now - Date.parse(run.idleSince)) : 0;
+  return (run.idleMs ?? 0) + open;
+}
+
+/**
+ * How long a task has worked (ms) by `now`: each of its attempts from its start to its end (its answer,
+ * or where it failed or was cut off), summed; an attempt in flight counts until `now`. The waits between
+ * attempts, its reviews and the time its run was paused or rolled back are not its time: measured from
+ * its first start to its end, a task reset by a rollback took "6m05s" in a run of 1m09s.
+ */
+export function taskWorkMs(task: Pick<TaskRecord, 'attempts'>, now: number): number {
+  let ms = 0;
+  for (const attempt of task.attempts) {
+    const end =
+      attempt.endedAt !== undefined ? Date.parse(attempt.endedAt) : attempt.outcome === 'running' ? now : NaN;
+    const span = end - Date.parse(attempt.startedAt);
+    if (span > 0) ms += span;
+  }
+  return ms;
+}
+
+/**
+ * A run's idle time as its status moves to `to` at `at` (changed in place): a pause opens an idle span
+ * and leaving it closes it; reopening a finished run (a retry, a skip, a rollback) counts the time since
+ * it finished as idle. The daemon's run and every fold of the journal keep it by this one rule.
+ */
+export function trackIdle(run: RunSpan & { status: RunStatus }, to: RunStatus, at: string): void {
+  const from = run.status;
+  const spanSince = (since: string) => Math.max(0, Date.parse(at) - Date.parse(since));
+  if (FINISHED_RUN_STATUSES.has(from) && !FINISHED_RUN_STATUSES.has(to) && run.finishedAt !== undefined)
+    run.idleMs = (run.idleMs ?? 0) + spanSince(run.finishedAt);
+  if (to === 'paused' && run.idleSince === undefined) run.idleSince = at;
+  else if (to !== 'paused' && run.idleSince !== undefined) {
+    run.idleMs = (run.idleMs ?? 0) + spanSince(run.idleSince);
+    delete run.idleSince;
+  }
+}
+
 /** ` [SIMULATED]` (or which role is) after a run's name in a line of text; empty for real models. */
 export function simulatedLabel(run: { models: RunModels }): string {
   const roles = simulatedRoles(run.models);
@@ -119,6 +178,10 @@ export const RunSummary = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   finishedAt: z.string().optional(),
+  /** Time the run did no work, in closed spans (ms): paused, or finished before a retry or rollback reopened it. */
+  idleMs: z.number().nonnegative().optional(),
+  /** When the pause the run is in began (ISO time). */
+  idleSince: z.string().optional(),
   taskCounts: TaskCounts,
   taskTotal: z.number().int().nonnegative(),
   usage: Usage,

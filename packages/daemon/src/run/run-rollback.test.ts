@@ -1,6 +1,7 @@
-import type { TaskRecord, TaskSpecInput } from '@orc/shared';
+import { runWorkMs, taskWorkMs, type TaskRecord, type TaskSpecInput } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  ManualClock,
   createScriptedProvider,
   eventually,
   openTestEngine,
@@ -103,5 +104,48 @@ describe('a rollback keeps an answer that waits for its review (work is not paid
     expect(provider.callsFor('work', 'c')).toHaveLength(2);
     const events = await readJournal(engine.home, run.id);
     expect(events.some((e) => e.type === 'run.rolled_back')).toBe(true);
+  });
+});
+
+describe('time after a rollback', () => {
+  it("counts a run's and a task's working time: not the hours it sat finished or paused", async () => {
+    const clock = new ManualClock();
+    const HOUR = 3_600_000;
+    // Each attempt takes 5 s of the run's clock.
+    const provider = createScriptedProvider({
+      work: (call) => {
+        clock.advance(5000);
+        return `result of ${call.taskId} #${call.n}`;
+      },
+    });
+    // One worker: the attempts take the clock one at a time.
+    engine = await openTestEngine({
+      provider,
+      clock,
+      config: { checkpoints: { every_n_tasks: 0 }, execution: { max_workers: 1 } },
+    });
+    const { orchestrator } = engine;
+    const run = await orchestrator.startRun({ tasks: TASKS });
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+    const checkpoint = await orchestrator.createCheckpoint(run.id);
+    // Finished for an hour, rolled back, paused for another hour, then resumed.
+    clock.advance(HOUR);
+    await orchestrator.rollback(run.id, checkpoint.id, 'selective', ['a']);
+    clock.advance(HOUR);
+    await orchestrator.resumeRun(run.id);
+    const summary = await orchestrator.waitForRun(run.id);
+    expect(summary.status).toBe('completed');
+    clock.advance(HOUR);
+
+    // Five attempts of 5 s (a, b, c, then a and b again).
+    expect(runWorkMs(summary, clock.now())).toBe(25_000);
+    const b = await taskOf(run.id, 'b');
+    expect(taskWorkMs(b, clock.now())).toBe(10_000);
+    const report = await orchestrator.runReport(run.id);
+    expect(report.time.makespanMs).toBe(25_000);
+    // a → b as the run ended: its attempts since the rollback, 5 s each.
+    expect(report.time.criticalPath).toEqual(['a', 'b']);
+    expect(report.time.criticalPathMs).toBe(10_000);
+    expect(report.tasks.find((t) => t.id === 'b')!.workMs).toBe(10_000);
   });
 });

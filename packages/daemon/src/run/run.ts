@@ -5,6 +5,7 @@ import {
   storedConfig,
   type CheckpointInfo,
   type NewEvent,
+  trackIdle,
   type OrcEvent,
   type PauseReason,
   type ResolvedConfig,
@@ -557,6 +558,8 @@ export class Run implements SchedulerHost {
         ...(quotaModel !== undefined && { model: quotaModel }),
       });
     }
+    // Before a reopen drops finishedAt: the time since it finished was idle.
+    trackIdle(this.doc, status, isoAt(this.deps.clock));
     if (FINISHED_RUN_STATUSES.has(previous) && !FINISHED_RUN_STATUSES.has(status)) {
       // Reopened (a retry, a skip, a rollback): how it ended no longer holds.
       delete this.doc.finishedAt;
