@@ -141,7 +141,8 @@ export type EventBatch = z.infer<typeof EventBatch>;
 export const CreateCheckpointInput = z.strictObject({ runId: RunId, label: Label.optional() });
 export const RollbackInput = z.strictObject({
   runId: RunId,
-  checkpointId: LookupId,
+  /** A checkpoint's id, or its label. */
+  checkpointId: Label.min(1),
   strategy: RollbackStrategy.default('full'),
   tasks: z.array(LookupId).max(LIMITS.tasks, tooManyMessage(LIMITS.tasks, 'tasks')).optional(),
 });

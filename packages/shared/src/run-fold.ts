@@ -119,17 +119,17 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
         // The run waits for a person while it rolls back, and after (the pause that comes with it may
         // be told before or not at all: the run was paused already).
         this.setStatus('paused', event.at);
-        run.pauseReason = 'user';
+        run.pauseReason = 'rollback';
         run.pauseMessage = rollingBackMessage(event.checkpointId);
         delete run.resumeAt;
         delete run.quotaModel;
         return;
       case 'run.rollback_failed':
         // Nothing changed; the run waits for a person.
-        delete run.pauseMessage;
+        run.pauseMessage = rolledBackMessage(event.checkpointId, false);
         return;
       case 'run.rolled_back':
-        delete run.pauseMessage;
+        run.pauseMessage = rolledBackMessage(event.checkpointId, true);
         if (event.planSummary !== undefined) run.planSummary = event.planSummary;
         if (event.tasks === undefined) {
           // An older journal: the restored records are not in it. Until they are fetched, the reset
@@ -191,7 +191,7 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
   /** The run's status; one that leaves a finished status reopens it, and only a pause has a reason. */
   private setStatus(status: RunStatus, at: string): void {
     const { run } = this;
-    trackIdle(run, status, at);
+    trackIdle(run, run, status, at);
     if (FINISHED_RUN_STATUSES.has(run.status) && !FINISHED_RUN_STATUSES.has(status)) {
       delete run.finishedAt;
       delete run.error;
@@ -211,9 +211,35 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
   }
 }
 
+/** The status an event moves its run to, for `trackIdle`; undefined when it moves none. */
+export function statusToldBy(event: OrcEvent): RunStatus | undefined {
+  switch (event.type) {
+    case 'run.status':
+      return event.status;
+    case 'run.paused':
+    case 'run.rollback_started':
+      return 'paused';
+    case 'run.completed':
+      return 'completed';
+    case 'run.failed':
+      return 'failed';
+    case 'run.cancelled':
+      return 'cancelled';
+    default:
+      return undefined;
+  }
+}
+
 /** What a run rolling back says to a person while it waits. */
 export function rollingBackMessage(checkpointId: string): string {
   return `rolling back to ${checkpointId}`;
+}
+
+/** What a run paused after a rollback says: where it went, or that it failed and nothing changed. */
+export function rolledBackMessage(checkpointId: string, done: boolean): string {
+  return done
+    ? `rolled back to ${checkpointId}; orc resume goes on`
+    : `the rollback to ${checkpointId} failed and changed nothing; orc resume goes on as it was`;
 }
 
 /** A task a rollback reset, as far as an event without its record tells: waiting to run. */

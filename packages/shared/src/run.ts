@@ -43,7 +43,8 @@ export type RunDamage = z.infer<typeof RunDamage>;
  * state directory cannot be written, the file its tasks come from (Task Master) cannot be read, or the
  * merge train's verify command cannot run or fails on the integration branch before any merge, all the
  * work left waits for a task a person cancelled (`held`: edit, retry or remove it), or the Redis server
- * attempts go through cannot be reached (`backend`).
+ * attempts go through cannot be reached (`backend`), or a person rolled it back (`rollback`: it waits for
+ * `orc resume` with the tasks the rollback reset).
  */
 export const PauseReason = z.enum([
   'user',
@@ -56,6 +57,8 @@ export const PauseReason = z.enum([
   'held',
   /** The Redis server of `execution.backend: "redis"` cannot be reached: the run goes on once it can. */
   'backend',
+  /** A person rolled it back (or the rollback failed, changing nothing): it goes on with `orc resume`. */
+  'rollback',
 ]);
 export type PauseReason = z.infer<typeof PauseReason>;
 
@@ -123,15 +126,25 @@ export function taskWorkMs(task: Pick<TaskRecord, 'attempts'>, now: number): num
 }
 
 /**
- * A run's idle time as its status moves to `to` at `at` (changed in place): a pause opens an idle span
- * and leaving it closes it; reopening a finished run (a retry, a skip, a rollback) counts the time since
- * it finished as idle. The daemon's run and every fold of the journal keep it by this one rule.
+ * A run's idle time (`run`, changed in place) as its status moves from `from` (with when it finished, if
+ * it had) to `to` at `at`: a pause opens an idle span and leaving it closes it; reopening a finished run
+ * (a retry, a skip, a rollback) counts the time since it finished as idle. The daemon's run and every fold
+ * of the journal keep it by this one rule, from the same events (`statusToldBy`), so both have the same
+ * figures to the millisecond.
  */
-export function trackIdle(run: RunSpan & { status: RunStatus }, to: RunStatus, at: string): void {
-  const from = run.status;
+export function trackIdle(
+  run: Pick<RunSpan, 'idleMs' | 'idleSince'>,
+  from: { status: RunStatus; finishedAt?: string | undefined },
+  to: RunStatus,
+  at: string,
+): void {
   const spanSince = (since: string) => Math.max(0, Date.parse(at) - Date.parse(since));
-  if (FINISHED_RUN_STATUSES.has(from) && !FINISHED_RUN_STATUSES.has(to) && run.finishedAt !== undefined)
-    run.idleMs = (run.idleMs ?? 0) + spanSince(run.finishedAt);
+  if (
+    FINISHED_RUN_STATUSES.has(from.status) &&
+    !FINISHED_RUN_STATUSES.has(to) &&
+    from.finishedAt !== undefined
+  )
+    run.idleMs = (run.idleMs ?? 0) + spanSince(from.finishedAt);
   if (to === 'paused' && run.idleSince === undefined) run.idleSince = at;
   else if (to !== 'paused' && run.idleSince !== undefined) {
     run.idleMs = (run.idleMs ?? 0) + spanSince(run.idleSince);

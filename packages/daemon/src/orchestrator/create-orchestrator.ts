@@ -353,10 +353,10 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     cancelTask: (runId, taskId) => runs.use(runId, (run) => cancelTask(run, taskId)),
     createCheckpoint: (runId, label) => runs.use(runId, (run) => run.checkpoints.create('manual', label)),
     listCheckpoints: (runId) => runs.use(runId, (run) => run.listCheckpoints()),
-    rollback: (runId, checkpointId, strategy, tasks) =>
+    rollback: (runId, checkpointRef, strategy, tasks) =>
       runs.use(runId, async (run) => {
-        const outcome = await rollbackRun(await withWorkspace(run), checkpointId, strategy, tasks);
-        return { ...run.summary(), rollback: { checkpointId, strategy, ...outcome } };
+        const outcome = await rollbackRun(await withWorkspace(run), checkpointRef, strategy, tasks);
+        return { ...run.summary(), rollback: { strategy, ...outcome } };
       }),
     addFeedback: (runId, rating) => runs.use(runId, (run) => rateRun(run, rating)),
     runReport: (runId) => runs.use(runId, (run) => reportRun(run, clock.now(), true)),

@@ -34,10 +34,18 @@ const saved = [
 
 describe('applyRollback', () => {
   it('full: brings back the checkpoint as it was, with queued work pending again', () => {
+    const running = {
+      n: 1,
+      worker: 1,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      outcome: 'running' as const,
+      usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 },
+      costUsd: 0,
+    };
     const current = [
       record('a', [], 'done'),
       record('b', ['a'], 'done'),
-      record('c', ['b'], 'running', { worker: 1 }),
+      record('c', ['b'], 'running', { worker: 1, attempts: [running] }),
       record('d', [], 'failed', { error: 'boom' }),
     ];
     const { tasks, reset } = applyRollback('full', current, saved, []);
@@ -50,7 +58,17 @@ describe('applyRollback', () => {
     ]);
     expect(out.get('b')!.result).toBeUndefined();
     expect(out.get('d')!.error).toBeUndefined();
+    // c loses its attempt, b its result, d its failure.
     expect(reset.sort()).toEqual(['b', 'c', 'd']);
+    // A task that waited to run and waits again is not reset, nor one put back in the queue as it was.
+    const waiting = [
+      record('a', [], 'done'),
+      record('b', ['a'], 'ready'),
+      record('c', ['b'], 'pending'),
+      record('d', [], 'ready'),
+    ];
+    expect(applyRollback('full', waiting, saved, []).reset).toEqual([]);
+    expect(applyRollback('selective', current, current, ['b']).reset.sort()).toEqual(['b']);
     // The saved records are copied, not shared.
     expect(saved[1]!.status).toBe('ready');
   });

@@ -65,12 +65,7 @@ export function applyRollback(
     }
     if (task.status === 'ready') task.status = 'pending';
   }
-  const reset = tasks
-    .filter((t) => {
-      const before = currentById.get(t.id);
-      return !before || before.status !== t.status || before.result !== t.result;
-    })
-    .map((t) => t.id);
+  const reset = tasks.filter((t) => changedBy(currentById.get(t.id), t)).map((t) => t.id);
   const kept = tasks.filter((t) => sameResult(currentById.get(t.id), t)).map((t) => t.id);
   return { tasks, reset, kept };
 }
@@ -110,6 +105,31 @@ function resetTask(task: TaskRecord): TaskRecord {
   delete copy.finishedAt;
   delete copy.feedback;
   return copy;
+}
+
+/** Statuses of work still to do: a rollback that moves a task among them changes nothing a person sees. */
+const TO_DO: ReadonlySet<TaskRecord['status']> = new Set([
+  'pending',
+  'ready',
+  'running',
+  'reviewing',
+  'merging',
+]);
+
+/**
+ * Whether the rollback changed the task's state (what "reset N tasks" counts): it ended otherwise (done,
+ * failed, skipped…), or lost its result, attempts, or an answer that waited for its review. A task that
+ * waited to run and waits again is not reset, nor one whose attempt in flight goes back to the queue.
+ */
+function changedBy(before: TaskRecord | undefined, after: TaskRecord): boolean {
+  if (before === undefined) return true;
+  const settled = (task: TaskRecord) => (TO_DO.has(task.status) ? 'to do' : task.status);
+  return (
+    settled(before) !== settled(after) ||
+    before.result !== after.result ||
+    after.attempts.length < before.attempts.length ||
+    (hasAnswerToReview(before) && !hasAnswerToReview(after))
+  );
 }
 
 function sameSpec(a: TaskRecord, b: TaskRecord): boolean {

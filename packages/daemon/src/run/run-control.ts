@@ -150,18 +150,14 @@ function reopenIfFinished(run: Run): void {
   run.actor.send({ type: 'run.reopen' });
 }
 
+/** `checkpointRef`: the checkpoint's id or its label; the outcome names its id. */
 export async function rollbackRun(
   run: Run,
-  checkpointId: string,
+  checkpointRef: string,
   strategy: RollbackStrategy,
   taskIds: string[] | undefined,
-): Promise<RollbackOutcome> {
-  if (!run.checkpoints.has(checkpointId)) {
-    throw new OrcError(
-      'CHECKPOINT_NOT_FOUND',
-      `run ${run.id} has no checkpoint ${checkpointId}; orc checkpoint ${run.id} --list shows them`,
-    );
-  }
+): Promise<RollbackOutcome & { checkpointId: string }> {
+  const checkpointId = run.checkpoints.resolve(checkpointRef);
   if (run.status === 'analyzing' || run.status === 'cancelled')
     throw new OrcError('INVALID_STATE', `run ${run.id} is ${run.status}; it cannot be rolled back`);
   run.assertChangeable('roll it back');
@@ -177,10 +173,10 @@ export async function rollbackRun(
     // A finished run that the rollback would give no work stays as it was: nothing to do, nothing to undo.
     const saved = await run.checkpoints.read(checkpointId);
     const outcome = applyRollback(strategy, [...run.tasks.values()], saved.tasks, taskIds ?? []);
-    if (outcome.reset.length === 0) return { reset: [], kept: outcome.kept };
+    if (outcome.reset.length === 0) return { checkpointId, reset: [], kept: outcome.kept };
   }
   // The state before it, kept so the rollback can itself be undone; taken before the rollback begins, so
   // a rollback finished after a crash does not take it again (of a repository already reset).
   await run.checkpoints.create('before-rollback', `before rollback to ${checkpointId}`);
-  return run.requestRollback({ checkpointId, strategy, tasks: taskIds });
+  return { checkpointId, ...(await run.requestRollback({ checkpointId, strategy, tasks: taskIds })) };
 }

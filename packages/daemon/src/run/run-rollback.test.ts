@@ -53,7 +53,7 @@ describe('a rollback keeps an answer that waits for its review (work is not paid
     const { orchestrator, runId } = await runWithAnswerInReview(provider);
     const checkpoint = await orchestrator.createCheckpoint(runId, 'c in review');
     const rolled = await orchestrator.rollback(runId, checkpoint.id, 'full');
-    void rolled;
+    expect(rolled.rollback.reset).toEqual([]);
     await orchestrator.resumeRun(runId);
     expect((await orchestrator.waitForRun(runId)).status).toBe('completed');
     expect(provider.callsFor('work', 'c')).toHaveLength(1);
@@ -71,7 +71,7 @@ describe('a rollback keeps an answer that waits for its review (work is not paid
     const [planned] = await orchestrator.listCheckpoints(run.id);
     await eventually(async () => (await taskOf(run.id, 'c')).status === 'reviewing', 'c in review');
     const rolled = await orchestrator.rollback(run.id, planned!.id, 'partial');
-    void rolled;
+    expect(rolled.rollback.reset).not.toContain('c');
     await orchestrator.resumeRun(run.id);
     expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
     expect(provider.callsFor('work', 'c')).toHaveLength(1);
@@ -83,7 +83,7 @@ describe('a rollback keeps an answer that waits for its review (work is not paid
     const { orchestrator, runId } = await runWithAnswerInReview(provider);
     const checkpoint = await orchestrator.createCheckpoint(runId);
     const rolled = await orchestrator.rollback(runId, checkpoint.id, 'selective', ['b']);
-    void rolled;
+    expect(rolled.rollback.reset).toEqual(['b']);
     await orchestrator.resumeRun(runId);
     expect((await orchestrator.waitForRun(runId)).status).toBe('completed');
     expect(provider.callsFor('work', 'c')).toHaveLength(1);
@@ -98,7 +98,7 @@ describe('a rollback keeps an answer that waits for its review (work is not paid
     const [planned] = await orchestrator.listCheckpoints(run.id);
     await eventually(async () => (await taskOf(run.id, 'c')).status === 'reviewing', 'c in review');
     const rolled = await orchestrator.rollback(run.id, planned!.id, 'full');
-    void rolled;
+    expect(rolled.rollback.reset).toContain('c');
     await orchestrator.resumeRun(run.id);
     expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
     expect(provider.callsFor('work', 'c')).toHaveLength(2);
