@@ -104,12 +104,14 @@ describe('applyRollback', () => {
   it('selective: resets the named tasks and everything downstream, keeps the rest as it is now', () => {
     const current = [
       record('a', [], 'done'),
-      record('b', ['a'], 'done', { reworks: 2 }),
+      record('b', ['a'], 'done', { reworks: 2, startedAt: '2026-01-01T00:00:00.000Z' }),
       record('c', ['b'], 'done'),
       record('d', [], 'done'),
       record('e', ['c', 'd'], 'failed', { error: 'bad' }),
     ];
     const { tasks, reset } = applyRollback('selective', current, saved, ['b']);
+    // Its time starts over with it (orc show, the terminal UI's task time).
+    expect(byId(tasks).get('b')!.startedAt).toBeUndefined();
     const out = byId(tasks);
     expect(out.get('a')!.status).toBe('done');
     expect(out.get('d')!.status).toBe('done');

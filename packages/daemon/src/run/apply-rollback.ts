@@ -102,6 +102,9 @@ function resetTask(task: TaskRecord): TaskRecord {
   delete copy.result;
   delete copy.error;
   delete copy.worker;
+  // Its time starts over with it, as the task machine's own reset has it.
+  delete copy.readyAt;
+  delete copy.startedAt;
   delete copy.finishedAt;
   delete copy.feedback;
   return copy;
