@@ -341,9 +341,9 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       inbox.forget(runId);
       logger.info({ runId }, 'run removed');
     },
-    retryTask: (runId, taskId) =>
+    retryTask: (runId, taskId, options) =>
       runs.use(runId, async (run) => {
-        retryTask(await withWorkspace(run), taskId);
+        retryTask(await withWorkspace(run), taskId, options);
         return run.summary();
       }),
     skipTask: (runId, taskId) =>
@@ -359,10 +359,10 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     cancelTask: (runId, taskId) => runs.use(runId, (run) => cancelTask(run, taskId)),
     createCheckpoint: (runId, label) => runs.use(runId, (run) => run.checkpoints.create('manual', label)),
     listCheckpoints: (runId) => runs.use(runId, (run) => run.listCheckpoints()),
-    rollback: (runId, checkpointId, strategy, tasks) =>
+    rollback: (runId, checkpointRef, strategy, tasks) =>
       runs.use(runId, async (run) => {
-        const outcome = await rollbackRun(await withWorkspace(run), checkpointId, strategy, tasks);
-        return { ...run.summary(), rollback: { checkpointId, strategy, ...outcome } };
+        const outcome = await rollbackRun(await withWorkspace(run), checkpointRef, strategy, tasks);
+        return { ...run.summary(), rollback: { strategy, ...outcome } };
       }),
     addFeedback: (runId, rating) => runs.use(runId, (run) => rateRun(run, rating)),
     runReport: (runId) => runs.use(runId, (run) => reportRun(run, clock.now(), true)),
