@@ -17,6 +17,7 @@ import {
   PRESENCE_EVERY_MS,
   cancelChannel,
   livePresences,
+  takenBackKey,
   workersKey,
   type AttemptProgress,
   type AttemptResult,
@@ -126,6 +127,26 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     if (connection.status !== 'ready') return;
     void connection.hset(workersKey(queue), id, JSON.stringify(presence())).catch(() => undefined);
   };
+  /** Which of `ids` the daemon gave up on; none known while Redis is away. */
+  const takenBack = async (ids: string[]): Promise<Set<string>> => {
+    if (ids.length === 0 || connection.status !== 'ready') return new Set();
+    const words = await connection.mget(ids.map((jobId) => takenBackKey(queue, jobId))).catch(() => []);
+    return new Set(ids.filter((_, index) => words[index] != null));
+  };
+  /**
+   * Stops the jobs in hand the daemon gave up on: its message is lost on a worker cut off from Redis
+   * when it was sent, so the word is read again on every heartbeat and reconnection.
+   */
+  const dropTakenBack = async () => {
+    for (const jobId of await takenBack([...running.keys()])) {
+      logger.info({ jobId }, 'the daemon took this attempt back; stopping it');
+      running.get(jobId)?.controller.abort();
+    }
+  };
+  const beatAndCheck = () => {
+    announce();
+    void dropTakenBack();
+  };
   const runJob = async (job: Job): Promise<AttemptResult> => {
     const parsed = AttemptJobData.safeParse(job.data);
     if (!parsed.success)
@@ -137,11 +158,21 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
         `job ${job.id} is a Claude Code attempt without its repository (a daemon of another version?)`,
       );
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), data.timeoutMs);
+    // Asked once it is in hand, so a take-back sent meanwhile stops it either way.
     running.set(job.id!, {
       controller,
       presence: { runId: data.runId, taskId: data.taskId, attempt: data.attempt, since: clock.now() },
     });
+    if ((await takenBack([job.id!])).has(job.id!) || controller.signal.aborted) {
+      // A job the daemon gave up on, handed on after its worker was cut off: nobody waits for its answer.
+      running.delete(job.id!);
+      return {
+        ok: false,
+        error: { category: 'transient', message: 'the daemon took this attempt back', details: {} },
+        worker: id,
+      };
+    }
+    const timer = setTimeout(() => controller.abort(), data.timeoutMs);
     announce();
     const tell = (progress: AttemptProgress) => job.updateProgress(progress).catch(() => undefined);
     let text = '';
@@ -266,7 +297,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   worker.on('error', (error) => logger.debug({ err: error.message }, 'BullMQ worker'));
 
   announce();
-  const beat = setInterval(announce, PRESENCE_EVERY_MS);
+  const beat = setInterval(beatAndCheck, PRESENCE_EVERY_MS);
   let wasDown = false;
   let stopping: Promise<void> | undefined;
   connection.on('close', () => {
@@ -276,7 +307,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   connection.on('ready', () => {
     if (wasDown) say(`reconnected to Redis at ${shownUrl(target.url)}`);
     wasDown = false;
-    announce();
+    beatAndCheck();
   });
   say(
     `worker ${id} takes attempts from queue ${queue} on ${shownUrl(target.url)} (concurrency ${options.concurrency})` +
