@@ -1,3 +1,5 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTestRedis, type TestRedis } from '@orc/test-support';
 import { eventsUntilEnd, Sandbox, taskSpecs, waitFor } from './harness.js';
@@ -188,6 +190,69 @@ describe('a run on the Redis backend without a worker', () => {
     expect(done.status).toBe('completed');
     expect((await sandbox.orc(['show', run.id])).stdout).not.toContain('workers:');
   }, 60_000);
+});
+
+/** Every file under `dir`, with its text. */
+async function filesUnder(dir: string): Promise<{ file: string; text: string }[]> {
+  const found: { file: string; text: string }[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const file = join(entry.parentPath, entry.name);
+    found.push({ file, text: await readFile(file, 'utf8').catch(() => '') });
+  }
+  return found;
+}
+
+describe('a run restored by a daemon whose config went back to the local backend', () => {
+  it('goes on on the Redis it was started with, kept without its password, which the daemon does not call its own', async () => {
+    const password = 'pw-of-the-queue-9d2f';
+    const locked = await startTestRedis({ password });
+    try {
+      const withPassword = locked.url.replace('redis://', `redis://:${password}@`);
+      await sandbox.writeConfig(daemonConfig(withPassword, 2));
+      await sandbox.startDaemon();
+      const client = await sandbox.client();
+      // No worker yet: its attempts wait as jobs on that server.
+      const run = await client.trpc.runs.start.mutate({ tasks: taskSpecs(3) });
+      await waitFor(async () => {
+        const view = await client.trpc.runs.get.query({ runId: run.id });
+        return view.tasks.some((task) => task.status === 'running') ? true : undefined;
+      });
+      expect((await client.trpc.daemon.workers.query())?.url).toBe(
+        locked.url.replace('redis://', 'redis://:***@'),
+      );
+      expect((await sandbox.orc(['daemon', 'stop'])).code).toBe(0);
+      // The run keeps its server's URL, never the password in it.
+      const kept = await filesUnder(sandbox.home);
+      expect(kept.filter(({ text }) => text.includes(password)).map(({ file }) => file)).toEqual([
+        join(sandbox.home, 'orc.config.json'),
+      ]);
+      expect(kept.some(({ text }) => text.includes(locked.url))).toBe(true);
+
+      // The daemon's own config goes back to local; the password comes from the environment now.
+      await sandbox.writeConfig({
+        models: { provider: 'simulated' },
+        simulated: { latency_ms: { min: 0, max: 0 } },
+      });
+      await sandbox.startDaemon({ ORC_REDIS_PASSWORD: password });
+      const again = await sandbox.client();
+      await startRemoteWorker(['--redis', withPassword, '--concurrency', '2'], undefined, workers);
+      const done = await waitFor(async () => {
+        const view = await again.trpc.runs.get.query({ runId: run.id });
+        return view.status === 'completed' ? view : undefined;
+      }, 60_000);
+      expect(done.tasks.every((task) => task.status === 'done')).toBe(true);
+      // The daemon's backend is local: no Redis of its own to reach, whatever its restored run used.
+      expect(await again.trpc.daemon.workers.query()).toBeNull();
+      expect((await doctorChecks()).find((check) => check.name === 'redis')).toBeUndefined();
+      const ls = await sandbox.orc(['ls']);
+      expect(ls.stdout).not.toContain('Redis');
+      expect(ls.stdout).not.toContain('6379');
+    } finally {
+      await stopRemoteWorkers(workers);
+      await locked.stop();
+    }
+  }, 120_000);
 });
 
 describe('an unreachable Redis', () => {

@@ -15,23 +15,24 @@ import { TakeBacks } from './take-backs.js';
  */
 export function openRedisAttempts(options: {
   home: string;
-  config: ResolvedConfig;
+  /** The server and queue: the daemon's `redis` section, or a restored run's. */
+  redis: ResolvedConfig['redis'];
   env: NodeJS.ProcessEnv;
   clock: Clock;
   logger: Logger;
   /** The daemon's metrics: they count the workers' calls as the local governor's. */
   observer?: CallObserver;
 }): RedisAttempts {
-  const { config, logger } = options;
-  const connection = openRedis(redisTargetOf(config.redis, options.env));
+  const { redis, logger } = options;
+  const connection = openRedis(redisTargetOf(redis, options.env));
   connection.on('error', (error: Error) => logger.debug({ err: error.message }, 'Redis connection'));
-  const queue = config.redis.queue ?? `orc-${daemonId(options.home)}`;
+  const queue = redis.queue ?? `orc-${daemonId(options.home)}`;
   return new RedisAttempts({
     connection,
-    url: config.redis.url,
+    url: redis.url,
     queue,
-    takeBacks: new TakeBacks(takeBacksFile(options.home, config.redis.url, queue)),
-    stallMs: config.redis.stall_seconds * 1000,
+    takeBacks: new TakeBacks(takeBacksFile(options.home, redis.url, queue)),
+    stallMs: redis.stall_seconds * 1000,
     clock: options.clock,
     logger,
     ...(options.observer && { observer: options.observer }),
