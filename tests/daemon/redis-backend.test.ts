@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTestRedis, type TestRedis } from '@orc/test-support';
@@ -6,6 +7,7 @@ import { eventsUntilEnd, Sandbox, taskSpecs, waitFor } from './harness.js';
 import {
   spawnRemoteWorker,
   doneCounts,
+  WORKER_SIM,
   journalOf,
   startRemoteWorker,
   stopRemoteWorkers,
@@ -253,6 +255,57 @@ describe('a run restored by a daemon whose config went back to the local backend
       await locked.stop();
     }
   }, 120_000);
+});
+
+describe('orc worker on the daemon’s machine', () => {
+  it('takes its Redis from $ORC_HOME/orc.config.json, says so, and --redis wins', async () => {
+    await sandbox.writeConfig(daemonConfig(redis.url, 2));
+    await sandbox.startDaemon();
+    const client = await sandbox.client();
+    // Run from another directory, with no --redis: the state directory's file is the daemon's.
+    const elsewhere = await mkdtemp(join(tmpdir(), 'orc-worker-cwd-'));
+    try {
+      const worker = await startRemoteWorker(
+        ['--concurrency', '2'],
+        { ...WORKER_SIM, redis: { url: redis.url } },
+        workers,
+        {},
+        elsewhere,
+      );
+      const started = worker
+        .said()
+        .split('\n')
+        .find((line) => line.includes('takes attempts from queue'));
+      expect(started).toContain(
+        `on ${redis.url} (from redis.url in ${join(worker.home, 'orc.config.json')}) (concurrency 2)`,
+      );
+      const run = await client.trpc.runs.start.mutate({ tasks: taskSpecs(2) });
+      const done = await waitFor(async () => {
+        const view = await client.trpc.runs.get.query({ runId: run.id });
+        return view.status === 'completed' ? view : undefined;
+      }, 30_000);
+      expect(done.tasks.every((task) => task.status === 'done')).toBe(true);
+      // A flag is the user's word for this one start.
+      const flagged = await startRemoteWorker(
+        ['--redis', redis.url],
+        { ...WORKER_SIM, redis: { url: 'redis://127.0.0.1:1' } },
+        workers,
+        {},
+        elsewhere,
+      );
+      expect(flagged.said()).toContain(`on ${redis.url} (from --redis)`);
+      // Nowhere set: the default, and where to set it, in the one line of the failure.
+      const lost = await spawnRemoteWorker([], WORKER_SIM, workers, {}, elsewhere);
+      expect(await lost.exited).toBe(5);
+      expect(lost.said().trim().split('\n')).toEqual([
+        expect.stringMatching(
+          /^orc: cannot reach Redis at redis:\/\/127\.0\.0\.1:6379 \(.+\); start it.* \(from the default: set redis\.url in .+orc\.config\.json or pass --redis\)$/,
+        ),
+      ]);
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
 
 describe('an unreachable Redis', () => {

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { OrcError, type ProviderName, type ResolvedConfig } from '@orc/shared';
+import { OrcError, isOrcError, type ProviderName, type ResolvedConfig } from '@orc/shared';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
@@ -32,6 +32,8 @@ import { shareQuotaHolds } from './shared-holds.js';
 
 export interface RemoteWorkerOptions {
   target: RedisTarget;
+  /** Where the URL came from (`--redis`, a file's `redis.url`, the default), said when it starts. */
+  targetFrom?: string;
   /** The daemon's queue; unset: the one daemon that says it is alive on this Redis. */
   queue?: string;
   concurrency: number;
@@ -72,7 +74,10 @@ const TEXT_BATCH_MS = 250;
 export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<RunningWorker> {
   const { target, say, clock } = options;
   const logger = options.logger ?? pino({ level: options.logLevel ?? 'warn' }, pino.destination(2));
-  const connection = await connectRedis(target, options.connectTimeoutMs ?? 5_000);
+  const from = options.targetFrom === undefined ? '' : ` (from ${options.targetFrom})`;
+  const connection = await connectRedis(target, options.connectTimeoutMs ?? 5_000).catch((error: unknown) => {
+    throw isOrcError(error) ? new OrcError(error.code, `${error.message}${from}`) : error;
+  });
   const found = await findQueue(connection, options).catch((error: unknown) => {
     connection.disconnect();
     throw error;
@@ -310,7 +315,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     beatAndCheck();
   });
   say(
-    `worker ${id} takes attempts from queue ${queue} on ${shownUrl(target.url)} (concurrency ${options.concurrency})` +
+    `worker ${id} takes attempts from queue ${queue} on ${shownUrl(target.url)}${from} (concurrency ${options.concurrency})` +
       (options.workdirRoot === undefined
         ? ''
         : `; Claude Code agents work in clones under ${options.workdirRoot}`),
