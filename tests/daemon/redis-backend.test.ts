@@ -336,6 +336,15 @@ describe('an unreachable Redis', () => {
     expect(inbox.items.some((item) => item.type === 'backend' && item.runId === run.id)).toBe(true);
     const ls = await sandbox.orc(['ls']);
     expect(ls.stdout).toContain('cannot be reached; runs wait for it');
+    // orc show says what the run waits for, and that nobody need do anything once the server is back.
+    const shown = (await sandbox.orc(['show', run.id])).stdout;
+    expect(shown).toContain(
+      `paused: Redis at ${redis.url} cannot be reached; the run goes on by itself once it answers (start the server, or check its address, password and TLS)`,
+    );
+    expect(shown).toMatch(
+      /\nwaited for Redis: the run stood still \d+s while its server could not be reached\n/,
+    );
+    expect(shown).not.toContain('for a person');
     // Nothing failed for it.
     expect(paused.tasks.some((task) => task.status === 'failed')).toBe(false);
 

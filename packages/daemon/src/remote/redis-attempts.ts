@@ -398,7 +398,7 @@ export class RedisAttempts implements AttemptBackend {
   private lost(): ModelError {
     return new ModelError(
       'transient',
-      `Redis at ${shownUrl(this.options.url)} cannot be reached; the run goes on once it can`,
+      `Redis at ${shownUrl(this.options.url)} cannot be reached; the run goes on by itself once it answers (start the server, or check its address, password and TLS)`,
       { pauseRun: true, pauseReason: 'backend' },
     );
   }
