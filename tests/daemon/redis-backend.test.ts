@@ -308,6 +308,41 @@ describe('orc worker on the daemon’s machine', () => {
   }, 90_000);
 });
 
+describe('an attempt the daemon gave up on while Redis was away', () => {
+  it('stops on its worker once Redis is back, and does not run beside the next attempt', async () => {
+    await sandbox.writeConfig(daemonConfig(redis.url, 1));
+    await sandbox.startDaemon();
+    const client = await sandbox.client();
+    // Calls long enough to outlive the outage.
+    const slow = {
+      models: { provider: 'simulated' },
+      simulated: { latency_ms: { min: 40_000, max: 40_000 } },
+    };
+    const worker = await startRemoteWorker(['--redis', redis.url, '--concurrency', '2'], slow, workers, {
+      ORC_DEBUG: '1',
+    });
+    const run = await client.trpc.runs.start.mutate({ tasks: taskSpecs(1) });
+    await waitFor(async () => {
+      const remote = await client.trpc.daemon.workers.query();
+      return remote?.workers[0]?.running.some((job) => job.attempt === 1) ? true : undefined;
+    }, 30_000);
+    await redis.kill();
+    await waitFor(async () => {
+      const view = await client.trpc.runs.get.query({ runId: run.id });
+      return view.status === 'paused' ? true : undefined;
+    }, 30_000);
+    await redis.restart();
+    // The run goes on with attempt 2; attempt 1, given up, is stopped at the worker instead of being paid for.
+    const running = await waitFor(async () => {
+      const remote = await client.trpc.daemon.workers.query();
+      const jobs = remote?.workers[0]?.running ?? [];
+      return jobs.length === 1 && jobs[0]!.attempt === 2 ? jobs : undefined;
+    }, 20_000);
+    expect(running).toEqual([expect.objectContaining({ runId: run.id, taskId: 't1', attempt: 2 })]);
+    expect(worker.said()).toContain('the daemon took this attempt back; stopping it');
+  }, 120_000);
+});
+
 describe('an unreachable Redis', () => {
   it('makes orc worker exit 5 with one line', async () => {
     await redis.kill();

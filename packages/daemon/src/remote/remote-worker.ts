@@ -114,8 +114,15 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   const asks = new WorkerAsks(queue);
   const subscriber = quiet(connection.duplicate());
   await subscriber.subscribe(cancelChannel(queue), asks.channel);
+  /** The daemon gave the job up: nobody waits for its answer, so it is not paid for any further. */
+  const stopTakenBack = (jobId: string) => {
+    const entry = running.get(jobId);
+    if (!entry || entry.controller.signal.aborted) return;
+    logger.info({ jobId }, 'the daemon took this attempt back; stopping it');
+    entry.controller.abort();
+  };
   subscriber.on('message', (channel: string, message: string) =>
-    channel === asks.channel ? asks.answered(message) : running.get(message)?.controller.abort(),
+    channel === asks.channel ? asks.answered(message) : stopTakenBack(message),
   );
 
   const presence = (): WorkerPresence => ({
@@ -143,10 +150,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
    * when it was sent, so the word is read again on every heartbeat and reconnection.
    */
   const dropTakenBack = async () => {
-    for (const jobId of await takenBack([...running.keys()])) {
-      logger.info({ jobId }, 'the daemon took this attempt back; stopping it');
-      running.get(jobId)?.controller.abort();
-    }
+    for (const jobId of await takenBack([...running.keys()])) stopTakenBack(jobId);
   };
   const beatAndCheck = () => {
     announce();
