@@ -310,7 +310,14 @@ describe('orc worker on the daemon’s machine', () => {
 
 describe('an attempt the daemon gave up on while Redis was away', () => {
   it('stops on its worker once Redis is back, and does not run beside the next attempt', async () => {
-    await sandbox.writeConfig(daemonConfig(redis.url, 1));
+    // A server that keeps the job across the outage, and a lock that outlasts it: the job is still
+    // the worker's when Redis is back, so only the daemon's take-back can stop it.
+    await redis.stop();
+    redis = await startTestRedis({ persistence: true });
+    await sandbox.writeConfig({
+      ...daemonConfig(redis.url, 1),
+      redis: { url: redis.url, stall_seconds: 60 },
+    });
     await sandbox.startDaemon();
     const client = await sandbox.client();
     // Calls long enough to outlive the outage.

@@ -216,9 +216,19 @@ describe('RedisAttempts with a worker', () => {
 });
 
 describe('an attempt given up on while Redis is away', () => {
-  it('is stopped at its worker once Redis is back', async () => {
+  /**
+   * A server that keeps its keys across the outage, and locks that outlast it: the job is still the
+   * worker's when Redis is back, so only the daemon's word can stop it.
+   */
+  async function keepingRedis(more: Partial<ConstructorParameters<typeof RedisAttempts>[0]> = {}) {
     await attempts.close();
-    attempts = await openAttempts({ lostAfterMs: 500 });
+    await redis.stop();
+    redis = await startTestRedis({ persistence: true });
+    attempts = await openAttempts({ lostAfterMs: 500, stallMs: 30_000, ...more });
+  }
+
+  it('is stopped at its worker once Redis is back', async () => {
+    await keepingRedis();
     const { provider, calls } = heldProvider();
     await startWorker(provider);
     const answer = attempts.complete(job('t3'), request());
@@ -236,8 +246,7 @@ describe('an attempt given up on while Redis is away', () => {
     const dir = await mkdtemp(join(tmpdir(), 'orc-take-backs-'));
     try {
       const file = join(dir, 'take-backs.json');
-      await attempts.close();
-      attempts = await openAttempts({ lostAfterMs: 500, takeBacks: new TakeBacks(file) });
+      await keepingRedis({ takeBacks: new TakeBacks(file) });
       const { provider, calls } = heldProvider();
       await startWorker(provider);
       const answer = attempts.complete(job('t3'), request());
@@ -246,13 +255,30 @@ describe('an attempt given up on while Redis is away', () => {
       await expect(answer).rejects.toMatchObject({ details: { pauseReason: 'backend' } });
       await attempts.close();
       await redis.restart();
-      attempts = await openAttempts({ takeBacks: new TakeBacks(file) });
+      attempts = await openAttempts({ stallMs: 30_000, takeBacks: new TakeBacks(file) });
       await until(() => calls[0]!.request.signal.aborted);
       // Sent, so not kept.
       await until(() => new TakeBacks(file).ids.length === 0);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }, 30_000);
+});
+
+describe('an attempt Redis lost in flight (restarted empty)', () => {
+  it('stops at the worker that held it, and is made once more, not twice', async () => {
+    const { provider, calls } = heldProvider();
+    await startWorker(provider);
+    const answer = attempts.complete(job('t5'), request());
+    await until(() => calls.length === 1);
+    // Back before the daemon gives it up: the daemon adds the job again, and a worker takes it anew.
+    await redis.restart({ downMs: 300 });
+    await until(() => calls.length === 2);
+    // The first, whose answer Redis would refuse, is not paid for to the end beside it.
+    await until(() => calls[0]!.request.signal.aborted);
+    expect(calls[1]!.request.signal.aborted).toBe(false);
+    calls[1]!.answer('made once more');
+    expect((await answer).text).toBe('made once more');
   }, 30_000);
 });
 

@@ -106,20 +106,24 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     connection.disconnect();
     throw error;
   });
-  const running = new Map<
-    string,
-    { controller: AbortController; presence: WorkerPresence['running'][number] }
-  >();
+  /**
+   * The jobs in hand, by lock token: the same job can be in hand twice, when Redis lost it (restarted
+   * empty) and the daemon added it again, and only the newer one is the job's.
+   */
+  const running = new Map<string, RunningJob>();
+  const stop = (entry: RunningJob, why: string) => {
+    if (entry.controller.signal.aborted) return;
+    logger.info({ jobId: entry.jobId }, why);
+    entry.controller.abort();
+  };
 
   const asks = new WorkerAsks(queue);
   const subscriber = quiet(connection.duplicate());
   await subscriber.subscribe(cancelChannel(queue), asks.channel);
   /** The daemon gave the job up: nobody waits for its answer, so it is not paid for any further. */
   const stopTakenBack = (jobId: string) => {
-    const entry = running.get(jobId);
-    if (!entry || entry.controller.signal.aborted) return;
-    logger.info({ jobId }, 'the daemon took this attempt back; stopping it');
-    entry.controller.abort();
+    for (const entry of running.values())
+      if (entry.jobId === jobId) stop(entry, 'the daemon took this attempt back; stopping it');
   };
   subscriber.on('message', (channel: string, message: string) =>
     channel === asks.channel ? asks.answered(message) : stopTakenBack(message),
@@ -146,17 +150,32 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     return new Set(ids.filter((_, index) => words[index] != null));
   };
   /**
-   * Stops the jobs in hand the daemon gave up on: its message is lost on a worker cut off from Redis
-   * when it was sent, so the word is read again on every heartbeat and reconnection.
+   * Stops the jobs in hand that are no longer this worker's to finish: those the daemon gave up on (its
+   * message is lost on a worker cut off from Redis when it was sent), and those whose lock is gone or
+   * another worker's (Redis lost the job, or handed it on after this worker was cut off past its lock:
+   * their answer would be refused). Read on every heartbeat and reconnection.
    */
-  const dropTakenBack = async () => {
-    for (const jobId of await takenBack([...running.keys()])) stopTakenBack(jobId);
+  const dropNotOurs = async () => {
+    const entries = [...running.entries()];
+    if (entries.length === 0 || connection.status !== 'ready') return;
+    const [given, locks] = await Promise.all([
+      takenBack(entries.map(([, entry]) => entry.jobId)),
+      connection.mget(entries.map(([, entry]) => jobLockKey(queue, entry.jobId))).catch(() => undefined),
+    ]);
+    for (const [index, [token, entry]] of entries.entries()) {
+      if (given.has(entry.jobId)) stop(entry, 'the daemon took this attempt back; stopping it');
+      else if (locks && locks[index] !== token && running.has(token))
+        stop(
+          entry,
+          'this attempt is no longer held here (Redis lost it or gave it to another worker); stopping it',
+        );
+    }
   };
   const beatAndCheck = () => {
     announce();
-    void dropTakenBack();
+    void dropNotOurs();
   };
-  const runJob = async (job: Job): Promise<AttemptResult> => {
+  const runJob = async (job: Job, token = `${job.id}`): Promise<AttemptResult> => {
     const parsed = AttemptJobData.safeParse(job.data);
     if (!parsed.success)
       return refuse(id, `job ${job.id} is not an attempt this worker reads (a newer daemon?)`);
@@ -167,14 +186,20 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
         `job ${job.id} is a Claude Code attempt without its repository (a daemon of another version?)`,
       );
     const controller = new AbortController();
+    const jobId = job.id!;
+    // The job again (Redis lost it and the daemon added it anew): the one still in hand is not its any more.
+    for (const entry of running.values())
+      if (entry.jobId === jobId)
+        stop(entry, 'this attempt was given to this worker anew; stopping the one before');
     // Asked once it is in hand, so a take-back sent meanwhile stops it either way.
-    running.set(job.id!, {
+    running.set(token, {
+      jobId,
       controller,
       presence: { runId: data.runId, taskId: data.taskId, attempt: data.attempt, since: clock.now() },
     });
-    if ((await takenBack([job.id!])).has(job.id!) || controller.signal.aborted) {
+    if ((await takenBack([jobId])).has(jobId) || controller.signal.aborted) {
       // A job the daemon gave up on, handed on after its worker was cut off: nobody waits for its answer.
-      running.delete(job.id!);
+      running.delete(token);
       return {
         ok: false,
         error: { category: 'transient', message: 'the daemon took this attempt back', details: {} },
@@ -283,7 +308,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
       clearTimeout(timer);
       if (flushing) clearTimeout(flushing);
       flush();
-      running.delete(job.id!);
+      running.delete(token);
       announce();
     }
   };
@@ -382,6 +407,18 @@ async function findQueue(
     told = true;
     await options.clock.sleep(1_000);
   }
+}
+
+/** A job in hand: which job, how to stop it, and what `orc ls` shows of it. */
+interface RunningJob {
+  jobId: string;
+  controller: AbortController;
+  presence: WorkerPresence['running'][number];
+}
+
+/** BullMQ's lock of a job in hand: the token of the worker that holds it, gone when nobody does. */
+function jobLockKey(queue: string, jobId: string): string {
+  return `${KEY_PREFIX}:${queue}:${jobId}:lock`;
 }
 
 function refuse(worker: string, message: string): AttemptResult {
