@@ -1,4 +1,5 @@
 import type { RunForecast, TaskRecord, TaskStatus } from '@orc/shared';
+import { TaskText, startOf, type DocumentTask } from '../store/run-document.js';
 import { taskCost } from './run-budget.js';
 
 /** Finished tasks whose pace predicts the rest: the recent ones, not the start (a full quota, a cold cache). */
@@ -57,18 +58,24 @@ export class RunForecaster {
     | undefined;
 
   /** The records were replaced (a plan, a restore, a rollback): counted afresh, pace from the start. */
-  reset(tasks: Iterable<TaskRecord>): void {
+  reset(tasks: Iterable<DocumentTask>): void {
     this.finished = { count: 0, costUsd: 0 };
     this.begun.clear();
     this.recent.length = 0;
     this.firstStart = undefined;
     this.last = undefined;
+    // A task kept as its text (settled or waiting) is read without parsing its record.
     for (const task of tasks) {
-      const started = task.attempts[0] && Date.parse(task.attempts[0].startedAt);
-      if (started !== undefined && !Number.isNaN(started))
-        this.firstStart = Math.min(this.firstStart ?? started, started);
-      if (FINISHED.has(task.status)) this.add(task, 1);
-      else if (task.attempts.length > 0 && !NOT_LEFT.has(task.status)) this.begun.add(task.id);
+      const text = task instanceof TaskText;
+      const started = text ? task.firstStartedAt : startOf(task);
+      if (started !== null) this.firstStart = Math.min(this.firstStart ?? started, started);
+      const costs = text ? task.attemptCosts : task.attempts.map((attempt) => attempt.costUsd);
+      if (FINISHED.has(task.status))
+        this.addCost(
+          costs.reduce((sum, cost) => sum + cost, 0),
+          1,
+        );
+      else if (costs.length > 0 && !NOT_LEFT.has(task.status)) this.begun.add(task.id);
     }
   }
 
@@ -139,9 +146,13 @@ export class RunForecaster {
   }
 
   private add(task: Pick<TaskRecord, 'attempts'>, sign: 1 | -1): void {
+    this.addCost(taskCost(task), sign);
+  }
+
+  private addCost(costUsd: number, sign: 1 | -1): void {
     this.finished = {
       count: this.finished.count + sign,
-      costUsd: this.finished.costUsd + sign * taskCost(task),
+      costUsd: this.finished.costUsd + sign * costUsd,
     };
   }
 }

@@ -22,6 +22,16 @@ import { ReadyQueue } from './ready-queue.js';
  * the dependents in one flat array: at 100,000 tasks four maps of ids and an array of dependents per
  * task held about 330 bytes a task and took 2.5 s to build on the 2-core machine.
  */
+/**
+ * What the graph is built from: a task's record, or what a restore reads of a task kept as its text
+ * (TaskText: a settled or waiting task, never ready nor in flight).
+ */
+export interface GraphTask {
+  readonly id: string;
+  readonly status: TaskStatus;
+  readonly dependencies: readonly string[];
+}
+
 export class TaskGraph {
   /** The status of a task as the run has it now. */
   constructor(private readonly statusOf: (id: string) => TaskStatus | undefined) {}
@@ -39,10 +49,11 @@ export class TaskGraph {
   private readonly claims = new FileClaims();
 
   /**
-   * Rebuilds everything from the records (a plan, a restore, a rollback). Returns the pending tasks
-   * that wait for nothing any more, for the caller to unblock.
+   * Rebuilds everything from the tasks (a plan, a restore, a rollback); `recordOf` gives the record of a
+   * ready or in-flight one (for the queue and its files). Returns the pending tasks that wait for nothing
+   * any more, for the caller to unblock.
    */
-  rebuild(tasks: readonly TaskRecord[]): string[] {
+  rebuild<T extends GraphTask>(tasks: readonly T[], recordOf: (task: T) => TaskRecord): string[] {
     const n = tasks.length;
     this.ids = tasks.map((task) => task.id);
     this.index = new Map(this.ids.map((id, i) => [id, i]));
@@ -79,8 +90,9 @@ export class TaskGraph {
       for (const d of deps[i]!) if (!unblocking[d]) waiting++;
       this.waitingOn[i] = waiting;
       if (task.status === 'pending' && waiting === 0) free.push(task.id);
-      else if (task.status === 'ready') this.enqueue(task);
-      else if (IN_FLIGHT_STATUSES.has(task.status)) this.claims.hold(task.id, parsedTouchesOf(task));
+      else if (task.status === 'ready') this.enqueue(recordOf(task));
+      else if (IN_FLIGHT_STATUSES.has(task.status))
+        this.claims.hold(task.id, parsedTouchesOf(recordOf(task)));
     });
     return free;
   }
@@ -264,7 +276,7 @@ function longestChains(deps: readonly number[][], first: Int32Array, dependents:
  * do. Skipping gives up a task's work, not the order around it: what depends on a skipped task still
  * waits for what the skipped task was waiting for.
  */
-function unblockingTasks(tasks: readonly TaskRecord[], deps: readonly number[][]): Uint8Array {
+function unblockingTasks(tasks: readonly GraphTask[], deps: readonly number[][]): Uint8Array {
   const UNKNOWN = 0;
   const NO = 1;
   const YES = 2;

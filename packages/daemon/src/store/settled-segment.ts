@@ -23,8 +23,9 @@ const TASK_STATUSES: ReadonlySet<unknown> = new Set(TaskStatus.options);
  * and a waiting (pending) task's until it is freed, are written here once, and the run document names
  * them by their id instead of carrying their records at every rewrite. At 100,000 tasks, settled records
  * were three quarters of a 45 MB document rewritten all run long, waiting ones most of the rest; restoring
- * it parsed them all. A line is `[id, status, title, attempt costs]` (what a restore reads of such a
- * task), a tab, and the record's JSON, kept as its text (TaskText) and parsed only when asked for.
+ * it parsed them all. A line is `[id, status, title, attempt costs, dependencies, first start]` (what a
+ * restore reads of such a task: enough for the task graph, the forecast and the counts), a tab, and the
+ * record's JSON, kept as its text (TaskText) and parsed only when asked for.
  *
  * A task written again (freed and settled, retried, rolled back) is appended again: the last line of an
  * id within the document's bytes is its record. Lines are written at the end of the bytes written before,
@@ -210,7 +211,8 @@ function lineNumberAt(text: string, at: number): number {
 }
 
 function lineOf(task: TaskText): string {
-  return `${JSON.stringify([task.id, task.status, task.title, task.attemptCosts])}\t${task.json}\n`;
+  const head = [task.id, task.status, task.title, task.attemptCosts, task.dependencies, task.firstStartedAt];
+  return `${JSON.stringify(head)}\t${task.json}\n`;
 }
 
 /** The task a line holds, or undefined when it is not one (its record is checked when it is parsed). */
@@ -223,11 +225,27 @@ function taskOfLine(text: string, start: number, end: number): TaskText | undefi
   } catch {
     return undefined;
   }
-  if (!Array.isArray(head) || head.length !== 4) return undefined;
-  const [id, status, title, costs] = head as unknown[];
+  // Four fields in a line written before the head carried the dependencies and the first start.
+  if (!Array.isArray(head) || (head.length !== 6 && head.length !== 4)) return undefined;
+  const [id, status, title, costs, deps, started] = head as unknown[];
   if (typeof id !== 'string' || typeof title !== 'string' || !TASK_STATUSES.has(status)) return undefined;
   if (!Array.isArray(costs) || !costs.every((c) => typeof c === 'number')) return undefined;
+  if (head.length === 6) {
+    if (!Array.isArray(deps) || !deps.every((d) => typeof d === 'string')) return undefined;
+    if (started !== null && typeof started !== 'number') return undefined;
+  }
   const json = text.slice(tab + 1, end);
-  if (!json.startsWith('{') || !json.endsWith('}')) return undefined;
-  return TaskText.sealed(id, title, status as TaskStatus, json, costs);
+  if (json.charCodeAt(0) !== 0x7b /* { */ || json.charCodeAt(json.length - 1) !== 0x7d /* } */)
+    return undefined;
+  return head.length === 6
+    ? TaskText.sealed(
+        id,
+        title,
+        status as TaskStatus,
+        json,
+        costs,
+        deps as string[],
+        started as number | null,
+      )
+    : TaskText.sealed(id, title, status as TaskStatus, json, costs);
 }
