@@ -15,6 +15,7 @@ import {
   Usage,
 } from '@orc/shared';
 import * as z from 'zod';
+import type { TaskChanges } from './document-task-list.js';
 
 /**
  * What `runs/<id>/state.json` holds: the run actor's persisted snapshot plus the task records. It is a
@@ -177,6 +178,12 @@ export type DocumentTask = TaskRecord | TaskText;
 
 /** A run document as the run hands it to the store to write: settled tasks may come as their text. */
 export type RunDocumentToWrite = Omit<RunDocument, 'tasks'> & { tasks: readonly DocumentTask[] };
+
+/**
+ * A run document as a run hands it to the store to save (`scheduleSave`): its tasks all of them (an
+ * array, or TaskChanges.whole), or those changed since the last save.
+ */
+export type RunDocumentToSave = Omit<RunDocument, 'tasks'> & { tasks: readonly DocumentTask[] | TaskChanges };
 
 /**
  * A run document as the store reads it and a run is restored from: the tasks the settled segment holds
