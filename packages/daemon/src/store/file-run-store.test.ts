@@ -407,6 +407,25 @@ describe('FileRunStore: settled tasks in their segment', () => {
     expect(await readdir(join(stateDir, 'runs', 'r1'))).not.toContain('settled.jsonl');
   });
 
+  it('names by id, and loads, tasks whose ids have quotes and backslashes in them', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    const odd = [
+      { ...done(1), id: 'a"b' },
+      { ...done(2), id: 'c\\d' },
+      { ...task(3), id: '\\' },
+    ];
+    store.scheduleSave('r1', () => kept('r1', odd));
+    await store.flush('r1');
+    expect((await readFile(runFile('state.json'), 'utf8')).split('\n').slice(1)).toEqual([
+      '"a\\"b",',
+      '"c\\\\d",',
+      '"\\\\"]}',
+      '',
+    ]);
+    expect((await reopened()).tasks.map(recordOfTask)).toEqual(odd);
+  });
+
   it("writes a finished run's document whole, as scripts read it, and lets the segment go", async () => {
     store = await openFileRunStore(stateDir);
     await store.createRun(runDocument('r1'));
