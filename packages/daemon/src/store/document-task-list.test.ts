@@ -106,17 +106,23 @@ describe('DocumentTaskList', () => {
     });
   });
 
-  it('gives the event loop turns while it makes the lines of a large list', async () => {
+  it('gives the event loop turns while it makes the lines of a large list, and a change told meanwhile waits for the next', async () => {
     const tasks = Array.from({ length: 100_000 }, (_, i) => task(i));
     const list = new DocumentTaskList();
     list.take(tasks);
     let turns = 0;
-    const timer = setInterval(() => turns++, 0);
+    // The journal tells of changes while the document is written: the task just rendered among them.
+    const timer = setInterval(() => {
+      turns++;
+      for (let i = 0; i < 100_000; i += 512) list.taskChanged(`t${i}`);
+    }, 0);
+    let rendered: string;
     try {
-      await text(list, new CountingSegment());
+      rendered = await text(list, new CountingSegment());
     } finally {
       clearInterval(timer);
     }
     expect(turns).toBeGreaterThan(0);
+    expect(JSON.parse(rendered)).toEqual({ ...JSON.parse(HEAD), tasks });
   });
 });

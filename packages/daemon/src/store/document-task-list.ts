@@ -132,17 +132,20 @@ export class DocumentTaskList {
     let since = performance.now();
     let first = true;
     for (const block of this.blocks) {
-      if (block.text === undefined) {
+      // Kept here: the run may say a task changed (`taskChanged`) while the loop has its turn.
+      let text = block.text;
+      if (text === undefined) {
         const { tasks, lines } = block;
         for (let i = 0; i < tasks.length; i++) lines[i] ??= lineOf(tasks[i]!, segment);
-        block.text = lines.join(',\n');
+        text = lines.join(',\n');
+        block.text = text;
         if (performance.now() - since > TURN_MS) {
           await nextTurn();
           since = performance.now();
         }
       }
       yield first ? '\n' : ',\n';
-      yield block.text;
+      yield text;
       first = false;
     }
     yield ']}\n';
