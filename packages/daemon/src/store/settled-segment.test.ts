@@ -117,6 +117,36 @@ describe('SettledSegment', () => {
     }
   });
 
+  it('gives the event loop turns while it makes the lines of a plan, and writes them all', async () => {
+    // Each record counts its serialisation: a turn that sees some made and not all came in the middle.
+    let made = 0;
+    const waiting = Array.from({ length: 20_000 }, (_, i) => {
+      const record: TaskRecord = { ...settled(`w${i}`).record(), status: 'pending', result: 'x'.repeat(100) };
+      return Object.assign(record, {
+        toJSON: () => {
+          made++;
+          return { ...record, toJSON: undefined };
+        },
+      });
+    });
+    const writer = segment();
+    let between = 0;
+    const timer = setInterval(() => {
+      if (made > 0 && made < waiting.length) between++;
+    }, 0);
+    try {
+      await writer.write(waiting);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(between).toBeGreaterThan(0);
+    expect(writer.ref.bytes).toBe((await stat(file)).size);
+    expect(waiting.every((task) => writer.holds(task))).toBe(true);
+    const read = await segment().read(writer.ref.bytes);
+    expect(read.size).toBe(20_000);
+    expect(read.get('w19999')!.record()).toEqual(JSON.parse(JSON.stringify(waiting[19_999])));
+  });
+
   it("takes an id's last line: a task that settled again after a rollback or a retry", async () => {
     const writer = segment();
     await writer.write([settled('a', 'first'), settled('b')]);
