@@ -44,9 +44,9 @@ export interface StoreStats {
 }
 
 interface RunFiles {
-  /** `state.json` through lowdb, written from `text`. */
+  /** `state.json` through lowdb, written from `list` while the run is live, from `text` once it is whole. */
   document: RunDocumentDb;
-  /** The document's text, re-serialised only where tasks changed (its checkpoints' too). */
+  /** The whole document's text (a finished run's), re-serialised only where tasks changed. */
   text: RunDocumentText;
   /** Settled tasks, written once: the document names them by id (its checkpoints are whole). */
   segment: SettledSegment;
@@ -410,7 +410,9 @@ export class FileRunStore implements RunStore {
       );
     }
     const file = this.paths.run(info.runId).checkpoint(info.id);
-    const checkpoint = new RunDocumentFile(file, info.runId, files.text, {
+    // Its own text cache, let go with it: the checkpoint of a 100,000-task plan would leave the JSON of
+    // every waiting record cached for the run's life.
+    const checkpoint = new RunDocumentFile(file, info.runId, new RunDocumentText(), {
       onWrite: this.countState,
       makeDir: true,
     }).open();
