@@ -146,7 +146,7 @@ export class Run implements SchedulerHost {
       doc,
       config: () => this.config,
       workspace: () => this.deps.workspace,
-      toDocument: () => this.toDocument(),
+      toDocument: () => this.document(this.tasks.stored()),
       tasksDone: () => this.scheduler.graph.count('done'),
       taskTotal: () => this.tasks.size,
       lastEventId: () => this.journal.lastId,
@@ -360,10 +360,6 @@ export class Run implements SchedulerHost {
   save(): void {
     // A save hands over the tasks changed since the last one, not every task of the run.
     this.deps.store.scheduleSave(this.id, () => this.document(this.tasks.changes()));
-  }
-
-  toDocument(): RunDocumentToWrite {
-    return this.document(this.tasks.stored());
   }
 
   private document<T>(tasks: T): Omit<RunDocumentToWrite, 'tasks'> & { tasks: T } {

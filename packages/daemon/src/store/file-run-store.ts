@@ -184,8 +184,7 @@ export class FileRunStore implements RunStore {
   }
 
   taskChanged(runId: string, taskId: string): void {
-    // The list's line of it is made again. Not told to the whole document's text: it renders once a run
-    // is finished, and kept every id told meanwhile (100,000 at 100k).
+    // Not told to the whole document's text, which renders once the run is finished: it kept every id.
     this.runs.get(runId)?.list.taskChanged(taskId);
   }
 
