@@ -1,5 +1,7 @@
 import { OrcError, type ResolvedConfig } from '@orc/shared';
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type * as IORedis from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 
 /** Where a Redis server is and how to log in; the password comes from the environment, never a file we keep. */
 export interface RedisTarget {
@@ -41,7 +43,9 @@ export function shownUrl(url: string): string {
  */
 export function openRedis(target: RedisTarget, options: RedisOptions = {}): Redis {
   const tls = target.tls || target.url.startsWith('rediss://');
-  const redis = new Redis(target.url, {
+  // Loaded at the first connection: the daemon imports this module whether or not Redis is used.
+  const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof IORedis;
+  const redis = new RedisClient(target.url, {
     maxRetriesPerRequest: null,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
     connectTimeout: 5_000,

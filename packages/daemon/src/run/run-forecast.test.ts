@@ -2,6 +2,7 @@ import type { Attempt, TaskRecord, TaskStatus } from '@orc/shared';
 import { ZERO_USAGE } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
 import { RunForecaster } from './run-forecast.js';
+import { TaskText } from '../store/run-document.js';
 
 const T0 = Date.parse('2026-11-30T10:00:00.000Z');
 
@@ -75,6 +76,26 @@ describe('RunForecaster', () => {
     expect(forecaster.forecast({ ...base, resumeAt: undefined, waitsForAPerson: true })).toEqual({
       costUsd: expect.closeTo(0.4) as number,
     });
+  });
+
+  it('is the same from settled tasks kept as their text as from their records', () => {
+    const tasks = [record('a', 'done', [0.2, 0.1]), record('b', 'done', [0.3])];
+    const base = {
+      now: T0 + 10_000,
+      spentUsd: 0.6,
+      count: (status: TaskStatus) => ({ done: 2, pending: 2 })[status as string] ?? 0,
+      total: 4,
+      resumeAt: undefined,
+      waitsForAPerson: false,
+      task: () => undefined,
+    };
+    const fromRecords = new RunForecaster();
+    fromRecords.reset(tasks);
+    const fromText = new RunForecaster();
+    fromText.reset(tasks.map((task) => TaskText.of(task)));
+    expect(fromText.forecast(base)).toEqual(fromRecords.forecast(base));
+    // Two tasks left at the $0.30 a finished one cost; the pace is measured from the next start on.
+    expect(fromRecords.forecast(base)).toEqual({ costUsd: expect.closeTo(1.2, 10) as number });
   });
 
   it('is made afresh at most every 100 ms; in between the spend it adds to is current', () => {

@@ -1,4 +1,5 @@
 import type { RunForecast, TaskRecord, TaskStatus } from '@orc/shared';
+import { TaskText, type DocumentTask } from '../store/run-document.js';
 import { taskCost } from './run-budget.js';
 
 /** Finished tasks whose pace predicts the rest: the recent ones, not the start (a full quota, a cold cache). */
@@ -72,16 +73,23 @@ export class RunForecaster {
     | undefined;
 
   /** The records were replaced (a plan, a restore, a rollback): counted afresh, the pace from now on. */
-  reset(tasks: Iterable<TaskRecord>): void {
+  reset(tasks: Iterable<DocumentTask>): void {
     this.finished = { count: 0, costUsd: 0 };
     this.begun.clear();
     this.recent.length = 0;
     this.paced = 0;
     this.firstStart = undefined;
     this.last = undefined;
+    // A task kept as its text (settled or waiting) is read without parsing its record.
     for (const task of tasks) {
-      if (FINISHED.has(task.status)) this.add(task, 1);
-      else if (task.attempts.length > 0 && !NOT_LEFT.has(task.status)) this.begun.add(task.id);
+      const costs =
+        task instanceof TaskText ? task.attemptCosts : task.attempts.map((attempt) => attempt.costUsd);
+      if (FINISHED.has(task.status))
+        this.addCost(
+          costs.reduce((sum, cost) => sum + cost, 0),
+          1,
+        );
+      else if (costs.length > 0 && !NOT_LEFT.has(task.status)) this.begun.add(task.id);
     }
   }
 
@@ -154,9 +162,13 @@ export class RunForecaster {
   }
 
   private add(task: Pick<TaskRecord, 'attempts'>, sign: 1 | -1): void {
+    this.addCost(taskCost(task), sign);
+  }
+
+  private addCost(costUsd: number, sign: 1 | -1): void {
     this.finished = {
       count: this.finished.count + sign,
-      costUsd: this.finished.costUsd + sign * taskCost(task),
+      costUsd: this.finished.costUsd + sign * costUsd,
     };
   }
 }

@@ -19,7 +19,7 @@ import type { WorkerEmitted } from '../actors/worker.machine.js';
 import { TaskGraph } from '../scheduling/task-graph.js';
 import { WorkerPool } from '../scheduling/worker-pool.js';
 import { changedFiles } from '../workspace/changed-files.js';
-import type { RunDocument } from '../store/run-document.js';
+import { recordOfTask, type RunDocument } from '../store/run-document.js';
 import { AttemptRunner } from './attempt-runner.js';
 import { localBackend } from './attempt-backend.js';
 import type { ManagerCalls } from './manager-calls.js';
@@ -217,9 +217,10 @@ export class RunScheduler {
 
   /** The graph and the forecast made afresh from the records; returns the tasks that wait for nothing. */
   rebuild(): string[] {
-    const records = [...this.tasks.values()];
-    this.forecaster.reset(records);
-    return this.graph.rebuild(records);
+    // As the tasks are kept: a restore's settled and waiting tasks are not parsed for it.
+    const rows = [...this.tasks.rows()];
+    this.forecaster.reset(rows);
+    return this.graph.rebuild(rows, recordOfTask);
   }
 
   private onWorker(event: WorkerEmitted): void {

@@ -151,7 +151,7 @@ export class Run implements SchedulerHost {
       doc,
       config: () => this.config,
       workspace: () => this.deps.workspace,
-      toDocument: () => this.toDocument(),
+      toDocument: () => this.document(this.tasks.stored()),
       tasksDone: () => this.scheduler.graph.count('done'),
       taskTotal: () => this.tasks.size,
       lastEventId: () => this.journal.lastId,
@@ -369,15 +369,16 @@ export class Run implements SchedulerHost {
   }
 
   save(): void {
-    this.deps.store.scheduleSave(this.id, () => this.toDocument());
+    // A save hands over the tasks changed since the last one, not every task of the run.
+    this.deps.store.scheduleSave(this.id, () => this.document(this.tasks.changes()));
   }
 
-  toDocument(): RunDocumentToWrite {
+  private document<T>(tasks: T): Omit<RunDocumentToWrite, 'tasks'> & { tasks: T } {
     return {
       ...this.doc,
       status: this.status,
       ...(this.pauseReason !== undefined && { pauseReason: this.pauseReason }),
-      tasks: this.tasks.stored(),
+      tasks,
       runSnapshot: this.closingSnapshot ?? this.actor?.getPersistedSnapshot(),
       lastEventId: this.journal.lastId,
     };

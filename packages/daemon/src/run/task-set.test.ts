@@ -44,4 +44,31 @@ describe('TaskSet', () => {
     expect(tasks.statusOf('b')).toBe('pending');
     expect([...tasks.rows()].map((t) => t instanceof TaskText)).toEqual([false, false, true]);
   });
+
+  it('hands a save the tasks changed since the last one, or every task once tasks came or went', () => {
+    const tasks = new TaskSet(taskMachine, () => undefined);
+    tasks.replaceAll([record('a', 'pending'), record('b', 'done'), record('c', 'pending')]);
+    const first = tasks.changes();
+    expect(first.whole).toBe(true);
+    expect(first.tasks.map((t) => [t.id, t instanceof TaskText])).toEqual([
+      ['a', false],
+      ['b', true],
+      ['c', false],
+    ]);
+    expect(tasks.changes()).toMatchObject({ whole: false, tasks: [] });
+
+    tasks.send('a', { type: 'task.unblocked', at: '2026-01-01T00:00:00.000Z' });
+    const some = tasks.changes();
+    expect(some.whole).toBe(false);
+    expect(some.tasks.map((t) => `${t.id} ${t.status}`)).toEqual(['a ready']);
+    // A checkpoint's whole list between two saves takes nothing from the next save.
+    tasks.send('c', { type: 'task.unblocked', at: '2026-01-01T00:00:00.000Z' });
+    expect(tasks.stored()).toHaveLength(3);
+    expect(tasks.changes().tasks.map((t) => t.id)).toEqual(['c']);
+
+    tasks.add([record('d', 'pending')]);
+    expect(tasks.changes()).toMatchObject({ whole: true });
+    tasks.remove(['d']);
+    expect(tasks.changes().tasks.map((t) => t.id)).toEqual(['a', 'b', 'c']);
+  });
 });

@@ -1,4 +1,5 @@
 import { SETTLED_STATUSES, type TaskRecord, type TaskStatus } from '@orc/shared';
+import { TaskChanges } from '../store/document-task-list.js';
 import { TaskText, recordOfTask, type DocumentTask } from '../store/run-document.js';
 import { FlatMachine } from '../actors/flat-machine.js';
 import { TaskActor, type TaskLogic } from '../actors/task-actor.js';
@@ -46,6 +47,13 @@ export class TaskSet {
    * at then, not every task (each save went over all 10,000 of a run's records, ~3% of its CPU).
    */
   private readonly settledRecords = new Set<string>();
+  /**
+   * Tasks whose kept record or text changed since the last `changes()`, and whether tasks came or went
+   * (or were all replaced) since then: a save then takes them all. A save took every task of a
+   * 100,000-task run, and the store walked them all twice (7% of the daemon's CPU, `holds` alone).
+   */
+  private readonly changedIds = new Set<string>();
+  private reshaped = true;
   /** The task machine, as the run's task actors run it. */
   private readonly logic: TaskLogic;
   /** Counts changes to the plan's shape (tasks added, removed, edited), for what is made from it once. */
@@ -87,14 +95,35 @@ export class TaskSet {
    * so from now on (the document's writer serialises records anyway; it takes a text as it is).
    */
   stored(): DocumentTask[] {
+    this.seal();
+    return [...this.records.values()];
+  }
+
+  /**
+   * What changed for the run's document since the last call: the tasks changed since (settled ones as
+   * their text, as `stored`), or every task when tasks came, went or were all replaced since.
+   */
+  changes(): TaskChanges {
+    this.seal();
+    const changes = this.reshaped
+      ? TaskChanges.whole([...this.records.values()])
+      : TaskChanges.some([...this.changedIds].flatMap((id) => this.records.get(id) ?? []));
+    this.changedIds.clear();
+    this.reshaped = false;
+    return changes;
+  }
+
+  /** The settled tasks still kept as records become their text. */
+  private seal(): void {
     for (const id of this.settledRecords) {
       const task = this.records.get(id);
       // Set again under its own id: the map keeps the run's order.
-      if (task !== undefined && !(task instanceof TaskText) && SETTLED_STATUSES.has(task.status))
+      if (task !== undefined && !(task instanceof TaskText) && SETTLED_STATUSES.has(task.status)) {
         this.records.set(id, TaskText.of(task));
+        this.changedIds.add(id);
+      }
     }
     this.settledRecords.clear();
-    return [...this.records.values()];
   }
 
   /** Notes a record just kept, so that a settled one becomes text at the next `stored()`. */
@@ -115,6 +144,7 @@ export class TaskSet {
     this.stopAll();
     this.records.clear();
     this.settledRecords.clear();
+    this.reshaped = true;
     for (const record of records) {
       this.records.set(record.id, record);
       // A text is a settled task's (restored from the settled segment): never live, and text already.
@@ -134,6 +164,7 @@ export class TaskSet {
       this.kept(record);
       if (LIVE_TASK_STATUSES.has(record.status)) this.live.set(record.id, this.spawn(record));
     }
+    this.reshaped = true;
     this.revision += 1;
   }
 
@@ -143,6 +174,7 @@ export class TaskSet {
       this.forget(id);
       this.records.delete(id);
     }
+    this.reshaped = true;
     this.revision += 1;
   }
 
@@ -174,6 +206,7 @@ export class TaskSet {
       return false;
     }
     this.records.set(id, after);
+    this.changedIds.add(id);
     this.kept(after);
     if (event.type === 'task.edit' || event.type === 'task.unlink') this.revision += 1;
     const isLive = LIVE_TASK_STATUSES.has(after.status);

@@ -22,7 +22,7 @@ class Board {
         attempts: [],
         reworks: 0,
       });
-    this.graph.rebuild([...this.records.values()]);
+    this.graph.rebuild([...this.records.values()], (task) => task);
   }
 
   move(id: string, to: TaskStatus, change: Partial<TaskRecord> = {}): void {

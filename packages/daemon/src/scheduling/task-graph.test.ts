@@ -17,7 +17,7 @@ const record = (id: string, status: TaskStatus, dependencies: string[] = []): Ta
 function graphOf(tasks: TaskRecord[]) {
   const byId = new Map(tasks.map((t) => [t.id, t]));
   const graph = new TaskGraph((id) => byId.get(id)?.status);
-  const free = graph.rebuild(tasks);
+  const free = graph.rebuild(tasks, (task) => task);
   const move = (id: string, to: TaskStatus) => {
     const task = byId.get(id)!;
     const from = task.status;

@@ -62,7 +62,7 @@ export class DurableJsonFile<T> implements Adapter<T> {
   }
 
   /** The file's text, whole or as pieces written one after another. */
-  protected serialize(data: T): string | Iterable<string> {
+  protected serialize(data: T): string | Iterable<string> | AsyncIterable<string> {
     return JSON.stringify(data, null, this.options.space) + '\n';
   }
 }
@@ -78,7 +78,7 @@ const WRITE_CHUNK_BYTES = 1024 * 1024;
  */
 export async function writeFileDurably(
   filename: string,
-  bytes: Uint8Array | string | Iterable<string>,
+  bytes: Uint8Array | string | Iterable<string> | AsyncIterable<string>,
 ): Promise<number> {
   let written: number;
   const dir = dirname(filename);
@@ -105,8 +105,14 @@ export async function writeFileDurably(
   return written;
 }
 
-/** Writes text pieces in order through one reused buffer; returns the bytes written. */
-async function writePieces(file: FileHandle, pieces: Iterable<string>): Promise<number> {
+/**
+ * Writes text pieces in order through one reused buffer; returns the bytes written. Pieces that come
+ * asynchronously are made as they are taken, the maker giving the event loop its turns.
+ */
+async function writePieces(
+  file: FileHandle,
+  pieces: Iterable<string> | AsyncIterable<string>,
+): Promise<number> {
   const buffer = Buffer.allocUnsafe(WRITE_CHUNK_BYTES);
   let used = 0;
   let total = 0;
@@ -115,14 +121,26 @@ async function writePieces(file: FileHandle, pieces: Iterable<string>): Promise<
     total += used;
     used = 0;
   };
-  for (const piece of pieces) {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    if (used + piece.length * 3 > buffer.length) await drain();
-    if (piece.length * 3 > buffer.length) {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit.
+  const fits = (piece: string) => used + piece.length * 3 <= buffer.length;
+  const addLarge = async (piece: string) => {
+    await drain();
+    if (fits(piece)) used += buffer.write(piece, used);
+    else {
       await file.writeFile(piece);
       total += Buffer.byteLength(piece);
-    } else {
-      used += buffer.write(piece, used);
+    }
+  };
+  // A piece that fits is copied without an await: a document is 200,000 pieces.
+  if (Symbol.asyncIterator in pieces) {
+    for await (const piece of pieces) {
+      if (fits(piece)) used += buffer.write(piece, used);
+      else await addLarge(piece);
+    }
+  } else {
+    for (const piece of pieces) {
+      if (fits(piece)) used += buffer.write(piece, used);
+      else await addLarge(piece);
     }
   }
   await drain();

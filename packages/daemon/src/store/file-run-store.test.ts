@@ -17,6 +17,7 @@ import { statePaths, type CheckpointInfo, type OrcEvent, type TaskRecord } from 
 import { eventually } from '@orc/test-support';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DamagedFileError } from './damaged-file-error.js';
+import { TaskChanges } from './document-task-list.js';
 import { openFileRunStore, type FileRunStore } from './file-run-store.js';
 import {
   TaskText,
@@ -371,6 +372,58 @@ describe('FileRunStore: settled tasks in their segment', () => {
     expect(loaded.settled).toBeUndefined();
     expect(loaded.tasks.map((t) => t instanceof TaskText)).toEqual([true, true, true, false]);
     expect(loaded.tasks.map(recordOfTask)).toEqual([done(1), task(2), done(3), ready]);
+  });
+
+  it('saves the tasks a save hands over as changed, the rest as the last save left them', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    const fields = runDocument('r1', { status: 'executing' });
+    const save = async (tasks: TaskChanges) => {
+      store!.scheduleSave('r1', () => ({ ...fields, tasks }));
+      await store!.flush('r1');
+    };
+    await save(TaskChanges.whole([TaskText.of(done(1)), task(2), { ...task(3), status: 'ready' }]));
+    const segmentBytes = (await stat(runFile('settled.jsonl'))).size;
+    // t3 done, t2 freed: only they are handed over.
+    await save(TaskChanges.some([TaskText.of(done(3)), { ...task(2), status: 'ready' }]));
+    expect(statusesOf(await reopened())).toEqual(['t1 done', 't2 ready', 't3 done']);
+    // Only t3's line was added to the segment.
+    const lines = (await readFile(runFile('settled.jsonl'), 'utf8')).split('\n').filter(Boolean);
+    expect(lines.map((line) => (JSON.parse(line.split('\t')[0]!) as string[])[0])).toEqual([
+      't1',
+      't2',
+      't3',
+    ]);
+    expect((await stat(runFile('settled.jsonl'))).size).toBeGreaterThan(segmentBytes);
+    // After a restore, the run hands over every task first (TaskSet.changes), then what changes.
+    const loaded = await reopened();
+    await save(TaskChanges.whole(loaded.tasks));
+    await save(TaskChanges.some([TaskText.of(done(2))]));
+    // Finished: the document is whole, made of the list as the saves left it.
+    store.scheduleSave('r1', () => ({ ...fields, status: 'completed', tasks: TaskChanges.some([]) }));
+    await store.flush('r1');
+    const whole = JSON.parse(await readFile(runFile('state.json'), 'utf8')) as RunDocument;
+    expect(whole.tasks).toEqual([done(1), done(2), done(3)]);
+    expect(await readdir(join(stateDir, 'runs', 'r1'))).not.toContain('settled.jsonl');
+  });
+
+  it('names by id, and loads, tasks whose ids have quotes and backslashes in them', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    const odd = [
+      { ...done(1), id: 'a"b' },
+      { ...done(2), id: 'c\\d' },
+      { ...task(3), id: '\\' },
+    ];
+    store.scheduleSave('r1', () => kept('r1', odd));
+    await store.flush('r1');
+    expect((await readFile(runFile('state.json'), 'utf8')).split('\n').slice(1)).toEqual([
+      '"a\\"b",',
+      '"c\\\\d",',
+      '"\\\\"]}',
+      '',
+    ]);
+    expect((await reopened()).tasks.map(recordOfTask)).toEqual(odd);
   });
 
   it("writes a finished run's document whole, as scripts read it, and lets the segment go", async () => {

@@ -19,9 +19,11 @@ import {
   recordOfTask,
   type KeptRunDocument,
   type RunDocument,
+  type RunDocumentToSave,
   type RunDocumentToWrite,
   type RunIndexEntry,
 } from './run-document.js';
+import { DocumentTaskList } from './document-task-list.js';
 import { RunDocumentFile, readRunDocument, type RunDocumentDb } from './run-document-file.js';
 import { RunDocumentText } from './run-document-text.js';
 import { RunIndex } from './run-index.js';
@@ -42,15 +44,17 @@ export interface StoreStats {
 }
 
 interface RunFiles {
-  /** `state.json` through lowdb, written from `text`. */
+  /** `state.json` through lowdb, written from `list` while the run is live, from `text` once it is whole. */
   document: RunDocumentDb;
-  /** The document's text, re-serialised only where tasks changed (its checkpoints' too). */
+  /** The whole document's text (a finished run's), re-serialised only where tasks changed. */
   text: RunDocumentText;
   /** Settled tasks, written once: the document names them by id (its checkpoints are whole). */
   segment: SettledSegment;
+  /** The tasks as the document has them, changed by what each save hands over. */
+  list: DocumentTaskList;
   events: EventLog;
   /** Where the latest document to save comes from. */
-  snapshot?: () => RunDocumentToWrite;
+  snapshot?: () => RunDocumentToSave;
   /** What the document on disk says: its status and the last event it reflects. */
   onDisk?: { status: RunStatus; lastEventId: number };
   /** Damage a read found in the journal before the events it asked for (a hole in old history). */
@@ -167,7 +171,7 @@ export class FileRunStore implements RunStore {
     await rm(file, { force: true });
   }
 
-  scheduleSave(runId: string, snapshot: () => RunDocumentToWrite): void {
+  scheduleSave(runId: string, snapshot: () => RunDocumentToSave): void {
     const files = this.files(runId);
     files.snapshot = snapshot;
     if (journalTooShort(files)) {
@@ -180,7 +184,8 @@ export class FileRunStore implements RunStore {
   }
 
   taskChanged(runId: string, taskId: string): void {
-    this.runs.get(runId)?.text.taskChanged(taskId);
+    // Not told to the whole document's text, which renders once the run is finished: it kept every id.
+    this.runs.get(runId)?.list.taskChanged(taskId);
   }
 
   async flush(runId?: string): Promise<void> {
@@ -318,7 +323,7 @@ export class FileRunStore implements RunStore {
       doc.lastEventId = journalLast;
     }
     this.index.add(doc);
-    this.index.noteDocument(doc);
+    this.index.noteDocument(doc, () => doc.tasks);
     return doc;
   }
 
@@ -387,11 +392,11 @@ export class FileRunStore implements RunStore {
       files = this.openRunFiles(doc.id);
       this.runs.set(doc.id, files);
     }
-    files.document.data = await this.withSettled(files, doc);
-    await files.document.write();
+    files.list.take(doc.tasks);
+    await this.writeDocument(files, doc);
     files.onDisk = { status: doc.status, lastEventId: doc.lastEventId };
     this.index.add(doc);
-    this.index.noteDocument(doc);
+    this.index.noteDocument(doc, () => doc.tasks);
     await this.index.flush();
   }
 
@@ -404,7 +409,9 @@ export class FileRunStore implements RunStore {
       );
     }
     const file = this.paths.run(info.runId).checkpoint(info.id);
-    const checkpoint = new RunDocumentFile(file, info.runId, files.text, {
+    // Its own text cache, let go with it: the checkpoint of a 100,000-task plan would leave the JSON of
+    // every waiting record cached for the run's life.
+    const checkpoint = new RunDocumentFile(file, info.runId, new RunDocumentText(), {
       onWrite: this.countState,
       makeDir: true,
     }).open();
@@ -447,7 +454,9 @@ export class FileRunStore implements RunStore {
   }
 
   private async saveDocument(files: RunFiles): Promise<void> {
-    const doc = files.snapshot!();
+    const { tasks, ...doc } = files.snapshot!();
+    // Taken as the save begins: the list is this instant's while the document is written.
+    files.list.take(tasks);
     const { onDisk } = files;
     // A finished run loaded to be looked at is not rewritten: nothing an event would tell of changed.
     if (
@@ -460,29 +469,39 @@ export class FileRunStore implements RunStore {
     }
     // The document is the journal folded up to its last event: it is written only once the journal
     // holds that event, so a crash never leaves a document ahead of its journal (a restore applies each
-    // event past the document exactly once). Its task records are fixed in `doc`; what may change while
+    // event past the document exactly once). Its task records are fixed in the list; what may change while
     // it waits (the checkpoint list, held tasks) is told by events a restore applies again harmlessly.
     await files.events.waitDurable(doc.lastEventId);
     await this.index.beforeDocument(doc);
     // Counted from now: asked for while this one is written, the next write waits for the journal to grow.
     files.journalBytesAtSave = files.journalBytes;
-    files.document.data = await this.withSettled(files, doc);
-    await files.document.write();
+    await this.writeDocument(files, doc);
     files.onDisk = { status: doc.status, lastEventId: doc.lastEventId };
-    this.index.noteDocument(doc);
-    if (files.document.data.settled === undefined) await files.segment.remove();
+    this.index.noteDocument(doc, () => files.list.all());
   }
 
   /**
-   * The document to write, once the settled tasks it holds as text are in the segment (written and
-   * synced first: a document never names a task the segment does not hold). A finished run's is whole,
-   * and once it is written the segment goes.
+   * Writes the document of `fields` and the tasks of the run's list. The tasks it names by id are in
+   * the segment first (written and synced: a document never names a task the segment does not hold).
+   * A finished run's document is whole, as scripts read it (the README's state directory), and once it
+   * is written the segment goes.
    */
-  private async withSettled(files: RunFiles, doc: RunDocumentToWrite): Promise<RunDocumentToWrite> {
-    // A finished run's document is whole, as scripts read it (the README's state directory).
-    if (FINISHED_RUN_STATUSES.has(doc.status)) return doc;
-    await files.segment.write(doc.tasks);
-    return files.segment.ref.bytes === 0 ? doc : { ...doc, settled: files.segment.ref };
+  private async writeDocument(files: RunFiles, fields: Omit<RunDocumentToWrite, 'tasks'>): Promise<void> {
+    if (!FINISHED_RUN_STATUSES.has(fields.status)) {
+      await files.segment.write(files.list.unwritten());
+      files.list.offered();
+    }
+    const { ref } = files.segment;
+    if (FINISHED_RUN_STATUSES.has(fields.status) || ref.bytes === 0) {
+      files.document.data = { ...fields, tasks: files.list.all() };
+      await files.document.write();
+      await files.segment.remove();
+      files.list.forgetSegment();
+      return;
+    }
+    // Its tasks are the list's (RunDocumentFile renders them a block at a time).
+    files.document.data = { ...fields, tasks: [], settled: ref };
+    await files.document.write();
   }
 
   /** Tells the listeners a write failed (not one held back for the journal: that failure is told already). */
@@ -496,6 +515,7 @@ export class FileRunStore implements RunStore {
     const run = this.paths.run(id);
     const text = new RunDocumentText();
     const segment = new SettledSegment(join(run.dir, SETTLED_FILE), SETTLED_FILE, this.countState);
+    const list = new DocumentTaskList();
     const files: RunFiles = {
       document: new RunDocumentFile(
         run.state,
@@ -508,9 +528,11 @@ export class FileRunStore implements RunStore {
           },
         },
         segment,
+        list,
       ).open(),
       text,
       segment,
+      list,
       events: new EventLog(run.events, {
         onWrite: (bytes) => {
           this.countEvents(bytes);

@@ -100,7 +100,7 @@ export class RunIndex {
     };
     this.db.data.runs.push(entry);
     this.byId.set(doc.id, entry);
-    this.noteDocument(doc);
+    this.noteDocument(doc, () => doc.tasks);
     this.schedule();
   }
 
@@ -111,7 +111,7 @@ export class RunIndex {
   }
 
   /** Before a document is written: a run leaving a finished status is first said so here, on disk. */
-  async beforeDocument(doc: RunDocumentToWrite): Promise<void> {
+  async beforeDocument(doc: Pick<RunDocumentToWrite, 'id' | 'status'>): Promise<void> {
     const entry = this.byId.get(doc.id);
     if (!entry || !FINISHED_RUN_STATUSES.has(entry.status) || FINISHED_RUN_STATUSES.has(doc.status)) return;
     entry.status = doc.status;
@@ -120,8 +120,11 @@ export class RunIndex {
     await this.flush();
   }
 
-  /** After a document is written: the entry follows its status, and a finished run's summary. */
-  noteDocument(doc: RunDocumentToWrite): void {
+  /**
+   * After a document is written: the entry follows its status, and a finished run's summary (of
+   * `tasks`, asked for only then).
+   */
+  noteDocument(doc: Omit<RunDocumentToWrite, 'tasks'>, tasks: () => RunDocumentToWrite['tasks']): void {
     const entry = this.byId.get(doc.id);
     if (!entry) return;
     const finished = FINISHED_RUN_STATUSES.has(doc.status);
@@ -129,7 +132,13 @@ export class RunIndex {
     entry.status = doc.status;
     if (doc.source) entry.source = doc.source;
     if (finished) {
-      const { id: _id, goal: _goal, status: _status, createdAt: _createdAt, ...rest } = summarizeRun(doc);
+      const {
+        id: _id,
+        goal: _goal,
+        status: _status,
+        createdAt: _createdAt,
+        ...rest
+      } = summarizeRun({ ...doc, tasks: tasks() });
       if (JSON.stringify(rest) !== JSON.stringify(entry.summary)) {
         entry.summary = rest;
         changed = true;

@@ -74,6 +74,79 @@ describe('SettledSegment', () => {
     expect(readA.record()).toEqual(a.record());
   });
 
+  it('reads what the task graph and the forecast need from the head, the record left as text', async () => {
+    const record = { ...settled('a').record(), dependencies: ['x', 'y'] };
+    const writer = segment();
+    await writer.write([TaskText.of(record)]);
+    const head = (await readFile(file, 'utf8')).split('\t')[0]!;
+    expect(JSON.parse(head)).toEqual([
+      'a',
+      'done',
+      record.title,
+      [0.25],
+      ['x', 'y'],
+      Date.parse('2025-01-01T00:00:00.000Z'),
+    ]);
+    const read = (await segment().read(writer.ref.bytes)).get('a')!;
+    // Its JSON is not parsed for them: a text whose record says otherwise still answers from its head.
+    expect(read.dependencies).toEqual(['x', 'y']);
+    expect(read.firstStartedAt).toBe(Date.parse('2025-01-01T00:00:00.000Z'));
+  });
+
+  it('reads a line of an earlier version (a head of four fields): its dependencies parsed when asked for', async () => {
+    const record = { ...settled('a').record(), dependencies: ['x'] };
+    const line = `${JSON.stringify(['a', 'done', record.title, [0.25]])}\t${JSON.stringify(record)}\n`;
+    await writeFile(file, line);
+    const read = (await segment().read(Buffer.byteLength(line))).get('a')!;
+    expect(read.dependencies).toEqual(['x']);
+    expect(read.firstStartedAt).toBe(Date.parse('2025-01-01T00:00:00.000Z'));
+    expect(read.record()).toEqual(record);
+  });
+
+  it('finds a head whose dependencies or first start are not of their kind damaged', async () => {
+    const record = settled('a').record();
+    for (const head of [
+      ['a', 'done', 't', [0.25], 'x', null],
+      ['a', 'done', 't', [0.25], [1], null],
+      ['a', 'done', 't', [0.25], [], 'yesterday'],
+      ['a', 'done', 't', [0.25], []],
+    ]) {
+      const line = `${JSON.stringify(head)}\t${JSON.stringify(record)}\n`;
+      await writeFile(file, line);
+      expect((await damageOf(segment().read(Buffer.byteLength(line)))).reason).toContain('line 1');
+    }
+  });
+
+  it('gives the event loop turns while it makes the lines of a plan, and writes them all', async () => {
+    // Each record counts its serialisation: a turn that sees some made and not all came in the middle.
+    let made = 0;
+    const waiting = Array.from({ length: 20_000 }, (_, i) => {
+      const record: TaskRecord = { ...settled(`w${i}`).record(), status: 'pending', result: 'x'.repeat(100) };
+      return Object.assign(record, {
+        toJSON: () => {
+          made++;
+          return { ...record, toJSON: undefined };
+        },
+      });
+    });
+    const writer = segment();
+    let between = 0;
+    const timer = setInterval(() => {
+      if (made > 0 && made < waiting.length) between++;
+    }, 0);
+    try {
+      await writer.write(waiting);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(between).toBeGreaterThan(0);
+    expect(writer.ref.bytes).toBe((await stat(file)).size);
+    expect(waiting.every((task) => writer.holds(task))).toBe(true);
+    const read = await segment().read(writer.ref.bytes);
+    expect(read.size).toBe(20_000);
+    expect(read.get('w19999')!.record()).toEqual(JSON.parse(JSON.stringify(waiting[19_999])));
+  });
+
   it("takes an id's last line: a task that settled again after a rollback or a retry", async () => {
     const writer = segment();
     await writer.write([settled('a', 'first'), settled('b')]);

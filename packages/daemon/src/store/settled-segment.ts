@@ -1,6 +1,7 @@
 import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { dirname } from 'node:path';
-import { TaskStatus, type TaskRecord } from '@orc/shared';
+import { TaskStatus } from '@orc/shared';
 import { DamagedFileError } from './damaged-file-error.js';
 import { fsyncDir, isErrno } from './durable-json-file.js';
 import { TaskText, type DocumentTask } from './run-document.js';
@@ -18,13 +19,20 @@ export const SETTLED_FILE = 'settled.jsonl';
 
 const TASK_STATUSES: ReadonlySet<unknown> = new Set(TaskStatus.options);
 
+/** A long write gives the event loop a turn once it has held it this long (ms). */
+const TURN_MS = 5;
+
+/** The lines of a write are joined and encoded about this many characters at a time. */
+const CHUNK_LENGTH = 1024 * 1024;
+
 /**
  * A run's tasks whose records stay as they are, append-only (`settled.jsonl`): a settled task's record,
  * and a waiting (pending) task's until it is freed, are written here once, and the run document names
  * them by their id instead of carrying their records at every rewrite. At 100,000 tasks, settled records
  * were three quarters of a 45 MB document rewritten all run long, waiting ones most of the rest; restoring
- * it parsed them all. A line is `[id, status, title, attempt costs]` (what a restore reads of such a
- * task), a tab, and the record's JSON, kept as its text (TaskText) and parsed only when asked for.
+ * it parsed them all. A line is `[id, status, title, attempt costs, dependencies, first start]` (what a
+ * restore reads of such a task: enough for the task graph, the forecast and the counts), a tab, and the
+ * record's JSON, kept as its text (TaskText) and parsed only when asked for.
  *
  * A task written again (freed and settled, retried, rolled back) is appended again: the last line of an
  * id within the document's bytes is its record. Lines are written at the end of the bytes written before,
@@ -66,18 +74,41 @@ export class SettledSegment {
    * and that the segment does not hold yet, and syncs them.
    */
   async write(tasks: readonly DocumentTask[]): Promise<void> {
-    const fresh: TaskText[] = [];
-    const freshRecords: TaskRecord[] = [];
-    for (const task of tasks) {
+    // What is written, as it was given (a settled task's text, a waiting task's record), and its lines
+    // in chunks of about a megabyte.
+    const fresh: DocumentTask[] = [];
+    const chunks: string[] = [];
+    let lines: string[] = [];
+    let chunkLength = 0;
+    let since = performance.now();
+    for (let i = 0; i < tasks.length; i++) {
+      // Every task after a restore or a plan (100,000: 10–20 ms; their lines at the plan's first save,
+      // 0.5 s): the event loop gets its turns.
+      if ((i & 255) === 255 && performance.now() - since > TURN_MS) {
+        await nextTurn();
+        since = performance.now();
+      }
+      const task = tasks[i]!;
       if (this.holds(task)) continue;
-      if (task instanceof TaskText) fresh.push(task);
-      else if (task.status === 'pending') freshRecords.push(task);
-      // Live: nothing of it is kept.
-      else this.written.delete(task.id);
+      let line: string;
+      if (task instanceof TaskText) line = lineOf(task);
+      else if (task.status === 'pending') line = lineOf(TaskText.of(task));
+      else {
+        // Live: nothing of it is kept.
+        this.written.delete(task.id);
+        continue;
+      }
+      fresh.push(task);
+      lines.push(line);
+      chunkLength += line.length;
+      if (chunkLength >= CHUNK_LENGTH) {
+        chunks.push(lines.join(''));
+        lines = [];
+        chunkLength = 0;
+      }
     }
-    if (fresh.length === 0 && freshRecords.length === 0) return;
-    const lines = [...fresh.map(lineOf), ...freshRecords.map((record) => lineOf(TaskText.of(record)))];
-    const bytes = Buffer.from(lines.join(''), 'utf8');
+    if (lines.length > 0) chunks.push(lines.join(''));
+    if (chunks.length === 0) return;
     // Written at an offset (not opened to append, where Linux ignores the offset).
     let created = false;
     const handle = await open(this.filename, 'r+').catch((error: unknown) => {
@@ -85,13 +116,18 @@ export class SettledSegment {
       created = true;
       return open(this.filename, 'wx', 0o600);
     });
+    let written = 0;
     try {
       if (this.untrimmed) {
         await handle.truncate(this.size);
         this.untrimmed = false;
       }
-      for (let at = 0; at < bytes.length;) {
-        at += (await handle.write(bytes, at, bytes.length - at, this.size + at)).bytesWritten;
+      for (const chunk of chunks) {
+        const bytes = Buffer.from(chunk, 'utf8');
+        for (let at = 0; at < bytes.length;) {
+          at += (await handle.write(bytes, at, bytes.length - at, this.size + written + at)).bytesWritten;
+        }
+        written += bytes.length;
       }
       await handle.sync();
     } catch (error) {
@@ -103,10 +139,9 @@ export class SettledSegment {
     }
     // Its name is on disk before a document that needs it.
     if (created) await fsyncDir(dirname(this.filename));
-    this.size += bytes.length;
+    this.size += written;
     for (const task of fresh) this.written.set(task.id, task);
-    for (const record of freshRecords) this.written.set(record.id, record);
-    this.onWrite?.(bytes.length);
+    this.onWrite?.(written);
   }
 
   /**
@@ -210,7 +245,8 @@ function lineNumberAt(text: string, at: number): number {
 }
 
 function lineOf(task: TaskText): string {
-  return `${JSON.stringify([task.id, task.status, task.title, task.attemptCosts])}\t${task.json}\n`;
+  const head = [task.id, task.status, task.title, task.attemptCosts, task.dependencies, task.firstStartedAt];
+  return `${JSON.stringify(head)}\t${task.json}\n`;
 }
 
 /** The task a line holds, or undefined when it is not one (its record is checked when it is parsed). */
@@ -223,11 +259,27 @@ function taskOfLine(text: string, start: number, end: number): TaskText | undefi
   } catch {
     return undefined;
   }
-  if (!Array.isArray(head) || head.length !== 4) return undefined;
-  const [id, status, title, costs] = head as unknown[];
+  // Four fields in a line written before the head carried the dependencies and the first start.
+  if (!Array.isArray(head) || (head.length !== 6 && head.length !== 4)) return undefined;
+  const [id, status, title, costs, deps, started] = head as unknown[];
   if (typeof id !== 'string' || typeof title !== 'string' || !TASK_STATUSES.has(status)) return undefined;
   if (!Array.isArray(costs) || !costs.every((c) => typeof c === 'number')) return undefined;
+  if (head.length === 6) {
+    if (!Array.isArray(deps) || !deps.every((d) => typeof d === 'string')) return undefined;
+    if (started !== null && typeof started !== 'number') return undefined;
+  }
   const json = text.slice(tab + 1, end);
-  if (!json.startsWith('{') || !json.endsWith('}')) return undefined;
-  return TaskText.sealed(id, title, status as TaskStatus, json, costs);
+  if (json.charCodeAt(0) !== 0x7b /* { */ || json.charCodeAt(json.length - 1) !== 0x7d /* } */)
+    return undefined;
+  return head.length === 6
+    ? TaskText.sealed(
+        id,
+        title,
+        status as TaskStatus,
+        json,
+        costs,
+        deps as string[],
+        started as number | null,
+      )
+    : TaskText.sealed(id, title, status as TaskStatus, json, costs);
 }

@@ -1,6 +1,12 @@
 import type { CheckpointInfo, OrcEvent, RunSummary } from '@orc/shared';
 import type { DamagedFileError } from './damaged-file-error.js';
-import type { KeptRunDocument, RunDocument, RunDocumentToWrite, RunIndexEntry } from './run-document.js';
+import type {
+  KeptRunDocument,
+  RunDocument,
+  RunDocumentToSave,
+  RunDocumentToWrite,
+  RunIndexEntry,
+} from './run-document.js';
 import type { WriteFailure } from './write-failure.js';
 
 /** A run the state directory holds, as the index knows it (a finished run with its summary). */
@@ -23,9 +29,11 @@ export interface RunStore {
   /**
    * Asks for the run's document to be written. Writes are coalesced: one in flight per run, and the next
    * one takes the latest document from `snapshot()` when it starts. Cheap to call on every change. A
-   * document is written only once the journal holds every event it reflects (its `lastEventId`).
+   * document is written only once the journal holds every event it reflects (its `lastEventId`). Each
+   * snapshot taken hands over the tasks changed since the one before (or all of them): a save costs the
+   * tasks that changed.
    */
-  scheduleSave(runId: string, snapshot: () => RunDocumentToWrite): void;
+  scheduleSave(runId: string, snapshot: () => RunDocumentToSave): void;
   /**
    * Tells the store that a task record changed, in the same turn as the change (the journal does, for
    * every event that names a task), so the next save serialises that record again and not the rest.
