@@ -11,6 +11,8 @@ class MemoryJournalStore {
   readonly written: OrcEvent[] = [];
   readonly changed: string[] = [];
   appends = 0;
+  /** How many times the file was read (a replay that memory could not serve). */
+  reads = 0;
   failNext = 0;
   private gate: Promise<void> | undefined;
   private open: (() => void) | undefined;
@@ -38,6 +40,7 @@ class MemoryJournalStore {
   }
 
   async *readEvents(_runId: string, afterId: number): AsyncIterable<OrcEvent> {
+    this.reads += 1;
     for (const event of [...this.written]) {
       await Promise.resolve();
       if (event.id > afterId) yield event;
@@ -226,5 +229,55 @@ describe('RunJournal', () => {
     j.emit({ type: 'task.status', taskId: 't2', status: 'ready' });
     expect(store.changed).toEqual(['t1', 't2']);
     store.release();
+  });
+
+  it('hands a caught-up subscriber a group commit whole, however large, without reading the file', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store);
+    const controller = new AbortController();
+    const batches = j.eventBatches(0, controller.signal);
+    const first = batches.next();
+    // A slow fsync: 25,000 events wait for one append (more than a subscriber may hold back).
+    store.hold();
+    j.emit(status(0));
+    for (let i = 1; i < 25_000; i++) j.emit(status(i));
+    store.release();
+    const ids: number[] = [];
+    let next = await first;
+    while (!next.done) {
+      for (const event of next.value.events) ids.push(event.id);
+      expect(next.value.committedAt).toBeDefined();
+      if (ids.length === 25_000) break;
+      next = await batches.next();
+    }
+    controller.abort();
+    expect(ids).toEqual(Array.from({ length: 25_000 }, (_, i) => i + 1));
+    expect(store.reads).toBe(0);
+  });
+
+  it('a subscriber still holding a commit when more come catches up from the file, with no gap', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store);
+    const controller = new AbortController();
+    const batches = j.eventBatches(0, controller.signal);
+    const first = batches.next();
+    for (let i = 0; i < 12_000; i++) j.emit(status(i));
+    await j.drain();
+    // The reader has not taken the first commit (12,000 events) when three more come.
+    for (let commit = 0; commit < 3; commit++) {
+      for (let i = 0; i < 10; i++) j.emit(status(i));
+      await j.drain();
+    }
+    j.forgetRecent(); // not in memory any more: from the file
+    const ids: number[] = [];
+    let next = await first;
+    while (!next.done) {
+      for (const event of next.value.events) ids.push(event.id);
+      if (ids.length === 12_030) break;
+      next = await batches.next();
+    }
+    controller.abort();
+    expect(ids).toEqual(Array.from({ length: 12_030 }, (_, i) => i + 1));
+    expect(store.reads).toBe(1);
   });
 });
