@@ -1,4 +1,4 @@
-import { ZERO_USAGE, type OrcEvent } from '@orc/shared';
+import { ZERO_USAGE, type EventBatch, type OrcEvent } from '@orc/shared';
 import { eventually } from '@orc/test-support';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -255,29 +255,50 @@ describe('RunJournal', () => {
     expect(store.reads).toBe(0);
   });
 
-  it('a subscriber still holding a commit when more come catches up from the file, with no gap', async () => {
+  it('a subscriber behind what memory keeps reads the file, then the shared batches, with no gap', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store);
+    for (let i = 0; i < 3_000; i++) j.emit(status(i));
+    await j.drain();
+    j.forgetRecent(); // not in memory any more: from the file
+    for (let i = 0; i < 10; i++) j.emit(status(i));
+    await j.drain();
+    const controller = new AbortController();
+    const ids: number[] = [];
+    const replayed: boolean[] = [];
+    const batches = j.eventBatches(0, controller.signal);
+    for (let next = await batches.next(); !next.done; next = await batches.next()) {
+      for (const event of next.value.events) ids.push(event.id);
+      replayed.push(next.value.committedAt === undefined);
+      if (ids.length === 3_010) break;
+    }
+    controller.abort();
+    expect(ids).toEqual(Array.from({ length: 3_010 }, (_, i) => i + 1));
+    expect(store.reads).toBe(1);
+    // Published before the stream opened: a replay, whether from the file or from memory.
+    expect(replayed.every(Boolean)).toBe(true);
+  });
+
+  it('subscribers behind the run catch up with the very batches the others got (serialised once)', async () => {
     const store = new MemoryJournalStore();
     const j = journal(store);
     const controller = new AbortController();
-    const batches = j.eventBatches(0, controller.signal);
-    const first = batches.next();
-    for (let i = 0; i < 12_000; i++) j.emit(status(i));
-    await j.drain();
-    // The reader has not taken the first commit (12,000 events) when three more come.
+    const fast = j.eventBatches(0, controller.signal);
+    const slow = j.eventBatches(0, controller.signal);
+    const fastFirst = fast.next();
     for (let commit = 0; commit < 3; commit++) {
-      for (let i = 0; i < 10; i++) j.emit(status(i));
+      for (let i = 0; i < 5; i++) j.emit(status(i));
       await j.drain();
     }
-    j.forgetRecent(); // not in memory any more: from the file
-    const ids: number[] = [];
-    let next = await first;
-    while (!next.done) {
-      for (const event of next.value.events) ids.push(event.id);
-      if (ids.length === 12_030) break;
-      next = await batches.next();
-    }
+    const got = { fast: [] as EventBatch[], slow: [] as EventBatch[] };
+    got.fast.push((await fastFirst).value as EventBatch);
+    while (got.fast.length < 3) got.fast.push((await fast.next()).value as EventBatch);
+    // The slow one asks only now, three commits late.
+    while (got.slow.length < 3) got.slow.push((await slow.next()).value as EventBatch);
     controller.abort();
-    expect(ids).toEqual(Array.from({ length: 12_030 }, (_, i) => i + 1));
-    expect(store.reads).toBe(1);
+    expect(got.slow).toEqual(got.fast);
+    got.slow.forEach((batch, i) => expect(batch).toBe(got.fast[i]));
+    expect(got.fast.every((b) => b.committedAt !== undefined)).toBe(true);
+    expect(store.reads).toBe(0);
   });
 });
