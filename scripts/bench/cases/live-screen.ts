@@ -1,6 +1,6 @@
 import { cpus, loadavg } from 'node:os';
 import type { OrcClient } from '@orc/daemon/client';
-import type { ConfigInput } from '@orc/shared';
+import type { ConfigInput, LatencyVitals } from '@orc/shared';
 import { procCpuMs, type BenchDaemon } from '../bench-daemon.js';
 import { DEFAULT_DAG, randomDag, taskId } from '../dag.js';
 import type { CaseResult } from '../report.js';
@@ -47,6 +47,11 @@ export async function liveScreenCase(ctx: CaseContext): Promise<CaseResult> {
         target: { op: '<=', value: 25 },
       },
       {
+        label: "the daemon's own fan-out p99, group commit to socket (its histogram's estimate)",
+        value: live.fanOut.p99Ms,
+        unit: 'ms',
+      },
+      {
         label: "delivery latency p99 from the event's emit (commit included)",
         value: live.deliveries.fromEmitP99,
         unit: 'ms',
@@ -79,6 +84,8 @@ export interface LiveScreen {
   screensPerSecond: number;
   /** Delivery of the events emitted while measured to 10 subscribers, with the screen attached. */
   deliveries: Deliveries;
+  /** The daemon's fan-out as it counts it (`daemon.health`): from the group commit to the socket. */
+  fanOut: LatencyVitals;
   doneWhileMeasured: number;
   /** CPU while measured, in cores: the daemon, this process (timing the keys), the screen, the subscribers. */
   cpu: { daemon: number; bench: number; screen: number; subscribers: number };
@@ -154,9 +161,18 @@ export async function liveScreen(
       subscribers: NaN,
     };
     const doneWhileMeasured = (await doneNow(daemon.client, run.id)) - doneBefore;
+    // The daemon's own count, over the subscribers' whole time (they joined live): commit to socket.
+    const { metrics } = await daemon.client.trpc.daemon.health.query();
     const deliveries = await subscribers.stop(measureTo);
     cpu.subscribers = deliveries.cpuMs / span;
-    measured = { keyMs, screensPerSecond: seen.size / 2, deliveries, doneWhileMeasured, cpu };
+    measured = {
+      keyMs,
+      screensPerSecond: seen.size / 2,
+      deliveries,
+      fanOut: metrics.eventFanOut,
+      doneWhileMeasured,
+      cpu,
+    };
   } finally {
     screen.kill();
     await subscribers.close();
