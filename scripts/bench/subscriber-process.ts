@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, type OrcClient } from '@orc/daemon/client';
 import { percentile } from './run-watch.js';
@@ -22,6 +23,12 @@ export interface Deliveries {
   cpuMs: number;
 }
 
+/** This file built: run from source (the bench's own test), the child runs the build `npm run build` made. */
+const ENTRY = ((here: string) =>
+  here.endsWith('.ts') ? join(dirname(here), '..', 'dist', 'bench', 'subscriber-process.js') : here)(
+  fileURLToPath(import.meta.url),
+);
+
 type ToChild =
   | { kind: 'follow'; home: string; runId: string; subscribers: number }
   | { kind: 'measure'; from: number }
@@ -36,7 +43,11 @@ export class SubscriberProcess {
   private waiting: ((reply: ToParent) => void) | undefined;
 
   constructor() {
-    this.child = fork(fileURLToPath(import.meta.url), ['--subscribers'], {
+    // Not the test runner's module conditions (its `source` resolves to TypeScript): the built code.
+    const { NODE_OPTIONS: _options, ...env } = process.env;
+    this.child = fork(ENTRY, ['--subscribers'], {
+      execArgv: [],
+      env,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child.on('message', (reply: ToParent) => {
