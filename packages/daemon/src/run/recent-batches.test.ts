@@ -38,9 +38,12 @@ describe('RecentBatches', () => {
     expect(recent.after(80, 90)).toBeUndefined();
   });
 
-  it('takes a commit larger than its limit whole', () => {
+  it('keeps the last commit whole, however large', () => {
     const recent = new RecentBatches(10);
-    recent.add([batch(1, 40)]);
-    expect(recent.after(0, 40)!.length).toBe(1);
+    recent.add([batch(1, 5)]);
+    const commit = [batch(6, 20), batch(21, 35), batch(36, 50)];
+    recent.add(commit);
+    expect(recent.after(5, 50)).toEqual(commit);
+    expect(recent.after(0, 50)).toBeUndefined();
   });
 });

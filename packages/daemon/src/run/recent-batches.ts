@@ -4,8 +4,8 @@ import type { EventBatch } from '@orc/shared';
  * The latest published batches of a run's journal, oldest first, shared by every subscriber: one that
  * reads behind the run (it joined late, or its connection was slow for a moment) catches up from here,
  * with the same batch objects the others got (serialised once for all of them), not from the file.
- * About `limit` events are kept: 50,000 is a second and a quarter of a 100k run at full speed (40,000
- * events a second), some 25 MB with their wire text. A subscriber further behind reads the file.
+ * About `limit` events are kept (see RunJournal's RECENT_LIMIT); a subscriber further behind reads the
+ * file.
  */
 export class RecentBatches {
   private batches: EventBatch[] = [];
@@ -20,9 +20,10 @@ export class RecentBatches {
       this.events += batch.events.length;
     }
     if (this.events <= this.limit * 2) return;
-    // Trimmed in bulk, so a commit costs O(its batches) on average.
+    // Trimmed in bulk, so a commit costs O(its batches) on average; the commit just added stays whole,
+    // however large (its subscribers take it on this turn).
     let drop = 0;
-    while (this.events > this.limit && drop < this.batches.length - 1) {
+    while (this.events > this.limit && drop < this.batches.length - commit.length) {
       this.events -= this.batches[drop]!.events.length;
       drop++;
     }
