@@ -72,6 +72,12 @@ describe('orc doctor on the configuration files', () => {
         `where attempts run is the daemon's choice, so runs started here are refused: drop it from ` +
         `${dir}/orc.config.json, or set it there and restart the daemon\n`,
     );
+    // Its ok line does not say the key goes over the daemon's, beside that FAIL.
+    expect(conflict.stdout).toContain(
+      `ok    config     ${dir}/orc.config.json (here) sets execution.backend, which only the daemon decides: ` +
+        `must match its own\n`,
+    );
+    expect(conflict.stdout).not.toContain('sent with each run started here');
     // So is any other key that is the daemon's alone, with its own why.
     await writeFile(
       join(dir, 'orc.config.json'),

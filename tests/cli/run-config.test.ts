@@ -39,7 +39,7 @@ describe("a run's configuration", () => {
     const run = await box.orc(['run', 'tasks.json', '--detach'], { cwd: dir });
     expect(run.code).toBe(2);
     expect(run.stderr).toBe(
-      `orc: config key execution.backend is "redis" in your configuration, but the daemon's is "local" ` +
+      `orc: config key execution.backend is "redis" in ${join(dir, 'orc.config.json')}, but the daemon's is "local" ` +
         `(${box.home}/orc.config.json): where attempts run is the daemon's choice; drop the key, or set it ` +
         `there and restart the daemon (orc daemon stop)\n`,
     );

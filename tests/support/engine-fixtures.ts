@@ -386,11 +386,14 @@ export async function readTree(dir: string): Promise<Map<string, string>> {
   const walk = async (path: string, rel: string): Promise<void> => {
     const info = await stat(path).catch(() => undefined);
     if (!info) return;
+    // A file or folder can vanish between the stat and the read (a temp file renamed over its target,
+    // a finished run's segment deleted): it is read as absent, as a stat that came later would have.
     if (info.isDirectory()) {
-      for (const name of (await readdir(path)).sort())
-        await walk(join(path, name), rel ? `${rel}/${name}` : name);
+      const names = await readdir(path).catch(absentIfGone);
+      for (const name of (names ?? []).sort()) await walk(join(path, name), rel ? `${rel}/${name}` : name);
     } else {
-      out.set(rel, await readFile(path, 'utf8'));
+      const text = await readFile(path, 'utf8').catch(absentIfGone);
+      if (text !== undefined) out.set(rel, text);
     }
   };
   await walk(dir, '');
@@ -410,6 +413,11 @@ export async function quietTree(dir: string, quietMs = 60, timeoutMs = 5000): Pr
     if (sameTree(last, next) || Date.now() > deadline) return next;
     last = next;
   }
+}
+
+function absentIfGone(error: unknown): undefined {
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+  throw error;
 }
 
 function sameTree(a: Map<string, string>, b: Map<string, string>): boolean {

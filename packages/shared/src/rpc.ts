@@ -47,6 +47,12 @@ const RunConfigValues = z.custom<ConfigInput>().superRefine((values, ctx) => {
 });
 
 /**
+ * Where each `section.key` of a run's config was set (a file, `environment`, `command-line flags`), so a
+ * refusal names the file to fix rather than "your configuration".
+ */
+const ConfigFrom = z.record(z.string().max(200), z.string().max(4096));
+
+/**
  * A run starts from a goal (the manager plans it) or from a task list (imported as given), which may carry
  * its goal (a plan `orc plan` wrote): the run's goal then, which every worker's prompt starts with. Config
  * holds what the user set (see `RunConfigValues`); the daemon adds its own configuration and API key.
@@ -57,6 +63,7 @@ export const StartRunInput = z
     // The count is checked before any task is parsed (zod checks an array's length first).
     tasks: z.array(TaskSpec).min(1).max(LIMITS.tasks, tooManyMessage(LIMITS.tasks, 'tasks')).optional(),
     config: RunConfigValues.optional(),
+    configFrom: ConfigFrom.optional(),
     /** Where the run's tasks came from, for the user: a file path or "goal". */
     source: Path.optional(),
     /** A Task Master project (its directory or tasks.json, absolute): imported, and written back as tasks go. */
@@ -80,6 +87,7 @@ export type StartRunInput = z.input<typeof StartRunInput>;
 export const PlanGoalInput = z.strictObject({
   goal: z.string().trim().min(1).max(LIMITS.goalChars, tooLongMessage(LIMITS.goalChars)),
   config: RunConfigValues.optional(),
+  configFrom: ConfigFrom.optional(),
 });
 export type PlanGoalInput = z.input<typeof PlanGoalInput>;
 

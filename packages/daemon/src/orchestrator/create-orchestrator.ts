@@ -294,7 +294,13 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       );
     },
     async planGoal(input) {
-      const config = runConfigOver(base, input.config, loaded.apiKey !== undefined, options.home);
+      const config = runConfigOver(
+        base,
+        input.config,
+        loaded.apiKey !== undefined,
+        options.home,
+        input.configFrom,
+      );
       return planGoal(input.goal, config, depsFor(config));
     },
     async startRun(input) {

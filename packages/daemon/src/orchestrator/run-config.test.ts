@@ -90,10 +90,24 @@ describe("a run's configuration", () => {
       await refusal({ execution: { machine_max_in_flight: 2 }, monitoring: { metrics_port: 9100 } }),
     ).toBe(
       `config keys only the daemon decides differ from its own (${home}/orc.config.json): ` +
-        `execution.machine_max_in_flight (2 here, the daemon's 16: it caps the model calls of every run of the ` +
-        `daemon); monitoring.metrics_port (9100 here, the daemon's unset: the daemon serves one metrics endpoint ` +
+        `execution.machine_max_in_flight (2 in your configuration, the daemon's 16: it caps the model calls of ` +
+        `every run of the daemon); monitoring.metrics_port (9100 in your configuration, the daemon's unset: the ` +
+        `daemon serves one metrics endpoint ` +
         `for all its runs); drop them, or set them there and restart the daemon (orc daemon stop)`,
     );
+    // A client says where each key was set, and the refusal names it.
+    const named = await orchestrator
+      .startRun({
+        tasks,
+        config: { execution: { backend: 'redis', machine_max_in_flight: 2 } },
+        configFrom: {
+          'execution.backend': '/work/orc.config.json',
+          'execution.machine_max_in_flight': 'environment',
+        },
+      })
+      .catch((error: unknown) => (error as Error).message);
+    expect(named).toContain('execution.backend ("redis" in /work/orc.config.json, ');
+    expect(named).toContain('execution.machine_max_in_flight (2 in environment, ');
     expect(orchestrator.listRuns()).toEqual([]);
     // What is the run's own goes through, the bell (the terminal's) among them.
     await orchestrator.startRun({

@@ -18,6 +18,8 @@ export function runConfigOver(
   set: ConfigInput | undefined,
   hasApiKey: boolean,
   home: string,
+  /** Where each key of `set` was set (`StartRunInput.configFrom`), to name it in a refusal. */
+  from: Readonly<Record<string, string>> = {},
 ): ResolvedConfig {
   if (set === undefined) return base;
   const config = resolveConfig(
@@ -29,16 +31,19 @@ export function runConfigOver(
   );
   const differing = daemonSettingsDiffering(base, config);
   const [first] = differing;
+  const where = (key: string) => from[key] ?? 'your configuration';
   if (first && differing.length === 1) {
     throw new OrcError(
       'CONFIG_INVALID',
-      `config key ${first.key} is ${first.run} in your configuration, but the daemon's is ${first.daemon} ` +
+      `config key ${first.key} is ${first.run} in ${where(first.key)}, but the daemon's is ${first.daemon} ` +
         `(${home}/orc.config.json): ${first.why}; drop the key, or set it there and restart the daemon ` +
         `(orc daemon stop)`,
     );
   }
   if (differing.length > 1) {
-    const each = differing.map((d) => `${d.key} (${d.run} here, the daemon's ${d.daemon}: ${d.why})`);
+    const each = differing.map(
+      (d) => `${d.key} (${d.run} in ${where(d.key)}, the daemon's ${d.daemon}: ${d.why})`,
+    );
     throw new OrcError(
       'CONFIG_INVALID',
       `config keys only the daemon decides differ from its own (${home}/orc.config.json): ${each.join('; ')}; ` +

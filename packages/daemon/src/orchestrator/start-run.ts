@@ -48,7 +48,13 @@ export async function prepareRun(
   const project = tm
     ? await loadTaskMasterProject(tm.path, { tag: tm.tag, env: tm.env ?? {}, only: tm.only })
     : undefined;
-  const config = runConfigOver(context.base, parsed.config, context.hasApiKey, context.home);
+  const config = runConfigOver(
+    context.base,
+    parsed.config,
+    context.hasApiKey,
+    context.home,
+    parsed.configFrom,
+  );
   return { parsed, project, config };
 }
 

@@ -175,22 +175,26 @@ export class QuotaGovernor {
     const now = this.clock.now();
     // Nothing waits and there is room: the call goes now, as the queue would send it, without one.
     // (Most calls of a run go at once; the queue and its turn cost ~4 µs a call, 2 calls a task.)
+    const waiterOf = (admit: Waiter['admit'], cancel: Waiter['cancel']): Waiter => ({
+      ask,
+      quota,
+      estimate,
+      prefix,
+      since: now,
+      notifiedUntil: undefined,
+      settled: false,
+      admit,
+      cancel,
+    });
     if (this.lanes.size === 0 && this.inFlight < this.maxInFlight && !quota?.shared) {
       let permit: QuotaPermit | undefined;
-      const waiter: Waiter = {
-        ask,
-        quota,
-        estimate,
-        prefix,
-        since: now,
-        notifiedUntil: undefined,
-        settled: false,
-        admit: (given) => {
+      const waiter = waiterOf(
+        (given) => {
           waiter.settled = true;
           permit = given;
         },
-        cancel: () => undefined,
-      };
+        () => undefined,
+      );
       const gated = prefix !== undefined && quota!.prefixes.state(prefix, now) === 'writing';
       const wait = gated ? undefined : quota?.waitFor(this.need(waiter, now), now);
       if (!gated && (wait === undefined || (wait.ms === 0 && wait.known))) {
@@ -205,28 +209,21 @@ export class QuotaGovernor {
         waiter.cancel();
         this.pump();
       };
-      const waiter: Waiter = {
-        ask,
-        quota,
-        estimate,
-        prefix,
-        since: now,
-        notifiedUntil: undefined,
-        settled: false,
-        admit: (permit) => {
+      const waiter = waiterOf(
+        (permit) => {
           waiting = false;
           waiter.settled = true;
           if (listening) signal?.removeEventListener('abort', onAbort);
           resolve(permit);
         },
-        cancel: () => {
+        () => {
           waiting = false;
           waiter.settled = true;
           if (listening) signal?.removeEventListener('abort', onAbort);
           this.remove(waiter);
           reject(cancelled());
         },
-      };
+      );
       this.enqueue(waiter);
       this.pump();
       // Most calls go at once: the signal is listened to only by a call that waits (a listener added

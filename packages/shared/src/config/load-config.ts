@@ -36,6 +36,8 @@ export interface LoadedConfig {
    * daemon's settings under this side's defaults.
    */
   set: ConfigInput;
+  /** Where each `section.key` of `set` was set (its file, `environment`, `command-line flags`): the last layer wins. */
+  setBy: Record<string, string>;
   /** A layer (the user config included) chose `models.provider`; else the daemon's API key decides. */
   providerChosen: boolean;
   /** Every layer read, lowest first, each with where it came from. */
@@ -68,11 +70,15 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       throw new OrcError('CONFIG_INVALID', problem);
     });
     const userConfig = options.skipUserConfig ? undefined : resolveUserConfigPath(options.env ?? process.env);
+    const sent = layers.filter((layer) => layer.source !== userConfig);
     return {
       config: resolveConfig(layers, apiKey !== undefined),
       apiKey,
       sources,
-      set: mergeLayers(layers.filter((layer) => layer.source !== userConfig)),
+      set: mergeLayers(sent),
+      setBy: Object.fromEntries(
+        sent.flatMap((layer) => keysOf(layer.values).map((key) => [key, layer.source])),
+      ),
       providerChosen: layers.some(
         (layer) => (layer.values as { models?: { provider?: unknown } }).models?.provider !== undefined,
       ),
@@ -142,6 +148,18 @@ function gatherLayers(
   const problem = apiKey ? apiKeyProblem(apiKey) : undefined;
   if (problem) report(`${problem}; fix it or unset it to run on the simulated model`);
   return { layers, sources, apiKey };
+}
+
+/** The keys a layer sets, as `section.key` (a section's records, such as prices, count as one key). */
+export function keysOf(values: unknown): string[] {
+  if (typeof values !== 'object' || values === null) return [];
+  return Object.entries(values as Record<string, unknown>).flatMap(([section, value]) =>
+    section === '$schema'
+      ? []
+      : typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? Object.keys(value).map((key) => `${section}.${key}`)
+        : [section],
+  );
 }
 
 function fileLayers(

@@ -3,6 +3,7 @@ import {
   daemonSettingsDiffering,
   findConfigProblems,
   isDaemonSetting,
+  keysOf,
   loadConfig,
   resolveConfig,
   resolveStateDir,
@@ -65,11 +66,18 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
       ),
     );
     const sent = keysOf(here).concat(keysOf('environment'));
+    // Keys only the daemon decides do not go over its own: they must match it (a differing one fails below).
+    const own = keysOf(here).filter((key) => !isDaemonSetting(key));
+    const daemonOnly = keysOf(here).filter(isDaemonSetting);
+    const matching =
+      daemonOnly.length > 0 ? `; ${list(daemonOnly)}: only the daemon decides, must match its own` : '';
     lines.push(
       ok(
-        keysOf(here).length > 0
-          ? `${here} (here) sets ${list(keysOf(here))}; sent with each run started here, over the daemon's`
-          : `${here}: not there or empty; runs started here use the daemon's configuration`,
+        own.length > 0
+          ? `${here} (here) sets ${list(own)}; sent with each run started here, over the daemon's${matching}`
+          : daemonOnly.length > 0
+            ? `${here} (here) sets ${list(daemonOnly)}, which only the daemon decides: must match its own`
+            : `${here}: not there or empty; runs started here use the daemon's configuration`,
       ),
     );
     // The daemon's own settings (a differing value is refused below) never win here.
@@ -106,17 +114,9 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
   };
 }
 
-/** The keys a layer sets, as `section.key` (a section's records, such as prices, count as one key). */
+/** The keys a layer sets, as `section.key`. */
 function keysSet(layers: readonly ConfigLayer[], source: string): string[] {
-  const layer = layers.find((candidate) => candidate.source === source);
-  if (!layer || typeof layer.values !== 'object' || layer.values === null) return [];
-  return Object.entries(layer.values as Record<string, unknown>).flatMap(([section, value]) =>
-    section === '$schema'
-      ? []
-      : typeof value === 'object' && value !== null && !Array.isArray(value)
-        ? Object.keys(value).map((key) => `${section}.${key}`)
-        : [section],
-  );
+  return keysOf(layers.find((candidate) => candidate.source === source)?.values);
 }
 
 function list(keys: readonly string[]): string {

@@ -70,11 +70,11 @@ async function planCommand(goal: string, options: PlanOptions): Promise<void> {
     overrides.models = { provider: provider.data };
   }
   // Only what the user set: the daemon puts it over its own configuration (see orc run).
-  const config = loadConfig({ overrides }).set;
+  const { set: config, setBy: configFrom } = loadConfig({ overrides });
 
   // What would be replaced is checked before the manager is asked: a refusal costs nothing.
   const target = await targetOf(options);
-  const plan = await withClient((client) => client.trpc.runs.plan.mutate({ goal, config }));
+  const plan = await withClient((client) => client.trpc.runs.plan.mutate({ goal, config, configFrom }));
   const written = await target?.write(plan);
   // A plan is the manager's alone: it is simulated when the manager is, whatever the workers are.
   const simulated = plan.models.manager.provider === 'simulated';

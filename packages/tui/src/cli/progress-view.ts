@@ -1,4 +1,4 @@
-import type { OrcEvent, RunView, TaskStatus } from '@orc/shared';
+import type { OrcEvent, RunStatus, RunView, TaskStatus } from '@orc/shared';
 import { formatDuration } from '../screen/format.js';
 import { eventLine } from './event-line.js';
 
@@ -13,6 +13,13 @@ const MARK: Partial<Record<TaskStatus, string>> = {
 };
 
 const SETTLED: ReadonlySet<TaskStatus> = new Set(['done', 'failed', 'skipped', 'cancelled']);
+/** The run's statuses that are a phase of its own, named in the progress line. */
+const PHASE: Partial<Record<RunStatus, string>> = {
+  analyzing: 'planning',
+  awaiting_approval: 'plan waiting for approval',
+  reviewing: 'final review',
+};
+const BAR_EVERY_MS = 50;
 
 /**
  * What `orc run` shows while attached. On a terminal: a line per task as it changes and a progress bar
@@ -22,7 +29,13 @@ const SETTLED: ReadonlySet<TaskStatus> = new Set(['done', 'failed', 'skipped', '
 export class ProgressView {
   private readonly status = new Map<string, TaskStatus>();
   private readonly titles = new Map<string, string>();
+  /** How many tasks are in each status, kept as events come: a 100,000-task run is not counted per event. */
+  private readonly count = new Map<TaskStatus, number>();
+  /** What the run does besides its tasks, said in the progress line: planning, its final review. */
+  private phase: string | undefined;
   private barShown = false;
+  /** A bar drawn at most every BAR_EVERY_MS: an attached terminal is not written to per event. */
+  private barDue: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
   private readonly ticker: NodeJS.Timeout | undefined;
 
@@ -39,7 +52,7 @@ export class ProgressView {
 
   seed(view: RunView): void {
     for (const task of view.tasks) {
-      this.status.set(task.id, task.status);
+      this.setStatus(task.id, task.status);
       this.titles.set(task.id, task.title);
     }
   }
@@ -62,42 +75,77 @@ export class ProgressView {
     ) {
       this.line(eventLine(event));
     }
-    this.drawBar();
+    this.barDue ??= setTimeout(() => {
+      this.barDue = undefined;
+      this.drawBar();
+    }, BAR_EVERY_MS);
   }
 
   /** Leaves the bar in place and moves to a fresh line; no more progress lines. */
   end(): void {
     if (this.ticker) clearInterval(this.ticker);
+    if (this.barDue) {
+      clearTimeout(this.barDue);
+      this.barDue = undefined;
+      if (this.tty) this.drawBar();
+    }
     if (this.tty && this.barShown) this.write('\n');
     this.barShown = false;
   }
 
-  /** Keeps each task's status and title as the events say. */
+  /** Keeps each task's status and title, and the run's phase, as the events say. */
   private follow(event: OrcEvent): void {
     if (event.type === 'run.planned' || event.type === 'plan.tasks_added') {
       for (const task of event.tasks) {
-        this.status.set(task.id, 'pending');
+        this.setStatus(task.id, 'pending');
         this.titles.set(task.id, task.title);
       }
     } else if (event.type === 'plan.tasks_removed') {
-      for (const id of event.taskIds) this.status.delete(id);
+      for (const id of event.taskIds) this.setStatus(id, undefined);
     } else if (event.type === 'task.status') {
-      this.status.set(event.taskId, event.status);
+      this.setStatus(event.taskId, event.status);
+    } else if (event.type === 'run.planning') {
+      this.phase = 'planning';
+    } else if (event.type === 'run.status') {
+      this.phase = PHASE[event.status];
     }
   }
 
-  /** `progress: 120/500 settled (112 done, 8 failed), 4 running, 2m10s in` */
+  private setStatus(id: string, to: TaskStatus | undefined): void {
+    const from = this.status.get(id);
+    if (from !== undefined) this.count.set(from, (this.count.get(from) ?? 0) - 1);
+    if (to === undefined) {
+      this.status.delete(id);
+      return;
+    }
+    this.status.set(id, to);
+    this.count.set(to, (this.count.get(to) ?? 0) + 1);
+  }
+
+  private counted(status: TaskStatus): number {
+    return this.count.get(status) ?? 0;
+  }
+
+  private settled(): number {
+    return [...SETTLED].reduce((sum, status) => sum + this.counted(status), 0);
+  }
+
+  /** `progress: 120/500 settled (112 done, 8 failed), 4 running, 1 in review, 2m10s in` */
   private progressLine(): void {
-    if (this.status.size === 0) return;
-    const count = new Map<TaskStatus, number>();
-    for (const status of this.status.values()) count.set(status, (count.get(status) ?? 0) + 1);
-    const settled = [...SETTLED].reduce((sum, status) => sum + (count.get(status) ?? 0), 0);
-    const kinds = [...SETTLED].filter((status) => count.has(status));
-    const running = (count.get('running') ?? 0) + (count.get('reviewing') ?? 0);
-    const of = kinds.map((status) => `${count.get(status)} ${status}`).join(', ');
+    const elapsed = `${formatDuration(Date.now() - this.startedAt)} in`;
+    if (this.status.size === 0) {
+      if (this.phase !== undefined) this.write(`progress: ${this.phase}, ${elapsed}\n`);
+      return;
+    }
+    const of = [...SETTLED]
+      .filter((status) => this.counted(status) > 0)
+      .map((status) => `${this.counted(status)} ${status}`)
+      .join(', ');
+    const reviewing = this.counted('reviewing');
     this.write(
-      `progress: ${settled}/${this.status.size} settled${of ? ` (${of})` : ''}, ${running} running, ` +
-        `${formatDuration(Date.now() - this.startedAt)} in\n`,
+      `progress: ${this.settled()}/${this.status.size} settled${of ? ` (${of})` : ''}, ` +
+        `${this.counted('running')} running, ${reviewing > 0 ? `${reviewing} in review, ` : ''}` +
+        `${this.phase !== undefined ? `${this.phase}, ` : ''}${elapsed}\n`,
     );
   }
 
@@ -108,11 +156,8 @@ export class ProgressView {
 
   private drawBar(): void {
     const total = this.status.size;
-    const statuses = [...this.status.values()];
-    const settled = statuses.filter(
-      (s) => s === 'done' || s === 'skipped' || s === 'failed' || s === 'cancelled',
-    ).length;
-    const running = statuses.filter((s) => s === 'running' || s === 'reviewing').length;
+    const settled = this.settled();
+    const running = this.counted('running') + this.counted('reviewing');
     const filled = total === 0 ? 0 : Math.round((settled / total) * BAR_WIDTH);
     const bar = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${settled}/${total} · ${running} running`;
     this.write(`\r\x1b[K${bar}`);

@@ -87,6 +87,7 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
   const start = {
     ...whatToRun(words, options),
     config: loaded.set,
+    configFrom: loaded.setBy,
     // Used only when workers are claude-code agents, which edit this repository.
     workdir: resolve(options.workdir ?? '.'),
     ...(options.merge && { merge: true }),
