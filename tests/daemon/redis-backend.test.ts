@@ -1,9 +1,13 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTestRedis, type TestRedis } from '@orc/test-support';
 import { eventsUntilEnd, Sandbox, taskSpecs, waitFor } from './harness.js';
 import {
   spawnRemoteWorker,
   doneCounts,
+  WORKER_SIM,
   journalOf,
   startRemoteWorker,
   stopRemoteWorkers,
@@ -190,6 +194,162 @@ describe('a run on the Redis backend without a worker', () => {
   }, 60_000);
 });
 
+/** Every file under `dir`, with its text. */
+async function filesUnder(dir: string): Promise<{ file: string; text: string }[]> {
+  const found: { file: string; text: string }[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const file = join(entry.parentPath, entry.name);
+    found.push({ file, text: await readFile(file, 'utf8').catch(() => '') });
+  }
+  return found;
+}
+
+describe('a run restored by a daemon whose config went back to the local backend', () => {
+  it('goes on on the Redis it was started with, kept without its password, which the daemon does not call its own', async () => {
+    const password = 'pw-of-the-queue-9d2f';
+    const locked = await startTestRedis({ password });
+    try {
+      const withPassword = locked.url.replace('redis://', `redis://:${password}@`);
+      await sandbox.writeConfig(daemonConfig(withPassword, 2));
+      await sandbox.startDaemon();
+      const client = await sandbox.client();
+      // No worker yet: its attempts wait as jobs on that server.
+      const run = await client.trpc.runs.start.mutate({ tasks: taskSpecs(3) });
+      await waitFor(async () => {
+        const view = await client.trpc.runs.get.query({ runId: run.id });
+        return view.tasks.some((task) => task.status === 'running') ? true : undefined;
+      });
+      expect((await client.trpc.daemon.workers.query())?.url).toBe(
+        locked.url.replace('redis://', 'redis://:***@'),
+      );
+      expect((await sandbox.orc(['daemon', 'stop'])).code).toBe(0);
+      // The run keeps its server's URL, never the password in it.
+      const kept = await filesUnder(sandbox.home);
+      expect(kept.filter(({ text }) => text.includes(password)).map(({ file }) => file)).toEqual([
+        join(sandbox.home, 'orc.config.json'),
+      ]);
+      expect(kept.some(({ text }) => text.includes(locked.url))).toBe(true);
+
+      // The daemon's own config goes back to local; the password comes from the environment now.
+      await sandbox.writeConfig({
+        models: { provider: 'simulated' },
+        simulated: { latency_ms: { min: 0, max: 0 } },
+      });
+      await sandbox.startDaemon({ ORC_REDIS_PASSWORD: password });
+      const again = await sandbox.client();
+      await startRemoteWorker(['--redis', withPassword, '--concurrency', '2'], undefined, workers);
+      const done = await waitFor(async () => {
+        const view = await again.trpc.runs.get.query({ runId: run.id });
+        return view.status === 'completed' ? view : undefined;
+      }, 60_000);
+      expect(done.tasks.every((task) => task.status === 'done')).toBe(true);
+      // The daemon's backend is local: no Redis of its own to reach, whatever its restored run used.
+      expect(await again.trpc.daemon.workers.query()).toBeNull();
+      expect((await doctorChecks()).find((check) => check.name === 'redis')).toBeUndefined();
+      const ls = await sandbox.orc(['ls']);
+      expect(ls.stdout).not.toContain('Redis');
+      expect(ls.stdout).not.toContain('6379');
+    } finally {
+      await stopRemoteWorkers(workers);
+      await locked.stop();
+    }
+  }, 120_000);
+});
+
+describe('orc worker on the daemon’s machine', () => {
+  it('takes its Redis from $ORC_HOME/orc.config.json, says so, and --redis wins', async () => {
+    await sandbox.writeConfig(daemonConfig(redis.url, 2));
+    await sandbox.startDaemon();
+    const client = await sandbox.client();
+    // Run from another directory, with no --redis: the state directory's file is the daemon's.
+    const elsewhere = await mkdtemp(join(tmpdir(), 'orc-worker-cwd-'));
+    try {
+      const worker = await startRemoteWorker(
+        ['--concurrency', '2'],
+        { ...WORKER_SIM, redis: { url: redis.url } },
+        workers,
+        {},
+        elsewhere,
+      );
+      const started = worker
+        .said()
+        .split('\n')
+        .find((line) => line.includes('takes attempts from queue'));
+      expect(started).toContain(
+        `on ${redis.url} (from redis.url in ${join(worker.home, 'orc.config.json')}) (concurrency 2)`,
+      );
+      const run = await client.trpc.runs.start.mutate({ tasks: taskSpecs(2) });
+      const done = await waitFor(async () => {
+        const view = await client.trpc.runs.get.query({ runId: run.id });
+        return view.status === 'completed' ? view : undefined;
+      }, 30_000);
+      expect(done.tasks.every((task) => task.status === 'done')).toBe(true);
+      // A flag is the user's word for this one start.
+      const flagged = await startRemoteWorker(
+        ['--redis', redis.url],
+        { ...WORKER_SIM, redis: { url: 'redis://127.0.0.1:1' } },
+        workers,
+        {},
+        elsewhere,
+      );
+      expect(flagged.said()).toContain(`on ${redis.url} (from --redis)`);
+      // Nowhere set: the default, and where to set it, in the one line of the failure.
+      const lost = await spawnRemoteWorker([], WORKER_SIM, workers, {}, elsewhere);
+      expect(await lost.exited).toBe(5);
+      expect(lost.said().trim().split('\n')).toEqual([
+        expect.stringMatching(
+          /^orc: cannot reach Redis at redis:\/\/127\.0\.0\.1:6379 \(.+\); start it.* \(from the default: set redis\.url in .+orc\.config\.json or pass --redis\)$/,
+        ),
+      ]);
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
+
+describe('an attempt the daemon gave up on while Redis was away', () => {
+  it('stops on its worker once Redis is back, and does not run beside the next attempt', async () => {
+    // A server that keeps the job across the outage, and a lock that outlasts it: the job is still
+    // the worker's when Redis is back, so only the daemon's take-back can stop it.
+    await redis.stop();
+    redis = await startTestRedis({ persistence: true });
+    await sandbox.writeConfig({
+      ...daemonConfig(redis.url, 1),
+      redis: { url: redis.url, stall_seconds: 60 },
+    });
+    await sandbox.startDaemon();
+    const client = await sandbox.client();
+    // Calls long enough to outlive the outage.
+    const slow = {
+      models: { provider: 'simulated' },
+      simulated: { latency_ms: { min: 40_000, max: 40_000 } },
+    };
+    const worker = await startRemoteWorker(['--redis', redis.url, '--concurrency', '2'], slow, workers, {
+      ORC_DEBUG: '1',
+    });
+    const run = await client.trpc.runs.start.mutate({ tasks: taskSpecs(1) });
+    await waitFor(async () => {
+      const remote = await client.trpc.daemon.workers.query();
+      return remote?.workers[0]?.running.some((job) => job.attempt === 1) ? true : undefined;
+    }, 30_000);
+    await redis.kill();
+    await waitFor(async () => {
+      const view = await client.trpc.runs.get.query({ runId: run.id });
+      return view.status === 'paused' ? true : undefined;
+    }, 30_000);
+    await redis.restart();
+    // The run goes on with attempt 2; attempt 1, given up, is stopped at the worker instead of being paid for.
+    const running = await waitFor(async () => {
+      const remote = await client.trpc.daemon.workers.query();
+      const jobs = remote?.workers[0]?.running ?? [];
+      return jobs.length === 1 && jobs[0]!.attempt === 2 ? jobs : undefined;
+    }, 20_000);
+    expect(running).toEqual([expect.objectContaining({ runId: run.id, taskId: 't1', attempt: 2 })]);
+    expect(worker.said()).toContain('the daemon took this attempt back; stopping it');
+  }, 120_000);
+});
+
 describe('an unreachable Redis', () => {
   it('makes orc worker exit 5 with one line', async () => {
     await redis.kill();
@@ -218,6 +378,15 @@ describe('an unreachable Redis', () => {
     expect(inbox.items.some((item) => item.type === 'backend' && item.runId === run.id)).toBe(true);
     const ls = await sandbox.orc(['ls']);
     expect(ls.stdout).toContain('cannot be reached; runs wait for it');
+    // orc show says what the run waits for, and that nobody need do anything once the server is back.
+    const shown = (await sandbox.orc(['show', run.id])).stdout;
+    expect(shown).toContain(
+      `paused: Redis at ${redis.url} cannot be reached; the run goes on by itself once it answers (start the server, or check its address, password and TLS)`,
+    );
+    expect(shown).toMatch(
+      /\nwaited for Redis: the run stood still \d+s while its server could not be reached\n/,
+    );
+    expect(shown).not.toContain('for a person');
     // Nothing failed for it.
     expect(paused.tasks.some((task) => task.status === 'failed')).toBe(false);
 

@@ -27,8 +27,9 @@ export async function startRemoteWorker(
   config: unknown = WORKER_SIM,
   started: RemoteWorkerProcess[] = [],
   env: NodeJS.ProcessEnv = {},
+  cwd?: string,
 ): Promise<RemoteWorkerProcess> {
-  const worker = await spawnRemoteWorker(args, config, started, env);
+  const worker = await spawnRemoteWorker(args, config, started, env, cwd);
   const deadline = Date.now() + 20_000;
   while (!worker.said().includes('takes attempts from queue')) {
     if (worker.child.exitCode !== null || Date.now() > deadline)
@@ -44,11 +45,13 @@ export async function spawnRemoteWorker(
   config: unknown = WORKER_SIM,
   started: RemoteWorkerProcess[] = [],
   env: NodeJS.ProcessEnv = {},
+  /** Where it runs (default: its home, whose orc.config.json it then reads as ./orc.config.json too). */
+  cwd?: string,
 ): Promise<RemoteWorkerProcess> {
   const home = await mkdtemp(join(tmpdir(), 'orc-worker-'));
   await writeFile(join(home, 'orc.config.json'), JSON.stringify(config));
   const child = spawn(process.execPath, [CLI, 'worker', ...args], {
-    cwd: home,
+    cwd: cwd ?? home,
     env: {
       PATH: process.env['PATH'],
       HOME: home,

@@ -53,4 +53,18 @@ describe('execution.max_task_cost_usd', () => {
       0.06, 0.03,
     ]);
   });
+
+  it("foresees the run's first review too: no task ends past its cap (the simulated provider)", async () => {
+    // A simulated attempt costs about $0.0007 and its review as much: with nothing seen yet, the first
+    // review was let through and t1 was done at $0.0014 of a $0.001 cap.
+    engine = await openTestEngine({ config: { execution: { max_task_cost_usd: 0.001, max_workers: 1 } } });
+    const run = await engine.orchestrator.startRun({ goal: 'Three tasks' });
+    await engine.orchestrator.waitForRun(run.id);
+    const view = await engine.orchestrator.getRun(run.id, { full: true });
+    const costs = view.tasks.map((task) => task.attempts.reduce((sum, a) => sum + a.costUsd, 0));
+    expect(costs.every((cost) => cost <= 0.001)).toBe(true);
+    const t1 = view.tasks.find((t) => t.id === 't1')!;
+    expect(t1.status).toBe('failed');
+    expect(t1.error).toMatch(/task t1 would pass its budget: .* and a review costs about \$0\.\d{4}/);
+  });
 });

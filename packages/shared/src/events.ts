@@ -100,6 +100,8 @@ export const OrcEvent = z.discriminatedUnion('type', [
   }),
   /** A person set the run's budget (on resume). */
   z.object({ ...base, type: z.literal('run.budget_set'), limitUsd: z.number() }),
+  /** A person set the run's cap on one task's cost, `execution.max_task_cost_usd` (on a retry). */
+  z.object({ ...base, type: z.literal('run.task_budget_set'), limitUsd: z.number() }),
   z.object({ ...base, type: z.literal('run.concurrency'), limit: z.number().int(), reason: z.string() }),
   z.object({ ...base, type: z.literal('run.completed'), review: FinalReview }),
   z.object({

@@ -102,6 +102,11 @@ export const RunWaits = z.object({
   permissions: z.number().int().nonnegative(),
   /** Time the run stood still for a person (plan approval, budget, quota, provider, source, storage; ms). */
   runMs: z.number().nonnegative(),
+  /**
+   * Time the run stood still because its Redis server could not be reached (ms): not a person's wait,
+   * since the run goes on by itself once the server answers. Absent when it never did.
+   */
+  backendMs: z.number().nonnegative().optional(),
 });
 export type RunWaits = z.infer<typeof RunWaits>;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, apiKeyProblem, redactSecrets, redactUrl } from './redact.js';
+import { REDACTED, apiKeyProblem, redactSecrets, redactUrl, urlWithoutPassword } from './redact.js';
 
 const KEY = 'sk-ant-api03-Abc_def-0123456789xyzXYZ';
 
@@ -80,5 +80,15 @@ describe('redactUrl', () => {
 
   it('hides a string that is not a URL altogether', () => {
     expect(redactUrl('not a url with a token')).toBe('[redacted]');
+  });
+});
+
+describe('urlWithoutPassword', () => {
+  it('drops the password, keeps the user and the rest', () => {
+    expect(urlWithoutPassword('redis://:s3cret-pw@127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+    expect(urlWithoutPassword('rediss://orc:s3cret-pw@queue.internal:6380/2')).toBe(
+      'rediss://orc@queue.internal:6380/2',
+    );
+    expect(urlWithoutPassword('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
   });
 });

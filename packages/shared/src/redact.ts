@@ -37,3 +37,18 @@ export function redactUrl(url: string): string {
     return REDACTED;
   }
 }
+
+/**
+ * A server URL to keep (a run's `redis.url` in its document and journal): without the password it may
+ * carry, the user kept. The password comes from the environment instead (`redis.password_env`).
+ */
+export function urlWithoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === '') return url;
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1@');
+  }
+}

@@ -61,9 +61,12 @@ export const TaskReportRow = z.object({
   reworks: z.number().int().nonnegative(),
   /** What its workers' attempts cost (the manager's reviews are in the manager's spend). */
   spend: Spend,
-  /** Time its attempts were worked on. */
+  /** Time its attempts were worked on, every one (a rollback's too). */
   workMs: z.number().nonnegative(),
-  /** From its first attempt's start to its end (or to the report's time). */
+  /**
+   * Time its attempts since the last rollback that reset it were worked on: the task's part of the run
+   * as it ended, which the critical path adds up.
+   */
   elapsedMs: z.number().nonnegative(),
   onCriticalPath: z.boolean(),
   /** Repository runs: what it changed. */

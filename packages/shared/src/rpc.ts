@@ -127,6 +127,12 @@ export const ResumeRunInput = z.strictObject({ runId: RunId, maxCostUsd: z.numbe
 /** `full` adds every task's result and attempt outputs, which a large run's overview leaves out. */
 export const GetRunInput = z.strictObject({ runId: RunId, full: z.boolean().optional() });
 export const TaskRef = z.strictObject({ runId: RunId, taskId: LookupId });
+/** `maxTaskCostUsd` raises the run's cap on a task's cost (`execution.max_task_cost_usd`) first. */
+export const RetryTaskInput = z.strictObject({
+  runId: RunId,
+  taskId: LookupId,
+  maxTaskCostUsd: z.number().positive().optional(),
+});
 export const EventsInput = z.strictObject({
   runId: RunId,
   /** Set by tRPC on reconnect: the id of the last event the client received. */
@@ -143,7 +149,8 @@ export type EventBatch = z.infer<typeof EventBatch>;
 export const CreateCheckpointInput = z.strictObject({ runId: RunId, label: Label.optional() });
 export const RollbackInput = z.strictObject({
   runId: RunId,
-  checkpointId: LookupId,
+  /** A checkpoint's id, or its label. */
+  checkpointId: Label.min(1),
   strategy: RollbackStrategy.default('full'),
   tasks: z.array(LookupId).max(LIMITS.tasks, tooManyMessage(LIMITS.tasks, 'tasks')).optional(),
 });

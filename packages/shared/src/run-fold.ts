@@ -1,7 +1,7 @@
 import type { OrcEvent } from './events.js';
 import type { Rating } from './feedback.js';
 import type { FinalReview } from './plan.js';
-import { FINISHED_RUN_STATUSES, type PauseReason, type RunModels, type RunStatus } from './run.js';
+import { FINISHED_RUN_STATUSES, trackIdle, type PauseReason, type RunModels, type RunStatus } from './run.js';
 import { addedTask, foldTaskEvent, plannedTasks, restoredTask, withoutRemoved } from './task-fold.js';
 import type { TaskRecord, Usage } from './task.js';
 
@@ -22,6 +22,9 @@ export interface FoldedRun {
   createdAt: string;
   updatedAt: string;
   finishedAt?: string | undefined;
+  /** Time it did no work (see `trackIdle`). */
+  idleMs?: number | undefined;
+  idleSince?: string | undefined;
   planSummary?: string | undefined;
   finalReview?: FinalReview | undefined;
   error?: string | undefined;
@@ -78,10 +81,10 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
         this.replaceAll(plannedTasks(event.tasks, new Map(run.tasks.map((task) => [task.id, task]))));
         return;
       case 'run.status':
-        this.setStatus(event.status);
+        this.setStatus(event.status, event.at);
         return;
       case 'run.paused':
-        this.setStatus('paused');
+        this.setStatus('paused', event.at);
         run.pauseReason = event.reason;
         if (event.message !== undefined) run.pauseMessage = event.message;
         else delete run.pauseMessage;
@@ -91,18 +94,18 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
         else delete run.quotaModel;
         return;
       case 'run.completed':
-        this.setStatus('completed');
+        this.setStatus('completed', event.at);
         run.finalReview = event.review;
         run.finishedAt = event.at;
         return;
       case 'run.failed':
-        this.setStatus('failed');
+        this.setStatus('failed', event.at);
         run.error = event.error;
         if (event.review !== undefined) run.finalReview = event.review;
         run.finishedAt = event.at;
         return;
       case 'run.cancelled':
-        this.setStatus('cancelled');
+        this.setStatus('cancelled', event.at);
         run.finishedAt = event.at;
         return;
       case 'run.restored': {
@@ -115,18 +118,18 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
       case 'run.rollback_started':
         // The run waits for a person while it rolls back, and after (the pause that comes with it may
         // be told before or not at all: the run was paused already).
-        this.setStatus('paused');
-        run.pauseReason = 'user';
+        this.setStatus('paused', event.at);
+        run.pauseReason = 'rollback';
         run.pauseMessage = rollingBackMessage(event.checkpointId);
         delete run.resumeAt;
         delete run.quotaModel;
         return;
       case 'run.rollback_failed':
         // Nothing changed; the run waits for a person.
-        delete run.pauseMessage;
+        run.pauseMessage = rolledBackMessage(event.checkpointId, false);
         return;
       case 'run.rolled_back':
-        delete run.pauseMessage;
+        run.pauseMessage = rolledBackMessage(event.checkpointId, true);
         if (event.planSummary !== undefined) run.planSummary = event.planSummary;
         if (event.tasks === undefined) {
           // An older journal: the restored records are not in it. Until they are fetched, the reset
@@ -159,6 +162,7 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
       case 'run.resumed':
       case 'run.budget_exceeded':
       case 'run.budget_set':
+      case 'run.task_budget_set':
       case 'run.concurrency':
       case 'run.integrated':
       case 'run.plan_answered':
@@ -185,8 +189,9 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
   }
 
   /** The run's status; one that leaves a finished status reopens it, and only a pause has a reason. */
-  private setStatus(status: RunStatus): void {
+  private setStatus(status: RunStatus, at: string): void {
     const { run } = this;
+    trackIdle(run, run, status, at);
     if (FINISHED_RUN_STATUSES.has(run.status) && !FINISHED_RUN_STATUSES.has(status)) {
       delete run.finishedAt;
       delete run.error;
@@ -206,9 +211,35 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
   }
 }
 
+/** The status an event moves its run to, for `trackIdle`; undefined when it moves none. */
+export function statusToldBy(event: OrcEvent): RunStatus | undefined {
+  switch (event.type) {
+    case 'run.status':
+      return event.status;
+    case 'run.paused':
+    case 'run.rollback_started':
+      return 'paused';
+    case 'run.completed':
+      return 'completed';
+    case 'run.failed':
+      return 'failed';
+    case 'run.cancelled':
+      return 'cancelled';
+    default:
+      return undefined;
+  }
+}
+
 /** What a run rolling back says to a person while it waits. */
 export function rollingBackMessage(checkpointId: string): string {
   return `rolling back to ${checkpointId}`;
+}
+
+/** What a run paused after a rollback says: where it went, or that it failed and nothing changed. */
+export function rolledBackMessage(checkpointId: string, done: boolean): string {
+  return done
+    ? `rolled back to ${checkpointId}; orc resume goes on`
+    : `the rollback to ${checkpointId} failed and changed nothing; orc resume goes on as it was`;
 }
 
 /** A task a rollback reset, as far as an event without its record tells: waiting to run. */

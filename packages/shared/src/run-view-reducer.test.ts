@@ -500,7 +500,7 @@ describe('applyEvent', () => {
     });
   });
 
-  it('shows a rollback begun as a pause that says so, and drops that once it is done or failed', () => {
+  it('shows a rollback begun as a pause that says so, then where it went or that it failed', () => {
     const paused = stream([
       planned,
       { type: 'run.status', status: 'completed' },
@@ -508,7 +508,7 @@ describe('applyEvent', () => {
     ]).reduce(applyEvent, { ...emptyView(), finishedAt: '2025-01-01T00:00:01.000Z' });
     expect(paused).toMatchObject({
       status: 'paused',
-      pauseReason: 'user',
+      pauseReason: 'rollback',
       pauseMessage: 'rolling back to cp2',
     });
     expect(paused.finishedAt).toBeUndefined();
@@ -516,13 +516,16 @@ describe('applyEvent', () => {
       [{ type: 'run.rollback_failed', checkpointId: 'cp2', error: 'conflicts' }],
       4,
     ).reduce(applyEvent, paused);
-    expect(failed).toMatchObject({ status: 'paused', pauseReason: 'user' });
-    expect(failed.pauseMessage).toBeUndefined();
+    expect(failed).toMatchObject({
+      status: 'paused',
+      pauseReason: 'rollback',
+      pauseMessage: 'the rollback to cp2 failed and changed nothing; orc resume goes on as it was',
+    });
     const done = stream(
       [{ type: 'run.rolled_back', checkpointId: 'cp2', strategy: 'full', resetTasks: [], tasks: [] }],
       4,
     ).reduce(applyEvent, paused);
-    expect(done.pauseMessage).toBeUndefined();
+    expect(done.pauseMessage).toBe('rolled back to cp2; orc resume goes on');
     // A pause tells its message; the run going on drops it.
     const storage = stream(
       [

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { simulatedLabel, simulatedRoles, type RunModels } from './run.js';
+import { RunFold, type FoldedRun } from './run-fold.js';
+import { runWorkMs, simulatedLabel, simulatedRoles, type RunModels } from './run.js';
+import type { OrcEvent } from './events.js';
+import { ZERO_USAGE } from './task.js';
 
 const models = (manager: string, worker: string): RunModels =>
   ({
@@ -16,5 +19,37 @@ describe('the SIMULATED label', () => {
     expect(simulatedRoles(models('anthropic', 'claude-code'))).toBeUndefined();
     expect(simulatedLabel({ models: models('simulated', 'claude-code') })).toBe(' [SIMULATED manager]');
     expect(simulatedLabel({ models: models('anthropic', 'anthropic') })).toBe('');
+  });
+});
+
+describe("a run's working time", () => {
+  it('leaves out its pauses and the time it sat finished before a rollback reopened it', () => {
+    const t = (s: number) => new Date(Date.UTC(2026, 10, 30, 10, 0, s)).toISOString();
+    const run: FoldedRun = {
+      goal: 'g',
+      status: 'executing',
+      models: models('simulated', 'simulated'),
+      createdAt: t(0),
+      updatedAt: t(0),
+      usage: ZERO_USAGE,
+      costUsd: 0,
+      lastEventId: 0,
+      tasks: [],
+    };
+    const fold = new RunFold(run);
+    let id = 0;
+    const apply = (at: number, event: Record<string, unknown>) =>
+      fold.apply({ id: ++id, runId: 'r1', at: t(at), ...event } as unknown as OrcEvent);
+    apply(10, { type: 'run.paused', reason: 'user' });
+    expect(runWorkMs(run, Date.parse(t(40)))).toBe(10_000);
+    apply(40, { type: 'run.status', status: 'executing' });
+    apply(50, { type: 'run.completed', review: { verdict: 'success', summary: '', followUps: [] } });
+    expect(runWorkMs(run, Date.parse(t(59)))).toBe(20_000);
+    // Rolled back 9 s after it finished, resumed 1 s later, done 5 s after that.
+    apply(59, { type: 'run.rollback_started', checkpointId: 'cp1', strategy: 'full' });
+    apply(60, { type: 'run.status', status: 'executing' });
+    apply(65, { type: 'run.completed', review: { verdict: 'success', summary: '', followUps: [] } });
+    expect(run.idleMs).toBe(40_000);
+    expect(runWorkMs(run, Date.parse(t(59)) + 3_600_000)).toBe(25_000);
   });
 });

@@ -43,7 +43,8 @@ export type RunDamage = z.infer<typeof RunDamage>;
  * state directory cannot be written, the file its tasks come from (Task Master) cannot be read, or the
  * merge train's verify command cannot run or fails on the integration branch before any merge, all the
  * work left waits for a task a person cancelled (`held`: edit, retry or remove it), or the Redis server
- * attempts go through cannot be reached (`backend`).
+ * attempts go through cannot be reached (`backend`), or a person rolled it back (`rollback`: it waits for
+ * `orc resume` with the tasks the rollback reset).
  */
 export const PauseReason = z.enum([
   'user',
@@ -56,6 +57,8 @@ export const PauseReason = z.enum([
   'held',
   /** The Redis server of `execution.backend: "redis"` cannot be reached: the run goes on once it can. */
   'backend',
+  /** A person rolled it back (or the rollback failed, changing nothing): it goes on with `orc resume`. */
+  'rollback',
 ]);
 export type PauseReason = z.infer<typeof PauseReason>;
 
@@ -78,6 +81,75 @@ export function simulatedRoles(models: RunModels): string | undefined {
   if (manager && worker) return 'SIMULATED';
   if (manager) return 'SIMULATED manager';
   return worker ? 'SIMULATED workers' : undefined;
+}
+
+/** What a run's time is made of: its life, less the time it did no work (see `trackIdle`). */
+export interface RunSpan {
+  createdAt: string;
+  finishedAt?: string | undefined;
+  idleMs?: number | undefined;
+  idleSince?: string | undefined;
+}
+
+/**
+ * How long a run has worked (ms) by `now`: from its creation to its end, less the time it was paused or
+ * finished before a retry or rollback reopened it. A run rolled back after an hour's pause worked for
+ * what it ran, not for the hour (`orc ls` TIME, `orc show`, the report's makespan).
+ */
+export function runWorkMs(run: RunSpan, now: number): number {
+  const end = run.finishedAt ?? run.idleSince;
+  const to = end !== undefined ? Date.parse(end) : now;
+  return Math.max(0, to - Date.parse(run.createdAt) - (run.idleMs ?? 0));
+}
+
+/** How long the run has not worked by `now` (ms): its closed idle spans and the pause it is in. */
+export function runIdleMs(run: Pick<RunSpan, 'idleMs' | 'idleSince'>, now: number): number {
+  const open = run.idleSince !== undefined ? Math.max(0, now - Date.parse(run.idleSince)) : 0;
+  return (run.idleMs ?? 0) + open;
+}
+
+/**
+ * How long a task has worked (ms) by `now`: each of its attempts from its start to its end (its answer,
+ * or where it failed or was cut off), summed; an attempt in flight counts until `now`. The waits between
+ * attempts, its reviews and the time its run was paused or rolled back are not its time: measured from
+ * its first start to its end, a task reset by a rollback took "6m05s" in a run of 1m09s.
+ */
+export function taskWorkMs(task: Pick<TaskRecord, 'attempts'>, now: number): number {
+  let ms = 0;
+  for (const attempt of task.attempts) {
+    const end =
+      attempt.endedAt !== undefined ? Date.parse(attempt.endedAt) : attempt.outcome === 'running' ? now : NaN;
+    const span = end - Date.parse(attempt.startedAt);
+    if (span > 0) ms += span;
+  }
+  return ms;
+}
+
+/**
+ * A run's idle time (`run`, changed in place) as its status moves from `from` (with when it finished, if
+ * it had) to `to` at `at`: a pause opens an idle span and leaving it closes it; reopening a finished run
+ * (a retry, a skip, a rollback) counts the time since it finished as idle. The daemon's run and every fold
+ * of the journal keep it by this one rule, from the same events (`statusToldBy`), so both have the same
+ * figures to the millisecond.
+ */
+export function trackIdle(
+  run: Pick<RunSpan, 'idleMs' | 'idleSince'>,
+  from: { status: RunStatus; finishedAt?: string | undefined },
+  to: RunStatus,
+  at: string,
+): void {
+  const spanSince = (since: string) => Math.max(0, Date.parse(at) - Date.parse(since));
+  if (
+    FINISHED_RUN_STATUSES.has(from.status) &&
+    !FINISHED_RUN_STATUSES.has(to) &&
+    from.finishedAt !== undefined
+  )
+    run.idleMs = (run.idleMs ?? 0) + spanSince(from.finishedAt);
+  if (to === 'paused' && run.idleSince === undefined) run.idleSince = at;
+  else if (to !== 'paused' && run.idleSince !== undefined) {
+    run.idleMs = (run.idleMs ?? 0) + spanSince(run.idleSince);
+    delete run.idleSince;
+  }
 }
 
 /** ` [SIMULATED]` (or which role is) after a run's name in a line of text; empty for real models. */
@@ -119,6 +191,10 @@ export const RunSummary = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   finishedAt: z.string().optional(),
+  /** Time the run did no work, in closed spans (ms): paused, or finished before a retry or rollback reopened it. */
+  idleMs: z.number().nonnegative().optional(),
+  /** When the pause the run is in began (ISO time). */
+  idleSince: z.string().optional(),
   taskCounts: TaskCounts,
   taskTotal: z.number().int().nonnegative(),
   usage: Usage,

@@ -227,11 +227,13 @@ describe('run machine', () => {
     actor.send({ type: 'run.resume' });
     actor.send({ type: 'run.cancel' });
     expect(actor.getSnapshot().value).toBe('rollingBack');
-    await waitFor(actor, (s) => s.matches({ paused: 'user' }));
+    await waitFor(actor, (s) => s.matches({ paused: 'rollback' }));
     expect(actor.getSnapshot().context.rollback).toBeUndefined();
+    expect(actor.getSnapshot().context.pause?.message).toBe('rolled back to cp1; orc resume goes on');
     fail = true;
     actor.send({ type: 'run.rollback', checkpointId: 'cp2', strategy: 'selective', tasks: ['a'] });
-    await waitFor(actor, (s) => s.matches({ paused: 'user' }));
+    await waitFor(actor, (s) => s.matches({ paused: 'rollback' }));
+    expect(actor.getSnapshot().context.pause?.message).toMatch(/^the rollback to cp2 failed/);
     expect(requests.map((r) => r.checkpointId)).toEqual(['cp1', 'cp2']);
     // Begun (journalled) as it is asked for; taken in only as it leaves rollingBack, or told it failed.
     expect(log.rollbacks).toEqual([

@@ -1,4 +1,5 @@
 import {
+  rolledBackMessage,
   rollingBackMessage,
   type FinalReview,
   type PauseReason,
@@ -309,6 +310,8 @@ export const runMachine = setup({
         source: { entry: announcePause('source') },
         verify: { entry: announcePause('verify') },
         held: { entry: announcePause('held') },
+        /** Rolled back (or the rollback failed): it waits for a person to look and resume. */
+        rollback: { entry: announcePause('rollback') },
         backend: {
           entry: announcePause('backend'),
           on: { 'run.backend_lost': { actions: 'rememberPause' } },
@@ -321,7 +324,7 @@ export const runMachine = setup({
         type: 'announce',
         params: ({ context }) => ({
           status: 'paused' as const,
-          reason: 'user' as const,
+          reason: 'rollback' as const,
           message: rollingBackMessage(context.rollback?.checkpointId ?? 'a checkpoint'),
         }),
       },
@@ -329,18 +332,24 @@ export const runMachine = setup({
         src: 'rollback',
         input: ({ context }) => context.rollback!,
         onDone: {
-          target: 'paused.user',
+          target: 'paused.rollback',
           actions: [
             { type: 'commitRollback', params: ({ event }) => ({ plan: event.output }) },
-            assign({ rollback: undefined, pause: undefined }),
+            assign(({ context }) => ({
+              rollback: undefined,
+              pause: { message: rolledBackMessage(context.rollback?.checkpointId ?? 'a checkpoint', true) },
+            })),
           ],
         },
         // The rollback's caller hears why; the run waits for a person either way.
         onError: {
-          target: 'paused.user',
+          target: 'paused.rollback',
           actions: [
             { type: 'rollbackFailed', params: ({ event }) => ({ error: event.error }) },
-            assign({ rollback: undefined, pause: undefined }),
+            assign(({ context }) => ({
+              rollback: undefined,
+              pause: { message: rolledBackMessage(context.rollback?.checkpointId ?? 'a checkpoint', false) },
+            })),
           ],
         },
       },
@@ -434,6 +443,14 @@ export function persistedRunIn(place: RunPlace, context: RunContext): unknown {
     const value = place.status === 'awaiting_approval' ? 'awaitingApproval' : place.status;
     return runMachine.getPersistedSnapshot(runMachine.resolveState({ value, context }));
   }
+  // Entered only from rollingBack, and invokes nothing: resolved to, with what its pause says.
+  if ('paused' in place && place.paused === 'rollback') {
+    const pause = place.message !== undefined ? { message: place.message } : undefined;
+    const value = { paused: 'rollback' };
+    return runMachine.getPersistedSnapshot(
+      runMachine.resolveState({ value, context: { ...context, pause } }),
+    );
+  }
   const [entered] = transition(runMachine, executing, enteringEvent(place));
   return runMachine.getPersistedSnapshot(entered);
 }
@@ -465,6 +482,8 @@ function enteringEvent(place: Exclude<RunPlace, { status: unknown }>): RunEvent 
       return { type: 'run.held', message };
     case 'backend':
       return { type: 'run.backend_lost', message };
+    case 'rollback':
+      throw new Error('a pause after a rollback is resolved to, not entered (persistedRunIn)');
   }
 }
 
@@ -500,6 +519,6 @@ export function pauseMessageOf(snapshot: RunSnapshot): string | undefined {
 export function pauseReasonOf(snapshot: RunSnapshot): PauseReason | undefined {
   const value = snapshot.value;
   if (typeof value === 'object' && 'paused' in value) return value.paused;
-  if (value === 'rollingBack') return 'user';
+  if (value === 'rollingBack') return 'rollback';
   return undefined;
 }

@@ -338,6 +338,18 @@ describe('the inbox', () => {
     expect(inbox.waitsOf('r1')).toEqual({ agentMs: 0, permissions: 0, runMs: 0 });
     expect(inbox.waitsOf('r2').runMs).toBe(5_000);
   });
+
+  it('counts a wait for the Redis server apart from a wait for a person', async () => {
+    const { inbox } = await openInbox();
+    inbox.open({
+      ...budget(),
+      type: 'backend',
+      key: itemKey('backend', 'r1'),
+      question: 'run r1 is paused: the Redis server its workers use cannot be reached',
+    });
+    clock.advance(7_000);
+    expect(inbox.waitsOf('r1')).toEqual({ agentMs: 0, permissions: 0, runMs: 0, backendMs: 7_000 });
+  });
 });
 
 async function waitFor(check: () => boolean, timeoutMs = 5_000): Promise<void> {

@@ -472,6 +472,9 @@ function addWait(waits: RunWaits, item: StoredItem, until: number): void {
   if (item.type === 'permission') {
     waits.agentMs += ms;
     waits.permissions += 1;
+  } else if (item.type === 'backend') {
+    // The run waited for its Redis server, not for a person: it goes on by itself once the server answers.
+    waits.backendMs = (waits.backendMs ?? 0) + ms;
   } else if (RUN_ITEM_TYPES.has(item.type)) {
     waits.runMs += ms;
   }

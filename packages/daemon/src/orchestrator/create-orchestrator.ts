@@ -26,8 +26,7 @@ import type { Run, RunDeps } from '../run/run.js';
 import { reportRun, reportRuns } from '../report/report-runs.js';
 import { QuotaGovernor } from '../quota/quota-governor.js';
 import { openFileRunStore } from '../store/file-run-store.js';
-import { openRedisAttempts } from '../remote/open-redis-attempts.js';
-import type { RedisAttempts } from '../remote/redis-attempts.js';
+import { RedisBackends } from '../remote/redis-backends.js';
 import type { KeptRunDocument, RunDocument } from '../store/run-document.js';
 import type { RunStore } from '../store/store.js';
 import { TaskMasterSource } from '../taskmaster/taskmaster-source.js';
@@ -94,20 +93,16 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const metrics = new DaemonMetrics(clock, { processMetrics: options.processMetrics === true });
   const governor = new QuotaGovernor(clock, base.execution.machine_max_in_flight, metrics);
   const providers = options.providers ?? defaultProviders;
-  /** The Redis backend, opened when a run's config first chooses it (with the daemon's `redis` section). */
-  let remote: RedisAttempts | undefined;
-  const remoteFor = (config: ResolvedConfig): RedisAttempts | undefined =>
-    config.execution.backend !== 'redis'
-      ? undefined
-      : (remote ??= openRedisAttempts({
-          home: options.home,
-          config: base,
-          env: process.env,
-          clock,
-          logger: logger.child({ component: 'redis' }),
-          observer: metrics,
-        }));
-  if (base.execution.backend === 'redis') remoteFor(base);
+  /** The Redis servers of the runs on that backend; the daemon's own is its config's, opened now. */
+  const remotes = new RedisBackends({
+    home: options.home,
+    base,
+    env: process.env,
+    clock,
+    logger: logger.child({ component: 'redis' }),
+    observer: metrics,
+  });
+  const remote = remotes.own;
   /** Providers with processes of their own (claude-code agents), ended on close. */
   const stoppable: { stop(): unknown }[] = [];
   /** Task Master sources and their write-backs by run, drained on close so no status is lost. */
@@ -130,9 +125,9 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
           // A closing run no longer waits for anything, but what it waits for outlives the stop.
           inbox.unfollowAll();
           // Jobs in flight are the workers' to finish; the daemon takes their answers when it is back.
-          remote?.detach();
+          remotes.detach();
           await runs.close(input.graceMs);
-          await remote?.close();
+          await remotes.close();
           governor.close();
           await Promise.all(stoppable.map((provider) => provider.stop()));
           await Promise.all([...syncs.values()].map((sync) => sync.idle()));
@@ -161,7 +156,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       manager: providers(config.models.manager.provider ?? config.models.provider, config, context),
       worker: providers(config.models.worker.provider ?? config.models.provider, config, context),
     };
-    const backend = remoteFor(config);
+    const backend = remotes.forConfig(config);
     for (const provider of Object.values(made)) {
       if ('stop' in provider && typeof provider.stop === 'function')
         stoppable.push(provider as { stop(): unknown });
@@ -341,9 +336,9 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       inbox.forget(runId);
       logger.info({ runId }, 'run removed');
     },
-    retryTask: (runId, taskId) =>
+    retryTask: (runId, taskId, options) =>
       runs.use(runId, async (run) => {
-        retryTask(await withWorkspace(run), taskId);
+        retryTask(await withWorkspace(run), taskId, options);
         return run.summary();
       }),
     skipTask: (runId, taskId) =>
@@ -359,10 +354,10 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     cancelTask: (runId, taskId) => runs.use(runId, (run) => cancelTask(run, taskId)),
     createCheckpoint: (runId, label) => runs.use(runId, (run) => run.checkpoints.create('manual', label)),
     listCheckpoints: (runId) => runs.use(runId, (run) => run.listCheckpoints()),
-    rollback: (runId, checkpointId, strategy, tasks) =>
+    rollback: (runId, checkpointRef, strategy, tasks) =>
       runs.use(runId, async (run) => {
-        const outcome = await rollbackRun(await withWorkspace(run), checkpointId, strategy, tasks);
-        return { ...run.summary(), rollback: { checkpointId, strategy, ...outcome } };
+        const outcome = await rollbackRun(await withWorkspace(run), checkpointRef, strategy, tasks);
+        return { ...run.summary(), rollback: { strategy, ...outcome } };
       }),
     addFeedback: (runId, rating) => runs.use(runId, (run) => rateRun(run, rating)),
     runReport: (runId) => runs.use(runId, (run) => reportRun(run, clock.now(), true)),

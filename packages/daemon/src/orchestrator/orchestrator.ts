@@ -67,7 +67,8 @@ export interface Orchestrator {
    * refused (INVALID_STATE): cancel it first. Branches a repository run made are left alone.
    */
   removeRun(runId: string): Promise<void>;
-  retryTask(runId: string, taskId: string): Promise<RunSummary>;
+  /** `maxTaskCostUsd` raises the run's cap on a task's cost first (`orc retry --task-budget`). */
+  retryTask(runId: string, taskId: string, options?: { maxTaskCostUsd?: number }): Promise<RunSummary>;
   skipTask(runId: string, taskId: string): Promise<RunSummary>;
   /**
    * A person's edits of a running plan (run/plan-edits.ts): checked first (TASK_NOT_FOUND for an unknown

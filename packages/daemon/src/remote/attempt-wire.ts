@@ -23,6 +23,14 @@ export const DAEMONS_KEY = `${KEY_PREFIX}:daemons`;
 export const workersKey = (queue: string) => `${KEY_PREFIX}:${queue}:workers`;
 /** Pub/sub: ids of jobs the daemon took back (cancelled, paused, timed out); a worker aborts them. */
 export const cancelChannel = (queue: string) => `${KEY_PREFIX}:${queue}:cancel`;
+/**
+ * String: set when the daemon gave job `id` up (taken back, or cut off while Redis was away). A worker
+ * never starts such a job and stops one it runs: the word lasts where pub/sub's is lost on a worker
+ * that was not connected when it was sent.
+ */
+export const takenBackKey = (queue: string, id: string) => `${KEY_PREFIX}:${queue}:taken-back:${id}`;
+/** A take-back is kept a day; a job that outlives it stops at its own timeout (`timeoutMs`) at its worker. */
+export const TAKEN_BACK_TTL_S = 86_400;
 /** A presence older than this is gone (its process died without saying so). */
 export const PRESENCE_TTL_MS = 15_000;
 /** How often a daemon and a worker say they are alive. */

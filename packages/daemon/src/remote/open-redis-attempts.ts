@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '@orc/shared';
@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { CallObserver } from '../quota/quota-governor.js';
 import { RedisAttempts } from './redis-attempts.js';
-import { openRedis, redisTargetOf } from './redis-connection.js';
+import { openRedis, redisTargetOf, shownUrl } from './redis-connection.js';
+import { TakeBacks } from './take-backs.js';
 
 /**
  * The daemon's Redis backend, when its config chooses it. The daemon starts whether Redis answers or
@@ -14,25 +15,37 @@ import { openRedis, redisTargetOf } from './redis-connection.js';
  */
 export function openRedisAttempts(options: {
   home: string;
-  config: ResolvedConfig;
+  /** The server and queue: the daemon's `redis` section, or a restored run's. */
+  redis: ResolvedConfig['redis'];
   env: NodeJS.ProcessEnv;
   clock: Clock;
   logger: Logger;
   /** The daemon's metrics: they count the workers' calls as the local governor's. */
   observer?: CallObserver;
 }): RedisAttempts {
-  const { config, logger } = options;
-  const connection = openRedis(redisTargetOf(config.redis, options.env));
+  const { redis, logger } = options;
+  const connection = openRedis(redisTargetOf(redis, options.env));
   connection.on('error', (error: Error) => logger.debug({ err: error.message }, 'Redis connection'));
+  const queue = redis.queue ?? `orc-${daemonId(options.home)}`;
   return new RedisAttempts({
     connection,
-    url: config.redis.url,
-    queue: config.redis.queue ?? `orc-${daemonId(options.home)}`,
-    stallMs: config.redis.stall_seconds * 1000,
+    url: redis.url,
+    queue,
+    takeBacks: new TakeBacks(takeBacksFile(options.home, redis.url, queue)),
+    stallMs: redis.stall_seconds * 1000,
     clock: options.clock,
     logger,
     ...(options.observer && { observer: options.observer }),
   });
+}
+
+/** Where the take-backs not yet sent to this server's queue are kept (`redis/take-backs-<hash>.json`). */
+function takeBacksFile(home: string, url: string, queue: string): string {
+  const hash = createHash('sha256')
+    .update(`${shownUrl(url)} ${queue}`)
+    .digest('hex')
+    .slice(0, 12);
+  return join(home, 'redis', `take-backs-${hash}.json`);
 }
 
 /**

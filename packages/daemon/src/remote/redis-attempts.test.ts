@@ -1,5 +1,9 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { resolveConfig, ZERO_USAGE } from '@orc/shared';
 import { startTestRedis, type TestRedis } from '@orc/test-support';
+import { Queue, Worker } from 'bullmq';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../clock.js';
@@ -9,6 +13,7 @@ import { attemptJobId, type AttemptJob } from '../run/attempt-backend.js';
 import { RedisAttempts } from './redis-attempts.js';
 import { connectRedis } from './redis-connection.js';
 import { startRemoteWorker, type RunningWorker } from './remote-worker.js';
+import { TakeBacks } from './take-backs.js';
 
 /**
  * The daemon's side and a worker's side of the Redis backend in one process, on a real redis-server,
@@ -88,9 +93,10 @@ async function until(check: () => boolean): Promise<void> {
   }
 }
 
-beforeEach(async () => {
-  redis = await startTestRedis();
-  attempts = new RedisAttempts({
+async function openAttempts(
+  more: Partial<ConstructorParameters<typeof RedisAttempts>[0]> = {},
+): Promise<RedisAttempts> {
+  return new RedisAttempts({
     connection: await connectRedis({ url: redis.url, tls: false }, 5_000),
     url: redis.url,
     queue: 'orc-test',
@@ -98,7 +104,13 @@ beforeEach(async () => {
     clock: systemClock,
     logger,
     pollMs: 200,
+    ...more,
   });
+}
+
+beforeEach(async () => {
+  redis = await startTestRedis();
+  attempts = await openAttempts();
 });
 
 afterEach(async () => {
@@ -201,6 +213,108 @@ describe('RedisAttempts with a worker', () => {
     ]);
     calls[0]!.answer('ok');
   });
+});
+
+describe('an attempt given up on while Redis is away', () => {
+  /**
+   * A server that keeps its keys across the outage, and locks that outlast it: the job is still the
+   * worker's when Redis is back, so only the daemon's word can stop it.
+   */
+  async function keepingRedis(more: Partial<ConstructorParameters<typeof RedisAttempts>[0]> = {}) {
+    await attempts.close();
+    await redis.stop();
+    redis = await startTestRedis({ persistence: true });
+    attempts = await openAttempts({ lostAfterMs: 500, stallMs: 30_000, ...more });
+  }
+
+  it('is stopped at its worker once Redis is back', async () => {
+    await keepingRedis();
+    const { provider, calls } = heldProvider();
+    await startWorker(provider);
+    const answer = attempts.complete(job('t3'), request());
+    await until(() => calls.length === 1);
+    await redis.kill();
+    // The run pauses for Redis and gives the attempt up; its next attempt is a job of its own.
+    await expect(answer).rejects.toMatchObject({ details: { pauseReason: 'backend' } });
+    expect(calls[0]!.request.signal.aborted).toBe(false);
+    await redis.restart();
+    // Without the word, the worker would make (and pay for) the answer nobody waits for.
+    await until(() => calls[0]!.request.signal.aborted);
+  }, 30_000);
+
+  it('is stopped by the next daemon when the one that gave it up stopped before Redis came back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'orc-take-backs-'));
+    try {
+      const file = join(dir, 'take-backs.json');
+      await keepingRedis({ takeBacks: new TakeBacks(file) });
+      const { provider, calls } = heldProvider();
+      await startWorker(provider);
+      const answer = attempts.complete(job('t3'), request());
+      await until(() => calls.length === 1);
+      await redis.kill();
+      await expect(answer).rejects.toMatchObject({ details: { pauseReason: 'backend' } });
+      await attempts.close();
+      await redis.restart();
+      attempts = await openAttempts({ stallMs: 30_000, takeBacks: new TakeBacks(file) });
+      await until(() => calls[0]!.request.signal.aborted);
+      // Sent, so not kept.
+      await until(() => new TakeBacks(file).ids.length === 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
+describe('an attempt Redis lost in flight (restarted empty)', () => {
+  it('stops at the worker that held it, and is made once more, not twice', async () => {
+    const { provider, calls } = heldProvider();
+    await startWorker(provider);
+    const answer = attempts.complete(job('t5'), request());
+    await until(() => calls.length === 1);
+    // Back before the daemon gives it up: the daemon adds the job again, and a worker takes it anew.
+    await redis.restart({ downMs: 300 });
+    await until(() => calls.length === 2);
+    // The first, whose answer Redis would refuse, is not paid for to the end beside it.
+    await until(() => calls[0]!.request.signal.aborted);
+    expect(calls[1]!.request.signal.aborted).toBe(false);
+    calls[1]!.answer('made once more');
+    expect((await answer).text).toBe('made once more');
+  }, 30_000);
+});
+
+describe('an attempt taken back while a cut-off worker still holds its lock', () => {
+  it('is never started by the worker it is handed to', async () => {
+    const connection = await connectRedis({ url: redis.url, tls: false }, 5_000);
+    // A worker that took the job and was cut off: its lock lasts a second more, unrenewed.
+    const cut = new Worker('orc-test', null, { connection, prefix: 'orc', lockDuration: 1_000 });
+    const queue = new Queue('orc-test', { connection, prefix: 'orc' });
+    try {
+      const controller = new AbortController();
+      const answer = attempts.complete(job('t4'), request(controller.signal));
+      const id = attemptJobId('r1', 't4', 1);
+      let taken: unknown;
+      const deadline = Date.now() + 10_000;
+      while (!taken && Date.now() < deadline) taken = await cut.getNextJob('cut-off-token');
+      expect(taken).toBeTruthy();
+      controller.abort();
+      await expect(answer).rejects.toBeInstanceOf(CallCancelledError);
+      // Still locked, so it stays; once the lock is stale, BullMQ hands it to the next worker.
+      const { provider, calls } = heldProvider();
+      await startWorker(provider);
+      let state = await queue.getJobState(id);
+      const ended = Date.now() + 15_000;
+      while (state !== 'completed' && state !== 'unknown' && Date.now() < ended) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        state = await queue.getJobState(id);
+      }
+      expect(['completed', 'unknown']).toContain(state);
+      expect(calls).toHaveLength(0);
+    } finally {
+      await cut.close(true);
+      await queue.close();
+      connection.disconnect();
+    }
+  }, 30_000);
 });
 
 describe('attemptJobId', () => {

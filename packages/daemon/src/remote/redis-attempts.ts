@@ -16,8 +16,10 @@ import {
   KEY_PREFIX,
   PRESENCE_EVERY_MS,
   WorkerPresence,
+  TAKEN_BACK_TTL_S,
   cancelChannel,
   livePresences,
+  takenBackKey,
   workersKey,
   type AttemptJobData,
   type DaemonPresence,
@@ -25,6 +27,7 @@ import {
 import { quiet, shownUrl } from './redis-connection.js';
 import { DaemonAsks } from './remote-permissions.js';
 import { readSharedQuotas } from './shared-quota-status.js';
+import { TakeBacks } from './take-backs.js';
 
 export interface RedisAttemptsOptions {
   /** A ready connection (`connectRedis`); it reconnects by itself, and is closed with this. */
@@ -41,6 +44,8 @@ export interface RedisAttemptsOptions {
   pollMs?: number;
   /** Told of every call the workers make for this daemon, as the local governor tells it of its own. */
   observer?: CallObserver;
+  /** The take-backs not yet sent (kept in memory when absent). */
+  takeBacks?: TakeBacks;
 }
 
 /** A remote call as the daemon follows it: on the queue, taken by a worker and waiting for its quota, or sent. */
@@ -84,6 +89,9 @@ export class RedisAttempts implements AttemptBackend {
   private readonly calls = new Map<string, RemoteCall>();
   /** The quotas the workers keep in Redis, as last read (every presence beat). */
   private quotas: QuotaStatus[] = [];
+  /** Jobs given up on whose workers are not told yet: sent when Redis answers. */
+  private readonly takeBacks: TakeBacks;
+  private sending: Promise<void> | undefined;
   private downSince: number | undefined;
   private closed = false;
   private detached = false;
@@ -91,6 +99,7 @@ export class RedisAttempts implements AttemptBackend {
 
   constructor(private readonly options: RedisAttemptsOptions) {
     const { connection, queue } = options;
+    this.takeBacks = options.takeBacks ?? new TakeBacks();
     this.queue = new Queue(queue, { connection, prefix: KEY_PREFIX });
     this.asks = new DaemonAsks(connection, queue);
     // BullMQ leaves a connection it was given open: this one is closed with the rest in `close`.
@@ -106,12 +115,15 @@ export class RedisAttempts implements AttemptBackend {
     connection.on('ready', () => {
       this.downSince = undefined;
       this.announce();
+      void this.sendTakeBacks();
     });
     connection.on('close', () => (this.downSince ??= options.clock.now()));
     if (!this.reachable) this.downSince = options.clock.now();
     this.presence = setInterval(() => this.announce(), PRESENCE_EVERY_MS);
     this.presence.unref();
     this.announce();
+    // Those a daemon before this one could not send.
+    void this.sendTakeBacks();
   }
 
   get queueName(): string {
@@ -182,12 +194,14 @@ export class RedisAttempts implements AttemptBackend {
     const followed: RemoteCall = { call: request, state: 'queued', onLongWait: request.onQuotaWait };
     this.calls.set(job.id, followed);
     if (job.previous) this.calls.set(job.previous, followed);
+    const told = { answered: false };
     try {
-      return await this.answer(job, data, request);
+      return await this.answer(job, data, request, told);
     } catch (error) {
-      // Taken back (cancelled, paused, timed out): its worker stops. Not when the daemon stops: the
-      // workers finish, and the daemon takes their answers when it is back.
-      if (request.signal.aborted && !this.detached) {
+      // Given up (cancelled, paused, timed out, or Redis gone past `lostAfterMs`): its worker stops, now
+      // or once Redis is back; the run's next attempt is a job of its own. Not when the daemon stops:
+      // the workers finish, and the daemon takes their answers when it is back.
+      if (!told.answered && !this.detached) {
         this.takeBack(job.id);
         if (job.previous) this.takeBack(job.previous);
       }
@@ -212,11 +226,17 @@ export class RedisAttempts implements AttemptBackend {
     this.detached = true;
   }
 
-  private async answer(job: AttemptJob, data: AttemptJobData, request: ModelRequest): Promise<ModelResponse> {
+  private async answer(
+    job: AttemptJob,
+    data: AttemptJobData,
+    request: ModelRequest,
+    told: { answered: boolean },
+  ): Promise<ModelResponse> {
     {
       const result =
         (job.previous !== undefined && (await this.collect(job.previous, request.signal))) ||
         (await this.run(job.id, data, request.signal));
+      told.answered = true;
       if (result.ok) {
         const { text, usage, stopReason, costUsd, meta, pushed } = result;
         return {
@@ -264,8 +284,10 @@ export class RedisAttempts implements AttemptBackend {
     for (const wakers of this.wakers.values()) wakers.forEach((waker) => waker());
     if (this.reachable)
       await this.options.connection.hdel(DAEMONS_KEY, this.options.queue).catch(() => undefined);
-    await this.events.close().catch(() => undefined);
-    await this.queue.close().catch(() => undefined);
+    // With Redis away BullMQ's closes wait for a reconnection that never comes (a daemon stopped while
+    // Redis was down did not stop): their connections are ended below either way.
+    await within(this.events.close(), 1_000);
+    await within(this.queue.close(), 1_000);
     this.eventsConnection.disconnect();
     this.options.connection.disconnect();
   }
@@ -376,17 +398,43 @@ export class RedisAttempts implements AttemptBackend {
   private lost(): ModelError {
     return new ModelError(
       'transient',
-      `Redis at ${shownUrl(this.options.url)} cannot be reached; the run goes on once it can`,
+      `Redis at ${shownUrl(this.options.url)} cannot be reached; the run goes on by itself once it answers (start the server, or check its address, password and TLS)`,
       { pauseRun: true, pauseReason: 'backend' },
     );
   }
 
-  /** Tells the job's workers to stop and drops it; best effort, since the answer is ignored either way. */
+  /**
+   * Tells the job's workers to stop and drops it: now if Redis answers, else once it does (kept until
+   * then, across a restart of the daemon too). The word is a key a worker reads before it starts a job
+   * and while it runs one, and a message for the worker that runs it now.
+   */
   takeBack(id: string): void {
-    if (!this.reachable) return;
-    const { connection, queue } = this.options;
-    void connection.publish(cancelChannel(queue), id).catch(() => undefined);
-    void this.queue.remove(id).catch(() => undefined);
+    this.takeBacks.add(id);
+    void this.sendTakeBacks();
+  }
+
+  private sendTakeBacks(): Promise<void> {
+    this.sending ??= (async () => {
+      const { connection, queue } = this.options;
+      // Those given up on meanwhile are sent in the same turn.
+      for (;;) {
+        const id = this.takeBacks.ids[0];
+        if (id === undefined || this.closed || !this.reachable) break;
+        try {
+          await connection
+            .multi()
+            .set(takenBackKey(queue, id), '1', 'EX', TAKEN_BACK_TTL_S)
+            .publish(cancelChannel(queue), id)
+            .exec();
+        } catch {
+          break; // Redis went again: sent when it is back.
+        }
+        this.takeBacks.sent(id);
+        // A job no worker holds goes; one a worker holds ends with its worker's word.
+        await this.queue.remove(id).catch(() => undefined);
+      }
+    })().finally(() => (this.sending = undefined));
+    return this.sending;
   }
 
   private progress(jobId: string, data: unknown): void {
@@ -456,6 +504,18 @@ const FREE_PERMIT: QuotaPermit = {
 
 function failure(category: 'transient' | 'permanent', message: string): AttemptResult {
   return { ok: false, error: { category, message, details: {} }, worker: '' };
+}
+
+/** Waits for `promise` at most `ms`; its failure is ignored. */
+function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    promise.then(done, done);
+  });
 }
 
 function sleepFor(ms: number, signal: AbortSignal): Promise<void> {

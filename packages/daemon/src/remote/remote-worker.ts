@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { OrcError, type ProviderName, type ResolvedConfig } from '@orc/shared';
+import { OrcError, isOrcError, type ProviderName, type ResolvedConfig } from '@orc/shared';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
@@ -17,6 +17,7 @@ import {
   PRESENCE_EVERY_MS,
   cancelChannel,
   livePresences,
+  takenBackKey,
   workersKey,
   type AttemptProgress,
   type AttemptResult,
@@ -31,6 +32,8 @@ import { shareQuotaHolds } from './shared-holds.js';
 
 export interface RemoteWorkerOptions {
   target: RedisTarget;
+  /** Where the URL came from (`--redis`, a file's `redis.url`, the default), said when it starts. */
+  targetFrom?: string;
   /** The daemon's queue; unset: the one daemon that says it is alive on this Redis. */
   queue?: string;
   concurrency: number;
@@ -71,7 +74,10 @@ const TEXT_BATCH_MS = 250;
 export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<RunningWorker> {
   const { target, say, clock } = options;
   const logger = options.logger ?? pino({ level: options.logLevel ?? 'warn' }, pino.destination(2));
-  const connection = await connectRedis(target, options.connectTimeoutMs ?? 5_000);
+  const from = options.targetFrom === undefined ? '' : ` (from ${options.targetFrom})`;
+  const connection = await connectRedis(target, options.connectTimeoutMs ?? 5_000).catch((error: unknown) => {
+    throw isOrcError(error) ? new OrcError(error.code, `${error.message}${from}`) : error;
+  });
   const found = await findQueue(connection, options).catch((error: unknown) => {
     connection.disconnect();
     throw error;
@@ -100,16 +106,27 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     connection.disconnect();
     throw error;
   });
-  const running = new Map<
-    string,
-    { controller: AbortController; presence: WorkerPresence['running'][number] }
-  >();
+  /**
+   * The jobs in hand, by lock token: the same job can be in hand twice, when Redis lost it (restarted
+   * empty) and the daemon added it again, and only the newer one is the job's.
+   */
+  const running = new Map<string, RunningJob>();
+  const stop = (entry: RunningJob, why: string) => {
+    if (entry.controller.signal.aborted) return;
+    logger.info({ jobId: entry.jobId }, why);
+    entry.controller.abort();
+  };
 
   const asks = new WorkerAsks(queue);
   const subscriber = quiet(connection.duplicate());
   await subscriber.subscribe(cancelChannel(queue), asks.channel);
+  /** The daemon gave the job up: nobody waits for its answer, so it is not paid for any further. */
+  const stopTakenBack = (jobId: string) => {
+    for (const entry of running.values())
+      if (entry.jobId === jobId) stop(entry, 'the daemon took this attempt back; stopping it');
+  };
   subscriber.on('message', (channel: string, message: string) =>
-    channel === asks.channel ? asks.answered(message) : running.get(message)?.controller.abort(),
+    channel === asks.channel ? asks.answered(message) : stopTakenBack(message),
   );
 
   const presence = (): WorkerPresence => ({
@@ -126,7 +143,39 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
     if (connection.status !== 'ready') return;
     void connection.hset(workersKey(queue), id, JSON.stringify(presence())).catch(() => undefined);
   };
-  const runJob = async (job: Job): Promise<AttemptResult> => {
+  /** Which of `ids` the daemon gave up on; none known while Redis is away. */
+  const takenBack = async (ids: string[]): Promise<Set<string>> => {
+    if (ids.length === 0 || connection.status !== 'ready') return new Set();
+    const words = await connection.mget(ids.map((jobId) => takenBackKey(queue, jobId))).catch(() => []);
+    return new Set(ids.filter((_, index) => words[index] != null));
+  };
+  /**
+   * Stops the jobs in hand that are no longer this worker's to finish: those the daemon gave up on (its
+   * message is lost on a worker cut off from Redis when it was sent), and those whose lock is gone or
+   * another worker's (Redis lost the job, or handed it on after this worker was cut off past its lock:
+   * their answer would be refused). Read on every heartbeat and reconnection.
+   */
+  const dropNotOurs = async () => {
+    const entries = [...running.entries()];
+    if (entries.length === 0 || connection.status !== 'ready') return;
+    const [given, locks] = await Promise.all([
+      takenBack(entries.map(([, entry]) => entry.jobId)),
+      connection.mget(entries.map(([, entry]) => jobLockKey(queue, entry.jobId))).catch(() => undefined),
+    ]);
+    for (const [index, [token, entry]] of entries.entries()) {
+      if (given.has(entry.jobId)) stop(entry, 'the daemon took this attempt back; stopping it');
+      else if (locks && locks[index] !== token && running.has(token))
+        stop(
+          entry,
+          'this attempt is no longer held here (Redis lost it or gave it to another worker); stopping it',
+        );
+    }
+  };
+  const beatAndCheck = () => {
+    announce();
+    void dropNotOurs();
+  };
+  const runJob = async (job: Job, token = `${job.id}`): Promise<AttemptResult> => {
     const parsed = AttemptJobData.safeParse(job.data);
     if (!parsed.success)
       return refuse(id, `job ${job.id} is not an attempt this worker reads (a newer daemon?)`);
@@ -137,11 +186,27 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
         `job ${job.id} is a Claude Code attempt without its repository (a daemon of another version?)`,
       );
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), data.timeoutMs);
-    running.set(job.id!, {
+    const jobId = job.id!;
+    // The job again (Redis lost it and the daemon added it anew): the one still in hand is not its any more.
+    for (const entry of running.values())
+      if (entry.jobId === jobId)
+        stop(entry, 'this attempt was given to this worker anew; stopping the one before');
+    // Asked once it is in hand, so a take-back sent meanwhile stops it either way.
+    running.set(token, {
+      jobId,
       controller,
       presence: { runId: data.runId, taskId: data.taskId, attempt: data.attempt, since: clock.now() },
     });
+    if ((await takenBack([jobId])).has(jobId) || controller.signal.aborted) {
+      // A job the daemon gave up on, handed on after its worker was cut off: nobody waits for its answer.
+      running.delete(token);
+      return {
+        ok: false,
+        error: { category: 'transient', message: 'the daemon took this attempt back', details: {} },
+        worker: id,
+      };
+    }
+    const timer = setTimeout(() => controller.abort(), data.timeoutMs);
     announce();
     const tell = (progress: AttemptProgress) => job.updateProgress(progress).catch(() => undefined);
     let text = '';
@@ -243,7 +308,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
       clearTimeout(timer);
       if (flushing) clearTimeout(flushing);
       flush();
-      running.delete(job.id!);
+      running.delete(token);
       announce();
     }
   };
@@ -266,7 +331,7 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   worker.on('error', (error) => logger.debug({ err: error.message }, 'BullMQ worker'));
 
   announce();
-  const beat = setInterval(announce, PRESENCE_EVERY_MS);
+  const beat = setInterval(beatAndCheck, PRESENCE_EVERY_MS);
   let wasDown = false;
   let stopping: Promise<void> | undefined;
   connection.on('close', () => {
@@ -276,10 +341,10 @@ export async function startRemoteWorker(options: RemoteWorkerOptions): Promise<R
   connection.on('ready', () => {
     if (wasDown) say(`reconnected to Redis at ${shownUrl(target.url)}`);
     wasDown = false;
-    announce();
+    beatAndCheck();
   });
   say(
-    `worker ${id} takes attempts from queue ${queue} on ${shownUrl(target.url)} (concurrency ${options.concurrency})` +
+    `worker ${id} takes attempts from queue ${queue} on ${shownUrl(target.url)}${from} (concurrency ${options.concurrency})` +
       (options.workdirRoot === undefined
         ? ''
         : `; Claude Code agents work in clones under ${options.workdirRoot}`),
@@ -342,6 +407,18 @@ async function findQueue(
     told = true;
     await options.clock.sleep(1_000);
   }
+}
+
+/** A job in hand: which job, how to stop it, and what `orc ls` shows of it. */
+interface RunningJob {
+  jobId: string;
+  controller: AbortController;
+  presence: WorkerPresence['running'][number];
+}
+
+/** BullMQ's lock of a job in hand: the token of the worker that holds it, gone when nobody does. */
+function jobLockKey(queue: string, jobId: string): string {
+  return `${KEY_PREFIX}:${queue}:${jobId}:lock`;
 }
 
 function refuse(worker: string, message: string): AttemptResult {

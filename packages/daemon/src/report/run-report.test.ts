@@ -234,8 +234,9 @@ describe('RunReportBuilder', () => {
   it('finds the critical path by elapsed time and measures work, makespan and utilisation', () => {
     const report = build();
     expect(report.time.criticalPath).toEqual(['a', 'b', 'd']);
-    // a 1→11 (10 s), b 12→41 (29 s), d 42→71 (29 s).
-    expect(report.time.criticalPathMs).toBe(68_000);
+    // By the time each was worked on (not its first start to its end, which counts reviews and waits):
+    // a 9 s, b 8+8+8 s, d 8+9 s.
+    expect(report.time.criticalPathMs).toBe(50_000);
     expect(report.time.makespanMs).toBe(100_000);
     expect(report.tasks.filter((t) => t.onCriticalPath).map((t) => t.id)).toEqual(['a', 'b', 'd']);
     // Work ends when the review starts: a 9 s, b 8+8+8, c 13, d 8+9 = 63 s of 2 workers × 100 s.

@@ -3,6 +3,7 @@ import {
   describeTaskChanges,
   editedBy,
   SETTLED_STATUSES,
+  runWorkMs,
   subtractUsage,
   ZERO_USAGE,
   type FeedbackEntry,
@@ -25,6 +26,8 @@ export interface LinesChanged {
 
 interface AttemptEntry extends TimelineAttempt {
   spend: Spend;
+  /** A rollback reset its task after it: not part of the task as the run ended. */
+  rolledBack?: true;
 }
 
 const NO_SPEND: Spend = { usage: ZERO_USAGE, costUsd: 0 };
@@ -117,6 +120,8 @@ export class RunReportBuilder {
         }
         return;
       case 'run.rolled_back':
+        for (const entry of this.attempts)
+          if (event.resetTasks.includes(entry.taskId)) entry.rolledBack = true;
         this.note(
           event.at,
           'rollback',
@@ -170,9 +175,9 @@ export class RunReportBuilder {
     const elapsed = new Map<string, number>();
     const rows: TaskReportRow[] = view.tasks.map((task) => {
       const attempts = byTask.get(task.id) ?? [];
-      const first = attempts[0];
-      const taskEnd = task.finishedAt !== undefined ? Date.parse(task.finishedAt) : end;
-      const elapsedMs = first ? Math.max(0, taskEnd - Date.parse(first.startedAt)) : 0;
+      // Working time, not first start to end: the latter counted pauses, reviews and the time before a
+      // rollback, and made a critical path of 5m18s in a run of 1m09s.
+      const elapsedMs = attempts.reduce((sum, a) => sum + (a.rolledBack ? 0 : spanOf(a)), 0);
       elapsed.set(task.id, elapsedMs);
       const changed = lines?.get(task.id);
       return {
@@ -199,7 +204,8 @@ export class RunReportBuilder {
       usage: subtractUsage(total.usage, workers.usage),
       costUsd: Math.max(0, total.costUsd - workers.costUsd),
     };
-    const makespanMs = Math.max(0, end - Date.parse(view.createdAt));
+    // The run's working time: the time it was paused, or finished before a rollback reopened it, is not.
+    const makespanMs = runWorkMs(view, now);
     const busyMs = this.attempts.reduce((sum, a) => sum + spanOf(a), 0);
     const counts = view.taskCounts;
     const failed = counts['failed'] ?? 0;
@@ -229,7 +235,7 @@ export class RunReportBuilder {
         utilisation: Math.min(1, ratio(busyMs, makespanMs * view.maxWorkers)),
       },
       tasks: rows,
-      timeline: this.attempts.map(({ spend: _spend, ...entry }) => entry),
+      timeline: this.attempts.map(({ spend: _spend, rolledBack: _rolledBack, ...entry }) => entry),
       feedback: this.feedback,
       ratings: {
         count: scores.length,
@@ -257,10 +263,14 @@ export class RunReportBuilder {
   private moved(taskId: string, status: TaskStatus, at: string, reason: string | undefined): void {
     const before = this.statuses.get(taskId);
     this.statuses.set(taskId, status);
+    const entry = this.latest.get(taskId);
     if (status === 'reviewing') {
       // The worker's part ended; the review that follows is the manager's time.
-      const entry = this.latest.get(taskId);
       if (entry?.outcome === 'running') entry.endedAt ??= at;
+    } else if (status !== 'running' && entry?.outcome === 'running' && entry.endedAt === undefined) {
+      // Taken back mid-attempt (a pause, a rollback, a cancel): its time ends here, not at the run's end.
+      entry.outcome = 'interrupted';
+      entry.endedAt = at;
     }
     if ((status === 'ready' || status === 'pending') && before !== undefined && SETTLED_STATUSES.has(before))
       this.note(at, 'retry', reason ?? `retried after it was ${before}`, taskId);

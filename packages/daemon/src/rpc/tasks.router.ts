@@ -1,4 +1,4 @@
-import { TaskPageInput, TaskRef } from '@orc/shared';
+import { RetryTaskInput, TaskPageInput, TaskRef } from '@orc/shared';
 import { procedure, router } from './trpc.js';
 
 export const tasksRouter = router({
@@ -17,9 +17,11 @@ export const tasksRouter = router({
   diff: procedure
     .input(TaskRef)
     .query(async ({ ctx, input }) => (await ctx.orchestrator.taskDiff(input.runId, input.taskId)) ?? null),
-  retry: procedure
-    .input(TaskRef)
-    .mutation(({ ctx, input }) => ctx.orchestrator.retryTask(input.runId, input.taskId)),
+  retry: procedure.input(RetryTaskInput).mutation(({ ctx, input }) =>
+    ctx.orchestrator.retryTask(input.runId, input.taskId, {
+      ...(input.maxTaskCostUsd !== undefined && { maxTaskCostUsd: input.maxTaskCostUsd }),
+    }),
+  ),
   /** Stops the task's attempt and holds it until a person edits or retries it. */
   cancel: procedure
     .input(TaskRef)

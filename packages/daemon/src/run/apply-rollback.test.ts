@@ -34,10 +34,18 @@ const saved = [
 
 describe('applyRollback', () => {
   it('full: brings back the checkpoint as it was, with queued work pending again', () => {
+    const running = {
+      n: 1,
+      worker: 1,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      outcome: 'running' as const,
+      usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 },
+      costUsd: 0,
+    };
     const current = [
       record('a', [], 'done'),
       record('b', ['a'], 'done'),
-      record('c', ['b'], 'running', { worker: 1 }),
+      record('c', ['b'], 'running', { worker: 1, attempts: [running] }),
       record('d', [], 'failed', { error: 'boom' }),
     ];
     const { tasks, reset } = applyRollback('full', current, saved, []);
@@ -50,7 +58,17 @@ describe('applyRollback', () => {
     ]);
     expect(out.get('b')!.result).toBeUndefined();
     expect(out.get('d')!.error).toBeUndefined();
+    // c loses its attempt, b its result, d its failure.
     expect(reset.sort()).toEqual(['b', 'c', 'd']);
+    // A task that waited to run and waits again is not reset, nor one put back in the queue as it was.
+    const waiting = [
+      record('a', [], 'done'),
+      record('b', ['a'], 'ready'),
+      record('c', ['b'], 'pending'),
+      record('d', [], 'ready'),
+    ];
+    expect(applyRollback('full', waiting, saved, []).reset).toEqual([]);
+    expect(applyRollback('selective', current, current, ['b']).reset.sort()).toEqual(['b']);
     // The saved records are copied, not shared.
     expect(saved[1]!.status).toBe('ready');
   });
@@ -86,12 +104,14 @@ describe('applyRollback', () => {
   it('selective: resets the named tasks and everything downstream, keeps the rest as it is now', () => {
     const current = [
       record('a', [], 'done'),
-      record('b', ['a'], 'done', { reworks: 2 }),
+      record('b', ['a'], 'done', { reworks: 2, startedAt: '2026-01-01T00:00:00.000Z' }),
       record('c', ['b'], 'done'),
       record('d', [], 'done'),
       record('e', ['c', 'd'], 'failed', { error: 'bad' }),
     ];
     const { tasks, reset } = applyRollback('selective', current, saved, ['b']);
+    // Its time starts over with it (orc show, the terminal UI's task time).
+    expect(byId(tasks).get('b')!.startedAt).toBeUndefined();
     const out = byId(tasks);
     expect(out.get('a')!.status).toBe('done');
     expect(out.get('d')!.status).toBe('done');
@@ -145,8 +165,39 @@ describe('applyRollback', () => {
       diff: undefined,
     });
     expect(out.get('d')!.attempts[0]).toMatchObject({ output: 'an answer', diff: 'a diff' });
+    // Full, to a checkpoint that had these answers: they are still the tasks' last attempts, so kept.
     const full = applyRollback('full', current, current, []).tasks;
-    expect(full.every((t) => t.attempts[0]!.output === undefined)).toBe(true);
+    expect(full.every((t) => t.attempts[0]!.output === 'an answer')).toBe(true);
+    // ... unless the task was tried again since: then it is worked again.
+    const retried = { ...answered, n: 2, outcome: 'failed' as const, output: undefined };
+    const since = [record('a', [], 'ready', { attempts: [answered, retried] }), current[1]!];
+    const fullSince = byId(applyRollback('full', since, current, []).tasks);
+    expect(fullSince.get('a')!.attempts[0]!.output).toBeUndefined();
+    expect(fullSince.get('d')!.attempts[0]!.output).toBe('an answer');
+  });
+
+  it('partial: keeps an answer given since to unchanged inputs; full to before it works the task again', () => {
+    const answered = {
+      n: 1,
+      worker: 0,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      outcome: 'succeeded' as const,
+      output: 'an answer',
+      usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 },
+      costUsd: 0,
+    };
+    const current = [
+      record('a', [], 'done'),
+      record('b', ['a'], 'reviewing', { attempts: [answered] }),
+      record('c', ['b'], 'pending'),
+      record('d', [], 'reviewing', { attempts: [answered], description: 'Do d differently.' }),
+    ];
+    const partial = byId(applyRollback('partial', current, saved, []).tasks);
+    expect(partial.get('b')!).toMatchObject({ status: 'pending', attempts: [{ output: 'an answer' }] });
+    // d's spec changed since the checkpoint: its answer answered another question.
+    expect(partial.get('d')!.attempts).toEqual([]);
+    const full = byId(applyRollback('full', current, saved, []).tasks);
+    expect(full.get('b')!.attempts).toEqual([]);
   });
 
   it('downstreamOf follows dependents transitively and includes the named tasks', () => {

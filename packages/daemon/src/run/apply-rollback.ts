@@ -1,12 +1,17 @@
-import type { RollbackStrategy, TaskRecord } from '@orc/shared';
+import { hasAnswerToReview, type RollbackStrategy, type TaskRecord } from '@orc/shared';
 
 /**
  * The task records after a rollback, the ids of the tasks whose state it changed (`reset`), and of the
  * done tasks it left done with the same result (`kept`).
  * - full: the checkpoint's records, as they were.
  * - partial: the checkpoint's records, but a task that finished since keeps its result when its inputs
- *   did not change (same spec, and every dependency kept with the same result).
+ *   did not change (same spec, and every dependency kept with the same result); so does an answer given
+ *   since that waits for its review.
  * - selective: the current records, with the named tasks and everything downstream of them reset.
+ *
+ * Work is not paid twice: a task the rollback does not start over keeps an answer that waits for its
+ * review, and goes to that review (as after a crash). A task the checkpoint had not yet answered is
+ * worked again by a full rollback: that is what going back to the checkpoint means.
  */
 export function applyRollback(
   strategy: RollbackStrategy,
@@ -19,23 +24,28 @@ export function applyRollback(
   let tasks: TaskRecord[];
   switch (strategy) {
     case 'full':
-      tasks = saved.map((t) => withoutAnswer(structuredClone(t)));
+      tasks = saved.map((t) => fromCheckpoint(t, currentById.get(t.id)));
       break;
     case 'partial': {
       const kept = new Set<string>();
+      // Answered since, with inputs unchanged: the answer goes to its review.
+      const answered = new Set<string>();
+      const depsKept = (task: TaskRecord) =>
+        task.dependencies.every(
+          (dep) => kept.has(dep) || sameResult(savedById.get(dep), currentById.get(dep)),
+        );
       for (const task of topological(saved)) {
         const now = currentById.get(task.id);
         const unchangedInputs =
-          now !== undefined &&
-          now.status === 'done' &&
-          sameSpec(now, task) &&
-          task.dependencies.every(
-            (dep) => kept.has(dep) || sameResult(savedById.get(dep), currentById.get(dep)),
-          );
+          now !== undefined && now.status === 'done' && sameSpec(now, task) && depsKept(task);
         if (unchangedInputs) kept.add(task.id);
+        else if (now !== undefined && sameSpec(now, task) && hasAnswerToReview(now) && depsKept(task))
+          answered.add(task.id);
       }
       tasks = saved.map((t) =>
-        kept.has(t.id) ? structuredClone(currentById.get(t.id)!) : withoutAnswer(structuredClone(t)),
+        kept.has(t.id) || answered.has(t.id)
+          ? structuredClone(currentById.get(t.id)!)
+          : fromCheckpoint(t, currentById.get(t.id)),
       );
       break;
     }
@@ -55,19 +65,26 @@ export function applyRollback(
     }
     if (task.status === 'ready') task.status = 'pending';
   }
-  const reset = tasks
-    .filter((t) => {
-      const before = currentById.get(t.id);
-      return !before || before.status !== t.status || before.result !== t.result;
-    })
-    .map((t) => t.id);
+  const reset = tasks.filter((t) => changedBy(currentById.get(t.id), t)).map((t) => t.id);
   const kept = tasks.filter((t) => sameResult(currentById.get(t.id), t)).map((t) => t.id);
   return { tasks, reset, kept };
 }
 
 /**
+ * The checkpoint's record of a task. An answer it had waiting for its review is kept when that attempt
+ * is still the task's last (nothing newer was tried, and in a repository run its branch still holds that
+ * work); otherwise the task is worked again.
+ */
+function fromCheckpoint(saved: TaskRecord, now: TaskRecord | undefined): TaskRecord {
+  const copy = structuredClone(saved);
+  const answer = copy.attempts.at(-1);
+  const sameAttempt = answer !== undefined && now?.attempts.at(-1)?.n === answer.n;
+  return sameAttempt ? copy : withoutAnswer(copy);
+}
+
+/**
  * A task the rollback starts over does not take up an answer that was waiting for its review then: it
- * is worked again. (A task the rollback leaves alone keeps its answer, and goes to its review.)
+ * is worked again.
  */
 function withoutAnswer(task: TaskRecord): TaskRecord {
   const last = task.attempts.at(-1);
@@ -85,9 +102,37 @@ function resetTask(task: TaskRecord): TaskRecord {
   delete copy.result;
   delete copy.error;
   delete copy.worker;
+  // Its time starts over with it, as the task machine's own reset has it.
+  delete copy.readyAt;
+  delete copy.startedAt;
   delete copy.finishedAt;
   delete copy.feedback;
   return copy;
+}
+
+/** Statuses of work still to do: a rollback that moves a task among them changes nothing a person sees. */
+const TO_DO: ReadonlySet<TaskRecord['status']> = new Set([
+  'pending',
+  'ready',
+  'running',
+  'reviewing',
+  'merging',
+]);
+
+/**
+ * Whether the rollback changed the task's state (what "reset N tasks" counts): it ended otherwise (done,
+ * failed, skipped…), or lost its result, attempts, or an answer that waited for its review. A task that
+ * waited to run and waits again is not reset, nor one whose attempt in flight goes back to the queue.
+ */
+function changedBy(before: TaskRecord | undefined, after: TaskRecord): boolean {
+  if (before === undefined) return true;
+  const settled = (task: TaskRecord) => (TO_DO.has(task.status) ? 'to do' : task.status);
+  return (
+    settled(before) !== settled(after) ||
+    before.result !== after.result ||
+    after.attempts.length < before.attempts.length ||
+    (hasAnswerToReview(before) && !hasAnswerToReview(after))
+  );
 }
 
 function sameSpec(a: TaskRecord, b: TaskRecord): boolean {

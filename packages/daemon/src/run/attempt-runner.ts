@@ -124,9 +124,9 @@ export class AttemptRunner {
     const config = this.deps.config();
     const model = config.models.worker.model;
     const before = tasks.get(taskId)!;
-    budget.checkTask(before, 'attempt');
     const dependencies = before.dependencies.map((id) => tasks.get(id)!).filter((d) => d.status === 'done');
     const { system, prompt } = workPrompt(this.deps.context(), before, dependencies, before.feedback);
+    budget.checkTask(before, { kind: 'attempt', model, system, prompt });
     // The attempt begins once the call may go: a wait for quota is not an attempt.
     const permit = await backend.admit(
       {

@@ -32,6 +32,7 @@ const TASKLESS_EVENTS: ReadonlySet<OrcEvent['type']> = new Set<OrcEvent['type']>
   'run.rollback_failed',
   'run.budget_exceeded',
   'run.budget_set',
+  'run.task_budget_set',
   'run.concurrency',
   'run.integrated',
   'checkpoint.created',
@@ -178,6 +179,11 @@ export class DocumentFold {
         doc.config = { ...doc.config, execution: { ...execution, max_cost_usd: event.limitUsd } };
         doc.budgetLifted = false;
         this.budgetSetSincePause = true;
+        return;
+      }
+      case 'run.task_budget_set': {
+        const execution = (doc.config['execution'] ?? {}) as Record<string, unknown>;
+        doc.config = { ...doc.config, execution: { ...execution, max_task_cost_usd: event.limitUsd } };
         return;
       }
       case 'run.resumed':

@@ -48,6 +48,8 @@ export class ManagerCalls {
     signal: AbortSignal,
   ): Promise<ReviewAnswer> {
     const { system, prompt } = reviewPrompt(this.deps.context(), task, result, diff);
+    const { model } = this.deps.config().models.manager;
+    this.deps.budget.checkTask(task, { kind: 'review', model, system, prompt });
     const answer = await this.call('review', system, prompt, TaskReview, signal);
     this.deps.budget.countReview(answer.costUsd);
     const parsed = TaskReview.safeParse(safeJson(answer.text));

@@ -1,6 +1,20 @@
-import { addUsage, type ModelPrice, type TaskRecord, type Usage } from '@orc/shared';
+import { addUsage, ZERO_USAGE, type ModelPrice, type TaskRecord, type Usage } from '@orc/shared';
 import { ModelError } from '../model/model-error.js';
 import { costOf } from '../model/pricing.js';
+
+/** A call about to be made, as the task budget foresees it. */
+export interface NextCall {
+  kind: 'attempt' | 'review';
+  model: string;
+  system: string;
+  prompt: string;
+}
+
+/**
+ * Tokens a character of prompt is, before a call has come back to tell (English runs about four characters
+ * a token; the quota's TokenEstimator measures each model's own figure as calls come back).
+ */
+const TOKENS_PER_CHAR = 0.25;
 
 /** What the budget reads and writes of the run's document. */
 export interface SpendRecord {
@@ -29,7 +43,7 @@ export class RunBudget {
     private limitUsd: number | undefined,
     private readonly prices: (model: string) => ModelPrice | undefined,
     /** `execution.max_task_cost_usd`. */
-    private readonly taskLimitUsd: number | undefined = undefined,
+    private taskLimitUsd: number | undefined = undefined,
   ) {}
 
   get costUsd(): number {
@@ -70,25 +84,56 @@ export class RunBudget {
   /**
    * Fails the task's next call (its attempt or the review of it) before it is made when, at what such a
    * call costs on average, it would take the task past `max_task_cost_usd`: thrown as a permanent
-   * ModelError, so the task fails with the reason and the run goes on.
+   * ModelError, so the task fails with the reason and the run goes on. Before any such call has come
+   * back, its cost is its prompt's input at the model's price (what it costs at least): with nothing
+   * foreseen, the run's first task went past its cap on its first review ($0.0014 of a $0.001 cap).
    */
-  checkTask(task: Pick<TaskRecord, 'id' | 'attempts'>, next: 'attempt' | 'review'): void {
+  checkTask(task: Pick<TaskRecord, 'id' | 'attempts'>, next: NextCall): void {
     const limit = this.taskLimitUsd;
     if (limit === undefined) return;
     const spent = taskCost(task);
-    const seen = next === 'attempt' ? this.attempts : this.reviews;
-    const expected = seen.count > 0 ? seen.total / seen.count : 0;
+    const seen = next.kind === 'attempt' ? this.attempts : this.reviews;
+    const expected = seen.count > 0 ? seen.total / seen.count : this.leastCostOf(next);
     // Within a millionth of a dollar is within: sums of prices are not exact in floating point.
     if (spent < limit - 1e-6 && spent + expected <= limit + 1e-6) return;
     const about =
       expected > 0
-        ? `, and ${next === 'attempt' ? 'an attempt' : 'a review'} costs about $${expected.toFixed(4)}`
+        ? `, and ${next.kind === 'attempt' ? 'an attempt' : 'a review'} costs about $${expected.toFixed(4)}`
         : '';
     throw new ModelError(
       'permanent',
       `task ${task.id} would pass its budget: it has cost $${spent.toFixed(4)} of execution.max_task_cost_usd $${limit}${about}`,
       { taskBudget: true },
     );
+  }
+
+  /** What a call costs at least: its prompt's input tokens, estimated from its length. */
+  private leastCostOf(call: NextCall): number {
+    const inputTokens = Math.ceil((call.system.length + call.prompt.length) * TOKENS_PER_CHAR);
+    return costOf({ ...ZERO_USAGE, inputTokens }, this.prices(call.model));
+  }
+
+  /**
+   * Why a retry of the task would fail at once under a cap of `limit` (`max_task_cost_usd`: its spend so
+   * far, plus what an attempt costs on average, passes it), with the fix; undefined when it would not.
+   */
+  retryRefusal(
+    runId: string,
+    task: Pick<TaskRecord, 'id' | 'attempts'>,
+    limit = this.taskLimitUsd,
+  ): string | undefined {
+    if (limit === undefined) return undefined;
+    const spent = taskCost(task);
+    const expected = this.attempts.count > 0 ? this.attempts.total / this.attempts.count : 0;
+    if (spent < limit - 1e-6 && spent + expected <= limit + 1e-6) return undefined;
+    // Rounded up to a cent's hundredth, so the figure given is enough.
+    const enough = Math.ceil((spent + expected) * 10_000 + 1) / 10_000;
+    return `task ${task.id} has cost $${spent.toFixed(4)} of a $${limit} cap (execution.max_task_cost_usd), so a retry would fail at once: orc retry ${runId} ${task.id} --task-budget ${enough.toFixed(4)} (or more) raises the run's cap`;
+  }
+
+  /** The run's cap on one task's cost becomes `usd` (a person raised it). */
+  setTaskLimit(usd: number): void {
+    this.taskLimitUsd = usd;
   }
 
   /** What the task may still spend (USD) under `max_task_cost_usd`; undefined without one. */

@@ -49,6 +49,19 @@ describe('checkpoints and rollback through the orchestrator', () => {
     ]);
     await expect(orchestrator.rollback(runId, 'cp99', 'full')).rejects.toMatchObject({
       code: 'CHECKPOINT_NOT_FOUND',
+      message: `run ${runId} has no checkpoint "cp99"; its checkpoints: cp1, cp2 "after everything"`,
+    });
+  });
+
+  it('rolls back to a checkpoint named by its label; a label two carry asks for the id', async () => {
+    const { orchestrator, runId } = await completedRun(createScriptedProvider());
+    const labelled = await orchestrator.createCheckpoint(runId, 'all done');
+    const rolled = await orchestrator.rollback(runId, 'all done', 'full');
+    expect(rolled.rollback).toMatchObject({ checkpointId: labelled.id, reset: [] });
+    const again = await orchestrator.createCheckpoint(runId, 'all done');
+    await expect(orchestrator.rollback(runId, 'all done', 'full')).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+      message: `run ${runId} has 2 checkpoints labelled "all done" (${labelled.id}, ${again.id}); give its id`,
     });
   });
 
@@ -57,7 +70,11 @@ describe('checkpoints and rollback through the orchestrator', () => {
     const { orchestrator, runId } = await completedRun(provider);
     const planned = (await orchestrator.listCheckpoints(runId)).find((c) => c.reason === 'planned')!;
     const rolled = await orchestrator.rollback(runId, planned.id, 'full');
-    expect(rolled).toMatchObject({ status: 'paused', pauseReason: 'user' });
+    expect(rolled).toMatchObject({
+      status: 'paused',
+      pauseReason: 'rollback',
+      pauseMessage: `rolled back to ${planned.id}; orc resume goes on`,
+    });
     expect((await orchestrator.getRun(runId, { full: true })).tasks.every((t) => t.status !== 'done')).toBe(
       true,
     );
@@ -173,7 +190,7 @@ describe('checkpoints and rollback through the orchestrator', () => {
     await provider.whenInFlight(2);
     const checkpoint = await orchestrator.createCheckpoint(run.id, 'mid-run');
     const rolled = await orchestrator.rollback(run.id, checkpoint.id, 'full');
-    expect(rolled).toMatchObject({ status: 'paused', pauseReason: 'user' });
+    expect(rolled).toMatchObject({ status: 'paused', pauseReason: 'rollback' });
     expect(provider.callsFor('work').every((c) => c.aborted)).toBe(true);
     expect((await orchestrator.getRun(run.id)).busyWorkers).toBe(0);
     const interrupted = (await orchestrator.getRun(run.id, { full: true })).tasks.find((t) => t.id === 'a')!;

@@ -1,4 +1,4 @@
-import type { CheckpointInfo, NewEvent, ResolvedConfig } from '@orc/shared';
+import { OrcError, type CheckpointInfo, type NewEvent, type ResolvedConfig } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, type Clock } from '../clock.js';
 import type { RunDocument, RunDocumentToWrite } from '../store/run-document.js';
@@ -8,6 +8,9 @@ import type { MergeQueue } from './merge-queue.js';
 
 /** The number of checkpoint `cpN`. */
 const numberOf = (id: string) => Number(id.slice(2));
+
+/** The checkpoints an unknown one's error lists, the latest. */
+const LISTED_CHECKPOINTS = 10;
 
 /** Auto checkpoints are spaced so a run makes about this many at most: each copies the run document. */
 const MAX_AUTO_CHECKPOINTS = 5;
@@ -56,6 +59,32 @@ export class RunCheckpoints {
   /** Whether the checkpoint exists, or is being written (a rollback to it waits for it). */
   has(id: string): boolean {
     return this.info(id) !== undefined;
+  }
+
+  /**
+   * The id of the checkpoint `ref` names: its id, or its label. An unknown one is refused in one line that
+   * lists the checkpoints (with their labels), one label that several carry with their ids.
+   */
+  resolve(ref: string): string {
+    if (this.has(ref)) return ref;
+    const list = this.list();
+    const labelled = list.filter((checkpoint) => checkpoint.label === ref);
+    if (labelled.length === 1) return labelled[0]!.id;
+    const { runId } = this.deps;
+    if (labelled.length > 1) {
+      throw new OrcError(
+        'INVALID_STATE',
+        `run ${runId} has ${labelled.length} checkpoints labelled "${ref}" (${labelled.map((c) => c.id).join(', ')}); give its id`,
+      );
+    }
+    const shown = list.slice(-LISTED_CHECKPOINTS).map((c) => (c.label ? `${c.id} "${c.label}"` : c.id));
+    const more = list.length > LISTED_CHECKPOINTS ? `…, ` : '';
+    throw new OrcError(
+      'CHECKPOINT_NOT_FOUND',
+      list.length === 0
+        ? `run ${runId} has no checkpoints to roll back to; orc checkpoint ${runId} makes one`
+        : `run ${runId} has no checkpoint "${ref}"; its checkpoints: ${more}${shown.join(', ')}`,
+    );
   }
 
   info(id: string): CheckpointInfo | undefined {

@@ -85,7 +85,12 @@ export function cancelRun(run: Run): void {
   run.actor.send({ type: 'run.cancel' });
 }
 
-export function retryTask(run: Run, taskId: string): void {
+/**
+ * `maxTaskCostUsd`: the run's cap on a task's cost (`execution.max_task_cost_usd`) becomes this first. A
+ * retry that the cap would fail at once is refused, with that fix: it would reopen the run, fail the task
+ * again and pay for the run's final review again, every time.
+ */
+export function retryTask(run: Run, taskId: string, options: { maxTaskCostUsd?: number } = {}): void {
   run.assertChangeable('retry the task');
   const task = run.taskRecord(taskId);
   if (run.status === 'cancelled')
@@ -95,6 +100,23 @@ export function retryTask(run: Run, taskId: string): void {
       'INVALID_STATE',
       `task ${taskId} is ${task.status}; only a failed, blocked, skipped or cancelled task can be retried`,
     );
+  }
+  const { maxTaskCostUsd } = options;
+  const refusal = run.budget.retryRefusal(
+    run.id,
+    task,
+    maxTaskCostUsd ?? run.config.execution.max_task_cost_usd,
+  );
+  if (refusal !== undefined) throw new OrcError('INVALID_STATE', refusal);
+  if (maxTaskCostUsd !== undefined) {
+    // Its own copy: the configuration object may be the daemon's, shared with other runs.
+    run.config = {
+      ...run.config,
+      execution: { ...run.config.execution, max_task_cost_usd: maxTaskCostUsd },
+    };
+    run.doc.config = storedConfig(run.config);
+    run.budget.setTaskLimit(maxTaskCostUsd);
+    run.emit({ type: 'run.task_budget_set', limitUsd: maxTaskCostUsd });
   }
   if (run.doc.heldTasks) delete run.doc.heldTasks[taskId];
   // The reason goes into the journal, so a report tells a person's retry from the engine's own.
@@ -128,18 +150,14 @@ function reopenIfFinished(run: Run): void {
   run.actor.send({ type: 'run.reopen' });
 }
 
+/** `checkpointRef`: the checkpoint's id or its label; the outcome names its id. */
 export async function rollbackRun(
   run: Run,
-  checkpointId: string,
+  checkpointRef: string,
   strategy: RollbackStrategy,
   taskIds: string[] | undefined,
-): Promise<RollbackOutcome> {
-  if (!run.checkpoints.has(checkpointId)) {
-    throw new OrcError(
-      'CHECKPOINT_NOT_FOUND',
-      `run ${run.id} has no checkpoint ${checkpointId}; orc checkpoint ${run.id} --list shows them`,
-    );
-  }
+): Promise<RollbackOutcome & { checkpointId: string }> {
+  const checkpointId = run.checkpoints.resolve(checkpointRef);
   if (run.status === 'analyzing' || run.status === 'cancelled')
     throw new OrcError('INVALID_STATE', `run ${run.id} is ${run.status}; it cannot be rolled back`);
   run.assertChangeable('roll it back');
@@ -155,10 +173,10 @@ export async function rollbackRun(
     // A finished run that the rollback would give no work stays as it was: nothing to do, nothing to undo.
     const saved = await run.checkpoints.read(checkpointId);
     const outcome = applyRollback(strategy, [...run.tasks.values()], saved.tasks, taskIds ?? []);
-    if (outcome.reset.length === 0) return { reset: [], kept: outcome.kept };
+    if (outcome.reset.length === 0) return { checkpointId, reset: [], kept: outcome.kept };
   }
   // The state before it, kept so the rollback can itself be undone; taken before the rollback begins, so
   // a rollback finished after a crash does not take it again (of a repository already reset).
   await run.checkpoints.create('before-rollback', `before rollback to ${checkpointId}`);
-  return run.requestRollback({ checkpointId, strategy, tasks: taskIds });
+  return { checkpointId, ...(await run.requestRollback({ checkpointId, strategy, tasks: taskIds })) };
 }

@@ -60,10 +60,8 @@ describe('RunForecaster', () => {
 
   it('starts a quota wait’s tasks at its end, and has no finish time while a person is awaited', () => {
     const forecaster = new RunForecaster();
-    const done = record('a', 'done', [0.2]);
-    forecaster.reset([
-      { ...done, attempts: [{ ...done.attempts[0]!, startedAt: new Date(T0).toISOString() }] },
-    ]);
+    forecaster.moved(record('a', 'running', []), 'ready', 'running', T0);
+    forecaster.moved(record('a', 'done', [0.2]), 'reviewing', 'done', T0 + 10_000);
     const base = {
       now: T0 + 10_000,
       spentUsd: 0.2,
@@ -100,5 +98,36 @@ describe('RunForecaster', () => {
     expect(at(T0 + 99, 0.3)).toBeCloseTo(0.7);
     // Past it: four tasks left.
     expect(at(T0 + 100, 0.3)).toBeCloseTo(1.1);
+  });
+
+  it('paces the tasks left on the working clock, afresh after a rollback: idle time is not the pace', () => {
+    let idle = 0;
+    const forecaster = new RunForecaster(() => idle);
+    const input = (now: number, counts: Record<string, number>) => ({
+      now,
+      spentUsd: 0.4,
+      count: (status: TaskStatus) => counts[status] ?? 0,
+      total: 4,
+      resumeAt: undefined,
+      waitsForAPerson: false,
+      task: () => undefined,
+    });
+    // Two tasks done, one every 10 s.
+    forecaster.moved(record('a', 'running', []), 'ready', 'running', T0);
+    forecaster.moved(record('a', 'done', [0.2]), 'reviewing', 'done', T0 + 10_000);
+    forecaster.moved(record('b', 'running', []), 'ready', 'running', T0 + 10_000);
+    forecaster.moved(record('b', 'done', [0.2]), 'reviewing', 'done', T0 + 20_000);
+    // Rolled back to where b was not done; the run was paused an hour before it was resumed.
+    forecaster.reset([record('a', 'done', [0.2]), record('b', 'pending', [])]);
+    idle = 3_600_000;
+    const resumed = T0 + 20_000 + idle;
+    expect(forecaster.forecast(input(resumed, { done: 1, ready: 3 }))!.finishAt).toBeUndefined();
+    forecaster.moved(record('b', 'running', []), 'ready', 'running', resumed);
+    forecaster.moved(record('b', 'done', [0.2]), 'reviewing', 'done', resumed + 10_000);
+    // One task in 10 s of work since: the two left take 20 s, not two hours.
+    const at = resumed + 10_000;
+    expect(forecaster.forecast(input(at, { done: 2, ready: 2 }))!.finishAt).toBe(
+      new Date(at + 20_000).toISOString(),
+    );
   });
 });

@@ -38,13 +38,28 @@ export interface ForecastInput {
  * plus, for the tasks left, what a finished task cost on average (its attempts and their reviews) less
  * what the ones under way have cost already; the finish time is the tasks left at the pace of the last 50
  * that finished. Planning and the final review are not in it (a few calls against hundreds).
+ *
+ * The pace is measured on the run's working clock (`idleMs`: the time it was paused, or finished before
+ * a reopen, is left out), and afresh from the first start after the records were replaced (a rollback, a
+ * restore): an hour's pause after a rollback made a pace of a task an hour and a finish an hour too late.
  */
 export class RunForecaster {
   private finished = { count: 0, costUsd: 0 };
   /** Tasks begun and not finished: their spend so far is part of their cost. */
   private readonly begun = new Set<string>();
+  /** Working-clock times (see `workAt`) at which the recent tasks finished. */
   private readonly recent: number[] = [];
+  /** Tasks finished since the records were last replaced: the pace's. */
+  private paced = 0;
+  /** The working-clock time of the first start since the records were last replaced. */
   private firstStart: number | undefined;
+
+  /** `idleMs(now)`: how long the run has not worked by `now` (ms), as `runIdleMs` counts it. */
+  constructor(private readonly idleMs: (now: number) => number = () => 0) {}
+
+  private workAt(now: number): number {
+    return now - this.idleMs(now);
+  }
   /** The last forecast made afresh: what was left to spend, and when it would finish. */
   private last:
     | {
@@ -56,28 +71,27 @@ export class RunForecaster {
       }
     | undefined;
 
-  /** The records were replaced (a plan, a restore, a rollback): counted afresh, pace from the start. */
+  /** The records were replaced (a plan, a restore, a rollback): counted afresh, the pace from now on. */
   reset(tasks: Iterable<TaskRecord>): void {
     this.finished = { count: 0, costUsd: 0 };
     this.begun.clear();
     this.recent.length = 0;
+    this.paced = 0;
     this.firstStart = undefined;
     this.last = undefined;
     for (const task of tasks) {
-      const started = task.attempts[0] && Date.parse(task.attempts[0].startedAt);
-      if (started !== undefined && !Number.isNaN(started))
-        this.firstStart = Math.min(this.firstStart ?? started, started);
       if (FINISHED.has(task.status)) this.add(task, 1);
       else if (task.attempts.length > 0 && !NOT_LEFT.has(task.status)) this.begun.add(task.id);
     }
   }
 
   moved(task: TaskRecord, from: TaskStatus, to: TaskStatus, now: number): void {
-    if (to === 'running') this.firstStart ??= now;
+    if (to === 'running') this.firstStart ??= this.workAt(now);
     if (FINISHED.has(from) && !FINISHED.has(to)) this.add(task, -1);
     if (FINISHED.has(to) && !FINISHED.has(from)) {
       this.add(task, 1);
-      this.recent.push(now);
+      this.paced += 1;
+      this.recent.push(this.workAt(now));
       if (this.recent.length > RECENT) this.recent.shift();
     }
     if (NOT_LEFT.has(to)) this.begun.delete(task.id);
@@ -127,15 +141,16 @@ export class RunForecaster {
     return made;
   }
 
-  /** Tasks finished per ms, recently. */
+  /** Tasks finished per ms of work, recently. */
   private pace(now: number): number | undefined {
+    const at = this.workAt(now);
     if (this.recent.length >= RECENT) {
-      const span = now - this.recent[0]!;
+      const span = at - this.recent[0]!;
       return span > 0 ? (this.recent.length - 1) / span : undefined;
     }
     const since = this.firstStart ?? this.recent[0];
-    if (since === undefined || now <= since) return undefined;
-    return this.finished.count / (now - since);
+    if (since === undefined || this.paced === 0 || at <= since) return undefined;
+    return this.paced / (at - since);
   }
 
   private add(task: Pick<TaskRecord, 'attempts'>, sign: 1 | -1): void {

@@ -3,6 +3,7 @@ import {
   ZERO_USAGE,
   addUsage,
   describeSourceChange,
+  runIdleMs,
   type NewEvent,
   type PauseReason,
   type ResolvedConfig,
@@ -69,7 +70,7 @@ export class RunScheduler {
   /** Present when `integration.verify` is set: accepted work lands only once it passes. */
   readonly train: MergeTrain | undefined;
   readonly attempts: AttemptRunner;
-  readonly forecaster = new RunForecaster();
+  readonly forecaster: RunForecaster;
   /** Tasks whose source is being asked before they start; each keeps a worker for itself meanwhile. */
   private claiming = 0;
 
@@ -78,6 +79,8 @@ export class RunScheduler {
     manager: ManagerCalls,
   ) {
     const { deps } = host;
+    // The pace is of the run's working time: its pauses are not (read as it goes: a rollback moves them).
+    this.forecaster = new RunForecaster((now) => runIdleMs(host.doc, now));
     this.tasks = new TaskSet(
       taskMachine.provide({
         guards: {
@@ -115,7 +118,6 @@ export class RunScheduler {
         work: (input, signal) => this.attempts.work(input.taskId, input.worker, input.maxTokens, signal),
         review: async (input, signal) => {
           const task = this.tasks.get(input.taskId)!;
-          host.budget.checkTask(task, 'review');
           const answer = await manager.review(task, input.text, task.attempts.at(-1)?.diff, signal);
           this.reviewed(input.taskId, answer, signal.aborted);
           return answer.review;

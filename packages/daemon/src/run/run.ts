@@ -5,6 +5,8 @@ import {
   storedConfig,
   type CheckpointInfo,
   type NewEvent,
+  statusToldBy,
+  trackIdle,
   type OrcEvent,
   type PauseReason,
   type ResolvedConfig,
@@ -94,6 +96,8 @@ export class Run implements SchedulerHost {
   actor!: Actor<typeof runMachine>;
   /** What the run last announced: its status, and why it is paused. */
   status: RunStatus;
+  /** The status the journal last told, and when it finished if it had (for the idle time, see `emit`). */
+  private told: { status: RunStatus; finishedAt?: string | undefined };
   pauseReason: PauseReason | undefined;
   /** The snapshot saved once the run is closing: the state it was in, never `closing` itself. */
   private closingSnapshot: unknown;
@@ -114,6 +118,7 @@ export class Run implements SchedulerHost {
     lastEventId: number,
   ) {
     this.status = doc.status;
+    this.told = { status: doc.status, finishedAt: doc.finishedAt };
     this.pauseReason = doc.pauseReason;
     this.spend = new RunSpendTeller(doc);
     const { store, clock, logger } = deps;
@@ -282,6 +287,12 @@ export class Run implements SchedulerHost {
       at,
     );
     this.doc.updatedAt = told.at;
+    // The idle time, from the events a client folds it from too (statusToldBy), at their times.
+    const to = statusToldBy(told);
+    if (to !== undefined) {
+      trackIdle(this.doc, this.told, to, told.at);
+      this.told = { status: to, ...(FINISHED_RUN_STATUSES.has(to) && { finishedAt: told.at }) };
+    }
     return told;
   }
 

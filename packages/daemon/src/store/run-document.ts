@@ -37,6 +37,9 @@ export const RunDocument = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   finishedAt: z.string().optional(),
+  /** Time the run did no work, and when its pause began (shared `trackIdle`). */
+  idleMs: z.number().nonnegative().optional(),
+  idleSince: z.string().optional(),
   planSummary: z.string().optional(),
   tasks: z.array(TaskRecord),
   /** Tasks were given rather than planned: the manager does not re-plan them. */

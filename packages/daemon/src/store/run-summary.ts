@@ -47,6 +47,8 @@ export function summaryOf(source: RunViewSource): RunSummary {
     createdAt: doc.createdAt,
     updatedAt: doc.updatedAt,
     ...(doc.finishedAt !== undefined && { finishedAt: doc.finishedAt }),
+    ...(doc.idleMs !== undefined && { idleMs: doc.idleMs }),
+    ...(doc.idleSince !== undefined && { idleSince: doc.idleSince }),
     taskCounts: source.taskCounts,
     taskTotal: source.taskTotal,
     usage: doc.usage,

@@ -21,6 +21,11 @@ export interface LoadConfigOptions {
   overrides?: ConfigInput;
   /** Skip `~/.config/…/config.json` (tests and benchmarks). */
   skipUserConfig?: boolean;
+  /**
+   * A state directory whose `orc.config.json` (the daemon's own) is read under `./orc.config.json`:
+   * `orc worker` on a daemon's machine takes its `redis` section from there.
+   */
+  stateDir?: string;
 }
 
 export interface LoadedConfig {
@@ -130,9 +135,12 @@ function gatherLayers(
 ): { layers: ConfigLayer[]; sources: string[]; apiKey: string | undefined } {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
+  const here = join(cwd, 'orc.config.json');
+  const daemons = options.stateDir === undefined ? undefined : join(options.stateDir, 'orc.config.json');
   const files = [
     ...(options.skipUserConfig ? [] : [resolveUserConfigPath(env)]),
-    join(cwd, 'orc.config.json'),
+    ...(daemons !== undefined && resolve(daemons) !== resolve(here) ? [daemons] : []),
+    here,
   ];
   const { layers, sources } = fileLayers(files, report);
   if (env['ANTHROPIC_BASE_URL']) {

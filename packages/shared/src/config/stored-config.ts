@@ -1,3 +1,4 @@
+import { urlWithoutPassword } from '../redact.js';
 import type { ResolvedConfig } from './config.schema.js';
 
 /**
@@ -10,14 +11,20 @@ export const WITHHELD_VALUE = '(withheld)';
  * A run's configuration as it is written to its document, journalled in `run.created` and sent to every
  * client: without what can be a secret. `claude_cli.environment` is where a user puts a token for the
  * agents (a GitHub token for `gh`), so its values are withheld (the run keeps them in a file of its own);
- * `notifications.webhook` is the daemon's and its URL is its password, so it is left out.
+ * `notifications.webhook` is the daemon's and its URL is its password, so it is left out. `redis.url`
+ * is kept (a restored run goes on on the server it was started on) without a password it may carry.
  */
 export function storedConfig(config: ResolvedConfig): ResolvedConfig {
   const { webhook: _webhook, ...notifications } = config.notifications;
   const environment = Object.fromEntries(
     Object.keys(config.claude_cli.environment).map((name) => [name, WITHHELD_VALUE]),
   );
-  return { ...config, notifications, claude_cli: { ...config.claude_cli, environment } };
+  return {
+    ...config,
+    notifications,
+    claude_cli: { ...config.claude_cli, environment },
+    redis: { ...config.redis, url: urlWithoutPassword(config.redis.url) },
+  };
 }
 
 /**

@@ -45,7 +45,7 @@ export function registerCheckpointCommands(program: Command): void {
     .command('rollback')
     .description('restore a run to a checkpoint; says which tasks it reset and which done ones it kept')
     .argument('<run>', 'run id (or a unique prefix, or last)')
-    .argument('<checkpoint>', 'checkpoint id (see orc checkpoint <run> --list)')
+    .argument('<checkpoint>', 'checkpoint id or label (see orc checkpoint <run> --list)')
     .addOption(
       new Option(
         '--strategy <strategy>',

@@ -40,6 +40,8 @@ function eventDetail(event: OrcEvent): string {
       return `$${event.costUsd.toFixed(2)} of $${event.limitUsd.toFixed(2)}`;
     case 'run.budget_set':
       return `$${event.limitUsd.toFixed(2)}`;
+    case 'run.task_budget_set':
+      return `a task may cost $${event.limitUsd}`;
     case 'run.concurrency':
       return `limit ${event.limit} (${event.reason})`;
     case 'run.integrated':

@@ -91,14 +91,23 @@ function closedLine(item: InboxItem): string {
   return `closed after ${took}: ${closed?.why ?? 'it no longer applies'}`;
 }
 
-/** How long a run waited for a person, for `orc show`; undefined when it never did. */
-export function waitsLine(waits: RunWaits | undefined): string | undefined {
-  if (waits === undefined || (waits.permissions === 0 && waits.runMs === 0)) return undefined;
+/**
+ * How long a run waited for a person, for `orc show`, and apart from it how long for its Redis server
+ * (that wait ends by itself); none when it never did.
+ */
+export function waitsLines(waits: RunWaits | undefined): string[] {
+  if (waits === undefined) return [];
+  const lines: string[] = [];
   const parts: string[] = [];
   if (waits.permissions > 0)
     parts.push(
       `agents waited ${(waits.agentMs / 60_000).toFixed(1)} agent-minutes on ${waits.permissions} permission request${waits.permissions === 1 ? '' : 's'}`,
     );
   if (waits.runMs > 0) parts.push(`the run stood still ${formatDuration(waits.runMs)} for a person`);
-  return `waited for you: ${parts.join('; ')}`;
+  if (parts.length > 0) lines.push(`waited for you: ${parts.join('; ')}`);
+  if ((waits.backendMs ?? 0) > 0)
+    lines.push(
+      `waited for Redis: the run stood still ${formatDuration(waits.backendMs ?? 0)} while its server could not be reached`,
+    );
+  return lines;
 }

@@ -4,6 +4,8 @@ import {
   fileWaits,
   localTime,
   quotaWaitText,
+  runWorkMs,
+  taskWorkMs,
   type Attempt,
   type RunView,
   type TaskDiff,
@@ -26,14 +28,14 @@ const NOTE_CELLS = 100;
  * the run's own lines (what waits for a person, and how long the run waited for one).
  */
 export function runReport(run: RunView, now: number, notes: readonly string[] = []): string[] {
-  const took = elapsedMs(run.createdAt, run.finishedAt, now);
+  const took = runWorkMs(run, now);
   const idWidth = Math.min(LONGEST_ID_SHOWN, Math.max(2, ...run.tasks.map((t) => t.id.length)));
   const lines = [
     `run ${run.id} ${statusNote(run, now)}${simulatedLabel(run)}`,
     `goal: ${oneLine(run.goal)}`,
     `models: manager ${run.models.manager.provider}/${run.models.manager.model}, worker ${run.models.worker.provider}/${run.models.worker.model}`,
     `tasks: ${formatCounts(run)}; cost $${run.costUsd.toFixed(4)}; tokens ${tokens(run.usage)}${cacheShare(run.usage)}; ` +
-      `time ${took === undefined ? '-' : formatDuration(took)}; last event #${run.lastEventId}`,
+      `time ${formatDuration(took)}; last event #${run.lastEventId}`,
     ...(run.forecast ? [forecastLine(run.forecast)] : []),
     ...(run.source ? [`from ${sourceName(run.source)}; ${writeBackLine(run.source)}`] : []),
     ...(run.planSummary ? [`plan: ${oneLine(run.planSummary)}`] : []),
@@ -75,7 +77,7 @@ export function taskReport(
   diff: TaskDiff | undefined,
   now: number,
 ): string[] {
-  const took = elapsedMs(task.startedAt, task.finishedAt, now);
+  const took = task.attempts.length === 0 ? undefined : taskWorkMs(task, now);
   const lines = [
     `task ${task.id} of run ${runId}: ${oneLine(task.title)}`,
     [

@@ -1,6 +1,6 @@
 import { damageText } from './output.js';
-import { localTime, quotaWaitText, type RunSummary, simulatedLabel } from '@orc/shared';
-import { elapsedMs, formatDuration } from '../screen/format.js';
+import { localTime, quotaWaitText, runWorkMs, type RunSummary, simulatedLabel } from '@orc/shared';
+import { formatDuration } from '../screen/format.js';
 import { cellWidth, fitCells, oneLine, truncateCells } from '../screen/text-cells.js';
 
 /** The goal's room when the output is not a terminal (a pipe, a file): lines stay greppable. */
@@ -20,7 +20,7 @@ const COLUMNS: Column[] = [
   {
     title: 'TIME',
     align: 'right',
-    cell: (run, now) => formatDuration(elapsedMs(run.createdAt, run.finishedAt, now) ?? Number.NaN),
+    cell: (run, now) => formatDuration(runWorkMs(run, now)),
   },
   { title: 'COST', align: 'right', cell: (run) => `$${run.costUsd.toFixed(3)}` },
   { title: 'FORECAST', align: 'right', cell: (run) => forecastText(run) },

@@ -358,10 +358,28 @@ export function readTasksFile(file: string): TaskSpecInput[] {
     const parsed = TaskSpec.safeParse(item);
     if (parsed.success) return item as TaskSpecInput;
     const issue = parsed.error.issues[0]!;
+    const missing = missingField(item, index, issue.path);
+    if (missing !== undefined) throw new OrcError('TASK_FILE_INVALID', `${file}: ${missing}`);
     const path = [`tasks[${index}]`, ...issue.path.map(String)].join('.');
     throw new OrcError(
       issue.code === 'too_big' ? 'LIMIT_EXCEEDED' : 'TASK_FILE_INVALID',
       `${file}: ${path} ${issue.message.replace(/^Invalid input: /, '')}`,
     );
   });
+}
+
+/**
+ * A task without the id or title every task needs, said with the task and the fix: the schema's own
+ * words ("tasks[0].title expected string, received undefined") named neither.
+ */
+function missingField(item: unknown, index: number, path: readonly PropertyKey[]): string | undefined {
+  if (path.length !== 1 || (path[0] !== 'title' && path[0] !== 'id')) return undefined;
+  const task = typeof item === 'object' && item !== null ? (item as Record<string, unknown>) : {};
+  const given = task[path[0]];
+  if (given !== undefined && (typeof given !== 'string' || given.trim() !== '')) return undefined;
+  const id = typeof task['id'] === 'string' && task['id'] !== '' ? task['id'] : undefined;
+  const name = id !== undefined ? `task ${id}` : `task ${index + 1} (tasks[${index}])`;
+  return path[0] === 'title'
+    ? `${name} has no title; give it "title": a line that says what it does`
+    : `${name} has no id; give it "id": a name of letters, digits, ".", "_" or "-" other tasks' "dependencies" can use`;
 }

@@ -42,7 +42,7 @@ export function registerRunsCommands(program: Command): void {
   }
 
   for (const action of ['retry', 'skip'] as const) {
-    program
+    const command = program
       .command(action)
       .description(
         action === 'retry'
@@ -51,18 +51,35 @@ export function registerRunsCommands(program: Command): void {
       )
       .argument('<run>', 'run id (or a unique prefix, or last)')
       .argument('<task>', 'task id')
-      .option('--json', 'print one JSON document')
-      .action(async (ref: string, taskId: string, options: JsonOption) => {
-        await withClient(async (client) => {
-          const runId = (await resolveRunRef(client, ref)).id;
-          const summary = await client.trpc.tasks[action].mutate({ runId, taskId });
-          emit(
-            options,
-            summaryJson(summary),
-            () =>
-              `${action === 'retry' ? 'retrying' : 'skipped'} ${taskId} in ${summary.id} (${summary.status})`,
-          );
-        });
+      .option('--json', 'print one JSON document');
+    if (action === 'retry')
+      command.option(
+        '--task-budget <usd>',
+        "raise the run's cap on one task's cost (execution.max_task_cost_usd) to this (USD) first",
+      );
+    command.action(async (ref: string, taskId: string, options: JsonOption & { taskBudget?: string }) => {
+      const maxTaskCostUsd = options.taskBudget === undefined ? undefined : Number(options.taskBudget);
+      if (maxTaskCostUsd !== undefined && !(Number.isFinite(maxTaskCostUsd) && maxTaskCostUsd > 0))
+        throw new UsageError(
+          `--task-budget must be a positive amount of US dollars (got "${options.taskBudget}")`,
+        );
+      await withClient(async (client) => {
+        const runId = (await resolveRunRef(client, ref)).id;
+        const summary =
+          action === 'retry'
+            ? await client.trpc.tasks.retry.mutate({
+                runId,
+                taskId,
+                ...(maxTaskCostUsd !== undefined && { maxTaskCostUsd }),
+              })
+            : await client.trpc.tasks.skip.mutate({ runId, taskId });
+        emit(
+          options,
+          summaryJson(summary),
+          () =>
+            `${action === 'retry' ? 'retrying' : 'skipped'} ${taskId} in ${summary.id} (${summary.status})`,
+        );
       });
+    });
   }
 }

@@ -5,7 +5,7 @@ import { emit } from './output.js';
 import { writeRunJson } from './run-json-stream.js';
 import { runReport, taskReport } from './run-report.js';
 import { resolveRunRef } from './run-ref.js';
-import { waitsLine } from './inbox.command.js';
+import { waitsLines } from './inbox.command.js';
 import { unplacedLine, workerLines } from './worker-lines.js';
 import { oneLine } from '../screen/text-cells.js';
 
@@ -58,7 +58,7 @@ export function registerShowCommand(program: Command): void {
             (item) =>
               `needs you: ${item.id} ${item.type}: ${oneLine(item.question)} (orc answer ${item.id} ${item.choices.map((c) => c.id).join('|')})`,
           ),
-          ...[waitsLine(inbox.waits)].filter((line) => line !== undefined),
+          ...waitsLines(inbox.waits),
           ...(idle ? workerLines(remote) : []),
           ...(remote && !idle && !FINISHED_RUN_STATUSES.has(run.status)
             ? unplacedLine(

@@ -1,7 +1,7 @@
 import { defaultProviders, redisTargetOf, startRemoteWorker, systemClock } from '@orc/daemon';
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadConfig, resolveStateDir } from '@orc/shared';
+import { loadConfig, resolveStateDir, type ConfigLayer } from '@orc/shared';
 import type { Command } from 'commander';
 import { UsageError } from './cli-error.js';
 
@@ -44,10 +44,13 @@ export function registerWorkerCommand(program: Command): void {
         !statSync(options.workdirRoot).isDirectory()
       )
         throw new UsageError(`--workdir-root takes a directory (${options.workdirRoot} is a file)`);
-      const { config, apiKey } = loadConfig();
+      // The daemon's own file too, so a worker on its machine finds its Redis without --redis.
+      const stateDir = resolveStateDir();
+      const { config, apiKey, layers } = loadConfig({ stateDir });
       const say = (line: string) => process.stderr.write(`orc worker: ${line}\n`);
       const worker = await startRemoteWorker({
         target: redisTargetOf(config.redis, process.env, options.redis),
+        targetFrom: options.redis !== undefined ? '--redis' : urlSource(layers, stateDir),
         ...(options.queue !== undefined && { queue: options.queue }),
         workdirRoot: resolve(options.workdirRoot ?? join(resolveStateDir(), 'worker-clones')),
         concurrency,
@@ -73,4 +76,14 @@ export function registerWorkerCommand(program: Command): void {
         process.on('SIGTERM', stop);
       });
     });
+}
+
+/** Which layer set `redis.url`: the highest that has it, or the default and where to set it. */
+function urlSource(layers: readonly ConfigLayer[], stateDir: string): string {
+  const setting = layers.findLast(
+    (layer) => (layer.values as { redis?: { url?: unknown } } | undefined)?.redis?.url !== undefined,
+  );
+  return setting
+    ? `redis.url in ${setting.source}`
+    : `the default: set redis.url in ${join(stateDir, 'orc.config.json')} or pass --redis`;
 }

@@ -60,6 +60,8 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
       return line('info', 'resumed');
     case 'run.budget_set':
       return line('info', `budget set to ${formatCost(event.limitUsd)}`);
+    case 'run.task_budget_set':
+      return line('info', `a task's cap set to ${formatCost(event.limitUsd)}`);
     case 'run.budget_exceeded':
       return line(
         'error',

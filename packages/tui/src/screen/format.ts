@@ -1,8 +1,12 @@
 import type { RunSummary } from '@orc/shared';
 
-/** Durations as people read them on a status line: 45s, 12m05s, 3h07m. */
+/**
+ * Durations as people read them on a status line: 45s, 12m05s, 3h07m; under a second in tenths (0.4s,
+ * <0.1s), since a simulated or cached attempt that took 400 ms read "0s", as if it had not run.
+ */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '-';
+  if (ms > 0 && ms < 1000) return ms < 50 ? '<0.1s' : `${(Math.round(ms / 100) / 10).toFixed(1)}s`;
   const total = Math.floor(ms / 1000);
   const s = total % 60;
   const m = Math.floor(total / 60) % 60;

@@ -1,0 +1,71 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Sandbox } from '../daemon/harness.js';
+
+/** `orc rollback` and what `orc show` says after it, as a user types them (built CLI, real daemon). */
+let box: Sandbox;
+afterEach(async () => {
+  await box.cleanup();
+});
+
+const ZERO_LATENCY = { models: { provider: 'simulated' }, simulated: { latency_ms: { min: 0, max: 0 } } };
+
+// a → b, and c on its own.
+const TASKS = [
+  { id: 'a', title: 'Write the parser' },
+  { id: 'b', title: 'Test the parser', dependencies: ['a'] },
+  { id: 'c', title: 'Write the docs' },
+];
+
+describe('orc rollback from the command line', () => {
+  it('takes a label, says what it reset, and leaves the run paused for the rollback', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig(ZERO_LATENCY);
+    const file = join(box.home, 'tasks.json');
+    await writeFile(file, JSON.stringify({ tasks: TASKS }));
+    const run = await box.orc(['run', file, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const runId = (JSON.parse(run.stdout) as { id: string }).id;
+    const checkpoint = await box.orc(['checkpoint', runId, '--label', 'all done']);
+    expect(checkpoint.code, checkpoint.stderr).toBe(0);
+    const id = /checkpoint (cp\d+) /.exec(checkpoint.stdout)![1]!;
+
+    const unknown = await box.orc(['rollback', runId, 'al done']);
+    expect(unknown).toMatchObject({
+      code: 3,
+      stdout: '',
+      stderr: `orc: run ${runId} has no checkpoint "al done"; its checkpoints: cp1, ${id} "all done"\n`,
+    });
+
+    const rolled = await box.orc(['rollback', runId, 'all done', '--strategy', 'selective', '--tasks', 'b']);
+    expect(rolled.code, rolled.stderr).toBe(0);
+    expect(rolled.stdout.split('\n')).toEqual([
+      `rolled ${runId} back to ${id} (selective: only the chosen tasks and every task that depends on them; a repository run reverts their merges)`,
+      'reset 1 task: b',
+      'kept 2 done tasks: a, c',
+      `${runId} is paused; orc resume ${runId} goes on with the reset tasks`,
+      '',
+    ]);
+    const shown = await box.orc(['show', runId]);
+    expect(shown.stdout).toContain(`run ${runId} paused (rollback)`);
+    expect(shown.stdout).toContain(`paused: rolled back to ${id}; orc resume goes on`);
+    // An attempt of a few milliseconds is not "0s".
+    const attempts = shown.stdout.split('\n').filter((line) => /^\s+#\d+ · /.test(line));
+    expect(attempts.length).toBeGreaterThanOrEqual(3);
+    for (const line of attempts) expect(line).toMatch(/^\s+#\d+ · w\d+ · \S+ · (<0\.1s|\d\.\ds|\d+s) · /);
+  });
+
+  it('names a task without a title and the fix, in one line', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig(ZERO_LATENCY);
+    const file = join(box.home, 'tasks.json');
+    await writeFile(file, JSON.stringify({ tasks: [{ id: 'a' }, { id: 'b', title: 'B' }] }));
+    const run = await box.orc(['run', file, '--detach']);
+    expect(run).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: `orc: ${file}: task a has no title; give it "title": a line that says what it does\n`,
+    });
+  });
+});

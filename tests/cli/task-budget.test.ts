@@ -1,0 +1,66 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Sandbox, waitFor } from '../daemon/harness.js';
+
+/** `execution.max_task_cost_usd` as a user meets it: a task failed on its cap, then `orc retry` (built CLI, real daemon). */
+let box: Sandbox;
+afterEach(async () => {
+  await box.cleanup();
+});
+
+interface ShownTask {
+  status: string;
+}
+
+const eventTypes = async (runId: string) =>
+  (await readFile(join(box.home, 'runs', runId, 'events.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => (JSON.parse(line) as { type: string }).type);
+
+describe('orc retry of a task its cap failed', () => {
+  it('says in one line that it would fail at once and how to raise the cap; --task-budget raises it', async () => {
+    box = await Sandbox.create();
+    // A simulated attempt costs about $0.0007, its review as much: every task fails on a $0.001 cap.
+    await box.writeConfig({
+      models: { provider: 'simulated' },
+      simulated: { latency_ms: { min: 0, max: 0 } },
+      execution: { max_task_cost_usd: 0.001, max_workers: 1 },
+    });
+    const run = await box.orc(['run', 'Three tasks', '--json']);
+    const runId = (JSON.parse(run.stdout) as { id: string }).id;
+    expect(run.code, run.stderr).toBe(1);
+    const finalReviews = (await eventTypes(runId)).filter((type) => type === 'run.failed').length;
+
+    const refused = await box.orc(['retry', runId, 't1']);
+    expect(refused).toMatchObject({ code: 4, stdout: '' });
+    expect(refused.stderr).toMatch(
+      new RegExp(
+        `^orc: task t1 has cost \\$0\\.\\d{4} of a \\$0\\.001 cap \\(execution\\.max_task_cost_usd\\), so a retry would fail at once: orc retry ${runId} t1 --task-budget 0\\.\\d{4} \\(or more\\) raises the run's cap\\n$`,
+      ),
+    );
+    // Nothing changed: the run did not reopen, nor go through its final review again.
+    expect((JSON.parse((await box.orc(['show', runId, '--json'])).stdout) as { status: string }).status).toBe(
+      'failed',
+    );
+    expect((await eventTypes(runId)).filter((type) => type === 'run.failed')).toHaveLength(finalReviews);
+
+    const tooLittle = await box.orc(['retry', runId, 't1', '--task-budget', '0.0011']);
+    expect(tooLittle.code).toBe(4);
+    expect(tooLittle.stderr).toMatch(/^orc: task t1 has cost .* a \$0\.0011 cap .*--task-budget/);
+    const bad = await box.orc(['retry', runId, 't1', '--task-budget', 'lots']);
+    expect(bad).toMatchObject({
+      code: 2,
+      stderr: 'orc: --task-budget must be a positive amount of US dollars (got "lots")\n',
+    });
+
+    const retried = await box.orc(['retry', runId, 't1', '--task-budget', '0.05']);
+    expect(retried.code, retried.stderr).toBe(0);
+    await waitFor(async () => {
+      const task = JSON.parse((await box.orc(['show', runId, 't1', '--json'])).stdout) as ShownTask;
+      return task.status === 'done' ? task : undefined;
+    });
+    expect(await eventTypes(runId)).toContain('run.task_budget_set');
+  });
+});
