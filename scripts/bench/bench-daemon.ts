@@ -171,8 +171,8 @@ function procIo(pid: number): ProcIo {
   return { wchar: field('wchar'), syscw: field('syscw'), writeBytes: field('write_bytes') };
 }
 
-/** utime + stime (fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name). */
-function procCpuMs(pid: number): number {
+/** CPU time a process has used, in ms: utime + stime (fields 14 and 15 of /proc/<pid>/stat). */
+export function procCpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticksPerSecond = 100; // USER_HZ on Linux

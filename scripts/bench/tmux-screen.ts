@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -69,6 +69,18 @@ export class TmuxScreen {
       },
     );
     return stdout;
+  }
+
+  /** The process id of `orc attach` in the pane (the pane runs a shell that started it). */
+  attachPid(): number | undefined {
+    const shell = Number(this.tmux('list-panes', '-t', 'orc', '-F', '#{pane_pid}').trim());
+    try {
+      const children = readFileSync(`/proc/${shell}/task/${shell}/children`, 'utf8').trim().split(/\s+/);
+      const pid = Number(children[0]);
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   keys(...keys: string[]): void {

@@ -46,6 +46,11 @@ export const DaemonVitals = z.object({
   subscribers: z.number().int().nonnegative(),
   /** From an event's emit to its hand-over to a live subscriber (the journal's fsync included). */
   eventDelivery: LatencyVitals,
+  /**
+   * The daemon's fan-out: from a live batch's group commit (`committedAt`) to its hand-over to a
+   * subscriber's socket. What comes after is the network and the client.
+   */
+  eventFanOut: LatencyVitals,
   /** One group commit of a run's journal: append and fsync. */
   journalWrite: LatencyVitals,
 });

@@ -1,12 +1,13 @@
 import { cpus, loadavg } from 'node:os';
 import type { OrcClient } from '@orc/daemon/client';
-import type { ConfigInput } from '@orc/shared';
-import type { BenchDaemon } from '../bench-daemon.js';
+import type { ConfigInput, LatencyVitals } from '@orc/shared';
+import { procCpuMs, type BenchDaemon } from '../bench-daemon.js';
 import { DEFAULT_DAG, randomDag, taskId } from '../dag.js';
 import type { CaseResult } from '../report.js';
 import { doneCount, failedCount, percentile, waitForRun } from '../run-watch.js';
 import { elapsedSince, withDaemon, type CaseContext } from './case-context.js';
 import { TmuxScreen } from '../tmux-screen.js';
+import { SubscriberProcess, type Deliveries } from '../subscriber-process.js';
 import { ZERO_LATENCY } from './measured-run.js';
 
 const SUBSCRIBERS = 10;
@@ -41,13 +42,18 @@ export async function liveScreenCase(ctx: CaseContext): Promise<CaseResult> {
       },
       {
         label: 'delivery latency p99 from the group commit, the screen and 10 subscribers attached',
-        value: percentile(live.deliveryMs, 99),
+        value: live.deliveries.fromCommit.p99,
         unit: 'ms',
         target: { op: '<=', value: 25 },
       },
       {
+        label: "the daemon's own fan-out p99, group commit to socket (its histogram's estimate)",
+        value: live.fanOut.p99Ms,
+        unit: 'ms',
+      },
+      {
         label: "delivery latency p99 from the event's emit (commit included)",
-        value: percentile(live.fromEmitMs, 99),
+        value: live.deliveries.fromEmitP99,
         unit: 'ms',
       },
       {
@@ -62,8 +68,11 @@ export async function liveScreenCase(ctx: CaseContext): Promise<CaseResult> {
     seconds: elapsedSince(started),
     notes: [
       `keys ${live.keyMs.map(Math.round).join(', ')} ms (max ${Math.round(Math.max(...live.keyMs))}); ` +
-        `${live.deliveryMs.length} deliveries, p50 ${percentile(live.deliveryMs, 50)} ms; ` +
+        `${live.deliveries.count} deliveries (${live.deliveries.perSubscriber.min}–${live.deliveries.perSubscriber.max} events a subscriber), ` +
+        `p50 ${live.deliveries.fromCommit.p50} ms, max ${live.deliveries.fromCommit.max} ms; ` +
         `${live.doneWhileMeasured} tasks done meanwhile; machine load ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
+      `CPU while measured: daemon ${percentOf(live.cpu.daemon)}, the screen ${percentOf(live.cpu.screen)}, ` +
+        `the subscribers' process ${percentOf(live.cpu.subscribers)}, the bench ${percentOf(live.cpu.bench)} of a core`,
     ],
   };
 }
@@ -73,11 +82,13 @@ export interface LiveScreen {
   keyMs: number[];
   /** Distinct screens seen a second while polling for 2 s (the screen draws at most 20 frames a second). */
   screensPerSecond: number;
-  /** Delivery latency of every event to 10 subscribers while the screen was attached, from its group commit. */
-  deliveryMs: number[];
-  /** The same from each event's emit (`at`): the group commit's wait and fsync count too. */
-  fromEmitMs: number[];
+  /** Delivery of the events emitted while measured to 10 subscribers, with the screen attached. */
+  deliveries: Deliveries;
+  /** The daemon's fan-out as it counts it (`daemon.health`): from the group commit to the socket. */
+  fanOut: LatencyVitals;
   doneWhileMeasured: number;
+  /** CPU while measured, in cores: the daemon, this process (timing the keys), the screen, the subscribers. */
+  cpu: { daemon: number; bench: number; screen: number; subscribers: number };
   /** Tasks done and failed in the run once it was cancelled. */
   done: number;
   failed: number;
@@ -105,44 +116,27 @@ export async function liveScreen(
     pollMs: 20,
     until: (s) => s.status === 'executing',
   });
-  const clients: OrcClient[] = [];
-  const subscriptions: { unsubscribe(): void }[] = [];
-  const deliveryMs: number[] = [];
-  const fromEmitMs: number[] = [];
-  // Events emitted from then on count, as in the fan-out case: the clients join where the run is (a
-  // replay from the first event, with the plan of 100,000 tasks in it, measures the replay instead).
-  let measureFrom = Infinity;
-  let measureTo = Infinity;
-  const { lastEventId } = await daemon.client.trpc.runs.get.query({ runId: run.id });
-  for (let i = 0; i < SUBSCRIBERS; i++) clients.push(await daemon.connect());
-  for (const client of clients) {
-    subscriptions.push(
-      client.trpc.runs.eventBatches.subscribe(
-        { runId: run.id, lastEventId: String(lastEventId) },
-        {
-          onData: ({ data }) => {
-            // Per event: from the batch's commit, and from the event's `at`, to the batch's arrival.
-            const now = Date.now();
-            for (const event of data.events) {
-              const at = Date.parse(event.at);
-              if (at < measureFrom || at >= measureTo) continue;
-              fromEmitMs.push(now - at);
-              if (data.committedAt !== undefined) deliveryMs.push(now - data.committedAt);
-            }
-          },
-        },
-      ),
-    );
-  }
+  // The subscribers join where the run is (a replay from the first event, with the plan of 100,000
+  // tasks in it, measures the replay instead), in a process of their own (see SubscriberProcess).
+  const subscribers = new SubscriberProcess();
   const screen = new TmuxScreen(daemon.home, run.id);
   let measured: Omit<LiveScreen, 'done' | 'failed'>;
   try {
+    await subscribers.follow(daemon.home, run.id, SUBSCRIBERS);
     const first = new RegExp(`^│${taskId(0)}\\s`, 'm');
     const last = new RegExp(`^│${taskId(size - 1)}\\s`, 'm');
     if ((await screen.waitFor((s) => first.test(s), 30_000)) === undefined)
       throw new Error(`the screen did not show run ${run.id}:\n${await screen.capture()}`);
     const doneBefore = await doneNow(daemon.client, run.id);
-    measureFrom = Date.now();
+    const attachPid = screen.attachPid();
+    const cpuOf = () => ({
+      daemon: daemon.cpuMs(),
+      bench: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+      screen: attachPid === undefined ? NaN : procCpuMs(attachPid),
+    });
+    const cpuBefore = cpuOf();
+    const measureFrom = Date.now();
+    subscribers.measureFrom(measureFrom);
     log(`live screen: ${keyPresses} keys on run ${run.id}, ${SUBSCRIBERS} subscribers`);
     const keyMs: number[] = [];
     for (let i = 0; i < keyPresses; i++) {
@@ -157,12 +151,31 @@ export async function liveScreen(
       seen.add(await screen.capture());
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    measureTo = Date.now();
+    const measureTo = Date.now();
+    const cpuAfter = cpuOf();
+    const span = measureTo - measureFrom;
+    const cpu = {
+      daemon: (cpuAfter.daemon - cpuBefore.daemon) / span,
+      bench: (cpuAfter.bench - cpuBefore.bench) / span,
+      screen: (cpuAfter.screen - cpuBefore.screen) / span,
+      subscribers: NaN,
+    };
     const doneWhileMeasured = (await doneNow(daemon.client, run.id)) - doneBefore;
-    measured = { keyMs, screensPerSecond: seen.size / 2, deliveryMs, fromEmitMs, doneWhileMeasured };
+    // The daemon's own count, over the subscribers' whole time (they joined live): commit to socket.
+    const { metrics } = await daemon.client.trpc.daemon.health.query();
+    const deliveries = await subscribers.stop(measureTo);
+    cpu.subscribers = deliveries.cpuMs / span;
+    measured = {
+      keyMs,
+      screensPerSecond: seen.size / 2,
+      deliveries,
+      fanOut: metrics.eventFanOut,
+      doneWhileMeasured,
+      cpu,
+    };
   } finally {
     screen.kill();
-    for (const s of subscriptions) s.unsubscribe();
+    await subscribers.close();
     await daemon.client.trpc.runs.cancel.mutate({ runId: run.id }).catch(() => undefined);
     await waitForRun(daemon.client, run.id, { timeoutMs: 60_000 }).catch(() => undefined);
   }
@@ -173,4 +186,8 @@ export async function liveScreen(
 async function doneNow(client: OrcClient, runId: string): Promise<number> {
   const view = await client.trpc.runs.get.query({ runId });
   return view.taskCounts['done'] ?? 0;
+}
+
+function percentOf(cores: number): string {
+  return Number.isFinite(cores) ? `${Math.round(cores * 100)} %` : '?';
 }

@@ -131,6 +131,7 @@ describe('DaemonMetrics', () => {
     // A batch counts once, for its oldest event.
     metrics.delivered({
       events: [event('task.completed', clock.now() - 30), event('task.completed', clock.now() - 5)],
+      committedAt: clock.now() - 3,
     });
     const text = await metrics.text();
     expect(sample(text, 'orc_events_total{type="task.completed"}')).toBe(2);
@@ -143,6 +144,10 @@ describe('DaemonMetrics', () => {
     // Estimated from the buckets: the 30 ms delivery lies in (25 ms, 50 ms].
     expect(vitals.eventDelivery.p99Ms).toBeGreaterThan(25);
     expect(vitals.eventDelivery.p99Ms).toBeLessThanOrEqual(50);
+    // The fan-out counts from the commit: 3 ms lies in (2.5 ms, 5 ms].
+    expect(vitals.eventFanOut.count).toBe(1);
+    expect(vitals.eventFanOut.p99Ms).toBeGreaterThan(2.5);
+    expect(vitals.eventFanOut.p99Ms).toBeLessThanOrEqual(5);
   });
 
   it('keeps each engine in a registry of its own', async () => {

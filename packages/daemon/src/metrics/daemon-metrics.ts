@@ -63,6 +63,7 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
   private readonly quotaWait: Histogram<'model'>;
   private readonly subscribers: Gauge;
   private readonly delivery: Histogram;
+  private readonly fanOut: Histogram;
   private readonly journalWrite: Histogram;
   /**
    * Counts kept in plain numbers on the engine's paths and handed to prom-client when scraped: its `inc`
@@ -224,6 +225,12 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
+    this.fanOut = new Histogram({
+      name: 'orc_event_fanout_seconds',
+      help: "From a live batch's group commit to its hand-over to a subscriber's socket: the daemon's fan-out (one per batch and subscriber).",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
     this.journalWrite = new Histogram({
       name: 'orc_journal_write_seconds',
       help: "One group commit of a run's journal: append and fsync.",
@@ -319,7 +326,9 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
   delivered(batch: EventBatch): void {
     const oldest = batch.events[0];
     if (oldest === undefined) return;
-    this.delivery.observe(Math.max(0, this.clock.now() - Date.parse(oldest.at)) / 1000);
+    const now = this.clock.now();
+    this.delivery.observe(Math.max(0, now - Date.parse(oldest.at)) / 1000);
+    if (batch.committedAt !== undefined) this.fanOut.observe(Math.max(0, now - batch.committedAt) / 1000);
   }
 
   subscribed(delta: 1 | -1): void {

@@ -45,6 +45,7 @@ export function vitalsOf(metrics: readonly Metric[], port: number | undefined): 
     quotaWait: latency(values('orc_quota_wait_seconds')),
     subscribers: total('orc_event_subscribers'),
     eventDelivery: latency(values('orc_event_delivery_seconds')),
+    eventFanOut: latency(values('orc_event_fanout_seconds')),
     journalWrite: latency(values('orc_journal_write_seconds')),
   };
 }

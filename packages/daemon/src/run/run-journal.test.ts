@@ -1,4 +1,4 @@
-import { ZERO_USAGE, type OrcEvent } from '@orc/shared';
+import { ZERO_USAGE, type EventBatch, type OrcEvent } from '@orc/shared';
 import { eventually } from '@orc/test-support';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +11,8 @@ class MemoryJournalStore {
   readonly written: OrcEvent[] = [];
   readonly changed: string[] = [];
   appends = 0;
+  /** How many times the file was read (a replay that memory could not serve). */
+  reads = 0;
   failNext = 0;
   private gate: Promise<void> | undefined;
   private open: (() => void) | undefined;
@@ -38,6 +40,7 @@ class MemoryJournalStore {
   }
 
   async *readEvents(_runId: string, afterId: number): AsyncIterable<OrcEvent> {
+    this.reads += 1;
     for (const event of [...this.written]) {
       await Promise.resolve();
       if (event.id > afterId) yield event;
@@ -226,5 +229,76 @@ describe('RunJournal', () => {
     j.emit({ type: 'task.status', taskId: 't2', status: 'ready' });
     expect(store.changed).toEqual(['t1', 't2']);
     store.release();
+  });
+
+  it('hands a caught-up subscriber a group commit whole, however large, without reading the file', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store);
+    const controller = new AbortController();
+    const batches = j.eventBatches(0, controller.signal);
+    const first = batches.next();
+    // A slow fsync: 25,000 events wait for one append (more than a subscriber may hold back).
+    store.hold();
+    j.emit(status(0));
+    for (let i = 1; i < 25_000; i++) j.emit(status(i));
+    store.release();
+    const ids: number[] = [];
+    let next = await first;
+    while (!next.done) {
+      for (const event of next.value.events) ids.push(event.id);
+      expect(next.value.committedAt).toBeDefined();
+      if (ids.length === 25_000) break;
+      next = await batches.next();
+    }
+    controller.abort();
+    expect(ids).toEqual(Array.from({ length: 25_000 }, (_, i) => i + 1));
+    expect(store.reads).toBe(0);
+  });
+
+  it('a subscriber behind what memory keeps reads the file, then the shared batches, with no gap', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store);
+    for (let i = 0; i < 3_000; i++) j.emit(status(i));
+    await j.drain();
+    j.forgetRecent(); // not in memory any more: from the file
+    for (let i = 0; i < 10; i++) j.emit(status(i));
+    await j.drain();
+    const controller = new AbortController();
+    const ids: number[] = [];
+    const replayed: boolean[] = [];
+    const batches = j.eventBatches(0, controller.signal);
+    for (let next = await batches.next(); !next.done; next = await batches.next()) {
+      for (const event of next.value.events) ids.push(event.id);
+      replayed.push(next.value.committedAt === undefined);
+      if (ids.length === 3_010) break;
+    }
+    controller.abort();
+    expect(ids).toEqual(Array.from({ length: 3_010 }, (_, i) => i + 1));
+    expect(store.reads).toBe(1);
+    // Published before the stream opened: a replay, whether from the file or from memory.
+    expect(replayed.every(Boolean)).toBe(true);
+  });
+
+  it('subscribers behind the run catch up with the very batches the others got (serialised once)', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store);
+    const controller = new AbortController();
+    const fast = j.eventBatches(0, controller.signal);
+    const slow = j.eventBatches(0, controller.signal);
+    const fastFirst = fast.next();
+    for (let commit = 0; commit < 3; commit++) {
+      for (let i = 0; i < 5; i++) j.emit(status(i));
+      await j.drain();
+    }
+    const got = { fast: [] as EventBatch[], slow: [] as EventBatch[] };
+    got.fast.push((await fastFirst).value as EventBatch);
+    while (got.fast.length < 3) got.fast.push((await fast.next()).value as EventBatch);
+    // The slow one asks only now, three commits late.
+    while (got.slow.length < 3) got.slow.push((await slow.next()).value as EventBatch);
+    controller.abort();
+    expect(got.slow).toEqual(got.fast);
+    got.slow.forEach((batch, i) => expect(batch).toBe(got.fast[i]));
+    expect(got.fast.every((b) => b.committedAt !== undefined)).toBe(true);
+    expect(store.reads).toBe(0);
   });
 });

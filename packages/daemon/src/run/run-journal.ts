@@ -5,11 +5,18 @@ import { isoAt, type Clock } from '../clock.js';
 import type { RunStore } from '../store/store.js';
 import { writeFailureOf } from '../store/write-failure.js';
 import { after, batchesFrom, batchesOf, eventsOf } from './event-batches.js';
+import { RecentBatches } from './recent-batches.js';
 
-/** A subscriber further behind than this stops buffering and catches up from the file instead. */
-const LIVE_BUFFER_LIMIT = 10_000;
-/** The latest published events kept in memory: a client that reconnects after a blip needs no file read. */
-const RECENT_LIMIT = 4_096;
+/**
+ * Published events kept in memory (see RecentBatches): a subscriber behind by fewer catches up from the
+ * batches every subscriber got. The old per-subscriber buffer of 10,000 events switched all eleven
+ * subscribers of the live screen case to a replay from the file whenever a slow fsync made one large
+ * commit, and they fell behind again while parsing it (event-log read 11% of the daemon's CPU).
+ * 8,192 (8,192 to 16,384 kept) is 0.2 to 0.4 s of a 100k run at full speed, what the old buffer held;
+ * the events' records are large: the scale case's peak RSS was 694 MB with main's 4,096, 715 MB with
+ * 4,096 here, 782 MB with 16,384, 756-767 MB with 50,000.
+ */
+const RECENT_LIMIT = 8_192;
 /**
  * Backoff between tries to append to a journal whose disk failed. The run pauses meanwhile, so only a few
  * events wait and each try is cheap; a storage probe asks sooner (retryNow).
@@ -39,10 +46,10 @@ export class RunJournal {
   private pending: OrcEvent[] = [];
   private flushing: Promise<void> | undefined;
   private readonly listeners = new Set<(event: OrcEvent) => void>();
-  /** Told each group commit's events at once (in slices of at most EVENT_BATCH_LIMIT), the same array each. */
-  private readonly batchListeners = new Set<(batch: EventBatch) => void>();
-  /** Published (durable) events, oldest first, at most RECENT_LIMIT; consecutive ids. */
-  private recent: OrcEvent[] = [];
+  /** Woken by each group commit once it is published (the batches are in `recent`). */
+  private readonly commitListeners = new Set<() => void>();
+  /** Published (durable) events in the batches subscribers get, oldest first; consecutive ids. */
+  private readonly recent = new RecentBatches(RECENT_LIMIT);
   /** Why the last append failed, until one succeeds again; the events wait in memory meanwhile. */
   private failed: unknown;
   /** The wait before the next try, cut short by `retryNow` or `close`. */
@@ -152,16 +159,9 @@ export class RunJournal {
     return () => this.listeners.delete(listener);
   }
 
-  private publishBatch(events: OrcEvent[]): void {
-    for (const part of batchesFrom(events, this.clock.now())) {
-      for (const listener of this.batchListeners) {
-        try {
-          listener(part);
-        } catch (error) {
-          this.logger.error({ err: error, runId: this.runId }, 'an event listener failed');
-        }
-      }
-    }
+  private publish(events: OrcEvent[]): void {
+    this.recent.add(batchesFrom(events, this.clock.now()));
+    for (const listener of this.commitListeners) listener();
   }
 
   private async flush(): Promise<void> {
@@ -206,7 +206,6 @@ export class RunJournal {
         wait = RETRY_FIRST_MS;
       }
       this.told(undefined);
-      this.remember(batch);
       this.writtenId = batch.at(-1)!.id;
       for (const event of batch) {
         this.confirmed(event);
@@ -219,7 +218,7 @@ export class RunJournal {
           }
         }
       }
-      if (this.batchListeners.size > 0) this.publishBatch(batch);
+      this.publish(batch);
       this.tellWaiters(true);
     }
     this.flushing = undefined;
@@ -247,23 +246,7 @@ export class RunJournal {
 
   /** A finished run's subscribers are rare: its recent events go, and come from the file if asked for. */
   forgetRecent(): void {
-    this.recent = [];
-  }
-
-  private remember(batch: readonly OrcEvent[]): void {
-    this.recent.push(...batch);
-    if (this.recent.length > RECENT_LIMIT * 2) this.recent = this.recent.slice(-RECENT_LIMIT);
-  }
-
-  /**
-   * The published events after `afterId` when memory holds all of them; undefined when the file must be
-   * read (older ones, or none published since this process started).
-   */
-  private recentAfter(afterId: number): OrcEvent[] | undefined {
-    const first = this.recent[0];
-    if (first === undefined || first.id > afterId + 1) return undefined;
-    const start = this.recent.findIndex((e) => e.id > afterId);
-    return start === -1 ? [] : this.recent.slice(start);
+    this.recent.clear();
   }
 
   /** Events after `afterId`: replayed from memory or the file, then live, until the signal aborts. */
@@ -272,64 +255,58 @@ export class RunJournal {
   }
 
   /**
-   * Events after `afterId` in batches: replayed from memory or the file (EVENT_BATCH_LIMIT a batch), then
-   * live, one batch per group commit, until the signal aborts. A live batch is the array every subscriber
-   * gets, so the RPC layer serialises it once for all of them; one cut at `afterId` is this stream's own.
+   * Events after `afterId` in batches, until the signal aborts: the batches of the group commits kept in
+   * memory (the same objects for every subscriber, so the RPC layer serialises each once for all of
+   * them), read from the file when the stream is behind what memory keeps (EVENT_BATCH_LIMIT a batch),
+   * then each commit as it is published. Events published before the stream opened are a replay: their
+   * batches carry no `committedAt` and do not count as delivered.
    */
-  async *eventBatches(afterId: number, signal: AbortSignal): AsyncGenerator<EventBatch> {
+  eventBatches(afterId: number, signal: AbortSignal): AsyncGenerator<EventBatch> {
+    // Taken now: the generator's body runs only once it is first read.
+    return this.batchesAfter(afterId, this.writtenId, signal);
+  }
+
+  private async *batchesAfter(
+    afterId: number,
+    joinedAt: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<EventBatch> {
     let last = afterId;
-    let live: EventBatch[] = [];
-    let liveEvents = 0;
-    let replay = true;
     let wake: (() => void) | undefined;
-    const listener = (batch: EventBatch) => {
-      if (batch.events.at(-1)!.id <= last) return;
-      if (liveEvents + batch.events.length > LIVE_BUFFER_LIMIT) {
-        live = [];
-        liveEvents = 0;
-        replay = true;
-      } else {
-        live.push(batch);
-        liveEvents += batch.events.length;
-      }
-      wake?.();
-    };
-    this.batchListeners.add(listener);
-    const onAbort = () => wake?.();
-    signal.addEventListener('abort', onAbort);
+    const listener = () => wake?.();
+    this.commitListeners.add(listener);
+    signal.addEventListener('abort', listener);
     this.observer.subscribed(1);
     try {
       while (!signal.aborted) {
-        if (replay) {
-          replay = false;
-          const recent = this.recentAfter(last);
-          const source = recent
-            ? batchesFrom(recent)
-            : batchesOf(this.store.readEvents(this.runId, last), last);
-          for await (const replayed of source) {
+        const kept = this.recent.after(last, this.writtenId);
+        if (kept === undefined) {
+          const from = last;
+          for await (const replayed of batchesOf(this.store.readEvents(this.runId, last), last)) {
             if (signal.aborted) return;
             const fresh = after(replayed, last);
             if (fresh.events.length === 0) continue;
             last = fresh.events.at(-1)!.id;
             yield fresh;
+            // Caught up with what memory keeps: the shared batches from here.
+            if (this.recent.after(last, this.writtenId) !== undefined) break;
           }
+          // The file had nothing newer (memory was cleared meanwhile): wait for the next commit.
+          if (last > from) continue;
         }
-        while (live.length > 0 && !replay) {
-          const batches = live;
-          live = [];
-          liveEvents = 0;
-          for (const batch of batches) {
-            const fresh = after(batch, last);
-            if (fresh.events.length === 0) continue;
-            last = fresh.events.at(-1)!.id;
+        for (const batch of kept ?? []) {
+          const fresh = after(batch, last);
+          if (fresh.events.length === 0) continue;
+          last = fresh.events.at(-1)!.id;
+          if (last <= joinedAt) {
+            yield { events: fresh.events };
+          } else {
             this.observer.delivered(fresh);
             yield fresh;
-            if (signal.aborted) return;
           }
+          if (signal.aborted) return;
         }
-        if (replay || live.length > 0) continue;
-        // Aborted while the consumer held the last replayed batch: no wake will come for it.
-        if (signal.aborted) return;
+        if (kept !== undefined && kept.length > 0) continue;
         await new Promise<void>((resolve) => {
           wake = resolve;
         });
@@ -337,8 +314,8 @@ export class RunJournal {
       }
     } finally {
       this.observer.subscribed(-1);
-      signal.removeEventListener('abort', onAbort);
-      this.batchListeners.delete(listener);
+      signal.removeEventListener('abort', listener);
+      this.commitListeners.delete(listener);
     }
   }
 }

@@ -66,6 +66,11 @@ export class AttachState {
   private heldBack = false;
   /** Pages that answered ahead of the event stream, put in once it has caught up. */
   private early: { page: TaskPage; put: (tasks: TaskRecord[], after: OrcEvent[]) => void }[] = [];
+  /**
+   * The rows held are as of this event, ahead of the view (a page that answered before the stream got
+   * there): the events up to it are folded into the run's counts, not into the rows again.
+   */
+  private rowsAsOf = 0;
 
   /** Starts over from a fresh `runs.get`. */
   reset(view: RunView): void {
@@ -75,6 +80,7 @@ export class AttachState {
     this.early = [];
     this.needsRefetch = false;
     this.heldBack = false;
+    this.rowsAsOf = 0;
     this.first = 0;
     this.paged = view.tasks.length < view.taskTotal;
     this.recent.reset(view.lastEventId);
@@ -109,15 +115,24 @@ export class AttachState {
     for (const event of fresh) {
       if (event.type === 'worker.output') this.outputs.append(event.worker, event.taskId, event.text);
       else if (event.type === 'task.assigned') this.outputs.start(event.worker, event.taskId);
-      const line = describeEvent(event);
-      if (line !== undefined) this.addLine(line);
     }
+    this.addLines(fresh);
     this.followWorkers(this.workers, fresh);
     this.recent.add(fresh);
     const before = view.tasks.length;
-    const folded = foldView(view, fresh);
+    // Events the rows held already reflect: the counts and the rest of the view only.
+    const reflected = this.rowsAsOf > 0 ? countWhile(fresh, (e) => e.id <= this.rowsAsOf) : 0;
+    let incomplete = false;
+    let upTo = view;
+    if (reflected > 0) {
+      const folded = foldView({ ...view, tasks: [] }, fresh.slice(0, reflected));
+      upTo = { ...folded.view, tasks: view.tasks };
+      incomplete = folded.incomplete;
+    }
+    const folded = foldView(upTo, reflected > 0 ? fresh.slice(reflected) : fresh);
     this.view = folded.view;
-    if (folded.incomplete || this.heldBack) this.needsRefetch = true;
+    if (this.view.lastEventId >= this.rowsAsOf) this.rowsAsOf = 0;
+    if (incomplete || folded.incomplete || this.heldBack) this.needsRefetch = true;
     // A plan too large to hold whole (the view was empty while the manager planned): held a window at a time.
     if (!this.paged && this.view.tasks.length > TASK_PAGE_LIMIT) this.needsRefetch = true;
     if (this.view.tasks.length !== before) this.measureIds();
@@ -196,15 +211,31 @@ export class AttachState {
     return this.wanted;
   }
 
-  /** A page of rows (`tasks.page` with the wanted window) becomes the rows held. */
+  /**
+   * A page of rows (`tasks.page` with the wanted window) becomes the rows held: brought up to the view
+   * with the events folded since it was answered, or, answered ahead of the event stream, shown as it is
+   * at once (a key that moved the table waits for the daemon, not for the stream to catch up).
+   */
   takeRows(page: TaskPage): void {
+    const view = this.view;
+    if (view === undefined || page.runId !== view.id) return;
+    if (page.lastEventId > view.lastEventId) {
+      if (page.unconfirmed !== undefined) this.heldBack = true;
+      this.putRows(page.offset, page.tasks);
+      this.rowsAsOf = page.lastEventId;
+      return;
+    }
     this.whenCaughtUp(page, (tasks, after) => {
-      const view = this.view!;
-      const rows = applyEvents({ ...view, tasks, lastEventId: page.lastEventId }, after).tasks;
-      this.view = { ...view, tasks: rows };
-      this.first = page.offset;
-      this.measureIds();
+      const rows = applyEvents({ ...this.view!, tasks, lastEventId: page.lastEventId }, after).tasks;
+      this.putRows(page.offset, rows);
+      this.rowsAsOf = 0;
     });
+  }
+
+  private putRows(offset: number, rows: TaskRecord[]): void {
+    this.view = { ...this.view!, tasks: rows };
+    this.first = offset;
+    this.measureIds();
   }
 
   /** The tasks workers hold (`tasks.page` of running and reviewing tasks), for a view holding a window. */
@@ -287,10 +318,32 @@ export class AttachState {
     if (this.lines.length > KEEP_EVENT_LINES) this.lines.splice(0, this.lines.length - KEEP_EVENT_LINES);
   }
 
+  /**
+   * The lines of the events, of which only the last KEEP_EVENT_LINES are kept: described from the end,
+   * and trimmed once: describing and trimming each of a frame's 2,000 events at full speed (a 500-line
+   * splice per line) was two thirds of the screen's folding.
+   */
+  private addLines(events: readonly OrcEvent[]): void {
+    const lines: EventLine[] = [];
+    for (let i = events.length - 1; i >= 0 && lines.length < KEEP_EVENT_LINES; i--) {
+      const line = describeEvent(events[i]!);
+      if (line !== undefined) lines.push(line);
+    }
+    for (let i = lines.length - 1; i >= 0; i--) this.lines.push(lines[i]!);
+    if (this.lines.length > KEEP_EVENT_LINES) this.lines.splice(0, this.lines.length - KEEP_EVENT_LINES);
+  }
+
   /** The id column fits the longest id seen; a window of a large run only widens it, never narrows it. */
   private measureIds(): void {
     let longest = this.paged ? this.longestId : 2;
     for (const task of this.view?.tasks ?? []) longest = Math.max(longest, task.id.length);
     this.longestId = longest;
   }
+}
+
+/** How many of `items`, from the first, satisfy `test`. */
+function countWhile<T>(items: readonly T[], test: (item: T) => boolean): number {
+  let n = 0;
+  while (n < items.length && test(items[n]!)) n++;
+  return n;
 }

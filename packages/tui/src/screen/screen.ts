@@ -314,7 +314,8 @@ class AttachSession {
         this.fetchingRows = false;
         if (generation !== this.generation) return;
         this.state.takeRows(page);
-        this.frames.request();
+        // Rows a key moved to: shown at once.
+        this.frames.request(true);
       },
       (error: unknown) => {
         this.fetchingRows = false;
@@ -384,7 +385,7 @@ class AttachSession {
     if (delta === -Infinity) this.state.moveTo(0);
     else if (delta === Infinity) this.state.moveTo(this.state.total - 1);
     else this.state.move(delta);
-    this.frames.request();
+    this.frames.request(true);
   }
 
   private togglePause(): void {

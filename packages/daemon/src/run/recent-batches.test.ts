@@ -1,0 +1,49 @@
+import type { EventBatch } from '@orc/shared';
+import { describe, expect, it } from 'vitest';
+import { RecentBatches } from './recent-batches.js';
+
+/** A batch of the events `from`..`to` (only their ids matter here). */
+function batch(from: number, to: number): EventBatch {
+  const events = [];
+  for (let id = from; id <= to; id++)
+    events.push({
+      id,
+      runId: 'r1',
+      at: '2026-01-01T00:00:00.000Z',
+      type: 'run.status' as const,
+      status: 'executing' as const,
+    });
+  return { events, committedAt: 1 };
+}
+
+describe('RecentBatches', () => {
+  it('finds the batch holding the first event after an id, and nothing when caught up', () => {
+    const recent = new RecentBatches(100);
+    const batches = [batch(1, 3), batch(4, 4), batch(5, 9)];
+    recent.add(batches);
+    expect(recent.after(0, 9)).toEqual(batches);
+    expect(recent.after(3, 9)![0]).toBe(batches[1]);
+    expect(recent.after(4, 9)![0]).toBe(batches[2]);
+    expect(recent.after(6, 9)![0]).toBe(batches[2]);
+    expect(recent.after(9, 9)).toEqual([]);
+  });
+
+  it('keeps about its limit of events, dropping whole batches from the front, and says when it no longer has them', () => {
+    const recent = new RecentBatches(10);
+    for (let i = 0; i < 30; i++) recent.add([batch(i * 3 + 1, i * 3 + 3)]);
+    const kept = recent.after(80, 90)!;
+    expect(kept.map((b) => b.events[0]!.id)).toEqual([79, 82, 85, 88]);
+    expect(recent.after(0, 90)).toBeUndefined();
+    recent.clear();
+    expect(recent.after(80, 90)).toBeUndefined();
+  });
+
+  it('keeps the last commit whole, however large', () => {
+    const recent = new RecentBatches(10);
+    recent.add([batch(1, 5)]);
+    const commit = [batch(6, 20), batch(21, 35), batch(36, 50)];
+    recent.add(commit);
+    expect(recent.after(5, 50)).toEqual(commit);
+    expect(recent.after(0, 50)).toBeUndefined();
+  });
+});
