@@ -1,6 +1,7 @@
 import { FINISHED_RUN_STATUSES, OrcError, storedConfig, type RollbackStrategy } from '@orc/shared';
 import { isoAt } from '../clock.js';
-import type { RollbackOutcome } from '../actors/run.machine.js';
+import { waitFor } from 'xstate';
+import type { RollbackOutcome, RollbackRequest } from '../actors/run.machine.js';
 import { applyRollback } from './apply-rollback.js';
 import { resumeIfReleased } from './plan-edits.js';
 import type { Run } from './run.js';
@@ -178,5 +179,26 @@ export async function rollbackRun(
   // The state before it, kept so the rollback can itself be undone; taken before the rollback begins, so
   // a rollback finished after a crash does not take it again (of a repository already reset).
   await run.checkpoints.create('before-rollback', `before rollback to ${checkpointId}`);
-  return { checkpointId, ...(await run.requestRollback({ checkpointId, strategy, tasks: taskIds })) };
+  return { checkpointId, ...(await requestRollback(run, { checkpointId, strategy, tasks: taskIds })) };
+}
+
+/**
+ * Hands a rollback request to the run actor and waits for it to end, the rollback in the journal; its
+ * failure is the caller's.
+ */
+async function requestRollback(run: Run, request: RollbackRequest): Promise<RollbackOutcome> {
+  const before = run.rollingBack;
+  run.actor.send({ type: 'run.rollback', ...request });
+  const preparing = run.rollingBack;
+  if (preparing === before || preparing === undefined)
+    throw new OrcError('INVALID_STATE', `run ${run.id} is ${run.status}; it cannot be rolled back now`);
+  const plan = await preparing;
+  await waitFor(run.actor, (s) => !s.matches('rollingBack'));
+  if (run.actor.getSnapshot().matches('closing'))
+    throw new OrcError(
+      'INVALID_STATE',
+      `the daemon stopped while run ${run.id} was rolling back; the rollback finishes once it is back`,
+    );
+  await run.journal.drain();
+  return { reset: plan.reset, kept: plan.kept };
 }

@@ -5,8 +5,6 @@ import {
   storedConfig,
   type CheckpointInfo,
   type NewEvent,
-  statusToldBy,
-  trackIdle,
   type OrcEvent,
   type PauseReason,
   type ResolvedConfig,
@@ -23,14 +21,7 @@ import {
 import type { Logger } from 'pino';
 import { createActor, waitFor, type Actor, type AnyActorRef } from 'xstate';
 import { isoAt, type Clock } from '../clock.js';
-import type {
-  RollbackOutcome,
-  RollbackPlan,
-  RollbackRequest,
-  RunEvent,
-  runMachine,
-  RunSnapshot,
-} from '../actors/run.machine.js';
+import type { RollbackPlan, RunEvent, runMachine, RunSnapshot } from '../actors/run.machine.js';
 import type { ModelProvider } from '../model/provider.js';
 import type { AttemptBackend } from './attempt-backend.js';
 import type { Random } from '../model/seeded-random.js';
@@ -44,6 +35,7 @@ import type { PermissionDesk } from '../inbox/permission-desk.js';
 import { ManagerCalls } from './manager-calls.js';
 import { RunBudget } from './run-budget.js';
 import { RunCheckpoints } from './run-checkpoints.js';
+import { RunIdle } from './run-idle.js';
 import { RunJournal, type JournalObserver } from './run-journal.js';
 import { provideRunMachine } from './run-behaviour.js';
 import { onDisk, pageOf, summaryOf, viewOf, withUnconfirmed } from './run-view.js';
@@ -96,8 +88,7 @@ export class Run implements SchedulerHost {
   actor!: Actor<typeof runMachine>;
   /** What the run last announced: its status, and why it is paused. */
   status: RunStatus;
-  /** The status the journal last told, and when it finished if it had (for the idle time, see `emit`). */
-  private told: { status: RunStatus; finishedAt?: string | undefined };
+  private readonly idle: RunIdle;
   pauseReason: PauseReason | undefined;
   /** The snapshot saved once the run is closing: the state it was in, never `closing` itself. */
   private closingSnapshot: unknown;
@@ -118,7 +109,7 @@ export class Run implements SchedulerHost {
     lastEventId: number,
   ) {
     this.status = doc.status;
-    this.told = { status: doc.status, finishedAt: doc.finishedAt };
+    this.idle = new RunIdle(doc);
     this.pauseReason = doc.pauseReason;
     this.spend = new RunSpendTeller(doc);
     const { store, clock, logger } = deps;
@@ -287,12 +278,7 @@ export class Run implements SchedulerHost {
       at,
     );
     this.doc.updatedAt = told.at;
-    // The idle time, from the events a client folds it from too (statusToldBy), at their times.
-    const to = statusToldBy(told);
-    if (to !== undefined) {
-      trackIdle(this.doc, this.told, to, told.at);
-      this.told = { status: to, ...(FINISHED_RUN_STATUSES.has(to) && { finishedAt: told.at }) };
-    }
+    this.idle.follow(told);
     return told;
   }
 
@@ -586,26 +572,5 @@ export class Run implements SchedulerHost {
     else this.doc.resumeAt = at;
     if (status !== previous) this.emit({ type: 'run.status', status });
     if (previous === 'paused' && status === 'executing') this.emit({ type: 'run.resumed' });
-  }
-
-  /**
-   * Hands a rollback request to the run actor and waits for it to end, the rollback in the journal; its
-   * failure is the caller's.
-   */
-  async requestRollback(request: RollbackRequest): Promise<RollbackOutcome> {
-    const before = this.rollingBack;
-    this.actor.send({ type: 'run.rollback', ...request });
-    const preparing = this.rollingBack;
-    if (preparing === before || preparing === undefined)
-      throw new OrcError('INVALID_STATE', `run ${this.id} is ${this.status}; it cannot be rolled back now`);
-    const plan = await preparing;
-    await waitFor(this.actor, (s: RunSnapshot) => !s.matches('rollingBack'));
-    if (this.actor.getSnapshot().matches('closing'))
-      throw new OrcError(
-        'INVALID_STATE',
-        `the daemon stopped while run ${this.id} was rolling back; the rollback finishes once it is back`,
-      );
-    await this.journal.drain();
-    return { reset: plan.reset, kept: plan.kept };
   }
 }
