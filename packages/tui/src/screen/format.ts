@@ -1,4 +1,4 @@
-import type { RunSummary } from '@orc/shared';
+import type { Attempt, RunSummary } from '@orc/shared';
 
 /**
  * Durations as people read them on a status line: 45s, 12m05s, 3h07m; under a second in tenths (0.4s,
@@ -41,6 +41,18 @@ export function progressBar(done: number, total: number, width: number): string 
 }
 
 /** Time between two ISO instants, or until `now` when the second is missing. */
+/**
+ * How long an attempt worked: to its end, or to now while it runs; undefined for one that stopped with no
+ * end on record (taken back by a rollback while in flight), which would otherwise grow for ever.
+ */
+export function attemptMs(
+  a: Pick<Attempt, 'startedAt' | 'endedAt' | 'outcome'>,
+  now: number,
+): number | undefined {
+  if (a.endedAt === undefined && a.outcome !== 'running') return undefined;
+  return elapsedMs(a.startedAt, a.endedAt, now);
+}
+
 export function elapsedMs(from: string | undefined, to: string | undefined, now: number): number | undefined {
   if (from === undefined) return undefined;
   const start = Date.parse(from);
