@@ -6,7 +6,12 @@ import type { Attempt, RunSummary } from '@orc/shared';
  */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '-';
-  if (ms > 0 && ms < 1000) return ms < 50 ? '<0.1s' : `${(Math.round(ms / 100) / 10).toFixed(1)}s`;
+  if (ms > 0 && ms < 1000) {
+    if (ms < 50) return '<0.1s';
+    // 950 ms and over rounds to a whole second: "1s", as a second and more reads, not "1.0s".
+    const tenths = Math.round(ms / 100);
+    return tenths < 10 ? `0.${tenths}s` : '1s';
+  }
   const total = Math.floor(ms / 1000);
   const s = total % 60;
   const m = Math.floor(total / 60) % 60;
