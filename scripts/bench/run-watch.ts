@@ -16,7 +16,9 @@ export async function waitForRun(
   const deadline = Date.now() + options.timeoutMs;
   const until =
     options.until ??
-    ((s: RunSummary) => FINISHED.has(s.status) || (s.status === 'paused' && s.pauseReason !== 'user'));
+    ((s: RunSummary) =>
+      FINISHED.has(s.status) ||
+      (s.status === 'paused' && s.pauseReason !== 'user' && s.pauseReason !== 'rollback'));
   for (;;) {
     const summary = (await client.trpc.runs.list.query()).find((r) => r.id === runId);
     if (!summary) throw new Error(`run ${runId} is not in runs.list`);

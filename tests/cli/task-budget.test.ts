@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Sandbox, waitFor } from '../daemon/harness.js';
@@ -62,5 +62,34 @@ describe('orc retry of a task its cap failed', () => {
       return task.status === 'done' ? task : undefined;
     });
     expect(await eventTypes(runId)).toContain('run.task_budget_set');
+  });
+
+  it('advises a cap a retry can pass when the task failed before any call came back', async () => {
+    box = await Sandbox.create();
+    // A cap below any call: the first attempt is refused before it is made, so nothing was ever paid.
+    await box.writeConfig({
+      models: { provider: 'simulated' },
+      simulated: { latency_ms: { min: 0, max: 0 } },
+      execution: { max_task_cost_usd: 0.000001, max_workers: 1 },
+    });
+    const tasks = join(box.home, 'one-task.json');
+    await writeFile(tasks, JSON.stringify([{ id: 'a', title: 'Write a haiku about tea' }]));
+    const run = await box.orc(['run', tasks, '--json']);
+    expect(run.code, run.stderr).toBe(1);
+    const runId = (JSON.parse(run.stdout) as { id: string }).id;
+    const refused = await box.orc(['retry', runId, 'a']);
+    expect(refused.code).toBe(4);
+    const advised = /--task-budget (\d+\.\d+) \(or more\)/.exec(refused.stderr)?.[1];
+    expect(advised, refused.stderr).toBeDefined();
+    // Following the advice, the task gets done: a figure that fails again at once is no advice.
+    const retried = await box.orc(['retry', runId, 'a', '--task-budget', advised!]);
+    expect(retried.code, retried.stderr).toBe(0);
+    const settled = await waitFor(async () => {
+      const task = JSON.parse((await box.orc(['show', runId, 'a', '--json'])).stdout) as ShownTask & {
+        error?: string;
+      };
+      return task.status === 'done' || task.status === 'failed' ? task : undefined;
+    });
+    expect(settled.status, settled.error).toBe('done');
   });
 });

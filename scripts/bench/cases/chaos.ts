@@ -164,7 +164,9 @@ async function settled(client: OrcClient, runId: string, asked: { resumes: numbe
   for (;;) {
     const summary = (await client.trpc.runs.list.query()).find((r) => r.id === runId);
     if (!summary) throw new Error(`chaos: run ${runId} is not in runs.list`);
-    if (summary.status !== 'paused' || summary.pauseReason !== 'user') return summary;
+    // Paused by a rollback (`paused (rollback)`), or by a person: resumed as a person would.
+    if (summary.status !== 'paused' || (summary.pauseReason !== 'rollback' && summary.pauseReason !== 'user'))
+      return summary;
     asked.resumes++;
     // Refused while the rollback that paused it is still being finished: asked again.
     await client.trpc.runs.resume.mutate({ runId }).catch(() => undefined);

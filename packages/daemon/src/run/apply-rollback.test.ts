@@ -140,6 +140,12 @@ describe('applyRollback', () => {
     expect(tasks[0]!.worker).toBeUndefined();
     // Nothing runs it after a rollback; a "running" attempt would show forever in `orc show`.
     expect(tasks[0]!.attempts[0]!.outcome).toBe('interrupted');
+    expect(tasks[0]!.attempts[0]!.endedAt).toBeUndefined();
+
+    // The same attempt ended since: it keeps that end, so its time is what it worked, not until now.
+    const ended = { ...attempt, outcome: 'succeeded' as const, endedAt: '2026-01-01T00:00:01.000Z' };
+    const after = applyRollback('full', [record('a', [], 'done', { attempts: [ended] })], savedMidRun, []);
+    expect(after.tasks[0]!.attempts[0]).toMatchObject({ outcome: 'interrupted', endedAt: ended.endedAt });
   });
 
   it('starts over a task it resets, rather than review an answer it had waiting; one it leaves keeps its answer', () => {

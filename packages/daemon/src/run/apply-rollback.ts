@@ -61,7 +61,12 @@ export function applyRollback(
       task.status = 'pending';
       delete task.worker;
       const last = task.attempts.at(-1);
-      if (last?.outcome === 'running') last.outcome = 'interrupted';
+      if (last?.outcome === 'running') {
+        last.outcome = 'interrupted';
+        // The same attempt as it ended since, if it has: its time is what it worked, not until now.
+        const ended = currentById.get(task.id)?.attempts.find((a) => a.n === last.n)?.endedAt;
+        if (ended !== undefined) last.endedAt = ended;
+      }
     }
     if (task.status === 'ready') task.status = 'pending';
   }

@@ -67,6 +67,9 @@ export class RunBudget {
     return cost;
   }
 
+  /** What an attempt and a review were last foreseen to cost (`checkTask`), for a retry's advice. */
+  private readonly foreseen = { attempt: 0, review: 0 };
+
   /** A finished attempt's cost counts towards the next attempt's forecast. */
   countAttempt(costUsd: number): void {
     if (costUsd <= 0) return;
@@ -94,6 +97,7 @@ export class RunBudget {
     const spent = taskCost(task);
     const seen = next.kind === 'attempt' ? this.attempts : this.reviews;
     const expected = seen.count > 0 ? seen.total / seen.count : this.leastCostOf(next);
+    this.foreseen[next.kind] = expected;
     // Within a millionth of a dollar is within: sums of prices are not exact in floating point.
     if (spent < limit - 1e-6 && spent + expected <= limit + 1e-6) return;
     const about =
@@ -124,10 +128,18 @@ export class RunBudget {
   ): string | undefined {
     if (limit === undefined) return undefined;
     const spent = taskCost(task);
-    const expected = this.attempts.count > 0 ? this.attempts.total / this.attempts.count : 0;
-    if (spent < limit - 1e-6 && spent + expected <= limit + 1e-6) return undefined;
-    // Rounded up to a cent's hundredth, so the figure given is enough.
-    const enough = Math.ceil((spent + expected) * 10_000 + 1) / 10_000;
+    const average = (seen: { total: number; count: number }) =>
+      seen.count > 0 ? seen.total / seen.count : 0;
+    const attempt = average(this.attempts) || this.foreseen.attempt;
+    if (spent < limit - 1e-6 && spent + attempt <= limit + 1e-6) return undefined;
+    // The advice covers an attempt and its review: a figure that fails again at once is no advice (a
+    // new-user trial was told $0.0001 against an attempt of $0.0003). With no call of a kind back yet,
+    // its foreseen cost is its prompt's alone; the answer's tokens come on top (measured on the simulated
+    // model: an attempt 3× its prompt's cost, its review 4× the attempt's prompt), so four times that; a
+    // review never foreseen is taken to cost what an attempt does. Rounded up to a cent's hundredth.
+    const attemptCost = average(this.attempts) || 4 * this.foreseen.attempt;
+    const reviewCost = average(this.reviews) || 4 * this.foreseen.review || attemptCost;
+    const enough = Math.ceil((spent + attemptCost + reviewCost) * 10_000 + 1) / 10_000;
     return `task ${task.id} has cost $${spent.toFixed(4)} of a $${limit} cap (execution.max_task_cost_usd), so a retry would fail at once: orc retry ${runId} ${task.id} --task-budget ${enough.toFixed(4)} (or more) raises the run's cap`;
   }
 

@@ -53,16 +53,17 @@ describe('checkpoints and rollback through the orchestrator', () => {
     });
   });
 
-  it('rolls back to a checkpoint named by its label; a label two carry asks for the id', async () => {
+  it('rolls back to a checkpoint named by its label; a label in use is refused for another', async () => {
     const { orchestrator, runId } = await completedRun(createScriptedProvider());
     const labelled = await orchestrator.createCheckpoint(runId, 'all done');
     const rolled = await orchestrator.rollback(runId, 'all done', 'full');
     expect(rolled.rollback).toMatchObject({ checkpointId: labelled.id, reset: [] });
-    const again = await orchestrator.createCheckpoint(runId, 'all done');
-    await expect(orchestrator.rollback(runId, 'all done', 'full')).rejects.toMatchObject({
+    const before = (await orchestrator.listCheckpoints(runId)).length;
+    await expect(orchestrator.createCheckpoint(runId, 'all done')).rejects.toMatchObject({
       code: 'INVALID_STATE',
-      message: `run ${runId} has 2 checkpoints labelled "all done" (${labelled.id}, ${again.id}); give its id`,
+      message: `run ${runId} has a checkpoint labelled "all done" already (${labelled.id}); choose another label`,
     });
+    expect(await orchestrator.listCheckpoints(runId)).toHaveLength(before);
   });
 
   it('full: goes back to the planned checkpoint and runs every task again', async () => {

@@ -98,6 +98,13 @@ export class RunCheckpoints {
    */
   async create(reason: CheckpointInfo['reason'], label?: string): Promise<CheckpointInfo> {
     const { doc, clock, store } = this.deps;
+    // A person's label names one checkpoint: a second one would make `orc rollback <label>` ask for an id.
+    const taken = reason === 'manual' ? this.list().find((c) => c.label === label) : undefined;
+    if (label !== undefined && taken !== undefined)
+      throw new OrcError(
+        'INVALID_STATE',
+        `run ${this.deps.runId} has a checkpoint labelled "${label}" already (${taken.id}); choose another label`,
+      );
     const workspace = this.deps.workspace();
     const id = `cp${++this.made}`;
     // The integration commit is read in the merge queue, so the state saved with it matches it.

@@ -13,7 +13,7 @@ import {
   type ToolRefusal,
   simulatedLabel,
 } from '@orc/shared';
-import { elapsedMs, formatCost, formatDuration, formatTokens } from '../screen/format.js';
+import { attemptMs, formatCost, formatDuration, formatTokens } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
 import { trainLine } from '../screen/train-line.js';
 import { damageText, formatCounts } from './output.js';
@@ -114,7 +114,7 @@ export function taskReport(
 }
 
 function attemptLine(a: Attempt, now: number, short = true): string {
-  const ms = elapsedMs(a.startedAt, a.endedAt, now);
+  const ms = attemptMs(a, now);
   const parts = [
     `#${a.n}`,
     `w${a.worker}`,

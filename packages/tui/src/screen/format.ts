@@ -1,4 +1,4 @@
-import type { RunSummary } from '@orc/shared';
+import type { Attempt, RunSummary } from '@orc/shared';
 
 /**
  * Durations as people read them on a status line: 45s, 12m05s, 3h07m; under a second in tenths (0.4s,
@@ -6,7 +6,12 @@ import type { RunSummary } from '@orc/shared';
  */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '-';
-  if (ms > 0 && ms < 1000) return ms < 50 ? '<0.1s' : `${(Math.round(ms / 100) / 10).toFixed(1)}s`;
+  if (ms > 0 && ms < 1000) {
+    if (ms < 50) return '<0.1s';
+    // 950 ms and over rounds to a whole second: "1s", as a second and more reads, not "1.0s".
+    const tenths = Math.round(ms / 100);
+    return tenths < 10 ? `0.${tenths}s` : '1s';
+  }
   const total = Math.floor(ms / 1000);
   const s = total % 60;
   const m = Math.floor(total / 60) % 60;
@@ -41,6 +46,18 @@ export function progressBar(done: number, total: number, width: number): string 
 }
 
 /** Time between two ISO instants, or until `now` when the second is missing. */
+/**
+ * How long an attempt worked: to its end, or to now while it runs; undefined for one that stopped with no
+ * end on record (taken back by a rollback while in flight), which would otherwise grow for ever.
+ */
+export function attemptMs(
+  a: Pick<Attempt, 'startedAt' | 'endedAt' | 'outcome'>,
+  now: number,
+): number | undefined {
+  if (a.endedAt === undefined && a.outcome !== 'running') return undefined;
+  return elapsedMs(a.startedAt, a.endedAt, now);
+}
+
 export function elapsedMs(from: string | undefined, to: string | undefined, now: number): number | undefined {
   if (from === undefined) return undefined;
   const start = Date.parse(from);

@@ -5,7 +5,7 @@ import {
   type FileWait,
   type TaskRecord,
 } from '@orc/shared';
-import { elapsedMs, formatCost, formatDuration, formatTokens } from './format.js';
+import { attemptMs, elapsedMs, formatCost, formatDuration, formatTokens } from './format.js';
 import { ERROR_CATEGORY_COLOR, TASK_STATUS_COLOR, colored } from './status-style.js';
 import { escapeTags, plainText } from './text-cells.js';
 
@@ -45,7 +45,7 @@ export function renderTaskDetail(task: TaskRecord, now: number, wait?: FileWait)
 }
 
 function renderAttempt(out: string[], a: Attempt, now: number): void {
-  const ms = elapsedMs(a.startedAt, a.endedAt, now);
+  const ms = attemptMs(a, now);
   out.push('');
   out.push(
     `{bold}Attempt ${a.n}{/bold} · w${a.worker} · ${a.outcome}` +
