@@ -56,7 +56,7 @@ describe('the merge train (built CLI, real daemon, the real Claude Code, real gi
     const shown = await sb.orc(['show', runId]);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(
-      /^train: verifying the integration head at [0-9a-f]{12} \(\d+s\) · waiting (bad|good1|good2), (bad|good1|good2), (bad|good1|good2)$/m,
+      /^train: verifying the integration head at [0-9a-f]{12} \((<0\.1s|0\.\ds|\d+s)\) · waiting (bad|good1|good2), (bad|good1|good2), (bad|good1|good2)$/m,
     );
     const json = await sb.show(runId);
     expect(json.train?.verifying).toMatchObject({ taskIds: [], commit: before.head });
@@ -72,7 +72,9 @@ describe('the merge train (built CLI, real daemon, the real Claude Code, real gi
         'the train in the header',
         20_000,
       );
-      expect(screen).toMatch(/^train: verifying the integration head at [0-9a-f]{12} \(\d+s\) · waiting /m);
+      expect(screen).toMatch(
+        /^train: verifying the integration head at [0-9a-f]{12} \((<0\.1s|0\.\ds|\d+s)\) · waiting /m,
+      );
       pane.keys('q');
       await pane.waitFor((s) => s.includes('[exit 0]'), 'orc attach to exit');
     } finally {

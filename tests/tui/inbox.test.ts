@@ -57,7 +57,9 @@ describe('the inbox in orc attach under tmux', () => {
     pane.keys('i');
     const open = await pane.waitFor((s) => s.includes('─ Inbox ('), 'the inbox panel');
     expect(open).toContain('1 item waits for you, in this run');
-    expect(open).toMatch(/i1 +plan_approval +\S+ +\d+s +run \S+ planned \d tasks: approve the plan\?/);
+    expect(open).toMatch(
+      /i1 +plan_approval +\S+ +(<0\.1s|0\.\ds|\d+s) +run \S+ planned \d tasks: approve the plan\?/,
+    );
     expect(open).toMatch(/a {2}approve: the workers start/);
     expect(open).toMatch(/e {2}have the manager change it .*\(asks for a note\)/);
 

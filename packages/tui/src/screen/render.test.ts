@@ -66,7 +66,7 @@ describe('formatting', () => {
       formatDuration(400),
       formatDuration(20),
       formatDuration(999),
-    ]).toEqual(['0s', '45s', '12m05s', '3h07m', '0.4s', '<0.1s', '1.0s']);
+    ]).toEqual(['0s', '45s', '12m05s', '3h07m', '0.4s', '<0.1s', '1s']);
     expect([formatTokens(950), formatTokens(12_345), formatTokens(4_560_000)]).toEqual([
       '950',
       '12.3k',
