@@ -207,6 +207,9 @@ class AttachSession {
       this.state.reset(view);
       this.alert = undefined;
       this.retries = 0;
+      // Drawn at once: the rows the table lacks (its last ones, for End) are asked for first.
+      this.draw();
+      if (this.closed) return;
       // A view holding a window of the tasks does not hold every busy task: the workers' panes need them.
       if (this.state.holdsWindow)
         this.client.trpc.tasks.page.query({ runId, status: ['running', 'reviewing'] }).then(
