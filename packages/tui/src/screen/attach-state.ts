@@ -209,12 +209,19 @@ export class AttachState {
     this.wanted = undefined;
     if (!this.paged || this.height === 0) return { first: this.offset, tasks };
     const shows = { offset: this.offset, limit: end - this.offset };
-    if (tasks.includes(undefined)) {
-      // A screen more on either side, so moving the cursor a little shows rows already here.
-      const offset = Math.max(0, this.offset - height);
-      const limit = Math.min(TASK_PAGE_LIMIT, Math.min(total, end + height) - offset);
-      this.wanted = { window: { offset, limit }, shows };
-    } else {
+    // Two screens more on either side (less for a terminal so tall that a page would not hold them), asked
+    // for when a row shown is missing or less than a screen is held beyond them: PageUp and PageDown then
+    // show rows already here (fetched while the person read the last page), and a held arrow asks once a
+    // screen, not once a row.
+    const side = Math.max(0, Math.min(2 * height, Math.floor((TASK_PAGE_LIMIT - height) / 2)));
+    const offset = Math.max(0, this.offset - side);
+    const limit = Math.min(TASK_PAGE_LIMIT, Math.min(total, end + side) - offset);
+    const around = { window: { offset, limit }, shows };
+    const margin = Math.min(height, side);
+    const near = Math.max(0, this.offset - margin);
+    if (tasks.includes(undefined)) this.wanted = around;
+    else if (!this.holds({ offset: near, limit: Math.min(total, end + margin) - near })) this.wanted = around;
+    else {
       // Then the ends of the table, for Home and End (and a page up or down from there).
       const edge = this.edgeRows();
       const last = { offset: Math.max(0, total - edge), limit: Math.min(edge, total) };
@@ -257,19 +264,16 @@ export class AttachState {
   }
 
   /**
-   * Rows worth holding: a screen or two around the table's window and the cursor (which a key may have
-   * moved before the next frame), and the ends of the table.
+   * Rows worth holding: two screens either side of the table's window and of the cursor (which a key may
+   * have moved before the next frame), and the ends of the table.
    */
   private keeps(): (row: number) => boolean {
     const height = Math.max(1, this.height);
     const edge = this.edgeRows();
     const total = this.total;
     const { offset, selected } = this;
-    return (row) =>
-      row < edge ||
-      row >= total - edge ||
-      (row >= offset - height && row < offset + 2 * height) ||
-      (row >= selected - 2 * height && row <= selected + 2 * height);
+    const near = (row: number, at: number) => row >= at - 2 * height && row < at + 3 * height;
+    return (row) => row < edge || row >= total - edge || near(row, offset) || near(row, selected);
   }
 
   /**

@@ -457,7 +457,7 @@ describe('attach state', () => {
     expect(shown.first).toBe(990);
     expect(shown.tasks).toEqual(Array.from({ length: 10 }, () => undefined));
     expect(state.wantedRows()).toEqual({
-      window: { offset: 980, limit: 20 },
+      window: { offset: 970, limit: 30 },
       shows: { offset: 990, limit: 10 },
     });
     const at = '2025-01-01T00:01:00.000Z';
@@ -475,13 +475,23 @@ describe('attach state', () => {
     state.push(moved(7, 't1', 'pending', 'ready'));
     state.flush();
     expect(state.view!.taskCounts).toEqual({ pending: 998, ready: 2 });
-    state.takeRows(page(980, 20, 5));
+    state.takeRows(page(970, 30, 5));
     expect(state.visibleTasks(10).tasks.map((t) => t?.status)).toEqual([
       ...Array<TaskStatus>(9).fill('pending'),
       'ready',
     ]);
     expect(state.wantedRows()).toBeUndefined();
     expect(state.selectedTask()!.id).toBe('t1000');
+    // PageUp twice: the rows are here both times; the second asks for the ones above before they show.
+    state.move(-10);
+    expect(state.visibleTasks(10).tasks.includes(undefined)).toBe(false);
+    expect(state.wantedRows()).toBeUndefined();
+    state.move(-10);
+    expect(state.visibleTasks(10).tasks.includes(undefined)).toBe(false);
+    expect(state.wantedRows()).toEqual({
+      window: { offset: 959, limit: 41 },
+      shows: { offset: 979, limit: 10 },
+    });
     // The first rows stayed held, and followed the stream: Home draws them at once, t1 ready.
     state.moveTo(0);
     expect(state.visibleTasks(10).tasks.map((t) => t?.status)).toEqual([
@@ -493,10 +503,10 @@ describe('attach state', () => {
     // does not wait for the stream), and joins the rows held once the stream has caught up.
     state.moveTo(500);
     state.visibleTasks(10);
-    expect(state.wantedRows()?.window).toEqual({ offset: 481, limit: 30 });
+    expect(state.wantedRows()?.window).toEqual({ offset: 471, limit: 50 });
     // As of event 9: t492 went ready (event 8), then running (9); the stream has brought neither yet.
-    const ahead = page(481, 30, 9);
-    ahead.tasks[10]!.status = 'running';
+    const ahead = page(471, 50, 9);
+    ahead.tasks[20]!.status = 'running';
     state.takeRows(ahead);
     const statuses = () =>
       state
@@ -518,7 +528,7 @@ describe('attach state', () => {
     expect(state.wantedRows()).toBeUndefined();
     state.moveTo(491);
     expect(state.visibleTasks(10).tasks.at(0)?.status).toBe('running');
-    expect(state.view!.tasks.length).toBeLessThanOrEqual(20 + 20 + 30);
+    expect(state.view!.tasks.length).toBeLessThanOrEqual(20 + 30 + 50);
     // Workers: the busy tasks come as a page of their own, and follow the stream.
     state.takeBusy({
       ...page(0, 0, 9),
