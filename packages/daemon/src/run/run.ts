@@ -111,7 +111,7 @@ export class Run implements SchedulerHost {
     this.status = doc.status;
     this.idle = new RunIdle(doc);
     this.pauseReason = doc.pauseReason;
-    this.spend = new RunSpendTeller(doc);
+    this.spend = new RunSpendTeller(doc, deps.clock);
     const { store, clock, logger } = deps;
     this.journal = new RunJournal(doc.id, lastEventId, store, clock, logger, deps.metrics);
     this.budget = new RunBudget(
