@@ -127,7 +127,7 @@ export async function liveScreen(
   const subscribers = new SubscriberProcess();
   const screen = new TmuxScreen(daemon.home, run.id);
   let measured: Omit<LiveScreen, 'done' | 'failed' | 'wire'>;
-  let window = { from: 0, to: 0 };
+  let window: { from: number; to: number };
   try {
     await subscribers.follow(daemon.home, run.id, SUBSCRIBERS);
     const first = new RegExp(`^│${taskId(0)}\\s`, 'm');
