@@ -24,6 +24,12 @@ export class RecentEvents {
   }
 
   add(events: readonly OrcEvent[]): void {
+    if (events.length > KEEP) {
+      // Only its last KEEP stay (and a spread of so many would overflow the call stack).
+      this.keptAfter = events[events.length - KEEP - 1]!.id;
+      this.events = events.slice(-KEEP);
+      return;
+    }
     this.events.push(...events);
     const extra = this.events.length - KEEP;
     if (extra > 0) {
