@@ -275,7 +275,12 @@ function taskOfLine(text: string, start: number, end: number): TaskText | undefi
   const json = text.slice(tab + 1, end);
   if (json.charCodeAt(0) !== 0x7b /* { */ || json.charCodeAt(json.length - 1) !== 0x7d /* } */)
     return undefined;
-  return head.length >= 5
-    ? TaskText.sealed(id, title, status as TaskStatus, json, costs, deps as string[])
-    : TaskText.sealed(id, title, status as TaskStatus, json, costs);
+  // A waiting task's empty lists are one shared pair: 50,000 fewer arrays to keep at half of a
+  // 100,000-task run, each copied by the young generation's collections before it is kept.
+  const attemptCosts = costs.length === 0 ? NONE : costs;
+  if (head.length < 5) return TaskText.sealed(id, title, status as TaskStatus, json, attemptCosts);
+  const dependencies = (deps as string[]).length === 0 ? NONE : (deps as string[]);
+  return TaskText.sealed(id, title, status as TaskStatus, json, attemptCosts, dependencies);
 }
+
+const NONE: readonly never[] = Object.freeze([]);
