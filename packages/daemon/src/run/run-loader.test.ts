@@ -30,7 +30,9 @@ const running = (n: number): TaskRecord => ({
   dependencies: [],
   priority: 'medium',
   status: 'running',
-  attempts: [{ n: 1, worker: 0, startedAt: '2025-01-01T00:00:00.000Z', outcome: 'running' }],
+  attempts: [
+    { n: 1, worker: 0, startedAt: '2025-01-01T00:00:00.000Z', outcome: 'running', usage, costUsd: 0 },
+  ],
   reworks: 0,
 });
 
