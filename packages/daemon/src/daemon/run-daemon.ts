@@ -2,10 +2,10 @@ import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type LoadedConfig, OrcError, statePaths } from '@orc/shared';
 import type pino from 'pino';
-import { type MetricsServer, startMetricsServer } from '../metrics/metrics-server.js';
+import type { MetricsServer } from '../metrics/metrics-server.js';
 import type { Orchestrator } from '../orchestrator/orchestrator.js';
 import type { ConnectionLimits } from '../rpc/connection-guard.js';
-import { type RpcServer, startRpcServer } from '../rpc/server.js';
+import type { RpcServer } from '../rpc/server.js';
 import {
   type DaemonInfo,
   ensureStateDir,
@@ -129,6 +129,8 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
   };
 
   try {
+    // The server's modules (tRPC, ws, the metrics) are loaded once the engine is open: a run the daemon
+    // restores goes on before them (~60 ms of a 100,000-task restart's CPU on the 2-core machine).
     orchestrator = await options.openOrchestrator({
       home: options.home,
       loaded,
@@ -137,6 +139,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
     });
     const metricsPort = loaded.config.monitoring.metrics_port;
     if (metricsPort !== undefined) {
+      const { startMetricsServer } = await import('../metrics/metrics-server.js');
       metricsServer = await startMetricsServer({
         metrics: orchestrator.metrics,
         token,
@@ -145,6 +148,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
       });
       orchestrator.metrics.port = metricsServer.port;
     }
+    const { startRpcServer } = await import('../rpc/server.js');
     server = await startRpcServer({
       orchestrator,
       token,

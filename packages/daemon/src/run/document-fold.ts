@@ -65,10 +65,10 @@ export class RebuildImpossible extends Error {
 export class DocumentFold {
   private readonly fold: RunFold<RunDocument>;
   /**
-   * Where the settled tasks the document holds as their text are in its task list: parsed only when an
-   * event reads their record (see `unseal`), so a restore does not parse 50,000 settled records.
+   * Whether the document may still hold settled tasks as their text: parsed only when an event reads
+   * their record (see `unseal`), so a restore does not parse 50,000 settled records.
    */
-  private sealed = new Map<string, number>();
+  private sealed: boolean;
   /** Why the run last paused: resuming a budget pause without a new budget lifts the budget. */
   private lastPause: PauseReason | undefined;
   private budgetSetSincePause = false;
@@ -78,10 +78,10 @@ export class DocumentFold {
   private runMoved = false;
 
   constructor(doc: KeptRunDocument) {
-    doc.tasks.forEach((task, i) => {
-      if (task instanceof TaskText) this.sealed.set(task.id, i);
-    });
+    this.sealed = doc.tasks.some((task) => task instanceof TaskText);
     // The texts are never read as records by the fold: `unseal` parses each before an event reads it.
+    // Found by the fold's own index of the tasks: a map of the texts beside it cost a restore of
+    // 100,000 tasks another 100,000 entries.
     this.fold = new RunFold(doc as RunDocument);
     this.lastPause = doc.pauseReason;
   }
@@ -95,18 +95,20 @@ export class DocumentFold {
    * or replaces the task list (a plan, a restore, a rollback, an edit of the plan: rare).
    */
   private unseal(event: OrcEvent): void {
-    if (this.sealed.size === 0) return;
+    if (!this.sealed) return;
     const tasks = this.doc.tasks as (RunDocument['tasks'][number] | TaskText)[];
     if ('taskId' in event) {
-      const i = this.sealed.get(event.taskId);
-      if (i === undefined) return;
-      tasks[i] = (tasks[i] as TaskText).record();
-      this.sealed.delete(event.taskId);
+      const i = this.fold.placeOf(event.taskId);
+      const task = i === undefined ? undefined : tasks[i];
+      if (task instanceof TaskText) tasks[i!] = task.record();
       return;
     }
     if (TASKLESS_EVENTS.has(event.type)) return;
-    for (const i of this.sealed.values()) tasks[i] = (tasks[i] as TaskText).record();
-    this.sealed.clear();
+    for (let i = 0; i < tasks.length; i++) {
+      const task = tasks[i];
+      if (task instanceof TaskText) tasks[i] = task.record();
+    }
+    this.sealed = false;
   }
 
   /** The fold of a run from its `run.created` event (throws RebuildImpossible). */

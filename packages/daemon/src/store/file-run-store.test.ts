@@ -256,6 +256,53 @@ describe('FileRunStore', () => {
     );
   });
 
+  it('writes a large document loaded again once the journal past it, the tail a restore catches up with included, has grown by four times its size', async () => {
+    store = await openFileRunStore(stateDir, { minIntervalMs: 0, durationFactor: 0 });
+    const doc = runDocument('r1', {
+      status: 'executing',
+      tasks: Array.from({ length: 5_000 }, (_, n) => ({ ...task(n), status: 'ready' as const })),
+    });
+    await store.createRun(doc);
+    const documentBytes = (await stat(store.stateFile('r1'))).size;
+    let id = 0;
+    const append = async (bytes: number) => {
+      const event = {
+        id: ++id,
+        runId: 'r1',
+        at: 'now',
+        type: 'run.concurrency' as const,
+        limit: 1,
+        reason: '',
+      };
+      event.reason = 'x'.repeat(Math.max(0, Math.ceil(bytes) - JSON.stringify(event).length - 1));
+      await store!.appendEvents('r1', [event]);
+    };
+    // Two documents' size of journal past the document on disk, then the daemon dies (no flush).
+    await append(documentBytes);
+    await append(documentBytes);
+    await store.releaseRun('r1');
+
+    store = await openFileRunStore(stateDir, { minIntervalMs: 0, durationFactor: 0 });
+    const loaded = await store.loadRun('r1');
+    expect(loaded.lastEventId).toBe(0);
+    // Nothing is lost while the document waits: the journal holds the events past it.
+    const tail: number[] = [];
+    for await (const event of store.readEvents('r1', loaded.lastEventId)) tail.push(event.id);
+    expect(tail).toEqual([1, 2]);
+    const writes = () => store!.stats().stateWrites;
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+    store.scheduleSave('r1', () => ({ ...loaded, lastEventId: id }));
+    await settle();
+    expect(writes()).toBe(0); // held: two documents' size of journal past it, of four
+    await append(documentBytes * 1.5);
+    await settle();
+    expect(writes()).toBe(0); // three and a half
+    await append(documentBytes / 2 + 10);
+    await eventually(() => writes() > 0, 'the document written');
+    await store.flush('r1');
+    expect((JSON.parse(await readFile(store.stateFile('r1'), 'utf8')) as RunDocument).lastEventId).toBe(id);
+  });
+
   it('appends, reads and counts events per run', async () => {
     store = await openFileRunStore(stateDir);
     await store.createRun(runDocument('r1'));

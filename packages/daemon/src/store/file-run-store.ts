@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { chmod, copyFile, mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   FINISHED_RUN_STATUSES,
@@ -23,6 +23,7 @@ import {
   type RunDocumentToWrite,
   type RunIndexEntry,
 } from './run-document.js';
+import { DocumentPacing } from './document-pacing.js';
 import { DocumentTaskList } from './document-task-list.js';
 import { RunDocumentFile, readRunDocument, type RunDocumentDb } from './run-document-file.js';
 import { RunDocumentText } from './run-document-text.js';
@@ -59,30 +60,9 @@ interface RunFiles {
   onDisk?: { status: RunStatus; lastEventId: number };
   /** Damage a read found in the journal before the events it asked for (a hole in old history). */
   historyDamage?: DamagedFileError;
-  /** Bytes appended to the journal by this process, and how many of them the last document write saw. */
-  journalBytes: number;
-  journalBytesAtSave: number;
-  /** The size of the last document written (0 before the first). */
-  documentBytes: number;
-  /** A save asked for and held back until the journal has grown enough (see `scheduleSave`). */
-  held: boolean;
+  /** When the document is written again (held back until the journal has grown, if large). */
+  pacing: DocumentPacing;
 }
-
-/**
- * A document this large is rewritten only once the journal has grown by JOURNAL_PER_DOCUMENT times the
- * document's size since its last write began, however quickly the disk writes it; a smaller one as soon
- * as the writer's spacing lets it. Spaced by time alone (10× the last write's duration), the rewrites of a
- * 100,000-task document (45–85 MB) came as often as the disk allowed: bytes written per task at 100k were
- * 1.45–1.60× those at 1k, moving with the machine's load. Held back by the journal's growth, the
- * document's share is at most a quarter of the journal's (≈3 KB a task), at any load; a restore replays
- * at most four documents' size of journal past it. With settled and waiting tasks named by id (their
- * records in the settled segment), the document of a 100,000-task run is a few MB, so that is a few
- * tens of thousands of events. Held from 64 KB: a 10,000-task run's document is about 200 KB, and spaced by
- * time (a write of the segment and the document took up to 0.6 s at load 10, so 6 s between writes) it was
- * killed at half with 39,000 events past it, against 8,000 for its whole 4.8 MB document on main.
- */
-const HOLD_DOCUMENTS_OVER = 64 * 1024;
-const JOURNAL_PER_DOCUMENT = 4;
 
 /** Opens (creating it, mode 0700) the state directory's run store. */
 /** A removed run's folder is renamed to this first; the leading dot keeps it from ever loading again. */
@@ -174,12 +154,12 @@ export class FileRunStore implements RunStore {
   scheduleSave(runId: string, snapshot: () => RunDocumentToSave): void {
     const files = this.files(runId);
     files.snapshot = snapshot;
-    if (journalTooShort(files)) {
+    if (files.pacing.journalTooShort) {
       // Asked for again once the journal has grown (appendEvents), or written at a flush.
-      files.held = true;
+      files.pacing.held = true;
       return;
     }
-    files.held = false;
+    files.pacing.held = false;
     this.scheduleWrite(runId, files);
   }
 
@@ -190,8 +170,8 @@ export class FileRunStore implements RunStore {
 
   async flush(runId?: string): Promise<void> {
     for (const [id, files] of this.runs) {
-      if (!files.held || (runId !== undefined && id !== runId)) continue;
-      files.held = false;
+      if (!files.pacing.held || (runId !== undefined && id !== runId)) continue;
+      files.pacing.held = false;
       this.scheduleWrite(id, files);
     }
     await this.writer.flush(runId === undefined ? undefined : runKey(runId));
@@ -232,19 +212,20 @@ export class FileRunStore implements RunStore {
       throw error;
     }
     // A run that changed status (finished, paused) is written at once: what lists it reads the index.
-    if (files.held && (!journalTooShort(files) || events.some((event) => event.type === 'run.status'))) {
-      files.held = false;
+    const { pacing } = files;
+    if (pacing.held && (!pacing.journalTooShort || events.some((event) => event.type === 'run.status'))) {
+      pacing.held = false;
       this.scheduleWrite(runId, files);
     }
   }
 
   /**
-   * A large document is spaced by the journal's growth (`journalTooShort`) and written as soon as it has
+   * A large document is spaced by the journal's growth (DocumentPacing) and written as soon as it has
    * grown enough; spaced by time as well (10× the last write, which took 0.3–0.5 s for 12 MB at load 10),
    * a 100,000-task run killed at half had 102,000 events to replay past its document, not 31,000.
    */
   private scheduleWrite(runId: string, files: RunFiles): void {
-    const spacing = files.documentBytes > HOLD_DOCUMENTS_OVER ? 'unspaced' : 'spaced';
+    const spacing = files.pacing.paced ? 'unspaced' : 'spaced';
     this.writer.schedule(runKey(runId), () => this.saveDocument(files), spacing);
   }
 
@@ -321,10 +302,27 @@ export class FileRunStore implements RunStore {
         at: isoAt(this.clock),
       };
       doc.lastEventId = journalLast;
-    }
+    } else await this.noteLoaded(files, runId, doc.lastEventId, journalLast);
     this.index.add(doc);
     this.index.noteDocument(doc, () => doc.tasks);
     return doc;
+  }
+
+  /** The journal's bytes past the document's last event (estimated from its mean event size) pace the next write. */
+  private async noteLoaded(
+    files: RunFiles,
+    runId: string,
+    docLast: number,
+    journalLast: number,
+  ): Promise<void> {
+    const run = this.paths.run(runId);
+    const document = await stat(run.state);
+    // A journal with events past the document is there to be measured.
+    const journal = journalLast > docLast ? (await stat(run.events)).size : 0;
+    files.pacing.loaded(
+      document.size,
+      Math.round((journal * (journalLast - docLast)) / Math.max(1, journalLast)),
+    );
   }
 
   async probeRun(runId: string): Promise<DamagedFileError | undefined> {
@@ -474,7 +472,7 @@ export class FileRunStore implements RunStore {
     await files.events.waitDurable(doc.lastEventId);
     await this.index.beforeDocument(doc);
     // Counted from now: asked for while this one is written, the next write waits for the journal to grow.
-    files.journalBytesAtSave = files.journalBytes;
+    files.pacing.writing();
     await this.writeDocument(files, doc);
     files.onDisk = { status: doc.status, lastEventId: doc.lastEventId };
     this.index.noteDocument(doc, () => files.list.all());
@@ -524,7 +522,7 @@ export class FileRunStore implements RunStore {
         {
           onWrite: (bytes) => {
             this.countState(bytes);
-            files.documentBytes = bytes;
+            files.pacing.written(bytes);
           },
         },
         segment,
@@ -536,13 +534,10 @@ export class FileRunStore implements RunStore {
       events: new EventLog(run.events, {
         onWrite: (bytes) => {
           this.countEvents(bytes);
-          files.journalBytes += bytes;
+          files.pacing.journalAppended(bytes);
         },
       }),
-      journalBytes: 0,
-      journalBytesAtSave: 0,
-      documentBytes: 0,
-      held: false,
+      pacing: new DocumentPacing(),
     };
     return files;
   }
@@ -575,14 +570,6 @@ export class FileRunStore implements RunStore {
     this.counts.eventWrites++;
     this.counts.eventBytes += bytes;
   };
-}
-
-/** Whether the run's document is to wait for more journal before it is written again. */
-function journalTooShort(files: RunFiles): boolean {
-  return (
-    files.documentBytes > HOLD_DOCUMENTS_OVER &&
-    files.journalBytes - files.journalBytesAtSave < JOURNAL_PER_DOCUMENT * files.documentBytes
-  );
 }
 
 /** How every document the store writes ends (see RunDocumentText): a cheap sign it was not cut short. */

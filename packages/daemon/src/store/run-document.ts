@@ -85,7 +85,6 @@ export type RunDocument = z.infer<typeof RunDocument>;
  */
 export class TaskText {
   private deps: readonly string[] | undefined;
-  private started: number | null | undefined;
 
   private constructor(
     readonly id: string,
@@ -95,29 +94,19 @@ export class TaskText {
     /** Its attempts' costs: a restore counts them towards the budget's forecast without parsing the record. */
     readonly attemptCosts: readonly number[],
     dependencies: readonly string[] | undefined,
-    firstStartedAt: number | null | undefined,
   ) {
     this.deps = dependencies;
-    this.started = firstStartedAt;
   }
 
   static of(record: TaskRecord): TaskText {
     const json = READ_FROM.get(record) ?? JSON.stringify(record);
     const costs = record.attempts.map((attempt) => attempt.costUsd);
-    return new TaskText(
-      record.id,
-      record.title,
-      record.status,
-      json,
-      costs,
-      record.dependencies,
-      startOf(record),
-    );
+    return new TaskText(record.id, record.title, record.status, json, costs, record.dependencies);
   }
 
   /**
    * A task as the settled segment holds it (SettledSegment), its record still text. A line written before
-   * its head carried the dependencies and the first start leaves them out: they are parsed when asked for.
+   * its head carried the dependencies leaves them out: they are parsed when asked for.
    */
   static sealed(
     id: string,
@@ -126,9 +115,8 @@ export class TaskText {
     json: string,
     attemptCosts: readonly number[],
     dependencies?: readonly string[],
-    firstStartedAt?: number | null,
   ): TaskText {
-    return new TaskText(id, title, status, json, attemptCosts, dependencies, firstStartedAt);
+    return new TaskText(id, title, status, json, attemptCosts, dependencies);
   }
 
   /**
@@ -138,12 +126,6 @@ export class TaskText {
   get dependencies(): readonly string[] {
     this.deps ??= this.record().dependencies;
     return this.deps;
-  }
-
-  /** When its first attempt started (epoch ms), null when it has none: the forecast's pace counts from it. */
-  get firstStartedAt(): number | null {
-    if (this.started === undefined) this.started = startOf(this.record());
-    return this.started;
   }
 
   /**
@@ -164,14 +146,6 @@ export class TaskText {
   toJSON(): unknown {
     return this.record();
   }
-}
-
-/** When the record's first attempt started (epoch ms), null when it has none or its time is not one. */
-export function startOf(record: Pick<TaskRecord, 'attempts'>): number | null {
-  const first = record.attempts[0];
-  if (first === undefined) return null;
-  const at = Date.parse(first.startedAt);
-  return Number.isNaN(at) ? null : at;
 }
 
 const READ_FROM = new WeakMap<TaskRecord, string>();

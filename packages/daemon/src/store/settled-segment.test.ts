@@ -79,18 +79,30 @@ describe('SettledSegment', () => {
     const writer = segment();
     await writer.write([TaskText.of(record)]);
     const head = (await readFile(file, 'utf8')).split('\t')[0]!;
-    expect(JSON.parse(head)).toEqual([
-      'a',
-      'done',
-      record.title,
-      [0.25],
-      ['x', 'y'],
-      Date.parse('2025-01-01T00:00:00.000Z'),
-    ]);
+    expect(JSON.parse(head)).toEqual(['a', 'done', record.title, [0.25], ['x', 'y']]);
     const read = (await segment().read(writer.ref.bytes)).get('a')!;
     // Its JSON is not parsed for them: a text whose record says otherwise still answers from its head.
     expect(read.dependencies).toEqual(['x', 'y']);
-    expect(read.firstStartedAt).toBe(Date.parse('2025-01-01T00:00:00.000Z'));
+  });
+
+  it("reads a line of the version whose head carried the first attempt's start (six fields)", async () => {
+    const record = { ...settled('a').record(), dependencies: ['x'] };
+    const head = ['a', 'done', record.title, [0.25], ['x'], Date.parse('2025-01-01T00:00:00.000Z')];
+    const line = `${JSON.stringify(head)}\t${JSON.stringify(record)}\n`;
+    await writeFile(file, line);
+    const read = (await segment().read(Buffer.byteLength(line))).get('a')!;
+    expect(read.dependencies).toEqual(['x']);
+    expect(read.attemptCosts).toEqual([0.25]);
+    expect(read.record()).toEqual(record);
+  });
+
+  it('reads text that is not ASCII as UTF-8', async () => {
+    const record = { ...settled('é').record(), title: 'naïve “quotes” ✓', result: 'résumé 日本' };
+    const writer = segment();
+    await writer.write([TaskText.of(record)]);
+    const read = (await segment().read(writer.ref.bytes)).get('é')!;
+    expect(read.title).toBe(record.title);
+    expect(read.record()).toEqual(record);
   });
 
   it('reads a line of an earlier version (a head of four fields): its dependencies parsed when asked for', async () => {
@@ -99,17 +111,17 @@ describe('SettledSegment', () => {
     await writeFile(file, line);
     const read = (await segment().read(Buffer.byteLength(line))).get('a')!;
     expect(read.dependencies).toEqual(['x']);
-    expect(read.firstStartedAt).toBe(Date.parse('2025-01-01T00:00:00.000Z'));
     expect(read.record()).toEqual(record);
   });
 
-  it('finds a head whose dependencies or first start are not of their kind damaged', async () => {
+  it('finds a head whose dependencies or first start are not of their kind, or of another length, damaged', async () => {
     const record = settled('a').record();
     for (const head of [
       ['a', 'done', 't', [0.25], 'x', null],
       ['a', 'done', 't', [0.25], [1], null],
       ['a', 'done', 't', [0.25], [], 'yesterday'],
-      ['a', 'done', 't', [0.25], []],
+      ['a', 'done', 't'],
+      ['a', 'done', 't', [0.25], [], null, 'more'],
     ]) {
       const line = `${JSON.stringify(head)}\t${JSON.stringify(record)}\n`;
       await writeFile(file, line);
