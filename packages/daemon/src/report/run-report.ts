@@ -124,7 +124,7 @@ export class RunReportBuilder {
         for (const entry of this.attempts) {
           if (entry.outcome !== 'running' || !event.interruptedTasks.includes(entry.taskId)) continue;
           entry.outcome = 'interrupted';
-          entry.endedAt = previousAt ?? event.at;
+          entry.endedAt = event.lastAliveAt ?? previousAt ?? event.at;
         }
         return;
       case 'checkpoint.created':
