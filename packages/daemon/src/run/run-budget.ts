@@ -107,7 +107,7 @@ export class RunBudget {
     throw new ModelError(
       'permanent',
       `task ${task.id} would pass its budget: it has cost $${spent.toFixed(4)} of execution.max_task_cost_usd $${limit}${about}`,
-      { taskBudget: true },
+      { taskBudget: true, ...(next.kind === 'attempt' && { beforeAttempt: true }) },
     );
   }
 
