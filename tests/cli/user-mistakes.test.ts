@@ -159,12 +159,25 @@ describe('orc and the mistakes users make', () => {
       ['config', 'validate', 'missing.json'],
       ['run'],
       ['bogus-command'],
+      // The argument parser's own mistakes read as ours do: `orc: `, one line (its hint too).
+      ['lgs'],
+      ['ls', '--bogus'],
+      ['show'],
+      ['run', '--workers'],
     ];
     for (const args of attempts) {
       const result = await box.orc(args);
       expect(DOCUMENTED, `${args.join(' ')}: exit ${result.code}: ${result.stderr}`).toContain(result.code);
       expect(result.stderr.trimEnd().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(result.stderr, args.join(' ')).toMatch(/^orc: /);
       expect(result.stderr, args.join(' ')).not.toContain('internal error');
+    }
+    for (const [args, line] of [
+      [['lgs'], "orc: unknown command 'lgs' (did you mean one of logs, ls?)\n"],
+      [['ls', '--bogus'], "orc: unknown option '--bogus'\n"],
+      [['show'], "orc: missing required argument 'run'\n"],
+    ] as const) {
+      expect(await box.orc([...args])).toMatchObject({ code: 2, stdout: '', stderr: line });
     }
   });
 });
