@@ -131,3 +131,34 @@ describe('an attempt that a kill -9 of the daemon cut off', () => {
     expect(Date.parse(restored.at) - killedAt).toBeGreaterThanOrEqual(3_000);
   }, 60_000);
 });
+
+describe('a command that starts the daemon', () => {
+  it('says in one line on stderr when it started it again: stopped before, or found dead', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({ models: { provider: 'simulated' } });
+    // The first start in a state directory is the one the README announces: nothing said.
+    expect(await box.orc(['ls', '--json'])).toMatchObject({ code: 0, stdout: '[]\n', stderr: '' });
+    await box.orc(['daemon', 'stop']);
+    const again = await box.orc(['ls', '--json']);
+    expect(again).toMatchObject({ code: 0, stdout: '[]\n' });
+    const pid = (await box.daemonPid())!;
+    expect(again.stderr).toBe(`orc: the daemon was not running; started it (pid ${pid})\n`);
+    // Running, it says nothing.
+    expect(await box.orc(['ls', '--json'])).toMatchObject({ code: 0, stderr: '' });
+
+    process.kill(pid, 'SIGKILL');
+    await until(() => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 'the daemon to die');
+    const restarted = await box.orc(['ls', '--json']);
+    expect(restarted).toMatchObject({ code: 0, stdout: '[]\n' });
+    expect(restarted.stderr).toBe(
+      `orc: the daemon (pid ${pid}) had died; started a new one (pid ${(await box.daemonPid())!}), and the runs it held go on\n`,
+    );
+  }, 60_000);
+});
