@@ -349,7 +349,7 @@ describe('RunReportBuilder', () => {
     });
     expect(afterOne.feedback.map((f) => f.kind)).toEqual(['rollback']);
     expect(afterOne.feedback[0]!.text).toBe(
-      'rolled back to cp1 (full); 1 task reset to the checkpoint, to go on from there: a',
+      'rolled back to cp1 (full); 1 task reset, to go on from there: a',
     );
     // Every attempt stays on the timeline: the money and time were spent.
     expect(afterOne.timeline).toHaveLength(2);
@@ -362,8 +362,39 @@ describe('RunReportBuilder', () => {
     });
     const afterTwo = once.finish(view(tasks), T0 + 200_000);
     expect(afterTwo.tasks[0]).toMatchObject({ attempts: 1, undoneAttempts: 1 });
-    expect(afterTwo.tasks[0]!.elapsedMs).toBe(5_000);
-    expect(afterTwo.time.criticalPathMs).toBe(5_000);
+    expect(afterTwo.timeline.map((a) => a.startedAt)).toEqual([at(1), at(12)]);
+  });
+
+  it("keeps the attempts a rollback's records hold: a selective rollback keeps them all", () => {
+    const attempted = (n: number, s: number) => ({
+      n,
+      worker: 0,
+      startedAt: at(s),
+      outcome: 'succeeded' as const,
+      usage: usage(10, 1),
+      costUsd: 0.01,
+    });
+    const events = journal([
+      [1, { type: 'task.assigned', taskId: 'a', worker: 0, attempt: 1 }],
+      [5, { type: 'task.assigned', taskId: 'a', worker: 0, attempt: 2 }],
+      [
+        9,
+        {
+          type: 'run.rolled_back',
+          checkpointId: 'cp-unknown',
+          strategy: 'selective',
+          resetTasks: ['a'],
+          tasks: [{ ...task('a', [], 'pending'), attempts: [attempted(1, 1), attempted(2, 5)] }],
+        },
+      ],
+      [10, { type: 'task.assigned', taskId: 'a', worker: 0, attempt: 3 }],
+    ]);
+    const report = build(events);
+    expect(report.tasks.find((t) => t.id === 'a')).toMatchObject({ attempts: 3 });
+    expect(report.tasks.find((t) => t.id === 'a')!.undoneAttempts).toBeUndefined();
+    // Without the records, a selective rollback keeps them too.
+    const older = events.map((e) => (e.type === 'run.rolled_back' ? { ...e, tasks: undefined } : e));
+    expect(build(older).tasks.find((t) => t.id === 'a')).toMatchObject({ attempts: 3 });
   });
 
   it('calls a move out of a settled status without the event saying from where a retry (older journals)', () => {

@@ -29,10 +29,12 @@ interface AttemptEntry extends TimelineAttempt {
   /** The id of its `task.assigned` event: a checkpoint holds the attempts begun before it. */
   eventId: number;
   /**
-   * The id of the rollback that undid it (reset its task to a checkpoint taken before it began): not part
-   * of the task as the run ended. A later rollback to a checkpoint it was part of brings it back.
+   * The id of the rollback that undid it (its task's record after the rollback does not hold it): not
+   * one of the task's attempts as `orc show` lists them. A later rollback that brings it back clears it.
    */
   undoneAt?: number;
+  /** A rollback reset its task after it began: not part of the task's time as the run ended. */
+  beforeReset?: true;
 }
 
 const NO_SPEND: Spend = { usage: ZERO_USAGE, costUsd: 0 };
@@ -182,7 +184,7 @@ export class RunReportBuilder {
       const undone = attempts.filter((a) => a.undoneAt !== undefined).length;
       // Working time, not first start to end: the latter counted pauses, reviews and the time before a
       // rollback, and made a critical path of 5m18s in a run of 1m09s.
-      const elapsedMs = attempts.reduce((sum, a) => sum + (a.undoneAt !== undefined ? 0 : spanOf(a)), 0);
+      const elapsedMs = attempts.reduce((sum, a) => sum + (a.beforeReset ? 0 : spanOf(a)), 0);
       elapsed.set(task.id, elapsedMs);
       const changed = lines?.get(task.id);
       return {
@@ -243,7 +245,7 @@ export class RunReportBuilder {
       },
       tasks: rows,
       timeline: this.attempts.map(
-        ({ spend: _spend, eventId: _eventId, undoneAt: _undoneAt, ...entry }) => entry,
+        ({ spend: _spend, eventId: _eventId, undoneAt: _undoneAt, beforeReset: _reset, ...entry }) => entry,
       ),
       feedback: this.feedback,
       ratings: {
@@ -270,18 +272,27 @@ export class RunReportBuilder {
   }
 
   /**
-   * The reset tasks are as they were at the checkpoint: the attempts they had then are theirs again, those
-   * begun since are undone; what they do next is the rollback's redo, not a retry. A checkpoint the journal
-   * does not name (an older journal) undoes every attempt of the reset tasks.
+   * The reset tasks' attempts are those their records hold after the rollback (the event's records: an
+   * attempt is the one that began at its start); the others are undone. What the tasks do next is the
+   * rollback's redo, not a retry. Without the records (an older journal, or too large an event): a
+   * selective rollback keeps every attempt, the others keep those of the checkpoint (begun before it and
+   * not undone then), and a checkpoint the journal does not name keeps none.
    */
   private rolledBack(event: Extract<OrcEvent, { type: 'run.rolled_back' }>): void {
     const reset = new Set(event.resetTasks);
+    const records = event.tasks && new Map(event.tasks.map((task) => [task.id, task.attempts]));
     const last = this.checkpoints.get(event.checkpointId) ?? 0;
     for (const entry of this.attempts) {
       if (!reset.has(entry.taskId)) continue;
-      // Part of the task at the checkpoint: begun before it, and not undone by a rollback before it.
-      const atCheckpoint = entry.eventId <= last && !(entry.undoneAt !== undefined && entry.undoneAt <= last);
-      if (atCheckpoint) delete entry.undoneAt;
+      entry.beforeReset = true;
+      const held = records?.get(entry.taskId);
+      const kept =
+        held !== undefined
+          ? held.some((a) => a.n === entry.n && a.startedAt === entry.startedAt)
+          : event.strategy === 'selective'
+            ? entry.undoneAt === undefined
+            : entry.eventId <= last && !(entry.undoneAt !== undefined && entry.undoneAt <= last);
+      if (kept) delete entry.undoneAt;
       else entry.undoneAt ??= event.id;
     }
     for (const taskId of reset) this.statuses.delete(taskId);
@@ -290,7 +301,7 @@ export class RunReportBuilder {
     this.note(
       event.at,
       'rollback',
-      `rolled back to ${event.checkpointId} (${event.strategy}); ${reset.size === 1 ? '1 task' : `${reset.size} tasks`} reset to the checkpoint, to go on from there${reset.size > 0 ? `: ${shown}` : ''}`,
+      `rolled back to ${event.checkpointId} (${event.strategy}); ${reset.size === 1 ? '1 task' : `${reset.size} tasks`} reset, to go on from there${reset.size > 0 ? `: ${shown}` : ''}`,
     );
   }
 
