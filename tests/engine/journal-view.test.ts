@@ -174,4 +174,15 @@ it('a client folding the journal holds what runs.get answers: retries, reworks, 
   await after.resumeRun(runId);
   expect((await after.waitForRun(runId)).status).toBe('completed');
   await expectFoldIsView(after, home, runId, 'at the end');
+
+  // Each answer is told once: it came whole, so no `worker.output` told it before its `task.worked`, and
+  // no `task.completed` tells it again as its result.
+  const events = await journal();
+  const answers = events.filter((e) => e.type === 'task.worked');
+  expect(answers.length).toBeGreaterThan(TASKS.length);
+  expect(answers.every((e) => e.streamed === 0)).toBe(true);
+  expect(events.filter((e) => e.type === 'worker.output')).toEqual([]);
+  const completions = events.filter((e) => e.type === 'task.completed');
+  expect(completions.length).toBeGreaterThan(TASKS.length);
+  expect(completions.filter((e) => e.result !== undefined)).toEqual([]);
 });

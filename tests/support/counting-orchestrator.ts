@@ -1,5 +1,5 @@
 import type { Orchestrator } from '@orc/daemon';
-import type { EventBatch, OrcEvent, RunView } from '@orc/shared';
+import type { OrcEvent, RunView } from '@orc/shared';
 
 /** What a `CountingOrchestrator` saw of the calls made to the engine. */
 export interface OrchestratorCounts {
@@ -43,14 +43,14 @@ export function countingOrchestrator(inner: Orchestrator): CountingOrchestrator 
         },
       };
     },
-    eventBatches(runId, afterId, signal): AsyncIterable<EventBatch> {
+    eventBatches(runId, afterId, signal) {
       const batches = inner.eventBatches(runId, afterId, signal);
       return {
         async *[Symbol.asyncIterator]() {
           counts.subscriptions++;
           try {
             for await (const batch of batches) {
-              counts.delivered += batch.events.length;
+              counts.delivered += batch.count;
               yield batch;
             }
           } finally {

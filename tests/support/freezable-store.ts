@@ -20,7 +20,7 @@ export function freezableStore(inner: RunStore, frozenFromStart = false): Freeza
     },
     taskChanged: (runId, taskId) => inner.taskChanged(runId, taskId),
     flush: (runId) => inner.flush(runId),
-    appendEvents: (runId, events) => inner.appendEvents(runId, events),
+    appendEvents: (runId, events, lines) => inner.appendEvents(runId, events, lines),
     readEvents: (runId, afterId) => inner.readEvents(runId, afterId),
     lastEventId: (runId) => inner.lastEventId(runId),
     journalDamage: (runId) => inner.journalDamage(runId),

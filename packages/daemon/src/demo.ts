@@ -53,6 +53,9 @@ async function main(): Promise<void> {
   }
 }
 
+/** Each task's last answer: its result once done (`task.completed` does not tell it again). */
+const answers = new Map<string, string>();
+
 function print(event: OrcEvent): void {
   switch (event.type) {
     case 'run.planned':
@@ -66,9 +69,14 @@ function print(event: OrcEvent): void {
     case 'task.assigned':
       console.log(`▶ ${event.taskId} started on worker ${event.worker}`);
       break;
-    case 'task.completed':
-      console.log(`✔ ${event.taskId} done: ${event.result.split('\n')[0]!.slice(0, 100)}`);
+    case 'task.worked':
+      answers.set(event.taskId, event.output);
       break;
+    case 'task.completed': {
+      const result = event.result ?? answers.get(event.taskId) ?? '';
+      console.log(`✔ ${event.taskId} done: ${result.split('\n')[0]!.slice(0, 100)}`);
+      break;
+    }
     case 'task.attempt_failed':
       console.log(
         `! ${event.taskId} attempt ${event.attempt} failed (${event.error.category}): ${event.error.message}`,

@@ -226,6 +226,10 @@ export const OrcEvent = z.discriminatedUnion('type', [
     worker: z.number().int(),
     attempt: z.number().int(),
   }),
+  /**
+   * A worker's output as it streams, a piece at least 100 ms apart. A model's answer that comes whole
+   * (at once, or its last piece at its end) is told once, by its `task.worked` (see `streamed`).
+   */
   z.object({ ...task, type: z.literal('worker.output'), worker: z.number().int(), text: z.string() }),
   /** An agent's session id is known (claude-code); `resumes` when it goes on with an earlier attempt's. */
   z.object({
@@ -267,6 +271,13 @@ export const OrcEvent = z.discriminatedUnion('type', [
     type: z.literal('task.worked'),
     attempt: z.number().int(),
     output: z.string(),
+    /**
+     * The output was the worker's stream, and `worker.output` events told only its first `streamed`
+     * characters (UTF-16 units): the rest is told here alone (see `untoldOutput`), so the output crosses
+     * the wire once. Absent: the stream told everything it had (in journals written before it was added,
+     * and when the stream was not the answer, as an agent's narration of its steps is not).
+     */
+    streamed: z.number().int().nonnegative().optional(),
     diff: z.string().optional(),
     usage: Usage,
     costUsd: z.number(),
@@ -308,7 +319,11 @@ export const OrcEvent = z.discriminatedUnion('type', [
     ...task,
     type: z.literal('task.completed'),
     attempt: z.number().int(),
-    result: z.string(),
+    /**
+     * The task's result, when it is not the output of the attempt's `task.worked` (see `completedResult`);
+     * absent, it is that output, which is not told twice. Journals written before tell it always.
+     */
+    result: z.string().optional(),
     usage: Usage,
     costUsd: z.number(),
   }),
@@ -335,3 +350,22 @@ export type NewEvent = OrcEvent extends infer E
 
 /** An event about one task. */
 export type TaskEventOf = Extract<OrcEvent, { taskId: string }>;
+
+/**
+ * What a `task.worked` tells of the worker's output that its `worker.output` events did not: a client
+ * that shows the stream (a worker's pane, `orc logs`) shows this after it. Empty when there is none.
+ */
+export function untoldOutput(event: Extract<OrcEvent, { type: 'task.worked' }>): string {
+  return event.streamed === undefined ? '' : event.output.slice(event.streamed);
+}
+
+/**
+ * The result a `task.completed` gives its task: its own, or else the output its attempt's `task.worked`
+ * told (`output`, as the task's record holds it; undefined where the record's outputs were left out).
+ */
+export function completedResult(
+  event: Extract<OrcEvent, { type: 'task.completed' }>,
+  output: string | undefined,
+): string | undefined {
+  return event.result ?? output;
+}

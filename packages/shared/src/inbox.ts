@@ -100,13 +100,18 @@ export const RunWaits = z.object({
   agentMs: z.number().nonnegative(),
   /** Permission requests. */
   permissions: z.number().int().nonnegative(),
-  /** Time the run stood still for a person (plan approval, budget, quota, provider, source, storage; ms). */
+  /** Time the run stood still for a person (plan approval, budget, provider, source, held; ms). */
   runMs: z.number().nonnegative(),
-  /**
-   * Time the run stood still because its Redis server could not be reached (ms): not a person's wait,
-   * since the run goes on by itself once the server answers. Absent when it never did.
+  /*
+   * Pauses that end by themselves are not a person's wait; each is counted apart (ms), absent when the
+   * run never had one. Before these were split out, a quota or storage pause counted in `runMs`.
    */
+  /** The run stood still because its Redis server could not be reached; it goes on once it answers. */
   backendMs: z.number().nonnegative().optional(),
+  /** The run stood still at a long usage limit of the account; it goes on once the limit resets. */
+  quotaMs: z.number().nonnegative().optional(),
+  /** The run stood still because the state directory could not be written; it goes on once it can. */
+  storageMs: z.number().nonnegative().optional(),
 });
 export type RunWaits = z.infer<typeof RunWaits>;
 

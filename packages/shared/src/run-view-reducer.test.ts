@@ -120,6 +120,30 @@ describe('applyEvent', () => {
     expect(done.taskCounts).toEqual({ done: 1, pending: 1 });
   });
 
+  it('gives a completed task the answer its task.worked told as its result, when the completion does not tell one', () => {
+    const worked = stream([
+      planned,
+      { type: 'task.status', taskId: 't1', status: 'ready' },
+      { type: 'task.status', taskId: 't1', status: 'running' },
+      { type: 'task.assigned', taskId: 't1', worker: 0, attempt: 1 },
+      {
+        type: 'task.worked',
+        taskId: 't1',
+        attempt: 1,
+        output: 'the outline',
+        streamed: 0,
+        usage,
+        costUsd: 0.25,
+      },
+      { type: 'task.status', taskId: 't1', status: 'reviewing' },
+      { type: 'task.reviewed', taskId: 't1', attempt: 1, review: { verdict: 'accept', feedback: 'good' } },
+      { type: 'task.completed', taskId: 't1', attempt: 1, usage, costUsd: 0.25 },
+      { type: 'task.status', taskId: 't1', status: 'done' },
+    ]).reduce(applyEvent, emptyView());
+    expect(worked.tasks[0]).toMatchObject({ status: 'done', result: 'the outline' });
+    expect(worked.tasks[0]!.attempts[0]!.output).toBeUndefined();
+  });
+
   it("adds a review's charge to its attempt whether the journal tells it in task.reviewed or, older, in task.review_charged", () => {
     const charge = { usage: { ...usage, inputTokens: 30 }, costUsd: 0.1 };
     const review = { verdict: 'rework' as const, feedback: 'more' };

@@ -1,4 +1,4 @@
-import type { TaskEventOf } from './events.js';
+import { completedResult, type TaskEventOf } from './events.js';
 import { withoutEmptyTouches, type Plan } from './plan.js';
 import type { TaskChanges } from './plan-edit.js';
 import {
@@ -97,7 +97,9 @@ export function foldTaskEvent(task: TaskRecord, event: TaskEventOf): TaskRecord 
           a.costUsd === 0 && { usage: event.usage, costUsd: event.costUsd }),
       }));
     case 'task.completed': {
-      // The accepted output is the task's result; the record does not keep it (or its diff) twice.
+      // The accepted output is the task's result; the record does not keep it (or its diff) twice. The
+      // event tells the result only when it is not that output (which `task.worked` told).
+      const output = task.attempts.find((a) => a.n === event.attempt)?.output;
       const next = changeAttempt(task, event.attempt, (a) => ({
         ...a,
         outcome: 'succeeded',
@@ -107,7 +109,7 @@ export function foldTaskEvent(task: TaskRecord, event: TaskEventOf): TaskRecord 
         costUsd: event.costUsd,
         endedAt: a.endedAt ?? event.at,
       }));
-      const completed = { ...next, result: event.result };
+      const completed = { ...next, result: completedResult(event, output) };
       // Done with its result, even when the `task.status` that follows it did not reach the disk.
       return task.status === 'done' ? completed : moved(completed, { status: 'done', at: event.at });
     }

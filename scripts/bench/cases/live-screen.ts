@@ -1,4 +1,5 @@
 import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
 import type { OrcClient } from '@orc/daemon/client';
 import type { ConfigInput, LatencyVitals } from '@orc/shared';
 import { procCpuMs, type BenchDaemon } from '../bench-daemon.js';
@@ -8,6 +9,7 @@ import { doneCount, failedCount, percentile, waitForRun } from '../run-watch.js'
 import { elapsedSince, withDaemon, type CaseContext } from './case-context.js';
 import { TmuxScreen } from '../tmux-screen.js';
 import { SubscriberProcess, type Deliveries } from '../subscriber-process.js';
+import { journalBytesBetween, type JournalBytes } from '../journal-bytes.js';
 import { ZERO_LATENCY } from './measured-run.js';
 
 const SUBSCRIBERS = 10;
@@ -73,6 +75,8 @@ export async function liveScreenCase(ctx: CaseContext): Promise<CaseResult> {
         `${live.doneWhileMeasured} tasks done meanwhile; machine load ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
       `CPU while measured: daemon ${percentOf(live.cpu.daemon)}, the screen ${percentOf(live.cpu.screen)}, ` +
         `the subscribers' process ${percentOf(live.cpu.subscribers)}, the bench ${percentOf(live.cpu.bench)} of a core`,
+      `wire while measured: ${live.wire.events} events, ${Math.round(live.wire.bytes / Math.max(1, live.wire.events))} bytes an event, ` +
+        `${(live.wire.bytes / live.wire.seconds / 1e6).toFixed(1)} MB/s to each subscriber`,
     ],
   };
 }
@@ -89,6 +93,8 @@ export interface LiveScreen {
   doneWhileMeasured: number;
   /** CPU while measured, in cores: the daemon, this process (timing the keys), the screen, the subscribers. */
   cpu: { daemon: number; bench: number; screen: number; subscribers: number };
+  /** The events emitted while measured, and their bytes (each subscriber's stream), from the journal. */
+  wire: JournalBytes & { seconds: number };
   /** Tasks done and failed in the run once it was cancelled. */
   done: number;
   failed: number;
@@ -120,7 +126,8 @@ export async function liveScreen(
   // tasks in it, measures the replay instead), in a process of their own (see SubscriberProcess).
   const subscribers = new SubscriberProcess();
   const screen = new TmuxScreen(daemon.home, run.id);
-  let measured: Omit<LiveScreen, 'done' | 'failed'>;
+  let measured: Omit<LiveScreen, 'done' | 'failed' | 'wire'>;
+  let window: { from: number; to: number };
   try {
     await subscribers.follow(daemon.home, run.id, SUBSCRIBERS);
     const first = new RegExp(`^│${taskId(0)}\\s`, 'm');
@@ -152,6 +159,7 @@ export async function liveScreen(
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     const measureTo = Date.now();
+    window = { from: measureFrom, to: measureTo };
     const cpuAfter = cpuOf();
     const span = measureTo - measureFrom;
     const cpu = {
@@ -180,7 +188,12 @@ export async function liveScreen(
     await waitForRun(daemon.client, run.id, { timeoutMs: 60_000 }).catch(() => undefined);
   }
   const summary = await waitForRun(daemon.client, run.id, { timeoutMs: 1_000 });
-  return { ...measured, done: doneCount(summary), failed: failedCount(summary) };
+  const journal = join(daemon.home, 'runs', run.id, 'events.jsonl');
+  const wire = {
+    ...(await journalBytesBetween(journal, window.from, window.to)),
+    seconds: (window.to - window.from) / 1000,
+  };
+  return { ...measured, wire, done: doneCount(summary), failed: failedCount(summary) };
 }
 
 async function doneNow(client: OrcClient, runId: string): Promise<number> {

@@ -350,6 +350,21 @@ describe('the inbox', () => {
     clock.advance(7_000);
     expect(inbox.waitsOf('r1')).toEqual({ agentMs: 0, permissions: 0, runMs: 0, backendMs: 7_000 });
   });
+
+  it('counts a usage limit and a full disk apart from a wait for a person: both end by themselves', async () => {
+    const { inbox } = await openInbox();
+    const runPause = (type: 'quota' | 'storage', runId: string) => ({
+      ...budget(runId),
+      type,
+      key: itemKey(type, runId),
+      question: `run ${runId} is paused (${type})`,
+    });
+    inbox.open(runPause('quota', 'r1'));
+    inbox.open(runPause('storage', 'r2'));
+    clock.advance(9_000);
+    expect(inbox.waitsOf('r1')).toEqual({ agentMs: 0, permissions: 0, runMs: 0, quotaMs: 9_000 });
+    expect(inbox.waitsOf('r2')).toEqual({ agentMs: 0, permissions: 0, runMs: 0, storageMs: 9_000 });
+  });
 });
 
 async function waitFor(check: () => boolean, timeoutMs = 5_000): Promise<void> {

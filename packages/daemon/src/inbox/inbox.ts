@@ -476,8 +476,13 @@ function addWait(waits: RunWaits, item: StoredItem, until: number): void {
     waits.agentMs += ms;
     waits.permissions += 1;
   } else if (item.type === 'backend') {
-    // The run waited for its Redis server, not for a person: it goes on by itself once the server answers.
+    // These pauses wait for a server, the account's limit or the disk, not for a person: each goes on
+    // by itself, so `orc show` names what the run waited for apart from the person's waits.
     waits.backendMs = (waits.backendMs ?? 0) + ms;
+  } else if (item.type === 'quota') {
+    waits.quotaMs = (waits.quotaMs ?? 0) + ms;
+  } else if (item.type === 'storage') {
+    waits.storageMs = (waits.storageMs ?? 0) + ms;
   } else if (RUN_ITEM_TYPES.has(item.type)) {
     waits.runMs += ms;
   }

@@ -129,10 +129,7 @@ describe('DaemonMetrics', () => {
     metrics.subscribed(1);
     metrics.subscribed(-1);
     // A batch counts once, for its oldest event.
-    metrics.delivered({
-      events: [event('task.completed', clock.now() - 30), event('task.completed', clock.now() - 5)],
-      committedAt: clock.now() - 3,
-    });
+    metrics.delivered(new Date(clock.now() - 30).toISOString(), clock.now() - 3);
     const text = await metrics.text();
     expect(sample(text, 'orc_events_total{type="task.completed"}')).toBe(2);
     expect(sample(text, 'orc_journal_write_seconds_count')).toBe(2);

@@ -28,8 +28,8 @@ import type {
   TaskPage,
   TaskQuery,
   TaskRecord,
-  EventBatch,
 } from '@orc/shared';
+import type { EventBatchText } from '../run/event-batch-text.js';
 
 /**
  * The engine as one object: everything the daemon's procedures do, in process. A client never sees
@@ -96,9 +96,9 @@ export interface Orchestrator {
   events(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<OrcEvent>;
   /**
    * The same events in batches: replayed ones up to a thousand a batch, then one batch per group commit
-   * of the journal, the same array for every subscriber (the RPC layer serialises it once).
+   * of the journal, the same text for every subscriber (the journal's own lines: see EventBatchText).
    */
-  eventBatches(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<EventBatch>;
+  eventBatches(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<EventBatchText>;
   /** A person rates the run, or one task of it (TASK_NOT_FOUND for a task it lacks); journalled. */
   addFeedback(runId: string, rating: { score: number; taskId?: string; comment?: string }): Promise<Rating>;
   /** The run's report, from its journal: outcome, reasons, spend, time, timeline, feedback. */

@@ -283,6 +283,7 @@ export class RedisAttempts implements AttemptBackend {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.takeBacks.keep();
     clearInterval(this.presence);
     for (const wakers of this.wakers.values()) wakers.forEach((waker) => waker());
     if (this.reachable)
@@ -436,6 +437,8 @@ export class RedisAttempts implements AttemptBackend {
         // A job no worker holds goes; one a worker holds ends with its worker's word.
         await this.queue.remove(id).catch(() => undefined);
       }
+      // What could not be sent is kept on disk, for this daemon once Redis is back or the next one.
+      this.takeBacks.keep();
     })().finally(() => (this.sending = undefined));
     return this.sending;
   }

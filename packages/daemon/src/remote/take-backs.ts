@@ -12,12 +12,15 @@ const TakeBacksFile = z.object({ v: z.literal(1), ids: z.array(z.string()) });
  */
 export class TakeBacks {
   private readonly pending = new Set<string>();
+  /** The ids the file holds. */
+  private kept = new Set<string>();
 
   constructor(private readonly file?: string) {
     if (file === undefined) return;
     try {
       const parsed = TakeBacksFile.safeParse(JSON.parse(readFileSync(file, 'utf8')));
       if (parsed.success) for (const id of parsed.data.ids) this.pending.add(id);
+      this.kept = new Set(this.pending);
     } catch {
       // None kept yet (or a torn file: its ids' jobs end at their timeout).
     }
@@ -27,15 +30,23 @@ export class TakeBacks {
     return [...this.pending];
   }
 
+  /**
+   * Not written yet: with Redis up the word is sent within a round trip, and writing the file for each
+   * take-back cost two small writes per call given up on. Whoever cannot send it calls `keep`.
+   */
   add(id: string): void {
-    if (this.pending.has(id)) return;
     this.pending.add(id);
-    this.save();
   }
 
   /** The workers were told (the word is in Redis). */
   sent(id: string): void {
-    if (this.pending.delete(id)) this.save();
+    this.pending.delete(id);
+    if (this.kept.has(id)) this.save();
+  }
+
+  /** Writes the ids not sent yet, when they cannot be sent now (Redis away, the daemon stopping). */
+  keep(): void {
+    if ([...this.pending].some((id) => !this.kept.has(id))) this.save();
   }
 
   private save(): void {
@@ -46,6 +57,7 @@ export class TakeBacks {
       mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
       writeFileSync(temp, `${JSON.stringify({ v: 1, ids: this.ids })}\n`, { mode: 0o600 });
       renameSync(temp, this.file);
+      this.kept = new Set(this.pending);
     } catch {
       // A full or read-only disk: the ids stay in memory, and are sent when Redis is back.
     }

@@ -11,6 +11,7 @@ import {
 } from '@orc/shared';
 import type { EventBatch, OrcEvent } from '@orc/shared';
 import { tracked } from '@trpc/server';
+import type { EventBatchText } from '../run/event-batch-text.js';
 import { share } from './shared-json.js';
 import { procedure, type RpcContext, router } from './trpc.js';
 
@@ -60,7 +61,8 @@ export const runsRouter = router({
   }),
   /**
    * The same events in batches (`EventBatch`): a replay a thousand at a time, then one batch per group
-   * commit of the journal with the time it was made durable, serialised once for every subscriber of the run. Each batch is tracked by its
+   * commit of the journal with the time it was made durable, as the text the journal wrote, the same for
+   * every subscriber of the run. Each batch is tracked by its
    * last event's id, so a client that reconnects resumes after the last batch it received. Screens and
    * anything that follows a busy run use this; `events` is the simpler one-event-a-message form.
    */
@@ -103,7 +105,7 @@ async function* streamEvents(
 
 async function* streamBatches(
   ctx: RpcContext,
-  batches: AsyncIterable<EventBatch>,
+  batches: AsyncIterable<EventBatchText>,
   abort: AbortController,
   signal: AbortSignal | undefined,
 ) {
@@ -111,13 +113,13 @@ async function* streamBatches(
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const batch of batches) {
-      const last = batch.events.at(-1)!;
       // As for single events: a client this far behind is dropped and resumes on reconnect.
       if (ctx.connection.behind()) {
-        ctx.connection.dropBehind(`run ${last.runId}, events ${batch.events[0]!.id} to ${last.id}`);
+        ctx.connection.dropBehind(`run ${batch.runId}, events ${batch.firstId} to ${batch.lastId}`);
         return;
       }
-      yield tracked(String(last.id), share(batch));
+      // Sent as the text the journal wrote: a client reads an EventBatch.
+      yield tracked(String(batch.lastId), share<EventBatch>(batch, batch.json));
     }
   } finally {
     signal?.removeEventListener('abort', onAbort);

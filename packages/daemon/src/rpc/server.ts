@@ -131,8 +131,10 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
 }
 
 /**
- * tRPC sends every message as its own frame; corking the socket until the next turn of the event loop
- * lets one write carry a burst of events to a subscriber instead of a syscall each.
+ * tRPC sends every message as its own frame; corking the socket until the promise jobs of this turn are
+ * done lets one write carry a burst of events to a subscriber instead of a syscall each. Not until the
+ * next turn of the event loop: a group commit's batches would then wait there behind whatever that turn
+ * runs first, such as the journal serialising its next commit.
  */
 function batchSends(ws: WebSocket, socket: Socket): void {
   const send = ws.send.bind(ws);
@@ -141,7 +143,7 @@ function batchSends(ws: WebSocket, socket: Socket): void {
     if (!corked && !socket.destroyed) {
       corked = true;
       socket.cork();
-      setImmediate(() => {
+      process.nextTick(() => {
         corked = false;
         socket.uncork();
       });

@@ -25,6 +25,23 @@ describe('stringifyMessage', () => {
     }
   });
 
+  it("splices the text a value was shared with, not its toJSON's (a journal's batch is its own lines)", () => {
+    let calls = 0;
+    const batch = share(
+      {
+        toJSON() {
+          calls++;
+          return { events: [] };
+        },
+      },
+      '{"events":[{"id":1}]}',
+    );
+    const { text, bytes } = stringifyMessage(tracked(5, '1', batch));
+    expect(JSON.parse(text)).toEqual(tracked(5, '1', { events: [{ id: 1 }] }));
+    expect(bytes).toBe(Buffer.byteLength(text));
+    expect(calls).toBe(0);
+  });
+
   it('serialises a shared value once, however many envelopes carry it', () => {
     let reads = 0;
     const event = {

@@ -173,9 +173,12 @@ export class AttemptRunner {
      * task's move ended already (taken back) keeps how and when.
      */
     const end = (outcome: 'succeeded' | 'failed' | 'interrupted', detail: AttemptDetail = {}) => {
-      output.flush();
       const current = record.current();
       const ended = current === undefined || current.outcome !== 'running';
+      // An answer's `task.worked` tells the output: the stream's last piece is not told before it too.
+      let untold: { streamed: number } | undefined;
+      if (!ended && outcome === 'succeeded') untold = output.answered(detail.output ?? '');
+      else output.flush();
       if (ended && response === undefined) return;
       const usage = response?.usage ?? ZERO_USAGE;
       const costUsd = response ? budget.charge(usage, model, response.costUsd) : 0;
@@ -191,6 +194,7 @@ export class AttemptRunner {
             taskId,
             attempt: attempt.n,
             output: text,
+            ...untold,
             ...(diff !== undefined && { diff }),
             usage,
             costUsd,

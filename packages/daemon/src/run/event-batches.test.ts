@@ -1,6 +1,6 @@
 import type { OrcEvent } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
-import { after, batchesOf, EVENT_BATCH_LIMIT } from './event-batches.js';
+import { batchesOf, commitBatches, EVENT_BATCH_LIMIT } from './event-batches.js';
 
 const event = (id: number) =>
   ({ id, runId: 'r1', at: '2026-11-30T00:00:00.000Z', type: 'run.resumed' }) as OrcEvent;
@@ -14,11 +14,15 @@ async function* source(ids: number[], failAfter?: number): AsyncGenerator<OrcEve
 }
 
 describe('batchesOf', () => {
-  it('batches the events after an id, at most EVENT_BATCH_LIMIT a batch', async () => {
+  it('batches the events after an id, at most EVENT_BATCH_LIMIT a batch, as replays', async () => {
     const ids = Array.from({ length: EVENT_BATCH_LIMIT + 10 }, (_, i) => i + 1);
-    const sizes: number[] = [];
-    for await (const batch of batchesOf(source(ids), 5)) sizes.push(batch.events.length);
-    expect(sizes).toEqual([EVENT_BATCH_LIMIT, 5]);
+    const batches = [];
+    for await (const batch of batchesOf(source(ids), 5)) batches.push(batch);
+    expect(batches.map((b) => [b.firstId, b.count, b.committedAt])).toEqual([
+      [6, EVENT_BATCH_LIMIT, undefined],
+      [EVENT_BATCH_LIMIT + 6, 5, undefined],
+    ]);
+    expect(batches[1]!.events).toEqual(ids.slice(-5).map(event));
   });
 
   it('hands over the events read before the stream fails, then fails', async () => {
@@ -32,11 +36,19 @@ describe('batchesOf', () => {
   });
 });
 
-describe('after', () => {
-  it('cuts a batch at an id inside it, and keeps a batch wholly after it as it is', () => {
-    const batch = { events: [event(4), event(5), event(6)], committedAt: 7 };
-    expect(after(batch, 4)).toEqual({ events: [event(5), event(6)], committedAt: 7 });
-    expect(after(batch, 3)).toBe(batch);
-    expect(after(batch, 6).events).toEqual([]);
+describe('commitBatches', () => {
+  it("cuts a group commit into batches of at most EVENT_BATCH_LIMIT, each with the commit's time", () => {
+    const events = Array.from({ length: EVENT_BATCH_LIMIT * 2 + 1 }, (_, i) => event(i + 1));
+    const batches = commitBatches(
+      events,
+      events.map((e) => JSON.stringify(e)),
+      42,
+    );
+    expect(batches.map((b) => [b.firstId, b.lastId, b.committedAt])).toEqual([
+      [1, EVENT_BATCH_LIMIT, 42],
+      [EVENT_BATCH_LIMIT + 1, EVENT_BATCH_LIMIT * 2, 42],
+      [EVENT_BATCH_LIMIT * 2 + 1, EVENT_BATCH_LIMIT * 2 + 1, 42],
+    ]);
+    expect(batches.flatMap((b) => b.events)).toEqual(events);
   });
 });

@@ -1,4 +1,5 @@
 import type { EventBatch, OrcEvent } from '@orc/shared';
+import { EventBatchText } from './event-batch-text.js';
 
 /**
  * Most events in one batch of a subscription. A group commit of a run at full speed makes a few hundred
@@ -15,7 +16,7 @@ export async function* batchesOf(
   events: AsyncIterable<OrcEvent>,
   afterId: number,
   signal?: AbortSignal,
-): AsyncGenerator<EventBatch> {
+): AsyncGenerator<EventBatchText> {
   let last = afterId;
   let batch: OrcEvent[] = [];
   try {
@@ -25,15 +26,15 @@ export async function* batchesOf(
       last = event.id;
       batch.push(event);
       if (batch.length >= EVENT_BATCH_LIMIT) {
-        yield { events: batch };
+        yield EventBatchText.replayed(batch);
         batch = [];
       }
     }
   } catch (error) {
-    if (batch.length > 0 && !signal?.aborted) yield { events: batch };
+    if (batch.length > 0 && !signal?.aborted) yield EventBatchText.replayed(batch);
     throw error;
   }
-  if (batch.length > 0 && !signal?.aborted) yield { events: batch };
+  if (batch.length > 0 && !signal?.aborted) yield EventBatchText.replayed(batch);
 }
 
 /** The events of a stream of batches one at a time, ending at the next read once the signal aborts. */
@@ -49,20 +50,23 @@ export async function* eventsOf(
   }
 }
 
-/** Batches of at most EVENT_BATCH_LIMIT of `events`, made durable at `committedAt` (none: replayed). */
-export function batchesFrom(events: OrcEvent[], committedAt?: number): EventBatch[] {
-  const batches: EventBatch[] = [];
+/**
+ * A group commit's batches of at most EVENT_BATCH_LIMIT: its events (consecutive ids), their JSON lines
+ * as the journal wrote them, and when they were made durable.
+ */
+export function commitBatches(
+  events: readonly OrcEvent[],
+  lines: readonly string[],
+  committedAt: number,
+): EventBatchText[] {
+  const batches: EventBatchText[] = [];
   for (let i = 0; i < events.length; i += EVENT_BATCH_LIMIT) {
-    const part = events.length <= EVENT_BATCH_LIMIT ? events : events.slice(i, i + EVENT_BATCH_LIMIT);
-    batches.push(committedAt === undefined ? { events: part } : { events: part, committedAt });
+    const end = i + EVENT_BATCH_LIMIT;
+    batches.push(
+      events.length <= EVENT_BATCH_LIMIT
+        ? EventBatchText.of(events, lines, committedAt)
+        : EventBatchText.of(events.slice(i, end), lines.slice(i, end), committedAt),
+    );
   }
   return batches;
-}
-
-/** The events of `batch` after `afterId` (ids are consecutive and rising): the batch itself when all are. */
-export function after(batch: EventBatch, afterId: number): EventBatch {
-  const { events } = batch;
-  if (events.length === 0 || events[0]!.id > afterId) return batch;
-  const start = events.findIndex((e) => e.id > afterId);
-  return { ...batch, events: start === -1 ? [] : events.slice(start) };
 }

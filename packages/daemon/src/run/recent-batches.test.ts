@@ -1,19 +1,18 @@
-import type { EventBatch } from '@orc/shared';
+import type { OrcEvent } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
+import { EventBatchText } from './event-batch-text.js';
 import { RecentBatches } from './recent-batches.js';
 
 /** A batch of the events `from`..`to` (only their ids matter here). */
-function batch(from: number, to: number): EventBatch {
-  const events = [];
+function batch(from: number, to: number): EventBatchText {
+  const events: OrcEvent[] = [];
   for (let id = from; id <= to; id++)
-    events.push({
-      id,
-      runId: 'r1',
-      at: '2026-01-01T00:00:00.000Z',
-      type: 'run.status' as const,
-      status: 'executing' as const,
-    });
-  return { events, committedAt: 1 };
+    events.push({ id, runId: 'r1', at: '2026-01-01T00:00:00.000Z', type: 'run.status', status: 'executing' });
+  return EventBatchText.of(
+    events,
+    events.map((e) => JSON.stringify(e)),
+    1,
+  );
 }
 
 describe('RecentBatches', () => {
@@ -32,7 +31,7 @@ describe('RecentBatches', () => {
     const recent = new RecentBatches(10);
     for (let i = 0; i < 30; i++) recent.add([batch(i * 3 + 1, i * 3 + 3)]);
     const kept = recent.after(80, 90)!;
-    expect(kept.map((b) => b.events[0]!.id)).toEqual([79, 82, 85, 88]);
+    expect(kept.map((b) => b.firstId)).toEqual([79, 82, 85, 88]);
     expect(recent.after(0, 90)).toBeUndefined();
     recent.clear();
     expect(recent.after(80, 90)).toBeUndefined();

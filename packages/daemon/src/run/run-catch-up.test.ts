@@ -76,6 +76,10 @@ describe('restoring a run whose journal is ahead of its saved document', () => {
     const bDone = events.find((e) => e.type === 'task.completed' && e.taskId === 'b');
     if (bDone?.type !== 'task.completed') throw new Error('b did not complete in the journal');
     expect(bDone.costUsd).toBeGreaterThan(0);
+    // Its result is the answer its `task.worked` told, not told again.
+    const bWorked = events.find((e) => e.type === 'task.worked' && e.taskId === 'b');
+    if (bWorked?.type !== 'task.worked') throw new Error('b did not answer in the journal');
+    expect(bDone.result).toBeUndefined();
 
     const second = createScriptedProvider({
       usage: (call) => (call.purpose === 'work' ? WORK_USAGE : ZERO_USAGE),
@@ -94,7 +98,8 @@ describe('restoring a run whose journal is ahead of its saved document', () => {
 
     // b finished before the crash: its result and cost come from the journal, and it did not run again.
     expect(second.callsFor('work', 'b')).toEqual([]);
-    expect(task('b').result).toBe(bDone.result);
+    expect(task('b').result).toBe(bWorked.output);
+    expect(task('b').result).toBe('result of b #1');
     expect(task('b').attempts).toMatchObject([
       { n: 1, outcome: 'succeeded', costUsd: bDone.costUsd, usage: WORK_USAGE },
     ]);

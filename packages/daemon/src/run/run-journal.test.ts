@@ -29,8 +29,15 @@ class MemoryJournalStore {
     this.changed.push(taskId);
   }
 
-  async appendEvents(_runId: string, events: readonly OrcEvent[]): Promise<void> {
+  /** The JSON lines the journal handed over with its appends. */
+  readonly lines: string[] = [];
+  /** Told of each append as it is asked for. */
+  onAppend: (events: readonly OrcEvent[]) => void = () => undefined;
+
+  async appendEvents(_runId: string, events: readonly OrcEvent[], lines?: readonly string[]): Promise<void> {
     this.appends += 1;
+    this.onAppend(events);
+    this.lines.push(...(lines ?? []));
     if (this.gate) await this.gate;
     if (this.failNext > 0) {
       this.failNext -= 1;
@@ -277,6 +284,35 @@ describe('RunJournal', () => {
     expect(store.reads).toBe(1);
     // Published before the stream opened: a replay, whether from the file or from memory.
     expect(replayed.every(Boolean)).toBe(true);
+  });
+
+  it('hands a commit to its subscribers before it serialises the next, as the very lines it wrote', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store);
+    const controller = new AbortController();
+    const order: string[] = [];
+    store.onAppend = (events) => order.push(`append ${events[0]!.id}-${events.at(-1)!.id}`);
+    const texts: string[] = [];
+    const reading = (async () => {
+      for await (const batch of j.eventBatches(0, controller.signal)) {
+        order.push(`sent ${batch.firstId}-${batch.lastId}`);
+        texts.push(batch.json);
+        if (batch.lastId === 4) break;
+      }
+    })();
+    store.hold();
+    j.emit(status(1));
+    // These wait for the next commit while the first is on its way to the disk.
+    for (let i = 2; i <= 4; i++) j.emit(status(i));
+    store.release();
+    await reading;
+    controller.abort();
+    expect(order).toEqual(['append 1-1', 'sent 1-1', 'append 2-4', 'sent 2-4']);
+    expect(store.lines).toEqual(store.written.map((e) => JSON.stringify(e)));
+    expect(texts).toEqual([
+      `{"events":[${store.lines[0]}],"committedAt":${clock.now()}}`,
+      `{"events":[${store.lines.slice(1).join(',')}],"committedAt":${clock.now()}}`,
+    ]);
   });
 
   it('subscribers behind the run catch up with the very batches the others got (serialised once)', async () => {

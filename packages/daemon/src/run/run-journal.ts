@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import type { EventBatch, NewEvent, OrcEvent } from '@orc/shared';
+import type { NewEvent, OrcEvent } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, type Clock } from '../clock.js';
 import type { RunStore } from '../store/store.js';
 import { writeFailureOf } from '../store/write-failure.js';
-import { after, batchesFrom, batchesOf, eventsOf } from './event-batches.js';
+import type { EventBatchText } from './event-batch-text.js';
+import { batchesOf, commitBatches, eventsOf } from './event-batches.js';
 import { RecentBatches } from './recent-batches.js';
 
 /**
@@ -28,8 +29,11 @@ const RETRY_MAX_MS = 10_000;
 export interface JournalObserver {
   /** A group commit of `events` took `ms` (append and fsync). */
   written(events: readonly OrcEvent[], ms: number): void;
-  /** A live batch was handed to a subscriber (replayed ones are catching up, not delivered late). */
-  delivered(batch: EventBatch): void;
+  /**
+   * A live batch was handed to a subscriber (replayed ones are catching up, not delivered late): its
+   * oldest event's `at`, and when it was made durable.
+   */
+  delivered(oldestAt: string, committedAt: number): void;
   /** A subscriber came (1) or went (-1). */
   subscribed(delta: 1 | -1): void;
 }
@@ -159,8 +163,8 @@ export class RunJournal {
     return () => this.listeners.delete(listener);
   }
 
-  private publish(events: OrcEvent[]): void {
-    this.recent.add(batchesFrom(events, this.clock.now()));
+  private publish(events: OrcEvent[], lines: string[]): void {
+    this.recent.add(commitBatches(events, lines, this.clock.now()));
     for (const listener of this.commitListeners) listener();
   }
 
@@ -170,8 +174,10 @@ export class RunJournal {
       const batch = this.pending;
       this.pending = [];
       const started = performance.now();
+      // Serialised once, for the file and for every subscriber (the batches keep this text).
+      const lines = batch.map((event) => JSON.stringify(event));
       try {
-        await this.store.appendEvents(this.runId, batch);
+        await this.store.appendEvents(this.runId, batch, lines);
         this.observer.written(batch, performance.now() - started);
       } catch (error) {
         this.told(error);
@@ -218,8 +224,11 @@ export class RunJournal {
           }
         }
       }
-      this.publish(batch);
+      this.publish(batch, lines);
       this.tellWaiters(true);
+      // The subscribers take this commit (their batches go to their sockets) before the next one is
+      // serialised: that one waits a turn, and takes in what is emitted meanwhile.
+      if (this.pending.length > 0) await new Promise((resolve) => setImmediate(resolve));
     }
     this.flushing = undefined;
   }
@@ -256,12 +265,12 @@ export class RunJournal {
 
   /**
    * Events after `afterId` in batches, until the signal aborts: the batches of the group commits kept in
-   * memory (the same objects for every subscriber, so the RPC layer serialises each once for all of
-   * them), read from the file when the stream is behind what memory keeps (EVENT_BATCH_LIMIT a batch),
-   * then each commit as it is published. Events published before the stream opened are a replay: their
-   * batches carry no `committedAt` and do not count as delivered.
+   * memory (as the text the journal wrote, the same for every subscriber: see EventBatchText), read from
+   * the file when the stream is behind what memory keeps (EVENT_BATCH_LIMIT a batch), then each commit as
+   * it is published. Events published before the stream opened are a replay: their batches carry no
+   * `committedAt` and do not count as delivered.
    */
-  eventBatches(afterId: number, signal: AbortSignal): AsyncGenerator<EventBatch> {
+  eventBatches(afterId: number, signal: AbortSignal): AsyncGenerator<EventBatchText> {
     // Taken now: the generator's body runs only once it is first read.
     return this.batchesAfter(afterId, this.writtenId, signal);
   }
@@ -270,7 +279,7 @@ export class RunJournal {
     afterId: number,
     joinedAt: number,
     signal: AbortSignal,
-  ): AsyncGenerator<EventBatch> {
+  ): AsyncGenerator<EventBatchText> {
     let last = afterId;
     let wake: (() => void) | undefined;
     const listener = () => wake?.();
@@ -284,9 +293,9 @@ export class RunJournal {
           const from = last;
           for await (const replayed of batchesOf(this.store.readEvents(this.runId, last), last)) {
             if (signal.aborted) return;
-            const fresh = after(replayed, last);
-            if (fresh.events.length === 0) continue;
-            last = fresh.events.at(-1)!.id;
+            const fresh = replayed.after(last);
+            if (fresh === undefined) continue;
+            last = fresh.lastId;
             yield fresh;
             // Caught up with what memory keeps: the shared batches from here.
             if (this.recent.after(last, this.writtenId) !== undefined) break;
@@ -295,13 +304,13 @@ export class RunJournal {
           if (last > from) continue;
         }
         for (const batch of kept ?? []) {
-          const fresh = after(batch, last);
-          if (fresh.events.length === 0) continue;
-          last = fresh.events.at(-1)!.id;
-          if (last <= joinedAt) {
-            yield { events: fresh.events };
+          const fresh = batch.after(last);
+          if (fresh === undefined) continue;
+          last = fresh.lastId;
+          if (last <= joinedAt || fresh.committedAt === undefined) {
+            yield fresh.asReplay();
           } else {
-            this.observer.delivered(fresh);
+            this.observer.delivered(fresh.oldestAt, fresh.committedAt);
             yield fresh;
           }
           if (signal.aborted) return;

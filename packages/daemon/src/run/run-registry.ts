@@ -8,7 +8,6 @@ import {
   type RunView,
   type TaskPage,
   type TaskQuery,
-  type EventBatch,
 } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, WAIT_CALLED_OFF, type Clock } from '../clock.js';
@@ -16,6 +15,7 @@ import { isDamagedFileError } from '../store/damaged-file-error.js';
 import type { KeptRunDocument, RunIndexEntry } from '../store/run-document.js';
 import { summarizeRun } from '../store/run-summary.js';
 import type { RunStore, StoredRun } from '../store/store.js';
+import type { EventBatchText } from './event-batch-text.js';
 import { batchesOf, eventsOf } from './event-batches.js';
 import { loadRunDocument, type LoadedRun } from './run-loader.js';
 import type { Run } from './run.js';
@@ -171,7 +171,7 @@ export class RunRegistry {
   }
 
   /** The same stream in batches: one per group commit once live (see RunJournal.eventBatches). */
-  eventBatches(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<EventBatch> {
+  eventBatches(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<EventBatchText> {
     this.entry(runId);
     return this.stream(runId, afterId, signal);
   }
@@ -237,7 +237,7 @@ export class RunRegistry {
     await Promise.all([...unloading, ...live.map((run) => run.close(graceMs))]);
   }
 
-  private async *stream(runId: string, afterId: number, signal: AbortSignal): AsyncGenerator<EventBatch> {
+  private async *stream(runId: string, afterId: number, signal: AbortSignal): AsyncGenerator<EventBatchText> {
     const known = this.entry(runId);
     if (known.kind === 'damaged') {
       yield* batchesOf(this.options.store.readEvents(runId, afterId), afterId, signal);

@@ -1,6 +1,13 @@
 import { applyEvents, ZERO_USAGE, type RunView } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createScriptedProvider, openTestEngine, readJournal, type TestEngine } from '@orc/test-support';
+import {
+  createScriptedProvider,
+  ManualClock,
+  openTestEngine,
+  readJournal,
+  type TestEngine,
+} from '@orc/test-support';
+import { RunSpendTeller } from './run-spend.js';
 
 let engine: TestEngine | undefined;
 afterEach(async () => {
@@ -53,5 +60,37 @@ describe('the run spend events carry', () => {
     const live = applyEvents(empty, events.slice(0, reviewed + 1));
     expect(live.usage.inputTokens).toBeGreaterThanOrEqual(5_000 + 2_000 + 5_000);
     expect(live.costUsd).toBeGreaterThan(0);
+  });
+});
+
+describe('RunSpendTeller', () => {
+  it('tells the totals with every change, and the forecast with them at most once a second', () => {
+    const clock = new ManualClock(0);
+    const spend = { usage: { ...ZERO_USAGE }, costUsd: 0 };
+    const teller = new RunSpendTeller(spend, clock);
+    const forecast = { costUsd: 9, finishAt: '2026-11-30T00:00:00.000Z' };
+    let asked = 0;
+    const tell = () =>
+      teller.tell({ type: 'run.resumed' }, () => {
+        asked++;
+        return forecast;
+      }).spent;
+    const charge = (usd: number) => {
+      spend.costUsd += usd;
+      spend.usage.inputTokens += 10;
+    };
+
+    expect(tell()).toBeUndefined();
+    charge(1);
+    expect(tell()).toEqual({ usage: spend.usage, costUsd: 1, forecast });
+    charge(1);
+    clock.advance(999);
+    // The totals go at once; the forecast, told 999 ms ago, is not worked out again.
+    expect(tell()).toEqual({ usage: spend.usage, costUsd: 2 });
+    expect(asked).toBe(1);
+    charge(1);
+    clock.advance(1);
+    expect(tell()).toEqual({ usage: spend.usage, costUsd: 3, forecast });
+    expect(asked).toBe(2);
   });
 });

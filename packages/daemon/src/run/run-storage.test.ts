@@ -23,8 +23,10 @@ function fillable(inner: FileRunStore): RunStore & { fill(): void; free(): void 
   const overrides: Partial<RunStore> & { fill(): void; free(): void } = {
     fill: () => (full = true),
     free: () => (full = false),
-    appendEvents: (runId, events) =>
-      full ? Promise.reject(noSpace(`runs/${runId}/events.jsonl`, runId)) : inner.appendEvents(runId, events),
+    appendEvents: (runId, events, lines) =>
+      full
+        ? Promise.reject(noSpace(`runs/${runId}/events.jsonl`, runId))
+        : inner.appendEvents(runId, events, lines),
     probeWrite: (runId) =>
       full ? Promise.reject(new Error('ENOSPC: no space left on device')) : inner.probeWrite(runId),
     onWriteFailure: (listener) => {

@@ -16,13 +16,13 @@ import {
   type TaskQuery,
   type TaskRecord,
   type TaskSpec,
-  type EventBatch,
 } from '@orc/shared';
 import type { Logger } from 'pino';
 import { createActor, waitFor, type Actor, type AnyActorRef } from 'xstate';
 import { isoAt, type Clock } from '../clock.js';
 import type { RollbackPlan, RunEvent, runMachine, RunSnapshot } from '../actors/run.machine.js';
 import type { ModelProvider } from '../model/provider.js';
+import type { EventBatchText } from './event-batch-text.js';
 import type { AttemptBackend } from './attempt-backend.js';
 import type { Random } from '../model/seeded-random.js';
 import { runContext } from '../model/prompts.js';
@@ -111,7 +111,7 @@ export class Run implements SchedulerHost {
     this.status = doc.status;
     this.idle = new RunIdle(doc);
     this.pauseReason = doc.pauseReason;
-    this.spend = new RunSpendTeller(doc);
+    this.spend = new RunSpendTeller(doc, deps.clock);
     const { store, clock, logger } = deps;
     this.journal = new RunJournal(doc.id, lastEventId, store, clock, logger, deps.metrics);
     this.budget = new RunBudget(
@@ -303,7 +303,7 @@ export class Run implements SchedulerHost {
   }
 
   /** The run's events after `afterId` in batches, one per group commit once live (see RunJournal). */
-  eventBatches(afterId: number, signal: AbortSignal): AsyncIterable<EventBatch> {
+  eventBatches(afterId: number, signal: AbortSignal): AsyncIterable<EventBatchText> {
     return this.journal.eventBatches(afterId, signal);
   }
 

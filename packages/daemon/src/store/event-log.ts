@@ -54,8 +54,8 @@ export class EventLog {
     private readonly options: EventLogOptions = {},
   ) {}
 
-  /** Resolves when the events are written and fsynced. */
-  append(events: readonly OrcEvent[]): Promise<void> {
+  /** Resolves when the events are written and fsynced; `lines`: their JSON, when the caller has it. */
+  append(events: readonly OrcEvent[], lines?: readonly string[]): Promise<void> {
     if (this.closed) {
       return Promise.reject(
         new OrcError('STORE_ERROR', `cannot append to ${this.filename}: the store is closed`),
@@ -63,7 +63,7 @@ export class EventLog {
     }
     if (events.length === 0) return Promise.resolve();
     let text = '';
-    for (const event of events) text += JSON.stringify(event) + '\n';
+    for (let i = 0; i < events.length; i++) text += (lines?.[i] ?? JSON.stringify(events[i])) + '\n';
     const lastId = events.at(-1)!.id;
     return new Promise((resolve, reject) => {
       this.batch.push(text);

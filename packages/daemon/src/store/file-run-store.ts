@@ -223,10 +223,10 @@ export class FileRunStore implements RunStore {
     await rm(trash, { recursive: true, force: true });
   }
 
-  async appendEvents(runId: string, events: readonly OrcEvent[]): Promise<void> {
+  async appendEvents(runId: string, events: readonly OrcEvent[], lines?: readonly string[]): Promise<void> {
     const files = this.files(runId);
     try {
-      await files.events.append(events);
+      await files.events.append(events, lines);
     } catch (error) {
       this.failed(files.events.filename, error, runId);
       throw error;

@@ -41,8 +41,11 @@ export interface RunStore {
   taskChanged(runId: string, taskId: string): void;
   /** Resolves once every scheduled save (of one run, or of all) is on disk. */
   flush(runId?: string): Promise<void>;
-  /** Appends events to `events.jsonl`; resolves when they are durable (written and fsynced). */
-  appendEvents(runId: string, events: readonly OrcEvent[]): Promise<void>;
+  /**
+   * Appends events to `events.jsonl`; resolves when they are durable (written and fsynced). `lines`:
+   * the events' JSON, when the caller made it (the journal keeps it for its subscribers).
+   */
+  appendEvents(runId: string, events: readonly OrcEvent[], lines?: readonly string[]): Promise<void>;
   /**
    * Events with id greater than `afterId`, in order, as written; any run's, open or not. A hole in the
    * ids or a damaged line ends the iteration with a DamagedFileError.

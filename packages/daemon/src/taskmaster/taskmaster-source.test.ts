@@ -314,6 +314,66 @@ describe('TaskMasterSource', () => {
     );
   });
 
+  it('writes the answer its task.worked told as the result of a completion that does not repeat it, after a restart too', async () => {
+    const { file } = await project([item(1, 'pending'), item(2, 'in-progress')]);
+    const source = new TaskMasterSource(options(file, { '1': 'pending', '2': 'pending' }));
+    const usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 };
+    // 2 answered before the restart: its record holds the answer, waiting for its review.
+    const { emit } = follow(source, [
+      {
+        id: '2',
+        title: 'Task 2',
+        description: '',
+        dependencies: [],
+        priority: 'medium',
+        status: 'reviewing',
+        reworks: 0,
+        attempts: [
+          {
+            n: 1,
+            worker: 0,
+            startedAt: '2026-05-01T12:00:00.000Z',
+            outcome: 'succeeded',
+            output: 'Summary: answered before the restart',
+            usage,
+            costUsd: 0,
+          },
+        ],
+      },
+    ]);
+    expect(await source.beforeStart('1')).toEqual({ kind: 'start' });
+    emit({
+      type: 'task.worked',
+      taskId: '1',
+      attempt: 1,
+      output: 'Summary: the first answer',
+      usage,
+      costUsd: 0,
+    });
+    emit({
+      type: 'task.worked',
+      taskId: '1',
+      attempt: 2,
+      output: 'Summary: the second answer',
+      usage,
+      costUsd: 0,
+    });
+    const { result: _told, ...withoutResult } = completed('1');
+    emit({ ...withoutResult, attempt: 2 });
+    emit({ ...withoutResult, taskId: '2' });
+    await source.idle();
+
+    const items = await read(file);
+    expect(items.get(1)).toMatchObject({
+      status: 'done',
+      details: expect.stringContaining('the second answer') as unknown,
+    });
+    expect(items.get(2)).toMatchObject({
+      status: 'done',
+      details: expect.stringContaining('answered before the restart') as unknown,
+    });
+  });
+
   it('after a restart, takes the run own in-progress for its own and catches up a lost done', async () => {
     const { file } = await project([item(1, 'in-progress'), item(2, 'in-progress'), item(3, 'in-progress')]);
     const source = new TaskMasterSource(options(file, { '1': 'pending', '2': 'pending', '3': 'pending' }));

@@ -76,6 +76,11 @@ export class TaskMasterSource implements SourceGuard {
   private readonly written = new Map<string, TaskOutcome>();
   /** Each claimed task as it was before the claim: a stale Task Master write that undid the claim puts it back. */
   private readonly unclaimed = new Map<string, Unclaimed>();
+  /**
+   * Each task's last answer (`task.worked`), until it is done or let go: its result, which a
+   * `task.completed` does not tell again.
+   */
+  private readonly answers = new Map<string, { attempt: number; output: string }>();
   private changed: (taskId: string, change: SourceChange) => void = () => undefined;
   private stopListening: (() => void) | undefined;
   private stopWatching: (() => void) | undefined;
@@ -164,15 +169,24 @@ export class TaskMasterSource implements SourceGuard {
     this.catchUp(outcomes);
     this.stopListening = subscribe((event) => {
       switch (event.type) {
-        case 'task.completed':
-          this.finish(event.taskId, 'done', summaryOf(event.result));
+        case 'task.worked':
+          this.answers.set(event.taskId, { attempt: event.attempt, output: event.output });
           break;
+        case 'task.completed': {
+          const answer = this.answers.get(event.taskId);
+          this.answers.delete(event.taskId);
+          const result = event.result ?? (answer?.attempt === event.attempt ? answer.output : '');
+          this.finish(event.taskId, 'done', summaryOf(result));
+          break;
+        }
         case 'task.failed':
+          this.answers.delete(event.taskId);
           this.finish(event.taskId, 'pending', event.error);
           break;
         case 'task.status': {
           const why = LET_GO[event.status];
           if (why === undefined) break;
+          this.answers.delete(event.taskId);
           // A task a person cancelled in the run says so; a cancelled run's tasks say the run was.
           const letGo = event.status === 'cancelled' && event.reason !== undefined ? event.reason : why;
           if (this.claimed.has(event.taskId)) this.finish(event.taskId, 'pending', letGo);
@@ -420,6 +434,9 @@ export class TaskMasterSource implements SourceGuard {
     } else if (begun && task.status !== 'skipped') {
       set('in-progress');
       this.claimed.add(task.id);
+      // Its answer, given before the restart, may yet be accepted: it is the result then.
+      const last = task.attempts.at(-1);
+      if (last?.output !== undefined) this.answers.set(task.id, { attempt: last.n, output: last.output });
     } else {
       // The run may have marked it in-progress and stopped before the task's start was journalled.
       set(imported, 'in-progress');

@@ -95,8 +95,9 @@ function closedLine(item: InboxItem): string {
 }
 
 /**
- * How long a run waited for a person, for `orc show`, and apart from it how long for its Redis server
- * (that wait ends by itself); none when it never did.
+ * How long a run waited for a person, for `orc show`, and apart from it how long for what ends by itself
+ * (its Redis server, the account's usage limit, a state directory it could not write); none when it
+ * never did.
  */
 export function waitsLines(waits: RunWaits | undefined): string[] {
   if (waits === undefined) return [];
@@ -108,9 +109,12 @@ export function waitsLines(waits: RunWaits | undefined): string[] {
     );
   if (waits.runMs > 0) parts.push(`the run stood still ${formatDuration(waits.runMs)} for a person`);
   if (parts.length > 0) lines.push(`waited for you: ${parts.join('; ')}`);
-  if ((waits.backendMs ?? 0) > 0)
-    lines.push(
-      `waited for Redis: the run stood still ${formatDuration(waits.backendMs ?? 0)} while its server could not be reached`,
-    );
+  const stood = (ms: number | undefined, what: string, why: string): void => {
+    if ((ms ?? 0) > 0)
+      lines.push(`waited for ${what}: the run stood still ${formatDuration(ms ?? 0)} ${why}`);
+  };
+  stood(waits.backendMs, 'Redis', 'while its server could not be reached');
+  stood(waits.quotaMs, 'the usage limit', "until the account's limit reset");
+  stood(waits.storageMs, 'storage', 'while the state directory could not be written');
   return lines;
 }

@@ -8,6 +8,7 @@ import {
   type TaskPage,
   type TaskRecord,
   type TaskStatus,
+  untoldOutput,
 } from '@orc/shared';
 import { describeEvent, type EventLevel, type EventLine, noticeLine } from './event-line.js';
 import { RecentEvents } from './recent-events.js';
@@ -115,6 +116,7 @@ export class AttachState {
     for (const event of fresh) {
       if (event.type === 'worker.output') this.outputs.append(event.worker, event.taskId, event.text);
       else if (event.type === 'task.assigned') this.outputs.start(event.worker, event.taskId);
+      else if (event.type === 'task.worked') this.answered(event);
     }
     this.addLines(fresh);
     this.followWorkers(this.workers, fresh);
@@ -286,6 +288,16 @@ export class AttachState {
     if (ready.length === 0) return;
     this.early = this.early.filter(({ page }) => page.lastEventId > lastEventId);
     for (const { page, put } of ready) this.whenCaughtUp(page, put);
+  }
+
+  /** The end of an answer its stream did not tell (it came whole) goes on its worker's pane. */
+  private answered(event: Extract<OrcEvent, { type: 'task.worked' }>): void {
+    const rest = untoldOutput(event);
+    if (rest === '') return;
+    const worker =
+      this.outputs.workerOf(event.taskId) ??
+      [...this.workers].find(([, busy]) => busy.taskId === event.taskId)?.[0];
+    if (worker !== undefined) this.outputs.append(worker, event.taskId, rest);
   }
 
   private noteBusy(tasks: readonly TaskRecord[]): void {

@@ -483,6 +483,48 @@ describe('attach state', () => {
     expect(state.flush()).toBe(false);
   });
 
+  it("shows the end of an answer its stream did not tell (it came whole) on its worker's pane, once", () => {
+    const state = new AttachState();
+    state.reset(
+      view({ tasks: [task(), task({ id: 't2' })], taskCounts: { pending: 2 }, taskTotal: 2, lastEventId: 0 }),
+    );
+    const at = '2025-01-01T00:01:00.000Z';
+    const usage = { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 };
+    const worked = (id: number, taskId: string, output: string, streamed?: number): OrcEvent => ({
+      id,
+      runId: 'r-42',
+      at,
+      type: 'task.worked',
+      taskId,
+      attempt: 1,
+      output,
+      ...(streamed !== undefined && { streamed }),
+      usage,
+      costUsd: 0,
+    });
+    const events: OrcEvent[] = [
+      { id: 1, runId: 'r-42', at, type: 'task.assigned', taskId: 't1', worker: 0, attempt: 1 },
+      { id: 2, runId: 'r-42', at, type: 'task.assigned', taskId: 't2', worker: 1, attempt: 1 },
+      // t1's answer came whole: its worked event alone tells it.
+      worked(3, 't1', 'all at once', 0),
+      // t2 streamed its first part; the worked event tells the rest.
+      { id: 4, runId: 'r-42', at, type: 'worker.output', taskId: 't2', worker: 1, text: 'first, ' },
+      worked(5, 't2', 'first, then the rest', 'first, '.length),
+    ];
+    state.pushBatch(events);
+    state.flush();
+    expect(state.outputs.text(0, 't1')).toBe('all at once');
+    expect(state.outputs.text(1, 't2')).toBe('first, then the rest');
+    // A journal from before `streamed`: the stream told everything, the answer adds nothing.
+    state.pushBatch([
+      { id: 6, runId: 'r-42', at, type: 'task.assigned', taskId: 't1', worker: 0, attempt: 2 },
+      { id: 7, runId: 'r-42', at, type: 'worker.output', taskId: 't1', worker: 0, text: 'streamed whole' },
+      worked(8, 't1', 'streamed whole'),
+    ]);
+    state.flush();
+    expect(state.outputs.text(0, 't1')).toBe('streamed whole');
+  });
+
   it('holds a window of a large run: asks for the rows it shows, brings late pages up to the stream', () => {
     const state = new AttachState();
     const ids = Array.from({ length: 1000 }, (_, i) => `t${i + 1}`);

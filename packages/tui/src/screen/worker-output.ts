@@ -21,6 +21,12 @@ export class WorkerOutputs {
     if (entry.text.length > KEEP_CHARS) entry.text = entry.text.slice(entry.text.length - KEEP_CHARS / 2);
   }
 
+  /** The worker whose pane shows `taskId`, if one does. */
+  workerOf(taskId: string): number | undefined {
+    for (const [worker, entry] of this.byWorker) if (entry.taskId === taskId) return worker;
+    return undefined;
+  }
+
   /** What the worker wrote for `taskId` (empty when it has not written yet). */
   text(worker: number, taskId: string): string {
     const entry = this.byWorker.get(worker);
