@@ -103,7 +103,8 @@ export interface LiveScreen {
 /**
  * `orc attach` under tmux on a run of `size` tasks at full speed (zero-latency model, 16 workers), with
  * ten more clients following the run's events: End and Home alternately, each timed until the table shows
- * the last task (fetched from the daemon, not held) or the first again; then the run is cancelled.
+ * the row of the last task (not in the view the screen attached with: fetched from the daemon, then kept
+ * current by the events as every row the screen holds) or of the first again; then the run is cancelled.
  */
 export async function liveScreen(
   daemon: BenchDaemon,

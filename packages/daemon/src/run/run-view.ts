@@ -1,6 +1,6 @@
 import {
   TASK_PAGE_LIMIT,
-  taskMatches,
+  taskMatcher,
   type RunView,
   type TaskPage,
   type TaskQuery,
@@ -88,11 +88,12 @@ export function withUnconfirmed<T extends RunView | TaskPage>(
 export function pageOf(source: RunViewSource, query: TaskQuery): TaskPage {
   const tasks: TaskRecord[] = [];
   const filtered = query.status !== undefined || query.search !== undefined;
+  const matches = taskMatcher(query);
   let total = 0;
   let text = 0;
   let full = false;
   for (const task of source.tasks()) {
-    if (filtered && !taskMatches(task, query)) continue;
+    if (filtered && !matches(task)) continue;
     const row = total++;
     if (row < query.offset || tasks.length >= query.limit || full) {
       // Past the page: an unfiltered table's size is known without looking further.

@@ -11,6 +11,7 @@ import {
   untoldOutput,
 } from '@orc/shared';
 import { describeEvent, type EventLevel, type EventLine, noticeLine } from './event-line.js';
+import { indexOfRow, mergeRows } from './held-rows.js';
 import { RecentEvents } from './recent-events.js';
 import { scrollWindow } from './task-table.js';
 import { WorkerOutputs } from './worker-output.js';
@@ -29,15 +30,28 @@ export interface RowWindow {
   limit: number;
 }
 
+/** Rows the screen asks for, and the rows on screen (or about to be) they are for. */
+export interface RowWant {
+  window: RowWindow;
+  /** A request in flight whose window covers these rows is not superseded by this one. */
+  shows: RowWindow;
+}
+
+/** Events that add or remove tasks: the rows after them move, held ones included. */
+const MOVES_ROWS = new Set<OrcEvent['type']>(['plan.tasks_added', 'plan.tasks_removed']);
+
 /**
  * What the attach screen shows, apart from blessed: the run as of the last frame, recent event lines,
  * each worker's output, and where the cursor is. Events are queued as they arrive and folded in once
  * per frame.
  *
- * A run of more than a page of tasks is held a window at a time: `view.tasks` are the rows from `first`
- * on, the screen asks for the rows around the ones it shows (`wantedRows`) and puts the answer in with
- * `takeRows`. A 100,000-task run is then a few hundred rows here, not 56 MB, and each frame folds the
- * events into those rows only; the counts follow every task's moves (the reducer's page mode).
+ * A run of more than a page of tasks is held a few windows at a time: `view.tasks` are the rows around
+ * the cursor and the table's first and last rows (`rows` says which row each is), the screen asks for the
+ * rows it shows and does not hold (`wantedRows`) and puts the answer in with `takeRows`. A 100,000-task
+ * run is then a few hundred rows here, not 56 MB, and each frame folds the events into those rows only;
+ * the counts follow every task's moves (the reducer's page mode). Holding the first and last rows, kept
+ * current by the events like the others, Home and End draw at once instead of after a `tasks.page`
+ * (p95 127 ms at 100k, waiting on a daemon short of CPU).
  */
 export class AttachState {
   view: RunView | undefined;
@@ -52,11 +66,13 @@ export class AttachState {
    * paged run): fetch the run again.
    */
   needsRefetch = false;
-  /** Which row of the run `view.tasks[0]` is. */
-  private first = 0;
+  /** In a view holding a window: the table row of each of `view.tasks`, ascending. */
+  private rows: number[] = [];
+  /** The table's height at the last `visibleTasks`: how many rows around the cursor and at each end to hold. */
+  private height = 0;
   /** The view holds a window of the run's tasks rather than all of them. */
   private paged = false;
-  private wanted: RowWindow | undefined;
+  private wanted: RowWant | undefined;
   private queue: OrcEvent[] = [];
   private readonly recent = new RecentEvents();
   private readonly workers = new Map<number, { taskId: string; status: TaskStatus }>();
@@ -65,13 +81,15 @@ export class AttachState {
    * is before the page's lastEventId, so the run is fetched again once events come.
    */
   private heldBack = false;
-  /** Pages that answered ahead of the event stream, put in once it has caught up. */
-  private early: { page: TaskPage; put: (tasks: TaskRecord[], after: OrcEvent[]) => void }[] = [];
   /**
-   * The rows held are as of this event, ahead of the view (a page that answered before the stream got
-   * there): the events up to it are folded into the run's counts, not into the rows again.
+   * Pages that answered ahead of the event stream, put in once it has caught up; meanwhile a page of rows
+   * (`shows`) is drawn as it is, so a key that asked for it does not wait for the stream.
    */
-  private rowsAsOf = 0;
+  private early: {
+    page: TaskPage;
+    shows: boolean;
+    put: (tasks: TaskRecord[], after: OrcEvent[]) => void;
+  }[] = [];
 
   /** Starts over from a fresh `runs.get`. */
   reset(view: RunView): void {
@@ -81,9 +99,8 @@ export class AttachState {
     this.early = [];
     this.needsRefetch = false;
     this.heldBack = false;
-    this.rowsAsOf = 0;
-    this.first = 0;
     this.paged = view.tasks.length < view.taskTotal;
+    this.rows = this.paged ? view.tasks.map((_, i) => i) : [];
     this.recent.reset(view.lastEventId);
     if (!sameRun) {
       this.outputs.clear();
@@ -122,19 +139,11 @@ export class AttachState {
     this.followWorkers(this.workers, fresh);
     this.recent.add(fresh);
     const before = view.tasks.length;
-    // Events the rows held already reflect: the counts and the rest of the view only.
-    const reflected = this.rowsAsOf > 0 ? countWhile(fresh, (e) => e.id <= this.rowsAsOf) : 0;
-    let incomplete = false;
-    let upTo = view;
-    if (reflected > 0) {
-      const folded = foldView({ ...view, tasks: [] }, fresh.slice(0, reflected));
-      upTo = { ...folded.view, tasks: view.tasks };
-      incomplete = folded.incomplete;
-    }
-    const folded = foldView(upTo, reflected > 0 ? fresh.slice(reflected) : fresh);
+    const folded = foldView(view, fresh);
     this.view = folded.view;
-    if (this.view.lastEventId >= this.rowsAsOf) this.rowsAsOf = 0;
-    if (incomplete || folded.incomplete || this.heldBack) this.needsRefetch = true;
+    if (folded.incomplete || this.heldBack) this.needsRefetch = true;
+    // Tasks added or removed move the rows after them, which the events do not say of rows not held.
+    if (this.paged && fresh.some((e) => MOVES_ROWS.has(e.type))) this.needsRefetch = true;
     // A plan too large to hold whole (the view was empty while the manager planned): held a window at a time.
     if (!this.paged && this.view.tasks.length > TASK_PAGE_LIMIT) this.needsRefetch = true;
     if (this.view.tasks.length !== before) this.measureIds();
@@ -176,7 +185,7 @@ export class AttachState {
   }
 
   selectedTask(): TaskRecord | undefined {
-    return this.view?.tasks[this.selected - this.first];
+    return this.rowAt(this.selected);
   }
 
   move(delta: number): void {
@@ -193,51 +202,101 @@ export class AttachState {
    * undefined, and the window to fetch is then `wantedRows()`.
    */
   visibleTasks(height: number): { first: number; tasks: (TaskRecord | undefined)[] } {
-    const held = this.view?.tasks ?? [];
     const total = this.total;
+    this.height = Math.max(0, height);
     this.offset = scrollWindow(total, this.selected, this.offset, height);
-    const end = Math.min(total, this.offset + Math.max(0, height));
+    const end = Math.min(total, this.offset + this.height);
     const tasks: (TaskRecord | undefined)[] = [];
-    for (let row = this.offset; row < end; row++) tasks.push(held[row - this.first]);
+    for (let row = this.offset; row < end; row++) tasks.push(this.rowAt(row));
     this.wanted = undefined;
-    if (this.paged && (this.offset < this.first || end > this.first + held.length)) {
-      // A screen more on either side, so moving the cursor a little shows rows already here.
-      const offset = Math.max(0, this.offset - height);
-      this.wanted = { offset, limit: Math.min(TASK_PAGE_LIMIT, Math.min(total, end + height) - offset) };
+    if (!this.paged || this.height === 0) return { first: this.offset, tasks };
+    const shows = { offset: this.offset, limit: end - this.offset };
+    // Two screens more on either side (less for a terminal so tall that a page would not hold them), asked
+    // for when a row shown is missing or less than a screen is held beyond them: PageUp and PageDown then
+    // show rows already here (fetched while the person read the last page), and a held arrow asks once a
+    // screen, not once a row.
+    const side = Math.max(0, Math.min(2 * height, Math.floor((TASK_PAGE_LIMIT - height) / 2)));
+    const offset = Math.max(0, this.offset - side);
+    const limit = Math.min(TASK_PAGE_LIMIT, Math.min(total, end + side) - offset);
+    const around = { window: { offset, limit }, shows };
+    const margin = Math.min(height, side);
+    const near = Math.max(0, this.offset - margin);
+    if (tasks.includes(undefined)) this.wanted = around;
+    else if (!this.holds({ offset: near, limit: Math.min(total, end + margin) - near })) this.wanted = around;
+    else {
+      // Then the ends of the table, for Home and End (and a page up or down from there).
+      const edge = this.edgeRows();
+      const last = { offset: Math.max(0, total - edge), limit: Math.min(edge, total) };
+      for (const window of [{ offset: 0, limit: Math.min(edge, total) }, last]) {
+        if (!this.holds(window)) this.wanted ??= { window, shows: window };
+      }
     }
     return { first: this.offset, tasks };
   }
 
-  /** The rows the table shows and does not hold, as of the last `visibleTasks`. */
-  wantedRows(): RowWindow | undefined {
+  /** The rows the screen wants and does not hold, as of the last `visibleTasks`. */
+  wantedRows(): RowWant | undefined {
     return this.wanted;
   }
 
+  /** A row of the table: one held, or one of a page shown ahead of the stream. */
+  private rowAt(row: number): TaskRecord | undefined {
+    const view = this.view;
+    if (view === undefined) return undefined;
+    if (!this.paged) return view.tasks[row];
+    for (let i = this.early.length - 1; i >= 0; i--) {
+      const { page, shows } = this.early[i]!;
+      if (shows && row >= page.offset && row < page.offset + page.tasks.length)
+        return page.tasks[row - page.offset];
+    }
+    const at = indexOfRow(this.rows, row);
+    return at < 0 ? undefined : view.tasks[at];
+  }
+
+  /** Whether every row of `window` can be drawn. */
+  private holds(window: RowWindow): boolean {
+    for (let row = window.offset; row < window.offset + window.limit; row++)
+      if (this.rowAt(row) === undefined) return false;
+    return true;
+  }
+
+  /** How many rows to hold at each end of the table: two screens. */
+  private edgeRows(): number {
+    return Math.min(TASK_PAGE_LIMIT, 2 * Math.max(1, this.height));
+  }
+
   /**
-   * A page of rows (`tasks.page` with the wanted window) becomes the rows held: brought up to the view
-   * with the events folded since it was answered, or, answered ahead of the event stream, shown as it is
-   * at once (a key that moved the table waits for the daemon, not for the stream to catch up).
+   * Rows worth holding: two screens either side of the table's window and of the cursor (which a key may
+   * have moved before the next frame), and the ends of the table.
+   */
+  private keeps(): (row: number) => boolean {
+    const height = Math.max(1, this.height);
+    const edge = this.edgeRows();
+    const total = this.total;
+    const { offset, selected } = this;
+    const near = (row: number, at: number) => row >= at - 2 * height && row < at + 3 * height;
+    return (row) => row < edge || row >= total - edge || near(row, offset) || near(row, selected);
+  }
+
+  /**
+   * A page of rows (`tasks.page` with the wanted window) joins the rows held, brought up to the view
+   * with the events folded since it was answered; answered ahead of the event stream, it is drawn as it
+   * is until the stream catches up (a key that moved the table waits for the daemon, not for the stream).
    */
   takeRows(page: TaskPage): void {
     const view = this.view;
-    if (view === undefined || page.runId !== view.id) return;
-    if (page.lastEventId > view.lastEventId) {
-      if (page.unconfirmed !== undefined) this.heldBack = true;
-      this.putRows(page.offset, page.tasks);
-      this.rowsAsOf = page.lastEventId;
-      return;
-    }
-    this.whenCaughtUp(page, (tasks, after) => {
-      const rows = applyEvents({ ...this.view!, tasks, lastEventId: page.lastEventId }, after).tasks;
-      this.putRows(page.offset, rows);
-      this.rowsAsOf = 0;
-    });
-  }
-
-  private putRows(offset: number, rows: TaskRecord[]): void {
-    this.view = { ...this.view!, tasks: rows };
-    this.first = offset;
-    this.measureIds();
+    if (view === undefined || page.runId !== view.id || !this.paged) return;
+    this.whenCaughtUp(
+      page,
+      (tasks, after) => {
+        const rows = applyEvents({ ...this.view!, tasks, lastEventId: page.lastEventId }, after).tasks;
+        const held = mergeRows({ rows: this.rows, tasks: this.view!.tasks }, page.offset, rows, this.keeps());
+        this.rows = held.rows;
+        this.view = { ...this.view!, tasks: held.tasks };
+        this.measureIds();
+      },
+      true,
+    );
   }
 
   /** The tasks workers hold (`tasks.page` of running and reviewing tasks), for a view holding a window. */
@@ -269,11 +328,15 @@ export class AttachState {
    * Puts a page in once the view has folded every event the page reflects, with the events the view
    * folded since the page was answered; a page older than the events kept is asked for again.
    */
-  private whenCaughtUp(page: TaskPage, put: (tasks: TaskRecord[], after: OrcEvent[]) => void): void {
+  private whenCaughtUp(
+    page: TaskPage,
+    put: (tasks: TaskRecord[], after: OrcEvent[]) => void,
+    shows = false,
+  ): void {
     const view = this.view;
     if (view === undefined || page.runId !== view.id) return;
     if (page.lastEventId > view.lastEventId) {
-      this.early.push({ page, put });
+      this.early.push({ page, put, shows });
       return;
     }
     const after = this.recent.after(page.lastEventId);
@@ -287,7 +350,7 @@ export class AttachState {
     const ready = this.early.filter(({ page }) => page.lastEventId <= lastEventId);
     if (ready.length === 0) return;
     this.early = this.early.filter(({ page }) => page.lastEventId > lastEventId);
-    for (const { page, put } of ready) this.whenCaughtUp(page, put);
+    for (const { page, put, shows } of ready) this.whenCaughtUp(page, put, shows);
   }
 
   /** The end of an answer its stream did not tell (it came whole) goes on its worker's pane. */
@@ -351,11 +414,4 @@ export class AttachState {
     for (const task of this.view?.tasks ?? []) longest = Math.max(longest, task.id.length);
     this.longestId = longest;
   }
-}
-
-/** How many of `items`, from the first, satisfy `test`. */
-function countWhile<T>(items: readonly T[], test: (item: T) => boolean): number {
-  let n = 0;
-  while (n < items.length && test(items[n]!)) n++;
-  return n;
 }

@@ -539,13 +539,17 @@ describe('attach state', () => {
     state.reset(view({ ...page(0, 20, 5), taskCounts: { pending: 1000 }, taskTotal: 1000 }));
     expect(state.total).toBe(1000);
     expect(state.visibleTasks(10).tasks.every((t) => t !== undefined)).toBe(true);
-    expect(state.wantedRows()).toBeUndefined();
+    // What it shows is held: it asks for the last rows, for End (the first ones it has).
+    expect(state.wantedRows()?.window).toEqual({ offset: 980, limit: 20 });
     // End jumps past what is held: the rows shown are not here yet, a window around them is wanted.
     state.moveTo(999);
     const shown = state.visibleTasks(10);
     expect(shown.first).toBe(990);
     expect(shown.tasks).toEqual(Array.from({ length: 10 }, () => undefined));
-    expect(state.wantedRows()).toEqual({ offset: 980, limit: 20 });
+    expect(state.wantedRows()).toEqual({
+      window: { offset: 970, limit: 30 },
+      shows: { offset: 990, limit: 10 },
+    });
     const at = '2025-01-01T00:01:00.000Z';
     const moved = (id: number, taskId: string, from: TaskStatus, status: TaskStatus): OrcEvent => ({
       id,
@@ -561,52 +565,89 @@ describe('attach state', () => {
     state.push(moved(7, 't1', 'pending', 'ready'));
     state.flush();
     expect(state.view!.taskCounts).toEqual({ pending: 998, ready: 2 });
-    state.takeRows(page(980, 20, 5));
+    state.takeRows(page(970, 30, 5));
     expect(state.visibleTasks(10).tasks.map((t) => t?.status)).toEqual([
       ...Array<TaskStatus>(9).fill('pending'),
       'ready',
     ]);
     expect(state.wantedRows()).toBeUndefined();
     expect(state.selectedTask()!.id).toBe('t1000');
-    // A page ahead of the stream shows at once, as it is: the key that asked for it does not wait for
-    // the stream, and the events it already reflects, once they come, move the counts only.
+    // PageUp twice: the rows are here both times; the second asks for the ones above before they show.
+    state.move(-10);
+    expect(state.visibleTasks(10).tasks.includes(undefined)).toBe(false);
+    expect(state.wantedRows()).toBeUndefined();
+    state.move(-10);
+    expect(state.visibleTasks(10).tasks.includes(undefined)).toBe(false);
+    expect(state.wantedRows()).toEqual({
+      window: { offset: 959, limit: 41 },
+      shows: { offset: 979, limit: 10 },
+    });
+    // The first rows stayed held, and followed the stream: Home draws them at once, t1 ready.
     state.moveTo(0);
+    expect(state.visibleTasks(10).tasks.map((t) => t?.status)).toEqual([
+      'ready',
+      ...Array<TaskStatus>(9).fill('pending'),
+    ]);
+    expect(state.wantedRows()).toBeUndefined();
+    // Rows in the middle: a page ahead of the stream shows at once, as it is (the key that asked for it
+    // does not wait for the stream), and joins the rows held once the stream has caught up.
+    state.moveTo(500);
     state.visibleTasks(10);
-    expect(state.wantedRows()).toEqual({ offset: 0, limit: 20 });
-    // As of event 9: t2 went ready (event 8), then running (9); the stream has brought neither yet.
-    const ahead = page(0, 20, 9);
-    ahead.tasks[1]!.status = 'running';
+    expect(state.wantedRows()?.window).toEqual({ offset: 471, limit: 50 });
+    // As of event 9: t492 went ready (event 8), then running (9); the stream has brought neither yet.
+    const ahead = page(471, 50, 9);
+    ahead.tasks[20]!.status = 'running';
     state.takeRows(ahead);
     const statuses = () =>
       state
         .visibleTasks(10)
         .tasks.map((t) => t?.status)
         .slice(0, 3);
-    expect(statuses()).toEqual(['pending', 'running', 'pending']);
+    expect(statuses()).toEqual(['running', 'pending', 'pending']);
     expect(state.wantedRows()).toBeUndefined();
-    state.push(moved(8, 't2', 'pending', 'ready'));
+    state.push(moved(8, 't492', 'pending', 'ready'));
     state.flush();
-    expect(statuses()).toEqual(['pending', 'running', 'pending']);
+    expect(statuses()).toEqual(['running', 'pending', 'pending']);
     expect(state.view!.taskCounts).toEqual({ pending: 997, ready: 3 });
+    state.push(moved(9, 't492', 'ready', 'running'));
+    state.flush();
+    expect(statuses()).toEqual(['running', 'pending', 'pending']);
+    // Both ends are still held, the middle too: a few screens of rows, not the run.
+    state.moveTo(999);
+    expect(state.visibleTasks(10).tasks.at(-1)?.status).toBe('ready');
+    expect(state.wantedRows()).toBeUndefined();
+    state.moveTo(491);
+    expect(state.visibleTasks(10).tasks.at(0)?.status).toBe('running');
+    expect(state.view!.tasks.length).toBeLessThanOrEqual(20 + 30 + 50);
     // Workers: the busy tasks come as a page of their own, and follow the stream.
     state.takeBusy({
-      ...page(0, 0, 8),
+      ...page(0, 0, 9),
       total: 1,
       tasks: [task({ id: 't500', status: 'running', worker: 3 })],
     });
-    state.push({ id: 9, runId: 'r-42', at, type: 'task.assigned', taskId: 't2', worker: 1, attempt: 1 });
-    state.push(moved(10, 't500', 'running', 'reviewing'));
+    state.push({ id: 10, runId: 'r-42', at, type: 'task.assigned', taskId: 't2', worker: 1, attempt: 1 });
+    state.push(moved(11, 't500', 'running', 'reviewing'));
     state.flush();
     expect(state.busyWorkers()).toEqual([
       { worker: 1, taskId: 't2', status: 'running' },
       { worker: 3, taskId: 't500', status: 'reviewing' },
     ]);
-    state.push(moved(11, 't500', 'reviewing', 'done'));
+    state.push(moved(12, 't500', 'reviewing', 'done'));
     state.flush();
     expect(state.busyWorkers().map((b) => b.worker)).toEqual([1]);
     // A new plan moves rows the window does not hold: the run is fetched again.
     expect(state.needsRefetch).toBe(false);
-    state.push({ id: 12, runId: 'r-42', at, type: 'run.planned', summary: 'again', tasks: [] });
+    state.push({ id: 13, runId: 'r-42', at, type: 'run.planned', summary: 'again', tasks: [] });
+    state.flush();
+    expect(state.needsRefetch).toBe(true);
+  });
+
+  it('fetches a large run again when tasks are added: the rows after them move', () => {
+    const state = new AttachState();
+    const rows = Array.from({ length: 20 }, (_, i) => task({ id: `t${i + 1}` }));
+    state.reset(view({ tasks: rows, lastEventId: 5, taskCounts: { pending: 1000 }, taskTotal: 1000 }));
+    const at = '2025-01-01T00:01:00.000Z';
+    state.push({ id: 6, runId: 'r-42', at, type: 'plan.tasks_removed', taskIds: ['t500'], origin: 'person' });
     state.flush();
     expect(state.needsRefetch).toBe(true);
   });

@@ -14,6 +14,7 @@ import { InboxPanel } from './inbox-panel.js';
 import { guardTerminalOutput } from './output-guard.js';
 import { QuietStreamWatch } from './quiet-stream-watch.js';
 import type { AttachClient } from './attach-client.js';
+import { RowFetcher } from './row-fetcher.js';
 import { closingMessage, runIsOver } from './run-summary.js';
 import { renderTableHeader, renderTaskRow, tableColumns } from './task-table.js';
 import { renderTaskDetail } from './task-detail.js';
@@ -95,8 +96,8 @@ class AttachSession {
   private remote: string | undefined;
   private askingRemote = false;
   private modal: Modal | undefined;
-  /** A page of rows asked for and not answered yet (one at a time). */
-  private fetchingRows = false;
+  /** The rows the table shows of a large run, asked for as it moves. */
+  private readonly rows: RowFetcher;
   private closed = false;
 
   constructor(
@@ -131,6 +132,16 @@ class AttachSession {
     this.workerPanes = new WorkerPanes(this.screen);
     this.footer = box({ bottom: 0, left: 0, width: '100%', height: 1, style: { fg: 'gray' } });
     this.frames = new FrameScheduler(() => this.draw(), options.frameIntervalMs ?? 50);
+    this.rows = new RowFetcher(
+      ({ offset, limit }, signal) =>
+        client.trpc.tasks.page.query({ runId: this.runId, offset, limit }, { signal }),
+      (page) => {
+        this.state.takeRows(page);
+        // Rows a key moved to: shown at once.
+        this.frames.request(true);
+      },
+      (error) => this.lost(error),
+    );
     this.quiet = new QuietStreamWatch(client);
     this.ticker = setInterval(() => {
       this.frames.request();
@@ -186,6 +197,7 @@ class AttachSession {
 
   private async connect(): Promise<void> {
     const generation = ++this.generation;
+    this.rows.cancel();
     this.unfollow?.();
     this.unfollow = undefined;
     const runId = this.runId;
@@ -195,6 +207,9 @@ class AttachSession {
       this.state.reset(view);
       this.alert = undefined;
       this.retries = 0;
+      // Drawn at once: the rows the table lacks (its last ones, for End) are asked for first.
+      this.draw();
+      if (this.closed) return;
       // A view holding a window of the tasks does not hold every busy task: the workers' panes need them.
       if (this.state.holdsWindow)
         this.client.trpc.tasks.page.query({ runId, status: ['running', 'reviewing'] }).then(
@@ -296,32 +311,11 @@ class AttachSession {
     this.footer.setContent(escapeTags(fitCells(keyHints(width), width)));
     if (this.modal?.kind === 'inbox') this.modal.panel.update(now);
     this.screen.render();
-    this.fetchRows();
+    this.rows.want(this.state.wantedRows());
 
     if (view && this.options.exitOnFinish && runIsOver(view) && this.modal === undefined) {
       this.close('finished');
     }
-  }
-
-  /** Asks the daemon for the rows the table shows and the view does not hold (a large run's window). */
-  private fetchRows(): void {
-    const wanted = this.state.wantedRows();
-    if (wanted === undefined || this.fetchingRows) return;
-    this.fetchingRows = true;
-    const generation = this.generation;
-    this.client.trpc.tasks.page.query({ ...wanted, runId: this.runId }).then(
-      (page) => {
-        this.fetchingRows = false;
-        if (generation !== this.generation) return;
-        this.state.takeRows(page);
-        // Rows a key moved to: shown at once.
-        this.frames.request(true);
-      },
-      (error: unknown) => {
-        this.fetchingRows = false;
-        if (generation === this.generation) this.lost(error);
-      },
-    );
   }
 
   private tableMarkup(width: number, rows: number, now: number): string {
@@ -579,6 +573,7 @@ class AttachSession {
     if (this.closed) return;
     this.closed = true;
     this.generation++;
+    this.rows.cancel();
     this.unfollow?.();
     this.unwatch?.();
     this.inbox.stop();
