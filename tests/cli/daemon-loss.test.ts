@@ -87,3 +87,78 @@ describe('a foreground orc run that loses the daemon', () => {
     expect(log).toMatch(/"code":4408/);
   }, 180_000);
 });
+
+describe('an attempt that a kill -9 of the daemon cut off', () => {
+  it("ends when the daemon was last known alive for it, not at the restart: its time leaves out the daemon's downtime", async () => {
+    box = await Sandbox.create();
+    // One attempt of 4 s: killed a second in, the daemon stays down 3 s.
+    await box.writeConfig({
+      models: { provider: 'simulated' },
+      simulated: { latency_ms: { min: 4_000, max: 4_000 } },
+    });
+    await writeFile(join(box.home, 'tasks.json'), JSON.stringify([{ id: 'a', title: 'One step' }]));
+    const started = await box.orc(['run', 'tasks.json', '--detach']);
+    expect(started.code, started.stderr).toBe(0);
+    const runId = started.stdout.trim();
+    const events = async () =>
+      (await readFile(join(box.home, 'runs', runId, 'events.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { type: string; at: string; lastAliveAt?: string });
+    const deadline = Date.now() + 20_000;
+    while (!(await events()).some((e) => e.type === 'task.assigned')) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for the attempt to begin');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+    process.kill((await box.daemonPid())!, 'SIGKILL');
+    const killedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 3_000));
+
+    const shown = await box.orc(['show', runId, 'a', '--json']);
+    expect(shown.code, shown.stderr).toBe(0);
+    const task = JSON.parse(shown.stdout) as {
+      attempts: { n: number; outcome: string; startedAt: string; endedAt?: string }[];
+    };
+    const cut = task.attempts[0]!;
+    expect(cut.outcome).toBe('interrupted');
+    const endedAt = Date.parse(cut.endedAt!);
+    expect(endedAt).toBeLessThanOrEqual(killedAt);
+    expect(endedAt - Date.parse(cut.startedAt)).toBeLessThan(2_000);
+    // The journal says when, so every client that folds it has the same end.
+    const restored = (await events()).find((e) => e.type === 'run.restored')!;
+    expect(restored.lastAliveAt).toBe(cut.endedAt);
+    expect(Date.parse(restored.at) - killedAt).toBeGreaterThanOrEqual(3_000);
+  }, 60_000);
+});
+
+describe('a command that starts the daemon', () => {
+  it('says in one line on stderr when it started it again: stopped before, or found dead', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({ models: { provider: 'simulated' } });
+    // The first start in a state directory is the one the README announces: nothing said.
+    expect(await box.orc(['ls', '--json'])).toMatchObject({ code: 0, stdout: '[]\n', stderr: '' });
+    await box.orc(['daemon', 'stop']);
+    const again = await box.orc(['ls', '--json']);
+    expect(again).toMatchObject({ code: 0, stdout: '[]\n' });
+    const pid = (await box.daemonPid())!;
+    expect(again.stderr).toBe(`orc: the daemon was not running; started it (pid ${pid})\n`);
+    // Running, it says nothing.
+    expect(await box.orc(['ls', '--json'])).toMatchObject({ code: 0, stderr: '' });
+
+    process.kill(pid, 'SIGKILL');
+    await until(() => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 'the daemon to die');
+    const restarted = await box.orc(['ls', '--json']);
+    expect(restarted).toMatchObject({ code: 0, stdout: '[]\n' });
+    expect(restarted.stderr).toBe(
+      `orc: the daemon (pid ${pid}) had died; started a new one (pid ${(await box.daemonPid())!}), and the runs it held go on\n`,
+    );
+  }, 60_000);
+});

@@ -67,15 +67,16 @@ describe('orc doctor on the configuration files', () => {
     await writeFile(join(dir, 'orc.config.json'), JSON.stringify({ execution: { backend: 'redis' } }));
     const conflict = await box.orc(['doctor'], { cwd: dir });
     expect(conflict.code).toBe(1);
+    // Both values, as orc run's refusal gives them.
     expect(conflict.stdout).toContain(
-      `FAIL  config     execution.backend differs here from the daemon's (${box.home}/orc.config.json); ` +
+      `FAIL  config     execution.backend is "redis" here, but the daemon's is "local" (${box.home}/orc.config.json); ` +
         `where attempts run is the daemon's choice, so runs started here are refused: drop it from ` +
         `${dir}/orc.config.json, or set it there and restart the daemon\n`,
     );
     // Its ok line does not say the key goes over the daemon's, beside that FAIL.
     expect(conflict.stdout).toContain(
       `ok    config     ${dir}/orc.config.json (here) sets execution.backend, which only the daemon decides: ` +
-        `must match its own\n`,
+        `not the same as the daemon's (see below)\n`,
     );
     expect(conflict.stdout).not.toContain('sent with each run started here');
     // So is any other key that is the daemon's alone, with its own why.
@@ -86,9 +87,24 @@ describe('orc doctor on the configuration files', () => {
     const cap = await box.orc(['doctor'], { cwd: dir });
     expect(cap.code).toBe(1);
     expect(cap.stdout).toContain(
-      `FAIL  config     execution.machine_max_in_flight differs here from the daemon's ` +
+      `FAIL  config     execution.machine_max_in_flight is 3 here, but the daemon's is 16 ` +
         `(${box.home}/orc.config.json); it caps the model calls of every run of the daemon, so runs started ` +
         `here are refused`,
     );
+
+    // The same value as the daemon's is said to be, beside a key of the run's own; nothing fails.
+    await box.writeConfig({ models: { provider: 'simulated' }, monitoring: { verbose_logging: true } });
+    await writeFile(
+      join(dir, 'orc.config.json'),
+      JSON.stringify({ monitoring: { verbose_logging: true }, execution: { max_workers: 2 } }),
+    );
+    const same = await box.orc(['doctor'], { cwd: dir });
+    expect(same.code, same.stdout).toBe(0);
+    expect(same.stdout).toContain(
+      `ok    config     ${dir}/orc.config.json (here) sets execution.max_workers; sent with each run started ` +
+        `here, over the daemon's; monitoring.verbose_logging, which only the daemon decides: the same as the ` +
+        `daemon's, as it must be\n`,
+    );
+    expect(same.stdout).not.toMatch(/^FAIL/m);
   });
 });

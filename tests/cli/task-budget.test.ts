@@ -64,6 +64,52 @@ describe('orc retry of a task its cap failed', () => {
     expect(await eventTypes(runId)).toContain('run.task_budget_set');
   });
 
+  it("names raising the cap first, in the run's error and the inbox, and the inbox's raise runs the task", async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({
+      models: { provider: 'simulated' },
+      simulated: { latency_ms: { min: 0, max: 0 } },
+      execution: { max_task_cost_usd: 0.001, max_workers: 1 },
+    });
+    const run = await box.orc(['run', 'Three tasks', '--json']);
+    expect(run.code, run.stderr).toBe(1);
+    const runId = (JSON.parse(run.stdout) as { id: string }).id;
+    // The advice is the figure `orc retry` itself would give, and nothing about fixing another cause.
+    const refused = await box.orc(['retry', runId, 't1']);
+    const advised = /--task-budget (\d+\.\d{4}) \(or more\)/.exec(refused.stderr)?.[1];
+    expect(advised, refused.stderr).toBeDefined();
+    const shown = JSON.parse((await box.orc(['show', runId, '--json'])).stdout) as { error: string };
+    expect(shown.error).toMatch(
+      new RegExp(
+        `^task t1 is at the cost cap of a task \\(execution\\.max_task_cost_usd \\$0\\.001\\): orc retry ${runId} t1 --task-budget ${advised} \\(or more\\) raises it; 1 task failed`,
+      ),
+    );
+    expect(shown.error).not.toContain('fix the cause');
+
+    const inbox = await box.orc(['inbox']);
+    expect(inbox.stdout).toMatch(/orc answer (i\d+) raise\|skip\n/);
+    const itemId = /orc answer (i\d+) raise/.exec(inbox.stdout)![1]!;
+    const items = JSON.parse((await box.orc(['inbox', '--json'])).stdout) as {
+      items: { choices: { id: string; label: string }[] }[];
+    };
+    expect(items.items[0]!.choices[0]!.label).toBe(
+      `raise the cost cap of a task to $${advised} and run it again (orc retry ${runId} t1 --task-budget <usd> for another cap)`,
+    );
+    // A budget goes only with the raise.
+    const wrong = await box.orc(['answer', itemId, 'skip', '--budget', '1']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/^orc: a budget goes with a budget item or a raise of a task's cap/);
+
+    // As a key press in the terminal UI answers it: no figure, the one shown.
+    const answered = await box.orc(['answer', itemId, 'raise']);
+    expect(answered.code, answered.stderr).toBe(0);
+    const done = await waitFor(async () => {
+      const view = JSON.parse((await box.orc(['show', runId, '--json'])).stdout) as { status: string };
+      return view.status === 'completed' ? view : undefined;
+    });
+    expect(done.status).toBe('completed');
+  });
+
   it('advises a cap a retry can pass when the task failed before any call came back', async () => {
     box = await Sandbox.create();
     // A cap below any call: the first attempt is refused before it is made, so nothing was ever paid.

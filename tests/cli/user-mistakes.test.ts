@@ -159,12 +159,48 @@ describe('orc and the mistakes users make', () => {
       ['config', 'validate', 'missing.json'],
       ['run'],
       ['bogus-command'],
+      // The argument parser's own mistakes read as ours do: `orc: `, one line (its hint too; more below).
+      ['run', '--workers'],
     ];
     for (const args of attempts) {
       const result = await box.orc(args);
       expect(DOCUMENTED, `${args.join(' ')}: exit ${result.code}: ${result.stderr}`).toContain(result.code);
       expect(result.stderr.trimEnd().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(result.stderr, args.join(' ')).toMatch(/^orc: /);
       expect(result.stderr, args.join(' ')).not.toContain('internal error');
     }
+    for (const [args, line] of [
+      [['lgs'], "orc: unknown command 'lgs' (did you mean one of logs, ls?)\n"],
+      [['ls', '--bogus'], "orc: unknown option '--bogus'\n"],
+      [['show'], "orc: missing required argument 'run'\n"],
+    ] as const) {
+      expect(await box.orc([...args])).toMatchObject({ code: 2, stdout: '', stderr: line });
+    }
+  }, 60_000);
+
+  it('anthropic without a key names a fix the command has: orc worker, the daemon, orc run', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({ models: { provider: 'anthropic' }, execution: { backend: 'redis' } });
+    const elsewhere = join(box.home, 'elsewhere');
+    await mkdir(elsewhere);
+    // orc worker has no --provider: the runs' provider is the daemon's, the key its own.
+    expect(await box.orc(['worker'], { cwd: elsewhere })).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr:
+        'orc: models.provider is "anthropic" but ANTHROPIC_API_KEY is not set; set it where orc worker runs: ' +
+        "a worker makes the model calls of the daemon's runs with its own key\n",
+    });
+    // Where the provider was chosen: the daemon's file (orc ls has no --provider either), or the flag.
+    const ls = await box.orc(['ls'], { cwd: elsewhere });
+    expect(ls.code).toBe(2);
+    expect(ls.stderr).toBe(
+      `orc: models.provider is "anthropic" but ANTHROPIC_API_KEY is not set; set it, or set models.provider ` +
+        `to "simulated" in ${join(box.home, 'orc.config.json')}\n`,
+    );
+    await box.writeConfig({ execution: { backend: 'redis' } });
+    const run = await box.orc(['run', 'a goal', '--provider', 'anthropic'], { cwd: elsewhere });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/set it, or use --provider simulated\n$/);
   });
 });

@@ -1,4 +1,4 @@
-import { createScriptedProvider, openTestEngine, type TestEngine } from '@orc/test-support';
+import { createScriptedProvider, openTestEngine, readJournal, type TestEngine } from '@orc/test-support';
 import { ZERO_USAGE } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -66,5 +66,17 @@ describe('execution.max_task_cost_usd', () => {
     const t1 = view.tasks.find((t) => t.id === 't1')!;
     expect(t1.status).toBe('failed');
     expect(t1.error).toMatch(/task t1 would pass its budget: .* and a review costs about \$0\.\d{4}/);
+  });
+
+  it('numbers an attempt its cap refused before it began as the attempt it would have been', async () => {
+    // A cap below any call: the first attempt is refused before it is made.
+    engine = await openTestEngine({ config: { execution: { max_task_cost_usd: 0.000001, max_workers: 1 } } });
+    const run = await engine.orchestrator.startRun({ tasks: [{ id: 'a', title: 'Write a haiku' }] });
+    await engine.orchestrator.waitForRun(run.id);
+    const failed = (await readJournal(engine.home, run.id)).flatMap((e) =>
+      e.type === 'task.attempt_failed' ? [e.attempt] : [],
+    );
+    // It read "attempt 0".
+    expect(failed).toEqual([1]);
   });
 });

@@ -50,7 +50,7 @@ describe('the screen at 80×24', () => {
     const lines = screen.split('\n');
     // The header: the stats line is whole (not cut), the progress line too.
     expect(lines[1]).toMatch(
-      /^EXECUTING {2}elapsed \S+ {2}workers \d\/2 {2}tokens \S+ {2}cost \$\S+ {2}simulated$/,
+      /^EXECUTING {2}time \S+ {2}workers \d\/2 {2}tokens \S+ {2}cost \$\S+ {2}simulated$/,
     );
     expect(lines[2]).toMatch(/\d+% {2}\d\/7 done/);
     // The key line: shortened, with ? and q whole.

@@ -112,7 +112,16 @@ export const OrcEvent = z.discriminatedUnion('type', [
     review: FinalReview.optional(),
   }),
   z.object({ ...base, type: z.literal('run.cancelled') }),
-  z.object({ ...base, type: z.literal('run.restored'), interruptedTasks: z.array(z.string()) }),
+  z.object({
+    ...base,
+    type: z.literal('run.restored'),
+    interruptedTasks: z.array(z.string()),
+    /**
+     * The last moment the stopped daemon was known alive for the run (its last journalled event): the
+     * attempts it cut off ended then, not at the restart. Absent in older journals (they ended at `at`).
+     */
+    lastAliveAt: z.string().optional(),
+  }),
   /** A run that edits a repository left its work on the integration branch, or merged it. */
   z.object({
     ...base,

@@ -143,7 +143,7 @@ export const AnswerInput = z.strictObject({
   itemId: ItemId,
   choice: z.string().min(1, 'a choice is required').max(LIMITS.idChars),
   note: z.string().max(LIMITS.descriptionChars, tooLongMessage(LIMITS.descriptionChars)).optional(),
-  /** With `resume` on a budget item: the run's new budget (USD). */
+  /** With `resume` on a budget item: the run's new budget; with `raise` on a failed task: its new cap (USD). */
   budgetUsd: z.number().positive().optional(),
 });
 export type AnswerInput = z.input<typeof AnswerInput>;

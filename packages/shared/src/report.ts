@@ -57,7 +57,10 @@ export const TaskReportRow = z.object({
   id: z.string(),
   title: z.string(),
   status: TaskStatus,
+  /** Its attempts as the task stands (what `orc show` lists): not those a rollback undid. */
   attempts: z.number().int().nonnegative(),
+  /** Attempts a rollback undid; their cost and time are in `spend` and `workMs`. Absent when none. */
+  undoneAttempts: z.number().int().positive().optional(),
   reworks: z.number().int().nonnegative(),
   /** What its workers' attempts cost (the manager's reviews are in the manager's spend). */
   spend: Spend,

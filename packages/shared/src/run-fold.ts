@@ -116,7 +116,10 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
       case 'run.restored': {
         const interrupted = new Set(event.interruptedTasks);
         run.tasks.forEach((task) =>
-          this.replace(task, restoredTask(task, interrupted.has(task.id), event.at)),
+          this.replace(
+            task,
+            restoredTask(task, interrupted.has(task.id), event.at, event.lastAliveAt ?? event.at),
+          ),
         );
         return;
       }

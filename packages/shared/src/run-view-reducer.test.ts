@@ -457,6 +457,27 @@ describe('applyEvent', () => {
     expect(older.view.tasks[0]!.status).toBe('pending');
   });
 
+  it('ends an attempt a daemon stop cut off when the daemon was last known alive, not at the restart', () => {
+    const events = stream([
+      planned,
+      { type: 'run.status', status: 'executing' },
+      { type: 'task.status', taskId: 't1', status: 'ready' },
+      { type: 'task.status', taskId: 't1', status: 'running' },
+      { type: 'task.assigned', taskId: 't1', worker: 0, attempt: 1 },
+      { type: 'run.restored', interruptedTasks: ['t1'], lastAliveAt: '2025-01-01T00:00:14.000Z' },
+    ]);
+    // The restart came a minute after the daemon's last event.
+    events.at(-1)!.at = '2025-01-01T00:01:15.000Z';
+    const t1 = events.reduce(applyEvent, emptyView()).tasks[0]!;
+    expect(t1.status).toBe('ready');
+    expect(t1.attempts[0]).toMatchObject({ outcome: 'interrupted', endedAt: '2025-01-01T00:00:14.000Z' });
+    // An older journal, without the field: at the restart.
+    const older = events.map((e) => (e.type === 'run.restored' ? { ...e, lastAliveAt: undefined } : e));
+    expect(older.reduce(applyEvent, emptyView()).tasks[0]!.attempts[0]!.endedAt).toBe(
+      '2025-01-01T00:01:15.000Z',
+    );
+  });
+
   it('keeps an answer journalled for its review (task.worked), reviewed after a restart by the worker told', () => {
     const view = stream([
       planned,

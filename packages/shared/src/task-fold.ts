@@ -261,17 +261,26 @@ function sameSpec(record: TaskRecord, spec: Plan['tasks'][number] & { details?: 
 }
 
 /**
- * A daemon that starts again finds nothing running: attempts still running were cut off at `at`, and
- * the tasks that were in flight (`interrupted`) go back to the queue.
+ * A daemon that starts again finds nothing running: attempts still running were cut off at `endedAt`
+ * (the last moment the daemon was known alive, `run.restored`'s `lastAliveAt`; `at` in older journals),
+ * and the tasks that were in flight (`interrupted`) go back to the queue at `at`.
  */
-export function restoredTask(task: TaskRecord, interrupted: boolean, at: string): TaskRecord {
+export function restoredTask(
+  task: TaskRecord,
+  interrupted: boolean,
+  at: string,
+  endedAt: string = at,
+): TaskRecord {
   const running = task.attempts.some((a) => a.outcome === 'running');
   if (!running && !interrupted) return task;
   const next: TaskRecord = running
     ? {
         ...task,
         attempts: task.attempts.map((a) =>
-          a.outcome === 'running' ? { ...a, outcome: 'interrupted', endedAt: at } : a,
+          a.outcome === 'running'
+            ? // Never before it began: the attempt's own clock may run a moment past the journal's.
+              { ...a, outcome: 'interrupted', endedAt: endedAt < a.startedAt ? a.startedAt : endedAt }
+            : a,
         ),
       }
     : { ...task };

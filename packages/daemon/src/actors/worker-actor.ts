@@ -130,6 +130,7 @@ export class WorkerActor {
             phase: after.phase,
             error,
             retryInMs: after.backoffMs,
+            ...(failure.beforeAttempt && { beforeAttempt: true }),
           });
         } else if (after.status === 'idle') {
           onEvent({
@@ -142,6 +143,7 @@ export class WorkerActor {
             cancelled: failure.cancelled === true,
             ...(failure.pauseReason !== undefined && { pauseReason: failure.pauseReason }),
             ...(failure.resumeAt !== undefined && { resumeAt: failure.resumeAt }),
+            ...(failure.beforeAttempt && { beforeAttempt: true }),
           });
         }
         return;

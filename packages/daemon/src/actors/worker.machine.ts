@@ -36,6 +36,8 @@ export type WorkerEmitted =
       phase: 'work' | 'review';
       error: AttemptError;
       retryInMs: number;
+      /** Failed before its attempt began: the attempt it names is the task's next. */
+      beforeAttempt?: boolean;
     }
   | {
       type: 'worker.gave_up';
@@ -51,6 +53,8 @@ export type WorkerEmitted =
       pauseReason?: PauseReason;
       /** When the usage limit resets (epoch ms), if known: the run resumes by itself then. */
       resumeAt?: number;
+      /** Failed before its attempt began: the attempt it names is the task's next. */
+      beforeAttempt?: boolean;
     }
   | { type: 'worker.rate_limited'; worker: number };
 

@@ -105,12 +105,19 @@ export async function startDaemon(options: DaemonControlOptions = {}): Promise<D
   }
 }
 
-/** Starts the daemon unless one answers already (a daemon another process is starting counts). */
-export async function ensureDaemon(options: DaemonControlOptions = {}): Promise<DaemonInfo> {
+/**
+ * Starts the daemon unless one answers already (a daemon another process is starting counts).
+ * `onStarted` hears of a daemon this call started, with the one found dead in its place, if any.
+ */
+export async function ensureDaemon(
+  options: DaemonControlOptions & { onStarted?: (info: DaemonInfo, dead?: DaemonInfo) => void } = {},
+): Promise<DaemonInfo> {
   const status = await daemonStatus(options);
   if (status.running) return status.info;
   try {
-    return await startDaemon(options);
+    const info = await startDaemon(options);
+    options.onStarted?.(info, status.stale);
+    return info;
   } catch (error) {
     if (!(error instanceof OrcError && error.code === 'DAEMON_ALREADY_RUNNING')) throw error;
     // Another starter won the race: wait for its daemon to answer.

@@ -49,6 +49,8 @@ function act(run: Run, item: InboxItem, answer: Answer): void {
     case 'task_failed':
       if (answer.choice === 'cancel') return cancelRun(run);
       if (answer.choice === 'skip') return skipTask(run, taskId);
+      if (answer.choice === 'raise')
+        return retryTask(run, taskId, { maxTaskCostUsd: raisedCap(run, taskId, answer) });
       return retryTask(run, taskId);
     case 'held': {
       // The tasks held because they wait for this one go on with it: run after it, or once it is skipped.
@@ -65,4 +67,12 @@ function act(run: Run, item: InboxItem, answer: Answer): void {
       // Answered by the agent waiting for it (permission-desk.ts); an item without one is gone.
       return;
   }
+}
+
+/**
+ * The cap a `raise` answer sets: the person's `--budget`, else what the task needs now (the figure its
+ * choice showed, unless calls that ended since moved the averages it is foreseen from).
+ */
+function raisedCap(run: Run, taskId: string, answer: Answer): number | undefined {
+  return answer.budgetUsd ?? run.budget.capToRetry(run.taskRecord(taskId));
 }

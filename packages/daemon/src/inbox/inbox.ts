@@ -277,8 +277,11 @@ export class Inbox {
         'INVALID_CHOICE',
         `${choice.id} needs a note saying what to change: orc answer ${itemId} ${choice.id} --note "…"`,
       );
-    if (answer.budgetUsd !== undefined && item.type !== 'budget')
-      throw new OrcError('INVALID_CHOICE', `a budget goes with a budget item; ${itemId} is ${item.type}`);
+    if (answer.budgetUsd !== undefined && item.type !== 'budget' && choice.id !== 'raise')
+      throw new OrcError(
+        'INVALID_CHOICE',
+        `a budget goes with a budget item or a raise of a task's cap; ${itemId} is ${item.type} and ${choice.id} takes none`,
+      );
     if (!this.onClose.has(itemId)) {
       this.answering.set(itemId, answer);
       try {

@@ -156,7 +156,7 @@ export function taskNeeds(run: Run, task: TaskRecord): ItemSpec[] {
         question: `task ${task.id} of run ${run.id} ${task.status === 'failed' ? 'failed' : 'is blocked'}: ${clip(task.error ?? 'no reason given', 200)}`,
         ...(task.error !== undefined && task.error.length > 200 && { detail: task.error }),
         choices: [
-          choice('retry', 'r', 'run it again'),
+          retryChoice(run, task),
           choice('skip', 's', 'skip it: what waits for it goes on'),
           // A run that has ended cannot be cancelled: offered, the answer would do nothing.
           ...(FINISHED_RUN_STATUSES.has(run.status) ? [] : [CANCEL]),
@@ -185,6 +185,20 @@ export function taskNeeds(run: Run, task: TaskRecord): ItemSpec[] {
       ],
     },
   ];
+}
+
+/**
+ * A task at its cost cap would fail a plain retry at once (run-control's retryTask refuses it), so its
+ * first choice raises the cap (`raise`, answered with the figure shown or `--budget <usd>`) and runs it.
+ */
+function retryChoice(run: Run, task: TaskRecord): InboxChoice {
+  const cap = run.budget.capToRetry(task);
+  if (cap === undefined) return choice('retry', 'r', 'run it again');
+  return choice(
+    'raise',
+    'r',
+    `raise the cost cap of a task to $${cap.toFixed(4)} and run it again (orc retry ${run.id} ${task.id} --task-budget <usd> for another cap)`,
+  );
 }
 
 const SETTLED_FOR_GOOD: ReadonlySet<TaskStatus> = new Set(['done', 'skipped', 'cancelled']);

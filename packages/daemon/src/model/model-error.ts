@@ -15,6 +15,8 @@ export interface ModelErrorDetails {
   resumeAt?: number;
   /** The task's own budget (`max_task_cost_usd`) stopped it: the task fails, the run goes on. */
   taskBudget?: boolean;
+  /** Refused before its attempt began (the task's cap foresaw it): what failed is the task's next attempt. */
+  beforeAttempt?: boolean;
   /** What the refusal's rate-limit headers said (a 429 carries them), for the quota governor. */
   rateLimits?: RateLimitReport;
 }
@@ -66,6 +68,8 @@ export interface CallFailure {
   cancelled?: boolean;
   pauseReason?: PauseReason;
   resumeAt?: number;
+  /** Refused before its attempt began: the attempt that failed is the one it would have been. */
+  beforeAttempt?: boolean;
 }
 
 /** Anything a call threw, as a CallFailure; what is not a ModelError is permanent (a bug, not the network). */
@@ -79,6 +83,7 @@ export function describeCallFailure(error: unknown): CallFailure {
       ...(error.details.pauseRun && { pauseRun: true }),
       ...(error.details.pauseReason !== undefined && { pauseReason: error.details.pauseReason }),
       ...(error.details.resumeAt !== undefined && { resumeAt: error.details.resumeAt }),
+      ...(error.details.beforeAttempt && { beforeAttempt: true }),
     };
   }
   if (error instanceof CallCancelledError)

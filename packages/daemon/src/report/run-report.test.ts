@@ -308,4 +308,102 @@ describe('RunReportBuilder', () => {
     expect(report.feedback[1]!.text).toContain('cp1');
     expect(report.time.makespanMs).toBe(200_000);
   });
+
+  it('counts the attempts a task has after a rollback, as orc show lists them, and its redo is no retry', () => {
+    const checkpoint = (s: number, id: string, lastEventId: number): [number, NewEvent] => [
+      s,
+      {
+        type: 'checkpoint.created',
+        checkpoint: { id, runId: 'r1', createdAt: at(s), reason: 'manual', tasksDone: 0, lastEventId },
+      },
+    ];
+    const attempt = (s: number, n: number): [number, NewEvent][] => [
+      [s, { type: 'task.status', taskId: 'a', status: 'running', from: 'ready' }],
+      [s, { type: 'task.assigned', taskId: 'a', worker: 0, attempt: n }],
+      [s + 5, { type: 'task.status', taskId: 'a', status: 'reviewing', from: 'running' }],
+      [
+        s + 6,
+        { type: 'task.completed', taskId: 'a', attempt: n, result: 'ok', usage: usage(10, 1), costUsd: 0.01 },
+      ],
+      [s + 6, { type: 'task.status', taskId: 'a', status: 'done', from: 'reviewing' }],
+    ];
+    // cp1 before a began (event 1); a done; rolled back to cp1 (cp2 taken before it): a is redone, as
+    // attempt 1 again. Then rolled back to cp2: the first attempt is a's again, the redo undone.
+    const events = journal([
+      checkpoint(0, 'cp1', 0),
+      ...attempt(1, 1),
+      checkpoint(10, 'cp2', 6),
+      [11, { type: 'run.rolled_back', checkpointId: 'cp1', strategy: 'full', resetTasks: ['a'] }],
+      [11, { type: 'task.status', taskId: 'a', status: 'ready', from: 'pending' }],
+      ...attempt(12, 1),
+    ]);
+    const tasks = [task('a', [], 'done', 18)];
+    const once = new RunReportBuilder();
+    for (const event of events) once.add(event);
+    const afterOne = once.finish(view(tasks), T0 + 200_000);
+    expect(afterOne.tasks[0]).toMatchObject({
+      attempts: 1,
+      undoneAttempts: 1,
+      workMs: 10_000,
+      elapsedMs: 5_000,
+    });
+    expect(afterOne.feedback.map((f) => f.kind)).toEqual(['rollback']);
+    expect(afterOne.feedback[0]!.text).toBe(
+      'rolled back to cp1 (full); 1 task reset, to go on from there: a',
+    );
+    // Every attempt stays on the timeline: the money and time were spent.
+    expect(afterOne.timeline).toHaveLength(2);
+
+    once.add({
+      ...journal([
+        [30, { type: 'run.rolled_back', checkpointId: 'cp2', strategy: 'full', resetTasks: ['a'] }],
+      ])[0]!,
+      id: events.length + 1,
+    });
+    const afterTwo = once.finish(view(tasks), T0 + 200_000);
+    expect(afterTwo.tasks[0]).toMatchObject({ attempts: 1, undoneAttempts: 1 });
+    expect(afterTwo.timeline.map((a) => a.startedAt)).toEqual([at(1), at(12)]);
+  });
+
+  it("keeps the attempts a rollback's records hold: a selective rollback keeps them all", () => {
+    const attempted = (n: number, s: number) => ({
+      n,
+      worker: 0,
+      startedAt: at(s),
+      outcome: 'succeeded' as const,
+      usage: usage(10, 1),
+      costUsd: 0.01,
+    });
+    const events = journal([
+      [1, { type: 'task.assigned', taskId: 'a', worker: 0, attempt: 1 }],
+      [5, { type: 'task.assigned', taskId: 'a', worker: 0, attempt: 2 }],
+      [
+        9,
+        {
+          type: 'run.rolled_back',
+          checkpointId: 'cp-unknown',
+          strategy: 'selective',
+          resetTasks: ['a'],
+          tasks: [{ ...task('a', [], 'pending'), attempts: [attempted(1, 1), attempted(2, 5)] }],
+        },
+      ],
+      [10, { type: 'task.assigned', taskId: 'a', worker: 0, attempt: 3 }],
+    ]);
+    const report = build(events);
+    expect(report.tasks.find((t) => t.id === 'a')).toMatchObject({ attempts: 3 });
+    expect(report.tasks.find((t) => t.id === 'a')!.undoneAttempts).toBeUndefined();
+    // Without the records, a selective rollback keeps them too.
+    const older = events.map((e) => (e.type === 'run.rolled_back' ? { ...e, tasks: undefined } : e));
+    expect(build(older).tasks.find((t) => t.id === 'a')).toMatchObject({ attempts: 3 });
+  });
+
+  it('calls a move out of a settled status without the event saying from where a retry (older journals)', () => {
+    const report = build(
+      journal([
+        [1, { type: 'task.status', taskId: 'a', status: 'failed' }],
+        [2, { type: 'task.status', taskId: 'a', status: 'ready' }],
+      ]),
+    );
+    expect(report.feedback.map((f) => [f.kind, f.text])).toEqual([['retry', 'retried after it was failed']]);
+  });
 });

@@ -26,8 +26,15 @@ export interface LinesChanged {
 
 interface AttemptEntry extends TimelineAttempt {
   spend: Spend;
-  /** A rollback reset its task after it: not part of the task as the run ended. */
-  rolledBack?: true;
+  /** The id of its `task.assigned` event: a checkpoint holds the attempts begun before it. */
+  eventId: number;
+  /**
+   * The id of the rollback that undid it (its task's record after the rollback does not hold it): not
+   * one of the task's attempts as `orc show` lists them. A later rollback that brings it back clears it.
+   */
+  undoneAt?: number;
+  /** A rollback reset its task after it began: not part of the task's time as the run ended. */
+  beforeReset?: true;
 }
 
 const NO_SPEND: Spend = { usage: ZERO_USAGE, costUsd: 0 };
@@ -50,6 +57,8 @@ export class RunReportBuilder {
   private readonly reviews = { accept: 0, rework: 0, fail: 0 };
   private readonly reviewed = new Set<string>();
   private readonly reworked = new Set<string>();
+  /** Each checkpoint's last event: what a rollback to it keeps. */
+  private readonly checkpoints = new Map<string, number>();
   private lastAt: string | undefined;
 
   add(event: OrcEvent): void {
@@ -64,6 +73,7 @@ export class RunReportBuilder {
           startedAt: event.at,
           outcome: 'running',
           spend: NO_SPEND,
+          eventId: event.id,
         };
         this.attempts.push(entry);
         this.current.set(key(event.taskId, event.attempt), entry);
@@ -71,7 +81,7 @@ export class RunReportBuilder {
         return;
       }
       case 'task.status':
-        return this.moved(event.taskId, event.status, event.at, event.reason);
+        return this.moved(event.taskId, event.status, event.at, event.reason, event.from);
       case 'task.attempt_failed': {
         const entry = this.current.get(key(event.taskId, event.attempt));
         if (entry) {
@@ -116,18 +126,14 @@ export class RunReportBuilder {
         for (const entry of this.attempts) {
           if (entry.outcome !== 'running' || !event.interruptedTasks.includes(entry.taskId)) continue;
           entry.outcome = 'interrupted';
-          entry.endedAt = previousAt ?? event.at;
+          entry.endedAt = event.lastAliveAt ?? previousAt ?? event.at;
         }
         return;
-      case 'run.rolled_back':
-        for (const entry of this.attempts)
-          if (event.resetTasks.includes(entry.taskId)) entry.rolledBack = true;
-        this.note(
-          event.at,
-          'rollback',
-          `rolled back to ${event.checkpointId} (${event.strategy}); ${event.resetTasks.length} task(s) reset`,
-        );
+      case 'checkpoint.created':
+        this.checkpoints.set(event.checkpoint.id, event.checkpoint.lastEventId);
         return;
+      case 'run.rolled_back':
+        return this.rolledBack(event);
       case 'plan.tasks_added':
         this.note(
           event.at,
@@ -175,16 +181,19 @@ export class RunReportBuilder {
     const elapsed = new Map<string, number>();
     const rows: TaskReportRow[] = view.tasks.map((task) => {
       const attempts = byTask.get(task.id) ?? [];
+      const undone = attempts.filter((a) => a.undoneAt !== undefined).length;
       // Working time, not first start to end: the latter counted pauses, reviews and the time before a
       // rollback, and made a critical path of 5m18s in a run of 1m09s.
-      const elapsedMs = attempts.reduce((sum, a) => sum + (a.rolledBack ? 0 : spanOf(a)), 0);
+      const elapsedMs = attempts.reduce((sum, a) => sum + (a.beforeReset ? 0 : spanOf(a)), 0);
       elapsed.set(task.id, elapsedMs);
       const changed = lines?.get(task.id);
       return {
         id: task.id,
         title: task.title,
         status: task.status,
-        attempts: attempts.length,
+        // As `orc show` lists them: the attempts a rollback undid are not the task's any more.
+        attempts: attempts.filter((a) => a.undoneAt === undefined).length,
+        ...(undone > 0 && { undoneAttempts: undone }),
         reworks: attempts.filter((a) => a.verdict === 'rework').length,
         spend: sumSpend(attempts.map((a) => a.spend)),
         workMs: attempts.reduce((sum, a) => sum + spanOf(a), 0),
@@ -235,7 +244,9 @@ export class RunReportBuilder {
         utilisation: Math.min(1, ratio(busyMs, makespanMs * view.maxWorkers)),
       },
       tasks: rows,
-      timeline: this.attempts.map(({ spend: _spend, rolledBack: _rolledBack, ...entry }) => entry),
+      timeline: this.attempts.map(
+        ({ spend: _spend, eventId: _eventId, undoneAt: _undoneAt, beforeReset: _reset, ...entry }) => entry,
+      ),
       feedback: this.feedback,
       ratings: {
         count: scores.length,
@@ -260,8 +271,49 @@ export class RunReportBuilder {
     }
   }
 
-  private moved(taskId: string, status: TaskStatus, at: string, reason: string | undefined): void {
-    const before = this.statuses.get(taskId);
+  /**
+   * The reset tasks' attempts are those their records hold after the rollback (the event's records: an
+   * attempt is the one that began at its start); the others are undone. What the tasks do next is the
+   * rollback's redo, not a retry. Without the records (an older journal, or too large an event): a
+   * selective rollback keeps every attempt, the others keep those of the checkpoint (begun before it and
+   * not undone then), and a checkpoint the journal does not name keeps none.
+   */
+  private rolledBack(event: Extract<OrcEvent, { type: 'run.rolled_back' }>): void {
+    const reset = new Set(event.resetTasks);
+    const records = event.tasks && new Map(event.tasks.map((task) => [task.id, task.attempts]));
+    const last = this.checkpoints.get(event.checkpointId) ?? 0;
+    for (const entry of this.attempts) {
+      if (!reset.has(entry.taskId)) continue;
+      entry.beforeReset = true;
+      const held = records?.get(entry.taskId);
+      const kept =
+        held !== undefined
+          ? held.some((a) => a.n === entry.n && a.startedAt === entry.startedAt)
+          : event.strategy === 'selective'
+            ? entry.undoneAt === undefined
+            : entry.eventId <= last && !(entry.undoneAt !== undefined && entry.undoneAt <= last);
+      if (kept) delete entry.undoneAt;
+      else entry.undoneAt ??= event.id;
+    }
+    for (const taskId of reset) this.statuses.delete(taskId);
+    const shown =
+      event.resetTasks.slice(0, 10).join(', ') + (reset.size > 10 ? `, and ${reset.size - 10} more` : '');
+    this.note(
+      event.at,
+      'rollback',
+      `rolled back to ${event.checkpointId} (${event.strategy}); ${reset.size === 1 ? '1 task' : `${reset.size} tasks`} reset, to go on from there${reset.size > 0 ? `: ${shown}` : ''}`,
+    );
+  }
+
+  private moved(
+    taskId: string,
+    status: TaskStatus,
+    at: string,
+    reason: string | undefined,
+    from: TaskStatus | undefined,
+  ): void {
+    // The status it left as the event says (a rollback's reset is not a retry of what it was before).
+    const before = from ?? this.statuses.get(taskId);
     this.statuses.set(taskId, status);
     const entry = this.latest.get(taskId);
     if (status === 'reviewing') {

@@ -20,6 +20,12 @@ export async function restoreRun(deps: RunDeps, doc: KeptRunDocument, config: Re
   const run = await Run.fromDocument(deps, doc, config);
   const finished = FINISHED_RUN_STATUSES.has(doc.status);
   const at = isoAt(deps.clock);
+  // When the daemon was last known alive for the run: its last journalled event (the loader caught the
+  // document up with the journal, so `updatedAt` is that event's time). Worker output is journalled as it
+  // streams, so an agent at work is cut off within moments of a kill -9; a silent one may be cut off
+  // early, but an attempt's time never counts the daemon's downtime (a trial's read 15s for 2s of work).
+  // No heartbeat: one would cost a write a run every few seconds for what output already tells.
+  const lastAliveAt = doc.updatedAt < at ? doc.updatedAt : at;
   const interrupted = finished
     ? []
     : doc.tasks.filter((t) => IN_FLIGHT_STATUSES.has(t.status)).map((t) => t.id);
@@ -28,7 +34,7 @@ export async function restoreRun(deps: RunDeps, doc: KeptRunDocument, config: Re
     const cut = new Set(interrupted);
     // A settled task kept as its text was in flight no more when it was written.
     doc.tasks = doc.tasks.map((task) =>
-      task instanceof TaskText ? task : restoredTask(task, cut.has(task.id), at),
+      task instanceof TaskText ? task : restoredTask(task, cut.has(task.id), at, lastAliveAt),
     );
   }
   // The budget predicts the next attempt's cost from those before the restart too.
@@ -46,7 +52,7 @@ export async function restoreRun(deps: RunDeps, doc: KeptRunDocument, config: Re
   // Sessions cut off by the crash go on in their worktrees; the other worktrees go, their work kept.
   // Only a task waiting to run again can have one: settled tasks kept as text are not parsed for it.
   await run.scheduler.attempts.restore(recordsOf(run.tasks.rows()));
-  if (!finished) run.emit({ type: 'run.restored', interruptedTasks: interrupted }, at);
+  if (!finished) run.emit({ type: 'run.restored', interruptedTasks: interrupted, lastAliveAt }, at);
   run.start(doc.runSnapshot, imported);
   return run;
 }

@@ -232,6 +232,18 @@ function failureSummary(run: Run): string {
   const cancelled = tasks.filter((t) => t.status === 'cancelled');
   const waiting = run.scheduler.graph.count('pending');
   const parts: string[] = [];
+  // A task at its cost cap cannot be retried as it is (run-control's retryTask refuses): its fix, raising
+  // the cap, comes first, where a person reads (a new-user trial was told to fix the cause and retry, and
+  // the retry was refused).
+  const capped = failed.flatMap((task) => {
+    const cap = run.budget.capToRetry(task);
+    return cap === undefined ? [] : [{ task, cap }];
+  });
+  const first = capped[0];
+  if (first)
+    parts.push(
+      `${capped.length === 1 ? `task ${first.task.id} is` : `${capped.length} tasks are (first: ${first.task.id})`} at the cost cap of a task (execution.max_task_cost_usd $${run.config.execution.max_task_cost_usd}): orc retry ${run.id} ${first.task.id} --task-budget ${first.cap.toFixed(4)} (or more) raises it`,
+    );
   if (failed.length > 0)
     parts.push(
       `${plural(failed.length, 'task')} failed (first: ${failed[0]!.id}: ${failed[0]!.error ?? 'no reason'})`,
@@ -245,5 +257,8 @@ function failureSummary(run: Run): string {
       `${plural(cancelled.length, 'task')} cancelled by a person (first: ${cancelled[0]!.id}; edit or retry it)`,
     );
   if (waiting > 0) parts.push(`${plural(waiting, 'task')} never ran because a dependency did not finish`);
-  return `${parts.join('; ')}; fix the cause, then orc retry ${run.id} <task>`;
+  // When the cap is all that failed, raising it is the fix; anything else needs its cause fixed first.
+  const otherCause = failed.length > capped.length || blocked.length > 0 || cancelled.length > 0;
+  if (capped.length === 0 || otherCause) parts.push(`fix the cause, then orc retry ${run.id} <task>`);
+  return parts.join('; ');
 }

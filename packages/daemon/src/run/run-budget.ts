@@ -107,7 +107,7 @@ export class RunBudget {
     throw new ModelError(
       'permanent',
       `task ${task.id} would pass its budget: it has cost $${spent.toFixed(4)} of execution.max_task_cost_usd $${limit}${about}`,
-      { taskBudget: true },
+      { taskBudget: true, ...(next.kind === 'attempt' && { beforeAttempt: true }) },
     );
   }
 
@@ -118,14 +118,10 @@ export class RunBudget {
   }
 
   /**
-   * Why a retry of the task would fail at once under a cap of `limit` (`max_task_cost_usd`: its spend so
-   * far, plus what an attempt costs on average, passes it), with the fix; undefined when it would not.
+   * The cap (`max_task_cost_usd`, USD) a retry of the task needs when one under `limit` would fail at once
+   * (its spend so far, plus what an attempt costs on average, passes it); undefined when it would not.
    */
-  retryRefusal(
-    runId: string,
-    task: Pick<TaskRecord, 'id' | 'attempts'>,
-    limit = this.taskLimitUsd,
-  ): string | undefined {
+  capToRetry(task: Pick<TaskRecord, 'attempts'>, limit = this.taskLimitUsd): number | undefined {
     if (limit === undefined) return undefined;
     const spent = taskCost(task);
     const average = (seen: { total: number; count: number }) =>
@@ -139,8 +135,18 @@ export class RunBudget {
     // review never foreseen is taken to cost what an attempt does. Rounded up to a cent's hundredth.
     const attemptCost = average(this.attempts) || 4 * this.foreseen.attempt;
     const reviewCost = average(this.reviews) || 4 * this.foreseen.review || attemptCost;
-    const enough = Math.ceil((spent + attemptCost + reviewCost) * 10_000 + 1) / 10_000;
-    return `task ${task.id} has cost $${spent.toFixed(4)} of a $${limit} cap (execution.max_task_cost_usd), so a retry would fail at once: orc retry ${runId} ${task.id} --task-budget ${enough.toFixed(4)} (or more) raises the run's cap`;
+    return Math.ceil((spent + attemptCost + reviewCost) * 10_000 + 1) / 10_000;
+  }
+
+  /** Why a retry of the task would fail at once under a cap of `limit` (`capToRetry`), with the fix. */
+  retryRefusal(
+    runId: string,
+    task: Pick<TaskRecord, 'id' | 'attempts'>,
+    limit = this.taskLimitUsd,
+  ): string | undefined {
+    const enough = this.capToRetry(task, limit);
+    if (enough === undefined) return undefined;
+    return `task ${task.id} has cost $${taskCost(task).toFixed(4)} of a $${limit} cap (execution.max_task_cost_usd), so a retry would fail at once: orc retry ${runId} ${task.id} --task-budget ${enough.toFixed(4)} (or more) raises the run's cap`;
   }
 
   /** The run's cap on one task's cost becomes `usd` (a person raised it). */

@@ -147,5 +147,8 @@ describe('time after a rollback', () => {
     expect(report.time.criticalPath).toEqual(['a', 'b']);
     expect(report.time.criticalPathMs).toBe(10_000);
     expect(report.tasks.find((t) => t.id === 'b')!.workMs).toBe(10_000);
+    // Its tries are the attempts its record lists (orc show): a selective rollback keeps them all.
+    expect(report.tasks.find((t) => t.id === 'b')!.attempts).toBe(b.attempts.length);
+    expect(b.attempts).toHaveLength(2);
   });
 });

@@ -226,6 +226,14 @@ export class RunScheduler {
     return this.graph.rebuild(rows, recordOfTask);
   }
 
+  /**
+   * The number of the attempt a failure ended: the task's last, or the next one when it was refused
+   * before it began (a task's first attempt refused by its cap read "attempt 0").
+   */
+  private failedAttempt(event: { taskId: string; beforeAttempt?: boolean }): number {
+    return (this.tasks.get(event.taskId)?.attempts.length ?? 0) + (event.beforeAttempt ? 1 : 0);
+  }
+
   private onWorker(event: WorkerEmitted): void {
     const at = isoAt(this.host.deps.clock);
     switch (event.type) {
@@ -241,7 +249,7 @@ export class RunScheduler {
         this.host.emit({
           type: 'task.attempt_failed',
           taskId: event.taskId,
-          attempt: this.tasks.get(event.taskId)?.attempts.length ?? 0,
+          attempt: this.failedAttempt(event),
           error: event.error,
           retryInMs: event.retryInMs,
         });
@@ -249,7 +257,7 @@ export class RunScheduler {
       case 'worker.gave_up': {
         this.pool.freed(event.worker);
         if (event.cancelled) break;
-        const attempt = this.tasks.get(event.taskId)?.attempts.length ?? 0;
+        const attempt = this.failedAttempt(event);
         this.host.emit({ type: 'task.attempt_failed', taskId: event.taskId, attempt, error: event.error });
         if (event.pauseRun) {
           // Logged out, out of credit, a usage limit: every task would fail alike. Keep the task and wait.

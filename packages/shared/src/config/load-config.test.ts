@@ -101,7 +101,8 @@ describe('loadConfig defaults', () => {
   it('rejects provider anthropic without a key or base URL, naming the fix', () => {
     const error = configErrorOf(() => load({ ORC_PROVIDER: 'anthropic' }));
     expect(error.message).toContain('ANTHROPIC_API_KEY');
-    expect(error.message).toContain('--provider simulated');
+    // Where it was chosen: a variable here, not a flag the command may not have.
+    expect(error.message).toContain('set it, or set ORC_PROVIDER=simulated');
   });
 });
 

@@ -26,6 +26,11 @@ export interface LoadConfigOptions {
    * `orc worker` on a daemon's machine takes its `redis` section from there.
    */
   stateDir?: string;
+  /**
+   * What to do when `models.provider` is anthropic and there is no key: by default, set it or choose the
+   * simulated model where the provider was chosen (`orc worker` says its own: the daemon's file is not its).
+   */
+  withoutKey?: string;
 }
 
 export interface LoadedConfig {
@@ -77,7 +82,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     const userConfig = options.skipUserConfig ? undefined : resolveUserConfigPath(options.env ?? process.env);
     const sent = layers.filter((layer) => layer.source !== userConfig);
     return {
-      config: resolveConfig(layers, apiKey !== undefined),
+      config: resolveConfig(layers, apiKey !== undefined, options.withoutKey),
       apiKey,
       sources,
       set: mergeLayers(sent),
@@ -120,7 +125,7 @@ export function findConfigProblems(options: LoadConfigOptions & { files?: readon
   }
   if (problems.length === 0 && !options.files) {
     try {
-      resolveConfig(gathered.layers, gathered.apiKey !== undefined);
+      resolveConfig(gathered.layers, gathered.apiKey !== undefined, options.withoutKey);
     } catch (error) {
       problems.push((error as Error).message);
     }
@@ -186,8 +191,15 @@ function fileLayers(
   return { layers, sources };
 }
 
-/** Validates each layer on its own (so errors name their file), then merges and resolves defaults. */
-export function resolveConfig(layers: readonly ConfigLayer[], hasApiKey: boolean): ResolvedConfig {
+/**
+ * Validates each layer on its own (so errors name their file), then merges and resolves defaults.
+ * `withoutKey`: the fix for anthropic without a key (default: set it, or `providerFix`).
+ */
+export function resolveConfig(
+  layers: readonly ConfigLayer[],
+  hasApiKey: boolean,
+  withoutKey?: string,
+): ResolvedConfig {
   for (const layer of layers) {
     const result = ConfigSchema.safeParse(layer.values);
     if (!result.success) throw configError(layer.source, result.error, layer.values);
@@ -200,10 +212,23 @@ export function resolveConfig(layers: readonly ConfigLayer[], hasApiKey: boolean
   if (provider === 'anthropic' && !hasApiKey && !config.models.base_url) {
     throw new OrcError(
       'CONFIG_INVALID',
-      'models.provider is "anthropic" but ANTHROPIC_API_KEY is not set; set it, or use --provider simulated',
+      `models.provider is "anthropic" but ANTHROPIC_API_KEY is not set; ${withoutKey ?? `set it, or ${providerFix(layers)}`}`,
     );
   }
   return { ...config, models: { ...config.models, provider } };
+}
+
+/**
+ * How to run on the simulated model instead, where the provider was chosen: only a command that has
+ * `--provider` (orc run, orc plan) is told to use it; `orc ls` or a daemon was told of a flag it lacks.
+ */
+function providerFix(layers: readonly ConfigLayer[]): string {
+  const chose = layers.findLast(
+    (layer) => (layer.values as { models?: { provider?: unknown } }).models?.provider !== undefined,
+  );
+  if (chose === undefined || chose.source === 'command-line flags') return 'use --provider simulated';
+  if (chose.source === 'environment') return 'set ORC_PROVIDER=simulated';
+  return `set models.provider to "simulated" in ${chose.source}`;
 }
 
 /**

@@ -56,6 +56,19 @@ const EXIT_OF_TRPC_CODE: Record<string, number> = {
   TOO_MANY_REQUESTS: EXIT.usage,
 };
 
+/**
+ * Commander's usage error (`error: unknown option '--bogus'`, a hint on the next line) as every other
+ * error of ours reads: one line after `orc: `.
+ */
+export function usageErrorLine(text: string): string {
+  const [first = '', ...rest] = text
+    .trim()
+    .replace(/^error: /, '')
+    .split('\n');
+  const hint = rest.join(' ').trim();
+  return `orc: ${first}${hint ? ` ${hint.replace(/^\(Did/, '(did')}` : ''}\n`;
+}
+
 /** Any error to the one line the user sees and the exit code; the single place the CLI decides this. */
 export function describeFailure(error: unknown): { message: string; exitCode: number } {
   if (error instanceof CommanderError)

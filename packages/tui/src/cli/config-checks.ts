@@ -47,6 +47,20 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
     const detail = `the daemon's ${problems[0] ?? `${daemonFile} cannot be used`}; the daemon will not start until it is fixed`;
     return { checks: [fail(detail)], providerChosen: client.providerChosen, clientKey };
   }
+  let config: ResolvedConfig | undefined;
+  let configProblem: string | undefined;
+  try {
+    config = resolveConfig(
+      [
+        { source: daemonFile, values: daemon.config },
+        { source: here, values: client.set },
+      ],
+      clientKey,
+    );
+  } catch (error) {
+    configProblem = (error as Error).message;
+  }
+  const differing = config ? daemonSettingsDiffering(daemon.config, config) : [];
   const keysOf = (source: string) => keysSet(client.layers.concat(daemon.layers), source);
   const userFile = resolveUserConfigPath();
   const lines: Check[] = [];
@@ -66,17 +80,17 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
       ),
     );
     const sent = keysOf(here).concat(keysOf('environment'));
-    // Keys only the daemon decides do not go over its own: they must match it (a differing one fails below).
+    // Keys only the daemon decides do not go over its own: each matches it, or fails below with both values.
     const own = keysOf(here).filter((key) => !isDaemonSetting(key));
     const daemonOnly = keysOf(here).filter(isDaemonSetting);
-    const matching =
-      daemonOnly.length > 0 ? `; ${list(daemonOnly)}: only the daemon decides, must match its own` : '';
+    const differs = new Set(differing.map((d) => d.key));
+    const matching = daemonOnlyText(daemonOnly, differs);
     lines.push(
       ok(
         own.length > 0
-          ? `${here} (here) sets ${list(own)}; sent with each run started here, over the daemon's${matching}`
+          ? `${here} (here) sets ${list(own)}; sent with each run started here, over the daemon's${matching ? `; ${list(daemonOnly)}, which only the daemon decides: ${matching}` : ''}`
           : daemonOnly.length > 0
-            ? `${here} (here) sets ${list(daemonOnly)}, which only the daemon decides: must match its own`
+            ? `${here} (here) sets ${list(daemonOnly)}, which only the daemon decides: ${matching}`
             : `${here}: not there or empty; runs started here use the daemon's configuration`,
       ),
     );
@@ -85,24 +99,14 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
     if (both.length > 0)
       lines.push(ok(`both set ${list(both)}: this directory's wins for runs started here`));
   }
-  let config: ResolvedConfig | undefined;
-  try {
-    config = resolveConfig(
-      [
-        { source: daemonFile, values: daemon.config },
-        { source: here, values: client.set },
-      ],
-      clientKey,
-    );
-  } catch (error) {
-    lines.push(fail((error as Error).message));
-  }
-  // Each key only the daemon decides and set otherwise here: all of them, to be fixed at once.
-  for (const differs of config ? daemonSettingsDiffering(daemon.config, config) : []) {
+  if (configProblem !== undefined) lines.push(fail(configProblem));
+  // Each key only the daemon decides and set otherwise here: all of them, to be fixed at once, with both
+  // values as orc run's refusal gives them.
+  for (const d of differing) {
     lines.push(
       fail(
-        `${differs.key} differs here from the daemon's (${daemonFile}); ${differs.why}, so runs started ` +
-          `here are refused: drop it from ${here}, or set it there and restart the daemon`,
+        `${d.key} is ${d.run} here, but the daemon's is ${d.daemon} (${daemonFile}); ${d.why}, so runs ` +
+          `started here are refused: drop it from ${here}, or set it there and restart the daemon`,
       ),
     );
   }
@@ -117,6 +121,16 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
 /** The keys a layer sets, as `section.key`. */
 function keysSet(layers: readonly ConfigLayer[], source: string): string[] {
   return keysOf(layers.find((candidate) => candidate.source === source)?.values);
+}
+
+/** Whether the keys only the daemon decides set here match its own: say so, either way. */
+function daemonOnlyText(keys: readonly string[], differs: ReadonlySet<string>): string {
+  if (keys.length === 0) return '';
+  const same = keys.filter((key) => !differs.has(key));
+  const other = keys.filter((key) => differs.has(key));
+  if (other.length === 0) return `the same as the daemon's, as it must be`;
+  if (same.length === 0) return `not the same as the daemon's (see below)`;
+  return `${list(same)} the same as the daemon's, ${list(other)} not (see below)`;
 }
 
 function list(keys: readonly string[]): string {

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { CLOSE_CLIENT_BEHIND, createClient, ensureDaemon, type OrcClient } from '@orc/daemon/client';
+import { resolveStateDir, statePaths } from '@orc/shared';
 
 /**
  * News of the link to the daemon: down (the client reconnects by itself) and back up, each once. The
@@ -22,13 +24,32 @@ export class ConnectionWatch {
 }
 
 /**
+ * Starts the daemon when none answers. A restart says so in one line on stderr (the output stays clean):
+ * one found dead (its runs were cut off, and resume now), or one stopped before (its log is there); the
+ * first start in a state directory is the one the README announces, and says nothing.
+ */
+async function startDaemonIfNeeded(): Promise<void> {
+  const ranBefore = existsSync(statePaths(resolveStateDir()).log);
+  await ensureDaemon({
+    onStarted: (info, dead) => {
+      if (dead !== undefined)
+        process.stderr.write(
+          `orc: the daemon (pid ${dead.pid}) had died; started a new one (pid ${info.pid}), and the runs it held go on\n`,
+        );
+      else if (ranBefore)
+        process.stderr.write(`orc: the daemon was not running; started it (pid ${info.pid})\n`);
+    },
+  });
+}
+
+/**
  * Runs `fn` with a client of the daemon, starting the daemon first when none is running, and news of
  * the connection (the close at the end is not news).
  */
 export async function withClient<T>(
   fn: (client: OrcClient, connection: ConnectionWatch) => Promise<T>,
 ): Promise<T> {
-  await ensureDaemon();
+  await startDaemonIfNeeded();
   const connection = new ConnectionWatch();
   let closing = false;
   const client = await createClient({

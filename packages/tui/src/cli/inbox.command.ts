@@ -46,7 +46,10 @@ export function registerInboxCommands(program: Command): void {
       '--note <text>',
       'what to tell: the agent a tool was denied, the manager what to change in a plan',
     )
-    .option('--budget <usd>', "with resume on a budget item: the run's new budget in US dollars")
+    .option(
+      '--budget <usd>',
+      "with resume on a budget item: the run's new budget; with raise on a failed task: the cost cap of a task (US dollars)",
+    )
     .option('--json', 'print one JSON document')
     .action(
       async (itemId: string, choice: string, options: { note?: string; budget?: string; json?: boolean }) => {

@@ -2,7 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAttachCommand } from './attach.command.js';
 import { registerCheckpointCommands } from './checkpoint.command.js';
-import { describeFailure } from './cli-error.js';
+import { describeFailure, usageErrorLine } from './cli-error.js';
 import { registerConfigCommands } from './config.command.js';
 import { registerDaemonCommands } from './daemon.command.js';
 import { registerDoctorCommand } from './doctor.command.js';
@@ -47,9 +47,10 @@ export function buildProgram(): Command {
   registerGcCommand(program);
   registerAttachCommand(program);
   registerWorkerCommand(program);
-  // Commander reports its own usage errors on stderr; we only pick the exit code.
+  // Commander reports its own usage errors on stderr, in our one line (`orc: …`); we pick the exit code.
   const exitOverride = (command: Command) => {
     command.exitOverride();
+    command.configureOutput({ outputError: (text, write) => write(usageErrorLine(text)) });
     command.commands.forEach(exitOverride);
   };
   exitOverride(program);

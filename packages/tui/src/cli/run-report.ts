@@ -5,7 +5,6 @@ import {
   localTime,
   quotaWaitText,
   runWorkMs,
-  taskWorkMs,
   type Attempt,
   type RunView,
   type TaskDiff,
@@ -13,7 +12,7 @@ import {
   type ToolRefusal,
   simulatedLabel,
 } from '@orc/shared';
-import { attemptMs, formatCost, formatDuration, formatTokens } from '../screen/format.js';
+import { attemptMs, formatCost, formatDuration, formatTokens, taskTimeMs } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
 import { trainLine } from '../screen/train-line.js';
 import { damageText, formatCounts } from './output.js';
@@ -77,7 +76,7 @@ export function taskReport(
   diff: TaskDiff | undefined,
   now: number,
 ): string[] {
-  const took = task.attempts.length === 0 ? undefined : taskWorkMs(task, now);
+  const took = taskTimeMs(task, now);
   const lines = [
     `task ${task.id} of run ${runId}: ${oneLine(task.title)}`,
     [

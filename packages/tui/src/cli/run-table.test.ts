@@ -1,7 +1,7 @@
 import { localTime, type RunSummary, type RunView } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
 import { runReport } from './run-report.js';
-import { forecastText, runTable, statusText } from './run-table.js';
+import { formatAge, forecastText, runTable, statusText } from './run-table.js';
 
 const NOW = Date.parse('2026-11-30T10:00:00.000Z');
 
@@ -26,6 +26,20 @@ function summary(over: Partial<RunSummary> = {}): RunSummary {
     ...over,
   };
 }
+
+describe('orc ls AGE', () => {
+  it('never reads less than TIME beside it: the same precision under a day', () => {
+    // Created 1m30.4s ago and worked all of it: AGE read "1m" beside TIME "1m30s".
+    const run = summary({ createdAt: new Date(NOW - 90_400).toISOString() });
+    const [header, row] = runTable([run], NOW);
+    expect(header!.split(/ {2,}/).slice(2, 4)).toEqual(['AGE', 'TIME']);
+    expect(row!.trim().split(/ {2,}/).slice(2, 4)).toEqual(['1m30s', '1m30s']);
+    expect([400, 45_000, 725_000, 11_220_000].map(formatAge)).toEqual(['0.4s', '45s', '12m05s', '3h07m']);
+    expect(formatAge(3 * 86_400_000 + 7 * 3_600_000 + 59_000)).toBe('3d07h');
+    expect(formatAge(17 * 86_400_000)).toBe('2w3d');
+    expect(formatAge(-5)).toBe('0s');
+  });
+});
 
 describe('orc ls and orc show on quota waits and forecasts', () => {
   it('says until when a run waits for its quota, in the reader’s time', () => {

@@ -74,12 +74,16 @@ export function forecastText(run: Pick<RunSummary, 'forecast'>): string {
   return `$${forecast.costUsd.toFixed(3)}${forecast.finishAt === undefined ? '' : ` ${localTime(forecast.finishAt)}`}`;
 }
 
-/** How long ago, in one unit: 45s, 12m, 5h, 3d, 2w. */
+/**
+ * How long ago, at TIME's precision under a day (0.4s, 45s, 12m05s, 3h07m), so a run's AGE never reads
+ * less than its TIME beside it (a trial saw AGE 1m beside TIME 1m30s: one unit, rounded down); then in
+ * days and hours (3d07h), or weeks and days (2w3d).
+ */
 export function formatAge(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3_600) return `${Math.floor(s / 60)}m`;
-  if (s < 86_400) return `${Math.floor(s / 3_600)}h`;
-  if (s < 14 * 86_400) return `${Math.floor(s / 86_400)}d`;
-  return `${Math.floor(s / 604_800)}w`;
+  const DAY = 86_400_000;
+  if (!(ms >= DAY)) return formatDuration(Math.max(0, ms));
+  const hours = Math.floor(ms / 3_600_000);
+  const days = Math.floor(hours / 24);
+  if (days < 14) return `${days}d${String(hours % 24).padStart(2, '0')}h`;
+  return `${Math.floor(days / 7)}w${days % 7}d`;
 }

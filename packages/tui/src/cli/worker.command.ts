@@ -46,7 +46,12 @@ export function registerWorkerCommand(program: Command): void {
         throw new UsageError(`--workdir-root takes a directory (${options.workdirRoot} is a file)`);
       // The daemon's own file too, so a worker on its machine finds its Redis without --redis.
       const stateDir = resolveStateDir();
-      const { config, apiKey, layers } = loadConfig({ stateDir });
+      // Its runs' provider is the daemon's to choose; the key for their calls is this machine's.
+      const { config, apiKey, layers } = loadConfig({
+        stateDir,
+        withoutKey:
+          "set it where orc worker runs: a worker makes the model calls of the daemon's runs with its own key",
+      });
       const say = (line: string) => process.stderr.write(`orc worker: ${line}\n`);
       const worker = await startRemoteWorker({
         target: redisTargetOf(config.redis, process.env, options.redis),

@@ -79,7 +79,7 @@ ${report.failureReasons.length > 0 ? `<h3>Failure reasons</h3>${barChart(reasonB
 </section>
 <section><h2>Tasks</h2><table class="tasks">
 <tr><th>task</th><th>title</th><th>status</th><th>attempts</th><th>reworks</th><th>cost</th><th>work</th><th>elapsed</th><th>lines</th><th>rating</th></tr>
-${report.tasks.map((t) => `<tr${t.onCriticalPath ? ' class="critical"' : ''}><td>${e(t.id)}</td><td>${e(clip(t.title, 80))}</td><td>${e(t.status)}</td><td>${t.attempts}</td><td>${t.reworks}</td><td>${formatCost(t.spend.costUsd)}</td><td>${formatDuration(t.workMs)}</td><td>${formatDuration(t.elapsedMs)}</td><td>${t.lines ? `+${t.lines.added}/−${t.lines.removed}` : ''}</td><td>${t.ratings.map((r) => r.score).join(', ')}</td></tr>`).join('\n')}
+${report.tasks.map((t) => `<tr${t.onCriticalPath ? ' class="critical"' : ''}><td>${e(t.id)}</td><td>${e(clip(t.title, 80))}</td><td>${e(t.status)}</td><td>${t.attempts}${t.undoneAttempts ? ` <span class="note" title="attempts a rollback undid, in its cost and work">(+${t.undoneAttempts} undone)</span>` : ''}</td><td>${t.reworks}</td><td>${formatCost(t.spend.costUsd)}</td><td>${formatDuration(t.workMs)}</td><td>${formatDuration(t.elapsedMs)}</td><td>${t.lines ? `+${t.lines.added}/−${t.lines.removed}` : ''}</td><td>${t.ratings.map((r) => r.score).join(', ')}</td></tr>`).join('\n')}
 </table></section>
 <section><h2>Feedback</h2>${feedbackList(report.feedback)}</section>
 <footer>Made by orc report at ${e(report.at)}.</footer>

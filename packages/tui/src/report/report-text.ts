@@ -47,6 +47,7 @@ export function runReportLines(report: RunReport): string[] {
   if (report.tasks.length > MOST_TASK_ROWS)
     lines.push(`  … ${report.tasks.length - MOST_TASK_ROWS} more (--json or --html has them all)`);
   if (time.criticalPath.length > 0) lines.push('  * on the critical path');
+  lines.push(...undoneLine(report));
   const latest = report.feedback.filter((f) => f.kind !== 'accept').slice(-10);
   if (latest.length > 0) {
     lines.push('feedback (latest):');
@@ -80,6 +81,21 @@ export function runsReportLines(report: RunsReport): string[] {
   }
   for (const run of report.unreadable) lines.push(`  ${run.id}  could not be read: ${oneLine(run.reason)}`);
   return lines;
+}
+
+/** Tries are a task's attempts as `orc show` lists them; what a rollback undid is counted in cost and work. */
+function undoneLine(report: RunReport): string[] {
+  const undone = report.tasks.filter((t) => (t.undoneAttempts ?? 0) > 0);
+  if (undone.length === 0) return [];
+  const count = undone.reduce((sum, t) => sum + (t.undoneAttempts ?? 0), 0);
+  const ids =
+    undone
+      .slice(0, 5)
+      .map((t) => t.id)
+      .join(', ') + (undone.length > 5 ? ', …' : '');
+  return [
+    `  cost and work include ${count} attempt${count === 1 ? '' : 's'} a rollback undid (${ids}), not in tries`,
+  ];
 }
 
 function reasonLines(title: string, groups: readonly ReasonGroup[]): string[] {

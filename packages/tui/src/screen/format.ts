@@ -1,4 +1,4 @@
-import type { Attempt, RunSummary } from '@orc/shared';
+import { taskWorkMs, type Attempt, type RunSummary, type TaskRecord } from '@orc/shared';
 
 /**
  * Durations as people read them on a status line: 45s, 12m05s, 3h07m; under a second in tenths (0.4s,
@@ -45,7 +45,15 @@ export function progressBar(done: number, total: number, width: number): string 
   return `[${'█'.repeat(filled)}${'░'.repeat(inner - filled)}]${label}`;
 }
 
-/** Time between two ISO instants, or until `now` when the second is missing. */
+/**
+ * A task's time as every surface shows it (`orc show`, the report, the screen): the time its attempts
+ * worked (`taskWorkMs`), not first start to end, which counted reviews, pauses and rollbacks; undefined
+ * before its first attempt.
+ */
+export function taskTimeMs(task: Pick<TaskRecord, 'attempts'>, now: number): number | undefined {
+  return task.attempts.length === 0 ? undefined : taskWorkMs(task, now);
+}
+
 /**
  * How long an attempt worked: to its end, or to now while it runs; undefined for one that stopped with no
  * end on record (taken back by a rollback while in flight), which would otherwise grow for ever.
@@ -58,7 +66,8 @@ export function attemptMs(
   return elapsedMs(a.startedAt, a.endedAt, now);
 }
 
-export function elapsedMs(from: string | undefined, to: string | undefined, now: number): number | undefined {
+/** Time between two ISO instants, or until `now` when the second is missing. */
+function elapsedMs(from: string | undefined, to: string | undefined, now: number): number | undefined {
   if (from === undefined) return undefined;
   const start = Date.parse(from);
   const end = to === undefined ? now : Date.parse(to);

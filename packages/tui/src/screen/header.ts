@@ -1,6 +1,12 @@
-import { FINISHED_RUN_STATUSES, localTime, quotaWaitText, type RunView, simulatedRoles } from '@orc/shared';
 import {
-  elapsedMs,
+  FINISHED_RUN_STATUSES,
+  localTime,
+  quotaWaitText,
+  runWorkMs,
+  type RunView,
+  simulatedRoles,
+} from '@orc/shared';
+import {
   finishedTaskCount,
   formatCost,
   formatDuration,
@@ -47,7 +53,9 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
     (waiting && badge ? ' ' : '') +
     (badge ? `{black-fg}{yellow-bg}{bold}${badge}{/bold}{/yellow-bg}{/black-fg}` : '');
 
-  const elapsed = elapsedMs(view.createdAt, view.finishedAt, now);
+  // Working time, as `orc ls`, `orc show` and the report count it: not the time it was paused, nor the
+  // time it stood finished before a retry or a rollback reopened it.
+  const took = runWorkMs(view, now);
   const state =
     view.status === 'paused' && view.pauseReason === 'quota' && view.resumeAt !== undefined
       ? quotaWaitText(view.resumeAt, now)
@@ -68,7 +76,7 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
   const tokensOut = formatTokens(view.usage.outputTokens);
   const stats = (long: boolean, provider: string | undefined) =>
     [
-      `elapsed ${elapsed === undefined ? '-' : formatDuration(elapsed)}`,
+      `time ${formatDuration(took)}`,
       `workers ${view.busyWorkers}/${view.maxWorkers}`,
       long ? `tokens ${tokensIn} in / ${tokensOut} out` : `tokens ${tokensIn}/${tokensOut}`,
       `cost ${formatCost(view.costUsd)}`,

@@ -117,12 +117,29 @@ describe('key line', () => {
 });
 
 describe('header', () => {
-  it('shows run, goal, state, elapsed, workers, tokens, cost, provider, SIMULATED and progress', () => {
+  it("shows the run's working time, as orc ls and orc show do: not the time it was paused", () => {
+    // Ten minutes since it was created: paused four minutes of them, and paused again for the last one.
+    const paused = view({
+      status: 'paused',
+      pauseReason: 'user',
+      idleMs: 240_000,
+      idleSince: '2025-01-01T00:09:00.000Z',
+    });
+    const lines = renderHeader(paused, { width: 120, now: NOW, showProgressBar: true }).map(plain);
+    expect(lines[1]).toMatch(/^PAUSED \(USER\) {2}time 5m00s {2}/);
+    // A finished run stops at its end; one reopened counts the time it stood finished as idle.
+    const finished = view({ status: 'completed', finishedAt: '2025-01-01T00:06:00.000Z', idleMs: 60_000 });
+    expect(renderHeader(finished, { width: 120, now: NOW, showProgressBar: true }).map(plain)[1]).toMatch(
+      /^COMPLETED {2}time 5m00s {2}/,
+    );
+  });
+
+  it('shows run, goal, state, working time, workers, tokens, cost, provider, SIMULATED and progress', () => {
     const lines = renderHeader(view(), { width: 120, now: NOW, showProgressBar: true }).map(plain);
     expect(lines[0]).toMatch(/^run r-42 · Document the \{daemon\} +SIMULATED $/);
     expect(cellWidth(lines[0]!)).toBe(120);
     expect(lines[1]).toBe(
-      'EXECUTING  elapsed 10m00s  workers 2/3  tokens 12.3k in / 678 out  cost $0.123  provider simulated (opus / sonnet)',
+      'EXECUTING  time 10m00s  workers 2/3  tokens 12.3k in / 678 out  cost $0.123  provider simulated (opus / sonnet)',
     );
     expect(lines[2]).toMatch(/^\[█+░+\] 50% {2}5\/10 done · 2 running$/);
     expect(lines).toHaveLength(3);
@@ -191,7 +208,7 @@ describe('header', () => {
       { width: 140, now: NOW, showProgressBar: true },
     );
     // The reader's own clock: the time is shown as local time.
-    expect(plain(quota[1]!)).toMatch(new RegExp(`^WAITING FOR QUOTA UNTIL ${localTime(resumeAt)}  elapsed`));
+    expect(plain(quota[1]!)).toMatch(new RegExp(`^WAITING FOR QUOTA UNTIL ${localTime(resumeAt)}  time`));
     expect(plain(quota[3]!)).toBe(
       `Waiting for the quota of claude-sonnet-5-5. It goes on by itself at ${localTime(resumeAt)}. Press p to resume now.`,
     );
@@ -244,11 +261,9 @@ describe('header', () => {
     });
     const lines = renderHeader(busy, { width: 80, now: NOW, showProgressBar: true }).map(plain);
     for (const line of lines) expect(cellWidth(line), line).toBeLessThanOrEqual(80);
-    expect(lines[1]).toBe('PAUSED (PROVIDER)  elapsed 10m00s  workers 2/3  tokens 12.3k/678  cost $0.123');
+    expect(lines[1]).toBe('PAUSED (PROVIDER)  time 10m00s  workers 2/3  tokens 12.3k/678  cost $0.123');
     const executing = plain(renderHeader(view(), { width: 80, now: NOW, showProgressBar: true })[1]!);
-    expect(executing).toBe(
-      'EXECUTING  elapsed 10m00s  workers 2/3  tokens 12.3k/678  cost $0.123  simulated',
-    );
+    expect(executing).toBe('EXECUTING  time 10m00s  workers 2/3  tokens 12.3k/678  cost $0.123  simulated');
   });
 });
 
@@ -293,6 +308,39 @@ describe('task table', () => {
     expect(plain(row)).toMatch(/^t12 A very long title .*… running +w2 +1 +45s$/);
     expect(plain(renderTaskRow(task(), cols, NOW))).toMatch(/pending +- +0 +-$/);
     expect(renderTaskRow(task({ status: 'failed' }), cols, NOW)).toContain('{red-fg}failed');
+  });
+
+  it("shows a task's working time, as orc show does: its attempts, not first start to end", () => {
+    const usage = view().usage;
+    // Two attempts of 30 s each, with a review and a paused run between them (00:01:00 to 00:08:00).
+    const reworked = task({
+      status: 'done',
+      worker: 0,
+      startedAt: '2025-01-01T00:00:30.000Z',
+      finishedAt: '2025-01-01T00:08:40.000Z',
+      attempts: [
+        {
+          n: 1,
+          worker: 0,
+          startedAt: '2025-01-01T00:00:30.000Z',
+          endedAt: '2025-01-01T00:01:00.000Z',
+          outcome: 'succeeded',
+          usage,
+          costUsd: 0,
+        },
+        {
+          n: 2,
+          worker: 0,
+          startedAt: '2025-01-01T00:08:00.000Z',
+          endedAt: '2025-01-01T00:08:30.000Z',
+          outcome: 'succeeded',
+          usage,
+          costUsd: 0,
+        },
+      ],
+    });
+    expect(plain(renderTaskRow(reworked, tableColumns(70, 3), NOW))).toMatch(/ 2 +1m00s$/);
+    expect(plain(renderTaskDetail(reworked, NOW))).toContain('2 attempt(s) · 0 rework(s) · time 1m00s');
   });
 
   it('scrolls a window over thousands of rows, keeping the selection visible', () => {

@@ -1,5 +1,5 @@
-import { FINISHED_RUN_STATUSES, type RunView, simulatedLabel } from '@orc/shared';
-import { elapsedMs, formatCost, formatDuration, formatTokens, taskCountsText } from './format.js';
+import { FINISHED_RUN_STATUSES, runWorkMs, type RunView, simulatedLabel } from '@orc/shared';
+import { formatCost, formatDuration, formatTokens, taskCountsText } from './format.js';
 import { oneLine } from './text-cells.js';
 
 /**
@@ -7,14 +7,14 @@ import { oneLine } from './text-cells.js';
  * cost, how long it took, and the final review's verdict, as plain text.
  */
 export function runSummaryLines(view: RunView, now: number): string[] {
-  const took = elapsedMs(view.createdAt, view.finishedAt, now);
+  const took = runWorkMs(view, now);
   const lines = [
     `Run ${view.id} ${view.status}${simulatedLabel(view)}: ` +
       [
         taskCountsText(view),
         `cost ${formatCost(view.costUsd)}`,
         `tokens ${formatTokens(view.usage.inputTokens)} in / ${formatTokens(view.usage.outputTokens)} out`,
-        `time ${took === undefined ? '-' : formatDuration(took)}`,
+        `time ${formatDuration(took)}`,
       ].join(' · '),
   ];
   if (view.error !== undefined) lines.push(`Error: ${oneLine(view.error)}`);

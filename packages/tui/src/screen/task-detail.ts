@@ -5,7 +5,7 @@ import {
   type FileWait,
   type TaskRecord,
 } from '@orc/shared';
-import { attemptMs, elapsedMs, formatCost, formatDuration, formatTokens } from './format.js';
+import { attemptMs, formatCost, formatDuration, formatTokens, taskTimeMs } from './format.js';
 import { ERROR_CATEGORY_COLOR, TASK_STATUS_COLOR, colored } from './status-style.js';
 import { escapeTags, plainText } from './text-cells.js';
 
@@ -16,7 +16,7 @@ import { escapeTags, plainText } from './text-cells.js';
 export function renderTaskDetail(task: TaskRecord, now: number, wait?: FileWait): string {
   const out: string[] = [];
   out.push(`{bold}${escapeTags(task.id)}  ${escapeTags(plainText(task.title))}{/bold}`);
-  const ms = elapsedMs(task.startedAt, task.finishedAt, now);
+  const ms = taskTimeMs(task, now);
   out.push(
     [
       `status ${colored(TASK_STATUS_COLOR[task.status], task.status)}`,

@@ -1,5 +1,5 @@
 import { describeFileWait, type FileWait, type TaskRecord } from '@orc/shared';
-import { elapsedMs, formatDuration } from './format.js';
+import { formatDuration, taskTimeMs } from './format.js';
 import { TASK_STATUS_COLOR, colored } from './status-style.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
 
@@ -49,7 +49,7 @@ export function renderTableHeader(cols: TableColumns): string {
  * waiting for another's files says so before its title, in yellow.
  */
 export function renderTaskRow(task: TaskRecord, cols: TableColumns, now: number, wait?: FileWait): string {
-  const ms = elapsedMs(task.startedAt, task.finishedAt, now);
+  const ms = taskTimeMs(task, now);
   const worker = task.worker !== undefined && task.startedAt !== undefined ? `w${task.worker}` : '-';
   const waits = wait === undefined ? '' : `${describeFileWait(wait)} · `;
   const title = fitCells(`${waits}${oneLine(task.title)}`, cols.title);
