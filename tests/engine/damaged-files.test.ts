@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createOrchestrator, type Orchestrator } from '@orc/daemon';
 import {
@@ -43,12 +43,12 @@ async function open(provider: ScriptedProvider = createScriptedProvider()): Prom
 }
 
 /** A run of TASKS to the end on a fresh home; the engine is closed after it. */
-async function finishedRun(): Promise<string> {
+async function finishedRun(tasks: typeof TASKS = TASKS): Promise<string> {
   const temp = await tempHome('orc-damage-');
   home = temp.home;
   cleanups.push(temp.remove);
   const orchestrator = await open();
-  const run = await orchestrator.startRun({ tasks: TASKS });
+  const run = await orchestrator.startRun({ tasks });
   expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
   await orchestrator.close(0);
   return run.id;
@@ -222,6 +222,31 @@ describe('a damaged journal', () => {
       status: 'completed',
       damage: { file: eventsFile(runId), reason: 'has a hole: event 5 is missing before line 5' },
     });
+  });
+
+  it('with no hole, caught up from near the end of a long journal: the run is not called damaged', async () => {
+    // Enough tasks for a journal the catch-up seeks into (over 64 KiB before the saved event): it used
+    // to check the first id it read against 0, and a whole run was shown damaged ("events 1–N are
+    // missing before line 1"), as after a rollback and a kill -9 with the document behind.
+    const runId = await finishedRun(
+      Array.from({ length: 120 }, (_, i) => ({ id: `t${i + 1}`, title: `task ${i + 1}`, dependencies: [] })),
+    );
+    const doc = JSON.parse(await readFile(stateFile(runId), 'utf8')) as { lastEventId: number };
+    const behind = doc.lastEventId - 20;
+    expect((await stat(eventsFile(runId))).size).toBeGreaterThan(150_000);
+    await writeFile(
+      stateFile(runId),
+      (await readFile(stateFile(runId), 'utf8')).replace(
+        `"lastEventId":${doc.lastEventId},"checkpoints"`,
+        `"lastEventId":${behind},"checkpoints"`,
+      ),
+    );
+    const orchestrator = await open();
+    expect(await orchestrator.getRun(runId)).toMatchObject({ status: 'completed' });
+    const summary = listed(orchestrator, runId);
+    expect(summary.status).toBe('completed');
+    expect(summary.lastEventId).toBe(doc.lastEventId);
+    expect(summary.damage).toBeUndefined();
   });
 
   it('with state.json damaged too: nothing can rebuild the run, so it is damaged, with both reasons', async () => {

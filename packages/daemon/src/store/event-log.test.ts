@@ -173,6 +173,28 @@ describe('EventLog', () => {
     );
   });
 
+  it('tells no hole behind the events it reads from near them when there is none, and one that it passes', async () => {
+    // A restore catches up from its document's event and starts reading near it: the lines before that
+    // start are not read, so its first line (id 1,5xx, not 1) is no hole. Told as one, a run that went
+    // on after a rollback and a kill -9 showed "damaged: events 1–1576 are missing before line 1".
+    const long = (ids: number[]) =>
+      ids.map((id) => JSON.stringify(event(id, 'y'.repeat(300)))).join('\n') + '\n';
+    await writeFile(file, long(range(1, 3_000)));
+    let told: DamagedFileError | undefined;
+    const whole: number[] = [];
+    for await (const e of new EventLog(file).read(2_000, { onEarlierDamage: (damage) => (told = damage) }))
+      whole.push(e.id);
+    expect(whole).toEqual(range(2_001, 3_000));
+    expect(told).toBeUndefined();
+    // A hole among the lines the read passes over on its way is still told, by its line in the file.
+    await writeFile(file, long([...range(1, 1_990), ...range(1_993, 3_000)]));
+    const after: number[] = [];
+    for await (const e of new EventLog(file).read(2_000, { onEarlierDamage: (damage) => (told = damage) }))
+      after.push(e.id);
+    expect(after).toEqual(range(2_001, 3_000));
+    expect(told?.reason).toBe('has a hole: events 1991–1992 are missing before line 1991');
+  });
+
   it('handles a 100k-line journal quickly, and a last line longer than the tail it first reads', async () => {
     const lines = range(1, 100_000).map((id) => JSON.stringify(event(id)));
     lines.push(JSON.stringify(event(100_001, 'y'.repeat(200_000))));

@@ -94,15 +94,22 @@ export class EventLog {
     });
     let rest = '';
     let lineNumber = 0;
-    /** The id of the last event seen, and the one the read must yield next. */
-    let previous = 0;
+    /**
+     * The id of the last event seen (undefined until the first one of a read that starts past the
+     * file's start: the lines before `from` are not read, so its first id tells no hole), and the one
+     * the read must yield next.
+     */
+    let previous: number | undefined = from > 0 ? undefined : 0;
     let expected = afterId + 1;
     /** A damaged line not yet shown (by the id of the next event) to have held no event. */
     let unreadable: number | undefined;
     let earlierDamage = options.onEarlierDamage;
-    const passed = (id: number) => {
-      if (id !== previous + 1 && earlierDamage) {
-        earlierDamage(this.continuityDamage(previous + 1, id, lineNumber, unreadable));
+    /** An event up to `afterId` passed over; a hole before it is told once, by its line in the file. */
+    const passed = async (id: number) => {
+      if (previous !== undefined && id !== previous + 1 && earlierDamage) {
+        const skipped = from > 0 ? await this.linesBefore(from) : 0;
+        const hidden = unreadable === undefined ? undefined : skipped + unreadable;
+        earlierDamage(this.continuityDamage(previous + 1, id, skipped + lineNumber, hidden));
         earlierDamage = undefined;
       }
       previous = id;
@@ -119,7 +126,7 @@ export class EventLog {
           if (line === '') continue;
           const leading = leadingId(line);
           if (leading !== undefined && leading <= afterId) {
-            passed(leading);
+            await passed(leading);
             continue;
           }
           const event = parseLine(line);
@@ -128,7 +135,7 @@ export class EventLog {
             continue;
           }
           if (event.id <= afterId) {
-            passed(event.id);
+            await passed(event.id);
             continue;
           }
           if (event.id !== expected) {
@@ -158,7 +165,7 @@ export class EventLog {
       const line = unreadable + (from > 0 ? await this.linesBefore(from) : 0);
       throw new DamagedFileError(
         this.filename,
-        `is damaged from event ${previous + 1} on: line ${line} is not valid JSON and no event after it shows what it held`,
+        `is damaged from event ${(previous ?? afterId) + 1} on: line ${line} is not valid JSON and no event after it shows what it held`,
       );
     }
   }
