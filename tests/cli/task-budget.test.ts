@@ -100,6 +100,15 @@ describe('orc retry of a task its cap failed', () => {
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/^orc: a budget goes with a budget item or a raise of a task's cap/);
 
+    // A figure too low is refused in the answer's own words (it named orc retry's --task-budget).
+    const low = await box.orc(['answer', itemId, 'raise', '--budget', '0.0001']);
+    expect(low.code).toBe(4);
+    expect(low.stderr).toMatch(
+      new RegExp(
+        `^orc: a cap of \\$0\\.0001 is too low for task t1: its retry would fail at once; orc answer ${itemId} raise --budget \\d+\\.\\d{4} \\(or more\\), or raise alone for \\$${advised}\\n$`,
+      ),
+    );
+
     // As a key press in the terminal UI answers it: no figure, the one shown.
     const answered = await box.orc(['answer', itemId, 'raise']);
     expect(answered.code, answered.stderr).toBe(0);

@@ -1,4 +1,4 @@
-import type { InboxItem } from '@orc/shared';
+import { type InboxItem, OrcError } from '@orc/shared';
 import type { Run } from '../run/run.js';
 import { answerPlan, cancelRun, resumeRun, retryTask, skipTask } from '../run/run-control.js';
 import type { Answer, AnswerAction } from './inbox.js';
@@ -49,8 +49,7 @@ function act(run: Run, item: InboxItem, answer: Answer): void {
     case 'task_failed':
       if (answer.choice === 'cancel') return cancelRun(run);
       if (answer.choice === 'skip') return skipTask(run, taskId);
-      if (answer.choice === 'raise')
-        return retryTask(run, taskId, { maxTaskCostUsd: raisedCap(run, taskId, answer) });
+      if (answer.choice === 'raise') return raiseCap(run, item, answer);
       return retryTask(run, taskId);
     case 'held': {
       // The tasks held because they wait for this one go on with it: run after it, or once it is skipped.
@@ -70,9 +69,21 @@ function act(run: Run, item: InboxItem, answer: Answer): void {
 }
 
 /**
- * The cap a `raise` answer sets: the person's `--budget`, else what the task needs now (the figure its
- * choice showed, unless calls that ended since moved the averages it is foreseen from).
+ * Raises the cap and runs the task again. The cap is the person's `--budget`, else what the task needs
+ * now (the figure its choice showed, unless calls that ended since moved the averages it is foreseen
+ * from). A `--budget` too low for that is refused with the answer's own words: `orc retry`'s refusal
+ * named its `--task-budget` to someone answering the inbox.
  */
-function raisedCap(run: Run, taskId: string, answer: Answer): number | undefined {
-  return answer.budgetUsd ?? run.budget.capToRetry(run.taskRecord(taskId));
+function raiseCap(run: Run, item: InboxItem, answer: Answer): void {
+  const taskId = item.taskId ?? '';
+  const needed = run.budget.capToRetry(run.taskRecord(taskId));
+  if (answer.budgetUsd !== undefined && needed !== undefined) {
+    const enough = run.budget.capToRetry(run.taskRecord(taskId), answer.budgetUsd);
+    if (enough !== undefined)
+      throw new OrcError(
+        'INVALID_STATE',
+        `a cap of $${answer.budgetUsd} is too low for task ${taskId}: its retry would fail at once; orc answer ${item.id} raise --budget ${enough.toFixed(4)} (or more), or raise alone for $${needed.toFixed(4)}`,
+      );
+  }
+  retryTask(run, taskId, { maxTaskCostUsd: answer.budgetUsd ?? needed });
 }

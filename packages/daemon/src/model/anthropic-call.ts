@@ -58,9 +58,12 @@ async function streamMessage(
   try {
     const stream = client.messages.stream(messageParams(request), { signal: controller.signal });
     // The answer's headers say where the quota stands: the governor reads them as soon as they arrive.
+    // An answer without them (a compatible server that meters nothing) says so at once, with no buckets:
+    // until then the governor sends one call at a time, and waiting for this one's end held the others
+    // for its whole stream.
     stream.on('connect', () => {
-      const report = readRateLimitHeaders(stream.response?.headers, Date.now());
-      if (report && request.onRateLimits) request.onRateLimits(report);
+      const at = Date.now();
+      request.onRateLimits?.(readRateLimitHeaders(stream.response?.headers, at) ?? { at, buckets: {} });
     });
     let answering = false;
     stream.on('text', (delta) => {

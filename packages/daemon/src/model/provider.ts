@@ -35,7 +35,7 @@ export interface ModelRequest {
   permissions?: ToolPermissions;
   /** The most the call may spend (USD): the run's remaining budget, or its task's when that is less. */
   budgetUsd?: number;
-  /** Called when the answer's headers arrive, with what they say of the quota (the governor reads them). */
+  /** Called when the answer's headers arrive, with what they say of the quota (no buckets: no limits).  */
   onRateLimits?: (report: RateLimitReport) => void;
   /**
    * The run's word for a long wait for quota where the call is made: a remote worker's governor holds the

@@ -154,7 +154,11 @@ export class ModelQuota {
       QuotaDimension,
       NonNullable<RateLimitReport['buckets'][QuotaDimension]>,
     ][];
-    if (entries.length === 0) return;
+    if (entries.length === 0) {
+      // An answer begun without limits (a refusal's `retry-after` alone says nothing of them).
+      if (this.metering === 'unknown' && report.retryAfterMs === undefined) this.metering = 'none';
+      return;
+    }
     this.metering = 'headers';
     if (call < this.readingCall) return;
     this.readingCall = call;

@@ -156,6 +156,22 @@ describe('QuotaGovernor: pacing from the rate-limit headers', () => {
     expect(fourth.permit).toBeDefined();
   });
 
+  it('lets every call go once the first answer begins without limits (a server that meters nothing)', async () => {
+    const clock = new ManualClock();
+    const governor = new QuotaGovernor(clock, 16);
+    const probe = await governor.admit(ask());
+    const second = track(governor.admit(ask()));
+    await settle();
+    expect(second.permit).toBeUndefined();
+    // Its headers, as the answer begins: none of the limits. Waiting for its end held the others for it.
+    probe.onRateLimits({ at: clock.now(), buckets: {} });
+    await settle();
+    expect(second.permit).toBeDefined();
+    const more = Array.from({ length: 5 }, () => track(governor.admit(ask())));
+    await settle();
+    expect(more.every((call) => call.permit !== undefined)).toBe(true);
+  });
+
   it('waits for input tokens to refill before a call that needs more than is left', async () => {
     const clock = new ManualClock();
     const governor = new QuotaGovernor(clock, 16);

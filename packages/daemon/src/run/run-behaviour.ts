@@ -242,7 +242,7 @@ function failureSummary(run: Run): string {
   const first = capped[0];
   if (first)
     parts.push(
-      `${capped.length === 1 ? `task ${first.task.id} is` : `${capped.length} tasks are (first: ${first.task.id})`} at the cost cap of a task (execution.max_task_cost_usd $${run.config.execution.max_task_cost_usd}): orc retry ${run.id} ${first.task.id} --task-budget ${first.cap.toFixed(4)} (or more) raises it`,
+      `${capped.length === 1 ? `task ${first.task.id} is` : `${capped.length} tasks (first: ${first.task.id}) are`} at the cost cap of a task (execution.max_task_cost_usd $${run.config.execution.max_task_cost_usd}): orc retry ${run.id} ${first.task.id} --task-budget ${first.cap.toFixed(4)} (or more) raises it`,
     );
   if (failed.length > 0)
     parts.push(

@@ -8,6 +8,8 @@ import type { MergeQueue } from './merge-queue.js';
 
 /** The number of checkpoint `cpN`. */
 const numberOf = (id: string) => Number(id.slice(2));
+/** The shape of a checkpoint's id: `cp` and its number. */
+const CHECKPOINT_ID = /^cp\d+$/;
 
 /** The checkpoints an unknown one's error lists, the latest. */
 const LISTED_CHECKPOINTS = 10;
@@ -98,6 +100,12 @@ export class RunCheckpoints {
    */
   async create(reason: CheckpointInfo['reason'], label?: string): Promise<CheckpointInfo> {
     const { doc, clock, store } = this.deps;
+    // `orc rollback <ref>` takes an id before a label: a label shaped like an id could name another one.
+    if (label !== undefined && CHECKPOINT_ID.test(label))
+      throw new OrcError(
+        'INVALID_STATE',
+        `a checkpoint's label cannot look like a checkpoint id ("${label}"): orc rollback ${label} would mean checkpoint ${label}; choose another label`,
+      );
     // A person's label names one checkpoint: a second one would make `orc rollback <label>` ask for an id.
     const taken = reason === 'manual' ? this.list().find((c) => c.label === label) : undefined;
     if (label !== undefined && taken !== undefined)

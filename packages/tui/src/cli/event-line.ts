@@ -4,6 +4,7 @@ import {
   editedBy,
   type OrcEvent,
   simulatedRoles,
+  untoldOutput,
 } from '@orc/shared';
 import { truncate } from './output.js';
 
@@ -84,8 +85,12 @@ function eventDetail(event: OrcEvent): string {
       return `${event.taskId} attempt ${event.attempt} review, $${event.costUsd.toFixed(4)}`;
     case 'task.reviewed':
       return `${event.taskId} ${event.review.verdict}${event.charge ? `, review $${event.charge.costUsd.toFixed(4)}` : ''}`;
-    case 'task.worked':
-      return `${event.taskId} attempt ${event.attempt}, $${event.costUsd.toFixed(4)}: ${truncate(event.output, 60)}`;
+    case 'task.worked': {
+      // The stream's `worker.output` lines went before: this line goes on with what only it tells (all of
+      // an answer that came whole). Without `streamed` the stream told everything: the answer's start.
+      const shown = event.streamed === undefined ? event.output : untoldOutput(event);
+      return `${event.taskId} attempt ${event.attempt}, $${event.costUsd.toFixed(4)}${shown === '' ? '' : `: ${truncate(shown, 60)}`}`;
+    }
     case 'task.completed':
       return `${event.taskId} attempt ${event.attempt}, $${event.costUsd.toFixed(4)}`;
     case 'task.failed':

@@ -153,6 +153,10 @@ function runNotice(view: RunView): string | undefined {
       const detail = view.pauseMessage === undefined ? '' : ` (${view.pauseMessage})`;
       return `Paused: the state directory takes no writes${detail}. It goes on by itself once it does.`;
     }
+    if (view.pauseReason === 'backend') {
+      // The daemon's message names the server and says the run goes on by itself.
+      return `Paused: ${view.pauseMessage ?? 'the Redis server cannot be reached; the run goes on by itself once it answers'}.`;
+    }
     const why =
       view.pauseReason === 'budget'
         ? 'the cost budget is reached'
@@ -164,7 +168,9 @@ function runNotice(view: RunView): string | undefined {
               ? `integration.verify cannot pass: ${view.train?.last?.reason ?? 'see the events'}`
               : view.pauseReason === 'held'
                 ? 'the work left waits for a task you cancelled: edit, retry or remove it'
-                : 'you paused it';
+                : view.pauseReason === 'rollback'
+                  ? 'it was rolled back to a checkpoint: look over the tasks it reset'
+                  : 'you paused it';
     return `Paused because ${why}. Press p to resume.`;
   }
   if (view.status === 'failed') return `Run failed${view.error === undefined ? '' : `: ${view.error}`}`;

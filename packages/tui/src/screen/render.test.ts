@@ -225,6 +225,19 @@ describe('header', () => {
       showProgressBar: true,
     });
     expect(plain(source[3]!)).toBe('Paused because the Task Master file cannot be read. Press p to resume.');
+    const opts = { width: 140, now: NOW, showProgressBar: true };
+    // It said "because you paused it" under a PAUSED (ROLLBACK) header.
+    const rolledBack = renderHeader(view({ status: 'paused', pauseReason: 'rollback' }), opts);
+    expect(plain(rolledBack[3]!)).toBe(
+      'Paused because it was rolled back to a checkpoint: look over the tasks it reset. Press p to resume.',
+    );
+    const message =
+      'Redis at redis://127.0.0.1:1 cannot be reached; the run goes on by itself once it answers (start the server)';
+    const backend = renderHeader(view({ status: 'paused', pauseReason: 'backend', pauseMessage: message }), {
+      ...opts,
+      width: 200,
+    });
+    expect(plain(backend[3]!)).toBe(`Paused: ${message}.`);
   });
 
   it('says a simulated run writes nothing to Task Master', () => {

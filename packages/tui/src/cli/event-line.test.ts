@@ -1,0 +1,32 @@
+import type { OrcEvent } from '@orc/shared';
+import { describe, expect, it } from 'vitest';
+import { eventLine } from './event-line.js';
+
+const worked = (output: string, streamed?: number): OrcEvent => ({
+  id: 9,
+  at: '2026-11-30T22:03:50.000Z',
+  runId: 'r1',
+  type: 'task.worked',
+  taskId: 's1',
+  attempt: 1,
+  output,
+  ...(streamed !== undefined && { streamed }),
+  usage: { inputTokens: 10, outputTokens: 20, cacheReadTokens: 0, cacheWriteTokens: 0 },
+  costUsd: 0.0012,
+});
+
+describe('eventLine of task.worked', () => {
+  it('goes on with the part of a streamed answer no worker.output told', () => {
+    const output = 'line 60 of task 1: the quick brown fox jumps over the lazy dog.\nEND-1 answer';
+    expect(eventLine(worked(output, output.indexOf('lazy')))).toBe(
+      '#9 22:03:50 task.worked          s1 attempt 1, $0.0012: lazy dog. END-1 answer',
+    );
+  });
+
+  it('shows an answer that came whole, and nothing more when the stream told it all', () => {
+    expect(eventLine(worked('all at once', 0))).toContain('s1 attempt 1, $0.0012: all at once');
+    expect(eventLine(worked('told by the stream', 18))).toMatch(/s1 attempt 1, \$0\.0012$/);
+    // A journal from before `streamed`: its stream told everything, and the line showed the start.
+    expect(eventLine(worked('older journal'))).toContain(': older journal');
+  });
+});
