@@ -274,8 +274,8 @@ export const OrcEvent = z.discriminatedUnion('type', [
     /**
      * The output was the worker's stream, and `worker.output` events told only its first `streamed`
      * characters (UTF-16 units): the rest is told here alone (see `untoldOutput`), so the output crosses
-     * the wire once. Absent: the stream told everything it had (in journals written before it was added,
-     * and when the stream was not the answer, as an agent's narration of its steps is not).
+     * the wire once (all of it: the stream told the whole answer). Absent: the stream told everything it
+     * had and was not the answer (an agent's narration of its steps), or a journal from before it.
      */
     streamed: z.number().int().nonnegative().optional(),
     diff: z.string().optional(),

@@ -48,11 +48,11 @@ describe('OutputBatcher', () => {
     expect(told).toEqual(['the first part, ']);
   });
 
-  it('says nothing of an answer the stream told whole', async () => {
+  it('says an answer the stream told whole was streamed whole', async () => {
     const { output, told, tick } = batcher();
     output.push('all of it');
     await tick();
-    expect(output.answered('all of it')).toBeUndefined();
+    expect(output.answered('all of it')).toEqual({ streamed: 'all of it'.length });
     expect(told).toEqual(['all of it']);
   });
 

@@ -55,6 +55,8 @@ export class OutputBatcher {
       return undefined;
     }
     this.pending = '';
-    return pending === '' ? undefined : { streamed: told.length };
+    // Said even when the stream told it all: without it, a line for the answer cannot tell that from
+    // an agent's narration and shows the answer's start again (`orc logs` did).
+    return { streamed: told.length };
   }
 }

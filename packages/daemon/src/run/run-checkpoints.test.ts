@@ -67,7 +67,7 @@ describe('checkpoints and rollback through the orchestrator', () => {
     // "cp1" as the label of cp3 made `orc rollback cp1` go to cp1, the planned checkpoint.
     await expect(orchestrator.createCheckpoint(runId, 'cp1')).rejects.toMatchObject({
       code: 'INVALID_STATE',
-      message: `a checkpoint's label cannot look like a checkpoint id ("cp1"): orc rollback cp1 would mean checkpoint cp1; choose another label`,
+      message: `a checkpoint's label cannot look like a checkpoint id ("cp1"): orc rollback ${runId} cp1 would mean checkpoint cp1; choose another label`,
     });
     expect(await orchestrator.listCheckpoints(runId)).toHaveLength(before);
   });

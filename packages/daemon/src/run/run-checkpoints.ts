@@ -104,7 +104,7 @@ export class RunCheckpoints {
     if (label !== undefined && CHECKPOINT_ID.test(label))
       throw new OrcError(
         'INVALID_STATE',
-        `a checkpoint's label cannot look like a checkpoint id ("${label}"): orc rollback ${label} would mean checkpoint ${label}; choose another label`,
+        `a checkpoint's label cannot look like a checkpoint id ("${label}"): orc rollback ${this.deps.runId} ${label} would mean checkpoint ${label}; choose another label`,
       );
     // A person's label names one checkpoint: a second one would make `orc rollback <label>` ask for an id.
     const taken = reason === 'manual' ? this.list().find((c) => c.label === label) : undefined;

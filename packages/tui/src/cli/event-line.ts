@@ -87,7 +87,8 @@ function eventDetail(event: OrcEvent): string {
       return `${event.taskId} ${event.review.verdict}${event.charge ? `, review $${event.charge.costUsd.toFixed(4)}` : ''}`;
     case 'task.worked': {
       // The stream's `worker.output` lines went before: this line goes on with what only it tells (all of
-      // an answer that came whole). Without `streamed` the stream told everything: the answer's start.
+      // an answer that came whole, nothing of one streamed whole). Without `streamed` the stream was an
+      // agent's narration (or an older journal's): the answer's start.
       const shown = event.streamed === undefined ? event.output : untoldOutput(event);
       return `${event.taskId} attempt ${event.attempt}, $${event.costUsd.toFixed(4)}${shown === '' ? '' : `: ${truncate(shown, 60)}`}`;
     }
