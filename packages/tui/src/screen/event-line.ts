@@ -5,7 +5,7 @@ import {
   type ErrorCategory,
   type OrcEvent,
 } from '@orc/shared';
-import { formatCost, formatTokens } from './format.js';
+import { formatCost, formatTokens, plural } from './format.js';
 import { ERROR_CATEGORY_COLOR, colored } from './status-style.js';
 import { escapeTags, oneLine } from './text-cells.js';
 
@@ -38,7 +38,7 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
     case 'run.plan_rejected':
       return line('warn', `plan rejected (attempt ${event.attempt}): ${event.error}`);
     case 'run.planned':
-      return line('info', `planned ${event.tasks.length} tasks: ${event.summary}`);
+      return line('info', `planned ${plural(event.tasks.length, 'task')}: ${event.summary}`);
     case 'run.status':
       return line(
         event.status === 'failed' ? 'error' : event.status === 'awaiting_approval' ? 'warn' : 'info',
@@ -80,7 +80,7 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
     case 'run.restored':
       return line(
         'warn',
-        `restored after a daemon restart; ${event.interruptedTasks.length} interrupted task(s) run again`,
+        `restored after a daemon restart; ${plural(event.interruptedTasks.length, 'interrupted task runs', 'interrupted tasks run')} again`,
       );
     case 'train.verifying':
       return line(
@@ -102,7 +102,7 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
     case 'checkpoint.created':
       return line(
         'info',
-        `checkpoint ${event.checkpoint.id} saved (${event.checkpoint.tasksDone} tasks done)`,
+        `checkpoint ${event.checkpoint.id} saved (${plural(event.checkpoint.tasksDone, 'task')} done)`,
       );
     case 'run.rollback_started':
       return line('warn', `rolling back to ${event.checkpointId} (${event.strategy})`);
@@ -111,7 +111,7 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
     case 'run.rolled_back':
       return line(
         'warn',
-        `rolled back to ${event.checkpointId} (${event.strategy}); ${event.resetTasks.length} task(s) reset`,
+        `rolled back to ${event.checkpointId} (${event.strategy}); ${plural(event.resetTasks.length, 'task')} reset`,
       );
     case 'task.status': {
       const level = event.status === 'failed' ? 'error' : event.status === 'blocked' ? 'warn' : 'info';

@@ -353,7 +353,7 @@ describe('task table', () => {
       ],
     });
     expect(plain(renderTaskRow(reworked, tableColumns(70, 3), NOW))).toMatch(/ 2 +1m00s$/);
-    expect(plain(renderTaskDetail(reworked, NOW))).toContain('2 attempt(s) · 0 rework(s) · time 1m00s');
+    expect(plain(renderTaskDetail(reworked, NOW))).toContain('2 attempts · 0 reworks · time 1m00s');
   });
 
   it('scrolls a window over thousands of rows, keeping the selection visible', () => {
@@ -463,6 +463,32 @@ describe('event lines', () => {
     const markup = eventLineMarkup(line!);
     expect(markup).toContain('{red-fg}[PERMANENT]{/red-fg}');
     expect(plain(markup)).toMatch(/^\d\d:\d\d:\d\d \[PERMANENT\] t1 attempt 2 failed: invalid request$/);
+  });
+
+  it('counts in the singular for one: a checkpoint of one task done, a rollback resetting one', () => {
+    const checkpoint = (tasksDone: number) =>
+      describeEvent({
+        ...base,
+        type: 'checkpoint.created',
+        checkpoint: {
+          id: 'cp3',
+          runId: 'r-42',
+          createdAt: base.at,
+          reason: 'manual',
+          tasksDone,
+          lastEventId: 2,
+        },
+      })?.text;
+    expect(checkpoint(1)).toBe('checkpoint cp3 saved (1 task done)');
+    expect(checkpoint(2)).toBe('checkpoint cp3 saved (2 tasks done)');
+    const rolledBack = describeEvent({
+      ...base,
+      type: 'run.rolled_back',
+      checkpointId: 'cp3',
+      strategy: 'full',
+      resetTasks: ['t1'],
+    });
+    expect(rolledBack?.text).toBe('rolled back to cp3 (full); 1 task reset');
   });
 
   it('gives worker output no line (it has panes of its own)', () => {

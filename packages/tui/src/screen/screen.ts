@@ -354,13 +354,7 @@ class AttachSession {
     on(['enter'], () => this.showDetail());
     on(['?'], () => this.showOverlay(' Help ', HELP_TEXT));
     on(['p'], () => this.togglePause());
-    on(['c'], () =>
-      this.act(
-        'checkpoint',
-        (runId) => this.client.trpc.checkpoints.create.mutate({ runId }),
-        (cp) => `checkpoint ${cp.id} saved`,
-      ),
-    );
+    on(['c'], () => this.act('checkpoint', (runId) => this.client.trpc.checkpoints.create.mutate({ runId })));
     on(['b'], () => void this.chooseRollback());
     on(['r'], () => this.taskAction('retry', this.client.trpc.tasks.retry));
     on(['s'], () => this.taskAction('skip', this.client.trpc.tasks.skip));
@@ -392,11 +386,7 @@ class AttachSession {
     }
     const what = view.status === 'paused' ? 'resume' : 'pause';
     const { runs } = this.client.trpc;
-    this.act(
-      what,
-      (runId) => runs[what].mutate({ runId }),
-      () => `${what} requested`,
-    );
+    this.act(what, (runId) => runs[what].mutate({ runId }));
   }
 
   /** Asks the daemon to do `what` to the selected task. */
@@ -406,11 +396,7 @@ class AttachSession {
   ): void {
     const task = this.state.selectedTask();
     if (task === undefined) return;
-    this.act(
-      what,
-      (runId) => procedure.mutate({ runId, taskId: task.id }),
-      () => `${what} ${task.id} requested`,
-    );
+    this.act(what, (runId) => procedure.mutate({ runId, taskId: task.id }));
   }
 
   /** `f`: the selected task's work rated 1–5, for `orc report` (a comment needs `orc feedback`). */
@@ -419,21 +405,19 @@ class AttachSession {
     const scores = ['5 just right', '4 good', '3 usable', '2 poor', '1 useless'];
     const picked = task && (await this.pick(` Rate ${task.id}'s work (Esc cancels) `, scores));
     if (task === undefined || picked === undefined) return;
-    this.act(
-      'rating',
-      (runId) => this.client.trpc.feedback.add.mutate({ runId, taskId: task.id, rating: 5 - picked }),
-      () => `rated ${task.id} ${5 - picked}/5`,
+    this.act('rating', (runId) =>
+      this.client.trpc.feedback.add.mutate({ runId, taskId: task.id, rating: 5 - picked }),
     );
   }
 
-  /** Runs an action on the daemon; its effect arrives as events, a refusal is shown with its reason. */
-  private act<T>(what: string, run: (runId: string) => Promise<T>, done: (result: T) => string): void {
-    const runId = this.runId;
-    run(runId).then(
-      (result) => {
-        this.state.note('info', done(result));
-        this.frames.request();
-      },
+  /**
+   * Runs an action on the daemon. What it did arrives as events, which tell it on their own line (the
+   * checkpoint saved, the task cancelled): a note of its own repeated each one. A refusal, which no event
+   * tells, is shown with its reason.
+   */
+  private act(what: string, run: (runId: string) => Promise<unknown>): void {
+    run(this.runId).then(
+      () => undefined,
       (error: unknown) => {
         this.state.note('error', `${what} failed: ${messageOf(error)}`);
         this.frames.request();
@@ -448,12 +432,7 @@ class AttachSession {
     const question = `Cancel run ${escapeTags(view.id)}? Running work is stopped.\n{bold}y{/bold} cancel the run   {bold}n{/bold} keep it running`;
     void askYesNo(this.screen, ' Cancel run ', question).then((yes) => {
       this.modal = undefined;
-      if (yes)
-        this.act(
-          'cancel',
-          (runId) => this.client.trpc.runs.cancel.mutate({ runId }),
-          () => 'cancel requested',
-        );
+      if (yes) this.act('cancel', (runId) => this.client.trpc.runs.cancel.mutate({ runId }));
       this.frames.request();
     });
     this.frames.request();
@@ -522,19 +501,13 @@ class AttachSession {
     );
     if (choice === undefined) return;
     const { checkpoint, strategy, tasks } = choice;
-    this.act(
-      'rollback',
-      (runId) =>
-        this.client.trpc.checkpoints.rollback.mutate({
-          runId,
-          checkpointId: checkpoint.id,
-          strategy,
-          ...(tasks !== undefined && { tasks }),
-        }),
-      ({ rollback, status }) => {
-        const { reset, kept } = rollback;
-        return `rolled back to ${checkpoint.id} (${strategy}): reset ${reset.length} task(s), kept ${kept.length} done; run ${status}`;
-      },
+    this.act('rollback', (runId) =>
+      this.client.trpc.checkpoints.rollback.mutate({
+        runId,
+        checkpointId: checkpoint.id,
+        strategy,
+        ...(tasks !== undefined && { tasks }),
+      }),
     );
   }
 
