@@ -33,7 +33,7 @@ describe('waitsLines of a run still waiting', () => {
     expect(waitsLines(waits, { status: 'paused', pauseReason: 'storage' })).toEqual([
       'waiting for storage: the run has stood still 20s so far, while the state directory cannot be written',
     ]);
-    expect(waitsLines(waits, { status: 'running' })).toEqual([
+    expect(waitsLines(waits, { status: 'executing' })).toEqual([
       'waited for storage: the run stood still 20s while the state directory could not be written',
     ]);
   });
