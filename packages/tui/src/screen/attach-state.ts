@@ -76,6 +76,8 @@ export class AttachState {
   private queue: OrcEvent[] = [];
   private readonly recent = new RecentEvents();
   private readonly workers = new Map<number, { taskId: string; status: TaskStatus }>();
+  /** The status the pane last told of each task (see `addLines`); forgotten now and then. */
+  private readonly told = new Map<string, TaskStatus>();
   /**
    * Rows put in from a page that held back tasks done while the disk took no writes: their completion
    * is before the page's lastEventId, so the run is fetched again once events come.
@@ -105,6 +107,7 @@ export class AttachState {
     if (!sameRun) {
       this.outputs.clear();
       this.lines.length = 0;
+      this.told.clear();
       this.selected = 0;
       this.offset = 0;
     }
@@ -404,8 +407,24 @@ export class AttachState {
       const line = describeEvent(events[i]!);
       if (line !== undefined) lines.push(line);
     }
-    for (let i = lines.length - 1; i >= 0; i--) this.lines.push(lines[i]!);
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const line = lines[i]!;
+      if (line.move !== undefined && this.repeats(line.move)) continue;
+      this.lines.push(line);
+    }
     if (this.lines.length > KEEP_EVENT_LINES) this.lines.splice(0, this.lines.length - KEEP_EVENT_LINES);
+  }
+
+  /**
+   * Whether a task's move is to the status the pane last told of it: a rollback takes a task back to the
+   * queue (ready), replaces its record (pending) and queues it again (ready): one line, not two.
+   */
+  private repeats({ taskId, status }: { taskId: string; status: TaskStatus }): boolean {
+    if (this.told.get(taskId) === status) return true;
+    // Bounded: a 100,000-task run tells of every task; what was told long ago is off the pane anyway.
+    if (this.told.size >= 4 * KEEP_EVENT_LINES) this.told.clear();
+    this.told.set(taskId, status);
+    return false;
   }
 
   /** The id column fits the longest id seen; a window of a large run only widens it, never narrows it. */

@@ -4,6 +4,7 @@ import {
   editedBy,
   type ErrorCategory,
   type OrcEvent,
+  type TaskStatus,
 } from '@orc/shared';
 import { formatCost, formatTokens, plural } from './format.js';
 import { ERROR_CATEGORY_COLOR, colored } from './status-style.js';
@@ -19,6 +20,8 @@ export interface EventLine {
   /** The kind of failure when the event reports one, shown as a coloured tag. */
   category?: ErrorCategory;
   text: string;
+  /** A task's move: the status it told, so a move to the status the pane last told of it is not told again. */
+  move?: { taskId: string; status: TaskStatus };
 }
 
 /** Describes an event for the event pane; worker output has panes of its own and gives no line. */
@@ -115,10 +118,13 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
       );
     case 'task.status': {
       const level = event.status === 'failed' ? 'error' : event.status === 'blocked' ? 'warn' : 'info';
-      return line(
-        level,
-        `${event.taskId} ${event.status}${event.reason === undefined ? '' : `: ${event.reason}`}`,
-      );
+      // Straight from the queue to its review: an answer given before (kept by a rollback, or journalled
+      // before a restart) goes to review, with no new attempt.
+      const text =
+        event.status === 'reviewing' && event.from === 'ready'
+          ? `${event.taskId} reviewing: its answer from before goes to review${event.worker === undefined ? '' : ` (w${event.worker})`}`
+          : `${event.taskId} ${event.status}${event.reason === undefined ? '' : `: ${event.reason}`}`;
+      return { ...line(level, text), move: { taskId: event.taskId, status: event.status } };
     }
     case 'task.assigned':
       return line('info', `${event.taskId} → w${event.worker} (attempt ${event.attempt})`);

@@ -1,0 +1,92 @@
+import type { OrcEvent, RunView, TaskRecord, TaskStatus } from '@orc/shared';
+import { describe, expect, it } from 'vitest';
+import { AttachState } from './attach-state.js';
+
+const at = '2025-01-01T00:01:00.000Z';
+
+function task(id: string, status: TaskStatus = 'pending'): TaskRecord {
+  return {
+    id,
+    title: `Task ${id}`,
+    description: '',
+    dependencies: [],
+    priority: 'medium',
+    status,
+    attempts: [],
+    reworks: 0,
+  };
+}
+
+function view(tasks: TaskRecord[], over: Partial<RunView> = {}): RunView {
+  const taskCounts: Partial<Record<TaskStatus, number>> = {};
+  for (const t of tasks) taskCounts[t.status] = (taskCounts[t.status] ?? 0) + 1;
+  return {
+    id: 'r-42',
+    goal: 'Test',
+    status: 'executing',
+    models: {
+      manager: { provider: 'simulated', model: 'opus' },
+      worker: { provider: 'simulated', model: 'sonnet' },
+      simulated: true,
+    },
+    maxWorkers: 2,
+    createdAt: at,
+    updatedAt: at,
+    taskCounts,
+    taskTotal: tasks.length,
+    usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 },
+    costUsd: 0,
+    lastEventId: 0,
+    tasks,
+    busyWorkers: 0,
+    ...over,
+  };
+}
+
+const moved = (
+  id: number,
+  taskId: string,
+  from: TaskStatus,
+  status: TaskStatus,
+  worker?: number,
+): OrcEvent => ({
+  id,
+  runId: 'r-42',
+  at,
+  type: 'task.status',
+  taskId,
+  from,
+  status,
+  ...(worker !== undefined && { worker }),
+});
+
+describe('the event pane', () => {
+  it('tells a task restored by a rollback once queued and once in review: no repeated move', () => {
+    const state = new AttachState();
+    state.reset(view([task('c', 'reviewing')], { lastEventId: 21 }));
+    state.pushBatch([
+      // The rollback takes c from its reviewer, replaces its record (pending), and queues it again.
+      moved(22, 'c', 'reviewing', 'ready'),
+      {
+        id: 23,
+        runId: 'r-42',
+        at,
+        type: 'run.rolled_back',
+        checkpointId: 'cp2',
+        strategy: 'full',
+        resetTasks: [],
+        tasks: [task('c', 'pending')],
+      },
+      moved(24, 'c', 'pending', 'ready'),
+      // The run resumed: a worker takes its kept answer to review, with no new attempt.
+      moved(28, 'c', 'ready', 'reviewing', 1),
+    ]);
+    state.flush();
+    expect(state.lines.map((l) => l.text)).toEqual([
+      'c ready',
+      'rolled back to cp2 (full); 0 tasks reset',
+      'c reviewing: its answer from before goes to review (w1)',
+    ]);
+    expect(state.view!.tasks[0]!.status).toBe('reviewing');
+  });
+});
