@@ -90,3 +90,38 @@ describe('the event pane', () => {
     expect(state.view!.tasks[0]!.status).toBe('reviewing');
   });
 });
+
+describe('attaching', () => {
+  it('follows a run new to the screen from a bounded number of events back, and tells them once', () => {
+    const state = new AttachState();
+    state.reset(view([task('a', 'done')], { status: 'paused', pauseReason: 'user', lastEventId: 1000 }));
+    expect(state.followFrom()).toBe(800);
+    // The stream replays from there: those events give lines, and the view (which has them) is unchanged.
+    state.pushBatch([
+      moved(999, 'a', 'reviewing', 'done'),
+      { id: 1000, runId: 'r-42', at, type: 'run.paused', reason: 'user' },
+    ]);
+    expect(state.flush()).toBe(true);
+    expect(state.lines.map((l) => l.text)).toEqual(['a done', 'paused (user)']);
+    expect(state.view!.lastEventId).toBe(1000);
+    // Live events after them fold in as always; a replayed one again is not told twice.
+    state.pushBatch([
+      { id: 1000, runId: 'r-42', at, type: 'run.paused', reason: 'user' },
+      { id: 1001, runId: 'r-42', at, type: 'run.resumed' },
+    ]);
+    state.flush();
+    expect(state.lines.map((l) => l.text)).toEqual(['a done', 'paused (user)', 'resumed']);
+    // Back after a lost connection, the same run: the pane has its lines, the stream goes on from the view.
+    state.reset(view([task('a', 'done')], { lastEventId: 1001 }));
+    expect(state.followFrom()).toBe(1001);
+  });
+
+  it('starts at the first event of a young run, and after the plan of a large one waiting for approval', () => {
+    const state = new AttachState();
+    state.reset(view([task('a')], { lastEventId: 3 }));
+    expect(state.followFrom()).toBe(0);
+    const other = new AttachState();
+    other.reset(view([task('a')], { status: 'awaiting_approval', taskTotal: 100_000, lastEventId: 3 }));
+    expect(other.followFrom()).toBe(3);
+  });
+});

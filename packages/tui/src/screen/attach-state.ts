@@ -18,6 +18,13 @@ import { WorkerOutputs } from './worker-output.js';
 
 const KEEP_EVENT_LINES = 500;
 
+/**
+ * Events before the view told again on attach, for the event pane's lines: the pane shows six, and a
+ * task's life is about eight events of which half give a line. Read from the end of the journal, they
+ * take a few ms at any size of run.
+ */
+export const RECENT_EVENTS = 200;
+
 export interface BusyWorker {
   worker: number;
   taskId: string;
@@ -74,6 +81,8 @@ export class AttachState {
   private paged = false;
   private wanted: RowWant | undefined;
   private queue: OrcEvent[] = [];
+  /** The events before the view still to be told on the pane: after `after`, up to `upTo`. */
+  private history: { after: number; upTo: number } | undefined;
   private readonly recent = new RecentEvents();
   private readonly workers = new Map<number, { taskId: string; status: TaskStatus }>();
   /** The status the pane last told of each task (see `addLines`); forgotten now and then. */
@@ -104,7 +113,9 @@ export class AttachState {
     this.paged = view.tasks.length < view.taskTotal;
     this.rows = this.paged ? view.tasks.map((_, i) => i) : [];
     this.recent.reset(view.lastEventId);
+    this.history = undefined;
     if (!sameRun) {
+      this.history = { after: recentFrom(view), upTo: view.lastEventId };
       this.outputs.clear();
       this.lines.length = 0;
       this.told.clear();
@@ -126,13 +137,22 @@ export class AttachState {
     for (const event of events) this.queue.push(event);
   }
 
+  /**
+   * Where the screen follows the run from: a run new to the screen a few events before its view, whose
+   * lines the pane shows (a paused run has no new events to show), else the view's last event.
+   */
+  followFrom(): number {
+    return this.history?.after ?? this.view?.lastEventId ?? 0;
+  }
+
   /** Folds queued events into the view; true when something changed. */
   flush(): boolean {
     const view = this.view;
     if (view === undefined || this.queue.length === 0) return false;
+    const told = this.tellHistory(view);
     const fresh = this.queue.filter((e) => e.id > view.lastEventId && e.runId === view.id);
     this.queue = [];
-    if (fresh.length === 0) return false;
+    if (fresh.length === 0) return told;
     for (const event of fresh) {
       if (event.type === 'worker.output') this.outputs.append(event.worker, event.taskId, event.text);
       else if (event.type === 'task.assigned') this.outputs.start(event.worker, event.taskId);
@@ -356,6 +376,22 @@ export class AttachState {
     for (const { page, put, shows } of ready) this.whenCaughtUp(page, put, shows);
   }
 
+  /** Lines of the queued events the view already had, once, before the lines of the new ones. */
+  private tellHistory(view: RunView): boolean {
+    const history = this.history;
+    if (history === undefined) return false;
+    const past = this.queue.filter(
+      (e) => e.runId === view.id && e.id > history.after && e.id <= history.upTo,
+    );
+    if (past.length > 0) {
+      this.addLines(past);
+      history.after = past.at(-1)!.id;
+    }
+    if (history.after >= history.upTo || this.queue.some((e) => e.id > history.upTo))
+      this.history = undefined;
+    return past.length > 0;
+  }
+
   /** The end of an answer its stream did not tell (it came whole) goes on its worker's pane. */
   private answered(event: Extract<OrcEvent, { type: 'task.worked' }>): void {
     const rest = untoldOutput(event);
@@ -433,4 +469,14 @@ export class AttachState {
     for (const task of this.view?.tasks ?? []) longest = Math.max(longest, task.id.length);
     this.longestId = longest;
   }
+}
+
+/**
+ * Where the pane's recent events start. The plan of a large run waiting for approval is among its last
+ * events, and its `run.planned` carries every task (tens of MB at 100,000): its pane starts empty (the
+ * header says what waits).
+ */
+function recentFrom(view: RunView): number {
+  if (view.status === 'awaiting_approval' && view.taskTotal > TASK_PAGE_LIMIT) return view.lastEventId;
+  return Math.max(0, view.lastEventId - RECENT_EVENTS);
 }

@@ -225,7 +225,7 @@ class AttachSession {
       this.unfollow = followRun(
         this.client,
         runId,
-        view.lastEventId,
+        this.state.followFrom(),
         (events) => {
           if (generation !== this.generation) return;
           this.quiet.heard();
