@@ -68,12 +68,12 @@ describe('orc attach under tmux', () => {
       15_000,
     );
 
-    // f rates the selected task: a list from 5 down to 1; Esc changes nothing, Enter on "4 good" rates it.
-    pane.keys('f');
+    // * rates the selected task: a list from 5 down to 1; Esc changes nothing, Enter on "4 good" rates it.
+    pane.keys('*');
     await pane.waitFor((s) => /Rate \S+'s work/.test(s) && s.includes('1 useless'), 'the rating list');
     pane.keys('Escape');
     await pane.waitFor((s) => !s.includes('1 useless'), 'the rating list to close');
-    pane.keys('f');
+    pane.keys('*');
     await pane.waitFor((s) => s.includes('1 useless'), 'the rating list again');
     pane.keys('Down');
     pane.keys('Enter');

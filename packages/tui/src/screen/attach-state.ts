@@ -11,8 +11,10 @@ import {
   untoldOutput,
 } from '@orc/shared';
 import { describeEvent, type EventLevel, type EventLine, noticeLine } from './event-line.js';
+import { FilteredRows } from './filtered-rows.js';
 import { indexOfRow, mergeRows } from './held-rows.js';
 import { RecentEvents } from './recent-events.js';
+import { TaskFilter, type TaskQuery } from './task-filter.js';
 import { scrollWindow } from './task-table.js';
 import { WorkerOutputs } from './worker-output.js';
 
@@ -42,6 +44,8 @@ export interface RowWant {
   window: RowWindow;
   /** A request in flight whose window covers these rows is not superseded by this one. */
   shows: RowWindow;
+  /** Rows of the tasks the table's filter shows (`tasks.page`'s status and search), not of every task. */
+  query?: TaskQuery;
 }
 
 /** Events that add or remove tasks: the rows after them move, held ones included. */
@@ -68,6 +72,8 @@ export class AttachState {
   selected = 0;
   offset = 0;
   longestId = 2;
+  /** Which tasks the table shows (`f`, `/`). */
+  readonly filter = new TaskFilter();
   /**
    * Set by an event the client cannot fold in (a rollback too large to carry its records, a new plan of a
    * paged run): fetch the run again.
@@ -81,6 +87,10 @@ export class AttachState {
   private paged = false;
   private wanted: RowWant | undefined;
   private queue: OrcEvent[] = [];
+  /** A large run's rows under the filter, from the daemon. */
+  private readonly filtered = new FilteredRows();
+  /** A small run's rows under the filter, worked out here: the view's tasks it was worked out of, and them. */
+  private shown: { tasks: readonly TaskRecord[]; query: TaskQuery; rows: TaskRecord[] } | undefined;
   /** The events before the view still to be told on the pane: after `after`, up to `upTo`. */
   private history: { after: number; upTo: number } | undefined;
   private readonly recent = new RecentEvents();
@@ -114,6 +124,7 @@ export class AttachState {
     this.rows = this.paged ? view.tasks.map((_, i) => i) : [];
     this.recent.reset(view.lastEventId);
     this.history = undefined;
+    this.filtered.reset(this.filter.query);
     if (!sameRun) {
       this.history = { after: recentFrom(view), upTo: view.lastEventId };
       this.outputs.clear();
@@ -171,7 +182,22 @@ export class AttachState {
     if (!this.paged && this.view.tasks.length > TASK_PAGE_LIMIT) this.needsRefetch = true;
     if (this.view.tasks.length !== before) this.measureIds();
     this.putEarlyPages();
+    this.filtered.runMoved();
     return true;
+  }
+
+  /** The filter changed: the table shows its rows from the first. */
+  filterChanged(): void {
+    this.filtered.reset(this.filter.query);
+    this.selected = 0;
+    this.offset = 0;
+  }
+
+  /** `12 of 1,500`: how many tasks the filter shows of the run's, or undefined without a filter. */
+  matchCount(): { shown: number | undefined; of: number } | undefined {
+    const view = this.view;
+    if (this.filter.query === undefined || view === undefined) return undefined;
+    return { shown: this.paged ? this.filtered.total : this.total, of: view.taskTotal };
   }
 
   /**
@@ -200,10 +226,12 @@ export class AttachState {
     this.addLine(noticeLine(level, text, now));
   }
 
-  /** How many rows the table has: every task of the run. */
+  /** How many rows the table has: every task of the run, or those its filter shows. */
   get total(): number {
     const view = this.view;
     if (view === undefined) return 0;
+    if (this.filter.query !== undefined)
+      return this.paged ? (this.filtered.total ?? 0) : this.shownRows(this.filter.query).length;
     return this.paged ? view.taskTotal : view.tasks.length;
   }
 
@@ -232,6 +260,10 @@ export class AttachState {
     const tasks: (TaskRecord | undefined)[] = [];
     for (let row = this.offset; row < end; row++) tasks.push(this.rowAt(row));
     this.wanted = undefined;
+    if (this.filter.query !== undefined && this.paged) {
+      this.wanted = this.filtered.want(this.offset, Math.max(1, this.height));
+      return { first: this.offset, tasks };
+    }
     if (!this.paged || this.height === 0) return { first: this.offset, tasks };
     const shows = { offset: this.offset, limit: end - this.offset };
     // Two screens more on either side (less for a terminal so tall that a page would not hold them), asked
@@ -266,6 +298,8 @@ export class AttachState {
   private rowAt(row: number): TaskRecord | undefined {
     const view = this.view;
     if (view === undefined) return undefined;
+    const query = this.filter.query;
+    if (query !== undefined) return this.paged ? this.filtered.rowAt(row) : this.shownRows(query)[row];
     if (!this.paged) return view.tasks[row];
     for (let i = this.early.length - 1; i >= 0; i--) {
       const { page, shows } = this.early[i]!;
@@ -306,9 +340,16 @@ export class AttachState {
    * with the events folded since it was answered; answered ahead of the event stream, it is drawn as it
    * is until the stream catches up (a key that moved the table waits for the daemon, not for the stream).
    */
-  takeRows(page: TaskPage): void {
+  takeRows(page: TaskPage, query?: TaskQuery): void {
     const view = this.view;
     if (view === undefined || page.runId !== view.id || !this.paged) return;
+    if (query !== undefined) {
+      this.filtered.take(page, query);
+      this.measure(page.tasks);
+      // Fewer tasks match than before: the cursor stays on the table.
+      this.move(0);
+      return;
+    }
     this.whenCaughtUp(
       page,
       (tasks, after) => {
@@ -463,11 +504,22 @@ export class AttachState {
     return false;
   }
 
+  /** A small run's tasks the filter shows, worked out again when the view's tasks or the filter change. */
+  private shownRows(query: TaskQuery): readonly TaskRecord[] {
+    const tasks = this.view?.tasks ?? [];
+    if (this.shown?.tasks !== tasks || this.shown.query !== query)
+      this.shown = { tasks, query, rows: tasks.filter((task) => this.filter.shows(task)) };
+    return this.shown.rows;
+  }
+
   /** The id column fits the longest id seen; a window of a large run only widens it, never narrows it. */
   private measureIds(): void {
-    let longest = this.paged ? this.longestId : 2;
-    for (const task of this.view?.tasks ?? []) longest = Math.max(longest, task.id.length);
-    this.longestId = longest;
+    this.longestId = this.paged ? this.longestId : 2;
+    this.measure(this.view?.tasks ?? []);
+  }
+
+  private measure(tasks: readonly TaskRecord[]): void {
+    for (const task of tasks) this.longestId = Math.max(this.longestId, task.id.length);
   }
 }
 

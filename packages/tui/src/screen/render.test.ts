@@ -110,9 +110,10 @@ describe('key line', () => {
     }
     expect(keyHints(80)).toContain('? more keys');
     expect(keyHints(80)).toContain('p pause/resume');
-    expect(keyHints(160)).toContain('Tab next run');
+    expect(keyHints(100)).toContain('f filter');
+    expect(keyHints(180)).toContain('Tab next run');
     expect(keyHints(100)).toContain('i inbox');
-    expect(keyHints(160)).toContain('? help');
+    expect(keyHints(180)).toContain('? help');
   });
 });
 
@@ -518,7 +519,12 @@ describe('attach state', () => {
     expect(state.view!.tasks.map((t) => t.status)).toEqual(['running', 'pending']);
     expect(state.busyWorkers().map((b) => [b.worker, b.taskId])).toEqual([[1, 't1']]);
     expect(state.outputs.text(1, 't1')).toBe('hello world');
-    expect(state.lines.map((l) => l.text)).toEqual(['t1 running', 't1 → w1 (attempt 1)']);
+    // Event 8 the view had: told on the pane (a run new to the screen), not folded again.
+    expect(state.lines.map((l) => l.text)).toEqual([
+      't2 → w0 (attempt 1)',
+      't1 running',
+      't1 → w1 (attempt 1)',
+    ]);
     expect(state.flush()).toBe(false);
   });
 

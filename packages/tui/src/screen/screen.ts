@@ -1,8 +1,14 @@
-import { FINISHED_RUN_STATUSES, fileWaits, type CheckpointInfo, type RunStatus } from '@orc/shared';
+import {
+  FINISHED_RUN_STATUSES,
+  fileWaits,
+  formatCount,
+  type CheckpointInfo,
+  type RunStatus,
+} from '@orc/shared';
 import blessed from 'blessed';
 import { AttachState } from './attach-state.js';
 import { createTerminalScreen, type TerminalOptions } from './blessed-terminal.js';
-import { askYesNo, openOverlay, pickFrom } from './dialogs.js';
+import { askLine, askYesNo, openOverlay, pickFrom } from './dialogs.js';
 import { eventLineMarkup } from './event-line.js';
 import { followRun } from './follow-run.js';
 import { FrameScheduler } from './frame-scheduler.js';
@@ -16,7 +22,7 @@ import { QuietStreamWatch } from './quiet-stream-watch.js';
 import type { AttachClient } from './attach-client.js';
 import { RowFetcher } from './row-fetcher.js';
 import { closingMessage, runIsOver } from './run-summary.js';
-import { renderTableHeader, renderTaskRow, tableColumns } from './task-table.js';
+import { tableLabel, tableMarkup } from './table-markup.js';
 import { renderTaskDetail } from './task-detail.js';
 import { chooseRollback } from './rollback-choice.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
@@ -68,6 +74,7 @@ export function attachScreen(
 type Modal =
   | { kind: 'overlay'; box: blessed.Widgets.BoxElement }
   | { kind: 'picker' }
+  | { kind: 'prompt' }
   | { kind: 'confirm' }
   | { kind: 'inbox'; panel: InboxPanel };
 
@@ -99,6 +106,7 @@ class AttachSession {
   /** The rows the table shows of a large run, asked for as it moves. */
   private readonly rows: RowFetcher;
   private closed = false;
+  private tableLabel = ' Tasks ';
 
   constructor(
     private readonly client: AttachClient,
@@ -133,10 +141,10 @@ class AttachSession {
     this.footer = box({ bottom: 0, left: 0, width: '100%', height: 1, style: { fg: 'gray' } });
     this.frames = new FrameScheduler(() => this.draw(), options.frameIntervalMs ?? 50);
     this.rows = new RowFetcher(
-      ({ offset, limit }, signal) =>
-        client.trpc.tasks.page.query({ runId: this.runId, offset, limit }, { signal }),
-      (page) => {
-        this.state.takeRows(page);
+      ({ window: { offset, limit }, query }, signal) =>
+        client.trpc.tasks.page.query({ runId: this.runId, offset, limit, ...query }, { signal }),
+      (page, { query }) => {
+        this.state.takeRows(page, query);
         // Rows a key moved to: shown at once.
         this.frames.request(true);
       },
@@ -294,7 +302,9 @@ class AttachSession {
     this.table.top = bodyTop;
     this.table.width = tableWidth;
     this.table.height = bodyHeight;
-    this.table.setContent(this.tableMarkup(tableWidth - 2, bodyHeight - 2, now));
+    this.table.setContent(tableMarkup(this.state, tableWidth - 2, bodyHeight - 2, now));
+    const label = tableLabel(this.state);
+    if (label !== this.tableLabel) this.table.setLabel((this.tableLabel = label));
 
     this.workerPanes.draw(busy, this.state.outputs, {
       left: tableWidth,
@@ -316,24 +326,6 @@ class AttachSession {
     if (view && this.options.exitOnFinish && runIsOver(view) && this.modal === undefined) {
       this.close('finished');
     }
-  }
-
-  private tableMarkup(width: number, rows: number, now: number): string {
-    const view = this.state.view;
-    if (view === undefined) return '';
-    if (this.state.total === 0)
-      return view.status === 'analyzing' ? ' The manager is planning the tasks…' : ' No tasks.';
-    const cols = tableColumns(width, this.state.longestId);
-    const { first, tasks } = this.state.visibleTasks(rows - 1);
-    const waits = fileWaits(view.tasks);
-    const out = [`{bold}${escapeTags(renderTableHeader(cols))}{/bold}`];
-    tasks.forEach((task, i) => {
-      // A row of a large run not fetched yet: it arrives within a frame or two.
-      const row =
-        task === undefined ? '{gray-fg}…{/gray-fg}' : renderTaskRow(task, cols, now, waits.get(task.id));
-      out.push(first + i === this.state.selected ? `{inverse}${row}{/inverse}` : row);
-    });
-    return out.join('\n');
   }
 
   // ---- keys ---------------------------------------------------------------------------------------
@@ -359,7 +351,12 @@ class AttachSession {
     on(['r'], () => this.taskAction('retry', this.client.trpc.tasks.retry));
     on(['s'], () => this.taskAction('skip', this.client.trpc.tasks.skip));
     on(['S-x'], () => this.taskAction('cancel', this.client.trpc.tasks.cancel));
-    on(['f'], () => void this.rateTask());
+    on(['*'], () => void this.rateTask());
+    on(['f'], () => this.refilter(() => this.state.filter.nextStatus()));
+    on(['/'], () => void this.askSearch());
+    on(['escape'], () => {
+      if (this.state.filter.query !== undefined) this.refilter(() => this.state.filter.clear());
+    });
     on(['x'], () => this.confirmCancel());
     on(['tab'], () => void this.nextRun());
     on(['i'], () => this.openInbox());
@@ -399,7 +396,26 @@ class AttachSession {
     this.act(what, (runId) => procedure.mutate({ runId, taskId: task.id }));
   }
 
-  /** `f`: the selected task's work rated 1–5, for `orc report` (a comment needs `orc feedback`). */
+  /** The table shows other tasks: from its first row, asked for at once. */
+  private refilter(change: () => void): void {
+    change();
+    this.state.filterChanged();
+    this.frames.request(true);
+  }
+
+  /** `/`: a search of the tasks' ids and titles; Enter applies it, Esc clears it. */
+  private async askSearch(): Promise<void> {
+    this.modal = { kind: 'prompt' };
+    const label = ' Search ids and titles (Enter applies, Esc clears) ';
+    const text = await askLine(this.screen, label, this.state.filter.searchText);
+    // Once the key that closed it has gone through: its Esc must not clear the status filter too.
+    setImmediate(() => {
+      this.modal = undefined;
+      this.refilter(() => this.state.filter.search(text ?? ''));
+    });
+  }
+
+  /** `*`: the selected task's work rated 1–5, for `orc report` (a comment needs `orc feedback`). */
   private async rateTask(): Promise<void> {
     const task = this.state.selectedTask();
     const scores = ['5 just right', '4 good', '3 usable', '2 poor', '1 useless'];
