@@ -125,3 +125,59 @@ describe('attaching', () => {
     expect(other.followFrom()).toBe(3);
   });
 });
+
+describe('the task filter', () => {
+  it('shows a small run the tasks of a status, or matching a search, live as they move', () => {
+    const state = new AttachState();
+    state.reset(view([task('a', 'failed'), task('b', 'done'), task('auth', 'failed')], { lastEventId: 5 }));
+    state.filter.nextStatus(); // failed
+    state.filterChanged();
+    expect(state.visibleTasks(10).tasks.map((t) => t?.id)).toEqual(['a', 'auth']);
+    expect(state.matchCount()).toEqual({ shown: 2, of: 3 });
+    expect(state.filter.describe()).toBe('failed');
+    state.filter.search('AU');
+    state.filterChanged();
+    expect(state.visibleTasks(10).tasks.map((t) => t?.id)).toEqual(['auth']);
+    expect(state.filter.describe()).toBe('failed · "AU"');
+    // Retried: it leaves the failed tasks.
+    state.pushBatch([moved(6, 'auth', 'failed', 'ready')]);
+    state.flush();
+    expect(state.total).toBe(0);
+    state.filter.clear();
+    state.filterChanged();
+    expect(state.matchCount()).toBeUndefined();
+    expect(state.total).toBe(3);
+  });
+
+  it('asks the daemon for a window of the matching rows of a large run, and again once it moved', () => {
+    const state = new AttachState();
+    const tasks = Array.from({ length: 20 }, (_, i) => task(`t${i + 1}`));
+    state.reset(
+      view(tasks, { taskTotal: 100_000, taskCounts: { pending: 99_990, failed: 10 }, lastEventId: 7 }),
+    );
+    state.filter.nextStatus();
+    state.filterChanged();
+    // Nothing is known of the failed tasks yet: a window of them is asked for, with the filter.
+    expect(state.visibleTasks(10).tasks).toEqual([]);
+    const want = state.wantedRows()!;
+    expect(want.query).toEqual({ status: ['failed'] });
+    expect(want.window.offset).toBe(0);
+    expect(state.matchCount()).toEqual({ shown: undefined, of: 100_000 });
+    const failed = Array.from({ length: 10 }, (_, i) => task(`f${i + 1}`, 'failed'));
+    state.takeRows({ runId: 'r-42', lastEventId: 7, offset: 0, total: 10, tasks: failed }, want.query);
+    expect(state.visibleTasks(10).tasks.map((t) => t?.id)).toEqual(failed.map((t) => t.id));
+    expect(state.wantedRows()).toBeUndefined();
+    expect(state.matchCount()).toEqual({ shown: 10, of: 100_000 });
+    // A page asked with another filter is not the table's.
+    state.takeRows({ runId: 'r-42', lastEventId: 7, offset: 0, total: 3, tasks: [] }, { status: ['done'] });
+    expect(state.total).toBe(10);
+    // The run moves: the window is asked for again (not at once: once a second at most).
+    state.pushBatch([moved(8, 'f1', 'failed', 'ready')]);
+    state.flush();
+    const later = new Promise((resolve) => setTimeout(resolve, 1050));
+    return later.then(() => {
+      state.visibleTasks(10);
+      expect(state.wantedRows()?.query).toEqual({ status: ['failed'] });
+    });
+  });
+});
