@@ -252,7 +252,7 @@ export class AttachState {
    * The rows of the table that fit in `height`, with the cursor kept in view; a row not held yet is
    * undefined, and the window to fetch is then `wantedRows()`.
    */
-  visibleTasks(height: number): { first: number; tasks: (TaskRecord | undefined)[] } {
+  visibleTasks(height: number, now = Date.now()): { first: number; tasks: (TaskRecord | undefined)[] } {
     const total = this.total;
     this.height = Math.max(0, height);
     this.offset = scrollWindow(total, this.selected, this.offset, height);
@@ -261,7 +261,7 @@ export class AttachState {
     for (let row = this.offset; row < end; row++) tasks.push(this.rowAt(row));
     this.wanted = undefined;
     if (this.filter.query !== undefined && this.paged) {
-      this.wanted = this.filtered.want(this.offset, Math.max(1, this.height));
+      this.wanted = this.filtered.want(this.offset, Math.max(1, this.height), now);
       return { first: this.offset, tasks };
     }
     if (!this.paged || this.height === 0) return { first: this.offset, tasks };

@@ -1,10 +1,4 @@
-import {
-  FINISHED_RUN_STATUSES,
-  fileWaits,
-  formatCount,
-  type CheckpointInfo,
-  type RunStatus,
-} from '@orc/shared';
+import { FINISHED_RUN_STATUSES, fileWaits, type CheckpointInfo, type RunStatus } from '@orc/shared';
 import blessed from 'blessed';
 import { AttachState } from './attach-state.js';
 import { createTerminalScreen, type TerminalOptions } from './blessed-terminal.js';
