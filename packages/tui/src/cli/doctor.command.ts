@@ -316,7 +316,7 @@ async function checkWorkers(running: boolean): Promise<Check[]> {
     {
       name: 'workers',
       status: 'ok',
-      detail: `${remote.workers.length} (${slots} attempts at once): ${names}`,
+      detail: `${remote.workers.length} (${plural(slots, 'attempt')} at once): ${names}`,
     },
   ];
 }
