@@ -77,8 +77,9 @@ describe('orc attach under tmux', () => {
     await pane.waitFor((s) => s.includes('1 useless'), 'the rating list again');
     pane.keys('Down');
     pane.keys('Enter');
-    const rated = await pane.waitFor((s) => /rated \S+ 4\/5/.test(s), 'the rating to be acknowledged');
-    const taskId = /rated (\S+) 4\/5/.exec(rated)![1]!;
+    // Told once, by the event of the rating: `t3 rated 4/5`.
+    const rated = await pane.waitFor((s) => /\S+ rated 4\/5/.test(s), 'the rating to be acknowledged');
+    const taskId = /(\S+) rated 4\/5/.exec(rated)![1]!;
     const ratings = (JSON.parse(cli('show', runId, '--json')) as { ratings?: unknown[] }).ratings;
     expect(ratings).toEqual([expect.objectContaining({ taskId, score: 4 })]);
   }, 120_000);

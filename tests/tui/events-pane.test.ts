@@ -13,11 +13,12 @@ beforeEach(() => {
   box.writeConfig({
     models: { provider: 'simulated' },
     execution: { max_workers: 1 },
-    simulated: { latency_ms: { min: 300, max: 400 } },
+    // Long enough to be paused mid-way on a loaded machine (20 tasks one at a time: 10 s and more).
+    simulated: { latency_ms: { min: 500, max: 700 } },
   });
   box.write(
     'tasks.json',
-    Array.from({ length: 6 }, (_, i) => ({ id: `t${i + 1}`, title: `Task number ${i + 1}` })),
+    Array.from({ length: 20 }, (_, i) => ({ id: `t${i + 1}`, title: `Task number ${i + 1}` })),
   );
 });
 afterEach(() => box.cleanup());

@@ -63,7 +63,10 @@ describe('finding tasks on the attached screen', () => {
       await pane.waitFor((s) => s.includes('Tasks: done (12 of 12)'), 'the search cleared');
       // Esc on the table: every task.
       pane.keys('Escape');
-      const all = await pane.waitFor((s) => /┌─ Tasks ─/.test(s), 'every task again');
+      const all = await pane.waitFor(
+        (s) => s.includes('┌─ Tasks · / search · f filter ─'),
+        'every task again',
+      );
       expect(all).not.toContain('of 12)');
       pane.keys('q');
       await pane.waitFor((s) => s.includes('[exit 0]'), 'orc attach to exit');
@@ -106,7 +109,7 @@ describe('finding tasks on the attached screen', () => {
 
       // The tasks running now: as many as the workers hold, each shown running or in review.
       pane.keys('Escape');
-      await pane.waitFor((s) => /┌─ Tasks ─/.test(s), 'every task again');
+      await pane.waitFor((s) => s.includes('┌─ Tasks · / search · f filter ─'), 'every task again');
       pane.keys('f', 'f');
       const running = await pane.waitFor(
         (s) => /Tasks: running \([1-4] of 1,500\)/.test(s) && rows(s) > 0,

@@ -110,7 +110,7 @@ describe('key line', () => {
     }
     expect(keyHints(80)).toContain('? more keys');
     expect(keyHints(80)).toContain('p pause/resume');
-    expect(keyHints(100)).toContain('f filter');
+    expect(keyHints(160)).toContain('f filter');
     expect(keyHints(180)).toContain('Tab next run');
     expect(keyHints(100)).toContain('i inbox');
     expect(keyHints(180)).toContain('? help');

@@ -16,7 +16,7 @@ import { QuietStreamWatch } from './quiet-stream-watch.js';
 import type { AttachClient } from './attach-client.js';
 import { RowFetcher } from './row-fetcher.js';
 import { closingMessage, runIsOver } from './run-summary.js';
-import { tableLabel, tableMarkup } from './table-markup.js';
+import { TABLE_LABEL, tableLabel, tableMarkup } from './table-markup.js';
 import { renderTaskDetail } from './task-detail.js';
 import { chooseRollback } from './rollback-choice.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
@@ -100,7 +100,7 @@ class AttachSession {
   /** The rows the table shows of a large run, asked for as it moves. */
   private readonly rows: RowFetcher;
   private closed = false;
-  private tableLabel = ' Tasks ';
+  private tableLabel = TABLE_LABEL;
 
   constructor(
     private readonly client: AttachClient,
@@ -121,7 +121,7 @@ class AttachSession {
     this.table = box({
       left: 0,
       border: { type: 'line' },
-      label: ' Tasks ',
+      label: TABLE_LABEL,
       style: { border: { fg: 'blue' } },
     });
     this.events = box({

@@ -30,11 +30,17 @@ export function tableMarkup(state: AttachState, width: number, rows: number, now
   return out.join('\n');
 }
 
+/**
+ * The table's label without a filter names the keys that find tasks: the key line, filled by the keys
+ * that act, leaves them out below 160 columns.
+ */
+export const TABLE_LABEL = ' Tasks · / search · f filter ';
+
 /** ` Tasks: failed · "auth" (12 of 1,500) `: the table's label says what its filter shows. */
 export function tableLabel(state: AttachState): string {
   const filter = state.filter.describe();
   const count = state.matchCount();
-  if (filter === undefined || count === undefined) return ' Tasks ';
+  if (filter === undefined || count === undefined) return TABLE_LABEL;
   const shown = count.shown === undefined ? '…' : formatCount(count.shown);
   return ` Tasks: ${filter} (${shown} of ${formatCount(count.of)}) `;
 }
