@@ -25,7 +25,7 @@ const KEEP_EVENT_LINES = 500;
  * task's life is about eight events of which half give a line. Read from the end of the journal, they
  * take a few ms at any size of run.
  */
-export const RECENT_EVENTS = 200;
+const RECENT_EVENTS = 200;
 
 export interface BusyWorker {
   worker: number;
