@@ -116,13 +116,17 @@ describe('attaching', () => {
     expect(state.followFrom()).toBe(1001);
   });
 
-  it('starts at the first event of a young run, and after the plan of a large one waiting for approval', () => {
+  it('starts at the first event of a young run; after the plan of a large one waiting for approval', () => {
     const state = new AttachState();
     state.reset(view([task('a')], { lastEventId: 3 }));
     expect(state.followFrom()).toBe(0);
     const other = new AttachState();
     other.reset(view([task('a')], { status: 'awaiting_approval', taskTotal: 100_000, lastEventId: 3 }));
     expect(other.followFrom()).toBe(3);
+    // A damaged run's journal has a hole a replay stops at: it is followed from its view.
+    const damaged = new AttachState();
+    damaged.reset(view([task('a')], { status: 'damaged', lastEventId: 300 }));
+    expect(damaged.followFrom()).toBe(300);
   });
 });
 

@@ -526,9 +526,11 @@ export class AttachState {
 /**
  * Where the pane's recent events start. The plan of a large run waiting for approval is among its last
  * events, and its `run.planned` carries every task (tens of MB at 100,000): its pane starts empty (the
- * header says what waits).
+ * header says what waits). So does a damaged run's, whose journal a replay cannot read across its hole
+ * (a stream that fails is read again from the view's last event: see `reset`).
  */
 function recentFrom(view: RunView): number {
+  if (view.status === 'damaged') return view.lastEventId;
   if (view.status === 'awaiting_approval' && view.taskTotal > TASK_PAGE_LIMIT) return view.lastEventId;
   return Math.max(0, view.lastEventId - RECENT_EVENTS);
 }
