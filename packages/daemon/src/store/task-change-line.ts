@@ -53,5 +53,5 @@ export function recordOfChangeLine(
   if (typeof id !== 'string') return undefined;
   const base = settled.get(id);
   if (base === undefined) throw lacks(id);
-  return Object.assign(base.record(), fields) as Record<string, unknown>;
+  return Object.assign(base.record(), fields);
 }
