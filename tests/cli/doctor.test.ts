@@ -31,7 +31,7 @@ describe('orc doctor', () => {
     expect(report.ok).toBe(false);
     expect(report.checks.find((c) => c.name === 'models')).toMatchObject({ status: 'fail' });
     expect(failing.stdout).not.toContain(KEY);
-    expect(failing.stderr).toBe('orc: 1 check(s) failed\n');
+    expect(failing.stderr).toBe('orc: 1 check failed\n');
 
     // Restarted from this shell, the daemon has the key: nothing left to fix.
     expect((await box.orc(['daemon', 'stop'])).code).toBe(0);

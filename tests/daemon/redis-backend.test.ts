@@ -383,8 +383,9 @@ describe('an unreachable Redis', () => {
     expect(shown).toContain(
       `paused: Redis at ${redis.url} cannot be reached; the run goes on by itself once it answers (start the server, or check its address, password and TLS)`,
     );
+    // Still waiting: told in the present.
     expect(shown).toMatch(
-      /\nwaited for Redis: the run stood still (\d+(\.\d)?s|<0\.1s) while its server could not be reached\n/,
+      /\nwaiting for Redis: the run has stood still (\d+(\.\d)?s|<0\.1s) so far, while its server cannot be reached\n/,
     );
     expect(shown).not.toContain('for a person');
     // Nothing failed for it.

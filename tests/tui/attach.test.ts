@@ -68,17 +68,18 @@ describe('orc attach under tmux', () => {
       15_000,
     );
 
-    // f rates the selected task: a list from 5 down to 1; Esc changes nothing, Enter on "4 good" rates it.
-    pane.keys('f');
+    // * rates the selected task: a list from 5 down to 1; Esc changes nothing, Enter on "4 good" rates it.
+    pane.keys('*');
     await pane.waitFor((s) => /Rate \S+'s work/.test(s) && s.includes('1 useless'), 'the rating list');
     pane.keys('Escape');
     await pane.waitFor((s) => !s.includes('1 useless'), 'the rating list to close');
-    pane.keys('f');
+    pane.keys('*');
     await pane.waitFor((s) => s.includes('1 useless'), 'the rating list again');
     pane.keys('Down');
     pane.keys('Enter');
-    const rated = await pane.waitFor((s) => /rated \S+ 4\/5/.test(s), 'the rating to be acknowledged');
-    const taskId = /rated (\S+) 4\/5/.exec(rated)![1]!;
+    // Told once, by the event of the rating: `t3 rated 4/5`.
+    const rated = await pane.waitFor((s) => /\S+ rated 4\/5/.test(s), 'the rating to be acknowledged');
+    const taskId = /(\S+) rated 4\/5/.exec(rated)![1]!;
     const ratings = (JSON.parse(cli('show', runId, '--json')) as { ratings?: unknown[] }).ratings;
     expect(ratings).toEqual([expect.objectContaining({ taskId, score: 4 })]);
   }, 120_000);

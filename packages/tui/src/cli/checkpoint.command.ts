@@ -1,5 +1,6 @@
 import { ROLLBACK_STRATEGY_SUMMARY, type RollbackResult, RollbackStrategy } from '@orc/shared';
 import { type Command, Option } from 'commander';
+import { plural } from '../screen/format.js';
 import { UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
 import { emit, summaryJson } from './output.js';
@@ -36,7 +37,7 @@ export function registerCheckpointCommands(program: Command): void {
         emit(
           options,
           checkpoint,
-          () => `checkpoint ${checkpoint.id} of ${runId} (${checkpoint.tasksDone} tasks done)`,
+          () => `checkpoint ${checkpoint.id} of ${runId} (${plural(checkpoint.tasksDone, 'task')} done)`,
         );
       });
     });

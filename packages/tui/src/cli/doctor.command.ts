@@ -10,6 +10,7 @@ import {
   type RunSummary,
 } from '@orc/shared';
 import type { Command } from 'commander';
+import { plural } from '../screen/format.js';
 import { CommandFailed } from './cli-error.js';
 import { checkConfigFiles } from './config-checks.js';
 import { type Check, type CheckStatus, checkModels } from './model-checks.js';
@@ -45,7 +46,10 @@ export function registerDoctorCommand(program: Command): void {
             `${c.status === 'ok' ? 'ok  ' : c.status === 'warn' ? 'warn' : 'FAIL'}  ${c.name.padEnd(10)} ${c.detail}`,
         ),
       );
-      if (!ok) throw new CommandFailed(`${checks.filter((c) => c.status === 'fail').length} check(s) failed`);
+      if (!ok)
+        throw new CommandFailed(
+          `${plural(checks.filter((c) => c.status === 'fail').length, 'check')} failed`,
+        );
     });
 }
 
@@ -120,7 +124,7 @@ async function checkDaemon(): Promise<{
         check: {
           name: 'daemon',
           status: 'ok',
-          detail: `running (pid ${health.pid}, port ${health.port}, ${health.activeRuns} live runs)`,
+          detail: `running (pid ${health.pid}, port ${health.port}, ${plural(health.activeRuns, 'live run')})`,
         },
         apiKey: health.apiKey,
         running: true,
@@ -213,7 +217,7 @@ async function checkRuns(running: boolean): Promise<{ check: Check; damaged: str
   if (damaged.length === 0) {
     return {
       damaged: [],
-      check: { name: 'runs', status: 'ok', detail: `${runs.length} runs${rebuiltText}` },
+      check: { name: 'runs', status: 'ok', detail: `${plural(runs.length, 'run')}${rebuiltText}` },
     };
   }
   const each = damaged.map((run) => `${run.id} (${run.damage!.file} ${run.damage!.reason})`);
@@ -312,7 +316,7 @@ async function checkWorkers(running: boolean): Promise<Check[]> {
     {
       name: 'workers',
       status: 'ok',
-      detail: `${remote.workers.length} (${slots} attempts at once): ${names}`,
+      detail: `${remote.workers.length} (${plural(slots, 'attempt')} at once): ${names}`,
     },
   ];
 }

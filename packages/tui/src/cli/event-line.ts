@@ -7,6 +7,7 @@ import {
   untoldOutput,
 } from '@orc/shared';
 import { truncate } from './output.js';
+import { plural } from '../screen/format.js';
 
 /** One event as one line of text, with its id first so `orc logs --after <id>` can pick up from it. */
 export function eventLine(event: OrcEvent): string {
@@ -27,7 +28,7 @@ function eventDetail(event: OrcEvent): string {
     case 'run.plan_rejected':
       return `attempt ${event.attempt}: ${truncate(event.error, 80)}`;
     case 'run.planned':
-      return `${event.tasks.length} tasks`;
+      return plural(event.tasks.length, 'task');
     case 'run.status':
       return event.status;
     case 'run.plan_answered':
@@ -66,7 +67,7 @@ function eventDetail(event: OrcEvent): string {
     case 'run.rollback_failed':
       return `to ${event.checkpointId}: ${truncate(event.error, 80)}`;
     case 'run.rolled_back':
-      return `to ${event.checkpointId} (${event.strategy}), reset ${event.resetTasks.length} tasks`;
+      return `to ${event.checkpointId} (${event.strategy}), reset ${plural(event.resetTasks.length, 'task')}`;
     case 'task.status':
       return `${event.taskId} ${event.status}${event.reason ? ` (${truncate(event.reason, 60)})` : ''}`;
     case 'task.assigned':

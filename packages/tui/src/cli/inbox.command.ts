@@ -1,6 +1,6 @@
-import type { InboxItem, RunWaits } from '@orc/shared';
+import type { InboxItem, PauseReason, RunSummary, RunWaits } from '@orc/shared';
 import type { Command } from 'commander';
-import { formatDuration } from '../screen/format.js';
+import { formatDuration, plural } from '../screen/format.js';
 import { oneLine, truncateCells } from '../screen/text-cells.js';
 import { UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
@@ -97,24 +97,59 @@ function closedLine(item: InboxItem): string {
 /**
  * How long a run waited for a person, for `orc show`, and apart from it how long for what ends by itself
  * (its Redis server, the account's usage limit, a state directory it could not write); none when it
- * never did.
+ * never did. A wait the run is still in (`run` is paused for it) is told in the present: "waited"
+ * read as over while the run stood still.
  */
-export function waitsLines(waits: RunWaits | undefined): string[] {
+export function waitsLines(
+  waits: RunWaits | undefined,
+  run?: Pick<RunSummary, 'status' | 'pauseReason'>,
+): string[] {
   if (waits === undefined) return [];
+  const pausedFor = run?.status === 'paused' ? run.pauseReason : undefined;
   const lines: string[] = [];
   const parts: string[] = [];
   if (waits.permissions > 0)
     parts.push(
-      `agents waited ${(waits.agentMs / 60_000).toFixed(1)} agent-minutes on ${waits.permissions} permission request${waits.permissions === 1 ? '' : 's'}`,
+      `agents waited ${(waits.agentMs / 60_000).toFixed(1)} agent-minutes on ${plural(waits.permissions, 'permission request')}`,
     );
-  if (waits.runMs > 0) parts.push(`the run stood still ${formatDuration(waits.runMs)} for a person`);
-  if (parts.length > 0) lines.push(`waited for you: ${parts.join('; ')}`);
-  const stood = (ms: number | undefined, what: string, why: string): void => {
-    if ((ms ?? 0) > 0)
-      lines.push(`waited for ${what}: the run stood still ${formatDuration(ms ?? 0)} ${why}`);
+  const forPerson =
+    run?.status === 'awaiting_approval' ||
+    (pausedFor !== undefined && !SELF_ENDING.has(pausedFor) && pausedFor !== 'user');
+  if (waits.runMs > 0)
+    parts.push(
+      forPerson
+        ? `the run has stood still ${formatDuration(waits.runMs)} so far for a person`
+        : `the run stood still ${formatDuration(waits.runMs)} for a person`,
+    );
+  if (parts.length > 0) lines.push(`${forPerson ? 'waiting' : 'waited'} for you: ${parts.join('; ')}`);
+  const stood = (
+    ms: number | undefined,
+    reason: PauseReason,
+    what: string,
+    why: { was: string; is: string },
+  ): void => {
+    if ((ms ?? 0) === 0) return;
+    const took = formatDuration(ms ?? 0);
+    lines.push(
+      pausedFor === reason
+        ? `waiting for ${what}: the run has stood still ${took} so far, ${why.is}`
+        : `waited for ${what}: the run stood still ${took} ${why.was}`,
+    );
   };
-  stood(waits.backendMs, 'Redis', 'while its server could not be reached');
-  stood(waits.quotaMs, 'the usage limit', "until the account's limit reset");
-  stood(waits.storageMs, 'storage', 'while the state directory could not be written');
+  stood(waits.backendMs, 'backend', 'Redis', {
+    was: 'while its server could not be reached',
+    is: 'while its server cannot be reached',
+  });
+  stood(waits.quotaMs, 'quota', 'the usage limit', {
+    was: "until the account's limit reset",
+    is: "until the account's limit resets",
+  });
+  stood(waits.storageMs, 'storage', 'storage', {
+    was: 'while the state directory could not be written',
+    is: 'while the state directory cannot be written',
+  });
   return lines;
 }
+
+/** Pauses that end by themselves, each told apart from a person's waits. */
+const SELF_ENDING = new Set<PauseReason>(['backend', 'quota', 'storage']);

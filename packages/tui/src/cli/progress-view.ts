@@ -1,5 +1,5 @@
 import type { OrcEvent, RunStatus, RunView, TaskStatus } from '@orc/shared';
-import { formatDuration } from '../screen/format.js';
+import { formatDuration, plural } from '../screen/format.js';
 import { eventLine } from './event-line.js';
 
 const BAR_WIDTH = 24;
@@ -61,7 +61,7 @@ export class ProgressView {
     this.follow(event);
     if (!this.tty) return this.write(`${eventLine(event)}\n`);
     if (event.type === 'run.planned') {
-      this.line(`planned ${event.tasks.length} tasks`);
+      this.line(`planned ${plural(event.tasks.length, 'task')}`);
     } else if (event.type === 'task.status') {
       const mark = MARK[event.status];
       if (mark !== undefined)

@@ -1,5 +1,6 @@
 import { FINISHED_RUN_STATUSES, type RunSummary } from '@orc/shared';
 import type { Command } from 'commander';
+import { plural } from '../screen/format.js';
 import { parseAge } from './age-argument.js';
 import { CommandFailed, EXIT, UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
@@ -69,5 +70,5 @@ function removedLine(run: RunSummary): string {
 }
 
 function describe(run: RunSummary): string {
-  return `${run.id} (${run.status}, ${run.taskTotal} tasks, ended ${run.finishedAt ?? run.updatedAt})`;
+  return `${run.id} (${run.status}, ${plural(run.taskTotal, 'task')}, ended ${run.finishedAt ?? run.updatedAt})`;
 }

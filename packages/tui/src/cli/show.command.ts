@@ -58,7 +58,7 @@ export function registerShowCommand(program: Command): void {
             (item) =>
               `needs you: ${item.id} ${item.type}: ${oneLine(item.question)} (orc answer ${item.id} ${item.choices.map((c) => c.id).join('|')})`,
           ),
-          ...waitsLines(inbox.waits),
+          ...waitsLines(inbox.waits, run),
           ...(idle ? workerLines(remote) : []),
           ...(remote && !idle && !FINISHED_RUN_STATUSES.has(run.status)
             ? unplacedLine(

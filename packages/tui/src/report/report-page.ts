@@ -1,6 +1,6 @@
 import { simulatedRoles } from '@orc/shared';
 import type { FeedbackEntry, RunReport } from '@orc/shared';
-import { formatCost, formatDuration, formatTokens } from '../screen/format.js';
+import { formatCost, formatDuration, formatTokens, plural } from '../screen/format.js';
 import { barChart, clip } from './bar-chart.js';
 import { ATTEMPT_COLORS, ganttChart } from './gantt-chart.js';
 import { escapeMarkup } from './markup.js';
@@ -26,14 +26,14 @@ export function reportPage(report: RunReport): string {
       label: task.id,
       value: task.spend.costUsd,
       text: formatCost(task.spend.costUsd),
-      title: `${task.id} ${task.title}: ${formatCost(task.spend.costUsd)}, ${task.attempts} attempt(s)`,
+      title: `${task.id} ${task.title}: ${formatCost(task.spend.costUsd)}, ${plural(task.attempts, 'attempt')}`,
       ...(task.onCriticalPath && { color: '#4b5fc4' }),
     }));
   const reasonBars = (groups: RunReport['reworkReasons'], color: string) =>
     groups.map((g) => ({
       label: g.reason,
       value: g.count,
-      text: `${g.count}× (${g.tasks.length} task${g.tasks.length === 1 ? '' : 's'})`,
+      text: `${g.count}× (${plural(g.tasks.length, 'task')})`,
       title: `${g.reason}\ntasks: ${g.tasks.join(', ')}`,
       color,
     }));

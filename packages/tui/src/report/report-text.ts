@@ -76,7 +76,7 @@ export function runsReportLines(report: RunsReport): string[] {
   if (report.runs.length > 0) lines.push('runs:');
   for (const run of report.runs) {
     lines.push(
-      `  ${run.id}  ${run.status.padEnd(10)} ${formatCost(run.costUsd).padStart(7)}  ${String(run.tasks).padStart(4)} tasks  rework ${percent(run.reworkRate).padStart(4)}  ${truncateCells(oneLine(run.goal), 50)}`,
+      `  ${run.id}  ${run.status.padEnd(10)} ${formatCost(run.costUsd).padStart(7)}  ${String(run.tasks).padStart(4)} ${run.tasks === 1 ? 'task ' : 'tasks'}  rework ${percent(run.reworkRate).padStart(4)}  ${truncateCells(oneLine(run.goal), 50)}`,
     );
   }
   for (const run of report.unreadable) lines.push(`  ${run.id}  could not be read: ${oneLine(run.reason)}`);

@@ -11,12 +11,21 @@ import {
   untoldOutput,
 } from '@orc/shared';
 import { describeEvent, type EventLevel, type EventLine, noticeLine } from './event-line.js';
+import { FilteredRows } from './filtered-rows.js';
 import { indexOfRow, mergeRows } from './held-rows.js';
 import { RecentEvents } from './recent-events.js';
+import { TaskFilter, type TaskQuery } from './task-filter.js';
 import { scrollWindow } from './task-table.js';
 import { WorkerOutputs } from './worker-output.js';
 
 const KEEP_EVENT_LINES = 500;
+
+/**
+ * Events before the view told again on attach, for the event pane's lines: the pane shows six, and a
+ * task's life is about eight events of which half give a line. Read from the end of the journal, they
+ * take a few ms at any size of run.
+ */
+const RECENT_EVENTS = 200;
 
 export interface BusyWorker {
   worker: number;
@@ -35,6 +44,8 @@ export interface RowWant {
   window: RowWindow;
   /** A request in flight whose window covers these rows is not superseded by this one. */
   shows: RowWindow;
+  /** Rows of the tasks the table's filter shows (`tasks.page`'s status and search), not of every task. */
+  query?: TaskQuery;
 }
 
 /** Events that add or remove tasks: the rows after them move, held ones included. */
@@ -61,6 +72,8 @@ export class AttachState {
   selected = 0;
   offset = 0;
   longestId = 2;
+  /** Which tasks the table shows (`f`, `/`). */
+  readonly filter = new TaskFilter();
   /**
    * Set by an event the client cannot fold in (a rollback too large to carry its records, a new plan of a
    * paged run): fetch the run again.
@@ -74,8 +87,16 @@ export class AttachState {
   private paged = false;
   private wanted: RowWant | undefined;
   private queue: OrcEvent[] = [];
+  /** A large run's rows under the filter, from the daemon. */
+  private readonly filtered = new FilteredRows();
+  /** A small run's rows under the filter, worked out here: the view's tasks it was worked out of, and them. */
+  private shown: { tasks: readonly TaskRecord[]; query: TaskQuery; rows: TaskRecord[] } | undefined;
+  /** The events before the view still to be told on the pane: after `after`, up to `upTo`. */
+  private history: { after: number; upTo: number } | undefined;
   private readonly recent = new RecentEvents();
   private readonly workers = new Map<number, { taskId: string; status: TaskStatus }>();
+  /** The status the pane last told of each task (see `addLines`); forgotten now and then. */
+  private readonly told = new Map<string, TaskStatus>();
   /**
    * Rows put in from a page that held back tasks done while the disk took no writes: their completion
    * is before the page's lastEventId, so the run is fetched again once events come.
@@ -102,9 +123,13 @@ export class AttachState {
     this.paged = view.tasks.length < view.taskTotal;
     this.rows = this.paged ? view.tasks.map((_, i) => i) : [];
     this.recent.reset(view.lastEventId);
+    this.history = undefined;
+    this.filtered.reset(this.filter.query);
     if (!sameRun) {
+      this.history = { after: recentFrom(view), upTo: view.lastEventId };
       this.outputs.clear();
       this.lines.length = 0;
+      this.told.clear();
       this.selected = 0;
       this.offset = 0;
     }
@@ -123,13 +148,22 @@ export class AttachState {
     for (const event of events) this.queue.push(event);
   }
 
+  /**
+   * Where the screen follows the run from: a run new to the screen a few events before its view, whose
+   * lines the pane shows (a paused run has no new events to show), else the view's last event.
+   */
+  followFrom(): number {
+    return this.history?.after ?? this.view?.lastEventId ?? 0;
+  }
+
   /** Folds queued events into the view; true when something changed. */
   flush(): boolean {
     const view = this.view;
     if (view === undefined || this.queue.length === 0) return false;
+    const told = this.tellHistory(view);
     const fresh = this.queue.filter((e) => e.id > view.lastEventId && e.runId === view.id);
     this.queue = [];
-    if (fresh.length === 0) return false;
+    if (fresh.length === 0) return told;
     for (const event of fresh) {
       if (event.type === 'worker.output') this.outputs.append(event.worker, event.taskId, event.text);
       else if (event.type === 'task.assigned') this.outputs.start(event.worker, event.taskId);
@@ -148,7 +182,22 @@ export class AttachState {
     if (!this.paged && this.view.tasks.length > TASK_PAGE_LIMIT) this.needsRefetch = true;
     if (this.view.tasks.length !== before) this.measureIds();
     this.putEarlyPages();
+    this.filtered.runMoved();
     return true;
+  }
+
+  /** The filter changed: the table shows its rows from the first. */
+  filterChanged(): void {
+    this.filtered.reset(this.filter.query);
+    this.selected = 0;
+    this.offset = 0;
+  }
+
+  /** `12 of 1,500`: how many tasks the filter shows of the run's, or undefined without a filter. */
+  matchCount(): { shown: number | undefined; of: number } | undefined {
+    const view = this.view;
+    if (this.filter.query === undefined || view === undefined) return undefined;
+    return { shown: this.paged ? this.filtered.total : this.total, of: view.taskTotal };
   }
 
   /**
@@ -177,10 +226,12 @@ export class AttachState {
     this.addLine(noticeLine(level, text, now));
   }
 
-  /** How many rows the table has: every task of the run. */
+  /** How many rows the table has: every task of the run, or those its filter shows. */
   get total(): number {
     const view = this.view;
     if (view === undefined) return 0;
+    if (this.filter.query !== undefined)
+      return this.paged ? (this.filtered.total ?? 0) : this.shownRows(this.filter.query).length;
     return this.paged ? view.taskTotal : view.tasks.length;
   }
 
@@ -201,7 +252,7 @@ export class AttachState {
    * The rows of the table that fit in `height`, with the cursor kept in view; a row not held yet is
    * undefined, and the window to fetch is then `wantedRows()`.
    */
-  visibleTasks(height: number): { first: number; tasks: (TaskRecord | undefined)[] } {
+  visibleTasks(height: number, now = Date.now()): { first: number; tasks: (TaskRecord | undefined)[] } {
     const total = this.total;
     this.height = Math.max(0, height);
     this.offset = scrollWindow(total, this.selected, this.offset, height);
@@ -209,6 +260,10 @@ export class AttachState {
     const tasks: (TaskRecord | undefined)[] = [];
     for (let row = this.offset; row < end; row++) tasks.push(this.rowAt(row));
     this.wanted = undefined;
+    if (this.filter.query !== undefined && this.paged) {
+      this.wanted = this.filtered.want(this.offset, Math.max(1, this.height), now);
+      return { first: this.offset, tasks };
+    }
     if (!this.paged || this.height === 0) return { first: this.offset, tasks };
     const shows = { offset: this.offset, limit: end - this.offset };
     // Two screens more on either side (less for a terminal so tall that a page would not hold them), asked
@@ -243,6 +298,8 @@ export class AttachState {
   private rowAt(row: number): TaskRecord | undefined {
     const view = this.view;
     if (view === undefined) return undefined;
+    const query = this.filter.query;
+    if (query !== undefined) return this.paged ? this.filtered.rowAt(row) : this.shownRows(query)[row];
     if (!this.paged) return view.tasks[row];
     for (let i = this.early.length - 1; i >= 0; i--) {
       const { page, shows } = this.early[i]!;
@@ -283,9 +340,16 @@ export class AttachState {
    * with the events folded since it was answered; answered ahead of the event stream, it is drawn as it
    * is until the stream catches up (a key that moved the table waits for the daemon, not for the stream).
    */
-  takeRows(page: TaskPage): void {
+  takeRows(page: TaskPage, query?: TaskQuery): void {
     const view = this.view;
     if (view === undefined || page.runId !== view.id || !this.paged) return;
+    if (query !== undefined) {
+      this.filtered.take(page, query);
+      this.measure(page.tasks);
+      // Fewer tasks match than before: the cursor stays on the table.
+      this.move(0);
+      return;
+    }
     this.whenCaughtUp(
       page,
       (tasks, after) => {
@@ -353,6 +417,22 @@ export class AttachState {
     for (const { page, put, shows } of ready) this.whenCaughtUp(page, put, shows);
   }
 
+  /** Lines of the queued events the view already had, once, before the lines of the new ones. */
+  private tellHistory(view: RunView): boolean {
+    const history = this.history;
+    if (history === undefined) return false;
+    const past = this.queue.filter(
+      (e) => e.runId === view.id && e.id > history.after && e.id <= history.upTo,
+    );
+    if (past.length > 0) {
+      this.addLines(past);
+      history.after = past.at(-1)!.id;
+    }
+    if (history.after >= history.upTo || this.queue.some((e) => e.id > history.upTo))
+      this.history = undefined;
+    return past.length > 0;
+  }
+
   /** The end of an answer its stream did not tell (it came whole) goes on its worker's pane. */
   private answered(event: Extract<OrcEvent, { type: 'task.worked' }>): void {
     const rest = untoldOutput(event);
@@ -404,14 +484,53 @@ export class AttachState {
       const line = describeEvent(events[i]!);
       if (line !== undefined) lines.push(line);
     }
-    for (let i = lines.length - 1; i >= 0; i--) this.lines.push(lines[i]!);
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const line = lines[i]!;
+      if (line.move !== undefined && this.repeats(line.move)) continue;
+      this.lines.push(line);
+    }
     if (this.lines.length > KEEP_EVENT_LINES) this.lines.splice(0, this.lines.length - KEEP_EVENT_LINES);
+  }
+
+  /**
+   * Whether a task's move is to the status the pane last told of it: a rollback takes a task back to the
+   * queue (ready), replaces its record (pending) and queues it again (ready): one line, not two.
+   */
+  private repeats({ taskId, status }: { taskId: string; status: TaskStatus }): boolean {
+    if (this.told.get(taskId) === status) return true;
+    // Bounded: a 100,000-task run tells of every task; what was told long ago is off the pane anyway.
+    if (this.told.size >= 4 * KEEP_EVENT_LINES) this.told.clear();
+    this.told.set(taskId, status);
+    return false;
+  }
+
+  /** A small run's tasks the filter shows, worked out again when the view's tasks or the filter change. */
+  private shownRows(query: TaskQuery): readonly TaskRecord[] {
+    const tasks = this.view?.tasks ?? [];
+    if (this.shown?.tasks !== tasks || this.shown.query !== query)
+      this.shown = { tasks, query, rows: tasks.filter((task) => this.filter.shows(task)) };
+    return this.shown.rows;
   }
 
   /** The id column fits the longest id seen; a window of a large run only widens it, never narrows it. */
   private measureIds(): void {
-    let longest = this.paged ? this.longestId : 2;
-    for (const task of this.view?.tasks ?? []) longest = Math.max(longest, task.id.length);
-    this.longestId = longest;
+    this.longestId = this.paged ? this.longestId : 2;
+    this.measure(this.view?.tasks ?? []);
   }
+
+  private measure(tasks: readonly TaskRecord[]): void {
+    for (const task of tasks) this.longestId = Math.max(this.longestId, task.id.length);
+  }
+}
+
+/**
+ * Where the pane's recent events start. The plan of a large run waiting for approval is among its last
+ * events, and its `run.planned` carries every task (tens of MB at 100,000): its pane starts empty (the
+ * header says what waits). So does a damaged run's, whose journal a replay cannot read across its hole
+ * (a stream that fails is read again from the view's last event: see `reset`).
+ */
+function recentFrom(view: RunView): number {
+  if (view.status === 'damaged') return view.lastEventId;
+  if (view.status === 'awaiting_approval' && view.taskTotal > TASK_PAGE_LIMIT) return view.lastEventId;
+  return Math.max(0, view.lastEventId - RECENT_EVENTS);
 }

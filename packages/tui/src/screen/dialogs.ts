@@ -72,6 +72,38 @@ export function pickFrom(
   });
 }
 
+/**
+ * A line to type (a search), over the bottom of the screen, holding `initial`; resolves with what was
+ * typed on Enter, or undefined on Esc.
+ */
+export function askLine(
+  screen: blessed.Widgets.Screen,
+  label: string,
+  initial: string,
+): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const prompt = blessed.textbox({
+      parent: screen,
+      bottom: 1,
+      left: 0,
+      width: '100%',
+      height: 3,
+      border: { type: 'line' },
+      style: { border: { fg: 'cyan' } },
+      label,
+      value: initial,
+      inputOnFocus: false,
+    });
+    prompt.focus();
+    screen.render();
+    prompt.readInput((_error: unknown, value?: string | null) => {
+      prompt.destroy();
+      screen.render();
+      resolve(value ?? undefined);
+    });
+  });
+}
+
 /** A question in red (`content` is markup); resolves true on y, false on n, Esc, q or Enter. */
 export function askYesNo(screen: blessed.Widgets.Screen, label: string, content: string): Promise<boolean> {
   return new Promise((resolve) => {

@@ -4,8 +4,9 @@ import {
   editedBy,
   type ErrorCategory,
   type OrcEvent,
+  type TaskStatus,
 } from '@orc/shared';
-import { formatCost, formatTokens } from './format.js';
+import { formatCost, formatTokens, plural } from './format.js';
 import { ERROR_CATEGORY_COLOR, colored } from './status-style.js';
 import { escapeTags, oneLine } from './text-cells.js';
 
@@ -19,6 +20,8 @@ export interface EventLine {
   /** The kind of failure when the event reports one, shown as a coloured tag. */
   category?: ErrorCategory;
   text: string;
+  /** A task's move: the status it told, so a move to the status the pane last told of it is not told again. */
+  move?: { taskId: string; status: TaskStatus };
 }
 
 /** Describes an event for the event pane; worker output has panes of its own and gives no line. */
@@ -38,7 +41,7 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
     case 'run.plan_rejected':
       return line('warn', `plan rejected (attempt ${event.attempt}): ${event.error}`);
     case 'run.planned':
-      return line('info', `planned ${event.tasks.length} tasks: ${event.summary}`);
+      return line('info', `planned ${plural(event.tasks.length, 'task')}: ${event.summary}`);
     case 'run.status':
       return line(
         event.status === 'failed' ? 'error' : event.status === 'awaiting_approval' ? 'warn' : 'info',
@@ -80,7 +83,7 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
     case 'run.restored':
       return line(
         'warn',
-        `restored after a daemon restart; ${event.interruptedTasks.length} interrupted task(s) run again`,
+        `restored after a daemon restart; ${plural(event.interruptedTasks.length, 'interrupted task runs', 'interrupted tasks run')} again`,
       );
     case 'train.verifying':
       return line(
@@ -102,7 +105,7 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
     case 'checkpoint.created':
       return line(
         'info',
-        `checkpoint ${event.checkpoint.id} saved (${event.checkpoint.tasksDone} tasks done)`,
+        `checkpoint ${event.checkpoint.id} saved (${plural(event.checkpoint.tasksDone, 'task')} done)`,
       );
     case 'run.rollback_started':
       return line('warn', `rolling back to ${event.checkpointId} (${event.strategy})`);
@@ -111,14 +114,17 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
     case 'run.rolled_back':
       return line(
         'warn',
-        `rolled back to ${event.checkpointId} (${event.strategy}); ${event.resetTasks.length} task(s) reset`,
+        `rolled back to ${event.checkpointId} (${event.strategy}); ${plural(event.resetTasks.length, 'task')} reset`,
       );
     case 'task.status': {
       const level = event.status === 'failed' ? 'error' : event.status === 'blocked' ? 'warn' : 'info';
-      return line(
-        level,
-        `${event.taskId} ${event.status}${event.reason === undefined ? '' : `: ${event.reason}`}`,
-      );
+      // Straight from the queue to its review: an answer given before (kept by a rollback, or journalled
+      // before a restart) goes to review, with no new attempt.
+      const text =
+        event.status === 'reviewing' && event.from === 'ready'
+          ? `${event.taskId} reviewing: its answer from before goes to review${event.worker === undefined ? '' : ` (w${event.worker})`}`
+          : `${event.taskId} ${event.status}${event.reason === undefined ? '' : `: ${event.reason}`}`;
+      return { ...line(level, text), move: { taskId: event.taskId, status: event.status } };
     }
     case 'task.assigned':
       return line('info', `${event.taskId} → w${event.worker} (attempt ${event.attempt})`);

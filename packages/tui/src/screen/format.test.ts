@@ -1,6 +1,6 @@
 import type { Attempt } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
-import { attemptMs, formatDuration } from './format.js';
+import { attemptMs, formatDuration, plural } from './format.js';
 
 const start = '2026-01-01T00:00:00.000Z';
 const now = Date.parse(start) + 60_000;
@@ -30,5 +30,13 @@ describe('formatDuration', () => {
       '1s',
       '1m01s',
     ]);
+  });
+});
+
+describe('plural', () => {
+  it('says one thing in the singular and every other count in the plural', () => {
+    expect([0, 1, 2].map((n) => plural(n, 'attempt'))).toEqual(['0 attempts', '1 attempt', '2 attempts']);
+    expect(plural(1, 'interrupted task runs', 'interrupted tasks run')).toBe('1 interrupted task runs');
+    expect(plural(3, 'interrupted task runs', 'interrupted tasks run')).toBe('3 interrupted tasks run');
   });
 });

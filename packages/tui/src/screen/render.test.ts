@@ -110,9 +110,10 @@ describe('key line', () => {
     }
     expect(keyHints(80)).toContain('? more keys');
     expect(keyHints(80)).toContain('p pause/resume');
-    expect(keyHints(160)).toContain('Tab next run');
+    expect(keyHints(160)).toContain('f filter');
+    expect(keyHints(180)).toContain('Tab next run');
     expect(keyHints(100)).toContain('i inbox');
-    expect(keyHints(160)).toContain('? help');
+    expect(keyHints(180)).toContain('? help');
   });
 });
 
@@ -353,7 +354,7 @@ describe('task table', () => {
       ],
     });
     expect(plain(renderTaskRow(reworked, tableColumns(70, 3), NOW))).toMatch(/ 2 +1m00s$/);
-    expect(plain(renderTaskDetail(reworked, NOW))).toContain('2 attempt(s) · 0 rework(s) · time 1m00s');
+    expect(plain(renderTaskDetail(reworked, NOW))).toContain('2 attempts · 0 reworks · time 1m00s');
   });
 
   it('scrolls a window over thousands of rows, keeping the selection visible', () => {
@@ -465,6 +466,32 @@ describe('event lines', () => {
     expect(plain(markup)).toMatch(/^\d\d:\d\d:\d\d \[PERMANENT\] t1 attempt 2 failed: invalid request$/);
   });
 
+  it('counts in the singular for one: a checkpoint of one task done, a rollback resetting one', () => {
+    const checkpoint = (tasksDone: number) =>
+      describeEvent({
+        ...base,
+        type: 'checkpoint.created',
+        checkpoint: {
+          id: 'cp3',
+          runId: 'r-42',
+          createdAt: base.at,
+          reason: 'manual',
+          tasksDone,
+          lastEventId: 2,
+        },
+      })?.text;
+    expect(checkpoint(1)).toBe('checkpoint cp3 saved (1 task done)');
+    expect(checkpoint(2)).toBe('checkpoint cp3 saved (2 tasks done)');
+    const rolledBack = describeEvent({
+      ...base,
+      type: 'run.rolled_back',
+      checkpointId: 'cp3',
+      strategy: 'full',
+      resetTasks: ['t1'],
+    });
+    expect(rolledBack?.text).toBe('rolled back to cp3 (full); 1 task reset');
+  });
+
   it('gives worker output no line (it has panes of its own)', () => {
     expect(
       describeEvent({ ...base, type: 'worker.output', taskId: 't1', worker: 0, text: 'x' }),
@@ -492,7 +519,12 @@ describe('attach state', () => {
     expect(state.view!.tasks.map((t) => t.status)).toEqual(['running', 'pending']);
     expect(state.busyWorkers().map((b) => [b.worker, b.taskId])).toEqual([[1, 't1']]);
     expect(state.outputs.text(1, 't1')).toBe('hello world');
-    expect(state.lines.map((l) => l.text)).toEqual(['t1 running', 't1 → w1 (attempt 1)']);
+    // Event 8 the view had: told on the pane (a run new to the screen), not folded again.
+    expect(state.lines.map((l) => l.text)).toEqual([
+      't2 → w0 (attempt 1)',
+      't1 running',
+      't1 → w1 (attempt 1)',
+    ]);
     expect(state.flush()).toBe(false);
   });
 

@@ -8,7 +8,7 @@ class Pages {
   readonly asked: { window: RowWindow; signal: AbortSignal; answer: () => void }[] = [];
   readonly got: number[] = [];
   readonly fetcher = new RowFetcher(
-    (window, signal) =>
+    ({ window }, signal) =>
       new Promise<TaskPage>((resolve) => {
         const page = { runId: 'r', lastEventId: 1, offset: window.offset, total: 1000, tasks: [] };
         this.asked.push({ window, signal, answer: () => resolve(page) });
@@ -47,5 +47,16 @@ describe('row fetcher', () => {
     pages.asked[2]!.answer();
     await turn();
     expect(pages.got).toEqual([0]);
+  });
+
+  it('asks again for rows of another filter, even when a request for the same rows is on its way', () => {
+    const pages = new Pages();
+    pages.fetcher.want(want(0, 20));
+    const failed = { status: ['failed' as const] };
+    pages.fetcher.want({ ...want(0, 20), query: failed });
+    expect(pages.asked.map((a) => a.signal.aborted)).toEqual([true, false]);
+    // The same filter again: on its way already.
+    pages.fetcher.want({ ...want(0, 20), query: failed });
+    expect(pages.asked).toHaveLength(2);
   });
 });

@@ -2,7 +2,7 @@ import { FINISHED_RUN_STATUSES, fileWaits, type CheckpointInfo, type RunStatus }
 import blessed from 'blessed';
 import { AttachState } from './attach-state.js';
 import { createTerminalScreen, type TerminalOptions } from './blessed-terminal.js';
-import { askYesNo, openOverlay, pickFrom } from './dialogs.js';
+import { askLine, askYesNo, openOverlay, pickFrom } from './dialogs.js';
 import { eventLineMarkup } from './event-line.js';
 import { followRun } from './follow-run.js';
 import { FrameScheduler } from './frame-scheduler.js';
@@ -16,7 +16,7 @@ import { QuietStreamWatch } from './quiet-stream-watch.js';
 import type { AttachClient } from './attach-client.js';
 import { RowFetcher } from './row-fetcher.js';
 import { closingMessage, runIsOver } from './run-summary.js';
-import { renderTableHeader, renderTaskRow, tableColumns } from './task-table.js';
+import { TABLE_LABEL, tableLabel, tableMarkup } from './table-markup.js';
 import { renderTaskDetail } from './task-detail.js';
 import { chooseRollback } from './rollback-choice.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
@@ -68,6 +68,7 @@ export function attachScreen(
 type Modal =
   | { kind: 'overlay'; box: blessed.Widgets.BoxElement }
   | { kind: 'picker' }
+  | { kind: 'prompt' }
   | { kind: 'confirm' }
   | { kind: 'inbox'; panel: InboxPanel };
 
@@ -99,6 +100,7 @@ class AttachSession {
   /** The rows the table shows of a large run, asked for as it moves. */
   private readonly rows: RowFetcher;
   private closed = false;
+  private tableLabel = TABLE_LABEL;
 
   constructor(
     private readonly client: AttachClient,
@@ -119,7 +121,7 @@ class AttachSession {
     this.table = box({
       left: 0,
       border: { type: 'line' },
-      label: ' Tasks ',
+      label: TABLE_LABEL,
       style: { border: { fg: 'blue' } },
     });
     this.events = box({
@@ -133,10 +135,10 @@ class AttachSession {
     this.footer = box({ bottom: 0, left: 0, width: '100%', height: 1, style: { fg: 'gray' } });
     this.frames = new FrameScheduler(() => this.draw(), options.frameIntervalMs ?? 50);
     this.rows = new RowFetcher(
-      ({ offset, limit }, signal) =>
-        client.trpc.tasks.page.query({ runId: this.runId, offset, limit }, { signal }),
-      (page) => {
-        this.state.takeRows(page);
+      ({ window: { offset, limit }, query }, signal) =>
+        client.trpc.tasks.page.query({ runId: this.runId, offset, limit, ...query }, { signal }),
+      (page, { query }) => {
+        this.state.takeRows(page, query);
         // Rows a key moved to: shown at once.
         this.frames.request(true);
       },
@@ -225,7 +227,7 @@ class AttachSession {
       this.unfollow = followRun(
         this.client,
         runId,
-        view.lastEventId,
+        this.state.followFrom(),
         (events) => {
           if (generation !== this.generation) return;
           this.quiet.heard();
@@ -294,7 +296,9 @@ class AttachSession {
     this.table.top = bodyTop;
     this.table.width = tableWidth;
     this.table.height = bodyHeight;
-    this.table.setContent(this.tableMarkup(tableWidth - 2, bodyHeight - 2, now));
+    this.table.setContent(tableMarkup(this.state, tableWidth - 2, bodyHeight - 2, now));
+    const label = tableLabel(this.state);
+    if (label !== this.tableLabel) this.table.setLabel((this.tableLabel = label));
 
     this.workerPanes.draw(busy, this.state.outputs, {
       left: tableWidth,
@@ -318,24 +322,6 @@ class AttachSession {
     }
   }
 
-  private tableMarkup(width: number, rows: number, now: number): string {
-    const view = this.state.view;
-    if (view === undefined) return '';
-    if (this.state.total === 0)
-      return view.status === 'analyzing' ? ' The manager is planning the tasks…' : ' No tasks.';
-    const cols = tableColumns(width, this.state.longestId);
-    const { first, tasks } = this.state.visibleTasks(rows - 1);
-    const waits = fileWaits(view.tasks);
-    const out = [`{bold}${escapeTags(renderTableHeader(cols))}{/bold}`];
-    tasks.forEach((task, i) => {
-      // A row of a large run not fetched yet: it arrives within a frame or two.
-      const row =
-        task === undefined ? '{gray-fg}…{/gray-fg}' : renderTaskRow(task, cols, now, waits.get(task.id));
-      out.push(first + i === this.state.selected ? `{inverse}${row}{/inverse}` : row);
-    });
-    return out.join('\n');
-  }
-
   // ---- keys ---------------------------------------------------------------------------------------
 
   private bindKeys(): void {
@@ -354,18 +340,17 @@ class AttachSession {
     on(['enter'], () => this.showDetail());
     on(['?'], () => this.showOverlay(' Help ', HELP_TEXT));
     on(['p'], () => this.togglePause());
-    on(['c'], () =>
-      this.act(
-        'checkpoint',
-        (runId) => this.client.trpc.checkpoints.create.mutate({ runId }),
-        (cp) => `checkpoint ${cp.id} saved`,
-      ),
-    );
+    on(['c'], () => this.act('checkpoint', (runId) => this.client.trpc.checkpoints.create.mutate({ runId })));
     on(['b'], () => void this.chooseRollback());
     on(['r'], () => this.taskAction('retry', this.client.trpc.tasks.retry));
     on(['s'], () => this.taskAction('skip', this.client.trpc.tasks.skip));
     on(['S-x'], () => this.taskAction('cancel', this.client.trpc.tasks.cancel));
-    on(['f'], () => void this.rateTask());
+    on(['*'], () => void this.rateTask());
+    on(['f'], () => this.refilter(() => this.state.filter.nextStatus()));
+    on(['/'], () => void this.askSearch());
+    on(['escape'], () => {
+      if (this.state.filter.query !== undefined) this.refilter(() => this.state.filter.clear());
+    });
     on(['x'], () => this.confirmCancel());
     on(['tab'], () => void this.nextRun());
     on(['i'], () => this.openInbox());
@@ -392,11 +377,7 @@ class AttachSession {
     }
     const what = view.status === 'paused' ? 'resume' : 'pause';
     const { runs } = this.client.trpc;
-    this.act(
-      what,
-      (runId) => runs[what].mutate({ runId }),
-      () => `${what} requested`,
-    );
+    this.act(what, (runId) => runs[what].mutate({ runId }));
   }
 
   /** Asks the daemon to do `what` to the selected task. */
@@ -406,34 +387,47 @@ class AttachSession {
   ): void {
     const task = this.state.selectedTask();
     if (task === undefined) return;
-    this.act(
-      what,
-      (runId) => procedure.mutate({ runId, taskId: task.id }),
-      () => `${what} ${task.id} requested`,
-    );
+    this.act(what, (runId) => procedure.mutate({ runId, taskId: task.id }));
   }
 
-  /** `f`: the selected task's work rated 1–5, for `orc report` (a comment needs `orc feedback`). */
+  /** The table shows other tasks: from its first row, asked for at once. */
+  private refilter(change: () => void): void {
+    change();
+    this.state.filterChanged();
+    this.frames.request(true);
+  }
+
+  /** `/`: a search of the tasks' ids and titles; Enter applies it, Esc clears it. */
+  private async askSearch(): Promise<void> {
+    this.modal = { kind: 'prompt' };
+    const label = ' Search ids and titles (Enter applies, Esc clears) ';
+    const text = await askLine(this.screen, label, this.state.filter.searchText);
+    // Once the key that closed it has gone through: its Esc must not clear the status filter too.
+    setImmediate(() => {
+      this.modal = undefined;
+      this.refilter(() => this.state.filter.search(text ?? ''));
+    });
+  }
+
+  /** `*`: the selected task's work rated 1–5, for `orc report` (a comment needs `orc feedback`). */
   private async rateTask(): Promise<void> {
     const task = this.state.selectedTask();
     const scores = ['5 just right', '4 good', '3 usable', '2 poor', '1 useless'];
     const picked = task && (await this.pick(` Rate ${task.id}'s work (Esc cancels) `, scores));
     if (task === undefined || picked === undefined) return;
-    this.act(
-      'rating',
-      (runId) => this.client.trpc.feedback.add.mutate({ runId, taskId: task.id, rating: 5 - picked }),
-      () => `rated ${task.id} ${5 - picked}/5`,
+    this.act('rating', (runId) =>
+      this.client.trpc.feedback.add.mutate({ runId, taskId: task.id, rating: 5 - picked }),
     );
   }
 
-  /** Runs an action on the daemon; its effect arrives as events, a refusal is shown with its reason. */
-  private act<T>(what: string, run: (runId: string) => Promise<T>, done: (result: T) => string): void {
-    const runId = this.runId;
-    run(runId).then(
-      (result) => {
-        this.state.note('info', done(result));
-        this.frames.request();
-      },
+  /**
+   * Runs an action on the daemon. What it did arrives as events, which tell it on their own line (the
+   * checkpoint saved, the task cancelled): a note of its own repeated each one. A refusal, which no event
+   * tells, is shown with its reason.
+   */
+  private act(what: string, run: (runId: string) => Promise<unknown>): void {
+    run(this.runId).then(
+      () => undefined,
       (error: unknown) => {
         this.state.note('error', `${what} failed: ${messageOf(error)}`);
         this.frames.request();
@@ -448,12 +442,7 @@ class AttachSession {
     const question = `Cancel run ${escapeTags(view.id)}? Running work is stopped.\n{bold}y{/bold} cancel the run   {bold}n{/bold} keep it running`;
     void askYesNo(this.screen, ' Cancel run ', question).then((yes) => {
       this.modal = undefined;
-      if (yes)
-        this.act(
-          'cancel',
-          (runId) => this.client.trpc.runs.cancel.mutate({ runId }),
-          () => 'cancel requested',
-        );
+      if (yes) this.act('cancel', (runId) => this.client.trpc.runs.cancel.mutate({ runId }));
       this.frames.request();
     });
     this.frames.request();
@@ -522,19 +511,13 @@ class AttachSession {
     );
     if (choice === undefined) return;
     const { checkpoint, strategy, tasks } = choice;
-    this.act(
-      'rollback',
-      (runId) =>
-        this.client.trpc.checkpoints.rollback.mutate({
-          runId,
-          checkpointId: checkpoint.id,
-          strategy,
-          ...(tasks !== undefined && { tasks }),
-        }),
-      ({ rollback, status }) => {
-        const { reset, kept } = rollback;
-        return `rolled back to ${checkpoint.id} (${strategy}): reset ${reset.length} task(s), kept ${kept.length} done; run ${status}`;
-      },
+    this.act('rollback', (runId) =>
+      this.client.trpc.checkpoints.rollback.mutate({
+        runId,
+        checkpointId: checkpoint.id,
+        strategy,
+        ...(tasks !== undefined && { tasks }),
+      }),
     );
   }
 

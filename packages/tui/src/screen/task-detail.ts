@@ -5,7 +5,7 @@ import {
   type FileWait,
   type TaskRecord,
 } from '@orc/shared';
-import { attemptMs, formatCost, formatDuration, formatTokens, taskTimeMs } from './format.js';
+import { attemptMs, formatCost, formatDuration, formatTokens, plural, taskTimeMs } from './format.js';
 import { ERROR_CATEGORY_COLOR, TASK_STATUS_COLOR, colored } from './status-style.js';
 import { escapeTags, plainText } from './text-cells.js';
 
@@ -21,8 +21,8 @@ export function renderTaskDetail(task: TaskRecord, now: number, wait?: FileWait)
     [
       `status ${colored(TASK_STATUS_COLOR[task.status], task.status)}`,
       `priority ${task.priority}`,
-      `${task.attempts.length} attempt(s)`,
-      `${task.reworks} rework(s)`,
+      plural(task.attempts.length, 'attempt'),
+      plural(task.reworks, 'rework'),
       ...(ms === undefined ? [] : [`time ${formatDuration(ms)}`]),
     ].join(' · '),
   );
