@@ -14,6 +14,8 @@ export interface ModelSetup {
   config: ResolvedConfig;
   /** The user chose `models.provider` (flag, ORC_PROVIDER or a config file); else the daemon decides. */
   providerChosen: boolean;
+  /** How to run on the simulated model where the provider was chosen (`set ORC_PROVIDER=simulated`…). */
+  simulatedFix?: string | undefined;
   /** ANTHROPIC_API_KEY in this shell (or its `.env`). */
   clientKey: boolean;
   /** The running daemon's own key; undefined when none runs (one started now inherits this shell's). */
@@ -61,7 +63,7 @@ export function checkModels(setup: ModelSetup): Check[] {
         status: 'fail',
         detail: keyless
           ? 'provider anthropic, but the running daemon was started without ANTHROPIC_API_KEY (only this shell has it): runs would fail; orc daemon stop, then run again from here'
-          : 'provider anthropic needs ANTHROPIC_API_KEY where the daemon starts; set it, or choose --provider simulated',
+          : `provider anthropic needs ANTHROPIC_API_KEY where the daemon starts; set it, or run offline on the simulated model: ${offlineFix(setup.simulatedFix)}`,
       });
     } else if (
       provider === 'claude-code' &&
@@ -98,4 +100,14 @@ export function checkModels(setup: ModelSetup): Check[] {
       }`,
     });
   return checks;
+}
+
+/**
+ * How to run offline, as commands a person can type: `orc doctor` takes no `--provider` (a trial was told
+ * to "choose --provider simulated"), so the flag is given with `orc run`, and the setting where it was chosen.
+ */
+function offlineFix(simulatedFix: string | undefined): string {
+  const perRun = 'orc run --provider simulated <goal> for one run';
+  const forAll = simulatedFix?.startsWith('set ') === true ? simulatedFix : undefined;
+  return forAll === undefined ? perRun : `${perRun}, or ${forAll} for every run`;
 }
