@@ -44,8 +44,9 @@ describe('execution.max_task_cost_usd', () => {
     expect(a.status).toBe('failed');
     // Attempt 1: $0.02 + review $0.01; attempt 2 likewise: $0.06, so a third attempt would pass $0.06.
     expect(a.attempts.map((attempt) => Number(attempt.costUsd.toFixed(4)))).toEqual([0.03, 0.03]);
-    expect(a.error).toMatch(
-      /task a would pass its budget: it has cost \$0\.0600 of execution\.max_task_cost_usd \$0\.06/,
+    // The cap, the figure a retry needs (its spend, an attempt and a review at their averages) and the command.
+    expect(a.error).toBe(
+      `permanent error: task a would pass the cost cap of a task ($0.06, execution.max_task_cost_usd): it has cost $0.06 and an attempt costs about $0.02; a retry needs a cap of $0.0901: orc retry ${run.id} a --task-budget 0.0901`,
     );
     expect(summary.status).toBe('failed');
     // Each work call was given what the task had left: a Claude Code agent stops itself there.
@@ -65,7 +66,9 @@ describe('execution.max_task_cost_usd', () => {
     expect(costs.every((cost) => cost <= 0.001)).toBe(true);
     const t1 = view.tasks.find((t) => t.id === 't1')!;
     expect(t1.status).toBe('failed');
-    expect(t1.error).toMatch(/task t1 would pass its budget: .* and a review costs about \$0\.\d{4}/);
+    expect(t1.error).toMatch(
+      /task t1 would pass the cost cap of a task \(\$0\.001, .* and a review costs about \$0\.\d{4}; a retry needs a cap of/,
+    );
   });
 
   it('numbers an attempt its cap refused before it began as the attempt it would have been', async () => {

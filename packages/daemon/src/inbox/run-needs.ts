@@ -5,6 +5,7 @@ import {
   type TaskRecord,
   type TaskStatus,
 } from '@orc/shared';
+import { usd } from '../run/run-budget.js';
 import type { Run } from '../run/run.js';
 import { itemKey, type ItemSpec } from './inbox.js';
 
@@ -153,8 +154,9 @@ export function taskNeeds(run: Run, task: TaskRecord): ItemSpec[] {
         ...base,
         type: 'task_failed',
         key: itemKey('task_failed', run.id, task.id),
-        question: `task ${task.id} of run ${run.id} ${task.status === 'failed' ? 'failed' : 'is blocked'}: ${clip(task.error ?? 'no reason given', 200)}`,
-        ...(task.error !== undefined && task.error.length > 200 && { detail: task.error }),
+        question: failedQuestion(run, task),
+        ...(task.error !== undefined &&
+          (task.error.length > 200 || run.budget.stoppedAt(task) !== undefined) && { detail: task.error }),
         choices: [
           retryChoice(run, task),
           choice('skip', 's', 'skip it: what waits for it goes on'),
@@ -180,7 +182,7 @@ export function taskNeeds(run: Run, task: TaskRecord): ItemSpec[] {
         'To run it, set it to pending in Task Master, then answer retry.',
       ].join('\n'),
       choices: [
-        choice('retry', 'r', 'run it and what waits for it (once it is pending in Task Master)'),
+        retryChoice(run, task, 'run it and what waits for it (once it is pending in Task Master)'),
         choice('skip', 's', 'skip it: what waits for it goes on'),
       ],
     },
@@ -188,17 +190,41 @@ export function taskNeeds(run: Run, task: TaskRecord): ItemSpec[] {
 }
 
 /**
- * A task at its cost cap would fail a plain retry at once (run-control's retryTask refuses it), so its
- * first choice raises the cap (`raise`, answered with the figure shown or `--budget <usd>`) and runs it.
+ * What a failed or blocked task's item asks. A task that stopped at the cost cap of a task says so with
+ * the cap as it is now and what a retry needs (its own error names the cap it stopped at, and a person
+ * may have raised it since for another task: a trial read the old cap beside a plain retry).
  */
-function retryChoice(run: Run, task: TaskRecord): InboxChoice {
+function failedQuestion(run: Run, task: TaskRecord): string {
+  const what = `task ${task.id} of run ${run.id} ${task.status === 'failed' ? 'failed' : 'is blocked'}`;
+  const stopped = run.budget.stoppedAt(task);
+  const cap = run.budget.taskLimit;
+  if (stopped === undefined || cap === undefined)
+    return `${what}: ${clip(task.error ?? 'no reason given', 200)}`;
+  const at = `${what} at the cost cap of a task (${usd(stopped.underUsd)}): it has cost ${usd(stopped.spentUsd)}`;
+  if (cap + 1e-6 < stopped.capUsd)
+    return `${at} and a retry needs ${usd(stopped.capUsd)}${cap === stopped.underUsd ? '' : ` (the cap is ${usd(cap)} now)`}`;
+  return `${at}; the cap is ${usd(cap)} now, enough for a retry`;
+}
+
+/**
+ * A task at its cost cap would fail a plain retry (run-control's retryTask refuses it), so its first
+ * choice raises the cap (`raise`, answered with the figure shown or `--budget <usd>`) and runs it; the
+ * figure goes with the choice, for `orc inbox` to show.
+ */
+function retryChoice(run: Run, task: TaskRecord, label = 'run it again'): InboxChoice {
   const cap = run.budget.capToRetry(task);
-  if (cap === undefined) return choice('retry', 'r', 'run it again');
-  return choice(
-    'raise',
-    'r',
-    `raise the cost cap of a task to $${cap.toFixed(4)} and run it again (orc retry ${run.id} ${task.id} --task-budget <usd> for another cap)`,
-  );
+  if (cap === undefined) {
+    const limit = run.budget.stoppedAt(task) === undefined ? undefined : run.budget.taskLimit;
+    return choice('retry', 'r', limit === undefined ? label : `${label}, within the ${usd(limit)} cap`);
+  }
+  return {
+    ...choice(
+      'raise',
+      'r',
+      `raise the cost cap of a task to ${usd(cap)} and run it again (or raise --budget <usd> for another cap)`,
+    ),
+    budgetUsd: cap,
+  };
 }
 
 const SETTLED_FOR_GOOD: ReadonlySet<TaskStatus> = new Set(['done', 'skipped', 'cancelled']);
