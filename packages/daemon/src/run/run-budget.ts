@@ -175,6 +175,14 @@ export class RunBudget {
     return kept.underUsd < kept.capUsd - 1e-6 ? kept : undefined;
   }
 
+  /**
+   * A person runs the task again: the figure kept for it goes (a failure of the retry for another reason
+   * at the same spend would otherwise read as the cap's), and its next stop at the cap gives one anew.
+   */
+  retried(taskId: string): void {
+    if (this.spend.retryCaps) delete this.spend.retryCaps[taskId];
+  }
+
   /** Why a retry of the task would fail at once under a cap of `limit` (`capToRetry`), with the fix. */
   retryRefusal(
     runId: string,
