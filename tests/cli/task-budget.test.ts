@@ -235,7 +235,8 @@ describe('orc retry of a task its cap failed', () => {
       const task = JSON.parse((await box.orc(['show', runId, 'h2', '--json'])).stdout) as ShownTask;
       return task.status === 'done' ? task : undefined;
     });
-  });
+    // Some thirty commands, each its own process: more than the default on a loaded machine.
+  }, 120_000);
 
   it('advises a cap a retry can pass when the task failed before any call came back', async () => {
     box = await Sandbox.create();

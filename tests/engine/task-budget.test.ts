@@ -1,4 +1,12 @@
-import { createScriptedProvider, openTestEngine, readJournal, type TestEngine } from '@orc/test-support';
+import {
+  createScriptedProvider,
+  eventually,
+  openTestEngine,
+  readJournal,
+  removeTempProjects,
+  tempProject,
+  type TestEngine,
+} from '@orc/test-support';
 import { ZERO_USAGE } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -6,6 +14,7 @@ let engine: TestEngine | undefined;
 afterEach(async () => {
   await engine?.close();
   engine = undefined;
+  await removeTempProjects();
 });
 
 describe('execution.max_task_cost_usd', () => {
@@ -81,5 +90,47 @@ describe('execution.max_task_cost_usd', () => {
     );
     // It read "attempt 0".
     expect(failed).toEqual([1]);
+  });
+
+  it("offers the raise on a held task's item when a plain retry would stop at the cap again", async () => {
+    // Task 2 is deferred in Task Master and 3 waits for it; a cap below any call stops whatever runs.
+    const task = (id: number, status: string, dependencies: number[] = []) => ({
+      id,
+      title: `Task ${id}`,
+      description: `Task ${id}`,
+      status,
+      dependencies,
+      priority: 'medium',
+      subtasks: [],
+    });
+    const { dir } = await tempProject({
+      json: {
+        master: {
+          tasks: [task(1, 'pending'), task(2, 'deferred'), task(3, 'pending', [2])],
+          metadata: {},
+        },
+      },
+    });
+    engine = await openTestEngine({ config: { execution: { max_task_cost_usd: 0.000001, max_workers: 1 } } });
+    const run = await engine.orchestrator.startRun({ taskmaster: { path: dir } });
+    await engine.orchestrator.waitForRun(run.id);
+    const held = engine.orchestrator.listInbox({ runId: run.id }).items.find((item) => item.type === 'held');
+    expect(held?.taskId).toBe('2');
+    const [first] = held!.choices;
+    expect(first).toMatchObject({ id: 'raise', key: 'r' });
+    expect(first!.budgetUsd).toBeGreaterThan(0.000001);
+    expect(first!.label).toMatch(/^raise the cost cap of a task to \$0\.\d+ and run it again/);
+    // A plain retry is no answer it takes: it would stop at the cap at once.
+    await expect(engine.orchestrator.answerInbox(held!.id, { choice: 'retry' })).rejects.toThrow(
+      /takes raise, skip; got "retry"/,
+    );
+    const answered = await engine.orchestrator.answerInbox(held!.id, { choice: 'raise' });
+    expect(answered.closed?.outcome).toMatch(
+      new RegExp(`^the cost cap of a task is \\$${first!.budgetUsd} now \\(was \\$0\\.000001\\)`),
+    );
+    await eventually(
+      async () => (await readJournal(engine!.home, run.id)).some((e) => e.type === 'run.task_budget_set'),
+      'the raised cap in the journal',
+    );
   });
 });

@@ -3,7 +3,7 @@ import { dollars, taskCost, usd } from '../run/run-budget.js';
 import type { Run } from '../run/run.js';
 import { answerPlan, cancelRun, resumeRun, retryTask, skipTask } from '../run/run-control.js';
 import type { Answer, AnswerAction } from './inbox.js';
-import { cancelledHoldingWork, waitingOn } from './run-needs.js';
+import { cancelledHoldingWork, heldBehind } from './run-needs.js';
 
 /** Calls `fn` with the run, loaded when it is not in memory and with its repository open for work. */
 export type UseRun = <T>(runId: string, fn: (run: Run) => T | Promise<T>) => Promise<T>;
@@ -54,12 +54,9 @@ function act(run: Run, item: InboxItem, answer: Answer, tell: (outcome: string) 
       return retryTask(run, taskId);
     case 'held': {
       // The tasks held because they wait for this one go on with it: run after it, or once it is skipped.
-      const held = waitingOn(run, taskId).filter((id) => {
-        const task = run.tasks.get(id);
-        return task?.status === 'blocked' && task.held !== undefined;
-      });
+      const held = heldBehind(run, taskId);
       if (answer.choice === 'skip') skipTask(run, taskId);
-      else if (answer.choice === 'raise') raiseCap(run, item, answer, tell);
+      else if (answer.choice === 'raise') raiseCap(run, item, answer, tell, held);
       else retryTask(run, taskId);
       for (const id of held) retryTask(run, id);
       return;
@@ -80,10 +77,20 @@ function act(run: Run, item: InboxItem, answer: Answer, tell: (outcome: string) 
  * it may, and the cap exists so nothing spends past it unasked. Their items are revised to the new cap
  * (run-inbox-feed.ts), a plain retry where it is enough, and the answer's line names them.
  */
-function raiseCap(run: Run, item: InboxItem, answer: Answer, tell: (outcome: string) => void): void {
+function raiseCap(
+  run: Run,
+  item: InboxItem,
+  answer: Answer,
+  tell: (outcome: string) => void,
+  /** Held tasks the answer runs with it: the figure covers them too, as its choice showed. */
+  along: string[] = [],
+): void {
   const taskId = item.taskId ?? '';
   const task = run.taskRecord(taskId);
-  const needed = run.budget.neededCap(task);
+  const needed = Math.max(
+    run.budget.neededCap(task),
+    ...along.flatMap((id) => run.budget.capToRetry(run.taskRecord(id)) ?? []),
+  );
   const was = run.budget.taskLimit;
   const cap = answer.budgetUsd ?? needed;
   const again = `orc answer ${item.id} raise gives it ${usd(needed)} (raise --budget <usd> for ${dollars(needed)} or more)`;

@@ -158,7 +158,7 @@ export function taskNeeds(run: Run, task: TaskRecord): ItemSpec[] {
         ...(task.error !== undefined &&
           (task.error.length > 200 || run.budget.stoppedAt(task) !== undefined) && { detail: task.error }),
         choices: [
-          retryChoice(run, task),
+          retryChoice(run, [task]),
           choice('skip', 's', 'skip it: what waits for it goes on'),
           // A run that has ended cannot be cancelled: offered, the answer would do nothing.
           ...(FINISHED_RUN_STATUSES.has(run.status) ? [] : [CANCEL]),
@@ -182,7 +182,11 @@ export function taskNeeds(run: Run, task: TaskRecord): ItemSpec[] {
         'To run it, set it to pending in Task Master, then answer retry.',
       ].join('\n'),
       choices: [
-        retryChoice(run, task, 'run it and what waits for it (once it is pending in Task Master)'),
+        retryChoice(
+          run,
+          [task, ...heldBehind(run, task.id).map((id) => run.taskRecord(id))],
+          'run it and what waits for it (once it is pending in Task Master)',
+        ),
         choice('skip', 's', 'skip it: what waits for it goes on'),
       ],
     },
@@ -211,10 +215,12 @@ function failedQuestion(run: Run, task: TaskRecord): string {
  * choice raises the cap (`raise`, answered with the figure shown or `--budget <usd>`) and runs it; the
  * figure goes with the choice, for `orc inbox` to show.
  */
-function retryChoice(run: Run, task: TaskRecord, label = 'run it again'): InboxChoice {
-  const cap = run.budget.capToRetry(task);
+function retryChoice(run: Run, tasks: TaskRecord[], label = 'run it again'): InboxChoice {
+  // A held task's answer runs what waits for it too: its figure covers them all.
+  const caps = tasks.flatMap((task) => run.budget.capToRetry(task) ?? []);
+  const cap = caps.length === 0 ? undefined : Math.max(...caps);
   if (cap === undefined) {
-    const limit = run.budget.stoppedAt(task) === undefined ? undefined : run.budget.taskLimit;
+    const limit = run.budget.stoppedAt(tasks[0]!) === undefined ? undefined : run.budget.taskLimit;
     return choice('retry', 'r', limit === undefined ? label : `${label}, within the ${usd(limit)} cap`);
   }
   return {
@@ -234,6 +240,14 @@ function isHeldRoot(run: Run, task: TaskRecord): boolean {
   return !task.dependencies.some((id) => {
     const dependency = run.tasks.get(id);
     return dependency?.status === 'blocked' && dependency.held !== undefined;
+  });
+}
+
+/** The tasks held because they wait for held `taskId`: an answer to its item runs them with it. */
+export function heldBehind(run: Run, taskId: string): string[] {
+  return waitingOn(run, taskId).filter((id) => {
+    const task = run.tasks.get(id);
+    return task?.status === 'blocked' && task.held !== undefined;
   });
 }
 

@@ -134,6 +134,10 @@ export class RunBudget {
    */
   capToRetry(task: Pick<TaskRecord, 'id' | 'attempts'>, limit = this.taskLimitUsd): number | undefined {
     if (limit === undefined) return undefined;
+    // Before any call is foreseen nothing says a retry would stop (its first call's check will), and a
+    // figure of what it spent alone would be no advice: a trial's held task was offered a raise to $0.0001.
+    if (!this.foresees() && this.spend.retryCaps?.[task.id] === undefined && taskCost(task) < limit - 1e-6)
+      return undefined;
     const needed = this.neededCap(task, limit);
     return limit >= needed - 1e-6 ? undefined : needed;
   }
@@ -161,8 +165,15 @@ export class RunBudget {
     const attemptCost = average(this.attempts) || 4 * this.foreseen.attempt;
     const reviewCost = average(this.reviews) || 4 * this.foreseen.review || attemptCost;
     const capUsd = Math.ceil((spent + attemptCost + reviewCost) * 10_000 + 1) / 10_000;
-    (this.spend.retryCaps ??= {})[task.id] = { spentUsd: spent, capUsd, underUsd: limit ?? capUsd };
+    // Kept only once a call was foreseen: a figure from nothing would stand until the task spends.
+    if (this.foresees())
+      (this.spend.retryCaps ??= {})[task.id] = { spentUsd: spent, capUsd, underUsd: limit ?? capUsd };
     return capUsd;
+  }
+
+  /** Whether the budget knows what a call costs: one came back, or one was foreseen from its prompt. */
+  private foresees(): boolean {
+    return this.attempts.count > 0 || this.foreseen.attempt > 0;
   }
 
   /**
