@@ -62,7 +62,7 @@ describe('orc retry of a task its cap failed', () => {
       return task.status === 'done' ? task : undefined;
     });
     expect(await eventTypes(runId)).toContain('run.task_budget_set');
-  });
+  }, 90_000);
 
   it("names raising the cap first, in the run's error and the inbox, and the inbox's raise runs the task", async () => {
     box = await Sandbox.create();
@@ -147,7 +147,7 @@ describe('orc retry of a task its cap failed', () => {
       return view.status === 'completed' ? view : undefined;
     });
     expect(done.status).toBe('completed');
-  });
+  }, 90_000);
 
   it('gives one figure per task everywhere, after a restart too; a raise for one revises the others', async () => {
     box = await Sandbox.create();
