@@ -119,7 +119,9 @@ describe('execution.max_task_cost_usd', () => {
     const [first] = held!.choices;
     expect(first).toMatchObject({ id: 'raise', key: 'r' });
     expect(first!.budgetUsd).toBeGreaterThan(0.000001);
-    expect(first!.label).toMatch(/^raise the cost cap of a task to \$0\.\d+ and run it again/);
+    expect(first!.label).toMatch(
+      /^raise the cost cap of a task to \$0\.\d+ and run it and what waits for it \(once it is pending in Task Master\) \(or raise --budget <usd> for another cap\)$/,
+    );
     // A plain retry is no answer it takes: it would stop at the cap at once.
     await expect(engine.orchestrator.answerInbox(held!.id, { choice: 'retry' })).rejects.toThrow(
       /takes raise, skip; got "retry"/,

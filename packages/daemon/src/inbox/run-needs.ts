@@ -227,7 +227,7 @@ function retryChoice(run: Run, tasks: TaskRecord[], label = 'run it again'): Inb
     ...choice(
       'raise',
       'r',
-      `raise the cost cap of a task to ${usd(cap)} and run it again (or raise --budget <usd> for another cap)`,
+      `raise the cost cap of a task to ${usd(cap)} and ${label} (or raise --budget <usd> for another cap)`,
     ),
     budgetUsd: cap,
   };
