@@ -52,6 +52,14 @@ describe('checkModels', () => {
     expect(noKey('use --provider simulated')?.detail).toMatch(
       /run offline on the simulated model: orc run --provider simulated <goal> for one run$/,
     );
+    // A role's own provider wins over --provider: the fix is that setting.
+    const manager = setup({
+      config: config({ models: { provider: 'simulated', manager: { provider: 'anthropic' } } }),
+      providerChosen: true,
+    });
+    expect(models(checkModels(manager))[0]?.detail).toMatch(
+      /run offline on the simulated model: set models\.manager\.provider to "simulated" \(the config lines above say which file sets it\)$/,
+    );
     // A daemon started from this shell would get the key: fine.
     expect(models(checkModels({ ...anthropic, daemonKey: undefined }))[0]).toMatchObject({ status: 'ok' });
   });

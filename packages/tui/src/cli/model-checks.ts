@@ -63,7 +63,7 @@ export function checkModels(setup: ModelSetup): Check[] {
         status: 'fail',
         detail: keyless
           ? 'provider anthropic, but the running daemon was started without ANTHROPIC_API_KEY (only this shell has it): runs would fail; orc daemon stop, then run again from here'
-          : `provider anthropic needs ANTHROPIC_API_KEY where the daemon starts; set it, or run offline on the simulated model: ${offlineFix(setup.simulatedFix)}`,
+          : `provider anthropic needs ANTHROPIC_API_KEY where the daemon starts; set it, or run offline on the simulated model: ${offlineFix(config, setup.simulatedFix)}`,
       });
     } else if (
       provider === 'claude-code' &&
@@ -106,7 +106,13 @@ export function checkModels(setup: ModelSetup): Check[] {
  * How to run offline, as commands a person can type: `orc doctor` takes no `--provider` (a trial was told
  * to "choose --provider simulated"), so the flag is given with `orc run`, and the setting where it was chosen.
  */
-function offlineFix(simulatedFix: string | undefined): string {
+function offlineFix(config: ResolvedConfig, simulatedFix: string | undefined): string {
+  // A role's own provider wins over --provider and models.provider: only changing it helps.
+  const roles = (['manager', 'worker'] as const).filter(
+    (role) => config.models[role].provider === 'anthropic',
+  );
+  if (roles.length > 0)
+    return `set ${roles.map((role) => `models.${role}.provider`).join(' and ')} to "simulated" (the config lines above say which file sets it)`;
   const perRun = 'orc run --provider simulated <goal> for one run';
   const forAll = simulatedFix?.startsWith('set ') === true ? simulatedFix : undefined;
   return forAll === undefined ? perRun : `${perRun}, or ${forAll} for every run`;
