@@ -108,8 +108,11 @@ export function checkModels(setup: ModelSetup): Check[] {
  */
 function offlineFix(config: ResolvedConfig, simulatedFix: string | undefined): string {
   // A role's own provider wins over --provider and models.provider: only changing it helps.
+  // The worker role's calls run at the orc workers on the Redis backend, with their own keys.
   const roles = (['manager', 'worker'] as const).filter(
-    (role) => config.models[role].provider === 'anthropic',
+    (role) =>
+      config.models[role].provider === 'anthropic' &&
+      !(role === 'worker' && config.execution.backend === 'redis'),
   );
   if (roles.length > 0)
     return `set ${roles.map((role) => `models.${role}.provider`).join(' and ')} to "simulated" (the config lines above say which file sets it)`;
