@@ -97,6 +97,38 @@ describe('the inbox in orc attach under tmux', () => {
     await pane.waitFor((s) => s.includes('[exit 0]'), 'orc attach to exit');
   }, 150_000);
 
+  it("shows a capped task's raise with its figure, and its answer says the new cap", async () => {
+    expectScreenTools();
+    box.writeConfig({
+      models: { provider: 'simulated' },
+      execution: { max_workers: 1, max_task_cost_usd: 0.001 },
+      // Calls slow enough that the answer's line is still among the events shown when it is looked for.
+      simulated: { latency_ms: { min: 1000, max: 1200 } },
+    });
+    cli('daemon', 'start');
+    const runId = start('Three tasks');
+    await until('the capped task in the inbox', () => inbox().items.length === 1);
+    const [item] = (
+      JSON.parse(cli('inbox', '--json')) as { items: { id: string; choices: { budgetUsd?: number }[] }[] }
+    ).items;
+    const figure = item!.choices[0]!.budgetUsd!;
+    const pane = attach(runId);
+    await pane.waitFor((s) => /1 waiting · i /.test(s), 'the header to count the item');
+    pane.keys('i');
+    await pane.waitFor(
+      (s) => s.includes(`r  raise the cost cap of a task to $${figure} and run it again`),
+      'the raise with its figure',
+    );
+    pane.keys('r');
+    await pane.waitFor(
+      (s) => s.includes(`${item!.id} answered raise: the cost cap of a task is $${figure} now (was $0.001)`),
+      'the answer saying the new cap',
+    );
+    await until('the run to complete', () => status(runId) === 'completed', 60_000);
+    pane.keys('q');
+    await pane.waitFor((s) => s.includes('[exit 0]'), 'orc attach to exit');
+  }, 120_000);
+
   it('asks for a note where the choice needs one, and keeps quiet with notifications.bell false', async () => {
     expectScreenTools();
     configure({ bell: false });

@@ -43,6 +43,8 @@ export const InboxChoice = z.object({
   label: z.string(),
   /** The answer needs a note (what to change in a plan). */
   needsNote: z.boolean().optional(),
+  /** What the answer sets without `--budget` (USD): a raise's cap on a task's cost. */
+  budgetUsd: z.number().positive().optional(),
 });
 export type InboxChoice = z.infer<typeof InboxChoice>;
 
@@ -53,6 +55,8 @@ export const InboxClosing = z.object({
   note: z.string().optional(),
   /** Why it no longer applies, or what the timeout decided. */
   why: z.string().optional(),
+  /** What the answer did beyond its choice, in a line (the cap a raise set, the items it changed). */
+  outcome: z.string().optional(),
 });
 export type InboxClosing = z.infer<typeof InboxClosing>;
 
@@ -174,4 +178,16 @@ export type NotificationChannelStatus = z.infer<typeof NotificationChannelStatus
 export function inboxItemLine(item: InboxItem): string {
   const where = item.taskId === undefined ? item.runId : `${item.runId}/${item.taskId}`;
   return `${item.id} ${item.type} ${where}: ${item.question}`;
+}
+
+/**
+ * How to answer an item, for the terminal: every choice it takes, and the figure a choice sets when
+ * answered bare (`orc answer i4 raise|skip|cancel; raise sets the cost cap of a task to $0.0047, raise
+ * --budget <usd> to another`).
+ */
+export function answerHint(item: InboxItem): string {
+  const hint = `orc answer ${item.id} ${item.choices.map((c) => c.id).join('|')}`;
+  const raise = item.choices.find((c) => c.id === 'raise' && c.budgetUsd !== undefined);
+  if (raise?.budgetUsd === undefined) return hint;
+  return `${hint}; raise sets the cost cap of a task to $${raise.budgetUsd}, raise --budget <usd> to another`;
 }

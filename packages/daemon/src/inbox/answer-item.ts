@@ -1,8 +1,9 @@
 import { type InboxItem, OrcError } from '@orc/shared';
+import { dollars, taskCost, usd } from '../run/run-budget.js';
 import type { Run } from '../run/run.js';
 import { answerPlan, cancelRun, resumeRun, retryTask, skipTask } from '../run/run-control.js';
 import type { Answer, AnswerAction } from './inbox.js';
-import { cancelledHoldingWork, waitingOn } from './run-needs.js';
+import { cancelledHoldingWork, heldBehind } from './run-needs.js';
 
 /** Calls `fn` with the run, loaded when it is not in memory and with its repository open for work. */
 export type UseRun = <T>(runId: string, fn: (run: Run) => T | Promise<T>) => Promise<T>;
@@ -12,17 +13,17 @@ export type UseRun = <T>(runId: string, fn: (run: Run) => T | Promise<T>) => Pro
  * use (run-control.ts), so an answer is refused for the same reasons, with the same words.
  */
 export function answerRunItems(use: UseRun, openForWork: (run: Run) => Promise<Run>): AnswerAction {
-  return (item, answer) =>
+  return (item, answer, tell) =>
     use(item.runId, async (run) => {
       // A retry or a skip gives a finished run work again: its repository must be open for it.
       const gives =
         (item.type === 'task_failed' || item.type === 'held' || item.type === 'run_held') &&
         answer.choice !== 'cancel';
-      act(gives ? await openForWork(run) : run, item, answer);
+      act(gives ? await openForWork(run) : run, item, answer, tell);
     });
 }
 
-function act(run: Run, item: InboxItem, answer: Answer): void {
+function act(run: Run, item: InboxItem, answer: Answer, tell: (outcome: string) => void): void {
   const taskId = item.taskId ?? '';
   switch (item.type) {
     case 'plan_approval':
@@ -49,15 +50,13 @@ function act(run: Run, item: InboxItem, answer: Answer): void {
     case 'task_failed':
       if (answer.choice === 'cancel') return cancelRun(run);
       if (answer.choice === 'skip') return skipTask(run, taskId);
-      if (answer.choice === 'raise') return raiseCap(run, item, answer);
+      if (answer.choice === 'raise') return raiseCap(run, item, answer, tell);
       return retryTask(run, taskId);
     case 'held': {
       // The tasks held because they wait for this one go on with it: run after it, or once it is skipped.
-      const held = waitingOn(run, taskId).filter((id) => {
-        const task = run.tasks.get(id);
-        return task?.status === 'blocked' && task.held !== undefined;
-      });
+      const held = heldBehind(run, taskId);
       if (answer.choice === 'skip') skipTask(run, taskId);
+      else if (answer.choice === 'raise') raiseCap(run, item, answer, tell, held);
       else retryTask(run, taskId);
       for (const id of held) retryTask(run, id);
       return;
@@ -69,21 +68,63 @@ function act(run: Run, item: InboxItem, answer: Answer): void {
 }
 
 /**
- * Raises the cap and runs the task again. The cap is the person's `--budget`, else what the task needs
- * now (the figure its choice showed, unless calls that ended since moved the averages it is foreseen
- * from). A `--budget` too low for that is refused with the answer's own words: `orc retry`'s refusal
- * named its `--task-budget` to someone answering the inbox.
+ * Raises the run's cap on a task's cost and runs the task again. The cap is the person's `--budget`, else
+ * the figure the choice showed (RunBudget's `neededCap`, the one figure every surface gives). A figure
+ * under what the task needs, or under the run's cap (a raise lowering it for every task), is refused in
+ * the answer's own words: `orc retry`'s refusal named its `--task-budget` to someone in the inbox.
+ *
+ * The other tasks that stopped at the old cap are not run with it: each costs what its own answer says
+ * it may, and the cap exists so nothing spends past it unasked. Their items are revised to the new cap
+ * (run-inbox-feed.ts), a plain retry where it is enough, and the answer's line names them.
  */
-function raiseCap(run: Run, item: InboxItem, answer: Answer): void {
+function raiseCap(
+  run: Run,
+  item: InboxItem,
+  answer: Answer,
+  tell: (outcome: string) => void,
+  /** Held tasks the answer runs with it: the figure covers them too, as its choice showed. */
+  along: string[] = [],
+): void {
   const taskId = item.taskId ?? '';
-  const needed = run.budget.capToRetry(run.taskRecord(taskId));
-  if (answer.budgetUsd !== undefined && needed !== undefined) {
-    const enough = run.budget.capToRetry(run.taskRecord(taskId), answer.budgetUsd);
-    if (enough !== undefined)
-      throw new OrcError(
-        'INVALID_STATE',
-        `a cap of $${answer.budgetUsd} is too low for task ${taskId}: its retry would fail at once; orc answer ${item.id} raise --budget ${enough.toFixed(4)} (or more), or raise alone for $${needed.toFixed(4)}`,
-      );
-  }
-  retryTask(run, taskId, { maxTaskCostUsd: answer.budgetUsd ?? needed });
+  const task = run.taskRecord(taskId);
+  const needed = Math.max(
+    run.budget.neededCap(task),
+    ...along.flatMap((id) => run.budget.capToRetry(run.taskRecord(id)) ?? []),
+  );
+  const was = run.budget.taskLimit;
+  const cap = answer.budgetUsd ?? needed;
+  const again = `orc answer ${item.id} raise gives it ${usd(needed)} (raise --budget <usd> for ${dollars(needed)} or more)`;
+  if (cap < needed - 1e-6)
+    throw new OrcError(
+      'INVALID_STATE',
+      `a cap of ${usd(cap)} is too low for task ${taskId}: it has cost ${usd(taskCost(task))} and a retry (an attempt and its review) needs ${usd(needed)}; ${again}`,
+    );
+  if (was !== undefined && cap < was - 1e-6)
+    throw new OrcError(
+      'INVALID_STATE',
+      `a cap of ${usd(cap)} is under the run's ${usd(was)} and would lower it for every task; ${again}`,
+    );
+  tell(raisedLine(run, taskId, was, cap));
+  retryTask(run, taskId, { maxTaskCostUsd: cap });
+}
+
+/** The answer's line for a raise: the new cap, and what it means for the other tasks that stopped at the old one. */
+function raisedLine(run: Run, taskId: string, was: number | undefined, cap: number): string {
+  const others = [...run.tasks.rows()].flatMap((row) => {
+    if (row.id === taskId || (row.status !== 'failed' && row.status !== 'blocked')) return [];
+    const task = run.tasks.get(row.id);
+    const stopped = task && run.budget.stoppedAt(task);
+    return stopped ? [{ id: row.id, fits: cap >= stopped.capUsd - 1e-6 }] : [];
+  });
+  const fit = others.filter((o) => o.fits).map((o) => o.id);
+  const short = others.filter((o) => !o.fits).map((o) => o.id);
+  const list = (ids: string[]) =>
+    ids.length > 5 ? `${ids.slice(0, 5).join(', ')} and ${ids.length - 5} more` : ids.join(', ');
+  return [
+    `the cost cap of a task is ${usd(cap)} now${was === undefined ? '' : ` (was ${usd(was)})`}, for every task of run ${run.id}; task ${taskId} runs again`,
+    ...(fit.length > 0
+      ? [`${list(fit)} stopped at the old cap and fit this one: orc inbox offers each a retry`]
+      : []),
+    ...(short.length > 0 ? [`${list(short)} need more: orc inbox offers each a raise`] : []),
+  ].join('; ');
 }

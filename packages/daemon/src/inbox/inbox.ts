@@ -34,8 +34,16 @@ export interface Answer {
   budgetUsd?: number;
 }
 
-/** Does what an answer asks of a run (resume it, retry a task…); throws when the run cannot. */
-export type AnswerAction = (item: InboxItem, answer: Answer) => Promise<void>;
+/**
+ * Does what an answer asks of a run (resume it, retry a task…); throws when the run cannot. `tell` says,
+ * before it acts, what it does beyond the choice when there is more to tell (the cap a raise sets): the
+ * answer's line, kept with the item however it closes.
+ */
+export type AnswerAction = (
+  item: InboxItem,
+  answer: Answer,
+  tell: (outcome: string) => void,
+) => Promise<void>;
 
 export interface InboxOptions {
   file: InboxFile;
@@ -70,7 +78,7 @@ export class Inbox {
   /** Called when the item closes: an agent waiting for a permission. */
   private readonly onClose = new Map<string, (item: InboxItem) => void>();
   /** Items whose answer is being carried out: closed by what it does, they count as answered. */
-  private readonly answering = new Map<string, Answer>();
+  private readonly answering = new Map<string, Answer & { outcome?: string }>();
   private nextItem = 1;
   private lastEventId = 0;
   private act: AnswerAction = () => Promise.reject(new Error('the inbox cannot act on answers yet'));
@@ -196,6 +204,7 @@ export class Inbox {
             reason: 'answered',
             choice: answer.choice,
             ...(answer.note !== undefined && { note: answer.note }),
+            ...(answer.outcome !== undefined && { outcome: answer.outcome }),
           }
         : closing;
     item.status = 'closed';
@@ -282,10 +291,11 @@ export class Inbox {
         'INVALID_CHOICE',
         `a budget goes with a budget item or a raise of a task's cap; ${itemId} is ${item.type} and ${choice.id} takes none`,
       );
+    const answering: Answer & { outcome?: string } = { ...answer };
     if (!this.onClose.has(itemId)) {
-      this.answering.set(itemId, answer);
+      this.answering.set(itemId, answering);
       try {
-        await this.act(publicItem(item), answer);
+        await this.act(publicItem(item), answer, (outcome) => (answering.outcome = outcome));
       } finally {
         this.answering.delete(itemId);
       }
@@ -294,6 +304,7 @@ export class Inbox {
       reason: 'answered',
       choice: answer.choice,
       ...(answer.note !== undefined && answer.note !== '' && { note: answer.note }),
+      ...(answering.outcome !== undefined && { outcome: answering.outcome }),
     });
     return closed ?? publicItem(item);
   }

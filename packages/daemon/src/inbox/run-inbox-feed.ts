@@ -87,6 +87,11 @@ export function feedInbox(inbox: Inbox, run: Run, clock: Clock): () => void {
       case 'run.planned':
         syncTasks();
         return;
+      case 'run.task_budget_set':
+        // A cap raised for one task is every task's: the others that stopped at the old one say so, and
+        // offer a plain retry where the new cap is enough.
+        for (const taskId of [...watched]) syncTask(taskId);
+        return;
       case 'run.cancelled':
         inbox.dropRun(run.id, `run ${run.id} was cancelled`);
         return;

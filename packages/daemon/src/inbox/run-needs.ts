@@ -5,6 +5,7 @@ import {
   type TaskRecord,
   type TaskStatus,
 } from '@orc/shared';
+import { usd } from '../run/run-budget.js';
 import type { Run } from '../run/run.js';
 import { itemKey, type ItemSpec } from './inbox.js';
 
@@ -153,10 +154,11 @@ export function taskNeeds(run: Run, task: TaskRecord): ItemSpec[] {
         ...base,
         type: 'task_failed',
         key: itemKey('task_failed', run.id, task.id),
-        question: `task ${task.id} of run ${run.id} ${task.status === 'failed' ? 'failed' : 'is blocked'}: ${clip(task.error ?? 'no reason given', 200)}`,
-        ...(task.error !== undefined && task.error.length > 200 && { detail: task.error }),
+        question: failedQuestion(run, task),
+        ...(task.error !== undefined &&
+          (task.error.length > 200 || run.budget.stoppedAt(task) !== undefined) && { detail: task.error }),
         choices: [
-          retryChoice(run, task),
+          retryChoice(run, [task]),
           choice('skip', 's', 'skip it: what waits for it goes on'),
           // A run that has ended cannot be cancelled: offered, the answer would do nothing.
           ...(FINISHED_RUN_STATUSES.has(run.status) ? [] : [CANCEL]),
@@ -180,7 +182,11 @@ export function taskNeeds(run: Run, task: TaskRecord): ItemSpec[] {
         'To run it, set it to pending in Task Master, then answer retry.',
       ].join('\n'),
       choices: [
-        choice('retry', 'r', 'run it and what waits for it (once it is pending in Task Master)'),
+        retryChoice(
+          run,
+          [task, ...heldBehind(run, task.id).map((id) => run.taskRecord(id))],
+          'run it and what waits for it (once it is pending in Task Master)',
+        ),
         choice('skip', 's', 'skip it: what waits for it goes on'),
       ],
     },
@@ -188,17 +194,43 @@ export function taskNeeds(run: Run, task: TaskRecord): ItemSpec[] {
 }
 
 /**
- * A task at its cost cap would fail a plain retry at once (run-control's retryTask refuses it), so its
- * first choice raises the cap (`raise`, answered with the figure shown or `--budget <usd>`) and runs it.
+ * What a failed or blocked task's item asks. A task that stopped at the cost cap of a task says so with
+ * the cap as it is now and what a retry needs (its own error names the cap it stopped at, and a person
+ * may have raised it since for another task: a trial read the old cap beside a plain retry).
  */
-function retryChoice(run: Run, task: TaskRecord): InboxChoice {
-  const cap = run.budget.capToRetry(task);
-  if (cap === undefined) return choice('retry', 'r', 'run it again');
-  return choice(
-    'raise',
-    'r',
-    `raise the cost cap of a task to $${cap.toFixed(4)} and run it again (orc retry ${run.id} ${task.id} --task-budget <usd> for another cap)`,
-  );
+function failedQuestion(run: Run, task: TaskRecord): string {
+  const what = `task ${task.id} of run ${run.id} ${task.status === 'failed' ? 'failed' : 'is blocked'}`;
+  const stopped = run.budget.stoppedAt(task);
+  const cap = run.budget.taskLimit;
+  if (stopped === undefined || cap === undefined)
+    return `${what}: ${clip(task.error ?? 'no reason given', 200)}`;
+  const at = `${what} at the cost cap of a task (${usd(stopped.underUsd)}): it has cost ${usd(stopped.spentUsd)}`;
+  if (cap + 1e-6 < stopped.capUsd)
+    return `${at} and a retry needs ${usd(stopped.capUsd)}${cap === stopped.underUsd ? '' : ` (the cap is ${usd(cap)} now)`}`;
+  return `${at}; the cap is ${usd(cap)} now, enough for a retry`;
+}
+
+/**
+ * A task at its cost cap would fail a plain retry (run-control's retryTask refuses it), so its first
+ * choice raises the cap (`raise`, answered with the figure shown or `--budget <usd>`) and runs it; the
+ * figure goes with the choice, for `orc inbox` to show.
+ */
+function retryChoice(run: Run, tasks: TaskRecord[], label = 'run it again'): InboxChoice {
+  // A held task's answer runs what waits for it too: its figure covers them all.
+  const caps = tasks.flatMap((task) => run.budget.capToRetry(task) ?? []);
+  const cap = caps.length === 0 ? undefined : Math.max(...caps);
+  if (cap === undefined) {
+    const limit = run.budget.stoppedAt(tasks[0]!) === undefined ? undefined : run.budget.taskLimit;
+    return choice('retry', 'r', limit === undefined ? label : `${label}, within the ${usd(limit)} cap`);
+  }
+  return {
+    ...choice(
+      'raise',
+      'r',
+      `raise the cost cap of a task to ${usd(cap)} and ${label} (or raise --budget <usd> for another cap)`,
+    ),
+    budgetUsd: cap,
+  };
 }
 
 const SETTLED_FOR_GOOD: ReadonlySet<TaskStatus> = new Set(['done', 'skipped', 'cancelled']);
@@ -208,6 +240,14 @@ function isHeldRoot(run: Run, task: TaskRecord): boolean {
   return !task.dependencies.some((id) => {
     const dependency = run.tasks.get(id);
     return dependency?.status === 'blocked' && dependency.held !== undefined;
+  });
+}
+
+/** The tasks held because they wait for held `taskId`: an answer to its item runs them with it. */
+export function heldBehind(run: Run, taskId: string): string[] {
+  return waitingOn(run, taskId).filter((id) => {
+    const task = run.tasks.get(id);
+    return task?.status === 'blocked' && task.held !== undefined;
   });
 }
 

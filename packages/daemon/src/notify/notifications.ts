@@ -1,4 +1,4 @@
-import { simulatedLabel } from '@orc/shared';
+import { answerHint, simulatedLabel } from '@orc/shared';
 import type { InboxItem, NotifyOn, ResolvedConfig, RunSummary } from '@orc/shared';
 import { CommandChannel } from './command-channel.js';
 import { DesktopChannel } from './desktop-channel.js';
@@ -19,12 +19,13 @@ export function channelsFrom(
 
 /** An inbox item as a push: the question, and how to answer it from a terminal. */
 export function itemNotification(item: InboxItem): Notification {
-  const choices = item.choices.map((choice) => choice.id).join('|');
+  // Every answer it takes, with the figure a bare raise sets, as orc inbox gives them.
+  const hint = answerHint(item);
   return {
     kind: item.type,
     title: `claude-orchestrator needs you (${item.type.replace('_', ' ')})`,
-    text: `${item.question}\nAnswer: orc answer ${item.id} ${choices}`,
-    payload: { kind: item.type, text: `${item.question} (orc answer ${item.id} ${choices})`, item },
+    text: `${item.question}\nAnswer: ${hint}`,
+    payload: { kind: item.type, text: `${item.question} (${hint})`, item },
   };
 }
 

@@ -5,6 +5,7 @@ import { runMachine, type RollbackPlan, type RollbackRequest } from '../actors/r
 import { isoAt } from '../clock.js';
 import { backoffDelay } from '../model/model-error.js';
 import type { Run } from './run.js';
+import { usd } from './run-budget.js';
 import { commitRollback, prepareRollback, type RollbackDeps } from './run-rollback.js';
 
 /**
@@ -240,13 +241,24 @@ function failureSummary(run: Run): string {
     return cap === undefined ? [] : [{ task, cap }];
   });
   const first = capped[0];
+  // The cap once, with the figure a retry needs: each capped task's own error names it again.
   if (first)
     parts.push(
-      `${capped.length === 1 ? `task ${first.task.id} is` : `${capped.length} tasks (first: ${first.task.id}) are`} at the cost cap of a task (execution.max_task_cost_usd $${run.config.execution.max_task_cost_usd}): orc retry ${run.id} ${first.task.id} --task-budget ${first.cap.toFixed(4)} (or more) raises it`,
+      `${capped.length === 1 ? `task ${first.task.id} is` : `${capped.length} tasks (first: ${first.task.id}) are`} at the cost cap of a task (execution.max_task_cost_usd ${usd(run.budget.taskLimit ?? 0)}) and ${first.task.id} needs ${usd(first.cap)} to be retried: ${run.budget.retryCommand(first.task.id, first.cap)} (or more) raises it${capped.length > 1 ? ` (orc inbox has each task's figure)` : ''}`,
     );
-  if (failed.length > 0)
+  // Tasks that stopped at a cap a person has raised since (for another task): a plain retry runs them.
+  const cappedIds = new Set(capped.map(({ task }) => task.id));
+  const fit = failed.filter((task) => !cappedIds.has(task.id) && run.budget.stoppedAt(task) !== undefined);
+  const fitFirst = fit[0];
+  if (fitFirst)
     parts.push(
-      `${plural(failed.length, 'task')} failed (first: ${failed[0]!.id}: ${failed[0]!.error ?? 'no reason'})`,
+      `${fit.length === 1 ? `task ${fitFirst.id}` : `${fit.length} tasks (first: ${fitFirst.id})`} stopped at the cost cap of a task before it was raised to ${usd(run.budget.taskLimit ?? 0)}, enough now: orc retry ${run.id} ${fitFirst.id} runs it again`,
+    );
+  for (const task of fit) cappedIds.add(task.id);
+  const otherFailed = failed.filter((task) => !cappedIds.has(task.id));
+  if (otherFailed.length > 0)
+    parts.push(
+      `${plural(otherFailed.length, capped.length > 0 ? 'other task' : 'task')} failed (first: ${otherFailed[0]!.id}: ${otherFailed[0]!.error ?? 'no reason'})`,
     );
   if (blocked.length > 0)
     parts.push(
@@ -258,7 +270,7 @@ function failureSummary(run: Run): string {
     );
   if (waiting > 0) parts.push(`${plural(waiting, 'task')} never ran because a dependency did not finish`);
   // When the cap is all that failed, raising it is the fix; anything else needs its cause fixed first.
-  const otherCause = failed.length > capped.length || blocked.length > 0 || cancelled.length > 0;
-  if (capped.length === 0 || otherCause) parts.push(`fix the cause, then orc retry ${run.id} <task>`);
+  const otherCause = otherFailed.length > 0 || blocked.length > 0 || cancelled.length > 0;
+  if (cappedIds.size === 0 || otherCause) parts.push(`fix the cause, then orc retry ${run.id} <task>`);
   return parts.join('; ');
 }

@@ -1,6 +1,7 @@
 import { addUsage, ZERO_USAGE, type ModelPrice, type TaskRecord, type Usage } from '@orc/shared';
 import { ModelError } from '../model/model-error.js';
 import { costOf } from '../model/pricing.js';
+import type { RetryCap } from '../store/run-document.js';
 
 /** A call about to be made, as the task budget foresees it. */
 export interface NextCall {
@@ -18,10 +19,14 @@ const TOKENS_PER_CHAR = 0.25;
 
 /** What the budget reads and writes of the run's document. */
 export interface SpendRecord {
+  /** The run's id, for the commands its messages give; a plan's has none. */
+  id?: string;
   usage: Usage;
   costUsd: number;
   /** A person resumed the run after its budget paused it: it goes on past the limit. */
   budgetLifted?: boolean | undefined;
+  /** The cap each task needs to be retried, as first given (`RunBudget.neededCap`). */
+  retryCaps?: Record<string, RetryCap> | undefined;
 }
 
 /** What a task has cost: each attempt's work and its review. */
@@ -102,13 +107,19 @@ export class RunBudget {
     if (spent < limit - 1e-6 && spent + expected <= limit + 1e-6) return;
     const about =
       expected > 0
-        ? `, and ${next.kind === 'attempt' ? 'an attempt' : 'a review'} costs about $${expected.toFixed(4)}`
+        ? ` and ${next.kind === 'attempt' ? 'an attempt' : 'a review'} costs about ${usd(expected)}`
         : '';
+    const needed = this.neededCap(task, limit);
     throw new ModelError(
       'permanent',
-      `task ${task.id} would pass its budget: it has cost $${spent.toFixed(4)} of execution.max_task_cost_usd $${limit}${about}`,
+      `task ${task.id} would pass the cost cap of a task (${usd(limit)}, execution.max_task_cost_usd): it has cost ${usd(spent)}${about}; a retry needs a cap of ${usd(needed)}: ${this.retryCommand(task.id, needed)}`,
       { taskBudget: true, ...(next.kind === 'attempt' && { beforeAttempt: true }) },
     );
+  }
+
+  /** The command that raises the run's cap to `capUsd` and runs the task again. */
+  retryCommand(taskId: string, capUsd: number): string {
+    return `orc retry ${this.spend.id ?? '<run>'} ${taskId} --task-budget ${dollars(capUsd)}`;
   }
 
   /** What a call costs at least: its prompt's input tokens, estimated from its length. */
@@ -118,24 +129,69 @@ export class RunBudget {
   }
 
   /**
-   * The cap (`max_task_cost_usd`, USD) a retry of the task needs when one under `limit` would fail at once
-   * (its spend so far, plus what an attempt costs on average, passes it); undefined when it would not.
+   * The cap (`max_task_cost_usd`, USD) a retry of the task needs when the run's (or `limit`) is less;
+   * undefined when that one is enough.
    */
-  capToRetry(task: Pick<TaskRecord, 'attempts'>, limit = this.taskLimitUsd): number | undefined {
+  capToRetry(task: Pick<TaskRecord, 'id' | 'attempts'>, limit = this.taskLimitUsd): number | undefined {
     if (limit === undefined) return undefined;
+    // Before any call is foreseen nothing says a retry would stop (its first call's check will), and a
+    // figure of what it spent alone would be no advice: a trial's held task was offered a raise to $0.0001.
+    if (!this.foresees() && this.spend.retryCaps?.[task.id] === undefined && taskCost(task) < limit - 1e-6)
+      return undefined;
+    const needed = this.neededCap(task, limit);
+    return limit >= needed - 1e-6 ? undefined : needed;
+  }
+
+  /**
+   * The one figure every surface gives for the cap a retry of the task needs (its failure, the inbox,
+   * `orc retry`, `orc show`, the run's error): what it has cost, plus an attempt and its review at what
+   * such calls cost on average in the run, rounded up to a cent's hundredth. A figure that fails again at
+   * once is no advice (a new-user trial was told $0.0001 against an attempt of $0.0003): with no call of a
+   * kind back yet, its foreseen cost is its prompt's alone and the answer's tokens come on top (measured
+   * on the simulated model: an attempt 3× its prompt's cost, its review 4× the attempt's prompt), so four
+   * times that; a review never foreseen is taken to cost what an attempt does.
+   *
+   * The averages move as other tasks' calls end, and a restored run foresees nothing yet: a trial was
+   * advised $0.0046 in the inbox and $0.0020 by `orc retry` for the same task. So the figure is kept with
+   * the run's document (`retryCaps`) the first time it is given at the task's spend, and given again until
+   * the task spends more. `limit` is the cap it is asked under (kept: a task under it stopped at it).
+   */
+  neededCap(task: Pick<TaskRecord, 'id' | 'attempts'>, limit = this.taskLimitUsd): number {
     const spent = taskCost(task);
+    const kept = this.spend.retryCaps?.[task.id];
+    if (kept !== undefined && Math.abs(kept.spentUsd - spent) < 1e-9) return kept.capUsd;
     const average = (seen: { total: number; count: number }) =>
       seen.count > 0 ? seen.total / seen.count : 0;
-    const attempt = average(this.attempts) || this.foreseen.attempt;
-    if (spent < limit - 1e-6 && spent + attempt <= limit + 1e-6) return undefined;
-    // The advice covers an attempt and its review: a figure that fails again at once is no advice (a
-    // new-user trial was told $0.0001 against an attempt of $0.0003). With no call of a kind back yet,
-    // its foreseen cost is its prompt's alone; the answer's tokens come on top (measured on the simulated
-    // model: an attempt 3× its prompt's cost, its review 4× the attempt's prompt), so four times that; a
-    // review never foreseen is taken to cost what an attempt does. Rounded up to a cent's hundredth.
     const attemptCost = average(this.attempts) || 4 * this.foreseen.attempt;
     const reviewCost = average(this.reviews) || 4 * this.foreseen.review || attemptCost;
-    return Math.ceil((spent + attemptCost + reviewCost) * 10_000 + 1) / 10_000;
+    const capUsd = Math.ceil((spent + attemptCost + reviewCost) * 10_000 + 1) / 10_000;
+    // Kept only once a call was foreseen: a figure from nothing would stand until the task spends.
+    if (this.foresees())
+      (this.spend.retryCaps ??= {})[task.id] = { spentUsd: spent, capUsd, underUsd: limit ?? capUsd };
+    return capUsd;
+  }
+
+  /** Whether the budget knows what a call costs: one came back, or one was foreseen from its prompt. */
+  private foresees(): boolean {
+    return this.attempts.count > 0 || this.foreseen.attempt > 0;
+  }
+
+  /**
+   * The cap the task stopped at when that is why it failed, and is not the run's now (a person raised it
+   * for another task): what its inbox item tells beside the task's own error, which names the old one.
+   */
+  stoppedAt(task: Pick<TaskRecord, 'id' | 'attempts'>): RetryCap | undefined {
+    const kept = this.spend.retryCaps?.[task.id];
+    if (kept === undefined || Math.abs(kept.spentUsd - taskCost(task)) >= 1e-9) return undefined;
+    return kept.underUsd < kept.capUsd - 1e-6 ? kept : undefined;
+  }
+
+  /**
+   * A person runs the task again: the figure kept for it goes (a failure of the retry for another reason
+   * at the same spend would otherwise read as the cap's), and its next stop at the cap gives one anew.
+   */
+  retried(taskId: string): void {
+    if (this.spend.retryCaps) delete this.spend.retryCaps[taskId];
   }
 
   /** Why a retry of the task would fail at once under a cap of `limit` (`capToRetry`), with the fix. */
@@ -146,7 +202,7 @@ export class RunBudget {
   ): string | undefined {
     const enough = this.capToRetry(task, limit);
     if (enough === undefined) return undefined;
-    return `task ${task.id} has cost $${taskCost(task).toFixed(4)} of a $${limit} cap (execution.max_task_cost_usd), so a retry would fail at once: orc retry ${runId} ${task.id} --task-budget ${enough.toFixed(4)} (or more) raises the run's cap`;
+    return `task ${task.id} has cost ${usd(taskCost(task))} of a ${usd(limit ?? 0)} cap (execution.max_task_cost_usd): a retry (an attempt and its review) needs ${usd(enough)}; orc retry ${runId} ${task.id} --task-budget ${dollars(enough)} (or more) raises the run's cap`;
   }
 
   /** The run's cap on one task's cost becomes `usd` (a person raised it). */
@@ -187,7 +243,24 @@ export class RunBudget {
     this.spend.budgetLifted = true;
   }
 
+  get taskLimit(): number | undefined {
+    return this.taskLimitUsd;
+  }
+
   describe(runId: string): string {
     return `spent $${this.spend.costUsd.toFixed(4)} of the $${this.limitUsd} budget; orc resume ${runId} --budget <usd> goes on within a new one, without --budget past it`;
   }
+}
+
+/**
+ * An amount of US dollars as the budget's messages and commands give it: to a cent's hundredth (a
+ * millionth below that), without the zeros after its second place, so a cap reads as it was typed
+ * ($0.001) and an advised cap is the same figure in the text and in the command it gives.
+ */
+export function dollars(amount: number): string {
+  return amount.toFixed(amount > 0 && amount < 0.0001 ? 6 : 4).replace(/(\.\d{2}\d*?)0+$/, '$1');
+}
+
+export function usd(amount: number): string {
+  return `$${dollars(amount)}`;
 }

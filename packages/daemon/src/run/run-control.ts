@@ -120,6 +120,7 @@ export function retryTask(run: Run, taskId: string, options: { maxTaskCostUsd?: 
     run.emit({ type: 'run.task_budget_set', limitUsd: maxTaskCostUsd });
   }
   if (run.doc.heldTasks) delete run.doc.heldTasks[taskId];
+  run.budget.retried(taskId);
   // The reason goes into the journal, so a report tells a person's retry from the engine's own.
   run.tasks.send(taskId, { type: 'task.retry' }, 'retried by a person');
   if (run.scheduler.graph.waitingFor(taskId) === 0) run.scheduler.unblock([taskId]);

@@ -22,6 +22,16 @@ import type { TaskChanges } from './document-task-list.js';
  * projection that is rewritten now and then; `events.jsonl` is the journal that is appended (and synced)
  * as things happen, so the document may lag the journal and is caught up from it on restore.
  */
+/** The cap (`max_task_cost_usd`) a task needs to be retried, as given the first time at its spend. */
+export const RetryCap = z.object({
+  /** What the task had cost: once it spends more, the figure is worked out again. */
+  spentUsd: z.number().nonnegative(),
+  capUsd: z.number().positive(),
+  /** The run's cap it was given under: a task whose figure is over it stopped at it. */
+  underUsd: z.number().nonnegative(),
+});
+export type RetryCap = z.infer<typeof RetryCap>;
+
 export const RunDocument = z.object({
   version: z.literal(1),
   id: z.string(),
@@ -63,6 +73,11 @@ export const RunDocument = z.object({
   tasksDoneSinceCheckpoint: z.number().int().nonnegative(),
   /** A person resumed the run after its budget paused it: it goes on past `max_cost_usd`. */
   budgetLifted: z.boolean().optional(),
+  /**
+   * The cap on a task's cost each task needs to be retried, as first given at its spend (RunBudget's
+   * `neededCap`): the same figure after a restart, whatever the averages it came from do since.
+   */
+  retryCaps: z.record(z.string(), RetryCap).optional(),
   /** The run was rebuilt after a file of it was found damaged: which, why, and from what. */
   damage: RunDamage.optional(),
   /** People's ratings of the run and its tasks (`feedback.rated`), oldest first. */

@@ -222,7 +222,7 @@ export function resolveConfig(
  * How to run on the simulated model instead, where the provider was chosen: only a command that has
  * `--provider` (orc run, orc plan) is told to use it; `orc ls` or a daemon was told of a flag it lacks.
  */
-function providerFix(layers: readonly ConfigLayer[]): string {
+export function providerFix(layers: readonly ConfigLayer[]): string {
   const chose = layers.findLast(
     (layer) => (layer.values as { models?: { provider?: unknown } }).models?.provider !== undefined,
   );

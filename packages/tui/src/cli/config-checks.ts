@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import {
+  providerFix,
   daemonSettingsDiffering,
   findConfigProblems,
   isDaemonSetting,
@@ -20,6 +21,8 @@ export interface ConfigFindings {
   /** The daemon's configuration with this directory's over it; undefined when either cannot be read. */
   config?: ResolvedConfig;
   providerChosen: boolean;
+  /** Where models.provider was chosen, as the fix that runs on the simulated model instead says it. */
+  simulatedFix?: string;
   clientKey: boolean;
 }
 
@@ -114,6 +117,8 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
     checks: lines,
     ...(config && { config }),
     providerChosen: client.providerChosen || daemon.providerChosen,
+    // This directory's layers go over the daemon's: the last one that chose the provider is the one to change.
+    simulatedFix: providerFix([...daemon.layers, ...client.layers]),
     clientKey,
   };
 }

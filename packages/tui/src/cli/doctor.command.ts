@@ -94,6 +94,7 @@ function checkConfig(daemonKey: boolean | undefined): Check[] {
     ...checkModels({
       config: found.config,
       providerChosen: found.providerChosen,
+      simulatedFix: found.simulatedFix,
       clientKey: found.clientKey,
       daemonKey,
       onPath,

@@ -1,4 +1,4 @@
-import type { InboxItem, PauseReason, RunSummary, RunWaits } from '@orc/shared';
+import { answerHint, type InboxItem, type PauseReason, type RunSummary, type RunWaits } from '@orc/shared';
 import type { Command } from 'commander';
 import { formatDuration, plural } from '../screen/format.js';
 import { oneLine, truncateCells } from '../screen/text-cells.js';
@@ -63,7 +63,12 @@ export function registerInboxCommands(program: Command): void {
             ...(options.note !== undefined && { note: options.note }),
             ...(budgetUsd !== undefined && { budgetUsd }),
           });
-          emit(options, item, () => `${item.id} answered ${choice}: ${oneLine(item.question)}`);
+          // What the answer did when it did more than its choice says (the cap a raise set), else what it answered.
+          emit(
+            options,
+            item,
+            () => `${item.id} answered ${choice}: ${oneLine(item.closed?.outcome ?? item.question)}`,
+          );
         });
       },
     );
@@ -76,7 +81,7 @@ export function itemLines(item: InboxItem, now: number): string[] {
   const lines = [`${item.id.padEnd(4)} ${item.type.padEnd(13)} ${where}  ${age} ago`];
   lines.push(`     ${truncateCells(oneLine(item.question), 200)}`);
   if (item.status === 'open') {
-    lines.push(`     orc answer ${item.id} ${item.choices.map((c) => c.id).join('|')}`);
+    lines.push(`     ${answerHint(item)}`);
     if (item.expiresAt !== undefined)
       lines[2] += `  (denied by itself in ${formatDuration(Date.parse(item.expiresAt) - now)})`;
   } else {

@@ -40,6 +40,26 @@ describe('checkModels', () => {
       status: 'fail',
       detail: expect.stringContaining('only this shell has it') as string,
     });
+    // Without a key anywhere, the fix is commands a person can type: orc doctor takes no --provider.
+    const noKey = (where: string) =>
+      models(checkModels({ ...anthropic, clientKey: false, daemonKey: false, simulatedFix: where }))[0];
+    expect(noKey('set ORC_PROVIDER=simulated')).toEqual({
+      name: 'models',
+      status: 'fail',
+      detail:
+        'provider anthropic needs ANTHROPIC_API_KEY where the daemon starts; set it, or run offline on the simulated model: orc run --provider simulated <goal> for one run, or set ORC_PROVIDER=simulated for every run',
+    });
+    expect(noKey('use --provider simulated')?.detail).toMatch(
+      /run offline on the simulated model: orc run --provider simulated <goal> for one run$/,
+    );
+    // A role's own provider wins over --provider: the fix is that setting.
+    const manager = setup({
+      config: config({ models: { provider: 'simulated', manager: { provider: 'anthropic' } } }),
+      providerChosen: true,
+    });
+    expect(models(checkModels(manager))[0]?.detail).toMatch(
+      /run offline on the simulated model: set models\.manager\.provider to "simulated" \(the config lines above say which file sets it\)$/,
+    );
     // A daemon started from this shell would get the key: fine.
     expect(models(checkModels({ ...anthropic, daemonKey: undefined }))[0]).toMatchObject({ status: 'ok' });
   });

@@ -14,6 +14,8 @@ export interface ModelSetup {
   config: ResolvedConfig;
   /** The user chose `models.provider` (flag, ORC_PROVIDER or a config file); else the daemon decides. */
   providerChosen: boolean;
+  /** How to run on the simulated model where the provider was chosen (`set ORC_PROVIDER=simulated`…). */
+  simulatedFix?: string | undefined;
   /** ANTHROPIC_API_KEY in this shell (or its `.env`). */
   clientKey: boolean;
   /** The running daemon's own key; undefined when none runs (one started now inherits this shell's). */
@@ -61,7 +63,7 @@ export function checkModels(setup: ModelSetup): Check[] {
         status: 'fail',
         detail: keyless
           ? 'provider anthropic, but the running daemon was started without ANTHROPIC_API_KEY (only this shell has it): runs would fail; orc daemon stop, then run again from here'
-          : 'provider anthropic needs ANTHROPIC_API_KEY where the daemon starts; set it, or choose --provider simulated',
+          : `provider anthropic needs ANTHROPIC_API_KEY where the daemon starts; set it, or run offline on the simulated model: ${offlineFix(config, setup.simulatedFix)}`,
       });
     } else if (
       provider === 'claude-code' &&
@@ -98,4 +100,23 @@ export function checkModels(setup: ModelSetup): Check[] {
       }`,
     });
   return checks;
+}
+
+/**
+ * How to run offline, as commands a person can type: `orc doctor` takes no `--provider` (a trial was told
+ * to "choose --provider simulated"), so the flag is given with `orc run`, and the setting where it was chosen.
+ */
+function offlineFix(config: ResolvedConfig, simulatedFix: string | undefined): string {
+  // A role's own provider wins over --provider and models.provider: only changing it helps.
+  // The worker role's calls run at the orc workers on the Redis backend, with their own keys.
+  const roles = (['manager', 'worker'] as const).filter(
+    (role) =>
+      config.models[role].provider === 'anthropic' &&
+      !(role === 'worker' && config.execution.backend === 'redis'),
+  );
+  if (roles.length > 0)
+    return `set ${roles.map((role) => `models.${role}.provider`).join(' and ')} to "simulated" (the config lines above say which file sets it)`;
+  const perRun = 'orc run --provider simulated <goal> for one run';
+  const forAll = simulatedFix?.startsWith('set ') === true ? simulatedFix : undefined;
+  return forAll === undefined ? perRun : `${perRun}, or ${forAll} for every run`;
 }

@@ -5,6 +5,7 @@ import {
   FINISHED_RUN_STATUSES,
   formatBytes,
   isOrcError,
+  answerHint,
   jsonSyntaxProblem,
   formatCount,
   LIMITS,
@@ -177,10 +178,7 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
               : `paused (${final.pauseReason ?? 'unknown'}); continue with orc resume ${final.id}`,
           ]
         : []),
-      ...waiting.map(
-        (item) =>
-          `needs you: ${item.question} (orc answer ${item.id} ${item.choices.map((c) => c.id).join('|')})`,
-      ),
+      ...waiting.map((item) => `needs you: ${item.question} (${answerHint(item)})`),
     ]);
     if (final.status === 'failed')
       throw new CommandFailed(`run ${final.id} failed: ${final.error ?? 'see orc show'}`);

@@ -1,4 +1,4 @@
-import { FINISHED_RUN_STATUSES } from '@orc/shared';
+import { answerHint, FINISHED_RUN_STATUSES } from '@orc/shared';
 import type { Command } from 'commander';
 import { withClient } from './daemon-connection.js';
 import { emit } from './output.js';
@@ -55,8 +55,7 @@ export function registerShowCommand(program: Command): void {
           (!remote.reachable || remote.workers.length === 0);
         const notes = [
           ...inbox.items.map(
-            (item) =>
-              `needs you: ${item.id} ${item.type}: ${oneLine(item.question)} (orc answer ${item.id} ${item.choices.map((c) => c.id).join('|')})`,
+            (item) => `needs you: ${item.id} ${item.type}: ${oneLine(item.question)} (${answerHint(item)})`,
           ),
           ...waitsLines(inbox.waits, run),
           ...(idle ? workerLines(remote) : []),

@@ -153,9 +153,10 @@ export class InboxPanel {
     this.busy = true;
     this.show('info', `answering ${item.id}: ${choice.id}…`);
     this.options.feed.answer(item, choice.id, note).then(
-      () => {
+      (closed) => {
         this.busy = false;
-        const text = `${item.id} answered ${choice.id}: ${oneLine(item.question)}`;
+        // What the answer did when it did more than its choice says (the cap a raise set), as orc answer says it.
+        const text = `${item.id} answered ${choice.id}: ${oneLine(closed.closed?.outcome ?? item.question)}`;
         this.options.note('info', text);
         // Nothing left to answer: back to the run, where the answer shows as it takes effect.
         if (this.options.feed.items().length === 0) return this.close();
