@@ -99,9 +99,9 @@ describe('orc feedback and orc report (built CLI, real daemon, headless Chromium
       [
         ['feedback', runId, 'zz', '--rating', '3'],
         3,
-        `orc: run ${runId} has no task zz; orc show ${runId} lists them`,
+        `orc: run ${runId} has no task "zz"; orc show ${runId} lists them`,
       ],
-      [['feedback', 'nope', '--rating', '3'], 3, 'orc: no run nope; orc ls lists the runs'],
+      [['feedback', 'nope', '--rating', '3'], 3, 'orc: no run "nope"; orc ls lists the runs'],
     ] as const) {
       const refused = await box.orc([...args]);
       expect(refused.code, args.join(' ')).toBe(code);

@@ -70,9 +70,9 @@ describe('managing runs from the command line', () => {
     expect(JSON.parse((await box.orc(['show', 'last', '--json'])).stdout)).toMatchObject({ id: live });
     const ambiguous = await box.orc(['show', 'r']);
     expect(ambiguous).toMatchObject({ code: 2, stdout: '' });
-    expect(ambiguous.stderr).toBe(`orc: run id r is ambiguous: ${ids.join(', ')}; give more of it\n`);
+    expect(ambiguous.stderr).toBe(`orc: run id "r" is ambiguous: ${ids.join(', ')}; give more of it\n`);
     const none = await box.orc(['show', 'zz']);
-    expect(none).toMatchObject({ code: 3, stderr: 'orc: no run zz; orc ls lists the runs\n' });
+    expect(none).toMatchObject({ code: 3, stderr: 'orc: no run "zz"; orc ls lists the runs\n' });
 
     // rm refuses a live run, names orc cancel, and removes nothing of what it was given.
     const refused = await box.orc(['rm', first, live]);

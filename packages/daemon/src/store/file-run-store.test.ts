@@ -330,7 +330,7 @@ describe('FileRunStore', () => {
 
     const missing = await store.readCheckpoint('r1', 'c9').catch((error: unknown) => error);
     expect(missing).toMatchObject({ code: 'CHECKPOINT_NOT_FOUND' });
-    expect((missing as Error).message).toMatch(/checkpoint c9 of run r1/);
+    expect((missing as Error).message).toMatch(/checkpoint "c9" of run r1/);
     await expect(store.readCheckpoint('r1', '../state')).rejects.toMatchObject({
       code: 'CHECKPOINT_NOT_FOUND',
     });
