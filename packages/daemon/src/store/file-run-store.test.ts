@@ -165,7 +165,7 @@ describe('FileRunStore', () => {
     expect((await damage('gone')).reason).toBe('is missing');
     expect((await damage('empty')).reason).toBe('is empty');
     expect(() => store!.scheduleSave('corrupt', () => runDocument('corrupt'))).toThrow(
-      /run corrupt not found/,
+      /run "corrupt" not found/,
     );
     // The quick look at the file's ends tells the same, without reading it.
     expect(await store.probeRun('good')).toBeUndefined();
@@ -317,7 +317,7 @@ describe('FileRunStore', () => {
     const none: OrcEvent[] = [];
     for await (const event of store.readEvents('nope', 0)) none.push(event);
     expect(none).toEqual([]);
-    expect(() => store!.readEvents('../nope', 0)).toThrow(/run \.\.\/nope not found/);
+    expect(() => store!.readEvents('../nope', 0)).toThrow(/run "\.\.\/nope" not found/);
   });
 
   it('round-trips a checkpoint and names the run and checkpoint when one is missing', async () => {
