@@ -165,8 +165,13 @@ export function simulatedLabel(run: { models: RunModels }): string {
  */
 export const RunForecast = z.object({
   costUsd: z.number().nonnegative(),
-  /** ISO time; absent while the run waits for a person. */
+  /** ISO time; absent while the run waits for a person, or until tasks finish at a known pace. */
   finishAt: z.string().optional(),
+  /**
+   * Why `finishAt` is absent: the run waits for a person (`person`), or no task has finished since the
+   * pace was last measured afresh (a restart, a rollback: `pace`).
+   */
+  noFinishAt: z.enum(['person', 'pace']).optional(),
 });
 export type RunForecast = z.infer<typeof RunForecast>;
 

@@ -151,9 +151,11 @@ function cacheShare(usage: RunView['usage']): string {
 /** `forecast: $1.2345 in all, finishing at 14:05 (2026-11-30T14:05:00.000Z)`: the reader's time, as `orc ls` shows it, then the exact instant. */
 function forecastLine(forecast: NonNullable<RunView['forecast']>): string {
   const finish =
-    forecast.finishAt === undefined
-      ? 'no finish time while it waits for a person'
-      : `finishing at ${localTime(forecast.finishAt)} (${forecast.finishAt})`;
+    forecast.finishAt !== undefined
+      ? `finishing at ${localTime(forecast.finishAt)} (${forecast.finishAt})`
+      : forecast.noFinishAt === 'person'
+        ? 'no finish time while it waits for a person'
+        : 'no finish time yet: one comes once tasks finish again';
   return `forecast: $${forecast.costUsd.toFixed(4)} in all, ${finish}`;
 }
 
