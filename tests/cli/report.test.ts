@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunReport, RunsReport } from '@orc/shared';
+import type { Attempt, RunReport, RunsReport } from '@orc/shared';
 import {
   countPixels,
   decodePng,
@@ -149,6 +149,31 @@ describe('orc feedback and orc report (built CLI, real daemon, headless Chromium
     expect(workers.costUsd).toBeGreaterThan(0);
     expect(manager.costUsd).toBeGreaterThan(0);
     expect(manager.costUsd + workers.costUsd).toBeCloseTo(total.costUsd, 6);
+    // Split as orc metrics splits it (the reviews are the manager's), on the anthropic provider, whose
+    // task.completed tells an attempt's cost with its review's.
+    const metrics = JSON.parse((await box.orc(['metrics', '--json'])).stdout) as {
+      name: string;
+      values: { value: number; labels: { role?: string } }[];
+    }[];
+    const byRole = (role: string) =>
+      metrics
+        .find((m) => m.name === 'orc_cost_usd_total')!
+        .values.filter((v) => v.labels.role === role)
+        .reduce((sum, v) => sum + v.value, 0);
+    expect(workers.costUsd).toBeCloseTo(byRole('worker'), 9);
+    expect(manager.costUsd).toBeCloseTo(byRole('manager'), 9);
+    const taskSum = report.tasks.reduce((sum, t) => sum + t.spend.costUsd, 0);
+    expect(taskSum).toBeCloseTo(workers.costUsd, 9);
+    // orc show's attempt line: the worker's call, then its review's cost.
+    const shown = await box.orc(['show', runId, 'a', '--json']);
+    const attempt = (JSON.parse(shown.stdout) as { attempts: Attempt[] }).attempts[0]!;
+    expect(attempt.reviewSpend!.costUsd).toBeGreaterThan(0);
+    const line = (await box.orc(['show', runId, 'a'])).stdout
+      .split('\n')
+      .find((l) => l.startsWith('attempt #1'));
+    const worker = attempt.costUsd - attempt.reviewSpend!.costUsd;
+    expect(line).toContain(` · $${worker.toFixed(3)} · review (`);
+    expect(line).toContain(`, $${attempt.reviewSpend!.costUsd.toFixed(3)})`);
     expect(report.tasks.map((t) => [t.id, t.attempts, t.onCriticalPath])).toEqual([
       ['a', 1, true],
       ['b', 2, true],

@@ -1,7 +1,7 @@
 import {
   MAX_TOUCHES,
   ZERO_USAGE,
-  addUsage,
+  withReviewCharge,
   describeSourceChange,
   runIdleMs,
   type NewEvent,
@@ -144,7 +144,8 @@ export class RunScheduler {
     const { review, usage, costUsd } = answer;
     if (stale || task.status !== 'reviewing') {
       this.host.emit({ type: 'task.review_charged', taskId, attempt: attempt.n, usage, costUsd });
-      const change = { usage: addUsage(attempt.usage, usage), costUsd: attempt.costUsd + costUsd };
+      const { usage: total, costUsd: cost, reviewSpend } = withReviewCharge(attempt, { usage, costUsd });
+      const change = { usage: total, costUsd: cost, reviewSpend };
       this.tasks.send(taskId, { type: 'task.attempt_changed', n: attempt.n, change });
       return;
     }

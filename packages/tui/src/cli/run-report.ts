@@ -11,6 +11,7 @@ import {
   type TaskRecord,
   type ToolRefusal,
   simulatedLabel,
+  workerSpend,
 } from '@orc/shared';
 import { attemptMs, formatCost, formatDuration, formatTokens, taskTimeMs } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
@@ -114,19 +115,23 @@ export function taskReport(
 
 function attemptLine(a: Attempt, now: number, short = true): string {
   const ms = attemptMs(a, now);
+  // The worker's call, then its review (the manager's), as `orc metrics` and `orc report` count them.
+  const worker = workerSpend(a);
   const parts = [
     `#${a.n}`,
     `w${a.worker}`,
     a.outcome,
     ms === undefined ? '-' : formatDuration(ms),
-    tokens(a.usage),
-    formatCost(a.costUsd),
+    tokens(worker.usage),
+    formatCost(worker.costUsd),
   ];
   if (short && a.error) parts.push(`${a.error.category} error: ${note(a.error.message)}`);
+  const paid = a.reviewSpend ? ` (${tokens(a.reviewSpend.usage)}, ${formatCost(a.reviewSpend.costUsd)})` : '';
   if (short && a.review)
     parts.push(
-      `review ${a.review.verdict}${a.review.verdict === 'accept' ? '' : `: ${note(a.review.feedback)}`}`,
+      `review ${a.review.verdict}${paid}${a.review.verdict === 'accept' ? '' : `: ${note(a.review.feedback)}`}`,
     );
+  else if (paid !== '') parts.push(`review${paid}`);
   return parts.join(' · ');
 }
 
