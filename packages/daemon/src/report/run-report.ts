@@ -57,6 +57,8 @@ export class RunReportBuilder {
   private readonly feedback: FeedbackEntry[] = [];
   private readonly reworkReasons = new ReasonGroups();
   private readonly failureReasons = new ReasonGroups();
+  /** The task of each `task.failed`, in order: a failure of a task not failed at the end was retried. */
+  private readonly failedTasks: string[] = [];
   private readonly reviews = { accept: 0, rework: 0, fail: 0 };
   private readonly reviewed = new Set<string>();
   private readonly reworked = new Set<string>();
@@ -138,6 +140,13 @@ export class RunReportBuilder {
       }
       case 'task.failed':
         this.failureReasons.add(event.error, event.taskId);
+        this.failedTasks.push(event.taskId);
+        return;
+      case 'run.budget_set':
+        this.note(event.at, 'budget', `the run may cost $${event.limitUsd.toFixed(2)}`);
+        return;
+      case 'run.task_budget_set':
+        this.note(event.at, 'budget', `a task may cost $${event.limitUsd.toFixed(2)}`);
         return;
       case 'run.restored':
         // The daemon stopped while these ran: they ended with the last event before the restore.
@@ -254,6 +263,11 @@ export class RunReportBuilder {
       failureRate: ratio(failed, finishedTasks),
       reworkReasons: this.reworkReasons.top(),
       failureReasons: this.failureReasons.top(),
+      failures: {
+        count: this.failedTasks.length,
+        since: this.failedTasks.filter((id) => view.tasks.find((t) => t.id === id)?.status !== 'failed')
+          .length,
+      },
       spend: { total, manager, workers, byModel: byModel(view, manager, workers) },
       time: {
         makespanMs,
