@@ -157,11 +157,25 @@ export const TaskRecord = z.object({
    * failed verify, a retry, a rollback).
    */
   touched: z.array(z.string()).optional(),
+  /**
+   * The number of the last attempt it began when a rollback took that attempt off its record: its next
+   * attempt is numbered after it (`nextAttemptNumber`), so an attempt number is never used twice.
+   */
+  lastAttempt: z.number().int().positive().optional(),
   readyAt: z.string().optional(),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
+
+/**
+ * The number of a task's next attempt: after every attempt it began, those a rollback undid too (a redo
+ * after a rollback numbered from 1 again showed two "attempt 1"s in `orc logs`, and shared a worktree
+ * and a job id with the attempt it redid).
+ */
+export function nextAttemptNumber(task: Pick<TaskRecord, 'attempts' | 'lastAttempt'>): number {
+  return Math.max(task.lastAttempt ?? 0, task.attempts.at(-1)?.n ?? 0) + 1;
+}
 
 /** A repository run's change for one task, and where it was read from (its commit, or its branch). */
 export const TaskDiff = z.object({ source: z.string(), diff: z.string() });

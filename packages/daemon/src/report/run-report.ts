@@ -49,7 +49,7 @@ const NO_SPEND: Spend = { usage: ZERO_USAGE, costUsd: 0 };
  */
 export class RunReportBuilder {
   private readonly attempts: AttemptEntry[] = [];
-  /** The latest attempt per task and number (a rollback can number a task's attempts from 1 again). */
+  /** The latest attempt per task and number (in older journals a rollback numbered the redo from 1 again). */
   private readonly current = new Map<string, AttemptEntry>();
   /** Each task's latest attempt, whose work a move to `reviewing` ends. */
   private readonly latest = new Map<string, AttemptEntry>();
