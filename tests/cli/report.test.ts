@@ -185,7 +185,9 @@ describe('orc feedback and orc report (built CLI, real daemon, headless Chromium
 
     const text = await box.orc(['report', runId]);
     expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toMatch(/^reviews: 3 accepted, 1 sent back, 1 failed by the manager; rework rate 25%$/m);
+    expect(text.stdout).toMatch(
+      /^reviews: 3 accepted, 1 sent back, 1 failed by the manager; rework rate 25%$/m,
+    );
     expect(text.stdout).toMatch(/^failures: 1 task failed \(failure rate 25%\)$/m);
     expect(text.stdout).toMatch(/^ {2}\s*1× Add the examples for case 3\.$/m);
     expect(text.stdout).toMatch(/^\* b\s+done\s+2 /m);

@@ -79,7 +79,9 @@ describe('adding tasks', () => {
     expect(
       refusal(() => checkNewTasks('run1', tasks, 5, [{ title: 'Extra', dependencies: ['zz'] }], 'names'))
         .message,
-    ).toBe('the new task "Extra" depends on "zz", which run run1 does not have; orc show run1 lists its tasks');
+    ).toBe(
+      'the new task "Extra" depends on "zz", which run run1 does not have; orc show run1 lists its tasks',
+    );
     expect(
       refusal(() =>
         checkNewTasks(

@@ -248,7 +248,10 @@ export function dependentsOf(tasks: TaskLookup): Map<string, string[]> {
 function known(runId: string, tasks: TaskLookup, taskId: string): TaskRecord {
   const task = tasks.get(taskId);
   if (!task)
-    throw new OrcError('TASK_NOT_FOUND', `run ${runId} has no task "${taskId}"; orc show ${runId} lists them`);
+    throw new OrcError(
+      'TASK_NOT_FOUND',
+      `run ${runId} has no task "${taskId}"; orc show ${runId} lists them`,
+    );
   return task;
 }
 
