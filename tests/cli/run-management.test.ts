@@ -159,9 +159,9 @@ describe('managing runs from the command line', () => {
       };
       expect(block('a')).toMatch(/#1 · w0 · failed · .*transient error: .*529/);
       expect(block('a')).toMatch(/#2 · w0 · succeeded · .* · review accept/);
-      expect(block('b')).toMatch(/#1 · .* · review rework: Add the examples\./);
+      expect(block('b')).toMatch(/#1 · .* · review rework \(.* in \/ .* out, \$\S+\): Add the examples\./);
       expect(block('b')).toMatch(/#2 · .* · review accept/);
-      expect(block('c')).toMatch(/#1 · .* · review fail: This is off topic\./);
+      expect(block('c')).toMatch(/#1 · .* · review fail \(.* in \/ .* out, \$\S+\): This is off topic\./);
       expect(block('c')).toMatch(/error: rejected by the manager: This is off topic\./);
       expect(show.stdout).toMatch(/^review: partial: Mostly\.$/m);
 
