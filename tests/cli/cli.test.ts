@@ -156,7 +156,7 @@ describe('orc (built CLI, real daemon)', () => {
     box = await Sandbox.create();
     const unknown = await box.orc(['show', 'no-such-run']);
     expect(unknown.code).toBe(3);
-    expect(unknown.stderr.trim()).toMatch(/^orc: no run no-such-run; .*orc ls/);
+    expect(unknown.stderr.trim()).toMatch(/^orc: no run "no-such-run"; .*orc ls/);
     expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
     const bad = join(box.home, 'bad.json');
     await writeFile(bad, JSON.stringify([{ id: 'x y', title: 't' }]));

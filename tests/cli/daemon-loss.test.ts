@@ -129,6 +129,9 @@ describe('an attempt that a kill -9 of the daemon cut off', () => {
     const restored = (await events()).find((e) => e.type === 'run.restored')!;
     expect(restored.lastAliveAt).toBe(cut.endedAt);
     expect(Date.parse(restored.at) - killedAt).toBeGreaterThanOrEqual(3_000);
+    // The run's working time leaves the downtime out too (orc ls TIME, orc show, the report's makespan).
+    const run = JSON.parse((await box.orc(['show', runId, '--json'])).stdout) as { idleMs?: number };
+    expect(run.idleMs).toBe(Date.parse(restored.at) - Date.parse(restored.lastAliveAt!));
   }, 60_000);
 });
 

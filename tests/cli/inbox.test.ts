@@ -79,7 +79,7 @@ describe('orc inbox and orc answer (built CLI, real daemon)', () => {
     );
     const unknown = await box.orc(['answer', 'i99', 'approve']);
     expect(unknown).toMatchObject({ code: 3, stdout: '' });
-    expect(unknown.stderr).toBe('orc: there is no inbox item i99; orc inbox lists the open ones\n');
+    expect(unknown.stderr).toBe('orc: there is no inbox item "i99"; orc inbox lists the open ones\n');
     // Nothing changed: the plan still waits.
     expect((await inbox()).items).toEqual([item]);
 

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunReport, RunsReport } from '@orc/shared';
+import type { Attempt, RunReport, RunsReport } from '@orc/shared';
 import {
   countPixels,
   decodePng,
@@ -99,9 +99,9 @@ describe('orc feedback and orc report (built CLI, real daemon, headless Chromium
       [
         ['feedback', runId, 'zz', '--rating', '3'],
         3,
-        `orc: run ${runId} has no task zz; orc show ${runId} lists them`,
+        `orc: run ${runId} has no task "zz"; orc show ${runId} lists them`,
       ],
-      [['feedback', 'nope', '--rating', '3'], 3, 'orc: no run nope; orc ls lists the runs'],
+      [['feedback', 'nope', '--rating', '3'], 3, 'orc: no run "nope"; orc ls lists the runs'],
     ] as const) {
       const refused = await box.orc([...args]);
       expect(refused.code, args.join(' ')).toBe(code);
@@ -149,6 +149,31 @@ describe('orc feedback and orc report (built CLI, real daemon, headless Chromium
     expect(workers.costUsd).toBeGreaterThan(0);
     expect(manager.costUsd).toBeGreaterThan(0);
     expect(manager.costUsd + workers.costUsd).toBeCloseTo(total.costUsd, 6);
+    // Split as orc metrics splits it (the reviews are the manager's), on the anthropic provider, whose
+    // task.completed tells an attempt's cost with its review's.
+    const metrics = JSON.parse((await box.orc(['metrics', '--json'])).stdout) as {
+      name: string;
+      values: { value: number; labels: { role?: string } }[];
+    }[];
+    const byRole = (role: string) =>
+      metrics
+        .find((m) => m.name === 'orc_cost_usd_total')!
+        .values.filter((v) => v.labels.role === role)
+        .reduce((sum, v) => sum + v.value, 0);
+    expect(workers.costUsd).toBeCloseTo(byRole('worker'), 9);
+    expect(manager.costUsd).toBeCloseTo(byRole('manager'), 9);
+    const taskSum = report.tasks.reduce((sum, t) => sum + t.spend.costUsd, 0);
+    expect(taskSum).toBeCloseTo(workers.costUsd, 9);
+    // orc show's attempt line: the worker's call, then its review's cost.
+    const shown = await box.orc(['show', runId, 'a', '--json']);
+    const attempt = (JSON.parse(shown.stdout) as { attempts: Attempt[] }).attempts[0]!;
+    expect(attempt.reviewSpend!.costUsd).toBeGreaterThan(0);
+    const line = (await box.orc(['show', runId, 'a'])).stdout
+      .split('\n')
+      .find((l) => l.startsWith('attempt #1'));
+    const worker = attempt.costUsd - attempt.reviewSpend!.costUsd;
+    expect(line).toContain(` · $${worker.toFixed(3)} · review (`);
+    expect(line).toContain(`, $${attempt.reviewSpend!.costUsd.toFixed(3)})`);
     expect(report.tasks.map((t) => [t.id, t.attempts, t.onCriticalPath])).toEqual([
       ['a', 1, true],
       ['b', 2, true],
@@ -160,7 +185,10 @@ describe('orc feedback and orc report (built CLI, real daemon, headless Chromium
 
     const text = await box.orc(['report', runId]);
     expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toMatch(/rework rate 25%, failure rate 25%/);
+    expect(text.stdout).toMatch(
+      /^reviews: 3 accepted, 1 sent back, 1 failed by the manager; rework rate 25%$/m,
+    );
+    expect(text.stdout).toMatch(/^failures: 1 task failed \(failure rate 25%\)$/m);
     expect(text.stdout).toMatch(/^ {2}\s*1× Add the examples for case 3\.$/m);
     expect(text.stdout).toMatch(/^\* b\s+done\s+2 /m);
     expect(text.stdout).toMatch(/^ {2}c\s+failed/m);

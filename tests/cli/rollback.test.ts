@@ -56,6 +56,55 @@ describe('orc rollback from the command line', () => {
     for (const line of attempts) expect(line).toMatch(/^\s+#\d+ · w\d+ · \S+ · (<0\.1s|\d\.\ds|\d+s) · /);
   });
 
+  it('numbers the redo after a full rollback as a new attempt, and starts its time over', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig(ZERO_LATENCY);
+    const file = join(box.home, 'tasks.json');
+    await writeFile(file, JSON.stringify({ tasks: TASKS }));
+    const run = await box.orc(['run', file, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const runId = (JSON.parse(run.stdout) as { id: string }).id;
+    // cp1 is the run's first checkpoint, before any task was done: every task is worked again.
+    expect((await box.orc(['rollback', runId, 'cp1', '--strategy', 'full'])).code).toBe(0);
+    expect((await box.orc(['resume', runId])).code).toBe(0);
+    const followed = await box.orc(['logs', runId, '--follow']);
+    expect(followed.stdout).toMatch(/run\.completed/);
+
+    const logs = (await box.orc(['logs', runId])).stdout;
+    for (const task of ['a', 'b', 'c']) {
+      const numbers = [
+        ...logs.matchAll(new RegExp(`task\\.assigned +${task} -> worker \\d+ \\(attempt (\\d+)\\)`, 'g')),
+      ].map((m) => Number(m[1]));
+      // Its first attempt, then the rollback's redo: #2, not a second #1.
+      expect(numbers, task).toEqual([1, 2]);
+    }
+    const shown = JSON.parse((await box.orc(['show', runId, '--json'])).stdout) as {
+      tasks: {
+        id: string;
+        readyAt?: string;
+        startedAt?: string;
+        attempts: { n: number; startedAt: string }[];
+      }[];
+    };
+    for (const task of shown.tasks) {
+      expect(
+        task.attempts.map((a) => a.n),
+        task.id,
+      ).toEqual([2]);
+      // Its start is the redo's: not before it was queued again.
+      expect(task.startedAt! >= task.readyAt!, `${task.id}: ${task.readyAt} → ${task.startedAt}`).toBe(true);
+      expect(task.startedAt! <= task.attempts[0]!.startedAt, task.id).toBe(true);
+    }
+    const report = JSON.parse((await box.orc(['report', runId, '--json'])).stdout) as {
+      tasks: { id: string; attempts: number; undoneAttempts?: number }[];
+    };
+    expect(report.tasks.map((t) => [t.id, t.attempts, t.undoneAttempts])).toEqual([
+      ['a', 1, 1],
+      ['b', 1, 1],
+      ['c', 1, 1],
+    ]);
+  });
+
   it('names a task without a title and the fix, in one line', async () => {
     box = await Sandbox.create();
     await box.writeConfig(ZERO_LATENCY);

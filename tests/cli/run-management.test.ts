@@ -70,9 +70,9 @@ describe('managing runs from the command line', () => {
     expect(JSON.parse((await box.orc(['show', 'last', '--json'])).stdout)).toMatchObject({ id: live });
     const ambiguous = await box.orc(['show', 'r']);
     expect(ambiguous).toMatchObject({ code: 2, stdout: '' });
-    expect(ambiguous.stderr).toBe(`orc: run id r is ambiguous: ${ids.join(', ')}; give more of it\n`);
+    expect(ambiguous.stderr).toBe(`orc: run id "r" is ambiguous: ${ids.join(', ')}; give more of it\n`);
     const none = await box.orc(['show', 'zz']);
-    expect(none).toMatchObject({ code: 3, stderr: 'orc: no run zz; orc ls lists the runs\n' });
+    expect(none).toMatchObject({ code: 3, stderr: 'orc: no run "zz"; orc ls lists the runs\n' });
 
     // rm refuses a live run, names orc cancel, and removes nothing of what it was given.
     const refused = await box.orc(['rm', first, live]);
@@ -159,9 +159,9 @@ describe('managing runs from the command line', () => {
       };
       expect(block('a')).toMatch(/#1 · w0 · failed · .*transient error: .*529/);
       expect(block('a')).toMatch(/#2 · w0 · succeeded · .* · review accept/);
-      expect(block('b')).toMatch(/#1 · .* · review rework: Add the examples\./);
+      expect(block('b')).toMatch(/#1 · .* · review rework \(.* in \/ .* out, \$\S+\): Add the examples\./);
       expect(block('b')).toMatch(/#2 · .* · review accept/);
-      expect(block('c')).toMatch(/#1 · .* · review fail: This is off topic\./);
+      expect(block('c')).toMatch(/#1 · .* · review fail \(.* in \/ .* out, \$\S+\): This is off topic\./);
       expect(block('c')).toMatch(/error: rejected by the manager: This is off topic\./);
       expect(show.stdout).toMatch(/^review: partial: Mostly\.$/m);
 

@@ -98,10 +98,10 @@ it('adds, edits, cancels and removes tasks of a live run; refuses what it must; 
   });
   expect(unknownTask).toMatchObject({
     code: 3,
-    stderr: `orc: run ${runId} has no task zz; orc show ${runId} lists them\n`,
+    stderr: `orc: run ${runId} has no task "zz"; orc show ${runId} lists them\n`,
   });
   expect(unknownDep.code).toBe(3);
-  expect(unknownDep.stderr).toMatch(/^orc: task b cannot depend on zz: .*\n$/);
+  expect(unknownDep.stderr).toMatch(/^orc: task b cannot depend on "zz": .*\n$/);
   expect(badPriority).toMatchObject({
     code: 2,
     stderr: 'orc: --priority must be one of critical, high, medium, low (got "urgent")\n',

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Sandbox } from '../daemon/harness.js';
@@ -26,6 +26,23 @@ describe('orc and the mistakes users make', () => {
     }
     // Nothing was started (the daemon was not even needed).
     expect(await box.daemonPid()).toBeUndefined();
+  });
+
+  it('refuses a state directory relative to here when HOME is empty and ORC_HOME unset', async () => {
+    box = await Sandbox.create();
+    box.env['HOME'] = '';
+    delete box.env['ORC_HOME'];
+    for (const args of [['ls'], ['run', 'write a haiku', '--detach'], ['daemon', 'status']]) {
+      const result = await box.orc(args);
+      expect(result, args.join(' ')).toMatchObject({
+        code: 2,
+        stdout: '',
+        stderr:
+          'orc: no state directory: ORC_HOME is not set and HOME is empty; set ORC_HOME (or HOME) to an absolute directory\n',
+      });
+    }
+    // Nothing was made where orc ran (before: ./.local/state/claude-orchestrator with a daemon in it).
+    expect(await readdir(box.home)).toEqual([]);
   });
 
   it('says integration.verify does nothing when the workers edit no repository', async () => {

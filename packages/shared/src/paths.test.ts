@@ -57,3 +57,26 @@ describe('statePaths', () => {
     expect(run.checkpoint('c1')).toBe('/s/runs/r1/checkpoints/c1.json');
   });
 });
+
+describe('without an absolute home', () => {
+  it('refuses a state directory rather than one relative to the current directory', () => {
+    expect(() => resolveStateDir({ HOME: '' })).toThrow(
+      'no state directory: ORC_HOME is not set and HOME is empty; set ORC_HOME (or HOME) to an absolute directory',
+    );
+    expect(() => resolveStateDir({ HOME: 'me' })).toThrow(/HOME is relative \("me"\)/);
+    // A relative XDG_STATE_HOME is ignored (the XDG rule), not taken from here.
+    expect(() => resolveStateDir({ HOME: '', XDG_STATE_HOME: 'state' })).toThrow(/ORC_HOME/);
+  });
+
+  it('takes ORC_HOME, made absolute, and an absolute XDG_STATE_HOME', () => {
+    expect(resolveStateDir({ HOME: '', ORC_HOME: 'orc-state' })).toBe(join(process.cwd(), 'orc-state'));
+    expect(resolveStateDir({ HOME: '', XDG_STATE_HOME: '/x' })).toBe('/x/claude-orchestrator');
+  });
+
+  it('reads no user config file', () => {
+    expect(resolveUserConfigPath({ HOME: '' })).toBeUndefined();
+    expect(resolveUserConfigPath({ HOME: '', XDG_CONFIG_HOME: '/c' })).toBe(
+      '/c/claude-orchestrator/config.json',
+    );
+  });
+});

@@ -18,7 +18,8 @@ export type ReasonGroup = z.infer<typeof ReasonGroup>;
 
 /**
  * One entry of a run's feedback: a manager's verdict, a retry, a skip, a rollback, a person's edit of the
- * plan (tasks added, changed, removed or cancelled), or a person's rating.
+ * plan (tasks added, changed, removed or cancelled), a budget a person set (the run's, or a task's), or a
+ * person's rating.
  */
 export const FeedbackEntry = z.object({
   at: z.string(),
@@ -31,6 +32,7 @@ export const FeedbackEntry = z.object({
     'skip',
     'rollback',
     'plan_edit',
+    'budget',
     'rating',
   ]),
   taskId: z.string().optional(),
@@ -97,6 +99,13 @@ export const RunReport = z.object({
   failureRate: z.number().min(0).max(1),
   reworkReasons: z.array(ReasonGroup),
   failureReasons: z.array(ReasonGroup),
+  /**
+   * The task failures `failureReasons` counts, and how many were of tasks not failed as the run stands
+   * (retried since, or undone by a rollback): `failureRate` counts the tasks failed now.
+   */
+  failures: z
+    .object({ count: z.number().int().nonnegative(), since: z.number().int().nonnegative() })
+    .optional(),
   spend: z.object({
     total: Spend,
     manager: Spend,

@@ -1,7 +1,14 @@
 import type { OrcEvent } from './events.js';
 import type { Rating } from './feedback.js';
 import type { FinalReview } from './plan.js';
-import { FINISHED_RUN_STATUSES, trackIdle, type PauseReason, type RunModels, type RunStatus } from './run.js';
+import {
+  FINISHED_RUN_STATUSES,
+  trackDowntime,
+  trackIdle,
+  type PauseReason,
+  type RunModels,
+  type RunStatus,
+} from './run.js';
 import { addedTask, foldTaskEvent, plannedTasks, restoredTask, withoutRemoved } from './task-fold.js';
 import type { TaskRecord, Usage } from './task.js';
 
@@ -114,6 +121,8 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
         run.finishedAt = event.at;
         return;
       case 'run.restored': {
+        if (event.lastAliveAt !== undefined && !FINISHED_RUN_STATUSES.has(run.status))
+          trackDowntime(run, event.lastAliveAt, event.at);
         const interrupted = new Set(event.interruptedTasks);
         run.tasks.forEach((task) =>
           this.replace(

@@ -52,4 +52,34 @@ describe("a run's working time", () => {
     expect(run.idleMs).toBe(40_000);
     expect(runWorkMs(run, Date.parse(t(59)) + 3_600_000)).toBe(25_000);
   });
+
+  it("leaves out the daemon's downtime before a restore (a kill -9), once, and not again within a pause", () => {
+    const t = (s: number) => new Date(Date.UTC(2026, 10, 30, 10, 0, s)).toISOString();
+    const run: FoldedRun = {
+      goal: 'g',
+      status: 'executing',
+      models: models('simulated', 'simulated'),
+      createdAt: t(0),
+      updatedAt: t(0),
+      usage: ZERO_USAGE,
+      costUsd: 0,
+      lastEventId: 0,
+      tasks: [],
+    };
+    const fold = new RunFold(run);
+    let id = 0;
+    const apply = (at: number, event: Record<string, unknown>) =>
+      fold.apply({ id: ++id, runId: 'r1', at: t(at), ...event } as unknown as OrcEvent);
+    // Last heard of at 10 s, restarted at 40 s.
+    apply(40, { type: 'run.restored', interruptedTasks: [], lastAliveAt: t(10) });
+    expect(runWorkMs(run, Date.parse(t(50)))).toBe(20_000);
+    // Paused at 50 s, killed, restarted at 80 s: the pause's span has the downtime already.
+    apply(50, { type: 'run.paused', reason: 'user' });
+    apply(80, { type: 'run.restored', interruptedTasks: [], lastAliveAt: t(50) });
+    apply(90, { type: 'run.status', status: 'executing' });
+    expect(runWorkMs(run, Date.parse(t(100)))).toBe(30_000);
+    // An older journal's restore, without lastAliveAt: nothing known to leave out.
+    apply(100, { type: 'run.restored', interruptedTasks: [] });
+    expect(run.idleMs).toBe(70_000);
+  });
 });

@@ -152,6 +152,20 @@ export function trackIdle(
   }
 }
 
+/**
+ * A restored run's idle time (`run`, changed in place): the daemon was down from `lastAliveAt` (its last
+ * journalled event) to the restart at `at`, and did no work then. A paused run's open span covers that
+ * already. Without it, a run's working time counted the downtime after a kill -9 (`run.restored`).
+ */
+export function trackDowntime(
+  run: Pick<RunSpan, 'idleMs' | 'idleSince'>,
+  lastAliveAt: string,
+  at: string,
+): void {
+  if (run.idleSince !== undefined) return;
+  run.idleMs = (run.idleMs ?? 0) + Math.max(0, Date.parse(at) - Date.parse(lastAliveAt));
+}
+
 /** ` [SIMULATED]` (or which role is) after a run's name in a line of text; empty for real models. */
 export function simulatedLabel(run: { models: RunModels }): string {
   const roles = simulatedRoles(run.models);
@@ -165,8 +179,13 @@ export function simulatedLabel(run: { models: RunModels }): string {
  */
 export const RunForecast = z.object({
   costUsd: z.number().nonnegative(),
-  /** ISO time; absent while the run waits for a person. */
+  /** ISO time; absent while the run waits for a person, or until tasks finish at a known pace. */
   finishAt: z.string().optional(),
+  /**
+   * Why `finishAt` is absent: the run waits for a person (`person`), or no task has finished since the
+   * pace was last measured afresh (a restart, a rollback: `pace`).
+   */
+  noFinishAt: z.enum(['person', 'pace']).optional(),
 });
 export type RunForecast = z.infer<typeof RunForecast>;
 

@@ -2,7 +2,7 @@ import { completedResult, type TaskEventOf } from './events.js';
 import { withoutEmptyTouches, type Plan } from './plan.js';
 import type { TaskChanges } from './plan-edit.js';
 import {
-  addUsage,
+  withReviewCharge,
   SETTLED_STATUSES,
   ZERO_USAGE,
   type Attempt,
@@ -77,19 +77,11 @@ export function foldTaskEvent(task: TaskRecord, event: TaskEventOf): TaskRecord 
         refusals: [...(a.refusals ?? []), event.refusal],
       }));
     case 'task.review_charged':
-      return changeAttempt(task, event.attempt, (a) => ({
-        ...a,
-        usage: addUsage(a.usage, event.usage),
-        costUsd: a.costUsd + event.costUsd,
-      }));
+      return changeAttempt(task, event.attempt, (a) => withReviewCharge(a, event));
     case 'task.reviewed':
       return changeAttempt(task, event.attempt, (a) => ({
-        ...a,
         // What the review cost (journals from before it was told here tell it in `task.review_charged`).
-        ...(event.charge !== undefined && {
-          usage: addUsage(a.usage, event.charge.usage),
-          costUsd: a.costUsd + event.charge.costUsd,
-        }),
+        ...(event.charge !== undefined ? withReviewCharge(a, event.charge) : a),
         review: event.review,
         // What the attempt cost, in journals from before `task.attempt_ended`.
         ...(event.usage !== undefined &&

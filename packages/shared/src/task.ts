@@ -118,9 +118,15 @@ export const Attempt = z.object({
    */
   diff: z.string().optional(),
   error: AttemptError.optional(),
+  /** What the attempt cost in all: the worker's call and the manager's reviews of it (`reviewSpend`). */
   usage: Usage,
   costUsd: z.number().nonnegative(),
   review: TaskReview.optional(),
+  /**
+   * The manager's part of `usage` and `costUsd`: what its reviews of this attempt cost (the rest is the
+   * worker's). Absent before a review was paid for, and in records written before it was kept apart.
+   */
+  reviewSpend: z.object({ usage: Usage, costUsd: z.number().nonnegative() }).optional(),
   /** The agent's session (claude-code): recorded as soon as it is known, so a crash can resume it. */
   sessionId: z.string().optional(),
   /** This attempt went on with attempt n's session in n's worktree instead of starting over. */
@@ -151,11 +157,25 @@ export const TaskRecord = z.object({
    * failed verify, a retry, a rollback).
    */
   touched: z.array(z.string()).optional(),
+  /**
+   * The number of the last attempt it began when a rollback took that attempt off its record: its next
+   * attempt is numbered after it (`nextAttemptNumber`), so an attempt number is never used twice.
+   */
+  lastAttempt: z.number().int().positive().optional(),
   readyAt: z.string().optional(),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
+
+/**
+ * The number of a task's next attempt: after every attempt it began, those a rollback undid too (a redo
+ * after a rollback numbered from 1 again showed two "attempt 1"s in `orc logs`, and shared a worktree
+ * and a job id with the attempt it redid).
+ */
+export function nextAttemptNumber(task: Pick<TaskRecord, 'attempts' | 'lastAttempt'>): number {
+  return Math.max(task.lastAttempt ?? 0, task.attempts.at(-1)?.n ?? 0) + 1;
+}
 
 /** A repository run's change for one task, and where it was read from (its commit, or its branch). */
 export const TaskDiff = z.object({ source: z.string(), diff: z.string() });
@@ -174,6 +194,33 @@ export function addUsage(a: Usage, b: Usage): Usage {
     outputTokens: a.outputTokens + b.outputTokens,
     cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
     cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
+  };
+}
+
+/** What an attempt's reviews add to it: the charge on its total, and on its manager's part. */
+export function withReviewCharge<T extends Pick<Attempt, 'usage' | 'costUsd' | 'reviewSpend'>>(
+  attempt: T,
+  charge: { usage: Usage; costUsd: number },
+): T {
+  const before = attempt.reviewSpend ?? { usage: ZERO_USAGE, costUsd: 0 };
+  return {
+    ...attempt,
+    usage: addUsage(attempt.usage, charge.usage),
+    costUsd: attempt.costUsd + charge.costUsd,
+    reviewSpend: { usage: addUsage(before.usage, charge.usage), costUsd: before.costUsd + charge.costUsd },
+  };
+}
+
+/** An attempt's own part, its worker's call: what it cost less its reviews. */
+export function workerSpend(attempt: Pick<Attempt, 'usage' | 'costUsd' | 'reviewSpend'>): {
+  usage: Usage;
+  costUsd: number;
+} {
+  const review = attempt.reviewSpend;
+  if (review === undefined) return { usage: attempt.usage, costUsd: attempt.costUsd };
+  return {
+    usage: subtractUsage(attempt.usage, review.usage),
+    costUsd: Math.max(0, attempt.costUsd - review.costUsd),
   };
 }
 

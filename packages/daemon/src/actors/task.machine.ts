@@ -1,5 +1,5 @@
 import {
-  addUsage,
+  withReviewCharge,
   editedTask,
   hasAnswerToReview,
   type Attempt,
@@ -99,11 +99,8 @@ function changeLast(attempts: Attempt[], change: AttemptChange, onlyIfRunning = 
 function chargeLast(attempts: Attempt[], charge: AttemptCharge, review?: TaskReview): Attempt[] {
   const last = attempts.at(-1);
   if (!last) return attempts;
-  return changeLast(attempts, {
-    usage: addUsage(last.usage, charge.usage),
-    costUsd: last.costUsd + charge.costUsd,
-    ...(review && { review }),
-  });
+  const { usage, costUsd, reviewSpend } = withReviewCharge(last, charge);
+  return changeLast(attempts, { usage, costUsd, reviewSpend, ...(review && { review }) });
 }
 
 /** The feedback of the review the last attempt got. */

@@ -271,7 +271,10 @@ export class Inbox {
   async answer(itemId: string, answer: Answer): Promise<InboxItem> {
     const item = this.items.get(itemId);
     if (!item)
-      throw new OrcError('ITEM_NOT_FOUND', `there is no inbox item ${itemId}; orc inbox lists the open ones`);
+      throw new OrcError(
+        'ITEM_NOT_FOUND',
+        `there is no inbox item "${itemId}"; orc inbox lists the open ones`,
+      );
     if (item.status !== 'open')
       throw new OrcError('ITEM_NOT_FOUND', `inbox item ${itemId} is closed: ${closedText(item)}`);
     const choice = item.choices.find((c) => c.id === answer.choice);

@@ -406,4 +406,53 @@ describe('RunReportBuilder', () => {
     );
     expect(report.feedback.map((f) => [f.kind, f.text])).toEqual([['retry', 'retried after it was failed']]);
   });
+
+  it('counts failures of tasks retried since apart from the tasks failed now, and lists budgets a person set', () => {
+    const report = build(
+      journal([
+        [1, { type: 'run.budget_set', limitUsd: 5 }],
+        [2, { type: 'task.failed', taskId: 'a', error: 'permanent error: 400 bad request' }],
+        [2, { type: 'task.failed', taskId: 'c', error: 'permanent error: 400 bad request' }],
+        [3, { type: 'run.task_budget_set', limitUsd: 0.5 }],
+        [4, { type: 'task.status', taskId: 'a', status: 'ready', from: 'failed' }],
+      ]),
+    );
+    // a was retried (done at the end), c is still failed.
+    expect(report.failures).toEqual({ count: 2, since: 1 });
+    expect(report.failureReasons).toEqual([
+      { reason: 'permanent error: 400 bad request', count: 2, tasks: ['a', 'c'] },
+    ]);
+    expect(report.feedback.filter((f) => f.kind === 'budget').map((f) => f.text)).toEqual([
+      'the run may cost $5.00',
+      'a task may cost $0.50',
+    ]);
+  });
+
+  it("keeps the workers' spend apart from the manager's reviews of their attempts", () => {
+    const spend = (input: number, costUsd: number) => ({ usage: usage(input, 0), costUsd });
+    const report = build(
+      journal([
+        [1, { type: 'task.assigned', taskId: 'a', worker: 0, attempt: 1 }],
+        [5, { type: 'task.worked', taskId: 'a', attempt: 1, output: 'ok', ...spend(100, 0.2) }],
+        [6, { type: 'task.review_charged', taskId: 'a', attempt: 1, ...spend(10, 0.01) }],
+        [
+          7,
+          {
+            type: 'task.reviewed',
+            taskId: 'a',
+            attempt: 1,
+            review: { verdict: 'accept', feedback: '' },
+            charge: spend(50, 0.1),
+          },
+        ],
+        // The anthropic provider's task.completed: the attempt's cost with its reviews'.
+        [7, { type: 'task.completed', taskId: 'a', attempt: 1, ...spend(160, 0.31) }],
+      ]),
+      { costUsd: 0.5, usage: usage(300, 0) },
+    );
+    expect(report.tasks.find((t) => t.id === 'a')!.spend).toEqual(spend(100, 0.2));
+    expect(report.spend.workers).toEqual(spend(100, 0.2));
+    expect(report.spend.manager.costUsd).toBeCloseTo(0.3, 9);
+    expect(report.spend.manager.usage.inputTokens).toBe(200);
+  });
 });

@@ -25,7 +25,10 @@ export interface LinesChanged {
 }
 
 interface AttemptEntry extends TimelineAttempt {
+  /** The worker's call: what the attempt cost less its reviews. */
   spend: Spend;
+  /** The manager's reviews of it (in the manager's spend, as `orc metrics` counts them). */
+  review: Spend;
   /** The id of its `task.assigned` event: a checkpoint holds the attempts begun before it. */
   eventId: number;
   /**
@@ -46,7 +49,7 @@ const NO_SPEND: Spend = { usage: ZERO_USAGE, costUsd: 0 };
  */
 export class RunReportBuilder {
   private readonly attempts: AttemptEntry[] = [];
-  /** The latest attempt per task and number (a rollback can number a task's attempts from 1 again). */
+  /** The latest attempt per task and number (in older journals a rollback numbered the redo from 1 again). */
   private readonly current = new Map<string, AttemptEntry>();
   /** Each task's latest attempt, whose work a move to `reviewing` ends. */
   private readonly latest = new Map<string, AttemptEntry>();
@@ -54,6 +57,8 @@ export class RunReportBuilder {
   private readonly feedback: FeedbackEntry[] = [];
   private readonly reworkReasons = new ReasonGroups();
   private readonly failureReasons = new ReasonGroups();
+  /** The task of each `task.failed`, in order: a failure of a task not failed at the end was retried. */
+  private readonly failedTasks: string[] = [];
   private readonly reviews = { accept: 0, rework: 0, fail: 0 };
   private readonly reviewed = new Set<string>();
   private readonly reworked = new Set<string>();
@@ -73,6 +78,7 @@ export class RunReportBuilder {
           startedAt: event.at,
           outcome: 'running',
           spend: NO_SPEND,
+          review: NO_SPEND,
           eventId: event.id,
         };
         this.attempts.push(entry);
@@ -91,11 +97,24 @@ export class RunReportBuilder {
         this.note(event.at, 'attempt_failed', event.error.message, event.taskId, event.attempt);
         return;
       }
+      case 'task.worked':
+      case 'task.attempt_ended': {
+        const entry = this.current.get(key(event.taskId, event.attempt));
+        if (entry) entry.spend = { usage: event.usage, costUsd: event.costUsd };
+        return;
+      }
+      case 'task.review_charged': {
+        const entry = this.current.get(key(event.taskId, event.attempt));
+        if (entry) entry.review = sumSpend([entry.review, event]);
+        return;
+      }
       case 'task.reviewed': {
         const entry = this.current.get(key(event.taskId, event.attempt));
         if (entry) {
           entry.verdict = event.review.verdict;
           entry.endedAt ??= event.at;
+          if (event.charge !== undefined) entry.review = sumSpend([entry.review, event.charge]);
+          // What the attempt cost, in journals from before `task.attempt_ended` told it.
           if (event.usage !== undefined && event.costUsd !== undefined)
             entry.spend = { usage: event.usage, costUsd: event.costUsd };
         }
@@ -114,12 +133,20 @@ export class RunReportBuilder {
         if (entry) {
           entry.outcome = 'succeeded';
           entry.endedAt ??= event.at;
-          entry.spend = { usage: event.usage, costUsd: event.costUsd };
+          // The attempt's whole cost, its reviews' too: the worker's is the rest.
+          entry.spend = lessSpend(event, entry.review);
         }
         return;
       }
       case 'task.failed':
         this.failureReasons.add(event.error, event.taskId);
+        this.failedTasks.push(event.taskId);
+        return;
+      case 'run.budget_set':
+        this.note(event.at, 'budget', `the run may cost $${event.limitUsd.toFixed(2)}`);
+        return;
+      case 'run.task_budget_set':
+        this.note(event.at, 'budget', `a task may cost $${event.limitUsd.toFixed(2)}`);
         return;
       case 'run.restored':
         // The daemon stopped while these ran: they ended with the last event before the restore.
@@ -236,6 +263,11 @@ export class RunReportBuilder {
       failureRate: ratio(failed, finishedTasks),
       reworkReasons: this.reworkReasons.top(),
       failureReasons: this.failureReasons.top(),
+      failures: {
+        count: this.failedTasks.length,
+        since: this.failedTasks.filter((id) => view.tasks.find((t) => t.id === id)?.status !== 'failed')
+          .length,
+      },
       spend: { total, manager, workers, byModel: byModel(view, manager, workers) },
       time: {
         makespanMs,
@@ -245,7 +277,14 @@ export class RunReportBuilder {
       },
       tasks: rows,
       timeline: this.attempts.map(
-        ({ spend: _spend, eventId: _eventId, undoneAt: _undoneAt, beforeReset: _reset, ...entry }) => entry,
+        ({
+          spend: _spend,
+          review: _review,
+          eventId: _eventId,
+          undoneAt: _undoneAt,
+          beforeReset: _reset,
+          ...entry
+        }) => entry,
       ),
       feedback: this.feedback,
       ratings: {
@@ -267,7 +306,8 @@ export class RunReportBuilder {
         recorded.set(key(task.id, attempt.n), { usage: attempt.usage, costUsd: attempt.costUsd });
     for (const [at, entry] of this.current) {
       const spend = recorded.get(at);
-      if (entry.spend.costUsd === 0 && spend !== undefined) entry.spend = spend;
+      // The record's cost is its reviews' too (the manager's): the worker's is the rest.
+      if (entry.spend.costUsd === 0 && spend !== undefined) entry.spend = lessSpend(spend, entry.review);
     }
   }
 
@@ -366,6 +406,11 @@ function sumSpend(spends: readonly Spend[]): Spend {
     costUsd += spend.costUsd;
   }
   return { usage, costUsd };
+}
+
+/** a − b, never below zero. */
+function lessSpend(a: Spend, b: Spend): Spend {
+  return { usage: subtractUsage(a.usage, b.usage), costUsd: Math.max(0, a.costUsd - b.costUsd) };
 }
 
 function byModel(view: RunView, manager: Spend, workers: Spend): RunReport['spend']['byModel'] {

@@ -212,7 +212,7 @@ describe('rpc server', () => {
     expect(trpcError(missing)).toMatchObject({
       code: 'NOT_FOUND',
       orcCode: 'RUN_NOT_FOUND',
-      message: 'no run nope; orc ls lists the runs',
+      message: 'no run "nope"; orc ls lists the runs',
     });
     const events = await new Promise<unknown>((resolve) => {
       client.trpc.runs.events.subscribe(

@@ -1,4 +1,4 @@
-import type { TaskRecord, TaskStatus } from '@orc/shared';
+import { nextAttemptNumber, type TaskRecord, type TaskStatus } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
 import { applyRollback, downstreamOf } from './apply-rollback.js';
 
@@ -216,5 +216,51 @@ describe('applyRollback', () => {
     ];
     expect([...downstreamOf(tasks, ['b'])].sort()).toEqual(['b', 'c', 'e']);
     expect([...downstreamOf(tasks, ['d'])].sort()).toEqual(['d', 'e']);
+  });
+
+  it("numbers the redo after the attempts it took off the record, and starts the task's time over", () => {
+    const attempt = (n: number, startedAt: string) => ({
+      n,
+      worker: 0,
+      startedAt,
+      endedAt: startedAt,
+      outcome: 'succeeded' as const,
+      usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 },
+      costUsd: 0,
+    });
+    // The checkpoint had a running (its first attempt under way); since, attempts 2 and 3 made it done.
+    const savedMidRun = [
+      record('a', [], 'running', {
+        worker: 0,
+        readyAt: '2026-01-01T00:00:00.000Z',
+        startedAt: '2026-01-01T00:00:00.000Z',
+        attempts: [{ ...attempt(1, '2026-01-01T00:00:00.000Z'), outcome: 'running', endedAt: undefined }],
+      }),
+      record('b', [], 'pending'),
+    ];
+    const current = [
+      record('a', [], 'done', {
+        startedAt: '2026-01-01T00:00:00.000Z',
+        attempts: [1, 2, 3].map((n) => attempt(n, `2026-01-01T00:0${n}:00.000Z`)),
+      }),
+      record('b', [], 'done', { attempts: [attempt(1, '2026-01-01T00:04:00.000Z')] }),
+    ];
+    const { tasks } = applyRollback('full', current, savedMidRun, []);
+    const [a, b] = tasks;
+    expect(a!.attempts.map((x) => x.n)).toEqual([1]);
+    expect(a!.lastAttempt).toBe(3);
+    expect(nextAttemptNumber(a!)).toBe(4);
+    expect(b!.attempts).toEqual([]);
+    expect(nextAttemptNumber(b!)).toBe(2);
+    // Its start is the redo's, not the first one before the rollback (which read earlier than readyAt).
+    expect(a!.startedAt).toBeUndefined();
+    expect(a!.readyAt).toBeUndefined();
+    // A selective rollback keeps the attempts on the record: the numbers go on from them.
+    const selective = applyRollback('selective', current, savedMidRun, ['a']).tasks[0]!;
+    expect(selective.lastAttempt).toBeUndefined();
+    expect(nextAttemptNumber(selective)).toBe(4);
+    // Rolled back again, to before anything: the highest number stays the one to go on from.
+    const again = applyRollback('full', tasks, [record('a', [], 'pending'), record('b', [], 'pending')], []);
+    expect(nextAttemptNumber(again.tasks[0]!)).toBe(4);
   });
 });

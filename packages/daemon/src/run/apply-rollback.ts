@@ -1,4 +1,4 @@
-import { hasAnswerToReview, type RollbackStrategy, type TaskRecord } from '@orc/shared';
+import { hasAnswerToReview, nextAttemptNumber, type RollbackStrategy, type TaskRecord } from '@orc/shared';
 
 /**
  * The task records after a rollback, the ids of the tasks whose state it changed (`reset`), and of the
@@ -69,6 +69,16 @@ export function applyRollback(
       }
     }
     if (task.status === 'ready') task.status = 'pending';
+    // Sent back to work, its time starts over, as a reset's does (its first start was kept, and read
+    // earlier than the time it was queued again); an answer kept for its review keeps its start.
+    if (task.status === 'pending' && !hasAnswerToReview(task)) {
+      delete task.readyAt;
+      delete task.startedAt;
+    }
+    // The attempts the rollback took off its record keep their numbers: its next one comes after them.
+    const before = currentById.get(task.id);
+    const highest = before === undefined ? 0 : nextAttemptNumber(before) - 1;
+    if (highest > (task.attempts.at(-1)?.n ?? 0)) task.lastAttempt = highest;
   }
   const reset = tasks.filter((t) => changedBy(currentById.get(t.id), t)).map((t) => t.id);
   const kept = tasks.filter((t) => sameResult(currentById.get(t.id), t)).map((t) => t.id);

@@ -6,6 +6,7 @@ import {
   type ProviderName,
   type ResolvedConfig,
   type TaskRecord,
+  nextAttemptNumber,
 } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, type Clock } from '../clock.js';
@@ -138,17 +139,18 @@ export class AttemptRunner {
     );
     const task = tasks.get(taskId)!;
     const last = task.attempts.at(-1);
+    const n = nextAttemptNumber(task);
     const job: AttemptJob = {
-      id: attemptJobId(runId, taskId, task.attempts.length + 1),
+      id: attemptJobId(runId, taskId, n),
       runId,
       taskId,
-      attempt: task.attempts.length + 1,
+      attempt: n,
       provider: this.deps.provider,
       timeoutMs: config.execution.worker_timeout * 1000,
       ...(last?.outcome === 'interrupted' && { previous: attemptJobId(runId, taskId, last.n) }),
     };
     const attempt: Attempt = {
-      n: task.attempts.length + 1,
+      n,
       worker,
       startedAt: isoAt(clock),
       outcome: 'running',

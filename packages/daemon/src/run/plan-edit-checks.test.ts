@@ -73,13 +73,15 @@ describe('adding tasks', () => {
       ),
     ).toMatchObject({
       code: 'TASK_NOT_FOUND',
-      message: 'task n depends on zz, which run run1 does not have; orc show run1 lists its tasks',
+      message: 'task n depends on "zz", which run run1 does not have; orc show run1 lists its tasks',
     });
     // Without an id of its own, the task is named by its title, not by an id it was never given.
     expect(
       refusal(() => checkNewTasks('run1', tasks, 5, [{ title: 'Extra', dependencies: ['zz'] }], 'names'))
         .message,
-    ).toBe('the new task "Extra" depends on zz, which run run1 does not have; orc show run1 lists its tasks');
+    ).toBe(
+      'the new task "Extra" depends on "zz", which run run1 does not have; orc show run1 lists its tasks',
+    );
     expect(
       refusal(() =>
         checkNewTasks(

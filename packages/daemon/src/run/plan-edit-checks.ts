@@ -77,7 +77,7 @@ export function checkNewTasks(
       if (!batch.has(dep) && tasks.get(dep) === undefined)
         throw new OrcError(
           'TASK_NOT_FOUND',
-          `${name} depends on ${dep}, which run ${runId} does not have; orc show ${runId} lists its tasks`,
+          `${name} depends on "${dep}", which run ${runId} does not have; orc show ${runId} lists its tasks`,
         );
     }
   }
@@ -138,7 +138,7 @@ export function checkChanges(
     if (tasks.get(dep) === undefined)
       throw new OrcError(
         'TASK_NOT_FOUND',
-        `task ${taskId} cannot depend on ${dep}: run ${runId} has no such task; orc show ${runId} lists them`,
+        `task ${taskId} cannot depend on "${dep}": run ${runId} has no such task; orc show ${runId} lists them`,
       );
   }
   const path = pathTo(tasks, dependencies, taskId);
@@ -248,7 +248,10 @@ export function dependentsOf(tasks: TaskLookup): Map<string, string[]> {
 function known(runId: string, tasks: TaskLookup, taskId: string): TaskRecord {
   const task = tasks.get(taskId);
   if (!task)
-    throw new OrcError('TASK_NOT_FOUND', `run ${runId} has no task ${taskId}; orc show ${runId} lists them`);
+    throw new OrcError(
+      'TASK_NOT_FOUND',
+      `run ${runId} has no task "${taskId}"; orc show ${runId} lists them`,
+    );
   return task;
 }
 

@@ -75,6 +75,7 @@ describe('RunForecaster', () => {
     expect(waiting.finishAt).toBe(new Date(T0 + 3_600_000 + 10_000).toISOString());
     expect(forecaster.forecast({ ...base, resumeAt: undefined, waitsForAPerson: true })).toEqual({
       costUsd: expect.closeTo(0.4) as number,
+      noFinishAt: 'person',
     });
   });
 
@@ -95,7 +96,10 @@ describe('RunForecaster', () => {
     fromText.reset(tasks.map((task) => TaskText.of(task)));
     expect(fromText.forecast(base)).toEqual(fromRecords.forecast(base));
     // Two tasks left at the $0.30 a finished one cost; the pace is measured from the next start on.
-    expect(fromRecords.forecast(base)).toEqual({ costUsd: expect.closeTo(1.2, 10) as number });
+    expect(fromRecords.forecast(base)).toEqual({
+      costUsd: expect.closeTo(1.2, 10) as number,
+      noFinishAt: 'pace',
+    });
   });
 
   it('is made afresh at most every 100 ms; in between the spend it adds to is current', () => {
@@ -142,7 +146,11 @@ describe('RunForecaster', () => {
     forecaster.reset([record('a', 'done', [0.2]), record('b', 'pending', [])]);
     idle = 3_600_000;
     const resumed = T0 + 20_000 + idle;
-    expect(forecaster.forecast(input(resumed, { done: 1, ready: 3 }))!.finishAt).toBeUndefined();
+    // No pace yet, and it says so: not "waits for a person" (what a restarted executing run showed).
+    expect(forecaster.forecast(input(resumed, { done: 1, ready: 3 }))).toEqual({
+      costUsd: expect.closeTo(1.0, 10) as number,
+      noFinishAt: 'pace',
+    });
     forecaster.moved(record('b', 'running', []), 'ready', 'running', resumed);
     forecaster.moved(record('b', 'done', [0.2]), 'reviewing', 'done', resumed + 10_000);
     // One task in 10 s of work since: the two left take 20 s, not two hours.

@@ -121,7 +121,8 @@ export class RunForecaster {
       this.last = last;
     }
     const costUsd = input.spentUsd + last.leftUsd;
-    return last.finishAt === undefined ? { costUsd } : { costUsd, finishAt: last.finishAt };
+    if (last.finishAt !== undefined) return { costUsd, finishAt: last.finishAt };
+    return { costUsd, noFinishAt: last.waits ? 'person' : 'pace' };
   }
 
   private afresh(input: ForecastInput): NonNullable<RunForecaster['last']> {

@@ -280,7 +280,7 @@ export class RunRegistry {
 
   private entry(runId: string): Entry {
     const entry = this.entries.get(runId);
-    if (!entry) throw new OrcError('RUN_NOT_FOUND', `no run ${runId}; orc ls lists the runs`);
+    if (!entry) throw new OrcError('RUN_NOT_FOUND', `no run "${runId}"; orc ls lists the runs`);
     return entry;
   }
 

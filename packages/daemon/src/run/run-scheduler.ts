@@ -1,7 +1,7 @@
 import {
   MAX_TOUCHES,
   ZERO_USAGE,
-  addUsage,
+  withReviewCharge,
   describeSourceChange,
   runIdleMs,
   type NewEvent,
@@ -11,6 +11,7 @@ import {
   type TaskRecord,
   type TaskReview,
   type Usage,
+  nextAttemptNumber,
 } from '@orc/shared';
 import { isoAt } from '../clock.js';
 import type { RunEvent } from '../actors/run.machine.js';
@@ -144,7 +145,8 @@ export class RunScheduler {
     const { review, usage, costUsd } = answer;
     if (stale || task.status !== 'reviewing') {
       this.host.emit({ type: 'task.review_charged', taskId, attempt: attempt.n, usage, costUsd });
-      const change = { usage: addUsage(attempt.usage, usage), costUsd: attempt.costUsd + costUsd };
+      const { usage: total, costUsd: cost, reviewSpend } = withReviewCharge(attempt, { usage, costUsd });
+      const change = { usage: total, costUsd: cost, reviewSpend };
       this.tasks.send(taskId, { type: 'task.attempt_changed', n: attempt.n, change });
       return;
     }
@@ -231,7 +233,9 @@ export class RunScheduler {
    * before it began (a task's first attempt refused by its cap read "attempt 0").
    */
   private failedAttempt(event: { taskId: string; beforeAttempt?: boolean }): number {
-    return (this.tasks.get(event.taskId)?.attempts.length ?? 0) + (event.beforeAttempt ? 1 : 0);
+    const task = this.tasks.get(event.taskId);
+    if (!task) return 0;
+    return event.beforeAttempt ? nextAttemptNumber(task) : (task.attempts.at(-1)?.n ?? 0);
   }
 
   private onWorker(event: WorkerEmitted): void {

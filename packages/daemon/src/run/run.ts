@@ -411,7 +411,7 @@ export class Run implements SchedulerHost {
     if (!task)
       throw new OrcError(
         'TASK_NOT_FOUND',
-        `run ${this.id} has no task ${taskId}; orc show ${this.id} lists them`,
+        `run ${this.id} has no task "${taskId}"; orc show ${this.id} lists them`,
       );
     return task;
   }

@@ -165,7 +165,7 @@ describe('FileRunStore', () => {
     expect((await damage('gone')).reason).toBe('is missing');
     expect((await damage('empty')).reason).toBe('is empty');
     expect(() => store!.scheduleSave('corrupt', () => runDocument('corrupt'))).toThrow(
-      /run corrupt not found/,
+      /run "corrupt" not found/,
     );
     // The quick look at the file's ends tells the same, without reading it.
     expect(await store.probeRun('good')).toBeUndefined();
@@ -317,7 +317,7 @@ describe('FileRunStore', () => {
     const none: OrcEvent[] = [];
     for await (const event of store.readEvents('nope', 0)) none.push(event);
     expect(none).toEqual([]);
-    expect(() => store!.readEvents('../nope', 0)).toThrow(/run \.\.\/nope not found/);
+    expect(() => store!.readEvents('../nope', 0)).toThrow(/run "\.\.\/nope" not found/);
   });
 
   it('round-trips a checkpoint and names the run and checkpoint when one is missing', async () => {
@@ -330,7 +330,7 @@ describe('FileRunStore', () => {
 
     const missing = await store.readCheckpoint('r1', 'c9').catch((error: unknown) => error);
     expect(missing).toMatchObject({ code: 'CHECKPOINT_NOT_FOUND' });
-    expect((missing as Error).message).toMatch(/checkpoint c9 of run r1/);
+    expect((missing as Error).message).toMatch(/checkpoint "c9" of run r1/);
     await expect(store.readCheckpoint('r1', '../state')).rejects.toMatchObject({
       code: 'CHECKPOINT_NOT_FOUND',
     });

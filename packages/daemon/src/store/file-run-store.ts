@@ -428,7 +428,7 @@ export class FileRunStore implements RunStore {
   async readCheckpoint(runId: string, checkpointId: string): Promise<RunDocument> {
     const notFound = new OrcError(
       'CHECKPOINT_NOT_FOUND',
-      `checkpoint ${checkpointId} of run ${runId} not found; \`orc show ${runId}\` lists its checkpoints`,
+      `checkpoint "${checkpointId}" of run ${runId} not found; \`orc show ${runId}\` lists its checkpoints`,
     );
     if (!SAFE_ID.test(runId) || !SAFE_ID.test(checkpointId)) throw notFound;
     const file = this.paths.run(runId).checkpoint(checkpointId);
@@ -560,7 +560,7 @@ export class FileRunStore implements RunStore {
   private notFound(runId: string): OrcError {
     return new OrcError(
       'RUN_NOT_FOUND',
-      `run ${runId} not found in ${this.paths.runs}; \`orc ls\` lists the runs`,
+      `run "${runId}" not found in ${this.paths.runs}; \`orc ls\` lists the runs`,
     );
   }
 

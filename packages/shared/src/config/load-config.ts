@@ -143,7 +143,7 @@ function gatherLayers(
   const here = join(cwd, 'orc.config.json');
   const daemons = options.stateDir === undefined ? undefined : join(options.stateDir, 'orc.config.json');
   const files = [
-    ...(options.skipUserConfig ? [] : [resolveUserConfigPath(env)]),
+    ...(options.skipUserConfig ? [] : [resolveUserConfigPath(env)].filter((path) => path !== undefined)),
     ...(daemons !== undefined && resolve(daemons) !== resolve(here) ? [daemons] : []),
     here,
   ];

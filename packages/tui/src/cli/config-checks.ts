@@ -67,7 +67,7 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
   const keysOf = (source: string) => keysSet(client.layers.concat(daemon.layers), source);
   const userFile = resolveUserConfigPath();
   const lines: Check[] = [];
-  if (keysOf(userFile).length > 0)
+  if (userFile !== undefined && keysOf(userFile).length > 0)
     lines.push(
       ok(`${userFile} (user config) sets ${list(keysOf(userFile))}; the daemon's base, under both files`),
     );

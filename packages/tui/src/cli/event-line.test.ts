@@ -30,3 +30,21 @@ describe('eventLine of task.worked', () => {
     expect(eventLine(worked('older journal'))).toContain(': older journal');
   });
 });
+
+describe('eventLine of long text', () => {
+  it('keeps a worker output and an answer whole, on one line', () => {
+    const text = `${'the tide comes in and goes out again '.repeat(8)}\nand the end`;
+    const output: OrcEvent = {
+      id: 3,
+      at: '2026-11-30T22:03:50.000Z',
+      runId: 'r1',
+      type: 'worker.output',
+      taskId: 's1',
+      worker: 0,
+      text,
+    };
+    const flat = text.replace(' \n', ' ');
+    expect(eventLine(output)).toBe(`#3 22:03:50 worker.output        s1 ${flat}`);
+    expect(eventLine(worked(text))).toBe(`#9 22:03:50 task.worked          s1 attempt 1, $0.0012: ${flat}`);
+  });
+});

@@ -6,10 +6,14 @@ import {
   simulatedRoles,
   untoldOutput,
 } from '@orc/shared';
-import { truncate } from './output.js';
 import { plural } from '../screen/format.js';
+import { oneLine } from '../screen/text-cells.js';
 
-/** One event as one line of text, with its id first so `orc logs --after <id>` can pick up from it. */
+/**
+ * One event as one line of text, with its id first so `orc logs --after <id>` can pick up from it, and
+ * its text whole (on one line): a line too wide for a terminal is cut where it is shown (`fitEventLine`).
+ * Cut here, a worker's output and answers were cut at 80 and 60 characters even into a file.
+ */
 export function eventLine(event: OrcEvent): string {
   return `#${event.id} ${event.at.slice(11, 19)} ${event.type.padEnd(20)} ${eventDetail(event)}`.trimEnd();
 }
@@ -21,18 +25,18 @@ function eventDetail(event: OrcEvent): string {
       const roles = simulatedRoles(event.models);
       const models =
         roles === 'SIMULATED' ? roles : [event.models.worker.provider, ...(roles ? [roles] : [])].join(', ');
-      return `${truncate(event.goal, 60)} (${models})`;
+      return `${oneLine(event.goal)} (${models})`;
     }
     case 'run.planning':
       return `attempt ${event.attempt}`;
     case 'run.plan_rejected':
-      return `attempt ${event.attempt}: ${truncate(event.error, 80)}`;
+      return `attempt ${event.attempt}: ${oneLine(event.error)}`;
     case 'run.planned':
       return plural(event.tasks.length, 'task');
     case 'run.status':
       return event.status;
     case 'run.plan_answered':
-      return `${event.decision}${event.note ? `: ${truncate(event.note, 80)}` : ''}`;
+      return `${event.decision}${event.note ? `: ${oneLine(event.note)}` : ''}`;
     case 'run.paused':
       return `${event.reason}${event.resumeAt ? ` until ${event.resumeAt}` : ''}${event.message ? `: ${event.message}` : ''}`;
     case 'run.resumed':
@@ -49,15 +53,15 @@ function eventDetail(event: OrcEvent): string {
     case 'run.integrated':
       return event.message;
     case 'run.completed':
-      return `${event.review.verdict}: ${truncate(event.review.summary, 80)}`;
+      return `${event.review.verdict}: ${oneLine(event.review.summary)}`;
     case 'run.failed':
-      return truncate(event.error, 100);
+      return oneLine(event.error);
     case 'run.restored':
       return event.interruptedTasks.length ? `interrupted: ${event.interruptedTasks.join(', ')}` : '';
     case 'train.verifying':
       return `${trainTasks(event.taskIds)} at ${event.commit.slice(0, 12)}`;
     case 'train.verified':
-      return `${trainTasks(event.taskIds)} ${event.passed ? 'passed' : `failed: ${truncate(event.reason ?? '', 70)}`} (${(event.durationMs / 1000).toFixed(1)} s)`;
+      return `${trainTasks(event.taskIds)} ${event.passed ? 'passed' : `failed: ${oneLine(event.reason ?? '')}`} (${(event.durationMs / 1000).toFixed(1)} s)`;
     case 'train.landed':
       return `${event.taskIds.join(', ')} -> ${event.commit.slice(0, 12)}`;
     case 'checkpoint.created':
@@ -65,23 +69,23 @@ function eventDetail(event: OrcEvent): string {
     case 'run.rollback_started':
       return `to ${event.checkpointId} (${event.strategy})${event.tasks ? `: ${event.tasks.join(', ')}` : ''}`;
     case 'run.rollback_failed':
-      return `to ${event.checkpointId}: ${truncate(event.error, 80)}`;
+      return `to ${event.checkpointId}: ${oneLine(event.error)}`;
     case 'run.rolled_back':
       return `to ${event.checkpointId} (${event.strategy}), reset ${plural(event.resetTasks.length, 'task')}`;
     case 'task.status':
-      return `${event.taskId} ${event.status}${event.reason ? ` (${truncate(event.reason, 60)})` : ''}`;
+      return `${event.taskId} ${event.status}${event.reason ? ` (${oneLine(event.reason)})` : ''}`;
     case 'task.assigned':
       return `${event.taskId} -> worker ${event.worker} (attempt ${event.attempt})`;
     case 'worker.output':
-      return `${event.taskId} ${truncate(event.text, 80)}`;
+      return `${event.taskId} ${oneLine(event.text)}`;
     case 'task.session':
       return `${event.taskId} attempt ${event.attempt}: session ${event.sessionId}${event.resumes !== undefined ? ` (resumed from attempt ${event.resumes})` : ''}`;
     case 'task.tool_refused':
-      return `${event.taskId} attempt ${event.attempt}: ${event.refusal.tool} ${truncate(event.refusal.subject, 50)} (${truncate(event.refusal.reason, 40)})`;
+      return `${event.taskId} attempt ${event.attempt}: ${event.refusal.tool} ${oneLine(event.refusal.subject)} (${oneLine(event.refusal.reason)})`;
     case 'task.attempt_ended':
       return `${event.taskId} attempt ${event.attempt} ${event.outcome}, $${event.costUsd.toFixed(4)}`;
     case 'task.attempt_failed':
-      return `${event.taskId} attempt ${event.attempt}: ${event.error.category}: ${truncate(event.error.message, 60)}`;
+      return `${event.taskId} attempt ${event.attempt}: ${event.error.category}: ${oneLine(event.error.message)}`;
     case 'task.review_charged':
       return `${event.taskId} attempt ${event.attempt} review, $${event.costUsd.toFixed(4)}`;
     case 'task.reviewed':
@@ -91,24 +95,24 @@ function eventDetail(event: OrcEvent): string {
       // an answer that came whole, nothing of one streamed whole). Without `streamed` the stream was an
       // agent's narration (or an older journal's): the answer's start.
       const shown = event.streamed === undefined ? event.output : untoldOutput(event);
-      return `${event.taskId} attempt ${event.attempt}, $${event.costUsd.toFixed(4)}${shown === '' ? '' : `: ${truncate(shown, 60)}`}`;
+      return `${event.taskId} attempt ${event.attempt}, $${event.costUsd.toFixed(4)}${shown === '' ? '' : `: ${oneLine(shown)}`}`;
     }
     case 'task.completed':
       return `${event.taskId} attempt ${event.attempt}, $${event.costUsd.toFixed(4)}`;
     case 'task.failed':
-      return `${event.taskId} ${truncate(event.error, 80)}`;
+      return `${event.taskId} ${oneLine(event.error)}`;
     case 'task.source_changed':
       return `${event.taskId} ${describeSourceChange(event.change)}`;
     case 'task.touched':
-      return `${event.taskId} changed ${truncate(event.files.join(', '), 80)}`;
+      return `${event.taskId} changed ${oneLine(event.files.join(', '))}`;
     case 'plan.tasks_added':
       return `${event.tasks.map((task) => task.id).join(', ')} ${editedBy(event.origin)}`;
     case 'plan.tasks_removed':
       return `${event.taskIds.join(', ')} ${editedBy(event.origin)}`;
     case 'task.edited':
-      return `${event.taskId} ${truncate(describeTaskChanges(event.changes), 70)} ${editedBy(event.origin)}`;
+      return `${event.taskId} ${oneLine(describeTaskChanges(event.changes))} ${editedBy(event.origin)}`;
     case 'feedback.rated':
-      return `${event.rating.taskId ?? 'run'} ${event.rating.score}/5${event.rating.comment ? `: ${truncate(event.rating.comment, 70)}` : ''}`;
+      return `${event.rating.taskId ?? 'run'} ${event.rating.score}/5${event.rating.comment ? `: ${oneLine(event.rating.comment)}` : ''}`;
   }
 }
 

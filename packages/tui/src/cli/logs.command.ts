@@ -2,6 +2,7 @@ import { FINISHED_RUN_STATUSES, type OrcEvent } from '@orc/shared';
 import type { Command } from 'commander';
 import { UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
+import { truncateCells } from '../screen/text-cells.js';
 import { endsFollowing, eventLine } from './event-line.js';
 import { followEvents, interruptSignal } from './follow-events.js';
 import { printJson } from './output.js';
@@ -17,7 +18,8 @@ interface LogsOptions {
  * `orc logs <run>`: the run's events. With --follow it keeps streaming until the run ends or Ctrl-C;
  * every line starts with the event id, and `--after <id>` picks up exactly after it, so a stopped
  * follower can be restarted without missing anything. `--json`: one array, or with --follow one event
- * per line (JSON Lines), since a stream has no end to wait for.
+ * per line (JSON Lines), since a stream has no end to wait for. Into a file or a pipe every line is whole;
+ * on a terminal each is cut to its width, and a note says how to see them whole.
  */
 export function registerLogsCommand(program: Command): void {
   program
@@ -35,9 +37,19 @@ export function registerLogsCommand(program: Command): void {
         const runId = (await resolveRunRef(client, ref)).id;
         const run = await client.trpc.runs.get.query({ runId });
         const collected: OrcEvent[] = [];
+        const width = process.stdout.isTTY ? process.stdout.columns || 80 : undefined;
+        let cut = false;
+        const note = () =>
+          process.stdout.write(`(lines cut to fit; orc logs ${runId} | less shows them whole)\n`);
         const print = (event: OrcEvent) => {
-          if (!options.json) process.stdout.write(`${eventLine(event)}\n`);
-          else if (options.follow) process.stdout.write(`${JSON.stringify(event)}\n`);
+          if (!options.json) {
+            const line = eventLine(event);
+            const shown = width === undefined ? line : truncateCells(line, width);
+            process.stdout.write(`${shown}\n`);
+            // Following, the note comes at the first cut line: the stream may not end soon.
+            if (shown !== line && !cut && options.follow) note();
+            cut ||= shown !== line;
+          } else if (options.follow) process.stdout.write(`${JSON.stringify(event)}\n`);
           else collected.push(event);
         };
         const upTo = run.lastEventId;
@@ -55,6 +67,7 @@ export function registerLogsCommand(program: Command): void {
           });
         }
         if (options.json && !options.follow) printJson(collected);
+        else if (cut && !options.follow) note();
       });
     });
 }

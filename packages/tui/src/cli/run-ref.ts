@@ -21,10 +21,10 @@ export function matchRunRef(runs: readonly RunSummary[], ref: string): RunSummar
   if (exact) return exact;
   const matches = runs.filter((run) => run.id.startsWith(ref)).sort(byCreated);
   if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) throw new OrcError('RUN_NOT_FOUND', `no run ${ref}; orc ls lists the runs`);
+  if (matches.length === 0) throw new OrcError('RUN_NOT_FOUND', `no run "${ref}"; orc ls lists the runs`);
   const shown = matches.slice(0, SHOWN_MATCHES).map((run) => run.id);
   const more = matches.length > SHOWN_MATCHES ? `, … (${matches.length} in all)` : '';
-  throw new UsageError(`run id ${ref} is ambiguous: ${shown.join(', ')}${more}; give more of it`);
+  throw new UsageError(`run id "${ref}" is ambiguous: ${shown.join(', ')}${more}; give more of it`);
 }
 
 /** `matchRunRef` against the daemon's runs. */

@@ -11,6 +11,7 @@ import {
   type TaskRecord,
   type ToolRefusal,
   simulatedLabel,
+  workerSpend,
 } from '@orc/shared';
 import { attemptMs, formatCost, formatDuration, formatTokens, taskTimeMs } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
@@ -114,19 +115,23 @@ export function taskReport(
 
 function attemptLine(a: Attempt, now: number, short = true): string {
   const ms = attemptMs(a, now);
+  // The worker's call, then its review (the manager's), as `orc metrics` and `orc report` count them.
+  const worker = workerSpend(a);
   const parts = [
     `#${a.n}`,
     `w${a.worker}`,
     a.outcome,
     ms === undefined ? '-' : formatDuration(ms),
-    tokens(a.usage),
-    formatCost(a.costUsd),
+    tokens(worker.usage),
+    formatCost(worker.costUsd),
   ];
   if (short && a.error) parts.push(`${a.error.category} error: ${note(a.error.message)}`);
+  const paid = a.reviewSpend ? ` (${tokens(a.reviewSpend.usage)}, ${formatCost(a.reviewSpend.costUsd)})` : '';
   if (short && a.review)
     parts.push(
-      `review ${a.review.verdict}${a.review.verdict === 'accept' ? '' : `: ${note(a.review.feedback)}`}`,
+      `review ${a.review.verdict}${paid}${a.review.verdict === 'accept' ? '' : `: ${note(a.review.feedback)}`}`,
     );
+  else if (paid !== '') parts.push(`review${paid}`);
   return parts.join(' · ');
 }
 
@@ -151,9 +156,11 @@ function cacheShare(usage: RunView['usage']): string {
 /** `forecast: $1.2345 in all, finishing at 14:05 (2026-11-30T14:05:00.000Z)`: the reader's time, as `orc ls` shows it, then the exact instant. */
 function forecastLine(forecast: NonNullable<RunView['forecast']>): string {
   const finish =
-    forecast.finishAt === undefined
-      ? 'no finish time while it waits for a person'
-      : `finishing at ${localTime(forecast.finishAt)} (${forecast.finishAt})`;
+    forecast.finishAt !== undefined
+      ? `finishing at ${localTime(forecast.finishAt)} (${forecast.finishAt})`
+      : forecast.noFinishAt === 'person'
+        ? 'no finish time while it waits for a person'
+        : 'no finish time yet: one comes once tasks finish again';
   return `forecast: $${forecast.costUsd.toFixed(4)} in all, ${finish}`;
 }
 

@@ -82,4 +82,18 @@ describe('orc ls and orc show on quota waits and forecasts', () => {
     );
     expect(lines.find((l) => l.startsWith('tasks:'))).toContain('(75 % of input from cache)');
   });
+
+  it('orc show says why a forecast has no finish time: a person to wait for, or no pace yet', () => {
+    const show = (forecast: RunView['forecast'], status: RunView['status']) =>
+      runReport({ ...summary({ status, forecast }), tasks: [], busyWorkers: 0 }, NOW).find((l) =>
+        l.startsWith('forecast:'),
+      );
+    // Right after a restart an executing run has no pace yet: it waits for no one.
+    expect(show({ costUsd: 1.5, noFinishAt: 'pace' }, 'executing')).toBe(
+      'forecast: $1.5000 in all, no finish time yet: one comes once tasks finish again',
+    );
+    expect(show({ costUsd: 1.5, noFinishAt: 'person' }, 'paused')).toBe(
+      'forecast: $1.5000 in all, no finish time while it waits for a person',
+    );
+  });
 });

@@ -4,7 +4,7 @@ import { formatCost, formatDuration, formatTokens, plural } from '../screen/form
 import { barChart, clip } from './bar-chart.js';
 import { ATTEMPT_COLORS, ganttChart } from './gantt-chart.js';
 import { escapeMarkup } from './markup.js';
-import { percent } from './report-text.js';
+import { failuresText, percent } from './report-text.js';
 
 const WIDTH = 960;
 /** Bars per chart: more would not be read; the table below has every task. */
@@ -75,7 +75,7 @@ ${spend.byModel.map((m) => `<tr><td>${e(m.model)}</td><td>${e(m.roles.join(', ')
 <section><h2>Rework reasons</h2>
 <p class="note">${report.reviews.accept} accepted, ${report.reviews.rework} sent back, ${report.reviews.fail} failed by the manager.</p>
 ${barChart(reasonBars(report.reworkReasons, ATTEMPT_COLORS.rework), { width: WIDTH, color: ATTEMPT_COLORS.rework, label: 'rework reasons' })}
-${report.failureReasons.length > 0 ? `<h3>Failure reasons</h3>${barChart(reasonBars(report.failureReasons, ATTEMPT_COLORS.failed), { width: WIDTH, color: ATTEMPT_COLORS.failed, label: 'failure reasons' })}` : ''}
+${report.failureReasons.length > 0 ? `<h3>Failure reasons</h3><p class="note">${e(failuresText(report))}.</p>${barChart(reasonBars(report.failureReasons, ATTEMPT_COLORS.failed), { width: WIDTH, color: ATTEMPT_COLORS.failed, label: 'failure reasons' })}` : ''}
 </section>
 <section><h2>Tasks</h2><table class="tasks">
 <tr><th>task</th><th>title</th><th>status</th><th>attempts</th><th>reworks</th><th>cost</th><th>work</th><th>elapsed</th><th>lines</th><th>rating</th></tr>

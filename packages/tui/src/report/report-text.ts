@@ -18,8 +18,9 @@ export function runReportLines(report: RunReport): string[] {
   const lines = [
     `run ${report.runId} ${report.status}${simulated}: ${truncateCells(oneLine(report.goal), 80)}`,
     `tasks: ${report.taskTotal} (${counts || 'none'})`,
-    `reviews: ${report.reviews.accept} accepted, ${report.reviews.rework} sent back, ${report.reviews.fail} failed; ` +
-      `rework rate ${percent(report.reworkRate)}, failure rate ${percent(report.failureRate)}`,
+    `reviews: ${report.reviews.accept} accepted, ${report.reviews.rework} sent back, ${report.reviews.fail} failed by the manager; ` +
+      `rework rate ${percent(report.reworkRate)}`,
+    `failures: ${failuresText(report)}`,
     ...reasonLines('rework reasons', report.reworkReasons),
     ...reasonLines('failure reasons', report.failureReasons),
     `spend: ${spendText(spend.total)} — manager ${spendText(spend.manager)}, workers ${spendText(spend.workers)}`,
@@ -96,6 +97,20 @@ function undoneLine(report: RunReport): string[] {
   return [
     `  cost and work include ${count} attempt${count === 1 ? '' : 's'} a rollback undid (${ids}), not in tries`,
   ];
+}
+
+/**
+ * The tasks failed now, and the failures before that are not (retried or rolled back since): beside
+ * "0 failed", "3× permanent error" under the failure reasons read as a contradiction.
+ */
+export function failuresText(report: RunReport): string {
+  const now = report.taskCounts['failed'] ?? 0;
+  const since = report.failures?.since ?? 0;
+  const earlier =
+    since > 0
+      ? `; ${since} earlier failure${since === 1 ? '' : 's'} of tasks retried or rolled back since (in the reasons)`
+      : '';
+  return `${now} task${now === 1 ? '' : 's'} failed (failure rate ${percent(report.failureRate)})${earlier}`;
 }
 
 function reasonLines(title: string, groups: readonly ReasonGroup[]): string[] {

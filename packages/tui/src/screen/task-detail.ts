@@ -4,6 +4,7 @@ import {
   type Attempt,
   type FileWait,
   type TaskRecord,
+  workerSpend,
 } from '@orc/shared';
 import { attemptMs, formatCost, formatDuration, formatTokens, plural, taskTimeMs } from './format.js';
 import { ERROR_CATEGORY_COLOR, TASK_STATUS_COLOR, colored } from './status-style.js';
@@ -46,11 +47,15 @@ export function renderTaskDetail(task: TaskRecord, now: number, wait?: FileWait)
 
 function renderAttempt(out: string[], a: Attempt, now: number): void {
   const ms = attemptMs(a, now);
+  // The worker's call, then its review (the manager's), as `orc metrics` and `orc report` count them.
+  const spend = (s: { usage: Attempt['usage']; costUsd: number }) =>
+    `${formatTokens(s.usage.inputTokens)} in / ${formatTokens(s.usage.outputTokens)} out · ${formatCost(s.costUsd)}`;
   out.push('');
   out.push(
     `{bold}Attempt ${a.n}{/bold} · w${a.worker} · ${a.outcome}` +
       (ms === undefined ? '' : ` · ${formatDuration(ms)}`) +
-      ` · ${formatTokens(a.usage.inputTokens)} in / ${formatTokens(a.usage.outputTokens)} out · ${formatCost(a.costUsd)}`,
+      ` · ${spend(workerSpend(a))}` +
+      (a.reviewSpend ? ` · review ${spend(a.reviewSpend)}` : ''),
   );
   if (a.sessionId !== undefined) {
     const resumed = a.resumes === undefined ? '' : ` (goes on with attempt ${a.resumes}'s session)`;
