@@ -68,7 +68,15 @@ export const runsRouter = router({
    */
   eventBatches: procedure.input(EventsInput).subscription(({ ctx, input, signal }) => {
     const abort = new AbortController();
-    const batches = ctx.orchestrator.eventBatches(input.runId, parseEventId(input.lastEventId), abort.signal);
+    const resumed = ctx.connection.resumed('runs.eventBatches', input.lastEventId);
+    const batches = ctx.orchestrator.eventBatches(
+      input.runId,
+      parseEventId(input.lastEventId),
+      abort.signal,
+      {
+        resumed,
+      },
+    );
     return streamBatches(ctx, batches, abort, signal);
   }),
 });
