@@ -295,3 +295,35 @@ describe('runs.eventBatches', () => {
     await reader.trpc.runs.cancel.mutate({ runId: run.id });
   });
 });
+
+describe('runs.events', () => {
+  it("counts in the daemon's fan-out once per live batch, as its last event is written", async () => {
+    await serve();
+    const client = await connect();
+    const run = await client.trpc.runs.start.mutate({ tasks: tasks(20) });
+    const received = await new Promise<OrcEvent[]>((resolve, reject) => {
+      const events: OrcEvent[] = [];
+      const sub = client.trpc.runs.events.subscribe(
+        { runId: run.id },
+        {
+          onData: ({ data }) => {
+            events.push(data);
+            if (data.type !== 'run.completed') return;
+            sub.unsubscribe();
+            resolve(events);
+          },
+          onError: reject,
+        },
+      );
+    });
+    await expectJournalIds(received, run.id);
+    const { eventFanOut } = await engine!.orchestrator.metrics.vitals();
+    expect(eventFanOut.count).toBeGreaterThan(0);
+    expect(eventFanOut.count).toBeLessThan(received.length);
+  });
+});
+
+async function expectJournalIds(events: OrcEvent[], runId: string): Promise<void> {
+  const journal = (await readJournal(home, runId)).map((e) => e.id);
+  expect(events.map((e) => e.id)).toEqual(journal.slice(0, events.length));
+}

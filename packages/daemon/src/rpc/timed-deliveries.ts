@@ -3,6 +3,15 @@ import type { Encoder } from '@trpc/server/adapters/ws';
 import { EventBatchText } from '../run/event-batch-text.js';
 import { sharedValueOf } from './shared-json.js';
 
+/** Values sent for a batch of events other than the batch itself: `runs.events` sends its last event. */
+const timed = new WeakMap<object, EventBatchText>();
+
+/** `value` (a message's data) is sent for `batch`: the batch is delivered once it is written. */
+export function timedAs<T extends object>(value: T, batch: EventBatchText): T {
+  if (batch.committedAt !== undefined) timed.set(value, batch);
+  return value;
+}
+
 /** Told of each live batch once its frame is written to a subscriber's socket. */
 export type DeliveryObserver = (oldestAt: string, committedAt: number) => void;
 
@@ -37,11 +46,18 @@ export function timeDeliveries(ws: WebSocket, encoder: Encoder, observe: Deliver
   return {
     decode: (data) => encoder.decode(data),
     encode: (data) => {
-      const value = sharedValueOf(data);
+      const batch = batchOf(data);
       const text = encoder.encode(data);
-      encoded =
-        value instanceof EventBatchText && value.committedAt !== undefined && text !== '' ? value : undefined;
+      encoded = batch?.committedAt !== undefined && text !== '' ? batch : undefined;
       return text;
     },
   };
+}
+
+/** The batch of events a message carries: `runs.eventBatches`' own (shared), or one `timedAs` marked. */
+function batchOf(message: unknown): EventBatchText | undefined {
+  const shared = sharedValueOf(message);
+  if (shared instanceof EventBatchText) return shared;
+  const data = (message as { result?: { data?: { data?: unknown } } } | undefined)?.result?.data?.data;
+  return typeof data === 'object' && data !== null ? timed.get(data) : undefined;
 }
