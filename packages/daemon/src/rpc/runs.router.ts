@@ -57,15 +57,9 @@ export const runsRouter = router({
   events: procedure.input(EventsInput).subscription(({ ctx, input, signal }) => {
     // Opened before the stream starts, so an unknown run is a NOT_FOUND like everywhere else.
     const abort = new AbortController();
-    const resumed = ctx.connection.resumed('runs.events', input.lastEventId);
-    const batches = ctx.orchestrator.eventBatches(
-      input.runId,
-      parseEventId(input.lastEventId),
-      abort.signal,
-      {
-        resumed,
-      },
-    );
+    const follow = { resumed: ctx.connection.resumed('runs.events', input.lastEventId) };
+    const afterId = parseEventId(input.lastEventId);
+    const batches = ctx.orchestrator.eventBatches(input.runId, afterId, abort.signal, follow);
     return streamEvents(ctx, batches, abort, signal);
   }),
   /**
@@ -77,15 +71,9 @@ export const runsRouter = router({
    */
   eventBatches: procedure.input(EventsInput).subscription(({ ctx, input, signal }) => {
     const abort = new AbortController();
-    const resumed = ctx.connection.resumed('runs.eventBatches', input.lastEventId);
-    const batches = ctx.orchestrator.eventBatches(
-      input.runId,
-      parseEventId(input.lastEventId),
-      abort.signal,
-      {
-        resumed,
-      },
-    );
+    const follow = { resumed: ctx.connection.resumed('runs.eventBatches', input.lastEventId) };
+    const afterId = parseEventId(input.lastEventId);
+    const batches = ctx.orchestrator.eventBatches(input.runId, afterId, abort.signal, follow);
     return streamBatches(ctx, batches, abort, signal);
   }),
 });

@@ -36,16 +36,17 @@ export interface JournalObserver {
 
 const UNOBSERVED: JournalObserver = { written() {}, subscribed() {} };
 
-/**
- * A run's event stream. Every event gets the next id, is appended to `events.jsonl` (group-committed and
- * fsynced) and only then published, so whatever a client sees is durable, and a client that comes back
- * with the last id it saw can be served the rest from the file, then live, with no gap and no duplicate.
- */
 /** How a subscription follows the journal (see RunJournal.eventBatches). */
 export interface FollowOptions {
   /** A client back after its connection closed: every event after the id it gives is owed to it live. */
   resumed?: boolean;
 }
+
+/**
+ * A run's event stream. Every event gets the next id, is appended to `events.jsonl` (group-committed and
+ * fsynced) and only then published, so whatever a client sees is durable, and a client that comes back
+ * with the last id it saw can be served the rest from the file, then live, with no gap and no duplicate.
+ */
 
 export class RunJournal {
   private nextId: number;
