@@ -21,6 +21,8 @@ export interface Deliveries {
   perSubscriber: { min: number; max: number };
   /** CPU this process used while measured, in ms. */
   cpuMs: number;
+  /** Events its subscribers received (and parsed) meanwhile, wherever they were emitted: what cpuMs paid for. */
+  received: number;
 }
 
 /** This file built: run from source (the bench's own test), the child runs the build `npm run build` made. */
@@ -107,6 +109,8 @@ function serve(): void {
   let from = Infinity;
   let to = Infinity;
   let cpuFrom = 0;
+  let counting = false;
+  let parsed = 0;
   const send = (reply: ToParent) => process.send!(reply);
   process.on('message', (message: ToChild) => {
     void (async () => {
@@ -123,6 +127,7 @@ function serve(): void {
               {
                 onData: ({ data }) => {
                   const now = Date.now();
+                  if (counting) parsed += data.events.length;
                   for (const event of data.events) {
                     const at = timeOf(event.at);
                     if (at < from || at >= to) continue;
@@ -139,11 +144,13 @@ function serve(): void {
       } else if (message.kind === 'measure') {
         from = message.from;
         cpuFrom = cpuMs();
+        counting = true;
       } else {
         to = message.to;
         // Events emitted before `to` may still be on their way.
         await new Promise((resolve) => setTimeout(resolve, 500));
         const cpu = cpuMs() - cpuFrom;
+        counting = false;
         for (const s of subscriptions) s.unsubscribe();
         await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
         send({
@@ -158,6 +165,7 @@ function serve(): void {
             fromEmitP99: percentile(fromEmit, 99),
             perSubscriber: { min: Math.min(...received), max: Math.max(...received) },
             cpuMs: cpu,
+            received: parsed,
           },
         });
         process.disconnect();

@@ -43,8 +43,8 @@ export function countingOrchestrator(inner: Orchestrator): CountingOrchestrator 
         },
       };
     },
-    eventBatches(runId, afterId, signal) {
-      const batches = inner.eventBatches(runId, afterId, signal);
+    eventBatches(runId, afterId, signal, follow) {
+      const batches = inner.eventBatches(runId, afterId, signal, follow);
       return {
         async *[Symbol.asyncIterator]() {
           counts.subscriptions++;

@@ -44,11 +44,12 @@ export const DaemonVitals = z.object({
   quotaWait: LatencyVitals,
   /** Open event subscriptions (`runs.events`, `orc logs --follow`, attached terminals). */
   subscribers: z.number().int().nonnegative(),
-  /** From an event's emit to its hand-over to a live subscriber (the journal's fsync included). */
+  /** From an event's emit to its batch written to a live subscriber's socket (the journal's fsync included). */
   eventDelivery: LatencyVitals,
   /**
-   * The daemon's fan-out: from a live batch's group commit (`committedAt`) to its hand-over to a
-   * subscriber's socket. What comes after is the network and the client.
+   * The daemon's fan-out: from a live batch's group commit (`committedAt`) to its frame written to a
+   * subscriber's socket, the wait behind what is queued to a slow subscriber and a catch-up from the file
+   * included. What comes after is the network and the client.
    */
   eventFanOut: LatencyVitals,
   /** One group commit of a run's journal: append and fsync. */

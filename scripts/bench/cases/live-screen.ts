@@ -49,7 +49,7 @@ export async function liveScreenCase(ctx: CaseContext): Promise<CaseResult> {
         target: { op: '<=', value: 25 },
       },
       {
-        label: "the daemon's own fan-out p99, group commit to socket (its histogram's estimate)",
+        label: "the daemon's own fan-out p99, group commit to socket write (its histogram's estimate)",
         value: live.fanOut.p99Ms,
         unit: 'ms',
       },
@@ -77,6 +77,7 @@ export async function liveScreenCase(ctx: CaseContext): Promise<CaseResult> {
         `the subscribers' process ${percentOf(live.cpu.subscribers)}, the bench ${percentOf(live.cpu.bench)} of a core`,
       `wire while measured: ${live.wire.events} events, ${Math.round(live.wire.bytes / Math.max(1, live.wire.events))} bytes an event, ` +
         `${(live.wire.bytes / live.wire.seconds / 1e6).toFixed(1)} MB/s to each subscriber`,
+      subscribersNeed(live),
     ],
   };
 }
@@ -204,4 +205,21 @@ async function doneNow(client: OrcClient, runId: string): Promise<number> {
 
 function percentOf(cores: number): string {
   return Number.isFinite(cores) ? `${Math.round(cores * 100)} %` : '?';
+}
+
+/**
+ * What the subscribers' process pays an event (the WebSocket frame, tRPC, JSON.parse of the batch, the
+ * measuring), and the share of a core that keeping up with the run would take it: above what it got,
+ * its subscribers fall behind and the delivery latency is their backlog, whatever the daemon does.
+ */
+function subscribersNeed(live: LiveScreen): string {
+  const { cpuMs, received } = live.deliveries;
+  const usPerEvent = (cpuMs * 1000) / Math.max(1, received);
+  const perSecond = live.wire.events / live.wire.seconds;
+  const need = (usPerEvent * perSecond * SUBSCRIBERS) / 1e6;
+  return (
+    `the subscribers' process: ${usPerEvent.toFixed(2)} µs of CPU an event received (${received} received); ` +
+    `keeping up with ${Math.round(perSecond)} events/s × ${SUBSCRIBERS} takes ${percentOf(need)} of a core, ` +
+    `it got ${percentOf(live.cpu.subscribers)}`
+  );
 }

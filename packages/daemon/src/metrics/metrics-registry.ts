@@ -193,13 +193,13 @@ export function createMetricsRegistry(
   });
   const delivery = new Histogram({
     name: 'orc_event_delivery_seconds',
-    help: "From the emit of a batch's oldest event to the batch's hand-over to a live subscriber, the journal's fsync included (one per batch and subscriber).",
+    help: "From the emit of a batch's oldest event to the batch written to a live subscriber's socket, the journal's fsync included (one per batch and subscriber).",
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers,
   });
   const fanOut = new Histogram({
     name: 'orc_event_fanout_seconds',
-    help: "From a live batch's group commit to its hand-over to a subscriber's socket: the daemon's fan-out (one per batch and subscriber).",
+    help: "From a live batch's group commit to its frame written to a subscriber's socket, the wait behind what is queued to a slow subscriber included: the daemon's fan-out (one per batch and subscriber).",
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers,
   });

@@ -363,7 +363,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     runReport: (runId) => runs.use(runId, (run) => reportRun(run, clock.now(), true)),
     runsReport: (sinceMs) => reportRuns(runs, clock.now() - sinceMs, clock.now()),
     events: (runId, afterId, signal) => runs.events(runId, afterId, signal),
-    eventBatches: (runId, afterId, signal) => runs.eventBatches(runId, afterId, signal),
+    eventBatches: (runId, afterId, signal, follow) => runs.eventBatches(runId, afterId, signal, follow),
     listInbox: (filter) => inbox.inbox.list(filter),
     answerInbox: (itemId, answer) => inbox.inbox.answer(itemId, answer),
     inboxEvents: (afterId, signal) => inbox.inbox.events(afterId, signal),

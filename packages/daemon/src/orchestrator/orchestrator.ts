@@ -30,6 +30,7 @@ import type {
   TaskRecord,
 } from '@orc/shared';
 import type { EventBatchText } from '../run/event-batch-text.js';
+import type { FollowOptions } from '../run/run-journal.js';
 
 /**
  * The engine as one object: everything the daemon's procedures do, in process. A client never sees
@@ -97,8 +98,14 @@ export interface Orchestrator {
   /**
    * The same events in batches: replayed ones up to a thousand a batch, then one batch per group commit
    * of the journal, the same text for every subscriber (the journal's own lines: see EventBatchText).
+   * `resumed`: a client back after its connection closed, owed every event after `afterId` live.
    */
-  eventBatches(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<EventBatchText>;
+  eventBatches(
+    runId: string,
+    afterId: number,
+    signal: AbortSignal,
+    follow?: FollowOptions,
+  ): AsyncIterable<EventBatchText>;
   /** A person rates the run, or one task of it (TASK_NOT_FOUND for a task it lacks); journalled. */
   addFeedback(runId: string, rating: { score: number; taskId?: string; comment?: string }): Promise<Rating>;
   /** The run's report, from its journal: outcome, reasons, spend, time, timeline, feedback. */

@@ -25,6 +25,12 @@ export interface ConnectionPacing {
   behind(): boolean;
   /** Closes the connection of a subscriber too far behind; it reconnects and resumes from its last event. */
   dropBehind(detail: string): void;
+  /**
+   * Whether the subscription to `path` from `lastEventId` that is starting is a client's resume: tRPC
+   * sends a subscription again, with the last event id it got, when its connection comes back. Asked
+   * once, as the subscription starts.
+   */
+  resumed(path: string, lastEventId: unknown): boolean;
 }
 
 /**
@@ -72,6 +78,8 @@ export class ConnectionGuard implements ConnectionPacing {
   private closed = false;
   private hasToken = false;
   private readonly waiters = new Set<() => void>();
+  /** Subscriptions sent again on this connection and not started yet, by `resumeKey`. */
+  private readonly resumes = new Map<string, number>();
 
   constructor(
     private readonly ws: WebSocket,
@@ -119,6 +127,15 @@ export class ConnectionGuard implements ConnectionPacing {
     this.close(CLOSE_CLIENT_BEHIND, `subscriber fell behind: ${detail}`);
   }
 
+  resumed(path: string, lastEventId: unknown): boolean {
+    const key = resumeKey(path, lastEventId);
+    const count = this.resumes.get(key);
+    if (count === undefined) return false;
+    if (count > 1) this.resumes.set(key, count - 1);
+    else this.resumes.delete(key);
+    return true;
+  }
+
   private decode(data: string | ArrayBuffer | Uint8Array): unknown {
     if (typeof data !== 'string') throw new Error('expected JSON in a text frame');
     if (!this.hasToken && data.length > BEFORE_TOKEN_CHARS) {
@@ -163,7 +180,12 @@ export class ConnectionGuard implements ConnectionPacing {
       );
       return [];
     }
-    for (const call of calls) this.inFlight.set(call.id, { kind: call.kind, path: call.path });
+    for (const call of calls) {
+      this.inFlight.set(call.id, { kind: call.kind, path: call.path });
+      if (call.resumedFrom === undefined) continue;
+      const key = resumeKey(call.path, call.resumedFrom);
+      this.resumes.set(key, (this.resumes.get(key) ?? 0) + 1);
+    }
     this.calls += newCalls;
     this.subscriptions += newSubscriptions;
     return message;
@@ -235,8 +257,16 @@ export class ConnectionGuard implements ConnectionPacing {
 }
 
 /** The calls of a frame, or undefined when tRPC will refuse the frame (then nothing runs). */
-function callsOf(items: unknown[]): { id: string | number; kind: CallKind; path: string }[] | undefined {
-  const calls: { id: string | number; kind: CallKind; path: string }[] = [];
+interface Call {
+  id: string | number;
+  kind: CallKind;
+  path: string;
+  /** A subscription sent again after a reconnect: the last event id the client got (tRPC's `params.lastEventId`). */
+  resumedFrom?: string;
+}
+
+function callsOf(items: unknown[]): Call[] | undefined {
+  const calls: Call[] = [];
   for (const item of items) {
     let parsed: ReturnType<typeof parseTRPCMessage>;
     try {
@@ -250,9 +280,15 @@ function callsOf(items: unknown[]): { id: string | number; kind: CallKind; path:
       id: parsed.id,
       kind: parsed.method === 'subscription' ? 'subscription' : 'call',
       path: parsed.params.path,
+      ...(parsed.method === 'subscription' &&
+        parsed.params.lastEventId !== undefined && { resumedFrom: parsed.params.lastEventId }),
     });
   }
   return calls;
+}
+
+function resumeKey(path: string, lastEventId: unknown): string {
+  return `${path}\n${String(lastEventId)}`;
 }
 
 /** A subscription ends with `stopped`, or with an error. */

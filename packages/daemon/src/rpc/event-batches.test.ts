@@ -23,6 +23,7 @@ import { type RpcServer, startRpcServer } from './server.js';
 
 const TOKEN = 'b'.repeat(64);
 const KiB = 1024;
+const MiB = 1024 * KiB;
 
 let home: string;
 let engine: TestEngine | undefined;
@@ -199,6 +200,41 @@ describe('runs.eventBatches', () => {
     await followed.done;
     expect(drops).toBe(2);
     await expectJournal(followed, run.id);
+    // Back after each drop, it is owed what it missed: delivered live, late, not a replay.
+    expect(followed.committedAt.slice(2).every((at) => at !== undefined)).toBe(true);
+  });
+
+  it("times the daemon's fan-out to the socket write: the wait behind a subscriber's backlog counts", async () => {
+    // Its worker streams 64 KiB after 64 KiB: more than the kernel's socket buffers hold within the pause.
+    await serve({ provider: floodingProvider('x'.repeat(64 * KiB)), limits: { pacedBytes: 512 * MiB } });
+    const reader = await connect();
+    const run = await reader.trpc.runs.start.mutate({ goal: 'g' });
+    const ws = new WebSocket(`ws://127.0.0.1:${server!.port}/?connectionParams=1`);
+    sockets.push(ws);
+    ws.on('error', () => undefined);
+    await once(ws, 'open');
+    ws.send(JSON.stringify({ method: 'connectionParams', data: { token: TOKEN } }));
+    let batches = 0;
+    ws.on('message', () => batches++);
+    ws.send(
+      JSON.stringify({
+        id: 1,
+        method: 'subscription',
+        params: { path: 'runs.eventBatches', input: { runId: run.id } },
+      }),
+    );
+    await expect.poll(() => batches).toBeGreaterThan(2);
+    const socket = (ws as unknown as { _socket: Socket })._socket;
+    socket.pause();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    socket.resume();
+    const after = batches;
+    await expect.poll(() => batches, { timeout: 10_000 }).toBeGreaterThan(after + 5);
+    await reader.trpc.runs.cancel.mutate({ runId: run.id });
+    // The batches committed while it did not read waited in the daemon, up to the pause.
+    const { eventFanOut } = await engine!.orchestrator.metrics.vitals();
+    expect(eventFanOut.p99Ms).toBeGreaterThan(500);
+    expect(closes).toEqual([]);
   });
 
   it('drops a subscriber that stops reading, only that one; it resumes after its last batch', async () => {
@@ -259,3 +295,35 @@ describe('runs.eventBatches', () => {
     await reader.trpc.runs.cancel.mutate({ runId: run.id });
   });
 });
+
+describe('runs.events', () => {
+  it("counts in the daemon's fan-out once per live batch, as its last event is written", async () => {
+    await serve();
+    const client = await connect();
+    const run = await client.trpc.runs.start.mutate({ tasks: tasks(20) });
+    const received = await new Promise<OrcEvent[]>((resolve, reject) => {
+      const events: OrcEvent[] = [];
+      const sub = client.trpc.runs.events.subscribe(
+        { runId: run.id },
+        {
+          onData: ({ data }) => {
+            events.push(data);
+            if (data.type !== 'run.completed') return;
+            sub.unsubscribe();
+            resolve(events);
+          },
+          onError: reject,
+        },
+      );
+    });
+    await expectJournalIds(received, run.id);
+    const { eventFanOut } = await engine!.orchestrator.metrics.vitals();
+    expect(eventFanOut.count).toBeGreaterThan(0);
+    expect(eventFanOut.count).toBeLessThan(received.length);
+  });
+});
+
+async function expectJournalIds(events: OrcEvent[], runId: string): Promise<void> {
+  const journal = (await readJournal(home, runId)).map((e) => e.id);
+  expect(events.map((e) => e.id)).toEqual(journal.slice(0, events.length));
+}

@@ -9,10 +9,11 @@ import {
   StartRunInput,
   UpdateTaskInput,
 } from '@orc/shared';
-import type { EventBatch, OrcEvent } from '@orc/shared';
+import type { EventBatch } from '@orc/shared';
 import { tracked } from '@trpc/server';
 import type { EventBatchText } from '../run/event-batch-text.js';
 import { share } from './shared-json.js';
+import { timedAs } from './timed-deliveries.js';
 import { procedure, type RpcContext, router } from './trpc.js';
 
 export const runsRouter = router({
@@ -56,8 +57,10 @@ export const runsRouter = router({
   events: procedure.input(EventsInput).subscription(({ ctx, input, signal }) => {
     // Opened before the stream starts, so an unknown run is a NOT_FOUND like everywhere else.
     const abort = new AbortController();
-    const events = ctx.orchestrator.events(input.runId, parseEventId(input.lastEventId), abort.signal);
-    return streamEvents(ctx, events, abort, signal);
+    const follow = { resumed: ctx.connection.resumed('runs.events', input.lastEventId) };
+    const afterId = parseEventId(input.lastEventId);
+    const batches = ctx.orchestrator.eventBatches(input.runId, afterId, abort.signal, follow);
+    return streamEvents(ctx, batches, abort, signal);
   }),
   /**
    * The same events in batches (`EventBatch`): a replay a thousand at a time, then one batch per group
@@ -68,7 +71,9 @@ export const runsRouter = router({
    */
   eventBatches: procedure.input(EventsInput).subscription(({ ctx, input, signal }) => {
     const abort = new AbortController();
-    const batches = ctx.orchestrator.eventBatches(input.runId, parseEventId(input.lastEventId), abort.signal);
+    const follow = { resumed: ctx.connection.resumed('runs.eventBatches', input.lastEventId) };
+    const afterId = parseEventId(input.lastEventId);
+    const batches = ctx.orchestrator.eventBatches(input.runId, afterId, abort.signal, follow);
     return streamBatches(ctx, batches, abort, signal);
   }),
 });
@@ -82,20 +87,25 @@ export function parseEventId(value: string | number | null | undefined): number 
 
 async function* streamEvents(
   ctx: RpcContext,
-  events: AsyncIterable<OrcEvent>,
+  batches: AsyncIterable<EventBatchText>,
   abort: AbortController,
   signal: AbortSignal | undefined,
 ) {
   const onAbort = () => abort.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const event of events) {
-      // Events are not paced like replies: a client this far behind is dropped and resumes on reconnect.
-      if (ctx.connection.behind()) {
-        ctx.connection.dropBehind(`run ${event.runId}, event ${event.id}`);
-        return;
+    for await (const batch of batches) {
+      const events = batch.events;
+      for (const [i, event] of events.entries()) {
+        if (abort.signal.aborted) return;
+        // Events are not paced like replies: a client this far behind is dropped and resumes on reconnect.
+        if (ctx.connection.behind()) {
+          ctx.connection.dropBehind(`run ${event.runId}, event ${event.id}`);
+          return;
+        }
+        // A live batch's fan-out is timed by its last event, once written (see timed-deliveries.ts).
+        yield tracked(String(event.id), i === events.length - 1 ? timedAs(event, batch) : event);
       }
-      yield tracked(String(event.id), event);
     }
   } finally {
     signal?.removeEventListener('abort', onAbort);

@@ -11,6 +11,7 @@ import type { Orchestrator } from '../orchestrator/orchestrator.js';
 import { appRouter } from './app.router.js';
 import { CLOSE_UNAUTHORIZED } from './close-codes.js';
 import { ConnectionGuard, type ConnectionLimits } from './connection-guard.js';
+import { timeDeliveries } from './timed-deliveries.js';
 import type { RpcContext } from './trpc.js';
 
 export interface RpcServerOptions {
@@ -94,7 +95,10 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
       wss,
       router: appRouter,
       createContext,
-      experimental_encoder: guards.get(ws)!.encoder,
+      // The daemon's fan-out is timed where it ends: each live batch written to this socket.
+      experimental_encoder: timeDeliveries(ws, guards.get(ws)!.encoder, (oldestAt, committedAt) =>
+        options.orchestrator.metrics.delivered(oldestAt, committedAt),
+      ),
       keepAlive: {
         enabled: true,
         pingMs: options.keepAlive?.pingMs ?? 30_000,

@@ -49,6 +49,11 @@ export function stringifyMessage(message: unknown): MessageText {
   };
 }
 
+/** The shared value (see `share`) a message carries as tRPC's `result.data[.data]`, if any. */
+export function sharedValueOf(message: unknown): object | undefined {
+  return withPlaceholder(message)?.value;
+}
+
 /**
  * The shared value a message carries, and the message with the placeholder in its place (copied where
  * it differs): a replacer function would see the value only after its `toJSON` ran.

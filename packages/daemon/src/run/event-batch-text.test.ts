@@ -57,4 +57,17 @@ describe('EventBatchText', () => {
     expect(replay.json).toBe(JSON.stringify({ events }));
     expect(EventBatchText.replayed(events).json).toBe(JSON.stringify({ events }));
   });
+
+  it('keeps the events up to an id, and is delivered live at a commit time', () => {
+    const batch = text().asReplay();
+    expect(batch.upTo(6)).toBe(batch);
+    const head = batch.upTo(5);
+    expect(head.json).toBe(JSON.stringify({ events: events.slice(0, 2) }));
+    expect([head.firstId, head.lastId, head.count]).toEqual([4, 5, 2]);
+    expect(head.upTo(4).events).toEqual(events.slice(0, 1));
+    // Cut again after: the offsets of the part kept are the batch's own.
+    expect(head.after(4)!.events).toEqual(events.slice(1, 2));
+    const live = head.committed(9);
+    expect(live.json).toBe(JSON.stringify({ events: events.slice(0, 2), committedAt: 9 }));
+  });
 });

@@ -97,6 +97,38 @@ export class EventBatchText implements EventBatch {
     );
   }
 
+  /** The events up to `lastId` (at least the first): this batch when all are. */
+  upTo(lastId: number): EventBatchText {
+    if (lastId >= this.lastId) return this;
+    const keep = Math.max(1, lastId - this.firstId + 1);
+    return new EventBatchText(
+      this.runId,
+      this.firstId,
+      keep,
+      this.committedAt,
+      this.oldestAt,
+      // Up to the comma before the first event left out.
+      `${this.array.slice(0, this.starts[keep]! - 1)}]`,
+      this.starts.slice(0, keep),
+    );
+  }
+
+  /**
+   * The same events delivered live, made durable at `committedAt` (a subscriber that fell behind what
+   * memory keeps reads them back from the file, late).
+   */
+  committed(committedAt: number): EventBatchText {
+    return new EventBatchText(
+      this.runId,
+      this.firstId,
+      this.count,
+      committedAt,
+      this.oldestAt,
+      this.array,
+      this.starts,
+    );
+  }
+
   /** The same events as a replay (no `committedAt`): they were published before the subscriber came. */
   asReplay(): EventBatchText {
     if (this.committedAt === undefined) return this;

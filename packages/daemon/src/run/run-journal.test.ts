@@ -69,6 +69,10 @@ function journal(store: MemoryJournalStore, lastId = 0): RunJournal {
 }
 
 const status = (n: number) => ({ type: 'run.concurrency' as const, limit: n, reason: 'test' });
+const batchOf = (batch: EventBatch) => ({
+  ids: batch.events.map((e) => e.id),
+  live: batch.committedAt !== undefined,
+});
 
 describe('RunJournal', () => {
   it('numbers events on from the last id and stamps run and time', async () => {
@@ -284,6 +288,76 @@ describe('RunJournal', () => {
     expect(store.reads).toBe(1);
     // Published before the stream opened: a replay, whether from the file or from memory.
     expect(replayed.every(Boolean)).toBe(true);
+  });
+
+  it('a live subscriber fallen behind what memory keeps gets the file as deliveries, a batch per commit and its time', async () => {
+    const store = new MemoryJournalStore();
+    let now = clock.now();
+    const ticking: Clock = { now: () => now, sleep: () => Promise.resolve() };
+    const j = new RunJournal('r1', 0, store as unknown as RunStore, ticking, pino({ level: 'silent' }));
+    const controller = new AbortController();
+    // It joins before the first commit, and reads only once memory has let the first ones go.
+    const stream = j.eventBatches(0, controller.signal);
+    const committedAt = new Map<number, number>();
+    for (let commit = 0; commit < 4; commit++) {
+      now += 1_000;
+      for (let i = 0; i < 6_000; i++) j.emit(status(i));
+      await j.drain();
+      for (let id = commit * 6_000 + 1; id <= (commit + 1) * 6_000; id++) committedAt.set(id, now);
+    }
+    const ids: number[] = [];
+    for (let next = await stream.next(); !next.done; next = await stream.next()) {
+      const batch = next.value;
+      // Every event is a live delivery, timed from its own commit: a batch never spans two.
+      expect(batch.events.map((e) => committedAt.get(e.id))).toEqual(
+        batch.events.map(() => batch.committedAt),
+      );
+      ids.push(...batch.events.map((e) => e.id));
+      if (ids.length === 24_000) break;
+    }
+    controller.abort();
+    expect(ids).toEqual(Array.from({ length: 24_000 }, (_, i) => i + 1));
+    expect(store.reads).toBe(1);
+  });
+
+  it('a stream behind memory replays from the file what was published before it, and delivers the rest', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store);
+    for (let i = 0; i < 3_000; i++) j.emit(status(i));
+    await j.drain();
+    const controller = new AbortController();
+    const stream = j.eventBatches(2_500, controller.signal);
+    for (let i = 0; i < 10; i++) j.emit(status(i));
+    await j.drain();
+    // Read only now, from the file: one batch of it holds events from before the stream and after.
+    j.forgetRecent();
+    const got: { ids: number[]; live: boolean }[] = [];
+    while (got.flatMap((b) => b.ids).length < 510)
+      got.push(batchOf((await stream.next()).value as EventBatch));
+    controller.abort();
+    expect(got.flatMap((b) => b.ids)).toEqual(Array.from({ length: 510 }, (_, i) => 2_501 + i));
+    expect(got.filter((b) => !b.live).flatMap((b) => b.ids)).toEqual(
+      Array.from({ length: 500 }, (_, i) => 2_501 + i),
+    );
+  });
+
+  it('a resumed stream is owed every event after its id live, those memory keeps and those the file has', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store);
+    for (let i = 0; i < 20; i++) j.emit(status(i));
+    await j.drain();
+    const live = async (afterId: number, resumed: boolean) => {
+      const controller = new AbortController();
+      const next = await j.eventBatches(afterId, controller.signal, { resumed }).next();
+      controller.abort();
+      return batchOf(next.value as EventBatch);
+    };
+    expect(await live(5, true)).toEqual({ ids: Array.from({ length: 15 }, (_, i) => 6 + i), live: true });
+    expect(await live(5, false)).toEqual({ ids: Array.from({ length: 15 }, (_, i) => 6 + i), live: false });
+    j.forgetRecent(); // from the file now: its commit times went with it, so the events' own times stand in
+    const fromFile = await live(5, true);
+    expect(fromFile.live).toBe(true);
+    expect(store.reads).toBe(1);
   });
 
   it('hands a commit to its subscribers before it serialises the next, as the very lines it wrote', async () => {

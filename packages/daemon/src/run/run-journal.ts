@@ -5,6 +5,7 @@ import { isoAt, type Clock } from '../clock.js';
 import type { RunStore } from '../store/store.js';
 import { writeFailureOf } from '../store/write-failure.js';
 import type { EventBatchText } from './event-batch-text.js';
+import { CommitTimes } from './commit-times.js';
 import { batchesOf, commitBatches, eventsOf } from './event-batches.js';
 import { RecentBatches } from './recent-batches.js';
 
@@ -29,22 +30,24 @@ const RETRY_MAX_MS = 10_000;
 export interface JournalObserver {
   /** A group commit of `events` took `ms` (append and fsync). */
   written(events: readonly OrcEvent[], ms: number): void;
-  /**
-   * A live batch was handed to a subscriber (replayed ones are catching up, not delivered late): its
-   * oldest event's `at`, and when it was made durable.
-   */
-  delivered(oldestAt: string, committedAt: number): void;
   /** A subscriber came (1) or went (-1). */
   subscribed(delta: 1 | -1): void;
 }
 
-const UNOBSERVED: JournalObserver = { written() {}, delivered() {}, subscribed() {} };
+const UNOBSERVED: JournalObserver = { written() {}, subscribed() {} };
+
+/** How a subscription follows the journal (see RunJournal.eventBatches). */
+export interface FollowOptions {
+  /** A client back after its connection closed: every event after the id it gives is owed to it live. */
+  resumed?: boolean;
+}
 
 /**
  * A run's event stream. Every event gets the next id, is appended to `events.jsonl` (group-committed and
  * fsynced) and only then published, so whatever a client sees is durable, and a client that comes back
  * with the last id it saw can be served the rest from the file, then live, with no gap and no duplicate.
  */
+
 export class RunJournal {
   private nextId: number;
   private pending: OrcEvent[] = [];
@@ -54,6 +57,8 @@ export class RunJournal {
   private readonly commitListeners = new Set<() => void>();
   /** Published (durable) events in the batches subscribers get, oldest first; consecutive ids. */
   private readonly recent = new RecentBatches(RECENT_LIMIT);
+  /** When each recent commit was made durable: a live subscriber reading the file is timed by it. */
+  private readonly commitTimes = new CommitTimes();
   /** Why the last append failed, until one succeeds again; the events wait in memory meanwhile. */
   private failed: unknown;
   /** The wait before the next try, cut short by `retryNow` or `close`. */
@@ -164,7 +169,9 @@ export class RunJournal {
   }
 
   private publish(events: OrcEvent[], lines: string[]): void {
-    this.recent.add(commitBatches(events, lines, this.clock.now()));
+    const committedAt = this.clock.now();
+    this.commitTimes.add(events[0]!.id, events.at(-1)!.id, committedAt);
+    this.recent.add(commitBatches(events, lines, committedAt));
     for (const listener of this.commitListeners) listener();
   }
 
@@ -256,6 +263,7 @@ export class RunJournal {
   /** A finished run's subscribers are rare: its recent events go, and come from the file if asked for. */
   forgetRecent(): void {
     this.recent.clear();
+    this.commitTimes.clear();
   }
 
   /** Events after `afterId`: replayed from memory or the file, then live, until the signal aborts. */
@@ -268,11 +276,36 @@ export class RunJournal {
    * memory (as the text the journal wrote, the same for every subscriber: see EventBatchText), read from
    * the file when the stream is behind what memory keeps (EVENT_BATCH_LIMIT a batch), then each commit as
    * it is published. Events published before the stream opened are a replay: their batches carry no
-   * `committedAt` and do not count as delivered.
+   * `committedAt` and do not count as delivered. Every later one is a live delivery, with when it was
+   * committed, read from the file too when the subscriber fell that far behind. A `resumed` stream (a
+   * client back after its connection closed: dropped for falling behind, or cut) was owed every event
+   * after `afterId` live: none of them is a replay.
    */
-  eventBatches(afterId: number, signal: AbortSignal): AsyncGenerator<EventBatchText> {
+  eventBatches(
+    afterId: number,
+    signal: AbortSignal,
+    { resumed = false }: FollowOptions = {},
+  ): AsyncGenerator<EventBatchText> {
     // Taken now: the generator's body runs only once it is first read.
-    return this.batchesAfter(afterId, this.writtenId, signal);
+    return this.batchesAfter(afterId, resumed ? afterId : this.writtenId, signal);
+  }
+
+  /**
+   * Live events read back from the file, a batch per commit with when it was made durable; those whose
+   * commit is no longer known (minutes behind) in one batch timed from its first event's emit, which came
+   * before (a wait overstated rather than hidden).
+   */
+  private *lateFromFile(batch: EventBatchText): Generator<EventBatchText> {
+    let rest: EventBatchText | undefined = batch;
+    while (rest !== undefined) {
+      const commit = this.commitTimes.of(rest.firstId);
+      if (commit === undefined) {
+        yield rest.committed(Date.parse(rest.oldestAt));
+        return;
+      }
+      yield rest.upTo(commit.lastId).committed(commit.at);
+      rest = rest.after(commit.lastId);
+    }
   }
 
   private async *batchesAfter(
@@ -296,7 +329,8 @@ export class RunJournal {
             const fresh = replayed.after(last);
             if (fresh === undefined) continue;
             last = fresh.lastId;
-            yield fresh;
+            if (fresh.firstId <= joinedAt) yield fresh.upTo(joinedAt);
+            if (last > joinedAt) yield* this.lateFromFile(fresh.after(joinedAt)!);
             // Caught up with what memory keeps: the shared batches from here.
             if (this.recent.after(last, this.writtenId) !== undefined) break;
           }
@@ -307,12 +341,8 @@ export class RunJournal {
           const fresh = batch.after(last);
           if (fresh === undefined) continue;
           last = fresh.lastId;
-          if (last <= joinedAt || fresh.committedAt === undefined) {
-            yield fresh.asReplay();
-          } else {
-            this.observer.delivered(fresh.oldestAt, fresh.committedAt);
-            yield fresh;
-          }
+          // A live batch is timed once its frame is written to the socket (rpc/timed-deliveries.ts).
+          yield last <= joinedAt ? fresh.asReplay() : fresh;
           if (signal.aborted) return;
         }
         if (kept !== undefined && kept.length > 0) continue;

@@ -16,6 +16,7 @@ import type { KeptRunDocument, RunIndexEntry } from '../store/run-document.js';
 import { summarizeRun } from '../store/run-summary.js';
 import type { RunStore, StoredRun } from '../store/store.js';
 import type { EventBatchText } from './event-batch-text.js';
+import type { FollowOptions } from './run-journal.js';
 import { batchesOf, eventsOf } from './event-batches.js';
 import { loadRunDocument, type LoadedRun } from './run-loader.js';
 import type { Run } from './run.js';
@@ -171,9 +172,14 @@ export class RunRegistry {
   }
 
   /** The same stream in batches: one per group commit once live (see RunJournal.eventBatches). */
-  eventBatches(runId: string, afterId: number, signal: AbortSignal): AsyncIterable<EventBatchText> {
+  eventBatches(
+    runId: string,
+    afterId: number,
+    signal: AbortSignal,
+    follow?: FollowOptions,
+  ): AsyncIterable<EventBatchText> {
     this.entry(runId);
-    return this.stream(runId, afterId, signal);
+    return this.stream(runId, afterId, signal, follow);
   }
 
   /**
@@ -237,7 +243,12 @@ export class RunRegistry {
     await Promise.all([...unloading, ...live.map((run) => run.close(graceMs))]);
   }
 
-  private async *stream(runId: string, afterId: number, signal: AbortSignal): AsyncGenerator<EventBatchText> {
+  private async *stream(
+    runId: string,
+    afterId: number,
+    signal: AbortSignal,
+    follow?: FollowOptions,
+  ): AsyncGenerator<EventBatchText> {
     const known = this.entry(runId);
     if (known.kind === 'damaged') {
       yield* batchesOf(this.options.store.readEvents(runId, afterId), afterId, signal);
@@ -248,7 +259,7 @@ export class RunRegistry {
     }
     const entry = await this.acquire(runId);
     try {
-      yield* entry.run.eventBatches(afterId, signal);
+      yield* entry.run.eventBatches(afterId, signal, follow);
     } catch (error) {
       // A hole in the history a client asked for: the run is told to be damaged from now on.
       if (isDamagedFileError(error)) {

@@ -36,7 +36,7 @@ import { ManagerCalls } from './manager-calls.js';
 import { RunBudget } from './run-budget.js';
 import { RunCheckpoints } from './run-checkpoints.js';
 import { RunIdle } from './run-idle.js';
-import { RunJournal, type JournalObserver } from './run-journal.js';
+import { RunJournal, type FollowOptions, type JournalObserver } from './run-journal.js';
 import { provideRunMachine } from './run-behaviour.js';
 import { onDisk, pageOf, summaryOf, viewOf, withUnconfirmed } from './run-view.js';
 import { forecastOf, viewSourceOf } from './run-view-source.js';
@@ -303,8 +303,8 @@ export class Run implements SchedulerHost {
   }
 
   /** The run's events after `afterId` in batches, one per group commit once live (see RunJournal). */
-  eventBatches(afterId: number, signal: AbortSignal): AsyncIterable<EventBatchText> {
-    return this.journal.eventBatches(afterId, signal);
+  eventBatches(afterId: number, signal: AbortSignal, follow?: FollowOptions): AsyncIterable<EventBatchText> {
+    return this.journal.eventBatches(afterId, signal, follow);
   }
 
   /** Calls `listener` with every event once it is durable, from now on. */
