@@ -163,6 +163,10 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
       ...(options.rpcLimits !== undefined && { limits: options.rpcLimits }),
     });
     writeDaemonInfo(paths, server.info);
+    // After the runs went on (prom-client is ~50 ms of CPU): every client's first call reads the vitals.
+    orchestrator.metrics
+      .load()
+      .catch((error: unknown) => logger.error({ err: error }, 'metrics unavailable'));
   } catch (error) {
     logger.fatal({ err: error }, 'could not start');
     await stop('start failed');

@@ -145,6 +145,13 @@ describe('DaemonMetrics', () => {
     expect(vitals.eventFanOut.count).toBe(1);
     expect(vitals.eventFanOut.p99Ms).toBeGreaterThan(2.5);
     expect(vitals.eventFanOut.p99Ms).toBeLessThanOrEqual(5);
+    // Fed before the first read (prom-client loads then) and after it alike.
+    metrics.written([event('task.completed', clock.now())], 1);
+    metrics.subscribed(-1);
+    const later = await metrics.text();
+    expect(sample(later, 'orc_journal_write_seconds_count')).toBe(3);
+    expect(sample(later, 'orc_events_total{type="task.completed"}')).toBe(3);
+    expect(sample(later, 'orc_event_subscribers')).toBe(0);
   });
 
   it('keeps each engine in a registry of its own', async () => {

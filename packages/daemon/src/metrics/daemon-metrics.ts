@@ -1,17 +1,11 @@
-import {
-  PauseReason,
-  RunStatus,
-  TaskStatus,
-  type DaemonVitals,
-  type OrcEvent,
-  type RunSummary,
-} from '@orc/shared';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DaemonVitals, OrcEvent, RunSummary } from '@orc/shared';
 import type { Clock } from '../clock.js';
 import { CallCancelledError, ModelError } from '../model/model-error.js';
 import type { CallShape } from '../quota/token-estimator.js';
 import type { CallObserver, CallOutcome } from '../quota/quota-governor.js';
 import type { JournalObserver } from '../run/run-journal.js';
+import type { MetricsRegistry, MetricsSource } from './metrics-registry.js';
+import { Observations } from './observations.js';
 import { vitalsOf } from './vitals-of.js';
 
 /** What a scrape reads from the engine at that moment. */
@@ -24,7 +18,6 @@ export interface EngineReadings {
   calls(): { inFlight: number; waiting: number };
 }
 
-const FINISHED = new Set<string>(['completed', 'failed', 'cancelled', 'damaged']);
 const TOKEN_KINDS = [
   ['input', 'inputTokens'],
   ['output', 'outputTokens'],
@@ -41,7 +34,6 @@ interface CallSeries {
   outcomes: { succeeded: number; failed: number; cancelled: number };
   tokens: Record<TokenKind, number>;
   costUsd: number;
-  quotaWait: Histogram.Internal<'model'>;
 }
 
 /**
@@ -51,205 +43,66 @@ interface CallSeries {
  * from the engine when scraped, so they cost nothing between scrapes. Measured with the quick bench,
  * main against this, alternated twice on a shared machine (load 16-19): the daemon's CPU for 1,000 tasks
  * 1,730 and 1,500 ms before, 1,590 and 1,470 ms after; peak RSS 140 MB before, 146 MB after.
+ *
+ * What is fed is kept here in plain numbers; prom-client and the registry over them (metrics-registry.ts)
+ * are loaded at the first read, or once the daemon serves: loading prom-client took ~50 ms of the CPU a
+ * restart spends before its runs go on.
  */
 export class DaemonMetrics implements CallObserver, JournalObserver {
-  readonly registry = new Registry();
   /** The loopback port the metrics are served on, once the daemon serves them. */
   port: number | undefined;
   private readings: EngineReadings | undefined;
   private readonly scrape = new Map<string, unknown>();
-  private readonly refusals: Counter<'model' | 'status'>;
-  private readonly quotaWait: Histogram<'model'>;
-  private readonly subscribers: Gauge;
-  private readonly delivery: Histogram;
-  private readonly fanOut: Histogram;
-  private readonly journalWrite: Histogram;
+  private registry: Promise<MetricsRegistry> | undefined;
+  private readonly source: MetricsSource;
+  private readonly processMetrics: boolean;
+  private contentTypeRead: string | undefined;
+  /** Refused answers (429, 529), by `model\u0000status`. */
+  private readonly refusals = new Map<string, number>();
+  private subscribers = 0;
+  /** Seconds each call waited for its quota, by model (the histogram's label). */
+  private readonly quotaWait = new Observations();
+  private readonly delivery = new Observations();
+  private readonly fanOut = new Observations();
+  private readonly journalWrite = new Observations();
   /**
    * Counts kept in plain numbers on the engine's paths and handed to prom-client when scraped: its `inc`
    * with labels hashes them each time (1.5 µs, measured), and every task makes a dozen such counts.
    */
   private readonly eventCounts = new Map<string, number>();
   private readonly callSeries = new Map<string, CallSeries>();
-  /** The names of our metrics (not the process's). */
-  private readonly own: string[];
 
   constructor(
     private readonly clock: Clock,
     options: { processMetrics?: boolean } = {},
   ) {
-    const registers = [this.registry];
-    const runs = () => this.reading('runs', (r) => [...r.runs()], []);
-    const calls = () => this.readings?.calls() ?? { inFlight: 0, waiting: 0 };
-    const workload = () =>
-      this.reading('workload', (r) => r.workload(), { ready: 0, busyWorkers: 0, workers: 0 });
-    new Gauge({
-      name: 'orc_runs',
-      help: 'Runs the daemon knows, by status (finished ones included).',
-      labelNames: ['status'],
-      registers,
-      collect() {
-        const counts = zeroes(RunStatus.options);
-        for (const run of runs()) counts[run.status] = (counts[run.status] ?? 0) + 1;
-        for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
-      },
+    this.processMetrics = options.processMetrics === true;
+    this.source = {
+      runs: () => this.reading('runs', (r) => [...r.runs()], []),
+      workload: () => this.reading('workload', (r) => r.workload(), { ready: 0, busyWorkers: 0, workers: 0 }),
+      calls: () => this.readings?.calls() ?? { inFlight: 0, waiting: 0 },
+      callSeries: () => this.callSeries.values(),
+      refusals: () => this.refusals,
+      subscribers: () => this.subscribers,
+      eventCounts: () => this.eventCounts,
+    };
+  }
+
+  /**
+   * The registry, made at the first read or when the daemon begins to serve (`load`): observations made
+   * before it are kept and handed over then.
+   */
+  load(): Promise<MetricsRegistry> {
+    this.registry ??= import('./metrics-registry.js').then(({ createMetricsRegistry }) => {
+      const made = createMetricsRegistry(this.source, { processMetrics: this.processMetrics });
+      this.quotaWait.attach((value, model) => made.quotaWait.observe({ model: model! }, value));
+      this.delivery.attach((value) => made.delivery.observe(value));
+      this.fanOut.attach((value) => made.fanOut.observe(value));
+      this.journalWrite.attach((value) => made.journalWrite.observe(value));
+      this.contentTypeRead = made.registry.contentType;
+      return made;
     });
-    new Gauge({
-      name: 'orc_runs_paused',
-      help: 'Paused runs, by why they wait (quota: the quota governor holds them until a time).',
-      labelNames: ['reason'],
-      registers,
-      collect() {
-        const counts = zeroes(PauseReason.options);
-        for (const run of runs()) {
-          if (run.status === 'paused' && run.pauseReason) counts[run.pauseReason]! += 1;
-        }
-        for (const [reason, n] of Object.entries(counts)) this.set({ reason }, n);
-      },
-    });
-    new Gauge({
-      name: 'orc_tasks',
-      help: 'Tasks of the runs not yet finished, by status.',
-      labelNames: ['status'],
-      registers,
-      collect() {
-        const counts = zeroes(TaskStatus.options);
-        for (const run of runs()) {
-          if (FINISHED.has(run.status)) continue;
-          for (const [status, n] of Object.entries(run.taskCounts))
-            counts[status] = (counts[status] ?? 0) + n;
-        }
-        for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
-      },
-    });
-    new Gauge({
-      name: 'orc_ready_tasks',
-      help: 'Tasks ready for a worker (the ready queues of every run).',
-      registers,
-      collect() {
-        this.set(workload().ready);
-      },
-    });
-    new Gauge({
-      name: 'orc_workers',
-      help: 'Workers of executing runs: busy (holding a task) or idle.',
-      labelNames: ['state'],
-      registers,
-      collect() {
-        const load = workload();
-        this.set({ state: 'busy' }, load.busyWorkers);
-        this.set({ state: 'idle' }, load.workers - load.busyWorkers);
-      },
-    });
-    new Gauge({
-      name: 'orc_worker_utilization',
-      help: 'The share of the workers of executing runs holding a task (0 when none run).',
-      registers,
-      collect() {
-        const load = workload();
-        this.set(load.workers === 0 ? 0 : load.busyWorkers / load.workers);
-      },
-    });
-    new Gauge({
-      name: 'orc_model_calls_in_flight',
-      help: 'Model calls sent and not yet answered, over every run (those of the Redis backend’s workers too).',
-      registers,
-      collect() {
-        this.set(calls().inFlight);
-      },
-    });
-    new Gauge({
-      name: 'orc_model_calls_waiting',
-      help: 'Model calls waiting for their quota or a place among the calls in flight (in the daemon, or queued and waiting at a worker).',
-      registers,
-      collect() {
-        this.set(calls().waiting);
-      },
-    });
-    const series = () => this.callSeries.values();
-    new Counter({
-      name: 'orc_model_calls_total',
-      help: 'Model calls ended, by role (manager, worker), model and outcome (succeeded, failed, cancelled).',
-      labelNames: ['role', 'model', 'outcome'],
-      registers,
-      collect() {
-        this.reset();
-        for (const { role, model, outcomes } of series()) {
-          for (const [outcome, n] of Object.entries(outcomes)) this.inc({ role, model, outcome }, n);
-        }
-      },
-    });
-    this.refusals = new Counter({
-      name: 'orc_model_refusals_total',
-      help: 'Answers the API refused: 429 (rate limited) and 529 (overloaded), by model.',
-      labelNames: ['model', 'status'],
-      registers,
-    });
-    new Counter({
-      name: 'orc_tokens_total',
-      help: 'Tokens of answered model calls, by role, model and kind (input, output, cache_read, cache_write).',
-      labelNames: ['role', 'model', 'kind'],
-      registers,
-      collect() {
-        this.reset();
-        for (const { role, model, tokens } of series()) {
-          for (const [kind, n] of Object.entries(tokens)) this.inc({ role, model, kind }, n);
-        }
-      },
-    });
-    new Counter({
-      name: 'orc_cost_usd_total',
-      help: 'Dollars spent on model calls, by role and model.',
-      labelNames: ['role', 'model'],
-      registers,
-      collect() {
-        this.reset();
-        for (const { role, model, costUsd } of series()) this.inc({ role, model }, costUsd);
-      },
-    });
-    this.quotaWait = new Histogram({
-      name: 'orc_quota_wait_seconds',
-      help: 'How long each call waited in the quota governor (the daemon’s, or its worker’s) before it was sent, by model.',
-      labelNames: ['model'],
-      buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
-      registers,
-    });
-    this.subscribers = new Gauge({
-      name: 'orc_event_subscribers',
-      help: 'Open event subscriptions (runs.events, orc logs --follow, attached terminals).',
-      registers,
-    });
-    this.delivery = new Histogram({
-      name: 'orc_event_delivery_seconds',
-      help: "From the emit of a batch's oldest event to the batch's hand-over to a live subscriber, the journal's fsync included (one per batch and subscriber).",
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers,
-    });
-    this.fanOut = new Histogram({
-      name: 'orc_event_fanout_seconds',
-      help: "From a live batch's group commit to its hand-over to a subscriber's socket: the daemon's fan-out (one per batch and subscriber).",
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers,
-    });
-    this.journalWrite = new Histogram({
-      name: 'orc_journal_write_seconds',
-      help: "One group commit of a run's journal: append and fsync.",
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
-    });
-    const eventCounts = this.eventCounts;
-    new Counter({
-      name: 'orc_events_total',
-      help: "Events written to the runs' journals, by type (task.completed counts finished tasks).",
-      labelNames: ['type'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [type, n] of eventCounts) this.inc({ type }, n);
-      },
-    });
-    this.own = this.registry.getMetricsAsArray().map((metric) => metric.name);
-    // CPU, memory, event-loop delay, GC: the daemon process's own, not an in-process engine's.
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+    return this.registry;
   }
 
   /**
@@ -273,7 +126,7 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
   // ── Fed by the quota governor ────────────────────────────────────────────────────────────────────
 
   admitted(call: CallShape, waitedMs: number): void {
-    this.seriesOf(call).quotaWait.observe(waitedMs / 1000);
+    this.quotaWait.observe(waitedMs / 1000, call.model);
   }
 
   ended(call: CallShape, outcome: CallOutcome): void {
@@ -288,7 +141,10 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
     if (error instanceof CallCancelledError) series.outcomes.cancelled += 1;
     else series.outcomes.failed += 1;
     const status = error instanceof ModelError ? error.details.status : undefined;
-    if (status === 429 || status === 529) this.refusals.inc({ model: call.model, status: String(status) });
+    if (status === 429 || status === 529) {
+      const key = `${call.model}\u0000${status}`;
+      this.refusals.set(key, (this.refusals.get(key) ?? 0) + 1);
+    }
   }
 
   /** A role and model's counts, made on its first call. */
@@ -304,7 +160,6 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
         outcomes: { succeeded: 0, failed: 0, cancelled: 0 },
         tokens: { input: 0, output: 0, cache_read: 0, cache_write: 0 },
         costUsd: 0,
-        quotaWait: this.quotaWait.labels({ model }),
       };
       this.callSeries.set(key, series);
     }
@@ -329,23 +184,25 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
   }
 
   subscribed(delta: 1 | -1): void {
-    this.subscribers.inc(delta);
+    this.subscribers += delta;
   }
 
   // ── Read ─────────────────────────────────────────────────────────────────────────────────────────
 
   /** Prometheus' text format, as the metrics port serves it. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  async text(): Promise<string> {
+    return (await this.load()).registry.metrics();
   }
 
+  /** The text format's content type (prom-client's, once loaded). */
   get contentType(): string {
-    return this.registry.contentType;
+    return this.contentTypeRead ?? PROMETHEUS_TEXT;
   }
 
   /** The same metrics as prom-client's JSON (name, help, type, values with their labels). */
   async json(): Promise<unknown[]> {
-    return (await this.registry.getMetricsAsJSON()).map(({ name, help, type, values }) => ({
+    const { registry } = await this.load();
+    return (await registry.getMetricsAsJSON()).map(({ name, help, type, values }) => ({
       name,
       help,
       type,
@@ -356,11 +213,11 @@ export class DaemonMetrics implements CallObserver, JournalObserver {
   /** The essentials, summed over their labels, for `daemon.health`. */
   async vitals(): Promise<DaemonVitals> {
     // Only ours: the process's own read /proc, and `daemon.health` is every client's first call.
-    const read = await Promise.all(this.own.map((name) => this.registry.getSingleMetric(name)!.get()));
+    const { registry, own } = await this.load();
+    const read = await Promise.all(own.map((name) => registry.getSingleMetric(name)!.get()));
     return vitalsOf(read, this.port);
   }
 }
 
-function zeroes(keys: readonly string[]): Record<string, number> {
-  return Object.fromEntries(keys.map((key) => [key, 0]));
-}
+/** prom-client's text format (version 0.0.4). */
+const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';

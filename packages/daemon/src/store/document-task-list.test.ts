@@ -26,6 +26,9 @@ class CountingSegment implements SettledTasks {
     this.asked++;
     return this.held.has(t);
   }
+  earlier(): DocumentTask | undefined {
+    return undefined;
+  }
 }
 
 const HEAD = JSON.stringify({ id: 'r1', settled: { file: 'settled.jsonl', bytes: 1 } });

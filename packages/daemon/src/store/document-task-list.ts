@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TaskText, type DocumentTask } from './run-document.js';
 import type { SettledTasks } from './run-document-text.js';
+import { changeLineOf } from './task-change-line.js';
 
 /**
  * A run's tasks as a save hands them to the store: all of them (the first save, a plan, a restore, a
@@ -172,8 +173,12 @@ export class DocumentTaskList {
   }
 }
 
-/** A task's line: its id when the segment holds it as it is, else its record's JSON. */
+/**
+ * A task's line: its id when the segment holds it as it is, a change from what the segment holds of it
+ * when that is shorter (a ready task: see changeLineOf), else its record's JSON.
+ */
 function lineOf(task: DocumentTask, segment: SettledTasks): string {
   if (segment.holds(task)) return JSON.stringify(task.id);
-  return task instanceof TaskText ? task.json : JSON.stringify(task);
+  if (task instanceof TaskText) return task.json;
+  return changeLineOf(task, segment.earlier(task.id)) ?? JSON.stringify(task);
 }

@@ -454,6 +454,28 @@ describe('FileRunStore: settled tasks in their segment', () => {
     expect(await readdir(join(stateDir, 'runs', 'r1'))).not.toContain('settled.jsonl');
   });
 
+  it('writes a ready task as its change from the waiting record the segment holds, and loads it whole', async () => {
+    store = await openFileRunStore(stateDir);
+    await store.createRun(runDocument('r1'));
+    const fields = runDocument('r1', { status: 'executing' });
+    const save = async (tasks: TaskChanges) => {
+      store!.scheduleSave('r1', () => ({ ...fields, tasks }));
+      await store!.flush('r1');
+    };
+    const waiting = task(2);
+    await save(TaskChanges.whole([TaskText.of(done(1)), waiting]));
+    const ready = { ...waiting, status: 'ready' as const, readyAt: '2025-01-01T00:00:05.000Z' };
+    await save(TaskChanges.some([ready]));
+    const line = `{"@":"t2","status":"ready","readyAt":"2025-01-01T00:00:05.000Z"}`;
+    expect((await readFile(runFile('state.json'), 'utf8')).split('\n')[2]).toBe(`${line}]}`);
+    const loaded = await reopened();
+    expect(loaded.tasks.map(recordOfTask)).toEqual([done(1), ready]);
+    // Restored, its waiting record is the segment's text: the change is the same.
+    await save(TaskChanges.whole(loaded.tasks));
+    expect((await readFile(runFile('state.json'), 'utf8')).split('\n')[2]).toBe(`${line}]}`);
+    expect((await reopened()).tasks.map(recordOfTask)).toEqual([done(1), ready]);
+  });
+
   it('names by id, and loads, tasks whose ids have quotes and backslashes in them', async () => {
     store = await openFileRunStore(stateDir);
     await store.createRun(runDocument('r1'));

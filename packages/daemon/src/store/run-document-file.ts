@@ -15,6 +15,7 @@ import {
 import { RunDocumentText } from './run-document-text.js';
 import { SETTLED_FILE, SettledSegment } from './settled-segment.js';
 import type { DocumentTaskList } from './document-task-list.js';
+import { CHANGE_LINE_START, recordOfChangeLine } from './task-change-line.js';
 
 /**
  * A run document as lowdb holds it: null until it is read or given (lowdb wants default data), and a
@@ -160,7 +161,8 @@ function settledRefOf(text: string): { file: string; bytes: number } | undefined
  * time: each task's text is kept beside its record (TaskText.readFrom), so the first save after a restore
  * writes it as it was read instead of serialising it again, and the tasks are checked by hand for what
  * the engine relies on (StoredRunDocument's task shape) rather than by zod, which took ~0.15 s of a
- * 100,000-task restore. Undefined when the text is laid out otherwise or anything fails a check: then the
+ * 100,000-task restore. A task the segment holds is named by its id, and one changed from what the
+ * segment holds of it (a ready task) by a change line (recordOfChangeLine). Undefined when the text is laid out otherwise or anything fails a check: then the
  * whole document is parsed and checked by zod, which says what is wrong.
  */
 function readTaskLines(
@@ -201,26 +203,34 @@ function readTaskLines(
         }
       }
       const sealed = typeof id === 'string' ? settled.get(id) : undefined;
-      if (sealed === undefined) {
-        throw new DamagedFileError(file, `names settled task ${json}, which its settled-task file lacks`);
-      }
+      if (sealed === undefined) throw lacking(file, json);
       tasks.push(sealed);
       start = end + 1;
       if (last) return start === text.length ? { doc: { ...fields, tasks } } : undefined;
       continue;
     }
     let task: unknown;
-    try {
-      task = JSON.parse(json);
-    } catch {
-      return undefined;
+    if (json.startsWith(CHANGE_LINE_START)) {
+      // A change from the segment's record of the task (a ready task: see changeLineOf).
+      task = recordOfChangeLine(json, settled, (id) => lacking(file, JSON.stringify(id)));
+      if (!isStoredTask(task)) return undefined;
+    } else {
+      try {
+        task = JSON.parse(json);
+      } catch {
+        return undefined;
+      }
+      if (!isStoredTask(task)) return undefined;
+      TaskText.readFrom(task, json);
     }
-    if (!isStoredTask(task)) return undefined;
-    TaskText.readFrom(task, json);
     tasks.push(task);
     start = end + 1;
     if (last) return start === text.length ? { doc: { ...fields, tasks } } : undefined;
   }
+}
+
+function lacking(file: string, id: string): DamagedFileError {
+  return new DamagedFileError(file, `names settled task ${id}, which its settled-task file lacks`);
 }
 
 const TASK_STATUSES: ReadonlySet<unknown> = new Set(TaskStatus.options);

@@ -4,6 +4,8 @@ import { TaskText, type DocumentTask, type RunDocumentToWrite } from './run-docu
 /** Where tasks that stay as they are are written once (SettledSegment): the document names those it holds. */
 export interface SettledTasks {
   holds(task: DocumentTask): boolean;
+  /** What the segment holds of the task (an earlier state of it), if anything. */
+  earlier(id: string): DocumentTask | undefined;
 }
 
 interface CachedTask {

@@ -42,8 +42,9 @@ const CHUNK_LENGTH = 1024 * 1024;
  */
 export class SettledSegment {
   /**
-   * What each id was last written as: a settled task's text, or a waiting task's record itself (a record
-   * is replaced, never changed, when its task moves). The run holds the same objects: nothing is copied.
+   * What each id was last written as (its last line in the file): a settled task's text, or a waiting
+   * task's record itself (a record is replaced, never changed, when its task moves). The run holds the
+   * same objects: nothing is copied.
    */
   private written = new Map<string, DocumentTask>();
   /** The bytes of whole lines written (and synced): where the next write goes. */
@@ -70,6 +71,10 @@ export class SettledSegment {
       : written === task;
   }
 
+  earlier(id: string): DocumentTask | undefined {
+    return this.written.get(id);
+  }
+
   /**
    * Writes the tasks of a document that stay as they are (settled ones, as their text, and waiting ones)
    * and that the segment does not hold yet, and syncs them.
@@ -94,11 +99,9 @@ export class SettledSegment {
       let line: string;
       if (task instanceof TaskText) line = lineOf(task);
       else if (task.status === 'pending') line = lineOf(TaskText.of(task));
-      else {
-        // Live: nothing of it is kept.
-        this.written.delete(task.id);
-        continue;
-      }
+      // Live: not written. What the segment holds of it stays known (its last line is still the
+      // file's): a ready task's line in the document is a change from its waiting record.
+      else continue;
       fresh.push(task);
       lines.push(line);
       chunkLength += line.length;
