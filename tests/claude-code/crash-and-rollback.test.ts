@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckpointInfo, RunSummary } from '@orc/shared';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ClaudeSandbox,
   alive,
@@ -15,6 +15,12 @@ import {
 } from './claude-sandbox.js';
 
 let sb: ClaudeSandbox | undefined;
+
+// Each test starts a daemon (twice in two of them), real Claude Code agents and about ten orc commands:
+// at load 14 on the shared 2-core machine they took 34 s, 66 s and 34 s (20 s, 47 s and 24 s once orc
+// commands no longer loaded the engine), past the 30 s default. The waits inside poll for the state
+// they need, each with its own bound.
+vi.setConfig({ testTimeout: 180_000 });
 
 afterEach(async () => {
   await sb?.cleanup();

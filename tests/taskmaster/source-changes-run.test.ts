@@ -1,4 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { ModelError } from '@orc/daemon';
 import {
   createScriptedProvider,
   eventually,
@@ -128,6 +129,46 @@ describe('a run whose Task Master file people edit', () => {
     await engine.orchestrator.close();
     expect([await statusOf(file, 2), await statusOf(file, 3)]).toEqual(['done', 'done']);
   });
+  it('a retry while the run lands its last write-back waits for it, then is taken by the final review', async () => {
+    const { dir, file } = await tempProject({
+      json: { master: { tasks: [task(1, 'pending')], metadata: {} } },
+    });
+    const provider = createScriptedProvider({
+      work: (call) => {
+        if (call.n === 1) throw new ModelError('permanent', 'not yet');
+        return 'fine';
+      },
+    });
+    engine = await openTestEngine({ provider, config: { execution: { max_workers: 1 } } });
+    provider.hold();
+    const run = await engine.orchestrator.startRun({ taskmaster: { path: dir } });
+    await provider.whenInFlight(1);
+    // task-master holds its lock on the file (as set-status does while it writes): the failed task's
+    // write-back waits for it, and so does the run's settling before its final review.
+    await mkdir(`${file}.lock`);
+    provider.release();
+    await eventually(
+      async () => (await engine!.orchestrator.getRun(run.id)).status === 'reviewing',
+      'the run to settle',
+    );
+    let retried = false;
+    const retry = engine.orchestrator.retryTask(run.id, '1').then((summary) => {
+      retried = true;
+      return summary;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(retried).toBe(false);
+    expect(provider.callsFor('final-review')).toEqual([]);
+
+    await rmdir(`${file}.lock`);
+    expect((await retry).status).toBe('executing');
+    expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
+    expect(provider.callsFor('work', '1')).toHaveLength(2);
+    await engine.close();
+    engine = undefined;
+    expect(await statusOf(file, 1)).toBe('done');
+  });
+
   it('restored, it takes in what a person added meanwhile, but not the tasks --only left out', async () => {
     const { dir, file } = await tempProject({
       json: { master: { tasks: [task(1, 'pending'), task(2, 'pending'), task(3, 'pending')], metadata: {} } },

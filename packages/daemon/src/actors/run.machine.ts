@@ -362,7 +362,13 @@ export const runMachine = setup({
       invoke: { src: 'settle', onDone: 'reviewing', onError: 'reviewing' },
     },
     reviewing: {
-      on: { 'run.cancel': 'cancelled', 'run.storage_failed': pauseTransitions['run.storage_failed'] },
+      on: {
+        'run.cancel': 'cancelled',
+        'run.storage_failed': pauseTransitions['run.storage_failed'],
+        // A person gave it work (a retry, a skip, new tasks): the review in progress is dropped (its call
+        // aborted) and written at the new end.
+        'run.reopen': 'executing',
+      },
       invoke: {
         src: 'finalReview',
         onDone: [

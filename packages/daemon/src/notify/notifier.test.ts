@@ -163,6 +163,39 @@ describe('notifications', () => {
     expect(push.status()[0]).toMatchObject({ failed: 1, lastError: 'no answer within 1.5s' });
   });
 
+  it('a channel delivers in the order pushed: a later push waits for a slow one, and for its retries', async () => {
+    const file = join(home.home, 'order.log');
+    // The first notification's command is the slower one: started at once, the second would append first.
+    const command = new CommandChannel(
+      `read -r line; case "$line" in *first*) sleep 0.3;; esac; echo "$line" >> '${file}'`,
+    );
+    hook.answers.push(500);
+    const push = notifier([command, new WebhookChannel(hook.url)]);
+    const note = (text: string): Notification => ({ ...NOTE, text, payload: { text } });
+    push.push(note('first'));
+    push.push(note('second'));
+    expect(push.status().map((s) => s.pending)).toEqual([2, 2]);
+    await push.idle();
+    const lines = (await readFile(file, 'utf8')).trim().split('\n');
+    expect(lines.map((line) => (JSON.parse(line) as { text: string }).text)).toEqual(['first', 'second']);
+    // The webhook refused the first once: its retry still came before the second.
+    expect(hook.bodies.map((body) => (body as { text: string }).text)).toEqual(['first', 'first', 'second']);
+    expect(push.status().map((s) => [s.delivered, s.failed, s.pending])).toEqual([
+      [2, 0, 0],
+      [2, 0, 0],
+    ]);
+  });
+
+  it('what is still queued when the daemon stops past its grace is dropped, counted and logged', async () => {
+    hook.hang = true;
+    const push = notifier([new WebhookChannel(hook.url)], { tries: 1, timeoutMs: 60_000 });
+    push.push(NOTE);
+    push.push(NOTE);
+    await push.stop(100);
+    expect(push.status()[0]).toMatchObject({ delivered: 0, failed: 2, pending: 0 });
+    expect(push.status()[0]!.lastError).toBe('the daemon stopped before it could be delivered');
+  });
+
   it('a command that hangs is killed at its timeout, with what it started', async () => {
     const pidFile = join(home.home, 'sleep.pid');
     const push = notifier([new CommandChannel(`sleep 30 & echo $! > '${pidFile}'; wait`)], {

@@ -43,6 +43,8 @@ interface ChannelState {
   delivered: number;
   failed: number;
   pending: number;
+  /** The channel's last delivery (queued or under way): the next one starts once it has ended. */
+  tail: Promise<void>;
   lastError?: string;
   lastErrorAt?: string;
   lastDeliveredAt?: string;
@@ -50,8 +52,14 @@ interface ChannelState {
 
 /**
  * Pushes notifications to every configured channel without ever holding up the engine: `push` only
- * queues, each delivery runs on its own with a timeout and retries with backoff on the Clock, and a
- * channel that keeps failing is logged and counted for `orc doctor`, never thrown to a run.
+ * queues, each delivery runs with a timeout and retries with backoff on the Clock, and a channel that
+ * keeps failing is logged and counted for `orc doctor`, never thrown to a run.
+ *
+ * A channel delivers in the order things happened, one at a time: a person reads "paused at its budget"
+ * before "completed", and a command appending to a log gets them in that order. Two commands started at
+ * once raced (a push's `sh` started second could append first); a retried delivery held back would be read
+ * after what followed it. The price is that a later push waits for a failing one's retries; channels do
+ * not wait for each other.
  */
 export class Notifier {
   private readonly states: ChannelState[];
@@ -59,7 +67,13 @@ export class Notifier {
   private readonly stopping = new AbortController();
 
   constructor(private readonly options: NotifierOptions) {
-    this.states = options.channels.map((channel) => ({ channel, delivered: 0, failed: 0, pending: 0 }));
+    this.states = options.channels.map((channel) => ({
+      channel,
+      delivered: 0,
+      failed: 0,
+      pending: 0,
+      tail: Promise.resolve(),
+    }));
   }
 
   get channels(): readonly NotificationChannel[] {
@@ -75,10 +89,14 @@ export class Notifier {
         continue;
       }
       state.pending++;
-      const delivery = this.deliver(state, notification).finally(() => {
-        state.pending--;
-        this.running.delete(delivery);
-      });
+      // deliver() never rejects: a failure is counted and logged there.
+      const delivery = state.tail
+        .then(() => this.deliver(state, notification))
+        .finally(() => {
+          state.pending--;
+          this.running.delete(delivery);
+        });
+      state.tail = delivery;
       this.running.add(delivery);
     }
   }
@@ -102,7 +120,7 @@ export class Notifier {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
 
-  /** Deliveries under way get `graceMs`, then retries are given up. */
+  /** Deliveries under way and queued get `graceMs`, then retries are given up and the queued dropped. */
   async stop(graceMs = 2_000): Promise<void> {
     const timer = new AbortController();
     await Promise.race([this.idle(), this.options.clock.sleep(graceMs, timer.signal).catch(() => undefined)]);
@@ -115,6 +133,11 @@ export class Notifier {
     const { clock, logger } = this.options;
     const tries = this.options.tries ?? 5;
     let wait = this.options.backoffMs ?? 1_000;
+    if (this.stopping.signal.aborted) {
+      // Queued behind a delivery that outlasted the stop's grace.
+      this.failed(state, notification, new Error('the daemon stopped before it could be delivered'));
+      return;
+    }
     for (let attempt = 1; ; attempt++) {
       const call = new AbortController();
       const onStop = () => call.abort(new Error('the daemon is stopping'));

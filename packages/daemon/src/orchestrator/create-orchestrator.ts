@@ -20,7 +20,15 @@ import { seededRandom, type Random } from '../model/seeded-random.js';
 import { addFromSource, addTasks, cancelTask, removeTask, updateTask } from '../run/plan-edits.js';
 import { rateRun } from '../run/rate-run.js';
 import { restoreRun } from '../run/restore-run.js';
-import { cancelRun, pauseRun, resumeRun, retryTask, rollbackRun, skipTask } from '../run/run-control.js';
+import {
+  cancelRun,
+  pauseRun,
+  resumeRun,
+  retryTask,
+  rollbackRun,
+  skipTask,
+  untilSettled,
+} from '../run/run-control.js';
 import { RunRegistry } from '../run/run-registry.js';
 import type { Run, RunDeps } from '../run/run.js';
 import { reportRun, reportRuns } from '../report/report-runs.js';
@@ -249,8 +257,12 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   await runs.open();
   metrics.read(engineReadings(runs, governor, () => remote));
 
-  /** Opens the repository of a finished run that is given work again after a restart. */
+  /**
+   * Readies a run a person gives work: its settling waited out (moments), and the repository of a finished
+   * run opened again after a restart.
+   */
   const withWorkspace = async (run: Run): Promise<Run> => {
+    await untilSettled(run);
     const closed = run.closedWorkspace;
     if (!closed) return run;
     try {

@@ -21,9 +21,10 @@ import type { Run } from './run.js';
  * task actor, and the scheduler's graph made again from the records.
  *
  * Where the issue is silent:
- * - a finished run (completed or failed) given work by an edit executes again, as a retry makes it; a
- *   cancelled run is refused (start a new one); a run still planning or waiting for its plan's approval is
- *   refused (answer the plan instead);
+ * - a finished run (completed or failed) given work by an edit executes again, as a retry makes it, and so
+ *   does one writing its final review (the review is written again at the new end); a cancelled run is
+ *   refused (start a new one); a run still planning or waiting for its plan's approval is refused (answer
+ *   the plan instead);
  * - a done task cannot be edited, removed or cancelled: its work stands; a dependency on it is fine;
  * - a cancelled task is held until a person edits or retries it; an edit sends it back to waiting;
  * - cancelling a task that is not running (waiting, ready, blocked) holds it the same way.
@@ -138,12 +139,18 @@ function letsDependentsGo(run: Run, id: string): boolean {
  */
 function applied(run: Run, reshaped = true): void {
   if (reshaped) run.scheduler.reschedule();
-  const finished = run.status === 'completed' || run.status === 'failed';
-  const hasWork = finished && [...run.tasks.values()].some(waitsToRun);
+  const hasWork = finishedOrReviewing(run) && [...run.tasks.values()].some(waitsToRun);
   if (hasWork) run.actor.send({ type: 'run.reopen' });
   resumeIfReleased(run);
   run.save();
   run.scheduler.dispatch();
+}
+
+/** Whether the run has ended, or is about to with its final review: work given to it reopens it. */
+export function finishedOrReviewing(run: Run): boolean {
+  return (
+    run.status === 'completed' || run.status === 'failed' || run.actor.getSnapshot().matches('reviewing')
+  );
 }
 
 /**
@@ -160,7 +167,7 @@ function waitsToRun(task: TaskRecord): boolean {
   return task.status === 'pending' || task.status === 'ready';
 }
 
-/** What a person may not edit now: a run rolling back or writing its final review, cancelled, or still planning. */
+/** What a person may not edit now: a run rolling back or landing its last work, cancelled, or still planning. */
 function assertPlanEditable(run: Run, action: string): void {
   run.assertChangeable(action);
   switch (run.status) {

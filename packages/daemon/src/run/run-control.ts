@@ -3,7 +3,7 @@ import { isoAt } from '../clock.js';
 import { waitFor } from 'xstate';
 import type { RollbackOutcome, RollbackRequest } from '../actors/run.machine.js';
 import { applyRollback } from './apply-rollback.js';
-import { resumeIfReleased } from './plan-edits.js';
+import { finishedOrReviewing, resumeIfReleased } from './plan-edits.js';
 import type { Run } from './run.js';
 
 /**
@@ -146,10 +146,22 @@ export function skipTask(run: Run, taskId: string): void {
   run.scheduler.dispatch();
 }
 
-/** A finished run given more work by a retry or a skip executes again (how it ended no longer holds). */
+/**
+ * A finished run given more work by a retry or a skip executes again (how it ended no longer holds); so
+ * does one writing its final review (the review would be of a run that is not over).
+ */
 function reopenIfFinished(run: Run): void {
-  if (run.status !== 'completed' && run.status !== 'failed') return;
+  if (!finishedOrReviewing(run)) return;
   run.actor.send({ type: 'run.reopen' });
+}
+
+/**
+ * Waits while the run settles (its last merges land and its write-backs catch up, moments before the
+ * final review), so that a person's retry, skip or edit then meets a run that takes it rather than a
+ * refusal to try again. Called before the change's checks; the state after it is the one checked.
+ */
+export async function untilSettled(run: Run): Promise<void> {
+  if (run.actor.getSnapshot().matches('settling')) await waitFor(run.actor, (s) => !s.matches('settling'));
 }
 
 /** `checkpointRef`: the checkpoint's id or its label; the outcome names its id. */
@@ -163,6 +175,12 @@ export async function rollbackRun(
   if (run.status === 'analyzing' || run.status === 'cancelled')
     throw new OrcError('INVALID_STATE', `run ${run.id} is ${run.status}; it cannot be rolled back`);
   run.assertChangeable('roll it back');
+  // The review would be of a run the rollback gives work again: it is not interrupted for it.
+  if (run.actor.getSnapshot().matches('reviewing'))
+    throw new OrcError(
+      'INVALID_STATE',
+      `run ${run.id} is writing its final review; roll it back once it has finished`,
+    );
   if (strategy === 'selective' && (!taskIds || taskIds.length === 0))
     throw new OrcError('INVALID_STATE', 'a selective rollback needs --tasks with the tasks to reset');
   if (strategy !== 'selective' && taskIds !== undefined)

@@ -353,6 +353,55 @@ describe('what a person does after a run failed', () => {
     expect(summary).toMatchObject({ status: 'completed', taskCounts: { done: 2, skipped: 1 } });
   });
 
+  it('a retry or a skip while the final review is written is taken: the review is dropped and written at the new end', async () => {
+    // The first review waits until it is aborted: the run stays in its final review until a person acts.
+    const provider = createScriptedProvider({
+      latencyMs: (call) => (call.purpose === 'final-review' && call.n === 1 ? 600_000 : 0),
+      work: (call) => {
+        if (call.taskId === 'a' && call.n === 1) throw new ModelError('permanent', 'not yet');
+        if (call.taskId === 'c') throw new ModelError('permanent', 'never');
+        return 'fine';
+      },
+    });
+    engine = await openTestEngine({ provider });
+    const { orchestrator } = engine;
+    const run = await orchestrator.startRun({
+      tasks: [
+        { id: 'a', title: 'A' },
+        { id: 'b', title: 'B', dependencies: ['a'] },
+        { id: 'c', title: 'C' },
+      ],
+    });
+    await eventually(() => provider.callsFor('final-review').length === 1, 'the final review');
+    expect((await orchestrator.getRun(run.id)).status).toBe('reviewing');
+
+    expect((await orchestrator.retryTask(run.id, 'a')).status).toBe('executing');
+    expect((await orchestrator.skipTask(run.id, 'c')).status).toBe('executing');
+    expect(provider.callsFor('final-review')[0]!.aborted).toBe(true);
+    const summary = await orchestrator.waitForRun(run.id);
+    expect(summary).toMatchObject({ status: 'completed', taskCounts: { done: 2, skipped: 1 } });
+    expect(provider.callsFor('final-review')).toHaveLength(2);
+    const events = await readJournal(engine.home, run.id);
+    expect(events.filter((e) => e.type === 'run.completed' || e.type === 'run.failed')).toHaveLength(1);
+  });
+
+  it('a rollback while the final review is written is refused, naming when it can be done', async () => {
+    const provider = createScriptedProvider({
+      latencyMs: (call) => (call.purpose === 'final-review' ? 600_000 : 0),
+    });
+    engine = await openTestEngine({ provider });
+    const { orchestrator } = engine;
+    const run = await orchestrator.startRun({ tasks: independent(1) });
+    await eventually(() => provider.callsFor('final-review').length === 1, 'the final review');
+    const checkpoints = await orchestrator.listCheckpoints(run.id);
+    await expect(orchestrator.rollback(run.id, checkpoints[0]!.id, 'full', undefined)).rejects.toThrow(
+      `run ${run.id} is writing its final review; roll it back once it has finished`,
+    );
+    // Refused before anything was done: no checkpoint of the state before the rollback was taken.
+    expect(await orchestrator.listCheckpoints(run.id)).toEqual(checkpoints);
+    expect(provider.callsFor('final-review')[0]!.aborted).toBe(false);
+  });
+
   it('announces every attempt, retries after a backoff included', async () => {
     let calls = 0;
     const provider = createScriptedProvider({

@@ -494,15 +494,18 @@ export class Run implements SchedulerHost {
       );
   }
 
-  /** What a person may not change right now, and why. */
+  /**
+   * What a person may not change right now, and why. The final review takes a change (a change that
+   * gives work reopens the run); the settling before it does not, and is waited out first (`untilSettled`).
+   */
   assertChangeable(action: string): void {
     const state = this.actor.getSnapshot();
     if (state.matches('rollingBack'))
       throw new OrcError('INVALID_STATE', `run ${this.id} is rolling back; ${action} once it is done`);
-    if (state.matches('settling') || state.matches('reviewing'))
+    if (state.matches('settling'))
       throw new OrcError(
         'INVALID_STATE',
-        `run ${this.id} is writing its final review; ${action} once it has finished`,
+        `run ${this.id} is landing its last work before its final review; ${action} once it has landed`,
       );
     if (this.closedWorkspace)
       // The orchestrator opens it first (openWorkspace); reaching here is a bug, not a user's mistake.

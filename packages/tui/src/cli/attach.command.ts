@@ -1,6 +1,5 @@
 import { FINISHED_RUN_STATUSES, loadConfig, type RunSummary } from '@orc/shared';
 import type { Command } from 'commander';
-import { attachScreen } from '../screen/screen.js';
 import { UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
 import { matchRunRef } from './run-ref.js';
@@ -29,6 +28,8 @@ export async function attachCommand(
     const target = runId === undefined ? pickRun(runs) : matchRunRef(runs, runId).id;
     // Fails with the daemon's one-line "no run …" before the screen takes the terminal.
     await client.trpc.runs.get.query({ runId: target });
+    // The screen (blessed) is loaded by the commands that draw it only (see main.ts).
+    const { attachScreen } = await import('../screen/screen.js');
     await attachScreen({ trpc: client.trpc, connection }, target, {
       showProgressBar: config.monitoring.show_progress_bar,
       exitOnFinish: options.exitOnFinish,

@@ -1,5 +1,5 @@
-import { localTime, type RunSummary, type RunView } from '@orc/shared';
-import { describe, expect, it } from 'vitest';
+import type { RunSummary, RunView } from '@orc/shared';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runReport } from './run-report.js';
 import { formatAge, forecastText, runTable, statusText } from './run-table.js';
 
@@ -42,21 +42,32 @@ describe('orc ls AGE', () => {
 });
 
 describe('orc ls and orc show on quota waits and forecasts', () => {
+  // Times are the reader's local time: a zone of its own (not UTC, not the machine's), so the times
+  // expected are exact in any zone the tests run in (in UTC-11 the wait below ended "tomorrow").
+  beforeEach(() => vi.stubEnv('TZ', 'Asia/Kolkata'));
+  afterEach(() => vi.unstubAllEnvs());
+
   it('says until when a run waits for its quota, in the reader’s time', () => {
     const resumeAt = '2026-11-30T11:30:00.000Z';
     const waiting = summary({ status: 'paused', pauseReason: 'quota', resumeAt });
-    expect(statusText(waiting, NOW)).toBe(`waiting for quota until ${localTime(resumeAt)}`);
+    // 11:30 UTC is 17:00 in Kolkata (UTC+5:30), the same day as now there.
+    expect(statusText(waiting, NOW)).toBe('waiting for quota until 17:00');
     expect(statusText(summary({ status: 'paused', pauseReason: 'user' }), NOW)).toBe('paused');
     const [header, row] = runTable([waiting], NOW);
     expect(header).toMatch(/^ID +STATUS +AGE +TIME +COST +FORECAST +DONE +GOAL$/);
-    expect(row).toContain(`waiting for quota until ${localTime(resumeAt)}`);
+    expect(row).toContain('waiting for quota until 17:00');
+    // A wait that ends on another day there names it.
+    const tomorrow = summary({
+      status: 'paused',
+      pauseReason: 'quota',
+      resumeAt: '2026-11-30T19:00:00.000Z',
+    });
+    expect(statusText(tomorrow, NOW)).toBe('waiting for quota until 00:30 on 2026-12-01');
   });
 
   it('shows the forecast cost and finish time of a live run, and - without one', () => {
     const finishAt = '2026-11-30T10:20:00.000Z';
-    expect(forecastText(summary({ forecast: { costUsd: 1.5, finishAt } }))).toBe(
-      `$1.500 ${localTime(finishAt)}`,
-    );
+    expect(forecastText(summary({ forecast: { costUsd: 1.5, finishAt } }))).toBe('$1.500 15:50');
     expect(forecastText(summary({ forecast: { costUsd: 1.5 } }))).toBe('$1.500');
     expect(forecastText(summary())).toBe('-');
   });
@@ -75,11 +86,9 @@ describe('orc ls and orc show on quota waits and forecasts', () => {
     };
     const lines = runReport(view, NOW);
     expect(lines[0]).toBe(
-      `run r1 waiting for quota until ${localTime('2026-11-30T11:30:00.000Z')} (claude-sonnet-5-5, at 2026-11-30T11:30:00.000Z; orc resume goes on now)`,
+      'run r1 waiting for quota until 17:00 (claude-sonnet-5-5, at 2026-11-30T11:30:00.000Z; orc resume goes on now)',
     );
-    expect(lines).toContain(
-      `forecast: $1.5000 in all, finishing at ${localTime('2026-11-30T12:00:00.000Z')} (2026-11-30T12:00:00.000Z)`,
-    );
+    expect(lines).toContain('forecast: $1.5000 in all, finishing at 17:30 (2026-11-30T12:00:00.000Z)');
     expect(lines.find((l) => l.startsWith('tasks:'))).toContain('(75 % of input from cache)');
   });
 

@@ -19,7 +19,6 @@ import {
 } from '@orc/shared';
 import { detectTaskMasterPath, locateTaskMasterFile } from '@orc/daemon/client';
 import type { Command } from 'commander';
-import { attachScreen } from '../screen/screen.js';
 import { CommandFailed, UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
 import { endsFollowing } from './event-line.js';
@@ -126,7 +125,9 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
     }
     if (!options.json && process.stdout.isTTY && process.stdin.isTTY) {
       // On a terminal the run opens in the terminal UI; q detaches and the run goes on. Once the run is
-      // over the screen closes and leaves its summary in the scrollback.
+      // over the screen closes and leaves its summary in the scrollback. The screen (blessed) is loaded
+      // by the commands that draw it only (see main.ts).
+      const { attachScreen } = await import('../screen/screen.js');
       const shown = await attachScreen({ trpc: client.trpc, connection }, started.id, {
         showProgressBar: loaded.config.monitoring.show_progress_bar,
         exitOnFinish: true,

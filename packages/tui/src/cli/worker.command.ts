@@ -1,4 +1,3 @@
-import { defaultProviders, redisTargetOf, startRemoteWorker, systemClock } from '@orc/daemon';
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfig, resolveStateDir, type ConfigLayer } from '@orc/shared';
@@ -53,6 +52,9 @@ export function registerWorkerCommand(program: Command): void {
           "set it where orc worker runs: a worker makes the model calls of the daemon's runs with its own key",
       });
       const say = (line: string) => process.stderr.write(`orc worker: ${line}\n`);
+      // The engine (BullMQ, the providers, the daemon's modules) is loaded only by the command that runs
+      // it: imported at the top, every orc command loaded it, half of what `orc ls` cost (see main.ts).
+      const { defaultProviders, redisTargetOf, startRemoteWorker, systemClock } = await import('@orc/daemon');
       const worker = await startRemoteWorker({
         target: redisTargetOf(config.redis, process.env, options.redis),
         targetFrom: options.redis !== undefined ? '--redis' : urlSource(layers, stateDir),

@@ -1,5 +1,5 @@
-import { localTime, type OrcEvent, type RunView, type TaskRecord, type TaskStatus } from '@orc/shared';
-import { describe, expect, it } from 'vitest';
+import type { OrcEvent, RunView, TaskRecord, TaskStatus } from '@orc/shared';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AttachState } from './attach-state.js';
 import { describeEvent, eventLineMarkup } from './event-line.js';
 import { formatCost, formatDuration, formatTokens, progressBar } from './format.js';
@@ -128,6 +128,11 @@ describe('key line', () => {
 });
 
 describe('header', () => {
+  // Times are the reader's local time: a zone of its own (not UTC, not the machine's), so the times
+  // expected are exact in any zone the tests run in (in UTC-1 the quota wait below ended "tomorrow").
+  beforeEach(() => vi.stubEnv('TZ', 'Asia/Kolkata'));
+  afterEach(() => vi.unstubAllEnvs());
+
   it("shows the run's working time, as orc ls and orc show do: not the time it was paused", () => {
     // Ten minutes since it was created: paused four minutes of them, and paused again for the last one.
     const paused = view({
@@ -160,9 +165,10 @@ describe('header', () => {
     const finishAt = '2025-01-01T00:25:00.000Z';
     const ahead = view({ forecast: { costUsd: 0.5, finishAt } });
     const wide = renderHeader(ahead, { width: 160, now: NOW, showProgressBar: true }).map(plain);
-    expect(wide[1]).toContain(`cost $0.123  forecast $0.500, done ${localTime(finishAt)}`);
+    // 00:25 UTC is 05:55 in Kolkata (UTC+5:30).
+    expect(wide[1]).toContain('cost $0.123  forecast $0.500, done 05:55');
     const narrow = renderHeader(ahead, { width: 90, now: NOW, showProgressBar: true }).map(plain);
-    expect(narrow[1]).toContain(`→$0.500 ${localTime(finishAt)}`);
+    expect(narrow[1]).toContain('→$0.500 05:55');
   });
 
   it('leaves out the bar when show_progress_bar is off, and the badge for real models', () => {
@@ -218,10 +224,10 @@ describe('header', () => {
       view({ status: 'paused', pauseReason: 'quota', resumeAt, quotaModel: 'claude-sonnet-5-5' }),
       { width: 140, now: NOW, showProgressBar: true },
     );
-    // The reader's own clock: the time is shown as local time.
-    expect(plain(quota[1]!)).toMatch(new RegExp(`^WAITING FOR QUOTA UNTIL ${localTime(resumeAt)}  time`));
+    // The reader's own clock: 01:05 UTC is 06:35 in Kolkata, the same day as now (05:40 there).
+    expect(plain(quota[1]!)).toMatch(/^WAITING FOR QUOTA UNTIL 06:35 {2}time/);
     expect(plain(quota[3]!)).toBe(
-      `Waiting for the quota of claude-sonnet-5-5. It goes on by itself at ${localTime(resumeAt)}. Press p to resume now.`,
+      'Waiting for the quota of claude-sonnet-5-5. It goes on by itself at 06:35. Press p to resume now.',
     );
     const lost = renderHeader(view(), {
       width: 100,
