@@ -42,10 +42,7 @@ describe('orc ls AGE', () => {
 
   it('shows a cost below a cent to its significant digits, as orc show does', () => {
     // $0.0006 under a $0.001 cap read "$0.001", as if the run were at its cap.
-    const [, row] = runTable(
-      [summary({ costUsd: 0.0006, forecast: { costUsd: 0.0031 } as RunSummary['forecast'] })],
-      NOW,
-    );
+    const [, row] = runTable([summary({ costUsd: 0.0006, forecast: { costUsd: 0.0031 } })], NOW);
     expect(row!.trim().split(/ {2,}/).slice(4, 6)).toEqual(['$0.0006', '$0.0031']);
   });
 });
