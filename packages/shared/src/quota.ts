@@ -41,14 +41,20 @@ export function localTime(iso: string): string {
  * until 14:05`, with the day when the wait ends on another day than `now`.
  */
 export function quotaWaitText(resumeAt: string, now: number = Date.now()): string {
-  const at = new Date(resumeAt);
+  return `waiting for quota until ${localTimeOfDay(resumeAt, now)}`;
+}
+
+/** `HH:MM` in the reader's time zone, and ` on YYYY-MM-DD` when that is another day than `now`'s. */
+export function localTimeOfDay(iso: string, now: number = Date.now()): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
   const today = new Date(now);
   const sameDay =
     at.getFullYear() === today.getFullYear() &&
     at.getMonth() === today.getMonth() &&
     at.getDate() === today.getDate();
   const day = sameDay ? '' : ` on ${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}`;
-  return `waiting for quota until ${localTime(resumeAt)}${day}`;
+  return `${localTime(iso)}${day}`;
 }
 
 function pad(n: number): string {

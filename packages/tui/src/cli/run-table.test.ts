@@ -39,6 +39,12 @@ describe('orc ls AGE', () => {
     expect(formatAge(17 * 86_400_000)).toBe('2w3d');
     expect(formatAge(-5)).toBe('0s');
   });
+
+  it('shows a cost below a cent to its significant digits, as orc show does', () => {
+    // $0.0006 under a $0.001 cap read "$0.001", as if the run were at its cap.
+    const [, row] = runTable([summary({ costUsd: 0.0006, forecast: { costUsd: 0.0031 } })], NOW);
+    expect(row!.trim().split(/ {2,}/).slice(4, 6)).toEqual(['$0.0006', '$0.0031']);
+  });
 });
 
 describe('orc ls and orc show on quota waits and forecasts', () => {

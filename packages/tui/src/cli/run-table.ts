@@ -1,6 +1,6 @@
 import { damageText } from './output.js';
 import { localTime, quotaWaitText, runWorkMs, type RunSummary, simulatedLabel } from '@orc/shared';
-import { formatDuration } from '../screen/format.js';
+import { formatCost, formatDuration } from '../screen/format.js';
 import { cellWidth, fitCells, oneLine, truncateCells } from '../screen/text-cells.js';
 
 /** The goal's room when the output is not a terminal (a pipe, a file): lines stay greppable. */
@@ -22,7 +22,7 @@ const COLUMNS: Column[] = [
     align: 'right',
     cell: (run, now) => formatDuration(runWorkMs(run, now)),
   },
-  { title: 'COST', align: 'right', cell: (run) => `$${run.costUsd.toFixed(3)}` },
+  { title: 'COST', align: 'right', cell: (run) => formatCost(run.costUsd) },
   { title: 'FORECAST', align: 'right', cell: (run) => forecastText(run) },
   { title: 'DONE', align: 'right', cell: (run) => `${run.taskCounts['done'] ?? 0}/${run.taskTotal}` },
 ];
@@ -71,7 +71,7 @@ export function statusText(run: RunSummary, now: number): string {
 export function forecastText(run: Pick<RunSummary, 'forecast'>): string {
   const { forecast } = run;
   if (!forecast) return '-';
-  return `$${forecast.costUsd.toFixed(3)}${forecast.finishAt === undefined ? '' : ` ${localTime(forecast.finishAt)}`}`;
+  return `${formatCost(forecast.costUsd)}${forecast.finishAt === undefined ? '' : ` ${localTime(forecast.finishAt)}`}`;
 }
 
 /**

@@ -1,6 +1,7 @@
 import {
   FINISHED_RUN_STATUSES,
   localTime,
+  localTimeOfDay,
   quotaWaitText,
   runWorkMs,
   type RunView,
@@ -107,7 +108,7 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
   const train = trainLine(view, now);
   if (train !== undefined) lines.push(escapeTags(truncateCells(train, width)));
   if (options.remote !== undefined) lines.push(escapeTags(truncateCells(options.remote, width)));
-  const notice = options.alert ?? runNotice(view);
+  const notice = options.alert ?? runNotice(view, now);
   if (notice !== undefined) {
     const color =
       options.alert !== undefined || view.status === 'failed' || view.status === 'damaged'
@@ -136,7 +137,7 @@ function providerText(view: RunView, withModels: boolean): string {
 }
 
 /** What the user should know about the run's state that the numbers do not say. */
-function runNotice(view: RunView): string | undefined {
+function runNotice(view: RunView, now: number): string | undefined {
   const { damage } = view;
   if (view.status === 'damaged' && damage) {
     return `Damaged: ${damage.file} ${damage.reason}. The run is kept as it is and not run.`;
@@ -146,7 +147,7 @@ function runNotice(view: RunView): string | undefined {
     if (view.pauseReason === 'quota') {
       const whose = view.quotaModel === undefined ? 'the account' : view.quotaModel;
       const until =
-        view.resumeAt === undefined ? '' : ` It goes on by itself at ${localTime(view.resumeAt)}.`;
+        view.resumeAt === undefined ? '' : ` It goes on by itself at ${localTimeOfDay(view.resumeAt, now)}.`;
       return `Waiting for the quota of ${whose}.${until} Press p to resume now.`;
     }
     if (view.pauseReason === 'storage') {

@@ -68,5 +68,5 @@ export const HELP_TEXT = [
   '  Ctrl-C         same as q',
   '',
   'Errors in the event pane carry their kind: {yellow-fg}[TRANSIENT]{/yellow-fg} (retried by itself),',
-  '{yellow-fg}[RECOVERABLE]{/yellow-fg} (retried with more room), {red-fg}[PERMANENT]{/red-fg} (needs you: retry or skip).',
+  '{yellow-fg}[RECOVERABLE]{/yellow-fg} (retried with more room), {red-fg}[PERMANENT]{/red-fg} (needs you: i shows how to answer).',
 ].join('\n');

@@ -229,6 +229,14 @@ describe('header', () => {
     expect(plain(quota[3]!)).toBe(
       'Waiting for the quota of claude-sonnet-5-5. It goes on by itself at 06:35. Press p to resume now.',
     );
+    // A wait that ends on another day names it: 21:00 UTC is 02:30 the next day in Kolkata.
+    const tomorrow = renderHeader(
+      view({ status: 'paused', pauseReason: 'quota', resumeAt: '2025-01-01T21:00:00.000Z' }),
+      { width: 140, now: NOW, showProgressBar: true },
+    );
+    expect(plain(tomorrow[3]!)).toBe(
+      'Waiting for the quota of the account. It goes on by itself at 02:30 on 2025-01-02. Press p to resume now.',
+    );
     const lost = renderHeader(view(), {
       width: 100,
       now: NOW,
