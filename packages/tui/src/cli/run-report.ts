@@ -34,7 +34,7 @@ export function runReport(run: RunView, now: number, notes: readonly string[] = 
     `run ${run.id} ${statusNote(run, now)}${simulatedLabel(run)}`,
     `goal: ${oneLine(run.goal)}`,
     `models: manager ${run.models.manager.provider}/${run.models.manager.model}, worker ${run.models.worker.provider}/${run.models.worker.model}`,
-    `tasks: ${formatCounts(run)}; cost $${run.costUsd.toFixed(4)}; tokens ${tokens(run.usage)}${cacheShare(run.usage)}; ` +
+    `tasks: ${formatCounts(run)}; cost ${formatCost(run.costUsd)}; tokens ${tokens(run.usage)}${cacheShare(run.usage)}; ` +
       `time ${formatDuration(took)}; last event #${run.lastEventId}`,
     ...(run.forecast ? [forecastLine(run.forecast)] : []),
     ...(run.source ? [`from ${sourceName(run.source)}; ${writeBackLine(run.source)}`] : []),
@@ -161,7 +161,7 @@ function forecastLine(forecast: NonNullable<RunView['forecast']>): string {
       : forecast.noFinishAt === 'person'
         ? 'no finish time while it waits for a person'
         : 'no finish time yet: one comes once tasks finish again';
-  return `forecast: $${forecast.costUsd.toFixed(4)} in all, ${finish}`;
+  return `forecast: ${formatCost(forecast.costUsd)} in all, ${finish}`;
 }
 
 /** A tool call the agent was refused (outside its permission mode and allowed tools). */

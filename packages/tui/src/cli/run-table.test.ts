@@ -94,7 +94,7 @@ describe('orc ls and orc show on quota waits and forecasts', () => {
     expect(lines[0]).toBe(
       'run r1 waiting for quota until 17:00 (claude-sonnet-5-5, at 2026-11-30T11:30:00.000Z; orc resume goes on now)',
     );
-    expect(lines).toContain('forecast: $1.5000 in all, finishing at 17:30 (2026-11-30T12:00:00.000Z)');
+    expect(lines).toContain('forecast: $1.500 in all, finishing at 17:30 (2026-11-30T12:00:00.000Z)');
     expect(lines.find((l) => l.startsWith('tasks:'))).toContain('(75 % of input from cache)');
   });
 
@@ -105,10 +105,10 @@ describe('orc ls and orc show on quota waits and forecasts', () => {
       );
     // Right after a restart an executing run has no pace yet: it waits for no one.
     expect(show({ costUsd: 1.5, noFinishAt: 'pace' }, 'executing')).toBe(
-      'forecast: $1.5000 in all, no finish time yet: one comes once tasks finish again',
+      'forecast: $1.500 in all, no finish time yet: one comes once tasks finish again',
     );
     expect(show({ costUsd: 1.5, noFinishAt: 'person' }, 'paused')).toBe(
-      'forecast: $1.5000 in all, no finish time while it waits for a person',
+      'forecast: $1.500 in all, no finish time while it waits for a person',
     );
   });
 });
