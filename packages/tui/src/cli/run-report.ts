@@ -59,9 +59,10 @@ export function runReport(run: RunView, now: number, notes: readonly string[] = 
     const wait = waits.get(task.id);
     if (wait !== undefined) lines.push(`${pad}${describeFileWait(wait)}`);
     if (task.sourceChange !== undefined) lines.push(`${pad}${describeSourceChange(task.sourceChange)}`);
-    else if (task.held !== undefined) lines.push(`${pad}held: ${note(task.held)}`);
+    // Whole, unlike the attempts' notes: a task's error or hold ends with the command that answers it.
+    else if (task.held !== undefined) lines.push(`${pad}held: ${oneLine(task.held)}`);
     else if (task.error !== undefined && task.status !== 'done')
-      lines.push(`${pad}error: ${note(task.error)}`);
+      lines.push(`${pad}error: ${oneLine(task.error)}`);
   }
   if (run.finalReview) {
     lines.push(`review: ${run.finalReview.verdict}: ${oneLine(run.finalReview.summary)}`);
