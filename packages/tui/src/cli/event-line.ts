@@ -103,6 +103,8 @@ function eventDetail(event: OrcEvent): string {
       return `${event.taskId} ${oneLine(event.error)}`;
     case 'task.source_changed':
       return `${event.taskId} ${describeSourceChange(event.change)}`;
+    case 'task.error_revised':
+      return `${event.taskId} ${oneLine(event.error)}`;
     case 'task.touched':
       return `${event.taskId} changed ${oneLine(event.files.join(', '))}`;
     case 'plan.tasks_added':
