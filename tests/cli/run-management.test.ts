@@ -71,6 +71,11 @@ describe('managing runs from the command line', () => {
     const ambiguous = await box.orc(['show', 'r']);
     expect(ambiguous).toMatchObject({ code: 2, stdout: '' });
     expect(ambiguous.stderr).toBe(`orc: run id "r" is ambiguous: ${ids.join(', ')}; give more of it\n`);
+    const empty = await box.orc(['logs', '']);
+    expect(empty).toMatchObject({
+      code: 2,
+      stderr: 'orc: the run id is empty; give a run id, a unique prefix of one, or last\n',
+    });
     const none = await box.orc(['show', 'zz']);
     expect(none).toMatchObject({ code: 3, stderr: 'orc: no run "zz"; orc ls lists the runs\n' });
 

@@ -228,6 +228,28 @@ describe('orc retry of a task its cap failed', () => {
       );
       expect(inbox.stdout).toContain(`orc answer ${item.id} retry|skip\n`);
     }
+    // Their own errors (orc show, the screen's task detail) follow the cap too: a plain retry, not the
+    // figure under the new cap a trial was still told, whose command then lowered the cap without a word.
+    for (const taskId of ['h2', 'h3']) {
+      const error = (
+        JSON.parse((await box.orc(['show', runId, taskId, '--json'])).stdout) as { error: string }
+      ).error;
+      expect(error).toMatch(
+        /^permanent error: task h\d would pass the cost cap of a task \(\$0\.001, execution\.max_task_cost_usd\)/,
+      );
+      expect(
+        error.endsWith(`; the cap is $${cap} now, enough for a retry: orc retry ${runId} ${taskId}`),
+      ).toBe(true);
+    }
+    const lower = await box.orc(['retry', runId, 'h3', '--task-budget', '0.002']);
+    expect(lower.code).toBe(4);
+    expect(lower.stdout).toBe('');
+    expect(lower.stderr.trim().split('\n')).toEqual([
+      `orc: --task-budget 0.002 is under the run's cost cap of a task ($${cap}) and would lower it for every task; orc retry ${runId} h3 runs it within $${cap} (a run's cap is only raised: set execution.max_task_cost_usd lower for a new run)`,
+    ]);
+    expect((await eventTypes(runId)).filter((type) => type === 'run.task_budget_set')).toHaveLength(1);
+    const h3 = JSON.parse((await box.orc(['show', runId, 'h3', '--json'])).stdout) as ShownTask;
+    expect(h3.status).toBe('failed');
     const h2 = (await inboxItems()).find((item) => item.taskId === 'h2')!;
     const retried = await box.orc(['answer', h2.id, 'retry']);
     expect(retried.code, retried.stderr).toBe(0);

@@ -331,6 +331,11 @@ export const OrcEvent = z.discriminatedUnion('type', [
   /** A person changed the task at the run's source (Task Master); their change wins. */
   z.object({ ...task, type: z.literal('task.source_changed'), change: SourceChange }),
   /**
+   * A stopped task's error says anew what a retry needs: the run's cost cap of a task changed since it
+   * stopped at it (a trial's task kept advising a cap under the one a person had raised the run's to).
+   */
+  z.object({ ...task, type: z.literal('task.error_revised'), error: z.string() }),
+  /**
    * The files a repository run's task changed, read from its accepted diff: the scheduler keeps the task
    * apart from others touching them when it runs again.
    */

@@ -111,6 +111,8 @@ export function foldTaskEvent(task: TaskRecord, event: TaskEventOf): TaskRecord 
       return { ...task, sourceChange: event.change };
     case 'task.touched':
       return { ...task, touched: event.files };
+    case 'task.error_revised':
+      return { ...task, error: event.error };
     case 'task.edited':
       return editedTask(task, event.changes);
     case 'worker.output':

@@ -58,6 +58,8 @@ export type TaskEvent =
   | { type: 'task.reset' }
   /** A person changed it at the run's source (Task Master): shown on it, whatever it is doing. */
   | { type: 'task.source_changed'; change: SourceChange }
+  /** Its error's advice follows the run's cost cap of a task, changed since it stopped at it. */
+  | { type: 'task.error_revised'; error: string }
   /** The files its accepted change touched (a repository run). */
   | { type: 'task.touched'; files: string[] }
   /**
@@ -189,6 +191,7 @@ export const taskMachine = setup({
     },
     'task.source_changed': { actions: assign({ sourceChange: ({ event }) => event.change }) },
     'task.touched': { actions: assign({ touched: ({ event }) => event.files }) },
+    'task.error_revised': { actions: assign({ error: ({ event }) => event.error }) },
     'task.unlink': {
       actions: assign({
         dependencies: ({ context, event }) =>

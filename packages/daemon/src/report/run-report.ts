@@ -18,6 +18,7 @@ import {
   type TaskStatus,
   type TimelineAttempt,
 } from '@orc/shared';
+import { usd } from '../run/run-budget.js';
 import { criticalPath } from './critical-path.js';
 import { ReasonGroups } from './reason-groups.js';
 
@@ -157,10 +158,10 @@ export class RunReportBuilder {
         this.failedTasks.push(event.taskId);
         return;
       case 'run.budget_set':
-        this.note(event.at, 'budget', `the run may cost $${event.limitUsd.toFixed(2)}`);
+        this.note(event.at, 'budget', `the run may cost ${usd(event.limitUsd)}`);
         return;
       case 'run.task_budget_set':
-        this.note(event.at, 'budget', `a task may cost $${event.limitUsd.toFixed(2)}`);
+        this.note(event.at, 'budget', `a task may cost ${usd(event.limitUsd)}`);
         return;
       case 'run.restored':
         // The daemon stopped while these ran: they ended with the last event before the restore.

@@ -112,9 +112,35 @@ export class RunBudget {
     const needed = this.neededCap(task, limit);
     throw new ModelError(
       'permanent',
-      `task ${task.id} would pass the cost cap of a task (${usd(limit)}, execution.max_task_cost_usd): it has cost ${usd(spent)}${about}; a retry needs a cap of ${usd(needed)}: ${this.retryCommand(task.id, needed)}`,
+      `task ${task.id} would pass the cost cap of a task (${usd(limit)}, execution.max_task_cost_usd): it has cost ${usd(spent)}${about}; ${this.advice(task.id, needed, limit, limit)}`,
       { taskBudget: true, ...(next.kind === 'attempt' && { beforeAttempt: true }) },
     );
+  }
+
+  /**
+   * What a task stopped at the cap (`underUsd`) is advised under the run's cap now (`limit`): the raise
+   * and its command while the cap is under what a retry needs (`needed`), else a plain retry.
+   */
+  private advice(taskId: string, needed: number, underUsd: number, limit: number): string {
+    if (limit >= needed - 1e-6)
+      return `the cap is ${usd(limit)} now, enough for a retry: orc retry ${this.spend.id ?? '<run>'} ${taskId}`;
+    const now = Math.abs(limit - underUsd) < 1e-9 ? '' : ` (the cap is ${usd(limit)} now)`;
+    return `a retry needs a cap of ${usd(needed)}${now}: ${this.retryCommand(taskId, needed)}`;
+  }
+
+  /**
+   * A stopped task's error with its advice (`checkTask`'s) as the run's cap now makes it, when that
+   * differs: the cap changed since (a person raised it for another task). Undefined otherwise.
+   */
+  revisedError(task: Pick<TaskRecord, 'id' | 'attempts' | 'error'>): string | undefined {
+    const kept = this.spend.retryCaps?.[task.id];
+    const limit = this.taskLimitUsd;
+    if (task.error === undefined || kept === undefined || limit === undefined) return undefined;
+    if (Math.abs(kept.spentUsd - taskCost(task)) >= 1e-9) return undefined;
+    const at = task.error.search(ADVICE);
+    if (at < 0) return undefined;
+    const error = `${task.error.slice(0, at)}; ${this.advice(task.id, kept.capUsd, kept.underUsd, limit)}`;
+    return error === task.error ? undefined : error;
   }
 
   /** The command that raises the run's cap to `capUsd` and runs the task again. */
@@ -251,6 +277,9 @@ export class RunBudget {
     return `spent $${this.spend.costUsd.toFixed(4)} of the $${this.limitUsd} budget; orc resume ${runId} --budget <usd> goes on within a new one, without --budget past it`;
   }
 }
+
+/** Where `checkTask`'s advice begins in a task's error (its last part: a command has no semicolon). */
+const ADVICE = /; (?:a retry needs a cap of|the cap is) [^;]*$/;
 
 /**
  * An amount of US dollars as the budget's messages and commands give it: to a cent's hundredth (a

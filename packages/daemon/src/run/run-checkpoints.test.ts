@@ -53,6 +53,20 @@ describe('checkpoints and rollback through the orchestrator', () => {
     });
   });
 
+  it('counts the task that made a progress checkpoint among its done tasks', async () => {
+    // Made as the 2nd task was done, cp2 said "1 done"; a rollback to it found 2.
+    engine = await openTestEngine({
+      provider: createScriptedProvider(),
+      config: { checkpoints: { every_n_tasks: 2 }, execution: { max_workers: 1 } },
+    });
+    const run = await engine.orchestrator.startRun({ tasks: TASKS });
+    expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
+    const progress = (await engine.orchestrator.listCheckpoints(run.id)).filter(
+      (c) => c.reason === 'progress',
+    );
+    expect(progress.map((c) => c.tasksDone)).toEqual([2, 4]);
+  });
+
   it('rolls back to a checkpoint named by its label; a label in use is refused for another', async () => {
     const { orchestrator, runId } = await completedRun(createScriptedProvider());
     const labelled = await orchestrator.createCheckpoint(runId, 'all done');

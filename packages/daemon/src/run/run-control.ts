@@ -3,6 +3,7 @@ import { isoAt } from '../clock.js';
 import { waitFor } from 'xstate';
 import type { RollbackOutcome, RollbackRequest } from '../actors/run.machine.js';
 import { applyRollback } from './apply-rollback.js';
+import { dollars, usd } from './run-budget.js';
 import { finishedOrReviewing, resumeIfReleased } from './plan-edits.js';
 import type { Run } from './run.js';
 
@@ -103,6 +104,14 @@ export function retryTask(run: Run, taskId: string, options: { maxTaskCostUsd?: 
     );
   }
   const { maxTaskCostUsd } = options;
+  const cap = run.budget.taskLimit;
+  // Refused, not taken: a figure under the cap (advice given before a raise for another task) would lower
+  // it for every task without a word, and a task stopped under the old cap would stop again.
+  if (maxTaskCostUsd !== undefined && cap !== undefined && maxTaskCostUsd < cap - 1e-6)
+    throw new OrcError(
+      'INVALID_STATE',
+      `--task-budget ${dollars(maxTaskCostUsd)} is under the run's cost cap of a task (${usd(cap)}) and would lower it for every task; orc retry ${run.id} ${taskId} runs it within ${usd(cap)} (a run's cap is only raised: set execution.max_task_cost_usd lower for a new run)`,
+    );
   const refusal = run.budget.retryRefusal(
     run.id,
     task,
@@ -118,6 +127,7 @@ export function retryTask(run: Run, taskId: string, options: { maxTaskCostUsd?: 
     run.doc.config = storedConfig(run.config);
     run.budget.setTaskLimit(maxTaskCostUsd);
     run.emit({ type: 'run.task_budget_set', limitUsd: maxTaskCostUsd });
+    reviseCappedErrors(run, taskId);
   }
   if (run.doc.heldTasks) delete run.doc.heldTasks[taskId];
   run.budget.retried(taskId);
@@ -128,6 +138,21 @@ export function retryTask(run: Run, taskId: string, options: { maxTaskCostUsd?: 
   resumeIfReleased(run);
   run.save();
   run.scheduler.dispatch();
+}
+
+/**
+ * The run's cap changed: each other task stopped at the cap says anew what a retry needs, a plain retry
+ * where the cap is enough now (`orc show` and the screen read its error; the inbox revises its item).
+ */
+function reviseCappedErrors(run: Run, retried: string): void {
+  for (const row of [...run.tasks.rows()]) {
+    if (row.id === retried || (row.status !== 'failed' && row.status !== 'blocked')) continue;
+    const task = run.tasks.get(row.id);
+    const error = task && run.budget.revisedError(task);
+    if (error === undefined) continue;
+    run.tasks.send(row.id, { type: 'task.error_revised', error });
+    run.emit({ type: 'task.error_revised', taskId: row.id, error });
+  }
 }
 
 export function skipTask(run: Run, taskId: string): void {

@@ -181,7 +181,6 @@ export class RunScheduler {
         },
         at,
       );
-      this.host.taskDone();
     }
     if (to === 'failed')
       this.host.emit({ type: 'task.failed', taskId: task.id, error: task.error ?? 'failed' }, at);
@@ -201,6 +200,8 @@ export class RunScheduler {
       at,
     );
     const freed = this.graph.moved(task, from, to);
+    // After the graph counts it: a progress checkpoint made now says how many are done with this one.
+    if (to === 'done') this.host.taskDone();
     if (to === 'merging') {
       this.learnTouches(task.id);
       this.merge(task);

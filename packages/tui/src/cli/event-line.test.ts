@@ -48,3 +48,16 @@ describe('eventLine of long text', () => {
     expect(eventLine(worked(text))).toBe(`#9 22:03:50 task.worked          s1 attempt 1, $0.0012: ${flat}`);
   });
 });
+
+describe('eventLine of budgets', () => {
+  const base = { id: 4, at: '2026-11-30T22:03:50.000Z', runId: 'r1' };
+  it('gives a budget below a cent as it was set, and a cost to its significant digits', () => {
+    // Both read $0.00 (toFixed(2)) beside a $0.0042 cap.
+    expect(eventLine({ ...base, type: 'run.budget_set', limitUsd: 0.005 })).toMatch(
+      /run\.budget_set +\$0\.005$/,
+    );
+    expect(eventLine({ ...base, type: 'run.budget_exceeded', costUsd: 0.00517, limitUsd: 0.005 })).toMatch(
+      /\$0\.0051 of \$0\.005$/,
+    );
+  });
+});

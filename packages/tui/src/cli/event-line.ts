@@ -6,7 +6,7 @@ import {
   simulatedRoles,
   untoldOutput,
 } from '@orc/shared';
-import { plural } from '../screen/format.js';
+import { formatCost, plural } from '../screen/format.js';
 import { oneLine } from '../screen/text-cells.js';
 
 /**
@@ -43,9 +43,9 @@ function eventDetail(event: OrcEvent): string {
     case 'run.cancelled':
       return '';
     case 'run.budget_exceeded':
-      return `$${event.costUsd.toFixed(2)} of $${event.limitUsd.toFixed(2)}`;
+      return `${formatCost(event.costUsd)} of $${event.limitUsd}`;
     case 'run.budget_set':
-      return `$${event.limitUsd.toFixed(2)}`;
+      return `$${event.limitUsd}`;
     case 'run.task_budget_set':
       return `a task may cost $${event.limitUsd}`;
     case 'run.concurrency':
@@ -83,26 +83,28 @@ function eventDetail(event: OrcEvent): string {
     case 'task.tool_refused':
       return `${event.taskId} attempt ${event.attempt}: ${event.refusal.tool} ${oneLine(event.refusal.subject)} (${oneLine(event.refusal.reason)})`;
     case 'task.attempt_ended':
-      return `${event.taskId} attempt ${event.attempt} ${event.outcome}, $${event.costUsd.toFixed(4)}`;
+      return `${event.taskId} attempt ${event.attempt} ${event.outcome}, ${formatCost(event.costUsd)}`;
     case 'task.attempt_failed':
       return `${event.taskId} attempt ${event.attempt}: ${event.error.category}: ${oneLine(event.error.message)}`;
     case 'task.review_charged':
-      return `${event.taskId} attempt ${event.attempt} review, $${event.costUsd.toFixed(4)}`;
+      return `${event.taskId} attempt ${event.attempt} review, ${formatCost(event.costUsd)}`;
     case 'task.reviewed':
-      return `${event.taskId} ${event.review.verdict}${event.charge ? `, review $${event.charge.costUsd.toFixed(4)}` : ''}`;
+      return `${event.taskId} ${event.review.verdict}${event.charge ? `, review ${formatCost(event.charge.costUsd)}` : ''}`;
     case 'task.worked': {
       // The stream's `worker.output` lines went before: this line goes on with what only it tells (all of
       // an answer that came whole, nothing of one streamed whole). Without `streamed` the stream was an
       // agent's narration (or an older journal's): the answer's start.
       const shown = event.streamed === undefined ? event.output : untoldOutput(event);
-      return `${event.taskId} attempt ${event.attempt}, $${event.costUsd.toFixed(4)}${shown === '' ? '' : `: ${oneLine(shown)}`}`;
+      return `${event.taskId} attempt ${event.attempt}, ${formatCost(event.costUsd)}${shown === '' ? '' : `: ${oneLine(shown)}`}`;
     }
     case 'task.completed':
-      return `${event.taskId} attempt ${event.attempt}, $${event.costUsd.toFixed(4)}`;
+      return `${event.taskId} attempt ${event.attempt}, ${formatCost(event.costUsd)}`;
     case 'task.failed':
       return `${event.taskId} ${oneLine(event.error)}`;
     case 'task.source_changed':
       return `${event.taskId} ${describeSourceChange(event.change)}`;
+    case 'task.error_revised':
+      return `${event.taskId} ${oneLine(event.error)}`;
     case 'task.touched':
       return `${event.taskId} changed ${oneLine(event.files.join(', '))}`;
     case 'plan.tasks_added':

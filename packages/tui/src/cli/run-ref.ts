@@ -11,6 +11,9 @@ const SHOWN_MATCHES = 8;
  * several runs is a usage mistake (exit 2) that lists them.
  */
 export function matchRunRef(runs: readonly RunSummary[], ref: string): RunSummary {
+  // An empty id is a prefix of every id: it read as "ambiguous" and listed them.
+  if (ref.trim() === '')
+    throw new UsageError('the run id is empty; give a run id, a unique prefix of one, or last');
   if (ref === 'last') {
     const newest = [...runs].sort(byCreated).at(-1);
     if (newest === undefined)

@@ -34,7 +34,7 @@ export function runReport(run: RunView, now: number, notes: readonly string[] = 
     `run ${run.id} ${statusNote(run, now)}${simulatedLabel(run)}`,
     `goal: ${oneLine(run.goal)}`,
     `models: manager ${run.models.manager.provider}/${run.models.manager.model}, worker ${run.models.worker.provider}/${run.models.worker.model}`,
-    `tasks: ${formatCounts(run)}; cost $${run.costUsd.toFixed(4)}; tokens ${tokens(run.usage)}${cacheShare(run.usage)}; ` +
+    `tasks: ${formatCounts(run)}; cost ${formatCost(run.costUsd)}; tokens ${tokens(run.usage)}${cacheShare(run.usage)}; ` +
       `time ${formatDuration(took)}; last event #${run.lastEventId}`,
     ...(run.forecast ? [forecastLine(run.forecast)] : []),
     ...(run.source ? [`from ${sourceName(run.source)}; ${writeBackLine(run.source)}`] : []),
@@ -59,9 +59,10 @@ export function runReport(run: RunView, now: number, notes: readonly string[] = 
     const wait = waits.get(task.id);
     if (wait !== undefined) lines.push(`${pad}${describeFileWait(wait)}`);
     if (task.sourceChange !== undefined) lines.push(`${pad}${describeSourceChange(task.sourceChange)}`);
-    else if (task.held !== undefined) lines.push(`${pad}held: ${note(task.held)}`);
+    // Whole, unlike the attempts' notes: a task's error or hold ends with the command that answers it.
+    else if (task.held !== undefined) lines.push(`${pad}held: ${oneLine(task.held)}`);
     else if (task.error !== undefined && task.status !== 'done')
-      lines.push(`${pad}error: ${note(task.error)}`);
+      lines.push(`${pad}error: ${oneLine(task.error)}`);
   }
   if (run.finalReview) {
     lines.push(`review: ${run.finalReview.verdict}: ${oneLine(run.finalReview.summary)}`);
@@ -161,7 +162,7 @@ function forecastLine(forecast: NonNullable<RunView['forecast']>): string {
       : forecast.noFinishAt === 'person'
         ? 'no finish time while it waits for a person'
         : 'no finish time yet: one comes once tasks finish again';
-  return `forecast: $${forecast.costUsd.toFixed(4)} in all, ${finish}`;
+  return `forecast: ${formatCost(forecast.costUsd)} in all, ${finish}`;
 }
 
 /** A tool call the agent was refused (outside its permission mode and allowed tools). */

@@ -1,4 +1,4 @@
-import type { RunSummary, RunView } from '@orc/shared';
+import type { RunSummary, RunView, TaskRecord } from '@orc/shared';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runReport } from './run-report.js';
 import { formatAge, forecastText, runTable, statusText } from './run-table.js';
@@ -94,8 +94,25 @@ describe('orc ls and orc show on quota waits and forecasts', () => {
     expect(lines[0]).toBe(
       'run r1 waiting for quota until 17:00 (claude-sonnet-5-5, at 2026-11-30T11:30:00.000Z; orc resume goes on now)',
     );
-    expect(lines).toContain('forecast: $1.5000 in all, finishing at 17:30 (2026-11-30T12:00:00.000Z)');
+    expect(lines).toContain('forecast: $1.500 in all, finishing at 17:30 (2026-11-30T12:00:00.000Z)');
     expect(lines.find((l) => l.startsWith('tasks:'))).toContain('(75 % of input from cache)');
+  });
+
+  it('orc show gives a task’s error whole, with the command at its end', () => {
+    const error = `task b would pass the cost cap of a task ($0.001, execution.max_task_cost_usd): it has cost $0.0005 and a review costs about $0.0007; a retry needs a cap of $0.0042: orc retry r1 b --task-budget 0.0042`;
+    const b: TaskRecord = {
+      id: 'b',
+      title: 'B',
+      description: '',
+      dependencies: [],
+      priority: 'medium',
+      status: 'failed',
+      attempts: [],
+      reworks: 0,
+      error,
+    };
+    const lines = runReport({ ...summary({ status: 'failed' }), tasks: [b], busyWorkers: 0 }, NOW);
+    expect(lines.find((l) => l.trim().startsWith('error:'))!.trim()).toBe(`error: ${error}`);
   });
 
   it('orc show says why a forecast has no finish time: a person to wait for, or no pace yet', () => {
@@ -105,10 +122,10 @@ describe('orc ls and orc show on quota waits and forecasts', () => {
       );
     // Right after a restart an executing run has no pace yet: it waits for no one.
     expect(show({ costUsd: 1.5, noFinishAt: 'pace' }, 'executing')).toBe(
-      'forecast: $1.5000 in all, no finish time yet: one comes once tasks finish again',
+      'forecast: $1.500 in all, no finish time yet: one comes once tasks finish again',
     );
     expect(show({ costUsd: 1.5, noFinishAt: 'person' }, 'paused')).toBe(
-      'forecast: $1.5000 in all, no finish time while it waits for a person',
+      'forecast: $1.500 in all, no finish time while it waits for a person',
     );
   });
 });

@@ -24,6 +24,7 @@ import { withClient } from './daemon-connection.js';
 import { endsFollowing } from './event-line.js';
 import { followEvents, interruptSignal } from './follow-events.js';
 import { emit, formatCounts, summaryJson } from './output.js';
+import { formatCost } from '../screen/format.js';
 import { looksLikePath } from './path-argument.js';
 import { ProgressView } from './progress-view.js';
 import { previewLines, sourceName, writeBackLine } from './run-preview-lines.js';
@@ -170,7 +171,7 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
       return;
     }
     emit(options, { ...summaryJson(summary), finalReview: final.finalReview }, () => [
-      `run ${final.id} ${final.status}${simulatedLabel(final)}: ${formatCounts(final)}, $${final.costUsd.toFixed(4)}`,
+      `run ${final.id} ${final.status}${simulatedLabel(final)}: ${formatCounts(final)}, ${formatCost(final.costUsd)}`,
       ...(final.finalReview ? [`review: ${final.finalReview.verdict}: ${final.finalReview.summary}`] : []),
       ...(final.status === 'paused'
         ? [

@@ -172,6 +172,9 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
       return line('error', `${event.taskId} failed: ${event.error}`);
     case 'task.source_changed':
       return line('warn', `${event.taskId} ${describeSourceChange(event.change)}`);
+    case 'task.error_revised':
+      // Shown on the task (its error), not as a line of its own: the cap's change has its line.
+      return undefined;
     case 'task.touched':
       // Shown on the task (its files), not as a line of its own: one per accepted task would be noise.
       return undefined;
