@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { OrcEvent } from '@orc/shared';
 import { Sandbox } from '../daemon/harness.js';
 
 /** `orc rollback` and what `orc show` says after it, as a user types them (built CLI, real daemon). */
@@ -104,6 +105,66 @@ describe('orc rollback from the command line', () => {
       ['c', 1, 1],
     ]);
   });
+
+  it("keeps the worker's spend and time of an answer a full rollback sends to its review again", async () => {
+    box = await Sandbox.create();
+    // Each call takes 3 s: the answer waits that long for its review, time to take a checkpoint then.
+    await box.writeConfig({ ...ZERO_LATENCY, simulated: { latency_ms: { min: 3000, max: 3000 } } });
+    const file = join(box.home, 'tasks.json');
+    await writeFile(file, JSON.stringify({ tasks: [TASKS[0]] }));
+    const runId = (await box.orc(['run', file, '--detach'])).stdout.trim();
+    const client = await box.client();
+    await new Promise<void>((resolve, reject) => {
+      const sub = client.trpc.runs.events.subscribe(
+        { runId, lastEventId: null },
+        {
+          onData: ({ data }: { data: OrcEvent }) => {
+            if (data.type !== 'task.status' || data.status !== 'reviewing') return;
+            sub.unsubscribe();
+            resolve();
+          },
+          onError: reject,
+        },
+      );
+    });
+    const checkpoint = await box.orc(['checkpoint', runId, '--label', 'answered']);
+    expect(checkpoint.code, checkpoint.stderr).toBe(0);
+    expect((await box.orc(['logs', runId, '--follow'])).stdout).toMatch(/run\.completed/);
+    const rolled = await box.orc(['rollback', runId, 'answered', '--strategy', 'full']);
+    expect(rolled.code, rolled.stderr).toBe(0);
+    const { lastEventId } = JSON.parse((await box.orc(['show', runId, '--json'])).stdout) as {
+      lastEventId: number;
+    };
+    expect((await box.orc(['resume', runId])).code).toBe(0);
+    const followed = await box.orc(['logs', runId, '--follow', '--after', String(lastEventId)]);
+    // The kept answer is reviewed again, with no new attempt.
+    expect(followed.stdout).toMatch(/task\.reviewed +a accept/);
+    expect(followed.stdout).not.toMatch(/task\.assigned/);
+
+    const shown = JSON.parse((await box.orc(['show', runId, '--json'])).stdout) as {
+      tasks: { attempts: { costUsd: number; reviewSpend?: { costUsd: number } }[] }[];
+    };
+    const attempts = shown.tasks[0]!.attempts;
+    expect(attempts).toHaveLength(1);
+    const workerCost = attempts[0]!.costUsd - attempts[0]!.reviewSpend!.costUsd;
+    expect(workerCost).toBeGreaterThan(0);
+    const report = JSON.parse((await box.orc(['report', runId, '--json'])).stdout) as {
+      tasks: {
+        attempts: number;
+        spend: { costUsd: number; usage: { inputTokens: number } };
+        elapsedMs: number;
+      }[];
+      spend: { workers: { costUsd: number } };
+    };
+    const row = report.tasks[0]!;
+    expect(row.attempts).toBe(1);
+    // As orc show has it: the worker's call; the reviews are the manager's.
+    expect(row.spend.costUsd).toBeCloseTo(workerCost, 9);
+    expect(row.spend.usage.inputTokens).toBeGreaterThan(0);
+    // Its worker's 3 s.
+    expect(row.elapsedMs).toBeGreaterThanOrEqual(2900);
+    expect(report.spend.workers.costUsd).toBeCloseTo(workerCost, 9);
+  }, 60_000);
 
   it('names a task without a title and the fix, in one line', async () => {
     box = await Sandbox.create();

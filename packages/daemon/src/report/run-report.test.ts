@@ -455,4 +455,83 @@ describe('RunReportBuilder', () => {
     expect(report.spend.manager.costUsd).toBeCloseTo(0.3, 9);
     expect(report.spend.manager.usage.inputTokens).toBe(200);
   });
+
+  it("counts the worker's spend and time of an answer a full rollback kept for its review", () => {
+    // A real journal's events for one task (orc run --provider simulated; a checkpoint while its answer
+    // waited for its review; orc rollback --strategy full; orc resume), its seconds rounded.
+    const worker = { usage: usage(8, 51), costUsd: 0.0005462 };
+    const charge = { usage: usage(96, 19), costUsd: 0.0008024 };
+    // The attempt's record with one review: before the rollback, and again after it (the checkpoint's
+    // record held none of the first review).
+    const completed = { usage: usage(104, 70), costUsd: 0.0013486 };
+    const answered = {
+      n: 1,
+      worker: 0,
+      startedAt: at(1),
+      outcome: 'succeeded' as const,
+      ...worker,
+      output: 'done',
+      endedAt: at(2.5),
+    };
+    const review = { verdict: 'accept' as const, feedback: 'The result covers the task.' };
+    const events = journal([
+      [1, { type: 'task.status', taskId: 'a', status: 'running', from: 'ready' }],
+      [1, { type: 'task.assigned', taskId: 'a', worker: 0, attempt: 1 }],
+      [2.5, { type: 'task.worked', taskId: 'a', attempt: 1, output: 'done', streamed: 0, ...worker }],
+      [2.5, { type: 'task.status', taskId: 'a', status: 'reviewing', from: 'running' }],
+      [
+        3.5,
+        {
+          type: 'checkpoint.created',
+          checkpoint: {
+            id: 'cp2',
+            runId: 'r1',
+            label: 'mid',
+            createdAt: at(3.5),
+            reason: 'manual',
+            tasksDone: 0,
+            lastEventId: 4,
+          },
+        },
+      ],
+      [4, { type: 'task.reviewed', taskId: 'a', attempt: 1, review, charge }],
+      [4, { type: 'task.completed', taskId: 'a', attempt: 1, ...completed }],
+      [4, { type: 'task.status', taskId: 'a', status: 'done', from: 'reviewing' }],
+      [
+        8,
+        {
+          type: 'run.rolled_back',
+          checkpointId: 'cp2',
+          strategy: 'full',
+          resetTasks: ['a'],
+          tasks: [
+            {
+              ...task('a', [], 'pending'),
+              attempts: [answered],
+              readyAt: at(0.9),
+              startedAt: at(0.95),
+            },
+          ],
+        },
+      ],
+      [8, { type: 'task.status', taskId: 'a', status: 'ready', from: 'pending' }],
+      [8.3, { type: 'task.status', taskId: 'a', status: 'reviewing', from: 'ready', worker: 1 }],
+      [10, { type: 'task.reviewed', taskId: 'a', attempt: 1, review, charge }],
+      [10, { type: 'task.completed', taskId: 'a', attempt: 1, ...completed }],
+      [10, { type: 'task.status', taskId: 'a', status: 'done', from: 'reviewing' }],
+    ]);
+    const total = { usage: usage(200, 89), costUsd: 0.002151 };
+    const report = build(events, total);
+    const row = report.tasks.find((t) => t.id === 'a')!;
+    // Its one attempt, as orc show lists it: the worker's call; both reviews are the manager's.
+    expect(row).toMatchObject({ attempts: 1, spend: worker, elapsedMs: 1500, workMs: 1500 });
+    expect(row.undoneAttempts).toBeUndefined();
+    expect(report.spend.workers).toEqual(worker);
+    expect(report.spend.manager.costUsd).toBeCloseTo(2 * charge.costUsd, 9);
+    expect(report.spend.manager.usage).toMatchObject({ inputTokens: 192, outputTokens: 38 });
+    expect(report.time.criticalPath[0]).toBe('a');
+    // A journal without the rollback's records still has the worker's spend.
+    const older = events.map((e) => (e.type === 'run.rolled_back' ? { ...e, tasks: undefined } : e));
+    expect(build(older, total).tasks.find((t) => t.id === 'a')!.spend).toEqual(worker);
+  });
 });

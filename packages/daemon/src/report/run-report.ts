@@ -2,10 +2,13 @@ import {
   addUsage,
   describeTaskChanges,
   editedBy,
+  hasAnswerToReview,
   SETTLED_STATUSES,
   runWorkMs,
   subtractUsage,
+  workerSpend,
   ZERO_USAGE,
+  type Attempt,
   type FeedbackEntry,
   type OrcEvent,
   type RunReport,
@@ -28,6 +31,12 @@ export interface LinesChanged {
 interface AttemptEntry extends TimelineAttempt {
   /** The worker's call: what the attempt cost less its reviews. */
   spend: Spend;
+  /**
+   * The journal told the worker's spend (`task.worked`, `task.attempt_ended`; `task.reviewed` in older
+   * journals): `task.completed` does not replace it. Its total less the reviews seen here is not the
+   * worker's after a full rollback: the checkpoint's record does not hold the reviews made since.
+   */
+  told?: true;
   /** The manager's reviews of it (in the manager's spend, as `orc metrics` counts them). */
   review: Spend;
   /** The id of its `task.assigned` event: a checkpoint holds the attempts begun before it. */
@@ -101,7 +110,10 @@ export class RunReportBuilder {
       case 'task.worked':
       case 'task.attempt_ended': {
         const entry = this.current.get(key(event.taskId, event.attempt));
-        if (entry) entry.spend = { usage: event.usage, costUsd: event.costUsd };
+        if (entry) {
+          entry.spend = { usage: event.usage, costUsd: event.costUsd };
+          entry.told = true;
+        }
         return;
       }
       case 'task.review_charged': {
@@ -116,8 +128,10 @@ export class RunReportBuilder {
           entry.endedAt ??= event.at;
           if (event.charge !== undefined) entry.review = sumSpend([entry.review, event.charge]);
           // What the attempt cost, in journals from before `task.attempt_ended` told it.
-          if (event.usage !== undefined && event.costUsd !== undefined)
+          if (event.usage !== undefined && event.costUsd !== undefined) {
             entry.spend = { usage: event.usage, costUsd: event.costUsd };
+            entry.told = true;
+          }
         }
         const { verdict, feedback } = event.review;
         this.reviews[verdict] += 1;
@@ -134,8 +148,8 @@ export class RunReportBuilder {
         if (entry) {
           entry.outcome = 'succeeded';
           entry.endedAt ??= event.at;
-          // The attempt's whole cost, its reviews' too: the worker's is the rest.
-          entry.spend = lessSpend(event, entry.review);
+          // The attempt's whole cost, its reviews' too: the worker's is the rest (journals that did not tell it).
+          if (!entry.told) entry.spend = lessSpend(event, entry.review);
         }
         return;
       }
@@ -301,14 +315,16 @@ export class RunReportBuilder {
    * the task record has what it cost, for the attempts since the last rollback.
    */
   private priceUnreviewed(view: RunView): void {
-    const recorded = new Map<string, Spend>();
+    const recorded = new Map<string, Attempt>();
     for (const task of view.tasks)
-      for (const attempt of task.attempts)
-        recorded.set(key(task.id, attempt.n), { usage: attempt.usage, costUsd: attempt.costUsd });
+      for (const attempt of task.attempts) recorded.set(key(task.id, attempt.n), attempt);
     for (const [at, entry] of this.current) {
-      const spend = recorded.get(at);
-      // The record's cost is its reviews' too (the manager's): the worker's is the rest.
-      if (entry.spend.costUsd === 0 && spend !== undefined) entry.spend = lessSpend(spend, entry.review);
+      const attempt = recorded.get(at);
+      if (entry.told || entry.spend.costUsd !== 0 || attempt === undefined) continue;
+      // The record's cost is its reviews' too (the manager's): the worker's is the rest. Records from
+      // before they kept the reviews apart: less the reviews seen here.
+      entry.spend =
+        attempt.reviewSpend !== undefined ? workerSpend(attempt) : lessSpend(attempt, entry.review);
     }
   }
 
@@ -321,12 +337,12 @@ export class RunReportBuilder {
    */
   private rolledBack(event: Extract<OrcEvent, { type: 'run.rolled_back' }>): void {
     const reset = new Set(event.resetTasks);
-    const records = event.tasks && new Map(event.tasks.map((task) => [task.id, task.attempts]));
+    const records = event.tasks && new Map(event.tasks.map((task) => [task.id, task]));
     const last = this.checkpoints.get(event.checkpointId) ?? 0;
     for (const entry of this.attempts) {
       if (!reset.has(entry.taskId)) continue;
-      entry.beforeReset = true;
-      const held = records?.get(entry.taskId);
+      const record = records?.get(entry.taskId);
+      const held = record?.attempts;
       const kept =
         held !== undefined
           ? held.some((a) => a.n === entry.n && a.startedAt === entry.startedAt)
@@ -335,6 +351,15 @@ export class RunReportBuilder {
             : entry.eventId <= last && !(entry.undoneAt !== undefined && entry.undoneAt <= last);
       if (kept) delete entry.undoneAt;
       else entry.undoneAt ??= event.id;
+      // An answer kept for its review: the task goes on from it, and its time from its start (as the
+      // record's does), so the attempts it holds since are part of it. Sent back to work, it starts over.
+      const goesOn =
+        kept &&
+        record?.startedAt !== undefined &&
+        hasAnswerToReview(record) &&
+        entry.startedAt >= record.startedAt;
+      if (goesOn) delete entry.beforeReset;
+      else entry.beforeReset = true;
     }
     for (const taskId of reset) this.statuses.delete(taskId);
     const shown =
