@@ -1,8 +1,9 @@
-import type { RunSummary } from '@orc/shared';
+import { statePaths, type RunSummary } from '@orc/shared';
 import { startBenchDaemon, type BenchDaemon } from '../bench-daemon.js';
 import { DEFAULT_DAG, randomDag } from '../dag.js';
 import type { CaseResult } from '../report.js';
 import { doneCount, failedCount, waitForRun } from '../run-watch.js';
+import { sampleStartingDaemonCpu } from '../starting-daemon-cpu.js';
 import { daemonOptions, elapsedSince, type CaseContext } from './case-context.js';
 import { ZERO_LATENCY } from './measured-run.js';
 
@@ -27,6 +28,7 @@ export async function recoveryCase(ctx: CaseContext): Promise<CaseResult> {
           unit: 'ms',
           target: { op: '<=', value: 2000 },
         },
+        { label: 'daemon CPU until dispatch resumes', value: recovery.resumeCpuMs, unit: 'ms' },
         { label: 'finished results lost', value: lost, unit: '', target: { op: '<=', value: 0 } },
       ],
       tasks: { total: summary.taskTotal, done: doneCount(summary), failed: failedCount(summary) },
@@ -42,6 +44,8 @@ export async function recoveryCase(ctx: CaseContext): Promise<CaseResult> {
 export interface Recovery {
   /** From the restart until the run's first dispatch after it (NaN if none came). */
   resumeMs: number;
+  /** The CPU the new daemon used from its start until that dispatch, in ms (NaN if unknown). */
+  resumeCpuMs: number;
   /** Tasks a client saw completed that are not done after the restart, or were run again. */
   lost: number;
   /** The run once it finished after the restart. */
@@ -85,11 +89,16 @@ export async function killMidRun(
   });
   before.unsubscribe();
   const seenDone = new Set(completed);
+  const killedPid = daemon.pid;
   await daemon.kill();
   log(`recovery: killed the daemon with ${seenDone.size} completions seen`);
 
   const restartAt = Date.now();
-  const client = await daemon.restart();
+  const cpu = sampleStartingDaemonCpu(statePaths(daemon.home).lock, killedPid);
+  const client = await daemon.restart().catch((error: unknown) => {
+    cpu.stop();
+    throw error;
+  });
   const readyMs = Date.now() - restartAt;
 
   // Wait for the first dispatch after the restart, then for the run to finish.
@@ -101,23 +110,30 @@ export async function killMidRun(
       onData: ({ data }) => {
         const event = data;
         if (event.type !== 'task.assigned' || Date.parse(event.at) < restartAt) return;
-        resumedAt ??= Date.parse(event.at);
+        if (resumedAt === undefined) {
+          resumedAt = Date.parse(event.at);
+          // Samples go on a little past the dispatch: the one at it may not be taken yet.
+          setTimeout(() => cpu.stop(), 100);
+        }
         reassigned.add(event.taskId);
       },
     },
   );
-  const summary = await waitForRun(client, run.id, { timeoutMs });
+  const summary = await waitForRun(client, run.id, { timeoutMs }).finally(() => cpu.stop());
   after.unsubscribe();
+  const resumeCpuMs = resumedAt === undefined ? NaN : cpu.at(resumedAt);
   // Every task a client saw completed is done at the end, and none of them was run again.
   const restored = await client.trpc.runs.get.query({ runId: run.id, full: true });
   const notDone = restored.tasks.filter((t) => seenDone.has(t.id) && t.status !== 'done').length;
   const rerun = [...seenDone].filter((id) => reassigned.has(id)).length;
   return {
     resumeMs: resumedAt === undefined ? NaN : resumedAt - restartAt,
+    resumeCpuMs,
     lost: Math.max(notDone, rerun),
     summary,
     note:
-      `killed at ${seenDone.size} of ${size} completions seen; daemon answering after ${readyMs} ms; ` +
+      `killed at ${seenDone.size} of ${size} completions seen; daemon answering after ${readyMs} ms, ` +
+      `its CPU until dispatch resumed ${resumeCpuMs} ms; ` +
       `${notDone} seen-done tasks not done after restart, ${rerun} run again`,
   };
 }

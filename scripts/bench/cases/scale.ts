@@ -81,6 +81,7 @@ export async function scaleCase(ctx: CaseContext): Promise<CaseResult> {
         unit: 'ms',
         target: { op: '<=', value: 2000 },
       },
+      { label: 'recovery: daemon CPU until dispatch resumes', value: recovery.resumeCpuMs, unit: 'ms' },
       { label: 'finished results lost', value: recovery.lost, unit: '', target: { op: '<=', value: 0 } },
     ],
     tasks: {

@@ -1,10 +1,18 @@
+import { appendFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { OrcEvent, TaskSpecInput } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ModelError } from '../model/model-error.js';
+import { createOrchestrator } from '../orchestrator/create-orchestrator.js';
+import type { Orchestrator } from '../orchestrator/orchestrator.js';
+import { openFileRunStore } from '../store/file-run-store.js';
+import type { RunStore } from '../store/store.js';
 import {
   createScriptedProvider,
   openTestEngine,
   readJournal,
+  tempHome,
+  testConfig,
   type ScriptedProvider,
   type TestEngine,
 } from '@orc/test-support';
@@ -236,5 +244,137 @@ describe('checkpoints and rollback through the orchestrator', () => {
     provider.release();
     await engine.orchestrator.resumeRun(run.id);
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
+  });
+});
+
+describe('a progress checkpoint the last task makes', () => {
+  let orchestrator: Orchestrator | undefined;
+  let remove: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await orchestrator?.close(0);
+    orchestrator = undefined;
+    await remove?.();
+  });
+
+  it('is listed before the run completes, so the finished run is saved and indexed up to its last event', async () => {
+    const temp = await tempHome('orc-late-checkpoint-');
+    remove = temp.remove;
+    const { home } = temp;
+    // The copy of a large run takes seconds to write; the run's last tasks are done long before.
+    const files = await openFileRunStore(home);
+    const store = new Proxy(files, {
+      get(target, key) {
+        if (key === 'writeCheckpoint')
+          return async (...args: Parameters<RunStore['writeCheckpoint']>) => {
+            await target.writeCheckpoint(...args);
+            if (args[0].reason === 'progress') await new Promise((resolve) => setTimeout(resolve, 300));
+          };
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    orchestrator = await createOrchestrator({
+      home,
+      store,
+      loaded: testConfig(home, {
+        models: { provider: 'simulated' },
+        checkpoints: { every_n_tasks: 4 },
+        execution: { max_workers: 1 },
+      }),
+      providers: () => createScriptedProvider(),
+      retryBaseMs: 1,
+    });
+    const run = await orchestrator.startRun({ tasks: TASKS });
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+    await orchestrator.close(0);
+    orchestrator = undefined;
+
+    const events = await readJournal(home, run.id);
+    const at = (type: OrcEvent['type']) => events.findIndex((e) => e.type === type);
+    const progress = events.findIndex(
+      (e) => e.type === 'checkpoint.created' && e.checkpoint.reason === 'progress',
+    );
+    expect(progress, 'the last task made a progress checkpoint').toBeGreaterThan(-1);
+    expect(progress).toBeLessThan(at('run.completed'));
+    // What a daemon's start compares: a finished run's summary that lags its journal is loaded as damaged.
+    const last = events.at(-1)!.id;
+    const index = JSON.parse(await readFile(join(home, 'runs', 'index.json'), 'utf8')) as {
+      runs: { id: string; summary?: { lastEventId: number } }[];
+    };
+    expect(index.runs.find((r) => r.id === run.id)?.summary?.lastEventId).toBe(last);
+    const state = JSON.parse(await readFile(join(home, 'runs', run.id, 'state.json'), 'utf8')) as {
+      lastEventId: number;
+      checkpoints: { reason: string }[];
+    };
+    expect(state.lastEventId).toBe(last);
+    expect(state.checkpoints.map((c) => c.reason)).toEqual(['planned', 'progress']);
+  });
+
+  it('a finished run whose journal went past its saved document is saved caught up once, then not loaded again', async () => {
+    const temp = await tempHome('orc-late-checkpoint-');
+    remove = temp.remove;
+    const { home } = temp;
+    const open = (store?: RunStore) =>
+      createOrchestrator({
+        home,
+        ...(store && { store }),
+        loaded: testConfig(home, { models: { provider: 'simulated' } }),
+        providers: () => createScriptedProvider(),
+        retryBaseMs: 1,
+      });
+    orchestrator = await open();
+    const run = await orchestrator.startRun({ tasks: TASKS });
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+    await orchestrator.close(0);
+    orchestrator = undefined;
+    // As an earlier version left it: a checkpoint listed after `run.completed`, past the final document.
+    const events = await readJournal(home, run.id);
+    const last = events.at(-1)!;
+    const late = {
+      id: last.id + 1,
+      runId: run.id,
+      at: last.at,
+      type: 'checkpoint.created',
+      checkpoint: {
+        id: 'cp9',
+        runId: run.id,
+        createdAt: last.at,
+        reason: 'progress',
+        tasksDone: 4,
+        lastEventId: last.id,
+      },
+    };
+    await appendFile(join(home, 'runs', run.id, 'events.jsonl'), `${JSON.stringify(late)}\n`);
+
+    const loads: string[] = [];
+    const counting = async () => {
+      const files = await openFileRunStore(home);
+      return new Proxy(files, {
+        get(target, key) {
+          if (key === 'loadRun')
+            return (runId: string) => {
+              loads.push(runId);
+              return target.loadRun(runId);
+            };
+          const value: unknown = Reflect.get(target, key, target);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    };
+    orchestrator = await open(await counting());
+    expect(loads, 'the first start loads it to catch it up').toEqual([run.id]);
+    await orchestrator.close(0);
+    const state = JSON.parse(await readFile(join(home, 'runs', run.id, 'state.json'), 'utf8')) as {
+      lastEventId: number;
+      checkpoints: { id: string }[];
+    };
+    expect(state.lastEventId).toBe(late.id);
+    expect(state.checkpoints.map((c) => c.id)).toContain('cp9');
+
+    loads.length = 0;
+    orchestrator = await open(await counting());
+    expect(loads).toEqual([]);
+    expect((await orchestrator.getRun(run.id)).status).toBe('completed');
+    expect((await orchestrator.listCheckpoints(run.id)).map((c) => c.id)).toContain('cp9');
   });
 });

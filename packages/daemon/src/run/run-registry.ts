@@ -344,6 +344,13 @@ export class RunRegistry {
     if ('damage' in loaded) return this.damaged(stored, loaded.damage, loaded.known);
     const { doc } = loaded;
     if (atStart && FINISHED_RUN_STATUSES.has(doc.status) && !doc.source) {
+      // Its journal went on past its saved document (an earlier version listed a checkpoint after the
+      // run ended): saved caught up, so the next start does not load a run that is whole.
+      if (stored.summary !== undefined && doc.lastEventId > stored.summary.lastEventId) {
+        await store.saveRebuilt(doc).catch((error: unknown) => {
+          logger.warn({ err: error, runId: stored.id }, 'a finished run could not be saved caught up');
+        });
+      }
       await store.unloadRun(stored.id);
       return { kind: 'dormant', summary: summarizeRun(doc) };
     }
