@@ -10,6 +10,7 @@ import { managerMachine, type PlanResult } from '../actors/manager.machine.js';
 import { runMachine, type RollbackPlan, type RollbackRequest } from '../actors/run.machine.js';
 import { isoAt } from '../clock.js';
 import { backoffDelay } from '../model/model-error.js';
+import { FinalReviewOverBudget } from './manager-calls.js';
 import type { Run } from './run.js';
 import { commitRollback, prepareRollback, type RollbackDeps } from './run-rollback.js';
 
@@ -43,9 +44,25 @@ export function provideRunMachine(run: Run) {
         },
       }),
       settle: fromPromise(() => settle(run)),
-      finalReview: fromPromise(({ signal }) =>
-        run.manager.finalReview(run.doc.planSummary ?? '', [...run.tasks.values()], signal),
-      ),
+      finalReview: fromPromise(async ({ signal }) => {
+        try {
+          return await run.manager.finalReview(run.doc.planSummary ?? '', [...run.tasks.values()], signal);
+        } catch (error) {
+          if (!(error instanceof FinalReviewOverBudget)) throw error;
+          // The run pauses at its budget, as before an attempt; on resume it settles and reviews again.
+          run.emit({
+            type: 'run.budget_exceeded',
+            costUsd: run.budget.costUsd,
+            limitUsd: run.budget.limit ?? 0,
+          });
+          run.actor.send({
+            type: 'run.budget_reached',
+            message: run.budget.describeFinalReview(run.id, error.expectedUsd),
+          });
+          // Leaving `reviewing` stops this actor: its outcome is never read.
+          return new Promise<never>(() => {});
+        }
+      }),
       rollback: fromPromise<RollbackPlan, RollbackRequest>(({ input }) => {
         run.rollingBack = prepareRollback(rollbackDeps(run), input);
         return run.rollingBack;

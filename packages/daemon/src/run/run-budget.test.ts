@@ -84,3 +84,21 @@ describe('RunBudget.retryRefusal', () => {
     );
   });
 });
+
+describe('RunBudget.finalReviewOverBudget', () => {
+  const call = { kind: 'review' as const, model: 'm', system: '', prompt: 'x'.repeat(100) };
+  it("foresees the final review at the run's average review and stops it past the budget unless lifted", () => {
+    const near = new RunBudget({ usage: ZERO_USAGE, costUsd: 0.0045 }, 0.005, price);
+    near.countReview(0.0007);
+    expect(near.finalReviewOverBudget(call)).toBeCloseTo(0.0007, 10);
+    near.lift();
+    expect(near.finalReviewOverBudget(call)).toBeUndefined();
+    const within = new RunBudget({ usage: ZERO_USAGE, costUsd: 0.004 }, 0.005, price);
+    within.countReview(0.0007);
+    expect(within.finalReviewOverBudget(call)).toBeUndefined();
+    // No review back yet: its prompt's input at least.
+    expect(
+      new RunBudget({ usage: ZERO_USAGE, costUsd: 0.005 }, 0.005, price).finalReviewOverBudget(call),
+    ).toBe(0.0001);
+  });
+});

@@ -303,6 +303,25 @@ export class RunBudget {
   }
 
   /**
+   * What the run's final review is foreseen to cost when it would take the run past its budget (not
+   * lifted by a person), else undefined: a review costs what the run's reviews did on average, at least
+   * its prompt's input. Checked before the call, as an attempt is: a trial's run resumed with
+   * `--budget 0.005` completed at $0.0057, its final review made past the budget unasked.
+   */
+  finalReviewOverBudget(call: NextCall): number | undefined {
+    const limit = this.limitUsd;
+    if (limit === undefined || this.spend.budgetLifted === true) return undefined;
+    const average = this.reviews.count > 0 ? this.reviews.total / this.reviews.count : 0;
+    const expected = Math.max(average, this.leastCostOf(call));
+    return this.spend.costUsd + expected > limit + 1e-6 ? expected : undefined;
+  }
+
+  /** Why the run waits before its final review (`finalReviewOverBudget`), with what a person can do. */
+  describeFinalReview(runId: string, expectedUsd: number): string {
+    return `its final review would pass the budget: spent ${formatCost(this.spend.costUsd)} of the ${formatCost(this.limitUsd ?? 0)} budget and the review costs about ${formatCost(expectedUsd)}; orc resume ${runId} --budget <usd> makes it within a new one, without --budget past it`;
+  }
+
+  /**
    * What the run may still spend (USD), for a provider that can stop a call at a budget itself (Claude
    * Code's `maxBudgetUsd`); undefined when the run has no budget, or a person lifted it.
    */
