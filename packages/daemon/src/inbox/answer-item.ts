@@ -66,7 +66,9 @@ function act(run: Run, item: InboxItem, answer: Answer, tell: (outcome: string) 
       if (answer.choice === 'cancel') return cancel();
       const ids = cancelledHoldingWork(run);
       tell(
-        `${ids.length === 1 ? `task ${ids[0]} runs` : `tasks ${ids.join(', ')} run`} again in run ${run.id}`,
+        ids.length === 0
+          ? `run ${run.id} goes on`
+          : `${ids.length === 1 ? `task ${ids[0]} runs` : `tasks ${ids.join(', ')} run`} again in run ${run.id}`,
       );
       // The first retry resumes the run; the others are then retried on a run that executes.
       for (const id of ids) retryTask(run, id);
