@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { runWorkMs, type RunView } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI, Sandbox } from '../daemon/harness.js';
 
@@ -89,7 +90,7 @@ describe('a foreground orc run that loses the daemon', () => {
 });
 
 describe('an attempt that a kill -9 of the daemon cut off', () => {
-  it("ends when the daemon was last known alive for it, not at the restart: its time leaves out the daemon's downtime", async () => {
+  it("ends when the daemon was last known alive for it, not at the restart: its time leaves out the daemon's downtime and never steps back", async () => {
     box = await Sandbox.create();
     // One attempt of 4 s: killed a second in, the daemon stays down 3 s.
     await box.writeConfig({
@@ -111,8 +112,11 @@ describe('an attempt that a kill -9 of the daemon cut off', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     await new Promise((r) => setTimeout(r, 1_000));
+    // The working time a person reads at the kill: nothing was journalled for the second before it.
+    const live = JSON.parse((await box.orc(['show', runId, '--json'])).stdout) as RunView;
     process.kill((await box.daemonPid())!, 'SIGKILL');
     const killedAt = Date.now();
+    const workedAtKill = runWorkMs(live, killedAt);
     await new Promise((r) => setTimeout(r, 3_000));
 
     const shown = await box.orc(['show', runId, 'a', '--json']);
@@ -122,16 +126,21 @@ describe('an attempt that a kill -9 of the daemon cut off', () => {
     };
     const cut = task.attempts[0]!;
     expect(cut.outcome).toBe('interrupted');
+    // The daemon's mark of life says until when it was alive: at the kill or a little after (up to the
+    // 2 s a mark looks ahead), never before it, and far from the restart 3 s later.
     const endedAt = Date.parse(cut.endedAt!);
-    expect(endedAt).toBeLessThanOrEqual(killedAt);
-    expect(endedAt - Date.parse(cut.startedAt)).toBeLessThan(2_000);
+    expect(endedAt).toBeGreaterThanOrEqual(killedAt - 50);
+    expect(endedAt).toBeLessThanOrEqual(killedAt + 2_000);
     // The journal says when, so every client that folds it has the same end.
     const restored = (await events()).find((e) => e.type === 'run.restored')!;
     expect(restored.lastAliveAt).toBe(cut.endedAt);
     expect(Date.parse(restored.at) - killedAt).toBeGreaterThanOrEqual(3_000);
     // The run's working time leaves the downtime out too (orc ls TIME, orc show, the report's makespan).
-    const run = JSON.parse((await box.orc(['show', runId, '--json'])).stdout) as { idleMs?: number };
+    const shownAt = Date.now();
+    const run = JSON.parse((await box.orc(['show', runId, '--json'])).stdout) as RunView;
     expect(run.idleMs).toBe(Date.parse(restored.at) - Date.parse(restored.lastAliveAt!));
+    // And it never steps back: the seconds worked since the last event before the kill stay counted.
+    expect(runWorkMs(run, shownAt)).toBeGreaterThanOrEqual(workedAtKill);
   }, 60_000);
 });
 

@@ -138,7 +138,7 @@ describe('orc inbox and orc answer (built CLI, real daemon)', () => {
     expect((await box.orc(['answer', 'i1', 'approve'])).code).toBe(0);
     await waitFor(() => Promise.resolve(bodies.length === 2 ? true : undefined));
     expect(bodies[1]!.text).toMatch(
-      new RegExp(`^run ${run.id} completed \\(\\d+/\\d+ tasks done, \\$\\d+\\.\\d\\d\\) \\[SIMULATED\\]`),
+      new RegExp(`^run ${run.id} completed \\(\\d+/\\d+ tasks done, \\$\\d+\\.\\d+\\) \\[SIMULATED\\]`),
     );
 
     const doctor = await box.orc(['doctor', '--json']);

@@ -37,7 +37,7 @@ describe('orc retry of a task its cap failed', () => {
     expect(refused).toMatchObject({ code: 4, stdout: '' });
     expect(refused.stderr).toMatch(
       new RegExp(
-        `^orc: task t1 has cost \\$0\\.\\d{4} of a \\$0\\.001 cap \\(execution\\.max_task_cost_usd\\): a retry \\(an attempt and its review\\) needs \\$(0\\.\\d+); orc retry ${runId} t1 --task-budget \\1 \\(or more\\) raises the run's cap\\n$`,
+        `^orc: task t1 has cost \\$0\\.\\d+ of a \\$0\\.001 cap \\(execution\\.max_task_cost_usd\\): a retry \\(an attempt and its review\\) needs \\$(0\\.\\d+); orc retry ${runId} t1 --task-budget \\1 \\(or more\\) raises the run's cap\\n$`,
       ),
     );
     // Nothing changed: the run did not reopen, nor go through its final review again.
@@ -48,7 +48,12 @@ describe('orc retry of a task its cap failed', () => {
 
     const tooLittle = await box.orc(['retry', runId, 't1', '--task-budget', '0.0011']);
     expect(tooLittle.code).toBe(4);
-    expect(tooLittle.stderr).toMatch(/^orc: task t1 has cost .* a \$0\.0011 cap .*--task-budget/);
+    // The figure just asked is named as asked, not as the run's cap ("of a $0.0011 cap").
+    expect(tooLittle.stderr).toMatch(
+      new RegExp(
+        `^orc: --task-budget 0\\.0011 is not enough for task t1: it has cost \\$0\\.\\d+ and a retry \\(an attempt and its review\\) needs \\$(0\\.\\d+); orc retry ${runId} t1 --task-budget \\1 \\(or more\\) raises the run's cap\\n$`,
+      ),
+    );
     const bad = await box.orc(['retry', runId, 't1', '--task-budget', 'lots']);
     expect(bad).toMatchObject({
       code: 2,
@@ -62,6 +67,24 @@ describe('orc retry of a task its cap failed', () => {
       return task.status === 'done' ? task : undefined;
     });
     expect(await eventTypes(runId)).toContain('run.task_budget_set');
+  }, 90_000);
+
+  it('orc answer skip says what it did, not the question again', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({
+      models: { provider: 'simulated' },
+      simulated: { latency_ms: { min: 0, max: 0 } },
+      execution: { max_task_cost_usd: 0.001, max_workers: 1 },
+    });
+    const run = await box.orc(['run', 'Three tasks', '--json']);
+    const runId = (JSON.parse(run.stdout) as { id: string }).id;
+    const itemId = /^(i\d+) /m.exec((await box.orc(['inbox'])).stdout)?.[1];
+    expect(itemId).toBeDefined();
+    const skipped = await box.orc(['answer', itemId!, 'skip']);
+    expect(skipped).toMatchObject({
+      code: 0,
+      stdout: `${itemId!} answered skip: task t1 of run ${runId} is skipped: what waits for it goes on\n`,
+    });
   }, 90_000);
 
   it("names raising the cap first, in the run's error and the inbox, and the inbox's raise runs the task", async () => {
@@ -92,9 +115,18 @@ describe('orc retry of a task its cap failed', () => {
     };
     expect(t1.error).toMatch(
       new RegExp(
-        `^permanent error: task t1 would pass the cost cap of a task \\(\\$0\\.001, execution\\.max_task_cost_usd\\): it has cost \\$0\\.\\d+ and a review costs about \\$0\\.\\d+; a retry needs a cap of \\$${advised}: orc retry ${runId} t1 --task-budget ${advised}$`,
+        `^permanent error: task t1 would pass the cost cap of a task \\(\\$0\\.001, execution\\.max_task_cost_usd\\): it has cost \\$(0\\.\\d+) and a review costs (?:about|at least) \\$0\\.\\d+ \\([^)]*\\); a retry is counted as \\$(0\\.\\d+) spent \\+ \\$(0\\.\\d+) for an attempt \\([^)]*\\) \\+ \\$(0\\.\\d+) for its review \\([^)]*\\), rounded up; a retry needs a cap of \\$${advised}: orc retry ${runId} t1 --task-budget ${advised}$`,
       ),
     );
+    // The parts a person reads add up to the figure, short of it by the rounding up alone.
+    const [, spent, counted, attemptPart, reviewPart] =
+      /it has cost \$(\S+) .* counted as \$(\S+) spent \+ \$(\S+) for an attempt .* \+ \$(\S+) for its review/.exec(
+        t1.error,
+      )!;
+    expect(counted).toBe(spent);
+    const sum = Number(spent) + Number(attemptPart) + Number(reviewPart);
+    expect(sum).toBeLessThanOrEqual(Number(advised) + 1e-9);
+    expect(Number(advised) - sum).toBeLessThan(0.0001);
     // An attempt's cost under the cap does not read as the cap ($0.0006 read $0.001).
     expect(t1.attempts[0]!.costUsd).toBeLessThan(0.001);
     const attemptLine = (await box.orc(['show', runId, 't1'])).stdout

@@ -28,6 +28,28 @@ describe('orc and the mistakes users make', () => {
     expect(await box.daemonPid()).toBeUndefined();
   });
 
+  it('orc attach without a terminal: an unknown run is said to be unknown, a known one sent to orc logs', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({
+      models: { provider: 'simulated' },
+      simulated: { latency_ms: { min: 0, max: 0 } },
+    });
+    const run = await box.orc(['run', 'write a haiku', '--json']);
+    const runId = (JSON.parse(run.stdout) as { id: string }).id;
+    // Not "use orc logs bogus --follow instead": that would fail in turn.
+    expect(await box.orc(['attach', 'bogus'])).toMatchObject({
+      code: 3,
+      stdout: '',
+      stderr: 'orc: no run "bogus"; orc ls lists the runs\n',
+    });
+    // A prefix is sent on as the run's whole id.
+    expect(await box.orc(['attach', runId.slice(0, 4)])).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: `orc: orc attach needs a terminal; use orc logs ${runId} --follow instead\n`,
+    });
+  }, 60_000);
+
   it('refuses a state directory relative to here when HOME is empty and ORC_HOME unset', async () => {
     box = await Sandbox.create();
     box.env['HOME'] = '';

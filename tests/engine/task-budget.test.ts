@@ -55,7 +55,7 @@ describe('execution.max_task_cost_usd', () => {
     expect(a.attempts.map((attempt) => Number(attempt.costUsd.toFixed(4)))).toEqual([0.03, 0.03]);
     // The cap, the figure a retry needs (its spend, an attempt and a review at their averages) and the command.
     expect(a.error).toBe(
-      `permanent error: task a would pass the cost cap of a task ($0.06, execution.max_task_cost_usd): it has cost $0.06 and an attempt costs about $0.02; a retry needs a cap of $0.0901: orc retry ${run.id} a --task-budget 0.0901`,
+      `permanent error: task a would pass the cost cap of a task ($0.06, execution.max_task_cost_usd): it has cost $0.06 and an attempt costs about $0.02; a retry is counted as $0.06 spent + $0.02 for an attempt (the run's average) + $0.01 for its review (the run's average), rounded up; a retry needs a cap of $0.09: orc retry ${run.id} a --task-budget 0.09`,
     );
     expect(summary.status).toBe('failed');
     // Each work call was given what the task had left: a Claude Code agent stops itself there.
@@ -76,7 +76,7 @@ describe('execution.max_task_cost_usd', () => {
     const t1 = view.tasks.find((t) => t.id === 't1')!;
     expect(t1.status).toBe('failed');
     expect(t1.error).toMatch(
-      /task t1 would pass the cost cap of a task \(\$0\.001, .* and a review costs about \$0\.\d{4}; a retry needs a cap of/,
+      /task t1 would pass the cost cap of a task \(\$0\.001, .* and a review costs (?:about|at least) \$0\.\d+ \([^)]*\); a retry is counted as \$0\.\d+ spent \+ .*, rounded up; a retry needs a cap of/,
     );
   });
 

@@ -56,4 +56,14 @@ describe('orc logs and the width of its lines', () => {
     expect(lines.some((line) => line.startsWith('#') && line.endsWith('…'))).toBe(true);
     expect(lines.at(-2)).toBe(`(lines cut to fit; orc logs ${runId} | less shows them whole)`);
   });
+
+  it('following in a terminal: the note comes once, at the end, not in the middle of the stream', async () => {
+    expectScreenTools();
+    const pane = box.terminal(`node ${orc} logs ${runId} --follow`, { width: 70, height: 200 });
+    const screen = await pane.waitFor((s) => s.includes('[exit 0]'), 'orc logs --follow to end');
+    const lines = screen.split('\n').filter((line) => line.trim() !== '');
+    const note = `(lines cut to fit; orc logs ${runId} | less shows them whole)`;
+    expect(lines.filter((line) => line === note)).toHaveLength(1);
+    expect(lines.at(-2)).toBe(note);
+  });
 });

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { formatCost } from './cost.js';
 import { LIMITS, tooLongMessage } from './limits.js';
 
 /**
@@ -55,7 +56,7 @@ export const InboxClosing = z.object({
   note: z.string().optional(),
   /** Why it no longer applies, or what the timeout decided. */
   why: z.string().optional(),
-  /** What the answer did beyond its choice, in a line (the cap a raise set, the items it changed). */
+  /** What the answer did, in a line (the task runs again, the cap a raise set, the items it changed). */
   outcome: z.string().optional(),
 });
 export type InboxClosing = z.infer<typeof InboxClosing>;
@@ -181,13 +182,19 @@ export function inboxItemLine(item: InboxItem): string {
 }
 
 /**
- * How to answer an item, for the terminal: every choice it takes, and the figure a choice sets when
- * answered bare (`orc answer i4 raise|skip|cancel; raise sets the cost cap of a task to $0.0047, raise
- * --budget <usd> to another`).
+ * How to answer an item, for the terminal: every choice it takes, the figure a choice sets when answered
+ * bare, and that cancel ends the whole run (`orc answer i4 raise|skip|cancel; raise sets the cost cap of a
+ * task to $0.0047, raise --budget <usd> to another; cancel cancels run r1a2b3c`).
  */
 export function answerHint(item: InboxItem): string {
   const hint = `orc answer ${item.id} ${item.choices.map((c) => c.id).join('|')}`;
+  const notes: string[] = [];
   const raise = item.choices.find((c) => c.id === 'raise' && c.budgetUsd !== undefined);
-  if (raise?.budgetUsd === undefined) return hint;
-  return `${hint}; raise sets the cost cap of a task to $${raise.budgetUsd}, raise --budget <usd> to another`;
+  if (raise?.budgetUsd !== undefined)
+    notes.push(
+      `raise sets the cost cap of a task to ${formatCost(raise.budgetUsd)}, raise --budget <usd> to another`,
+    );
+  // On a task's item, cancel reads as about the task: it ends the whole run.
+  if (item.choices.some((c) => c.id === 'cancel')) notes.push(`cancel cancels run ${item.runId}`);
+  return notes.length === 0 ? hint : `${hint}; ${notes.join('; ')}`;
 }

@@ -48,6 +48,8 @@ export function statePaths(stateDir: string) {
     token: join(stateDir, 'token'),
     log: join(stateDir, 'daemon.log'),
     lock: join(stateDir, 'daemon.lock'),
+    /** Its time is until when the daemon was last known alive (`alive-mark.ts`). */
+    alive: join(stateDir, 'daemon.alive'),
     /** What waits for a person: every open inbox item, the recently closed ones, the waits per run. */
     inbox: join(stateDir, 'inbox.json'),
     index: join(stateDir, 'runs', 'index.json'),

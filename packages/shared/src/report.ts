@@ -101,10 +101,16 @@ export const RunReport = z.object({
   failureReasons: z.array(ReasonGroup),
   /**
    * The task failures `failureReasons` counts, and how many were of tasks not failed as the run stands
-   * (retried since, or undone by a rollback): `failureRate` counts the tasks failed now.
+   * (`since`: retried since, undone by a rollback, skipped or cancelled; of those, `skipped` and
+   * `cancelled` by the task's status now): `failureRate` counts the tasks failed now.
    */
   failures: z
-    .object({ count: z.number().int().nonnegative(), since: z.number().int().nonnegative() })
+    .object({
+      count: z.number().int().nonnegative(),
+      since: z.number().int().nonnegative(),
+      skipped: z.number().int().nonnegative().optional(),
+      cancelled: z.number().int().nonnegative().optional(),
+    })
     .optional(),
   spend: z.object({
     total: Spend,

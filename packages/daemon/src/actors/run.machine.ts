@@ -365,6 +365,8 @@ export const runMachine = setup({
       on: {
         'run.cancel': 'cancelled',
         'run.storage_failed': pauseTransitions['run.storage_failed'],
+        // The final review would pass the run's budget: it waits, as an attempt would, and is made on resume.
+        'run.budget_reached': pauseTransitions['run.budget_reached'],
         // A person gave it work (a retry, a skip, new tasks): the review in progress is dropped (its call
         // aborted) and written at the new end.
         'run.reopen': 'executing',

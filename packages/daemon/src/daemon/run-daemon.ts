@@ -14,6 +14,7 @@ import {
   removeDaemonInfo,
   writeDaemonInfo,
 } from './daemon-info.js';
+import { keepAliveMark, readAliveMark } from './alive-mark.js';
 import { acquireInstanceLock } from './instance-lock.js';
 import { createDaemonLogger } from './logger.js';
 
@@ -23,6 +24,8 @@ export type OpenOrchestrator = (options: {
   logger: pino.Logger;
   /** The metrics include the process's own (CPU, memory, event-loop delay). */
   processMetrics: boolean;
+  /** Until when the daemon before this one was alive, when it did not stop cleanly (`alive-mark.ts`). */
+  aliveUntil?: number;
 }) => Promise<Orchestrator>;
 
 export interface RunDaemonOptions {
@@ -97,6 +100,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
   let orchestrator: Orchestrator | undefined;
   let server: RpcServer | undefined;
   let metricsServer: MetricsServer | undefined;
+  let aliveMark: { stop(): void } | undefined;
   let stopping: Promise<void> | undefined;
   let markStopped!: () => void;
   const stopped = new Promise<void>((resolve) => (markStopped = resolve));
@@ -120,6 +124,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
       }
       await server?.close();
       await metricsServer?.close();
+      aliveMark?.stop();
       lock.release();
       logger.info('stopped');
       flush();
@@ -131,11 +136,15 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
   try {
     // The server's modules (tRPC, ws, the metrics) are loaded once the engine is open: a run the daemon
     // restores goes on before them (~60 ms of a 100,000-task restart's CPU on the 2-core machine).
+    // The mark the daemon before left is read before this one moves it.
+    const aliveUntil = readAliveMark(paths.alive);
+    aliveMark = keepAliveMark(paths.alive);
     orchestrator = await options.openOrchestrator({
       home: options.home,
       loaded,
       logger: root.child({ component: 'engine' }),
       processMetrics: true,
+      ...(aliveUntil !== undefined && { aliveUntil }),
     });
     const metricsPort = loaded.config.monitoring.metrics_port;
     if (metricsPort !== undefined) {

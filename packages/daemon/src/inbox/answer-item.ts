@@ -1,5 +1,5 @@
-import { type InboxItem, OrcError } from '@orc/shared';
-import { dollars, taskCost, usd } from '../run/run-budget.js';
+import { costFigure, formatCost, type InboxItem, OrcError } from '@orc/shared';
+import { taskCost } from '../run/run-budget.js';
 import type { Run } from '../run/run.js';
 import { answerPlan, cancelRun, resumeRun, retryTask, skipTask } from '../run/run-control.js';
 import type { Answer, AnswerAction } from './inbox.js';
@@ -23,41 +23,72 @@ export function answerRunItems(use: UseRun, openForWork: (run: Run) => Promise<R
     });
 }
 
+/**
+ * Carries the answer out, with its line: what it did, in words (`orc answer i2 retry` repeated the item's
+ * question, as if nothing had happened).
+ */
 function act(run: Run, item: InboxItem, answer: Answer, tell: (outcome: string) => void): void {
   const taskId = item.taskId ?? '';
+  const cancel = () => {
+    tell(`run ${run.id} is cancelled: no task of it runs again`);
+    cancelRun(run);
+  };
   switch (item.type) {
-    case 'plan_approval':
-      return answerPlan(
-        run,
-        answer.choice === 'approve' ? 'approve' : answer.choice === 'edit' ? 'edit' : 'refuse',
-        answer.note,
+    case 'plan_approval': {
+      const decision = answer.choice === 'approve' ? 'approve' : answer.choice === 'edit' ? 'edit' : 'refuse';
+      tell(
+        decision === 'approve'
+          ? `run ${run.id} goes to work on its plan`
+          : decision === 'edit'
+            ? `the manager plans run ${run.id} again with your note`
+            : `run ${run.id} is cancelled: its plan was refused`,
       );
+      return answerPlan(run, decision, answer.note);
+    }
     case 'budget':
     case 'quota':
     case 'provider':
     case 'source':
     case 'storage':
     case 'backend':
-      if (answer.choice === 'cancel') return cancelRun(run);
+      if (answer.choice === 'cancel') return cancel();
       // Waiting out a quota is the run's own plan: the answer only says a person knows.
-      if (answer.choice === 'wait') return;
+      if (answer.choice === 'wait') return tell(`run ${run.id} goes on by itself once it can`);
+      tell(
+        answer.budgetUsd !== undefined
+          ? `run ${run.id} goes on within a budget of ${formatCost(answer.budgetUsd)}`
+          : item.type === 'budget'
+            ? `run ${run.id} goes on past its budget`
+            : `run ${run.id} goes on`,
+      );
       return resumeRun(run, answer.budgetUsd === undefined ? {} : { maxCostUsd: answer.budgetUsd });
-    case 'run_held':
-      if (answer.choice === 'cancel') return cancelRun(run);
+    case 'run_held': {
+      if (answer.choice === 'cancel') return cancel();
+      const ids = cancelledHoldingWork(run);
+      tell(
+        ids.length === 0
+          ? `run ${run.id} goes on`
+          : `${ids.length === 1 ? `task ${ids[0]} runs` : `tasks ${ids.join(', ')} run`} again in run ${run.id}`,
+      );
       // The first retry resumes the run; the others are then retried on a run that executes.
-      for (const id of cancelledHoldingWork(run)) retryTask(run, id);
+      for (const id of ids) retryTask(run, id);
       return;
+    }
     case 'task_failed':
-      if (answer.choice === 'cancel') return cancelRun(run);
-      if (answer.choice === 'skip') return skipTask(run, taskId);
+      if (answer.choice === 'cancel') return cancel();
       if (answer.choice === 'raise') return raiseCap(run, item, answer, tell);
+      tell(taskOutcome(run, taskId, answer.choice === 'skip', []));
+      if (answer.choice === 'skip') return skipTask(run, taskId);
       return retryTask(run, taskId);
     case 'held': {
       // The tasks held because they wait for this one go on with it: run after it, or once it is skipped.
       const held = heldBehind(run, taskId);
-      if (answer.choice === 'skip') skipTask(run, taskId);
-      else if (answer.choice === 'raise') raiseCap(run, item, answer, tell, held);
-      else retryTask(run, taskId);
+      if (answer.choice === 'raise') raiseCap(run, item, answer, tell, held);
+      else {
+        tell(taskOutcome(run, taskId, answer.choice === 'skip', held));
+        if (answer.choice === 'skip') skipTask(run, taskId);
+        else retryTask(run, taskId);
+      }
       for (const id of held) retryTask(run, id);
       return;
     }
@@ -65,6 +96,15 @@ function act(run: Run, item: InboxItem, answer: Answer, tell: (outcome: string) 
       // Answered by the agent waiting for it (permission-desk.ts); an item without one is gone.
       return;
   }
+}
+
+/** The answer's line for a task run again or skipped, with the held tasks that go on with it. */
+function taskOutcome(run: Run, taskId: string, skip: boolean, held: string[]): string {
+  const along =
+    held.length === 0 ? '' : `; ${held.join(', ')} ${held.length === 1 ? 'goes' : 'go'} on with it`;
+  return skip
+    ? `task ${taskId} of run ${run.id} is skipped: what waits for it goes on${along}`
+    : `task ${taskId} of run ${run.id} runs again${along}`;
 }
 
 /**
@@ -93,16 +133,16 @@ function raiseCap(
   );
   const was = run.budget.taskLimit;
   const cap = answer.budgetUsd ?? needed;
-  const again = `orc answer ${item.id} raise gives it ${usd(needed)} (raise --budget <usd> for ${dollars(needed)} or more)`;
+  const again = `orc answer ${item.id} raise gives it ${formatCost(needed)} (raise --budget <usd> for ${costFigure(needed)} or more)`;
   if (cap < needed - 1e-6)
     throw new OrcError(
       'INVALID_STATE',
-      `a cap of ${usd(cap)} is too low for task ${taskId}: it has cost ${usd(taskCost(task))} and a retry (an attempt and its review) needs ${usd(needed)}; ${again}`,
+      `a cap of ${formatCost(cap)} is too low for task ${taskId}: it has cost ${formatCost(taskCost(task))} and a retry (an attempt and its review) needs ${formatCost(needed)}; ${again}`,
     );
   if (was !== undefined && cap < was - 1e-6)
     throw new OrcError(
       'INVALID_STATE',
-      `a cap of ${usd(cap)} is under the run's ${usd(was)} and would lower it for every task; ${again}`,
+      `a cap of ${formatCost(cap)} is under the run's ${formatCost(was)} and would lower it for every task; ${again}`,
     );
   tell(raisedLine(run, taskId, was, cap));
   retryTask(run, taskId, { maxTaskCostUsd: cap });
@@ -121,7 +161,7 @@ function raisedLine(run: Run, taskId: string, was: number | undefined, cap: numb
   const list = (ids: string[]) =>
     ids.length > 5 ? `${ids.slice(0, 5).join(', ')} and ${ids.length - 5} more` : ids.join(', ');
   return [
-    `the cost cap of a task is ${usd(cap)} now${was === undefined ? '' : ` (was ${usd(was)})`}, for every task of run ${run.id}; task ${taskId} runs again`,
+    `the cost cap of a task is ${formatCost(cap)} now${was === undefined ? '' : ` (was ${formatCost(was)})`}, for every task of run ${run.id}; task ${taskId} runs again`,
     ...(fit.length > 0
       ? [`${list(fit)} stopped at the old cap and fit this one: orc inbox offers each a retry`]
       : []),

@@ -84,7 +84,12 @@ describe('the inbox, fed by the runs', () => {
     expect(item!.choices.map((c) => c.id)).toEqual(['resume', 'cancel']);
 
     const answered = await orchestrator.answerInbox(item!.id, { choice: 'resume', budgetUsd: 10 });
-    expect(answered.closed).toEqual({ reason: 'answered', choice: 'resume' });
+    // The answer says what it did, not the item's question again.
+    expect(answered.closed).toEqual({
+      reason: 'answered',
+      choice: 'resume',
+      outcome: `run ${run.id} goes on within a budget of $10.00`,
+    });
     expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
     expect(open_(orchestrator)).toEqual([]);
     await eventually(
@@ -121,6 +126,7 @@ describe('the inbox, fed by the runs', () => {
     expect(orchestrator.listInbox({ all: true }).items[0]!.closed).toEqual({
       reason: 'answered',
       choice: 'retry',
+      outcome: `task t2 of run ${run.id} runs again`,
     });
   });
 

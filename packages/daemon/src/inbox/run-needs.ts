@@ -1,11 +1,11 @@
 import {
+  formatCost,
   describeSourceChange,
   FINISHED_RUN_STATUSES,
   type InboxChoice,
   type TaskRecord,
   type TaskStatus,
 } from '@orc/shared';
-import { usd } from '../run/run-budget.js';
 import type { Run } from '../run/run.js';
 import { itemKey, type ItemSpec } from './inbox.js';
 
@@ -204,10 +204,10 @@ function failedQuestion(run: Run, task: TaskRecord): string {
   const cap = run.budget.taskLimit;
   if (stopped === undefined || cap === undefined)
     return `${what}: ${clip(task.error ?? 'no reason given', 200)}`;
-  const at = `${what} at the cost cap of a task (${usd(stopped.underUsd)}): it has cost ${usd(stopped.spentUsd)}`;
+  const at = `${what} at the cost cap of a task (${formatCost(stopped.underUsd)}): it has cost ${formatCost(stopped.spentUsd)}`;
   if (cap + 1e-6 < stopped.capUsd)
-    return `${at} and a retry needs ${usd(stopped.capUsd)}${cap === stopped.underUsd ? '' : ` (the cap is ${usd(cap)} now)`}`;
-  return `${at}; the cap is ${usd(cap)} now, enough for a retry`;
+    return `${at} and a retry needs ${formatCost(stopped.capUsd)}${cap === stopped.underUsd ? '' : ` (the cap is ${formatCost(cap)} now)`}`;
+  return `${at}; the cap is ${formatCost(cap)} now, enough for a retry`;
 }
 
 /**
@@ -221,13 +221,17 @@ function retryChoice(run: Run, tasks: TaskRecord[], label = 'run it again'): Inb
   const cap = caps.length === 0 ? undefined : Math.max(...caps);
   if (cap === undefined) {
     const limit = run.budget.stoppedAt(tasks[0]!) === undefined ? undefined : run.budget.taskLimit;
-    return choice('retry', 'r', limit === undefined ? label : `${label}, within the ${usd(limit)} cap`);
+    return choice(
+      'retry',
+      'r',
+      limit === undefined ? label : `${label}, within the ${formatCost(limit)} cap`,
+    );
   }
   return {
     ...choice(
       'raise',
       'r',
-      `raise the cost cap of a task to ${usd(cap)} and ${label} (or raise --budget <usd> for another cap)`,
+      `raise the cost cap of a task to ${formatCost(cap)} and ${label} (or raise --budget <usd> for another cap)`,
     ),
     budgetUsd: cap,
   };

@@ -1,5 +1,5 @@
 import type { ModelUsage, SDKRateLimitInfo, SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
-import type { Usage } from '@orc/shared';
+import { formatCost, type Usage } from '@orc/shared';
 import { ModelError } from './model-error.js';
 
 /** The `claude_cli` limits a failure message names, so it can say which setting to change. */
@@ -26,7 +26,7 @@ export function classifyFailure(result: SDKResultMessage, context: OutcomeContex
     );
   }
   if (result.subtype === 'error_max_budget_usd') {
-    const budget = context.budgetUsd === undefined ? '' : ` ($${context.budgetUsd.toFixed(4)} left)`;
+    const budget = context.budgetUsd === undefined ? '' : ` (${formatCost(context.budgetUsd)} left)`;
     return new ModelError(
       'permanent',
       `Claude Code stopped at the run's budget${budget}; orc resume <run> --budget <usd> goes on`,

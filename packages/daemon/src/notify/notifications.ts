@@ -1,4 +1,4 @@
-import { answerHint, simulatedLabel } from '@orc/shared';
+import { formatCost, answerHint, simulatedLabel } from '@orc/shared';
 import type { InboxItem, NotifyOn, ResolvedConfig, RunSummary } from '@orc/shared';
 import { CommandChannel } from './command-channel.js';
 import { DesktopChannel } from './desktop-channel.js';
@@ -37,7 +37,7 @@ export function runEndNotification(run: RunSummary): Notification | undefined {
   const done = run.taskCounts['done'] ?? 0;
   const how = run.status === 'failed' && run.error !== undefined ? `: ${run.error.slice(0, 200)}` : '';
   const text =
-    `run ${run.id} ${run.status}${how} (${done}/${run.taskTotal} tasks done, $${run.costUsd.toFixed(2)})` +
+    `run ${run.id} ${run.status}${how} (${done}/${run.taskTotal} tasks done, ${formatCost(run.costUsd)})` +
     `${simulatedLabel(run)}\n${goal}`;
   return { kind, title: `claude-orchestrator: run ${run.status}`, text, payload: { kind, text, run } };
 }

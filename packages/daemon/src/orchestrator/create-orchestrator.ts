@@ -74,6 +74,11 @@ export interface OrchestratorOptions {
   processMetrics?: boolean;
   /** Where notifications go instead of the channels `notifications` configures (tests). */
   notificationChannels?: NotificationChannel[];
+  /**
+   * Until when the daemon before was alive (ms since the epoch), when it was killed: a restored run's
+   * downtime counts from then, not from its last event (`restoreRun`).
+   */
+  aliveUntil?: number;
 }
 
 /**
@@ -236,7 +241,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     );
     const source = sourceFor(doc.id, doc.source);
     const deps = { ...depsFor(config, workspace), ...(source && { source }) };
-    return track(await restoreRun(deps, doc, config), source, true);
+    return track(await restoreRun(deps, doc, config, options.aliveUntil), source, true);
   };
   // Active runs are restored now; finished ones stay on disk until a call needs them.
   const runs = new RunRegistry({

@@ -13,8 +13,13 @@ const KEY_CHARS = 80;
 export class ReasonGroups {
   private readonly groups = new Map<string, { reason: string; count: number; tasks: Set<string> }>();
 
+  /**
+   * The task's id is blanked too, in the key and in the reason shown: a task's error names it ("task
+   * setup-db would pass the cost cap of a task…"), and two tasks stopped at the same cap were counted
+   * apart, the first one's id then standing for both.
+   */
   add(reason: string, taskId: string | undefined): void {
-    const text = reason.trim();
+    const text = taskId === undefined ? reason.trim() : withoutId(reason.trim(), taskId);
     if (text === '') return;
     const key = reasonKey(text);
     let group = this.groups.get(key);
@@ -61,4 +66,11 @@ function firstSentence(text: string): string {
   const end = line.search(/[.!?](\s|$)/);
   const sentence = end > 0 ? line.slice(0, end + 1) : line;
   return sentence.length > 200 ? `${sentence.slice(0, 199)}…` : sentence;
+}
+
+/** `reason` with the task's id, where it stands as a word, read as "…". */
+function withoutId(reason: string, taskId: string): string {
+  if (taskId === '') return reason;
+  const id = taskId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return reason.replace(new RegExp(`(?<![\\w-])${id}(?![\\w-])`, 'g'), '…');
 }

@@ -418,7 +418,7 @@ describe('RunReportBuilder', () => {
       ]),
     );
     // a was retried (done at the end), c is still failed.
-    expect(report.failures).toEqual({ count: 2, since: 1 });
+    expect(report.failures).toEqual({ count: 2, since: 1, skipped: 0, cancelled: 0 });
     expect(report.failureReasons).toEqual([
       { reason: 'permanent error: 400 bad request', count: 2, tasks: ['a', 'c'] },
     ]);

@@ -1,4 +1,5 @@
 import {
+  formatCost,
   addUsage,
   describeTaskChanges,
   editedBy,
@@ -18,7 +19,6 @@ import {
   type TaskStatus,
   type TimelineAttempt,
 } from '@orc/shared';
-import { usd } from '../run/run-budget.js';
 import { criticalPath } from './critical-path.js';
 import { ReasonGroups } from './reason-groups.js';
 
@@ -158,10 +158,10 @@ export class RunReportBuilder {
         this.failedTasks.push(event.taskId);
         return;
       case 'run.budget_set':
-        this.note(event.at, 'budget', `the run may cost ${usd(event.limitUsd)}`);
+        this.note(event.at, 'budget', `the run may cost ${formatCost(event.limitUsd)}`);
         return;
       case 'run.task_budget_set':
-        this.note(event.at, 'budget', `a task may cost ${usd(event.limitUsd)}`);
+        this.note(event.at, 'budget', `a task may cost ${formatCost(event.limitUsd)}`);
         return;
       case 'run.restored':
         // The daemon stopped while these ran: they ended with the last event before the restore.
@@ -278,11 +278,7 @@ export class RunReportBuilder {
       failureRate: ratio(failed, finishedTasks),
       reworkReasons: this.reworkReasons.top(),
       failureReasons: this.failureReasons.top(),
-      failures: {
-        count: this.failedTasks.length,
-        since: this.failedTasks.filter((id) => view.tasks.find((t) => t.id === id)?.status !== 'failed')
-          .length,
-      },
+      failures: this.failuresSince(view),
       spend: { total, manager, workers, byModel: byModel(view, manager, workers) },
       time: {
         makespanMs,
@@ -306,6 +302,21 @@ export class RunReportBuilder {
         count: scores.length,
         ...(scores.length > 0 && { average: scores.reduce((a, b) => a + b, 0) / scores.length }),
       },
+    };
+  }
+
+  /**
+   * The failures counted, and of them those of tasks not failed now, by what became of the task: a trial's
+   * report read "2 earlier failures of tasks retried or rolled back since" when one had been skipped.
+   */
+  private failuresSince(view: RunView): NonNullable<RunReport['failures']> {
+    const now = this.failedTasks.map((id) => view.tasks.find((t) => t.id === id)?.status);
+    const count = (status: TaskStatus) => now.filter((s) => s === status).length;
+    return {
+      count: now.length,
+      since: now.filter((s) => s !== 'failed').length,
+      skipped: count('skipped'),
+      cancelled: count('cancelled'),
     };
   }
 

@@ -1,4 +1,5 @@
 import {
+  formatCost,
   ZERO_USAGE,
   type Attempt,
   type AttemptError,
@@ -302,7 +303,7 @@ function taskBudgetStop(
   if (runLeft !== undefined && runLeft < taskLeft) return error;
   return new ModelError(
     'permanent',
-    `task ${taskId} reached its budget: the agent stopped at the $${taskLeft.toFixed(4)} execution.max_task_cost_usd left it`,
+    `task ${taskId} reached its budget: the agent stopped at the ${formatCost(taskLeft)} execution.max_task_cost_usd left it`,
     { taskBudget: true },
   );
 }

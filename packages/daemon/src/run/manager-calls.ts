@@ -29,6 +29,13 @@ export interface ReviewAnswer {
   costUsd: number;
 }
 
+/** The final review was not made: it would take the run past its budget (`RunBudget.finalReviewOverBudget`). */
+export class FinalReviewOverBudget extends Error {
+  constructor(readonly expectedUsd: number) {
+    super('the final review would pass the run budget');
+  }
+}
+
 /**
  * The calls a run makes on the manager's model: the plan, the review of each task's result, and the
  * final review. Each is admitted by the daemon's quota governor and charged to the run.
@@ -64,6 +71,9 @@ export class ManagerCalls {
     signal: AbortSignal,
   ): Promise<FinalReview> {
     const { system, prompt } = finalReviewPrompt(this.deps.context(), { summary: planSummary }, tasks);
+    const { model } = this.deps.config().models.manager;
+    const over = this.deps.budget.finalReviewOverBudget({ kind: 'review', model, system, prompt });
+    if (over !== undefined) throw new FinalReviewOverBudget(over);
     const { text } = await this.call('final-review', system, prompt, FinalReview, signal);
     const parsed = FinalReview.safeParse(safeJson(text));
     if (!parsed.success) throw new ModelError('recoverable', 'the final review did not match its schema');

@@ -16,7 +16,13 @@ import { Run, type RunDeps } from './run.js';
  * off: their tasks go back to the queue, as `run.restored` tells. The run actor is restored from its
  * snapshot; a run that was executing goes on by itself.
  */
-export async function restoreRun(deps: RunDeps, doc: KeptRunDocument, config: ResolvedConfig): Promise<Run> {
+export async function restoreRun(
+  deps: RunDeps,
+  doc: KeptRunDocument,
+  config: ResolvedConfig,
+  /** Until when the daemon before was alive (`alive-mark.ts`), when it left a mark. */
+  aliveUntil?: number,
+): Promise<Run> {
   const run = await Run.fromDocument(deps, doc, config);
   const finished = FINISHED_RUN_STATUSES.has(doc.status);
   const at = isoAt(deps.clock);
@@ -24,8 +30,12 @@ export async function restoreRun(deps: RunDeps, doc: KeptRunDocument, config: Re
   // document up with the journal, so `updatedAt` is that event's time). Worker output is journalled as it
   // streams, so an agent at work is cut off within moments of a kill -9; a silent one may be cut off
   // early, but an attempt's time never counts the daemon's downtime (a trial's read 15s for 2s of work).
-  // No heartbeat: one would cost a write a run every few seconds for what output already tells.
-  const lastAliveAt = doc.updatedAt < at ? doc.updatedAt : at;
+  // No heartbeat a run: one would cost a write a run every few seconds for what output already tells. The
+  // daemon's own mark of life says when it was killed, when it was: counted from the last event only, a
+  // run's working time stepped back by the seconds it had worked since, as `orc ls` had shown them.
+  const marked = aliveUntil === undefined ? undefined : new Date(aliveUntil).toISOString();
+  const known = marked !== undefined && marked > doc.updatedAt ? marked : doc.updatedAt;
+  const lastAliveAt = known < at ? known : at;
   const interrupted = finished
     ? []
     : doc.tasks.filter((t) => IN_FLIGHT_STATUSES.has(t.status)).map((t) => t.id);

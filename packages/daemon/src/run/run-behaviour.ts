@@ -1,11 +1,17 @@
-import { FINISHED_RUN_STATUSES, SETTLED_STATUSES, plannedTasks, type FinalReview } from '@orc/shared';
+import {
+  formatCost,
+  FINISHED_RUN_STATUSES,
+  SETTLED_STATUSES,
+  plannedTasks,
+  type FinalReview,
+} from '@orc/shared';
 import { assign, fromPromise } from 'xstate';
 import { managerMachine, type PlanResult } from '../actors/manager.machine.js';
 import { runMachine, type RollbackPlan, type RollbackRequest } from '../actors/run.machine.js';
 import { isoAt } from '../clock.js';
 import { backoffDelay } from '../model/model-error.js';
+import { FinalReviewOverBudget } from './manager-calls.js';
 import type { Run } from './run.js';
-import { usd } from './run-budget.js';
 import { commitRollback, prepareRollback, type RollbackDeps } from './run-rollback.js';
 
 /**
@@ -38,9 +44,25 @@ export function provideRunMachine(run: Run) {
         },
       }),
       settle: fromPromise(() => settle(run)),
-      finalReview: fromPromise(({ signal }) =>
-        run.manager.finalReview(run.doc.planSummary ?? '', [...run.tasks.values()], signal),
-      ),
+      finalReview: fromPromise(async ({ signal }) => {
+        try {
+          return await run.manager.finalReview(run.doc.planSummary ?? '', [...run.tasks.values()], signal);
+        } catch (error) {
+          if (!(error instanceof FinalReviewOverBudget)) throw error;
+          // The run pauses at its budget, as before an attempt; on resume it settles and reviews again.
+          run.emit({
+            type: 'run.budget_exceeded',
+            costUsd: run.budget.costUsd,
+            limitUsd: run.budget.limit ?? 0,
+          });
+          run.actor.send({
+            type: 'run.budget_reached',
+            message: run.budget.describeFinalReview(run.id, error.expectedUsd),
+          });
+          // Leaving `reviewing` stops this actor: its outcome is never read.
+          return new Promise<never>(() => {});
+        }
+      }),
       rollback: fromPromise<RollbackPlan, RollbackRequest>(({ input }) => {
         run.rollingBack = prepareRollback(rollbackDeps(run), input);
         return run.rollingBack;
@@ -248,7 +270,7 @@ function failureSummary(run: Run): string {
   // The cap once, with the figure a retry needs: each capped task's own error names it again.
   if (first)
     parts.push(
-      `${capped.length === 1 ? `task ${first.task.id} is` : `${capped.length} tasks (first: ${first.task.id}) are`} at the cost cap of a task (execution.max_task_cost_usd ${usd(run.budget.taskLimit ?? 0)}) and ${first.task.id} needs ${usd(first.cap)} to be retried: ${run.budget.retryCommand(first.task.id, first.cap)} (or more) raises it${capped.length > 1 ? ` (orc inbox has each task's figure)` : ''}`,
+      `${capped.length === 1 ? `task ${first.task.id} is` : `${capped.length} tasks (first: ${first.task.id}) are`} at the cost cap of a task (execution.max_task_cost_usd ${formatCost(run.budget.taskLimit ?? 0)}) and ${first.task.id} needs ${formatCost(first.cap)} to be retried: ${run.budget.retryCommand(first.task.id, first.cap)} (or more) raises it${capped.length > 1 ? ` (orc inbox has each task's figure)` : ''}`,
     );
   // Tasks that stopped at a cap a person has raised since (for another task): a plain retry runs them.
   const cappedIds = new Set(capped.map(({ task }) => task.id));
@@ -256,7 +278,7 @@ function failureSummary(run: Run): string {
   const fitFirst = fit[0];
   if (fitFirst)
     parts.push(
-      `${fit.length === 1 ? `task ${fitFirst.id}` : `${fit.length} tasks (first: ${fitFirst.id})`} stopped at the cost cap of a task before it was raised to ${usd(run.budget.taskLimit ?? 0)}, enough now: orc retry ${run.id} ${fitFirst.id} runs it again`,
+      `${fit.length === 1 ? `task ${fitFirst.id}` : `${fit.length} tasks (first: ${fitFirst.id})`} stopped at the cost cap of a task before it was raised to ${formatCost(run.budget.taskLimit ?? 0)}, enough now: orc retry ${run.id} ${fitFirst.id} runs it again`,
     );
   for (const task of fit) cappedIds.add(task.id);
   const otherFailed = failed.filter((task) => !cappedIds.has(task.id));

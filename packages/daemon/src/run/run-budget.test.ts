@@ -43,3 +43,62 @@ describe('RunBudget.revisedError', () => {
     expect(budget(0.005).revisedError(spent)).toBeUndefined();
   });
 });
+
+/** $4 a million input tokens: a prompt of 700 characters (175 tokens) costs $0.0007. */
+const price = () => ({ input: 4, output: 20 });
+const spentTask = { id: 'b', attempts: [{ ...attempt, costUsd: 0.00051 } as Attempt] };
+
+describe('RunBudget.checkTask', () => {
+  it('says how the retry figure is made, each part with where it comes from, the parts adding up to it', () => {
+    const capped = new RunBudget({ id: 'r1', usage: ZERO_USAGE, costUsd: 0 }, undefined, price, 0.001);
+    capped.countAttempt(0.0007);
+    const review = { kind: 'review' as const, model: 'm', system: '', prompt: 'x'.repeat(700) };
+    expect(() => capped.checkTask(spentTask, review)).toThrow(
+      "task b would pass the cost cap of a task ($0.001, execution.max_task_cost_usd): it has cost $0.00051 and a review costs at least $0.0007 (its prompt alone); a retry is counted as $0.00051 spent + $0.0007 for an attempt (the run's average) + $0.0028 for its review (4× its prompt's $0.0007, as no review has come back yet to price its answer), rounded up; a retry needs a cap of $0.0041: orc retry r1 b --task-budget 0.0041",
+    );
+    // The figure is the one every surface gives.
+    expect(capped.neededCap(spentTask)).toBe(0.0041);
+  });
+});
+
+describe('RunBudget.retryRefusal', () => {
+  const kept = () =>
+    new RunBudget(
+      {
+        id: 'r1',
+        usage: ZERO_USAGE,
+        costUsd: 0,
+        retryCaps: { b: { spentUsd: 0.00051, capUsd: 0.0041, underUsd: 0.001 } },
+      },
+      undefined,
+      price,
+      0.001,
+    );
+
+  it("names a --task-budget just asked as asked, not as the run's cap", () => {
+    expect(kept().retryRefusal('r1', spentTask, 0.002, true)).toBe(
+      "--task-budget 0.002 is not enough for task b: it has cost $0.00051 and a retry (an attempt and its review) needs $0.0041; orc retry r1 b --task-budget 0.0041 (or more) raises the run's cap",
+    );
+    expect(kept().retryRefusal('r1', spentTask)).toBe(
+      "task b has cost $0.00051 of a $0.001 cap (execution.max_task_cost_usd): a retry (an attempt and its review) needs $0.0041; orc retry r1 b --task-budget 0.0041 (or more) raises the run's cap",
+    );
+  });
+});
+
+describe('RunBudget.finalReviewOverBudget', () => {
+  const call = { kind: 'review' as const, model: 'm', system: '', prompt: 'x'.repeat(100) };
+  it("foresees the final review at the run's average review and stops it past the budget unless lifted", () => {
+    const near = new RunBudget({ usage: ZERO_USAGE, costUsd: 0.0045 }, 0.005, price);
+    near.countReview(0.0007);
+    expect(near.finalReviewOverBudget(call)).toBeCloseTo(0.0007, 10);
+    near.lift();
+    expect(near.finalReviewOverBudget(call)).toBeUndefined();
+    const within = new RunBudget({ usage: ZERO_USAGE, costUsd: 0.004 }, 0.005, price);
+    within.countReview(0.0007);
+    expect(within.finalReviewOverBudget(call)).toBeUndefined();
+    // No review back yet: its prompt's input at least.
+    expect(
+      new RunBudget({ usage: ZERO_USAGE, costUsd: 0.005 }, 0.005, price).finalReviewOverBudget(call),
+    ).toBe(0.0001);
+  });
+});

@@ -1,4 +1,13 @@
-import { addUsage, ZERO_USAGE, type ModelPrice, type TaskRecord, type Usage } from '@orc/shared';
+import {
+  addUsage,
+  ceilCost,
+  costFigure,
+  formatCost,
+  ZERO_USAGE,
+  type ModelPrice,
+  type TaskRecord,
+  type Usage,
+} from '@orc/shared';
 import { ModelError } from '../model/model-error.js';
 import { costOf } from '../model/pricing.js';
 import type { RetryCap } from '../store/run-document.js';
@@ -105,14 +114,20 @@ export class RunBudget {
     this.foreseen[next.kind] = expected;
     // Within a millionth of a dollar is within: sums of prices are not exact in floating point.
     if (spent < limit - 1e-6 && spent + expected <= limit + 1e-6) return;
+    const call = next.kind === 'attempt' ? 'an attempt' : 'a review';
     const about =
-      expected > 0
-        ? ` and ${next.kind === 'attempt' ? 'an attempt' : 'a review'} costs about ${usd(expected)}`
-        : '';
+      expected <= 0
+        ? ''
+        : seen.count > 0
+          ? ` and ${call} costs about ${formatCost(expected)}`
+          : ` and ${call} costs at least ${formatCost(expected)} (its prompt alone)`;
+    const kept = this.keptCap(task);
     const needed = this.neededCap(task, limit);
+    // How the figure is made, in words a person can check: a trial could not tell where $0.0042 came from.
+    const counted = kept === undefined ? `; ${this.countedRetry(task)}` : '';
     throw new ModelError(
       'permanent',
-      `task ${task.id} would pass the cost cap of a task (${usd(limit)}, execution.max_task_cost_usd): it has cost ${usd(spent)}${about}; ${this.advice(task.id, needed, limit, limit)}`,
+      `task ${task.id} would pass the cost cap of a task (${formatCost(limit)}, execution.max_task_cost_usd): it has cost ${formatCost(spent)}${about}${counted}; ${this.advice(task.id, needed, limit, limit)}`,
       { taskBudget: true, ...(next.kind === 'attempt' && { beforeAttempt: true }) },
     );
   }
@@ -123,9 +138,9 @@ export class RunBudget {
    */
   private advice(taskId: string, needed: number, underUsd: number, limit: number): string {
     if (limit >= needed - 1e-6)
-      return `the cap is ${usd(limit)} now, enough for a retry: orc retry ${this.spend.id ?? '<run>'} ${taskId}`;
-    const now = Math.abs(limit - underUsd) < 1e-9 ? '' : ` (the cap is ${usd(limit)} now)`;
-    return `a retry needs a cap of ${usd(needed)}${now}: ${this.retryCommand(taskId, needed)}`;
+      return `the cap is ${formatCost(limit)} now, enough for a retry: orc retry ${this.spend.id ?? '<run>'} ${taskId}`;
+    const now = Math.abs(limit - underUsd) < 1e-9 ? '' : ` (the cap is ${formatCost(limit)} now)`;
+    return `a retry needs a cap of ${formatCost(needed)}${now}: ${this.retryCommand(taskId, needed)}`;
   }
 
   /**
@@ -145,7 +160,7 @@ export class RunBudget {
 
   /** The command that raises the run's cap to `capUsd` and runs the task again. */
   retryCommand(taskId: string, capUsd: number): string {
-    return `orc retry ${this.spend.id ?? '<run>'} ${taskId} --task-budget ${dollars(capUsd)}`;
+    return `orc retry ${this.spend.id ?? '<run>'} ${taskId} --task-budget ${costFigure(capUsd)}`;
   }
 
   /** What a call costs at least: its prompt's input tokens, estimated from its length. */
@@ -170,12 +185,8 @@ export class RunBudget {
 
   /**
    * The one figure every surface gives for the cap a retry of the task needs (its failure, the inbox,
-   * `orc retry`, `orc show`, the run's error): what it has cost, plus an attempt and its review at what
-   * such calls cost on average in the run, rounded up to a cent's hundredth. A figure that fails again at
-   * once is no advice (a new-user trial was told $0.0001 against an attempt of $0.0003): with no call of a
-   * kind back yet, its foreseen cost is its prompt's alone and the answer's tokens come on top (measured
-   * on the simulated model: an attempt 3× its prompt's cost, its review 4× the attempt's prompt), so four
-   * times that; a review never foreseen is taken to cost what an attempt does.
+   * `orc retry`, `orc show`, the run's error): what it has cost, plus an attempt and its review
+   * (`retryParts`), rounded up to the figure a text shows whole.
    *
    * The averages move as other tasks' calls end, and a restored run foresees nothing yet: a trial was
    * advised $0.0046 in the inbox and $0.0020 by `orc retry` for the same task. So the figure is kept with
@@ -183,18 +194,53 @@ export class RunBudget {
    * the task spends more. `limit` is the cap it is asked under (kept: a task under it stopped at it).
    */
   neededCap(task: Pick<TaskRecord, 'id' | 'attempts'>, limit = this.taskLimitUsd): number {
+    const kept = this.keptCap(task);
+    if (kept !== undefined) return kept.capUsd;
     const spent = taskCost(task);
-    const kept = this.spend.retryCaps?.[task.id];
-    if (kept !== undefined && Math.abs(kept.spentUsd - spent) < 1e-9) return kept.capUsd;
-    const average = (seen: { total: number; count: number }) =>
-      seen.count > 0 ? seen.total / seen.count : 0;
-    const attemptCost = average(this.attempts) || 4 * this.foreseen.attempt;
-    const reviewCost = average(this.reviews) || 4 * this.foreseen.review || attemptCost;
-    const capUsd = Math.ceil((spent + attemptCost + reviewCost) * 10_000 + 1) / 10_000;
+    const { attempt, review } = this.retryParts();
+    const capUsd = ceilCost(spent + attempt.usd + review.usd);
     // Kept only once a call was foreseen: a figure from nothing would stand until the task spends.
     if (this.foresees())
       (this.spend.retryCaps ??= {})[task.id] = { spentUsd: spent, capUsd, underUsd: limit ?? capUsd };
     return capUsd;
+  }
+
+  /** The figure kept for the task at what it has cost now (`neededCap`), if any. */
+  private keptCap(task: Pick<TaskRecord, 'id' | 'attempts'>): RetryCap | undefined {
+    const kept = this.spend.retryCaps?.[task.id];
+    return kept !== undefined && Math.abs(kept.spentUsd - taskCost(task)) < 1e-9 ? kept : undefined;
+  }
+
+  /**
+   * What a retry's attempt and its review are counted at: what such calls cost on average in the run.
+   * With no call of a kind back yet, its foreseen cost is its prompt's alone and the answer's tokens come
+   * on top (measured on the simulated model: an attempt 3× its prompt's cost, its review 4× the attempt's
+   * prompt), so four times that: a figure that fails again at once is no advice (a new-user trial was told
+   * $0.0001 against an attempt of $0.0003). A review never foreseen is counted as an attempt. Each part is
+   * rounded up to the figure a text shows, so the parts a message names add up to no more than the cap.
+   */
+  private retryParts(): Record<'attempt' | 'review', { usd: number; how: string }> {
+    const average = (seen: { total: number; count: number }) =>
+      seen.count > 0 ? seen.total / seen.count : 0;
+    const part = (kind: 'attempt' | 'review') => {
+      const seen = average(kind === 'attempt' ? this.attempts : this.reviews);
+      if (seen > 0) return { usd: ceilCost(seen), how: "the run's average" };
+      const prompt = this.foreseen[kind];
+      if (prompt > 0)
+        return {
+          usd: ceilCost(4 * prompt),
+          how: `4× its prompt's ${formatCost(prompt)}, as no ${kind} has come back yet to price its answer`,
+        };
+      return undefined;
+    };
+    const attempt = part('attempt') ?? { usd: 0, how: 'none foreseen yet' };
+    return { attempt, review: part('review') ?? { usd: attempt.usd, how: 'as an attempt' } };
+  }
+
+  /** How the task's retry figure is made (`neededCap`), each part with where it comes from. */
+  private countedRetry(task: Pick<TaskRecord, 'attempts'>): string {
+    const { attempt, review } = this.retryParts();
+    return `a retry is counted as ${formatCost(taskCost(task))} spent + ${formatCost(attempt.usd)} for an attempt (${attempt.how}) + ${formatCost(review.usd)} for its review (${review.how}), rounded up`;
   }
 
   /** Whether the budget knows what a call costs: one came back, or one was foreseen from its prompt. */
@@ -207,9 +253,8 @@ export class RunBudget {
    * for another task): what its inbox item tells beside the task's own error, which names the old one.
    */
   stoppedAt(task: Pick<TaskRecord, 'id' | 'attempts'>): RetryCap | undefined {
-    const kept = this.spend.retryCaps?.[task.id];
-    if (kept === undefined || Math.abs(kept.spentUsd - taskCost(task)) >= 1e-9) return undefined;
-    return kept.underUsd < kept.capUsd - 1e-6 ? kept : undefined;
+    const kept = this.keptCap(task);
+    return kept !== undefined && kept.underUsd < kept.capUsd - 1e-6 ? kept : undefined;
   }
 
   /**
@@ -220,15 +265,23 @@ export class RunBudget {
     if (this.spend.retryCaps) delete this.spend.retryCaps[taskId];
   }
 
-  /** Why a retry of the task would fail at once under a cap of `limit` (`capToRetry`), with the fix. */
+  /**
+   * Why a retry of the task would fail at once under a cap of `limit` (`capToRetry`), with the fix;
+   * `asked` when `limit` is the figure a person just gave (`--task-budget`), not the run's cap.
+   */
   retryRefusal(
     runId: string,
     task: Pick<TaskRecord, 'id' | 'attempts'>,
     limit = this.taskLimitUsd,
+    asked = false,
   ): string | undefined {
     const enough = this.capToRetry(task, limit);
     if (enough === undefined) return undefined;
-    return `task ${task.id} has cost ${usd(taskCost(task))} of a ${usd(limit ?? 0)} cap (execution.max_task_cost_usd): a retry (an attempt and its review) needs ${usd(enough)}; orc retry ${runId} ${task.id} --task-budget ${dollars(enough)} (or more) raises the run's cap`;
+    const fix = `orc retry ${runId} ${task.id} --task-budget ${costFigure(enough)} (or more) raises the run's cap`;
+    const needs = `a retry (an attempt and its review) needs ${formatCost(enough)}`;
+    if (asked)
+      return `--task-budget ${String(limit)} is not enough for task ${task.id}: it has cost ${formatCost(taskCost(task))} and ${needs}; ${fix}`;
+    return `task ${task.id} has cost ${formatCost(taskCost(task))} of a ${formatCost(limit ?? 0)} cap (execution.max_task_cost_usd): ${needs}; ${fix}`;
   }
 
   /** The run's cap on one task's cost becomes `usd` (a person raised it). */
@@ -247,6 +300,25 @@ export class RunBudget {
     if (limit === undefined || this.spend.budgetLifted === true) return false;
     const average = this.attempts.count > 0 ? this.attempts.total / this.attempts.count : 0;
     return this.spend.costUsd >= limit || this.spend.costUsd + average * (inFlight + 1) > limit;
+  }
+
+  /**
+   * What the run's final review is foreseen to cost when it would take the run past its budget (not
+   * lifted by a person), else undefined: a review costs what the run's reviews did on average, at least
+   * its prompt's input. Checked before the call, as an attempt is: a trial's run resumed with
+   * `--budget 0.005` completed at $0.0057, its final review made past the budget unasked.
+   */
+  finalReviewOverBudget(call: NextCall): number | undefined {
+    const limit = this.limitUsd;
+    if (limit === undefined || this.spend.budgetLifted === true) return undefined;
+    const average = this.reviews.count > 0 ? this.reviews.total / this.reviews.count : 0;
+    const expected = Math.max(average, this.leastCostOf(call));
+    return this.spend.costUsd + expected > limit + 1e-6 ? expected : undefined;
+  }
+
+  /** Why the run waits before its final review (`finalReviewOverBudget`), with what a person can do. */
+  describeFinalReview(runId: string, expectedUsd: number): string {
+    return `its final review would pass the budget: spent ${formatCost(this.spend.costUsd)} of the ${formatCost(this.limitUsd ?? 0)} budget and the review costs about ${formatCost(expectedUsd)}; orc resume ${runId} --budget <usd> makes it within a new one, without --budget past it`;
   }
 
   /**
@@ -274,22 +346,9 @@ export class RunBudget {
   }
 
   describe(runId: string): string {
-    return `spent $${this.spend.costUsd.toFixed(4)} of the $${this.limitUsd} budget; orc resume ${runId} --budget <usd> goes on within a new one, without --budget past it`;
+    return `spent ${formatCost(this.spend.costUsd)} of the ${formatCost(this.limitUsd ?? 0)} budget; orc resume ${runId} --budget <usd> goes on within a new one, without --budget past it`;
   }
 }
 
 /** Where `checkTask`'s advice begins in a task's error (its last part: a command has no semicolon). */
 const ADVICE = /; (?:a retry needs a cap of|the cap is) [^;]*$/;
-
-/**
- * An amount of US dollars as the budget's messages and commands give it: to a cent's hundredth (a
- * millionth below that), without the zeros after its second place, so a cap reads as it was typed
- * ($0.001) and an advised cap is the same figure in the text and in the command it gives.
- */
-export function dollars(amount: number): string {
-  return amount.toFixed(amount > 0 && amount < 0.0001 ? 6 : 4).replace(/(\.\d{2}\d*?)0+$/, '$1');
-}
-
-export function usd(amount: number): string {
-  return `$${dollars(amount)}`;
-}

@@ -1,9 +1,14 @@
-import { FINISHED_RUN_STATUSES, OrcError, storedConfig, type RollbackStrategy } from '@orc/shared';
+import {
+  formatCost,
+  FINISHED_RUN_STATUSES,
+  OrcError,
+  storedConfig,
+  type RollbackStrategy,
+} from '@orc/shared';
 import { isoAt } from '../clock.js';
 import { waitFor } from 'xstate';
 import type { RollbackOutcome, RollbackRequest } from '../actors/run.machine.js';
 import { applyRollback } from './apply-rollback.js';
-import { dollars, usd } from './run-budget.js';
 import { finishedOrReviewing, resumeIfReleased } from './plan-edits.js';
 import type { Run } from './run.js';
 
@@ -36,7 +41,7 @@ export function resumeRun(run: Run, options: { maxCostUsd?: number } = {}): void
     if (maxCostUsd <= run.budget.costUsd) {
       throw new OrcError(
         'INVALID_STATE',
-        `run ${run.id} has spent $${run.budget.costUsd.toFixed(4)}; a budget of $${maxCostUsd} would pause it again at once: give more`,
+        `run ${run.id} has spent ${formatCost(run.budget.costUsd)}; a budget of $${String(maxCostUsd)} would pause it again at once: give more`,
       );
     }
     // Its own copy: the configuration object may be the daemon's, shared with other runs.
@@ -110,12 +115,14 @@ export function retryTask(run: Run, taskId: string, options: { maxTaskCostUsd?: 
   if (maxTaskCostUsd !== undefined && cap !== undefined && maxTaskCostUsd < cap - 1e-6)
     throw new OrcError(
       'INVALID_STATE',
-      `--task-budget ${dollars(maxTaskCostUsd)} is under the run's cost cap of a task (${usd(cap)}) and would lower it for every task; orc retry ${run.id} ${taskId} runs it within ${usd(cap)} (a run's cap is only raised: set execution.max_task_cost_usd lower for a new run)`,
+      `--task-budget ${String(maxTaskCostUsd)} is under the run's cost cap of a task (${formatCost(cap)}) and would lower it for every task; orc retry ${run.id} ${taskId} runs it within ${formatCost(cap)} (a run's cap is only raised: set execution.max_task_cost_usd lower for a new run)`,
     );
+  // The figure just asked is named as asked, not as the run's cap ("of a $0.002 cap" read as the run's).
   const refusal = run.budget.retryRefusal(
     run.id,
     task,
     maxTaskCostUsd ?? run.config.execution.max_task_cost_usd,
+    maxTaskCostUsd !== undefined,
   );
   if (refusal !== undefined) throw new OrcError('INVALID_STATE', refusal);
   if (maxTaskCostUsd !== undefined) {

@@ -159,7 +159,7 @@ describe('budget', () => {
     expect(await engine.orchestrator.waitForRun(run.id)).toMatchObject({ pauseReason: 'budget', costUsd: 1 });
     // A budget already spent is refused in one line, and changes nothing.
     await expect(engine.orchestrator.resumeRun(run.id, { maxCostUsd: 1 })).rejects.toThrow(
-      /has spent \$1\.0000; a budget of \$1 would pause it again at once/,
+      /has spent \$1\.00; a budget of \$1 would pause it again at once/,
     );
     expect((await engine.orchestrator.getRun(run.id)).status).toBe('paused');
 

@@ -19,15 +19,16 @@ export async function attachCommand(
   runId: string | undefined,
   options: { exitOnFinish: boolean },
 ): Promise<void> {
-  if (!process.stdout.isTTY || !process.stdin.isTTY) {
-    throw new UsageError(`orc attach needs a terminal; use orc logs ${runId ?? '<run>'} --follow instead`);
-  }
+  const terminal = process.stdout.isTTY && process.stdin.isTTY;
   const { config } = loadConfig();
   await withClient(async (client, connection) => {
     const runs = await client.trpc.runs.list.query();
     const target = runId === undefined ? pickRun(runs) : matchRunRef(runs, runId).id;
-    // Fails with the daemon's one-line "no run …" before the screen takes the terminal.
+    // Fails with the daemon's one-line "no run …" before the screen takes the terminal, and before the
+    // advice for a pipe: a run id that names no run was sent on to orc logs.
     await client.trpc.runs.get.query({ runId: target });
+    if (!terminal)
+      throw new UsageError(`orc attach needs a terminal; use orc logs ${target} --follow instead`);
     // The screen (blessed) is loaded by the commands that draw it only (see main.ts).
     const { attachScreen } = await import('../screen/screen.js');
     await attachScreen({ trpc: client.trpc, connection }, target, {

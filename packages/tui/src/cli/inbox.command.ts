@@ -63,12 +63,9 @@ export function registerInboxCommands(program: Command): void {
             ...(options.note !== undefined && { note: options.note }),
             ...(budgetUsd !== undefined && { budgetUsd }),
           });
-          // What the answer did when it did more than its choice says (the cap a raise set), else what it answered.
-          emit(
-            options,
-            item,
-            () => `${item.id} answered ${choice}: ${oneLine(item.closed?.outcome ?? item.question)}`,
-          );
+          // What the answer did (the daemon says), else what the choice does: never the question again.
+          const did = item.closed?.outcome ?? item.choices.find((c) => c.id === choice)?.label ?? choice;
+          emit(options, item, () => `${item.id} answered ${choice}: ${oneLine(did)}`);
         });
       },
     );

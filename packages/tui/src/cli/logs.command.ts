@@ -19,7 +19,7 @@ interface LogsOptions {
  * every line starts with the event id, and `--after <id>` picks up exactly after it, so a stopped
  * follower can be restarted without missing anything. `--json`: one array, or with --follow one event
  * per line (JSON Lines), since a stream has no end to wait for. Into a file or a pipe every line is whole;
- * on a terminal each is cut to its width, and a note says how to see them whole.
+ * on a terminal each is cut to its width, and a note at the end says how to see them whole.
  */
 export function registerLogsCommand(program: Command): void {
   program
@@ -46,8 +46,6 @@ export function registerLogsCommand(program: Command): void {
             const line = eventLine(event);
             const shown = width === undefined ? line : truncateCells(line, width);
             process.stdout.write(`${shown}\n`);
-            // Following, the note comes at the first cut line: the stream may not end soon.
-            if (shown !== line && !cut && options.follow) note();
             cut ||= shown !== line;
           } else if (options.follow) process.stdout.write(`${JSON.stringify(event)}\n`);
           else collected.push(event);
@@ -67,7 +65,8 @@ export function registerLogsCommand(program: Command): void {
           });
         }
         if (options.json && !options.follow) printJson(collected);
-        else if (cut && !options.follow) note();
+        // Once, at the end (the run's or Ctrl-C's), following too: at the first cut line it fell mid-stream.
+        else if (cut) note();
       });
     });
 }

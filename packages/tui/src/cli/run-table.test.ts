@@ -73,9 +73,13 @@ describe('orc ls and orc show on quota waits and forecasts', () => {
 
   it('shows the forecast cost and finish time of a live run, and - without one', () => {
     const finishAt = '2026-11-30T10:20:00.000Z';
-    expect(forecastText(summary({ forecast: { costUsd: 1.5, finishAt } }))).toBe('$1.500 15:50');
-    expect(forecastText(summary({ forecast: { costUsd: 1.5 } }))).toBe('$1.500');
-    expect(forecastText(summary())).toBe('-');
+    expect(forecastText(summary({ forecast: { costUsd: 1.5, finishAt } }), NOW)).toBe('$1.50 15:50');
+    expect(forecastText(summary({ forecast: { costUsd: 1.5 } }), NOW)).toBe('$1.50');
+    expect(forecastText(summary(), NOW)).toBe('-');
+    // A finish time the clock has passed (a task running long since the forecast) is not given as one.
+    const later = Date.parse(finishAt) + 60_000;
+    expect(forecastText(summary({ forecast: { costUsd: 1.5, finishAt } }), later)).toBe('$1.50 overdue');
+    expect(runTable([summary({ forecast: { costUsd: 1.5, finishAt } })], later)[1]).not.toContain('15:50');
   });
 
   it('orc show gives the forecast, the share of input read from the cache, and the quota wait', () => {
@@ -94,7 +98,7 @@ describe('orc ls and orc show on quota waits and forecasts', () => {
     expect(lines[0]).toBe(
       'run r1 waiting for quota until 17:00 (claude-sonnet-5-5, at 2026-11-30T11:30:00.000Z; orc resume goes on now)',
     );
-    expect(lines).toContain('forecast: $1.500 in all, finishing at 17:30 (2026-11-30T12:00:00.000Z)');
+    expect(lines).toContain('forecast: $1.50 in all, finishing at 17:30 (2026-11-30T12:00:00.000Z)');
     expect(lines.find((l) => l.startsWith('tasks:'))).toContain('(75 % of input from cache)');
   });
 
@@ -122,10 +126,10 @@ describe('orc ls and orc show on quota waits and forecasts', () => {
       );
     // Right after a restart an executing run has no pace yet: it waits for no one.
     expect(show({ costUsd: 1.5, noFinishAt: 'pace' }, 'executing')).toBe(
-      'forecast: $1.500 in all, no finish time yet: one comes once tasks finish again',
+      'forecast: $1.50 in all, no finish time yet: one comes once tasks finish again',
     );
     expect(show({ costUsd: 1.5, noFinishAt: 'person' }, 'paused')).toBe(
-      'forecast: $1.500 in all, no finish time while it waits for a person',
+      'forecast: $1.50 in all, no finish time while it waits for a person',
     );
   });
 });

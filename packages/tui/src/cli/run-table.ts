@@ -23,7 +23,7 @@ const COLUMNS: Column[] = [
     cell: (run, now) => formatDuration(runWorkMs(run, now)),
   },
   { title: 'COST', align: 'right', cell: (run) => formatCost(run.costUsd) },
-  { title: 'FORECAST', align: 'right', cell: (run) => forecastText(run) },
+  { title: 'FORECAST', align: 'right', cell: (run, now) => forecastText(run, now) },
   { title: 'DONE', align: 'right', cell: (run) => `${run.taskCounts['done'] ?? 0}/${run.taskTotal}` },
 ];
 
@@ -67,11 +67,18 @@ export function statusText(run: RunSummary, now: number): string {
   return run.status;
 }
 
-/** Where a live run is heading: its expected total cost and the time it should finish, `-` when unknown. */
-export function forecastText(run: Pick<RunSummary, 'forecast'>): string {
+/**
+ * Where a live run is heading: its expected total cost and the time it should finish, `-` when unknown.
+ * The forecast is made as tasks settle: a task that runs long leaves its finish time behind the clock,
+ * and a time already past read as when the run would end; it reads `overdue` then.
+ */
+export function forecastText(run: Pick<RunSummary, 'forecast'>, now: number): string {
   const { forecast } = run;
   if (!forecast) return '-';
-  return `${formatCost(forecast.costUsd)}${forecast.finishAt === undefined ? '' : ` ${localTime(forecast.finishAt)}`}`;
+  const { finishAt } = forecast;
+  const when =
+    finishAt === undefined ? '' : Date.parse(finishAt) <= now ? ' overdue' : ` ${localTime(finishAt)}`;
+  return `${formatCost(forecast.costUsd)}${when}`;
 }
 
 /**

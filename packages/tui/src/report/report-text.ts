@@ -1,6 +1,6 @@
 import { simulatedLabel } from '@orc/shared';
 import type { ReasonGroup, ReworkRate, RunReport, RunsReport, Spend } from '@orc/shared';
-import { formatCost, formatDuration, formatTokens } from '../screen/format.js';
+import { formatCost, formatDuration, formatTokens, plural } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
 
 /** Task rows printed; `--json` and `--html` have them all. */
@@ -100,17 +100,31 @@ function undoneLine(report: RunReport): string[] {
 }
 
 /**
- * The tasks failed now, and the failures before that are not (retried or rolled back since): beside
- * "0 failed", "3× permanent error" under the failure reasons read as a contradiction.
+ * The tasks failed now, and the failures before that are not, by what became of the task since (retried
+ * or rolled back, skipped, cancelled): beside "0 failed", "3× permanent error" under the failure reasons
+ * read as a contradiction, and a skipped task's failure read as retried.
  */
-export function failuresText(report: RunReport): string {
+export function failuresText(report: Pick<RunReport, 'taskCounts' | 'failureRate' | 'failures'>): string {
   const now = report.taskCounts['failed'] ?? 0;
-  const since = report.failures?.since ?? 0;
+  const failures = report.failures;
+  const since = failures?.since ?? 0;
+  const skipped = failures?.skipped ?? 0;
+  const cancelled = failures?.cancelled ?? 0;
+  const became = [
+    ['retried or rolled back', since - skipped - cancelled],
+    ['skipped', skipped],
+    ['cancelled', cancelled],
+  ] as const;
+  const parts = became.filter(([, n]) => n > 0);
+  const what =
+    parts.length === 1
+      ? parts[0]![0]
+      : parts.map(([how, n]) => `${how} (${n})`).join(parts.length === 2 ? ' or ' : ', ');
   const earlier =
     since > 0
-      ? `; ${since} earlier failure${since === 1 ? '' : 's'} of tasks retried or rolled back since (in the reasons)`
+      ? `; ${plural(since, 'earlier failure')}, of ${since === 1 ? 'a task' : 'tasks'} since ${what} (in the reasons)`
       : '';
-  return `${now} task${now === 1 ? '' : 's'} failed (failure rate ${percent(report.failureRate)})${earlier}`;
+  return `${plural(now, 'task')} failed (failure rate ${percent(report.failureRate)})${earlier}`;
 }
 
 function reasonLines(title: string, groups: readonly ReasonGroup[]): string[] {

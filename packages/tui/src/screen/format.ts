@@ -40,19 +40,8 @@ function trim(x: number): string {
   return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
 }
 
-/**
- * Dollars as every surface shows them: three places ($0.123), two from $10, and below a cent two
- * significant digits ($0.0006, $0.00047). Cut, not rounded, so a cost under a cap never reads as the cap:
- * an attempt of $0.0006 under a $0.001 cap read `$0.001` at three places.
- */
-export function formatCost(usd: number): string {
-  const places = usd >= 10 ? 2 : usd > 0 && usd < 0.01 ? Math.min(8, 1 - Math.floor(Math.log10(usd))) : 3;
-  const scale = 10 ** places;
-  // The nudge keeps a figure that is exact in decimal from being cut a unit short by binary (0.29 × 1000).
-  const cut = Math.floor(usd * scale * (1 + 1e-12)) / scale;
-  const text = cut.toFixed(places);
-  return `$${places > 3 ? text.replace(/0+$/, '') : text}`;
-}
+/** Dollars as every text a user reads gives them: one format, the daemon's texts too. */
+export { formatCost } from '@orc/shared';
 
 /** `[#####.....] 50%` in exactly `width` cells (the bar takes what the label leaves). */
 export function progressBar(done: number, total: number, width: number): string {

@@ -79,8 +79,8 @@ describe('formatting', () => {
       '$0.00064',
       '$0.00099',
       '$0.000012',
-      '$0.000',
-      '$0.290',
+      '$0.00',
+      '$0.29',
       '$0.019',
     ]);
   });
@@ -166,9 +166,9 @@ describe('header', () => {
     const ahead = view({ forecast: { costUsd: 0.5, finishAt } });
     const wide = renderHeader(ahead, { width: 160, now: NOW, showProgressBar: true }).map(plain);
     // 00:25 UTC is 05:55 in Kolkata (UTC+5:30).
-    expect(wide[1]).toContain('cost $0.123  forecast $0.500, done 05:55');
+    expect(wide[1]).toContain('cost $0.123  forecast $0.50, done 05:55');
     const narrow = renderHeader(ahead, { width: 90, now: NOW, showProgressBar: true }).map(plain);
-    expect(narrow[1]).toContain('→$0.500 05:55');
+    expect(narrow[1]).toContain('→$0.50 05:55');
   });
 
   it('leaves out the bar when show_progress_bar is off, and the badge for real models', () => {

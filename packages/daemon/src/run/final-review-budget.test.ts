@@ -1,0 +1,45 @@
+import { createScriptedProvider, openTestEngine, type TestEngine } from '@orc/test-support';
+import { afterEach, describe, expect, it } from 'vitest';
+
+let engine: TestEngine | undefined;
+afterEach(async () => {
+  await engine?.close();
+  engine = undefined;
+});
+
+describe("a run's budget and its final review", () => {
+  it('pauses at the budget before a final review that would pass it, and makes the review on resume', async () => {
+    const provider = createScriptedProvider({
+      // A task's attempt $1 (100k output tokens of the worker at $10 a million), each review $0.50 (25k of
+      // the manager's at $20 a million), the final review as much.
+      usage: (call) => ({
+        inputTokens: 0,
+        outputTokens: call.purpose === 'work' ? 100_000 : 25_000,
+        cacheReadTokens: 0,
+        cacheWriteTokens: 0,
+      }),
+    });
+    engine = await openTestEngine({ provider, config: { execution: { max_workers: 2, max_cost_usd: 3.2 } } });
+    const { orchestrator } = engine;
+    const run = await orchestrator.startRun({
+      tasks: [
+        { id: 'a', title: 'Task a' },
+        { id: 'b', title: 'Task b' },
+      ],
+    });
+    // Both tasks done at $3.00; the final review, at the $0.50 a review costs, would end it at $3.50.
+    const paused = await orchestrator.waitForRun(run.id);
+    expect(paused).toMatchObject({ status: 'paused', pauseReason: 'budget' });
+    expect(paused.costUsd).toBeCloseTo(3, 6);
+    expect(provider.callsFor('final-review')).toHaveLength(0);
+    expect((await orchestrator.getRun(run.id)).pauseMessage).toBe(
+      `its final review would pass the budget: spent $3.00 of the $3.20 budget and the review costs about $0.50; orc resume ${run.id} --budget <usd> makes it within a new one, without --budget past it`,
+    );
+
+    await orchestrator.resumeRun(run.id, { maxCostUsd: 4 });
+    const done = await orchestrator.waitForRun(run.id);
+    expect(done.status).toBe('completed');
+    expect(provider.callsFor('final-review')).toHaveLength(1);
+    expect(done.costUsd).toBeCloseTo(3.5, 6);
+  });
+});
