@@ -543,12 +543,9 @@ describe('attach state', () => {
     expect(state.view!.tasks.map((t) => t.status)).toEqual(['running', 'pending']);
     expect(state.busyWorkers().map((b) => [b.worker, b.taskId])).toEqual([[1, 't1']]);
     expect(state.outputs.text(1, 't1')).toBe('hello world');
-    // Event 8 the view had: told on the pane (a run new to the screen), not folded again.
-    expect(state.lines.map((l) => l.text)).toEqual([
-      't2 → w0 (attempt 1)',
-      't1 running',
-      't1 → w1 (attempt 1)',
-    ]);
+    // Event 8 the view had: told on the pane (a run new to the screen), not folded again. A task's move
+    // to running is told by its dispatch, which names the worker and the attempt.
+    expect(state.lines.map((l) => l.text)).toEqual(['t2 → w0 (attempt 1)', 't1 → w1 (attempt 1)']);
     expect(state.flush()).toBe(false);
   });
 
