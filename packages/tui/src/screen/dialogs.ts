@@ -1,5 +1,5 @@
 import blessed from 'blessed';
-import { escapeTags } from './text-cells.js';
+import { layoutChoices } from './choice-list.js';
 
 /**
  * The screen's small dialogs over the run: a text to read, a list to choose from, a yes/no question.
@@ -40,32 +40,47 @@ export function openOverlay(
   return box;
 }
 
-/** A list to choose from; resolves with the index chosen, or undefined on Esc. */
+/**
+ * A list to choose from, as wide as its choices where the screen has room; resolves with the index chosen
+ * (↑↓ and Enter, or the item's key in `keys` when it has one), or undefined on Esc.
+ */
 export function pickFrom(
   screen: blessed.Widgets.Screen,
   label: string,
   items: string[],
+  keys: readonly string[] = [],
 ): Promise<number | undefined> {
   return new Promise((resolve) => {
+    const layout = layoutChoices(label, items, {
+      width: screen.width as number,
+      height: screen.height as number,
+    });
     const list = blessed.list({
       parent: screen,
       top: 'center',
       left: 'center',
-      width: Math.min(90, (screen.width as number) - 4),
-      height: Math.min(items.length + 2, (screen.height as number) - 4),
+      width: layout.width,
+      height: layout.height,
       border: { type: 'line' },
       label,
-      items: items.map((i) => escapeTags(i)),
+      items: layout.items,
       tags: true,
       keys: true,
       vi: true,
       style: { selected: { inverse: true }, border: { fg: 'cyan' } },
     });
+    let chosen = false;
     const done = (index: number | undefined) => {
+      if (chosen) return;
+      chosen = true;
       list.destroy();
       resolve(index);
     };
     list.on('select', (_item, index) => done(index));
+    list.on('keypress', (ch: string | undefined) => {
+      const index = ch === undefined ? -1 : keys.indexOf(ch);
+      if (index >= 0) done(index);
+    });
     list.key(['escape', 'q'], () => done(undefined));
     list.focus();
     screen.render();

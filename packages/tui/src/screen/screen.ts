@@ -18,7 +18,7 @@ import { RowFetcher } from './row-fetcher.js';
 import { closingMessage, runIsOver } from './run-summary.js';
 import { TABLE_LABEL, tableLabel, tableMarkup } from './table-markup.js';
 import { renderTaskDetail } from './task-detail.js';
-import { chooseRollback } from './rollback-choice.js';
+import { chooseRollback, rollbackUnsaid } from './rollback-choice.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
 import { WorkerPanes } from './worker-panes.js';
 
@@ -412,9 +412,11 @@ class AttachSession {
   /** `*`: the selected task's work rated 1–5, for `orc report` (a comment needs `orc feedback`). */
   private async rateTask(): Promise<void> {
     const task = this.state.selectedTask();
+    if (task === undefined) return;
     const scores = ['5 just right', '4 good', '3 usable', '2 poor', '1 useless'];
-    const picked = task && (await this.pick(` Rate ${task.id}'s work (Esc cancels) `, scores));
-    if (task === undefined || picked === undefined) return;
+    const label = ` Rate ${task.id}'s work: 5–1 or ↑↓ Enter (Esc cancels) `;
+    const picked = await this.pick(label, scores, ['5', '4', '3', '2', '1']);
+    if (picked === undefined) return;
     this.act('rating', (runId) =>
       this.client.trpc.feedback.add.mutate({ runId, taskId: task.id, rating: 5 - picked }),
     );
@@ -423,11 +425,15 @@ class AttachSession {
   /**
    * Runs an action on the daemon. What it did arrives as events, which tell it on their own line (the
    * checkpoint saved, the task cancelled): a note of its own repeated each one. A refusal, which no event
-   * tells, is shown with its reason.
+   * tells, is shown with its reason; `then` tells what no event will.
    */
-  private act(what: string, run: (runId: string) => Promise<unknown>): void {
+  private act<T>(what: string, run: (runId: string) => Promise<T>, then?: (result: T) => void): void {
     run(this.runId).then(
-      () => undefined,
+      (result) => {
+        if (then === undefined) return;
+        then(result);
+        this.frames.request();
+      },
       (error: unknown) => {
         this.state.note('error', `${what} failed: ${messageOf(error)}`);
         this.frames.request();
@@ -511,20 +517,26 @@ class AttachSession {
     );
     if (choice === undefined) return;
     const { checkpoint, strategy, tasks } = choice;
-    this.act('rollback', (runId) =>
-      this.client.trpc.checkpoints.rollback.mutate({
-        runId,
-        checkpointId: checkpoint.id,
-        strategy,
-        ...(tasks !== undefined && { tasks }),
-      }),
+    this.act(
+      'rollback',
+      (runId) =>
+        this.client.trpc.checkpoints.rollback.mutate({
+          runId,
+          checkpointId: checkpoint.id,
+          strategy,
+          ...(tasks !== undefined && { tasks }),
+        }),
+      (result) => {
+        const unsaid = rollbackUnsaid(result);
+        if (unsaid !== undefined) this.state.note('info', unsaid);
+      },
     );
   }
 
   /** A list to choose from; resolves with the index chosen, or undefined on Esc. */
-  private async pick(label: string, items: string[]): Promise<number | undefined> {
+  private async pick(label: string, items: string[], keys?: string[]): Promise<number | undefined> {
     this.modal = { kind: 'picker' };
-    const index = await pickFrom(this.screen, label, items);
+    const index = await pickFrom(this.screen, label, items, keys);
     this.modal = undefined;
     this.frames.request();
     return index;
