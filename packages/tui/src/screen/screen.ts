@@ -3,7 +3,7 @@ import blessed from 'blessed';
 import { AttachState } from './attach-state.js';
 import { createTerminalScreen, type TerminalOptions } from './blessed-terminal.js';
 import { askLine, askYesNo, openOverlay, pickFrom } from './dialogs.js';
-import { eventLineMarkup } from './event-line.js';
+import { eventLineMarkup, type EventLevel } from './event-line.js';
 import { followRun } from './follow-run.js';
 import { FrameScheduler } from './frame-scheduler.js';
 import { renderHeader } from './header.js';
@@ -18,6 +18,7 @@ import { RowFetcher } from './row-fetcher.js';
 import { closingMessage, runIsOver } from './run-summary.js';
 import { TABLE_LABEL, tableLabel, tableMarkup } from './table-markup.js';
 import { renderTaskDetail } from './task-detail.js';
+import { DaemonRestart } from './daemon-restart.js';
 import { chooseRollback, rollbackUnsaid } from './rollback-choice.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
 import { WorkerPanes } from './worker-panes.js';
@@ -86,6 +87,7 @@ class AttachSession {
   private readonly quiet: QuietStreamWatch;
   /** What waits for a person, in every run of the daemon. */
   private readonly inbox: InboxFeed;
+  private readonly restart: DaemonRestart;
   private unfollow: (() => void) | undefined;
   private unwatch: (() => void) | undefined;
   /** Bumped on every (re)connect, so callbacks of an older subscription are ignored. */
@@ -109,10 +111,7 @@ class AttachSession {
     private readonly resolve: (result: AttachResult) => void,
   ) {
     this.screen = createTerminalScreen(options);
-    this.guard = guardTerminalOutput((text) => {
-      this.state.note('warn', text);
-      this.frames.request();
-    });
+    this.guard = guardTerminalOutput((text) => this.say('warn', text));
     // blessed prints an uncaught exception's stack after restoring the terminal: let it through.
     this.screen.on('destroy', () => this.guard.restore());
     const box = (opts: blessed.Widgets.BoxOptions) =>
@@ -156,6 +155,13 @@ class AttachSession {
         if (this.options.bell) this.screen.program.bell();
       },
     });
+    this.restart = new DaemonRestart(client.connection?.startDaemon, {
+      started: (text) => this.say('warn', text),
+      failed: (error) => {
+        this.alert = `Cannot reach the daemon, and starting it failed (${messageOf(error)}); orc daemon start starts it. q leaves.`;
+        this.frames.request();
+      },
+    });
     this.bindKeys();
     this.screen.on('resize', () => this.frames.request());
   }
@@ -170,8 +176,9 @@ class AttachSession {
         this.inbox.restart();
         return;
       }
-      this.alert =
-        'Cannot reach the daemon (the connection closed); reconnecting. q leaves, the run goes on.';
+      this.alert = this.restart.lost()
+        ? 'Cannot reach the daemon (the connection closed); reconnecting, and starting it if it is gone. q leaves.'
+        : 'Cannot reach the daemon (the connection closed); reconnecting. q leaves, the run goes on.';
       this.frames.request();
     });
     void this.connect();
@@ -435,10 +442,15 @@ class AttachSession {
         this.frames.request();
       },
       (error: unknown) => {
-        this.state.note('error', `${what} failed: ${messageOf(error)}`);
-        this.frames.request();
+        this.say('error', `${what} failed: ${messageOf(error)}`);
       },
     );
+  }
+
+  /** A line of the screen's own on the event pane, drawn at the next frame. */
+  private say(level: EventLevel, text: string): void {
+    this.state.note(level, text);
+    this.frames.request();
   }
 
   private confirmCancel(): void {
@@ -503,8 +515,7 @@ class AttachSession {
     try {
       checkpoints = await this.client.trpc.checkpoints.list.query({ runId });
     } catch (error) {
-      this.state.note('error', `listing checkpoints failed: ${messageOf(error)}`);
-      this.frames.request();
+      this.say('error', `listing checkpoints failed: ${messageOf(error)}`);
       return;
     }
     if (checkpoints.length === 0) {
@@ -548,8 +559,7 @@ class AttachSession {
         a.createdAt.localeCompare(b.createdAt),
       );
       if (runs.length < 2) {
-        this.state.note('info', 'no other run to switch to');
-        this.frames.request();
+        this.say('info', 'no other run to switch to');
         return;
       }
       const at = runs.findIndex((r) => r.id === this.runId);
@@ -557,8 +567,7 @@ class AttachSession {
       this.state.note('info', `switching to run ${this.runId}`);
       await this.connect();
     } catch (error) {
-      this.state.note('error', `listing runs failed: ${messageOf(error)}`);
-      this.frames.request();
+      this.say('error', `listing runs failed: ${messageOf(error)}`);
     }
   }
 
