@@ -7,6 +7,24 @@ import { layoutChoices } from './choice-list.js';
  * keys quiet meanwhile.
  */
 
+/** A box over most of the screen, its border in `colour`: an overlay, the inbox. */
+export function panelBox(
+  screen: blessed.Widgets.Screen,
+  colour: string,
+  options: blessed.Widgets.BoxOptions,
+): blessed.Widgets.BoxElement {
+  return blessed.box({
+    parent: screen,
+    top: 'center',
+    left: 'center',
+    width: '90%',
+    height: '90%',
+    border: { type: 'line' },
+    style: { border: { fg: colour } },
+    ...options,
+  });
+}
+
 /** A scrollable text (help, a task's detail); `onClose` runs once Esc, q, Enter or ? closes it. */
 export function openOverlay(
   screen: blessed.Widgets.Screen,
@@ -14,14 +32,7 @@ export function openOverlay(
   content: string,
   onClose: () => void,
 ): blessed.Widgets.BoxElement {
-  const box = blessed.box({
-    parent: screen,
-    top: 'center',
-    left: 'center',
-    width: '90%',
-    height: '90%',
-    border: { type: 'line' },
-    style: { border: { fg: 'cyan' } },
+  const box = panelBox(screen, 'cyan', {
     label: `${label}(Esc closes, arrows scroll) `,
     tags: true,
     content,
