@@ -35,7 +35,10 @@ it('rates with a number key, shows rollback choices whole, and says a rollback r
   await pane.waitFor((s) => /^COMPLETED/m.test(s), 'the finished run', 15_000);
 
   pane.keys('*');
-  await pane.waitFor((s) => /Rate a's work: 5–1 or ↑↓ Enter/.test(s), 'the rating list, saying its keys');
+  await pane.waitFor(
+    (s) => s.includes("─ Rate a's work: 5–1 or ↑↓ Enter (Esc cancels) ─┐"),
+    'the rating list, saying its keys (the whole label)',
+  );
   pane.keys('2');
   await pane.waitFor((s) => /\ba rated 2\/5/.test(s) && !s.includes('1 useless'), 'the rating by its key');
   const ratings = (JSON.parse(cli('show', runId, '--json')) as { ratings?: unknown[] }).ratings;

@@ -29,7 +29,7 @@ describe('layoutChoices', () => {
   it('is as wide as its label, escapes markup in items, and fits a short screen', () => {
     const label = " Rate t1's work: 5–1 or ↑↓ Enter (Esc cancels) ";
     const list = layoutChoices(label, ['5 {bold}', '4 good'], { width: 120, height: 5 });
-    expect(list.width).toBe(cellWidth(label) + 2);
+    expect(list.width).toBe(cellWidth(label) + 4);
     expect(list.items[0]).toBe(' 5 {open}bold{close}');
     expect(list.height).toBe(3);
   });

@@ -24,7 +24,9 @@ const FRAME = 4;
  * with "…" only where it has not. The label, which says the keys, widens it too.
  */
 export function layoutChoices(label: string, items: readonly string[], room: Room): ChoiceList {
-  const widest = Math.max(cellWidth(label) + 2, ...items.map((item) => cellWidth(item) + FRAME));
+  // The label sits after the corner and a line (`┌─ label ─┐`, a cell to spare): short of room, blessed
+  // wraps it at a word and shows its first line only (`Rate t1's work: 5–1 or ↑↓ Enter (Esc`).
+  const widest = Math.max(cellWidth(label) + 4, ...items.map((item) => cellWidth(item) + FRAME));
   const width = Math.max(FRAME + 1, Math.min(widest, room.width - 2 * MARGIN));
   const inner = width - FRAME;
   return {
