@@ -55,6 +55,18 @@ it('rates with a number key, shows rollback choices whole, and says a rollback r
   expect(how).toMatch(
     /partial: as at the checkpoint, but tasks finished since whose inputs did not change keep their results; files stay +│/,
   );
+  // A terminal made narrower fits the list again, each choice cut with "…".
+  pane.resize(80, 30);
+  const narrow = await pane.waitFor(
+    (s) => /│ │ partial: as at the checkpoint, but tasks finished since whose inputs di… │ │/.test(s),
+    'the list fitted to 80 columns',
+  );
+  expect(narrow).toMatch(/│ │ full: every task as it was at the checkpoint; a repository run resets i… │ │/);
+  pane.resize(160, 40);
+  await pane.waitFor(
+    (s) => s.includes('whose inputs did not change keep their results; files stay'),
+    'wide again',
+  );
   pane.keys('Down');
   pane.keys('Enter');
   // The daemon journals nothing for it: the screen says what the rollback answered.

@@ -62,28 +62,36 @@ export function pickFrom(
   keys: readonly string[] = [],
 ): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const layout = layoutChoices(label, items, {
-      width: screen.width as number,
-      height: screen.height as number,
-    });
+    const layout = () =>
+      layoutChoices(label, items, { width: screen.width as number, height: screen.height as number });
+    const first = layout();
     const list = blessed.list({
       parent: screen,
       top: 'center',
       left: 'center',
-      width: layout.width,
-      height: layout.height,
+      width: first.width,
+      height: first.height,
       border: { type: 'line' },
       label,
-      items: layout.items,
+      items: first.items,
       tags: true,
       keys: true,
       vi: true,
       style: { selected: { inverse: true }, border: { fg: 'cyan' } },
     });
+    // A list wider than the terminal made narrower is not drawn at all: it is fitted again.
+    const refit = () => {
+      const again = layout();
+      list.width = again.width;
+      list.height = again.height;
+      list.setItems(again.items);
+    };
+    screen.on('resize', refit);
     let chosen = false;
     const done = (index: number | undefined) => {
       if (chosen) return;
       chosen = true;
+      screen.removeListener('resize', refit);
       list.destroy();
       resolve(index);
     };
