@@ -134,10 +134,29 @@ describe('the event pane', () => {
     );
     expect(told(events)).toEqual([
       'a attempt 1 failed: overloaded; retry in 2.0s',
-      'a ready',
       'a → w1 (attempt 2)',
       'a failed: failed after 2 attempts',
     ]);
+  });
+
+  it('tells a task sent back once: its queueing again is what "sent back" says', () => {
+    const events = journal(
+      [0, status('a', 'running', 'reviewing')],
+      [
+        1,
+        {
+          type: 'task.reviewed',
+          taskId: 'a',
+          attempt: 1,
+          review: { verdict: 'rework', feedback: 'Add the examples.' },
+          charge: { usage, costUsd: 0.0004 },
+        },
+      ],
+      [1, { ...status('a', 'reviewing', 'ready'), feedback: 'Add the examples.' } as Body],
+      [1, status('a', 'ready', 'running')],
+      [1, { type: 'task.assigned', taskId: 'a', worker: 0, attempt: 2 }],
+    );
+    expect(told(events)).toEqual(['a reviewing', 'a sent back: Add the examples.', 'a → w0 (attempt 2)']);
   });
 
   it('tells a run completed once, saying how; told across two batches of the stream alike', () => {

@@ -65,6 +65,11 @@ export class EventPane {
         // Running is told by the dispatch (task.assigned, which names the worker and the attempt); a status
         // told already (failed by task.failed, done by task.completed, a rollback's ready twice) is not again.
         if (event.status === 'running' || last?.status === event.status) return;
+        // Queued again after a line that said it goes again (a retry in 2.0s, sent back): told by that line.
+        if (event.status === 'ready' && last !== undefined && saysAgain(last.event)) {
+          this.remember(event.taskId, { status: 'ready', line: undefined, event });
+          return;
+        }
         this.push(event, { status: event.status });
         return;
       }
@@ -72,7 +77,8 @@ export class EventPane {
         const last = this.told.get(event.taskId);
         if (
           last?.line !== undefined &&
-          last.status === 'ready' &&
+          last.event.type === 'task.status' &&
+          last.event.status === 'ready' &&
           Date.parse(event.at) - Date.parse(last.event.at) < SAME_MOMENT_MS
         )
           this.drop(last.line);
@@ -170,4 +176,10 @@ export class EventPane {
   private trim(): void {
     if (this.lines.length > KEEP_EVENT_LINES) this.lines.splice(0, this.lines.length - KEEP_EVENT_LINES);
   }
+}
+
+/** A line that says its task goes again: an attempt that failed with a retry to come, a task sent back. */
+function saysAgain(event: OrcEvent): boolean {
+  if (event.type === 'task.attempt_failed') return event.retryInMs !== undefined;
+  return event.type === 'task.reviewed' && event.review.verdict === 'rework';
 }
