@@ -11,6 +11,13 @@ export class ConnectionWatch {
   private readonly listeners = new Set<(connected: boolean) => void>();
   private connected = true;
 
+  /**
+   * `startDaemon`: starts the daemon when none answers, as a command does, resolving with what it did to
+   * say (undefined when one was running): the screen calls it when the link drops, so a daemon that died
+   * under it comes back without another `orc` command.
+   */
+  constructor(readonly startDaemon?: () => Promise<string | undefined>) {}
+
   notify(connected: boolean): void {
     if (connected === this.connected) return;
     this.connected = connected;
@@ -24,22 +31,22 @@ export class ConnectionWatch {
 }
 
 /**
- * Starts the daemon when none answers. A restart says so in one line on stderr (the output stays clean):
- * one found dead (its runs were cut off, and resume now), or one stopped before (its log is there); the
- * first start in a state directory is the one the README announces, and says nothing.
+ * Starts the daemon when none answers, resolving with what a restart has to say (a command says it in one
+ * line on stderr, so the output stays clean; the screen on its event pane): one found dead (its runs were
+ * cut off, and resume now), or one stopped before (its log is there); the first start in a state
+ * directory is the one the README announces, and says nothing.
  */
-async function startDaemonIfNeeded(): Promise<void> {
+async function startDaemonIfNeeded(): Promise<string | undefined> {
   const ranBefore = existsSync(statePaths(resolveStateDir()).log);
+  let said: string | undefined;
   await ensureDaemon({
     onStarted: (info, dead) => {
       if (dead !== undefined)
-        process.stderr.write(
-          `orc: the daemon (pid ${dead.pid}) had died; started a new one (pid ${info.pid}), and the runs it held go on\n`,
-        );
-      else if (ranBefore)
-        process.stderr.write(`orc: the daemon was not running; started it (pid ${info.pid})\n`);
+        said = `the daemon (pid ${dead.pid}) had died; started a new one (pid ${info.pid}), and the runs it held go on`;
+      else if (ranBefore) said = `the daemon was not running; started it (pid ${info.pid})`;
     },
   });
+  return said;
 }
 
 /**
@@ -49,8 +56,9 @@ async function startDaemonIfNeeded(): Promise<void> {
 export async function withClient<T>(
   fn: (client: OrcClient, connection: ConnectionWatch) => Promise<T>,
 ): Promise<T> {
-  await startDaemonIfNeeded();
-  const connection = new ConnectionWatch();
+  const said = await startDaemonIfNeeded();
+  if (said !== undefined) process.stderr.write(`orc: ${said}\n`);
+  const connection = new ConnectionWatch(startDaemonIfNeeded);
   let closing = false;
   const client = await createClient({
     // A subscriber the daemon dropped for falling behind (a replay of 10 MB events) reconnects at once

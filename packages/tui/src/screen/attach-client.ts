@@ -23,7 +23,12 @@ export interface AttachClient {
   };
   /**
    * Tells when the link to the daemon drops and when it is back; the client reconnects by itself and
-   * its calls wait meanwhile. Without it a lost stream is noticed by its error.
+   * its calls wait meanwhile. Without it a lost stream is noticed by its error. `startDaemon` starts the
+   * daemon when none answers, as an `orc` command does, resolving with what it did to say (undefined when
+   * one answered); without it (the demo's daemon in process) the screen only waits.
    */
-  connection?: { watch(onChange: (connected: boolean) => void): () => void };
+  connection?: {
+    watch(onChange: (connected: boolean) => void): () => void;
+    startDaemon?: () => Promise<string | undefined>;
+  };
 }

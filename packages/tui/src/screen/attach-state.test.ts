@@ -89,6 +89,36 @@ describe('the event pane', () => {
     ]);
     expect(state.view!.tasks[0]!.status).toBe('reviewing');
   });
+
+  it('tells one line per thing: a dispatch, a task done with its review and cost, a run ended', () => {
+    const state = new AttachState();
+    state.reset(view([task('a')], { lastEventId: 2 }));
+    const usage = { inputTokens: 90, outputTokens: 64, cacheReadTokens: 0, cacheWriteTokens: 0 };
+    const review = { verdict: 'accept' as const, feedback: 'Covers the task.' };
+    type Body<E = OrcEvent> = E extends OrcEvent ? Omit<E, 'id' | 'runId' | 'at'> : never;
+    const stamp = (events: Body[]): OrcEvent[] =>
+      events.map((e, i) => ({ ...e, id: 3 + i, runId: 'r-42', at }));
+    state.pushBatch(
+      stamp([
+        { type: 'task.status', taskId: 'a', from: 'pending', status: 'ready' },
+        { type: 'task.status', taskId: 'a', from: 'ready', status: 'running' },
+        { type: 'task.assigned', taskId: 'a', worker: 0, attempt: 1 },
+        { type: 'task.status', taskId: 'a', from: 'running', status: 'reviewing' },
+        { type: 'task.reviewed', taskId: 'a', attempt: 1, review, charge: { usage, costUsd: 0.0004 } },
+        { type: 'task.completed', taskId: 'a', attempt: 1, usage, costUsd: 0.0013 },
+        { type: 'task.status', taskId: 'a', from: 'reviewing', status: 'done' },
+        { type: 'run.status', status: 'completed' },
+        { type: 'run.completed', review: { verdict: 'success', summary: 'All done.', followUps: [] } },
+      ]),
+    );
+    state.flush();
+    expect(state.lines.map((l) => l.text)).toEqual([
+      'a → w0 (attempt 1)',
+      'a reviewing',
+      'a done (attempt 1 accepted, 90 in / 64 out, $0.0013): Covers the task.',
+      'run completed (success): All done.',
+    ]);
+  });
 });
 
 describe('attaching', () => {

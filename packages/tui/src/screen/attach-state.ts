@@ -10,15 +10,14 @@ import {
   type TaskStatus,
   untoldOutput,
 } from '@orc/shared';
-import { describeEvent, type EventLevel, type EventLine, noticeLine } from './event-line.js';
+import { type EventLevel, type EventLine, noticeLine } from './event-line.js';
+import { EventPane } from './event-pane.js';
 import { FilteredRows } from './filtered-rows.js';
 import { indexOfRow, mergeRows } from './held-rows.js';
 import { RecentEvents } from './recent-events.js';
 import { TaskFilter, type TaskQuery } from './task-filter.js';
 import { scrollWindow } from './task-table.js';
 import { WorkerOutputs } from './worker-output.js';
-
-const KEEP_EVENT_LINES = 500;
 
 /**
  * Events before the view told again on attach, for the event pane's lines: the pane shows six, and a
@@ -66,7 +65,7 @@ const MOVES_ROWS = new Set<OrcEvent['type']>(['plan.tasks_added', 'plan.tasks_re
  */
 export class AttachState {
   view: RunView | undefined;
-  readonly lines: EventLine[] = [];
+  private readonly pane = new EventPane();
   readonly outputs = new WorkerOutputs();
   /** The cursor and the table's first row on screen, as rows of the whole run. */
   selected = 0;
@@ -95,8 +94,6 @@ export class AttachState {
   private history: { after: number; upTo: number } | undefined;
   private readonly recent = new RecentEvents();
   private readonly workers = new Map<number, { taskId: string; status: TaskStatus }>();
-  /** The status the pane last told of each task (see `addLines`); forgotten now and then. */
-  private readonly told = new Map<string, TaskStatus>();
   /**
    * Rows put in from a page that held back tasks done while the disk took no writes: their completion
    * is before the page's lastEventId, so the run is fetched again once events come.
@@ -128,8 +125,7 @@ export class AttachState {
     if (!sameRun) {
       this.history = { after: recentFrom(view), upTo: view.lastEventId };
       this.outputs.clear();
-      this.lines.length = 0;
-      this.told.clear();
+      this.pane.clear();
       this.selected = 0;
       this.offset = 0;
     }
@@ -169,7 +165,7 @@ export class AttachState {
       else if (event.type === 'task.assigned') this.outputs.start(event.worker, event.taskId);
       else if (event.type === 'task.worked') this.answered(event);
     }
-    this.addLines(fresh);
+    this.pane.tell(fresh);
     this.followWorkers(this.workers, fresh);
     this.recent.add(fresh);
     const before = view.tasks.length;
@@ -222,8 +218,13 @@ export class AttachState {
     return true;
   }
 
+  /** The event pane's lines, one per thing that happened. */
+  get lines(): readonly EventLine[] {
+    return this.pane.lines;
+  }
+
   note(level: EventLevel, text: string, now = new Date()): void {
-    this.addLine(noticeLine(level, text, now));
+    this.pane.note(noticeLine(level, text, now));
   }
 
   /** How many rows the table has: every task of the run, or those its filter shows. */
@@ -425,7 +426,7 @@ export class AttachState {
       (e) => e.runId === view.id && e.id > history.after && e.id <= history.upTo,
     );
     if (past.length > 0) {
-      this.addLines(past);
+      this.pane.tell(past);
       history.after = past.at(-1)!.id;
     }
     if (history.after >= history.upTo || this.queue.some((e) => e.id > history.upTo))
@@ -466,42 +467,6 @@ export class AttachState {
         }
       }
     }
-  }
-
-  private addLine(line: EventLine): void {
-    this.lines.push(line);
-    if (this.lines.length > KEEP_EVENT_LINES) this.lines.splice(0, this.lines.length - KEEP_EVENT_LINES);
-  }
-
-  /**
-   * The lines of the events, of which only the last KEEP_EVENT_LINES are kept: described from the end,
-   * and trimmed once: describing and trimming each of a frame's 2,000 events at full speed (a 500-line
-   * splice per line) was two thirds of the screen's folding.
-   */
-  private addLines(events: readonly OrcEvent[]): void {
-    const lines: EventLine[] = [];
-    for (let i = events.length - 1; i >= 0 && lines.length < KEEP_EVENT_LINES; i--) {
-      const line = describeEvent(events[i]!);
-      if (line !== undefined) lines.push(line);
-    }
-    for (let i = lines.length - 1; i >= 0; i--) {
-      const line = lines[i]!;
-      if (line.move !== undefined && this.repeats(line.move)) continue;
-      this.lines.push(line);
-    }
-    if (this.lines.length > KEEP_EVENT_LINES) this.lines.splice(0, this.lines.length - KEEP_EVENT_LINES);
-  }
-
-  /**
-   * Whether a task's move is to the status the pane last told of it: a rollback takes a task back to the
-   * queue (ready), replaces its record (pending) and queues it again (ready): one line, not two.
-   */
-  private repeats({ taskId, status }: { taskId: string; status: TaskStatus }): boolean {
-    if (this.told.get(taskId) === status) return true;
-    // Bounded: a 100,000-task run tells of every task; what was told long ago is off the pane anyway.
-    if (this.told.size >= 4 * KEEP_EVENT_LINES) this.told.clear();
-    this.told.set(taskId, status);
-    return false;
   }
 
   /** A small run's tasks the filter shows, worked out again when the view's tasks or the filter change. */

@@ -1,11 +1,29 @@
 import blessed from 'blessed';
-import { escapeTags } from './text-cells.js';
+import { layoutChoices } from './choice-list.js';
 
 /**
  * The screen's small dialogs over the run: a text to read, a list to choose from, a yes/no question.
  * Each takes the keys while it is open and tells its caller when it closes; the caller keeps its own
  * keys quiet meanwhile.
  */
+
+/** A box over most of the screen, its border in `colour`: an overlay, the inbox. */
+export function panelBox(
+  screen: blessed.Widgets.Screen,
+  colour: string,
+  options: blessed.Widgets.BoxOptions,
+): blessed.Widgets.BoxElement {
+  return blessed.box({
+    parent: screen,
+    top: 'center',
+    left: 'center',
+    width: '90%',
+    height: '90%',
+    border: { type: 'line' },
+    style: { border: { fg: colour } },
+    ...options,
+  });
+}
 
 /** A scrollable text (help, a task's detail); `onClose` runs once Esc, q, Enter or ? closes it. */
 export function openOverlay(
@@ -14,14 +32,7 @@ export function openOverlay(
   content: string,
   onClose: () => void,
 ): blessed.Widgets.BoxElement {
-  const box = blessed.box({
-    parent: screen,
-    top: 'center',
-    left: 'center',
-    width: '90%',
-    height: '90%',
-    border: { type: 'line' },
-    style: { border: { fg: 'cyan' } },
+  const box = panelBox(screen, 'cyan', {
     label: `${label}(Esc closes, arrows scroll) `,
     tags: true,
     content,
@@ -40,32 +51,55 @@ export function openOverlay(
   return box;
 }
 
-/** A list to choose from; resolves with the index chosen, or undefined on Esc. */
+/**
+ * A list to choose from, as wide as its choices where the screen has room; resolves with the index chosen
+ * (↑↓ and Enter, or the item's key in `keys` when it has one), or undefined on Esc.
+ */
 export function pickFrom(
   screen: blessed.Widgets.Screen,
   label: string,
   items: string[],
+  keys: readonly string[] = [],
 ): Promise<number | undefined> {
   return new Promise((resolve) => {
+    const layout = () =>
+      layoutChoices(label, items, { width: screen.width as number, height: screen.height as number });
+    const first = layout();
     const list = blessed.list({
       parent: screen,
       top: 'center',
       left: 'center',
-      width: Math.min(90, (screen.width as number) - 4),
-      height: Math.min(items.length + 2, (screen.height as number) - 4),
+      width: first.width,
+      height: first.height,
       border: { type: 'line' },
       label,
-      items: items.map((i) => escapeTags(i)),
+      items: first.items,
       tags: true,
       keys: true,
       vi: true,
       style: { selected: { inverse: true }, border: { fg: 'cyan' } },
     });
+    // A list wider than the terminal made narrower is not drawn at all: it is fitted again.
+    const refit = () => {
+      const again = layout();
+      list.width = again.width;
+      list.height = again.height;
+      list.setItems(again.items);
+    };
+    screen.on('resize', refit);
+    let chosen = false;
     const done = (index: number | undefined) => {
+      if (chosen) return;
+      chosen = true;
+      screen.removeListener('resize', refit);
       list.destroy();
       resolve(index);
     };
     list.on('select', (_item, index) => done(index));
+    list.on('keypress', (ch: string | undefined) => {
+      const index = ch === undefined ? -1 : keys.indexOf(ch);
+      if (index >= 0) done(index);
+    });
     list.key(['escape', 'q'], () => done(undefined));
     list.focus();
     screen.render();

@@ -4,7 +4,7 @@ import {
   editedBy,
   type ErrorCategory,
   type OrcEvent,
-  type TaskStatus,
+  type TaskReview,
 } from '@orc/shared';
 import { formatCost, formatTokens, plural } from './format.js';
 import { ERROR_CATEGORY_COLOR, colored } from './status-style.js';
@@ -20,8 +20,6 @@ export interface EventLine {
   /** The kind of failure when the event reports one, shown as a coloured tag. */
   category?: ErrorCategory;
   text: string;
-  /** A task's move: the status it told, so a move to the status the pane last told of it is not told again. */
-  move?: { taskId: string; status: TaskStatus };
 }
 
 /** Describes an event for the event pane; worker output has panes of its own and gives no line. */
@@ -75,7 +73,7 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
     case 'run.integrated':
       return line('info', event.message);
     case 'run.completed':
-      return line('info', `completed (${event.review.verdict}): ${event.review.summary}`);
+      return line('info', `run completed (${event.review.verdict}): ${event.review.summary}`);
     case 'run.failed':
       return line('error', `run failed: ${event.error}`);
     case 'run.cancelled':
@@ -124,7 +122,7 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
         event.status === 'reviewing' && event.from === 'ready'
           ? `${event.taskId} reviewing: its answer from before goes to review${event.worker === undefined ? '' : ` (w${event.worker})`}`
           : `${event.taskId} ${event.status}${event.reason === undefined ? '' : `: ${event.reason}`}`;
-      return { ...line(level, text), move: { taskId: event.taskId, status: event.status } };
+      return line(level, text);
     }
     case 'task.assigned':
       return line('info', `${event.taskId} → w${event.worker} (attempt ${event.attempt})`);
@@ -164,12 +162,9 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
       // Told by the answer's own line once the task is done (task.completed).
       return undefined;
     case 'task.completed':
-      return line(
-        'info',
-        `${event.taskId} attempt ${event.attempt} answered (${formatTokens(event.usage.inputTokens)} in / ${formatTokens(event.usage.outputTokens)} out, ${formatCost(event.costUsd)})`,
-      );
+      return describeDone(event);
     case 'task.failed':
-      return line('error', `${event.taskId} failed: ${event.error}`);
+      return describeFailed(event);
     case 'task.source_changed':
       return line('warn', `${event.taskId} ${describeSourceChange(event.change)}`);
     case 'task.error_revised':
@@ -192,6 +187,47 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
       return line('info', `${taskId ?? 'run'} rated ${score}/5${comment ? `: ${comment}` : ''}`);
     }
   }
+}
+
+/**
+ * A task done: the attempt whose answer it kept and what that cost, and the review that accepted it when
+ * the two are one thing (`t1 done (attempt 1 accepted, 90 in / 64 out, $0.0012): covers the task`).
+ */
+export function describeDone(
+  event: Extract<OrcEvent, { type: 'task.completed' }>,
+  review?: TaskReview,
+): EventLine {
+  const spend = `${formatTokens(event.usage.inputTokens)} in / ${formatTokens(event.usage.outputTokens)} out, ${formatCost(event.costUsd)}`;
+  const attempt = `attempt ${event.attempt}${review === undefined ? '' : ' accepted'}`;
+  return {
+    id: event.id,
+    time: clockTime(event.at),
+    level: 'info',
+    text: oneLine(
+      `${event.taskId} done (${attempt}, ${spend})${review === undefined ? '' : `: ${review.feedback}`}`,
+    ),
+  };
+}
+
+/**
+ * A task failed; with the attempt that gave up when that is what failed it, its number and its error's kind
+ * (`[PERMANENT] t1 failed at attempt 2: invalid request`).
+ */
+export function describeFailed(
+  event: Extract<OrcEvent, { type: 'task.failed' }>,
+  attempt?: Extract<OrcEvent, { type: 'task.attempt_failed' }>,
+): EventLine {
+  return {
+    id: event.id,
+    time: clockTime(event.at),
+    level: 'error',
+    text: oneLine(
+      attempt === undefined
+        ? `${event.taskId} failed: ${event.error}`
+        : `${event.taskId} failed at attempt ${attempt.attempt}: ${attempt.error.message}`,
+    ),
+    ...(attempt !== undefined && { category: attempt.error.category }),
+  };
 }
 
 /** A local failure the user should see among the events (an action the daemon refused, a lost connection). */

@@ -81,12 +81,6 @@ function elapsedMs(from: string | undefined, to: string | undefined, now: number
   return Number.isNaN(start) || Number.isNaN(end) ? undefined : Math.max(0, end - start);
 }
 
-/** Tasks that will not run again by themselves: done, failed, skipped, cancelled. */
-export function finishedTaskCount(run: Pick<RunSummary, 'taskCounts'>): number {
-  const c = run.taskCounts;
-  return (c.done ?? 0) + (c.failed ?? 0) + (c.skipped ?? 0) + (c.cancelled ?? 0);
-}
-
 /** `5/10 done · 2 running · 1 failed`: done out of all, then every other state a task is in. */
 export function taskCountsText(view: Pick<RunSummary, 'taskCounts' | 'taskTotal'>): string {
   const c = view.taskCounts;

@@ -7,14 +7,7 @@ import {
   type RunView,
   simulatedRoles,
 } from '@orc/shared';
-import {
-  finishedTaskCount,
-  formatCost,
-  formatDuration,
-  formatTokens,
-  progressBar,
-  taskCountsText,
-} from './format.js';
+import { formatCost, formatDuration, formatTokens, progressBar, taskCountsText } from './format.js';
 import type { WaitingCount } from './inbox-feed.js';
 import { waitingLabel } from './inbox-view.js';
 import { RUN_STATUS_COLOR, colored } from './status-style.js';
@@ -95,15 +88,17 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
   const statsText = truncateCells(variants.find((text) => cellWidth(text) <= room) ?? variants.at(-1)!, room);
   const line2 = `{bold}${colored(RUN_STATUS_COLOR[view.status], state.toUpperCase())}{/bold}  ${escapeTags(statsText)}`;
 
-  const finished = finishedTaskCount(view);
+  // The bar fills with the tasks done, as its count and `orc ls`/`orc show` say: a failed task is told
+  // apart (`· 2 failed`), not counted as progress.
+  const done = view.taskCounts.done ?? 0;
   const counts = taskCountsText(view);
   const lines = [line1, line2];
   if (options.showProgressBar) {
     const barWidth = Math.max(10, Math.min(40, width - cellWidth(counts) - 2));
     const shown = truncateCells(counts, Math.max(0, width - barWidth - 2));
-    lines.push(`${progressBar(finished, view.taskTotal, barWidth)}  ${escapeTags(shown)}`);
+    lines.push(`${progressBar(done, view.taskTotal, barWidth)}  ${escapeTags(shown)}`);
   } else {
-    lines.push(escapeTags(truncateCells(`${finished}/${view.taskTotal} finished  ${counts}`, width)));
+    lines.push(escapeTags(truncateCells(counts, width)));
   }
   const train = trainLine(view, now);
   if (train !== undefined) lines.push(escapeTags(truncateCells(train, width)));

@@ -55,7 +55,7 @@ export const HELP_TEXT = [
   '  s              skip the selected task: what depends on it goes on once its own dependencies are done',
   '  X              cancel the selected task: its attempt stops, and it waits until you edit or retry it',
   '                 (orc task edit|add|rm change the plan from the command line)',
-  "  *              rate the selected task's work from 1 to 5 (shown in orc report)",
+  "  *              rate the selected task's work: 5 to 1, or ↑↓ Enter (shown in orc report)",
   '  x              cancel the run (asks first)',
   '',
   "{bold}Finding tasks{/bold} (the table's label shows the filter and how many tasks match)",

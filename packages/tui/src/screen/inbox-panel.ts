@@ -1,5 +1,6 @@
 import type { InboxChoice, InboxItem } from '@orc/shared';
 import blessed from 'blessed';
+import { panelBox } from './dialogs.js';
 import type { InboxFeed } from './inbox-feed.js';
 import { renderInbox, type InboxViewInput } from './inbox-view.js';
 import { oneLine } from './text-cells.js';
@@ -36,14 +37,7 @@ export class InboxPanel {
 
   constructor(private readonly options: InboxPanelOptions) {
     const { screen } = options;
-    this.box = blessed.box({
-      parent: screen,
-      top: 'center',
-      left: 'center',
-      width: '90%',
-      height: '90%',
-      border: { type: 'line' },
-      style: { border: { fg: 'magenta' } },
+    this.box = panelBox(screen, 'magenta', {
       label: ' Inbox (↑↓ choose · a choice key answers · Esc closes) ',
       tags: true,
       wrap: false,

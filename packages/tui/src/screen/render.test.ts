@@ -181,7 +181,15 @@ describe('header', () => {
     });
     const lines = renderHeader(real, { width: 80, now: NOW, showProgressBar: false }).map(plain);
     expect(lines[0]).not.toContain('SIMULATED');
-    expect(lines[2]).toBe('5/10 finished  5/10 done · 2 running');
+    expect(lines[2]).toBe('5/10 done · 2 running');
+  });
+
+  it('fills the bar with the tasks done, as its count says: failed ones are told apart, not progress', () => {
+    const failing = view({ taskCounts: { done: 0, failed: 2, pending: 1 }, taskTotal: 3 });
+    const lines = renderHeader(failing, { width: 120, now: NOW, showProgressBar: true }).map(plain);
+    expect(lines[2]).toMatch(/^\[░+\] 0% {2}0\/3 done · 2 failed/);
+    const plainLine = renderHeader(failing, { width: 120, now: NOW, showProgressBar: false }).map(plain);
+    expect(plainLine[2]).toMatch(/^0\/3 done · 2 failed/);
   });
 
   it('shows the merge train: what is verified and for how long, what waits, the last verdict', () => {
@@ -543,12 +551,9 @@ describe('attach state', () => {
     expect(state.view!.tasks.map((t) => t.status)).toEqual(['running', 'pending']);
     expect(state.busyWorkers().map((b) => [b.worker, b.taskId])).toEqual([[1, 't1']]);
     expect(state.outputs.text(1, 't1')).toBe('hello world');
-    // Event 8 the view had: told on the pane (a run new to the screen), not folded again.
-    expect(state.lines.map((l) => l.text)).toEqual([
-      't2 → w0 (attempt 1)',
-      't1 running',
-      't1 → w1 (attempt 1)',
-    ]);
+    // Event 8 the view had: told on the pane (a run new to the screen), not folded again. A task's move
+    // to running is told by its dispatch, which names the worker and the attempt.
+    expect(state.lines.map((l) => l.text)).toEqual(['t2 → w0 (attempt 1)', 't1 → w1 (attempt 1)']);
     expect(state.flush()).toBe(false);
   });
 

@@ -1,6 +1,6 @@
-import type { CheckpointInfo, TaskRecord } from '@orc/shared';
+import type { CheckpointInfo, RollbackResult, TaskRecord } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
-import { chooseRollback } from './rollback-choice.js';
+import { chooseRollback, rollbackUnsaid } from './rollback-choice.js';
 
 const checkpoint = (id: string, tasksDone: number): CheckpointInfo => ({
   id,
@@ -43,5 +43,25 @@ describe('chooseRollback', () => {
     expect(without.shown[1]!.items).toHaveLength(2);
     expect(await chooseRollback([checkpoint('cp1', 2)], task, person(undefined).pick)).toBeUndefined();
     expect(await chooseRollback([checkpoint('cp1', 2)], task, person(0, undefined).pick)).toBeUndefined();
+  });
+});
+
+describe('rollbackUnsaid', () => {
+  const result = (status: RollbackResult['status'], reset: string[]) =>
+    ({
+      id: 'r1',
+      status,
+      rollback: { checkpointId: 'cp1', strategy: 'partial', reset, kept: ['a', 'b'] },
+    }) as RollbackResult;
+
+  it('says a rollback of a finished run that reset nothing left it as it was (no event tells it)', () => {
+    expect(rollbackUnsaid(result('completed', []))).toBe(
+      'rollback to cp1 (partial) reset no task, nothing to redo: 2 done tasks kept; run r1 stays completed',
+    );
+  });
+
+  it("says nothing a rollback's own event tells: tasks reset, or a run still going", () => {
+    expect(rollbackUnsaid(result('executing', ['a']))).toBeUndefined();
+    expect(rollbackUnsaid(result('paused', []))).toBeUndefined();
   });
 });

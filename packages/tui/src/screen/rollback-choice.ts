@@ -1,9 +1,12 @@
 import {
   ROLLBACK_STRATEGY_SUMMARY,
+  FINISHED_RUN_STATUSES,
   type CheckpointInfo,
+  type RollbackResult,
   type RollbackStrategy,
   type TaskRecord,
 } from '@orc/shared';
+import { plural } from './format.js';
 import { oneLine } from './text-cells.js';
 
 /** A rollback as the person chose it: to which checkpoint, how, and for a selective one, from which task. */
@@ -52,4 +55,15 @@ export async function chooseRollback(
   if (how === undefined) return undefined;
   const { strategy } = strategies[how]!;
   return { checkpoint, strategy, ...(strategy === 'selective' && selected && { tasks: [selected.id] }) };
+}
+
+/**
+ * What a rollback did that no event tells: a finished run it gave no work stays as it was, and the daemon
+ * journals nothing for it (`orc rollback` says `reset 0 tasks … nothing to redo`). Undefined when the
+ * rollback's own event tells it.
+ */
+export function rollbackUnsaid(result: RollbackResult): string | undefined {
+  const { checkpointId, strategy, reset, kept } = result.rollback;
+  if (reset.length > 0 || !FINISHED_RUN_STATUSES.has(result.status)) return undefined;
+  return `rollback to ${checkpointId} (${strategy}) reset no task, nothing to redo: ${plural(kept.length, 'done task')} kept; run ${result.id} stays ${result.status}`;
 }

@@ -3,7 +3,7 @@ import blessed from 'blessed';
 import { AttachState } from './attach-state.js';
 import { createTerminalScreen, type TerminalOptions } from './blessed-terminal.js';
 import { askLine, askYesNo, openOverlay, pickFrom } from './dialogs.js';
-import { eventLineMarkup } from './event-line.js';
+import { eventLineMarkup, type EventLevel } from './event-line.js';
 import { followRun } from './follow-run.js';
 import { FrameScheduler } from './frame-scheduler.js';
 import { renderHeader } from './header.js';
@@ -18,7 +18,8 @@ import { RowFetcher } from './row-fetcher.js';
 import { closingMessage, runIsOver } from './run-summary.js';
 import { TABLE_LABEL, tableLabel, tableMarkup } from './table-markup.js';
 import { renderTaskDetail } from './task-detail.js';
-import { chooseRollback } from './rollback-choice.js';
+import { DaemonRestart } from './daemon-restart.js';
+import { chooseRollback, rollbackUnsaid } from './rollback-choice.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
 import { WorkerPanes } from './worker-panes.js';
 
@@ -86,6 +87,7 @@ class AttachSession {
   private readonly quiet: QuietStreamWatch;
   /** What waits for a person, in every run of the daemon. */
   private readonly inbox: InboxFeed;
+  private readonly restart: DaemonRestart;
   private unfollow: (() => void) | undefined;
   private unwatch: (() => void) | undefined;
   /** Bumped on every (re)connect, so callbacks of an older subscription are ignored. */
@@ -109,10 +111,7 @@ class AttachSession {
     private readonly resolve: (result: AttachResult) => void,
   ) {
     this.screen = createTerminalScreen(options);
-    this.guard = guardTerminalOutput((text) => {
-      this.state.note('warn', text);
-      this.frames.request();
-    });
+    this.guard = guardTerminalOutput((text) => this.say('warn', text));
     // blessed prints an uncaught exception's stack after restoring the terminal: let it through.
     this.screen.on('destroy', () => this.guard.restore());
     const box = (opts: blessed.Widgets.BoxOptions) =>
@@ -156,6 +155,13 @@ class AttachSession {
         if (this.options.bell) this.screen.program.bell();
       },
     });
+    this.restart = new DaemonRestart(client.connection?.startDaemon, {
+      started: (text) => this.say('warn', text),
+      failed: (error) => {
+        this.alert = `Cannot reach the daemon, and starting it failed (${messageOf(error)}); orc daemon start starts it. q leaves.`;
+        this.frames.request();
+      },
+    });
     this.bindKeys();
     this.screen.on('resize', () => this.frames.request());
   }
@@ -170,8 +176,9 @@ class AttachSession {
         this.inbox.restart();
         return;
       }
-      this.alert =
-        'Cannot reach the daemon (the connection closed); reconnecting. q leaves, the run goes on.';
+      this.alert = this.restart.lost()
+        ? 'Cannot reach the daemon (the connection closed); reconnecting, and starting it if it is gone. q leaves.'
+        : 'Cannot reach the daemon (the connection closed); reconnecting. q leaves, the run goes on.';
       this.frames.request();
     });
     void this.connect();
@@ -412,9 +419,11 @@ class AttachSession {
   /** `*`: the selected task's work rated 1–5, for `orc report` (a comment needs `orc feedback`). */
   private async rateTask(): Promise<void> {
     const task = this.state.selectedTask();
+    if (task === undefined) return;
     const scores = ['5 just right', '4 good', '3 usable', '2 poor', '1 useless'];
-    const picked = task && (await this.pick(` Rate ${task.id}'s work (Esc cancels) `, scores));
-    if (task === undefined || picked === undefined) return;
+    const label = ` Rate ${task.id}'s work: 5–1 or ↑↓ Enter (Esc cancels) `;
+    const picked = await this.pick(label, scores, ['5', '4', '3', '2', '1']);
+    if (picked === undefined) return;
     this.act('rating', (runId) =>
       this.client.trpc.feedback.add.mutate({ runId, taskId: task.id, rating: 5 - picked }),
     );
@@ -423,16 +432,25 @@ class AttachSession {
   /**
    * Runs an action on the daemon. What it did arrives as events, which tell it on their own line (the
    * checkpoint saved, the task cancelled): a note of its own repeated each one. A refusal, which no event
-   * tells, is shown with its reason.
+   * tells, is shown with its reason; `then` tells what no event will.
    */
-  private act(what: string, run: (runId: string) => Promise<unknown>): void {
+  private act<T>(what: string, run: (runId: string) => Promise<T>, then?: (result: T) => void): void {
     run(this.runId).then(
-      () => undefined,
-      (error: unknown) => {
-        this.state.note('error', `${what} failed: ${messageOf(error)}`);
+      (result) => {
+        if (then === undefined) return;
+        then(result);
         this.frames.request();
       },
+      (error: unknown) => {
+        this.say('error', `${what} failed: ${messageOf(error)}`);
+      },
     );
+  }
+
+  /** A line of the screen's own on the event pane, drawn at the next frame. */
+  private say(level: EventLevel, text: string): void {
+    this.state.note(level, text);
+    this.frames.request();
   }
 
   private confirmCancel(): void {
@@ -497,8 +515,7 @@ class AttachSession {
     try {
       checkpoints = await this.client.trpc.checkpoints.list.query({ runId });
     } catch (error) {
-      this.state.note('error', `listing checkpoints failed: ${messageOf(error)}`);
-      this.frames.request();
+      this.say('error', `listing checkpoints failed: ${messageOf(error)}`);
       return;
     }
     if (checkpoints.length === 0) {
@@ -511,20 +528,26 @@ class AttachSession {
     );
     if (choice === undefined) return;
     const { checkpoint, strategy, tasks } = choice;
-    this.act('rollback', (runId) =>
-      this.client.trpc.checkpoints.rollback.mutate({
-        runId,
-        checkpointId: checkpoint.id,
-        strategy,
-        ...(tasks !== undefined && { tasks }),
-      }),
+    this.act(
+      'rollback',
+      (runId) =>
+        this.client.trpc.checkpoints.rollback.mutate({
+          runId,
+          checkpointId: checkpoint.id,
+          strategy,
+          ...(tasks !== undefined && { tasks }),
+        }),
+      (result) => {
+        const unsaid = rollbackUnsaid(result);
+        if (unsaid !== undefined) this.state.note('info', unsaid);
+      },
     );
   }
 
   /** A list to choose from; resolves with the index chosen, or undefined on Esc. */
-  private async pick(label: string, items: string[]): Promise<number | undefined> {
+  private async pick(label: string, items: string[], keys?: string[]): Promise<number | undefined> {
     this.modal = { kind: 'picker' };
-    const index = await pickFrom(this.screen, label, items);
+    const index = await pickFrom(this.screen, label, items, keys);
     this.modal = undefined;
     this.frames.request();
     return index;
@@ -536,8 +559,7 @@ class AttachSession {
         a.createdAt.localeCompare(b.createdAt),
       );
       if (runs.length < 2) {
-        this.state.note('info', 'no other run to switch to');
-        this.frames.request();
+        this.say('info', 'no other run to switch to');
         return;
       }
       const at = runs.findIndex((r) => r.id === this.runId);
@@ -545,8 +567,7 @@ class AttachSession {
       this.state.note('info', `switching to run ${this.runId}`);
       await this.connect();
     } catch (error) {
-      this.state.note('error', `listing runs failed: ${messageOf(error)}`);
-      this.frames.request();
+      this.say('error', `listing runs failed: ${messageOf(error)}`);
     }
   }
 
