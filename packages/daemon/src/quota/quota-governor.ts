@@ -497,10 +497,13 @@ export class QuotaGovernor {
         this.pump();
       },
       failed: (error) => {
+        if (ended) return;
+        // Read before the call's place is given back: the ledger places a reading by its call's admission.
+        if (quota && error instanceof ModelError) this.readRefusal(quota, call, sentAt, error, flight);
         const refused = error instanceof ModelError && error.details.status === 429;
-        if (!end({ answered: false, outputTokens: 0, refused })) return;
+        end({ answered: false, outputTokens: 0, refused });
         this.observer?.ended(ask.call, { kind: 'failed', error });
-        if (quota && error instanceof ModelError) this.refused(quota, call, sentAt, error, ask, flight);
+        if (quota && error instanceof ModelError) this.refused(quota, error, ask);
         this.pump();
       },
       standBy: () => {
@@ -517,22 +520,25 @@ export class QuotaGovernor {
     };
   }
 
-  /** A refusal: its headers are read, and a `retry-after` or a usage limit holds every call of the quota. */
-  private refused(
+  /** A failed call's headers (a refusal's say what is left) are read as an answer's are. */
+  private readRefusal(
     quota: ModelQuota,
     call: number,
     sentAt: number,
     error: ModelError,
-    ask: QuotaAsk,
     flight: string | undefined,
   ): void {
+    const { rateLimits } = error.details;
+    if (!rateLimits) return;
+    const stamped = { ...rateLimits, at: this.clock.now() };
+    quota.report(call, stamped, sentAt);
+    if (flight !== undefined) this.ledger!.observe(quota.key, flight, quota.ledgerReadings(stamped));
+  }
+
+  /** A refusal: a `retry-after` or a usage limit holds every call of the quota. */
+  private refused(quota: ModelQuota, error: ModelError, ask: QuotaAsk): void {
     const now = this.clock.now();
     const { details } = error;
-    if (details.rateLimits) {
-      const stamped = { ...details.rateLimits, at: now };
-      quota.report(call, stamped, sentAt);
-      if (flight !== undefined) this.ledger!.observe(quota.key, flight, quota.ledgerReadings(stamped));
-    }
     let until: number | undefined;
     let reason = '';
     if (details.status === 429) {

@@ -3,12 +3,15 @@
  * read a level and take from it at once. Time is Redis' own (`TIME`), so machines whose clocks differ
  * still agree on when a bucket refills and when a place expires.
  *
- * KEYS[1] the state hash: `seq` (admissions so far), `readseq` (the admission whose answer gave the
- * latest reading), `metering` (unknown | headers | none), `admitted`, `refused`, `ident`, `model`,
- * `blocked`/`blockedFor` (a hold the API asked for: until when, why), and per
- * bucket `<dimension>:limit|level|at|fill` (the level at `at`, refilling at limit/fill per ms).
- * KEYS[2] the flights hash: admission → "<input> <output> <heard>" (the output reserved until it ends;
- * heard 1 once its answer's headers came, so the server has counted its arrival).
+ * KEYS[1] the state hash: `seq` (admissions so far), `tick` (admissions, hearings and ends so far: the
+ * order they happened in), `readseq` (the admission whose answer gave the latest reading), `gone` (of the
+ * calls that went and have ended, the latest tick at which one was heard of, or ended unheard),
+ * `metering` (unknown | headers | none), `admitted`, `refused`, `ident`, `model`, `blocked`/`blockedFor`
+ * (a hold the API asked for: until when, why), and per bucket `<dimension>:limit|level|at|fill` (the
+ * level at `at`, refilling at limit/fill per ms).
+ * KEYS[2] the flights hash: admission → "<input> <output> <heard> <admitted>" (the output reserved until
+ * it ends; heard: 0, then the tick at which its answer's headers came, so the server has counted its
+ * arrival; admitted: the tick of its admission).
  * KEYS[3] the leases: admission scored by when it expires unless renewed.
  */
 
@@ -23,19 +26,41 @@ local function charges(d, input, output)
   if d == 'output-tokens' then return 0, output end
   return input, output
 end
+local function flight(value)
+  local input, output, heard, admitted = string.match(value, '^(%S+) (%S+) (%S+) ?(%S*)$')
+  return tonumber(input), tonumber(output), tonumber(heard) or 0, tonumber(admitted) or 0
+end
+-- The arrivals of the calls in flight not heard of yet: taken from our level, not yet from the server's.
+local function unheard(d)
+  local sum = 0
+  for _, value in ipairs(redis.call('HVALS', F)) do
+    local fi, fo, heard = flight(value)
+    if heard == 0 then
+      local a = charges(d, fi, fo)
+      sum = sum + a
+    end
+  end
+  return sum
+end
+-- The level now, and the most it can be while the unheard calls are on their way: the server's bucket
+-- stops refilling at its limit, so refill past the limit less their arrivals is refill it never gives.
 local function bucket(d)
   local v = redis.call('HMGET', S, d .. ':limit', d .. ':level', d .. ':at', d .. ':fill')
   if not v[1] then return nil end
   local limit, level, at, fill = tonumber(v[1]), tonumber(v[2]), tonumber(v[3]), tonumber(v[4])
   local rate = limit / fill
-  return limit, math.min(limit, level + rate * math.max(0, now - at)), rate
+  local top = limit - unheard(d)
+  return limit, math.min(top, level + rate * math.max(0, now - at)), rate, top
 end
 local function set(d, level)
   redis.call('HSET', S, d .. ':level', tostring(level), d .. ':at', now)
 end
-local function flight(value)
-  local input, output, heard = string.match(value, '^(%S+) (%S+) (%S+)$')
-  return tonumber(input), tonumber(output), heard == '1'
+-- Keeps each level as it is now, before a call is heard of or ends and its bucket's top rises.
+local function settle()
+  for _, d in ipairs(DIMS) do
+    local limit, level = bucket(d)
+    if limit then set(d, level) end
+  end
 end
 -- A place whose process stopped renewing it (killed mid-call) is given back.
 local dead = redis.call('ZRANGEBYSCORE', E, '-inf', now)
@@ -65,7 +90,7 @@ if metering == 'headers' then
   local split = redis.call('HEXISTS', S, 'input-tokens:limit') == 1 or redis.call('HEXISTS', S, 'output-tokens:limit') == 1
   local wait, known, reason = 0, 1, ''
   for _, d in ipairs(DIMS) do
-    local limit, level, rate = bucket(d)
+    local limit, level, rate, top = bucket(d)
     if limit and not (split and d == 'tokens') then
       local a, e = charges(d, input, output)
       local wanted = math.min(limit, a + e)
@@ -78,9 +103,10 @@ if metering == 'headers' then
         end
         local room = level - reserved
         if room < wanted then
-          -- Refill alone makes room only for what fits beside the calls in flight; else one must end.
+          -- Refill alone makes room only for what fits beside the calls in flight; else one must end
+          -- (or be heard of).
           local k = 0
-          if wanted + reserved <= limit or #flights == 0 then k = 1 end
+          if wanted + reserved <= top or #flights == 0 then k = 1 end
           local ms = math.ceil((wanted - room) / rate)
           if ms > wait or (k == 0 and known == 1) then
             wait = ms
@@ -101,7 +127,8 @@ if metering == 'headers' then
   end
 end
 local seq = redis.call('HINCRBY', S, 'seq', 1)
-redis.call('HSET', F, seq, input .. ' ' .. output .. ' 0')
+local tick = redis.call('HINCRBY', S, 'tick', 1)
+redis.call('HSET', F, seq, input .. ' ' .. output .. ' 0 ' .. tick)
 redis.call('ZADD', E, now + lease, seq)
 redis.call('HINCRBY', S, 'admitted', 1)
 redis.call('HSET', S, 'ident', ARGV[4], 'model', ARGV[5])
@@ -111,20 +138,24 @@ return {1, seq}
 
 /**
  * ARGV: admission, then per bucket read: dimension, limit, remaining, fill ms. The newest reading sets
- * each bucket's level: what the server had left, less the arrivals of the calls in flight whose answers
- * have not been heard of (the server may not have counted them yet: calls of other processes arrive in
- * any order, so an earlier admission is no proof of an earlier arrival).
+ * each bucket's level: what the server had left when this call arrived, less the arrivals it may not
+ * have counted: those of the calls in flight not heard of when this one was admitted (calls of other
+ * processes arrive in any order, so neither an earlier admission nor an earlier hearing is proof of an
+ * earlier arrival). When such a call has ended since, it is no longer here to take off: the reading is
+ * left unused, as is one whose call is no longer held (its place expired).
  */
 export const OBSERVE = `${COMMON}
 local seq = tonumber(ARGV[1])
 redis.call('HSET', S, 'metering', 'headers')
 local mine = redis.call('HGET', F, ARGV[1])
-if mine then
-  local fi, fo = flight(mine)
-  redis.call('HSET', F, ARGV[1], fi .. ' ' .. fo .. ' 1')
-end
+if not mine then return 0 end
+local tick = redis.call('HINCRBY', S, 'tick', 1)
+settle()
+local fi, fo, _, admitted = flight(mine)
+redis.call('HSET', F, ARGV[1], fi .. ' ' .. fo .. ' ' .. tick .. ' ' .. admitted)
 local readseq = tonumber(redis.call('HGET', S, 'readseq') or '0')
 if seq < readseq then return 0 end
+if tonumber(redis.call('HGET', S, 'gone') or '0') > admitted then return 0 end
 redis.call('HSET', S, 'readseq', seq)
 local all = redis.call('HGETALL', F)
 local i = 2
@@ -132,9 +163,9 @@ while i + 3 <= #ARGV do
   local d, limit, remaining, fill = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   local pending = 0
   for j = 1, #all, 2 do
-    local fi, fo, heard = flight(all[j + 1])
-    if not heard and all[j] ~= ARGV[1] then
-      local a = charges(d, fi, fo)
+    local ai, ao, heard = flight(all[j + 1])
+    if all[j] ~= ARGV[1] and (heard == 0 or heard > admitted) then
+      local a = charges(d, ai, ao)
       pending = pending + a
     end
   end
@@ -148,13 +179,23 @@ return 1
 /**
  * ARGV: admission, output tokens, answered (1/0), sent (1/0), refused (1/0). The place is given back and
  * the output it used is charged (a place that expired is charged too: the call went on without its
- * process renewing it); a call that never went has its arrival given back.
+ * process renewing it); a call that never went has its arrival given back. A call that went is
+ * remembered in `gone` by when it was heard of (or ended unheard), for readings that may not have
+ * counted it.
  */
 export const RELEASE = `${COMMON}
 local seq, used = ARGV[1], tonumber(ARGV[2])
 local value = redis.call('HGET', F, seq)
+local tick = redis.call('HINCRBY', S, 'tick', 1)
+settle()
 redis.call('HDEL', F, seq)
 redis.call('ZREM', E, seq)
+if value and ARGV[4] == '1' then
+  local _, _, heard = flight(value)
+  local mark = tick
+  if heard > 0 then mark = heard end
+  if mark > tonumber(redis.call('HGET', S, 'gone') or '0') then redis.call('HSET', S, 'gone', mark) end
+end
 for _, d in ipairs(DIMS) do
   local limit, level = bucket(d)
   if limit then

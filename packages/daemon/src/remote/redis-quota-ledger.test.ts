@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../clock.js';
 import { createAnthropicProvider } from '../model/anthropic-provider.js';
 import { QuotaGovernor } from '../quota/quota-governor.js';
+import { OBSERVE, RELEASE, RESERVE } from './quota-ledger-scripts.js';
 import { connectRedis } from './redis-connection.js';
 import { RedisQuotaLedger, SHARED_QUOTAS_KEY, readLedgerState } from './redis-quota-ledger.js';
 
@@ -158,4 +159,70 @@ describe('the quota ledger on Redis', () => {
     expect(server.statusCounts[429]).toBeUndefined();
     expect(new Set(server.log.map((record) => record.apiKey))).toEqual(new Set([KEY_ONE, KEY_TWO]));
   }, 15_000);
+});
+
+describe('the shared buckets when calls arrive out of turn', () => {
+  const QUOTA = 'anthropic:fingerprint:claude-sonnet-5-5';
+  const NEED = { input: 10, output: 100 };
+  const WENT = { outputTokens: 10, answered: true, sent: true, refused: false };
+  const read = (remaining: number, fillMs: number) => [
+    { dimension: 'requests' as const, limit: 4, remaining, fillMs },
+  ];
+
+  /** A ledger whose first call told the limits (four requests, refilled over `fillMs`): three left. */
+  async function ledgerAfterFirstCall(fillMs: number): Promise<RedisQuotaLedger> {
+    const connection = await connect();
+    // Loaded first, so that the ledger's scripts told without waiting run in order with its reserves.
+    for (const script of [RESERVE, OBSERVE, RELEASE]) await connection.script('LOAD', script);
+    const ledger = await RedisQuotaLedger.open(connection, 5_000);
+    closing.push(() => ledger.close());
+    const first = await place(ledger);
+    ledger.observe(QUOTA, first, read(3, fillMs));
+    ledger.release(QUOTA, first, WENT);
+    return ledger;
+  }
+
+  async function place(ledger: RedisQuotaLedger): Promise<string> {
+    const answer = await ledger.reserve(QUOTA, MODEL, NEED);
+    if (!answer.ok) throw new Error(`no place: ${answer.reason}`);
+    return answer.flight;
+  }
+
+  /** How many more calls the ledger lets go now (its scripts run in order on one connection). */
+  async function placesLeft(ledger: RedisQuotaLedger): Promise<number> {
+    let placed = 0;
+    while (placed < 8 && (await ledger.reserve(QUOTA, MODEL, NEED)).ok) placed++;
+    return placed;
+  }
+
+  it('takes off a reading the calls heard of since its call went, which may have arrived after it', async () => {
+    // A minute's refill: nothing comes back while the test runs.
+    const ledger = await ledgerAfterFirstCall(60_000);
+    const [earlier, later] = [await place(ledger), await place(ledger)];
+    // The later call arrived first (two left), the earlier one next (one left), and is heard of first.
+    ledger.observe(QUOTA, earlier, read(1, 60_000));
+    ledger.observe(QUOTA, later, read(2, 60_000));
+    // The server has one left: one more call goes, not two (the second would be refused).
+    expect(await placesLeft(ledger)).toBe(1);
+  });
+
+  it('leaves a reading unused when a call it may not have counted has ended since', async () => {
+    const ledger = await ledgerAfterFirstCall(60_000);
+    const [earlier, later] = [await place(ledger), await place(ledger)];
+    ledger.observe(QUOTA, earlier, read(1, 60_000));
+    ledger.release(QUOTA, earlier, WENT);
+    ledger.observe(QUOTA, later, read(2, 60_000));
+    expect(await placesLeft(ledger)).toBeLessThanOrEqual(1);
+  });
+
+  it('refills no further than the server’s full bucket while a call admitted is on its way', async () => {
+    // A request a second: after a second the bucket is full again (four).
+    const ledger = await ledgerAfterFirstCall(4_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // A call goes, and takes longer than a second to arrive: the server's bucket stays full (four)
+    // meanwhile, and the call takes one of them when it arrives.
+    await place(ledger);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect(await placesLeft(ledger)).toBe(3);
+  });
 });
