@@ -224,9 +224,9 @@ export class RunScheduler {
   /** The graph and the forecast made afresh from the records; returns the tasks that wait for nothing. */
   rebuild(): string[] {
     // As the tasks are kept: a restore's settled and waiting tasks are not parsed for it.
-    const rows = [...this.tasks.rows()];
-    this.forecaster.reset(rows);
-    return this.graph.rebuild(rows, recordOfTask);
+    const { tasks, places } = this.tasks.placed();
+    this.forecaster.reset(tasks);
+    return this.graph.rebuild(tasks, recordOfTask, places);
   }
 
   /**

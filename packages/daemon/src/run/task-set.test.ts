@@ -45,6 +45,52 @@ describe('TaskSet', () => {
     expect([...tasks.rows()].map((t) => t instanceof TaskText)).toEqual([false, false, true]);
   });
 
+  it("hands out each task's place in the run's order, a map never changed once handed out", () => {
+    const tasks = new TaskSet(taskMachine, () => undefined);
+    // An id given twice (never in a valid plan) keeps its first place and its last record.
+    tasks.replaceAll([
+      record('a', 'pending'),
+      record('b', 'done'),
+      record('a', 'failed'),
+      record('c', 'done'),
+    ]);
+    const first = tasks.placed();
+    expect(first.tasks.map((t) => [t.id, t.status])).toEqual([
+      ['a', 'failed'],
+      ['b', 'done'],
+      ['c', 'done'],
+    ]);
+    expect([...first.places]).toEqual([
+      ['a', 0],
+      ['b', 1],
+      ['c', 2],
+    ]);
+
+    tasks.add([record('d', 'pending')]);
+    tasks.remove(['a']);
+    expect(tasks.send('d', { type: 'task.unblocked', at: '2026-01-01T00:00:00.000Z' })).toBe(true);
+    // What the graph was given stays as it was; the set's own places follow the tasks.
+    expect([...first.places]).toEqual([
+      ['a', 0],
+      ['b', 1],
+      ['c', 2],
+    ]);
+    const now = tasks.placed();
+    expect(now.tasks.map((t) => [t.id, t.status])).toEqual([
+      ['b', 'done'],
+      ['c', 'done'],
+      ['d', 'ready'],
+    ]);
+    expect([...now.places]).toEqual([
+      ['b', 0],
+      ['c', 1],
+      ['d', 2],
+    ]);
+    expect(tasks.get('d')?.status).toBe('ready');
+    expect(tasks.get('a')).toBeUndefined();
+    expect(tasks.size).toBe(3);
+  });
+
   it('hands a save the tasks changed since the last one, or every task once tasks came or went', () => {
     const tasks = new TaskSet(taskMachine, () => undefined);
     tasks.replaceAll([record('a', 'pending'), record('b', 'done'), record('c', 'pending')]);

@@ -40,7 +40,14 @@ export interface TaskMove {
  * what the document needs, and a fifth of the memory of the record's objects. It is parsed when asked for.
  */
 export class TaskSet {
-  private readonly records = new Map<string, DocumentTask>();
+  /** Every task as it is kept, in the run's order. */
+  private list: DocumentTask[] = [];
+  /**
+   * Each task's place in `list`. Handed to the task graph (`placed`), which numbers the tasks by it
+   * instead of building a map of its own (100,000 entries at a restore), so it is never changed once
+   * handed out: tasks coming or going make a new one.
+   */
+  private places = new Map<string, number>();
   private readonly live = new Map<string, TaskActor>();
   /**
    * Settled tasks still kept as records, to become text at the next `stored()`: only they are looked
@@ -67,27 +74,37 @@ export class TaskSet {
   }
 
   get size(): number {
-    return this.records.size;
+    return this.list.length;
+  }
+
+  private kept(id: string): DocumentTask | undefined {
+    const i = this.places.get(id);
+    return i === undefined ? undefined : this.list[i];
   }
 
   /** The task's record (a settled task's parsed from its text). */
   get(id: string): TaskRecord | undefined {
-    const task = this.records.get(id);
+    const task = this.kept(id);
     return task === undefined ? undefined : recordOfTask(task);
   }
 
   statusOf(id: string): TaskStatus | undefined {
-    return this.records.get(id)?.status;
+    return this.kept(id)?.status;
   }
 
   /** Every task's record, in the run's order (settled ones parsed from their text). */
   *values(): Generator<TaskRecord> {
-    for (const task of this.records.values()) yield recordOfTask(task);
+    for (const task of this.list) yield recordOfTask(task);
   }
 
   /** Every task as it is kept, records and texts, in the run's order: ids, titles and statuses are read as they are. */
   rows(): IterableIterator<DocumentTask> {
-    return this.records.values();
+    return this.list.values();
+  }
+
+  /** Every task as it is kept (a copy of the list), and each one's place in it (never changed: see `places`). */
+  placed(): { tasks: DocumentTask[]; places: ReadonlyMap<string, number> } {
+    return { tasks: [...this.list], places: this.places };
   }
 
   /**
@@ -96,7 +113,7 @@ export class TaskSet {
    */
   stored(): DocumentTask[] {
     this.seal();
-    return [...this.records.values()];
+    return [...this.list];
   }
 
   /**
@@ -106,8 +123,8 @@ export class TaskSet {
   changes(): TaskChanges {
     this.seal();
     const changes = this.reshaped
-      ? TaskChanges.whole([...this.records.values()])
-      : TaskChanges.some([...this.changedIds].flatMap((id) => this.records.get(id) ?? []));
+      ? TaskChanges.whole([...this.list])
+      : TaskChanges.some([...this.changedIds].flatMap((id) => this.kept(id) ?? []));
     this.changedIds.clear();
     this.reshaped = false;
     return changes;
@@ -116,10 +133,10 @@ export class TaskSet {
   /** The settled tasks still kept as records become their text. */
   private seal(): void {
     for (const id of this.settledRecords) {
-      const task = this.records.get(id);
-      // Set again under its own id: the map keeps the run's order.
+      const i = this.places.get(id);
+      const task = i === undefined ? undefined : this.list[i];
       if (task !== undefined && !(task instanceof TaskText) && SETTLED_STATUSES.has(task.status)) {
-        this.records.set(id, TaskText.of(task));
+        this.list[i!] = TaskText.of(task);
         this.changedIds.add(id);
       }
     }
@@ -127,7 +144,7 @@ export class TaskSet {
   }
 
   /** Notes a record just kept, so that a settled one becomes text at the next `stored()`. */
-  private kept(record: TaskRecord): void {
+  private noteKept(record: TaskRecord): void {
     if (SETTLED_STATUSES.has(record.status)) this.settledRecords.add(record.id);
   }
 
@@ -142,14 +159,23 @@ export class TaskSet {
    */
   replaceAll(records: Iterable<DocumentTask>): void {
     this.stopAll();
-    this.records.clear();
+    this.list = [];
+    this.places = new Map();
     this.settledRecords.clear();
     this.reshaped = true;
     for (const record of records) {
-      this.records.set(record.id, record);
+      const size = this.places.size;
+      this.places.set(record.id, this.list.length);
+      if (this.places.size > size) this.list.push(record);
+      else {
+        // An id given twice (never in a valid plan) keeps its first place and its last record.
+        const at = this.list.findIndex((task) => task.id === record.id);
+        this.places.set(record.id, at);
+        this.list[at] = record;
+      }
       // A text is a settled task's (restored from the settled segment): never live, and text already.
       if (record instanceof TaskText) continue;
-      this.kept(record);
+      this.noteKept(record);
       if (LIVE_TASK_STATUSES.has(record.status)) this.live.set(record.id, this.spawn(record));
     }
   }
@@ -159,9 +185,11 @@ export class TaskSet {
    * ids are new to the run (the caller checked).
    */
   add(records: Iterable<TaskRecord>): void {
+    this.places = new Map(this.places);
     for (const record of records) {
-      this.records.set(record.id, record);
-      this.kept(record);
+      this.places.set(record.id, this.list.length);
+      this.list.push(record);
+      this.noteKept(record);
       if (LIVE_TASK_STATUSES.has(record.status)) this.live.set(record.id, this.spawn(record));
     }
     this.reshaped = true;
@@ -170,10 +198,11 @@ export class TaskSet {
 
   /** Tasks a person removed from the plan (none in flight: the caller checked), actors and records. */
   remove(ids: Iterable<string>): void {
-    for (const id of ids) {
-      this.forget(id);
-      this.records.delete(id);
-    }
+    const gone = new Set(ids);
+    for (const id of gone) this.forget(id);
+    this.list = this.list.filter((task) => !gone.has(task.id));
+    this.places = new Map();
+    for (let i = 0; i < this.list.length; i++) this.places.set(this.list[i]!.id, i);
     this.reshaped = true;
     this.revision += 1;
   }
@@ -205,9 +234,9 @@ export class TaskSet {
       if (actor && !LIVE_TASK_STATUSES.has(before.status)) this.forget(id);
       return false;
     }
-    this.records.set(id, after);
+    this.list[this.places.get(id)!] = after;
     this.changedIds.add(id);
-    this.kept(after);
+    this.noteKept(after);
     if (event.type === 'task.edit' || event.type === 'task.unlink') this.revision += 1;
     const isLive = LIVE_TASK_STATUSES.has(after.status);
     if (actor && !isLive) this.forget(id);

@@ -256,6 +256,59 @@ describe('FileRunStore', () => {
     );
   });
 
+  it('does not hold a large finished run’s save for a journal that grows no more, nor once it is loaded again', async () => {
+    store = await openFileRunStore(stateDir, { minIntervalMs: 0, durationFactor: 0 });
+    const doc = runDocument('r1', {
+      status: 'executing',
+      tasks: Array.from({ length: 5_000 }, (_, n) => ({ ...task(n), status: 'ready' as const })),
+    });
+    await store.createRun(doc);
+    expect((await stat(store.stateFile('r1'))).size).toBeGreaterThan(64 * 1024);
+    const onDisk = async () => JSON.parse(await readFile(store!.stateFile('r1'), 'utf8')) as RunDocument;
+    // As a run does: the save asked for as the events are told, then they are journalled.
+    const append = async (...events: OrcEvent[]) => {
+      doc.lastEventId = events.at(-1)!.id;
+      store!.scheduleSave('r1', () => doc);
+      await store!.appendEvents('r1', events);
+    };
+    doc.status = 'completed';
+    doc.tasks = doc.tasks.map((t) => ({ ...t, status: 'done' as const }));
+    await append(
+      { id: 1, runId: 'r1', at: 'now', type: 'run.status', status: 'completed' },
+      {
+        id: 2,
+        runId: 'r1',
+        at: 'now',
+        type: 'run.completed',
+        review: { verdict: 'success', summary: '', followUps: [] },
+      },
+    );
+    await eventually(async () => (await onDisk()).lastEventId === 2, 'the finished document written');
+
+    // A later event (a manual checkpoint) is written without waiting for the daemon to close: killed
+    // before then, the run was behind its journal at the next start, and rewritten whole.
+    doc.checkpoints = [checkpoint('r1', 'c1')];
+    await append({
+      id: 3,
+      runId: 'r1',
+      at: 'now',
+      type: 'checkpoint.created',
+      checkpoint: doc.checkpoints[0]!,
+    });
+    await eventually(async () => (await onDisk()).lastEventId === 3, 'the checkpoint’s document written');
+
+    // Loaded again (a new daemon), the same holds.
+    await store.releaseRun('r1');
+    store = await openFileRunStore(stateDir, { minIntervalMs: 0, durationFactor: 0 });
+    const loaded = await store.loadRun('r1');
+    loaded.checkpoints = [...loaded.checkpoints, checkpoint('r1', 'c2')];
+    await store.appendEvents('r1', [
+      { id: 4, runId: 'r1', at: 'now', type: 'checkpoint.created', checkpoint: loaded.checkpoints[1]! },
+    ]);
+    store.scheduleSave('r1', () => ({ ...loaded, lastEventId: 4 }));
+    await eventually(async () => (await onDisk()).lastEventId === 4, 'the loaded run’s document written');
+  });
+
   it('writes a large document loaded again once the journal past it, the tail a restore catches up with included, has grown by four times its size', async () => {
     store = await openFileRunStore(stateDir, { minIntervalMs: 0, durationFactor: 0 });
     const doc = runDocument('r1', {

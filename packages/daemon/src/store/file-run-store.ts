@@ -5,6 +5,7 @@ import {
   FINISHED_RUN_STATUSES,
   OrcError,
   statePaths,
+  statusToldBy,
   type CheckpointInfo,
   type OrcEvent,
   type RunStatus,
@@ -213,7 +214,14 @@ export class FileRunStore implements RunStore {
     }
     // A run that changed status (finished, paused) is written at once: what lists it reads the index.
     const { pacing } = files;
-    if (pacing.held && (!pacing.journalTooShort || events.some((event) => event.type === 'run.status'))) {
+    let moved = false;
+    for (const event of events) {
+      const status = statusToldBy(event);
+      if (status === undefined) continue;
+      moved ||= event.type === 'run.status';
+      pacing.finished = FINISHED_RUN_STATUSES.has(status);
+    }
+    if (pacing.held && (moved || !pacing.journalTooShort)) {
       pacing.held = false;
       this.scheduleWrite(runId, files);
     }
@@ -292,6 +300,7 @@ export class FileRunStore implements RunStore {
     if (doc === null) throw new DamagedFileError(this.paths.run(runId).state, 'is missing');
     this.runs.set(runId, files);
     files.onDisk = { status: doc.status, lastEventId: doc.lastEventId };
+    files.pacing.finished = FINISHED_RUN_STATUSES.has(doc.status);
     // A journal that ends before the last event the document reflects lost its end (or was moved
     // aside): the run goes on from the journal's last event, so its ids have no hole, and the loss is told.
     const journalLast = await files.events.lastId();
@@ -393,6 +402,7 @@ export class FileRunStore implements RunStore {
     files.list.take(doc.tasks);
     await this.writeDocument(files, doc);
     files.onDisk = { status: doc.status, lastEventId: doc.lastEventId };
+    files.pacing.finished = FINISHED_RUN_STATUSES.has(doc.status);
     this.index.add(doc);
     this.index.noteDocument(doc, () => doc.tasks);
     await this.index.flush();
