@@ -301,9 +301,9 @@ describe('RunJournal', () => {
     const committedAt = new Map<number, number>();
     for (let commit = 0; commit < 4; commit++) {
       now += 1_000;
-      for (let i = 0; i < 6_000; i++) j.emit(status(i));
+      for (let i = 0; i < 20_000; i++) j.emit(status(i));
       await j.drain();
-      for (let id = commit * 6_000 + 1; id <= (commit + 1) * 6_000; id++) committedAt.set(id, now);
+      for (let id = commit * 20_000 + 1; id <= (commit + 1) * 20_000; id++) committedAt.set(id, now);
     }
     const ids: number[] = [];
     for (let next = await stream.next(); !next.done; next = await stream.next()) {
@@ -313,10 +313,10 @@ describe('RunJournal', () => {
         batch.events.map(() => batch.committedAt),
       );
       ids.push(...batch.events.map((e) => e.id));
-      if (ids.length === 24_000) break;
+      if (ids.length === 80_000) break;
     }
     controller.abort();
-    expect(ids).toEqual(Array.from({ length: 24_000 }, (_, i) => i + 1));
+    expect(ids).toEqual(Array.from({ length: 80_000 }, (_, i) => i + 1));
     expect(store.reads).toBe(1);
   });
 

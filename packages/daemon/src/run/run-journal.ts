@@ -14,11 +14,13 @@ import { RecentBatches } from './recent-batches.js';
  * batches every subscriber got. The old per-subscriber buffer of 10,000 events switched all eleven
  * subscribers of the live screen case to a replay from the file whenever a slow fsync made one large
  * commit, and they fell behind again while parsing it (event-log read 11% of the daemon's CPU).
- * 8,192 (8,192 to 16,384 kept) is 0.2 to 0.4 s of a 100k run at full speed, what the old buffer held;
- * the events' records are large: the scale case's peak RSS was 694 MB with main's 4,096, 715 MB with
- * 4,096 here, 782 MB with 16,384, 756-767 MB with 50,000.
+ * 32,768 (32,768 to 65,536 kept, 8 to 16 MB of text at ~250 bytes an event) is about what a subscriber
+ * may have queued (`pacedBytes`, 8 MiB) before it is dropped: one dropped resumes from here, not from the
+ * file, which each lagging subscriber read and parsed for itself (with 8,192 kept, 15% of the daemon's
+ * CPU in the live screen case once the subscribers lagged by a second). The scale case's peak RSS was
+ * 694 MB with 4,096 (old buffer), 782 MB with 16,384, 756-767 MB with 50,000.
  */
-const RECENT_LIMIT = 8_192;
+const RECENT_LIMIT = 32_768;
 /**
  * Backoff between tries to append to a journal whose disk failed. The run pauses meanwhile, so only a few
  * events wait and each try is cheap; a storage probe asks sooner (retryNow).
