@@ -63,9 +63,9 @@ export const runsRouter = router({
     return streamEvents(ctx, batches, abort, signal);
   }),
   /**
-   * The same events in batches (`EventBatch`): a replay a thousand at a time, then one batch per group
-   * commit of the journal with the time it was made durable, as the text the journal wrote, the same for
-   * every subscriber of the run. Each batch is tracked by its
+   * The same events in batches (`EventBatch`, at most 1,000 events and 96 KiB of text each: see
+   * event-batches.ts): a replay, then each group commit of the journal with the time it was made durable,
+   * as the text the journal wrote, the same for every subscriber of the run. Each batch is tracked by its
    * last event's id, so a client that reconnects resumes after the last batch it received. Screens and
    * anything that follows a busy run use this; `events` is the simpler one-event-a-message form.
    */

@@ -4,26 +4,24 @@ import type { EventBatchText } from './event-batch-text.js';
  * The latest published batches of a run's journal, oldest first, shared by every subscriber: one that
  * reads behind the run (it joined late, or its connection was slow for a moment) catches up from here,
  * with the same batches the others got (their text made once for all of them), not from the file.
- * About `limit` events are kept (see RunJournal's RECENT_LIMIT); a subscriber further behind reads the
- * file.
+ * About `limit` events are kept (see RunJournal's RECENT_LIMIT and FOLLOWED_LIMIT); a subscriber
+ * further behind reads the file.
  */
 export class RecentBatches {
   private batches: EventBatchText[] = [];
   private events = 0;
 
-  constructor(private readonly limit: number) {}
-
-  /** A group commit's batches (ids consecutive with those kept), published. */
-  add(commit: readonly EventBatchText[]): void {
+  /** A group commit's batches (ids consecutive with those kept), published; about `limit` events kept. */
+  add(commit: readonly EventBatchText[], limit: number): void {
     for (const batch of commit) {
       this.batches.push(batch);
       this.events += batch.count;
     }
-    if (this.events <= this.limit * 2) return;
+    if (this.events <= limit * 2) return;
     // Trimmed in bulk, so a commit costs O(its batches) on average; the commit just added stays whole,
     // however large (its subscribers take it on this turn).
     let drop = 0;
-    while (this.events > this.limit && drop < this.batches.length - commit.length) {
+    while (this.events > limit && drop < this.batches.length - commit.length) {
       this.events -= this.batches[drop]!.count;
       drop++;
     }

@@ -320,6 +320,27 @@ describe('RunJournal', () => {
     expect(store.reads).toBe(1);
   });
 
+  it('keeps more events in memory while a stream follows: one a second behind catches up without the file', async () => {
+    const store = new MemoryJournalStore();
+    const j = journal(store);
+    const controller = new AbortController();
+    const stream = j.eventBatches(0, controller.signal);
+    const first = stream.next();
+    // 24,000 events published while the stream reads nothing: more than is kept for a run nobody follows.
+    for (let commit = 0; commit < 4; commit++) {
+      for (let i = 0; i < 6_000; i++) j.emit(status(i));
+      await j.drain();
+    }
+    const ids: number[] = [];
+    for (let next = await first; !next.done; next = await stream.next()) {
+      ids.push(...next.value.events.map((e) => e.id));
+      if (ids.length === 24_000) break;
+    }
+    controller.abort();
+    expect(ids).toEqual(Array.from({ length: 24_000 }, (_, i) => i + 1));
+    expect(store.reads).toBe(0);
+  });
+
   it('a stream behind memory replays from the file what was published before it, and delivers the rest', async () => {
     const store = new MemoryJournalStore();
     const j = journal(store);

@@ -14,11 +14,20 @@ import { RecentBatches } from './recent-batches.js';
  * batches every subscriber got. The old per-subscriber buffer of 10,000 events switched all eleven
  * subscribers of the live screen case to a replay from the file whenever a slow fsync made one large
  * commit, and they fell behind again while parsing it (event-log read 11% of the daemon's CPU).
- * 8,192 (8,192 to 16,384 kept) is 0.2 to 0.4 s of a 100k run at full speed, what the old buffer held;
- * the events' records are large: the scale case's peak RSS was 694 MB with main's 4,096, 715 MB with
- * 4,096 here, 782 MB with 16,384, 756-767 MB with 50,000.
+ * 8,192 (8,192 to 16,384 kept) is 0.2 to 0.4 s of a 100k run at full speed, what the old buffer held,
+ * enough for a client that joins at the view's `lastEventId`; the scale case's peak RSS was 694 MB with
+ * main's 4,096, 715 MB with 4,096 here, 782 MB with 16,384, 756-767 MB with 50,000.
  */
 const RECENT_LIMIT = 8_192;
+/**
+ * Kept while the run has subscribers: about what one may have queued (`pacedBytes`, 8 MiB at ~250 bytes
+ * an event) before it is dropped, so one that lags or is dropped for it resumes from memory. From the
+ * file, each lagging subscriber read and parsed the events for itself: with 8,192 kept that was 15% of
+ * the daemon's CPU in the live screen case once its ten subscribers lagged by a second, 0.7% with this.
+ * It costs memory while followed: the scale case's peak RSS (its recovery run has a watcher) was 697-716
+ * MB with 8,192 kept, 771-859 MB with this (load 10-14); a run nobody follows keeps RECENT_LIMIT.
+ */
+const FOLLOWED_LIMIT = 32_768;
 /**
  * Backoff between tries to append to a journal whose disk failed. The run pauses meanwhile, so only a few
  * events wait and each try is cheap; a storage probe asks sooner (retryNow).
@@ -56,7 +65,9 @@ export class RunJournal {
   /** Woken by each group commit once it is published (the batches are in `recent`). */
   private readonly commitListeners = new Set<() => void>();
   /** Published (durable) events in the batches subscribers get, oldest first; consecutive ids. */
-  private readonly recent = new RecentBatches(RECENT_LIMIT);
+  private readonly recent = new RecentBatches();
+  /** Streams following the journal now (`eventBatches`). */
+  private following = 0;
   /** When each recent commit was made durable: a live subscriber reading the file is timed by it. */
   private readonly commitTimes = new CommitTimes();
   /** Why the last append failed, until one succeeds again; the events wait in memory meanwhile. */
@@ -171,7 +182,8 @@ export class RunJournal {
   private publish(events: OrcEvent[], lines: string[]): void {
     const committedAt = this.clock.now();
     this.commitTimes.add(events[0]!.id, events.at(-1)!.id, committedAt);
-    this.recent.add(commitBatches(events, lines, committedAt));
+    const limit = this.following > 0 ? FOLLOWED_LIMIT : RECENT_LIMIT;
+    this.recent.add(commitBatches(events, lines, committedAt), limit);
     for (const listener of this.commitListeners) listener();
   }
 
@@ -318,6 +330,7 @@ export class RunJournal {
     const listener = () => wake?.();
     this.commitListeners.add(listener);
     signal.addEventListener('abort', listener);
+    this.following++;
     this.observer.subscribed(1);
     try {
       while (!signal.aborted) {
@@ -352,6 +365,7 @@ export class RunJournal {
         wake = undefined;
       }
     } finally {
+      this.following--;
       this.observer.subscribed(-1);
       signal.removeEventListener('abort', listener);
       this.commitListeners.delete(listener);

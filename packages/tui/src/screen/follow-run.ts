@@ -3,8 +3,8 @@ import type { AttachClient } from './attach-client.js';
 
 /**
  * Every event of a run after `afterId` (the view's last), in order, then live ones, until the returned
- * function is called: in batches (a replay a thousand at a time, then one per group commit of the
- * journal), which the screen folds in at its next frame. `onError` hears of a stream that ended because
+ * function is called: in batches (a replay, then each group commit of the journal; at most 1,000 events
+ * and 96 KiB a batch), which the screen folds in at its next frame. `onError` hears of a stream that ended because
  * the daemon went away or refused.
  */
 export function followRun(
