@@ -89,7 +89,7 @@ describe('permission requests through the inbox, with the real Claude Code (buil
 
     const answered = await box.orc(['answer', item!.id, 'allow']);
     expect(answered.code, answered.stderr).toBe(0);
-    expect(answered.stdout.trim()).toBe(`${item!.id} answered allow: ${item!.question}`);
+    expect(answered.stdout.trim()).toBe(`${item!.id} answered allow: allow this call (${item!.question})`);
     const run = await box.waitForRun(runId, (r) => r.status === 'completed', 60_000);
     const attempt = run.tasks.find((t) => t.id === 'fetch')!.attempts[0]!;
     expect(attempt.refusals).toBeUndefined();

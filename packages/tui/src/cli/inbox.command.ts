@@ -63,8 +63,10 @@ export function registerInboxCommands(program: Command): void {
             ...(options.note !== undefined && { note: options.note }),
             ...(budgetUsd !== undefined && { budgetUsd }),
           });
-          // What the answer did (the daemon says), else what the choice does: never the question again.
-          const did = item.closed?.outcome ?? item.choices.find((c) => c.id === choice)?.label ?? choice;
+          // What the answer did, as the daemon says; an agent's permission has no outcome of its own, so
+          // its choice is told with the call it was about ("allow this call" alone names no call).
+          const label = item.choices.find((c) => c.id === choice)?.label ?? choice;
+          const did = item.closed?.outcome ?? `${label} (${item.question})`;
           emit(options, item, () => `${item.id} answered ${choice}: ${oneLine(did)}`);
         });
       },
