@@ -19,6 +19,11 @@ export interface Deliveries {
   fromEmitP99: number;
   /** Events each subscriber received in the window, least and most. */
   perSubscriber: { min: number; max: number };
+  /**
+   * Times a subscriber's connection closed while it followed (a daemon that drops a slow subscriber makes
+   * it reconnect and resume), with the close codes seen.
+   */
+  disconnects: { count: number; codes: number[] };
   /** CPU this process used while measured, in ms. */
   cpuMs: number;
   /** Events its subscribers received (and parsed) meanwhile, wherever they were emitted: what cpuMs paid for. */
@@ -111,12 +116,25 @@ function serve(): void {
   let cpuFrom = 0;
   let counting = false;
   let parsed = 0;
+  let disconnects = 0;
+  const codes: number[] = [];
+  let closing = false;
   const send = (reply: ToParent) => process.send!(reply);
   process.on('message', (message: ToChild) => {
     void (async () => {
       if (message.kind === 'follow') {
         for (let i = 0; i < message.subscribers; i++)
-          clients.push(await createClient({ home: message.home, connectTimeoutMs: 10_000 }));
+          clients.push(
+            await createClient({
+              home: message.home,
+              connectTimeoutMs: 10_000,
+              onDisconnect: ({ code }) => {
+                if (closing) return;
+                disconnects++;
+                if (code !== undefined && !codes.includes(code)) codes.push(code);
+              },
+            }),
+          );
         received = new Array<number>(message.subscribers).fill(0);
         // Connected first, then joined where the run is: the subscribers follow it live from the start.
         const { lastEventId } = await clients[0]!.trpc.runs.get.query({ runId: message.runId });
@@ -151,6 +169,7 @@ function serve(): void {
         await new Promise((resolve) => setTimeout(resolve, 500));
         const cpu = cpuMs() - cpuFrom;
         counting = false;
+        closing = true;
         for (const s of subscriptions) s.unsubscribe();
         await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
         send({
@@ -164,6 +183,7 @@ function serve(): void {
             },
             fromEmitP99: percentile(fromEmit, 99),
             perSubscriber: { min: Math.min(...received), max: Math.max(...received) },
+            disconnects: { count: disconnects, codes },
             cpuMs: cpu,
             received: parsed,
           },

@@ -54,8 +54,8 @@ export const RPC_LIMITS = {
    */
   callsPerMessage: 64 + 128,
   /**
-   * Bytes queued to a client's socket above which its next call waits for the socket to drain and a
-   * subscriber is dropped (it reconnects and resumes from its last event).
+   * Bytes queued to a client's socket above which its next call, and its subscriptions' next messages,
+   * wait for the socket to drain: a subscriber slower than the run falls behind, and gets every event.
    */
   pacedBytes: 8 * MiB,
 } as const;

@@ -72,6 +72,7 @@ export async function liveScreenCase(ctx: CaseContext): Promise<CaseResult> {
       `keys ${live.keyMs.map(Math.round).join(', ')} ms (max ${Math.round(Math.max(...live.keyMs))}); ` +
         `${live.deliveries.count} deliveries (${live.deliveries.perSubscriber.min}–${live.deliveries.perSubscriber.max} events a subscriber), ` +
         `p50 ${live.deliveries.fromCommit.p50} ms, max ${live.deliveries.fromCommit.max} ms; ` +
+        `subscriber connections closed ${live.deliveries.disconnects.count} times (codes ${live.deliveries.disconnects.codes.join(', ') || 'none'}); ` +
         `${live.doneWhileMeasured} tasks done meanwhile; machine load ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
       `CPU while measured: daemon ${percentOf(live.cpu.daemon)}, the screen ${percentOf(live.cpu.screen)}, ` +
         `the subscribers' process ${percentOf(live.cpu.subscribers)}, the bench ${percentOf(live.cpu.bench)} of a core`,

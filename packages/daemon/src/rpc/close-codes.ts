@@ -20,8 +20,9 @@ export const CLOSE_MESSAGE_TOO_BIG = 1009;
  */
 export const CLOSE_TOO_MANY_CALLS = 4429;
 /**
- * The client stopped reading: more was queued to its socket than `RPC_LIMITS.pacedBytes` plus one
- * reply. A client that reconnects resumes its subscriptions from the last event it received.
+ * More was queued to the client's socket than `RPC_LIMITS.pacedBytes` plus one reply (calls and
+ * subscriptions wait at `pacedBytes`, so only a burst of many at once gets here). A client that
+ * reconnects resumes its subscriptions from the last event it received.
  */
 export const CLOSE_CLIENT_BEHIND = 4408;
 /** A frame that is not tRPC: not JSON, or a call id that is already in flight. */

@@ -21,10 +21,16 @@ export interface ConnectionPacing {
    * what to call once it has answered.
    */
   admit(): Promise<() => void>;
-  /** More is queued to the socket than a subscriber may fall behind by. */
+  /** More is queued to the socket than `pacedBytes`: a subscription waits (`paced`) before its next message. */
   behind(): boolean;
-  /** Closes the connection of a subscriber too far behind; it reconnects and resumes from its last event. */
-  dropBehind(detail: string): void;
+  /**
+   * Resolves true once the socket has drained to `pacedBytes` (at once if it has), false once the
+   * connection closed. A subscriber that reads slower than the run falls behind, with every event once and
+   * in order, and holds at most `pacedBytes` and a message queued in the daemon; dropping it instead made
+   * it resume with a backlog over the bound and be dropped again, over and over, and called a client
+   * behind whose socket held one large message (a 100,000-task `run.planned`: "event 3").
+   */
+  paced(): Promise<boolean>;
   /**
    * Whether the subscription to `path` from `lastEventId` that is starting is a client's resume: tRPC
    * sends a subscription again, with the last event id it got, when its connection comes back. Asked
@@ -123,8 +129,11 @@ export class ConnectionGuard implements ConnectionPacing {
     return this.ws.bufferedAmount > this.limits.pacedBytes;
   }
 
-  dropBehind(detail: string): void {
-    this.close(CLOSE_CLIENT_BEHIND, `subscriber fell behind: ${detail}`);
+  paced(): Promise<boolean> {
+    return this.drained().then(
+      () => true,
+      () => false,
+    );
   }
 
   resumed(path: string, lastEventId: unknown): boolean {

@@ -38,10 +38,8 @@ async function* streamInbox(
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const event of events) {
-      if (ctx.connection.behind()) {
-        ctx.connection.dropBehind(`inbox event ${event.id}`);
-        return;
-      }
+      if (ctx.connection.behind() && !(await ctx.connection.paced())) return;
+      if (abort.signal.aborted) return;
       yield tracked(String(event.id), event);
     }
   } finally {

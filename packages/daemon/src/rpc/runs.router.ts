@@ -98,11 +98,9 @@ async function* streamEvents(
       const events = batch.events;
       for (const [i, event] of events.entries()) {
         if (abort.signal.aborted) return;
-        // Events are not paced like replies: a client this far behind is dropped and resumes on reconnect.
-        if (ctx.connection.behind()) {
-          ctx.connection.dropBehind(`run ${event.runId}, event ${event.id}`);
-          return;
-        }
+        // A client that reads slower than the run gets the rest once its socket drains (see `paced`).
+        if (ctx.connection.behind() && !(await ctx.connection.paced())) return;
+        if (abort.signal.aborted) return;
         // A live batch's fan-out is timed by its last event, once written (see timed-deliveries.ts).
         yield tracked(String(event.id), i === events.length - 1 ? timedAs(event, batch) : event);
       }
@@ -123,11 +121,9 @@ async function* streamBatches(
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const batch of batches) {
-      // As for single events: a client this far behind is dropped and resumes on reconnect.
-      if (ctx.connection.behind()) {
-        ctx.connection.dropBehind(`run ${batch.runId}, events ${batch.firstId} to ${batch.lastId}`);
-        return;
-      }
+      // As for single events: a slow client waits for its socket to drain, where it is.
+      if (ctx.connection.behind() && !(await ctx.connection.paced())) return;
+      if (abort.signal.aborted) return;
       // Sent as the text the journal wrote: a client reads an EventBatch.
       yield tracked(String(batch.lastId), share<EventBatch>(batch, batch.json));
     }

@@ -288,7 +288,7 @@ describe('rpc server', () => {
     );
   });
 
-  it('drops a subscriber that stops reading once too much is queued for it', async () => {
+  it('holds a subscriber that stops reading where it is once too much is queued for it', async () => {
     // Its worker streams 64 KiB after 64 KiB until it is cut off.
     await serve({ limits: { pacedBytes: 64 * 1024 }, provider: floodingProvider('x'.repeat(64 * 1024)) });
     const run = await orchestrator.startRun({ goal: 'g' });
@@ -304,12 +304,16 @@ describe('rpc server', () => {
     );
     await new Promise((resolve) => ws.once('message', resolve));
     // The client stops reading; the daemon keeps producing.
-    (ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    await expect.poll(() => orchestrator.counts.subscriptions, { timeout: 10_000 }).toBe(0);
-    // Dropped, not buffered for: the run goes on producing what it is no longer sent.
+    const socket = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Paced, not buffered for: the run goes on producing what its subscription waits to take.
     const delivered = orchestrator.counts.delivered;
-    await expect.poll(async () => (await readJournal(home, run.id)).length).toBeGreaterThan(delivered);
+    await expect.poll(async () => (await readJournal(home, run.id)).length).toBeGreaterThan(delivered + 2);
     expect(orchestrator.counts.delivered).toBe(delivered);
+    expect(orchestrator.counts.subscriptions).toBe(1);
+    socket.resume();
+    await expect.poll(() => orchestrator.counts.delivered, { timeout: 10_000 }).toBeGreaterThan(delivered);
     ws.terminate();
   });
 });

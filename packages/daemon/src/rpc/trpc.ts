@@ -12,7 +12,7 @@ export interface RpcContext {
   daemon: DaemonInfo;
   /** Asks the daemon to stop after the current reply is sent. */
   requestStop: () => void;
-  /** This connection's bounds: its calls wait for its socket to drain; a subscriber too far behind is dropped. */
+  /** This connection's bounds: its calls and subscriptions wait for its socket to drain. */
   connection: ConnectionPacing;
 }
 

@@ -21,7 +21,7 @@ import { RecentBatches } from './recent-batches.js';
 const RECENT_LIMIT = 8_192;
 /**
  * Kept while the run has subscribers: about what one may have queued (`pacedBytes`, 8 MiB at ~250 bytes
- * an event) before it is dropped, so one that lags or is dropped for it resumes from memory. From the
+ * an event) before its stream waits for its socket, so one that lags by that much reads on from memory. From the
  * file, each lagging subscriber read and parsed the events for itself: with 8,192 kept that was 15% of
  * the daemon's CPU in the live screen case once its ten subscribers lagged by a second, 0.7% with this.
  * It costs memory while followed: the scale case's peak RSS (its recovery run has a watcher) was 697-716
@@ -290,7 +290,7 @@ export class RunJournal {
    * it is published. Events published before the stream opened are a replay: their batches carry no
    * `committedAt` and do not count as delivered. Every later one is a live delivery, with when it was
    * committed, read from the file too when the subscriber fell that far behind. A `resumed` stream (a
-   * client back after its connection closed: dropped for falling behind, or cut) was owed every event
+   * client back after its connection was cut) was owed every event
    * after `afterId` live: none of them is a replay.
    */
   eventBatches(
@@ -350,15 +350,15 @@ export class RunJournal {
           // The file had nothing newer (memory was cleared meanwhile): wait for the next commit.
           if (last > from) continue;
         }
-        for (const batch of kept ?? []) {
-          const fresh = batch.after(last);
-          if (fresh === undefined) continue;
+        // One batch, then memory is asked again: a stream that waits for a slow client's socket (rpc's
+        // `paced`) holds the batch it sends, not the kept ones that memory lets go meanwhile.
+        const fresh = kept?.[0]?.after(last);
+        if (fresh !== undefined) {
           last = fresh.lastId;
           // A live batch is timed once its frame is written to the socket (rpc/timed-deliveries.ts).
           yield last <= joinedAt ? fresh.asReplay() : fresh;
-          if (signal.aborted) return;
+          continue;
         }
-        if (kept !== undefined && kept.length > 0) continue;
         await new Promise<void>((resolve) => {
           wake = resolve;
         });
