@@ -63,3 +63,22 @@ function shown(value: unknown): string {
 function matches(pattern: string, key: string): boolean {
   return pattern.endsWith('.*') ? key.startsWith(pattern.slice(0, -1)) : pattern === key;
 }
+
+/**
+ * `config` with every key only the daemon decides put back to `daemon`'s: a config file read afresh for a
+ * new run changes the run's settings at once, but these only when the daemon starts again.
+ */
+export function withDaemonSettings(config: ResolvedConfig, daemon: ResolvedConfig): ResolvedConfig {
+  const out: Record<string, Record<string, unknown>> = { ...config } as never;
+  for (const { key: pattern } of DAEMON_SETTINGS) {
+    const [section, name] = pattern.split('.') as [keyof ResolvedConfig, string];
+    const ofDaemon = daemon[section] as Record<string, unknown>;
+    if (name === '*') {
+      out[section] = ofDaemon;
+      continue;
+    }
+    const { [name]: _dropped, ...rest } = out[section]!;
+    out[section] = ofDaemon[name] === undefined ? rest : { ...rest, [name]: ofDaemon[name] };
+  }
+  return out as unknown as ResolvedConfig;
+}

@@ -69,7 +69,9 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
   const lines: Check[] = [];
   if (userFile !== undefined && keysOf(userFile).length > 0)
     lines.push(
-      ok(`${userFile} (user config) sets ${list(keysOf(userFile))}; the daemon's base, under both files`),
+      ok(
+        `${userFile} (user config) sets ${list(keysOf(userFile))}; the daemon's base, under both files, read again for each new run`,
+      ),
     );
   if (here === daemonFile) {
     lines.push(ok(`${here} (here and the daemon's) sets ${list(keysOf(here))}`));
