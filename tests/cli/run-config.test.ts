@@ -40,8 +40,8 @@ describe("a run's configuration", () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toBe(
       `orc: config key execution.backend is "redis" in ${join(dir, 'orc.config.json')}, but the daemon's is "local" ` +
-        `(${box.home}/orc.config.json): where attempts run is the daemon's choice; drop the key, or set it ` +
-        `there and restart the daemon (orc daemon stop)\n`,
+        `(the default): where attempts run is the daemon's choice; drop the key, or set it in ` +
+        `${box.home}/orc.config.json and restart the daemon (orc daemon stop)\n`,
     );
     expect((await box.orc(['ls', '--json'], { cwd: dir })).stdout.trim()).toBe('[]');
   });

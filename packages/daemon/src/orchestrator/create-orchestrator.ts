@@ -109,6 +109,10 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         )
       : config;
   const base = withOptions(loaded.config);
+  const daemonLayers = [
+    ...loaded.layers,
+    ...(options.config ? [{ source: 'options', values: options.config }] : []),
+  ];
   /**
    * The base a new run starts from: the files as they are now (a malformed one fails this run, with the
    * usual line, and not the daemon), but the keys only the daemon decides as it started with them.
@@ -305,6 +309,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const startContext = {
     base,
     home: options.home,
+    daemonLayers,
     hasApiKey: loaded.apiKey !== undefined,
     runs,
     depsFor,
@@ -324,7 +329,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
         currentBase(),
         input.config,
         loaded.apiKey !== undefined,
-        options.home,
+        { home: options.home, layers: daemonLayers },
         input.configFrom,
       );
       return planGoal(input.goal, config, depsFor(config));

@@ -1,4 +1,5 @@
 import type { ResolvedConfig } from './config.schema.js';
+import { keysOf, type ConfigLayer } from './load-config.js';
 
 /**
  * Keys only the daemon decides, for every run it holds, with why in the words a refusal gives. A run's
@@ -81,4 +82,14 @@ export function withDaemonSettings(config: ResolvedConfig, daemon: ResolvedConfi
     out[section] = ofDaemon[name] === undefined ? rest : { ...rest, [name]: ofDaemon[name] };
   }
   return out as unknown as ResolvedConfig;
+}
+
+/**
+ * Where the daemon's value of `key` came from, in a refusal's words: the last of its layers that sets it
+ * (a file, its environment), or the default when none does.
+ */
+export function daemonSettingSource(layers: readonly ConfigLayer[], key: string): string {
+  const layer = layers.findLast((candidate) => keysOf(candidate.values).includes(key));
+  if (layer === undefined) return 'the default';
+  return layer.source === 'environment' ? "the daemon's environment" : layer.source;
 }

@@ -9,7 +9,9 @@ import { emit, printJson } from './output.js';
 
 /** `orc config show|validate|schema`: the configuration as this directory and environment resolve it. */
 export function registerConfigCommands(program: Command): void {
-  const config = program.command('config').description('show, validate or describe the configuration');
+  const config = program
+    .command('config')
+    .description('show or validate the configuration, or print its JSON Schema');
 
   config
     .command('show')
