@@ -378,25 +378,27 @@ function taskIssue(
   issue: { code: string; path: readonly PropertyKey[]; message: string; keys?: readonly string[] },
 ): string {
   const task = typeof item === 'object' && item !== null ? (item as Record<string, unknown>) : {};
-  const name =
-    typeof task['id'] === 'string' && task['id'] !== ''
-      ? `task ${task['id']}`
-      : `task ${index + 1} (tasks[${index}])`;
+  const [field, ...rest] = issue.path.map(String);
+  // A task is named by its id, unless the id is what is wrong.
+  const id = field !== 'id' && typeof task['id'] === 'string' && task['id'] !== '' ? task['id'] : undefined;
+  const name = id !== undefined ? `task ${id}` : `task ${index + 1} (tasks[${index}])`;
   if (issue.code === 'unrecognized_keys') {
     const [key = ''] = issue.keys ?? [];
     const near = issue.path.length === 0 ? nearName(key, Object.keys(TaskSpec.shape)) : undefined;
-    const field = [...issue.path.map(String), key].join('.');
-    return `${name}: unknown field "${field}"; ${near === undefined ? 'check its spelling' : `did you mean "${near}"?`}`;
+    const unknown = [...issue.path.map(String), key].join('.');
+    return `${name}: unknown field "${unknown}"; ${near === undefined ? 'check its spelling' : `did you mean "${near}"?`}`;
   }
   const message = issue.message.replace(/^Invalid input: /, '');
-  const [field, ...rest] = issue.path.map(String);
   if (field === undefined) return `${name}: ${message}`;
-  // An entry of a list is named by its value ("touches "../x""), not its place in the list.
-  const entry =
-    rest.length === 1 && /^\d+$/.test(rest[0]!)
-      ? (task[field] as unknown[] | undefined)?.[Number(rest[0])]
-      : undefined;
-  if (entry !== undefined) return `${name}: ${field} ${JSON.stringify(entry)}: ${message}`;
+  // A value is named as written ("touches "../x"", "id "x y""), not by its place in the list, when short.
+  const value =
+    rest.length === 0
+      ? task[field]
+      : rest.length === 1 && /^\d+$/.test(rest[0]!) && Array.isArray(task[field])
+        ? (task[field] as unknown[])[Number(rest[0])]
+        : undefined;
+  const shown = typeof value === 'object' || value === undefined ? undefined : JSON.stringify(value);
+  if (shown !== undefined && shown.length <= 60) return `${name}: ${field} ${shown}: ${message}`;
   return `${name}: ${[field, ...rest].join('.')} ${message}`;
 }
 
