@@ -115,10 +115,14 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   ];
   /**
    * The base a new run starts from: the files as they are now (a malformed one fails this run, with the
-   * usual line, and not the daemon), but the keys only the daemon decides as it started with them.
+   * usual line, and not the daemon), but the keys only the daemon decides as it started with them, and
+   * the provider decided by the API key it started with (the one its runs call with).
    */
-  const currentBase = (): ResolvedConfig =>
-    options.reloadConfig ? withDaemonSettings(withOptions(options.reloadConfig().config), base) : base;
+  const currentBase = (): ResolvedConfig => {
+    if (!options.reloadConfig) return base;
+    const fresh = resolveConfig(options.reloadConfig().layers, loaded.apiKey !== undefined);
+    return withDaemonSettings(withOptions(fresh), base);
+  };
   const store = options.store ?? (await openFileRunStore(options.home));
   // One for the daemon: every call of every run is admitted against the same quotas and the same cap.
   const metrics = new DaemonMetrics(clock, { processMetrics: options.processMetrics === true });
