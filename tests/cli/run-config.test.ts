@@ -88,6 +88,19 @@ describe("a run's configuration", () => {
         new RegExp(`^orc: ${file}: is not valid JSON \\([^\\n]*\\); fix the syntax\\n$`),
       );
       await userConfig({ execution: { max_workers: 2 } });
+      // The daemon's own file, which only the daemon reads: its refusal is the same one line.
+      await writeFile(
+        join(box.home, 'orc.config.json'),
+        JSON.stringify({ ...FAST_SIM, execution: { max_worker: 2 } }),
+      );
+      const daemons = await box.orc(['run', 'tasks.json', '--detach'], { cwd: dir });
+      expect(daemons).toMatchObject({
+        code: 2,
+        stderr:
+          `orc: ${join(box.home, 'orc.config.json')}: unknown config key execution.max_worker; did you mean ` +
+          `"max_workers"? (see orc config schema)\n`,
+      });
+      await box.writeConfig(FAST_SIM);
       const fixed = await box.orc(['run', 'tasks.json', '--json'], { cwd: dir });
       expect(fixed.code, fixed.stderr).toBe(0);
       expect((JSON.parse((await box.orc(['ls', '--json'], { cwd: dir })).stdout) as unknown[]).length).toBe(
