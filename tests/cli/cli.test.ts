@@ -162,7 +162,7 @@ describe('orc (built CLI, real daemon)', () => {
     await writeFile(bad, JSON.stringify([{ id: 'x y', title: 't' }]));
     const badFile = await box.orc(['run', bad]);
     expect(badFile.code).toBe(2);
-    expect(badFile.stderr).toMatch(/^orc: .*bad\.json: tasks\[0\]\.id /);
+    expect(badFile.stderr).toMatch(/^orc: .*bad\.json: task 1 \(tasks\[0\]\): id "x y": task ids use /);
     const badFlag = await box.orc(['run', 'goal', '--workers', 'three']);
     expect(badFlag).toMatchObject({ code: 2, stdout: '' });
     expect(badFlag.stderr.trim()).toBe('orc: --workers must be a positive integer (got "three")');

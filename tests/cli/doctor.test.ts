@@ -69,9 +69,9 @@ describe('orc doctor on the configuration files', () => {
     expect(conflict.code).toBe(1);
     // Both values, as orc run's refusal gives them.
     expect(conflict.stdout).toContain(
-      `FAIL  config     execution.backend is "redis" here, but the daemon's is "local" (${box.home}/orc.config.json); ` +
+      `FAIL  config     execution.backend is "redis" here, but the daemon's is "local" (the default); ` +
         `where attempts run is the daemon's choice, so runs started here are refused: drop it from ` +
-        `${dir}/orc.config.json, or set it there and restart the daemon\n`,
+        `${dir}/orc.config.json, or set it in ${box.home}/orc.config.json and restart the daemon\n`,
     );
     // Its ok line does not say the key goes over the daemon's, beside that FAIL.
     expect(conflict.stdout).toContain(
@@ -88,8 +88,9 @@ describe('orc doctor on the configuration files', () => {
     expect(cap.code).toBe(1);
     expect(cap.stdout).toContain(
       `FAIL  config     execution.machine_max_in_flight is 3 here, but the daemon's is 16 ` +
-        `(${box.home}/orc.config.json); it caps the model calls of every run of the daemon, so runs started ` +
-        `here are refused`,
+        `(the default); it caps the model calls of every run of the daemon, so runs started ` +
+        `here are refused: drop it from ${join(dir, 'orc.config.json')}, or set it in ` +
+        `${box.home}/orc.config.json and restart the daemon`,
     );
 
     // The same value as the daemon's is said to be, beside a key of the run's own; nothing fails.

@@ -58,7 +58,7 @@ describe('orc run: input limits (built CLI, real daemon)', () => {
     ]);
     expectRefusal(
       await box.orc(['run', long]),
-      `${long}: tasks[1].title 501 characters, over the limit of 500`,
+      `${long}: task b: title 501 characters, over the limit of 500`,
     );
 
     // Nothing was started: the CLI refused before it needed the daemon.

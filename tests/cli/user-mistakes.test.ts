@@ -104,6 +104,23 @@ describe('orc and the mistakes users make', () => {
     expect(await box.daemonPid()).toBeUndefined();
   });
 
+  it('an unknown field of a task names the task and the field it likely meant', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({ models: { provider: 'simulated' } });
+    const file = join(box.home, 'tasks.json');
+    await writeFile(file, JSON.stringify([{ id: 't1', title: 'a', depends: ['t0'] }]));
+    expect(await box.orc(['run', 'tasks.json'])).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: `orc: ${file}: task t1: unknown field "depends"; did you mean "dependencies"?\n`,
+    });
+    await writeFile(file, JSON.stringify([{ id: 'a', title: 'a', colour: 'red' }]));
+    expect((await box.orc(['run', 'tasks.json'])).stderr).toBe(
+      `orc: ${file}: task a: unknown field "colour"; check its spelling\n`,
+    );
+    expect(await box.daemonPid()).toBeUndefined();
+  });
+
   it('a touched path outside the repository names the task, the field and what is wrong', async () => {
     box = await Sandbox.create();
     await box.writeConfig({ models: { provider: 'simulated' } });
@@ -117,7 +134,9 @@ describe('orc and the mistakes users make', () => {
     );
     const result = await box.orc(['run', 'tasks.json']);
     expect(result).toMatchObject({ code: 2, stdout: '' });
-    expect(result.stderr).toBe(`orc: ${file}: tasks[1].touches.1 touched paths may not contain ".."\n`);
+    expect(result.stderr).toBe(
+      `orc: ${file}: task b: touches "../other/x.ts": touched paths may not contain ".."\n`,
+    );
     expect(await box.daemonPid()).toBeUndefined();
   });
 
@@ -150,7 +169,7 @@ describe('orc and the mistakes users make', () => {
     expect(lines).toHaveLength(3);
     const file = join(box.home, 'orc.config.json');
     expect(lines[0]).toBe(
-      `orc: ${file}: unknown config key modles; check its spelling (see orc config schema)`,
+      `orc: ${file}: unknown config key modles; did you mean "models"? (see orc config schema)`,
     );
     expect(lines[1]).toMatch(
       new RegExp(`^orc: ${file}: config key execution\\.max_workers .*\\(got "three"\\)$`),
@@ -210,7 +229,9 @@ describe('orc and the mistakes users make', () => {
     }
     for (const [args, line] of [
       [['lgs'], "orc: unknown command 'lgs' (did you mean one of logs, ls?)\n"],
-      [['ls', '--bogus'], "orc: unknown option '--bogus'\n"],
+      [['ls', '--bogus'], "orc: unknown option '--bogus'; see orc ls --help\n"],
+      [['foo'], "orc: unknown command 'foo'; see orc --help\n"],
+      [['config', 'describe'], "orc: unknown command 'describe'; see orc config --help\n"],
       [['show'], "orc: missing required argument 'run'\n"],
     ] as const) {
       expect(await box.orc([...args])).toMatchObject({ code: 2, stdout: '', stderr: line });

@@ -27,3 +27,4 @@ export * from './task-fold.js';
 export * from './quota.js';
 export * from './report.js';
 export * from './vitals.js';
+export * from './near-name.js';

@@ -21,6 +21,8 @@ import { createDaemonLogger } from './logger.js';
 export type OpenOrchestrator = (options: {
   home: string;
   loaded: LoadedConfig;
+  /** The configuration as its files are now, read for each new run. */
+  reloadConfig: () => LoadedConfig;
   logger: pino.Logger;
   /** The metrics include the process's own (CPU, memory, event-loop delay). */
   processMetrics: boolean;
@@ -142,6 +144,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
     orchestrator = await options.openOrchestrator({
       home: options.home,
       loaded,
+      reloadConfig: () => loadConfig({ cwd: options.home, env: options.env ?? process.env }),
       logger: root.child({ component: 'engine' }),
       processMetrics: true,
       ...(aliveUntil !== undefined && { aliveUntil }),

@@ -8,6 +8,7 @@ import {
   type ConfigInput,
   type LoadedConfig,
   type ResolvedConfig,
+  withDaemonSettings,
   withEnvironment,
 } from '@orc/shared';
 import { pino, type Logger } from 'pino';
@@ -57,6 +58,11 @@ export interface OrchestratorOptions {
   home: string;
   /** The base configuration; loaded from the environment and `home/orc.config.json` when absent. */
   loaded?: LoadedConfig;
+  /**
+   * The base configuration as its files are now (the daemon's): read for each new run, so an edited user
+   * config applies to the next run without a restart. Absent: `loaded` serves every run.
+   */
+  reloadConfig?: () => LoadedConfig;
   /** Overrides on top of the base configuration. */
   config?: ConfigInput;
   logger?: Logger;
@@ -92,15 +98,31 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const clock = options.clock ?? systemClock;
   const random = options.random ?? seededRandom(randomInt(2 ** 31));
   const loaded = options.loaded ?? loadConfig({ cwd: options.home, skipUserConfig: true });
-  const base = options.config
-    ? resolveConfig(
-        [
-          { source: 'base configuration', values: loaded.config },
-          { source: 'options', values: options.config },
-        ],
-        loaded.apiKey !== undefined,
-      )
-    : loaded.config;
+  const withOptions = (config: ResolvedConfig) =>
+    options.config
+      ? resolveConfig(
+          [
+            { source: 'base configuration', values: config },
+            { source: 'options', values: options.config },
+          ],
+          loaded.apiKey !== undefined,
+        )
+      : config;
+  const base = withOptions(loaded.config);
+  const daemonLayers = [
+    ...loaded.layers,
+    ...(options.config ? [{ source: 'options', values: options.config }] : []),
+  ];
+  /**
+   * The base a new run starts from: the files as they are now (a malformed one fails this run, with the
+   * usual line, and not the daemon), but the keys only the daemon decides as it started with them, and
+   * the provider decided by the API key it started with (the one its runs call with).
+   */
+  const currentBase = (): ResolvedConfig => {
+    if (!options.reloadConfig) return base;
+    const fresh = resolveConfig(options.reloadConfig().layers, loaded.apiKey !== undefined);
+    return withDaemonSettings(withOptions(fresh), base);
+  };
   const store = options.store ?? (await openFileRunStore(options.home));
   // One for the daemon: every call of every run is admitted against the same quotas and the same cap.
   const metrics = new DaemonMetrics(clock, { processMetrics: options.processMetrics === true });
@@ -291,6 +313,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   const startContext = {
     base,
     home: options.home,
+    daemonLayers,
     hasApiKey: loaded.apiKey !== undefined,
     runs,
     depsFor,
@@ -298,7 +321,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
   };
   return {
     async previewRun(input) {
-      const { parsed, project, config } = await prepareRun(input, startContext);
+      const { parsed, project, config } = await prepareRun(input, { ...startContext, base: currentBase() });
       return previewRun(
         { tasks: parsed.tasks, writeSimulated: parsed.taskmaster?.writeSimulated },
         project,
@@ -307,10 +330,10 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     },
     async planGoal(input) {
       const config = runConfigOver(
-        base,
+        currentBase(),
         input.config,
         loaded.apiKey !== undefined,
-        options.home,
+        { home: options.home, layers: daemonLayers },
         input.configFrom,
       );
       return planGoal(input.goal, config, depsFor(config));
@@ -318,7 +341,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
     async startRun(input) {
       if (!isOpen())
         throw new OrcError('INVALID_STATE', 'the daemon is stopping; start the run again once it is back');
-      const { run, source } = await startRun(input, startContext);
+      const { run, source } = await startRun(input, { ...startContext, base: currentBase() });
       runs.add(track(run, source));
       logger.info({ runId: run.id, tasks: run.tasks.size, writeBack: run.source?.writeBack }, 'run started');
       return run.summary();

@@ -63,8 +63,8 @@ describe("a run's configuration", () => {
     expect(isOrcError(refused) && refused.code).toBe('CONFIG_INVALID');
     expect((refused as Error).message).toBe(
       `config key execution.backend is "redis" in your configuration, but the daemon's is "local" ` +
-        `(${home}/orc.config.json): where attempts run is the daemon's choice; drop the key, or set it ` +
-        `there and restart the daemon (orc daemon stop)`,
+        `(the default): where attempts run is the daemon's choice; drop the key, or set it in ` +
+        `${home}/orc.config.json and restart the daemon (orc daemon stop)`,
     );
     const other = await orchestrator
       .startRun({ tasks, config: { redis: { url: 'redis://elsewhere:6379' } } })
@@ -89,11 +89,11 @@ describe("a run's configuration", () => {
     expect(
       await refusal({ execution: { machine_max_in_flight: 2 }, monitoring: { metrics_port: 9100 } }),
     ).toBe(
-      `config keys only the daemon decides differ from its own (${home}/orc.config.json): ` +
-        `execution.machine_max_in_flight (2 in your configuration, the daemon's 16: it caps the model calls of ` +
-        `every run of the daemon); monitoring.metrics_port (9100 in your configuration, the daemon's unset: the ` +
-        `daemon serves one metrics endpoint ` +
-        `for all its runs); drop them, or set them there and restart the daemon (orc daemon stop)`,
+      `config keys only the daemon decides differ from its own: ` +
+        `execution.machine_max_in_flight (2 in your configuration, the daemon's 16 from the default: it caps ` +
+        `the model calls of every run of the daemon); monitoring.metrics_port (9100 in your configuration, the ` +
+        `daemon's unset from the default: the daemon serves one metrics endpoint ` +
+        `for all its runs); drop them, or set them in ${home}/orc.config.json and restart the daemon (orc daemon stop)`,
     );
     // A client says where each key was set, and the refusal names it.
     const named = await orchestrator

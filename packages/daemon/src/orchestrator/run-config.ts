@@ -1,5 +1,7 @@
 import {
+  daemonSettingSource,
   daemonSettingsDiffering,
+  type ConfigLayer,
   OrcError,
   resolveConfig,
   type ConfigInput,
@@ -17,7 +19,8 @@ export function runConfigOver(
   base: ResolvedConfig,
   set: ConfigInput | undefined,
   hasApiKey: boolean,
-  home: string,
+  /** The daemon's state directory and the layers its configuration was made of, to say where its value is from. */
+  daemon: { home: string; layers: readonly ConfigLayer[] },
   /** Where each key of `set` was set (`StartRunInput.configFrom`), to name it in a refusal. */
   from: Readonly<Record<string, string>> = {},
 ): ResolvedConfig {
@@ -32,22 +35,26 @@ export function runConfigOver(
   const differing = daemonSettingsDiffering(base, config);
   const [first] = differing;
   const where = (key: string) => from[key] ?? 'your configuration';
+  const daemonFile = `${daemon.home}/orc.config.json`;
+  const source = (key: string) => daemonSettingSource(daemon.layers, key);
   if (first && differing.length === 1) {
+    const fromFile = source(first.key).endsWith('.json');
     throw new OrcError(
       'CONFIG_INVALID',
       `config key ${first.key} is ${first.run} in ${where(first.key)}, but the daemon's is ${first.daemon} ` +
-        `(${home}/orc.config.json): ${first.why}; drop the key, or set it there and restart the daemon ` +
-        `(orc daemon stop)`,
+        `(${source(first.key)}): ${first.why}; drop the key, or set it ${fromFile ? 'there' : `in ${daemonFile}`} ` +
+        `and restart the daemon (orc daemon stop)`,
     );
   }
   if (differing.length > 1) {
     const each = differing.map(
-      (d) => `${d.key} (${d.run} in ${where(d.key)}, the daemon's ${d.daemon}: ${d.why})`,
+      (d) =>
+        `${d.key} (${d.run} in ${where(d.key)}, the daemon's ${d.daemon} from ${source(d.key)}: ${d.why})`,
     );
     throw new OrcError(
       'CONFIG_INVALID',
-      `config keys only the daemon decides differ from its own (${home}/orc.config.json): ${each.join('; ')}; ` +
-        `drop them, or set them there and restart the daemon (orc daemon stop)`,
+      `config keys only the daemon decides differ from its own: ${each.join('; ')}; ` +
+        `drop them, or set them in ${daemonFile} and restart the daemon (orc daemon stop)`,
     );
   }
   return config;

@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { OrcError, formatCount, StartRunInput, assertValidTaskGraph, type ResolvedConfig } from '@orc/shared';
+import {
+  OrcError,
+  formatCount,
+  StartRunInput,
+  assertValidTaskGraph,
+  type ConfigLayer,
+  type ResolvedConfig,
+} from '@orc/shared';
 import { Run, type RunDeps } from '../run/run.js';
 import type { RunDocument } from '../store/run-document.js';
 import { loadTaskMasterProject, type TaskMasterImport } from '../taskmaster/import-tasks.js';
@@ -15,6 +22,8 @@ export interface StartRunContext {
   base: ResolvedConfig;
   /** The state directory: attempt worktrees live under it. */
   home: string;
+  /** The layers the daemon's configuration was made of when it started (where its own keys are from). */
+  daemonLayers: readonly ConfigLayer[];
   hasApiKey: boolean;
   /** The runs there are, so a new id is new. */
   runs: { has(runId: string): boolean };
@@ -29,7 +38,7 @@ export interface StartRunContext {
  */
 export async function prepareRun(
   rawInput: unknown,
-  context: Pick<StartRunContext, 'base' | 'hasApiKey' | 'home'>,
+  context: Pick<StartRunContext, 'base' | 'hasApiKey' | 'home' | 'daemonLayers'>,
 ): Promise<{
   parsed: ReturnType<typeof StartRunInput.parse>;
   project: TaskMasterImport | undefined;
@@ -52,7 +61,7 @@ export async function prepareRun(
     context.base,
     parsed.config,
     context.hasApiKey,
-    context.home,
+    { home: context.home, layers: context.daemonLayers },
     parsed.configFrom,
   );
   return { parsed, project, config };

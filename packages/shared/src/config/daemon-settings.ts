@@ -1,4 +1,5 @@
 import type { ResolvedConfig } from './config.schema.js';
+import { keysOf, type ConfigLayer } from './load-config.js';
 
 /**
  * Keys only the daemon decides, for every run it holds, with why in the words a refusal gives. A run's
@@ -62,4 +63,33 @@ function shown(value: unknown): string {
 
 function matches(pattern: string, key: string): boolean {
   return pattern.endsWith('.*') ? key.startsWith(pattern.slice(0, -1)) : pattern === key;
+}
+
+/**
+ * `config` with every key only the daemon decides put back to `daemon`'s: a config file read afresh for a
+ * new run changes the run's settings at once, but these only when the daemon starts again.
+ */
+export function withDaemonSettings(config: ResolvedConfig, daemon: ResolvedConfig): ResolvedConfig {
+  const out: Record<string, Record<string, unknown>> = { ...config } as never;
+  for (const { key: pattern } of DAEMON_SETTINGS) {
+    const [section, name] = pattern.split('.') as [keyof ResolvedConfig, string];
+    const ofDaemon = daemon[section] as Record<string, unknown>;
+    if (name === '*') {
+      out[section] = ofDaemon;
+      continue;
+    }
+    const { [name]: _dropped, ...rest } = out[section]!;
+    out[section] = ofDaemon[name] === undefined ? rest : { ...rest, [name]: ofDaemon[name] };
+  }
+  return out as unknown as ResolvedConfig;
+}
+
+/**
+ * Where the daemon's value of `key` came from, in a refusal's words: the last of its layers that sets it
+ * (a file, its environment), or the default when none does.
+ */
+export function daemonSettingSource(layers: readonly ConfigLayer[], key: string): string {
+  const layer = layers.findLast((candidate) => keysOf(candidate.values).includes(key));
+  if (layer === undefined) return 'the default';
+  return layer.source === 'environment' ? "the daemon's environment" : layer.source;
 }

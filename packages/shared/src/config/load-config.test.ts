@@ -252,6 +252,19 @@ describe('loadConfig errors', () => {
     expect(message).toContain('unknown config key monitoring.show_progres_bar');
   });
 
+  it('suggests the near key of the same section, or says to check the spelling when none is near', async () => {
+    await writeJson(projectConfigPath, { execution: { max_worker: 2 } });
+    expect(configErrorOf(() => load()).message).toBe(
+      `${projectConfigPath}: unknown config key execution.max_worker; did you mean "max_workers"? (see orc config schema)`,
+    );
+    await writeJson(projectConfigPath, { models: { manager: { modle: 'claude-opus-5-5' } } });
+    expect(configErrorOf(() => load()).message).toContain('models.manager.modle; did you mean "model"?');
+    await writeJson(projectConfigPath, { execution: { colour: 'red' } });
+    expect(configErrorOf(() => load()).message).toBe(
+      `${projectConfigPath}: unknown config key execution.colour; check its spelling (see orc config schema)`,
+    );
+  });
+
   it('reports a misspelt required key as unknown rather than as a missing one', async () => {
     await writeJson(projectConfigPath, { models: { manager: { modle: 'claude-opus-5-5' } } });
     const { message } = configErrorOf(() => load());
@@ -347,9 +360,12 @@ describe('findConfigProblems', () => {
     expect(
       problems.filter((p) => p.startsWith(`${userConfigPath}: config key execution.max_workers`)),
     ).toHaveLength(1);
-    for (const key of ['modles', 'monitoring.verbose'])
+    for (const [key, near] of [
+      ['modles', 'models'],
+      ['monitoring.verbose', 'verbose_logging'],
+    ])
       expect(problems).toContain(
-        `${projectConfigPath}: unknown config key ${key}; check its spelling (see orc config schema)`,
+        `${projectConfigPath}: unknown config key ${key}; did you mean "${near}"? (see orc config schema)`,
       );
     for (const key of ['execution.max_workers', 'execution.max_retries'])
       expect(problems.some((p) => p.startsWith(`${projectConfigPath}: config key ${key} `))).toBe(true);

@@ -5,7 +5,8 @@ import { isOrcError, OrcError } from '../errors.js';
 import { jsonSyntaxProblem } from '../json-syntax.js';
 import { resolveUserConfigPath } from '../paths.js';
 import { apiKeyProblem } from '../redact.js';
-import { ConfigSchema, type ConfigInput, type ResolvedConfig } from './config.schema.js';
+import { nearName } from '../near-name.js';
+import { ConfigSchema, configJsonSchema, type ConfigInput, type ResolvedConfig } from './config.schema.js';
 
 /** One layer of configuration and where it came from, for error messages. */
 export interface ConfigLayer {
@@ -257,10 +258,11 @@ function configError(source: string, error: z.ZodError, values: unknown): OrcErr
 function describeIssues(source: string, error: z.ZodError, values: unknown): string[] {
   const unknown = error.issues.flatMap((issue) =>
     issue.code === 'unrecognized_keys'
-      ? issue.keys.map(
-          (key) =>
-            `${source}: unknown config key ${[...issue.path, key].join('.')}; check its spelling (see orc config schema)`,
-        )
+      ? issue.keys.map((key) => {
+          const near = nearName(key, knownKeysAt(issue.path));
+          const fix = near === undefined ? 'check its spelling' : `did you mean "${near}"?`;
+          return `${source}: unknown config key ${[...issue.path, key].join('.')}; ${fix} (see orc config schema)`;
+        })
       : [],
   );
   const others = error.issues
@@ -272,6 +274,13 @@ function describeIssues(source: string, error: z.ZodError, values: unknown): str
       return `${source}: config key ${issue.path.join('.') || '(root)'} ${expected} (got ${shown})`;
     });
   return [...unknown, ...others];
+}
+
+/** The keys the config file may have at `path` (its sections at the root), from its JSON Schema. */
+function knownKeysAt(path: readonly PropertyKey[]): string[] {
+  let node = configJsonSchema() as { properties?: Record<string, unknown> } | undefined;
+  for (const key of path) node = node?.properties?.[String(key)] as typeof node;
+  return Object.keys(node?.properties ?? {}).filter((key) => key !== '$schema');
 }
 
 function valueAt(values: unknown, path: readonly PropertyKey[]): unknown {

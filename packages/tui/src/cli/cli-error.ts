@@ -58,15 +58,18 @@ const EXIT_OF_TRPC_CODE: Record<string, number> = {
 
 /**
  * Commander's usage error (`error: unknown option '--bogus'`, a hint on the next line) as every other
- * error of ours reads: one line after `orc: `.
+ * error of ours reads: one line after `orc: `. `command` (`orc ls`) is the one whose help lists the rest.
  */
-export function usageErrorLine(text: string): string {
+export function usageErrorLine(text: string, command = 'orc'): string {
   const [first = '', ...rest] = text
     .trim()
     .replace(/^error: /, '')
     .split('\n');
   const hint = rest.join(' ').trim();
-  return `orc: ${first}${hint ? ` ${hint.replace(/^\(Did/, '(did')}` : ''}\n`;
+  if (hint) return `orc: ${first} ${hint.replace(/^\(Did/, '(did')}\n`;
+  // A command or option that is not there, with no near one to suggest: where the real ones are listed.
+  const unknown = /^unknown (command|option)/.test(first);
+  return `orc: ${first}${unknown ? `; see ${command} --help` : ''}\n`;
 }
 
 /** Any error to the one line the user sees and the exit code; the single place the CLI decides this. */

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import {
   providerFix,
+  daemonSettingSource,
   daemonSettingsDiffering,
   findConfigProblems,
   isDaemonSetting,
@@ -69,7 +70,9 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
   const lines: Check[] = [];
   if (userFile !== undefined && keysOf(userFile).length > 0)
     lines.push(
-      ok(`${userFile} (user config) sets ${list(keysOf(userFile))}; the daemon's base, under both files`),
+      ok(
+        `${userFile} (user config) sets ${list(keysOf(userFile))}; the daemon's base, under both files, read again for each new run`,
+      ),
     );
   if (here === daemonFile) {
     lines.push(ok(`${here} (here and the daemon's) sets ${list(keysOf(here))}`));
@@ -106,10 +109,12 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
   // Each key only the daemon decides and set otherwise here: all of them, to be fixed at once, with both
   // values as orc run's refusal gives them.
   for (const d of differing) {
+    const source = daemonSettingSource(daemon.layers, d.key);
     lines.push(
       fail(
-        `${d.key} is ${d.run} here, but the daemon's is ${d.daemon} (${daemonFile}); ${d.why}, so runs ` +
-          `started here are refused: drop it from ${here}, or set it there and restart the daemon`,
+        `${d.key} is ${d.run} here, but the daemon's is ${d.daemon} (${source}); ${d.why}, so runs ` +
+          `started here are refused: drop it from ${here}, or set it ${source.endsWith('.json') ? 'there' : `in ${daemonFile}`} ` +
+          `and restart the daemon`,
       ),
     );
   }

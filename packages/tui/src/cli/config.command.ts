@@ -1,25 +1,34 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { configJsonSchema, findConfigProblems, loadConfig } from '@orc/shared';
+import { daemonStatus } from '@orc/daemon/client';
 import type { Command } from 'commander';
 import { EXIT, UsageError } from './cli-error.js';
+import { awaitingRestartText, settingsAwaitingRestart } from './daemon-start-settings.js';
 import { emit, printJson } from './output.js';
 
 /** `orc config show|validate|schema`: the configuration as this directory and environment resolve it. */
 export function registerConfigCommands(program: Command): void {
-  const config = program.command('config').description('show, validate or describe the configuration');
+  const config = program
+    .command('config')
+    .description('show or validate the configuration, or print its JSON Schema');
 
   config
     .command('show')
     .description('the resolved configuration (defaults < user config < ./orc.config.json < ORC_* env)')
     .option('--json', 'print one JSON document')
-    .action((options: { json?: boolean }) => {
+    .action(async (options: { json?: boolean }) => {
       const loaded = loadConfig();
       const apiKey = loaded.apiKey ? 'set' : 'not set';
-      emit(options, { config: loaded.config, sources: loaded.sources, apiKey }, () => [
+      const status = await daemonStatus();
+      const awaitingRestart = status.running
+        ? settingsAwaitingRestart(status.home, status.info.startedAt)
+        : [];
+      emit(options, { config: loaded.config, sources: loaded.sources, apiKey, awaitingRestart }, () => [
         JSON.stringify(loaded.config, null, 2),
         `sources: ${loaded.sources.length ? loaded.sources.join(', ') : 'defaults and environment only'}`,
         `ANTHROPIC_API_KEY: ${apiKey}${loaded.config.models.provider === 'simulated' ? ' (runs use the SIMULATED provider)' : ''}`,
+        ...awaitingRestart.map((pending) => `note: ${awaitingRestartText(pending)}`),
       ]);
     });
 

@@ -13,6 +13,7 @@ import type { Command } from 'commander';
 import { plural } from '../screen/format.js';
 import { CommandFailed } from './cli-error.js';
 import { checkConfigFiles } from './config-checks.js';
+import { awaitingRestartText, settingsAwaitingRestart } from './daemon-start-settings.js';
 import { type Check, type CheckStatus, checkModels } from './model-checks.js';
 import { emit } from './output.js';
 
@@ -31,6 +32,7 @@ export function registerDoctorCommand(program: Command): void {
         checkNode(),
         checkStateDir(),
         ...checkConfig(daemon.apiKey),
+        ...(daemon.startedAt === undefined ? [] : checkDaemonStartSettings(daemon.startedAt)),
         daemon.check,
         ...(daemon.storage ? [daemon.storage] : []),
         runs.check,
@@ -102,11 +104,22 @@ function checkConfig(daemonKey: boolean | undefined): Check[] {
   ];
 }
 
+/** Keys only the daemon decides, set in a file it reads that changed since it started: they wait for a restart. */
+function checkDaemonStartSettings(startedAt: string): Check[] {
+  return settingsAwaitingRestart(resolveStateDir(), startedAt).map((pending) => ({
+    name: 'config',
+    status: 'warn',
+    detail: awaitingRestartText(pending),
+  }));
+}
+
 /** The daemon, and whether it has an API key of its own when it runs. Never starts one. */
 async function checkDaemon(): Promise<{
   check: Check;
   apiKey: boolean | undefined;
   running: boolean;
+  /** When the running daemon started (it read the keys only it decides then). */
+  startedAt?: string;
   /** Whether the running daemon can write its state directory (its runs wait when it cannot). */
   storage?: Check;
 }> {
@@ -129,6 +142,7 @@ async function checkDaemon(): Promise<{
         },
         apiKey: health.apiKey,
         running: true,
+        startedAt: status.info.startedAt,
         storage: health.storage.ok
           ? { name: 'storage', status: 'ok', detail: 'the daemon writes its state directory' }
           : { name: 'storage', status: 'fail', detail: health.storage.error },

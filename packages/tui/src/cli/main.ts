@@ -50,11 +50,18 @@ export function buildProgram(): Command {
   // Commander reports its own usage errors on stderr, in our one line (`orc: …`); we pick the exit code.
   const exitOverride = (command: Command) => {
     command.exitOverride();
-    command.configureOutput({ outputError: (text, write) => write(usageErrorLine(text)) });
+    command.configureOutput({
+      outputError: (text, write) => write(usageErrorLine(text, commandPath(command))),
+    });
     command.commands.forEach(exitOverride);
   };
   exitOverride(program);
   return program;
+}
+
+/** `orc config`: the words that call a command, for its `--help`. */
+function commandPath(command: Command): string {
+  return command.parent ? `${commandPath(command.parent)} ${command.name()}` : command.name();
 }
 
 async function main(): Promise<void> {

@@ -58,7 +58,7 @@ describe('orc ls and orc show on quota waits and forecasts', () => {
     const waiting = summary({ status: 'paused', pauseReason: 'quota', resumeAt });
     // 11:30 UTC is 17:00 in Kolkata (UTC+5:30), the same day as now there.
     expect(statusText(waiting, NOW)).toBe('waiting for quota until 17:00');
-    expect(statusText(summary({ status: 'paused', pauseReason: 'user' }), NOW)).toBe('paused');
+    expect(statusText(summary({ status: 'paused', pauseReason: 'user' }), NOW)).toBe('paused (user)');
     const [header, row] = runTable([waiting], NOW);
     expect(header).toMatch(/^ID +STATUS +AGE +TIME +COST +FORECAST +DONE +GOAL$/);
     expect(row).toContain('waiting for quota until 17:00');
@@ -131,5 +131,18 @@ describe('orc ls and orc show on quota waits and forecasts', () => {
     expect(show({ costUsd: 1.5, noFinishAt: 'person' }, 'paused')).toBe(
       'forecast: $1.50 in all, no finish time while it waits for a person',
     );
+  });
+});
+
+describe('orc ls STATUS', () => {
+  it('says why a run is paused, as orc show does, and awaiting approval in words', () => {
+    expect(statusText(summary({ status: 'paused', pauseReason: 'budget' }), NOW)).toBe('paused (budget)');
+    expect(statusText(summary({ status: 'paused', pauseReason: 'held' }), NOW)).toBe('paused (held)');
+    expect(statusText(summary({ status: 'paused', pauseReason: 'rollback' }), NOW)).toBe('paused (rollback)');
+    expect(statusText(summary({ status: 'paused', pauseReason: 'user' }), NOW)).toBe('paused (user)');
+    expect(statusText(summary({ status: 'paused' }), NOW)).toBe('paused');
+    expect(statusText(summary({ status: 'awaiting_approval' }), NOW)).toBe('awaiting approval');
+    const [, row] = runTable([summary({ status: 'paused', pauseReason: 'budget' })], NOW);
+    expect(row!.trim().split(/ {2,}/)[1]).toBe('paused (budget)');
   });
 });

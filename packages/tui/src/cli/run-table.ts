@@ -58,13 +58,16 @@ export function runTable(runs: readonly RunSummary[], now: number, width?: numbe
   ];
 }
 
-/** The run's status; a run waiting for its quota says until when (`waiting for quota until 14:05`). */
+/**
+ * The run's status in words; a run waiting for its quota says until when (`waiting for quota until
+ * 14:05`), a paused one why, as `orc show` says it (`paused (budget)`, `paused (held)`, `paused (user)`):
+ * a bare `paused` left a person to guess whether to wait, raise the budget or answer something.
+ */
 export function statusText(run: RunSummary, now: number): string {
   if (run.status === 'paused' && run.pauseReason === 'quota' && run.resumeAt !== undefined)
     return quotaWaitText(run.resumeAt, now);
-  // A run waiting for its disk says so in its status: it goes on by itself.
-  if (run.status === 'paused' && run.pauseReason === 'storage') return 'paused (storage)';
-  return run.status;
+  if (run.status === 'paused' && run.pauseReason !== undefined) return `paused (${run.pauseReason})`;
+  return run.status.replaceAll('_', ' ');
 }
 
 /**
