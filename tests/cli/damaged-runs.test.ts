@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunSummary } from '@orc/shared';
+import { runWorkMs, type RunSummary } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI, FAST_SIM, Sandbox } from '../daemon/harness.js';
 import { TmuxPane } from '../tui/tmux.js';
@@ -48,12 +48,21 @@ describe('damaged runs through the CLI', () => {
       checkpoints: { lastEventId: number }[];
     };
     const hole = saved.checkpoints.at(-1)!.lastEventId + 2;
-    const journal = (await readFile(file(damaged, 'events.jsonl'), 'utf8')).split('\n');
-    await writeFile(
-      file(damaged, 'events.jsonl'),
-      journal.filter((line) => !line.startsWith(`{"id":${hole},`)).join('\n'),
-    );
-    await writeFile(file(damaged, 'state.json'), 'garbled\n{"version":1');
+    const whole = {
+      state: await readFile(file(damaged, 'state.json'), 'utf8'),
+      events: await readFile(file(damaged, 'events.jsonl'), 'utf8'),
+    };
+    const damage = async () => {
+      await writeFile(
+        file(damaged, 'events.jsonl'),
+        whole.events
+          .split('\n')
+          .filter((line) => !line.startsWith(`{"id":${hole},`))
+          .join('\n'),
+      );
+      await writeFile(file(damaged, 'state.json'), 'garbled\n{"version":1');
+    };
+    await damage();
 
     // ls starts the daemon, which finds both.
     const ls = await box.orc(['ls']);
@@ -66,6 +75,9 @@ describe('damaged runs through the CLI', () => {
       status: 'damaged',
       damage: { file: file(damaged, 'state.json') },
     });
+    // Its time stopped where its record does: it does not count up as its age.
+    const shown = listed.find((r) => r.id === damaged)!;
+    expect(runWorkMs(shown, Date.now() + 60_000)).toBe(runWorkMs(shown, Date.now()));
     expect(listed.find((r) => r.id === damaged)!.damage!.reason).toContain(
       `the run cannot be rebuilt: ${file(damaged, 'events.jsonl')} has a hole: event ${hole} is missing`,
     );
@@ -89,11 +101,15 @@ describe('damaged runs through the CLI', () => {
     );
     expect(showDamaged.stdout).toMatch(new RegExp(`^run ${damaged} damaged`, 'm'));
     expect(showDamaged.stdout).toContain('the run is kept as it is and not run');
+    // And what a person can do about it, only what works (both are done below).
+    const fix = `fix: orc rm ${damaged} removes it; or put back a good copy of the file and restart the daemon (orc daemon stop, then orc daemon start) to read it again`;
+    expect(showDamaged.stdout).toMatch(new RegExp(`^${fix.replace(/[()]/g, '\\$&')}$`, 'm'));
 
     const retry = await box.orc(['retry', damaged, 't1']);
     expect(retry.code).toBe(4);
     expect(retry.stderr.trim().split('\n')).toHaveLength(1);
     expect(retry.stderr).toContain(`run ${damaged} is damaged: ${file(damaged, 'state.json')}`);
+    expect(retry.stderr).toContain(`orc rm ${damaged} removes it`);
 
     const logs = await box.orc(['logs', damaged]);
     expect(logs.code).toBe(1);
@@ -118,6 +134,7 @@ describe('damaged runs through the CLI', () => {
     const runsCheck = report.checks.find((c) => c.name === 'runs')!;
     expect(runsCheck.status).toBe('fail');
     expect(runsCheck.detail).toContain(`rebuilt from damaged files: ${rebuilt}`);
+    expect(runsCheck.detail).toContain(fix);
 
     expect(TmuxPane.available(), 'tmux is needed for the screen tests').toBe(true);
     pane = new TmuxPane(`node ${CLI} attach ${damaged}`, {
@@ -135,6 +152,15 @@ describe('damaged runs through the CLI', () => {
     expect(screen).toMatch(/Damaged: .*state\.json is not valid JSON/);
     pane.keys('q');
     await pane.waitFor((s) => s.includes('[exit 0]'), 'attach to exit');
+
+    // Its files put back whole, the daemon's next start reads the run again.
+    await writeFile(file(damaged, 'state.json'), whole.state);
+    await writeFile(file(damaged, 'events.jsonl'), whole.events);
+    expect((await box.orc(['daemon', 'stop'])).code).toBe(0);
+    expect((await box.orc(['ls'])).stdout).toMatch(new RegExp(`^${damaged} +completed .* 3/3 `, 'm'));
+    await damage();
+    expect((await box.orc(['daemon', 'stop'])).code).toBe(0);
+    expect((await box.orc(['ls'])).stdout).toMatch(new RegExp(`^${damaged} +damaged `, 'm'));
 
     // A damaged run is not live: orc rm removes it (it told the user to cancel it, which is refused too).
     const rm = await box.orc(['rm', damaged]);

@@ -9,7 +9,7 @@ import {
   testConfig,
   type ScriptedProvider,
 } from '@orc/test-support';
-import type { OrcEvent, RunSummary } from '@orc/shared';
+import { runWorkMs, type OrcEvent, type RunSummary } from '@orc/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 
 /**
@@ -283,6 +283,43 @@ describe('a damaged journal', () => {
     await writeFile(stateFile(runId), before.get('checkpoints/' + checkpoints.sort().at(-1))!);
     const again = await open();
     expect(listed(again, runId).status).not.toBe('damaged');
+  });
+
+  it('of a run cut off while it worked: its time is what it worked, not its age; the fix is named', async () => {
+    const temp = await tempHome('orc-damage-');
+    home = temp.home;
+    cleanups.push(temp.remove);
+    const provider = createScriptedProvider({ latencyMs: (call) => (call.purpose === 'work' ? 20 : 0) });
+    const first = await open(provider);
+    const run = await first.startRun({ tasks: TASKS });
+    const journal = async () =>
+      (await readFile(eventsFile(run.id), 'utf8')).match(/task\.completed/g)?.length ?? 0;
+    while ((await journal()) < 3) await new Promise((resolve) => setTimeout(resolve, 10));
+    // The daemon stops while the run executes; then its document is cut short and a journal line dropped.
+    await first.close(0);
+    const saved = JSON.parse(await readFile(stateFile(run.id), 'utf8')) as {
+      checkpoints: { lastEventId: number }[];
+    };
+    await cutEvent(run.id, saved.checkpoints.at(-1)!.lastEventId + 2);
+    const cut = await readFile(stateFile(run.id), 'utf8');
+    await writeFile(stateFile(run.id), cut.slice(0, cut.length / 2));
+    const events = (await readFile(eventsFile(run.id), 'utf8')).trimEnd().split('\n');
+    const lastAt = (JSON.parse(events.at(-1)!) as OrcEvent).at;
+
+    const orchestrator = await open();
+    const summary = listed(orchestrator, run.id);
+    expect(summary.status).toBe('damaged');
+    // It stopped working at its journal's last event: its time does not count up with the clock
+    // (orc ls read 4m57s, its age, for a run that had worked 20 s).
+    expect(summary.finishedAt ?? summary.idleSince).toBe(lastAt);
+    const now = Date.now();
+    expect(runWorkMs(summary, now + 60_000)).toBe(runWorkMs(summary, now));
+    expect(runWorkMs(summary, now)).toBeLessThanOrEqual(Date.parse(lastAt) - Date.parse(summary.createdAt));
+    await expect(orchestrator.resumeRun(run.id)).rejects.toMatchObject({
+      message: expect.stringContaining(
+        `; it is kept as it is and not run: orc rm ${run.id} removes it, or put back a good copy of the file and restart the daemon`,
+      ) as unknown,
+    });
   });
 
   it('ending before what the document holds: the run goes on from its last event, and that is told', async () => {

@@ -412,11 +412,15 @@ export const taskMachine = setup({
       entry: 'settle',
       on: { 'task.retry': { target: 'pending', actions: 'retry' }, 'task.edit': { actions: 'edit' } },
     },
-    /** Held until a person edits or retries it: either sends it back to waiting, within fresh bounds. */
+    /**
+     * Held until a person edits or retries it (either sends it back to waiting, within fresh bounds), or
+     * skips it: the run goes on, or finishes, without it.
+     */
     cancelled: {
       entry: 'settle',
       on: {
         'task.retry': { target: 'pending', actions: 'retry' },
+        'task.skip': 'skipped',
         'task.edit': { target: 'pending', actions: ['edit', 'retry'] },
       },
     },

@@ -65,13 +65,17 @@ function act(run: Run, item: InboxItem, answer: Answer, tell: (outcome: string) 
     case 'run_held': {
       if (answer.choice === 'cancel') return cancel();
       const ids = cancelledHoldingWork(run);
+      const skip = answer.choice === 'skip';
+      const named = ids.length === 1 ? `task ${ids[0]}` : `tasks ${ids.join(', ')}`;
       tell(
         ids.length === 0
           ? `run ${run.id} goes on`
-          : `${ids.length === 1 ? `task ${ids[0]} runs` : `tasks ${ids.join(', ')} run`} again in run ${run.id}`,
+          : skip
+            ? `${named} ${ids.length === 1 ? 'is' : 'are'} skipped in run ${run.id}`
+            : `${named} ${ids.length === 1 ? 'runs' : 'run'} again in run ${run.id}`,
       );
-      // The first retry resumes the run; the others are then retried on a run that executes.
-      for (const id of ids) retryTask(run, id);
+      // The first retry (or the last skip) resumes the run; the others are then retried on a run that executes.
+      for (const id of ids) (skip ? skipTask : retryTask)(run, id);
       return;
     }
     case 'task_failed':

@@ -159,16 +159,55 @@ describe('the inbox, fed by the runs', () => {
       runId: run.id,
       question: `run ${run.id} is paused (held): the work left waits for tasks later, other, cancelled by a person`,
       detail:
-        'the tasks left wait for later, other, cancelled by a person: edit or retry them (orc task edit, orc retry), or remove them (orc task rm)',
+        'the tasks left wait for later, other, cancelled by a person: edit, retry or skip them (orc task edit, orc retry, orc skip), or remove them (orc task rm)',
     });
     expect(item!.choices.map((c) => [c.id, c.label])).toEqual([
       ['retry', 'run the cancelled tasks again, then what waits'],
+      ['skip', 'skip the cancelled tasks: what waits goes on'],
       ['cancel', 'cancel the run'],
     ]);
 
     await orchestrator.answerInbox(item!.id, { choice: 'retry' });
     expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
     expect(provider.callsFor('work', 'other')).toHaveLength(1);
+    expect(open_(orchestrator)).toEqual([]);
+  });
+
+  it('a task a person cancelled that nothing waits for holds the run too: an item, no final review; skip ends it', async () => {
+    // The trial: cancelling a leaf task failed the whole run once the rest were done, after a paid final
+    // review, and left no item, though its cancel said it waits for the person.
+    const provider = createScriptedProvider({
+      latencyMs: (call) => (call.purpose === 'work' && call.taskId === 'slow' ? 200 : 0),
+    });
+    const { orchestrator } = await open(provider);
+    const run = await orchestrator.startRun({
+      tasks: [
+        { id: 'slow', title: 'Slow' },
+        { id: 'leaf', title: 'Leaf' },
+      ],
+    });
+    await orchestrator.cancelTask(run.id, 'leaf');
+    expect(await orchestrator.waitForRun(run.id)).toMatchObject({ status: 'paused', pauseReason: 'held' });
+    const [item] = await until(orchestrator, 'the held run', (items) => items.length === 1);
+    expect(item).toMatchObject({
+      type: 'run_held',
+      runId: run.id,
+      question: `run ${run.id} is paused (held): task leaf, cancelled by a person, waits for you before the run's final review`,
+    });
+    expect(item!.choices.map((c) => [c.id, c.label])).toEqual([
+      ['retry', 'run the cancelled task again'],
+      ['skip', 'skip the cancelled task: the run finishes without it'],
+      ['cancel', 'cancel the run'],
+    ]);
+    expect(provider.callsFor('final-review')).toEqual([]);
+
+    const worked = provider.callsFor('work', 'leaf').length;
+    expect(await orchestrator.answerInbox(item!.id, { choice: 'skip' })).toMatchObject({
+      closed: { reason: 'answered', choice: 'skip', outcome: `task leaf is skipped in run ${run.id}` },
+    });
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+    expect(provider.callsFor('work', 'leaf')).toHaveLength(worked);
+    expect(provider.callsFor('final-review')).toHaveLength(1);
     expect(open_(orchestrator)).toEqual([]);
   });
 

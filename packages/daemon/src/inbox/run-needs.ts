@@ -7,6 +7,7 @@ import {
   type TaskStatus,
 } from '@orc/shared';
 import type { Run } from '../run/run.js';
+import { cancelledTasks } from '../run/run-scheduler.js';
 import { itemKey, type ItemSpec } from './inbox.js';
 
 /**
@@ -114,15 +115,24 @@ export function runNeeds(run: Run, now: number): ItemSpec[] {
     );
   if (snapshot.matches({ paused: 'held' })) {
     const cancelled = cancelledHoldingWork(run);
+    const one = cancelled.length === 1;
     const shown = cancelled.slice(0, 20).join(', ') + (cancelled.length > 20 ? ', …' : '');
+    const waited = cancelled.some((taskId) => anyPendingAfter(run, taskId));
     return spec(
       'run_held',
-      `run ${id} is paused (held): the work left waits for ${cancelled.length === 1 ? 'task' : 'tasks'} ${shown}, cancelled by a person`,
+      waited
+        ? `run ${id} is paused (held): the work left waits for ${one ? 'task' : 'tasks'} ${shown}, cancelled by a person`
+        : `run ${id} is paused (held): ${one ? 'task' : 'tasks'} ${shown}, cancelled by a person, ${one ? 'waits' : 'wait'} for you before the run's final review`,
       [
         choice(
           'retry',
           'r',
-          `run the cancelled ${cancelled.length === 1 ? 'task' : 'tasks'} again, then what waits`,
+          `run the cancelled ${one ? 'task' : 'tasks'} again${waited ? ', then what waits' : ''}`,
+        ),
+        choice(
+          'skip',
+          's',
+          `skip the cancelled ${one ? 'task' : 'tasks'}: ${waited ? 'what waits goes on' : `the run finishes without ${one ? 'it' : 'them'}`}`,
         ),
         CANCEL,
       ],
@@ -132,16 +142,18 @@ export function runNeeds(run: Run, now: number): ItemSpec[] {
   return [];
 }
 
-/** The cancelled tasks a task still waiting to run waits for: what holds a run in `paused.held`. */
+/**
+ * The tasks a person cancelled: what holds a run in `paused.held`, whether other tasks wait for them or
+ * not (a cancelled task nothing waited for once failed the run after a paid final review).
+ */
 export function cancelledHoldingWork(run: Run): string[] {
-  const { graph } = run.scheduler;
-  return [...run.tasks.rows()]
-    .filter(
-      (row) =>
-        row.status === 'cancelled' &&
-        graph.dependentsOf(row.id).some((dependent) => run.tasks.statusOf(dependent) === 'pending'),
-    )
-    .map((row) => row.id);
+  return cancelledTasks(run.tasks);
+}
+
+function anyPendingAfter(run: Run, taskId: string): boolean {
+  return run.scheduler.graph
+    .dependentsOf(taskId)
+    .some((dependent) => run.tasks.statusOf(dependent) === 'pending');
 }
 
 /** The item one task asks for, if any (`run` decides what its tasks mean: failed, held, waited on). */

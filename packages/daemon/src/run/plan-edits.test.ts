@@ -165,7 +165,7 @@ describe('editing a running plan', () => {
     const held = await orchestrator.waitForRun(run.id);
     expect(held).toMatchObject({ status: 'paused', pauseReason: 'held' });
     expect((await orchestrator.getRun(run.id)).pauseMessage).toBe(
-      'the tasks left wait for later, cancelled by a person: edit or retry it (orc task edit, orc retry), or remove it (orc task rm)',
+      'the tasks left wait for later, cancelled by a person: edit, retry or skip it (orc task edit, orc retry, orc skip), or remove it (orc task rm)',
     );
     expect(provider.callsFor('final-review')).toEqual([]);
     expect((await refusal(orchestrator.cancelTask(run.id, 'slow'))).message).toContain('slow is done');
@@ -189,11 +189,22 @@ describe('editing a running plan', () => {
     expect((await orchestrator.getTask(run.id, 'more')).status).toBe('done');
     await expectFoldIsView(orchestrator, home, run.id);
 
-    // A held task nothing waits for: the run ends without it, failed, naming it.
+    // A held task nothing waits for holds the run too, as its cancel said: no final review is paid for a
+    // run that would end without it (it failed, after its review, with "1 task cancelled by a person").
+    const reviews = provider.callsFor('final-review').length;
     await orchestrator.addTasks(run.id, [{ id: 'aside', title: 'Aside', dependencies: ['more'] }]);
     await orchestrator.cancelTask(run.id, 'aside');
-    expect((await orchestrator.waitForRun(run.id)).status).toBe('failed');
-    expect((await orchestrator.getRun(run.id)).error).toContain('1 task cancelled by a person (first: aside');
+    expect(await orchestrator.waitForRun(run.id)).toMatchObject({ status: 'paused', pauseReason: 'held' });
+    expect((await orchestrator.getRun(run.id)).pauseMessage).toBe(
+      'task aside was cancelled by a person and the run waits for it before its final review: edit, retry or skip it (orc task edit, orc retry, orc skip), or remove it (orc task rm)',
+    );
+    expect(provider.callsFor('final-review')).toHaveLength(reviews);
+    // Skipped, the run finishes without it (its attempt cut off by the cancel is all it was worked).
+    const worked = provider.callsFor('work', 'aside').length;
+    await orchestrator.skipTask(run.id, 'aside');
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+    expect((await orchestrator.getTask(run.id, 'aside')).status).toBe('skipped');
+    expect(provider.callsFor('work', 'aside')).toHaveLength(worked);
 
     // The report tells every edit a person made, in order.
     const report = await orchestrator.runReport(run.id);
@@ -213,6 +224,50 @@ describe('editing a running plan', () => {
     expect((await refusal(orchestrator.addTasks(other.id, [{ title: 'Y' }]))).message).toBe(
       `run ${other.id} was cancelled; start a new run`,
     );
+  });
+
+  it('a cancelled task nothing waits for holds the run until it is removed, or retried', async () => {
+    const provider = createScriptedProvider({
+      latencyMs: (call) => (call.purpose === 'work' && call.taskId === 'slow' ? 200 : 0),
+    });
+    const { orchestrator } = await engine(provider);
+    const run = await orchestrator.startRun({
+      tasks: [
+        { id: 'slow', title: 'Slow' },
+        { id: 'k5', title: 'K5' },
+        { id: 'k6', title: 'K6' },
+      ],
+    });
+    await orchestrator.cancelTask(run.id, 'k5');
+    await orchestrator.cancelTask(run.id, 'k6');
+    expect(await orchestrator.waitForRun(run.id)).toMatchObject({ status: 'paused', pauseReason: 'held' });
+    expect((await orchestrator.getRun(run.id)).pauseMessage).toContain(
+      'tasks k5, k6 were cancelled by a person and the run waits for them before its final review',
+    );
+    // One removed: the other still holds it.
+    const removed = await orchestrator.removeTask(run.id, 'k5', 'refuse');
+    expect(removed.run).toMatchObject({ status: 'paused', pauseReason: 'held' });
+    expect(provider.callsFor('final-review')).toEqual([]);
+    // The other retried: it runs, and the run completes with its final review.
+    const worked = provider.callsFor('work', 'k6').length;
+    await orchestrator.retryTask(run.id, 'k6');
+    expect((await orchestrator.waitForRun(run.id)).status).toBe('completed');
+    expect(provider.callsFor('work', 'k6')).toHaveLength(worked + 1);
+    expect((await orchestrator.getTask(run.id, 'k6')).status).toBe('done');
+    expect(provider.callsFor('final-review')).toHaveLength(1);
+
+    // Removed as the last one holding it, the run completes without it.
+    const other = await orchestrator.startRun({
+      tasks: [
+        { id: 'slow', title: 'Slow' },
+        { id: 'k5', title: 'K5' },
+      ],
+    });
+    await orchestrator.cancelTask(other.id, 'k5');
+    expect(await orchestrator.waitForRun(other.id)).toMatchObject({ status: 'paused', pauseReason: 'held' });
+    await orchestrator.removeTask(other.id, 'k5', 'refuse');
+    expect((await orchestrator.waitForRun(other.id)).status).toBe('completed');
+    expect((await orchestrator.getRun(other.id)).taskTotal).toBe(1);
   });
 
   it('a task cancelled in its review and then edited is worked again, not accepted on its old answer', async () => {

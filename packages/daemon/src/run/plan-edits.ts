@@ -26,7 +26,8 @@ import type { Run } from './run.js';
  *   refused (start a new one); a run still planning or waiting for its plan's approval is refused (answer
  *   the plan instead);
  * - a done task cannot be edited, removed or cancelled: its work stands; a dependency on it is fine;
- * - a cancelled task is held until a person edits or retries it; an edit sends it back to waiting;
+ * - a cancelled task is held until a person edits, retries, skips or removes it, and so is the run once
+ *   nothing else can run (whether tasks wait for it or not); an edit sends it back to waiting;
  * - cancelling a task that is not running (waiting, ready, blocked) holds it the same way.
  */
 

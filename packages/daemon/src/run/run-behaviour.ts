@@ -292,7 +292,7 @@ function failureSummary(run: Run): string {
     );
   if (cancelled.length > 0)
     parts.push(
-      `${plural(cancelled.length, 'task')} cancelled by a person (first: ${cancelled[0]!.id}; edit or retry it)`,
+      `${plural(cancelled.length, 'task')} cancelled by a person (first: ${cancelled[0]!.id}; edit, retry or skip it)`,
     );
   if (waiting > 0) parts.push(`${plural(waiting, 'task')} never ran because a dependency did not finish`);
   // When the cap is all that failed, raising it is the fix; anything else needs its cause fixed first.

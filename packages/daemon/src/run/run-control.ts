@@ -172,8 +172,9 @@ export function skipTask(run: Run, taskId: string): void {
     );
   }
   run.tasks.send(taskId, { type: 'task.skip', at: isoAt(run.deps.clock) });
-  // Skipping what made a run fail lets its dependents go on.
+  // Skipping what made a run fail lets its dependents go on; a run held for a task a person cancelled goes on.
   reopenIfFinished(run);
+  resumeIfReleased(run);
   run.save();
   run.scheduler.dispatch();
 }

@@ -91,7 +91,7 @@ async function rebuild(
   });
   let journalLast: number;
   try {
-    journalLast = await store.lastEventId(runId);
+    journalLast = (await store.lastEvent(runId))?.id ?? 0;
   } catch (error) {
     return damaged(messageOf(error));
   }

@@ -280,7 +280,7 @@ export class RunRegistry {
     try {
       const damage = await store.probeRun(runId);
       if (damage) return damage.message;
-      const last = await store.lastEventId(runId);
+      const last = (await store.lastEvent(runId))?.id ?? 0;
       return last === summary.lastEventId
         ? undefined
         : `the journal ends at event ${last}, not ${summary.lastEventId}`;
@@ -384,9 +384,14 @@ export class RunRegistry {
     const { store, logger } = this.options;
     logger.error({ runId: stored.id, damage }, 'a run is damaged; it is kept as it is, not run');
     await store.unloadRun(stored.id);
-    const summary = damagedSummary(stored, damage, known);
-    // Its events can be read up to the journal's last one, and no further.
-    summary.lastEventId = await store.lastEventId(stored.id).catch(() => summary.lastEventId);
+    // Its events can be read up to the journal's last one, and no further; its work stopped by then.
+    // (`null`: the journal is empty; `undefined`: its last line cannot be read.)
+    const last = await store.lastEvent(stored.id).then(
+      (event) => event ?? null,
+      () => undefined,
+    );
+    const summary = damagedSummary(stored, damage, known, last?.at);
+    if (last !== undefined) summary.lastEventId = last?.id ?? 0;
     return { kind: 'damaged', summary };
   }
 
@@ -440,16 +445,26 @@ function withDamage<T extends RunSummary>(summary: T, damage: RunDamage | undefi
   return damage && !summary.damage ? { ...summary, damage } : summary;
 }
 
-/** What is known of a damaged run: its document's head, or its index entry, and the damage. */
+/**
+ * What is known of a damaged run: its document's head, or its index entry, and the damage. It works no
+ * more: its time ends where its record does (`lastAt`, its journal's last event), not at the clock (a
+ * damaged run that had worked 20 s read 4m57s in orc ls, its age).
+ */
 function damagedSummary(
   stored: StoredRun,
   damage: RunDamage,
   known: KeptRunDocument | undefined,
+  lastAt: string | undefined,
 ): RunSummary {
   const base: RunSummary = known
     ? summarizeRun({ ...known, tasks: [] })
     : (stored.summary ?? placeholderSummary(stored.id, stored.entry));
-  return { ...base, status: 'damaged', taskCounts: {}, taskTotal: 0, damage };
+  const summary: RunSummary = { ...base, status: 'damaged', taskCounts: {}, taskTotal: 0, damage };
+  if (base.finishedAt === undefined && base.idleSince === undefined)
+    summary.idleSince = [lastAt, base.updatedAt]
+      .filter((at): at is string => at !== undefined && !Number.isNaN(Date.parse(at)))
+      .reduce((latest, at) => (Date.parse(at) > Date.parse(latest) ? at : latest), base.createdAt);
+  return summary;
 }
 
 function placeholderSummary(id: string, entry: RunIndexEntry | undefined): RunSummary {
@@ -475,7 +490,7 @@ function damagedError(summary: RunSummary): OrcError {
   const damage = summary.damage!;
   return new OrcError(
     'INVALID_STATE',
-    `run ${summary.id} is damaged: ${damage.file} ${damage.reason}; it is kept as it is and not run (orc doctor lists damaged runs)`,
+    `run ${summary.id} is damaged: ${damage.file} ${damage.reason}; it is kept as it is and not run: orc rm ${summary.id} removes it, or put back a good copy of the file and restart the daemon (orc daemon stop, then orc daemon start) to read it again`,
   );
 }
 

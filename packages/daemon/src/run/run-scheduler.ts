@@ -449,24 +449,28 @@ export class RunScheduler {
       this.graph.count('merging') === 0
     ) {
       const held = this.heldByPerson();
-      // Work waits for a task a person cancelled: the run waits for them rather than end without it.
+      // A task a person cancelled waits for them (the cancel says so): the run waits with it rather than
+      // end without it, whether other tasks wait for it or not.
       if (held !== undefined) this.host.send({ type: 'run.held', message: held });
       else this.host.send({ type: 'run.settled' });
     }
   }
 
   /**
-   * What the run says when the tasks still waiting wait for tasks a person cancelled (and holds until they
-   * edit or retry them); undefined when nothing waits, or nothing is held.
+   * What the run says while tasks a person cancelled hold it (until they edit, retry, skip or remove
+   * them); undefined when none is cancelled. Read only once nothing else can run.
    */
   heldByPerson(): string | undefined {
-    if (this.graph.count('cancelled') === 0 || this.graph.count('pending') === 0) return undefined;
-    const held = [...this.tasks.values()]
-      .filter((task) => task.status === 'cancelled' && this.anyPendingAfter(task.id))
-      .map((task) => task.id);
+    if (this.graph.count('cancelled') === 0) return undefined;
+    const held = cancelledTasks(this.tasks);
     if (held.length === 0) return undefined;
     const shown = held.slice(0, 5).join(', ') + (held.length > 5 ? ', …' : '');
-    return `the tasks left wait for ${shown}, cancelled by a person: edit or retry ${held.length === 1 ? 'it' : 'them'} (orc task edit, orc retry), or remove ${held.length === 1 ? 'it' : 'them'} (orc task rm)`;
+    const them = held.length === 1 ? 'it' : 'them';
+    const waited = held.some((id) => this.anyPendingAfter(id));
+    const what = waited
+      ? `the tasks left wait for ${shown}, cancelled by a person`
+      : `${held.length === 1 ? 'task' : 'tasks'} ${shown} ${held.length === 1 ? 'was' : 'were'} cancelled by a person and the run waits for ${them} before its final review`;
+    return `${what}: edit, retry or skip ${them} (orc task edit, orc retry, orc skip), or remove ${them} (orc task rm)`;
   }
 
   /** Whether a task waiting to run waits for `id`. */
@@ -575,4 +579,9 @@ function pauseFor(reason: PauseReason | undefined, message: string, resumeAt: nu
     default:
       return { type: 'run.provider_refused', message };
   }
+}
+
+/** The tasks a person cancelled, in the run's order: what holds a run in `paused.held`. */
+export function cancelledTasks(tasks: TaskSet): string[] {
+  return [...tasks.rows()].filter((row) => row.status === 'cancelled').map((row) => row.id);
 }

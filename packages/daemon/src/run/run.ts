@@ -224,7 +224,7 @@ export class Run implements SchedulerHost {
 
   /** Brings a persisted run back, caught up with its journal (see restore-run.ts). */
   static async fromDocument(deps: RunDeps, doc: KeptRunDocument, config: ResolvedConfig): Promise<Run> {
-    const journalLast = await deps.store.lastEventId(doc.id);
+    const journalLast = (await deps.store.lastEvent(doc.id))?.id ?? 0;
     // Its tasks, settled ones as text, are handed over by `adoptTasks`.
     return new Run(deps, { ...doc, tasks: [] }, config, Math.max(doc.lastEventId, journalLast));
   }

@@ -232,15 +232,20 @@ export class EventLog {
 
   /** The id of the last complete line (0 for an empty or missing log), read from the file's tail. */
   async lastId(): Promise<number> {
+    return (await this.lastEvent())?.id ?? 0;
+  }
+
+  /** The event of the last complete line (none for an empty or missing log), read from the file's tail. */
+  async lastEvent(): Promise<OrcEvent | undefined> {
     const file = await this.openToRead();
-    if (file === undefined) return 0;
+    if (file === undefined) return undefined;
     try {
       const { line } = await lastCompleteLine(file, (await file.stat()).size);
-      if (line === undefined) return 0;
+      if (line === undefined) return undefined;
       const event = parseLine(line);
       if (event === undefined)
         throw new DamagedFileError(this.filename, 'has a last line that is not valid JSON');
-      return event.id;
+      return event;
     } finally {
       await file.close();
     }

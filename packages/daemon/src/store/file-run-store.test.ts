@@ -364,7 +364,7 @@ describe('FileRunStore', () => {
     const read: number[] = [];
     for await (const event of store.readEvents('r1', 1)) read.push(event.id);
     expect(read).toEqual([2, 3]);
-    expect(await store.lastEventId('r1')).toBe(3);
+    expect((await store.lastEvent('r1'))?.id).toBe(3);
     expect(store.stats().eventBytes).toBe(events.reduce((sum, e) => sum + JSON.stringify(e).length + 1, 0));
     // Any run folder's journal can be read; nothing outside the state directory can be named.
     const none: OrcEvent[] = [];

@@ -246,8 +246,8 @@ export class FileRunStore implements RunStore {
     });
   }
 
-  lastEventId(runId: string): Promise<number> {
-    return (this.runs.get(runId)?.events ?? this.journal(runId)).lastId();
+  lastEvent(runId: string): Promise<OrcEvent | undefined> {
+    return (this.runs.get(runId)?.events ?? this.journal(runId)).lastEvent();
   }
 
   journalDamage(runId: string): DamagedFileError | undefined {

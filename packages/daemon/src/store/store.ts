@@ -51,8 +51,8 @@ export interface RunStore {
    * ids or a damaged line ends the iteration with a DamagedFileError.
    */
   readEvents(runId: string, afterId: number): AsyncIterable<OrcEvent>;
-  /** The highest event id in the run's journal (0 when empty). */
-  lastEventId(runId: string): Promise<number>;
+  /** The last event in the run's journal, with the highest id and when it happened (none when empty). */
+  lastEvent(runId: string): Promise<OrcEvent | undefined>;
   /** Damage the last read of an open run's journal found before the events it asked for. */
   journalDamage(runId: string): DamagedFileError | undefined;
   /** Every run the state directory holds; an unreadable index or a vanished folder is reported. */

@@ -15,7 +15,7 @@ import { CommandFailed } from './cli-error.js';
 import { checkConfigFiles } from './config-checks.js';
 import { awaitingRestartText, settingsAwaitingRestart } from './daemon-start-settings.js';
 import { type Check, type CheckStatus, checkModels } from './model-checks.js';
-import { emit } from './output.js';
+import { damagedRunFix, emit } from './output.js';
 
 /** `orc doctor`: what would stop a run from working here, each with the fix. Never starts the daemon. */
 export function registerDoctorCommand(program: Command): void {
@@ -241,9 +241,15 @@ async function checkRuns(running: boolean): Promise<{ check: Check; damaged: str
     check: {
       name: 'runs',
       status: 'fail',
-      detail: `${damaged.length} damaged, kept as they are and not run: ${each.join('; ')}${rebuiltText}`,
+      detail: `${damaged.length} damaged, kept as they are and not run: ${each.join('; ')}; ${damagedFixText(damaged.map((run) => run.id))}${rebuiltText}`,
     },
   };
+}
+
+/** What a person can do about damaged runs (as `orc show` says of one). */
+function damagedFixText(ids: string[]): string {
+  if (ids.length === 1) return damagedRunFix(ids[0]!);
+  return `fix: orc rm <run> removes one (orc rm ${ids.join(' ')} removes them all); or put back a good copy of its file and restart the daemon (orc daemon stop, then orc daemon start) to read it again`;
 }
 
 /** One question to the running daemon; when it cannot be asked, a warning under `name` says why. */

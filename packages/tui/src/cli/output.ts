@@ -46,6 +46,14 @@ export function damageText(damage: RunDamage): string {
   return `rebuilt from ${damage.rebuiltFrom} after ${what}${kept}`;
 }
 
+/**
+ * What a person can do about a damaged run, only what works: the daemon already rebuilt what it could
+ * (from each checkpoint and the journal, or the journal alone), and reads the run again at each start.
+ */
+export function damagedRunFix(runId: string): string {
+  return `fix: orc rm ${runId} removes it; or put back a good copy of the file and restart the daemon (orc daemon stop, then orc daemon start) to read it again`;
+}
+
 export function truncate(text: string, max: number): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;

@@ -16,7 +16,7 @@ import {
 import { attemptMs, formatCost, formatDuration, formatTokens, taskTimeMs } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
 import { trainLine } from '../screen/train-line.js';
-import { damageText, formatCounts } from './output.js';
+import { damagedRunFix, damageText, formatCounts } from './output.js';
 import { sourceName, writeBackLine } from './run-preview-lines.js';
 
 const LONGEST_ID_SHOWN = 16;
@@ -42,6 +42,7 @@ export function runReport(run: RunView, now: number, notes: readonly string[] = 
     ...(run.error ? [`error: ${oneLine(run.error)}`] : []),
     ...(run.status === 'paused' && run.pauseMessage ? [`paused: ${oneLine(run.pauseMessage)}`] : []),
     ...(run.damage ? [damageText(run.damage)] : []),
+    ...(run.status === 'damaged' ? [damagedRunFix(run.id)] : []),
     ...notes,
   ];
   const train = trainLine(run, now);

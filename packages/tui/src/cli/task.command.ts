@@ -132,7 +132,7 @@ export function registerTaskCommands(program: Command): void {
           options,
           result,
           result.changed.length === 0 ? `${taskId} was cancelled already in` : `cancelled ${taskId} in`,
-          `; it waits until you edit it or orc retry ${runId} ${taskId}`,
+          `; it waits until you edit it, orc retry ${runId} ${taskId} or orc skip ${runId} ${taskId} (the run does not finish without it)`,
         );
       });
     });
