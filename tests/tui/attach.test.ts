@@ -107,6 +107,12 @@ describe('orc attach under tmux', () => {
     expect(restarted).toContain(`run ${runId}`);
     expect(restarted).not.toContain('[exit');
     const started = Number(/started a new one \(pid (\d+)\)/.exec(restarted)![1]);
+    // What the restart did while the screen was away is on its pane: the restore, naming the tasks it cut off.
+    await pane.waitFor(
+      (s) => s.includes('restored after a daemon restart'),
+      'the restore on the event pane',
+      15_000,
+    );
     expect(daemonInfo().pid).toBe(started);
     expect(() => process.kill(started, 0)).not.toThrow();
 
