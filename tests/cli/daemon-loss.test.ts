@@ -18,42 +18,77 @@ async function until(probe: () => boolean, what: string, timeoutMs = 30_000): Pr
   }
 }
 
+/** A follower (`orc run` in the foreground, `orc logs --follow`) and what it says, as it goes. */
+function follow(box: Sandbox, args: string[]) {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: box.home, env: box.env });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (out.stderr += chunk.toString()));
+  const exited = new Promise<number | null>((done) => child.once('exit', done));
+  return { child, out, exited };
+}
+
+async function chainOf(length: number, latencyMs: number): Promise<void> {
+  await box.writeConfig({
+    models: { provider: 'simulated' },
+    simulated: { latency_ms: { min: latencyMs, max: latencyMs + 100 } },
+  });
+  const tasks = Array.from({ length }, (_, i) => ({
+    id: `t${i}`,
+    title: `step ${i}`,
+    dependencies: i === 0 ? [] : [`t${i - 1}`],
+  }));
+  await writeFile(join(box.home, 'tasks.json'), JSON.stringify(tasks));
+}
+
 describe('a foreground orc run that loses the daemon', () => {
-  it('says so once, says once that it is back, and follows the run to its end', async () => {
+  it('starts a daemon killed under it once, says so, and follows the run to its end', async () => {
     box = await Sandbox.create();
-    await box.writeConfig({
-      models: { provider: 'simulated' },
-      simulated: { latency_ms: { min: 200, max: 300 } },
-    });
-    const tasks = Array.from({ length: 8 }, (_, i) => ({
-      id: `t${i}`,
-      title: `step ${i}`,
-      dependencies: i === 0 ? [] : [`t${i - 1}`],
-    }));
-    await writeFile(join(box.home, 'tasks.json'), JSON.stringify(tasks));
-    const run = spawn(process.execPath, [CLI, 'run', 'tasks.json'], { cwd: box.home, env: box.env });
-    let stdout = '';
-    let stderr = '';
-    run.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    run.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((done) => run.once('exit', done));
+    await chainOf(8, 200);
+    const run = follow(box, ['run', 'tasks.json']);
     try {
-      await until(() => stdout.includes('task.completed'), 'a task done before the kill');
-      process.kill((await box.daemonPid())!, 'SIGKILL');
-      await until(() => stderr.includes('lost the daemon'), 'the command to say so');
-      // Long enough for the client to try reconnecting several times (100 ms, 200 ms, 400 ms, …).
-      await new Promise((r) => setTimeout(r, 3_000));
+      await until(() => run.out.stdout.includes('task.completed'), 'a task done before the kill');
+      const killed = (await box.daemonPid())!;
+      process.kill(killed, 'SIGKILL');
+      // No other command: the follower starts the daemon itself, as any command would.
+      expect(await run.exited).toBe(0);
+      const started = (await box.daemonPid())!;
+      expect(started).not.toBe(killed);
+      const said = run.out.stderr.split('\n').filter(Boolean);
+      expect(said[0]).toBe('orc: lost the daemon; starting it again');
+      expect(said.slice(1).sort()).toEqual([
+        `orc: the daemon (pid ${killed}) had died; started a new one (pid ${started}), and the runs it held go on`,
+        'orc: the daemon is back; following on',
+      ]);
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+    expect(run.out.stdout).toMatch(/^run \S+ completed \[SIMULATED\]: 8\/8 done/m);
+  }, 90_000);
+
+  it('leaves a daemon stopped with orc daemon stop stopped, says so, and follows on once someone starts it', async () => {
+    box = await Sandbox.create();
+    await chainOf(6, 300);
+    const run = follow(box, ['run', 'tasks.json']);
+    try {
+      await until(() => run.out.stdout.includes('task.completed'), 'a task done before the stop');
+      const stopped = await box.orc(['daemon', 'stop']);
+      expect(stopped.code, stopped.stderr).toBe(0);
+      await until(() => run.out.stderr.includes('stopped'), 'the command to say so');
+      // Long enough for a restart to have happened (the screen's took under 4 s): none did.
+      await new Promise((r) => setTimeout(r, 4_000));
+      expect(await box.daemonPid()).toBeUndefined();
+      expect(run.out.stderr).toBe(
+        'orc: the daemon was stopped (orc daemon stop); following on once it is started again (orc daemon start)\n',
+      );
       const restarted = await box.orc(['daemon', 'start', '--json']);
       expect(restarted.code, restarted.stderr).toBe(0);
-      expect(await exited).toBe(0);
+      expect(await run.exited).toBe(0);
     } finally {
-      run.kill('SIGKILL');
+      run.child.kill('SIGKILL');
     }
-    expect(stderr).toBe(
-      'orc: lost the daemon; waiting for it to come back (orc daemon start starts it)\n' +
-        'orc: the daemon is back; following on\n',
-    );
-    expect(stdout).toMatch(/^run \S+ completed \[SIMULATED\]: 8\/8 done/m);
+    expect(run.out.stderr).toMatch(/\(orc daemon start\)\norc: the daemon is back; following on\n$/);
+    expect(run.out.stdout).toMatch(/^run \S+ completed \[SIMULATED\]: 6\/6 done/m);
   }, 90_000);
 
   it('follows a run whose first events are larger than the bound, every event once, without a drop', async () => {

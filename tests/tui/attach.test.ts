@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { expectScreenTools, ScreenSandbox } from './screen-sandbox.js';
@@ -107,6 +107,12 @@ describe('orc attach under tmux', () => {
     expect(restarted).toContain(`run ${runId}`);
     expect(restarted).not.toContain('[exit');
     const started = Number(/started a new one \(pid (\d+)\)/.exec(restarted)![1]);
+    // What the restart did while the screen was away is on its pane: the restore, naming the tasks it cut off.
+    await pane.waitFor(
+      (s) => s.includes('restored after a daemon restart'),
+      'the restore on the event pane',
+      15_000,
+    );
     expect(daemonInfo().pid).toBe(started);
     expect(() => process.kill(started, 0)).not.toThrow();
 
@@ -118,6 +124,37 @@ describe('orc attach under tmux', () => {
     // Started once: the daemon the screen started is the one that finished the run.
     expect(done).toContain(`run ${runId}`);
     expect(daemonInfo().pid).toBe(started);
+    pane.keys('q');
+    await pane.waitFor((s) => s.includes('[exit 0]'), 'orc attach to exit');
+  }, 120_000);
+  it('leaves a daemon stopped with orc daemon stop stopped, says so, and follows on once it is started again', async () => {
+    expectScreenTools();
+    cli('daemon', 'start');
+    const runId = box.start('Write a short guide. Explain installation. Explain configuration.');
+    const pane = box.attach(runId);
+    await pane.waitFor((s) => /ID +TITLE +STATUS/.test(s), 'header and table', 15_000);
+
+    const daemonJson = path.join(box.home, 'daemon.json');
+    cli('daemon', 'stop');
+    await pane.waitFor(
+      (s) => s.includes('The daemon was stopped (orc daemon stop); orc attach starts it again'),
+      'the screen to say the daemon was stopped',
+      15_000,
+    );
+    // The screen started one within about 4 s of the stop before: give it twice that, and none comes.
+    await new Promise((r) => setTimeout(r, 8_000));
+    expect(existsSync(daemonJson)).toBe(false);
+    const waiting = pane.capture();
+    expect(waiting).not.toContain('started it');
+    expect(waiting).not.toContain('[exit');
+
+    // A person starts it again: the screen follows on, with no other word about a start.
+    cli('daemon', 'start');
+    await pane.waitFor(
+      (s) => !s.includes('The daemon was stopped') && s.includes(`run ${runId}`),
+      'the screen to follow on',
+      30_000,
+    );
     pane.keys('q');
     await pane.waitFor((s) => s.includes('[exit 0]'), 'orc attach to exit');
   }, 120_000);

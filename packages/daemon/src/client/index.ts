@@ -1,5 +1,5 @@
 export { createClient, type ClientOptions, type OrcClient } from './create-client.js';
-export { CLOSE_CLIENT_BEHIND } from '../rpc/close-codes.js';
+export { CLOSE_CLIENT_BEHIND, CLOSE_DAEMON_STOPPED } from '../rpc/close-codes.js';
 export {
   daemonStatus,
   ensureDaemon,

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => undefined);
   process.on('uncaughtException', (error) => {
     daemon.logger.fatal({ err: error }, 'uncaught exception');
-    void daemon.stop('uncaught exception').finally(() => process.exit(1));
+    void daemon.stop('uncaught exception', { crashed: true }).finally(() => process.exit(1));
   });
   process.on('unhandledRejection', (reason) => {
     daemon.logger.error({ err: reason }, 'unhandled rejection');

@@ -43,8 +43,11 @@ export interface RunDaemonOptions {
 export interface RunningDaemon {
   info: DaemonInfo;
   logger: pino.Logger;
-  /** Stops dispatch, lets in-flight work finish within the grace period, persists, removes daemon.json. */
-  stop(reason: string): Promise<void>;
+  /**
+   * Stops dispatch, lets in-flight work finish within the grace period, persists, removes daemon.json.
+   * Clients are told the daemon was stopped on purpose (they do not start it again) unless it `crashed`.
+   */
+  stop(reason: string, how?: { crashed?: boolean }): Promise<void>;
   /** Resolves once the daemon has stopped, whoever asked (a signal, or the daemon.stop procedure). */
   stopped: Promise<void>;
 }
@@ -108,7 +111,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
   const stopped = new Promise<void>((resolve) => (markStopped = resolve));
   const graceMs = options.graceMs ?? 10_000;
 
-  const stop = (reason: string): Promise<void> => {
+  const stop = (reason: string, { crashed = false } = {}): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ reason }, 'stopping');
       removeDaemonInfo(paths, process.pid);
@@ -124,7 +127,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
       } finally {
         overdue.abort();
       }
-      await server?.close();
+      await server?.close({ stopped: !crashed });
       await metricsServer?.close();
       aliveMark?.stop();
       lock.release();

@@ -27,6 +27,11 @@ export const CLOSE_TOO_MANY_CALLS = 4429;
 export const CLOSE_CLIENT_BEHIND = 4408;
 /** A frame that is not tRPC: not JSON, or a call id that is already in flight. */
 export const CLOSE_PROTOCOL_ERROR = 4400;
+/**
+ * The daemon was stopped on purpose (`orc daemon stop`, SIGTERM, Ctrl-C), sent to every client as it
+ * goes: a client does not start it again, as it does one that died (a crash, kill -9, which send none).
+ */
+export const CLOSE_DAEMON_STOPPED = 4410;
 
 /** Close codes past which a client should not simply retry the same thing. */
 export const LIMIT_CLOSE_CODES: ReadonlySet<number> = new Set([

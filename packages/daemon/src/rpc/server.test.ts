@@ -10,7 +10,7 @@ import { createClient, type OrcClient } from '../client/index.js';
 import { writeDaemonInfo } from '../daemon/daemon-info.js';
 import type { ModelProvider } from '../model/provider.js';
 import type { AppRouter } from './app.router.js';
-import { CLOSE_UNAUTHORIZED } from './close-codes.js';
+import { CLOSE_DAEMON_STOPPED, CLOSE_UNAUTHORIZED } from './close-codes.js';
 import type { ConnectionLimits } from './connection-guard.js';
 import {
   countingOrchestrator,
@@ -85,6 +85,30 @@ describe('rpc server', () => {
     expect(health).toMatchObject({ pid: process.pid, port: server!.port, version: 'test', runs: 0 });
     await client.trpc.daemon.stop.mutate();
     expect(stops).toBe(1);
+  });
+
+  it('tells every client the daemon was stopped on purpose, and nothing of the kind when it crashed', async () => {
+    const closesOf = async (stopped: boolean) => {
+      await serve();
+      const codes: (number | undefined)[] = [];
+      for (let i = 0; i < 2; i++) {
+        const client = await createClient({ home, env: {}, onDisconnect: ({ code }) => codes.push(code) });
+        clients.push(client);
+        await client.trpc.daemon.health.query();
+      }
+      await server!.close({ stopped });
+      await engine!.close();
+      engine = server = undefined;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return codes;
+    };
+    // Each client hears the stop first; its reconnects after are refused and say nothing of it.
+    const onStop = await closesOf(true);
+    expect(onStop.slice(0, 2)).toEqual([CLOSE_DAEMON_STOPPED, CLOSE_DAEMON_STOPPED]);
+    expect(onStop.filter((code) => code === CLOSE_DAEMON_STOPPED)).toHaveLength(2);
+    const onCrash = await closesOf(false);
+    expect(onCrash.length).toBeGreaterThanOrEqual(2);
+    expect(onCrash).not.toContain(CLOSE_DAEMON_STOPPED);
   });
 
   it('refuses a connection without a token, says UNAUTHORIZED, closes it, and the client stops retrying', async () => {

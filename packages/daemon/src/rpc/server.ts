@@ -9,7 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { DaemonInfo } from '../daemon/daemon-info.js';
 import type { Orchestrator } from '../orchestrator/orchestrator.js';
 import { appRouter } from './app.router.js';
-import { CLOSE_UNAUTHORIZED } from './close-codes.js';
+import { CLOSE_DAEMON_STOPPED, CLOSE_UNAUTHORIZED } from './close-codes.js';
 import { ConnectionGuard, type ConnectionLimits } from './connection-guard.js';
 import { timeDeliveries } from './timed-deliveries.js';
 import type { RpcContext } from './trpc.js';
@@ -32,8 +32,11 @@ export interface RpcServerOptions {
 export interface RpcServer {
   port: number;
   info: DaemonInfo;
-  /** Closes every connection (subscriptions end; clients may reconnect to a successor) and the listener. */
-  close(): Promise<void>;
+  /**
+   * Closes every connection (subscriptions end; clients may reconnect to a successor) and the listener.
+   * `stopped`: the daemon is stopped on purpose, and says so to every client with `CLOSE_DAEMON_STOPPED`.
+   */
+  close(options?: { stopped?: boolean }): Promise<void>;
 }
 
 /** Serves the app router over WebSocket on 127.0.0.1, token-checked, refusing browser origins. */
@@ -125,13 +128,33 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
   return {
     port,
     info,
-    close: async () => {
+    close: async ({ stopped = false } = {}) => {
+      if (stopped) await closeSaying(wss, CLOSE_DAEMON_STOPPED, 'the daemon was stopped');
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
+}
+
+/** How long clients have to answer a close frame before their sockets are cut. */
+const CLOSE_WAIT_MS = 1_000;
+
+/**
+ * Sends every client a close frame with `code` and waits (at most `CLOSE_WAIT_MS`: a client that stopped
+ * reading never answers) until they answered it.
+ */
+async function closeSaying(wss: WebSocketServer, code: number, reason: string): Promise<void> {
+  const open = [...wss.clients];
+  const closed = open.map((client) => new Promise<void>((resolve) => client.once('close', () => resolve())));
+  for (const client of open) client.close(code, reason);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(closed),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS))),
+  ]);
+  clearTimeout(timer);
 }
 
 /**

@@ -1,14 +1,26 @@
 import { existsSync } from 'node:fs';
-import { CLOSE_CLIENT_BEHIND, createClient, ensureDaemon, type OrcClient } from '@orc/daemon/client';
+import {
+  CLOSE_CLIENT_BEHIND,
+  CLOSE_DAEMON_STOPPED,
+  createClient,
+  ensureDaemon,
+  type OrcClient,
+} from '@orc/daemon/client';
 import { resolveStateDir, statePaths } from '@orc/shared';
+
+/**
+ * What a listener hears: the link is up again, or down; `stopped` when the daemon said it was stopped on
+ * purpose (`orc daemon stop`), which is not to be undone by starting it again, unlike a daemon that died.
+ */
+export type LinkListener = (connected: boolean, stopped: boolean) => void;
 
 /**
  * News of the link to the daemon: down (the client reconnects by itself) and back up, each once. The
  * client reports a close for every reconnect attempt that fails (seven in four seconds, measured), so
- * only a change of state is news.
+ * only a change of state is news: the first close says how the daemon went.
  */
 export class ConnectionWatch {
-  private readonly listeners = new Set<(connected: boolean) => void>();
+  private readonly listeners = new Set<LinkListener>();
   private connected = true;
 
   /**
@@ -18,13 +30,13 @@ export class ConnectionWatch {
    */
   constructor(readonly startDaemon?: () => Promise<string | undefined>) {}
 
-  notify(connected: boolean): void {
+  notify(connected: boolean, stopped = false): void {
     if (connected === this.connected) return;
     this.connected = connected;
-    for (const listener of this.listeners) listener(connected);
+    for (const listener of this.listeners) listener(connected, !connected && stopped);
   }
 
-  watch(listener: (connected: boolean) => void): () => void {
+  watch(listener: LinkListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -64,7 +76,7 @@ export async function withClient<T>(
     // A subscriber the daemon dropped for falling behind (a replay of 10 MB events) reconnects at once
     // and resumes after its last event: the daemon was never lost, and saying so alarmed for nothing.
     onDisconnect: ({ code }) => {
-      if (!closing && code !== CLOSE_CLIENT_BEHIND) connection.notify(false);
+      if (!closing && code !== CLOSE_CLIENT_BEHIND) connection.notify(false, code === CLOSE_DAEMON_STOPPED);
     },
     onReconnect: () => {
       if (!closing) connection.notify(true);

@@ -1,5 +1,6 @@
 import type { OrcClient } from '@orc/daemon/client';
 import type { OrcEvent } from '@orc/shared';
+import { DaemonRestart, STOPPED_DAEMON } from '../screen/daemon-restart.js';
 import type { ConnectionWatch } from './daemon-connection.js';
 
 export interface FollowOptions {
@@ -20,11 +21,24 @@ export interface FollowOptions {
  */
 export function followEvents(client: OrcClient, options: FollowOptions): Promise<number> {
   let lastId = options.afterId;
-  const unwatch = options.connection?.watch((connected) => {
-    process.stderr.write(
-      connected
-        ? 'orc: the daemon is back; following on\n'
-        : 'orc: lost the daemon; waiting for it to come back (orc daemon start starts it)\n',
+  const say = (text: string) => process.stderr.write(`orc: ${text}\n`);
+  // A daemon that died is started again, once per loss, as any command would; one stopped on purpose is not.
+  const restart = new DaemonRestart(options.connection?.startDaemon, {
+    started: say,
+    failed: (error) =>
+      say(
+        `starting the daemon failed (${error instanceof Error ? error.message : String(error)}); waiting for it (orc daemon start starts it)`,
+      ),
+  });
+  const unwatch = options.connection?.watch((connected, stopped) => {
+    if (connected) return say('the daemon is back; following on');
+    const answer = restart.lost(stopped);
+    say(
+      answer === 'stopped'
+        ? `${STOPPED_DAEMON}; following on once it is started again (orc daemon start)`
+        : answer === 'starting'
+          ? 'lost the daemon; starting it again'
+          : 'lost the daemon; waiting for it to come back (orc daemon start starts it)',
     );
   });
   return new Promise<number>((resolve, reject) => {

@@ -28,7 +28,8 @@ export interface AttachClient {
    * one answered); without it (the demo's daemon in process) the screen only waits.
    */
   connection?: {
-    watch(onChange: (connected: boolean) => void): () => void;
+    /** `stopped`: the link dropped because the daemon was stopped on purpose (not to be started again). */
+    watch(onChange: (connected: boolean, stopped: boolean) => void): () => void;
     startDaemon?: () => Promise<string | undefined>;
   };
 }

@@ -146,6 +146,37 @@ describe('attaching', () => {
     expect(state.followFrom()).toBe(1001);
   });
 
+  it('tells what happened while the link was down (a restart restored the run and dispatched again) once back', () => {
+    const state = new AttachState();
+    state.reset(view([task('t6')], { lastEventId: 0 }));
+    state.pushBatch([moved(1, 't6', 'pending', 'ready'), moved(2, 't6', 'ready', 'running', 1)]);
+    state.pushBatch([
+      { id: 3, runId: 'r-42', at, type: 'task.assigned', taskId: 't6', worker: 1, attempt: 1 },
+    ]);
+    state.flush();
+    expect(state.lines.map((l) => l.text)).toEqual(['t6 → w1 (attempt 1)']);
+    // The daemon was killed and started again: its restore and re-dispatch came before the screen was back.
+    const later = new Date(Date.parse(at) + 9_000).toISOString();
+    state.reset(view([task('t6', 'running')], { lastEventId: 7 }));
+    expect(state.followFrom()).toBe(3);
+    state.pushBatch([
+      { id: 4, runId: 'r-42', at: later, type: 'run.restored', interruptedTasks: ['t2', 't5', 't6'] },
+      { ...moved(5, 't6', 'running', 'ready'), at: later },
+      { ...moved(6, 't6', 'ready', 'running', 2), at: later },
+      { id: 7, runId: 'r-42', at: later, type: 'task.assigned', taskId: 't6', worker: 2, attempt: 2 },
+    ]);
+    expect(state.flush()).toBe(true);
+    expect(state.lines.map((l) => l.text)).toEqual([
+      't6 → w1 (attempt 1)',
+      'restored after a daemon restart; interrupted, and run again: t2, t5, t6',
+      't6 → w2 (attempt 2)',
+    ]);
+    expect(state.view!.lastEventId).toBe(7);
+    // Back with nothing missed: the stream goes on from the view.
+    state.reset(view([task('t6', 'running')], { lastEventId: 7 }));
+    expect(state.followFrom()).toBe(7);
+  });
+
   it('starts at the first event of a young run; after the plan of a large one waiting for approval', () => {
     const state = new AttachState();
     state.reset(view([task('a')], { lastEventId: 3 }));

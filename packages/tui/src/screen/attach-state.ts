@@ -112,6 +112,7 @@ export class AttachState {
   /** Starts over from a fresh `runs.get`. */
   reset(view: RunView): void {
     const sameRun = this.view?.id === view.id;
+    const folded = this.view?.lastEventId ?? 0;
     this.view = view;
     this.queue = [];
     this.early = [];
@@ -120,7 +121,12 @@ export class AttachState {
     this.paged = view.tasks.length < view.taskTotal;
     this.rows = this.paged ? view.tasks.map((_, i) => i) : [];
     this.recent.reset(view.lastEventId);
-    this.history = undefined;
+    // Fetched afresh after the link dropped: what happened meanwhile (a restart's restore, its
+    // re-dispatches) goes on the pane, which the view alone would skip.
+    this.history =
+      sameRun && folded < view.lastEventId
+        ? { after: Math.max(folded, recentFrom(view)), upTo: view.lastEventId }
+        : undefined;
     this.filtered.reset(this.filter.query);
     if (!sameRun) {
       this.history = { after: recentFrom(view), upTo: view.lastEventId };

@@ -1,7 +1,25 @@
 /**
- * Brings back a daemon that went away under the screen (killed, crashed), as an `orc` command would start
- * it: once per loss of the link, while the client reconnects by itself. A start that fails is said, not
- * tried again and again; the next loss, or another `orc` command, tries again.
+ * What is done about a lost link: a daemon is being started, the daemon was stopped on purpose and is left
+ * so, or the client only waits (it cannot start one, or a start is on its way).
+ */
+export type LossAnswer = 'starting' | 'stopped' | 'waiting';
+
+/** What the screen and a following command say of a daemon stopped on purpose. */
+export const STOPPED_DAEMON = 'the daemon was stopped (orc daemon stop)';
+
+/** The screen's alert for each answer to a lost link. */
+export const LOST_ALERTS: Readonly<Record<LossAnswer, string>> = {
+  starting:
+    'Cannot reach the daemon (the connection closed); reconnecting, and starting it if it is gone. q leaves.',
+  stopped: `The ${STOPPED_DAEMON.slice(4)}; orc attach starts it again (q leaves), and so does any orc command.`,
+  waiting: 'Cannot reach the daemon (the connection closed); reconnecting. q leaves, the run goes on.',
+};
+
+/**
+ * Brings back a daemon that went away under a client (killed, crashed), as an `orc` command would start
+ * it: once per loss of the link, while the client reconnects by itself. Not one a person stopped: that
+ * stop is theirs to undo. A start that fails is said, not tried again and again; the next loss, or
+ * another `orc` command, tries again.
  */
 export class DaemonRestart {
   private starting = false;
@@ -15,9 +33,10 @@ export class DaemonRestart {
     },
   ) {}
 
-  /** The link dropped: true when a start is tried (none when it cannot start one, or one is on its way). */
-  lost(): boolean {
-    if (this.start === undefined || this.starting) return false;
+  /** The link dropped; `stopped` when the daemon said it was stopped on purpose. */
+  lost(stopped: boolean): LossAnswer {
+    if (stopped) return 'stopped';
+    if (this.start === undefined || this.starting) return 'waiting';
     this.starting = true;
     this.start().then(
       (text) => {
@@ -29,6 +48,6 @@ export class DaemonRestart {
         this.said.failed(error);
       },
     );
-    return true;
+    return 'starting';
   }
 }

@@ -81,7 +81,9 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
     case 'run.restored':
       return line(
         'warn',
-        `restored after a daemon restart; ${plural(event.interruptedTasks.length, 'interrupted task runs', 'interrupted tasks run')} again`,
+        event.interruptedTasks.length === 0
+          ? 'restored after a daemon restart'
+          : `restored after a daemon restart; interrupted, and run again: ${event.interruptedTasks.join(', ')}`,
       );
     case 'train.verifying':
       return line(

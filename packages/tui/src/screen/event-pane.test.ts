@@ -177,4 +177,53 @@ describe('the event pane', () => {
       'run completed (success): Every task was completed.',
     ]);
   });
+
+  it("tells a person's pause and resume once each, not again as the run's status", () => {
+    const events = journal(
+      [0, { type: 'run.status', status: 'executing' }],
+      [500, { type: 'run.paused', reason: 'user' }],
+      [500, { type: 'run.status', status: 'paused' }],
+      [900, { type: 'run.status', status: 'executing' }],
+      [900, { type: 'run.resumed' }],
+    );
+    expect(told(events)).toEqual(['run is executing', 'paused (user)', 'resumed']);
+  });
+
+  it("tells a person's retry in one line, which the dispatch that follows keeps", () => {
+    const events = journal(
+      [0, status('k2', 'failed', 'pending', 'retried by a person')],
+      [0, status('k2', 'pending', 'ready')],
+      [2, status('k2', 'ready', 'running')],
+      [2, { type: 'task.assigned', taskId: 'k2', worker: 1, attempt: 2 }],
+    );
+    expect(told(events)).toEqual(['k2 ready: retried by a person', 'k2 → w1 (attempt 2)']);
+    // Pending for its dependencies, it is ready later: two things.
+    const waited = journal(
+      [0, status('k3', 'failed', 'pending', 'retried by a person')],
+      [5_000, status('k3', 'pending', 'ready')],
+    );
+    expect(told(waited)).toEqual(['k3 pending: retried by a person', 'k3 ready']);
+  });
+
+  it('names the tasks a restart interrupted, and tells their dispatch again', () => {
+    const events = journal(
+      [0, { type: 'task.assigned', taskId: 't6', worker: 1, attempt: 1 }],
+      [
+        9_000,
+        {
+          type: 'run.restored',
+          interruptedTasks: ['t2', 't5', 't6'],
+          lastAliveAt: new Date(Date.UTC(2026, 11, 1, 2, 0, 5)).toISOString(),
+        },
+      ],
+      [9_001, status('t6', 'running', 'ready')],
+      [9_002, status('t6', 'ready', 'running')],
+      [9_002, { type: 'task.assigned', taskId: 't6', worker: 2, attempt: 2 }],
+    );
+    expect(told(events)).toEqual([
+      't6 → w1 (attempt 1)',
+      'restored after a daemon restart; interrupted, and run again: t2, t5, t6',
+      't6 → w2 (attempt 2)',
+    ]);
+  });
 });

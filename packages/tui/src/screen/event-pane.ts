@@ -29,11 +29,13 @@ export class EventPane {
   private readonly told = new Map<string, Told>();
   /** The line telling the run ended, until the event saying how it ended replaces it. */
   private ending: { status: RunStatus; line: EventLine } | undefined;
+  /** The line of the run's last change of status, which a resume tells again. */
+  private status: { status: RunStatus; line: EventLine } | undefined;
 
   clear(): void {
     this.lines.length = 0;
     this.told.clear();
-    this.ending = undefined;
+    this.ending = this.status = undefined;
   }
 
   /** A line of the screen's own (a refused action, a lost connection). */
@@ -70,6 +72,20 @@ export class EventPane {
           this.remember(event.taskId, { status: 'ready', line: undefined, event });
           return;
         }
+        // Pending for a reason (a person's retry) and ready at once: one thing, `k2 ready: retried by a person`.
+        if (
+          event.status === 'ready' &&
+          event.reason === undefined &&
+          last?.line !== undefined &&
+          last.event.type === 'task.status' &&
+          last.event.status === 'pending' &&
+          last.event.reason !== undefined &&
+          sameMoment(last.event, event) &&
+          this.drop(last.line)
+        ) {
+          this.push({ ...event, reason: last.event.reason }, { status: 'ready' });
+          return;
+        }
         this.push(event, { status: event.status });
         return;
       }
@@ -79,7 +95,9 @@ export class EventPane {
           last?.line !== undefined &&
           last.event.type === 'task.status' &&
           last.event.status === 'ready' &&
-          Date.parse(event.at) - Date.parse(last.event.at) < SAME_MOMENT_MS
+          // A ready with a reason (a person's retry) says more than the dispatch: it stays.
+          last.event.reason === undefined &&
+          sameMoment(last.event, event)
         )
           this.drop(last.line);
         this.push(event, { status: 'running' });
@@ -126,11 +144,21 @@ export class EventPane {
         return;
       }
       case 'run.status': {
+        // Paused is told by the pause, which comes just before and says why.
+        if (event.status === 'paused') return;
         const line = this.push(event);
+        this.status = line === undefined ? undefined : { status: event.status, line };
         this.ending =
           FINISHED_RUN_STATUSES.has(event.status) && line !== undefined
             ? { status: event.status, line }
             : undefined;
+        return;
+      }
+      case 'run.resumed': {
+        // `run is executing` then `resumed`: one line, the one that says what a person did.
+        if (this.status?.status === 'executing') this.drop(this.status.line);
+        this.status = undefined;
+        this.push(event);
         return;
       }
       case 'run.completed':
@@ -176,6 +204,10 @@ export class EventPane {
   private trim(): void {
     if (this.lines.length > KEEP_EVENT_LINES) this.lines.splice(0, this.lines.length - KEEP_EVENT_LINES);
   }
+}
+
+function sameMoment(before: OrcEvent, after: OrcEvent): boolean {
+  return Date.parse(after.at) - Date.parse(before.at) < SAME_MOMENT_MS;
 }
 
 /** A line that says its task goes again: an attempt that failed with a retry to come, a task sent back. */

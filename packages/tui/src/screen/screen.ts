@@ -18,7 +18,7 @@ import { RowFetcher } from './row-fetcher.js';
 import { closingMessage, runIsOver } from './run-summary.js';
 import { TABLE_LABEL, tableLabel, tableMarkup } from './table-markup.js';
 import { renderTaskDetail } from './task-detail.js';
-import { DaemonRestart } from './daemon-restart.js';
+import { DaemonRestart, LOST_ALERTS } from './daemon-restart.js';
 import { chooseRollback, rollbackUnsaid } from './rollback-choice.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
 import { WorkerPanes } from './worker-panes.js';
@@ -88,6 +88,7 @@ class AttachSession {
   /** What waits for a person, in every run of the daemon. */
   private readonly inbox: InboxFeed;
   private readonly restart: DaemonRestart;
+  private daemonStopped = false; // on purpose, by a person: the screen waits for someone to start it
   private unfollow: (() => void) | undefined;
   private unwatch: (() => void) | undefined;
   /** Bumped on every (re)connect, so callbacks of an older subscription are ignored. */
@@ -168,17 +169,16 @@ class AttachSession {
 
   start(): void {
     this.draw();
-    this.unwatch = this.client.connection?.watch((connected) => {
+    this.unwatch = this.client.connection?.watch((connected, stopped) => {
       if (this.closed) return;
+      this.daemonStopped = stopped;
       if (connected) {
         // The daemon may have restarted: fetch the run afresh rather than trust the old stream.
         void this.connect();
         this.inbox.restart();
         return;
       }
-      this.alert = this.restart.lost()
-        ? 'Cannot reach the daemon (the connection closed); reconnecting, and starting it if it is gone. q leaves.'
-        : 'Cannot reach the daemon (the connection closed); reconnecting. q leaves, the run goes on.';
+      this.alert = LOST_ALERTS[this.restart.lost(stopped)];
       this.frames.request();
     });
     void this.connect();
@@ -255,6 +255,7 @@ class AttachSession {
     if (this.closed) return;
     this.unfollow?.();
     this.unfollow = undefined;
+    if (this.daemonStopped) return; // that is the news, not the calls it leaves unanswered
     const delay = RETRY_DELAYS_MS[Math.min(this.retries, RETRY_DELAYS_MS.length - 1)]!;
     this.retries++;
     this.alert = `Cannot reach the daemon (${messageOf(error)}); retrying in ${(delay / 1000).toFixed(1)}s. q leaves, the run goes on.`;
