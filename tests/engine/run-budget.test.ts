@@ -104,4 +104,17 @@ describe('max_cost_usd', () => {
     expect(view.costUsd).toBeCloseTo(6, 6);
     expect(all.reduce((sum, c) => sum + c.costUsd, 0)).toBeCloseTo(view.costUsd, 6);
   });
+
+  it("waits for the work under way while a call's cost is a guess from its prompt (the trial's three tasks)", async () => {
+    // Simulated: a task costs about $0.0015 (attempt and review). Guessed from their prompts before any
+    // came back, the third did not fit, and the run paused with $0.0015 of $0.005 spent.
+    engine = await openTestEngine({ config: { execution: { max_cost_usd: 0.005 } } });
+    const three = tasks(3).map((task) => ({ ...task, description: `A short poem about ${task.title}` }));
+    const run = await engine.orchestrator.startRun({ tasks: three });
+    await engine.orchestrator.waitForRun(run.id);
+    expect((await engine.orchestrator.getRun(run.id)).taskCounts['done']).toBe(3);
+    // The tasks' attempts and reviews (the final review is foreseen on its own).
+    const spent = charges(await readJournal(engine.home, run.id)).reduce((sum, c) => sum + c.costUsd, 0);
+    expect(spent).toBeLessThanOrEqual(0.005);
+  });
 });
