@@ -24,7 +24,7 @@ import { Deadline } from './deadline.js';
 import type { PermissionDesk } from '../inbox/permission-desk.js';
 import type { ToolPermissions } from '../model/tool-permissions.js';
 import { OutputBatcher } from './output-batcher.js';
-import type { RunBudget } from './run-budget.js';
+import type { NextCall, RunBudget } from './run-budget.js';
 import type { TaskSet } from './task-set.js';
 
 export interface AttemptRunnerDeps {
@@ -116,6 +116,15 @@ export class AttemptRunner {
     };
   }
 
+  /** The call the task's next attempt makes, for what the budget foresees of it. */
+  nextCall(taskId: string): NextCall {
+    const { tasks } = this.deps;
+    const task = tasks.get(taskId)!;
+    const dependencies = task.dependencies.map((id) => tasks.get(id)!).filter((d) => d.status === 'done');
+    const { system, prompt } = workPrompt(this.deps.context(), task, dependencies, task.feedback);
+    return { kind: 'attempt', model: this.deps.config().models.worker.model, system, prompt };
+  }
+
   async work(
     taskId: string,
     worker: number,
@@ -124,11 +133,10 @@ export class AttemptRunner {
   ): Promise<{ text: string }> {
     const { tasks, clock, budget, emit, backend, runId } = this.deps;
     const config = this.deps.config();
-    const model = config.models.worker.model;
     const before = tasks.get(taskId)!;
-    const dependencies = before.dependencies.map((id) => tasks.get(id)!).filter((d) => d.status === 'done');
-    const { system, prompt } = workPrompt(this.deps.context(), before, dependencies, before.feedback);
-    budget.checkTask(before, { kind: 'attempt', model, system, prompt });
+    const call = this.nextCall(taskId);
+    const { model, system, prompt } = call;
+    budget.checkTask(before, call);
     // The attempt begins once the call may go: a wait for quota is not an attempt.
     const permit = await backend.admit(
       {

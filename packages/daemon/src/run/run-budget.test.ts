@@ -102,3 +102,33 @@ describe('RunBudget.finalReviewOverBudget', () => {
     ).toBe(0.0001);
   });
 });
+
+describe('RunBudget.wouldExceed', () => {
+  const call = { kind: 'attempt' as const, model: 'm', system: '', prompt: 'x'.repeat(4_000) };
+  /** $1 a million input tokens: the 4,000-character prompt is 1,000 tokens, $0.001 at least. */
+  const spending = (costUsd: number, limit: number) =>
+    new RunBudget({ usage: ZERO_USAGE, costUsd }, limit, () => ({ input: 1, output: 1 }));
+
+  it('reserves a task before any call came back at 4× its prompt, its review as much', () => {
+    expect(spending(0, 1).reserve(() => call)).toEqual({ attemptUsd: 0.004, reviewUsd: 0.004 });
+  });
+
+  it("counts each task under way at the run's averages: its attempt while it runs, and its review", () => {
+    const budget = spending(0.5, 1);
+    budget.countAttempt(0.2);
+    budget.countReview(0.1);
+    // Free calls count towards the averages too (a review at $0 is one).
+    budget.countReview(0);
+    const reserved = budget.reserve(() => {
+      throw new Error('not asked once the averages are known');
+    });
+    expect(reserved).toEqual({ attemptUsd: 0.2, reviewUsd: 0.05 });
+    const reviewing = { reserved: { attemptUsd: 9, reviewUsd: 9 }, attempting: false };
+    const running = { reserved, attempting: true };
+    // $0.5 spent + a review under way ($0.05) + an attempt and its review under way ($0.25) + the next ($0.25).
+    expect(budget.wouldExceed([reviewing, running], running)).toBe(true);
+    expect(budget.wouldExceed([reviewing], running)).toBe(false);
+    budget.lift();
+    expect(budget.wouldExceed([reviewing, running], running)).toBe(false);
+  });
+});

@@ -51,6 +51,8 @@ export function taskCost(task: Pick<TaskRecord, 'attempts'>): number {
 export class RunBudget {
   private attempts = { total: 0, count: 0 };
   private reviews = { total: 0, count: 0 };
+  /** Every call of each kind that came back, free ones too: what the run's reservations average over. */
+  private readonly back = { attempt: 0, review: 0 };
 
   constructor(
     private readonly spend: SpendRecord,
@@ -86,6 +88,7 @@ export class RunBudget {
 
   /** A finished attempt's cost counts towards the next attempt's forecast. */
   countAttempt(costUsd: number): void {
+    this.back.attempt += 1;
     if (costUsd <= 0) return;
     this.attempts.total += costUsd;
     this.attempts.count += 1;
@@ -93,6 +96,7 @@ export class RunBudget {
 
   /** A finished review's cost counts towards the next review's forecast. */
   countReview(costUsd: number): void {
+    this.back.review += 1;
     if (costUsd <= 0) return;
     this.reviews.total += costUsd;
     this.reviews.count += 1;
@@ -220,10 +224,8 @@ export class RunBudget {
    * rounded up to the figure a text shows, so the parts a message names add up to no more than the cap.
    */
   private retryParts(): Record<'attempt' | 'review', { usd: number; how: string }> {
-    const average = (seen: { total: number; count: number }) =>
-      seen.count > 0 ? seen.total / seen.count : 0;
     const part = (kind: 'attempt' | 'review') => {
-      const seen = average(kind === 'attempt' ? this.attempts : this.reviews);
+      const seen = average(kind === 'attempt' ? this.attempts : this.reviews) ?? 0;
       if (seen > 0) return { usd: ceilCost(seen), how: "the run's average" };
       const prompt = this.foreseen[kind];
       if (prompt > 0)
@@ -294,12 +296,50 @@ export class RunBudget {
     return this.taskLimitUsd === undefined ? undefined : Math.max(0, this.taskLimitUsd - taskCost(task));
   }
 
-  /** Whether one more attempt, with `inFlight` others still to be paid for, would pass the limit. */
-  wouldExceed(inFlight: number): boolean {
+  /**
+   * What a task's attempt and its review are reserved at before they start (`wouldExceed`): the run's
+   * averages, or, before such a call has come back, as `retryParts` counts a retry's: an attempt 4× its
+   * prompt's least cost, a review as an attempt. `work` is asked only then.
+   */
+  reserve(work: () => NextCall): Reservation {
+    const attempt = this.averageOf('attempt');
+    const review = this.averageOf('review');
+    if (attempt !== undefined && review !== undefined) return { attemptUsd: attempt, reviewUsd: review };
+    const attemptUsd = attempt ?? 4 * this.leastCostOf(work());
+    return { attemptUsd, reviewUsd: review ?? attemptUsd };
+  }
+
+  /** Whether an attempt and a review have come back: a reservation is the run's averages, not a guess. */
+  get knowsCallCosts(): boolean {
+    return this.back.attempt > 0 && this.back.review > 0;
+  }
+
+  /** What a call of the kind cost the run on average, free ones counted; undefined before one came back. */
+  private averageOf(kind: 'attempt' | 'review'): number | undefined {
+    const total = (kind === 'attempt' ? this.attempts : this.reviews).total;
+    return this.back[kind] > 0 ? total / this.back[kind] : undefined;
+  }
+
+  /**
+   * Whether starting `next` would take the run past its limit, with what is under way still to be paid:
+   * each task's attempt while it runs and its review, at the run's averages once such a call came back,
+   * else at what they were reserved at. Only the attempts were counted, and only once one came back: a
+   * trial's run paused at $0.0077 of $0.005, and two reviews under way took it to $0.0094.
+   */
+  wouldExceed(underWay: Iterable<UnderWay>, next: UnderWay): boolean {
     const limit = this.limitUsd;
     if (limit === undefined || this.spend.budgetLifted === true) return false;
-    const average = this.attempts.count > 0 ? this.attempts.total / this.attempts.count : 0;
-    return this.spend.costUsd >= limit || this.spend.costUsd + average * (inFlight + 1) > limit;
+    if (this.spend.costUsd >= limit) return true;
+    let expected = this.stillToPay(next);
+    for (const work of underWay) expected += this.stillToPay(work);
+    // Within a millionth of a dollar is within: sums of prices are not exact in floating point.
+    return this.spend.costUsd + expected > limit + 1e-6;
+  }
+
+  /** What work under way is still expected to cost (`wouldExceed`). */
+  private stillToPay({ reserved, attempting }: UnderWay): number {
+    const review = this.averageOf('review') ?? reserved.reviewUsd;
+    return attempting ? (this.averageOf('attempt') ?? reserved.attemptUsd) + review : review;
   }
 
   /**
@@ -311,8 +351,7 @@ export class RunBudget {
   finalReviewOverBudget(call: NextCall): number | undefined {
     const limit = this.limitUsd;
     if (limit === undefined || this.spend.budgetLifted === true) return undefined;
-    const average = this.reviews.count > 0 ? this.reviews.total / this.reviews.count : 0;
-    const expected = Math.max(average, this.leastCostOf(call));
+    const expected = Math.max(average(this.reviews) ?? 0, this.leastCostOf(call));
     return this.spend.costUsd + expected > limit + 1e-6 ? expected : undefined;
   }
 
@@ -345,9 +384,30 @@ export class RunBudget {
     return this.taskLimitUsd;
   }
 
-  describe(runId: string): string {
-    return `spent ${formatCost(this.spend.costUsd)} of the ${formatCost(this.limitUsd ?? 0)} budget; orc resume ${runId} --budget <usd> goes on within a new one, without --budget past it`;
+  /**
+   * What the pause at the budget says; `underWay`: the attempts and reviews it let finish, still to be
+   * paid (the message is told again as they land, so it gives what `orc show` does).
+   */
+  describe(runId: string, underWay = ''): string {
+    const still = underWay === '' ? '' : ` (${underWay} still under way)`;
+    return `spent ${formatCost(this.spend.costUsd)} of the ${formatCost(this.limitUsd ?? 0)} budget${still}; orc resume ${runId} --budget <usd> goes on within a new one, without --budget past it`;
   }
+}
+
+/** What a task's attempt and its review are expected to cost, as reserved before it starts. */
+export interface Reservation {
+  attemptUsd: number;
+  reviewUsd: number;
+}
+
+/** A task under way, for the budget: its reservation, and whether its attempt is still to be paid. */
+export interface UnderWay {
+  reserved: Reservation;
+  attempting: boolean;
+}
+
+function average(seen: { total: number; count: number }): number | undefined {
+  return seen.count > 0 ? seen.total / seen.count : undefined;
 }
 
 /** Where `checkTask`'s advice begins in a task's error (its last part: a command has no semicolon). */

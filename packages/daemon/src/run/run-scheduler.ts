@@ -7,6 +7,7 @@ import {
   type NewEvent,
   type PauseReason,
   type ResolvedConfig,
+  type RunStatus,
   type SourceChange,
   type TaskRecord,
   type TaskReview,
@@ -23,6 +24,7 @@ import { changedFiles } from '../workspace/changed-files.js';
 import { recordOfTask, type RunDocument } from '../store/run-document.js';
 import { AttemptRunner } from './attempt-runner.js';
 import { localBackend } from './attempt-backend.js';
+import { BudgetGate } from './budget-gate.js';
 import type { ManagerCalls } from './manager-calls.js';
 import type { QuotaWait } from '../quota/quota-governor.js';
 import { MergeQueue } from './merge-queue.js';
@@ -40,6 +42,9 @@ export interface SchedulerHost {
   readonly doc: RunDocument;
   readonly config: ResolvedConfig;
   readonly budget: RunBudget;
+  /** What the run last announced: its status, and why it is paused. */
+  readonly status: RunStatus;
+  readonly pauseReason: PauseReason | undefined;
   /** `at`: the time the change the event tells was stamped with. */
   emit(event: NewEvent, at?: string): void;
   /** Tells the run actor (settled, budget reached, provider refused). */
@@ -74,6 +79,8 @@ export class RunScheduler {
   readonly forecaster: RunForecaster;
   /** Tasks whose source is being asked before they start; each keeps a worker for itself meanwhile. */
   private claiming = 0;
+  /** What the tasks handed to workers were reserved at: one starts only if it fits the budget. */
+  private readonly gate: BudgetGate;
 
   constructor(
     private readonly host: SchedulerHost,
@@ -109,6 +116,11 @@ export class RunScheduler {
       workspace: () => host.deps.workspace,
       ...(deps.permissions && { permissions: deps.permissions }),
     });
+    this.gate = new BudgetGate(
+      host,
+      (id) => this.tasks.statusOf(id),
+      (id) => this.attempts.nextCall(id),
+    );
     this.pool = new WorkerPool({
       size: host.config.execution.max_workers,
       maxRetries: host.config.execution.max_retries,
@@ -164,6 +176,7 @@ export class RunScheduler {
   private onMove({ task, before, from, to, reason, at: stamped }: TaskMove): void {
     const at = stamped ?? isoAt(this.host.deps.clock);
     this.forecaster.moved(task, from, to, this.host.deps.clock.now());
+    this.gate.moved(task.id, to);
     if (to === 'done') {
       const attempt = task.attempts.at(-1);
       const result = task.result ?? '';
@@ -226,6 +239,7 @@ export class RunScheduler {
     // As the tasks are kept: a restore's settled and waiting tasks are not parsed for it.
     const { tasks, places } = this.tasks.placed();
     this.forecaster.reset(tasks);
+    this.gate.clear();
     return this.graph.rebuild(tasks, recordOfTask, places);
   }
 
@@ -287,6 +301,7 @@ export class RunScheduler {
         break;
     }
     this.host.save();
+    this.gate.landed();
     this.dispatch();
   }
 
@@ -426,18 +441,15 @@ export class RunScheduler {
     }
     const { max_tokens } = this.host.config.models.worker;
     while (this.graph.readyCount > 0 && this.pool.free > this.claiming) {
-      if (this.host.budget.wouldExceed(this.pool.busy + this.claiming)) {
-        this.host.emit({
-          type: 'run.budget_exceeded',
-          costUsd: this.host.budget.costUsd,
-          limitUsd: this.host.budget.limit!,
-        });
-        this.host.send({ type: 'run.budget_reached', message: this.host.budget.describe(this.host.id) });
-        return;
-      }
       const id = this.graph.takeReady();
       // Every ready task left waits for another's files: they start as those tasks let go.
       if (id === undefined) break;
+      // Read only under a budget: a 100k-task run without one pays nothing for it.
+      const task = this.host.budget.limit === undefined ? undefined : this.tasks.get(id)!;
+      if (task && !this.gate.admit(task)) {
+        this.graph.requeue(task);
+        return;
+      }
       const { source } = this.host.deps;
       if (source) void this.startOnceSourceAgrees(id, source);
       else this.assign(id, max_tokens);
@@ -505,7 +517,10 @@ export class RunScheduler {
       if (verdict.kind === 'changed') this.sourceChanged(id, verdict.change);
       else if (verdict.kind === 'start' && this.host.isExecuting() && this.pool.free > this.claiming)
         this.assign(id, this.host.config.models.worker.max_tokens);
-      else this.graph.requeue(task);
+      else {
+        this.gate.drop(id);
+        this.graph.requeue(task);
+      }
       if (verdict.kind === 'unavailable' && this.host.isExecuting())
         this.host.send({ type: 'run.source_unavailable', message: verdict.reason });
     }

@@ -92,5 +92,15 @@ describe('RunSpendTeller', () => {
     clock.advance(1);
     expect(tell()).toEqual({ usage: spend.usage, costUsd: 3, forecast });
     expect(asked).toBe(2);
+    // A change whose forecast waited goes with the run's next status, however soon.
+    charge(1);
+    expect(tell()).toEqual({ usage: spend.usage, costUsd: 4 });
+    expect(teller.tell({ type: 'run.paused', reason: 'budget' }, () => forecast).spent).toEqual({
+      usage: spend.usage,
+      costUsd: 4,
+      forecast,
+    });
+    // Told: the next status carries nothing.
+    expect(teller.tell({ type: 'run.status', status: 'paused' }, () => forecast).spent).toBeUndefined();
   });
 });

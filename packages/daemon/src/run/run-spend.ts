@@ -19,6 +19,8 @@ export class RunSpendTeller {
   private told: RunSpend;
   /** When the forecast was last told (-Infinity: not yet). */
   private forecastAt = -Infinity;
+  /** The totals changed since the forecast was last told. */
+  private owed = false;
 
   constructor(
     private readonly spend: RunSpend,
@@ -31,14 +33,22 @@ export class RunSpendTeller {
   /** `forecast`: where the run is heading, told with the totals it follows from (see FORECAST_EVERY_MS). */
   tell(event: NewEvent, forecast?: () => RunForecast | undefined): NewEvent {
     const { usage, costUsd } = this.spend;
-    if (costUsd === this.told.costUsd && sameUsage(usage, this.told.usage)) return event;
+    const changed = costUsd !== this.told.costUsd || !sameUsage(usage, this.told.usage);
+    // A forecast the last changes did not tell goes with the run's next status (it may change no more:
+    // a paused run's screen kept one from before its last charges, $0.03 beside `orc show`'s $0.024).
+    const owedNow = this.owed && STATUS_EVENTS.has(event.type);
+    if (!changed && !owedNow) return event;
     this.told = { usage, costUsd };
     const now = this.clock.now();
-    const ahead = now - this.forecastAt >= FORECAST_EVERY_MS ? forecast?.() : undefined;
+    const ahead = owedNow || now - this.forecastAt >= FORECAST_EVERY_MS ? forecast?.() : undefined;
     if (ahead !== undefined) this.forecastAt = now;
+    this.owed = ahead === undefined && (changed || this.owed);
     return { ...event, spent: { usage, costUsd, ...(ahead !== undefined && { forecast: ahead }) } };
   }
 }
+
+/** Events that tell the run's status: what a screen shows while nothing else comes. */
+const STATUS_EVENTS: ReadonlySet<string> = new Set(['run.status', 'run.paused', 'run.resumed']);
 
 function sameUsage(a: Usage, b: Usage): boolean {
   return (

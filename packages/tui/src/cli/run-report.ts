@@ -36,7 +36,7 @@ export function runReport(run: RunView, now: number, notes: readonly string[] = 
     `models: manager ${run.models.manager.provider}/${run.models.manager.model}, worker ${run.models.worker.provider}/${run.models.worker.model}`,
     `tasks: ${formatCounts(run)}; cost ${formatCost(run.costUsd)}; tokens ${tokens(run.usage)}${cacheShare(run.usage)}; ` +
       `time ${formatDuration(took)}; last event #${run.lastEventId}`,
-    ...(run.forecast ? [forecastLine(run.forecast, now)] : []),
+    ...(run.forecast ? [forecastLine(run.forecast, run.status, now)] : []),
     ...(run.source ? [`from ${sourceName(run.source)}; ${writeBackLine(run.source)}`] : []),
     ...(run.planSummary ? [`plan: ${oneLine(run.planSummary)}`] : []),
     ...(run.error ? [`error: ${oneLine(run.error)}`] : []),
@@ -156,15 +156,21 @@ function cacheShare(usage: RunView['usage']): string {
 }
 
 /** `forecast: $1.2345 in all, finishing at 14:05 (2026-11-30T14:05:00.000Z)`: the reader's time, as `orc ls` shows it, then the exact instant. */
-function forecastLine(forecast: NonNullable<RunView['forecast']>, now: number): string {
+function forecastLine(
+  forecast: NonNullable<RunView['forecast']>,
+  status: RunView['status'],
+  now: number,
+): string {
   const finish =
-    forecast.finishAt !== undefined
-      ? Date.parse(forecast.finishAt) <= now
-        ? `overdue: it was to finish at ${localTime(forecast.finishAt)} (${forecast.finishAt}), its tasks run longer than the recent ones`
-        : `finishing at ${localTime(forecast.finishAt)} (${forecast.finishAt})`
-      : forecast.noFinishAt === 'person'
-        ? 'no finish time while it waits for a person'
-        : 'no finish time yet: one comes once tasks finish again';
+    status === 'reviewing'
+      ? 'finishing once its final review is written'
+      : forecast.finishAt !== undefined
+        ? Date.parse(forecast.finishAt) <= now
+          ? `overdue: it was to finish at ${localTime(forecast.finishAt)} (${forecast.finishAt}), its tasks run longer than the recent ones`
+          : `finishing at ${localTime(forecast.finishAt)} (${forecast.finishAt})`
+        : forecast.noFinishAt === 'person'
+          ? 'no finish time while it waits for a person'
+          : 'no finish time yet: one comes once tasks finish again';
   return `forecast: ${formatCost(forecast.costUsd)} in all, ${finish}`;
 }
 

@@ -80,6 +80,12 @@ describe('orc ls and orc show on quota waits and forecasts', () => {
     const later = Date.parse(finishAt) + 60_000;
     expect(forecastText(summary({ forecast: { costUsd: 1.5, finishAt } }), later)).toBe('$1.50 overdue');
     expect(runTable([summary({ forecast: { costUsd: 1.5, finishAt } })], later)[1]).not.toContain('15:50');
+    // Its tasks settled, the run finishes with its final review: not overdue while it is written.
+    const reviewing = summary({ status: 'reviewing', forecast: { costUsd: 0.024, finishAt } });
+    expect(forecastText(reviewing, later)).toBe('$0.024 final review');
+    expect(runReport({ ...reviewing, tasks: [] } as unknown as RunView, later)).toContain(
+      'forecast: $0.024 in all, finishing once its final review is written',
+    );
   });
 
   it('orc show gives the forecast, the share of input read from the cache, and the quota wait', () => {

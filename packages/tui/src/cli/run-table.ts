@@ -73,14 +73,22 @@ export function statusText(run: RunSummary, now: number): string {
 /**
  * Where a live run is heading: its expected total cost and the time it should finish, `-` when unknown.
  * The forecast is made as tasks settle: a task that runs long leaves its finish time behind the clock,
- * and a time already past read as when the run would end; it reads `overdue` then.
+ * and a time already past read as when the run would end; it reads `overdue` then. Once every task is
+ * settled the run finishes with its final review, which reads as such (a trial's `$0.024 overdue`
+ * alarmed while the review was being written).
  */
-export function forecastText(run: Pick<RunSummary, 'forecast'>, now: number): string {
+export function forecastText(run: Pick<RunSummary, 'forecast' | 'status'>, now: number): string {
   const { forecast } = run;
   if (!forecast) return '-';
   const { finishAt } = forecast;
   const when =
-    finishAt === undefined ? '' : Date.parse(finishAt) <= now ? ' overdue' : ` ${localTime(finishAt)}`;
+    run.status === 'reviewing'
+      ? ' final review'
+      : finishAt === undefined
+        ? ''
+        : Date.parse(finishAt) <= now
+          ? ' overdue'
+          : ` ${localTime(finishAt)}`;
   return `${formatCost(forecast.costUsd)}${when}`;
 }
 

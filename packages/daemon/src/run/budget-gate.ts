@@ -1,0 +1,105 @@
+import type { NewEvent, PauseReason, RunStatus, TaskRecord, TaskStatus } from '@orc/shared';
+import type { RunEvent } from '../actors/run.machine.js';
+import { awaitsReview } from '../actors/task.machine.js';
+import type { NextCall, Reservation, RunBudget, UnderWay } from './run-budget.js';
+
+/** What the gate needs of its run. */
+export interface BudgetGateHost {
+  readonly id: string;
+  readonly budget: RunBudget;
+  readonly status: RunStatus;
+  readonly pauseReason: PauseReason | undefined;
+  emit(event: NewEvent): void;
+  send(event: RunEvent): void;
+}
+
+/**
+ * The run's budget before each task starts: its attempt (unless its answer is in) and its review are
+ * reserved, and the task starts only if they fit with what is under way; else the run pauses, and what
+ * is under way then is what it may still spend. A reservation stands until the task leaves its attempt
+ * and its review. While the run waits at its budget, what the pause says follows the work that lands.
+ */
+export class BudgetGate {
+  private readonly reserved = new Map<string, Reservation>();
+  /** What the pause at the budget said, while the run waits there from here. */
+  private told: string | undefined;
+
+  constructor(
+    private readonly host: BudgetGateHost,
+    private readonly statusOf: (id: string) => TaskStatus | undefined,
+    /** The task's next attempt's call, for a reservation before any has come back. */
+    private readonly nextCall: (id: string) => NextCall,
+  ) {}
+
+  /**
+   * Whether the task may start within the budget (reserved if so); when it may not, the caller puts it
+   * back, and the run pauses. While what a call costs is still a guess from its prompt and work is under
+   * way, the run waits for that work instead: a guess paused a simulated run of three tasks with $0.0015
+   * of $0.005 spent, where the run's averages had all three fit.
+   */
+  admit(task: TaskRecord): boolean {
+    this.told = undefined;
+    const { budget } = this.host;
+    if (budget.limit === undefined) return true;
+    const reserved = budget.reserve(() => this.nextCall(task.id));
+    if (!budget.wouldExceed(this, { reserved, attempting: !awaitsReview(task) })) {
+      this.reserved.set(task.id, reserved);
+      return true;
+    }
+    if (!budget.knowsCallCosts && this.reserved.size > 0) return false;
+    this.host.emit({ type: 'run.budget_exceeded', costUsd: budget.costUsd, limitUsd: budget.limit });
+    this.told = budget.describe(this.host.id, this.describe());
+    this.host.send({ type: 'run.budget_reached', message: this.told });
+    return false;
+  }
+
+  /** The task is no longer under way (put back before it started). */
+  drop(taskId: string): void {
+    this.reserved.delete(taskId);
+  }
+
+  /** A task moved: out of its attempt and its review, it has nothing left to pay. */
+  moved(taskId: string, to: TaskStatus): void {
+    if (to !== 'running' && to !== 'reviewing') this.reserved.delete(taskId);
+  }
+
+  clear(): void {
+    this.reserved.clear();
+  }
+
+  /**
+   * Work under way landed: while the run waits at its budget from here, the pause says what is spent now
+   * and what is still under way (the inbox and `orc show` read it beside the run's cost; a trial's inbox
+   * said $0.0077 spent while `orc show` said $0.0094), in the journal too.
+   */
+  landed(): void {
+    if (this.told === undefined) return;
+    if (this.host.status !== 'paused' || this.host.pauseReason !== 'budget') {
+      this.told = undefined;
+      return;
+    }
+    const message = this.host.budget.describe(this.host.id, this.describe());
+    if (message === this.told) return;
+    this.told = message;
+    this.host.send({ type: 'run.budget_reached', message });
+    this.host.emit({ type: 'run.paused', reason: 'budget', message });
+  }
+
+  /** Each task under way: what it was reserved at, and whether its attempt is still to be paid. */
+  *[Symbol.iterator](): Iterator<UnderWay> {
+    for (const [id, reserved] of this.reserved)
+      yield { reserved, attempting: this.statusOf(id) !== 'reviewing' };
+  }
+
+  /** What is under way, in words: "1 attempt and 2 reviews"; empty when nothing is. */
+  private describe(): string {
+    let attempts = 0;
+    let reviews = 0;
+    for (const { attempting } of this) {
+      if (attempting) attempts += 1;
+      reviews += 1;
+    }
+    const count = (n: number, what: string) => (n === 0 ? [] : [`${n} ${what}${n === 1 ? '' : 's'}`]);
+    return [...count(attempts, 'attempt'), ...count(reviews, 'review')].join(' and ');
+  }
+}
