@@ -7,7 +7,7 @@ import {
   type TaskStatus,
 } from '@orc/shared';
 import type { Run } from '../run/run.js';
-import { cancelledTasks } from '../run/run-scheduler.js';
+import { cancelledTasks } from '../run/held-by-person.js';
 import { itemKey, type ItemSpec } from './inbox.js';
 
 /**

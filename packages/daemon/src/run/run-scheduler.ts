@@ -25,6 +25,7 @@ import { recordOfTask, type RunDocument } from '../store/run-document.js';
 import { AttemptRunner } from './attempt-runner.js';
 import { localBackend } from './attempt-backend.js';
 import { BudgetGate } from './budget-gate.js';
+import { cancelledTasks, heldMessage } from './held-by-person.js';
 import type { ManagerCalls } from './manager-calls.js';
 import type { QuotaWait } from '../quota/quota-governor.js';
 import { MergeQueue } from './merge-queue.js';
@@ -476,13 +477,10 @@ export class RunScheduler {
     if (this.graph.count('cancelled') === 0) return undefined;
     const held = cancelledTasks(this.tasks);
     if (held.length === 0) return undefined;
-    const shown = held.slice(0, 5).join(', ') + (held.length > 5 ? ', …' : '');
-    const them = held.length === 1 ? 'it' : 'them';
-    const waited = held.some((id) => this.anyPendingAfter(id));
-    const what = waited
-      ? `the tasks left wait for ${shown}, cancelled by a person`
-      : `${held.length === 1 ? 'task' : 'tasks'} ${shown} ${held.length === 1 ? 'was' : 'were'} cancelled by a person and the run waits for ${them} before its final review`;
-    return `${what}: edit, retry or skip ${them} (orc task edit, orc retry, orc skip), or remove ${them} (orc task rm)`;
+    return heldMessage(
+      held,
+      held.some((id) => this.anyPendingAfter(id)),
+    );
   }
 
   /** Whether a task waiting to run waits for `id`. */
@@ -594,9 +592,4 @@ function pauseFor(reason: PauseReason | undefined, message: string, resumeAt: nu
     default:
       return { type: 'run.provider_refused', message };
   }
-}
-
-/** The tasks a person cancelled, in the run's order: what holds a run in `paused.held`. */
-export function cancelledTasks(tasks: TaskSet): string[] {
-  return [...tasks.rows()].filter((row) => row.status === 'cancelled').map((row) => row.id);
 }
