@@ -136,10 +136,11 @@ describe('an attempt that a kill -9 of the daemon cut off', () => {
     const started = await box.orc(['run', 'tasks.json', '--detach']);
     expect(started.code, started.stderr).toBe(0);
     const runId = started.stdout.trim();
+    // The journal's whole lines: read while the daemon appends, it may be empty or end in half a line.
     const events = async () =>
       (await readFile(join(box.home, 'runs', runId, 'events.jsonl'), 'utf8'))
-        .trim()
         .split('\n')
+        .slice(0, -1)
         .map((line) => JSON.parse(line) as { type: string; at: string; lastAliveAt?: string });
     const deadline = Date.now() + 20_000;
     while (!(await events()).some((e) => e.type === 'task.assigned')) {

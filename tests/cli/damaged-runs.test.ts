@@ -70,6 +70,7 @@ describe('damaged runs through the CLI', () => {
     expect(ls.stdout).toMatch(new RegExp(`^${rebuilt} +completed .* 3/3 `, 'm'));
     expect(ls.stdout).toMatch(new RegExp(`^${damaged} +damaged `, 'm'));
     expect(ls.stdout).toContain(`damaged: ${file(damaged, 'state.json')} is not valid JSON`);
+    expect(ls.stdout).toContain(`fix: orc rm ${damaged} removes it`);
     const listed = JSON.parse((await box.orc(['ls', '--json'])).stdout) as RunSummary[];
     expect(listed.find((r) => r.id === damaged)).toMatchObject({
       status: 'damaged',

@@ -13,10 +13,11 @@ interface ShownTask {
   status: string;
 }
 
+// The journal's whole lines: read while the daemon appends, it may end in half a line.
 const eventTypes = async (runId: string) =>
   (await readFile(join(box.home, 'runs', runId, 'events.jsonl'), 'utf8'))
-    .trim()
     .split('\n')
+    .slice(0, -1)
     .map((line) => (JSON.parse(line) as { type: string }).type);
 
 describe('orc retry of a task its cap failed', () => {

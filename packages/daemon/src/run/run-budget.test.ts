@@ -96,10 +96,15 @@ describe('RunBudget.finalReviewOverBudget', () => {
     const within = new RunBudget({ usage: ZERO_USAGE, costUsd: 0.004 }, 0.005, price);
     within.countReview(0.0007);
     expect(within.finalReviewOverBudget(call)).toBeUndefined();
-    // No review back yet: its prompt's input at least.
+    // No review back yet: four times its prompt's input, as an attempt's first guess.
     expect(
       new RunBudget({ usage: ZERO_USAGE, costUsd: 0.005 }, 0.005, price).finalReviewOverBudget(call),
-    ).toBe(0.0001);
+    ).toBeCloseTo(0.0004, 10);
+    // A final review's prompt holds every task: far above the tasks' reviews, it is guessed from itself.
+    const large = { ...call, prompt: 'x'.repeat(2_000) };
+    const reviewed = new RunBudget({ usage: ZERO_USAGE, costUsd: 0.004 }, 0.005, price);
+    reviewed.countReview(0.0007);
+    expect(reviewed.finalReviewOverBudget(large)).toBeCloseTo(0.008, 10);
   });
 });
 

@@ -344,14 +344,15 @@ export class RunBudget {
 
   /**
    * What the run's final review is foreseen to cost when it would take the run past its budget (not
-   * lifted by a person), else undefined: a review costs what the run's reviews did on average, at least
-   * its prompt's input. Checked before the call, as an attempt is: a trial's run resumed with
-   * `--budget 0.005` completed at $0.0057, its final review made past the budget unasked.
+   * lifted by a person), else undefined: what the run's reviews cost on average, and at least 4× its
+   * prompt's input, as an attempt's answer is guessed before any came back (its prompt holds every task, so
+   * a task's review says little of it: a trial's $0.005 run, its reviews at $0.0008, completed at $0.0057).
+   * Checked before the call, as an attempt is.
    */
   finalReviewOverBudget(call: NextCall): number | undefined {
     const limit = this.limitUsd;
     if (limit === undefined || this.spend.budgetLifted === true) return undefined;
-    const expected = Math.max(average(this.reviews) ?? 0, this.leastCostOf(call));
+    const expected = Math.max(average(this.reviews) ?? 0, 4 * this.leastCostOf(call));
     return this.spend.costUsd + expected > limit + 1e-6 ? expected : undefined;
   }
 

@@ -47,6 +47,21 @@ describe('orc ls AGE', () => {
   });
 });
 
+describe('orc ls on a damaged run', () => {
+  it('gives the fix on a line of its own, not cut off after the file and its reason', () => {
+    const damage = {
+      file: `/home/someone/.local/state/claude-orchestrator/runs/r1/${'deep/'.repeat(20)}state.json`,
+      reason: 'is not valid JSON (Unterminated string in JSON at position 3483)',
+      at: '2026-11-30T09:59:00.000Z',
+    };
+    const lines = runTable([summary({ status: 'damaged', damage })], NOW, 160);
+    expect(lines).toHaveLength(4);
+    expect(lines[2]).toMatch(/^ {2}damaged: .*…$/);
+    expect(lines[3]).toMatch(/^ {2}fix: orc rm r1 removes it; or put back a good copy of the file/);
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(160);
+  });
+});
+
 describe('orc ls and orc show on quota waits and forecasts', () => {
   // Times are the reader's local time: a zone of its own (not UTC, not the machine's), so the times
   // expected are exact in any zone the tests run in (in UTC-11 the wait below ended "tomorrow").

@@ -1,4 +1,4 @@
-import { damageText } from './output.js';
+import { damagedRunFix, damageText } from './output.js';
 import { localTime, quotaWaitText, runWorkMs, type RunSummary, simulatedLabel } from '@orc/shared';
 import { formatCost, formatDuration } from '../screen/format.js';
 import { cellWidth, fitCells, oneLine, truncateCells } from '../screen/text-cells.js';
@@ -49,8 +49,13 @@ export function runTable(runs: readonly RunSummary[], now: number, width?: numbe
       const row = `${line(cells[r]!)}  ${goal}${label}`;
       // A damaged run, or one waiting for its disk, says what is wrong on a line of its own.
       const room = Math.max(20, (width ?? 112) - 2);
+      // Its fix on a line of its own: after the file's path and reason, a terminal's width cut it off.
       if (run.status === 'damaged' && run.damage)
-        return [row, `  ${truncateCells(damageText(run.damage), room)}`];
+        return [
+          row,
+          `  ${truncateCells(damageText(run.damage), room)}`,
+          `  ${truncateCells(damagedRunFix(run.id), room)}`,
+        ];
       if (run.status === 'paused' && run.pauseReason === 'storage' && run.pauseMessage !== undefined)
         return [row, `  ${truncateCells(oneLine(run.pauseMessage), room)}`];
       return [row];
