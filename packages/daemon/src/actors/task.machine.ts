@@ -1,4 +1,5 @@
 import {
+  plural,
   withReviewCharge,
   editedTask,
   hasAnswerToReview,
@@ -107,8 +108,6 @@ function chargeLast(attempts: Attempt[], charge: AttemptCharge, review?: TaskRev
 
 /** The feedback of the review the last attempt got. */
 const reviewFeedback = (context: TaskContext) => context.attempts.at(-1)?.review?.feedback ?? '';
-
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /**
  * The life of one task: pending → ready → running → reviewing → (merging →) done, or failed, blocked

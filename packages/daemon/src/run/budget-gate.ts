@@ -1,4 +1,11 @@
-import type { NewEvent, PauseReason, RunStatus, TaskRecord, TaskStatus } from '@orc/shared';
+import {
+  plural,
+  type NewEvent,
+  type PauseReason,
+  type RunStatus,
+  type TaskRecord,
+  type TaskStatus,
+} from '@orc/shared';
 import type { RunEvent } from '../actors/run.machine.js';
 import { awaitsReview } from '../actors/task.machine.js';
 import type { NextCall, Reservation, RunBudget, UnderWay } from './run-budget.js';
@@ -99,7 +106,7 @@ export class BudgetGate {
       if (attempting) attempts += 1;
       reviews += 1;
     }
-    const count = (n: number, what: string) => (n === 0 ? [] : [`${n} ${what}${n === 1 ? '' : 's'}`]);
+    const count = (n: number, what: string) => (n === 0 ? [] : [plural(n, what)]);
     return [...count(attempts, 'attempt'), ...count(reviews, 'review')].join(' and ');
   }
 }

@@ -1,4 +1,5 @@
 import {
+  plural,
   formatCost,
   FINISHED_RUN_STATUSES,
   SETTLED_STATUSES,
@@ -252,7 +253,6 @@ function finish(run: Run, error: string | undefined): void {
 }
 
 function failureSummary(run: Run): string {
-  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   const tasks = [...run.tasks.values()];
   const failed = tasks.filter((t) => t.status === 'failed');
   const blocked = tasks.filter((t) => t.status === 'blocked' && t.held === undefined);

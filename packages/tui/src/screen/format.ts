@@ -21,13 +21,7 @@ export function formatDuration(ms: number): string {
   return `${s}s`;
 }
 
-/**
- * A count with its noun, singular for one: `1 task`, `3 tasks`, `0 reworks` (`many` for a plural that
- * is not the noun and an s: `1 task waits`, `2 tasks wait` as `plural(n, 'task waits', 'tasks wait')`).
- */
-export function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
+export { plural } from '@orc/shared';
 
 /** Token counts in at most five characters: 950, 12.3k, 4.56M. */
 export function formatTokens(n: number): string {
