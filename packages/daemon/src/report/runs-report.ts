@@ -63,10 +63,30 @@ export class RunsReportBuilder {
   }
 }
 
-/** The kind of a task: the first word of its title, lowercased ("Add login form" → "add"). */
+/**
+ * Words that say nothing of what a task does: a title's articles, pronouns, connectives and prepositions
+ * ("An FAQ for the API", "Then add the tests", "Please fix it").
+ */
+const NOT_A_KIND = new Set(
+  (
+    'a an the this that these those some any each every all both another other such no ' +
+    "my your our its their his her i we you it they us me let lets let's " +
+    'and or but then also so please now first next finally lastly just ' +
+    'to of for in on at by with from into onto about as over under after before'
+  ).split(' '),
+);
+
+/**
+ * The kind of a task: the first word of its title that says what it does, lowercased — its leading verb
+ * in a plan's imperative titles ("Add login form" → "add", "Then write an FAQ" → "write", "An FAQ" →
+ * "faq"). Articles and such are skipped, and so are words with digits in them (ids, versions).
+ */
 export function kindOf(title: string): string {
-  const word = /[\p{L}][\p{L}\p{N}-]*/u.exec(title)?.[0];
-  return word === undefined ? '(untitled)' : word.toLowerCase();
+  for (const [word] of title.matchAll(/[\p{L}\p{N}][\p{L}\p{N}'’-]*/gu)) {
+    const lower = word.toLowerCase().replace('’', "'");
+    if (/^\p{L}/u.test(lower) && !/\p{N}/u.test(lower) && !NOT_A_KIND.has(lower)) return lower;
+  }
+  return '(untitled)';
 }
 
 /** Task ids across runs are named with their run: `r1a2b3c/3`. */
