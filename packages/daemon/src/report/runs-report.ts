@@ -10,6 +10,7 @@ export class RunsReportBuilder {
   private readonly runs: RunsReport['runs'] = [];
   private readonly byStatus: TaskCounts = {};
   private spend: Spend = { usage: ZERO_USAGE, costUsd: 0 };
+  private simulatedCostUsd = 0;
   private readonly byModel = new Rates();
   private readonly byKind = new Rates();
   private readonly failureReasons = new ReasonGroups();
@@ -25,12 +26,16 @@ export class RunsReportBuilder {
       costUsd: report.spend.total.costUsd,
       tasks: report.taskTotal,
       reworkRate: report.reworkRate,
+      models: report.models,
     });
     this.byStatus[report.status] = (this.byStatus[report.status] ?? 0) + 1;
     this.spend = {
       usage: addUsage(this.spend.usage, report.spend.total.usage),
       costUsd: this.spend.costUsd + report.spend.total.costUsd,
     };
+    const { manager, worker } = report.models;
+    if (manager.provider === 'simulated') this.simulatedCostUsd += report.spend.manager.costUsd;
+    if (worker.provider === 'simulated') this.simulatedCostUsd += report.spend.workers.costUsd;
     const reviewed = new Set(report.timeline.filter((a) => a.verdict !== undefined).map((a) => a.taskId));
     const model = `${report.models.worker.provider}/${report.models.worker.model}`;
     for (const task of report.tasks) {
@@ -54,6 +59,7 @@ export class RunsReportBuilder {
       runs: this.runs.sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
       byStatus: this.byStatus,
       spend: this.spend,
+      simulatedCostUsd: this.simulatedCostUsd,
       reworkByModel: this.byModel.list(),
       reworkByKind: this.byKind.list(),
       failureReasons: this.failureReasons.top(),
