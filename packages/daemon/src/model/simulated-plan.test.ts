@@ -34,6 +34,33 @@ describe('the simulated plan', () => {
     expect(titles('build, test and deploy').slice(1, -1)).toEqual(['Build', 'Test', 'Deploy']);
   });
 
+  it('reads a list pasted into the goal as its steps, and a wrapped line as one', () => {
+    expect(titles('Tidy the docs:\n- fix the links\n- add an index\n').slice(1, -1)).toEqual([
+      'Fix the links',
+      'Add an index',
+    ]);
+    expect(titles('1. fix the links\n2. add an index\n3. the glossary').slice(1, -1)).toEqual([
+      'Fix the links',
+      'Add an index',
+      'Add the glossary',
+    ]);
+    expect(titles('Write docs\nfor the API.')[1]).toBe('Write docs for the API (part one)');
+  });
+
+  it('plans every step: past five parts, the last does the rest and says so', () => {
+    const plan = planFor(
+      'choose the leaves, warm the pot, heat the water, time the steep, pour it, serve it',
+    );
+    expect(plan.tasks.map((t) => t.title).slice(1, -1)).toEqual([
+      'Choose the leaves',
+      'Warm the pot',
+      'Heat the water',
+      'Time the steep',
+      'Pour it, and 1 more step',
+    ]);
+    expect(plan.tasks[5]!.description).toContain(': Pour it; Serve it.');
+  });
+
   it('keeps titles short, cut between words', () => {
     const goal = `Refactor the storage layer so that every single write goes through one durable writer`;
     const title = titles(`${goal} with group commits`)[1]!;

@@ -1,4 +1,4 @@
-import type { Plan } from '@orc/shared';
+import { plural, type Plan } from '@orc/shared';
 
 /** Marks every simulated answer, so nobody mistakes it for a model's. */
 export const SIMULATED_LABEL = '[simulated]';
@@ -20,17 +20,13 @@ const MAX_TITLE = 80;
  * The simulated manager's plan: an analysis task first, one task per step of the goal, then an integration
  * task that depends on them all. Steps are read from the goal as a person would write them down: after a
  * colon when the goal has one ("Write a guide to tea: choose the leaves, heat the water" plans "Choose
- * the leaves" and "Heat the water"), split at commas, semicolons, "and" and "then". A goal of one step is
- * planned in two halves. The parts run in parallel, so each touches its own folder and no other file.
+ * the leaves" and "Heat the water"), split at commas, semicolons, "and", "then", sentences and the items
+ * of a list. A goal of one step is planned in two halves. The parts run in parallel, so each touches its own folder and no other file.
  * Deterministic: the same goal gets the same plan, whatever the seed.
  */
 export function planFor(goal: string): Plan {
-  const steps = stepsOf(goal);
-  const pieces =
-    steps.length >= 2
-      ? steps
-      : [`${shorten(capitalise(goal))} (part one)`, `${shorten(capitalise(goal))} (part two)`];
-  const folders = uniqueFolders(pieces);
+  const pieces = partsOf(goal);
+  const folders = uniqueFolders(pieces.map((p) => p.title));
   const tasks: Plan['tasks'] = [
     {
       id: 't1',
@@ -42,8 +38,11 @@ export function planFor(goal: string): Plan {
     },
     ...pieces.map((piece, i) => ({
       id: `t${i + 2}`,
-      title: piece,
-      description: `${piece}: one step of the goal "${goal}".`,
+      title: piece.title,
+      description:
+        piece.steps.length === 1
+          ? `${piece.title}: one step of the goal "${goal}".`
+          : `The last steps of the goal "${goal}": ${piece.steps.join('; ')}.`,
       dependencies: ['t1'],
       priority: 'medium' as const,
       touches: [`src/${folders[i]!}/**`],
@@ -65,7 +64,25 @@ export function planFor(goal: string): Plan {
 }
 
 /**
- * The goal's steps as short imperative titles (none when it has fewer than two). A step that opens with
+ * The parts a goal is planned in: a task per step, at most MAX_PARTS (the last does the steps beyond too,
+ * and says so, rather than a step going unplanned), or two halves of a goal of one step.
+ */
+function partsOf(goal: string): { title: string; steps: string[] }[] {
+  const steps = stepsOf(goal);
+  if (steps.length < 2) {
+    const whole = steps[0] ?? shorten(capitalise(clean(goal)));
+    return ['one', 'two'].map((n) => ({ title: `${whole} (part ${n})`, steps: [`${whole} (part ${n})`] }));
+  }
+  if (steps.length <= MAX_PARTS) return steps.map((step) => ({ title: step, steps: [step] }));
+  const last = steps.slice(MAX_PARTS - 1);
+  return [
+    ...steps.slice(0, MAX_PARTS - 1).map((step) => ({ title: step, steps: [step] })),
+    { title: `${last[0]!}, and ${plural(last.length - 1, 'more step')}`, steps: last },
+  ];
+}
+
+/**
+ * The goal's steps as short imperative titles (one or none when it is a single step). A step that opens with
  * an article borrows the verb of the step before it (or of the words before the colon); a one-word step
  * after a longer one stays with it, so "Write a guide for Alice, Bob and Carol" is one step, while
  * "Build, test and deploy" is three.
@@ -80,7 +97,11 @@ function stepsOf(goal: string): string[] {
 }
 
 function stepsOfList(list: string, head: string): string[] {
-  const [first = '', ...rest] = list.split(/(\s*(?:;|,|\.\s|\band\b|\bthen\b)\s*)/i);
+  // Sentences, paragraphs and the items of a list pasted in are steps too (a line wrapped is not);
+  // "1. " opens a numbered item, it ends no sentence.
+  const [first = '', ...rest] = list.split(
+    /(\s*(?:;|,|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)|(?<!\d)\.\s|\band\b|\bthen\b)\s*)/i,
+  );
   const pieces: string[] = [];
   let pending = first;
   for (let i = 0; i < rest.length; i += 2) {
@@ -97,16 +118,16 @@ function stepsOfList(list: string, head: string): string[] {
   let verb = leadingVerb(head);
   const steps: string[] = [];
   for (const piece of pieces.filter((p) => p.length > 2)) {
-    const first = wordsOf(piece)[0]!.toLowerCase();
+    const opening = wordsOf(piece)[0]!.toLowerCase();
     let step = piece;
-    if (DETERMINERS.has(first)) {
+    if (DETERMINERS.has(opening)) {
       verb ??= 'prepare';
       step = `${verb} ${piece}`;
-    } else verb = first;
+    } else verb = opening;
     step = shorten(capitalise(step));
     if (!steps.some((s) => s.toLowerCase() === step.toLowerCase())) steps.push(step);
   }
-  return steps.slice(0, MAX_PARTS);
+  return steps;
 }
 
 /** The first word of a phrase when it is a verb, as far as one can tell: not when it is an article. */
@@ -119,9 +140,13 @@ function wordsOf(text: string): string[] {
   return text.split(/\s+/).filter((w) => w !== '');
 }
 
-/** A piece without the space and punctuation around it. */
+/** A piece on one line, without a list's bullet or number, the space and the punctuation around it. */
 function clean(piece: string): string {
-  return piece.trim().replace(/[.!?:]+$/, '');
+  return piece
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/^(?:[-*•]|\d+[.)])\s+/, '')
+    .replace(/[.!?:]+$/, '');
 }
 
 /** At most MAX_TITLE characters, cut between words. */
