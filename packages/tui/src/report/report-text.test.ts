@@ -75,5 +75,13 @@ describe('runsReportLines', () => {
     ]);
     const real = runsReportLines(window([run('r1', 0.5, models('anthropic', 'anthropic'))], 0));
     expect(real[0]).toBe('since 2026-11-24 05:00: 1 run (1 completed), spend $0.50 (0 in, 0 out)');
+    // From a daemon built before runs carried their models: unlabelled, not a crash.
+    const { models: _, ...older } = run('r1', 0.5, models('simulated', 'simulated'));
+    const { simulatedCostUsd: __, ...olderWindow } = window([older], 0);
+    expect(runsReportLines(olderWindow)).toEqual([
+      'since 2026-11-24 05:00: 1 run (1 completed), spend $0.50 (0 in, 0 out)',
+      'runs:',
+      '  r1  completed    $0.50     4 tasks  rework   0%  goal of r1',
+    ]);
   });
 });

@@ -78,7 +78,7 @@ export function runsReportLines(report: RunsReport): string[] {
   if (report.runs.length > 0) lines.push('runs:');
   for (const run of report.runs) {
     lines.push(
-      `  ${run.id}  ${run.status.padEnd(10)} ${formatCost(run.costUsd).padStart(7)}  ${String(run.tasks).padStart(4)} ${run.tasks === 1 ? 'task ' : 'tasks'}  rework ${percent(run.reworkRate).padStart(4)}  ${truncateCells(oneLine(run.goal), 50)}${simulatedLabel(run)}`,
+      `  ${run.id}  ${run.status.padEnd(10)} ${formatCost(run.costUsd).padStart(7)}  ${String(run.tasks).padStart(4)} ${run.tasks === 1 ? 'task ' : 'tasks'}  rework ${percent(run.reworkRate).padStart(4)}  ${truncateCells(oneLine(run.goal), 50)}${run.models ? simulatedLabel({ models: run.models }) : ''}`,
     );
   }
   for (const run of report.unreadable) lines.push(`  ${run.id}  could not be read: ${oneLine(run.reason)}`);
@@ -168,11 +168,12 @@ function notSpentLine(models: RunModels): string[] {
 
 /** The window's spend, of which what simulated runs came to: nothing was spent on that part. */
 function simulatedSpendText(report: RunsReport): string {
-  if (report.simulatedCostUsd <= 0) return '';
+  const simulated = report.simulatedCostUsd ?? 0;
+  if (simulated <= 0) return '';
   // Summed apart (a run's manager and workers, not its total): equal but for rounding when all is simulated.
-  if (report.simulatedCostUsd >= report.spend.costUsd - 1e-9)
+  if (simulated >= report.spend.costUsd - 1e-9)
     return ', all simulated tokens at real prices: nothing was spent';
-  return `, of which ${formatCost(report.simulatedCostUsd)} simulated tokens at real prices: not spent`;
+  return `, of which ${formatCost(simulated)} simulated tokens at real prices: not spent`;
 }
 
 function spendText(spend: Spend): string {
