@@ -71,11 +71,11 @@ describe('orc plan', () => {
       simulated: true,
       plannedBy: 'simulated/claude-opus-5-5',
     });
-    // Each task says what it will touch; the two parts share the index, so the second waits for the first.
+    // Each task says what it will touch; the two parts run in parallel, so each has its own folder.
     expect(file.tasks.map((t) => t.touches)).toEqual([
       ['docs/plan.md'],
-      ['src/guide-part-one/**', 'src/index.ts'],
-      ['src/guide-part-two/**', 'src/index.ts'],
+      ['src/guide-part-one/**'],
+      ['src/guide-part-two/**'],
       ['src/**', 'README.md'],
     ]);
     // Nothing ran: the daemon has no run.
@@ -209,8 +209,8 @@ describe('orc plan', () => {
     // Touches go in Task Master's own field for other tools' data, which it reads back as it is.
     expect(listed.map((t) => (t as { metadata?: { touches?: string[] } }).metadata?.touches)).toEqual([
       ['docs/plan.md'],
-      ['src/release-part-one/**', 'src/index.ts'],
-      ['src/release-part-two/**', 'src/index.ts'],
+      ['src/release-part-one/**'],
+      ['src/release-part-two/**'],
       ['src/**', 'README.md'],
     ]);
     expect((await taskMasterList(project)).map((t) => t.title)).toEqual(['Keep me']);
@@ -227,10 +227,7 @@ describe('orc plan', () => {
     expect(summary).toMatchObject({ status: 'completed', taskTotal: 4 });
     // orc run read them from there.
     const shown = JSON.parse((await box.orc(['show', summary.id, '--json'])).stdout) as TasksFile;
-    expect(shown.tasks.find((t) => t.id === '2')?.touches).toEqual([
-      'src/release-part-one/**',
-      'src/index.ts',
-    ]);
+    expect(shown.tasks.find((t) => t.id === '2')?.touches).toEqual(['src/release-part-one/**']);
   }, 240_000);
 
   it('writes into a directory that is not a Task Master project yet, which task-master then reads', async () => {

@@ -18,10 +18,11 @@ const ACCEPTED = '#2e9e5b';
 const REWORK = '#e0a526';
 
 let box: Sandbox;
-let server: FakeAnthropicServer;
+let server: FakeAnthropicServer | undefined;
 afterEach(async () => {
   await box.cleanup();
-  await server.close();
+  await server?.close();
+  server = undefined;
 });
 
 /**
@@ -263,7 +264,9 @@ describe('orc feedback and orc report (built CLI, real daemon, headless Chromium
     expect(report.failureReasons[0]).toMatchObject({ count: 2 });
 
     const text = await box.orc(['report', '--since', '7d']);
-    expect(text.stdout).toMatch(/^since .*: 2 runs \(2 failed\), spend \$/);
+    expect(text.stdout).toMatch(/^since .*: 2 runs \(2 failed\), spend \$[\d.]+ \([^)]*\)$/m);
+    expect(report.simulatedCostUsd).toBe(0);
+    expect(text.stdout).not.toMatch(/simulated/i);
     expect(text.stdout).toMatch(/^ {2}write\s+17% of 6 reviewed$/m);
 
     // The runs were made more than a second ago by now.
@@ -294,6 +297,40 @@ describe('orc feedback and orc report (built CLI, real daemon, headless Chromium
     expect(unwritable.code).toBe(2);
     expect(unwritable.stderr).toMatch(
       /^orc: cannot write the report to .*r\.html \(ENOENT\); give --html a file in a writable folder\n$/,
+    );
+  }, 120_000);
+
+  it('labels simulated runs and what they cost as not spent, and names kinds of task by their verbs', async () => {
+    box = await Sandbox.create();
+    await box.writeConfig({
+      models: { provider: 'simulated' },
+      simulated: { latency_ms: { min: 0, max: 0 } },
+    });
+    const run = await box.orc(['run', 'write the user guide and an FAQ', '--json'], { timeoutMs: 60_000 });
+    expect(run.code, run.stderr).toBe(0);
+    const id = (JSON.parse(run.stdout) as { id: string }).id;
+
+    const window = JSON.parse((await box.orc(['report', '--since', '7d', '--json'])).stdout) as RunsReport;
+    // The plan's "Write an FAQ" is a kind "write", not "an" (the title was "An FAQ").
+    expect(window.reworkByKind.map((k) => [k.key, k.reviewed])).toEqual([
+      ['write', 2],
+      ['analyse', 1],
+      ['integrate', 1],
+    ]);
+    expect(window.simulatedCostUsd).toBeGreaterThan(0);
+    expect(window.simulatedCostUsd).toBeCloseTo(window.spend.costUsd, 9);
+    const text = (await box.orc(['report', '--since', '7d'])).stdout;
+    expect(text).toMatch(
+      /^since .*: 1 run \(1 completed\), spend \$[\d.]+ \([^)]*\), all simulated tokens at real prices: nothing was spent$/m,
+    );
+    expect(text).toMatch(
+      new RegExp(`^  ${id}  completed .* write the user guide and an FAQ \\[SIMULATED\\]$`, 'm'),
+    );
+
+    const one = (await box.orc(['report', id])).stdout;
+    expect(one).toMatch(/^run \S+ completed \[SIMULATED\]: /);
+    expect(one).toMatch(
+      /^spend: .*\n(?: {2}claude-.*\n)+ {2}simulated tokens at real prices: nothing was spent\n/m,
     );
   }, 120_000);
 });

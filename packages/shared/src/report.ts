@@ -156,12 +156,25 @@ export const RunsReport = z.object({
       costUsd: z.number(),
       tasks: z.number().int(),
       reworkRate: z.number(),
+      /**
+       * Which models worked on it: a run on the simulated model is labelled as one. Absent from a daemon
+       * built before it (a CLI updated under a running daemon).
+       */
+      models: RunModels.optional(),
     }),
   ),
   byStatus: TaskCounts,
   spend: Spend,
+  /**
+   * The part of `spend` that simulated models' tokens come to at real prices: nothing was spent on it.
+   * Absent from a daemon built before it.
+   */
+  simulatedCostUsd: z.number().nonnegative().optional(),
   reworkByModel: z.array(ReworkRate),
-  /** Kind of task: the first word of its title ("add", "fix", "test"), which is how plans name work. */
+  /**
+   * Kind of task: the first word of its title that says what it does ("add", "fix", "test"; articles and
+   * such skipped), which is how plans name work.
+   */
   reworkByKind: z.array(ReworkRate),
   failureReasons: z.array(ReasonGroup),
   reworkReasons: z.array(ReasonGroup),

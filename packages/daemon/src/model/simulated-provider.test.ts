@@ -5,7 +5,7 @@ import { ManualClock } from '@orc/test-support';
 import { CallCancelledError } from './model-error.js';
 import { planPrompt } from './prompts.js';
 import type { ModelRequest } from './provider.js';
-import { SIMULATED_LABEL, createSimulatedProvider, finalReviewOf, planFor } from './simulated-provider.js';
+import { SIMULATED_LABEL, createSimulatedProvider, finalReviewOf } from './simulated-provider.js';
 
 /** A clock whose sleeps resolve at once and are recorded: latency without waiting. */
 function instantClock(): Clock & { slept: number[] } {
@@ -67,7 +67,10 @@ describe('simulated provider', () => {
     const work = await provider.complete(request({ onText: (t) => streamed.push(t) }));
     expect(provider.name).toBe('simulated');
     expect(work.text.startsWith(SIMULATED_LABEL)).toBe(true);
-    expect(work.text).toContain('task t3 (Heat the water)');
+    // The first line, all a log line or the demo shows of it, says which task and is not cut mid-word.
+    expect(work.text.split('\n')[0]).toMatch(
+      /^\[simulated\] (Done|Completed|Finished): Heat the water \(task t3\)\.$/,
+    );
     expect(streamed.join('')).toBe(work.text);
     expect(work.usage.outputTokens).toBeGreaterThan(0);
 
@@ -116,7 +119,6 @@ describe('simulated provider', () => {
     ]);
     expect(plan.tasks.at(-1)!.dependencies).toEqual(['t2', 't3', 't4']);
     expect(() => assertValidTaskGraph(plan.tasks, 'the plan', 'PLAN_INVALID')).not.toThrow();
-    expect(planFor('one thing').tasks).toHaveLength(4);
   });
 
   it('stops with CallCancelledError when the signal aborts', async () => {

@@ -1,7 +1,8 @@
-import type { Plan, TaskReview, FinalReview, Usage } from '@orc/shared';
+import type { TaskReview, FinalReview, Usage } from '@orc/shared';
 import type { Clock } from '../clock.js';
 import { CallCancelledError } from './model-error.js';
 import { seededRandom } from './seeded-random.js';
+import { SIMULATED_LABEL, planFor } from './simulated-plan.js';
 import type { ModelProvider, ModelRequest, ModelResponse } from './provider.js';
 
 export interface SimulatedOptions {
@@ -10,8 +11,7 @@ export interface SimulatedOptions {
   clock: Clock;
 }
 
-/** Marks every simulated answer, so nobody mistakes it for a model's. */
-export const SIMULATED_LABEL = '[simulated]';
+export { SIMULATED_LABEL } from './simulated-plan.js';
 
 /**
  * The offline model: deterministic for a seed and a request (the same prompt gets the same answer and
@@ -61,9 +61,14 @@ function answer(request: ModelRequest, random: () => number): string {
       return JSON.stringify(finalReviewOf(request.prompt));
     case 'work': {
       const title = /^# Task (\S+): (.*)$/m.exec(request.prompt);
-      const openers = ['Done.', 'Completed.', 'Finished the task.'];
+      const openers = ['Done', 'Completed', 'Finished'];
       const opener = openers[Math.floor(random() * openers.length)]!;
-      return `${SIMULATED_LABEL} ${opener} Work for task ${title?.[1] ?? '?'} (${title?.[2] ?? 'untitled'}): the steps were carried out as described and the result is ready for review.\n\nSummary: ${title?.[2] ?? 'the task'} is complete (simulated, no model was called).`;
+      // A short first line: it is what a log line or the demo shows of a result.
+      return (
+        `${SIMULATED_LABEL} ${opener}: ${title?.[2] ?? 'the task'} (task ${title?.[1] ?? '?'}).\n\n` +
+        'The steps were carried out as described and the result is ready for review. ' +
+        'No model was called: this answer is simulated.'
+      );
     }
   }
 }
@@ -105,66 +110,6 @@ export function finalReviewOf(prompt: string): FinalReview {
 function goalOf(system: string): string {
   const match = /The goal of this run:\n([\s\S]*)$/.exec(system);
   return (match?.[1] ?? system).trim();
-}
-
-/**
- * Splits a goal into parts at "and", commas and semicolons: an analysis task first, one task per part in
- * parallel, then an integration task that depends on all of them. Each part touches its own folder, and
- * the first two the shared index too, as parts of a real change do, so the scheduler's file order shows:
- * t3 waits for t2 ("waits for src/index.ts held by t2") while the other parts run.
- */
-export function planFor(goal: string): Plan {
-  const parts = goal
-    .split(/\s*(?:;|,|\band\b|\bthen\b)\s*/i)
-    .map((p) => p.trim())
-    .filter((p) => p.length > 2)
-    .slice(0, 5);
-  const pieces = parts.length >= 2 ? parts : [`${goal} (part one)`, `${goal} (part two)`];
-  const tasks: Plan['tasks'] = [
-    {
-      id: 't1',
-      title: 'Analyse the goal',
-      description: `Work out what "${goal}" requires.`,
-      dependencies: [],
-      priority: 'high',
-      touches: ['docs/plan.md'],
-    },
-    ...pieces.map((piece, i) => ({
-      id: `t${i + 2}`,
-      title: capitalise(piece).slice(0, 80),
-      description: `Do this part of the goal: ${piece}.`,
-      dependencies: ['t1'],
-      priority: 'medium' as const,
-      // The first two parts both register in the shared index, so the second waits for the first.
-      touches: [`src/${slug(piece, i + 2)}/**`, ...(i < 2 ? ['src/index.ts'] : [])],
-    })),
-  ];
-  tasks.push({
-    id: `t${pieces.length + 2}`,
-    title: 'Integrate and check the results',
-    description: 'Bring the parts together and check them against the goal.',
-    dependencies: pieces.map((_, i) => `t${i + 2}`),
-    priority: 'medium',
-    touches: ['src/**', 'README.md'],
-  });
-  return {
-    summary: `${SIMULATED_LABEL} ${tasks.length} tasks: analysis, ${pieces.length} parts in parallel, integration.`,
-    tasks,
-  };
-}
-
-/** A folder name for a part: its last words, lower case, dashed ("part-2" when it has none). */
-function slug(piece: string, n: number): string {
-  const words =
-    piece
-      .toLowerCase()
-      .match(/[a-z0-9]+/g)
-      ?.slice(-3) ?? [];
-  return words.length > 0 ? words.join('-') : `part-${n}`;
-}
-
-function capitalise(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function usageFor(request: ModelRequest, text: string): Usage {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { criticalPath } from './critical-path.js';
 import { countLines } from './lines-changed.js';
 import { ReasonGroups, reasonKey } from './reason-groups.js';
+import { planFor } from '../model/simulated-plan.js';
 import { kindOf } from './runs-report.js';
 
 describe('the parts of a report', () => {
@@ -54,9 +55,23 @@ describe('the parts of a report', () => {
     expect(countLines(diff)).toEqual({ added: 2, removed: 1 });
   });
 
-  it("names a task's kind by the first word of its title", () => {
+  it("names a task's kind by the first word of its title that says what it does", () => {
     expect(kindOf('Add login form')).toBe('add');
     expect(kindOf('  "Fix" the bug')).toBe('fix');
     expect(kindOf('123')).toBe('(untitled)');
+    // Never an article, a pronoun or a connective: `orc report --since 7d` listed a kind called "an".
+    expect(kindOf('An FAQ for the API')).toBe('faq');
+    expect(kindOf('Then write the intro')).toBe('write');
+    expect(kindOf("Let's add the tests")).toBe('add');
+    expect(kindOf('Please fix it')).toBe('fix');
+    expect(kindOf('v2: migrate the routes')).toBe('migrate');
+    expect(kindOf('The')).toBe('(untitled)');
+    // The simulated plan's titles are named by their verbs too.
+    expect(planFor('write the user guide and an FAQ').tasks.map((t) => kindOf(t.title))).toEqual([
+      'analyse',
+      'write',
+      'write',
+      'integrate',
+    ]);
   });
 });

@@ -10,6 +10,7 @@ export class RunsReportBuilder {
   private readonly runs: RunsReport['runs'] = [];
   private readonly byStatus: TaskCounts = {};
   private spend: Spend = { usage: ZERO_USAGE, costUsd: 0 };
+  private simulatedCostUsd = 0;
   private readonly byModel = new Rates();
   private readonly byKind = new Rates();
   private readonly failureReasons = new ReasonGroups();
@@ -25,12 +26,16 @@ export class RunsReportBuilder {
       costUsd: report.spend.total.costUsd,
       tasks: report.taskTotal,
       reworkRate: report.reworkRate,
+      models: report.models,
     });
     this.byStatus[report.status] = (this.byStatus[report.status] ?? 0) + 1;
     this.spend = {
       usage: addUsage(this.spend.usage, report.spend.total.usage),
       costUsd: this.spend.costUsd + report.spend.total.costUsd,
     };
+    const { manager, worker } = report.models;
+    if (manager.provider === 'simulated') this.simulatedCostUsd += report.spend.manager.costUsd;
+    if (worker.provider === 'simulated') this.simulatedCostUsd += report.spend.workers.costUsd;
     const reviewed = new Set(report.timeline.filter((a) => a.verdict !== undefined).map((a) => a.taskId));
     const model = `${report.models.worker.provider}/${report.models.worker.model}`;
     for (const task of report.tasks) {
@@ -54,6 +59,7 @@ export class RunsReportBuilder {
       runs: this.runs.sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
       byStatus: this.byStatus,
       spend: this.spend,
+      simulatedCostUsd: this.simulatedCostUsd,
       reworkByModel: this.byModel.list(),
       reworkByKind: this.byKind.list(),
       failureReasons: this.failureReasons.top(),
@@ -63,10 +69,30 @@ export class RunsReportBuilder {
   }
 }
 
-/** The kind of a task: the first word of its title, lowercased ("Add login form" → "add"). */
+/**
+ * Words that say nothing of what a task does: a title's articles, pronouns, connectives and prepositions
+ * ("An FAQ for the API", "Then add the tests", "Please fix it").
+ */
+const NOT_A_KIND = new Set(
+  (
+    'a an the this that these those some any each every all both another other such no ' +
+    "my your our its their his her i we you it they us me let lets let's " +
+    'and or but then also so please now first next finally lastly just ' +
+    'to of for in on at by with from into onto about as over under after before'
+  ).split(' '),
+);
+
+/**
+ * The kind of a task: the first word of its title that says what it does, lowercased — its leading verb
+ * in a plan's imperative titles ("Add login form" → "add", "Then write an FAQ" → "write", "An FAQ" →
+ * "faq"). Articles and such are skipped, and so are words with digits in them (ids, versions).
+ */
 export function kindOf(title: string): string {
-  const word = /[\p{L}][\p{L}\p{N}-]*/u.exec(title)?.[0];
-  return word === undefined ? '(untitled)' : word.toLowerCase();
+  for (const [word] of title.matchAll(/[\p{L}\p{N}][\p{L}\p{N}'’-]*/gu)) {
+    const lower = word.toLowerCase().replace('’', "'");
+    if (/^\p{L}/u.test(lower) && !/\p{N}/u.test(lower) && !NOT_A_KIND.has(lower)) return lower;
+  }
+  return '(untitled)';
 }
 
 /** Task ids across runs are named with their run: `r1a2b3c/3`. */

@@ -1,5 +1,5 @@
-import { simulatedLabel } from '@orc/shared';
-import type { ReasonGroup, ReworkRate, RunReport, RunsReport, Spend } from '@orc/shared';
+import { simulatedLabel, simulatedRoles } from '@orc/shared';
+import type { ReasonGroup, ReworkRate, RunModels, RunReport, RunsReport, Spend } from '@orc/shared';
 import { formatCost, formatDuration, formatTokens, plural } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
 
@@ -25,6 +25,7 @@ export function runReportLines(report: RunReport): string[] {
     ...reasonLines('failure reasons', report.failureReasons),
     `spend: ${spendText(spend.total)} — manager ${spendText(spend.manager)}, workers ${spendText(spend.workers)}`,
     ...spend.byModel.map((m) => `  ${m.model} (${m.roles.join(', ')}): ${spendText(m)}`),
+    ...notSpentLine(report.models),
     `time: makespan ${formatDuration(time.makespanMs)}, critical path ${formatDuration(time.criticalPathMs)}` +
       ` (${time.criticalPath.length} task${time.criticalPath.length === 1 ? '' : 's'}), ` +
       `worker utilisation ${percent(time.utilisation)} of ${report.maxWorkers}`,
@@ -68,7 +69,7 @@ export function runsReportLines(report: RunsReport): string[] {
     .map(([status, n]) => `${n} ${status}`)
     .join(', ');
   const lines = [
-    `since ${report.since.slice(0, 16).replace('T', ' ')}: ${report.runs.length} run${report.runs.length === 1 ? '' : 's'}${statuses ? ` (${statuses})` : ''}, spend ${spendText(report.spend)}`,
+    `since ${report.since.slice(0, 16).replace('T', ' ')}: ${report.runs.length} run${report.runs.length === 1 ? '' : 's'}${statuses ? ` (${statuses})` : ''}, spend ${spendText(report.spend)}${simulatedSpendText(report)}`,
     ...rateLines('rework by worker model', report.reworkByModel),
     ...rateLines('rework by kind of task', report.reworkByKind),
     ...reasonLines('failure reasons', report.failureReasons),
@@ -77,7 +78,7 @@ export function runsReportLines(report: RunsReport): string[] {
   if (report.runs.length > 0) lines.push('runs:');
   for (const run of report.runs) {
     lines.push(
-      `  ${run.id}  ${run.status.padEnd(10)} ${formatCost(run.costUsd).padStart(7)}  ${String(run.tasks).padStart(4)} ${run.tasks === 1 ? 'task ' : 'tasks'}  rework ${percent(run.reworkRate).padStart(4)}  ${truncateCells(oneLine(run.goal), 50)}`,
+      `  ${run.id}  ${run.status.padEnd(10)} ${formatCost(run.costUsd).padStart(7)}  ${String(run.tasks).padStart(4)} ${run.tasks === 1 ? 'task ' : 'tasks'}  rework ${percent(run.reworkRate).padStart(4)}  ${truncateCells(oneLine(run.goal), 50)}${run.models ? simulatedLabel({ models: run.models }) : ''}`,
     );
   }
   for (const run of report.unreadable) lines.push(`  ${run.id}  could not be read: ${oneLine(run.reason)}`);
@@ -151,6 +152,28 @@ function rateLines(title: string, rates: readonly ReworkRate[]): string[] {
           `  ${truncateCells(r.key, 40).padEnd(40)} ${percent(r.rate).padStart(4)} of ${r.reviewed} reviewed`,
       ),
   ];
+}
+
+/**
+ * A simulated model's tokens are priced as a real model's would be, and nothing is paid for them: said
+ * under a run's spend, as the demo says it, so "$0.02" is not read as money gone.
+ */
+function notSpentLine(models: RunModels): string[] {
+  const roles = simulatedRoles(models);
+  if (roles === undefined) return [];
+  if (roles === 'SIMULATED') return ['  simulated tokens at real prices: nothing was spent'];
+  const whose = models.manager.provider === 'simulated' ? "the manager's" : "the workers'";
+  return [`  ${whose} part is simulated tokens at real prices: not spent`];
+}
+
+/** The window's spend, of which what simulated runs came to: nothing was spent on that part. */
+function simulatedSpendText(report: RunsReport): string {
+  const simulated = report.simulatedCostUsd ?? 0;
+  if (simulated <= 0) return '';
+  // Summed apart (a run's manager and workers, not its total): equal but for rounding when all is simulated.
+  if (simulated >= report.spend.costUsd - 1e-9)
+    return ', all simulated tokens at real prices: nothing was spent';
+  return `, of which ${formatCost(simulated)} simulated tokens at real prices: not spent`;
 }
 
 function spendText(spend: Spend): string {
