@@ -58,7 +58,8 @@ export async function startDaemon(options: DaemonControlOptions = {}): Promise<D
   const log = openSync(paths.log, 'a', 0o600);
   try {
     // stderr goes to daemon.log: a crash before the logger is up still leaves its trace there.
-    const child = spawn(process.execPath, [options.entry ?? daemonEntry()], {
+    // --expose-gc: the daemon collects once it lets a large finished run go (see RunRegistry).
+    const child = spawn(process.execPath, ['--expose-gc', options.entry ?? daemonEntry()], {
       cwd: home,
       env: { ...env, ORC_HOME: home },
       detached: true,

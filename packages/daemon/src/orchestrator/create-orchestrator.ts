@@ -76,6 +76,11 @@ export interface OrchestratorOptions {
   retryBaseMs?: number;
   /** How long a finished run loaded for a call stays in memory after its last use (default 30 s). */
   finishedRunIdleMs?: number;
+  /**
+   * A full garbage collection once a finished run is let go while none is active (`RunRegistry`); by
+   * default V8's `gc`, which the daemon has when started with --expose-gc, as `orc daemon start` does.
+   */
+  collectGarbage?: () => void;
   /** The metrics include the process's own (CPU, memory, event-loop delay): the daemon's engine. */
   processMetrics?: boolean;
   /** Where notifications go instead of the channels `notifications` configures (tests). */
@@ -280,6 +285,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       source?.stop();
     },
     ...(options.finishedRunIdleMs !== undefined && { idleMs: options.finishedRunIdleMs }),
+    collectGarbage: options.collectGarbage ?? exposedGc,
   });
   await runs.open();
   metrics.read(engineReadings(runs, governor, () => remote));
@@ -423,4 +429,9 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       await waitFor(supervisor, (s) => s.status === 'done', { timeout: Infinity });
     },
   };
+}
+
+/** V8's collector when the process was started with --expose-gc, nothing otherwise (tests in-process). */
+function exposedGc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
 }

@@ -151,4 +151,44 @@ describe('finished runs stay on disk until a call needs them', () => {
     }, 'the finished run to be let go');
     expect(await orchestrator.getRun(run.id)).toMatchObject({ status: 'completed', taskTotal: 2 });
   });
+
+  it('asks for a garbage collection once a run is let go while no run is active', async () => {
+    const { home, remove } = await tempHome('orc-registry-');
+    cleanups.push(remove);
+    const [finished] = await finishedRuns(home, 1);
+    const store = observed(await openFileRunStore(home));
+    const clock = new ManualClock();
+    const provider = createScriptedProvider();
+    let collections = 0;
+    const orchestrator = await createOrchestrator({
+      home,
+      loaded: testConfig(home, { models: { provider: 'simulated' } }),
+      providers: () => provider,
+      retryBaseMs: 1,
+      store,
+      finishedRunIdleMs: 50,
+      clock,
+      collectGarbage: () => collections++,
+    });
+    cleanups.push(() => orchestrator.close(0));
+    const letGo = (runId: string) =>
+      eventually(() => {
+        clock.advance(50);
+        return store.unloaded.includes(runId);
+      }, `run ${runId} to be let go`);
+
+    // Let go while another run works: that run's own allocations bring collections.
+    provider.hold();
+    const active = await orchestrator.startRun({ tasks: TASKS });
+    await provider.whenInFlight(1);
+    await orchestrator.getRun(finished!);
+    await letGo(finished!);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // past the turn a collection would come in
+    expect(collections).toBe(0);
+
+    provider.release();
+    expect((await orchestrator.waitForRun(active.id)).status).toBe('completed');
+    await letGo(active.id);
+    await eventually(() => collections === 1, 'a collection once nothing is active');
+  });
 });

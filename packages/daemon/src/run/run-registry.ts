@@ -37,6 +37,13 @@ export interface RunRegistryOptions {
   idleMs?: number;
   /** Finished runs kept in memory at most, however recently used; the least recently used goes first. */
   maxIdle?: number;
+  /**
+   * A full garbage collection, asked for once a finished run is let go while no run is active. V8 gives
+   * its heap back only after a mark-compact, and a daemon with nothing to do makes none: a 100,000-task
+   * run shown and let go left ~250 MB resident until the next run (bench history: 324 MB, the idle
+   * daemon 90 MB). While a run is active its own allocations bring collections anyway.
+   */
+  collectGarbage?(): void;
 }
 
 /** A run in memory; `leases` count the calls and streams using it, which keep it there. */
@@ -418,6 +425,19 @@ export class RunRegistry {
     );
   }
 
+  /**
+   * Collects from a turn of its own once the run is let go, in a function of its own: a closure made in
+   * `unload` shares its scope, which holds the run, and the collection would find it still in use.
+   */
+  private collectOnceLetGo(unloading: Promise<void>): void {
+    void unloading.then(() =>
+      setImmediate(() => {
+        const active = [...this.entries.values()].some((e) => e.kind === 'live' && !this.finished(e));
+        if (!this.closed && !active) this.options.collectGarbage?.();
+      }),
+    );
+  }
+
   private finished(entry: LiveEntry): boolean {
     return FINISHED_RUN_STATUSES.has(entry.run.summary().status);
   }
@@ -434,6 +454,7 @@ export class RunRegistry {
       this.options.logger.warn({ err: error, runId }, 'could not let go of a finished run'),
     );
     this.entries.set(runId, { kind: 'dormant', summary: this.summaryOf(entry), unloading });
+    this.collectOnceLetGo(unloading);
   }
 
   private summaryOf(entry: Entry): RunSummary {
