@@ -16,7 +16,7 @@ import {
 import { attemptMs, formatCost, formatDuration, formatTokens, taskTimeMs } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
 import { trainLine } from '../screen/train-line.js';
-import { damagedRunFix, damageText, formatCounts } from './output.js';
+import { damageFix, damageText, formatCounts } from './output.js';
 import { sourceName, writeBackLine } from './run-preview-lines.js';
 import { statusText } from './run-table.js';
 
@@ -42,8 +42,8 @@ export function runReport(run: RunView, now: number, notes: readonly string[] = 
     ...(run.planSummary ? [`plan: ${oneLine(run.planSummary)}`] : []),
     ...(run.error ? [`error: ${oneLine(run.error)}`] : []),
     ...(run.status === 'paused' && run.pauseMessage ? [`paused: ${oneLine(run.pauseMessage)}`] : []),
-    ...(run.damage ? [damageText(run.damage)] : []),
-    ...(run.status === 'damaged' ? [damagedRunFix(run.id)] : []),
+    ...(run.damage ? [damageText(run.damage, run.status)] : []),
+    ...[damageFix(run)].filter((fix) => fix !== undefined),
     ...notes,
   ];
   const train = trainLine(run, now);
