@@ -31,7 +31,7 @@ export function registerDoctorCommand(program: Command): void {
       const checks = [
         checkNode(),
         checkStateDir(),
-        ...checkConfig(daemon.apiKey),
+        ...checkConfig(daemon.apiKey, daemon.running),
         ...(daemon.startedAt === undefined ? [] : checkDaemonStartSettings(daemon.startedAt)),
         daemon.check,
         ...(daemon.storage ? [daemon.storage] : []),
@@ -88,8 +88,8 @@ function checkStateDir(): Check {
 }
 
 /** The configuration files and which wins where, then what the daemon will really run (see checkModels). */
-function checkConfig(daemonKey: boolean | undefined): Check[] {
-  const found = checkConfigFiles();
+function checkConfig(daemonKey: boolean | undefined, daemonRunning: boolean): Check[] {
+  const found = checkConfigFiles(daemonRunning);
   if (!found.config) return found.checks;
   return [
     ...found.checks,
