@@ -5,6 +5,7 @@ export * from './config/daemon-settings.js';
 export * from './cost.js';
 export * from './plural.js';
 export * from './restored-text.js';
+export * from './task-issue.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './feedback.js';
