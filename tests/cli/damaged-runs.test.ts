@@ -119,8 +119,9 @@ describe('damaged runs through the CLI', () => {
       .split('\n')
       .map((line) => Number(/^#(\d+)/.exec(line)?.[1]));
     expect(ids).toEqual(Array.from({ length: hole - 1 }, (_, i) => i + 1));
+    const putBack = `fix: put back a good copy of ${file(damaged, 'events.jsonl')} and restart the daemon (orc daemon stop, then orc daemon start) to read them all`;
     expect(logs.stderr.trim()).toBe(
-      `orc: ${file(damaged, 'events.jsonl')} has a hole: event ${hole} is missing before line ${hole}`,
+      `orc: ${file(damaged, 'events.jsonl')} has a hole: event ${hole} is missing before line ${hole}; orc logs ${damaged} --after ${hole} reads on past it; ${putBack}`,
     );
 
     const doctor = await box.orc(['doctor', '--json']);
@@ -153,6 +154,28 @@ describe('damaged runs through the CLI', () => {
     expect(screen).toMatch(/Damaged: .*state\.json is not valid JSON/);
     pane.keys('q');
     await pane.waitFor((s) => s.includes('[exit 0]'), 'attach to exit');
+
+    // Its state.json put back alone, as the fix says: the run is whole again, its journal still has the
+    // hole. orc doctor reads every journal through and says so, with what to do; orc logs says it too.
+    await writeFile(file(damaged, 'state.json'), whole.state);
+    expect((await box.orc(['daemon', 'stop'])).code).toBe(0);
+    expect((await box.orc(['ls'])).stdout).toMatch(new RegExp(`^${damaged} +completed .* 3/3 `, 'm'));
+    const history = await box.orc(['doctor']);
+    expect(history.stdout).toMatch(/^ok {4}runs {7}2 runs/m);
+    const told = history.stdout.split('\n').find((line) => line.startsWith('warn  history'));
+    expect(told).toBe(
+      `warn  history    run ${damaged}: journal damaged: ${file(damaged, 'events.jsonl')} has a hole: event ${hole} is missing before line ${hole}; ` +
+        `the run is whole in its saved state, only the events there cannot be read; orc logs ${damaged} --after ${hole} reads on past it; ${putBack}`,
+    );
+    const holed = await box.orc(['logs', damaged]);
+    expect(holed.code).toBe(1);
+    expect(holed.stderr).toContain(`--after ${hole} reads on past it; ${putBack}`);
+    const past = await box.orc(['logs', damaged, '--after', String(hole)]);
+    expect(past.code, past.stderr).toBe(0);
+    expect(Number(/^#(\d+)/.exec(past.stdout)?.[1])).toBe(hole + 1);
+    expect(past.stdout).toMatch(/run\.completed/);
+    const shownHole = await box.orc(['show', damaged]);
+    expect(shownHole.stdout).toContain(`orc logs ${damaged} --after ${hole} reads on past it; ${putBack}`);
 
     // Its files put back whole, the daemon's next start reads the run again.
     await writeFile(file(damaged, 'state.json'), whole.state);

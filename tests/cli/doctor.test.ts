@@ -44,6 +44,32 @@ describe('orc doctor', () => {
 });
 
 describe('orc doctor on the configuration files', () => {
+  it("says what a typo in the daemon's own file stops: new runs while it runs, its start while it is stopped", async () => {
+    box = await Sandbox.create();
+    expect((await box.orc(['daemon', 'start'])).code).toBe(0);
+    await box.writeConfig({ execution: { max_workerz: 2 } });
+    // From a project of its own, as a user would: the file is the daemon's only.
+    const project = join(box.home, 'project');
+    await mkdir(project);
+    const problem = `the daemon's ${join(box.home, 'orc.config.json')}: unknown config key execution.max_workerz; did you mean "max_workers"? (see orc config schema)`;
+    const running = await box.orc(['doctor'], { cwd: project });
+    expect(running.code).toBe(1);
+    expect(running.stdout).toContain(
+      `FAIL  config     ${problem}; new runs fail until it is fixed (runs under way go on; the daemon would not start again with it)\n`,
+    );
+    // What it says is so: a run started now fails on the file.
+    await writeFile(join(project, 'tasks.json'), JSON.stringify([{ id: 't1', title: 'one' }]));
+    const run = await box.orc(['run', 'tasks.json'], { cwd: project });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('unknown config key execution.max_workerz');
+    expect((await box.orc(['daemon', 'stop'])).code).toBe(0);
+    const stopped = await box.orc(['doctor'], { cwd: project });
+    expect(stopped.stdout).toContain(
+      `FAIL  config     ${problem}; the daemon will not start until it is fixed\n`,
+    );
+    expect((await box.orc(['daemon', 'start'])).code).not.toBe(0);
+  });
+
   it("names this directory's file and the daemon's, the keys each sets, and which wins", async () => {
     box = await Sandbox.create();
     await box.writeConfig({

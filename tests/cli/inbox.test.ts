@@ -117,7 +117,7 @@ describe('orc inbox and orc answer (built CLI, real daemon)', () => {
     const after = (await inbox()).items;
     expect(after).toEqual(before);
     const human = await box.orc(['show', run.id]);
-    expect(human.stdout).toContain(`run ${run.id} awaiting_approval`);
+    expect(human.stdout).toContain(`run ${run.id} awaiting approval`);
     expect(human.stdout).toContain('needs you: i1 plan_approval:');
     expect((await box.orc(['answer', 'i1', 'approve'])).code).toBe(0);
     await waitFor(async () => {

@@ -51,6 +51,12 @@ describe('orc rollback from the command line', () => {
     const shown = await box.orc(['show', runId]);
     expect(shown.stdout).toContain(`run ${runId} paused (rollback)`);
     expect(shown.stdout).toContain(`paused: rolled back to ${id}; orc resume goes on`);
+    // orc inbox has nothing for a pause a person chose: orc show does not say the run waits for one.
+    expect((await box.orc(['inbox'])).stdout).toBe(
+      'nothing waits for you (orc inbox --all shows what did)\n',
+    );
+    expect(shown.stdout).not.toContain('for a person');
+    expect(shown.stdout).toContain(`no finish time while it is paused (orc resume ${runId} goes on)`);
     // An attempt of a few milliseconds is not "0s".
     const attempts = shown.stdout.split('\n').filter((line) => /^\s+#\d+ · /.test(line));
     expect(attempts.length).toBeGreaterThanOrEqual(3);

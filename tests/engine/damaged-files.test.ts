@@ -215,13 +215,24 @@ describe('a damaged journal', () => {
     await cutEvent(runId, 5);
     const orchestrator = await open();
     expect(await orchestrator.getRun(runId)).toMatchObject({ status: 'completed' });
+    // A start reads none of the history its document holds; `orc doctor`'s check reads it all.
+    expect(listed(orchestrator, runId).damage).toBeUndefined();
+    const hole = {
+      file: eventsFile(runId),
+      reason: 'has a hole: event 5 is missing before line 5',
+      readsOnAfter: 5,
+    };
+    expect((await orchestrator.checkRuns()).find((run) => run.id === runId)).toMatchObject({
+      status: 'completed',
+      damage: hole,
+    });
     const replayed = await replay(orchestrator, runId);
     expect(replayed.ids).toEqual([1, 2, 3, 4]);
-    expect(replayed.error?.message).toBe(`${eventsFile(runId)} has a hole: event 5 is missing before line 5`);
-    expect(listed(orchestrator, runId)).toMatchObject({
-      status: 'completed',
-      damage: { file: eventsFile(runId), reason: 'has a hole: event 5 is missing before line 5' },
-    });
+    expect(replayed.error?.message).toBe(
+      `${eventsFile(runId)} has a hole: event 5 is missing before line 5; orc logs ${runId} --after 5 reads on past it; ` +
+        `fix: put back a good copy of ${eventsFile(runId)} and restart the daemon (orc daemon stop, then orc daemon start) to read them all`,
+    );
+    expect(listed(orchestrator, runId)).toMatchObject({ status: 'completed', damage: hole });
   });
 
   it('with no hole, caught up from near the end of a long journal: the run is not called damaged', async () => {

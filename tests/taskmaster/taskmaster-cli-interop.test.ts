@@ -87,6 +87,47 @@ async function expectValidDependencies(dir: string): Promise<void> {
 }
 
 describe('the real task-master CLI', () => {
+  it("names the task and the field of a hand-edited mistake in its file, never the schema's path", async () => {
+    const dir = await copyOfTemplate();
+    const file = join(dir, '.taskmaster', 'tasks', 'tasks.json');
+    const made = await readFile(file, 'utf8');
+    type Entry = { id: number; dependencies: unknown[]; metadata?: unknown; subtasks?: Entry[] };
+    const edited = async (edit: (tasks: Entry[]) => void) => {
+      const data = JSON.parse(made) as { master: { tasks: Entry[] } };
+      edit(data.master.tasks);
+      await writeFile(file, JSON.stringify(data, null, 2));
+      return JSON.stringify(data, null, 2);
+    };
+    engine = await openTestEngine({ provider: createScriptedProvider() });
+    const refused = async () => {
+      const error = await engine!.orchestrator.startRun({ taskmaster: { path: dir } }).then(
+        () => undefined,
+        (e: unknown) => e as Error & { code: string },
+      );
+      expect(error?.code).toBe('TASK_FILE_INVALID');
+      return error!.message.slice(`Task Master file ${file}, tag "master": `.length);
+    };
+
+    // The 4th task's dependency written as an object: "tasks.3.dependencies.0" said neither.
+    await edited((tasks) => (tasks[3]!.dependencies = [{ id: 3 }]));
+    expect(await refused()).toBe(
+      'task 4: dependencies must be a list of task ids (whole numbers or strings) (got {"id":3}); fix it in the file',
+    );
+    // A subtask's touched path outside the repository, and a touched path that is no text.
+    await edited((tasks) => (tasks[1]!.subtasks![0]!.metadata = { touches: ['../shared'] }));
+    expect(await refused()).toBe(
+      'task 2.1: metadata.touches "../shared": touched paths may not contain ".."; fix it in the file',
+    );
+    const last = await edited((tasks) => (tasks[4]!.metadata = { touches: ['docs/', 7] }));
+    expect(await refused()).toBe(
+      'task 5: metadata.touches must be a list of paths or globs (got 7); fix it in the file',
+    );
+    // orc wrote nothing to the file; put back, Task Master reads it as it made it.
+    expect(await readFile(file, 'utf8')).toBe(last);
+    await writeFile(file, made);
+    expect(flatten(await listTasks(cli, dir)).size).toBe(7);
+  }, 120_000);
+
   it('reads back what a run wrote: list, next and validate-dependencies', async () => {
     const dir = await copyOfTemplate();
     expect(await nextTask(dir)).toBe('1');

@@ -115,7 +115,13 @@ export const OrcEvent = z.discriminatedUnion('type', [
   z.object({
     ...base,
     type: z.literal('run.restored'),
+    /** The tasks in flight when the daemon stopped: each goes back to the queue. */
     interruptedTasks: z.array(z.string()),
+    /**
+     * Those of them whose answer was kept: only its review is made again, not the work (a task cut off
+     * in review). Absent in older journals, which did not tell them apart.
+     */
+    reviewAgain: z.array(z.string()).optional(),
     /**
      * The last moment the stopped daemon was known alive for the run (its last journalled event): the
      * attempts it cut off ended then, not at the restart. Absent in older journals (they ended at `at`).

@@ -4,6 +4,8 @@ export * from './config/stored-config.js';
 export * from './config/daemon-settings.js';
 export * from './cost.js';
 export * from './plural.js';
+export * from './restored-text.js';
+export * from './task-issue.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './feedback.js';

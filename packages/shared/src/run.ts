@@ -24,7 +24,9 @@ export const FINISHED_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['completed
 
 /**
  * A damaged file of a run: which one and what is wrong with it. `rebuiltFrom` says what the run was
- * rebuilt from (a checkpoint and the journal, or the journal alone); without it the run is `damaged`.
+ * rebuilt from (a checkpoint and the journal, or the journal alone); without it, a `damaged` run is kept
+ * as it is, and any other run read whole from its document has a history (its journal) that cannot be
+ * read whole.
  */
 export const RunDamage = z.object({
   file: z.string(),
@@ -32,10 +34,23 @@ export const RunDamage = z.object({
   rebuiltFrom: z.string().optional(),
   /** Where the damaged file was copied before the rebuilt one replaced it. */
   keptAs: z.string().optional(),
+  /** A hole in the journal: the last event missing, after which a read goes on (`orc logs --after`). */
+  readsOnAfter: z.number().int().nonnegative().optional(),
   /** When the damage was found. */
   at: z.string(),
 });
 export type RunDamage = z.infer<typeof RunDamage>;
+
+/**
+ * What a person can do about a journal that cannot be read whole, for `orc logs`, `orc show` and `orc
+ * doctor` alike: read on past a hole, and put a good copy back to read every event.
+ */
+export function damagedHistoryFix(runId: string, damage: Pick<RunDamage, 'file' | 'readsOnAfter'>): string {
+  const fix = `fix: put back a good copy of ${damage.file} and restart the daemon (orc daemon stop, then orc daemon start)`;
+  return damage.readsOnAfter === undefined
+    ? `${fix} to read the rest`
+    : `orc logs ${runId} --after ${damage.readsOnAfter} reads on past it; ${fix} to read them all`;
+}
 
 /**
  * Why a run waits: a person paused it, its budget is spent, the provider refused the key, the quota is

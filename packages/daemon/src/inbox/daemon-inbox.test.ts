@@ -211,6 +211,39 @@ describe('the inbox, fed by the runs', () => {
     expect(open_(orchestrator)).toEqual([]);
   });
 
+  it("a held run's item is revised when one of its tasks is skipped: it lists only the tasks still waiting", async () => {
+    // The trial: "tasks t1, t5, … wait for you" after t5 was skipped.
+    const { orchestrator, run } = await heldRun(['later', 'other']);
+    const [before] = await until(orchestrator, 'the held run', (items) => items.length === 1);
+    await orchestrator.skipTask(run.id, 'other');
+    const [after] = await until(
+      orchestrator,
+      'the item revised',
+      (items) => items.length === 1 && items[0]!.question !== before!.question,
+    );
+    expect(after).toMatchObject({
+      id: before!.id,
+      type: 'run_held',
+      question: `run ${run.id} is paused (held): the work left waits for task later, cancelled by a person`,
+    });
+    expect(after!.detail).not.toContain('other');
+    expect(after!.choices.map((c) => c.label)).toContain('run the cancelled task again, then what waits');
+    const held = await orchestrator.getRun(run.id);
+    expect(held).toMatchObject({ status: 'paused', pauseReason: 'held' });
+    expect(held.pauseMessage).toMatch(/^the tasks left wait for later, cancelled by a person:/);
+
+    // One more cancelled while it is held holds it too, and the item says so.
+    await orchestrator.cancelTask(run.id, 'then');
+    const [more] = await until(
+      orchestrator,
+      'the item revised again',
+      (items) => items.length === 1 && items[0]!.question.includes('then'),
+    );
+    expect(more!.question).toBe(
+      `run ${run.id} is paused (held): tasks later, then, cancelled by a person, wait for you before the run's final review`,
+    );
+  });
+
   it('a held run left another way (a task edited) closes its item as no longer applying', async () => {
     const { orchestrator, run } = await heldRun(['later']);
     await until(orchestrator, 'the held run', (items) => items.length === 1);

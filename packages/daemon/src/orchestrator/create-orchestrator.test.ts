@@ -54,6 +54,35 @@ describe('createOrchestrator', () => {
     expect(orchestrator.listRuns().map((r) => r.id)).toEqual([started.id]);
   });
 
+  it("refuses a run whose task is invalid by the task and the field, never the schema's path", async () => {
+    engine = await openTestEngine({ provider: createScriptedProvider() });
+    const refused = (tasks: unknown[]) =>
+      engine!.orchestrator.startRun({ tasks } as never).then(
+        () => undefined,
+        (e: unknown) => e as OrcError,
+      );
+    // A client sent task t4's dependency as a number: "invalid run: tasks.3.dependencies.0: …" said neither.
+    const numbered = await refused([
+      task('t1'),
+      task('t2'),
+      task('t3'),
+      { ...task('t4'), dependencies: [7] },
+    ]);
+    expect(numbered).toMatchObject({
+      code: 'TASK_FILE_INVALID',
+      message: 'invalid run: task t4: dependencies 7: expected string, received number',
+    });
+    expect(await refused([task('a'), { title: 'no id' }])).toMatchObject({
+      message: expect.stringMatching(
+        /^invalid run: task 2 \(tasks\[1\]\) has no id; give it "id"/,
+      ) as unknown,
+    });
+    expect(await refused([{ ...task('a'), dependency: ['b'] }])).toMatchObject({
+      message: 'invalid run: task a: unknown field "dependency"; did you mean "dependencies"?',
+    });
+    expect(engine.orchestrator.listRuns()).toEqual([]);
+  });
+
   it('skips planning for an imported task list', async () => {
     const provider = createScriptedProvider();
     engine = await openTestEngine({ provider });

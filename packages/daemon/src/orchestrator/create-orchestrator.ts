@@ -353,6 +353,7 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       return run.summary();
     },
     listRuns: () => runs.summaries(),
+    checkRuns: (signal) => runs.checkHistories(signal),
     getRun: (runId, options) => runs.view(runId, options?.full === true),
     pageTasks: (runId, query) => runs.page(runId, query),
     getTask: (runId, taskId) => runs.use(runId, (run) => run.taskRecord(taskId)),

@@ -45,6 +45,11 @@ export interface Orchestrator {
   /** Every run, finished ones from the index (no run is loaded to list it). */
   listRuns(): RunSummary[];
   /**
+   * Every run, each journal read through first (`orc doctor`): a run whose history has a hole or a
+   * damaged line says so in its `damage` from then on.
+   */
+  checkRuns(signal?: AbortSignal): Promise<RunSummary[]>;
+  /**
    * Rejects with OrcError RUN_NOT_FOUND for an unknown id (likewise every method taking a run id). A
    * finished run is loaded from disk for the call; a damaged run is shown, and refused anything else.
    * Without `full`, tasks come without their results and attempt outputs (see `getTask`).

@@ -4,6 +4,8 @@ import {
   formatCount,
   StartRunInput,
   assertValidTaskGraph,
+  taskSpecIssue,
+  type TaskIssue,
   type ConfigLayer,
   type ResolvedConfig,
 } from '@orc/shared';
@@ -45,11 +47,8 @@ export async function prepareRun(
   config: ResolvedConfig;
 }> {
   const result = StartRunInput.safeParse(rawInput);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-    throw new OrcError('TASK_FILE_INVALID', `invalid run: ${where}${issue.message}`);
-  }
+  if (!result.success)
+    throw new OrcError('TASK_FILE_INVALID', `invalid run: ${inputIssue(rawInput, result.error.issues[0]!)}`);
   const parsed = result.data;
   if (parsed.tasks) assertValidTaskGraph(parsed.tasks, parsed.source ?? 'the task list', 'TASK_FILE_INVALID');
   const tm = parsed.taskmaster;
@@ -65,6 +64,18 @@ export async function prepareRun(
     parsed.configFrom,
   );
   return { parsed, project, config };
+}
+
+/**
+ * What is wrong with a run's input: a task by its id and the field, as a tasks file's errors say it
+ * (`task t4: dependencies 7: …`), never the schema's path (`tasks.3.dependencies.0: …`).
+ */
+function inputIssue(rawInput: unknown, issue: TaskIssue): string {
+  const [list, index, ...inside] = issue.path;
+  const tasks = (rawInput as { tasks?: unknown } | null)?.tasks;
+  if (list === 'tasks' && typeof index === 'number' && Array.isArray(tasks))
+    return taskSpecIssue(tasks[index], index, { ...issue, path: inside });
+  return `${issue.path.length > 0 ? `${issue.path.join('.')}: ` : ''}${issue.message}`;
 }
 
 /**

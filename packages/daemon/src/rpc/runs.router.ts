@@ -23,6 +23,8 @@ export const runsRouter = router({
   /** The manager plans a goal (`orc plan`); nothing runs and nothing is written. */
   plan: procedure.input(PlanGoalInput).mutation(({ ctx, input }) => ctx.orchestrator.planGoal(input)),
   list: procedure.query(({ ctx }) => ctx.orchestrator.listRuns()),
+  /** Every run, each journal read through first, a hole in one told in its `damage` (`orc doctor`). */
+  check: procedure.query(({ ctx, signal }) => ctx.orchestrator.checkRuns(signal)),
   get: procedure
     .input(GetRunInput)
     .query(({ ctx, input }) => ctx.orchestrator.getRun(input.runId, { full: input.full === true })),

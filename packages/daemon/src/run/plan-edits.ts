@@ -123,6 +123,8 @@ export function cancelTask(run: Run, taskId: string): PlanEditResult {
   if (task.worker !== undefined && (task.status === 'running' || task.status === 'reviewing'))
     run.scheduler.pool.release(task.worker);
   run.tasks.send(taskId, { type: 'task.cancel', at: isoAt(run.deps.clock) }, 'cancelled by a person');
+  // A run held already is held by this one too: it says so.
+  resumeIfReleased(run);
   run.save();
   run.scheduler.dispatch();
   return result(run, { changed: [taskId] });
@@ -156,12 +158,16 @@ export function finishedOrReviewing(run: Run): boolean {
 
 /**
  * A run paused because its work waited for tasks a person held goes on by itself once that no longer
- * holds (the task was edited, retried or removed) or new work is ready.
+ * holds (the task was edited, retried or removed) or new work is ready. Held still, by fewer tasks (one
+ * of them skipped or removed), it says so afresh: its pause and its inbox item named the task let go
+ * (a trial's item read "tasks t1, t5, … wait for you" after t5 was skipped).
  */
 export function resumeIfReleased(run: Run): void {
   if (run.pauseReason !== 'held') return;
-  if (run.scheduler.graph.readyCount > 0 || run.scheduler.heldByPerson() === undefined)
-    run.actor.send({ type: 'run.resume' });
+  const held = run.scheduler.heldByPerson();
+  if (run.scheduler.graph.readyCount > 0 || held === undefined) run.actor.send({ type: 'run.resume' });
+  else if (held !== run.actor.getSnapshot().context.pause?.message)
+    run.actor.send({ type: 'run.held', message: held });
 }
 
 function waitsToRun(task: TaskRecord): boolean {

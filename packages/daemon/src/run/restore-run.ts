@@ -1,5 +1,6 @@
 import {
   FINISHED_RUN_STATUSES,
+  hasAnswerToReview,
   IN_FLIGHT_STATUSES,
   restoredTask,
   type ResolvedConfig,
@@ -62,7 +63,15 @@ export async function restoreRun(
   // Sessions cut off by the crash go on in their worktrees; the other worktrees go, their work kept.
   // Only a task waiting to run again can have one: settled tasks kept as text are not parsed for it.
   await run.scheduler.attempts.restore(recordsOf(run.tasks.rows()));
-  if (!finished) run.emit({ type: 'run.restored', interruptedTasks: interrupted, lastAliveAt }, at);
+  if (!finished) {
+    // A task cut off in review keeps its answer: only the review is made again (the task machine's
+    // `awaitsReview`), and the event says so apart from the tasks that run again.
+    const reviewAgain = interrupted.filter((id) => {
+      const task = run.tasks.get(id);
+      return task !== undefined && hasAnswerToReview(task);
+    });
+    run.emit({ type: 'run.restored', interruptedTasks: interrupted, reviewAgain, lastAliveAt }, at);
+  }
   run.start(doc.runSnapshot, imported);
   return run;
 }

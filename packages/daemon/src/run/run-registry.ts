@@ -1,4 +1,5 @@
 import {
+  damagedHistoryFix,
   FINISHED_RUN_STATUSES,
   OrcError,
   ZERO_USAGE,
@@ -11,7 +12,7 @@ import {
 } from '@orc/shared';
 import type { Logger } from 'pino';
 import { isoAt, WAIT_CALLED_OFF, type Clock } from '../clock.js';
-import { isDamagedFileError } from '../store/damaged-file-error.js';
+import { isDamagedFileError, type DamagedFileError } from '../store/damaged-file-error.js';
 import type { KeptRunDocument, RunIndexEntry } from '../store/run-document.js';
 import { summarizeRun } from '../store/run-summary.js';
 import type { RunStore, StoredRun } from '../store/store.js';
@@ -258,7 +259,11 @@ export class RunRegistry {
   ): AsyncGenerator<EventBatchText> {
     const known = this.entry(runId);
     if (known.kind === 'damaged') {
-      yield* batchesOf(this.options.store.readEvents(runId, afterId), afterId, signal);
+      try {
+        yield* batchesOf(this.options.store.readEvents(runId, afterId), afterId, signal);
+      } catch (error) {
+        throw isDamagedFileError(error) ? historyError(runId, error) : error;
+      }
       if (!signal.aborted) {
         await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
       }
@@ -270,12 +275,37 @@ export class RunRegistry {
     } catch (error) {
       // A hole in the history a client asked for: the run is told to be damaged from now on.
       if (isDamagedFileError(error)) {
-        entry.damage ??= { file: error.file, reason: error.reason, at: isoAt(this.options.clock) };
+        entry.damage ??= { ...damageOf(error), at: isoAt(this.options.clock) };
+        throw historyError(runId, error);
       }
       throw error;
     } finally {
       this.release(entry);
     }
+  }
+
+  /**
+   * Reads every run's journal through, for `orc doctor`: a start reads no more of a journal than its
+   * document lacks, so a hole in the history before it (a good `state.json` put back beside a journal
+   * with a line cut out) showed only when `orc logs` stopped at it. A run found so says it from then on
+   * (`damage`, its status unchanged: it runs from its document); damaged runs are known already.
+   */
+  async checkHistories(signal?: AbortSignal): Promise<RunSummary[]> {
+    const at = isoAt(this.options.clock);
+    for (const [runId, entry] of this.entries) {
+      if (signal?.aborted) break;
+      if (entry.kind === 'damaged' || this.summaryOf(entry).damage !== undefined) continue;
+      try {
+        for await (const _ of this.options.store.readEvents(runId, 0)) if (signal?.aborted) break;
+      } catch (error) {
+        if (!isDamagedFileError(error)) throw error;
+        const damage = { ...damageOf(error), at };
+        const now = this.entries.get(runId);
+        if (now?.kind === 'live') now.damage ??= damage;
+        else if (now?.kind === 'dormant') now.summary = withDamage(now.summary, damage);
+      }
+    }
+    return this.summaries();
   }
 
   /**
@@ -332,6 +362,8 @@ export class RunRegistry {
     }
     await dormant.unloading;
     const entry = await this.bring({ id: runId, summary: dormant.summary }, false);
+    // What was found of it on disk before (a hole in its history) is still so.
+    if (entry.kind === 'live' && dormant.summary.damage) entry.damage ??= dormant.summary.damage;
     this.entries.set(runId, entry);
     if (entry.kind === 'damaged') throw damagedError(entry.summary);
   }
@@ -371,7 +403,7 @@ export class RunRegistry {
       return this.damaged(stored, damage, doc);
     }
     const history = store.journalDamage(stored.id);
-    const damage = doc.damage ?? (history && { file: history.file, reason: history.reason, at: now });
+    const damage = doc.damage ?? (history && { ...damageOf(history), at: now });
     const entry: LiveEntry = {
       kind: 'live',
       run,
@@ -513,6 +545,16 @@ function damagedError(summary: RunSummary): OrcError {
     'INVALID_STATE',
     `run ${summary.id} is damaged: ${damage.file} ${damage.reason}; it is kept as it is and not run: orc rm ${summary.id} removes it, or put back a good copy of the file and restart the daemon (orc daemon stop, then orc daemon start) to read it again`,
   );
+}
+
+/** A replay stopped by damage in the journal, with what a person can do about it. */
+function historyError(runId: string, error: DamagedFileError): OrcError {
+  return new OrcError('STORE_ERROR', `${error.message}; ${damagedHistoryFix(runId, error)}`);
+}
+
+function damageOf(error: DamagedFileError): Omit<RunDamage, 'at'> {
+  const { file, reason, readsOnAfter } = error;
+  return { file, reason, ...(readsOnAfter !== undefined && { readsOnAfter }) };
 }
 
 function byCreated(a: RunSummary, b: RunSummary): number {

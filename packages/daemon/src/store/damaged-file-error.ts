@@ -9,6 +9,8 @@ export class DamagedFileError extends OrcError {
   constructor(
     readonly file: string,
     readonly reason: string,
+    /** For a hole in a journal: the last id missing, so a read after it goes on past the hole. */
+    readonly readsOnAfter?: number,
   ) {
     super('STORE_ERROR', `${file} ${reason}`);
   }

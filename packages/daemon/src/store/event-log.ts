@@ -227,7 +227,7 @@ export class EventLog {
       found > expected
         ? `has a hole: event${found - 1 > expected ? `s ${expected}–${found - 1} are` : ` ${expected} is`} missing before line ${line}${why}`
         : `is out of order: event ${found} at line ${line} comes after event ${expected - 1}`;
-    return new DamagedFileError(this.filename, reason);
+    return new DamagedFileError(this.filename, reason, found > expected ? found - 1 : undefined);
   }
 
   /** The id of the last complete line (0 for an empty or missing log), read from the file's tail. */

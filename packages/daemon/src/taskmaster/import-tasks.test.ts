@@ -282,7 +282,7 @@ describe('touches in metadata', () => {
       json: { tasks: [{ id: 4, title: 'bad', metadata: { touches: ['../outside'] } }] },
     });
     await expect(loadTaskMasterProject(dir, { env: {} })).rejects.toThrow(
-      /task 4: metadata\.touches\.0: touched paths may not contain "\.\."; fix it in the file/,
+      /task 4: metadata\.touches "\.\.\/outside": touched paths may not contain "\.\."; fix it in the file/,
     );
     const { dir: other } = await tempProject({
       json: { tasks: [{ id: 5, title: 'bad', metadata: { touches: 'src' } }] },
@@ -415,6 +415,23 @@ describe('files Task Master would reject', () => {
       name: 'a title over the limit',
       content: { json: { tasks: [task(1, 'pending'), { ...task(2, 'pending'), title: 't'.repeat(501) }] } },
       message: /task 2: title: 501 characters, over the limit of 500; shorten it in the file$/,
+    },
+    {
+      // The field by its name, not its place in the list ("dependencies.0"), and the value it holds.
+      name: 'a dependency that is no task id',
+      content: { json: { tasks: [task(1, 'pending'), task(2, 'pending', [{ id: 1 }, -1] as never)] } },
+      message:
+        /: task 2: dependencies must be a list of task ids \(whole numbers or strings\) \(got \{"id":1\}\); fix it in the file$/,
+    },
+    {
+      name: 'a negative dependency',
+      content: { json: { tasks: [task(1, 'pending'), task(2, 'pending', [-1] as never)] } },
+      message: /: task 2: dependencies must be a list of task ids \(whole numbers or strings\) \(got -1\)/,
+    },
+    {
+      name: 'a touched path that is no text',
+      content: { json: { tasks: [task(1, 'pending', [], { metadata: { touches: ['src', 3] } })] } },
+      message: /: task 1: metadata\.touches must be a list of paths or globs \(got 3\); fix it in the file$/,
     },
     {
       name: 'a duplicate id',

@@ -180,15 +180,26 @@ function parseOne<S extends z.ZodType>(
   const result = schema.safeParse(raw);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const field = issue.path.join('.');
+  const field = fieldName(issue.path);
   const value = issue.path.reduce<unknown>(
     (at, key) =>
       typeof at === 'object' && at !== null ? (at as Record<PropertyKey, unknown>)[key] : undefined,
     raw,
   );
+  // The schema's own words ("Invalid input", "Too small: …") name no field: it goes first.
+  const message = issue.message.replace(/^Invalid input: /, '');
+  const said = field === '' || message.startsWith(field) ? message : `${field}: ${message}`;
   const got =
     value === undefined ? (field ? ` (${field} is missing)` : '') : ` (got ${JSON.stringify(value)})`;
-  throw new OrcError('TASK_FILE_INVALID', `${where}: ${name()}: ${issue.message}${got}; fix it in the file`);
+  throw new OrcError('TASK_FILE_INVALID', `${where}: ${name()}: ${said}${got}; fix it in the file`);
+}
+
+/** A field by its name in the file, without the places in its lists: `metadata.touches`, not `metadata.touches.0`. */
+function fieldName(path: readonly PropertyKey[]): string {
+  return path
+    .filter((key) => typeof key !== 'number')
+    .map(String)
+    .join('.');
 }
 
 function toEntry(task: TaskMasterTask | TaskMasterSubtask, parent: Entry | undefined): Entry {
@@ -404,10 +415,13 @@ function toSpec(entry: Entry, runs: (id: string) => boolean, where: string): Tas
   if (parsed.success) return parsed.data;
   // The file's own checks passed; what is left are our limits (a title over LIMITS.titleChars, …).
   const issue = parsed.error.issues[0]!;
-  const field = issue.path.join('.') || 'task';
   const touches = issue.path[0] === 'touches';
+  const field = (touches ? 'metadata.' : '') + (fieldName(issue.path) || 'task');
+  // A path is named as written (`metadata.touches "../x"`), not by its place in the list.
+  const path = touches && typeof issue.path[1] === 'number' ? entry.touches?.[issue.path[1]] : undefined;
+  const shown = path !== undefined && path.length <= 60 ? ` ${JSON.stringify(path)}` : '';
   throw new OrcError(
     'TASK_FILE_INVALID',
-    `${where}: task ${entry.id}: ${touches ? `metadata.${field}` : field}: ${issue.message}; ${touches ? 'fix' : 'shorten'} it in the file`,
+    `${where}: task ${entry.id}: ${field}${shown}: ${issue.message}; ${touches ? 'fix' : 'shorten'} it in the file`,
   );
 }

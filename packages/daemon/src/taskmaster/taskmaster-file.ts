@@ -32,6 +32,10 @@ const idField = (what: string) =>
     error: `id must be ${what}`,
   });
 
+// Said of the list and of an item in it alike: an error names the field, never its place (`dependencies.0`).
+const DEPENDENCIES = 'dependencies must be a list of task ids (whole numbers or strings)';
+const TOUCHES = 'metadata.touches must be a list of paths or globs';
+
 const fields = {
   title: z.string({ error: 'title must be a string' }).trim().min(1, 'title must not be empty'),
   description: z.string({ error: 'description must be a string' }).nullish(),
@@ -45,8 +49,8 @@ const fields = {
     .enum(TASKMASTER_PRIORITIES, { error: `priority must be one of ${TASKMASTER_PRIORITIES.join(', ')}` })
     .nullish(),
   dependencies: z
-    .array(z.union([z.int().nonnegative(), z.string()]), {
-      error: 'dependencies must be a list of task ids (numbers or strings)',
+    .array(z.union([z.int().nonnegative(DEPENDENCIES), z.string()], { error: DEPENDENCIES }), {
+      error: DEPENDENCIES,
     })
     .nullish(),
   // Task Master's place for other tools' data (0.43): orc reads the paths a task touches from it and
@@ -54,9 +58,7 @@ const fields = {
   metadata: z
     .looseObject(
       {
-        touches: z
-          .array(z.string(), { error: 'metadata.touches must be a list of paths or globs' })
-          .nullish(),
+        touches: z.array(z.string({ error: TOUCHES }), { error: TOUCHES }).nullish(),
       },
       { error: 'metadata must be an object' },
     )

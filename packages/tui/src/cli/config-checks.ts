@@ -32,7 +32,7 @@ export interface ConfigFindings {
  * directory's `orc.config.json` (with `ORC_*` variables) is sent with each run started here, over the
  * daemon's (its `orc.config.json` in the state directory, over the user config).
  */
-export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
+export function checkConfigFiles(daemonRunning: boolean, cwd = process.cwd()): ConfigFindings {
   const home = resolveStateDir();
   const daemonFile = join(home, 'orc.config.json');
   const here = join(resolve(cwd), 'orc.config.json');
@@ -48,7 +48,11 @@ export function checkConfigFiles(cwd = process.cwd()): ConfigFindings {
     daemon = loadConfig({ cwd: home });
   } catch {
     const problems = findConfigProblems({ files: [daemonFile] }).problems;
-    const detail = `the daemon's ${problems[0] ?? `${daemonFile} cannot be used`}; the daemon will not start until it is fixed`;
+    // A running daemon reads its file again for each new run: those fail, the runs it has go on.
+    const until = daemonRunning
+      ? 'new runs fail until it is fixed (runs under way go on; the daemon would not start again with it)'
+      : 'the daemon will not start until it is fixed';
+    const detail = `the daemon's ${problems[0] ?? `${daemonFile} cannot be used`}; ${until}`;
     return { checks: [fail(detail)], providerChosen: client.providerChosen, clientKey };
   }
   let config: ResolvedConfig | undefined;

@@ -15,7 +15,7 @@ import { CommandFailed } from './cli-error.js';
 import { checkConfigFiles } from './config-checks.js';
 import { awaitingRestartText, settingsAwaitingRestart } from './daemon-start-settings.js';
 import { type Check, type CheckStatus, checkModels } from './model-checks.js';
-import { damagedRunFix, emit } from './output.js';
+import { damagedRunFix, damageFix, damageText, emit } from './output.js';
 
 /** `orc doctor`: what would stop a run from working here, each with the fix. Never starts the daemon. */
 export function registerDoctorCommand(program: Command): void {
@@ -31,11 +31,11 @@ export function registerDoctorCommand(program: Command): void {
       const checks = [
         checkNode(),
         checkStateDir(),
-        ...checkConfig(daemon.apiKey),
+        ...checkConfig(daemon.apiKey, daemon.running),
         ...(daemon.startedAt === undefined ? [] : checkDaemonStartSettings(daemon.startedAt)),
         daemon.check,
         ...(daemon.storage ? [daemon.storage] : []),
-        runs.check,
+        ...runs.checks,
         ...workers,
         ...notifications,
         checkTool('git', ['--version']),
@@ -88,8 +88,8 @@ function checkStateDir(): Check {
 }
 
 /** The configuration files and which wins where, then what the daemon will really run (see checkModels). */
-function checkConfig(daemonKey: boolean | undefined): Check[] {
-  const found = checkConfigFiles();
+function checkConfig(daemonKey: boolean | undefined, daemonRunning: boolean): Check[] {
+  const found = checkConfigFiles(daemonRunning);
   if (!found.config) return found.checks;
   return [
     ...found.checks,
@@ -201,12 +201,36 @@ function checkClaudeCode(): Check {
 
 /**
  * The runs as the running daemon found them on disk: damaged ones fail the check (by id, with the file
- * and why), runs rebuilt from damaged files are named. The daemon reads every run when it starts.
+ * and why), runs rebuilt from damaged files are named. The daemon reads every run when it starts, and
+ * every journal through when asked here: a run whose saved state is good (one put back, as a damaged
+ * run's fix says) but whose history has a hole ran on with `orc doctor` saying ok while `orc logs`
+ * stopped at the hole; it is a warning of its own (`history`), with its fix.
  */
-async function checkRuns(running: boolean): Promise<{ check: Check; damaged: string[] }> {
+async function checkRuns(running: boolean): Promise<{ checks: Check[]; damaged: string[] }> {
+  const { check, damaged, runs } = await damagedRuns(running);
+  const histories = runs.filter(
+    (run) => run.status !== 'damaged' && run.damage !== undefined && run.damage.rebuiltFrom === undefined,
+  );
+  return {
+    damaged,
+    checks: [
+      check,
+      ...histories.map((run): Check => ({
+        name: 'history',
+        status: 'warn',
+        detail: `run ${run.id}: ${damageText(run.damage!, run.status)}; ${damageFix(run)!}`,
+      })),
+    ],
+  };
+}
+
+async function damagedRuns(
+  running: boolean,
+): Promise<{ check: Check; damaged: string[]; runs: RunSummary[] }> {
   if (!running) {
     return {
       damaged: [],
+      runs: [],
       check: {
         name: 'runs',
         status: 'warn',
@@ -218,12 +242,16 @@ async function checkRuns(running: boolean): Promise<{ check: Check; damaged: str
   try {
     const client = await createClient({ connectTimeoutMs: 5_000 });
     try {
-      runs = await client.trpc.runs.list.query();
+      runs = await client.trpc.runs.check.query();
     } finally {
       await client.close();
     }
   } catch (error) {
-    return { damaged: [], check: { name: 'runs', status: 'fail', detail: (error as Error).message } };
+    return {
+      damaged: [],
+      runs: [],
+      check: { name: 'runs', status: 'fail', detail: (error as Error).message },
+    };
   }
   const damaged = runs.filter((run) => run.status === 'damaged');
   const rebuilt = runs.filter((run) => run.status !== 'damaged' && run.damage?.rebuiltFrom !== undefined);
@@ -232,12 +260,14 @@ async function checkRuns(running: boolean): Promise<{ check: Check; damaged: str
   if (damaged.length === 0) {
     return {
       damaged: [],
+      runs,
       check: { name: 'runs', status: 'ok', detail: `${plural(runs.length, 'run')}${rebuiltText}` },
     };
   }
   const each = damaged.map((run) => `${run.id} (${run.damage!.file} ${run.damage!.reason})`);
   return {
     damaged: damaged.map((run) => run.id),
+    runs,
     check: {
       name: 'runs',
       status: 'fail',

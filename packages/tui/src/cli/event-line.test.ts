@@ -61,3 +61,27 @@ describe('eventLine of budgets', () => {
     );
   });
 });
+
+describe('eventLine of run.restored', () => {
+  const restored = (interruptedTasks: string[], reviewAgain?: string[]): OrcEvent => ({
+    id: 40,
+    at: '2026-11-30T22:03:50.000Z',
+    runId: 'r1',
+    type: 'run.restored',
+    interruptedTasks,
+    ...(reviewAgain && { reviewAgain }),
+  });
+
+  it('says which tasks run again and which keep their answer and are only reviewed again', () => {
+    // A trial read "run again: t4" of a task whose attempt was kept and only its review made again.
+    expect(eventLine(restored(['t2', 't4'], ['t4']))).toBe(
+      '#40 22:03:50 run.restored         interrupted, and run again: t2; interrupted in review, the answer kept and reviewed again: t4',
+    );
+    expect(eventLine(restored(['t4'], ['t4']))).toMatch(
+      /run\.restored +interrupted in review, the answer kept and reviewed again: t4$/,
+    );
+    // An older journal did not tell them apart.
+    expect(eventLine(restored(['t2']))).toMatch(/run\.restored +interrupted, and run again: t2$/);
+    expect(eventLine(restored([], []))).toBe('#40 22:03:50 run.restored');
+  });
+});

@@ -3,6 +3,7 @@ import {
   describeTaskChanges,
   editedBy,
   type OrcEvent,
+  restoredText,
   simulatedRoles,
   untoldOutput,
 } from '@orc/shared';
@@ -57,7 +58,7 @@ function eventDetail(event: OrcEvent): string {
     case 'run.failed':
       return oneLine(event.error);
     case 'run.restored':
-      return event.interruptedTasks.length ? `interrupted: ${event.interruptedTasks.join(', ')}` : '';
+      return restoredText(event);
     case 'train.verifying':
       return `${trainTasks(event.taskIds)} at ${event.commit.slice(0, 12)}`;
     case 'train.verified':

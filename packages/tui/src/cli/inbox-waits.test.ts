@@ -38,6 +38,14 @@ describe('waitsLines of a run still waiting', () => {
     ]);
   });
 
+  it('tells no wait for a person in the present while the run is paused by one (orc pause, orc rollback)', () => {
+    // orc inbox has no item for these pauses: "waiting for you" beside "nothing waits for you" misled.
+    for (const pauseReason of ['user', 'rollback'] as const)
+      expect(
+        waitsLines({ agentMs: 0, permissions: 0, runMs: 5_000 }, { status: 'paused', pauseReason }),
+      ).toEqual(['waited for you: the run stood still 5s for a person']);
+  });
+
   it("tells a person's wait in the present while the plan waits for approval", () => {
     expect(waitsLines({ agentMs: 0, permissions: 0, runMs: 5_000 }, { status: 'awaiting_approval' })).toEqual(
       ['waiting for you: the run has stood still 5s so far for a person'],

@@ -6,6 +6,7 @@ import { UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
 import { emit } from './output.js';
 import { resolveRunRef } from './run-ref.js';
+import { PAUSED_BY_CHOICE } from './run-report.js';
 import { formatAge } from './run-table.js';
 
 /**
@@ -118,7 +119,7 @@ export function waitsLines(
     );
   const forPerson =
     run?.status === 'awaiting_approval' ||
-    (pausedFor !== undefined && !SELF_ENDING.has(pausedFor) && pausedFor !== 'user');
+    (pausedFor !== undefined && !SELF_ENDING.has(pausedFor) && !PAUSED_BY_CHOICE.has(pausedFor));
   if (waits.runMs > 0)
     parts.push(
       forPerson

@@ -1,5 +1,5 @@
-import { simulatedLabel } from '@orc/shared';
-import type { RunDamage, RunSummary } from '@orc/shared';
+import { damagedHistoryFix, FINISHED_RUN_STATUSES, simulatedLabel } from '@orc/shared';
+import type { RunDamage, RunStatus, RunSummary } from '@orc/shared';
 
 /** How a command prints: `--json` writes one document to stdout and nothing else. */
 export interface OutputOptions {
@@ -34,16 +34,33 @@ export function formatCounts(summary: RunSummary): string {
 export function runLine(summary: RunSummary): string {
   const line = `${summary.id}  ${summary.status.padEnd(10)} ${formatCounts(summary)}  ${truncate(summary.goal, 60)}${simulatedLabel(summary)}`;
   return summary.status === 'damaged' && summary.damage
-    ? `${line}\n  ${truncate(damageText(summary.damage), 110)}`
+    ? `${line}\n  ${truncate(damageText(summary.damage, summary.status), 110)}`
     : line;
 }
 
-/** A damaged file of a run in one line: the file, what is wrong, and what became of the run. */
-export function damageText(damage: RunDamage): string {
+/**
+ * A damaged file of a run in one line: the file, what is wrong, and what became of the run: rebuilt,
+ * kept as it is (a `damaged` run), or, a journal that cannot be read whole beside a good saved state,
+ * run from that state (a trial read "kept as it is and not run" of a live run whose journal ended early).
+ */
+export function damageText(damage: RunDamage, status: RunStatus): string {
   const what = `${damage.file} ${damage.reason}`;
-  if (damage.rebuiltFrom === undefined) return `damaged: ${what}; the run is kept as it is and not run`;
-  const kept = damage.keptAs === undefined ? '' : `; the damaged file is kept as ${damage.keptAs}`;
-  return `rebuilt from ${damage.rebuiltFrom} after ${what}${kept}`;
+  if (damage.rebuiltFrom !== undefined) {
+    const kept = damage.keptAs === undefined ? '' : `; the damaged file is kept as ${damage.keptAs}`;
+    return `rebuilt from ${damage.rebuiltFrom} after ${what}${kept}`;
+  }
+  if (status === 'damaged') return `damaged: ${what}; the run is kept as it is and not run`;
+  const state = FINISHED_RUN_STATUSES.has(status)
+    ? 'the run is whole in its saved state'
+    : 'the run goes on from its saved state';
+  return `journal damaged: ${what}; ${state}, only the events there cannot be read`;
+}
+
+/** What a person can do about a run's damage, if anything is left to do (a rebuilt run needs nothing). */
+export function damageFix(run: Pick<RunSummary, 'id' | 'status' | 'damage'>): string | undefined {
+  if (run.status === 'damaged') return damagedRunFix(run.id);
+  if (run.damage === undefined || run.damage.rebuiltFrom !== undefined) return undefined;
+  return damagedHistoryFix(run.id, run.damage);
 }
 
 /**

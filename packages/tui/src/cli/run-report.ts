@@ -3,9 +3,9 @@ import {
   describeSourceChange,
   fileWaits,
   localTime,
-  quotaWaitText,
   runWorkMs,
   type Attempt,
+  type PauseReason,
   type RunView,
   type TaskDiff,
   type TaskRecord,
@@ -16,8 +16,9 @@ import {
 import { attemptMs, formatCost, formatDuration, formatTokens, taskTimeMs } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
 import { trainLine } from '../screen/train-line.js';
-import { damagedRunFix, damageText, formatCounts } from './output.js';
+import { damageFix, damageText, formatCounts } from './output.js';
 import { sourceName, writeBackLine } from './run-preview-lines.js';
+import { statusText } from './run-table.js';
 
 const LONGEST_ID_SHOWN = 16;
 /** Feedback and errors in the per-task lines of `orc show <run>`; `orc show <run> <task>` has them whole. */
@@ -36,13 +37,13 @@ export function runReport(run: RunView, now: number, notes: readonly string[] = 
     `models: manager ${run.models.manager.provider}/${run.models.manager.model}, worker ${run.models.worker.provider}/${run.models.worker.model}`,
     `tasks: ${formatCounts(run)}; cost ${formatCost(run.costUsd)}; tokens ${tokens(run.usage)}${cacheShare(run.usage)}; ` +
       `time ${formatDuration(took)}; last event #${run.lastEventId}`,
-    ...(run.forecast ? [forecastLine(run.forecast, run.status, now)] : []),
+    ...(run.forecast ? [forecastLine(run, run.forecast, now)] : []),
     ...(run.source ? [`from ${sourceName(run.source)}; ${writeBackLine(run.source)}`] : []),
     ...(run.planSummary ? [`plan: ${oneLine(run.planSummary)}`] : []),
     ...(run.error ? [`error: ${oneLine(run.error)}`] : []),
     ...(run.status === 'paused' && run.pauseMessage ? [`paused: ${oneLine(run.pauseMessage)}`] : []),
-    ...(run.damage ? [damageText(run.damage)] : []),
-    ...(run.status === 'damaged' ? [damagedRunFix(run.id)] : []),
+    ...(run.damage ? [damageText(run.damage, run.status)] : []),
+    ...[damageFix(run)].filter((fix) => fix !== undefined),
     ...notes,
   ];
   const train = trainLine(run, now);
@@ -138,14 +139,15 @@ function attemptLine(a: Attempt, now: number, short = true): string {
 }
 
 /**
- * The run's status and why a paused run waits: a quota wait says until when and for which model
- * (`waiting for quota until 14:05 (claude-sonnet-5-5 …)`).
+ * The run's status in the words `orc ls` uses (`awaiting approval`, `paused (budget)`), and what `orc ls`
+ * has no room for: a quota wait's model and exact instant, when another pause ends by itself.
  */
 function statusNote(run: RunView, now: number): string {
-  if (!run.pauseReason) return run.status;
-  if (run.pauseReason === 'quota' && run.resumeAt !== undefined)
-    return `${quotaWaitText(run.resumeAt, now)} (${run.quotaModel ?? 'quota'}, at ${run.resumeAt}; orc resume goes on now)`;
-  return `${run.status} (${run.pauseReason}${run.resumeAt ? `, resumes by itself at ${run.resumeAt}` : ''})`;
+  const words = statusText(run, now);
+  if (run.status !== 'paused' || run.resumeAt === undefined) return words;
+  if (run.pauseReason === 'quota')
+    return `${words} (${run.quotaModel ?? 'quota'}, at ${run.resumeAt}; orc resume goes on now)`;
+  return `${words}, resumes by itself at ${run.resumeAt}`;
 }
 
 /** The share of the run's input tokens read from the prompt cache. */
@@ -156,23 +158,28 @@ function cacheShare(usage: RunView['usage']): string {
 }
 
 /** `forecast: $1.2345 in all, finishing at 14:05 (2026-11-30T14:05:00.000Z)`: the reader's time, as `orc ls` shows it, then the exact instant. */
-function forecastLine(
-  forecast: NonNullable<RunView['forecast']>,
-  status: RunView['status'],
-  now: number,
-): string {
+function forecastLine(run: RunView, forecast: NonNullable<RunView['forecast']>, now: number): string {
   const finish =
-    status === 'reviewing'
+    run.status === 'reviewing'
       ? 'finishing once its final review is written'
       : forecast.finishAt !== undefined
         ? Date.parse(forecast.finishAt) <= now
           ? `overdue: it was to finish at ${localTime(forecast.finishAt)} (${forecast.finishAt}), its tasks run longer than the recent ones`
           : `finishing at ${localTime(forecast.finishAt)} (${forecast.finishAt})`
         : forecast.noFinishAt === 'person'
-          ? 'no finish time while it waits for a person'
+          ? run.status === 'paused' && PAUSED_BY_CHOICE.has(run.pauseReason)
+            ? `no finish time while it is paused (orc resume ${run.id} goes on)`
+            : 'no finish time while it waits for a person'
           : 'no finish time yet: one comes once tasks finish again';
   return `forecast: ${formatCost(forecast.costUsd)} in all, ${finish}`;
 }
+
+/**
+ * Pauses a person chose (`orc pause`, or the one that comes with `orc rollback`): nothing is asked of
+ * anyone, so `orc inbox` has no item for them and the run does not "wait for a person" (a trial read
+ * that after a rollback while `orc inbox` said nothing waited).
+ */
+export const PAUSED_BY_CHOICE: ReadonlySet<PauseReason | undefined> = new Set(['user', 'rollback']);
 
 /** A tool call the agent was refused (outside its permission mode and allowed tools). */
 function refusalLine(attempt: Attempt, refusal: ToolRefusal): string {

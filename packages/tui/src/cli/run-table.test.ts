@@ -153,6 +153,44 @@ describe('orc ls and orc show on quota waits and forecasts', () => {
       'forecast: $1.50 in all, no finish time while it waits for a person',
     );
   });
+
+  it('orc show does not say a run paused by a person (orc pause, orc rollback) waits for one: orc inbox has nothing', () => {
+    const show = (pauseReason: RunView['pauseReason']) =>
+      runReport(
+        {
+          ...summary({ status: 'paused', pauseReason, forecast: { costUsd: 1.5, noFinishAt: 'person' } }),
+          tasks: [],
+          busyWorkers: 0,
+        },
+        NOW,
+      ).find((l) => l.startsWith('forecast:'));
+    expect(show('rollback')).toBe(
+      'forecast: $1.50 in all, no finish time while it is paused (orc resume r1 goes on)',
+    );
+    expect(show('user')).toBe(
+      'forecast: $1.50 in all, no finish time while it is paused (orc resume r1 goes on)',
+    );
+    expect(show('budget')).toBe('forecast: $1.50 in all, no finish time while it waits for a person');
+  });
+});
+
+describe('orc show STATUS', () => {
+  const first = (over: Partial<RunSummary>) =>
+    runReport({ ...summary(over), tasks: [], busyWorkers: 0 }, NOW)[0];
+
+  it('uses the words orc ls uses, the one function for both', () => {
+    for (const over of [
+      { status: 'awaiting_approval' },
+      { status: 'paused', pauseReason: 'budget' },
+      { status: 'paused', pauseReason: 'held' },
+      { status: 'executing' },
+    ] as const)
+      expect(first(over)).toBe(`run r1 ${statusText(summary(over), NOW)}`);
+    expect(first({ status: 'awaiting_approval' })).toBe('run r1 awaiting approval');
+    expect(first({ status: 'paused', pauseReason: 'provider', resumeAt: '2026-11-30T10:05:00.000Z' })).toBe(
+      'run r1 paused (provider), resumes by itself at 2026-11-30T10:05:00.000Z',
+    );
+  });
 });
 
 describe('orc ls STATUS', () => {

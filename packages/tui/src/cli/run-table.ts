@@ -53,7 +53,7 @@ export function runTable(runs: readonly RunSummary[], now: number, width?: numbe
       if (run.status === 'damaged' && run.damage)
         return [
           row,
-          `  ${truncateCells(damageText(run.damage), room)}`,
+          `  ${truncateCells(damageText(run.damage, run.status), room)}`,
           `  ${truncateCells(damagedRunFix(run.id), room)}`,
         ];
       if (run.status === 'paused' && run.pauseReason === 'storage' && run.pauseMessage !== undefined)

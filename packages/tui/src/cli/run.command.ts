@@ -12,8 +12,8 @@ import {
   loadConfig,
   OrcError,
   ProviderName,
-  nearName,
   TaskSpec,
+  taskSpecIssue,
   type TaskMasterInput,
   type TaskSpecInput,
   simulatedLabel,
@@ -359,61 +359,9 @@ export function readTasksFile(file: string): TaskSpecInput[] {
     const parsed = TaskSpec.safeParse(item);
     if (parsed.success) return item as TaskSpecInput;
     const issue = parsed.error.issues[0]!;
-    const missing = missingField(item, index, issue.path);
-    if (missing !== undefined) throw new OrcError('TASK_FILE_INVALID', `${file}: ${missing}`);
     throw new OrcError(
       issue.code === 'too_big' ? 'LIMIT_EXCEEDED' : 'TASK_FILE_INVALID',
-      `${file}: ${taskIssue(item, index, issue)}`,
+      `${file}: ${taskSpecIssue(item, index, issue)}`,
     );
   });
-}
-
-/**
- * A task's mistake in words: the task by its id, the field and the value it holds (`task t1: touches
- * "../x": touched paths may not contain ".."`), and for an unknown field the one it likely meant.
- */
-function taskIssue(
-  item: unknown,
-  index: number,
-  issue: { code: string; path: readonly PropertyKey[]; message: string; keys?: readonly string[] },
-): string {
-  const task = typeof item === 'object' && item !== null ? (item as Record<string, unknown>) : {};
-  const [field, ...rest] = issue.path.map(String);
-  // A task is named by its id, unless the id is what is wrong.
-  const id = field !== 'id' && typeof task['id'] === 'string' && task['id'] !== '' ? task['id'] : undefined;
-  const name = id !== undefined ? `task ${id}` : `task ${index + 1} (tasks[${index}])`;
-  if (issue.code === 'unrecognized_keys') {
-    const [key = ''] = issue.keys ?? [];
-    const near = issue.path.length === 0 ? nearName(key, Object.keys(TaskSpec.shape)) : undefined;
-    const unknown = [...issue.path.map(String), key].join('.');
-    return `${name}: unknown field "${unknown}"; ${near === undefined ? 'check its spelling' : `did you mean "${near}"?`}`;
-  }
-  const message = issue.message.replace(/^Invalid input: /, '');
-  if (field === undefined) return `${name}: ${message}`;
-  // A value is named as written ("touches "../x"", "id "x y""), not by its place in the list, when short.
-  const value =
-    rest.length === 0
-      ? task[field]
-      : rest.length === 1 && /^\d+$/.test(rest[0]!) && Array.isArray(task[field])
-        ? (task[field] as unknown[])[Number(rest[0])]
-        : undefined;
-  const shown = typeof value === 'object' || value === undefined ? undefined : JSON.stringify(value);
-  if (shown !== undefined && shown.length <= 60) return `${name}: ${field} ${shown}: ${message}`;
-  return `${name}: ${[field, ...rest].join('.')} ${message}`;
-}
-
-/**
- * A task without the id or title every task needs, said with the task and the fix: the schema's own
- * words ("tasks[0].title expected string, received undefined") named neither.
- */
-function missingField(item: unknown, index: number, path: readonly PropertyKey[]): string | undefined {
-  if (path.length !== 1 || (path[0] !== 'title' && path[0] !== 'id')) return undefined;
-  const task = typeof item === 'object' && item !== null ? (item as Record<string, unknown>) : {};
-  const given = task[path[0]];
-  if (given !== undefined && (typeof given !== 'string' || given.trim() !== '')) return undefined;
-  const id = typeof task['id'] === 'string' && task['id'] !== '' ? task['id'] : undefined;
-  const name = id !== undefined ? `task ${id}` : `task ${index + 1} (tasks[${index}])`;
-  return path[0] === 'title'
-    ? `${name} has no title; give it "title": a line that says what it does`
-    : `${name} has no id; give it "id": a name of letters, digits, ".", "_" or "-" other tasks' "dependencies" can use`;
 }

@@ -4,6 +4,7 @@ import {
   editedBy,
   type ErrorCategory,
   type OrcEvent,
+  restoredText,
   type TaskReview,
 } from '@orc/shared';
 import { formatCost, formatTokens, plural } from './format.js';
@@ -83,7 +84,7 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
         'warn',
         event.interruptedTasks.length === 0
           ? 'restored after a daemon restart'
-          : `restored after a daemon restart; interrupted, and run again: ${event.interruptedTasks.join(', ')}`,
+          : `restored after a daemon restart; ${restoredText(event)}`,
       );
     case 'train.verifying':
       return line(
