@@ -2,7 +2,6 @@ import { FINISHED_RUN_STATUSES, fileWaits, type CheckpointInfo, type RunStatus }
 import blessed from 'blessed';
 import { AttachState } from './attach-state.js';
 import { createTerminalScreen, type TerminalOptions } from './blessed-terminal.js';
-import { askLine, askYesNo, openOverlay, pickFrom } from './dialogs.js';
 import { eventLineMarkup, type EventLevel } from './event-line.js';
 import { followRun } from './follow-run.js';
 import { FrameScheduler } from './frame-scheduler.js';
@@ -10,8 +9,8 @@ import { renderHeader } from './header.js';
 import { remoteLine } from './remote-line.js';
 import { HELP_TEXT, keyHints } from './help.js';
 import { InboxFeed } from './inbox-feed.js';
-import { InboxPanel } from './inbox-panel.js';
 import { guardTerminalOutput } from './output-guard.js';
+import { Popups } from './popups.js';
 import { QuietStreamWatch } from './quiet-stream-watch.js';
 import type { AttachClient } from './attach-client.js';
 import { RowFetcher } from './row-fetcher.js';
@@ -66,13 +65,6 @@ export function attachScreen(
   });
 }
 
-type Modal =
-  | { kind: 'overlay'; box: blessed.Widgets.BoxElement }
-  | { kind: 'picker' }
-  | { kind: 'prompt' }
-  | { kind: 'confirm' }
-  | { kind: 'inbox'; panel: InboxPanel };
-
 class AttachSession {
   private readonly state = new AttachState();
   private readonly screen: blessed.Widgets.Screen;
@@ -99,7 +91,7 @@ class AttachSession {
   /** The Redis backend's workers as the header shows them; asked for every second, one ask at a time. */
   private remote: string | undefined;
   private askingRemote = false;
-  private modal: Modal | undefined;
+  private readonly popups: Popups;
   /** The rows the table shows of a large run, asked for as it moves. */
   private readonly rows: RowFetcher;
   private closed = false;
@@ -134,6 +126,7 @@ class AttachSession {
     this.workerPanes = new WorkerPanes(this.screen);
     this.footer = box({ bottom: 0, left: 0, width: '100%', height: 1, style: { fg: 'gray' } });
     this.frames = new FrameScheduler(() => this.draw(), options.frameIntervalMs ?? 50);
+    this.popups = new Popups(this.screen, () => this.frames.request());
     this.rows = new RowFetcher(
       ({ window: { offset, limit }, query }, signal) =>
         client.trpc.tasks.page.query({ runId: this.runId, offset, limit, ...query }, { signal }),
@@ -321,11 +314,11 @@ class AttachSession {
     this.events.setContent(lines.map((l) => eventLineMarkup(l)).join('\n'));
 
     this.footer.setContent(escapeTags(fitCells(keyHints(width), width)));
-    if (this.modal?.kind === 'inbox') this.modal.panel.update(now);
+    this.popups.update(now);
     this.screen.render();
     this.rows.want(this.state.wantedRows());
 
-    if (view && this.options.exitOnFinish && runIsOver(view) && this.modal === undefined) {
+    if (view && this.options.exitOnFinish && runIsOver(view) && !this.popups.open) {
       this.close('finished');
     }
   }
@@ -335,7 +328,7 @@ class AttachSession {
   private bindKeys(): void {
     const on = (keys: string[], action: () => void) =>
       this.screen.key(keys, () => {
-        if (this.modal === undefined && !this.closed) action();
+        if (!this.popups.open && !this.closed) action();
       });
     this.screen.key(['C-c'], () => this.close('interrupted'));
     on(['q'], () => this.close('detached'));
@@ -346,7 +339,7 @@ class AttachSession {
     on(['home', 'g'], () => this.moveBy(-Infinity));
     on(['end', 'S-g'], () => this.moveBy(Infinity));
     on(['enter'], () => this.showDetail());
-    on(['?'], () => this.showOverlay(' Help ', HELP_TEXT));
+    on(['?'], () => this.popups.overlay(' Help ', HELP_TEXT));
     on(['p'], () => this.togglePause());
     on(['c'], () => this.act('checkpoint', (runId) => this.client.trpc.checkpoints.create.mutate({ runId })));
     on(['b'], () => void this.chooseRollback());
@@ -407,14 +400,9 @@ class AttachSession {
 
   /** `/`: a search of the tasks' ids and titles; Enter applies it, Esc clears it. */
   private async askSearch(): Promise<void> {
-    this.modal = { kind: 'prompt' };
     const label = ' Search ids and titles (Enter applies, Esc clears) ';
-    const text = await askLine(this.screen, label, this.state.filter.searchText);
-    // Once the key that closed it has gone through: its Esc must not clear the status filter too.
-    setImmediate(() => {
-      this.modal = undefined;
-      this.refilter(() => this.state.filter.search(text ?? ''));
-    });
+    const text = await this.popups.line(label, this.state.filter.searchText);
+    this.refilter(() => this.state.filter.search(text ?? ''));
   }
 
   /** `*`: the selected task's work rated 1–5, for `orc report` (a comment needs `orc feedback`). */
@@ -423,7 +411,7 @@ class AttachSession {
     if (task === undefined) return;
     const scores = ['5 just right', '4 good', '3 usable', '2 poor', '1 useless'];
     const label = ` Rate ${task.id}'s work: 5–1 or ↑↓ Enter (Esc cancels) `;
-    const picked = await this.pick(label, scores, ['5', '4', '3', '2', '1']);
+    const picked = await this.popups.pick(label, scores, ['5', '4', '3', '2', '1']);
     if (picked === undefined) return;
     this.act('rating', (runId) =>
       this.client.trpc.feedback.add.mutate({ runId, taskId: task.id, rating: 5 - picked }),
@@ -457,57 +445,33 @@ class AttachSession {
   private confirmCancel(): void {
     const view = this.state.view;
     if (view === undefined || FINISHED_RUN_STATUSES.has(view.status)) return;
-    this.modal = { kind: 'confirm' };
     const question = `Cancel run ${escapeTags(view.id)}? Running work is stopped.\n{bold}y{/bold} cancel the run   {bold}n{/bold} keep it running`;
-    void askYesNo(this.screen, ' Cancel run ', question).then((yes) => {
-      this.modal = undefined;
+    void this.popups.confirm(' Cancel run ', question).then((yes) => {
       if (yes) this.act('cancel', (runId) => this.client.trpc.runs.cancel.mutate({ runId }));
-      this.frames.request();
     });
-    this.frames.request();
   }
 
   private openInbox(): void {
-    const panel = new InboxPanel({
-      screen: this.screen,
+    this.popups.inbox({
       feed: this.inbox,
       runId: this.runId,
       note: (level, text) => this.state.note(level, text),
-      redraw: () => this.frames.request(),
-      // Once the key that closed it has gone through: its q or i must not detach or reopen.
-      onClose: () =>
-        setImmediate(() => {
-          this.modal = undefined;
-          this.frames.request();
-        }),
     });
-    this.modal = { kind: 'inbox', panel };
-    this.frames.request();
   }
 
   private showDetail(): void {
     const task = this.state.selectedTask();
     if (task === undefined) return;
     const wait = fileWaits(this.state.view?.tasks ?? []).get(task.id);
-    this.showOverlay(` Task ${task.id} `, renderTaskDetail(task, Date.now(), wait));
+    const replace = this.popups.overlay(` Task ${task.id} `, renderTaskDetail(task, Date.now(), wait));
     // The run view leaves results and outputs out; the full record replaces it when it arrives.
     const runId = this.runId;
     this.client.trpc.tasks.get.query({ runId, taskId: task.id }).then(
       (full) => {
-        if (this.modal?.kind !== 'overlay' || this.runId !== runId) return;
-        this.modal.box.setContent(renderTaskDetail(full, Date.now(), wait));
-        this.frames.request();
+        if (this.runId === runId) replace(renderTaskDetail(full, Date.now(), wait));
       },
       () => undefined,
     );
-  }
-
-  private showOverlay(label: string, content: string): void {
-    const box = openOverlay(this.screen, label, content, () => {
-      this.modal = undefined;
-      this.frames.request();
-    });
-    this.modal = { kind: 'overlay', box };
   }
 
   private async chooseRollback(): Promise<void> {
@@ -525,7 +489,7 @@ class AttachSession {
       return;
     }
     const choice = await chooseRollback(checkpoints, this.state.selectedTask(), (label, items) =>
-      this.pick(label, items),
+      this.popups.pick(label, items),
     );
     if (choice === undefined) return;
     const { checkpoint, strategy, tasks } = choice;
@@ -543,15 +507,6 @@ class AttachSession {
         if (unsaid !== undefined) this.state.note('info', unsaid);
       },
     );
-  }
-
-  /** A list to choose from; resolves with the index chosen, or undefined on Esc. */
-  private async pick(label: string, items: string[], keys?: string[]): Promise<number | undefined> {
-    this.modal = { kind: 'picker' };
-    const index = await pickFrom(this.screen, label, items, keys);
-    this.modal = undefined;
-    this.frames.request();
-    return index;
   }
 
   private async nextRun(): Promise<void> {
