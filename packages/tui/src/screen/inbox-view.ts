@@ -18,6 +18,8 @@ export interface InboxViewInput {
   status?: { level: 'info' | 'warn' | 'error'; text: string } | undefined;
   /** Why the inbox cannot be followed now. */
   error?: string | undefined;
+  /** The items are not listed yet. */
+  loading?: boolean;
 }
 
 const STATUS_COLOR = { info: 'green', warn: 'yellow', error: 'red' } as const;
@@ -33,7 +35,9 @@ export function renderInbox(input: InboxViewInput): string {
   const here = items.filter((item) => item.runId === input.runId).length;
   lines.push(
     items.length === 0
-      ? '{bold}Nothing waits for you.{/bold}'
+      ? input.loading
+        ? '{bold}Loading the inbox…{/bold}'
+        : '{bold}Nothing waits for you.{/bold}'
       : `{bold}${escapeTags(summary(items.length, here))}{/bold}`,
   );
   if (input.error !== undefined)

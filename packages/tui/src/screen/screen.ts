@@ -1,7 +1,8 @@
-import { FINISHED_RUN_STATUSES, fileWaits, type CheckpointInfo, type RunStatus } from '@orc/shared';
+import { FINISHED_RUN_STATUSES, fileWaits, type RunStatus } from '@orc/shared';
 import blessed from 'blessed';
 import { AttachState } from './attach-state.js';
 import { createTerminalScreen, type TerminalOptions } from './blessed-terminal.js';
+import type { Key } from './dialogs.js';
 import { eventLineMarkup, type EventLevel } from './event-line.js';
 import { followRun } from './follow-run.js';
 import { FrameScheduler } from './frame-scheduler.js';
@@ -18,7 +19,7 @@ import { closingMessage, runIsOver } from './run-summary.js';
 import { TABLE_LABEL, tableLabel, tableMarkup } from './table-markup.js';
 import { renderTaskDetail } from './task-detail.js';
 import { DaemonRestart, LOST_ALERTS } from './daemon-restart.js';
-import { chooseRollback, rollbackUnsaid } from './rollback-choice.js';
+import { askRollback, rollbackUnsaid } from './rollback-choice.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
 import { WorkerPanes } from './worker-panes.js';
 
@@ -46,6 +47,17 @@ export interface AttachResult {
   /** The run's status when the screen closed, if it was known. */
   status: RunStatus | undefined;
 }
+
+/** What `s` and `X` ask before they act on a task (`id` is markup). */
+type TaskQuestion = (id: string) => { label: string; text: string };
+const SKIP_QUESTION: TaskQuestion = (id) => ({
+  label: ' Skip task ',
+  text: `Skip task ${id}? What depends on it goes on without it.\n{bold}y{/bold}/Enter skip it   {bold}n{/bold}/Esc keep it`,
+});
+const CANCEL_TASK_QUESTION: TaskQuestion = (id) => ({
+  label: ' Cancel task ',
+  text: `Cancel task ${id}? Its attempt stops; it waits until you edit, retry or skip it.\n{bold}y{/bold}/Enter cancel it   {bold}n{/bold}/Esc keep it`,
+});
 
 const EVENT_ROWS = 8;
 const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 5000];
@@ -318,7 +330,7 @@ class AttachSession {
     this.screen.render();
     this.rows.want(this.state.wantedRows());
 
-    if (view && this.options.exitOnFinish && runIsOver(view) && !this.popups.open) {
+    if (view && this.options.exitOnFinish && runIsOver(view) && this.popups.idle) {
       this.close('finished');
     }
   }
@@ -327,8 +339,8 @@ class AttachSession {
 
   private bindKeys(): void {
     const on = (keys: string[], action: () => void) =>
-      this.screen.key(keys, () => {
-        if (!this.popups.open && !this.closed) action();
+      this.screen.key(keys, (_ch: unknown, key: Key) => {
+        if (!this.popups.holds(key) && !this.closed) action();
       });
     this.screen.key(['C-c'], () => this.close('interrupted'));
     on(['q'], () => this.close('detached'));
@@ -344,8 +356,8 @@ class AttachSession {
     on(['c'], () => this.act('checkpoint', (runId) => this.client.trpc.checkpoints.create.mutate({ runId })));
     on(['b'], () => void this.chooseRollback());
     on(['r'], () => this.taskAction('retry', this.client.trpc.tasks.retry));
-    on(['s'], () => this.taskAction('skip', this.client.trpc.tasks.skip));
-    on(['S-x'], () => this.taskAction('cancel', this.client.trpc.tasks.cancel));
+    on(['s'], () => this.taskAction('skip', this.client.trpc.tasks.skip, SKIP_QUESTION));
+    on(['S-x'], () => this.taskAction('cancel', this.client.trpc.tasks.cancel, CANCEL_TASK_QUESTION));
     on(['*'], () => void this.rateTask());
     on(['f'], () => this.refilter(() => this.state.filter.nextStatus()));
     on(['/'], () => void this.askSearch());
@@ -381,14 +393,21 @@ class AttachSession {
     this.act(what, (runId) => runs[what].mutate({ runId }));
   }
 
-  /** Asks the daemon to do `what` to the selected task. */
+  /**
+   * Asks the daemon to do `what` to the selected task; with a `question`, once the person said yes to it
+   * (a skip or a cancel is not undone by pressing the key again, as a run's cancel is not).
+   */
   private taskAction(
     what: string,
     procedure: { mutate(input: { runId: string; taskId: string }): Promise<unknown> },
+    question?: TaskQuestion,
   ): void {
     const task = this.state.selectedTask();
     if (task === undefined) return;
-    this.act(what, (runId) => procedure.mutate({ runId, taskId: task.id }));
+    const run = () => this.act(what, (runId) => procedure.mutate({ runId, taskId: task.id }));
+    if (question === undefined) return run();
+    const { label, text } = question(escapeTags(task.id));
+    void this.popups.confirm(label, text).then((yes) => yes && run());
   }
 
   /** The table shows other tasks: from its first row, asked for at once. */
@@ -445,7 +464,7 @@ class AttachSession {
   private confirmCancel(): void {
     const view = this.state.view;
     if (view === undefined || FINISHED_RUN_STATUSES.has(view.status)) return;
-    const question = `Cancel run ${escapeTags(view.id)}? Running work is stopped.\n{bold}y{/bold} cancel the run   {bold}n{/bold} keep it running`;
+    const question = `Cancel run ${escapeTags(view.id)}? Running work is stopped.\n{bold}y{/bold}/Enter cancel the run   {bold}n{/bold}/Esc keep it running`;
     void this.popups.confirm(' Cancel run ', question).then((yes) => {
       if (yes) this.act('cancel', (runId) => this.client.trpc.runs.cancel.mutate({ runId }));
     });
@@ -474,22 +493,14 @@ class AttachSession {
     );
   }
 
+  /** `b`: the checkpoints (a "loading" line while the daemon lists them), then how to roll back. */
   private async chooseRollback(): Promise<void> {
     const runId = this.runId;
-    let checkpoints: CheckpointInfo[];
-    try {
-      checkpoints = await this.client.trpc.checkpoints.list.query({ runId });
-    } catch (error) {
-      this.say('error', `listing checkpoints failed: ${messageOf(error)}`);
-      return;
-    }
-    if (checkpoints.length === 0) {
-      this.state.note('warn', 'no checkpoints yet; press c to save one');
-      this.frames.request();
-      return;
-    }
-    const choice = await chooseRollback(checkpoints, this.state.selectedTask(), (label, items) =>
-      this.popups.pick(label, items),
+    const choice = await askRollback(
+      this.popups,
+      () => this.client.trpc.checkpoints.list.query({ runId }),
+      this.state.selectedTask(),
+      (level, text) => this.say(level, text),
     );
     if (choice === undefined) return;
     const { checkpoint, strategy, tasks } = choice;
