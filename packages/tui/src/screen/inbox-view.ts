@@ -2,7 +2,15 @@ import type { InboxItem } from '@orc/shared';
 import { formatDuration } from './format.js';
 import type { WaitingCount } from './inbox-feed.js';
 import { colored } from './status-style.js';
-import { cellWidth, escapeTags, fitCells, oneLine, plainText, truncateCells } from './text-cells.js';
+import {
+  cellWidth,
+  escapeTags,
+  fitCells,
+  oneLine,
+  plainText,
+  truncateCells,
+  wrapCells,
+} from './text-cells.js';
 
 export interface InboxViewInput {
   /** Open items, in the order shown. */
@@ -139,22 +147,5 @@ function selectedLines(item: InboxItem, width: number, now: number): string[] {
       `  {bold}${escapeTags(choice.key)}{/bold}  ${escapeTags(truncateCells(text, Math.max(0, width - 5)))}`,
     );
   }
-  return lines;
-}
-
-/** Splits text into lines of at most `width` cells, at spaces where it can. */
-function wrapCells(text: string, width: number): string[] {
-  if (width <= 0) return [];
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    const next = line === '' ? word : `${line} ${word}`;
-    if (cellWidth(next) <= width) line = next;
-    else {
-      if (line !== '') lines.push(line);
-      line = cellWidth(word) <= width ? word : truncateCells(word, width);
-    }
-  }
-  if (line !== '') lines.push(line);
   return lines;
 }

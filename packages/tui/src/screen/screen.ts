@@ -18,7 +18,7 @@ import { RowFetcher } from './row-fetcher.js';
 import { closingMessage, runIsOver } from './run-summary.js';
 import { TABLE_LABEL, tableLabel, tableMarkup } from './table-markup.js';
 import { renderTaskDetail } from './task-detail.js';
-import { DaemonRestart, LOST_ALERTS } from './daemon-restart.js';
+import { DaemonRestart, LOST_ALERTS, TIME_HELD } from './daemon-restart.js';
 import { askRollback, rollbackUnsaid } from './rollback-choice.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
 import { WorkerPanes } from './worker-panes.js';
@@ -100,6 +100,11 @@ class AttachSession {
   private retries = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private alert: string | undefined;
+  /**
+   * Since when the daemon cannot be reached: the run's clock stands still at it, as the daemon counts
+   * the time it was away (it counted on, then stepped back once the daemon was back).
+   */
+  private awaySince: number | undefined;
   /** The Redis backend's workers as the header shows them; asked for every second, one ask at a time. */
   private remote: string | undefined;
   private askingRemote = false;
@@ -184,6 +189,7 @@ class AttachSession {
         return;
       }
       this.alert = LOST_ALERTS[this.restart.lost(stopped)];
+      this.awaySince ??= Date.now();
       this.frames.request();
     });
     void this.connect();
@@ -220,6 +226,7 @@ class AttachSession {
       if (this.closed || generation !== this.generation) return;
       this.state.reset(view);
       this.alert = undefined;
+      this.awaySince = undefined;
       this.retries = 0;
       // Drawn at once: the rows the table lacks (its last ones, for End) are asked for first.
       this.draw();
@@ -260,10 +267,11 @@ class AttachSession {
     if (this.closed) return;
     this.unfollow?.();
     this.unfollow = undefined;
+    this.awaySince ??= Date.now();
     if (this.daemonStopped) return; // that is the news, not the calls it leaves unanswered
     const delay = RETRY_DELAYS_MS[Math.min(this.retries, RETRY_DELAYS_MS.length - 1)]!;
     this.retries++;
-    this.alert = `Cannot reach the daemon (${messageOf(error)}); retrying in ${(delay / 1000).toFixed(1)}s. q leaves, the run goes on.`;
+    this.alert = `Cannot reach the daemon (${messageOf(error)}); retrying in ${(delay / 1000).toFixed(1)}s; ${TIME_HELD}. q leaves.`;
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.connect(), delay);
     this.frames.request();
@@ -281,7 +289,7 @@ class AttachSession {
     const view = this.state.view;
     const width = Math.max(20, this.screen.width as number);
     const height = Math.max(10, this.screen.height as number);
-    const now = Date.now();
+    const now = this.awaySince ?? Date.now();
 
     const headerLines = view
       ? renderHeader(view, {
@@ -326,7 +334,7 @@ class AttachSession {
     this.events.setContent(lines.map((l) => eventLineMarkup(l)).join('\n'));
 
     this.footer.setContent(escapeTags(fitCells(keyHints(width), width)));
-    this.popups.update(now);
+    this.popups.update(Date.now());
     this.screen.render();
     this.rows.want(this.state.wantedRows());
 
