@@ -8,7 +8,7 @@ import { renderHeader } from './header.js';
 import { keyHints } from './help.js';
 import { renderTableHeader, renderTaskRow, scrollWindow, tableColumns } from './task-table.js';
 import { renderTaskDetail } from './task-detail.js';
-import { cellWidth, escapeTags, fitCells, plainText } from './text-cells.js';
+import { cellWidth, escapeTags, fitCells, plainText, wrapCells } from './text-cells.js';
 import { tailLines } from './worker-output.js';
 
 /** Markup without blessed tags, as the terminal would show the text. */
@@ -98,6 +98,15 @@ describe('formatting', () => {
     expect(fitCells('日本語のタイトル', 7)).toBe('日本語…');
     expect(cellWidth(fitCells('日本語のタイトル', 7))).toBe(7);
     expect(fitCells('ab', 5, 'right')).toBe('   ab');
+  });
+
+  it('wraps text at spaces, and breaks a word longer than a line (a path) rather than cutting it', () => {
+    expect(wrapCells('one two three', 8)).toEqual(['one two', 'three']);
+    const path = '/a/very/long/path/to/state.json';
+    const lines = wrapCells(`Damaged: ${path} is bad`, 12);
+    expect(lines.every((line) => cellWidth(line) <= 12)).toBe(true);
+    expect(lines.join('').replace(/ /g, '')).toBe(`Damaged:${path}isbad`);
+    expect(wrapCells('文档を書く', 3)).toEqual(['文', '档', 'を', '書', 'く']);
   });
 
   it('removes escape sequences and control characters from model output', () => {

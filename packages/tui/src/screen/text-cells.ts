@@ -137,7 +137,7 @@ export function wrapCells(text: string, width: number): string[] {
     if (line !== '') lines.push(line);
     line = '';
     for (const ch of word) {
-      if (cellWidth(line + ch) > width) {
+      if (line !== '' && cellWidth(line + ch) > width) {
         lines.push(line);
         line = '';
       }
