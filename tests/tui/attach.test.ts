@@ -136,26 +136,52 @@ describe('orc attach under tmux', () => {
 
     const daemonJson = path.join(box.home, 'daemon.json');
     cli('daemon', 'stop');
-    await pane.waitFor(
-      (s) => s.includes('The daemon was stopped (orc daemon stop); orc attach starts it again'),
+    // Said for someone looking at this screen: what brings the daemon back, and that the screen follows.
+    const stopped = await pane.waitFor(
+      (s) =>
+        oneLine(s).includes(
+          "The daemon was stopped (orc daemon stop): orc daemon start in another terminal brings it back and this screen follows; the run's time stands still until it is back.",
+        ),
       'the screen to say the daemon was stopped',
       15_000,
     );
+    const heldAt = runTime(stopped);
     // The screen started one within about 4 s of the stop before: give it twice that, and none comes.
     await new Promise((r) => setTimeout(r, 8_000));
     expect(existsSync(daemonJson)).toBe(false);
     const waiting = pane.capture();
     expect(waiting).not.toContain('started it');
     expect(waiting).not.toContain('[exit');
+    // The run's clock stood still with the daemon (it counted on, then stepped back at the start).
+    expect(runTime(waiting)).toBe(heldAt);
 
     // A person starts it again: the screen follows on, with no other word about a start.
     cli('daemon', 'start');
-    await pane.waitFor(
+    const back = await pane.waitFor(
       (s) => !s.includes('The daemon was stopped') && s.includes(`run ${runId}`),
       'the screen to follow on',
       30_000,
     );
+    // Going on from where it stood, not from 8 s later: the daemon counts from its stop, which the screen
+    // heard of a moment after (a second's rounding apart at most).
+    expect(runTime(back)).toBeGreaterThanOrEqual(heldAt - 1);
     pane.keys('q');
     await pane.waitFor((s) => s.includes('[exit 0]'), 'orc attach to exit');
   }, 120_000);
 });
+
+/** The screen's lines joined, as a notice wrapped over several lines reads. */
+function oneLine(screen: string): string {
+  return screen
+    .split('\n')
+    .map((line) => line.trim())
+    .join(' ');
+}
+
+/** The run's working time in the header's `time` (`12s`, `1m05s`, `0.4s`), in seconds. */
+function runTime(screen: string): number {
+  const time = /^\S+ {2}time (\S+)/m.exec(screen)?.[1];
+  const parts = time === undefined ? null : /^(?:(\d+)m)?(?:<?([\d.]+)s)$/.exec(time);
+  if (!parts) throw new Error(`no time in the header:\n${screen}`);
+  return Number(parts[1] ?? 0) * 60 + Number(parts[2]);
+}

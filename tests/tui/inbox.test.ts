@@ -155,9 +155,10 @@ describe('the inbox in orc attach under tmux', () => {
     pane.keys('Enter');
     await pane.waitFor((s) => s.includes('edit needs a note'), 'the empty note refused');
     expect(status(first)).toBe('awaiting_approval');
-    pane.keys('e');
-    await pane.waitFor((s) => s.includes('your note (Enter sends'), 'the note prompt again');
-    pane.keys('-l', 'one task per section');
+    // The note typed right after the e, in one chunk as a quick typist sends it: none of it is lost
+    // while the prompt opens (its first keys were, before).
+    pane.keys('-l', 'eone task per section');
+    await pane.waitFor((s) => s.includes('one task per section'), 'the whole note in the prompt');
     pane.keys('Enter');
     await pane.waitFor((s) => s.includes('i1 answered edit'), 'the edit sent');
     const answered = JSON.parse(cli('inbox', '--all', '--json')) as {
@@ -172,6 +173,12 @@ describe('the inbox in orc attach under tmux', () => {
     expect(inbox().items.some((item) => item.runId === second)).toBe(true);
     await until('the new plan', () => inbox().items.filter((item) => item.runId === first).length === 1);
     await pane.waitFor((s) => s.includes('1 in other runs'), 'the new plan counted');
+    // The new plan is selected, to answer next, not the other run's that moved up in its place.
+    const replaced = inbox().items.find((item) => item.runId === first)!;
+    await pane.waitFor(
+      (s) => s.includes(`${replaced.id} plan_approval · run ${first}`),
+      'the new plan selected in the panel',
+    );
     expect(pane.format('#{window_bell_flag}')).toBe('0');
 
     pane.keys('Escape');

@@ -4,8 +4,9 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { expectScreenTools, ScreenSandbox } from './screen-sandbox.js';
 
 /**
- * Editing a running plan from the screen: X cancels the selected task (its attempt stops, it is held),
- * and a task another client adds with `orc task add` shows up on the attached screen as it happens.
+ * Editing a running plan from the screen: X cancels the selected task once the person confirms (its
+ * attempt stops, it is held), s skips it the same way, and a task another client adds with `orc task add`
+ * shows up on the attached screen as it happens.
  */
 const KEY = 'sk-ant-test-task-cancel-0000000000';
 const HELD_TITLE = 'First task';
@@ -56,8 +57,15 @@ it('X cancels the selected task on the attached screen; a task added elsewhere a
   cli('task', 'add', runId, '--title', 'Added from elsewhere', '--id', 'extra', '--deps', 'second');
   await pane.waitFor((s) => /│extra +Added from elsewhere +pending/.test(s), 'the added task on screen');
 
-  // The selected row is the first task: X cancels it there and then.
+  // The selected row is the first task: X asks first, as x does for the run; n keeps it running.
   pane.keys('X');
+  await pane.waitFor((s) => s.includes('Cancel task first?'), 'the question');
+  pane.keys('n');
+  await pane.waitFor((s) => !s.includes('Cancel task first?'), 'the question gone');
+  await new Promise((r) => setTimeout(r, 1_000));
+  expect(show(runId).tasks.find((t) => t.id === 'first')?.status).toMatch(/running|reviewing/);
+  // X and y in one chunk: the y answers the question it opened.
+  pane.keys('X', 'y');
   const cancelled = await pane.waitFor(
     (s) => /│first +First task +cancelled/.test(s) && /first cancelled/.test(s),
     'the task to show cancelled',
@@ -69,4 +77,19 @@ it('X cancels the selected task on the attached screen; a task added elsewhere a
     status: 'cancelled',
     attempts: [expect.objectContaining({ outcome: 'cancelled' }) as object],
   });
+
+  // s asks too: Esc keeps the task, Enter skips it, and what depended on it goes on.
+  pane.keys('s');
+  await pane.waitFor((s) => s.includes('Skip task first?'), 'the skip question');
+  pane.keys('Escape');
+  await pane.waitFor((s) => !s.includes('Skip task first?'), 'the skip question gone');
+  expect(show(runId).tasks.find((t) => t.id === 'first')?.status).toBe('cancelled');
+  pane.keys('s');
+  await pane.waitFor((s) => s.includes('Skip task first?'), 'the skip question again');
+  pane.keys('Enter');
+  await pane.waitFor((s) => /│first +First task +skipped/.test(s), 'the task skipped');
+  await pane.waitFor(
+    (s) => /│second +Second task +(running|reviewing|done)/.test(s),
+    'its dependant going on',
+  );
 });

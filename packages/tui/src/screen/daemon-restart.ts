@@ -7,12 +7,17 @@ export type LossAnswer = 'starting' | 'stopped' | 'waiting';
 /** What the screen and a following command say of a daemon stopped on purpose. */
 export const STOPPED_DAEMON = 'the daemon was stopped (orc daemon stop)';
 
-/** The screen's alert for each answer to a lost link. */
+/** What the screen says of the run's clock while it cannot reach the daemon (it stops with the daemon). */
+export const TIME_HELD = "the run's time stands still until it is back";
+
+/**
+ * The screen's alert for each answer to a lost link, for a person looking at the screen: what brings the
+ * daemon back, and that the screen follows by itself.
+ */
 export const LOST_ALERTS: Readonly<Record<LossAnswer, string>> = {
-  starting:
-    'Cannot reach the daemon (the connection closed); reconnecting, and starting it if it is gone. q leaves.',
-  stopped: `The ${STOPPED_DAEMON.slice(4)}; orc attach starts it again (q leaves), and so does any orc command.`,
-  waiting: 'Cannot reach the daemon (the connection closed); reconnecting. q leaves, the run goes on.',
+  starting: `Cannot reach the daemon (the connection closed); reconnecting, and starting it if it is gone; ${TIME_HELD}. q leaves.`,
+  stopped: `The ${STOPPED_DAEMON.slice(4)}: orc daemon start in another terminal brings it back and this screen follows; ${TIME_HELD}. q leaves.`,
+  waiting: `Cannot reach the daemon (the connection closed); reconnecting; ${TIME_HELD}. q leaves.`,
 };
 
 /**

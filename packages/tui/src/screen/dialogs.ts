@@ -1,11 +1,15 @@
 import blessed from 'blessed';
 import { layoutChoices } from './choice-list.js';
+import { cellWidth } from './text-cells.js';
 
 /**
  * The screen's small dialogs over the run: a text to read, a list to choose from, a yes/no question.
- * Each takes the keys while it is open and tells its caller when it closes; the caller keeps its own
- * keys quiet meanwhile.
+ * Each takes the keys from the moment it opens (a key typed right after the one that opened it is its
+ * own, not lost) and tells its caller when it closes; the caller keeps its own keys quiet meanwhile.
  */
+
+/** A key as blessed tells it; the same object reaches every listener of one key press. */
+export type Key = { name?: string; full?: string };
 
 /** A box over most of the screen, its border in `colour`: an overlay, the inbox. */
 export function panelBox(
@@ -25,7 +29,7 @@ export function panelBox(
   });
 }
 
-/** A scrollable text (help, a task's detail); `onClose` runs once Esc, q, Enter or ? closes it. */
+/** A scrollable text (help, a task's detail), drawn at once; `onClose` runs once Esc, q, Enter or ? closes it. */
 export function openOverlay(
   screen: blessed.Widgets.Screen,
   label: string,
@@ -52,116 +56,148 @@ export function openOverlay(
 }
 
 /**
- * A list to choose from, as wide as its choices where the screen has room; resolves with the index chosen
- * (↑↓ and Enter, or the item's key in `keys` when it has one), or undefined on Esc.
+ * A list to choose from, as wide as its choices where the screen has room, drawn at once; `chosen` is
+ * called with the index chosen (↑↓ and Enter, or the item's key in `keys` when it has one), or undefined
+ * on Esc.
  */
 export function pickFrom(
   screen: blessed.Widgets.Screen,
   label: string,
   items: string[],
-  keys: readonly string[] = [],
-): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const layout = () =>
-      layoutChoices(label, items, { width: screen.width as number, height: screen.height as number });
-    const first = layout();
-    const list = blessed.list({
-      parent: screen,
-      top: 'center',
-      left: 'center',
-      width: first.width,
-      height: first.height,
-      border: { type: 'line' },
-      label,
-      items: first.items,
-      tags: true,
-      keys: true,
-      vi: true,
-      style: { selected: { inverse: true }, border: { fg: 'cyan' } },
-    });
-    // A list wider than the terminal made narrower is not drawn at all: it is fitted again.
-    const refit = () => {
-      const again = layout();
-      list.width = again.width;
-      list.height = again.height;
-      list.setItems(again.items);
-    };
-    screen.on('resize', refit);
-    let chosen = false;
-    const done = (index: number | undefined) => {
-      if (chosen) return;
-      chosen = true;
-      screen.removeListener('resize', refit);
-      list.destroy();
-      resolve(index);
-    };
-    list.on('select', (_item, index) => done(index));
-    list.on('keypress', (ch: string | undefined) => {
-      const index = ch === undefined ? -1 : keys.indexOf(ch);
-      if (index >= 0) done(index);
-    });
-    list.key(['escape', 'q'], () => done(undefined));
-    list.focus();
-    screen.render();
+  keys: readonly string[],
+  chosen: (index: number | undefined) => void,
+): void {
+  const layout = () =>
+    layoutChoices(label, items, { width: screen.width as number, height: screen.height as number });
+  const first = layout();
+  const list = blessed.list({
+    parent: screen,
+    top: 'center',
+    left: 'center',
+    width: first.width,
+    height: first.height,
+    border: { type: 'line' },
+    label,
+    items: first.items,
+    tags: true,
+    keys: true,
+    vi: true,
+    style: { selected: { inverse: true }, border: { fg: 'cyan' } },
   });
+  // A list wider than the terminal made narrower is not drawn at all: it is fitted again.
+  const refit = () => {
+    const again = layout();
+    list.width = again.width;
+    list.height = again.height;
+    list.setItems(again.items);
+  };
+  screen.on('resize', refit);
+  let closed = false;
+  const done = (index: number | undefined) => {
+    if (closed) return;
+    closed = true;
+    screen.removeListener('resize', refit);
+    list.destroy();
+    chosen(index);
+  };
+  list.on('select', (_item, index) => done(index));
+  list.on('keypress', (ch: string | undefined) => {
+    const index = ch === undefined ? -1 : keys.indexOf(ch);
+    if (index >= 0) done(index);
+  });
+  list.key(['escape', 'q'], () => done(undefined));
+  list.focus();
+  screen.render();
 }
 
 /**
- * A line to type (a search), over the bottom of the screen, holding `initial`; resolves with what was
- * typed on Enter, or undefined on Esc.
+ * A line to type (a search), over the bottom of the screen, holding `initial`; `typed` is called with
+ * what was typed on Enter, or undefined on Esc.
  */
 export function askLine(
   screen: blessed.Widgets.Screen,
   label: string,
   initial: string,
-): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const prompt = blessed.textbox({
-      parent: screen,
-      bottom: 1,
-      left: 0,
-      width: '100%',
-      height: 3,
-      border: { type: 'line' },
-      style: { border: { fg: 'cyan' } },
-      label,
-      value: initial,
-      inputOnFocus: false,
-    });
-    prompt.focus();
+  typed: (value: string | undefined) => void,
+): void {
+  const prompt = blessed.textbox({
+    parent: screen,
+    bottom: 1,
+    left: 0,
+    width: '100%',
+    height: 3,
+    border: { type: 'line' },
+    style: { border: { fg: 'cyan' } },
+    label,
+    value: initial,
+    inputOnFocus: false,
+  });
+  prompt.focus();
+  screen.render();
+  readLine(prompt, (value) => {
+    prompt.destroy();
     screen.render();
-    prompt.readInput((_error: unknown, value?: string | null) => {
-      prompt.destroy();
-      screen.render();
-      resolve(value ?? undefined);
-    });
+    typed(value);
   });
 }
 
-/** A question in red (`content` is markup); resolves true on y, false on n, Esc, q or Enter. */
-export function askYesNo(screen: blessed.Widgets.Screen, label: string, content: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const box = blessed.box({
-      parent: screen,
-      top: 'center',
-      left: 'center',
-      width: Math.min(60, (screen.width as number) - 4),
-      height: 5,
-      border: { type: 'line' },
-      style: { border: { fg: 'red' } },
-      label,
-      tags: true,
-      content,
-    });
-    const answer = (_ch: unknown, key: { name?: string; full?: string }) => {
-      const name = key.full ?? key.name ?? '';
-      if (!['y', 'n', 'escape', 'q', 'enter'].includes(name)) return;
-      screen.removeListener('keypress', answer);
-      box.destroy();
-      resolve(name === 'y');
-    };
-    // Registered on the next tick so the key that opened the question does not answer it.
-    setImmediate(() => screen.on('keypress', answer));
-    screen.render();
+/**
+ * `textbox.readInput`, keeping the keys typed before it listens: blessed starts listening on the next
+ * turn of the loop, and keys read in the same chunk as the one that opened the box (a quick typist, a
+ * loaded machine) were lost. They are held and given to it once it listens. `done` gets the line on
+ * Enter, undefined on Esc.
+ */
+export function readLine(
+  textbox: blessed.Widgets.TextboxElement,
+  done: (value: string | undefined) => void,
+): void {
+  const early: [string | undefined, Key][] = [];
+  const hold = (ch: string | undefined, key: Key) => early.push([ch, key]);
+  textbox.on('keypress', hold);
+  textbox.readInput((_error: unknown, value?: string | null) => done(value ?? undefined));
+  // Queued after readInput's own start, so it runs once the box listens.
+  setImmediate(() => {
+    textbox.removeListener('keypress', hold);
+    for (const [ch, key] of early) textbox.emit('keypress', ch, key);
   });
+}
+
+/**
+ * A question in red (`content` is markup), listening from the moment it opens; `answered` is called with
+ * true on y or Enter, false on n, Esc or q, and the key that answered it.
+ */
+export function askYesNo(
+  screen: blessed.Widgets.Screen,
+  label: string,
+  content: string,
+  answered: (yes: boolean, key: Key) => void,
+): void {
+  const width = Math.min(60, (screen.width as number) - 4);
+  // As tall as its text wrapped in the box.
+  const rows = content
+    .split('\n')
+    .reduce((sum, line) => sum + Math.max(1, Math.ceil(cellWidth(blessed.stripTags(line)) / (width - 2))), 0);
+  const box = blessed.box({
+    parent: screen,
+    top: 'center',
+    left: 'center',
+    width,
+    height: Math.min(rows + 2, screen.height as number),
+    border: { type: 'line' },
+    style: { border: { fg: 'red' } },
+    label,
+    tags: true,
+    content,
+  });
+  const answer = (_ch: unknown, key: Key) => {
+    const name = key.full ?? key.name ?? '';
+    if (!['y', 'n', 'escape', 'q', 'enter'].includes(name)) return;
+    screen.removeListener('keypress', answer);
+    box.destroy();
+    answered(name === 'y' || name === 'enter', key);
+  };
+  // The key that opened the question is told to the screen's keypress listeners before the handler
+  // that opens it runs: it does not answer it.
+  screen.on('keypress', answer);
+  screen.render();
 }

@@ -12,14 +12,15 @@ import type { WaitingCount } from './inbox-feed.js';
 import { waitingLabel } from './inbox-view.js';
 import { RUN_STATUS_COLOR, colored } from './status-style.js';
 import { trainLine } from './train-line.js';
-import { cellWidth, escapeTags, oneLine, truncateCells } from './text-cells.js';
+import { damagedRunFix } from '../cli/output.js';
+import { cellWidth, escapeTags, oneLine, truncateCells, wrapCells } from './text-cells.js';
 
 export interface HeaderOptions {
   width: number;
   now: number;
   /** `monitoring.show_progress_bar`. */
   showProgressBar: boolean;
-  /** Shown on its own line in red when set: the daemon went away, an action failed. */
+  /** Shown in red below the rest, wrapped, when set: the daemon went away, an action failed. */
   alert?: string;
   /** Inbox items waiting for a person: this run's and every run's (`i` opens them). */
   waiting?: WaitingCount;
@@ -28,6 +29,8 @@ export interface HeaderOptions {
 }
 
 const SIMULATED_BADGE = ' SIMULATED ';
+/** Rows a notice may take, wrapped: a damaged run's file path and its fix are read whole. */
+const NOTICE_ROWS = 4;
 
 /** The header's lines as blessed markup: who, what state, how far, how much it costs. */
 export function renderHeader(view: RunView, options: HeaderOptions): string[] {
@@ -57,15 +60,13 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
         ? `paused (${view.pauseReason})`
         : view.status;
   const { forecast } = view;
-  const ahead = (long: boolean) =>
-    forecast === undefined
-      ? []
-      : [
-          `${long ? 'forecast ' : '→'}${formatCost(forecast.costUsd)}` +
-            (forecast.finishAt === undefined
-              ? ''
-              : `${long ? ', done ' : ' '}${localTime(forecast.finishAt)}`),
-        ];
+  const ahead = (long: boolean) => {
+    if (forecast === undefined) return [];
+    const when = finishText(view.status, forecast.finishAt, now, long);
+    return [
+      `${long ? 'forecast ' : '→'}${formatCost(forecast.costUsd)}${when === undefined ? '' : `${long ? ', ' : ' '}${when}`}`,
+    ];
+  };
   const tokensIn = formatTokens(view.usage.inputTokens);
   const tokensOut = formatTokens(view.usage.outputTokens);
   const stats = (long: boolean, provider: string | undefined) =>
@@ -103,7 +104,7 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
   const train = trainLine(view, now);
   if (train !== undefined) lines.push(escapeTags(truncateCells(train, width)));
   if (options.remote !== undefined) lines.push(escapeTags(truncateCells(options.remote, width)));
-  const notice = options.alert ?? runNotice(view, now);
+  const notice = options.alert !== undefined ? [options.alert] : runNotice(view, now);
   if (notice !== undefined) {
     const color =
       options.alert !== undefined || view.status === 'failed' || view.status === 'damaged'
@@ -111,9 +112,31 @@ export function renderHeader(view: RunView, options: HeaderOptions): string[] {
         : view.status === 'completed'
           ? 'green'
           : 'yellow';
-    lines.push(`{bold}${colored(color, escapeTags(truncateCells(oneLine(notice), width)))}{/bold}`);
+    // Each part on lines of its own, wrapped rather than cut (a 160-column line cut a damaged run's fix
+    // off after the file's path); a very long one is cut at its last row.
+    const rows = notice.flatMap((part) => wrapCells(oneLine(part), width));
+    if (rows.length > NOTICE_ROWS)
+      rows.splice(NOTICE_ROWS - 1, Infinity, truncateCells(`${rows[NOTICE_ROWS - 1]!} …`, width));
+    for (const row of rows) lines.push(`{bold}${colored(color, escapeTags(row))}{/bold}`);
   }
   return lines;
+}
+
+/**
+ * When the run ends, as `orc ls` says it: its tasks settled, the run is writing its final review (the
+ * forecast made with no task left is the instant it was made, a time soon past); a finish time past is
+ * `overdue` (its tasks run longer than the recent ones).
+ */
+function finishText(
+  status: RunView['status'],
+  finishAt: string | undefined,
+  now: number,
+  long: boolean,
+): string | undefined {
+  if (status === 'reviewing') return 'final review';
+  if (finishAt === undefined) return undefined;
+  if (Date.parse(finishAt) <= now) return 'overdue';
+  return `${long ? 'done ' : ''}${localTime(finishAt)}`;
 }
 
 /** The inbox count as a badge in at most `room` cells: the run's and the others' apart, else the sum. */
@@ -131,12 +154,21 @@ function providerText(view: RunView, withModels: boolean): string {
   return withModels ? `${provider} (${manager.model} / ${worker.model})` : provider;
 }
 
-/** What the user should know about the run's state that the numbers do not say. */
-function runNotice(view: RunView, now: number): string | undefined {
+/** What the user should know about the run's state that the numbers do not say, in parts of a line or more. */
+function runNotice(view: RunView, now: number): string[] | undefined {
   const { damage } = view;
   if (view.status === 'damaged' && damage) {
-    return `Damaged: ${damage.file} ${damage.reason}. The run is kept as it is and not run.`;
+    return [
+      `Damaged: ${damage.file} ${damage.reason}. The run is kept as it is and not run.`,
+      damagedRunFix(view.id),
+    ];
   }
+  const notice = runStateNotice(view, now);
+  return notice === undefined ? undefined : [notice];
+}
+
+function runStateNotice(view: RunView, now: number): string | undefined {
+  const { damage } = view;
   if (view.status === 'awaiting_approval') return 'The plan waits for your approval: press i to answer.';
   if (view.status === 'paused') {
     if (view.pauseReason === 'quota') {

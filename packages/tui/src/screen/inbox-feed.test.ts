@@ -109,6 +109,30 @@ describe('InboxFeed', () => {
     feed.stop();
   });
 
+  it('follows a plan sent back with a note: the item that comes in its place is the one to select', async () => {
+    const client = new FakeInboxClient();
+    const edit = { id: 'edit', key: 'e', label: 'change it', needsNote: true };
+    const i1 = { ...item('i1', 'r1', '2026-01-01T00:00:01Z'), choices: [edit] };
+    client.items = [i1, item('i2', 'r2', '2026-01-01T00:00:02Z')];
+    const feed = new InboxFeed(client, { onChange: () => undefined, onNotified: () => undefined });
+    expect(feed.loaded).toBe(false);
+    feed.start();
+    await settle();
+    expect(feed.loaded).toBe(true);
+    client.answers = () => ({ ...i1, status: 'closed' });
+    await feed.answer(i1, 'edit', 'shorter');
+    expect(feed.takeReplacement()).toBeUndefined();
+    // Another run's plan is not it; the next plan of r1 is, once.
+    const other = item('i3', 'r2', '2026-01-01T00:00:03Z');
+    client.emit({ id: 2, at: other.openedAt, type: 'inbox.opened', item: other });
+    expect(feed.takeReplacement()).toBeUndefined();
+    const again = item('i4', 'r1', '2026-01-01T00:00:04Z');
+    client.emit({ id: 3, at: again.openedAt, type: 'inbox.opened', item: again });
+    expect(feed.takeReplacement()).toBe('i4');
+    expect(feed.takeReplacement()).toBeUndefined();
+    feed.stop();
+  });
+
   it('lists and follows anew after the stream breaks, and says why meanwhile', async () => {
     const client = new FakeInboxClient();
     client.lastEventId = 3;

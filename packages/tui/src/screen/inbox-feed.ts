@@ -31,8 +31,14 @@ export class InboxFeed {
   private retries = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** An answer of this screen's that asks for a new version (a plan to change): whose, and of what kind. */
+  private awaited: Pick<InboxItem, 'runId' | 'type'> | undefined;
+  /** The item that came in its place, until the inbox panel selects it. */
+  private replacement: string | undefined;
   /** Why the inbox cannot be followed now (shown in the inbox view); undefined while it can. */
   error: string | undefined;
+  /** The items were listed once: until then, none listed does not mean none wait. */
+  loaded = false;
 
   constructor(
     private readonly client: InboxClient,
@@ -64,6 +70,13 @@ export class InboxFeed {
     );
   }
 
+  /** The item that came in place of one answered here with a note (a plan changed), once; undefined if none. */
+  takeReplacement(): string | undefined {
+    const id = this.replacement;
+    this.replacement = undefined;
+    return id !== undefined && this.open.has(id) ? id : undefined;
+  }
+
   count(runId: string): WaitingCount {
     let run = 0;
     for (const item of this.open.values()) if (item.runId === runId) run++;
@@ -79,6 +92,11 @@ export class InboxFeed {
     });
     this.answered.add(item.id);
     this.open.delete(item.id);
+    // A choice that takes a note has the daemon ask again (the plan, changed): that item is followed.
+    if (item.choices.find((c) => c.id === choice)?.needsNote) {
+      this.awaited = { runId: item.runId, type: item.type };
+      this.replacement = undefined;
+    }
     this.handlers.onChange();
     return closed;
   }
@@ -94,6 +112,7 @@ export class InboxFeed {
       this.open.clear();
       for (const item of list.items) this.open.set(item.id, item);
       this.error = undefined;
+      this.loaded = true;
       this.retries = 0;
       const subscription = this.client.events.subscribe(
         { lastEventId: list.lastEventId > 0 ? String(list.lastEventId) : null },
@@ -122,6 +141,11 @@ export class InboxFeed {
     if (event.type === 'inbox.closed') this.open.delete(item.id);
     else if (!this.answered.has(item.id)) {
       this.open.set(item.id, item);
+      const awaited = this.awaited;
+      if (event.type === 'inbox.opened' && awaited?.runId === item.runId && awaited.type === item.type) {
+        this.awaited = undefined;
+        this.replacement = item.id;
+      }
       if (event.type === 'inbox.notified') this.handlers.onNotified(item);
     }
     this.handlers.onChange();

@@ -1,6 +1,6 @@
 import type { InboxChoice, InboxItem } from '@orc/shared';
 import blessed from 'blessed';
-import { panelBox } from './dialogs.js';
+import { panelBox, readLine, type Key } from './dialogs.js';
 import type { InboxFeed } from './inbox-feed.js';
 import { renderInbox, type InboxViewInput } from './inbox-view.js';
 import { oneLine } from './text-cells.js';
@@ -14,10 +14,9 @@ export interface InboxPanelOptions {
   note(level: 'info' | 'error', text: string): void;
   /** Asks the screen for a frame (the panel redraws in `update`). */
   redraw(): void;
-  onClose(): void;
+  /** `key`: the key that closed it, which the screen's own keys must leave alone. */
+  onClose(key?: Key): void;
 }
-
-type Key = { name?: string; full?: string };
 
 /**
  * The inbox over the screen (`i`): every open item, this run's first; ↑↓ choose one, its choice's key
@@ -42,17 +41,20 @@ export class InboxPanel {
       tags: true,
       wrap: false,
     });
-    // Registered on the next tick so the i that opened the panel does not close it.
-    setImmediate(() => {
-      if (!this.closed) screen.on('keypress', this.onKey);
-    });
+    // Listening at once: the screen's keypress listeners were told the i that opened it before its
+    // handler ran, and a key read in the same chunk right after it is the panel's.
+    screen.on('keypress', this.onKey);
     this.update(Date.now());
   }
 
   /** Redraws from the feed's items: called on every frame of the screen. */
   update(now: number): void {
     if (this.closed) return;
-    const items = this.options.feed.items(this.options.runId);
+    const { feed } = this.options;
+    const items = feed.items(this.options.runId);
+    // A plan sent back with a note comes again as a new item: it is the one to answer next.
+    const replacement = feed.takeReplacement();
+    if (replacement !== undefined) this.selectedId = replacement;
     let selected = items.findIndex((item) => item.id === this.selectedId);
     // The selected item closed (answered here or elsewhere): the one that took its place.
     if (selected < 0) selected = Math.max(0, Math.min(this.selectedAt, items.length - 1));
@@ -69,18 +71,19 @@ export class InboxPanel {
         width,
         height,
         status: this.status,
-        error: this.options.feed.error,
+        error: feed.error,
+        loading: !feed.loaded,
       }),
     );
   }
 
-  close(): void {
+  close(key?: Key): void {
     if (this.closed) return;
     this.closed = true;
     this.options.screen.removeListener('keypress', this.onKey);
     this.prompt?.destroy();
     this.box.destroy();
-    this.options.onClose();
+    this.options.onClose(key);
   }
 
   private readonly onKey = (ch: string | undefined, key: Key): void => {
@@ -89,7 +92,7 @@ export class InboxPanel {
     const item = this.selected();
     const choice = item?.choices.find((c) => c.key === ch);
     if (choice !== undefined && item !== undefined) return this.choose(item, choice);
-    if (name === 'escape' || name === 'q' || name === 'i') return this.close();
+    if (name === 'escape' || name === 'q' || name === 'i') return this.close(key);
     if (name === 'up' || name === 'k') return this.move(-1);
     if (name === 'down' || name === 'j') return this.move(1);
     if (item === undefined || ch === undefined || !/^[\x21-\x7e]$/.test(ch)) return;
@@ -130,14 +133,15 @@ export class InboxPanel {
       inputOnFocus: false,
     });
     this.prompt = prompt;
-    this.options.redraw();
     prompt.focus();
-    prompt.readInput((_error: unknown, value?: string | null) => {
+    // Drawn now: the note's first keys are typed into what the person sees.
+    this.options.screen.render();
+    readLine(prompt, (value) => {
       prompt.destroy();
       this.prompt = undefined;
       const note = value?.trim();
       if (this.closed) return;
-      if (value === null || value === undefined) this.show('info', `${choice.id} not sent`);
+      if (value === undefined) this.show('info', `${choice.id} not sent`);
       else if (!note) this.show('warn', `${choice.id} needs a note: press ${choice.key} again and say how`);
       else this.send(item, choice, note);
     });

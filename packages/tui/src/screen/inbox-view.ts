@@ -2,7 +2,15 @@ import type { InboxItem } from '@orc/shared';
 import { formatDuration } from './format.js';
 import type { WaitingCount } from './inbox-feed.js';
 import { colored } from './status-style.js';
-import { cellWidth, escapeTags, fitCells, oneLine, plainText, truncateCells } from './text-cells.js';
+import {
+  cellWidth,
+  escapeTags,
+  fitCells,
+  oneLine,
+  plainText,
+  truncateCells,
+  wrapCells,
+} from './text-cells.js';
 
 export interface InboxViewInput {
   /** Open items, in the order shown. */
@@ -18,6 +26,8 @@ export interface InboxViewInput {
   status?: { level: 'info' | 'warn' | 'error'; text: string } | undefined;
   /** Why the inbox cannot be followed now. */
   error?: string | undefined;
+  /** The items are not listed yet. */
+  loading?: boolean;
 }
 
 const STATUS_COLOR = { info: 'green', warn: 'yellow', error: 'red' } as const;
@@ -33,7 +43,9 @@ export function renderInbox(input: InboxViewInput): string {
   const here = items.filter((item) => item.runId === input.runId).length;
   lines.push(
     items.length === 0
-      ? '{bold}Nothing waits for you.{/bold}'
+      ? input.loading
+        ? '{bold}Loading the inbox…{/bold}'
+        : '{bold}Nothing waits for you.{/bold}'
       : `{bold}${escapeTags(summary(items.length, here))}{/bold}`,
   );
   if (input.error !== undefined)
@@ -135,22 +147,5 @@ function selectedLines(item: InboxItem, width: number, now: number): string[] {
       `  {bold}${escapeTags(choice.key)}{/bold}  ${escapeTags(truncateCells(text, Math.max(0, width - 5)))}`,
     );
   }
-  return lines;
-}
-
-/** Splits text into lines of at most `width` cells, at spaces where it can. */
-function wrapCells(text: string, width: number): string[] {
-  if (width <= 0) return [];
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    const next = line === '' ? word : `${line} ${word}`;
-    if (cellWidth(next) <= width) line = next;
-    else {
-      if (line !== '') lines.push(line);
-      line = cellWidth(word) <= width ? word : truncateCells(word, width);
-    }
-  }
-  if (line !== '') lines.push(line);
   return lines;
 }

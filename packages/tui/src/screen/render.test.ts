@@ -3,11 +3,12 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AttachState } from './attach-state.js';
 import { describeEvent, eventLineMarkup } from './event-line.js';
 import { formatCost, formatDuration, formatTokens, progressBar } from './format.js';
+import { LOST_ALERTS } from './daemon-restart.js';
 import { renderHeader } from './header.js';
 import { keyHints } from './help.js';
 import { renderTableHeader, renderTaskRow, scrollWindow, tableColumns } from './task-table.js';
 import { renderTaskDetail } from './task-detail.js';
-import { cellWidth, escapeTags, fitCells, plainText } from './text-cells.js';
+import { cellWidth, escapeTags, fitCells, plainText, wrapCells } from './text-cells.js';
 import { tailLines } from './worker-output.js';
 
 /** Markup without blessed tags, as the terminal would show the text. */
@@ -97,6 +98,15 @@ describe('formatting', () => {
     expect(fitCells('日本語のタイトル', 7)).toBe('日本語…');
     expect(cellWidth(fitCells('日本語のタイトル', 7))).toBe(7);
     expect(fitCells('ab', 5, 'right')).toBe('   ab');
+  });
+
+  it('wraps text at spaces, and breaks a word longer than a line (a path) rather than cutting it', () => {
+    expect(wrapCells('one two three', 8)).toEqual(['one two', 'three']);
+    const path = '/a/very/long/path/to/state.json';
+    const lines = wrapCells(`Damaged: ${path} is bad`, 12);
+    expect(lines.every((line) => cellWidth(line) <= 12)).toBe(true);
+    expect(lines.join('').replace(/ /g, '')).toBe(`Damaged:${path}isbad`);
+    expect(wrapCells('文档を書く', 3)).toEqual(['文', '档', 'を', '書', 'く']);
   });
 
   it('removes escape sequences and control characters from model output', () => {
@@ -271,6 +281,53 @@ describe('header', () => {
       width: 200,
     });
     expect(plain(backend[3]!)).toBe(`Paused: ${message}.`);
+  });
+
+  it('says the run is writing its final review, or overdue, rather than a finish time already past', () => {
+    // The forecast made with no task left is the instant it was made: a time soon past.
+    const past = '2025-01-01T00:09:00.000Z';
+    const header = (status: RunView['status'], width: number) =>
+      plain(
+        renderHeader(view({ status, forecast: { costUsd: 0.5, finishAt: past } }), {
+          width,
+          now: NOW,
+          showProgressBar: true,
+        })[1]!,
+      );
+    expect(header('reviewing', 160)).toContain('forecast $0.50, final review');
+    expect(header('reviewing', 90)).toContain('→$0.50 final review');
+    expect(header('reviewing', 160)).not.toContain('05:39');
+    expect(header('executing', 160)).toContain('forecast $0.50, overdue');
+  });
+
+  it("gives a damaged run's file and fix whole, on lines of their own, even where one line cannot hold them", () => {
+    const file = '/home/someone/.local/state/orc/runs/r-42/state.json';
+    const damaged = view({
+      status: 'damaged',
+      damage: { file, reason: 'is not valid JSON (line 3)', at: '2025-01-01T00:05:00.000Z' },
+    });
+    for (const width of [160, 80]) {
+      const lines = renderHeader(damaged, { width, now: NOW, showProgressBar: true }).map(plain);
+      const notice = lines.slice(3).join(' ');
+      expect(notice).toContain(
+        `Damaged: ${file} is not valid JSON (line 3). The run is kept as it is and not run.`,
+      );
+      expect(notice).toContain(
+        'fix: orc rm r-42 removes it; or put back a good copy of the file and restart the daemon (orc daemon stop, then orc daemon start) to read it again',
+      );
+      for (const line of lines) expect(cellWidth(line)).toBeLessThanOrEqual(width);
+    }
+    // The fix starts a line of its own.
+    const wide = renderHeader(damaged, { width: 160, now: NOW, showProgressBar: true }).map(plain);
+    expect(wide.some((line) => line.startsWith('fix: orc rm r-42 removes it'))).toBe(true);
+  });
+
+  it('wraps an alert over two lines rather than cutting off what brings the daemon back', () => {
+    const alert = LOST_ALERTS.stopped;
+    const lines = renderHeader(view(), { width: 100, now: NOW, showProgressBar: true, alert }).map(plain);
+    expect(lines.slice(3).join(' ')).toBe(alert);
+    expect(alert).toContain('orc daemon start in another terminal brings it back and this screen follows');
+    expect(alert).toContain("the run's time stands still");
   });
 
   it('says a simulated run writes nothing to Task Master', () => {

@@ -6,7 +6,9 @@ import {
   type RollbackStrategy,
   type TaskRecord,
 } from '@orc/shared';
+import type { EventLevel } from './event-line.js';
 import { plural } from './format.js';
+import type { Popups } from './popups.js';
 import { oneLine } from './text-cells.js';
 
 /** A rollback as the person chose it: to which checkpoint, how, and for a selective one, from which task. */
@@ -18,6 +20,37 @@ export interface RollbackChoice {
 
 /** A list to choose from; resolves with the index chosen, or undefined on Esc. */
 export type Pick = (label: string, items: string[]) => Promise<number | undefined>;
+
+/**
+ * The rollback key's popups, one after another: a "loading" line while the daemon lists the checkpoints
+ * (Esc gives up), then `chooseRollback`'s lists. Undefined when there is nothing to roll back to (`say`
+ * tells why) or the person gave up.
+ */
+export async function askRollback(
+  popups: Popups,
+  list: () => Promise<CheckpointInfo[]>,
+  selected: TaskRecord | undefined,
+  say: (level: EventLevel, text: string) => void,
+): Promise<RollbackChoice | undefined> {
+  return popups.flow(async () => {
+    let checkpoints: CheckpointInfo[] | undefined;
+    try {
+      checkpoints = await popups.loading(' Roll back ', 'listing the checkpoints… (Esc cancels)', list());
+    } catch (error) {
+      say(
+        'error',
+        `listing checkpoints failed: ${oneLine(error instanceof Error ? error.message : String(error))}`,
+      );
+      return undefined;
+    }
+    if (checkpoints === undefined) return undefined;
+    if (checkpoints.length === 0) {
+      say('warn', 'no checkpoints yet; press c to save one');
+      return undefined;
+    }
+    return chooseRollback(checkpoints, selected, (label, items) => popups.pick(label, items));
+  });
+}
 
 /**
  * What the rollback key asks, in two lists: which checkpoint (newest first), then how (full, partial, or

@@ -1,8 +1,8 @@
-import { FINISHED_RUN_STATUSES, fileWaits, type CheckpointInfo, type RunStatus } from '@orc/shared';
+import { FINISHED_RUN_STATUSES, fileWaits, type RunStatus } from '@orc/shared';
 import blessed from 'blessed';
 import { AttachState } from './attach-state.js';
 import { createTerminalScreen, type TerminalOptions } from './blessed-terminal.js';
-import { askLine, askYesNo, openOverlay, pickFrom } from './dialogs.js';
+import type { Key } from './dialogs.js';
 import { eventLineMarkup, type EventLevel } from './event-line.js';
 import { followRun } from './follow-run.js';
 import { FrameScheduler } from './frame-scheduler.js';
@@ -10,16 +10,16 @@ import { renderHeader } from './header.js';
 import { remoteLine } from './remote-line.js';
 import { HELP_TEXT, keyHints } from './help.js';
 import { InboxFeed } from './inbox-feed.js';
-import { InboxPanel } from './inbox-panel.js';
 import { guardTerminalOutput } from './output-guard.js';
+import { Popups } from './popups.js';
 import { QuietStreamWatch } from './quiet-stream-watch.js';
 import type { AttachClient } from './attach-client.js';
 import { RowFetcher } from './row-fetcher.js';
 import { closingMessage, runIsOver } from './run-summary.js';
 import { TABLE_LABEL, tableLabel, tableMarkup } from './table-markup.js';
 import { renderTaskDetail } from './task-detail.js';
-import { DaemonRestart, LOST_ALERTS } from './daemon-restart.js';
-import { chooseRollback, rollbackUnsaid } from './rollback-choice.js';
+import { DaemonRestart, LOST_ALERTS, TIME_HELD } from './daemon-restart.js';
+import { askRollback, rollbackUnsaid } from './rollback-choice.js';
 import { escapeTags, fitCells, oneLine } from './text-cells.js';
 import { WorkerPanes } from './worker-panes.js';
 
@@ -48,6 +48,17 @@ export interface AttachResult {
   status: RunStatus | undefined;
 }
 
+/** What `s` and `X` ask before they act on a task (`id` is markup). */
+type TaskQuestion = (id: string) => { label: string; text: string };
+const SKIP_QUESTION: TaskQuestion = (id) => ({
+  label: ' Skip task ',
+  text: `Skip task ${id}? What depends on it goes on without it.\n{bold}y{/bold}/Enter skip it   {bold}n{/bold}/Esc keep it`,
+});
+const CANCEL_TASK_QUESTION: TaskQuestion = (id) => ({
+  label: ' Cancel task ',
+  text: `Cancel task ${id}? Its attempt stops; it waits until you edit, retry or skip it.\n{bold}y{/bold}/Enter cancel it   {bold}n{/bold}/Esc keep it`,
+});
+
 const EVENT_ROWS = 8;
 const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 5000];
 
@@ -65,13 +76,6 @@ export function attachScreen(
     new AttachSession(client, runId, options, resolve).start();
   });
 }
-
-type Modal =
-  | { kind: 'overlay'; box: blessed.Widgets.BoxElement }
-  | { kind: 'picker' }
-  | { kind: 'prompt' }
-  | { kind: 'confirm' }
-  | { kind: 'inbox'; panel: InboxPanel };
 
 class AttachSession {
   private readonly state = new AttachState();
@@ -96,10 +100,15 @@ class AttachSession {
   private retries = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private alert: string | undefined;
+  /**
+   * Since when the daemon cannot be reached: the run's clock stands still at it, as the daemon counts
+   * the time it was away (it counted on, then stepped back once the daemon was back).
+   */
+  private awaySince: number | undefined;
   /** The Redis backend's workers as the header shows them; asked for every second, one ask at a time. */
   private remote: string | undefined;
   private askingRemote = false;
-  private modal: Modal | undefined;
+  private readonly popups: Popups;
   /** The rows the table shows of a large run, asked for as it moves. */
   private readonly rows: RowFetcher;
   private closed = false;
@@ -134,6 +143,7 @@ class AttachSession {
     this.workerPanes = new WorkerPanes(this.screen);
     this.footer = box({ bottom: 0, left: 0, width: '100%', height: 1, style: { fg: 'gray' } });
     this.frames = new FrameScheduler(() => this.draw(), options.frameIntervalMs ?? 50);
+    this.popups = new Popups(this.screen, () => this.frames.request());
     this.rows = new RowFetcher(
       ({ window: { offset, limit }, query }, signal) =>
         client.trpc.tasks.page.query({ runId: this.runId, offset, limit, ...query }, { signal }),
@@ -179,6 +189,7 @@ class AttachSession {
         return;
       }
       this.alert = LOST_ALERTS[this.restart.lost(stopped)];
+      this.awaySince ??= Date.now();
       this.frames.request();
     });
     void this.connect();
@@ -215,6 +226,7 @@ class AttachSession {
       if (this.closed || generation !== this.generation) return;
       this.state.reset(view);
       this.alert = undefined;
+      this.awaySince = undefined;
       this.retries = 0;
       // Drawn at once: the rows the table lacks (its last ones, for End) are asked for first.
       this.draw();
@@ -255,10 +267,11 @@ class AttachSession {
     if (this.closed) return;
     this.unfollow?.();
     this.unfollow = undefined;
+    this.awaySince ??= Date.now();
     if (this.daemonStopped) return; // that is the news, not the calls it leaves unanswered
     const delay = RETRY_DELAYS_MS[Math.min(this.retries, RETRY_DELAYS_MS.length - 1)]!;
     this.retries++;
-    this.alert = `Cannot reach the daemon (${messageOf(error)}); retrying in ${(delay / 1000).toFixed(1)}s. q leaves, the run goes on.`;
+    this.alert = `Cannot reach the daemon (${messageOf(error)}); retrying in ${(delay / 1000).toFixed(1)}s; ${TIME_HELD}. q leaves.`;
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.connect(), delay);
     this.frames.request();
@@ -276,7 +289,7 @@ class AttachSession {
     const view = this.state.view;
     const width = Math.max(20, this.screen.width as number);
     const height = Math.max(10, this.screen.height as number);
-    const now = Date.now();
+    const now = this.awaySince ?? Date.now();
 
     const headerLines = view
       ? renderHeader(view, {
@@ -321,11 +334,11 @@ class AttachSession {
     this.events.setContent(lines.map((l) => eventLineMarkup(l)).join('\n'));
 
     this.footer.setContent(escapeTags(fitCells(keyHints(width), width)));
-    if (this.modal?.kind === 'inbox') this.modal.panel.update(now);
+    this.popups.update(Date.now());
     this.screen.render();
     this.rows.want(this.state.wantedRows());
 
-    if (view && this.options.exitOnFinish && runIsOver(view) && this.modal === undefined) {
+    if (view && this.options.exitOnFinish && runIsOver(view) && this.popups.idle) {
       this.close('finished');
     }
   }
@@ -334,8 +347,8 @@ class AttachSession {
 
   private bindKeys(): void {
     const on = (keys: string[], action: () => void) =>
-      this.screen.key(keys, () => {
-        if (this.modal === undefined && !this.closed) action();
+      this.screen.key(keys, (_ch: unknown, key: Key) => {
+        if (!this.popups.holds(key) && !this.closed) action();
       });
     this.screen.key(['C-c'], () => this.close('interrupted'));
     on(['q'], () => this.close('detached'));
@@ -346,13 +359,13 @@ class AttachSession {
     on(['home', 'g'], () => this.moveBy(-Infinity));
     on(['end', 'S-g'], () => this.moveBy(Infinity));
     on(['enter'], () => this.showDetail());
-    on(['?'], () => this.showOverlay(' Help ', HELP_TEXT));
+    on(['?'], () => this.popups.overlay(' Help ', HELP_TEXT));
     on(['p'], () => this.togglePause());
     on(['c'], () => this.act('checkpoint', (runId) => this.client.trpc.checkpoints.create.mutate({ runId })));
     on(['b'], () => void this.chooseRollback());
     on(['r'], () => this.taskAction('retry', this.client.trpc.tasks.retry));
-    on(['s'], () => this.taskAction('skip', this.client.trpc.tasks.skip));
-    on(['S-x'], () => this.taskAction('cancel', this.client.trpc.tasks.cancel));
+    on(['s'], () => this.taskAction('skip', this.client.trpc.tasks.skip, SKIP_QUESTION));
+    on(['S-x'], () => this.taskAction('cancel', this.client.trpc.tasks.cancel, CANCEL_TASK_QUESTION));
     on(['*'], () => void this.rateTask());
     on(['f'], () => this.refilter(() => this.state.filter.nextStatus()));
     on(['/'], () => void this.askSearch());
@@ -388,14 +401,21 @@ class AttachSession {
     this.act(what, (runId) => runs[what].mutate({ runId }));
   }
 
-  /** Asks the daemon to do `what` to the selected task. */
+  /**
+   * Asks the daemon to do `what` to the selected task; with a `question`, once the person said yes to it
+   * (a skip or a cancel is not undone by pressing the key again, as a run's cancel is not).
+   */
   private taskAction(
     what: string,
     procedure: { mutate(input: { runId: string; taskId: string }): Promise<unknown> },
+    question?: TaskQuestion,
   ): void {
     const task = this.state.selectedTask();
     if (task === undefined) return;
-    this.act(what, (runId) => procedure.mutate({ runId, taskId: task.id }));
+    const run = () => this.act(what, (runId) => procedure.mutate({ runId, taskId: task.id }));
+    if (question === undefined) return run();
+    const { label, text } = question(escapeTags(task.id));
+    void this.popups.confirm(label, text).then((yes) => yes && run());
   }
 
   /** The table shows other tasks: from its first row, asked for at once. */
@@ -407,14 +427,9 @@ class AttachSession {
 
   /** `/`: a search of the tasks' ids and titles; Enter applies it, Esc clears it. */
   private async askSearch(): Promise<void> {
-    this.modal = { kind: 'prompt' };
     const label = ' Search ids and titles (Enter applies, Esc clears) ';
-    const text = await askLine(this.screen, label, this.state.filter.searchText);
-    // Once the key that closed it has gone through: its Esc must not clear the status filter too.
-    setImmediate(() => {
-      this.modal = undefined;
-      this.refilter(() => this.state.filter.search(text ?? ''));
-    });
+    const text = await this.popups.line(label, this.state.filter.searchText);
+    this.refilter(() => this.state.filter.search(text ?? ''));
   }
 
   /** `*`: the selected task's work rated 1–5, for `orc report` (a comment needs `orc feedback`). */
@@ -423,7 +438,7 @@ class AttachSession {
     if (task === undefined) return;
     const scores = ['5 just right', '4 good', '3 usable', '2 poor', '1 useless'];
     const label = ` Rate ${task.id}'s work: 5–1 or ↑↓ Enter (Esc cancels) `;
-    const picked = await this.pick(label, scores, ['5', '4', '3', '2', '1']);
+    const picked = await this.popups.pick(label, scores, ['5', '4', '3', '2', '1']);
     if (picked === undefined) return;
     this.act('rating', (runId) =>
       this.client.trpc.feedback.add.mutate({ runId, taskId: task.id, rating: 5 - picked }),
@@ -457,75 +472,43 @@ class AttachSession {
   private confirmCancel(): void {
     const view = this.state.view;
     if (view === undefined || FINISHED_RUN_STATUSES.has(view.status)) return;
-    this.modal = { kind: 'confirm' };
-    const question = `Cancel run ${escapeTags(view.id)}? Running work is stopped.\n{bold}y{/bold} cancel the run   {bold}n{/bold} keep it running`;
-    void askYesNo(this.screen, ' Cancel run ', question).then((yes) => {
-      this.modal = undefined;
+    const question = `Cancel run ${escapeTags(view.id)}? Running work is stopped.\n{bold}y{/bold}/Enter cancel the run   {bold}n{/bold}/Esc keep it running`;
+    void this.popups.confirm(' Cancel run ', question).then((yes) => {
       if (yes) this.act('cancel', (runId) => this.client.trpc.runs.cancel.mutate({ runId }));
-      this.frames.request();
     });
-    this.frames.request();
   }
 
   private openInbox(): void {
-    const panel = new InboxPanel({
-      screen: this.screen,
+    this.popups.inbox({
       feed: this.inbox,
       runId: this.runId,
       note: (level, text) => this.state.note(level, text),
-      redraw: () => this.frames.request(),
-      // Once the key that closed it has gone through: its q or i must not detach or reopen.
-      onClose: () =>
-        setImmediate(() => {
-          this.modal = undefined;
-          this.frames.request();
-        }),
     });
-    this.modal = { kind: 'inbox', panel };
-    this.frames.request();
   }
 
   private showDetail(): void {
     const task = this.state.selectedTask();
     if (task === undefined) return;
     const wait = fileWaits(this.state.view?.tasks ?? []).get(task.id);
-    this.showOverlay(` Task ${task.id} `, renderTaskDetail(task, Date.now(), wait));
+    const replace = this.popups.overlay(` Task ${task.id} `, renderTaskDetail(task, Date.now(), wait));
     // The run view leaves results and outputs out; the full record replaces it when it arrives.
     const runId = this.runId;
     this.client.trpc.tasks.get.query({ runId, taskId: task.id }).then(
       (full) => {
-        if (this.modal?.kind !== 'overlay' || this.runId !== runId) return;
-        this.modal.box.setContent(renderTaskDetail(full, Date.now(), wait));
-        this.frames.request();
+        if (this.runId === runId) replace(renderTaskDetail(full, Date.now(), wait));
       },
       () => undefined,
     );
   }
 
-  private showOverlay(label: string, content: string): void {
-    const box = openOverlay(this.screen, label, content, () => {
-      this.modal = undefined;
-      this.frames.request();
-    });
-    this.modal = { kind: 'overlay', box };
-  }
-
+  /** `b`: the checkpoints (a "loading" line while the daemon lists them), then how to roll back. */
   private async chooseRollback(): Promise<void> {
     const runId = this.runId;
-    let checkpoints: CheckpointInfo[];
-    try {
-      checkpoints = await this.client.trpc.checkpoints.list.query({ runId });
-    } catch (error) {
-      this.say('error', `listing checkpoints failed: ${messageOf(error)}`);
-      return;
-    }
-    if (checkpoints.length === 0) {
-      this.state.note('warn', 'no checkpoints yet; press c to save one');
-      this.frames.request();
-      return;
-    }
-    const choice = await chooseRollback(checkpoints, this.state.selectedTask(), (label, items) =>
-      this.pick(label, items),
+    const choice = await askRollback(
+      this.popups,
+      () => this.client.trpc.checkpoints.list.query({ runId }),
+      this.state.selectedTask(),
+      (level, text) => this.say(level, text),
     );
     if (choice === undefined) return;
     const { checkpoint, strategy, tasks } = choice;
@@ -543,15 +526,6 @@ class AttachSession {
         if (unsaid !== undefined) this.state.note('info', unsaid);
       },
     );
-  }
-
-  /** A list to choose from; resolves with the index chosen, or undefined on Esc. */
-  private async pick(label: string, items: string[], keys?: string[]): Promise<number | undefined> {
-    this.modal = { kind: 'picker' };
-    const index = await pickFrom(this.screen, label, items, keys);
-    this.modal = undefined;
-    this.frames.request();
-    return index;
   }
 
   private async nextRun(): Promise<void> {

@@ -119,3 +119,31 @@ export function oneLine(text: string): string {
 export function escapeTags(text: string): string {
   return text.replace(/[{}]/g, (ch) => (ch === '{' ? '{open}' : '{close}'));
 }
+
+/**
+ * Splits text into lines of at most `width` cells, at spaces where it can; a word longer than a line
+ * (a file's path) is broken across lines, not cut.
+ */
+export function wrapCells(text: string, width: number): string[] {
+  if (width <= 0) return [];
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const next = line === '' ? word : `${line} ${word}`;
+    if (cellWidth(next) <= width) {
+      line = next;
+      continue;
+    }
+    if (line !== '') lines.push(line);
+    line = '';
+    for (const ch of word) {
+      if (line !== '' && cellWidth(line + ch) > width) {
+        lines.push(line);
+        line = '';
+      }
+      line += ch;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}
