@@ -56,7 +56,8 @@ describe('max_cost_usd', () => {
     expect(provider.callsFor('work')).toHaveLength(2);
 
     // What the pause says, in the inbox and `orc show`, is what the run spent once its work landed.
-    const spent = `spent ${formatCost(view.costUsd)} of the $5.00 budget;`;
+    // Not passed ($4 of $5): the third task's attempt and review did not fit, and the pause says so.
+    const spent = `spent ${formatCost(view.costUsd)} of the $5.00 budget, and the next task (t3) needs about $2.00 for its attempt and review, which does not fit;`;
     await eventually(
       async () => (await engine!.orchestrator.getRun(run.id)).pauseMessage?.includes(spent) === true,
       'the pause to tell the spend',
@@ -70,6 +71,15 @@ describe('max_cost_usd', () => {
     );
     expect(paused.at(-1)?.reason).toBe('budget');
     expect(paused.at(-1)?.message).toContain(spent);
+    expect(paused.at(-1)?.message).toBe(view.pauseMessage);
+    // The pause's own event names what did not fit, not a budget passed.
+    const events = await readJournal(engine.home, run.id);
+    expect(events.some((e) => e.type === 'run.budget_exceeded')).toBe(false);
+    expect(events.find((e) => e.type === 'run.budget_would_exceed')).toMatchObject({
+      limitUsd: 5,
+      neededUsd: 2,
+      nextTask: 't3',
+    });
   });
 
   it('never spends past it by more than the work already under way when it was reached', async () => {
@@ -88,7 +98,9 @@ describe('max_cost_usd', () => {
       'the work under way to end',
     );
     const events = await readJournal(engine.home, run.id);
-    const reached = events.findIndex((e) => e.type === 'run.budget_exceeded');
+    const reached = events.findIndex(
+      (e) => e.type === 'run.budget_exceeded' || e.type === 'run.budget_would_exceed',
+    );
     const underWay = new Set(
       events.slice(0, reached).flatMap((e) => (e.type === 'task.assigned' ? [e.taskId] : [])),
     );

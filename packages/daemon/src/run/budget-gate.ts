@@ -8,7 +8,7 @@ import {
 } from '@orc/shared';
 import type { RunEvent } from '../actors/run.machine.js';
 import { awaitsReview } from '../actors/task.machine.js';
-import type { NextCall, Reservation, RunBudget, UnderWay } from './run-budget.js';
+import type { BudgetNeed, NextCall, Reservation, RunBudget, UnderWay, UnderWayText } from './run-budget.js';
 
 /** What the gate needs of its run. */
 export interface BudgetGateHost {
@@ -30,6 +30,8 @@ export class BudgetGate {
   private readonly reserved = new Map<string, Reservation>();
   /** What the pause at the budget said, while the run waits there from here. */
   private told: string | undefined;
+  /** The work that did not fit when the run paused, said again as what is under way lands. */
+  private need: BudgetNeed | undefined;
 
   constructor(
     private readonly host: BudgetGateHost,
@@ -46,16 +48,36 @@ export class BudgetGate {
    */
   admit(task: TaskRecord): boolean {
     this.told = undefined;
+    this.need = undefined;
     const { budget } = this.host;
     if (budget.limit === undefined) return true;
     const reserved = budget.reserve(() => this.nextCall(task.id));
-    if (!budget.wouldExceed(this, { reserved, attempting: !awaitsReview(task) })) {
+    const attempting = !awaitsReview(task);
+    const short = budget.shortfall(this, { reserved, attempting });
+    if (short === undefined) {
       this.reserved.set(task.id, reserved);
       return true;
     }
     if (!budget.knowsCallCosts && this.reserved.size > 0) return false;
-    this.host.emit({ type: 'run.budget_exceeded', costUsd: budget.costUsd, limitUsd: budget.limit });
-    this.told = budget.describe(this.host.id, this.describe());
+    const { costUsd, limit } = budget;
+    // Reached, or only foreseen: a pause before a task that does not fit says so, and what it needs.
+    if (costUsd >= limit) this.host.emit({ type: 'run.budget_exceeded', costUsd, limitUsd: limit });
+    else {
+      this.need = {
+        what: `the next task (${task.id})`,
+        usd: short.neededUsd,
+        for: attempting ? 'its attempt and review' : 'its review',
+      };
+      this.host.emit({
+        type: 'run.budget_would_exceed',
+        costUsd,
+        limitUsd: limit,
+        neededUsd: short.neededUsd,
+        underWayUsd: short.underWayUsd,
+        nextTask: task.id,
+      });
+    }
+    this.told = budget.describe(this.host.id, this.underWay(), this.need);
     this.host.send({ type: 'run.budget_reached', message: this.told });
     return false;
   }
@@ -85,7 +107,7 @@ export class BudgetGate {
       this.told = undefined;
       return;
     }
-    const message = this.host.budget.describe(this.host.id, this.describe());
+    const message = this.host.budget.describe(this.host.id, this.underWay(), this.need);
     if (message === this.told) return;
     this.told = message;
     this.host.send({ type: 'run.budget_reached', message });
@@ -98,15 +120,17 @@ export class BudgetGate {
       yield { reserved, attempting: this.statusOf(id) !== 'reviewing' };
   }
 
-  /** What is under way, in words: "1 attempt and 2 reviews"; empty when nothing is. */
-  private describe(): string {
+  /** What is under way, in words ("1 attempt and 2 reviews"; empty when nothing is), and what it owes. */
+  private underWay(): UnderWayText {
     let attempts = 0;
     let reviews = 0;
-    for (const { attempting } of this) {
-      if (attempting) attempts += 1;
+    let usd = 0;
+    for (const work of this) {
+      if (work.attempting) attempts += 1;
       reviews += 1;
+      usd += this.host.budget.owed(work);
     }
     const count = (n: number, what: string) => (n === 0 ? [] : [plural(n, what)]);
-    return [...count(attempts, 'attempt'), ...count(reviews, 'review')].join(' and ');
+    return { text: [...count(attempts, 'attempt'), ...count(reviews, 'review')].join(' and '), usd };
   }
 }

@@ -33,7 +33,7 @@ describe("a run's budget and its final review", () => {
     expect(paused.costUsd).toBeCloseTo(3, 6);
     expect(provider.callsFor('final-review')).toHaveLength(0);
     expect((await orchestrator.getRun(run.id)).pauseMessage).toBe(
-      `its final review would pass the budget: spent $3.00 of the $3.20 budget and the review costs about $0.50; orc resume ${run.id} --budget <usd> makes it within a new one, without --budget past it`,
+      `spent $3.00 of the $3.20 budget, and the final review needs about $0.50, which does not fit; orc resume ${run.id} --budget <usd> goes on within a new one, without --budget past it`,
     );
 
     await orchestrator.resumeRun(run.id, { maxCostUsd: 4 });

@@ -51,11 +51,18 @@ export function provideRunMachine(run: Run) {
         } catch (error) {
           if (!(error instanceof FinalReviewOverBudget)) throw error;
           // The run pauses at its budget, as before an attempt; on resume it settles and reviews again.
-          run.emit({
-            type: 'run.budget_exceeded',
-            costUsd: run.budget.costUsd,
-            limitUsd: run.budget.limit ?? 0,
-          });
+          const { costUsd, limit = 0 } = run.budget;
+          run.emit(
+            costUsd >= limit
+              ? { type: 'run.budget_exceeded', costUsd, limitUsd: limit }
+              : {
+                  type: 'run.budget_would_exceed',
+                  costUsd,
+                  limitUsd: limit,
+                  neededUsd: error.expectedUsd,
+                  underWayUsd: 0,
+                },
+          );
           run.actor.send({
             type: 'run.budget_reached',
             message: run.budget.describeFinalReview(run.id, error.expectedUsd),

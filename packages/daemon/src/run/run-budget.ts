@@ -327,17 +327,27 @@ export class RunBudget {
    * trial's run paused at $0.0077 of $0.005, and two reviews under way took it to $0.0094.
    */
   wouldExceed(underWay: Iterable<UnderWay>, next: UnderWay): boolean {
+    return this.shortfall(underWay, next) !== undefined;
+  }
+
+  /**
+   * Why `next` may not start within the run's limit (`wouldExceed`): what it needs and what the work
+   * under way is still expected to cost, for the pause to say; undefined when it fits.
+   */
+  shortfall(underWay: Iterable<UnderWay>, next: UnderWay): Shortfall | undefined {
     const limit = this.limitUsd;
-    if (limit === undefined || this.spend.budgetLifted === true) return false;
-    if (this.spend.costUsd >= limit) return true;
-    let expected = this.stillToPay(next);
-    for (const work of underWay) expected += this.stillToPay(work);
+    if (limit === undefined || this.spend.budgetLifted === true) return undefined;
+    const neededUsd = this.owed(next);
+    let underWayUsd = 0;
+    for (const work of underWay) underWayUsd += this.owed(work);
     // Within a millionth of a dollar is within: sums of prices are not exact in floating point.
-    return this.spend.costUsd + expected > limit + 1e-6;
+    if (this.spend.costUsd < limit && this.spend.costUsd + underWayUsd + neededUsd <= limit + 1e-6)
+      return undefined;
+    return { neededUsd, underWayUsd };
   }
 
   /** What work under way is still expected to cost (`wouldExceed`). */
-  private stillToPay({ reserved, attempting }: UnderWay): number {
+  owed({ reserved, attempting }: UnderWay): number {
     const review = this.averageOf('review') ?? reserved.reviewUsd;
     return attempting ? (this.averageOf('attempt') ?? reserved.attemptUsd) + review : review;
   }
@@ -358,7 +368,7 @@ export class RunBudget {
 
   /** Why the run waits before its final review (`finalReviewOverBudget`), with what a person can do. */
   describeFinalReview(runId: string, expectedUsd: number): string {
-    return `its final review would pass the budget: spent ${formatCost(this.spend.costUsd)} of the ${formatCost(this.limitUsd ?? 0)} budget and the review costs about ${formatCost(expectedUsd)}; orc resume ${runId} --budget <usd> makes it within a new one, without --budget past it`;
+    return this.describe(runId, undefined, { what: 'the final review', usd: expectedUsd });
   }
 
   /**
@@ -387,12 +397,44 @@ export class RunBudget {
 
   /**
    * What the pause at the budget says; `underWay`: the attempts and reviews it let finish, still to be
-   * paid (the message is told again as they land, so it gives what `orc show` does).
+   * paid (the message is told again as they land, so it gives what `orc show` does); `need`: the work
+   * that did not fit, when the limit is not reached yet (a trial read `run.budget_exceeded $0.0013 of
+   * $0.003`, with nothing saying a task's reservation was what did not fit).
    */
-  describe(runId: string, underWay = ''): string {
-    const still = underWay === '' ? '' : ` (${underWay} still under way)`;
-    return `spent ${formatCost(this.spend.costUsd)} of the ${formatCost(this.limitUsd ?? 0)} budget${still}; orc resume ${runId} --budget <usd> goes on within a new one, without --budget past it`;
+  describe(runId: string, underWay: UnderWayText = { text: '', usd: 0 }, need?: BudgetNeed): string {
+    const spent = `spent ${formatCost(this.spend.costUsd)} of the ${formatCost(this.limitUsd ?? 0)} budget`;
+    const still = `${underWay.text} still under way`;
+    const owed = formatCost(underWay.usd);
+    const why =
+      need === undefined
+        ? underWay.text === ''
+          ? spent
+          : `${spent} (${still}, about ${owed})`
+        : `${spent}, and ${need.what} needs about ${formatCost(need.usd)}${need.for === undefined ? '' : ` for ${need.for}`}, which does not fit${underWay.text === '' ? '' : ` beside the ${still} (about ${owed})`}`;
+    return `${why}; orc resume ${runId} --budget <usd> goes on within a new one, without --budget past it`;
   }
+}
+
+/** The work under way at a pause, in words ("1 attempt and 2 reviews"; empty: none) and what it owes. */
+export interface UnderWayText {
+  text: string;
+  usd: number;
+}
+
+/** Work that did not fit the budget: "the next task (t3)" or "the final review", and its cost. */
+export interface BudgetNeed {
+  what: string;
+  usd: number;
+  /** What the cost is of: "its attempt and review". */
+  for?: string;
+}
+
+/** Why work may not start within the budget (`RunBudget.shortfall`). */
+export interface Shortfall {
+  /** What the work is expected to cost. */
+  neededUsd: number;
+  /** What the work under way is still expected to cost. */
+  underWayUsd: number;
 }
 
 /** What a task's attempt and its review are expected to cost, as reserved before it starts. */
