@@ -362,8 +362,20 @@ export class RunBudget {
   finalReviewOverBudget(call: NextCall): number | undefined {
     const limit = this.limitUsd;
     if (limit === undefined || this.spend.budgetLifted === true) return undefined;
-    const expected = Math.max(average(this.reviews) ?? 0, 4 * this.leastCostOf(call));
+    const expected = this.finalReviewGuess(call.model, call.system.length + call.prompt.length);
     return this.spend.costUsd + expected > limit + 1e-6 ? expected : undefined;
+  }
+
+  /**
+   * What the final review is foreseen to cost (`finalReviewOverBudget`, the run's forecast), its prompt
+   * (system and prompt) `promptChars` long: the run's average review, and at least 4× its prompt's input.
+   */
+  finalReviewGuess(model: string, promptChars: number): number {
+    const least = costOf(
+      { ...ZERO_USAGE, inputTokens: Math.ceil(promptChars * TOKENS_PER_CHAR) },
+      this.prices(model),
+    );
+    return Math.max(average(this.reviews) ?? 0, 4 * least);
   }
 
   /** Why the run waits before its final review (`finalReviewOverBudget`), with what a person can do. */

@@ -46,9 +46,18 @@ export function forecastOf(run: Run): RunForecast | undefined {
   if (FINISHED_RUN_STATUSES.has(run.status) || run.status === 'analyzing') return undefined;
   const { graph } = run.scheduler;
   const resumeAt = run.doc.resumeAt === undefined ? undefined : Date.parse(run.doc.resumeAt);
+  const finalReviewUsd =
+    run.doc.finalReview !== undefined
+      ? 0
+      : run.manager.foreseeFinalReview(
+          run.doc.planSummary ?? '',
+          () => run.tasks.rows(),
+          `${run.tasks.size}:${graph.count('failed')}`,
+        );
   return run.scheduler.forecaster.forecast({
     now: run.deps.clock.now(),
     spentUsd: run.doc.costUsd,
+    finalReviewUsd,
     count: (status) => graph.count(status),
     total: run.tasks.size,
     resumeAt,
