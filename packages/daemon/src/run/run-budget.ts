@@ -259,6 +259,11 @@ export class RunBudget {
     return kept !== undefined && kept.underUsd < kept.capUsd - 1e-6 ? kept : undefined;
   }
 
+  /** The tasks a retry figure is kept for (`neededCap`): those that stopped at the cap among them. */
+  cappedTaskIds(): string[] {
+    return Object.keys(this.spend.retryCaps ?? {});
+  }
+
   /**
    * A person runs the task again: the figure kept for it goes (a failure of the retry for another reason
    * at the same spend would otherwise read as the cap's), and its next stop at the cap gives one anew.
