@@ -129,4 +129,62 @@ describe('max_cost_usd', () => {
     const spent = charges(await readJournal(engine.home, run.id)).reduce((sum, c) => sum + c.costUsd, 0);
     expect(spent).toBeLessThanOrEqual(0.005);
   });
+
+  it("hands Claude Code agents in parallel shares of the run's remainder, not each the whole of it", async () => {
+    // Two agents at once under $5: each was handed $5 (maxBudgetUsd), so together they could spend $10.
+    const provider = createScriptedProvider({
+      name: 'claude-code',
+      usage: (call) => ({
+        ...ZERO_USAGE,
+        outputTokens: call.purpose === 'work' ? 100_000 : call.purpose === 'review' ? 50_000 : 0,
+      }),
+    });
+    engine = await openTestEngine({ provider, config: { execution: { max_workers: 2, max_cost_usd: 5 } } });
+    provider.hold();
+    const run = await engine.orchestrator.startRun({ tasks: tasks(2) });
+    await eventually(
+      () => Promise.resolve(provider.callsFor('work').length === 2),
+      'both attempts to be in flight',
+    );
+    const handed = provider.callsFor('work').map((call) => call.request.budgetUsd!);
+    // Within what is left once the reviews are reserved, together; each a fair part of it.
+    expect(handed.reduce((sum, usd) => sum + usd, 0)).toBeLessThanOrEqual(5);
+    for (const usd of handed) expect(usd).toBeGreaterThan(2);
+    provider.release();
+    expect(await engine.orchestrator.waitForRun(run.id)).toMatchObject({ status: 'completed' });
+
+    // One at a time, an agent may spend what the run has left less its review's reservation.
+    const alone = createScriptedProvider({ name: 'claude-code' });
+    await engine.close();
+    engine = await openTestEngine({
+      provider: alone,
+      config: { execution: { max_workers: 1, max_cost_usd: 5 } },
+    });
+    const single = await engine.orchestrator.startRun({ tasks: tasks(1) });
+    await engine.orchestrator.waitForRun(single.id);
+    const [only] = alone.callsFor('work').map((call) => call.request.budgetUsd!);
+    expect(only).toBeGreaterThan(4.99);
+    expect(only).toBeLessThan(5);
+  });
+
+  it('waits for agents handed more than they spend rather than pause: what they leave comes back', async () => {
+    // $1 an attempt and $0.50 a review: three tasks and the final review are $5.00. The two agents at
+    // first hold $2.25 each; the third task fits what they are expected to cost, and starts once one lands.
+    const provider = createScriptedProvider({
+      name: 'claude-code',
+      // t2's attempt is under way when t1 has landed and t3 asks to start.
+      latencyMs: (call) => (call.purpose === 'work' && call.taskId === 't2' ? 300 : 5),
+      usage: (call) => ({
+        ...ZERO_USAGE,
+        outputTokens: call.purpose === 'work' ? 100_000 : call.purpose === 'plan' ? 0 : 25_000,
+      }),
+    });
+    engine = await openTestEngine({ provider, config: { execution: { max_workers: 2, max_cost_usd: 5 } } });
+    const run = await engine.orchestrator.startRun({ tasks: tasks(3) });
+    const done = await engine.orchestrator.waitForRun(run.id);
+    expect(done).toMatchObject({ status: 'completed' });
+    expect(done.costUsd).toBeLessThanOrEqual(5 + 1e-9);
+    const events = await readJournal(engine.home, run.id);
+    expect(events.some((e) => e.type === 'run.paused')).toBe(false);
+  });
 });

@@ -351,10 +351,14 @@ export class RunBudget {
     return { neededUsd, underWayUsd };
   }
 
-  /** What work under way is still expected to cost (`wouldExceed`). */
-  owed({ reserved, attempting }: UnderWay): number {
+  /**
+   * What work under way is still expected to cost (`wouldExceed`): an attempt whose agent was handed a
+   * budget of its own (`handedUsd`) may spend all of it.
+   */
+  owed({ reserved, attempting, handedUsd }: UnderWay): number {
     const review = this.averageOf('review') ?? reserved.reviewUsd;
-    return attempting ? (this.averageOf('attempt') ?? reserved.attemptUsd) + review : review;
+    if (!attempting) return review;
+    return (handedUsd ?? this.averageOf('attempt') ?? reserved.attemptUsd) + review;
   }
 
   /**
@@ -464,6 +468,8 @@ export interface Reservation {
 export interface UnderWay {
   reserved: Reservation;
   attempting: boolean;
+  /** What its attempt's agent may spend, when it was handed a budget of its own (`BudgetGate.handOut`). */
+  handedUsd?: number;
 }
 
 function average(seen: { total: number; count: number }): number | undefined {
