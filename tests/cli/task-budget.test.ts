@@ -259,7 +259,9 @@ describe('orc retry of a task its cap failed', () => {
           `^task ${taskId} of run ${runId} failed at the cost cap of a task \\(\\$0\\.001\\): it has cost \\$0\\.\\d+; the cap is \\$${cap} now, enough for a retry$`,
         ),
       );
-      expect(inbox.stdout).toContain(`orc answer ${item.id} retry|retry_all|skip\n`);
+      expect(inbox.stdout).toContain(
+        `orc answer ${item.id} retry|retry_all|skip; retry_all runs every task stopped at the cap again\n`,
+      );
     }
     // Their own errors (orc show, the screen's task detail) follow the cap too: a plain retry, not the
     // figure under the new cap a trial was still told, whose command then lowered the cap without a word.
@@ -376,6 +378,9 @@ describe('orc retry of a task its cap failed', () => {
         label: `raise the cost cap of a task to $${cap} and run every task stopped at the cap again (or retry_all --budget <usd> for another cap)`,
         budgetUsd: cap,
       });
+    expect((await box.orc(['inbox'])).stdout).toContain(
+      `orc answer ${items[0]!.id} raise|retry_all|skip; raise sets the cost cap of a task to $${items[0]!.choices[0]!.budgetUsd}, raise --budget <usd> to another; retry_all sets it to $${cap} and runs every task stopped at the cap again\n`,
+    );
     const answered = await box.orc(['answer', items[1]!.id, 'retry_all']);
     expect(answered.code, answered.stderr).toBe(0);
     expect(answered.stdout).toBe(
