@@ -49,7 +49,7 @@ export class ManagerCalls {
   /**
    * What the final review is foreseen to cost, for the run's forecast (a held run forecast $0.004 and
    * ended at $0.0059 once its final review was paid). Its prompt lists every task, so it is made again
-   * only when `key` changes (the tasks' count and failures: what moves its length more than a little);
+   * only when `key` changes (the tasks' count, and their failures as they double: their errors are in it);
    * tasks kept as text are listed without parsing them, their errors left out.
    */
   foreseeFinalReview(
