@@ -8,7 +8,6 @@ import {
 } from '@orc/shared';
 import type { Run } from '../run/run.js';
 import { cancelledTasks } from '../run/held-by-person.js';
-import { capForAll, cappedTasks } from '../run/retry-capped.js';
 import { itemKey, type ItemSpec } from './inbox.js';
 
 /**
@@ -258,9 +257,13 @@ function retryChoice(run: Run, tasks: TaskRecord[], label = 'run it again'): Inb
  */
 function allCappedChoice(run: Run, task: TaskRecord): InboxChoice[] {
   if (run.budget.stoppedAt(task) === undefined) return [];
-  const tasks = cappedTasks(run);
-  if (tasks.length < 2) return [];
-  const needed = capForAll(run, tasks).usd;
+  // From the figures kept, not each task's record: every capped task's item asks (its answer checks them).
+  const figures = run.budget.cappedFigures().filter(({ taskId }) => {
+    const status = run.tasks.statusOf(taskId);
+    return status === 'failed' || status === 'blocked';
+  });
+  if (figures.length < 2) return [];
+  const needed = Math.max(...figures.map((figure) => figure.capUsd));
   const cap = run.budget.taskLimit;
   // Not how many: the item is not told again as other tasks stop (the answer's line counts them).
   const all = 'every task stopped at the cap';

@@ -17,7 +17,7 @@ export function cappedTasks(run: Run): TaskRecord[] {
 }
 
 /** The cap that lets every task in `tasks` be retried: the most any one needs (`RunBudget.neededCap`). */
-export function capForAll(run: Run, tasks: readonly TaskRecord[]): { usd: number; taskId: string } {
+function capForAll(run: Run, tasks: readonly TaskRecord[]): { usd: number; taskId: string } {
   let most = { usd: 0, taskId: '' };
   for (const task of tasks) {
     const usd = run.budget.neededCap(task);

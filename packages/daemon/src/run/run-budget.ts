@@ -265,6 +265,17 @@ export class RunBudget {
   }
 
   /**
+   * The figures kept for tasks that stopped under a cap less than they need (`stoppedAt`), read without
+   * their records: what an inbox item offers for them all. `RunBudget.stoppedAt` checks each against the
+   * task's spend; the answer does.
+   */
+  cappedFigures(): { taskId: string; capUsd: number }[] {
+    return Object.entries(this.spend.retryCaps ?? {}).flatMap(([taskId, kept]) =>
+      kept.underUsd < kept.capUsd - 1e-6 ? [{ taskId, capUsd: kept.capUsd }] : [],
+    );
+  }
+
+  /**
    * A person runs the task again: the figure kept for it goes (a failure of the retry for another reason
    * at the same spend would otherwise read as the cap's), and its next stop at the cap gives one anew.
    */
