@@ -148,8 +148,16 @@ describe('RunBudget.describe', () => {
     expect(spent.describe('r1', { text: '1 attempt and 1 review', usd: 0.0012 }, need)).toBe(
       `spent $0.0013 of the $0.003 budget, and the next task (t3) needs about $0.0012 for its attempt and review, which does not fit beside the 1 attempt and 1 review still under way (about $0.0012); ${resume}`,
     );
-    expect(spent.describe('r1', undefined, need)).toBe(
-      `spent $0.0013 of the $0.003 budget, and the next task (t3) needs about $0.0012 for its attempt and review, which does not fit; ${resume}`,
+    expect(spent.describe('r1', undefined, { ...need, usd: 0.002 })).toBe(
+      `spent $0.0013 of the $0.003 budget, and the next task (t3) needs about $0.002 for its attempt and review, which does not fit; ${resume}`,
+    );
+  });
+
+  it('says when what did not fit fits once the work under way has landed, and how to go on within it', () => {
+    const need = { what: 'the next task (t3)', usd: 0.0012, for: 'its attempt and review' };
+    const landed = new RunBudget({ usage: ZERO_USAGE, costUsd: 0.0016 }, 0.003, () => undefined);
+    expect(landed.describe('r1', undefined, need)).toBe(
+      'spent $0.0016 of the $0.003 budget, and the next task (t3) needs about $0.0012, which fits now that the work under way has landed; orc resume r1 --budget 0.003 goes on within it (without --budget: past it)',
     );
   });
 

@@ -443,6 +443,10 @@ export class RunBudget {
           ? spent
           : `${spent} (${still}, about ${owed})`
         : `${spent}, and ${need.what} needs about ${formatCost(need.usd)}${need.for === undefined ? '' : ` for ${need.for}`}, which does not fit${underWay.text === '' ? '' : ` beside the ${still} (about ${owed})`}`;
+    const limit = this.limitUsd ?? 0;
+    // The work under way landed for less than it was reserved at: the run may go on within the same budget.
+    if (need !== undefined && underWay.text === '' && this.spend.costUsd + need.usd <= limit + 1e-6)
+      return `${spent}, and ${need.what} needs about ${formatCost(need.usd)}, which fits now that the work under way has landed; orc resume ${runId} --budget ${costFigure(limit)} goes on within it (without --budget: past it)`;
     return `${why}; orc resume ${runId} --budget <usd> goes on within a new one, without --budget past it`;
   }
 }
