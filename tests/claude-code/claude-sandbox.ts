@@ -32,6 +32,8 @@ export interface RunConfig extends ClaudeLogin {
   manager?: 'simulated' | 'claude-code';
   /** The merge train (`integration.verify`, …). */
   integration?: ConfigInput['integration'];
+  /** `execution.max_cost_usd`: the run's budget. */
+  maxCostUsd?: number;
 }
 
 export type CliResult = { code: number; stdout: string; stderr: string };
@@ -96,6 +98,7 @@ export class ClaudeSandbox {
         max_workers: config.workers ?? 5,
         max_retries: config.maxRetries ?? 0,
         max_reworks: config.maxReworks ?? 2,
+        ...(config.maxCostUsd !== undefined && { max_cost_usd: config.maxCostUsd }),
       },
       checkpoints: { every_n_tasks: 0 },
       ...(config.integration !== undefined && { integration: config.integration }),

@@ -239,7 +239,7 @@ describe('orc retry of a task its cap failed', () => {
     const answered = await box.orc(['answer', h1.id, 'raise', '--budget', String(cap)]);
     expect(answered.code, answered.stderr).toBe(0);
     expect(answered.stdout).toBe(
-      `${h1.id} answered raise: the cost cap of a task is $${cap} now (was $0.001), for every task of run ${runId}; task h1 runs again; h2, h3 stopped at the old cap and fit this one: orc inbox offers each a retry\n`,
+      `${h1.id} answered raise: the cost cap of a task is $${cap} now (was $0.001), for every task of run ${runId}; task h1 runs again; h2, h3 stopped at the old cap and fit this one: orc inbox offers each a retry, orc retry ${runId} --all-capped runs them all\n`,
     );
     const settled = await waitFor(async () => {
       const view = JSON.parse((await box.orc(['show', runId, '--json'])).stdout) as {
@@ -249,7 +249,7 @@ describe('orc retry of a task its cap failed', () => {
       return view.status === 'failed' ? view : undefined;
     });
     expect(settled.error).toBe(
-      `2 tasks (first: h2) stopped at the cost cap of a task before it was raised to $${cap}, enough now: orc retry ${runId} h2 runs it again`,
+      `2 tasks (first: h2) stopped at the cost cap of a task before it was raised to $${cap}, enough now: orc retry ${runId} h2 runs it again, orc retry ${runId} --all-capped runs them all`,
     );
     const inbox = await box.orc(['inbox']);
     for (const taskId of ['h2', 'h3']) {
@@ -259,7 +259,9 @@ describe('orc retry of a task its cap failed', () => {
           `^task ${taskId} of run ${runId} failed at the cost cap of a task \\(\\$0\\.001\\): it has cost \\$0\\.\\d+; the cap is \\$${cap} now, enough for a retry$`,
         ),
       );
-      expect(inbox.stdout).toContain(`orc answer ${item.id} retry|skip\n`);
+      expect(inbox.stdout).toContain(
+        `orc answer ${item.id} retry|retry_all|skip; retry_all runs every task stopped at the cap again\n`,
+      );
     }
     // Their own errors (orc show, the screen's task detail) follow the cap too: a plain retry, not the
     // figure under the new cap a trial was still told, whose command then lowered the cap without a word.
@@ -291,6 +293,106 @@ describe('orc retry of a task its cap failed', () => {
       return task.status === 'done' ? task : undefined;
     });
     // Some thirty commands, each its own process: more than the default on a loaded machine.
+  }, 120_000);
+
+  it('runs every task stopped at the cap again at once: orc retry --all-capped, or one inbox answer', async () => {
+    // Eight tasks stopped at a cap made eight items; after one raise each retry needed its own answer.
+    const capped = async (name: string) => {
+      const tasks = join(box.home, `${name}.json`);
+      await writeFile(
+        tasks,
+        JSON.stringify(
+          ['tea', 'rain', 'snow'].map((what, i) => ({
+            id: `h${i + 1}`,
+            title: `Write a haiku about ${what}`,
+          })),
+        ),
+      );
+      const run = await box.orc(['run', tasks, '--json']);
+      expect(run.code, run.stderr).toBe(1);
+      return (JSON.parse(run.stdout) as { id: string }).id;
+    };
+    interface Item {
+      id: string;
+      runId: string;
+      taskId: string;
+      status: string;
+      closed?: { reason: string; outcome?: string };
+      choices: { id: string; label: string; budgetUsd?: number }[];
+    }
+    const inboxItems = async (all = false) =>
+      (
+        JSON.parse((await box.orc(['inbox', '--json', ...(all ? ['--all'] : [])])).stdout) as {
+          items: Item[];
+        }
+      ).items;
+    const completed = (runId: string) =>
+      waitFor(async () => {
+        const view = JSON.parse((await box.orc(['show', runId, '--json'])).stdout) as { status: string };
+        return view.status === 'completed' ? view : undefined;
+      });
+    box = await Sandbox.create();
+    await box.writeConfig({
+      models: { provider: 'simulated' },
+      simulated: { latency_ms: { min: 0, max: 0 } },
+      execution: { max_task_cost_usd: 0.001, max_workers: 1 },
+    });
+
+    // From the command line: refused under the cap as it is, with the figure that covers them all.
+    const first = await capped('first');
+    const figures = (await inboxItems())
+      .filter((item) => item.runId === first)
+      .map((item) => item.choices.find((c) => c.id === 'raise')!.budgetUsd!);
+    expect(figures).toHaveLength(3);
+    const most = Math.max(...figures);
+    const refused = await box.orc(['retry', first, '--all-capped']);
+    expect(refused).toMatchObject({ code: 4, stdout: '' });
+    expect(refused.stderr).toMatch(
+      new RegExp(
+        `^orc: the cost cap of a task is \\$0\\.001: of the 3 tasks stopped at it, task h\\d needs \\$${most} to be retried; orc retry ${first} --all-capped --task-budget ${most} \\(or more\\) raises the run's cap and runs them all\\n$`,
+      ),
+    );
+    const both = await box.orc(['retry', first, 'h1', '--all-capped']);
+    expect(both.code).toBe(2);
+    const retried = await box.orc(['retry', first, '--all-capped', '--task-budget', String(most)]);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(retried.stdout).toMatch(
+      new RegExp(
+        `^retrying 3 tasks stopped at the cost cap of a task in ${first} \\(\\w+\\): h1, h2, h3\\n$`,
+      ),
+    );
+    await completed(first);
+    // Their items closed as the tasks ran: nothing of the run waits in the inbox.
+    expect((await inboxItems()).filter((item) => item.runId === first)).toEqual([]);
+    expect((await eventTypes(first)).filter((type) => type === 'run.task_budget_set')).toHaveLength(1);
+
+    // From the inbox: each item offers the one answer, with the figure that covers them all.
+    const second = await capped('second');
+    const items = (await inboxItems()).filter((item) => item.runId === second);
+    expect(items).toHaveLength(3);
+    const cap = Math.max(...items.map((item) => item.choices.find((c) => c.id === 'raise')!.budgetUsd!));
+    for (const item of items)
+      expect(item.choices.find((c) => c.id === 'retry_all')).toEqual({
+        id: 'retry_all',
+        key: 'a',
+        label: `raise the cost cap of a task to $${cap} and run every task stopped at the cap again (or retry_all --budget <usd> for another cap)`,
+        budgetUsd: cap,
+      });
+    expect((await box.orc(['inbox'])).stdout).toContain(
+      `orc answer ${items[0]!.id} raise|retry_all|skip; raise sets the cost cap of a task to $${items[0]!.choices[0]!.budgetUsd}, raise --budget <usd> to another; retry_all sets it to $${cap} and runs every task stopped at the cap again\n`,
+    );
+    const answered = await box.orc(['answer', items[1]!.id, 'retry_all']);
+    expect(answered.code, answered.stderr).toBe(0);
+    expect(answered.stdout).toBe(
+      `${items[1]!.id} answered retry_all: the cost cap of a task is $${cap} now (was $0.001), for every task of run ${second}; 3 tasks stopped at the cap run again: h1, h2, h3\n`,
+    );
+    await completed(second);
+    const closed = (await inboxItems(true)).filter((item) => item.runId === second);
+    expect(closed.map((item) => [item.taskId, item.status, item.closed?.reason])).toEqual([
+      ['h1', 'closed', 'obsolete'],
+      ['h2', 'closed', 'answered'],
+      ['h3', 'closed', 'obsolete'],
+    ]);
   }, 120_000);
 
   it('advises a cap a retry can pass when the task failed before any call came back', async () => {

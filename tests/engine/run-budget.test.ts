@@ -56,7 +56,8 @@ describe('max_cost_usd', () => {
     expect(provider.callsFor('work')).toHaveLength(2);
 
     // What the pause says, in the inbox and `orc show`, is what the run spent once its work landed.
-    const spent = `spent ${formatCost(view.costUsd)} of the $5.00 budget;`;
+    // Not passed ($4 of $5): the third task's attempt and review did not fit, and the pause says so.
+    const spent = `spent ${formatCost(view.costUsd)} of the $5.00 budget, and the next task (t3) needs about $2.00 for its attempt and review, which does not fit;`;
     await eventually(
       async () => (await engine!.orchestrator.getRun(run.id)).pauseMessage?.includes(spent) === true,
       'the pause to tell the spend',
@@ -70,6 +71,15 @@ describe('max_cost_usd', () => {
     );
     expect(paused.at(-1)?.reason).toBe('budget');
     expect(paused.at(-1)?.message).toContain(spent);
+    expect(paused.at(-1)?.message).toBe(view.pauseMessage);
+    // The pause's own event names what did not fit, not a budget passed.
+    const events = await readJournal(engine.home, run.id);
+    expect(events.some((e) => e.type === 'run.budget_exceeded')).toBe(false);
+    expect(events.find((e) => e.type === 'run.budget_would_exceed')).toMatchObject({
+      limitUsd: 5,
+      neededUsd: 2,
+      nextTask: 't3',
+    });
   });
 
   it('never spends past it by more than the work already under way when it was reached', async () => {
@@ -88,7 +98,9 @@ describe('max_cost_usd', () => {
       'the work under way to end',
     );
     const events = await readJournal(engine.home, run.id);
-    const reached = events.findIndex((e) => e.type === 'run.budget_exceeded');
+    const reached = events.findIndex(
+      (e) => e.type === 'run.budget_exceeded' || e.type === 'run.budget_would_exceed',
+    );
     const underWay = new Set(
       events.slice(0, reached).flatMap((e) => (e.type === 'task.assigned' ? [e.taskId] : [])),
     );
@@ -116,5 +128,63 @@ describe('max_cost_usd', () => {
     // The tasks' attempts and reviews (the final review is foreseen on its own).
     const spent = charges(await readJournal(engine.home, run.id)).reduce((sum, c) => sum + c.costUsd, 0);
     expect(spent).toBeLessThanOrEqual(0.005);
+  });
+
+  it("hands Claude Code agents in parallel shares of the run's remainder, not each the whole of it", async () => {
+    // Two agents at once under $5: each was handed $5 (maxBudgetUsd), so together they could spend $10.
+    const provider = createScriptedProvider({
+      name: 'claude-code',
+      usage: (call) => ({
+        ...ZERO_USAGE,
+        outputTokens: call.purpose === 'work' ? 100_000 : call.purpose === 'review' ? 50_000 : 0,
+      }),
+    });
+    engine = await openTestEngine({ provider, config: { execution: { max_workers: 2, max_cost_usd: 5 } } });
+    provider.hold();
+    const run = await engine.orchestrator.startRun({ tasks: tasks(2) });
+    await eventually(
+      () => Promise.resolve(provider.callsFor('work').length === 2),
+      'both attempts to be in flight',
+    );
+    const handed = provider.callsFor('work').map((call) => call.request.budgetUsd!);
+    // Within what is left once the reviews are reserved, together; each a fair part of it.
+    expect(handed.reduce((sum, usd) => sum + usd, 0)).toBeLessThanOrEqual(5);
+    for (const usd of handed) expect(usd).toBeGreaterThan(2);
+    provider.release();
+    expect(await engine.orchestrator.waitForRun(run.id)).toMatchObject({ status: 'completed' });
+
+    // One at a time, an agent may spend what the run has left less its review's reservation.
+    const alone = createScriptedProvider({ name: 'claude-code' });
+    await engine.close();
+    engine = await openTestEngine({
+      provider: alone,
+      config: { execution: { max_workers: 1, max_cost_usd: 5 } },
+    });
+    const single = await engine.orchestrator.startRun({ tasks: tasks(1) });
+    await engine.orchestrator.waitForRun(single.id);
+    const [only] = alone.callsFor('work').map((call) => call.request.budgetUsd!);
+    expect(only).toBeGreaterThan(4.99);
+    expect(only).toBeLessThan(5);
+  });
+
+  it('waits for agents handed more than they spend rather than pause: what they leave comes back', async () => {
+    // $1 an attempt and $0.50 a review: three tasks and the final review are $5.00. The two agents at
+    // first hold $2.25 each; the third task fits what they are expected to cost, and starts once one lands.
+    const provider = createScriptedProvider({
+      name: 'claude-code',
+      // t2's attempt is under way when t1 has landed and t3 asks to start.
+      latencyMs: (call) => (call.purpose === 'work' && call.taskId === 't2' ? 300 : 5),
+      usage: (call) => ({
+        ...ZERO_USAGE,
+        outputTokens: call.purpose === 'work' ? 100_000 : call.purpose === 'plan' ? 0 : 25_000,
+      }),
+    });
+    engine = await openTestEngine({ provider, config: { execution: { max_workers: 2, max_cost_usd: 5 } } });
+    const run = await engine.orchestrator.startRun({ tasks: tasks(3) });
+    const done = await engine.orchestrator.waitForRun(run.id);
+    expect(done).toMatchObject({ status: 'completed' });
+    expect(done.costUsd).toBeLessThanOrEqual(5 + 1e-9);
+    const events = await readJournal(engine.home, run.id);
+    expect(events.some((e) => e.type === 'run.paused')).toBe(false);
   });
 });

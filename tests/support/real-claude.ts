@@ -6,6 +6,8 @@ import type { AgentStandIn } from './agent-stand-in.js';
 
 /** A hand-written `claude` for the faults the real one cannot be made to show (see the file). */
 export const BROKEN_CLAUDE = resolve(import.meta.dirname, 'broken-claude.mjs');
+/** The real Claude Code, its arguments written to RECORDING_CLAUDE_LOG first (recording-claude.mjs). */
+export const RECORDING_CLAUDE = resolve(import.meta.dirname, 'recording-claude.mjs');
 
 export interface ClaudeLogin {
   /**

@@ -92,11 +92,29 @@ export const OrcEvent = z.discriminatedUnion('type', [
     model: z.string().optional(),
   }),
   z.object({ ...base, type: z.literal('run.resumed') }),
+  /** The run paused at its budget: what it has spent reached the limit. */
   z.object({
     ...base,
     type: z.literal('run.budget_exceeded'),
     costUsd: z.number(),
     limitUsd: z.number(),
+  }),
+  /**
+   * The run paused before work that would take it past its budget: the next task's attempt and review
+   * (or the final review: no `nextTask`) did not fit beside what was spent and what is under way. Journals
+   * written before it told this as `run.budget_exceeded`, which read as a budget already passed.
+   */
+  z.object({
+    ...base,
+    type: z.literal('run.budget_would_exceed'),
+    costUsd: z.number(),
+    limitUsd: z.number(),
+    /** What the next work is expected to cost (USD). */
+    neededUsd: z.number(),
+    /** What the work under way is still expected to cost (USD). */
+    underWayUsd: z.number(),
+    /** The task that did not fit (not `taskId`: the event is the run's, not the task's). */
+    nextTask: z.string().optional(),
   }),
   /** A person set the run's budget (on resume). */
   z.object({ ...base, type: z.literal('run.budget_set'), limitUsd: z.number() }),

@@ -26,5 +26,16 @@ describe('answerHint', () => {
       'orc answer i2 raise|skip|cancel; raise sets the cost cap of a task to $0.00051, raise --budget <usd> to another; cancel cancels run r1a2b3c',
     );
     expect(answerHint(item([{ id: 'retry', key: 'r', label: 'run it again' }]))).toBe('orc answer i2 retry');
+    // One answer for every task stopped at the cap: what it sets, and that it runs them all.
+    expect(
+      answerHint(
+        item([
+          { id: 'raise', key: 'r', label: 'raise', budgetUsd: 0.0031 },
+          { id: 'retry_all', key: 'a', label: 'raise for all', budgetUsd: 0.0042 },
+        ]),
+      ),
+    ).toBe(
+      'orc answer i2 raise|retry_all; raise sets the cost cap of a task to $0.0031, raise --budget <usd> to another; retry_all sets it to $0.0042 and runs every task stopped at the cap again',
+    );
   });
 });

@@ -194,6 +194,13 @@ export function answerHint(item: InboxItem): string {
     notes.push(
       `raise sets the cost cap of a task to ${formatCost(raise.budgetUsd)}, raise --budget <usd> to another`,
     );
+  const all = item.choices.find((c) => c.id === 'retry_all');
+  if (all !== undefined)
+    notes.push(
+      all.budgetUsd === undefined
+        ? 'retry_all runs every task stopped at the cap again'
+        : `retry_all sets it to ${formatCost(all.budgetUsd)} and runs every task stopped at the cap again`,
+    );
   // On a task's item, cancel reads as about the task: it ends the whole run.
   if (item.choices.some((c) => c.id === 'cancel')) notes.push(`cancel cancels run ${item.runId}`);
   return notes.length === 0 ? hint : `${hint}; ${notes.join('; ')}`;

@@ -133,6 +133,11 @@ export const RetryTaskInput = z.strictObject({
   taskId: LookupId,
   maxTaskCostUsd: z.number().positive().optional(),
 });
+/** Every task stopped at the cost cap of a task runs again; `maxTaskCostUsd` raises the cap first. */
+export const RetryCappedInput = z.strictObject({
+  runId: RunId,
+  maxTaskCostUsd: z.number().positive().optional(),
+});
 export const EventsInput = z.strictObject({
   runId: RunId,
   /** Set by tRPC on reconnect: the id of the last event the client received. */

@@ -178,6 +178,7 @@ export class RunFold<R extends FoldedRun = FoldedRun> {
       case 'run.plan_rejected':
       case 'run.resumed':
       case 'run.budget_exceeded':
+      case 'run.budget_would_exceed':
       case 'run.budget_set':
       case 'run.task_budget_set':
       case 'run.concurrency':

@@ -1,7 +1,8 @@
-import { costFigure, formatCost, type InboxItem, OrcError } from '@orc/shared';
+import { costFigure, formatCost, plural, type InboxItem, OrcError } from '@orc/shared';
 import { taskCost } from '../run/run-budget.js';
 import type { Run } from '../run/run.js';
 import { answerPlan, cancelRun, resumeRun, retryTask, skipTask } from '../run/run-control.js';
+import { cappedTasks, retryCapped } from '../run/retry-capped.js';
 import type { Answer, AnswerAction } from './inbox.js';
 import { cancelledHoldingWork, heldBehind } from './run-needs.js';
 
@@ -81,6 +82,7 @@ function act(run: Run, item: InboxItem, answer: Answer, tell: (outcome: string) 
     case 'task_failed':
       if (answer.choice === 'cancel') return cancel();
       if (answer.choice === 'raise') return raiseCap(run, item, answer, tell);
+      if (answer.choice === 'retry_all') return retryAllCapped(run, item, answer, tell);
       tell(taskOutcome(run, taskId, answer.choice === 'skip', []));
       if (answer.choice === 'skip') return skipTask(run, taskId);
       return retryTask(run, taskId);
@@ -152,6 +154,29 @@ function raiseCap(
   retryTask(run, taskId, { maxTaskCostUsd: cap });
 }
 
+/**
+ * Runs every task stopped at the cap again (run/retry-capped.ts), under the cap the choice showed or the
+ * person's `--budget`; their items close as their tasks run. A task that stopped since and needs more than
+ * the figure shown is refused in the answer's own words, changing nothing: the cap is not raised past
+ * what a person saw unasked.
+ */
+function retryAllCapped(run: Run, item: InboxItem, answer: Answer, tell: (outcome: string) => void): void {
+  const shown = item.choices.find((c) => c.id === 'retry_all')?.budgetUsd;
+  const cap = answer.budgetUsd ?? shown;
+  const was = run.budget.taskLimit;
+  const fix = (usd: number) => `orc answer ${item.id} retry_all --budget ${costFigure(usd)}`;
+  const ids = cappedTasks(run).map((task) => task.id);
+  const raised =
+    cap !== undefined && was !== undefined && cap > was + 1e-6
+      ? `the cost cap of a task is ${formatCost(cap)} now (was ${formatCost(was)}), for every task of run ${run.id}; `
+      : '';
+  const list =
+    ids.length > 10 ? `${ids.slice(0, 10).join(', ')} and ${ids.length - 10} more` : ids.join(', ');
+  // Told first: the item closes as its task moves, with what the answer did. A refusal below tells nothing.
+  tell(`${raised}${plural(ids.length, 'task')} stopped at the cap run again: ${list}`);
+  retryCapped(run, cap === undefined ? {} : { maxTaskCostUsd: cap }, fix);
+}
+
 /** The answer's line for a raise: the new cap, and what it means for the other tasks that stopped at the old one. */
 function raisedLine(run: Run, taskId: string, was: number | undefined, cap: number): string {
   const others = [...run.tasks.rows()].flatMap((row) => {
@@ -167,7 +192,9 @@ function raisedLine(run: Run, taskId: string, was: number | undefined, cap: numb
   return [
     `the cost cap of a task is ${formatCost(cap)} now${was === undefined ? '' : ` (was ${formatCost(was)})`}, for every task of run ${run.id}; task ${taskId} runs again`,
     ...(fit.length > 0
-      ? [`${list(fit)} stopped at the old cap and fit this one: orc inbox offers each a retry`]
+      ? [
+          `${list(fit)} stopped at the old cap and fit this one: orc inbox offers each a retry${fit.length > 1 ? `, orc retry ${run.id} --all-capped runs them all` : ''}`,
+        ]
       : []),
     ...(short.length > 0 ? [`${list(short)} need more: orc inbox offers each a raise`] : []),
   ].join('; ');

@@ -289,7 +289,12 @@ export class Inbox {
         'INVALID_CHOICE',
         `${choice.id} needs a note saying what to change: orc answer ${itemId} ${choice.id} --note "…"`,
       );
-    if (answer.budgetUsd !== undefined && item.type !== 'budget' && choice.id !== 'raise')
+    if (
+      answer.budgetUsd !== undefined &&
+      item.type !== 'budget' &&
+      choice.id !== 'raise' &&
+      choice.id !== 'retry_all'
+    )
       throw new OrcError(
         'INVALID_CHOICE',
         `a budget goes with a budget item or a raise of a task's cap; ${itemId} is ${item.type} and ${choice.id} takes none`,

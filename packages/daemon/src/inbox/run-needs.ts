@@ -171,6 +171,7 @@ export function taskNeeds(run: Run, task: TaskRecord): ItemSpec[] {
           (task.error.length > 200 || run.budget.stoppedAt(task) !== undefined) && { detail: task.error }),
         choices: [
           retryChoice(run, [task]),
+          ...allCappedChoice(run, task),
           choice('skip', 's', 'skip it: what waits for it goes on'),
           // A run that has ended cannot be cancelled: offered, the answer would do nothing.
           ...(FINISHED_RUN_STATUSES.has(run.status) ? [] : [CANCEL]),
@@ -247,6 +248,37 @@ function retryChoice(run: Run, tasks: TaskRecord[], label = 'run it again'): Inb
     ),
     budgetUsd: cap,
   };
+}
+
+/**
+ * For a task stopped at the cost cap of a task when others are too: one answer that runs them all again,
+ * raising the cap first to what the one that needs most needs (`retry_all`; run/retry-capped.ts). Eight
+ * tasks stopped at a cap made eight items, each retry its own answer after one raise.
+ */
+function allCappedChoice(run: Run, task: TaskRecord): InboxChoice[] {
+  if (run.budget.stoppedAt(task) === undefined) return [];
+  // From the figures kept, not each task's record: every capped task's item asks (its answer checks them).
+  const figures = run.budget.cappedFigures().filter(({ taskId }) => {
+    const status = run.tasks.statusOf(taskId);
+    return status === 'failed' || status === 'blocked';
+  });
+  if (figures.length < 2) return [];
+  const needed = Math.max(...figures.map((figure) => figure.capUsd));
+  const cap = run.budget.taskLimit;
+  // Not how many: the item is not told again as other tasks stop (the answer's line counts them).
+  const all = 'every task stopped at the cap';
+  if (cap !== undefined && cap >= needed - 1e-6)
+    return [choice('retry_all', 'a', `run ${all} again, within the ${formatCost(cap)} cap`)];
+  return [
+    {
+      ...choice(
+        'retry_all',
+        'a',
+        `raise the cost cap of a task to ${formatCost(needed)} and run ${all} again (or retry_all --budget <usd> for another cap)`,
+      ),
+      budgetUsd: needed,
+    },
+  ];
 }
 
 const SETTLED_FOR_GOOD: ReadonlySet<TaskStatus> = new Set(['done', 'skipped', 'cancelled']);

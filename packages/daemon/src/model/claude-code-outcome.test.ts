@@ -51,7 +51,7 @@ describe('classifyFailure', () => {
     expect(turns.message).toBe('Claude Code stopped at the turn limit (claude_cli.max_turns = 3, 3 turns)');
     const budget = classifyFailure(result({ subtype: 'error_max_budget_usd' }), { now: NOW, budgetUsd: 0.5 });
     expect(budget.details).toEqual({ pauseRun: true, pauseReason: 'budget' });
-    expect(budget.message).toContain('($0.50 left)');
+    expect(budget.message).toContain("stopped at the run's budget (the $0.50 of it this attempt was given)");
     const schema = classifyFailure(result({ subtype: 'error_max_structured_output_retries' }), { now: NOW });
     expect(schema.category).toBe('recoverable');
     const login = classifyFailure(

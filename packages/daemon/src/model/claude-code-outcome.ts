@@ -26,7 +26,11 @@ export function classifyFailure(result: SDKResultMessage, context: OutcomeContex
     );
   }
   if (result.subtype === 'error_max_budget_usd') {
-    const budget = context.budgetUsd === undefined ? '' : ` (${formatCost(context.budgetUsd)} left)`;
+    // The attempt's share: other attempts under way hold the rest of what the run has left.
+    const budget =
+      context.budgetUsd === undefined
+        ? ''
+        : ` (the ${formatCost(context.budgetUsd)} of it this attempt was given)`;
     return new ModelError(
       'permanent',
       `Claude Code stopped at the run's budget${budget}; orc resume <run> --budget <usd> goes on`,

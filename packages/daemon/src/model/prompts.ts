@@ -114,9 +114,10 @@ export function reviewPrompt(
 export function finalReviewPrompt(
   context: string,
   plan: Pick<Plan, 'summary'>,
-  tasks: readonly TaskRecord[],
+  tasks: Iterable<Pick<TaskRecord, 'id' | 'status' | 'title' | 'error'>>,
 ) {
-  const lines = tasks.map(
+  const lines = Array.from(
+    tasks,
     (t) => `- ${t.id} [${t.status}] ${t.title}${t.error ? ` (error: ${t.error})` : ''}`,
   );
   return {

@@ -30,6 +30,7 @@ import {
   skipTask,
   untilSettled,
 } from '../run/run-control.js';
+import { retryCapped } from '../run/retry-capped.js';
 import { RunRegistry } from '../run/run-registry.js';
 import type { Run, RunDeps } from '../run/run.js';
 import { reportRun, reportRuns } from '../report/report-runs.js';
@@ -387,6 +388,11 @@ export async function createOrchestrator(options: OrchestratorOptions): Promise<
       runs.use(runId, async (run) => {
         retryTask(await withWorkspace(run), taskId, options);
         return run.summary();
+      }),
+    retryCappedTasks: (runId, options) =>
+      runs.use(runId, async (run) => {
+        const taskIds = retryCapped(await withWorkspace(run), options);
+        return { taskIds, run: run.summary() };
       }),
     skipTask: (runId, taskId) =>
       runs.use(runId, async (run) => {

@@ -75,6 +75,14 @@ export interface Orchestrator {
   removeRun(runId: string): Promise<void>;
   /** `maxTaskCostUsd` raises the run's cap on a task's cost first (`orc retry --task-budget`). */
   retryTask(runId: string, taskId: string, options?: { maxTaskCostUsd?: number }): Promise<RunSummary>;
+  /**
+   * Every task stopped at the cost cap of a task runs again (`orc retry --all-capped`, run/retry-capped.ts):
+   * the tasks run again, and the run after it.
+   */
+  retryCappedTasks(
+    runId: string,
+    options?: { maxTaskCostUsd?: number },
+  ): Promise<{ taskIds: string[]; run: RunSummary }>;
   skipTask(runId: string, taskId: string): Promise<RunSummary>;
   /**
    * A person's edits of a running plan (run/plan-edits.ts): checked first (TASK_NOT_FOUND for an unknown

@@ -1,4 +1,4 @@
-import { RetryTaskInput, TaskPageInput, TaskRef } from '@orc/shared';
+import { RetryCappedInput, RetryTaskInput, TaskPageInput, TaskRef } from '@orc/shared';
 import { procedure, router } from './trpc.js';
 
 export const tasksRouter = router({
@@ -19,6 +19,12 @@ export const tasksRouter = router({
     .query(async ({ ctx, input }) => (await ctx.orchestrator.taskDiff(input.runId, input.taskId)) ?? null),
   retry: procedure.input(RetryTaskInput).mutation(({ ctx, input }) =>
     ctx.orchestrator.retryTask(input.runId, input.taskId, {
+      ...(input.maxTaskCostUsd !== undefined && { maxTaskCostUsd: input.maxTaskCostUsd }),
+    }),
+  ),
+  /** Every task stopped at the cost cap of a task runs again, with one raise of the cap for them all. */
+  retryCapped: procedure.input(RetryCappedInput).mutation(({ ctx, input }) =>
+    ctx.orchestrator.retryCappedTasks(input.runId, {
       ...(input.maxTaskCostUsd !== undefined && { maxTaskCostUsd: input.maxTaskCostUsd }),
     }),
   ),

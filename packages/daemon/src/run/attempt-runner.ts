@@ -40,6 +40,8 @@ export interface AttemptRunnerDeps {
   clock: Clock;
   logger: Logger;
   budget: RunBudget;
+  /** What a Claude Code agent may spend of the run's budget on the task's attempt (`BudgetGate.handOut`). */
+  agentBudget: (taskId: string) => number | undefined;
   tasks: TaskSet;
   config: () => ResolvedConfig;
   context: () => string;
@@ -237,8 +239,10 @@ export class AttemptRunner {
     const deadline = new Deadline(clock, signal, config.execution.worker_timeout * 1000);
     let agent: AgentSide | undefined;
     let thrown: unknown;
-    // The most the call may spend: the run's remainder, or the task's when that is less.
-    const runLeft = budget.remaining();
+    // The most the call may spend: the run's remainder (an agent's share of it: others run beside it), or
+    // the task's when that is less.
+    const runLeft =
+      this.deps.provider === 'claude-code' ? this.deps.agentBudget(task.id) : budget.remaining();
     const taskLeft = budget.taskRemaining(task);
     const budgetUsd =
       runLeft === undefined ? taskLeft : taskLeft === undefined ? runLeft : Math.min(runLeft, taskLeft);

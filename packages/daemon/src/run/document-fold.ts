@@ -31,6 +31,7 @@ const TASKLESS_EVENTS: ReadonlySet<OrcEvent['type']> = new Set<OrcEvent['type']>
   'run.rollback_started',
   'run.rollback_failed',
   'run.budget_exceeded',
+  'run.budget_would_exceed',
   'run.budget_set',
   'run.task_budget_set',
   'run.concurrency',

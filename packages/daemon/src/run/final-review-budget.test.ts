@@ -1,4 +1,4 @@
-import { createScriptedProvider, openTestEngine, type TestEngine } from '@orc/test-support';
+import { createScriptedProvider, openTestEngine, readJournal, type TestEngine } from '@orc/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 
 let engine: TestEngine | undefined;
@@ -33,8 +33,20 @@ describe("a run's budget and its final review", () => {
     expect(paused.costUsd).toBeCloseTo(3, 6);
     expect(provider.callsFor('final-review')).toHaveLength(0);
     expect((await orchestrator.getRun(run.id)).pauseMessage).toBe(
-      `its final review would pass the budget: spent $3.00 of the $3.20 budget and the review costs about $0.50; orc resume ${run.id} --budget <usd> makes it within a new one, without --budget past it`,
+      `spent $3.00 of the $3.20 budget, and the final review needs about $0.50, which does not fit; orc resume ${run.id} --budget <usd> goes on within a new one, without --budget past it`,
     );
+
+    // Its forecast is what it will have cost once the final review is paid, not what is spent.
+    expect((await orchestrator.getRun(run.id)).forecast?.costUsd).toBeCloseTo(3.5, 6);
+    expect(orchestrator.listRuns().find((r) => r.id === run.id)?.forecast?.costUsd).toBeCloseTo(3.5, 6);
+    // The journal's pause says the final review did not fit, not that the budget was passed.
+    const events = await readJournal(engine.home, run.id);
+    expect(events.some((e) => e.type === 'run.budget_exceeded')).toBe(false);
+    expect(events.find((e) => e.type === 'run.budget_would_exceed')).toMatchObject({
+      costUsd: expect.closeTo(3, 6) as number,
+      limitUsd: 3.2,
+      neededUsd: expect.closeTo(0.5, 6) as number,
+    });
 
     await orchestrator.resumeRun(run.id, { maxCostUsd: 4 });
     const done = await orchestrator.waitForRun(run.id);

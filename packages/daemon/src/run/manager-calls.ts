@@ -41,7 +41,28 @@ export class FinalReviewOverBudget extends Error {
  * final review. Each is admitted by the daemon's quota governor and charged to the run.
  */
 export class ManagerCalls {
+  /** How long the final review's prompt is foreseen to be, while `key` (`foreseeFinalReview`) holds. */
+  private foreseen: { key: string; chars: number } | undefined;
+
   constructor(private readonly deps: ManagerCallsDeps) {}
+
+  /**
+   * What the final review is foreseen to cost, for the run's forecast (a held run forecast $0.004 and
+   * ended at $0.0059 once its final review was paid). Its prompt lists every task, so it is made again
+   * only when `key` changes (the tasks' count, and their failures as they double: their errors are in it);
+   * tasks kept as text are listed without parsing them, their errors left out.
+   */
+  foreseeFinalReview(
+    planSummary: string,
+    tasks: () => Iterable<Pick<TaskRecord, 'id' | 'status' | 'title' | 'error'>>,
+    key: string,
+  ): number {
+    if (this.foreseen?.key !== key) {
+      const { system, prompt } = finalReviewPrompt(this.deps.context(), { summary: planSummary }, tasks());
+      this.foreseen = { key, chars: system.length + prompt.length };
+    }
+    return this.deps.budget.finalReviewGuess(this.deps.config().models.manager.model, this.foreseen.chars);
+  }
 
   async plan(goal: string, feedback: string | undefined, signal: AbortSignal): Promise<string> {
     const { system, prompt } = planPrompt(goal, feedback);

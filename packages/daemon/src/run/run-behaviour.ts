@@ -1,5 +1,6 @@
 import {
   plural,
+  costFigure,
   formatCost,
   FINISHED_RUN_STATUSES,
   SETTLED_STATUSES,
@@ -51,11 +52,18 @@ export function provideRunMachine(run: Run) {
         } catch (error) {
           if (!(error instanceof FinalReviewOverBudget)) throw error;
           // The run pauses at its budget, as before an attempt; on resume it settles and reviews again.
-          run.emit({
-            type: 'run.budget_exceeded',
-            costUsd: run.budget.costUsd,
-            limitUsd: run.budget.limit ?? 0,
-          });
+          const { costUsd, limit = 0 } = run.budget;
+          run.emit(
+            costUsd >= limit
+              ? { type: 'run.budget_exceeded', costUsd, limitUsd: limit }
+              : {
+                  type: 'run.budget_would_exceed',
+                  costUsd,
+                  limitUsd: limit,
+                  neededUsd: error.expectedUsd,
+                  underWayUsd: 0,
+                },
+          );
           run.actor.send({
             type: 'run.budget_reached',
             message: run.budget.describeFinalReview(run.id, error.expectedUsd),
@@ -270,7 +278,7 @@ function failureSummary(run: Run): string {
   // The cap once, with the figure a retry needs: each capped task's own error names it again.
   if (first)
     parts.push(
-      `${capped.length === 1 ? `task ${first.task.id} is` : `${capped.length} tasks (first: ${first.task.id}) are`} at the cost cap of a task (execution.max_task_cost_usd ${formatCost(run.budget.taskLimit ?? 0)}) and ${first.task.id} needs ${formatCost(first.cap)} to be retried: ${run.budget.retryCommand(first.task.id, first.cap)} (or more) raises it${capped.length > 1 ? ` (orc inbox has each task's figure)` : ''}`,
+      `${capped.length === 1 ? `task ${first.task.id} is` : `${capped.length} tasks (first: ${first.task.id}) are`} at the cost cap of a task (execution.max_task_cost_usd ${formatCost(run.budget.taskLimit ?? 0)}) and ${first.task.id} needs ${formatCost(first.cap)} to be retried: ${run.budget.retryCommand(first.task.id, first.cap)} (or more) raises it${capped.length > 1 ? ` (orc inbox has each task's figure; orc retry ${run.id} --all-capped --task-budget ${costFigure(Math.max(...capped.map((c) => c.cap)))} runs them all)` : ''}`,
     );
   // Tasks that stopped at a cap a person has raised since (for another task): a plain retry runs them.
   const cappedIds = new Set(capped.map(({ task }) => task.id));
@@ -278,7 +286,7 @@ function failureSummary(run: Run): string {
   const fitFirst = fit[0];
   if (fitFirst)
     parts.push(
-      `${fit.length === 1 ? `task ${fitFirst.id}` : `${fit.length} tasks (first: ${fitFirst.id})`} stopped at the cost cap of a task before it was raised to ${formatCost(run.budget.taskLimit ?? 0)}, enough now: orc retry ${run.id} ${fitFirst.id} runs it again`,
+      `${fit.length === 1 ? `task ${fitFirst.id}` : `${fit.length} tasks (first: ${fitFirst.id})`} stopped at the cost cap of a task before it was raised to ${formatCost(run.budget.taskLimit ?? 0)}, enough now: orc retry ${run.id} ${fitFirst.id} runs it again${fit.length > 1 ? `, orc retry ${run.id} --all-capped runs them all` : ''}`,
     );
   for (const task of fit) cappedIds.add(task.id);
   const otherFailed = failed.filter((task) => !cappedIds.has(task.id));

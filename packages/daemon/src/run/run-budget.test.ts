@@ -137,3 +137,34 @@ describe('RunBudget.wouldExceed', () => {
     expect(budget.wouldExceed([reviewing, running], running)).toBe(false);
   });
 });
+
+describe('RunBudget.describe', () => {
+  const spent = new RunBudget({ usage: ZERO_USAGE, costUsd: 0.0013 }, 0.003, () => undefined);
+  const resume = 'orc resume r1 --budget <usd> goes on within a new one, without --budget past it';
+
+  it('says what did not fit when the budget is not passed: the next work, beside what is under way', () => {
+    // A trial's pause read `run.budget_exceeded $0.0013 of $0.003`, nothing saying what did not fit.
+    const need = { what: 'the next task (t3)', usd: 0.0012, for: 'its attempt and review' };
+    expect(spent.describe('r1', { text: '1 attempt and 1 review', usd: 0.0012 }, need)).toBe(
+      `spent $0.0013 of the $0.003 budget, and the next task (t3) needs about $0.0012 for its attempt and review, which does not fit beside the 1 attempt and 1 review still under way (about $0.0012); ${resume}`,
+    );
+    expect(spent.describe('r1', undefined, { ...need, usd: 0.002 })).toBe(
+      `spent $0.0013 of the $0.003 budget, and the next task (t3) needs about $0.002 for its attempt and review, which does not fit; ${resume}`,
+    );
+  });
+
+  it('says when what did not fit fits once the work under way has landed, and how to go on within it', () => {
+    const need = { what: 'the next task (t3)', usd: 0.0012, for: 'its attempt and review' };
+    const landed = new RunBudget({ usage: ZERO_USAGE, costUsd: 0.0016 }, 0.003, () => undefined);
+    expect(landed.describe('r1', undefined, need)).toBe(
+      'spent $0.0016 of the $0.003 budget, and the next task (t3) needs about $0.0012, which fits now that the work under way has landed; orc resume r1 --budget 0.003 goes on within it (without --budget: past it)',
+    );
+  });
+
+  it('says only the spend once the budget is passed', () => {
+    const passed = new RunBudget({ usage: ZERO_USAGE, costUsd: 0.0031 }, 0.003, () => undefined);
+    expect(passed.describe('r1', { text: '1 review', usd: 0.0004 })).toBe(
+      `spent $0.0031 of the $0.003 budget (1 review still under way, about $0.0004); ${resume}`,
+    );
+  });
+});

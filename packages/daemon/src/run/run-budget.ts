@@ -259,6 +259,22 @@ export class RunBudget {
     return kept !== undefined && kept.underUsd < kept.capUsd - 1e-6 ? kept : undefined;
   }
 
+  /** The tasks a retry figure is kept for (`neededCap`): those that stopped at the cap among them. */
+  cappedTaskIds(): string[] {
+    return Object.keys(this.spend.retryCaps ?? {});
+  }
+
+  /**
+   * The figures kept for tasks that stopped under a cap less than they need (`stoppedAt`), read without
+   * their records: what an inbox item offers for them all. `RunBudget.stoppedAt` checks each against the
+   * task's spend; the answer does.
+   */
+  cappedFigures(): { taskId: string; capUsd: number }[] {
+    return Object.entries(this.spend.retryCaps ?? {}).flatMap(([taskId, kept]) =>
+      kept.underUsd < kept.capUsd - 1e-6 ? [{ taskId, capUsd: kept.capUsd }] : [],
+    );
+  }
+
   /**
    * A person runs the task again: the figure kept for it goes (a failure of the retry for another reason
    * at the same spend would otherwise read as the cap's), and its next stop at the cap gives one anew.
@@ -327,19 +343,33 @@ export class RunBudget {
    * trial's run paused at $0.0077 of $0.005, and two reviews under way took it to $0.0094.
    */
   wouldExceed(underWay: Iterable<UnderWay>, next: UnderWay): boolean {
-    const limit = this.limitUsd;
-    if (limit === undefined || this.spend.budgetLifted === true) return false;
-    if (this.spend.costUsd >= limit) return true;
-    let expected = this.stillToPay(next);
-    for (const work of underWay) expected += this.stillToPay(work);
-    // Within a millionth of a dollar is within: sums of prices are not exact in floating point.
-    return this.spend.costUsd + expected > limit + 1e-6;
+    return this.shortfall(underWay, next) !== undefined;
   }
 
-  /** What work under way is still expected to cost (`wouldExceed`). */
-  private stillToPay({ reserved, attempting }: UnderWay): number {
+  /**
+   * Why `next` may not start within the run's limit (`wouldExceed`): what it needs and what the work
+   * under way is still expected to cost, for the pause to say; undefined when it fits.
+   */
+  shortfall(underWay: Iterable<UnderWay>, next: UnderWay): Shortfall | undefined {
+    const limit = this.limitUsd;
+    if (limit === undefined || this.spend.budgetLifted === true) return undefined;
+    const neededUsd = this.owed(next);
+    let underWayUsd = 0;
+    for (const work of underWay) underWayUsd += this.owed(work);
+    // Within a millionth of a dollar is within: sums of prices are not exact in floating point.
+    if (this.spend.costUsd < limit && this.spend.costUsd + underWayUsd + neededUsd <= limit + 1e-6)
+      return undefined;
+    return { neededUsd, underWayUsd };
+  }
+
+  /**
+   * What work under way is still expected to cost (`wouldExceed`): an attempt whose agent was handed a
+   * budget of its own (`handedUsd`) may spend all of it.
+   */
+  owed({ reserved, attempting, handedUsd }: UnderWay): number {
     const review = this.averageOf('review') ?? reserved.reviewUsd;
-    return attempting ? (this.averageOf('attempt') ?? reserved.attemptUsd) + review : review;
+    if (!attempting) return review;
+    return (handedUsd ?? this.averageOf('attempt') ?? reserved.attemptUsd) + review;
   }
 
   /**
@@ -352,13 +382,25 @@ export class RunBudget {
   finalReviewOverBudget(call: NextCall): number | undefined {
     const limit = this.limitUsd;
     if (limit === undefined || this.spend.budgetLifted === true) return undefined;
-    const expected = Math.max(average(this.reviews) ?? 0, 4 * this.leastCostOf(call));
+    const expected = this.finalReviewGuess(call.model, call.system.length + call.prompt.length);
     return this.spend.costUsd + expected > limit + 1e-6 ? expected : undefined;
+  }
+
+  /**
+   * What the final review is foreseen to cost (`finalReviewOverBudget`, the run's forecast), its prompt
+   * (system and prompt) `promptChars` long: the run's average review, and at least 4× its prompt's input.
+   */
+  finalReviewGuess(model: string, promptChars: number): number {
+    const least = costOf(
+      { ...ZERO_USAGE, inputTokens: Math.ceil(promptChars * TOKENS_PER_CHAR) },
+      this.prices(model),
+    );
+    return Math.max(average(this.reviews) ?? 0, 4 * least);
   }
 
   /** Why the run waits before its final review (`finalReviewOverBudget`), with what a person can do. */
   describeFinalReview(runId: string, expectedUsd: number): string {
-    return `its final review would pass the budget: spent ${formatCost(this.spend.costUsd)} of the ${formatCost(this.limitUsd ?? 0)} budget and the review costs about ${formatCost(expectedUsd)}; orc resume ${runId} --budget <usd> makes it within a new one, without --budget past it`;
+    return this.describe(runId, undefined, { what: 'the final review', usd: expectedUsd });
   }
 
   /**
@@ -387,12 +429,48 @@ export class RunBudget {
 
   /**
    * What the pause at the budget says; `underWay`: the attempts and reviews it let finish, still to be
-   * paid (the message is told again as they land, so it gives what `orc show` does).
+   * paid (the message is told again as they land, so it gives what `orc show` does); `need`: the work
+   * that did not fit, when the limit is not reached yet (a trial read `run.budget_exceeded $0.0013 of
+   * $0.003`, with nothing saying a task's reservation was what did not fit).
    */
-  describe(runId: string, underWay = ''): string {
-    const still = underWay === '' ? '' : ` (${underWay} still under way)`;
-    return `spent ${formatCost(this.spend.costUsd)} of the ${formatCost(this.limitUsd ?? 0)} budget${still}; orc resume ${runId} --budget <usd> goes on within a new one, without --budget past it`;
+  describe(runId: string, underWay: UnderWayText = { text: '', usd: 0 }, need?: BudgetNeed): string {
+    const spent = `spent ${formatCost(this.spend.costUsd)} of the ${formatCost(this.limitUsd ?? 0)} budget`;
+    const still = `${underWay.text} still under way`;
+    const owed = formatCost(underWay.usd);
+    const why =
+      need === undefined
+        ? underWay.text === ''
+          ? spent
+          : `${spent} (${still}, about ${owed})`
+        : `${spent}, and ${need.what} needs about ${formatCost(need.usd)}${need.for === undefined ? '' : ` for ${need.for}`}, which does not fit${underWay.text === '' ? '' : ` beside the ${still} (about ${owed})`}`;
+    const limit = this.limitUsd ?? 0;
+    // The work under way landed for less than it was reserved at: the run may go on within the same budget.
+    if (need !== undefined && underWay.text === '' && this.spend.costUsd + need.usd <= limit + 1e-6)
+      return `${spent}, and ${need.what} needs about ${formatCost(need.usd)}, which fits now that the work under way has landed; orc resume ${runId} --budget ${costFigure(limit)} goes on within it (without --budget: past it)`;
+    return `${why}; orc resume ${runId} --budget <usd> goes on within a new one, without --budget past it`;
   }
+}
+
+/** The work under way at a pause, in words ("1 attempt and 2 reviews"; empty: none) and what it owes. */
+export interface UnderWayText {
+  text: string;
+  usd: number;
+}
+
+/** Work that did not fit the budget: "the next task (t3)" or "the final review", and its cost. */
+export interface BudgetNeed {
+  what: string;
+  usd: number;
+  /** What the cost is of: "its attempt and review". */
+  for?: string;
+}
+
+/** Why work may not start within the budget (`RunBudget.shortfall`). */
+export interface Shortfall {
+  /** What the work is expected to cost. */
+  neededUsd: number;
+  /** What the work under way is still expected to cost. */
+  underWayUsd: number;
 }
 
 /** What a task's attempt and its review are expected to cost, as reserved before it starts. */
@@ -405,6 +483,8 @@ export interface Reservation {
 export interface UnderWay {
   reserved: Reservation;
   attempting: boolean;
+  /** What its attempt's agent may spend, when it was handed a budget of its own (`BudgetGate.handOut`). */
+  handedUsd?: number;
 }
 
 function average(seen: { total: number; count: number }): number | undefined {

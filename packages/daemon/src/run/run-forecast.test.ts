@@ -38,6 +38,7 @@ describe('RunForecaster', () => {
     const input = (now: number, spentUsd: number, counts: Record<string, number>) => ({
       now,
       spentUsd,
+      finalReviewUsd: 0,
       count: (status: TaskStatus) => counts[status] ?? 0,
       total: 10,
       resumeAt: undefined,
@@ -66,6 +67,7 @@ describe('RunForecaster', () => {
     const base = {
       now: T0 + 10_000,
       spentUsd: 0.2,
+      finalReviewUsd: 0,
       count: (status: TaskStatus) => ({ done: 1, ready: 1 })[status as string] ?? 0,
       total: 2,
       task: () => undefined,
@@ -77,6 +79,10 @@ describe('RunForecaster', () => {
       costUsd: expect.closeTo(0.4) as number,
       noFinishAt: 'person',
     });
+    // The final review still to be paid is in it, a paused or held run's as a running one's: a held run
+    // forecast $0.004 and ended at $0.0059.
+    const held = { ...base, finalReviewUsd: 0.05, resumeAt: undefined, waitsForAPerson: true };
+    expect(forecaster.forecast(held)!.costUsd).toBeCloseTo(0.45);
   });
 
   it('is the same from settled tasks kept as their text as from their records', () => {
@@ -84,6 +90,7 @@ describe('RunForecaster', () => {
     const base = {
       now: T0 + 10_000,
       spentUsd: 0.6,
+      finalReviewUsd: 0,
       count: (status: TaskStatus) => ({ done: 2, pending: 2 })[status as string] ?? 0,
       total: 4,
       resumeAt: undefined,
@@ -110,6 +117,7 @@ describe('RunForecaster', () => {
       forecaster.forecast({
         now,
         spentUsd,
+        finalReviewUsd: 0,
         count: (status: TaskStatus) => (status === 'done' ? 1 : 0),
         total,
         resumeAt: undefined,
@@ -131,6 +139,7 @@ describe('RunForecaster', () => {
     const input = (now: number, counts: Record<string, number>) => ({
       now,
       spentUsd: 0.4,
+      finalReviewUsd: 0,
       count: (status: TaskStatus) => counts[status] ?? 0,
       total: 4,
       resumeAt: undefined,

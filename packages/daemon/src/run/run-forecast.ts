@@ -23,6 +23,8 @@ export interface ForecastInput {
   now: number;
   /** Everything the run has spent (USD). */
   spentUsd: number;
+  /** What its final review is foreseen to cost, while it is still to be paid (USD). */
+  finalReviewUsd: number;
   /** How many of the run's tasks have this status. */
   count: (status: TaskStatus) => number;
   total: number;
@@ -38,7 +40,7 @@ export interface ForecastInput {
  * A run's forecast, kept as tasks move so making one costs O(tasks under way): the cost is what was spent
  * plus, for the tasks left, what a finished task cost on average (its attempts and their reviews) less
  * what the ones under way have cost already; the finish time is the tasks left at the pace of the last 50
- * that finished. Planning and the final review are not in it (a few calls against hundreds).
+ * that finished, and the final review as it is foreseen (`finalReviewUsd`); planning is over by then.
  *
  * The pace is measured on the run's working clock (`idleMs`: the time it was paused, or finished before
  * a reopen, is left out), and afresh from the first start after the records were replaced (a rollback, a
@@ -120,7 +122,7 @@ export class RunForecaster {
       last = this.afresh(input);
       this.last = last;
     }
-    const costUsd = input.spentUsd + last.leftUsd;
+    const costUsd = input.spentUsd + last.leftUsd + input.finalReviewUsd;
     if (last.finishAt !== undefined) return { costUsd, finishAt: last.finishAt };
     return { costUsd, noFinishAt: last.waits ? 'person' : 'pace' };
   }

@@ -110,6 +110,7 @@ export class RunScheduler {
       clock: deps.clock,
       logger: deps.logger,
       budget: host.budget,
+      agentBudget: (id) => this.gate.handOut(id, Math.min(this.pool.free, this.graph.readyCount)),
       tasks: this.tasks,
       config: () => host.config,
       context: () => host.context(),

@@ -116,7 +116,7 @@ describe('cancel while planning', () => {
 });
 
 describe('budget', () => {
-  it('pauses with run.budget_exceeded instead of spending past max_cost_usd', async () => {
+  it('pauses with run.budget_would_exceed instead of spending past max_cost_usd', async () => {
     // Each work call costs $1 (100k output tokens of the worker model at $10 per million); reviews are free.
     const provider = createScriptedProvider({
       usage: (call) => ({
@@ -134,11 +134,21 @@ describe('budget', () => {
     expect(summary.costUsd).toBeLessThanOrEqual(2.5);
     expect(provider.callsFor('work')).toHaveLength(2);
     const events = await readJournal(engine.home, run.id);
-    expect(ofType(events, 'run.budget_exceeded')).toEqual([
-      expect.objectContaining({ costUsd: summary.costUsd, limitUsd: 2.5 }),
+    // $2.00 spent is not past $2.50: the third task's $1.00 attempt is what did not fit, and the pause says so.
+    expect(ofType(events, 'run.budget_exceeded')).toEqual([]);
+    expect(ofType(events, 'run.budget_would_exceed')).toEqual([
+      expect.objectContaining({
+        costUsd: summary.costUsd,
+        limitUsd: 2.5,
+        neededUsd: 1,
+        underWayUsd: 0,
+        nextTask: 't3',
+      }),
     ]);
     expect(ofType(events, 'run.paused')[0]).toMatchObject({ reason: 'budget' });
-    expect(ofType(events, 'run.paused')[0]?.message).toContain('orc resume');
+    expect(ofType(events, 'run.paused')[0]?.message).toBe(
+      `spent $2.00 of the $2.50 budget, and the next task (t3) needs about $1.00 for its attempt and review, which does not fit; orc resume ${run.id} --budget <usd> goes on within a new one, without --budget past it`,
+    );
     // Resuming is the person's decision to go on past the budget: the rest of the run is done.
     await engine.orchestrator.resumeRun(run.id);
     expect((await engine.orchestrator.waitForRun(run.id)).status).toBe('completed');
@@ -168,7 +178,7 @@ describe('budget', () => {
     expect(again).toMatchObject({ status: 'paused', pauseReason: 'budget', costUsd: 3 });
     const events = await readJournal(engine.home, run.id);
     expect(ofType(events, 'run.budget_set')).toEqual([expect.objectContaining({ limitUsd: 3.5 })]);
-    expect(ofType(events, 'run.budget_exceeded').map((e) => e.limitUsd)).toEqual([1.5, 3.5]);
+    expect(ofType(events, 'run.budget_would_exceed').map((e) => e.limitUsd)).toEqual([1.5, 3.5]);
 
     // Another run on the same daemon keeps the daemon's own budget.
     const other = await engine.orchestrator.startRun({ tasks: independent(3) });

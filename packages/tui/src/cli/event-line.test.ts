@@ -60,6 +60,26 @@ describe('eventLine of budgets', () => {
       /\$0\.0051 of \$0\.005$/,
     );
   });
+
+  it('tells a pause before work that does not fit from a budget passed', () => {
+    // A trial read `run.budget_exceeded $0.0013 of $0.003`: nothing was exceeded, the next task did not fit.
+    const event = {
+      ...base,
+      type: 'run.budget_would_exceed' as const,
+      costUsd: 0.0013,
+      limitUsd: 0.003,
+      neededUsd: 0.0012,
+      underWayUsd: 0.0006,
+      nextTask: 't3',
+    };
+    expect(eventLine(event)).toMatch(
+      /run\.budget_would_exceed +\$0\.0013 of \$0\.003 spent; task t3 needs about \$0\.0012, work under way about \$0\.0006: it does not fit$/,
+    );
+    const { nextTask: _task, ...finalReview } = event;
+    expect(eventLine({ ...finalReview, underWayUsd: 0 })).toMatch(
+      /\$0\.0013 of \$0\.003 spent; the final review needs about \$0\.0012: it does not fit$/,
+    );
+  });
 });
 
 describe('eventLine of run.restored', () => {

@@ -45,6 +45,8 @@ function eventDetail(event: OrcEvent): string {
       return '';
     case 'run.budget_exceeded':
       return `${formatCost(event.costUsd)} of $${event.limitUsd}`;
+    case 'run.budget_would_exceed':
+      return `${formatCost(event.costUsd)} of ${formatCost(event.limitUsd)} spent; ${event.nextTask === undefined ? 'the final review' : `task ${event.nextTask}`} needs about ${formatCost(event.neededUsd)}${event.underWayUsd > 0 ? `, work under way about ${formatCost(event.underWayUsd)}` : ''}: it does not fit`;
     case 'run.budget_set':
       return `$${event.limitUsd}`;
     case 'run.task_budget_set':

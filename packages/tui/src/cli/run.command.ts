@@ -9,6 +9,8 @@ import {
   jsonSyntaxProblem,
   formatCount,
   LIMITS,
+  RUN_ITEM_TYPES,
+  type OrcEvent,
   loadConfig,
   OrcError,
   ProviderName,
@@ -21,6 +23,7 @@ import {
 import { detectTaskMasterPath, locateTaskMasterFile } from '@orc/daemon/client';
 import type { Command } from 'commander';
 import { CommandFailed, UsageError } from './cli-error.js';
+import { awaitUnderWay } from './await-under-way.js';
 import { withClient } from './daemon-connection.js';
 import { endsFollowing } from './event-line.js';
 import { followEvents, interruptSignal } from './follow-events.js';
@@ -149,32 +152,47 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
       if (tty) view.seed(await client.trpc.runs.get.query({ runId: started.id }));
     }
     const signal = interruptSignal();
-    await followEvents(client, {
+    const onEvent = (event: OrcEvent) => {
+      if (!options.json) view.onEvent(event);
+    };
+    const lastId = await followEvents(client, {
       runId: started.id,
       afterId: 0,
-      onEvent: (event) => {
-        if (!options.json) view.onEvent(event);
-      },
+      onEvent,
       until: endsFollowing,
       signal,
       connection,
     });
+    // What is under way at a pause lands before the line that tells the run's spend.
+    const final = await awaitUnderWay(client, {
+      runId: started.id,
+      afterId: lastId,
+      onEvent,
+      say: (text) => {
+        if (!options.json) process.stdout.write(`${text}\n`);
+      },
+      signal,
+      connection,
+    });
     view.end();
-    const final = await client.trpc.runs.get.query({ runId: started.id });
     const { tasks: _tasks, ...summary } = final;
     const waiting = (await client.trpc.inbox.list.query({ runId: final.id })).items;
     if (signal.aborted && !FINISHED_RUN_STATUSES.has(final.status)) {
+      const busy = final.busyWorkers > 0 ? `, ${formatCost(final.costUsd)} spent and more still landing` : '';
       emit(
         options,
         summaryJson(summary),
-        () => `detached from ${final.id} (${final.status}); follow it with orc logs ${final.id} --follow`,
+        () =>
+          `detached from ${final.id} (${final.status}${busy}); follow it with orc logs ${final.id} --follow`,
       );
       return;
     }
+    // An item about the pause says why and how to go on: the run's own hint beside it would be a second one.
+    const pauseItem = waiting.some((item) => item.taskId === undefined && RUN_ITEM_TYPES.has(item.type));
     emit(options, { ...summaryJson(summary), finalReview: final.finalReview }, () => [
       `run ${final.id} ${final.status}${simulatedLabel(final)}: ${formatCounts(final)}, ${formatCost(final.costUsd)}`,
       ...(final.finalReview ? [`review: ${final.finalReview.verdict}: ${final.finalReview.summary}`] : []),
-      ...(final.status === 'paused'
+      ...(final.status === 'paused' && !pauseItem
         ? [
             final.pauseReason === 'held'
               ? `paused (held): ${final.pauseMessage ?? 'the work left waits for tasks you cancelled'}`

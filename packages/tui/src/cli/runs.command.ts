@@ -1,4 +1,4 @@
-import { simulatedLabel } from '@orc/shared';
+import { plural, simulatedLabel } from '@orc/shared';
 import type { Command } from 'commander';
 import { UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
@@ -46,22 +46,35 @@ export function registerRunsCommands(program: Command): void {
       .command(action)
       .description(
         action === 'retry'
-          ? 'run a failed or blocked task again'
+          ? 'run a failed or blocked task again (--all-capped: every task stopped at the cost cap of a task)'
           : "skip a task: what depends on it goes on once the skipped task's own dependencies are done",
       )
       .argument('<run>', 'run id (or a unique prefix, or last)')
-      .argument('<task>', 'task id')
+      .argument(action === 'retry' ? '[task]' : '<task>', 'task id')
       .option('--json', 'print one JSON document');
     if (action === 'retry')
-      command.option(
-        '--task-budget <usd>',
-        "raise the run's cap on one task's cost (execution.max_task_cost_usd) to this (USD) first",
-      );
-    command.action(async (ref: string, taskId: string, options: JsonOption & { taskBudget?: string }) => {
+      command
+        .option(
+          '--task-budget <usd>',
+          "raise the run's cap on one task's cost (execution.max_task_cost_usd) to this (USD) first",
+        )
+        .option('--all-capped', 'run every task stopped at the cost cap of a task again, with one raise');
+    type Options = JsonOption & { taskBudget?: string; allCapped?: boolean };
+    command.action(async (ref: string, taskId: string | undefined, options: Options) => {
       const maxTaskCostUsd = options.taskBudget === undefined ? undefined : Number(options.taskBudget);
       if (maxTaskCostUsd !== undefined && !(Number.isFinite(maxTaskCostUsd) && maxTaskCostUsd > 0))
         throw new UsageError(
           `--task-budget must be a positive amount of US dollars (got "${options.taskBudget}")`,
+        );
+      if (options.allCapped && taskId !== undefined)
+        throw new UsageError(
+          `--all-capped retries every task stopped at the cost cap of a task; give it or a task (${taskId}), not both`,
+        );
+      if (options.allCapped)
+        return retryCapped(ref, maxTaskCostUsd === undefined ? {} : { maxTaskCostUsd }, options);
+      if (taskId === undefined)
+        throw new UsageError(
+          'give the task to retry, or --all-capped for every task stopped at the cost cap of a task',
         );
       await withClient(async (client) => {
         const runId = (await resolveRunRef(client, ref)).id;
@@ -82,4 +95,23 @@ export function registerRunsCommands(program: Command): void {
       });
     });
   }
+}
+
+/** `orc retry <run> --all-capped`: every task stopped at the cost cap of a task runs again, at once. */
+async function retryCapped(
+  ref: string,
+  cap: { maxTaskCostUsd?: number },
+  options: JsonOption,
+): Promise<void> {
+  await withClient(async (client) => {
+    const runId = (await resolveRunRef(client, ref)).id;
+    const { taskIds, run } = await client.trpc.tasks.retryCapped.mutate({ runId, ...cap });
+    emit(options, { ...summaryJson(run), retried: taskIds }, () => {
+      const list =
+        taskIds.length > 10
+          ? `${taskIds.slice(0, 10).join(', ')} and ${taskIds.length - 10} more`
+          : taskIds.join(', ');
+      return `retrying ${plural(taskIds.length, 'task')} stopped at the cost cap of a task in ${run.id} (${run.status}): ${list}`;
+    });
+  });
 }

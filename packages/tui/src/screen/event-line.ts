@@ -69,6 +69,11 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
         'error',
         `cost ${formatCost(event.costUsd)} reached the budget of ${formatCost(event.limitUsd)}; the run is paused`,
       );
+    case 'run.budget_would_exceed':
+      return line(
+        'warn',
+        `${event.nextTask === undefined ? 'the final review' : `the next task (${event.nextTask})`} needs about ${formatCost(event.neededUsd)}, which does not fit the budget of ${formatCost(event.limitUsd)} with ${formatCost(event.costUsd)} spent${event.underWayUsd > 0 ? ` and ${formatCost(event.underWayUsd)} under way` : ''}; the run is paused`,
+      );
     case 'run.concurrency':
       return line('warn', `concurrency now ${event.limit}: ${event.reason}`);
     case 'run.integrated':
