@@ -78,15 +78,18 @@ it('X cancels the selected task on the attached screen; a task added elsewhere a
     attempts: [expect.objectContaining({ outcome: 'cancelled' }) as object],
   });
 
-  // s asks too: Esc keeps the task, Enter skips it, and what depended on it goes on.
-  pane.keys('s');
-  await pane.waitFor((s) => s.includes('Skip task first?'), 'the skip question');
-  pane.keys('Escape');
-  await pane.waitFor((s) => !s.includes('Skip task first?'), 'the skip question gone');
-  expect(show(runId).tasks.find((t) => t.id === 'first')?.status).toBe('cancelled');
+  // s asks too: Esc and Enter keep the task (a stray Enter must not skip it), y skips it, and what
+  // depended on it goes on.
+  for (const keep of ['Escape', 'Enter']) {
+    pane.keys('s');
+    await pane.waitFor((s) => s.includes('Skip task first?'), `the skip question (${keep})`);
+    pane.keys(keep);
+    await pane.waitFor((s) => !s.includes('Skip task first?'), `the skip question gone (${keep})`);
+    expect(show(runId).tasks.find((t) => t.id === 'first')?.status).toBe('cancelled');
+  }
   pane.keys('s');
   await pane.waitFor((s) => s.includes('Skip task first?'), 'the skip question again');
-  pane.keys('Enter');
+  pane.keys('y');
   await pane.waitFor((s) => /│first +First task +skipped/.test(s), 'the task skipped');
   await pane.waitFor(
     (s) => /│second +Second task +(running|reviewing|done)/.test(s),

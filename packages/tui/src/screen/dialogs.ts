@@ -194,7 +194,8 @@ export function askYesNo(
     if (!['y', 'n', 'escape', 'q', 'enter'].includes(name)) return;
     screen.removeListener('keypress', answer);
     box.destroy();
-    answered(name === 'y' || name === 'enter', key);
+    // Only y: a stray Enter must not cancel a run or skip a task.
+    answered(name === 'y', key);
   };
   // The key that opened the question is told to the screen's keypress listeners before the handler
   // that opens it runs: it does not answer it.

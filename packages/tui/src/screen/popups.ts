@@ -94,7 +94,7 @@ export class Popups {
     });
   }
 
-  /** A yes/no question (`question` is markup); resolves true on y or Enter. */
+  /** A yes/no question (`question` is markup); resolves true on y; n, Esc, q or Enter keep. */
   confirm(label: string, question: string): Promise<boolean> {
     return new Promise((resolve) => {
       askYesNo(this.screen, label, question, (yes, key) => {

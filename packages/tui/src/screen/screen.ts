@@ -52,11 +52,11 @@ export interface AttachResult {
 type TaskQuestion = (id: string) => { label: string; text: string };
 const SKIP_QUESTION: TaskQuestion = (id) => ({
   label: ' Skip task ',
-  text: `Skip task ${id}? What depends on it goes on without it.\n{bold}y{/bold}/Enter skip it   {bold}n{/bold}/Esc keep it`,
+  text: `Skip task ${id}? What depends on it goes on without it.\n{bold}y{/bold} skip it   {bold}n{/bold}/Esc keep it`,
 });
 const CANCEL_TASK_QUESTION: TaskQuestion = (id) => ({
   label: ' Cancel task ',
-  text: `Cancel task ${id}? Its attempt stops; it waits until you edit, retry or skip it.\n{bold}y{/bold}/Enter cancel it   {bold}n{/bold}/Esc keep it`,
+  text: `Cancel task ${id}? Its attempt stops; it waits until you edit, retry or skip it.\n{bold}y{/bold} cancel it   {bold}n{/bold}/Esc keep it`,
 });
 
 const EVENT_ROWS = 8;
@@ -472,7 +472,7 @@ class AttachSession {
   private confirmCancel(): void {
     const view = this.state.view;
     if (view === undefined || FINISHED_RUN_STATUSES.has(view.status)) return;
-    const question = `Cancel run ${escapeTags(view.id)}? Running work is stopped.\n{bold}y{/bold}/Enter cancel the run   {bold}n{/bold}/Esc keep it running`;
+    const question = `Cancel run ${escapeTags(view.id)}? Running work is stopped.\n{bold}y{/bold} cancel the run   {bold}n{/bold}/Esc keep it running`;
     void this.popups.confirm(' Cancel run ', question).then((yes) => {
       if (yes) this.act('cancel', (runId) => this.client.trpc.runs.cancel.mutate({ runId }));
     });
