@@ -176,6 +176,10 @@ describe('damaged runs through the CLI', () => {
     expect(past.stdout).toMatch(/run\.completed/);
     const shownHole = await box.orc(['show', damaged]);
     expect(shownHole.stdout).toContain(`orc logs ${damaged} --after ${hole} reads on past it; ${putBack}`);
+    const reported = await box.orc(['report', damaged]);
+    expect(reported.code).toBe(1);
+    expect(reported.stderr).toContain(`has a hole: event ${hole} is missing`);
+    expect(reported.stderr).toContain(`--after ${hole} reads on past it; ${putBack}`);
 
     // Its files put back whole, the daemon's next start reads the run again.
     await writeFile(file(damaged, 'state.json'), whole.state);

@@ -89,13 +89,14 @@ describe('the screen at 80×24', () => {
     const pane = terminal(`node ${orc} run tasks.json`);
     const end = await pane.waitFor((s) => s.includes('[exit'), 'orc run to exit', 30_000);
     expect(end).toContain('[exit 0]');
-    const text = end.replace(/\n(?=\S)/g, '\n').split('\n');
+    // The summary wraps at 80 columns; joined back as tmux wrapped it (joined with '' a wrap falling on a
+    // space read "498out"), it carries the tokens and the time.
+    const text = pane.captureJoined().split('\n');
     const summary = text.findIndex((line) =>
       /^Run r\w+ completed \[SIMULATED\]: 7\/7 done · cost \$/.test(line),
     );
     expect(summary, end).toBeGreaterThanOrEqual(0);
-    // The summary wraps at 80 columns; joined, it carries the tokens and the time.
-    const joined = text.slice(summary).join('');
+    const joined = text.slice(summary).join('\n');
     expect(joined).toMatch(/tokens \S+ in \/ \S+ out · time \S+/);
     expect(joined).toMatch(/Final review \(success\): /);
     expect(joined).toMatch(/See it again with: orc attach r\w+/);

@@ -41,6 +41,11 @@ export class TmuxPane {
     return this.tmux('capture-pane', '-p', '-t', 'orc');
   }
 
+  /** The pane with the lines the terminal wrapped joined back, their spaces kept (`-J`). */
+  captureJoined(): string {
+    return this.tmux('capture-pane', '-p', '-J', '-t', 'orc');
+  }
+
   /** A tmux format of the window, such as `#{window_bell_flag}` (1 once the program rang the bell). */
   format(format: string): string {
     return this.tmux('display-message', '-p', '-t', 'orc', format).trim();

@@ -1,5 +1,6 @@
 import type { RunReport, RunsReport } from '@orc/shared';
-import type { RunRegistry } from '../run/run-registry.js';
+import { historyError, type RunRegistry } from '../run/run-registry.js';
+import { isDamagedFileError } from '../store/damaged-file-error.js';
 import type { Run } from '../run/run.js';
 import { linesChanged } from './lines-changed.js';
 import { RunReportBuilder } from './run-report.js';
@@ -13,7 +14,12 @@ export async function reportRun(run: Run, now: number, lines: boolean): Promise<
   const builder = new RunReportBuilder();
   // Events emitted but not yet written (a rating a moment ago) are in the report too.
   await run.journal.drain();
-  for await (const event of run.deps.store.readEvents(run.id, 0)) builder.add(event);
+  try {
+    for await (const event of run.deps.store.readEvents(run.id, 0)) builder.add(event);
+  } catch (error) {
+    // A hole in the journal: the report says what `orc logs` says about it, with the fix.
+    throw isDamagedFileError(error) ? historyError(run.id, error) : error;
+  }
   // Every task (the view without `full` carries a large run's first page only); the records are the
   // run's own, a settled task's parsed from its text, not copies without their outputs.
   const view = run.view(true);

@@ -548,7 +548,7 @@ function damagedError(summary: RunSummary): OrcError {
 }
 
 /** A replay stopped by damage in the journal, with what a person can do about it. */
-function historyError(runId: string, error: DamagedFileError): OrcError {
+export function historyError(runId: string, error: DamagedFileError): OrcError {
   return new OrcError('STORE_ERROR', `${error.message}; ${damagedHistoryFix(runId, error)}`);
 }
 
