@@ -236,7 +236,30 @@ describe('header', () => {
       showProgressBar: true,
     });
     expect(plain(paused[1]!)).toMatch(/^PAUSED \(BUDGET\)/);
-    expect(plain(paused[3]!)).toBe('Paused because the cost budget is reached. Press p to resume.');
+    // p alone goes past the budget: the notice says so, and how to set a new one.
+    expect(plain(paused[3]!)).toBe(
+      'Paused at its budget. Press p to go on past it; orc resume r-42 --budget <usd> sets a new one.',
+    );
+    const told = renderHeader(
+      view({
+        status: 'paused',
+        pauseReason: 'budget',
+        pauseMessage: 'spent $3.00 of the $5.00 budget, and the next task (b) needs about $2.50',
+      }),
+      { width: 200, now: NOW, showProgressBar: true },
+    );
+    expect(plain(told[3]!)).toBe(
+      'Paused at its budget: spent $3.00 of the $5.00 budget, and the next task (b) needs about $2.50. Press p to go on past it.',
+    );
+    // A held run is not undone by p (it pauses again): the notice says what does.
+    const held = renderHeader(view({ status: 'paused', pauseReason: 'held' }), {
+      width: 140,
+      now: NOW,
+      showProgressBar: true,
+    });
+    expect(plain(held[3]!)).toBe(
+      'Paused: the work left waits for a task you cancelled. Select it and press r to retry or s to skip it.',
+    );
     const resumeAt = '2025-01-01T01:05:00.000Z';
     const quota = renderHeader(
       view({ status: 'paused', pauseReason: 'quota', resumeAt, quotaModel: 'claude-sonnet-5-5' }),
