@@ -134,6 +134,11 @@ describe('key line', () => {
     expect(keyHints(180)).toContain('Tab next run');
     expect(keyHints(100)).toContain('i inbox');
     expect(keyHints(180)).toContain('? help');
+    // A damaged run takes no action: its line offers none.
+    const damaged = keyHints(180, { damaged: true });
+    for (const acting of ['p pause', 'x cancel', 'r retry', 's skip', 'X cancel task', 'b rollback'])
+      expect(damaged).not.toContain(acting);
+    expect(damaged).toContain('i inbox');
   });
 });
 
