@@ -606,7 +606,7 @@ describe('event lines', () => {
       strategy: 'full',
       resetTasks: ['t1'],
     });
-    expect(rolledBack?.text).toBe('rolled back to cp3 (full); 1 task reset');
+    expect(rolledBack?.text).toBe('rolled back to cp3 (full); 1 task reset: t1');
   });
 
   it('gives worker output no line (it has panes of its own)', () => {
