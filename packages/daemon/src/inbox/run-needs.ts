@@ -67,7 +67,7 @@ export function runNeeds(run: Run, now: number): ItemSpec[] {
   }
   if (snapshot.matches({ paused: 'budget' }))
     return spec('budget', `run ${id} is paused at its budget: ${message ?? run.budget.describe(id)}`, [
-      choice('resume', 'r', 'go on past the budget (or give a new one: --budget <usd>)'),
+      choice('resume', 'r', `go on past the budget (orc resume ${id} --budget <usd> sets a new one)`),
       CANCEL,
     ]);
   if (snapshot.matches({ paused: 'quota' })) {

@@ -54,7 +54,7 @@ describe('RunBudget.checkTask', () => {
     capped.countAttempt(0.0007);
     const review = { kind: 'review' as const, model: 'm', system: '', prompt: 'x'.repeat(700) };
     expect(() => capped.checkTask(spentTask, review)).toThrow(
-      "task b would pass the cost cap of a task ($0.001, execution.max_task_cost_usd): it has cost $0.00051 and a review costs at least $0.0007 (its prompt alone); a retry is counted as $0.00051 spent + $0.0007 for an attempt (the run's average) + $0.0028 for its review (4× its prompt's $0.0007, as no review has come back yet to price its answer), rounded up; a retry needs a cap of $0.0041: orc retry r1 b --task-budget 0.0041",
+      "task b would pass the cost cap of a task ($0.001, execution.max_task_cost_usd): it has cost $0.00051 and a review is guessed at $0.0007 (its prompt at the full input price: none has come back yet); a retry is counted as $0.00051 spent + $0.0007 for an attempt (the run's average) + $0.0028 for its review (4× its prompt's $0.0007, as no review has come back yet to price its answer), rounded up; a retry needs a cap of $0.0041: orc retry r1 b --task-budget 0.0041",
     );
     // The figure is the one every surface gives.
     expect(capped.neededCap(spentTask)).toBe(0.0041);

@@ -106,7 +106,8 @@ export class RunBudget {
    * Fails the task's next call (its attempt or the review of it) before it is made when, at what such a
    * call costs on average, it would take the task past `max_task_cost_usd`: thrown as a permanent
    * ModelError, so the task fails with the reason and the run goes on. Before any such call has come
-   * back, its cost is its prompt's input at the model's price (what it costs at least): with nothing
+   * back, its cost is guessed at its prompt's input at the model's full price (not a floor: what the prompt
+   * cache serves costs a tenth of it; not a ceiling: the answer is not counted): with nothing
    * foreseen, the run's first task went past its cap on its first review ($0.0014 of a $0.001 cap).
    */
   checkTask(task: Pick<TaskRecord, 'id' | 'attempts'>, next: NextCall): void {
@@ -124,7 +125,7 @@ export class RunBudget {
         ? ''
         : seen.count > 0
           ? ` and ${call} costs about ${formatCost(expected)}`
-          : ` and ${call} costs at least ${formatCost(expected)} (its prompt alone)`;
+          : ` and ${call} is guessed at ${formatCost(expected)} (its prompt at the full input price: none has come back yet)`;
     const kept = this.keptCap(task);
     const needed = this.neededCap(task, limit);
     // How the figure is made, in words a person can check: a trial could not tell where $0.0042 came from.
@@ -167,7 +168,7 @@ export class RunBudget {
     return `orc retry ${this.spend.id ?? '<run>'} ${taskId} --task-budget ${costFigure(capUsd)}`;
   }
 
-  /** What a call costs at least: its prompt's input tokens, estimated from its length. */
+  /** A call guessed before any like it came back: its prompt's input tokens (from its length) at full price. */
   private leastCostOf(call: NextCall): number {
     const inputTokens = Math.ceil((call.system.length + call.prompt.length) * TOKENS_PER_CHAR);
     return costOf({ ...ZERO_USAGE, inputTokens }, this.prices(call.model));

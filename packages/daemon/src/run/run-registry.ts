@@ -512,7 +512,9 @@ function damagedSummary(
   const base: RunSummary = known
     ? summarizeRun({ ...known, tasks: [] })
     : (stored.summary ?? placeholderSummary(stored.id, stored.entry));
-  const summary: RunSummary = { ...base, status: 'damaged', taskCounts: {}, taskTotal: 0, damage };
+  // Its tasks as the index last counted them, when it did: a damaged run of 5 tasks read `0/0`.
+  const { taskCounts = {}, taskTotal = 0 } = stored.summary ?? {};
+  const summary: RunSummary = { ...base, status: 'damaged', taskCounts, taskTotal, damage };
   if (base.finishedAt === undefined && base.idleSince === undefined)
     summary.idleSince = [lastAt, base.updatedAt]
       .filter((at): at is string => at !== undefined && !Number.isNaN(Date.parse(at)))

@@ -10,6 +10,7 @@ import {
 import { formatCost, formatTokens, plural } from './format.js';
 import { ERROR_CATEGORY_COLOR, colored } from './status-style.js';
 import { escapeTags, oneLine } from './text-cells.js';
+import { idList } from './id-list.js';
 
 export type EventLevel = 'info' | 'warn' | 'error';
 
@@ -120,7 +121,8 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
     case 'run.rolled_back':
       return line(
         'warn',
-        `rolled back to ${event.checkpointId} (${event.strategy}); ${plural(event.resetTasks.length, 'task')} reset`,
+        // Which tasks, as orc logs and the report say: a trial could not tell what "2 tasks reset" were.
+        `rolled back to ${event.checkpointId} (${event.strategy}); ${plural(event.resetTasks.length, 'task')} reset${event.resetTasks.length === 0 ? '' : `: ${idList(event.resetTasks)}`}`,
       );
     case 'task.status': {
       const level = event.status === 'failed' ? 'error' : event.status === 'blocked' ? 'warn' : 'info';

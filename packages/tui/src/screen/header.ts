@@ -185,20 +185,24 @@ function runStateNotice(view: RunView, now: number): string | undefined {
       // The daemon's message names the server and says the run goes on by itself.
       return `Paused: ${view.pauseMessage ?? 'the Redis server cannot be reached; the run goes on by itself once it answers'}.`;
     }
+    // A budget pause and a held run are not undone by p alone: p goes past the budget, and a held run
+    // pauses again until its cancelled task is retried or skipped (a trial pressed p and got both).
+    if (view.pauseReason === 'budget')
+      return view.pauseMessage === undefined
+        ? `Paused at its budget. Press p to go on past it; orc resume ${view.id} --budget <usd> sets a new one.`
+        : `Paused at its budget: ${view.pauseMessage}. Press p to go on past it.`;
+    if (view.pauseReason === 'held')
+      return 'Paused: the work left waits for a task you cancelled. Select it and press r to retry or s to skip it.';
     const why =
-      view.pauseReason === 'budget'
-        ? 'the cost budget is reached'
-        : view.pauseReason === 'provider'
-          ? 'the model provider is unavailable'
-          : view.pauseReason === 'source'
-            ? 'the Task Master file cannot be read'
-            : view.pauseReason === 'verify'
-              ? `integration.verify cannot pass: ${view.train?.last?.reason ?? 'see the events'}`
-              : view.pauseReason === 'held'
-                ? 'the work left waits for a task you cancelled: edit, retry or remove it'
-                : view.pauseReason === 'rollback'
-                  ? 'it was rolled back to a checkpoint: look over the tasks it reset'
-                  : 'you paused it';
+      view.pauseReason === 'provider'
+        ? 'the model provider is unavailable'
+        : view.pauseReason === 'source'
+          ? 'the Task Master file cannot be read'
+          : view.pauseReason === 'verify'
+            ? `integration.verify cannot pass: ${view.train?.last?.reason ?? 'see the events'}`
+            : view.pauseReason === 'rollback'
+              ? 'it was rolled back to a checkpoint: look over the tasks it reset'
+              : 'you paused it';
     return `Paused because ${why}. Press p to resume.`;
   }
   if (view.status === 'failed') return `Run failed${view.error === undefined ? '' : `: ${view.error}`}`;

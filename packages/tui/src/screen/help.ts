@@ -19,18 +19,30 @@ const KEY_HINTS: readonly string[] = [
   'Tab next run',
 ];
 const ALWAYS = ['? help', 'q detach'];
+/** Keys that act on a run: a damaged run takes none of them (a trial's p read "pause failed: … damaged"). */
+const ACTING = new Set([
+  'p pause/resume',
+  'x cancel',
+  'r retry',
+  's skip',
+  'X cancel task',
+  'c checkpoint',
+  'b rollback',
+]);
 const GAP = '  ';
 
 /**
  * The key line for a terminal `width` cells wide: as many hints as fit, in order, then `? help` and
- * `q detach`, which always show (`? more keys` when some were left out).
+ * `q detach`, which always show (`? more keys` when some were left out). A damaged run's line leaves out
+ * the keys that would act on it.
  */
-export function keyHints(width: number): string {
-  const line = (hints: readonly string[], more: boolean) =>
-    ` ${[...hints, more ? '? more keys' : ALWAYS[0]!, ALWAYS[1]!].join(GAP)}`;
-  let shown = KEY_HINTS.length;
-  while (shown > 0 && cellWidth(line(KEY_HINTS.slice(0, shown), shown < KEY_HINTS.length)) > width) shown--;
-  return line(KEY_HINTS.slice(0, shown), shown < KEY_HINTS.length);
+export function keyHints(width: number, options: { damaged?: boolean } = {}): string {
+  const hints = options.damaged ? KEY_HINTS.filter((hint) => !ACTING.has(hint)) : KEY_HINTS;
+  const line = (shownHints: readonly string[], more: boolean) =>
+    ` ${[...shownHints, more ? '? more keys' : ALWAYS[0]!, ALWAYS[1]!].join(GAP)}`;
+  let shown = hints.length;
+  while (shown > 0 && cellWidth(line(hints.slice(0, shown), shown < hints.length)) > width) shown--;
+  return line(hints.slice(0, shown), shown < hints.length);
 }
 
 export const HELP_TEXT = [

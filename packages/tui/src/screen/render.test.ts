@@ -134,6 +134,11 @@ describe('key line', () => {
     expect(keyHints(180)).toContain('Tab next run');
     expect(keyHints(100)).toContain('i inbox');
     expect(keyHints(180)).toContain('? help');
+    // A damaged run takes no action: its line offers none.
+    const damaged = keyHints(180, { damaged: true });
+    for (const acting of ['p pause', 'x cancel', 'r retry', 's skip', 'X cancel task', 'b rollback'])
+      expect(damaged).not.toContain(acting);
+    expect(damaged).toContain('i inbox');
   });
 });
 
@@ -236,7 +241,30 @@ describe('header', () => {
       showProgressBar: true,
     });
     expect(plain(paused[1]!)).toMatch(/^PAUSED \(BUDGET\)/);
-    expect(plain(paused[3]!)).toBe('Paused because the cost budget is reached. Press p to resume.');
+    // p alone goes past the budget: the notice says so, and how to set a new one.
+    expect(plain(paused[3]!)).toBe(
+      'Paused at its budget. Press p to go on past it; orc resume r-42 --budget <usd> sets a new one.',
+    );
+    const told = renderHeader(
+      view({
+        status: 'paused',
+        pauseReason: 'budget',
+        pauseMessage: 'spent $3.00 of the $5.00 budget, and the next task (b) needs about $2.50',
+      }),
+      { width: 200, now: NOW, showProgressBar: true },
+    );
+    expect(plain(told[3]!)).toBe(
+      'Paused at its budget: spent $3.00 of the $5.00 budget, and the next task (b) needs about $2.50. Press p to go on past it.',
+    );
+    // A held run is not undone by p (it pauses again): the notice says what does.
+    const held = renderHeader(view({ status: 'paused', pauseReason: 'held' }), {
+      width: 140,
+      now: NOW,
+      showProgressBar: true,
+    });
+    expect(plain(held[3]!)).toBe(
+      'Paused: the work left waits for a task you cancelled. Select it and press r to retry or s to skip it.',
+    );
     const resumeAt = '2025-01-01T01:05:00.000Z';
     const quota = renderHeader(
       view({ status: 'paused', pauseReason: 'quota', resumeAt, quotaModel: 'claude-sonnet-5-5' }),
@@ -578,7 +606,7 @@ describe('event lines', () => {
       strategy: 'full',
       resetTasks: ['t1'],
     });
-    expect(rolledBack?.text).toBe('rolled back to cp3 (full); 1 task reset');
+    expect(rolledBack?.text).toBe('rolled back to cp3 (full); 1 task reset: t1');
   });
 
   it('gives worker output no line (it has panes of its own)', () => {

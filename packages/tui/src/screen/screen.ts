@@ -333,7 +333,8 @@ class AttachSession {
     const lines = this.state.lines.slice(-(eventRows - 2));
     this.events.setContent(lines.map((l) => eventLineMarkup(l)).join('\n'));
 
-    this.footer.setContent(escapeTags(fitCells(keyHints(width), width)));
+    const damaged = this.state.view?.status === 'damaged';
+    this.footer.setContent(escapeTags(fitCells(keyHints(width, { damaged }), width)));
     this.popups.update(Date.now());
     this.screen.render();
     this.rows.want(this.state.wantedRows());

@@ -1,5 +1,6 @@
 import type { RunView } from '@orc/shared';
 import { formatDuration } from './format.js';
+import { idList } from './id-list.js';
 
 /**
  * The merge train in a line, for the header and `orc show`: what is being verified (and for how long),
@@ -19,15 +20,11 @@ export function trainLine(view: RunView, now: number): string | undefined {
     const since = Math.max(0, now - Date.parse(train.verifying.since));
     parts.push(`verifying ${what} at ${train.verifying.commit.slice(0, 12)} (${formatDuration(since)})`);
   }
-  if (waiting.length > 0) parts.push(`waiting ${listed(waiting)}`);
+  if (waiting.length > 0) parts.push(`waiting ${idList(waiting)}`);
   if (train?.last) {
     const { taskIds, passed, reason } = train.last;
     const what = taskIds.length === 0 ? 'integration head' : taskIds.join(', ');
     parts.push(`last: ${what} ${passed ? 'passed' : `failed (${reason ?? 'no reason'})`}`);
   }
   return parts.length === 0 ? undefined : `train: ${parts.join(' · ')}`;
-}
-
-function listed(ids: readonly string[]): string {
-  return ids.length <= 6 ? ids.join(', ') : `${ids.slice(0, 6).join(', ')} and ${ids.length - 6} more`;
 }
