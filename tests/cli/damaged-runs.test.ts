@@ -139,6 +139,16 @@ describe('damaged runs through the CLI', () => {
     expect(runsCheck.detail).toContain(`rebuilt from damaged files: ${rebuilt}`);
     expect(runsCheck.detail).toContain(fix);
 
+    // The report over the window counts the run it could not read and names its file in a sentence.
+    const window = await box.orc(['report', '--since', '7d']);
+    expect(window.code, window.stderr).toBe(0);
+    expect(window.stdout).toMatch(
+      /^since .*: 1 run \(1 completed\) and 1 that could not be read \(listed below\), /,
+    );
+    expect(window.stdout).toContain(
+      `  ${damaged}  could not be read: ${file(damaged, 'state.json')} is not valid JSON (`,
+    );
+
     expect(TmuxPane.available(), 'tmux is needed for the screen tests').toBe(true);
     pane = new TmuxPane(`node ${CLI} attach ${damaged}`, {
       cwd: box.home,

@@ -64,7 +64,7 @@ describe('npm run demo without ANTHROPIC_API_KEY (the built demo, a real process
       /^✔ t3 done: \[simulated\] (Done|Completed|Finished): Heat the water \(task t3\)\.$/m,
     );
     expect(stdout).toContain('run completed: 6/6 tasks done');
-    expect(stdout).toMatch(/; cost \$[\d.]+ \(simulated tokens at real prices; nothing was spent\)$/m);
+    expect(stdout).toMatch(/; cost \$[\d.]+ \(simulated tokens at real prices: nothing was spent\)$/m);
     expect(stdout).toMatch(/^final review \(success\): \[simulated\] /m);
     // Its throwaway state directory is gone.
     expect(await readdir(scratch)).toEqual([]);

@@ -44,9 +44,15 @@ const APPROVE = { ...FAST_SIM, execution: { approve_plan: true } };
 /** Starts a run whose plan waits for approval; its summary. */
 async function planned(goal = 'Write two short poems'): Promise<RunSummary> {
   const started = await box.orc(['run', goal, '--json']);
-  expect(started.code, started.stderr).toBe(0);
+  // Not done: exit 6, and one line on stderr with how to go on (stdout stays the JSON document).
+  expect(started.code, started.stderr).toBe(6);
   const summary = JSON.parse(started.stdout) as RunSummary;
   expect(summary.status).toBe('awaiting_approval');
+  expect(started.stderr).toMatch(
+    new RegExp(
+      `^orc: run ${summary.id} is waiting for its plan to be approved, not completed; it needs you: .*\\(orc answer \\S+ approve\\|edit\\|refuse\\)\n$`,
+    ),
+  );
   return summary;
 }
 

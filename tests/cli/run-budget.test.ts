@@ -62,7 +62,7 @@ describe('orc run paused at its budget', () => {
     slow = true;
     await box.writeConfig({ models, execution: { max_workers: 2, max_cost_usd: limit } });
     const run = await box.orc(['run', 'tasks.json'], { timeoutMs: 60_000 });
-    expect(run.code, run.stderr).toBe(0);
+    expect(run.code, run.stderr).toBe(6);
     const runId = /^run (r\w+) started/.exec(run.stdout)![1]!;
     const shown = JSON.parse((await box.orc(['show', runId, '--json'])).stdout) as RunView;
     expect(shown).toMatchObject({ status: 'paused', pauseReason: 'budget', busyWorkers: 0 });

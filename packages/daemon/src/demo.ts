@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatCost, loadConfig, isOrcError, type OrcEvent } from '@orc/shared';
+import { formatCost, loadConfig, isOrcError, type OrcEvent, simulatedSpendNote } from '@orc/shared';
 import { createOrchestrator } from './orchestrator/create-orchestrator.js';
 
 const GOAL =
@@ -38,8 +38,9 @@ async function main(): Promise<void> {
     console.log(
       `\nrun ${summary.status}: ${view.tasks.filter((t) => t.status === 'done').length}/${view.tasks.length} tasks done`,
     );
+    const notSpent = simulatedSpendNote(summary.models);
     console.log(
-      `tokens in ${summary.usage.inputTokens} (cache reads ${summary.usage.cacheReadTokens}), out ${summary.usage.outputTokens}; cost ${formatCost(summary.costUsd)}${summary.models.simulated ? ' (simulated tokens at real prices; nothing was spent)' : ''}`,
+      `tokens in ${summary.usage.inputTokens} (cache reads ${summary.usage.cacheReadTokens}), out ${summary.usage.outputTokens}; cost ${formatCost(summary.costUsd)}${notSpent ? ` (${notSpent})` : ''}`,
     );
     if (view.finalReview) {
       console.log(`\nfinal review (${view.finalReview.verdict}): ${view.finalReview.summary}`);

@@ -188,6 +188,18 @@ export function simulatedLabel(run: { models: RunModels }): string {
 }
 
 /**
+ * That a simulated model's tokens are priced as a real model's would be and nothing is paid for them, said
+ * beside a run's cost so "$0.02" is not read as money gone; undefined for real models.
+ */
+export function simulatedSpendNote(models: RunModels): string | undefined {
+  const roles = simulatedRoles(models);
+  if (roles === undefined) return undefined;
+  if (roles === 'SIMULATED') return 'simulated tokens at real prices: nothing was spent';
+  const whose = models.manager.provider === 'simulated' ? "the manager's" : "the workers'";
+  return `${whose} part is simulated tokens at real prices: not spent`;
+}
+
+/**
  * Where a live run is heading, from its spend so far: its total cost (what it spent, and what each
  * finished task cost on average times the tasks left) and when it finishes (the tasks left at the pace
  * of the recent ones, after a quota wait's end). Absent until a task has finished.

@@ -132,11 +132,20 @@ export async function ensureDaemon(
   }
 }
 
+/** What the daemon said when asked to stop: the runs with work under way, and how long it gets. */
+export interface DaemonStopping {
+  underWay: number;
+  graceMs?: number;
+}
+
 /**
  * Asks the daemon to stop and waits until its process is gone. Resolves with the stopped daemon's
- * info, or undefined when none was running (a stale `daemon.json` is removed).
+ * info, or undefined when none was running (a stale `daemon.json` is removed). `onStopping` hears at
+ * once what the daemon waits for, before the wait.
  */
-export async function stopDaemon(options: DaemonControlOptions = {}): Promise<DaemonInfo | undefined> {
+export async function stopDaemon(
+  options: DaemonControlOptions & { onStopping?: (stopping: DaemonStopping) => void } = {},
+): Promise<DaemonInfo | undefined> {
   const env = options.env ?? process.env;
   const home = options.home ?? resolveStateDir(env);
   const status = await daemonStatus({ ...options, home });
@@ -145,13 +154,15 @@ export async function stopDaemon(options: DaemonControlOptions = {}): Promise<Da
     return undefined;
   }
   const { pid } = status.info;
+  let reply: DaemonStopping | undefined;
   try {
     const client = await createClient({ home, env });
-    await client.trpc.daemon.stop.mutate().catch(() => undefined);
+    reply = await client.trpc.daemon.stop.mutate().catch(() => undefined);
     await client.close();
   } catch {
     process.kill(pid, 'SIGTERM');
   }
+  if (reply !== undefined) options.onStopping?.(reply);
   const deadline = Date.now() + timeoutOf(options, 30_000);
   while (isProcessAlive(pid)) {
     if (Date.now() > deadline) {

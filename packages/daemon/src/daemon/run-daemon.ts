@@ -175,6 +175,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<RunningDaemo
         ...(metricsServer && { metricsPort: metricsServer.port }),
       },
       requestStop: () => setImmediate(() => void stop('daemon.stop requested')),
+      stopGraceMs: graceMs,
       ...(options.rpcLimits !== undefined && { limits: options.rpcLimits }),
     });
     writeDaemonInfo(paths, server.info);

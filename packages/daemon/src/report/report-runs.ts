@@ -34,7 +34,9 @@ export async function reportRuns(runs: RunRegistry, since: number, now: number):
   for (const summary of runs.summaries()) {
     if (Date.parse(summary.createdAt) < since) continue;
     if (summary.status === 'damaged') {
-      builder.skip(summary.id, summary.damage?.reason ?? 'its files could not be read');
+      // The damage's reason reads on from its file's name ("is not valid JSON (…)"): said without it, not which file.
+      const { damage } = summary;
+      builder.skip(summary.id, damage ? `${damage.file} ${damage.reason}` : 'its files could not be read');
       continue;
     }
     try {

@@ -1,4 +1,4 @@
-import { MetricsInput } from '@orc/shared';
+import { MetricsInput, type RunSummary } from '@orc/shared';
 import { procedure, router } from './trpc.js';
 
 export const daemonRouter = router({
@@ -34,9 +34,22 @@ export const daemonRouter = router({
       ? { format: 'json' as const, metrics: await metrics.json() }
       : { format: 'prometheus' as const, contentType: metrics.contentType, text: await metrics.text() };
   }),
-  /** Stops the daemon gracefully once this reply is on its way. */
+  /**
+   * Stops the daemon gracefully once this reply is on its way; says how many runs have work under way,
+   * which gets up to `graceMs` to finish first, so the one stopping it can say what it waits for.
+   */
   stop: procedure.mutation(({ ctx }) => {
+    const busy = (run: RunSummary) =>
+      (run.taskCounts['running'] ?? 0) + (run.taskCounts['reviewing'] ?? 0) > 0 ||
+      run.status === 'analyzing' ||
+      run.status === 'reviewing';
+    const underWay = ctx.orchestrator.listRuns().filter(busy).length;
     ctx.requestStop();
-    return { pid: ctx.daemon.pid, stopping: true as const };
+    return {
+      pid: ctx.daemon.pid,
+      stopping: true as const,
+      underWay,
+      ...(ctx.stopGraceMs !== undefined && { graceMs: ctx.stopGraceMs }),
+    };
   }),
 });

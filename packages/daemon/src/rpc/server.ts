@@ -22,6 +22,8 @@ export interface RpcServerOptions {
   /** Filled in once listening (the port); procedures see it through `daemon.health`. */
   daemon: Omit<DaemonInfo, 'port'>;
   requestStop: () => void;
+  /** How long work under way gets to finish once the daemon stops: told to whoever stops it. */
+  stopGraceMs?: number;
   /** Bounds of each connection; `RPC_LIMITS` unless a test narrows them. */
   limits?: Partial<ConnectionLimits>;
   /** 0 picks a free port. */
@@ -88,6 +90,7 @@ export async function startRpcServer(options: RpcServerOptions): Promise<RpcServ
       orchestrator: options.orchestrator,
       daemon: infoNow(),
       requestStop: options.requestStop,
+      ...(options.stopGraceMs !== undefined && { stopGraceMs: options.stopGraceMs }),
       connection: guard,
     };
   };

@@ -12,6 +12,8 @@ export interface RpcContext {
   daemon: DaemonInfo;
   /** Asks the daemon to stop after the current reply is sent. */
   requestStop: () => void;
+  /** How long work under way gets to finish once the daemon stops (absent in tests that never stop it). */
+  stopGraceMs?: number;
   /** This connection's bounds: its calls and subscriptions wait for its socket to drain. */
   connection: ConnectionPacing;
 }

@@ -6,7 +6,7 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-/** A command that ran but did not succeed (a failed run): its message is shown, exit code 1. */
+/** A command that ran but did not succeed (a failed run): its message is shown, exit code 1 unless given. */
 export class CommandFailed extends Error {
   override readonly name = 'CommandFailed';
   constructor(
@@ -25,6 +25,8 @@ export const EXIT = {
   notFound: 3,
   conflict: 4,
   daemon: 5,
+  /** `orc run` followed a run that stopped short of completing and waits for you (paused, a plan to approve). */
+  paused: 6,
   internal: 70,
 } as const;
 

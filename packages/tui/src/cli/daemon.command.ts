@@ -1,5 +1,5 @@
 import { daemonStatus, startDaemon, stopDaemon } from '@orc/daemon/client';
-import { resolveStateDir, statePaths } from '@orc/shared';
+import { plural, resolveStateDir, statePaths } from '@orc/shared';
 import type { Command } from 'commander';
 import { CommandFailed, EXIT } from './cli-error.js';
 import { emit, printJson } from './output.js';
@@ -26,7 +26,14 @@ export function registerDaemonCommands(program: Command): void {
     .description('stop the daemon; runs are persisted and resume when it starts again')
     .option('--json', 'print one JSON document')
     .action(async (options: { json?: boolean }) => {
-      const stopped = await stopDaemon();
+      // The wait for work under way can take the whole grace period: said at once, not after it.
+      const stopped = await stopDaemon({
+        onStopping: ({ underWay, graceMs }) => {
+          if (underWay === 0 || graceMs === undefined) return;
+          const line = `stopping the daemon: waiting up to ${Math.ceil(graceMs / 1000)}s for the work under way in ${plural(underWay, 'run')}; what is not done by then goes on when it starts again\n`;
+          (options.json ? process.stderr : process.stdout).write(line);
+        },
+      });
       emit(options, { stopped: stopped !== undefined, ...(stopped ? { pid: stopped.pid } : {}) }, () =>
         stopped ? `daemon stopped (pid ${stopped.pid})` : 'no daemon was running',
       );

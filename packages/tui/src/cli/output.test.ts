@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { damageFix, damageText } from './output.js';
+import type { ProviderName } from '@orc/shared';
+import { damageFix, damageText, spendNote } from './output.js';
 
 const journal = {
   file: '/state/runs/r1/events.jsonl',
@@ -37,5 +38,25 @@ describe('damageText', () => {
     expect(
       damageFix({ id: 'r1', status: 'completed', damage: { ...journal, rebuiltFrom: 'the journal alone' } }),
     ).toBe(undefined);
+  });
+});
+
+describe('spendNote', () => {
+  const models = (manager: ProviderName, worker: ProviderName) => ({
+    models: {
+      manager: { provider: manager, model: 'claude-opus-5-5' },
+      worker: { provider: worker, model: 'claude-sonnet-5-5' },
+      simulated: manager === 'simulated' && worker === 'simulated',
+    },
+  });
+
+  it('says nothing was spent on simulated tokens, in the words of orc report, and nothing for real models', () => {
+    expect(spendNote(models('simulated', 'simulated'))).toBe(
+      ' (simulated tokens at real prices: nothing was spent)',
+    );
+    expect(spendNote(models('simulated', 'claude-code'))).toBe(
+      " (the manager's part is simulated tokens at real prices: not spent)",
+    );
+    expect(spendNote(models('anthropic', 'anthropic'))).toBe('');
   });
 });

@@ -1,4 +1,4 @@
-import { damagedHistoryFix, FINISHED_RUN_STATUSES, simulatedLabel } from '@orc/shared';
+import { damagedHistoryFix, FINISHED_RUN_STATUSES, simulatedLabel, simulatedSpendNote } from '@orc/shared';
 import type { RunDamage, RunStatus, RunSummary } from '@orc/shared';
 
 /** How a command prints: `--json` writes one document to stdout and nothing else. */
@@ -29,6 +29,12 @@ export function formatCounts(summary: RunSummary): string {
     .filter(([status, n]) => n > 0 && status !== 'done')
     .map(([status, n]) => `${n} ${status}`);
   return [`${done}/${summary.taskTotal} done`, ...parts].join(', ');
+}
+
+/** After a run's cost: ` (simulated tokens at real prices: nothing was spent)` for a simulated run, else empty. */
+export function spendNote(run: Pick<RunSummary, 'models'>): string {
+  const note = simulatedSpendNote(run.models);
+  return note === undefined ? '' : ` (${note})`;
 }
 
 export function runLine(summary: RunSummary): string {

@@ -16,7 +16,7 @@ import {
 import { attemptMs, formatCost, formatDuration, formatTokens, taskTimeMs } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
 import { trainLine } from '../screen/train-line.js';
-import { damageFix, damageText, formatCounts } from './output.js';
+import { damageFix, damageText, formatCounts, spendNote } from './output.js';
 import { sourceName, writeBackLine } from './run-preview-lines.js';
 import { statusText } from './run-table.js';
 
@@ -35,7 +35,7 @@ export function runReport(run: RunView, now: number, notes: readonly string[] = 
     `run ${run.id} ${statusNote(run, now)}${simulatedLabel(run)}`,
     `goal: ${oneLine(run.goal)}`,
     `models: manager ${run.models.manager.provider}/${run.models.manager.model}, worker ${run.models.worker.provider}/${run.models.worker.model}`,
-    `tasks: ${formatCounts(run)}; cost ${formatCost(run.costUsd)}; tokens ${tokens(run.usage)}${cacheShare(run.usage)}; ` +
+    `tasks: ${formatCounts(run)}; cost ${formatCost(run.costUsd)}${spendNote(run)}; tokens ${tokens(run.usage)}${cacheShare(run.usage)}; ` +
       `time ${formatDuration(took)}; last event #${run.lastEventId}`,
     ...(run.forecast ? [forecastLine(run, run.forecast, now)] : []),
     ...(run.source ? [`from ${sourceName(run.source)}; ${writeBackLine(run.source)}`] : []),

@@ -16,18 +16,20 @@ import {
   ProviderName,
   TaskSpec,
   taskSpecIssue,
+  type InboxItem,
+  type RunSummary,
   type TaskMasterInput,
   type TaskSpecInput,
   simulatedLabel,
 } from '@orc/shared';
 import { detectTaskMasterPath, locateTaskMasterFile } from '@orc/daemon/client';
 import type { Command } from 'commander';
-import { CommandFailed, UsageError } from './cli-error.js';
+import { CommandFailed, EXIT, UsageError } from './cli-error.js';
 import { awaitUnderWay } from './await-under-way.js';
 import { withClient } from './daemon-connection.js';
 import { endsFollowing } from './event-line.js';
 import { followEvents, interruptSignal } from './follow-events.js';
-import { emit, formatCounts, summaryJson } from './output.js';
+import { emit, formatCounts, spendNote, summaryJson } from './output.js';
 import { formatCost } from '../screen/format.js';
 import { looksLikePath } from './path-argument.js';
 import { ProgressView } from './progress-view.js';
@@ -51,7 +53,10 @@ interface RunOptions {
 export function registerRunCommand(program: Command): void {
   program
     .command('run')
-    .description('start a run from a goal or a tasks file (JSON) and follow it; --detach returns at once')
+    .description(
+      'start a run from a goal or a tasks file (JSON) and follow it; --detach returns at once. Exits 0 when ' +
+        'the run completed, 1 failed or cancelled, 6 paused or waiting for approval (stderr says how to go on)',
+    )
     .argument('[goal-or-tasks-file...]', 'a goal in words, a JSON tasks file, or a Task Master project')
     .option('--workers <n>', 'workers for this run (execution.max_workers)')
     .option('--provider <name>', `model provider: ${ProviderName.options.join(', ')}`)
@@ -190,7 +195,7 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
     // An item about the pause says why and how to go on: the run's own hint beside it would be a second one.
     const pauseItem = waiting.some((item) => item.taskId === undefined && RUN_ITEM_TYPES.has(item.type));
     emit(options, { ...summaryJson(summary), finalReview: final.finalReview }, () => [
-      `run ${final.id} ${final.status}${simulatedLabel(final)}: ${formatCounts(final)}, ${formatCost(final.costUsd)}`,
+      `run ${final.id} ${final.status}${simulatedLabel(final)}: ${formatCounts(final)}, ${formatCost(final.costUsd)}${spendNote(final)}`,
       ...(final.finalReview ? [`review: ${final.finalReview.verdict}: ${final.finalReview.summary}`] : []),
       ...(final.status === 'paused' && !pauseItem
         ? [
@@ -204,7 +209,29 @@ async function runCommand(words: string[], options: RunOptions): Promise<void> {
     if (final.status === 'failed')
       throw new CommandFailed(`run ${final.id} failed: ${final.error ?? 'see orc show'}`);
     if (final.status === 'cancelled') throw new CommandFailed(`run ${final.id} was cancelled`);
+    // Paused or waiting for its plan's approval: not done, so `orc run … && next` must not go on.
+    if (final.status !== 'completed') throw new CommandFailed(stoppedShort(final, waiting), EXIT.paused);
   });
+}
+
+/** Why a followed run stopped short of completing, and how it goes on, in one line (for stderr). */
+function stoppedShort(run: RunSummary, waiting: readonly InboxItem[]): string {
+  const paused = run.status === 'paused';
+  const state = paused
+    ? `paused (${run.pauseReason ?? 'unknown'})`
+    : run.status === 'awaiting_approval'
+      ? 'waiting for its plan to be approved'
+      : run.status;
+  const [item, ...more] = waiting;
+  const how =
+    item !== undefined
+      ? `it needs you: ${item.question} (${answerHint(item)})${more.length > 0 ? `; ${more.length} more in orc inbox` : ''}`
+      : paused && run.pauseReason === 'held'
+        ? (run.pauseMessage ?? 'the work left waits for tasks you cancelled')
+        : paused
+          ? `continue with orc resume ${run.id}`
+          : `orc show ${run.id} says what it waits for`;
+  return `run ${run.id} is ${state}, not completed; ${how}`;
 }
 
 /** A goal, a tasks file, or a Task Master project (asked for, or found at the path given). */

@@ -1,6 +1,6 @@
 import { ZERO_USAGE, type ProviderName, type RunModels, type RunReport, type RunsReport } from '@orc/shared';
 import { describe, expect, it } from 'vitest';
-import { failuresText, runsReportLines } from './report-text.js';
+import { failuresText, runReportLines, runsReportLines } from './report-text.js';
 
 const report = (failed: number, failures: RunReport['failures']) => ({
   taskCounts: { failed },
@@ -83,5 +83,81 @@ describe('runsReportLines', () => {
       'runs:',
       '  r1  completed    $0.50     4 tasks  rework   0%  goal of r1',
     ]);
+  });
+
+  it('says how many kinds of task it left out, and counts the runs it could not read', () => {
+    const kinds = ['add', 'fix', 'test', 'write', 'port', 'move', 'drop', 'tune', 'name', 'read'];
+    const report: RunsReport = {
+      ...window([run('r1', 0.5, models('anthropic', 'anthropic'))], 0),
+      reworkByKind: kinds.map((key) => ({ key, reviewed: 2, reworked: 1, rate: 0.5 })),
+      unreadable: [{ id: 'r9', reason: '/home/runs/r9/state.json is not valid JSON (at line 1)' }],
+    };
+    const lines = runsReportLines(report);
+    expect(lines[0]).toBe(
+      'since 2026-11-24 05:00: 1 run (1 completed) and 1 that could not be read (listed below), spend $0.50 (0 in, 0 out)',
+    );
+    const kindRows = lines.slice(lines.indexOf('rework by kind of task:') + 1, lines.indexOf('runs:'));
+    expect(kindRows).toHaveLength(9);
+    expect(kindRows.at(-2)).toMatch(/^ {2}tune /);
+    expect(kindRows.at(-1)).toBe('  … 2 more (--json has them all)');
+    expect(lines.at(-1)).toBe(
+      '  r9  could not be read: /home/runs/r9/state.json is not valid JSON (at line 1)',
+    );
+  });
+});
+
+describe('runReportLines', () => {
+  const spend = (costUsd: number) => ({ usage: ZERO_USAGE, costUsd });
+  const task = (id: string, costUsd: number, attempts: number) => ({
+    id,
+    title: `Task ${id}`,
+    status: 'done' as const,
+    attempts,
+    reworks: 0,
+    spend: spend(costUsd),
+    workMs: 1_500,
+    elapsedMs: 1_500,
+    onCriticalPath: false,
+    ratings: [],
+  });
+  const report: RunReport = {
+    runId: 'r1',
+    goal: 'a goal',
+    status: 'completed',
+    models: {
+      manager: { provider: 'anthropic', model: 'claude-opus-5-5' },
+      worker: { provider: 'anthropic', model: 'claude-sonnet-5-5' },
+      simulated: false,
+    },
+    maxWorkers: 2,
+    createdAt: '2026-12-01T05:00:00.000Z',
+    at: '2026-12-01T05:01:00.000Z',
+    taskCounts: { done: 2 },
+    taskTotal: 2,
+    reviews: { accept: 2, rework: 0, fail: 0 },
+    reworkRate: 0,
+    failureRate: 0,
+    reworkReasons: [],
+    failureReasons: [],
+    spend: { total: spend(12.5), manager: spend(0), workers: spend(12.5), byModel: [] },
+    time: { makespanMs: 3_000, criticalPathMs: 1_500, criticalPath: [], utilisation: 1 },
+    tasks: [task('a', 0.00072, 1), task('b', 12.5, 123456)],
+    timeline: [],
+    feedback: [],
+    ratings: { count: 0 },
+  };
+
+  it('sizes each number column of the task table by its widest cell', () => {
+    const lines = runReportLines(report);
+    const table = lines.slice(lines.findIndex((l) => l.startsWith('  task ')));
+    expect(table).toHaveLength(3);
+    // Every row ends its cost and its tries where the heading does ("$0.00072" is 8 characters).
+    const endOf = (line: string, cell: string) => line.indexOf(cell) + cell.length;
+    const [heading, a, b] = table as [string, string, string];
+    expect(endOf(a, '$0.00072')).toBe(endOf(heading, 'cost'));
+    expect(endOf(b, '$12.50')).toBe(endOf(heading, 'cost'));
+    expect(endOf(b, '123456')).toBe(endOf(heading, 'tries'));
+    expect(endOf(a, ' 1 ')).toBe(endOf(heading, 'tries') + 1);
+    expect(new Set(table.map((l) => l.length)).size).toBe(1);
   });
 });

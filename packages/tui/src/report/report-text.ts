@@ -1,4 +1,4 @@
-import { simulatedLabel, simulatedRoles } from '@orc/shared';
+import { simulatedLabel, simulatedSpendNote } from '@orc/shared';
 import type { ReasonGroup, ReworkRate, RunModels, RunReport, RunsReport, Spend } from '@orc/shared';
 import { formatCost, formatDuration, formatTokens, plural } from '../screen/format.js';
 import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
@@ -6,6 +6,8 @@ import { oneLine, plainText, truncateCells } from '../screen/text-cells.js';
 /** Task rows printed; `--json` and `--html` have them all. */
 const MOST_TASK_ROWS = 40;
 const REASON_CELLS = 90;
+/** Rows of each rework-rate table (by model, by kind of task); `--json` has them all. */
+const MOST_RATE_ROWS = 8;
 
 /** `orc report <run>`: outcome, rates and reasons, spend, time, then every task and the latest feedback. */
 export function runReportLines(report: RunReport): string[] {
@@ -34,18 +36,27 @@ export function runReportLines(report: RunReport): string[] {
     lines.push(`ratings: ${report.ratings.count}, average ${report.ratings.average.toFixed(1)}/5`);
   const idWidth = Math.min(16, Math.max(4, ...report.tasks.map((t) => t.id.length)));
   const withLines = report.tasks.some((t) => t.lines !== undefined);
+  // The numbers right-aligned, each column as wide as its widest cell ("$0.00072" is 8 characters).
+  const shown = report.tasks.slice(0, MOST_TASK_ROWS);
+  const numbers = shown.map((task) => [
+    String(task.attempts),
+    formatCost(task.spend.costUsd),
+    formatTokens(task.spend.usage.inputTokens + task.spend.usage.outputTokens),
+    formatDuration(task.workMs),
+  ]);
+  const headings = ['tries', 'cost', 'tokens', 'work'];
+  const widths = headings.map((h, i) => Math.max(h.length, ...numbers.map((cells) => cells[i]!.length)));
+  const numberCells = (cells: string[]) => cells.map((cell, i) => cell.padStart(widths[i]!)).join('  ');
   lines.push(
-    `  ${'task'.padEnd(idWidth)}  ${'status'.padEnd(9)}  tries  ${'cost'.padStart(7)}  ${'tokens'.padStart(6)}  ${'work'.padStart(6)}${withLines ? '  lines' : ''}`,
+    `  ${'task'.padEnd(idWidth)}  ${'status'.padEnd(9)}  ${numberCells(headings)}${withLines ? '  lines' : ''}`,
   );
-  for (const task of report.tasks.slice(0, MOST_TASK_ROWS)) {
-    const tokens = task.spend.usage.inputTokens + task.spend.usage.outputTokens;
+  shown.forEach((task, row) => {
     const changed = task.lines ? `  +${task.lines.added}/-${task.lines.removed}` : withLines ? '  -' : '';
     lines.push(
       `${task.onCriticalPath ? '*' : ' '} ${truncateCells(task.id, idWidth).padEnd(idWidth)}  ${task.status.padEnd(9)}  ` +
-        `${String(task.attempts).padStart(5)}  ${formatCost(task.spend.costUsd).padStart(7)}  ` +
-        `${formatTokens(tokens).padStart(6)}  ${formatDuration(task.workMs).padStart(6)}${changed}`,
+        `${numberCells(numbers[row]!)}${changed}`,
     );
-  }
+  });
   if (report.tasks.length > MOST_TASK_ROWS)
     lines.push(`  … ${report.tasks.length - MOST_TASK_ROWS} more (--json or --html has them all)`);
   if (time.criticalPath.length > 0) lines.push('  * on the critical path');
@@ -69,7 +80,7 @@ export function runsReportLines(report: RunsReport): string[] {
     .map(([status, n]) => `${n} ${status}`)
     .join(', ');
   const lines = [
-    `since ${report.since.slice(0, 16).replace('T', ' ')}: ${report.runs.length} run${report.runs.length === 1 ? '' : 's'}${statuses ? ` (${statuses})` : ''}, spend ${spendText(report.spend)}${simulatedSpendText(report)}`,
+    `since ${report.since.slice(0, 16).replace('T', ' ')}: ${report.runs.length} run${report.runs.length === 1 ? '' : 's'}${statuses ? ` (${statuses})` : ''}${unreadableText(report)}, spend ${spendText(report.spend)}${simulatedSpendText(report)}`,
     ...rateLines('rework by worker model', report.reworkByModel),
     ...rateLines('rework by kind of task', report.reworkByKind),
     ...reasonLines('failure reasons', report.failureReasons),
@@ -83,6 +94,12 @@ export function runsReportLines(report: RunsReport): string[] {
   }
   for (const run of report.unreadable) lines.push(`  ${run.id}  could not be read: ${oneLine(run.reason)}`);
   return lines;
+}
+
+/** Runs left out of the counts because their files could not be read: listed last, counted up top. */
+function unreadableText(report: RunsReport): string {
+  const left = report.unreadable.length;
+  return left === 0 ? '' : ` and ${left} that could not be read (listed below)`;
 }
 
 /** Tries are a task's attempts as `orc show` lists them; what a rollback undid is counted in cost and work. */
@@ -143,14 +160,16 @@ function reasonLines(title: string, groups: readonly ReasonGroup[]): string[] {
 
 function rateLines(title: string, rates: readonly ReworkRate[]): string[] {
   if (rates.length === 0) return [];
+  const more = rates.length - MOST_RATE_ROWS;
   return [
     `${title}:`,
     ...rates
-      .slice(0, 8)
+      .slice(0, MOST_RATE_ROWS)
       .map(
         (r) =>
           `  ${truncateCells(r.key, 40).padEnd(40)} ${percent(r.rate).padStart(4)} of ${r.reviewed} reviewed`,
       ),
+    ...(more > 0 ? [`  … ${more} more (--json has them all)`] : []),
   ];
 }
 
@@ -159,11 +178,8 @@ function rateLines(title: string, rates: readonly ReworkRate[]): string[] {
  * under a run's spend, as the demo says it, so "$0.02" is not read as money gone.
  */
 function notSpentLine(models: RunModels): string[] {
-  const roles = simulatedRoles(models);
-  if (roles === undefined) return [];
-  if (roles === 'SIMULATED') return ['  simulated tokens at real prices: nothing was spent'];
-  const whose = models.manager.provider === 'simulated' ? "the manager's" : "the workers'";
-  return [`  ${whose} part is simulated tokens at real prices: not spent`];
+  const note = simulatedSpendNote(models);
+  return note === undefined ? [] : [`  ${note}`];
 }
 
 /** The window's spend, of which what simulated runs came to: nothing was spent on that part. */
