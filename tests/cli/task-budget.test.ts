@@ -116,7 +116,7 @@ describe('orc retry of a task its cap failed', () => {
     };
     expect(t1.error).toMatch(
       new RegExp(
-        `^permanent error: task t1 would pass the cost cap of a task \\(\\$0\\.001, execution\\.max_task_cost_usd\\): it has cost \\$(0\\.\\d+) and a review costs (?:about|at least) \\$0\\.\\d+ \\([^)]*\\); a retry is counted as \\$(0\\.\\d+) spent \\+ \\$(0\\.\\d+) for an attempt \\([^)]*\\) \\+ \\$(0\\.\\d+) for its review \\([^)]*\\), rounded up; a retry needs a cap of \\$${advised}: orc retry ${runId} t1 --task-budget ${advised}$`,
+        `^permanent error: task t1 would pass the cost cap of a task \\(\\$0\\.001, execution\\.max_task_cost_usd\\): it has cost \\$(0\\.\\d+) and a review (?:costs about|is guessed at) \\$0\\.\\d+ \\([^)]*\\); a retry is counted as \\$(0\\.\\d+) spent \\+ \\$(0\\.\\d+) for an attempt \\([^)]*\\) \\+ \\$(0\\.\\d+) for its review \\([^)]*\\), rounded up; a retry needs a cap of \\$${advised}: orc retry ${runId} t1 --task-budget ${advised}$`,
       ),
     );
     // The parts a person reads add up to the figure, short of it by the rounding up alone.

@@ -76,7 +76,7 @@ describe('execution.max_task_cost_usd', () => {
     const t1 = view.tasks.find((t) => t.id === 't1')!;
     expect(t1.status).toBe('failed');
     expect(t1.error).toMatch(
-      /task t1 would pass the cost cap of a task \(\$0\.001, .* and a review costs (?:about|at least) \$0\.\d+ \([^)]*\); a retry is counted as \$0\.\d+ spent \+ .*, rounded up; a retry needs a cap of/,
+      /task t1 would pass the cost cap of a task \(\$0\.001, .* and a review (?:costs about|is guessed at) \$0\.\d+ \([^)]*\); a retry is counted as \$0\.\d+ spent \+ .*, rounded up; a retry needs a cap of/,
     );
   });
 
