@@ -43,22 +43,29 @@ describe('npm run demo without ANTHROPIC_API_KEY (the built demo, a real process
     expect(lines[0]).toMatch(
       /^run r\w+: Write a short guide to brewing tea: .* — SIMULATED model \(offline; set ANTHROPIC_API_KEY for real models\)$/,
     );
-    // Each step its own task, not the goal's first words pasted before the first step.
+    // Each step its own task, not the goal's first words pasted before the first step; "then serve it" waits.
     expect(stdout).toContain(
       [
-        'plan: [simulated] analysis, 4 parts in parallel, integration.',
+        'plan: [simulated] analysis, 3 parts in parallel, then 1 more, integration.',
         '  t1  Analyse the goal',
         '  t2  Choose the leaves (after t1)',
         '  t3  Heat the water (after t1)',
         '  t4  Time the steep (after t1)',
-        '  t5  Serve it (after t1)',
+        '  t5  Serve it (after t2, t3, t4)',
         '  t6  Integrate and check the results (after t2, t3, t4, t5)',
       ].join('\n'),
     );
-    // Its three workers start three of the parts at once, before any of them is done.
-    const started = lines.filter((l) => /^▶ t[2-5] /.test(l)).map((l) => lines.indexOf(l));
-    const firstPartDone = lines.findIndex((l) => /^✔ t[2-5] /.test(l));
-    expect(started.filter((i) => i < firstPartDone)).toHaveLength(3);
+    // Its three workers start the three independent parts at once, before any of them is done; the
+    // serving starts only once all three are.
+    const startOf = (id: string) => lines.findIndex((l) => l.startsWith(`▶ ${id} `));
+    const doneOf = (id: string) => lines.findIndex((l) => l.startsWith(`✔ ${id} `));
+    const firstPartDone = Math.min(...['t2', 't3', 't4'].map(doneOf));
+    expect(['t2', 't3', 't4'].map((id) => startOf(id) >= 0 && startOf(id) < firstPartDone)).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect(startOf('t5')).toBeGreaterThan(Math.max(...['t2', 't3', 't4'].map(doneOf)));
     // A result's first line is whole, not cut mid-word.
     expect(stdout).toMatch(
       /^✔ t3 done: \[simulated\] (Done|Completed|Finished): Heat the water \(task t3\)\.$/m,
