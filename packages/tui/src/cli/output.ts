@@ -22,7 +22,7 @@ export function summaryJson<T extends RunSummary>(summary: T): T & { simulated: 
   return { ...summary, simulated: summary.models.simulated };
 }
 
-/** The label human output carries for runs on the offline simulator. */
+/** A run's tasks in words: `3/5 done, 1 failed, 1 running`. */
 export function formatCounts(summary: RunSummary): string {
   const done = summary.taskCounts['done'] ?? 0;
   const parts = Object.entries(summary.taskCounts)
