@@ -31,3 +31,4 @@ export * from './quota.js';
 export * from './report.js';
 export * from './vitals.js';
 export * from './near-name.js';
+export * from './id-list.js';

@@ -1,4 +1,4 @@
-import { costFigure, formatCost, plural, type InboxItem, OrcError } from '@orc/shared';
+import { costFigure, formatCost, idList, OrcError, plural, type InboxItem } from '@orc/shared';
 import { taskCost } from '../run/run-budget.js';
 import type { Run } from '../run/run.js';
 import { answerPlan, cancelRun, resumeRun, retryTask, skipTask } from '../run/run-control.js';
@@ -170,8 +170,7 @@ function retryAllCapped(run: Run, item: InboxItem, answer: Answer, tell: (outcom
     cap !== undefined && was !== undefined && cap > was + 1e-6
       ? `the cost cap of a task is ${formatCost(cap)} now (was ${formatCost(was)}), for every task of run ${run.id}; `
       : '';
-  const list =
-    ids.length > 10 ? `${ids.slice(0, 10).join(', ')} and ${ids.length - 10} more` : ids.join(', ');
+  const list = idList(ids, 10);
   // Told first: the item closes as its task moves, with what the answer did. A refusal below tells nothing.
   tell(`${raised}${plural(ids.length, 'task')} stopped at the cap run again: ${list}`);
   retryCapped(run, cap === undefined ? {} : { maxTaskCostUsd: cap }, fix);
@@ -187,15 +186,13 @@ function raisedLine(run: Run, taskId: string, was: number | undefined, cap: numb
   });
   const fit = others.filter((o) => o.fits).map((o) => o.id);
   const short = others.filter((o) => !o.fits).map((o) => o.id);
-  const list = (ids: string[]) =>
-    ids.length > 5 ? `${ids.slice(0, 5).join(', ')} and ${ids.length - 5} more` : ids.join(', ');
   return [
     `the cost cap of a task is ${formatCost(cap)} now${was === undefined ? '' : ` (was ${formatCost(was)})`}, for every task of run ${run.id}; task ${taskId} runs again`,
     ...(fit.length > 0
       ? [
-          `${list(fit)} stopped at the old cap and fit this one: orc inbox offers each a retry${fit.length > 1 ? `, orc retry ${run.id} --all-capped runs them all` : ''}`,
+          `${idList(fit, 5)} stopped at the old cap and fit this one: orc inbox offers each a retry${fit.length > 1 ? `, orc retry ${run.id} --all-capped runs them all` : ''}`,
         ]
       : []),
-    ...(short.length > 0 ? [`${list(short)} need more: orc inbox offers each a raise`] : []),
+    ...(short.length > 0 ? [`${idList(short, 5)} need more: orc inbox offers each a raise`] : []),
   ].join('; ');
 }

@@ -1,4 +1,4 @@
-import { plural, simulatedLabel } from '@orc/shared';
+import { idList, plural, simulatedLabel } from '@orc/shared';
 import type { Command } from 'commander';
 import { UsageError } from './cli-error.js';
 import { withClient } from './daemon-connection.js';
@@ -107,10 +107,7 @@ async function retryCapped(
     const runId = (await resolveRunRef(client, ref)).id;
     const { taskIds, run } = await client.trpc.tasks.retryCapped.mutate({ runId, ...cap });
     emit(options, { ...summaryJson(run), retried: taskIds }, () => {
-      const list =
-        taskIds.length > 10
-          ? `${taskIds.slice(0, 10).join(', ')} and ${taskIds.length - 10} more`
-          : taskIds.join(', ');
+      const list = idList(taskIds, 10);
       return `retrying ${plural(taskIds.length, 'task')} stopped at the cost cap of a task in ${run.id} (${run.status}): ${list}`;
     });
   });

@@ -1,4 +1,4 @@
-import { localTime, type QuotaStatus, type RemoteWorkers } from '@orc/shared';
+import { idList, localTime, type QuotaStatus, type RemoteWorkers } from '@orc/shared';
 
 /**
  * The Redis backend's workers as `orc ls` shows them under the runs: where, how many, per worker what it
@@ -38,10 +38,7 @@ export function unplacedLine(runId: string, running: readonly string[], remote: 
   );
   const waiting = running.filter((taskId) => !placed.has(taskId));
   if (waiting.length === 0) return [];
-  const shown =
-    waiting.length > 8
-      ? `${waiting.slice(0, 8).join(', ')} and ${waiting.length - 8} more`
-      : waiting.join(', ');
+  const shown = idList(waiting, 8);
   return [
     `not on a worker: ${shown} (queued, or their worker stopped answering: the queue hands them on once ` +
       `redis.stall_seconds pass)`,

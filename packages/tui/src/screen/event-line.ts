@@ -2,15 +2,15 @@ import {
   describeSourceChange,
   describeTaskChanges,
   editedBy,
+  idList,
+  restoredText,
   type ErrorCategory,
   type OrcEvent,
-  restoredText,
   type TaskReview,
 } from '@orc/shared';
 import { formatCost, formatTokens, plural } from './format.js';
 import { ERROR_CATEGORY_COLOR, colored } from './status-style.js';
 import { escapeTags, oneLine } from './text-cells.js';
-import { idList } from './id-list.js';
 
 export type EventLevel = 'info' | 'warn' | 'error';
 
@@ -122,7 +122,7 @@ export function describeEvent(event: OrcEvent): EventLine | undefined {
       return line(
         'warn',
         // Which tasks, as orc logs and the report say: a trial could not tell what "2 tasks reset" were.
-        `rolled back to ${event.checkpointId} (${event.strategy}); ${plural(event.resetTasks.length, 'task')} reset${event.resetTasks.length === 0 ? '' : `: ${idList(event.resetTasks)}`}`,
+        `rolled back to ${event.checkpointId} (${event.strategy}); ${plural(event.resetTasks.length, 'task')} reset${event.resetTasks.length === 0 ? '' : `: ${idList(event.resetTasks, 6)}`}`,
       );
     case 'task.status': {
       const level = event.status === 'failed' ? 'error' : event.status === 'blocked' ? 'warn' : 'info';

@@ -1,6 +1,5 @@
-import type { RunView } from '@orc/shared';
+import { idList, type RunView } from '@orc/shared';
 import { formatDuration } from './format.js';
-import { idList } from './id-list.js';
 
 /**
  * The merge train in a line, for the header and `orc show`: what is being verified (and for how long),
@@ -20,7 +19,7 @@ export function trainLine(view: RunView, now: number): string | undefined {
     const since = Math.max(0, now - Date.parse(train.verifying.since));
     parts.push(`verifying ${what} at ${train.verifying.commit.slice(0, 12)} (${formatDuration(since)})`);
   }
-  if (waiting.length > 0) parts.push(`waiting ${idList(waiting)}`);
+  if (waiting.length > 0) parts.push(`waiting ${idList(waiting, 6)}`);
   if (train?.last) {
     const { taskIds, passed, reason } = train.last;
     const what = taskIds.length === 0 ? 'integration head' : taskIds.join(', ');
